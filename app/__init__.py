@@ -1,0 +1,1 @@
+"""Laurel: a self-hosted, headless customer-loyalty engine for online stores."""

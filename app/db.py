@@ -1,0 +1,142 @@
+"""Tortoise configuration, the migration entry point and the raw-SQL helpers of the hot paths."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tortoise import Tortoise
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.connection import connections
+from tortoise.migrations.api import migrate
+
+from app.config import Settings
+
+MODEL_MODULES = ["app.models"]
+MIGRATIONS_PACKAGE = "app.migrations"
+
+
+def is_sqlite_url(database_url: str) -> bool:
+    return database_url.startswith("sqlite://")
+
+
+def _with_sqlite_pragmas(database_url: str, synchronous: str) -> str:
+    parts = urlsplit(database_url)
+    query = parts.query
+    if "synchronous=" not in query:
+        query = f"{query}&synchronous={synchronous}" if query else f"synchronous={synchronous}"
+    # SQLite waits for a writer from another process (the CLI beside the server) instead of
+    # failing at once with "database is locked".
+    if "busy_timeout=" not in query:
+        query = f"{query}&busy_timeout=5000"
+    return f"{database_url.split('?', 1)[0]}?{query}"
+
+
+def _with_pool_size(database_url: str, pool_size: int) -> str:
+    if "maxsize=" in database_url:
+        return database_url
+    separator = "&" if "?" in database_url else "?"
+    return f"{database_url}{separator}minsize=1&maxsize={pool_size}"
+
+
+def normalise_url(database_url: str) -> str:
+    """Accept the usual `postgresql://` spelling as well as Tortoise's `postgres://`."""
+    for prefix in ("postgresql://", "postgresql+asyncpg://", "asyncpg://"):
+        if database_url.startswith(prefix):
+            return "postgres://" + database_url[len(prefix) :]
+    return database_url
+
+
+def tortoise_config(settings: Settings) -> dict[str, Any]:
+    url = normalise_url(settings.database_url)
+    if is_sqlite_url(url):
+        sqlite_path = url.removeprefix("sqlite://").split("?", 1)[0]
+        if sqlite_path != ":memory:":
+            Path(sqlite_path).parent.mkdir(parents=True, exist_ok=True)
+        url = _with_sqlite_pragmas(url, settings.sqlite_synchronous)
+    else:
+        url = _with_pool_size(url, settings.postgres_pool_size)
+    return {
+        "connections": {"default": url},
+        "apps": {
+            "models": {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": MIGRATIONS_PACKAGE,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def init_db(settings: Settings) -> None:
+    await Tortoise.init(config=tortoise_config(settings))
+
+
+async def close_db() -> None:
+    await Tortoise.close_connections()
+
+
+async def apply_migrations(settings: Settings) -> None:
+    """Bring the schema up to date; safe to run on every start."""
+    await migrate(config=tortoise_config(settings))
+
+
+def connection() -> BaseDBAsyncClient:
+    return connections.get("default")
+
+
+def dialect(client: BaseDBAsyncClient) -> str:
+    return str(client.capabilities.dialect)
+
+
+_QMARK = re.compile(r"\?")
+
+
+def _to_dollar_placeholders(sql: str) -> str:
+    counter = iter(range(1, 10_000))
+    return _QMARK.sub(lambda _: f"${next(counter)}", sql)
+
+
+class SqlDialect:
+    """Hand-written SQL is written once with `?` placeholders and translated per backend.
+
+    The translation is cached per statement text, so the hot paths pay it once per process.
+    """
+
+    def __init__(self, client: BaseDBAsyncClient) -> None:
+        self.is_postgres = dialect(client) == "postgres"
+        self._cache: dict[str, str] = {}
+
+    def sql(self, statement: str) -> str:
+        cached = self._cache.get(statement)
+        if cached is None:
+            cached = _to_dollar_placeholders(statement) if self.is_postgres else statement
+            self._cache[statement] = cached
+        return cached
+
+
+async def fetch_all(
+    client: BaseDBAsyncClient, dialect_: SqlDialect, statement: str, params: Sequence[Any] = ()
+) -> list[dict[str, Any]]:
+    rows = await client.execute_query_dict(dialect_.sql(statement), list(params))
+    return rows
+
+
+async def fetch_one(
+    client: BaseDBAsyncClient, dialect_: SqlDialect, statement: str, params: Sequence[Any] = ()
+) -> dict[str, Any] | None:
+    rows = await fetch_all(client, dialect_, statement, params)
+    return rows[0] if rows else None
+
+
+async def execute(
+    client: BaseDBAsyncClient, dialect_: SqlDialect, statement: str, params: Sequence[Any] = ()
+) -> int:
+    """Run a statement and return the number of rows it changed."""
+    affected, _ = await client.execute_query(dialect_.sql(statement), list(params))
+    return int(affected)

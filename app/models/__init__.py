@@ -1,0 +1,28 @@
+"""Tortoise models: columns, relations and indexes only; the rules live in domain/ and services/.
+
+Table names are fixed so the hand-written SQL of the hot paths (services/ledger.py) and the
+migrations can name them.
+"""
+
+from app.models.api_keys import ApiKey
+from app.models.events import OutboxEvent
+from app.models.idempotency import IdempotencyRecord
+from app.models.ledger import LedgerEntry, LedgerTransaction, PointLot
+from app.models.members import Member
+from app.models.orders import Order
+from app.models.programs import Program
+from app.models.rewards import Redemption, Reward
+
+__all__ = [
+    "ApiKey",
+    "IdempotencyRecord",
+    "LedgerEntry",
+    "LedgerTransaction",
+    "Member",
+    "Order",
+    "OutboxEvent",
+    "PointLot",
+    "Program",
+    "Redemption",
+    "Reward",
+]

@@ -1,0 +1,21 @@
+from tortoise import fields
+from tortoise.models import Model
+
+
+class ApiKey(Model):
+    """An API key, stored as the SHA-256 of the secret; the secret is shown once, at creation."""
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharField(max_length=16)
+    program = fields.ForeignKeyField(
+        "models.Program", related_name="api_keys", on_delete=fields.RESTRICT, null=True
+    )
+    name = fields.CharField(max_length=200)
+    key_hash = fields.CharField(max_length=64, unique=True)
+    # The first characters of the key, safe to show so staff can tell keys apart.
+    display_prefix = fields.CharField(max_length=32)
+    created_at = fields.DatetimeField()
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "api_keys"

@@ -1,0 +1,21 @@
+from tortoise import fields
+from tortoise.models import Model
+
+
+class OutboxEvent(Model):
+    """A domain event, written in the transaction of the change it reports, in order."""
+
+    id = fields.BigIntField(primary_key=True)
+    program = fields.ForeignKeyField(
+        "models.Program", related_name="events", on_delete=fields.RESTRICT
+    )
+    member = fields.ForeignKeyField(
+        "models.Member", related_name="events", on_delete=fields.RESTRICT, null=True
+    )
+    type = fields.CharField(max_length=64)
+    payload = fields.JSONField()
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "outbox_events"
+        indexes = (("program_id", "id"),)

@@ -1,0 +1,74 @@
+from tortoise import fields
+from tortoise.models import Model
+
+
+class LedgerTransaction(Model):
+    """One movement of points: a journal transaction whose entries sum to zero."""
+
+    id = fields.BigIntField(primary_key=True)
+    program = fields.ForeignKeyField(
+        "models.Program", related_name="ledger_transactions", on_delete=fields.RESTRICT
+    )
+    member = fields.ForeignKeyField(
+        "models.Member", related_name="ledger_transactions", on_delete=fields.RESTRICT, null=True
+    )
+    kind = fields.CharField(max_length=32)
+    # Net change of the member's points (available + pending), kept for the activity feed.
+    points = fields.BigIntField()
+    description = fields.CharField(max_length=500)
+    order_ref = fields.CharField(max_length=128, null=True)
+    reverses = fields.ForeignKeyField(
+        "models.LedgerTransaction", related_name="reversals", on_delete=fields.RESTRICT, null=True
+    )
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "ledger_transactions"
+        indexes = (("member_id", "id"),)
+
+
+class LedgerEntry(Model):
+    """One leg of a journal transaction on a named account. Never updated or deleted."""
+
+    id = fields.BigIntField(primary_key=True)
+    transaction = fields.ForeignKeyField(
+        "models.LedgerTransaction", related_name="entries", on_delete=fields.RESTRICT
+    )
+    program = fields.ForeignKeyField(
+        "models.Program", related_name="ledger_entries", on_delete=fields.RESTRICT
+    )
+    # Program accounts carry the member too, so per-member lifetime figures can be recomputed.
+    member = fields.ForeignKeyField(
+        "models.Member", related_name="ledger_entries", on_delete=fields.RESTRICT, null=True
+    )
+    account = fields.CharField(max_length=32)
+    amount = fields.BigIntField()
+    # The last entry of a transaction: a trigger checks that the transaction sums to zero then.
+    closes_transaction = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "ledger_entries"
+        indexes = (("member_id", "account"), ("transaction_id",))
+
+
+class PointLot(Model):
+    """Points earned together, spent oldest-first; the unit that expiry will work on."""
+
+    id = fields.BigIntField(primary_key=True)
+    program = fields.ForeignKeyField(
+        "models.Program", related_name="point_lots", on_delete=fields.RESTRICT
+    )
+    member = fields.ForeignKeyField(
+        "models.Member", related_name="point_lots", on_delete=fields.RESTRICT
+    )
+    transaction = fields.ForeignKeyField(
+        "models.LedgerTransaction", related_name="lots", on_delete=fields.RESTRICT
+    )
+    points = fields.BigIntField()
+    remaining = fields.BigIntField()
+    expires_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "point_lots"
+        indexes = (("member_id", "remaining"),)

@@ -1,0 +1,32 @@
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Order(Model):
+    """An order the store reported, with its lines and what it earned."""
+
+    id = fields.BigIntField(primary_key=True)
+    program = fields.ForeignKeyField(
+        "models.Program", related_name="orders", on_delete=fields.RESTRICT
+    )
+    member = fields.ForeignKeyField(
+        "models.Member", related_name="orders", on_delete=fields.RESTRICT
+    )
+    order_id = fields.CharField(max_length=128)
+    currency = fields.CharField(max_length=3)
+    total_minor = fields.BigIntField()
+    shipping_minor = fields.BigIntField(default=0)
+    tax_minor = fields.BigIntField(default=0)
+    discount_minor = fields.BigIntField(default=0)
+    lines = fields.JSONField()
+    request_hash = fields.CharField(max_length=64)
+    points_earned = fields.BigIntField()
+    transaction = fields.ForeignKeyField(
+        "models.LedgerTransaction", related_name="orders", on_delete=fields.RESTRICT
+    )
+    placed_at = fields.DatetimeField()
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "orders"
+        unique_together = (("program", "order_id"),)

@@ -1,0 +1,204 @@
+"""GraphiQL IDE served from the app, with vendored assets instead of a CDN.
+
+The production host has no internet access, so strawberry's built-in GraphiQL
+page (which loads its scripts from a CDN) cannot be used there. The assets in
+``static/graphiql/`` are copied from npm (see ``LICENSES.md`` there).
+"""
+
+import html
+import json
+import secrets
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+STATIC_DIR = Path(__file__).resolve().parent / "static" / "graphiql"
+STATIC_MOUNT_PATH = "/static/graphiql"
+PAGE_PATH = "/graphiql"
+
+STYLESHEETS = ("graphiql.min.css",)
+# graphiql's UMD bundle reads the React and ReactDOM globals as soon as it is
+# evaluated, so the order matters.
+SCRIPTS = ("react.production.min.js", "react-dom.production.min.js", "graphiql.min.js")
+
+# __GRAPHQL_PATH__ is replaced by a JSON string literal. The API key is only
+# ever read from the URL fragment, which browsers never send to the server, so
+# it does not end up in access logs.
+_BOOTSTRAP_JS = """\
+(() => {
+  "use strict";
+  const graphqlPath = __GRAPHQL_PATH__;
+
+  // react-remove-scroll (used by GraphiQL's dialogs) injects a <style> element
+  // and tags it with this global, so the CSP does not need 'unsafe-inline'.
+  window.__webpack_nonce__ = document.currentScript.nonce;
+
+  const key = new URLSearchParams(window.location.hash.slice(1)).get("key");
+  if (key !== null) {
+    // Keep the key out of bookmarks, shared links and screen shares.
+    history.replaceState(
+      history.state, "", window.location.pathname + window.location.search
+    );
+  }
+  const headers = key
+    ? JSON.stringify({ Authorization: `Bearer ${key}` }, null, 2)
+    : undefined;
+
+  // GraphiQL persists tabs, history and favourites in localStorage, and the
+  // history entries include the raw headers even with shouldPersistHeaders
+  // off, which would leave the admin key on disk. So headers are stripped on
+  // every write. On read, they are replaced with this page's headers, so that
+  // restoring a tab or history entry does not silently drop the
+  // Authorization header.
+  const SCRUBBED = new Set([
+    "graphiql:tabState", "graphiql:queries", "graphiql:favorites",
+  ]);
+  const rewriteEntries = (raw, rewrite) => {
+    try {
+      const state = JSON.parse(raw);
+      for (const [name, value] of Object.entries(state)) {
+        if (Array.isArray(value)) state[name] = value.map(rewrite);
+      }
+      return JSON.stringify(state);
+    } catch {
+      return raw;
+    }
+  };
+  const storage = {
+    getItem(name) {
+      const raw = window.localStorage.getItem(name);
+      if (raw === null || headers === undefined || !SCRUBBED.has(name)) {
+        return raw;
+      }
+      return rewriteEntries(raw, (entry) => ({ ...entry, headers }));
+    },
+    setItem(name, value) {
+      window.localStorage.setItem(
+        name,
+        SCRUBBED.has(name)
+          ? rewriteEntries(value, ({ headers: _dropped, ...entry }) => entry)
+          : value,
+      );
+    },
+    removeItem(name) {
+      window.localStorage.removeItem(name);
+    },
+    clear() {
+      // Only GraphiQL's own keys: other pages on this origin may use storage.
+      for (const name of Object.keys(window.localStorage)) {
+        if (name.startsWith("graphiql:")) window.localStorage.removeItem(name);
+      }
+    },
+    key(index) {
+      return window.localStorage.key(index);
+    },
+    get length() {
+      return window.localStorage.length;
+    },
+  };
+
+  ReactDOM.createRoot(document.getElementById("graphiql")).render(
+    React.createElement(GraphiQL, {
+      fetcher: GraphiQL.createFetcher({ url: graphqlPath }),
+      headers,
+      defaultHeaders: headers,
+      isHeadersEditorEnabled: true,
+      shouldPersistHeaders: false,
+      // The toggle would write headers to localStorage, bypassing the scrubbing.
+      showPersistHeadersSettings: false,
+      storage,
+    }),
+  );
+})();
+"""
+
+_PAGE_CSS = "html, body, #graphiql { height: 100%; margin: 0; }"
+
+
+def _js_string(value: str) -> str:
+    """Encode ``value`` as a JS string literal that is safe inside <script>."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _content_security_policy(nonce: str) -> str:
+    directives = (
+        "default-src 'none'",
+        f"script-src 'self' 'nonce-{nonce}'",
+        f"style-src 'self' 'nonce-{nonce}'",
+        # graphiql.min.css inlines its fonts and a few images as data: URIs.
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    )
+    return "; ".join(directives)
+
+
+def _render_page(*, static_prefix: str, bootstrap_js: str, nonce: str) -> str:
+    prefix = html.escape(static_prefix)
+    links = "\n".join(f'    <link rel="stylesheet" href="{prefix}{name}">' for name in STYLESHEETS)
+    scripts = "\n".join(f'    <script src="{prefix}{name}"></script>' for name in SCRIPTS)
+    return f"""\
+<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <title>Laurel · GraphiQL</title>
+    <link rel="icon" href="data:,">
+{links}
+    <style nonce="{nonce}">{_PAGE_CSS}</style>
+  </head>
+  <body>
+    <div id="graphiql">Loading GraphiQL…</div>
+{scripts}
+    <script nonce="{nonce}">
+{bootstrap_js}    </script>
+  </body>
+</html>
+"""
+
+
+def graphiql_routes(graphql_path: str = "/graphql") -> list[BaseRoute]:
+    """Return the ``/graphiql`` page route and the mount serving its assets.
+
+    ``graphql_path`` is the path that the page POSTs queries to. It must be
+    on the same origin, because the page's CSP only allows ``connect-src
+    'self'``.
+    """
+    if not graphql_path.startswith("/") or graphql_path.startswith("//"):
+        raise ValueError(f"graphql_path must be a same-origin absolute path, got {graphql_path!r}")
+    bootstrap_js = _BOOTSTRAP_JS.replace("__GRAPHQL_PATH__", _js_string(graphql_path))
+
+    async def graphiql_page(request: Request) -> Response:
+        # root_path is the prefix of any Mount that these routes sit under, so
+        # the asset URLs still point at the sibling StaticFiles mount there.
+        static_prefix = f"{request.scope.get('root_path', '')}{STATIC_MOUNT_PATH}/"
+        # A fresh nonce per response. A fixed one would let injected markup
+        # reuse it.
+        nonce = secrets.token_urlsafe(18)
+        page = _render_page(static_prefix=static_prefix, bootstrap_js=bootstrap_js, nonce=nonce)
+        return HTMLResponse(
+            page,
+            headers={
+                "Content-Security-Policy": _content_security_policy(nonce),
+                # The nonce must not be served again from a cache.
+                "Cache-Control": "no-store",
+                "Referrer-Policy": "no-referrer",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+    return [
+        Route(PAGE_PATH, graphiql_page, methods=["GET"], name="graphiql"),
+        Mount(
+            STATIC_MOUNT_PATH,
+            app=StaticFiles(directory=STATIC_DIR),
+            name="graphiql-static",
+        ),
+    ]
