@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
                 ('response', fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'idempotency_records', 'app': 'models', 'unique_together': (('scope', 'key'),), 'pk_attr': 'id', 'table_description': "The stored outcome of a write, keyed by the client's idempotency key within a scope."},
+            options={'table': 'idempotency_records', 'app': 'models', 'unique_together': (('scope', 'key'),), 'pk_attr': 'id', 'table_description': "The stored outcome of a write, keyed by the idempotency key of the client within a scope."},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
                 ('active', fields.BooleanField(default=True)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'programs', 'app': 'models', 'pk_attr': 'id', 'table_description': "A store's loyalty program: its currency and how it earns."},
+            options={'table': 'programs', 'app': 'models', 'pk_attr': 'id', 'table_description': "The loyalty program of a store: its currency and how it earns."},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -50,7 +50,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('revoked_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'api_keys', 'app': 'models', 'pk_attr': 'id', 'table_description': 'An API key, stored as the SHA-256 of the secret; the secret is shown once, at creation.'},
+            options={'table': 'api_keys', 'app': 'models', 'pk_attr': 'id', 'table_description': 'An API key, stored as the SHA-256 of the secret (the secret is shown once, at creation).'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -148,7 +148,7 @@ class Migration(migrations.Migration):
                 ('expires_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'point_lots', 'app': 'models', 'indexes': [Index(fields=['member_id', 'remaining'])], 'pk_attr': 'id', 'table_description': 'Points earned together, spent oldest-first; the unit that expiry will work on.'},
+            options={'table': 'point_lots', 'app': 'models', 'indexes': [Index(fields=['member_id', 'remaining'])], 'pk_attr': 'id', 'table_description': 'Points earned together, spent oldest-first: the unit that expiry will work on.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -165,7 +165,7 @@ class Migration(migrations.Migration):
                 ('active', fields.BooleanField(default=True)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'rewards', 'app': 'models', 'pk_attr': 'id', 'table_description': 'Something a member can buy with points; `stock` NULL means unlimited.'},
+            options={'table': 'rewards', 'app': 'models', 'pk_attr': 'id', 'table_description': 'Something a member can buy with points (`stock` NULL means unlimited).'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -181,7 +181,7 @@ class Migration(migrations.Migration):
                 ('transaction', fields.ForeignKeyField('models.LedgerTransaction', source_field='transaction_id', db_constraint=True, to_field='id', related_name='redemptions', on_delete=OnDelete.RESTRICT)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'redemptions', 'app': 'models', 'pk_attr': 'id', 'table_description': "A reward bought with points, carrying the code the store's checkout honours."},
+            options={'table': 'redemptions', 'app': 'models', 'pk_attr': 'id', 'table_description': "A reward bought with points, carrying the code that the checkout of the store honours."},
             bases=['Model'],
         ),
     ]

@@ -3,7 +3,7 @@ from tortoise.models import Model
 
 
 class ApiKey(Model):
-    """An API key, stored as the SHA-256 of the secret; the secret is shown once, at creation."""
+    """An API key, stored as the SHA-256 of the secret (the secret is shown once, at creation)."""
 
     id = fields.IntField(primary_key=True)
     kind = fields.CharField(max_length=16)

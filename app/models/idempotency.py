@@ -3,7 +3,7 @@ from tortoise.models import Model
 
 
 class IdempotencyRecord(Model):
-    """The stored outcome of a write, keyed by the client's idempotency key within a scope."""
+    """The stored outcome of a write, keyed by the idempotency key of the client within a scope."""
 
     id = fields.BigIntField(primary_key=True)
     scope = fields.CharField(max_length=64)

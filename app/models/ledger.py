@@ -52,7 +52,7 @@ class LedgerEntry(Model):
 
 
 class PointLot(Model):
-    """Points earned together, spent oldest-first; the unit that expiry will work on."""
+    """Points earned together, spent oldest-first: the unit that expiry will work on."""
 
     id = fields.BigIntField(primary_key=True)
     program = fields.ForeignKeyField(

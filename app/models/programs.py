@@ -3,7 +3,7 @@ from tortoise.models import Model
 
 
 class Program(Model):
-    """A store's loyalty program: its currency and how it earns."""
+    """The loyalty program of a store: its currency and how it earns."""
 
     id = fields.IntField(primary_key=True)
     slug = fields.CharField(max_length=64, unique=True)

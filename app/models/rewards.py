@@ -3,7 +3,7 @@ from tortoise.models import Model
 
 
 class Reward(Model):
-    """Something a member can buy with points; `stock` NULL means unlimited."""
+    """Something a member can buy with points (`stock` NULL means unlimited)."""
 
     id = fields.IntField(primary_key=True)
     program = fields.ForeignKeyField(
@@ -23,7 +23,7 @@ class Reward(Model):
 
 
 class Redemption(Model):
-    """A reward bought with points, carrying the code the store's checkout honours."""
+    """A reward bought with points, carrying the code that the checkout of the store honours."""
 
     id = fields.BigIntField(primary_key=True)
     program = fields.ForeignKeyField(
