@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -90,53 +91,58 @@ def connection() -> BaseDBAsyncClient:
     return connections.get("default")
 
 
-def dialect(client: BaseDBAsyncClient) -> str:
-    return str(client.capabilities.dialect)
+def is_postgres(client: BaseDBAsyncClient) -> bool:
+    return str(client.capabilities.dialect) == "postgres"
 
 
 _QMARK = re.compile(r"\?")
+_POSTGRES_TEXT: dict[str, str] = {}
 
 
-def _to_dollar_placeholders(sql: str) -> str:
-    counter = iter(range(1, 10_000))
-    return _QMARK.sub(lambda _: f"${next(counter)}", sql)
-
-
-class SqlDialect:
-    """Hand-written SQL is written once with `?` placeholders and translated per backend.
-
-    The translation is cached per statement text, so the hot paths pay it once per process.
-    """
-
-    def __init__(self, client: BaseDBAsyncClient) -> None:
-        self.is_postgres = dialect(client) == "postgres"
-        self._cache: dict[str, str] = {}
-
-    def sql(self, statement: str) -> str:
-        cached = self._cache.get(statement)
-        if cached is None:
-            cached = _to_dollar_placeholders(statement) if self.is_postgres else statement
-            self._cache[statement] = cached
-        return cached
+def _for_backend(client: BaseDBAsyncClient, statement: str) -> str:
+    """Hand-written SQL uses `?` placeholders; PostgreSQL gets `$1, $2...`, cached per text."""
+    if not is_postgres(client):
+        return statement
+    translated = _POSTGRES_TEXT.get(statement)
+    if translated is None:
+        counter = iter(range(1, 10_000))
+        translated = _QMARK.sub(lambda _: f"${next(counter)}", statement)
+        _POSTGRES_TEXT[statement] = translated
+    return translated
 
 
 async def fetch_all(
-    client: BaseDBAsyncClient, dialect_: SqlDialect, statement: str, params: Sequence[Any] = ()
+    client: BaseDBAsyncClient, statement: str, params: Sequence[Any] = ()
 ) -> list[dict[str, Any]]:
-    rows = await client.execute_query_dict(dialect_.sql(statement), list(params))
-    return rows
+    return await client.execute_query_dict(_for_backend(client, statement), list(params))
 
 
 async def fetch_one(
-    client: BaseDBAsyncClient, dialect_: SqlDialect, statement: str, params: Sequence[Any] = ()
+    client: BaseDBAsyncClient, statement: str, params: Sequence[Any] = ()
 ) -> dict[str, Any] | None:
-    rows = await fetch_all(client, dialect_, statement, params)
+    rows = await fetch_all(client, statement, params)
     return rows[0] if rows else None
 
 
-async def execute(
-    client: BaseDBAsyncClient, dialect_: SqlDialect, statement: str, params: Sequence[Any] = ()
-) -> int:
-    """Run a statement and return the number of rows it changed."""
-    affected, _ = await client.execute_query(dialect_.sql(statement), list(params))
+async def execute(client: BaseDBAsyncClient, statement: str, params: Sequence[Any] = ()) -> int:
+    """Run a statement without RETURNING and give the number of rows it changed."""
+    affected, _ = await client.execute_query(_for_backend(client, statement), list(params))
     return int(affected)
+
+
+def as_datetime(value: Any) -> datetime:
+    """SQLite hands timestamps back as text; PostgreSQL as aware datetimes."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def as_date(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -116,7 +116,7 @@ class Migration(migrations.Migration):
                 ('lines', fields.JSONField(encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('request_hash', fields.CharField(max_length=64)),
                 ('points_earned', fields.BigIntField()),
-                ('transaction', fields.ForeignKeyField('models.LedgerTransaction', source_field='transaction_id', db_constraint=True, to_field='id', related_name='orders', on_delete=OnDelete.RESTRICT)),
+                ('transaction', fields.ForeignKeyField('models.LedgerTransaction', source_field='transaction_id', null=True, db_constraint=True, to_field='id', related_name='orders', on_delete=OnDelete.RESTRICT)),
                 ('placed_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],

@@ -21,8 +21,9 @@ class Order(Model):
     lines = fields.JSONField()
     request_hash = fields.CharField(max_length=64)
     points_earned = fields.BigIntField()
+    # NULL when the order earned nothing (no journal transaction is written for zero points).
     transaction = fields.ForeignKeyField(
-        "models.LedgerTransaction", related_name="orders", on_delete=fields.RESTRICT
+        "models.LedgerTransaction", related_name="orders", on_delete=fields.RESTRICT, null=True
     )
     placed_at = fields.DatetimeField()
     created_at = fields.DatetimeField()

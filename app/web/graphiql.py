@@ -1,6 +1,6 @@
 """GraphiQL IDE served from the app, with vendored assets instead of a CDN.
 
-The production host has no internet access, so strawberry's built-in GraphiQL
+A closed network cannot reach a CDN, so Strawberry's built-in GraphiQL
 page (which loads its scripts from a CDN) cannot be used there. The assets in
 ``static/graphiql/`` are copied from npm (see ``LICENSES.md`` there).
 """

@@ -1,0 +1,181 @@
+"""The `laurel` command: serve, migrate, seed-demo, create-api-key, verify-ledger."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+
+from app.auth.api_keys import KeyKind
+from app.config import DEFAULT_DATA_DIR, Settings
+from app.db import apply_migrations, close_db, init_db
+from app.domain.errors import DomainError, ValidationErrors
+
+T = TypeVar("T")
+
+cli = typer.Typer(
+    help="Laurel: a self-hosted loyalty engine. DATABASE_URL picks the database.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+DEMO_KEY_FILE = DEFAULT_DATA_DIR / "demo-admin-key"
+
+
+def _run(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
+    async def with_database() -> T:
+        await init_db(settings)
+        try:
+            return await work()
+        finally:
+            await close_db()
+
+    try:
+        return asyncio.run(with_database())
+    except ValidationErrors as exc:
+        for error in exc.errors:
+            typer.echo(f"error: {error.code}: {error.message}", err=True)
+        raise typer.Exit(2) from exc
+    except DomainError as exc:
+        typer.echo(f"error: {exc.code}: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _migrate(settings: Settings) -> None:
+    async def migrate_and_close() -> None:
+        try:
+            await apply_migrations(settings)
+        finally:
+            await close_db()
+
+    asyncio.run(migrate_and_close())
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply the database migrations (safe to run again)."""
+    _migrate(Settings.from_env())
+    typer.echo("migrations applied")
+
+
+def _seed_if_empty(settings: Settings, key_file: Path) -> str | None:
+    """Seed an empty database and return its admin key; None when it held data already."""
+    from app.services.demo import database_is_empty, seed_demo
+
+    async def seed() -> str | None:
+        if not await database_is_empty():
+            return None
+        keys = await seed_demo()
+        typer.echo("Loaded the demo program `demo`, with three members and three rewards.")
+        typer.echo(f"  store backend (secret) key: {keys.secret}")
+        typer.echo(f"  storefront (publishable) key: {keys.publishable}")
+        return keys.admin
+
+    admin_key = _run(settings, seed)
+    if admin_key is not None:
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(admin_key + "\n")
+        key_file.chmod(0o600)
+    return admin_key
+
+
+@cli.command("seed-demo")
+def seed_demo_command() -> None:
+    """Load the demo program into an empty database and print its API keys."""
+    settings = Settings.from_env()
+    _migrate(settings)
+    admin_key = _seed_if_empty(settings, DEMO_KEY_FILE)
+    if admin_key is None:
+        typer.echo("The database already holds data: nothing loaded.", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"  admin key: {admin_key}")
+
+
+def _demo_admin_key(settings: Settings) -> str:
+    seeded = _seed_if_empty(settings, DEMO_KEY_FILE)
+    if seeded is not None:
+        return seeded
+    if DEMO_KEY_FILE.exists():
+        return DEMO_KEY_FILE.read_text().strip()
+    from app.services.api_keys import create_api_key
+
+    async def new_key() -> str:
+        return (await create_api_key(KeyKind.ADMIN, None, "demo console")).secret
+
+    key = _run(settings, new_key)
+    DEMO_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+    DEMO_KEY_FILE.write_text(key + "\n")
+    DEMO_KEY_FILE.chmod(0o600)
+    return key
+
+
+@cli.command()
+def serve(
+    demo: Annotated[
+        bool, typer.Option(help="Load the demo program into an empty database; print a key.")
+    ] = False,
+    workers: Annotated[int, typer.Option(min=1, help="Uvicorn worker processes.")] = 1,
+) -> None:
+    """Apply migrations and serve the API (LAUREL_HOST / LAUREL_PORT, default 127.0.0.1:8000)."""
+    settings = Settings.from_env()
+    if settings.is_sqlite and workers > 1:
+        typer.echo(
+            "error: SQLite serves from one process (its writes are serialised inside it);"
+            " use PostgreSQL for several workers",
+            err=True,
+        )
+        raise typer.Exit(2)
+    _migrate(settings)
+    base_url = f"http://{settings.host}:{settings.port}"
+    if demo:
+        key = _demo_admin_key(settings)
+        typer.echo(f"GraphiQL: {base_url}/graphiql#key={key}")
+        typer.echo(f"Admin API key: {key}")
+    typer.echo(f"GraphQL endpoint: {base_url}/graphql (Authorization: Bearer <key>)")
+    uvicorn.run(
+        "app.main:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+
+
+@cli.command("create-api-key")
+def create_api_key_command(
+    kind: Annotated[KeyKind, typer.Option(help="admin, secret (server) or publishable.")],
+    name: Annotated[str, typer.Option(help="What the key is for, to tell keys apart.")],
+    program: Annotated[
+        str | None, typer.Option(help="Program slug (secret and publishable keys).")
+    ] = None,
+) -> None:
+    """Create an API key and print it once; only its hash is stored."""
+    from app.services.api_keys import create_api_key
+
+    settings = Settings.from_env()
+    created = _run(settings, lambda: create_api_key(kind, program, name))
+    typer.echo(created.secret)
+
+
+@cli.command("verify-ledger")
+def verify_ledger_command() -> None:
+    """Recompute every balance from the ledger; exit 1 and list every mismatch."""
+    from app.services.verify import verify_ledger
+
+    problems = _run(Settings.from_env(), verify_ledger)
+    for problem in problems:
+        typer.echo(problem)
+    if problems:
+        typer.echo(f"ledger verification FAILED: {len(problems)} problem(s)", err=True)
+        raise typer.Exit(1)
+    typer.echo("ledger verified: every transaction and balance agrees with the entries")
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,51 @@
+"""The one exception tree of the domain; graphql/errors.py maps it to `userErrors`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    PROGRAM_NOT_FOUND = "PROGRAM_NOT_FOUND"
+    PROGRAM_INACTIVE = "PROGRAM_INACTIVE"
+    SLUG_TAKEN = "SLUG_TAKEN"
+    MEMBER_NOT_FOUND = "MEMBER_NOT_FOUND"
+    MEMBER_ALREADY_ENROLLED = "MEMBER_ALREADY_ENROLLED"
+    REWARD_NOT_FOUND = "REWARD_NOT_FOUND"
+    REWARD_INACTIVE = "REWARD_INACTIVE"
+    REWARD_OUT_OF_STOCK = "REWARD_OUT_OF_STOCK"
+    INSUFFICIENT_POINTS = "INSUFFICIENT_POINTS"
+    BALANCE_WOULD_BE_NEGATIVE = "BALANCE_WOULD_BE_NEGATIVE"
+    INVALID_AMOUNT = "INVALID_AMOUNT"
+    INVALID_QUANTITY = "INVALID_QUANTITY"
+    INVALID_POINTS = "INVALID_POINTS"
+    UNKNOWN_CURRENCY = "UNKNOWN_CURRENCY"
+    CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
+    LINES_TOTAL_MISMATCH = "LINES_TOTAL_MISMATCH"
+    ORDER_ALREADY_RECORDED = "ORDER_ALREADY_RECORDED"
+    INVALID_ID = "INVALID_ID"
+    INVALID_VALUE = "INVALID_VALUE"
+    REQUIRED = "REQUIRED"
+    TOO_LONG = "TOO_LONG"
+    TOO_MANY = "TOO_MANY"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    FORBIDDEN = "FORBIDDEN"
+
+
+class DomainError(Exception):
+    """An expected failure: bad input or a rule that refuses the request. Nothing was written."""
+
+    def __init__(self, code: ErrorCode, message: str, field: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+class ValidationErrors(DomainError):
+    """Several input problems found at once, so the client can fix them in one round trip."""
+
+    def __init__(self, errors: list[DomainError]) -> None:
+        first = errors[0]
+        super().__init__(first.code, first.message, first.field)
+        self.errors = errors

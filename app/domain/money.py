@@ -1,0 +1,47 @@
+"""Money is integer minor units with an ISO-4217 code; points are integers."""
+
+from __future__ import annotations
+
+# ISO 4217 active codes and their minor-unit exponents. Codes not listed have exponent 2.
+_EXPONENT_0 = {
+    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
+    "VND", "VUV", "XAF", "XOF", "XPF",
+}  # fmt: skip
+_EXPONENT_3 = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"}
+_EXPONENT_4 = {"CLF", "UYW"}
+_EXPONENT_2 = {
+    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
+    "BGN", "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF",
+    "CHE", "CHF", "CHW", "CNY", "COP", "COU", "CRC", "CUP", "CVE", "CZK", "DKK", "DOP",
+    "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GTQ",
+    "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IRR", "JMD", "KES", "KGS", "KHR",
+    "KPW", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "MAD", "MDL", "MGA", "MKD", "MMK",
+    "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN", "NIO",
+    "NOK", "NPR", "NZD", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "QAR", "RON", "RSD", "RUB",
+    "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC",
+    "SYP", "SZL", "THB", "TJS", "TMT", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "USD", "USN",
+    "UYU", "UZS", "VED", "VES", "WST", "XCD", "YER", "ZAR", "ZMW", "ZWG",
+}  # fmt: skip
+
+CURRENCY_EXPONENTS: dict[str, int] = {
+    **dict.fromkeys(_EXPONENT_2, 2),
+    **dict.fromkeys(_EXPONENT_0, 0),
+    **dict.fromkeys(_EXPONENT_3, 3),
+    **dict.fromkeys(_EXPONENT_4, 4),
+}
+
+# Larger amounts are refused as absurd: 10^9 minor units is ten million euros. It also keeps
+# every amount inside GraphQL's 32-bit Int.
+MAX_AMOUNT_MINOR = 10**9
+MAX_QUANTITY = 10**6
+MAX_POINTS_PER_MOVEMENT = 10**9
+MAX_POINTS_PER_CURRENCY_UNIT = 10_000
+
+
+def is_known_currency(code: str) -> bool:
+    return code in CURRENCY_EXPONENTS
+
+
+def points_for_amount(amount_minor: int, currency: str, points_per_unit: int) -> int:
+    """Points for an amount, rounded down: a partial currency unit earns nothing."""
+    return (amount_minor * points_per_unit) // (10 ** CURRENCY_EXPONENTS[currency])

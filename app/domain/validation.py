@@ -1,0 +1,52 @@
+"""Input limits, checked before anything is written; every problem is reported at once."""
+
+from __future__ import annotations
+
+import re
+
+from app.domain.errors import DomainError, ErrorCode, ValidationErrors
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+IDEMPOTENCY_KEY_MAX = 255
+EXTERNAL_ID_MAX = 128
+NAME_MAX = 200
+EMAIL_MAX = 254
+TEXT_MAX = 2000
+REASON_MAX = 500
+
+
+class Checker:
+    """Collects input problems; `raise_if_any` raises them together."""
+
+    def __init__(self) -> None:
+        self.errors: list[DomainError] = []
+
+    def add(self, code: ErrorCode, message: str, field: list[str]) -> None:
+        self.errors.append(DomainError(code, message, field))
+
+    def text(
+        self, field: list[str], value: str | None, max_length: int, *, required: bool = True
+    ) -> str | None:
+        """Trimmed text within its limit; empty optional text becomes None."""
+        if value is None or not value.strip():
+            if required:
+                self.add(ErrorCode.REQUIRED, f"{field[-1]} must not be empty", field)
+            return None
+        value = value.strip()
+        if len(value) > max_length:
+            self.add(
+                ErrorCode.TOO_LONG, f"{field[-1]} is longer than {max_length} characters", field
+            )
+        return value
+
+    def int_range(
+        self, field: list[str], value: int, low: int, high: int, code: ErrorCode
+    ) -> None:
+        if not low <= value <= high:
+            self.add(code, f"{field[-1]} must be between {low} and {high}, got {value}", field)
+
+    def raise_if_any(self) -> None:
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise ValidationErrors(self.errors)

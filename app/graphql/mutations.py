@@ -1,0 +1,270 @@
+"""Mutations: one `input`, one payload with `userErrors`; expected failures are data."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from typing import TypeVar
+
+import strawberry
+
+from app.domain.errors import DomainError
+from app.graphql.context import Info, admin, member_reader
+from app.graphql.errors import UserError, user_errors
+from app.graphql.ids import decode_id
+from app.graphql.types import Member, Order, Program, Redemption, Reward, RewardKindEnum
+from app.services import members as members_service
+from app.services import orders as orders_service
+from app.services import points as points_service
+from app.services import programs as programs_service
+from app.services import rewards as rewards_service
+
+
+
+PayloadT = TypeVar("PayloadT")
+
+
+async def _guarded(
+    failed: Callable[[list[UserError]], PayloadT], work: Callable[[], Awaitable[PayloadT]]
+) -> PayloadT:
+    """Run one use case; a domain error becomes the payload's `userErrors`."""
+    try:
+        return await work()
+    except DomainError as exc:
+        return failed(user_errors(exc))
+
+
+@strawberry.input
+class CreateProgramInput:
+    slug: str = strawberry.field(description="Lowercase letters, digits and dashes.")
+    name: str
+    currency: str = strawberry.field(description="ISO 4217 code, e.g. EUR.")
+    points_per_currency_unit: int = strawberry.field(
+        description="Points per whole unit of currency spent (rounded down)."
+    )
+
+
+@strawberry.type
+class CreateProgramPayload:
+    program: Program | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class CreateRewardInput:
+    program_slug: str
+    name: str
+    kind: RewardKindEnum  # type: ignore[valid-type]
+    cost_points: int
+    description: str = ""
+    value_minor: int | None = None
+    stock: int | None = strawberry.field(default=None, description="Null means unlimited.")
+    active: bool = True
+
+
+@strawberry.type
+class CreateRewardPayload:
+    reward: Reward | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class EnrollMemberInput:
+    program_slug: str
+    customer_id: str = strawberry.field(description="The store's own id for the customer.")
+    email: str | None = None
+    name: str | None = None
+    birthday: date | None = None
+
+
+@strawberry.type
+class EnrollMemberPayload:
+    member: Member | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class OrderLineInput:
+    sku: str
+    quantity: int
+    unit_price_minor: int
+    category: str | None = None
+
+
+@strawberry.input
+class RecordOrderInput:
+    program_slug: str
+    customer_id: str
+    order_id: str = strawberry.field(
+        description="The store's order id: reporting it again never earns twice."
+    )
+    currency: str
+    total_minor: int = strawberry.field(
+        description="Must equal lines + shipping + tax - discount, in minor units."
+    )
+    lines: list[OrderLineInput]
+    placed_at: datetime
+    shipping_minor: int = 0
+    tax_minor: int = 0
+    discount_minor: int = 0
+    idempotency_key: str | None = None
+
+
+@strawberry.type
+class RecordOrderPayload:
+    order: Order | None = None
+    already_recorded: bool = strawberry.field(
+        default=False, description="True when this order was recorded before; nothing changed."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class RedeemRewardInput:
+    member_id: strawberry.ID
+    reward_id: strawberry.ID
+    idempotency_key: str
+
+
+@strawberry.type
+class RedeemRewardPayload:
+    redemption: Redemption | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class AdjustPointsInput:
+    member_id: strawberry.ID
+    points: int = strawberry.field(description="Positive to credit, negative to debit.")
+    reason: str
+    idempotency_key: str
+
+
+@strawberry.type
+class AdjustPointsPayload:
+    member: Member | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Admin only.")
+    async def create_program(self, info: Info, input: CreateProgramInput) -> CreateProgramPayload:
+        async def work() -> CreateProgramPayload:
+            admin(info)
+            record = await programs_service.create_program(
+                programs_service.CreateProgramInput(
+                    slug=input.slug,
+                    name=input.name,
+                    currency=input.currency,
+                    points_per_currency_unit=input.points_per_currency_unit,
+                )
+            )
+            return CreateProgramPayload(program=Program.from_record(record))
+
+        return await _guarded(lambda errors: CreateProgramPayload(user_errors=errors), work)
+
+    @strawberry.mutation(description="Admin only.")
+    async def create_reward(self, info: Info, input: CreateRewardInput) -> CreateRewardPayload:
+        async def work() -> CreateRewardPayload:
+            admin(info)
+            record = await rewards_service.create_reward(
+                rewards_service.CreateRewardInput(
+                    program_slug=input.program_slug,
+                    name=input.name,
+                    kind=input.kind,
+                    cost_points=input.cost_points,
+                    description=input.description,
+                    value_minor=input.value_minor,
+                    stock=input.stock,
+                    active=input.active,
+                )
+            )
+            return CreateRewardPayload(reward=Reward.from_record(record))
+
+        return await _guarded(lambda errors: CreateRewardPayload(user_errors=errors), work)
+
+    @strawberry.mutation
+    async def enroll_member(self, info: Info, input: EnrollMemberInput) -> EnrollMemberPayload:
+        async def work() -> EnrollMemberPayload:
+            principal = member_reader(info)
+            record = await members_service.enroll_member(
+                members_service.EnrollMemberInput(
+                    program_slug=input.program_slug,
+                    customer_id=input.customer_id,
+                    email=input.email,
+                    name=input.name,
+                    birthday=input.birthday,
+                ),
+                principal.program_scope,
+            )
+            return EnrollMemberPayload(member=Member.from_record(record))
+
+        return await _guarded(lambda errors: EnrollMemberPayload(user_errors=errors), work)
+
+    @strawberry.mutation(description="Report an order; it earns points once.")
+    async def record_order(self, info: Info, input: RecordOrderInput) -> RecordOrderPayload:
+        async def work() -> RecordOrderPayload:
+            principal = member_reader(info)
+            recorded = await orders_service.record_order(
+                orders_service.RecordOrderInput(
+                    program_slug=input.program_slug,
+                    customer_id=input.customer_id,
+                    order_id=input.order_id,
+                    currency=input.currency,
+                    total_minor=input.total_minor,
+                    lines=[
+                        orders_service.OrderLineInput(
+                            sku=line.sku,
+                            quantity=line.quantity,
+                            unit_price_minor=line.unit_price_minor,
+                            category=line.category,
+                        )
+                        for line in input.lines
+                    ],
+                    placed_at=input.placed_at,
+                    shipping_minor=input.shipping_minor,
+                    tax_minor=input.tax_minor,
+                    discount_minor=input.discount_minor,
+                    idempotency_key=input.idempotency_key,
+                ),
+                principal.program_scope,
+            )
+            return RecordOrderPayload(
+                order=Order.from_record(recorded.order), already_recorded=recorded.already_recorded
+            )
+
+        return await _guarded(lambda errors: RecordOrderPayload(user_errors=errors), work)
+
+    @strawberry.mutation(description="Spend a member's points on a reward and issue its code.")
+    async def redeem_reward(self, info: Info, input: RedeemRewardInput) -> RedeemRewardPayload:
+        async def work() -> RedeemRewardPayload:
+            principal = member_reader(info)
+            redeemed = await rewards_service.redeem_reward(
+                rewards_service.RedeemRewardInput(
+                    member_id=decode_id(input.member_id, "Member", ["input", "memberId"]),
+                    reward_id=decode_id(input.reward_id, "Reward", ["input", "rewardId"]),
+                    idempotency_key=input.idempotency_key,
+                ),
+                principal.program_scope,
+            )
+            return RedeemRewardPayload(redemption=Redemption.from_record(redeemed.redemption))
+
+        return await _guarded(lambda errors: RedeemRewardPayload(user_errors=errors), work)
+
+    @strawberry.mutation(description="Admin only: credit or debit points with a reason.")
+    async def adjust_points(self, info: Info, input: AdjustPointsInput) -> AdjustPointsPayload:
+        async def work() -> AdjustPointsPayload:
+            principal = admin(info)
+            adjustment = await points_service.adjust_points(
+                points_service.AdjustPointsInput(
+                    member_id=decode_id(input.member_id, "Member", ["input", "memberId"]),
+                    points=input.points,
+                    reason=input.reason,
+                    idempotency_key=input.idempotency_key,
+                ),
+                principal.program_scope,
+            )
+            return AdjustPointsPayload(member=Member.from_record(adjustment.member))
+
+        return await _guarded(lambda errors: AdjustPointsPayload(user_errors=errors), work)

@@ -1,0 +1,167 @@
+"""Queries. Unknown or foreign objects are null; a malformed id or a forbidden read is an error."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.auth.api_keys import Principal
+from app.domain.errors import DomainError
+from app.graphql.context import Info, admin, member_reader, principal_of
+from app.graphql.errors import query_error
+from app.graphql.ids import decode_any_id, decode_id, encode_cursor
+from app.graphql.types import (
+    Activity,
+    Event,
+    EventConnection,
+    EventEdge,
+    Member,
+    Node,
+    Order,
+    PageInfo,
+    Program,
+    Redemption,
+    Reward,
+    cursor_position,
+    page_size,
+)
+from app.services import events as events_service
+from app.services import members as members_service
+from app.services import orders as orders_service
+from app.services import programs as programs_service
+from app.services import rewards as rewards_service
+
+
+def _member_reader(info: Info) -> Principal:
+    try:
+        return member_reader(info)
+    except DomainError as exc:
+        raise query_error(exc) from exc
+
+
+async def _node(info: Info, type_name: str, pk: int) -> Node | None:
+    principal = principal_of(info)
+    scope = principal.program_scope
+    if type_name == "Program":
+        program = await programs_service.get_program(pk, scope)
+        return Program.from_record(program) if program else None
+    if type_name == "Reward":
+        reward = await rewards_service.get_reward(pk, scope)
+        return Reward.from_record(reward) if reward else None
+    if type_name == "Event":
+        _admin(info)
+        event = await events_service.get_event(pk)
+        return Event.from_record(event) if event else None
+    _member_reader(info)
+    if type_name == "Member":
+        member = await members_service.get_member(pk, scope)
+        return Member.from_record(member) if member else None
+    if type_name == "Activity":
+        activity = await members_service.get_activity(pk, scope)
+        return Activity.from_record(activity) if activity else None
+    if type_name == "Order":
+        order = await orders_service.get_order(pk, scope)
+        return Order.from_record(order) if order else None
+    if type_name == "Redemption":
+        redemption = await rewards_service.get_redemption(pk, scope)
+        return Redemption.from_record(redemption) if redemption else None
+    return None
+
+
+def _admin(info: Info) -> Principal:
+    try:
+        return admin(info)
+    except DomainError as exc:
+        raise query_error(exc) from exc
+
+
+def _decoded(global_id: str, type_name: str) -> int:
+    try:
+        return decode_id(global_id, type_name)
+    except DomainError as exc:
+        raise query_error(exc) from exc
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Any object by its global id; null when not found.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        decoded = decode_any_id(id)
+        if decoded is None:
+            _decoded(id, "Node")
+            return None
+        return await _node(info, decoded[0], decoded[1])
+
+    @strawberry.field
+    async def program(self, info: Info, slug: str) -> Program | None:
+        record = await programs_service.get_program_by_slug(
+            slug, principal_of(info).program_scope
+        )
+        return Program.from_record(record) if record else None
+
+    @strawberry.field(description="Every program an admin key sees, or the key's own program.")
+    async def programs(self, info: Info) -> list[Program]:
+        records = await programs_service.list_programs(principal_of(info).program_scope)
+        return [Program.from_record(record) for record in records]
+
+    @strawberry.field
+    async def member(self, info: Info, id: strawberry.ID) -> Member | None:
+        principal = _member_reader(info)
+        record = await members_service.get_member(_decoded(id, "Member"), principal.program_scope)
+        return Member.from_record(record) if record else None
+
+    @strawberry.field
+    async def member_by_customer_id(
+        self, info: Info, program_slug: str, customer_id: str
+    ) -> Member | None:
+        principal = _member_reader(info)
+        program = await programs_service.get_program_by_slug(
+            program_slug, principal.program_scope
+        )
+        if program is None:
+            return None
+        record = await members_service.get_member_by_customer_id(program.id, customer_id)
+        return Member.from_record(record) if record else None
+
+    @strawberry.field(description="Rewards of a program, cheapest first.")
+    async def rewards(
+        self, info: Info, program_slug: str, include_inactive: bool = False
+    ) -> list[Reward]:
+        principal = principal_of(info)
+        if include_inactive:
+            _member_reader(info)
+        program = await programs_service.get_program_by_slug(
+            program_slug, principal.program_scope
+        )
+        if program is None:
+            return []
+        records = await rewards_service.list_rewards(program.id, include_inactive=include_inactive)
+        return [Reward.from_record(record) for record in records]
+
+    @strawberry.field(description="The outbox of domain events of a program, oldest first.")
+    async def events(
+        self,
+        info: Info,
+        program_slug: str,
+        first: int = 50,
+        after: str | None = None,
+        type: str | None = None,
+    ) -> EventConnection:
+        _admin(info)
+        limit = page_size(first)
+        program = await programs_service.get_program_by_slug(program_slug, None)
+        if program is None:
+            return EventConnection(edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None))
+        records = await events_service.list_events(
+            program.id, after_id=cursor_position(after), limit=limit + 1, event_type=type
+        )
+        edges = [
+            EventEdge(cursor=encode_cursor(record.id), node=Event.from_record(record))
+            for record in records[:limit]
+        ]
+        return EventConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(records) > limit,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )

@@ -1,0 +1,303 @@
+"""Object types. Each is built from a service record; lazy fields call services again."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app.domain.errors import DomainError, ErrorCode
+from app.domain.ledger import TransactionKind
+from app.domain.rewards import RedemptionStatus, RewardKind
+from app.graphql.context import Info, member_reader, principal_of
+from app.graphql.errors import query_error
+from app.graphql.ids import decode_cursor, encode_cursor, encode_id
+from app.services import members as members_service
+from app.services import programs as programs_service
+from app.services import rewards as rewards_service
+from app.services.events import EventRecord
+from app.services.members import ActivityRecord, MemberRecord
+from app.services.orders import OrderRecord
+from app.services.programs import ProgramRecord
+from app.services.rewards import RedemptionRecord, RewardRecord
+
+MAX_PAGE_SIZE = 100
+
+ActivityKind = strawberry.enum(TransactionKind, name="ActivityKind")
+RewardKindEnum = strawberry.enum(RewardKind, name="RewardKind")
+RedemptionStatusEnum = strawberry.enum(RedemptionStatus, name="RedemptionStatus")
+
+
+def page_size(first: int) -> int:
+    if not 1 <= first <= MAX_PAGE_SIZE:
+        raise query_error(
+            DomainError(ErrorCode.INVALID_VALUE, f"first must be between 1 and {MAX_PAGE_SIZE}")
+        )
+    return first
+
+
+def cursor_position(after: str | None) -> int | None:
+    try:
+        return decode_cursor(after, ["after"])
+    except DomainError as exc:
+        raise query_error(exc) from exc
+
+
+@strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type(description="A store's loyalty program.")
+class Program(Node):
+    slug: str
+    name: str
+    currency: str = strawberry.field(description="ISO 4217 code all orders must use.")
+    points_per_currency_unit: int
+    active: bool
+    created_at: datetime
+
+    @classmethod
+    def from_record(cls, record: ProgramRecord) -> Program:
+        return cls(
+            id=strawberry.ID(encode_id("Program", record.id)),
+            slug=record.slug,
+            name=record.name,
+            currency=record.currency,
+            points_per_currency_unit=record.points_per_currency_unit,
+            active=record.active,
+            created_at=record.created_at,
+        )
+
+
+@strawberry.type
+class Points:
+    available: int = strawberry.field(description="Points the member can spend now.")
+    pending: int = strawberry.field(description="Points earned but not yet spendable.")
+    lifetime_earned: int
+    lifetime_redeemed: int
+
+
+@strawberry.type(description="One movement of the member's points.")
+class Activity(Node):
+    kind: ActivityKind  # type: ignore[valid-type]
+    points: int = strawberry.field(description="Signed change of the member's points.")
+    description: str
+    order_id: str | None
+    created_at: datetime
+
+    @classmethod
+    def from_record(cls, record: ActivityRecord) -> Activity:
+        return cls(
+            id=strawberry.ID(encode_id("Activity", record.id)),
+            kind=TransactionKind(record.kind),
+            points=record.points,
+            description=record.description,
+            order_id=record.order_ref,
+            created_at=record.created_at,
+        )
+
+
+@strawberry.type
+class ActivityEdge:
+    cursor: str
+    node: Activity
+
+
+@strawberry.type
+class ActivityConnection:
+    edges: list[ActivityEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(description="A customer enrolled in a program.")
+class Member(Node):
+    customer_id: str = strawberry.field(description="The store's own id for the customer.")
+    email: str | None
+    name: str | None
+    birthday: date | None
+    enrolled_at: datetime
+    points: Points
+    member_pk: strawberry.Private[int]
+    program_pk: strawberry.Private[int]
+
+    @classmethod
+    def from_record(cls, record: MemberRecord) -> Member:
+        return cls(
+            id=strawberry.ID(encode_id("Member", record.id)),
+            customer_id=record.customer_id,
+            email=record.email,
+            name=record.name,
+            birthday=record.birthday,
+            enrolled_at=record.enrolled_at,
+            points=Points(
+                available=record.points_available,
+                pending=record.points_pending,
+                lifetime_earned=record.lifetime_earned,
+                lifetime_redeemed=record.lifetime_redeemed,
+            ),
+            member_pk=record.id,
+            program_pk=record.program_id,
+        )
+
+    @strawberry.field(description="Ledger movements, newest first.")
+    async def activity(self, first: int = 10, after: str | None = None) -> ActivityConnection:
+        limit = page_size(first)
+        rows = await members_service.list_activity(
+            self.member_pk, before_id=cursor_position(after), limit=limit + 1
+        )
+        edges = [
+            ActivityEdge(cursor=encode_cursor(row.id), node=Activity.from_record(row))
+            for row in rows[:limit]
+        ]
+        return ActivityConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(rows) > limit,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
+    @strawberry.field
+    async def program(self, info: Info) -> Program:
+        record = await programs_service.get_program(self.program_pk, None)
+        assert record is not None
+        return Program.from_record(record)
+
+
+@strawberry.type(description="Something members can buy with points.")
+class Reward(Node):
+    name: str
+    description: str
+    kind: RewardKindEnum  # type: ignore[valid-type]
+    cost_points: int
+    value_minor: int | None = strawberry.field(
+        description="Face value in minor units of the program's currency, where it has one."
+    )
+    stock: int | None = strawberry.field(description="Units left; null means unlimited.")
+    active: bool
+    created_at: datetime
+
+    @classmethod
+    def from_record(cls, record: RewardRecord) -> Reward:
+        return cls(
+            id=strawberry.ID(encode_id("Reward", record.id)),
+            name=record.name,
+            description=record.description,
+            kind=record.kind,
+            cost_points=record.cost_points,
+            value_minor=record.value_minor,
+            stock=record.stock,
+            active=record.active,
+            created_at=record.created_at,
+        )
+
+
+async def _member_for(info: Info, member_id: int) -> Member:
+    record = await members_service.get_member(member_id, principal_of(info).program_scope)
+    assert record is not None
+    return Member.from_record(record)
+
+
+@strawberry.type(description="A reward bought with points; `code` is what the checkout honours.")
+class Redemption(Node):
+    code: str
+    points_spent: int
+    status: RedemptionStatusEnum  # type: ignore[valid-type]
+    created_at: datetime
+    member_pk: strawberry.Private[int]
+    reward_pk: strawberry.Private[int]
+
+    @classmethod
+    def from_record(cls, record: RedemptionRecord) -> Redemption:
+        return cls(
+            id=strawberry.ID(encode_id("Redemption", record.id)),
+            code=record.code,
+            points_spent=record.points_spent,
+            status=record.status,
+            created_at=record.created_at,
+            member_pk=record.member_id,
+            reward_pk=record.reward_id,
+        )
+
+    @strawberry.field
+    async def member(self, info: Info) -> Member:
+        return await _member_for(info, self.member_pk)
+
+    @strawberry.field
+    async def reward(self) -> Reward:
+        record = await rewards_service.get_reward(self.reward_pk, None)
+        assert record is not None
+        return Reward.from_record(record)
+
+
+@strawberry.type(description="An order the store reported, and what it earned.")
+class Order(Node):
+    order_id: str = strawberry.field(description="The store's own order id.")
+    currency: str
+    total_minor: int
+    points_earned: int
+    placed_at: datetime
+    created_at: datetime
+    member_pk: strawberry.Private[int]
+
+    @classmethod
+    def from_record(cls, record: OrderRecord) -> Order:
+        return cls(
+            id=strawberry.ID(encode_id("Order", record.id)),
+            order_id=record.order_id,
+            currency=record.currency,
+            total_minor=record.total_minor,
+            points_earned=record.points_earned,
+            placed_at=record.placed_at,
+            created_at=record.created_at,
+            member_pk=record.member_id,
+        )
+
+    @strawberry.field
+    async def member(self, info: Info) -> Member:
+        member_reader(info)
+        return await _member_for(info, self.member_pk)
+
+
+@strawberry.type(description="A domain event from the outbox, in the order it happened.")
+class Event(Node):
+    type: str
+    member_id: strawberry.ID | None
+    payload: JSON
+    created_at: datetime
+
+    @classmethod
+    def from_record(cls, record: EventRecord) -> Event:
+        payload: Any = record.payload
+        return cls(
+            id=strawberry.ID(encode_id("Event", record.id)),
+            type=record.type,
+            member_id=(
+                None
+                if record.member_id is None
+                else strawberry.ID(encode_id("Member", record.member_id))
+            ),
+            payload=payload,
+            created_at=record.created_at,
+        )
+
+
+@strawberry.type
+class EventEdge:
+    cursor: str
+    node: Event
+
+
+@strawberry.type
+class EventConnection:
+    edges: list[EventEdge]
+    page_info: PageInfo

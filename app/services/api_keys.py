@@ -1,0 +1,56 @@
+"""Creating API keys (the command line and the demo seed use this)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.auth.api_keys import KeyKind, display_prefix, generate_secret, hash_secret
+from app.db import connection, fetch_one, utc_now
+from app.domain.errors import DomainError, ErrorCode
+from app.domain.validation import NAME_MAX, Checker
+from app.services.programs import require_program
+
+
+@dataclass(frozen=True)
+class CreatedApiKey:
+    id: int
+    kind: KeyKind
+    program_id: int | None
+    name: str
+    display_prefix: str
+    # Shown once: only its hash is stored.
+    secret: str
+
+
+async def create_api_key(kind: KeyKind, program_slug: str | None, name: str) -> CreatedApiKey:
+    check = Checker()
+    clean_name = check.text(["name"], name, NAME_MAX)
+    check.raise_if_any()
+    assert clean_name is not None
+    program_id: int | None = None
+    if kind is KeyKind.ADMIN:
+        if program_slug is not None:
+            raise DomainError(
+                ErrorCode.INVALID_VALUE, "an admin key belongs to no program", ["program"]
+            )
+    else:
+        if program_slug is None:
+            raise DomainError(ErrorCode.REQUIRED, f"a {kind} key needs a program", ["program"])
+        program_id = (await require_program(program_slug, None, ["program"])).id
+    secret = generate_secret(kind)
+    prefix = display_prefix(secret, kind)
+    row = await fetch_one(
+        connection(),
+        "INSERT INTO api_keys (kind, program_id, name, key_hash, display_prefix, created_at,"
+        " revoked_at) VALUES (?, ?, ?, ?, ?, ?, NULL) RETURNING id",
+        (kind.value, program_id, clean_name, hash_secret(secret), prefix, utc_now()),
+    )
+    assert row is not None
+    return CreatedApiKey(
+        id=int(row["id"]),
+        kind=kind,
+        program_id=program_id,
+        name=clean_name,
+        display_prefix=prefix,
+        secret=secret,
+    )

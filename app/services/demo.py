@@ -1,0 +1,103 @@
+"""The demo program `laurel serve --demo` loads into an empty database, through the services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from app.auth.api_keys import KeyKind
+from app.db import connection, fetch_one, utc_now
+from app.domain.rewards import RewardKind
+from app.services.api_keys import create_api_key
+from app.services.members import EnrollMemberInput, enroll_member
+from app.services.orders import OrderLineInput, RecordOrderInput, record_order
+from app.services.programs import CreateProgramInput, create_program
+from app.services.rewards import CreateRewardInput, RedeemRewardInput, create_reward, redeem_reward
+
+DEMO_SLUG = "demo"
+
+
+@dataclass(frozen=True)
+class DemoKeys:
+    admin: str
+    secret: str
+    publishable: str
+
+
+async def database_is_empty() -> bool:
+    row = await fetch_one(connection(), "SELECT COUNT(*) AS n FROM programs")
+    return row is not None and int(row["n"]) == 0
+
+
+async def seed_demo() -> DemoKeys:
+    """A program, rewards, three members with orders and one redemption, and three keys."""
+    await create_program(
+        CreateProgramInput(
+            slug=DEMO_SLUG, name="Demo Store Rewards", currency="EUR", points_per_currency_unit=1
+        )
+    )
+    rewards = {}
+    for name, kind, cost, value, stock in (
+        ("5 EUR off your next order", RewardKind.FIXED_DISCOUNT, 500, 500, None),
+        ("Free shipping", RewardKind.FREE_SHIPPING, 300, None, None),
+        ("Canvas tote bag", RewardKind.FREE_PRODUCT, 1500, None, 25),
+    ):
+        rewards[name] = await create_reward(
+            CreateRewardInput(
+                program_slug=DEMO_SLUG,
+                name=name,
+                kind=kind,
+                cost_points=cost,
+                value_minor=value,
+                stock=stock,
+            )
+        )
+    now = utc_now()
+    members = {}
+    for customer_id, name, orders in (
+        ("cust-alice", "Alice Andersson", [(8900, 2), (24950, 1), (12000, 3)]),
+        ("cust-bogdan", "Bogdan Popescu", [(4500, 1)]),
+        ("cust-katya", "Katya Ivanova", []),
+    ):
+        members[customer_id] = await enroll_member(
+            EnrollMemberInput(
+                program_slug=DEMO_SLUG,
+                customer_id=customer_id,
+                email=f"{customer_id.removeprefix('cust-')}@example.com",
+                name=name,
+            ),
+            None,
+        )
+        for number, (unit_price, quantity) in enumerate(orders, start=1):
+            await record_order(
+                RecordOrderInput(
+                    program_slug=DEMO_SLUG,
+                    customer_id=customer_id,
+                    order_id=f"{customer_id}-order-{number}",
+                    currency="EUR",
+                    total_minor=unit_price * quantity + 495,
+                    shipping_minor=495,
+                    lines=[
+                        OrderLineInput(
+                            sku=f"SKU-{number:03d}",
+                            category="apparel",
+                            quantity=quantity,
+                            unit_price_minor=unit_price,
+                        )
+                    ],
+                    placed_at=now - timedelta(days=30 - number),
+                ),
+                None,
+            )
+    await redeem_reward(
+        RedeemRewardInput(
+            member_id=members["cust-alice"].id,
+            reward_id=rewards["5 EUR off your next order"].id,
+            idempotency_key="demo-redemption-1",
+        ),
+        None,
+    )
+    admin = await create_api_key(KeyKind.ADMIN, None, "demo admin")
+    secret = await create_api_key(KeyKind.SECRET, DEMO_SLUG, "demo store backend")
+    publishable = await create_api_key(KeyKind.PUBLISHABLE, DEMO_SLUG, "demo storefront")
+    return DemoKeys(admin=admin.secret, secret=secret.secret, publishable=publishable.secret)

@@ -1,0 +1,86 @@
+"""The outbox of domain events: appended in the transaction of the change, listed by admins.
+
+Delivery (webhooks, live subscriptions) reads this table later; ids give the order.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from app.db import as_datetime, connection, execute, fetch_all
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    id: int
+    program_id: int
+    member_id: int | None
+    type: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+def _event(row: dict[str, Any]) -> EventRecord:
+    payload = row["payload"]
+    return EventRecord(
+        id=int(row["id"]),
+        program_id=int(row["program_id"]),
+        member_id=None if row["member_id"] is None else int(row["member_id"]),
+        type=row["type"],
+        payload=json.loads(payload) if isinstance(payload, str) else payload,
+        created_at=as_datetime(row["created_at"]),
+    )
+
+
+async def append_event(
+    conn: BaseDBAsyncClient,
+    *,
+    program_id: int,
+    member_id: int | None,
+    event_type: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Record a domain event in the transaction of the change it reports."""
+    await execute(
+        conn,
+        "INSERT INTO outbox_events (program_id, member_id, type, payload, created_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (program_id, member_id, event_type, json.dumps(payload, separators=(",", ":")), now),
+    )
+
+
+async def list_events(
+    program_id: int, *, after_id: int | None, limit: int, event_type: str | None = None
+) -> list[EventRecord]:
+    """Events of a program in the order they happened, after a keyset cursor."""
+    select = (
+        "SELECT id, program_id, member_id, type, payload, created_at FROM outbox_events"
+        " WHERE program_id = ? AND id > ?"
+    )
+    if event_type is None:
+        rows = await fetch_all(
+            connection(), select + " ORDER BY id LIMIT ?", (program_id, after_id or 0, limit)
+        )
+    else:
+        rows = await fetch_all(
+            connection(),
+            select + " AND type = ? ORDER BY id LIMIT ?",
+            (program_id, after_id or 0, event_type, limit),
+        )
+    return [_event(row) for row in rows]
+
+
+async def get_event(event_id: int) -> EventRecord | None:
+    rows = await fetch_all(
+        connection(),
+        "SELECT id, program_id, member_id, type, payload, created_at FROM outbox_events"
+        " WHERE id = ?",
+        (event_id,),
+    )
+    return _event(rows[0]) if rows else None

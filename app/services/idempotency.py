@@ -1,0 +1,70 @@
+"""Idempotency keys: the same key and input replays the stored result; other input is refused.
+
+The record is claimed as the first write of the transaction it protects, so on PostgreSQL a
+concurrent retry with the same key waits on the unique index until the first attempt commits
+(then replays) or rolls back (then runs). A failed attempt rolls its claim back with it, so a
+request refused for bad input can be retried with the same key once fixed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from app.db import execute, fetch_one
+from app.domain.errors import DomainError, ErrorCode
+
+
+def request_fingerprint(operation: str, payload: dict[str, Any]) -> str:
+    canonical = json.dumps({"op": operation, **payload}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def claim(
+    conn: BaseDBAsyncClient,
+    *,
+    scope: str,
+    key: str,
+    operation: str,
+    fingerprint: str,
+    now: datetime,
+) -> dict[str, Any] | None:
+    """Claim `key` for this request; returns the stored response if it already ran."""
+    claimed = await fetch_one(
+        conn,
+        "INSERT INTO idempotency_records (scope, key, operation, request_hash, response,"
+        " created_at) VALUES (?, ?, ?, ?, NULL, ?) ON CONFLICT (scope, key) DO NOTHING"
+        " RETURNING id",
+        (scope, key, operation, fingerprint, now),
+    )
+    if claimed is not None:
+        return None
+    stored = await fetch_one(
+        conn,
+        "SELECT operation, request_hash, response FROM idempotency_records"
+        " WHERE scope = ? AND key = ?",
+        (scope, key),
+    )
+    if stored is None or stored["operation"] != operation or stored["request_hash"] != fingerprint:
+        raise DomainError(
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            "this idempotencyKey was already used with different input",
+            ["input", "idempotencyKey"],
+        )
+    response = stored["response"]
+    decoded: dict[str, Any] = json.loads(response) if isinstance(response, str) else response
+    return decoded
+
+
+async def store_response(
+    conn: BaseDBAsyncClient, *, scope: str, key: str, response: dict[str, Any]
+) -> None:
+    await execute(
+        conn,
+        "UPDATE idempotency_records SET response = ? WHERE scope = ? AND key = ?",
+        (json.dumps(response, separators=(",", ":")), scope, key),
+    )

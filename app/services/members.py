@@ -1,0 +1,186 @@
+"""Members: enrolment, lookups and the activity feed (the member-status hot path)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from app.db import as_date, as_datetime, connection, fetch_all, fetch_one, utc_now
+from app.domain.errors import DomainError, ErrorCode
+from app.domain.validation import EMAIL_MAX, EXTERNAL_ID_MAX, NAME_MAX, Checker
+from app.services.events import append_event
+from app.services.programs import ProgramScope, in_scope, require_program
+
+_COLUMNS = (
+    "id, program_id, customer_id, email, name, birthday, enrolled_at, points_available,"
+    " points_pending, lifetime_earned, lifetime_redeemed"
+)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class MemberRecord:
+    id: int
+    program_id: int
+    customer_id: str
+    email: str | None
+    name: str | None
+    birthday: date | None
+    enrolled_at: datetime
+    points_available: int
+    points_pending: int
+    lifetime_earned: int
+    lifetime_redeemed: int
+
+
+@dataclass(frozen=True)
+class ActivityRecord:
+    id: int
+    member_id: int
+    kind: str
+    points: int
+    description: str
+    order_ref: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class EnrollMemberInput:
+    program_slug: str
+    customer_id: str
+    email: str | None = None
+    name: str | None = None
+    birthday: date | None = None
+
+
+def _record(row: dict[str, Any]) -> MemberRecord:
+    return MemberRecord(
+        id=int(row["id"]),
+        program_id=int(row["program_id"]),
+        customer_id=row["customer_id"],
+        email=row["email"],
+        name=row["name"],
+        birthday=as_date(row["birthday"]),
+        enrolled_at=as_datetime(row["enrolled_at"]),
+        points_available=int(row["points_available"]),
+        points_pending=int(row["points_pending"]),
+        lifetime_earned=int(row["lifetime_earned"]),
+        lifetime_redeemed=int(row["lifetime_redeemed"]),
+    )
+
+
+def _activity(row: dict[str, Any]) -> ActivityRecord:
+    return ActivityRecord(
+        id=int(row["id"]),
+        member_id=int(row["member_id"]),
+        kind=row["kind"],
+        points=int(row["points"]),
+        description=row["description"],
+        order_ref=row["order_ref"],
+        created_at=as_datetime(row["created_at"]),
+    )
+
+
+async def get_member(member_id: int, scope: ProgramScope) -> MemberRecord | None:
+    row = await fetch_one(connection(), f"SELECT {_COLUMNS} FROM members WHERE id = ?", (member_id,))
+    if row is None or not in_scope(int(row["program_id"]), scope):
+        return None
+    return _record(row)
+
+
+async def require_member(
+    member_id: int, scope: ProgramScope, field: list[str] | None = None
+) -> MemberRecord:
+    member = await get_member(member_id, scope)
+    if member is None:
+        raise DomainError(
+            ErrorCode.MEMBER_NOT_FOUND, "no such member", field or ["input", "memberId"]
+        )
+    return member
+
+
+async def get_member_by_customer_id(program_id: int, customer_id: str) -> MemberRecord | None:
+    row = await fetch_one(
+        connection(),
+        f"SELECT {_COLUMNS} FROM members WHERE program_id = ? AND customer_id = ?",
+        (program_id, customer_id),
+    )
+    return _record(row) if row else None
+
+
+async def list_activity(member_id: int, *, before_id: int | None, limit: int) -> list[ActivityRecord]:
+    """Newest first, by keyset on the transaction id: the cost does not grow with history."""
+    select = (
+        "SELECT id, member_id, kind, points, description, order_ref, created_at"
+        " FROM ledger_transactions WHERE member_id = ?"
+    )
+    if before_id is None:
+        rows = await fetch_all(
+            connection(), select + " ORDER BY id DESC LIMIT ?", (member_id, limit)
+        )
+    else:
+        rows = await fetch_all(
+            connection(),
+            select + " AND id < ? ORDER BY id DESC LIMIT ?",
+            (member_id, before_id, limit),
+        )
+    return [
+        _activity(row) for row in rows
+    ]
+
+
+async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberRecord:
+    check = Checker()
+    customer_id = check.text(["input", "customerId"], data.customer_id, EXTERNAL_ID_MAX)
+    email = check.text(["input", "email"], data.email, EMAIL_MAX, required=False)
+    if email is not None and not _EMAIL.match(email):
+        check.add(ErrorCode.INVALID_VALUE, "email is not an email address", ["input", "email"])
+    name = check.text(["input", "name"], data.name, NAME_MAX, required=False)
+    if data.birthday is not None and data.birthday > utc_now().date():
+        check.add(ErrorCode.INVALID_VALUE, "birthday is in the future", ["input", "birthday"])
+    check.raise_if_any()
+    program = await require_program(data.program_slug, scope)
+    now = utc_now()
+    try:
+        async with in_transaction() as conn:
+            row = await fetch_one(
+                conn,
+                "INSERT INTO members (program_id, customer_id, email, name, birthday, enrolled_at,"
+                " points_available, points_pending, lifetime_earned, lifetime_redeemed)"
+                f" VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, 0) RETURNING {_COLUMNS}",
+                (program.id, customer_id, email, name, data.birthday, now),
+            )
+            assert row is not None
+            member = _record(row)
+            await append_event(
+                conn,
+                program_id=program.id,
+                member_id=member.id,
+                event_type="member.enrolled",
+                payload={"memberId": member.id, "customerId": customer_id},
+                now=now,
+            )
+    except IntegrityError as exc:
+        raise DomainError(
+            ErrorCode.MEMBER_ALREADY_ENROLLED,
+            f"customer {customer_id!r} is already a member of {program.slug!r}",
+            ["input", "customerId"],
+        ) from exc
+    return member
+
+
+async def get_activity(transaction_id: int, scope: ProgramScope) -> ActivityRecord | None:
+    row = await fetch_one(
+        connection(),
+        "SELECT id, program_id, member_id, kind, points, description, order_ref, created_at"
+        " FROM ledger_transactions WHERE id = ? AND member_id IS NOT NULL",
+        (transaction_id,),
+    )
+    if row is None or not in_scope(int(row["program_id"]), scope):
+        return None
+    return _activity(row)

@@ -1,0 +1,72 @@
+"""Recompute every balance from the ledger entries and report each disagreement."""
+
+from __future__ import annotations
+
+from app.db import connection, fetch_all, fetch_one
+
+_MEMBER_BALANCES = """
+SELECT m.id, m.customer_id, m.points_available, m.points_pending, m.lifetime_earned,
+       m.lifetime_redeemed,
+       COALESCE(e.available, 0) AS ledger_available,
+       COALESCE(e.pending, 0) AS ledger_pending,
+       COALESCE(e.earned, 0) AS ledger_earned,
+       COALESCE(e.redeemed, 0) AS ledger_redeemed,
+       COALESCE(l.remaining, 0) AS lots_remaining
+FROM members m
+LEFT JOIN (
+    SELECT member_id,
+           SUM(CASE WHEN account = 'MEMBER_AVAILABLE' THEN amount ELSE 0 END) AS available,
+           SUM(CASE WHEN account = 'MEMBER_PENDING' THEN amount ELSE 0 END) AS pending,
+           -SUM(CASE WHEN account = 'PROGRAM_ISSUED' THEN amount ELSE 0 END) AS earned,
+           SUM(CASE WHEN account = 'PROGRAM_REDEEMED' THEN amount ELSE 0 END) AS redeemed
+    FROM ledger_entries GROUP BY member_id
+) e ON e.member_id = m.id
+LEFT JOIN (
+    SELECT member_id, SUM(remaining) AS remaining FROM point_lots GROUP BY member_id
+) l ON l.member_id = m.id
+ORDER BY m.id
+"""
+
+_UNBALANCED_TRANSACTIONS = """
+SELECT t.id, t.points, COALESCE(SUM(e.amount), 0) AS total,
+       COALESCE(SUM(CASE WHEN e.account LIKE 'MEMBER_%' THEN e.amount ELSE 0 END), 0)
+           AS member_total,
+       COUNT(e.id) AS entry_count
+FROM ledger_transactions t LEFT JOIN ledger_entries e ON e.transaction_id = t.id
+GROUP BY t.id, t.points
+HAVING COALESCE(SUM(e.amount), 0) <> 0 OR COUNT(e.id) = 0
+    OR COALESCE(SUM(CASE WHEN e.account LIKE 'MEMBER_%' THEN e.amount ELSE 0 END), 0) <> t.points
+ORDER BY t.id
+"""
+
+
+async def verify_ledger() -> list[str]:
+    """Every mismatch between the ledger and what is cached or derived from it, one per line."""
+    conn = connection()
+    problems: list[str] = []
+    for row in await fetch_all(conn, _UNBALANCED_TRANSACTIONS):
+        problems.append(
+            f"transaction {row['id']}: {row['entry_count']} entries summing to {row['total']},"
+            f" member side {row['member_total']} but the transaction says {row['points']}"
+        )
+    total = await fetch_one(conn, "SELECT COALESCE(SUM(amount), 0) AS total FROM ledger_entries")
+    if total is not None and int(total["total"]) != 0:
+        problems.append(f"the ledger as a whole sums to {total['total']}, not 0")
+    for row in await fetch_all(conn, _MEMBER_BALANCES):
+        who = f"member {row['id']} ({row['customer_id']})"
+        for cached, recomputed, label in (
+            ("points_available", "ledger_available", "available"),
+            ("points_pending", "ledger_pending", "pending"),
+            ("lifetime_earned", "ledger_earned", "lifetime earned"),
+            ("lifetime_redeemed", "ledger_redeemed", "lifetime redeemed"),
+        ):
+            if int(row[cached]) != int(row[recomputed]):
+                problems.append(
+                    f"{who}: {label} is {row[cached]}, the entries say {row[recomputed]}"
+                )
+        if int(row["lots_remaining"]) != int(row["ledger_available"]):
+            problems.append(
+                f"{who}: point lots hold {row['lots_remaining']},"
+                f" the entries say {row['ledger_available']} available"
+            )
+    return problems
