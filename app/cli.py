@@ -179,3 +179,7 @@ def verify_ledger_command() -> None:
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -22,13 +22,14 @@ schema = strawberry.Schema(
     mutation=Mutation,
     types=[Program, Member, Activity, Reward, Redemption, Order, Event],
     extensions=[
-        # Without these two caches Strawberry parses and validates every request again
-        # (about 2 ms for a small mutation); clients send fixed documents with variables.
-        ParserCache(maxsize=512),
-        ValidationCache(maxsize=512),
-        QueryDepthLimiter(max_depth=10),
-        MaxAliasesLimiter(max_alias_count=30),
-        MaxTokensLimiter(max_token_count=5000),
-        MaskErrors(should_mask_error=should_mask_error),
+        # Factories: Strawberry builds extensions per request. The two caches live at module
+        # level, so they still hit across requests; without them Strawberry parses and
+        # validates every request again (about 2 ms for a small mutation).
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
+        lambda: QueryDepthLimiter(max_depth=10),
+        lambda: MaxAliasesLimiter(max_alias_count=30),
+        lambda: MaxTokensLimiter(max_token_count=5000),
+        lambda: MaskErrors(should_mask_error=should_mask_error),
     ],
 )

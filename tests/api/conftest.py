@@ -1,0 +1,58 @@
+"""An HTTP GraphQL client against the ASGI app, and plain factory functions for tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from app.auth.api_keys import KeyKind
+from app.config import Settings
+from app.main import create_app
+from app.services.api_keys import create_api_key
+
+
+@dataclass
+class Api:
+    """Posts GraphQL documents over HTTP; `key` defaults to an admin key."""
+
+    http: httpx.AsyncClient
+    admin_key: str
+
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, *, key: str | None = None
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {key or self.admin_key}"}
+        return await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+
+    async def gql(
+        self, query: str, variables: dict[str, Any] | None = None, *, key: str | None = None
+    ) -> dict[str, Any]:
+        """The JSON body of a request that must succeed at the HTTP level."""
+        response = await self.post(query, variables, key=key)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def data(
+        self, query: str, variables: dict[str, Any] | None = None, *, key: str | None = None
+    ) -> dict[str, Any]:
+        """`data` of a request that must have no top-level errors."""
+        body = await self.gql(query, variables, key=key)
+        assert "errors" not in body, body["errors"]
+        result: dict[str, Any] = body["data"]
+        return result
+
+
+@pytest.fixture
+async def api(db: None, settings: Settings) -> AsyncIterator[Api]:
+    app = create_app(settings, manage_database=False)
+    admin = await create_api_key(KeyKind.ADMIN, None, "tests")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://laurel.test") as http:
+        yield Api(http=http, admin_key=admin.secret)
