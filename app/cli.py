@@ -13,7 +13,7 @@ import uvicorn
 from app.auth.api_keys import KeyKind
 from app.config import DEFAULT_DATA_DIR, Settings
 from app.db import apply_migrations, close_db, init_db
-from app.domain.errors import DomainError, ValidationErrors
+from app.domain.errors import CombinedInputError, DomainError
 
 T = TypeVar("T")
 
@@ -36,7 +36,7 @@ def _run(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(with_database())
-    except ValidationErrors as exc:
+    except CombinedInputError as exc:
         for error in exc.errors:
             typer.echo(f"error: {error.code}: {error.message}", err=True)
         raise typer.Exit(2) from exc

@@ -18,7 +18,7 @@ from app.db import connection, fetch_one
 
 class KeyKind(StrEnum):
     ADMIN = "admin"
-    SECRET = "secret"
+    SECRET = "secret"  # noqa: S105 (a key kind, not a password)
     PUBLISHABLE = "publishable"
 
 

@@ -42,7 +42,7 @@ class DomainError(Exception):
         self.field = field
 
 
-class ValidationErrors(DomainError):
+class CombinedInputError(DomainError):
     """Several input problems found at once, so the client can fix them in one round trip."""
 
     def __init__(self, errors: list[DomainError]) -> None:

@@ -44,4 +44,5 @@ def is_known_currency(code: str) -> bool:
 
 def points_for_amount(amount_minor: int, currency: str, points_per_unit: int) -> int:
     """Points for an amount, rounded down: a partial currency unit earns nothing."""
-    return (amount_minor * points_per_unit) // (10 ** CURRENCY_EXPONENTS[currency])
+    scale: int = 10 ** CURRENCY_EXPONENTS[currency]
+    return (amount_minor * points_per_unit) // scale

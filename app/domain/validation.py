@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from app.domain.errors import DomainError, ErrorCode, ValidationErrors
+from app.domain.errors import CombinedInputError, DomainError, ErrorCode
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 IDEMPOTENCY_KEY_MAX = 255
@@ -39,9 +39,7 @@ class Checker:
             )
         return value
 
-    def int_range(
-        self, field: list[str], value: int, low: int, high: int, code: ErrorCode
-    ) -> None:
+    def int_range(self, field: list[str], value: int, low: int, high: int, code: ErrorCode) -> None:
         if not low <= value <= high:
             self.add(code, f"{field[-1]} must be between {low} and {high}, got {value}", field)
 
@@ -49,4 +47,4 @@ class Checker:
         if len(self.errors) == 1:
             raise self.errors[0]
         if self.errors:
-            raise ValidationErrors(self.errors)
+            raise CombinedInputError(self.errors)

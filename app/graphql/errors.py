@@ -8,7 +8,7 @@ import logging
 import strawberry
 from graphql import GraphQLError
 
-from app.domain.errors import DomainError, ErrorCode, ValidationErrors
+from app.domain.errors import CombinedInputError, DomainError, ErrorCode
 
 logger = logging.getLogger("laurel.graphql")
 
@@ -25,7 +25,7 @@ class UserError:
 
 
 def user_errors(exc: DomainError) -> list[UserError]:
-    errors = exc.errors if isinstance(exc, ValidationErrors) else [exc]
+    errors = exc.errors if isinstance(exc, CombinedInputError) else [exc]
     return [UserError(field=e.field, message=e.message, code=e.code) for e in errors]
 
 

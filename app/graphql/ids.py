@@ -32,7 +32,9 @@ def decode_id(global_id: str, expected_type: str, field: list[str] | None = None
     decoded = decode_any_id(global_id)
     if decoded is None or decoded[0] != expected_type:
         raise DomainError(
-            ErrorCode.INVALID_ID, f"{global_id[:MAX_ID_LENGTH]!r} is not a {expected_type} id", field
+            ErrorCode.INVALID_ID,
+            f"{global_id[:MAX_ID_LENGTH]!r} is not a {expected_type} id",
+            field,
         )
     return decoded[1]
 

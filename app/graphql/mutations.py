@@ -19,8 +19,6 @@ from app.services import points as points_service
 from app.services import programs as programs_service
 from app.services import rewards as rewards_service
 
-
-
 PayloadT = TypeVar("PayloadT")
 
 

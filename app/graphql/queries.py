@@ -93,9 +93,7 @@ class Query:
 
     @strawberry.field
     async def program(self, info: Info, slug: str) -> Program | None:
-        record = await programs_service.get_program_by_slug(
-            slug, principal_of(info).program_scope
-        )
+        record = await programs_service.get_program_by_slug(slug, principal_of(info).program_scope)
         return Program.from_record(record) if record else None
 
     @strawberry.field(description="Every program an admin key sees, or the key's own program.")
@@ -114,9 +112,7 @@ class Query:
         self, info: Info, program_slug: str, customer_id: str
     ) -> Member | None:
         principal = _member_reader(info)
-        program = await programs_service.get_program_by_slug(
-            program_slug, principal.program_scope
-        )
+        program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
         if program is None:
             return None
         record = await members_service.get_member_by_customer_id(program.id, customer_id)
@@ -129,9 +125,7 @@ class Query:
         principal = principal_of(info)
         if include_inactive:
             _member_reader(info)
-        program = await programs_service.get_program_by_slug(
-            program_slug, principal.program_scope
-        )
+        program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
         if program is None:
             return []
         records = await rewards_service.list_rewards(program.id, include_inactive=include_inactive)
@@ -150,7 +144,9 @@ class Query:
         limit = page_size(first)
         program = await programs_service.get_program_by_slug(program_slug, None)
         if program is None:
-            return EventConnection(edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None))
+            return EventConnection(
+                edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None)
+            )
         records = await events_service.list_events(
             program.id, after_id=cursor_position(after), limit=limit + 1, event_type=type
         )

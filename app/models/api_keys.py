@@ -1,5 +1,10 @@
+from typing import TYPE_CHECKING
+
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from app.models.programs import Program
 
 
 class ApiKey(Model):
@@ -7,7 +12,7 @@ class ApiKey(Model):
 
     id = fields.IntField(primary_key=True)
     kind = fields.CharField(max_length=16)
-    program = fields.ForeignKeyField(
+    program: fields.ForeignKeyNullableRelation["Program"] = fields.ForeignKeyField(
         "models.Program", related_name="api_keys", on_delete=fields.RESTRICT, null=True
     )
     name = fields.CharField(max_length=200)

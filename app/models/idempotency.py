@@ -1,3 +1,5 @@
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -10,7 +12,7 @@ class IdempotencyRecord(Model):
     key = fields.CharField(max_length=255)
     operation = fields.CharField(max_length=64)
     request_hash = fields.CharField(max_length=64)
-    response = fields.JSONField(null=True)
+    response: Any = fields.JSONField(null=True)
     created_at = fields.DatetimeField()
 
     class Meta:

@@ -1,15 +1,21 @@
+from typing import TYPE_CHECKING
+
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from app.models.members import Member
+    from app.models.programs import Program
 
 
 class LedgerTransaction(Model):
     """One movement of points: a journal transaction whose entries sum to zero."""
 
     id = fields.BigIntField(primary_key=True)
-    program = fields.ForeignKeyField(
+    program: fields.ForeignKeyRelation["Program"] = fields.ForeignKeyField(
         "models.Program", related_name="ledger_transactions", on_delete=fields.RESTRICT
     )
-    member = fields.ForeignKeyField(
+    member: fields.ForeignKeyNullableRelation["Member"] = fields.ForeignKeyField(
         "models.Member", related_name="ledger_transactions", on_delete=fields.RESTRICT, null=True
     )
     kind = fields.CharField(max_length=32)
@@ -17,7 +23,7 @@ class LedgerTransaction(Model):
     points = fields.BigIntField()
     description = fields.CharField(max_length=500)
     order_ref = fields.CharField(max_length=128, null=True)
-    reverses = fields.ForeignKeyField(
+    reverses: fields.ForeignKeyNullableRelation["LedgerTransaction"] = fields.ForeignKeyField(
         "models.LedgerTransaction", related_name="reversals", on_delete=fields.RESTRICT, null=True
     )
     created_at = fields.DatetimeField()
@@ -31,14 +37,14 @@ class LedgerEntry(Model):
     """One leg of a journal transaction on a named account. Never updated or deleted."""
 
     id = fields.BigIntField(primary_key=True)
-    transaction = fields.ForeignKeyField(
+    transaction: fields.ForeignKeyRelation["LedgerTransaction"] = fields.ForeignKeyField(
         "models.LedgerTransaction", related_name="entries", on_delete=fields.RESTRICT
     )
-    program = fields.ForeignKeyField(
+    program: fields.ForeignKeyRelation["Program"] = fields.ForeignKeyField(
         "models.Program", related_name="ledger_entries", on_delete=fields.RESTRICT
     )
     # Program accounts carry the member too, so per-member lifetime figures can be recomputed.
-    member = fields.ForeignKeyField(
+    member: fields.ForeignKeyNullableRelation["Member"] = fields.ForeignKeyField(
         "models.Member", related_name="ledger_entries", on_delete=fields.RESTRICT, null=True
     )
     account = fields.CharField(max_length=32)
@@ -55,13 +61,13 @@ class PointLot(Model):
     """Points earned together, spent oldest-first: the unit that expiry will work on."""
 
     id = fields.BigIntField(primary_key=True)
-    program = fields.ForeignKeyField(
+    program: fields.ForeignKeyRelation["Program"] = fields.ForeignKeyField(
         "models.Program", related_name="point_lots", on_delete=fields.RESTRICT
     )
-    member = fields.ForeignKeyField(
+    member: fields.ForeignKeyRelation["Member"] = fields.ForeignKeyField(
         "models.Member", related_name="point_lots", on_delete=fields.RESTRICT
     )
-    transaction = fields.ForeignKeyField(
+    transaction: fields.ForeignKeyRelation["LedgerTransaction"] = fields.ForeignKeyField(
         "models.LedgerTransaction", related_name="lots", on_delete=fields.RESTRICT
     )
     points = fields.BigIntField()

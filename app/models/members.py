@@ -1,12 +1,17 @@
+from typing import TYPE_CHECKING
+
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from app.models.programs import Program
 
 
 class Member(Model):
     """A store customer enrolled in one program, with balances cached from the ledger."""
 
     id = fields.IntField(primary_key=True)
-    program = fields.ForeignKeyField(
+    program: fields.ForeignKeyRelation["Program"] = fields.ForeignKeyField(
         "models.Program", related_name="members", on_delete=fields.RESTRICT
     )
     customer_id = fields.CharField(max_length=128)

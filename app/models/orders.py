@@ -1,15 +1,22 @@
+from typing import TYPE_CHECKING, Any
+
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from app.models.ledger import LedgerTransaction
+    from app.models.members import Member
+    from app.models.programs import Program
 
 
 class Order(Model):
     """An order the store reported, with its lines and what it earned."""
 
     id = fields.BigIntField(primary_key=True)
-    program = fields.ForeignKeyField(
+    program: fields.ForeignKeyRelation["Program"] = fields.ForeignKeyField(
         "models.Program", related_name="orders", on_delete=fields.RESTRICT
     )
-    member = fields.ForeignKeyField(
+    member: fields.ForeignKeyRelation["Member"] = fields.ForeignKeyField(
         "models.Member", related_name="orders", on_delete=fields.RESTRICT
     )
     order_id = fields.CharField(max_length=128)
@@ -18,11 +25,11 @@ class Order(Model):
     shipping_minor = fields.BigIntField(default=0)
     tax_minor = fields.BigIntField(default=0)
     discount_minor = fields.BigIntField(default=0)
-    lines = fields.JSONField()
+    lines: Any = fields.JSONField()
     request_hash = fields.CharField(max_length=64)
     points_earned = fields.BigIntField()
     # NULL when the order earned nothing (no journal transaction is written for zero points).
-    transaction = fields.ForeignKeyField(
+    transaction: fields.ForeignKeyNullableRelation["LedgerTransaction"] = fields.ForeignKeyField(
         "models.LedgerTransaction", related_name="orders", on_delete=fields.RESTRICT, null=True
     )
     placed_at = fields.DatetimeField()

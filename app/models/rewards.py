@@ -1,12 +1,19 @@
+from typing import TYPE_CHECKING
+
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from app.models.ledger import LedgerTransaction
+    from app.models.members import Member
+    from app.models.programs import Program
 
 
 class Reward(Model):
     """Something a member can buy with points (`stock` NULL means unlimited)."""
 
     id = fields.IntField(primary_key=True)
-    program = fields.ForeignKeyField(
+    program: fields.ForeignKeyRelation["Program"] = fields.ForeignKeyField(
         "models.Program", related_name="rewards", on_delete=fields.RESTRICT
     )
     name = fields.CharField(max_length=200)
@@ -26,19 +33,19 @@ class Redemption(Model):
     """A reward bought with points, carrying the code that the checkout of the store honours."""
 
     id = fields.BigIntField(primary_key=True)
-    program = fields.ForeignKeyField(
+    program: fields.ForeignKeyRelation["Program"] = fields.ForeignKeyField(
         "models.Program", related_name="redemptions", on_delete=fields.RESTRICT
     )
-    member = fields.ForeignKeyField(
+    member: fields.ForeignKeyRelation["Member"] = fields.ForeignKeyField(
         "models.Member", related_name="redemptions", on_delete=fields.RESTRICT
     )
-    reward = fields.ForeignKeyField(
+    reward: fields.ForeignKeyRelation["Reward"] = fields.ForeignKeyField(
         "models.Reward", related_name="redemptions", on_delete=fields.RESTRICT
     )
     code = fields.CharField(max_length=64, unique=True)
     points_spent = fields.BigIntField()
     status = fields.CharField(max_length=16)
-    transaction = fields.ForeignKeyField(
+    transaction: fields.ForeignKeyRelation["LedgerTransaction"] = fields.ForeignKeyField(
         "models.LedgerTransaction", related_name="redemptions", on_delete=fields.RESTRICT
     )
     created_at = fields.DatetimeField()

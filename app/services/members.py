@@ -87,7 +87,9 @@ def _activity(row: dict[str, Any]) -> ActivityRecord:
 
 
 async def get_member(member_id: int, scope: ProgramScope) -> MemberRecord | None:
-    row = await fetch_one(connection(), f"SELECT {_COLUMNS} FROM members WHERE id = ?", (member_id,))
+    row = await fetch_one(
+        connection(), f"SELECT {_COLUMNS} FROM members WHERE id = ?", (member_id,)
+    )
     if row is None or not in_scope(int(row["program_id"]), scope):
         return None
     return _record(row)
@@ -113,7 +115,9 @@ async def get_member_by_customer_id(program_id: int, customer_id: str) -> Member
     return _record(row) if row else None
 
 
-async def list_activity(member_id: int, *, before_id: int | None, limit: int) -> list[ActivityRecord]:
+async def list_activity(
+    member_id: int, *, before_id: int | None, limit: int
+) -> list[ActivityRecord]:
     """Newest first, by keyset on the transaction id: the cost does not grow with history."""
     select = (
         "SELECT id, member_id, kind, points, description, order_ref, created_at"
@@ -129,9 +133,7 @@ async def list_activity(member_id: int, *, before_id: int | None, limit: int) ->
             select + " AND id < ? ORDER BY id DESC LIMIT ?",
             (member_id, before_id, limit),
         )
-    return [
-        _activity(row) for row in rows
-    ]
+    return [_activity(row) for row in rows]
 
 
 async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberRecord:

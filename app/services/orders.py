@@ -121,7 +121,9 @@ def _validate(data: RecordOrderInput, program_currency: str) -> Checker:
             f"the program counts in {program_currency}, the order is in {currency}",
             ["input", "currency"],
         )
-    check.int_range(["input", "totalMinor"], data.total_minor, 1, MAX_AMOUNT_MINOR, ErrorCode.INVALID_AMOUNT)
+    check.int_range(
+        ["input", "totalMinor"], data.total_minor, 1, MAX_AMOUNT_MINOR, ErrorCode.INVALID_AMOUNT
+    )
     for name, value in (
         ("shippingMinor", data.shipping_minor),
         ("taxMinor", data.tax_minor),
@@ -138,10 +140,16 @@ def _validate(data: RecordOrderInput, program_currency: str) -> Checker:
         path = ["input", "lines", str(index)]
         check.text([*path, "sku"], line.sku, EXTERNAL_ID_MAX)
         check.text([*path, "category"], line.category, EXTERNAL_ID_MAX, required=False)
-        check.int_range([*path, "quantity"], line.quantity, 1, MAX_QUANTITY, ErrorCode.INVALID_QUANTITY)
+        check.int_range(
+            [*path, "quantity"], line.quantity, 1, MAX_QUANTITY, ErrorCode.INVALID_QUANTITY
+        )
         # A zero price is a free gift line; negative prices belong in discountMinor.
         check.int_range(
-            [*path, "unitPriceMinor"], line.unit_price_minor, 0, MAX_AMOUNT_MINOR, ErrorCode.INVALID_AMOUNT
+            [*path, "unitPriceMinor"],
+            line.unit_price_minor,
+            0,
+            MAX_AMOUNT_MINOR,
+            ErrorCode.INVALID_AMOUNT,
         )
         lines_total += line.quantity * line.unit_price_minor
     expected = lines_total + data.shipping_minor + data.tax_minor - data.discount_minor

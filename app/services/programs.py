@@ -59,7 +59,9 @@ def in_scope(program_id: int, scope: ProgramScope) -> bool:
 async def get_program(program_id: int, scope: ProgramScope) -> ProgramRecord | None:
     if not in_scope(program_id, scope):
         return None
-    row = await fetch_one(connection(), f"SELECT {_COLUMNS} FROM programs WHERE id = ?", (program_id,))
+    row = await fetch_one(
+        connection(), f"SELECT {_COLUMNS} FROM programs WHERE id = ?", (program_id,)
+    )
     return _record(row) if row else None
 
 
@@ -100,14 +102,16 @@ async def create_program(data: CreateProgramInput) -> ProgramRecord:
     if not SLUG_PATTERN.match(slug):
         check.add(
             ErrorCode.INVALID_VALUE,
-            "slug must be 1-63 lowercase letters, digits or dashes, starting with a letter or digit",
+            "slug must be 1-63 lowercase letters, digits or dashes,"
+            " starting with a letter or digit",
             ["input", "slug"],
         )
     name = check.text(["input", "name"], data.name, NAME_MAX)
     currency = data.currency.strip().upper()
     if not is_known_currency(currency):
         check.add(
-            ErrorCode.UNKNOWN_CURRENCY, f"{data.currency!r} is not an ISO 4217 currency code",
+            ErrorCode.UNKNOWN_CURRENCY,
+            f"{data.currency!r} is not an ISO 4217 currency code",
             ["input", "currency"],
         )
     check.int_range(

@@ -125,7 +125,9 @@ async def list_rewards(program_id: int, *, include_inactive: bool) -> list[Rewar
     select = f"SELECT {_REWARD_COLUMNS} FROM rewards WHERE program_id = ?"
     if not include_inactive:
         select += " AND active = ?"
-        rows = await fetch_all(connection(), select + " ORDER BY cost_points, id", (program_id, True))
+        rows = await fetch_all(
+            connection(), select + " ORDER BY cost_points, id", (program_id, True)
+        )
     else:
         rows = await fetch_all(connection(), select + " ORDER BY cost_points, id", (program_id,))
     return [_reward(row) for row in rows]
@@ -151,7 +153,11 @@ async def create_reward(data: CreateRewardInput) -> RewardRecord:
     name = check.text(["input", "name"], data.name, NAME_MAX)
     description = check.text(["input", "description"], data.description, TEXT_MAX, required=False)
     check.int_range(
-        ["input", "costPoints"], data.cost_points, 1, MAX_POINTS_PER_MOVEMENT, ErrorCode.INVALID_POINTS
+        ["input", "costPoints"],
+        data.cost_points,
+        1,
+        MAX_POINTS_PER_MOVEMENT,
+        ErrorCode.INVALID_POINTS,
     )
     if data.value_minor is not None:
         check.int_range(
@@ -166,7 +172,8 @@ async def create_reward(data: CreateRewardInput) -> RewardRecord:
         row = await fetch_one(
             conn,
             "INSERT INTO rewards (program_id, name, description, kind, cost_points, value_minor,"
-            f" stock, active, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_REWARD_COLUMNS}",
+            " stock, active, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f" RETURNING {_REWARD_COLUMNS}",
             (
                 program.id,
                 name,
@@ -250,7 +257,9 @@ async def redeem_reward(data: RedeemRewardInput, scope: ProgramScope) -> Redeeme
             )
             if taken is None:
                 raise DomainError(
-                    ErrorCode.REWARD_OUT_OF_STOCK, "the reward is out of stock", ["input", "rewardId"]
+                    ErrorCode.REWARD_OUT_OF_STOCK,
+                    "the reward is out of stock",
+                    ["input", "rewardId"],
                 )
         row = await fetch_one(
             conn,
@@ -271,6 +280,9 @@ async def redeem_reward(data: RedeemRewardInput, scope: ProgramScope) -> Redeeme
         assert row is not None
         redemption = _redemption(row)
         await idempotency.store_response(
-            conn, scope=scope_key, key=data.idempotency_key, response={"redemptionId": redemption.id}
+            conn,
+            scope=scope_key,
+            key=data.idempotency_key,
+            response={"redemptionId": redemption.id},
         )
     return RedeemedReward(redemption=redemption, replayed=False)

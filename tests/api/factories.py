@@ -28,7 +28,10 @@ mutation($input: CreateRewardInput!) {
 ENROLL = """
 mutation($input: EnrollMemberInput!) {
   enrollMember(input: $input) {
-    member { id customerId email name birthday points { available pending lifetimeEarned lifetimeRedeemed } }
+    member {
+      id customerId email name birthday
+      points { available pending lifetimeEarned lifetimeRedeemed }
+    }
     userErrors { field message code }
   }
 }"""
@@ -63,7 +66,10 @@ query($id: ID!) {
   member(id: $id) {
     id customerId
     points { available pending lifetimeEarned lifetimeRedeemed }
-    activity(first: 10) { edges { cursor node { kind points description orderId } } pageInfo { hasNextPage endCursor } }
+    activity(first: 10) {
+      edges { cursor node { kind points description orderId } }
+      pageInfo { hasNextPage endCursor }
+    }
   }
 }"""
 

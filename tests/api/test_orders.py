@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.api.conftest import Api
 from tests.api.factories import (
     RECORD_ORDER,
@@ -121,7 +123,7 @@ async def test_an_order_below_one_point_is_recorded_without_a_ledger_transaction
 async def test_bad_orders_are_refused_with_precise_codes_and_write_nothing(api: Api) -> None:
     await create_program(api)
     member = await enroll(api)
-    cases: list[tuple[dict[str, object], str, list[str]]] = [
+    cases: list[tuple[dict[str, Any], str, list[str]]] = [
         ({"programSlug": "nope"}, "PROGRAM_NOT_FOUND", ["input", "programSlug"]),
         ({"customerId": "stranger"}, "MEMBER_NOT_FOUND", ["input", "customerId"]),
         ({"currency": "USD"}, "CURRENCY_MISMATCH", ["input", "currency"]),
@@ -132,7 +134,11 @@ async def test_bad_orders_are_refused_with_precise_codes_and_write_nothing(api: 
         ({"totalMinor": 2_000_000_000}, "INVALID_AMOUNT", ["input", "totalMinor"]),
         ({"quantity": 0}, "INVALID_QUANTITY", ["input", "lines", "0", "quantity"]),
         ({"quantity": -1}, "INVALID_QUANTITY", ["input", "lines", "0", "quantity"]),
-        ({"quantity": 10_000_000, "unit_price_minor": 1}, "INVALID_QUANTITY", ["input", "lines", "0", "quantity"]),
+        (
+            {"quantity": 10_000_000, "unit_price_minor": 1},
+            "INVALID_QUANTITY",
+            ["input", "lines", "0", "quantity"],
+        ),
         (
             {"unit_price_minor": -100},
             "INVALID_AMOUNT",

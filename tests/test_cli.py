@@ -1,0 +1,110 @@
+"""The `laurel` command line, run as a separate process against the test database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tortoise.connection import connections
+
+from app.auth.api_keys import hash_secret
+from app.config import Settings
+from app.db import execute, fetch_one
+from app.services.verify import verify_ledger
+from tests.api.conftest import Api, api  # noqa: F401  (the fixture)
+from tests.api.factories import create_program, enroll, grant_points, record_order
+
+
+def laurel(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": settings.database_url}
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def test_verify_ledger_passes_on_a_consistent_ledger(api: Api, settings: Settings) -> None:
+    await create_program(api)
+    member = await enroll(api)
+    await record_order(api)
+    await grant_points(api, member["id"], 40)
+
+    result = laurel(settings, "verify-ledger")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ledger verified" in result.stdout
+
+
+async def test_verify_ledger_names_every_member_whose_cache_disagrees(
+    api: Api, settings: Settings
+) -> None:
+    await create_program(api)
+    await enroll(api, customer_id="cust-ok")
+    await enroll(api, customer_id="cust-bad")
+    await record_order(api, customer_id="cust-bad")
+    conn = connections.get("default")
+    await execute(
+        conn, "UPDATE members SET points_available = 999 WHERE customer_id = ?", ("cust-bad",)
+    )
+
+    result = laurel(settings, "verify-ledger")
+
+    assert result.returncode == 1
+    assert "(cust-bad): available is 999, the entries say 25" in result.stdout
+    assert "(cust-bad): point lots hold 25" not in result.stdout
+    assert "cust-ok" not in result.stdout
+    assert "FAILED: 1 problem(s)" in result.stderr
+    assert len(await verify_ledger()) == 1
+
+
+async def test_create_api_key_prints_a_key_stored_only_as_its_hash(
+    api: Api, settings: Settings
+) -> None:
+    await create_program(api, slug="shop")
+
+    result = laurel(
+        settings, "create-api-key", "--kind", "secret", "--program", "shop", "--name", "backend"
+    )
+
+    assert result.returncode == 0, result.stderr
+    secret = result.stdout.strip()
+    assert secret.startswith("laurel_sk_")
+    row = await fetch_one(
+        connections.get("default"),
+        "SELECT COUNT(*) AS n FROM api_keys WHERE key_hash = ? AND name = ?",
+        (hash_secret(secret), "backend"),
+    )
+    assert row is not None and int(row["n"]) == 1
+    data = await api.data("{ programs { slug } }", key=secret)
+    assert data == {"programs": [{"slug": "shop"}]}
+
+
+async def test_create_api_key_for_an_unknown_program_fails_with_a_message(
+    api: Api, settings: Settings
+) -> None:
+    result = laurel(
+        settings, "create-api-key", "--kind", "secret", "--program", "nope", "--name", "x"
+    )
+
+    assert result.returncode == 2
+    assert "PROGRAM_NOT_FOUND" in result.stderr
+
+
+async def test_seed_demo_loads_once_and_leaves_a_verified_ledger(
+    db: None, settings: Settings
+) -> None:
+    first = laurel(settings, "seed-demo")
+    second = laurel(settings, "seed-demo")
+
+    assert first.returncode == 0, first.stderr
+    assert "admin key: laurel_admin_" in first.stdout
+    assert second.returncode == 1
+    assert "already holds data" in second.stderr
+    assert await verify_ledger() == []
+    row = await fetch_one(connections.get("default"), "SELECT COUNT(*) AS n FROM members")
+    assert row is not None and int(row["n"]) == 3
