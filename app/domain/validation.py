@@ -6,6 +6,9 @@ import re
 
 from app.domain.errors import CombinedInputError, DomainError, ErrorCode
 
+# C0 control characters other than tab and line breaks: PostgreSQL refuses NUL outright, and
+# none of them belongs in a name, an id or a reason.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 IDEMPOTENCY_KEY_MAX = 255
 EXTERNAL_ID_MAX = 128
@@ -13,6 +16,11 @@ NAME_MAX = 200
 EMAIL_MAX = 254
 TEXT_MAX = 2000
 REASON_MAX = 500
+
+
+def is_lookup_text(value: str) -> bool:
+    """Whether a lookup key could ever have been stored (so the query can be skipped)."""
+    return len(value) <= TEXT_MAX and not _CONTROL_CHARACTERS.search(value)
 
 
 class Checker:
@@ -33,6 +41,8 @@ class Checker:
                 self.add(ErrorCode.REQUIRED, f"{field[-1]} must not be empty", field)
             return None
         value = value.strip()
+        if _CONTROL_CHARACTERS.search(value):
+            self.add(ErrorCode.INVALID_VALUE, f"{field[-1]} contains control characters", field)
         if len(value) > max_length:
             self.add(
                 ErrorCode.TOO_LONG, f"{field[-1]} is longer than {max_length} characters", field

@@ -21,13 +21,13 @@ class Migration(migrations.Migration):
                 ('response', fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'idempotency_records', 'app': 'models', 'unique_together': (('scope', 'key'),), 'pk_attr': 'id', 'table_description': "The stored outcome of a write, keyed by the idempotency key of the client within a scope."},
+            options={'table': 'idempotency_records', 'app': 'models', 'unique_together': (('scope', 'key'),), 'pk_attr': 'id', 'table_description': 'The stored outcome of a write, keyed by the idempotency key of the client within a scope.'},
             bases=['Model'],
         ),
         ops.CreateModel(
             name='Program',
             fields=[
-                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('slug', fields.CharField(unique=True, max_length=64)),
                 ('name', fields.CharField(max_length=200)),
                 ('currency', fields.CharField(max_length=3)),
@@ -35,13 +35,13 @@ class Migration(migrations.Migration):
                 ('active', fields.BooleanField(default=True)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'programs', 'app': 'models', 'pk_attr': 'id', 'table_description': "The loyalty program of a store: its currency and how it earns."},
+            options={'table': 'programs', 'app': 'models', 'pk_attr': 'id', 'table_description': 'The loyalty program of a store: its currency and how it earns.'},
             bases=['Model'],
         ),
         ops.CreateModel(
             name='ApiKey',
             fields=[
-                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('kind', fields.CharField(max_length=16)),
                 ('program', fields.ForeignKeyField('models.Program', source_field='program_id', null=True, db_constraint=True, to_field='id', related_name='api_keys', on_delete=OnDelete.RESTRICT)),
                 ('name', fields.CharField(max_length=200)),
@@ -56,7 +56,7 @@ class Migration(migrations.Migration):
         ops.CreateModel(
             name='Member',
             fields=[
-                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('program', fields.ForeignKeyField('models.Program', source_field='program_id', db_constraint=True, to_field='id', related_name='members', on_delete=OnDelete.RESTRICT)),
                 ('customer_id', fields.CharField(max_length=128)),
                 ('email', fields.CharField(null=True, max_length=254)),
@@ -154,7 +154,7 @@ class Migration(migrations.Migration):
         ops.CreateModel(
             name='Reward',
             fields=[
-                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('program', fields.ForeignKeyField('models.Program', source_field='program_id', db_constraint=True, to_field='id', related_name='rewards', on_delete=OnDelete.RESTRICT)),
                 ('name', fields.CharField(max_length=200)),
                 ('description', fields.TextField(default='', unique=False)),
@@ -181,7 +181,7 @@ class Migration(migrations.Migration):
                 ('transaction', fields.ForeignKeyField('models.LedgerTransaction', source_field='transaction_id', db_constraint=True, to_field='id', related_name='redemptions', on_delete=OnDelete.RESTRICT)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'redemptions', 'app': 'models', 'pk_attr': 'id', 'table_description': "A reward bought with points, carrying the code that the checkout of the store honours."},
+            options={'table': 'redemptions', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A reward bought with points, carrying the code that the checkout of the store honours.'},
             bases=['Model'],
         ),
     ]

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 class ApiKey(Model):
     """An API key, stored as the SHA-256 of the secret (the secret is shown once, at creation)."""
 
-    id = fields.IntField(primary_key=True)
+    id = fields.BigIntField(primary_key=True)
     kind = fields.CharField(max_length=16)
     program: fields.ForeignKeyNullableRelation["Program"] = fields.ForeignKeyField(
         "models.Program", related_name="api_keys", on_delete=fields.RESTRICT, null=True

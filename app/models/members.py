@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 class Member(Model):
     """A store customer enrolled in one program, with balances cached from the ledger."""
 
-    id = fields.IntField(primary_key=True)
+    id = fields.BigIntField(primary_key=True)
     program: fields.ForeignKeyRelation["Program"] = fields.ForeignKeyField(
         "models.Program", related_name="members", on_delete=fields.RESTRICT
     )

@@ -5,7 +5,7 @@ from tortoise.models import Model
 class Program(Model):
     """The loyalty program of a store: its currency and how it earns."""
 
-    id = fields.IntField(primary_key=True)
+    id = fields.BigIntField(primary_key=True)
     slug = fields.CharField(max_length=64, unique=True)
     name = fields.CharField(max_length=200)
     currency = fields.CharField(max_length=3)

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 class Reward(Model):
     """Something a member can buy with points (`stock` NULL means unlimited)."""
 
-    id = fields.IntField(primary_key=True)
+    id = fields.BigIntField(primary_key=True)
     program: fields.ForeignKeyRelation["Program"] = fields.ForeignKeyField(
         "models.Program", related_name="rewards", on_delete=fields.RESTRICT
     )

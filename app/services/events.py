@@ -13,6 +13,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import as_datetime, connection, execute, fetch_all
+from app.domain.validation import is_lookup_text
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ async def list_events(
         "SELECT id, program_id, member_id, type, payload, created_at FROM outbox_events"
         " WHERE program_id = ? AND id > ?"
     )
+    if event_type is not None and not is_lookup_text(event_type):
+        return []
     if event_type is None:
         rows = await fetch_all(
             connection(), select + " ORDER BY id LIMIT ?", (program_id, after_id or 0, limit)

@@ -33,7 +33,11 @@ async def claim(
     fingerprint: str,
     now: datetime,
 ) -> dict[str, Any] | None:
-    """Claim `key` for this request; returns the stored response if it already ran."""
+    """Claim `key` for this request; returns the stored response if it already ran.
+
+    Keys are compared without surrounding whitespace, as their length was checked.
+    """
+    key = key.strip()
     claimed = await fetch_one(
         conn,
         "INSERT INTO idempotency_records (scope, key, operation, request_hash, response,"
@@ -63,6 +67,7 @@ async def claim(
 async def store_response(
     conn: BaseDBAsyncClient, *, scope: str, key: str, response: dict[str, Any]
 ) -> None:
+    key = key.strip()
     await execute(
         conn,
         "UPDATE idempotency_records SET response = ? WHERE scope = ? AND key = ?",

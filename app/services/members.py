@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 
 from app.db import as_date, as_datetime, connection, fetch_all, fetch_one, utc_now
 from app.domain.errors import DomainError, ErrorCode
-from app.domain.validation import EMAIL_MAX, EXTERNAL_ID_MAX, NAME_MAX, Checker
+from app.domain.validation import EMAIL_MAX, EXTERNAL_ID_MAX, NAME_MAX, Checker, is_lookup_text
 from app.services.events import append_event
 from app.services.programs import ProgramScope, in_scope, require_program
 
@@ -107,6 +107,9 @@ async def require_member(
 
 
 async def get_member_by_customer_id(program_id: int, customer_id: str) -> MemberRecord | None:
+    customer_id = customer_id.strip()
+    if not is_lookup_text(customer_id):
+        return None
     row = await fetch_one(
         connection(),
         f"SELECT {_COLUMNS} FROM members WHERE program_id = ? AND customer_id = ?",

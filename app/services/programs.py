@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 from app.db import as_datetime, connection, fetch_all, fetch_one, utc_now
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.money import MAX_POINTS_PER_CURRENCY_UNIT, is_known_currency
-from app.domain.validation import NAME_MAX, SLUG_PATTERN, Checker
+from app.domain.validation import NAME_MAX, SLUG_PATTERN, Checker, is_lookup_text
 from app.services.events import append_event
 
 # The programs a caller may see: one program id for a program's key, None for an admin.
@@ -66,6 +66,8 @@ async def get_program(program_id: int, scope: ProgramScope) -> ProgramRecord | N
 
 
 async def get_program_by_slug(slug: str, scope: ProgramScope) -> ProgramRecord | None:
+    if not is_lookup_text(slug):
+        return None
     row = await fetch_one(connection(), f"SELECT {_COLUMNS} FROM programs WHERE slug = ?", (slug,))
     if row is None or not in_scope(int(row["id"]), scope):
         return None
