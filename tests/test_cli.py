@@ -5,15 +5,23 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 
+import pytest
 from tortoise.connection import connections
 
 from app.auth.api_keys import hash_secret
 from app.config import Settings
 from app.db import execute, fetch_one
 from app.services.verify import verify_ledger
-from tests.api.conftest import Api, api  # noqa: F401  (the fixture)
+from tests.api.conftest import Api, api_client
 from tests.api.factories import create_program, enroll, grant_points, record_order
+
+
+@pytest.fixture
+async def api(db: None, settings: Settings) -> AsyncIterator[Api]:
+    async with api_client(settings) as client:
+        yield client
 
 
 def laurel(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,10 +50,17 @@ class Api:
         return result
 
 
-@pytest.fixture
-async def api(db: None, settings: Settings) -> AsyncIterator[Api]:
+@asynccontextmanager
+async def api_client(settings: Settings) -> AsyncIterator[Api]:
+    """A client of the app on an initialised database, with a fresh admin key."""
     app = create_app(settings, manage_database=False)
     admin = await create_api_key(KeyKind.ADMIN, None, "tests")
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://laurel.test") as http:
         yield Api(http=http, admin_key=admin.secret)
+
+
+@pytest.fixture
+async def api(db: None, settings: Settings) -> AsyncIterator[Api]:
+    async with api_client(settings) as client:
+        yield client
