@@ -273,7 +273,6 @@ async def test_ledger_tables_refuse_truncate(ledger: Ledger, backend: str, table
 
 
 async def test_member_points_cannot_go_negative(ledger: Ledger) -> None:
-
     with pytest.raises(IntegrityError, match="ck_members_points_available_nonnegative"):
         await execute(
             client(),
@@ -286,7 +285,6 @@ async def test_member_points_cannot_go_negative(ledger: Ledger) -> None:
 
 
 async def test_reward_stock_cannot_go_negative(ledger: Ledger) -> None:
-
     with pytest.raises(IntegrityError, match="ck_rewards_stock_nonnegative"):
         await execute(
             client(),
@@ -299,31 +297,53 @@ async def test_reward_stock_cannot_go_negative(ledger: Ledger) -> None:
     ]
 
 
+async def test_reward_created_with_negative_stock_is_refused(ledger: Ledger) -> None:
+    with pytest.raises(IntegrityError, match="ck_rewards_stock_nonnegative"):
+        await _insert(
+            client(),
+            "rewards",
+            program_id=ledger.program_id,
+            name="Broken",
+            description="",
+            kind="item",
+            cost_points=10,
+            stock=-1,
+            active=True,
+            created_at=NOW,
+        )
+
+    assert await _rows("SELECT id FROM rewards") == [{"id": ledger.reward_id}]
+
+
 async def test_unbalanced_transaction_is_refused(ledger: Ledger, backend: str) -> None:
     before = await _ledger_snapshot()
+    entries_written = False
 
     async def write_unbalanced() -> None:
+        nonlocal entries_written
         async with in_transaction() as txn:
             await _insert_transaction(
                 txn, ledger.program_id, ledger.member_id, [100, -90], kind="unbalanced"
             )
+            entries_written = True
 
     if backend == "postgres":
-        # The constraint trigger is deferred: the entries go in, COMMIT fails. Tortoise
-        # translates errors of statements only, so COMMIT's error arrives untranslated.
+        # The constraint trigger is deferred: every entry goes in and COMMIT fails. Tortoise
+        # translates the errors of statements only, so COMMIT's arrives as asyncpg's own.
         with pytest.raises(asyncpg.CheckViolationError, match="does not sum to zero"):
             await write_unbalanced()
+        assert entries_written
     else:
         # No deferred triggers on SQLite: the closing entry is refused on insert.
         with pytest.raises(IntegrityError, match="ledger transaction does not sum to zero"):
             await write_unbalanced()
+        assert not entries_written
 
     # Rolled back as a whole: not even the ledger_transactions row is left.
     assert await _ledger_snapshot() == before
 
 
 async def test_balanced_transaction_in_several_entries_is_accepted(ledger: Ledger) -> None:
-
     async with in_transaction() as txn:
         transaction_id, _ = await _insert_transaction(
             txn, ledger.program_id, ledger.member_id, [60, -40, -20], kind="split"
