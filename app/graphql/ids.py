@@ -6,12 +6,11 @@ import base64
 import binascii
 
 from app.domain.errors import DomainError, ErrorCode
+from app.domain.ids import encode_id
+
+__all__ = ["decode_any_id", "decode_cursor", "decode_id", "encode_cursor", "encode_id"]
 
 MAX_ID_LENGTH = 100
-
-
-def encode_id(type_name: str, pk: int) -> str:
-    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
 
 
 def decode_any_id(global_id: str) -> tuple[str, int] | None:

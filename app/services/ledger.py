@@ -16,6 +16,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import execute, fetch_all, fetch_one
 from app.domain.errors import DomainError, ErrorCode
+from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
 from app.services.events import append_event
 
@@ -129,7 +130,8 @@ async def post_movement(
         member_id=movement.member_id,
         event_type=_EVENT_TYPES[movement.kind],
         payload={
-            "transactionId": transaction_id,
+            "activityId": encode_id("Activity", transaction_id),
+            "memberId": encode_id("Member", movement.member_id),
             "kind": movement.kind.value,
             "points": points,
             "availableAfter": available_after,

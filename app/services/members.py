@@ -12,6 +12,7 @@ from tortoise.transactions import in_transaction
 
 from app.db import as_date, as_datetime, connection, fetch_all, fetch_one, utc_now
 from app.domain.errors import DomainError, ErrorCode
+from app.domain.ids import encode_id
 from app.domain.validation import EMAIL_MAX, EXTERNAL_ID_MAX, NAME_MAX, Checker, is_lookup_text
 from app.services.events import append_event
 from app.services.programs import ProgramScope, in_scope, require_program
@@ -167,7 +168,7 @@ async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberR
                 program_id=program.id,
                 member_id=member.id,
                 event_type="member.enrolled",
-                payload={"memberId": member.id, "customerId": customer_id},
+                payload={"memberId": encode_id("Member", member.id), "customerId": customer_id},
                 now=now,
             )
     except IntegrityError as exc:

@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 
 from app.db import as_datetime, connection, fetch_all, fetch_one, utc_now
 from app.domain.errors import DomainError, ErrorCode
+from app.domain.ids import encode_id
 from app.domain.money import MAX_POINTS_PER_CURRENCY_UNIT, is_known_currency
 from app.domain.validation import NAME_MAX, SLUG_PATTERN, Checker, is_lookup_text
 from app.services.events import append_event
@@ -141,7 +142,12 @@ async def create_program(data: CreateProgramInput) -> ProgramRecord:
                 program_id=program.id,
                 member_id=None,
                 event_type="program.created",
-                payload={"slug": slug, "name": name, "currency": currency},
+                payload={
+                    "programId": encode_id("Program", program.id),
+                    "slug": slug,
+                    "name": name,
+                    "currency": currency,
+                },
                 now=now,
             )
     except IntegrityError as exc:

@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 
 from app.db import as_datetime, connection, fetch_all, fetch_one, utc_now
 from app.domain.errors import DomainError, ErrorCode
+from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
 from app.domain.money import MAX_AMOUNT_MINOR, MAX_POINTS_PER_MOVEMENT
 from app.domain.rewards import RedemptionStatus, RewardKind, new_redemption_code
@@ -193,7 +194,11 @@ async def create_reward(data: CreateRewardInput) -> RewardRecord:
             program_id=program.id,
             member_id=None,
             event_type="reward.created",
-            payload={"rewardId": reward.id, "name": reward.name, "costPoints": reward.cost_points},
+            payload={
+                "rewardId": encode_id("Reward", reward.id),
+                "name": reward.name,
+                "costPoints": reward.cost_points,
+            },
             now=now,
         )
     return reward
@@ -245,7 +250,7 @@ async def redeem_reward(data: RedeemRewardInput, scope: ProgramScope) -> Redeeme
                 points=-reward.cost_points,
                 counter_account=Account.PROGRAM_REDEEMED,
                 description=f"Redeemed {reward.name}",
-                event_details={"rewardId": reward.id, "code": code},
+                event_details={"rewardId": encode_id("Reward", reward.id), "code": code},
             ),
             now,
         )

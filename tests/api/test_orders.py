@@ -159,3 +159,27 @@ async def test_bad_orders_are_refused_with_precise_codes_and_write_nothing(api: 
     status = await member_status(api, member["id"])
     assert status["points"]["available"] == 0
     assert status["activity"]["edges"] == []
+
+
+async def test_an_earning_appends_an_event_whose_ids_resolve_through_node(api: Api) -> None:
+    await create_program(api)
+    member = await enroll(api)
+
+    await record_order(api)
+
+    data = await api.data(
+        '{ events(programSlug: "shop", type: "points.earned") '
+        "{ edges { node { type memberId payload } } } }"
+    )
+    [edge] = data["events"]["edges"]
+    event = edge["node"]
+    assert event["memberId"] == member["id"]
+    assert event["payload"]["memberId"] == member["id"]
+    assert event["payload"]["points"] == 25
+    assert event["payload"]["availableAfter"] == 25
+    assert event["payload"]["orderId"] == "order-1"
+    activity = await api.data(
+        "query($id: ID!) { node(id: $id) { ... on Activity { kind points } } }",
+        {"id": event["payload"]["activityId"]},
+    )
+    assert activity == {"node": {"kind": "EARN_ORDER", "points": 25}}
