@@ -35,6 +35,8 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 MAX_AMOUNT_MINOR = 10**9
 MAX_QUANTITY = 10**6
 MAX_POINTS_PER_MOVEMENT = 10**9
+# Balances and lifetime totals stay within GraphQL's 32-bit Int, which clients read them as.
+MAX_BALANCE = 2**31 - 1
 MAX_POINTS_PER_CURRENCY_UNIT = 10_000
 
 

@@ -6,9 +6,10 @@ import re
 
 from app.domain.errors import CombinedInputError, DomainError, ErrorCode
 
-# C0 control characters other than tab and line breaks: PostgreSQL refuses NUL outright, and
-# none of them belongs in a name, an id or a reason.
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 control characters other than tab and line breaks (PostgreSQL refuses NUL outright, and
+# none of them belongs in a name, an id or a reason), and lone UTF-16 surrogates, which JSON
+# can carry but UTF-8 cannot encode.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 IDEMPOTENCY_KEY_MAX = 255
 EXTERNAL_ID_MAX = 128
@@ -42,7 +43,11 @@ class Checker:
             return None
         value = value.strip()
         if _CONTROL_CHARACTERS.search(value):
-            self.add(ErrorCode.INVALID_VALUE, f"{field[-1]} contains control characters", field)
+            self.add(
+                ErrorCode.INVALID_VALUE,
+                f"{field[-1]} contains control characters or invalid unicode",
+                field,
+            )
         if len(value) > max_length:
             self.add(
                 ErrorCode.TOO_LONG, f"{field[-1]} is longer than {max_length} characters", field

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -17,6 +18,14 @@ from app.graphql.mutations import Mutation
 from app.graphql.queries import Query
 from app.graphql.types import Activity, Event, Member, Order, Program, Redemption, Reward
 
+# Built once: the validation cache is keyed on the rule classes, and these extensions make new
+# classes each time they are constructed, which would make every request a cache miss.
+DOCUMENT_CACHE_SIZE = 512
+_LIMIT_RULES = [
+    *QueryDepthLimiter(max_depth=10).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=30).validation_rules,
+]
+
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
@@ -25,10 +34,9 @@ schema = strawberry.Schema(
         # Factories: Strawberry builds extensions per request. The two caches live at module
         # level, so they still hit across requests; without them Strawberry parses and
         # validates every request again (about 2 ms for a small mutation).
-        lambda: ParserCache(maxsize=512),
-        lambda: ValidationCache(maxsize=512),
-        lambda: QueryDepthLimiter(max_depth=10),
-        lambda: MaxAliasesLimiter(max_alias_count=30),
+        lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+        lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+        lambda: AddValidationRules(_LIMIT_RULES),
         lambda: MaxTokensLimiter(max_token_count=5000),
         lambda: MaskErrors(should_mask_error=should_mask_error),
     ],

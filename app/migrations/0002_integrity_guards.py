@@ -11,12 +11,39 @@ from tortoise.migrations.schema_editor.base import BaseSchemaEditor
 
 # (name, table, condition that must hold with {row} the row prefix, columns re-checked on update)
 CHECKS = [
-    ("ck_members_points_available_nonnegative", "members", "{row}points_available >= 0", "points_available"),
-    ("ck_members_points_pending_nonnegative", "members", "{row}points_pending >= 0", "points_pending"),
+    (
+        "ck_members_points_available_nonnegative",
+        "members",
+        "{row}points_available >= 0",
+        "points_available",
+    ),
+    (
+        "ck_members_points_pending_nonnegative",
+        "members",
+        "{row}points_pending >= 0",
+        "points_pending",
+    ),
+    (
+        "ck_members_points_within_int32",
+        "members",
+        "{row}points_available <= 2147483647 AND {row}points_pending <= 2147483647"
+        " AND {row}lifetime_earned <= 2147483647 AND {row}lifetime_redeemed <= 2147483647",
+        "points_available, points_pending, lifetime_earned, lifetime_redeemed",
+    ),
     ("ck_rewards_stock_nonnegative", "rewards", "{row}stock IS NULL OR {row}stock >= 0", "stock"),
     ("ck_rewards_cost_positive", "rewards", "{row}cost_points > 0", "cost_points"),
-    ("ck_point_lots_remaining_in_range", "point_lots", "{row}remaining >= 0 AND {row}remaining <= {row}points", "remaining, points"),
-    ("ck_programs_points_rate_nonnegative", "programs", "{row}points_per_currency_unit >= 0", "points_per_currency_unit"),
+    (
+        "ck_point_lots_remaining_in_range",
+        "point_lots",
+        "{row}remaining >= 0 AND {row}remaining <= {row}points",
+        "remaining, points",
+    ),
+    (
+        "ck_programs_points_rate_nonnegative",
+        "programs",
+        "{row}points_per_currency_unit >= 0",
+        "points_per_currency_unit",
+    ),
 ]
 
 APPEND_ONLY_TABLES = ["ledger_entries", "ledger_transactions"]

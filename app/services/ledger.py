@@ -18,6 +18,7 @@ from app.db import execute, fetch_all, fetch_one
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
+from app.domain.money import MAX_BALANCE, MAX_POINTS_PER_MOVEMENT
 from app.services.events import append_event
 
 _EVENT_TYPES = {
@@ -64,20 +65,45 @@ async def post_movement(
     if movement.points == 0:
         raise ValueError("a ledger movement must move points")
     points = movement.points
+    if abs(points) > MAX_POINTS_PER_MOVEMENT:
+        raise DomainError(
+            ErrorCode.POINTS_LIMIT_EXCEEDED,
+            f"one movement moves at most {MAX_POINTS_PER_MOVEMENT} points, not {abs(points)}",
+        )
     earned = points if movement.counter_account is Account.PROGRAM_ISSUED else 0
     redeemed = -points if movement.counter_account is Account.PROGRAM_REDEEMED else 0
     balance = await fetch_one(
         conn,
         "UPDATE members SET points_available = points_available + ?,"
         " lifetime_earned = lifetime_earned + ?, lifetime_redeemed = lifetime_redeemed + ?"
-        " WHERE id = ? AND points_available + ? >= 0 RETURNING points_available",
-        (points, earned, redeemed, movement.member_id, points),
+        " WHERE id = ? AND points_available + ? BETWEEN 0 AND ?"
+        " AND lifetime_earned + ? <= ? AND lifetime_redeemed + ? <= ?"
+        " RETURNING points_available",
+        (
+            points,
+            earned,
+            redeemed,
+            movement.member_id,
+            points,
+            MAX_BALANCE,
+            earned,
+            MAX_BALANCE,
+            redeemed,
+            MAX_BALANCE,
+        ),
     )
     if balance is None:
+        field = ["input", "points"] if movement.kind is TransactionKind.ADJUST else None
+        if points < 0:
+            raise DomainError(
+                movement.shortfall_code,
+                f"the member has fewer than {-points} points available",
+                field,
+            )
         raise DomainError(
-            movement.shortfall_code,
-            f"the member has fewer than {-points} points available",
-            ["input", "points"] if movement.kind is TransactionKind.ADJUST else None,
+            ErrorCode.POINTS_LIMIT_EXCEEDED,
+            f"a balance or lifetime total would pass {MAX_BALANCE} points",
+            field,
         )
     transaction = await fetch_one(
         conn,

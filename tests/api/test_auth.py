@@ -421,12 +421,13 @@ async def test_events_list_what_happened_in_order_with_keyset_pagination(api: Ap
         "program.created",
         "member.enrolled",
         "points.earned",
+        "order.recorded",
         "points.adjusted",
         "reward.created",
         "points.redeemed",
     ]
-    assert [len(page["edges"]) for page in pages] == [2, 2, 2]
-    assert [page["pageInfo"]["hasNextPage"] for page in pages] == [True, True, False]
+    assert [len(page["edges"]) for page in pages] == [2, 2, 2, 1]
+    assert [page["pageInfo"]["hasNextPage"] for page in pages] == [True, True, True, False]
     for page in pages:
         assert page["pageInfo"]["endCursor"] == page["edges"][-1]["cursor"]
     assert [edge["node"]["memberId"] for edge in edges] == [
@@ -434,10 +435,12 @@ async def test_events_list_what_happened_in_order_with_keyset_pagination(api: Ap
         member["id"],
         member["id"],
         member["id"],
+        member["id"],
         None,
         member["id"],
     ]
     assert edges[0]["node"]["payload"] == {
+        "programId": edges[0]["node"]["payload"]["programId"],
         "slug": "shop",
         "name": "shop rewards",
         "currency": "EUR",
@@ -448,7 +451,11 @@ async def test_events_list_what_happened_in_order_with_keyset_pagination(api: Ap
     assert earned["points"] == 25
     assert earned["availableAfter"] == 25
     assert earned["orderId"] == "order-1"
-    redeemed = edges[5]["node"]["payload"]
+    recorded = edges[3]["node"]["payload"]
+    assert recorded["orderId"] == "order-1"
+    assert recorded["pointsEarned"] == 25
+    assert recorded["totalMinor"] == 2500
+    redeemed = edges[6]["node"]["payload"]
     assert redeemed["points"] == -30
     assert redeemed["availableAfter"] == 95
 
