@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -72,7 +73,7 @@ class ApiKeyResolver:
     def __init__(self, ttl_seconds: float, max_entries: int = 10_000) -> None:
         self._ttl = ttl_seconds
         self._max_entries = max_entries
-        self._cache: dict[str, tuple[Principal | None, float]] = {}
+        self._cache: OrderedDict[str, tuple[Principal | None, float]] = OrderedDict()
 
     async def resolve(self, secret: str) -> Principal | None:
         if not secret.startswith("laurel_") or len(secret) > 200:
@@ -81,6 +82,7 @@ class ApiKeyResolver:
         now = time.monotonic()
         cached = self._cache.get(digest)
         if cached is not None and cached[1] > now:
+            self._cache.move_to_end(digest)
             return cached[0]
         row = await fetch_one(
             connection(),
@@ -96,7 +98,9 @@ class ApiKeyResolver:
                 program_id=None if row["program_id"] is None else int(row["program_id"]),
             )
         )
-        if len(self._cache) >= self._max_entries:
-            self._cache.clear()
         self._cache[digest] = (principal, now + self._ttl)
+        self._cache.move_to_end(digest)
+        # Least recently used first: a flood of unknown keys cannot evict the keys in use.
+        while len(self._cache) > self._max_entries:
+            self._cache.popitem(last=False)
         return principal

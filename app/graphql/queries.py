@@ -46,7 +46,10 @@ async def _node(info: Info, type_name: str, pk: int) -> Node | None:
         return Program.from_record(program) if program else None
     if type_name == "Reward":
         reward = await rewards_service.get_reward(pk, scope)
-        return Reward.from_record(reward) if reward else None
+        # A storefront sees what `rewards` lists: inactive rewards stay unannounced.
+        if reward is None or not (reward.active or principal.can_read_members):
+            return None
+        return Reward.from_record(reward)
     if type_name == "Event":
         _admin(info)
         event = await events_service.get_event(pk)

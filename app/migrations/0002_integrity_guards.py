@@ -86,6 +86,13 @@ def postgres_statements() -> list[str]:
             f"CREATE TRIGGER trg_{table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE"
             f" ON {table} FOR EACH STATEMENT EXECUTE FUNCTION laurel_refuse_ledger_change()"
         )
+    # The transaction that wrote each event: readers of the outbox list only events older than
+    # every transaction still running, so an event whose id was taken before a later one
+    # commits is never skipped by a cursor that has moved past it.
+    statements.append(
+        "ALTER TABLE outbox_events ADD COLUMN writer_xid xid8 NOT NULL"
+        " DEFAULT pg_current_xact_id()"
+    )
     statements.append(POSTGRES_BALANCE_FUNCTION)
     statements.append(
         "CREATE CONSTRAINT TRIGGER trg_ledger_entries_balanced AFTER INSERT ON ledger_entries"

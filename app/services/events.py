@@ -1,6 +1,9 @@
 """The outbox of domain events: appended in the transaction of the change, listed by admins.
 
-Delivery (webhooks, live subscriptions) reads this table later; ids give the order.
+Delivery (webhooks, live subscriptions) reads this table later; ids give the order. On
+PostgreSQL ids are taken at insert time, so a reader must not see an event while an older
+transaction may still commit one with a smaller id (see `list_events`); SQLite writes one
+transaction at a time, so its ids are already in commit order.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import as_datetime, connection, execute, fetch_all
+from app.db import as_datetime, connection, execute, fetch_all, is_postgres
 from app.domain.validation import is_lookup_text
 
 
@@ -64,6 +67,10 @@ async def list_events(
         "SELECT id, program_id, member_id, type, payload, created_at FROM outbox_events"
         " WHERE program_id = ? AND id > ?"
     )
+    if is_postgres(connection()):
+        # Ids are taken at insert, not at commit: hide events of transactions still running
+        # and of any that began before them, so the list only ever grows at its end.
+        select += " AND writer_xid < pg_snapshot_xmin(pg_current_snapshot())"
     if event_type is not None and not is_lookup_text(event_type):
         return []
     if event_type is None:

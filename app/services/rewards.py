@@ -236,6 +236,12 @@ async def redeem_reward(data: RedeemRewardInput, scope: ProgramScope) -> Redeeme
             replayed = await _get_redemption(conn, int(stored["redemptionId"]), scope)
             assert replayed is not None
             return RedeemedReward(redemption=replayed, replayed=True)
+        # Read again inside the transaction: what was read before it may have changed.
+        current = await fetch_one(
+            conn, f"SELECT {_REWARD_COLUMNS} FROM rewards WHERE id = ?", (reward.id,)
+        )
+        assert current is not None
+        reward = _reward(current)
         if not reward.active:
             raise DomainError(
                 ErrorCode.REWARD_INACTIVE, "the reward is not active", ["input", "rewardId"]

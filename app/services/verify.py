@@ -40,6 +40,28 @@ ORDER BY t.id
 """
 
 
+_ORDER_MISMATCHES = """
+SELECT o.id, o.order_id, o.points_earned, COALESCE(t.points, 0) AS posted
+FROM orders o LEFT JOIN ledger_transactions t ON t.id = o.transaction_id
+WHERE o.points_earned <> COALESCE(t.points, 0) OR (t.id IS NOT NULL AND t.member_id <> o.member_id)
+ORDER BY o.id
+"""
+
+_REDEMPTION_MISMATCHES = """
+SELECT r.id, r.code, r.points_spent, t.points AS posted
+FROM redemptions r JOIN ledger_transactions t ON t.id = r.transaction_id
+WHERE t.points <> -r.points_spent OR t.member_id <> r.member_id
+ORDER BY r.id
+"""
+
+_MISPLACED_ENTRIES = """
+SELECT e.id, e.transaction_id
+FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id
+WHERE e.program_id <> t.program_id OR e.member_id IS DISTINCT FROM t.member_id
+ORDER BY e.id
+"""
+
+
 async def verify_ledger() -> list[str]:
     """Every mismatch between the ledger and what is cached or derived from it, one per line."""
     conn = connection()
@@ -48,6 +70,21 @@ async def verify_ledger() -> list[str]:
         problems.append(
             f"transaction {row['id']}: {row['entry_count']} entries summing to {row['total']},"
             f" member side {row['member_total']} but the transaction says {row['points']}"
+        )
+    for row in await fetch_all(conn, _MISPLACED_ENTRIES):
+        problems.append(
+            f"entry {row['id']}: its program or member differs from transaction"
+            f" {row['transaction_id']}"
+        )
+    for row in await fetch_all(conn, _ORDER_MISMATCHES):
+        problems.append(
+            f"order {row['order_id']}: says it earned {row['points_earned']},"
+            f" its ledger transaction moved {row['posted']} (or belongs to another member)"
+        )
+    for row in await fetch_all(conn, _REDEMPTION_MISMATCHES):
+        problems.append(
+            f"redemption {row['code']}: spent {row['points_spent']},"
+            f" its ledger transaction moved {row['posted']} (or belongs to another member)"
         )
     total = await fetch_one(conn, "SELECT COALESCE(SUM(amount), 0) AS total FROM ledger_entries")
     if total is not None and int(total["total"]) != 0:

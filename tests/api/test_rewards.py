@@ -418,3 +418,19 @@ async def test_a_program_secret_key_may_redeem_for_its_members(api: Api) -> None
 
     assert payload["userErrors"] == []
     assert payload["redemption"]["member"]["points"]["available"] == 0
+
+
+async def test_a_storefront_cannot_fetch_an_inactive_reward_by_id(api: Api) -> None:
+    await create_program(api)
+    hidden = await create_reward(api, name="Black Friday tote", active=False)
+    shown = await create_reward(api, name="Tote bag")
+    storefront = await program_key("shop", KeyKind.PUBLISHABLE)
+    query = "query($id: ID!) { node(id: $id) { ... on Reward { name active } } }"
+
+    as_storefront = await api.data(query, {"id": hidden["id"]}, key=storefront)
+    active_for_storefront = await api.data(query, {"id": shown["id"]}, key=storefront)
+    as_admin = await api.data(query, {"id": hidden["id"]})
+
+    assert as_storefront == {"node": None}
+    assert active_for_storefront == {"node": {"name": "Tote bag", "active": True}}
+    assert as_admin == {"node": {"name": "Black Friday tote", "active": False}}
