@@ -1,4 +1,4 @@
-"""The `laurel` command: serve, migrate, seed-demo, create-api-key, verify-ledger."""
+"""The `laurel` command: serve, migrate, seed-demo, API keys, verify-ledger."""
 
 from __future__ import annotations
 
@@ -161,6 +161,30 @@ def create_api_key_command(
     settings = Settings.from_env()
     created = _run(settings, lambda: create_api_key(kind, program, name))
     typer.echo(created.secret)
+
+
+@cli.command("list-api-keys")
+def list_api_keys_command() -> None:
+    """List API keys (never their secrets): id, kind, program, name, prefix, state."""
+    from app.services.api_keys import list_api_keys
+
+    for key in _run(Settings.from_env(), list_api_keys):
+        state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+        typer.echo(
+            f"{key.id}\t{key.kind}\t{key.program_slug or '-'}\t{key.name}"
+            f"\t{key.display_prefix}...\t{state}"
+        )
+
+
+@cli.command("revoke-api-key")
+def revoke_api_key_command(
+    key_id: Annotated[int, typer.Argument(help="The id shown by list-api-keys.")],
+) -> None:
+    """Revoke an API key; running servers refuse it within LAUREL_API_KEY_CACHE_SECONDS."""
+    from app.services.api_keys import revoke_api_key
+
+    _run(Settings.from_env(), lambda: revoke_api_key(key_id))
+    typer.echo(f"revoked key {key_id}")
 
 
 @cli.command("verify-ledger")

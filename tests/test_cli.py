@@ -12,7 +12,7 @@ from tortoise.connection import connections
 
 from app.auth.api_keys import hash_secret
 from app.config import Settings
-from app.db import execute, fetch_one
+from app.db import execute, fetch_one, utc_now
 from app.services.verify import verify_ledger
 from tests.api.conftest import Api, api_client
 from tests.api.factories import create_program, enroll, grant_points, record_order
@@ -116,3 +116,28 @@ async def test_seed_demo_loads_once_and_leaves_a_verified_ledger(
     assert await verify_ledger() == []
     row = await fetch_one(connections.get("default"), "SELECT COUNT(*) AS n FROM members")
     assert row is not None and int(row["n"]) == 3
+
+
+async def test_a_revoked_key_is_listed_as_revoked_and_refused(db: None, settings: Settings) -> None:
+    created = laurel(settings, "create-api-key", "--kind", "admin", "--name", "ops")
+    secret = created.stdout.strip()
+    listed = laurel(settings, "list-api-keys")
+    key_id = next(line.split("\t")[0] for line in listed.stdout.splitlines() if "\tops\t" in line)
+
+    revoked = laurel(settings, "revoke-api-key", key_id)
+    again = laurel(settings, "revoke-api-key", key_id)
+    after = laurel(settings, "list-api-keys")
+
+    assert revoked.returncode == 0, revoked.stderr
+    assert again.returncode == 2
+    assert "INVALID_ID" in again.stderr
+    assert secret not in listed.stdout
+    assert f"{secret[:17]}...\tactive" in listed.stdout
+    ops_line = next(line for line in after.stdout.splitlines() if "\tops\t" in line)
+    assert ops_line.endswith(f"revoked {utc_now():%Y-%m-%d}")
+    row = await fetch_one(
+        connections.get("default"),
+        "SELECT COUNT(*) AS n FROM api_keys WHERE key_hash = ? AND revoked_at IS NOT NULL",
+        (hash_secret(secret),),
+    )
+    assert row is not None and int(row["n"]) == 1

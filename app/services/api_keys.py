@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from app.auth.api_keys import KeyKind, display_prefix, generate_secret, hash_secret
-from app.db import connection, fetch_one, utc_now
+from app.db import as_datetime, connection, execute, fetch_all, fetch_one, utc_now
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.validation import NAME_MAX, Checker
 from app.services.programs import require_program
@@ -54,3 +55,45 @@ async def create_api_key(kind: KeyKind, program_slug: str | None, name: str) -> 
         display_prefix=prefix,
         secret=secret,
     )
+
+
+@dataclass(frozen=True)
+class ApiKeyListing:
+    id: int
+    kind: KeyKind
+    program_slug: str | None
+    name: str
+    display_prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+async def list_api_keys() -> list[ApiKeyListing]:
+    rows = await fetch_all(
+        connection(),
+        "SELECT k.id, k.kind, p.slug, k.name, k.display_prefix, k.created_at, k.revoked_at"
+        " FROM api_keys k LEFT JOIN programs p ON p.id = k.program_id ORDER BY k.id",
+    )
+    return [
+        ApiKeyListing(
+            id=int(row["id"]),
+            kind=KeyKind(row["kind"]),
+            program_slug=row["slug"],
+            name=row["name"],
+            display_prefix=row["display_prefix"],
+            created_at=as_datetime(row["created_at"]),
+            revoked_at=None if row["revoked_at"] is None else as_datetime(row["revoked_at"]),
+        )
+        for row in rows
+    ]
+
+
+async def revoke_api_key(key_id: int) -> None:
+    """Revoke a key; servers stop accepting it within LAUREL_API_KEY_CACHE_SECONDS."""
+    revoked = await execute(
+        connection(),
+        "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+        (utc_now(), key_id),
+    )
+    if revoked == 0:
+        raise DomainError(ErrorCode.INVALID_ID, f"no active API key with id {key_id}", ["id"])
