@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -185,6 +187,43 @@ def revoke_api_key_command(
 
     _run(Settings.from_env(), lambda: revoke_api_key(key_id))
     typer.echo(f"revoked key {key_id}")
+
+
+jobs_cli = typer.Typer(help="Scheduled work; cron-friendly and safe to run again.")
+cli.add_typer(jobs_cli, name="jobs")
+
+
+class Job(StrEnum):
+    ALL = "all"
+    MATURE = "mature"
+
+
+def _as_of(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not an ISO 8601 date and time") from exc
+    if parsed.tzinfo is None:
+        raise typer.BadParameter("--as-of needs a time zone, e.g. 2026-12-01T00:00:00Z")
+    return parsed.astimezone(UTC)
+
+
+@jobs_cli.command("run")
+def run_jobs(
+    job: Annotated[Job, typer.Argument(help="Which job; all of them by default.")] = Job.ALL,
+    as_of: Annotated[
+        str | None, typer.Option(help="Run as if it were this time (ISO 8601, with zone).")
+    ] = None,
+) -> None:
+    """Run due scheduled work now (or as of a given time) and print what it did."""
+    from app.jobs.maturing import mature_due_points
+
+    now = _as_of(as_of)
+    if job in (Job.ALL, Job.MATURE):
+        matured = _run(Settings.from_env(), lambda: mature_due_points(now))
+        typer.echo(f"mature: {matured} pending lot(s) became available")
 
 
 @cli.command("verify-ledger")

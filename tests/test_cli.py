@@ -64,7 +64,7 @@ async def test_verify_ledger_names_every_member_whose_cache_disagrees(
 
     assert result.returncode == 1
     assert "(cust-bad): available is 999, the entries say 25" in result.stdout
-    assert "(cust-bad): point lots hold 25" not in result.stdout
+    assert "(cust-bad): available point lots hold 25" not in result.stdout
     assert "cust-ok" not in result.stdout
     assert "FAILED: 1 problem(s)" in result.stderr
     assert len(await verify_ledger()) == 1

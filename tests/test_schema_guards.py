@@ -179,6 +179,13 @@ async def ledger(db: None) -> Ledger:
         points_per_currency_unit=1,
         active=True,
         created_at=NOW,
+        rounding="FLOOR",
+        count_shipping=False,
+        count_tax=False,
+        minimum_order_minor=0,
+        excluded_skus="[]",
+        excluded_categories="[]",
+        pending_days=0,
     )
     member_id = await _insert(
         conn,

@@ -54,6 +54,18 @@ class Checker:
             )
         return value
 
+    def text_list(
+        self, field: list[str], values: tuple[str, ...], max_length: int, max_items: int
+    ) -> frozenset[str]:
+        """Distinct trimmed texts, each within its limit; empty entries are refused."""
+        if len(values) > max_items:
+            self.add(ErrorCode.TOO_MANY, f"{field[-1]} has more than {max_items} entries", field)
+            return frozenset()
+        cleaned = [
+            self.text([*field, str(index)], value, max_length) for index, value in enumerate(values)
+        ]
+        return frozenset(value for value in cleaned if value is not None)
+
     def int_range(self, field: list[str], value: int, low: int, high: int, code: ErrorCode) -> None:
         if not low <= value <= high:
             self.add(code, f"{field[-1]} must be between {low} and {high}, got {value}", field)

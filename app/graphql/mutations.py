@@ -8,11 +8,23 @@ from typing import TypeVar
 
 import strawberry
 
+from app.domain.earning import Rounding
 from app.domain.errors import DomainError
 from app.graphql.context import Info, admin, member_reader
 from app.graphql.errors import UserError, user_errors
 from app.graphql.ids import decode_id
-from app.graphql.types import Member, Order, Program, Redemption, Reward, RewardKindEnum
+from app.graphql.types import (
+    EarningRule,
+    Member,
+    Order,
+    Program,
+    Redemption,
+    Reward,
+    RewardKindEnum,
+    RoundingEnum,
+    RuleKindEnum,
+)
+from app.services import earning_rules as earning_rules_service
 from app.services import members as members_service
 from app.services import orders as orders_service
 from app.services import points as points_service
@@ -38,8 +50,15 @@ class CreateProgramInput:
     name: str
     currency: str = strawberry.field(description="ISO 4217 code, e.g. EUR.")
     points_per_currency_unit: int = strawberry.field(
-        description="Points per whole unit of currency spent (rounded down)."
+        description="Points per whole unit of currency in the order's earning base."
     )
+    rounding: RoundingEnum = Rounding.FLOOR  # type: ignore[valid-type]
+    count_shipping: bool = False
+    count_tax: bool = False
+    minimum_order_minor: int = 0
+    excluded_skus: list[str] = strawberry.field(default_factory=list)
+    excluded_categories: list[str] = strawberry.field(default_factory=list)
+    pending_days: int = 0
 
 
 @strawberry.type
@@ -144,6 +163,72 @@ class AdjustPointsPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+@strawberry.input
+class EarningRuleDefinition:
+    name: str
+    kind: RuleKindEnum  # type: ignore[valid-type]
+    multiplier: str | None = strawberry.field(
+        default=None, description="MULTIPLIER rules: above 1, at most 100, 2 decimals at most."
+    )
+    points: int | None = strawberry.field(
+        default=None, description="BONUS_PER_UNIT (per unit) and BONUS_PER_ORDER (once)."
+    )
+    priority: int = 0
+    exclusive: bool = False
+    minimum_order_minor: int = 0
+    include_skus: list[str] = strawberry.field(default_factory=list)
+    include_categories: list[str] = strawberry.field(default_factory=list)
+    exclude_skus: list[str] = strawberry.field(default_factory=list)
+    exclude_categories: list[str] = strawberry.field(default_factory=list)
+    starts_at: datetime | None = strawberry.field(
+        default=None, description="A campaign starts here (inclusive)."
+    )
+    ends_at: datetime | None = strawberry.field(
+        default=None, description="A campaign ends here (exclusive)."
+    )
+
+    def to_service(self) -> earning_rules_service.RuleInput:
+        return earning_rules_service.RuleInput(
+            name=self.name,
+            kind=self.kind,
+            multiplier=self.multiplier,
+            points=self.points,
+            priority=self.priority,
+            exclusive=self.exclusive,
+            minimum_order_minor=self.minimum_order_minor,
+            include_skus=tuple(self.include_skus),
+            include_categories=tuple(self.include_categories),
+            exclude_skus=tuple(self.exclude_skus),
+            exclude_categories=tuple(self.exclude_categories),
+            starts_at=self.starts_at,
+            ends_at=self.ends_at,
+        )
+
+
+@strawberry.input
+class CreateEarningRuleInput:
+    program_slug: str
+    rule: EarningRuleDefinition
+
+
+@strawberry.input
+class UpdateEarningRuleInput:
+    id: strawberry.ID
+    rule: EarningRuleDefinition
+
+
+@strawberry.input
+class SetEarningRulePausedInput:
+    id: strawberry.ID
+    paused: bool
+
+
+@strawberry.type
+class EarningRulePayload:
+    rule: EarningRule | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Admin only.")
@@ -156,6 +241,13 @@ class Mutation:
                     name=input.name,
                     currency=input.currency,
                     points_per_currency_unit=input.points_per_currency_unit,
+                    rounding=input.rounding,
+                    count_shipping=input.count_shipping,
+                    count_tax=input.count_tax,
+                    minimum_order_minor=input.minimum_order_minor,
+                    excluded_skus=tuple(input.excluded_skus),
+                    excluded_categories=tuple(input.excluded_categories),
+                    pending_days=input.pending_days,
                 )
             )
             return CreateProgramPayload(program=Program.from_record(record))
@@ -266,3 +358,42 @@ class Mutation:
             return AdjustPointsPayload(member=Member.from_record(adjustment.member))
 
         return await _guarded(lambda errors: AdjustPointsPayload(user_errors=errors), work)
+
+    @strawberry.mutation(description="Admin only: add a purchase rule or campaign.")
+    async def create_earning_rule(
+        self, info: Info, input: CreateEarningRuleInput
+    ) -> EarningRulePayload:
+        async def work() -> EarningRulePayload:
+            admin(info)
+            record = await earning_rules_service.create_earning_rule(
+                input.program_slug, input.rule.to_service()
+            )
+            return EarningRulePayload(rule=EarningRule.from_record(record))
+
+        return await _guarded(lambda errors: EarningRulePayload(user_errors=errors), work)
+
+    @strawberry.mutation(description="Admin only: replace a rule; recorded orders keep theirs.")
+    async def update_earning_rule(
+        self, info: Info, input: UpdateEarningRuleInput
+    ) -> EarningRulePayload:
+        async def work() -> EarningRulePayload:
+            admin(info)
+            record = await earning_rules_service.update_earning_rule(
+                decode_id(input.id, "EarningRule", ["input", "id"]), input.rule.to_service()
+            )
+            return EarningRulePayload(rule=EarningRule.from_record(record))
+
+        return await _guarded(lambda errors: EarningRulePayload(user_errors=errors), work)
+
+    @strawberry.mutation(description="Admin only: pause or resume a rule.")
+    async def set_earning_rule_paused(
+        self, info: Info, input: SetEarningRulePausedInput
+    ) -> EarningRulePayload:
+        async def work() -> EarningRulePayload:
+            admin(info)
+            record = await earning_rules_service.set_earning_rule_paused(
+                decode_id(input.id, "EarningRule", ["input", "id"]), input.paused
+            )
+            return EarningRulePayload(rule=EarningRule.from_record(record))
+
+        return await _guarded(lambda errors: EarningRulePayload(user_errors=errors), work)

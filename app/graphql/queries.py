@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 
 from app.auth.api_keys import Principal
@@ -11,12 +13,14 @@ from app.graphql.errors import query_error
 from app.graphql.ids import decode_any_id, decode_id, encode_cursor
 from app.graphql.types import (
     Activity,
+    EarningRule,
     Event,
     EventConnection,
     EventEdge,
     Member,
     Node,
     Order,
+    OrderEarning,
     PageInfo,
     Program,
     Redemption,
@@ -24,11 +28,13 @@ from app.graphql.types import (
     cursor_position,
     page_size,
 )
+from app.services import earning_rules as earning_rules_service
 from app.services import events as events_service
 from app.services import members as members_service
 from app.services import orders as orders_service
 from app.services import programs as programs_service
 from app.services import rewards as rewards_service
+from app.services.earning import earning_json
 
 
 def _member_reader(info: Info) -> Principal:
@@ -50,6 +56,11 @@ async def _node(info: Info, type_name: str, pk: int) -> Node | None:
         if reward is None or not (reward.active or principal.can_read_members):
             return None
         return Reward.from_record(reward)
+    if type_name == "EarningRule":
+        rule = await earning_rules_service.get_earning_rule(pk, scope)
+        if rule is None or not principal.can_read_members:
+            return None
+        return EarningRule.from_record(rule)
     if type_name == "Event":
         _admin(info)
         event = await events_service.get_event(pk)
@@ -82,6 +93,27 @@ def _decoded(global_id: str, type_name: str) -> int:
         return decode_id(global_id, type_name)
     except DomainError as exc:
         raise query_error(exc) from exc
+
+
+@strawberry.input
+class PreviewLineInput:
+    sku: str
+    quantity: int
+    unit_price_minor: int
+    category: str | None = None
+
+
+@strawberry.input
+class PreviewOrderInput:
+    program_slug: str
+    currency: str
+    lines: list[PreviewLineInput]
+    shipping_minor: int = 0
+    tax_minor: int = 0
+    discount_minor: int = 0
+    placed_at: datetime | None = strawberry.field(
+        default=None, description="When the order would be placed; now by default."
+    )
 
 
 @strawberry.type
@@ -164,3 +196,39 @@ class Query:
                 end_cursor=edges[-1].cursor if edges else None,
             ),
         )
+
+    @strawberry.field(description="What a cart would earn, with the breakdown; writes nothing.")
+    async def preview_order_points(self, info: Info, input: PreviewOrderInput) -> OrderEarning:
+        try:
+            earning = await orders_service.preview_order(
+                orders_service.CartPreviewInput(
+                    program_slug=input.program_slug,
+                    currency=input.currency,
+                    lines=[
+                        orders_service.OrderLineInput(
+                            sku=line.sku,
+                            quantity=line.quantity,
+                            unit_price_minor=line.unit_price_minor,
+                            category=line.category,
+                        )
+                        for line in input.lines
+                    ],
+                    shipping_minor=input.shipping_minor,
+                    tax_minor=input.tax_minor,
+                    discount_minor=input.discount_minor,
+                    placed_at=input.placed_at,
+                ),
+                principal_of(info).program_scope,
+            )
+        except DomainError as exc:
+            raise query_error(exc) from exc
+        return OrderEarning.from_json(earning_json(earning))
+
+    @strawberry.field(description="Purchase rules and campaigns of a program, by priority.")
+    async def earning_rules(self, info: Info, program_slug: str) -> list[EarningRule]:
+        principal = _member_reader(info)
+        program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
+        if program is None:
+            return []
+        records = await earning_rules_service.list_earning_rules(program.id)
+        return [EarningRule.from_record(record) for record in records]

@@ -16,7 +16,16 @@ from strawberry.extensions import (
 from app.graphql.errors import should_mask_error
 from app.graphql.mutations import Mutation
 from app.graphql.queries import Query
-from app.graphql.types import Activity, Event, Member, Order, Program, Redemption, Reward
+from app.graphql.types import (
+    Activity,
+    EarningRule,
+    Event,
+    Member,
+    Order,
+    Program,
+    Redemption,
+    Reward,
+)
 
 # Built once: the validation cache is keyed on the rule classes, and these extensions make new
 # classes each time they are constructed, which would make every request a cache miss.
@@ -29,7 +38,7 @@ _LIMIT_RULES = [
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
-    types=[Program, Member, Activity, Reward, Redemption, Order, Event],
+    types=[Program, Member, Activity, Reward, Redemption, Order, Event, EarningRule],
     extensions=[
         # Factories: Strawberry builds extensions per request. The two caches live at module
         # level, so they still hit across requests; without them Strawberry parses and

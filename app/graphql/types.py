@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from app.domain.earning import Rounding, RuleKind
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ledger import TransactionKind
 from app.domain.rewards import RedemptionStatus, RewardKind
@@ -17,6 +18,7 @@ from app.graphql.ids import decode_cursor, encode_cursor, encode_id
 from app.services import members as members_service
 from app.services import programs as programs_service
 from app.services import rewards as rewards_service
+from app.services.earning_rules import EarningRuleRecord
 from app.services.events import EventRecord
 from app.services.members import ActivityRecord, MemberRecord
 from app.services.orders import OrderRecord
@@ -28,6 +30,7 @@ MAX_PAGE_SIZE = 100
 ActivityKind = strawberry.enum(TransactionKind, name="ActivityKind")
 RewardKindEnum = strawberry.enum(RewardKind, name="RewardKind")
 RedemptionStatusEnum = strawberry.enum(RedemptionStatus, name="RedemptionStatus")
+RoundingEnum = strawberry.enum(Rounding, name="Rounding")
 
 
 def page_size(first: int) -> int:
@@ -62,6 +65,19 @@ class Program(Node):
     name: str
     currency: str = strawberry.field(description="ISO 4217 code all orders must use.")
     points_per_currency_unit: int
+    rounding: RoundingEnum = strawberry.field(  # type: ignore[valid-type]
+        description="How the order's base points are rounded."
+    )
+    count_shipping: bool
+    count_tax: bool
+    minimum_order_minor: int = strawberry.field(
+        description="Orders whose earning base is below this earn nothing."
+    )
+    excluded_skus: list[str] = strawberry.field(description="SKUs that never earn points.")
+    excluded_categories: list[str]
+    pending_days: int = strawberry.field(
+        description="Days purchase points stay pending (the return window) before use."
+    )
     active: bool
     created_at: datetime
 
@@ -73,6 +89,13 @@ class Program(Node):
             name=record.name,
             currency=record.currency,
             points_per_currency_unit=record.points_per_currency_unit,
+            rounding=record.rounding,
+            count_shipping=record.count_shipping,
+            count_tax=record.count_tax,
+            minimum_order_minor=record.minimum_order_minor,
+            excluded_skus=sorted(record.excluded_skus),
+            excluded_categories=sorted(record.excluded_categories),
+            pending_days=record.pending_days,
             active=record.active,
             created_at=record.created_at,
         )
@@ -239,6 +262,66 @@ class Redemption(Node):
         return Reward.from_record(record)
 
 
+@strawberry.type(description="One reason a line (or the order's shipping or tax) earned points.")
+class EarningComponent:
+    source: str = strawberry.field(description="BASE, SHIPPING, TAX or RULE.")
+    rule_id: strawberry.ID | None = strawberry.field(description="The EarningRule, for RULE.")
+    base_minor: int
+    multiplier: str | None
+    points: int
+
+
+@strawberry.type
+class LineEarning:
+    index: int
+    sku: str
+    category: str | None
+    quantity: int
+    base_minor: int = strawberry.field(description="The line amount after its discount share.")
+    points: int
+    components: list[EarningComponent]
+
+
+@strawberry.type(description="Why an order earns what it does, line by line.")
+class OrderEarning:
+    points: int
+    base_minor: int
+    lines: list[LineEarning]
+    order_components: list[EarningComponent]
+
+    @classmethod
+    def from_json(cls, stored: dict[str, Any]) -> OrderEarning:
+        def component(c: dict[str, Any]) -> EarningComponent:
+            rule_id = c["ruleId"]
+            return EarningComponent(
+                source=c["source"],
+                rule_id=None
+                if rule_id is None
+                else strawberry.ID(encode_id("EarningRule", rule_id)),
+                base_minor=c["baseMinor"],
+                multiplier=c["multiplier"],
+                points=c["points"],
+            )
+
+        return cls(
+            points=stored["points"],
+            base_minor=stored["baseMinor"],
+            lines=[
+                LineEarning(
+                    index=line["index"],
+                    sku=line["sku"],
+                    category=line["category"],
+                    quantity=line["quantity"],
+                    base_minor=line["baseMinor"],
+                    points=line["points"],
+                    components=[component(c) for c in line["components"]],
+                )
+                for line in stored["lines"]
+            ],
+            order_components=[component(c) for c in stored["orderComponents"]],
+        )
+
+
 @strawberry.type(description="An order the store reported, and what it earned.")
 class Order(Node):
     order_id: str = strawberry.field(description="The store's own order id.")
@@ -247,6 +330,10 @@ class Order(Node):
     points_earned: int
     placed_at: datetime
     created_at: datetime
+    status: str
+    earning: OrderEarning | None = strawberry.field(
+        description="The breakdown stored when the order earned; refunds take back from it."
+    )
     member_pk: strawberry.Private[int]
 
     @classmethod
@@ -259,6 +346,8 @@ class Order(Node):
             points_earned=record.points_earned,
             placed_at=record.placed_at,
             created_at=record.created_at,
+            status=record.status,
+            earning=None if record.earning is None else OrderEarning.from_json(record.earning),
             member_pk=record.member_id,
         )
 
@@ -266,6 +355,52 @@ class Order(Node):
     async def member(self, info: Info) -> Member:
         member_reader(info)
         return await _member_for(info, self.member_pk)
+
+
+RuleKindEnum = strawberry.enum(RuleKind, name="EarningRuleKind")
+
+
+@strawberry.type(description="A purchase rule or campaign: how orders earn beyond the base rate.")
+class EarningRule(Node):
+    name: str
+    kind: RuleKindEnum  # type: ignore[valid-type]
+    multiplier: str | None = strawberry.field(description='MULTIPLIER rules, e.g. "2".')
+    points: int | None = strawberry.field(description="BONUS_PER_UNIT and BONUS_PER_ORDER.")
+    priority: int
+    exclusive: bool
+    minimum_order_minor: int
+    include_skus: list[str]
+    include_categories: list[str]
+    exclude_skus: list[str]
+    exclude_categories: list[str]
+    starts_at: datetime | None
+    ends_at: datetime | None
+    paused: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_record(cls, record: EarningRuleRecord) -> EarningRule:
+        rule = record.rule
+        return cls(
+            id=strawberry.ID(encode_id("EarningRule", record.id)),
+            name=record.name,
+            kind=rule.kind,
+            multiplier=None if rule.multiplier is None else str(rule.multiplier),
+            points=rule.points,
+            priority=rule.priority,
+            exclusive=rule.exclusive,
+            minimum_order_minor=rule.minimum_order_minor,
+            include_skus=sorted(rule.filter.include_skus),
+            include_categories=sorted(rule.filter.include_categories),
+            exclude_skus=sorted(rule.filter.exclude_skus),
+            exclude_categories=sorted(rule.filter.exclude_categories),
+            starts_at=rule.starts_at,
+            ends_at=rule.ends_at,
+            paused=record.paused,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+        )
 
 
 @strawberry.type(description="A domain event from the outbox, in the order it happened.")

@@ -5,6 +5,7 @@ migrations can name them.
 """
 
 from app.models.api_keys import ApiKey
+from app.models.earning_rules import EarningRule
 from app.models.events import OutboxEvent
 from app.models.idempotency import IdempotencyRecord
 from app.models.ledger import LedgerEntry, LedgerTransaction, PointLot
@@ -15,6 +16,7 @@ from app.models.rewards import Redemption, Reward
 
 __all__ = [
     "ApiKey",
+    "EarningRule",
     "IdempotencyRecord",
     "LedgerEntry",
     "LedgerTransaction",

@@ -73,8 +73,10 @@ class PointLot(Model):
     points = fields.BigIntField()
     remaining = fields.BigIntField()
     expires_at = fields.DatetimeField(null=True)
+    # Set while the points are pending (not yet spendable); cleared when they mature.
+    pending_until = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField()
 
     class Meta:
         table = "point_lots"
-        indexes = (("member_id", "remaining"),)
+        indexes = (("member_id", "remaining"), ("pending_until",))

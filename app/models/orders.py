@@ -32,6 +32,13 @@ class Order(Model):
     transaction: fields.ForeignKeyNullableRelation["LedgerTransaction"] = fields.ForeignKeyField(
         "models.LedgerTransaction", related_name="orders", on_delete=fields.RESTRICT, null=True
     )
+    # Why the order earned what it did, per line, under the rules of that moment; refunds take
+    # back from this, never from a recomputation with today's rules.
+    earning: Any = fields.JSONField(null=True)
+    status = fields.CharField(max_length=24, default="PLACED")
+    # Units refunded so far per line index, and the points taken back so far.
+    refunded_quantities: Any = fields.JSONField(default=dict)
+    points_refunded = fields.BigIntField(default=0)
     placed_at = fields.DatetimeField()
     created_at = fields.DatetimeField()
 

@@ -4,6 +4,12 @@
 transaction, its two entries (summing to zero), the member's cached balances, the point lots
 and the domain event. The SQL is written by hand: this is the hot path of every earn and
 redemption, and Tortoise's query building cost as much as the database here.
+
+A movement has a member side (the member's available or pending account) and a counter side
+(a program account, or the member's pending account when pending points mature). Lots follow
+the member's points: a credit from a program account opens a lot (pending while
+`pending_until` is set), a debit of available points spends available lots, and maturing turns a
+pending lot into an available one (`mature_lot`).
 """
 
 from __future__ import annotations
@@ -25,15 +31,13 @@ _EVENT_TYPES = {
     TransactionKind.EARN_ORDER: "points.earned",
     TransactionKind.REDEEM: "points.redeemed",
     TransactionKind.ADJUST: "points.adjusted",
+    TransactionKind.MATURE: "points.matured",
 }
 
 
 @dataclass(frozen=True)
 class Movement:
-    """Points moving between a member's available balance and one program account.
-
-    `points` is the signed change of the member's available balance.
-    """
+    """`points` move onto `member_account` (negative: off it) from `counter_account`."""
 
     program_id: int
     member_id: int
@@ -41,7 +45,10 @@ class Movement:
     points: int
     counter_account: Account
     description: str
+    member_account: Account = Account.MEMBER_AVAILABLE
     order_ref: str | None = None
+    # For a credit to the pending account: when the points become available.
+    pending_until: datetime | None = None
     # Refusal when the member cannot cover a debit (the code differs per use case).
     shortfall_code: ErrorCode = ErrorCode.INSUFFICIENT_POINTS
     event_details: dict[str, Any] = field(default_factory=dict)
@@ -51,6 +58,19 @@ class Movement:
 class PostedTransaction:
     transaction_id: int
     available_after: int
+    pending_after: int
+
+
+def _balance_deltas(movement: Movement) -> tuple[int, int, int, int]:
+    """(available, pending, lifetime earned, lifetime redeemed) changes of a movement."""
+    points = movement.points
+    available = points if movement.member_account is Account.MEMBER_AVAILABLE else 0
+    pending = points if movement.member_account is Account.MEMBER_PENDING else 0
+    if movement.counter_account is Account.MEMBER_PENDING:
+        pending -= points
+    earned = points if movement.counter_account is Account.PROGRAM_ISSUED else 0
+    redeemed = -points if movement.counter_account is Account.PROGRAM_REDEEMED else 0
+    return available, pending, earned, redeemed
 
 
 async def post_movement(
@@ -64,27 +84,33 @@ async def post_movement(
     """
     if movement.points == 0:
         raise ValueError("a ledger movement must move points")
+    if (movement.pending_until is not None) != (movement.member_account is Account.MEMBER_PENDING):
+        raise ValueError("pending points, and only they, need pending_until")
     points = movement.points
     if abs(points) > MAX_POINTS_PER_MOVEMENT:
         raise DomainError(
             ErrorCode.POINTS_LIMIT_EXCEEDED,
             f"one movement moves at most {MAX_POINTS_PER_MOVEMENT} points, not {abs(points)}",
         )
-    earned = points if movement.counter_account is Account.PROGRAM_ISSUED else 0
-    redeemed = -points if movement.counter_account is Account.PROGRAM_REDEEMED else 0
+    available, pending, earned, redeemed = _balance_deltas(movement)
     balance = await fetch_one(
         conn,
         "UPDATE members SET points_available = points_available + ?,"
+        " points_pending = points_pending + ?,"
         " lifetime_earned = lifetime_earned + ?, lifetime_redeemed = lifetime_redeemed + ?"
         " WHERE id = ? AND points_available + ? BETWEEN 0 AND ?"
+        " AND points_pending + ? BETWEEN 0 AND ?"
         " AND lifetime_earned + ? <= ? AND lifetime_redeemed + ? <= ?"
-        " RETURNING points_available",
+        " RETURNING points_available, points_pending",
         (
-            points,
+            available,
+            pending,
             earned,
             redeemed,
             movement.member_id,
-            points,
+            available,
+            MAX_BALANCE,
+            pending,
             MAX_BALANCE,
             earned,
             MAX_BALANCE,
@@ -93,18 +119,21 @@ async def post_movement(
         ),
     )
     if balance is None:
-        field = ["input", "points"] if movement.kind is TransactionKind.ADJUST else None
+        field_path = ["input", "points"] if movement.kind is TransactionKind.ADJUST else None
         if points < 0:
             raise DomainError(
                 movement.shortfall_code,
                 f"the member has fewer than {-points} points available",
-                field,
+                field_path,
             )
         raise DomainError(
             ErrorCode.POINTS_LIMIT_EXCEEDED,
             f"a balance or lifetime total would pass {MAX_BALANCE} points",
-            field,
+            field_path,
         )
+    # Net change of the member's points: maturing moves points between the member's own
+    # accounts and changes nothing in total.
+    net_points = 0 if movement.counter_account is Account.MEMBER_PENDING else points
     transaction = await fetch_one(
         conn,
         "INSERT INTO ledger_transactions (program_id, member_id, kind, points, description,"
@@ -113,7 +142,7 @@ async def post_movement(
             movement.program_id,
             movement.member_id,
             movement.kind.value,
-            points,
+            net_points,
             movement.description,
             movement.order_ref,
             now,
@@ -129,7 +158,7 @@ async def post_movement(
             transaction_id,
             movement.program_id,
             movement.member_id,
-            Account.MEMBER_AVAILABLE.value,
+            movement.member_account.value,
             points,
             False,
             transaction_id,
@@ -140,16 +169,25 @@ async def post_movement(
             True,
         ),
     )
-    if points > 0:
+    if points > 0 and movement.counter_account is not Account.MEMBER_PENDING:
         await execute(
             conn,
             "INSERT INTO point_lots (program_id, member_id, transaction_id, points, remaining,"
-            " expires_at, created_at) VALUES (?, ?, ?, ?, ?, NULL, ?)",
-            (movement.program_id, movement.member_id, transaction_id, points, points, now),
+            " expires_at, pending_until, created_at) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)",
+            (
+                movement.program_id,
+                movement.member_id,
+                transaction_id,
+                points,
+                points,
+                movement.pending_until,
+                now,
+            ),
         )
-    else:
+    elif points < 0 and movement.member_account is Account.MEMBER_AVAILABLE:
         await _consume_lots(conn, movement.member_id, -points)
     available_after = int(balance["points_available"])
+    pending_after = int(balance["points_pending"])
     await append_event(
         conn,
         program_id=movement.program_id,
@@ -161,21 +199,24 @@ async def post_movement(
             "kind": movement.kind.value,
             "points": points,
             "availableAfter": available_after,
+            "pendingAfter": pending_after,
             "description": movement.description,
             **({"orderId": movement.order_ref} if movement.order_ref else {}),
             **movement.event_details,
         },
         now=now,
     )
-    return PostedTransaction(transaction_id=transaction_id, available_after=available_after)
+    return PostedTransaction(
+        transaction_id=transaction_id, available_after=available_after, pending_after=pending_after
+    )
 
 
 async def _consume_lots(conn: BaseDBAsyncClient, member_id: int, points: int) -> None:
-    """Spend `points` from the lots that expire first (never-expiring ones last), oldest first."""
+    """Spend `points` from the available lots that expire first (never-expiring ones last)."""
     lots = await fetch_all(
         conn,
         "SELECT id, remaining FROM point_lots WHERE member_id = ? AND remaining > 0"
-        " ORDER BY expires_at IS NULL, expires_at, id",
+        " AND pending_until IS NULL ORDER BY expires_at IS NULL, expires_at, id",
         (member_id,),
     )
     left = points
@@ -193,3 +234,44 @@ async def _consume_lots(conn: BaseDBAsyncClient, member_id: int, points: int) ->
         # The cached balance said yes but the lots disagree: the ledger is inconsistent, and
         # `laurel verify-ledger` will name the member. Refuse rather than spend phantom points.
         raise RuntimeError(f"point lots of member {member_id} are short by {left} points")
+
+
+async def mature_lot(
+    conn: BaseDBAsyncClient, lot_id: int, now: datetime
+) -> PostedTransaction | None:
+    """Make a due pending lot spendable; None when another runner already did.
+
+    The guarded update of the lot is what makes maturing happen once, whoever runs it.
+    """
+    lot = await fetch_one(
+        conn,
+        "UPDATE point_lots SET pending_until = NULL WHERE id = ? AND pending_until IS NOT NULL"
+        " AND pending_until <= ? RETURNING program_id, member_id, remaining, transaction_id",
+        (lot_id, now),
+    )
+    if lot is None:
+        return None
+    remaining = int(lot["remaining"])
+    if remaining == 0:
+        return None
+    origin = await fetch_one(
+        conn, "SELECT order_ref FROM ledger_transactions WHERE id = ?", (lot["transaction_id"],)
+    )
+    order_ref = origin["order_ref"] if origin else None
+    return await post_movement(
+        conn,
+        Movement(
+            program_id=int(lot["program_id"]),
+            member_id=int(lot["member_id"]),
+            kind=TransactionKind.MATURE,
+            points=remaining,
+            counter_account=Account.MEMBER_PENDING,
+            description=(
+                f"{remaining} points from order {order_ref} are now available"
+                if order_ref
+                else f"{remaining} pending points are now available"
+            ),
+            order_ref=order_ref,
+        ),
+        now,
+    )

@@ -7,6 +7,7 @@ returns the first result and earns nothing; with other content it is refused.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from app.db import as_datetime, connection, execute, fetch_one, utc_now
+from app.domain.earning import CartLine, Earning
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
@@ -22,10 +24,11 @@ from app.domain.money import (
     MAX_POINTS_PER_MOVEMENT,
     MAX_QUANTITY,
     is_known_currency,
-    points_for_amount,
 )
 from app.domain.validation import EXTERNAL_ID_MAX, IDEMPOTENCY_KEY_MAX, Checker
 from app.services import idempotency
+from app.services.earning import earn, earning_json
+from app.services.earning_rules import active_purchase_rules
 from app.services.events import append_event
 from app.services.ledger import Movement, post_movement
 from app.services.programs import ProgramScope, in_scope, require_program
@@ -37,7 +40,7 @@ ORDER_CLOCK_SKEW = timedelta(days=1)
 _OPERATION = "recordOrder"
 _COLUMNS = (
     "id, program_id, member_id, order_id, currency, total_minor, points_earned,"
-    " transaction_id, request_hash, placed_at, created_at"
+    " transaction_id, request_hash, placed_at, created_at, earning, status"
 )
 
 
@@ -76,6 +79,9 @@ class OrderRecord:
     transaction_id: int | None
     placed_at: datetime
     created_at: datetime
+    # The stored breakdown (services/earning.py `earning_json`).
+    earning: dict[str, Any] | None
+    status: str
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,8 @@ def _record(row: dict[str, Any]) -> OrderRecord:
         transaction_id=None if row["transaction_id"] is None else int(row["transaction_id"]),
         placed_at=as_datetime(row["placed_at"]),
         created_at=as_datetime(row["created_at"]),
+        earning=json.loads(row["earning"]) if isinstance(row["earning"], str) else row["earning"],
+        status=row["status"],
     )
 
 
@@ -107,41 +115,37 @@ async def get_order(order_pk: int, scope: ProgramScope) -> OrderRecord | None:
     return _record(row)
 
 
-def _validate(data: RecordOrderInput, program_currency: str) -> Checker:
-    check = Checker()
-    check.text(["input", "customerId"], data.customer_id, EXTERNAL_ID_MAX)
-    check.text(["input", "orderId"], data.order_id, EXTERNAL_ID_MAX)
-    if data.idempotency_key is not None:
-        check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
-    currency = data.currency.strip().upper()
-    if not is_known_currency(currency):
+def _check_cart(
+    check: Checker,
+    *,
+    currency: str,
+    program_currency: str,
+    lines: Sequence[OrderLineInput],
+    amounts: dict[str, int],
+) -> int:
+    """Check what an order and a cart preview share; returns the lines' total."""
+    normalised = currency.strip().upper()
+    if not is_known_currency(normalised):
         check.add(
             ErrorCode.UNKNOWN_CURRENCY,
-            f"{data.currency!r} is not an ISO 4217 currency code",
+            f"{currency!r} is not an ISO 4217 currency code",
             ["input", "currency"],
         )
-    elif currency != program_currency:
+    elif normalised != program_currency:
         check.add(
             ErrorCode.CURRENCY_MISMATCH,
-            f"the program counts in {program_currency}, the order is in {currency}",
+            f"the program counts in {program_currency}, the order is in {normalised}",
             ["input", "currency"],
         )
-    check.int_range(
-        ["input", "totalMinor"], data.total_minor, 1, MAX_AMOUNT_MINOR, ErrorCode.INVALID_AMOUNT
-    )
-    for name, value in (
-        ("shippingMinor", data.shipping_minor),
-        ("taxMinor", data.tax_minor),
-        ("discountMinor", data.discount_minor),
-    ):
+    for name, value in amounts.items():
         check.int_range(["input", name], value, 0, MAX_AMOUNT_MINOR, ErrorCode.INVALID_AMOUNT)
-    if not data.lines:
+    if not lines:
         check.add(ErrorCode.REQUIRED, "an order needs at least one line", ["input", "lines"])
-    if len(data.lines) > MAX_LINES:
+    if len(lines) > MAX_LINES:
         check.add(ErrorCode.TOO_MANY, f"an order has at most {MAX_LINES} lines", ["input", "lines"])
-        return check
+        return 0
     lines_total = 0
-    for index, line in enumerate(data.lines):
+    for index, line in enumerate(lines):
         path = ["input", "lines", str(index)]
         check.text([*path, "sku"], line.sku, EXTERNAL_ID_MAX)
         check.text([*path, "category"], line.category, EXTERNAL_ID_MAX, required=False)
@@ -157,19 +161,46 @@ def _validate(data: RecordOrderInput, program_currency: str) -> Checker:
             ErrorCode.INVALID_AMOUNT,
         )
         lines_total += line.quantity * line.unit_price_minor
-    expected = lines_total + data.shipping_minor + data.tax_minor - data.discount_minor
-    if data.placed_at.tzinfo is None:
+    return lines_total
+
+
+def _check_placed_at(check: Checker, placed_at: datetime) -> None:
+    if placed_at.tzinfo is None:
         check.add(
             ErrorCode.INVALID_VALUE,
             "placedAt needs a time zone, e.g. 2026-11-20T10:00:00Z",
             ["input", "placedAt"],
         )
-    elif not EARLIEST_ORDER_TIME <= data.placed_at <= utc_now() + ORDER_CLOCK_SKEW:
+    elif not EARLIEST_ORDER_TIME <= placed_at <= utc_now() + ORDER_CLOCK_SKEW:
         check.add(
             ErrorCode.INVALID_VALUE,
             "placedAt must be after 2000 and not in the future",
             ["input", "placedAt"],
         )
+
+
+def _validate(data: RecordOrderInput, program_currency: str) -> Checker:
+    check = Checker()
+    check.text(["input", "customerId"], data.customer_id, EXTERNAL_ID_MAX)
+    check.text(["input", "orderId"], data.order_id, EXTERNAL_ID_MAX)
+    if data.idempotency_key is not None:
+        check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.int_range(
+        ["input", "totalMinor"], data.total_minor, 1, MAX_AMOUNT_MINOR, ErrorCode.INVALID_AMOUNT
+    )
+    lines_total = _check_cart(
+        check,
+        currency=data.currency,
+        program_currency=program_currency,
+        lines=data.lines,
+        amounts={
+            "shippingMinor": data.shipping_minor,
+            "taxMinor": data.tax_minor,
+            "discountMinor": data.discount_minor,
+        },
+    )
+    _check_placed_at(check, data.placed_at)
+    expected = lines_total + data.shipping_minor + data.tax_minor - data.discount_minor
     if not check.errors and expected != data.total_minor:
         check.add(
             ErrorCode.LINES_TOTAL_MISMATCH,
@@ -256,7 +287,24 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
     existing = await _existing(program.id, data.order_id)
     if existing is not None:
         return _replay(existing, fingerprint)
-    points = points_for_amount(data.total_minor, program.currency, program.points_per_currency_unit)
+    earning = earn(
+        program,
+        await active_purchase_rules(program.id),
+        lines=[
+            CartLine(
+                sku=line.sku,
+                quantity=line.quantity,
+                unit_price_minor=line.unit_price_minor,
+                category=line.category,
+            )
+            for line in data.lines
+        ],
+        shipping_minor=data.shipping_minor,
+        tax_minor=data.tax_minor,
+        discount_minor=data.discount_minor,
+        placed_at=data.placed_at,
+    )
+    points = earning.points
     if points > MAX_POINTS_PER_MOVEMENT:
         raise DomainError(
             ErrorCode.POINTS_LIMIT_EXCEEDED,
@@ -284,8 +332,9 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
                 conn,
                 "INSERT INTO orders (program_id, member_id, order_id, currency, total_minor,"
                 " shipping_minor, tax_minor, discount_minor, lines, request_hash, points_earned,"
-                " transaction_id, placed_at, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)"
+                " transaction_id, placed_at, created_at, earning, status, refunded_quantities,"
+                " points_refunded)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, 'PLACED', '{}', 0)"
                 f" ON CONFLICT (program_id, order_id) DO NOTHING RETURNING {_COLUMNS}",
                 (
                     program.id,
@@ -301,12 +350,15 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
                     points,
                     data.placed_at,
                     now,
+                    json.dumps(earning_json(earning), separators=(",", ":")),
                 ),
             )
             if row is None:
                 raise _OrderExistsError
             order = _record(row)
             if points > 0:
+                pending_until = data.placed_at + timedelta(days=program.pending_days)
+                is_pending = pending_until > now
                 posted = await post_movement(
                     conn,
                     Movement(
@@ -315,6 +367,10 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
                         kind=TransactionKind.EARN_ORDER,
                         points=points,
                         counter_account=Account.PROGRAM_ISSUED,
+                        member_account=(
+                            Account.MEMBER_PENDING if is_pending else Account.MEMBER_AVAILABLE
+                        ),
+                        pending_until=pending_until if is_pending else None,
                         description=f"Order {data.order_id}",
                         order_ref=data.order_id,
                         event_details={"orderPk": encode_id("Order", order.id)},
@@ -352,3 +408,51 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
         assert existing is not None
         return _replay(existing, fingerprint)
     return RecordedOrder(order=order, already_recorded=False)
+
+
+@dataclass(frozen=True)
+class CartPreviewInput:
+    program_slug: str
+    currency: str
+    lines: list[OrderLineInput]
+    shipping_minor: int = 0
+    tax_minor: int = 0
+    discount_minor: int = 0
+    placed_at: datetime | None = None
+
+
+async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
+    """What a cart would earn now (or at `placed_at`), with its breakdown; writes nothing."""
+    program = await require_program(data.program_slug, scope)
+    check = Checker()
+    _check_cart(
+        check,
+        currency=data.currency,
+        program_currency=program.currency,
+        lines=data.lines,
+        amounts={
+            "shippingMinor": data.shipping_minor,
+            "taxMinor": data.tax_minor,
+            "discountMinor": data.discount_minor,
+        },
+    )
+    placed_at = data.placed_at or utc_now()
+    _check_placed_at(check, placed_at)
+    check.raise_if_any()
+    return earn(
+        program,
+        await active_purchase_rules(program.id),
+        lines=[
+            CartLine(
+                sku=line.sku.strip(),
+                quantity=line.quantity,
+                unit_price_minor=line.unit_price_minor,
+                category=line.category.strip() if line.category and line.category.strip() else None,
+            )
+            for line in data.lines
+        ],
+        shipping_minor=data.shipping_minor,
+        tax_minor=data.tax_minor,
+        discount_minor=data.discount_minor,
+        placed_at=placed_at.astimezone(UTC),
+    )

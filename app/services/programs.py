@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,16 +11,29 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.db import as_datetime, connection, fetch_all, fetch_one, utc_now
+from app.domain.earning import Rounding
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
-from app.domain.money import MAX_POINTS_PER_CURRENCY_UNIT, is_known_currency
-from app.domain.validation import NAME_MAX, SLUG_PATTERN, Checker, is_lookup_text
+from app.domain.money import MAX_AMOUNT_MINOR, MAX_POINTS_PER_CURRENCY_UNIT, is_known_currency
+from app.domain.validation import (
+    EXTERNAL_ID_MAX,
+    NAME_MAX,
+    SLUG_PATTERN,
+    Checker,
+    is_lookup_text,
+)
 from app.services.events import append_event
 
 # The programs a caller may see: one program id for a program's key, None for an admin.
 ProgramScope = int | None
 
-_COLUMNS = "id, slug, name, currency, points_per_currency_unit, active, created_at"
+_COLUMNS = (
+    "id, slug, name, currency, points_per_currency_unit, active, created_at, rounding,"
+    " count_shipping, count_tax, minimum_order_minor, excluded_skus, excluded_categories,"
+    " pending_days"
+)
+MAX_PENDING_DAYS = 365
+MAX_EXCLUDED = 1000
 
 
 @dataclass(frozen=True)
@@ -31,6 +45,13 @@ class ProgramRecord:
     points_per_currency_unit: int
     active: bool
     created_at: datetime
+    rounding: Rounding
+    count_shipping: bool
+    count_tax: bool
+    minimum_order_minor: int
+    excluded_skus: frozenset[str]
+    excluded_categories: frozenset[str]
+    pending_days: int
 
 
 @dataclass(frozen=True)
@@ -39,6 +60,13 @@ class CreateProgramInput:
     name: str
     currency: str
     points_per_currency_unit: int
+    rounding: Rounding = Rounding.FLOOR
+    count_shipping: bool = False
+    count_tax: bool = False
+    minimum_order_minor: int = 0
+    excluded_skus: tuple[str, ...] = ()
+    excluded_categories: tuple[str, ...] = ()
+    pending_days: int = 0
 
 
 def _record(row: dict[str, Any]) -> ProgramRecord:
@@ -50,7 +78,19 @@ def _record(row: dict[str, Any]) -> ProgramRecord:
         points_per_currency_unit=int(row["points_per_currency_unit"]),
         active=bool(row["active"]),
         created_at=as_datetime(row["created_at"]),
+        rounding=Rounding(row["rounding"]),
+        count_shipping=bool(row["count_shipping"]),
+        count_tax=bool(row["count_tax"]),
+        minimum_order_minor=int(row["minimum_order_minor"]),
+        excluded_skus=frozenset(_json_list(row["excluded_skus"])),
+        excluded_categories=frozenset(_json_list(row["excluded_categories"])),
+        pending_days=int(row["pending_days"]),
     )
+
+
+def _json_list(value: Any) -> list[str]:
+    decoded = json.loads(value) if isinstance(value, str) else value
+    return [str(item) for item in decoded]
 
 
 def in_scope(program_id: int, scope: ProgramScope) -> bool:
@@ -124,6 +164,22 @@ async def create_program(data: CreateProgramInput) -> ProgramRecord:
         MAX_POINTS_PER_CURRENCY_UNIT,
         ErrorCode.INVALID_POINTS,
     )
+    check.int_range(
+        ["input", "pendingDays"], data.pending_days, 0, MAX_PENDING_DAYS, ErrorCode.INVALID_VALUE
+    )
+    check.int_range(
+        ["input", "minimumOrderMinor"],
+        data.minimum_order_minor,
+        0,
+        MAX_AMOUNT_MINOR,
+        ErrorCode.INVALID_AMOUNT,
+    )
+    excluded_skus = check.text_list(
+        ["input", "excludedSkus"], data.excluded_skus, EXTERNAL_ID_MAX, MAX_EXCLUDED
+    )
+    excluded_categories = check.text_list(
+        ["input", "excludedCategories"], data.excluded_categories, EXTERNAL_ID_MAX, MAX_EXCLUDED
+    )
     check.raise_if_any()
     assert name is not None
     now = utc_now()
@@ -132,8 +188,24 @@ async def create_program(data: CreateProgramInput) -> ProgramRecord:
             row = await fetch_one(
                 conn,
                 "INSERT INTO programs (slug, name, currency, points_per_currency_unit, active,"
-                f" created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
-                (slug, name, currency, data.points_per_currency_unit, True, now),
+                " created_at, rounding, count_shipping, count_tax, minimum_order_minor,"
+                " excluded_skus, excluded_categories, pending_days)"
+                f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
+                (
+                    slug,
+                    name,
+                    currency,
+                    data.points_per_currency_unit,
+                    True,
+                    now,
+                    data.rounding.value,
+                    data.count_shipping,
+                    data.count_tax,
+                    data.minimum_order_minor,
+                    json.dumps(sorted(excluded_skus)),
+                    json.dumps(sorted(excluded_categories)),
+                    data.pending_days,
+                ),
             )
             assert row is not None
             program = _record(row)

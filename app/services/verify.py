@@ -11,7 +11,8 @@ SELECT m.id, m.customer_id, m.points_available, m.points_pending, m.lifetime_ear
        COALESCE(e.pending, 0) AS ledger_pending,
        COALESCE(e.earned, 0) AS ledger_earned,
        COALESCE(e.redeemed, 0) AS ledger_redeemed,
-       COALESCE(l.remaining, 0) AS lots_remaining
+       COALESCE(l.available, 0) AS lots_available,
+       COALESCE(l.pending, 0) AS lots_pending
 FROM members m
 LEFT JOIN (
     SELECT member_id,
@@ -22,7 +23,10 @@ LEFT JOIN (
     FROM ledger_entries GROUP BY member_id
 ) e ON e.member_id = m.id
 LEFT JOIN (
-    SELECT member_id, SUM(remaining) AS remaining FROM point_lots GROUP BY member_id
+    SELECT member_id,
+           SUM(CASE WHEN pending_until IS NULL THEN remaining ELSE 0 END) AS available,
+           SUM(CASE WHEN pending_until IS NULL THEN 0 ELSE remaining END) AS pending
+    FROM point_lots GROUP BY member_id
 ) l ON l.member_id = m.id
 ORDER BY m.id
 """
@@ -101,9 +105,13 @@ async def verify_ledger() -> list[str]:
                 problems.append(
                     f"{who}: {label} is {row[cached]}, the entries say {row[recomputed]}"
                 )
-        if int(row["lots_remaining"]) != int(row["ledger_available"]):
-            problems.append(
-                f"{who}: point lots hold {row['lots_remaining']},"
-                f" the entries say {row['ledger_available']} available"
-            )
+        for lots, recomputed, label in (
+            ("lots_available", "ledger_available", "available"),
+            ("lots_pending", "ledger_pending", "pending"),
+        ):
+            if int(row[lots]) != int(row[recomputed]):
+                problems.append(
+                    f"{who}: {label} point lots hold {row[lots]},"
+                    f" the entries say {row[recomputed]} {label}"
+                )
     return problems

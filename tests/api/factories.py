@@ -75,7 +75,11 @@ query($id: ID!) {
 
 
 async def create_program(
-    api: Api, slug: str = "shop", currency: str = "EUR", points_per_currency_unit: int = 1
+    api: Api,
+    slug: str = "shop",
+    currency: str = "EUR",
+    points_per_currency_unit: int = 1,
+    **settings: Any,
 ) -> dict[str, Any]:
     data = await api.data(
         CREATE_PROGRAM,
@@ -85,6 +89,7 @@ async def create_program(
                 "name": f"{slug} rewards",
                 "currency": currency,
                 "pointsPerCurrencyUnit": points_per_currency_unit,
+                **settings,
             }
         },
     )

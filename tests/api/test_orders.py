@@ -89,8 +89,26 @@ async def test_idempotency_key_replays_and_refuses_other_input(api: Api) -> None
     assert (await member_status(api, member["id"]))["points"]["available"] == 25
 
 
-async def test_shipping_tax_and_discount_count_in_the_total(api: Api) -> None:
+async def test_by_default_the_base_is_merchandise_after_discount(api: Api) -> None:
     await create_program(api)
+    await enroll(api)
+
+    result = await record_order(
+        api,
+        unit_price_minor=1000,
+        quantity=3,
+        shippingMinor=500,
+        taxMinor=600,
+        discountMinor=1100,
+        totalMinor=3000,
+    )
+
+    assert result["userErrors"] == []
+    assert result["order"]["pointsEarned"] == 19  # 30.00 - 11.00 discount
+
+
+async def test_a_program_can_count_shipping_and_tax(api: Api) -> None:
+    await create_program(api, countShipping=True, countTax=True)
     await enroll(api)
 
     result = await record_order(

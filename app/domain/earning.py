@@ -1,0 +1,528 @@
+"""The earning engine: how many points each line of an order earns, and why.
+
+Pure: no I/O, no database, no clock, no floats (integers, and `Decimal` only for multipliers).
+The same cart, configuration and time always give the same result.
+
+Stacking policy
+---------------
+
+1. Excluded products. A line whose SKU is in the program's `excluded_skus` or whose category is
+   in its `excluded_categories` (gift cards, say) earns nothing, not even base points: its
+   earning base is 0, it takes no share of the discount and no rule matches it.
+
+2. Discount. The order discount is spread over the other lines in proportion to their amounts
+   (quantity x unit price) by the largest-remainder method (ties go to the lower line index),
+   so the line bases add up to exactly the amount of those lines minus the discount. No line
+   base goes below 0: a discount larger than that amount brings every line base to 0, and the
+   rest of it is taken neither from shipping nor from tax.
+
+3. Earning base. The order's earning base is the sum of the line bases, plus shipping when the
+   program counts shipping and plus tax when it counts tax. An order whose earning base is
+   below the program's minimum earns nothing at all: no base points and no rule points.
+
+4. Base points. Computed once for the whole order, never per line:
+   earning base x points per currency unit / 10^(currency exponent), rounded as the program
+   says (FLOOR, NEAREST with halves up, or CEIL). They are then shared out between the lines,
+   shipping and tax in proportion to their bases by the largest-remainder method (ties go to
+   the lower line index; shipping and tax come after the lines), so the shares add up to
+   exactly the order's base points.
+
+5. Which rules count. A rule counts when its campaign window contains the order time
+   (starts_at <= placed_at < ends_at; a missing bound is open) and the order's earning base
+   reaches the rule's minimum order amount. A rule matches a line when the line is not
+   excluded by the program, its SKU or category is not in the rule's exclude lists, and either
+   both include lists are empty or its SKU or its category is in one of them. Exclusion wins
+   over inclusion.
+
+6. Stacking on a line. The rules that match a line are taken in order of priority (highest
+   first), then id (lowest first).
+   - Exclusive: if any of them is exclusive, only the first exclusive one applies on that line
+     and every other rule is suppressed there.
+   - MULTIPLIER: multipliers do not compound; only the highest matching multiplier applies (on
+     equal multipliers, the first in rule order). It adds base points of the line x
+     (multiplier - 1), rounded as the program says.
+   - BONUS_PER_UNIT: every matching rule adds its points x the line's quantity.
+   - BONUS_PER_ORDER: adds its points once per order, on the first line (lowest index) where
+     it applies.
+
+7. Explanations. Each line lists its components: BASE (for every line that is not excluded,
+   in an order that earns) and then one RULE component per applied rule, in rule order. The
+   order lists a SHIPPING and a TAX component when they are counted. A component that rounds
+   to 0 points is kept: it records that the reason applied. A line's points are the sum of its
+   components; the order's points are the sum of the line points and the order components.
+
+8. Refunds. Refunding units of a line takes back its points in proportion, rounded down at
+   each cumulative step: floor(points x refunded so far / quantity) - floor(points x refunded
+   before / quantity). However the refund is split, all units take back exactly the line's
+   points and never more.
+
+Values no program or order could have (negative amounts, unknown currencies, a multiplier
+outside (1, 100], naive datetimes, ...) raise ValueError: the service validates its input first,
+this is a safety net.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from app.domain.money import (
+    CURRENCY_EXPONENTS,
+    MAX_AMOUNT_MINOR,
+    MAX_POINTS_PER_CURRENCY_UNIT,
+    MAX_POINTS_PER_MOVEMENT,
+    MAX_QUANTITY,
+)
+
+__all__ = [
+    "MAX_MULTIPLIER",
+    "Cart",
+    "CartLine",
+    "Component",
+    "Earning",
+    "EarningConfig",
+    "LineEarning",
+    "LineFilter",
+    "PurchaseRule",
+    "Rounding",
+    "RuleKind",
+    "Source",
+    "evaluate",
+    "refund_share",
+]
+
+MAX_MULTIPLIER = Decimal(100)
+_MULTIPLIER_SCALE = 100  # multipliers have at most 2 decimal places
+
+
+class Rounding(StrEnum):
+    FLOOR = "FLOOR"
+    NEAREST = "NEAREST"  # halves round up
+    CEIL = "CEIL"
+
+
+class RuleKind(StrEnum):
+    MULTIPLIER = "MULTIPLIER"  # base points of matching lines x multiplier (2 = double)
+    BONUS_PER_UNIT = "BONUS_PER_UNIT"  # fixed points per unit bought of matching lines
+    BONUS_PER_ORDER = "BONUS_PER_ORDER"  # fixed points once per order, on the first matching line
+
+
+class Source(StrEnum):
+    """The values of `Component.source`."""
+
+    BASE = "BASE"
+    SHIPPING = "SHIPPING"
+    TAX = "TAX"
+    RULE = "RULE"
+
+
+@dataclass(frozen=True)
+class CartLine:
+    """One order line."""
+
+    sku: str
+    quantity: int
+    unit_price_minor: int
+    category: str | None = None
+
+
+@dataclass(frozen=True)
+class Cart:
+    currency: str
+    lines: tuple[CartLine, ...]
+    shipping_minor: int = 0
+    tax_minor: int = 0
+    discount_minor: int = 0
+
+
+@dataclass(frozen=True)
+class LineFilter:
+    """Which lines a rule matches: empty include lists mean every line; exclude wins."""
+
+    include_skus: frozenset[str] = frozenset()
+    include_categories: frozenset[str] = frozenset()
+    exclude_skus: frozenset[str] = frozenset()
+    exclude_categories: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class PurchaseRule:
+    """A purchase rule, or a campaign when it has a window (starts_at <= placed_at < ends_at)."""
+
+    id: int
+    kind: RuleKind
+    filter: LineFilter
+    multiplier: Decimal | None = None  # MULTIPLIER only: in (1, 100], at most 2 decimal places
+    points: int | None = None  # BONUS_PER_UNIT and BONUS_PER_ORDER only
+    priority: int = 0
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    exclusive: bool = False  # when it matches a line, no non-exclusive rule applies there
+    minimum_order_minor: int = 0  # applies only when the order's earning base reaches this
+
+
+@dataclass(frozen=True)
+class EarningConfig:
+    points_per_currency_unit: int
+    rounding: Rounding = Rounding.FLOOR
+    count_shipping: bool = False
+    count_tax: bool = False
+    minimum_order_minor: int = 0  # below this earning base the order earns nothing at all
+    excluded_skus: frozenset[str] = frozenset()  # gift cards etc.: earn nothing, not even base
+    excluded_categories: frozenset[str] = frozenset()
+    rules: tuple[PurchaseRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class Component:
+    """One reason a line (or the order) earned points."""
+
+    source: str  # a `Source`: "BASE", "SHIPPING", "TAX" or "RULE"
+    rule_id: int | None
+    base_minor: int
+    multiplier: Decimal | None
+    points: int
+
+
+@dataclass(frozen=True)
+class LineEarning:
+    index: int
+    sku: str
+    category: str | None
+    quantity: int
+    base_minor: int  # line amount after its share of the discount; 0 for an excluded line
+    points: int
+    components: tuple[Component, ...]
+
+
+@dataclass(frozen=True)
+class Earning:
+    points: int  # == sum of the line points + sum of the order component points
+    base_minor: int  # the order's earning base
+    lines: tuple[LineEarning, ...]
+    order_components: tuple[Component, ...]  # shipping and tax base points
+
+
+# --- arithmetic -------------------------------------------------------------------------------
+
+
+def _divide(numerator: int, denominator: int, rounding: Rounding) -> int:
+    """numerator / denominator rounded as asked; both non-negative, denominator > 0."""
+    if rounding is Rounding.FLOOR:
+        return numerator // denominator
+    if rounding is Rounding.CEIL:
+        return -(-numerator // denominator)
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def _largest_remainder(total: int, weights: Sequence[int]) -> list[int]:
+    """`total` split in proportion to `weights`, summing exactly to `total`.
+
+    Each share is floor(total x weight / sum); the units left over go one each to the largest
+    remainders, ties to the lower index. All zero when the weights sum to 0.
+    """
+    weight_sum = sum(weights)
+    if weight_sum == 0:
+        return [0] * len(weights)
+    shares: list[int] = []
+    remainders: list[int] = []
+    for weight in weights:
+        share, remainder = divmod(total * weight, weight_sum)
+        shares.append(share)
+        remainders.append(remainder)
+    left_over = total - sum(shares)
+    for index in sorted(range(len(weights)), key=lambda i: (-remainders[i], i))[:left_over]:
+        shares[index] += 1
+    return shares
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def _check_int(name: str, value: object, low: int, high: int | None = None) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+
+
+def _check_names(name: str, value: object) -> None:
+    if not isinstance(value, frozenset) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f"{name} must be a frozenset of strings")
+
+
+def _check_aware(name: str, value: datetime) -> None:
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime, got {value!r}")
+
+
+def _multiplier_hundredths(rule: PurchaseRule) -> int:
+    """The rule's multiplier x 100, checked: in (1, 100] with at most 2 decimal places."""
+    multiplier = rule.multiplier
+    if not isinstance(multiplier, Decimal) or not multiplier.is_finite():
+        raise ValueError(f"rule {rule.id}: a MULTIPLIER rule needs a finite Decimal multiplier")
+    if not 1 < multiplier <= MAX_MULTIPLIER:
+        raise ValueError(f"rule {rule.id}: multiplier must be in (1, 100], got {multiplier}")
+    # Exact, whatever the decimal context's precision: digits x 10^exponent x 100.
+    _, digits, exponent = multiplier.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    coefficient = int("".join(map(str, digits)))
+    shift = exponent + 2
+    scale: int = 10 ** abs(shift)
+    if shift >= 0:
+        return coefficient * scale
+    hundredths, rest = divmod(coefficient, scale)
+    if rest:
+        raise ValueError(f"rule {rule.id}: multiplier has more than 2 decimal places")
+    return hundredths
+
+
+def _check_cart(cart: Cart) -> int:
+    """Checks the cart; returns the currency exponent."""
+    if cart.currency not in CURRENCY_EXPONENTS:
+        raise ValueError(f"unknown currency {cart.currency!r}")
+    if not isinstance(cart.lines, tuple):
+        raise ValueError("cart.lines must be a tuple")
+    for name, value in (
+        ("shipping_minor", cart.shipping_minor),
+        ("tax_minor", cart.tax_minor),
+        ("discount_minor", cart.discount_minor),
+    ):
+        _check_int(f"cart.{name}", value, 0, MAX_AMOUNT_MINOR)
+    for index, line in enumerate(cart.lines):
+        if not isinstance(line.sku, str):
+            raise ValueError(f"line {index}: sku must be a string")
+        if line.category is not None and not isinstance(line.category, str):
+            raise ValueError(f"line {index}: category must be a string or None")
+        _check_int(f"line {index}: quantity", line.quantity, 1, MAX_QUANTITY)
+        _check_int(f"line {index}: unit_price_minor", line.unit_price_minor, 0, MAX_AMOUNT_MINOR)
+    return CURRENCY_EXPONENTS[cart.currency]
+
+
+def _check_config(config: EarningConfig) -> dict[int, int]:
+    """Checks the configuration; returns each MULTIPLIER rule's multiplier x 100 by rule id."""
+    _check_int(
+        "points_per_currency_unit", config.points_per_currency_unit, 0, MAX_POINTS_PER_CURRENCY_UNIT
+    )
+    try:
+        Rounding(config.rounding)
+    except ValueError:
+        raise ValueError(f"unknown rounding {config.rounding!r}") from None
+    _check_int("minimum_order_minor", config.minimum_order_minor, 0)
+    _check_names("excluded_skus", config.excluded_skus)
+    _check_names("excluded_categories", config.excluded_categories)
+    if not isinstance(config.rules, tuple):
+        raise ValueError("config.rules must be a tuple")
+    hundredths: dict[int, int] = {}
+    seen: set[int] = set()
+    for rule in config.rules:
+        _check_int("rule id", rule.id, -(2**63), 2**63 - 1)
+        if rule.id in seen:
+            raise ValueError(f"rule id {rule.id} appears twice")
+        seen.add(rule.id)
+        try:
+            kind = RuleKind(rule.kind)
+        except ValueError:
+            raise ValueError(f"rule {rule.id}: unknown kind {rule.kind!r}") from None
+        if kind is RuleKind.MULTIPLIER:
+            hundredths[rule.id] = _multiplier_hundredths(rule)
+            if rule.points is not None:
+                raise ValueError(f"rule {rule.id}: a MULTIPLIER rule has no points")
+        else:
+            if rule.multiplier is not None:
+                raise ValueError(f"rule {rule.id}: a {kind} rule has no multiplier")
+            _check_int(f"rule {rule.id}: points", rule.points, 1, MAX_POINTS_PER_MOVEMENT)
+        _check_int(f"rule {rule.id}: priority", rule.priority, -(2**31), 2**31 - 1)
+        _check_int(f"rule {rule.id}: minimum_order_minor", rule.minimum_order_minor, 0)
+        if not isinstance(rule.exclusive, bool):
+            raise ValueError(f"rule {rule.id}: exclusive must be a bool")
+        if not isinstance(rule.filter, LineFilter):
+            raise ValueError(f"rule {rule.id}: filter must be a LineFilter")
+        for name in ("include_skus", "include_categories", "exclude_skus", "exclude_categories"):
+            _check_names(f"rule {rule.id}: filter.{name}", getattr(rule.filter, name))
+        if rule.starts_at is not None:
+            _check_aware(f"rule {rule.id}: starts_at", rule.starts_at)
+        if rule.ends_at is not None:
+            _check_aware(f"rule {rule.id}: ends_at", rule.ends_at)
+        if (
+            rule.starts_at is not None
+            and rule.ends_at is not None
+            and rule.ends_at <= rule.starts_at
+        ):
+            raise ValueError(f"rule {rule.id}: ends_at must be after starts_at")
+    return hundredths
+
+
+# --- evaluation -------------------------------------------------------------------------------
+
+
+def _is_excluded(line: CartLine, config: EarningConfig) -> bool:
+    return line.sku in config.excluded_skus or (
+        line.category is not None and line.category in config.excluded_categories
+    )
+
+
+def _matches(line_filter: LineFilter, line: CartLine) -> bool:
+    category = line.category
+    if line.sku in line_filter.exclude_skus:
+        return False
+    if category is not None and category in line_filter.exclude_categories:
+        return False
+    if not line_filter.include_skus and not line_filter.include_categories:
+        return True
+    return line.sku in line_filter.include_skus or (
+        category is not None and category in line_filter.include_categories
+    )
+
+
+def _is_active(rule: PurchaseRule, placed_at: datetime, base_minor: int) -> bool:
+    if rule.starts_at is not None and placed_at < rule.starts_at:
+        return False
+    if rule.ends_at is not None and placed_at >= rule.ends_at:
+        return False
+    return base_minor >= rule.minimum_order_minor
+
+
+def _applied_rules(matching: list[PurchaseRule], hundredths: dict[int, int]) -> list[PurchaseRule]:
+    """The rules that apply on a line, in rule order, from those that match it (in rule order)."""
+    for rule in matching:
+        if rule.exclusive:
+            return [rule]
+    best_multiplier: PurchaseRule | None = None
+    for rule in matching:
+        if rule.kind == RuleKind.MULTIPLIER and (
+            best_multiplier is None or hundredths[rule.id] > hundredths[best_multiplier.id]
+        ):
+            best_multiplier = rule
+    return [
+        rule for rule in matching if rule.kind != RuleKind.MULTIPLIER or rule is best_multiplier
+    ]
+
+
+def evaluate(cart: Cart, config: EarningConfig, placed_at: datetime) -> Earning:
+    """The points an order earns, line by line, with the reasons (see the module docstring)."""
+    exponent = _check_cart(cart)
+    hundredths = _check_config(config)
+    _check_aware("placed_at", placed_at)
+    rounding = Rounding(config.rounding)
+    lines = cart.lines
+
+    # 1-2. Excluded lines, and the discount spread over the others.
+    excluded = [_is_excluded(line, config) for line in lines]
+    amounts = [
+        0 if excluded[i] else line.quantity * line.unit_price_minor for i, line in enumerate(lines)
+    ]
+    discount = min(cart.discount_minor, sum(amounts))
+    discount_shares = _largest_remainder(discount, amounts)
+    line_bases = [amount - share for amount, share in zip(amounts, discount_shares, strict=True)]
+
+    # 3. The earning base and the order minimum.
+    shipping_base = cart.shipping_minor if config.count_shipping else 0
+    tax_base = cart.tax_minor if config.count_tax else 0
+    base_minor = sum(line_bases) + shipping_base + tax_base
+    if base_minor < config.minimum_order_minor:
+        return Earning(
+            points=0,
+            base_minor=base_minor,
+            lines=tuple(
+                LineEarning(i, line.sku, line.category, line.quantity, line_bases[i], 0, ())
+                for i, line in enumerate(lines)
+            ),
+            order_components=(),
+        )
+
+    # 4. Base points, once for the order, shared out between lines, shipping and tax.
+    order_base_points = _divide(
+        base_minor * config.points_per_currency_unit, 10**exponent, rounding
+    )
+    shares = _largest_remainder(order_base_points, [*line_bases, shipping_base, tax_base])
+    line_base_points = shares[: len(lines)]
+    shipping_points, tax_points = shares[len(lines) :]
+
+    # 5-6. Rules.
+    rules = sorted(
+        (rule for rule in config.rules if _is_active(rule, placed_at, base_minor)),
+        key=lambda rule: (-rule.priority, rule.id),
+    )
+    awarded_per_order: set[int] = set()
+    line_earnings: list[LineEarning] = []
+    for index, line in enumerate(lines):
+        if excluded[index]:
+            line_earnings.append(
+                LineEarning(index, line.sku, line.category, line.quantity, 0, 0, ())
+            )
+            continue
+        line_base = line_bases[index]
+        base_points = line_base_points[index]
+        components = [Component(Source.BASE, None, line_base, None, base_points)]
+        matching = [rule for rule in rules if _matches(rule.filter, line)]
+        for rule in _applied_rules(matching, hundredths):
+            if rule.kind == RuleKind.MULTIPLIER:
+                extra = _divide(
+                    base_points * (hundredths[rule.id] - _MULTIPLIER_SCALE),
+                    _MULTIPLIER_SCALE,
+                    rounding,
+                )
+                components.append(
+                    Component(Source.RULE, rule.id, line_base, rule.multiplier, extra)
+                )
+                continue
+            assert rule.points is not None  # checked in _check_config
+            if rule.kind == RuleKind.BONUS_PER_UNIT:
+                points = rule.points * line.quantity
+            elif rule.id in awarded_per_order:
+                continue
+            else:
+                awarded_per_order.add(rule.id)
+                points = rule.points
+            components.append(Component(Source.RULE, rule.id, line_base, None, points))
+        line_earnings.append(
+            LineEarning(
+                index=index,
+                sku=line.sku,
+                category=line.category,
+                quantity=line.quantity,
+                base_minor=line_base,
+                points=sum(component.points for component in components),
+                components=tuple(components),
+            )
+        )
+
+    # 7. Shipping and tax, when counted.
+    order_components: list[Component] = []
+    if config.count_shipping:
+        order_components.append(
+            Component(Source.SHIPPING, None, shipping_base, None, shipping_points)
+        )
+    if config.count_tax:
+        order_components.append(Component(Source.TAX, None, tax_base, None, tax_points))
+    total = sum(line.points for line in line_earnings) + sum(c.points for c in order_components)
+    return Earning(
+        points=total,
+        base_minor=base_minor,
+        lines=tuple(line_earnings),
+        order_components=tuple(order_components),
+    )
+
+
+def refund_share(line_points: int, line_quantity: int, refunded_before: int, refunding: int) -> int:
+    """Points to take back when `refunding` more units of a line are refunded.
+
+    floor(points x (before + refunding) / quantity) - floor(points x before / quantity): never
+    negative, and refunding every unit, in any number of steps, takes back exactly `line_points`.
+    """
+    _check_int("line_points", line_points, 0)
+    _check_int("line_quantity", line_quantity, 1)
+    _check_int("refunded_before", refunded_before, 0)
+    _check_int("refunding", refunding, 0)
+    if refunded_before + refunding > line_quantity:
+        raise ValueError(
+            f"cannot refund {refunding} more of {line_quantity} units, "
+            f"{refunded_before} already refunded"
+        )
+    after = line_points * (refunded_before + refunding) // line_quantity
+    return after - line_points * refunded_before // line_quantity
