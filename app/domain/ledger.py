@@ -26,3 +26,5 @@ class TransactionKind(StrEnum):
     ADJUST = "ADJUST"
     # Pending points of an order becoming available after the return window.
     MATURE = "MATURE"
+    # Points of refunded order lines taken back.
+    REFUND = "REFUND"

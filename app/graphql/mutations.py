@@ -29,6 +29,7 @@ from app.services import members as members_service
 from app.services import orders as orders_service
 from app.services import points as points_service
 from app.services import programs as programs_service
+from app.services import refunds as refunds_service
 from app.services import rewards as rewards_service
 
 PayloadT = TypeVar("PayloadT")
@@ -229,6 +230,36 @@ class EarningRulePayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+@strawberry.input
+class RefundLineInput:
+    line_index: int = strawberry.field(description="The line's position in recordOrder's lines.")
+    quantity: int
+
+
+@strawberry.input
+class RefundOrderInput:
+    program_slug: str
+    order_id: str
+    idempotency_key: str
+    lines: list[RefundLineInput] | None = strawberry.field(
+        default=None, description="Omit to refund everything not refunded yet."
+    )
+    cancel: bool = strawberry.field(
+        default=False, description="The order was cancelled rather than refunded."
+    )
+    reason: str | None = None
+
+
+@strawberry.type
+class RefundOrderPayload:
+    order: Order | None = None
+    points_reversed: int = 0
+    points_unrecovered: int = strawberry.field(
+        default=0, description="Points the member had already spent: not taken back."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Admin only.")
@@ -397,3 +428,33 @@ class Mutation:
             return EarningRulePayload(rule=EarningRule.from_record(record))
 
         return await _guarded(lambda errors: EarningRulePayload(user_errors=errors), work)
+
+    @strawberry.mutation(description="Take back what refunded lines earned; replays are harmless.")
+    async def refund_order(self, info: Info, input: RefundOrderInput) -> RefundOrderPayload:
+        async def work() -> RefundOrderPayload:
+            principal = member_reader(info)
+            result = await refunds_service.refund_order(
+                refunds_service.RefundOrderInput(
+                    program_slug=input.program_slug,
+                    order_id=input.order_id,
+                    idempotency_key=input.idempotency_key,
+                    lines=None
+                    if input.lines is None
+                    else [
+                        refunds_service.RefundLine(
+                            line_index=line.line_index, quantity=line.quantity
+                        )
+                        for line in input.lines
+                    ],
+                    cancel=input.cancel,
+                    reason=input.reason,
+                ),
+                principal.program_scope,
+            )
+            return RefundOrderPayload(
+                order=Order.from_record(result.order),
+                points_reversed=result.points_reversed,
+                points_unrecovered=result.points_unrecovered,
+            )
+
+        return await _guarded(lambda errors: RefundOrderPayload(user_errors=errors), work)

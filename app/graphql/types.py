@@ -330,7 +330,11 @@ class Order(Node):
     points_earned: int
     placed_at: datetime
     created_at: datetime
-    status: str
+    status: str = strawberry.field(description="PLACED, PARTIALLY_REFUNDED, REFUNDED or CANCELLED.")
+    points_refunded: int = strawberry.field(description="Points taken back by refunds so far.")
+    points_unrecovered: int = strawberry.field(
+        description="Points refunds could not take back because the member had spent them."
+    )
     earning: OrderEarning | None = strawberry.field(
         description="The breakdown stored when the order earned; refunds take back from it."
     )
@@ -347,6 +351,8 @@ class Order(Node):
             placed_at=record.placed_at,
             created_at=record.created_at,
             status=record.status,
+            points_refunded=record.points_refunded,
+            points_unrecovered=record.points_unrecovered,
             earning=None if record.earning is None else OrderEarning.from_json(record.earning),
             member_pk=record.member_id,
         )

@@ -153,6 +153,7 @@ class Migration(migrations.Migration):
                 ('status', fields.CharField(default='PLACED', max_length=24)),
                 ('refunded_quantities', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('points_refunded', fields.BigIntField(default=0)),
+                ('points_unrecovered', fields.BigIntField(default=0)),
                 ('placed_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],

@@ -39,6 +39,8 @@ class Order(Model):
     # Units refunded so far per line index, and the points taken back so far.
     refunded_quantities: Any = fields.JSONField(default=dict)
     points_refunded = fields.BigIntField(default=0)
+    # Points a refund should have taken back but the member had already spent.
+    points_unrecovered = fields.BigIntField(default=0)
     placed_at = fields.DatetimeField()
     created_at = fields.DatetimeField()
 

@@ -32,6 +32,7 @@ _EVENT_TYPES = {
     TransactionKind.REDEEM: "points.redeemed",
     TransactionKind.ADJUST: "points.adjusted",
     TransactionKind.MATURE: "points.matured",
+    TransactionKind.REFUND: "points.reversed",
 }
 
 
@@ -49,6 +50,8 @@ class Movement:
     order_ref: str | None = None
     # For a credit to the pending account: when the points become available.
     pending_until: datetime | None = None
+    # For a debit of the pending account: the pending lot it comes out of.
+    lot_id: int | None = None
     # Refusal when the member cannot cover a debit (the code differs per use case).
     shortfall_code: ErrorCode = ErrorCode.INSUFFICIENT_POINTS
     event_details: dict[str, Any] = field(default_factory=dict)
@@ -84,8 +87,13 @@ async def post_movement(
     """
     if movement.points == 0:
         raise ValueError("a ledger movement must move points")
-    if (movement.pending_until is not None) != (movement.member_account is Account.MEMBER_PENDING):
-        raise ValueError("pending points, and only they, need pending_until")
+    pending_credit = movement.member_account is Account.MEMBER_PENDING and movement.points > 0
+    if (movement.pending_until is not None) != pending_credit:
+        raise ValueError("a credit of pending points, and only that, needs pending_until")
+    if (movement.lot_id is not None) != (
+        movement.member_account is Account.MEMBER_PENDING and movement.points < 0
+    ):
+        raise ValueError("a debit of pending points, and only that, names its lot")
     points = movement.points
     if abs(points) > MAX_POINTS_PER_MOVEMENT:
         raise DomainError(
@@ -186,6 +194,15 @@ async def post_movement(
         )
     elif points < 0 and movement.member_account is Account.MEMBER_AVAILABLE:
         await _consume_lots(conn, movement.member_id, -points)
+    elif points < 0:
+        taken = await execute(
+            conn,
+            "UPDATE point_lots SET remaining = remaining - ? WHERE id = ? AND member_id = ?"
+            " AND pending_until IS NOT NULL AND remaining >= ?",
+            (-points, movement.lot_id, movement.member_id, -points),
+        )
+        if taken != 1:
+            raise RuntimeError(f"pending lot {movement.lot_id} cannot give {-points} points")
     available_after = int(balance["points_available"])
     pending_after = int(balance["points_pending"])
     await append_event(

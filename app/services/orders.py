@@ -40,7 +40,8 @@ ORDER_CLOCK_SKEW = timedelta(days=1)
 _OPERATION = "recordOrder"
 _COLUMNS = (
     "id, program_id, member_id, order_id, currency, total_minor, points_earned,"
-    " transaction_id, request_hash, placed_at, created_at, earning, status"
+    " transaction_id, request_hash, placed_at, created_at, earning, status, points_refunded,"
+    " points_unrecovered"
 )
 
 
@@ -82,6 +83,8 @@ class OrderRecord:
     # The stored breakdown (services/earning.py `earning_json`).
     earning: dict[str, Any] | None
     status: str
+    points_refunded: int
+    points_unrecovered: int
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,8 @@ def _record(row: dict[str, Any]) -> OrderRecord:
         created_at=as_datetime(row["created_at"]),
         earning=json.loads(row["earning"]) if isinstance(row["earning"], str) else row["earning"],
         status=row["status"],
+        points_refunded=int(row["points_refunded"]),
+        points_unrecovered=int(row["points_unrecovered"]),
     )
 
 
@@ -333,8 +338,8 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
                 "INSERT INTO orders (program_id, member_id, order_id, currency, total_minor,"
                 " shipping_minor, tax_minor, discount_minor, lines, request_hash, points_earned,"
                 " transaction_id, placed_at, created_at, earning, status, refunded_quantities,"
-                " points_refunded)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, 'PLACED', '{}', 0)"
+                " points_refunded, points_unrecovered)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, 'PLACED', '{}', 0, 0)"
                 f" ON CONFLICT (program_id, order_id) DO NOTHING RETURNING {_COLUMNS}",
                 (
                     program.id,

@@ -1,0 +1,303 @@
+"""Refunds and cancellations: take back exactly what the refunded lines earned.
+
+What a line earned is read from the breakdown stored with the order when it earned, never
+recomputed with today's rules. Units are taken back in proportion (`refund_share`), so any
+sequence of partial refunds takes back at most, and for a full refund exactly, what the order
+earned. Points still pending are taken back first; then available points. Points the member has
+already spent are not taken below zero: they are recorded on the order as unrecovered and
+reported in the `order.refunded` event, for the store to settle.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from app.db import fetch_one, utc_now
+from app.domain.earning import refund_share
+from app.domain.errors import DomainError, ErrorCode
+from app.domain.ids import encode_id
+from app.domain.ledger import Account, TransactionKind
+from app.domain.money import MAX_QUANTITY
+from app.domain.validation import EXTERNAL_ID_MAX, IDEMPOTENCY_KEY_MAX, REASON_MAX, Checker
+from app.services import idempotency
+from app.services.events import append_event
+from app.services.ledger import Movement, post_movement
+from app.services.orders import OrderRecord, get_order
+from app.services.programs import ProgramScope, require_program
+
+_OPERATION = "refundOrder"
+MAX_REFUND_LINES = 500
+
+
+@dataclass(frozen=True)
+class RefundLine:
+    line_index: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class RefundOrderInput:
+    program_slug: str
+    order_id: str
+    idempotency_key: str
+    # None refunds everything not refunded yet (a cancellation when `cancel` is set).
+    lines: list[RefundLine] | None = None
+    cancel: bool = False
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    order: OrderRecord
+    points_reversed: int
+    points_unrecovered: int
+    replayed: bool
+
+
+def _validate(data: RefundOrderInput) -> None:
+    check = Checker()
+    check.text(["input", "orderId"], data.order_id, EXTERNAL_ID_MAX)
+    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.text(["input", "reason"], data.reason, REASON_MAX, required=False)
+    if data.lines is not None:
+        if not data.lines:
+            check.add(ErrorCode.REQUIRED, "name at least one line to refund", ["input", "lines"])
+        if len(data.lines) > MAX_REFUND_LINES:
+            check.add(ErrorCode.TOO_MANY, "too many refund lines", ["input", "lines"])
+        for index, line in enumerate(data.lines[:MAX_REFUND_LINES]):
+            check.int_range(
+                ["input", "lines", str(index), "quantity"],
+                line.quantity,
+                1,
+                MAX_QUANTITY,
+                ErrorCode.INVALID_QUANTITY,
+            )
+    check.raise_if_any()
+
+
+def _units_to_refund(
+    data: RefundOrderInput, earned_lines: list[dict[str, Any]], refunded: dict[str, int]
+) -> dict[int, int]:
+    """Units per line index this request refunds, checked against what is left to refund."""
+    if data.lines is None:
+        return {
+            line["index"]: line["quantity"] - refunded.get(str(line["index"]), 0)
+            for line in earned_lines
+            if line["quantity"] > refunded.get(str(line["index"]), 0)
+        }
+    by_index = {line["index"]: line for line in earned_lines}
+    units: dict[int, int] = {}
+    for position, line in enumerate(data.lines):
+        field = ["input", "lines", str(position), "lineIndex"]
+        if line.line_index not in by_index:
+            raise DomainError(
+                ErrorCode.LINE_NOT_IN_ORDER,
+                f"the order has no line {line.line_index}",
+                field,
+            )
+        units[line.line_index] = units.get(line.line_index, 0) + line.quantity
+    for index, quantity in units.items():
+        left = by_index[index]["quantity"] - refunded.get(str(index), 0)
+        if quantity > left:
+            raise DomainError(
+                ErrorCode.REFUND_EXCEEDS_QUANTITY,
+                f"line {index} has {left} unit(s) left to refund, not {quantity}",
+                ["input", "lines"],
+            )
+    return units
+
+
+async def refund_order(data: RefundOrderInput, scope: ProgramScope) -> RefundResult:
+    _validate(data)
+    program = await require_program(data.program_slug, scope)
+    order_ref = data.order_id.strip()
+    fingerprint = idempotency.request_fingerprint(
+        _OPERATION,
+        {
+            "orderId": order_ref,
+            "lines": None
+            if data.lines is None
+            else [[line.line_index, line.quantity] for line in data.lines],
+            "cancel": data.cancel,
+        },
+    )
+    now = utc_now()
+    scope_key = str(program.id)
+    async with in_transaction() as conn:
+        stored = await idempotency.claim(
+            conn,
+            scope=scope_key,
+            key=data.idempotency_key,
+            operation=_OPERATION,
+            fingerprint=fingerprint,
+            now=now,
+        )
+        if stored is not None:
+            replayed = await get_order(int(stored["orderPk"]), scope)
+            assert replayed is not None
+            return RefundResult(
+                order=replayed,
+                points_reversed=int(stored["pointsReversed"]),
+                points_unrecovered=int(stored["pointsUnrecovered"]),
+                replayed=True,
+            )
+        # A no-op update takes the order's row lock (PostgreSQL), so concurrent refunds of one
+        # order see each other's refunded quantities.
+        locked = await fetch_one(
+            conn,
+            "UPDATE orders SET points_refunded = points_refunded"
+            " WHERE program_id = ? AND order_id = ?"
+            " RETURNING id, member_id, earning, refunded_quantities, transaction_id",
+            (program.id, order_ref),
+        )
+        if locked is None:
+            raise DomainError(
+                ErrorCode.ORDER_NOT_FOUND,
+                f"no order {order_ref!r} was recorded in {program.slug!r}",
+                ["input", "orderId"],
+            )
+        earning = _decoded(locked["earning"]) or {"lines": [], "orderComponents": []}
+        refunded: dict[str, int] = _decoded(locked["refunded_quantities"]) or {}
+        units = _units_to_refund(data, earning["lines"], refunded)
+        points_back = 0
+        by_index = {line["index"]: line for line in earning["lines"]}
+        for index, quantity in sorted(units.items()):
+            line = by_index[index]
+            before = refunded.get(str(index), 0)
+            points_back += refund_share(line["points"], line["quantity"], before, quantity)
+            refunded[str(index)] = before + quantity
+        fully_refunded = all(
+            refunded.get(str(line["index"]), 0) >= line["quantity"] for line in earning["lines"]
+        )
+        if fully_refunded and any(units.values()):
+            # Shipping and tax points go with the last units of the order.
+            points_back += sum(c["points"] for c in earning["orderComponents"])
+        member_id = int(locked["member_id"])
+        reversed_points, unrecovered = await _take_back(
+            conn,
+            program_id=program.id,
+            member_id=member_id,
+            transaction_id=locked["transaction_id"],
+            points=points_back,
+            order_ref=order_ref,
+            now=now,
+        )
+        if data.cancel:
+            status = "CANCELLED"
+        else:
+            status = "REFUNDED" if fully_refunded else "PARTIALLY_REFUNDED"
+        await fetch_one(
+            conn,
+            "UPDATE orders SET refunded_quantities = ?, points_refunded = points_refunded + ?,"
+            " points_unrecovered = points_unrecovered + ?, status = ? WHERE id = ? RETURNING id",
+            (json.dumps(refunded), reversed_points, unrecovered, status, locked["id"]),
+        )
+        await append_event(
+            conn,
+            program_id=program.id,
+            member_id=member_id,
+            event_type="order.cancelled" if data.cancel else "order.refunded",
+            payload={
+                "orderPk": encode_id("Order", int(locked["id"])),
+                "orderId": order_ref,
+                "lines": [{"lineIndex": i, "quantity": q} for i, q in sorted(units.items())],
+                "pointsReversed": reversed_points,
+                "pointsUnrecovered": unrecovered,
+                "status": status,
+                **({"reason": data.reason.strip()} if data.reason and data.reason.strip() else {}),
+            },
+            now=now,
+        )
+        await idempotency.store_response(
+            conn,
+            scope=scope_key,
+            key=data.idempotency_key,
+            response={
+                "orderPk": int(locked["id"]),
+                "pointsReversed": reversed_points,
+                "pointsUnrecovered": unrecovered,
+            },
+        )
+    order = await get_order(int(locked["id"]), scope)
+    assert order is not None
+    return RefundResult(
+        order=order,
+        points_reversed=reversed_points,
+        points_unrecovered=unrecovered,
+        replayed=False,
+    )
+
+
+def _decoded(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+async def _take_back(
+    conn: Any,
+    *,
+    program_id: int,
+    member_id: int,
+    transaction_id: int | None,
+    points: int,
+    order_ref: str,
+    now: Any,
+) -> tuple[int, int]:
+    """Reverse `points` of an order: pending first, then available; returns (taken, short)."""
+    if points == 0 or transaction_id is None:
+        return 0, 0
+    left = points
+    pending_lot = await fetch_one(
+        conn,
+        "SELECT id, remaining FROM point_lots WHERE transaction_id = ?"
+        " AND pending_until IS NOT NULL",
+        (transaction_id,),
+    )
+    if pending_lot is not None and int(pending_lot["remaining"]) > 0:
+        from_pending = min(left, int(pending_lot["remaining"]))
+        await post_movement(
+            conn,
+            Movement(
+                program_id=program_id,
+                member_id=member_id,
+                kind=TransactionKind.REFUND,
+                points=-from_pending,
+                counter_account=Account.PROGRAM_ISSUED,
+                member_account=Account.MEMBER_PENDING,
+                lot_id=int(pending_lot["id"]),
+                description=f"Refund of order {order_ref} (pending points)",
+                order_ref=order_ref,
+            ),
+            now,
+        )
+        left -= from_pending
+    if left == 0:
+        return points, 0
+    # Lock the member row before reading the balance, so the amount taken is still there.
+    member = await fetch_one(
+        conn,
+        "UPDATE members SET points_available = points_available WHERE id = ?"
+        " RETURNING points_available",
+        (member_id,),
+    )
+    assert member is not None
+    from_available = min(left, int(member["points_available"]))
+    if from_available > 0:
+        await post_movement(
+            conn,
+            Movement(
+                program_id=program_id,
+                member_id=member_id,
+                kind=TransactionKind.REFUND,
+                points=-from_available,
+                counter_account=Account.PROGRAM_ISSUED,
+                description=f"Refund of order {order_ref}",
+                order_ref=order_ref,
+            ),
+            now,
+        )
+    unrecovered = left - from_available
+    return points - unrecovered, unrecovered
