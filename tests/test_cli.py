@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from tortoise.connection import connections
@@ -141,3 +142,25 @@ async def test_a_revoked_key_is_listed_as_revoked_and_refused(db: None, settings
         (hash_secret(secret),),
     )
     assert row is not None and int(row["n"]) == 1
+
+
+async def test_jobs_run_matures_due_points_as_of_a_given_time(api: Api, settings: Settings) -> None:
+    await create_program(api, pendingDays=7)
+    member = await enroll(api)
+    yesterday = (utc_now() - timedelta(days=1)).isoformat()
+    await record_order(api, placedAt=yesterday)
+    in_a_week = (utc_now() + timedelta(days=7)).isoformat()
+
+    early = laurel(settings, "jobs", "run", "mature")
+    due = laurel(settings, "jobs", "run", "mature", "--as-of", in_a_week)
+    naive = laurel(settings, "jobs", "run", "--as-of", "2026-01-01T00:00:00")
+
+    assert early.stdout.strip() == "mature: 0 pending lot(s) became available"
+    assert due.stdout.strip() == "mature: 1 pending lot(s) became available"
+    assert naive.returncode == 2
+    assert "needs a time zone" in naive.stderr
+    status = await api.data(
+        "query($id: ID!) { member(id: $id) { points { available pending } } }",
+        {"id": member["id"]},
+    )
+    assert status["member"]["points"] == {"available": 25, "pending": 0}
