@@ -28,3 +28,5 @@ class TransactionKind(StrEnum):
     MATURE = "MATURE"
     # Points of refunded order lines taken back.
     REFUND = "REFUND"
+    # Points for an action: a review, a sign-up, a birthday...
+    ACTION = "ACTION"

@@ -14,7 +14,10 @@ from app.graphql.context import Info, admin, member_reader
 from app.graphql.errors import UserError, user_errors
 from app.graphql.ids import decode_id
 from app.graphql.types import (
+    ActionKindEnum,
+    ActionRule,
     EarningRule,
+    FrequencyEnum,
     Member,
     Order,
     Program,
@@ -24,6 +27,7 @@ from app.graphql.types import (
     RoundingEnum,
     RuleKindEnum,
 )
+from app.services import actions as actions_service
 from app.services import earning_rules as earning_rules_service
 from app.services import members as members_service
 from app.services import orders as orders_service
@@ -260,6 +264,53 @@ class RefundOrderPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+@strawberry.input
+class CreateActionRuleInput:
+    program_slug: str
+    name: str
+    action: ActionKindEnum  # type: ignore[valid-type]
+    points: int
+    frequency: FrequencyEnum  # type: ignore[valid-type]
+    frequency_limit: int = 1
+    qualifier: str | None = strawberry.field(
+        default=None,
+        description="The network of SOCIAL_FOLLOW / SOCIAL_SHARE; the name of a CUSTOM event.",
+    )
+    cap_points: int | None = None
+
+
+@strawberry.input
+class SetActionRulePausedInput:
+    id: strawberry.ID
+    paused: bool
+
+
+@strawberry.type
+class ActionRulePayload:
+    rule: ActionRule | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class RecordActionInput:
+    member_id: strawberry.ID
+    action: ActionKindEnum  # type: ignore[valid-type]
+    idempotency_key: str
+    qualifier: str | None = None
+    reference: str | None = strawberry.field(
+        default=None, description="The store's id of what was done (a review id): earns once."
+    )
+    occurred_at: datetime | None = None
+
+
+@strawberry.type
+class RecordActionPayload:
+    points_earned: int = 0
+    already_recorded: bool = False
+    member: Member | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Admin only.")
@@ -458,3 +509,63 @@ class Mutation:
             )
 
         return await _guarded(lambda errors: RefundOrderPayload(user_errors=errors), work)
+
+    @strawberry.mutation(description="Admin only: points for an action, with limits.")
+    async def create_action_rule(
+        self, info: Info, input: CreateActionRuleInput
+    ) -> ActionRulePayload:
+        async def work() -> ActionRulePayload:
+            admin(info)
+            record = await actions_service.create_action_rule(
+                input.program_slug,
+                actions_service.ActionRuleInput(
+                    name=input.name,
+                    action=input.action,
+                    points=input.points,
+                    frequency=input.frequency,
+                    frequency_limit=input.frequency_limit,
+                    qualifier=input.qualifier,
+                    cap_points=input.cap_points,
+                ),
+            )
+            return ActionRulePayload(rule=ActionRule.from_record(record))
+
+        return await _guarded(lambda errors: ActionRulePayload(user_errors=errors), work)
+
+    @strawberry.mutation(description="Admin only: pause or resume an action rule.")
+    async def set_action_rule_paused(
+        self, info: Info, input: SetActionRulePausedInput
+    ) -> ActionRulePayload:
+        async def work() -> ActionRulePayload:
+            admin(info)
+            record = await actions_service.set_action_rule_paused(
+                decode_id(input.id, "ActionRule", ["input", "id"]), input.paused
+            )
+            return ActionRulePayload(rule=ActionRule.from_record(record))
+
+        return await _guarded(lambda errors: ActionRulePayload(user_errors=errors), work)
+
+    @strawberry.mutation(description="Report an action a member took; a reference earns once.")
+    async def record_action(self, info: Info, input: RecordActionInput) -> RecordActionPayload:
+        async def work() -> RecordActionPayload:
+            principal = member_reader(info)
+            award = await actions_service.record_action(
+                actions_service.RecordActionInput(
+                    member_id=decode_id(input.member_id, "Member", ["input", "memberId"]),
+                    action=input.action,
+                    idempotency_key=input.idempotency_key,
+                    qualifier=input.qualifier,
+                    reference=input.reference,
+                    occurred_at=input.occurred_at,
+                ),
+                principal.program_scope,
+            )
+            member = await members_service.get_member(award.member_id, principal.program_scope)
+            assert member is not None
+            return RecordActionPayload(
+                points_earned=award.points,
+                already_recorded=award.already_recorded,
+                member=Member.from_record(member),
+            )
+
+        return await _guarded(lambda errors: RecordActionPayload(user_errors=errors), work)

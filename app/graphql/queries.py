@@ -12,6 +12,7 @@ from app.graphql.context import Info, admin, member_reader, principal_of
 from app.graphql.errors import query_error
 from app.graphql.ids import decode_any_id, decode_id, encode_cursor
 from app.graphql.types import (
+    ActionRule,
     Activity,
     EarningRule,
     Event,
@@ -28,6 +29,7 @@ from app.graphql.types import (
     cursor_position,
     page_size,
 )
+from app.services import actions as actions_service
 from app.services import earning_rules as earning_rules_service
 from app.services import events as events_service
 from app.services import members as members_service
@@ -56,6 +58,11 @@ async def _node(info: Info, type_name: str, pk: int) -> Node | None:
         if reward is None or not (reward.active or principal.can_read_members):
             return None
         return Reward.from_record(reward)
+    if type_name == "ActionRule":
+        action_rule = await actions_service.get_action_rule(pk, scope)
+        if action_rule is None or not principal.can_read_members:
+            return None
+        return ActionRule.from_record(action_rule)
     if type_name == "EarningRule":
         rule = await earning_rules_service.get_earning_rule(pk, scope)
         if rule is None or not principal.can_read_members:
@@ -232,3 +239,12 @@ class Query:
             return []
         records = await earning_rules_service.list_earning_rules(program.id)
         return [EarningRule.from_record(record) for record in records]
+
+    @strawberry.field(description="Action rules of a program.")
+    async def action_rules(self, info: Info, program_slug: str) -> list[ActionRule]:
+        principal = _member_reader(info)
+        program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
+        if program is None:
+            return []
+        records = await actions_service.list_action_rules(program.id)
+        return [ActionRule.from_record(record) for record in records]

@@ -17,6 +17,7 @@ from app.graphql.errors import should_mask_error
 from app.graphql.mutations import Mutation
 from app.graphql.queries import Query
 from app.graphql.types import (
+    ActionRule,
     Activity,
     EarningRule,
     Event,
@@ -38,7 +39,17 @@ _LIMIT_RULES = [
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
-    types=[Program, Member, Activity, Reward, Redemption, Order, Event, EarningRule],
+    types=[
+        Program,
+        Member,
+        Activity,
+        Reward,
+        Redemption,
+        Order,
+        Event,
+        EarningRule,
+        ActionRule,
+    ],
     extensions=[
         # Factories: Strawberry builds extensions per request. The two caches live at module
         # level, so they still hit across requests; without them Strawberry parses and

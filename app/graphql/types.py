@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from app.domain.actions import ActionKind, Frequency
 from app.domain.earning import Rounding, RuleKind
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ledger import TransactionKind
@@ -18,6 +19,7 @@ from app.graphql.ids import decode_cursor, encode_cursor, encode_id
 from app.services import members as members_service
 from app.services import programs as programs_service
 from app.services import rewards as rewards_service
+from app.services.actions import ActionRuleRecord
 from app.services.earning_rules import EarningRuleRecord
 from app.services.events import EventRecord
 from app.services.members import ActivityRecord, MemberRecord
@@ -406,6 +408,42 @@ class EarningRule(Node):
             paused=record.paused,
             created_at=record.created_at,
             updated_at=record.updated_at,
+        )
+
+
+ActionKindEnum = strawberry.enum(ActionKind, name="ActionKind")
+FrequencyEnum = strawberry.enum(Frequency, name="ActionFrequency")
+
+
+@strawberry.type(description="Points for an action: a review, a sign-up, a follow, a custom event.")
+class ActionRule(Node):
+    name: str
+    action: ActionKindEnum  # type: ignore[valid-type]
+    qualifier: str = strawberry.field(
+        description="The network of a follow or share, the name of a custom event; else empty."
+    )
+    points: int
+    frequency: FrequencyEnum  # type: ignore[valid-type]
+    frequency_limit: int = strawberry.field(description="Awards allowed per period.")
+    cap_points: int | None = strawberry.field(
+        description="Most points one member earns from this rule, ever."
+    )
+    paused: bool
+    created_at: datetime
+
+    @classmethod
+    def from_record(cls, record: ActionRuleRecord) -> ActionRule:
+        return cls(
+            id=strawberry.ID(encode_id("ActionRule", record.id)),
+            name=record.name,
+            action=record.action,
+            qualifier=record.qualifier,
+            points=record.points,
+            frequency=record.frequency,
+            frequency_limit=record.frequency_limit,
+            cap_points=record.cap_points,
+            paused=record.paused,
+            created_at=record.created_at,
         )
 
 

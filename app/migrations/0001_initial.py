@@ -46,6 +46,25 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='ActionRule',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('program', fields.ForeignKeyField('models.Program', source_field='program_id', db_constraint=True, to_field='id', related_name='action_rules', on_delete=OnDelete.RESTRICT)),
+                ('name', fields.CharField(max_length=200)),
+                ('action', fields.CharField(max_length=32)),
+                ('qualifier', fields.CharField(default='', max_length=64)),
+                ('points', fields.BigIntField()),
+                ('frequency', fields.CharField(max_length=16)),
+                ('frequency_limit', fields.IntField(default=1)),
+                ('cap_points', fields.BigIntField(null=True)),
+                ('paused', fields.BooleanField(default=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('updated_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'action_rules', 'app': 'models', 'indexes': [Index(fields=['program_id', 'action', 'qualifier'])], 'pk_attr': 'id', 'table_description': 'Points for something a member does other than buying (semantics: domain/actions.py).'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='ApiKey',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
@@ -117,6 +136,22 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'ledger_transactions', 'app': 'models', 'indexes': [Index(fields=['member_id', 'id'])], 'pk_attr': 'id', 'table_description': 'One movement of points: a journal transaction whose entries sum to zero.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='ActionRecord',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('program', fields.ForeignKeyField('models.Program', source_field='program_id', db_constraint=True, to_field='id', related_name='action_records', on_delete=OnDelete.RESTRICT)),
+                ('member', fields.ForeignKeyField('models.Member', source_field='member_id', db_constraint=True, to_field='id', related_name='action_records', on_delete=OnDelete.RESTRICT)),
+                ('rule', fields.ForeignKeyField('models.ActionRule', source_field='rule_id', db_constraint=True, to_field='id', related_name='records', on_delete=OnDelete.RESTRICT)),
+                ('reference', fields.CharField(max_length=128)),
+                ('points', fields.BigIntField()),
+                ('transaction', fields.ForeignKeyField('models.LedgerTransaction', source_field='transaction_id', null=True, db_constraint=True, to_field='id', related_name='action_records', on_delete=OnDelete.RESTRICT)),
+                ('occurred_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'action_records', 'app': 'models', 'unique_together': (('rule', 'member', 'reference'),), 'indexes': [Index(fields=['member_id', 'rule_id', 'occurred_at'])], 'pk_attr': 'id', 'table_description': 'An action a member earned points for (a reference never earns twice).'},
             bases=['Model'],
         ),
         ops.CreateModel(

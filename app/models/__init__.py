@@ -4,6 +4,7 @@ Table names are fixed so the hand-written SQL of the hot paths (services/ledger.
 migrations can name them.
 """
 
+from app.models.actions import ActionRecord, ActionRule
 from app.models.api_keys import ApiKey
 from app.models.earning_rules import EarningRule
 from app.models.events import OutboxEvent
@@ -15,6 +16,8 @@ from app.models.programs import Program
 from app.models.rewards import Redemption, Reward
 
 __all__ = [
+    "ActionRecord",
+    "ActionRule",
     "ApiKey",
     "EarningRule",
     "IdempotencyRecord",

@@ -33,6 +33,7 @@ _EVENT_TYPES = {
     TransactionKind.ADJUST: "points.adjusted",
     TransactionKind.MATURE: "points.matured",
     TransactionKind.REFUND: "points.reversed",
+    TransactionKind.ACTION: "points.earned",
 }
 
 

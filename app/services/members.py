@@ -171,6 +171,15 @@ async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberR
                 payload={"memberId": encode_id("Member", member.id), "customerId": customer_id},
                 now=now,
             )
+            # Imported here: actions needs members' lookups, and enrolment needs its welcome award.
+            from app.services.actions import award_on_enrolment
+
+            if await award_on_enrolment(conn, program.id, member.id, now) is not None:
+                refreshed = await fetch_one(
+                    conn, f"SELECT {_COLUMNS} FROM members WHERE id = ?", (member.id,)
+                )
+                assert refreshed is not None
+                member = _record(refreshed)
     except IntegrityError as exc:
         raise DomainError(
             ErrorCode.MEMBER_ALREADY_ENROLLED,

@@ -1,0 +1,390 @@
+"""Action rules (admin) and recording the actions members take (the store's backend).
+
+An award is one transaction: the member row is locked first, then the rule's frequency limit
+and cap are counted, so concurrent reports of actions by one member cannot exceed them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from app.db import as_datetime, connection, fetch_all, fetch_one, utc_now
+from app.domain.actions import (
+    QUALIFIED_ACTIONS,
+    ActionKind,
+    Frequency,
+    allowed_awards,
+    period_window,
+)
+from app.domain.errors import DomainError, ErrorCode
+from app.domain.ids import encode_id
+from app.domain.ledger import Account, TransactionKind
+from app.domain.validation import EXTERNAL_ID_MAX, IDEMPOTENCY_KEY_MAX, NAME_MAX, Checker
+from app.services import idempotency
+from app.services.events import append_event
+from app.services.ledger import Movement, post_movement
+from app.services.members import require_member
+from app.services.programs import ProgramScope, require_program
+
+MAX_ACTION_POINTS = 1_000_000
+MAX_FREQUENCY_LIMIT = 1000
+QUALIFIER_MAX = 64
+_OPERATION = "recordAction"
+_COLUMNS = (
+    "id, program_id, name, action, qualifier, points, frequency, frequency_limit, cap_points,"
+    " paused, created_at, updated_at"
+)
+
+
+@dataclass(frozen=True)
+class ActionRuleInput:
+    name: str
+    action: ActionKind
+    points: int
+    frequency: Frequency
+    frequency_limit: int = 1
+    qualifier: str | None = None
+    cap_points: int | None = None
+
+
+@dataclass(frozen=True)
+class ActionRuleRecord:
+    id: int
+    program_id: int
+    name: str
+    action: ActionKind
+    qualifier: str
+    points: int
+    frequency: Frequency
+    frequency_limit: int
+    cap_points: int | None
+    paused: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class RecordActionInput:
+    member_id: int
+    action: ActionKind
+    idempotency_key: str
+    qualifier: str | None = None
+    reference: str | None = None
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ActionAward:
+    points: int
+    transaction_id: int | None
+    already_recorded: bool
+    member_id: int
+
+
+def _record(row: dict[str, Any]) -> ActionRuleRecord:
+    return ActionRuleRecord(
+        id=int(row["id"]),
+        program_id=int(row["program_id"]),
+        name=row["name"],
+        action=ActionKind(row["action"]),
+        qualifier=row["qualifier"],
+        points=int(row["points"]),
+        frequency=Frequency(row["frequency"]),
+        frequency_limit=int(row["frequency_limit"]),
+        cap_points=None if row["cap_points"] is None else int(row["cap_points"]),
+        paused=bool(row["paused"]),
+        created_at=as_datetime(row["created_at"]),
+        updated_at=as_datetime(row["updated_at"]),
+    )
+
+
+def _qualifier(check: Checker, action: ActionKind, qualifier: str | None) -> str:
+    """Follows and shares name their network, custom events their name; others name nothing."""
+    field = ["input", "qualifier"]
+    if action in QUALIFIED_ACTIONS:
+        value = check.text(field, qualifier, QUALIFIER_MAX)
+        return (value or "").lower()
+    if qualifier is not None and qualifier.strip():
+        check.add(ErrorCode.INVALID_VALUE, f"{action} takes no qualifier", field)
+    return ""
+
+
+async def create_action_rule(program_slug: str, data: ActionRuleInput) -> ActionRuleRecord:
+    check = Checker()
+    name = check.text(["input", "name"], data.name, NAME_MAX)
+    qualifier = _qualifier(check, data.action, data.qualifier)
+    check.int_range(
+        ["input", "points"], data.points, 1, MAX_ACTION_POINTS, ErrorCode.INVALID_POINTS
+    )
+    check.int_range(
+        ["input", "frequencyLimit"],
+        data.frequency_limit,
+        1,
+        MAX_FREQUENCY_LIMIT,
+        ErrorCode.INVALID_VALUE,
+    )
+    if data.cap_points is not None:
+        check.int_range(["input", "capPoints"], data.cap_points, 1, 10**9, ErrorCode.INVALID_POINTS)
+    check.raise_if_any()
+    assert name is not None
+    program = await require_program(program_slug, None)
+    now = utc_now()
+    async with in_transaction() as conn:
+        row = await fetch_one(
+            conn,
+            "INSERT INTO action_rules (program_id, name, action, qualifier, points, frequency,"
+            " frequency_limit, cap_points, paused, created_at, updated_at)"
+            f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
+            (
+                program.id,
+                name,
+                data.action.value,
+                qualifier,
+                data.points,
+                data.frequency.value,
+                data.frequency_limit,
+                data.cap_points,
+                False,
+                now,
+                now,
+            ),
+        )
+        assert row is not None
+        record = _record(row)
+        await append_event(
+            conn,
+            program_id=program.id,
+            member_id=None,
+            event_type="action_rule.created",
+            payload={"ruleId": encode_id("ActionRule", record.id), "action": record.action},
+            now=now,
+        )
+    return record
+
+
+async def set_action_rule_paused(rule_id: int, paused: bool) -> ActionRuleRecord:
+    row = await fetch_one(
+        connection(),
+        f"UPDATE action_rules SET paused = ?, updated_at = ? WHERE id = ? RETURNING {_COLUMNS}",
+        (paused, utc_now(), rule_id),
+    )
+    if row is None:
+        raise DomainError(ErrorCode.RULE_NOT_FOUND, "no such action rule", ["input", "id"])
+    return _record(row)
+
+
+async def list_action_rules(program_id: int) -> list[ActionRuleRecord]:
+    rows = await fetch_all(
+        connection(),
+        f"SELECT {_COLUMNS} FROM action_rules WHERE program_id = ? ORDER BY id",
+        (program_id,),
+    )
+    return [_record(row) for row in rows]
+
+
+async def get_action_rule(rule_id: int, scope: ProgramScope) -> ActionRuleRecord | None:
+    row = await fetch_one(
+        connection(), f"SELECT {_COLUMNS} FROM action_rules WHERE id = ?", (rule_id,)
+    )
+    if row is None or (scope is not None and int(row["program_id"]) != scope):
+        return None
+    return _record(row)
+
+
+async def _active_rule(
+    conn: BaseDBAsyncClient, program_id: int, action: ActionKind, qualifier: str
+) -> ActionRuleRecord | None:
+    row = await fetch_one(
+        conn,
+        f"SELECT {_COLUMNS} FROM action_rules WHERE program_id = ? AND action = ?"
+        " AND qualifier = ? AND paused = ? ORDER BY id LIMIT 1",
+        (program_id, action.value, qualifier, False),
+    )
+    return _record(row) if row else None
+
+
+async def award_action(
+    conn: BaseDBAsyncClient,
+    *,
+    rule: ActionRuleRecord,
+    member_id: int,
+    reference: str,
+    occurred_at: datetime,
+    now: datetime,
+) -> ActionAward:
+    """Award `rule` to a member inside the caller's transaction, within its limits."""
+    # Lock the member first: the counts below then cannot change under us.
+    await fetch_one(
+        conn,
+        "UPDATE members SET points_available = points_available WHERE id = ? RETURNING id",
+        (member_id,),
+    )
+    earlier = await fetch_one(
+        conn,
+        "SELECT points, transaction_id FROM action_records"
+        " WHERE rule_id = ? AND member_id = ? AND reference = ?",
+        (rule.id, member_id, reference),
+    )
+    if earlier is not None:
+        transaction_id = earlier["transaction_id"]
+        return ActionAward(
+            points=int(earlier["points"]),
+            transaction_id=None if transaction_id is None else int(transaction_id),
+            already_recorded=True,
+            member_id=member_id,
+        )
+    allowed = allowed_awards(rule.frequency, rule.frequency_limit)
+    if allowed is not None:
+        window = period_window(rule.frequency, occurred_at)
+        if window is None:
+            counted = await fetch_one(
+                conn,
+                "SELECT COUNT(*) AS n FROM action_records WHERE rule_id = ? AND member_id = ?",
+                (rule.id, member_id),
+            )
+        else:
+            counted = await fetch_one(
+                conn,
+                "SELECT COUNT(*) AS n FROM action_records WHERE rule_id = ? AND member_id = ?"
+                " AND occurred_at >= ? AND occurred_at < ?",
+                (rule.id, member_id, window[0], window[1]),
+            )
+        assert counted is not None
+        if int(counted["n"]) >= allowed:
+            raise DomainError(
+                ErrorCode.ACTION_LIMIT_REACHED,
+                f"{rule.name} earns at most {allowed} time(s) per"
+                f" {rule.frequency.removeprefix('PER_').lower().replace('_', ' ')}",
+                ["input", "action"],
+            )
+    points = rule.points
+    if rule.cap_points is not None:
+        earned = await fetch_one(
+            conn,
+            "SELECT COALESCE(SUM(points), 0) AS total FROM action_records"
+            " WHERE rule_id = ? AND member_id = ?",
+            (rule.id, member_id),
+        )
+        assert earned is not None
+        points = min(points, rule.cap_points - int(earned["total"]))
+        if points <= 0:
+            raise DomainError(
+                ErrorCode.ACTION_CAP_REACHED,
+                f"{rule.name} has given this member its cap of {rule.cap_points} points",
+                ["input", "action"],
+            )
+    posted = await post_movement(
+        conn,
+        Movement(
+            program_id=rule.program_id,
+            member_id=member_id,
+            kind=TransactionKind.ACTION,
+            points=points,
+            counter_account=Account.PROGRAM_ISSUED,
+            description=rule.name,
+            event_details={"action": rule.action.value, "reference": reference},
+        ),
+        now,
+    )
+    await fetch_one(
+        conn,
+        "INSERT INTO action_records (program_id, member_id, rule_id, reference, points,"
+        " transaction_id, occurred_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (
+            rule.program_id,
+            member_id,
+            rule.id,
+            reference,
+            points,
+            posted.transaction_id,
+            occurred_at,
+            now,
+        ),
+    )
+    return ActionAward(
+        points=points,
+        transaction_id=posted.transaction_id,
+        already_recorded=False,
+        member_id=member_id,
+    )
+
+
+async def award_on_enrolment(
+    conn: BaseDBAsyncClient, program_id: int, member_id: int, now: datetime
+) -> ActionAward | None:
+    """Welcome points, if the program has an ACCOUNT_CREATED rule."""
+    rule = await _active_rule(conn, program_id, ActionKind.ACCOUNT_CREATED, "")
+    if rule is None:
+        return None
+    return await award_action(
+        conn, rule=rule, member_id=member_id, reference="enrolment", occurred_at=now, now=now
+    )
+
+
+async def record_action(data: RecordActionInput, scope: ProgramScope) -> ActionAward:
+    check = Checker()
+    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    reference = check.text(["input", "reference"], data.reference, EXTERNAL_ID_MAX, required=False)
+    qualifier = _qualifier(check, data.action, data.qualifier)
+    now = utc_now()
+    occurred_at = data.occurred_at or now
+    if occurred_at.tzinfo is None:
+        check.add(ErrorCode.INVALID_VALUE, "occurredAt needs a time zone", ["input", "occurredAt"])
+    elif occurred_at > now:
+        check.add(ErrorCode.INVALID_VALUE, "occurredAt is in the future", ["input", "occurredAt"])
+    check.raise_if_any()
+    member = await require_member(data.member_id, scope)
+    fingerprint = idempotency.request_fingerprint(
+        _OPERATION,
+        {
+            "memberId": member.id,
+            "action": data.action.value,
+            "qualifier": qualifier,
+            "reference": reference,
+        },
+    )
+    scope_key = str(member.program_id)
+    async with in_transaction() as conn:
+        stored = await idempotency.claim(
+            conn,
+            scope=scope_key,
+            key=data.idempotency_key,
+            operation=_OPERATION,
+            fingerprint=fingerprint,
+            now=now,
+        )
+        if stored is not None:
+            return ActionAward(
+                points=int(stored["points"]),
+                transaction_id=stored["transactionId"],
+                already_recorded=True,
+                member_id=member.id,
+            )
+        rule = await _active_rule(conn, member.program_id, data.action, qualifier)
+        if rule is None:
+            raise DomainError(
+                ErrorCode.ACTION_NOT_REWARDED,
+                f"the program has no active rule for {data.action}"
+                + (f" ({qualifier})" if qualifier else ""),
+                ["input", "action"],
+            )
+        award = await award_action(
+            conn,
+            rule=rule,
+            member_id=member.id,
+            reference=reference or f"key:{data.idempotency_key.strip()}",
+            occurred_at=occurred_at.astimezone(now.tzinfo),
+            now=now,
+        )
+        await idempotency.store_response(
+            conn,
+            scope=scope_key,
+            key=data.idempotency_key,
+            response={"points": award.points, "transactionId": award.transaction_id},
+        )
+    return award
