@@ -7,8 +7,12 @@ from datetime import timedelta
 
 from app.auth.api_keys import KeyKind
 from app.db import connection, fetch_one, utc_now
+from app.domain.actions import ActionKind, Frequency
+from app.domain.earning import RuleKind
 from app.domain.rewards import RewardKind
+from app.services.actions import ActionRuleInput, create_action_rule
 from app.services.api_keys import create_api_key
+from app.services.earning_rules import RuleInput, create_earning_rule
 from app.services.members import EnrollMemberInput, enroll_member
 from app.services.orders import OrderLineInput, RecordOrderInput, record_order
 from app.services.programs import CreateProgramInput, create_program
@@ -30,11 +34,42 @@ async def database_is_empty() -> bool:
 
 
 async def seed_demo() -> DemoKeys:
-    """A program, rewards, three members with orders and one redemption, and three keys."""
+    """A program with rules, rewards, three members with orders, a redemption, three keys."""
     await create_program(
         CreateProgramInput(
             slug=DEMO_SLUG, name="Demo Store Rewards", currency="EUR", points_per_currency_unit=1
         )
+    )
+    await create_action_rule(
+        DEMO_SLUG,
+        ActionRuleInput(
+            name="Welcome",
+            action=ActionKind.ACCOUNT_CREATED,
+            points=50,
+            frequency=Frequency.ONCE_EVER,
+        ),
+    )
+    await create_action_rule(
+        DEMO_SLUG,
+        ActionRuleInput(
+            name="Product review",
+            action=ActionKind.PRODUCT_REVIEW,
+            points=25,
+            frequency=Frequency.PER_DAY,
+            frequency_limit=3,
+        ),
+    )
+    now = utc_now()
+    await create_earning_rule(
+        DEMO_SLUG,
+        RuleInput(
+            name="Double points on accessories this fortnight",
+            kind=RuleKind.MULTIPLIER,
+            multiplier="2",
+            include_categories=("accessories",),
+            starts_at=now - timedelta(days=7),
+            ends_at=now + timedelta(days=7),
+        ),
     )
     rewards = {}
     for name, kind, cost, value, stock in (
@@ -52,7 +87,6 @@ async def seed_demo() -> DemoKeys:
                 stock=stock,
             )
         )
-    now = utc_now()
     members = {}
     for customer_id, name, orders in (
         ("cust-alice", "Alice Andersson", [(8900, 2), (24950, 1), (12000, 3)]),
