@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
 # ISO 4217 active codes and their minor-unit exponents. Codes not listed have exponent 2.
 _EXPONENT_0 = {
     "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
@@ -48,3 +50,27 @@ def points_for_amount(amount_minor: int, currency: str, points_per_unit: int) ->
     """Points for an amount, rounded down: a partial currency unit earns nothing."""
     scale: int = 10 ** CURRENCY_EXPONENTS[currency]
     return (amount_minor * points_per_unit) // scale
+
+
+MIN_EXCHANGE_RATE = Decimal("0.000001")
+MAX_EXCHANGE_RATE = Decimal(1_000_000)
+
+
+def parse_exchange_rate(text: str) -> Decimal | None:
+    """A positive rate with at most 10 significant digits, within sane bounds; else None."""
+    try:
+        rate = Decimal(text.strip())
+    except InvalidOperation:
+        return None
+    if not rate.is_finite() or not MIN_EXCHANGE_RATE <= rate <= MAX_EXCHANGE_RATE:
+        return None
+    if len(rate.normalize().as_tuple().digits) > 10:
+        return None
+    return rate
+
+
+def convert_minor(amount_minor: int, from_currency: str, to_currency: str, rate: Decimal) -> int:
+    """`amount_minor` of one currency in minor units of another, rounded half to even."""
+    shift = CURRENCY_EXPONENTS[to_currency] - CURRENCY_EXPONENTS[from_currency]
+    converted = Decimal(amount_minor) * rate * (Decimal(10) ** shift)
+    return int(converted.to_integral_value(rounding=ROUND_HALF_EVEN))

@@ -130,6 +130,11 @@ class RecordOrderInput:
     tax_minor: int = 0
     discount_minor: int = 0
     idempotency_key: str | None = None
+    exchange_rate: str | None = strawberry.field(
+        default=None,
+        description="For an order in another currency: program-currency units per order-currency"
+        ' unit, e.g. "0.0921" for SEK in a EUR program. Points are earned on the converted cart.',
+    )
 
 
 @strawberry.type
@@ -399,6 +404,7 @@ class Mutation:
                     tax_minor=input.tax_minor,
                     discount_minor=input.discount_minor,
                     idempotency_key=input.idempotency_key,
+                    exchange_rate=input.exchange_rate,
                 ),
                 principal.program_scope,
             )

@@ -121,6 +121,7 @@ class PreviewOrderInput:
     placed_at: datetime | None = strawberry.field(
         default=None, description="When the order would be placed; now by default."
     )
+    exchange_rate: str | None = None
 
 
 @strawberry.type
@@ -224,6 +225,7 @@ class Query:
                     tax_minor=input.tax_minor,
                     discount_minor=input.discount_minor,
                     placed_at=input.placed_at,
+                    exchange_rate=input.exchange_rate,
                 ),
                 principal_of(info).program_scope,
             )

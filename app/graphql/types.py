@@ -333,6 +333,9 @@ class Order(Node):
     placed_at: datetime
     created_at: datetime
     status: str = strawberry.field(description="PLACED, PARTIALLY_REFUNDED, REFUNDED or CANCELLED.")
+    exchange_rate: str | None = strawberry.field(
+        description="Program-currency units per order-currency unit, for a foreign order."
+    )
     points_refunded: int = strawberry.field(description="Points taken back by refunds so far.")
     points_unrecovered: int = strawberry.field(
         description="Points refunds could not take back because the member had spent them."
@@ -353,6 +356,7 @@ class Order(Node):
             placed_at=record.placed_at,
             created_at=record.created_at,
             status=record.status,
+            exchange_rate=record.exchange_rate,
             points_refunded=record.points_refunded,
             points_unrecovered=record.points_unrecovered,
             earning=None if record.earning is None else OrderEarning.from_json(record.earning),

@@ -176,6 +176,7 @@ class Migration(migrations.Migration):
                 ('member', fields.ForeignKeyField('models.Member', source_field='member_id', db_constraint=True, to_field='id', related_name='orders', on_delete=OnDelete.RESTRICT)),
                 ('order_id', fields.CharField(max_length=128)),
                 ('currency', fields.CharField(max_length=3)),
+                ('exchange_rate', fields.CharField(null=True, max_length=32)),
                 ('total_minor', fields.BigIntField()),
                 ('shipping_minor', fields.BigIntField(default=0)),
                 ('tax_minor', fields.BigIntField(default=0)),

@@ -21,6 +21,8 @@ class Order(Model):
     )
     order_id = fields.CharField(max_length=128)
     currency = fields.CharField(max_length=3)
+    # Program-currency units per unit of the order's currency, when the two differ.
+    exchange_rate = fields.CharField(max_length=32, null=True)
     total_minor = fields.BigIntField()
     shipping_minor = fields.BigIntField(default=0)
     tax_minor = fields.BigIntField(default=0)

@@ -15,15 +15,19 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from app.db import as_datetime, connection, execute, fetch_one, utc_now
-from app.domain.earning import CartLine, Earning
+from app.domain.earning import CartLine, Earning, PurchaseRule
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
 from app.domain.money import (
     MAX_AMOUNT_MINOR,
+    MAX_EXCHANGE_RATE,
     MAX_POINTS_PER_MOVEMENT,
     MAX_QUANTITY,
+    MIN_EXCHANGE_RATE,
+    convert_minor,
     is_known_currency,
+    parse_exchange_rate,
 )
 from app.domain.validation import EXTERNAL_ID_MAX, IDEMPOTENCY_KEY_MAX, Checker
 from app.services import idempotency
@@ -31,7 +35,7 @@ from app.services.earning import earn, earning_json
 from app.services.earning_rules import active_purchase_rules
 from app.services.events import append_event
 from app.services.ledger import Movement, post_movement
-from app.services.programs import ProgramScope, in_scope, require_program
+from app.services.programs import ProgramRecord, ProgramScope, in_scope, require_program
 
 MAX_LINES = 500
 EARLIEST_ORDER_TIME = datetime(2000, 1, 1, tzinfo=UTC)
@@ -41,7 +45,7 @@ _OPERATION = "recordOrder"
 _COLUMNS = (
     "id, program_id, member_id, order_id, currency, total_minor, points_earned,"
     " transaction_id, request_hash, placed_at, created_at, earning, status, points_refunded,"
-    " points_unrecovered"
+    " points_unrecovered, exchange_rate"
 )
 
 
@@ -66,6 +70,8 @@ class RecordOrderInput:
     tax_minor: int = 0
     discount_minor: int = 0
     idempotency_key: str | None = None
+    # Program-currency units per unit of `currency`, for an order in another currency.
+    exchange_rate: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,7 @@ class OrderRecord:
     status: str
     points_refunded: int
     points_unrecovered: int
+    exchange_rate: str | None
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,7 @@ def _record(row: dict[str, Any]) -> OrderRecord:
         status=row["status"],
         points_refunded=int(row["points_refunded"]),
         points_unrecovered=int(row["points_unrecovered"]),
+        exchange_rate=row["exchange_rate"],
     )
 
 
@@ -127,6 +135,7 @@ def _check_cart(
     program_currency: str,
     lines: Sequence[OrderLineInput],
     amounts: dict[str, int],
+    exchange_rate: str | None,
 ) -> int:
     """Check what an order and a cart preview share; returns the lines' total."""
     normalised = currency.strip().upper()
@@ -136,11 +145,25 @@ def _check_cart(
             f"{currency!r} is not an ISO 4217 currency code",
             ["input", "currency"],
         )
-    elif normalised != program_currency:
+    elif normalised != program_currency and exchange_rate is None:
         check.add(
             ErrorCode.CURRENCY_MISMATCH,
-            f"the program counts in {program_currency}, the order is in {normalised}",
+            f"the program counts in {program_currency}, the order is in {normalised}:"
+            " give exchangeRate",
             ["input", "currency"],
+        )
+    elif normalised == program_currency and exchange_rate is not None:
+        check.add(
+            ErrorCode.INVALID_VALUE,
+            "exchangeRate is only for orders in another currency than the program's",
+            ["input", "exchangeRate"],
+        )
+    elif exchange_rate is not None and parse_exchange_rate(exchange_rate) is None:
+        check.add(
+            ErrorCode.INVALID_VALUE,
+            f"exchangeRate must be a decimal between {MIN_EXCHANGE_RATE} and"
+            f" {MAX_EXCHANGE_RATE} with at most 10 significant digits",
+            ["input", "exchangeRate"],
         )
     for name, value in amounts.items():
         check.int_range(["input", name], value, 0, MAX_AMOUNT_MINOR, ErrorCode.INVALID_AMOUNT)
@@ -203,6 +226,7 @@ def _validate(data: RecordOrderInput, program_currency: str) -> Checker:
             "taxMinor": data.tax_minor,
             "discountMinor": data.discount_minor,
         },
+        exchange_rate=data.exchange_rate,
     )
     _check_placed_at(check, data.placed_at)
     expected = lines_total + data.shipping_minor + data.tax_minor - data.discount_minor
@@ -241,6 +265,46 @@ def _replay(row: dict[str, Any], fingerprint: str) -> RecordedOrder:
     return RecordedOrder(order=_record(row), already_recorded=True)
 
 
+def _earn_in_program_currency(
+    program: ProgramRecord,
+    rules: Sequence[PurchaseRule],
+    *,
+    currency: str,
+    exchange_rate: str | None,
+    lines: Sequence[OrderLineInput],
+    shipping_minor: int,
+    tax_minor: int,
+    discount_minor: int,
+    placed_at: datetime,
+) -> Earning:
+    """Earn on the cart converted into the program's currency (unit prices and amounts each
+    converted and rounded half to even) when the order is in another currency."""
+    rate = None if exchange_rate is None else parse_exchange_rate(exchange_rate)
+
+    def converted(amount: int) -> int:
+        if rate is None:
+            return amount
+        return convert_minor(amount, currency, program.currency, rate)
+
+    return earn(
+        program,
+        rules,
+        lines=[
+            CartLine(
+                sku=line.sku,
+                quantity=line.quantity,
+                unit_price_minor=converted(line.unit_price_minor),
+                category=line.category,
+            )
+            for line in lines
+        ],
+        shipping_minor=converted(shipping_minor),
+        tax_minor=converted(tax_minor),
+        discount_minor=converted(discount_minor),
+        placed_at=placed_at,
+    )
+
+
 class _OrderExistsError(Exception):
     """Raised inside the transaction to roll back a request whose order is already recorded."""
 
@@ -263,6 +327,9 @@ def _normalised(data: RecordOrderInput) -> RecordOrderInput:
             for line in data.lines
         ],
         idempotency_key=data.idempotency_key.strip() if data.idempotency_key else None,
+        exchange_rate=(
+            None if data.exchange_rate is None else str(parse_exchange_rate(data.exchange_rate))
+        ),
     )
 
 
@@ -292,18 +359,12 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
     existing = await _existing(program.id, data.order_id)
     if existing is not None:
         return _replay(existing, fingerprint)
-    earning = earn(
+    earning = _earn_in_program_currency(
         program,
         await active_purchase_rules(program.id),
-        lines=[
-            CartLine(
-                sku=line.sku,
-                quantity=line.quantity,
-                unit_price_minor=line.unit_price_minor,
-                category=line.category,
-            )
-            for line in data.lines
-        ],
+        currency=data.currency,
+        exchange_rate=data.exchange_rate,
+        lines=data.lines,
         shipping_minor=data.shipping_minor,
         tax_minor=data.tax_minor,
         discount_minor=data.discount_minor,
@@ -338,8 +399,8 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
                 "INSERT INTO orders (program_id, member_id, order_id, currency, total_minor,"
                 " shipping_minor, tax_minor, discount_minor, lines, request_hash, points_earned,"
                 " transaction_id, placed_at, created_at, earning, status, refunded_quantities,"
-                " points_refunded, points_unrecovered)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, 'PLACED', '{}', 0, 0)"
+                " points_refunded, points_unrecovered, exchange_rate)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, 'PLACED', '{}', 0, 0, ?)"
                 f" ON CONFLICT (program_id, order_id) DO NOTHING RETURNING {_COLUMNS}",
                 (
                     program.id,
@@ -356,6 +417,7 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
                     data.placed_at,
                     now,
                     json.dumps(earning_json(earning), separators=(",", ":")),
+                    data.exchange_rate,
                 ),
             )
             if row is None:
@@ -424,6 +486,7 @@ class CartPreviewInput:
     tax_minor: int = 0
     discount_minor: int = 0
     placed_at: datetime | None = None
+    exchange_rate: str | None = None
 
 
 async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
@@ -440,18 +503,20 @@ async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
             "taxMinor": data.tax_minor,
             "discountMinor": data.discount_minor,
         },
+        exchange_rate=data.exchange_rate,
     )
     placed_at = data.placed_at or utc_now()
     _check_placed_at(check, placed_at)
     check.raise_if_any()
-    return earn(
+    return _earn_in_program_currency(
         program,
         await active_purchase_rules(program.id),
+        currency=data.currency.strip().upper(),
+        exchange_rate=data.exchange_rate,
         lines=[
-            CartLine(
+            replace(
+                line,
                 sku=line.sku.strip(),
-                quantity=line.quantity,
-                unit_price_minor=line.unit_price_minor,
                 category=line.category.strip() if line.category and line.category.strip() else None,
             )
             for line in data.lines

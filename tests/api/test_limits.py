@@ -132,3 +132,50 @@ async def test_concurrent_reports_of_one_order_with_other_content_earn_once(api:
     refused = [codes(p["userErrors"]) for p in payloads if p["userErrors"]]
     assert refused == [["ORDER_ALREADY_RECORDED"]] * 20
     assert (await member_status(api, member["id"]))["points"]["available"] == winner_points
+
+
+async def test_an_order_in_another_currency_earns_on_the_converted_cart(api: Api) -> None:
+    await create_program(api)  # EUR, 1 point per euro
+    member = await enroll(api)
+
+    result = await record_order(
+        api, currency="SEK", unit_price_minor=54_300, quantity=1, exchangeRate="0.0921"
+    )
+
+    assert result["userErrors"] == []
+    assert result["order"]["currency"] == "SEK"
+    assert result["order"]["pointsEarned"] == 50  # 543.00 SEK x 0.0921 = 50.01 EUR
+    assert (await member_status(api, member["id"]))["points"]["available"] == 50
+
+
+async def test_a_foreign_order_needs_a_sane_rate(api: Api) -> None:
+    await create_program(api)
+    await enroll(api)
+    before = await snapshot()
+
+    missing = await record_order(api, currency="SEK")
+    bad = await record_order(api, currency="SEK", exchangeRate="-1")
+    pointless = await record_order(api, exchangeRate="1.5")
+
+    assert [(e["code"], e["field"]) for e in missing["userErrors"]] == [
+        ("CURRENCY_MISMATCH", ["input", "currency"])
+    ]
+    assert [(e["code"], e["field"]) for e in bad["userErrors"]] == [
+        ("INVALID_VALUE", ["input", "exchangeRate"])
+    ]
+    assert [(e["code"], e["field"]) for e in pointless["userErrors"]] == [
+        ("INVALID_VALUE", ["input", "exchangeRate"])
+    ]
+    assert await snapshot() == before
+
+
+async def test_zero_and_three_decimal_currencies_convert_exactly(api: Api) -> None:
+    await create_program(api, currency="KWD", points_per_currency_unit=10)
+    await enroll(api)
+
+    result = await record_order(
+        api, currency="JPY", unit_price_minor=10_000, quantity=1, exchangeRate="0.00205"
+    )
+
+    assert result["userErrors"] == []
+    assert result["order"]["pointsEarned"] == 205  # 10,000 JPY = 20.500 KWD, x 10 points
