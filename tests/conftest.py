@@ -128,11 +128,9 @@ class _Templates:
     """Migrated templates, made on first use, and every database this run created.
 
     Migrations run once per session per backend; each test then gets a copy. On PostgreSQL the
-    copy for the next test is made, and the copy of the previous test dropped, between tests
-    and concurrently (about 0.2 s per test one after the other). Never during a test: CREATE
-    and DROP DATABASE are write transactions, and the outbox hides events until every older
-    write transaction of the cluster has ended (app/services/events.py). Every database
-    created here is dropped at the end of the session, whatever happened.
+    copy for the next test is made, and the copy of the previous test dropped, in the
+    background while a test runs (about 0.2 s per test otherwise). Every database created here
+    is dropped at the end of the session, whatever happened.
     """
 
     def __init__(self, postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -217,7 +215,7 @@ class _Templates:
         template = await self.postgres_template()
         spare, self._spare = self._spare, None
         name = await spare if spare is not None else await self._new_copy(template)
-        await asyncio.gather(*self._background, return_exceptions=True)
+        self._spare = asyncio.create_task(self._new_copy(template))
         return name
 
     def release(self, name: str) -> None:
@@ -225,8 +223,6 @@ class _Templates:
         task = asyncio.create_task(self._drop_database(name))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-        if self._spare is None and self._postgres_template is not None:
-            self._spare = asyncio.create_task(self._new_copy(self._postgres_template))
 
     async def close(self) -> None:
         try:

@@ -29,6 +29,19 @@ class EventRecord:
     created_at: datetime
 
 
+# The oldest transaction id still running in this database, or the next one to be assigned.
+# pg_stat_activity shows 32-bit xids; the snapshot's in-progress list has them with their epoch.
+_WRITE_HORIZON = """
+WITH snap AS (SELECT pg_current_snapshot() AS s)
+SELECT COALESCE(
+    (SELECT MIN(running) FROM snap, pg_snapshot_xip(snap.s) AS running
+     WHERE (running::text::bigint % 4294967296)::text IN (
+         SELECT backend_xid::text FROM pg_stat_activity
+         WHERE datname = current_database() AND backend_xid IS NOT NULL)),
+    (SELECT pg_snapshot_xmax(s) FROM snap))
+"""
+
+
 def _event(row: dict[str, Any]) -> EventRecord:
     payload = row["payload"]
     return EventRecord(
@@ -68,9 +81,11 @@ async def list_events(
         " WHERE program_id = ? AND id > ?"
     )
     if is_postgres(connection()):
-        # Ids are taken at insert, not at commit: hide events of transactions still running
-        # and of any that began before them, so the list only ever grows at its end.
-        select += " AND writer_xid < pg_snapshot_xmin(pg_current_snapshot())"
+        # Ids are taken at insert, not at commit: hide the events of every transaction newer
+        # than the oldest one still writing in this database, so the list only ever grows at
+        # its end. Only this database's writers count: a long write elsewhere on the server
+        # must not hold the outbox back.
+        select += f" AND writer_xid < ({_WRITE_HORIZON})"
     if event_type is not None and not is_lookup_text(event_type):
         return []
     if event_type is None:
