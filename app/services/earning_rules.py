@@ -26,6 +26,8 @@ from app.services.programs import require_program
 MAX_BONUS_POINTS = 1_000_000
 MAX_PRIORITY = 1000
 MAX_FILTER_ENTRIES = 1000
+EARLIEST_RULE_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_RULE_TIME = datetime(2200, 1, 1, tzinfo=UTC)
 _COLUMNS = (
     "id, program_id, name, kind, multiplier, points, priority, exclusive, minimum_order_minor,"
     " include_skus, include_categories, exclude_skus, exclude_categories, starts_at, ends_at,"
@@ -144,7 +146,7 @@ def _validated(data: RuleInput) -> tuple[str, str | None, list[frozenset[str]]]:
                 ["input", "multiplier"],
             )
         else:
-            multiplier = str(value.normalize())
+            multiplier = format(value.normalize(), "f")
         if data.points is not None:
             check.add(
                 ErrorCode.INVALID_VALUE, "a multiplier rule takes no points", ["input", "points"]
@@ -173,8 +175,14 @@ def _validated(data: RuleInput) -> tuple[str, str | None, list[frozenset[str]]]:
         ErrorCode.INVALID_AMOUNT,
     )
     for field, moment in (("startsAt", data.starts_at), ("endsAt", data.ends_at)):
-        if moment is not None and moment.tzinfo is None:
+        if moment is None:
+            continue
+        if moment.tzinfo is None:
             check.add(ErrorCode.INVALID_VALUE, f"{field} needs a time zone", ["input", field])
+        elif not EARLIEST_RULE_TIME <= moment <= LATEST_RULE_TIME:
+            check.add(
+                ErrorCode.INVALID_VALUE, f"{field} must be between 2000 and 2200", ["input", field]
+            )
     if (
         data.starts_at is not None
         and data.ends_at is not None

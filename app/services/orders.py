@@ -305,6 +305,15 @@ def _earn_in_program_currency(
     )
 
 
+def _check_points_limit(points: int) -> None:
+    if points > MAX_POINTS_PER_MOVEMENT:
+        raise DomainError(
+            ErrorCode.POINTS_LIMIT_EXCEEDED,
+            f"the order would earn {points} points, more than {MAX_POINTS_PER_MOVEMENT}",
+            ["input", "totalMinor"],
+        )
+
+
 class _OrderExistsError(Exception):
     """Raised inside the transaction to roll back a request whose order is already recorded."""
 
@@ -371,12 +380,7 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
         placed_at=data.placed_at,
     )
     points = earning.points
-    if points > MAX_POINTS_PER_MOVEMENT:
-        raise DomainError(
-            ErrorCode.POINTS_LIMIT_EXCEEDED,
-            f"the order would earn {points} points, more than {MAX_POINTS_PER_MOVEMENT}",
-            ["input", "totalMinor"],
-        )
+    _check_points_limit(points)
     now = utc_now()
     scope_key = str(program.id)
     try:
@@ -493,7 +497,7 @@ async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
     """What a cart would earn now (or at `placed_at`), with its breakdown; writes nothing."""
     program = await require_program(data.program_slug, scope)
     check = Checker()
-    _check_cart(
+    lines_total = _check_cart(
         check,
         currency=data.currency,
         program_currency=program.currency,
@@ -507,8 +511,14 @@ async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
     )
     placed_at = data.placed_at or utc_now()
     _check_placed_at(check, placed_at)
+    if lines_total + data.shipping_minor + data.tax_minor > MAX_AMOUNT_MINOR:
+        check.add(
+            ErrorCode.INVALID_AMOUNT,
+            f"the cart comes to more than {MAX_AMOUNT_MINOR} minor units",
+            ["input", "lines"],
+        )
     check.raise_if_any()
-    return _earn_in_program_currency(
+    earning = _earn_in_program_currency(
         program,
         await active_purchase_rules(program.id),
         currency=data.currency.strip().upper(),
@@ -526,3 +536,5 @@ async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
         discount_minor=data.discount_minor,
         placed_at=placed_at.astimezone(UTC),
     )
+    _check_points_limit(earning.points)
+    return earning

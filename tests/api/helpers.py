@@ -89,3 +89,14 @@ async def revoke_key(key_id: int) -> None:
         "UPDATE api_keys SET revoked_at = ? WHERE id = ?",
         (utc_now(), key_id),
     )
+
+
+async def earning_rule_rows() -> list[dict[str, Any]]:
+    """Every earning rule exactly as stored (`earning_rules` is not in `TABLES`)."""
+    return await rows("SELECT * FROM earning_rules ORDER BY id")
+
+
+async def snapshot_with_rules() -> dict[str, Any]:
+    """`snapshot()` plus every earning rule as stored, to prove a refused rule change wrote
+    nothing: no new rule, no changed rule, no event."""
+    return {**await snapshot(), "earning_rules": await earning_rule_rows()}
