@@ -163,6 +163,12 @@ async def refund_order(data: RefundOrderInput, scope: ProgramScope) -> RefundRes
         earning = _decoded(locked["earning"]) or {"lines": [], "orderComponents": []}
         refunded: dict[str, int] = _decoded(locked["refunded_quantities"]) or {}
         units = _units_to_refund(data, earning["lines"], refunded)
+        if not units:
+            raise DomainError(
+                ErrorCode.ORDER_ALREADY_REFUNDED,
+                f"every unit of order {order_ref!r} has been refunded already",
+                ["input", "orderId"],
+            )
         points_back = 0
         by_index = {line["index"]: line for line in earning["lines"]}
         for index, quantity in sorted(units.items()):

@@ -257,3 +257,16 @@ async def test_an_order_that_earned_nothing_refunds_nothing(api: Api) -> None:
 
     assert result["userErrors"] == []
     assert (result["pointsReversed"], result["order"]["status"]) == (0, "REFUNDED")
+
+
+async def test_refunding_an_order_with_nothing_left_is_refused(api: Api) -> None:
+    await create_program(api)
+    await enroll(api)
+    await record_order(api, **two_lines())
+    await refund(api, "all", cancel=True)
+    before = await snapshot()
+
+    again = await refund(api, "again")
+
+    assert codes(again["userErrors"]) == ["ORDER_ALREADY_REFUNDED"]
+    assert await snapshot() == before
