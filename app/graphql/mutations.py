@@ -112,6 +112,14 @@ class OrderLineInput:
     unit_price_minor: int
     category: str | None = None
 
+    def to_service(self) -> orders_service.OrderLineInput:
+        return orders_service.OrderLineInput(
+            sku=self.sku,
+            quantity=self.quantity,
+            unit_price_minor=self.unit_price_minor,
+            category=self.category,
+        )
+
 
 @strawberry.input
 class RecordOrderInput:
@@ -390,15 +398,7 @@ class Mutation:
                     order_id=input.order_id,
                     currency=input.currency,
                     total_minor=input.total_minor,
-                    lines=[
-                        orders_service.OrderLineInput(
-                            sku=line.sku,
-                            quantity=line.quantity,
-                            unit_price_minor=line.unit_price_minor,
-                            category=line.category,
-                        )
-                        for line in input.lines
-                    ],
+                    lines=[line.to_service() for line in input.lines],
                     placed_at=input.placed_at,
                     shipping_minor=input.shipping_minor,
                     tax_minor=input.tax_minor,

@@ -11,6 +11,7 @@ from app.domain.errors import DomainError
 from app.graphql.context import Info, admin, member_reader, principal_of
 from app.graphql.errors import query_error
 from app.graphql.ids import decode_any_id, decode_id, encode_cursor
+from app.graphql.mutations import OrderLineInput
 from app.graphql.types import (
     ActionRule,
     Activity,
@@ -103,18 +104,10 @@ def _decoded(global_id: str, type_name: str) -> int:
 
 
 @strawberry.input
-class PreviewLineInput:
-    sku: str
-    quantity: int
-    unit_price_minor: int
-    category: str | None = None
-
-
-@strawberry.input
 class PreviewOrderInput:
     program_slug: str
     currency: str
-    lines: list[PreviewLineInput]
+    lines: list[OrderLineInput]
     shipping_minor: int = 0
     tax_minor: int = 0
     discount_minor: int = 0
@@ -212,15 +205,7 @@ class Query:
                 orders_service.CartPreviewInput(
                     program_slug=input.program_slug,
                     currency=input.currency,
-                    lines=[
-                        orders_service.OrderLineInput(
-                            sku=line.sku,
-                            quantity=line.quantity,
-                            unit_price_minor=line.unit_price_minor,
-                            category=line.category,
-                        )
-                        for line in input.lines
-                    ],
+                    lines=[line.to_service() for line in input.lines],
                     shipping_minor=input.shipping_minor,
                     tax_minor=input.tax_minor,
                     discount_minor=input.discount_minor,
