@@ -278,8 +278,7 @@ class RefundOrderPayload:
 
 
 @strawberry.input
-class CreateActionRuleInput:
-    program_slug: str
+class ActionRuleDefinition:
     name: str
     action: ActionKindEnum  # type: ignore[valid-type]
     points: int
@@ -290,6 +289,29 @@ class CreateActionRuleInput:
         description="The network of SOCIAL_FOLLOW / SOCIAL_SHARE; the name of a CUSTOM event.",
     )
     cap_points: int | None = None
+
+    def to_service(self) -> actions_service.ActionRuleInput:
+        return actions_service.ActionRuleInput(
+            name=self.name,
+            action=self.action,
+            points=self.points,
+            frequency=self.frequency,
+            frequency_limit=self.frequency_limit,
+            qualifier=self.qualifier,
+            cap_points=self.cap_points,
+        )
+
+
+@strawberry.input
+class CreateActionRuleInput:
+    program_slug: str
+    rule: ActionRuleDefinition
+
+
+@strawberry.input
+class UpdateActionRuleInput:
+    id: strawberry.ID
+    rule: ActionRuleDefinition
 
 
 @strawberry.input
@@ -523,16 +545,20 @@ class Mutation:
         async def work() -> ActionRulePayload:
             admin(info)
             record = await actions_service.create_action_rule(
-                input.program_slug,
-                actions_service.ActionRuleInput(
-                    name=input.name,
-                    action=input.action,
-                    points=input.points,
-                    frequency=input.frequency,
-                    frequency_limit=input.frequency_limit,
-                    qualifier=input.qualifier,
-                    cap_points=input.cap_points,
-                ),
+                input.program_slug, input.rule.to_service()
+            )
+            return ActionRulePayload(rule=ActionRule.from_record(record))
+
+        return await _guarded(lambda errors: ActionRulePayload(user_errors=errors), work)
+
+    @strawberry.mutation(description="Admin only: replace an action rule's definition.")
+    async def update_action_rule(
+        self, info: Info, input: UpdateActionRuleInput
+    ) -> ActionRulePayload:
+        async def work() -> ActionRulePayload:
+            admin(info)
+            record = await actions_service.update_action_rule(
+                decode_id(input.id, "ActionRule", ["input", "id"]), input.rule.to_service()
             )
             return ActionRulePayload(rule=ActionRule.from_record(record))
 

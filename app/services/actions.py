@@ -114,7 +114,7 @@ def _qualifier(check: Checker, action: ActionKind, qualifier: str | None) -> str
     return ""
 
 
-async def create_action_rule(program_slug: str, data: ActionRuleInput) -> ActionRuleRecord:
+def _validated(data: ActionRuleInput) -> tuple[str, str]:
     check = Checker()
     name = check.text(["input", "name"], data.name, NAME_MAX)
     qualifier = _qualifier(check, data.action, data.qualifier)
@@ -132,6 +132,11 @@ async def create_action_rule(program_slug: str, data: ActionRuleInput) -> Action
         check.int_range(["input", "capPoints"], data.cap_points, 1, 10**9, ErrorCode.INVALID_POINTS)
     check.raise_if_any()
     assert name is not None
+    return name, qualifier
+
+
+async def create_action_rule(program_slug: str, data: ActionRuleInput) -> ActionRuleRecord:
+    name, qualifier = _validated(data)
     program = await require_program(program_slug, None)
     now = utc_now()
     async with in_transaction() as conn:
@@ -161,6 +166,42 @@ async def create_action_rule(program_slug: str, data: ActionRuleInput) -> Action
             program_id=program.id,
             member_id=None,
             event_type="action_rule.created",
+            payload={"ruleId": encode_id("ActionRule", record.id), "action": record.action},
+            now=now,
+        )
+    return record
+
+
+async def update_action_rule(rule_id: int, data: ActionRuleInput) -> ActionRuleRecord:
+    """Replace a rule's definition; what it awarded stays, and counts toward its new limits."""
+    name, qualifier = _validated(data)
+    now = utc_now()
+    async with in_transaction() as conn:
+        row = await fetch_one(
+            conn,
+            "UPDATE action_rules SET name = ?, action = ?, qualifier = ?, points = ?,"
+            " frequency = ?, frequency_limit = ?, cap_points = ?, updated_at = ?"
+            f" WHERE id = ? RETURNING {_COLUMNS}",
+            (
+                name,
+                data.action.value,
+                qualifier,
+                data.points,
+                data.frequency.value,
+                data.frequency_limit,
+                data.cap_points,
+                now,
+                rule_id,
+            ),
+        )
+        if row is None:
+            raise DomainError(ErrorCode.RULE_NOT_FOUND, "no such action rule", ["input", "id"])
+        record = _record(row)
+        await append_event(
+            conn,
+            program_id=record.program_id,
+            member_id=None,
+            event_type="action_rule.updated",
             payload={"ruleId": encode_id("ActionRule", record.id), "action": record.action},
             now=now,
         )

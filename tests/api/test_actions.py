@@ -28,15 +28,14 @@ mutation($input: RecordActionInput!) {
 
 
 async def action_rule(api: Api, **fields: Any) -> dict[str, Any]:
-    values = {
-        "programSlug": "shop",
+    rule = {
         "name": "Product review",
         "action": "PRODUCT_REVIEW",
         "points": 50,
         "frequency": "UNLIMITED",
         **fields,
     }
-    data = await api.data(CREATE_RULE, {"input": values})
+    data = await api.data(CREATE_RULE, {"input": {"programSlug": "shop", "rule": rule}})
     payload: dict[str, Any] = data["createActionRule"]
     return payload
 
@@ -153,10 +152,12 @@ async def test_bad_action_rules_and_reports_are_refused_precisely(api: Api) -> N
         {
             "input": {
                 "programSlug": "shop",
-                "name": "x",
-                "action": "PRODUCT_REVIEW",
-                "points": 5,
-                "frequency": "UNLIMITED",
+                "rule": {
+                    "name": "x",
+                    "action": "PRODUCT_REVIEW",
+                    "points": 5,
+                    "frequency": "UNLIMITED",
+                },
             }
         },
         key=secret,
@@ -185,3 +186,34 @@ async def test_concurrent_reports_never_exceed_a_once_ever_rule(api: Api) -> Non
     assert len([p for p in payloads if not p["userErrors"]]) == 1
     assert (await member_status(api, member["id"]))["points"]["available"] == 50
     assert await verify_ledger() == []
+
+
+async def test_an_updated_rule_applies_its_new_points_and_limits(api: Api) -> None:
+    await create_program(api)
+    member = await enroll(api)
+    created = await action_rule(api)
+    await record(api, member["id"], "k1", reference="r1")
+
+    updated = await api.data(
+        "mutation($input: UpdateActionRuleInput!) { updateActionRule(input: $input)"
+        " { rule { points frequency } userErrors { code } } }",
+        {
+            "input": {
+                "id": created["rule"]["id"],
+                "rule": {
+                    "name": "Product review",
+                    "action": "PRODUCT_REVIEW",
+                    "points": 80,
+                    "frequency": "ONCE_EVER",
+                },
+            }
+        },
+    )
+    refused = await record(api, member["id"], "k2", reference="r2")
+
+    assert updated["updateActionRule"] == {
+        "rule": {"points": 80, "frequency": "ONCE_EVER"},
+        "userErrors": [],
+    }
+    assert codes(refused["userErrors"]) == ["ACTION_LIMIT_REACHED"]
+    assert (await member_status(api, member["id"]))["points"]["available"] == 50
