@@ -21,6 +21,7 @@ _COLUMNS = (
     "id, program_id, customer_id, email, name, birthday, enrolled_at, points_available,"
     " points_pending, lifetime_earned, lifetime_redeemed"
 )
+_NO_CURSOR = 2**63 - 1
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
@@ -122,21 +123,19 @@ async def get_member_by_customer_id(program_id: int, customer_id: str) -> Member
 async def list_activity(
     member_id: int, *, before_id: int | None, limit: int
 ) -> list[ActivityRecord]:
-    """Newest first, by keyset on the transaction id: the cost does not grow with history."""
-    select = (
+    """Newest first, by keyset on the transaction id: the cost does not grow with history.
+
+    Written as a row comparison ordered by (member_id, id) so that PostgreSQL walks the
+    (member_id, id) index even when its statistics say a member owns much of the ledger (it
+    otherwise prefers scanning the primary key backwards and filtering).
+    """
+    rows = await fetch_all(
+        connection(),
         "SELECT id, member_id, kind, points, description, order_ref, created_at"
-        " FROM ledger_transactions WHERE member_id = ?"
+        " FROM ledger_transactions WHERE member_id = ? AND (member_id, id) < (?, ?)"
+        " ORDER BY member_id DESC, id DESC LIMIT ?",
+        (member_id, member_id, before_id if before_id is not None else _NO_CURSOR, limit),
     )
-    if before_id is None:
-        rows = await fetch_all(
-            connection(), select + " ORDER BY id DESC LIMIT ?", (member_id, limit)
-        )
-    else:
-        rows = await fetch_all(
-            connection(),
-            select + " AND id < ? ORDER BY id DESC LIMIT ?",
-            (member_id, before_id, limit),
-        )
     return [_activity(row) for row in rows]
 
 

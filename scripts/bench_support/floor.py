@@ -1,0 +1,577 @@
+"""The floor: the SQL statements of one API request, run straight through the driver.
+
+Run as `python -m bench_support.floor` (by `scripts/bench`) against its own copy of the seeded
+database; prints one JSON line with rps, p50 and p99. Each simulated request runs exactly the
+statements the services run for it, in the same order and transaction shape (`scripts/bench`
+checks them against a traced run of the services and warns when the app has moved on):
+
+- recordOrder (no idempotencyKey): SELECT the program by slug, SELECT the member by
+  (program_id, customer_id), SELECT an existing order by (program_id, order_id), SELECT the
+  program's active earning rules; then in one transaction INSERT orders ... ON CONFLICT DO
+  NOTHING RETURNING, UPDATE members ... RETURNING, INSERT ledger_transactions RETURNING id,
+  INSERT ledger_entries (two rows), INSERT point_lots, INSERT outbox_events (points.earned),
+  UPDATE orders SET transaction_id, INSERT outbox_events (order.recorded).
+- member-status: SELECT the member row by id, SELECT its newest 11 ledger transactions.
+
+SQLite: one aiosqlite connection with the app's pragmas; an asyncio.Lock serialises statements
+and holds across a transaction, as Tortoise's SQLite client does. PostgreSQL: an asyncpg pool
+sized like the app's connections in total (pool size x workers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import json
+import math
+import random
+import sqlite3
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import aiosqlite
+import asyncpg
+
+_PROGRAM_COLUMNS = (
+    "id, slug, name, currency, points_per_currency_unit, active, created_at, rounding,"
+    " count_shipping, count_tax, minimum_order_minor, excluded_skus, excluded_categories,"
+    " pending_days"
+)
+_MEMBER_COLUMNS = (
+    "id, program_id, customer_id, email, name, birthday, enrolled_at, points_available,"
+    " points_pending, lifetime_earned, lifetime_redeemed"
+)
+_ORDER_COLUMNS = (
+    "id, program_id, member_id, order_id, currency, total_minor, points_earned,"
+    " transaction_id, request_hash, placed_at, created_at, earning, status, points_refunded,"
+    " points_unrecovered, exchange_rate"
+)
+_RULE_COLUMNS = (
+    "id, program_id, name, kind, multiplier, points, priority, exclusive, minimum_order_minor,"
+    " include_skus, include_categories, exclude_skus, exclude_categories, starts_at, ends_at,"
+    " paused, created_at, updated_at"
+)
+
+# Verbatim from app/services (programs.py, orders.py, earning_rules.py, ledger.py, events.py,
+# members.py).
+SELECT_PROGRAM = f"SELECT {_PROGRAM_COLUMNS} FROM programs WHERE slug = ?"
+SELECT_MEMBER_ID = "SELECT id FROM members WHERE program_id = ? AND customer_id = ?"
+SELECT_EXISTING_ORDER = f"SELECT {_ORDER_COLUMNS} FROM orders WHERE program_id = ? AND order_id = ?"
+SELECT_RULES = (
+    f"SELECT {_RULE_COLUMNS} FROM earning_rules WHERE program_id = ? AND paused = ? ORDER BY id"
+)
+INSERT_ORDER = (
+    "INSERT INTO orders (program_id, member_id, order_id, currency, total_minor,"
+    " shipping_minor, tax_minor, discount_minor, lines, request_hash, points_earned,"
+    " transaction_id, placed_at, created_at, earning, status, refunded_quantities,"
+    " points_refunded, points_unrecovered, exchange_rate)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, 'PLACED', '{}', 0, 0, ?)"
+    f" ON CONFLICT (program_id, order_id) DO NOTHING RETURNING {_ORDER_COLUMNS}"
+)
+UPDATE_BALANCE = (
+    "UPDATE members SET points_available = points_available + ?,"
+    " points_pending = points_pending + ?,"
+    " lifetime_earned = lifetime_earned + ?, lifetime_redeemed = lifetime_redeemed + ?"
+    " WHERE id = ? AND points_available + ? BETWEEN 0 AND ?"
+    " AND points_pending + ? BETWEEN 0 AND ?"
+    " AND lifetime_earned + ? <= ? AND lifetime_redeemed + ? <= ?"
+    " RETURNING points_available, points_pending"
+)
+INSERT_TRANSACTION = (
+    "INSERT INTO ledger_transactions (program_id, member_id, kind, points, description,"
+    " order_ref, reverses_id, created_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?) RETURNING id"
+)
+INSERT_ENTRIES = (
+    "INSERT INTO ledger_entries (transaction_id, program_id, member_id, account, amount,"
+    " closes_transaction) VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)"
+)
+INSERT_LOT = (
+    "INSERT INTO point_lots (program_id, member_id, transaction_id, points, remaining,"
+    " expires_at, pending_until, created_at) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)"
+)
+INSERT_EVENT = (
+    "INSERT INTO outbox_events (program_id, member_id, type, payload, created_at)"
+    " VALUES (?, ?, ?, ?, ?)"
+)
+LINK_ORDER = "UPDATE orders SET transaction_id = ? WHERE id = ?"
+SELECT_MEMBER = f"SELECT {_MEMBER_COLUMNS} FROM members WHERE id = ?"
+SELECT_ACTIVITY = (
+    "SELECT id, member_id, kind, points, description, order_ref, created_at"
+    " FROM ledger_transactions WHERE member_id = ? AND (member_id, id) < (?, ?)"
+    " ORDER BY member_id DESC, id DESC LIMIT ?"
+)
+NO_CURSOR = 2**63 - 1
+
+# What one request runs, in order (BEGIN and COMMIT aside); compared with a traced service call.
+RECORD_ORDER_STATEMENTS = (
+    SELECT_PROGRAM,
+    SELECT_MEMBER_ID,
+    SELECT_EXISTING_ORDER,
+    SELECT_RULES,
+    INSERT_ORDER,
+    UPDATE_BALANCE,
+    INSERT_TRANSACTION,
+    INSERT_ENTRIES,
+    INSERT_LOT,
+    INSERT_EVENT,
+    LINK_ORDER,
+    INSERT_EVENT,
+)
+MEMBER_STATUS_STATEMENTS = (SELECT_MEMBER, SELECT_ACTIVITY)
+
+ACTIVITY_LIMIT = 11  # `activity(first: 10)` asks for one more row to know `hasNextPage`
+SHIPPING_MINOR = 495
+MAX_BALANCE = 2**31 - 1  # app/domain/money.py
+
+
+def global_id(type_name: str, pk: int) -> str:
+    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+
+
+def numbered(statement: str) -> str:
+    """`?` placeholders as PostgreSQL's `$1, $2...`, as app/db.py translates them."""
+    parts = statement.split("?")
+    return parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))
+
+
+@dataclass(frozen=True)
+class Order:
+    program_slug: str
+    customer_id: str
+    order_id: str
+    unit_price_minor: int
+    quantity: int
+
+    @property
+    def total_minor(self) -> int:
+        return self.unit_price_minor * self.quantity + SHIPPING_MINOR
+
+    @property
+    def points(self) -> int:
+        # EUR at 1 point per unit of the lines (shipping not counted), rounded down, as seeded.
+        return self.unit_price_minor * self.quantity // 100
+
+    def lines_json(self) -> str:
+        line = {
+            "sku": "SKU-1",
+            "quantity": self.quantity,
+            "unit_price_minor": self.unit_price_minor,
+            "category": None,
+        }
+        return json.dumps([line], separators=(",", ":"))
+
+    def earning_json(self) -> str:
+        """The breakdown stored with the order, shaped like services/earning.py's."""
+        base = self.unit_price_minor * self.quantity
+        component = {
+            "source": "BASE",
+            "ruleId": None,
+            "baseMinor": base,
+            "multiplier": None,
+            "points": self.points,
+        }
+        line = {
+            "index": 0,
+            "sku": "SKU-1",
+            "category": None,
+            "quantity": self.quantity,
+            "baseMinor": base,
+            "points": self.points,
+            "components": [component],
+        }
+        breakdown = {
+            "points": self.points,
+            "baseMinor": base,
+            "lines": [line],
+            "orderComponents": [],
+        }
+        return json.dumps(breakdown, separators=(",", ":"))
+
+    def request_hash(self) -> str:
+        return hashlib.sha256(f"{self.customer_id}/{self.order_id}".encode()).hexdigest()
+
+
+class Statements(Protocol):
+    """Runs one statement on the connection at hand (`?` placeholders)."""
+
+    async def rows(self, statement: str, params: Sequence[Any]) -> Sequence[Any]: ...
+
+    async def run(self, statement: str, params: Sequence[Any]) -> None: ...
+
+
+async def _one(db: Statements, statement: str, params: Sequence[Any]) -> Any:
+    rows = await db.rows(statement, params)
+    if not rows:
+        raise RuntimeError(f"no row for {statement[:60]!r} {params!r}")
+    return rows[0]
+
+
+async def record_order_reads(db: Statements, order: Order) -> tuple[int, str, int]:
+    """The reads before the transaction: (program id, currency, member id)."""
+    program = await _one(db, SELECT_PROGRAM, (order.program_slug,))
+    program_id = int(program["id"])
+    if int(program["pending_days"]) != 0:
+        raise RuntimeError("the floor mirrors a program without pending days")
+    member = await _one(db, SELECT_MEMBER_ID, (program_id, order.customer_id))
+    if await db.rows(SELECT_EXISTING_ORDER, (program_id, order.order_id)):
+        raise RuntimeError(f"order {order.order_id} exists")
+    if await db.rows(SELECT_RULES, (program_id, False)):
+        raise RuntimeError("the floor mirrors a program without earning rules")
+    return program_id, str(program["currency"]), int(member["id"])
+
+
+async def record_order_writes(
+    db: Statements, order: Order, program_id: int, currency: str, member_id: int
+) -> None:
+    """The statements of the transaction, in the order the services run them."""
+    now = datetime.now(UTC)
+    points = order.points
+    row = await _one(
+        db,
+        INSERT_ORDER,
+        (
+            program_id,
+            member_id,
+            order.order_id,
+            currency,
+            order.total_minor,
+            SHIPPING_MINOR,
+            0,
+            0,
+            order.lines_json(),
+            order.request_hash(),
+            points,
+            now - timedelta(hours=1),
+            now,
+            order.earning_json(),
+            None,  # exchange_rate: the order is in the program's currency
+        ),
+    )
+    order_pk = int(row["id"])
+    # Points straight to the available balance (no pending days): available, pending, earned,
+    # redeemed deltas and their bounds, as post_movement binds them.
+    balance = await _one(
+        db,
+        UPDATE_BALANCE,
+        (
+            points,
+            0,
+            points,
+            0,
+            member_id,
+            points,
+            MAX_BALANCE,
+            0,
+            MAX_BALANCE,
+            points,
+            MAX_BALANCE,
+            0,
+            MAX_BALANCE,
+        ),
+    )
+    transaction = await _one(
+        db,
+        INSERT_TRANSACTION,
+        (
+            program_id,
+            member_id,
+            "EARN_ORDER",
+            points,
+            f"Order {order.order_id}",
+            order.order_id,
+            now,
+        ),
+    )
+    transaction_id = int(transaction["id"])
+    await db.run(
+        INSERT_ENTRIES,
+        (
+            transaction_id,
+            program_id,
+            member_id,
+            "MEMBER_AVAILABLE",
+            points,
+            False,
+            transaction_id,
+            program_id,
+            member_id,
+            "PROGRAM_ISSUED",
+            -points,
+            True,
+        ),
+    )
+    await db.run(INSERT_LOT, (program_id, member_id, transaction_id, points, points, None, now))
+    member_gid = global_id("Member", member_id)
+    order_gid = global_id("Order", order_pk)
+    earned = {
+        "activityId": global_id("Activity", transaction_id),
+        "memberId": member_gid,
+        "kind": "EARN_ORDER",
+        "points": points,
+        "availableAfter": int(balance["points_available"]),
+        "pendingAfter": int(balance["points_pending"]),
+        "description": f"Order {order.order_id}",
+        "orderId": order.order_id,
+        "orderPk": order_gid,
+    }
+    event = json.dumps(earned, separators=(",", ":"))
+    await db.run(INSERT_EVENT, (program_id, member_id, "points.earned", event, now))
+    await db.run(LINK_ORDER, (transaction_id, order_pk))
+    recorded = {
+        "orderPk": order_gid,
+        "orderId": order.order_id,
+        "memberId": member_gid,
+        "currency": currency,
+        "totalMinor": order.total_minor,
+        "pointsEarned": points,
+    }
+    event = json.dumps(recorded, separators=(",", ":"))
+    await db.run(INSERT_EVENT, (program_id, member_id, "order.recorded", event, now))
+
+
+class Floor(Protocol):
+    async def record_order(self, order: Order) -> None: ...
+
+    async def member_status(self, member_pk: int) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class _SqliteStatements:
+    """Statements on the one connection; `locked` takes the lock per statement, as Tortoise
+    does outside a transaction (inside one, the transaction holds it throughout)."""
+
+    def __init__(self, conn: aiosqlite.Connection, lock: asyncio.Lock | None) -> None:
+        self._conn = conn
+        self._lock = lock
+
+    async def rows(self, statement: str, params: Sequence[Any]) -> Sequence[Any]:
+        if self._lock is None:
+            return list(await self._conn.execute_fetchall(statement, params))
+        async with self._lock:
+            return list(await self._conn.execute_fetchall(statement, params))
+
+    async def run(self, statement: str, params: Sequence[Any]) -> None:
+        await self.rows(statement, params)
+
+
+class SqliteFloor:
+    """One connection, as Tortoise keeps; its lock also holds across a whole transaction."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()
+        self._locked = _SqliteStatements(conn, self._lock)
+        self._in_transaction = _SqliteStatements(conn, None)
+
+    @classmethod
+    async def open(cls, path: str, synchronous: str) -> SqliteFloor:
+        conn = await aiosqlite.connect(path, isolation_level=None)
+        conn._conn.row_factory = sqlite3.Row
+        # The app's URL pragmas, then Tortoise's defaults, in Tortoise's order.
+        for pragma, value in (
+            ("synchronous", synchronous),
+            ("busy_timeout", 5000),
+            ("journal_mode", "WAL"),
+            ("journal_size_limit", 16384),
+            ("foreign_keys", "ON"),
+        ):
+            cursor = await conn.execute(f"PRAGMA {pragma}={value}")
+            await cursor.close()
+        return cls(conn)
+
+    async def record_order(self, order: Order) -> None:
+        program_id, currency, member_id = await record_order_reads(self._locked, order)
+        async with self._lock:
+            await self._conn.execute_fetchall("BEGIN")
+            try:
+                await record_order_writes(
+                    self._in_transaction, order, program_id, currency, member_id
+                )
+            except BaseException:
+                await self._conn.execute_fetchall("ROLLBACK")
+                raise
+            await self._conn.execute_fetchall("COMMIT")
+
+    async def member_status(self, member_pk: int) -> None:
+        await _one(self._locked, SELECT_MEMBER, (member_pk,))
+        await self._locked.rows(SELECT_ACTIVITY, (member_pk, member_pk, NO_CURSOR, ACTIVITY_LIMIT))
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+
+class _PostgresStatements:
+    def __init__(self, conn: Any, numbered_sql: dict[str, str]) -> None:
+        self._conn = conn
+        self._sql = numbered_sql
+
+    async def rows(self, statement: str, params: Sequence[Any]) -> Sequence[Any]:
+        rows: Sequence[Any] = await self._conn.fetch(self._sql[statement], *params)
+        return rows
+
+    async def run(self, statement: str, params: Sequence[Any]) -> None:
+        await self._conn.execute(self._sql[statement], *params)
+
+
+class PostgresFloor:
+    """A pool like the app's; each simulated request holds one connection throughout."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+        self._sql = {
+            statement: numbered(statement)
+            for statement in (*RECORD_ORDER_STATEMENTS, *MEMBER_STATUS_STATEMENTS)
+        }
+
+    @classmethod
+    async def open(cls, dsn: str, pool_size: int, concurrency: int) -> PostgresFloor:
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min(pool_size, concurrency), max_size=pool_size
+        )
+        return cls(pool)
+
+    async def record_order(self, order: Order) -> None:
+        async with self._pool.acquire() as conn:
+            db = _PostgresStatements(conn, self._sql)
+            program_id, currency, member_id = await record_order_reads(db, order)
+            async with conn.transaction():
+                await record_order_writes(db, order, program_id, currency, member_id)
+
+    async def member_status(self, member_pk: int) -> None:
+        async with self._pool.acquire() as conn:
+            db = _PostgresStatements(conn, self._sql)
+            await _one(db, SELECT_MEMBER, (member_pk,))
+            await db.rows(SELECT_ACTIVITY, (member_pk, member_pk, NO_CURSOR, ACTIVITY_LIMIT))
+
+    async def close(self) -> None:
+        await asyncio.wait_for(self._pool.close(), 10)
+
+
+@dataclass
+class Stats:
+    requests: int
+    seconds: float
+    latencies: list[float]
+
+    def percentile_ms(self, percent: float) -> float:
+        if not self.latencies:
+            return math.nan
+        ordered = sorted(self.latencies)
+        index = max(0, math.ceil(percent / 100 * len(ordered)) - 1)
+        return ordered[index] * 1000
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "requests": self.requests,
+            "seconds": self.seconds,
+            "rps": self.requests / self.seconds if self.seconds else 0.0,
+            "p50_ms": self.percentile_ms(50),
+            "p99_ms": self.percentile_ms(99),
+        }
+
+
+async def drive(
+    work: Callable[[int, int], Awaitable[None]], concurrency: int, seconds: float
+) -> Stats:
+    """`concurrency` closed loops, each starting requests until `seconds` have passed."""
+    latencies: list[float] = []
+    started = time.perf_counter()
+    deadline = started + seconds
+
+    async def loop(worker: int) -> None:
+        sequence = 0
+        while (begin := time.perf_counter()) < deadline:
+            sequence += 1
+            await work(worker, sequence)
+            latencies.append(time.perf_counter() - begin)
+
+    await asyncio.gather(*(loop(worker) for worker in range(concurrency)))
+    return Stats(len(latencies), time.perf_counter() - started, latencies)
+
+
+@dataclass(frozen=True)
+class Plan:
+    scenario: str
+    program_slug: str
+    pool_prefix: str
+    pool_size: int
+    pool_first_pk: int
+    nonce: str
+
+
+def make_work(floor: Floor, plan: Plan, phase: str) -> Callable[[int, int], Awaitable[None]]:
+    rng = random.Random()
+    if plan.scenario == "record-order":
+
+        async def record(worker: int, sequence: int) -> None:
+            customer = f"{plan.pool_prefix}{rng.randrange(plan.pool_size):05d}"
+            await floor.record_order(
+                Order(
+                    program_slug=plan.program_slug,
+                    customer_id=customer,
+                    order_id=f"{plan.nonce}-{phase}-{worker}-{sequence}",
+                    unit_price_minor=rng.randint(500, 5000),
+                    quantity=rng.randint(1, 3),
+                )
+            )
+
+        return record
+
+    async def status(worker: int, sequence: int) -> None:
+        await floor.member_status(plan.pool_first_pk + rng.randrange(plan.pool_size))
+
+    return status
+
+
+async def run(args: argparse.Namespace) -> dict[str, float]:
+    floor: Floor
+    if args.backend == "sqlite":
+        floor = await SqliteFloor.open(args.database, args.sqlite_synchronous)
+    else:
+        floor = await PostgresFloor.open(args.database, args.pool_size, args.concurrency)
+    plan = Plan(
+        scenario=args.scenario,
+        program_slug=args.program_slug,
+        pool_prefix=args.pool_prefix,
+        pool_size=args.members,
+        pool_first_pk=args.first_pk,
+        nonce=args.nonce,
+    )
+    try:
+        if args.warmup > 0:
+            await drive(make_work(floor, plan, "warm"), args.concurrency, args.warmup)
+        stats = await drive(make_work(floor, plan, "run"), args.concurrency, args.duration)
+    finally:
+        await floor.close()
+    return stats.as_dict()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="The driver-level floor of scripts/bench.")
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], required=True)
+    parser.add_argument("--database", required=True, help="SQLite file path or PostgreSQL DSN")
+    parser.add_argument("--scenario", choices=["record-order", "member-status"], required=True)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--pool-size", type=int, default=20, help="PostgreSQL pool size")
+    parser.add_argument("--sqlite-synchronous", default="FULL")
+    parser.add_argument("--program-slug", default="bench")
+    parser.add_argument("--pool-prefix", default="bench-")
+    parser.add_argument("--members", type=int, default=10_000)
+    parser.add_argument("--first-pk", type=int, default=1)
+    parser.add_argument("--nonce", default="floor")
+    args = parser.parse_args()
+    result = asyncio.run(run(args))
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()
