@@ -28,8 +28,10 @@ Stacking policy
    exactly the order's base points.
 
 5. Which rules count. A rule counts when its campaign window contains the order time
-   (starts_at <= placed_at < ends_at; a missing bound is open) and the order's earning base
-   reaches the rule's minimum order amount. A rule matches a line when the line is not
+   (starts_at <= placed_at < ends_at; a missing bound is open), the order's earning base
+   reaches the rule's minimum order amount, and, when the rule names eligible tiers or
+   segments, the member is in one of those tiers or shares a segment with it (an unknown buyer,
+   as in a preview, never is). A rule matches a line when the line is not
    excluded by the program, its SKU or category is not in the rule's exclude lists, and either
    both include lists are empty or its SKU or its category is in one of them. Exclusion wins
    over inclusion.
@@ -86,6 +88,7 @@ __all__ = [
     "EarningConfig",
     "LineEarning",
     "LineFilter",
+    "MemberAttributes",
     "PurchaseRule",
     "Rounding",
     "RuleKind",
@@ -162,6 +165,17 @@ class PurchaseRule:
     ends_at: datetime | None = None
     exclusive: bool = False  # when it matches a line, no non-exclusive rule applies there
     minimum_order_minor: int = 0  # applies only when the order's earning base reaches this
+    # Only for members in one of these tiers / segments; empty means everyone.
+    eligible_tiers: frozenset[str] = frozenset()
+    eligible_segments: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class MemberAttributes:
+    """What rules may be restricted to. Tiers and segments are filled in as those land."""
+
+    tier: str | None = None
+    segments: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -379,6 +393,14 @@ def _matches(line_filter: LineFilter, line: CartLine) -> bool:
     )
 
 
+def _is_eligible(rule: PurchaseRule, member: MemberAttributes | None) -> bool:
+    if rule.eligible_tiers and (member is None or member.tier not in rule.eligible_tiers):
+        return False
+    return not rule.eligible_segments or (
+        member is not None and bool(member.segments & rule.eligible_segments)
+    )
+
+
 def _is_active(rule: PurchaseRule, placed_at: datetime, base_minor: int) -> bool:
     if rule.starts_at is not None and placed_at < rule.starts_at:
         return False
@@ -403,8 +425,17 @@ def _applied_rules(matching: list[PurchaseRule], hundredths: dict[int, int]) -> 
     ]
 
 
-def evaluate(cart: Cart, config: EarningConfig, placed_at: datetime) -> Earning:
-    """The points an order earns, line by line, with the reasons (see the module docstring)."""
+def evaluate(
+    cart: Cart,
+    config: EarningConfig,
+    placed_at: datetime,
+    member: MemberAttributes | None = None,
+) -> Earning:
+    """The points an order earns, line by line, with the reasons (see the module docstring).
+
+    `member` is None when the buyer is unknown (a cart preview): then rules restricted to tiers
+    or segments do not apply.
+    """
     exponent = _check_cart(cart)
     hundredths = _check_config(config)
     _check_aware("placed_at", placed_at)
@@ -445,7 +476,11 @@ def evaluate(cart: Cart, config: EarningConfig, placed_at: datetime) -> Earning:
 
     # 5-6. Rules.
     rules = sorted(
-        (rule for rule in config.rules if _is_active(rule, placed_at, base_minor)),
+        (
+            rule
+            for rule in config.rules
+            if _is_active(rule, placed_at, base_minor) and _is_eligible(rule, member)
+        ),
         key=lambda rule: (-rule.priority, rule.id),
     )
     awarded_per_order: set[int] = set()

@@ -204,6 +204,14 @@ class EarningRuleDefinition:
     ends_at: datetime | None = strawberry.field(
         default=None, description="A campaign ends here (exclusive)."
     )
+    eligible_tiers: list[str] = strawberry.field(
+        default_factory=list,
+        description="Restrict to members of these tiers (tiers are not assigned yet).",
+    )
+    eligible_segments: list[str] = strawberry.field(
+        default_factory=list,
+        description="Restrict to members of these segments (segments are not assigned yet).",
+    )
 
     def to_service(self) -> earning_rules_service.RuleInput:
         return earning_rules_service.RuleInput(
@@ -220,6 +228,8 @@ class EarningRuleDefinition:
             exclude_categories=tuple(self.exclude_categories),
             starts_at=self.starts_at,
             ends_at=self.ends_at,
+            eligible_tiers=tuple(self.eligible_tiers),
+            eligible_segments=tuple(self.eligible_segments),
         )
 
 

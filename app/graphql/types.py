@@ -387,6 +387,12 @@ class EarningRule(Node):
     exclude_categories: list[str]
     starts_at: datetime | None
     ends_at: datetime | None
+    eligible_tiers: list[str] = strawberry.field(
+        description="Only members in one of these tiers earn it; empty means everyone."
+    )
+    eligible_segments: list[str] = strawberry.field(
+        description="Only members in one of these segments earn it; empty means everyone."
+    )
     paused: bool
     created_at: datetime
     updated_at: datetime
@@ -409,6 +415,8 @@ class EarningRule(Node):
             exclude_categories=sorted(rule.filter.exclude_categories),
             starts_at=rule.starts_at,
             ends_at=rule.ends_at,
+            eligible_tiers=sorted(rule.eligible_tiers),
+            eligible_segments=sorted(rule.eligible_segments),
             paused=record.paused,
             created_at=record.created_at,
             updated_at=record.updated_at,

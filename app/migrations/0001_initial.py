@@ -95,6 +95,8 @@ class Migration(migrations.Migration):
                 ('include_categories', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('exclude_skus', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('exclude_categories', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('eligible_tiers', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('eligible_segments', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('starts_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('ends_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('paused', fields.BooleanField(default=False)),

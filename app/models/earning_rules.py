@@ -27,6 +27,9 @@ class EarningRule(Model):
     include_categories: Any = fields.JSONField(default=list)
     exclude_skus: Any = fields.JSONField(default=list)
     exclude_categories: Any = fields.JSONField(default=list)
+    # Hooks for tiers and segments: the rule applies only to members in one of them.
+    eligible_tiers: Any = fields.JSONField(default=list)
+    eligible_segments: Any = fields.JSONField(default=list)
     starts_at = fields.DatetimeField(null=True)
     ends_at = fields.DatetimeField(null=True)
     paused = fields.BooleanField(default=False)

@@ -12,6 +12,7 @@ from app.domain.earning import (
     Component,
     Earning,
     EarningConfig,
+    MemberAttributes,
     PurchaseRule,
     evaluate,
 )
@@ -40,6 +41,7 @@ def earn(
     tax_minor: int,
     discount_minor: int,
     placed_at: datetime,
+    member: MemberAttributes | None,
 ) -> Earning:
     cart = Cart(
         currency=program.currency,
@@ -48,7 +50,7 @@ def earn(
         tax_minor=tax_minor,
         discount_minor=discount_minor,
     )
-    return evaluate(cart, program_config(program, rules), placed_at)
+    return evaluate(cart, program_config(program, rules), placed_at, member)
 
 
 def _component_json(component: Component) -> dict[str, Any]:

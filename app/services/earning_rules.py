@@ -31,7 +31,7 @@ LATEST_RULE_TIME = datetime(2200, 1, 1, tzinfo=UTC)
 _COLUMNS = (
     "id, program_id, name, kind, multiplier, points, priority, exclusive, minimum_order_minor,"
     " include_skus, include_categories, exclude_skus, exclude_categories, starts_at, ends_at,"
-    " paused, created_at, updated_at"
+    " paused, created_at, updated_at, eligible_tiers, eligible_segments"
 )
 
 
@@ -50,6 +50,8 @@ class RuleInput:
     exclude_categories: tuple[str, ...] = ()
     starts_at: datetime | None = None
     ends_at: datetime | None = None
+    eligible_tiers: tuple[str, ...] = ()
+    eligible_segments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ def _record(row: dict[str, Any]) -> EarningRuleRecord:
             ends_at=_optional_time(row["ends_at"]),
             exclusive=bool(row["exclusive"]),
             minimum_order_minor=int(row["minimum_order_minor"]),
+            eligible_tiers=_texts(row["eligible_tiers"]),
+            eligible_segments=_texts(row["eligible_segments"]),
         ),
         paused=bool(row["paused"]),
         created_at=as_datetime(row["created_at"]),
@@ -198,6 +202,8 @@ def _validated(data: RuleInput) -> tuple[str, str | None, list[frozenset[str]]]:
             ("includeCategories", data.include_categories),
             ("excludeSkus", data.exclude_skus),
             ("excludeCategories", data.exclude_categories),
+            ("eligibleTiers", data.eligible_tiers),
+            ("eligibleSegments", data.eligible_segments),
         )
     ]
     check.raise_if_any()
@@ -216,9 +222,10 @@ def _row_values(
         data.priority,
         data.exclusive,
         data.minimum_order_minor,
-        *(json.dumps(sorted(values)) for values in filters),
+        *(json.dumps(sorted(values)) for values in filters[:4]),
         None if data.starts_at is None else data.starts_at.astimezone(UTC),
         None if data.ends_at is None else data.ends_at.astimezone(UTC),
+        *(json.dumps(sorted(values)) for values in filters[4:]),
     )
 
 
@@ -231,8 +238,10 @@ async def create_earning_rule(program_slug: str, data: RuleInput) -> EarningRule
             conn,
             "INSERT INTO earning_rules (name, kind, multiplier, points, priority, exclusive,"
             " minimum_order_minor, include_skus, include_categories, exclude_skus,"
-            " exclude_categories, starts_at, ends_at, program_id, paused, created_at, updated_at)"
-            f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
+            " exclude_categories, starts_at, ends_at, eligible_tiers, eligible_segments,"
+            " program_id, paused, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f" RETURNING {_COLUMNS}",
             (*_row_values(data, name, multiplier, filters), program.id, False, now, now),
         )
         assert row is not None
@@ -251,7 +260,8 @@ async def update_earning_rule(rule_id: int, data: RuleInput) -> EarningRuleRecor
             "UPDATE earning_rules SET name = ?, kind = ?, multiplier = ?, points = ?,"
             " priority = ?, exclusive = ?, minimum_order_minor = ?, include_skus = ?,"
             " include_categories = ?, exclude_skus = ?, exclude_categories = ?, starts_at = ?,"
-            f" ends_at = ?, updated_at = ? WHERE id = ? RETURNING {_COLUMNS}",
+            " ends_at = ?, eligible_tiers = ?, eligible_segments = ?, updated_at = ?"
+            f" WHERE id = ? RETURNING {_COLUMNS}",
             (*_row_values(data, name, multiplier, filters), now, rule_id),
         )
         if row is None:

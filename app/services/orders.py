@@ -15,7 +15,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from app.db import as_datetime, connection, execute, fetch_one, utc_now
-from app.domain.earning import CartLine, Earning, PurchaseRule
+from app.domain.earning import CartLine, Earning, MemberAttributes, PurchaseRule
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
@@ -276,6 +276,7 @@ def _earn_in_program_currency(
     tax_minor: int,
     discount_minor: int,
     placed_at: datetime,
+    member: MemberAttributes | None,
 ) -> Earning:
     """Earn on the cart converted into the program's currency (unit prices and amounts each
     converted and rounded half to even) when the order is in another currency."""
@@ -302,6 +303,7 @@ def _earn_in_program_currency(
         tax_minor=converted(tax_minor),
         discount_minor=converted(discount_minor),
         placed_at=placed_at,
+        member=member,
     )
 
 
@@ -378,6 +380,8 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
         tax_minor=data.tax_minor,
         discount_minor=data.discount_minor,
         placed_at=data.placed_at,
+        # Members have no tier or segment until those features land: restricted rules wait.
+        member=MemberAttributes(),
     )
     points = earning.points
     _check_points_limit(points)
@@ -535,6 +539,7 @@ async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
         tax_minor=data.tax_minor,
         discount_minor=data.discount_minor,
         placed_at=placed_at.astimezone(UTC),
+        member=None,
     )
     _check_points_limit(earning.points)
     return earning

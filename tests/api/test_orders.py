@@ -201,3 +201,31 @@ async def test_an_earning_appends_an_event_whose_ids_resolve_through_node(api: A
         {"id": event["payload"]["activityId"]},
     )
     assert activity == {"node": {"kind": "EARN_ORDER", "points": 25}}
+
+
+async def test_a_rule_for_a_tier_waits_until_members_have_tiers(api: Api) -> None:
+    await create_program(api)
+    await enroll(api)
+    created = await api.data(
+        "mutation($input: CreateEarningRuleInput!) { createEarningRule(input: $input)"
+        " { rule { eligibleTiers eligibleSegments } userErrors { code } } }",
+        {
+            "input": {
+                "programSlug": "shop",
+                "rule": {
+                    "name": "Gold double points",
+                    "kind": "MULTIPLIER",
+                    "multiplier": "2",
+                    "eligibleTiers": ["gold"],
+                },
+            }
+        },
+    )
+
+    result = await record_order(api)
+
+    assert created["createEarningRule"] == {
+        "rule": {"eligibleTiers": ["gold"], "eligibleSegments": []},
+        "userErrors": [],
+    }
+    assert result["order"]["pointsEarned"] == 25

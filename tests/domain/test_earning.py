@@ -17,6 +17,7 @@ from app.domain.earning import (
     Earning,
     EarningConfig,
     LineFilter,
+    MemberAttributes,
     PurchaseRule,
     Rounding,
     RuleKind,
@@ -921,3 +922,40 @@ def test_refund_share_over_any_partition_takes_back_exactly_the_line_points(
         refunded += step
         taken_back += share
     assert taken_back == line_points
+
+
+def test_a_rule_for_chosen_tiers_applies_only_to_their_members() -> None:
+    rule = PurchaseRule(
+        id=1,
+        kind=RuleKind.MULTIPLIER,
+        filter=LineFilter(),
+        multiplier=Decimal(2),
+        eligible_tiers=frozenset({"gold"}),
+    )
+    config = EarningConfig(points_per_currency_unit=1, rules=(rule,))
+    cart = Cart(currency="EUR", lines=(CartLine(sku="A", quantity=1, unit_price_minor=1000),))
+    placed_at = datetime(2026, 11, 20, tzinfo=UTC)
+
+    gold = evaluate(cart, config, placed_at, MemberAttributes(tier="gold"))
+    silver = evaluate(cart, config, placed_at, MemberAttributes(tier="silver"))
+    unknown = evaluate(cart, config, placed_at)
+
+    assert (gold.points, silver.points, unknown.points) == (20, 10, 10)
+
+
+def test_a_rule_for_chosen_segments_needs_one_shared_segment() -> None:
+    rule = PurchaseRule(
+        id=1,
+        kind=RuleKind.BONUS_PER_ORDER,
+        filter=LineFilter(),
+        points=50,
+        eligible_segments=frozenset({"vip", "staff"}),
+    )
+    config = EarningConfig(points_per_currency_unit=1, rules=(rule,))
+    cart = Cart(currency="EUR", lines=(CartLine(sku="A", quantity=1, unit_price_minor=1000),))
+    placed_at = datetime(2026, 11, 20, tzinfo=UTC)
+
+    staff = evaluate(cart, config, placed_at, MemberAttributes(segments=frozenset({"staff"})))
+    others = evaluate(cart, config, placed_at, MemberAttributes(segments=frozenset({"new"})))
+
+    assert (staff.points, others.points) == (60, 10)
