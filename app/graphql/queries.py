@@ -13,6 +13,7 @@ from app.graphql.errors import query_error
 from app.graphql.ids import decode_any_id, decode_id, encode_cursor
 from app.graphql.mutations import OrderLineInput
 from app.graphql.types import (
+    ActionKindEnum,
     ActionRule,
     Activity,
     EarningRule,
@@ -235,3 +236,24 @@ class Query:
             return []
         records = await actions_service.list_action_rules(program.id)
         return [ActionRule.from_record(record) for record in records]
+
+    @strawberry.field(
+        description="What an action would earn the member now; an error says why it would not."
+    )
+    async def preview_action_points(
+        self,
+        info: Info,
+        member_id: strawberry.ID,
+        action: ActionKindEnum,  # type: ignore[valid-type]
+        qualifier: str | None = None,
+    ) -> int:
+        principal = _member_reader(info)
+        try:
+            return await actions_service.preview_action(
+                decode_id(member_id, "Member", ["memberId"]),
+                action,
+                qualifier,
+                principal.program_scope,
+            )
+        except DomainError as exc:
+            raise query_error(exc) from exc

@@ -249,6 +249,61 @@ async def _active_rule(
     return _record(row) if row else None
 
 
+_PERIOD_NAMES = {
+    Frequency.ONCE_EVER: "ever",
+    Frequency.PER_DAY: "per day",
+    Frequency.PER_WEEK: "per week",
+    Frequency.PER_MONTH: "per month",
+    Frequency.PER_YEAR: "per calendar year",
+}
+
+
+async def _points_due(
+    conn: BaseDBAsyncClient, rule: ActionRuleRecord, member_id: int, occurred_at: datetime
+) -> int:
+    """What the rule would award now, or the limit or cap that refuses it."""
+    allowed = allowed_awards(rule.frequency, rule.frequency_limit)
+    if allowed is not None:
+        window = period_window(rule.frequency, occurred_at)
+        if window is None:
+            counted = await fetch_one(
+                conn,
+                "SELECT COUNT(*) AS n FROM action_records WHERE rule_id = ? AND member_id = ?",
+                (rule.id, member_id),
+            )
+        else:
+            counted = await fetch_one(
+                conn,
+                "SELECT COUNT(*) AS n FROM action_records WHERE rule_id = ? AND member_id = ?"
+                " AND occurred_at >= ? AND occurred_at < ?",
+                (rule.id, member_id, window[0], window[1]),
+            )
+        assert counted is not None
+        if int(counted["n"]) >= allowed:
+            raise DomainError(
+                ErrorCode.ACTION_LIMIT_REACHED,
+                f"{rule.name} earns at most {allowed} time(s) {_PERIOD_NAMES[rule.frequency]}",
+                ["input", "action"],
+            )
+    points = rule.points
+    if rule.cap_points is not None:
+        earned = await fetch_one(
+            conn,
+            "SELECT COALESCE(SUM(points), 0) AS total FROM action_records"
+            " WHERE rule_id = ? AND member_id = ?",
+            (rule.id, member_id),
+        )
+        assert earned is not None
+        points = min(points, rule.cap_points - int(earned["total"]))
+        if points <= 0:
+            raise DomainError(
+                ErrorCode.ACTION_CAP_REACHED,
+                f"{rule.name} has given this member its cap of {rule.cap_points} points",
+                ["input", "action"],
+            )
+    return points
+
+
 async def award_action(
     conn: BaseDBAsyncClient,
     *,
@@ -279,46 +334,7 @@ async def award_action(
             already_recorded=True,
             member_id=member_id,
         )
-    allowed = allowed_awards(rule.frequency, rule.frequency_limit)
-    if allowed is not None:
-        window = period_window(rule.frequency, occurred_at)
-        if window is None:
-            counted = await fetch_one(
-                conn,
-                "SELECT COUNT(*) AS n FROM action_records WHERE rule_id = ? AND member_id = ?",
-                (rule.id, member_id),
-            )
-        else:
-            counted = await fetch_one(
-                conn,
-                "SELECT COUNT(*) AS n FROM action_records WHERE rule_id = ? AND member_id = ?"
-                " AND occurred_at >= ? AND occurred_at < ?",
-                (rule.id, member_id, window[0], window[1]),
-            )
-        assert counted is not None
-        if int(counted["n"]) >= allowed:
-            raise DomainError(
-                ErrorCode.ACTION_LIMIT_REACHED,
-                f"{rule.name} earns at most {allowed} time(s) per"
-                f" {rule.frequency.removeprefix('PER_').lower().replace('_', ' ')}",
-                ["input", "action"],
-            )
-    points = rule.points
-    if rule.cap_points is not None:
-        earned = await fetch_one(
-            conn,
-            "SELECT COALESCE(SUM(points), 0) AS total FROM action_records"
-            " WHERE rule_id = ? AND member_id = ?",
-            (rule.id, member_id),
-        )
-        assert earned is not None
-        points = min(points, rule.cap_points - int(earned["total"]))
-        if points <= 0:
-            raise DomainError(
-                ErrorCode.ACTION_CAP_REACHED,
-                f"{rule.name} has given this member its cap of {rule.cap_points} points",
-                ["input", "action"],
-            )
+    points = await _points_due(conn, rule, member_id, occurred_at)
     posted = await post_movement(
         conn,
         Movement(
@@ -429,3 +445,25 @@ async def record_action(data: RecordActionInput, scope: ProgramScope) -> ActionA
             response={"points": award.points, "transactionId": award.transaction_id},
         )
     return award
+
+
+async def preview_action(
+    member_id: int,
+    action: ActionKind,
+    qualifier: str | None,
+    scope: ProgramScope,
+) -> int:
+    """The points the action would earn the member now; raises why it would not. No writes."""
+    check = Checker()
+    normalised = _qualifier(check, action, qualifier)
+    check.raise_if_any()
+    member = await require_member(member_id, scope)
+    conn = connection()
+    rule = await _active_rule(conn, member.program_id, action, normalised)
+    if rule is None:
+        raise DomainError(
+            ErrorCode.ACTION_NOT_REWARDED,
+            f"the program has no active rule for {action}",
+            ["input", "action"],
+        )
+    return await _points_due(conn, rule, member.id, utc_now())

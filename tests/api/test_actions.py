@@ -217,3 +217,22 @@ async def test_an_updated_rule_applies_its_new_points_and_limits(api: Api) -> No
     }
     assert codes(refused["userErrors"]) == ["ACTION_LIMIT_REACHED"]
     assert (await member_status(api, member["id"]))["points"]["available"] == 50
+
+
+async def test_preview_tells_what_an_action_would_earn_and_writes_nothing(api: Api) -> None:
+    await create_program(api)
+    member = await enroll(api)
+    await action_rule(api, points=40, capPoints=60)
+    query = "query($id: ID!) { previewActionPoints(memberId: $id, action: PRODUCT_REVIEW) }"
+    before = await snapshot()
+
+    first = await api.data(query, {"id": member["id"]})
+
+    assert first == {"previewActionPoints": 40}
+    assert await snapshot() == before
+    await record(api, member["id"], "k1", reference="r1")
+    assert await api.data(query, {"id": member["id"]}) == {"previewActionPoints": 20}
+    await record(api, member["id"], "k2", reference="r2")
+    capped = await api.gql(query, {"id": member["id"]})
+    assert capped["data"] is None
+    assert capped["errors"][0]["extensions"]["code"] == "ACTION_CAP_REACHED"
