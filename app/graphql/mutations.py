@@ -356,6 +356,22 @@ class RecordActionPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+@strawberry.input
+class ReportOrderProgressInput:
+    program_slug: str
+    order_id: str
+    paid_at: datetime | None = None
+    fulfilled_at: datetime | None = strawberry.field(
+        default=None, description="Delivery; pending points then mature pendingDays after it."
+    )
+
+
+@strawberry.type
+class ReportOrderProgressPayload:
+    order: Order | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Admin only.")
@@ -611,3 +627,22 @@ class Mutation:
             )
 
         return await _guarded(lambda errors: RecordActionPayload(user_errors=errors), work)
+
+    @strawberry.mutation(description="Report that an order was paid or delivered.")
+    async def report_order_progress(
+        self, info: Info, input: ReportOrderProgressInput
+    ) -> ReportOrderProgressPayload:
+        async def work() -> ReportOrderProgressPayload:
+            principal = member_reader(info)
+            record = await orders_service.report_order_progress(
+                orders_service.OrderProgressInput(
+                    program_slug=input.program_slug,
+                    order_id=input.order_id,
+                    paid_at=input.paid_at,
+                    fulfilled_at=input.fulfilled_at,
+                ),
+                principal.program_scope,
+            )
+            return ReportOrderProgressPayload(order=Order.from_record(record))
+
+        return await _guarded(lambda errors: ReportOrderProgressPayload(user_errors=errors), work)

@@ -336,6 +336,10 @@ class Order(Node):
     exchange_rate: str | None = strawberry.field(
         description="Program-currency units per order-currency unit, for a foreign order."
     )
+    paid_at: datetime | None
+    fulfilled_at: datetime | None = strawberry.field(
+        description="Delivery: the return window (pendingDays) runs from here."
+    )
     points_refunded: int = strawberry.field(description="Points taken back by refunds so far.")
     points_unrecovered: int = strawberry.field(
         description="Points refunds could not take back because the member had spent them."
@@ -357,6 +361,8 @@ class Order(Node):
             created_at=record.created_at,
             status=record.status,
             exchange_rate=record.exchange_rate,
+            paid_at=record.paid_at,
+            fulfilled_at=record.fulfilled_at,
             points_refunded=record.points_refunded,
             points_unrecovered=record.points_unrecovered,
             earning=None if record.earning is None else OrderEarning.from_json(record.earning),

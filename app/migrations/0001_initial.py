@@ -193,6 +193,8 @@ class Migration(migrations.Migration):
                 ('points_refunded', fields.BigIntField(default=0)),
                 ('points_unrecovered', fields.BigIntField(default=0)),
                 ('placed_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('paid_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('fulfilled_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'orders', 'app': 'models', 'unique_together': (('program', 'order_id'),), 'pk_attr': 'id', 'table_description': 'An order the store reported, with its lines and what it earned.'},

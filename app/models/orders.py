@@ -44,6 +44,9 @@ class Order(Model):
     # Points a refund should have taken back but the member had already spent.
     points_unrecovered = fields.BigIntField(default=0)
     placed_at = fields.DatetimeField()
+    # Reported by the store after the order was recorded; the return window runs from delivery.
+    paid_at = fields.DatetimeField(null=True)
+    fulfilled_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField()
 
     class Meta:

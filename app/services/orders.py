@@ -45,7 +45,7 @@ _OPERATION = "recordOrder"
 _COLUMNS = (
     "id, program_id, member_id, order_id, currency, total_minor, points_earned,"
     " transaction_id, request_hash, placed_at, created_at, earning, status, points_refunded,"
-    " points_unrecovered, exchange_rate"
+    " points_unrecovered, exchange_rate, paid_at, fulfilled_at"
 )
 
 
@@ -92,6 +92,8 @@ class OrderRecord:
     points_refunded: int
     points_unrecovered: int
     exchange_rate: str | None
+    paid_at: datetime | None
+    fulfilled_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,8 @@ def _record(row: dict[str, Any]) -> OrderRecord:
         points_refunded=int(row["points_refunded"]),
         points_unrecovered=int(row["points_unrecovered"]),
         exchange_rate=row["exchange_rate"],
+        paid_at=None if row["paid_at"] is None else as_datetime(row["paid_at"]),
+        fulfilled_at=None if row["fulfilled_at"] is None else as_datetime(row["fulfilled_at"]),
     )
 
 
@@ -192,19 +196,23 @@ def _check_cart(
     return lines_total
 
 
+def _check_time(check: Checker, moment: datetime, field: str) -> None:
+    if moment.tzinfo is None:
+        check.add(
+            ErrorCode.INVALID_VALUE,
+            f"{field} needs a time zone, e.g. 2026-11-20T10:00:00Z",
+            ["input", field],
+        )
+    elif not EARLIEST_ORDER_TIME <= moment <= utc_now() + ORDER_CLOCK_SKEW:
+        check.add(
+            ErrorCode.INVALID_VALUE,
+            f"{field} must be after 2000 and not in the future",
+            ["input", field],
+        )
+
+
 def _check_placed_at(check: Checker, placed_at: datetime) -> None:
-    if placed_at.tzinfo is None:
-        check.add(
-            ErrorCode.INVALID_VALUE,
-            "placedAt needs a time zone, e.g. 2026-11-20T10:00:00Z",
-            ["input", "placedAt"],
-        )
-    elif not EARLIEST_ORDER_TIME <= placed_at <= utc_now() + ORDER_CLOCK_SKEW:
-        check.add(
-            ErrorCode.INVALID_VALUE,
-            "placedAt must be after 2000 and not in the future",
-            ["input", "placedAt"],
-        )
+    _check_time(check, placed_at, "placedAt")
 
 
 def _validate(data: RecordOrderInput, program_currency: str) -> Checker:
@@ -543,3 +551,103 @@ async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
     )
     _check_points_limit(earning.points)
     return earning
+
+
+@dataclass(frozen=True)
+class OrderProgressInput:
+    program_slug: str
+    order_id: str
+    paid_at: datetime | None = None
+    fulfilled_at: datetime | None = None
+
+
+async def report_order_progress(data: OrderProgressInput, scope: ProgramScope) -> OrderRecord:
+    """Record when an order was paid or delivered; reporting the same time again is harmless.
+
+    Delivery restarts the return window: pending points of the order then mature `pendingDays`
+    after delivery (never earlier than they would have from the order time).
+    """
+    check = Checker()
+    for field, moment in (("paidAt", data.paid_at), ("fulfilledAt", data.fulfilled_at)):
+        if moment is not None:
+            _check_time(check, moment, field)
+    if data.paid_at is None and data.fulfilled_at is None:
+        check.add(ErrorCode.REQUIRED, "give paidAt or fulfilledAt", ["input"])
+    check.raise_if_any()
+    program = await require_program(data.program_slug, scope)
+    order_ref = data.order_id.strip()
+    now = utc_now()
+    async with in_transaction() as conn:
+        locked = await fetch_one(
+            conn,
+            "UPDATE orders SET points_refunded = points_refunded"
+            f" WHERE program_id = ? AND order_id = ? RETURNING {_COLUMNS}",
+            (program.id, order_ref),
+        )
+        if locked is None:
+            raise DomainError(
+                ErrorCode.ORDER_NOT_FOUND,
+                f"no order {order_ref!r} was recorded in {program.slug!r}",
+                ["input", "orderId"],
+            )
+        order = _record(locked)
+        changes: dict[str, datetime] = {}
+        for column, field, reported, current in (
+            ("paid_at", "paidAt", data.paid_at, order.paid_at),
+            ("fulfilled_at", "fulfilledAt", data.fulfilled_at, order.fulfilled_at),
+        ):
+            if reported is None:
+                continue
+            reported = reported.astimezone(UTC)
+            if reported < order.placed_at:
+                raise DomainError(
+                    ErrorCode.INVALID_VALUE,
+                    f"{field} is before the order was placed",
+                    ["input", field],
+                )
+            if current is not None and current != reported:
+                raise DomainError(
+                    ErrorCode.ORDER_PROGRESS_CONFLICT,
+                    f"{field} was reported before as {current.isoformat()}",
+                    ["input", field],
+                )
+            if current is None:
+                changes[column] = reported
+        if not changes:
+            return order
+        for column, moment in changes.items():
+            await fetch_one(
+                conn,
+                f"UPDATE orders SET {column} = ? WHERE id = ? RETURNING id",
+                (moment, order.id),
+            )
+        fulfilled_at = changes.get("fulfilled_at")
+        if fulfilled_at is not None and order.transaction_id is not None:
+            await fetch_one(
+                conn,
+                "UPDATE point_lots SET pending_until = ? WHERE transaction_id = ?"
+                " AND pending_until IS NOT NULL AND pending_until < ? RETURNING id",
+                (
+                    fulfilled_at + timedelta(days=program.pending_days),
+                    order.transaction_id,
+                    fulfilled_at + timedelta(days=program.pending_days),
+                ),
+            )
+        await append_event(
+            conn,
+            program_id=program.id,
+            member_id=order.member_id,
+            event_type="order.fulfilled" if fulfilled_at is not None else "order.paid",
+            payload={
+                "orderPk": encode_id("Order", order.id),
+                "orderId": order_ref,
+                **{
+                    ("paidAt" if column == "paid_at" else "fulfilledAt"): moment.isoformat()
+                    for column, moment in changes.items()
+                },
+            },
+            now=now,
+        )
+    updated = await get_order(order.id, scope)
+    assert updated is not None
+    return updated

@@ -270,3 +270,59 @@ async def test_refunding_an_order_with_nothing_left_is_refused(api: Api) -> None
 
     assert codes(again["userErrors"]) == ["ORDER_ALREADY_REFUNDED"]
     assert await snapshot() == before
+
+
+PROGRESS = """
+mutation($input: ReportOrderProgressInput!) {
+  reportOrderProgress(input: $input) {
+    order { orderId paidAt fulfilledAt }
+    userErrors { field code }
+  }
+}"""
+
+
+async def progress(api: Api, **fields: Any) -> dict[str, Any]:
+    data = await api.data(
+        PROGRESS, {"input": {"programSlug": "shop", "orderId": "order-1", **fields}}
+    )
+    payload: dict[str, Any] = data["reportOrderProgress"]
+    return payload
+
+
+async def test_delivery_restarts_the_return_window(api: Api) -> None:
+    await create_program(api, pendingDays=14)
+    member = await enroll(api)
+    await record_order(api, placedAt=days_ago(10))
+    delivered = days_ago(2)
+
+    paid = await progress(api, paidAt=days_ago(10))
+    fulfilled = await progress(api, fulfilledAt=delivered)
+
+    assert paid["userErrors"] == fulfilled["userErrors"] == []
+    assert fulfilled["order"]["fulfilledAt"] is not None
+    assert await mature_due_points(utc_now() + timedelta(days=5)) == 0
+    assert await mature_due_points(utc_now() + timedelta(days=12, hours=1)) == 1
+    points = (await member_status(api, member["id"]))["points"]
+    assert (points["available"], points["pending"]) == (25, 0)
+
+
+async def test_order_progress_is_idempotent_and_refuses_contradictions(api: Api) -> None:
+    await create_program(api)
+    await enroll(api)
+    await record_order(api, placedAt=days_ago(3))
+    delivered = days_ago(1)
+    await progress(api, fulfilledAt=delivered)
+    before = await snapshot()
+
+    same = await progress(api, fulfilledAt=delivered)
+    other = await progress(api, fulfilledAt=days_ago(2))
+    too_early = await progress(api, paidAt=days_ago(5))
+    unknown = await progress(api, orderId="nope", paidAt=days_ago(1))
+    nothing = await progress(api)
+
+    assert same["userErrors"] == []
+    assert codes(other["userErrors"]) == ["ORDER_PROGRESS_CONFLICT"]
+    assert codes(too_early["userErrors"]) == ["INVALID_VALUE"]
+    assert codes(unknown["userErrors"]) == ["ORDER_NOT_FOUND"]
+    assert codes(nothing["userErrors"]) == ["REQUIRED"]
+    assert await snapshot() == before
