@@ -50,12 +50,12 @@ _MEMBER_COLUMNS = (
 _ORDER_COLUMNS = (
     "id, program_id, member_id, order_id, currency, total_minor, points_earned,"
     " transaction_id, request_hash, placed_at, created_at, earning, status, points_refunded,"
-    " points_unrecovered, exchange_rate"
+    " points_unrecovered, exchange_rate, paid_at, fulfilled_at"
 )
 _RULE_COLUMNS = (
     "id, program_id, name, kind, multiplier, points, priority, exclusive, minimum_order_minor,"
     " include_skus, include_categories, exclude_skus, exclude_categories, starts_at, ends_at,"
-    " paused, created_at, updated_at"
+    " paused, created_at, updated_at, eligible_tiers, eligible_segments"
 )
 
 # Verbatim from app/services (programs.py, orders.py, earning_rules.py, ledger.py, events.py,
@@ -221,8 +221,9 @@ async def record_order_reads(db: Statements, order: Order) -> tuple[int, str, in
     member = await _one(db, SELECT_MEMBER_ID, (program_id, order.customer_id))
     if await db.rows(SELECT_EXISTING_ORDER, (program_id, order.order_id)):
         raise RuntimeError(f"order {order.order_id} exists")
-    if await db.rows(SELECT_RULES, (program_id, False)):
-        raise RuntimeError("the floor mirrors a program without earning rules")
+    # The rules are read as the app reads them; evaluating them is the app's own work, so the
+    # floor's points stay the base rate.
+    await db.rows(SELECT_RULES, (program_id, False))
     return program_id, str(program["currency"]), int(member["id"])
 
 

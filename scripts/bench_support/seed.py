@@ -15,15 +15,17 @@ import logging
 import re
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from app.auth.api_keys import KeyKind, Principal
 from app.config import Settings
 from app.db import close_db, connection, fetch_one, init_db, is_postgres, utc_now
+from app.domain.earning import RuleKind
 from app.graphql.context import Context
 from app.graphql.ids import encode_id
 from app.graphql.schema import schema
+from app.services.earning_rules import RuleInput, create_earning_rule
 from app.services.members import EnrollMemberInput, enroll_member
 from app.services.orders import OrderLineInput, RecordOrderInput, record_order
 from app.services.programs import CreateProgramInput, create_program
@@ -99,6 +101,56 @@ async def _record_orders(customer_id: str, count: int, prefix: str, concurrency:
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
+async def _earning_rules(now: datetime) -> None:
+    """Ten active rules, two of them campaigns running now, as a live program would have."""
+    rules = (
+        [
+            RuleInput(
+                name=f"Bonus on SKU-{n}",
+                kind=RuleKind.BONUS_PER_UNIT,
+                points=10 + n,
+                include_skus=(f"SKU-{n}",),
+            )
+            for n in range(4)
+        ]
+        + [
+            RuleInput(
+                name=f"Double on category {n}",
+                kind=RuleKind.MULTIPLIER,
+                multiplier="2",
+                include_categories=(f"category-{n}",),
+            )
+            for n in range(3)
+        ]
+        + [
+            RuleInput(
+                name="Big basket bonus",
+                kind=RuleKind.BONUS_PER_ORDER,
+                points=100,
+                minimum_order_minor=10_000,
+            ),
+            RuleInput(
+                name="Weekend campaign",
+                kind=RuleKind.MULTIPLIER,
+                multiplier="1.5",
+                starts_at=now - timedelta(days=1),
+                ends_at=now + timedelta(days=1),
+            ),
+            RuleInput(
+                name="Seed SKU campaign",
+                kind=RuleKind.BONUS_PER_UNIT,
+                points=5,
+                include_skus=("SKU-SEED",),
+                starts_at=now - timedelta(days=1),
+                ends_at=now + timedelta(days=1),
+                priority=10,
+            ),
+        ]
+    )
+    for rule in rules:
+        await create_earning_rule(PROGRAM_SLUG, rule)
+
+
 async def seed(pool_size: int, heavy_orders: int) -> dict[str, Any]:
     await init_db(Settings.from_env())
     try:
@@ -110,6 +162,7 @@ async def seed(pool_size: int, heavy_orders: int) -> dict[str, Any]:
                 points_per_currency_unit=1,
             )
         )
+        await _earning_rules(now=utc_now())
         conn = connection()
         placeholders = (
             ", ".join(f"${n}" for n in range(1, 11)) if is_postgres(conn) else ", ".join("?" * 10)
