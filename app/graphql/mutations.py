@@ -49,6 +49,18 @@ async def _guarded(
         return failed(user_errors(exc))
 
 
+_OUTSIDE_RULE = frozenset({"programSlug", "id"})
+
+
+def _in_rule(errors: list[UserError]) -> list[UserError]:
+    """Rule definitions are nested under `input.rule`: point the fields there."""
+    for error in errors:
+        field = error.field
+        if field and len(field) >= 2 and field[0] == "input" and field[1] not in _OUTSIDE_RULE:
+            error.field = ["input", "rule", *field[1:]]
+    return errors
+
+
 @strawberry.input
 class CreateProgramInput:
     slug: str = strawberry.field(description="Lowercase letters, digits and dashes.")
@@ -506,7 +518,7 @@ class Mutation:
             )
             return EarningRulePayload(rule=EarningRule.from_record(record))
 
-        return await _guarded(lambda errors: EarningRulePayload(user_errors=errors), work)
+        return await _guarded(lambda errors: EarningRulePayload(user_errors=_in_rule(errors)), work)
 
     @strawberry.mutation(description="Admin only: replace a rule; recorded orders keep theirs.")
     async def update_earning_rule(
@@ -519,7 +531,7 @@ class Mutation:
             )
             return EarningRulePayload(rule=EarningRule.from_record(record))
 
-        return await _guarded(lambda errors: EarningRulePayload(user_errors=errors), work)
+        return await _guarded(lambda errors: EarningRulePayload(user_errors=_in_rule(errors)), work)
 
     @strawberry.mutation(description="Admin only: pause or resume a rule.")
     async def set_earning_rule_paused(
@@ -532,7 +544,7 @@ class Mutation:
             )
             return EarningRulePayload(rule=EarningRule.from_record(record))
 
-        return await _guarded(lambda errors: EarningRulePayload(user_errors=errors), work)
+        return await _guarded(lambda errors: EarningRulePayload(user_errors=_in_rule(errors)), work)
 
     @strawberry.mutation(description="Take back what refunded lines earned; replays are harmless.")
     async def refund_order(self, info: Info, input: RefundOrderInput) -> RefundOrderPayload:
@@ -575,7 +587,7 @@ class Mutation:
             )
             return ActionRulePayload(rule=ActionRule.from_record(record))
 
-        return await _guarded(lambda errors: ActionRulePayload(user_errors=errors), work)
+        return await _guarded(lambda errors: ActionRulePayload(user_errors=_in_rule(errors)), work)
 
     @strawberry.mutation(description="Admin only: replace an action rule's definition.")
     async def update_action_rule(
@@ -588,7 +600,7 @@ class Mutation:
             )
             return ActionRulePayload(rule=ActionRule.from_record(record))
 
-        return await _guarded(lambda errors: ActionRulePayload(user_errors=errors), work)
+        return await _guarded(lambda errors: ActionRulePayload(user_errors=_in_rule(errors)), work)
 
     @strawberry.mutation(description="Admin only: pause or resume an action rule.")
     async def set_action_rule_paused(
@@ -601,7 +613,7 @@ class Mutation:
             )
             return ActionRulePayload(rule=ActionRule.from_record(record))
 
-        return await _guarded(lambda errors: ActionRulePayload(user_errors=errors), work)
+        return await _guarded(lambda errors: ActionRulePayload(user_errors=_in_rule(errors)), work)
 
     @strawberry.mutation(description="Report an action a member took; a reference earns once.")
     async def record_action(self, info: Info, input: RecordActionInput) -> RecordActionPayload:

@@ -163,7 +163,7 @@ async def test_bad_action_rules_and_reports_are_refused_precisely(api: Api) -> N
         key=secret,
     )
 
-    assert [e["field"] for e in no_network["userErrors"]] == [["input", "qualifier"]]
+    assert [e["field"] for e in no_network["userErrors"]] == [["input", "rule", "qualifier"]]
     assert codes(zero["userErrors"]) == ["INVALID_POINTS"]
     assert codes(huge_limit["userErrors"]) == ["INVALID_VALUE"]
     assert codes(future["userErrors"]) == ["INVALID_VALUE"]

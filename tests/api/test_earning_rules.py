@@ -105,12 +105,8 @@ FORBIDDEN_ADMIN = [{"field": None, "message": "this needs an admin key", "code":
 
 
 def rule_field(name: str) -> list[str]:
-    """Where the service reports a problem in a rule definition.
-
-    The GraphQL input nests the definition under `input.rule`, but the service reports
-    `["input", name]`, not `["input", "rule", name]`; asserted as it is, and reported.
-    """
-    return ["input", name]
+    """Where a problem in a rule definition is reported: the definition is `input.rule`."""
+    return ["input", "rule", name]
 
 
 def definition(kind: str = "MULTIPLIER", **fields: Any) -> dict[str, Any]:
