@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -153,6 +154,11 @@ async def execute(client: BaseDBAsyncClient, statement: str, params: Sequence[An
     """Run a statement without RETURNING and give the number of rows it changed."""
     affected, _ = await client.execute_query(_for_backend(client, statement), list(params))
     return int(affected)
+
+
+def from_json(value: Any) -> Any:
+    """A JSON column's value: the drivers hand it back as text, a default may be a list."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def as_datetime(value: Any) -> datetime:

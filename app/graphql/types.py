@@ -192,7 +192,7 @@ class Member(Node):
         )
 
     @strawberry.field
-    async def program(self, info: Info) -> Program:
+    async def program(self) -> Program:
         record = await programs_service.get_program(self.program_pk, None)
         assert record is not None
         return Program.from_record(record)

@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from app.db import as_datetime, connection, fetch_all, fetch_one, utc_now
+from app.db import as_datetime, connection, fetch_all, fetch_one, from_json, utc_now
 from app.domain.earning import MAX_MULTIPLIER, LineFilter, PurchaseRule, RuleKind
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
@@ -66,8 +67,7 @@ class EarningRuleRecord:
 
 
 def _texts(value: Any) -> frozenset[str]:
-    decoded = json.loads(value) if isinstance(value, str) else value
-    return frozenset(str(item) for item in decoded)
+    return frozenset(str(item) for item in from_json(value))
 
 
 def _optional_time(value: Any) -> datetime | None:
@@ -289,7 +289,9 @@ async def set_earning_rule_paused(rule_id: int, paused: bool) -> EarningRuleReco
     return record
 
 
-async def _rule_event(conn: Any, record: EarningRuleRecord, event_type: str, now: datetime) -> None:
+async def _rule_event(
+    conn: BaseDBAsyncClient, record: EarningRuleRecord, event_type: str, now: datetime
+) -> None:
     await append_event(
         conn,
         program_id=record.program_id,

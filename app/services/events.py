@@ -15,7 +15,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import as_datetime, connection, execute, fetch_all, is_postgres
+from app.db import as_datetime, connection, execute, fetch_all, from_json, is_postgres
 from app.domain.validation import is_lookup_text
 
 
@@ -49,7 +49,7 @@ def _event(row: dict[str, Any]) -> EventRecord:
         program_id=int(row["program_id"]),
         member_id=None if row["member_id"] is None else int(row["member_id"]),
         type=row["type"],
-        payload=json.loads(payload) if isinstance(payload, str) else payload,
+        payload=from_json(payload),
         created_at=as_datetime(row["created_at"]),
     )
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import execute, fetch_one
+from app.db import execute, fetch_one, from_json
 from app.domain.errors import DomainError, ErrorCode
 
 
@@ -60,7 +60,7 @@ async def claim(
             ["input", "idempotencyKey"],
         )
     response = stored["response"]
-    decoded: dict[str, Any] = json.loads(response) if isinstance(response, str) else response
+    decoded: dict[str, Any] = from_json(response)
     return decoded
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from app.db import as_datetime, connection, execute, fetch_one, utc_now
+from app.db import as_datetime, connection, execute, fetch_one, from_json, utc_now
 from app.domain.earning import CartLine, Earning, MemberAttributes, PurchaseRule
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
@@ -115,7 +115,7 @@ def _record(row: dict[str, Any]) -> OrderRecord:
         transaction_id=None if row["transaction_id"] is None else int(row["transaction_id"]),
         placed_at=as_datetime(row["placed_at"]),
         created_at=as_datetime(row["created_at"]),
-        earning=json.loads(row["earning"]) if isinstance(row["earning"], str) else row["earning"],
+        earning=from_json(row["earning"]),
         status=row["status"],
         points_refunded=int(row["points_refunded"]),
         points_unrecovered=int(row["points_unrecovered"]),

@@ -10,7 +10,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from app.db import as_datetime, connection, fetch_all, fetch_one, utc_now
+from app.db import as_datetime, connection, fetch_all, fetch_one, from_json, utc_now
 from app.domain.earning import Rounding
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
@@ -89,8 +89,7 @@ def _record(row: dict[str, Any]) -> ProgramRecord:
 
 
 def _json_list(value: Any) -> list[str]:
-    decoded = json.loads(value) if isinstance(value, str) else value
-    return [str(item) for item in decoded]
+    return [str(item) for item in from_json(value)]
 
 
 def in_scope(program_id: int, scope: ProgramScope) -> bool:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from app.db import fetch_one, utc_now
+from app.db import fetch_one, from_json, utc_now
 from app.domain.earning import refund_share
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
@@ -160,8 +162,8 @@ async def refund_order(data: RefundOrderInput, scope: ProgramScope) -> RefundRes
                 f"no order {order_ref!r} was recorded in {program.slug!r}",
                 ["input", "orderId"],
             )
-        earning = _decoded(locked["earning"]) or {"lines": [], "orderComponents": []}
-        refunded: dict[str, int] = _decoded(locked["refunded_quantities"]) or {}
+        earning = from_json(locked["earning"]) or {"lines": [], "orderComponents": []}
+        refunded: dict[str, int] = from_json(locked["refunded_quantities"]) or {}
         units = _units_to_refund(data, earning["lines"], refunded)
         if not units:
             raise DomainError(
@@ -238,19 +240,15 @@ async def refund_order(data: RefundOrderInput, scope: ProgramScope) -> RefundRes
     )
 
 
-def _decoded(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
 async def _take_back(
-    conn: Any,
+    conn: BaseDBAsyncClient,
     *,
     program_id: int,
     member_id: int,
     transaction_id: int | None,
     points: int,
     order_ref: str,
-    now: Any,
+    now: datetime,
 ) -> tuple[int, int]:
     """Reverse `points` of an order: pending first, then available; returns (taken, short)."""
     if points == 0 or transaction_id is None:
