@@ -17,6 +17,7 @@ from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.connection import connections
 from tortoise.migrations.api import migrate
 
+from app import clock
 from app.config import Settings
 
 MODEL_MODULES = ["app.models"]
@@ -169,6 +170,10 @@ def as_datetime(value: Any) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def as_optional_datetime(value: Any) -> datetime | None:
+    return None if value is None else as_datetime(value)
+
+
 def as_date(value: Any) -> date | None:
     if value is None or isinstance(value, date):
         return value
@@ -176,4 +181,5 @@ def as_date(value: Any) -> date | None:
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    """Now, by the process's clock (app/clock.py), which tests and `--as-of` can replace."""
+    return clock.current().now()

@@ -4,7 +4,13 @@ Every movement is a journal transaction whose entries sum to zero: the member's 
 side and one of the program's accounts on the other. A member's balances are sums of entries:
 available = sum(MEMBER_AVAILABLE), lifetime earned = -sum(PROGRAM_ISSUED), lifetime redeemed =
 sum(PROGRAM_REDEEMED). Adjustments go to PROGRAM_ADJUSTED and count as neither. Purchase points
-may first land on MEMBER_PENDING and move to MEMBER_AVAILABLE when they mature.
+may first land on MEMBER_PENDING and move to MEMBER_AVAILABLE when they mature. Expired points
+go to PROGRAM_EXPIRED.
+
+MEMBER_DEBT holds what a refund could not take back under the NEGATIVE_BALANCE policy (its sum
+is minus the debt). A credit of available points to an indebted member is followed, in the same
+database transaction, by a DEBT_RECOVERY transaction moving points from MEMBER_AVAILABLE to
+MEMBER_DEBT, so a member owing points never has any available.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ class Account(StrEnum):
     PROGRAM_ISSUED = "PROGRAM_ISSUED"
     PROGRAM_REDEEMED = "PROGRAM_REDEEMED"
     PROGRAM_ADJUSTED = "PROGRAM_ADJUSTED"
+    MEMBER_DEBT = "MEMBER_DEBT"
+    PROGRAM_EXPIRED = "PROGRAM_EXPIRED"
 
 
 class TransactionKind(StrEnum):
@@ -30,3 +38,13 @@ class TransactionKind(StrEnum):
     REFUND = "REFUND"
     # Points for an action: a review, a sign-up, a birthday...
     ACTION = "ACTION"
+    # What was left of lots whose time ran out.
+    EXPIRE = "EXPIRE"
+    # New points paying back a refund's shortfall.
+    DEBT_RECOVERY = "DEBT_RECOVERY"
+
+
+# Kinds that are the member's own doing: earning or spending restarts the inactivity clock.
+MEMBER_ACTIVITY_KINDS = frozenset(
+    {TransactionKind.EARN_ORDER, TransactionKind.ACTION, TransactionKind.REDEEM}
+)

@@ -75,11 +75,31 @@ $$ LANGUAGE plpgsql
 """
 
 
+def check_statements(checks: list[tuple[str, str, str, str]], is_postgres: bool) -> list[str]:
+    """CHECK constraints on PostgreSQL; on SQLite, insert and update triggers of the same name."""
+    if is_postgres:
+        return [
+            f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({condition.format(row='')})"
+            for name, table, condition, _ in checks
+        ]
+    statements: list[str] = []
+    for name, table, condition, columns in checks:
+        fail = f"SELECT RAISE(ABORT, 'CHECK constraint failed: {name}')"
+        statements.append(
+            f"CREATE TRIGGER {name}_insert BEFORE INSERT ON {table}"
+            f" WHEN NOT ({condition.format(row='NEW.')})"
+            f" BEGIN {fail}; END"
+        )
+        statements.append(
+            f"CREATE TRIGGER {name}_update BEFORE UPDATE OF {columns} ON {table}"
+            f" WHEN NOT ({condition.format(row='NEW.')})"
+            f" BEGIN {fail}; END"
+        )
+    return statements
+
+
 def postgres_statements() -> list[str]:
-    statements = [
-        f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({condition.format(row='')})"
-        for name, table, condition, _ in CHECKS
-    ]
+    statements = check_statements(CHECKS, is_postgres=True)
     statements.append(POSTGRES_APPEND_ONLY_FUNCTION)
     for table in APPEND_ONLY_TABLES:
         statements.append(
@@ -103,19 +123,7 @@ def postgres_statements() -> list[str]:
 
 
 def sqlite_statements() -> list[str]:
-    statements: list[str] = []
-    for name, table, condition, columns in CHECKS:
-        fail = f"SELECT RAISE(ABORT, 'CHECK constraint failed: {name}')"
-        statements.append(
-            f"CREATE TRIGGER {name}_insert BEFORE INSERT ON {table}"
-            f" WHEN NOT ({condition.format(row='NEW.')})"
-            f" BEGIN {fail}; END"
-        )
-        statements.append(
-            f"CREATE TRIGGER {name}_update BEFORE UPDATE OF {columns} ON {table}"
-            f" WHEN NOT ({condition.format(row='NEW.')})"
-            f" BEGIN {fail}; END"
-        )
+    statements = check_statements(CHECKS, is_postgres=False)
     for table in APPEND_ONLY_TABLES:
         for operation in ("UPDATE", "DELETE"):
             statements.append(

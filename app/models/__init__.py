@@ -8,6 +8,7 @@ from app.models.actions import ActionRecord, ActionRule
 from app.models.api_keys import ApiKey
 from app.models.earning_rules import EarningRule
 from app.models.events import OutboxEvent
+from app.models.expiry import ExpiryWarning
 from app.models.idempotency import IdempotencyRecord
 from app.models.ledger import LedgerEntry, LedgerTransaction, PointLot
 from app.models.members import Member
@@ -20,6 +21,7 @@ __all__ = [
     "ActionRule",
     "ApiKey",
     "EarningRule",
+    "ExpiryWarning",
     "IdempotencyRecord",
     "LedgerEntry",
     "LedgerTransaction",

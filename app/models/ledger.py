@@ -75,6 +75,13 @@ class PointLot(Model):
     expires_at = fields.DatetimeField(null=True)
     # Set while the points are pending (not yet spendable); cleared when they mature.
     pending_until = fields.DatetimeField(null=True)
+    # The expiry transaction that took what was left of the lot.
+    expired_by: fields.ForeignKeyNullableRelation["LedgerTransaction"] = fields.ForeignKeyField(
+        "models.LedgerTransaction",
+        related_name="expired_lots",
+        on_delete=fields.RESTRICT,
+        null=True,
+    )
     created_at = fields.DatetimeField()
 
     class Meta:

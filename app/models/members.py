@@ -19,13 +19,25 @@ class Member(Model):
     name = fields.CharField(max_length=200, null=True)
     birthday = fields.DateField(null=True)
     enrolled_at = fields.DatetimeField()
+    # Month * 100 + day, so the birthday and anniversary jobs find today's members by index;
+    # the anniversary is the enrolment date in the program's time zone.
+    birthday_month_day = fields.SmallIntField(null=True)
+    anniversary_month_day = fields.SmallIntField(null=True)
+    # The last earning or spending: the clock of inactivity expiry.
+    last_activity_at = fields.DatetimeField(null=True)
+    # A member who opted out earns nothing until they opt in again; balances stay.
+    opted_out_at = fields.DatetimeField(null=True)
     # Caches of the ledger: changed only by services/ledger.py in the same transaction as the
     # entries, and recomputed by `laurel verify-ledger`.
     points_available = fields.BigIntField(default=0)
     points_pending = fields.BigIntField(default=0)
     lifetime_earned = fields.BigIntField(default=0)
     lifetime_redeemed = fields.BigIntField(default=0)
+    # Points a refund could not take back under the NEGATIVE_BALANCE policy: later earnings
+    # repay it before they become available, and while it is owed nothing can be redeemed.
+    points_debt = fields.BigIntField(default=0, db_default=0)
 
     class Meta:
         table = "members"
         unique_together = (("program", "customer_id"),)
+        indexes = (("program_id", "birthday_month_day"), ("program_id", "anniversary_month_day"))

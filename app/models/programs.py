@@ -23,6 +23,28 @@ class Program(Model):
     excluded_categories: Any = fields.JSONField(default=list)
     # The return window: purchase points stay pending this many days before they can be spent.
     pending_days = fields.IntField(default=0)
+    # The program's own calendar: birthdays, anniversaries and expiry dates fall on its days.
+    time_zone = fields.CharField(max_length=64, default="UTC", db_default="UTC")
+    # Expiry (app/domain/expiry.py): NONE, LOT_LIFETIME (each lot a fixed time after it became
+    # available, optionally rounded up to the end of that month or year) or INACTIVITY.
+    expiry_policy = fields.CharField(max_length=16, default="NONE", db_default="NONE")
+    expiry_lifetime = fields.IntField(default=0, db_default=0)
+    expiry_lifetime_unit = fields.CharField(max_length=8, default="MONTHS", db_default="MONTHS")
+    expiry_round_to = fields.CharField(max_length=16, default="NONE", db_default="NONE")
+    inactivity_months = fields.IntField(default=0, db_default=0)
+    # When expiry was last turned on: lots that became available earlier count from here.
+    expiry_since = fields.DatetimeField(null=True)
+    # Days before an expiry that the member is warned (an outbox event); 0 sends none.
+    expiry_warning_days = fields.IntField(default=0, db_default=0)
+    # What a refund does with points the member already spent: WRITE_OFF forgives them,
+    # NEGATIVE_BALANCE keeps them as a debt that later earnings repay first.
+    refund_shortfall_policy = fields.CharField(
+        max_length=16, default="WRITE_OFF", db_default="WRITE_OFF"
+    )
+    # Rates into the program's currency for orders that bring none: {"EUR": "1.0842"}.
+    exchange_rates: Any = fields.JSONField(default=dict, db_default="{}")
+    # Whether what an order paid with points or store credit earns points too.
+    earn_on_points_payments = fields.BooleanField(default=False, db_default=False)
     created_at = fields.DatetimeField()
 
     class Meta:

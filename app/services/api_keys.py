@@ -6,7 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.auth.api_keys import KeyKind, display_prefix, generate_secret, hash_secret
-from app.db import as_datetime, connection, execute, fetch_all, fetch_one, utc_now
+from app.db import (
+    as_datetime,
+    as_optional_datetime,
+    connection,
+    execute,
+    fetch_all,
+    fetch_one,
+    utc_now,
+)
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.validation import NAME_MAX, Checker
 from app.services.programs import require_program
@@ -82,7 +90,7 @@ async def list_api_keys() -> list[ApiKeyListing]:
             name=row["name"],
             display_prefix=row["display_prefix"],
             created_at=as_datetime(row["created_at"]),
-            revoked_at=None if row["revoked_at"] is None else as_datetime(row["revoked_at"]),
+            revoked_at=as_optional_datetime(row["revoked_at"]),
         )
         for row in rows
     ]

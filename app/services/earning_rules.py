@@ -15,7 +15,15 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from app.db import as_datetime, connection, fetch_all, fetch_one, from_json, utc_now
+from app.db import (
+    as_datetime,
+    as_optional_datetime,
+    connection,
+    fetch_all,
+    fetch_one,
+    from_json,
+    utc_now,
+)
 from app.domain.earning import MAX_MULTIPLIER, LineFilter, PurchaseRule, RuleKind
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
@@ -70,10 +78,6 @@ def _texts(value: Any) -> frozenset[str]:
     return frozenset(str(item) for item in from_json(value))
 
 
-def _optional_time(value: Any) -> datetime | None:
-    return None if value is None else as_datetime(value)
-
-
 def _record(row: dict[str, Any]) -> EarningRuleRecord:
     return EarningRuleRecord(
         id=int(row["id"]),
@@ -91,8 +95,8 @@ def _record(row: dict[str, Any]) -> EarningRuleRecord:
             multiplier=None if row["multiplier"] is None else Decimal(row["multiplier"]),
             points=None if row["points"] is None else int(row["points"]),
             priority=int(row["priority"]),
-            starts_at=_optional_time(row["starts_at"]),
-            ends_at=_optional_time(row["ends_at"]),
+            starts_at=as_optional_datetime(row["starts_at"]),
+            ends_at=as_optional_datetime(row["ends_at"]),
             exclusive=bool(row["exclusive"]),
             minimum_order_minor=int(row["minimum_order_minor"]),
             eligible_tiers=_texts(row["eligible_tiers"]),

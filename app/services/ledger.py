@@ -9,7 +9,12 @@ A movement has a member side (the member's available or pending account) and a c
 (a program account, or the member's pending account when pending points mature). Lots follow
 the member's points: a credit from a program account opens a lot (pending while
 `pending_until` is set), a debit of available points spends available lots, and maturing turns a
-pending lot into an available one (`mature_lot`).
+pending lot into an available one (`mature_lot`). A lot that becomes available gets its expiry
+date from the program's policy then (app/domain/expiry.py); an expiry debit names the lots it
+empties.
+
+A credit of available points to a member in debt (MEMBER_DEBT, see app/domain/ledger.py) is
+followed at once by a DEBT_RECOVERY transaction, so a member who owes points has none to spend.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import execute, fetch_all, fetch_one
+from app.db import as_optional_datetime, execute, fetch_all, fetch_one
 from app.domain.errors import DomainError, ErrorCode
+from app.domain.expiry import ExpiryPolicy, ExpirySettings, LifetimeUnit, RoundTo
 from app.domain.ids import encode_id
-from app.domain.ledger import Account, TransactionKind
+from app.domain.ledger import MEMBER_ACTIVITY_KINDS, Account, TransactionKind
 from app.domain.money import MAX_BALANCE, MAX_POINTS_PER_MOVEMENT
 from app.services.events import append_event
 
@@ -34,6 +40,8 @@ _EVENT_TYPES = {
     TransactionKind.MATURE: "points.matured",
     TransactionKind.REFUND: "points.reversed",
     TransactionKind.ACTION: "points.earned",
+    TransactionKind.EXPIRE: "points.expired",
+    TransactionKind.DEBT_RECOVERY: "points.debt_recovered",
 }
 
 
@@ -53,6 +61,8 @@ class Movement:
     pending_until: datetime | None = None
     # For a debit of the pending account: the pending lot it comes out of.
     lot_id: int | None = None
+    # For an expiry: the available lots it empties, with what is left in each.
+    expiring_lots: tuple[tuple[int, int], ...] = ()
     # Refusal when the member cannot cover a debit (the code differs per use case).
     shortfall_code: ErrorCode = ErrorCode.INSUFFICIENT_POINTS
     event_details: dict[str, Any] = field(default_factory=dict)
@@ -63,18 +73,62 @@ class PostedTransaction:
     transaction_id: int
     available_after: int
     pending_after: int
+    debt_after: int = 0
 
 
-def _balance_deltas(movement: Movement) -> tuple[int, int, int, int]:
-    """(available, pending, lifetime earned, lifetime redeemed) changes of a movement."""
+@dataclass(frozen=True)
+class _Deltas:
+    available: int
+    pending: int
+    debt: int
+    earned: int
+    redeemed: int
+
+
+def _balance_deltas(movement: Movement) -> _Deltas:
+    """How a movement changes each of the member's cached balances."""
     points = movement.points
-    available = points if movement.member_account is Account.MEMBER_AVAILABLE else 0
-    pending = points if movement.member_account is Account.MEMBER_PENDING else 0
-    if movement.counter_account is Account.MEMBER_PENDING:
+    member, counter = movement.member_account, movement.counter_account
+    pending = points if member is Account.MEMBER_PENDING else 0
+    if counter is Account.MEMBER_PENDING:
         pending -= points
-    earned = points if movement.counter_account is Account.PROGRAM_ISSUED else 0
-    redeemed = -points if movement.counter_account is Account.PROGRAM_REDEEMED else 0
-    return available, pending, earned, redeemed
+    debt = -points if member is Account.MEMBER_DEBT else 0
+    if counter is Account.MEMBER_DEBT:
+        debt += points
+    return _Deltas(
+        available=points if member is Account.MEMBER_AVAILABLE else 0,
+        pending=pending,
+        debt=debt,
+        earned=points if counter is Account.PROGRAM_ISSUED else 0,
+        redeemed=-points if counter is Account.PROGRAM_REDEEMED else 0,
+    )
+
+
+_MEMBER_ACCOUNTS = frozenset(
+    {Account.MEMBER_AVAILABLE, Account.MEMBER_PENDING, Account.MEMBER_DEBT}
+)
+
+
+async def expiry_settings(conn: BaseDBAsyncClient, program_id: int) -> ExpirySettings:
+    row = await fetch_one(
+        conn,
+        "SELECT expiry_policy, expiry_lifetime, expiry_lifetime_unit, expiry_round_to,"
+        " inactivity_months, expiry_since, time_zone, expiry_warning_days"
+        " FROM programs WHERE id = ?",
+        (program_id,),
+    )
+    if row is None:
+        raise RuntimeError(f"program {program_id} does not exist")
+    return ExpirySettings(
+        policy=ExpiryPolicy(row["expiry_policy"]),
+        lifetime=int(row["expiry_lifetime"]),
+        unit=LifetimeUnit(row["expiry_lifetime_unit"]),
+        round_to=RoundTo(row["expiry_round_to"]),
+        inactivity_months=int(row["inactivity_months"]),
+        since=as_optional_datetime(row["expiry_since"]),
+        zone=str(row["time_zone"]),
+        warning_days=int(row["expiry_warning_days"]),
+    )
 
 
 async def post_movement(
@@ -101,29 +155,35 @@ async def post_movement(
             ErrorCode.POINTS_LIMIT_EXCEEDED,
             f"one movement moves at most {MAX_POINTS_PER_MOVEMENT} points, not {abs(points)}",
         )
-    available, pending, earned, redeemed = _balance_deltas(movement)
+    deltas = _balance_deltas(movement)
+    activity_at = now if movement.kind in MEMBER_ACTIVITY_KINDS else None
     balance = await fetch_one(
         conn,
         "UPDATE members SET points_available = points_available + ?,"
-        " points_pending = points_pending + ?,"
-        " lifetime_earned = lifetime_earned + ?, lifetime_redeemed = lifetime_redeemed + ?"
+        " points_pending = points_pending + ?, points_debt = points_debt + ?,"
+        " lifetime_earned = lifetime_earned + ?, lifetime_redeemed = lifetime_redeemed + ?,"
+        " last_activity_at = COALESCE(?, last_activity_at)"
         " WHERE id = ? AND points_available + ? BETWEEN 0 AND ?"
-        " AND points_pending + ? BETWEEN 0 AND ?"
+        " AND points_pending + ? BETWEEN 0 AND ? AND points_debt + ? BETWEEN 0 AND ?"
         " AND lifetime_earned + ? <= ? AND lifetime_redeemed + ? <= ?"
-        " RETURNING points_available, points_pending",
+        " RETURNING points_available, points_pending, points_debt",
         (
-            available,
-            pending,
-            earned,
-            redeemed,
+            deltas.available,
+            deltas.pending,
+            deltas.debt,
+            deltas.earned,
+            deltas.redeemed,
+            activity_at,
             movement.member_id,
-            available,
+            deltas.available,
             MAX_BALANCE,
-            pending,
+            deltas.pending,
             MAX_BALANCE,
-            earned,
+            deltas.debt,
             MAX_BALANCE,
-            redeemed,
+            deltas.earned,
+            MAX_BALANCE,
+            deltas.redeemed,
             MAX_BALANCE,
         ),
     )
@@ -140,9 +200,9 @@ async def post_movement(
             f"a balance or lifetime total would pass {MAX_BALANCE} points",
             field_path,
         )
-    # Net change of the member's points: maturing moves points between the member's own
-    # accounts and changes nothing in total.
-    net_points = 0 if movement.counter_account is Account.MEMBER_PENDING else points
+    # Net change of the member's points: maturing and debt recovery move points between the
+    # member's own accounts and change nothing in total.
+    net_points = 0 if movement.counter_account in _MEMBER_ACCOUNTS else points
     transaction = await fetch_one(
         conn,
         "INSERT INTO ledger_transactions (program_id, member_id, kind, points, description,"
@@ -178,24 +238,32 @@ async def post_movement(
             True,
         ),
     )
-    if points > 0 and movement.counter_account is not Account.MEMBER_PENDING:
+    if points > 0 and movement.counter_account not in _MEMBER_ACCOUNTS:
+        expires_at = (
+            None
+            if movement.pending_until is not None
+            else (await expiry_settings(conn, movement.program_id)).lot_expires_at(now)
+        )
         await execute(
             conn,
             "INSERT INTO point_lots (program_id, member_id, transaction_id, points, remaining,"
-            " expires_at, pending_until, created_at) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)",
+            " expires_at, pending_until, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 movement.program_id,
                 movement.member_id,
                 transaction_id,
                 points,
                 points,
+                expires_at,
                 movement.pending_until,
                 now,
             ),
         )
+    elif points < 0 and movement.expiring_lots:
+        await _expire_lots(conn, movement, transaction_id)
     elif points < 0 and movement.member_account is Account.MEMBER_AVAILABLE:
         await _consume_lots(conn, movement.member_id, -points)
-    elif points < 0:
+    elif points < 0 and movement.member_account is Account.MEMBER_PENDING:
         taken = await execute(
             conn,
             "UPDATE point_lots SET remaining = remaining - ? WHERE id = ? AND member_id = ?"
@@ -206,6 +274,7 @@ async def post_movement(
             raise RuntimeError(f"pending lot {movement.lot_id} cannot give {-points} points")
     available_after = int(balance["points_available"])
     pending_after = int(balance["points_pending"])
+    debt_after = int(balance["points_debt"])
     await append_event(
         conn,
         program_id=movement.program_id,
@@ -224,9 +293,48 @@ async def post_movement(
         },
         now=now,
     )
-    return PostedTransaction(
-        transaction_id=transaction_id, available_after=available_after, pending_after=pending_after
+    posted = PostedTransaction(
+        transaction_id=transaction_id,
+        available_after=available_after,
+        pending_after=pending_after,
+        debt_after=debt_after,
     )
+    if deltas.available > 0 and debt_after > 0:
+        await _recover_debt(conn, movement, posted, now)
+    return posted
+
+
+async def _recover_debt(
+    conn: BaseDBAsyncClient, credit: Movement, posted: PostedTransaction, now: datetime
+) -> None:
+    repaid = min(posted.available_after, posted.debt_after)
+    await post_movement(
+        conn,
+        Movement(
+            program_id=credit.program_id,
+            member_id=credit.member_id,
+            kind=TransactionKind.DEBT_RECOVERY,
+            points=-repaid,
+            counter_account=Account.MEMBER_DEBT,
+            description=f"{repaid} points repay what refunds could not take back",
+            order_ref=credit.order_ref,
+        ),
+        now,
+    )
+
+
+async def _expire_lots(conn: BaseDBAsyncClient, movement: Movement, transaction_id: int) -> None:
+    if sum(left for _, left in movement.expiring_lots) != -movement.points:
+        raise ValueError("an expiry takes exactly what is left in the lots it names")
+    for lot_id, left in movement.expiring_lots:
+        taken = await execute(
+            conn,
+            "UPDATE point_lots SET remaining = remaining - ?, expired_by_id = ?"
+            " WHERE id = ? AND member_id = ? AND remaining = ? AND pending_until IS NULL",
+            (left, transaction_id, lot_id, movement.member_id, left),
+        )
+        if taken != 1:
+            raise RuntimeError(f"lot {lot_id} no longer holds the {left} points to expire")
 
 
 async def _consume_lots(conn: BaseDBAsyncClient, member_id: int, points: int) -> None:
@@ -269,6 +377,11 @@ async def mature_lot(
     )
     if lot is None:
         return None
+    expires_at = (await expiry_settings(conn, int(lot["program_id"]))).lot_expires_at(now)
+    if expires_at is not None:
+        await execute(
+            conn, "UPDATE point_lots SET expires_at = ? WHERE id = ?", (expires_at, lot_id)
+        )
     remaining = int(lot["remaining"])
     if remaining == 0:
         return None

@@ -14,7 +14,15 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from app.db import as_datetime, connection, execute, fetch_one, from_json, utc_now
+from app.db import (
+    as_datetime,
+    as_optional_datetime,
+    connection,
+    execute,
+    fetch_one,
+    from_json,
+    utc_now,
+)
 from app.domain.earning import CartLine, Earning, MemberAttributes, PurchaseRule
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
@@ -120,8 +128,8 @@ def _record(row: dict[str, Any]) -> OrderRecord:
         points_refunded=int(row["points_refunded"]),
         points_unrecovered=int(row["points_unrecovered"]),
         exchange_rate=row["exchange_rate"],
-        paid_at=None if row["paid_at"] is None else as_datetime(row["paid_at"]),
-        fulfilled_at=None if row["fulfilled_at"] is None else as_datetime(row["fulfilled_at"]),
+        paid_at=as_optional_datetime(row["paid_at"]),
+        fulfilled_at=as_optional_datetime(row["fulfilled_at"]),
     )
 
 
