@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
 
+from app import clock
 from app.auth.api_keys import KeyKind
 from app.config import DEFAULT_DATA_DIR, Settings
-from app.db import apply_migrations, close_db, init_db
+from app.db import apply_migrations, close_db, init_db, utc_now
 from app.domain.errors import CombinedInputError, DomainError
+from app.jobs.runner import JobName
 
 T = TypeVar("T")
 
@@ -193,14 +195,9 @@ jobs_cli = typer.Typer(help="Scheduled work; cron-friendly and safe to run again
 cli.add_typer(jobs_cli, name="jobs")
 
 
-class Job(StrEnum):
-    ALL = "all"
-    MATURE = "mature"
-
-
-def _as_of(value: str | None) -> datetime:
+def _as_of(value: str | None) -> datetime | None:
     if value is None:
-        return datetime.now(UTC)
+        return None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
@@ -210,20 +207,62 @@ def _as_of(value: str | None) -> datetime:
     return parsed.astimezone(UTC)
 
 
+class _ProgressBar:
+    """A bar per job on a terminal; nothing when the output goes to a log (cron)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: Any = None
+
+    def start(self, total: int) -> None:
+        if total and sys.stderr.isatty():
+            self.bar = typer.progressbar(length=total, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+
+    def advance(self, done: int) -> None:
+        if self.bar is not None:
+            self.bar.update(done)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
 @jobs_cli.command("run")
 def run_jobs(
-    job: Annotated[Job, typer.Argument(help="Which job; all of them by default.")] = Job.ALL,
+    job: Annotated[
+        str, typer.Argument(help="One of: all, " + ", ".join(name.value for name in JobName))
+    ] = "all",
     as_of: Annotated[
         str | None, typer.Option(help="Run as if it were this time (ISO 8601, with zone).")
     ] = None,
 ) -> None:
-    """Run due scheduled work now (or as of a given time) and print what it did."""
-    from app.jobs.maturing import mature_due_points
+    """Run due scheduled work now (or as of a given time) and print what each job did."""
+    from app.jobs.runner import ALL_JOBS, JobOptions, describe, run_job
 
-    now = _as_of(as_of)
-    if job in (Job.ALL, Job.MATURE):
-        matured = _run(Settings.from_env(), lambda: mature_due_points(now))
-        typer.echo(f"mature: {matured} pending lot(s) became available")
+    if job == "all":
+        names: tuple[JobName, ...] = ALL_JOBS
+    else:
+        try:
+            names = (JobName(job),)
+        except ValueError as exc:
+            known = ", ".join(["all", *(name.value for name in JobName)])
+            raise typer.BadParameter(f"{job!r} is not a job; choose one of {known}") from exc
+    settings = Settings.from_env()
+    moment = _as_of(as_of)
+
+    async def work() -> None:
+        options = JobOptions(idempotency_retention_days=settings.idempotency_retention_days)
+        with clock.using(clock.ManualClock(moment) if moment else clock.current()):
+            for name in names:
+                progress = _ProgressBar(name.value)
+                try:
+                    result = await run_job(name, utc_now(), progress, options)
+                finally:
+                    progress.close()
+                typer.echo(describe(result))
+
+    _run(settings, work)
 
 
 @cli.command("verify-ledger")

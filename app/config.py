@@ -39,6 +39,10 @@ class Settings:
     # How long a resolved API key is trusted before it is looked up again (revocation delay).
     api_key_cache_seconds: float = 5.0
     log_level: str = "info"
+    # The server's own job runner: every this many seconds; 0 leaves scheduling to cron.
+    jobs_interval_seconds: int = 0
+    # How long an idempotency key replays its stored response before it may be purged.
+    idempotency_retention_days: int = 30
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -53,6 +57,8 @@ class Settings:
             sqlite_synchronous=synchronous,
             api_key_cache_seconds=float(os.environ.get("LAUREL_API_KEY_CACHE_SECONDS", "5")),
             log_level=os.environ.get("LAUREL_LOG_LEVEL", "info"),
+            jobs_interval_seconds=_int_env("LAUREL_JOBS_INTERVAL_SECONDS", 0),
+            idempotency_retention_days=_int_env("LAUREL_IDEMPOTENCY_RETENTION_DAYS", 30),
         )
 
     @property

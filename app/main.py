@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -94,7 +96,23 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             yield
             return
         async with RegisterTortoise(app, config=tortoise_config(settings)):
-            yield
+            if settings.jobs_interval_seconds <= 0:
+                yield
+                return
+            from app.jobs.runner import JobOptions, run_forever
+
+            runner = asyncio.create_task(
+                run_forever(
+                    settings.jobs_interval_seconds,
+                    JobOptions(idempotency_retention_days=settings.idempotency_retention_days),
+                )
+            )
+            try:
+                yield
+            finally:
+                runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await runner
 
     graphql_app = LaurelGraphQL(schema, graphql_ide=None, allow_queries_via_get=False)
     resolver = ApiKeyResolver(ttl_seconds=settings.api_key_cache_seconds)

@@ -16,6 +16,13 @@ Stacking policy
    base goes below 0: a discount larger than that amount brings every line base to 0, and the
    rest of it is taken neither from shipping nor from tax.
 
+   Payments that do not earn. Unless the program earns on them (`earn_on_points_payments`),
+   the money of the order paid with points or store credit is then taken off the line bases
+   the same way: spread over the lines in proportion to their bases after the discount, by the
+   largest-remainder method (ties to the lower line index), never below 0, never from shipping
+   or tax. Each line's base is therefore fixed by the cart alone, and a refund of a line takes
+   back exactly what that reduced base earned (rule 8).
+
 3. Earning base. The order's earning base is the sum of the line bases, plus shipping when the
    program counts shipping and plus tax when it counts tax. An order whose earning base is
    below the program's minimum earns nothing at all: no base points and no rule points.
@@ -95,6 +102,7 @@ __all__ = [
     "Source",
     "evaluate",
     "refund_share",
+    "without_points",
 ]
 
 MAX_MULTIPLIER = Decimal(100)
@@ -139,6 +147,9 @@ class Cart:
     shipping_minor: int = 0
     tax_minor: int = 0
     discount_minor: int = 0
+    # Money of the order paid with points or with store credit (not with money).
+    paid_with_points_minor: int = 0
+    paid_with_store_credit_minor: int = 0
 
 
 @dataclass(frozen=True)
@@ -188,6 +199,8 @@ class EarningConfig:
     excluded_skus: frozenset[str] = frozenset()  # gift cards etc.: earn nothing, not even base
     excluded_categories: frozenset[str] = frozenset()
     rules: tuple[PurchaseRule, ...] = ()
+    # Whether money paid with points or store credit earns like money does.
+    earn_on_points_payments: bool = False
 
 
 @dataclass(frozen=True)
@@ -207,7 +220,9 @@ class LineEarning:
     sku: str
     category: str | None
     quantity: int
-    base_minor: int  # line amount after its share of the discount; 0 for an excluded line
+    # Line amount after its shares of the discount and of payments that do not earn; 0 for an
+    # excluded line.
+    base_minor: int
     points: int
     components: tuple[Component, ...]
 
@@ -218,6 +233,8 @@ class Earning:
     base_minor: int  # the order's earning base
     lines: tuple[LineEarning, ...]
     order_components: tuple[Component, ...]  # shipping and tax base points
+    # Money paid with points or store credit that was taken off the line bases.
+    unearned_payment_minor: int = 0
 
 
 # --- arithmetic -------------------------------------------------------------------------------
@@ -305,6 +322,8 @@ def _check_cart(cart: Cart) -> int:
         ("shipping_minor", cart.shipping_minor),
         ("tax_minor", cart.tax_minor),
         ("discount_minor", cart.discount_minor),
+        ("paid_with_points_minor", cart.paid_with_points_minor),
+        ("paid_with_store_credit_minor", cart.paid_with_store_credit_minor),
     ):
         _check_int(f"cart.{name}", value, 0, MAX_AMOUNT_MINOR)
     for index, line in enumerate(cart.lines):
@@ -329,6 +348,8 @@ def _check_config(config: EarningConfig) -> dict[int, int]:
     _check_int("minimum_order_minor", config.minimum_order_minor, 0)
     _check_names("excluded_skus", config.excluded_skus)
     _check_names("excluded_categories", config.excluded_categories)
+    if not isinstance(config.earn_on_points_payments, bool):
+        raise ValueError("earn_on_points_payments must be a bool")
     if not isinstance(config.rules, tuple):
         raise ValueError("config.rules must be a tuple")
     hundredths: dict[int, int] = {}
@@ -442,14 +463,21 @@ def evaluate(
     rounding = Rounding(config.rounding)
     lines = cart.lines
 
-    # 1-2. Excluded lines, and the discount spread over the others.
+    # 1-2. Excluded lines, the discount spread over the others, then payments that do not earn.
     excluded = [_is_excluded(line, config) for line in lines]
     amounts = [
         0 if excluded[i] else line.quantity * line.unit_price_minor for i, line in enumerate(lines)
     ]
     discount = min(cart.discount_minor, sum(amounts))
     discount_shares = _largest_remainder(discount, amounts)
-    line_bases = [amount - share for amount, share in zip(amounts, discount_shares, strict=True)]
+    discounted = [amount - share for amount, share in zip(amounts, discount_shares, strict=True)]
+    unearned = 0
+    if not config.earn_on_points_payments:
+        unearned = min(
+            cart.paid_with_points_minor + cart.paid_with_store_credit_minor, sum(discounted)
+        )
+    unearned_shares = _largest_remainder(unearned, discounted)
+    line_bases = [base - share for base, share in zip(discounted, unearned_shares, strict=True)]
 
     # 3. The earning base and the order minimum.
     shipping_base = cart.shipping_minor if config.count_shipping else 0
@@ -464,6 +492,7 @@ def evaluate(
                 for i, line in enumerate(lines)
             ),
             order_components=(),
+            unearned_payment_minor=unearned,
         )
 
     # 4. Base points, once for the order, shared out between lines, shipping and tax.
@@ -541,6 +570,7 @@ def evaluate(
         base_minor=base_minor,
         lines=tuple(line_earnings),
         order_components=tuple(order_components),
+        unearned_payment_minor=unearned,
     )
 
 
@@ -561,3 +591,18 @@ def refund_share(line_points: int, line_quantity: int, refunded_before: int, ref
         )
     after = line_points * (refunded_before + refunding) // line_quantity
     return after - line_points * refunded_before // line_quantity
+
+
+def without_points(earning: Earning) -> Earning:
+    """The same order earning nothing (its buyer earns nothing): every line keeps its base, and
+    no line or order component has points, so refunds take nothing back."""
+    return Earning(
+        points=0,
+        base_minor=earning.base_minor,
+        lines=tuple(
+            LineEarning(line.index, line.sku, line.category, line.quantity, line.base_minor, 0, ())
+            for line in earning.lines
+        ),
+        order_components=(),
+        unearned_payment_minor=earning.unearned_payment_minor,
+    )

@@ -9,7 +9,8 @@ from typing import TypeVar
 import strawberry
 
 from app.domain.earning import Rounding
-from app.domain.errors import DomainError
+from app.domain.errors import DomainError, ErrorCode
+from app.domain.expiry import LifetimeUnit, RoundTo
 from app.graphql.context import Info, admin, member_reader
 from app.graphql.errors import UserError, user_errors
 from app.graphql.ids import decode_id
@@ -17,19 +18,24 @@ from app.graphql.types import (
     ActionKindEnum,
     ActionRule,
     EarningRule,
+    ExpiryPolicyEnum,
     FrequencyEnum,
+    LifetimeUnitEnum,
     Member,
     Order,
     Program,
     Redemption,
+    RefundShortfallPolicyEnum,
     Reward,
     RewardKindEnum,
     RoundingEnum,
+    RoundToEnum,
     RuleKindEnum,
 )
 from app.services import actions as actions_service
 from app.services import earning_rules as earning_rules_service
 from app.services import members as members_service
+from app.services import opt_out as opt_out_service
 from app.services import orders as orders_service
 from app.services import points as points_service
 from app.services import programs as programs_service
@@ -76,10 +82,56 @@ class CreateProgramInput:
     excluded_skus: list[str] = strawberry.field(default_factory=list)
     excluded_categories: list[str] = strawberry.field(default_factory=list)
     pending_days: int = 0
+    time_zone: str = strawberry.field(
+        default="UTC", description="IANA zone of the program's calendar, e.g. Europe/Stockholm."
+    )
 
 
 @strawberry.type
 class CreateProgramPayload:
+    program: Program | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(description="Expiry of a program's points; see the README's Expiry section.")
+class ExpiryInput:
+    policy: ExpiryPolicyEnum  # type: ignore[valid-type]
+    lifetime: int = strawberry.field(
+        default=0, description="LOT_LIFETIME: how long each lot lasts after it became available."
+    )
+    lifetime_unit: LifetimeUnitEnum = LifetimeUnit.MONTHS  # type: ignore[valid-type]
+    round_to: RoundToEnum = RoundTo.NONE  # type: ignore[valid-type]
+    inactivity_months: int = strawberry.field(
+        default=0, description="INACTIVITY: idle months before everything unspent expires."
+    )
+
+
+@strawberry.input
+class ExchangeRateInput:
+    currency: str
+    rate: str = strawberry.field(description='Program-currency units per unit, e.g. "1.0842".')
+
+
+@strawberry.input(description="Leave a field out to keep its current value.")
+class UpdateProgramSettingsInput:
+    program_slug: str
+    name: str | None = None
+    time_zone: str | None = None
+    pending_days: int | None = None
+    expiry: ExpiryInput | None = strawberry.field(
+        default=None,
+        description="Turning expiry on never reaches back: earlier points count from now.",
+    )
+    expiry_warning_days: int | None = None
+    refund_shortfall_policy: RefundShortfallPolicyEnum | None = None  # type: ignore[valid-type]
+    exchange_rates: list[ExchangeRateInput] | None = strawberry.field(
+        default=None, description="Replaces the whole list."
+    )
+    earn_on_points_payments: bool | None = None
+
+
+@strawberry.type
+class UpdateProgramSettingsPayload:
     program: Program | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
@@ -153,7 +205,17 @@ class RecordOrderInput:
     exchange_rate: str | None = strawberry.field(
         default=None,
         description="For an order in another currency: program-currency units per order-currency"
-        ' unit, e.g. "0.0921" for SEK in a EUR program. Points are earned on the converted cart.',
+        ' unit, e.g. "0.0921" for SEK in a EUR program. Points are earned on the converted cart.'
+        " Omit to use the rate the program configures for the currency; this one wins.",
+    )
+    paid_with_points_minor: int = strawberry.field(
+        default=0,
+        description="Money of the order paid with points (0 to totalMinor). Unless the program"
+        " earns on such payments, it is taken off the line bases in proportion.",
+    )
+    paid_with_store_credit_minor: int = strawberry.field(
+        default=0,
+        description="Money of the order paid with store credit; treated like paidWithPointsMinor.",
     )
 
 
@@ -281,7 +343,14 @@ class RefundOrderInput:
     order_id: str
     idempotency_key: str
     lines: list[RefundLineInput] | None = strawberry.field(
-        default=None, description="Omit to refund everything not refunded yet."
+        default=None,
+        description="Omit (with amountMinor) to refund everything not refunded yet.",
+    )
+    amount_minor: int | None = strawberry.field(
+        default=None,
+        description="Money refunded, in the order's currency, instead of lines: takes back"
+        " floor(pointsEarned x refunded money / totalMinor) cumulatively, at most what is left;"
+        " refunding the rest of the total takes back the rest of the points.",
     )
     cancel: bool = strawberry.field(
         default=False, description="The order was cancelled rather than refunded."
@@ -294,7 +363,9 @@ class RefundOrderPayload:
     order: Order | None = None
     points_reversed: int = 0
     points_unrecovered: int = strawberry.field(
-        default=0, description="Points the member had already spent: not taken back."
+        default=0,
+        description="Points the member had already spent, written off (WRITE_OFF policy); under"
+        " NEGATIVE_BALANCE they are taken back as a debt and counted in pointsReversed.",
     )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
@@ -384,6 +455,22 @@ class ReportOrderProgressPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+@strawberry.input
+class SetMemberOptOutInput:
+    member_id: strawberry.ID
+    opted_out: bool = strawberry.field(
+        description="True: the member earns nothing from now on (balances stay, redeeming"
+        " works); false: the member earns again."
+    )
+    idempotency_key: str | None = None
+
+
+@strawberry.type
+class SetMemberOptOutPayload:
+    member: Member | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Admin only.")
@@ -403,11 +490,53 @@ class Mutation:
                     excluded_skus=tuple(input.excluded_skus),
                     excluded_categories=tuple(input.excluded_categories),
                     pending_days=input.pending_days,
+                    time_zone=input.time_zone,
                 )
             )
             return CreateProgramPayload(program=Program.from_record(record))
 
         return await _guarded(lambda errors: CreateProgramPayload(user_errors=errors), work)
+
+    @strawberry.mutation(description="Admin only: change a program's settings.")
+    async def update_program_settings(
+        self, info: Info, input: UpdateProgramSettingsInput
+    ) -> UpdateProgramSettingsPayload:
+        async def work() -> UpdateProgramSettingsPayload:
+            admin(info)
+            expiry = input.expiry
+            rates = input.exchange_rates
+            if rates is not None and len({rate.currency for rate in rates}) != len(rates):
+                raise DomainError(
+                    ErrorCode.INVALID_VALUE,
+                    "a currency appears twice in exchangeRates",
+                    ["input", "exchangeRates"],
+                )
+            record = await programs_service.update_program_settings(
+                programs_service.UpdateProgramSettingsInput(
+                    program_slug=input.program_slug,
+                    name=input.name,
+                    time_zone=input.time_zone,
+                    pending_days=input.pending_days,
+                    expiry=None
+                    if expiry is None
+                    else programs_service.ExpiryInput(
+                        policy=expiry.policy,
+                        lifetime=expiry.lifetime,
+                        unit=expiry.lifetime_unit,
+                        round_to=expiry.round_to,
+                        inactivity_months=expiry.inactivity_months,
+                    ),
+                    expiry_warning_days=input.expiry_warning_days,
+                    refund_shortfall_policy=input.refund_shortfall_policy,
+                    exchange_rates=None
+                    if rates is None
+                    else {rate.currency: rate.rate for rate in rates},
+                    earn_on_points_payments=input.earn_on_points_payments,
+                )
+            )
+            return UpdateProgramSettingsPayload(program=Program.from_record(record))
+
+        return await _guarded(lambda errors: UpdateProgramSettingsPayload(user_errors=errors), work)
 
     @strawberry.mutation(description="Admin only.")
     async def create_reward(self, info: Info, input: CreateRewardInput) -> CreateRewardPayload:
@@ -465,6 +594,8 @@ class Mutation:
                     discount_minor=input.discount_minor,
                     idempotency_key=input.idempotency_key,
                     exchange_rate=input.exchange_rate,
+                    paid_with_points_minor=input.paid_with_points_minor,
+                    paid_with_store_credit_minor=input.paid_with_store_credit_minor,
                 ),
                 principal.program_scope,
             )
@@ -565,6 +696,7 @@ class Mutation:
                     ],
                     cancel=input.cancel,
                     reason=input.reason,
+                    amount_minor=input.amount_minor,
                 ),
                 principal.program_scope,
             )
@@ -658,3 +790,21 @@ class Mutation:
             return ReportOrderProgressPayload(order=Order.from_record(record))
 
         return await _guarded(lambda errors: ReportOrderProgressPayload(user_errors=errors), work)
+
+    @strawberry.mutation(description="Opt a member out of earning points, or back in.")
+    async def set_member_opt_out(
+        self, info: Info, input: SetMemberOptOutInput
+    ) -> SetMemberOptOutPayload:
+        async def work() -> SetMemberOptOutPayload:
+            principal = member_reader(info)
+            record = await opt_out_service.set_member_opt_out(
+                opt_out_service.SetMemberOptOutInput(
+                    member_id=decode_id(input.member_id, "Member", ["input", "memberId"]),
+                    opted_out=input.opted_out,
+                    idempotency_key=input.idempotency_key,
+                ),
+                principal.program_scope,
+            )
+            return SetMemberOptOutPayload(member=Member.from_record(record))
+
+        return await _guarded(lambda errors: SetMemberOptOutPayload(user_errors=errors), work)

@@ -115,7 +115,15 @@ class PreviewOrderInput:
     placed_at: datetime | None = strawberry.field(
         default=None, description="When the order would be placed; now by default."
     )
-    exchange_rate: str | None = None
+    exchange_rate: str | None = strawberry.field(
+        default=None, description="Omit to use the program's configured rate for the currency."
+    )
+    paid_with_points_minor: int = strawberry.field(
+        default=0, description="Money of the cart paid with points (see RecordOrderInput)."
+    )
+    paid_with_store_credit_minor: int = strawberry.field(
+        default=0, description="Money of the cart paid with store credit."
+    )
 
 
 @strawberry.type
@@ -212,6 +220,8 @@ class Query:
                     discount_minor=input.discount_minor,
                     placed_at=input.placed_at,
                     exchange_rate=input.exchange_rate,
+                    paid_with_points_minor=input.paid_with_points_minor,
+                    paid_with_store_credit_minor=input.paid_with_store_credit_minor,
                 ),
                 principal_of(info).program_scope,
             )

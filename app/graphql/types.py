@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 from app.domain.actions import ActionKind, Frequency
 from app.domain.earning import Rounding, RuleKind
 from app.domain.errors import DomainError, ErrorCode
+from app.domain.expiry import ExpiryPolicy, LifetimeUnit, RoundTo
 from app.domain.ledger import TransactionKind
 from app.domain.rewards import RedemptionStatus, RewardKind
 from app.graphql.context import Info, member_reader, principal_of
@@ -24,7 +25,7 @@ from app.services.earning_rules import EarningRuleRecord
 from app.services.events import EventRecord
 from app.services.members import ActivityRecord, MemberRecord
 from app.services.orders import OrderRecord
-from app.services.programs import ProgramRecord
+from app.services.programs import ProgramRecord, RefundShortfallPolicy
 from app.services.rewards import RedemptionRecord, RewardRecord
 
 MAX_PAGE_SIZE = 100
@@ -33,6 +34,42 @@ ActivityKind = strawberry.enum(TransactionKind, name="ActivityKind")
 RewardKindEnum = strawberry.enum(RewardKind, name="RewardKind")
 RedemptionStatusEnum = strawberry.enum(RedemptionStatus, name="RedemptionStatus")
 RoundingEnum = strawberry.enum(Rounding, name="Rounding")
+ExpiryPolicyEnum = strawberry.enum(
+    ExpiryPolicy, name="ExpiryPolicy", description="How a program's points expire."
+)
+LifetimeUnitEnum = strawberry.enum(LifetimeUnit, name="LifetimeUnit")
+RoundToEnum = strawberry.enum(
+    RoundTo, name="ExpiryRoundTo", description="Whether lot expiry is pushed to a period's end."
+)
+RefundShortfallPolicyEnum = strawberry.enum(
+    RefundShortfallPolicy,
+    name="RefundShortfallPolicy",
+    description="WRITE_OFF forgives refunded points the member already spent; NEGATIVE_BALANCE"
+    " keeps them as a debt that later earnings repay first.",
+)
+
+
+@strawberry.type(description="When the program's points expire (see the README's Expiry section).")
+class ExpirySettings:
+    policy: ExpiryPolicyEnum  # type: ignore[valid-type]
+    lifetime: int = strawberry.field(description="LOT_LIFETIME: how long a lot lasts.")
+    lifetime_unit: LifetimeUnitEnum  # type: ignore[valid-type]
+    round_to: RoundToEnum  # type: ignore[valid-type]
+    inactivity_months: int = strawberry.field(
+        description="INACTIVITY: months without earning or spending before points expire."
+    )
+    since: datetime | None = strawberry.field(
+        description="When expiry was turned on: points and idleness before count from here."
+    )
+    warning_days: int = strawberry.field(
+        description="Days before an expiry that a `points.expiring` event goes out; 0: none."
+    )
+
+
+@strawberry.type
+class ExchangeRate:
+    currency: str
+    rate: str = strawberry.field(description="Program-currency units per unit of `currency`.")
 
 
 def page_size(first: int) -> int:
@@ -80,6 +117,17 @@ class Program(Node):
     pending_days: int = strawberry.field(
         description="Days purchase points stay pending (the return window) before use."
     )
+    time_zone: str = strawberry.field(
+        description="IANA zone of the program's calendar: birthdays, anniversaries, expiry."
+    )
+    expiry: ExpirySettings
+    refund_shortfall_policy: RefundShortfallPolicyEnum  # type: ignore[valid-type]
+    exchange_rates: list[ExchangeRate] = strawberry.field(
+        description="Rates used for orders in other currencies that bring no rate of their own."
+    )
+    earn_on_points_payments: bool = strawberry.field(
+        description="Whether money paid with points or store credit earns points."
+    )
     active: bool
     created_at: datetime
 
@@ -98,6 +146,22 @@ class Program(Node):
             excluded_skus=sorted(record.excluded_skus),
             excluded_categories=sorted(record.excluded_categories),
             pending_days=record.pending_days,
+            time_zone=record.time_zone,
+            expiry=ExpirySettings(
+                policy=record.expiry.policy,
+                lifetime=record.expiry.lifetime,
+                lifetime_unit=record.expiry.unit,
+                round_to=record.expiry.round_to,
+                inactivity_months=record.expiry.inactivity_months,
+                since=record.expiry.since,
+                warning_days=record.expiry.warning_days,
+            ),
+            refund_shortfall_policy=record.refund_shortfall_policy,
+            exchange_rates=[
+                ExchangeRate(currency=currency, rate=rate)
+                for currency, rate in sorted(record.exchange_rates.items())
+            ],
+            earn_on_points_payments=record.earn_on_points_payments,
             active=record.active,
             created_at=record.created_at,
         )
@@ -105,10 +169,17 @@ class Program(Node):
 
 @strawberry.type
 class Points:
-    available: int = strawberry.field(description="Points the member can spend now.")
+    available: int = strawberry.field(
+        description="Spendable points: what the member can redeem now (0 while debt is owed)."
+    )
     pending: int = strawberry.field(description="Points earned but not yet spendable.")
     lifetime_earned: int
     lifetime_redeemed: int
+    debt: int = strawberry.field(
+        description="Points refunds took back beyond what the member had (NEGATIVE_BALANCE"
+        " policy): new points repay it before they become available, and no reward can be"
+        " redeemed while it is above 0. The balance net of debt is available - debt."
+    )
 
 
 @strawberry.type(description="One movement of the member's points.")
@@ -151,6 +222,11 @@ class Member(Node):
     birthday: date | None
     enrolled_at: datetime
     points: Points
+    opted_out: bool = strawberry.field(
+        description="The member opted out of earning: orders earn 0, actions are refused."
+        " Balances stay and redeeming still works."
+    )
+    opted_out_at: datetime | None = strawberry.field(description="When the member opted out.")
     member_pk: strawberry.Private[int]
     program_pk: strawberry.Private[int]
 
@@ -168,7 +244,10 @@ class Member(Node):
                 pending=record.points_pending,
                 lifetime_earned=record.lifetime_earned,
                 lifetime_redeemed=record.lifetime_redeemed,
+                debt=record.points_debt,
             ),
+            opted_out=record.opted_out_at is not None,
+            opted_out_at=record.opted_out_at,
             member_pk=record.id,
             program_pk=record.program_id,
         )
@@ -279,7 +358,10 @@ class LineEarning:
     sku: str
     category: str | None
     quantity: int
-    base_minor: int = strawberry.field(description="The line amount after its discount share.")
+    base_minor: int = strawberry.field(
+        description="The line amount after its shares of the discount and of what was paid with"
+        " points or store credit (when those do not earn)."
+    )
     points: int
     components: list[EarningComponent]
 
@@ -290,6 +372,12 @@ class OrderEarning:
     base_minor: int
     lines: list[LineEarning]
     order_components: list[EarningComponent]
+    unearned_payment_minor: int = strawberry.field(
+        description="Money paid with points or store credit, taken off the line bases."
+    )
+    no_points_reason: str | None = strawberry.field(
+        description="Why the order earned nothing whatever its cart: MEMBER_OPTED_OUT."
+    )
 
     @classmethod
     def from_json(cls, stored: dict[str, Any]) -> OrderEarning:
@@ -321,6 +409,8 @@ class OrderEarning:
                 for line in stored["lines"]
             ],
             order_components=[component(c) for c in stored["orderComponents"]],
+            unearned_payment_minor=stored.get("unearnedPaymentMinor", 0),
+            no_points_reason=stored.get("noPointsReason"),
         )
 
 
@@ -341,6 +431,10 @@ class Order(Node):
         description="Delivery: the return window (pendingDays) runs from here."
     )
     points_refunded: int = strawberry.field(description="Points taken back by refunds so far.")
+    refunded_minor: int = strawberry.field(
+        description="Money refunded so far, in the order's currency: amount refunds add to it,"
+        " a refund of every unit makes it totalMinor."
+    )
     points_unrecovered: int = strawberry.field(
         description="Points refunds could not take back because the member had spent them."
     )
@@ -364,6 +458,7 @@ class Order(Node):
             paid_at=record.paid_at,
             fulfilled_at=record.fulfilled_at,
             points_refunded=record.points_refunded,
+            refunded_minor=record.refunded_minor,
             points_unrecovered=record.points_unrecovered,
             earning=None if record.earning is None else OrderEarning.from_json(record.earning),
             member_pk=record.member_id,

@@ -22,8 +22,9 @@ CHECKS = [
 # Partial indexes keep the expiry and inactivity jobs proportional to what is due: spent,
 # expired and pending lots, and members with nothing left, are not in them.
 INDEXES = [
-    "CREATE INDEX ix_point_lots_expiring ON point_lots (expires_at)"
+    "CREATE INDEX ix_point_lots_expiring ON point_lots (expires_at, id)"
     " WHERE remaining > 0 AND pending_until IS NULL AND expires_at IS NOT NULL",
+    "CREATE INDEX ix_idempotency_records_created_at ON idempotency_records (created_at)",
     "CREATE INDEX ix_members_inactive ON members (program_id, last_activity_at)"
     " WHERE points_available > 0",
 ]
@@ -63,11 +64,12 @@ class Migration(migrations.Migration):
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('program', fields.ForeignKeyField('models.Program', source_field='program_id', db_constraint=True, to_field='id', related_name='expiry_warnings', on_delete=OnDelete.RESTRICT)),
                 ('member', fields.ForeignKeyField('models.Member', source_field='member_id', db_constraint=True, to_field='id', related_name='expiry_warnings', on_delete=OnDelete.RESTRICT)),
+                ('expires_on', fields.DateField()),
                 ('expires_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('points', fields.BigIntField()),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'expiry_warnings', 'app': 'models', 'unique_together': (('member', 'expires_at'),), 'pk_attr': 'id', 'table_description': 'A warning sent for one member and expiry moment: the unique pair makes it go out once.'},
+            options={'table': 'expiry_warnings', 'app': 'models', 'unique_together': (('member', 'expires_on'),), 'pk_attr': 'id', 'table_description': 'A warning sent for one member and expiry date: the unique pair makes it go out once.'},
             bases=['Model'],
         ),
         ops.AddField(

@@ -43,6 +43,9 @@ class Order(Model):
     points_refunded = fields.BigIntField(default=0)
     # Points a refund should have taken back but the member had already spent.
     points_unrecovered = fields.BigIntField(default=0)
+    # Money refunded so far, in the order's currency: amount refunds add to it, and a refund of
+    # every unit sets it to the total.
+    refunded_minor = fields.BigIntField(default=0, db_default=0)
     placed_at = fields.DatetimeField()
     # Reported by the store after the order was recorded; the return window runs from delivery.
     paid_at = fields.DatetimeField(null=True)

@@ -28,7 +28,7 @@ from app.domain.validation import EXTERNAL_ID_MAX, IDEMPOTENCY_KEY_MAX, NAME_MAX
 from app.services import idempotency
 from app.services.events import append_event
 from app.services.ledger import Movement, post_movement
-from app.services.members import require_member
+from app.services.members import MemberRecord, require_member
 from app.services.programs import ProgramScope, require_program
 
 MAX_ACTION_POINTS = 1_000_000
@@ -237,7 +237,7 @@ async def get_action_rule(rule_id: int, scope: ProgramScope) -> ActionRuleRecord
     return _record(row)
 
 
-async def _active_rule(
+async def active_rule(
     conn: BaseDBAsyncClient, program_id: int, action: ActionKind, qualifier: str
 ) -> ActionRuleRecord | None:
     row = await fetch_one(
@@ -375,12 +375,21 @@ async def award_on_enrolment(
     conn: BaseDBAsyncClient, program_id: int, member_id: int, now: datetime
 ) -> ActionAward | None:
     """Welcome points, if the program has an ACCOUNT_CREATED rule."""
-    rule = await _active_rule(conn, program_id, ActionKind.ACCOUNT_CREATED, "")
+    rule = await active_rule(conn, program_id, ActionKind.ACCOUNT_CREATED, "")
     if rule is None:
         return None
     return await award_action(
         conn, rule=rule, member_id=member_id, reference="enrolment", occurred_at=now, now=now
     )
+
+
+def _refuse_opted_out(member: MemberRecord) -> None:
+    if member.opted_out_at is not None:
+        raise DomainError(
+            ErrorCode.MEMBER_OPTED_OUT,
+            "the member opted out of earning points",
+            ["input", "memberId"],
+        )
 
 
 async def record_action(data: RecordActionInput, scope: ProgramScope) -> ActionAward:
@@ -396,6 +405,7 @@ async def record_action(data: RecordActionInput, scope: ProgramScope) -> ActionA
         check.add(ErrorCode.INVALID_VALUE, "occurredAt is in the future", ["input", "occurredAt"])
     check.raise_if_any()
     member = await require_member(data.member_id, scope)
+    _refuse_opted_out(member)
     fingerprint = idempotency.request_fingerprint(
         _OPERATION,
         {
@@ -422,7 +432,7 @@ async def record_action(data: RecordActionInput, scope: ProgramScope) -> ActionA
                 already_recorded=True,
                 member_id=member.id,
             )
-        rule = await _active_rule(conn, member.program_id, data.action, qualifier)
+        rule = await active_rule(conn, member.program_id, data.action, qualifier)
         if rule is None:
             raise DomainError(
                 ErrorCode.ACTION_NOT_REWARDED,
@@ -458,8 +468,9 @@ async def preview_action(
     normalised = _qualifier(check, action, qualifier)
     check.raise_if_any()
     member = await require_member(member_id, scope)
+    _refuse_opted_out(member)
     conn = connection()
-    rule = await _active_rule(conn, member.program_id, action, normalised)
+    rule = await active_rule(conn, member.program_id, action, normalised)
     if rule is None:
         raise DomainError(
             ErrorCode.ACTION_NOT_REWARDED,

@@ -19,7 +19,9 @@ from app.domain.earning import (
 from app.services.programs import ProgramRecord
 
 
-def program_config(program: ProgramRecord, rules: Sequence[PurchaseRule]) -> EarningConfig:
+def program_config(
+    program: ProgramRecord, rules: Sequence[PurchaseRule], *, earn_on_points_payments: bool = False
+) -> EarningConfig:
     return EarningConfig(
         points_per_currency_unit=program.points_per_currency_unit,
         rounding=program.rounding,
@@ -29,6 +31,7 @@ def program_config(program: ProgramRecord, rules: Sequence[PurchaseRule]) -> Ear
         excluded_skus=program.excluded_skus,
         excluded_categories=program.excluded_categories,
         rules=tuple(rules),
+        earn_on_points_payments=earn_on_points_payments,
     )
 
 
@@ -42,6 +45,9 @@ def earn(
     discount_minor: int,
     placed_at: datetime,
     member: MemberAttributes | None,
+    paid_with_points_minor: int = 0,
+    paid_with_store_credit_minor: int = 0,
+    earn_on_points_payments: bool = False,
 ) -> Earning:
     cart = Cart(
         currency=program.currency,
@@ -49,8 +55,11 @@ def earn(
         shipping_minor=shipping_minor,
         tax_minor=tax_minor,
         discount_minor=discount_minor,
+        paid_with_points_minor=paid_with_points_minor,
+        paid_with_store_credit_minor=paid_with_store_credit_minor,
     )
-    return evaluate(cart, program_config(program, rules), placed_at, member)
+    config = program_config(program, rules, earn_on_points_payments=earn_on_points_payments)
+    return evaluate(cart, config, placed_at, member)
 
 
 def _component_json(component: Component) -> dict[str, Any]:
@@ -63,9 +72,20 @@ def _component_json(component: Component) -> dict[str, Any]:
     }
 
 
-def earning_json(earning: Earning) -> dict[str, Any]:
-    """The breakdown as stored with the order: refunds and explanations read it back."""
+def earning_json(earning: Earning, no_points_reason: str | None = None) -> dict[str, Any]:
+    """The breakdown as stored with the order: refunds and explanations read it back.
+
+    `noPointsReason` says why an order that would have earned was given nothing
+    (`MEMBER_OPTED_OUT`); `unearnedPaymentMinor` is the money paid with points or store credit
+    taken off the line bases. Both are left out when they do not apply.
+    """
     return {
+        **({"noPointsReason": no_points_reason} if no_points_reason else {}),
+        **(
+            {"unearnedPaymentMinor": earning.unearned_payment_minor}
+            if earning.unearned_payment_minor
+            else {}
+        ),
         "points": earning.points,
         "baseMinor": earning.base_minor,
         "lines": [

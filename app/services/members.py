@@ -10,8 +10,17 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from app.db import as_date, as_datetime, connection, fetch_all, fetch_one, utc_now
+from app.db import (
+    as_date,
+    as_datetime,
+    as_optional_datetime,
+    connection,
+    fetch_all,
+    fetch_one,
+    utc_now,
+)
 from app.domain.errors import DomainError, ErrorCode
+from app.domain.expiry import local_date, month_day
 from app.domain.ids import encode_id
 from app.domain.validation import EMAIL_MAX, EXTERNAL_ID_MAX, NAME_MAX, Checker, is_lookup_text
 from app.services.events import append_event
@@ -19,7 +28,7 @@ from app.services.programs import ProgramScope, in_scope, require_program
 
 _COLUMNS = (
     "id, program_id, customer_id, email, name, birthday, enrolled_at, points_available,"
-    " points_pending, lifetime_earned, lifetime_redeemed"
+    " points_pending, lifetime_earned, lifetime_redeemed, points_debt, opted_out_at"
 )
 _NO_CURSOR = 2**63 - 1
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -38,6 +47,10 @@ class MemberRecord:
     points_pending: int
     lifetime_earned: int
     lifetime_redeemed: int
+    # Points refunds took back beyond what the member had (NEGATIVE_BALANCE policy).
+    points_debt: int
+    # Set while the member has opted out of earning.
+    opted_out_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,8 @@ def _record(row: dict[str, Any]) -> MemberRecord:
         points_pending=int(row["points_pending"]),
         lifetime_earned=int(row["lifetime_earned"]),
         lifetime_redeemed=int(row["lifetime_redeemed"]),
+        points_debt=int(row["points_debt"]),
+        opted_out_at=as_optional_datetime(row["opted_out_at"]),
     )
 
 
@@ -156,9 +171,19 @@ async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberR
             row = await fetch_one(
                 conn,
                 "INSERT INTO members (program_id, customer_id, email, name, birthday, enrolled_at,"
+                " birthday_month_day, anniversary_month_day,"
                 " points_available, points_pending, lifetime_earned, lifetime_redeemed)"
-                f" VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, 0) RETURNING {_COLUMNS}",
-                (program.id, customer_id, email, name, data.birthday, now),
+                f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0) RETURNING {_COLUMNS}",
+                (
+                    program.id,
+                    customer_id,
+                    email,
+                    name,
+                    data.birthday,
+                    now,
+                    None if data.birthday is None else month_day(data.birthday),
+                    month_day(local_date(now, program.time_zone)),
+                ),
             )
             assert row is not None
             member = _record(row)

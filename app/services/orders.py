@@ -2,6 +2,11 @@
 
 The order's own id is its natural idempotency key: a second report with the same content
 returns the first result and earns nothing; with other content it is refused.
+
+An order in another currency than the program's is converted with the rate given with it, or
+else with the rate the program configures for that currency (`programs.exchange_rates`); the
+rate used is stored with the order. A member who opted out has the order recorded with no
+points, and its breakdown says why (`noPointsReason`).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from app.db import (
     from_json,
     utc_now,
 )
-from app.domain.earning import CartLine, Earning, MemberAttributes, PurchaseRule
+from app.domain.earning import CartLine, Earning, MemberAttributes, PurchaseRule, without_points
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
@@ -53,8 +58,9 @@ _OPERATION = "recordOrder"
 _COLUMNS = (
     "id, program_id, member_id, order_id, currency, total_minor, points_earned,"
     " transaction_id, request_hash, placed_at, created_at, earning, status, points_refunded,"
-    " points_unrecovered, exchange_rate, paid_at, fulfilled_at"
+    " points_unrecovered, exchange_rate, paid_at, fulfilled_at, refunded_minor"
 )
+NO_POINTS_OPTED_OUT = "MEMBER_OPTED_OUT"
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,9 @@ class RecordOrderInput:
     idempotency_key: str | None = None
     # Program-currency units per unit of `currency`, for an order in another currency.
     exchange_rate: str | None = None
+    # Money of the order paid with points or store credit: earns only if the program says so.
+    paid_with_points_minor: int = 0
+    paid_with_store_credit_minor: int = 0
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,7 @@ class OrderRecord:
     exchange_rate: str | None
     paid_at: datetime | None
     fulfilled_at: datetime | None
+    refunded_minor: int
 
 
 @dataclass(frozen=True)
@@ -130,6 +140,7 @@ def _record(row: dict[str, Any]) -> OrderRecord:
         exchange_rate=row["exchange_rate"],
         paid_at=as_optional_datetime(row["paid_at"]),
         fulfilled_at=as_optional_datetime(row["fulfilled_at"]),
+        refunded_minor=int(row["refunded_minor"]),
     )
 
 
@@ -148,8 +159,13 @@ def _check_cart(
     lines: Sequence[OrderLineInput],
     amounts: dict[str, int],
     exchange_rate: str | None,
+    configured_rate: str | None = None,
 ) -> int:
-    """Check what an order and a cart preview share; returns the lines' total."""
+    """Check what an order and a cart preview share; returns the lines' total.
+
+    `configured_rate` is the program's rate for the order's currency, used when the order
+    gives none.
+    """
     normalised = currency.strip().upper()
     if not is_known_currency(normalised):
         check.add(
@@ -157,11 +173,11 @@ def _check_cart(
             f"{currency!r} is not an ISO 4217 currency code",
             ["input", "currency"],
         )
-    elif normalised != program_currency and exchange_rate is None:
+    elif normalised != program_currency and exchange_rate is None and configured_rate is None:
         check.add(
             ErrorCode.CURRENCY_MISMATCH,
             f"the program counts in {program_currency}, the order is in {normalised}:"
-            " give exchangeRate",
+            f" give exchangeRate (the program has no rate for {normalised})",
             ["input", "currency"],
         )
     elif normalised == program_currency and exchange_rate is not None:
@@ -223,7 +239,64 @@ def _check_placed_at(check: Checker, placed_at: datetime) -> None:
     _check_time(check, placed_at, "placedAt")
 
 
-def _validate(data: RecordOrderInput, program_currency: str) -> Checker:
+def _check_payments(check: Checker, points_minor: int, store_credit_minor: int, total: int) -> None:
+    """Money paid with points and with store credit: each, and both together, within the total."""
+    for name, value in (
+        ("paidWithPointsMinor", points_minor),
+        ("paidWithStoreCreditMinor", store_credit_minor),
+    ):
+        check.int_range(["input", name], value, 0, max(total, 0), ErrorCode.INVALID_AMOUNT)
+    within = 0 <= points_minor <= total and 0 <= store_credit_minor <= total
+    if within and points_minor + store_credit_minor > total:
+        check.add(
+            ErrorCode.INVALID_AMOUNT,
+            f"paidWithPointsMinor + paidWithStoreCreditMinor is more than the total {total}",
+            ["input", "paidWithStoreCreditMinor"],
+        )
+
+
+@dataclass(frozen=True)
+class _ProgramMoney:
+    """The program's settings an order needs only sometimes, read only then."""
+
+    exchange_rate: str | None = None
+    earn_on_points_payments: bool = False
+
+
+async def _program_money(
+    program: ProgramRecord,
+    *,
+    currency: str,
+    exchange_rate: str | None,
+    paid_otherwise_minor: int,
+) -> _ProgramMoney:
+    """The program's rate for `currency` (when the order is foreign and brings none) and whether
+    points and store-credit payments earn (when the order has some)."""
+    currency = currency.strip().upper()
+    needs_rate = exchange_rate is None and currency != program.currency
+    if not needs_rate and paid_otherwise_minor <= 0:
+        return _ProgramMoney()
+    row = await fetch_one(
+        connection(),
+        "SELECT exchange_rates, earn_on_points_payments FROM programs WHERE id = ?",
+        (program.id,),
+    )
+    if row is None:
+        return _ProgramMoney()
+    rate = None
+    if needs_rate:
+        rates = from_json(row["exchange_rates"]) or {}
+        configured = rates.get(currency) if isinstance(rates, dict) else None
+        parsed = None if configured is None else parse_exchange_rate(str(configured))
+        rate = None if parsed is None else str(parsed)
+    return _ProgramMoney(
+        exchange_rate=rate, earn_on_points_payments=bool(row["earn_on_points_payments"])
+    )
+
+
+def _validate(
+    data: RecordOrderInput, program_currency: str, configured_rate: str | None
+) -> Checker:
     check = Checker()
     check.text(["input", "customerId"], data.customer_id, EXTERNAL_ID_MAX)
     check.text(["input", "orderId"], data.order_id, EXTERNAL_ID_MAX)
@@ -243,6 +316,7 @@ def _validate(data: RecordOrderInput, program_currency: str) -> Checker:
             "discountMinor": data.discount_minor,
         },
         exchange_rate=data.exchange_rate,
+        configured_rate=configured_rate,
     )
     _check_placed_at(check, data.placed_at)
     expected = lines_total + data.shipping_minor + data.tax_minor - data.discount_minor
@@ -252,6 +326,9 @@ def _validate(data: RecordOrderInput, program_currency: str) -> Checker:
             f"lines + shipping + tax - discount = {expected}, but totalMinor is {data.total_minor}",
             ["input", "totalMinor"],
         )
+    _check_payments(
+        check, data.paid_with_points_minor, data.paid_with_store_credit_minor, data.total_minor
+    )
     return check
 
 
@@ -259,6 +336,10 @@ def _fingerprint(data: RecordOrderInput) -> str:
     """Of the normalised input, so the same order written differently still matches."""
     payload = asdict(data)
     payload.pop("idempotency_key")
+    # Left out at their default, so orders recorded before these fields keep their fingerprint.
+    for name in ("paid_with_points_minor", "paid_with_store_credit_minor"):
+        if not payload[name]:
+            payload.pop(name)
     payload["placed_at"] = data.placed_at.isoformat()
     return idempotency.request_fingerprint(_OPERATION, payload)
 
@@ -293,6 +374,9 @@ def _earn_in_program_currency(
     discount_minor: int,
     placed_at: datetime,
     member: MemberAttributes | None,
+    paid_with_points_minor: int = 0,
+    paid_with_store_credit_minor: int = 0,
+    earn_on_points_payments: bool = False,
 ) -> Earning:
     """Earn on the cart converted into the program's currency (unit prices and amounts each
     converted and rounded half to even) when the order is in another currency."""
@@ -320,6 +404,9 @@ def _earn_in_program_currency(
         discount_minor=converted(discount_minor),
         placed_at=placed_at,
         member=member,
+        paid_with_points_minor=converted(paid_with_points_minor),
+        paid_with_store_credit_minor=converted(paid_with_store_credit_minor),
+        earn_on_points_payments=earn_on_points_payments,
     )
 
 
@@ -368,11 +455,17 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
     report costs one statement, not a rolled-back ledger movement.
     """
     program = await require_program(data.program_slug, scope)
-    _validate(data, program.currency).raise_if_any()
+    money = await _program_money(
+        program,
+        currency=data.currency,
+        exchange_rate=data.exchange_rate,
+        paid_otherwise_minor=data.paid_with_points_minor + data.paid_with_store_credit_minor,
+    )
+    _validate(data, program.currency, money.exchange_rate).raise_if_any()
     data = _normalised(data)
     member = await fetch_one(
         connection(),
-        "SELECT id FROM members WHERE program_id = ? AND customer_id = ?",
+        "SELECT id, opted_out_at FROM members WHERE program_id = ? AND customer_id = ?",
         (program.id, data.customer_id),
     )
     if member is None:
@@ -386,11 +479,12 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
     existing = await _existing(program.id, data.order_id)
     if existing is not None:
         return _replay(existing, fingerprint)
+    exchange_rate = data.exchange_rate or money.exchange_rate
     earning = _earn_in_program_currency(
         program,
         await active_purchase_rules(program.id),
         currency=data.currency,
-        exchange_rate=data.exchange_rate,
+        exchange_rate=exchange_rate,
         lines=data.lines,
         shipping_minor=data.shipping_minor,
         tax_minor=data.tax_minor,
@@ -398,7 +492,14 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
         placed_at=data.placed_at,
         # Members have no tier or segment until those features land: restricted rules wait.
         member=MemberAttributes(),
+        paid_with_points_minor=data.paid_with_points_minor,
+        paid_with_store_credit_minor=data.paid_with_store_credit_minor,
+        earn_on_points_payments=money.earn_on_points_payments,
     )
+    no_points_reason = None
+    if member["opted_out_at"] is not None:
+        earning = without_points(earning)
+        no_points_reason = NO_POINTS_OPTED_OUT
     points = earning.points
     _check_points_limit(points)
     now = utc_now()
@@ -440,8 +541,8 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
                     points,
                     data.placed_at,
                     now,
-                    json.dumps(earning_json(earning), separators=(",", ":")),
-                    data.exchange_rate,
+                    json.dumps(earning_json(earning, no_points_reason), separators=(",", ":")),
+                    exchange_rate,
                 ),
             )
             if row is None:
@@ -511,11 +612,19 @@ class CartPreviewInput:
     discount_minor: int = 0
     placed_at: datetime | None = None
     exchange_rate: str | None = None
+    paid_with_points_minor: int = 0
+    paid_with_store_credit_minor: int = 0
 
 
 async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
     """What a cart would earn now (or at `placed_at`), with its breakdown; writes nothing."""
     program = await require_program(data.program_slug, scope)
+    money = await _program_money(
+        program,
+        currency=data.currency,
+        exchange_rate=data.exchange_rate,
+        paid_otherwise_minor=data.paid_with_points_minor + data.paid_with_store_credit_minor,
+    )
     check = Checker()
     lines_total = _check_cart(
         check,
@@ -528,6 +637,7 @@ async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
             "discountMinor": data.discount_minor,
         },
         exchange_rate=data.exchange_rate,
+        configured_rate=money.exchange_rate,
     )
     placed_at = data.placed_at or utc_now()
     _check_placed_at(check, placed_at)
@@ -537,12 +647,19 @@ async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
             f"the cart comes to more than {MAX_AMOUNT_MINOR} minor units",
             ["input", "lines"],
         )
+    if not check.errors:
+        _check_payments(
+            check,
+            data.paid_with_points_minor,
+            data.paid_with_store_credit_minor,
+            lines_total + data.shipping_minor + data.tax_minor - data.discount_minor,
+        )
     check.raise_if_any()
     earning = _earn_in_program_currency(
         program,
         await active_purchase_rules(program.id),
         currency=data.currency.strip().upper(),
-        exchange_rate=data.exchange_rate,
+        exchange_rate=data.exchange_rate or money.exchange_rate,
         lines=[
             replace(
                 line,
@@ -556,6 +673,9 @@ async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
         discount_minor=data.discount_minor,
         placed_at=placed_at.astimezone(UTC),
         member=None,
+        paid_with_points_minor=data.paid_with_points_minor,
+        paid_with_store_credit_minor=data.paid_with_store_credit_minor,
+        earn_on_points_payments=money.earn_on_points_payments,
     )
     _check_points_limit(earning.points)
     return earning

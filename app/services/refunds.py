@@ -1,11 +1,31 @@
-"""Refunds and cancellations: take back exactly what the refunded lines earned.
+"""Refunds and cancellations: take back exactly what the refunded lines or money earned.
 
-What a line earned is read from the breakdown stored with the order when it earned, never
-recomputed with today's rules. Units are taken back in proportion (`refund_share`), so any
+By lines. What a line earned is read from the breakdown stored with the order when it earned,
+never recomputed with today's rules. Units are taken back in proportion (`refund_share`), so any
 sequence of partial refunds takes back at most, and for a full refund exactly, what the order
-earned. Points still pending are taken back first; then available points. Points the member has
-already spent are not taken below zero: they are recorded on the order as unrecovered and
-reported in the `order.refunded` event, for the store to settle.
+earned.
+
+By amount. `amount_minor` is money refunded in the order's currency, out of its total (what the
+customer paid, `total_minor`, whatever part of it earned). With E the points the order earned,
+T its total, R the money refunded before and A this refund, the points taken back are
+
+    min(floor(E x (R + A) / T) - C, E - C), and never below 0,
+
+where C is what refunds of the order have already accounted for (points reversed plus points
+unrecovered). The rounding is cumulative, so any split of the money takes back the same points
+as one refund of the sum; a refund that brings R + A to T takes back exactly E - C, the rest.
+R + A may not pass T (REFUND_EXCEEDS_AMOUNT). Such a refund counts all units as refunded.
+
+Both kinds may follow each other on one order: every refund is capped at E - C, so together
+they never take back more than the order earned; a refund of every unit refunds the whole
+total too.
+
+Points still pending are taken back first; then available points. Points the member has
+already spent (the shortfall) follow the program's `refund_shortfall_policy`: WRITE_OFF records
+them on the order as unrecovered and reports them in the `order.refunded` event, for the store
+to settle; NEGATIVE_BALANCE takes them all the same, as a debt (MEMBER_DEBT) that the member's
+next available points repay first (app/services/ledger.py) and that blocks redemptions while
+it is owed.
 """
 
 from __future__ import annotations
@@ -23,7 +43,7 @@ from app.domain.earning import refund_share
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
-from app.domain.money import MAX_QUANTITY
+from app.domain.money import MAX_AMOUNT_MINOR, MAX_QUANTITY
 from app.domain.validation import EXTERNAL_ID_MAX, IDEMPOTENCY_KEY_MAX, REASON_MAX, Checker
 from app.services import idempotency
 from app.services.events import append_event
@@ -33,6 +53,8 @@ from app.services.programs import ProgramScope, require_program
 
 _OPERATION = "refundOrder"
 MAX_REFUND_LINES = 500
+WRITE_OFF = "WRITE_OFF"
+NEGATIVE_BALANCE = "NEGATIVE_BALANCE"
 
 
 @dataclass(frozen=True)
@@ -50,6 +72,8 @@ class RefundOrderInput:
     lines: list[RefundLine] | None = None
     cancel: bool = False
     reason: str | None = None
+    # Money refunded, in the order's currency: instead of lines.
+    amount_minor: int | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +89,26 @@ def _validate(data: RefundOrderInput) -> None:
     check.text(["input", "orderId"], data.order_id, EXTERNAL_ID_MAX)
     check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
     check.text(["input", "reason"], data.reason, REASON_MAX, required=False)
+    if data.amount_minor is not None:
+        if data.lines is not None:
+            check.add(
+                ErrorCode.INVALID_VALUE,
+                "refund either lines or an amount, not both",
+                ["input", "amountMinor"],
+            )
+        elif data.cancel:
+            check.add(
+                ErrorCode.INVALID_VALUE,
+                "a cancellation takes back the whole order: omit amountMinor",
+                ["input", "amountMinor"],
+            )
+        check.int_range(
+            ["input", "amountMinor"],
+            data.amount_minor,
+            1,
+            MAX_AMOUNT_MINOR,
+            ErrorCode.INVALID_AMOUNT,
+        )
     if data.lines is not None:
         if not data.lines:
             check.add(ErrorCode.REQUIRED, "name at least one line to refund", ["input", "lines"])
@@ -113,6 +157,52 @@ def _units_to_refund(
     return units
 
 
+def _every_unit_refunded(earned_lines: list[dict[str, Any]], refunded: dict[str, int]) -> bool:
+    return all(refunded.get(str(line["index"]), 0) >= line["quantity"] for line in earned_lines)
+
+
+def _points_of_units(
+    earning: dict[str, Any], units: dict[int, int], refunded: dict[str, int]
+) -> int:
+    """What refunding `units` takes back by the stored breakdown; records them in `refunded`."""
+    points_back = 0
+    by_index = {line["index"]: line for line in earning["lines"]}
+    for index, quantity in sorted(units.items()):
+        line = by_index[index]
+        before = refunded.get(str(index), 0)
+        points_back += refund_share(line["points"], line["quantity"], before, quantity)
+        refunded[str(index)] = before + quantity
+    if _every_unit_refunded(earning["lines"], refunded) and any(units.values()):
+        # Shipping and tax points go with the last units of the order.
+        points_back += sum(c["points"] for c in earning["orderComponents"])
+    return points_back
+
+
+def _add_amount(
+    order_ref: str,
+    total: int,
+    refunded_before: int,
+    amount: int,
+    earning: dict[str, Any],
+    refunded: dict[str, int],
+) -> int:
+    """The money refunded after this amount refund, checked against what is left of the total."""
+    left = total - refunded_before
+    if left <= 0 or _every_unit_refunded(earning["lines"], refunded):
+        raise DomainError(
+            ErrorCode.ORDER_ALREADY_REFUNDED,
+            f"order {order_ref!r} has been refunded in full already",
+            ["input", "orderId"],
+        )
+    if amount > left:
+        raise DomainError(
+            ErrorCode.REFUND_EXCEEDS_AMOUNT,
+            f"{left} of the order's {total} minor units are left to refund, not {amount}",
+            ["input", "amountMinor"],
+        )
+    return refunded_before + amount
+
+
 async def refund_order(data: RefundOrderInput, scope: ProgramScope) -> RefundResult:
     _validate(data)
     program = await require_program(data.program_slug, scope)
@@ -125,6 +215,7 @@ async def refund_order(data: RefundOrderInput, scope: ProgramScope) -> RefundRes
             if data.lines is None
             else [[line.line_index, line.quantity] for line in data.lines],
             "cancel": data.cancel,
+            **({} if data.amount_minor is None else {"amountMinor": data.amount_minor}),
         },
     )
     now = utc_now()
@@ -153,7 +244,8 @@ async def refund_order(data: RefundOrderInput, scope: ProgramScope) -> RefundRes
             conn,
             "UPDATE orders SET points_refunded = points_refunded"
             " WHERE program_id = ? AND order_id = ?"
-            " RETURNING id, member_id, earning, refunded_quantities, transaction_id",
+            " RETURNING id, member_id, earning, refunded_quantities, transaction_id, total_minor,"
+            " refunded_minor, points_earned, points_refunded, points_unrecovered",
             (program.id, order_ref),
         )
         if locked is None:
@@ -164,26 +256,40 @@ async def refund_order(data: RefundOrderInput, scope: ProgramScope) -> RefundRes
             )
         earning = from_json(locked["earning"]) or {"lines": [], "orderComponents": []}
         refunded: dict[str, int] = from_json(locked["refunded_quantities"]) or {}
-        units = _units_to_refund(data, earning["lines"], refunded)
-        if not units:
-            raise DomainError(
-                ErrorCode.ORDER_ALREADY_REFUNDED,
-                f"every unit of order {order_ref!r} has been refunded already",
-                ["input", "orderId"],
+        accounted = int(locked["points_refunded"]) + int(locked["points_unrecovered"])
+        points_left = max(int(locked["points_earned"]) - accounted, 0)
+        total = int(locked["total_minor"])
+        if data.amount_minor is None:
+            units = _units_to_refund(data, earning["lines"], refunded)
+            if not units:
+                raise DomainError(
+                    ErrorCode.ORDER_ALREADY_REFUNDED,
+                    f"every unit of order {order_ref!r} has been refunded already",
+                    ["input", "orderId"],
+                )
+            points_back = _points_of_units(earning, units, refunded)
+            fully_refunded = _every_unit_refunded(earning["lines"], refunded)
+            refunded_minor = total if fully_refunded else int(locked["refunded_minor"])
+        else:
+            refunded_minor = _add_amount(
+                order_ref,
+                total,
+                int(locked["refunded_minor"]),
+                data.amount_minor,
+                earning,
+                refunded,
             )
-        points_back = 0
-        by_index = {line["index"]: line for line in earning["lines"]}
-        for index, quantity in sorted(units.items()):
-            line = by_index[index]
-            before = refunded.get(str(index), 0)
-            points_back += refund_share(line["points"], line["quantity"], before, quantity)
-            refunded[str(index)] = before + quantity
-        fully_refunded = all(
-            refunded.get(str(line["index"]), 0) >= line["quantity"] for line in earning["lines"]
-        )
-        if fully_refunded and any(units.values()):
-            # Shipping and tax points go with the last units of the order.
-            points_back += sum(c["points"] for c in earning["orderComponents"])
+            fully_refunded = refunded_minor == total
+            units = {}
+            if fully_refunded:
+                units = _units_to_refund(data, earning["lines"], refunded)
+                for index, quantity in units.items():
+                    refunded[str(index)] = refunded.get(str(index), 0) + quantity
+                points_back = points_left
+            else:
+                share = int(locked["points_earned"]) * refunded_minor // total
+                points_back = max(share - accounted, 0)
+        points_back = min(points_back, points_left)
         member_id = int(locked["member_id"])
         reversed_points, unrecovered = await _take_back(
             conn,
@@ -201,8 +307,16 @@ async def refund_order(data: RefundOrderInput, scope: ProgramScope) -> RefundRes
         await fetch_one(
             conn,
             "UPDATE orders SET refunded_quantities = ?, points_refunded = points_refunded + ?,"
-            " points_unrecovered = points_unrecovered + ?, status = ? WHERE id = ? RETURNING id",
-            (json.dumps(refunded), reversed_points, unrecovered, status, locked["id"]),
+            " points_unrecovered = points_unrecovered + ?, refunded_minor = ?, status = ?"
+            " WHERE id = ? RETURNING id",
+            (
+                json.dumps(refunded),
+                reversed_points,
+                unrecovered,
+                refunded_minor,
+                status,
+                locked["id"],
+            ),
         )
         await append_event(
             conn,
@@ -213,6 +327,8 @@ async def refund_order(data: RefundOrderInput, scope: ProgramScope) -> RefundRes
                 "orderPk": encode_id("Order", int(locked["id"])),
                 "orderId": order_ref,
                 "lines": [{"lineIndex": i, "quantity": q} for i, q in sorted(units.items())],
+                **({} if data.amount_minor is None else {"amountMinor": data.amount_minor}),
+                "refundedMinor": refunded_minor,
                 "pointsReversed": reversed_points,
                 "pointsUnrecovered": unrecovered,
                 "status": status,
@@ -250,7 +366,8 @@ async def _take_back(
     order_ref: str,
     now: datetime,
 ) -> tuple[int, int]:
-    """Reverse `points` of an order: pending first, then available; returns (taken, short)."""
+    """Reverse `points` of an order: pending first, then available, then, under the
+    NEGATIVE_BALANCE policy, what is still short as a debt; returns (taken, unrecovered)."""
     if points == 0 or transaction_id is None:
         return 0, 0
     left = points
@@ -303,5 +420,30 @@ async def _take_back(
             ),
             now,
         )
-    unrecovered = left - from_available
-    return points - unrecovered, unrecovered
+    shortfall = left - from_available
+    if shortfall == 0:
+        return points, 0
+    if await _shortfall_policy(conn, program_id) != NEGATIVE_BALANCE:
+        return points - shortfall, shortfall
+    await post_movement(
+        conn,
+        Movement(
+            program_id=program_id,
+            member_id=member_id,
+            kind=TransactionKind.REFUND,
+            points=-shortfall,
+            counter_account=Account.PROGRAM_ISSUED,
+            member_account=Account.MEMBER_DEBT,
+            description=f"Refund of order {order_ref}: {shortfall} points already spent, owed",
+            order_ref=order_ref,
+        ),
+        now,
+    )
+    return points, 0
+
+
+async def _shortfall_policy(conn: BaseDBAsyncClient, program_id: int) -> str:
+    row = await fetch_one(
+        conn, "SELECT refund_shortfall_policy FROM programs WHERE id = ?", (program_id,)
+    )
+    return WRITE_OFF if row is None else str(row["refund_shortfall_policy"])

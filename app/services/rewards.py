@@ -209,12 +209,21 @@ async def redeem_reward(data: RedeemRewardInput, scope: ProgramScope) -> Redeeme
 
     The member's balance is taken by the guarded decrement in the ledger first, then one unit
     of stock by the same kind of guarded update: the member row is always locked before the
-    reward row, so concurrent redemptions cannot deadlock.
+    reward row, so concurrent redemptions cannot deadlock. A member who owes points
+    (`points_debt`) is refused with POINTS_OWED; the ledger keeps such a member at 0 available
+    points anyway, so a debt arising meanwhile still cannot be spent past.
     """
     check = Checker()
     check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
     check.raise_if_any()
     member = await require_member(data.member_id, scope)
+    if member.points_debt > 0:
+        raise DomainError(
+            ErrorCode.POINTS_OWED,
+            f"the member owes {member.points_debt} points from refunds: no redemption until"
+            " they are repaid",
+            ["input", "memberId"],
+        )
     reward = await get_reward(data.reward_id, member.program_id)
     if reward is None:
         raise DomainError(ErrorCode.REWARD_NOT_FOUND, "no such reward", ["input", "rewardId"])

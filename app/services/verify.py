@@ -6,11 +6,12 @@ from app.db import connection, fetch_all, fetch_one
 
 _MEMBER_BALANCES = """
 SELECT m.id, m.customer_id, m.points_available, m.points_pending, m.lifetime_earned,
-       m.lifetime_redeemed,
+       m.lifetime_redeemed, m.points_debt,
        COALESCE(e.available, 0) AS ledger_available,
        COALESCE(e.pending, 0) AS ledger_pending,
        COALESCE(e.earned, 0) AS ledger_earned,
        COALESCE(e.redeemed, 0) AS ledger_redeemed,
+       COALESCE(e.debt, 0) AS ledger_debt,
        COALESCE(l.available, 0) AS lots_available,
        COALESCE(l.pending, 0) AS lots_pending
 FROM members m
@@ -19,7 +20,8 @@ LEFT JOIN (
            SUM(CASE WHEN account = 'MEMBER_AVAILABLE' THEN amount ELSE 0 END) AS available,
            SUM(CASE WHEN account = 'MEMBER_PENDING' THEN amount ELSE 0 END) AS pending,
            -SUM(CASE WHEN account = 'PROGRAM_ISSUED' THEN amount ELSE 0 END) AS earned,
-           SUM(CASE WHEN account = 'PROGRAM_REDEEMED' THEN amount ELSE 0 END) AS redeemed
+           SUM(CASE WHEN account = 'PROGRAM_REDEEMED' THEN amount ELSE 0 END) AS redeemed,
+           -SUM(CASE WHEN account = 'MEMBER_DEBT' THEN amount ELSE 0 END) AS debt
     FROM ledger_entries GROUP BY member_id
 ) e ON e.member_id = m.id
 LEFT JOIN (
@@ -100,6 +102,7 @@ async def verify_ledger() -> list[str]:
             ("points_pending", "ledger_pending", "pending"),
             ("lifetime_earned", "ledger_earned", "lifetime earned"),
             ("lifetime_redeemed", "ledger_redeemed", "lifetime redeemed"),
+            ("points_debt", "ledger_debt", "debt"),
         ):
             if int(row[cached]) != int(row[recomputed]):
                 problems.append(
