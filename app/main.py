@@ -87,32 +87,33 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette:
     """The app; with `manage_database=False` the caller (a test) has initialised Tortoise."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if not manage_database:
-            yield
-            return
-        async with RegisterTortoise(app, config=tortoise_config(settings)):
-            if settings.jobs_interval_seconds <= 0:
-                yield
-                return
-            from app.jobs.runner import JobOptions, run_forever
-
-            runner = asyncio.create_task(
-                run_forever(
-                    settings.jobs_interval_seconds,
-                    JobOptions(idempotency_retention_days=settings.idempotency_retention_days),
+        async with contextlib.AsyncExitStack() as stack:
+            if manage_database:
+                await stack.enter_async_context(
+                    RegisterTortoise(app, config=tortoise_config(settings))
                 )
-            )
-            try:
-                yield
-            finally:
-                runner.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await runner
+            if settings.jobs_interval_seconds > 0:
+                from app.jobs.runner import JobOptions, run_forever
+
+                runner = asyncio.create_task(
+                    run_forever(
+                        settings.jobs_interval_seconds,
+                        JobOptions(idempotency_retention_days=settings.idempotency_retention_days),
+                    )
+                )
+                stack.push_async_callback(_stop, runner)
+            yield
 
     graphql_app = LaurelGraphQL(schema, graphql_ide=None, allow_queries_via_get=False)
     resolver = ApiKeyResolver(ttl_seconds=settings.api_key_cache_seconds)

@@ -17,6 +17,7 @@ from app.domain.rewards import RedemptionStatus, RewardKind
 from app.graphql.context import Info, member_reader, principal_of
 from app.graphql.errors import query_error
 from app.graphql.ids import decode_cursor, encode_cursor, encode_id
+from app.services import expiries as expiries_service
 from app.services import members as members_service
 from app.services import programs as programs_service
 from app.services import rewards as rewards_service
@@ -214,6 +215,13 @@ class ActivityConnection:
     page_info: PageInfo
 
 
+@strawberry.type(description="Points that will expire on one day unless they are spent.")
+class PointsExpiry:
+    points: int
+    expires_at: datetime = strawberry.field(description="The first moment of the day they go.")
+    expires_on: date = strawberry.field(description="The day, in the program's time zone.")
+
+
 @strawberry.type(description="A customer enrolled in a program.")
 class Member(Node):
     customer_id: str = strawberry.field(description="The store's own id for the customer.")
@@ -269,6 +277,19 @@ class Member(Node):
                 end_cursor=edges[-1].cursor if edges else None,
             ),
         )
+
+    @strawberry.field(
+        description="The next dates the member's available points expire, soonest first,"
+        " with how many; empty when the program's points do not expire."
+    )
+    async def next_expiries(self, first: int = 5) -> list[PointsExpiry]:
+        rows = await expiries_service.next_expiries(
+            self.member_pk, self.program_pk, page_size(first)
+        )
+        return [
+            PointsExpiry(points=row.points, expires_at=row.expires_at, expires_on=row.expires_on)
+            for row in rows
+        ]
 
     @strawberry.field
     async def program(self) -> Program:

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from app.auth.api_keys import KeyKind
 from app.db import connection, fetch_one, utc_now
 from app.domain.actions import ActionKind, Frequency
 from app.domain.earning import RuleKind
+from app.domain.expiry import ExpiryPolicy, LifetimeUnit, RoundTo
 from app.domain.rewards import RewardKind
 from app.services.actions import ActionRuleInput, create_action_rule
 from app.services.api_keys import create_api_key
 from app.services.earning_rules import RuleInput, create_earning_rule
 from app.services.members import EnrollMemberInput, enroll_member
 from app.services.orders import OrderLineInput, RecordOrderInput, record_order
-from app.services.programs import CreateProgramInput, create_program
+from app.services.programs import (
+    CreateProgramInput,
+    ExpiryInput,
+    UpdateProgramSettingsInput,
+    create_program,
+    update_program_settings,
+)
 from app.services.rewards import CreateRewardInput, RedeemRewardInput, create_reward, redeem_reward
 
 DEMO_SLUG = "demo"
@@ -37,8 +44,35 @@ async def seed_demo() -> DemoKeys:
     """A program with rules, rewards, three members with orders, a redemption, three keys."""
     await create_program(
         CreateProgramInput(
-            slug=DEMO_SLUG, name="Demo Store Rewards", currency="EUR", points_per_currency_unit=1
+            slug=DEMO_SLUG,
+            name="Demo Store Rewards",
+            currency="EUR",
+            points_per_currency_unit=1,
+            time_zone="Europe/Stockholm",
         )
+    )
+    # Points last a year, to the end of the month, with a warning a month ahead.
+    await update_program_settings(
+        UpdateProgramSettingsInput(
+            program_slug=DEMO_SLUG,
+            expiry=ExpiryInput(
+                policy=ExpiryPolicy.LOT_LIFETIME,
+                lifetime=12,
+                unit=LifetimeUnit.MONTHS,
+                round_to=RoundTo.END_OF_MONTH,
+            ),
+            expiry_warning_days=30,
+        )
+    )
+    await create_action_rule(
+        DEMO_SLUG,
+        ActionRuleInput(
+            name="Birthday treat",
+            action=ActionKind.BIRTHDAY,
+            points=100,
+            frequency=Frequency.PER_YEAR,
+            frequency_limit=1,
+        ),
     )
     await create_action_rule(
         DEMO_SLUG,
@@ -88,10 +122,10 @@ async def seed_demo() -> DemoKeys:
             )
         )
     members = {}
-    for customer_id, name, orders in (
-        ("cust-alice", "Alice Andersson", [(8900, 2), (24950, 1), (12000, 3)]),
-        ("cust-bogdan", "Bogdan Popescu", [(4500, 1)]),
-        ("cust-katya", "Katya Ivanova", []),
+    for customer_id, name, birthday, orders in (
+        ("cust-alice", "Alice Andersson", date(1992, 2, 29), [(8900, 2), (24950, 1), (12000, 3)]),
+        ("cust-bogdan", "Bogdan Popescu", None, [(4500, 1)]),
+        ("cust-katya", "Katya Ivanova", date(1985, 6, 21), []),
     ):
         members[customer_id] = await enroll_member(
             EnrollMemberInput(
@@ -99,6 +133,7 @@ async def seed_demo() -> DemoKeys:
                 customer_id=customer_id,
                 email=f"{customer_id.removeprefix('cust-')}@example.com",
                 name=name,
+                birthday=birthday,
             ),
             None,
         )
