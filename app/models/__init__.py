@@ -4,6 +4,7 @@ Table names are fixed so the hand-written SQL of the hot paths (services/ledger.
 migrations can name them.
 """
 
+from app.models.access import AuditLogEntry, TokenSigningSecret
 from app.models.actions import ActionRecord, ActionRule
 from app.models.api_keys import ApiKey
 from app.models.earning_rules import EarningRule
@@ -20,6 +21,7 @@ __all__ = [
     "ActionRecord",
     "ActionRule",
     "ApiKey",
+    "AuditLogEntry",
     "EarningRule",
     "ExpiryWarning",
     "IdempotencyRecord",
@@ -32,4 +34,5 @@ __all__ = [
     "Program",
     "Redemption",
     "Reward",
+    "TokenSigningSecret",
 ]

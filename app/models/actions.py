@@ -28,6 +28,8 @@ class ActionRule(Model):
     # Most points one member can earn from this rule, ever; NULL means no cap.
     cap_points = fields.BigIntField(null=True)
     paused = fields.BooleanField(default=False)
+    # Whether the member may report it from a storefront with a member token (a sign-up).
+    self_service = fields.BooleanField(default=False, db_default=False)
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
 

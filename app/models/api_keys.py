@@ -21,6 +21,9 @@ class ApiKey(Model):
     display_prefix = fields.CharField(max_length=32)
     created_at = fields.DatetimeField()
     revoked_at = fields.DatetimeField(null=True)
+    # Token bucket of this key; null takes the default of its kind (app/auth/rate_limit.py).
+    rate_limit_per_second = fields.FloatField(null=True)
+    rate_limit_burst = fields.IntField(null=True)
 
     class Meta:
         table = "api_keys"

@@ -45,6 +45,10 @@ class Program(Model):
     exchange_rates: Any = fields.JSONField(default=dict, db_default="{}")
     # Whether what an order paid with points or store credit earns points too.
     earn_on_points_payments = fields.BooleanField(default=False, db_default=False)
+    # Storefront origins browsers may call the API from with this program's keys.
+    cors_origins: Any = fields.JSONField(default=list, db_default="[]")
+    # The longest a member token may live (its exp minus its iat).
+    member_token_max_seconds = fields.IntField(default=900, db_default=900)
     created_at = fields.DatetimeField()
 
     class Meta:
