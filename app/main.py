@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,17 +11,19 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from tortoise.contrib.starlette import RegisterTortoise
 
 from app.auth.api_keys import ApiKeyResolver, Principal
+from app.auth.member_tokens import MemberTokenVerifier
+from app.auth.rate_limit import RateLimiter
 from app.config import Settings
 from app.db import tortoise_config
 from app.graphql.context import Context
 from app.graphql.schema import schema
+from app.web.gateway import ApiGateway, OriginAllowlist, request_id_of
 from app.web.graphiql import graphiql_routes
 
 logger = logging.getLogger("laurel")
@@ -32,55 +33,15 @@ GRAPHQL_PATH = "/graphql"
 
 class LaurelGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Any, response: Any) -> Context:
-        principal: Principal = request.scope["state"]["principal"]
-        return Context(principal=principal)
-
-
-def _unauthenticated(message: str) -> bytes:
-    body = {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}
-    return json.dumps(body).encode()
-
-
-class ApiKeyAuth:
-    """Finds the caller's principal from `Authorization: Bearer <key>`; refuses with 401 if none.
-
-    A pure ASGI wrapper rather than Starlette middleware: it runs on every API request, and
-    this shape adds no task or stream copying around the app.
-    """
-
-    def __init__(self, app: ASGIApp, resolver: ApiKeyResolver) -> None:
-        self.app = app
-        self.resolver = resolver
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        authorization = ""
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization = value.decode("latin-1")
-                break
-        scheme, _, secret = authorization.partition(" ")
-        principal = (
-            await self.resolver.resolve(secret.strip()) if scheme.lower() == "bearer" else None
+        state = request.scope["state"]
+        principal: Principal = state["principal"]
+        return Context(
+            principal=principal,
+            request_id=request_id_of(state),
+            production=self.production,
         )
-        if principal is None:
-            message = (
-                "send an API key as `Authorization: Bearer <key>`"
-                if not authorization
-                else "the API key is not valid"
-            )
-            response = Response(
-                _unauthenticated(message),
-                status_code=401,
-                media_type="application/json",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-            await response(scope, receive, send)
-            return
-        scope.setdefault("state", {})["principal"] = principal
-        await self.app(scope, receive, send)
+
+    production = False
 
 
 async def health(request: Request) -> JSONResponse:
@@ -116,9 +77,18 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             yield
 
     graphql_app = LaurelGraphQL(schema, graphql_ide=None, allow_queries_via_get=False)
-    resolver = ApiKeyResolver(ttl_seconds=settings.api_key_cache_seconds)
+    graphql_app.production = settings.production
+    gateway = ApiGateway(
+        graphql_app,
+        resolver=ApiKeyResolver(ttl_seconds=settings.api_key_cache_seconds),
+        tokens=MemberTokenVerifier(ttl_seconds=settings.api_key_cache_seconds),
+        origins=OriginAllowlist(ttl_seconds=settings.api_key_cache_seconds),
+        limiter=RateLimiter(),
+        max_body_bytes=settings.max_body_bytes,
+        timeout_seconds=settings.request_timeout_seconds,
+    )
     routes = [
-        Route(GRAPHQL_PATH, ApiKeyAuth(graphql_app, resolver), methods=["POST"]),
+        Route(GRAPHQL_PATH, gateway, methods=["POST", "OPTIONS"]),
         Route("/healthz", health),
         *graphiql_routes(GRAPHQL_PATH),
     ]

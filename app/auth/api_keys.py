@@ -36,6 +36,16 @@ class Principal:
     key_id: int
     kind: KeyKind
     program_id: int | None
+    # The key's own rate limit; None takes its kind's default (app/auth/rate_limit.py).
+    rate_per_second: float | None = None
+    rate_burst: int | None = None
+    # With a publishable key and a member token: the customer the token names.
+    member_customer_id: str | None = None
+    member_id: int | None = None
+
+    @property
+    def is_member_session(self) -> bool:
+        return self.member_customer_id is not None
 
     @property
     def program_scope(self) -> int | None:
@@ -86,7 +96,8 @@ class ApiKeyResolver:
             return cached[0]
         row = await fetch_one(
             connection(),
-            "SELECT id, kind, program_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+            "SELECT id, kind, program_id, rate_limit_per_second, rate_limit_burst FROM api_keys"
+            " WHERE key_hash = ? AND revoked_at IS NULL",
             (digest,),
         )
         principal = (
@@ -96,6 +107,12 @@ class ApiKeyResolver:
                 key_id=int(row["id"]),
                 kind=KeyKind(row["kind"]),
                 program_id=None if row["program_id"] is None else int(row["program_id"]),
+                rate_per_second=None
+                if row["rate_limit_per_second"] is None
+                else float(row["rate_limit_per_second"]),
+                rate_burst=None
+                if row["rate_limit_burst"] is None
+                else int(row["rate_limit_burst"]),
             )
         )
         self._cache[digest] = (principal, now + self._ttl)

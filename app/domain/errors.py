@@ -43,6 +43,12 @@ class ErrorCode(StrEnum):
     TOO_MANY = "TOO_MANY"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     FORBIDDEN = "FORBIDDEN"
+    # Referrals: an unknown or foreign code, a program whose referrals are off or that is
+    # inactive, an unknown referral, and a review of a referral that is not held.
+    REFERRAL_CODE_NOT_FOUND = "REFERRAL_CODE_NOT_FOUND"
+    REFERRALS_DISABLED = "REFERRALS_DISABLED"
+    REFERRAL_NOT_FOUND = "REFERRAL_NOT_FOUND"
+    REFERRAL_NOT_HELD = "REFERRAL_NOT_HELD"
 
 
 class DomainError(Exception):

@@ -42,6 +42,8 @@ class TransactionKind(StrEnum):
     EXPIRE = "EXPIRE"
     # New points paying back a refund's shortfall.
     DEBT_RECOVERY = "DEBT_RECOVERY"
+    # Points for a referral: the referrer's for a friend, or the friend's welcome.
+    REFERRAL = "REFERRAL"
 
 
 # Kinds that are the member's own doing: earning or spending restarts the inactivity clock.

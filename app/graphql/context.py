@@ -13,6 +13,9 @@ from app.domain.errors import DomainError, ErrorCode
 @dataclass
 class Context:
     principal: Principal
+    request_id: str = "-"
+    # Production mode: introspection only for admin keys.
+    production: bool = False
 
 
 Info = StrawberryInfo[Context, None]
@@ -37,3 +40,26 @@ def admin(info: Info) -> Principal:
     if not principal.is_admin:
         raise DomainError(ErrorCode.FORBIDDEN, "this needs an admin key")
     return principal
+
+
+def member_session(info: Info) -> Principal:
+    """A publishable key with a valid member token: the caller acts as that one customer."""
+    principal = info.context.principal
+    if not principal.is_member_session:
+        raise DomainError(
+            ErrorCode.FORBIDDEN,
+            "this needs a member token (header X-Member-Token) with a publishable key",
+        )
+    return principal
+
+
+def acting_for_member(info: Info, member_id: int) -> Principal:
+    """Who may act on this member: admin and secret keys, or a member token of that member."""
+    principal = info.context.principal
+    if principal.can_read_members:
+        return principal
+    if principal.is_member_session:
+        if principal.member_id != member_id:
+            raise DomainError(ErrorCode.FORBIDDEN, "a member token acts for its own member only")
+        return principal
+    raise DomainError(ErrorCode.FORBIDDEN, "a publishable key cannot read or change member data")

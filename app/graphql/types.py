@@ -457,7 +457,8 @@ class Order(Node):
         " a refund of every unit makes it totalMinor."
     )
     points_unrecovered: int = strawberry.field(
-        description="Points refunds could not take back because the member had spent them."
+        description="Points refunds could not take back because the member had spent them"
+        " (WRITE_OFF policy; under NEGATIVE_BALANCE they become the member's debt)."
     )
     earning: OrderEarning | None = strawberry.field(
         description="The breakdown stored when the order earned; refunds take back from it."

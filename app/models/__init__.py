@@ -15,6 +15,13 @@ from app.models.ledger import LedgerEntry, LedgerTransaction, PointLot
 from app.models.members import Member
 from app.models.orders import Order
 from app.models.programs import Program
+from app.models.referrals import (
+    MemberSignal,
+    Referral,
+    ReferralCode,
+    ReferralReward,
+    ReferralSettings,
+)
 from app.models.rewards import Redemption, Reward
 
 __all__ = [
@@ -28,11 +35,16 @@ __all__ = [
     "LedgerEntry",
     "LedgerTransaction",
     "Member",
+    "MemberSignal",
     "Order",
     "OutboxEvent",
     "PointLot",
     "Program",
     "Redemption",
+    "Referral",
+    "ReferralCode",
+    "ReferralReward",
+    "ReferralSettings",
     "Reward",
     "TokenSigningSecret",
 ]

@@ -42,6 +42,7 @@ _EVENT_TYPES = {
     TransactionKind.ACTION: "points.earned",
     TransactionKind.EXPIRE: "points.expired",
     TransactionKind.DEBT_RECOVERY: "points.debt_recovered",
+    TransactionKind.REFERRAL: "points.earned",
 }
 
 

@@ -255,43 +255,14 @@ def _check_payments(check: Checker, points_minor: int, store_credit_minor: int, 
         )
 
 
-@dataclass(frozen=True)
-class _ProgramMoney:
-    """The program's settings an order needs only sometimes, read only then."""
-
-    exchange_rate: str | None = None
-    earn_on_points_payments: bool = False
-
-
-async def _program_money(
-    program: ProgramRecord,
-    *,
-    currency: str,
-    exchange_rate: str | None,
-    paid_otherwise_minor: int,
-) -> _ProgramMoney:
-    """The program's rate for `currency` (when the order is foreign and brings none) and whether
-    points and store-credit payments earn (when the order has some)."""
+def _configured_rate(program: ProgramRecord, currency: str) -> str | None:
+    """The program's rate for `currency`, normalised; None when it has no usable one."""
     currency = currency.strip().upper()
-    needs_rate = exchange_rate is None and currency != program.currency
-    if not needs_rate and paid_otherwise_minor <= 0:
-        return _ProgramMoney()
-    row = await fetch_one(
-        connection(),
-        "SELECT exchange_rates, earn_on_points_payments FROM programs WHERE id = ?",
-        (program.id,),
-    )
-    if row is None:
-        return _ProgramMoney()
-    rate = None
-    if needs_rate:
-        rates = from_json(row["exchange_rates"]) or {}
-        configured = rates.get(currency) if isinstance(rates, dict) else None
-        parsed = None if configured is None else parse_exchange_rate(str(configured))
-        rate = None if parsed is None else str(parsed)
-    return _ProgramMoney(
-        exchange_rate=rate, earn_on_points_payments=bool(row["earn_on_points_payments"])
-    )
+    if currency == program.currency:
+        return None
+    configured = program.exchange_rates.get(currency)
+    parsed = None if configured is None else parse_exchange_rate(configured)
+    return None if parsed is None else str(parsed)
 
 
 def _validate(
@@ -455,13 +426,8 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
     report costs one statement, not a rolled-back ledger movement.
     """
     program = await require_program(data.program_slug, scope)
-    money = await _program_money(
-        program,
-        currency=data.currency,
-        exchange_rate=data.exchange_rate,
-        paid_otherwise_minor=data.paid_with_points_minor + data.paid_with_store_credit_minor,
-    )
-    _validate(data, program.currency, money.exchange_rate).raise_if_any()
+    configured_rate = _configured_rate(program, data.currency)
+    _validate(data, program.currency, configured_rate).raise_if_any()
     data = _normalised(data)
     member = await fetch_one(
         connection(),
@@ -479,7 +445,7 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
     existing = await _existing(program.id, data.order_id)
     if existing is not None:
         return _replay(existing, fingerprint)
-    exchange_rate = data.exchange_rate or money.exchange_rate
+    exchange_rate = data.exchange_rate or configured_rate
     earning = _earn_in_program_currency(
         program,
         await active_purchase_rules(program.id),
@@ -494,7 +460,7 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
         member=MemberAttributes(),
         paid_with_points_minor=data.paid_with_points_minor,
         paid_with_store_credit_minor=data.paid_with_store_credit_minor,
-        earn_on_points_payments=money.earn_on_points_payments,
+        earn_on_points_payments=program.earn_on_points_payments,
     )
     no_points_reason = None
     if member["opted_out_at"] is not None:
@@ -619,12 +585,7 @@ class CartPreviewInput:
 async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
     """What a cart would earn now (or at `placed_at`), with its breakdown; writes nothing."""
     program = await require_program(data.program_slug, scope)
-    money = await _program_money(
-        program,
-        currency=data.currency,
-        exchange_rate=data.exchange_rate,
-        paid_otherwise_minor=data.paid_with_points_minor + data.paid_with_store_credit_minor,
-    )
+    configured_rate = _configured_rate(program, data.currency)
     check = Checker()
     lines_total = _check_cart(
         check,
@@ -637,7 +598,7 @@ async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
             "discountMinor": data.discount_minor,
         },
         exchange_rate=data.exchange_rate,
-        configured_rate=money.exchange_rate,
+        configured_rate=configured_rate,
     )
     placed_at = data.placed_at or utc_now()
     _check_placed_at(check, placed_at)
@@ -659,7 +620,7 @@ async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
         program,
         await active_purchase_rules(program.id),
         currency=data.currency.strip().upper(),
-        exchange_rate=data.exchange_rate or money.exchange_rate,
+        exchange_rate=data.exchange_rate or configured_rate,
         lines=[
             replace(
                 line,
@@ -675,7 +636,7 @@ async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
         member=None,
         paid_with_points_minor=data.paid_with_points_minor,
         paid_with_store_credit_minor=data.paid_with_store_credit_minor,
-        earn_on_points_payments=money.earn_on_points_payments,
+        earn_on_points_payments=program.earn_on_points_payments,
     )
     _check_points_limit(earning.points)
     return earning

@@ -49,12 +49,10 @@ from app.services import idempotency
 from app.services.events import append_event
 from app.services.ledger import Movement, post_movement
 from app.services.orders import OrderRecord, get_order
-from app.services.programs import ProgramScope, require_program
+from app.services.programs import ProgramScope, RefundShortfallPolicy, require_program
 
 _OPERATION = "refundOrder"
 MAX_REFUND_LINES = 500
-WRITE_OFF = "WRITE_OFF"
-NEGATIVE_BALANCE = "NEGATIVE_BALANCE"
 
 
 @dataclass(frozen=True)
@@ -298,6 +296,7 @@ async def refund_order(data: RefundOrderInput, scope: ProgramScope) -> RefundRes
             transaction_id=locked["transaction_id"],
             points=points_back,
             order_ref=order_ref,
+            policy=program.refund_shortfall_policy,
             now=now,
         )
         if data.cancel:
@@ -364,6 +363,7 @@ async def _take_back(
     transaction_id: int | None,
     points: int,
     order_ref: str,
+    policy: RefundShortfallPolicy,
     now: datetime,
 ) -> tuple[int, int]:
     """Reverse `points` of an order: pending first, then available, then, under the
@@ -423,7 +423,7 @@ async def _take_back(
     shortfall = left - from_available
     if shortfall == 0:
         return points, 0
-    if await _shortfall_policy(conn, program_id) != NEGATIVE_BALANCE:
+    if policy is not RefundShortfallPolicy.NEGATIVE_BALANCE:
         return points - shortfall, shortfall
     await post_movement(
         conn,
@@ -440,10 +440,3 @@ async def _take_back(
         now,
     )
     return points, 0
-
-
-async def _shortfall_policy(conn: BaseDBAsyncClient, program_id: int) -> str:
-    row = await fetch_one(
-        conn, "SELECT refund_shortfall_policy FROM programs WHERE id = ?", (program_id,)
-    )
-    return WRITE_OFF if row is None else str(row["refund_shortfall_policy"])

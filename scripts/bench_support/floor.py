@@ -41,16 +41,18 @@ import asyncpg
 _PROGRAM_COLUMNS = (
     "id, slug, name, currency, points_per_currency_unit, active, created_at, rounding,"
     " count_shipping, count_tax, minimum_order_minor, excluded_skus, excluded_categories,"
-    " pending_days"
+    " pending_days, time_zone, expiry_policy, expiry_lifetime, expiry_lifetime_unit,"
+    " expiry_round_to, inactivity_months, expiry_since, expiry_warning_days,"
+    " refund_shortfall_policy, exchange_rates, earn_on_points_payments"
 )
 _MEMBER_COLUMNS = (
     "id, program_id, customer_id, email, name, birthday, enrolled_at, points_available,"
-    " points_pending, lifetime_earned, lifetime_redeemed"
+    " points_pending, lifetime_earned, lifetime_redeemed, points_debt, opted_out_at"
 )
 _ORDER_COLUMNS = (
     "id, program_id, member_id, order_id, currency, total_minor, points_earned,"
     " transaction_id, request_hash, placed_at, created_at, earning, status, points_refunded,"
-    " points_unrecovered, exchange_rate, paid_at, fulfilled_at"
+    " points_unrecovered, exchange_rate, paid_at, fulfilled_at, refunded_minor"
 )
 _RULE_COLUMNS = (
     "id, program_id, name, kind, multiplier, points, priority, exclusive, minimum_order_minor,"
@@ -61,7 +63,7 @@ _RULE_COLUMNS = (
 # Verbatim from app/services (programs.py, orders.py, earning_rules.py, ledger.py, events.py,
 # members.py).
 SELECT_PROGRAM = f"SELECT {_PROGRAM_COLUMNS} FROM programs WHERE slug = ?"
-SELECT_MEMBER_ID = "SELECT id FROM members WHERE program_id = ? AND customer_id = ?"
+SELECT_MEMBER_ID = "SELECT id, opted_out_at FROM members WHERE program_id = ? AND customer_id = ?"
 SELECT_EXISTING_ORDER = f"SELECT {_ORDER_COLUMNS} FROM orders WHERE program_id = ? AND order_id = ?"
 SELECT_RULES = (
     f"SELECT {_RULE_COLUMNS} FROM earning_rules WHERE program_id = ? AND paused = ? ORDER BY id"

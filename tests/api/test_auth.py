@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from app.auth.api_keys import KeyKind
 from app.services.api_keys import create_api_key
 from tests.api.conftest import Api
@@ -42,14 +44,20 @@ query($slug: String!, $first: Int!, $after: String, $type: String) {
   }
 }"""
 
-UNAUTHENTICATED_BODY = {
-    "errors": [
-        {
-            "message": "the API key is not valid",
-            "extensions": {"code": "UNAUTHENTICATED"},
-        }
-    ]
-}
+
+def unauthenticated_body(response: httpx.Response) -> dict[str, Any]:
+    """The 401 body; its request id is the one in the response header."""
+    return {
+        "errors": [
+            {
+                "message": "the API key is not valid",
+                "extensions": {
+                    "code": "UNAUTHENTICATED",
+                    "requestId": response.headers["x-request-id"],
+                },
+            }
+        ]
+    }
 
 
 def enroll_input(slug: str = "shop", customer_id: str = "cust-9") -> dict[str, Any]:
@@ -98,7 +106,10 @@ async def test_a_request_without_a_key_is_refused_with_401(api: Api) -> None:
         "errors": [
             {
                 "message": "send an API key as `Authorization: Bearer <key>`",
-                "extensions": {"code": "UNAUTHENTICATED"},
+                "extensions": {
+                    "code": "UNAUTHENTICATED",
+                    "requestId": response.headers["x-request-id"],
+                },
             }
         ]
     }
@@ -110,7 +121,7 @@ async def test_a_wrong_key_is_refused_with_401(api: Api) -> None:
         response = await api.post(PROGRAMS, key=key)
 
         assert response.status_code == 401, key
-        assert response.json() == UNAUTHENTICATED_BODY
+        assert response.json() == unauthenticated_body(response)
 
 
 async def test_a_key_sent_with_another_scheme_is_refused_with_401(api: Api) -> None:
@@ -120,7 +131,7 @@ async def test_a_key_sent_with_another_scheme_is_refused_with_401(api: Api) -> N
         )
 
         assert response.status_code == 401, header
-        assert response.json() == UNAUTHENTICATED_BODY
+        assert response.json() == unauthenticated_body(response)
 
 
 async def test_the_bearer_scheme_is_case_insensitive(api: Api) -> None:
@@ -141,7 +152,7 @@ async def test_a_revoked_key_is_refused_with_401(api: Api) -> None:
     response = await api.post(PROGRAMS, key=revoked.secret)
 
     assert response.status_code == 401
-    assert response.json() == UNAUTHENTICATED_BODY
+    assert response.json() == unauthenticated_body(response)
     assert await api.data(PROGRAMS, key=kept.secret) == {"programs": [{"slug": "shop"}]}
 
 

@@ -1,0 +1,284 @@
+"""Everything a request to the API passes before GraphQL sees it, in this order:
+
+1. a request id (the `X-Request-Id` response header, in logs and in masked errors);
+2. CORS: preflights are answered for origins some program allows; a cross-origin request is
+   refused (403) unless its key's program lists the origin;
+3. JSON only (415) and a body size limit (413), also enforced while the body streams in;
+4. the API key (401), and with a publishable key an optional member token (401 if invalid);
+5. the key's token bucket (429 with `Retry-After`; `X-RateLimit-Limit` and
+   `X-RateLimit-Remaining` on every answer);
+6. a time limit on the whole request (503), which cancels its database work.
+
+A pure ASGI wrapper rather than Starlette middleware: it runs on every API request, and this
+shape adds no task or stream copying around the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.auth.api_keys import ApiKeyResolver, KeyKind, Principal
+from app.auth.member_tokens import TOKEN_HEADER, MemberTokenError, MemberTokenVerifier
+from app.auth.rate_limit import DEFAULT_LIMITS, RateLimit, RateLimiter
+from app.db import connection, fetch_all, from_json
+
+logger = logging.getLogger("laurel.gateway")
+
+ALLOWED_HEADERS = "authorization, content-type, x-member-token"
+PREFLIGHT_MAX_AGE = "600"
+
+
+class BodyTooLargeError(Exception):
+    pass
+
+
+class OriginAllowlist:
+    """Storefront origins per program, re-read every few seconds."""
+
+    def __init__(self, ttl_seconds: float) -> None:
+        self._ttl = ttl_seconds
+        self._by_program: dict[int, frozenset[str]] = {}
+        self._fetched = -float("inf")
+
+    async def _refresh(self) -> None:
+        if time.monotonic() - self._fetched < self._ttl:
+            return
+        rows = await fetch_all(connection(), "SELECT id, cors_origins FROM programs")
+        self._by_program = {
+            int(row["id"]): frozenset(str(o) for o in from_json(row["cors_origins"]) or [])
+            for row in rows
+        }
+        self._fetched = time.monotonic()
+
+    async def any_program_allows(self, origin: str) -> bool:
+        await self._refresh()
+        return any(origin in origins for origins in self._by_program.values())
+
+    async def program_allows(self, program_id: int | None, origin: str) -> bool:
+        if program_id is None:
+            return False
+        await self._refresh()
+        return origin in self._by_program.get(program_id, frozenset())
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _own_origin(scope: Scope) -> str | None:
+    host = _header(scope, b"host")
+    return None if host is None else f"{scope.get('scheme', 'http')}://{host}"
+
+
+def _error_body(code: str, message: str, request_id: str) -> bytes:
+    return json.dumps(
+        {"errors": [{"message": message, "extensions": {"code": code, "requestId": request_id}}]}
+    ).encode()
+
+
+class ApiGateway:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        resolver: ApiKeyResolver,
+        tokens: MemberTokenVerifier,
+        origins: OriginAllowlist,
+        limiter: RateLimiter,
+        max_body_bytes: int,
+        timeout_seconds: float,
+    ) -> None:
+        self.app = app
+        self.resolver = resolver
+        self.tokens = tokens
+        self.origins = origins
+        self.limiter = limiter
+        self.max_body_bytes = max_body_bytes
+        self.timeout_seconds = timeout_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex
+        extra_headers: list[tuple[bytes, bytes]] = [(b"x-request-id", request_id.encode())]
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", []), *extra_headers]
+            await send(message)
+
+        async def refuse(
+            status: int, code: str, message: str, headers: Iterable[tuple[bytes, bytes]] = ()
+        ) -> None:
+            body = _error_body(code, message, request_id)
+            await send_with_headers(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        *headers,
+                    ],
+                }
+            )
+            await send_with_headers({"type": "http.response.body", "body": body})
+
+        origin = _header(scope, b"origin")
+        cross_origin = origin is not None and origin != _own_origin(scope)
+        if scope["method"] == "OPTIONS":
+            if origin is None or not (
+                not cross_origin or await self.origins.any_program_allows(origin)
+            ):
+                await refuse(403, "ORIGIN_NOT_ALLOWED", "this origin may not call the API")
+                return
+            extra_headers.extend(_cors_headers(origin))
+            await send_with_headers(
+                {
+                    "type": "http.response.start",
+                    "status": 204,
+                    "headers": [
+                        (b"access-control-allow-methods", b"POST"),
+                        (b"access-control-allow-headers", ALLOWED_HEADERS.encode()),
+                        (b"access-control-max-age", PREFLIGHT_MAX_AGE.encode()),
+                    ],
+                }
+            )
+            await send_with_headers({"type": "http.response.body", "body": b""})
+            return
+        if cross_origin:
+            assert origin is not None
+            extra_headers.extend(_cors_headers(origin))
+        content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            await refuse(415, "UNSUPPORTED_MEDIA_TYPE", "send the request as application/json")
+            return
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            await refuse(413, "BODY_TOO_LARGE", f"the body is over {self.max_body_bytes} bytes")
+            return
+        principal = await self._principal(scope)
+        if isinstance(principal, tuple):
+            status, code, message = principal
+            await refuse(status, code, message, [(b"www-authenticate", b"Bearer")])
+            return
+        if cross_origin:
+            assert origin is not None
+            if not await self.origins.program_allows(principal.program_id, origin):
+                await refuse(
+                    403, "ORIGIN_NOT_ALLOWED", f"the program does not allow the origin {origin}"
+                )
+                return
+        limit = _limit_of(principal)
+        decision = self.limiter.take(principal.key_id, limit)
+        extra_headers.extend(
+            [
+                (b"x-ratelimit-limit", str(decision.limit).encode()),
+                (b"x-ratelimit-remaining", str(decision.remaining).encode()),
+            ]
+        )
+        if not decision.allowed:
+            await refuse(
+                429,
+                "RATE_LIMITED",
+                f"too many requests for this key; retry in {decision.retry_after} s",
+                [(b"retry-after", str(decision.retry_after).encode())],
+            )
+            return
+        state = scope.setdefault("state", {})
+        state["principal"] = principal
+        state["request_id"] = request_id
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise BodyTooLargeError
+            return message
+
+        try:
+            async with asyncio.timeout(self.timeout_seconds):
+                await self.app(scope, limited_receive, send_with_headers)
+        except BodyTooLargeError:
+            if not started:
+                await refuse(413, "BODY_TOO_LARGE", f"the body is over {self.max_body_bytes} bytes")
+        except TimeoutError:
+            logger.error(
+                "request %s passed %s s and was cancelled", request_id, self.timeout_seconds
+            )
+            if not started:
+                await refuse(
+                    503,
+                    "TIMEOUT",
+                    f"the request took longer than {self.timeout_seconds:g} s; nothing of it"
+                    " was kept",
+                )
+
+    async def _principal(self, scope: Scope) -> Principal | tuple[int, str, str]:
+        authorization = _header(scope, b"authorization") or ""
+        scheme, _, secret = authorization.partition(" ")
+        principal = (
+            await self.resolver.resolve(secret.strip()) if scheme.lower() == "bearer" else None
+        )
+        if principal is None:
+            return (
+                401,
+                "UNAUTHENTICATED",
+                "send an API key as `Authorization: Bearer <key>`"
+                if not authorization
+                else "the API key is not valid",
+            )
+        token = _header(scope, TOKEN_HEADER)
+        if token is None:
+            return principal
+        if principal.kind is not KeyKind.PUBLISHABLE or principal.program_id is None:
+            return (401, "UNAUTHENTICATED", "a member token goes with a publishable key")
+        try:
+            identity = await self.tokens.verify(token.strip(), principal.program_id)
+        except MemberTokenError as exc:
+            return (401, "INVALID_MEMBER_TOKEN", str(exc))
+        return replace(
+            principal, member_customer_id=identity.customer_id, member_id=identity.member_id
+        )
+
+
+def _cors_headers(origin: str) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"access-control-allow-origin", origin.encode("latin-1")),
+        (b"vary", b"Origin"),
+        (
+            b"access-control-expose-headers",
+            b"x-request-id, x-ratelimit-limit, x-ratelimit-remaining, retry-after",
+        ),
+    ]
+
+
+def _limit_of(principal: Principal) -> RateLimit:
+    default = DEFAULT_LIMITS[principal.kind]
+    return RateLimit(
+        per_second=principal.rate_per_second or default.per_second,
+        burst=principal.rate_burst or default.burst,
+    )
+
+
+def request_id_of(state: dict[str, Any]) -> str:
+    return str(state.get("request_id", "-"))
