@@ -3,14 +3,10 @@ in queries, and masking of everything unexpected."""
 
 from __future__ import annotations
 
-import logging
-
 import strawberry
 from graphql import GraphQLError
 
 from app.domain.errors import CombinedInputError, DomainError, ErrorCode
-
-logger = logging.getLogger("laurel.graphql")
 
 UserErrorCode = strawberry.enum(ErrorCode, name="UserErrorCode")
 
@@ -36,12 +32,3 @@ def coded_error(code: str, message: str) -> GraphQLError:
 
 def query_error(exc: DomainError) -> GraphQLError:
     return coded_error(exc.code.value, exc.message)
-
-
-def should_mask_error(error: GraphQLError) -> bool:
-    """Syntax, validation and our coded errors are for the client; anything else is a bug."""
-    original = error.original_error
-    if original is None or isinstance(original, GraphQLError):
-        return False
-    logger.error("unexpected error in %s", error.path, exc_info=original)
-    return True

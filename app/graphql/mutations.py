@@ -11,9 +11,10 @@ import strawberry
 from app.domain.earning import Rounding
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import LifetimeUnit, RoundTo
-from app.graphql.context import Info, admin, member_reader
+from app.graphql.context import Info, acting_for_member, admin, member_reader
 from app.graphql.errors import UserError, user_errors
 from app.graphql.ids import decode_id
+from app.graphql.referrals import Referral, ReferralMutations, ReferralSignalsInput, signals_of
 from app.graphql.types import (
     ActionKindEnum,
     ActionRule,
@@ -34,11 +35,13 @@ from app.graphql.types import (
 )
 from app.services import actions as actions_service
 from app.services import earning_rules as earning_rules_service
+from app.services import member_tokens as member_tokens_service
 from app.services import members as members_service
 from app.services import opt_out as opt_out_service
 from app.services import orders as orders_service
 from app.services import points as points_service
 from app.services import programs as programs_service
+from app.services import referrals as referrals_service
 from app.services import refunds as refunds_service
 from app.services import rewards as rewards_service
 
@@ -128,11 +131,56 @@ class UpdateProgramSettingsInput:
         default=None, description="Replaces the whole list."
     )
     earn_on_points_payments: bool | None = None
+    cors_origins: list[str] | None = strawberry.field(
+        default=None,
+        description="Storefront origins (scheme://host[:port]) browsers may call the API from"
+        " with this program's keys; replaces the whole list.",
+    )
+    member_token_max_seconds: int | None = strawberry.field(
+        default=None, description="The longest a member token may live (60 to 86400)."
+    )
 
 
 @strawberry.type
 class UpdateProgramSettingsPayload:
     program: Program | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class RotateTokenSigningSecretInput:
+    program_slug: str
+    overlap_seconds: int = strawberry.field(
+        default=3600,
+        description="How long the secrets in use now stay valid next to the new one.",
+    )
+
+
+@strawberry.type
+class RotateTokenSigningSecretPayload:
+    key_id: str | None = strawberry.field(default=None, description="The `kid` to sign with.")
+    secret: str | None = strawberry.field(
+        default=None, description="Shown this once; Laurel cannot show it again."
+    )
+    previous_retire_at: datetime | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class CreateMemberTokenInput:
+    program_slug: str
+    customer_id: str = strawberry.field(description="The store's id for the customer.")
+    lifetime_seconds: int | None = strawberry.field(
+        default=None, description="At most the program's memberTokenMaxSeconds (the default)."
+    )
+
+
+@strawberry.type
+class CreateMemberTokenPayload:
+    token: str | None = strawberry.field(
+        default=None, description="Send it as the X-Member-Token header with the publishable key."
+    )
+    expires_at: datetime | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -161,11 +209,20 @@ class EnrollMemberInput:
     email: str | None = None
     name: str | None = None
     birthday: date | None = None
+    referral_code: str | None = strawberry.field(
+        default=None,
+        description="A referrer's code: the referral is recorded with the enrolment (fraud rules"
+        " may reject or hold it; the enrolment stands). An unknown code refuses the enrolment.",
+    )
+    signals: ReferralSignalsInput | None = None
 
 
 @strawberry.type
 class EnrollMemberPayload:
     member: Member | None = None
+    referral: Referral | None = strawberry.field(
+        default=None, description="The referral the member came with, if any."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -382,6 +439,10 @@ class ActionRuleDefinition:
         description="The network of SOCIAL_FOLLOW / SOCIAL_SHARE; the name of a CUSTOM event.",
     )
     cap_points: int | None = None
+    self_service: bool = strawberry.field(
+        default=False,
+        description="Members may report it themselves with a member token (e.g. a sign-up).",
+    )
 
     def to_service(self) -> actions_service.ActionRuleInput:
         return actions_service.ActionRuleInput(
@@ -392,6 +453,7 @@ class ActionRuleDefinition:
             frequency_limit=self.frequency_limit,
             qualifier=self.qualifier,
             cap_points=self.cap_points,
+            self_service=self.self_service,
         )
 
 
@@ -472,7 +534,7 @@ class SetMemberOptOutPayload:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(ReferralMutations):
     @strawberry.mutation(description="Admin only.")
     async def create_program(self, info: Info, input: CreateProgramInput) -> CreateProgramPayload:
         async def work() -> CreateProgramPayload:
@@ -532,11 +594,53 @@ class Mutation:
                     if rates is None
                     else {rate.currency: rate.rate for rate in rates},
                     earn_on_points_payments=input.earn_on_points_payments,
+                    cors_origins=None if input.cors_origins is None else tuple(input.cors_origins),
+                    member_token_max_seconds=input.member_token_max_seconds,
                 )
             )
             return UpdateProgramSettingsPayload(program=Program.from_record(record))
 
         return await _guarded(lambda errors: UpdateProgramSettingsPayload(user_errors=errors), work)
+
+    @strawberry.mutation(
+        description="Admin only: a new secret for signing member tokens; older ones retire"
+        " after the overlap."
+    )
+    async def rotate_token_signing_secret(
+        self, info: Info, input: RotateTokenSigningSecretInput
+    ) -> RotateTokenSigningSecretPayload:
+        async def work() -> RotateTokenSigningSecretPayload:
+            admin(info)
+            rotated = await member_tokens_service.rotate_signing_secret(
+                input.program_slug, input.overlap_seconds
+            )
+            return RotateTokenSigningSecretPayload(
+                key_id=rotated.key_id,
+                secret=rotated.secret,
+                previous_retire_at=rotated.previous_retire_at,
+            )
+
+        return await _guarded(
+            lambda errors: RotateTokenSigningSecretPayload(user_errors=errors), work
+        )
+
+    @strawberry.mutation(
+        description="A short-lived member token for one customer (secret or admin key)."
+    )
+    async def create_member_token(
+        self, info: Info, input: CreateMemberTokenInput
+    ) -> CreateMemberTokenPayload:
+        async def work() -> CreateMemberTokenPayload:
+            principal = member_reader(info)
+            created = await member_tokens_service.create_member_token(
+                input.program_slug,
+                input.customer_id,
+                input.lifetime_seconds,
+                principal.program_scope,
+            )
+            return CreateMemberTokenPayload(token=created.token, expires_at=created.expires_at)
+
+        return await _guarded(lambda errors: CreateMemberTokenPayload(user_errors=errors), work)
 
     @strawberry.mutation(description="Admin only.")
     async def create_reward(self, info: Info, input: CreateRewardInput) -> CreateRewardPayload:
@@ -569,10 +673,18 @@ class Mutation:
                     email=input.email,
                     name=input.name,
                     birthday=input.birthday,
+                    referral_code=input.referral_code,
+                    signals=signals_of(input.signals),
                 ),
                 principal.program_scope,
             )
-            return EnrollMemberPayload(member=Member.from_record(record))
+            referral = None
+            if input.referral_code is not None:
+                referral = await referrals_service.referral_of_friend(record.id)
+            return EnrollMemberPayload(
+                member=Member.from_record(record),
+                referral=None if referral is None else Referral.from_record(referral),
+            )
 
         return await _guarded(lambda errors: EnrollMemberPayload(user_errors=errors), work)
 
@@ -608,10 +720,11 @@ class Mutation:
     @strawberry.mutation(description="Spend a member's points on a reward and issue its code.")
     async def redeem_reward(self, info: Info, input: RedeemRewardInput) -> RedeemRewardPayload:
         async def work() -> RedeemRewardPayload:
-            principal = member_reader(info)
+            member_id = decode_id(input.member_id, "Member", ["input", "memberId"])
+            principal = acting_for_member(info, member_id)
             redeemed = await rewards_service.redeem_reward(
                 rewards_service.RedeemRewardInput(
-                    member_id=decode_id(input.member_id, "Member", ["input", "memberId"]),
+                    member_id=member_id,
                     reward_id=decode_id(input.reward_id, "Reward", ["input", "rewardId"]),
                     idempotency_key=input.idempotency_key,
                 ),
@@ -750,15 +863,24 @@ class Mutation:
     @strawberry.mutation(description="Report an action a member took; a reference earns once.")
     async def record_action(self, info: Info, input: RecordActionInput) -> RecordActionPayload:
         async def work() -> RecordActionPayload:
-            principal = member_reader(info)
+            member_id = decode_id(input.member_id, "Member", ["input", "memberId"])
+            principal = acting_for_member(info, member_id)
+            by_member = principal.is_member_session
+            if by_member and input.occurred_at is not None:
+                raise DomainError(
+                    ErrorCode.FORBIDDEN,
+                    "a member reports an action as it happens: occurredAt is for the store",
+                    ["input", "occurredAt"],
+                )
             award = await actions_service.record_action(
                 actions_service.RecordActionInput(
-                    member_id=decode_id(input.member_id, "Member", ["input", "memberId"]),
+                    member_id=member_id,
                     action=input.action,
                     idempotency_key=input.idempotency_key,
                     qualifier=input.qualifier,
                     reference=input.reference,
                     occurred_at=input.occurred_at,
+                    by_member=by_member,
                 ),
                 principal.program_scope,
             )

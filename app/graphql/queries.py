@@ -8,10 +8,11 @@ import strawberry
 
 from app.auth.api_keys import Principal
 from app.domain.errors import DomainError
-from app.graphql.context import Info, admin, member_reader, principal_of
+from app.graphql.context import Info, admin, member_reader, member_session, principal_of
 from app.graphql.errors import query_error
 from app.graphql.ids import decode_any_id, decode_id, encode_cursor
 from app.graphql.mutations import OrderLineInput
+from app.graphql.referrals import Referral, ReferralQueries
 from app.graphql.types import (
     ActionKindEnum,
     ActionRule,
@@ -37,6 +38,7 @@ from app.services import events as events_service
 from app.services import members as members_service
 from app.services import orders as orders_service
 from app.services import programs as programs_service
+from app.services import referrals as referrals_service
 from app.services import rewards as rewards_service
 from app.services.earning import earning_json
 
@@ -87,6 +89,9 @@ async def _node(info: Info, type_name: str, pk: int) -> Node | None:
     if type_name == "Redemption":
         redemption = await rewards_service.get_redemption(pk, scope)
         return Redemption.from_record(redemption) if redemption else None
+    if type_name == "Referral":
+        referral = await referrals_service.get_referral(pk, scope)
+        return Referral.from_record(referral) if referral else None
     return None
 
 
@@ -127,7 +132,7 @@ class PreviewOrderInput:
 
 
 @strawberry.type
-class Query:
+class Query(ReferralQueries):
     @strawberry.field(description="Any object by its global id; null when not found.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         decoded = decode_any_id(id)
@@ -145,6 +150,20 @@ class Query:
     async def programs(self, info: Info) -> list[Program]:
         records = await programs_service.list_programs(principal_of(info).program_scope)
         return [Program.from_record(record) for record in records]
+
+    @strawberry.field(
+        description="The member a member token names (publishable key plus X-Member-Token);"
+        " null while that customer is not enrolled."
+    )
+    async def me(self, info: Info) -> Member | None:
+        try:
+            principal = member_session(info)
+        except DomainError as exc:
+            raise query_error(exc) from exc
+        if principal.member_id is None:
+            return None
+        record = await members_service.get_member(principal.member_id, principal.program_scope)
+        return Member.from_record(record) if record else None
 
     @strawberry.field
     async def member(self, info: Info, id: strawberry.ID) -> Member | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import strawberry
 from strawberry.extensions import (
     AddValidationRules,
-    MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -13,8 +12,12 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
-from app.graphql.errors import should_mask_error
 from app.graphql.mutations import Mutation
+from app.graphql.protection import (
+    IntrospectionForAdminsInProduction,
+    MaskErrorsWithRequestId,
+    QueryCostLimit,
+)
 from app.graphql.queries import Query
 from app.graphql.types import (
     ActionRule,
@@ -34,6 +37,7 @@ DOCUMENT_CACHE_SIZE = 512
 _LIMIT_RULES = [
     *QueryDepthLimiter(max_depth=10).validation_rules,
     *MaxAliasesLimiter(max_alias_count=30).validation_rules,
+    QueryCostLimit,
 ]
 
 schema = strawberry.Schema(
@@ -56,8 +60,9 @@ schema = strawberry.Schema(
         # validates every request again (about 2 ms for a small mutation).
         lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+        IntrospectionForAdminsInProduction,
         lambda: AddValidationRules(_LIMIT_RULES),
         lambda: MaxTokensLimiter(max_token_count=5000),
-        lambda: MaskErrors(should_mask_error=should_mask_error),
+        MaskErrorsWithRequestId,
     ],
 )

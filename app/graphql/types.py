@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -20,6 +20,7 @@ from app.graphql.ids import decode_cursor, encode_cursor, encode_id
 from app.services import expiries as expiries_service
 from app.services import members as members_service
 from app.services import programs as programs_service
+from app.services import referrals as referrals_service
 from app.services import rewards as rewards_service
 from app.services.actions import ActionRuleRecord
 from app.services.earning_rules import EarningRuleRecord
@@ -28,6 +29,9 @@ from app.services.members import ActivityRecord, MemberRecord
 from app.services.orders import OrderRecord
 from app.services.programs import ProgramRecord, RefundShortfallPolicy
 from app.services.rewards import RedemptionRecord, RewardRecord
+
+if TYPE_CHECKING:
+    from app.graphql.referrals import Referral, ReferralConnection
 
 MAX_PAGE_SIZE = 100
 
@@ -129,6 +133,12 @@ class Program(Node):
     earn_on_points_payments: bool = strawberry.field(
         description="Whether money paid with points or store credit earns points."
     )
+    cors_origins: list[str] = strawberry.field(
+        description="Origins browsers may call the API from with this program's keys."
+    )
+    member_token_max_seconds: int = strawberry.field(
+        description="The longest a member token may live."
+    )
     active: bool
     created_at: datetime
 
@@ -163,6 +173,8 @@ class Program(Node):
                 for currency, rate in sorted(record.exchange_rates.items())
             ],
             earn_on_points_payments=record.earn_on_points_payments,
+            cors_origins=sorted(record.cors_origins),
+            member_token_max_seconds=record.member_token_max_seconds,
             active=record.active,
             created_at=record.created_at,
         )
@@ -296,6 +308,35 @@ class Member(Node):
         record = await programs_service.get_program(self.program_pk, None)
         assert record is not None
         return Program.from_record(record)
+
+    @strawberry.field(
+        description="The member's referral code: stable, unique in the program, made on first"
+        " read while the program's referrals are on."
+    )
+    async def referral_code(self) -> str | None:
+        return (await referrals_service.member_code(self.member_pk, self.program_pk)).code
+
+    @strawberry.field(description="The program's link template with the member's code.")
+    async def referral_link(self) -> str | None:
+        return (await referrals_service.member_code(self.member_pk, self.program_pk)).link
+
+    @strawberry.field(description="The referrals this member made, newest first.")
+    async def referrals(
+        self, first: int = 10, after: str | None = None
+    ) -> Annotated[ReferralConnection, strawberry.lazy("app.graphql.referrals")]:
+        from app.graphql.referrals import referral_connection
+
+        return await referral_connection(
+            self.program_pk, referrer_id=self.member_pk, state=None, first=first, after=after
+        )
+
+    @strawberry.field(description="The referral that brought this member, if any.")
+    async def referred_by(
+        self,
+    ) -> Annotated[Referral, strawberry.lazy("app.graphql.referrals")] | None:
+        from app.graphql.referrals import referred_by
+
+        return await referred_by(self.member_pk)
 
 
 @strawberry.type(description="Something members can buy with points.")
@@ -563,6 +604,9 @@ class ActionRule(Node):
     cap_points: int | None = strawberry.field(
         description="Most points one member earns from this rule, ever."
     )
+    self_service: bool = strawberry.field(
+        description="Members may report it themselves with a member token."
+    )
     paused: bool
     created_at: datetime
 
@@ -577,6 +621,7 @@ class ActionRule(Node):
             frequency=record.frequency,
             frequency_limit=record.frequency_limit,
             cap_points=record.cap_points,
+            self_service=record.self_service,
             paused=record.paused,
             created_at=record.created_at,
         )

@@ -37,7 +37,7 @@ QUALIFIER_MAX = 64
 _OPERATION = "recordAction"
 _COLUMNS = (
     "id, program_id, name, action, qualifier, points, frequency, frequency_limit, cap_points,"
-    " paused, created_at, updated_at"
+    " paused, created_at, updated_at, self_service"
 )
 
 
@@ -50,6 +50,7 @@ class ActionRuleInput:
     frequency_limit: int = 1
     qualifier: str | None = None
     cap_points: int | None = None
+    self_service: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class ActionRuleRecord:
     paused: bool
     created_at: datetime
     updated_at: datetime
+    # Members may report it themselves, with a member token (a newsletter sign-up, say).
+    self_service: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ class RecordActionInput:
     qualifier: str | None = None
     reference: str | None = None
     occurred_at: datetime | None = None
+    # Reported by the member from a storefront: only self-service rules may award it.
+    by_member: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,7 @@ def _record(row: dict[str, Any]) -> ActionRuleRecord:
         paused=bool(row["paused"]),
         created_at=as_datetime(row["created_at"]),
         updated_at=as_datetime(row["updated_at"]),
+        self_service=bool(row["self_service"]),
     )
 
 
@@ -143,8 +149,8 @@ async def create_action_rule(program_slug: str, data: ActionRuleInput) -> Action
         row = await fetch_one(
             conn,
             "INSERT INTO action_rules (program_id, name, action, qualifier, points, frequency,"
-            " frequency_limit, cap_points, paused, created_at, updated_at)"
-            f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
+            " frequency_limit, cap_points, paused, created_at, updated_at, self_service)"
+            f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
             (
                 program.id,
                 name,
@@ -157,6 +163,7 @@ async def create_action_rule(program_slug: str, data: ActionRuleInput) -> Action
                 False,
                 now,
                 now,
+                data.self_service,
             ),
         )
         assert row is not None
@@ -180,8 +187,8 @@ async def update_action_rule(rule_id: int, data: ActionRuleInput) -> ActionRuleR
         row = await fetch_one(
             conn,
             "UPDATE action_rules SET name = ?, action = ?, qualifier = ?, points = ?,"
-            " frequency = ?, frequency_limit = ?, cap_points = ?, updated_at = ?"
-            f" WHERE id = ? RETURNING {_COLUMNS}",
+            " frequency = ?, frequency_limit = ?, cap_points = ?, updated_at = ?,"
+            f" self_service = ? WHERE id = ? RETURNING {_COLUMNS}",
             (
                 name,
                 data.action.value,
@@ -191,6 +198,7 @@ async def update_action_rule(rule_id: int, data: ActionRuleInput) -> ActionRuleR
                 data.frequency_limit,
                 data.cap_points,
                 now,
+                data.self_service,
                 rule_id,
             ),
         )
@@ -438,6 +446,12 @@ async def record_action(data: RecordActionInput, scope: ProgramScope) -> ActionA
                 ErrorCode.ACTION_NOT_REWARDED,
                 f"the program has no active rule for {data.action}"
                 + (f" ({qualifier})" if qualifier else ""),
+                ["input", "action"],
+            )
+        if data.by_member and not rule.self_service:
+            raise DomainError(
+                ErrorCode.FORBIDDEN,
+                f"members cannot report {data.action} themselves; the store's backend does",
                 ["input", "action"],
             )
         award = await award_action(

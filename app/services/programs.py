@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -68,7 +69,8 @@ _COLUMNS = (
     " count_shipping, count_tax, minimum_order_minor, excluded_skus, excluded_categories,"
     " pending_days, time_zone, expiry_policy, expiry_lifetime, expiry_lifetime_unit,"
     " expiry_round_to, inactivity_months, expiry_since, expiry_warning_days,"
-    " refund_shortfall_policy, exchange_rates, earn_on_points_payments"
+    " refund_shortfall_policy, exchange_rates, earn_on_points_payments, cors_origins,"
+    " member_token_max_seconds"
 )
 MAX_PENDING_DAYS = 365
 MAX_EXCLUDED = 1000
@@ -96,6 +98,8 @@ class ProgramRecord:
     # Program-currency units per one unit of each other currency, as exact decimal text.
     exchange_rates: dict[str, str]
     earn_on_points_payments: bool
+    cors_origins: frozenset[str]
+    member_token_max_seconds: int
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,8 @@ def _record(row: dict[str, Any]) -> ProgramRecord:
             str(k): str(v) for k, v in (from_json(row["exchange_rates"]) or {}).items()
         },
         earn_on_points_payments=bool(row["earn_on_points_payments"]),
+        cors_origins=frozenset(_json_list(row["cors_origins"])),
+        member_token_max_seconds=int(row["member_token_max_seconds"]),
     )
 
 
@@ -320,6 +326,8 @@ class UpdateProgramSettingsInput:
     refund_shortfall_policy: RefundShortfallPolicy | None = None
     exchange_rates: dict[str, str] | None = None
     earn_on_points_payments: bool | None = None
+    cors_origins: tuple[str, ...] | None = None
+    member_token_max_seconds: int | None = None
 
 
 MAX_EXCHANGE_RATES = 200
@@ -429,6 +437,15 @@ async def update_program_settings(data: UpdateProgramSettingsInput) -> ProgramRe
         if data.exchange_rates is None
         else _checked_rates(check, program.currency, data.exchange_rates)
     )
+    origins = None if data.cors_origins is None else _checked_origins(check, data.cors_origins)
+    if data.member_token_max_seconds is not None:
+        check.int_range(
+            ["input", "memberTokenMaxSeconds"],
+            data.member_token_max_seconds,
+            60,
+            86_400,
+            ErrorCode.INVALID_VALUE,
+        )
     check.raise_if_any()
     now = utc_now()
     async with in_transaction() as conn:
@@ -451,7 +468,8 @@ async def update_program_settings(data: UpdateProgramSettingsInput) -> ProgramRe
             "UPDATE programs SET name = ?, time_zone = ?, pending_days = ?, expiry_policy = ?,"
             " expiry_lifetime = ?, expiry_lifetime_unit = ?, expiry_round_to = ?,"
             " inactivity_months = ?, expiry_since = ?, expiry_warning_days = ?,"
-            " refund_shortfall_policy = ?, exchange_rates = ?, earn_on_points_payments = ?"
+            " refund_shortfall_policy = ?, exchange_rates = ?, earn_on_points_payments = ?,"
+            " cors_origins = ?, member_token_max_seconds = ?"
             f" WHERE id = ? RETURNING {_COLUMNS}",
             (
                 current.name if name is None else name,
@@ -469,6 +487,10 @@ async def update_program_settings(data: UpdateProgramSettingsInput) -> ProgramRe
                 current.earn_on_points_payments
                 if data.earn_on_points_payments is None
                 else data.earn_on_points_payments,
+                json.dumps(sorted(current.cors_origins if origins is None else origins)),
+                current.member_token_max_seconds
+                if data.member_token_max_seconds is None
+                else data.member_token_max_seconds,
                 program.id,
             ),
         )
@@ -511,3 +533,26 @@ async def _redate_lots(
             " AND expires_at IS NOT NULL",
             (program_id,),
         )
+
+
+_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
+MAX_ORIGINS = 50
+
+
+def _checked_origins(check: Checker, origins: tuple[str, ...]) -> frozenset[str]:
+    field = ["input", "corsOrigins"]
+    if len(origins) > MAX_ORIGINS:
+        check.add(ErrorCode.INVALID_VALUE, f"at most {MAX_ORIGINS} origins", field)
+        return frozenset()
+    clean = set()
+    for origin in origins:
+        value = origin.strip().lower().rstrip("/")
+        if not _ORIGIN.match(value):
+            check.add(
+                ErrorCode.INVALID_VALUE,
+                f"{origin!r} is not an origin like https://shop.example.com",
+                field,
+            )
+            continue
+        clean.add(value)
+    return frozenset(clean)

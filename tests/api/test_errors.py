@@ -120,10 +120,11 @@ async def test_an_unexpected_error_in_a_query_is_masked(
     assert response.status_code == 200
     body = response.json()
     assert body["data"] is None
+    request_id = response.headers["x-request-id"]
     assert [(error["message"], error["path"]) for error in body["errors"]] == [
-        ("Unexpected error.", ["programs"])
+        (f"Unexpected error; report request id {request_id}.", ["programs"])
     ]
-    assert "extensions" not in body["errors"][0]
+    assert body["errors"][0]["extensions"] == {"code": "INTERNAL_ERROR", "requestId": request_id}
     for leak in ("hunter2", "RuntimeError", "Traceback", "programs.py", "explode"):
         assert leak not in response.text
 
@@ -139,7 +140,10 @@ async def test_an_unexpected_error_in_a_mutation_is_masked_not_a_user_error(
     assert response.status_code == 200
     body = response.json()
     assert body["data"] is None
-    assert [error["message"] for error in body["errors"]] == ["Unexpected error."]
+    request_id = response.headers["x-request-id"]
+    assert [error["message"] for error in body["errors"]] == [
+        f"Unexpected error; report request id {request_id}."
+    ]
     assert "hunter2" not in response.text
     assert "Traceback" not in response.text
 
@@ -159,8 +163,9 @@ async def test_an_unexpected_error_in_a_nested_field_masks_only_that_field(
     assert response.status_code == 200
     body = response.json()
     assert body["data"] == {"member": None}
+    request_id = response.headers["x-request-id"]
     assert [(error["message"], error["path"]) for error in body["errors"]] == [
-        ("Unexpected error.", ["member", "activity"])
+        (f"Unexpected error; report request id {request_id}.", ["member", "activity"])
     ]
     assert "hunter2" not in response.text
 
