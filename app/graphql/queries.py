@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -17,6 +18,9 @@ from app.graphql.types import (
     ActionKindEnum,
     ActionRule,
     Activity,
+    AuditEntry,
+    AuditEntryConnection,
+    AuditEntryEdge,
     EarningRule,
     Event,
     EventConnection,
@@ -33,6 +37,7 @@ from app.graphql.types import (
     page_size,
 )
 from app.services import actions as actions_service
+from app.services import audit as audit_service
 from app.services import earning_rules as earning_rules_service
 from app.services import events as events_service
 from app.services import members as members_service
@@ -194,6 +199,51 @@ class Query(ReferralQueries):
             return []
         records = await rewards_service.list_rewards(program.id, include_inactive=include_inactive)
         return [Reward.from_record(record) for record in records]
+
+    @strawberry.field(description="Admin only: writes made with admin keys, newest first.")
+    async def audit_log(
+        self,
+        info: Info,
+        first: int = 50,
+        after: str | None = None,
+        target_id: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Only writes to this object (global id or program slug)."
+            ),
+        ] = None,
+    ) -> AuditEntryConnection:
+        _admin(info)
+        limit = page_size(first)
+        records = await audit_service.list_audit_log(
+            before_id=cursor_position(after), limit=limit + 1, target_id=target_id
+        )
+        edges = [
+            AuditEntryEdge(
+                cursor=encode_cursor(record.id),
+                node=AuditEntry(
+                    id=strawberry.ID(str(record.id)),
+                    api_key_id=record.api_key_id,
+                    operation=record.operation,
+                    target_type=record.target_type,
+                    target_id=record.target_id,
+                    input=record.input,
+                    before=record.before,
+                    after=record.after,
+                    succeeded=record.succeeded,
+                    request_id=record.request_id,
+                    created_at=record.created_at,
+                ),
+            )
+            for record in records[:limit]
+        ]
+        return AuditEntryConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(records) > limit,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
 
     @strawberry.field(description="The outbox of domain events of a program, oldest first.")
     async def events(

@@ -12,6 +12,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
+from app.graphql.audit import AuditAdminWrites
 from app.graphql.mutations import Mutation
 from app.graphql.protection import (
     IntrospectionForAdminsInProduction,
@@ -63,6 +64,7 @@ schema = strawberry.Schema(
         IntrospectionForAdminsInProduction,
         lambda: AddValidationRules(_LIMIT_RULES),
         lambda: MaxTokensLimiter(max_token_count=5000),
+        AuditAdminWrites,
         MaskErrorsWithRequestId,
     ],
 )

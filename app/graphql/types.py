@@ -660,3 +660,30 @@ class EventEdge:
 class EventConnection:
     edges: list[EventEdge]
     page_info: PageInfo
+
+
+@strawberry.type(description="One write made with an admin key.")
+class AuditEntry:
+    id: strawberry.ID
+    api_key_id: int = strawberry.field(description="The key that made it (laurel list-api-keys).")
+    operation: str = strawberry.field(description="The mutation.")
+    target_type: str | None
+    target_id: str | None = strawberry.field(description="Its global id, or the program slug.")
+    input: JSON = strawberry.field(description="The arguments, secrets redacted.")
+    before: JSON | None
+    after: JSON | None
+    succeeded: bool = strawberry.field(description="False when it ended in userErrors or errors.")
+    request_id: str
+    created_at: datetime
+
+
+@strawberry.type
+class AuditEntryEdge:
+    cursor: str
+    node: AuditEntry
+
+
+@strawberry.type
+class AuditEntryConnection:
+    edges: list[AuditEntryEdge]
+    page_info: PageInfo
