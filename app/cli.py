@@ -191,6 +191,24 @@ def revoke_api_key_command(
     typer.echo(f"revoked key {key_id}")
 
 
+@cli.command("set-rate-limit")
+def set_rate_limit_command(
+    key_id: Annotated[int, typer.Argument(help="The id shown by list-api-keys.")],
+    per_second: Annotated[
+        float | None, typer.Option(help="Requests per second on average.")
+    ] = None,
+    burst: Annotated[int | None, typer.Option(help="Requests allowed at once.")] = None,
+) -> None:
+    """Set one key's rate limit (a token bucket); without options, back to its kind's default."""
+    from app.services.api_keys import set_rate_limit
+
+    _run(Settings.from_env(), lambda: set_rate_limit(key_id, per_second, burst))
+    if per_second is None:
+        typer.echo(f"key {key_id} uses its kind's default rate limit")
+    else:
+        typer.echo(f"key {key_id}: {per_second:g} requests/s, bursts of {burst}")
+
+
 jobs_cli = typer.Typer(help="Scheduled work; cron-friendly and safe to run again.")
 cli.add_typer(jobs_cli, name="jobs")
 

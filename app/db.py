@@ -62,8 +62,9 @@ def _no_reset_connection_class() -> type:
     asyncpg resets every connection it takes back (advisory locks, cursors, LISTEN, settings):
     one more round trip per checkout, and Tortoise checks out once per statement outside
     transactions; the benchmark put it at 12-15% of a PostgreSQL worker's time. Laurel keeps no
-    session state: advisory locks must be transaction-level (`pg_advisory_xact_lock`), and no
-    code runs SET, LISTEN or DECLARE. asyncpg still rolls back any open transaction on release.
+    session state: advisory locks are transaction-level (`pg_advisory_xact_lock`), except the
+    job runner's, which always unlocks before it returns the connection (app/jobs/runner.py),
+    and no code runs SET, LISTEN or DECLARE. asyncpg still rolls back any open transaction on release.
     Imported here because asyncpg is only installed with the `postgres` extra.
     """
     import asyncpg
@@ -86,6 +87,11 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
     else:
         connection = expand_db_url(_with_pool_size(url, settings.postgres_pool_size))
         connection["credentials"]["connection_class"] = _no_reset_connection_class()
+        # A statement that runs past the request's own time limit is stopped by the server
+        # too, so a cancelled request leaves no query behind holding locks.
+        connection["credentials"]["server_settings"] = {
+            "statement_timeout": str(int(settings.request_timeout_seconds * 1000))
+        }
     return {
         "connections": {"default": connection},
         "apps": {
