@@ -64,7 +64,8 @@ def _no_reset_connection_class() -> type:
     transactions; the benchmark put it at 12-15% of a PostgreSQL worker's time. Laurel keeps no
     session state: advisory locks are transaction-level (`pg_advisory_xact_lock`), except the
     job runner's, which always unlocks before it returns the connection (app/jobs/runner.py),
-    and no code runs SET, LISTEN or DECLARE. asyncpg still rolls back any open transaction on release.
+    and no code runs SET, LISTEN or DECLARE. asyncpg still rolls back any open transaction on
+    release.
     Imported here because asyncpg is only installed with the `postgres` extra.
     """
     import asyncpg

@@ -25,12 +25,15 @@ from app.jobs.expiry import expire_inactive, expire_lots, send_expiry_warnings
 from app.jobs.maturing import mature_due_points
 from app.jobs.progress import Progress, SilentProgress
 from app.jobs.purge import purge_idempotency_records
+from app.jobs.referrals import settle_referral_rewards
 
 log = logging.getLogger("laurel.jobs")
 
 
 class JobName(StrEnum):
     MATURE = "mature"
+    # Referral rewards past their return window become final (after `mature`).
+    REFERRALS = "referrals"
     EXPIRE = "expire"
     EXPIRY_WARNINGS = "expiry-warnings"
     CELEBRATIONS = "celebrations"
@@ -68,6 +71,7 @@ def _jobs(options: JobOptions) -> dict[JobName, JobFunction]:
 
     return {
         JobName.MATURE: mature,
+        JobName.REFERRALS: settle_referral_rewards,
         JobName.EXPIRE: expire,
         JobName.EXPIRY_WARNINGS: send_expiry_warnings,
         JobName.CELEBRATIONS: award_celebrations,

@@ -22,9 +22,11 @@ from app.db import (
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import local_date, month_day
 from app.domain.ids import encode_id
+from app.domain.referrals import Signals
 from app.domain.validation import EMAIL_MAX, EXTERNAL_ID_MAX, NAME_MAX, Checker, is_lookup_text
 from app.services.events import append_event
 from app.services.programs import ProgramScope, in_scope, require_program
+from app.services.referrals import check_signals, on_member_enrolled, resolve_code
 
 _COLUMNS = (
     "id, program_id, customer_id, email, name, birthday, enrolled_at, points_available,"
@@ -71,6 +73,9 @@ class EnrollMemberInput:
     email: str | None = None
     name: str | None = None
     birthday: date | None = None
+    # A referrer's code the customer came with, and what the store knows of their device.
+    referral_code: str | None = None
+    signals: Signals | None = None
 
 
 def _record(row: dict[str, Any]) -> MemberRecord:
@@ -163,8 +168,14 @@ async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberR
     name = check.text(["input", "name"], data.name, NAME_MAX, required=False)
     if data.birthday is not None and data.birthday > utc_now().date():
         check.add(ErrorCode.INVALID_VALUE, "birthday is in the future", ["input", "birthday"])
+    check_signals(check, data.signals, ["input", "signals"])
     check.raise_if_any()
     program = await require_program(data.program_slug, scope)
+    referrer = (
+        None
+        if data.referral_code is None
+        else await resolve_code(program, data.referral_code, ["input", "referralCode"])
+    )
     now = utc_now()
     try:
         async with in_transaction() as conn:
@@ -198,7 +209,20 @@ async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberR
             # Imported here: actions needs members' lookups, and enrolment needs its welcome award.
             from app.services.actions import award_on_enrolment
 
-            if await award_on_enrolment(conn, program.id, member.id, now) is not None:
+            awarded = await award_on_enrolment(conn, program.id, member.id, now) is not None
+            # The member's referral code, and the referral they came with (services/referrals.py).
+            if await on_member_enrolled(
+                conn,
+                program=program,
+                member_id=member.id,
+                customer_id=member.customer_id,
+                email=email,
+                referrer=referrer,
+                signals=data.signals,
+                now=now,
+            ):
+                awarded = True
+            if awarded:
                 refreshed = await fetch_one(
                     conn, f"SELECT {_COLUMNS} FROM members WHERE id = ?", (member.id,)
                 )

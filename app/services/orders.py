@@ -49,6 +49,7 @@ from app.services.earning_rules import active_purchase_rules
 from app.services.events import append_event
 from app.services.ledger import Movement, post_movement
 from app.services.programs import ProgramRecord, ProgramScope, in_scope, require_program
+from app.services.referrals import on_order_fulfilled, on_order_recorded
 
 MAX_LINES = 500
 EARLIEST_ORDER_TIME = datetime(2000, 1, 1, tzinfo=UTC)
@@ -556,6 +557,18 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
                 },
                 now=now,
             )
+            # A referred friend's order may earn referral rewards (app/services/referrals.py).
+            await on_order_recorded(
+                conn,
+                program=program,
+                member_id=member_id,
+                order_pk=order.id,
+                total_minor=data.total_minor,
+                currency=data.currency,
+                exchange_rate=exchange_rate,
+                placed_at=data.placed_at,
+                now=now,
+            )
             if data.idempotency_key is not None:
                 await idempotency.store_response(
                     conn, scope=scope_key, key=data.idempotency_key, response={"orderPk": order.id}
@@ -721,6 +734,12 @@ async def report_order_progress(data: OrderProgressInput, scope: ProgramScope) -
                     order.transaction_id,
                     fulfilled_at + timedelta(days=program.pending_days),
                 ),
+            )
+        if fulfilled_at is not None:
+            await on_order_fulfilled(
+                conn,
+                order_pk=order.id,
+                pending_until=fulfilled_at + timedelta(days=program.pending_days),
             )
         await append_event(
             conn,

@@ -50,6 +50,7 @@ from app.services.events import append_event
 from app.services.ledger import Movement, post_movement
 from app.services.orders import OrderRecord, get_order
 from app.services.programs import ProgramScope, RefundShortfallPolicy, require_program
+from app.services.referrals import on_order_refunded
 
 _OPERATION = "refundOrder"
 MAX_REFUND_LINES = 500
@@ -298,6 +299,10 @@ async def refund_order(data: RefundOrderInput, scope: ProgramScope) -> RefundRes
             order_ref=order_ref,
             policy=program.refund_shortfall_policy,
             now=now,
+        )
+        # A fully refunded or cancelled order cancels its referral rewards still pending.
+        await on_order_refunded(
+            conn, order_pk=int(locked["id"]), fully_refunded=fully_refunded or data.cancel, now=now
         )
         if data.cancel:
             status = "CANCELLED"
