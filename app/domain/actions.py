@@ -1,16 +1,17 @@
 """Actions that earn points other than purchases, and how often each may earn.
 
-Frequency periods are calendar periods in UTC: a day, an ISO week (Monday to Sunday), a month,
-a calendar year. `ONCE_EVER` allows one award per member, ever; the others allow
-`frequency_limit` awards per period; `UNLIMITED` allows any number (an optional cap on the
+Frequency periods are calendar periods in the program's time zone: a day, an ISO week (Monday
+to Sunday), a month, a calendar year. `ONCE_EVER` allows one award per member, ever; the others
+allow `frequency_limit` awards per period; `UNLIMITED` allows any number (an optional cap on the
 points a member can earn from the rule still applies). The store's reference of an action (a
 review id) never earns twice for one member and rule, whatever the frequency.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 
 class ActionKind(StrEnum):
@@ -41,28 +42,36 @@ class Frequency(StrEnum):
     UNLIMITED = "UNLIMITED"
 
 
-def period_window(frequency: Frequency, moment: datetime) -> tuple[datetime, datetime] | None:
-    """The calendar period (start inclusive, end exclusive) holding `moment`; None when the
-    limit is not per period (ONCE_EVER counts over all time, UNLIMITED counts nothing)."""
-    at = moment.astimezone(UTC)
-    day = at.replace(hour=0, minute=0, second=0, microsecond=0)
+def period_window(
+    frequency: Frequency, moment: datetime, zone: str = "UTC"
+) -> tuple[datetime, datetime] | None:
+    """The calendar period (start inclusive, end exclusive, in UTC) holding `moment` in the
+    program's time zone; None when the limit is not per period (ONCE_EVER counts over all
+    time, UNLIMITED counts nothing)."""
+    local = moment.astimezone(ZoneInfo(zone))
+    day = local.date()
     if frequency is Frequency.PER_DAY:
-        return day, day + timedelta(days=1)
-    if frequency is Frequency.PER_WEEK:
+        start, end = day, day + timedelta(days=1)
+    elif frequency is Frequency.PER_WEEK:
         start = day - timedelta(days=day.weekday())
-        return start, start + timedelta(days=7)
-    if frequency is Frequency.PER_MONTH:
+        end = start + timedelta(days=7)
+    elif frequency is Frequency.PER_MONTH:
         start = day.replace(day=1)
         end = (
             start.replace(year=start.year + 1, month=1)
             if start.month == 12
             else start.replace(month=start.month + 1)
         )
-        return start, end
-    if frequency is Frequency.PER_YEAR:
+    elif frequency is Frequency.PER_YEAR:
         start = day.replace(month=1, day=1)
-        return start, start.replace(year=start.year + 1)
-    return None
+        end = start.replace(year=start.year + 1)
+    else:
+        return None
+    return _midnight(start, zone), _midnight(end, zone)
+
+
+def _midnight(day: date, zone: str) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
 def allowed_awards(frequency: Frequency, frequency_limit: int) -> int | None:

@@ -9,8 +9,9 @@ or whose anniversary is their enrolment day itself, get nothing for it.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
@@ -38,6 +39,10 @@ def _recent_days(today: date) -> dict[int, date]:
         for key in celebrated_month_days(day):
             days.setdefault(key, day)
     return days
+
+
+def _local_noon(day: date, zone: str) -> datetime:
+    return datetime(day.year, day.month, day.day, 12, tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
 def _celebrated_on(
@@ -82,7 +87,9 @@ async def _award_for(
                         rule=rule,
                         member_id=int(row["id"]),
                         reference=f"{action.value.lower()}:{day.year}",
-                        occurred_at=now,
+                        # The celebrated day, not the run: a late run counts in that day's
+                        # period of the rule (per year, in the program's calendar).
+                        occurred_at=min(_local_noon(day, zone), now),
                         now=now,
                     )
             except DomainError:

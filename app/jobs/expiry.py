@@ -12,8 +12,9 @@ so a run reads what is due and nothing else, however large the table.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
@@ -244,10 +245,17 @@ async def _warn(
     return sent
 
 
+def _end_of_local_day(moment: datetime, zone: str) -> datetime:
+    """The first instant of the next day in the zone: a warning covers whole days, so every
+    point expiring on the warned date is in it."""
+    day = local_date(moment, zone) + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
 async def _warn_lot_lifetime(
     program_id: int, settings: ExpirySettings, now: datetime, batch_size: int
 ) -> int:
-    horizon = now + timedelta(days=settings.warning_days)
+    horizon = _end_of_local_day(now + timedelta(days=settings.warning_days), settings.zone)
     sent = 0
     after_member = 0
     while True:

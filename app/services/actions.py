@@ -27,7 +27,7 @@ from app.domain.ledger import Account, TransactionKind
 from app.domain.validation import EXTERNAL_ID_MAX, IDEMPOTENCY_KEY_MAX, NAME_MAX, Checker
 from app.services import idempotency
 from app.services.events import append_event
-from app.services.ledger import Movement, post_movement
+from app.services.ledger import Movement, expiry_settings, post_movement
 from app.services.members import MemberRecord, require_member
 from app.services.programs import ProgramScope, require_program
 
@@ -272,7 +272,8 @@ async def _points_due(
     """What the rule would award now, or the limit or cap that refuses it."""
     allowed = allowed_awards(rule.frequency, rule.frequency_limit)
     if allowed is not None:
-        window = period_window(rule.frequency, occurred_at)
+        zone = (await expiry_settings(conn, rule.program_id)).zone
+        window = period_window(rule.frequency, occurred_at, zone)
         if window is None:
             counted = await fetch_one(
                 conn,

@@ -25,7 +25,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import as_optional_datetime, execute, fetch_all, fetch_one
+from app.db import as_datetime, as_optional_datetime, execute, fetch_all, fetch_one
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import ExpiryPolicy, ExpirySettings, LifetimeUnit, RoundTo
 from app.domain.ids import encode_id
@@ -370,15 +370,19 @@ async def mature_lot(
 
     The guarded update of the lot is what makes maturing happen once, whoever runs it.
     """
+    due = await fetch_one(conn, "SELECT pending_until FROM point_lots WHERE id = ?", (lot_id,))
     lot = await fetch_one(
         conn,
         "UPDATE point_lots SET pending_until = NULL WHERE id = ? AND pending_until IS NOT NULL"
         " AND pending_until <= ? RETURNING program_id, member_id, remaining, transaction_id",
         (lot_id, now),
     )
-    if lot is None:
+    if lot is None or due is None:
         return None
-    expires_at = (await expiry_settings(conn, int(lot["program_id"]))).lot_expires_at(now)
+    # The lot became available when its pending period ended, however late the job ran.
+    became_available = as_datetime(due["pending_until"])
+    settings = await expiry_settings(conn, int(lot["program_id"]))
+    expires_at = settings.lot_expires_at(became_available)
     if expires_at is not None:
         await execute(
             conn, "UPDATE point_lots SET expires_at = ? WHERE id = ?", (expires_at, lot_id)

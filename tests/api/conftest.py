@@ -13,7 +13,7 @@ import pytest
 from app.auth.api_keys import KeyKind
 from app.config import Settings
 from app.main import create_app
-from app.services.api_keys import create_api_key
+from app.services.api_keys import create_api_key, set_rate_limit
 
 
 @dataclass
@@ -55,6 +55,8 @@ async def api_client(settings: Settings) -> AsyncIterator[Api]:
     """A client of the app on an initialised database, with a fresh admin key."""
     app = create_app(settings, manage_database=False)
     admin = await create_api_key(KeyKind.ADMIN, None, "tests")
+    # Tests fire hundreds of requests at once; the rate limit has tests of its own.
+    await set_rate_limit(admin.id, 100_000.0, 100_000)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://laurel.test") as http:
         yield Api(http=http, admin_key=admin.secret)

@@ -1,0 +1,73 @@
+"""Purging idempotency records: only those older than the retention go."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tortoise.connection import connections
+
+from app.clock import ManualClock
+from app.db import fetch_all
+from app.jobs.progress import SilentProgress
+from app.jobs.purge import purge_idempotency_records
+from app.jobs.runner import JobName, JobOptions, run_job
+from app.services.verify import verify_ledger
+from tests.api.conftest import Api
+from tests.api.factories import create_program, enroll, grant_points
+from tests.jobs.helpers import T0, points_of
+
+DAY = timedelta(days=1)
+
+
+async def keys() -> list[str]:
+    rows = await fetch_all(
+        connections.get("default"), "SELECT key FROM idempotency_records ORDER BY key"
+    )
+    return [str(row["key"]) for row in rows]
+
+
+async def test_purge_deletes_only_records_older_than_the_retention(
+    api: Api, clock: ManualClock
+) -> None:
+    await create_program(api)
+    member = await enroll(api)
+    for age, key in ((45, "day-0"), (25, "day-20"), (5, "day-40")):
+        clock.set(T0 + (45 - age) * DAY)
+        await grant_points(api, member["id"], 1, key=key)
+    clock.set(T0 + 45 * DAY)
+
+    default = await run_job(JobName.PURGE_IDEMPOTENCY, clock.now())
+    again = await run_job(JobName.PURGE_IDEMPOTENCY, clock.now())
+    assert (default.summary, again.summary) == ({"records": 1}, {"records": 0})
+    assert await keys() == ["day-20", "day-40"]
+    # Exactly at the cutoff a record is kept; a second older it goes.
+    clock.set(T0 + 50 * DAY)
+    at_cutoff = await run_job(JobName.PURGE_IDEMPOTENCY, clock.now(), options=JobOptions(30))
+    shorter = await run_job(
+        JobName.PURGE_IDEMPOTENCY, clock.now() + timedelta(seconds=1), options=JobOptions(30)
+    )
+
+    assert (at_cutoff.summary, shorter.summary) == ({"records": 0}, {"records": 1})
+    assert await keys() == ["day-40"]
+    assert await verify_ledger() == []
+
+
+async def test_purge_works_in_batches_and_frees_the_keys(api: Api, clock: ManualClock) -> None:
+    await create_program(api)
+    member = await enroll(api)
+    for n in range(7):
+        await grant_points(api, member["id"], 1, key=f"old-{n}")
+    clock.advance(40 * DAY)
+    await grant_points(api, member["id"], 1, key="new")
+
+    purged = await purge_idempotency_records(
+        clock.now(), SilentProgress(), retention_days=30, batch_size=2
+    )
+
+    assert purged == {"records": 7}
+    assert await keys() == ["new"]
+    # A purged key is no longer a replay: the same request is a new adjustment.
+    await grant_points(api, member["id"], 1, key="old-0")
+    await grant_points(api, member["id"], 1, key="new")
+    assert await points_of(api, member["id"]) == (9, 0)
+    assert await verify_ledger() == []
