@@ -5,9 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import httpx
+
 from app.auth.api_keys import KeyKind
 from app.services.api_keys import create_api_key
 from tests.api.conftest import Api
+from tests.api.helpers import rows, snapshot
 
 CREATE_PROGRAM = """
 mutation($input: CreateProgramInput!) {
@@ -194,3 +197,130 @@ async def member_status(api: Api, member_id: str) -> dict[str, Any]:
     data = await api.data(MEMBER, {"id": member_id})
     member: dict[str, Any] = data["member"]
     return member
+
+
+# --- Member tokens, program settings and raw posts (member access and hardening tests) -------
+
+MEMBER_TOKEN = """
+mutation($input: CreateMemberTokenInput!) {
+  createMemberToken(input: $input) {
+    token expiresAt
+    userErrors { field message code }
+  }
+}"""
+
+ROTATE_SECRET = """
+mutation($input: RotateTokenSigningSecretInput!) {
+  rotateTokenSigningSecret(input: $input) {
+    keyId secret previousRetireAt
+    userErrors { field message code }
+  }
+}"""
+
+UPDATE_SETTINGS = """
+mutation($input: UpdateProgramSettingsInput!) {
+  updateProgramSettings(input: $input) {
+    program { slug name corsOrigins memberTokenMaxSeconds }
+    userErrors { field message code }
+  }
+}"""
+
+
+async def member_token(
+    api: Api,
+    customer_id: str,
+    program_slug: str = "shop",
+    *,
+    key: str | None = None,
+    lifetime_seconds: int | None = None,
+) -> str:
+    """A token from `createMemberToken` (admin key unless `key` is given)."""
+    data = await api.data(
+        MEMBER_TOKEN,
+        {
+            "input": {
+                "programSlug": program_slug,
+                "customerId": customer_id,
+                "lifetimeSeconds": lifetime_seconds,
+            }
+        },
+        key=key,
+    )
+    payload = data["createMemberToken"]
+    assert payload["userErrors"] == [], payload
+    token: str = payload["token"]
+    return token
+
+
+async def rotate_signing_secret(
+    api: Api, program_slug: str = "shop", overlap_seconds: int = 3600
+) -> dict[str, Any]:
+    """`{keyId, secret, previousRetireAt}` of a new token-signing secret."""
+    data = await api.data(
+        ROTATE_SECRET, {"input": {"programSlug": program_slug, "overlapSeconds": overlap_seconds}}
+    )
+    payload: dict[str, Any] = data["rotateTokenSigningSecret"]
+    assert payload["userErrors"] == [], payload
+    return payload
+
+
+async def update_program_settings(
+    api: Api, program_slug: str = "shop", **fields: Any
+) -> dict[str, Any]:
+    data = await api.data(UPDATE_SETTINGS, {"input": {"programSlug": program_slug, **fields}})
+    payload: dict[str, Any] = data["updateProgramSettings"]
+    assert payload["userErrors"] == [], payload
+    program: dict[str, Any] = payload["program"]
+    return program
+
+
+async def post_as(
+    api: Api,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    key: str,
+    token: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """A GraphQL POST with `key`, an optional member token and extra headers."""
+    sent = {"Authorization": f"Bearer {key}", **(headers or {})}
+    if token is not None:
+        sent["X-Member-Token"] = token
+    return await api.http.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=sent
+    )
+
+
+ALL_TABLES = (
+    "action_records",
+    "action_rules",
+    "api_keys",
+    "audit_log",
+    "earning_rules",
+    "expiry_warnings",
+    "idempotency_records",
+    "ledger_entries",
+    "ledger_transactions",
+    "member_signals",
+    "members",
+    "orders",
+    "outbox_events",
+    "point_lots",
+    "programs",
+    "redemptions",
+    "referral_codes",
+    "referral_rewards",
+    "referral_settings",
+    "referrals",
+    "rewards",
+    "token_signing_secrets",
+)
+
+
+async def everything() -> dict[str, Any]:
+    """`helpers.snapshot()` plus the row count of every table, to prove nothing was written."""
+    counts: dict[str, int] = {}
+    for table in ALL_TABLES:
+        counts[table] = int((await rows(f"SELECT COUNT(*) AS n FROM {table}"))[0]["n"])
+    return {**await snapshot(), "all_counts": counts}
