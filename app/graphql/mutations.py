@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import date, datetime
-from typing import TypeVar
 
 import strawberry
 
@@ -12,7 +10,7 @@ from app.domain.earning import Rounding
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import LifetimeUnit, RoundTo
 from app.graphql.context import Info, acting_for_member, admin, member_reader
-from app.graphql.errors import UserError, user_errors
+from app.graphql.errors import UserError, guarded
 from app.graphql.ids import decode_id
 from app.graphql.referrals import Referral, ReferralMutations, ReferralSignalsInput, signals_of
 from app.graphql.types import (
@@ -44,19 +42,6 @@ from app.services import programs as programs_service
 from app.services import referrals as referrals_service
 from app.services import refunds as refunds_service
 from app.services import rewards as rewards_service
-
-PayloadT = TypeVar("PayloadT")
-
-
-async def _guarded(
-    failed: Callable[[list[UserError]], PayloadT], work: Callable[[], Awaitable[PayloadT]]
-) -> PayloadT:
-    """Run one use case; a domain error becomes the payload's `userErrors`."""
-    try:
-        return await work()
-    except DomainError as exc:
-        return failed(user_errors(exc))
-
 
 _OUTSIDE_RULE = frozenset({"programSlug", "id"})
 
@@ -557,7 +542,7 @@ class Mutation(ReferralMutations):
             )
             return CreateProgramPayload(program=Program.from_record(record))
 
-        return await _guarded(lambda errors: CreateProgramPayload(user_errors=errors), work)
+        return await guarded(lambda errors: CreateProgramPayload(user_errors=errors), work)
 
     @strawberry.mutation(description="Admin only: change a program's settings.")
     async def update_program_settings(
@@ -600,7 +585,7 @@ class Mutation(ReferralMutations):
             )
             return UpdateProgramSettingsPayload(program=Program.from_record(record))
 
-        return await _guarded(lambda errors: UpdateProgramSettingsPayload(user_errors=errors), work)
+        return await guarded(lambda errors: UpdateProgramSettingsPayload(user_errors=errors), work)
 
     @strawberry.mutation(
         description="Admin only: a new secret for signing member tokens; older ones retire"
@@ -620,7 +605,7 @@ class Mutation(ReferralMutations):
                 previous_retire_at=rotated.previous_retire_at,
             )
 
-        return await _guarded(
+        return await guarded(
             lambda errors: RotateTokenSigningSecretPayload(user_errors=errors), work
         )
 
@@ -640,7 +625,7 @@ class Mutation(ReferralMutations):
             )
             return CreateMemberTokenPayload(token=created.token, expires_at=created.expires_at)
 
-        return await _guarded(lambda errors: CreateMemberTokenPayload(user_errors=errors), work)
+        return await guarded(lambda errors: CreateMemberTokenPayload(user_errors=errors), work)
 
     @strawberry.mutation(description="Admin only.")
     async def create_reward(self, info: Info, input: CreateRewardInput) -> CreateRewardPayload:
@@ -660,7 +645,7 @@ class Mutation(ReferralMutations):
             )
             return CreateRewardPayload(reward=Reward.from_record(record))
 
-        return await _guarded(lambda errors: CreateRewardPayload(user_errors=errors), work)
+        return await guarded(lambda errors: CreateRewardPayload(user_errors=errors), work)
 
     @strawberry.mutation
     async def enroll_member(self, info: Info, input: EnrollMemberInput) -> EnrollMemberPayload:
@@ -686,7 +671,7 @@ class Mutation(ReferralMutations):
                 referral=None if referral is None else Referral.from_record(referral),
             )
 
-        return await _guarded(lambda errors: EnrollMemberPayload(user_errors=errors), work)
+        return await guarded(lambda errors: EnrollMemberPayload(user_errors=errors), work)
 
     @strawberry.mutation(description="Report an order; it earns points once.")
     async def record_order(self, info: Info, input: RecordOrderInput) -> RecordOrderPayload:
@@ -715,7 +700,7 @@ class Mutation(ReferralMutations):
                 order=Order.from_record(recorded.order), already_recorded=recorded.already_recorded
             )
 
-        return await _guarded(lambda errors: RecordOrderPayload(user_errors=errors), work)
+        return await guarded(lambda errors: RecordOrderPayload(user_errors=errors), work)
 
     @strawberry.mutation(description="Spend a member's points on a reward and issue its code.")
     async def redeem_reward(self, info: Info, input: RedeemRewardInput) -> RedeemRewardPayload:
@@ -732,7 +717,7 @@ class Mutation(ReferralMutations):
             )
             return RedeemRewardPayload(redemption=Redemption.from_record(redeemed.redemption))
 
-        return await _guarded(lambda errors: RedeemRewardPayload(user_errors=errors), work)
+        return await guarded(lambda errors: RedeemRewardPayload(user_errors=errors), work)
 
     @strawberry.mutation(description="Admin only: credit or debit points with a reason.")
     async def adjust_points(self, info: Info, input: AdjustPointsInput) -> AdjustPointsPayload:
@@ -749,7 +734,7 @@ class Mutation(ReferralMutations):
             )
             return AdjustPointsPayload(member=Member.from_record(adjustment.member))
 
-        return await _guarded(lambda errors: AdjustPointsPayload(user_errors=errors), work)
+        return await guarded(lambda errors: AdjustPointsPayload(user_errors=errors), work)
 
     @strawberry.mutation(description="Admin only: add a purchase rule or campaign.")
     async def create_earning_rule(
@@ -762,7 +747,7 @@ class Mutation(ReferralMutations):
             )
             return EarningRulePayload(rule=EarningRule.from_record(record))
 
-        return await _guarded(lambda errors: EarningRulePayload(user_errors=_in_rule(errors)), work)
+        return await guarded(lambda errors: EarningRulePayload(user_errors=_in_rule(errors)), work)
 
     @strawberry.mutation(description="Admin only: replace a rule; recorded orders keep theirs.")
     async def update_earning_rule(
@@ -775,7 +760,7 @@ class Mutation(ReferralMutations):
             )
             return EarningRulePayload(rule=EarningRule.from_record(record))
 
-        return await _guarded(lambda errors: EarningRulePayload(user_errors=_in_rule(errors)), work)
+        return await guarded(lambda errors: EarningRulePayload(user_errors=_in_rule(errors)), work)
 
     @strawberry.mutation(description="Admin only: pause or resume a rule.")
     async def set_earning_rule_paused(
@@ -788,7 +773,7 @@ class Mutation(ReferralMutations):
             )
             return EarningRulePayload(rule=EarningRule.from_record(record))
 
-        return await _guarded(lambda errors: EarningRulePayload(user_errors=_in_rule(errors)), work)
+        return await guarded(lambda errors: EarningRulePayload(user_errors=_in_rule(errors)), work)
 
     @strawberry.mutation(description="Take back what refunded lines earned; replays are harmless.")
     async def refund_order(self, info: Info, input: RefundOrderInput) -> RefundOrderPayload:
@@ -819,7 +804,7 @@ class Mutation(ReferralMutations):
                 points_unrecovered=result.points_unrecovered,
             )
 
-        return await _guarded(lambda errors: RefundOrderPayload(user_errors=errors), work)
+        return await guarded(lambda errors: RefundOrderPayload(user_errors=errors), work)
 
     @strawberry.mutation(description="Admin only: points for an action, with limits.")
     async def create_action_rule(
@@ -832,7 +817,7 @@ class Mutation(ReferralMutations):
             )
             return ActionRulePayload(rule=ActionRule.from_record(record))
 
-        return await _guarded(lambda errors: ActionRulePayload(user_errors=_in_rule(errors)), work)
+        return await guarded(lambda errors: ActionRulePayload(user_errors=_in_rule(errors)), work)
 
     @strawberry.mutation(description="Admin only: replace an action rule's definition.")
     async def update_action_rule(
@@ -845,7 +830,7 @@ class Mutation(ReferralMutations):
             )
             return ActionRulePayload(rule=ActionRule.from_record(record))
 
-        return await _guarded(lambda errors: ActionRulePayload(user_errors=_in_rule(errors)), work)
+        return await guarded(lambda errors: ActionRulePayload(user_errors=_in_rule(errors)), work)
 
     @strawberry.mutation(description="Admin only: pause or resume an action rule.")
     async def set_action_rule_paused(
@@ -858,7 +843,7 @@ class Mutation(ReferralMutations):
             )
             return ActionRulePayload(rule=ActionRule.from_record(record))
 
-        return await _guarded(lambda errors: ActionRulePayload(user_errors=_in_rule(errors)), work)
+        return await guarded(lambda errors: ActionRulePayload(user_errors=_in_rule(errors)), work)
 
     @strawberry.mutation(description="Report an action a member took; a reference earns once.")
     async def record_action(self, info: Info, input: RecordActionInput) -> RecordActionPayload:
@@ -892,7 +877,7 @@ class Mutation(ReferralMutations):
                 member=Member.from_record(member),
             )
 
-        return await _guarded(lambda errors: RecordActionPayload(user_errors=errors), work)
+        return await guarded(lambda errors: RecordActionPayload(user_errors=errors), work)
 
     @strawberry.mutation(description="Report that an order was paid or delivered.")
     async def report_order_progress(
@@ -911,7 +896,7 @@ class Mutation(ReferralMutations):
             )
             return ReportOrderProgressPayload(order=Order.from_record(record))
 
-        return await _guarded(lambda errors: ReportOrderProgressPayload(user_errors=errors), work)
+        return await guarded(lambda errors: ReportOrderProgressPayload(user_errors=errors), work)
 
     @strawberry.mutation(description="Opt a member out of earning points, or back in.")
     async def set_member_opt_out(
@@ -929,4 +914,4 @@ class Mutation(ReferralMutations):
             )
             return SetMemberOptOutPayload(member=Member.from_record(record))
 
-        return await _guarded(lambda errors: SetMemberOptOutPayload(user_errors=errors), work)
+        return await guarded(lambda errors: SetMemberOptOutPayload(user_errors=errors), work)

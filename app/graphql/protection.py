@@ -1,7 +1,8 @@
 """What keeps a hostile query from hurting the service, before any database work:
 
 - a cost limit (`QueryCostLimit`): every field costs 1, and what sits under a list that takes
-  `first` counts `first` times (10 when the argument is left out); over `MAX_QUERY_COST` the
+  `first` counts `first` times (its default when the argument is left out, 100 when it is a
+  variable); over `MAX_QUERY_COST` the
   query is refused with its cost in the message;
 - introspection only for admin keys in production mode (`IntrospectionForAdminsInProduction`);
 - masking of unexpected errors with the request id (`MaskErrorsWithRequestId`), which the log
@@ -20,6 +21,10 @@ from graphql import (
     FieldNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLField,
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
@@ -27,6 +32,7 @@ from graphql import (
     ValidationContext,
     ValidationRule,
     VariableNode,
+    get_named_type,
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule, validate
 from strawberry.extensions import MaskErrors, SchemaExtension
@@ -34,12 +40,13 @@ from strawberry.extensions import MaskErrors, SchemaExtension
 logger = logging.getLogger("laurel.graphql")
 
 MAX_QUERY_COST = 5000
-DEFAULT_PAGE = 10
+MAX_PAGE = 100
 
 
 class QueryCostLimit(ValidationRule):
     def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
-        cost = self._cost(node.selection_set, set())
+        root = self.context.schema.get_root_type(node.operation)
+        cost = self._cost(node.selection_set, root, set())
         if cost > MAX_QUERY_COST:
             self.report_error(
                 GraphQLError(
@@ -50,27 +57,48 @@ class QueryCostLimit(ValidationRule):
                 )
             )
 
-    def _cost(self, selection_set: SelectionSetNode | None, fragments_seen: set[str]) -> int:
+    def _cost(
+        self,
+        selection_set: SelectionSetNode | None,
+        parent: GraphQLNamedType | None,
+        fragments_seen: set[str],
+    ) -> int:
         if selection_set is None:
             return 0
         context: ValidationContext = self.context
         total = 0
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                inner = self._cost(selection.selection_set, fragments_seen)
-                total += 1 + _page_size(selection, context) * inner
+                field = _field_def(parent, selection.name.value)
+                inner_type = get_named_type(field.type) if field else None
+                inner = self._cost(selection.selection_set, inner_type, fragments_seen)
+                total += 1 + _page_size(selection, field) * inner
             elif isinstance(selection, InlineFragmentNode):
-                total += self._cost(selection.selection_set, fragments_seen)
+                condition = (
+                    context.schema.get_type(selection.type_condition.name.value)
+                    if selection.type_condition
+                    else parent
+                )
+                total += self._cost(selection.selection_set, condition, fragments_seen)
             elif isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
                 fragment = context.get_fragment(name)
                 # A fragment spread twice is counted twice; a cycle is refused by other rules.
                 if fragment is not None and name not in fragments_seen:
-                    total += self._cost(fragment.selection_set, fragments_seen | {name})
+                    condition = context.schema.get_type(fragment.type_condition.name.value)
+                    total += self._cost(fragment.selection_set, condition, fragments_seen | {name})
         return total
 
 
-def _page_size(field: FieldNode, context: ValidationContext) -> int:
+def _field_def(parent: GraphQLNamedType | None, name: str) -> GraphQLField | None:
+    if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+        field: GraphQLField | None = parent.fields.get(name)
+        return field
+    return None
+
+
+def _page_size(field: FieldNode, definition: GraphQLField | None) -> int:
+    """How many times a field's selection counts: its `first`, given or by default."""
     if field.selection_set is None:
         return 1
     for argument in field.arguments or ():
@@ -80,12 +108,11 @@ def _page_size(field: FieldNode, context: ValidationContext) -> int:
             return max(1, int(argument.value.value))
         if isinstance(argument.value, VariableNode):
             # The variable's value is not known while validating: assume the page maximum.
-            return 100
-    return DEFAULT_PAGE if field.name.value in _PAGED_FIELDS else 1
-
-
-# Connections that return a page even when `first` is left out.
-_PAGED_FIELDS = frozenset({"activity", "events"})
+            return MAX_PAGE
+    first = definition.args.get("first") if definition else None
+    if first is not None and isinstance(first.default_value, int):
+        return max(1, first.default_value)
+    return 1
 
 
 class IntrospectionForAdminsInProduction(SchemaExtension):

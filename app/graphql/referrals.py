@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import strawberry
 
@@ -22,7 +21,7 @@ from app.domain.referrals import (
     Signals,
 )
 from app.graphql.context import Info, admin, member_reader
-from app.graphql.errors import UserError, query_error, user_errors
+from app.graphql.errors import UserError, guarded, query_error
 from app.graphql.ids import decode_id, encode_cursor, encode_id
 from app.graphql.types import Member, Node, PageInfo, cursor_position, page_size
 from app.services import members as members_service
@@ -53,17 +52,6 @@ ReferralSideEnum = strawberry.enum(ReferralSide, name="ReferralSide")
 RewardStatusEnum = strawberry.enum(RewardStatus, name="ReferralRewardStatus")
 LimitPeriodEnum = strawberry.enum(LimitPeriod, name="ReferralLimitPeriod")
 
-PayloadT = TypeVar("PayloadT")
-
-
-async def _guarded(
-    failed: Callable[[list[UserError]], PayloadT], work: Callable[[], Awaitable[PayloadT]]
-) -> PayloadT:
-    try:
-        return await work()
-    except DomainError as exc:
-        return failed(user_errors(exc))
-
 
 def _reader(info: Info) -> Principal:
     try:
@@ -73,6 +61,14 @@ def _reader(info: Info) -> Principal:
 
 
 # --- types ------------------------------------------------------------------------------------
+
+
+async def _member_side(info: Info, member_id: int) -> Member | None:
+    principal = info.context.principal
+    if principal.is_member_session and principal.member_id != member_id:
+        return None
+    record = await members_service.get_member(member_id, principal.program_scope)
+    return None if record is None else Member.from_record(record)
 
 
 @strawberry.type(description="What one side of a referral earns, and when.")
@@ -196,18 +192,19 @@ class Referral(Node):
             referral_pk=record.id,
         )
 
-    @strawberry.field
-    async def referrer(self) -> Member:
-        record = await members_service.get_member(self.referrer_pk, None)
-        assert record is not None
-        return Member.from_record(record)
+    @strawberry.field(
+        description="The member who referred; null when a member token reads its own referral"
+        " from the friend's side (one member never sees another's account)."
+    )
+    async def referrer(self, info: Info) -> Member | None:
+        return await _member_side(info, self.referrer_pk)
 
-    @strawberry.field(description="The friend, once they are a member.")
-    async def friend(self) -> Member | None:
-        if self.friend_pk is None:
-            return None
-        record = await members_service.get_member(self.friend_pk, None)
-        return None if record is None else Member.from_record(record)
+    @strawberry.field(
+        description="The friend, once they are a member; null when a member token reads its own"
+        " referral from the referrer's side."
+    )
+    async def friend(self, info: Info) -> Member | None:
+        return None if self.friend_pk is None else await _member_side(info, self.friend_pk)
 
     @strawberry.field
     async def rewards(self) -> list[ReferralReward]:
@@ -490,9 +487,7 @@ class ReferralMutations:
             )
             return UpdateReferralSettingsPayload(settings=ReferralSettings.from_record(record))
 
-        return await _guarded(
-            lambda errors: UpdateReferralSettingsPayload(user_errors=errors), work
-        )
+        return await guarded(lambda errors: UpdateReferralSettingsPayload(user_errors=errors), work)
 
     @strawberry.mutation(
         description="Attach a referral: invite a friend who is not a member yet, or a member who"
@@ -515,7 +510,7 @@ class ReferralMutations:
             )
             return ReferralPayload(referral=Referral.from_record(recorded.referral))
 
-        return await _guarded(lambda errors: ReferralPayload(user_errors=errors), work)
+        return await guarded(lambda errors: ReferralPayload(user_errors=errors), work)
 
     @strawberry.mutation(
         description="Admin only: approve a HELD referral; the rewards it earned meanwhile follow."
@@ -541,4 +536,4 @@ async def _review(info: Info, input: ReviewReferralInput, *, approve: bool) -> R
         )
         return ReferralPayload(referral=Referral.from_record(reviewed.referral))
 
-    return await _guarded(lambda errors: ReferralPayload(user_errors=errors), work)
+    return await guarded(lambda errors: ReferralPayload(user_errors=errors), work)

@@ -35,7 +35,9 @@ _DUE_LOTS = (
     " ORDER BY expires_at, id LIMIT ?"
 )
 _FIRST_DUE_LOTS = _DUE_LOTS.format(after="")
-_NEXT_DUE_LOTS = _DUE_LOTS.format(after=" AND (expires_at > ? OR (expires_at = ? AND id > ?))")
+# A row-value cursor is an index condition on (expires_at, id); an OR of the two is not, and
+# made each page re-read every entry passed before it.
+_NEXT_DUE_LOTS = _DUE_LOTS.format(after=" AND (expires_at, id) > (?, ?)")
 
 
 async def _programs_with(policy: ExpiryPolicy) -> list[tuple[int, ExpirySettings]]:
@@ -138,7 +140,7 @@ async def expire_lots(
                 points += expired
         progress.advance(len(due))
         last_at, last_id = as_datetime(due[-1]["expires_at"]), int(due[-1]["id"])
-        due = await fetch_all(conn, _NEXT_DUE_LOTS, (now, last_at, last_at, last_id, batch_size))
+        due = await fetch_all(conn, _NEXT_DUE_LOTS, (now, last_at, last_id, batch_size))
 
 
 async def _expire_idle_member(member_id: int, settings: ExpirySettings, now: datetime) -> int:

@@ -6,11 +6,20 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from app.db import connection, fetch_all, fetch_one
+from app.db import as_datetime, connection, fetch_all, fetch_one
 from app.jobs.progress import Progress, SilentProgress
 from app.services.ledger import mature_lot
 
 DEFAULT_BATCH_SIZE = 500
+
+# Pages walk the partial index on (pending_until, id) of pending lots: a run reads what is due
+# and nothing else (a cursor on id alone let PostgreSQL's generic plan scan the primary key).
+_DUE = (
+    "SELECT id, pending_until FROM point_lots WHERE pending_until IS NOT NULL"
+    " AND pending_until <= ?{after} ORDER BY pending_until, id LIMIT ?"
+)
+_FIRST_DUE = _DUE.format(after="")
+_NEXT_DUE = _DUE.format(after=" AND (pending_until, id) > (?, ?)")
 
 
 async def mature_due_points(
@@ -21,7 +30,7 @@ async def mature_due_points(
 ) -> int:
     """Mature every lot due at `now`, one transaction per lot; returns how many matured.
 
-    Lots are read in id batches, so memory stays bounded however many are due. Running it twice,
+    Lots are read in batches, so memory stays bounded however many are due. Running it twice,
     concurrently, or again after it was killed matures each lot once: `mature_lot` claims the
     lot with a guarded update.
     """
@@ -34,19 +43,17 @@ async def mature_due_points(
     )
     progress.start(int(counted["n"]) if counted else 0)
     matured = 0
-    last_id = 0
-    while True:
-        due = await fetch_all(
-            connection(),
-            "SELECT id FROM point_lots WHERE pending_until IS NOT NULL AND pending_until <= ?"
-            " AND id > ? ORDER BY id LIMIT ?",
-            (now, last_id, batch_size),
-        )
-        if not due:
-            return matured
+    due = await fetch_all(connection(), _FIRST_DUE, (now, batch_size))
+    while due:
         for lot in due:
             async with in_transaction() as conn:
                 if await mature_lot(conn, int(lot["id"]), now) is not None:
                     matured += 1
         progress.advance(len(due))
-        last_id = int(due[-1]["id"])
+        last = due[-1]
+        due = await fetch_all(
+            connection(),
+            _NEXT_DUE,
+            (now, as_datetime(last["pending_until"]), last["id"], batch_size),
+        )
+    return matured

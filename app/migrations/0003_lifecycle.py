@@ -24,6 +24,8 @@ CHECKS = [
 INDEXES = [
     "CREATE INDEX ix_point_lots_expiring ON point_lots (expires_at, id)"
     " WHERE remaining > 0 AND pending_until IS NULL AND expires_at IS NOT NULL",
+    "CREATE INDEX ix_point_lots_maturing ON point_lots (pending_until, id)"
+    " WHERE pending_until IS NOT NULL",
     "CREATE INDEX ix_idempotency_records_created_at ON idempotency_records (created_at)",
     "CREATE INDEX ix_members_inactive ON members (program_id, last_activity_at)"
     " WHERE points_available > 0",

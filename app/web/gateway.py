@@ -4,9 +4,10 @@
 2. CORS: preflights are answered for origins some program allows; a cross-origin request is
    refused (403) unless its key's program lists the origin;
 3. JSON only (415) and a body size limit (413), also enforced while the body streams in;
-4. the API key (401), and with a publishable key an optional member token (401 if invalid);
+4. the API key (401);
 5. the key's token bucket (429 with `Retry-After`; `X-RateLimit-Limit` and
-   `X-RateLimit-Remaining` on every answer);
+   `X-RateLimit-Remaining` on every answer), then with a publishable key an optional member
+   token (401 if invalid);
 6. a time limit on the whole request (503), which cancels its database work.
 
 A pure ASGI wrapper rather than Starlette middleware: it runs on every API request, and this
@@ -173,18 +174,13 @@ class ApiGateway:
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             await refuse(413, "BODY_TOO_LARGE", f"the body is over {self.max_body_bytes} bytes")
             return
-        principal = await self._principal(scope)
+        principal = await self._key_principal(scope)
         if isinstance(principal, tuple):
             status, code, message = principal
             await refuse(status, code, message, [(b"www-authenticate", b"Bearer")])
             return
-        if cross_origin:
-            assert origin is not None
-            if not await self.origins.program_allows(principal.program_id, origin):
-                await refuse(
-                    403, "ORIGIN_NOT_ALLOWED", f"the program does not allow the origin {origin}"
-                )
-                return
+        # The key's budget is spent before the member token is checked: a public key sent
+        # with junk tokens is limited like any other use of it.
         limit = _limit_of(principal)
         decision = self.limiter.take(principal.key_id, limit)
         extra_headers.extend(
@@ -201,6 +197,18 @@ class ApiGateway:
                 [(b"retry-after", str(decision.retry_after).encode())],
             )
             return
+        principal = await self._with_member(scope, principal)
+        if isinstance(principal, tuple):
+            status, code, message = principal
+            await refuse(status, code, message, [(b"www-authenticate", b"Bearer")])
+            return
+        if cross_origin:
+            assert origin is not None
+            if not await self.origins.program_allows(principal.program_id, origin):
+                await refuse(
+                    403, "ORIGIN_NOT_ALLOWED", f"the program does not allow the origin {origin}"
+                )
+                return
         state = scope.setdefault("state", {})
         state["principal"] = principal
         state["request_id"] = request_id
@@ -233,7 +241,7 @@ class ApiGateway:
                     " was kept",
                 )
 
-    async def _principal(self, scope: Scope) -> Principal | tuple[int, str, str]:
+    async def _key_principal(self, scope: Scope) -> Principal | tuple[int, str, str]:
         authorization = _header(scope, b"authorization") or ""
         scheme, _, secret = authorization.partition(" ")
         principal = (
@@ -247,6 +255,11 @@ class ApiGateway:
                 if not authorization
                 else "the API key is not valid",
             )
+        return principal
+
+    async def _with_member(
+        self, scope: Scope, principal: Principal
+    ) -> Principal | tuple[int, str, str]:
         token = _header(scope, TOKEN_HEADER)
         if token is None:
             return principal

@@ -146,7 +146,7 @@ async def test_get_and_other_methods_are_not_allowed() -> None:
         put = await http.put("/graphql", json={"query": PROGRAMS}, headers=BAD_KEY)
 
     assert (query.status_code, mutation.status_code, put.status_code) == (405, 405, 405)
-    assert query.headers["allow"] == "POST, OPTIONS"
+    assert set(query.headers["allow"].split(", ")) == {"POST", "OPTIONS"}
     assert query.text == "Method Not Allowed"
 
 
@@ -272,13 +272,6 @@ async def test_a_faster_refill_lets_requests_through_again(db: None, settings: S
     assert third.status_code == 200
 
 
-@pytest.mark.xfail(
-    reason="app/web/gateway.py ApiGateway.__call__ verifies the member token (in _principal)"
-    " before the key's token bucket is taken: requests with an invalid X-Member-Token are"
-    " answered 401 without using the budget, so a public publishable key plus junk tokens"
-    " (each unknown kid re-reads the program's secrets from the database) is never limited",
-    strict=True,
-)
 async def test_invalid_member_tokens_use_up_the_key_budget(db: None, settings: Settings) -> None:
     async with client(settings, api_key_cache_seconds=0) as api:
         await create_program(api)
@@ -446,12 +439,6 @@ async def test_a_costly_query_is_refused_before_any_resolver_runs(
     assert len(calls) == 16
 
 
-@pytest.mark.xfail(
-    reason="app/graphql/protection.py _page_size: a connection whose `first` is left out"
-    " counts 1 unless it is named activity or events (10): Query.referrals (default 20),"
-    " Member.referrals (10) and auditLog (50) are undercounted, and events (50) counts 10",
-    strict=True,
-)
 async def test_a_left_out_first_counts_as_its_default_page(api: Api) -> None:
     await create_program(api)
     selection = """{{
@@ -593,7 +580,12 @@ async def test_a_write_cut_off_by_the_time_limit_is_rolled_back(
         response = await api.post(REDEEM, redeem)
 
         assert refusal(response)[:2] == (503, "TIMEOUT")
-        assert await everything() == before
+        # Nothing of the redemption stayed; the attempt itself is in the audit log.
+        after = await everything()
+        assert after["all_counts"].pop("audit_log") == before["all_counts"].pop("audit_log") + 1
+        assert after == before
+        attempt = (await api.data(AUDIT, {"first": 1}))["auditLog"]["edges"][0]["node"]
+        assert (attempt["operation"], attempt["succeeded"]) == ("redeemReward", False)
 
         # The database is usable afterwards, and the same key redeems once.
         monkeypatch.setattr(idempotency_service, "store_response", real)
@@ -783,12 +775,6 @@ async def test_a_refused_admin_write_is_audited_as_failed(api: Api) -> None:
     assert settings_entry["after"]["name"] == "shop rewards"
 
 
-@pytest.mark.xfail(
-    reason="app/graphql/audit.py _succeeded reads payload['userErrors'] from the response data:"
-    " a refused admin write whose query does not select userErrors (or aliases it) is logged"
-    " as succeeded",
-    strict=True,
-)
 async def test_a_refused_admin_write_is_failed_even_without_selecting_user_errors(
     api: Api,
 ) -> None:
@@ -814,11 +800,6 @@ async def test_a_refused_admin_write_is_failed_even_without_selecting_user_error
     assert (entry["operation"], entry["succeeded"]) == ("adjustPoints", False)
 
 
-@pytest.mark.xfail(
-    reason="app/graphql/audit.py _root_fields only reads FieldNode selections of the operation:"
-    " an admin mutation sent inside a fragment (`mutation { ...F }`) is not audited",
-    strict=True,
-)
 async def test_an_admin_write_inside_a_fragment_is_audited(api: Api) -> None:
     await create_program(api)
     member = await enroll(api, "shop", "cust-1")
@@ -845,12 +826,6 @@ async def test_an_admin_write_inside_a_fragment_is_audited(api: Api) -> None:
     assert entries[0]["operation"] == "adjustPoints"
 
 
-@pytest.mark.xfail(
-    reason="app/graphql/audit.py AuditAdminWrites.on_execute snapshots every root field's"
-    " target before the whole operation and after the whole operation, so two writes to the"
-    " same target in one mutation both log the first state as before and the last as after",
-    strict=True,
-)
 async def test_two_writes_to_one_target_in_one_mutation_are_audited_in_order(api: Api) -> None:
     await create_program(api)
 

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
-import pytest
 
 from app.auth.api_keys import KeyKind
 from app.clock import ManualClock, using
@@ -724,12 +723,6 @@ def dig(body: dict[str, Any], *path: str | int) -> Any:
     return value
 
 
-@pytest.mark.xfail(
-    reason="app/graphql/referrals.py Referral.referrer and Referral.friend load the other"
-    " member with no scope or session check: through `me { referrals }` / `me { referredBy }`"
-    " a member token reads the other member's email, points and activity",
-    strict=True,
-)
 async def test_me_does_not_lead_to_another_members_data(api: Api) -> None:
     s = await shop(api)
     configured = await api.data(
