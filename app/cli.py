@@ -158,13 +158,23 @@ def create_api_key_command(
     program: Annotated[
         str | None, typer.Option(help="Program slug (secret and publishable keys).")
     ] = None,
+    per_second: Annotated[
+        float | None, typer.Option(help="Its own rate limit: requests per second on average.")
+    ] = None,
+    burst: Annotated[int | None, typer.Option(help="Its own rate limit: requests at once.")] = None,
 ) -> None:
     """Create an API key and print it once; only its hash is stored."""
-    from app.services.api_keys import create_api_key
+    from app.services.api_keys import check_rate_limit, create_api_key, set_rate_limit
 
-    settings = Settings.from_env()
-    created = _run(settings, lambda: create_api_key(kind, program, name))
-    typer.echo(created.secret)
+    async def create() -> str:
+        if per_second is not None or burst is not None:
+            check_rate_limit(per_second, burst)
+        created = await create_api_key(kind, program, name)
+        if per_second is not None or burst is not None:
+            await set_rate_limit(created.id, per_second, burst)
+        return created.secret
+
+    typer.echo(_run(Settings.from_env(), create))
 
 
 @cli.command("list-api-keys")

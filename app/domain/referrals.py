@@ -14,6 +14,12 @@ The referrer's and the friend's rewards each have a trigger: the friend's SIGNUP
 FIRST_ORDER whose value reaches a minimum, or EACH_ORDER reaching the minimum, up to a number of
 orders. Order rewards wait pending until the order's return window (the program's pendingDays)
 has passed, and a refunded order cancels what is still pending.
+
+A side earns points, a reward from the program's catalogue, or both. A catalogue reward is given
+when the side's reward becomes final (at once, or when its pending period ends): its cost in
+points is credited and redeemed with the reward at once, so the member's balance is unchanged
+and lifetime earned and redeemed both rise by the cost. A reward that cannot be given then (out
+of stock, or no longer active) is recorded FAILED with the reason. The points are paid anyway.
 """
 
 from __future__ import annotations
@@ -66,6 +72,22 @@ class RewardStatus(StrEnum):
     PENDING = "PENDING"
     PAID = "PAID"
     CANCELLED = "CANCELLED"
+
+
+class CatalogueRewardStatus(StrEnum):
+    # Waiting for the side's reward to become final.
+    PENDING = "PENDING"
+    # Redeemed for the member: a redemption with its code exists.
+    GIVEN = "GIVEN"
+    # Could not be given when it became due (see CatalogueFailure); the store makes it good.
+    FAILED = "FAILED"
+    # The qualifying order was refunded while the reward was pending.
+    CANCELLED = "CANCELLED"
+
+
+class CatalogueFailure(StrEnum):
+    OUT_OF_STOCK = "OUT_OF_STOCK"
+    REWARD_INACTIVE = "REWARD_INACTIVE"
 
 
 class SignalKind(StrEnum):
@@ -184,10 +206,12 @@ class SideRule:
     minimum_order_minor: int = 0
     # EACH_ORDER: how many of the friend's orders earn, at most.
     max_orders: int = 1
+    # A reward of the program's catalogue given besides (or instead of) the points.
+    reward_id: int | None = None
 
     @property
     def rewards(self) -> bool:
-        return self.points > 0
+        return self.points > 0 or self.reward_id is not None
 
     def order_counts(self, value_minor: int, rewarded_orders: int) -> bool:
         """Whether an order of this value, after `rewarded_orders` rewarded ones, earns."""

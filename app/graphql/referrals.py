@@ -10,6 +10,8 @@ import strawberry
 from app.auth.api_keys import Principal
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.referrals import (
+    CatalogueFailure,
+    CatalogueRewardStatus,
     HoldReason,
     LimitPeriod,
     ReferralSide,
@@ -23,10 +25,19 @@ from app.domain.referrals import (
 from app.graphql.context import Info, admin, member_reader
 from app.graphql.errors import UserError, guarded, query_error
 from app.graphql.ids import decode_id, encode_cursor, encode_id
-from app.graphql.types import Member, Node, PageInfo, cursor_position, page_size
+from app.graphql.types import (
+    Member,
+    Node,
+    PageInfo,
+    Redemption,
+    Reward,
+    cursor_position,
+    page_size,
+)
 from app.services import members as members_service
 from app.services import programs as programs_service
 from app.services import referrals as referrals_service
+from app.services import rewards as rewards_service
 from app.services.referrals import (
     ReferralRecord,
     ReferralRewardRecord,
@@ -51,6 +62,13 @@ HoldReasonEnum = strawberry.enum(HoldReason, name="ReferralHoldReason")
 ReferralSideEnum = strawberry.enum(ReferralSide, name="ReferralSide")
 RewardStatusEnum = strawberry.enum(RewardStatus, name="ReferralRewardStatus")
 LimitPeriodEnum = strawberry.enum(LimitPeriod, name="ReferralLimitPeriod")
+CatalogueRewardStatusEnum = strawberry.enum(
+    CatalogueRewardStatus,
+    name="ReferralCatalogueRewardStatus",
+    description="PENDING until the side's reward is final, GIVEN (see redemption), FAILED (see"
+    " catalogueFailure; the points were paid) or CANCELLED by a refund.",
+)
+CatalogueFailureEnum = strawberry.enum(CatalogueFailure, name="ReferralCatalogueFailure")
 
 
 def _reader(info: Info) -> Principal:
@@ -79,6 +97,14 @@ class ReferralSideRule:
         description="Order triggers: the order's total, in the program's currency, must reach it."
     )
     max_orders: int = strawberry.field(description="EACH_ORDER: orders that earn, at most.")
+    reward_pk: strawberry.Private[int | None]
+
+    @strawberry.field(
+        description="A reward of the catalogue given besides (or instead of) the points: its"
+        " cost is credited and redeemed at once, leaving the balance as it was."
+    )
+    async def reward(self) -> Reward | None:
+        return await _catalogue_reward(self.reward_pk)
 
 
 @strawberry.type(description="A program's referral settings; referrals are off until enabled.")
@@ -107,6 +133,7 @@ class ReferralSettings:
                 trigger=rule.trigger,
                 minimum_order_minor=rule.minimum_order_minor,
                 max_orders=rule.max_orders,
+                reward_pk=rule.reward_id,
             )
 
         return cls(
@@ -122,7 +149,14 @@ class ReferralSettings:
         )
 
 
-@strawberry.type(description="Points one side of a referral earned.")
+async def _catalogue_reward(reward_id: int | None) -> Reward | None:
+    if reward_id is None:
+        return None
+    record = await rewards_service.get_reward(reward_id, None)
+    return None if record is None else Reward.from_record(record)
+
+
+@strawberry.type(description="What one side of a referral earned: points, a catalogue reward.")
 class ReferralReward:
     side: ReferralSideEnum  # type: ignore[valid-type]
     points: int
@@ -132,6 +166,19 @@ class ReferralReward:
     order_id: strawberry.ID | None = strawberry.field(description="The Order that earned it.")
     available_at: datetime | None
     created_at: datetime
+    catalogue_status: CatalogueRewardStatusEnum | None = strawberry.field(  # type: ignore[valid-type]
+        description="What became of the catalogue reward; null when the side earns points only."
+    )
+    catalogue_failure: CatalogueFailureEnum | None = strawberry.field(  # type: ignore[valid-type]
+        description="Why a FAILED catalogue reward could not be given."
+    )
+    value_minor: int | None = strawberry.field(
+        description="The face value of the GIVEN catalogue reward when it was given, in minor"
+        " units of the program's currency."
+    )
+    reward_pk: strawberry.Private[int | None]
+    redemption_pk: strawberry.Private[int | None]
+    member_pk: strawberry.Private[int]
 
     @classmethod
     def from_record(cls, record: ReferralRewardRecord) -> ReferralReward:
@@ -144,7 +191,30 @@ class ReferralReward:
             else strawberry.ID(encode_id("Order", record.order_id)),
             available_at=record.available_at,
             created_at=record.created_at,
+            catalogue_status=record.reward_status,
+            catalogue_failure=record.reward_failure,
+            value_minor=record.reward_value_minor,
+            reward_pk=record.reward_id,
+            redemption_pk=record.redemption_id,
+            member_pk=record.member_id,
         )
+
+    @strawberry.field(description="The catalogue reward of this side, if it has one.")
+    async def reward(self) -> Reward | None:
+        return await _catalogue_reward(self.reward_pk)
+
+    @strawberry.field(
+        description="The redemption of a GIVEN catalogue reward, with its code; null for a member"
+        " token reading the other side's reward."
+    )
+    async def redemption(self, info: Info) -> Redemption | None:
+        principal = info.context.principal
+        if self.redemption_pk is None or (
+            principal.is_member_session and principal.member_id != self.member_pk
+        ):
+            return None
+        record = await rewards_service.get_redemption(self.redemption_pk, principal.program_scope)
+        return None if record is None else Redemption.from_record(record)
 
 
 @strawberry.type(description="A member inviting a friend, and what became of it.")
@@ -287,6 +357,14 @@ class ReferralStats:
     points_paid: int = strawberry.field(description="Referral points given and final.")
     points_pending: int = strawberry.field(description="Referral points still pending.")
     points_cancelled: int = strawberry.field(description="Referral points cancelled by refunds.")
+    money_paid_minor: int = strawberry.field(
+        description="The face value (valueMinor when given) of the catalogue rewards given, in"
+        " minor units of `currency`."
+    )
+    currency: str = strawberry.field(description="The program's currency.")
+    catalogue_rewards: list[ReferralReasonCount] = strawberry.field(
+        description="Catalogue rewards by ReferralCatalogueRewardStatus (in `reason`)."
+    )
     held_by_reason: list[ReferralReasonCount]
     rejected_by_reason: list[ReferralReasonCount]
     top_advocates: list[ReferralAdvocate]
@@ -328,13 +406,20 @@ class ReferralSideInput:
     trigger: ReferralTriggerEnum  # type: ignore[valid-type]
     minimum_order_minor: int = 0
     max_orders: int = strawberry.field(default=1, description="EACH_ORDER only.")
+    reward_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="An active Reward of the program given besides (or instead of) the points.",
+    )
 
-    def to_service(self) -> referrals_service.SideInput:
+    def to_service(self, field: list[str]) -> referrals_service.SideInput:
         return referrals_service.SideInput(
             points=self.points,
             trigger=self.trigger,
             minimum_order_minor=self.minimum_order_minor,
             max_orders=self.max_orders,
+            reward_id=None
+            if self.reward_id is None
+            else decode_id(self.reward_id, "Reward", [*field, "rewardId"]),
         )
 
 
@@ -451,6 +536,9 @@ class ReferralQueries:
             points_paid=stats.points_paid,
             points_pending=stats.points_pending,
             points_cancelled=stats.points_cancelled,
+            money_paid_minor=stats.money_paid_minor,
+            currency=program.currency,
+            catalogue_rewards=_counts(stats.catalogue_rewards),
             held_by_reason=_counts(stats.held_by_reason),
             rejected_by_reason=_counts(stats.rejected_by_reason),
             top_advocates=[
@@ -477,8 +565,12 @@ class ReferralMutations:
                     program_slug=input.program_slug,
                     enabled=input.enabled,
                     url_template=input.url_template,
-                    referrer=None if input.referrer is None else input.referrer.to_service(),
-                    friend=None if input.friend is None else input.friend.to_service(),
+                    referrer=None
+                    if input.referrer is None
+                    else input.referrer.to_service(["input", "referrer"]),
+                    friend=None
+                    if input.friend is None
+                    else input.friend.to_service(["input", "friend"]),
                     referrer_limit=input.referrer_limit,
                     referrer_limit_period=input.referrer_limit_period,
                     ip_weekly_threshold=input.ip_weekly_threshold,

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from app.models.members import Member
     from app.models.orders import Order
     from app.models.programs import Program
+    from app.models.rewards import Redemption, Reward
 
 
 class ReferralSettings(Model):
@@ -23,10 +24,23 @@ class ReferralSettings(Model):
     # The member's link: the template with {code} replaced by the member's code.
     url_template = fields.CharField(max_length=500, default="")
     referrer_points = fields.BigIntField(default=0)
+    # A catalogue reward given to the referrer instead of or besides the points.
+    referrer_reward: fields.ForeignKeyNullableRelation[Reward] = fields.ForeignKeyField(
+        "models.Reward",
+        related_name="referrer_referral_settings",
+        on_delete=fields.RESTRICT,
+        null=True,
+    )
     referrer_trigger = fields.CharField(max_length=16, default="FIRST_ORDER")
     referrer_minimum_order_minor = fields.BigIntField(default=0)
     referrer_max_orders = fields.IntField(default=1)
     friend_points = fields.BigIntField(default=0)
+    friend_reward: fields.ForeignKeyNullableRelation[Reward] = fields.ForeignKeyField(
+        "models.Reward",
+        related_name="friend_referral_settings",
+        on_delete=fields.RESTRICT,
+        null=True,
+    )
     friend_trigger = fields.CharField(max_length=16, default="SIGNUP")
     friend_minimum_order_minor = fields.BigIntField(default=0)
     friend_max_orders = fields.IntField(default=1)
@@ -112,7 +126,12 @@ class Referral(Model):
 
 
 class ReferralReward(Model):
-    """Points one side of a referral earned, once per trigger (`trigger_ref`)."""
+    """What one side of a referral earned, once per trigger (`trigger_ref`).
+
+    Points, a catalogue reward or both. A catalogue reward is given by crediting its cost in
+    points and redeeming it with them in one database transaction (`redemption`), or recorded
+    FAILED with `reward_failure`.
+    """
 
     id = fields.BigIntField(primary_key=True)
     program: fields.ForeignKeyRelation[Program] = fields.ForeignKeyField(
@@ -137,6 +156,18 @@ class ReferralReward(Model):
         related_name="referral_rewards",
         on_delete=fields.RESTRICT,
         null=True,
+    )
+    # The catalogue reward: NULL status when the side earns points only, else PENDING, GIVEN,
+    # FAILED (see reward_failure) or CANCELLED.
+    reward: fields.ForeignKeyNullableRelation[Reward] = fields.ForeignKeyField(
+        "models.Reward", related_name="referral_rewards", on_delete=fields.RESTRICT, null=True
+    )
+    reward_status = fields.CharField(max_length=16, null=True)
+    reward_failure = fields.CharField(max_length=32, null=True)
+    # The reward's face value when it was given, in minor units of the program's currency.
+    reward_value_minor = fields.BigIntField(null=True)
+    redemption: fields.ForeignKeyNullableRelation[Redemption] = fields.ForeignKeyField(
+        "models.Redemption", related_name="referral_rewards", on_delete=fields.RESTRICT, null=True
     )
     # When a pending reward becomes final (the end of the order's return window).
     available_at = fields.DatetimeField(null=True)

@@ -114,6 +114,18 @@ MAX_BURST = 1_000_000
 async def set_rate_limit(key_id: int, per_second: float | None, burst: int | None) -> None:
     """Give a key its own token bucket; None for both returns it to its kind's default.
     Servers apply it within LAUREL_API_KEY_CACHE_SECONDS."""
+    check_rate_limit(per_second, burst)
+    changed = await execute(
+        connection(),
+        "UPDATE api_keys SET rate_limit_per_second = ?, rate_limit_burst = ? WHERE id = ?"
+        " AND revoked_at IS NULL",
+        (per_second, burst, key_id),
+    )
+    if changed == 0:
+        raise DomainError(ErrorCode.INVALID_ID, f"no active API key with id {key_id}", ["id"])
+
+
+def check_rate_limit(per_second: float | None, burst: int | None) -> None:
     if (per_second is None) != (burst is None):
         raise DomainError(
             ErrorCode.INVALID_VALUE, "give both --per-second and --burst, or neither", ["burst"]
@@ -128,11 +140,3 @@ async def set_rate_limit(key_id: int, per_second: float | None, burst: int | Non
         raise DomainError(
             ErrorCode.INVALID_VALUE, f"--burst must be between 1 and {MAX_BURST}", ["burst"]
         )
-    changed = await execute(
-        connection(),
-        "UPDATE api_keys SET rate_limit_per_second = ?, rate_limit_burst = ? WHERE id = ?"
-        " AND revoked_at IS NULL",
-        (per_second, burst, key_id),
-    )
-    if changed == 0:
-        raise DomainError(ErrorCode.INVALID_ID, f"no active API key with id {key_id}", ["id"])

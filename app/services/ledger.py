@@ -64,6 +64,8 @@ class Movement:
     lot_id: int | None = None
     # For an expiry: the available lots it empties, with what is left in each.
     expiring_lots: tuple[tuple[int, int], ...] = ()
+    # The program's expiry settings when the caller has them (saves reading them again).
+    expiry: ExpirySettings | None = None
     # Refusal when the member cannot cover a debit (the code differs per use case).
     shortfall_code: ErrorCode = ErrorCode.INSUFFICIENT_POINTS
     event_details: dict[str, Any] = field(default_factory=dict)
@@ -243,7 +245,9 @@ async def post_movement(
         expires_at = (
             None
             if movement.pending_until is not None
-            else (await expiry_settings(conn, movement.program_id)).lot_expires_at(now)
+            else (
+                movement.expiry or await expiry_settings(conn, movement.program_id)
+            ).lot_expires_at(now)
         )
         await execute(
             conn,

@@ -533,6 +533,7 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
                         description=f"Order {data.order_id}",
                         order_ref=data.order_id,
                         event_details={"orderPk": encode_id("Order", order.id)},
+                        expiry=program.expiry,
                     ),
                     now,
                 )

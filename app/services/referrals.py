@@ -16,6 +16,10 @@ The rules are in app/domain/referrals.py. Here:
   them: the friend's enrolment, or the friend's order in `record_order`. Order rewards are
   pending until the order's return window has passed; a full refund of the order cancels what
   is still pending; the `referrals` job makes them final and the referral REWARDED.
+- A side's catalogue reward is given when its reward is final (`_give_catalogue_reward`): at
+  once for a sign-up or an order past its window, else by `settle_reward`; never once a refund
+  cancelled it. Out of stock or inactive then: recorded FAILED with the reason (event
+  `referral.reward_failed`), the points are paid anyway and nothing retries it.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ from app.domain.referrals import (
     MAX_REWARDED_ORDERS,
     SIGNAL_MAX,
     URL_TEMPLATE_MAX,
+    CatalogueFailure,
+    CatalogueRewardStatus,
     HoldReason,
     LimitPeriod,
     ReferralSide,
@@ -62,6 +68,7 @@ from app.domain.referrals import (
     signal_hash,
     valid_url_template,
 )
+from app.domain.rewards import RedemptionStatus, new_redemption_code
 from app.domain.validation import (
     EMAIL_MAX,
     EXTERNAL_ID_MAX,
@@ -78,7 +85,8 @@ _SETTINGS_COLUMNS = (
     "program_id, enabled, url_template, referrer_points, referrer_trigger,"
     " referrer_minimum_order_minor, referrer_max_orders, friend_points, friend_trigger,"
     " friend_minimum_order_minor, friend_max_orders, referrer_limit, referrer_limit_period,"
-    " ip_weekly_threshold, attach_window_days, signal_salt, updated_at"
+    " ip_weekly_threshold, attach_window_days, signal_salt, updated_at, referrer_reward_id,"
+    " friend_reward_id"
 )
 _COLUMNS = (
     "id, program_id, referrer_id, friend_id, friend_customer_id, friend_email, state,"
@@ -87,7 +95,7 @@ _COLUMNS = (
 )
 _REWARD_COLUMNS = (
     "id, referral_id, member_id, side, points, status, order_id, available_at, created_at,"
-    " settled_at"
+    " settled_at, reward_id, reward_status, reward_failure, reward_value_minor, redemption_id"
 )
 _CLAIMED = "(claim_customer_id IS NOT NULL OR claim_email IS NOT NULL)"
 _NO_CURSOR = 2**63 - 1
@@ -134,6 +142,10 @@ def _default_settings(program_id: int) -> ReferralSettingsRecord:
     )
 
 
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
 def _settings(row: dict[str, Any]) -> ReferralSettingsRecord:
     return ReferralSettingsRecord(
         program_id=int(row["program_id"]),
@@ -144,12 +156,14 @@ def _settings(row: dict[str, Any]) -> ReferralSettingsRecord:
             trigger=ReferralTrigger(row["referrer_trigger"]),
             minimum_order_minor=int(row["referrer_minimum_order_minor"]),
             max_orders=int(row["referrer_max_orders"]),
+            reward_id=_optional_int(row["referrer_reward_id"]),
         ),
         friend=SideRule(
             points=int(row["friend_points"]),
             trigger=ReferralTrigger(row["friend_trigger"]),
             minimum_order_minor=int(row["friend_minimum_order_minor"]),
             max_orders=int(row["friend_max_orders"]),
+            reward_id=_optional_int(row["friend_reward_id"]),
         ),
         referrer_limit=int(row["referrer_limit"]),
         referrer_limit_period=LimitPeriod(row["referrer_limit_period"]),
@@ -221,6 +235,12 @@ class ReferralRewardRecord:
     available_at: datetime | None
     created_at: datetime
     settled_at: datetime | None
+    # The catalogue reward of the side, if it has one, and what became of it.
+    reward_id: int | None = None
+    reward_status: CatalogueRewardStatus | None = None
+    reward_failure: CatalogueFailure | None = None
+    reward_value_minor: int | None = None
+    redemption_id: int | None = None
 
 
 def _reward(row: dict[str, Any]) -> ReferralRewardRecord:
@@ -235,6 +255,15 @@ def _reward(row: dict[str, Any]) -> ReferralRewardRecord:
         available_at=as_optional_datetime(row["available_at"]),
         created_at=as_datetime(row["created_at"]),
         settled_at=as_optional_datetime(row["settled_at"]),
+        reward_id=_optional_int(row["reward_id"]),
+        reward_status=None
+        if row["reward_status"] is None
+        else CatalogueRewardStatus(row["reward_status"]),
+        reward_failure=None
+        if row["reward_failure"] is None
+        else CatalogueFailure(row["reward_failure"]),
+        reward_value_minor=_optional_int(row["reward_value_minor"]),
+        redemption_id=_optional_int(row["redemption_id"]),
     )
 
 
@@ -267,6 +296,8 @@ class SideInput:
     trigger: ReferralTrigger
     minimum_order_minor: int = 0
     max_orders: int = 1
+    # A Reward of the program's catalogue, active when set.
+    reward_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -309,7 +340,25 @@ def _check_side(check: Checker, field: list[str], side: SideInput) -> SideRule:
         trigger=side.trigger,
         minimum_order_minor=side.minimum_order_minor,
         max_orders=side.max_orders,
+        reward_id=side.reward_id,
     )
+
+
+async def _check_catalogue_reward(
+    check: Checker, field: list[str], program_id: int, rule: SideRule | None
+) -> None:
+    """A side's catalogue reward must be an active reward of the program."""
+    if rule is None or rule.reward_id is None:
+        return
+    row = await fetch_one(
+        connection(), "SELECT program_id, active FROM rewards WHERE id = ?", (rule.reward_id,)
+    )
+    if row is None or int(row["program_id"]) != program_id:
+        check.add(
+            ErrorCode.REWARD_NOT_FOUND, "no such reward in this program", [*field, "rewardId"]
+        )
+    elif not row["active"]:
+        check.add(ErrorCode.REWARD_INACTIVE, "the reward is not active", [*field, "rewardId"])
 
 
 async def update_settings(data: UpdateReferralSettingsInput) -> ReferralSettingsRecord:
@@ -342,6 +391,9 @@ async def update_settings(data: UpdateReferralSettingsInput) -> ReferralSettings
             check.int_range(["input", name], value, 0, high, ErrorCode.INVALID_VALUE)
     check.raise_if_any()
     program = await require_program(data.program_slug, None)
+    await _check_catalogue_reward(check, ["input", "referrer"], program.id, referrer)
+    await _check_catalogue_reward(check, ["input", "friend"], program.id, friend)
+    check.raise_if_any()
     now = utc_now()
     async with in_transaction() as conn:
         await fetch_one(
@@ -386,7 +438,8 @@ async def update_settings(data: UpdateReferralSettingsInput) -> ReferralSettings
             " referrer_trigger = ?, referrer_minimum_order_minor = ?, referrer_max_orders = ?,"
             " friend_points = ?, friend_trigger = ?, friend_minimum_order_minor = ?,"
             " friend_max_orders = ?, referrer_limit = ?, referrer_limit_period = ?,"
-            " ip_weekly_threshold = ?, attach_window_days = ?, updated_at = ?"
+            " ip_weekly_threshold = ?, attach_window_days = ?, updated_at = ?,"
+            " referrer_reward_id = ?, friend_reward_id = ?"
             f" WHERE program_id = ? RETURNING {_SETTINGS_COLUMNS}",
             (
                 merged.enabled,
@@ -404,6 +457,8 @@ async def update_settings(data: UpdateReferralSettingsInput) -> ReferralSettings
                 merged.ip_weekly_threshold,
                 merged.attach_window_days,
                 now,
+                merged.referrer.reward_id,
+                merged.friend.reward_id,
                 program.id,
             ),
         )
@@ -814,25 +869,30 @@ async def _pay(
     *,
     referral: ReferralRecord,
     side: ReferralSide,
-    points: int,
+    rule: SideRule,
     trigger_ref: str,
     order_pk: int | None,
     pending_until: datetime | None,
     description: str,
     now: datetime,
 ) -> bool:
-    """Pay one side once per trigger; False when it was paid before or the member opted out."""
+    """Pay one side once per trigger: its points, and its catalogue reward once the reward is
+    final (now, or when `settle_reward` ends the pending period). False when it was paid
+    before or the member opted out."""
     member_id = referral.referrer_id if side is ReferralSide.REFERRER else referral.friend_id
     assert member_id is not None
     member = await fetch_one(conn, "SELECT opted_out_at FROM members WHERE id = ?", (member_id,))
     if member is None or member["opted_out_at"] is not None:
         return False
     status = RewardStatus.PENDING if pending_until is not None else RewardStatus.PAID
+    points = rule.points
     reward = await fetch_one(
         conn,
         "INSERT INTO referral_rewards (program_id, referral_id, member_id, side, trigger_ref,"
-        " order_id, points, status, transaction_id, available_at, created_at, settled_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+        " order_id, points, status, transaction_id, available_at, created_at, settled_at,"
+        " reward_id, reward_status)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+        " RETURNING id",
         (
             referral.program_id,
             referral.id,
@@ -845,10 +905,41 @@ async def _pay(
             pending_until,
             now,
             None if pending_until is not None else now,
+            rule.reward_id,
+            None if rule.reward_id is None else CatalogueRewardStatus.PENDING.value,
         ),
     )
     if reward is None:
         return False
+    if points > 0:
+        await _pay_points(
+            conn,
+            referral=referral,
+            side=side,
+            reward_pk=int(reward["id"]),
+            member_id=member_id,
+            points=points,
+            pending_until=pending_until,
+            description=description,
+            now=now,
+        )
+    if rule.reward_id is not None and pending_until is None:
+        await _give_catalogue_reward(conn, int(reward["id"]), now)
+    return True
+
+
+async def _pay_points(
+    conn: BaseDBAsyncClient,
+    *,
+    referral: ReferralRecord,
+    side: ReferralSide,
+    reward_pk: int,
+    member_id: int,
+    points: int,
+    pending_until: datetime | None,
+    description: str,
+    now: datetime,
+) -> None:
     posted = await post_movement(
         conn,
         Movement(
@@ -872,7 +963,141 @@ async def _pay(
     await fetch_one(
         conn,
         "UPDATE referral_rewards SET transaction_id = ? WHERE id = ? RETURNING id",
-        (posted.transaction_id, reward["id"]),
+        (posted.transaction_id, reward_pk),
+    )
+
+
+async def _give_catalogue_reward(conn: BaseDBAsyncClient, reward_pk: int, now: datetime) -> bool:
+    """Give the PENDING catalogue reward of a referral reward, in the caller's transaction.
+
+    The reward's cost is credited to the member (REFERRAL) and at once redeemed with the reward
+    (REDEEM), so the member's balance does not change while lifetime earned and redeemed both
+    rise by the cost. The points pass through a pending lot made due now and spent entirely by
+    the redemption: they are never available, so they cannot repay a debt or be spent on
+    anything else, and no older lot is touched. The member row is locked before the reward row,
+    as in `redeem_reward`. Out of stock or inactive: FAILED with the reason, nothing moves.
+    True when it was given.
+    """
+    claimed = await fetch_one(
+        conn,
+        "SELECT rr.program_id, rr.referral_id, rr.member_id, rr.side, rr.reward_id"
+        " FROM referral_rewards rr WHERE rr.id = ? AND rr.reward_status = ?",
+        (reward_pk, CatalogueRewardStatus.PENDING.value),
+    )
+    if claimed is None or claimed["reward_id"] is None:
+        return False
+    member_id = int(claimed["member_id"])
+    program_id = int(claimed["program_id"])
+    referral_gid = encode_id("Referral", int(claimed["referral_id"]))
+    await _lock_member(conn, member_id)
+    row = await fetch_one(
+        conn,
+        "SELECT id, name, cost_points, value_minor, stock, active FROM rewards WHERE id = ?",
+        (claimed["reward_id"],),
+    )
+    assert row is not None
+    failure: CatalogueFailure | None = None
+    if not row["active"]:
+        failure = CatalogueFailure.REWARD_INACTIVE
+    elif row["stock"] is not None:
+        taken = await fetch_one(
+            conn,
+            "UPDATE rewards SET stock = stock - 1 WHERE id = ? AND stock > 0 RETURNING stock",
+            (row["id"],),
+        )
+        if taken is None:
+            failure = CatalogueFailure.OUT_OF_STOCK
+    if failure is not None:
+        await fetch_one(
+            conn,
+            "UPDATE referral_rewards SET reward_status = ?, reward_failure = ? WHERE id = ?"
+            " RETURNING id",
+            (CatalogueRewardStatus.FAILED.value, failure.value, reward_pk),
+        )
+        await append_event(
+            conn,
+            program_id=program_id,
+            member_id=member_id,
+            event_type="referral.reward_failed",
+            payload={
+                "referralId": referral_gid,
+                "memberId": encode_id("Member", member_id),
+                "side": claimed["side"],
+                "rewardId": encode_id("Reward", int(row["id"])),
+                "reason": failure.value,
+            },
+            now=now,
+        )
+        return False
+    cost = int(row["cost_points"])
+    name = str(row["name"])
+    code = new_redemption_code()
+    credit = await post_movement(
+        conn,
+        Movement(
+            program_id=program_id,
+            member_id=member_id,
+            kind=TransactionKind.REFERRAL,
+            points=cost,
+            counter_account=Account.PROGRAM_ISSUED,
+            member_account=Account.MEMBER_PENDING,
+            pending_until=now,
+            description=f"Referral reward: {name}",
+            event_details={"referralId": referral_gid, "side": claimed["side"]},
+        ),
+        now,
+    )
+    lot = await fetch_one(
+        conn, "SELECT id FROM point_lots WHERE transaction_id = ?", (credit.transaction_id,)
+    )
+    assert lot is not None
+    redeemed = await post_movement(
+        conn,
+        Movement(
+            program_id=program_id,
+            member_id=member_id,
+            kind=TransactionKind.REDEEM,
+            points=-cost,
+            counter_account=Account.PROGRAM_REDEEMED,
+            member_account=Account.MEMBER_PENDING,
+            lot_id=int(lot["id"]),
+            description=f"Redeemed {name} (referral reward)",
+            event_details={
+                "rewardId": encode_id("Reward", int(row["id"])),
+                "code": code,
+                "referralId": referral_gid,
+            },
+        ),
+        now,
+    )
+    # The emptied lot leaves the pending ones (no points move: it holds none).
+    await mature_lot(conn, int(lot["id"]), now)
+    redemption = await fetch_one(
+        conn,
+        "INSERT INTO redemptions (program_id, member_id, reward_id, code, points_spent, status,"
+        " transaction_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (
+            program_id,
+            member_id,
+            int(row["id"]),
+            code,
+            cost,
+            RedemptionStatus.ISSUED.value,
+            redeemed.transaction_id,
+            now,
+        ),
+    )
+    assert redemption is not None
+    await fetch_one(
+        conn,
+        "UPDATE referral_rewards SET reward_status = ?, reward_failure = NULL,"
+        " reward_value_minor = ?, redemption_id = ? WHERE id = ? RETURNING id",
+        (
+            CatalogueRewardStatus.GIVEN.value,
+            row["value_minor"],
+            redemption["id"],
+            reward_pk,
+        ),
     )
     return True
 
@@ -917,7 +1142,7 @@ async def _after_signup(
             conn,
             referral=referral,
             side=ReferralSide.FRIEND,
-            points=settings.friend.points,
+            rule=settings.friend,
             trigger_ref=SIGNUP_REF,
             order_pk=None,
             pending_until=None,
@@ -929,7 +1154,7 @@ async def _after_signup(
             conn,
             referral=referral,
             side=ReferralSide.REFERRER,
-            points=settings.referrer.points,
+            rule=settings.referrer,
             trigger_ref=SIGNUP_REF,
             order_pk=None,
             pending_until=None,
@@ -983,7 +1208,7 @@ async def _apply_order(
             conn,
             referral=referral,
             side=side,
-            points=rule.points,
+            rule=rule,
             trigger_ref=f"order:{order.pk}",
             order_pk=order.pk,
             pending_until=pending_until,
@@ -1079,32 +1304,46 @@ async def on_order_refunded(
         return
     rows = await fetch_all(
         conn,
-        "SELECT id, referral_id, member_id, transaction_id FROM referral_rewards"
+        "SELECT id, referral_id, member_id, transaction_id, available_at FROM referral_rewards"
         " WHERE order_id = ? AND status = ? ORDER BY id",
         (order_pk, RewardStatus.PENDING.value),
     )
     touched: set[int] = set()
     for reward in rows:
-        # The lot first: its row lock keeps the maturing job off it until we are done.
-        lot = await fetch_one(
-            conn,
-            "UPDATE point_lots SET remaining = remaining WHERE transaction_id = ?"
-            " AND pending_until IS NOT NULL RETURNING id, program_id, remaining",
-            (reward["transaction_id"],),
-        )
-        if lot is None:
-            # Matured already: the reward is final.
+        lot = None
+        if reward["transaction_id"] is not None:
+            # The lot first: its row lock keeps the maturing job off it until we are done.
+            lot = await fetch_one(
+                conn,
+                "UPDATE point_lots SET remaining = remaining WHERE transaction_id = ?"
+                " AND pending_until IS NOT NULL RETURNING id, program_id, remaining",
+                (reward["transaction_id"],),
+            )
+            if lot is None:
+                # Matured already: the reward is final.
+                await settle_reward(conn, int(reward["id"]), now)
+                continue
+        elif as_datetime(reward["available_at"]) <= now:
+            # A catalogue reward alone whose pending period is over: final.
             await settle_reward(conn, int(reward["id"]), now)
             continue
         cancelled = await fetch_one(
             conn,
-            "UPDATE referral_rewards SET status = ?, settled_at = ? WHERE id = ? AND status = ?"
-            " RETURNING id",
-            (RewardStatus.CANCELLED.value, now, reward["id"], RewardStatus.PENDING.value),
+            "UPDATE referral_rewards SET status = ?, settled_at = ?,"
+            " reward_status = CASE WHEN reward_status = ? THEN ? ELSE reward_status END"
+            " WHERE id = ? AND status = ? RETURNING id",
+            (
+                RewardStatus.CANCELLED.value,
+                now,
+                CatalogueRewardStatus.PENDING.value,
+                CatalogueRewardStatus.CANCELLED.value,
+                reward["id"],
+                RewardStatus.PENDING.value,
+            ),
         )
         if cancelled is None:
             continue
-        if int(lot["remaining"]) > 0:
+        if lot is not None and int(lot["remaining"]) > 0:
             await post_movement(
                 conn,
                 Movement(
@@ -1154,8 +1393,9 @@ async def on_order_refunded(
 
 
 async def settle_reward(conn: BaseDBAsyncClient, reward_id: int, now: datetime) -> bool:
-    """Make a due pending reward final (maturing its points if the maturing job has not yet);
-    the referrer's makes its referral REWARDED. False when it was settled already."""
+    """Make a due pending reward final (maturing its points if the maturing job has not yet,
+    and giving its catalogue reward); the referrer's makes its referral REWARDED. False when it
+    was settled (or cancelled) already."""
     claimed = await fetch_one(
         conn,
         "UPDATE referral_rewards SET status = ?, settled_at = ? WHERE id = ? AND status = ?"
@@ -1164,13 +1404,15 @@ async def settle_reward(conn: BaseDBAsyncClient, reward_id: int, now: datetime) 
     )
     if claimed is None:
         return False
-    lot = await fetch_one(
-        conn,
-        "SELECT id FROM point_lots WHERE transaction_id = ? AND pending_until IS NOT NULL",
-        (claimed["transaction_id"],),
-    )
-    if lot is not None:
-        await mature_lot(conn, int(lot["id"]), now)
+    if claimed["transaction_id"] is not None:
+        lot = await fetch_one(
+            conn,
+            "SELECT id FROM point_lots WHERE transaction_id = ? AND pending_until IS NOT NULL",
+            (claimed["transaction_id"],),
+        )
+        if lot is not None:
+            await mature_lot(conn, int(lot["id"]), now)
+    await _give_catalogue_reward(conn, reward_id, now)
     if claimed["side"] == ReferralSide.REFERRER.value:
         row = await fetch_one(
             conn,
@@ -1607,6 +1849,9 @@ class ReferralStats:
     points_paid: int
     points_pending: int
     points_cancelled: int
+    # The face value of the catalogue rewards given (program currency, minor units).
+    money_paid_minor: int
+    catalogue_rewards: dict[str, int]
     held_by_reason: dict[str, int]
     rejected_by_reason: dict[str, int]
     top_advocates: list[Advocate]
@@ -1636,7 +1881,9 @@ async def referral_stats(program_id: int, start: datetime, end: datetime) -> Ref
     invitations: referrals made (not refused at once); sign-ups, qualified: referrals whose
     friend signed up / met the referrer's trigger then; conversion rate: the share of the
     period's invitations that have qualified by now; points: referral rewards given in the
-    period by status; held and rejected: by reason, when it happened; top advocates: most
+    period by status; money: the face value (`value_minor`, in the program's currency, when it
+    was given) of the catalogue rewards given among them, and their count by catalogue status;
+    held and rejected: by reason, when it happened; top advocates: most
     qualified referrals in the period, with the referral points they earned in it.
     """
     window = (program_id, start, end)
@@ -1668,6 +1915,18 @@ async def referral_stats(program_id: int, start: datetime, end: datetime) -> Ref
         )
         for status in RewardStatus
     }
+    money_paid = await _count(
+        "SELECT SUM(reward_value_minor) AS n FROM referral_rewards WHERE program_id = ?"
+        " AND created_at >= ? AND created_at < ? AND reward_status = ?",
+        (*window, CatalogueRewardStatus.GIVEN.value),
+    )
+    catalogue = await fetch_all(
+        connection(),
+        "SELECT reward_status AS status, COUNT(*) AS n FROM referral_rewards"
+        " WHERE program_id = ? AND created_at >= ? AND created_at < ?"
+        " AND reward_status IS NOT NULL GROUP BY reward_status",
+        window,
+    )
     advocates = await fetch_all(
         connection(),
         "SELECT referrer_id, COUNT(*) AS n FROM referrals WHERE program_id = ?"
@@ -1701,6 +1960,8 @@ async def referral_stats(program_id: int, start: datetime, end: datetime) -> Ref
         points_paid=points[RewardStatus.PAID],
         points_pending=points[RewardStatus.PENDING],
         points_cancelled=points[RewardStatus.CANCELLED],
+        money_paid_minor=money_paid,
+        catalogue_rewards={str(row["status"]): int(row["n"]) for row in catalogue},
         held_by_reason=await _by_reason("hold_reason", "held_at", *window),
         rejected_by_reason=await _by_reason("rejection_reason", "rejected_at", *window),
         top_advocates=top,

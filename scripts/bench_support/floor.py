@@ -43,7 +43,8 @@ _PROGRAM_COLUMNS = (
     " count_shipping, count_tax, minimum_order_minor, excluded_skus, excluded_categories,"
     " pending_days, time_zone, expiry_policy, expiry_lifetime, expiry_lifetime_unit,"
     " expiry_round_to, inactivity_months, expiry_since, expiry_warning_days,"
-    " refund_shortfall_policy, exchange_rates, earn_on_points_payments"
+    " refund_shortfall_policy, exchange_rates, earn_on_points_payments, cors_origins,"
+    " member_token_max_seconds"
 )
 _MEMBER_COLUMNS = (
     "id, program_id, customer_id, email, name, birthday, enrolled_at, points_available,"
@@ -78,12 +79,13 @@ INSERT_ORDER = (
 )
 UPDATE_BALANCE = (
     "UPDATE members SET points_available = points_available + ?,"
-    " points_pending = points_pending + ?,"
-    " lifetime_earned = lifetime_earned + ?, lifetime_redeemed = lifetime_redeemed + ?"
+    " points_pending = points_pending + ?, points_debt = points_debt + ?,"
+    " lifetime_earned = lifetime_earned + ?, lifetime_redeemed = lifetime_redeemed + ?,"
+    " last_activity_at = COALESCE(?, last_activity_at)"
     " WHERE id = ? AND points_available + ? BETWEEN 0 AND ?"
-    " AND points_pending + ? BETWEEN 0 AND ?"
+    " AND points_pending + ? BETWEEN 0 AND ? AND points_debt + ? BETWEEN 0 AND ?"
     " AND lifetime_earned + ? <= ? AND lifetime_redeemed + ? <= ?"
-    " RETURNING points_available, points_pending"
+    " RETURNING points_available, points_pending, points_debt"
 )
 INSERT_TRANSACTION = (
     "INSERT INTO ledger_transactions (program_id, member_id, kind, points, description,"
@@ -95,13 +97,20 @@ INSERT_ENTRIES = (
 )
 INSERT_LOT = (
     "INSERT INTO point_lots (program_id, member_id, transaction_id, points, remaining,"
-    " expires_at, pending_until, created_at) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)"
+    " expires_at, pending_until, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 INSERT_EVENT = (
     "INSERT INTO outbox_events (program_id, member_id, type, payload, created_at)"
     " VALUES (?, ?, ?, ?, ?)"
 )
 LINK_ORDER = "UPDATE orders SET transaction_id = ? WHERE id = ?"
+# app/services/referrals.py: is the member a referred friend whose order may earn rewards?
+SELECT_REFERRAL = (
+    "SELECT id, program_id, referrer_id, friend_id, friend_customer_id, friend_email, state,"
+    " rejection_reason, hold_reason, review_note, source, created_at, signed_up_at,"
+    " qualified_at, rewarded_at, held_at, rejected_at, reviewed_at, ip_hash FROM referrals"
+    " WHERE friend_id = ? AND state IN (?, ?, ?) ORDER BY id LIMIT 1"
+)
 SELECT_MEMBER = f"SELECT {_MEMBER_COLUMNS} FROM members WHERE id = ?"
 SELECT_ACTIVITY = (
     "SELECT id, member_id, kind, points, description, order_ref, created_at"
@@ -124,6 +133,7 @@ RECORD_ORDER_STATEMENTS = (
     INSERT_EVENT,
     LINK_ORDER,
     INSERT_EVENT,
+    SELECT_REFERRAL,
 )
 MEMBER_STATUS_STATEMENTS = (SELECT_MEMBER, SELECT_ACTIVITY)
 
@@ -257,18 +267,22 @@ async def record_order_writes(
         ),
     )
     order_pk = int(row["id"])
-    # Points straight to the available balance (no pending days): available, pending, earned,
-    # redeemed deltas and their bounds, as post_movement binds them.
+    # Points straight to the available balance (no pending days): available, pending, debt,
+    # earned, redeemed deltas, the activity time, and their bounds, as post_movement binds them.
     balance = await _one(
         db,
         UPDATE_BALANCE,
         (
             points,
             0,
+            0,
             points,
             0,
+            now,
             member_id,
             points,
+            MAX_BALANCE,
+            0,
             MAX_BALANCE,
             0,
             MAX_BALANCE,
@@ -309,7 +323,10 @@ async def record_order_writes(
             True,
         ),
     )
-    await db.run(INSERT_LOT, (program_id, member_id, transaction_id, points, points, None, now))
+    # The bench program's points never expire: no expiry date.
+    await db.run(
+        INSERT_LOT, (program_id, member_id, transaction_id, points, points, None, None, now)
+    )
     member_gid = global_id("Member", member_id)
     order_gid = global_id("Order", order_pk)
     earned = {
@@ -336,6 +353,7 @@ async def record_order_writes(
     }
     event = json.dumps(recorded, separators=(",", ":"))
     await db.run(INSERT_EVENT, (program_id, member_id, "order.recorded", event, now))
+    await db.rows(SELECT_REFERRAL, (member_id, "SIGNED_UP", "QUALIFIED", "REWARDED"))
 
 
 class Floor(Protocol):

@@ -903,6 +903,11 @@ def bench_backend(
                     seed["program_slug"],
                     "--name",
                     "bench",
+                    # The load is the measurement: the key's own limit must not cut it.
+                    "--per-second",
+                    "100000",
+                    "--burst",
+                    "1000000",
                 ],
                 env,
                 120,
