@@ -43,8 +43,10 @@ class Settings:
     jobs_interval_seconds: int = 0
     # How long an idempotency key replays its stored response before it may be purged.
     idempotency_retention_days: int = 30
-    # Production mode turns introspection off for every key but admin keys.
+    # Production mode turns introspection off for every key but admin keys, and GraphiQL off
+    # unless `graphiql_in_production`.
     production: bool = False
+    graphiql_in_production: bool = False
     max_body_bytes: int = 256 * 1024
     # The whole request, database work included, is cancelled and rolled back after this.
     request_timeout_seconds: float = 15.0
@@ -65,6 +67,8 @@ class Settings:
             jobs_interval_seconds=_int_env("LAUREL_JOBS_INTERVAL_SECONDS", 0),
             idempotency_retention_days=_int_env("LAUREL_IDEMPOTENCY_RETENTION_DAYS", 30),
             production=os.environ.get("LAUREL_ENV", "development").lower() == "production",
+            graphiql_in_production=os.environ.get("LAUREL_GRAPHIQL", "").lower()
+            in {"1", "on", "true", "yes"},
             max_body_bytes=_int_env("LAUREL_MAX_BODY_BYTES", 256 * 1024),
             request_timeout_seconds=float(os.environ.get("LAUREL_REQUEST_TIMEOUT_SECONDS", "15")),
         )

@@ -90,7 +90,13 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
     routes = [
         Route(GRAPHQL_PATH, gateway, methods=["POST", "OPTIONS"]),
         Route("/healthz", health),
-        *graphiql_routes(GRAPHQL_PATH),
+        # In production GraphiQL is served only when asked for; introspection (which it needs)
+        # stays for admin keys either way.
+        *(
+            graphiql_routes(GRAPHQL_PATH)
+            if not settings.production or settings.graphiql_in_production
+            else []
+        ),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 

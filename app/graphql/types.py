@@ -291,6 +291,22 @@ class Member(Node):
         )
 
     @strawberry.field(
+        description="Active rewards of the program the member can redeem now, cheapest first:"
+        " affordable with the available points and in stock (none while points are owed)."
+    )
+    async def available_rewards(self) -> list[Reward]:
+        member = await members_service.get_member(self.member_pk, None)
+        if member is None or member.points_debt > 0:
+            return []
+        records = await rewards_service.list_rewards(self.program_pk, include_inactive=False)
+        return [
+            Reward.from_record(record)
+            for record in records
+            if record.cost_points <= member.points_available
+            and (record.stock is None or record.stock > 0)
+        ]
+
+    @strawberry.field(
         description="The next dates the member's available points expire, soonest first,"
         " with how many; empty when the program's points do not expire."
     )

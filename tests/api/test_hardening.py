@@ -902,3 +902,12 @@ async def test_secrets_never_reach_the_audit_log(api: Api) -> None:
         assert secret not in json.dumps(entries)
         assert secret not in stored_text
     assert len(stored) == 3
+
+
+async def test_graphiql_is_off_in_production_unless_asked_for() -> None:
+    async with bare_client() as development:
+        assert (await development.get("/graphiql")).status_code == 200
+    async with bare_client(production=True) as production:
+        assert (await production.get("/graphiql")).status_code == 404
+    async with bare_client(production=True, graphiql_in_production=True) as asked:
+        assert (await asked.get("/graphiql")).status_code == 200

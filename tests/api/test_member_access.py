@@ -772,3 +772,20 @@ async def test_me_does_not_lead_to_another_members_data(api: Api) -> None:
 
     assert dig(as_referrer.json(), "data", "me", "referrals", "edges", 0, "node", "friend") is None
     assert dig(as_friend.json(), "data", "me", "referredBy", "referrer") is None
+
+
+async def test_me_lists_the_rewards_the_member_can_redeem_now(api: Api) -> None:
+    shop_ = await shop(api)
+    await create_reward(api, "shop", cost_points=250, name="Scarf")
+    await create_reward(api, "shop", cost_points=400, name="Jacket")
+    await create_reward(api, "shop", cost_points=50, stock=0, name="Sold out mug")
+    await create_reward(api, "shop", cost_points=10, active=False, name="Retired pin")
+    token = await member_token(api, "cust-a")
+    query = "{ me { availableRewards { name costPoints } } }"
+
+    response = await post_as(api, query, key=shop_.publishable_key, token=token)
+
+    assert response.json()["data"]["me"]["availableRewards"] == [
+        {"name": "Tote bag", "costPoints": 100},
+        {"name": "Scarf", "costPoints": 250},
+    ]
