@@ -77,7 +77,9 @@ def _no_reset_connection_class() -> type:
     return NoResetConnection
 
 
-def tortoise_config(settings: Settings) -> dict[str, Any]:
+def tortoise_config(settings: Settings, *, serving_requests: bool = False) -> dict[str, Any]:
+    """Tortoise's configuration. `serving_requests`: the server's connections, whose statements
+    stop at the request time limit; migrations, jobs and the CLI run without one."""
     url = normalise_url(settings.database_url)
     connection: str | dict[str, Any]
     if is_sqlite_url(url):
@@ -88,11 +90,12 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
     else:
         connection = expand_db_url(_with_pool_size(url, settings.postgres_pool_size))
         connection["credentials"]["connection_class"] = _no_reset_connection_class()
-        # A statement that runs past the request's own time limit is stopped by the server
-        # too, so a cancelled request leaves no query behind holding locks.
-        connection["credentials"]["server_settings"] = {
-            "statement_timeout": str(int(settings.request_timeout_seconds * 1000))
-        }
+        if serving_requests:
+            # A statement that runs past the request's own time limit is stopped by the server
+            # too, so a cancelled request leaves no query behind holding locks.
+            connection["credentials"]["server_settings"] = {
+                "statement_timeout": str(int(settings.request_timeout_seconds * 1000))
+            }
     return {
         "connections": {"default": connection},
         "apps": {

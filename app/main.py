@@ -62,7 +62,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
         async with contextlib.AsyncExitStack() as stack:
             if manage_database:
                 await stack.enter_async_context(
-                    RegisterTortoise(app, config=tortoise_config(settings))
+                    RegisterTortoise(app, config=tortoise_config(settings, serving_requests=True))
                 )
             if settings.jobs_interval_seconds > 0:
                 from app.jobs.runner import JobOptions, run_forever

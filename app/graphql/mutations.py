@@ -712,6 +712,7 @@ class Mutation(ReferralMutations):
                     member_id=member_id,
                     reward_id=decode_id(input.reward_id, "Reward", ["input", "rewardId"]),
                     idempotency_key=input.idempotency_key,
+                    by_member=principal.is_member_session,
                 ),
                 principal.program_scope,
             )

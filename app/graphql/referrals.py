@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
@@ -79,6 +79,10 @@ def _reader(info: Info) -> Principal:
 
 
 # --- types ------------------------------------------------------------------------------------
+
+
+def _member_session(info: Info) -> bool:
+    return info.context.principal.is_member_session
 
 
 async def _member_side(info: Info, member_id: int) -> Member | None:
@@ -221,13 +225,7 @@ class ReferralReward:
 class Referral(Node):
     state: ReferralStateEnum  # type: ignore[valid-type]
     rejection_reason: RejectionReasonEnum | None  # type: ignore[valid-type]
-    hold_reason: HoldReasonEnum | None = strawberry.field(  # type: ignore[valid-type]
-        description="Why it was held for review (kept after the review)."
-    )
-    review_note: str | None
     source: str = strawberry.field(description="ENROLMENT (a code at enrolment) or RECORDED.")
-    friend_customer_id: str | None
-    friend_email: str | None
     created_at: datetime
     signed_up_at: datetime | None
     qualified_at: datetime | None
@@ -238,6 +236,29 @@ class Referral(Node):
     referrer_pk: strawberry.Private[int]
     friend_pk: strawberry.Private[int | None]
     referral_pk: strawberry.Private[int]
+    # The store's view only: a member token reading its own referrals sees none of these.
+    hold_reason_value: strawberry.Private[Any]
+    review_note_value: strawberry.Private[str | None]
+    friend_customer_id_value: strawberry.Private[str | None]
+    friend_email_value: strawberry.Private[str | None]
+
+    @strawberry.field(
+        description="Why it was held for review (kept after the review); null for a member token."
+    )
+    def hold_reason(self, info: Info) -> HoldReasonEnum | None:  # type: ignore[valid-type]
+        return None if _member_session(info) else self.hold_reason_value
+
+    @strawberry.field(description="The reviewer's note; null for a member token.")
+    def review_note(self, info: Info) -> str | None:
+        return None if _member_session(info) else self.review_note_value
+
+    @strawberry.field(description="The friend's customer id; null for a member token.")
+    def friend_customer_id(self, info: Info) -> str | None:
+        return None if _member_session(info) else self.friend_customer_id_value
+
+    @strawberry.field(description="The friend's e-mail; null for a member token.")
+    def friend_email(self, info: Info) -> str | None:
+        return None if _member_session(info) else self.friend_email_value
 
     @classmethod
     def from_record(cls, record: ReferralRecord) -> Referral:
@@ -245,11 +266,11 @@ class Referral(Node):
             id=strawberry.ID(encode_id("Referral", record.id)),
             state=record.state,
             rejection_reason=record.rejection_reason,
-            hold_reason=record.hold_reason,
-            review_note=record.review_note,
+            hold_reason_value=record.hold_reason,
+            review_note_value=record.review_note,
             source=record.source,
-            friend_customer_id=record.friend_customer_id,
-            friend_email=record.friend_email,
+            friend_customer_id_value=record.friend_customer_id,
+            friend_email_value=record.friend_email,
             created_at=record.created_at,
             signed_up_at=record.signed_up_at,
             qualified_at=record.qualified_at,

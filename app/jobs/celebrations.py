@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 from app.db import as_datetime, connection, fetch_all
 from app.domain.actions import ActionKind
 from app.domain.errors import DomainError
-from app.domain.expiry import celebrated_month_days, local_date
+from app.domain.expiry import celebrated_month_days, local_date, month_day
 from app.jobs.progress import Progress
 from app.services.actions import ActionRuleRecord, active_rule, award_action
 
@@ -45,24 +45,36 @@ def _local_noon(day: date, zone: str) -> datetime:
     return datetime(day.year, day.month, day.day, 12, tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
+def _search_keys(action: ActionKind, days: dict[int, date]) -> list[int]:
+    """Stored keys to look members up by. Anniversary keys are UTC dates, which differ from the
+    program's local date by at most a day either way."""
+    if action is ActionKind.BIRTHDAY:
+        return sorted(days)
+    keys = set()
+    for day in days.values():
+        for shift in (-1, 0, 1):
+            keys.update(celebrated_month_days(day + timedelta(days=shift)))
+            keys.add(month_day(day + timedelta(days=shift)))
+    return sorted(keys)
+
+
 def _celebrated_on(
     action: ActionKind, row: dict[str, Any], days: dict[int, date], zone: str
 ) -> date | None:
     """The day the member celebrates in the window, or None if they are not owed it."""
-    day = days.get(int(row["month_day"]))
-    if day is None:
-        return None
     joined = local_date(as_datetime(row["enrolled_at"]), zone)
     if action is ActionKind.ANNIVERSARY:
-        return day if joined.year < day.year else None
-    return day if joined <= day else None
+        day = days.get(month_day(joined))
+        return day if day is not None and joined.year < day.year else None
+    day = days.get(int(row["month_day"]))
+    return day if day is not None and joined <= day else None
 
 
 async def _award_for(
     action: ActionKind, rule: ActionRuleRecord, zone: str, now: datetime, batch_size: int
 ) -> tuple[int, int]:
     days = _recent_days(local_date(now, zone))
-    keys = sorted(days)
+    keys = _search_keys(action, days)
     marks = ", ".join("?" for _ in keys)
     awarded = refused = 0
     after_id = 0

@@ -47,7 +47,7 @@ POSTGRES_BACKFILL = [
 
 
 async def add_guards_and_backfill(apps: object, schema_editor: BaseSchemaEditor) -> None:
-    """Programs created before this migration keep UTC, so their anniversaries are UTC dates."""
+    """Anniversary keys are enrolment dates in UTC (the job checks the program's local date)."""
     client = schema_editor.client
     is_postgres = client.capabilities.dialect == "postgres"
     backfill = POSTGRES_BACKFILL if is_postgres else SQLITE_BACKFILL
@@ -106,6 +106,11 @@ class Migration(migrations.Migration):
         ops.AddIndex(
             model_name='Member',
             index=Index(fields=['program_id', 'anniversary_month_day']),
+        ),
+        ops.AddField(
+            model_name='PointLot',
+            name='expired_points',
+            field=fields.BigIntField(default=0, db_default=0),
         ),
         ops.AddField(
             model_name='PointLot',

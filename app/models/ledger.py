@@ -82,6 +82,9 @@ class PointLot(Model):
         on_delete=fields.RESTRICT,
         null=True,
     )
+    # What expiry took from the lot and no refund of its order has counted yet: a refund takes
+    # these back first, so points that already expired are not taken from the member again.
+    expired_points = fields.BigIntField(default=0, db_default=0)
     created_at = fields.DatetimeField()
 
     class Meta:

@@ -20,7 +20,7 @@ class Member(Model):
     birthday = fields.DateField(null=True)
     enrolled_at = fields.DatetimeField()
     # Month * 100 + day, so the birthday and anniversary jobs find today's members by index;
-    # the anniversary is the enrolment date in the program's time zone.
+    # the anniversary key is the enrolment date in UTC (the job checks the local date).
     birthday_month_day = fields.SmallIntField(null=True)
     anniversary_month_day = fields.SmallIntField(null=True)
     # The last earning or spending: the clock of inactivity expiry.

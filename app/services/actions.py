@@ -424,7 +424,11 @@ async def record_action(data: RecordActionInput, scope: ProgramScope) -> ActionA
             "reference": reference,
         },
     )
-    scope_key = str(member.program_id)
+    # A member's own keys live apart from the store's: a storefront cannot take a key the
+    # store's backend will use.
+    scope_key = (
+        f"{member.program_id}:member:{member.id}" if data.by_member else str(member.program_id)
+    )
     async with in_transaction() as conn:
         stored = await idempotency.claim(
             conn,

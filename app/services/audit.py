@@ -20,7 +20,10 @@ from app.db import as_datetime, connection, fetch_all, fetch_one, from_json, utc
 from app.domain.ids import decode_any_id
 from app.services import actions, earning_rules, members, orders, programs, rewards
 
-_REDACTED_FIELDS = frozenset({"secret", "token", "password"})
+# Secrets, and the fraud signals that are only ever stored hashed (app/services/referrals.py).
+_REDACTED_FIELDS = frozenset(
+    {"secret", "token", "password", "signals", "friendsignals", "referrersignals"}
+)
 
 _LOADERS: dict[str, Callable[[int], Awaitable[Any]]] = {
     "Program": lambda pk: programs.get_program(pk, None),

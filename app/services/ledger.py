@@ -334,9 +334,10 @@ async def _expire_lots(conn: BaseDBAsyncClient, movement: Movement, transaction_
     for lot_id, left in movement.expiring_lots:
         taken = await execute(
             conn,
-            "UPDATE point_lots SET remaining = remaining - ?, expired_by_id = ?"
+            "UPDATE point_lots SET remaining = remaining - ?, expired_by_id = ?,"
+            " expired_points = expired_points + ?"
             " WHERE id = ? AND member_id = ? AND remaining = ? AND pending_until IS NULL",
-            (left, transaction_id, lot_id, movement.member_id, left),
+            (left, transaction_id, left, lot_id, movement.member_id, left),
         )
         if taken != 1:
             raise RuntimeError(f"lot {lot_id} no longer holds the {left} points to expire")
@@ -374,14 +375,25 @@ async def mature_lot(
 
     The guarded update of the lot is what makes maturing happen once, whoever runs it.
     """
-    due = await fetch_one(conn, "SELECT pending_until FROM point_lots WHERE id = ?", (lot_id,))
+    due = await fetch_one(
+        conn, "SELECT member_id, pending_until FROM point_lots WHERE id = ?", (lot_id,)
+    )
+    if due is None:
+        return None
+    # The member first, then the lot: the order every writer takes them in (a refund of the
+    # order locks the member before its pending lot), so the two cannot deadlock.
+    await fetch_one(
+        conn,
+        "UPDATE members SET points_available = points_available WHERE id = ? RETURNING id",
+        (due["member_id"],),
+    )
     lot = await fetch_one(
         conn,
         "UPDATE point_lots SET pending_until = NULL WHERE id = ? AND pending_until IS NOT NULL"
         " AND pending_until <= ? RETURNING program_id, member_id, remaining, transaction_id",
         (lot_id, now),
     )
-    if lot is None or due is None:
+    if lot is None:
         return None
     # The lot became available when its pending period ended, however late the job ran.
     became_available = as_datetime(due["pending_until"])

@@ -193,7 +193,9 @@ async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberR
                     data.birthday,
                     now,
                     None if data.birthday is None else month_day(data.birthday),
-                    month_day(local_date(now, program.time_zone)),
+                    # UTC: a later change of the program's zone moves no stored key (the
+                    # anniversary job widens its search by a day and checks the local date).
+                    month_day(local_date(now, "UTC")),
                 ),
             )
             assert row is not None

@@ -38,7 +38,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from app.db import fetch_one, from_json, utc_now
+from app.db import execute, fetch_one, from_json, utc_now
 from app.domain.earning import refund_share
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
@@ -371,11 +371,21 @@ async def _take_back(
     policy: RefundShortfallPolicy,
     now: datetime,
 ) -> tuple[int, int]:
-    """Reverse `points` of an order: pending first, then available, then, under the
+    """Reverse `points` of an order: its pending points first, then its points that already
+    expired (expiry took them from the member once), then available points, then, under the
     NEGATIVE_BALANCE policy, what is still short as a debt; returns (taken, unrecovered)."""
     if points == 0 or transaction_id is None:
         return 0, 0
     left = points
+    # Lock the member row first (as maturing does): the lots and the balance read below stay
+    # as they are until this transaction ends.
+    member = await fetch_one(
+        conn,
+        "UPDATE members SET points_available = points_available WHERE id = ?"
+        " RETURNING points_available",
+        (member_id,),
+    )
+    assert member is not None
     pending_lot = await fetch_one(
         conn,
         "SELECT id, remaining FROM point_lots WHERE transaction_id = ?"
@@ -400,14 +410,24 @@ async def _take_back(
             now,
         )
         left -= from_pending
+    # Points of the order that already expired left the member once: they count as taken.
+    expired_lot = await fetch_one(
+        conn,
+        "SELECT id, expired_points FROM point_lots WHERE transaction_id = ? AND expired_points > 0",
+        (transaction_id,),
+    )
+    if left and expired_lot is not None:
+        from_expired = min(left, int(expired_lot["expired_points"]))
+        await execute(
+            conn,
+            "UPDATE point_lots SET expired_points = expired_points - ? WHERE id = ?",
+            (from_expired, expired_lot["id"]),
+        )
+        left -= from_expired
     if left == 0:
         return points, 0
-    # Lock the member row before reading the balance, so the amount taken is still there.
     member = await fetch_one(
-        conn,
-        "UPDATE members SET points_available = points_available WHERE id = ?"
-        " RETURNING points_available",
-        (member_id,),
+        conn, "SELECT points_available FROM members WHERE id = ?", (member_id,)
     )
     assert member is not None
     from_available = min(left, int(member["points_available"]))

@@ -76,6 +76,8 @@ class RedeemRewardInput:
     member_id: int
     reward_id: int
     idempotency_key: str
+    # Asked by the member with a member token: its keys live apart from the store's.
+    by_member: bool = False
 
 
 @dataclass(frozen=True)
@@ -231,7 +233,9 @@ async def redeem_reward(data: RedeemRewardInput, scope: ProgramScope) -> Redeeme
         _OPERATION, {"memberId": member.id, "rewardId": reward.id}
     )
     now = utc_now()
-    scope_key = str(member.program_id)
+    scope_key = (
+        f"{member.program_id}:member:{member.id}" if data.by_member else str(member.program_id)
+    )
     async with in_transaction() as conn:
         stored = await idempotency.claim(
             conn,

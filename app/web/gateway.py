@@ -2,9 +2,9 @@
 
 1. a request id (the `X-Request-Id` response header, in logs and in masked errors);
 2. CORS: preflights are answered for origins some program allows; a cross-origin request is
-   refused (403) unless its key's program lists the origin;
+   refused (403) unless its key's program lists the origin, and only then gets CORS headers;
 3. JSON only (415) and a body size limit (413), also enforced while the body streams in;
-4. the API key (401);
+4. the API key (401), then the origin check of 2;
 5. the key's token bucket (429 with `Retry-After`; `X-RateLimit-Limit` and
    `X-RateLimit-Remaining` on every answer), then with a publishable key an optional member
    token (401 if invalid);
@@ -163,9 +163,6 @@ class ApiGateway:
             )
             await send_with_headers({"type": "http.response.body", "body": b""})
             return
-        if cross_origin:
-            assert origin is not None
-            extra_headers.extend(_cors_headers(origin))
         content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
         if content_type != "application/json":
             await refuse(415, "UNSUPPORTED_MEDIA_TYPE", "send the request as application/json")
@@ -179,6 +176,15 @@ class ApiGateway:
             status, code, message = principal
             await refuse(status, code, message, [(b"www-authenticate", b"Bearer")])
             return
+        if cross_origin:
+            assert origin is not None
+            if not await self.origins.program_allows(principal.program_id, origin):
+                await refuse(
+                    403, "ORIGIN_NOT_ALLOWED", f"the program does not allow the origin {origin}"
+                )
+                return
+            # Only an allowed origin may read the answer (refusals above stay opaque to it).
+            extra_headers.extend(_cors_headers(origin))
         # The key's budget is spent before the member token is checked: a public key sent
         # with junk tokens is limited like any other use of it.
         limit = _limit_of(principal)
@@ -202,13 +208,6 @@ class ApiGateway:
             status, code, message = principal
             await refuse(status, code, message, [(b"www-authenticate", b"Bearer")])
             return
-        if cross_origin:
-            assert origin is not None
-            if not await self.origins.program_allows(principal.program_id, origin):
-                await refuse(
-                    403, "ORIGIN_NOT_ALLOWED", f"the program does not allow the origin {origin}"
-                )
-                return
         state = scope.setdefault("state", {})
         state["principal"] = principal
         state["request_id"] = request_id

@@ -350,6 +350,8 @@ async def test_cors_allows_the_program_origins_only(db: None, settings: Settings
             status, code, message = refusal(forbidden)
             assert (status, code) == (403, "ORIGIN_NOT_ALLOWED"), origin
             assert message == f"the program does not allow the origin {origin}"
+            # A refused origin cannot read even the refusal.
+            assert "access-control-allow-origin" not in forbidden.headers, origin
 
         # The API's own origin is not cross-origin, whatever the key.
         same = await post(BASE_URL, api.admin_key)

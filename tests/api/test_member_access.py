@@ -789,3 +789,19 @@ async def test_me_lists_the_rewards_the_member_can_redeem_now(api: Api) -> None:
         {"name": "Tote bag", "costPoints": 100},
         {"name": "Scarf", "costPoints": 250},
     ]
+
+
+async def test_a_members_idempotency_keys_live_apart_from_the_stores(api: Api) -> None:
+    shop_ = await shop(api)
+    token = await member_token(api, "cust-a")
+    variables = redeem_input(shop_.a["id"], shop_.reward["id"], key="order-1001")
+
+    by_member = await post_as(api, REDEEM, variables, key=shop_.publishable_key, token=token)
+    by_store = await post_as(api, REDEEM, variables, key=shop_.secret_key)
+
+    # The store's request with the same key is its own redemption, not the member's replayed.
+    first = by_member.json()["data"]["redeemReward"]
+    second = by_store.json()["data"]["redeemReward"]
+    assert first["userErrors"] == [] and second["userErrors"] == []
+    assert first["redemption"]["code"] != second["redemption"]["code"]
+    assert second["redemption"]["member"]["points"]["available"] == 100

@@ -193,3 +193,20 @@ async def test_a_birthday_caught_up_after_new_year_does_not_use_up_the_next_year
 
     assert (caught_up["birthdays"], on_time["birthdays"]) == (1, 1)
     assert await points_of(api, member["id"]) == (100, 0)
+
+
+async def test_an_anniversary_follows_a_later_change_of_time_zone(
+    api: Api, clock: ManualClock
+) -> None:
+    await create_program(api)  # UTC
+    await action_rule(api, "ANNIVERSARY", 30)
+    # 5 March 03:00 UTC is still 4 March in Los Angeles.
+    clock.set(datetime(2030, 3, 5, 3, 0, tzinfo=UTC))
+    member = await enroll(api)
+    await update_settings(api, timeZone="America/Los_Angeles")
+
+    # 4 March 2031, 12:00 in Los Angeles: the local anniversary (the UTC date was the 5th).
+    on_the_local_day = await celebrate(clock, datetime(2031, 3, 4, 20, 0, tzinfo=UTC))
+
+    assert on_the_local_day["anniversaries"] == 1
+    assert await points_of(api, member["id"]) == (30, 0)

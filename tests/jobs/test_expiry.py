@@ -4,6 +4,9 @@ switch, pending points, and what a member sees of their next expiries."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
 
 from app.clock import ManualClock
 from app.jobs.runner import JobName
@@ -21,10 +24,20 @@ from tests.jobs.helpers import (
     redeem,
     run,
     set_expiry,
+    update_settings,
 )
 
 SECOND = timedelta(seconds=1)
 DAY = timedelta(days=1)
+
+REFUND = """
+mutation($input: RefundOrderInput!) {
+  refundOrder(input: $input) { pointsReversed pointsUnrecovered userErrors { code } }
+}"""
+
+
+def refund_input(order_id: str, **fields: Any) -> dict[str, Any]:
+    return {"programSlug": "shop", "orderId": order_id, **fields}
 
 
 async def test_lot_lifetime_in_days_expires_each_lot_on_its_own_date_once(
@@ -366,4 +379,34 @@ async def test_pending_points_are_not_expired_while_pending(api: Api, clock: Man
 
     assert result.summary == {"members": 0, "points": 0}
     assert await points_of(api, member["id"]) == (0, 25)
+    assert await verify_ledger() == []
+
+
+@pytest.mark.parametrize("policy", ["WRITE_OFF", "NEGATIVE_BALANCE"])
+async def test_a_refund_after_expiry_does_not_take_the_expired_points_again(
+    api: Api, clock: ManualClock, policy: str
+) -> None:
+    await create_program(api)
+    await set_expiry(api, "LOT_LIFETIME", lifetime=30, unit="DAYS")
+    await update_settings(api, refundShortfallPolicy=policy)
+    member = await enroll(api)
+    await earn(api, clock, 100, "order-1")
+    clock.advance(31 * DAY)
+    await run(JobName.EXPIRE, clock)
+    await earn(api, clock, 40, "order-2")
+
+    half = await api.data(
+        REFUND, {"input": refund_input("order-1", amountMinor=5000, idempotencyKey="r1")}
+    )
+    rest = await api.data(REFUND, {"input": refund_input("order-1", idempotencyKey="r2")})
+
+    # 100 points expired; refunding the order finds them gone already and takes nothing else.
+    assert half["refundOrder"]["pointsReversed"] == 50
+    assert rest["refundOrder"]["pointsReversed"] == 50
+    assert rest["refundOrder"]["pointsUnrecovered"] == 0
+    assert await points_of(api, member["id"]) == (40, 0)
+    status = await api.data(
+        "query($id: ID!) { member(id: $id) { points { debt } } }", {"id": member["id"]}
+    )
+    assert status["member"]["points"]["debt"] == 0
     assert await verify_ledger() == []
