@@ -1310,9 +1310,18 @@ async def on_order_refunded(
     )
     touched: set[int] = set()
     for reward in rows:
+        # The member, then the reward row, then the lot: the order settling takes them in.
+        await _lock_member(conn, int(reward["member_id"]))
+        still_pending = await fetch_one(
+            conn,
+            "UPDATE referral_rewards SET status = status WHERE id = ? AND status = ? RETURNING id",
+            (reward["id"], RewardStatus.PENDING.value),
+        )
+        if still_pending is None:
+            continue
         lot = None
         if reward["transaction_id"] is not None:
-            # The lot first: its row lock keeps the maturing job off it until we are done.
+            # The lot's row lock keeps the maturing job off it until we are done.
             lot = await fetch_one(
                 conn,
                 "UPDATE point_lots SET remaining = remaining WHERE transaction_id = ?"
@@ -1396,6 +1405,14 @@ async def settle_reward(conn: BaseDBAsyncClient, reward_id: int, now: datetime) 
     """Make a due pending reward final (maturing its points if the maturing job has not yet,
     and giving its catalogue reward); the referrer's makes its referral REWARDED. False when it
     was settled (or cancelled) already."""
+    # Locks in one order everywhere: the member, then the reward row, then the lot (maturing
+    # and refunds take the member before the lot too), so settling cannot deadlock with them.
+    owner = await fetch_one(
+        conn, "SELECT member_id FROM referral_rewards WHERE id = ?", (reward_id,)
+    )
+    if owner is None:
+        return False
+    await _lock_member(conn, int(owner["member_id"]))
     claimed = await fetch_one(
         conn,
         "UPDATE referral_rewards SET status = ?, settled_at = ? WHERE id = ? AND status = ?"
