@@ -295,14 +295,13 @@ class Member(Node):
         " affordable with the available points and in stock (none while points are owed)."
     )
     async def available_rewards(self) -> list[Reward]:
-        member = await members_service.get_member(self.member_pk, None)
-        if member is None or member.points_debt > 0:
+        if self.points.debt > 0:
             return []
         records = await rewards_service.list_rewards(self.program_pk, include_inactive=False)
         return [
             Reward.from_record(record)
             for record in records
-            if record.cost_points <= member.points_available
+            if record.cost_points <= self.points.available
             and (record.stock is None or record.stock > 0)
         ]
 

@@ -54,7 +54,6 @@ def _search_keys(action: ActionKind, days: dict[int, date]) -> list[int]:
     for day in days.values():
         for shift in (-1, 0, 1):
             keys.update(celebrated_month_days(day + timedelta(days=shift)))
-            keys.add(month_day(day + timedelta(days=shift)))
     return sorted(keys)
 
 

@@ -424,11 +424,7 @@ async def record_action(data: RecordActionInput, scope: ProgramScope) -> ActionA
             "reference": reference,
         },
     )
-    # A member's own keys live apart from the store's: a storefront cannot take a key the
-    # store's backend will use.
-    scope_key = (
-        f"{member.program_id}:member:{member.id}" if data.by_member else str(member.program_id)
-    )
+    scope_key = idempotency.scope_of(member.program_id, member.id, by_member=data.by_member)
     async with in_transaction() as conn:
         stored = await idempotency.claim(
             conn,

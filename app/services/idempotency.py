@@ -19,6 +19,12 @@ from app.db import execute, fetch_one, from_json
 from app.domain.errors import DomainError, ErrorCode
 
 
+def scope_of(program_id: int, member_id: int, *, by_member: bool) -> str:
+    """The namespace of keys: the program's, or for a member acting with a member token its
+    own, so a storefront cannot take a key the store's backend will use."""
+    return f"{program_id}:member:{member_id}" if by_member else str(program_id)
+
+
 def request_fingerprint(operation: str, payload: dict[str, Any]) -> str:
     canonical = json.dumps({"op": operation, **payload}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()

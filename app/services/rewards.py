@@ -233,9 +233,7 @@ async def redeem_reward(data: RedeemRewardInput, scope: ProgramScope) -> Redeeme
         _OPERATION, {"memberId": member.id, "rewardId": reward.id}
     )
     now = utc_now()
-    scope_key = (
-        f"{member.program_id}:member:{member.id}" if data.by_member else str(member.program_id)
-    )
+    scope_key = idempotency.scope_of(member.program_id, member.id, by_member=data.by_member)
     async with in_transaction() as conn:
         stored = await idempotency.claim(
             conn,
