@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from app.domain.rewards import RewardUnavailable
+
 
 class ReferralState(StrEnum):
     INVITED = "INVITED"
@@ -85,9 +87,8 @@ class CatalogueRewardStatus(StrEnum):
     CANCELLED = "CANCELLED"
 
 
-class CatalogueFailure(StrEnum):
-    OUT_OF_STOCK = "OUT_OF_STOCK"
-    REWARD_INACTIVE = "REWARD_INACTIVE"
+# Why a catalogue reward could not be given: the reasons of any reward given, not bought.
+CatalogueFailure = RewardUnavailable
 
 
 class SignalKind(StrEnum):

@@ -14,6 +14,13 @@ class RewardKind(StrEnum):
     CUSTOM = "CUSTOM"
 
 
+class RewardUnavailable(StrEnum):
+    """Why a reward given to a member (not bought) could not be given."""
+
+    OUT_OF_STOCK = "OUT_OF_STOCK"
+    REWARD_INACTIVE = "REWARD_INACTIVE"
+
+
 class RedemptionStatus(StrEnum):
     ISSUED = "ISSUED"
 

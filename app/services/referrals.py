@@ -68,7 +68,7 @@ from app.domain.referrals import (
     signal_hash,
     valid_url_template,
 )
-from app.domain.rewards import RedemptionStatus, new_redemption_code
+from app.domain.rewards import RewardUnavailable
 from app.domain.validation import (
     EMAIL_MAX,
     EXTERNAL_ID_MAX,
@@ -80,6 +80,7 @@ from app.services import idempotency
 from app.services.events import append_event
 from app.services.ledger import Movement, mature_lot, post_movement
 from app.services.programs import ProgramRecord, ProgramScope, in_scope, require_program
+from app.services.reward_gifts import GiveReward, give_reward
 
 _SETTINGS_COLUMNS = (
     "program_id, enabled, url_template, referrer_points, referrer_trigger,"
@@ -968,15 +969,9 @@ async def _pay_points(
 
 
 async def _give_catalogue_reward(conn: BaseDBAsyncClient, reward_pk: int, now: datetime) -> bool:
-    """Give the PENDING catalogue reward of a referral reward, in the caller's transaction.
-
-    The reward's cost is credited to the member (REFERRAL) and at once redeemed with the reward
-    (REDEEM), so the member's balance does not change while lifetime earned and redeemed both
-    rise by the cost. The points pass through a pending lot made due now and spent entirely by
-    the redemption: they are never available, so they cannot repay a debt or be spent on
-    anything else, and no older lot is touched. The member row is locked before the reward row,
-    as in `redeem_reward`. Out of stock or inactive: FAILED with the reason, nothing moves.
-    True when it was given.
+    """Give the PENDING catalogue reward of a referral reward, in the caller's transaction
+    (`give_reward`). Out of stock or inactive: FAILED with the reason, nothing moves. True when
+    it was given.
     """
     claimed = await fetch_one(
         conn,
@@ -989,30 +984,24 @@ async def _give_catalogue_reward(conn: BaseDBAsyncClient, reward_pk: int, now: d
     member_id = int(claimed["member_id"])
     program_id = int(claimed["program_id"])
     referral_gid = encode_id("Referral", int(claimed["referral_id"]))
-    await _lock_member(conn, member_id)
-    row = await fetch_one(
+    given = await give_reward(
         conn,
-        "SELECT id, name, cost_points, value_minor, stock, active FROM rewards WHERE id = ?",
-        (claimed["reward_id"],),
+        GiveReward(
+            program_id=program_id,
+            member_id=member_id,
+            reward_id=int(claimed["reward_id"]),
+            kind=TransactionKind.REFERRAL,
+            reason="Referral reward",
+            event_details={"referralId": referral_gid, "side": claimed["side"]},
+        ),
+        now,
     )
-    assert row is not None
-    failure: CatalogueFailure | None = None
-    if not row["active"]:
-        failure = CatalogueFailure.REWARD_INACTIVE
-    elif row["stock"] is not None:
-        taken = await fetch_one(
-            conn,
-            "UPDATE rewards SET stock = stock - 1 WHERE id = ? AND stock > 0 RETURNING stock",
-            (row["id"],),
-        )
-        if taken is None:
-            failure = CatalogueFailure.OUT_OF_STOCK
-    if failure is not None:
+    if isinstance(given, RewardUnavailable):
         await fetch_one(
             conn,
             "UPDATE referral_rewards SET reward_status = ?, reward_failure = ? WHERE id = ?"
             " RETURNING id",
-            (CatalogueRewardStatus.FAILED.value, failure.value, reward_pk),
+            (CatalogueRewardStatus.FAILED.value, given.value, reward_pk),
         )
         await append_event(
             conn,
@@ -1023,79 +1012,20 @@ async def _give_catalogue_reward(conn: BaseDBAsyncClient, reward_pk: int, now: d
                 "referralId": referral_gid,
                 "memberId": encode_id("Member", member_id),
                 "side": claimed["side"],
-                "rewardId": encode_id("Reward", int(row["id"])),
-                "reason": failure.value,
+                "rewardId": encode_id("Reward", int(claimed["reward_id"])),
+                "reason": given.value,
             },
             now=now,
         )
         return False
-    cost = int(row["cost_points"])
-    name = str(row["name"])
-    code = new_redemption_code()
-    credit = await post_movement(
-        conn,
-        Movement(
-            program_id=program_id,
-            member_id=member_id,
-            kind=TransactionKind.REFERRAL,
-            points=cost,
-            counter_account=Account.PROGRAM_ISSUED,
-            member_account=Account.MEMBER_PENDING,
-            pending_until=now,
-            description=f"Referral reward: {name}",
-            event_details={"referralId": referral_gid, "side": claimed["side"]},
-        ),
-        now,
-    )
-    lot = await fetch_one(
-        conn, "SELECT id FROM point_lots WHERE transaction_id = ?", (credit.transaction_id,)
-    )
-    assert lot is not None
-    redeemed = await post_movement(
-        conn,
-        Movement(
-            program_id=program_id,
-            member_id=member_id,
-            kind=TransactionKind.REDEEM,
-            points=-cost,
-            counter_account=Account.PROGRAM_REDEEMED,
-            member_account=Account.MEMBER_PENDING,
-            lot_id=int(lot["id"]),
-            description=f"Redeemed {name} (referral reward)",
-            event_details={
-                "rewardId": encode_id("Reward", int(row["id"])),
-                "code": code,
-                "referralId": referral_gid,
-            },
-        ),
-        now,
-    )
-    # The emptied lot leaves the pending ones (no points move: it holds none).
-    await mature_lot(conn, int(lot["id"]), now)
-    redemption = await fetch_one(
-        conn,
-        "INSERT INTO redemptions (program_id, member_id, reward_id, code, points_spent, status,"
-        " transaction_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        (
-            program_id,
-            member_id,
-            int(row["id"]),
-            code,
-            cost,
-            RedemptionStatus.ISSUED.value,
-            redeemed.transaction_id,
-            now,
-        ),
-    )
-    assert redemption is not None
     await fetch_one(
         conn,
         "UPDATE referral_rewards SET reward_status = ?, reward_failure = NULL,"
         " reward_value_minor = ?, redemption_id = ? WHERE id = ? RETURNING id",
         (
             CatalogueRewardStatus.GIVEN.value,
-            row["value_minor"],
-            redemption["id"],
+            given.value_minor,
+            given.redemption_id,
             reward_pk,
         ),
     )

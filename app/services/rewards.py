@@ -14,7 +14,11 @@ from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
 from app.domain.money import MAX_AMOUNT_MINOR, MAX_POINTS_PER_MOVEMENT
-from app.domain.rewards import RedemptionStatus, RewardKind, new_redemption_code
+from app.domain.rewards import (
+    RedemptionStatus,
+    RewardKind,
+    new_redemption_code,
+)
 from app.domain.validation import IDEMPOTENCY_KEY_MAX, NAME_MAX, TEXT_MAX, Checker
 from app.services import idempotency
 from app.services.events import append_event
