@@ -23,6 +23,9 @@ class RewardUnavailable(StrEnum):
 
 class RedemptionStatus(StrEnum):
     ISSUED = "ISSUED"
+    USED = "USED"
+    EXPIRED = "EXPIRED"
+    CANCELLED = "CANCELLED"
 
 
 # Crockford's base32 without I, L, O and U: nothing a shopper can misread when typing it.
