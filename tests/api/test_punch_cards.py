@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from app.auth.api_keys import KeyKind
+from app.db import from_json
+from app.services import punch_cards as punch_cards_service
 from app.services.verify import verify_ledger
 from tests.api.conftest import Api
 from tests.api.factories import (
@@ -306,6 +308,41 @@ async def test_revoke_policy_cancels_an_unused_reward_whose_punches_were_refunde
     completions = await rows("SELECT status FROM punch_card_rewards")
     assert [c["status"] for c in completions] == ["REVOKED"]
     assert await verify_ledger() == []
+
+
+@pytest.mark.parametrize("unused", [True, False])
+async def test_revoke_policy_asks_to_revoke_the_newest_reward_when_the_card_falls_short(
+    api: Api, monkeypatch: pytest.MonkeyPatch, unused: bool
+) -> None:
+    """The policy's own bookkeeping, with the catalogue's revoke call answered by the test:
+    True (the code was unused and is cancelled) or False (it was used, the reward stays)."""
+    asked: list[int] = []
+
+    async def revoke(conn: Any, redemption_id: int, now: Any) -> bool:
+        asked.append(redemption_id)
+        return unused
+
+    monkeypatch.setattr(punch_cards_service, "revoke_unused_reward", revoke)
+    member, _, _ = await shop(api, punchesNeeded=2)
+    await set_policy(api, "REVOKE_UNUSED_REWARD")
+    await buy(api, "order-1", line("COFFEE"))
+    await buy(api, "order-2", line("COFFEE"))
+
+    await refund(api, "order-1", "refund-1")
+
+    redemption = await rows("SELECT id FROM redemptions")
+    assert asked == [int(redemption[0]["id"])]
+    completions = await rows("SELECT status FROM punch_card_rewards")
+    if unused:
+        assert progress(await cards_of(api, member["id"])) == [("Coffee card", 1, 2, 0)]
+        assert [c["status"] for c in completions] == ["REVOKED"]
+    else:
+        assert progress(await cards_of(api, member["id"])) == [("Coffee card", -1, 2, 1)]
+        assert [c["status"] for c in completions] == ["GIVEN"]
+    removed = await rows(
+        "SELECT payload FROM outbox_events WHERE type = 'punch_card.punches_removed'"
+    )
+    assert [from_json(r["payload"])["rewardsRevoked"] for r in removed] == [1 if unused else 0]
 
 
 async def test_concurrent_orders_complete_each_card_exactly_once(api: Api) -> None:
