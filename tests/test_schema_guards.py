@@ -20,8 +20,13 @@ from tortoise.transactions import in_transaction
 
 _guards = importlib.import_module("app.migrations.0002_integrity_guards")
 _lifecycle = importlib.import_module("app.migrations.0003_lifecycle")
+_store_credit = importlib.import_module("app.migrations.0007_store_credit_punch_cards")
 # (name, table, condition, columns re-checked on update)
-CHECKS: list[tuple[str, str, str, str]] = [*_guards.CHECKS, *_lifecycle.CHECKS]
+CHECKS: list[tuple[str, str, str, str]] = [
+    *_guards.CHECKS,
+    *_lifecycle.CHECKS,
+    *_store_credit.CHECKS,
+]
 APPEND_ONLY_TABLES: list[str] = _guards.APPEND_ONLY_TABLES
 BALANCE_TRIGGER = "trg_ledger_entries_balanced"
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
@@ -290,6 +295,16 @@ async def test_member_points_cannot_go_negative(ledger: Ledger) -> None:
 
     rows = await _rows("SELECT points_available FROM members WHERE id = ?", [ledger.member_id])
     assert rows == [{"points_available": 100}]
+
+
+async def test_member_store_credit_cannot_go_negative(ledger: Ledger) -> None:
+    with pytest.raises(IntegrityError, match="ck_members_store_credit_in_range"):
+        async with in_transaction() as conn:
+            await execute(
+                conn,
+                "UPDATE members SET store_credit_minor = store_credit_minor - 1 WHERE id = ?",
+                [ledger.member_id],
+            )
 
 
 async def test_reward_stock_cannot_go_negative(ledger: Ledger) -> None:

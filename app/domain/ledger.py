@@ -11,6 +11,15 @@ MEMBER_DEBT holds what a refund could not take back under the NEGATIVE_BALANCE p
 is minus the debt). A credit of available points to an indebted member is followed, in the same
 database transaction, by a DEBT_RECOVERY transaction moving points from MEMBER_AVAILABLE to
 MEMBER_DEBT, so a member owing points never has any available.
+
+Store credit is money, not points: integer minor units of the program's currency, on its own
+two accounts. MEMBER_STORE_CREDIT is the member's spendable balance (store credit balance =
+sum(MEMBER_STORE_CREDIT)); PROGRAM_STORE_CREDIT is its counter side, the program's liability
+(minus what it has issued net of what came back). STORE_CREDIT_ISSUE (goodwill credit, points
+turned into credit) and STORE_CREDIT_REFUND (a checkout spend given back) credit the member,
+STORE_CREDIT_SPEND (the checkout) debits it. A journal transaction is either points or store
+credit, never both: each sums to zero on its own accounts, and a store-credit transaction's
+`points` is 0 (`laurel verify-ledger` checks both).
 """
 
 from __future__ import annotations
@@ -26,6 +35,8 @@ class Account(StrEnum):
     PROGRAM_ADJUSTED = "PROGRAM_ADJUSTED"
     MEMBER_DEBT = "MEMBER_DEBT"
     PROGRAM_EXPIRED = "PROGRAM_EXPIRED"
+    MEMBER_STORE_CREDIT = "MEMBER_STORE_CREDIT"
+    PROGRAM_STORE_CREDIT = "PROGRAM_STORE_CREDIT"
 
 
 class TransactionKind(StrEnum):
@@ -44,6 +55,22 @@ class TransactionKind(StrEnum):
     DEBT_RECOVERY = "DEBT_RECOVERY"
     # Points for a referral: the referrer's for a friend, or the friend's welcome.
     REFERRAL = "REFERRAL"
+    # Points paying for a punch card's reward (earned and redeemed at once, see give_reward).
+    PUNCH_CARD = "PUNCH_CARD"
+    # Store credit (money, see above): added, spent at the checkout, a spend given back.
+    STORE_CREDIT_ISSUE = "STORE_CREDIT_ISSUE"
+    STORE_CREDIT_SPEND = "STORE_CREDIT_SPEND"
+    STORE_CREDIT_REFUND = "STORE_CREDIT_REFUND"
+
+
+STORE_CREDIT_ACCOUNTS = frozenset({Account.MEMBER_STORE_CREDIT, Account.PROGRAM_STORE_CREDIT})
+STORE_CREDIT_KINDS = frozenset(
+    {
+        TransactionKind.STORE_CREDIT_ISSUE,
+        TransactionKind.STORE_CREDIT_SPEND,
+        TransactionKind.STORE_CREDIT_REFUND,
+    }
+)
 
 
 # Kinds that are the member's own doing: earning or spending restarts the inactivity clock.

@@ -12,7 +12,9 @@ from app.domain.expiry import LifetimeUnit, RoundTo
 from app.graphql.context import Info, acting_for_member, admin, member_reader
 from app.graphql.errors import UserError, guarded
 from app.graphql.ids import decode_id
+from app.graphql.punch_cards import PunchCardMutations
 from app.graphql.referrals import Referral, ReferralMutations, ReferralSignalsInput, signals_of
+from app.graphql.store_credit import StoreCreditMutations
 from app.graphql.types import (
     ActionKindEnum,
     ActionRule,
@@ -519,7 +521,7 @@ class SetMemberOptOutPayload:
 
 
 @strawberry.type
-class Mutation(ReferralMutations):
+class Mutation(ReferralMutations, StoreCreditMutations, PunchCardMutations):
     @strawberry.mutation(description="Admin only.")
     async def create_program(self, info: Info, input: CreateProgramInput) -> CreateProgramPayload:
         async def work() -> CreateProgramPayload:

@@ -13,7 +13,9 @@ from app.graphql.context import Info, admin, member_reader, member_session, prin
 from app.graphql.errors import query_error
 from app.graphql.ids import decode_any_id, decode_id, encode_cursor
 from app.graphql.mutations import OrderLineInput
+from app.graphql.punch_cards import PunchCard, PunchCardQueries
 from app.graphql.referrals import Referral, ReferralQueries
+from app.graphql.store_credit import StoreCreditMovement
 from app.graphql.types import (
     ActionKindEnum,
     ActionRule,
@@ -43,8 +45,10 @@ from app.services import events as events_service
 from app.services import members as members_service
 from app.services import orders as orders_service
 from app.services import programs as programs_service
+from app.services import punch_cards as punch_cards_service
 from app.services import referrals as referrals_service
 from app.services import rewards as rewards_service
+from app.services import store_credit as store_credit_service
 from app.services.earning import earning_json
 
 
@@ -67,6 +71,12 @@ async def _node(info: Info, type_name: str, pk: int) -> Node | None:
         if reward is None or not (reward.active or principal.can_read_members):
             return None
         return Reward.from_record(reward)
+    if type_name == "PunchCard":
+        card = await punch_cards_service.get_punch_card(pk, scope)
+        # Like rewards: a storefront sees the cards `punchCards` lists, not retired ones.
+        if card is None or not (card.active or principal.can_read_members):
+            return None
+        return PunchCard.from_record(card)
     if type_name == "ActionRule":
         action_rule = await actions_service.get_action_rule(pk, scope)
         if action_rule is None or not principal.can_read_members:
@@ -94,6 +104,9 @@ async def _node(info: Info, type_name: str, pk: int) -> Node | None:
     if type_name == "Redemption":
         redemption = await rewards_service.get_redemption(pk, scope)
         return Redemption.from_record(redemption) if redemption else None
+    if type_name == "StoreCreditMovement":
+        movement = await store_credit_service.get_movement(pk, scope)
+        return StoreCreditMovement.from_record(movement) if movement else None
     if type_name == "Referral":
         referral = await referrals_service.get_referral(pk, scope)
         return Referral.from_record(referral) if referral else None
@@ -137,7 +150,7 @@ class PreviewOrderInput:
 
 
 @strawberry.type
-class Query(ReferralQueries):
+class Query(ReferralQueries, PunchCardQueries):
     @strawberry.field(description="Any object by its global id; null when not found.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         decoded = decode_any_id(id)

@@ -19,7 +19,9 @@ from app.graphql.protection import (
     MaskErrorsWithRequestId,
     QueryCostLimit,
 )
+from app.graphql.punch_cards import PunchCard
 from app.graphql.queries import Query
+from app.graphql.store_credit import StoreCreditMovement
 from app.graphql.types import (
     ActionRule,
     Activity,
@@ -54,6 +56,8 @@ schema = strawberry.Schema(
         Event,
         EarningRule,
         ActionRule,
+        PunchCard,
+        StoreCreditMovement,
     ],
     extensions=[
         # Factories: Strawberry builds extensions per request. The two caches live at module

@@ -31,7 +31,9 @@ from app.services.programs import ProgramRecord, RefundShortfallPolicy
 from app.services.rewards import RedemptionRecord, RewardRecord
 
 if TYPE_CHECKING:
+    from app.graphql.punch_cards import MemberPunchCard
     from app.graphql.referrals import Referral, ReferralConnection
+    from app.graphql.store_credit import StoreCredit, StoreCreditMovementConnection
 
 MAX_PAGE_SIZE = 100
 
@@ -344,6 +346,33 @@ class Member(Node):
         return await referral_connection(
             self.program_pk, referrer_id=self.member_pk, state=None, first=first, after=after
         )
+
+    @strawberry.field(description="The member's store credit: money the store's checkout spends.")
+    async def store_credit(
+        self,
+    ) -> Annotated[StoreCredit, strawberry.lazy("app.graphql.store_credit")]:
+        from app.graphql.store_credit import store_credit_of
+
+        return await store_credit_of(self.member_pk)
+
+    @strawberry.field(description="Movements of the member's store credit, newest first.")
+    async def store_credit_history(
+        self, first: int = 10, after: str | None = None
+    ) -> Annotated[StoreCreditMovementConnection, strawberry.lazy("app.graphql.store_credit")]:
+        from app.graphql.store_credit import store_credit_history
+
+        return await store_credit_history(self.member_pk, first=first, after=after)
+
+    @strawberry.field(
+        description="The member's punch cards: the program's active cards, and retired ones the"
+        " member has punches or rewards on."
+    )
+    async def punch_cards(
+        self,
+    ) -> list[Annotated[MemberPunchCard, strawberry.lazy("app.graphql.punch_cards")]]:
+        from app.graphql.punch_cards import member_punch_cards
+
+        return await member_punch_cards(self.member_pk, self.program_pk)
 
     @strawberry.field(description="The referral that brought this member, if any.")
     async def referred_by(

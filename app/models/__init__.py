@@ -15,6 +15,7 @@ from app.models.ledger import LedgerEntry, LedgerTransaction, PointLot
 from app.models.members import Member
 from app.models.orders import Order
 from app.models.programs import Program
+from app.models.punch_cards import PunchCard, PunchCardProgress, PunchCardPunch, PunchCardReward
 from app.models.referrals import (
     MemberSignal,
     Referral,
@@ -23,6 +24,7 @@ from app.models.referrals import (
     ReferralSettings,
 )
 from app.models.rewards import Redemption, Reward
+from app.models.store_credit import StoreCreditMovement
 
 __all__ = [
     "ActionRecord",
@@ -40,11 +42,16 @@ __all__ = [
     "OutboxEvent",
     "PointLot",
     "Program",
+    "PunchCard",
+    "PunchCardProgress",
+    "PunchCardPunch",
+    "PunchCardReward",
     "Redemption",
     "Referral",
     "ReferralCode",
     "ReferralReward",
     "ReferralSettings",
     "Reward",
+    "StoreCreditMovement",
     "TokenSigningSecret",
 ]

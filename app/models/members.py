@@ -36,6 +36,9 @@ class Member(Model):
     # Points a refund could not take back under the NEGATIVE_BALANCE policy: later earnings
     # repay it before they become available, and while it is owed nothing can be redeemed.
     points_debt = fields.BigIntField(default=0, db_default=0)
+    # Store credit, in minor units of the program's currency: the cache of the member's
+    # MEMBER_STORE_CREDIT account, changed only by services/ledger.py `post_store_credit`.
+    store_credit_minor = fields.BigIntField(default=0, db_default=0)
 
     class Meta:
         table = "members"

@@ -49,6 +49,10 @@ class Program(Model):
     cors_origins: Any = fields.JSONField(default=list, db_default="[]")
     # The longest a member token may live (its exp minus its iat).
     member_token_max_seconds = fields.IntField(default=900, db_default=900)
+    # What a refund does to a punch card reward its punches earned (app/domain/punch_cards.py).
+    punch_card_refund_policy = fields.CharField(
+        max_length=24, default="KEEP_REWARD", db_default="KEEP_REWARD"
+    )
     created_at = fields.DatetimeField()
 
     class Meta:

@@ -18,7 +18,16 @@ from typing import Any
 
 from app.db import as_datetime, connection, fetch_all, fetch_one, from_json, utc_now
 from app.domain.ids import decode_any_id
-from app.services import actions, earning_rules, members, orders, programs, rewards
+from app.services import (
+    actions,
+    earning_rules,
+    members,
+    orders,
+    programs,
+    punch_cards,
+    rewards,
+    store_credit,
+)
 
 # Secrets, and the fraud signals that are only ever stored hashed (app/services/referrals.py).
 _REDACTED_FIELDS = frozenset(
@@ -33,6 +42,8 @@ _LOADERS: dict[str, Callable[[int], Awaitable[Any]]] = {
     "EarningRule": lambda pk: earning_rules.get_earning_rule(pk, None),
     "ActionRule": lambda pk: actions.get_action_rule(pk, None),
     "Order": lambda pk: orders.get_order(pk, None),
+    "PunchCard": lambda pk: punch_cards.get_punch_card(pk, None),
+    "StoreCreditMovement": lambda pk: store_credit.get_movement(pk, None),
 }
 
 
@@ -83,7 +94,7 @@ def target_of(arguments: dict[str, Any]) -> Target | None:
     data = arguments.get("input")
     if not isinstance(data, dict):
         return None
-    for field in ("id", "memberId", "rewardId", "redemptionId", "ruleId"):
+    for field in ("id", "memberId", "rewardId", "redemptionId", "ruleId", "spendId"):
         value = data.get(field)
         if isinstance(value, str):
             decoded = decode_any_id(value)

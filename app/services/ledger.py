@@ -15,6 +15,10 @@ empties.
 
 A credit of available points to a member in debt (MEMBER_DEBT, see app/domain/ledger.py) is
 followed at once by a DEBT_RECOVERY transaction, so a member who owes points has none to spend.
+
+Store credit (money) moves through `post_store_credit`, the same journal with its own two
+accounts and its own cached balance (`members.store_credit_minor`); it has no lots and never
+shares a journal transaction with points.
 """
 
 from __future__ import annotations
@@ -29,8 +33,13 @@ from app.db import as_datetime, as_optional_datetime, execute, fetch_all, fetch_
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import ExpiryPolicy, ExpirySettings, LifetimeUnit, RoundTo
 from app.domain.ids import encode_id
-from app.domain.ledger import MEMBER_ACTIVITY_KINDS, Account, TransactionKind
-from app.domain.money import MAX_BALANCE, MAX_POINTS_PER_MOVEMENT
+from app.domain.ledger import (
+    MEMBER_ACTIVITY_KINDS,
+    STORE_CREDIT_KINDS,
+    Account,
+    TransactionKind,
+)
+from app.domain.money import MAX_AMOUNT_MINOR, MAX_BALANCE, MAX_POINTS_PER_MOVEMENT
 from app.services.events import append_event
 
 _EVENT_TYPES = {
@@ -43,6 +52,10 @@ _EVENT_TYPES = {
     TransactionKind.EXPIRE: "points.expired",
     TransactionKind.DEBT_RECOVERY: "points.debt_recovered",
     TransactionKind.REFERRAL: "points.earned",
+    TransactionKind.PUNCH_CARD: "points.earned",
+    TransactionKind.STORE_CREDIT_ISSUE: "store_credit.issued",
+    TransactionKind.STORE_CREDIT_SPEND: "store_credit.spent",
+    TransactionKind.STORE_CREDIT_REFUND: "store_credit.refunded",
 }
 
 
@@ -427,3 +440,115 @@ async def mature_lot(
         ),
         now,
     )
+
+
+@dataclass(frozen=True)
+class StoreCreditMovement:
+    """`amount_minor` of store credit moves onto the member's balance (negative: off it)."""
+
+    program_id: int
+    member_id: int
+    kind: TransactionKind
+    amount_minor: int
+    currency: str
+    description: str
+    order_ref: str | None = None
+    event_details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PostedStoreCredit:
+    transaction_id: int
+    balance_after_minor: int
+
+
+async def post_store_credit(
+    conn: BaseDBAsyncClient, movement: StoreCreditMovement, now: datetime
+) -> PostedStoreCredit:
+    """Write one store-credit movement inside the caller's open transaction.
+
+    As with points, the guarded update of the cached balance comes first: for a spend it
+    decides atomically whether the member has the credit (and on PostgreSQL locks the member
+    row). The journal transaction has exactly two entries, MEMBER_STORE_CREDIT and
+    PROGRAM_STORE_CREDIT, summing to zero, and moves no points (`points` 0).
+    """
+    if movement.kind not in STORE_CREDIT_KINDS:
+        raise ValueError(f"{movement.kind} is not a store-credit kind")
+    amount = movement.amount_minor
+    if amount == 0 or abs(amount) > MAX_AMOUNT_MINOR:
+        raise ValueError(f"a store-credit movement moves 1..{MAX_AMOUNT_MINOR}, not {amount}")
+    if (amount < 0) != (movement.kind is TransactionKind.STORE_CREDIT_SPEND):
+        raise ValueError("spends, and only spends, take store credit off the member")
+    balance = await fetch_one(
+        conn,
+        "UPDATE members SET store_credit_minor = store_credit_minor + ?"
+        " WHERE id = ? AND store_credit_minor + ? BETWEEN 0 AND ?"
+        " RETURNING store_credit_minor",
+        (amount, movement.member_id, amount, MAX_BALANCE),
+    )
+    if balance is None:
+        if amount < 0:
+            raise DomainError(
+                ErrorCode.INSUFFICIENT_STORE_CREDIT,
+                f"the member has less than {-amount} {movement.currency} minor units of store"
+                " credit",
+                ["input", "amountMinor"],
+            )
+        raise DomainError(
+            ErrorCode.INVALID_AMOUNT,
+            f"the member's store credit would pass {MAX_BALANCE} minor units",
+            ["input", "amountMinor"],
+        )
+    transaction = await fetch_one(
+        conn,
+        "INSERT INTO ledger_transactions (program_id, member_id, kind, points, description,"
+        " order_ref, reverses_id, created_at) VALUES (?, ?, ?, 0, ?, ?, NULL, ?) RETURNING id",
+        (
+            movement.program_id,
+            movement.member_id,
+            movement.kind.value,
+            movement.description,
+            movement.order_ref,
+            now,
+        ),
+    )
+    assert transaction is not None
+    transaction_id = int(transaction["id"])
+    await execute(
+        conn,
+        "INSERT INTO ledger_entries (transaction_id, program_id, member_id, account, amount,"
+        " closes_transaction) VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)",
+        (
+            transaction_id,
+            movement.program_id,
+            movement.member_id,
+            Account.MEMBER_STORE_CREDIT.value,
+            amount,
+            False,
+            transaction_id,
+            movement.program_id,
+            movement.member_id,
+            Account.PROGRAM_STORE_CREDIT.value,
+            -amount,
+            True,
+        ),
+    )
+    balance_after = int(balance["store_credit_minor"])
+    await append_event(
+        conn,
+        program_id=movement.program_id,
+        member_id=movement.member_id,
+        event_type=_EVENT_TYPES[movement.kind],
+        payload={
+            "memberId": encode_id("Member", movement.member_id),
+            "kind": movement.kind.value,
+            "amountMinor": amount,
+            "currency": movement.currency,
+            "balanceAfterMinor": balance_after,
+            "description": movement.description,
+            **({"orderId": movement.order_ref} if movement.order_ref else {}),
+            **movement.event_details,
+        },
+        now=now,
+    )
+    return PostedStoreCredit(transaction_id=transaction_id, balance_after_minor=balance_after)

@@ -22,6 +22,7 @@ from app.db import (
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import local_date, month_day
 from app.domain.ids import encode_id
+from app.domain.ledger import STORE_CREDIT_KINDS
 from app.domain.referrals import Signals
 from app.domain.validation import EMAIL_MAX, EXTERNAL_ID_MAX, NAME_MAX, Checker, is_lookup_text
 from app.services.events import append_event
@@ -33,6 +34,10 @@ _COLUMNS = (
     " points_pending, lifetime_earned, lifetime_redeemed, points_debt, opted_out_at"
 )
 _NO_CURSOR = 2**63 - 1
+# The activity feed is the member's points; store credit has its own history.
+_POINTS_ONLY = " AND kind NOT IN ({})".format(
+    ", ".join(f"'{kind.value}'" for kind in sorted(STORE_CREDIT_KINDS))
+)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
@@ -153,7 +158,7 @@ async def list_activity(
         connection(),
         "SELECT id, member_id, kind, points, description, order_ref, created_at"
         " FROM ledger_transactions WHERE member_id = ? AND (member_id, id) < (?, ?)"
-        " ORDER BY member_id DESC, id DESC LIMIT ?",
+        f"{_POINTS_ONLY} ORDER BY member_id DESC, id DESC LIMIT ?",
         (member_id, member_id, before_id if before_id is not None else _NO_CURSOR, limit),
     )
     return [_activity(row) for row in rows]
@@ -243,7 +248,7 @@ async def get_activity(transaction_id: int, scope: ProgramScope) -> ActivityReco
     row = await fetch_one(
         connection(),
         "SELECT id, program_id, member_id, kind, points, description, order_ref, created_at"
-        " FROM ledger_transactions WHERE id = ? AND member_id IS NOT NULL",
+        f" FROM ledger_transactions WHERE id = ? AND member_id IS NOT NULL{_POINTS_ONLY}",
         (transaction_id,),
     )
     if row is None or not in_scope(int(row["program_id"]), scope):

@@ -49,6 +49,7 @@ from app.services.earning_rules import active_purchase_rules
 from app.services.events import append_event
 from app.services.ledger import Movement, post_movement
 from app.services.programs import ProgramRecord, ProgramScope, in_scope, require_program
+from app.services.punch_cards import on_order_recorded as punch_cards_on_order_recorded
 from app.services.referrals import on_order_fulfilled, on_order_recorded
 
 MAX_LINES = 500
@@ -568,6 +569,16 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
                 currency=data.currency,
                 exchange_rate=exchange_rate,
                 placed_at=data.placed_at,
+                now=now,
+            )
+            # Qualifying lines punch the member's punch cards (app/services/punch_cards.py).
+            await punch_cards_on_order_recorded(
+                conn,
+                program_id=program.id,
+                member_id=member_id,
+                order_pk=order.id,
+                order_ref=data.order_id,
+                lines=data.lines,
                 now=now,
             )
             if data.idempotency_key is not None:

@@ -50,6 +50,7 @@ from app.services.events import append_event
 from app.services.ledger import Movement, post_movement
 from app.services.orders import OrderRecord, get_order
 from app.services.programs import ProgramScope, RefundShortfallPolicy, require_program
+from app.services.punch_cards import on_order_refunded as punch_cards_on_order_refunded
 from app.services.referrals import on_order_refunded
 
 _OPERATION = "refundOrder"
@@ -303,6 +304,15 @@ async def refund_order(data: RefundOrderInput, scope: ProgramScope) -> RefundRes
         # A fully refunded or cancelled order cancels its referral rewards still pending.
         await on_order_refunded(
             conn, order_pk=int(locked["id"]), fully_refunded=fully_refunded or data.cancel, now=now
+        )
+        # Punches of refunded lines come off the member's punch cards (services/punch_cards.py).
+        await punch_cards_on_order_refunded(
+            conn,
+            program_id=program.id,
+            member_id=member_id,
+            order_pk=int(locked["id"]),
+            refunded_quantities=refunded,
+            now=now,
         )
         if data.cancel:
             status = "CANCELLED"

@@ -1,17 +1,27 @@
-"""Recompute every balance from the ledger entries and report each disagreement."""
+"""Recompute every balance from the ledger entries and report each disagreement.
+
+Store credit is checked like points: the cached `store_credit_minor` against the sum of the
+member's MEMBER_STORE_CREDIT entries, each store-credit transaction on store-credit accounts
+only (never mixed with points), each history row against its entry, and each spend's refunded
+amount against its refunds.
+"""
 
 from __future__ import annotations
 
 from app.db import connection, fetch_all, fetch_one
+from app.domain.ledger import STORE_CREDIT_KINDS
+
+_CREDIT_KINDS = ", ".join(f"'{kind.value}'" for kind in sorted(STORE_CREDIT_KINDS))
 
 _MEMBER_BALANCES = """
 SELECT m.id, m.customer_id, m.points_available, m.points_pending, m.lifetime_earned,
-       m.lifetime_redeemed, m.points_debt,
+       m.lifetime_redeemed, m.points_debt, m.store_credit_minor,
        COALESCE(e.available, 0) AS ledger_available,
        COALESCE(e.pending, 0) AS ledger_pending,
        COALESCE(e.earned, 0) AS ledger_earned,
        COALESCE(e.redeemed, 0) AS ledger_redeemed,
        COALESCE(e.debt, 0) AS ledger_debt,
+       COALESCE(e.store_credit, 0) AS ledger_store_credit,
        COALESCE(l.available, 0) AS lots_available,
        COALESCE(l.pending, 0) AS lots_pending
 FROM members m
@@ -21,7 +31,8 @@ LEFT JOIN (
            SUM(CASE WHEN account = 'MEMBER_PENDING' THEN amount ELSE 0 END) AS pending,
            -SUM(CASE WHEN account = 'PROGRAM_ISSUED' THEN amount ELSE 0 END) AS earned,
            SUM(CASE WHEN account = 'PROGRAM_REDEEMED' THEN amount ELSE 0 END) AS redeemed,
-           -SUM(CASE WHEN account = 'MEMBER_DEBT' THEN amount ELSE 0 END) AS debt
+           -SUM(CASE WHEN account = 'MEMBER_DEBT' THEN amount ELSE 0 END) AS debt,
+           SUM(CASE WHEN account = 'MEMBER_STORE_CREDIT' THEN amount ELSE 0 END) AS store_credit
     FROM ledger_entries GROUP BY member_id
 ) e ON e.member_id = m.id
 LEFT JOIN (
@@ -33,15 +44,21 @@ LEFT JOIN (
 ORDER BY m.id
 """
 
-_UNBALANCED_TRANSACTIONS = """
+_UNBALANCED_TRANSACTIONS = f"""
 SELECT t.id, t.points, COALESCE(SUM(e.amount), 0) AS total,
-       COALESCE(SUM(CASE WHEN e.account LIKE 'MEMBER_%' THEN e.amount ELSE 0 END), 0)
-           AS member_total,
-       COUNT(e.id) AS entry_count
+       COALESCE(SUM(CASE WHEN e.account LIKE 'MEMBER_%' AND e.account <> 'MEMBER_STORE_CREDIT'
+                         THEN e.amount ELSE 0 END), 0) AS member_total,
+       COUNT(e.id) AS entry_count,
+       COALESCE(SUM(CASE WHEN e.account LIKE '%_STORE_CREDIT' THEN 1 ELSE 0 END), 0)
+           AS credit_entries,
+       CASE WHEN t.kind IN ({_CREDIT_KINDS}) THEN 1 ELSE 0 END AS credit_kind
 FROM ledger_transactions t LEFT JOIN ledger_entries e ON e.transaction_id = t.id
-GROUP BY t.id, t.points
+GROUP BY t.id, t.points, t.kind
 HAVING COALESCE(SUM(e.amount), 0) <> 0 OR COUNT(e.id) = 0
-    OR COALESCE(SUM(CASE WHEN e.account LIKE 'MEMBER_%' THEN e.amount ELSE 0 END), 0) <> t.points
+    OR COALESCE(SUM(CASE WHEN e.account LIKE 'MEMBER_%' AND e.account <> 'MEMBER_STORE_CREDIT'
+                         THEN e.amount ELSE 0 END), 0) <> t.points
+    OR COALESCE(SUM(CASE WHEN e.account LIKE '%_STORE_CREDIT' THEN 1 ELSE 0 END), 0)
+       <> CASE WHEN t.kind IN ({_CREDIT_KINDS}) THEN COUNT(e.id) ELSE 0 END
 ORDER BY t.id
 """
 
@@ -60,6 +77,24 @@ WHERE t.points <> -r.points_spent OR t.member_id <> r.member_id
 ORDER BY r.id
 """
 
+_STORE_CREDIT_HISTORY_MISMATCHES = """
+SELECT s.id, s.amount_minor, e.amount AS posted
+FROM store_credit_movements s
+LEFT JOIN ledger_entries e ON e.transaction_id = s.transaction_id
+    AND e.account = 'MEMBER_STORE_CREDIT'
+WHERE e.id IS NULL OR e.amount <> s.amount_minor OR e.member_id <> s.member_id
+ORDER BY s.id
+"""
+
+_STORE_CREDIT_REFUND_MISMATCHES = """
+SELECT s.id, s.refunded_minor, COALESCE(SUM(r.amount_minor), 0) AS refunds
+FROM store_credit_movements s LEFT JOIN store_credit_movements r ON r.spend_id = s.id
+WHERE s.kind = 'STORE_CREDIT_SPEND'
+GROUP BY s.id, s.refunded_minor
+HAVING s.refunded_minor <> COALESCE(SUM(r.amount_minor), 0)
+ORDER BY s.id
+"""
+
 _MISPLACED_ENTRIES = """
 SELECT e.id, e.transaction_id
 FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id
@@ -75,7 +110,19 @@ async def verify_ledger() -> list[str]:
     for row in await fetch_all(conn, _UNBALANCED_TRANSACTIONS):
         problems.append(
             f"transaction {row['id']}: {row['entry_count']} entries summing to {row['total']},"
-            f" member side {row['member_total']} but the transaction says {row['points']}"
+            f" member side {row['member_total']} but the transaction says {row['points']};"
+            f" {row['credit_entries']} store-credit entries"
+            f" ({'a store-credit' if int(row['credit_kind']) else 'a points'} kind)"
+        )
+    for row in await fetch_all(conn, _STORE_CREDIT_HISTORY_MISMATCHES):
+        problems.append(
+            f"store credit movement {row['id']}: says {row['amount_minor']}, its ledger entry"
+            f" says {row['posted']} (or belongs to another member)"
+        )
+    for row in await fetch_all(conn, _STORE_CREDIT_REFUND_MISMATCHES):
+        problems.append(
+            f"store credit spend {row['id']}: says {row['refunded_minor']} refunded, its refunds"
+            f" add up to {row['refunds']}"
         )
     for row in await fetch_all(conn, _MISPLACED_ENTRIES):
         problems.append(
@@ -103,6 +150,7 @@ async def verify_ledger() -> list[str]:
             ("lifetime_earned", "ledger_earned", "lifetime earned"),
             ("lifetime_redeemed", "ledger_redeemed", "lifetime redeemed"),
             ("points_debt", "ledger_debt", "debt"),
+            ("store_credit_minor", "ledger_store_credit", "store credit"),
         ):
             if int(row[cached]) != int(row[recomputed]):
                 problems.append(

@@ -308,12 +308,17 @@ ALL_TABLES = (
     "outbox_events",
     "point_lots",
     "programs",
+    "punch_card_progress",
+    "punch_card_punches",
+    "punch_card_rewards",
+    "punch_cards",
     "redemptions",
     "referral_codes",
     "referral_rewards",
     "referral_settings",
     "referrals",
     "rewards",
+    "store_credit_movements",
     "token_signing_secrets",
 )
 

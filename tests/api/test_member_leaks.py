@@ -63,6 +63,11 @@ TABLES = [
     "api_keys",
     "token_signing_secrets",
     "expiry_warnings",
+    "store_credit_movements",
+    "punch_cards",
+    "punch_card_progress",
+    "punch_card_punches",
+    "punch_card_rewards",
 ]
 
 
@@ -224,6 +229,21 @@ async def _victims(api: Api) -> tuple[list[Targets], str, str]:
     )["memberByCustomerId"]
     await grant_points(api, member_a["id"], 100)
     reward = await create_reward(api, "shop", cost_points=10)
+    # A punch card that the victims' orders (SKU-1) punch in `shop`.
+    card = await api.data(
+        "mutation($input: CreatePunchCardInput!) { createPunchCard(input: $input) {"
+        " punchCard { id } userErrors { code } } }",
+        {
+            "input": {
+                "programSlug": "shop",
+                "name": "Shoe card",
+                "rewardId": reward["id"],
+                "punchesNeeded": 5,
+                "skus": ["SKU-1"],
+            }
+        },
+    )
+    assert card["createPunchCard"]["userErrors"] == []
     victims = []
     for slug, customer, email in (
         ("shop", "cust-b", "bee@victim.example"),
@@ -247,6 +267,28 @@ async def _victims(api: Api) -> tuple[list[Targets], str, str]:
             },
         )
         redemption = redeemed["redeemReward"]["redemption"]
+        credit = await api.data(
+            "mutation($i: IssueStoreCreditInput!, $s: SpendStoreCreditInput!) {"
+            " issueStoreCredit(input: $i) { userErrors { code } }"
+            " spendStoreCredit(input: $s) { movement { id } userErrors { code } } }",
+            {
+                "i": {
+                    "memberId": member["id"],
+                    "amountMinor": 4321,
+                    "currency": "EUR",
+                    "reason": "Goodwill",
+                    "idempotencyKey": f"credit-{customer}",
+                },
+                "s": {
+                    "memberId": member["id"],
+                    "amountMinor": 1234,
+                    "currency": "EUR",
+                    "orderId": f"order-{customer}",
+                    "idempotencyKey": f"spend-{customer}",
+                },
+            },
+        )
+        spend = credit["spendStoreCredit"]["movement"]
         activity = await api.data(
             "query($id: ID!) { member(id: $id) { activity { edges { node { id } } } } }",
             {"id": member["id"]},
@@ -260,6 +302,7 @@ async def _victims(api: Api) -> tuple[list[Targets], str, str]:
                     "orderPk": order["order"]["id"],
                     "activityId": activity["member"]["activity"]["edges"][0]["node"]["id"],
                     "redemptionId": redemption["id"],
+                    "spendId": spend["id"],
                 },
                 strings={
                     "programSlug": slug,
@@ -276,6 +319,7 @@ async def _victims(api: Api) -> tuple[list[Targets], str, str]:
                     member["id"],
                     order["order"]["id"],
                     redemption["id"],
+                    spend["id"],
                 ],
             )
         )
