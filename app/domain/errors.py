@@ -49,6 +49,8 @@ class ErrorCode(StrEnum):
     REFERRALS_DISABLED = "REFERRALS_DISABLED"
     REFERRAL_NOT_FOUND = "REFERRAL_NOT_FOUND"
     REFERRAL_NOT_HELD = "REFERRAL_NOT_HELD"
+    # Tiers: a tier name that is not one of the program's active tiers.
+    TIER_NOT_FOUND = "TIER_NOT_FOUND"
 
 
 class DomainError(Exception):

@@ -44,6 +44,9 @@ class TransactionKind(StrEnum):
     DEBT_RECOVERY = "DEBT_RECOVERY"
     # Points for a referral: the referrer's for a friend, or the friend's welcome.
     REFERRAL = "REFERRAL"
+    # A tier's entry reward (points, or the cost of a catalogue reward given): never counts
+    # towards a tier itself.
+    TIER_REWARD = "TIER_REWARD"
 
 
 # Kinds that are the member's own doing: earning or spending restarts the inactivity clock.

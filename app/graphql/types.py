@@ -422,7 +422,9 @@ class Redemption(Node):
 
 @strawberry.type(description="One reason a line (or the order's shipping or tax) earned points.")
 class EarningComponent:
-    source: str = strawberry.field(description="BASE, SHIPPING, TAX or RULE.")
+    source: str = strawberry.field(
+        description="BASE, SHIPPING, TAX, RULE or TIER (the member's tier multiplier)."
+    )
     rule_id: strawberry.ID | None = strawberry.field(description="The EarningRule, for RULE.")
     base_minor: int
     multiplier: str | None

@@ -23,6 +23,14 @@ from app.models.referrals import (
     ReferralSettings,
 )
 from app.models.rewards import Redemption, Reward
+from app.models.tiers import (
+    MemberTier,
+    Tier,
+    TierChange,
+    TierEntryGrant,
+    TierRewardAccess,
+    TierSettings,
+)
 
 __all__ = [
     "ActionRecord",
@@ -36,6 +44,7 @@ __all__ = [
     "LedgerTransaction",
     "Member",
     "MemberSignal",
+    "MemberTier",
     "Order",
     "OutboxEvent",
     "PointLot",
@@ -46,5 +55,10 @@ __all__ = [
     "ReferralReward",
     "ReferralSettings",
     "Reward",
+    "Tier",
+    "TierChange",
+    "TierEntryGrant",
+    "TierRewardAccess",
+    "TierSettings",
     "TokenSigningSecret",
 ]

@@ -42,6 +42,7 @@ from app.domain.money import (
     is_known_currency,
     parse_exchange_rate,
 )
+from app.domain.tiers import TierChangeReason
 from app.domain.validation import EXTERNAL_ID_MAX, IDEMPOTENCY_KEY_MAX, Checker
 from app.services import idempotency
 from app.services.earning import earn, earning_json
@@ -50,6 +51,8 @@ from app.services.events import append_event
 from app.services.ledger import Movement, post_movement
 from app.services.programs import ProgramRecord, ProgramScope, in_scope, require_program
 from app.services.referrals import on_order_fulfilled, on_order_recorded
+from app.services.tiers import member_attributes as tier_attributes
+from app.services.tiers import on_member_activity as on_tier_activity
 
 MAX_LINES = 500
 EARLIEST_ORDER_TIME = datetime(2000, 1, 1, tzinfo=UTC)
@@ -457,8 +460,8 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
         tax_minor=data.tax_minor,
         discount_minor=data.discount_minor,
         placed_at=data.placed_at,
-        # Members have no tier or segment until those features land: restricted rules wait.
-        member=MemberAttributes(),
+        # Segments have not landed yet: segment-restricted rules wait.
+        member=await tier_attributes(program.id, member_id),
         paid_with_points_minor=data.paid_with_points_minor,
         paid_with_store_credit_minor=data.paid_with_store_credit_minor,
         earn_on_points_payments=program.earn_on_points_payments,
@@ -568,6 +571,14 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
                 currency=data.currency,
                 exchange_rate=exchange_rate,
                 placed_at=data.placed_at,
+                now=now,
+            )
+            # Tier progress counts the order (the tier it may reach applies from the next one).
+            await on_tier_activity(
+                conn,
+                program_id=program.id,
+                member_id=member_id,
+                reason=TierChangeReason.ORDER,
                 now=now,
             )
             if data.idempotency_key is not None:
