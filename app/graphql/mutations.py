@@ -13,6 +13,7 @@ from app.graphql.context import Info, acting_for_member, admin, member_reader
 from app.graphql.errors import UserError, guarded
 from app.graphql.ids import decode_id
 from app.graphql.referrals import Referral, ReferralMutations, ReferralSignalsInput, signals_of
+from app.graphql.tiers import TierMutations
 from app.graphql.types import (
     ActionKindEnum,
     ActionRule,
@@ -322,7 +323,7 @@ class EarningRuleDefinition:
     )
     eligible_tiers: list[str] = strawberry.field(
         default_factory=list,
-        description="Restrict to members of these tiers (tiers are not assigned yet).",
+        description="Restrict to members of these tiers (by name; see configureTiers).",
     )
     eligible_segments: list[str] = strawberry.field(
         default_factory=list,
@@ -519,7 +520,7 @@ class SetMemberOptOutPayload:
 
 
 @strawberry.type
-class Mutation(ReferralMutations):
+class Mutation(ReferralMutations, TierMutations):
     @strawberry.mutation(description="Admin only.")
     async def create_program(self, info: Info, input: CreateProgramInput) -> CreateProgramPayload:
         async def work() -> CreateProgramPayload:

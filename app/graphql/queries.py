@@ -14,6 +14,7 @@ from app.graphql.errors import query_error
 from app.graphql.ids import decode_any_id, decode_id, encode_cursor
 from app.graphql.mutations import OrderLineInput
 from app.graphql.referrals import Referral, ReferralQueries
+from app.graphql.tiers import TierQueries
 from app.graphql.types import (
     ActionKindEnum,
     ActionRule,
@@ -137,7 +138,7 @@ class PreviewOrderInput:
 
 
 @strawberry.type
-class Query(ReferralQueries):
+class Query(ReferralQueries, TierQueries):
     @strawberry.field(description="Any object by its global id; null when not found.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         decoded = decode_any_id(id)

@@ -32,6 +32,7 @@ from app.services.rewards import RedemptionRecord, RewardRecord
 
 if TYPE_CHECKING:
     from app.graphql.referrals import Referral, ReferralConnection
+    from app.graphql.tiers import TierStatus
 
 MAX_PAGE_SIZE = 100
 
@@ -352,6 +353,17 @@ class Member(Node):
         from app.graphql.referrals import referred_by
 
         return await referred_by(self.member_pk)
+
+    @strawberry.field(
+        description="The member's tier, what the next one needs and what keeping this one needs,"
+        " and the history of changes; null when the program has no tiers."
+    )
+    async def tier_status(
+        self,
+    ) -> Annotated[TierStatus, strawberry.lazy("app.graphql.tiers")] | None:
+        from app.graphql.tiers import tier_status_of
+
+        return await tier_status_of(self.program_pk, self.member_pk)
 
 
 @strawberry.type(description="Something members can buy with points.")

@@ -19,7 +19,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -56,6 +56,9 @@ from app.services.events import append_event
 from app.services.ledger import Movement, post_movement
 from app.services.programs import require_program
 from app.services.reward_gifts import GiveReward, give_reward
+
+# Far above any real metric (points, minor units, orders), and within a 64-bit integer.
+MAX_THRESHOLD = 10**15
 
 # Kinds whose points never qualify for a tier: a tier's own rewards must not feed it.
 NON_QUALIFYING_KINDS = (TransactionKind.TIER_REWARD.value,)
@@ -616,7 +619,8 @@ async def tier_status(program_id: int, member_id: int) -> TierStatus | None:
 class TierInput:
     name: str
     threshold: int
-    earn_multiplier: Decimal | None = None
+    # Decimal text such as "1.5".
+    earn_multiplier: str | None = None
     reward_discount_percent: int = 0
     entry_points: int = 0
     entry_reward_id: int | None = None
@@ -632,11 +636,24 @@ class ConfigureTiersInput:
     grace_days: int = 0
 
 
+def _multiplier(text: str | None) -> Decimal | None:
+    if text is None:
+        return None
+    try:
+        return Decimal(text.strip())
+    except InvalidOperation:
+        return Decimal("NaN")
+
+
 def _check_tier(check: Checker, field: list[str], tier: TierInput) -> str | None:
     name = check.text([*field, "name"], tier.name, TIER_NAME_MAX)
-    if tier.threshold < 0:
-        check.add(ErrorCode.INVALID_VALUE, "threshold must not be negative", [*field, "threshold"])
-    multiplier = tier.earn_multiplier
+    if not 0 <= tier.threshold <= MAX_THRESHOLD:
+        check.add(
+            ErrorCode.INVALID_VALUE,
+            f"threshold must be in [0, {MAX_THRESHOLD}]",
+            [*field, "threshold"],
+        )
+    multiplier = _multiplier(tier.earn_multiplier)
     if multiplier is not None and (
         not multiplier.is_finite()
         or not Decimal(1) < multiplier <= MAX_TIER_MULTIPLIER
@@ -773,7 +790,7 @@ async def configure_tiers(data: ConfigureTiersInput) -> TierProgram:
                 tier.threshold,
                 None
                 if tier.earn_multiplier is None
-                else str(tier.earn_multiplier.quantize(Decimal("0.01"))),
+                else f"{Decimal(tier.earn_multiplier.strip()).quantize(Decimal('0.01')):f}",
                 tier.reward_discount_percent,
                 tier.entry_points,
                 tier.entry_reward_id,
