@@ -78,9 +78,7 @@ def test_calendar_years_start_at_local_midnight_of_1_january() -> None:
     assert start == datetime(2031, 1, 1, tzinfo=auckland)
     cfg = config()
     history = [Contribution(at(2030, 12, 31, 11), 600)]
-    in_auckland = standing(
-        cfg, history, enrolled_at=ENROLLED, now=at(2031, 1, 5), zone=auckland
-    )
+    in_auckland = standing(cfg, history, enrolled_at=ENROLLED, now=at(2031, 1, 5), zone=auckland)
     in_utc = standing(cfg, history, enrolled_at=ENROLLED, now=at(2031, 1, 5), zone=UTC_ZONE)
     assert (in_auckland.value, in_auckland.qualified_rank) == (600, 1)
     assert (in_utc.value, in_utc.qualified_rank) == (0, NO_TIER)
@@ -99,7 +97,9 @@ def test_anniversary_years_run_from_the_enrolment_day() -> None:
     assert after.holds_until == datetime(2032, 3, 10, tzinfo=UTC_ZONE)
 
 
-def test_period_end_keeps_a_tier_through_the_next_year_then_drops_to_what_that_year_earned() -> None:
+def test_period_end_keeps_a_tier_through_the_next_year_then_drops_to_what_that_year_earned() -> (
+    None
+):
     cfg = config()
     history = [Contribution(at(2030, 5, 1), 1200), Contribution(at(2031, 6, 1), 150)]
     assert rank(cfg, history, at(2030, 4, 1)) == NO_TIER
@@ -134,9 +134,10 @@ def test_never_keeps_the_best_tier_of_any_period() -> None:
     cfg = config(downgrade=DowngradePolicy.NEVER)
     history = [Contribution(at(2030, 5, 1), 600), Contribution(at(2033, 5, 1), 100)]
     assert rank(cfg, history, at(2036, 1, 1)) == 1
-    assert standing(
-        cfg, history, enrolled_at=ENROLLED, now=at(2036, 1, 1), zone=UTC_ZONE
-    ).review_at is None
+    assert (
+        standing(cfg, history, enrolled_at=ENROLLED, now=at(2036, 1, 1), zone=UTC_ZONE).review_at
+        is None
+    )
 
 
 def test_a_refund_undoes_the_tier_it_bought_whatever_the_policy() -> None:
