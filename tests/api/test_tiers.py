@@ -39,7 +39,9 @@ mutation($input: ConfigureTiersInput!) {
   configureTiers(input: $input) {
     tierProgram {
       metric period downgrade graceDays recalculationPending
-      tiers { name rank threshold earnMultiplier rewardDiscountPercent entryPoints entryReward { id } }
+      tiers {
+        name rank threshold earnMultiplier rewardDiscountPercent entryPoints entryReward { id }
+      }
     }
     userErrors { field message code }
   }
