@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -268,6 +268,11 @@ async def _stored(conn: BaseDBAsyncClient, member_id: int) -> dict[str, Any] | N
     )
 
 
+def _utc(moment: datetime | None) -> datetime | None:
+    """Stored instants are UTC: SQLite compares them as text."""
+    return None if moment is None else moment.astimezone(UTC)
+
+
 def _implicit_rank(program: TierProgram) -> int:
     """What a member never evaluated holds: the tier a value of 0 reaches (a free base tier)."""
     return 0 if program.tiers[0].threshold == 0 else NO_TIER
@@ -330,7 +335,7 @@ async def evaluate_member(
                 conn,
                 "UPDATE member_tiers SET review_at = ?, config_version = ?, updated_at = ?"
                 " WHERE member_id = ?",
-                (result.review_at, program.version, now, member_id),
+                (_utc(result.review_at), program.version, now, member_id),
             )
         return TierOutcome(changed=False, from_tier=from_name, to_tier=from_name)
     if stored is None:
@@ -340,7 +345,7 @@ async def evaluate_member(
             conn,
             "UPDATE member_tiers SET tier_id = ?, since = ?, review_at = ?, config_version = ?,"
             " updated_at = ? WHERE member_id = ?",
-            (target_id, now, result.review_at, program.version, now, member_id),
+            (target_id, now, _utc(result.review_at), program.version, now, member_id),
         )
     to_name = None if target is None else target.name
     await execute(
@@ -386,7 +391,7 @@ async def _insert_state(
             program.program_id,
             None if target is None else target.id,
             since,
-            result.review_at,
+            _utc(result.review_at),
             program.version,
             now,
         ),
