@@ -192,9 +192,9 @@ def _sum_between(
 
 
 def _rolling_value(contributions: Sequence[Contribution], at: datetime) -> int:
-    """The rolling window (at - 12 months, at]."""
-    start = add_months(at, -12)
-    return sum(c.value for c in contributions if start < c.at <= at)
+    """What counts at `at`: each contribution from its instant until the same instant twelve
+    months later (excluded), so it leaves the window at exactly one instant."""
+    return sum(c.value for c in contributions if c.at <= at < add_months(c.at, 12))
 
 
 def standing(
@@ -261,14 +261,13 @@ def _rolling(config: TierConfig, past: Sequence[Contribution], now: datetime) ->
 def _rolling_holds_until(
     config: TierConfig, past: Sequence[Contribution], now: datetime, rank: int, grace: timedelta
 ) -> datetime | None:
-    """With no new activity, the first instant the rolling value falls below the tier, plus
-    the grace."""
+    """With no new activity: the grace after the last instant the rolling value falls below
+    the tier for good (it may already have, within the grace)."""
     threshold = config.thresholds[rank]
-    for leaving in sorted(
-        {add_months(c.at, 12) for c in past if add_months(c.at, 12) > now - grace}
-    ):
-        after = sum(c.value for c in past if add_months(c.at, 12) > leaving)
-        if after < threshold:
+    leavings = sorted({add_months(c.at, 12) for c in past if add_months(c.at, 12) > now - grace})
+    for leaving in leavings:
+        later = [leaving, *(c.at for c in past if leaving < c.at <= now)]
+        if all(_rolling_value(past, at) < threshold for at in later):
             return leaving + grace
     return None
 
