@@ -13,6 +13,7 @@ from app.models.expiry import ExpiryWarning
 from app.models.idempotency import IdempotencyRecord
 from app.models.ledger import LedgerEntry, LedgerTransaction, PointLot
 from app.models.members import Member
+from app.models.memberships import Membership, MembershipFirst, MembershipPlan
 from app.models.orders import Order
 from app.models.programs import Program
 from app.models.referrals import (
@@ -43,6 +44,9 @@ __all__ = [
     "LedgerEntry",
     "LedgerTransaction",
     "Member",
+    "Membership",
+    "MembershipFirst",
+    "MembershipPlan",
     "MemberSignal",
     "MemberTier",
     "Order",
