@@ -51,6 +51,12 @@ class ErrorCode(StrEnum):
     REFERRAL_NOT_HELD = "REFERRAL_NOT_HELD"
     # Tiers: a tier name that is not one of the program's active tiers.
     TIER_NOT_FOUND = "TIER_NOT_FOUND"
+    # Paid memberships: an unknown or inactive plan, a member without a live membership of the
+    # plan, and a start while one is live.
+    MEMBERSHIP_PLAN_NOT_FOUND = "MEMBERSHIP_PLAN_NOT_FOUND"
+    MEMBERSHIP_PLAN_INACTIVE = "MEMBERSHIP_PLAN_INACTIVE"
+    MEMBERSHIP_NOT_FOUND = "MEMBERSHIP_NOT_FOUND"
+    MEMBERSHIP_ALREADY_ACTIVE = "MEMBERSHIP_ALREADY_ACTIVE"
 
 
 class DomainError(Exception):

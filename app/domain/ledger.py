@@ -47,6 +47,8 @@ class TransactionKind(StrEnum):
     # A tier's entry reward (points, or the cost of a catalogue reward given): never counts
     # towards a tier itself.
     TIER_REWARD = "TIER_REWARD"
+    # The cost of a paid membership's welcome reward, given: never counts towards a tier.
+    MEMBERSHIP_REWARD = "MEMBERSHIP_REWARD"
 
 
 # Kinds that are the member's own doing: earning or spending restarts the inactivity clock.

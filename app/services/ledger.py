@@ -44,6 +44,7 @@ _EVENT_TYPES = {
     TransactionKind.DEBT_RECOVERY: "points.debt_recovered",
     TransactionKind.REFERRAL: "points.earned",
     TransactionKind.TIER_REWARD: "points.earned",
+    TransactionKind.MEMBERSHIP_REWARD: "points.earned",
 }
 
 

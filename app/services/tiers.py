@@ -61,7 +61,10 @@ from app.services.reward_gifts import GiveReward, give_reward
 MAX_THRESHOLD = 10**15
 
 # Kinds whose points never qualify for a tier: a tier's own rewards must not feed it.
-NON_QUALIFYING_KINDS = (TransactionKind.TIER_REWARD.value,)
+NON_QUALIFYING_KINDS = (
+    TransactionKind.TIER_REWARD.value,
+    TransactionKind.MEMBERSHIP_REWARD.value,
+)
 
 
 @dataclass(frozen=True)
@@ -248,15 +251,51 @@ async def compute_standing(
     enrolled_at: datetime,
     now: datetime,
 ) -> Standing:
-    """The member's tier from scratch: their history under the configuration in force."""
+    """The member's tier from scratch: their history under the configuration in force, with
+    the floor of their active paid memberships."""
     history = await contributions(conn, program, member_id)
+    floor_rank, floor_until = await _membership_floor(conn, program, member_id, now)
     return standing(
         program.config,
         history,
         enrolled_at=enrolled_at,
         now=now,
         zone=ZoneInfo(program.time_zone),
+        floor_rank=floor_rank,
+        floor_until=floor_until,
     )
+
+
+async def _active_plans(
+    conn: BaseDBAsyncClient, member_id: int, now: datetime
+) -> list[dict[str, Any]]:
+    """The plans of the member's memberships active now (not ended, and not past `ends_at`:
+    benefits stop on time even before the memberships job records the end)."""
+    return await fetch_all(
+        conn,
+        "SELECT p.tier_id, p.earn_multiplier, m.ends_at FROM memberships m"
+        " JOIN membership_plans p ON p.id = m.plan_id"
+        " WHERE m.member_id = ? AND m.ended_at IS NULL AND m.ends_at > ?",
+        (member_id, now),
+    )
+
+
+async def _membership_floor(
+    conn: BaseDBAsyncClient, program: TierProgram, member_id: int, now: datetime
+) -> tuple[int, datetime | None]:
+    """The highest tier the member's active memberships grant, and until when."""
+    rank_of = {tier.id: tier.rank for tier in program.tiers}
+    floor_rank, floor_until = NO_TIER, None
+    for plan in await _active_plans(conn, member_id, now):
+        if plan["tier_id"] is None or int(plan["tier_id"]) not in rank_of:
+            continue
+        rank = rank_of[int(plan["tier_id"])]
+        until = as_datetime(plan["ends_at"])
+        if rank > floor_rank or (
+            rank == floor_rank and floor_until is not None and until > floor_until
+        ):
+            floor_rank, floor_until = rank, until
+    return floor_rank, floor_until
 
 
 async def _stored(conn: BaseDBAsyncClient, member_id: int) -> dict[str, Any] | None:
@@ -489,16 +528,23 @@ async def _current_tier(
 
 
 async def member_attributes(program_id: int, member_id: int) -> MemberAttributes:
-    """What purchase earning needs of the member: their tier's name (tier-restricted rules)
-    and its earning multiplier."""
+    """What purchase earning needs of the member: their tier's name (tier-restricted rules) and
+    the highest earning multiplier of their tier and active paid memberships (they do not
+    compound)."""
     conn = connection()
     program = await tier_program(conn, program_id)
-    if program is None:
-        return MemberAttributes()
-    tier = await _current_tier(conn, program, member_id)
-    if tier is None:
-        return MemberAttributes()
-    return MemberAttributes(tier=tier.name, multiplier=tier.earn_multiplier)
+    tier = None if program is None else await _current_tier(conn, program, member_id)
+    multipliers = [
+        Decimal(str(plan["earn_multiplier"]))
+        for plan in await _active_plans(conn, member_id, utc_now())
+        if plan["earn_multiplier"] is not None
+    ]
+    if tier is not None and tier.earn_multiplier is not None:
+        multipliers.append(tier.earn_multiplier)
+    return MemberAttributes(
+        tier=None if tier is None else tier.name,
+        multiplier=max(multipliers) if multipliers else None,
+    )
 
 
 async def reward_terms_for_member(
