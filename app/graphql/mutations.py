@@ -12,6 +12,7 @@ from app.domain.expiry import LifetimeUnit, RoundTo
 from app.graphql.context import Info, acting_for_member, admin, member_reader
 from app.graphql.errors import UserError, guarded
 from app.graphql.ids import decode_id
+from app.graphql.memberships import MembershipMutations
 from app.graphql.referrals import Referral, ReferralMutations, ReferralSignalsInput, signals_of
 from app.graphql.tiers import TierMutations
 from app.graphql.types import (
@@ -520,7 +521,7 @@ class SetMemberOptOutPayload:
 
 
 @strawberry.type
-class Mutation(ReferralMutations, TierMutations):
+class Mutation(ReferralMutations, TierMutations, MembershipMutations):
     @strawberry.mutation(description="Admin only.")
     async def create_program(self, info: Info, input: CreateProgramInput) -> CreateProgramPayload:
         async def work() -> CreateProgramPayload:

@@ -12,6 +12,7 @@ from app.domain.errors import DomainError
 from app.graphql.context import Info, admin, member_reader, member_session, principal_of
 from app.graphql.errors import query_error
 from app.graphql.ids import decode_any_id, decode_id, encode_cursor
+from app.graphql.memberships import MembershipQueries
 from app.graphql.mutations import OrderLineInput
 from app.graphql.referrals import Referral, ReferralQueries
 from app.graphql.tiers import TierQueries
@@ -138,7 +139,7 @@ class PreviewOrderInput:
 
 
 @strawberry.type
-class Query(ReferralQueries, TierQueries):
+class Query(ReferralQueries, TierQueries, MembershipQueries):
     @strawberry.field(description="Any object by its global id; null when not found.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         decoded = decode_any_id(id)

@@ -31,6 +31,7 @@ from app.services.programs import ProgramRecord, RefundShortfallPolicy
 from app.services.rewards import RedemptionRecord, RewardRecord
 
 if TYPE_CHECKING:
+    from app.graphql.memberships import Membership
     from app.graphql.referrals import Referral, ReferralConnection
     from app.graphql.tiers import TierStatus
 
@@ -364,6 +365,14 @@ class Member(Node):
         from app.graphql.tiers import tier_status_of
 
         return await tier_status_of(self.program_pk, self.member_pk)
+
+    @strawberry.field(description="The member's paid memberships, newest first, ended ones too.")
+    async def memberships(
+        self,
+    ) -> list[Annotated[Membership, strawberry.lazy("app.graphql.memberships")]]:
+        from app.graphql.memberships import memberships_of
+
+        return await memberships_of(self.member_pk)
 
 
 @strawberry.type(description="Something members can buy with points.")
