@@ -10,15 +10,18 @@ the multiplier), and up to 14 operations on 2 members, driven through the servic
 - record an order of 1.00-400.00 EUR placed 0-500 days before now (past periods change too);
 - refund an order fully, or a share of what is left of its amount;
 - adjust a member's points (never counts);
-- let 0-500 days pass and run the `tiers` job, as the runner would at that time;
+- start a paid membership of a plan whose tier (the lowest) is a floor and whose multiplier is
+  2x (refused while one is live), or cancel it now or at its period's end;
+- let 0-500 days pass and run the `memberships` and `tiers` jobs, as the runner would then;
 - change the configuration (new thresholds, possibly another policy) and run
   `tiers-recalculate`.
 
 After every step, for every member: the stored tier equals the tier computed from the history
 in the database (ledger, orders) by the domain, and, for MONEY_SPENT and ORDERS, equals the tier
-computed by the domain from the test's own record of the orders (a second, independent reading
-of the history). The tier-change history of each member is a chain: each change starts from the
-tier the previous one ended in. And each member has at most one entry grant per tier.
+computed by the domain from the test's own record of the orders and memberships (a second,
+independent reading of the history). The tier-change history of each member is a chain: each
+change starts from the tier the previous one ended in. And each member has at most one entry
+grant per tier.
 
 Three explicit examples run first: a tier lost at a calendar year's end in Auckland after a
 refund, a rolling window with a grace period, and one-level downgrades over anniversary years
@@ -43,6 +46,9 @@ from hypothesis import strategies as st
 from app import clock as app_clock
 from app.clock import ManualClock
 from app.db import as_datetime, connection, fetch_all
+from app.domain.errors import DomainError, ErrorCode
+from app.domain.expiry import add_months
+from app.domain.memberships import BillingInterval, CancelMode
 from app.domain.tiers import (
     Contribution,
     DowngradePolicy,
@@ -51,9 +57,17 @@ from app.domain.tiers import (
     TierPeriod,
     standing,
 )
+from app.jobs.memberships import end_memberships
 from app.jobs.tiers import recalculate_tiers, review_tiers
 from app.services import tiers as tiers_service
 from app.services.members import EnrollMemberInput, enroll_member
+from app.services.memberships import (
+    MembershipEventInput,
+    UpsertPlanInput,
+    cancel_membership,
+    start_membership,
+    upsert_plan,
+)
 from app.services.orders import OrderLineInput, RecordOrderInput, record_order
 from app.services.points import AdjustPointsInput, adjust_points
 from app.services.programs import CreateProgramInput, create_program
@@ -99,7 +113,18 @@ class Reconfigure:
     downgrade: DowngradePolicy
 
 
-Operation = Order | Refund | Adjust | Wait | Reconfigure
+@dataclass(frozen=True)
+class StartMembership:
+    member: int
+
+
+@dataclass(frozen=True)
+class CancelMembership:
+    member: int
+    now: bool
+
+
+Operation = Order | Refund | Adjust | Wait | Reconfigure | StartMembership | CancelMembership
 
 
 @dataclass(frozen=True)
@@ -147,6 +172,8 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         st.builds(Wait, st.integers(0, 500)),
         st.builds(Wait, st.integers(200, 800)),
         st.builds(Reconfigure, _thresholds(metric), st.sampled_from(_policies(period))),
+        st.builds(StartMembership, st.integers(0, MEMBERS - 1)),
+        st.builds(CancelMembership, st.integers(0, MEMBERS - 1), st.booleans()),
     )
     return Scenario(
         metric=metric,
@@ -177,6 +204,8 @@ class TierRun:
     downgrade: DowngradePolicy
     grace_days: int
     orders: list[ModelOrder] = field(default_factory=list)
+    # Per member: when their live membership ends (None: none live).
+    memberships: dict[int, datetime | None] = field(default_factory=dict)
     keys: int = 0
 
     def key(self) -> str:
@@ -258,13 +287,46 @@ class TierRun:
                 ),
                 None,
             )
+        elif isinstance(operation, StartMembership):
+            live = self.memberships.get(operation.member) is not None
+            try:
+                await start_membership(self._membership(operation.member), None)
+                assert not live
+                self.memberships[operation.member] = add_months(now, 1)
+            except DomainError as exc:
+                assert live and exc.code is ErrorCode.MEMBERSHIP_ALREADY_ACTIVE
+        elif isinstance(operation, CancelMembership):
+            ends_at = self.memberships.get(operation.member)
+            mode = CancelMode.NOW if operation.now else CancelMode.AT_PERIOD_END
+            try:
+                await cancel_membership(self._membership(operation.member, mode), None)
+                assert ends_at is not None
+                if operation.now:
+                    self.memberships[operation.member] = None
+            except DomainError as exc:
+                assert ends_at is None and exc.code is ErrorCode.MEMBERSHIP_NOT_FOUND
         elif isinstance(operation, Wait):
             self.clock.advance(timedelta(days=operation.days))
+            await end_memberships(self.clock.now())
+            for member, ends_at in self.memberships.items():
+                if ends_at is not None and ends_at <= self.clock.now():
+                    self.memberships[member] = None
             summary = await review_tiers(self.clock.now())
             if summary["changed"]:
                 event("the tiers job changed a tier")
         else:
             await self.configure(operation.thresholds, operation.downgrade)
+
+    def _membership(
+        self, member: int, mode: CancelMode = CancelMode.AT_PERIOD_END
+    ) -> MembershipEventInput:
+        return MembershipEventInput(
+            program_slug=PROGRAM,
+            customer_id=f"customer-{member}",
+            plan_code="club",
+            idempotency_key=self.key(),
+            mode=mode,
+        )
 
     def model_contributions(self, member: int) -> list[Contribution]:
         result = []
@@ -303,12 +365,16 @@ class TierRun:
                     self.grace_days,
                     program.config.thresholds,
                 )
+                ends_at = self.memberships.get(index)
+                floor = ends_at is not None and now < ends_at
                 model = standing(
                     config,
                     self.model_contributions(index),
                     enrolled_at=enrolled_at,
                     now=now,
                     zone=zone,
+                    floor_rank=0 if floor else -1,
+                    floor_until=ends_at if floor else None,
                 )
                 assert model.rank == from_history.rank, (index, model, from_history)
             changes = await fetch_all(
@@ -349,6 +415,19 @@ async def start(scenario: Scenario, clock: ManualClock) -> TierRun:
         grace_days=scenario.grace_days,
     )
     await run.configure(scenario.thresholds, scenario.downgrade)
+    # A club whose members hold at least the lowest tier (every configuration has a T0).
+    await upsert_plan(
+        UpsertPlanInput(
+            program_slug=PROGRAM,
+            code="club",
+            name="Club",
+            fee_minor=500,
+            currency="EUR",
+            interval=BillingInterval.MONTHLY,
+            tier_name="T0",
+            earn_multiplier="2",
+        )
+    )
     return run
 
 
