@@ -304,6 +304,10 @@ ALL_TABLES = (
     "ledger_transactions",
     "member_signals",
     "members",
+    "membership_firsts",
+    "membership_plans",
+    "memberships",
+    "member_tiers",
     "orders",
     "outbox_events",
     "point_lots",
@@ -314,6 +318,11 @@ ALL_TABLES = (
     "referral_settings",
     "referrals",
     "rewards",
+    "tier_changes",
+    "tier_entry_grants",
+    "tier_reward_access",
+    "tier_settings",
+    "tiers",
     "token_signing_secrets",
 )
 

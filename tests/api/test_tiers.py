@@ -32,6 +32,8 @@ from tests.api.factories import (
     record_order,
 )
 from tests.api.helpers import codes, pk_of, snapshot
+from tests.api.test_referrals import enroll_with
+from tests.api.test_referrals import setup as referral_program
 from tests.jobs.helpers import T0
 
 CONFIGURE = """
@@ -444,3 +446,18 @@ async def test_many_parallel_orders_cross_each_threshold_once_with_one_entry_rew
     ]
     assert await tier_rewards(member["id"]) == [200]
     assert await verify_ledger() == []
+
+
+async def test_a_rewarded_referral_counts_for_the_referrers_tier_at_once(
+    api: Api, clock: ManualClock
+) -> None:
+    referrer, code = await referral_program(api, referrer={"points": 300, "trigger": "SIGNUP"})
+    await configure(api, [{"name": "Advocate", "threshold": 1}], metric="REFERRALS")
+
+    joined = await enroll_with(api, "friend", referralCode=code)
+    advocate = await status(api, referrer["id"])
+
+    assert joined["referral"]["state"] == "REWARDED"
+    assert advocate["tier"] == {"name": "Advocate"}
+    assert advocate["value"] == 1
+    assert [(h["toTier"], h["reason"]) for h in advocate["history"]] == [("Advocate", "REFERRAL")]
