@@ -11,7 +11,7 @@ from app.domain.memberships import BillingInterval, CancelMode, EndReason, Membe
 from app.graphql.context import Info, admin, member_reader
 from app.graphql.errors import UserError, guarded, query_error
 from app.graphql.ids import decode_id, encode_id
-from app.graphql.types import Redemption, Reward
+from app.graphql.types import Node, Redemption, Reward
 from app.services import memberships as memberships_service
 from app.services import programs as programs_service
 from app.services import rewards as rewards_service
@@ -33,8 +33,7 @@ EndReasonEnum = strawberry.enum(EndReason, name="MembershipEndReason")
 
 
 @strawberry.type(description="A paid membership a program sells; the store bills it.")
-class MembershipPlan:
-    id: strawberry.ID
+class MembershipPlan(Node):
     code: str = strawberry.field(description="The store's id for the plan.")
     name: str
     fee_minor: int
@@ -82,8 +81,7 @@ class MembershipPlan:
 
 
 @strawberry.type(description="A member's subscription to a plan.")
-class Membership:
-    id: strawberry.ID
+class Membership(Node):
     status: MembershipStatusEnum  # type: ignore[valid-type]
     started_at: datetime
     current_period_start: datetime

@@ -12,7 +12,7 @@ from app.domain.errors import DomainError
 from app.graphql.context import Info, admin, member_reader, member_session, principal_of
 from app.graphql.errors import query_error
 from app.graphql.ids import decode_any_id, decode_id, encode_cursor
-from app.graphql.memberships import MembershipQueries
+from app.graphql.memberships import Membership, MembershipPlan, MembershipQueries
 from app.graphql.mutations import OrderLineInput
 from app.graphql.referrals import Referral, ReferralQueries
 from app.graphql.tiers import TierQueries
@@ -43,6 +43,7 @@ from app.services import audit as audit_service
 from app.services import earning_rules as earning_rules_service
 from app.services import events as events_service
 from app.services import members as members_service
+from app.services import memberships as memberships_service
 from app.services import orders as orders_service
 from app.services import programs as programs_service
 from app.services import referrals as referrals_service
@@ -99,6 +100,12 @@ async def _node(info: Info, type_name: str, pk: int) -> Node | None:
     if type_name == "Referral":
         referral = await referrals_service.get_referral(pk, scope)
         return Referral.from_record(referral) if referral else None
+    if type_name == "Membership":
+        membership = await memberships_service.get_membership(pk, scope)
+        return Membership.from_record(membership) if membership else None
+    if type_name == "MembershipPlan":
+        plan = await memberships_service.get_plan(pk, scope)
+        return MembershipPlan.from_record(plan) if plan else None
     return None
 
 

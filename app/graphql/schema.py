@@ -13,6 +13,7 @@ from strawberry.extensions import (
 )
 
 from app.graphql.audit import AuditAdminWrites
+from app.graphql.memberships import Membership, MembershipPlan
 from app.graphql.mutations import Mutation
 from app.graphql.protection import (
     IntrospectionForAdminsInProduction,
@@ -54,6 +55,8 @@ schema = strawberry.Schema(
         Event,
         EarningRule,
         ActionRule,
+        Membership,
+        MembershipPlan,
     ],
     extensions=[
         # Factories: Strawberry builds extensions per request. The two caches live at module

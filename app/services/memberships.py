@@ -288,11 +288,13 @@ async def _plan_by_code(conn: BaseDBAsyncClient, program_id: int, code: str) -> 
     return None if row is None else _plan(row)
 
 
-async def get_plan(plan_id: int) -> PlanRecord | None:
+async def get_plan(plan_id: int, scope: ProgramScope = None) -> PlanRecord | None:
     row = await fetch_one(
         connection(), f"SELECT {_PLAN_COLUMNS}{_PLAN_FROM} WHERE p.id = ?", (plan_id,)
     )
-    return None if row is None else _plan(row)
+    if row is None or (scope is not None and int(row["program_id"]) != scope):
+        return None
+    return _plan(row)
 
 
 async def list_plans(program_id: int) -> list[PlanRecord]:
@@ -313,11 +315,13 @@ async def memberships_of(member_id: int) -> list[MembershipRecord]:
     return [_membership(row) for row in rows]
 
 
-async def get_membership(membership_id: int) -> MembershipRecord | None:
+async def get_membership(membership_id: int, scope: ProgramScope = None) -> MembershipRecord | None:
     row = await fetch_one(
         connection(), f"SELECT {_COLUMNS} FROM memberships WHERE id = ?", (membership_id,)
     )
-    return None if row is None else _membership(row)
+    if row is None or (scope is not None and int(row["program_id"]) != scope):
+        return None
+    return _membership(row)
 
 
 # --- subscription events ----------------------------------------------------------------------

@@ -16,7 +16,7 @@ from app.db import execute
 from app.jobs.runner import JobName
 from app.services.verify import verify_ledger
 from tests.api.conftest import Api
-from tests.api.factories import create_program, create_reward, enroll, record_order
+from tests.api.factories import create_program, create_reward, enroll, program_key, record_order
 from tests.api.helpers import codes, snapshot
 from tests.api.test_tiers import STATUS, configure
 from tests.jobs.helpers import T0, count, run
@@ -304,3 +304,26 @@ async def test_the_database_refuses_a_second_live_membership_of_a_plan(
             (now, now, now, False, now, now, now),
         )
     assert await count("SELECT COUNT(*) AS n FROM memberships") == 2
+
+
+async def test_memberships_and_plans_are_nodes_of_their_program_only(
+    api: Api, clock: ManualClock
+) -> None:
+    await shop_with_vip(api)
+    await create_program(api, "other")
+    started = await event(api, "start", "start-1")
+    other_key = await program_key("other")
+    query = """
+    query($id: ID!) {
+      node(id: $id) { id ... on Membership { status plan { id code } } }
+    }"""
+
+    as_admin = await api.data(query, {"id": started["membership"]["id"]})
+    as_other = await api.data(query, {"id": started["membership"]["id"]}, key=other_key)
+    plan_id = as_admin["node"]["plan"]["id"]
+    plan_node = await api.data("query($id: ID!) { node(id: $id) { id } }", {"id": plan_id})
+
+    assert as_admin["node"]["status"] == "TRIALING"
+    assert as_admin["node"]["plan"]["code"] == "vip"
+    assert as_other["node"] is None
+    assert plan_node["node"] == {"id": plan_id}
