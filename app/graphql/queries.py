@@ -15,7 +15,7 @@ from app.graphql.ids import decode_any_id, decode_id, encode_cursor
 from app.graphql.memberships import Membership, MembershipPlan, MembershipQueries
 from app.graphql.mutations import OrderLineInput
 from app.graphql.referrals import Referral, ReferralQueries
-from app.graphql.tiers import TierQueries
+from app.graphql.tiers import Tier, TierQueries
 from app.graphql.types import (
     ActionKindEnum,
     ActionRule,
@@ -48,6 +48,7 @@ from app.services import orders as orders_service
 from app.services import programs as programs_service
 from app.services import referrals as referrals_service
 from app.services import rewards as rewards_service
+from app.services import tiers as tiers_service
 from app.services.earning import earning_json
 
 
@@ -80,6 +81,9 @@ async def _node(info: Info, type_name: str, pk: int) -> Node | None:
         if rule is None or not principal.can_read_members:
             return None
         return EarningRule.from_record(rule)
+    if type_name == "Tier":
+        tier = await tiers_service.get_tier(pk, scope)
+        return Tier.from_record(tier) if tier else None
     if type_name == "Event":
         _admin(info)
         event = await events_service.get_event(pk)

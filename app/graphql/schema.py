@@ -21,6 +21,7 @@ from app.graphql.protection import (
     QueryCostLimit,
 )
 from app.graphql.queries import Query
+from app.graphql.tiers import Tier
 from app.graphql.types import (
     ActionRule,
     Activity,
@@ -57,6 +58,7 @@ schema = strawberry.Schema(
         ActionRule,
         Membership,
         MembershipPlan,
+        Tier,
     ],
     extensions=[
         # Factories: Strawberry builds extensions per request. The two caches live at module

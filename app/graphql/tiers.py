@@ -11,8 +11,8 @@ from app.domain.errors import DomainError
 from app.domain.tiers import DowngradePolicy, TierChangeReason, TierMetric, TierPeriod
 from app.graphql.context import Info, admin, member_reader
 from app.graphql.errors import UserError, guarded, query_error
-from app.graphql.ids import decode_id
-from app.graphql.types import Reward
+from app.graphql.ids import decode_id, encode_id
+from app.graphql.types import Node, Reward
 from app.services import programs as programs_service
 from app.services import rewards as rewards_service
 from app.services import tiers as tiers_service
@@ -52,7 +52,7 @@ def _reader(info: Info) -> Principal:
 
 
 @strawberry.type(description="One level of a program's tiers.")
-class Tier:
+class Tier(Node):
     name: str
     rank: int = strawberry.field(description="0 for the lowest tier.")
     threshold: int = strawberry.field(description="The metric's value that reaches the tier.")
@@ -69,6 +69,7 @@ class Tier:
     @classmethod
     def from_record(cls, record: TierRecord) -> Tier:
         return cls(
+            id=strawberry.ID(encode_id("Tier", record.id)),
             name=record.name,
             rank=record.rank,
             threshold=record.threshold,

@@ -170,6 +170,19 @@ async def tier_program(conn: BaseDBAsyncClient, program_id: int) -> TierProgram 
     )
 
 
+async def get_tier(tier_id: int, scope: int | None) -> TierRecord | None:
+    """An active tier by id, within the caller's program (None: any program)."""
+    row = await fetch_one(
+        connection(),
+        "SELECT id, program_id, name, rank, threshold, earn_multiplier, reward_discount_percent,"
+        " entry_points, entry_reward_id FROM tiers WHERE id = ? AND retired_at IS NULL",
+        (tier_id,),
+    )
+    if row is None or (scope is not None and int(row["program_id"]) != scope):
+        return None
+    return _tier(row)
+
+
 async def tier_program_of(program_id: int) -> TierProgram | None:
     return await tier_program(connection(), program_id)
 

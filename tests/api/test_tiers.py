@@ -42,7 +42,7 @@ mutation($input: ConfigureTiersInput!) {
     tierProgram {
       metric period downgrade graceDays recalculationPending
       tiers {
-        name rank threshold earnMultiplier rewardDiscountPercent entryPoints entryReward { id }
+        id name rank threshold earnMultiplier rewardDiscountPercent entryPoints entryReward { id }
       }
     }
     userErrors { field message code }
@@ -461,3 +461,34 @@ async def test_a_rewarded_referral_counts_for_the_referrers_tier_at_once(
     assert advocate["tier"] == {"name": "Advocate"}
     assert advocate["value"] == 1
     assert [(h["toTier"], h["reason"]) for h in advocate["history"]] == [("Advocate", "REFERRAL")]
+
+
+async def test_only_admins_configure_tiers_and_tiers_are_nodes_of_their_program(
+    api: Api,
+) -> None:
+    await create_program(api)
+    await create_program(api, "other")
+    secret = await program_key("shop")
+    publishable = await program_key("shop", KeyKind.PUBLISHABLE)
+    other_publishable = await program_key("other", KeyKind.PUBLISHABLE)
+    tiers = (await configure(api))["tierProgram"]["tiers"]
+    before = await snapshot()
+    document = {
+        "input": {
+            "programSlug": "shop",
+            "metric": "ORDERS",
+            "period": "LIFETIME",
+            "downgrade": "NEVER",
+            "tiers": [{"name": "Silver", "threshold": 1}],
+        }
+    }
+
+    by_secret = await api.data(CONFIGURE, document, key=secret)
+    node = "query($id: ID!) { node(id: $id) { id ... on Tier { name threshold } } }"
+    seen = await api.data(node, {"id": tiers[1]["id"]}, key=publishable)
+    unseen = await api.data(node, {"id": tiers[1]["id"]}, key=other_publishable)
+
+    assert codes(by_secret["configureTiers"]["userErrors"]) == ["FORBIDDEN"]
+    assert await snapshot() == before
+    assert seen["node"] == {"id": tiers[1]["id"], "name": "Gold", "threshold": 50_000}
+    assert unseen["node"] is None

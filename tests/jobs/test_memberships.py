@@ -11,6 +11,7 @@ import pytest
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from app.auth.api_keys import KeyKind
 from app.clock import ManualClock
 from app.db import execute
 from app.jobs.runner import JobName
@@ -327,3 +328,29 @@ async def test_memberships_and_plans_are_nodes_of_their_program_only(
     assert as_admin["node"]["plan"]["code"] == "vip"
     assert as_other["node"] is None
     assert plan_node["node"] == {"id": plan_id}
+
+
+async def test_a_publishable_key_cannot_report_subscription_events(
+    api: Api, clock: ManualClock
+) -> None:
+    await shop_with_vip(api)
+    publishable = await program_key("shop", KeyKind.PUBLISHABLE)
+    before = await snapshot()
+    name, input_type = EVENTS["start"]
+    query = f"mutation($input: {input_type}!) {{ {name}(input: $input) {{ {MEMBERSHIP_FIELDS} }} }}"
+
+    data = await api.data(
+        query,
+        {
+            "input": {
+                "programSlug": "shop",
+                "customerId": "cust-1",
+                "planCode": "vip",
+                "idempotencyKey": "k",
+            }
+        },
+        key=publishable,
+    )
+
+    assert codes(data["startMembership"]["userErrors"]) == ["FORBIDDEN"]
+    assert await snapshot() == before
