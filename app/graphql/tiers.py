@@ -6,11 +6,9 @@ from datetime import datetime
 
 import strawberry
 
-from app.auth.api_keys import Principal
-from app.domain.errors import DomainError
 from app.domain.tiers import DowngradePolicy, TierChangeReason, TierMetric, TierPeriod
-from app.graphql.context import Info, admin, member_reader
-from app.graphql.errors import UserError, guarded, query_error
+from app.graphql.context import Info, admin, principal_of
+from app.graphql.errors import UserError, guarded
 from app.graphql.ids import decode_id, encode_id
 from app.graphql.types import Node, Reward
 from app.services import programs as programs_service
@@ -42,13 +40,6 @@ DowngradePolicyEnum = strawberry.enum(
     " GRACE_PERIOD (as PERIOD_END, graceDays later). A refund always undoes what it counted.",
 )
 TierChangeReasonEnum = strawberry.enum(TierChangeReason, name="TierChangeReason")
-
-
-def _reader(info: Info) -> Principal:
-    try:
-        return member_reader(info)
-    except DomainError as exc:
-        raise query_error(exc) from exc
 
 
 @strawberry.type(description="One level of a program's tiers.")
@@ -228,9 +219,12 @@ class SetRewardTiersPayload:
 
 @strawberry.type
 class TierQueries:
-    @strawberry.field(description="A program's tiers (secret or admin key); null when it has none.")
+    @strawberry.field(
+        description="A program's tiers, for any key of the program (storefronts show them);"
+        " null when it has none."
+    )
     async def tier_program(self, info: Info, program_slug: str) -> TierProgram | None:
-        principal = _reader(info)
+        principal = principal_of(info)
         program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
         if program is None:
             return None

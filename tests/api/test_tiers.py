@@ -463,7 +463,7 @@ async def test_a_rewarded_referral_counts_for_the_referrers_tier_at_once(
     assert [(h["toTier"], h["reason"]) for h in advocate["history"]] == [("Advocate", "REFERRAL")]
 
 
-async def test_only_admins_configure_tiers_and_tiers_are_nodes_of_their_program(
+async def test_only_admins_configure_tiers_and_any_key_of_the_program_reads_them(
     api: Api,
 ) -> None:
     await create_program(api)
@@ -487,8 +487,13 @@ async def test_only_admins_configure_tiers_and_tiers_are_nodes_of_their_program(
     node = "query($id: ID!) { node(id: $id) { id ... on Tier { name threshold } } }"
     seen = await api.data(node, {"id": tiers[1]["id"]}, key=publishable)
     unseen = await api.data(node, {"id": tiers[1]["id"]}, key=other_publishable)
+    listing = 'query { tierProgram(programSlug: "shop") { tiers { name } } }'
+    listed = await api.data(listing, key=publishable)
+    not_listed = await api.data(listing, key=other_publishable)
 
     assert codes(by_secret["configureTiers"]["userErrors"]) == ["FORBIDDEN"]
     assert await snapshot() == before
     assert seen["node"] == {"id": tiers[1]["id"], "name": "Gold", "threshold": 50_000}
     assert unseen["node"] is None
+    assert listed["tierProgram"]["tiers"] == [{"name": "Silver"}, {"name": "Gold"}]
+    assert not_listed["tierProgram"] is None
