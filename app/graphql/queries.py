@@ -289,8 +289,12 @@ class Query(ReferralQueries, TierQueries, MembershipQueries):
             ),
         )
 
-    @strawberry.field(description="What a cart would earn, with the breakdown; writes nothing.")
+    @strawberry.field(
+        description="What a cart would earn, with the breakdown; writes nothing. With a member"
+        " token, as that member would (their tier's rules and multiplier)."
+    )
     async def preview_order_points(self, info: Info, input: PreviewOrderInput) -> OrderEarning:
+        principal = principal_of(info)
         try:
             earning = await orders_service.preview_order(
                 orders_service.CartPreviewInput(
@@ -304,8 +308,9 @@ class Query(ReferralQueries, TierQueries, MembershipQueries):
                     exchange_rate=input.exchange_rate,
                     paid_with_points_minor=input.paid_with_points_minor,
                     paid_with_store_credit_minor=input.paid_with_store_credit_minor,
+                    member_id=principal.member_id if principal.is_member_session else None,
                 ),
-                principal_of(info).program_scope,
+                principal.program_scope,
             )
         except DomainError as exc:
             raise query_error(exc) from exc

@@ -605,6 +605,8 @@ class CartPreviewInput:
     exchange_rate: str | None = None
     paid_with_points_minor: int = 0
     paid_with_store_credit_minor: int = 0
+    # A member session previews as its member: their tier's rules and multiplier apply.
+    member_id: int | None = None
 
 
 async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
@@ -658,7 +660,9 @@ async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
         tax_minor=data.tax_minor,
         discount_minor=data.discount_minor,
         placed_at=placed_at.astimezone(UTC),
-        member=None,
+        member=None
+        if data.member_id is None
+        else await tier_attributes(program.id, data.member_id),
         paid_with_points_minor=data.paid_with_points_minor,
         paid_with_store_credit_minor=data.paid_with_store_credit_minor,
         earn_on_points_payments=program.earn_on_points_payments,

@@ -497,3 +497,34 @@ async def test_only_admins_configure_tiers_and_any_key_of_the_program_reads_them
     assert unseen["node"] is None
     assert listed["tierProgram"]["tiers"] == [{"name": "Silver"}, {"name": "Gold"}]
     assert not_listed["tierProgram"] is None
+
+
+async def test_a_member_previewing_a_cart_sees_their_tier_multiplier(
+    api: Api, clock: ManualClock
+) -> None:
+    await create_program(api)
+    await configure(api)
+    await enroll(api, customer_id="cust-a")
+    await order(api, clock, "o-1", 50_000, customer_id="cust-a")
+    token = await member_token(api, "cust-a")
+    publishable = await program_key("shop", KeyKind.PUBLISHABLE)
+    preview = """
+    query($input: PreviewOrderInput!) {
+      previewOrderPoints(input: $input) { points lines { components { source points } } }
+    }"""
+    cart = {
+        "programSlug": "shop",
+        "currency": "EUR",
+        "lines": [{"sku": "SKU-1", "quantity": 1, "unitPriceMinor": 10_000}],
+    }
+
+    as_member = await post_as(api, preview, {"input": cart}, key=publishable, token=token)
+    anonymous = await post_as(api, preview, {"input": cart}, key=publishable)
+
+    member_view = as_member.json()["data"]["previewOrderPoints"]
+    assert member_view["points"] == 150
+    assert member_view["lines"][0]["components"] == [
+        {"source": "BASE", "points": 100},
+        {"source": "TIER", "points": 50},
+    ]
+    assert anonymous.json()["data"]["previewOrderPoints"]["points"] == 100
