@@ -54,6 +54,12 @@ Stacking policy
    - BONUS_PER_ORDER: adds its points once per order, on the first line (lowest index) where
      it applies.
 
+   - Tier multiplier. A member's tier (or paid membership) multiplier is a multiplier too, and
+     multipliers do not compound: on each line, the higher of the member's multiplier and the
+     line's best MULTIPLIER rule applies (on equal ones, the rule). When the member's wins, the
+     rule's multiplier is dropped there and a TIER component adds base points of the line x
+     (multiplier - 1), rounded as the program says. Bonus rules, exclusive or not, add to it.
+
 7. Explanations. Each line lists its components: BASE (for every line that is not excluded,
    in an order that earns) and then one RULE component per applied rule, in rule order. The
    order lists a SHIPPING and a TAX component when they are counted. A component that rounds
@@ -128,6 +134,7 @@ class Source(StrEnum):
     SHIPPING = "SHIPPING"
     TAX = "TAX"
     RULE = "RULE"
+    TIER = "TIER"  # the member's tier or membership multiplier
 
 
 @dataclass(frozen=True)
@@ -187,6 +194,9 @@ class MemberAttributes:
 
     tier: str | None = None
     segments: frozenset[str] = frozenset()
+    # The member's earning multiplier from their tier or paid membership: in (1, 100], at most
+    # 2 decimal places; None: none.
+    multiplier: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -310,6 +320,17 @@ def _multiplier_hundredths(rule: PurchaseRule) -> int:
     if rest:
         raise ValueError(f"rule {rule.id}: multiplier has more than 2 decimal places")
     return hundredths
+
+
+def _member_multiplier_hundredths(member: MemberAttributes | None) -> int:
+    """The member's multiplier x 100 (100 when none), checked like a rule's."""
+    if member is None or member.multiplier is None:
+        return _MULTIPLIER_SCALE
+    return _multiplier_hundredths(
+        PurchaseRule(
+            id=0, kind=RuleKind.MULTIPLIER, filter=LineFilter(), multiplier=member.multiplier
+        )
+    )
 
 
 def _check_cart(cart: Cart) -> int:
@@ -503,7 +524,8 @@ def evaluate(
     line_base_points = shares[: len(lines)]
     shipping_points, tax_points = shares[len(lines) :]
 
-    # 5-6. Rules.
+    # 5-6. Rules, and the member's own multiplier.
+    member_hundredths = _member_multiplier_hundredths(member)
     rules = sorted(
         (
             rule
@@ -524,7 +546,15 @@ def evaluate(
         base_points = line_base_points[index]
         components = [Component(Source.BASE, None, line_base, None, base_points)]
         matching = [rule for rule in rules if _matches(rule.filter, line)]
-        for rule in _applied_rules(matching, hundredths):
+        applied = _applied_rules(matching, hundredths)
+        rule_multiplier = max(
+            (hundredths[rule.id] for rule in applied if rule.kind == RuleKind.MULTIPLIER),
+            default=_MULTIPLIER_SCALE,
+        )
+        member_wins = member_hundredths > rule_multiplier
+        if member_wins:
+            applied = [rule for rule in applied if rule.kind != RuleKind.MULTIPLIER]
+        for rule in applied:
             if rule.kind == RuleKind.MULTIPLIER:
                 extra = _divide(
                     base_points * (hundredths[rule.id] - _MULTIPLIER_SCALE),
@@ -544,6 +574,12 @@ def evaluate(
                 awarded_per_order.add(rule.id)
                 points = rule.points
             components.append(Component(Source.RULE, rule.id, line_base, None, points))
+        if member_wins:
+            extra = _divide(
+                base_points * (member_hundredths - _MULTIPLIER_SCALE), _MULTIPLIER_SCALE, rounding
+            )
+            assert member is not None and member.multiplier is not None
+            components.append(Component(Source.TIER, None, line_base, member.multiplier, extra))
         line_earnings.append(
             LineEarning(
                 index=index,

@@ -54,6 +54,14 @@ class ErrorCode(StrEnum):
     STORE_CREDIT_SPEND_NOT_FOUND = "STORE_CREDIT_SPEND_NOT_FOUND"
     REFUND_EXCEEDS_SPEND = "REFUND_EXCEEDS_SPEND"
     PUNCH_CARD_NOT_FOUND = "PUNCH_CARD_NOT_FOUND"
+    # Tiers: a tier name that is not one of the program's active tiers.
+    TIER_NOT_FOUND = "TIER_NOT_FOUND"
+    # Paid memberships: an unknown or inactive plan, a member without a live membership of the
+    # plan, and a start while one is live.
+    MEMBERSHIP_PLAN_NOT_FOUND = "MEMBERSHIP_PLAN_NOT_FOUND"
+    MEMBERSHIP_PLAN_INACTIVE = "MEMBERSHIP_PLAN_INACTIVE"
+    MEMBERSHIP_NOT_FOUND = "MEMBERSHIP_NOT_FOUND"
+    MEMBERSHIP_ALREADY_ACTIVE = "MEMBERSHIP_ALREADY_ACTIVE"
 
 
 class DomainError(Exception):

@@ -61,6 +61,11 @@ class TransactionKind(StrEnum):
     STORE_CREDIT_ISSUE = "STORE_CREDIT_ISSUE"
     STORE_CREDIT_SPEND = "STORE_CREDIT_SPEND"
     STORE_CREDIT_REFUND = "STORE_CREDIT_REFUND"
+    # A tier's entry reward (points, or the cost of a catalogue reward given): never counts
+    # towards a tier itself.
+    TIER_REWARD = "TIER_REWARD"
+    # The cost of a paid membership's welcome reward, given: never counts towards a tier.
+    MEMBERSHIP_REWARD = "MEMBERSHIP_REWARD"
 
 
 STORE_CREDIT_ACCOUNTS = frozenset({Account.MEMBER_STORE_CREDIT, Account.PROGRAM_STORE_CREDIT})

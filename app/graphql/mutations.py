@@ -12,9 +12,11 @@ from app.domain.expiry import LifetimeUnit, RoundTo
 from app.graphql.context import Info, acting_for_member, admin, member_reader
 from app.graphql.errors import UserError, guarded
 from app.graphql.ids import decode_id
+from app.graphql.memberships import MembershipMutations
 from app.graphql.punch_cards import PunchCardMutations
 from app.graphql.referrals import Referral, ReferralMutations, ReferralSignalsInput, signals_of
 from app.graphql.store_credit import StoreCreditMutations
+from app.graphql.tiers import TierMutations
 from app.graphql.types import (
     ActionKindEnum,
     ActionRule,
@@ -324,7 +326,7 @@ class EarningRuleDefinition:
     )
     eligible_tiers: list[str] = strawberry.field(
         default_factory=list,
-        description="Restrict to members of these tiers (tiers are not assigned yet).",
+        description="Restrict to members of these tiers (by name; see configureTiers).",
     )
     eligible_segments: list[str] = strawberry.field(
         default_factory=list,
@@ -521,7 +523,13 @@ class SetMemberOptOutPayload:
 
 
 @strawberry.type
-class Mutation(ReferralMutations, StoreCreditMutations, PunchCardMutations):
+class Mutation(
+    ReferralMutations,
+    StoreCreditMutations,
+    PunchCardMutations,
+    TierMutations,
+    MembershipMutations,
+):
     @strawberry.mutation(description="Admin only.")
     async def create_program(self, info: Info, input: CreateProgramInput) -> CreateProgramPayload:
         async def work() -> CreateProgramPayload:

@@ -12,10 +12,12 @@ from app.domain.errors import DomainError
 from app.graphql.context import Info, admin, member_reader, member_session, principal_of
 from app.graphql.errors import query_error
 from app.graphql.ids import decode_any_id, decode_id, encode_cursor
+from app.graphql.memberships import Membership, MembershipPlan, MembershipQueries
 from app.graphql.mutations import OrderLineInput
 from app.graphql.punch_cards import PunchCard, PunchCardQueries
 from app.graphql.referrals import Referral, ReferralQueries
 from app.graphql.store_credit import StoreCreditMovement
+from app.graphql.tiers import Tier, TierQueries
 from app.graphql.types import (
     ActionKindEnum,
     ActionRule,
@@ -43,12 +45,14 @@ from app.services import audit as audit_service
 from app.services import earning_rules as earning_rules_service
 from app.services import events as events_service
 from app.services import members as members_service
+from app.services import memberships as memberships_service
 from app.services import orders as orders_service
 from app.services import programs as programs_service
 from app.services import punch_cards as punch_cards_service
 from app.services import referrals as referrals_service
 from app.services import rewards as rewards_service
 from app.services import store_credit as store_credit_service
+from app.services import tiers as tiers_service
 from app.services.earning import earning_json
 
 
@@ -87,6 +91,9 @@ async def _node(info: Info, type_name: str, pk: int) -> Node | None:
         if rule is None or not principal.can_read_members:
             return None
         return EarningRule.from_record(rule)
+    if type_name == "Tier":
+        tier = await tiers_service.get_tier(pk, scope)
+        return Tier.from_record(tier) if tier else None
     if type_name == "Event":
         _admin(info)
         event = await events_service.get_event(pk)
@@ -110,6 +117,12 @@ async def _node(info: Info, type_name: str, pk: int) -> Node | None:
     if type_name == "Referral":
         referral = await referrals_service.get_referral(pk, scope)
         return Referral.from_record(referral) if referral else None
+    if type_name == "Membership":
+        membership = await memberships_service.get_membership(pk, scope)
+        return Membership.from_record(membership) if membership else None
+    if type_name == "MembershipPlan":
+        plan = await memberships_service.get_plan(pk, scope)
+        return MembershipPlan.from_record(plan) if plan else None
     return None
 
 
@@ -150,7 +163,7 @@ class PreviewOrderInput:
 
 
 @strawberry.type
-class Query(ReferralQueries, PunchCardQueries):
+class Query(ReferralQueries, PunchCardQueries, TierQueries, MembershipQueries):
     @strawberry.field(description="Any object by its global id; null when not found.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         decoded = decode_any_id(id)
@@ -289,8 +302,12 @@ class Query(ReferralQueries, PunchCardQueries):
             ),
         )
 
-    @strawberry.field(description="What a cart would earn, with the breakdown; writes nothing.")
+    @strawberry.field(
+        description="What a cart would earn, with the breakdown; writes nothing. With a member"
+        " token, as that member would (their tier's rules and multiplier)."
+    )
     async def preview_order_points(self, info: Info, input: PreviewOrderInput) -> OrderEarning:
+        principal = principal_of(info)
         try:
             earning = await orders_service.preview_order(
                 orders_service.CartPreviewInput(
@@ -304,8 +321,9 @@ class Query(ReferralQueries, PunchCardQueries):
                     exchange_rate=input.exchange_rate,
                     paid_with_points_minor=input.paid_with_points_minor,
                     paid_with_store_credit_minor=input.paid_with_store_credit_minor,
+                    member_id=principal.member_id if principal.is_member_session else None,
                 ),
-                principal_of(info).program_scope,
+                principal.program_scope,
             )
         except DomainError as exc:
             raise query_error(exc) from exc

@@ -13,6 +13,7 @@ from strawberry.extensions import (
 )
 
 from app.graphql.audit import AuditAdminWrites
+from app.graphql.memberships import Membership, MembershipPlan
 from app.graphql.mutations import Mutation
 from app.graphql.protection import (
     IntrospectionForAdminsInProduction,
@@ -22,6 +23,7 @@ from app.graphql.protection import (
 from app.graphql.punch_cards import PunchCard
 from app.graphql.queries import Query
 from app.graphql.store_credit import StoreCreditMovement
+from app.graphql.tiers import Tier
 from app.graphql.types import (
     ActionRule,
     Activity,
@@ -58,6 +60,9 @@ schema = strawberry.Schema(
         ActionRule,
         PunchCard,
         StoreCreditMovement,
+        Membership,
+        MembershipPlan,
+        Tier,
     ],
     extensions=[
         # Factories: Strawberry builds extensions per request. The two caches live at module

@@ -31,9 +31,11 @@ from app.services.programs import ProgramRecord, RefundShortfallPolicy
 from app.services.rewards import RedemptionRecord, RewardRecord
 
 if TYPE_CHECKING:
+    from app.graphql.memberships import Membership
     from app.graphql.punch_cards import MemberPunchCard
     from app.graphql.referrals import Referral, ReferralConnection
     from app.graphql.store_credit import StoreCredit, StoreCreditMovementConnection
+    from app.graphql.tiers import TierStatus
 
 MAX_PAGE_SIZE = 100
 
@@ -382,6 +384,25 @@ class Member(Node):
 
         return await referred_by(self.member_pk)
 
+    @strawberry.field(
+        description="The member's tier, what the next one needs and what keeping this one needs,"
+        " and the history of changes; null when the program has no tiers."
+    )
+    async def tier_status(
+        self,
+    ) -> Annotated[TierStatus, strawberry.lazy("app.graphql.tiers")] | None:
+        from app.graphql.tiers import tier_status_of
+
+        return await tier_status_of(self.program_pk, self.member_pk)
+
+    @strawberry.field(description="The member's paid memberships, newest first, ended ones too.")
+    async def memberships(
+        self,
+    ) -> list[Annotated[Membership, strawberry.lazy("app.graphql.memberships")]]:
+        from app.graphql.memberships import memberships_of
+
+        return await memberships_of(self.member_pk)
+
 
 @strawberry.type(description="Something members can buy with points.")
 class Reward(Node):
@@ -451,7 +472,9 @@ class Redemption(Node):
 
 @strawberry.type(description="One reason a line (or the order's shipping or tax) earned points.")
 class EarningComponent:
-    source: str = strawberry.field(description="BASE, SHIPPING, TAX or RULE.")
+    source: str = strawberry.field(
+        description="BASE, SHIPPING, TAX, RULE or TIER (the member's tier multiplier)."
+    )
     rule_id: strawberry.ID | None = strawberry.field(description="The EarningRule, for RULE.")
     base_minor: int
     multiplier: str | None

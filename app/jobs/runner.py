@@ -23,9 +23,11 @@ from app.db import connection, is_postgres, utc_now
 from app.jobs.celebrations import award_celebrations
 from app.jobs.expiry import expire_inactive, expire_lots, send_expiry_warnings
 from app.jobs.maturing import mature_due_points
+from app.jobs.memberships import end_memberships
 from app.jobs.progress import Progress, SilentProgress
 from app.jobs.purge import purge_idempotency_records
 from app.jobs.referrals import settle_referral_rewards
+from app.jobs.tiers import recalculate_tiers, review_tiers
 
 log = logging.getLogger("laurel.jobs")
 
@@ -34,6 +36,12 @@ class JobName(StrEnum):
     MATURE = "mature"
     # Referral rewards past their return window become final (after `mature`).
     REFERRALS = "referrals"
+    # Paid memberships whose time is up end (before tiers: their tier floor goes with them).
+    MEMBERSHIPS = "memberships"
+    # Everyone brought to a changed tier configuration, then tiers that time changes (after
+    # `referrals`, whose rewarded referrals count for tiers).
+    TIERS_RECALCULATE = "tiers-recalculate"
+    TIERS = "tiers"
     EXPIRE = "expire"
     EXPIRY_WARNINGS = "expiry-warnings"
     CELEBRATIONS = "celebrations"
@@ -72,6 +80,9 @@ def _jobs(options: JobOptions) -> dict[JobName, JobFunction]:
     return {
         JobName.MATURE: mature,
         JobName.REFERRALS: settle_referral_rewards,
+        JobName.MEMBERSHIPS: end_memberships,
+        JobName.TIERS_RECALCULATE: recalculate_tiers,
+        JobName.TIERS: review_tiers,
         JobName.EXPIRE: expire,
         JobName.EXPIRY_WARNINGS: send_expiry_warnings,
         JobName.CELEBRATIONS: award_celebrations,

@@ -13,6 +13,7 @@ from app.models.expiry import ExpiryWarning
 from app.models.idempotency import IdempotencyRecord
 from app.models.ledger import LedgerEntry, LedgerTransaction, PointLot
 from app.models.members import Member
+from app.models.memberships import Membership, MembershipFirst, MembershipPlan
 from app.models.orders import Order
 from app.models.programs import Program
 from app.models.punch_cards import PunchCard, PunchCardProgress, PunchCardPunch, PunchCardReward
@@ -25,6 +26,14 @@ from app.models.referrals import (
 )
 from app.models.rewards import Redemption, Reward
 from app.models.store_credit import StoreCreditMovement
+from app.models.tiers import (
+    MemberTier,
+    Tier,
+    TierChange,
+    TierEntryGrant,
+    TierRewardAccess,
+    TierSettings,
+)
 
 __all__ = [
     "ActionRecord",
@@ -38,6 +47,10 @@ __all__ = [
     "LedgerTransaction",
     "Member",
     "MemberSignal",
+    "MemberTier",
+    "Membership",
+    "MembershipFirst",
+    "MembershipPlan",
     "Order",
     "OutboxEvent",
     "PointLot",
@@ -53,5 +66,10 @@ __all__ = [
     "ReferralSettings",
     "Reward",
     "StoreCreditMovement",
+    "Tier",
+    "TierChange",
+    "TierEntryGrant",
+    "TierRewardAccess",
+    "TierSettings",
     "TokenSigningSecret",
 ]

@@ -56,6 +56,8 @@ _EVENT_TYPES = {
     TransactionKind.STORE_CREDIT_ISSUE: "store_credit.issued",
     TransactionKind.STORE_CREDIT_SPEND: "store_credit.spent",
     TransactionKind.STORE_CREDIT_REFUND: "store_credit.refunded",
+    TransactionKind.TIER_REWARD: "points.earned",
+    TransactionKind.MEMBERSHIP_REWARD: "points.earned",
 }
 
 

@@ -42,6 +42,7 @@ from app.domain.money import (
     is_known_currency,
     parse_exchange_rate,
 )
+from app.domain.tiers import TierChangeReason
 from app.domain.validation import EXTERNAL_ID_MAX, IDEMPOTENCY_KEY_MAX, Checker
 from app.services import idempotency
 from app.services.earning import earn, earning_json
@@ -51,6 +52,8 @@ from app.services.ledger import Movement, post_movement
 from app.services.programs import ProgramRecord, ProgramScope, in_scope, require_program
 from app.services.punch_cards import on_order_recorded as punch_cards_on_order_recorded
 from app.services.referrals import on_order_fulfilled, on_order_recorded
+from app.services.tiers import member_attributes as tier_attributes
+from app.services.tiers import on_member_activity as on_tier_activity
 
 MAX_LINES = 500
 EARLIEST_ORDER_TIME = datetime(2000, 1, 1, tzinfo=UTC)
@@ -458,8 +461,8 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
         tax_minor=data.tax_minor,
         discount_minor=data.discount_minor,
         placed_at=data.placed_at,
-        # Members have no tier or segment until those features land: restricted rules wait.
-        member=MemberAttributes(),
+        # Segments have not landed yet: segment-restricted rules wait.
+        member=await tier_attributes(program.id, member_id),
         paid_with_points_minor=data.paid_with_points_minor,
         paid_with_store_credit_minor=data.paid_with_store_credit_minor,
         earn_on_points_payments=program.earn_on_points_payments,
@@ -581,6 +584,14 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
                 lines=data.lines,
                 now=now,
             )
+            # Tier progress counts the order (the tier it may reach applies from the next one).
+            await on_tier_activity(
+                conn,
+                program_id=program.id,
+                member_id=member_id,
+                reason=TierChangeReason.ORDER,
+                now=now,
+            )
             if data.idempotency_key is not None:
                 await idempotency.store_response(
                     conn, scope=scope_key, key=data.idempotency_key, response={"orderPk": order.id}
@@ -605,6 +616,8 @@ class CartPreviewInput:
     exchange_rate: str | None = None
     paid_with_points_minor: int = 0
     paid_with_store_credit_minor: int = 0
+    # A member session previews as its member: their tier's rules and multiplier apply.
+    member_id: int | None = None
 
 
 async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
@@ -658,7 +671,9 @@ async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
         tax_minor=data.tax_minor,
         discount_minor=data.discount_minor,
         placed_at=placed_at.astimezone(UTC),
-        member=None,
+        member=None
+        if data.member_id is None
+        else await tier_attributes(program.id, data.member_id),
         paid_with_points_minor=data.paid_with_points_minor,
         paid_with_store_credit_minor=data.paid_with_store_credit_minor,
         earn_on_points_payments=program.earn_on_points_payments,

@@ -69,6 +69,7 @@ from app.domain.referrals import (
     valid_url_template,
 )
 from app.domain.rewards import RewardUnavailable
+from app.domain.tiers import TierChangeReason
 from app.domain.validation import (
     EMAIL_MAX,
     EXTERNAL_ID_MAX,
@@ -81,6 +82,7 @@ from app.services.events import append_event
 from app.services.ledger import Movement, mature_lot, post_movement
 from app.services.programs import ProgramRecord, ProgramScope, in_scope, require_program
 from app.services.reward_gifts import GiveReward, give_reward
+from app.services.tiers import on_member_activity as on_tier_activity
 
 _SETTINGS_COLUMNS = (
     "program_id, enabled, url_template, referrer_points, referrer_trigger,"
@@ -1057,6 +1059,14 @@ async def _set_state(
         await _event(conn, updated, "referral.qualified", now)
     if state is ReferralState.REWARDED:
         await _event(conn, updated, "referral.rewarded", now)
+        # A successful referral counts for the referrer's tier (REFERRALS metric).
+        await on_tier_activity(
+            conn,
+            program_id=updated.program_id,
+            member_id=updated.referrer_id,
+            reason=TierChangeReason.REFERRAL,
+            now=now,
+        )
     return updated
 
 

@@ -44,6 +44,7 @@ from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
 from app.domain.money import MAX_AMOUNT_MINOR, MAX_QUANTITY
+from app.domain.tiers import TierChangeReason
 from app.domain.validation import EXTERNAL_ID_MAX, IDEMPOTENCY_KEY_MAX, REASON_MAX, Checker
 from app.services import idempotency
 from app.services.events import append_event
@@ -52,6 +53,7 @@ from app.services.orders import OrderRecord, get_order
 from app.services.programs import ProgramScope, RefundShortfallPolicy, require_program
 from app.services.punch_cards import on_order_refunded as punch_cards_on_order_refunded
 from app.services.referrals import on_order_refunded
+from app.services.tiers import on_member_activity as on_tier_activity
 
 _OPERATION = "refundOrder"
 MAX_REFUND_LINES = 500
@@ -331,6 +333,14 @@ async def refund_order(data: RefundOrderInput, scope: ProgramScope) -> RefundRes
                 status,
                 locked["id"],
             ),
+        )
+        # The refunded money and points stop counting in the order's tier period.
+        await on_tier_activity(
+            conn,
+            program_id=program.id,
+            member_id=member_id,
+            reason=TierChangeReason.REFUND,
+            now=now,
         )
         await append_event(
             conn,

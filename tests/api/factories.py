@@ -304,6 +304,10 @@ ALL_TABLES = (
     "ledger_transactions",
     "member_signals",
     "members",
+    "membership_firsts",
+    "membership_plans",
+    "memberships",
+    "member_tiers",
     "orders",
     "outbox_events",
     "point_lots",
@@ -319,6 +323,11 @@ ALL_TABLES = (
     "referrals",
     "rewards",
     "store_credit_movements",
+    "tier_changes",
+    "tier_entry_grants",
+    "tier_reward_access",
+    "tier_settings",
+    "tiers",
     "token_signing_secrets",
 )
 

@@ -1,0 +1,286 @@
+"""Tiers in the API: types, the queries and mutations (merged into Query and Mutation)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from app.domain.tiers import DowngradePolicy, TierChangeReason, TierMetric, TierPeriod
+from app.graphql.context import Info, admin, principal_of
+from app.graphql.errors import UserError, guarded
+from app.graphql.ids import decode_id, encode_id
+from app.graphql.types import Node, Reward
+from app.services import programs as programs_service
+from app.services import rewards as rewards_service
+from app.services import tiers as tiers_service
+from app.services.tiers import TierProgram as TierProgramRecord
+from app.services.tiers import TierRecord
+from app.services.tiers import TierStatus as TierStatusRecord
+
+TierMetricEnum = strawberry.enum(
+    TierMetric,
+    name="TierMetric",
+    description="What qualifies: POINTS_EARNED (points credited by orders, actions and"
+    " referrals; never the balance, adjustments or tier rewards), MONEY_SPENT (order totals"
+    " less refunds, minor units of the program's currency), ORDERS (orders not fully refunded)"
+    " or REFERRALS (referrals made that were rewarded).",
+)
+TierPeriodEnum = strawberry.enum(
+    TierPeriod,
+    name="TierPeriod",
+    description="LIFETIME, CALENDAR_YEAR or ANNIVERSARY_YEAR (in the program's time zone), or"
+    " ROLLING_12_MONTHS (the last twelve months, no period end).",
+)
+DowngradePolicyEnum = strawberry.enum(
+    DowngradePolicy,
+    name="TierDowngradePolicy",
+    description="NEVER; PERIOD_END (a tier reached is kept through the next period);"
+    " ONE_LEVEL (a period end lowers one level at most; not with ROLLING_12_MONTHS);"
+    " GRACE_PERIOD (as PERIOD_END, graceDays later). A refund always undoes what it counted.",
+)
+TierChangeReasonEnum = strawberry.enum(TierChangeReason, name="TierChangeReason")
+
+
+@strawberry.type(description="One level of a program's tiers.")
+class Tier(Node):
+    name: str
+    rank: int = strawberry.field(description="0 for the lowest tier.")
+    threshold: int = strawberry.field(description="The metric's value that reaches the tier.")
+    earn_multiplier: str | None = strawberry.field(
+        description="Purchase points x this while in the tier (not compounded with rule"
+        " multipliers: the higher applies)."
+    )
+    reward_discount_percent: int = strawberry.field(
+        description="Rewards cost this much less (rounded up, at least 1 point)."
+    )
+    entry_points: int = strawberry.field(description="Points given on first entering the tier.")
+    entry_reward_pk: strawberry.Private[int | None]
+
+    @classmethod
+    def from_record(cls, record: TierRecord) -> Tier:
+        return cls(
+            id=strawberry.ID(encode_id("Tier", record.id)),
+            name=record.name,
+            rank=record.rank,
+            threshold=record.threshold,
+            earn_multiplier=None if record.earn_multiplier is None else str(record.earn_multiplier),
+            reward_discount_percent=record.reward_discount_percent,
+            entry_points=record.entry_points,
+            entry_reward_pk=record.entry_reward_id,
+        )
+
+    @strawberry.field(description="A catalogue reward given on first entering the tier.")
+    async def entry_reward(self) -> Reward | None:
+        if self.entry_reward_pk is None:
+            return None
+        record = await rewards_service.get_reward(self.entry_reward_pk, None)
+        return None if record is None else Reward.from_record(record)
+
+
+@strawberry.type(description="A program's tier configuration.")
+class TierProgram:
+    metric: TierMetricEnum  # type: ignore[valid-type]
+    period: TierPeriodEnum  # type: ignore[valid-type]
+    downgrade: DowngradePolicyEnum  # type: ignore[valid-type]
+    grace_days: int
+    tiers: list[Tier]
+    recalculation_pending: bool = strawberry.field(
+        description="The configuration changed and not every member has been moved to it yet:"
+        " `laurel jobs run tiers-recalculate` (or the server's job loop) does it, with progress."
+        " Until then a member is re-evaluated under the new rules on their next activity."
+    )
+    updated_at: datetime
+
+    @classmethod
+    def from_record(cls, record: TierProgramRecord) -> TierProgram:
+        return cls(
+            metric=record.metric,
+            period=record.period,
+            downgrade=record.downgrade,
+            grace_days=record.grace_days,
+            tiers=[Tier.from_record(tier) for tier in record.tiers],
+            recalculation_pending=record.recalculation_pending,
+            updated_at=record.updated_at,
+        )
+
+
+@strawberry.type(description="A change of a member's tier.")
+class TierChange:
+    from_tier: str | None
+    to_tier: str | None
+    reason: TierChangeReasonEnum  # type: ignore[valid-type]
+    at: datetime
+
+
+@strawberry.type(description="Where a member stands in the program's tiers, and what comes next.")
+class TierStatus:
+    tier: Tier | None = strawberry.field(description="Null: no tier yet.")
+    since: datetime | None
+    holds_until: datetime | None = strawberry.field(
+        description="When the tier ends unless the member qualifies again; null: it does not"
+        " end with time."
+    )
+    metric: TierMetricEnum  # type: ignore[valid-type]
+    period: TierPeriodEnum  # type: ignore[valid-type]
+    currency: str | None = strawberry.field(description="MONEY_SPENT: the unit of the values.")
+    value: int = strawberry.field(description="What the current period counts so far.")
+    period_start: datetime | None
+    period_end: datetime | None
+    next_tier: Tier | None
+    needed_for_next: int | None = strawberry.field(
+        description="How much more of the metric reaches the next tier, in the metric's unit."
+    )
+    needed_to_keep: int | None = strawberry.field(
+        description="How much more this period must count for the tier to be kept through the"
+        " next one (yearly periods that downgrade); 0 when it is secured."
+    )
+    history: list[TierChange] = strawberry.field(description="Newest first, 50 at most.")
+
+    @classmethod
+    def from_record(cls, record: TierStatusRecord) -> TierStatus:
+        return cls(
+            tier=None if record.tier is None else Tier.from_record(record.tier),
+            since=record.since,
+            holds_until=record.holds_until,
+            metric=record.program.metric,
+            period=record.program.period,
+            currency=record.program.currency
+            if record.program.metric is TierMetric.MONEY_SPENT
+            else None,
+            value=record.value,
+            period_start=record.period_start,
+            period_end=record.period_end,
+            next_tier=None if record.next_tier is None else Tier.from_record(record.next_tier),
+            needed_for_next=record.needed_for_next,
+            needed_to_keep=record.needed_to_keep,
+            history=[
+                TierChange(from_tier=c.from_tier, to_tier=c.to_tier, reason=c.reason, at=c.at)
+                for c in record.history
+            ],
+        )
+
+
+async def tier_status_of(program_id: int, member_id: int) -> TierStatus | None:
+    record = await tiers_service.tier_status(program_id, member_id)
+    return None if record is None else TierStatus.from_record(record)
+
+
+# --- inputs and payloads ----------------------------------------------------------------------
+
+
+@strawberry.input
+class TierDefinition:
+    name: str
+    threshold: int
+    earn_multiplier: str | None = strawberry.field(
+        default=None, description="Above 1, at most 10, 2 decimals at most."
+    )
+    reward_discount_percent: int = strawberry.field(default=0, description="0 to 90.")
+    entry_points: int = 0
+    entry_reward_id: strawberry.ID | None = strawberry.field(
+        default=None, description="A Reward of the program given on first entry."
+    )
+
+
+@strawberry.input(description="The whole configuration; tiers lowest first, matched by name.")
+class ConfigureTiersInput:
+    program_slug: str
+    metric: TierMetricEnum  # type: ignore[valid-type]
+    period: TierPeriodEnum  # type: ignore[valid-type]
+    downgrade: DowngradePolicyEnum  # type: ignore[valid-type]
+    tiers: list[TierDefinition]
+    grace_days: int = strawberry.field(default=0, description="GRACE_PERIOD only.")
+
+
+@strawberry.type
+class ConfigureTiersPayload:
+    tier_program: TierProgram | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class SetRewardTiersInput:
+    reward_id: strawberry.ID
+    tier_names: list[str] = strawberry.field(
+        description="Only members of these tiers may redeem the reward; empty: everyone."
+    )
+
+
+@strawberry.type
+class SetRewardTiersPayload:
+    reward_id: strawberry.ID | None = None
+    tier_names: list[str] | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+# --- queries and mutations --------------------------------------------------------------------
+
+
+@strawberry.type
+class TierQueries:
+    @strawberry.field(
+        description="A program's tiers, for any key of the program (storefronts show them);"
+        " null when it has none."
+    )
+    async def tier_program(self, info: Info, program_slug: str) -> TierProgram | None:
+        principal = principal_of(info)
+        program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
+        if program is None:
+            return None
+        record = await tiers_service.tier_program_of(program.id)
+        return None if record is None else TierProgram.from_record(record)
+
+
+@strawberry.type
+class TierMutations:
+    @strawberry.mutation(
+        description="Admin only: set a program's tiers. Members are moved to the new rules by"
+        " the tiers-recalculate job (tierProgram.recalculationPending says it is due)."
+    )
+    async def configure_tiers(
+        self, info: Info, input: ConfigureTiersInput
+    ) -> ConfigureTiersPayload:
+        async def work() -> ConfigureTiersPayload:
+            admin(info)
+            record = await tiers_service.configure_tiers(
+                tiers_service.ConfigureTiersInput(
+                    program_slug=input.program_slug,
+                    metric=input.metric,
+                    period=input.period,
+                    downgrade=input.downgrade,
+                    grace_days=input.grace_days,
+                    tiers=tuple(
+                        tiers_service.TierInput(
+                            name=tier.name,
+                            threshold=tier.threshold,
+                            earn_multiplier=tier.earn_multiplier,
+                            reward_discount_percent=tier.reward_discount_percent,
+                            entry_points=tier.entry_points,
+                            entry_reward_id=None
+                            if tier.entry_reward_id is None
+                            else decode_id(
+                                tier.entry_reward_id,
+                                "Reward",
+                                ["input", "tiers", str(index), "entryRewardId"],
+                            ),
+                        )
+                        for index, tier in enumerate(input.tiers)
+                    ),
+                )
+            )
+            return ConfigureTiersPayload(tier_program=TierProgram.from_record(record))
+
+        return await guarded(lambda errors: ConfigureTiersPayload(user_errors=errors), work)
+
+    @strawberry.mutation(description="Admin only: restrict a reward to members of some tiers.")
+    async def set_reward_tiers(
+        self, info: Info, input: SetRewardTiersInput
+    ) -> SetRewardTiersPayload:
+        async def work() -> SetRewardTiersPayload:
+            admin(info)
+            reward_id = decode_id(input.reward_id, "Reward", ["input", "rewardId"])
+            names = await tiers_service.set_reward_tiers(reward_id, input.tier_names)
+            return SetRewardTiersPayload(reward_id=input.reward_id, tier_names=list(names))
+
+        return await guarded(lambda errors: SetRewardTiersPayload(user_errors=errors), work)
