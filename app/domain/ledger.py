@@ -44,6 +44,9 @@ class TransactionKind(StrEnum):
     DEBT_RECOVERY = "DEBT_RECOVERY"
     # Points for a referral: the referrer's for a friend, or the friend's welcome.
     REFERRAL = "REFERRAL"
+    # A redemption undone before use (cancelled, or expired under the program's refund
+    # setting): the points it spent come back; for a given reward, the gift is taken back.
+    REDEMPTION_CANCELLED = "REDEMPTION_CANCELLED"
 
 
 # Kinds that are the member's own doing: earning or spending restarts the inactivity clock.

@@ -9,6 +9,7 @@ import strawberry
 
 from app.auth.api_keys import Principal
 from app.domain.errors import DomainError
+from app.graphql.catalogue import CatalogueQueries
 from app.graphql.context import Info, admin, member_reader, member_session, principal_of
 from app.graphql.errors import query_error
 from app.graphql.ids import decode_any_id, decode_id, encode_cursor
@@ -137,7 +138,7 @@ class PreviewOrderInput:
 
 
 @strawberry.type
-class Query(ReferralQueries):
+class Query(ReferralQueries, CatalogueQueries):
     @strawberry.field(description="Any object by its global id; null when not found.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         decoded = decode_any_id(id)

@@ -25,6 +25,7 @@ from app.jobs.expiry import expire_inactive, expire_lots, send_expiry_warnings
 from app.jobs.maturing import mature_due_points
 from app.jobs.progress import Progress, SilentProgress
 from app.jobs.purge import purge_idempotency_records
+from app.jobs.redemption_codes import expire_codes
 from app.jobs.referrals import settle_referral_rewards
 
 log = logging.getLogger("laurel.jobs")
@@ -36,6 +37,8 @@ class JobName(StrEnum):
     REFERRALS = "referrals"
     EXPIRE = "expire"
     EXPIRY_WARNINGS = "expiry-warnings"
+    # Redemption codes past their reward's validity become EXPIRED.
+    EXPIRE_CODES = "expire-codes"
     CELEBRATIONS = "celebrations"
     PURGE_IDEMPOTENCY = "purge-idempotency"
 
@@ -74,6 +77,7 @@ def _jobs(options: JobOptions) -> dict[JobName, JobFunction]:
         JobName.REFERRALS: settle_referral_rewards,
         JobName.EXPIRE: expire,
         JobName.EXPIRY_WARNINGS: send_expiry_warnings,
+        JobName.EXPIRE_CODES: expire_codes,
         JobName.CELEBRATIONS: award_celebrations,
         JobName.PURGE_IDEMPOTENCY: purge,
     }

@@ -22,7 +22,7 @@ from app.models.referrals import (
     ReferralReward,
     ReferralSettings,
 )
-from app.models.rewards import Redemption, Reward
+from app.models.rewards import Redemption, RedemptionSettings, Reward, RewardCode
 
 __all__ = [
     "ActionRecord",
@@ -41,10 +41,12 @@ __all__ = [
     "PointLot",
     "Program",
     "Redemption",
+    "RedemptionSettings",
     "Referral",
     "ReferralCode",
     "ReferralReward",
     "ReferralSettings",
     "Reward",
+    "RewardCode",
     "TokenSigningSecret",
 ]

@@ -43,6 +43,7 @@ _EVENT_TYPES = {
     TransactionKind.EXPIRE: "points.expired",
     TransactionKind.DEBT_RECOVERY: "points.debt_recovered",
     TransactionKind.REFERRAL: "points.earned",
+    TransactionKind.REDEMPTION_CANCELLED: "points.redemption_cancelled",
 }
 
 

@@ -69,7 +69,15 @@ def redeem_input(member_id: str, reward_id: str) -> dict[str, Any]:
 
 
 def reward_input(slug: str = "shop") -> dict[str, Any]:
-    return {"input": {"programSlug": slug, "name": "Mug", "kind": "FREE_PRODUCT", "costPoints": 10}}
+    return {
+        "input": {
+            "programSlug": slug,
+            "name": "Mug",
+            "kind": "FREE_PRODUCT",
+            "costPoints": 10,
+            "skus": ["MUG"],
+        }
+    }
 
 
 def program_input(slug: str = "new") -> dict[str, Any]:
