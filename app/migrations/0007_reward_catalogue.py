@@ -62,7 +62,7 @@ class Migration(migrations.Migration):
                 ('points_per_currency_unit', fields.IntField(default=100)),
                 ('updated_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'redemption_settings', 'app': 'models', 'pk_attr': 'id', 'table_description': "A program's redemption settings (no row: the defaults of app/services/redemption_codes.py)."},
+            options={'table': 'redemption_settings', 'app': 'models', 'pk_attr': 'id', 'table_description': "A program's redemption settings (no row: the defaults, see redemption_codes.py)."},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -128,7 +128,7 @@ class RewardCode(Model):
 
 
 class RedemptionSettings(Model):
-    """A program's redemption settings (no row: the defaults of app/services/redemption_codes.py)."""
+    """A program's redemption settings (no row: the defaults, see redemption_codes.py)."""
 
     id = fields.BigIntField(primary_key=True)
     program: fields.OneToOneRelation["Program"] = fields.OneToOneField(
