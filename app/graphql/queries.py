@@ -64,8 +64,9 @@ async def _node(info: Info, type_name: str, pk: int) -> Node | None:
         return Program.from_record(program) if program else None
     if type_name == "Reward":
         reward = await rewards_service.get_reward(pk, scope)
-        # A storefront sees what `rewards` lists: inactive rewards stay unannounced.
-        if reward is None or not (reward.active or principal.can_read_members):
+        # A storefront sees what `rewards` lists: inactive and retired rewards stay unannounced.
+        offered = reward is not None and reward.active and reward.retired_at is None
+        if reward is None or not (offered or principal.can_read_members):
             return None
         return Reward.from_record(reward)
     if type_name == "ActionRule":
