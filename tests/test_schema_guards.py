@@ -20,8 +20,13 @@ from tortoise.transactions import in_transaction
 
 _guards = importlib.import_module("app.migrations.0002_integrity_guards")
 _lifecycle = importlib.import_module("app.migrations.0003_lifecycle")
+_catalogue = importlib.import_module("app.migrations.0007_reward_catalogue")
 # (name, table, condition, columns re-checked on update)
-CHECKS: list[tuple[str, str, str, str]] = [*_guards.CHECKS, *_lifecycle.CHECKS]
+CHECKS: list[tuple[str, str, str, str]] = [
+    *_guards.CHECKS,
+    *_lifecycle.CHECKS,
+    *_catalogue.CHECKS,
+]
 APPEND_ONLY_TABLES: list[str] = _guards.APPEND_ONLY_TABLES
 BALANCE_TRIGGER = "trg_ledger_entries_balanced"
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)

@@ -18,6 +18,8 @@ from app.db import utc_now
 from app.domain.ledger import TransactionKind
 from app.domain.rewards import RewardUnavailable
 from app.graphql.ids import decode_id
+from app.jobs.progress import SilentProgress
+from app.jobs.redemption_codes import expire_codes
 from app.jobs.runner import JobName, run_job
 from app.services.reward_gifts import GivenReward, GiveReward, give_reward, revoke_given_reward
 from app.services.verify import verify_ledger
@@ -424,3 +426,22 @@ async def test_charity_donations_are_totalled_per_charity_over_a_period(api: Api
     ]
     assert kept["charityName"] == "Clean water"
     assert empty["charityDonations"] == []
+
+
+async def test_the_expiry_job_pages_through_every_due_code(api: Api) -> None:
+    await create_program(api)
+    member_id = await member_with_points(api, 1000)
+    reward = await make_reward(api, codeValidDays=1)
+    issued = [await redeemed(api, member_id, reward["id"], f"r-{n}") for n in range(5)]
+    kept = await redeemed(api, member_id, (await make_reward(api, name="Forever"))["id"], "r-9")
+    later = utc_now() + timedelta(days=2)
+
+    with clock.using(clock.ManualClock(later)):
+        summary = await expire_codes(later, SilentProgress(), batch_size=2)
+
+    assert summary == {"codes": 5, "points": 0}
+    statuses = await rows("SELECT code, status FROM redemptions ORDER BY id")
+    assert [(r["code"], r["status"]) for r in statuses] == [
+        *((r["code"], "EXPIRED") for r in issued),
+        (kept["code"], "ISSUED"),
+    ]
