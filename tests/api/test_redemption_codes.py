@@ -24,6 +24,8 @@ from app.jobs.runner import JobName, run_job
 from app.services.reward_gifts import GivenReward, GiveReward, give_reward, revoke_given_reward
 from app.services.verify import verify_ledger
 from tests.api.catalogue_factories import (
+    CANCEL,
+    MARK_USED,
     SETTINGS,
     UPLOAD,
     VALIDATE,
@@ -36,7 +38,14 @@ from tests.api.catalogue_factories import (
     redeemed,
 )
 from tests.api.conftest import Api
-from tests.api.factories import create_program, enroll, grant_points, program_key
+from tests.api.factories import (
+    create_program,
+    enroll,
+    grant_points,
+    member_token,
+    post_as,
+    program_key,
+)
 from tests.api.helpers import codes, global_id, rows
 
 CHARITY = """
@@ -445,3 +454,62 @@ async def test_the_expiry_job_pages_through_every_due_code(api: Api) -> None:
         *((r["code"], "EXPIRED") for r in issued),
         (kept["code"], "ISSUED"),
     ]
+
+
+async def test_only_admins_manage_the_catalogue_and_members_cannot_check_codes(
+    api: Api,
+) -> None:
+    await create_program(api)
+    member_id = await member_with_points(api)
+    reward = await make_reward(api, codeSource="POOL")
+    await api.data(UPLOAD, {"input": {"rewardId": reward["id"], "codes": ["FIRST-CODE"]}})
+    issued = await redeemed(api, member_id, reward["id"])
+    secret = await program_key("shop")
+    publishable = await program_key("shop", KeyKind.PUBLISHABLE)
+    token = await member_token(api, "cust-1")
+    before = await catalogue_state()
+
+    upload = await api.data(
+        UPLOAD, {"input": {"rewardId": reward["id"], "codes": ["OTHER-CODE"]}}, key=secret
+    )
+    settings = await api.data(
+        SETTINGS,
+        {"input": {"programSlug": "shop", "expiredCodesReturnPoints": True}},
+        key=secret,
+    )
+    as_member = await post_as(
+        api,
+        CANCEL,
+        {"input": {"id": issued["id"]}},
+        key=publishable,
+        token=token,
+    )
+    use_as_member = await post_as(
+        api,
+        MARK_USED,
+        {"input": {"programSlug": "shop", "code": issued["code"], "orderId": "o-1"}},
+        key=publishable,
+        token=token,
+    )
+
+    assert codes(upload["uploadRewardCodes"]["userErrors"]) == ["FORBIDDEN"]
+    assert codes(settings["updateRedemptionSettings"]["userErrors"]) == ["FORBIDDEN"]
+    assert codes(as_member.json()["data"]["cancelRedemption"]["userErrors"]) == ["FORBIDDEN"]
+    assert codes(use_as_member.json()["data"]["markRedemptionUsed"]["userErrors"]) == ["FORBIDDEN"]
+    assert await catalogue_state() == before
+
+
+async def test_bad_redemption_settings_are_refused_and_write_nothing(api: Api) -> None:
+    await create_program(api)
+    before = await catalogue_state()
+
+    zero = await api.data(SETTINGS, {"input": {"programSlug": "shop", "pointsPerCurrencyUnit": 0}})
+    unknown = await api.data(
+        SETTINGS, {"input": {"programSlug": "nope", "expiredCodesReturnPoints": True}}
+    )
+
+    assert [(e["code"], e["field"]) for e in zero["updateRedemptionSettings"]["userErrors"]] == [
+        ("INVALID_VALUE", ["input", "pointsPerCurrencyUnit"])
+    ]
+    assert codes(unknown["updateRedemptionSettings"]["userErrors"]) == ["PROGRAM_NOT_FOUND"]
+    assert await catalogue_state() == before
