@@ -9,6 +9,7 @@ next of the store's pool. Lock order: member, reward, pool code.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -181,6 +182,9 @@ class RewardFields:
     required_segments: tuple[str, ...] = ()
 
 
+_FIELD_NAMES = tuple(item.name for item in dataclasses.fields(RewardFields))
+
+
 @dataclass(frozen=True)
 class CreateRewardInput:
     program_slug: str
@@ -212,7 +216,7 @@ class CreateRewardInput:
     required_segments: tuple[str, ...] = ()
 
     def fields(self) -> RewardFields:
-        values = {name: getattr(self, name) for name in RewardFields.__dataclass_fields__}
+        values = {name: getattr(self, name) for name in _FIELD_NAMES}
         return RewardFields(**values)
 
 
@@ -549,9 +553,7 @@ async def create_reward(data: CreateRewardInput) -> RewardRecord:
 
 
 def _fields_of(reward: RewardRecord) -> RewardFields:
-    return RewardFields(
-        **{name: getattr(reward, name) for name in RewardFields.__dataclass_fields__}
-    )
+    return RewardFields(**{name: getattr(reward, name) for name in _FIELD_NAMES})
 
 
 async def update_reward(data: UpdateRewardInput) -> RewardRecord:
@@ -559,9 +561,12 @@ async def update_reward(data: UpdateRewardInput) -> RewardRecord:
 
     Codes already issued keep the value and expiry they were issued with.
     """
-    unknown = set(data.changes) - set(RewardFields.__dataclass_fields__) - {"reward_id"}
+    unknown = set(data.changes) - set(_FIELD_NAMES)
     if unknown or "code_source" in data.changes:
-        raise ValueError(f"not updatable: {sorted(unknown | {'code_source'} & set(data.changes))}")
+        # The API cannot send these: a caller in the code made a mistake.
+        raise ValueError(
+            f"not updatable: {sorted(unknown | ({'code_source'} & set(data.changes)))}"
+        )
     now = utc_now()
     async with in_transaction() as conn:
         current = await _lock_reward(conn, data.reward_id)
