@@ -19,6 +19,7 @@ from app.graphql.types import (
     CodeSourceEnum,
     PageInfo,
     Redemption,
+    RedemptionStatusEnum,
     Reward,
     RewardKindEnum,
     RewardLimitPeriodEnum,
@@ -265,6 +266,18 @@ class RewardConnection:
     page_info: PageInfo
 
 
+@strawberry.type
+class RedemptionEdge:
+    cursor: str
+    node: Redemption
+
+
+@strawberry.type
+class RedemptionConnection:
+    edges: list[RedemptionEdge]
+    page_info: PageInfo
+
+
 @strawberry.type(description="Donations made in members' names to one charity, in one currency.")
 class CharityDonationTotal:
     charity_name: str
@@ -346,6 +359,40 @@ class CatalogueQueries:
             )
             for option in options
         ]
+
+    @strawberry.field(
+        description="A member's redemptions and their codes, newest first, optionally of one"
+        " status (secret or admin key, or the member's own token)."
+    )
+    async def member_redemptions(
+        self,
+        info: Info,
+        member_id: strawberry.ID,
+        status: RedemptionStatusEnum | None = None,  # type: ignore[valid-type]
+        first: int = 20,
+        after: str | None = None,
+    ) -> RedemptionConnection:
+        limit = page_size(first)
+        before = cursor_position(after)
+        try:
+            pk = decode_id(member_id, "Member", ["memberId"])
+            principal = acting_for_member(info, pk)
+            records = await rewards_service.member_redemptions(
+                pk, principal.program_scope, status=status, first=limit, before=before
+            )
+        except DomainError as exc:
+            raise query_error(exc) from exc
+        edges = [
+            RedemptionEdge(cursor=encode_cursor(record.id), node=Redemption.from_record(record))
+            for record in records[:limit]
+        ]
+        return RedemptionConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(records) > limit,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
 
     @strawberry.field(
         description="For the store's checkout (secret or admin key): what a code is worth, for"

@@ -983,3 +983,26 @@ async def reward_options(member_id: int, scope: ProgramScope) -> list[RewardOpti
             )
         options.append(RewardOption(reward=reward, cost_points=cost, refusal=refusal))
     return options
+
+
+async def member_redemptions(
+    member_id: int,
+    scope: ProgramScope,
+    *,
+    status: RedemptionStatus | None,
+    first: int,
+    before: int | None,
+) -> list[RedemptionRecord]:
+    """The member's redemptions, newest first (keyset by id; `first` + 1 tells if more follow)."""
+    member = await require_member(member_id, scope, ["memberId"])
+    select = f"SELECT {REDEMPTION_COLUMNS} FROM redemptions WHERE member_id = ?"
+    params: list[Any] = [member.id]
+    if status is not None:
+        select += " AND status = ?"
+        params.append(status.value)
+    if before is not None:
+        select += " AND id < ?"
+        params.append(before)
+    select += " ORDER BY id DESC LIMIT ?"
+    params.append(first + 1)
+    return [redemption_of(row) for row in await fetch_all(connection(), select, params)]

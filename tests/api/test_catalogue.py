@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from app import clock
+from app.auth.api_keys import KeyKind
 from app.db import utc_now
 from app.domain.errors import ErrorCode
 from app.services import rewards as rewards_service
@@ -293,9 +294,7 @@ async def test_a_member_sees_what_they_can_redeem_now_and_why_not(api: Api) -> N
     once = await make_reward(api, name="Once", costPoints=10, perMemberLimit=1)
     await redeemed(api, member["id"], once["id"])
     token = await member_token(api, "cust-1")
-    publishable = await program_key(
-        "shop", kind=__import__("app.auth.api_keys").auth.api_keys.KeyKind.PUBLISHABLE
-    )
+    publishable = await program_key("shop", KeyKind.PUBLISHABLE)
 
     response = await post_as(
         api, MEMBER_REWARDS, {"id": member["id"]}, key=publishable, token=token
@@ -505,3 +504,54 @@ async def test_store_credit_rewards_wait_for_the_store_credit_account(api: Api) 
 
     assert codes(refused["userErrors"]) == ["REWARD_KIND_UNAVAILABLE"]
     assert await catalogue_state() == before
+
+
+MEMBER_REDEMPTIONS = """
+query($id: ID!, $status: RedemptionStatus, $first: Int!, $after: String) {
+  memberRedemptions(memberId: $id, status: $status, first: $first, after: $after) {
+    edges { node { code status reward { name } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+async def test_a_member_reads_their_own_codes_newest_first_and_nobody_elses(api: Api) -> None:
+    await create_program(api)
+    member = await enroll(api)
+    other = await enroll(api, customer_id="cust-2")
+    await grant_points(api, member["id"], 1000)
+    reward = await make_reward(api)
+    made = [await redeemed(api, member["id"], reward["id"], f"r-{n}") for n in range(3)]
+    await cancel(api, made[0]["id"])
+    token = await member_token(api, "cust-1")
+    publishable = await program_key("shop", KeyKind.PUBLISHABLE)
+
+    async def read(member_id: str, **variables: Any) -> Any:
+        response = await post_as(
+            api,
+            MEMBER_REDEMPTIONS,
+            {"id": member_id, "status": None, "first": 2, "after": None, **variables},
+            key=publishable,
+            token=token,
+        )
+        return response.json()
+
+    page = await read(member["id"])
+    rest = await read(
+        member["id"], after=page["data"]["memberRedemptions"]["pageInfo"]["endCursor"]
+    )
+    cancelled = await read(member["id"], status="CANCELLED")
+    foreign = await read(other["id"])
+
+    assert [e["node"]["code"] for e in page["data"]["memberRedemptions"]["edges"]] == [
+        made[2]["code"],
+        made[1]["code"],
+    ]
+    assert page["data"]["memberRedemptions"]["pageInfo"]["hasNextPage"] is True
+    assert [e["node"]["status"] for e in rest["data"]["memberRedemptions"]["edges"]] == [
+        "CANCELLED"
+    ]
+    assert [e["node"]["code"] for e in cancelled["data"]["memberRedemptions"]["edges"]] == [
+        made[0]["code"]
+    ]
+    assert [e["extensions"]["code"] for e in foreign["errors"]] == ["FORBIDDEN"]
