@@ -39,9 +39,11 @@ class LaurelGraphQL(GraphQL[Context, None]):
             principal=principal,
             request_id=request_id_of(state),
             production=self.production,
+            code_checks=self.code_checks,
         )
 
     production = False
+    code_checks: RateLimiter | None = None
 
 
 async def health(request: Request) -> JSONResponse:
@@ -78,6 +80,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
 
     graphql_app = LaurelGraphQL(schema, graphql_ide=None, allow_queries_via_get=False)
     graphql_app.production = settings.production
+    graphql_app.code_checks = RateLimiter()
     gateway = ApiGateway(
         graphql_app,
         resolver=ApiKeyResolver(ttl_seconds=settings.api_key_cache_seconds),

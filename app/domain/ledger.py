@@ -66,6 +66,9 @@ class TransactionKind(StrEnum):
     TIER_REWARD = "TIER_REWARD"
     # The cost of a paid membership's welcome reward, given: never counts towards a tier.
     MEMBERSHIP_REWARD = "MEMBERSHIP_REWARD"
+    # A redemption undone before use (cancelled, or expired under the program's refund
+    # setting): the points it spent come back; for a given reward, the gift is taken back.
+    REDEMPTION_CANCELLED = "REDEMPTION_CANCELLED"
 
 
 STORE_CREDIT_ACCOUNTS = frozenset({Account.MEMBER_STORE_CREDIT, Account.PROGRAM_STORE_CREDIT})

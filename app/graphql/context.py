@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from strawberry.types import Info as StrawberryInfo
 
 from app.auth.api_keys import Principal
+from app.auth.rate_limit import RateLimiter
 from app.domain.errors import DomainError, ErrorCode
 
 
@@ -16,6 +17,8 @@ class Context:
     request_id: str = "-"
     # Production mode: introspection only for admin keys.
     production: bool = False
+    # The app's limiter of redemption-code checks (app/auth/code_checks.py); None: unlimited.
+    code_checks: RateLimiter | None = None
 
 
 Info = StrawberryInfo[Context, None]

@@ -9,6 +9,7 @@ import strawberry
 from app.domain.earning import Rounding
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import LifetimeUnit, RoundTo
+from app.graphql.catalogue import CatalogueMutations
 from app.graphql.context import Info, acting_for_member, admin, member_reader
 from app.graphql.errors import UserError, guarded
 from app.graphql.ids import decode_id
@@ -29,8 +30,6 @@ from app.graphql.types import (
     Program,
     Redemption,
     RefundShortfallPolicyEnum,
-    Reward,
-    RewardKindEnum,
     RoundingEnum,
     RoundToEnum,
     RuleKindEnum,
@@ -174,24 +173,6 @@ class CreateMemberTokenPayload:
 
 
 @strawberry.input
-class CreateRewardInput:
-    program_slug: str
-    name: str
-    kind: RewardKindEnum  # type: ignore[valid-type]
-    cost_points: int
-    description: str = ""
-    value_minor: int | None = None
-    stock: int | None = strawberry.field(default=None, description="Null means unlimited.")
-    active: bool = True
-
-
-@strawberry.type
-class CreateRewardPayload:
-    reward: Reward | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.input
 class EnrollMemberInput:
     program_slug: str
     customer_id: str = strawberry.field(description="The store's own id for the customer.")
@@ -279,6 +260,9 @@ class RedeemRewardInput:
     member_id: strawberry.ID
     reward_id: strawberry.ID
     idempotency_key: str
+    points: int | None = strawberry.field(
+        default=None, description="PAY_WITH_POINTS only: the points to spend (min, max, step)."
+    )
 
 
 @strawberry.type
@@ -529,6 +513,7 @@ class Mutation(
     PunchCardMutations,
     TierMutations,
     MembershipMutations,
+    CatalogueMutations,
 ):
     @strawberry.mutation(description="Admin only.")
     async def create_program(self, info: Info, input: CreateProgramInput) -> CreateProgramPayload:
@@ -637,26 +622,6 @@ class Mutation(
 
         return await guarded(lambda errors: CreateMemberTokenPayload(user_errors=errors), work)
 
-    @strawberry.mutation(description="Admin only.")
-    async def create_reward(self, info: Info, input: CreateRewardInput) -> CreateRewardPayload:
-        async def work() -> CreateRewardPayload:
-            admin(info)
-            record = await rewards_service.create_reward(
-                rewards_service.CreateRewardInput(
-                    program_slug=input.program_slug,
-                    name=input.name,
-                    kind=input.kind,
-                    cost_points=input.cost_points,
-                    description=input.description,
-                    value_minor=input.value_minor,
-                    stock=input.stock,
-                    active=input.active,
-                )
-            )
-            return CreateRewardPayload(reward=Reward.from_record(record))
-
-        return await guarded(lambda errors: CreateRewardPayload(user_errors=errors), work)
-
     @strawberry.mutation
     async def enroll_member(self, info: Info, input: EnrollMemberInput) -> EnrollMemberPayload:
         async def work() -> EnrollMemberPayload:
@@ -723,6 +688,7 @@ class Mutation(
                     reward_id=decode_id(input.reward_id, "Reward", ["input", "rewardId"]),
                     idempotency_key=input.idempotency_key,
                     by_member=principal.is_member_session,
+                    points=input.points,
                 ),
                 principal.program_scope,
             )

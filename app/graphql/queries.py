@@ -9,6 +9,7 @@ import strawberry
 
 from app.auth.api_keys import Principal
 from app.domain.errors import DomainError
+from app.graphql.catalogue import CatalogueQueries
 from app.graphql.context import Info, admin, member_reader, member_session, principal_of
 from app.graphql.errors import query_error
 from app.graphql.ids import decode_any_id, decode_id, encode_cursor
@@ -71,8 +72,9 @@ async def _node(info: Info, type_name: str, pk: int) -> Node | None:
         return Program.from_record(program) if program else None
     if type_name == "Reward":
         reward = await rewards_service.get_reward(pk, scope)
-        # A storefront sees what `rewards` lists: inactive rewards stay unannounced.
-        if reward is None or not (reward.active or principal.can_read_members):
+        # A storefront sees what `rewards` lists: inactive and retired rewards stay unannounced.
+        offered = reward is not None and reward.active and reward.retired_at is None
+        if reward is None or not (offered or principal.can_read_members):
             return None
         return Reward.from_record(reward)
     if type_name == "PunchCard":
@@ -163,7 +165,7 @@ class PreviewOrderInput:
 
 
 @strawberry.type
-class Query(ReferralQueries, PunchCardQueries, TierQueries, MembershipQueries):
+class Query(ReferralQueries, PunchCardQueries, TierQueries, MembershipQueries, CatalogueQueries):
     @strawberry.field(description="Any object by its global id; null when not found.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         decoded = decode_any_id(id)

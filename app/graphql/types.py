@@ -13,7 +13,13 @@ from app.domain.earning import Rounding, RuleKind
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import ExpiryPolicy, LifetimeUnit, RoundTo
 from app.domain.ledger import TransactionKind
-from app.domain.rewards import RedemptionStatus, RewardKind
+from app.domain.rewards import (
+    CodeSource,
+    LimitPeriod,
+    RedemptionSource,
+    RedemptionStatus,
+    RewardKind,
+)
 from app.graphql.context import Info, member_reader, principal_of
 from app.graphql.errors import query_error
 from app.graphql.ids import decode_cursor, encode_cursor, encode_id
@@ -42,6 +48,22 @@ MAX_PAGE_SIZE = 100
 ActivityKind = strawberry.enum(TransactionKind, name="ActivityKind")
 RewardKindEnum = strawberry.enum(RewardKind, name="RewardKind")
 RedemptionStatusEnum = strawberry.enum(RedemptionStatus, name="RedemptionStatus")
+RedemptionSourceEnum = strawberry.enum(
+    RedemptionSource,
+    name="RedemptionSource",
+    description="PURCHASE: bought with the member's points. GIFT: given by the program.",
+)
+RewardLimitPeriodEnum = strawberry.enum(
+    LimitPeriod,
+    name="RewardLimitPeriod",
+    description="A per-member limit counts over all time (EVER) or per calendar day, ISO week,"
+    " month or year in the program's time zone.",
+)
+CodeSourceEnum = strawberry.enum(
+    CodeSource,
+    name="RewardCodeSource",
+    description="GENERATED: Laurel makes a random code. POOL: the next code the store uploaded.",
+)
 RoundingEnum = strawberry.enum(Rounding, name="Rounding")
 ExpiryPolicyEnum = strawberry.enum(
     ExpiryPolicy, name="ExpiryPolicy", description="How a program's points expire."
@@ -409,13 +431,54 @@ class Reward(Node):
     name: str
     description: str
     kind: RewardKindEnum  # type: ignore[valid-type]
-    cost_points: int
+    cost_points: int = strawberry.field(
+        description="PAY_WITH_POINTS: the smallest spend (pointsMin)."
+    )
     value_minor: int | None = strawberry.field(
-        description="Face value in minor units of the program's currency, where it has one."
+        description="Face value in minor units of `currency`: FIXED_DISCOUNT, STORE_CREDIT,"
+        " CHARITY."
     )
     stock: int | None = strawberry.field(description="Units left; null means unlimited.")
     active: bool
     created_at: datetime
+    currency: str | None = strawberry.field(description="For kinds worth money.")
+    minimum_order_minor: int | None = strawberry.field(
+        description="FIXED_DISCOUNT: the order must reach this."
+    )
+    percent_off: int | None = strawberry.field(description="PERCENT_DISCOUNT: 1 to 100.")
+    max_value_minor: int | None = strawberry.field(
+        description="PERCENT_DISCOUNT: the cap; FREE_SHIPPING: shipping free up to this."
+    )
+    skus: list[str] = strawberry.field(
+        description="FREE_PRODUCT: any one of these; PERCENT_DISCOUNT: only on these."
+    )
+    categories: list[str] = strawberry.field(description="PERCENT_DISCOUNT: only on these.")
+    charity_name: str | None = strawberry.field(description="CHARITY: who receives it.")
+    points_min: int | None = strawberry.field(description="PAY_WITH_POINTS.")
+    points_max: int | None = strawberry.field(description="PAY_WITH_POINTS.")
+    points_step: int | None = strawberry.field(
+        description="PAY_WITH_POINTS: spends are multiples of it."
+    )
+    per_member_limit: int | None = strawberry.field(
+        description="Redemptions one member may buy per limitPeriod; null: no limit."
+    )
+    limit_period: RewardLimitPeriodEnum  # type: ignore[valid-type]
+    starts_at: datetime | None
+    ends_at: datetime | None
+    retired_at: datetime | None = strawberry.field(
+        description="Retired rewards stay for history; nobody can redeem them."
+    )
+    code_source: CodeSourceEnum  # type: ignore[valid-type]
+    code_valid_days: int | None = strawberry.field(
+        description="Codes expire this many days after they are issued; null: never."
+    )
+    image_urls: list[str]
+    required_tiers: list[str] = strawberry.field(
+        description="Tiers that may redeem it (empty: everyone)."
+    )
+    required_segments: list[str] = strawberry.field(
+        description="Segments that may redeem it (empty: everyone)."
+    )
 
     @classmethod
     def from_record(cls, record: RewardRecord) -> Reward:
@@ -429,6 +492,26 @@ class Reward(Node):
             stock=record.stock,
             active=record.active,
             created_at=record.created_at,
+            currency=record.currency,
+            minimum_order_minor=record.minimum_order_minor,
+            percent_off=record.percent_off,
+            max_value_minor=record.max_value_minor,
+            skus=list(record.skus),
+            categories=list(record.categories),
+            charity_name=record.charity_name,
+            points_min=record.points_min,
+            points_max=record.points_max,
+            points_step=record.points_step,
+            per_member_limit=record.per_member_limit,
+            limit_period=record.limit_period,
+            starts_at=record.starts_at,
+            ends_at=record.ends_at,
+            retired_at=record.retired_at,
+            code_source=record.code_source,
+            code_valid_days=record.code_valid_days,
+            image_urls=list(record.image_urls),
+            required_tiers=list(record.required_tiers),
+            required_segments=list(record.required_segments),
         )
 
 
@@ -438,12 +521,25 @@ async def _member_for(info: Info, member_id: int) -> Member:
     return Member.from_record(record)
 
 
-@strawberry.type(description="A reward bought with points; `code` is what the checkout honours.")
+@strawberry.type(
+    description="A reward bought with points (or given); `code` is what the checkout honours."
+)
 class Redemption(Node):
     code: str
     points_spent: int
     status: RedemptionStatusEnum  # type: ignore[valid-type]
     created_at: datetime
+    source: RedemptionSourceEnum  # type: ignore[valid-type]
+    value_minor: int | None = strawberry.field(
+        description="What the code is worth in `currency`, when the reward has a value."
+    )
+    currency: str | None
+    charity_name: str | None = strawberry.field(description="CHARITY: the donation's receiver.")
+    expires_at: datetime | None
+    used_at: datetime | None
+    order_id: str | None = strawberry.field(description="The order that used the code.")
+    cancelled_at: datetime | None
+    expired_at: datetime | None
     member_pk: strawberry.Private[int]
     reward_pk: strawberry.Private[int]
 
@@ -455,6 +551,15 @@ class Redemption(Node):
             points_spent=record.points_spent,
             status=record.status,
             created_at=record.created_at,
+            source=record.source,
+            value_minor=record.value_minor,
+            currency=record.currency,
+            charity_name=record.charity_name,
+            expires_at=record.expires_at,
+            used_at=record.used_at,
+            order_id=record.used_order_id,
+            cancelled_at=record.cancelled_at,
+            expired_at=record.expired_at,
             member_pk=record.member_id,
             reward_pk=record.reward_id,
         )

@@ -26,6 +26,7 @@ from app.jobs.maturing import mature_due_points
 from app.jobs.memberships import end_memberships
 from app.jobs.progress import Progress, SilentProgress
 from app.jobs.purge import purge_idempotency_records
+from app.jobs.redemption_codes import expire_codes
 from app.jobs.referrals import settle_referral_rewards
 from app.jobs.tiers import recalculate_tiers, review_tiers
 
@@ -44,6 +45,8 @@ class JobName(StrEnum):
     TIERS = "tiers"
     EXPIRE = "expire"
     EXPIRY_WARNINGS = "expiry-warnings"
+    # Redemption codes past their reward's validity become EXPIRED.
+    EXPIRE_CODES = "expire-codes"
     CELEBRATIONS = "celebrations"
     PURGE_IDEMPOTENCY = "purge-idempotency"
 
@@ -85,6 +88,7 @@ def _jobs(options: JobOptions) -> dict[JobName, JobFunction]:
         JobName.TIERS: review_tiers,
         JobName.EXPIRE: expire,
         JobName.EXPIRY_WARNINGS: send_expiry_warnings,
+        JobName.EXPIRE_CODES: expire_codes,
         JobName.CELEBRATIONS: award_celebrations,
         JobName.PURGE_IDEMPOTENCY: purge,
     }

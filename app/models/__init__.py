@@ -24,7 +24,7 @@ from app.models.referrals import (
     ReferralReward,
     ReferralSettings,
 )
-from app.models.rewards import Redemption, Reward
+from app.models.rewards import Redemption, RedemptionSettings, Reward, RewardCode
 from app.models.store_credit import StoreCreditMovement
 from app.models.tiers import (
     MemberTier,
@@ -60,11 +60,13 @@ __all__ = [
     "PunchCardPunch",
     "PunchCardReward",
     "Redemption",
+    "RedemptionSettings",
     "Referral",
     "ReferralCode",
     "ReferralReward",
     "ReferralSettings",
     "Reward",
+    "RewardCode",
     "StoreCreditMovement",
     "Tier",
     "TierChange",

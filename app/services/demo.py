@@ -111,6 +111,7 @@ async def seed_demo() -> DemoKeys:
         ("Free shipping", RewardKind.FREE_SHIPPING, 300, None, None),
         ("Canvas tote bag", RewardKind.FREE_PRODUCT, 1500, None, 25),
     ):
+        skus = ("TOTE-CANVAS",) if kind is RewardKind.FREE_PRODUCT else ()
         rewards[name] = await create_reward(
             CreateRewardInput(
                 program_slug=DEMO_SLUG,
@@ -119,6 +120,7 @@ async def seed_demo() -> DemoKeys:
                 cost_points=cost,
                 value_minor=value,
                 stock=stock,
+                skus=skus,
             )
         )
     members = {}

@@ -58,6 +58,7 @@ _EVENT_TYPES = {
     TransactionKind.STORE_CREDIT_REFUND: "store_credit.refunded",
     TransactionKind.TIER_REWARD: "points.earned",
     TransactionKind.MEMBERSHIP_REWARD: "points.earned",
+    TransactionKind.REDEMPTION_CANCELLED: "points.redemption_cancelled",
 }
 
 

@@ -52,7 +52,7 @@ from app.domain.punch_cards import (
 from app.domain.validation import EXTERNAL_ID_MAX, NAME_MAX, TEXT_MAX, Checker
 from app.services.events import append_event
 from app.services.programs import ProgramScope, in_scope, require_program
-from app.services.reward_gifts import GivenReward, GiveReward, give_reward
+from app.services.reward_gifts import GivenReward, GiveReward, give_reward, revoke_given_reward
 
 _COLUMNS = (
     "id, program_id, name, description, reward_id, punches_needed, skus, categories,"
@@ -733,13 +733,6 @@ async def _revoke_rewards(
 
 
 async def revoke_unused_reward(conn: BaseDBAsyncClient, redemption_id: int, now: datetime) -> bool:
-    """Cancel a given reward whose code is unused (True), or leave a used one (False).
-
-    The one call into `app.services.reward_gifts.revoke_given_reward(conn, redemption_id, now)`,
-    which cancels the code and returns its points and stock; it is written on the catalogue
-    branch and wired here when the branches are merged.
-    """
-    raise NotImplementedError(
-        "punch card rewards are revoked by app.services.reward_gifts.revoke_given_reward,"
-        " which is not on this branch yet"
-    )
+    """Cancel a given reward whose code is unused (True), or leave a used one (False): its stock
+    comes back and the gift is taken back (`reward_gifts.revoke_given_reward`)."""
+    return await revoke_given_reward(conn, redemption_id, now)

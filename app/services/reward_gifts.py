@@ -10,10 +10,20 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import fetch_one
+from app.db import as_optional_datetime, fetch_one, is_postgres
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
-from app.domain.rewards import RedemptionStatus, RewardUnavailable, new_redemption_code
+from app.domain.rewards import (
+    MONEY_KINDS,
+    CodeSource,
+    RedemptionSource,
+    RedemptionStatus,
+    RewardKind,
+    RewardUnavailable,
+    code_expires_at,
+    new_redemption_code,
+)
+from app.services.events import append_event
 from app.services.ledger import Movement, mature_lot, post_movement
 
 
@@ -43,6 +53,17 @@ class GiveReward:
     event_details: dict[str, Any]
 
 
+def _unavailable(row: dict[str, Any], now: datetime) -> bool:
+    starts_at = as_optional_datetime(row["starts_at"])
+    ends_at = as_optional_datetime(row["ends_at"])
+    return (
+        not row["active"]
+        or row["retired_at"] is not None
+        or (starts_at is not None and now < starts_at)
+        or (ends_at is not None and now >= ends_at)
+    )
+
+
 async def give_reward(
     conn: BaseDBAsyncClient, gift: GiveReward, now: datetime
 ) -> GivenReward | RewardUnavailable:
@@ -53,7 +74,12 @@ async def give_reward(
     cost. The points pass through a pending lot made due now and spent entirely by the
     redemption: they are never available, so they cannot repay a debt or be spent on anything
     else, and no older lot is touched. The member row is locked before the reward row, as in
-    `redeem_reward`. Out of stock or inactive: the reason comes back and nothing moves.
+    `redeem_reward`. Inactive (or retired, or outside its window), out of stock, or a POOL
+    reward without codes left: the reason comes back and nothing moves. The redemption's
+    source is GIFT; `revoke_given_reward` takes it back.
+
+    STORE_CREDIT and PAY_WITH_POINTS rewards cannot be given (they are REWARD_INACTIVE here):
+    a gift of store credit is the store-credit account's own movement.
     """
     await fetch_one(
         conn,
@@ -62,12 +88,20 @@ async def give_reward(
     )
     row = await fetch_one(
         conn,
-        "SELECT id, name, cost_points, value_minor, stock, active FROM rewards"
-        " WHERE id = ? AND program_id = ?",
+        "SELECT r.id, r.name, r.kind, r.cost_points, r.value_minor, r.stock, r.active,"
+        " r.retired_at, r.starts_at, r.ends_at, r.code_source, r.code_valid_days, r.currency,"
+        " r.charity_name, p.currency AS program_currency"
+        " FROM rewards r JOIN programs p ON p.id = r.program_id"
+        " WHERE r.id = ? AND r.program_id = ?",
         (gift.reward_id, gift.program_id),
     )
-    if row is None or not row["active"]:
+    if (
+        row is None
+        or _unavailable(row, now)
+        or RewardKind(row["kind"]) in (RewardKind.STORE_CREDIT, RewardKind.PAY_WITH_POINTS)
+    ):
         return RewardUnavailable.REWARD_INACTIVE
+    kind = RewardKind(row["kind"])
     if row["stock"] is not None:
         taken = await fetch_one(
             conn,
@@ -76,9 +110,28 @@ async def give_reward(
         )
         if taken is None:
             return RewardUnavailable.OUT_OF_STOCK
+    code = new_redemption_code()
+    pool_code_id: int | None = None
+    if row["code_source"] == CodeSource.POOL.value:
+        select = (
+            "SELECT id, code FROM reward_codes WHERE reward_id = ? AND redemption_id IS NULL"
+            " ORDER BY id LIMIT 1"
+        )
+        if is_postgres(conn):
+            select += " FOR UPDATE SKIP LOCKED"
+        pooled = await fetch_one(conn, select, (row["id"],))
+        if pooled is None:
+            if row["stock"] is not None:
+                # Nothing may move when the reward cannot be given: the unit goes back.
+                await fetch_one(
+                    conn,
+                    "UPDATE rewards SET stock = stock + 1 WHERE id = ? RETURNING stock",
+                    (row["id"],),
+                )
+            return RewardUnavailable.POOL_EMPTY
+        pool_code_id, code = int(pooled["id"]), str(pooled["code"])
     cost = int(row["cost_points"])
     name = str(row["name"])
-    code = new_redemption_code()
     credit = await post_movement(
         conn,
         Movement(
@@ -111,7 +164,6 @@ async def give_reward(
             description=f"Redeemed {name} ({gift.reason.lower()})",
             event_details={
                 "rewardId": encode_id("Reward", int(row["id"])),
-                "code": code,
                 **gift.event_details,
             },
         ),
@@ -119,10 +171,18 @@ async def give_reward(
     )
     # The emptied lot leaves the pending ones (no points move: it holds none).
     await mature_lot(conn, int(lot["id"]), now)
+    value = row["value_minor"]
+    currency = (
+        (row["currency"] or row["program_currency"])
+        if kind in MONEY_KINDS or value is not None
+        else None
+    )
+    valid_days = row["code_valid_days"]
     redemption = await fetch_one(
         conn,
         "INSERT INTO redemptions (program_id, member_id, reward_id, code, points_spent, status,"
-        " transaction_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        " transaction_id, created_at, source, value_minor, currency, charity_name, expires_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
             gift.program_id,
             gift.member_id,
@@ -132,12 +192,127 @@ async def give_reward(
             RedemptionStatus.ISSUED.value,
             redeemed.transaction_id,
             now,
+            RedemptionSource.GIFT.value,
+            value,
+            currency,
+            row["charity_name"],
+            code_expires_at(now, None if valid_days is None else int(valid_days)),
         ),
     )
     assert redemption is not None
-    value = row["value_minor"]
+    if pool_code_id is not None:
+        await fetch_one(
+            conn,
+            "UPDATE reward_codes SET redemption_id = ? WHERE id = ? RETURNING id",
+            (int(redemption["id"]), pool_code_id),
+        )
     return GivenReward(
         redemption_id=int(redemption["id"]),
         code=code,
         value_minor=None if value is None else int(value),
     )
+
+
+async def revoke_given_reward(conn: BaseDBAsyncClient, redemption_id: int, now: datetime) -> bool:
+    """Take back a given (GIFT) reward whose code is still unused, in the caller's transaction.
+
+    The guarded ISSUED -> CANCELLED update decides, so a second call (or a use of the code at
+    the same moment) changes nothing and returns False. The unit of stock goes back. The gift's
+    redemption and its credit are reversed through a pending lot, as `give_reward` made them:
+    the member's balance is unchanged, lifetime earned and redeemed both fall back by the cost,
+    and no points ever become available to spend. Member row first, then the redemption.
+    """
+    owner = await fetch_one(
+        conn,
+        "SELECT member_id FROM redemptions WHERE id = ? AND source = ?",
+        (
+            redemption_id,
+            RedemptionSource.GIFT.value,
+        ),
+    )
+    if owner is None:
+        return False
+    await fetch_one(
+        conn,
+        "UPDATE members SET points_available = points_available WHERE id = ? RETURNING id",
+        (owner["member_id"],),
+    )
+    cancelled = await fetch_one(
+        conn,
+        "UPDATE redemptions SET status = ?, cancelled_at = ? WHERE id = ? AND status = ?"
+        " AND source = ?"
+        " RETURNING program_id, member_id, reward_id, points_spent, code",
+        (
+            RedemptionStatus.CANCELLED.value,
+            now,
+            redemption_id,
+            RedemptionStatus.ISSUED.value,
+            RedemptionSource.GIFT.value,
+        ),
+    )
+    if cancelled is None:
+        return False
+    program_id, member_id = int(cancelled["program_id"]), int(cancelled["member_id"])
+    reward_id, cost = int(cancelled["reward_id"]), int(cancelled["points_spent"])
+    reward = await fetch_one(
+        conn,
+        "UPDATE rewards SET stock = CASE WHEN stock IS NULL THEN NULL ELSE stock + 1 END"
+        " WHERE id = ? RETURNING name",
+        (reward_id,),
+    )
+    assert reward is not None
+    name = str(reward["name"])
+    unredeemed = await post_movement(
+        conn,
+        Movement(
+            program_id=program_id,
+            member_id=member_id,
+            kind=TransactionKind.REDEMPTION_CANCELLED,
+            points=cost,
+            counter_account=Account.PROGRAM_REDEEMED,
+            member_account=Account.MEMBER_PENDING,
+            pending_until=now,
+            description=f"Given reward {name} taken back",
+            event_details={"redemptionId": encode_id("Redemption", redemption_id)},
+        ),
+        now,
+    )
+    lot = await fetch_one(
+        conn, "SELECT id FROM point_lots WHERE transaction_id = ?", (unredeemed.transaction_id,)
+    )
+    assert lot is not None
+    await post_movement(
+        conn,
+        Movement(
+            program_id=program_id,
+            member_id=member_id,
+            kind=TransactionKind.REDEMPTION_CANCELLED,
+            points=-cost,
+            counter_account=Account.PROGRAM_ISSUED,
+            member_account=Account.MEMBER_PENDING,
+            lot_id=int(lot["id"]),
+            description=f"The points given for {name} taken back",
+            event_details={"redemptionId": encode_id("Redemption", redemption_id)},
+        ),
+        now,
+    )
+    await mature_lot(conn, int(lot["id"]), now)
+    await fetch_one(
+        conn,
+        "UPDATE redemptions SET reversal_transaction_id = ? WHERE id = ? RETURNING id",
+        (unredeemed.transaction_id, redemption_id),
+    )
+    await append_event(
+        conn,
+        program_id=program_id,
+        member_id=member_id,
+        event_type="reward.redemption_cancelled",
+        payload={
+            "redemptionId": encode_id("Redemption", redemption_id),
+            "memberId": encode_id("Member", member_id),
+            "source": RedemptionSource.GIFT.value,
+            "pointsReturned": 0,
+        },
+        now=now,
+    )
+    return True

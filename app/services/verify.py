@@ -95,6 +95,18 @@ HAVING s.refunded_minor <> COALESCE(SUM(r.amount_minor), 0)
 ORDER BY s.id
 """
 
+# A cancelled redemption gives back exactly what it spent, to its member, once; so does an
+# expired one whose points came back.
+_REVERSAL_MISMATCHES = """
+SELECT r.id, r.code, r.points_spent, r.status, t.points AS posted
+FROM redemptions r LEFT JOIN ledger_transactions t ON t.id = r.reversal_transaction_id
+WHERE (r.reversal_transaction_id IS NOT NULL
+       AND (t.points <> r.points_spent OR t.member_id <> r.member_id
+            OR r.status NOT IN ('CANCELLED', 'EXPIRED')))
+   OR (r.status = 'CANCELLED' AND r.reversal_transaction_id IS NULL)
+ORDER BY r.id
+"""
+
 _MISPLACED_ENTRIES = """
 SELECT e.id, e.transaction_id
 FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id
@@ -138,6 +150,11 @@ async def verify_ledger() -> list[str]:
         problems.append(
             f"redemption {row['code']}: spent {row['points_spent']},"
             f" its ledger transaction moved {row['posted']} (or belongs to another member)"
+        )
+    for row in await fetch_all(conn, _REVERSAL_MISMATCHES):
+        problems.append(
+            f"redemption {row['code']} ({row['status']}): spent {row['points_spent']},"
+            f" its reversal moved {row['posted']} (or is missing, or belongs to another member)"
         )
     total = await fetch_one(conn, "SELECT COALESCE(SUM(amount), 0) AS total FROM ledger_entries")
     if total is not None and int(total["total"]) != 0:

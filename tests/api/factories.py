@@ -120,6 +120,7 @@ async def create_reward(
                 "programSlug": program_slug,
                 "name": name,
                 "kind": "FREE_PRODUCT",
+                "skus": ["TOTE-BAG"],
                 "costPoints": cost_points,
                 "stock": stock,
                 "active": active,

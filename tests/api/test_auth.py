@@ -69,7 +69,15 @@ def redeem_input(member_id: str, reward_id: str) -> dict[str, Any]:
 
 
 def reward_input(slug: str = "shop") -> dict[str, Any]:
-    return {"input": {"programSlug": slug, "name": "Mug", "kind": "FREE_PRODUCT", "costPoints": 10}}
+    return {
+        "input": {
+            "programSlug": slug,
+            "name": "Mug",
+            "kind": "FREE_PRODUCT",
+            "costPoints": 10,
+            "skus": ["MUG"],
+        }
+    }
 
 
 def program_input(slug: str = "new") -> dict[str, Any]:
@@ -436,8 +444,9 @@ async def test_events_list_what_happened_in_order_with_keyset_pagination(api: Ap
         "points.adjusted",
         "reward.created",
         "points.redeemed",
+        "reward.redeemed",
     ]
-    assert [len(page["edges"]) for page in pages] == [2, 2, 2, 1]
+    assert [len(page["edges"]) for page in pages] == [2, 2, 2, 2]
     assert [page["pageInfo"]["hasNextPage"] for page in pages] == [True, True, True, False]
     for page in pages:
         assert page["pageInfo"]["endCursor"] == page["edges"][-1]["cursor"]
@@ -448,6 +457,7 @@ async def test_events_list_what_happened_in_order_with_keyset_pagination(api: Ap
         member["id"],
         member["id"],
         None,
+        member["id"],
         member["id"],
     ]
     assert edges[0]["node"]["payload"] == {

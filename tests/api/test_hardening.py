@@ -158,7 +158,7 @@ async def test_get_with_an_admin_key_writes_nothing(api: Api) -> None:
         "/graphql",
         params={
             "query": 'mutation { createReward(input: {programSlug: "shop", name: "M",'
-            " kind: FREE_PRODUCT, costPoints: 1}) { reward { id } } }"
+            ' kind: FREE_PRODUCT, costPoints: 1, skus: ["X"]}) { reward { id } } }'
         },
         headers={"Authorization": f"Bearer {api.admin_key}"},
     )

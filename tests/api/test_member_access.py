@@ -652,7 +652,13 @@ async def test_a_member_token_reads_and_writes_nothing_else(api: Api) -> None:
             "createReward",
             "mutation($input: CreateRewardInput!) { createReward(input: $input)"
             " { reward { id } userErrors { code } } }",
-            {"programSlug": "shop", "name": "Free", "kind": "FREE_PRODUCT", "costPoints": 1},
+            {
+                "programSlug": "shop",
+                "name": "Free",
+                "kind": "FREE_PRODUCT",
+                "costPoints": 1,
+                "skus": ["FREE"],
+            },
         ),
     ]
     for field, mutation, input in mutations:

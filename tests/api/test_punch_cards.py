@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
-
 from app.auth.api_keys import KeyKind
 from app.db import from_json
-from app.services import punch_cards as punch_cards_service
 from app.services.verify import verify_ledger
+from tests.api.catalogue_factories import mark_used
 from tests.api.conftest import Api
 from tests.api.factories import (
     RECORD_ORDER,
@@ -292,7 +290,6 @@ async def test_revoke_policy_takes_refunded_punches_from_the_current_card_first(
     assert [r["status"] for r in await redemptions()] == ["ISSUED"]
 
 
-@pytest.mark.skip(reason="needs reward_gifts.revoke_given_reward from the catalogue branch")
 async def test_revoke_policy_cancels_an_unused_reward_whose_punches_were_refunded(
     api: Api,
 ) -> None:
@@ -310,39 +307,27 @@ async def test_revoke_policy_cancels_an_unused_reward_whose_punches_were_refunde
     assert await verify_ledger() == []
 
 
-@pytest.mark.parametrize("unused", [True, False])
-async def test_revoke_policy_asks_to_revoke_the_newest_reward_when_the_card_falls_short(
-    api: Api, monkeypatch: pytest.MonkeyPatch, unused: bool
+async def test_revoke_policy_keeps_a_used_reward_and_the_card_falls_below_zero(
+    api: Api,
 ) -> None:
-    """The policy's own bookkeeping, with the catalogue's revoke call answered by the test:
-    True (the code was unused and is cancelled) or False (it was used, the reward stays)."""
-    asked: list[int] = []
-
-    async def revoke(conn: Any, redemption_id: int, now: Any) -> bool:
-        asked.append(redemption_id)
-        return unused
-
-    monkeypatch.setattr(punch_cards_service, "revoke_unused_reward", revoke)
     member, _, _ = await shop(api, punchesNeeded=2)
     await set_policy(api, "REVOKE_UNUSED_REWARD")
     await buy(api, "order-1", line("COFFEE"))
     await buy(api, "order-2", line("COFFEE"))
+    code = (await rows("SELECT code FROM redemptions"))[0]["code"]
+    assert (await mark_used(api, code, "checkout-1"))["userErrors"] == []
 
     await refund(api, "order-1", "refund-1")
 
-    redemption = await rows("SELECT id FROM redemptions")
-    assert asked == [int(redemption[0]["id"])]
+    assert progress(await cards_of(api, member["id"])) == [("Coffee card", -1, 2, 1)]
+    assert [r["status"] for r in await redemptions()] == ["USED"]
     completions = await rows("SELECT status FROM punch_card_rewards")
-    if unused:
-        assert progress(await cards_of(api, member["id"])) == [("Coffee card", 1, 2, 0)]
-        assert [c["status"] for c in completions] == ["REVOKED"]
-    else:
-        assert progress(await cards_of(api, member["id"])) == [("Coffee card", -1, 2, 1)]
-        assert [c["status"] for c in completions] == ["GIVEN"]
+    assert [c["status"] for c in completions] == ["GIVEN"]
     removed = await rows(
         "SELECT payload FROM outbox_events WHERE type = 'punch_card.punches_removed'"
     )
-    assert [from_json(r["payload"])["rewardsRevoked"] for r in removed] == [1 if unused else 0]
+    assert [from_json(r["payload"])["rewardsRevoked"] for r in removed] == [0]
+    assert await verify_ledger() == []
 
 
 async def test_concurrent_orders_complete_each_card_exactly_once(api: Api) -> None:

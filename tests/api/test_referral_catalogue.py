@@ -96,6 +96,7 @@ async def create_reward(
                 "programSlug": slug,
                 "name": name,
                 "kind": "FREE_PRODUCT",
+                "skus": ["TOTE-BAG"],
                 "costPoints": cost,
                 "valueMinor": value_minor,
                 "stock": stock,

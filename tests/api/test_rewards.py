@@ -51,9 +51,12 @@ def reward_input(**overrides: Any) -> dict[str, Any]:
         "programSlug": "shop",
         "name": "Tote bag",
         "kind": "FREE_PRODUCT",
+        "skus": ["TOTE-BAG"],
         "costPoints": 100,
     }
     values.update(overrides)
+    if values["kind"] != "FREE_PRODUCT" and "skus" not in overrides:
+        del values["skus"]
     return values
 
 

@@ -1,0 +1,66 @@
+"""The two points where a redemption asks other features: tier terms and store credit.
+
+Each is ONE function, so the redemption code does not know the rules of tiers or of the
+store-credit account. Both run inside the redemption's transaction, after the member row is
+locked.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from app.domain.errors import ErrorCode
+from app.services.store_credit import credit_store_credit
+from app.services.tiers import reward_terms_for_member
+
+if TYPE_CHECKING:
+    from app.services.rewards import RewardRecord
+
+
+async def member_reward_terms(
+    conn: BaseDBAsyncClient,
+    *,
+    program_id: int,
+    member_id: int,
+    reward: RewardRecord,
+    now: datetime,
+) -> tuple[int, ErrorCode | None]:
+    """What the member pays for `reward` and, when they may not redeem it, why: their tier's
+    discount, or REWARD_TIER_RESTRICTED when the reward needs a tier the member does not hold
+    (`app.services.tiers.reward_terms_for_member`)."""
+    terms = await reward_terms_for_member(
+        conn,
+        program_id=program_id,
+        member_id=member_id,
+        reward_id=reward.id,
+        cost_points=reward.cost_points,
+        now=now,
+    )
+    return terms.cost_points, None if terms.allowed else ErrorCode.REWARD_TIER_RESTRICTED
+
+
+async def credit_for_store_credit_reward(
+    conn: BaseDBAsyncClient,
+    *,
+    program_id: int,
+    member_id: int,
+    amount_minor: int,
+    currency: str,
+    redemption_code: str,
+    now: datetime,
+) -> int:
+    """Put a STORE_CREDIT reward's value on the member's store-credit balance (its own ledger
+    account, `app.services.store_credit`); returns the new balance."""
+    return await credit_store_credit(
+        conn,
+        program_id=program_id,
+        member_id=member_id,
+        amount_minor=amount_minor,
+        currency=currency,
+        reason="Reward redeemed",
+        source_ref=f"redemption:{redemption_code}",
+        now=now,
+    )
