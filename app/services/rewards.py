@@ -518,6 +518,19 @@ _WRITABLE = (
 )
 
 
+def _check_store_credit_currency(
+    kind: RewardKind, currency: str | None, program_currency: str
+) -> None:
+    """Store credit is held in the program's currency only: a reward paying another could never
+    be redeemed."""
+    if kind is RewardKind.STORE_CREDIT and currency != program_currency:
+        raise DomainError(
+            ErrorCode.CURRENCY_MISMATCH,
+            f"store credit is held in the program's currency, {program_currency}, not {currency}",
+            ["input", "currency"],
+        )
+
+
 async def create_reward(data: CreateRewardInput) -> RewardRecord:
     check = Checker()
     cleaned = _check_fields(check, data.kind, data.fields())
@@ -525,6 +538,7 @@ async def create_reward(data: CreateRewardInput) -> RewardRecord:
     program = await require_program(data.program_slug, None)
     if (data.kind in MONEY_KINDS or cleaned.value_minor is not None) and cleaned.currency is None:
         cleaned = replace(cleaned, currency=program.currency)
+    _check_store_credit_currency(data.kind, cleaned.currency, program.currency)
     now = utc_now()
     placeholders = ", ".join("?" for _ in range(_WRITABLE.count(",") + 1))
     async with in_transaction() as conn:
@@ -585,6 +599,8 @@ async def update_reward(data: UpdateRewardInput) -> RewardRecord:
             cleaned.currency is None
         ):
             cleaned = replace(cleaned, currency=current.currency)
+        _, program_currency = await program_zone(conn, current.program_id)
+        _check_store_credit_currency(current.kind, cleaned.currency, program_currency)
         assignments = ", ".join(f"{column.strip()} = ?" for column in _WRITABLE.split(","))
         row = await fetch_one(
             conn,

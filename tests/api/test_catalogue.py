@@ -67,7 +67,7 @@ async def test_each_kind_is_created_with_its_own_terms(api: Api) -> None:
         ),
         dict(name="Free shipping", kind="FREE_SHIPPING", valueMinor=None, maxValueMinor=900),
         dict(name="Mug", kind="FREE_PRODUCT", valueMinor=None, skus=["MUG-B", "MUG-A"]),
-        dict(name="Credit", kind="STORE_CREDIT", valueMinor=1000, currency="usd"),
+        dict(name="Credit", kind="STORE_CREDIT", valueMinor=1000, currency="eur"),
         dict(
             name="Pay with points",
             kind="PAY_WITH_POINTS",
@@ -101,7 +101,7 @@ async def test_each_kind_is_created_with_its_own_terms(api: Api) -> None:
         ("PERCENT_DISCOUNT", None, "EUR", 10, 1500, []),
         ("FREE_SHIPPING", None, "EUR", None, 900, []),
         ("FREE_PRODUCT", None, None, None, None, ["MUG-A", "MUG-B"]),
-        ("STORE_CREDIT", 1000, "USD", None, None, []),
+        ("STORE_CREDIT", 1000, "EUR", None, None, []),
         ("PAY_WITH_POINTS", None, "EUR", None, None, []),
         ("CHARITY", 300, "EUR", None, None, []),
         ("CUSTOM", None, None, None, None, []),
@@ -493,17 +493,57 @@ async def test_the_tier_hook_sets_the_price(api: Api, monkeypatch: pytest.Monkey
     assert await verify_ledger() == []
 
 
-async def test_store_credit_rewards_wait_for_the_store_credit_account(api: Api) -> None:
+STORE_CREDIT_OF = """
+query($id: ID!) {
+  member(id: $id) {
+    storeCredit { balanceMinor currency }
+    storeCreditHistory(first: 10) { edges { node { amountMinor } } }
+  }
+}"""
+
+
+async def test_a_store_credit_reward_turns_points_into_store_credit(api: Api) -> None:
     await create_program(api)
     member = await enroll(api)
     await grant_points(api, member["id"], 1000)
-    reward = await make_reward(api, kind="STORE_CREDIT", valueMinor=1000, stock=3)
+    reward = await make_reward(api, kind="STORE_CREDIT", costPoints=500, valueMinor=1000, stock=3)
+
+    redemption = await redeemed(api, member["id"], reward["id"])
+    credit = (await api.data(STORE_CREDIT_OF, {"id": member["id"]}))["member"]
+
+    assert redemption["pointsSpent"] == 500
+    assert (await points_of(api, member["id"]))["available"] == 500
+    assert credit["storeCredit"] == {"balanceMinor": 1000, "currency": "EUR"}
+    assert [e["node"]["amountMinor"] for e in credit["storeCreditHistory"]["edges"]] == [1000]
+    assert await verify_ledger() == []
+
+
+async def test_a_store_credit_reward_must_pay_in_the_programs_currency(api: Api) -> None:
+    await create_program(api)
+    before = await catalogue_state()
+
+    data = await api.data(
+        CREATE,
+        {"input": reward_input(kind="STORE_CREDIT", valueMinor=1000, currency="USD")},
+    )
+
+    assert codes(data["createReward"]["userErrors"]) == ["CURRENCY_MISMATCH"]
+    assert await catalogue_state() == before
+
+
+async def test_a_store_credit_reward_without_the_points_credits_nothing(api: Api) -> None:
+    await create_program(api)
+    member = await enroll(api)
+    await grant_points(api, member["id"], 100)
+    reward = await make_reward(api, kind="STORE_CREDIT", costPoints=500, valueMinor=1000, stock=3)
     before = await catalogue_state()
 
     refused = await redeem(api, member["id"], reward["id"])
+    credit = (await api.data(STORE_CREDIT_OF, {"id": member["id"]}))["member"]
 
-    assert codes(refused["userErrors"]) == ["REWARD_KIND_UNAVAILABLE"]
+    assert codes(refused["userErrors"]) == ["INSUFFICIENT_POINTS"]
     assert await catalogue_state() == before
+    assert credit["storeCredit"]["balanceMinor"] == 0
 
 
 MEMBER_REDEMPTIONS = """
