@@ -55,6 +55,7 @@ from app.domain.tiers import MAX_TIER_MULTIPLIER, TierChangeReason
 from app.domain.validation import IDEMPOTENCY_KEY_MAX, NAME_MAX, Checker
 from app.services import idempotency
 from app.services.events import append_event
+from app.services.ledger import lock_member
 from app.services.programs import ProgramScope, require_program
 from app.services.reward_gifts import GiveReward, give_reward, require_giftable_reward
 from app.services.tiers import on_member_activity as on_tier_activity
@@ -714,11 +715,7 @@ async def end_membership(membership_id: int, now: datetime) -> bool:
         )
         if found is None:
             return False
-        await fetch_one(
-            conn,
-            "UPDATE members SET points_available = points_available WHERE id = ? RETURNING id",
-            (found["member_id"],),
-        )
+        await lock_member(conn, int(found["member_id"]))
         row = await fetch_one(
             conn,
             f"SELECT {_COLUMNS} FROM memberships WHERE id = ? AND ended_at IS NULL"
