@@ -83,8 +83,12 @@ async def lock_reward_rows(conn: BaseDBAsyncClient, program_id: int) -> None:
     entry; startMembership: welcome, then tier entry; a cancellation: the returned unit, then
     the tier entry of the re-evaluated member), so two transactions could lock two reward rows
     in opposite orders and deadlock. Holding this lock until commit first makes them take turns
-    instead. Purchases lock one reward row and nothing after it, so they do not need it. Member
-    row first, then this lock, then reward rows. SQLite has one writer at a time: nothing to do.
+    instead. Purchases lock one reward row and nothing after it, so they do not need it.
+
+    Order: every member row the transaction needs first (record_order and refunds lock a
+    referrer before punch cards and tiers give anything), then this lock, then reward rows; a
+    transaction holding it must not lock another member. SQLite has one writer at a time:
+    nothing to do.
     """
     if is_postgres(conn):
         await fetch_one(
@@ -159,8 +163,9 @@ async def give_reward(
     if row is None or _unavailable(row, now) or RewardKind(row["kind"]) in UNGIFTABLE_KINDS:
         return RewardUnavailable.REWARD_INACTIVE
     kind = RewardKind(row["kind"])
-    await lock_reward_rows(conn, gift.program_id)
     if row["stock"] is not None:
+        # Only a stocked reward's row is locked (by the stock update) until commit.
+        await lock_reward_rows(conn, gift.program_id)
         taken = await fetch_one(
             conn,
             "UPDATE rewards SET stock = stock - 1 WHERE id = ? AND stock > 0 RETURNING stock",
