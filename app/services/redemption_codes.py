@@ -16,6 +16,7 @@ from tortoise.transactions import in_transaction
 
 from app.db import as_optional_datetime, connection, execute, fetch_all, fetch_one, utc_now
 from app.domain.errors import DomainError, ErrorCode
+from app.domain.expiry import ExpiryPolicy
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
 from app.domain.rewards import (
@@ -34,7 +35,7 @@ from app.domain.rewards import (
 from app.domain.tiers import TierChangeReason
 from app.domain.validation import EXTERNAL_ID_MAX, Checker, is_lookup_text
 from app.services.events import append_event
-from app.services.ledger import Movement, lock_member, post_movement
+from app.services.ledger import Movement, expiry_settings, lock_member, post_movement
 from app.services.programs import ProgramScope, in_scope, require_program
 from app.services.punch_cards import on_gift_cancelled as on_punch_card_gift_cancelled
 from app.services.reward_gifts import lock_reward_rows, revoke_given_reward
@@ -180,7 +181,14 @@ async def _return_points(
         conn, "SELECT spent_points_expire_at FROM redemptions WHERE id = ?", (redemption.id,)
     )
     assert spent is not None
-    expires_no_later_than = as_optional_datetime(spent["spent_points_expire_at"])
+    expiry = await expiry_settings(conn, redemption.program_id)
+    # Lots keep their dates only under a lot lifetime: under any other policy (a program that
+    # left LOT_LIFETIME) nothing expires by date, returned points included.
+    expires_no_later_than = (
+        as_optional_datetime(spent["spent_points_expire_at"])
+        if expiry.policy is ExpiryPolicy.LOT_LIFETIME
+        else None
+    )
     reward = await fetch_one(
         conn,
         "UPDATE rewards SET stock = CASE WHEN stock IS NULL THEN NULL ELSE stock + 1 END"
@@ -199,6 +207,7 @@ async def _return_points(
             description=f"{reason}: {reward['name']}",
             event_details={"redemptionId": encode_id("Redemption", redemption.id)},
             expires_no_later_than=expires_no_later_than,
+            expiry=expiry,
         ),
         now,
     )
