@@ -82,6 +82,10 @@ class ErrorCode(StrEnum):
     REDEMPTION_EXPIRED = "REDEMPTION_EXPIRED"
     REDEMPTION_NOT_CANCELLABLE = "REDEMPTION_NOT_CANCELLABLE"
     CODE_CHECKS_RATE_LIMITED = "CODE_CHECKS_RATE_LIMITED"
+    # A reward configured to be given (punch card, tier entry, welcome) that gifts cannot be.
+    REWARD_NOT_GIFTABLE = "REWARD_NOT_GIFTABLE"
+    # A restriction to member segments, which this installation does not have yet.
+    SEGMENTS_UNAVAILABLE = "SEGMENTS_UNAVAILABLE"
 
 
 class DomainError(Exception):

@@ -11,7 +11,7 @@ from app.domain.memberships import BillingInterval, CancelMode, EndReason, Membe
 from app.graphql.context import Info, admin, member_reader
 from app.graphql.errors import UserError, guarded, query_error
 from app.graphql.ids import decode_id, encode_id
-from app.graphql.types import Node, Redemption, Reward
+from app.graphql.types import Node, Redemption, Reward, reward_for_reader
 from app.services import memberships as memberships_service
 from app.services import programs as programs_service
 from app.services import rewards as rewards_service
@@ -73,11 +73,8 @@ class MembershipPlan(Node):
         )
 
     @strawberry.field(description="Given with a member's first membership of the plan.")
-    async def welcome_reward(self) -> Reward | None:
-        if self.welcome_reward_pk is None:
-            return None
-        record = await rewards_service.get_reward(self.welcome_reward_pk, None)
-        return None if record is None else Reward.from_record(record)
+    async def welcome_reward(self, info: Info) -> Reward | None:
+        return await reward_for_reader(info, self.welcome_reward_pk)
 
 
 @strawberry.type(description="A member's subscription to a plan.")

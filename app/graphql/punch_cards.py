@@ -11,10 +11,9 @@ from app.domain.punch_cards import MinimumPer, PunchCardRefundPolicy
 from app.graphql.context import Info, admin, member_reader, principal_of
 from app.graphql.errors import UserError, guarded, query_error
 from app.graphql.ids import decode_id, encode_id
-from app.graphql.types import Node, Reward
+from app.graphql.types import Node, Reward, reward_for_reader
 from app.services import programs as programs_service
 from app.services import punch_cards as punch_cards_service
-from app.services import rewards as rewards_service
 from app.services.punch_cards import MemberPunchCard as MemberPunchCardRecord
 from app.services.punch_cards import PunchCardRecord
 
@@ -71,9 +70,8 @@ class PunchCard(Node):
         )
 
     @strawberry.field(description="The catalogue reward a full card gives.")
-    async def reward(self) -> Reward | None:
-        record = await rewards_service.get_reward(self.reward_pk, None)
-        return None if record is None else Reward.from_record(record)
+    async def reward(self, info: Info) -> Reward | None:
+        return await reward_for_reader(info, self.reward_pk)
 
 
 @strawberry.type(description="A member's progress on one punch card.")

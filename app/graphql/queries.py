@@ -40,6 +40,7 @@ from app.graphql.types import (
     Reward,
     cursor_position,
     page_size,
+    reward_for_reader,
 )
 from app.services import actions as actions_service
 from app.services import audit as audit_service
@@ -71,12 +72,7 @@ async def _node(info: Info, type_name: str, pk: int) -> Node | None:
         program = await programs_service.get_program(pk, scope)
         return Program.from_record(program) if program else None
     if type_name == "Reward":
-        reward = await rewards_service.get_reward(pk, scope)
-        # A storefront sees what `rewards` lists: inactive and retired rewards stay unannounced.
-        offered = reward is not None and reward.active and reward.retired_at is None
-        if reward is None or not (offered or principal.can_read_members):
-            return None
-        return Reward.from_record(reward)
+        return await reward_for_reader(info, pk, scope)
     if type_name == "PunchCard":
         card = await punch_cards_service.get_punch_card(pk, scope)
         # Like rewards: a storefront sees the cards `punchCards` lists, not retired ones.

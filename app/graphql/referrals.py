@@ -33,6 +33,7 @@ from app.graphql.types import (
     Reward,
     cursor_position,
     page_size,
+    reward_for_reader,
 )
 from app.services import members as members_service
 from app.services import programs as programs_service
@@ -107,8 +108,8 @@ class ReferralSideRule:
         description="A reward of the catalogue given besides (or instead of) the points: its"
         " cost is credited and redeemed at once, leaving the balance as it was."
     )
-    async def reward(self) -> Reward | None:
-        return await _catalogue_reward(self.reward_pk)
+    async def reward(self, info: Info) -> Reward | None:
+        return await reward_for_reader(info, self.reward_pk)
 
 
 @strawberry.type(description="A program's referral settings; referrals are off until enabled.")

@@ -515,6 +515,24 @@ class Reward(Node):
         )
 
 
+async def reward_for_reader(
+    info: Info, reward_id: int | None, scope: int | None = None
+) -> Reward | None:
+    """A catalogue reward as this reader may see it: a storefront (publishable key) sees only
+    what `rewards` lists, never an inactive or retired reward; admin and secret keys see all.
+    Every field that leads to a configured reward (node, PunchCard.reward,
+    MembershipPlan.welcomeReward, Tier.entryReward...) answers through this one rule."""
+    if reward_id is None:
+        return None
+    record = await rewards_service.get_reward(reward_id, scope)
+    if record is None:
+        return None
+    offered = record.active and record.retired_at is None
+    if not (offered or principal_of(info).can_read_members):
+        return None
+    return Reward.from_record(record)
+
+
 async def _member_for(info: Info, member_id: int) -> Member:
     record = await members_service.get_member(member_id, principal_of(info).program_scope)
     assert record is not None

@@ -71,6 +71,8 @@ class Membership(Model):
     ended_at = fields.DatetimeField(null=True)
     end_reason = fields.CharField(max_length=16, null=True)
     welcome_redemption_id = fields.BigIntField(null=True)
+    # Why the welcome reward could not be given (RewardUnavailable), when it could not.
+    welcome_reward_failure = fields.CharField(max_length=32, null=True)
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
 

@@ -101,6 +101,13 @@ class Redemption(Model):
         )
     )
 
+    # A gift (source GIFT): the ledger kind of the credit that paid for it (PUNCH_CARD,
+    # TIER_REWARD...); taking the gift back reverses that credit with the same kind.
+    gift_kind = fields.CharField(max_length=32, null=True)
+    # A purchase: the earliest expiry among the point lots the redemption spent (None when
+    # they never expire). Points given back (cancellation, refunded expiry) expire no later.
+    spent_points_expire_at = fields.DatetimeField(null=True)
+
     class Meta:
         table = "redemptions"
         indexes = (("member_id", "reward_id", "created_at"),)

@@ -85,6 +85,12 @@ class Movement:
     # Refusal when the member cannot cover a debit (the code differs per use case).
     shortfall_code: ErrorCode = ErrorCode.INSUFFICIENT_POINTS
     event_details: dict[str, Any] = field(default_factory=dict)
+    # The event type when the kind's own would mislead (a take-back posted with the kind of
+    # the gift it reverses is not "points.earned").
+    event_type: str | None = None
+    # Points given back after a redemption: the lot expires then at the latest (see
+    # `returned_points_expiry`), not a full new lifetime from now.
+    expires_no_later_than: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,21 @@ class PostedTransaction:
     available_after: int
     pending_after: int
     debt_after: int = 0
+    # A debit of available points: the earliest expiry among the lots it spent (None when
+    # they never expire, or nothing was taken from available lots).
+    spent_lots_expire_at: datetime | None = None
+
+
+async def lock_member(conn: BaseDBAsyncClient, member_id: int) -> bool:
+    """Lock the member row (on PostgreSQL; SQLite's writer lock covers it), the first lock of
+    every transaction that writes a member's points, so writers never deadlock. False when
+    there is no such member."""
+    row = await fetch_one(
+        conn,
+        "UPDATE members SET points_available = points_available WHERE id = ? RETURNING id",
+        (member_id,),
+    )
+    return row is not None
 
 
 @dataclass(frozen=True)
@@ -257,6 +278,7 @@ async def post_movement(
             True,
         ),
     )
+    spent_lots_expire_at: datetime | None = None
     if points > 0 and movement.counter_account not in _MEMBER_ACCOUNTS:
         expires_at = (
             None
@@ -265,6 +287,10 @@ async def post_movement(
                 movement.expiry or await expiry_settings(conn, movement.program_id)
             ).lot_expires_at(now)
         )
+        if movement.expires_no_later_than is not None and (
+            expires_at is None or movement.expires_no_later_than < expires_at
+        ):
+            expires_at = movement.expires_no_later_than
         await execute(
             conn,
             "INSERT INTO point_lots (program_id, member_id, transaction_id, points, remaining,"
@@ -283,7 +309,7 @@ async def post_movement(
     elif points < 0 and movement.expiring_lots:
         await _expire_lots(conn, movement, transaction_id)
     elif points < 0 and movement.member_account is Account.MEMBER_AVAILABLE:
-        await _consume_lots(conn, movement.member_id, -points)
+        spent_lots_expire_at = await _consume_lots(conn, movement.member_id, -points)
     elif points < 0 and movement.member_account is Account.MEMBER_PENDING:
         taken = await execute(
             conn,
@@ -300,7 +326,7 @@ async def post_movement(
         conn,
         program_id=movement.program_id,
         member_id=movement.member_id,
-        event_type=_EVENT_TYPES[movement.kind],
+        event_type=movement.event_type or _EVENT_TYPES[movement.kind],
         payload={
             "activityId": encode_id("Activity", transaction_id),
             "memberId": encode_id("Member", movement.member_id),
@@ -319,6 +345,7 @@ async def post_movement(
         available_after=available_after,
         pending_after=pending_after,
         debt_after=debt_after,
+        spent_lots_expire_at=spent_lots_expire_at,
     )
     if deltas.available > 0 and debt_after > 0:
         await _recover_debt(conn, movement, posted, now)
@@ -359,14 +386,16 @@ async def _expire_lots(conn: BaseDBAsyncClient, movement: Movement, transaction_
             raise RuntimeError(f"lot {lot_id} no longer holds the {left} points to expire")
 
 
-async def _consume_lots(conn: BaseDBAsyncClient, member_id: int, points: int) -> None:
-    """Spend `points` from the available lots that expire first (never-expiring ones last)."""
+async def _consume_lots(conn: BaseDBAsyncClient, member_id: int, points: int) -> datetime | None:
+    """Spend `points` from the available lots that expire first (never-expiring ones last);
+    the expiry of the first lot taken, which is the earliest (None: they never expire)."""
     lots = await fetch_all(
         conn,
-        "SELECT id, remaining FROM point_lots WHERE member_id = ? AND remaining > 0"
+        "SELECT id, remaining, expires_at FROM point_lots WHERE member_id = ? AND remaining > 0"
         " AND pending_until IS NULL ORDER BY expires_at IS NULL, expires_at, id",
         (member_id,),
     )
+    earliest = as_optional_datetime(lots[0]["expires_at"]) if lots else None
     left = points
     for lot in lots:
         if left == 0:
@@ -382,6 +411,7 @@ async def _consume_lots(conn: BaseDBAsyncClient, member_id: int, points: int) ->
         # The cached balance said yes but the lots disagree: the ledger is inconsistent, and
         # `laurel verify-ledger` will name the member. Refuse rather than spend phantom points.
         raise RuntimeError(f"point lots of member {member_id} are short by {left} points")
+    return earliest
 
 
 async def mature_lot(
@@ -398,11 +428,7 @@ async def mature_lot(
         return None
     # The member first, then the lot: the order every writer takes them in (a refund of the
     # order locks the member before its pending lot), so the two cannot deadlock.
-    await fetch_one(
-        conn,
-        "UPDATE members SET points_available = points_available WHERE id = ? RETURNING id",
-        (due["member_id"],),
-    )
+    await lock_member(conn, int(due["member_id"]))
     lot = await fetch_one(
         conn,
         "UPDATE point_lots SET pending_until = NULL WHERE id = ? AND pending_until IS NOT NULL"

@@ -55,8 +55,9 @@ from app.domain.tiers import MAX_TIER_MULTIPLIER, TierChangeReason
 from app.domain.validation import IDEMPOTENCY_KEY_MAX, NAME_MAX, Checker
 from app.services import idempotency
 from app.services.events import append_event
+from app.services.ledger import lock_member
 from app.services.programs import ProgramScope, require_program
-from app.services.reward_gifts import GiveReward, give_reward
+from app.services.reward_gifts import GiveReward, give_reward, require_giftable_reward
 from app.services.tiers import on_member_activity as on_tier_activity
 
 
@@ -229,13 +230,12 @@ async def upsert_plan(data: UpsertPlanInput) -> PlanRecord:
         else:
             tier_id = int(tier["id"])
     if data.welcome_reward_id is not None:
-        reward = await fetch_one(
-            conn,
-            "SELECT id FROM rewards WHERE id = ? AND program_id = ?",
-            (data.welcome_reward_id, program.id),
-        )
-        if reward is None:
-            check.add(ErrorCode.REWARD_NOT_FOUND, "no such reward", ["input", "welcomeRewardId"])
+        try:
+            await require_giftable_reward(
+                conn, program.id, data.welcome_reward_id, ["input", "welcomeRewardId"], utc_now()
+            )
+        except DomainError as refused:
+            check.add(refused.code, refused.message, refused.field or ["input", "welcomeRewardId"])
     check.raise_if_any()
     assert code is not None and name is not None
     now = utc_now()
@@ -530,7 +530,29 @@ async def start_membership(data: MembershipEventInput, scope: ProgramScope) -> M
                 ),
                 now,
             )
-            if not isinstance(given, RewardUnavailable):
+            if isinstance(given, RewardUnavailable):
+                # The once-ever slot is used: the failure is kept, and told, so the store can
+                # make it good by hand (as a tier entry reward's failure is).
+                await execute(
+                    conn,
+                    "UPDATE memberships SET welcome_reward_failure = ? WHERE id = ?",
+                    (given.value, membership.id),
+                )
+                await append_event(
+                    conn,
+                    program_id=program_id,
+                    member_id=member_id,
+                    event_type="membership.welcome_reward_failed",
+                    payload={
+                        "membershipId": encode_id("Membership", membership.id),
+                        "memberId": encode_id("Member", member_id),
+                        "planCode": plan.code,
+                        "rewardId": encode_id("Reward", plan.welcome_reward_id),
+                        "failure": given.value,
+                    },
+                    now=now,
+                )
+            else:
                 await execute(
                     conn,
                     "UPDATE memberships SET welcome_redemption_id = ? WHERE id = ?",
@@ -693,11 +715,7 @@ async def end_membership(membership_id: int, now: datetime) -> bool:
         )
         if found is None:
             return False
-        await fetch_one(
-            conn,
-            "UPDATE members SET points_available = points_available WHERE id = ? RETURNING id",
-            (found["member_id"],),
-        )
+        await lock_member(conn, int(found["member_id"]))
         row = await fetch_one(
             conn,
             f"SELECT {_COLUMNS} FROM memberships WHERE id = ? AND ended_at IS NULL"

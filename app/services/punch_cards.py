@@ -49,10 +49,17 @@ from app.domain.punch_cards import (
     punches_of,
     still_stands,
 )
+from app.domain.rewards import RedemptionStatus
 from app.domain.validation import EXTERNAL_ID_MAX, NAME_MAX, TEXT_MAX, Checker
 from app.services.events import append_event
 from app.services.programs import ProgramScope, in_scope, require_program
-from app.services.reward_gifts import GivenReward, GiveReward, give_reward, revoke_given_reward
+from app.services.reward_gifts import (
+    GivenReward,
+    GiveReward,
+    give_reward,
+    require_giftable_reward,
+    revoke_given_reward,
+)
 
 _COLUMNS = (
     "id, program_id, name, description, reward_id, punches_needed, skus, categories,"
@@ -244,16 +251,10 @@ def _check_filter(
     return sorted(cleaned_skus), sorted(cleaned_categories)
 
 
-async def _require_reward(conn: BaseDBAsyncClient, program_id: int, reward_id: int) -> None:
-    row = await fetch_one(
-        conn, "SELECT active FROM rewards WHERE id = ? AND program_id = ?", (reward_id, program_id)
-    )
-    if row is None:
-        raise DomainError(ErrorCode.REWARD_NOT_FOUND, "no such reward", ["input", "rewardId"])
-    if not row["active"]:
-        raise DomainError(
-            ErrorCode.REWARD_INACTIVE, "the reward is not active", ["input", "rewardId"]
-        )
+async def _require_reward(
+    conn: BaseDBAsyncClient, program_id: int, reward_id: int, now: datetime
+) -> None:
+    await require_giftable_reward(conn, program_id, reward_id, ["input", "rewardId"], now)
 
 
 async def create_punch_card(data: CreatePunchCardInput) -> PunchCardRecord:
@@ -266,7 +267,7 @@ async def create_punch_card(data: CreatePunchCardInput) -> PunchCardRecord:
     program = await require_program(data.program_slug, None)
     now = utc_now()
     async with in_transaction() as conn:
-        await _require_reward(conn, program.id, data.reward_id)
+        await _require_reward(conn, program.id, data.reward_id, now)
         count = await fetch_one(
             conn,
             "SELECT COUNT(*) AS n FROM punch_cards WHERE program_id = ? AND active = ?",
@@ -346,7 +347,7 @@ async def update_punch_card(data: UpdatePunchCardInput, scope: ProgramScope) -> 
     now = utc_now()
     async with in_transaction() as conn:
         if data.reward_id is not None:
-            await _require_reward(conn, card.program_id, data.reward_id)
+            await _require_reward(conn, card.program_id, data.reward_id, now)
         row = await fetch_one(
             conn,
             "UPDATE punch_cards SET name = ?, description = ?, reward_id = ?, punches_needed = ?,"
@@ -715,7 +716,19 @@ async def _revoke_rewards(
             break
         given = completion["status"] == PunchRewardStatus.GIVEN.value
         if given and not await revoke_unused_reward(conn, int(completion["redemption_id"]), now):
-            break
+            # Not revoked now: a used code stops here; one already cancelled or expired
+            # unused was never used either, so it is revoked as if cancelled now.
+            state = await fetch_one(
+                conn,
+                "SELECT status FROM redemptions WHERE id = ?",
+                (completion["redemption_id"],),
+            )
+            assert state is not None
+            if state["status"] not in (
+                RedemptionStatus.CANCELLED.value,
+                RedemptionStatus.EXPIRED.value,
+            ):
+                break
         await fetch_one(
             conn,
             "UPDATE punch_card_rewards SET status = ?, revoked_at = ? WHERE id = ? RETURNING id",
@@ -736,3 +749,47 @@ async def revoke_unused_reward(conn: BaseDBAsyncClient, redemption_id: int, now:
     """Cancel a given reward whose code is unused (True), or leave a used one (False): its stock
     comes back and the gift is taken back (`reward_gifts.revoke_given_reward`)."""
     return await revoke_given_reward(conn, redemption_id, now)
+
+
+async def on_gift_cancelled(conn: BaseDBAsyncClient, redemption_id: int, now: datetime) -> bool:
+    """A punch-card reward was cancelled by hand (`cancelRedemption`), in that transaction: the
+    completion is REVOKED, its punches go back on the card and rewardsEarned falls by one, as a
+    refund under REVOKE_UNUSED_REWARD would do. So a later refund of the purchases that filled
+    the card finds the punches there and takes them, and never charges the member twice. False
+    when the redemption is not a punch-card reward still counted as given. The caller holds the
+    member row."""
+    completion = await fetch_one(
+        conn,
+        "UPDATE punch_card_rewards SET status = ?, revoked_at = ? WHERE redemption_id = ?"
+        " AND status = ? RETURNING id, program_id, member_id, card_id, punches",
+        (
+            PunchRewardStatus.REVOKED.value,
+            now,
+            redemption_id,
+            PunchRewardStatus.GIVEN.value,
+        ),
+    )
+    if completion is None:
+        return False
+    member_id, card_id = int(completion["member_id"]), int(completion["card_id"])
+    punches_left = await _change_progress(
+        conn,
+        member_id=member_id,
+        card_id=card_id,
+        punches=int(completion["punches"]),
+        rewards=-1,
+    )
+    await append_event(
+        conn,
+        program_id=int(completion["program_id"]),
+        member_id=member_id,
+        event_type="punch_card.reward_cancelled",
+        payload={
+            "punchCardId": encode_id("PunchCard", card_id),
+            "memberId": encode_id("Member", member_id),
+            "redemptionId": encode_id("Redemption", redemption_id),
+            "punchesOnCard": punches_left,
+        },
+        now=now,
+    )
+    return True

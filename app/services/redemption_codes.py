@@ -14,8 +14,9 @@ from datetime import datetime
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from app.db import connection, execute, fetch_all, fetch_one, utc_now
+from app.db import as_optional_datetime, connection, execute, fetch_all, fetch_one, utc_now
 from app.domain.errors import DomainError, ErrorCode
+from app.domain.expiry import ExpiryPolicy
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
 from app.domain.rewards import (
@@ -31,11 +32,13 @@ from app.domain.rewards import (
     code_problem,
     normalise_code,
 )
+from app.domain.tiers import TierChangeReason
 from app.domain.validation import EXTERNAL_ID_MAX, Checker, is_lookup_text
 from app.services.events import append_event
-from app.services.ledger import Movement, post_movement
+from app.services.ledger import Movement, expiry_settings, lock_member, post_movement
 from app.services.programs import ProgramScope, in_scope, require_program
-from app.services.reward_gifts import revoke_given_reward
+from app.services.punch_cards import on_gift_cancelled as on_punch_card_gift_cancelled
+from app.services.reward_gifts import lock_reward_rows, revoke_given_reward
 from app.services.rewards import (
     DEFAULT_POINTS_PER_CURRENCY_UNIT,
     REDEMPTION_COLUMNS,
@@ -45,6 +48,7 @@ from app.services.rewards import (
     read_reward,
     redemption_of,
 )
+from app.services.tiers import on_member_activity as on_tier_activity
 
 _PROBLEM_CODES = {
     CodeProblem.USED: (ErrorCode.REDEMPTION_ALREADY_USED, "the code was already used"),
@@ -164,7 +168,27 @@ async def mark_used(
 async def _return_points(
     conn: BaseDBAsyncClient, redemption: RedemptionRecord, reason: str, now: datetime
 ) -> int:
-    """Give a bought redemption's points and its unit of stock back; the reversal's id."""
+    """Give a bought redemption's points and its unit of stock back; the reversal's id.
+
+    The points come back in a lot that expires no later than the earliest of the lots they
+    were spent from (`spent_points_expire_at`), so redeeming points about to expire and
+    cancelling never buys them a new lifetime. When that moment has already passed, they come
+    back expired: the same transaction expires the returned lot, so the member never holds them
+    (the activity shows both the return and the expiry).
+    """
+    await lock_reward_rows(conn, redemption.program_id)
+    spent = await fetch_one(
+        conn, "SELECT spent_points_expire_at FROM redemptions WHERE id = ?", (redemption.id,)
+    )
+    assert spent is not None
+    expiry = await expiry_settings(conn, redemption.program_id)
+    # Lots keep their dates only under a lot lifetime: under any other policy (a program that
+    # left LOT_LIFETIME) nothing expires by date, returned points included.
+    expires_no_later_than = (
+        as_optional_datetime(spent["spent_points_expire_at"])
+        if expiry.policy is ExpiryPolicy.LOT_LIFETIME
+        else None
+    )
     reward = await fetch_one(
         conn,
         "UPDATE rewards SET stock = CASE WHEN stock IS NULL THEN NULL ELSE stock + 1 END"
@@ -182,15 +206,47 @@ async def _return_points(
             counter_account=Account.PROGRAM_REDEEMED,
             description=f"{reason}: {reward['name']}",
             event_details={"redemptionId": encode_id("Redemption", redemption.id)},
+            expires_no_later_than=expires_no_later_than,
+            expiry=expiry,
         ),
         now,
     )
+    if expires_no_later_than is not None and expires_no_later_than <= now:
+        await _expire_returned_lot(conn, redemption, posted.transaction_id, now)
     await execute(
         conn,
         "UPDATE redemptions SET reversal_transaction_id = ? WHERE id = ?",
         (posted.transaction_id, redemption.id),
     )
     return posted.transaction_id
+
+
+async def _expire_returned_lot(
+    conn: BaseDBAsyncClient, redemption: RedemptionRecord, transaction_id: int, now: datetime
+) -> None:
+    lot = await fetch_one(
+        conn,
+        "SELECT id, remaining FROM point_lots WHERE transaction_id = ? AND remaining > 0",
+        (transaction_id,),
+    )
+    if lot is None:
+        # Debt recovery already took them: they repaid what the member owed.
+        return
+    left = int(lot["remaining"])
+    await post_movement(
+        conn,
+        Movement(
+            program_id=redemption.program_id,
+            member_id=redemption.member_id,
+            kind=TransactionKind.EXPIRE,
+            points=-left,
+            counter_account=Account.PROGRAM_EXPIRED,
+            description=f"{left} points expired (returned after their lots had expired)",
+            expiring_lots=((int(lot["id"]), left),),
+            event_details={"reason": "returned after expiry", "lots": 1},
+        ),
+        now,
+    )
 
 
 async def cancel_redemption(redemption_id: int, scope: ProgramScope) -> RedemptionRecord:
@@ -208,20 +264,25 @@ async def cancel_redemption(redemption_id: int, scope: ProgramScope) -> Redempti
             "store credit is on the member's balance once redeemed: refund it there",
             ["input", "id"],
         )
+    if reward.kind is RewardKind.CHARITY:
+        raise DomainError(
+            ErrorCode.REDEMPTION_NOT_CANCELLABLE,
+            "a donation is made when redeemed: it cannot be cancelled",
+            ["input", "id"],
+        )
     now = utc_now()
     async with in_transaction() as conn:
         if found.source is RedemptionSource.GIFT:
             revoked = await revoke_given_reward(conn, found.id, now)
+            if revoked:
+                await on_punch_card_gift_cancelled(conn, found.id, now)
+                await _re_evaluate_tier(conn, found, now)
             current = await read_redemption(conn, found.id, None)
             assert current is not None
             if not revoked:
                 _refuse_unless_cancelled(current, now)
             return current
-        await fetch_one(
-            conn,
-            "UPDATE members SET points_available = points_available WHERE id = ? RETURNING id",
-            (found.member_id,),
-        )
+        await lock_member(conn, found.member_id)
         row = await fetch_one(
             conn,
             "UPDATE redemptions SET status = ?, cancelled_at = ? WHERE id = ? AND status = ?"
@@ -235,6 +296,7 @@ async def cancel_redemption(redemption_id: int, scope: ProgramScope) -> Redempti
             return current
         cancelled = redemption_of(row)
         await _return_points(conn, cancelled, "Redemption cancelled", now)
+        await _re_evaluate_tier(conn, cancelled, now)
         await append_event(
             conn,
             program_id=cancelled.program_id,
@@ -249,6 +311,21 @@ async def cancel_redemption(redemption_id: int, scope: ProgramScope) -> Redempti
             now=now,
         )
     return cancelled
+
+
+async def _re_evaluate_tier(
+    conn: BaseDBAsyncClient, redemption: RedemptionRecord, now: datetime
+) -> None:
+    """A cancellation can change what the member earned (a gift taken back): their stored
+    tier follows in the same transaction. Tiers have no reason of their own for it yet: the
+    history says REFUND, the closest (points given are taken back)."""
+    await on_tier_activity(
+        conn,
+        program_id=redemption.program_id,
+        member_id=redemption.member_id,
+        reason=TierChangeReason.REFUND,
+        now=now,
+    )
 
 
 def _refuse_unless_cancelled(current: RedemptionRecord, now: datetime) -> None:
@@ -271,11 +348,7 @@ async def expire_redemption(redemption_id: int, now: datetime) -> int | None:
         )
         if due is None:
             return None
-        await fetch_one(
-            conn,
-            "UPDATE members SET points_available = points_available WHERE id = ? RETURNING id",
-            (due["member_id"],),
-        )
+        await lock_member(conn, int(due["member_id"]))
         row = await fetch_one(
             conn,
             "UPDATE redemptions SET status = ?, expired_at = ? WHERE id = ? AND status = ?"
@@ -506,8 +579,8 @@ class CharityTotal:
 async def charity_totals(
     program_slug: str, start: datetime, end: datetime, scope: ProgramScope
 ) -> list[CharityTotal]:
-    """Donations made in members' names in [start, end), per charity and currency; cancelled
-    redemptions are not donations."""
+    """Donations made in members' names in [start, end), per charity and currency. A donation
+    is settled (USED) when made and never changes after, so the report counts USED ones only."""
     if end <= start:
         raise DomainError(ErrorCode.INVALID_VALUE, "`to` must be after `from`", ["to"])
     program = await require_program(program_slug, scope, ["programSlug"])
@@ -515,13 +588,13 @@ async def charity_totals(
         connection(),
         "SELECT d.charity_name, d.currency, SUM(d.value_minor) AS total, COUNT(*) AS n"
         " FROM redemptions d JOIN rewards r ON r.id = d.reward_id"
-        " WHERE d.program_id = ? AND r.kind = ? AND d.status <> ?"
+        " WHERE d.program_id = ? AND r.kind = ? AND d.status = ?"
         " AND d.created_at >= ? AND d.created_at < ?"
         " GROUP BY d.charity_name, d.currency ORDER BY d.charity_name, d.currency",
         (
             program.id,
             RewardKind.CHARITY.value,
-            RedemptionStatus.CANCELLED.value,
+            RedemptionStatus.USED.value,
             start,
             end,
         ),

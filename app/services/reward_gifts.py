@@ -11,6 +11,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import as_optional_datetime, fetch_one, is_postgres
+from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
 from app.domain.rewards import (
@@ -24,7 +25,7 @@ from app.domain.rewards import (
     new_redemption_code,
 )
 from app.services.events import append_event
-from app.services.ledger import Movement, mature_lot, post_movement
+from app.services.ledger import Movement, lock_member, mature_lot, post_movement
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,11 @@ class GiveReward:
     event_details: dict[str, Any]
 
 
+# Kinds `give_reward` always refuses: a gift of store credit is the store-credit account's own
+# movement, and paying with points needs the member's points.
+UNGIFTABLE_KINDS = (RewardKind.STORE_CREDIT, RewardKind.PAY_WITH_POINTS)
+
+
 def _unavailable(row: dict[str, Any], now: datetime) -> bool:
     starts_at = as_optional_datetime(row["starts_at"])
     ends_at = as_optional_datetime(row["ends_at"])
@@ -62,6 +68,69 @@ def _unavailable(row: dict[str, Any], now: datetime) -> bool:
         or (starts_at is not None and now < starts_at)
         or (ends_at is not None and now >= ends_at)
     )
+
+
+# Namespace of the PostgreSQL advisory lock taken by `lock_reward_rows` (two-key form, so it
+# never meets the job runner's one-key locks); the second key is the program id.
+_REWARD_ROWS_LOCK = 0x4C52
+
+
+async def lock_reward_rows(conn: BaseDBAsyncClient, program_id: int) -> None:
+    """Take the program's reward-rows lock before locking any reward row that the transaction
+    may hold while it goes on to lock another (a gift's stock, a returned unit of stock).
+
+    One transaction can give two rewards in feature order (record_order: punch card, then tier
+    entry; startMembership: welcome, then tier entry; a cancellation: the returned unit, then
+    the tier entry of the re-evaluated member), so two transactions could lock two reward rows
+    in opposite orders and deadlock. Holding this lock until commit first makes them take turns
+    instead. Purchases lock one reward row and nothing after it, so they do not need it.
+
+    Order: every member row the transaction needs first (record_order and refunds lock a
+    referrer before punch cards and tiers give anything), then this lock, then reward rows; a
+    transaction holding it must not lock another member. SQLite has one writer at a time:
+    nothing to do.
+    """
+    if is_postgres(conn):
+        await fetch_one(
+            conn,
+            "SELECT pg_advisory_xact_lock(?, ?) IS NULL AS locked",
+            (_REWARD_ROWS_LOCK, program_id),
+        )
+
+
+async def require_giftable_reward(
+    conn: BaseDBAsyncClient,
+    program_id: int,
+    reward_id: int,
+    field: list[str],
+    now: datetime,
+) -> None:
+    """Refuse, when a feature is configured to give a reward (punch card, tier entry,
+    membership welcome), a reward `give_reward` would refuse today: REWARD_NOT_FOUND (not in
+    this program), REWARD_NOT_GIFTABLE (STORE_CREDIT or PAY_WITH_POINTS) or REWARD_INACTIVE
+    (inactive, retired, not started or ended). Stock and pools are not checked: they change
+    after configuration and a gift that finds none is recorded as failed."""
+    row = await fetch_one(
+        conn,
+        "SELECT kind, active, retired_at, starts_at, ends_at FROM rewards"
+        " WHERE id = ? AND program_id = ?",
+        (reward_id, program_id),
+    )
+    if row is None:
+        raise DomainError(ErrorCode.REWARD_NOT_FOUND, "no such reward", field)
+    kind = RewardKind(row["kind"])
+    if kind in UNGIFTABLE_KINDS:
+        raise DomainError(
+            ErrorCode.REWARD_NOT_GIFTABLE,
+            f"a {kind.value} reward cannot be given: it is only redeemed by the member",
+            field,
+        )
+    if _unavailable(row, now):
+        raise DomainError(
+            ErrorCode.REWARD_INACTIVE,
+            "the reward is inactive, retired, not started or ended: it cannot be given",
+            field,
+        )
 
 
 async def give_reward(
@@ -81,11 +150,7 @@ async def give_reward(
     STORE_CREDIT and PAY_WITH_POINTS rewards cannot be given (they are REWARD_INACTIVE here):
     a gift of store credit is the store-credit account's own movement.
     """
-    await fetch_one(
-        conn,
-        "UPDATE members SET points_available = points_available WHERE id = ? RETURNING id",
-        (gift.member_id,),
-    )
+    await lock_member(conn, gift.member_id)
     row = await fetch_one(
         conn,
         "SELECT r.id, r.name, r.kind, r.cost_points, r.value_minor, r.stock, r.active,"
@@ -95,14 +160,12 @@ async def give_reward(
         " WHERE r.id = ? AND r.program_id = ?",
         (gift.reward_id, gift.program_id),
     )
-    if (
-        row is None
-        or _unavailable(row, now)
-        or RewardKind(row["kind"]) in (RewardKind.STORE_CREDIT, RewardKind.PAY_WITH_POINTS)
-    ):
+    if row is None or _unavailable(row, now) or RewardKind(row["kind"]) in UNGIFTABLE_KINDS:
         return RewardUnavailable.REWARD_INACTIVE
     kind = RewardKind(row["kind"])
     if row["stock"] is not None:
+        # Only a stocked reward's row is locked (by the stock update) until commit.
+        await lock_reward_rows(conn, gift.program_id)
         taken = await fetch_one(
             conn,
             "UPDATE rewards SET stock = stock - 1 WHERE id = ? AND stock > 0 RETURNING stock",
@@ -178,25 +241,30 @@ async def give_reward(
         else None
     )
     valid_days = row["code_valid_days"]
+    # A donation is made when given: settled at once, never expires nor comes back.
+    settled = kind is RewardKind.CHARITY
+    code_expiry = code_expires_at(now, None if valid_days is None else int(valid_days))
     redemption = await fetch_one(
         conn,
         "INSERT INTO redemptions (program_id, member_id, reward_id, code, points_spent, status,"
-        " transaction_id, created_at, source, value_minor, currency, charity_name, expires_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        " transaction_id, created_at, source, value_minor, currency, charity_name, expires_at,"
+        " used_at, gift_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
             gift.program_id,
             gift.member_id,
             int(row["id"]),
             code,
             cost,
-            RedemptionStatus.ISSUED.value,
+            (RedemptionStatus.USED if settled else RedemptionStatus.ISSUED).value,
             redeemed.transaction_id,
             now,
             RedemptionSource.GIFT.value,
             value,
             currency,
             row["charity_name"],
-            code_expires_at(now, None if valid_days is None else int(valid_days)),
+            None if settled else code_expiry,
+            now if settled else None,
+            gift.kind.value,
         ),
     )
     assert redemption is not None
@@ -220,7 +288,9 @@ async def revoke_given_reward(conn: BaseDBAsyncClient, redemption_id: int, now: 
     the same moment) changes nothing and returns False. The unit of stock goes back. The gift's
     redemption and its credit are reversed through a pending lot, as `give_reward` made them:
     the member's balance is unchanged, lifetime earned and redeemed both fall back by the cost,
-    and no points ever become available to spend. Member row first, then the redemption.
+    and no points ever become available to spend. The credit is reversed with the gift's own
+    kind (PUNCH_CARD, TIER_REWARD...), so whatever counts or excludes that kind (tier progress)
+    sees the gift and its take-back alike. Member row first, then the redemption.
     """
     owner = await fetch_one(
         conn,
@@ -232,16 +302,12 @@ async def revoke_given_reward(conn: BaseDBAsyncClient, redemption_id: int, now: 
     )
     if owner is None:
         return False
-    await fetch_one(
-        conn,
-        "UPDATE members SET points_available = points_available WHERE id = ? RETURNING id",
-        (owner["member_id"],),
-    )
+    await lock_member(conn, int(owner["member_id"]))
     cancelled = await fetch_one(
         conn,
         "UPDATE redemptions SET status = ?, cancelled_at = ? WHERE id = ? AND status = ?"
         " AND source = ?"
-        " RETURNING program_id, member_id, reward_id, points_spent, code",
+        " RETURNING program_id, member_id, reward_id, points_spent, code, gift_kind",
         (
             RedemptionStatus.CANCELLED.value,
             now,
@@ -254,6 +320,13 @@ async def revoke_given_reward(conn: BaseDBAsyncClient, redemption_id: int, now: 
         return False
     program_id, member_id = int(cancelled["program_id"]), int(cancelled["member_id"])
     reward_id, cost = int(cancelled["reward_id"]), int(cancelled["points_spent"])
+    await lock_reward_rows(conn, program_id)
+    # Gifts made before the kind was stored are reversed as they always were.
+    credit_kind = (
+        TransactionKind.REDEMPTION_CANCELLED
+        if cancelled["gift_kind"] is None
+        else TransactionKind(cancelled["gift_kind"])
+    )
     reward = await fetch_one(
         conn,
         "UPDATE rewards SET stock = CASE WHEN stock IS NULL THEN NULL ELSE stock + 1 END"
@@ -286,13 +359,14 @@ async def revoke_given_reward(conn: BaseDBAsyncClient, redemption_id: int, now: 
         Movement(
             program_id=program_id,
             member_id=member_id,
-            kind=TransactionKind.REDEMPTION_CANCELLED,
+            kind=credit_kind,
             points=-cost,
             counter_account=Account.PROGRAM_ISSUED,
             member_account=Account.MEMBER_PENDING,
             lot_id=int(lot["id"]),
             description=f"The points given for {name} taken back",
             event_details={"redemptionId": encode_id("Redemption", redemption_id)},
+            event_type="points.redemption_cancelled",
         ),
         now,
     )

@@ -417,6 +417,14 @@ def _check_fields(check: Checker, kind: RewardKind, data: RewardFields) -> Rewar
             )
     tiers = check.text_list(["input", "requiredTiers"], data.required_tiers, NAME_MAX, 20)
     segments = check.text_list(["input", "requiredSegments"], data.required_segments, NAME_MAX, 20)
+    if segments:
+        # Member segments do not exist yet: a restriction nothing enforces would open a
+        # "VIP only" reward to everyone, so it is refused rather than stored.
+        check.add(
+            ErrorCode.SEGMENTS_UNAVAILABLE,
+            "member segments are not available yet: requiredSegments must be empty",
+            ["input", "requiredSegments"],
+        )
     currency = None if data.currency is None else data.currency.strip().upper()
     check_terms(
         check,
@@ -783,6 +791,7 @@ async def redeem_reward(data: RedeemRewardInput, scope: ProgramScope) -> Redeeme
 async def _redeem_in(
     conn: BaseDBAsyncClient, member_id: int, reward_id: int, points: int | None, now: datetime
 ) -> RedemptionRecord:
+    # The member row first (as `lock_member`), reading what the redemption needs of it.
     locked = await fetch_one(
         conn,
         "UPDATE members SET points_available = points_available WHERE id = ?"
@@ -839,15 +848,14 @@ async def _redeem_in(
                 + ("" if reward.limit_period is LimitPeriod.EVER else " this period"),
                 ["input", "rewardId"],
             )
-    terms_cost, terms_refusal = await member_reward_terms(
-        conn, program_id=program_id, member_id=member_id, reward=reward, now=now
+    price = await member_price(
+        conn, program_id=program_id, member_id=member_id, reward=reward, points=points, now=now
     )
-    if terms_refusal is not None:
+    if price.refusal is not None:
         raise DomainError(
-            terms_refusal, "the member's tier may not redeem this reward", ["input", "rewardId"]
+            price.refusal, "the member's tier may not redeem this reward", ["input", "rewardId"]
         )
-    if reward.kind is not RewardKind.PAY_WITH_POINTS:
-        cost = terms_cost
+    cost = price.points
     code = new_redemption_code()
     pool_code: tuple[int, str] | None = None
     posted = await post_movement(
@@ -882,13 +890,15 @@ async def _redeem_in(
                 ["input", "rewardId"],
             )
         code = pool_code[1]
-    # Store credit is on the balance at once: the code is a receipt, used on issue.
-    fulfilled = reward.kind is RewardKind.STORE_CREDIT
+    # Store credit is on the balance at once, and a donation is made at once: the code is a
+    # receipt, used on issue, so neither expires nor is cancelled (charity reports never change
+    # after the fact).
+    fulfilled = reward.kind in (RewardKind.STORE_CREDIT, RewardKind.CHARITY)
     row = await fetch_one(
         conn,
         "INSERT INTO redemptions (program_id, member_id, reward_id, code, points_spent, status,"
         " transaction_id, created_at, source, value_minor, currency, charity_name, expires_at,"
-        " used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " used_at, spent_points_expire_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         f" RETURNING {REDEMPTION_COLUMNS}",
         (
             program_id,
@@ -905,6 +915,7 @@ async def _redeem_in(
             reward.charity_name,
             None if fulfilled else code_expires_at(now, reward.code_valid_days),
             now if fulfilled else None,
+            posted.spent_lots_expire_at,
         ),
     )
     assert row is not None
@@ -915,7 +926,7 @@ async def _redeem_in(
             "UPDATE reward_codes SET redemption_id = ? WHERE id = ? RETURNING id",
             (redemption.id, pool_code[0]),
         )
-    if fulfilled:
+    if reward.kind is RewardKind.STORE_CREDIT:
         assert value_minor is not None
         await credit_for_store_credit_reward(
             conn,
@@ -945,6 +956,39 @@ async def _redeem_in(
 
 
 @dataclass(frozen=True)
+class MemberPrice:
+    """What one member pays for a reward, and why they may not redeem it (None: they may)."""
+
+    points: int
+    refusal: ErrorCode | None
+
+
+async def member_price(
+    conn: BaseDBAsyncClient,
+    *,
+    program_id: int,
+    member_id: int,
+    reward: RewardRecord,
+    points: int | None,
+    now: datetime,
+) -> MemberPrice:
+    """The one answer to "what does this member pay, and may they", for both the redemption
+    and the member's list of rewards (`reward_options`), so the two cannot differ.
+
+    A fixed-cost reward costs its points less the member's tier discount. PAY_WITH_POINTS is
+    paid with the points the member chooses (`points`; the list shows `pointsMin`), never
+    discounted: those points are what buys the discount's value. The tier may refuse either.
+    """
+    terms_cost, refusal = await member_reward_terms(
+        conn, program_id=program_id, member_id=member_id, reward=reward, now=now
+    )
+    if reward.kind is RewardKind.PAY_WITH_POINTS:
+        assert reward.points_min is not None
+        return MemberPrice(points=reward.points_min if points is None else points, refusal=refusal)
+    return MemberPrice(points=terms_cost, refusal=refusal)
+
+
+@dataclass(frozen=True)
 class RewardOption:
     """A reward as one member sees it now: what it costs them and, if they cannot redeem it,
     the code and message `redeemReward` would refuse with (checked in the same order)."""
@@ -971,9 +1015,15 @@ async def reward_options(member_id: int, scope: ProgramScope) -> list[RewardOpti
     )
     options = []
     for reward in (reward_of(row) for row in rows):
-        cost, tier_refusal = await member_reward_terms(
-            conn, program_id=member.program_id, member_id=member.id, reward=reward, now=now
+        price = await member_price(
+            conn,
+            program_id=member.program_id,
+            member_id=member.id,
+            reward=reward,
+            points=None,
+            now=now,
         )
+        cost, tier_refusal = price.points, price.refusal
         refusal = offer_refusal(reward, now)
         if refusal is None and member.points_debt > 0:
             refusal = (ErrorCode.POINTS_OWED, "the member owes points from refunds")

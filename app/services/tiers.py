@@ -60,10 +60,12 @@ from app.services.reward_gifts import GiveReward, give_reward
 # Far above any real metric (points, minor units, orders), and within a 64-bit integer.
 MAX_THRESHOLD = 10**15
 
-# Kinds whose points never qualify for a tier: a tier's own rewards must not feed it.
+# Kinds whose points never qualify for a tier: a tier's own rewards must not feed it, and a
+# punch card's reward was paid for by purchases that already earned.
 NON_QUALIFYING_KINDS = (
     TransactionKind.TIER_REWARD.value,
     TransactionKind.MEMBERSHIP_REWARD.value,
+    TransactionKind.PUNCH_CARD.value,
 )
 
 
