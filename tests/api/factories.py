@@ -326,7 +326,7 @@ ALL_TABLES = (
     "store_credit_movements",
     "tier_changes",
     "tier_entry_grants",
-    "tier_reward_access",
+    "tier_assignments",
     "tier_settings",
     "tiers",
     "token_signing_secrets",
