@@ -5,6 +5,7 @@ once; clearing it; refusals that write nothing; replays; parallel assignments.""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -289,5 +290,5 @@ async def test_parallel_assignments_leave_exactly_one_in_force(
     assert final["tier"] == {"name": final["assignment"]["tierName"]}
     history = changes(final)
     assert all(reason == "MANUAL" for _, _, reason, _ in history)
-    for newer, older in zip(history, history[1:], strict=False):
+    for newer, older in itertools.pairwise(history):
         assert newer[0] == older[1]
