@@ -9,8 +9,13 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
 from app.auth.api_keys import KeyKind
 from app.clock import ManualClock
+from app.db import execute
 from app.jobs.runner import JobName
 from app.services.verify import verify_ledger
 from tests.api.conftest import Api
@@ -292,3 +297,26 @@ async def test_parallel_assignments_leave_exactly_one_in_force(
     assert all(reason == "MANUAL" for _, _, reason, _ in history)
     for newer, older in itertools.pairwise(history):
         assert newer[0] == older[1]
+
+
+async def test_the_database_refuses_a_second_live_assignment_of_a_member(
+    api: Api, clock: ManualClock
+) -> None:
+    await create_program(api)
+    await configure(api)
+    member = await enroll(api)
+    await assign(api, member["id"], "Gold", "a-1")
+    copy = (
+        "INSERT INTO tier_assignments (program_id, member_id, tier_id, locked_until, reason,"
+        " assigned_at) SELECT program_id, member_id, tier_id, locked_until, reason, assigned_at"
+        " FROM tier_assignments"
+    )
+
+    with pytest.raises(IntegrityError):
+        async with in_transaction() as conn:
+            await execute(conn, copy)
+    # A cleared one does not count.
+    async with in_transaction() as conn:
+        await execute(conn, "UPDATE tier_assignments SET cleared_at = ?", (clock.now(),))
+        await execute(conn, copy)
+    assert await count("SELECT COUNT(*) AS n FROM tier_assignments") == 2
