@@ -39,7 +39,15 @@ DowngradePolicyEnum = strawberry.enum(
     " ONE_LEVEL (a period end lowers one level at most; not with ROLLING_12_MONTHS);"
     " GRACE_PERIOD (as PERIOD_END, graceDays later). A refund always undoes what it counted.",
 )
-TierChangeReasonEnum = strawberry.enum(TierChangeReason, name="TierChangeReason")
+TierChangeReasonEnum = strawberry.enum(
+    TierChangeReason,
+    name="TierChangeReason",
+    description="ORDER, REFUND, REFERRAL (the activity that moved the tier); PERIOD_END (the"
+    " tiers job: a period, grace, rolling window or membership floor ended); RECALCULATION (a"
+    " configuration change); MEMBERSHIP (a paid membership started or ended); MANUAL (an"
+    " admin assigned a tier or cleared an assignment; `note` says why); ASSIGNMENT_ENDED (the"
+    " tiers job, when an assignment's lock or hold ended).",
+)
 
 
 @strawberry.type(description="One level of a program's tiers.")

@@ -1360,7 +1360,7 @@ async def configure_tiers(data: ConfigureTiersInput) -> TierProgram:
                 tier.reward_discount_percent,
                 tier.entry_points,
                 tier.entry_reward_id,
-                json.dumps([perk.strip() for perk in tier.perks]),
+                json.dumps(list(dict.fromkeys(perk.strip() for perk in tier.perks))),
             )
             updated_tier = await fetch_one(
                 conn,

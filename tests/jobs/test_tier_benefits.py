@@ -183,6 +183,10 @@ async def test_a_renamed_tier_keeps_its_members_and_rewards_and_a_required_tier_
     redeemed = await redeem(api, gold["id"], reward["id"], "r-g")
     before = await everything()
     retiring = await configure(api, [DISCOUNT_TIERS[0]])
+    unknown = await configure(
+        api,
+        [{**DISCOUNT_TIERS[0], "renamedFrom": "Bronze"}, {**DISCOUNT_TIERS[1], "name": "Platinum"}],
+    )
     after = await everything()
 
     assert renamed["userErrors"] == []
@@ -191,6 +195,8 @@ async def test_a_renamed_tier_keeps_its_members_and_rewards_and_a_required_tier_
     assert holder["tier"]["name"] == "Platinum"
     assert redeemed["userErrors"] == []
     assert codes(retiring["userErrors"]) == ["TIER_IN_USE"]
+    assert codes(unknown["userErrors"]) == ["TIER_NOT_FOUND"]
+    assert unknown["userErrors"][0]["field"] == ["input", "tiers", "0", "renamedFrom"]
     after["all_counts"].pop("audit_log")
     before["all_counts"].pop("audit_log")
     assert after == before
