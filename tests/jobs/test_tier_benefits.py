@@ -164,6 +164,9 @@ async def test_a_reward_may_only_require_the_programs_active_tiers(
     after["all_counts"].pop("audit_log")
     before["all_counts"].pop("audit_log")
     assert after == before
+    valid = await api.data(UPDATE, {"input": {"id": reward["id"], "requiredTiers": [" Gold "]}})
+    assert valid["updateReward"]["userErrors"] == []
+    assert valid["updateReward"]["reward"]["requiredTiers"] == ["Gold"]
 
 
 async def test_a_renamed_tier_keeps_its_members_and_rewards_and_a_required_tier_is_not_retired(
