@@ -5,6 +5,7 @@ the tier multiplier on actions and referral rewards, and membership events."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -338,3 +339,27 @@ async def test_membership_events_are_recorded_for_each_subscription_event(
         "membership.ended",
     ]
     assert ended != rerun
+
+
+async def test_parallel_redemptions_of_a_gold_reward_respect_tier_price_and_stock(
+    api: Api, clock: ManualClock
+) -> None:
+    await create_program(api)
+    await configure(api, DISCOUNT_TIERS)
+    reward = await make_reward(
+        api, name="Gold gift", costPoints=101, stock=3, requiredTiers=["Gold"]
+    )
+    silver, gold = await silver_and_gold(api, clock)
+
+    attempts = await asyncio.gather(
+        *(redeem(api, gold["id"], reward["id"], f"g-{n}") for n in range(8)),
+        *(redeem(api, silver["id"], reward["id"], f"s-{n}") for n in range(4)),
+    )
+
+    gold_codes = sorted(tuple(codes(a["userErrors"])) for a in attempts[:8])
+    assert gold_codes == [()] * 3 + [("REWARD_OUT_OF_STOCK",)] * 5
+    assert [codes(a["userErrors"]) for a in attempts[8:]] == [["REWARD_TIER_RESTRICTED"]] * 4
+    assert (await points_of(api, gold["id"]))["available"] == 1600 - 3 * 51
+    assert (await points_of(api, silver["id"]))["available"] == 1200
+    assert await rows("SELECT stock FROM rewards") == [{"stock": 0}]
+    assert await verify_ledger() == []
