@@ -642,16 +642,9 @@ async def member_attributes(program_id: int, member_id: int) -> MemberAttributes
     conn = connection()
     program = await tier_program(conn, program_id)
     tier = None if program is None else await _current_tier(conn, program, member_id)
-    multipliers = [
-        Decimal(str(plan["earn_multiplier"]))
-        for plan in await _active_plans(conn, member_id, utc_now())
-        if plan["earn_multiplier"] is not None
-    ]
-    if tier is not None and tier.earn_multiplier is not None:
-        multipliers.append(tier.earn_multiplier)
     return MemberAttributes(
         tier=None if tier is None else tier.name,
-        multiplier=max(multipliers) if multipliers else None,
+        multiplier=await member_multiplier(conn, program_id, member_id, utc_now()),
     )
 
 
