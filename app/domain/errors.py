@@ -56,6 +56,12 @@ class ErrorCode(StrEnum):
     PUNCH_CARD_NOT_FOUND = "PUNCH_CARD_NOT_FOUND"
     # Tiers: a tier name that is not one of the program's active tiers.
     TIER_NOT_FOUND = "TIER_NOT_FOUND"
+    # Tiers: retiring a tier a reward still requires; assigning a tier below what the member
+    # already holds by their history (an assignment is a floor, never a cap); clearing when no
+    # assignment is in force.
+    TIER_IN_USE = "TIER_IN_USE"
+    TIER_BELOW_EARNED = "TIER_BELOW_EARNED"
+    TIER_ASSIGNMENT_NOT_FOUND = "TIER_ASSIGNMENT_NOT_FOUND"
     # Paid memberships: an unknown or inactive plan, a member without a live membership of the
     # plan, and a start while one is live.
     MEMBERSHIP_PLAN_NOT_FOUND = "MEMBERSHIP_PLAN_NOT_FOUND"

@@ -39,6 +39,16 @@ GRACE_PERIOD keeps the best tier of the last `grace_days`, and ONE_LEVEL is refu
 Refunds are not the passing of time: a refunded order stops counting in its period, as if it
 had been smaller (or had not happened), whatever the downgrade policy, so the tier it bought
 goes too. A floor (a paid membership's tier) is a minimum while it is active.
+
+Manual assignment: an admin may set a member's tier (`Assignment`). It is a floor too, never a
+cap: while it holds, orders, refunds and period ends do not take the member below it, and the
+member still earns their way above it. It holds until `locked_until` when the admin gave one;
+without a lock, for exactly as long as the downgrade policy keeps a tier the member had reached
+by qualifying at the assignment's instant (`reached_tier_holds_until`: NEVER or LIFETIME: until
+cleared; a yearly period: through the next period, plus the grace days; ROLLING_12_MONTHS:
+twelve months, plus the grace days). When it ends (or is cleared) the member holds what their
+history earns at that instant, whatever the policy (ONE_LEVEL does not step down from an
+assignment: the admin's decision ended, not a period).
 """
 
 from __future__ import annotations
@@ -90,6 +100,12 @@ class TierChangeReason(StrEnum):
     PERIOD_END = "PERIOD_END"
     RECALCULATION = "RECALCULATION"
     MEMBERSHIP = "MEMBERSHIP"
+    # An admin assigned a tier or cleared an assignment.
+    MANUAL = "MANUAL"
+    # A manual assignment's lock (or hold) ended and the review job moved the member.
+    ASSIGNMENT_ENDED = "ASSIGNMENT_ENDED"
+    # A given reward was taken back (its cost no longer counts as earned).
+    REDEMPTION_CANCELLED = "REDEMPTION_CANCELLED"
 
 
 @dataclass(frozen=True)
@@ -125,6 +141,16 @@ class Standing:
     review_at: datetime | None
     # When the held tier ends unless the member qualifies again (None: it does not end).
     holds_until: datetime | None
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A tier set by an admin (see the module docstring); `rank` indexes the thresholds."""
+
+    rank: int
+    assigned_at: datetime
+    locked_until: datetime | None = None
+    cleared_at: datetime | None = None
 
 
 def check_config(config: TierConfig) -> None:
@@ -185,6 +211,35 @@ def next_period_start(
     return add_months(anchor, 12 * years).replace(tzinfo=zone)
 
 
+def reached_tier_holds_until(
+    config: TierConfig, at: datetime, zone: ZoneInfo, enrolled_at: datetime
+) -> datetime | None:
+    """How long the downgrade policy keeps a tier reached at `at` with no more activity
+    (None: time alone never takes it)."""
+    if config.downgrade is DowngradePolicy.NEVER or config.period is TierPeriod.LIFETIME:
+        return None
+    grace = timedelta(
+        days=config.grace_days if config.downgrade is DowngradePolicy.GRACE_PERIOD else 0
+    )
+    if config.period is TierPeriod.ROLLING_12_MONTHS:
+        return add_months(at, 12) + grace
+    start = period_start(config.period, at, zone, enrolled_at)
+    end = next_period_start(config.period, start, zone, enrolled_at)
+    return next_period_start(config.period, end, zone, enrolled_at) + grace
+
+
+def assignment_end(
+    config: TierConfig, assignment: Assignment, *, zone: ZoneInfo, enrolled_at: datetime
+) -> datetime | None:
+    """The instant a manual assignment stops holding the member up (None: until cleared)."""
+    end = assignment.locked_until
+    if end is None:
+        end = reached_tier_holds_until(config, assignment.assigned_at, zone, enrolled_at)
+    if assignment.cleared_at is not None and (end is None or assignment.cleared_at < end):
+        end = assignment.cleared_at
+    return end
+
+
 def _sum_between(
     contributions: Sequence[Contribution], start: datetime | None, end: datetime
 ) -> int:
@@ -206,9 +261,22 @@ def standing(
     zone: ZoneInfo,
     floor_rank: int = NO_TIER,
     floor_until: datetime | None = None,
+    assignment: Assignment | None = None,
 ) -> Standing:
-    """The member's tier now (see the module docstring); contributions after `now` are ignored."""
+    """The member's tier now (see the module docstring); contributions after `now` are ignored.
+    `floor_rank` until `floor_until` (a paid membership) and an admin's `assignment` are
+    minimums; the higher applies (on a tie, the longer)."""
     check_config(config)
+    if assignment is not None and assignment.assigned_at <= now:
+        end = assignment_end(config, assignment, zone=zone, enrolled_at=enrolled_at)
+        if (end is None or now < end) and (
+            assignment.rank > floor_rank
+            or (
+                assignment.rank == floor_rank
+                and (end is None or (floor_until is not None and end > floor_until))
+            )
+        ):
+            floor_rank, floor_until = assignment.rank, end
     past = [c for c in contributions if c.at <= now]
     thresholds = config.thresholds
     if config.period is TierPeriod.LIFETIME:
@@ -351,6 +419,26 @@ def _with_floor(result: Standing, floor_rank: int, floor_until: datetime | None)
         review_at=review_at,
         holds_until=floor_until,
     )
+
+
+def rolling_needed_to_keep(
+    config: TierConfig, contributions: Sequence[Contribution], now: datetime, rank: int
+) -> tuple[int, datetime | None]:
+    """ROLLING_12_MONTHS: how much more must be counted, and by when, for the rolling value to
+    still reach tier `rank` at the next instant it would fall below it with no new activity
+    (when an old contribution leaves the window). (0, None): it never falls below (threshold 0).
+    What is counted before that instant stays in the window for twelve months, so it counts
+    then; a later departure may ask for more, and the status says so once it is the next one."""
+    threshold = config.thresholds[rank]
+    past = [c for c in contributions if c.at <= now]
+    leavings = sorted({add_months(c.at, 12) for c in past if add_months(c.at, 12) > now})
+    for leaving in leavings:
+        value = _rolling_value(past, leaving)
+        if value < threshold:
+            return threshold - value, leaving
+    if _rolling_value(past, now) < threshold:
+        return threshold - _rolling_value(past, now), now
+    return 0, None
 
 
 def needed_for(thresholds: Sequence[int], rank: int, value: int) -> int:

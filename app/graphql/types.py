@@ -318,18 +318,13 @@ class Member(Node):
 
     @strawberry.field(
         description="Active rewards of the program the member can redeem now, cheapest first:"
-        " affordable with the available points and in stock (none while points are owed)."
+        " in stock, within their limits and tier restrictions, and affordable at the member's"
+        " own price (their tier's discount; memberRewards shows the price and every refusal)."
+        " None while points are owed."
     )
     async def available_rewards(self) -> list[Reward]:
-        if self.points.debt > 0:
-            return []
-        records = await rewards_service.list_rewards(self.program_pk, include_inactive=False)
-        return [
-            Reward.from_record(record)
-            for record in records
-            if record.cost_points <= self.points.available
-            and (record.stock is None or record.stock > 0)
-        ]
+        options = await rewards_service.reward_options(self.member_pk, self.program_pk)
+        return [Reward.from_record(option.reward) for option in options if option.refusal is None]
 
     @strawberry.field(
         description="The next dates the member's available points expire, soonest first,"

@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0009_reward_catalogue')]
+    dependencies = [('models', '0010_tier_assignments')]
 
     initial = False
 

@@ -29,9 +29,9 @@ from app.models.store_credit import StoreCreditMovement
 from app.models.tiers import (
     MemberTier,
     Tier,
+    TierAssignment,
     TierChange,
     TierEntryGrant,
-    TierRewardAccess,
     TierSettings,
 )
 
@@ -69,9 +69,9 @@ __all__ = [
     "RewardCode",
     "StoreCreditMovement",
     "Tier",
+    "TierAssignment",
     "TierChange",
     "TierEntryGrant",
-    "TierRewardAccess",
     "TierSettings",
     "TokenSigningSecret",
 ]

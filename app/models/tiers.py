@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -52,6 +52,8 @@ class Tier(Model):
     entry_reward: fields.ForeignKeyNullableRelation[Reward] = fields.ForeignKeyField(
         "models.Reward", related_name="entry_reward_tiers", on_delete=fields.RESTRICT, null=True
     )
+    # What storefronts show of the tier ("Free shipping", "Early access"): texts, in order.
+    perks: Any = fields.JSONField(default=list, db_default="[]")
     retired_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField()
 
@@ -98,6 +100,8 @@ class TierChange(Model):
     from_tier = fields.CharField(max_length=64, null=True)
     to_tier = fields.CharField(max_length=64, null=True)
     reason = fields.CharField(max_length=16)
+    # MANUAL changes: the admin's reason.
+    note = fields.CharField(max_length=500, null=True)
     at = fields.DatetimeField()
 
     class Meta:
@@ -126,17 +130,29 @@ class TierEntryGrant(Model):
         unique_together = (("member", "tier"),)
 
 
-class TierRewardAccess(Model):
-    """A reward only members of these tiers may redeem (no row: everyone)."""
+class TierAssignment(Model):
+    """A tier set by an admin: a floor under the member's earned tier (they can still earn
+    their way above it) from `assigned_at` until `locked_until`, or, without a lock, for as
+    long as the downgrade policy keeps a tier reached at that instant (app/domain/tiers.py).
+    At most one is live per member (`cleared_at` NULL): a new one or a clear ends the previous.
+    Rows are kept: they are part of the history a tier is recomputed from."""
 
     id = fields.BigIntField(primary_key=True)
-    reward: fields.ForeignKeyRelation[Reward] = fields.ForeignKeyField(
-        "models.Reward", related_name="tier_access", on_delete=fields.RESTRICT
+    program: fields.ForeignKeyRelation[Program] = fields.ForeignKeyField(
+        "models.Program", related_name="tier_assignments", on_delete=fields.RESTRICT
+    )
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "models.Member", related_name="tier_assignments", on_delete=fields.RESTRICT
     )
     tier: fields.ForeignKeyRelation[Tier] = fields.ForeignKeyField(
-        "models.Tier", related_name="reward_access", on_delete=fields.RESTRICT
+        "models.Tier", related_name="assignments", on_delete=fields.RESTRICT
     )
+    locked_until = fields.DatetimeField(null=True)
+    reason = fields.CharField(max_length=500)
+    assigned_at = fields.DatetimeField()
+    cleared_at = fields.DatetimeField(null=True)
+    clear_reason = fields.CharField(max_length=500, null=True)
 
     class Meta:
-        table = "tier_reward_access"
-        unique_together = (("reward", "tier"),)
+        table = "tier_assignments"
+        indexes = (("member_id", "id"),)

@@ -30,6 +30,7 @@ from app.services.events import append_event
 from app.services.ledger import Movement, expiry_settings, post_movement
 from app.services.members import MemberRecord, require_member
 from app.services.programs import ProgramScope, require_program
+from app.services.tiers import member_multiplier, multiplied_points
 
 MAX_ACTION_POINTS = 1_000_000
 MAX_FREQUENCY_LIMIT = 1000
@@ -267,9 +268,15 @@ _PERIOD_NAMES = {
 
 
 async def _points_due(
-    conn: BaseDBAsyncClient, rule: ActionRuleRecord, member_id: int, occurred_at: datetime
+    conn: BaseDBAsyncClient,
+    rule: ActionRuleRecord,
+    member_id: int,
+    occurred_at: datetime,
+    now: datetime,
 ) -> int:
-    """What the rule would award now, or the limit or cap that refuses it."""
+    """What the rule would award now, or the limit or cap that refuses it. The member's tier
+    (or paid membership) multiplier applies, as it does to purchases; the cap bounds what is
+    actually given, multiplier included."""
     allowed = allowed_awards(rule.frequency, rule.frequency_limit)
     if allowed is not None:
         zone = (await expiry_settings(conn, rule.program_id)).zone
@@ -294,7 +301,9 @@ async def _points_due(
                 f"{rule.name} earns at most {allowed} time(s) {_PERIOD_NAMES[rule.frequency]}",
                 ["input", "action"],
             )
-    points = rule.points
+    points = multiplied_points(
+        rule.points, await member_multiplier(conn, rule.program_id, member_id, now)
+    )
     if rule.cap_points is not None:
         earned = await fetch_one(
             conn,
@@ -343,7 +352,7 @@ async def award_action(
             already_recorded=True,
             member_id=member_id,
         )
-    points = await _points_due(conn, rule, member_id, occurred_at)
+    points = await _points_due(conn, rule, member_id, occurred_at, now)
     posted = await post_movement(
         conn,
         Movement(
@@ -492,4 +501,5 @@ async def preview_action(
             f"the program has no active rule for {action}",
             ["input", "action"],
         )
-    return await _points_due(conn, rule, member.id, utc_now())
+    now = utc_now()
+    return await _points_due(conn, rule, member.id, now, now)

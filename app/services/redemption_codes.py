@@ -317,13 +317,12 @@ async def _re_evaluate_tier(
     conn: BaseDBAsyncClient, redemption: RedemptionRecord, now: datetime
 ) -> None:
     """A cancellation can change what the member earned (a gift taken back): their stored
-    tier follows in the same transaction. Tiers have no reason of their own for it yet: the
-    history says REFUND, the closest (points given are taken back)."""
+    tier follows in the same transaction."""
     await on_tier_activity(
         conn,
         program_id=redemption.program_id,
         member_id=redemption.member_id,
-        reason=TierChangeReason.REFUND,
+        reason=TierChangeReason.REDEMPTION_CANCELLED,
         now=now,
     )
 

@@ -82,6 +82,7 @@ from app.services.events import append_event
 from app.services.ledger import Movement, mature_lot, post_movement
 from app.services.programs import ProgramRecord, ProgramScope, in_scope, require_program
 from app.services.reward_gifts import GiveReward, give_reward
+from app.services.tiers import member_multiplier, multiplied_points
 from app.services.tiers import on_member_activity as on_tier_activity
 
 _SETTINGS_COLUMNS = (
@@ -888,7 +889,11 @@ async def _pay(
     if member is None or member["opted_out_at"] is not None:
         return False
     status = RewardStatus.PENDING if pending_until is not None else RewardStatus.PAID
-    points = rule.points
+    # The member's tier (or paid membership) multiplier when the reward is earned, as on
+    # purchases and actions; what the row records is what the ledger gets (and a reversal takes).
+    points = multiplied_points(
+        rule.points, await member_multiplier(conn, referral.program_id, member_id, now)
+    )
     reward = await fetch_one(
         conn,
         "INSERT INTO referral_rewards (program_id, referral_id, member_id, side, trigger_ref,"

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.domain.errors import ErrorCode
+from app.domain.errors import DomainError, ErrorCode
 from app.services.store_credit import credit_store_credit
-from app.services.tiers import reward_terms_for_member
+from app.services.tiers import reward_terms_for_member, unknown_tier_names
 
 if TYPE_CHECKING:
     from app.services.rewards import RewardRecord
@@ -35,7 +35,7 @@ async def member_reward_terms(
         conn,
         program_id=program_id,
         member_id=member_id,
-        reward_id=reward.id,
+        required_tiers=reward.required_tiers,
         cost_points=reward.cost_points,
         now=now,
     )
@@ -64,3 +64,18 @@ async def credit_for_store_credit_reward(
         source_ref=f"redemption:{redemption_code}",
         now=now,
     )
+
+
+async def check_required_tiers(
+    conn: BaseDBAsyncClient, program_id: int, required_tiers: tuple[str, ...]
+) -> None:
+    """A reward may only require the program's active tiers (TIER_NOT_FOUND, on the first
+    unknown name); configureTiers keeps the names right when a tier is renamed, and refuses to
+    retire a tier a reward requires."""
+    unknown = await unknown_tier_names(conn, program_id, required_tiers)
+    if unknown:
+        raise DomainError(
+            ErrorCode.TIER_NOT_FOUND,
+            f"no active tier {unknown[0]!r} in this program",
+            ["input", "requiredTiers"],
+        )

@@ -58,7 +58,11 @@ from app.services.events import append_event
 from app.services.ledger import Movement, post_movement
 from app.services.members import require_member
 from app.services.programs import ProgramScope, in_scope, require_program
-from app.services.reward_terms import credit_for_store_credit_reward, member_reward_terms
+from app.services.reward_terms import (
+    check_required_tiers,
+    credit_for_store_credit_reward,
+    member_reward_terms,
+)
 
 _REWARD_COLUMNS = (
     "id, program_id, name, description, kind, cost_points, value_minor, stock, active,"
@@ -544,6 +548,7 @@ async def create_reward(data: CreateRewardInput) -> RewardRecord:
     cleaned = _check_fields(check, data.kind, data.fields())
     check.raise_if_any()
     program = await require_program(data.program_slug, None)
+    await check_required_tiers(connection(), program.id, cleaned.required_tiers)
     if (data.kind in MONEY_KINDS or cleaned.value_minor is not None) and cleaned.currency is None:
         cleaned = replace(cleaned, currency=program.currency)
     _check_store_credit_currency(data.kind, cleaned.currency, program.currency)
@@ -603,6 +608,8 @@ async def update_reward(data: UpdateRewardInput) -> RewardRecord:
         check = Checker()
         cleaned = _check_fields(check, current.kind, merged)
         check.raise_if_any()
+        if data.changes.get("required_tiers", KEEP) is not KEEP:
+            await check_required_tiers(conn, current.program_id, cleaned.required_tiers)
         if (current.kind in MONEY_KINDS or cleaned.value_minor is not None) and (
             cleaned.currency is None
         ):

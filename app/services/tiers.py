@@ -16,6 +16,7 @@ any activity of theirs re-evaluates them under the new ones at once.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +27,16 @@ from zoneinfo import ZoneInfo
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from app.db import as_datetime, connection, execute, fetch_all, fetch_one, utc_now
+from app.db import (
+    as_datetime,
+    as_optional_datetime,
+    connection,
+    execute,
+    fetch_all,
+    fetch_one,
+    from_json,
+    utc_now,
+)
 from app.domain.earning import MemberAttributes
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
@@ -40,6 +50,7 @@ from app.domain.tiers import (
     MAX_TIERS,
     NO_TIER,
     TIER_NAME_MAX,
+    Assignment,
     Contribution,
     DowngradePolicy,
     Standing,
@@ -47,15 +58,18 @@ from app.domain.tiers import (
     TierConfig,
     TierMetric,
     TierPeriod,
+    assignment_end,
     discounted_cost,
     needed_for,
+    rolling_needed_to_keep,
     standing,
 )
-from app.domain.validation import Checker
+from app.domain.validation import IDEMPOTENCY_KEY_MAX, Checker
+from app.services import idempotency
 from app.services.events import append_event
 from app.services.ledger import Movement, post_movement
 from app.services.programs import require_program
-from app.services.reward_gifts import GiveReward, give_reward
+from app.services.reward_gifts import GiveReward, give_reward, require_giftable_reward
 
 # Far above any real metric (points, minor units, orders), and within a 64-bit integer.
 MAX_THRESHOLD = 10**15
@@ -79,6 +93,7 @@ class TierRecord:
     reward_discount_percent: int
     entry_points: int
     entry_reward_id: int | None
+    perks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -134,6 +149,7 @@ def _tier(row: dict[str, Any]) -> TierRecord:
         reward_discount_percent=int(row["reward_discount_percent"]),
         entry_points=int(row["entry_points"]),
         entry_reward_id=None if row["entry_reward_id"] is None else int(row["entry_reward_id"]),
+        perks=tuple(str(perk) for perk in (from_json(row["perks"]) or ())),
     )
 
 
@@ -151,7 +167,7 @@ async def tier_program(conn: BaseDBAsyncClient, program_id: int) -> TierProgram 
     rows = await fetch_all(
         conn,
         "SELECT id, name, rank, threshold, earn_multiplier, reward_discount_percent,"
-        " entry_points, entry_reward_id FROM tiers"
+        " entry_points, entry_reward_id, perks FROM tiers"
         " WHERE program_id = ? AND retired_at IS NULL ORDER BY rank",
         (program_id,),
     )
@@ -177,7 +193,7 @@ async def get_tier(tier_id: int, scope: int | None) -> TierRecord | None:
     row = await fetch_one(
         connection(),
         "SELECT id, program_id, name, rank, threshold, earn_multiplier, reward_discount_percent,"
-        " entry_points, entry_reward_id FROM tiers WHERE id = ? AND retired_at IS NULL",
+        " entry_points, entry_reward_id, perks FROM tiers WHERE id = ? AND retired_at IS NULL",
         (tier_id,),
     )
     if row is None or (scope is not None and int(row["program_id"]) != scope):
@@ -278,7 +294,57 @@ async def compute_standing(
         zone=ZoneInfo(program.time_zone),
         floor_rank=floor_rank,
         floor_until=floor_until,
+        assignment=await _last_assignment(conn, program, member_id),
     )
+
+
+@dataclass(frozen=True)
+class AssignmentRecord:
+    id: int
+    tier_name: str
+    rank: int
+    assigned_at: datetime
+    locked_until: datetime | None
+    cleared_at: datetime | None
+    reason: str
+
+    @property
+    def domain(self) -> Assignment:
+        return Assignment(self.rank, self.assigned_at, self.locked_until, self.cleared_at)
+
+
+async def _last_assignment_record(
+    conn: BaseDBAsyncClient, program: TierProgram, member_id: int
+) -> AssignmentRecord | None:
+    """The member's latest manual assignment (each new one clears the one before), when its
+    tier is still active: a retired tier holds nobody up."""
+    row = await fetch_one(
+        conn,
+        "SELECT id, tier_id, assigned_at, locked_until, cleared_at, reason FROM tier_assignments"
+        " WHERE member_id = ? ORDER BY id DESC LIMIT 1",
+        (member_id,),
+    )
+    if row is None:
+        return None
+    for tier in program.tiers:
+        if tier.id == int(row["tier_id"]):
+            return AssignmentRecord(
+                id=int(row["id"]),
+                tier_name=tier.name,
+                rank=tier.rank,
+                assigned_at=as_datetime(row["assigned_at"]),
+                locked_until=as_optional_datetime(row["locked_until"]),
+                cleared_at=as_optional_datetime(row["cleared_at"]),
+                reason=str(row["reason"]),
+            )
+    return None
+
+
+async def _last_assignment(
+    conn: BaseDBAsyncClient, program: TierProgram, member_id: int
+) -> Assignment | None:
+    record = await _last_assignment_record(conn, program, member_id)
+    return None if record is None else record.domain
 
 
 async def _active_plans(
@@ -288,7 +354,7 @@ async def _active_plans(
     benefits stop on time even before the memberships job records the end)."""
     return await fetch_all(
         conn,
-        "SELECT p.tier_id, p.earn_multiplier, m.ends_at FROM memberships m"
+        "SELECT p.tier_id, p.earn_multiplier, p.perks, m.ends_at FROM memberships m"
         " JOIN membership_plans p ON p.id = m.plan_id"
         " WHERE m.member_id = ? AND m.ended_at IS NULL AND m.ends_at > ?",
         (member_id, now),
@@ -359,9 +425,12 @@ async def evaluate_member(
     member_id: int,
     reason: TierChangeReason,
     now: datetime,
+    *,
+    note: str | None = None,
 ) -> TierOutcome:
     """Bring the member's stored tier to what their history says now, in the caller's
-    transaction; idempotent (a second call with nothing new changes nothing)."""
+    transaction; idempotent (a second call with nothing new changes nothing). `note`: the
+    admin's reason of a MANUAL change, kept in the history and the event."""
     member = await _member(conn, member_id, lock=True)
     if member is None:
         raise DomainError(ErrorCode.MEMBER_NOT_FOUND, f"no member {member_id}")
@@ -402,11 +471,15 @@ async def evaluate_member(
             (target_id, now, _utc(result.review_at), program.version, now, member_id),
         )
     to_name = None if target is None else target.name
+    if reason is TierChangeReason.PERIOD_END and await _assignment_ended_at(
+        conn, program, member_id, as_datetime(member["enrolled_at"]), now, stored
+    ):
+        reason = TierChangeReason.ASSIGNMENT_ENDED
     await execute(
         conn,
-        "INSERT INTO tier_changes (program_id, member_id, from_tier, to_tier, reason, at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (program.program_id, member_id, from_name, to_name, reason.value, now),
+        "INSERT INTO tier_changes (program_id, member_id, from_tier, to_tier, reason, note, at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (program.program_id, member_id, from_name, to_name, reason.value, note, now),
     )
     await append_event(
         conn,
@@ -418,12 +491,34 @@ async def evaluate_member(
             "fromTier": from_name,
             "toTier": to_name,
             "reason": reason.value,
+            "note": note,
         },
         now=now,
     )
     if target is not None:
         await _grant_entry_reward(conn, program, member_id, target, now)
     return TierOutcome(changed=True, from_tier=from_name, to_tier=to_name)
+
+
+async def _assignment_ended_at(
+    conn: BaseDBAsyncClient,
+    program: TierProgram,
+    member_id: int,
+    enrolled_at: datetime,
+    now: datetime,
+    stored: dict[str, Any] | None,
+) -> bool:
+    """Whether the review due now is the end of the member's manual assignment (the instant
+    the job was asked to come back at)."""
+    if stored is None or stored["review_at"] is None:
+        return False
+    assignment = await _last_assignment(conn, program, member_id)
+    if assignment is None:
+        return False
+    end = assignment_end(
+        program.config, assignment, zone=ZoneInfo(program.time_zone), enrolled_at=enrolled_at
+    )
+    return end is not None and end <= now and end == as_datetime(stored["review_at"])
 
 
 async def _insert_state(
@@ -549,16 +644,9 @@ async def member_attributes(program_id: int, member_id: int) -> MemberAttributes
     conn = connection()
     program = await tier_program(conn, program_id)
     tier = None if program is None else await _current_tier(conn, program, member_id)
-    multipliers = [
-        Decimal(str(plan["earn_multiplier"]))
-        for plan in await _active_plans(conn, member_id, utc_now())
-        if plan["earn_multiplier"] is not None
-    ]
-    if tier is not None and tier.earn_multiplier is not None:
-        multipliers.append(tier.earn_multiplier)
     return MemberAttributes(
         tier=None if tier is None else tier.name,
-        multiplier=max(multipliers) if multipliers else None,
+        multiplier=await member_multiplier(conn, program_id, member_id, utc_now()),
     )
 
 
@@ -567,28 +655,333 @@ async def reward_terms_for_member(
     *,
     program_id: int,
     member_id: int,
-    reward_id: int,
+    required_tiers: Sequence[str],
     cost_points: int,
     now: datetime,
 ) -> TierRewardTerms:
     """The reward's cost after the member's tier discount (rounded up, at least 1), and whether
-    the member's tier may redeem it (a reward restricted to tiers: only members in one)."""
+    the member may redeem it: a reward whose `requiredTiers` names tiers (createReward /
+    updateReward) is for members holding one of them, by their stored tier (earned, granted by
+    a paid membership or assigned by an admin)."""
     del now  # the stored tier is the tier now; kept in the signature for the redemption's time
-    restricted = await fetch_all(
-        conn,
-        "SELECT t.id, t.name FROM tier_reward_access a JOIN tiers t ON t.id = a.tier_id"
-        " WHERE a.reward_id = ? AND t.retired_at IS NULL ORDER BY t.rank",
-        (reward_id,),
-    )
     program = await tier_program(conn, program_id)
     tier = None if program is None else await _current_tier(conn, program, member_id)
-    required = tuple(str(row["name"]) for row in restricted)
-    allowed = not restricted or (tier is not None and tier.id in {int(r["id"]) for r in restricted})
+    required = tuple(required_tiers)
+    allowed = not required or (tier is not None and tier.name in required)
     discount = 0 if tier is None else tier.reward_discount_percent
     return TierRewardTerms(
         cost_points=discounted_cost(cost_points, discount),
         allowed=allowed,
         required_tiers=required,
+    )
+
+
+async def unknown_tier_names(
+    conn: BaseDBAsyncClient, program_id: int, names: Sequence[str]
+) -> list[str]:
+    """The names that are not active tiers of the program (a reward may only require those)."""
+    active = {
+        str(row["name"])
+        for row in await fetch_all(
+            conn,
+            "SELECT name FROM tiers WHERE program_id = ? AND retired_at IS NULL",
+            (program_id,),
+        )
+    }
+    return [name for name in names if name not in active]
+
+
+async def member_multiplier(
+    conn: BaseDBAsyncClient, program_id: int, member_id: int, now: datetime
+) -> Decimal | None:
+    """The member's earning multiplier now, in the caller's transaction: the higher of their
+    tier's and their active paid memberships' (they do not compound). Applied to purchases (by
+    the earning rules), actions and referral rewards; never to adjustments, tier or membership
+    rewards."""
+    program = await tier_program(conn, program_id)
+    tier = None if program is None else await _current_tier(conn, program, member_id)
+    multipliers = [
+        Decimal(str(plan["earn_multiplier"]))
+        for plan in await _active_plans(conn, member_id, now)
+        if plan["earn_multiplier"] is not None
+    ]
+    if tier is not None and tier.earn_multiplier is not None:
+        multipliers.append(tier.earn_multiplier)
+    return max(multipliers) if multipliers else None
+
+
+def multiplied_points(points: int, multiplier: Decimal | None) -> int:
+    """Points x the member's multiplier, rounded down (a multiplier has 2 decimals at most)."""
+    if multiplier is None or points <= 0:
+        return points
+    return points * int(multiplier * 100) // 100
+
+
+# --- manual assignment -----------------------------------------------------------------------
+
+ASSIGNMENT_REASON_MAX = 500
+_ASSIGN = "assignMemberTier"
+_CLEAR = "clearMemberTierAssignment"
+
+
+@dataclass(frozen=True)
+class AssignTierInput:
+    member_id: int
+    tier_name: str
+    reason: str
+    idempotency_key: str
+    locked_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ClearAssignmentInput:
+    member_id: int
+    reason: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class AssignmentResult:
+    member_id: int
+    program_id: int
+    assignment: AssignmentRecord
+    replayed: bool
+
+
+async def _program_member(member_id: int, scope: int | None) -> tuple[dict[str, Any], TierProgram]:
+    conn = connection()
+    member = await fetch_one(
+        conn, "SELECT id, program_id, enrolled_at FROM members WHERE id = ?", (member_id,)
+    )
+    if member is None or (scope is not None and int(member["program_id"]) != scope):
+        raise DomainError(ErrorCode.MEMBER_NOT_FOUND, "no such member", ["input", "memberId"])
+    program = await tier_program(conn, int(member["program_id"]))
+    if program is None:
+        raise DomainError(
+            ErrorCode.TIER_NOT_FOUND, "the member's program has no tiers", ["input", "memberId"]
+        )
+    return member, program
+
+
+async def _assignment_by_id(
+    conn: BaseDBAsyncClient, program: TierProgram, assignment_id: int
+) -> AssignmentRecord:
+    row = await fetch_one(
+        conn,
+        "SELECT a.id, a.tier_id, a.assigned_at, a.locked_until, a.cleared_at, a.reason, t.name,"
+        " t.rank FROM tier_assignments a JOIN tiers t ON t.id = a.tier_id WHERE a.id = ?",
+        (assignment_id,),
+    )
+    assert row is not None
+    return AssignmentRecord(
+        id=int(row["id"]),
+        tier_name=str(row["name"]),
+        rank=-1 if row["rank"] is None else int(row["rank"]),
+        assigned_at=as_datetime(row["assigned_at"]),
+        locked_until=as_optional_datetime(row["locked_until"]),
+        cleared_at=as_optional_datetime(row["cleared_at"]),
+        reason=str(row["reason"]),
+    )
+
+
+async def assign_member_tier(data: AssignTierInput, scope: int | None) -> AssignmentResult:
+    """An admin sets the member's tier: a floor from now until `locked_until` (or, without a
+    lock, as long as the downgrade policy keeps a tier reached now; app/domain/tiers.py). The
+    member moves at once (history reason MANUAL with the admin's reason, a `tier.changed`
+    event) and can still earn their way above it; the previous assignment, if any, ends.
+    Assigning below what the member already holds without it is refused (TIER_BELOW_EARNED):
+    an assignment never takes a tier away. Idempotent by `idempotency_key`."""
+    check = Checker()
+    tier_name = check.text(["input", "tierName"], data.tier_name, TIER_NAME_MAX)
+    reason = check.text(["input", "reason"], data.reason, ASSIGNMENT_REASON_MAX)
+    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    now = utc_now()
+    if data.locked_until is not None and data.locked_until <= now:
+        check.add(
+            ErrorCode.INVALID_VALUE, "lockedUntil must be in the future", ["input", "lockedUntil"]
+        )
+    check.raise_if_any()
+    assert tier_name is not None and reason is not None
+    member, program = await _program_member(data.member_id, scope)
+    tier = next((t for t in program.tiers if t.name == tier_name), None)
+    if tier is None:
+        raise DomainError(
+            ErrorCode.TIER_NOT_FOUND, f"no active tier {tier_name!r}", ["input", "tierName"]
+        )
+    locked = _utc(data.locked_until)
+    payload = {
+        "memberId": data.member_id,
+        "tierName": tier_name,
+        "lockedUntil": None if locked is None else locked.isoformat(),
+        "reason": reason,
+    }
+    scope_key = str(program.program_id)
+    async with in_transaction() as conn:
+        stored = await idempotency.claim(
+            conn,
+            scope=scope_key,
+            key=data.idempotency_key,
+            operation=_ASSIGN,
+            fingerprint=idempotency.request_fingerprint(_ASSIGN, payload),
+            now=now,
+        )
+        if stored is not None:
+            return AssignmentResult(
+                member_id=data.member_id,
+                program_id=program.program_id,
+                assignment=await _assignment_by_id(conn, program, int(stored["assignmentId"])),
+                replayed=True,
+            )
+        await _member(conn, data.member_id, lock=True)
+        enrolled_at = as_datetime(member["enrolled_at"])
+        history = await contributions(conn, program, data.member_id)
+        floor_rank, floor_until = await _membership_floor(conn, program, data.member_id, now)
+        without = standing(
+            program.config,
+            history,
+            enrolled_at=enrolled_at,
+            now=now,
+            zone=ZoneInfo(program.time_zone),
+            floor_rank=floor_rank,
+            floor_until=floor_until,
+        )
+        if tier.rank < without.rank:
+            raise DomainError(
+                ErrorCode.TIER_BELOW_EARNED,
+                f"the member holds {program.tiers[without.rank].name} without an assignment;"
+                " an assignment is a floor and never takes a tier away",
+                ["input", "tierName"],
+            )
+        await execute(
+            conn,
+            "UPDATE tier_assignments SET cleared_at = ?, clear_reason = ?"
+            " WHERE member_id = ? AND cleared_at IS NULL",
+            (now, "replaced by a new assignment", data.member_id),
+        )
+        row = await fetch_one(
+            conn,
+            "INSERT INTO tier_assignments (program_id, member_id, tier_id, locked_until, reason,"
+            " assigned_at, cleared_at, clear_reason) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)"
+            " RETURNING id",
+            (program.program_id, data.member_id, tier.id, locked, reason, now),
+        )
+        assert row is not None
+        assignment = await _assignment_by_id(conn, program, int(row["id"]))
+        await evaluate_member(
+            conn, program, data.member_id, TierChangeReason.MANUAL, now, note=reason
+        )
+        holds_until = assignment_end(
+            program.config,
+            assignment.domain,
+            zone=ZoneInfo(program.time_zone),
+            enrolled_at=enrolled_at,
+        )
+        await append_event(
+            conn,
+            program_id=program.program_id,
+            member_id=data.member_id,
+            event_type="tier.assigned",
+            payload={
+                "memberId": encode_id("Member", data.member_id),
+                "tier": tier.name,
+                "lockedUntil": payload["lockedUntil"],
+                "holdsUntil": None if holds_until is None else holds_until.isoformat(),
+                "reason": reason,
+            },
+            now=now,
+        )
+        await idempotency.store_response(
+            conn,
+            scope=scope_key,
+            key=data.idempotency_key,
+            response={"assignmentId": assignment.id},
+        )
+    return AssignmentResult(
+        member_id=data.member_id,
+        program_id=program.program_id,
+        assignment=assignment,
+        replayed=False,
+    )
+
+
+async def clear_member_tier_assignment(
+    data: ClearAssignmentInput, scope: int | None
+) -> AssignmentResult:
+    """End the member's assignment in force now; the member falls (or stays) at once at what
+    their history earns (history reason MANUAL with the admin's reason). Idempotent by key;
+    TIER_ASSIGNMENT_NOT_FOUND when none is in force."""
+    check = Checker()
+    reason = check.text(["input", "reason"], data.reason, ASSIGNMENT_REASON_MAX)
+    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.raise_if_any()
+    assert reason is not None
+    member, program = await _program_member(data.member_id, scope)
+    now = utc_now()
+    payload = {"memberId": data.member_id, "reason": reason}
+    scope_key = str(program.program_id)
+    async with in_transaction() as conn:
+        stored = await idempotency.claim(
+            conn,
+            scope=scope_key,
+            key=data.idempotency_key,
+            operation=_CLEAR,
+            fingerprint=idempotency.request_fingerprint(_CLEAR, payload),
+            now=now,
+        )
+        if stored is not None:
+            return AssignmentResult(
+                member_id=data.member_id,
+                program_id=program.program_id,
+                assignment=await _assignment_by_id(conn, program, int(stored["assignmentId"])),
+                replayed=True,
+            )
+        await _member(conn, data.member_id, lock=True)
+        current = await _last_assignment_record(conn, program, data.member_id)
+        end = (
+            None
+            if current is None
+            else assignment_end(
+                program.config,
+                current.domain,
+                zone=ZoneInfo(program.time_zone),
+                enrolled_at=as_datetime(member["enrolled_at"]),
+            )
+        )
+        if current is None or current.cleared_at is not None or (end is not None and end <= now):
+            raise DomainError(
+                ErrorCode.TIER_ASSIGNMENT_NOT_FOUND,
+                "the member has no tier assignment in force",
+                ["input", "memberId"],
+            )
+        await execute(
+            conn,
+            "UPDATE tier_assignments SET cleared_at = ?, clear_reason = ? WHERE id = ?",
+            (now, reason, current.id),
+        )
+        await evaluate_member(
+            conn, program, data.member_id, TierChangeReason.MANUAL, now, note=reason
+        )
+        await append_event(
+            conn,
+            program_id=program.program_id,
+            member_id=data.member_id,
+            event_type="tier.assignment_cleared",
+            payload={
+                "memberId": encode_id("Member", data.member_id),
+                "tier": current.tier_name,
+                "reason": reason,
+            },
+            now=now,
+        )
+        await idempotency.store_response(
+            conn, scope=scope_key, key=data.idempotency_key, response={"assignmentId": current.id}
+        )
+        cleared = await _assignment_by_id(conn, program, current.id)
+    return AssignmentResult(
+        member_id=data.member_id,
+        program_id=program.program_id,
+        assignment=cleared,
+        replayed=False,
     )
 
 
@@ -601,6 +994,16 @@ class TierChangeRecord:
     to_tier: str | None
     reason: TierChangeReason
     at: datetime
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class AssignmentInForce:
+    tier_name: str
+    assigned_at: datetime
+    locked_until: datetime | None
+    holds_until: datetime | None
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -614,9 +1017,15 @@ class TierStatus:
     period_end: datetime | None
     next_tier: TierRecord | None
     needed_for_next: int | None
-    # What the current period must still count for the member to keep the tier next period.
+    # What must still be counted, by `needed_to_keep_by`, for the member to keep the tier:
+    # yearly periods, by the period's end (to hold it through the next period); rolling, by
+    # the next instant the window's value would fall below it. None: time never takes it.
     needed_to_keep: int | None
     history: tuple[TierChangeRecord, ...]
+    needed_to_keep_by: datetime | None = None
+    assignment: AssignmentInForce | None = None
+    # The tier's perks, then those of the member's active paid memberships (no repeats).
+    perks: tuple[str, ...] = ()
 
 
 async def tier_status(program_id: int, member_id: int) -> TierStatus | None:
@@ -640,16 +1049,39 @@ async def tier_status(program_id: int, member_id: int) -> TierStatus | None:
     rank = NO_TIER if tier is None else tier.rank
     next_tier = program.tiers[rank + 1] if rank + 1 < len(program.tiers) else None
     thresholds = program.config.thresholds
-    needed_to_keep = None
-    if (
-        tier is not None
-        and program.downgrade is not DowngradePolicy.NEVER
-        and program.period in (TierPeriod.CALENDAR_YEAR, TierPeriod.ANNIVERSARY_YEAR)
-    ):
-        needed_to_keep = needed_for(thresholds, rank, result.value)
+    needed_to_keep: int | None = None
+    needed_to_keep_by: datetime | None = None
+    if tier is not None and program.downgrade is not DowngradePolicy.NEVER:
+        if program.period in (TierPeriod.CALENDAR_YEAR, TierPeriod.ANNIVERSARY_YEAR):
+            needed_to_keep = needed_for(thresholds, rank, result.value)
+            needed_to_keep_by = result.period_end
+        elif program.period is TierPeriod.ROLLING_12_MONTHS:
+            history = await contributions(conn, program, member_id)
+            needed_to_keep, needed_to_keep_by = rolling_needed_to_keep(
+                program.config, history, now, rank
+            )
+    assignment: AssignmentInForce | None = None
+    last = await _last_assignment_record(conn, program, member_id)
+    if last is not None:
+        end = assignment_end(
+            program.config, last.domain, zone=ZoneInfo(program.time_zone), enrolled_at=enrolled_at
+        )
+        if last.cleared_at is None and (end is None or now < end):
+            assignment = AssignmentInForce(
+                tier_name=last.tier_name,
+                assigned_at=last.assigned_at,
+                locked_until=last.locked_until,
+                holds_until=end,
+                reason=last.reason,
+            )
+    perks = list(tier.perks) if tier is not None else []
+    for plan in await _active_plans(conn, member_id, now):
+        for perk in from_json(plan["perks"]) or ():
+            if str(perk) not in perks:
+                perks.append(str(perk))
     rows = await fetch_all(
         conn,
-        "SELECT from_tier, to_tier, reason, at FROM tier_changes WHERE member_id = ?"
+        "SELECT from_tier, to_tier, reason, note, at FROM tier_changes WHERE member_id = ?"
         " ORDER BY id DESC LIMIT 50",
         (member_id,),
     )
@@ -672,9 +1104,13 @@ async def tier_status(program_id: int, member_id: int) -> TierStatus | None:
                 to_tier=row["to_tier"],
                 reason=TierChangeReason(row["reason"]),
                 at=as_datetime(row["at"]),
+                note=row["note"],
             )
             for row in rows
         ),
+        needed_to_keep_by=needed_to_keep_by,
+        assignment=assignment,
+        perks=tuple(perks),
     )
 
 
@@ -690,6 +1126,15 @@ class TierInput:
     reward_discount_percent: int = 0
     entry_points: int = 0
     entry_reward_id: int | None = None
+    # Shown to storefronts ("Free shipping", "Early access"), in this order.
+    perks: tuple[str, ...] = ()
+    # The name the tier had: a rename keeps its history, holders, entry grants and the rewards
+    # that require it (their `requiredTiers` follow the new name).
+    renamed_from: str | None = None
+
+
+PERK_MAX = 200
+MAX_TIER_PERKS = 20
 
 
 @dataclass(frozen=True)
@@ -742,6 +1187,9 @@ def _check_tier(check: Checker, field: list[str], tier: TierInput) -> str | None
             f"entryPoints must be in [0, {MAX_POINTS_PER_MOVEMENT}]",
             [*field, "entryPoints"],
         )
+    check.text_list([*field, "perks"], tier.perks, PERK_MAX, MAX_TIER_PERKS)
+    if tier.renamed_from is not None:
+        check.text([*field, "renamedFrom"], tier.renamed_from, TIER_NAME_MAX)
     if tier.threshold == 0 and (tier.entry_points or tier.entry_reward_id is not None):
         # Everyone holds a free tier from enrolment without ever entering it.
         check.add(
@@ -797,20 +1245,58 @@ async def configure_tiers(data: ConfigureTiersInput) -> TierProgram:
             ["input", "downgrade"],
         )
     conn = connection()
+    existing = {
+        str(row["name"]): row["retired_at"] is None
+        for row in await fetch_all(
+            conn, "SELECT name, retired_at FROM tiers WHERE program_id = ?", (program.id,)
+        )
+    }
+    renames: dict[str, str] = {}
+    for index, tier in enumerate(data.tiers):
+        if tier.renamed_from is None:
+            continue
+        old, new = tier.renamed_from.strip(), tier.name.strip()
+        field = ["input", "tiers", str(index), "renamedFrom"]
+        if not existing.get(old, False):
+            check.add(ErrorCode.TIER_NOT_FOUND, f"no active tier {old!r} to rename", field)
+        elif old in renames or old in names:
+            check.add(ErrorCode.INVALID_VALUE, f"tier {old!r} is listed twice", field)
+        elif new != old and new in existing:
+            check.add(
+                ErrorCode.INVALID_VALUE,
+                f"the program already has (or had) a tier named {new!r}",
+                ["input", "tiers", str(index), "name"],
+            )
+        else:
+            renames[old] = new
+    kept = set(names) | set(renames)
+    retiring = {name for name, active in existing.items() if active and name not in kept}
+    for requiring in await fetch_all(
+        conn,
+        "SELECT name, required_tiers FROM rewards WHERE program_id = ? AND retired_at IS NULL",
+        (program.id,),
+    ):
+        needed = retiring & {str(name) for name in from_json(requiring["required_tiers"]) or ()}
+        if needed:
+            check.add(
+                ErrorCode.TIER_IN_USE,
+                f"reward {requiring['name']!r} requires tier {sorted(needed)[0]!r}: change its"
+                " requiredTiers first (or rename the tier with renamedFrom)",
+                ["input", "tiers"],
+            )
     for index, tier in enumerate(data.tiers):
         if tier.entry_reward_id is None:
             continue
-        reward = await fetch_one(
-            conn,
-            "SELECT id FROM rewards WHERE id = ? AND program_id = ?",
-            (tier.entry_reward_id, program.id),
-        )
-        if reward is None:
-            check.add(
-                ErrorCode.REWARD_NOT_FOUND,
-                "no such reward in this program",
+        try:
+            await require_giftable_reward(
+                conn,
+                program.id,
+                tier.entry_reward_id,
                 ["input", "tiers", str(index), "entryRewardId"],
+                utc_now(),
             )
+        except DomainError as refused:
+            check.add(refused.code, refused.message, refused.field or ["input", "tiers"])
     check.raise_if_any()
     now = utc_now()
     async with in_transaction() as conn:
@@ -843,6 +1329,14 @@ async def configure_tiers(data: ConfigureTiersInput) -> TierProgram:
                     now,
                 ),
             )
+        for old, new in renames.items():
+            await execute(
+                conn,
+                "UPDATE tiers SET name = ? WHERE program_id = ? AND name = ?",
+                (new, program.id, old),
+            )
+        if renames:
+            await _rename_required_tiers(conn, program.id, renames)
         # Free the ranks first: (program, rank) is not unique, but a clean slate keeps it simple.
         await execute(
             conn,
@@ -860,20 +1354,21 @@ async def configure_tiers(data: ConfigureTiersInput) -> TierProgram:
                 tier.reward_discount_percent,
                 tier.entry_points,
                 tier.entry_reward_id,
+                json.dumps(list(dict.fromkeys(perk.strip() for perk in tier.perks))),
             )
-            kept = await fetch_one(
+            updated_tier = await fetch_one(
                 conn,
                 "UPDATE tiers SET rank = ?, threshold = ?, earn_multiplier = ?,"
-                " reward_discount_percent = ?, entry_points = ?, entry_reward_id = ?,"
+                " reward_discount_percent = ?, entry_points = ?, entry_reward_id = ?, perks = ?,"
                 " retired_at = NULL WHERE program_id = ? AND name = ? RETURNING id",
                 (*values, program.id, tier.name.strip()),
             )
-            if kept is None:
+            if updated_tier is None:
                 await execute(
                     conn,
                     "INSERT INTO tiers (program_id, name, rank, threshold, earn_multiplier,"
-                    " reward_discount_percent, entry_points, entry_reward_id, retired_at,"
-                    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+                    " reward_discount_percent, entry_points, entry_reward_id, perks, retired_at,"
+                    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
                     (program.id, tier.name.strip(), *values, now),
                 )
         await append_event(
@@ -881,7 +1376,10 @@ async def configure_tiers(data: ConfigureTiersInput) -> TierProgram:
             program_id=program.id,
             member_id=None,
             event_type="tiers.configured",
-            payload={"tiers": [tier.name.strip() for tier in data.tiers]},
+            payload={
+                "tiers": [tier.name.strip() for tier in data.tiers],
+                "renamed": renames,
+            },
             now=now,
         )
     configured = await tier_program(connection(), program.id)
@@ -889,48 +1387,25 @@ async def configure_tiers(data: ConfigureTiersInput) -> TierProgram:
     return configured
 
 
-async def set_reward_tiers(reward_id: int, tier_names: Sequence[str]) -> tuple[str, ...]:
-    """Restrict a reward to members of these tiers (none: everyone); returns the names kept."""
-    conn = connection()
-    reward = await fetch_one(conn, "SELECT id, program_id FROM rewards WHERE id = ?", (reward_id,))
-    if reward is None:
-        raise DomainError(ErrorCode.REWARD_NOT_FOUND, "no such reward", ["input", "rewardId"])
-    wanted = sorted({name.strip() for name in tier_names})
-    tiers = {
-        str(row["name"]): int(row["id"])
-        for row in await fetch_all(
-            conn,
-            "SELECT id, name FROM tiers WHERE program_id = ? AND retired_at IS NULL",
-            (reward["program_id"],),
-        )
-    }
-    check = Checker()
-    for name in wanted:
-        if name not in tiers:
-            check.add(ErrorCode.TIER_NOT_FOUND, f"no active tier {name!r}", ["input", "tierNames"])
-    check.raise_if_any()
-    async with in_transaction() as conn:
-        await execute(conn, "DELETE FROM tier_reward_access WHERE reward_id = ?", (reward_id,))
-        for name in wanted:
+# --- the jobs' units of work ------------------------------------------------------------------
+
+
+async def _rename_required_tiers(
+    conn: BaseDBAsyncClient, program_id: int, renames: dict[str, str]
+) -> None:
+    """Rewards restricted to a renamed tier follow its new name (retired rewards too, so their
+    history reads right)."""
+    for reward in await fetch_all(
+        conn, "SELECT id, required_tiers FROM rewards WHERE program_id = ?", (program_id,)
+    ):
+        names = [str(name) for name in from_json(reward["required_tiers"]) or ()]
+        renamed = sorted(renames.get(name, name) for name in names)
+        if renamed != sorted(names):
             await execute(
                 conn,
-                "INSERT INTO tier_reward_access (reward_id, tier_id) VALUES (?, ?)",
-                (reward_id, tiers[name]),
+                "UPDATE rewards SET required_tiers = ? WHERE id = ?",
+                (json.dumps(renamed), reward["id"]),
             )
-    return tuple(wanted)
-
-
-async def reward_tier_names(reward_id: int) -> tuple[str, ...]:
-    rows = await fetch_all(
-        connection(),
-        "SELECT t.name FROM tier_reward_access a JOIN tiers t ON t.id = a.tier_id"
-        " WHERE a.reward_id = ? AND t.retired_at IS NULL ORDER BY t.rank",
-        (reward_id,),
-    )
-    return tuple(str(row["name"]) for row in rows)
-
-
-# --- the jobs' units of work ------------------------------------------------------------------
 
 
 async def review_member(

@@ -330,7 +330,7 @@ ALL_TABLES = (
     "store_credit_movements",
     "tier_changes",
     "tier_entry_grants",
-    "tier_reward_access",
+    "tier_assignments",
     "tier_settings",
     "tiers",
     "token_signing_secrets",

@@ -37,6 +37,7 @@ from tests.api.factories import (
     program_key,
 )
 from tests.api.helpers import codes
+from tests.api.test_tiers import configure as configure_tiers
 
 MEMBER_REWARDS = """
 query($id: ID!) {
@@ -55,6 +56,7 @@ query($slug: String!, $kinds: [RewardKind!], $retired: Boolean!, $first: Int!, $
 
 async def test_each_kind_is_created_with_its_own_terms(api: Api) -> None:
     await create_program(api)
+    await configure_tiers(api, [{"name": "gold", "threshold": 100}])
     kinds: list[dict[str, Any]] = [
         dict(name="Five off", minimumOrderMinor=2000),
         dict(
@@ -461,7 +463,7 @@ async def test_the_tier_hook_refuses_and_writes_nothing(
     await create_program(api)
     member = await enroll(api)
     await grant_points(api, member["id"], 1000)
-    reward = await make_reward(api, requiredTiers=["gold"])
+    reward = await make_reward(api)
 
     async def restricted(*_: Any, **kwargs: Any) -> tuple[int, ErrorCode | None]:
         return kwargs["reward"].cost_points, ErrorCode.REWARD_TIER_RESTRICTED

@@ -15,8 +15,7 @@ from app import clock as app_clock
 from app.auth.api_keys import KeyKind
 from app.clock import ManualClock
 from app.config import Settings
-from app.db import fetch_all, fetch_one
-from app.services.tiers import reward_terms_for_member
+from app.db import fetch_all
 from app.services.verify import verify_ledger
 from tests.api.conftest import Api, api_client
 from tests.api.factories import (
@@ -45,14 +44,6 @@ mutation($input: ConfigureTiersInput!) {
         id name rank threshold earnMultiplier rewardDiscountPercent entryPoints entryReward { id }
       }
     }
-    userErrors { field message code }
-  }
-}"""
-
-SET_REWARD_TIERS = """
-mutation($input: SetRewardTiersInput!) {
-  setRewardTiers(input: $input) {
-    rewardId tierNames
     userErrors { field message code }
   }
 }"""
@@ -355,53 +346,6 @@ async def test_a_member_token_reads_its_own_tier_status(api: Api, clock: ManualC
     assert body["data"]["me"]["customerId"] == "cust-a"
     assert body["data"]["me"]["tierStatus"]["tier"] == {"name": "Silver"}
     assert body["data"]["me"]["tierStatus"]["neededForNext"] == 38_000
-
-
-async def test_reward_terms_apply_the_tier_discount_and_tier_restrictions(
-    api: Api, clock: ManualClock
-) -> None:
-    await create_program(api)
-    reward = await create_reward(api, cost_points=101)
-    await configure(
-        api,
-        [
-            {"name": "Silver", "threshold": 10_000, "rewardDiscountPercent": 10},
-            {"name": "Gold", "threshold": 50_000, "rewardDiscountPercent": 50},
-        ],
-    )
-    restricted = await api.data(
-        SET_REWARD_TIERS, {"input": {"rewardId": reward["id"], "tierNames": ["Gold"]}}
-    )
-    unknown = await api.data(
-        SET_REWARD_TIERS, {"input": {"rewardId": reward["id"], "tierNames": ["Platinum"]}}
-    )
-    member = await enroll(api)
-    conn = connections.get("default")
-    program = await fetch_one(conn, "SELECT id FROM programs WHERE slug = 'shop'")
-    assert program is not None
-
-    async def terms() -> tuple[int, bool, tuple[str, ...]]:
-        result = await reward_terms_for_member(
-            conn,
-            program_id=int(program["id"]),
-            member_id=pk_of(member["id"]),
-            reward_id=pk_of(reward["id"]),
-            cost_points=101,
-            now=clock.now(),
-        )
-        return result.cost_points, result.allowed, result.required_tiers
-
-    no_tier = await terms()
-    await order(api, clock, "o-1", 10_000)
-    silver = await terms()
-    await order(api, clock, "o-2", 40_000)
-    gold = await terms()
-
-    assert restricted["setRewardTiers"]["tierNames"] == ["Gold"]
-    assert codes(unknown["setRewardTiers"]["userErrors"]) == ["TIER_NOT_FOUND"]
-    assert no_tier == (101, False, ("Gold",))
-    assert silver == (91, False, ("Gold",))
-    assert gold == (51, True, ("Gold",))
 
 
 async def test_tier_status_is_null_without_tiers(api: Api) -> None:

@@ -20,6 +20,7 @@ from app.domain.earning import (
 )
 from app.domain.tiers import (
     NO_TIER,
+    Assignment,
     Contribution,
     DowngradePolicy,
     TierConfig,
@@ -29,6 +30,8 @@ from app.domain.tiers import (
     discounted_cost,
     period_start,
     qualifying_rank,
+    reached_tier_holds_until,
+    rolling_needed_to_keep,
     standing,
 )
 
@@ -231,3 +234,75 @@ def test_grace_review_moves_to_the_period_end_when_nothing_is_kept_by_grace() ->
     assert result.rank == 1
     assert result.review_at == datetime(2032, 1, 1, tzinfo=UTC_ZONE)
     assert result.holds_until == datetime(2033, 1, 1, tzinfo=UTC_ZONE) + timedelta(days=30)
+
+
+def test_a_locked_assignment_is_a_floor_until_its_date_and_earning_goes_above_it() -> None:
+    cfg = config()
+    locked = Assignment(rank=1, assigned_at=at(2030, 6, 1), locked_until=at(2030, 9, 1))
+    inside = standing(
+        cfg, [], enrolled_at=ENROLLED, now=at(2030, 8, 1), zone=UTC_ZONE, assignment=locked
+    )
+    above = rank(cfg, [Contribution(at(2030, 7, 1), 1000)], at(2030, 8, 1), assignment=locked)
+    after = rank(cfg, [], at(2030, 9, 1), assignment=locked)
+    before = rank(cfg, [], at(2030, 5, 1), assignment=locked)
+
+    assert (inside.rank, inside.earned_rank) == (1, NO_TIER)
+    assert (inside.review_at, inside.holds_until) == (at(2030, 9, 1), at(2030, 9, 1))
+    assert above == 2
+    assert after == NO_TIER
+    assert before == NO_TIER
+
+
+def test_an_unlocked_assignment_is_held_as_long_as_a_tier_reached_that_day() -> None:
+    assigned = at(2030, 6, 1)
+    grace = config(downgrade=DowngradePolicy.GRACE_PERIOD, grace_days=10)
+    rolling = config(TierPeriod.ROLLING_12_MONTHS)
+
+    assert reached_tier_holds_until(config(), assigned, UTC_ZONE, ENROLLED) == datetime(
+        2032, 1, 1, tzinfo=UTC_ZONE
+    )
+    assert reached_tier_holds_until(grace, assigned, UTC_ZONE, ENROLLED) == datetime(
+        2032, 1, 11, tzinfo=UTC_ZONE
+    )
+    assert reached_tier_holds_until(rolling, assigned, UTC_ZONE, ENROLLED) == at(2031, 6, 1)
+    assert (
+        reached_tier_holds_until(config(TierPeriod.LIFETIME), assigned, UTC_ZONE, ENROLLED) is None
+    )
+    never = config(downgrade=DowngradePolicy.NEVER)
+    assert reached_tier_holds_until(never, assigned, UTC_ZONE, ENROLLED) is None
+    cleared = Assignment(rank=2, assigned_at=assigned, cleared_at=at(2030, 7, 1))
+    assert rank(config(), [], at(2030, 6, 30), assignment=cleared) == 2
+    assert rank(config(), [], at(2030, 7, 1), assignment=cleared) == NO_TIER
+
+
+def test_a_membership_floor_and_an_assignment_the_higher_and_then_the_longer_applies() -> None:
+    cfg = config()
+    assignment = Assignment(rank=1, assigned_at=at(2030, 6, 1), locked_until=at(2030, 12, 1))
+    result = standing(
+        cfg,
+        [],
+        enrolled_at=ENROLLED,
+        now=at(2030, 7, 1),
+        zone=UTC_ZONE,
+        floor_rank=1,
+        floor_until=at(2030, 8, 1),
+        assignment=assignment,
+    )
+    assert (result.rank, result.holds_until) == (1, at(2030, 12, 1))
+
+
+def test_rolling_needed_to_keep_is_what_the_next_departure_takes_below_the_tier() -> None:
+    cfg = config(TierPeriod.ROLLING_12_MONTHS)
+    history = [
+        Contribution(at(2030, 2, 1), 300),
+        Contribution(at(2030, 4, 1), 100),
+        Contribution(at(2030, 6, 1), 200),
+    ]
+    now = at(2030, 7, 1)
+
+    # Tier 1 (500): 600 now; on 1 Feb 2031 the first 300 leave (300 left): 200 more needed.
+    assert rolling_needed_to_keep(cfg, history, now, 1) == (200, at(2031, 2, 1))
+    # Tier 0 (100): 300 after February, 200 after April, 0 after June: 100 needed by then.
+    assert rolling_needed_to_keep(cfg, history, now, 0) == (100, at(2031, 6, 1))
+    free = TierConfig(TierMetric.ORDERS, TierPeriod.ROLLING_12_MONTHS, cfg.downgrade, 0, (0, 5))
+    assert rolling_needed_to_keep(free, history, now, 0) == (0, None)

@@ -14,14 +14,16 @@ the multiplier), and up to 14 operations on 2 members, driven through the servic
   2x (refused while one is live), or cancel it now or at its period's end;
 - let 0-500 days pass and run the `memberships` and `tiers` jobs, as the runner would then;
 - change the configuration (new thresholds, possibly another policy) and run
-  `tiers-recalculate`.
+  `tiers-recalculate`;
+- assign a member a tier by hand, locked for 1-400 days or unlocked (refused below what they
+  hold, or when the tier is not configured), or clear their assignment.
 
 After every step, for every member: the stored tier equals the tier computed from the history
-in the database (ledger, orders) by the domain, and, for MONEY_SPENT and ORDERS, equals the tier
-computed by the domain from the test's own record of the orders and memberships (a second,
-independent reading of the history). The tier-change history of each member is a chain: each
-change starts from the tier the previous one ended in. And each member has at most one entry
-grant per tier.
+in the database (ledger, orders, memberships, assignments) by the domain, and, for MONEY_SPENT and
+ORDERS, equals the tier computed by the domain from the test's own record of the orders,
+memberships and assignments (a second, independent reading of the history). The tier-change
+history of each member is a chain: each change starts from the tier the previous one ended in.
+And each member has at most one entry grant per tier.
 
 Three explicit examples run first: a tier lost at a calendar year's end in Auckland after a
 refund, a rolling window with a grace period, and one-level downgrades over anniversary years
@@ -50,6 +52,7 @@ from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import add_months
 from app.domain.memberships import BillingInterval, CancelMode
 from app.domain.tiers import (
+    Assignment,
     Contribution,
     DowngradePolicy,
     TierConfig,
@@ -124,7 +127,29 @@ class CancelMembership:
     now: bool
 
 
-Operation = Order | Refund | Adjust | Wait | Reconfigure | StartMembership | CancelMembership
+@dataclass(frozen=True)
+class AssignTier:
+    member: int
+    tier: int  # T0, T1 or T2 (refused when the configuration has no such tier)
+    lock_days: int | None
+
+
+@dataclass(frozen=True)
+class ClearTier:
+    member: int
+
+
+Operation = (
+    Order
+    | Refund
+    | Adjust
+    | Wait
+    | Reconfigure
+    | StartMembership
+    | CancelMembership
+    | AssignTier
+    | ClearTier
+)
 
 
 @dataclass(frozen=True)
@@ -174,6 +199,13 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         st.builds(Reconfigure, _thresholds(metric), st.sampled_from(_policies(period))),
         st.builds(StartMembership, st.integers(0, MEMBERS - 1)),
         st.builds(CancelMembership, st.integers(0, MEMBERS - 1), st.booleans()),
+        st.builds(
+            AssignTier,
+            st.integers(0, MEMBERS - 1),
+            st.integers(0, 2),
+            st.one_of(st.none(), st.integers(1, 400)),
+        ),
+        st.builds(ClearTier, st.integers(0, MEMBERS - 1)),
     )
     return Scenario(
         metric=metric,
@@ -196,6 +228,14 @@ class ModelOrder:
 
 
 @dataclass
+class ModelAssignment:
+    tier: int
+    assigned_at: datetime
+    locked_until: datetime | None
+    cleared_at: datetime | None = None
+
+
+@dataclass
 class TierRun:
     scenario: Scenario
     clock: ManualClock
@@ -206,6 +246,8 @@ class TierRun:
     orders: list[ModelOrder] = field(default_factory=list)
     # Per member: when their live membership ends (None: none live).
     memberships: dict[int, datetime | None] = field(default_factory=dict)
+    # Per member: their latest manual assignment (tier index, assigned, locked until, cleared).
+    assignments: dict[int, ModelAssignment] = field(default_factory=dict)
     keys: int = 0
 
     def key(self) -> str:
@@ -305,6 +347,42 @@ class TierRun:
                     self.memberships[operation.member] = None
             except DomainError as exc:
                 assert ends_at is None and exc.code is ErrorCode.MEMBERSHIP_NOT_FOUND
+        elif isinstance(operation, AssignTier):
+            locked_until = (
+                None if operation.lock_days is None else now + timedelta(days=operation.lock_days)
+            )
+            try:
+                await tiers_service.assign_member_tier(
+                    tiers_service.AssignTierInput(
+                        member_id=self.member_ids[operation.member],
+                        tier_name=f"T{operation.tier}",
+                        reason="property",
+                        idempotency_key=self.key(),
+                        locked_until=locked_until,
+                    ),
+                    None,
+                )
+            except DomainError as exc:
+                assert exc.code in (ErrorCode.TIER_NOT_FOUND, ErrorCode.TIER_BELOW_EARNED), exc
+                return
+            previous = self.assignments.get(operation.member)
+            if previous is not None and previous.cleared_at is None:
+                previous.cleared_at = now
+            self.assignments[operation.member] = ModelAssignment(operation.tier, now, locked_until)
+        elif isinstance(operation, ClearTier):
+            try:
+                await tiers_service.clear_member_tier_assignment(
+                    tiers_service.ClearAssignmentInput(
+                        member_id=self.member_ids[operation.member],
+                        reason="property",
+                        idempotency_key=self.key(),
+                    ),
+                    None,
+                )
+            except DomainError as exc:
+                assert exc.code is ErrorCode.TIER_ASSIGNMENT_NOT_FOUND, exc
+                return
+            self.assignments[operation.member].cleared_at = now
         elif isinstance(operation, Wait):
             self.clock.advance(timedelta(days=operation.days))
             await end_memberships(self.clock.now())
@@ -367,6 +445,7 @@ class TierRun:
                 )
                 ends_at = self.memberships.get(index)
                 floor = ends_at is not None and now < ends_at
+                assigned = self.assignments.get(index)
                 model = standing(
                     config,
                     self.model_contributions(index),
@@ -375,6 +454,15 @@ class TierRun:
                     zone=zone,
                     floor_rank=0 if floor else -1,
                     floor_until=ends_at if floor else None,
+                    # A retired tier's assignment holds nobody up.
+                    assignment=None
+                    if assigned is None or assigned.tier >= len(config.thresholds)
+                    else Assignment(
+                        assigned.tier,
+                        assigned.assigned_at,
+                        assigned.locked_until,
+                        assigned.cleared_at,
+                    ),
                 )
                 assert model.rank == from_history.rank, (index, model, from_history)
             changes = await fetch_all(
@@ -469,6 +557,30 @@ ONE_LEVEL_ANNIVERSARY = Scenario(
 )
 
 
+ASSIGNED_THEN_TIME = Scenario(
+    TierMetric.MONEY_SPENT,
+    TierPeriod.CALENDAR_YEAR,
+    DowngradePolicy.PERIOD_END,
+    0,
+    (10_000, 50_000),
+    "UTC",
+    [
+        Order(0, 20_000, 0),
+        AssignTier(0, 1, 30),
+        Refund(0, 1000),
+        Wait(20),
+        Wait(20),
+        AssignTier(1, 1, None),
+        Order(1, 60_000, 0),
+        Wait(400),
+        Wait(400),
+        ClearTier(1),
+        AssignTier(1, 0, 10),
+        ClearTier(1),
+    ],
+)
+
+
 @hypothesis_settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -481,6 +593,7 @@ ONE_LEVEL_ANNIVERSARY = Scenario(
 @example(scenario=DROPS_AT_YEAR_END)
 @example(scenario=ROLLING_GRACE)
 @example(scenario=ONE_LEVEL_ANNIVERSARY)
+@example(scenario=ASSIGNED_THEN_TIME)
 async def test_a_members_tier_always_equals_the_tier_recomputed_from_their_history(
     example_databases: ExampleDatabases,  # noqa: F811
     scenario: Scenario,
