@@ -105,7 +105,7 @@ class TierChangeReason(StrEnum):
     # A manual assignment's lock (or hold) ended and the review job moved the member.
     ASSIGNMENT_ENDED = "ASSIGNMENT_ENDED"
     # A given reward was taken back (its cost no longer counts as earned).
-    REDEMPTION_CANCELLED = "REDEMPTION_CANCELLED"
+    GIFT_CANCELLED = "GIFT_CANCELLED"
 
 
 @dataclass(frozen=True)

@@ -322,7 +322,7 @@ async def _re_evaluate_tier(
         conn,
         program_id=redemption.program_id,
         member_id=redemption.member_id,
-        reason=TierChangeReason.REDEMPTION_CANCELLED,
+        reason=TierChangeReason.GIFT_CANCELLED,
         now=now,
     )
 

@@ -23,6 +23,7 @@ from app.domain.tiers import (
     Assignment,
     Contribution,
     DowngradePolicy,
+    TierChangeReason,
     TierConfig,
     TierMetric,
     TierPeriod,
@@ -34,6 +35,7 @@ from app.domain.tiers import (
     rolling_needed_to_keep,
     standing,
 )
+from app.models.tiers import TierChange
 
 UTC_ZONE = ZoneInfo("UTC")
 ENROLLED = datetime(2030, 3, 10, 9, 0, tzinfo=UTC)
@@ -306,3 +308,9 @@ def test_rolling_needed_to_keep_is_what_the_next_departure_takes_below_the_tier(
     assert rolling_needed_to_keep(cfg, history, now, 0) == (100, at(2031, 6, 1))
     free = TierConfig(TierMetric.ORDERS, TierPeriod.ROLLING_12_MONTHS, cfg.downgrade, 0, (0, 5))
     assert rolling_needed_to_keep(free, history, now, 0) == (0, None)
+
+
+def test_every_tier_change_reason_fits_its_column() -> None:
+    # SQLite does not enforce a column's length; PostgreSQL refuses the whole transaction.
+    width = TierChange._meta.fields_map["reason"].max_length  # type: ignore[attr-defined]
+    assert max(len(reason.value) for reason in TierChangeReason) <= width
