@@ -1139,6 +1139,11 @@ async def _apply_order(
     """Rewards one order of the friend earns each side; the referrer's first makes the
     referral QUALIFIED (REWARDED at once when the order's return window is already over).
     Every rewarded order uses up a slot, also when a refund cancels it later."""
+    # Both members before anything else: giving the friend a stocked reward takes the
+    # program's reward lock (`reward_gifts.lock_reward_rows`), after which no other member
+    # row may be locked, or this waits on the referrer while the referrer's own order waits
+    # on that lock.
+    await _lock_member(conn, referral.referrer_id)
     until = order.placed_at + timedelta(days=pending_days)
     pending_until = until if until > now else None
     for side, rule, description in (

@@ -72,7 +72,7 @@ def _unavailable(row: dict[str, Any], now: datetime) -> bool:
 
 # Namespace of the PostgreSQL advisory lock taken by `lock_reward_rows` (two-key form, so it
 # never meets the job runner's one-key locks); the second key is the program id.
-_REWARD_ROWS_LOCK = 0x4C52
+PROGRAM_REWARD_LOCK_CLASS = 0x4C52
 
 
 async def lock_reward_rows(conn: BaseDBAsyncClient, program_id: int) -> None:
@@ -85,8 +85,9 @@ async def lock_reward_rows(conn: BaseDBAsyncClient, program_id: int) -> None:
     in opposite orders and deadlock. Holding this lock until commit first makes them take turns
     instead. Purchases lock one reward row and nothing after it, so they do not need it.
 
-    Order: every member row the transaction needs first (record_order and refunds lock a
-    referrer before punch cards and tiers give anything), then this lock, then reward rows; a
+    Order: every member row the transaction needs first (a friend's order locks the referrer
+    before the friend's referral gift, and record_order and refunds lock the referrer before
+    punch cards and tiers give anything), then this lock, then reward rows; a
     transaction holding it must not lock another member. SQLite has one writer at a time:
     nothing to do.
     """
@@ -94,7 +95,7 @@ async def lock_reward_rows(conn: BaseDBAsyncClient, program_id: int) -> None:
         await fetch_one(
             conn,
             "SELECT pg_advisory_xact_lock(?, ?) IS NULL AS locked",
-            (_REWARD_ROWS_LOCK, program_id),
+            (PROGRAM_REWARD_LOCK_CLASS, program_id),
         )
 
 
