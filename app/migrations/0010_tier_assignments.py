@@ -20,27 +20,46 @@ async def add_live_index(apps: object, schema_editor: BaseSchemaEditor) -> None:
 
 
 async def move_reward_access(apps: object, schema_editor: BaseSchemaEditor) -> None:
-    """Tier restrictions now live on the reward (`rewards.required_tiers`, tier names): carry
-    the rows of the dropped `tier_reward_access` table over before it goes."""
+    """Tier restrictions now live on the reward (`rewards.required_tiers`, tier names, checked
+    from now on): carry the rows of the dropped `tier_reward_access` table over before it goes.
+    A reward without such rows keeps only the names of its program's active tiers: before, its
+    `required_tiers` were stored unchecked and restricted nothing, and a name that matches no
+    tier would now refuse every member."""
     client = schema_editor.client
-    _, rows = await client.execute_query(
+    _, access_rows = await client.execute_query(
         "SELECT a.reward_id, t.name FROM tier_reward_access a JOIN tiers t ON t.id = a.tier_id"
         " WHERE t.retired_at IS NULL ORDER BY a.reward_id, t.name"
     )
-    names: dict[int, list[str]] = {}
-    for row in rows:
-        names.setdefault(int(row["reward_id"]), []).append(str(row["name"]))
+    granted: dict[int, list[str]] = {}
+    for row in access_rows:
+        granted.setdefault(int(row["reward_id"]), []).append(str(row["name"]))
+    _, tier_rows = await client.execute_query(
+        "SELECT program_id, name FROM tiers WHERE retired_at IS NULL"
+    )
+    active: dict[int, set[str]] = {}
+    for row in tier_rows:
+        active.setdefault(int(row["program_id"]), set()).add(str(row["name"]))
+    _, rewards = await client.execute_query(
+        "SELECT id, program_id, required_tiers FROM rewards ORDER BY id"
+    )
     postgres = client.capabilities.dialect == "postgres"
     statement = (
         "UPDATE rewards SET required_tiers = $1::jsonb WHERE id = $2"
         if postgres
         else "UPDATE rewards SET required_tiers = ? WHERE id = ?"
     )
-    for reward_id, tier_names in names.items():
-        await client.execute_query(
-            statement,
-            [dumps(sorted(tier_names), separators=(",", ":")), reward_id],
-        )
+    for reward in rewards:
+        reward_id = int(reward["id"])
+        stored = reward["required_tiers"]
+        stored_names = loads(stored) if isinstance(stored, str) else list(stored or [])
+        names = granted.get(reward_id)
+        if names is None:
+            program_tiers = active.get(int(reward["program_id"]), set())
+            names = [name for name in stored_names if name in program_tiers]
+        if sorted(names) != sorted(stored_names) or reward_id in granted:
+            await client.execute_query(
+                statement, [dumps(sorted(names), separators=(",", ":")), reward_id]
+            )
 
 
 class Migration(migrations.Migration):
