@@ -24,6 +24,7 @@ from app.graphql.types import (
     RewardKindEnum,
     RewardLimitPeriodEnum,
     cursor_position,
+    next_page_info,
     page_size,
 )
 from app.services import programs as programs_service
@@ -331,10 +332,7 @@ class CatalogueQueries:
         ]
         return RewardConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(records) > limit,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+            page_info=next_page_info(len(records), limit, edges),
         )
 
     @strawberry.field(
@@ -388,10 +386,7 @@ class CatalogueQueries:
         ]
         return RedemptionConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(records) > limit,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+            page_info=next_page_info(len(records), limit, edges),
         )
 
     @strawberry.field(

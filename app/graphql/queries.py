@@ -39,6 +39,7 @@ from app.graphql.types import (
     Redemption,
     Reward,
     cursor_position,
+    next_page_info,
     page_size,
     reward_for_reader,
 )
@@ -263,10 +264,7 @@ class Query(ReferralQueries, PunchCardQueries, TierQueries, MembershipQueries, C
         ]
         return AuditEntryConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(records) > limit,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+            page_info=next_page_info(len(records), limit, edges),
         )
 
     @strawberry.field(description="The outbox of domain events of a program, oldest first.")
@@ -294,10 +292,7 @@ class Query(ReferralQueries, PunchCardQueries, TierQueries, MembershipQueries, C
         ]
         return EventConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(records) > limit,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+            page_info=next_page_info(len(records), limit, edges),
         )
 
     @strawberry.field(

@@ -32,6 +32,7 @@ from app.graphql.types import (
     Redemption,
     Reward,
     cursor_position,
+    next_page_info,
     page_size,
     reward_for_reader,
 )
@@ -338,9 +339,7 @@ async def referral_connection(
     ]
     return ReferralConnection(
         edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(records) > limit, end_cursor=edges[-1].cursor if edges else None
-        ),
+        page_info=next_page_info(len(records), limit, edges),
     )
 
 

@@ -11,7 +11,14 @@ from app.domain.ledger import TransactionKind
 from app.graphql.context import Info, admin, member_reader
 from app.graphql.errors import UserError, guarded
 from app.graphql.ids import decode_id, encode_cursor, encode_id
-from app.graphql.types import Member, Node, PageInfo, cursor_position, page_size
+from app.graphql.types import (
+    Member,
+    Node,
+    PageInfo,
+    cursor_position,
+    next_page_info,
+    page_size,
+)
 from app.services import members as members_service
 from app.services import store_credit as store_credit_service
 from app.services.store_credit import StoreCreditRecord, StoreCreditResult
@@ -113,9 +120,7 @@ async def store_credit_history(
     ]
     return StoreCreditMovementConnection(
         edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(records) > limit, end_cursor=edges[-1].cursor if edges else None
-        ),
+        page_info=next_page_info(len(records), limit, edges),
     )
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import strawberry
 from strawberry.scalars import JSON
@@ -127,6 +128,17 @@ class Node:
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
+
+
+class _Edge(Protocol):
+    @property
+    def cursor(self) -> str: ...
+
+
+def next_page_info(fetched: int, limit: int, edges: Sequence[_Edge]) -> PageInfo:
+    """The page info of `edges`, the first `limit` of `fetched` rows: the resolvers fetch one
+    row more than the page, so a next page exists when that extra row came back."""
+    return PageInfo(has_next_page=fetched > limit, end_cursor=edges[-1].cursor if edges else None)
 
 
 @strawberry.type(description="A store's loyalty program.")
@@ -310,10 +322,7 @@ class Member(Node):
         ]
         return ActivityConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > limit,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+            page_info=next_page_info(len(rows), limit, edges),
         )
 
     @strawberry.field(

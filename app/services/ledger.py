@@ -171,6 +171,55 @@ async def expiry_settings(conn: BaseDBAsyncClient, program_id: int) -> ExpirySet
     )
 
 
+async def _insert_journal_transaction(
+    conn: BaseDBAsyncClient,
+    *,
+    program_id: int,
+    member_id: int,
+    kind: TransactionKind,
+    points: int,
+    description: str,
+    order_ref: str | None,
+    member_account: Account,
+    counter_account: Account,
+    amount: int,
+    now: datetime,
+) -> int:
+    """Write one journal transaction with its two entries (`amount` on the member's account,
+    `-amount` on the counter account, so they sum to zero) and return its id.
+
+    `points` is the net change of the member's points recorded on the transaction row.
+    """
+    transaction = await fetch_one(
+        conn,
+        "INSERT INTO ledger_transactions (program_id, member_id, kind, points, description,"
+        " order_ref, reverses_id, created_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?) RETURNING id",
+        (program_id, member_id, kind.value, points, description, order_ref, now),
+    )
+    assert transaction is not None
+    transaction_id = int(transaction["id"])
+    await execute(
+        conn,
+        "INSERT INTO ledger_entries (transaction_id, program_id, member_id, account, amount,"
+        " closes_transaction) VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)",
+        (
+            transaction_id,
+            program_id,
+            member_id,
+            member_account.value,
+            amount,
+            False,
+            transaction_id,
+            program_id,
+            member_id,
+            counter_account.value,
+            -amount,
+            True,
+        ),
+    )
+    return transaction_id
+
+
 async def post_movement(
     conn: BaseDBAsyncClient, movement: Movement, now: datetime
 ) -> PostedTransaction:
@@ -243,40 +292,18 @@ async def post_movement(
     # Net change of the member's points: maturing and debt recovery move points between the
     # member's own accounts and change nothing in total.
     net_points = 0 if movement.counter_account in _MEMBER_ACCOUNTS else points
-    transaction = await fetch_one(
+    transaction_id = await _insert_journal_transaction(
         conn,
-        "INSERT INTO ledger_transactions (program_id, member_id, kind, points, description,"
-        " order_ref, reverses_id, created_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?) RETURNING id",
-        (
-            movement.program_id,
-            movement.member_id,
-            movement.kind.value,
-            net_points,
-            movement.description,
-            movement.order_ref,
-            now,
-        ),
-    )
-    assert transaction is not None
-    transaction_id = int(transaction["id"])
-    await execute(
-        conn,
-        "INSERT INTO ledger_entries (transaction_id, program_id, member_id, account, amount,"
-        " closes_transaction) VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)",
-        (
-            transaction_id,
-            movement.program_id,
-            movement.member_id,
-            movement.member_account.value,
-            points,
-            False,
-            transaction_id,
-            movement.program_id,
-            movement.member_id,
-            movement.counter_account.value,
-            -points,
-            True,
-        ),
+        program_id=movement.program_id,
+        member_id=movement.member_id,
+        kind=movement.kind,
+        points=net_points,
+        description=movement.description,
+        order_ref=movement.order_ref,
+        member_account=movement.member_account,
+        counter_account=movement.counter_account,
+        amount=points,
+        now=now,
     )
     spent_lots_expire_at: datetime | None = None
     if points > 0 and movement.counter_account not in _MEMBER_ACCOUNTS:
@@ -528,39 +555,18 @@ async def post_store_credit(
             f"the member's store credit would pass {MAX_BALANCE} minor units",
             ["input", "amountMinor"],
         )
-    transaction = await fetch_one(
+    transaction_id = await _insert_journal_transaction(
         conn,
-        "INSERT INTO ledger_transactions (program_id, member_id, kind, points, description,"
-        " order_ref, reverses_id, created_at) VALUES (?, ?, ?, 0, ?, ?, NULL, ?) RETURNING id",
-        (
-            movement.program_id,
-            movement.member_id,
-            movement.kind.value,
-            movement.description,
-            movement.order_ref,
-            now,
-        ),
-    )
-    assert transaction is not None
-    transaction_id = int(transaction["id"])
-    await execute(
-        conn,
-        "INSERT INTO ledger_entries (transaction_id, program_id, member_id, account, amount,"
-        " closes_transaction) VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)",
-        (
-            transaction_id,
-            movement.program_id,
-            movement.member_id,
-            Account.MEMBER_STORE_CREDIT.value,
-            amount,
-            False,
-            transaction_id,
-            movement.program_id,
-            movement.member_id,
-            Account.PROGRAM_STORE_CREDIT.value,
-            -amount,
-            True,
-        ),
+        program_id=movement.program_id,
+        member_id=movement.member_id,
+        kind=movement.kind,
+        points=0,
+        description=movement.description,
+        order_ref=movement.order_ref,
+        member_account=Account.MEMBER_STORE_CREDIT,
+        counter_account=Account.PROGRAM_STORE_CREDIT,
+        amount=amount,
+        now=now,
     )
     balance_after = int(balance["store_credit_minor"])
     await append_event(

@@ -82,17 +82,15 @@ DEFAULT_POINTS_PER_CURRENCY_UNIT = 100
 
 
 @dataclass(frozen=True)
-class RewardRecord:
-    id: int
-    program_id: int
+class RewardFields:
+    """Everything an admin sets on a reward besides its kind and program."""
+
     name: str
-    description: str
-    kind: RewardKind
     cost_points: int
-    value_minor: int | None
-    stock: int | None
-    active: bool
-    created_at: datetime
+    description: str = ""
+    value_minor: int | None = None
+    stock: int | None = None
+    active: bool = True
     currency: str | None = None
     minimum_order_minor: int | None = None
     percent_off: int | None = None
@@ -107,12 +105,22 @@ class RewardRecord:
     limit_period: LimitPeriod = LimitPeriod.EVER
     starts_at: datetime | None = None
     ends_at: datetime | None = None
-    retired_at: datetime | None = None
     code_source: CodeSource = CodeSource.GENERATED
     code_valid_days: int | None = None
     image_urls: tuple[str, ...] = ()
     required_tiers: tuple[str, ...] = ()
     required_segments: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RewardRecord(RewardFields):
+    """A stored reward: the admin's fields with what the catalogue adds."""
+
+    id: int
+    program_id: int
+    kind: RewardKind
+    created_at: datetime
+    retired_at: datetime | None = None
 
     @property
     def terms(self) -> RewardTerms:
@@ -155,73 +163,13 @@ class RedemptionRecord:
     expired_at: datetime | None = None
 
 
-@dataclass(frozen=True)
-class RewardFields:
-    """Everything an admin sets on a reward besides its kind and program."""
-
-    name: str
-    cost_points: int
-    description: str = ""
-    value_minor: int | None = None
-    stock: int | None = None
-    active: bool = True
-    currency: str | None = None
-    minimum_order_minor: int | None = None
-    percent_off: int | None = None
-    max_value_minor: int | None = None
-    skus: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
-    charity_name: str | None = None
-    points_min: int | None = None
-    points_max: int | None = None
-    points_step: int | None = None
-    per_member_limit: int | None = None
-    limit_period: LimitPeriod = LimitPeriod.EVER
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    code_source: CodeSource = CodeSource.GENERATED
-    code_valid_days: int | None = None
-    image_urls: tuple[str, ...] = ()
-    required_tiers: tuple[str, ...] = ()
-    required_segments: tuple[str, ...] = ()
-
-
 _FIELD_NAMES = tuple(item.name for item in dataclasses.fields(RewardFields))
 
 
-@dataclass(frozen=True)
-class CreateRewardInput:
+@dataclass(frozen=True, kw_only=True)
+class CreateRewardInput(RewardFields):
     program_slug: str
-    name: str
     kind: RewardKind
-    cost_points: int
-    description: str = ""
-    value_minor: int | None = None
-    stock: int | None = None
-    active: bool = True
-    currency: str | None = None
-    minimum_order_minor: int | None = None
-    percent_off: int | None = None
-    max_value_minor: int | None = None
-    skus: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
-    charity_name: str | None = None
-    points_min: int | None = None
-    points_max: int | None = None
-    points_step: int | None = None
-    per_member_limit: int | None = None
-    limit_period: LimitPeriod = LimitPeriod.EVER
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    code_source: CodeSource = CodeSource.GENERATED
-    code_valid_days: int | None = None
-    image_urls: tuple[str, ...] = ()
-    required_tiers: tuple[str, ...] = ()
-    required_segments: tuple[str, ...] = ()
-
-    def fields(self) -> RewardFields:
-        values = {name: getattr(self, name) for name in _FIELD_NAMES}
-        return RewardFields(**values)
 
 
 # Sentinel for "leave as it is" in updates (None is a value: "no stock limit", "no end").
@@ -545,7 +493,7 @@ def _check_store_credit_currency(
 
 async def create_reward(data: CreateRewardInput) -> RewardRecord:
     check = Checker()
-    cleaned = _check_fields(check, data.kind, data.fields())
+    cleaned = _check_fields(check, data.kind, _fields_of(data))
     check.raise_if_any()
     program = await require_program(data.program_slug, None)
     await check_required_tiers(connection(), program.id, cleaned.required_tiers)
@@ -579,7 +527,8 @@ async def create_reward(data: CreateRewardInput) -> RewardRecord:
     return reward
 
 
-def _fields_of(reward: RewardRecord) -> RewardFields:
+def _fields_of(reward: RewardFields) -> RewardFields:
+    """Only the admin's fields of a stored reward or a creation input."""
     return RewardFields(**{name: getattr(reward, name) for name in _FIELD_NAMES})
 
 

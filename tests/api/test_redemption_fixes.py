@@ -7,17 +7,14 @@ storefront never sees a hidden reward through a card."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 from tortoise.connection import connections
 from tortoise.transactions import in_transaction
 
-from app import clock as app_clock
 from app.auth.api_keys import KeyKind
 from app.clock import ManualClock
-from app.config import Settings
 from app.db import fetch_all, fetch_one
 from app.domain.ledger import TransactionKind
 from app.domain.tiers import TierChangeReason
@@ -33,7 +30,7 @@ from tests.api.catalogue_factories import (
     redeemed,
     reward_input,
 )
-from tests.api.conftest import Api, api_client
+from tests.api.conftest import Api
 from tests.api.factories import create_program, enroll, everything, grant_points, program_key
 from tests.api.helpers import codes, global_id, pk_of, rows
 from tests.api.test_punch_cards import (
@@ -46,6 +43,7 @@ from tests.api.test_punch_cards import (
     set_policy,
 )
 from tests.api.test_tiers import configure, order, status
+from tests.jobs import helpers as job_helpers
 from tests.jobs.helpers import T0
 from tests.jobs.test_memberships import event, plan
 
@@ -54,17 +52,10 @@ query($id: ID!) { memberRewards(memberId: $id) { reward { name } costPoints rede
 """
 
 
-@pytest.fixture
-def clock() -> Iterator[ManualClock]:
-    with app_clock.using(ManualClock(T0)) as installed:
-        assert isinstance(installed, ManualClock)
-        yield installed
-
-
-@pytest.fixture
-async def api(db: None, settings: Settings, clock: ManualClock) -> AsyncIterator[Api]:
-    async with api_client(settings) as client:
-        yield client
+# The API client and the manual clock of the job tests: services, jobs and these tests share
+# one clock, standing at T0 until a test moves it.
+clock = job_helpers.clock
+api = job_helpers.api
 
 
 async def gift_ids(member_id: str) -> list[str]:

@@ -4,20 +4,16 @@ once, the tier multiplier, what a member sees, reward terms, and many orders at 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from tortoise.connection import connections
 
-from app import clock as app_clock
 from app.auth.api_keys import KeyKind
 from app.clock import ManualClock
-from app.config import Settings
 from app.db import fetch_all
 from app.services.verify import verify_ledger
-from tests.api.conftest import Api, api_client
+from tests.api.conftest import Api
 from tests.api.factories import (
     RECORD_ORDER,
     create_program,
@@ -33,6 +29,7 @@ from tests.api.factories import (
 from tests.api.helpers import codes, pk_of, snapshot
 from tests.api.test_referrals import enroll_with
 from tests.api.test_referrals import setup as referral_program
+from tests.jobs import helpers as job_helpers
 from tests.jobs.helpers import T0
 
 CONFIGURE = """
@@ -79,17 +76,10 @@ GOLD_TIERS = [
 ]
 
 
-@pytest.fixture
-def clock() -> Iterator[ManualClock]:
-    with app_clock.using(ManualClock(T0)) as installed:
-        assert isinstance(installed, ManualClock)
-        yield installed
-
-
-@pytest.fixture
-async def api(db: None, settings: Settings, clock: ManualClock) -> AsyncIterator[Api]:
-    async with api_client(settings) as client:
-        yield client
+# The API client and the manual clock of the job tests: services, jobs and these tests share
+# one clock, standing at T0 until a test moves it.
+clock = job_helpers.clock
+api = job_helpers.api
 
 
 async def configure(

@@ -3,21 +3,41 @@ raw looks at lots, transactions and outbox events."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 from tortoise.connection import connections
 
+from app import clock as app_clock
 from app.clock import ManualClock
+from app.config import Settings
 from app.db import as_optional_datetime, fetch_all, fetch_one
 from app.jobs.runner import JobName, JobResult, run_job
-from tests.api.conftest import Api
+from tests.api.conftest import Api, api_client
 from tests.api.factories import REDEEM, record_order
 from tests.api.helpers import pk_of
 
 # A Monday at noon, years after the real present: nothing here depends on the system clock.
 T0 = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> Iterator[ManualClock]:
+    """The process's clock for this test, standing at T0 until the test moves it."""
+    with app_clock.using(ManualClock(T0)) as installed:
+        assert isinstance(installed, ManualClock)
+        yield installed
+
+
+@pytest.fixture
+async def api(db: None, settings: Settings, clock: ManualClock) -> AsyncIterator[Api]:
+    """The API client of a test whose services and jobs run on the manual `clock`."""
+    async with api_client(settings) as client:
+        yield client
+
 
 UPDATE_SETTINGS = """
 mutation($input: UpdateProgramSettingsInput!) {
