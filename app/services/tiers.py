@@ -795,19 +795,16 @@ async def assign_member_tier(data: AssignTierInput, scope: int | None) -> Assign
     tier_name = check.text(["input", "tierName"], data.tier_name, TIER_NAME_MAX)
     reason = check.text(["input", "reason"], data.reason, ASSIGNMENT_REASON_MAX)
     check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
-    now = utc_now()
-    if data.locked_until is not None and data.locked_until <= now:
+    if data.locked_until is not None and data.locked_until.utcoffset() is None:
         check.add(
-            ErrorCode.INVALID_VALUE, "lockedUntil must be in the future", ["input", "lockedUntil"]
+            ErrorCode.INVALID_VALUE,
+            "lockedUntil needs a time zone offset (e.g. 2030-03-01T00:00:00Z)",
+            ["input", "lockedUntil"],
         )
     check.raise_if_any()
     assert tier_name is not None and reason is not None
+    now = utc_now()
     member, program = await _program_member(data.member_id, scope)
-    tier = next((t for t in program.tiers if t.name == tier_name), None)
-    if tier is None:
-        raise DomainError(
-            ErrorCode.TIER_NOT_FOUND, f"no active tier {tier_name!r}", ["input", "tierName"]
-        )
     locked = _utc(data.locked_until)
     payload = {
         "memberId": data.member_id,
@@ -831,6 +828,19 @@ async def assign_member_tier(data: AssignTierInput, scope: int | None) -> Assign
                 program_id=program.program_id,
                 assignment=await _assignment_by_id(conn, program, int(stored["assignmentId"])),
                 replayed=True,
+            )
+        # After the claim: a replay answers what was done, even once the date has passed or
+        # the tier was renamed. A refusal here rolls the claim back with everything else.
+        if locked is not None and locked <= now:
+            raise DomainError(
+                ErrorCode.INVALID_VALUE,
+                "lockedUntil must be in the future",
+                ["input", "lockedUntil"],
+            )
+        tier = next((t for t in program.tiers if t.name == tier_name), None)
+        if tier is None:
+            raise DomainError(
+                ErrorCode.TIER_NOT_FOUND, f"no active tier {tier_name!r}", ["input", "tierName"]
             )
         await _member(conn, data.member_id, lock=True)
         enrolled_at = as_datetime(member["enrolled_at"])

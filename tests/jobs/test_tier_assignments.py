@@ -241,6 +241,7 @@ async def test_refused_assignments_write_nothing(api: Api, clock: ManualClock) -
     no_reason = await assign(api, member["id"], "Gold", "k-5", reason=" ")
     not_admin = await assign(api, member["id"], "Gold", "k-6", api_key=secret)
     no_assignment = await clear(api, member["id"], "k-7")
+    naive = await assign(api, member["id"], "Gold", "k-8", locked_until=datetime(2030, 3, 1))
 
     assert codes(unknown["userErrors"]) == ["TIER_NOT_FOUND"]
     assert unknown["userErrors"][0]["field"] == ["input", "tierName"]
@@ -251,9 +252,11 @@ async def test_refused_assignments_write_nothing(api: Api, clock: ManualClock) -
     assert codes(no_reason["userErrors"]) == ["REQUIRED"]
     assert codes(not_admin["userErrors"]) == ["FORBIDDEN"]
     assert codes(no_assignment["userErrors"]) == ["TIER_ASSIGNMENT_NOT_FOUND"]
+    assert codes(naive["userErrors"]) == ["INVALID_VALUE"]
+    assert naive["userErrors"][0]["field"] == ["input", "lockedUntil"]
     after = await everything()
     # Every admin request is audited, refused or not (one per request but the secret key's).
-    assert after["all_counts"].pop("audit_log") == before["all_counts"].pop("audit_log") + 6
+    assert after["all_counts"].pop("audit_log") == before["all_counts"].pop("audit_log") + 7
     assert after == before
 
 
@@ -273,6 +276,23 @@ async def test_an_assignment_replays_by_its_key_and_refuses_the_key_with_other_i
     assert codes(reused["userErrors"]) == ["IDEMPOTENCY_KEY_REUSED"]
     assert await count("SELECT COUNT(*) AS n FROM tier_assignments") == 1
     assert await count("SELECT COUNT(*) AS n FROM tier_changes") == 1
+
+
+async def test_a_replay_answers_what_was_done_after_the_lock_date_has_passed(
+    api: Api, clock: ManualClock
+) -> None:
+    await create_program(api)
+    await configure(api)
+    member = await enroll(api)
+    first = await assign(api, member["id"], "Gold", "a-1", locked_until=LOCK_END)
+
+    clock.set(LOCK_END + timedelta(days=1))
+    replay = await assign(api, member["id"], "Gold", "a-1", locked_until=LOCK_END)
+
+    assert first["userErrors"] == []
+    assert replay["userErrors"] == []
+    assert replay["assignment"]["assignedAt"] == first["assignment"]["assignedAt"]
+    assert len(await rows("SELECT id FROM tier_assignments")) == 1
 
 
 async def test_parallel_assignments_leave_exactly_one_in_force(
