@@ -646,7 +646,7 @@ async def member_attributes(program_id: int, member_id: int) -> MemberAttributes
     tier = None if program is None else await _current_tier(conn, program, member_id)
     return MemberAttributes(
         tier=None if tier is None else tier.name,
-        multiplier=await member_multiplier(conn, program_id, member_id, utc_now()),
+        multiplier=await _multiplier_of(conn, tier, member_id, utc_now()),
     )
 
 
@@ -700,6 +700,12 @@ async def member_multiplier(
     rewards."""
     program = await tier_program(conn, program_id)
     tier = None if program is None else await _current_tier(conn, program, member_id)
+    return await _multiplier_of(conn, tier, member_id, now)
+
+
+async def _multiplier_of(
+    conn: BaseDBAsyncClient, tier: TierRecord | None, member_id: int, now: datetime
+) -> Decimal | None:
     multipliers = [
         Decimal(str(plan["earn_multiplier"]))
         for plan in await _active_plans(conn, member_id, now)

@@ -7,11 +7,13 @@ checks them against a traced run of the services and warns when the app has move
 
 - recordOrder (no idempotencyKey): SELECT the program by slug, SELECT the member by
   (program_id, customer_id), SELECT an existing order by (program_id, order_id), SELECT the
-  program's active earning rules; then in one transaction INSERT orders ... ON CONFLICT DO
-  NOTHING RETURNING, UPDATE members ... RETURNING, INSERT ledger_transactions RETURNING id,
+  program's active earning rules, SELECT its tier settings and the member's live paid
+  memberships (the earning multiplier); then in one transaction INSERT orders ... ON CONFLICT
+  DO NOTHING RETURNING, UPDATE members ... RETURNING, INSERT ledger_transactions RETURNING id,
   INSERT ledger_entries (two rows), INSERT point_lots, INSERT outbox_events (points.earned),
-  UPDATE orders SET transaction_id, INSERT outbox_events (order.recorded).
-- member-status: SELECT the member row by id, SELECT its newest 11 ledger transactions.
+  UPDATE orders SET transaction_id, INSERT outbox_events (order.recorded), SELECT a referral of
+  the member, SELECT the program's punch cards, SELECT its tier settings (tier progress).
+- member-status: SELECT the member row by id, SELECT its newest 11 points transactions.
 
 SQLite: one aiosqlite connection with the app's pragmas; an asyncio.Lock serialises statements
 and holds across a transaction, as Tortoise's SQLite client does. PostgreSQL: an asyncpg pool
@@ -111,10 +113,28 @@ SELECT_REFERRAL = (
     " qualified_at, rewarded_at, held_at, rejected_at, reviewed_at, ip_hash FROM referrals"
     " WHERE friend_id = ? AND state IN (?, ?, ?) ORDER BY id LIMIT 1"
 )
+# app/services/tiers.py, memberships and punch_cards: a program without tiers, plans or cards
+# still asks (the reads return nothing).
+SELECT_TIER_SETTINGS = (
+    "SELECT s.metric, s.period, s.downgrade, s.grace_days, s.version, s.recalculated_version,"
+    " s.updated_at, p.time_zone, p.currency FROM tier_settings s"
+    " JOIN programs p ON p.id = s.program_id WHERE s.program_id = ?"
+)
+SELECT_MEMBERSHIPS = (
+    "SELECT p.tier_id, p.earn_multiplier, p.perks, m.ends_at FROM memberships m"
+    " JOIN membership_plans p ON p.id = m.plan_id"
+    " WHERE m.member_id = ? AND m.ended_at IS NULL AND m.ends_at > ?"
+)
+SELECT_PUNCH_CARDS = (
+    "SELECT id, program_id, name, description, reward_id, punches_needed, skus, categories,"
+    " minimum_quantity, minimum_per, active, retired_at, created_at, updated_at FROM punch_cards"
+    " WHERE program_id = ? AND active = ? ORDER BY id"
+)
 SELECT_MEMBER = f"SELECT {_MEMBER_COLUMNS} FROM members WHERE id = ?"
 SELECT_ACTIVITY = (
     "SELECT id, member_id, kind, points, description, order_ref, created_at"
     " FROM ledger_transactions WHERE member_id = ? AND (member_id, id) < (?, ?)"
+    " AND kind NOT IN ('STORE_CREDIT_ISSUE', 'STORE_CREDIT_REFUND', 'STORE_CREDIT_SPEND')"
     " ORDER BY member_id DESC, id DESC LIMIT ?"
 )
 NO_CURSOR = 2**63 - 1
@@ -125,6 +145,8 @@ RECORD_ORDER_STATEMENTS = (
     SELECT_MEMBER_ID,
     SELECT_EXISTING_ORDER,
     SELECT_RULES,
+    SELECT_TIER_SETTINGS,
+    SELECT_MEMBERSHIPS,
     INSERT_ORDER,
     UPDATE_BALANCE,
     INSERT_TRANSACTION,
@@ -134,6 +156,8 @@ RECORD_ORDER_STATEMENTS = (
     LINK_ORDER,
     INSERT_EVENT,
     SELECT_REFERRAL,
+    SELECT_PUNCH_CARDS,
+    SELECT_TIER_SETTINGS,
 )
 MEMBER_STATUS_STATEMENTS = (SELECT_MEMBER, SELECT_ACTIVITY)
 
@@ -236,7 +260,10 @@ async def record_order_reads(db: Statements, order: Order) -> tuple[int, str, in
     # The rules are read as the app reads them; evaluating them is the app's own work, so the
     # floor's points stay the base rate.
     await db.rows(SELECT_RULES, (program_id, False))
-    return program_id, str(program["currency"]), int(member["id"])
+    member_id = int(member["id"])
+    await db.rows(SELECT_TIER_SETTINGS, (program_id,))
+    await db.rows(SELECT_MEMBERSHIPS, (member_id, datetime.now(UTC)))
+    return program_id, str(program["currency"]), member_id
 
 
 async def record_order_writes(
@@ -354,6 +381,8 @@ async def record_order_writes(
     event = json.dumps(recorded, separators=(",", ":"))
     await db.run(INSERT_EVENT, (program_id, member_id, "order.recorded", event, now))
     await db.rows(SELECT_REFERRAL, (member_id, "SIGNED_UP", "QUALIFIED", "REWARDED"))
+    await db.rows(SELECT_PUNCH_CARDS, (program_id, True))
+    await db.rows(SELECT_TIER_SETTINGS, (program_id,))
 
 
 class Floor(Protocol):
