@@ -1387,6 +1387,15 @@ async def configure_tiers(data: ConfigureTiersInput) -> TierProgram:
                     " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
                     (program.id, tier.name.strip(), *values, now),
                 )
+        # An assignment to a tier that leaves the configuration ends with it: were the tier
+        # added back later, the old assignment must not hold its member up again.
+        await execute(
+            conn,
+            "UPDATE tier_assignments SET cleared_at = ?, clear_reason = ?"
+            " WHERE cleared_at IS NULL AND tier_id IN"
+            " (SELECT id FROM tiers WHERE program_id = ? AND retired_at IS NOT NULL)",
+            (now, "the tier was retired", program.id),
+        )
         await append_event(
             conn,
             program_id=program.id,

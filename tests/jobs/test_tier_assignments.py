@@ -295,6 +295,26 @@ async def test_a_replay_answers_what_was_done_after_the_lock_date_has_passed(
     assert len(await rows("SELECT id FROM tier_assignments")) == 1
 
 
+async def test_retiring_a_tier_ends_its_assignments_for_good(api: Api, clock: ManualClock) -> None:
+    await create_program(api)
+    await configure(api)
+    member = await enroll(api)
+    assert (await assign(api, member["id"], "Gold", "a-1", locked_until=LOCK_END))[
+        "userErrors"
+    ] == []
+
+    retired = await configure(api, [{"name": "Silver", "threshold": 10_000}])
+    back = await configure(api)
+    await run(JobName.TIERS_RECALCULATE, clock)
+    tier_status = await status(api, member["id"])
+
+    assert retired["userErrors"] == [] and back["userErrors"] == []
+    cleared = await rows("SELECT cleared_at, clear_reason FROM tier_assignments")
+    assert [row["clear_reason"] for row in cleared] == ["the tier was retired"]
+    assert tier_status["assignment"] is None
+    assert tier_status["tier"] is None
+
+
 async def test_parallel_assignments_leave_exactly_one_in_force(
     api: Api, clock: ManualClock
 ) -> None:
