@@ -27,7 +27,7 @@ from app.domain.ledger import Account, TransactionKind
 from app.domain.validation import EXTERNAL_ID_MAX, IDEMPOTENCY_KEY_MAX, NAME_MAX, Checker
 from app.services import idempotency
 from app.services.events import append_event
-from app.services.ledger import Movement, expiry_settings, post_movement
+from app.services.ledger import Movement, expiry_settings, lock_member, post_movement
 from app.services.members import MemberRecord, require_member
 from app.services.programs import ProgramScope, require_program
 from app.services.tiers import member_multiplier, multiplied_points
@@ -333,11 +333,7 @@ async def award_action(
 ) -> ActionAward:
     """Award `rule` to a member inside the caller's transaction, within its limits."""
     # Lock the member first: the counts below then cannot change under us.
-    await fetch_one(
-        conn,
-        "UPDATE members SET points_available = points_available WHERE id = ? RETURNING id",
-        (member_id,),
-    )
+    await lock_member(conn, member_id)
     earlier = await fetch_one(
         conn,
         "SELECT points, transaction_id FROM action_records"

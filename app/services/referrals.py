@@ -79,7 +79,7 @@ from app.domain.validation import (
 )
 from app.services import idempotency
 from app.services.events import append_event
-from app.services.ledger import Movement, mature_lot, post_movement
+from app.services.ledger import Movement, lock_member, mature_lot, post_movement
 from app.services.programs import ProgramRecord, ProgramScope, in_scope, require_program
 from app.services.reward_gifts import GiveReward, give_reward
 from app.services.tiers import member_multiplier, multiplied_points
@@ -584,14 +584,6 @@ class _Friend:
     enrolled_at: datetime | None
     # Enrolled by the very request that names the referrer.
     just_enrolled: bool
-
-
-async def _lock_member(conn: BaseDBAsyncClient, member_id: int) -> None:
-    await fetch_one(
-        conn,
-        "UPDATE members SET points_available = points_available WHERE id = ? RETURNING id",
-        (member_id,),
-    )
 
 
 async def _store_signals(
@@ -1143,7 +1135,7 @@ async def _apply_order(
     # program's reward lock (`reward_gifts.lock_reward_rows`), after which no other member
     # row may be locked, or this waits on the referrer while the referrer's own order waits
     # on that lock.
-    await _lock_member(conn, referral.referrer_id)
+    await lock_member(conn, referral.referrer_id)
     until = order.placed_at + timedelta(days=pending_days)
     pending_until = until if until > now else None
     for side, rule, description in (
@@ -1261,7 +1253,7 @@ async def on_order_refunded(
     touched: set[int] = set()
     for reward in rows:
         # The member, then the reward row, then the lot: the order settling takes them in.
-        await _lock_member(conn, int(reward["member_id"]))
+        await lock_member(conn, int(reward["member_id"]))
         still_pending = await fetch_one(
             conn,
             "UPDATE referral_rewards SET status = status WHERE id = ? AND status = ? RETURNING id",
@@ -1362,7 +1354,7 @@ async def settle_reward(conn: BaseDBAsyncClient, reward_id: int, now: datetime) 
     )
     if owner is None:
         return False
-    await _lock_member(conn, int(owner["member_id"]))
+    await lock_member(conn, int(owner["member_id"]))
     claimed = await fetch_one(
         conn,
         "UPDATE referral_rewards SET status = ?, settled_at = ? WHERE id = ? AND status = ?"
@@ -1429,7 +1421,7 @@ async def on_member_enrolled(
     )
     if invitation is not None:
         invited = _referral(invitation)
-        await _lock_member(conn, invited.referrer_id)
+        await lock_member(conn, invited.referrer_id)
         row = await fetch_one(
             conn,
             "UPDATE referrals SET friend_id = ?, signed_up_at = ?,"
@@ -1464,7 +1456,7 @@ async def on_member_enrolled(
             # The code of the one who invited them: the invitation is that referral.
             return moved
     if referrer is not None:
-        await _lock_member(conn, referrer.id)
+        await lock_member(conn, referrer.id)
         await _create(
             conn,
             settings=settings,
@@ -1577,7 +1569,7 @@ async def record_referral(data: RecordReferralInput, scope: ProgramScope) -> Rec
             replayed = await _get(conn, int(stored["referralId"]), None)
             assert replayed is not None
             return RecordedReferral(referral=replayed, replayed=True)
-        await _lock_member(conn, referrer.id)
+        await lock_member(conn, referrer.id)
         settings = await get_settings(conn, program.id)
         await _store_signals(
             conn, settings, referrer.id, _hashes(settings, data.referrer_signals), now
@@ -1639,7 +1631,7 @@ async def review_referral(data: ReviewReferralInput) -> RecordedReferral:
                 replayed = await _get(conn, existing.id, None)
                 assert replayed is not None
                 return RecordedReferral(referral=replayed, replayed=True)
-        await _lock_member(conn, existing.referrer_id)
+        await lock_member(conn, existing.referrer_id)
         locked = await fetch_one(
             conn,
             f"UPDATE referrals SET state = state WHERE id = ? RETURNING {_COLUMNS}",

@@ -39,7 +39,7 @@ from app.domain.validation import (
     Checker,
 )
 from app.services import idempotency
-from app.services.ledger import StoreCreditMovement, post_store_credit
+from app.services.ledger import StoreCreditMovement, lock_member, post_store_credit
 from app.services.members import require_member
 from app.services.programs import ProgramScope, in_scope
 
@@ -449,11 +449,7 @@ async def refund_store_credit(
         if stored is not None:
             return await _replayed(conn, int(stored["movementId"]))
         # The member first (every store-credit writer takes it first), then the spend.
-        await fetch_one(
-            conn,
-            "UPDATE members SET store_credit_minor = store_credit_minor WHERE id = ? RETURNING id",
-            (spend.member_id,),
-        )
+        await lock_member(conn, spend.member_id)
         current = await fetch_one(
             conn,
             "SELECT amount_minor, refunded_minor FROM store_credit_movements WHERE id = ?",
