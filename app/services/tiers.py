@@ -820,21 +820,11 @@ async def assign_member_tier(data: AssignTierInput, scope: int | None) -> Assign
     }
     scope_key = str(program.program_id)
     async with in_transaction() as conn:
-        stored = await idempotency.claim(
-            conn,
-            scope=scope_key,
-            key=data.idempotency_key,
-            operation=_ASSIGN,
-            fingerprint=idempotency.request_fingerprint(_ASSIGN, payload),
-            now=now,
+        replayed = await _claim(
+            conn, program, data.member_id, data.idempotency_key, _ASSIGN, payload, now
         )
-        if stored is not None:
-            return AssignmentResult(
-                member_id=data.member_id,
-                program_id=program.program_id,
-                assignment=await _assignment_by_id(conn, program, int(stored["assignmentId"])),
-                replayed=True,
-            )
+        if replayed is not None:
+            return replayed
         # After the claim: a replay answers what was done, even once the date has passed or
         # the tier was renamed. A refusal here rolls the claim back with everything else.
         if locked is not None and locked <= now:
@@ -920,6 +910,35 @@ async def assign_member_tier(data: AssignTierInput, scope: int | None) -> Assign
     )
 
 
+async def _claim(
+    conn: BaseDBAsyncClient,
+    program: TierProgram,
+    member_id: int,
+    key: str,
+    operation: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> AssignmentResult | None:
+    """Claim the idempotency key of an assignment request; the stored result when it is a
+    replay, None when the request is new."""
+    stored = await idempotency.claim(
+        conn,
+        scope=str(program.program_id),
+        key=key,
+        operation=operation,
+        fingerprint=idempotency.request_fingerprint(operation, payload),
+        now=now,
+    )
+    if stored is None:
+        return None
+    return AssignmentResult(
+        member_id=member_id,
+        program_id=program.program_id,
+        assignment=await _assignment_by_id(conn, program, int(stored["assignmentId"])),
+        replayed=True,
+    )
+
+
 async def clear_member_tier_assignment(
     data: ClearAssignmentInput, scope: int | None
 ) -> AssignmentResult:
@@ -936,21 +955,11 @@ async def clear_member_tier_assignment(
     payload = {"memberId": data.member_id, "reason": reason}
     scope_key = str(program.program_id)
     async with in_transaction() as conn:
-        stored = await idempotency.claim(
-            conn,
-            scope=scope_key,
-            key=data.idempotency_key,
-            operation=_CLEAR,
-            fingerprint=idempotency.request_fingerprint(_CLEAR, payload),
-            now=now,
+        replayed = await _claim(
+            conn, program, data.member_id, data.idempotency_key, _CLEAR, payload, now
         )
-        if stored is not None:
-            return AssignmentResult(
-                member_id=data.member_id,
-                program_id=program.program_id,
-                assignment=await _assignment_by_id(conn, program, int(stored["assignmentId"])),
-                replayed=True,
-            )
+        if replayed is not None:
+            return replayed
         await _member(conn, data.member_id, lock=True)
         current = await _last_assignment_record(conn, program, data.member_id)
         end = (
