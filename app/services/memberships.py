@@ -422,49 +422,41 @@ async def _apply(
         },
     )
     now = utc_now()
-    try:
-        async with in_transaction() as conn:
-            stored = await idempotency.claim(
-                conn,
-                scope=str(program.id),
-                key=data.idempotency_key,
-                operation=operation,
-                fingerprint=fingerprint,
-                now=now,
+    async with in_transaction() as conn:
+        stored = await idempotency.claim(
+            conn,
+            scope=str(program.id),
+            key=data.idempotency_key,
+            operation=operation,
+            fingerprint=fingerprint,
+            now=now,
+        )
+        if stored is not None:
+            replayed = await get_membership(int(stored["membershipId"]))
+            assert replayed is not None
+            return MembershipResult(replayed, replayed=True)
+        member_id = await _lock_member(conn, program.id, data.customer_id.strip())
+        plan = await _plan_by_code(conn, program.id, data.plan_code.strip())
+        if plan is None:
+            raise DomainError(
+                ErrorCode.MEMBERSHIP_PLAN_NOT_FOUND,
+                f"no plan {data.plan_code!r}",
+                ["input", "planCode"],
             )
-            if stored is not None:
-                replayed = await get_membership(int(stored["membershipId"]))
-                assert replayed is not None
-                return MembershipResult(replayed, replayed=True)
-            member_id = await _lock_member(conn, program.id, data.customer_id.strip())
-            plan = await _plan_by_code(conn, program.id, data.plan_code.strip())
-            if plan is None:
-                raise DomainError(
-                    ErrorCode.MEMBERSHIP_PLAN_NOT_FOUND,
-                    f"no plan {data.plan_code!r}",
-                    ["input", "planCode"],
-                )
-            membership = await change(conn, program.id, member_id, plan, now)
-            await on_tier_activity(
-                conn,
-                program_id=program.id,
-                member_id=member_id,
-                reason=TierChangeReason.MEMBERSHIP,
-                now=now,
-            )
-            await idempotency.store_response(
-                conn,
-                scope=str(program.id),
-                key=data.idempotency_key,
-                response={"membershipId": membership.id},
-            )
-    except IntegrityError as exc:
-        # Only the partial unique index of live memberships can refuse these writes.
-        raise DomainError(
-            ErrorCode.MEMBERSHIP_ALREADY_ACTIVE,
-            "the member already holds this plan",
-            ["input", "planCode"],
-        ) from exc
+        membership = await change(conn, program.id, member_id, plan, now)
+        await on_tier_activity(
+            conn,
+            program_id=program.id,
+            member_id=member_id,
+            reason=TierChangeReason.MEMBERSHIP,
+            now=now,
+        )
+        await idempotency.store_response(
+            conn,
+            scope=str(program.id),
+            key=data.idempotency_key,
+            response={"membershipId": membership.id},
+        )
     return MembershipResult(membership, replayed=False)
 
 
@@ -495,26 +487,34 @@ async def start_membership(data: MembershipEventInput, scope: ProgramScope) -> M
         status, period = first_period(
             now, plan.interval, trial_days if first is not None else 0, plan.grace_days
         )
-        row = await fetch_one(
-            conn,
-            "INSERT INTO memberships (program_id, member_id, plan_id, status, started_at,"
-            " current_period_start, current_period_end, cancel_at_period_end, ends_at,"
-            " ended_at, end_reason, welcome_redemption_id, created_at, updated_at)"
-            f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?) RETURNING {_COLUMNS}",
-            (
-                program_id,
-                member_id,
-                plan.id,
-                status.value,
-                now,
-                period.start,
-                period.end,
-                False,
-                period.ends_at,
-                now,
-                now,
-            ),
-        )
+        try:
+            row = await fetch_one(
+                conn,
+                "INSERT INTO memberships (program_id, member_id, plan_id, status, started_at,"
+                " current_period_start, current_period_end, cancel_at_period_end, ends_at,"
+                " ended_at, end_reason, welcome_redemption_id, created_at, updated_at)"
+                f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?) RETURNING {_COLUMNS}",
+                (
+                    program_id,
+                    member_id,
+                    plan.id,
+                    status.value,
+                    now,
+                    period.start,
+                    period.end,
+                    False,
+                    period.ends_at,
+                    now,
+                    now,
+                ),
+            )
+        except IntegrityError as exc:
+            # The partial unique index of live memberships: another start won the race.
+            raise DomainError(
+                ErrorCode.MEMBERSHIP_ALREADY_ACTIVE,
+                "the member already holds this plan",
+                ["input", "planCode"],
+            ) from exc
         assert row is not None
         membership = _membership(row)
         if first is not None and plan.welcome_reward_id is not None:

@@ -715,7 +715,7 @@ async def _revoke_rewards(
         if punches >= 0:
             break
         given = completion["status"] == PunchRewardStatus.GIVEN.value
-        if given and not await revoke_unused_reward(conn, int(completion["redemption_id"]), now):
+        if given and not await revoke_given_reward(conn, int(completion["redemption_id"]), now):
             # Not revoked now: a used code stops here; one already cancelled or expired
             # unused was never used either, so it is revoked as if cancelled now.
             state = await fetch_one(
@@ -743,12 +743,6 @@ async def _revoke_rewards(
         )
         revoked += given
     return punches, revoked
-
-
-async def revoke_unused_reward(conn: BaseDBAsyncClient, redemption_id: int, now: datetime) -> bool:
-    """Cancel a given reward whose code is unused (True), or leave a used one (False): its stock
-    comes back and the gift is taken back (`reward_gifts.revoke_given_reward`)."""
-    return await revoke_given_reward(conn, redemption_id, now)
 
 
 async def on_gift_cancelled(conn: BaseDBAsyncClient, redemption_id: int, now: datetime) -> bool:

@@ -36,7 +36,7 @@ from app.domain.tiers import TierChangeReason
 from app.domain.validation import EXTERNAL_ID_MAX, Checker, is_lookup_text
 from app.services.events import append_event
 from app.services.ledger import Movement, expiry_settings, lock_member, post_movement
-from app.services.programs import ProgramScope, in_scope, require_program
+from app.services.programs import ProgramScope, require_program
 from app.services.punch_cards import on_gift_cancelled as on_punch_card_gift_cancelled
 from app.services.reward_gifts import lock_reward_rows, revoke_given_reward
 from app.services.rewards import (
@@ -479,15 +479,6 @@ async def upload_codes(reward_id: int, codes: list[str]) -> UploadedCodes:
     return UploadedCodes(added=added, duplicates=tuple(duplicates), available=int(left["n"]))
 
 
-async def pool_available(reward_id: int) -> int:
-    row = await fetch_one(
-        connection(),
-        "SELECT COUNT(*) AS n FROM reward_codes WHERE reward_id = ? AND redemption_id IS NULL",
-        (reward_id,),
-    )
-    return int(row["n"]) if row else 0
-
-
 # --- settings ---------------------------------------------------------------------------------
 
 
@@ -607,7 +598,3 @@ async def charity_totals(
         )
         for row in rows
     ]
-
-
-def redemption_in_scope(redemption: RedemptionRecord, scope: ProgramScope) -> bool:
-    return in_scope(redemption.program_id, scope)

@@ -770,7 +770,6 @@ async def _redeem_in(
         raise DomainError(refusal[0], refusal[1], ["input", "rewardId"])
     zone, program_currency = await program_zone(conn, program_id)
     currency = reward.currency or program_currency
-    cost = reward.cost_points
     value_minor = reward.value_minor
     if reward.kind is RewardKind.PAY_WITH_POINTS:
         assert reward.points_min and reward.points_max and reward.points_step
@@ -786,7 +785,6 @@ async def _redeem_in(
         )
         if problem is not None:
             raise DomainError(problem[0], problem[1], ["input", "points"])
-        cost = points
         rate = await points_per_currency_unit(conn, program_id)
         value_minor = min(discount_for_points(points, currency, rate), MAX_AMOUNT_MINOR)
     elif points is not None:
