@@ -455,6 +455,10 @@ async def test_a_cancelled_redemption_does_not_count_against_the_limit(api: Api)
 
     assert cancelled["redemption"]["status"] == "CANCELLED"
     assert again["userErrors"] == []
+    assert again["redemption"]["status"] == "ISSUED"
+    assert (await points_of(api, member["id"]))["available"] == 1000 - int(
+        again["redemption"]["pointsSpent"]
+    )
 
 
 async def test_the_tier_hook_refuses_and_writes_nothing(

@@ -19,6 +19,7 @@ from app.graphql.ids import decode_id
 from app.services.reward_gifts import PROGRAM_REWARD_LOCK_CLASS
 from tests.api.conftest import Api
 from tests.api.factories import create_program, enroll, order_input
+from tests.api.helpers import rows
 from tests.api.test_referral_catalogue import configure, create_reward, enroll_with, side_with
 from tests.api.test_referrals import code_of
 
@@ -78,3 +79,8 @@ async def test_a_friends_order_holds_the_referrer_before_the_reward_lock(
     assert waiting, "the friend's order never waited on the referrer's row"
     assert response.status_code == 200
     assert response.json() == {"data": {"recordOrder": {"userErrors": []}}}
+    # The friend's gift was given (so the reward lock was taken) and the referrer was paid.
+    assert await rows("SELECT stock FROM rewards") == [{"stock": 4}]
+    assert await rows(f"SELECT points_available FROM members WHERE id = {referrer_pk}") == [
+        {"points_available": 50}
+    ]

@@ -442,6 +442,7 @@ async def test_a_member_reads_its_own_credit_and_cannot_spend_it_with_a_token(ap
     assert me["storeCreditHistory"]["edges"] == [{"node": {"kind": "ISSUE", "amountMinor": 800}}]
     assert codes(spent.json()["data"]["spendStoreCredit"]["userErrors"]) == ["FORBIDDEN"]
     assert (await member_status(api, member["id"]))["points"]["available"] == 0
+    assert (await credit_of(api, member["id"]))["storeCredit"]["balanceMinor"] == 800
 
 
 async def test_issuing_needs_an_admin_key_and_spending_a_secret_key(api: Api) -> None:

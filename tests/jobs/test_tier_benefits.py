@@ -339,6 +339,7 @@ async def test_membership_events_are_recorded_for_each_subscription_event(
         "membership.ended",
     ]
     assert ended != rerun
+    assert (ended, rerun) == ({"memberships": 1}, {"memberships": 0})
 
 
 async def test_parallel_redemptions_of_a_gold_reward_respect_tier_price_and_stock(
