@@ -50,6 +50,9 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     # The whole request, database work included, is cancelled and rolled back after this.
     request_timeout_seconds: float = 15.0
+    # Query documents answered once without an error run from a plan afterwards
+    # (app/graphql/compiled.py); off sends every request through Strawberry's executor.
+    query_plans: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -71,6 +74,8 @@ class Settings:
             in {"1", "on", "true", "yes"},
             max_body_bytes=_int_env("LAUREL_MAX_BODY_BYTES", 256 * 1024),
             request_timeout_seconds=float(os.environ.get("LAUREL_REQUEST_TIMEOUT_SECONDS", "15")),
+            query_plans=os.environ.get("LAUREL_QUERY_PLANS", "on").lower()
+            not in {"0", "off", "false", "no"},
         )
 
     @property

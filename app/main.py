@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp
 from strawberry.asgi import GraphQL
 from tortoise.contrib.starlette import RegisterTortoise
 
@@ -22,10 +23,12 @@ from app.auth.member_tokens import MemberTokenVerifier
 from app.auth.rate_limit import RateLimiter
 from app.config import Settings
 from app.db import tortoise_config
+from app.graphql.compiled import PlanCache
 from app.graphql.context import Context
 from app.graphql.schema import schema
 from app.web.gateway import ApiGateway, OriginAllowlist, request_id_of
 from app.web.graphiql import graphiql_routes
+from app.web.query_plans import QueryPlans
 
 logger = logging.getLogger("laurel")
 
@@ -34,7 +37,10 @@ GRAPHQL_PATH = "/graphql"
 
 class LaurelGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Any, response: Any) -> Context:
-        state = request.scope["state"]
+        return self.context_of(request.scope["state"])
+
+    def context_of(self, state: dict[str, Any]) -> Context:
+        """The context of a request the gateway let through; query plans use it too."""
         principal: Principal = state["principal"]
         return Context(
             principal=principal,
@@ -88,8 +94,11 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
     graphql_app = LaurelGraphQL(schema, graphql_ide=None, allow_queries_via_get=False)
     graphql_app.production = settings.production
     graphql_app.code_checks = RateLimiter()
+    api: ASGIApp = graphql_app
+    if settings.query_plans:
+        api = QueryPlans(graphql_app, PlanCache(schema._schema), graphql_app.context_of)
     gateway = ApiGateway(
-        graphql_app,
+        api,
         resolver=ApiKeyResolver(ttl_seconds=settings.api_key_cache_seconds),
         tokens=MemberTokenVerifier(ttl_seconds=settings.api_key_cache_seconds),
         origins=OriginAllowlist(ttl_seconds=settings.api_key_cache_seconds),

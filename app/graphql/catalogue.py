@@ -12,6 +12,7 @@ from app.auth.api_keys import Principal
 from app.auth.code_checks import take_code_check
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.rewards import CodeSource, LimitPeriod
+from app.graphql.compiled import SPENDS_ON_READ
 from app.graphql.context import Info, acting_for_member, admin, member_reader
 from app.graphql.errors import UserError, UserErrorCode, guarded, query_error
 from app.graphql.ids import decode_id, encode_cursor
@@ -391,7 +392,8 @@ class CatalogueQueries:
 
     @strawberry.field(
         description="For the store's checkout (secret or admin key): what a code is worth, for"
-        " which member, and whether it can be used. Rate-limited per key (README)."
+        " which member, and whether it can be used. Rate-limited per key (README).",
+        metadata={SPENDS_ON_READ: True},
     )
     async def validate_redemption_code(
         self, info: Info, program_slug: str, code: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -16,20 +16,48 @@ from app.main import create_app
 from app.services.api_keys import create_api_key, set_rate_limit
 
 
+def _comparable(response: httpx.Response) -> tuple[int, Any]:
+    """Status and body, without the request ids that differ between any two requests."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.status_code, response.text
+    errors = body.get("errors") if isinstance(body, dict) else None
+    for error in errors or []:
+        if isinstance(error, dict) and isinstance(error.get("extensions"), dict):
+            request_id = error["extensions"].pop("requestId", None)
+            if request_id and isinstance(error.get("message"), str):
+                error["message"] = error["message"].replace(request_id, "<request id>")
+    return response.status_code, body
+
+
 @dataclass
 class Api:
-    """Posts GraphQL documents over HTTP; `key` defaults to an admin key."""
+    """Posts GraphQL documents over HTTP; `key` defaults to an admin key.
+
+    Every query is also sent to a second app with query plans off (app/graphql/compiled.py),
+    and both answers must agree: the whole suite checks the plans against Strawberry.
+    """
 
     http: httpx.AsyncClient
     admin_key: str
+    without_plans: httpx.AsyncClient | None = None
+    # Off for tests that count what resolvers do: the check runs every query twice.
+    check_plans: bool = True
 
     async def post(
         self, query: str, variables: dict[str, Any] | None = None, *, key: str | None = None
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {key or self.admin_key}"}
-        return await self.http.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-        )
+        body = {"query": query, "variables": variables or {}}
+        response = await self.http.post("/graphql", json=body, headers=headers)
+        is_query = query.lstrip().startswith(("query", "{"))
+        if self.check_plans and self.without_plans is not None and is_query:
+            reference = await self.without_plans.post("/graphql", json=body, headers=headers)
+            assert _comparable(response) == _comparable(reference), (
+                "a query's planned answer differs from Strawberry's"
+            )
+        return response
 
     async def gql(
         self, query: str, variables: dict[str, Any] | None = None, *, key: str | None = None
@@ -57,9 +85,16 @@ async def api_client(settings: Settings) -> AsyncIterator[Api]:
     admin = await create_api_key(KeyKind.ADMIN, None, "tests")
     # Tests fire hundreds of requests at once; the rate limit has tests of its own.
     await set_rate_limit(admin.id, 100_000.0, 100_000)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://laurel.test") as http:
-        yield Api(http=http, admin_key=admin.secret)
+    reference_app = create_app(replace(settings, query_plans=False), manage_database=False)
+    async with (
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://laurel.test"
+        ) as http,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=reference_app), base_url="http://laurel.test"
+        ) as without_plans,
+    ):
+        yield Api(http=http, admin_key=admin.secret, without_plans=without_plans)
 
 
 @pytest.fixture

@@ -1,0 +1,470 @@
+"""Compiled plans for query documents that Strawberry has already answered without an error.
+
+Strawberry runs every request through its extension hooks and graphql-core's general executor:
+about 0.3 ms per operation and 5-10 µs per selected field on a small server, several times what
+the database costs for a member's status (points and ten activities: about 70 fields). A
+document that Strawberry answered without an error has been parsed and validated with every
+rule of the schema (depth, aliases, cost, tokens), so its shape can be planned once: for each
+selected field, how its value is read (an attribute, or the field's own Strawberry resolver
+with its arguments) and how it is serialised (the schema's own scalar and enum serialisers).
+Later requests with the same text and operation name run the plan directly. The idea is the
+one of graphql-jit and Mercurius's `jit` option.
+
+A plan covers answers without errors only. Wherever graphql-core would report an error (a
+resolver raises, a null in a non-null position, variables that do not coerce, a value a scalar
+cannot serialise) the plan gives up and the request goes to Strawberry, which answers it in
+full, errors and all. Queries only read, so running one again changes nothing; root fields
+whose resolvers spend something (a rate-limit token) say so with `SPENDS_ON_READ` in their
+metadata and keep their documents out of the plans. Documents with fragments, directives,
+abstract types, introspection, or one response key selected twice are left to Strawberry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from inspect import isawaitable
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    GraphQLBoolean,
+    GraphQLField,
+    GraphQLID,
+    GraphQLInt,
+    GraphQLLeafType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
+    GraphQLString,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    VariableNode,
+    is_leaf_type,
+    parse,
+)
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+from graphql.language import ListValueNode, ObjectValueNode, ValueNode
+from graphql.pyutils import Path
+from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo
+
+STRAWBERRY_DEFINITION = "strawberry-definition"
+SPENDS_ON_READ = "laurel.spends_on_read"
+"""Field metadata key: the resolver spends something even when it only reads."""
+
+PLAN_CACHE_SIZE = 512
+
+
+class GiveUpError(Exception):
+    """The plan cannot give graphql-core's answer; Strawberry will."""
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What the resolvers of one request may ask their `info` for."""
+
+    schema: GraphQLSchema
+    operation: OperationDefinitionNode
+    variables: VariableValues
+    context: Any
+    operation_extensions: dict[str, Any] | None
+
+
+# A completer turns a resolved value into its JSON-ready answer. Synchronous completers cover
+# subtrees whose fields are all plain attributes; the others return an awaitable.
+SyncCompleter = Callable[[Any], Any]
+AsyncCompleter = Callable[[Any, _Request, Path], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class _Completion:
+    sync: SyncCompleter | None
+    run: AsyncCompleter | None
+
+
+class _NotPlannableError(Exception):
+    """The document uses something plans do not cover."""
+
+
+def _uses_variables(node: ValueNode) -> bool:
+    if isinstance(node, VariableNode):
+        return True
+    if isinstance(node, ListValueNode):
+        return any(_uses_variables(value) for value in node.values)
+    if isinstance(node, ObjectValueNode):
+        return any(_uses_variables(field.value) for field in node.fields)
+    return False
+
+
+def _is_plain_attribute(field: GraphQLField) -> bool:
+    # Strawberry marks the resolvers of fields without a resolver of their own: they read the
+    # attribute of the field's Python name and nothing else.
+    return bool(getattr(field.resolve, "_is_default", False))
+
+
+def _python_name(field: GraphQLField) -> str:
+    strawberry_field = field.extensions.get(STRAWBERRY_DEFINITION)
+    name = getattr(strawberry_field, "python_name", None)
+    if not isinstance(name, str):
+        raise _NotPlannableError("a plain field without its Strawberry definition")
+    return name
+
+
+class _Planner:
+    def __init__(self, schema: GraphQLSchema, operation: OperationDefinitionNode) -> None:
+        self.schema = schema
+        self.operation = operation
+
+    def selection(
+        self, parent: GraphQLObjectType, selection_set: SelectionSetNode | None
+    ) -> _Completion:
+        if selection_set is None:
+            raise _NotPlannableError("an object without a selection")
+        fields: list[tuple[str, FieldNode]] = []
+        keys: set[str] = set()
+        for selection in selection_set.selections:
+            if not isinstance(selection, FieldNode) or selection.directives:
+                raise _NotPlannableError("fragments and directives are left to Strawberry")
+            key = selection.alias.value if selection.alias else selection.name.value
+            if key in keys:
+                raise _NotPlannableError("a response key selected twice")
+            keys.add(key)
+            fields.append((key, selection))
+        return self._object(parent, fields)
+
+    def _object(
+        self, parent: GraphQLObjectType, fields: list[tuple[str, FieldNode]]
+    ) -> _Completion:
+        # (response key, attribute to read or None for __typename, its completer); resolved
+        # fields (with a resolver of their own or arguments) keep their place in `order`.
+        plain: list[tuple[str, str | None, SyncCompleter | None]] = []
+        resolved: dict[str, Callable[[Any, _Request, Path], Awaitable[Any]]] = {}
+        order: list[str] = []
+        for key, node in fields:
+            order.append(key)
+            name = node.name.value
+            if name == "__typename":
+                plain.append((key, None, None))
+                continue
+            if name.startswith("__"):
+                raise _NotPlannableError("introspection is left to Strawberry")
+            field = parent.fields.get(name)
+            if field is None:
+                raise _NotPlannableError(f"no field {name} on {parent.name}")
+            definition = field.extensions.get(STRAWBERRY_DEFINITION)
+            if getattr(definition, "metadata", None) and definition.metadata.get(SPENDS_ON_READ):
+                raise _NotPlannableError(f"{parent.name}.{name} spends on read")
+            completion = self.value(field.type, node.selection_set)
+            if _is_plain_attribute(field) and completion.sync is not None and not node.arguments:
+                plain.append((key, _python_name(field), completion.sync))
+            else:
+                resolved[key] = self._resolver(parent, field, node, key, completion)
+        is_type_of = parent.is_type_of
+        typename = parent.name
+
+        def read_plain(source: Any) -> dict[str, Any]:
+            # Strawberry's own is_type_of ignores its info argument; the schema has no other.
+            if is_type_of is not None and not is_type_of(source, None):  # type: ignore[arg-type]
+                raise GiveUpError
+            return {
+                key: typename if attribute is None else complete(getattr(source, attribute))  # type: ignore[misc]
+                for key, attribute, complete in plain
+            }
+
+        if not resolved:
+            return _Completion(sync=read_plain, run=None)
+
+        async def complete_resolved(source: Any, request: _Request, path: Path) -> Any:
+            answer = read_plain(source)
+            for key, resolve in resolved.items():
+                answer[key] = await resolve(source, request, path)
+            return {key: answer[key] for key in order}
+
+        return _Completion(sync=None, run=complete_resolved)
+
+    def _resolver(
+        self,
+        parent: GraphQLObjectType,
+        field: GraphQLField,
+        node: FieldNode,
+        key: str,
+        completion: _Completion,
+    ) -> Callable[[Any, _Request, Path], Awaitable[Any]]:
+        resolve = field.resolve
+        if resolve is None:
+            raise _NotPlannableError("a field without a resolver")
+        field_nodes = [node]
+        static_arguments: dict[str, Any] | None = None
+        if not any(_uses_variables(argument.value) for argument in node.arguments or ()):
+            static_arguments = get_argument_values(field, node)
+        field_type = field.type
+        field_name = node.name.value
+        parent_name = parent.name
+        sync = completion.sync
+        run = completion.run
+
+        async def resolve_field(source: Any, request: _Request, path: Path) -> Any:
+            field_path = Path(path, key, parent_name)
+            arguments = (
+                static_arguments
+                if static_arguments is not None
+                else get_argument_values(field, node, request.variables)
+            )
+            info = _OperationContextAwareGraphQLResolveInfo(
+                field_name,
+                field_nodes,
+                field_type,
+                parent,
+                field_path,
+                request.schema,
+                {},
+                None,
+                request.operation,
+                request.variables.coerced,
+                request.context,
+                isawaitable,
+                None,
+                None,
+                request.operation_extensions or {},
+            )
+            value = resolve(source, info, **arguments)
+            if isawaitable(value):
+                value = await value
+            if sync is not None:
+                return sync(value)
+            assert run is not None
+            return await run(value, request, field_path)
+
+        return resolve_field
+
+    def value(
+        self, field_type: GraphQLOutputType, selection: SelectionSetNode | None
+    ) -> _Completion:
+        if isinstance(field_type, GraphQLNonNull):
+            if is_leaf_type(field_type.of_type):
+                return _Completion(sync=_leaf(field_type.of_type, non_null=True), run=None)
+            inner = self.value(field_type.of_type, selection)
+            return _non_null(inner)
+        if isinstance(field_type, GraphQLList):
+            inner = self.value(field_type.of_type, selection)
+            return _list(inner)
+        if is_leaf_type(field_type):
+            return _Completion(sync=_leaf(field_type, non_null=False), run=None)
+        if isinstance(field_type, GraphQLObjectType):
+            object_completion = self.selection(field_type, selection)
+            return _nullable_object(object_completion)
+        raise _NotPlannableError("abstract types are left to Strawberry")
+
+
+INT_RANGE = range(-(2**31), 2**31)
+
+
+def _leaf(leaf_type: GraphQLLeafType, *, non_null: bool) -> SyncCompleter:
+    """Serialise with the schema's own serialiser; the values that graphql-core's String, ID,
+    Boolean and Int serialisers return unchanged skip the call (most of a page's fields)."""
+    serialize = leaf_type.serialize
+    unchanged: type | None = None
+    if leaf_type is GraphQLString or leaf_type is GraphQLID:
+        unchanged = str
+    elif leaf_type is GraphQLBoolean:
+        unchanged = bool
+    is_int = leaf_type is GraphQLInt
+
+    def complete_leaf(value: Any) -> Any:
+        if value is None:
+            if non_null:
+                raise GiveUpError
+            return None
+        value_type = type(value)
+        if value_type is unchanged or (is_int and value_type is int and value in INT_RANGE):
+            return value
+        if isinstance(value, Exception):
+            raise GiveUpError
+        serialized = serialize(value)
+        if serialized is None:
+            raise GiveUpError
+        return serialized
+
+    return complete_leaf
+
+
+def _non_null(inner: _Completion) -> _Completion:
+    if inner.sync is not None:
+        inner_sync = inner.sync
+
+        def complete_non_null(value: Any) -> Any:
+            if value is None:
+                raise GiveUpError
+            return inner_sync(value)
+
+        return _Completion(sync=complete_non_null, run=None)
+    inner_run = inner.run
+    assert inner_run is not None
+
+    async def run_non_null(value: Any, request: _Request, path: Path) -> Any:
+        if value is None:
+            raise GiveUpError
+        return await inner_run(value, request, path)
+
+    return _Completion(sync=None, run=run_non_null)
+
+
+def _nullable_object(inner: _Completion) -> _Completion:
+    if inner.sync is not None:
+        inner_sync = inner.sync
+
+        def complete_object(value: Any) -> Any:
+            if value is None:
+                return None
+            if isinstance(value, Exception):
+                raise GiveUpError
+            return inner_sync(value)
+
+        return _Completion(sync=complete_object, run=None)
+    inner_run = inner.run
+    assert inner_run is not None
+
+    async def run_object(value: Any, request: _Request, path: Path) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, Exception):
+            raise GiveUpError
+        return await inner_run(value, request, path)
+
+    return _Completion(sync=None, run=run_object)
+
+
+def _list(inner: _Completion) -> _Completion:
+    if inner.sync is not None:
+        inner_sync = inner.sync
+
+        def complete_list(value: Any) -> Any:
+            if value is None:
+                return None
+            if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+                raise GiveUpError
+            return [inner_sync(item) for item in value]
+
+        return _Completion(sync=complete_list, run=None)
+    inner_run = inner.run
+    assert inner_run is not None
+
+    async def run_list(value: Any, request: _Request, path: Path) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+            raise GiveUpError
+        return [
+            await inner_run(item, request, Path(path, index, None))
+            for index, item in enumerate(value)
+        ]
+
+    return _Completion(sync=None, run=run_list)
+
+
+@dataclass(frozen=True)
+class Plan:
+    operation: OperationDefinitionNode
+    root: GraphQLObjectType
+    completion: _Completion
+
+    async def answer(
+        self,
+        schema: GraphQLSchema,
+        variables: Any,
+        context: Any,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> bytes:
+        """The response body, or GiveUpError where graphql-core would report an error."""
+        if variables is None:
+            variables = {}
+        if not isinstance(variables, dict):
+            raise GiveUpError
+        try:
+            coerced = get_variable_values(
+                schema, self.operation.variable_definitions or (), variables
+            )
+            if not isinstance(coerced, VariableValues):
+                raise GiveUpError
+            request = _Request(schema, self.operation, coerced, context, operation_extensions)
+            if self.completion.sync is not None:
+                data = self.completion.sync(None)
+            else:
+                assert self.completion.run is not None
+                data = await self.completion.run(None, request, None)  # type: ignore[arg-type]
+        except GiveUpError:
+            raise
+        except Exception as error:
+            # Whatever failed, graphql-core would have reported it as an error of the answer.
+            raise GiveUpError from error
+        # The same encoding as Strawberry's HTTP view, so both paths answer the same bytes.
+        return json.dumps({"data": data}, separators=(",", ":")).encode()
+
+
+def plan_document(schema: GraphQLSchema, query: str, operation_name: str | None) -> Plan | None:
+    """The plan of a query's operation, or None when the document is left to Strawberry."""
+    document = parse(query)
+    operations = [
+        definition
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode)
+    ]
+    if len(operations) != len(document.definitions) or len(operations) != 1:
+        return None
+    operation = operations[0]
+    if operation.operation is not OperationType.QUERY or operation.directives:
+        return None
+    if operation_name is not None and (
+        operation.name is None or operation.name.value != operation_name
+    ):
+        return None
+    root = schema.query_type
+    if root is None:
+        return None
+    planner = _Planner(schema, operation)
+    try:
+        selection = planner.selection(root, operation.selection_set)
+    except _NotPlannableError:
+        return None
+    # The root value is None, as Strawberry's view passes it; the root selection is never null.
+    return Plan(operation=operation, root=root, completion=selection)
+
+
+class PlanCache:
+    """Plans by (document, operation name), bounded like Strawberry's parser cache.
+
+    A document gets a plan only after Strawberry has answered it without an error, so every
+    plan is of a document that passed the schema's validation.
+    """
+
+    def __init__(self, schema: GraphQLSchema, maxsize: int = PLAN_CACHE_SIZE) -> None:
+        self.schema = schema
+        self.maxsize = maxsize
+        self._plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
+
+    def get(self, query: str, operation_name: str | None) -> Plan | None:
+        key = (query, operation_name)
+        plan = self._plans.get(key)
+        if plan is not None:
+            self._plans.move_to_end(key)
+        return plan
+
+    def knows(self, query: str, operation_name: str | None) -> bool:
+        return (query, operation_name) in self._plans
+
+    def learn(self, query: str, operation_name: str | None) -> None:
+        """Plan a document Strawberry has just answered without an error."""
+        key = (query, operation_name)
+        try:
+            plan = plan_document(self.schema, query, operation_name)
+        except Exception:  # a parse failure here means Strawberry's parser disagrees: no plan
+            plan = None
+        self._plans[key] = plan
+        self._plans.move_to_end(key)
+        while len(self._plans) > self.maxsize:
+            self._plans.popitem(last=False)

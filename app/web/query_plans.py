@@ -1,0 +1,140 @@
+"""The ASGI layer in front of Strawberry that answers known query documents by their plans.
+
+It sits behind the gateway (keys, rate limits, body limit and timeout are already applied) and
+reads the JSON body once. A query document with a plan (app/graphql/compiled.py) is answered
+here; everything else, and every request whose plan gives up, goes to Strawberry with the same
+body. A document Strawberry answers without an error is planned for the next request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.graphql.compiled import GiveUpError, PlanCache
+
+
+@dataclass(frozen=True)
+class _GraphQLRequest:
+    query: str
+    operation_name: str | None
+    variables: Any
+    extensions: dict[str, Any] | None
+
+
+def _graphql_request(body: bytes) -> _GraphQLRequest | None:
+    """The request, when the body is a single GraphQL request in the shape Strawberry reads."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    query = data.get("query")
+    operation_name = data.get("operationName")
+    extensions = data.get("extensions")
+    if not isinstance(query, str) or not (
+        operation_name is None or isinstance(operation_name, str)
+    ):
+        return None
+    if not (extensions is None or isinstance(extensions, dict)):
+        return None
+    return _GraphQLRequest(query, operation_name, data.get("variables"), extensions)
+
+
+def _answered_without_errors(status: int, body: bytes) -> bool:
+    if status != 200:
+        return False
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(answer, dict) and "errors" not in answer and answer.get("data") is not None
+
+
+class QueryPlans:
+    def __init__(
+        self,
+        app: ASGIApp,
+        plans: PlanCache,
+        context_of: Callable[[dict[str, Any]], Any],
+    ) -> None:
+        self.app = app
+        self.plans = plans
+        self.context_of = context_of
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away before its body was read
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        request = _graphql_request(body)
+        if request is not None:
+            plan = self.plans.get(request.query, request.operation_name)
+            if plan is not None:
+                try:
+                    answer = await plan.answer(
+                        self.plans.schema,
+                        request.variables,
+                        self.context_of(scope["state"]),
+                        request.extensions,
+                    )
+                except GiveUpError:
+                    pass
+                else:
+                    await _send_json(send, answer)
+                    return
+
+        replayed = False
+
+        async def receive_again() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        if request is None or self.plans.knows(request.query, request.operation_name):
+            await self.app(scope, receive_again, send)
+            return
+        status = 0
+        answer_chunks: list[bytes] = []
+
+        async def send_and_keep(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                answer_chunks.append(message.get("body", b""))
+            await send(message)
+
+        await self.app(scope, receive_again, send_and_keep)
+        if _answered_without_errors(status, b"".join(answer_chunks)):
+            self.plans.learn(request.query, request.operation_name)
+
+
+async def _send_json(send: Send, body: bytes) -> None:
+    # The headers Starlette's JSON response gives Strawberry's answers, in its order.
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-length", str(len(body)).encode()),
+                (b"content-type", b"application/json"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,245 @@
+"""Query plans (app/graphql/compiled.py): the same answers as Strawberry, or no answer at all.
+
+Every query of the API tests is also checked against an app without plans (tests/api/conftest);
+these tests pin down what gets a plan, that plans do answer, and that each way graphql-core
+reports an error makes the plan give up rather than answer differently.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import strawberry
+from graphql import GraphQLSchema
+
+from app.auth.api_keys import KeyKind
+from app.graphql.compiled import SPENDS_ON_READ, GiveUpError, Plan, PlanCache, plan_document
+from app.graphql.schema import schema as laurel_schema
+from tests.api.conftest import Api
+from tests.api.factories import create_program, enroll, grant_points, program_key
+from tests.api.helpers import top_level_codes
+
+# --- a small schema with every shape a plan handles, and the ways a field can fail ------------
+
+
+@strawberry.enum
+class Colour(enum.Enum):
+    RED = "red"
+    GREEN = "green"
+
+
+@strawberry.type
+class Leaf:
+    name: str
+    size: int
+    colour: Colour
+    at: datetime
+    note: str | None = None
+
+
+@strawberry.type
+class Branch:
+    title: str
+    leaves: list[Leaf]
+    best: Leaf | None
+
+    @strawberry.field
+    async def first_leaves(self, count: int = 1) -> list[Leaf]:
+        return self.leaves[:count]
+
+
+LEAVES = [
+    Leaf(name="a", size=1, colour=Colour.RED, at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)),
+    Leaf(name="b", size=2, colour=Colour.GREEN, at=datetime(2026, 2, 3, tzinfo=UTC), note="n"),
+]
+
+
+@strawberry.type
+class ToyQuery:
+    @strawberry.field
+    async def branch(self, title: str = "oak") -> Branch:
+        return Branch(title=title, leaves=LEAVES, best=None)
+
+    @strawberry.field
+    def missing(self) -> Leaf:
+        # Declared non-null, returns null: graphql-core reports an error.
+        return None  # type: ignore[return-value]
+
+    @strawberry.field
+    def broken(self) -> int:
+        raise ValueError("resolver failed")
+
+    @strawberry.field
+    def huge(self) -> int:
+        return 2**40  # outside GraphQL's Int
+
+    @strawberry.field(metadata={SPENDS_ON_READ: True})  # type: ignore[untyped-decorator]
+    def spending(self) -> int:
+        return 1
+
+
+toy = strawberry.Schema(query=ToyQuery)
+TOY: GraphQLSchema = toy._schema
+
+
+async def planned(
+    schema: GraphQLSchema, query: str, variables: dict[str, Any] | None = None
+) -> Any:
+    plan = plan_document(schema, query, None)
+    assert plan is not None, "the document should have a plan"
+    body = await plan.answer(schema, variables or {}, context=None)
+    return json.loads(body)
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        ("{ branch { title leaves { name size colour at note } best { name } } }", None),
+        ('{ b: branch(title: "elm") { t: title __typename leaves { n: name } } }', None),
+        (
+            "query($count: Int!) { branch { firstLeaves(count: $count) { name colour } } }",
+            {"count": 2},
+        ),
+        ("query { branch { firstLeaves { name } } }", None),
+        ("query Named { __typename branch { title } }", None),
+    ],
+)
+async def test_a_plan_answers_what_strawberry_answers(
+    query: str, variables: dict[str, Any] | None
+) -> None:
+    reference = await toy.execute(query, variable_values=variables)
+    assert reference.errors is None
+    assert await planned(TOY, query, variables) == {"data": reference.data}
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        ("{ missing { name } }", None),  # null in a non-null position
+        ("{ broken }", None),  # the resolver raises
+        ("{ huge }", None),  # the scalar cannot serialise the value
+        ("query($count: Int!) { branch { firstLeaves(count: $count) { name } } }", {}),
+        ("query($count: Int!) { branch { firstLeaves(count: $count) { name } } }", {"count": "x"}),
+    ],
+)
+async def test_a_plan_gives_up_wherever_graphql_core_reports_an_error(
+    query: str, variables: dict[str, Any]
+) -> None:
+    reference = await toy.execute(query, variable_values=variables)
+    assert reference.errors, "the reference must report an error for the case to mean anything"
+    plan = plan_document(TOY, query, None)
+    assert plan is not None
+    with pytest.raises(GiveUpError):
+        await plan.answer(TOY, variables, context=None)
+
+
+@pytest.mark.parametrize(
+    ("query", "operation_name"),
+    [
+        ("mutation { x }", None),
+        ("{ branch { ...Parts } } fragment Parts on Branch { title }", None),
+        ("{ branch { ... on Branch { title } } }", None),
+        ("{ branch { title @include(if: true) } }", None),
+        ("{ __schema { queryType { name } } }", None),
+        ("{ branch { title title } }", None),  # one response key selected twice
+        ("{ spending }", None),
+        ("query A { __typename } query B { __typename }", "A"),
+        ("query A { __typename }", "B"),
+    ],
+)
+def test_documents_left_to_strawberry(query: str, operation_name: str | None) -> None:
+    assert plan_document(TOY, query, operation_name) is None
+
+
+def test_the_laurel_schema_plans_reads_but_not_code_checks_or_abstract_types() -> None:
+    schema = laurel_schema._schema
+    member_status = (
+        "query($id: ID!) { member(id: $id) { id points { available }"
+        " activity(first: 10) { edges { node { kind points createdAt } } } } }"
+    )
+    assert plan_document(schema, member_status, None) is not None
+    check = 'query { validateRedemptionCode(programSlug: "shop", code: "X") { __typename } }'
+    assert plan_document(schema, check, None) is None
+    assert plan_document(schema, 'query { node(id: "x") { id } }', None) is None
+
+
+def test_the_plan_cache_is_bounded_and_remembers_documents_without_plans() -> None:
+    cache = PlanCache(TOY, maxsize=2)
+    cache.learn("{ branch { title } }", None)
+    cache.learn("{ __schema { queryType { name } } }", None)
+    assert isinstance(cache.get("{ branch { title } }", None), Plan)
+    assert cache.knows("{ __schema { queryType { name } } }", None)
+    assert cache.get("{ __schema { queryType { name } } }", None) is None
+    cache.learn("{ branch { leaves { name } } }", None)
+    # The least recently used one went: the introspection document, not the one just read.
+    assert not cache.knows("{ __schema { queryType { name } } }", None)
+    assert cache.knows("{ branch { title } }", None)
+
+
+# --- through the app -----------------------------------------------------------------------
+
+MEMBER_STATUS = """
+query($id: ID!) { member(id: $id) { id
+  points { available pending lifetimeEarned lifetimeRedeemed }
+  activity(first: 10) { edges { node { kind points description orderId createdAt } } } } }"""
+
+
+@pytest.fixture
+def plan_answers(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    answered: list[bytes] = []
+    answer = Plan.answer
+
+    async def counted(self: Plan, *args: Any, **kwargs: Any) -> bytes:
+        body = await answer(self, *args, **kwargs)
+        answered.append(body)
+        return body
+
+    monkeypatch.setattr(Plan, "answer", counted)
+    return answered
+
+
+async def test_a_query_answered_once_is_answered_by_its_plan_after(
+    api: Api, plan_answers: list[bytes]
+) -> None:
+    await create_program(api)
+    member = await enroll(api)
+    await grant_points(api, member["id"], 70)
+    first = await api.post(MEMBER_STATUS, {"id": member["id"]})
+    assert plan_answers == []
+    second = await api.post(MEMBER_STATUS, {"id": member["id"]})
+    assert len(plan_answers) == 1
+    assert second.content == first.content
+    assert second.headers["content-type"] == first.headers["content-type"]
+    assert second.headers["x-request-id"] != first.headers["x-request-id"]
+    assert second.json()["data"]["member"]["points"]["available"] == 70
+
+
+async def test_a_planned_query_that_fails_is_answered_by_strawberry_with_its_error(
+    api: Api, plan_answers: list[bytes]
+) -> None:
+    await create_program(api)
+    member = await enroll(api)
+    await api.data(MEMBER_STATUS, {"id": member["id"]})
+    await api.data(MEMBER_STATUS, {"id": member["id"]})
+    assert len(plan_answers) == 1
+    publishable = await program_key("shop", kind=KeyKind.PUBLISHABLE)
+    refused = await api.gql(MEMBER_STATUS, {"id": member["id"]}, key=publishable)
+    assert top_level_codes(refused) == ["FORBIDDEN"]
+    assert refused["data"] is None or refused["data"]["member"] is None
+    wrong_variable = await api.gql(MEMBER_STATUS, {"id": 12})
+    assert wrong_variable["data"] is None or wrong_variable["data"]["member"] is None
+    assert len(plan_answers) == 1, "neither failing request may be answered by the plan"
+
+
+async def test_a_document_strawberry_refuses_gets_no_plan(
+    api: Api, plan_answers: list[bytes]
+) -> None:
+    await create_program(api)
+    for _ in range(2):
+        body = await api.gql("query { programs { noSuchField } }")
+        assert body.get("errors")
+    assert plan_answers == []
