@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from functools import cache
@@ -12,8 +13,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tortoise import Tortoise
-from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.backends.sqlite.client import SqliteClient
 from tortoise.connection import connections
 from tortoise.migrations.api import migrate
 
@@ -159,6 +161,69 @@ async def fetch_one(
 ) -> dict[str, Any] | None:
     rows = await fetch_all(client, statement, params)
     return rows[0] if rows else None
+
+
+class _SqliteQuickReader:
+    """A second connection to the SQLite file for `quick_read`: queried on the event loop's
+    own thread, in WAL mode it sees the last committed state and never waits for a writer.
+
+    aiosqlite hands each statement to its worker thread and the answer back: about 100 µs of
+    CPU per statement, where an indexed lookup of one member or ten activities takes 5-10 µs
+    in SQLite itself. And Tortoise's one SQLite connection queues every statement behind any
+    open write transaction, so a storefront's read waited for whole orders to commit.
+    """
+
+    # Never block the event loop waiting for a lock: give the statement to aiosqlite instead.
+    BUSY_TIMEOUT_SECONDS = 0.0
+
+    def __init__(self) -> None:
+        self._client: BaseDBAsyncClient | None = None
+        self._connection: sqlite3.Connection | None = None
+
+    def connection_for(self, client: BaseDBAsyncClient) -> sqlite3.Connection | None:
+        path = getattr(client, "filename", None)
+        if not isinstance(path, str) or path == ":memory:" or path.startswith("file::memory:"):
+            return None
+        # One reader per Tortoise client: a new client (Tortoise set up again, as tests do) may
+        # name a new file at the same path.
+        if client is not self._client or self._connection is None:
+            if self._connection is not None:
+                self._connection.close()
+            connection = sqlite3.connect(
+                path,
+                timeout=self.BUSY_TIMEOUT_SECONDS,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            connection.row_factory = sqlite3.Row
+            connection.execute("PRAGMA query_only = ON")
+            self._client, self._connection = client, connection
+        return self._connection
+
+
+_quick_reader = _SqliteQuickReader()
+
+
+async def quick_read(statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """`fetch_all` on the default connection, for indexed reads of a few rows outside any
+    transaction (what a storefront asks for on every page). On SQLite they run at once on a
+    read-only connection of their own; on PostgreSQL, and whenever SQLite reports a lock,
+    they go through Tortoise like any other read."""
+    client = connection()
+    if isinstance(client, SqliteClient) and not isinstance(client, TransactionalDBClient):
+        reader = _quick_reader.connection_for(client)
+        if reader is not None:
+            try:
+                return [dict(row) for row in reader.execute(statement, tuple(params))]
+            except sqlite3.OperationalError as error:
+                if not _is_lock_error(error):
+                    raise
+    return await fetch_all(client, statement, params)
+
+
+def _is_lock_error(error: sqlite3.OperationalError) -> bool:
+    message = str(error).lower()
+    return "locked" in message or "busy" in message
 
 
 async def execute(client: BaseDBAsyncClient, statement: str, params: Sequence[Any] = ()) -> int:

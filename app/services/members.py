@@ -15,8 +15,8 @@ from app.db import (
     as_datetime,
     as_optional_datetime,
     connection,
-    fetch_all,
     fetch_one,
+    quick_read,
     utc_now,
 )
 from app.domain.errors import DomainError, ErrorCode
@@ -114,12 +114,10 @@ def _activity(row: dict[str, Any]) -> ActivityRecord:
 
 
 async def get_member(member_id: int, scope: ProgramScope) -> MemberRecord | None:
-    row = await fetch_one(
-        connection(), f"SELECT {_COLUMNS} FROM members WHERE id = ?", (member_id,)
-    )
-    if row is None or not in_scope(int(row["program_id"]), scope):
+    rows = await quick_read(f"SELECT {_COLUMNS} FROM members WHERE id = ?", (member_id,))
+    if not rows or not in_scope(int(rows[0]["program_id"]), scope):
         return None
-    return _record(row)
+    return _record(rows[0])
 
 
 async def require_member(
@@ -137,12 +135,11 @@ async def get_member_by_customer_id(program_id: int, customer_id: str) -> Member
     customer_id = customer_id.strip()
     if not is_lookup_text(customer_id):
         return None
-    row = await fetch_one(
-        connection(),
+    rows = await quick_read(
         f"SELECT {_COLUMNS} FROM members WHERE program_id = ? AND customer_id = ?",
         (program_id, customer_id),
     )
-    return _record(row) if row else None
+    return _record(rows[0]) if rows else None
 
 
 async def list_activity(
@@ -154,8 +151,7 @@ async def list_activity(
     (member_id, id) index even when its statistics say a member owns much of the ledger (it
     otherwise prefers scanning the primary key backwards and filtering).
     """
-    rows = await fetch_all(
-        connection(),
+    rows = await quick_read(
         "SELECT id, member_id, kind, points, description, order_ref, created_at"
         " FROM ledger_transactions WHERE member_id = ? AND (member_id, id) < (?, ?)"
         f"{_POINTS_ONLY} ORDER BY member_id DESC, id DESC LIMIT ?",
