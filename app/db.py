@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sqlite3
 from collections.abc import Sequence
@@ -202,6 +203,7 @@ class _SqliteQuickReader:
 
 
 _quick_reader = _SqliteQuickReader()
+_SQL_LOG = logging.getLogger("tortoise.db_client")
 
 
 async def quick_read(statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
@@ -213,6 +215,9 @@ async def quick_read(statement: str, params: Sequence[Any] = ()) -> list[dict[st
     if isinstance(client, SqliteClient) and not isinstance(client, TransactionalDBClient):
         reader = _quick_reader.connection_for(client)
         if reader is not None:
+            # Logged where Tortoise logs its own statements, so SQL traces show these too.
+            if _SQL_LOG.isEnabledFor(logging.DEBUG):
+                _SQL_LOG.debug("%s: %s", statement, list(params))
             try:
                 return [dict(row) for row in reader.execute(statement, tuple(params))]
             except sqlite3.OperationalError as error:

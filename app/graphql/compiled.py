@@ -21,16 +21,19 @@ abstract types, introspection, or one response key selected twice are left to St
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import Enum, EnumMeta
 from inspect import isawaitable
 from typing import Any
 
 from graphql import (
     FieldNode,
     GraphQLBoolean,
+    GraphQLEnumType,
     GraphQLField,
     GraphQLID,
     GraphQLInt,
@@ -274,6 +277,15 @@ def _leaf(leaf_type: GraphQLLeafType, *, non_null: bool) -> SyncCompleter:
     elif leaf_type is GraphQLBoolean:
         unchanged = bool
     is_int = leaf_type is GraphQLInt
+    # Strawberry's enum serialiser scans the enum's values for every member it is given; what
+    # it answers for each member is worked out once here.
+    enum_class: type | None = getattr(leaf_type, "wrapped_cls", None)
+    enum_names: dict[Any, Any] = {}
+    if isinstance(leaf_type, GraphQLEnumType) and isinstance(enum_class, EnumMeta):
+        members: list[Enum] = list(enum_class)
+        for member in members:
+            with contextlib.suppress(Exception):
+                enum_names[member] = serialize(member)
 
     def complete_leaf(value: Any) -> Any:
         if value is None:
@@ -283,6 +295,8 @@ def _leaf(leaf_type: GraphQLLeafType, *, non_null: bool) -> SyncCompleter:
         value_type = type(value)
         if value_type is unchanged or (is_int and value_type is int and value in INT_RANGE):
             return value
+        if value_type is enum_class and value in enum_names:
+            return enum_names[value]
         if isinstance(value, Exception):
             raise GiveUpError
         serialized = serialize(value)
