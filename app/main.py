@@ -95,8 +95,9 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
     graphql_app.production = settings.production
     graphql_app.code_checks = RateLimiter()
     api: ASGIApp = graphql_app
-    if settings.query_plans:
-        api = QueryPlans(graphql_app, PlanCache(schema._schema), graphql_app.context_of)
+    plans = PlanCache(schema._schema) if settings.query_plans else None
+    if plans is not None:
+        api = QueryPlans(graphql_app, plans, graphql_app.context_of)
     gateway = ApiGateway(
         api,
         resolver=ApiKeyResolver(ttl_seconds=settings.api_key_cache_seconds),
@@ -117,7 +118,9 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             else []
         ),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.query_plans = plans
+    return app
 
 
 def app_from_env() -> Starlette:

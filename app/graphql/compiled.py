@@ -13,9 +13,12 @@ one of graphql-jit and Mercurius's `jit` option.
 A plan covers answers without errors only. Wherever graphql-core would report an error (a
 resolver raises, a null in a non-null position, variables that do not coerce, a value a scalar
 cannot serialise) the plan gives up and the request goes to Strawberry, which answers it in
-full, errors and all. Queries only read, so running one again changes nothing; root fields
-whose resolvers spend something (a rate-limit token) say so with `SPENDS_ON_READ` in their
-metadata and keep their documents out of the plans. Documents with fragments, directives,
+full, errors and all. Running a query again changes nothing: queries read, and the one write a
+read makes (a member's referral code, created on first read) is idempotent. Fields whose
+resolvers spend something (a code check spends a rate-limit token) say so with
+`SPENDS_ON_READ` in their metadata and keep their documents out of the plans. Fields with
+permission classes or field extensions are resolved through Strawberry's own resolver, which
+runs them. Documents with fragments, directives,
 abstract types, introspection, or one response key selected twice are left to Strawberry.
 """
 
@@ -105,9 +108,16 @@ def _uses_variables(node: ValueNode) -> bool:
 
 
 def _is_plain_attribute(field: GraphQLField) -> bool:
-    # Strawberry marks the resolvers of fields without a resolver of their own: they read the
-    # attribute of the field's Python name and nothing else.
-    return bool(getattr(field.resolve, "_is_default", False))
+    """A field that only reads the attribute of its Python name: no resolver of its own, no
+    field extensions and no permission classes (those run only through `field.resolve`)."""
+    definition = field.extensions.get(STRAWBERRY_DEFINITION)
+    return (
+        bool(getattr(field.resolve, "_is_default", False))
+        and definition is not None
+        and getattr(definition, "base_resolver", None) is None
+        and not getattr(definition, "extensions", None)
+        and not getattr(definition, "permission_classes", None)
+    )
 
 
 def _python_name(field: GraphQLField) -> str:
@@ -233,7 +243,7 @@ class _Planner:
                 isawaitable,
                 None,
                 None,
-                request.operation_extensions or {},
+                request.operation_extensions,  # type: ignore[arg-type]
             )
             value = resolve(source, info, **arguments)
             if isawaitable(value):
@@ -453,13 +463,19 @@ class PlanCache:
     """Plans by (document, operation name), bounded like Strawberry's parser cache.
 
     A document gets a plan only after Strawberry has answered it without an error, so every
-    plan is of a document that passed the schema's validation.
+    plan is of a document that passed the schema's validation. A document that keeps failing
+    (Strawberry answers it with errors, or its plan gives up) `FAILURES_BEFORE_GIVING_UP`
+    times in a row is left to Strawberry, so it stops costing a plan's try or a second look
+    at every answer.
     """
+
+    FAILURES_BEFORE_GIVING_UP = 8
 
     def __init__(self, schema: GraphQLSchema, maxsize: int = PLAN_CACHE_SIZE) -> None:
         self.schema = schema
         self.maxsize = maxsize
         self._plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
+        self._failures: OrderedDict[tuple[str, str | None], int] = OrderedDict()
 
     def get(self, query: str, operation_name: str | None) -> Plan | None:
         key = (query, operation_name)
@@ -474,10 +490,30 @@ class PlanCache:
     def learn(self, query: str, operation_name: str | None) -> None:
         """Plan a document Strawberry has just answered without an error."""
         key = (query, operation_name)
+        self._failures.pop(key, None)
         try:
             plan = plan_document(self.schema, query, operation_name)
         except Exception:  # a parse failure here means Strawberry's parser disagrees: no plan
             plan = None
+        self._remember(key, plan)
+
+    def answered(self, query: str, operation_name: str | None) -> None:
+        """The plan answered: its run of failures, if any, is over."""
+        if self._failures:
+            self._failures.pop((query, operation_name), None)
+
+    def failed(self, query: str, operation_name: str | None) -> None:
+        """Strawberry answered with errors, or the document's plan gave up."""
+        key = (query, operation_name)
+        count = self._failures.pop(key, 0) + 1
+        if count >= self.FAILURES_BEFORE_GIVING_UP:
+            self._remember(key, None)
+            return
+        self._failures[key] = count
+        while len(self._failures) > self.maxsize:
+            self._failures.popitem(last=False)
+
+    def _remember(self, key: tuple[str, str | None], plan: Plan | None) -> None:
         self._plans[key] = plan
         self._plans.move_to_end(key)
         while len(self._plans) > self.maxsize:

@@ -99,7 +99,7 @@ async def _node(info: Info, type_name: str, pk: int) -> Node | None:
         return Event.from_record(event) if event else None
     _member_reader(info)
     if type_name == "Member":
-        member = await members_service.get_member(pk, scope)
+        member = await members_service.read_member(pk, scope)
         return Member.from_record(member) if member else None
     if type_name == "Activity":
         activity = await members_service.get_activity(pk, scope)
@@ -192,13 +192,13 @@ class Query(ReferralQueries, PunchCardQueries, TierQueries, MembershipQueries, C
             raise query_error(exc) from exc
         if principal.member_id is None:
             return None
-        record = await members_service.get_member(principal.member_id, principal.program_scope)
+        record = await members_service.read_member(principal.member_id, principal.program_scope)
         return Member.from_record(record) if record else None
 
     @strawberry.field
     async def member(self, info: Info, id: strawberry.ID) -> Member | None:
         principal = _member_reader(info)
-        record = await members_service.get_member(_decoded(id, "Member"), principal.program_scope)
+        record = await members_service.read_member(_decoded(id, "Member"), principal.program_scope)
         return Member.from_record(record) if record else None
 
     @strawberry.field

@@ -6,7 +6,7 @@ and cap are counted, so concurrent reports of actions by one member cannot excee
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -460,6 +460,14 @@ async def record_action(data: RecordActionInput, scope: ProgramScope) -> ActionA
                 f"members cannot report {data.action} themselves; the store's backend does",
                 ["input", "action"],
             )
+        # An opt-out may have committed since the member was read above: look again under the
+        # member's lock, which the opt-out takes too.
+        await lock_member(conn, member.id)
+        current = await fetch_one(
+            conn, "SELECT opted_out_at FROM members WHERE id = ?", (member.id,)
+        )
+        if current is not None and current["opted_out_at"] is not None:
+            _refuse_opted_out(replace(member, opted_out_at=as_datetime(current["opted_out_at"])))
         award = await award_action(
             conn,
             rule=rule,

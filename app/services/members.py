@@ -114,6 +114,17 @@ def _activity(row: dict[str, Any]) -> ActivityRecord:
 
 
 async def get_member(member_id: int, scope: ProgramScope) -> MemberRecord | None:
+    row = await fetch_one(
+        connection(), f"SELECT {_COLUMNS} FROM members WHERE id = ?", (member_id,)
+    )
+    if row is None or not in_scope(int(row["program_id"]), scope):
+        return None
+    return _record(row)
+
+
+async def read_member(member_id: int, scope: ProgramScope) -> MemberRecord | None:
+    """`get_member` for answering queries: the last commit at once (`quick_read`). Services
+    that go on to write use `get_member`, which on SQLite waits for a write in progress."""
     rows = await quick_read(f"SELECT {_COLUMNS} FROM members WHERE id = ?", (member_id,))
     if not rows or not in_scope(int(rows[0]["program_id"]), scope):
         return None

@@ -92,8 +92,9 @@ class QueryPlans:
                         request.extensions,
                     )
                 except GiveUpError:
-                    pass
+                    self.plans.failed(request.query, request.operation_name)
                 else:
+                    self.plans.answered(request.query, request.operation_name)
                     await _send_json(send, answer)
                     return
 
@@ -123,6 +124,8 @@ class QueryPlans:
         await self.app(scope, receive_again, send_and_keep)
         if _answered_without_errors(status, b"".join(answer_chunks)):
             self.plans.learn(request.query, request.operation_name)
+        else:
+            self.plans.failed(request.query, request.operation_name)
 
 
 async def _send_json(send: Send, body: bytes) -> None:
