@@ -252,24 +252,22 @@ async def upsert_plan(data: UpsertPlanInput) -> PlanRecord:
         data.welcome_reward_id,
         data.active,
     )
-    async with in_transaction() as conn:
-        updated = await fetch_one(
-            conn,
-            "UPDATE membership_plans SET name = ?, fee_minor = ?, currency = ?, interval = ?,"
-            " trial_days = ?, grace_days = ?, tier_id = ?, earn_multiplier = ?, perks = ?,"
-            " welcome_reward_id = ?, active = ?, updated_at = ?"
-            " WHERE program_id = ? AND code = ? RETURNING id",
-            (*values, now, program.id, code),
-        )
-        if updated is None:
-            await execute(
-                conn,
-                "INSERT INTO membership_plans (name, fee_minor, currency, interval, trial_days,"
-                " grace_days, tier_id, earn_multiplier, perks, welcome_reward_id, active,"
-                " program_id, code, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*values, program.id, code, now, now),
-            )
+    # One statement: two first upserts of a code at once both succeed, the later one winning.
+    await execute(
+        connection(),
+        "INSERT INTO membership_plans (name, fee_minor, currency, interval, trial_days,"
+        " grace_days, tier_id, earn_multiplier, perks, welcome_reward_id, active,"
+        " program_id, code, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (program_id, code) DO UPDATE SET name = excluded.name,"
+        " fee_minor = excluded.fee_minor, currency = excluded.currency,"
+        " interval = excluded.interval, trial_days = excluded.trial_days,"
+        " grace_days = excluded.grace_days, tier_id = excluded.tier_id,"
+        " earn_multiplier = excluded.earn_multiplier, perks = excluded.perks,"
+        " welcome_reward_id = excluded.welcome_reward_id, active = excluded.active,"
+        " updated_at = excluded.updated_at",
+        (*values, program.id, code, now, now),
+    )
     plan = await _plan_by_code(connection(), program.id, code)
     assert plan is not None
     return plan

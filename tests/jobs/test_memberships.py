@@ -15,6 +15,7 @@ from app.auth.api_keys import KeyKind
 from app.clock import ManualClock
 from app.db import execute
 from app.jobs.runner import JobName
+from app.services import memberships as memberships_service
 from app.services.verify import verify_ledger
 from tests.api.conftest import Api
 from tests.api.factories import create_program, create_reward, enroll, program_key, record_order
@@ -133,6 +134,31 @@ async def test_plans_are_checked_and_changed_by_code(api: Api) -> None:
     assert created["plan"]["perks"] == ["early access", "free shipping"]
     assert changed["plan"]["id"] == created["plan"]["id"]
     assert (changed["plan"]["feeMinor"], changed["plan"]["perks"]) == (1290, ["early access"])
+
+
+async def test_first_upserts_of_one_plan_at_once_all_succeed_into_one_plan(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await create_program(api)
+    await configure(api)
+    # All twenty pass their checks before any of them writes.
+    everyone_checked = asyncio.Barrier(20)
+    real_require_program = memberships_service.require_program  # type: ignore[attr-defined]
+
+    async def require_program_together(*args: Any, **kwargs: Any) -> Any:
+        program = await real_require_program(*args, **kwargs)
+        await everyone_checked.wait()
+        return program
+
+    monkeypatch.setattr(memberships_service, "require_program", require_program_together)
+
+    answers = await asyncio.gather(*(plan(api, feeMinor=1000 + n) for n in range(20)))
+
+    assert [answer["userErrors"] for answer in answers] == [[]] * 20
+    assert len({answer["plan"]["id"] for answer in answers}) == 1
+    assert await count("SELECT COUNT(*) AS n FROM membership_plans WHERE code = 'vip'") == 1
+    fees = {answer["plan"]["feeMinor"] for answer in answers}
+    assert fees <= set(range(1000, 1020))
 
 
 async def test_a_trial_gives_the_tier_floor_the_multiplier_and_the_welcome_reward_at_once(
