@@ -63,6 +63,7 @@ from app.services.reward_terms import (
     credit_for_store_credit_reward,
     member_reward_terms,
 )
+from app.services.tiers import lock_tier_configuration
 
 _REWARD_COLUMNS = (
     "id, program_id, name, description, kind, cost_points, value_minor, stock, active,"
@@ -496,13 +497,15 @@ async def create_reward(data: CreateRewardInput) -> RewardRecord:
     cleaned = _check_fields(check, data.kind, _fields_of(data))
     check.raise_if_any()
     program = await require_program(data.program_slug, None)
-    await check_required_tiers(connection(), program.id, cleaned.required_tiers)
     if (data.kind in MONEY_KINDS or cleaned.value_minor is not None) and cleaned.currency is None:
         cleaned = replace(cleaned, currency=program.currency)
     _check_store_credit_currency(data.kind, cleaned.currency, program.currency)
     now = utc_now()
     placeholders = ", ".join("?" for _ in range(_WRITABLE.count(",") + 1))
     async with in_transaction() as conn:
+        if cleaned.required_tiers:
+            await lock_tier_configuration(conn, program.id)
+            await check_required_tiers(conn, program.id, cleaned.required_tiers)
         row = await fetch_one(
             conn,
             f"INSERT INTO rewards (program_id, kind, created_at, {_WRITABLE})"
@@ -545,6 +548,14 @@ async def update_reward(data: UpdateRewardInput) -> RewardRecord:
         )
     now = utc_now()
     async with in_transaction() as conn:
+        if data.changes.get("required_tiers", KEEP) is not KEEP:
+            # The tier configuration's lock comes before the reward row's (configureTiers takes
+            # it, then renames tiers in rewards' rows).
+            owner = await fetch_one(
+                conn, "SELECT program_id FROM rewards WHERE id = ?", (data.reward_id,)
+            )
+            if owner is not None:
+                await lock_tier_configuration(conn, int(owner["program_id"]))
         current = await _lock_reward(conn, data.reward_id)
         if current.retired_at is not None:
             raise DomainError(

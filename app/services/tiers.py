@@ -35,6 +35,7 @@ from app.db import (
     fetch_all,
     fetch_one,
     from_json,
+    is_postgres,
     utc_now,
 )
 from app.domain.earning import MemberAttributes
@@ -1225,6 +1226,90 @@ def _check_tier(check: Checker, field: list[str], tier: TierInput) -> str | None
     return name
 
 
+# Namespace of the PostgreSQL advisory lock of a program's tier configuration (two-key form,
+# like reward_gifts'); the second key is the program id.
+TIER_CONFIGURATION_LOCK_CLASS = 0x4C54
+
+
+async def lock_tier_configuration(conn: BaseDBAsyncClient, program_id: int) -> None:
+    """Take turns with every other change to which tiers the program has or which tiers its
+    rewards require (configureTiers; createReward and updateReward with requiredTiers), so each
+    checks the other's committed state: a tier cannot be retired while a reward that requires
+    it is being saved. Taken before any row lock of the transaction. SQLite has one writer at a
+    time: nothing to do."""
+    if is_postgres(conn):
+        await fetch_one(
+            conn,
+            "SELECT pg_advisory_xact_lock(?, ?) IS NULL AS locked",
+            (TIER_CONFIGURATION_LOCK_CLASS, program_id),
+        )
+
+
+async def _checked_changes(
+    conn: BaseDBAsyncClient,
+    program_id: int,
+    data: ConfigureTiersInput,
+    names: list[str],
+    check: Checker,
+) -> dict[str, str]:
+    """The checks against the program's tiers and rewards as they are (under the tier
+    configuration's lock); raises every error found, these and the caller's. The renames."""
+    existing = {
+        str(row["name"]): row["retired_at"] is None
+        for row in await fetch_all(
+            conn, "SELECT name, retired_at FROM tiers WHERE program_id = ?", (program_id,)
+        )
+    }
+    renames: dict[str, str] = {}
+    for index, tier in enumerate(data.tiers):
+        if tier.renamed_from is None:
+            continue
+        old, new = tier.renamed_from.strip(), tier.name.strip()
+        field = ["input", "tiers", str(index), "renamedFrom"]
+        if not existing.get(old, False):
+            check.add(ErrorCode.TIER_NOT_FOUND, f"no active tier {old!r} to rename", field)
+        elif old in renames or old in names:
+            check.add(ErrorCode.INVALID_VALUE, f"tier {old!r} is listed twice", field)
+        elif new != old and new in existing:
+            check.add(
+                ErrorCode.INVALID_VALUE,
+                f"the program already has (or had) a tier named {new!r}",
+                ["input", "tiers", str(index), "name"],
+            )
+        else:
+            renames[old] = new
+    kept = set(names) | set(renames)
+    retiring = {name for name, active in existing.items() if active and name not in kept}
+    for requiring in await fetch_all(
+        conn,
+        "SELECT name, required_tiers FROM rewards WHERE program_id = ? AND retired_at IS NULL",
+        (program_id,),
+    ):
+        needed = retiring & {str(name) for name in from_json(requiring["required_tiers"]) or ()}
+        if needed:
+            check.add(
+                ErrorCode.TIER_IN_USE,
+                f"reward {requiring['name']!r} requires tier {sorted(needed)[0]!r}: change its"
+                " requiredTiers first (or rename the tier with renamedFrom)",
+                ["input", "tiers"],
+            )
+    for index, tier in enumerate(data.tiers):
+        if tier.entry_reward_id is None:
+            continue
+        try:
+            await require_giftable_reward(
+                conn,
+                program_id,
+                tier.entry_reward_id,
+                ["input", "tiers", str(index), "entryRewardId"],
+                utc_now(),
+            )
+        except DomainError as refused:
+            check.add(refused.code, refused.message, refused.field or ["input", "tiers"])
+    check.raise_if_any()
+    return renames
+
+
 async def configure_tiers(data: ConfigureTiersInput) -> TierProgram:
     """Replace a program's tier configuration. Tiers are matched by name: a kept name keeps its
     history, entry grants and reward access; a dropped one is retired. Members are not moved
@@ -1269,62 +1354,10 @@ async def configure_tiers(data: ConfigureTiersInput) -> TierProgram:
             "ONE_LEVEL needs period ends; ROLLING_12_MONTHS has none",
             ["input", "downgrade"],
         )
-    conn = connection()
-    existing = {
-        str(row["name"]): row["retired_at"] is None
-        for row in await fetch_all(
-            conn, "SELECT name, retired_at FROM tiers WHERE program_id = ?", (program.id,)
-        )
-    }
-    renames: dict[str, str] = {}
-    for index, tier in enumerate(data.tiers):
-        if tier.renamed_from is None:
-            continue
-        old, new = tier.renamed_from.strip(), tier.name.strip()
-        field = ["input", "tiers", str(index), "renamedFrom"]
-        if not existing.get(old, False):
-            check.add(ErrorCode.TIER_NOT_FOUND, f"no active tier {old!r} to rename", field)
-        elif old in renames or old in names:
-            check.add(ErrorCode.INVALID_VALUE, f"tier {old!r} is listed twice", field)
-        elif new != old and new in existing:
-            check.add(
-                ErrorCode.INVALID_VALUE,
-                f"the program already has (or had) a tier named {new!r}",
-                ["input", "tiers", str(index), "name"],
-            )
-        else:
-            renames[old] = new
-    kept = set(names) | set(renames)
-    retiring = {name for name, active in existing.items() if active and name not in kept}
-    for requiring in await fetch_all(
-        conn,
-        "SELECT name, required_tiers FROM rewards WHERE program_id = ? AND retired_at IS NULL",
-        (program.id,),
-    ):
-        needed = retiring & {str(name) for name in from_json(requiring["required_tiers"]) or ()}
-        if needed:
-            check.add(
-                ErrorCode.TIER_IN_USE,
-                f"reward {requiring['name']!r} requires tier {sorted(needed)[0]!r}: change its"
-                " requiredTiers first (or rename the tier with renamedFrom)",
-                ["input", "tiers"],
-            )
-    for index, tier in enumerate(data.tiers):
-        if tier.entry_reward_id is None:
-            continue
-        try:
-            await require_giftable_reward(
-                conn,
-                program.id,
-                tier.entry_reward_id,
-                ["input", "tiers", str(index), "entryRewardId"],
-                utc_now(),
-            )
-        except DomainError as refused:
-            check.add(refused.code, refused.message, refused.field or ["input", "tiers"])
-    check.raise_if_any()
-    now = utc_now()
     async with in_transaction() as conn:
+        await lock_tier_configuration(conn, program.id)
+        renames = await _checked_changes(conn, program.id, data, names, check)
+        now = utc_now()
         updated = await fetch_one(
             conn,
             "UPDATE tier_settings SET metric = ?, period = ?, downgrade = ?, grace_days = ?,"
