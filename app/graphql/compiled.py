@@ -64,6 +64,8 @@ SPENDS_ON_READ = "laurel.spends_on_read"
 """Field metadata key: the resolver spends something even when it only reads."""
 
 PLAN_CACHE_SIZE = 512
+INT_RANGE = range(-(2**31), 2**31)  # GraphQL's Int
+_IMMUTABLE = (str, int, float, bool, type(None), Enum)
 
 
 class GiveUpError(Exception):
@@ -214,7 +216,10 @@ class _Planner:
         field_nodes = [node]
         static_arguments: dict[str, Any] | None = None
         if not any(_uses_variables(argument.value) for argument in node.arguments or ()):
-            static_arguments = get_argument_values(field, node)
+            literal_arguments = get_argument_values(field, node)
+            # Shared by every request: only values no resolver can change in place.
+            if all(isinstance(value, _IMMUTABLE) for value in literal_arguments.values()):
+                static_arguments = literal_arguments
         field_type = field.type
         field_name = node.name.value
         parent_name = parent.name
@@ -272,9 +277,6 @@ class _Planner:
             object_completion = self.selection(field_type, selection)
             return _nullable_object(object_completion)
         raise _NotPlannableError("abstract types are left to Strawberry")
-
-
-INT_RANGE = range(-(2**31), 2**31)
 
 
 def _leaf(leaf_type: GraphQLLeafType, *, non_null: bool) -> SyncCompleter:
