@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -466,18 +467,30 @@ class PlanCache:
 
     A document gets a plan only after Strawberry has answered it without an error, so every
     plan is of a document that passed the schema's validation. A document that keeps failing
-    (Strawberry answers it with errors, or its plan gives up) `FAILURES_BEFORE_GIVING_UP`
-    times in a row is left to Strawberry, so it stops costing a plan's try or a second look
-    at every answer.
+    (Strawberry answers it with errors, or its plan gives up) `FAILURES_BEFORE_PAUSE` times in
+    a row goes to Strawberry alone for `PAUSE_SECONDS`, so it stops costing a plan's try or a
+    second look at every answer; then it is planned again. The pause ends on its own because
+    one caller's bad variables, or a database briefly down, must not switch a storefront's
+    plan off for everyone for good.
     """
 
-    FAILURES_BEFORE_GIVING_UP = 8
+    FAILURES_BEFORE_PAUSE = 8
+    PAUSE_SECONDS = 60.0
 
-    def __init__(self, schema: GraphQLSchema, maxsize: int = PLAN_CACHE_SIZE) -> None:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        maxsize: int = PLAN_CACHE_SIZE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.schema = schema
         self.maxsize = maxsize
+        self.clock = clock
+        # Answers given by plans, for tests and diagnostics.
+        self.plan_answers = 0
         self._plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
         self._failures: OrderedDict[tuple[str, str | None], int] = OrderedDict()
+        self._paused_until: dict[tuple[str, str | None], float] = {}
 
     def get(self, query: str, operation_name: str | None) -> Plan | None:
         key = (query, operation_name)
@@ -487,7 +500,14 @@ class PlanCache:
         return plan
 
     def knows(self, query: str, operation_name: str | None) -> bool:
-        return (query, operation_name) in self._plans
+        """Whether the document has a plan or is known to have none (so Strawberry's answers
+        need no second look)."""
+        key = (query, operation_name)
+        paused_until = self._paused_until.get(key)
+        if paused_until is not None and self.clock() >= paused_until:
+            del self._paused_until[key]
+            self._plans.pop(key, None)
+        return key in self._plans
 
     def learn(self, query: str, operation_name: str | None) -> None:
         """Plan a document Strawberry has just answered without an error."""
@@ -501,6 +521,7 @@ class PlanCache:
 
     def answered(self, query: str, operation_name: str | None) -> None:
         """The plan answered: its run of failures, if any, is over."""
+        self.plan_answers += 1
         if self._failures:
             self._failures.pop((query, operation_name), None)
 
@@ -508,8 +529,9 @@ class PlanCache:
         """Strawberry answered with errors, or the document's plan gave up."""
         key = (query, operation_name)
         count = self._failures.pop(key, 0) + 1
-        if count >= self.FAILURES_BEFORE_GIVING_UP:
+        if count >= self.FAILURES_BEFORE_PAUSE:
             self._remember(key, None)
+            self._paused_until[key] = self.clock() + self.PAUSE_SECONDS
             return
         self._failures[key] = count
         while len(self._failures) > self.maxsize:
@@ -519,4 +541,5 @@ class PlanCache:
         self._plans[key] = plan
         self._plans.move_to_end(key)
         while len(self._plans) > self.maxsize:
-            self._plans.popitem(last=False)
+            evicted, _ = self._plans.popitem(last=False)
+            self._paused_until.pop(evicted, None)

@@ -497,6 +497,8 @@ async def create_reward(data: CreateRewardInput) -> RewardRecord:
     cleaned = _check_fields(check, data.kind, _fields_of(data))
     check.raise_if_any()
     program = await require_program(data.program_slug, None)
+    # Checked here for the order of errors, and again under the lock below for the race.
+    await check_required_tiers(connection(), program.id, cleaned.required_tiers)
     if (data.kind in MONEY_KINDS or cleaned.value_minor is not None) and cleaned.currency is None:
         cleaned = replace(cleaned, currency=program.currency)
     _check_store_credit_currency(data.kind, cleaned.currency, program.currency)

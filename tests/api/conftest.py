@@ -58,7 +58,9 @@ class Api:
             "an answer with query plans on differs from Strawberry's"
         )
         if not planned_before and self.plans.get(query, None) is not None:
+            answers_before = self.plans.plan_answers
             planned = await self.http.post("/graphql", json=body, headers=headers)
+            assert self.plans.plan_answers == answers_before + 1, "the new plan gave up"
             assert _comparable(planned) == _comparable(reference), (
                 "a query's planned answer differs from Strawberry's"
             )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from app.auth.api_keys import KeyKind
+from app.services import actions as actions_service
 from app.services.verify import verify_ledger
 from tests.api.conftest import Api
 from tests.api.factories import (
@@ -17,7 +20,7 @@ from tests.api.factories import (
     order_input,
     program_key,
 )
-from tests.api.helpers import codes, global_id, snapshot
+from tests.api.helpers import codes, global_id, rows, snapshot
 from tests.api.test_actions import action_rule, record
 
 OPT_OUT = """
@@ -166,3 +169,27 @@ async def test_who_may_set_the_opt_out(api: Api) -> None:
     assert codes(by_other["userErrors"]) == ["MEMBER_NOT_FOUND"]
     assert codes(by_publishable["userErrors"]) == ["FORBIDDEN"]
     assert codes(unknown["userErrors"]) == ["MEMBER_NOT_FOUND"]
+
+
+async def test_an_opt_out_committed_while_an_action_is_checked_stops_its_award(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await create_program(api)
+    member = await enroll(api)
+    await action_rule(api)
+    real_require_member = actions_service.require_member  # type: ignore[attr-defined]
+
+    async def read_then_opt_out(*args: Any, **kwargs: Any) -> Any:
+        # The action has read the member (not opted out yet); the opt-out commits right after.
+        read = await real_require_member(*args, **kwargs)
+        await opt_out(api, member["id"], True)
+        return read
+
+    monkeypatch.setattr(actions_service, "require_member", read_then_opt_out)
+    before_points = await rows("SELECT points_available FROM members")
+
+    refused = await record(api, member["id"], "k1", reference="review-1")
+
+    assert codes(refused["userErrors"]) == ["MEMBER_OPTED_OUT"]
+    assert await rows("SELECT points_available FROM members") == before_points
+    assert await rows("SELECT id FROM action_records") == []

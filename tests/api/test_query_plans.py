@@ -10,12 +10,13 @@ from __future__ import annotations
 import enum
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import strawberry
 from graphql import GraphQLSchema
 from strawberry.permission import BasePermission
+from strawberry.scalars import JSON
 
 from app.auth.api_keys import KeyKind
 from app.graphql.compiled import SPENDS_ON_READ, GiveUpError, Plan, PlanCache, plan_document
@@ -97,6 +98,13 @@ class ToyQuery:
     def huge(self) -> int:
         return 2**40  # outside GraphQL's Int
 
+    @strawberry.field
+    def stamped(self, note: JSON) -> int:
+        # Changes its argument in place: a literal shared by every request would count up.
+        fields = cast(dict[str, Any], note)
+        fields["stamps"] = fields.get("stamps", 0) + 1
+        return int(fields["stamps"])
+
     @strawberry.field(metadata={SPENDS_ON_READ: True})  # type: ignore[untyped-decorator]
     def spending(self) -> int:
         return 1
@@ -139,6 +147,14 @@ async def test_a_plan_answers_what_strawberry_answers(
     # Bytes, as Strawberry's view encodes them: `true` and `1` must not pass for each other.
     expected = json.dumps({"data": reference.data}, separators=(",", ":")).encode()
     assert await planned(TOY, query, variables) == expected
+
+
+async def test_a_literal_argument_a_resolver_changes_is_not_shared_between_requests() -> None:
+    query = '{ stamped(note: {from: "test"}) }'
+    plan = plan_document(TOY, query, None)
+    assert plan is not None
+    answers = [await plan.answer(TOY, {}, context=None) for _ in range(3)]
+    assert answers == [b'{"data":{"stamped":1}}'] * 3
 
 
 @pytest.mark.parametrize(
@@ -206,21 +222,27 @@ def test_the_plan_cache_is_bounded_and_remembers_documents_without_plans() -> No
     assert cache.knows("{ branch { title } }", None)
 
 
-def test_a_document_that_keeps_failing_is_left_to_strawberry() -> None:
-    cache = PlanCache(TOY)
+def test_a_document_that_keeps_failing_goes_to_strawberry_for_a_while() -> None:
+    now = [100.0]
+    cache = PlanCache(TOY, clock=lambda: now[0])
     query = "{ branch { title } }"
     cache.learn(query, None)
-    for _ in range(PlanCache.FAILURES_BEFORE_GIVING_UP - 1):
+    for _ in range(PlanCache.FAILURES_BEFORE_PAUSE - 1):
         cache.failed(query, None)
     cache.answered(query, None)  # a run of failures ends with an answer
-    for _ in range(PlanCache.FAILURES_BEFORE_GIVING_UP - 1):
+    for _ in range(PlanCache.FAILURES_BEFORE_PAUSE - 1):
         cache.failed(query, None)
     assert cache.get(query, None) is not None
     cache.failed(query, None)
     assert cache.get(query, None) is None
-    assert cache.knows(query, None), "no more second looks at its answers either"
+    assert cache.knows(query, None), "no second looks at its answers while paused"
+    now[0] += PlanCache.PAUSE_SECONDS
+    assert not cache.knows(query, None), "after the pause it is planned again"
+    cache.learn(query, None)
+    assert cache.get(query, None) is not None
+
     never_answered = "{ broken }"
-    for _ in range(PlanCache.FAILURES_BEFORE_GIVING_UP):
+    for _ in range(PlanCache.FAILURES_BEFORE_PAUSE):
         assert not cache.knows(never_answered, None)
         cache.failed(never_answered, None)
     assert cache.knows(never_answered, None)

@@ -7,6 +7,7 @@ import contextlib
 from typing import Any
 
 import pytest
+from tortoise.backends.base.client import TransactionalDBClient
 
 from app.services import rewards as rewards_service
 from app.services import tiers as tiers_service
@@ -39,9 +40,12 @@ async def test_a_tier_is_never_retired_under_a_reward_that_requires_it(
         await meet("tiers", "reward")
         return renames
 
-    async def required_then_meet(*args: Any, **kwargs: Any) -> None:
-        await check_required_tiers(*args, **kwargs)
-        await meet("reward", "tiers")
+    async def required_then_meet(conn: Any, *args: Any, **kwargs: Any) -> None:
+        await check_required_tiers(conn, *args, **kwargs)
+        # createReward checks once before its transaction (for the order of errors) and once
+        # inside it, under the lock: the second check is the one that counts.
+        if isinstance(conn, TransactionalDBClient):
+            await meet("reward", "tiers")
 
     monkeypatch.setattr(tiers_service, "_checked_changes", changes_then_meet)
     monkeypatch.setattr(rewards_service, "check_required_tiers", required_then_meet)

@@ -152,7 +152,8 @@ async def test_first_upserts_of_one_plan_at_once_all_succeed_into_one_plan(
 
     monkeypatch.setattr(memberships_service, "require_program", require_program_together)
 
-    answers = await asyncio.gather(*(plan(api, feeMinor=1000 + n) for n in range(20)))
+    async with asyncio.timeout(60):  # a request failing before the barrier holds the others
+        answers = await asyncio.gather(*(plan(api, feeMinor=1000 + n) for n in range(20)))
 
     assert [answer["userErrors"] for answer in answers] == [[]] * 20
     assert len({answer["plan"]["id"] for answer in answers}) == 1
