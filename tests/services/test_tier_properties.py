@@ -394,6 +394,11 @@ class TierRun:
                 event("the tiers job changed a tier")
         else:
             await self.configure(operation.thresholds, operation.downgrade)
+            # An assignment to a tier that leaves the configuration ends with it (tiers are
+            # T0, T1... by rank): the tier coming back later does not bring it back.
+            for assigned in self.assignments.values():
+                if assigned.cleared_at is None and assigned.tier >= len(operation.thresholds):
+                    assigned.cleared_at = now
 
     def _membership(
         self, member: int, mode: CancelMode = CancelMode.AT_PERIOD_END
@@ -580,6 +585,22 @@ ASSIGNED_THEN_TIME = Scenario(
     ],
 )
 
+# Found by the property test: a tier assigned, retired and configured again. Retiring it ended
+# the assignment, so the tier's return does not bring the member up.
+ASSIGNED_TIER_RETIRED_AND_BACK = Scenario(
+    TierMetric.MONEY_SPENT,
+    TierPeriod.LIFETIME,
+    DowngradePolicy.NEVER,
+    0,
+    (10_000, 20_000),
+    "UTC",
+    [
+        AssignTier(0, 1, None),
+        Reconfigure((10_000,), DowngradePolicy.NEVER),
+        Reconfigure((10_000, 20_000), DowngradePolicy.NEVER),
+    ],
+)
+
 
 @hypothesis_settings(
     max_examples=EXAMPLES,
@@ -594,6 +615,7 @@ ASSIGNED_THEN_TIME = Scenario(
 @example(scenario=ROLLING_GRACE)
 @example(scenario=ONE_LEVEL_ANNIVERSARY)
 @example(scenario=ASSIGNED_THEN_TIME)
+@example(scenario=ASSIGNED_TIER_RETIRED_AND_BACK)
 async def test_a_members_tier_always_equals_the_tier_recomputed_from_their_history(
     example_databases: ExampleDatabases,  # noqa: F811
     scenario: Scenario,
