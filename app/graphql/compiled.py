@@ -264,19 +264,14 @@ class _Planner:
     def value(
         self, field_type: GraphQLOutputType, selection: SelectionSetNode | None
     ) -> _Completion:
-        if isinstance(field_type, GraphQLNonNull):
-            if is_leaf_type(field_type.of_type):
-                return _Completion(sync=_leaf(field_type.of_type, non_null=True), run=None)
-            inner = self.value(field_type.of_type, selection)
-            return _non_null(inner)
-        if isinstance(field_type, GraphQLList):
-            inner = self.value(field_type.of_type, selection)
-            return _list(inner)
-        if is_leaf_type(field_type):
-            return _Completion(sync=_leaf(field_type, non_null=False), run=None)
-        if isinstance(field_type, GraphQLObjectType):
-            object_completion = self.selection(field_type, selection)
-            return _nullable_object(object_completion)
+        non_null = isinstance(field_type, GraphQLNonNull)
+        inner_type = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
+        if is_leaf_type(inner_type):
+            return _Completion(sync=_leaf(inner_type, non_null=non_null), run=None)
+        if isinstance(inner_type, GraphQLList):
+            return _guarded(_list(self.value(inner_type.of_type, selection)), non_null=non_null)
+        if isinstance(inner_type, GraphQLObjectType):
+            return _guarded(self.selection(inner_type, selection), non_null=non_null)
         raise _NotPlannableError("abstract types are left to Strawberry")
 
 
@@ -320,60 +315,50 @@ def _leaf(leaf_type: GraphQLLeafType, *, non_null: bool) -> SyncCompleter:
     return complete_leaf
 
 
-def _non_null(inner: _Completion) -> _Completion:
+def _guarded(inner: _Completion, *, non_null: bool) -> _Completion:
+    """What graphql-core's completeValue does before a list or an object: a null is null, or an
+    error where the schema says non-null; an exception returned as a value is an error.
+    (Each completer comes sync and async: the sync one keeps pages of plain fields free of
+    coroutines.)"""
     if inner.sync is not None:
         inner_sync = inner.sync
 
-        def complete_non_null(value: Any) -> Any:
+        def complete_guarded(value: Any) -> Any:
             if value is None:
-                raise GiveUpError
-            return inner_sync(value)
-
-        return _Completion(sync=complete_non_null, run=None)
-    inner_run = inner.run
-    assert inner_run is not None
-
-    async def run_non_null(value: Any, request: _Request, path: Path) -> Any:
-        if value is None:
-            raise GiveUpError
-        return await inner_run(value, request, path)
-
-    return _Completion(sync=None, run=run_non_null)
-
-
-def _nullable_object(inner: _Completion) -> _Completion:
-    if inner.sync is not None:
-        inner_sync = inner.sync
-
-        def complete_object(value: Any) -> Any:
-            if value is None:
+                if non_null:
+                    raise GiveUpError
                 return None
             if isinstance(value, Exception):
                 raise GiveUpError
             return inner_sync(value)
 
-        return _Completion(sync=complete_object, run=None)
+        return _Completion(sync=complete_guarded, run=None)
     inner_run = inner.run
     assert inner_run is not None
 
-    async def run_object(value: Any, request: _Request, path: Path) -> Any:
+    async def run_guarded(value: Any, request: _Request, path: Path) -> Any:
         if value is None:
+            if non_null:
+                raise GiveUpError
             return None
         if isinstance(value, Exception):
             raise GiveUpError
         return await inner_run(value, request, path)
 
-    return _Completion(sync=None, run=run_object)
+    return _Completion(sync=None, run=run_guarded)
+
+
+def _is_list_value(value: Any) -> bool:
+    return not isinstance(value, (str, bytes, dict)) and hasattr(value, "__iter__")
 
 
 def _list(inner: _Completion) -> _Completion:
+    """The items of a list already past `_guarded`."""
     if inner.sync is not None:
         inner_sync = inner.sync
 
         def complete_list(value: Any) -> Any:
-            if value is None:
-                return None
-            if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+            if not _is_list_value(value):
                 raise GiveUpError
             return [inner_sync(item) for item in value]
 
@@ -382,9 +367,7 @@ def _list(inner: _Completion) -> _Completion:
     assert inner_run is not None
 
     async def run_list(value: Any, request: _Request, path: Path) -> Any:
-        if value is None:
-            return None
-        if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+        if not _is_list_value(value):
             raise GiveUpError
         return [
             await inner_run(item, request, Path(path, index, None))
