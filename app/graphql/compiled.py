@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum, EnumMeta
 from inspect import isawaitable
-from typing import Any
+from typing import Any, TypeVar
 
 from graphql import (
     FieldNode,
@@ -65,8 +65,24 @@ SPENDS_ON_READ = "laurel.spends_on_read"
 """Field metadata key: the resolver spends something even when it only reads."""
 
 PLAN_CACHE_SIZE = 512
+_SHARED_ANSWERS = "_plan_answers"  # the instance attribute of the answers kept on shared objects
 INT_RANGE = range(-(2**31), 2**31)  # GraphQL's Int
 _IMMUTABLE = (str, int, float, bool, type(None), Enum)
+
+
+_SHARED_UNCHANGING_TYPES: set[type] = set()
+_T = TypeVar("_T", bound=type)
+
+
+def shared_and_unchanging(cls: _T) -> _T:
+    """Marks a Strawberry type whose instances never change once made and are handed to many
+    requests (a cache hands out the same instance for the same database row). A plan keeps the
+    answer it completes for such an instance on the instance, by selection, and gives it again
+    for the next request that selects the same fields: a page of ledger rows read again costs a
+    lookup per row instead of a completion per field. Only subtrees of plain fields ending in
+    scalars, enums or other such types are kept (a list could be changed in place)."""
+    _SHARED_UNCHANGING_TYPES.add(cls)
+    return cls
 
 
 class GiveUpError(Exception):
@@ -94,6 +110,9 @@ AsyncCompleter = Callable[[Any, _Request, Path], Awaitable[Any]]
 class _Completion:
     sync: SyncCompleter | None
     run: AsyncCompleter | None
+    # The answer depends on nothing but a value that never changes (a leaf, or a subtree of
+    # shared unchanging objects), so it can be kept with the value.
+    unchanging: bool = False
 
 
 class _NotPlannableError(Exception):
@@ -161,6 +180,7 @@ class _Planner:
         plain: list[tuple[str, str | None, SyncCompleter | None]] = []
         resolved: dict[str, Callable[[Any, _Request, Path], Awaitable[Any]]] = {}
         order: list[str] = []
+        plain_answers_unchanging = True
         for key, node in fields:
             order.append(key)
             name = node.name.value
@@ -178,6 +198,7 @@ class _Planner:
             completion = self.value(field.type, node.selection_set)
             if _is_plain_attribute(field) and completion.sync is not None and not node.arguments:
                 plain.append((key, _python_name(field), completion.sync))
+                plain_answers_unchanging = plain_answers_unchanging and completion.unchanging
             else:
                 resolved[key] = self._resolver(parent, field, node, key, completion)
         is_type_of = parent.is_type_of
@@ -193,6 +214,10 @@ class _Planner:
             }
 
         if not resolved:
+            definition = parent.extensions.get(STRAWBERRY_DEFINITION)
+            origin = getattr(definition, "origin", None)
+            if plain_answers_unchanging and origin in _SHARED_UNCHANGING_TYPES:
+                return _Completion(sync=_kept(read_plain), run=None, unchanging=True)
             return _Completion(sync=read_plain, run=None)
 
         async def complete_resolved(source: Any, request: _Request, path: Path) -> Any:
@@ -267,12 +292,34 @@ class _Planner:
         non_null = isinstance(field_type, GraphQLNonNull)
         inner_type = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
         if is_leaf_type(inner_type):
-            return _Completion(sync=_leaf(inner_type, non_null=non_null), run=None)
+            return _Completion(sync=_leaf(inner_type, non_null=non_null), run=None, unchanging=True)
         if isinstance(inner_type, GraphQLList):
             return _guarded(_list(self.value(inner_type.of_type, selection)), non_null=non_null)
         if isinstance(inner_type, GraphQLObjectType):
             return _guarded(self.selection(inner_type, selection), non_null=non_null)
         raise _NotPlannableError("abstract types are left to Strawberry")
+
+
+def _kept(read_plain: SyncCompleter) -> SyncCompleter:
+    """`read_plain` for a shared unchanging type: its answer is made once per instance and kept
+    on the instance, under this completer (one per selection). Answers are shared by the
+    responses that contain them, so nothing may change one after it is made (the completer of
+    an object with resolved fields writes into its answer: it is never kept)."""
+
+    def complete_kept(source: Any) -> Any:
+        kept: dict[SyncCompleter, Any] | None = getattr(source, _SHARED_ANSWERS, None)
+        if kept is not None:
+            answer = kept.get(complete_kept)
+            if answer is not None:
+                return answer
+        answer = read_plain(source)  # checks the instance's type before anything is kept on it
+        if kept is None:
+            kept = {}
+            setattr(source, _SHARED_ANSWERS, kept)
+        kept[complete_kept] = answer
+        return answer
+
+    return complete_kept
 
 
 def _leaf(leaf_type: GraphQLLeafType, *, non_null: bool) -> SyncCompleter:
@@ -332,7 +379,7 @@ def _guarded(inner: _Completion, *, non_null: bool) -> _Completion:
                 raise GiveUpError
             return inner_sync(value)
 
-        return _Completion(sync=complete_guarded, run=None)
+        return _Completion(sync=complete_guarded, run=None, unchanging=inner.unchanging)
     inner_run = inner.run
     assert inner_run is not None
 

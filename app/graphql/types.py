@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Protocol
@@ -21,6 +22,7 @@ from app.domain.rewards import (
     RedemptionStatus,
     RewardKind,
 )
+from app.graphql.compiled import shared_and_unchanging
 from app.graphql.context import Info, member_reader, principal_of
 from app.graphql.errors import query_error
 from app.graphql.ids import decode_cursor, encode_cursor, encode_id
@@ -233,6 +235,7 @@ class Points:
     )
 
 
+@shared_and_unchanging
 @strawberry.type(description="One movement of the member's points.")
 class Activity(Node):
     kind: ActivityKind  # type: ignore[valid-type]
@@ -253,10 +256,23 @@ class Activity(Node):
         )
 
 
+@shared_and_unchanging
 @strawberry.type
 class ActivityEdge:
     cursor: str
     node: Activity
+
+
+# Ledger transactions are append-only (a trigger refuses UPDATE and DELETE on both databases):
+# the edge of one is made once and shared by the requests that list it, with the answers plans
+# keep on it. Keyed by the whole record, not its id, so a record is never taken for another
+# database's transaction with the same id.
+ACTIVITY_EDGE_CACHE_SIZE = 2048
+
+
+@functools.lru_cache(maxsize=ACTIVITY_EDGE_CACHE_SIZE)
+def _activity_edge(record: ActivityRecord) -> ActivityEdge:
+    return ActivityEdge(cursor=encode_cursor(record.id), node=Activity.from_record(record))
 
 
 @strawberry.type
@@ -316,10 +332,7 @@ class Member(Node):
         rows = await members_service.list_activity(
             self.member_pk, before_id=cursor_position(after), limit=limit + 1
         )
-        edges = [
-            ActivityEdge(cursor=encode_cursor(row.id), node=Activity.from_record(row))
-            for row in rows[:limit]
-        ]
+        edges = [_activity_edge(row) for row in rows[:limit]]
         return ActivityConnection(
             edges=edges,
             page_info=next_page_info(len(rows), limit, edges),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -101,15 +103,31 @@ def _record(row: dict[str, Any]) -> MemberRecord:
     )
 
 
+_ACTIVITY_COLUMNS = ("id", "member_id", "kind", "points", "description", "order_ref", "created_at")
+_activity_values = operator.itemgetter(*_ACTIVITY_COLUMNS)
+# Ledger transactions are append-only (a trigger refuses UPDATE and DELETE on both databases):
+# a row read again gives the record made before, so a page read again (a storefront shows a
+# member's status on every visit) skips the conversion, and the API's edges kept per record
+# are found again. Keyed by the row's values, not its id: a record is never taken for another
+# database's row with the same id.
+ACTIVITY_RECORD_CACHE_SIZE = 2048
+
+
 def _activity(row: dict[str, Any]) -> ActivityRecord:
+    return _activity_of_values(_activity_values(row))
+
+
+@functools.lru_cache(maxsize=ACTIVITY_RECORD_CACHE_SIZE)
+def _activity_of_values(values: tuple[Any, ...]) -> ActivityRecord:
+    transaction_id, member_id, kind, points, description, order_ref, created_at = values
     return ActivityRecord(
-        id=int(row["id"]),
-        member_id=int(row["member_id"]),
-        kind=row["kind"],
-        points=int(row["points"]),
-        description=row["description"],
-        order_ref=row["order_ref"],
-        created_at=as_datetime(row["created_at"]),
+        id=int(transaction_id),
+        member_id=int(member_id),
+        kind=kind,
+        points=int(points),
+        description=description,
+        order_ref=order_ref,
+        created_at=as_datetime(created_at),
     )
 
 
@@ -163,7 +181,7 @@ async def list_activity(
     otherwise prefers scanning the primary key backwards and filtering).
     """
     rows = await quick_read(
-        "SELECT id, member_id, kind, points, description, order_ref, created_at"
+        f"SELECT {', '.join(_ACTIVITY_COLUMNS)}"
         " FROM ledger_transactions WHERE member_id = ? AND (member_id, id) < (?, ?)"
         f"{_POINTS_ONLY} ORDER BY member_id DESC, id DESC LIMIT ?",
         (member_id, member_id, before_id if before_id is not None else _NO_CURSOR, limit),

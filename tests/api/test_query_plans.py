@@ -19,7 +19,14 @@ from strawberry.permission import BasePermission
 from strawberry.scalars import JSON
 
 from app.auth.api_keys import KeyKind
-from app.graphql.compiled import SPENDS_ON_READ, GiveUpError, Plan, PlanCache, plan_document
+from app.graphql.compiled import (
+    SPENDS_ON_READ,
+    GiveUpError,
+    Plan,
+    PlanCache,
+    plan_document,
+    shared_and_unchanging,
+)
 from app.graphql.schema import schema as laurel_schema
 from tests.api.conftest import Api
 from tests.api.factories import create_program, enroll, grant_points, program_key
@@ -79,8 +86,40 @@ LEAVES = [
 ]
 
 
+@shared_and_unchanging
+@strawberry.type
+class Stamp:
+    """Shared and unchanging: a plan keeps its answers on it."""
+
+    code: str
+    colour: Colour
+    at: datetime
+    note: str | None = None
+
+
+@shared_and_unchanging
+@strawberry.type
+class Seal:
+    stamp: Stamp
+    leaf: Leaf  # not marked: a seal's answer with its leaf is made anew every time
+    marks: list[str]  # a list could be changed in place: never kept
+
+
+AT = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+STAMP = Stamp(code="s1", colour=Colour.RED, at=AT)
+SEAL = Seal(stamp=STAMP, leaf=Leaf(name="l", size=1, colour=Colour.GREEN, at=AT), marks=["m"])
+
+
 @strawberry.type
 class ToyQuery:
+    @strawberry.field
+    def stamp(self) -> Stamp:
+        return STAMP
+
+    @strawberry.field
+    def seal(self) -> Seal:
+        return SEAL
+
     @strawberry.field
     async def branch(self, title: str = "oak") -> Branch:
         return Branch(title=title, leaves=LEAVES, best=None)
@@ -195,6 +234,58 @@ async def test_a_plan_gives_up_wherever_graphql_core_reports_an_error(
 )
 def test_documents_left_to_strawberry(query: str, operation_name: str | None) -> None:
     assert plan_document(TOY, query, operation_name) is None
+
+
+async def test_a_shared_unchanging_object_is_completed_once_per_selection() -> None:
+    query = "{ stamp { code colour at note } }"
+    reference = await toy.execute(query)
+    expected = json.dumps({"data": reference.data}, separators=(",", ":")).encode()
+    plan = plan_document(TOY, query, None)
+    assert plan is not None
+    assert await plan.answer(TOY, {}, context=None) == expected
+    other_plan = plan_document(TOY, "{ stamp { c: code } }", None)
+    assert other_plan is not None
+    # Changed against the contract, to show what is read again and what is kept: the answer
+    # kept for the first selection stays; another selection is completed from the instance.
+    STAMP.code = "changed"
+    try:
+        assert await plan.answer(TOY, {}, context=None) == expected
+        changed = await other_plan.answer(TOY, {}, context=None)
+        assert changed == b'{"data":{"stamp":{"c":"changed"}}}'
+    finally:
+        STAMP.code = "s1"
+
+
+async def test_answers_with_unmarked_objects_or_lists_are_not_kept() -> None:
+    plan = plan_document(TOY, "{ seal { stamp { code } leaf { name } marks } }", None)
+    assert plan is not None
+    first = await plan.answer(TOY, {}, context=None)
+    assert first == b'{"data":{"seal":{"stamp":{"code":"s1"},"leaf":{"name":"l"},"marks":["m"]}}}'
+    SEAL.leaf.name = "changed"
+    SEAL.marks.append("n")
+    try:
+        again = json.loads(await plan.answer(TOY, {}, context=None))
+        assert again["data"]["seal"]["leaf"] == {"name": "changed"}
+        assert again["data"]["seal"]["marks"] == ["m", "n"]
+    finally:
+        SEAL.leaf.name = "l"
+        SEAL.marks.remove("n")
+
+
+async def test_nothing_is_kept_from_a_plan_that_gives_up() -> None:
+    plan = plan_document(TOY, "{ stamp { code at } }", None)
+    assert plan is not None
+    fresh = Stamp(code="s2", colour=Colour.GREEN, at=None)  # type: ignore[arg-type]
+    good = STAMP
+    globals()["STAMP"] = fresh
+    try:
+        with pytest.raises(GiveUpError):
+            await plan.answer(TOY, {}, context=None)
+        fresh.at = AT
+        answer = await plan.answer(TOY, {}, context=None)
+        assert answer == b'{"data":{"stamp":{"code":"s2","at":"2026-03-04T05:06:07+00:00"}}}'
+    finally:
+        globals()["STAMP"] = good
 
 
 def test_the_laurel_schema_plans_reads_but_not_code_checks_or_abstract_types() -> None:

@@ -1,0 +1,39 @@
+"""Activity records and edges are made once per ledger row and shared (ledger rows never change).
+
+They are keyed by the row's values, not its id: the same id in another database (tests set one
+up per test; a server may be pointed at a restored copy) must never give another row's record.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from app.graphql.types import _activity_edge
+from app.services.members import _activity
+
+ROW = {
+    "id": 7,
+    "member_id": 3,
+    "kind": "EARN_ORDER",
+    "points": 40,
+    "description": "Order 1001",
+    "order_ref": "1001",
+    "created_at": "2026-11-02T10:00:00+00:00",
+}
+
+
+def test_a_row_read_again_gives_the_record_and_edge_made_before() -> None:
+    record = _activity(ROW)
+    assert record.created_at == datetime(2026, 11, 2, 10, tzinfo=UTC)
+    assert _activity(dict(ROW)) is record
+    assert _activity_edge(record) is _activity_edge(_activity(dict(ROW)))
+
+
+def test_another_row_with_the_same_id_gets_its_own_record_and_edge() -> None:
+    record = _activity(ROW)
+    other = _activity({**ROW, "description": "Order 1002", "order_ref": "1002"})
+    assert other is not record
+    assert (other.id, other.description, other.order_ref) == (7, "Order 1002", "1002")
+    edge = _activity_edge(other)
+    assert edge is not _activity_edge(record)
+    assert (edge.node.description, edge.node.order_id) == ("Order 1002", "1002")
