@@ -196,7 +196,6 @@ class _SqliteQuickReader:
                 isolation_level=None,
                 check_same_thread=False,
             )
-            connection.row_factory = sqlite3.Row
             connection.execute("PRAGMA query_only = ON")
             self._client, self._connection = client, connection
         return self._connection
@@ -211,19 +210,44 @@ async def quick_read(statement: str, params: Sequence[Any] = ()) -> list[dict[st
     transaction (what a storefront asks for on every page). On SQLite they run at once on a
     read-only connection of their own; on PostgreSQL, and whenever SQLite reports a lock,
     they go through Tortoise like any other read."""
+    read = _read_at_once(statement, params)
+    if read is None:
+        return await fetch_all(connection(), statement, params)
+    names, rows = read
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+async def quick_read_values(statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """`quick_read` with each row as the tuple of its values, in the statement's column order
+    (no dict per row: for rows that are looked up in a cache by their values)."""
+    read = _read_at_once(statement, params)
+    if read is None:
+        return [tuple(row.values()) for row in await fetch_all(connection(), statement, params)]
+    return read[1]
+
+
+def _read_at_once(
+    statement: str, params: Sequence[Any]
+) -> tuple[list[str], list[tuple[Any, ...]]] | None:
+    """The column names and rows from SQLite's quick reader, or None where the statement must
+    go through Tortoise (PostgreSQL, a transaction, an in-memory database, a lock)."""
     client = connection()
-    if isinstance(client, SqliteClient) and not isinstance(client, TransactionalDBClient):
-        reader = _quick_reader.connection_for(client)
-        if reader is not None:
-            # Logged where Tortoise logs its own statements, so SQL traces show these too.
-            if _SQL_LOG.isEnabledFor(logging.DEBUG):
-                _SQL_LOG.debug("%s: %s", statement, list(params))
-            try:
-                return [dict(row) for row in reader.execute(statement, tuple(params))]
-            except sqlite3.OperationalError as error:
-                if not _is_lock_error(error):
-                    raise
-    return await fetch_all(client, statement, params)
+    if not isinstance(client, SqliteClient) or isinstance(client, TransactionalDBClient):
+        return None
+    reader = _quick_reader.connection_for(client)
+    if reader is None:
+        return None
+    # Logged where Tortoise logs its own statements, so SQL traces show these too.
+    if _SQL_LOG.isEnabledFor(logging.DEBUG):
+        _SQL_LOG.debug("%s: %s", statement, list(params))
+    try:
+        cursor = reader.execute(statement, tuple(params))
+        rows = cursor.fetchall()
+    except sqlite3.OperationalError as error:
+        if not _is_lock_error(error):
+            raise
+        return None
+    return [column[0] for column in cursor.description], rows
 
 
 def _is_lock_error(error: sqlite3.OperationalError) -> bool:

@@ -19,6 +19,7 @@ from app.db import (
     connection,
     fetch_one,
     quick_read,
+    quick_read_values,
     utc_now,
 )
 from app.domain.errors import DomainError, ErrorCode
@@ -180,13 +181,13 @@ async def list_activity(
     (member_id, id) index even when its statistics say a member owns much of the ledger (it
     otherwise prefers scanning the primary key backwards and filtering).
     """
-    rows = await quick_read(
+    rows = await quick_read_values(
         f"SELECT {', '.join(_ACTIVITY_COLUMNS)}"
         " FROM ledger_transactions WHERE member_id = ? AND (member_id, id) < (?, ?)"
         f"{_POINTS_ONLY} ORDER BY member_id DESC, id DESC LIMIT ?",
         (member_id, member_id, before_id if before_id is not None else _NO_CURSOR, limit),
     )
-    return [_activity(row) for row in rows]
+    return [_activity_of_values(row) for row in rows]
 
 
 async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberRecord:

@@ -10,7 +10,7 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from app import db as app_db
-from app.db import execute, quick_read
+from app.db import execute, quick_read, quick_read_values
 from app.services.programs import CreateProgramInput, create_program
 
 NAME_OF = "SELECT name FROM programs WHERE slug = ?"
@@ -69,3 +69,15 @@ async def test_a_locked_sqlite_file_sends_the_read_through_tortoise(
     await _program()
     monkeypatch.setattr(app_db._quick_reader, "connection_for", lambda client: _LockedConnection())
     assert await quick_read(NAME_OF, ("shop",)) == [{"name": "Shop"}]
+    assert await quick_read_values(NAME_OF, ("shop",)) == [("Shop",)]
+
+
+async def test_values_come_in_the_statement_s_column_order(db: None, backend: str) -> None:
+    await _program()
+    statement = "SELECT currency, slug, name FROM programs WHERE slug = ?"
+    assert await quick_read_values(statement, ("shop",)) == [("EUR", "shop", "Shop")]
+    assert await quick_read(statement, ("shop",)) == [
+        {"currency": "EUR", "slug": "shop", "name": "Shop"}
+    ]
+    async with in_transaction():  # through Tortoise
+        assert await quick_read_values(statement, ("shop",)) == [("EUR", "shop", "Shop")]
