@@ -25,6 +25,7 @@ from app.config import Settings
 from app.db import tortoise_config
 from app.graphql.compiled import PlanCache
 from app.graphql.context import Context
+from app.graphql.encoding import encode_answer
 from app.graphql.schema import schema
 from app.web.gateway import ApiGateway, OriginAllowlist, request_id_of
 from app.web.graphiql import graphiql_routes
@@ -48,6 +49,10 @@ class LaurelGraphQL(GraphQL[Context, None]):
             production=self.production,
             code_checks=self.code_checks,
         )
+
+    def encode_json(self, data: object) -> str:
+        # Text, as Strawberry's own encoder gives: a WebSocket would send bytes as binary frames.
+        return encode_answer(data).decode()
 
     production = False
     code_checks: RateLimiter | None = None

@@ -25,7 +25,6 @@ abstract types, introspection, or one response key selected twice are left to St
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -59,6 +58,8 @@ from graphql.execution.values import VariableValues, get_argument_values, get_va
 from graphql.language import ListValueNode, ObjectValueNode, ValueNode
 from graphql.pyutils import Path
 from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo
+
+from app.graphql.encoding import encode_answer
 
 STRAWBERRY_DEFINITION = "strawberry-definition"
 SPENDS_ON_READ = "laurel.spends_on_read"
@@ -459,8 +460,7 @@ class Plan:
         except Exception as error:
             # Whatever failed, graphql-core would have reported it as an error of the answer.
             raise GiveUpError from error
-        # The same encoding as Strawberry's HTTP view, so both paths answer the same bytes.
-        return json.dumps({"data": data}, separators=(",", ":")).encode()
+        return encode_answer({"data": data})
 
 
 def plan_document(schema: GraphQLSchema, query: str, operation_name: str | None) -> Plan | None:
