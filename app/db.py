@@ -213,13 +213,15 @@ async def quick_read(statement: str, params: Sequence[Any] = ()) -> list[dict[st
     read = _read_at_once(statement, params)
     if read is None:
         return await fetch_all(connection(), statement, params)
-    names, rows = read
+    description, rows = read
+    names = [column[0] for column in description]
     return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 async def quick_read_values(statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     """`quick_read` with each row as the tuple of its values, in the statement's column order
-    (no dict per row: for rows that are looked up in a cache by their values)."""
+    (no dict per row: for rows that are looked up in a cache by their values). The columns'
+    names must differ: through Tortoise each row comes as a dict first."""
     read = _read_at_once(statement, params)
     if read is None:
         return [tuple(row.values()) for row in await fetch_all(connection(), statement, params)]
@@ -228,9 +230,10 @@ async def quick_read_values(statement: str, params: Sequence[Any] = ()) -> list[
 
 def _read_at_once(
     statement: str, params: Sequence[Any]
-) -> tuple[list[str], list[tuple[Any, ...]]] | None:
-    """The column names and rows from SQLite's quick reader, or None where the statement must
-    go through Tortoise (PostgreSQL, a transaction, an in-memory database, a lock)."""
+) -> tuple[Sequence[Sequence[Any]], list[tuple[Any, ...]]] | None:
+    """The cursor's description (a name first in each column's entry) and the rows from SQLite's
+    quick reader, or None where the statement must go through Tortoise (PostgreSQL, a
+    transaction, an in-memory database, a lock)."""
     client = connection()
     if not isinstance(client, SqliteClient) or isinstance(client, TransactionalDBClient):
         return None
@@ -247,7 +250,7 @@ def _read_at_once(
         if not _is_lock_error(error):
             raise
         return None
-    return [column[0] for column in cursor.description], rows
+    return cursor.description, rows
 
 
 def _is_lock_error(error: sqlite3.OperationalError) -> bool:

@@ -66,7 +66,10 @@ SPENDS_ON_READ = "laurel.spends_on_read"
 """Field metadata key: the resolver spends something even when it only reads."""
 
 PLAN_CACHE_SIZE = 512
-_SHARED_ANSWERS = "_plan_answers"  # the instance attribute of the answers kept on shared objects
+_KEPT_ANSWERS = "_plan_kept_answers"  # the instance attribute that holds its kept answers
+# Answers kept on one instance, by shape: a storefront asks for one or two; a flood of aliased
+# variants of a document only replaces them, never grows them.
+KEPT_ANSWERS_PER_INSTANCE = 4
 INT_RANGE = range(-(2**31), 2**31)  # GraphQL's Int
 _IMMUTABLE = (str, int, float, bool, type(None), Enum)
 
@@ -76,12 +79,13 @@ _T = TypeVar("_T", bound=type)
 
 
 def shared_and_unchanging(cls: _T) -> _T:
-    """Marks a Strawberry type whose instances never change once made and are handed to many
-    requests (a cache hands out the same instance for the same database row). A plan keeps the
-    answer it completes for such an instance on the instance, by selection, and gives it again
-    for the next request that selects the same fields: a page of ledger rows read again costs a
-    lookup per row instead of a completion per field. Only subtrees of plain fields ending in
-    scalars, enums or other such types are kept (a list could be changed in place)."""
+    """Marks a Strawberry type whose instances, and everything they hold, never change once
+    made, and are handed to many requests (a cache hands out the same instance for the same
+    database row). A plan keeps the answer it completes for such an instance on the instance,
+    by the shape of the selection (types, fields and response keys), and gives it again to any
+    request that selects the same shape: a page of ledger rows read again costs a lookup per row
+    instead of a completion per field. Only subtrees of plain fields ending in scalars, enums or
+    other such types are kept (a list could be changed in place)."""
     _SHARED_UNCHANGING_TYPES.add(cls)
     return cls
 
@@ -111,9 +115,9 @@ AsyncCompleter = Callable[[Any, _Request, Path], Awaitable[Any]]
 class _Completion:
     sync: SyncCompleter | None
     run: AsyncCompleter | None
-    # The answer depends on nothing but a value that never changes (a leaf, or a subtree of
-    # shared unchanging objects), so it can be kept with the value.
-    unchanging: bool = False
+    # Set when the answer depends on nothing but a value that never changes (a leaf, or a
+    # subtree of shared unchanging objects): the shape of the answer, the key it is kept by.
+    unchanging_shape: str | None = None
 
 
 class _NotPlannableError(Exception):
@@ -181,12 +185,14 @@ class _Planner:
         plain: list[tuple[str, str | None, SyncCompleter | None]] = []
         resolved: dict[str, Callable[[Any, _Request, Path], Awaitable[Any]]] = {}
         order: list[str] = []
-        plain_answers_unchanging = True
+        shapes: list[str] | None = []  # of the plain fields, while all are unchanging
         for key, node in fields:
             order.append(key)
             name = node.name.value
             if name == "__typename":
                 plain.append((key, None, None))
+                if shapes is not None:
+                    shapes.append(f"{key}:__typename")
                 continue
             if name.startswith("__"):
                 raise _NotPlannableError("introspection is left to Strawberry")
@@ -199,7 +205,10 @@ class _Planner:
             completion = self.value(field.type, node.selection_set)
             if _is_plain_attribute(field) and completion.sync is not None and not node.arguments:
                 plain.append((key, _python_name(field), completion.sync))
-                plain_answers_unchanging = plain_answers_unchanging and completion.unchanging
+                if shapes is not None and completion.unchanging_shape is not None:
+                    shapes.append(f"{key}:{name}:{completion.unchanging_shape}")
+                else:
+                    shapes = None
             else:
                 resolved[key] = self._resolver(parent, field, node, key, completion)
         is_type_of = parent.is_type_of
@@ -217,8 +226,9 @@ class _Planner:
         if not resolved:
             definition = parent.extensions.get(STRAWBERRY_DEFINITION)
             origin = getattr(definition, "origin", None)
-            if plain_answers_unchanging and origin in _SHARED_UNCHANGING_TYPES:
-                return _Completion(sync=_kept(read_plain), run=None, unchanging=True)
+            if shapes is not None and origin in _SHARED_UNCHANGING_TYPES:
+                shape = f"{typename}{{{','.join(shapes)}}}"
+                return _Completion(sync=_kept(read_plain, shape), run=None, unchanging_shape=shape)
             return _Completion(sync=read_plain, run=None)
 
         async def complete_resolved(source: Any, request: _Request, path: Path) -> Any:
@@ -293,7 +303,11 @@ class _Planner:
         non_null = isinstance(field_type, GraphQLNonNull)
         inner_type = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
         if is_leaf_type(inner_type):
-            return _Completion(sync=_leaf(inner_type, non_null=non_null), run=None, unchanging=True)
+            return _Completion(
+                sync=_leaf(inner_type, non_null=non_null),
+                run=None,
+                unchanging_shape=inner_type.name,
+            )
         if isinstance(inner_type, GraphQLList):
             return _guarded(_list(self.value(inner_type.of_type, selection)), non_null=non_null)
         if isinstance(inner_type, GraphQLObjectType):
@@ -301,23 +315,32 @@ class _Planner:
         raise _NotPlannableError("abstract types are left to Strawberry")
 
 
-def _kept(read_plain: SyncCompleter) -> SyncCompleter:
-    """`read_plain` for a shared unchanging type: its answer is made once per instance and kept
-    on the instance, under this completer (one per selection). Answers are shared by the
+def kept_answers(instance: object) -> dict[str, Any]:
+    """The answers plans keep on a shared unchanging instance, by shape (for tests and
+    diagnostics)."""
+    return dict(getattr(instance, _KEPT_ANSWERS, None) or {})
+
+
+def _kept(read_plain: SyncCompleter, shape: str) -> SyncCompleter:
+    """`read_plain` for a shared unchanging type: its answer is made once per instance and
+    shape, and kept on the instance, where every plan of that shape finds it (plans come and go
+    with the plan cache; the answers of an instance stay few). Answers are shared by the
     responses that contain them, so nothing may change one after it is made (the completer of
     an object with resolved fields writes into its answer: it is never kept)."""
 
     def complete_kept(source: Any) -> Any:
-        kept: dict[SyncCompleter, Any] | None = getattr(source, _SHARED_ANSWERS, None)
+        kept: dict[str, Any] | None = getattr(source, _KEPT_ANSWERS, None)
         if kept is not None:
-            answer = kept.get(complete_kept)
+            answer = kept.get(shape)
             if answer is not None:
                 return answer
         answer = read_plain(source)  # checks the instance's type before anything is kept on it
         if kept is None:
             kept = {}
-            setattr(source, _SHARED_ANSWERS, kept)
-        kept[complete_kept] = answer
+            setattr(source, _KEPT_ANSWERS, kept)
+        elif len(kept) >= KEPT_ANSWERS_PER_INSTANCE:
+            kept.clear()
+        kept[shape] = answer
         return answer
 
     return complete_kept
@@ -380,7 +403,8 @@ def _guarded(inner: _Completion, *, non_null: bool) -> _Completion:
                 raise GiveUpError
             return inner_sync(value)
 
-        return _Completion(sync=complete_guarded, run=None, unchanging=inner.unchanging)
+        # A guard refuses a null; it never changes an answer's shape.
+        return _Completion(sync=complete_guarded, run=None, unchanging_shape=inner.unchanging_shape)
     inner_run = inner.run
     assert inner_run is not None
 

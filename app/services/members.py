@@ -105,7 +105,7 @@ def _record(row: dict[str, Any]) -> MemberRecord:
 
 
 _ACTIVITY_COLUMNS = ("id", "member_id", "kind", "points", "description", "order_ref", "created_at")
-_activity_values = operator.itemgetter(*_ACTIVITY_COLUMNS)
+_activity_row_values = operator.itemgetter(*_ACTIVITY_COLUMNS)
 # Ledger transactions are append-only (a trigger refuses UPDATE and DELETE on both databases):
 # a row read again gives the record made before, so a page read again (a storefront shows a
 # member's status on every visit) skips the conversion, and the API's edges kept per record
@@ -115,7 +115,7 @@ ACTIVITY_RECORD_CACHE_SIZE = 2048
 
 
 def _activity(row: dict[str, Any]) -> ActivityRecord:
-    return _activity_of_values(_activity_values(row))
+    return _activity_of_values(_activity_row_values(row))
 
 
 @functools.lru_cache(maxsize=ACTIVITY_RECORD_CACHE_SIZE)

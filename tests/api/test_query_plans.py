@@ -19,15 +19,21 @@ from strawberry.permission import BasePermission
 from strawberry.scalars import JSON
 
 from app.auth.api_keys import KeyKind
+from app.domain.ids import decode_any_id
 from app.graphql.compiled import (
+    KEPT_ANSWERS_PER_INSTANCE,
     SPENDS_ON_READ,
     GiveUpError,
     Plan,
     PlanCache,
+    kept_answers,
     plan_document,
     shared_and_unchanging,
 )
+from app.graphql.encoding import encode_answer
 from app.graphql.schema import schema as laurel_schema
+from app.graphql.types import _activity_edge
+from app.services import members as members_service
 from tests.api.conftest import Api
 from tests.api.factories import create_program, enroll, grant_points, program_key
 from tests.api.helpers import top_level_codes
@@ -184,7 +190,7 @@ async def test_a_plan_answers_what_strawberry_answers(
     reference = await toy.execute(query, variable_values=variables)
     assert reference.errors is None
     # Bytes, as Strawberry's view encodes them: `true` and `1` must not pass for each other.
-    expected = json.dumps({"data": reference.data}, separators=(",", ":")).encode()
+    expected = encode_answer({"data": reference.data})  # Strawberry's view encodes with it too
     assert await planned(TOY, query, variables) == expected
 
 
@@ -236,37 +242,64 @@ def test_documents_left_to_strawberry(query: str, operation_name: str | None) ->
     assert plan_document(TOY, query, operation_name) is None
 
 
-async def test_a_shared_unchanging_object_is_completed_once_per_selection() -> None:
+async def test_a_shared_unchanging_object_is_completed_once_per_shape() -> None:
     query = "{ stamp { code colour at note } }"
     reference = await toy.execute(query)
-    expected = json.dumps({"data": reference.data}, separators=(",", ":")).encode()
+    expected = encode_answer({"data": reference.data})
     plan = plan_document(TOY, query, None)
     assert plan is not None
     assert await plan.answer(TOY, {}, context=None) == expected
-    other_plan = plan_document(TOY, "{ stamp { c: code } }", None)
-    assert other_plan is not None
+    same_shape = plan_document(TOY, "query { stamp { code  colour at note } }", None)
+    other_shape = plan_document(TOY, "{ stamp { c: code } }", None)
+    assert same_shape is not None and other_shape is not None
     # Changed against the contract, to show what is read again and what is kept: the answer
-    # kept for the first selection stays; another selection is completed from the instance.
+    # kept for the first shape stays, for its plan and any other of that shape; another shape
+    # is completed from the instance.
     STAMP.code = "changed"
     try:
         assert await plan.answer(TOY, {}, context=None) == expected
-        changed = await other_plan.answer(TOY, {}, context=None)
+        assert await same_shape.answer(TOY, {}, context=None) == expected
+        changed = await other_shape.answer(TOY, {}, context=None)
         assert changed == b'{"data":{"stamp":{"c":"changed"}}}'
     finally:
         STAMP.code = "s1"
 
 
-async def test_answers_with_unmarked_objects_or_lists_are_not_kept() -> None:
-    plan = plan_document(TOY, "{ seal { stamp { code } leaf { name } marks } }", None)
+async def test_an_instance_keeps_a_few_answers_however_many_shapes_ask() -> None:
+    stamp = Stamp(code="s9", colour=Colour.RED, at=AT)
+    globals()["STAMP"], kept_before = stamp, STAMP
+    try:
+        for index in range(50):
+            plan = plan_document(TOY, f"{{ stamp {{ c{index}: code }} }}", None)
+            assert plan is not None
+            answer = await plan.answer(TOY, {}, context=None)
+            assert answer == f'{{"data":{{"stamp":{{"c{index}":"s9"}}}}}}'.encode()
+            assert 1 <= len(kept_answers(stamp)) <= KEPT_ANSWERS_PER_INSTANCE
+    finally:
+        globals()["STAMP"] = kept_before
+
+
+@pytest.mark.parametrize(
+    ("selection", "path"),
+    [
+        ("leaf { name }", ("leaf", "name")),  # a type not marked
+        ("marks", ("marks",)),  # a list
+    ],
+)
+async def test_answers_with_unmarked_objects_or_lists_are_not_kept(
+    selection: str, path: tuple[str, ...]
+) -> None:
+    plan = plan_document(TOY, f"{{ seal {{ stamp {{ code }} {selection} }} }}", None)
     assert plan is not None
-    first = await plan.answer(TOY, {}, context=None)
-    assert first == b'{"data":{"seal":{"stamp":{"code":"s1"},"leaf":{"name":"l"},"marks":["m"]}}}'
+    first = json.loads(await plan.answer(TOY, {}, context=None))
+    assert first["data"]["seal"]["stamp"] == {"code": "s1"}
     SEAL.leaf.name = "changed"
     SEAL.marks.append("n")
     try:
-        again = json.loads(await plan.answer(TOY, {}, context=None))
-        assert again["data"]["seal"]["leaf"] == {"name": "changed"}
-        assert again["data"]["seal"]["marks"] == ["m", "n"]
+        again = json.loads(await plan.answer(TOY, {}, context=None))["data"]["seal"]
+        for step in path:
+            again = again[step]
+        assert again == ("changed" if path[0] == "leaf" else ["m", "n"])
     finally:
         SEAL.leaf.name = "l"
         SEAL.marks.remove("n")
@@ -376,6 +409,18 @@ async def test_a_query_answered_once_is_answered_by_its_plan_after(
     assert second.headers["content-type"] == first.headers["content-type"]
     assert second.headers["x-request-id"] != first.headers["x-request-id"]
     assert second.json()["data"]["member"]["points"]["available"] == 70
+    # The page's edges and nodes are shared and keep the plan's answer for the next request.
+    decoded = decode_any_id(member["id"])
+    assert decoded is not None
+    records = await members_service.list_activity(decoded[1], before_id=None, limit=11)
+    assert records
+    for record in records:
+        edge = _activity_edge(record)
+        assert list(kept_answers(edge)) == [
+            "ActivityEdge{node:node:Activity{kind:kind:ActivityKind,points:points:Int,"
+            "description:description:String,orderId:orderId:String,createdAt:createdAt:DateTime}}"
+        ]
+        assert len(kept_answers(edge.node)) == 1
 
 
 async def test_a_planned_query_that_fails_is_answered_by_strawberry_with_its_error(

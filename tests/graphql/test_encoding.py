@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
 
 from app.graphql.encoding import encode_answer
 
@@ -21,3 +25,21 @@ def test_what_orjson_refuses_is_written_by_the_standard_encoder() -> None:
     answer = {"data": {"payload": {"big": 2**70, "table": {1: "one"}}}}
     encoded = encode_answer(answer)
     assert encoded == b'{"data":{"payload":{"big":1180591620717411303424,"table":{"1":"one"}}}}'
+
+
+def test_a_lone_surrogate_echoed_in_an_error_is_escaped_not_a_failure() -> None:
+    # graphql-core's coercion errors quote the variable's value as the request sent it.
+    answer = {"data": None, "errors": [{"message": 'Invalid value "\ud800"'}]}
+    encoded = encode_answer(answer)
+    assert encoded == b'{"data":null,"errors":[{"message":"Invalid value \\"\\ud800\\""}]}'
+
+
+@dataclass
+class _Point:
+    x: int
+
+
+@pytest.mark.parametrize("value", [datetime(2026, 1, 1, tzinfo=UTC), _Point(1)])
+def test_values_no_serialiser_made_are_refused_as_before(value: object) -> None:
+    with pytest.raises(TypeError):
+        encode_answer({"data": {"value": value}})

@@ -61,13 +61,24 @@ class _LockedConnection:
         raise sqlite3.OperationalError("database is locked")
 
 
+class _LockedWhileFetching:
+    """SQLite may report the lock at a later step of the statement, while rows are fetched."""
+
+    def execute(self, *args: Any) -> Any:
+        return self
+
+    def fetchall(self) -> Any:
+        raise sqlite3.OperationalError("database is locked")
+
+
+@pytest.mark.parametrize("locked", [_LockedConnection, _LockedWhileFetching])
 async def test_a_locked_sqlite_file_sends_the_read_through_tortoise(
-    db: None, backend: str, monkeypatch: pytest.MonkeyPatch
+    db: None, backend: str, monkeypatch: pytest.MonkeyPatch, locked: type
 ) -> None:
     if backend != "sqlite":
         pytest.skip("PostgreSQL reads always go through Tortoise: there is no second connection")
     await _program()
-    monkeypatch.setattr(app_db._quick_reader, "connection_for", lambda client: _LockedConnection())
+    monkeypatch.setattr(app_db._quick_reader, "connection_for", lambda client: locked())
     assert await quick_read(NAME_OF, ("shop",)) == [{"name": "Shop"}]
     assert await quick_read_values(NAME_OF, ("shop",)) == [("Shop",)]
 
