@@ -56,7 +56,7 @@ from graphql import (
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.language import ListValueNode, ObjectValueNode, ValueNode
-from graphql.pyutils import Path
+from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo
 
 from app.graphql.encoding import encode_answer
@@ -231,10 +231,21 @@ class _Planner:
                 return _Completion(sync=_kept(read_plain, shape), run=None, unchanging_shape=shape)
             return _Completion(sync=read_plain, run=None)
 
+        only = next(iter(resolved.items())) if len(resolved) == 1 else None
+
         async def complete_resolved(source: Any, request: _Request, path: Path) -> Any:
             answer = read_plain(source)
-            for key, resolve in resolved.items():
+            if only is not None:
+                key, resolve = only
                 answer[key] = await resolve(source, request, path)
+            else:
+                # Siblings run at once, as graphql-core runs them: a member's activity, rewards
+                # and tier cost the slowest of them, not their sum. The first to give up cancels
+                # the others.
+                values = await gather_with_cancel(
+                    *(resolve(source, request, path) for resolve in resolved.values())
+                )
+                answer.update(zip(resolved, values, strict=True))
             return {key: answer[key] for key in order}
 
         return _Completion(sync=None, run=complete_resolved)
@@ -441,10 +452,13 @@ def _list(inner: _Completion) -> _Completion:
     async def run_list(value: Any, request: _Request, path: Path) -> Any:
         if not _is_list_value(value):
             raise GiveUpError
-        return [
-            await inner_run(item, request, Path(path, index, None))
-            for index, item in enumerate(value)
-        ]
+        items = list(value)
+        if len(items) == 1:
+            return [await inner_run(items[0], request, Path(path, 0, None))]
+        # Items whose fields have resolvers run at once, as graphql-core runs them.
+        return await gather_with_cancel(
+            *(inner_run(item, request, Path(path, index, None)) for index, item in enumerate(items))
+        )
 
     return _Completion(sync=None, run=run_list)
 

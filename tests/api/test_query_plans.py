@@ -7,6 +7,7 @@ reports an error makes the plan give up rather than answer differently.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import json
 from datetime import UTC, datetime
@@ -116,8 +117,51 @@ STAMP = Stamp(code="s1", colour=Colour.RED, at=AT)
 SEAL = Seal(stamp=STAMP, leaf=Leaf(name="l", size=1, colour=Colour.GREEN, at=AT), marks=["m"])
 
 
+# Siblings and list items that can only finish together: run one after another, they wait for
+# each other until the timeout.
+RENDEZVOUS: list[asyncio.Barrier] = []
+LINGERING: list[str] = []
+
+
+async def _meet() -> None:
+    await asyncio.wait_for(RENDEZVOUS[0].wait(), timeout=2)
+
+
+@strawberry.type
+class Racer:
+    name: str
+
+    @strawberry.field
+    async def arrived(self) -> str:
+        await _meet()
+        return self.name
+
+
 @strawberry.type
 class ToyQuery:
+    @strawberry.field
+    async def left(self) -> str:
+        await _meet()
+        return "left"
+
+    @strawberry.field
+    async def right(self) -> str:
+        await _meet()
+        return "right"
+
+    @strawberry.field
+    def racers(self) -> list[Racer]:
+        return [Racer(name="a"), Racer(name="b"), Racer(name="c")]
+
+    @strawberry.field
+    async def lingering(self) -> str:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            LINGERING.append("cancelled")
+            raise
+        return "done"
+
     @strawberry.field
     def stamp(self) -> Stamp:
         return STAMP
@@ -319,6 +363,29 @@ async def test_nothing_is_kept_from_a_plan_that_gives_up() -> None:
         assert answer == b'{"data":{"stamp":{"code":"s2","at":"2026-03-04T05:06:07+00:00"}}}'
     finally:
         globals()["STAMP"] = good
+
+
+@pytest.mark.parametrize(
+    ("query", "meeting"),
+    [("{ left right }", 2), ("{ racers { arrived } }", 3)],
+)
+async def test_sibling_fields_and_list_items_with_resolvers_run_at_once(
+    query: str, meeting: int
+) -> None:
+    RENDEZVOUS[:] = [asyncio.Barrier(meeting)]
+    reference = await toy.execute(query)
+    assert reference.errors is None
+    RENDEZVOUS[:] = [asyncio.Barrier(meeting)]
+    assert await planned(TOY, query) == encode_answer({"data": reference.data})
+
+
+async def test_a_sibling_that_gives_up_cancels_the_others() -> None:
+    LINGERING.clear()
+    plan = plan_document(TOY, "{ lingering broken }", None)
+    assert plan is not None
+    with pytest.raises(GiveUpError):
+        await asyncio.wait_for(plan.answer(TOY, {}, context=None), timeout=5)
+    assert LINGERING == ["cancelled"], "no sibling may be left running after the plan gave up"
 
 
 def test_the_laurel_schema_plans_reads_but_not_code_checks_or_abstract_types() -> None:
