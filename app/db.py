@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,6 +21,7 @@ from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.sqlite.client import SqliteClient
 from tortoise.connection import connections
 from tortoise.migrations.api import migrate
+from tortoise.transactions import in_transaction as tortoise_in_transaction
 
 from app import clock
 from app.config import Settings
@@ -129,6 +132,46 @@ async def apply_migrations(settings: Settings) -> None:
 def connection() -> BaseDBAsyncClient:
     client: BaseDBAsyncClient = connections.get("default")
     return client
+
+
+class in_transaction:  # noqa: N801 - used as Tortoise's `in_transaction`, which it wraps
+    """Tortoise's `in_transaction`, safe to cancel while the transaction starts.
+
+    Tortoise's transaction takes SQLite's transaction lock (or a pooled PostgreSQL connection)
+    and then awaits BEGIN; cancelled in between, as a request's timeout cancels it, it never
+    gives them back: on SQLite every later statement would wait for ever, on PostgreSQL the pool
+    loses a connection. Here a cancellation (or any failure) while starting ends the
+    transaction as a failure inside it would: rolled back, the lock or connection released.
+    Every service opens its transactions with this one.
+    """
+
+    def __init__(self, connection_name: str | None = None) -> None:
+        self._context = tortoise_in_transaction(connection_name)
+
+    async def __aenter__(self) -> BaseDBAsyncClient:
+        # The connection is made first, outside the lock, so the lock is only ever held once
+        # the context has recorded it (its token).
+        ensure_connection = getattr(self._context, "ensure_connection", None)
+        if ensure_connection is not None:
+            await ensure_connection()
+        try:
+            client: BaseDBAsyncClient = await self._context.__aenter__()
+        except BaseException as error:
+            if getattr(self._context, "token", None) is not None:
+                # BEGIN may not have run (or not to its end): the rollback may fail; what
+                # matters is its `finally`, which gives the lock or connection back.
+                with contextlib.suppress(Exception):
+                    await self._context.__aexit__(type(error), error, error.__traceback__)
+            raise
+        return client
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._context.__aexit__(exc_type, exc, traceback)
 
 
 def is_postgres(client: BaseDBAsyncClient) -> bool:

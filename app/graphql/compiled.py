@@ -24,10 +24,11 @@ abstract types, introspection, or one response key selected twice are left to St
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum, EnumMeta
 from inspect import isawaitable
@@ -56,7 +57,7 @@ from graphql import (
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.language import ListValueNode, ObjectValueNode, ValueNode
-from graphql.pyutils import Path, gather_with_cancel
+from graphql.pyutils import Path
 from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo
 
 from app.graphql.encoding import encode_answer
@@ -239,11 +240,10 @@ class _Planner:
                 key, resolve = only
                 answer[key] = await resolve(source, request, path)
             else:
-                # Siblings run at once, as graphql-core runs them: a member's activity, rewards
-                # and tier cost the slowest of them, not their sum. The first to give up cancels
-                # the others.
-                values = await gather_with_cancel(
-                    *(resolve(source, request, path) for resolve in resolved.values())
+                # Siblings run at once, as graphql-core runs them (on PostgreSQL a member's
+                # activity, rewards and tier cost the slowest of them, not their sum).
+                values = await _all_of(
+                    resolve(source, request, path) for resolve in resolved.values()
                 )
                 answer.update(zip(resolved, values, strict=True))
             return {key: answer[key] for key in order}
@@ -431,6 +431,20 @@ def _guarded(inner: _Completion, *, non_null: bool) -> _Completion:
     return _Completion(sync=None, run=run_guarded)
 
 
+async def _all_of(awaitables: Iterable[Awaitable[Any]]) -> list[Any]:
+    """Run at once and wait for every one, even after one gives up: a plan that gives up
+    cancels nothing. (Tortoise's transaction, cancelled while it starts, keeps SQLite's lock
+    or its pooled connection; the one write a read makes, a referral code on first read, runs
+    in one.) The first failure, in order, is the plan's."""
+    results = await asyncio.gather(*awaitables, return_exceptions=True)
+    for result in results:
+        if isinstance(result, GiveUpError):
+            raise result
+        if isinstance(result, BaseException):
+            raise GiveUpError from result
+    return results
+
+
 def _is_list_value(value: Any) -> bool:
     return not isinstance(value, (str, bytes, dict)) and hasattr(value, "__iter__")
 
@@ -453,11 +467,11 @@ def _list(inner: _Completion) -> _Completion:
         if not _is_list_value(value):
             raise GiveUpError
         items = list(value)
-        if len(items) == 1:
-            return [await inner_run(items[0], request, Path(path, 0, None))]
+        if len(items) <= 1:
+            return [await inner_run(item, request, Path(path, 0, None)) for item in items]
         # Items whose fields have resolvers run at once, as graphql-core runs them.
-        return await gather_with_cancel(
-            *(inner_run(item, request, Path(path, index, None)) for index, item in enumerate(items))
+        return await _all_of(
+            inner_run(item, request, Path(path, index, None)) for index, item in enumerate(items)
         )
 
     return _Completion(sync=None, run=run_list)

@@ -13,9 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tortoise.transactions import in_transaction
-
-from app.db import as_datetime, connection, fetch_all
+from app.db import as_datetime, connection, fetch_all, in_transaction
 from app.domain.actions import ActionKind
 from app.domain.errors import DomainError
 from app.domain.expiry import celebrated_month_days, local_date, month_day

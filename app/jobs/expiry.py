@@ -17,9 +17,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
-from app.db import as_datetime, as_optional_datetime, connection, fetch_all, fetch_one
+from app.db import (
+    as_datetime,
+    as_optional_datetime,
+    connection,
+    fetch_all,
+    fetch_one,
+    in_transaction,
+)
 from app.domain.expiry import ExpiryPolicy, ExpirySettings, local_date
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind

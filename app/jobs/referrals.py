@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tortoise.transactions import in_transaction
-
-from app.db import connection, fetch_all, fetch_one
+from app.db import connection, fetch_all, fetch_one, in_transaction
 from app.jobs.progress import Progress, SilentProgress
 from app.services.referrals import settle_reward
 

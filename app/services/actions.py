@@ -11,9 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
-from app.db import as_datetime, connection, fetch_all, fetch_one, utc_now
+from app.db import as_datetime, connection, fetch_all, fetch_one, in_transaction, utc_now
 from app.domain.actions import (
     QUALIFIED_ACTIONS,
     ActionKind,

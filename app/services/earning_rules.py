@@ -13,7 +13,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from app.db import (
     as_datetime,
@@ -22,6 +21,7 @@ from app.db import (
     fetch_all,
     fetch_one,
     from_json,
+    in_transaction,
     utc_now,
 )
 from app.domain.earning import MAX_MULTIPLIER, LineFilter, PurchaseRule, RuleKind

@@ -5,15 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from tortoise.transactions import in_transaction
-
 from app.auth.member_tokens import (
     SigningSecret,
     new_key_id,
     new_secret,
     sign,
 )
-from app.db import as_optional_datetime, connection, execute, fetch_one, utc_now
+from app.db import as_optional_datetime, connection, execute, fetch_one, in_transaction, utc_now
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
 from app.domain.validation import EXTERNAL_ID_MAX, Checker

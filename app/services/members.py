@@ -10,7 +10,6 @@ from datetime import date, datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from app.db import (
     as_date,
@@ -18,6 +17,7 @@ from app.db import (
     as_optional_datetime,
     connection,
     fetch_one,
+    in_transaction,
     quick_read,
     quick_read_values,
     utc_now,

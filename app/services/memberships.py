@@ -19,7 +19,6 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from app.db import (
     as_datetime,
@@ -29,6 +28,7 @@ from app.db import (
     fetch_all,
     fetch_one,
     from_json,
+    in_transaction,
     utc_now,
 )
 from app.domain.errors import DomainError, ErrorCode

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tortoise.transactions import in_transaction
-
-from app.db import fetch_one, utc_now
+from app.db import fetch_one, in_transaction, utc_now
 from app.domain.ids import encode_id
 from app.domain.validation import IDEMPOTENCY_KEY_MAX, Checker
 from app.services import idempotency

@@ -17,8 +17,6 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tortoise.transactions import in_transaction
-
 from app.db import (
     as_datetime,
     as_optional_datetime,
@@ -26,6 +24,7 @@ from app.db import (
     execute,
     fetch_one,
     from_json,
+    in_transaction,
     utc_now,
 )
 from app.domain.earning import CartLine, Earning, MemberAttributes, PurchaseRule, without_points

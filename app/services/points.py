@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tortoise.transactions import in_transaction
-
-from app.db import utc_now
+from app.db import in_transaction, utc_now
 from app.domain.errors import ErrorCode
 from app.domain.ledger import Account, TransactionKind
 from app.domain.money import MAX_POINTS_PER_MOVEMENT

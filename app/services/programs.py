@@ -11,7 +11,6 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from app.db import (
     as_datetime,
@@ -21,6 +20,7 @@ from app.db import (
     fetch_all,
     fetch_one,
     from_json,
+    in_transaction,
     utc_now,
 )
 from app.domain.earning import Rounding

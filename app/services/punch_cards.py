@@ -25,7 +25,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from app.db import (
     as_datetime,
@@ -34,6 +33,7 @@ from app.db import (
     fetch_all,
     fetch_one,
     from_json,
+    in_transaction,
     utc_now,
 )
 from app.domain.errors import DomainError, ErrorCode

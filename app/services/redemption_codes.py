@@ -12,9 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
-from app.db import as_optional_datetime, connection, execute, fetch_all, fetch_one, utc_now
+from app.db import (
+    as_optional_datetime,
+    connection,
+    execute,
+    fetch_all,
+    fetch_one,
+    in_transaction,
+    utc_now,
+)
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import ExpiryPolicy
 from app.domain.ids import encode_id

@@ -36,9 +36,8 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
-from app.db import execute, fetch_one, from_json, utc_now
+from app.db import execute, fetch_one, from_json, in_transaction, utc_now
 from app.domain.earning import refund_share
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id

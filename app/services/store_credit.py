@@ -25,9 +25,8 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
-from app.db import as_datetime, connection, fetch_all, fetch_one, utc_now
+from app.db import as_datetime, connection, fetch_all, fetch_one, in_transaction, utc_now
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
 from app.domain.ledger import TransactionKind

@@ -25,7 +25,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from app.db import (
     as_datetime,
@@ -35,6 +34,7 @@ from app.db import (
     fetch_all,
     fetch_one,
     from_json,
+    in_transaction,
     is_postgres,
     utc_now,
 )

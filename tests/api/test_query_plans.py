@@ -156,10 +156,11 @@ class ToyQuery:
     @strawberry.field
     async def lingering(self) -> str:
         try:
-            await asyncio.sleep(30)
+            await asyncio.sleep(0.05)
         except asyncio.CancelledError:
             LINGERING.append("cancelled")
             raise
+        LINGERING.append("finished")
         return "done"
 
     @strawberry.field
@@ -379,13 +380,18 @@ async def test_sibling_fields_and_list_items_with_resolvers_run_at_once(
     assert await planned(TOY, query) == encode_answer({"data": reference.data})
 
 
-async def test_a_sibling_that_gives_up_cancels_the_others() -> None:
+@pytest.mark.parametrize(
+    "query", ["{ lingering broken }", "{ racers { arrived } lingering broken }"]
+)
+async def test_a_plan_that_gives_up_waits_for_its_siblings_and_cancels_none(query: str) -> None:
+    # Cancelled at the wrong moment, Tortoise's transaction keeps SQLite's lock for good.
+    RENDEZVOUS[:] = [asyncio.Barrier(3)]
     LINGERING.clear()
-    plan = plan_document(TOY, "{ lingering broken }", None)
+    plan = plan_document(TOY, query, None)
     assert plan is not None
     with pytest.raises(GiveUpError):
         await asyncio.wait_for(plan.answer(TOY, {}, context=None), timeout=5)
-    assert LINGERING == ["cancelled"], "no sibling may be left running after the plan gave up"
+    assert LINGERING == ["finished"], "every sibling ends before the plan gives up"
 
 
 def test_the_laurel_schema_plans_reads_but_not_code_checks_or_abstract_types() -> None:
