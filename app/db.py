@@ -149,11 +149,10 @@ class in_transaction:  # noqa: N801 - used as Tortoise's `in_transaction`, which
         self._context = tortoise_in_transaction(connection_name)
 
     async def __aenter__(self) -> BaseDBAsyncClient:
-        # The connection is made first, outside the lock, so the lock is only ever held once
-        # the context has recorded it (its token).
-        ensure_connection = getattr(self._context, "ensure_connection", None)
-        if ensure_connection is not None:
-            await ensure_connection()
+        # Once the context holds the lock or connection it records its token, and BEGIN is its
+        # next wait. (On SQLite the wait that opens the process's connection, once, comes
+        # between them; it is made under the lock so that two first transactions do not open
+        # two, and is left as it is.)
         try:
             client: BaseDBAsyncClient = await self._context.__aenter__()
         except BaseException as error:
