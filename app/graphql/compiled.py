@@ -8,7 +8,9 @@ rule of the schema (depth, aliases, cost, tokens), so its shape can be planned o
 selected field, how its value is read (an attribute, or the field's own Strawberry resolver
 with its arguments) and how it is serialised (the schema's own scalar and enum serialisers).
 Later requests with the same text and operation name run the plan directly. The idea is the
-one of graphql-jit and Mercurius's `jit` option.
+one of graphql-jit and Mercurius's `jit` option. Sibling fields with resolvers, and list items
+whose fields have them, run at once as graphql-core runs them; objects of types marked
+`shared_and_unchanging` keep their completed answers (see there).
 
 A plan covers answers without errors only. Wherever graphql-core would report an error (a
 resolver raises, a null in a non-null position, variables that do not coerce, a value a scalar
@@ -18,8 +20,8 @@ read makes (a member's referral code, created on first read) is idempotent. Fiel
 resolvers spend something (a code check spends a rate-limit token) say so with
 `SPENDS_ON_READ` in their metadata and keep their documents out of the plans. Fields with
 permission classes or field extensions are resolved through Strawberry's own resolver, which
-runs them. Documents with fragments, directives,
-abstract types, introspection, or one response key selected twice are left to Strawberry.
+runs them. Documents with fragments, directives, abstract types, introspection, or one
+response key selected twice are left to Strawberry.
 """
 
 from __future__ import annotations
