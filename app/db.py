@@ -173,6 +173,16 @@ class in_transaction:  # noqa: N801 - used as Tortoise's `in_transaction`, which
         await self._context.__aexit__(exc_type, exc, traceback)
 
 
+async def lock_until_commit(conn: BaseDBAsyncClient, lock_class: int, key: int) -> None:
+    """A PostgreSQL transaction advisory lock in the two-key form (a class of lock, then its
+    key, such as a program id), held until the transaction ends. SQLite has one writer at a
+    time: nothing to do."""
+    if is_postgres(conn):
+        await fetch_one(
+            conn, "SELECT pg_advisory_xact_lock(?, ?) IS NULL AS locked", (lock_class, key)
+        )
+
+
 def is_postgres(client: BaseDBAsyncClient) -> bool:
     return str(client.capabilities.dialect) == "postgres"
 

@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum, EnumMeta
 from inspect import isawaitable
@@ -234,20 +234,14 @@ class _Planner:
                 return _Completion(sync=_kept(read_plain, shape), run=None, unchanging_shape=shape)
             return _Completion(sync=read_plain, run=None)
 
-        only = next(iter(resolved.items())) if len(resolved) == 1 else None
-
         async def complete_resolved(source: Any, request: _Request, path: Path) -> Any:
             answer = read_plain(source)
-            if only is not None:
-                key, resolve = only
-                answer[key] = await resolve(source, request, path)
-            else:
-                # Siblings run at once, as graphql-core runs them (on PostgreSQL a member's
-                # activity, rewards and tier cost the slowest of them, not their sum).
-                values = await _all_of(
-                    resolve(source, request, path) for resolve in resolved.values()
-                )
-                answer.update(zip(resolved, values, strict=True))
+            # Siblings run at once, as graphql-core runs them (on PostgreSQL a member's
+            # activity, rewards and tier cost the slowest of them, not their sum).
+            values = await _all_of(
+                [resolve(source, request, path) for resolve in resolved.values()]
+            )
+            answer.update(zip(resolved, values, strict=True))
             return {key: answer[key] for key in order}
 
         return _Completion(sync=None, run=complete_resolved)
@@ -433,11 +427,14 @@ def _guarded(inner: _Completion, *, non_null: bool) -> _Completion:
     return _Completion(sync=None, run=run_guarded)
 
 
-async def _all_of(awaitables: Iterable[Awaitable[Any]]) -> list[Any]:
+async def _all_of(awaitables: list[Awaitable[Any]]) -> list[Any]:
     """Run at once and wait for every one, even after one gives up: a plan that gives up
     cancels nothing. (Tortoise's transaction, cancelled while it starts, keeps SQLite's lock
     or its pooled connection; the one write a read makes, a referral code on first read, runs
-    in one.) The first failure, in order, is the plan's."""
+    in one.) The first failure, in order, is the plan's. One alone is awaited as it is: no
+    task (a member's status has one resolved field at each level)."""
+    if len(awaitables) == 1:
+        return [await awaitables[0]]
     results = await asyncio.gather(*awaitables, return_exceptions=True)
     for result in results:
         if isinstance(result, GiveUpError):
@@ -468,12 +465,9 @@ def _list(inner: _Completion) -> _Completion:
     async def run_list(value: Any, request: _Request, path: Path) -> Any:
         if not _is_list_value(value):
             raise GiveUpError
-        items = list(value)
-        if len(items) <= 1:
-            return [await inner_run(item, request, Path(path, 0, None)) for item in items]
         # Items whose fields have resolvers run at once, as graphql-core runs them.
         return await _all_of(
-            inner_run(item, request, Path(path, index, None)) for index, item in enumerate(items)
+            [inner_run(item, request, Path(path, index, None)) for index, item in enumerate(value)]
         )
 
     return _Completion(sync=None, run=run_list)

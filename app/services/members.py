@@ -16,6 +16,7 @@ from app.db import (
     as_datetime,
     as_optional_datetime,
     connection,
+    fetch_all,
     fetch_one,
     in_transaction,
     quick_read,
@@ -132,22 +133,24 @@ def _activity_of_values(values: tuple[Any, ...]) -> ActivityRecord:
     )
 
 
+def _member_in_scope(rows: list[dict[str, Any]], scope: ProgramScope) -> MemberRecord | None:
+    if not rows or not in_scope(int(rows[0]["program_id"]), scope):
+        return None
+    return _record(rows[0])
+
+
 async def get_member(member_id: int, scope: ProgramScope) -> MemberRecord | None:
-    row = await fetch_one(
+    rows = await fetch_all(
         connection(), f"SELECT {_COLUMNS} FROM members WHERE id = ?", (member_id,)
     )
-    if row is None or not in_scope(int(row["program_id"]), scope):
-        return None
-    return _record(row)
+    return _member_in_scope(rows, scope)
 
 
 async def read_member(member_id: int, scope: ProgramScope) -> MemberRecord | None:
     """`get_member` for answering queries: the last commit at once (`quick_read`). Services
     that go on to write use `get_member`, which on SQLite waits for a write in progress."""
     rows = await quick_read(f"SELECT {_COLUMNS} FROM members WHERE id = ?", (member_id,))
-    if not rows or not in_scope(int(rows[0]["program_id"]), scope):
-        return None
-    return _record(rows[0])
+    return _member_in_scope(rows, scope)
 
 
 async def require_member(

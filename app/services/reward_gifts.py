@@ -10,7 +10,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import as_optional_datetime, fetch_one, is_postgres
+from app.db import as_optional_datetime, fetch_one, is_postgres, lock_until_commit
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
@@ -91,12 +91,7 @@ async def lock_reward_rows(conn: BaseDBAsyncClient, program_id: int) -> None:
     transaction holding it must not lock another member. SQLite has one writer at a time:
     nothing to do.
     """
-    if is_postgres(conn):
-        await fetch_one(
-            conn,
-            "SELECT pg_advisory_xact_lock(?, ?) IS NULL AS locked",
-            (PROGRAM_REWARD_LOCK_CLASS, program_id),
-        )
+    await lock_until_commit(conn, PROGRAM_REWARD_LOCK_CLASS, program_id)
 
 
 async def require_giftable_reward(

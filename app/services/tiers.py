@@ -35,7 +35,7 @@ from app.db import (
     fetch_one,
     from_json,
     in_transaction,
-    is_postgres,
+    lock_until_commit,
     utc_now,
 )
 from app.domain.earning import MemberAttributes
@@ -1237,12 +1237,7 @@ async def lock_tier_configuration(conn: BaseDBAsyncClient, program_id: int) -> N
     checks the other's committed state: a tier cannot be retired while a reward that requires
     it is being saved. Taken before any row lock of the transaction. SQLite has one writer at a
     time: nothing to do."""
-    if is_postgres(conn):
-        await fetch_one(
-            conn,
-            "SELECT pg_advisory_xact_lock(?, ?) IS NULL AS locked",
-            (TIER_CONFIGURATION_LOCK_CLASS, program_id),
-        )
+    await lock_until_commit(conn, TIER_CONFIGURATION_LOCK_CLASS, program_id)
 
 
 async def _checked_changes(
