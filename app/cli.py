@@ -68,7 +68,7 @@ def migrate() -> None:
 
 def _seed_if_empty(settings: Settings, key_file: Path) -> str | None:
     """Seed an empty database and return its admin key; None when it held data already."""
-    from app.services.demo import database_is_empty, seed_demo
+    from app.services.programs.demo import database_is_empty, seed_demo
 
     async def seed() -> str | None:
         if not await database_is_empty():
@@ -105,7 +105,7 @@ def _demo_admin_key(settings: Settings) -> str:
         return seeded
     if DEMO_KEY_FILE.exists():
         return DEMO_KEY_FILE.read_text().strip()
-    from app.services.api_keys import create_api_key
+    from app.services.access.api_keys import create_api_key
 
     async def new_key() -> str:
         return (await create_api_key(KeyKind.ADMIN, None, "demo console")).secret
@@ -164,7 +164,7 @@ def create_api_key_command(
     burst: Annotated[int | None, typer.Option(help="Its own rate limit: requests at once.")] = None,
 ) -> None:
     """Create an API key and print it once; only its hash is stored."""
-    from app.services.api_keys import check_rate_limit, create_api_key, set_rate_limit
+    from app.services.access.api_keys import check_rate_limit, create_api_key, set_rate_limit
 
     async def create() -> str:
         if per_second is not None or burst is not None:
@@ -180,7 +180,7 @@ def create_api_key_command(
 @cli.command("list-api-keys")
 def list_api_keys_command() -> None:
     """List API keys (never their secrets): id, kind, program, name, prefix, state."""
-    from app.services.api_keys import list_api_keys
+    from app.services.access.api_keys import list_api_keys
 
     for key in _run(Settings.from_env(), list_api_keys):
         state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
@@ -195,7 +195,7 @@ def revoke_api_key_command(
     key_id: Annotated[int, typer.Argument(help="The id shown by list-api-keys.")],
 ) -> None:
     """Revoke an API key; running servers refuse it within LAUREL_API_KEY_CACHE_SECONDS."""
-    from app.services.api_keys import revoke_api_key
+    from app.services.access.api_keys import revoke_api_key
 
     _run(Settings.from_env(), lambda: revoke_api_key(key_id))
     typer.echo(f"revoked key {key_id}")
@@ -210,7 +210,7 @@ def set_rate_limit_command(
     burst: Annotated[int | None, typer.Option(help="Requests allowed at once.")] = None,
 ) -> None:
     """Set one key's rate limit (a token bucket); without options, back to its kind's default."""
-    from app.services.api_keys import set_rate_limit
+    from app.services.access.api_keys import set_rate_limit
 
     _run(Settings.from_env(), lambda: set_rate_limit(key_id, per_second, burst))
     if per_second is None:
@@ -296,7 +296,7 @@ def run_jobs(
 @cli.command("verify-ledger")
 def verify_ledger_command() -> None:
     """Recompute every balance from the ledger; exit 1 and list every mismatch."""
-    from app.services.verify import verify_ledger
+    from app.services.ledger.verify import verify_ledger
 
     problems = _run(Settings.from_env(), verify_ledger)
     for problem in problems:

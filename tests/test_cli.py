@@ -14,7 +14,7 @@ from tortoise.connection import connections
 from app.auth.api_keys import hash_secret
 from app.config import Settings
 from app.db import execute, fetch_one, utc_now
-from app.services.verify import verify_ledger
+from app.services.ledger.verify import verify_ledger
 from tests.api.conftest import Api, api_client
 from tests.api.factories import create_program, enroll, grant_points, record_order
 

@@ -37,9 +37,9 @@ class Server:
 
 
 async def _prepare(settings: Settings) -> tuple[str, str, str]:
-    from app.services.api_keys import list_api_keys, set_rate_limit
-    from app.services.demo import seed_demo
-    from app.services.member_tokens import create_member_token
+    from app.services.access.api_keys import list_api_keys, set_rate_limit
+    from app.services.access.member_tokens import create_member_token
+    from app.services.programs.demo import seed_demo
 
     await apply_migrations(settings)
     await init_db(settings)

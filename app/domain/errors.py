@@ -68,7 +68,7 @@ class ErrorCode(StrEnum):
     MEMBERSHIP_PLAN_INACTIVE = "MEMBERSHIP_PLAN_INACTIVE"
     MEMBERSHIP_NOT_FOUND = "MEMBERSHIP_NOT_FOUND"
     MEMBERSHIP_ALREADY_ACTIVE = "MEMBERSHIP_ALREADY_ACTIVE"
-    # The reward catalogue and its codes (app/services/rewards.py, redemption_codes.py).
+    # The reward catalogue and its codes (app/services/rewards/service.py, redemption_codes.py).
     INVALID_PERCENTAGE = "INVALID_PERCENTAGE"
     POINTS_OFF_STEP = "POINTS_OFF_STEP"
     POINTS_OUT_OF_RANGE = "POINTS_OUT_OF_RANGE"

@@ -28,9 +28,9 @@ from app.graphql.types import (
     next_page_info,
     page_size,
 )
-from app.services import programs as programs_service
-from app.services import redemption_codes as codes_service
-from app.services import rewards as rewards_service
+from app.services.programs import service as programs_service
+from app.services.rewards import codes as codes_service
+from app.services.rewards import service as rewards_service
 
 
 def _code_check(info: Info) -> Principal:

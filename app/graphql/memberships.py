@@ -12,10 +12,10 @@ from app.graphql.context import Info, admin, member_reader
 from app.graphql.errors import UserError, guarded, query_error
 from app.graphql.ids import decode_id, encode_id
 from app.graphql.types import Node, Redemption, Reward, reward_for_reader
-from app.services import memberships as memberships_service
-from app.services import programs as programs_service
-from app.services import rewards as rewards_service
-from app.services.memberships import MembershipRecord, PlanRecord
+from app.services.memberships import service as memberships_service
+from app.services.memberships.service import MembershipRecord, PlanRecord
+from app.services.programs import service as programs_service
+from app.services.rewards import service as rewards_service
 
 BillingIntervalEnum = strawberry.enum(BillingInterval, name="BillingInterval")
 MembershipStatusEnum = strawberry.enum(

@@ -34,17 +34,17 @@ from app.graphql.types import (
     RoundToEnum,
     RuleKindEnum,
 )
-from app.services import actions as actions_service
-from app.services import earning_rules as earning_rules_service
-from app.services import member_tokens as member_tokens_service
-from app.services import members as members_service
-from app.services import opt_out as opt_out_service
-from app.services import orders as orders_service
-from app.services import points as points_service
-from app.services import programs as programs_service
-from app.services import referrals as referrals_service
-from app.services import refunds as refunds_service
-from app.services import rewards as rewards_service
+from app.services.access import member_tokens as member_tokens_service
+from app.services.actions import service as actions_service
+from app.services.ledger import adjustments as points_service
+from app.services.members import opt_out as opt_out_service
+from app.services.members import service as members_service
+from app.services.orders import earning_rules as earning_rules_service
+from app.services.orders import refunds as refunds_service
+from app.services.orders import service as orders_service
+from app.services.programs import service as programs_service
+from app.services.referrals import service as referrals_service
+from app.services.rewards import service as rewards_service
 
 _OUTSIDE_RULE = frozenset({"programSlug", "id"})
 

@@ -12,10 +12,10 @@ from app.graphql.context import Info, admin, member_reader, principal_of
 from app.graphql.errors import UserError, guarded, query_error
 from app.graphql.ids import decode_id, encode_id
 from app.graphql.types import Node, Reward, reward_for_reader
-from app.services import programs as programs_service
-from app.services import punch_cards as punch_cards_service
-from app.services.punch_cards import MemberPunchCard as MemberPunchCardRecord
-from app.services.punch_cards import PunchCardRecord
+from app.services.programs import service as programs_service
+from app.services.punch_cards import service as punch_cards_service
+from app.services.punch_cards.service import MemberPunchCard as MemberPunchCardRecord
+from app.services.punch_cards.service import PunchCardRecord
 
 MinimumPerEnum = strawberry.enum(
     MinimumPer,

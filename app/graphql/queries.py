@@ -43,20 +43,20 @@ from app.graphql.types import (
     page_size,
     reward_for_reader,
 )
-from app.services import actions as actions_service
-from app.services import audit as audit_service
-from app.services import earning_rules as earning_rules_service
-from app.services import events as events_service
-from app.services import members as members_service
-from app.services import memberships as memberships_service
-from app.services import orders as orders_service
-from app.services import programs as programs_service
-from app.services import punch_cards as punch_cards_service
-from app.services import referrals as referrals_service
-from app.services import rewards as rewards_service
-from app.services import store_credit as store_credit_service
-from app.services import tiers as tiers_service
-from app.services.earning import earning_json
+from app.services.actions import service as actions_service
+from app.services.core import audit as audit_service
+from app.services.core import events as events_service
+from app.services.members import service as members_service
+from app.services.memberships import service as memberships_service
+from app.services.orders import earning_rules as earning_rules_service
+from app.services.orders import service as orders_service
+from app.services.orders.earning import earning_json
+from app.services.programs import service as programs_service
+from app.services.punch_cards import service as punch_cards_service
+from app.services.referrals import service as referrals_service
+from app.services.rewards import service as rewards_service
+from app.services.store_credit import service as store_credit_service
+from app.services.tiers import service as tiers_service
 
 
 def _member_reader(info: Info) -> Principal:

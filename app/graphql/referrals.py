@@ -36,15 +36,15 @@ from app.graphql.types import (
     page_size,
     reward_for_reader,
 )
-from app.services import members as members_service
-from app.services import programs as programs_service
-from app.services import referrals as referrals_service
-from app.services import rewards as rewards_service
-from app.services.referrals import (
+from app.services.members import service as members_service
+from app.services.programs import service as programs_service
+from app.services.referrals import service as referrals_service
+from app.services.referrals.service import (
     ReferralRecord,
     ReferralRewardRecord,
     ReferralSettingsRecord,
 )
+from app.services.rewards import service as rewards_service
 
 ReferralStateEnum = strawberry.enum(
     ReferralState,

@@ -19,9 +19,9 @@ from app.graphql.types import (
     next_page_info,
     page_size,
 )
-from app.services import members as members_service
-from app.services import store_credit as store_credit_service
-from app.services.store_credit import StoreCreditRecord, StoreCreditResult
+from app.services.members import service as members_service
+from app.services.store_credit import service as store_credit_service
+from app.services.store_credit.service import StoreCreditRecord, StoreCreditResult
 
 
 @strawberry.enum(name="StoreCreditMovementKind")

@@ -11,11 +11,11 @@ from app.graphql.context import Info, admin, principal_of
 from app.graphql.errors import UserError, guarded
 from app.graphql.ids import decode_id, encode_id
 from app.graphql.types import Node, Reward, reward_for_reader
-from app.services import programs as programs_service
-from app.services import tiers as tiers_service
-from app.services.tiers import TierProgram as TierProgramRecord
-from app.services.tiers import TierRecord
-from app.services.tiers import TierStatus as TierStatusRecord
+from app.services.programs import service as programs_service
+from app.services.tiers import service as tiers_service
+from app.services.tiers.service import TierProgram as TierProgramRecord
+from app.services.tiers.service import TierRecord
+from app.services.tiers.service import TierStatus as TierStatusRecord
 
 TierMetricEnum = strawberry.enum(
     TierMetric,

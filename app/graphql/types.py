@@ -26,18 +26,18 @@ from app.graphql.compiled import shared_and_unchanging
 from app.graphql.context import Info, member_reader, principal_of
 from app.graphql.errors import query_error
 from app.graphql.ids import decode_cursor, encode_cursor, encode_id
-from app.services import expiries as expiries_service
-from app.services import members as members_service
-from app.services import programs as programs_service
-from app.services import referrals as referrals_service
-from app.services import rewards as rewards_service
-from app.services.actions import ActionRuleRecord
-from app.services.earning_rules import EarningRuleRecord
-from app.services.events import EventRecord
-from app.services.members import ActivityRecord, MemberRecord
-from app.services.orders import OrderRecord
-from app.services.programs import ProgramRecord, RefundShortfallPolicy
-from app.services.rewards import RedemptionRecord, RewardRecord
+from app.services.actions.service import ActionRuleRecord
+from app.services.core.events import EventRecord
+from app.services.lifecycle import expiries as expiries_service
+from app.services.members import service as members_service
+from app.services.members.service import ActivityRecord, MemberRecord
+from app.services.orders.earning_rules import EarningRuleRecord
+from app.services.orders.service import OrderRecord
+from app.services.programs import service as programs_service
+from app.services.programs.service import ProgramRecord, RefundShortfallPolicy
+from app.services.referrals import service as referrals_service
+from app.services.rewards import service as rewards_service
+from app.services.rewards.service import RedemptionRecord, RewardRecord
 
 if TYPE_CHECKING:
     from app.graphql.memberships import Membership

@@ -18,7 +18,7 @@ from app.domain.actions import ActionKind
 from app.domain.errors import DomainError
 from app.domain.expiry import celebrated_month_days, local_date, month_day
 from app.jobs.progress import Progress
-from app.services.actions import ActionRuleRecord, active_rule, award_action
+from app.services.actions.service import ActionRuleRecord, active_rule, award_action
 
 CATCH_UP_DAYS = 7
 DEFAULT_BATCH_SIZE = 500

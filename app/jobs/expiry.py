@@ -30,8 +30,8 @@ from app.domain.expiry import ExpiryPolicy, ExpirySettings, local_date
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
 from app.jobs.progress import Progress
-from app.services.events import append_event
-from app.services.ledger import Movement, expiry_settings, post_movement
+from app.services.core.events import append_event
+from app.services.ledger.service import Movement, expiry_settings, post_movement
 
 DEFAULT_BATCH_SIZE = 500
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from app.db import as_datetime, connection, fetch_all, fetch_one, in_transaction
 from app.jobs.progress import Progress, SilentProgress
-from app.services.ledger import mature_lot
+from app.services.ledger.service import mature_lot
 
 DEFAULT_BATCH_SIZE = 500
 

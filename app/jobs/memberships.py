@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from app.jobs.progress import Progress, SilentProgress
-from app.services import memberships as memberships_service
+from app.services.memberships import service as memberships_service
 
 DEFAULT_BATCH_SIZE = 500
 

@@ -1,7 +1,7 @@
 """Codes past their reward's validity become EXPIRED (`laurel jobs run expire-codes`).
 
 Each code is its own transaction with a guarded ISSUED -> EXPIRED update
-(app/services/redemption_codes.py `expire_redemption`): a code used, cancelled or expired by
+(app/services/rewards/codes.py `expire_redemption`): a code used, cancelled or expired by
 another run meanwhile is skipped, so the job can run twice, at once, or after a crash, and each
 code expires once. Due codes are read through the partial index `ix_redemptions_expiring`
 in (expires_at, id) pages, so a run reads what is due and nothing else.
@@ -14,7 +14,7 @@ from datetime import datetime
 from app.db import as_datetime, connection, fetch_all, fetch_one
 from app.domain.rewards import RedemptionStatus
 from app.jobs.progress import Progress
-from app.services.redemption_codes import expire_redemption
+from app.services.rewards.codes import expire_redemption
 
 DEFAULT_BATCH_SIZE = 500
 

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from app.domain.tiers import TierChangeReason
 from app.jobs.progress import Progress, SilentProgress
-from app.services import tiers as tiers_service
+from app.services.tiers import service as tiers_service
 
 DEFAULT_BATCH_SIZE = 500
 

@@ -50,7 +50,7 @@ class Reward(Model):
     # Codes expire this many days after they are issued; NULL: never.
     code_valid_days = fields.IntField(null=True)
     image_urls: Any = fields.JSONField(default=list, db_default="[]")
-    # Hooks for the tier and segment requirements (app/services/reward_terms.py).
+    # Hooks for the tier and segment requirements (app/services/rewards/terms.py).
     required_tiers: Any = fields.JSONField(default=list, db_default="[]")
     required_segments: Any = fields.JSONField(default=list, db_default="[]")
     updated_at = fields.DatetimeField(null=True)

@@ -106,15 +106,15 @@ INSERT_EVENT = (
     " VALUES (?, ?, ?, ?, ?)"
 )
 LINK_ORDER = "UPDATE orders SET transaction_id = ? WHERE id = ?"
-# app/services/referrals.py: is the member a referred friend whose order may earn rewards?
+# app/services/referrals/service.py: is the member a referred friend whose order may earn rewards?
 SELECT_REFERRAL = (
     "SELECT id, program_id, referrer_id, friend_id, friend_customer_id, friend_email, state,"
     " rejection_reason, hold_reason, review_note, source, created_at, signed_up_at,"
     " qualified_at, rewarded_at, held_at, rejected_at, reviewed_at, ip_hash FROM referrals"
     " WHERE friend_id = ? AND state IN (?, ?, ?) ORDER BY id LIMIT 1"
 )
-# app/services/tiers.py, memberships and punch_cards: a program without tiers, plans or cards
-# still asks (the reads return nothing).
+# The tiers, memberships and punch-card services: a program without tiers, plans or cards still
+# asks (the reads return nothing).
 SELECT_TIER_SETTINGS = (
     "SELECT s.metric, s.period, s.downgrade, s.grace_days, s.version, s.recalculated_version,"
     " s.updated_at, p.time_zone, p.currency FROM tier_settings s"

@@ -25,10 +25,10 @@ from app.domain.earning import RuleKind
 from app.graphql.context import Context
 from app.graphql.ids import encode_id
 from app.graphql.schema import schema
-from app.services.earning_rules import RuleInput, create_earning_rule
-from app.services.members import EnrollMemberInput, enroll_member
-from app.services.orders import OrderLineInput, RecordOrderInput, record_order
-from app.services.programs import CreateProgramInput, create_program
+from app.services.members.service import EnrollMemberInput, enroll_member
+from app.services.orders.earning_rules import RuleInput, create_earning_rule
+from app.services.orders.service import OrderLineInput, RecordOrderInput, record_order
+from app.services.programs.service import CreateProgramInput, create_program
 from bench_support.documents import MEMBER_STATUS_DOCUMENT, RECORD_ORDER_DOCUMENT
 
 PROGRAM_SLUG = "bench"

@@ -14,7 +14,7 @@ from app.auth.api_keys import KeyKind
 from app.config import Settings
 from app.graphql.compiled import PlanCache
 from app.main import create_app
-from app.services.api_keys import create_api_key, set_rate_limit
+from app.services.access.api_keys import create_api_key, set_rate_limit
 
 
 def _comparable(response: httpx.Response) -> tuple[int, str | None, bytes]:

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from app.auth.api_keys import KeyKind
-from app.services.api_keys import create_api_key, set_rate_limit
+from app.services.access.api_keys import create_api_key, set_rate_limit
 from tests.api.conftest import Api
 from tests.api.helpers import rows, snapshot
 

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from app.auth.api_keys import KeyKind
-from app.services.api_keys import create_api_key
+from app.services.access.api_keys import create_api_key
 from tests.api.conftest import Api
 from tests.api.factories import (
     CREATE_PROGRAM,

@@ -12,8 +12,8 @@ from app import clock
 from app.auth.api_keys import KeyKind
 from app.db import utc_now
 from app.domain.errors import ErrorCode
-from app.services import rewards as rewards_service
-from app.services.verify import verify_ledger
+from app.services.ledger.verify import verify_ledger
+from app.services.rewards import service as rewards_service
 from tests.api.catalogue_factories import (
     CREATE,
     RETIRE,

@@ -7,9 +7,9 @@ from collections import Counter
 from typing import Any
 
 from app.domain.ids import encode_id
-from app.services.members import EnrollMemberInput, enroll_member
-from app.services.points import AdjustPointsInput, adjust_points
-from app.services.verify import verify_ledger
+from app.services.ledger.adjustments import AdjustPointsInput, adjust_points
+from app.services.ledger.verify import verify_ledger
+from app.services.members.service import EnrollMemberInput, enroll_member
 from tests.api.catalogue_factories import (
     CANCEL,
     MARK_USED,

@@ -8,7 +8,7 @@ from typing import Any
 from tortoise.connection import connections
 
 from app.db import fetch_one
-from app.services.verify import verify_ledger
+from app.services.ledger.verify import verify_ledger
 from tests.api.conftest import Api
 from tests.api.factories import (
     RECORD_ORDER,

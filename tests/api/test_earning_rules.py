@@ -1243,7 +1243,7 @@ async def visible_events(
     """The program's events, once at least `count` of them are visible.
 
     On PostgreSQL the outbox shows an event only when every older write transaction of the
-    whole cluster has ended (app/services/events.py), so while anything else writes to the
+    whole cluster has ended (app/services/core/events.py), so while anything else writes to the
     server the newest events may show a moment late: wait for them (10 s at most).
     """
     loop = asyncio.get_running_loop()

@@ -6,8 +6,8 @@ from typing import Any, NoReturn
 
 import pytest
 
-from app.services import members as members_service
-from app.services import programs as programs_service
+from app.services.members import service as members_service
+from app.services.programs import service as programs_service
 from tests.api.conftest import Api
 from tests.api.factories import (
     ADJUST,

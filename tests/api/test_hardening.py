@@ -26,9 +26,9 @@ import pytest
 from app.auth.api_keys import KeyKind
 from app.config import Settings
 from app.main import create_app
-from app.services import idempotency as idempotency_service
-from app.services import programs as programs_service
-from app.services.api_keys import create_api_key, list_api_keys, set_rate_limit
+from app.services.access.api_keys import create_api_key, list_api_keys, set_rate_limit
+from app.services.core import idempotency as idempotency_service
+from app.services.programs import service as programs_service
 from tests.api.conftest import Api
 from tests.api.factories import (
     ADJUST,

@@ -8,7 +8,7 @@ from typing import Any
 
 from app.db import utc_now
 from app.jobs.maturing import mature_due_points
-from app.services.verify import verify_ledger
+from app.services.ledger.verify import verify_ledger
 from tests.api.conftest import Api
 from tests.api.factories import (
     REDEEM,

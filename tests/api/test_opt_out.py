@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from app.auth.api_keys import KeyKind
-from app.services import actions as actions_service
-from app.services.verify import verify_ledger
+from app.services.actions import service as actions_service
+from app.services.ledger.verify import verify_ledger
 from tests.api.conftest import Api
 from tests.api.factories import (
     REDEEM,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.services.verify import verify_ledger
+from app.services.ledger.verify import verify_ledger
 from tests.api.conftest import Api
 from tests.api.factories import create_program, enroll, order_input
 from tests.api.helpers import codes, snapshot

@@ -7,7 +7,7 @@ from typing import Any
 
 from app.auth.api_keys import KeyKind
 from app.db import from_json
-from app.services.verify import verify_ledger
+from app.services.ledger.verify import verify_ledger
 from tests.api.catalogue_factories import mark_used
 from tests.api.conftest import Api
 from tests.api.factories import (

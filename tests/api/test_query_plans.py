@@ -34,7 +34,7 @@ from app.graphql.compiled import (
 from app.graphql.encoding import encode_answer
 from app.graphql.schema import schema as laurel_schema
 from app.graphql.types import _activity_edge
-from app.services import members as members_service
+from app.services.members import service as members_service
 from tests.api.conftest import Api
 from tests.api.factories import create_program, enroll, grant_points, program_key
 from tests.api.helpers import top_level_codes

@@ -21,8 +21,8 @@ from app.graphql.ids import decode_id
 from app.jobs.progress import SilentProgress
 from app.jobs.redemption_codes import expire_codes
 from app.jobs.runner import JobName, run_job
-from app.services.reward_gifts import GivenReward, GiveReward, give_reward, revoke_given_reward
-from app.services.verify import verify_ledger
+from app.services.ledger.verify import verify_ledger
+from app.services.rewards.gifts import GivenReward, GiveReward, give_reward, revoke_given_reward
 from tests.api.catalogue_factories import (
     CANCEL,
     MARK_USED,

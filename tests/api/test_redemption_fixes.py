@@ -18,9 +18,9 @@ from app.clock import ManualClock
 from app.db import fetch_all, fetch_one
 from app.domain.ledger import TransactionKind
 from app.domain.tiers import TierChangeReason
-from app.services.reward_gifts import GivenReward, GiveReward, give_reward
-from app.services.tiers import on_member_activity
-from app.services.verify import verify_ledger
+from app.services.ledger.verify import verify_ledger
+from app.services.rewards.gifts import GivenReward, GiveReward, give_reward
+from app.services.tiers.service import on_member_activity
 from tests.api.catalogue_factories import (
     CREATE,
     UPDATE,

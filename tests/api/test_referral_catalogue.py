@@ -11,7 +11,7 @@ from app.auth.api_keys import KeyKind
 from app.db import utc_now
 from app.graphql.ids import decode_id
 from app.jobs.runner import JobName, run_job
-from app.services.verify import verify_ledger
+from app.services.ledger.verify import verify_ledger
 from tests.api.conftest import Api
 from tests.api.factories import (
     create_program,

@@ -16,7 +16,7 @@ import pytest
 
 from app.config import Settings
 from app.graphql.ids import decode_id
-from app.services.reward_gifts import PROGRAM_REWARD_LOCK_CLASS
+from app.services.rewards.gifts import PROGRAM_REWARD_LOCK_CLASS
 from tests.api.conftest import Api
 from tests.api.factories import create_program, enroll, order_input
 from tests.api.helpers import rows

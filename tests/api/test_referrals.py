@@ -12,7 +12,7 @@ from app.auth.api_keys import KeyKind
 from app.db import utc_now
 from app.jobs.maturing import mature_due_points
 from app.jobs.referrals import settle_referral_rewards
-from app.services.verify import verify_ledger
+from app.services.ledger.verify import verify_ledger
 from tests.api.conftest import Api
 from tests.api.factories import (
     create_program,

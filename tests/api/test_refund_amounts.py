@@ -9,7 +9,7 @@ from tortoise.connection import connections
 
 from app.db import execute, utc_now
 from app.jobs.maturing import mature_due_points
-from app.services.verify import verify_ledger
+from app.services.ledger.verify import verify_ledger
 from tests.api.conftest import Api
 from tests.api.factories import (
     REDEEM,

@@ -11,8 +11,8 @@ from tortoise.transactions import in_transaction
 from app.auth.api_keys import KeyKind
 from app.db import connection, execute, utc_now
 from app.domain.errors import DomainError, ErrorCode
-from app.services.store_credit import credit_store_credit
-from app.services.verify import verify_ledger
+from app.services.ledger.verify import verify_ledger
+from app.services.store_credit.service import credit_store_credit
 from tests.api.conftest import Api
 from tests.api.factories import (
     create_program,

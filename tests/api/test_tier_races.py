@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from tortoise.backends.base.client import TransactionalDBClient
 
-from app.services import rewards as rewards_service
-from app.services import tiers as tiers_service
+from app.services.rewards import service as rewards_service
+from app.services.tiers import service as tiers_service
 from tests.api.catalogue_factories import CREATE
 from tests.api.conftest import Api
 from tests.api.factories import create_program

@@ -12,7 +12,7 @@ from tortoise.connection import connections
 from app.auth.api_keys import KeyKind
 from app.clock import ManualClock
 from app.db import fetch_all
-from app.services.verify import verify_ledger
+from app.services.ledger.verify import verify_ledger
 from tests.api.conftest import Api
 from tests.api.factories import (
     RECORD_ORDER,

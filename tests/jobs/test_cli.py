@@ -7,7 +7,7 @@ import re
 from app.clock import ManualClock
 from app.config import Settings
 from app.jobs.runner import ALL_JOBS
-from app.services.verify import verify_ledger
+from app.services.ledger.verify import verify_ledger
 from tests.api.conftest import Api
 from tests.api.factories import create_program, enroll
 from tests.jobs.helpers import count, earn, points_of, set_expiry

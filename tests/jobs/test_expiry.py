@@ -10,7 +10,7 @@ import pytest
 
 from app.clock import ManualClock
 from app.jobs.runner import JobName
-from app.services.verify import verify_ledger
+from app.services.ledger.verify import verify_ledger
 from tests.api.conftest import Api
 from tests.api.factories import create_program, create_reward, enroll, grant_points
 from tests.jobs.helpers import (

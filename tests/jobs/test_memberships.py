@@ -15,8 +15,8 @@ from app.auth.api_keys import KeyKind
 from app.clock import ManualClock
 from app.db import execute
 from app.jobs.runner import JobName
-from app.services import memberships as memberships_service
-from app.services.verify import verify_ledger
+from app.services.ledger.verify import verify_ledger
+from app.services.memberships import service as memberships_service
 from tests.api.conftest import Api
 from tests.api.factories import create_program, create_reward, enroll, program_key, record_order
 from tests.api.helpers import codes, snapshot

@@ -11,7 +11,7 @@ from app.db import fetch_all
 from app.jobs.progress import SilentProgress
 from app.jobs.purge import purge_idempotency_records
 from app.jobs.runner import JobName, JobOptions, run_job
-from app.services.verify import verify_ledger
+from app.services.ledger.verify import verify_ledger
 from tests.api.conftest import Api
 from tests.api.factories import create_program, enroll, grant_points
 from tests.jobs.helpers import T0, points_of

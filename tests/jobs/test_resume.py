@@ -12,10 +12,10 @@ from app.clock import ManualClock
 from app.jobs import celebrations, expiry, maturing
 from app.jobs.progress import SilentProgress
 from app.jobs.runner import JobName
-from app.services.actions import award_action
-from app.services.events import append_event
-from app.services.ledger import mature_lot, post_movement
-from app.services.verify import verify_ledger
+from app.services.actions.service import award_action
+from app.services.core.events import append_event
+from app.services.ledger.service import mature_lot, post_movement
+from app.services.ledger.verify import verify_ledger
 from tests.api.conftest import Api
 from tests.api.factories import create_program, enroll
 from tests.jobs.helpers import (

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from app.clock import ManualClock
 from app.jobs.runner import JobName
-from app.services.verify import verify_ledger
+from app.services.ledger.verify import verify_ledger
 from tests.api.catalogue_factories import SETTINGS, cancel, make_reward
 from tests.api.conftest import Api
 from tests.api.factories import create_program, enroll

@@ -17,7 +17,7 @@ from app.auth.api_keys import KeyKind
 from app.clock import ManualClock
 from app.db import execute
 from app.jobs.runner import JobName
-from app.services.verify import verify_ledger
+from app.services.ledger.verify import verify_ledger
 from tests.api.conftest import Api
 from tests.api.factories import create_program, enroll, everything, program_key
 from tests.api.helpers import codes, rows

@@ -12,7 +12,7 @@ from typing import Any
 from app.clock import ManualClock
 from app.domain.expiry import add_months
 from app.jobs.runner import JobName
-from app.services.verify import verify_ledger
+from app.services.ledger.verify import verify_ledger
 from tests.api.catalogue_factories import CREATE as CREATE_REWARD
 from tests.api.catalogue_factories import (
     UPDATE,

@@ -12,8 +12,8 @@ from app.clock import ManualClock
 from app.config import Settings
 from app.jobs import tiers as tier_jobs
 from app.jobs.runner import JobName
-from app.services import tiers as tiers_service
-from app.services.verify import verify_ledger
+from app.services.ledger.verify import verify_ledger
+from app.services.tiers import service as tiers_service
 from tests.api.conftest import Api
 from tests.api.factories import create_program, enroll, record_order
 from tests.api.test_tiers import STATUS, configure

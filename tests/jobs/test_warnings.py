@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from app.clock import ManualClock
 from app.jobs.runner import JobName
-from app.services.verify import verify_ledger
+from app.services.ledger.verify import verify_ledger
 from tests.api.conftest import Api
 from tests.api.factories import create_program, enroll
 from tests.jobs.helpers import T0, count, earn, events_of, run, set_expiry, update_settings

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from app.graphql.types import _activity_edge
-from app.services.members import _activity
+from app.services.members.service import _activity
 
 ROW = {
     "id": 7,

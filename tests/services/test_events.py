@@ -8,8 +8,8 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from app.db import utc_now
-from app.services.events import append_event, list_events
-from app.services.programs import CreateProgramInput, create_program
+from app.services.core.events import append_event, list_events
+from app.services.programs.service import CreateProgramInput, create_program
 
 
 async def test_an_event_committed_after_a_newer_one_is_not_skipped(db: None, backend: str) -> None:

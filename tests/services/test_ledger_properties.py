@@ -105,10 +105,12 @@ from app.domain.rewards import RewardKind
 from app.jobs.expiry import expire_lots
 from app.jobs.maturing import mature_due_points
 from app.jobs.progress import SilentProgress
-from app.services.members import EnrollMemberInput, enroll_member
-from app.services.orders import OrderLineInput, RecordOrderInput, record_order
-from app.services.points import AdjustPointsInput, adjust_points
-from app.services.programs import (
+from app.services.ledger.adjustments import AdjustPointsInput, adjust_points
+from app.services.ledger.verify import verify_ledger
+from app.services.members.service import EnrollMemberInput, enroll_member
+from app.services.orders.refunds import RefundLine, RefundOrderInput, refund_order
+from app.services.orders.service import OrderLineInput, RecordOrderInput, record_order
+from app.services.programs.service import (
     CreateProgramInput,
     ExpiryInput,
     RefundShortfallPolicy,
@@ -116,14 +118,12 @@ from app.services.programs import (
     create_program,
     update_program_settings,
 )
-from app.services.refunds import RefundLine, RefundOrderInput, refund_order
-from app.services.rewards import (
+from app.services.rewards.service import (
     CreateRewardInput,
     RedeemRewardInput,
     create_reward,
     redeem_reward,
 )
-from app.services.verify import verify_ledger
 from tests.conftest import postgres_admin_url, with_database
 
 PENDING_DAYS = 7

@@ -11,7 +11,7 @@ from tortoise.transactions import in_transaction
 
 from app import db as app_db
 from app.db import execute, quick_read, quick_read_values
-from app.services.programs import CreateProgramInput, create_program
+from app.services.programs.service import CreateProgramInput, create_program
 
 NAME_OF = "SELECT name FROM programs WHERE slug = ?"
 

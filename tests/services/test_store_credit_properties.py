@@ -30,10 +30,11 @@ from hypothesis import strategies as st
 
 from app.db import connection, fetch_all, fetch_one
 from app.domain.errors import DomainError, ErrorCode
-from app.services.members import EnrollMemberInput, enroll_member
-from app.services.points import AdjustPointsInput, adjust_points
-from app.services.programs import CreateProgramInput, create_program
-from app.services.store_credit import (
+from app.services.ledger.adjustments import AdjustPointsInput, adjust_points
+from app.services.ledger.verify import verify_ledger
+from app.services.members.service import EnrollMemberInput, enroll_member
+from app.services.programs.service import CreateProgramInput, create_program
+from app.services.store_credit.service import (
     IssueStoreCreditInput,
     RefundStoreCreditInput,
     SpendStoreCreditInput,
@@ -42,7 +43,6 @@ from app.services.store_credit import (
     refund_store_credit,
     spend_store_credit,
 )
-from app.services.verify import verify_ledger
 from tests.services.test_ledger_properties import (
     EXAMPLES,
     ExampleDatabases,

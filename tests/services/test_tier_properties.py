@@ -62,19 +62,19 @@ from app.domain.tiers import (
 )
 from app.jobs.memberships import end_memberships
 from app.jobs.tiers import recalculate_tiers, review_tiers
-from app.services import tiers as tiers_service
-from app.services.members import EnrollMemberInput, enroll_member
-from app.services.memberships import (
+from app.services.ledger.adjustments import AdjustPointsInput, adjust_points
+from app.services.members.service import EnrollMemberInput, enroll_member
+from app.services.memberships.service import (
     MembershipEventInput,
     UpsertPlanInput,
     cancel_membership,
     start_membership,
     upsert_plan,
 )
-from app.services.orders import OrderLineInput, RecordOrderInput, record_order
-from app.services.points import AdjustPointsInput, adjust_points
-from app.services.programs import CreateProgramInput, create_program
-from app.services.refunds import RefundOrderInput, refund_order
+from app.services.orders.refunds import RefundOrderInput, refund_order
+from app.services.orders.service import OrderLineInput, RecordOrderInput, record_order
+from app.services.programs.service import CreateProgramInput, create_program
+from app.services.tiers import service as tiers_service
 from tests.services.test_ledger_properties import (  # noqa: F401 (the fixture)
     ExampleDatabases,
     example_databases,

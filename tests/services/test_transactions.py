@@ -14,7 +14,7 @@ import pytest
 from tortoise.transactions import in_transaction as tortoise_in_transaction
 
 from app.db import connection, execute, fetch_one, in_transaction
-from app.services.programs import CreateProgramInput, create_program
+from app.services.programs.service import CreateProgramInput, create_program
 
 
 def _transaction_client_class() -> Any:

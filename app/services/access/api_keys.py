@@ -1,0 +1,142 @@
+"""Creating API keys (the command line and the demo seed use this)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.auth.api_keys import KeyKind, display_prefix, generate_secret, hash_secret
+from app.db import (
+    as_datetime,
+    as_optional_datetime,
+    connection,
+    execute,
+    fetch_all,
+    fetch_one,
+    utc_now,
+)
+from app.domain.errors import DomainError, ErrorCode
+from app.domain.validation import NAME_MAX, Checker
+from app.services.programs.service import require_program
+
+
+@dataclass(frozen=True)
+class CreatedApiKey:
+    id: int
+    kind: KeyKind
+    program_id: int | None
+    name: str
+    display_prefix: str
+    # Shown once: only its hash is stored.
+    secret: str
+
+
+async def create_api_key(kind: KeyKind, program_slug: str | None, name: str) -> CreatedApiKey:
+    check = Checker()
+    clean_name = check.text(["name"], name, NAME_MAX)
+    check.raise_if_any()
+    assert clean_name is not None
+    program_id: int | None = None
+    if kind is KeyKind.ADMIN:
+        if program_slug is not None:
+            raise DomainError(
+                ErrorCode.INVALID_VALUE, "an admin key belongs to no program", ["program"]
+            )
+    else:
+        if program_slug is None:
+            raise DomainError(ErrorCode.REQUIRED, f"a {kind} key needs a program", ["program"])
+        program_id = (await require_program(program_slug, None, ["program"])).id
+    secret = generate_secret(kind)
+    prefix = display_prefix(secret, kind)
+    row = await fetch_one(
+        connection(),
+        "INSERT INTO api_keys (kind, program_id, name, key_hash, display_prefix, created_at,"
+        " revoked_at) VALUES (?, ?, ?, ?, ?, ?, NULL) RETURNING id",
+        (kind.value, program_id, clean_name, hash_secret(secret), prefix, utc_now()),
+    )
+    assert row is not None
+    return CreatedApiKey(
+        id=int(row["id"]),
+        kind=kind,
+        program_id=program_id,
+        name=clean_name,
+        display_prefix=prefix,
+        secret=secret,
+    )
+
+
+@dataclass(frozen=True)
+class ApiKeyListing:
+    id: int
+    kind: KeyKind
+    program_slug: str | None
+    name: str
+    display_prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+async def list_api_keys() -> list[ApiKeyListing]:
+    rows = await fetch_all(
+        connection(),
+        "SELECT k.id, k.kind, p.slug, k.name, k.display_prefix, k.created_at, k.revoked_at"
+        " FROM api_keys k LEFT JOIN programs p ON p.id = k.program_id ORDER BY k.id",
+    )
+    return [
+        ApiKeyListing(
+            id=int(row["id"]),
+            kind=KeyKind(row["kind"]),
+            program_slug=row["slug"],
+            name=row["name"],
+            display_prefix=row["display_prefix"],
+            created_at=as_datetime(row["created_at"]),
+            revoked_at=as_optional_datetime(row["revoked_at"]),
+        )
+        for row in rows
+    ]
+
+
+async def revoke_api_key(key_id: int) -> None:
+    """Revoke a key; servers stop accepting it within LAUREL_API_KEY_CACHE_SECONDS."""
+    revoked = await execute(
+        connection(),
+        "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+        (utc_now(), key_id),
+    )
+    if revoked == 0:
+        raise DomainError(ErrorCode.INVALID_ID, f"no active API key with id {key_id}", ["id"])
+
+
+MAX_RATE_PER_SECOND = 100_000.0
+MAX_BURST = 1_000_000
+
+
+async def set_rate_limit(key_id: int, per_second: float | None, burst: int | None) -> None:
+    """Give a key its own token bucket; None for both returns it to its kind's default.
+    Servers apply it within LAUREL_API_KEY_CACHE_SECONDS."""
+    check_rate_limit(per_second, burst)
+    changed = await execute(
+        connection(),
+        "UPDATE api_keys SET rate_limit_per_second = ?, rate_limit_burst = ? WHERE id = ?"
+        " AND revoked_at IS NULL",
+        (per_second, burst, key_id),
+    )
+    if changed == 0:
+        raise DomainError(ErrorCode.INVALID_ID, f"no active API key with id {key_id}", ["id"])
+
+
+def check_rate_limit(per_second: float | None, burst: int | None) -> None:
+    if (per_second is None) != (burst is None):
+        raise DomainError(
+            ErrorCode.INVALID_VALUE, "give both --per-second and --burst, or neither", ["burst"]
+        )
+    if per_second is not None and not 0.01 <= per_second <= MAX_RATE_PER_SECOND:
+        raise DomainError(
+            ErrorCode.INVALID_VALUE,
+            f"--per-second must be between 0.01 and {MAX_RATE_PER_SECOND:g}",
+            ["perSecond"],
+        )
+    if burst is not None and not 1 <= burst <= MAX_BURST:
+        raise DomainError(
+            ErrorCode.INVALID_VALUE, f"--burst must be between 1 and {MAX_BURST}", ["burst"]
+        )

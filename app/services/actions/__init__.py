@@ -1,0 +1,1 @@
+"""Actions: the rules for what members do besides ordering, and awarding them."""

@@ -1,0 +1,1 @@
+"""What every capability's writes share: idempotency keys, the event outbox, the audit log."""

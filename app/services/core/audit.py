@@ -1,0 +1,198 @@
+"""The audit log of admin writes: who (the key), what (the mutation and its input), when, and
+the object it changed before and after, as the services see it.
+
+Snapshots are the service records (programs, rules, rewards, members...) as JSON; secrets
+never appear in them, and input fields named like secrets are redacted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from app.db import as_datetime, connection, fetch_all, fetch_one, from_json, utc_now
+from app.domain.ids import decode_any_id
+from app.services.actions import service as actions
+from app.services.members import service as members
+from app.services.orders import earning_rules
+from app.services.orders import service as orders
+from app.services.programs import service as programs
+from app.services.punch_cards import service as punch_cards
+from app.services.rewards import service as rewards
+from app.services.store_credit import service as store_credit
+
+# Secrets, and the fraud signals that are only ever stored hashed (the referrals service).
+_REDACTED_FIELDS = frozenset(
+    {"secret", "token", "password", "signals", "friendsignals", "referrersignals"}
+)
+
+_LOADERS: dict[str, Callable[[int], Awaitable[Any]]] = {
+    "Program": lambda pk: programs.get_program(pk, None),
+    "Member": lambda pk: members.get_member(pk, None),
+    "Reward": lambda pk: rewards.get_reward(pk, None),
+    "Redemption": lambda pk: rewards.get_redemption(pk, None),
+    "EarningRule": lambda pk: earning_rules.get_earning_rule(pk, None),
+    "ActionRule": lambda pk: actions.get_action_rule(pk, None),
+    "Order": lambda pk: orders.get_order(pk, None),
+    "PunchCard": lambda pk: punch_cards.get_punch_card(pk, None),
+    "StoreCreditMovement": lambda pk: store_credit.get_movement(pk, None),
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    type_name: str
+    key: str
+    # How to read it: a primary key, or a program slug.
+    pk: int | None = None
+    slug: str | None = None
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            field.name: _plain(getattr(value, field.name)) for field in dataclasses.fields(value)
+        }
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_plain(item) for item in value]
+        return sorted(items, key=str) if isinstance(value, set | frozenset) else items
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def redacted(value: Any) -> Any:
+    """Secrets out; text made storable (PostgreSQL's jsonb refuses NUL and lone surrogates)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode()
+    if isinstance(value, dict):
+        return {
+            key: "[redacted]" if key.lower() in _REDACTED_FIELDS else redacted(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [redacted(item) for item in value]
+    return value
+
+
+def target_of(arguments: dict[str, Any]) -> Target | None:
+    """What a mutation's input names: an object by global id, a member, or a program."""
+    data = arguments.get("input")
+    if not isinstance(data, dict):
+        return None
+    for field in ("id", "memberId", "rewardId", "redemptionId", "ruleId", "spendId"):
+        value = data.get(field)
+        if isinstance(value, str):
+            decoded = decode_any_id(value)
+            if decoded is not None and decoded[0] in _LOADERS:
+                return Target(type_name=decoded[0], key=value, pk=decoded[1])
+    for field in ("programSlug", "slug"):
+        value = data.get(field)
+        if isinstance(value, str):
+            return Target(type_name="Program", key=value, slug=value)
+    return None
+
+
+async def snapshot(target: Target | None) -> Any:
+    if target is None:
+        return None
+    if target.slug is not None:
+        record = await programs.get_program_by_slug(target.slug, None)
+    else:
+        assert target.pk is not None
+        record = await _LOADERS[target.type_name](target.pk)
+    return None if record is None else _plain(record)
+
+
+async def record_write(
+    *,
+    api_key_id: int,
+    operation: str,
+    arguments: dict[str, Any],
+    target: Target | None,
+    before: Any,
+    after: Any,
+    succeeded: bool,
+    request_id: str,
+) -> None:
+    await fetch_one(
+        connection(),
+        "INSERT INTO audit_log (api_key_id, operation, target_type, target_id, input, before,"
+        " after, succeeded, request_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " RETURNING id",
+        (
+            api_key_id,
+            operation,
+            None if target is None else target.type_name,
+            None if target is None else target.key,
+            json.dumps(redacted(arguments), default=str),
+            None if before is None else json.dumps(before, default=str),
+            None if after is None else json.dumps(after, default=str),
+            succeeded,
+            request_id,
+            utc_now(),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    id: int
+    api_key_id: int
+    operation: str
+    target_type: str | None
+    target_id: str | None
+    input: Any
+    before: Any
+    after: Any
+    succeeded: bool
+    request_id: str
+    created_at: datetime
+
+
+async def list_audit_log(
+    *, before_id: int | None, limit: int, target_id: str | None
+) -> list[AuditRecord]:
+    conditions: list[str] = []
+    params: list[object] = []
+    if before_id is not None:
+        conditions.append("id < ?")
+        params.append(before_id)
+    if target_id is not None:
+        conditions.append("target_id = ?")
+        params.append(target_id)
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    rows = await fetch_all(
+        connection(),
+        "SELECT id, api_key_id, operation, target_type, target_id, input, before, after,"
+        f" succeeded, request_id, created_at FROM audit_log{where} ORDER BY id DESC LIMIT ?",
+        (*params, limit),
+    )
+    return [
+        AuditRecord(
+            id=int(row["id"]),
+            api_key_id=int(row["api_key_id"]),
+            operation=str(row["operation"]),
+            target_type=row["target_type"],
+            target_id=row["target_id"],
+            input=from_json(row["input"]),
+            before=from_json(row["before"]),
+            after=from_json(row["after"]),
+            succeeded=bool(row["succeeded"]),
+            request_id=str(row["request_id"]),
+            created_at=as_datetime(row["created_at"]),
+        )
+        for row in rows
+    ]

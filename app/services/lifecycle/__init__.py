@@ -1,0 +1,1 @@
+"""Lifecycle: points expiry and its warnings."""

@@ -1,0 +1,1 @@
+"""Members: enrolment, lookup, activity, and opting out."""

@@ -1,0 +1,84 @@
+"""Members opting out of earning points, and back in.
+
+An opted-out member keeps every balance and may still redeem; only earning stops: orders are
+recorded with no points (their breakdown says MEMBER_OPTED_OUT) and actions are refused. Setting
+the state the member is already in changes nothing and writes no event; opting out again keeps
+the first opt-out time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.db import fetch_one, in_transaction, utc_now
+from app.domain.ids import encode_id
+from app.domain.validation import IDEMPOTENCY_KEY_MAX, Checker
+from app.services.core import idempotency
+from app.services.core.events import append_event
+from app.services.members.service import MemberRecord, get_member, require_member
+from app.services.programs.service import ProgramScope
+
+_OPERATION = "setMemberOptOut"
+
+
+@dataclass(frozen=True)
+class SetMemberOptOutInput:
+    member_id: int
+    opted_out: bool
+    idempotency_key: str | None = None
+
+
+async def set_member_opt_out(data: SetMemberOptOutInput, scope: ProgramScope) -> MemberRecord:
+    check = Checker()
+    if data.idempotency_key is not None:
+        check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.raise_if_any()
+    member = await require_member(data.member_id, scope)
+    now = utc_now()
+    scope_key = str(member.program_id)
+    async with in_transaction() as conn:
+        if data.idempotency_key is not None:
+            stored = await idempotency.claim(
+                conn,
+                scope=scope_key,
+                key=data.idempotency_key,
+                operation=_OPERATION,
+                fingerprint=idempotency.request_fingerprint(
+                    _OPERATION, {"memberId": member.id, "optedOut": data.opted_out}
+                ),
+                now=now,
+            )
+            if stored is not None:
+                replayed = await get_member(member.id, scope)
+                assert replayed is not None
+                return replayed
+        if data.opted_out:
+            changed = await fetch_one(
+                conn,
+                "UPDATE members SET opted_out_at = ? WHERE id = ? AND opted_out_at IS NULL"
+                " RETURNING id",
+                (now, member.id),
+            )
+        else:
+            changed = await fetch_one(
+                conn,
+                "UPDATE members SET opted_out_at = NULL WHERE id = ? AND opted_out_at IS NOT NULL"
+                " RETURNING id",
+                (member.id,),
+            )
+        if changed is not None:
+            await append_event(
+                conn,
+                program_id=member.program_id,
+                member_id=member.id,
+                event_type="member.opted_out" if data.opted_out else "member.opted_in",
+                payload={"memberId": encode_id("Member", member.id)},
+                now=now,
+            )
+        if data.idempotency_key is not None:
+            await idempotency.store_response(
+                conn, scope=scope_key, key=data.idempotency_key, response={"memberId": member.id}
+            )
+    updated = await get_member(member.id, scope)
+    assert updated is not None
+    return updated

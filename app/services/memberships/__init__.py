@@ -1,0 +1,1 @@
+"""Paid memberships: plans, trials, renewals and their benefits."""

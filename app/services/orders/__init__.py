@@ -1,0 +1,1 @@
+"""Orders and earning: what an order earns, recording orders, refunds, and earning rules."""

@@ -1,0 +1,1 @@
+"""Programs: their configuration, and the demo program."""

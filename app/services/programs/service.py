@@ -1,0 +1,558 @@
+"""Programs: created by admins, read by everyone holding a key of the program."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+
+from app.db import (
+    as_datetime,
+    as_optional_datetime,
+    connection,
+    execute,
+    fetch_all,
+    fetch_one,
+    from_json,
+    in_transaction,
+    utc_now,
+)
+from app.domain.earning import Rounding
+from app.domain.errors import DomainError, ErrorCode
+from app.domain.expiry import (
+    MAX_LIFETIME_DAYS,
+    MAX_LIFETIME_MONTHS,
+    MAX_WARNING_DAYS,
+    ExpiryPolicy,
+    ExpirySettings,
+    LifetimeUnit,
+    RoundTo,
+    time_zone,
+)
+from app.domain.ids import encode_id
+from app.domain.money import (
+    MAX_AMOUNT_MINOR,
+    MAX_EXCHANGE_RATE,
+    MAX_POINTS_PER_CURRENCY_UNIT,
+    MIN_EXCHANGE_RATE,
+    is_known_currency,
+    parse_exchange_rate,
+)
+from app.domain.validation import (
+    EXTERNAL_ID_MAX,
+    NAME_MAX,
+    SLUG_PATTERN,
+    Checker,
+    is_lookup_text,
+)
+from app.services.core.events import append_event
+
+
+class RefundShortfallPolicy(StrEnum):
+    """What a refund does with points the member has already spent."""
+
+    WRITE_OFF = "WRITE_OFF"
+    NEGATIVE_BALANCE = "NEGATIVE_BALANCE"
+
+
+# The programs a caller may see: one program id for a program's key, None for an admin.
+ProgramScope = int | None
+
+_COLUMNS = (
+    "id, slug, name, currency, points_per_currency_unit, active, created_at, rounding,"
+    " count_shipping, count_tax, minimum_order_minor, excluded_skus, excluded_categories,"
+    " pending_days, time_zone, expiry_policy, expiry_lifetime, expiry_lifetime_unit,"
+    " expiry_round_to, inactivity_months, expiry_since, expiry_warning_days,"
+    " refund_shortfall_policy, exchange_rates, earn_on_points_payments, cors_origins,"
+    " member_token_max_seconds"
+)
+MAX_PENDING_DAYS = 365
+MAX_EXCLUDED = 1000
+
+
+@dataclass(frozen=True)
+class ProgramRecord:
+    id: int
+    slug: str
+    name: str
+    currency: str
+    points_per_currency_unit: int
+    active: bool
+    created_at: datetime
+    rounding: Rounding
+    count_shipping: bool
+    count_tax: bool
+    minimum_order_minor: int
+    excluded_skus: frozenset[str]
+    excluded_categories: frozenset[str]
+    pending_days: int
+    time_zone: str
+    expiry: ExpirySettings
+    refund_shortfall_policy: RefundShortfallPolicy
+    # Program-currency units per one unit of each other currency, as exact decimal text.
+    exchange_rates: dict[str, str]
+    earn_on_points_payments: bool
+    cors_origins: frozenset[str]
+    member_token_max_seconds: int
+
+
+@dataclass(frozen=True)
+class CreateProgramInput:
+    slug: str
+    name: str
+    currency: str
+    points_per_currency_unit: int
+    rounding: Rounding = Rounding.FLOOR
+    count_shipping: bool = False
+    count_tax: bool = False
+    minimum_order_minor: int = 0
+    excluded_skus: tuple[str, ...] = ()
+    excluded_categories: tuple[str, ...] = ()
+    pending_days: int = 0
+    time_zone: str = "UTC"
+
+
+def _record(row: dict[str, Any]) -> ProgramRecord:
+    return ProgramRecord(
+        id=int(row["id"]),
+        slug=row["slug"],
+        name=row["name"],
+        currency=row["currency"],
+        points_per_currency_unit=int(row["points_per_currency_unit"]),
+        active=bool(row["active"]),
+        created_at=as_datetime(row["created_at"]),
+        rounding=Rounding(row["rounding"]),
+        count_shipping=bool(row["count_shipping"]),
+        count_tax=bool(row["count_tax"]),
+        minimum_order_minor=int(row["minimum_order_minor"]),
+        excluded_skus=frozenset(_json_list(row["excluded_skus"])),
+        excluded_categories=frozenset(_json_list(row["excluded_categories"])),
+        pending_days=int(row["pending_days"]),
+        time_zone=str(row["time_zone"]),
+        expiry=ExpirySettings(
+            policy=ExpiryPolicy(row["expiry_policy"]),
+            lifetime=int(row["expiry_lifetime"]),
+            unit=LifetimeUnit(row["expiry_lifetime_unit"]),
+            round_to=RoundTo(row["expiry_round_to"]),
+            inactivity_months=int(row["inactivity_months"]),
+            since=as_optional_datetime(row["expiry_since"]),
+            zone=str(row["time_zone"]),
+            warning_days=int(row["expiry_warning_days"]),
+        ),
+        refund_shortfall_policy=RefundShortfallPolicy(row["refund_shortfall_policy"]),
+        exchange_rates={
+            str(k): str(v) for k, v in (from_json(row["exchange_rates"]) or {}).items()
+        },
+        earn_on_points_payments=bool(row["earn_on_points_payments"]),
+        cors_origins=frozenset(_json_list(row["cors_origins"])),
+        member_token_max_seconds=int(row["member_token_max_seconds"]),
+    )
+
+
+def _json_list(value: Any) -> list[str]:
+    return [str(item) for item in from_json(value)]
+
+
+def in_scope(program_id: int, scope: ProgramScope) -> bool:
+    return scope is None or scope == program_id
+
+
+async def get_program(program_id: int, scope: ProgramScope) -> ProgramRecord | None:
+    if not in_scope(program_id, scope):
+        return None
+    row = await fetch_one(
+        connection(), f"SELECT {_COLUMNS} FROM programs WHERE id = ?", (program_id,)
+    )
+    return _record(row) if row else None
+
+
+async def get_program_by_slug(slug: str, scope: ProgramScope) -> ProgramRecord | None:
+    if not is_lookup_text(slug):
+        return None
+    row = await fetch_one(connection(), f"SELECT {_COLUMNS} FROM programs WHERE slug = ?", (slug,))
+    if row is None or not in_scope(int(row["id"]), scope):
+        return None
+    return _record(row)
+
+
+async def require_program(
+    slug: str, scope: ProgramScope, field: list[str] | None = None
+) -> ProgramRecord:
+    """The program a write names; another program's slug is reported as unknown."""
+    program = await get_program_by_slug(slug, scope)
+    if program is None:
+        raise DomainError(
+            ErrorCode.PROGRAM_NOT_FOUND,
+            f"no program with slug {slug!r}",
+            field or ["input", "programSlug"],
+        )
+    return program
+
+
+async def list_programs(scope: ProgramScope) -> list[ProgramRecord]:
+    if scope is None:
+        rows = await fetch_all(connection(), f"SELECT {_COLUMNS} FROM programs ORDER BY id")
+    else:
+        rows = await fetch_all(
+            connection(), f"SELECT {_COLUMNS} FROM programs WHERE id = ?", (scope,)
+        )
+    return [_record(row) for row in rows]
+
+
+async def create_program(data: CreateProgramInput) -> ProgramRecord:
+    check = Checker()
+    slug = data.slug.strip()
+    if not SLUG_PATTERN.match(slug):
+        check.add(
+            ErrorCode.INVALID_VALUE,
+            "slug must be 1-63 lowercase letters, digits or dashes,"
+            " starting with a letter or digit",
+            ["input", "slug"],
+        )
+    name = check.text(["input", "name"], data.name, NAME_MAX)
+    currency = data.currency.strip().upper()
+    if not is_known_currency(currency):
+        check.add(
+            ErrorCode.UNKNOWN_CURRENCY,
+            f"{data.currency!r} is not an ISO 4217 currency code",
+            ["input", "currency"],
+        )
+    check.int_range(
+        ["input", "pointsPerCurrencyUnit"],
+        data.points_per_currency_unit,
+        0,
+        MAX_POINTS_PER_CURRENCY_UNIT,
+        ErrorCode.INVALID_POINTS,
+    )
+    check.int_range(
+        ["input", "pendingDays"], data.pending_days, 0, MAX_PENDING_DAYS, ErrorCode.INVALID_VALUE
+    )
+    check.int_range(
+        ["input", "minimumOrderMinor"],
+        data.minimum_order_minor,
+        0,
+        MAX_AMOUNT_MINOR,
+        ErrorCode.INVALID_AMOUNT,
+    )
+    excluded_skus = check.text_list(
+        ["input", "excludedSkus"], data.excluded_skus, EXTERNAL_ID_MAX, MAX_EXCLUDED
+    )
+    excluded_categories = check.text_list(
+        ["input", "excludedCategories"], data.excluded_categories, EXTERNAL_ID_MAX, MAX_EXCLUDED
+    )
+    _check_time_zone(check, data.time_zone)
+    check.raise_if_any()
+    assert name is not None
+    now = utc_now()
+    try:
+        async with in_transaction() as conn:
+            row = await fetch_one(
+                conn,
+                "INSERT INTO programs (slug, name, currency, points_per_currency_unit, active,"
+                " created_at, rounding, count_shipping, count_tax, minimum_order_minor,"
+                " excluded_skus, excluded_categories, pending_days, time_zone)"
+                f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
+                (
+                    slug,
+                    name,
+                    currency,
+                    data.points_per_currency_unit,
+                    True,
+                    now,
+                    data.rounding.value,
+                    data.count_shipping,
+                    data.count_tax,
+                    data.minimum_order_minor,
+                    json.dumps(sorted(excluded_skus)),
+                    json.dumps(sorted(excluded_categories)),
+                    data.pending_days,
+                    data.time_zone.strip(),
+                ),
+            )
+            assert row is not None
+            program = _record(row)
+            await append_event(
+                conn,
+                program_id=program.id,
+                member_id=None,
+                event_type="program.created",
+                payload={
+                    "programId": encode_id("Program", program.id),
+                    "slug": slug,
+                    "name": name,
+                    "currency": currency,
+                },
+                now=now,
+            )
+    except IntegrityError as exc:
+        raise DomainError(
+            ErrorCode.SLUG_TAKEN, f"a program with slug {slug!r} exists", ["input", "slug"]
+        ) from exc
+    return program
+
+
+def _check_time_zone(check: Checker, name: str) -> None:
+    try:
+        time_zone(name.strip())
+    except ValueError as exc:
+        check.add(ErrorCode.INVALID_VALUE, str(exc), ["input", "timeZone"])
+
+
+@dataclass(frozen=True)
+class ExpiryInput:
+    policy: ExpiryPolicy
+    lifetime: int = 0
+    unit: LifetimeUnit = LifetimeUnit.MONTHS
+    round_to: RoundTo = RoundTo.NONE
+    inactivity_months: int = 0
+
+
+@dataclass(frozen=True)
+class UpdateProgramSettingsInput:
+    """Settings to change; None leaves one as it is."""
+
+    program_slug: str
+    name: str | None = None
+    time_zone: str | None = None
+    pending_days: int | None = None
+    expiry: ExpiryInput | None = None
+    expiry_warning_days: int | None = None
+    refund_shortfall_policy: RefundShortfallPolicy | None = None
+    exchange_rates: dict[str, str] | None = None
+    earn_on_points_payments: bool | None = None
+    cors_origins: tuple[str, ...] | None = None
+    member_token_max_seconds: int | None = None
+
+
+MAX_EXCHANGE_RATES = 200
+
+
+def _check_expiry(check: Checker, expiry: ExpiryInput) -> None:
+    field = ["input", "expiry"]
+    if expiry.policy is ExpiryPolicy.LOT_LIFETIME:
+        limit = MAX_LIFETIME_DAYS if expiry.unit is LifetimeUnit.DAYS else MAX_LIFETIME_MONTHS
+        check.int_range([*field, "lifetime"], expiry.lifetime, 1, limit, ErrorCode.INVALID_VALUE)
+    elif expiry.lifetime or expiry.round_to is not RoundTo.NONE:
+        check.add(
+            ErrorCode.INVALID_VALUE,
+            "lifetime and roundTo belong to the LOT_LIFETIME policy",
+            [*field, "lifetime"],
+        )
+    if expiry.policy is ExpiryPolicy.INACTIVITY:
+        check.int_range(
+            [*field, "inactivityMonths"],
+            expiry.inactivity_months,
+            1,
+            MAX_LIFETIME_MONTHS,
+            ErrorCode.INVALID_VALUE,
+        )
+    elif expiry.inactivity_months:
+        check.add(
+            ErrorCode.INVALID_VALUE,
+            "inactivityMonths belongs to the INACTIVITY policy",
+            [*field, "inactivityMonths"],
+        )
+
+
+def _checked_rates(check: Checker, program_currency: str, rates: dict[str, str]) -> dict[str, str]:
+    field = ["input", "exchangeRates"]
+    if len(rates) > MAX_EXCHANGE_RATES:
+        check.add(ErrorCode.INVALID_VALUE, f"at most {MAX_EXCHANGE_RATES} rates", field)
+        return {}
+    clean: dict[str, str] = {}
+    for raw_currency, raw_rate in rates.items():
+        currency = raw_currency.strip().upper()
+        if not is_known_currency(currency) or currency == program_currency:
+            check.add(
+                ErrorCode.UNKNOWN_CURRENCY,
+                f"{raw_currency!r} is not an ISO 4217 code other than the program's",
+                field,
+            )
+            continue
+        rate = parse_exchange_rate(raw_rate)
+        if rate is None:
+            check.add(
+                ErrorCode.INVALID_VALUE,
+                f"{currency}: the rate must be a decimal between {MIN_EXCHANGE_RATE} and"
+                f" {MAX_EXCHANGE_RATE} with at most 10 significant digits",
+                field,
+            )
+            continue
+        clean[currency] = str(rate)
+    return clean
+
+
+def _next_expiry(current: ExpirySettings, wanted: ExpiryInput, now: datetime) -> ExpirySettings:
+    """The new settings; `since` moves to now whenever expiry is turned on or switches policy,
+    so nothing earned before counts against the member."""
+    changed_policy = wanted.policy is not current.policy
+    since = current.since
+    if wanted.policy is ExpiryPolicy.NONE:
+        since = None
+    elif changed_policy or since is None:
+        since = now
+    return replace(
+        current,
+        policy=wanted.policy,
+        lifetime=wanted.lifetime,
+        unit=wanted.unit,
+        round_to=wanted.round_to,
+        inactivity_months=wanted.inactivity_months,
+        since=since,
+    )
+
+
+async def update_program_settings(data: UpdateProgramSettingsInput) -> ProgramRecord:
+    program = await require_program(data.program_slug, None)
+    check = Checker()
+    name = None if data.name is None else check.text(["input", "name"], data.name, NAME_MAX)
+    if data.time_zone is not None:
+        _check_time_zone(check, data.time_zone)
+    if data.pending_days is not None:
+        check.int_range(
+            ["input", "pendingDays"],
+            data.pending_days,
+            0,
+            MAX_PENDING_DAYS,
+            ErrorCode.INVALID_VALUE,
+        )
+    if data.expiry is not None:
+        _check_expiry(check, data.expiry)
+    if data.expiry_warning_days is not None:
+        check.int_range(
+            ["input", "expiryWarningDays"],
+            data.expiry_warning_days,
+            0,
+            MAX_WARNING_DAYS,
+            ErrorCode.INVALID_VALUE,
+        )
+    rates = (
+        None
+        if data.exchange_rates is None
+        else _checked_rates(check, program.currency, data.exchange_rates)
+    )
+    origins = None if data.cors_origins is None else _checked_origins(check, data.cors_origins)
+    if data.member_token_max_seconds is not None:
+        check.int_range(
+            ["input", "memberTokenMaxSeconds"],
+            data.member_token_max_seconds,
+            60,
+            86_400,
+            ErrorCode.INVALID_VALUE,
+        )
+    check.raise_if_any()
+    now = utc_now()
+    async with in_transaction() as conn:
+        # Lock the row: two admins changing expiry at once must not both re-date the lots.
+        locked = await fetch_one(
+            conn,
+            f"UPDATE programs SET name = name WHERE id = ? RETURNING {_COLUMNS}",
+            (program.id,),
+        )
+        assert locked is not None
+        current = _record(locked)
+        zone = current.time_zone if data.time_zone is None else data.time_zone.strip()
+        expiry = replace(current.expiry, zone=zone)
+        if data.expiry is not None:
+            expiry = _next_expiry(expiry, data.expiry, now)
+        if data.expiry_warning_days is not None:
+            expiry = replace(expiry, warning_days=data.expiry_warning_days)
+        row = await fetch_one(
+            conn,
+            "UPDATE programs SET name = ?, time_zone = ?, pending_days = ?, expiry_policy = ?,"
+            " expiry_lifetime = ?, expiry_lifetime_unit = ?, expiry_round_to = ?,"
+            " inactivity_months = ?, expiry_since = ?, expiry_warning_days = ?,"
+            " refund_shortfall_policy = ?, exchange_rates = ?, earn_on_points_payments = ?,"
+            " cors_origins = ?, member_token_max_seconds = ?"
+            f" WHERE id = ? RETURNING {_COLUMNS}",
+            (
+                current.name if name is None else name,
+                zone,
+                current.pending_days if data.pending_days is None else data.pending_days,
+                expiry.policy.value,
+                expiry.lifetime,
+                expiry.unit.value,
+                expiry.round_to.value,
+                expiry.inactivity_months,
+                expiry.since,
+                expiry.warning_days,
+                (data.refund_shortfall_policy or current.refund_shortfall_policy).value,
+                json.dumps(current.exchange_rates if rates is None else rates, sort_keys=True),
+                current.earn_on_points_payments
+                if data.earn_on_points_payments is None
+                else data.earn_on_points_payments,
+                json.dumps(sorted(current.cors_origins if origins is None else origins)),
+                current.member_token_max_seconds
+                if data.member_token_max_seconds is None
+                else data.member_token_max_seconds,
+                program.id,
+            ),
+        )
+        assert row is not None
+        updated = _record(row)
+        await _redate_lots(conn, current.expiry, updated.expiry, program.id, now)
+        await append_event(
+            conn,
+            program_id=program.id,
+            member_id=None,
+            event_type="program.updated",
+            payload={"programId": encode_id("Program", program.id), "slug": program.slug},
+            now=now,
+        )
+    return updated
+
+
+async def _redate_lots(
+    conn: BaseDBAsyncClient,
+    before: ExpirySettings,
+    after: ExpirySettings,
+    program_id: int,
+    now: datetime,
+) -> None:
+    """Lots that are available when lot expiry is turned on all count from now: one date.
+    Lots keep their date when only the lifetime changes; leaving the policy clears them."""
+    if after.policy is ExpiryPolicy.LOT_LIFETIME and before.policy is not ExpiryPolicy.LOT_LIFETIME:
+        await execute(
+            conn,
+            "UPDATE point_lots SET expires_at = ? WHERE program_id = ? AND remaining > 0"
+            " AND pending_until IS NULL",
+            (after.lot_expires_at(now), program_id),
+        )
+    elif (
+        before.policy is ExpiryPolicy.LOT_LIFETIME and after.policy is not ExpiryPolicy.LOT_LIFETIME
+    ):
+        await execute(
+            conn,
+            "UPDATE point_lots SET expires_at = NULL WHERE program_id = ? AND remaining > 0"
+            " AND expires_at IS NOT NULL",
+            (program_id,),
+        )
+
+
+_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
+MAX_ORIGINS = 50
+
+
+def _checked_origins(check: Checker, origins: tuple[str, ...]) -> frozenset[str]:
+    field = ["input", "corsOrigins"]
+    if len(origins) > MAX_ORIGINS:
+        check.add(ErrorCode.INVALID_VALUE, f"at most {MAX_ORIGINS} origins", field)
+        return frozenset()
+    clean = set()
+    for origin in origins:
+        value = origin.strip().lower().rstrip("/")
+        if not _ORIGIN.match(value):
+            check.add(
+                ErrorCode.INVALID_VALUE,
+                f"{origin!r} is not an origin like https://shop.example.com",
+                field,
+            )
+            continue
+        clean.add(value)
+    return frozenset(clean)

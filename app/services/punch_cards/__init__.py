@@ -1,0 +1,1 @@
+"""Punch cards: punches per qualifying purchase and the reward they complete."""

@@ -1,0 +1,1 @@
+"""Referrals: codes, settings, creating referrals, their rewards, review and numbers."""

@@ -1,0 +1,1 @@
+"""Rewards and codes: the catalogue, redemption, reward terms, gifts, and redemption codes."""

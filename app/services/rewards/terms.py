@@ -1,0 +1,81 @@
+"""The two points where a redemption asks other features: tier terms and store credit.
+
+Each is ONE function, so the redemption code does not know the rules of tiers or of the
+store-credit account. Both run inside the redemption's transaction, after the member row is
+locked.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from app.domain.errors import DomainError, ErrorCode
+from app.services.store_credit.service import credit_store_credit
+from app.services.tiers.service import reward_terms_for_member, unknown_tier_names
+
+if TYPE_CHECKING:
+    from app.services.rewards.service import RewardRecord
+
+
+async def member_reward_terms(
+    conn: BaseDBAsyncClient,
+    *,
+    program_id: int,
+    member_id: int,
+    reward: RewardRecord,
+    now: datetime,
+) -> tuple[int, ErrorCode | None]:
+    """What the member pays for `reward` and, when they may not redeem it, why: their tier's
+    discount, or REWARD_TIER_RESTRICTED when the reward needs a tier the member does not hold
+    (`app.services.tiers.service.reward_terms_for_member`)."""
+    terms = await reward_terms_for_member(
+        conn,
+        program_id=program_id,
+        member_id=member_id,
+        required_tiers=reward.required_tiers,
+        cost_points=reward.cost_points,
+        now=now,
+    )
+    return terms.cost_points, None if terms.allowed else ErrorCode.REWARD_TIER_RESTRICTED
+
+
+async def credit_for_store_credit_reward(
+    conn: BaseDBAsyncClient,
+    *,
+    program_id: int,
+    member_id: int,
+    amount_minor: int,
+    currency: str,
+    redemption_code: str,
+    now: datetime,
+) -> int:
+    """Put a STORE_CREDIT reward's value on the member's store-credit balance (its own ledger
+    account, `app.services.store_credit.service`); returns the new balance."""
+    return await credit_store_credit(
+        conn,
+        program_id=program_id,
+        member_id=member_id,
+        amount_minor=amount_minor,
+        currency=currency,
+        reason="Reward redeemed",
+        source_ref=f"redemption:{redemption_code}",
+        now=now,
+    )
+
+
+async def check_required_tiers(
+    conn: BaseDBAsyncClient, program_id: int, required_tiers: tuple[str, ...]
+) -> None:
+    """A reward may only require the program's active tiers (TIER_NOT_FOUND, on the first
+    unknown name); configureTiers keeps the names right when a tier is renamed, and refuses to
+    retire a tier a reward requires."""
+    unknown = await unknown_tier_names(conn, program_id, required_tiers)
+    if unknown:
+        raise DomainError(
+            ErrorCode.TIER_NOT_FOUND,
+            f"no active tier {unknown[0]!r} in this program",
+            ["input", "requiredTiers"],
+        )

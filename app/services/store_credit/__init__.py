@@ -1,0 +1,1 @@
+"""Store credit: money a member holds with the store, moved through the ledger."""

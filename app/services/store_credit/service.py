@@ -1,0 +1,490 @@
+"""Store credit: money on a member's balance that the store's checkout spends.
+
+Credit is in minor units of the program's currency, and only that currency: every request
+names its currency and a different one is refused (CURRENCY_MISMATCH) before anything is
+written. Each movement is a journal transaction of its own on the store-credit accounts
+(app/services/ledger/service.py `post_store_credit`), plus a row of `store_credit_movements`, the
+member's store-credit history.
+
+- `credit_store_credit` adds credit inside the caller's transaction: goodwill
+  (`issue_store_credit`) and rewards that turn points into credit use it.
+- `spend_store_credit` is the checkout: the guarded decrement of the balance decides, so
+  concurrent spends never take the balance below zero and a spend over it is refused with
+  INSUFFICIENT_STORE_CREDIT, writing nothing.
+- `refund_store_credit` gives back all or part of one spend; the spend's `refunded_minor` is
+  raised by a guarded update, so refunds together never give back more than it spent.
+
+Lock order, as everywhere: the member row first (the balance update, or a no-op update before
+reading a spend), then the spend's row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from app.db import as_datetime, connection, fetch_all, fetch_one, in_transaction, utc_now
+from app.domain.errors import DomainError, ErrorCode
+from app.domain.ids import encode_id
+from app.domain.ledger import TransactionKind
+from app.domain.money import MAX_AMOUNT_MINOR
+from app.domain.validation import (
+    EXTERNAL_ID_MAX,
+    IDEMPOTENCY_KEY_MAX,
+    REASON_MAX,
+    Checker,
+)
+from app.services.core import idempotency
+from app.services.ledger.service import StoreCreditMovement, lock_member, post_store_credit
+from app.services.members.service import require_member
+from app.services.programs.service import ProgramScope, in_scope
+
+_COLUMNS = (
+    "id, program_id, member_id, transaction_id, kind, amount_minor, currency,"
+    " balance_after_minor, reason, source_ref, order_ref, spend_id, refunded_minor, created_at"
+)
+_NO_CURSOR = 2**63 - 1
+_ISSUE = "issueStoreCredit"
+_SPEND = "spendStoreCredit"
+_REFUND = "refundStoreCredit"
+
+
+@dataclass(frozen=True)
+class StoreCreditRecord:
+    """One movement of a member's store credit."""
+
+    id: int
+    program_id: int
+    member_id: int
+    transaction_id: int
+    kind: TransactionKind
+    amount_minor: int
+    currency: str
+    balance_after_minor: int
+    reason: str
+    source_ref: str | None
+    order_ref: str | None
+    spend_id: int | None
+    refunded_minor: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StoreCreditBalance:
+    balance_minor: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class StoreCreditResult:
+    movement: StoreCreditRecord
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class IssueStoreCreditInput:
+    member_id: int
+    amount_minor: int
+    currency: str
+    reason: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class SpendStoreCreditInput:
+    member_id: int
+    amount_minor: int
+    currency: str
+    order_id: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class RefundStoreCreditInput:
+    spend_id: int
+    idempotency_key: str
+    # None gives back all that is left of the spend.
+    amount_minor: int | None = None
+    reason: str | None = None
+
+
+def _record(row: dict[str, Any]) -> StoreCreditRecord:
+    return StoreCreditRecord(
+        id=int(row["id"]),
+        program_id=int(row["program_id"]),
+        member_id=int(row["member_id"]),
+        transaction_id=int(row["transaction_id"]),
+        kind=TransactionKind(row["kind"]),
+        amount_minor=int(row["amount_minor"]),
+        currency=row["currency"],
+        balance_after_minor=int(row["balance_after_minor"]),
+        reason=row["reason"],
+        source_ref=row["source_ref"],
+        order_ref=row["order_ref"],
+        spend_id=None if row["spend_id"] is None else int(row["spend_id"]),
+        refunded_minor=int(row["refunded_minor"]),
+        created_at=as_datetime(row["created_at"]),
+    )
+
+
+async def get_movement(
+    movement_id: int, scope: ProgramScope, conn: BaseDBAsyncClient | None = None
+) -> StoreCreditRecord | None:
+    row = await fetch_one(
+        conn or connection(),
+        f"SELECT {_COLUMNS} FROM store_credit_movements WHERE id = ?",
+        (movement_id,),
+    )
+    if row is None or not in_scope(int(row["program_id"]), scope):
+        return None
+    return _record(row)
+
+
+async def balance_of(member_id: int) -> StoreCreditBalance:
+    row = await fetch_one(
+        connection(),
+        "SELECT m.store_credit_minor, p.currency FROM members m"
+        " JOIN programs p ON p.id = m.program_id WHERE m.id = ?",
+        (member_id,),
+    )
+    assert row is not None
+    return StoreCreditBalance(
+        balance_minor=int(row["store_credit_minor"]), currency=str(row["currency"])
+    )
+
+
+async def list_movements(
+    member_id: int, *, before_id: int | None, limit: int
+) -> list[StoreCreditRecord]:
+    """Newest first, by keyset on the movement id (the (member_id, id) index)."""
+    rows = await fetch_all(
+        connection(),
+        f"SELECT {_COLUMNS} FROM store_credit_movements"
+        " WHERE member_id = ? AND (member_id, id) < (?, ?)"
+        " ORDER BY member_id DESC, id DESC LIMIT ?",
+        (member_id, member_id, before_id if before_id is not None else _NO_CURSOR, limit),
+    )
+    return [_record(row) for row in rows]
+
+
+async def _program_currency(conn: BaseDBAsyncClient, program_id: int) -> str:
+    row = await fetch_one(conn, "SELECT currency FROM programs WHERE id = ?", (program_id,))
+    if row is None:
+        raise RuntimeError(f"program {program_id} does not exist")
+    return str(row["currency"])
+
+
+def _check_currency(currency: str, program_currency: str) -> None:
+    if currency.strip().upper() != program_currency:
+        raise DomainError(
+            ErrorCode.CURRENCY_MISMATCH,
+            f"store credit of this program is in {program_currency}, not {currency.strip()!r}",
+            ["input", "currency"],
+        )
+
+
+def _check_amount(check: Checker, amount_minor: int) -> None:
+    check.int_range(
+        ["input", "amountMinor"], amount_minor, 1, MAX_AMOUNT_MINOR, ErrorCode.INVALID_AMOUNT
+    )
+
+
+async def _move(
+    conn: BaseDBAsyncClient,
+    *,
+    program_id: int,
+    member_id: int,
+    kind: TransactionKind,
+    amount_minor: int,
+    currency: str,
+    reason: str,
+    now: datetime,
+    source_ref: str | None = None,
+    order_ref: str | None = None,
+    spend_id: int | None = None,
+) -> StoreCreditRecord:
+    posted = await post_store_credit(
+        conn,
+        StoreCreditMovement(
+            program_id=program_id,
+            member_id=member_id,
+            kind=kind,
+            amount_minor=amount_minor,
+            currency=currency,
+            description=reason,
+            order_ref=order_ref,
+            event_details={
+                **({"sourceRef": source_ref} if source_ref else {}),
+                **({"spendId": encode_id("StoreCreditMovement", spend_id)} if spend_id else {}),
+            },
+        ),
+        now,
+    )
+    row = await fetch_one(
+        conn,
+        "INSERT INTO store_credit_movements (program_id, member_id, transaction_id, kind,"
+        " amount_minor, currency, balance_after_minor, reason, source_ref, order_ref, spend_id,"
+        f" refunded_minor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)"
+        f" RETURNING {_COLUMNS}",
+        (
+            program_id,
+            member_id,
+            posted.transaction_id,
+            kind.value,
+            amount_minor,
+            currency,
+            posted.balance_after_minor,
+            reason,
+            source_ref,
+            order_ref,
+            spend_id,
+            now,
+        ),
+    )
+    assert row is not None
+    return _record(row)
+
+
+async def _credit(
+    conn: BaseDBAsyncClient,
+    *,
+    program_id: int,
+    member_id: int,
+    amount_minor: int,
+    currency: str,
+    reason: str,
+    source_ref: str | None,
+    now: datetime,
+) -> StoreCreditRecord:
+    check = Checker()
+    _check_amount(check, amount_minor)
+    checked_reason = check.text(["input", "reason"], reason, REASON_MAX)
+    check.text(["input", "sourceRef"], source_ref, EXTERNAL_ID_MAX, required=False)
+    check.raise_if_any()
+    assert checked_reason is not None
+    program_currency = await _program_currency(conn, program_id)
+    _check_currency(currency, program_currency)
+    return await _move(
+        conn,
+        program_id=program_id,
+        member_id=member_id,
+        kind=TransactionKind.STORE_CREDIT_ISSUE,
+        amount_minor=amount_minor,
+        currency=program_currency,
+        reason=checked_reason,
+        source_ref=source_ref.strip() if source_ref and source_ref.strip() else None,
+        now=now,
+    )
+
+
+async def credit_store_credit(
+    conn: BaseDBAsyncClient,
+    *,
+    program_id: int,
+    member_id: int,
+    amount_minor: int,
+    currency: str,
+    reason: str,
+    source_ref: str,
+    now: datetime,
+) -> int:
+    """Add store credit to a member inside the caller's open transaction; the new balance.
+
+    For services that give credit as part of their own write (a reward that turns points into
+    credit): `source_ref` names what it came from (e.g. "redemption:42"). The caller's
+    transaction holds its own idempotency; a DomainError (wrong currency, bad amount, balance
+    limit) is raised before anything is written. The member row is locked by the balance update.
+    """
+    movement = await _credit(
+        conn,
+        program_id=program_id,
+        member_id=member_id,
+        amount_minor=amount_minor,
+        currency=currency,
+        reason=reason,
+        source_ref=source_ref,
+        now=now,
+    )
+    return movement.balance_after_minor
+
+
+async def issue_store_credit(data: IssueStoreCreditInput, scope: ProgramScope) -> StoreCreditResult:
+    """Goodwill credit from the store's staff, with a reason."""
+    check = Checker()
+    _check_amount(check, data.amount_minor)
+    reason = check.text(["input", "reason"], data.reason, REASON_MAX)
+    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.raise_if_any()
+    assert reason is not None
+    member = await require_member(data.member_id, scope)
+    fingerprint = idempotency.request_fingerprint(
+        _ISSUE,
+        {
+            "memberId": member.id,
+            "amountMinor": data.amount_minor,
+            "currency": data.currency.strip().upper(),
+            "reason": reason,
+        },
+    )
+    now = utc_now()
+    scope_key = str(member.program_id)
+    async with in_transaction() as conn:
+        stored = await idempotency.claim(
+            conn,
+            scope=scope_key,
+            key=data.idempotency_key,
+            operation=_ISSUE,
+            fingerprint=fingerprint,
+            now=now,
+        )
+        if stored is not None:
+            return await _replayed(conn, int(stored["movementId"]))
+        movement = await _credit(
+            conn,
+            program_id=member.program_id,
+            member_id=member.id,
+            amount_minor=data.amount_minor,
+            currency=data.currency,
+            reason=reason,
+            source_ref=None,
+            now=now,
+        )
+        await idempotency.store_response(
+            conn, scope=scope_key, key=data.idempotency_key, response={"movementId": movement.id}
+        )
+    return StoreCreditResult(movement=movement, replayed=False)
+
+
+async def _replayed(conn: BaseDBAsyncClient, movement_id: int) -> StoreCreditResult:
+    movement = await get_movement(movement_id, None, conn)
+    assert movement is not None
+    return StoreCreditResult(movement=movement, replayed=True)
+
+
+async def spend_store_credit(data: SpendStoreCreditInput, scope: ProgramScope) -> StoreCreditResult:
+    """The checkout pays with the member's store credit for an order."""
+    check = Checker()
+    _check_amount(check, data.amount_minor)
+    order_id = check.text(["input", "orderId"], data.order_id, EXTERNAL_ID_MAX)
+    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.raise_if_any()
+    assert order_id is not None
+    member = await require_member(data.member_id, scope)
+    program_currency = await _program_currency(connection(), member.program_id)
+    _check_currency(data.currency, program_currency)
+    fingerprint = idempotency.request_fingerprint(
+        _SPEND,
+        {
+            "memberId": member.id,
+            "amountMinor": data.amount_minor,
+            "currency": program_currency,
+            "orderId": order_id,
+        },
+    )
+    now = utc_now()
+    scope_key = str(member.program_id)
+    async with in_transaction() as conn:
+        stored = await idempotency.claim(
+            conn,
+            scope=scope_key,
+            key=data.idempotency_key,
+            operation=_SPEND,
+            fingerprint=fingerprint,
+            now=now,
+        )
+        if stored is not None:
+            return await _replayed(conn, int(stored["movementId"]))
+        movement = await _move(
+            conn,
+            program_id=member.program_id,
+            member_id=member.id,
+            kind=TransactionKind.STORE_CREDIT_SPEND,
+            amount_minor=-data.amount_minor,
+            currency=program_currency,
+            reason=f"Order {order_id}",
+            order_ref=order_id,
+            now=now,
+        )
+        await idempotency.store_response(
+            conn, scope=scope_key, key=data.idempotency_key, response={"movementId": movement.id}
+        )
+    return StoreCreditResult(movement=movement, replayed=False)
+
+
+async def refund_store_credit(
+    data: RefundStoreCreditInput, scope: ProgramScope
+) -> StoreCreditResult:
+    """Give back all or part of a spend: never more than the spend took, over all its refunds."""
+    check = Checker()
+    if data.amount_minor is not None:
+        _check_amount(check, data.amount_minor)
+    reason = check.text(["input", "reason"], data.reason, REASON_MAX, required=False)
+    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.raise_if_any()
+    spend = await get_movement(data.spend_id, scope)
+    if spend is None or spend.kind is not TransactionKind.STORE_CREDIT_SPEND:
+        raise DomainError(
+            ErrorCode.STORE_CREDIT_SPEND_NOT_FOUND,
+            "no such store credit spend",
+            ["input", "spendId"],
+        )
+    fingerprint = idempotency.request_fingerprint(
+        _REFUND, {"spendId": spend.id, "amountMinor": data.amount_minor, "reason": reason}
+    )
+    now = utc_now()
+    scope_key = str(spend.program_id)
+    async with in_transaction() as conn:
+        stored = await idempotency.claim(
+            conn,
+            scope=scope_key,
+            key=data.idempotency_key,
+            operation=_REFUND,
+            fingerprint=fingerprint,
+            now=now,
+        )
+        if stored is not None:
+            return await _replayed(conn, int(stored["movementId"]))
+        # The member first (every store-credit writer takes it first), then the spend.
+        await lock_member(conn, spend.member_id)
+        current = await fetch_one(
+            conn,
+            "SELECT amount_minor, refunded_minor FROM store_credit_movements WHERE id = ?",
+            (spend.id,),
+        )
+        assert current is not None
+        left = -int(current["amount_minor"]) - int(current["refunded_minor"])
+        amount = left if data.amount_minor is None else data.amount_minor
+        taken = None
+        if 0 < amount <= left:
+            taken = await fetch_one(
+                conn,
+                "UPDATE store_credit_movements SET refunded_minor = refunded_minor + ?"
+                " WHERE id = ? AND refunded_minor + ? <= -amount_minor RETURNING refunded_minor",
+                (amount, spend.id, amount),
+            )
+        if taken is None:
+            raise DomainError(
+                ErrorCode.REFUND_EXCEEDS_SPEND,
+                f"{left} of the spend's {-spend.amount_minor} minor units are left to refund,"
+                f" not {amount}",
+                ["input", "amountMinor"],
+            )
+        movement = await _move(
+            conn,
+            program_id=spend.program_id,
+            member_id=spend.member_id,
+            kind=TransactionKind.STORE_CREDIT_REFUND,
+            amount_minor=amount,
+            currency=spend.currency,
+            reason=reason or f"Refund of order {spend.order_ref}",
+            order_ref=spend.order_ref,
+            spend_id=spend.id,
+            now=now,
+        )
+        await idempotency.store_response(
+            conn, scope=scope_key, key=data.idempotency_key, response={"movementId": movement.id}
+        )
+    return StoreCreditResult(movement=movement, replayed=False)

@@ -1,0 +1,1 @@
+"""Tiers: configuration, qualification, assignment, and what a tier gives."""
