@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import execute, fetch_one, from_json
 from app.domain.errors import DomainError, ErrorCode
+
+ResultT = TypeVar("ResultT")
 
 
 def scope_of(program_id: int, member_id: int, *, by_member: bool) -> str:
@@ -79,3 +83,62 @@ async def store_response(
         "UPDATE idempotency_records SET response = ? WHERE scope = ? AND key = ?",
         (json.dumps(response, separators=(",", ":")), scope, key),
     )
+
+
+@dataclass(frozen=True)
+class IdempotentRequest:
+    """One write's claim on an idempotency key: where the key lives and what it must match."""
+
+    scope: str
+    key: str
+    operation: str
+    fingerprint: str
+
+    @classmethod
+    def of(
+        cls, *, scope: str, key: str, operation: str, payload: dict[str, Any]
+    ) -> IdempotentRequest:
+        """The request for `operation` with its input `payload` (what a replay must match)."""
+        return cls(
+            scope=scope,
+            key=key.strip(),
+            operation=operation,
+            fingerprint=request_fingerprint(operation, payload),
+        )
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[ResultT]):
+    value: ResultT
+    replayed: bool
+
+
+async def run_once(
+    conn: BaseDBAsyncClient,
+    request: IdempotentRequest,
+    *,
+    now: datetime,
+    perform: Callable[[], Awaitable[ResultT]],
+    remember: Callable[[ResultT], dict[str, Any]],
+    replay: Callable[[dict[str, Any]], Awaitable[ResultT]],
+) -> Outcome[ResultT]:
+    """Run `perform` once per key, inside the caller's transaction `conn`.
+
+    The claim is the transaction's first write. A key already used with the same input gives
+    `replay(stored)` and runs nothing; with other input it raises IDEMPOTENCY_KEY_REUSED.
+    `remember` turns the result into the small JSON document a later replay starts from (ids,
+    not whole objects, so a replay reads the current rows).
+    """
+    stored = await claim(
+        conn,
+        scope=request.scope,
+        key=request.key,
+        operation=request.operation,
+        fingerprint=request.fingerprint,
+        now=now,
+    )
+    if stored is not None:
+        return Outcome(await replay(stored), replayed=True)
+    value = await perform()
+    await store_response(conn, scope=request.scope, key=request.key, response=remember(value))
+    return Outcome(value, replayed=False)

@@ -38,6 +38,7 @@ from app.domain.validation import (
     Checker,
 )
 from app.services.core import idempotency
+from app.services.core.idempotency import IdempotentRequest, run_once
 from app.services.ledger.service import StoreCreditMovement, lock_member, post_store_credit
 from app.services.members.service import require_member
 from app.services.programs.service import ProgramScope, in_scope
@@ -320,9 +321,11 @@ async def issue_store_credit(data: IssueStoreCreditInput, scope: ProgramScope) -
     check.raise_if_any()
     assert reason is not None
     member = await require_member(data.member_id, scope)
-    fingerprint = idempotency.request_fingerprint(
-        _ISSUE,
-        {
+    request = IdempotentRequest.of(
+        scope=str(member.program_id),
+        key=data.idempotency_key,
+        operation=_ISSUE,
+        payload={
             "memberId": member.id,
             "amountMinor": data.amount_minor,
             "currency": data.currency.strip().upper(),
@@ -330,32 +333,39 @@ async def issue_store_credit(data: IssueStoreCreditInput, scope: ProgramScope) -
         },
     )
     now = utc_now()
-    scope_key = str(member.program_id)
     async with in_transaction() as conn:
-        stored = await idempotency.claim(
+
+        async def perform() -> StoreCreditRecord:
+            return await _credit(
+                conn,
+                program_id=member.program_id,
+                member_id=member.id,
+                amount_minor=data.amount_minor,
+                currency=data.currency,
+                reason=reason,
+                source_ref=None,
+                now=now,
+            )
+
+        outcome = await run_once(
             conn,
-            scope=scope_key,
-            key=data.idempotency_key,
-            operation=_ISSUE,
-            fingerprint=fingerprint,
+            request,
             now=now,
+            perform=perform,
+            remember=_remember_movement,
+            replay=lambda stored: _stored_movement(conn, stored),
         )
-        if stored is not None:
-            return await _replayed(conn, int(stored["movementId"]))
-        movement = await _credit(
-            conn,
-            program_id=member.program_id,
-            member_id=member.id,
-            amount_minor=data.amount_minor,
-            currency=data.currency,
-            reason=reason,
-            source_ref=None,
-            now=now,
-        )
-        await idempotency.store_response(
-            conn, scope=scope_key, key=data.idempotency_key, response={"movementId": movement.id}
-        )
-    return StoreCreditResult(movement=movement, replayed=False)
+    return StoreCreditResult(movement=outcome.value, replayed=outcome.replayed)
+
+
+def _remember_movement(movement: StoreCreditRecord) -> dict[str, Any]:
+    return {"movementId": movement.id}
+
+
+async def _stored_movement(conn: BaseDBAsyncClient, stored: dict[str, Any]) -> StoreCreditRecord:
+    movement = await get_movement(int(stored["movementId"]), None, conn)
+    assert movement is not None
+    return movement
 
 
 async def _replayed(conn: BaseDBAsyncClient, movement_id: int) -> StoreCreditResult:
