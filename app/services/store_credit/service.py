@@ -26,7 +26,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import as_datetime, connection, fetch_all, fetch_one, in_transaction, utc_now
+from app.db import connection, fetch_all, fetch_one, in_transaction, utc_now
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
 from app.domain.ledger import TransactionKind
@@ -37,6 +37,7 @@ from app.domain.validation import (
     REASON_MAX,
     Checker,
 )
+from app.rows import RowMapper
 from app.services.core import idempotency
 from app.services.core.idempotency import IdempotentRequest, run_once
 from app.services.ledger.service import StoreCreditMovement, lock_member, post_store_credit
@@ -112,23 +113,7 @@ class RefundStoreCreditInput:
     reason: str | None = None
 
 
-def _record(row: dict[str, Any]) -> StoreCreditRecord:
-    return StoreCreditRecord(
-        id=int(row["id"]),
-        program_id=int(row["program_id"]),
-        member_id=int(row["member_id"]),
-        transaction_id=int(row["transaction_id"]),
-        kind=TransactionKind(row["kind"]),
-        amount_minor=int(row["amount_minor"]),
-        currency=row["currency"],
-        balance_after_minor=int(row["balance_after_minor"]),
-        reason=row["reason"],
-        source_ref=row["source_ref"],
-        order_ref=row["order_ref"],
-        spend_id=None if row["spend_id"] is None else int(row["spend_id"]),
-        refunded_minor=int(row["refunded_minor"]),
-        created_at=as_datetime(row["created_at"]),
-    )
+_record = RowMapper(StoreCreditRecord)
 
 
 async def get_movement(
