@@ -68,7 +68,7 @@ def migrate() -> None:
 
 def _seed_if_empty(settings: Settings, key_file: Path) -> str | None:
     """Seed an empty database and return its admin key; None when it held data already."""
-    from app.services.programs.demo import database_is_empty, seed_demo
+    from app.services.demo.service import database_is_empty, seed_demo
 
     async def seed() -> str | None:
         if not await database_is_empty():

@@ -39,7 +39,7 @@ class Server:
 async def _prepare(settings: Settings) -> tuple[str, str, str]:
     from app.services.access.api_keys import list_api_keys, set_rate_limit
     from app.services.access.member_tokens import create_member_token
-    from app.services.programs.demo import seed_demo
+    from app.services.demo.service import seed_demo
 
     await apply_migrations(settings)
     await init_db(settings)

@@ -1,4 +1,4 @@
-"""Every mutation made with an admin key goes to the audit log (app/services/core/audit.py).
+"""Every mutation made with an admin key goes to the audit log (app/services/audit/service.py).
 
 The extension lists the operation's root mutation fields in execution order (fragments and
 @skip/@include applied) and puts them in a context variable; each mutation's `_guarded` call
@@ -33,7 +33,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from app.services.core import audit
+from app.services.audit import service as audit
 
 logger = logging.getLogger("laurel.audit")
 

@@ -44,7 +44,7 @@ from app.graphql.types import (
     reward_for_reader,
 )
 from app.services.actions import service as actions_service
-from app.services.core import audit as audit_service
+from app.services.audit import service as audit_service
 from app.services.core import events as events_service
 from app.services.members import service as members_service
 from app.services.memberships import service as memberships_service

@@ -1,1 +1,1 @@
-"""What every capability's writes share: idempotency keys, the event outbox, the audit log."""
+"""What every capability's writes share: idempotency keys and the event outbox."""

@@ -1,0 +1,1 @@
+"""The demo program `laurel serve --demo` loads into an empty database, through the services."""
