@@ -14,7 +14,6 @@ from datetime import datetime
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.domain.referrals import (
-    HoldReason,
     ReferralState,
     RejectionReason,
     SignalKind,
@@ -24,7 +23,6 @@ from app.domain.referrals import (
 from app.services.ledger.service import lock_member
 from app.services.programs.service import ProgramRecord
 from app.services.referrals import fraud, repository
-from app.services.referrals.events import announce
 from app.services.referrals.payouts import after_signup
 from app.services.referrals.records import (
     SOURCE_ENROLMENT,
@@ -33,6 +31,7 @@ from app.services.referrals.records import (
     ReferralSettingsRecord,
     Referrer,
 )
+from app.services.referrals.transitions import announce, hold
 
 MAX_CODE_ATTEMPTS = 8
 
@@ -50,14 +49,6 @@ async def ensure_code(
         if made is not None:
             return made
     raise RuntimeError(f"no free referral code for member {member_id}")
-
-
-async def hold(
-    conn: BaseDBAsyncClient, referral: ReferralRecord, reason: HoldReason, now: datetime
-) -> ReferralRecord:
-    held = await repository.hold(conn, referral.id, reason, now)
-    await announce(conn, held, "referral.held", now, reason=reason.value)
-    return held
 
 
 async def _claim_or_reject(

@@ -12,10 +12,11 @@ from app.domain.ledger import Account, TransactionKind
 from app.domain.referrals import ReferralState, RejectionReason
 from app.services.ledger.service import Movement, lock_member, post_movement
 from app.services.programs.service import ProgramRecord
-from app.services.referrals import repository
-from app.services.referrals.events import announce
-from app.services.referrals.payouts import apply_order, in_program_currency, settle_reward
-from app.services.referrals.records import OrderFacts
+from app.services.referrals import repository, reward_repository
+from app.services.referrals.payouts import apply_order, settle_reward
+from app.services.referrals.records import FriendOrder
+from app.services.referrals.reward_repository import PendingReward
+from app.services.referrals.transitions import reject
 
 
 async def on_order_recorded(
@@ -35,14 +36,14 @@ async def on_order_recorded(
     referral = await repository.counted_referral_of(conn, member_id)
     if referral is None:
         return
-    value = in_program_currency(total_minor, currency, exchange_rate, program.currency)
     await apply_order(
         conn,
         await repository.get_settings(conn, program.id),
         referral,
-        OrderFacts(pk=order_pk, value_minor=value, placed_at=placed_at),
-        program.pending_days,
-        now,
+        FriendOrder(order_pk, total_minor, currency, exchange_rate, placed_at),
+        program_currency=program.currency,
+        pending_days=program.pending_days,
+        now=now,
     )
 
 
@@ -51,31 +52,31 @@ async def on_order_fulfilled(
 ) -> None:
     """The hook of `report_order_progress`: delivery restarts the return window of the
     referral rewards of the order too (never earlier than they were due)."""
-    for reward in await repository.pending_rewards_of_order(
+    for reward in await reward_repository.pending_rewards_of_order(
         conn, order_pk, due_before=pending_until
     ):
-        await repository.postpone_reward(conn, reward, pending_until)
+        await reward_repository.postpone_reward(conn, reward, pending_until)
 
 
-async def _cancel(conn: BaseDBAsyncClient, reward: repository.PendingReward, now: datetime) -> bool:
+async def _cancel(conn: BaseDBAsyncClient, reward: PendingReward, now: datetime) -> bool:
     """Cancel one pending reward of the refunded order, taking back its pending points; a
     reward that is final already (its points matured, or a catalogue reward alone that is due)
     is settled instead. True when it was cancelled."""
     # The member, then the reward row, then the lot: the order settling takes them in.
     await lock_member(conn, reward.member_id)
-    if not await repository.lock_if_pending(conn, reward.id):
+    if not await reward_repository.lock_if_pending(conn, reward.id):
         return False
     lot = None
     if reward.transaction_id is not None:
         # The lot's row lock keeps the maturing job off it until we are done.
-        lot = await repository.lock_pending_lot(conn, reward.transaction_id)
+        lot = await reward_repository.lock_pending_lot(conn, reward.transaction_id)
         if lot is None:
             await settle_reward(conn, reward.id, now)
             return False
     elif reward.available_at <= now:
         await settle_reward(conn, reward.id, now)
         return False
-    if not await repository.cancel_reward(conn, reward.id, now):
+    if not await reward_repository.cancel_reward(conn, reward.id, now):
         return False
     if lot is not None and lot.remaining > 0:
         await post_movement(
@@ -105,15 +106,16 @@ async def on_order_refunded(
     if not fully_refunded:
         return
     touched: set[int] = set()
-    for reward in await repository.pending_rewards_of_order(conn, order_pk):
+    for reward in await reward_repository.pending_rewards_of_order(conn, order_pk):
         if await _cancel(conn, reward, now):
             touched.add(reward.referral_id)
     for referral_id in sorted(touched):
-        if await repository.referrer_rewards_left(conn, referral_id) > 0:
+        if await reward_repository.referrer_rewards_left(conn, referral_id) > 0:
             continue
-        reason = RejectionReason.QUALIFYING_ORDER_REFUNDED
-        rejected = await repository.reject(
-            conn, referral_id, reason, now, only_in=ReferralState.QUALIFIED
+        await reject(
+            conn,
+            referral_id,
+            RejectionReason.QUALIFYING_ORDER_REFUNDED,
+            now,
+            only_in=ReferralState.QUALIFIED,
         )
-        if rejected is not None:
-            await announce(conn, rejected, "referral.rejected", now, reason=reason.value)

@@ -27,9 +27,9 @@ from app.domain.rewards import RewardUnavailable
 from app.domain.tiers import TierChangeReason
 from app.services.core.events import append_event
 from app.services.ledger.service import Movement, lock_member, mature_lot, post_movement
-from app.services.referrals import repository
-from app.services.referrals.events import announce
-from app.services.referrals.records import OrderFacts, ReferralRecord, ReferralSettingsRecord
+from app.services.referrals import repository, reward_repository
+from app.services.referrals.records import FriendOrder, ReferralRecord, ReferralSettingsRecord
+from app.services.referrals.transitions import announce
 from app.services.rewards.gifts import GiveReward, give_reward
 from app.services.tiers.service import member_multiplier, multiplied_points
 from app.services.tiers.service import on_member_activity as on_tier_activity
@@ -45,14 +45,12 @@ _ORDER_DESCRIPTIONS = {
 }
 
 
-def in_program_currency(
-    total_minor: int, currency: str, exchange_rate: str | None, program_currency: str
-) -> int:
-    """An order's value in the program's currency, at the rate the order came with."""
-    rate = None if exchange_rate is None else parse_exchange_rate(exchange_rate)
-    if rate is None or currency == program_currency:
-        return total_minor
-    return convert_minor(total_minor, currency, program_currency, rate)
+def _in_program_currency(order: FriendOrder, program_currency: str) -> int:
+    """The order's value in the program's currency, at the rate the order came with."""
+    rate = None if order.exchange_rate is None else parse_exchange_rate(order.exchange_rate)
+    if rate is None or order.currency == program_currency:
+        return order.total_minor
+    return convert_minor(order.total_minor, order.currency, program_currency, rate)
 
 
 async def _pay(
@@ -79,7 +77,7 @@ async def _pay(
     points = multiplied_points(
         rule.points, await member_multiplier(conn, referral.program_id, member_id, now)
     )
-    reward_pk = await repository.insert_reward(
+    reward_pk = await reward_repository.insert_reward(
         conn,
         referral=referral,
         member_id=member_id,
@@ -114,7 +112,7 @@ async def _pay(
             ),
             now,
         )
-        await repository.set_reward_transaction(conn, reward_pk, posted.transaction_id)
+        await reward_repository.set_reward_transaction(conn, reward_pk, posted.transaction_id)
     if rule.reward_id is not None and pending_until is None:
         await give_catalogue_reward(conn, reward_pk, now)
     return True
@@ -125,7 +123,7 @@ async def give_catalogue_reward(conn: BaseDBAsyncClient, reward_pk: int, now: da
     (`give_reward`). Out of stock or inactive: FAILED with the reason, nothing moves. True when
     it was given.
     """
-    gift = await repository.pending_gift(conn, reward_pk)
+    gift = await reward_repository.pending_gift(conn, reward_pk)
     if gift is None:
         return False
     referral_gid = encode_id("Referral", gift.referral_id)
@@ -142,7 +140,7 @@ async def give_catalogue_reward(conn: BaseDBAsyncClient, reward_pk: int, now: da
         now,
     )
     if isinstance(given, RewardUnavailable):
-        await repository.gift_failed(conn, reward_pk, given)
+        await reward_repository.gift_failed(conn, reward_pk, given)
         await append_event(
             conn,
             program_id=gift.program_id,
@@ -158,7 +156,7 @@ async def give_catalogue_reward(conn: BaseDBAsyncClient, reward_pk: int, now: da
             now=now,
         )
         return False
-    await repository.gift_given(
+    await reward_repository.gift_given(
         conn, reward_pk, value_minor=given.value_minor, redemption_id=given.redemption_id
     )
     return True
@@ -173,10 +171,10 @@ async def advance(
     qualified: bool = False,
 ) -> ReferralRecord:
     """Move the referral to QUALIFIED or REWARDED, announcing each step."""
-    updated = await repository.progress(
+    updated = await repository.update_referral(
         conn,
         referral.id,
-        state,
+        state=state,
         qualified_at=now if qualified else referral.qualified_at,
         rewarded_at=now if state is ReferralState.REWARDED else referral.rewarded_at,
     )
@@ -226,7 +224,9 @@ async def apply_order(
     conn: BaseDBAsyncClient,
     settings: ReferralSettingsRecord,
     referral: ReferralRecord,
-    order: OrderFacts,
+    order: FriendOrder,
+    *,
+    program_currency: str,
     pending_days: int,
     now: datetime,
 ) -> ReferralRecord:
@@ -238,12 +238,13 @@ async def apply_order(
     # row may be locked, or this waits on the referrer while the referrer's own order waits
     # on that lock.
     await lock_member(conn, referral.referrer_id)
+    value_minor = _in_program_currency(order, program_currency)
     until = order.placed_at + timedelta(days=pending_days)
     pending_until = until if until > now else None
     for side in (ReferralSide.FRIEND, ReferralSide.REFERRER):
         rule = settings.rule(side)
         if not rule.order_counts(
-            order.value_minor, await repository.rewarded_orders(conn, referral.id, side)
+            value_minor, await reward_repository.rewarded_orders(conn, referral.id, side)
         ):
             continue
         paid = await _pay(
@@ -251,8 +252,8 @@ async def apply_order(
             referral=referral,
             side=side,
             rule=rule,
-            trigger_ref=f"order:{order.pk}",
-            order_pk=order.pk,
+            trigger_ref=f"order:{order.id}",
+            order_pk=order.id,
             pending_until=pending_until,
             description=_ORDER_DESCRIPTIONS[side],
             now=now,
@@ -268,21 +269,43 @@ async def apply_order(
     return referral
 
 
+async def catch_up(
+    conn: BaseDBAsyncClient, referral: ReferralRecord, now: datetime
+) -> ReferralRecord:
+    """An approved referral earns what it would have: sign-up rewards, then the friend's
+    orders that are not refunded, oldest first."""
+    program = await repository.program_terms(conn, referral.program_id)
+    settings = await repository.get_settings(conn, referral.program_id)
+    referral = await after_signup(conn, settings, referral, now)
+    assert referral.friend_id is not None
+    for order in await repository.unrefunded_orders(conn, referral.friend_id):
+        referral = await apply_order(
+            conn,
+            settings,
+            referral,
+            order,
+            program_currency=program.currency,
+            pending_days=program.pending_days,
+            now=now,
+        )
+    return referral
+
+
 async def settle_reward(conn: BaseDBAsyncClient, reward_id: int, now: datetime) -> bool:
     """Make a due pending reward final (maturing its points if the maturing job has not yet,
     and giving its catalogue reward); the referrer's makes its referral REWARDED. False when it
     was settled (or cancelled) already."""
     # Locks in one order everywhere: the member, then the reward row, then the lot (maturing
     # and refunds take the member before the lot too), so settling cannot deadlock with them.
-    owner = await repository.reward_owner(conn, reward_id)
+    owner = await reward_repository.reward_owner(conn, reward_id)
     if owner is None:
         return False
     await lock_member(conn, owner)
-    settled = await repository.settle_if_due(conn, reward_id, now)
+    settled = await reward_repository.settle_if_due(conn, reward_id, now)
     if settled is None:
         return False
     if settled.transaction_id is not None:
-        lot_id = await repository.pending_lot_id(conn, settled.transaction_id)
+        lot_id = await reward_repository.pending_lot_id(conn, settled.transaction_id)
         if lot_id is not None:
             await mature_lot(conn, lot_id, now)
     await give_catalogue_reward(conn, reward_id, now)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,8 @@ from app.domain.referrals import (
 
 SOURCE_ENROLMENT = "ENROLMENT"
 SOURCE_RECORDED = "RECORDED"
+# A side's rule is stored as these columns, each prefixed with the side.
+_SIDE_FIELDS = tuple(field.name for field in fields(SideRule))
 
 
 @dataclass(frozen=True)
@@ -49,38 +51,21 @@ class ReferralSettingsRecord:
 
     @property
     def referrer(self) -> SideRule:
-        return SideRule(
-            points=self.referrer_points,
-            trigger=self.referrer_trigger,
-            minimum_order_minor=self.referrer_minimum_order_minor,
-            max_orders=self.referrer_max_orders,
-            reward_id=self.referrer_reward_id,
-        )
+        return self.rule(ReferralSide.REFERRER)
 
     @property
     def friend(self) -> SideRule:
-        return SideRule(
-            points=self.friend_points,
-            trigger=self.friend_trigger,
-            minimum_order_minor=self.friend_minimum_order_minor,
-            max_orders=self.friend_max_orders,
-            reward_id=self.friend_reward_id,
-        )
+        return self.rule(ReferralSide.FRIEND)
 
     def rule(self, side: ReferralSide) -> SideRule:
-        return self.referrer if side is ReferralSide.REFERRER else self.friend
+        prefix = side.value.lower()
+        return SideRule(**{name: getattr(self, f"{prefix}_{name}") for name in _SIDE_FIELDS})
 
 
 def side_columns(side: ReferralSide, rule: SideRule) -> dict[str, Any]:
     """The settings fields that hold `side`'s rule, as `dataclasses.replace` takes them."""
     prefix = side.value.lower()
-    return {
-        f"{prefix}_points": rule.points,
-        f"{prefix}_trigger": rule.trigger,
-        f"{prefix}_minimum_order_minor": rule.minimum_order_minor,
-        f"{prefix}_max_orders": rule.max_orders,
-        f"{prefix}_reward_id": rule.reward_id,
-    }
+    return {f"{prefix}_{name}": getattr(rule, name) for name in _SIDE_FIELDS}
 
 
 def default_settings(program_id: int) -> ReferralSettingsRecord:
@@ -169,10 +154,11 @@ class Friend:
 
 
 @dataclass(frozen=True)
-class OrderFacts:
-    """What the referral rewards need of a friend's order: its value in the program's
-    currency and when it was placed."""
+class FriendOrder:
+    """A friend's order, as its referral rewards need it."""
 
-    pk: int
-    value_minor: int
+    id: int
+    total_minor: int
+    currency: str
+    exchange_rate: str | None
     placed_at: datetime

@@ -17,19 +17,15 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import connection, fetch_all, fetch_one
 from app.domain.referrals import (
-    CatalogueFailure,
-    CatalogueRewardStatus,
-    HoldReason,
-    ReferralSide,
     ReferralState,
     RejectionReason,
-    RewardStatus,
     SignalKind,
     normalise_email,
 )
 from app.rows import RowMapper
 from app.services.referrals.records import (
     Friend,
+    FriendOrder,
     ReferralRecord,
     ReferralRewardRecord,
     ReferralSettingsRecord,
@@ -49,7 +45,7 @@ _SETTABLE = tuple(
     for field in fields(ReferralSettingsRecord)
     if field.name not in ("program_id", "signal_salt", "updated_at")
 )
-_CLAIMED = "(claim_customer_id IS NOT NULL OR claim_email IS NOT NULL)"
+CLAIMED = "(claim_customer_id IS NOT NULL OR claim_email IS NOT NULL)"
 _NO_CURSOR = 2**63 - 1
 _COUNTED_STATES = (ReferralState.SIGNED_UP, ReferralState.QUALIFIED, ReferralState.REWARDED)
 
@@ -58,7 +54,7 @@ def _stored(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
-async def _count(conn: BaseDBAsyncClient, statement: str, params: Sequence[Any]) -> int:
+async def count(conn: BaseDBAsyncClient, statement: str, params: Sequence[Any]) -> int:
     """The `n` of a one-row aggregate; 0 for the SUM of no rows."""
     row = await fetch_one(conn, statement, params)
     assert row is not None
@@ -237,15 +233,6 @@ async def program_terms(conn: BaseDBAsyncClient, program_id: int) -> ProgramTerm
     return _terms(row)
 
 
-@dataclass(frozen=True)
-class FriendOrder:
-    id: int
-    total_minor: int
-    currency: str
-    exchange_rate: str | None
-    placed_at: datetime
-
-
 _friend_order = RowMapper(FriendOrder)
 
 
@@ -267,7 +254,7 @@ async def referrer_of(conn: BaseDBAsyncClient, member_id: int) -> int | None:
     """Who referred this member (a referral that was not refused at once)."""
     row = await fetch_one(
         conn,
-        f"SELECT referrer_id FROM referrals WHERE friend_id = ? AND {_CLAIMED}"
+        f"SELECT referrer_id FROM referrals WHERE friend_id = ? AND {CLAIMED}"
         " AND state <> ? ORDER BY id LIMIT 1",
         (member_id, ReferralState.REJECTED.value),
     )
@@ -334,41 +321,32 @@ async def _update(
     return None if row is None else _referral(row)
 
 
+async def update_referral_in(
+    conn: BaseDBAsyncClient, referral_id: int, only_in: ReferralState | None, /, **columns: Any
+) -> ReferralRecord | None:
+    """Set `columns` (named as the record's fields) on the referral if it is in `only_in`
+    (in any state if None)."""
+    return await _update(
+        conn,
+        referral_id,
+        ", ".join(f"{name} = ?" for name in columns),
+        [_stored(value) for value in columns.values()],
+        only_in=only_in,
+    )
+
+
+async def update_referral(
+    conn: BaseDBAsyncClient, referral_id: int, /, **columns: Any
+) -> ReferralRecord:
+    updated = await update_referral_in(conn, referral_id, None, **columns)
+    assert updated is not None
+    return updated
+
+
 async def lock_referral(conn: BaseDBAsyncClient, referral_id: int) -> ReferralRecord:
     locked = await _update(conn, referral_id, "state = state", ())
     assert locked is not None
     return locked
-
-
-async def hold(
-    conn: BaseDBAsyncClient, referral_id: int, reason: HoldReason, now: datetime
-) -> ReferralRecord:
-    held = await _update(
-        conn,
-        referral_id,
-        "state = ?, hold_reason = ?, held_at = ?",
-        (ReferralState.HELD.value, reason.value, now),
-    )
-    assert held is not None
-    return held
-
-
-async def progress(
-    conn: BaseDBAsyncClient,
-    referral_id: int,
-    state: ReferralState,
-    *,
-    qualified_at: datetime | None,
-    rewarded_at: datetime | None,
-) -> ReferralRecord:
-    moved = await _update(
-        conn,
-        referral_id,
-        "state = ?, qualified_at = ?, rewarded_at = ?",
-        (state.value, qualified_at, rewarded_at),
-    )
-    assert moved is not None
-    return moved
 
 
 async def sign_up(
@@ -385,59 +363,10 @@ async def sign_up(
         referral_id,
         "friend_id = ?, signed_up_at = ?, state = CASE WHEN state = ? THEN ? ELSE state END,"
         " ip_hash = COALESCE(ip_hash, ?)",
-        (
-            friend_id,
-            now,
-            ReferralState.INVITED.value,
-            ReferralState.SIGNED_UP.value,
-            ip_hash,
-        ),
+        (friend_id, now, ReferralState.INVITED.value, ReferralState.SIGNED_UP.value, ip_hash),
     )
     assert signed_up is not None
     return signed_up
-
-
-async def approve(
-    conn: BaseDBAsyncClient,
-    referral_id: int,
-    state: ReferralState,
-    note: str | None,
-    now: datetime,
-) -> ReferralRecord:
-    approved = await _update(
-        conn,
-        referral_id,
-        "state = ?, review_note = ?, reviewed_at = ?",
-        (state.value, note, now),
-    )
-    assert approved is not None
-    return approved
-
-
-async def reject(
-    conn: BaseDBAsyncClient,
-    referral_id: int,
-    reason: RejectionReason,
-    now: datetime,
-    *,
-    only_in: ReferralState | None = None,
-    review_note: str | None = None,
-) -> ReferralRecord | None:
-    """Reject the referral; a rejection by review keeps the reviewer's note."""
-    reviewed = reason is RejectionReason.REJECTED_BY_ADMIN
-    return await _update(
-        conn,
-        referral_id,
-        "state = ?, rejection_reason = ?, rejected_at = ?"
-        + (", review_note = ?, reviewed_at = ?" if reviewed else ""),
-        (
-            ReferralState.REJECTED.value,
-            reason.value,
-            now,
-            *((review_note, now) if reviewed else ()),
-        ),
-        only_in=only_in,
-    )
 
 
 async def get_referral(
@@ -488,7 +417,7 @@ async def referral_of_friend(member_id: int) -> ReferralRecord | None:
     row = await fetch_one(
         connection(),
         f"SELECT {_referral.columns} FROM referrals WHERE friend_id = ?"
-        f" ORDER BY CASE WHEN {_CLAIMED} THEN 0 ELSE 1 END, id DESC LIMIT 1",
+        f" ORDER BY CASE WHEN {CLAIMED} THEN 0 ELSE 1 END, id DESC LIMIT 1",
         (member_id,),
     )
     return None if row is None else _referral(row)
@@ -523,9 +452,9 @@ async def claims_by_referrer(
     conn: BaseDBAsyncClient, referral: ReferralRecord, start: datetime, end: datetime
 ) -> int:
     """The referrer's other referrals holding a claim, made in [start, end)."""
-    return await _count(
+    return await count(
         conn,
-        f"SELECT COUNT(*) AS n FROM referrals WHERE referrer_id = ? AND {_CLAIMED}"
+        f"SELECT COUNT(*) AS n FROM referrals WHERE referrer_id = ? AND {CLAIMED}"
         " AND created_at >= ? AND created_at < ? AND id <> ?",
         (referral.referrer_id, start, end, referral.id),
     )
@@ -535,349 +464,9 @@ async def referrals_from_ip(
     conn: BaseDBAsyncClient, referral: ReferralRecord, ip_hash: str, since: datetime
 ) -> int:
     """The program's other referrals from this IP address since `since`."""
-    return await _count(
+    return await count(
         conn,
         "SELECT COUNT(*) AS n FROM referrals WHERE program_id = ? AND ip_hash = ?"
         " AND created_at > ? AND id <> ?",
         (referral.program_id, ip_hash, since, referral.id),
-    )
-
-
-# --- rewards ----------------------------------------------------------------------------------
-
-
-async def insert_reward(
-    conn: BaseDBAsyncClient,
-    *,
-    referral: ReferralRecord,
-    member_id: int,
-    side: ReferralSide,
-    trigger_ref: str,
-    order_pk: int | None,
-    points: int,
-    catalogue_reward_id: int | None,
-    pending_until: datetime | None,
-    now: datetime,
-) -> int | None:
-    """The new reward's id; None when this side was rewarded for this trigger before."""
-    row = await fetch_one(
-        conn,
-        "INSERT INTO referral_rewards (program_id, referral_id, member_id, side, trigger_ref,"
-        " order_id, points, status, transaction_id, available_at, created_at, settled_at,"
-        " reward_id, reward_status)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
-        " RETURNING id",
-        (
-            referral.program_id,
-            referral.id,
-            member_id,
-            side.value,
-            trigger_ref,
-            order_pk,
-            points,
-            (RewardStatus.PENDING if pending_until is not None else RewardStatus.PAID).value,
-            pending_until,
-            now,
-            None if pending_until is not None else now,
-            catalogue_reward_id,
-            None if catalogue_reward_id is None else CatalogueRewardStatus.PENDING.value,
-        ),
-    )
-    return None if row is None else int(row["id"])
-
-
-async def _update_reward(
-    conn: BaseDBAsyncClient, reward_pk: int, assignments: str, params: Sequence[Any]
-) -> None:
-    await fetch_one(
-        conn,
-        f"UPDATE referral_rewards SET {assignments} WHERE id = ? RETURNING id",
-        (*params, reward_pk),
-    )
-
-
-async def set_reward_transaction(
-    conn: BaseDBAsyncClient, reward_pk: int, transaction_id: int
-) -> None:
-    await _update_reward(conn, reward_pk, "transaction_id = ?", (transaction_id,))
-
-
-@dataclass(frozen=True)
-class CatalogueGift:
-    """A referral reward whose catalogue reward waits to be given."""
-
-    program_id: int
-    referral_id: int
-    member_id: int
-    side: ReferralSide
-    reward_id: int
-
-
-_gift = RowMapper(CatalogueGift)
-
-
-async def pending_gift(conn: BaseDBAsyncClient, reward_pk: int) -> CatalogueGift | None:
-    row = await fetch_one(
-        conn,
-        f"SELECT {_gift.columns} FROM referral_rewards WHERE id = ? AND reward_status = ?"
-        " AND reward_id IS NOT NULL",
-        (reward_pk, CatalogueRewardStatus.PENDING.value),
-    )
-    return None if row is None else _gift(row)
-
-
-async def gift_failed(conn: BaseDBAsyncClient, reward_pk: int, reason: CatalogueFailure) -> None:
-    await _update_reward(
-        conn,
-        reward_pk,
-        "reward_status = ?, reward_failure = ?",
-        (CatalogueRewardStatus.FAILED.value, reason.value),
-    )
-
-
-async def gift_given(
-    conn: BaseDBAsyncClient, reward_pk: int, *, value_minor: int | None, redemption_id: int
-) -> None:
-    await _update_reward(
-        conn,
-        reward_pk,
-        "reward_status = ?, reward_failure = NULL, reward_value_minor = ?, redemption_id = ?",
-        (CatalogueRewardStatus.GIVEN.value, value_minor, redemption_id),
-    )
-
-
-async def rewarded_orders(conn: BaseDBAsyncClient, referral_id: int, side: ReferralSide) -> int:
-    return await _count(
-        conn,
-        "SELECT COUNT(*) AS n FROM referral_rewards WHERE referral_id = ? AND side = ?"
-        " AND order_id IS NOT NULL",
-        (referral_id, side.value),
-    )
-
-
-async def referrer_rewards_left(conn: BaseDBAsyncClient, referral_id: int) -> int:
-    """The referrer's rewards of the referral that were not cancelled."""
-    return await _count(
-        conn,
-        "SELECT COUNT(*) AS n FROM referral_rewards WHERE referral_id = ? AND side = ?"
-        " AND status <> ?",
-        (referral_id, ReferralSide.REFERRER.value, RewardStatus.CANCELLED.value),
-    )
-
-
-@dataclass(frozen=True)
-class PendingReward:
-    """A pending reward of an order, as a refund or a delivery needs it."""
-
-    id: int
-    referral_id: int
-    member_id: int
-    transaction_id: int | None
-    available_at: datetime
-
-
-_pending = RowMapper(PendingReward)
-
-
-async def pending_rewards_of_order(
-    conn: BaseDBAsyncClient, order_pk: int, *, due_before: datetime | None = None
-) -> list[PendingReward]:
-    rows = await fetch_all(
-        conn,
-        f"SELECT {_pending.columns} FROM referral_rewards WHERE order_id = ? AND status = ?"
-        + ("" if due_before is None else " AND available_at < ?")
-        + " ORDER BY id",
-        (
-            order_pk,
-            RewardStatus.PENDING.value,
-            *(() if due_before is None else (due_before,)),
-        ),
-    )
-    return _pending.all(rows)
-
-
-async def postpone_reward(
-    conn: BaseDBAsyncClient, reward: PendingReward, pending_until: datetime
-) -> None:
-    """The reward, and its points' lot, are due at `pending_until`."""
-    await _update_reward(conn, reward.id, "available_at = ?", (pending_until,))
-    await fetch_one(
-        conn,
-        "UPDATE point_lots SET pending_until = ? WHERE transaction_id = ?"
-        " AND pending_until IS NOT NULL RETURNING id",
-        (pending_until, reward.transaction_id),
-    )
-
-
-async def lock_if_pending(conn: BaseDBAsyncClient, reward_pk: int) -> bool:
-    locked = await fetch_one(
-        conn,
-        "UPDATE referral_rewards SET status = status WHERE id = ? AND status = ? RETURNING id",
-        (reward_pk, RewardStatus.PENDING.value),
-    )
-    return locked is not None
-
-
-@dataclass(frozen=True)
-class PendingLot:
-    id: int
-    program_id: int
-    remaining: int
-
-
-async def lock_pending_lot(conn: BaseDBAsyncClient, transaction_id: int) -> PendingLot | None:
-    """The still pending lot of the reward's points, row-locked so maturing keeps off it."""
-    row = await fetch_one(
-        conn,
-        "UPDATE point_lots SET remaining = remaining WHERE transaction_id = ?"
-        " AND pending_until IS NOT NULL RETURNING id, program_id, remaining",
-        (transaction_id,),
-    )
-    if row is None:
-        return None
-    return PendingLot(int(row["id"]), int(row["program_id"]), int(row["remaining"]))
-
-
-async def pending_lot_id(conn: BaseDBAsyncClient, transaction_id: int) -> int | None:
-    row = await fetch_one(
-        conn,
-        "SELECT id FROM point_lots WHERE transaction_id = ? AND pending_until IS NOT NULL",
-        (transaction_id,),
-    )
-    return None if row is None else int(row["id"])
-
-
-async def cancel_reward(conn: BaseDBAsyncClient, reward_pk: int, now: datetime) -> bool:
-    """Cancel a pending reward and the catalogue reward it was still waiting to give."""
-    cancelled = await fetch_one(
-        conn,
-        "UPDATE referral_rewards SET status = ?, settled_at = ?,"
-        " reward_status = CASE WHEN reward_status = ? THEN ? ELSE reward_status END"
-        " WHERE id = ? AND status = ? RETURNING id",
-        (
-            RewardStatus.CANCELLED.value,
-            now,
-            CatalogueRewardStatus.PENDING.value,
-            CatalogueRewardStatus.CANCELLED.value,
-            reward_pk,
-            RewardStatus.PENDING.value,
-        ),
-    )
-    return cancelled is not None
-
-
-async def reward_owner(conn: BaseDBAsyncClient, reward_pk: int) -> int | None:
-    row = await fetch_one(conn, "SELECT member_id FROM referral_rewards WHERE id = ?", (reward_pk,))
-    return None if row is None else int(row["member_id"])
-
-
-@dataclass(frozen=True)
-class SettledReward:
-    referral_id: int
-    side: ReferralSide
-    transaction_id: int | None
-
-
-_settled = RowMapper(SettledReward)
-
-
-async def settle_if_due(
-    conn: BaseDBAsyncClient, reward_pk: int, now: datetime
-) -> SettledReward | None:
-    """Make the reward PAID if it is pending and due; None when it is not."""
-    row = await fetch_one(
-        conn,
-        "UPDATE referral_rewards SET status = ?, settled_at = ? WHERE id = ? AND status = ?"
-        f" AND available_at <= ? RETURNING {_settled.columns}",
-        (RewardStatus.PAID.value, now, reward_pk, RewardStatus.PENDING.value, now),
-    )
-    return None if row is None else _settled(row)
-
-
-async def rewards_of(referral_id: int) -> list[ReferralRewardRecord]:
-    rows = await fetch_all(
-        connection(),
-        f"SELECT {_reward.columns} FROM referral_rewards WHERE referral_id = ? ORDER BY id",
-        (referral_id,),
-    )
-    return _reward.all(rows)
-
-
-# --- numbers ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Window:
-    """A program's period [start, end)."""
-
-    program_id: int
-    start: datetime
-    end: datetime
-
-    def params(self) -> tuple[int, datetime, datetime]:
-        return (self.program_id, self.start, self.end)
-
-
-async def count_referrals(window: Window, at: str, condition: str = "") -> int:
-    """The program's referrals whose `at` moment falls in the window (and meet `condition`)."""
-    return await _count(
-        connection(),
-        f"SELECT COUNT(*) AS n FROM referrals WHERE program_id = ? AND {at} >= ? AND {at} < ?"
-        + condition,
-        window.params(),
-    )
-
-
-async def count_claimed(window: Window, at: str, condition: str = "") -> int:
-    return await count_referrals(window, at, f" AND {_CLAIMED}{condition}")
-
-
-async def reward_sum(window: Window, column: str, condition: str, value: str) -> int:
-    """The SUM of `column` over the program's rewards given in the window with `condition`."""
-    return await _count(
-        connection(),
-        f"SELECT SUM({column}) AS n FROM referral_rewards WHERE program_id = ?"
-        f" AND created_at >= ? AND created_at < ? AND {condition} = ?",
-        (*window.params(), value),
-    )
-
-
-async def counts_by(
-    window: Window, table: str, column: str, at: str = "created_at"
-) -> dict[str, int]:
-    """How many rows of `table` in the window per non-null value of `column`."""
-    rows = await fetch_all(
-        connection(),
-        f"SELECT {column} AS value, COUNT(*) AS n FROM {table} WHERE program_id = ?"
-        f" AND {at} >= ? AND {at} < ? AND {column} IS NOT NULL GROUP BY {column}",
-        window.params(),
-    )
-    return {str(row["value"]): int(row["n"]) for row in rows}
-
-
-async def top_referrers(window: Window, limit: int) -> list[tuple[int, int]]:
-    """(referrer, qualified referrals) with the most referrals qualified in the window."""
-    rows = await fetch_all(
-        connection(),
-        "SELECT referrer_id, COUNT(*) AS n FROM referrals WHERE program_id = ?"
-        " AND qualified_at >= ? AND qualified_at < ? GROUP BY referrer_id"
-        " ORDER BY COUNT(*) DESC, referrer_id LIMIT ?",
-        (*window.params(), limit),
-    )
-    return [(int(row["referrer_id"]), int(row["n"])) for row in rows]
-
-
-async def referrer_points(window: Window, member_id: int) -> int:
-    """The referral points the member earned as a referrer in the window, not cancelled."""
-    return await _count(
-        connection(),
-        "SELECT SUM(points) AS n FROM referral_rewards WHERE member_id = ? AND side = ?"
-        " AND status <> ? AND created_at >= ? AND created_at < ?",
-        (
-            member_id,
-            ReferralSide.REFERRER.value,
-            RewardStatus.CANCELLED.value,
-            window.start,
-            window.end,
-        ),
     )

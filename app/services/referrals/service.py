@@ -20,6 +20,7 @@ every reward the referral earned meanwhile follows) or rejects them.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -62,21 +63,20 @@ from app.services.core.events import append_event
 from app.services.core.idempotency import IdempotentRequest, run_once
 from app.services.ledger.service import lock_member
 from app.services.programs.service import ProgramRecord, ProgramScope, in_scope, require_program
-from app.services.referrals import repository
+from app.services.referrals import repository, reward_repository, stats_repository
 from app.services.referrals.creation import create, ensure_code
-from app.services.referrals.events import announce
 from app.services.referrals.fraud import check_signals, signal_hashes
-from app.services.referrals.payouts import after_signup, apply_order, in_program_currency
+from app.services.referrals.payouts import catch_up
 from app.services.referrals.records import (
     SOURCE_RECORDED,
     Friend,
-    OrderFacts,
     ReferralRecord,
     ReferralRewardRecord,
     ReferralSettingsRecord,
     Referrer,
     side_columns,
 )
+from app.services.referrals.transitions import announce, reject
 
 _RECORD_OPERATION = "recordReferral"
 _APPROVE_OPERATION = "approveReferral"
@@ -87,14 +87,8 @@ TOP_ADVOCATES = 10
 # --- settings ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SideInput:
-    points: int
-    trigger: ReferralTrigger
-    minimum_order_minor: int = 0
-    max_orders: int = 1
-    # A Reward of the program's catalogue, active when set.
-    reward_id: int | None = None
+# What an admin sets for one side is the rule itself, checked.
+SideInput = SideRule
 
 
 @dataclass(frozen=True)
@@ -112,7 +106,7 @@ class UpdateReferralSettingsInput:
     attach_window_days: int | None = None
 
 
-def _check_side(check: Checker, field: list[str], side: SideInput) -> SideRule:
+def _check_side(check: Checker, field: list[str], side: SideRule) -> None:
     check.int_range([*field, "points"], side.points, 0, MAX_REWARD_POINTS, ErrorCode.INVALID_POINTS)
     check.int_range(
         [*field, "minimumOrderMinor"],
@@ -132,13 +126,6 @@ def _check_side(check: Checker, field: list[str], side: SideInput) -> SideRule:
             "minimumOrderMinor belongs to the order triggers",
             [*field, "minimumOrderMinor"],
         )
-    return SideRule(
-        points=side.points,
-        trigger=side.trigger,
-        minimum_order_minor=side.minimum_order_minor,
-        max_orders=side.max_orders,
-        reward_id=side.reward_id,
-    )
 
 
 def _check_url_template(check: Checker, raw: str | None) -> str | None:
@@ -161,10 +148,10 @@ def _check_url_template(check: Checker, raw: str | None) -> str | None:
 
 
 async def _check_catalogue_reward(
-    check: Checker, field: list[str], program_id: int, rule: SideRule | None
+    check: Checker, field: list[str], program_id: int, rule: SideRule
 ) -> None:
     """A side's catalogue reward must be an active reward of the program."""
-    if rule is None or rule.reward_id is None:
+    if rule.reward_id is None:
         return
     reward = await repository.catalogue_reward(rule.reward_id)
     if reward is None or reward.program_id != program_id:
@@ -192,11 +179,9 @@ async def update_settings(data: UpdateReferralSettingsInput) -> ReferralSettings
     check = Checker()
     template = _check_url_template(check, data.url_template)
     sides = ((ReferralSide.REFERRER, data.referrer), (ReferralSide.FRIEND, data.friend))
-    rules = {
-        side: _check_side(check, ["input", side.value.lower()], given)
-        for side, given in sides
-        if given is not None
-    }
+    rules = {side: rule for side, rule in sides if rule is not None}
+    for side, rule in rules.items():
+        _check_side(check, ["input", side.value.lower()], rule)
     for name, value, high in (
         ("referrerLimit", data.referrer_limit, MAX_REFERRER_LIMIT),
         ("ipWeeklyThreshold", data.ip_weekly_threshold, MAX_IP_WEEKLY_THRESHOLD),
@@ -307,10 +292,23 @@ def _remember_referral(referral: ReferralRecord) -> dict[str, Any]:
     return {"referralId": referral.id}
 
 
-async def _stored_referral(conn: BaseDBAsyncClient, stored: dict[str, Any]) -> ReferralRecord:
-    referral = await repository.get_referral(conn, int(stored["referralId"]))
-    assert referral is not None
-    return referral
+async def _once(
+    conn: BaseDBAsyncClient,
+    request: IdempotentRequest,
+    now: datetime,
+    perform: Callable[[], Awaitable[ReferralRecord]],
+) -> RecordedReferral:
+    """`perform` once per idempotency key; a replay reads the referral as it is now."""
+
+    async def replay(stored: dict[str, Any]) -> ReferralRecord:
+        referral = await repository.get_referral(conn, int(stored["referralId"]))
+        assert referral is not None
+        return referral
+
+    outcome = await run_once(
+        conn, request, now=now, perform=perform, remember=_remember_referral, replay=replay
+    )
+    return RecordedReferral(referral=outcome.value, replayed=outcome.replayed)
 
 
 def _check_record_input(data: RecordReferralInput) -> tuple[str | None, str | None]:
@@ -382,15 +380,7 @@ async def record_referral(data: RecordReferralInput, scope: ProgramScope) -> Rec
                 now=now,
             )
 
-        outcome = await run_once(
-            conn,
-            request,
-            now=now,
-            perform=perform,
-            remember=_remember_referral,
-            replay=lambda stored: _stored_referral(conn, stored),
-        )
-    return RecordedReferral(referral=outcome.value, replayed=outcome.replayed)
+        return await _once(conn, request, now, perform)
 
 
 # --- admin review -----------------------------------------------------------------------------
@@ -404,30 +394,6 @@ class ReviewReferralInput:
     note: str | None = None
 
 
-async def _catch_up(
-    conn: BaseDBAsyncClient, referral: ReferralRecord, now: datetime
-) -> ReferralRecord:
-    """An approved referral earns what it would have: sign-up rewards, then the friend's
-    orders that are not refunded, oldest first."""
-    program = await repository.program_terms(conn, referral.program_id)
-    settings = await repository.get_settings(conn, referral.program_id)
-    referral = await after_signup(conn, settings, referral, now)
-    assert referral.friend_id is not None
-    for order in await repository.unrefunded_orders(conn, referral.friend_id):
-        value = in_program_currency(
-            order.total_minor, order.currency, order.exchange_rate, program.currency
-        )
-        referral = await apply_order(
-            conn,
-            settings,
-            referral,
-            OrderFacts(pk=order.id, value_minor=value, placed_at=order.placed_at),
-            program.pending_days,
-            now,
-        )
-    return referral
-
-
 async def _review(
     conn: BaseDBAsyncClient, referral_id: int, *, approve: bool, note: str | None, now: datetime
 ) -> ReferralRecord:
@@ -439,17 +405,27 @@ async def _review(
             ["input", "id"],
         )
     if not approve:
-        reason = RejectionReason.REJECTED_BY_ADMIN
-        rejected = await repository.reject(conn, referral.id, reason, now, review_note=note)
+        rejected = await reject(
+            conn,
+            referral.id,
+            RejectionReason.REJECTED_BY_ADMIN,
+            now,
+            review_note=note,
+            reviewed_at=now,
+        )
         assert rejected is not None
-        await announce(conn, rejected, "referral.rejected", now, reason=reason.value)
         return rejected
-    state = ReferralState.INVITED if referral.friend_id is None else ReferralState.SIGNED_UP
-    approved = await repository.approve(conn, referral.id, state, note, now)
+    approved = await repository.update_referral(
+        conn,
+        referral.id,
+        state=ReferralState.INVITED if referral.friend_id is None else ReferralState.SIGNED_UP,
+        review_note=note,
+        reviewed_at=now,
+    )
     await announce(conn, approved, "referral.approved", now)
     if approved.friend_id is None:
         return approved
-    return await _catch_up(conn, approved, now)
+    return await catch_up(conn, approved, now)
 
 
 async def review_referral(data: ReviewReferralInput) -> RecordedReferral:
@@ -478,15 +454,7 @@ async def review_referral(data: ReviewReferralInput) -> RecordedReferral:
             operation=_APPROVE_OPERATION if data.approve else _REJECT_OPERATION,
             payload={"referralId": existing.id, "note": note},
         )
-        outcome = await run_once(
-            conn,
-            request,
-            now=now,
-            perform=perform,
-            remember=_remember_referral,
-            replay=lambda stored: _stored_referral(conn, stored),
-        )
-    return RecordedReferral(referral=outcome.value, replayed=outcome.replayed)
+        return await _once(conn, request, now, perform)
 
 
 # --- reads ------------------------------------------------------------------------------------
@@ -519,7 +487,7 @@ async def referral_of_friend(member_id: int) -> ReferralRecord | None:
 
 
 async def rewards_of(referral_id: int) -> list[ReferralRewardRecord]:
-    return await repository.rewards_of(referral_id)
+    return await reward_repository.rewards_of(referral_id)
 
 
 # --- numbers ----------------------------------------------------------------------------------
@@ -560,37 +528,41 @@ async def referral_stats(program_id: int, start: datetime, end: datetime) -> Ref
     held and rejected: by reason, when it happened; top advocates: most
     qualified referrals in the period, with the referral points they earned in it.
     """
-    window = repository.Window(program_id, start, end)
-    invitations = await repository.count_claimed(window, "created_at")
-    converted = await repository.count_claimed(
+    window = stats_repository.Window(program_id, start, end)
+    invitations = await stats_repository.count_claimed(window, "created_at")
+    converted = await stats_repository.count_claimed(
         window, "created_at", " AND qualified_at IS NOT NULL"
     )
     points = {
-        status: await repository.reward_sum(window, "points", "status", status.value)
+        status: await stats_repository.reward_sum(window, "points", "status", status.value)
         for status in RewardStatus
     }
     return ReferralStats(
         invitations=invitations,
-        sign_ups=await repository.count_claimed(window, "signed_up_at"),
-        qualified=await repository.count_referrals(window, "qualified_at"),
+        sign_ups=await stats_repository.count_claimed(window, "signed_up_at"),
+        qualified=await stats_repository.count_referrals(window, "qualified_at"),
         conversion_rate=converted / invitations if invitations else 0.0,
         points_paid=points[RewardStatus.PAID],
         points_pending=points[RewardStatus.PENDING],
         points_cancelled=points[RewardStatus.CANCELLED],
-        money_paid_minor=await repository.reward_sum(
+        money_paid_minor=await stats_repository.reward_sum(
             window, "reward_value_minor", "reward_status", CatalogueRewardStatus.GIVEN.value
         ),
-        catalogue_rewards=await repository.counts_by(window, "referral_rewards", "reward_status"),
-        held_by_reason=await repository.counts_by(window, "referrals", "hold_reason", "held_at"),
-        rejected_by_reason=await repository.counts_by(
+        catalogue_rewards=await stats_repository.counts_by(
+            window, "referral_rewards", "reward_status"
+        ),
+        held_by_reason=await stats_repository.counts_by(
+            window, "referrals", "hold_reason", "held_at"
+        ),
+        rejected_by_reason=await stats_repository.counts_by(
             window, "referrals", "rejection_reason", "rejected_at"
         ),
         top_advocates=[
             Advocate(
                 member_id=member_id,
                 qualified=qualified,
-                points=await repository.referrer_points(window, member_id),
+                points=await stats_repository.referrer_points(window, member_id),
             )
-            for member_id, qualified in await repository.top_referrers(window, TOP_ADVOCATES)
+            for member_id, qualified in await stats_repository.top_referrers(window, TOP_ADVOCATES)
         ],
     )
