@@ -22,7 +22,7 @@ from app.domain.referrals import (
     SignalKind,
     normalise_email,
 )
-from app.rows import RowMapper
+from app.rows import RecordT, RowMapper
 from app.services.referrals.records import (
     Friend,
     FriendOrder,
@@ -59,6 +59,14 @@ async def count(conn: BaseDBAsyncClient, statement: str, params: Sequence[Any]) 
     row = await fetch_one(conn, statement, params)
     assert row is not None
     return int(row["n"] or 0)
+
+
+async def fetch_record(
+    conn: BaseDBAsyncClient, mapper: RowMapper[RecordT], statement: str, params: Sequence[Any]
+) -> RecordT | None:
+    """The record of the statement's one row, if it has one."""
+    row = await fetch_one(conn, statement, params)
+    return None if row is None else mapper(row)
 
 
 # --- settings ---------------------------------------------------------------------------------
@@ -124,11 +132,16 @@ class CatalogueReward:
     active: bool
 
 
+_catalogue_reward = RowMapper(CatalogueReward)
+
+
 async def catalogue_reward(reward_id: int) -> CatalogueReward | None:
-    row = await fetch_one(
-        connection(), "SELECT program_id, active FROM rewards WHERE id = ?", (reward_id,)
+    return await fetch_record(
+        connection(),
+        _catalogue_reward,
+        f"SELECT {_catalogue_reward.columns} FROM rewards WHERE id = ?",
+        (reward_id,),
     )
-    return None if row is None else CatalogueReward(int(row["program_id"]), bool(row["active"]))
 
 
 # --- codes and signals ------------------------------------------------------------------------
@@ -153,13 +166,13 @@ async def insert_code(
 
 
 async def referrer_with_code(program_id: int, code: str) -> Referrer | None:
-    row = await fetch_one(
+    return await fetch_record(
         connection(),
+        _referrer,
         "SELECT m.id, m.program_id, m.customer_id, m.email, c.code FROM referral_codes c"
         " JOIN members m ON m.id = c.member_id WHERE c.program_id = ? AND c.code = ?",
         (program_id, code),
     )
-    return None if row is None else _referrer(row)
 
 
 async def store_signals(
@@ -193,14 +206,14 @@ async def member_as_friend(
 ) -> Friend | None:
     """The member a recorded referral names, by customer id if given, else by email."""
     by_customer = customer_id is not None
-    row = await fetch_one(
+    return await fetch_record(
         connection(),
+        _friend,
         "SELECT id AS member_id, customer_id, email, enrolled_at, FALSE AS just_enrolled"
         " FROM members WHERE program_id = ?"
         + (" AND customer_id = ?" if by_customer else " AND LOWER(email) = ? ORDER BY id LIMIT 1"),
         (program_id, customer_id if by_customer else (email or "").lower()),
     )
-    return None if row is None else _friend(row)
 
 
 async def takes_rewards(conn: BaseDBAsyncClient, member_id: int) -> bool:
@@ -276,8 +289,9 @@ async def insert_referral(
 ) -> ReferralRecord | None:
     """The new referral; None when `claimed` and another referral holds the friend."""
     claim_email = normalise_email(friend.email) if friend.email else None
-    row = await fetch_one(
+    return await fetch_record(
         conn,
+        _referral,
         "INSERT INTO referrals (program_id, referrer_id, friend_id, friend_customer_id,"
         " friend_email, claim_customer_id, claim_email, state, rejection_reason, source,"
         " ip_hash, created_at, signed_up_at, rejected_at)"
@@ -300,7 +314,6 @@ async def insert_referral(
             now if rejection is not None else None,
         ),
     )
-    return None if row is None else _referral(row)
 
 
 async def _update(
@@ -313,12 +326,12 @@ async def _update(
 ) -> ReferralRecord | None:
     """Set `assignments` on the referral (in `only_in` state, if given) and read it back."""
     guard = "" if only_in is None else " AND state = ?"
-    row = await fetch_one(
+    return await fetch_record(
         conn,
+        _referral,
         f"UPDATE referrals SET {assignments} WHERE id = ?{guard} RETURNING {_referral.columns}",
         (*params, referral_id, *(() if only_in is None else (only_in.value,))),
     )
-    return None if row is None else _referral(row)
 
 
 async def update_referral_in(
@@ -373,31 +386,32 @@ async def get_referral(
     conn: BaseDBAsyncClient, referral_id: int, *, only_in: ReferralState | None = None
 ) -> ReferralRecord | None:
     guard = "" if only_in is None else " AND state = ?"
-    row = await fetch_one(
+    return await fetch_record(
         conn,
+        _referral,
         f"SELECT {_referral.columns} FROM referrals WHERE id = ?{guard}",
         (referral_id, *(() if only_in is None else (only_in.value,))),
     )
-    return None if row is None else _referral(row)
 
 
 async def counted_referral_of(conn: BaseDBAsyncClient, friend_id: int) -> ReferralRecord | None:
     """The referral whose rewards the friend's orders may earn (one indexed read)."""
-    row = await fetch_one(
+    return await fetch_record(
         conn,
+        _referral,
         f"SELECT {_referral.columns} FROM referrals WHERE friend_id = ? AND state IN (?, ?, ?)"
         " ORDER BY id LIMIT 1",
         (friend_id, *(state.value for state in _COUNTED_STATES)),
     )
-    return None if row is None else _referral(row)
 
 
 async def invitation_for(
     conn: BaseDBAsyncClient, program_id: int, customer_id: str, email: str | None
 ) -> ReferralRecord | None:
     """An invitation (INVITED or HELD) waiting for the customer who just enrolled."""
-    row = await fetch_one(
+    return await fetch_record(
         conn,
+        _referral,
         f"SELECT {_referral.columns} FROM referrals WHERE program_id = ? AND friend_id IS NULL"
         " AND state IN (?, ?) AND (claim_customer_id = ? OR claim_email = ?)"
         " ORDER BY id LIMIT 1",
@@ -409,18 +423,17 @@ async def invitation_for(
             normalise_email(email) if email else None,
         ),
     )
-    return None if row is None else _referral(row)
 
 
 async def referral_of_friend(member_id: int) -> ReferralRecord | None:
     """The referral that counts for this member as a friend, else the last refused one."""
-    row = await fetch_one(
+    return await fetch_record(
         connection(),
+        _referral,
         f"SELECT {_referral.columns} FROM referrals WHERE friend_id = ?"
         f" ORDER BY CASE WHEN {CLAIMED} THEN 0 ELSE 1 END, id DESC LIMIT 1",
         (member_id,),
     )
-    return None if row is None else _referral(row)
 
 
 async def list_referrals(

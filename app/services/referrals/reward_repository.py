@@ -21,7 +21,7 @@ from app.domain.referrals import (
 )
 from app.rows import RowMapper
 from app.services.referrals.records import ReferralRecord, ReferralRewardRecord
-from app.services.referrals.repository import count
+from app.services.referrals.repository import count, fetch_record
 
 _reward = RowMapper(ReferralRewardRecord)
 
@@ -97,13 +97,13 @@ _gift = RowMapper(CatalogueGift)
 
 
 async def pending_gift(conn: BaseDBAsyncClient, reward_pk: int) -> CatalogueGift | None:
-    row = await fetch_one(
+    return await fetch_record(
         conn,
+        _gift,
         f"SELECT {_gift.columns} FROM referral_rewards WHERE id = ? AND reward_status = ?"
         " AND reward_id IS NOT NULL",
         (reward_pk, CatalogueRewardStatus.PENDING.value),
     )
-    return None if row is None else _gift(row)
 
 
 async def gift_failed(conn: BaseDBAsyncClient, reward_pk: int, reason: CatalogueFailure) -> None:
@@ -205,17 +205,18 @@ class PendingLot:
     remaining: int
 
 
+_pending_lot = RowMapper(PendingLot)
+
+
 async def lock_pending_lot(conn: BaseDBAsyncClient, transaction_id: int) -> PendingLot | None:
     """The still pending lot of the reward's points, row-locked so maturing keeps off it."""
-    row = await fetch_one(
+    return await fetch_record(
         conn,
+        _pending_lot,
         "UPDATE point_lots SET remaining = remaining WHERE transaction_id = ?"
-        " AND pending_until IS NOT NULL RETURNING id, program_id, remaining",
+        f" AND pending_until IS NOT NULL RETURNING {_pending_lot.columns}",
         (transaction_id,),
     )
-    if row is None:
-        return None
-    return PendingLot(int(row["id"]), int(row["program_id"]), int(row["remaining"]))
 
 
 async def pending_lot_id(conn: BaseDBAsyncClient, transaction_id: int) -> int | None:
@@ -265,13 +266,13 @@ async def settle_if_due(
     conn: BaseDBAsyncClient, reward_pk: int, now: datetime
 ) -> SettledReward | None:
     """Make the reward PAID if it is pending and due; None when it is not."""
-    row = await fetch_one(
+    return await fetch_record(
         conn,
+        _settled,
         "UPDATE referral_rewards SET status = ?, settled_at = ? WHERE id = ? AND status = ?"
         f" AND available_at <= ? RETURNING {_settled.columns}",
         (RewardStatus.PAID.value, now, reward_pk, RewardStatus.PENDING.value, now),
     )
-    return None if row is None else _settled(row)
 
 
 async def rewards_of(referral_id: int) -> list[ReferralRewardRecord]:
