@@ -316,6 +316,19 @@ async def insert_referral(
     )
 
 
+def _in_state(only_in: ReferralState | None) -> tuple[str, tuple[str, ...]]:
+    """The condition (and its parameter) that the referral is in `only_in`, if given."""
+    return ("", ()) if only_in is None else (" AND state = ?", (only_in.value,))
+
+
+async def _referral_where(
+    conn: BaseDBAsyncClient, condition: str, params: Sequence[Any]
+) -> ReferralRecord | None:
+    return await fetch_record(
+        conn, _referral, f"SELECT {_referral.columns} FROM referrals WHERE {condition}", params
+    )
+
+
 async def _update(
     conn: BaseDBAsyncClient,
     referral_id: int,
@@ -325,12 +338,12 @@ async def _update(
     only_in: ReferralState | None = None,
 ) -> ReferralRecord | None:
     """Set `assignments` on the referral (in `only_in` state, if given) and read it back."""
-    guard = "" if only_in is None else " AND state = ?"
+    guard, guard_params = _in_state(only_in)
     return await fetch_record(
         conn,
         _referral,
         f"UPDATE referrals SET {assignments} WHERE id = ?{guard} RETURNING {_referral.columns}",
-        (*params, referral_id, *(() if only_in is None else (only_in.value,))),
+        (*params, referral_id, *guard_params),
     )
 
 
@@ -385,22 +398,15 @@ async def sign_up(
 async def get_referral(
     conn: BaseDBAsyncClient, referral_id: int, *, only_in: ReferralState | None = None
 ) -> ReferralRecord | None:
-    guard = "" if only_in is None else " AND state = ?"
-    return await fetch_record(
-        conn,
-        _referral,
-        f"SELECT {_referral.columns} FROM referrals WHERE id = ?{guard}",
-        (referral_id, *(() if only_in is None else (only_in.value,))),
-    )
+    guard, guard_params = _in_state(only_in)
+    return await _referral_where(conn, f"id = ?{guard}", (referral_id, *guard_params))
 
 
 async def counted_referral_of(conn: BaseDBAsyncClient, friend_id: int) -> ReferralRecord | None:
     """The referral whose rewards the friend's orders may earn (one indexed read)."""
-    return await fetch_record(
+    return await _referral_where(
         conn,
-        _referral,
-        f"SELECT {_referral.columns} FROM referrals WHERE friend_id = ? AND state IN (?, ?, ?)"
-        " ORDER BY id LIMIT 1",
+        "friend_id = ? AND state IN (?, ?, ?) ORDER BY id LIMIT 1",
         (friend_id, *(state.value for state in _COUNTED_STATES)),
     )
 
@@ -409,10 +415,9 @@ async def invitation_for(
     conn: BaseDBAsyncClient, program_id: int, customer_id: str, email: str | None
 ) -> ReferralRecord | None:
     """An invitation (INVITED or HELD) waiting for the customer who just enrolled."""
-    return await fetch_record(
+    return await _referral_where(
         conn,
-        _referral,
-        f"SELECT {_referral.columns} FROM referrals WHERE program_id = ? AND friend_id IS NULL"
+        "program_id = ? AND friend_id IS NULL"
         " AND state IN (?, ?) AND (claim_customer_id = ? OR claim_email = ?)"
         " ORDER BY id LIMIT 1",
         (
@@ -427,11 +432,9 @@ async def invitation_for(
 
 async def referral_of_friend(member_id: int) -> ReferralRecord | None:
     """The referral that counts for this member as a friend, else the last refused one."""
-    return await fetch_record(
+    return await _referral_where(
         connection(),
-        _referral,
-        f"SELECT {_referral.columns} FROM referrals WHERE friend_id = ?"
-        f" ORDER BY CASE WHEN {CLAIMED} THEN 0 ELSE 1 END, id DESC LIMIT 1",
+        f"friend_id = ? ORDER BY CASE WHEN {CLAIMED} THEN 0 ELSE 1 END, id DESC LIMIT 1",
         (member_id,),
     )
 
