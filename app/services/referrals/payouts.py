@@ -3,7 +3,7 @@
 Rewards are points through the ledger (kind REFERRAL), in the transaction of what triggered
 them: the friend's enrolment, or the friend's order. Order rewards are pending until the order's
 return window has passed; `settle_reward` makes them final. A side's catalogue reward is given
-when its reward is final (`give_catalogue_reward`): out of stock or inactive then, it is recorded
+when its reward is final (`_give_catalogue_reward`): out of stock or inactive then, it is recorded
 FAILED with the reason (event `referral.reward_failed`), the points are paid anyway and nothing
 retries it.
 """
@@ -114,11 +114,11 @@ async def _pay(
         )
         await reward_repository.set_reward_transaction(conn, reward_pk, posted.transaction_id)
     if rule.reward_id is not None and pending_until is None:
-        await give_catalogue_reward(conn, reward_pk, now)
+        await _give_catalogue_reward(conn, reward_pk, now)
     return True
 
 
-async def give_catalogue_reward(conn: BaseDBAsyncClient, reward_pk: int, now: datetime) -> bool:
+async def _give_catalogue_reward(conn: BaseDBAsyncClient, reward_pk: int, now: datetime) -> bool:
     """Give the PENDING catalogue reward of a referral reward, in the caller's transaction
     (`give_reward`). Out of stock or inactive: FAILED with the reason, nothing moves. True when
     it was given.
@@ -308,7 +308,7 @@ async def settle_reward(conn: BaseDBAsyncClient, reward_id: int, now: datetime) 
         lot_id = await reward_repository.pending_lot_id(conn, settled.transaction_id)
         if lot_id is not None:
             await mature_lot(conn, lot_id, now)
-    await give_catalogue_reward(conn, reward_id, now)
+    await _give_catalogue_reward(conn, reward_id, now)
     if settled.side is ReferralSide.REFERRER:
         qualified = await repository.get_referral(
             conn, settled.referral_id, only_in=ReferralState.QUALIFIED

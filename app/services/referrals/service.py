@@ -2,8 +2,10 @@
 
 The rules are in app/domain/referrals.py; the package's seams:
 
-- records.py, repository.py: the tables, and every statement on them;
+- records.py: the rows as records; repository.py (referrals, settings, codes, signals),
+  reward_repository.py and stats_repository.py: every statement on the tables;
 - fraud.py: why a new referral is refused at once or held for review;
+- transitions.py: the moves to HELD and REJECTED, and the events announcing every change;
 - creation.py: a referral made by `enrollMember` with a code (the friend is the new member), by
   `recordReferral` (an invitation of a friend who is not a member yet, or the attachment of a
   member who enrolled within the program's attach window and has no orders), and an invitation
