@@ -123,11 +123,11 @@ class ReferralRewardRecord:
     created_at: datetime
     settled_at: datetime | None
     # The catalogue reward of the side, if it has one, and what became of it.
-    reward_id: int | None = None
-    reward_status: CatalogueRewardStatus | None = None
-    reward_failure: CatalogueFailure | None = None
-    reward_value_minor: int | None = None
-    redemption_id: int | None = None
+    reward_id: int | None
+    reward_status: CatalogueRewardStatus | None
+    reward_failure: CatalogueFailure | None
+    reward_value_minor: int | None
+    redemption_id: int | None
 
 
 @dataclass(frozen=True)
