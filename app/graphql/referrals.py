@@ -39,7 +39,7 @@ from app.graphql.types import (
 from app.services.members import service as members_service
 from app.services.programs import service as programs_service
 from app.services.referrals import service as referrals_service
-from app.services.referrals.service import (
+from app.services.referrals.records import (
     ReferralRecord,
     ReferralRewardRecord,
     ReferralSettingsRecord,

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from app.db import connection, fetch_all, fetch_one, in_transaction
 from app.jobs.progress import Progress, SilentProgress
-from app.services.referrals.service import settle_reward
+from app.services.referrals.payouts import settle_reward
 
 DEFAULT_BATCH_SIZE = 500
 

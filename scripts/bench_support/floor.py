@@ -106,7 +106,7 @@ INSERT_EVENT = (
     " VALUES (?, ?, ?, ?, ?)"
 )
 LINK_ORDER = "UPDATE orders SET transaction_id = ? WHERE id = ?"
-# app/services/referrals/service.py: is the member a referred friend whose order may earn rewards?
+# app/services/referrals/repository.py: is the member a referred friend whose order earns?
 SELECT_REFERRAL = (
     "SELECT id, program_id, referrer_id, friend_id, friend_customer_id, friend_email, state,"
     " rejection_reason, hold_reason, review_note, source, created_at, signed_up_at,"

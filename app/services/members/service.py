@@ -31,7 +31,9 @@ from app.domain.referrals import Signals
 from app.domain.validation import EMAIL_MAX, EXTERNAL_ID_MAX, NAME_MAX, Checker, is_lookup_text
 from app.services.core.events import append_event
 from app.services.programs.service import ProgramScope, in_scope, require_program
-from app.services.referrals.service import check_signals, on_member_enrolled, resolve_code
+from app.services.referrals.creation import on_member_enrolled
+from app.services.referrals.fraud import check_signals
+from app.services.referrals.service import resolve_code
 
 _COLUMNS = (
     "id, program_id, customer_id, email, name, birthday, enrolled_at, points_available,"

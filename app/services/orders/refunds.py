@@ -51,7 +51,7 @@ from app.services.ledger.service import Movement, post_movement
 from app.services.orders.service import OrderRecord, get_order
 from app.services.programs.service import ProgramScope, RefundShortfallPolicy, require_program
 from app.services.punch_cards.service import on_order_refunded as punch_cards_on_order_refunded
-from app.services.referrals.service import on_order_refunded
+from app.services.referrals.order_rewards import on_order_refunded
 from app.services.tiers.service import on_member_activity as on_tier_activity
 
 _OPERATION = "refundOrder"

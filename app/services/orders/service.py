@@ -50,7 +50,7 @@ from app.services.orders.earning import earn, earning_json
 from app.services.orders.earning_rules import active_purchase_rules
 from app.services.programs.service import ProgramRecord, ProgramScope, in_scope, require_program
 from app.services.punch_cards.service import on_order_recorded as punch_cards_on_order_recorded
-from app.services.referrals.service import on_order_fulfilled, on_order_recorded
+from app.services.referrals.order_rewards import on_order_fulfilled, on_order_recorded
 from app.services.tiers.service import member_attributes as tier_attributes
 from app.services.tiers.service import on_member_activity as on_tier_activity
 
