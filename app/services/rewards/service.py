@@ -46,7 +46,7 @@ from app.services.rewards.repository import (
     RewardRecord,
 )
 from app.services.rewards.terms import check_required_tiers
-from app.services.tiers.service import lock_tier_configuration
+from app.services.tiers.configuration import lock_tier_configuration
 
 _OPERATION = "redeemReward"
 MAX_STOCK = 10**9
