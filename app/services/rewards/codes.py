@@ -112,6 +112,27 @@ async def validate_code(program_slug: str, raw_code: str, scope: ProgramScope) -
     )
 
 
+async def _redemption_event(
+    conn: BaseDBAsyncClient,
+    redemption: RedemptionRecord,
+    event_type: str,
+    now: datetime,
+    **details: object,
+) -> None:
+    await append_event(
+        conn,
+        program_id=redemption.program_id,
+        member_id=redemption.member_id,
+        event_type=event_type,
+        payload={
+            "redemptionId": encode_id("Redemption", redemption.id),
+            "memberId": encode_id("Member", redemption.member_id),
+            **details,
+        },
+        now=now,
+    )
+
+
 @dataclass(frozen=True)
 class MarkedUsed:
     redemption: RedemptionRecord
@@ -159,18 +180,7 @@ async def mark_used(
             code, message = _PROBLEM_CODES[problem]
             raise DomainError(code, message, ["input", "code"])
         used = redemption_of(row)
-        await append_event(
-            conn,
-            program_id=used.program_id,
-            member_id=used.member_id,
-            event_type="reward.code_used",
-            payload={
-                "redemptionId": encode_id("Redemption", used.id),
-                "memberId": encode_id("Member", used.member_id),
-                "orderId": order,
-            },
-            now=now,
-        )
+        await _redemption_event(conn, used, "reward.code_used", now, orderId=order)
     return MarkedUsed(redemption=used, already_used=False)
 
 
@@ -306,18 +316,13 @@ async def cancel_redemption(redemption_id: int, scope: ProgramScope) -> Redempti
         cancelled = redemption_of(row)
         await _return_points(conn, cancelled, "Redemption cancelled", now)
         await _re_evaluate_tier(conn, cancelled, now)
-        await append_event(
+        await _redemption_event(
             conn,
-            program_id=cancelled.program_id,
-            member_id=cancelled.member_id,
-            event_type="reward.redemption_cancelled",
-            payload={
-                "redemptionId": encode_id("Redemption", cancelled.id),
-                "memberId": encode_id("Member", cancelled.member_id),
-                "source": cancelled.source.value,
-                "pointsReturned": cancelled.points_spent,
-            },
-            now=now,
+            cancelled,
+            "reward.redemption_cancelled",
+            now,
+            source=cancelled.source.value,
+            pointsReturned=cancelled.points_spent,
         )
     return cancelled
 
@@ -377,18 +382,7 @@ async def expire_redemption(redemption_id: int, now: datetime) -> int | None:
         if settings.expired_codes_return_points and expired.source is RedemptionSource.PURCHASE:
             await _return_points(conn, expired, "Unused code expired, points returned", now)
             returned = expired.points_spent
-        await append_event(
-            conn,
-            program_id=expired.program_id,
-            member_id=expired.member_id,
-            event_type="reward.code_expired",
-            payload={
-                "redemptionId": encode_id("Redemption", expired.id),
-                "memberId": encode_id("Member", expired.member_id),
-                "pointsReturned": returned,
-            },
-            now=now,
-        )
+        await _redemption_event(conn, expired, "reward.code_expired", now, pointsReturned=returned)
     return returned
 
 

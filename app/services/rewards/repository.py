@@ -25,7 +25,7 @@ from app.domain.rewards import (
     RewardTerms,
     limit_window_start,
 )
-from app.rows import RowMapper
+from app.rows import RecordT, RowMapper
 from app.services.programs.service import ProgramScope, in_scope
 
 DEFAULT_POINTS_PER_CURRENCY_UNIT = 100
@@ -74,26 +74,25 @@ class RewardRecord(RewardFields):
 
     @property
     def terms(self) -> RewardTerms:
-        return RewardTerms(
-            kind=self.kind,
-            cost_points=self.cost_points,
-            value_minor=self.value_minor,
-            currency=self.currency,
-            minimum_order_minor=self.minimum_order_minor,
-            percent_off=self.percent_off,
-            max_value_minor=self.max_value_minor,
-            skus=self.skus,
-            categories=self.categories,
-            charity_name=self.charity_name,
-            points_min=self.points_min,
-            points_max=self.points_max,
-            points_step=self.points_step,
-        )
+        return terms_of(self.kind, self)
+
+
+def terms_of(kind: RewardKind, fields: RewardFields) -> RewardTerms:
+    """What the domain checks and prices of a reward of `kind` with these fields."""
+    return RewardTerms(
+        kind=kind,
+        **{
+            item.name: getattr(fields, item.name)
+            for item in dataclasses.fields(RewardTerms)
+            if item.name != "kind"
+        },
+    )
 
 
 @dataclass(frozen=True)
-class RedemptionRecord:
-    id: int
+class RedemptionFields:
+    """A redemption as it is written."""
+
     program_id: int
     member_id: int
     reward_id: int
@@ -111,6 +110,19 @@ class RedemptionRecord:
     used_order_id: str | None = None
     cancelled_at: datetime | None = None
     expired_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RedemptionRecord(RedemptionFields):
+    id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewRedemption(RedemptionFields):
+    """A bought redemption, with when the points it spent would have expired (a cancellation
+    gives them back no longer than that)."""
+
+    spent_points_expire_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -142,26 +154,29 @@ def _column_values(data: RewardFields) -> list[Any]:
     return [_column_value(getattr(data, name)) for name in FIELD_NAMES]
 
 
+async def _read_in_scope(
+    conn: BaseDBAsyncClient,
+    mapper: RowMapper[RecordT],
+    table: str,
+    row_id: int,
+    scope: ProgramScope,
+) -> RecordT | None:
+    row = await fetch_one(conn, f"SELECT {mapper.columns} FROM {table} WHERE id = ?", (row_id,))
+    if row is None or not in_scope(int(row["program_id"]), scope):
+        return None
+    return mapper(row)
+
+
 async def read_reward(
     conn: BaseDBAsyncClient, reward_id: int, scope: ProgramScope
 ) -> RewardRecord | None:
-    row = await fetch_one(
-        conn, f"SELECT {reward_of.columns} FROM rewards WHERE id = ?", (reward_id,)
-    )
-    if row is None or not in_scope(int(row["program_id"]), scope):
-        return None
-    return reward_of(row)
+    return await _read_in_scope(conn, reward_of, "rewards", reward_id, scope)
 
 
 async def read_redemption(
     conn: BaseDBAsyncClient, redemption_id: int, scope: ProgramScope
 ) -> RedemptionRecord | None:
-    row = await fetch_one(
-        conn, f"SELECT {redemption_of.columns} FROM redemptions WHERE id = ?", (redemption_id,)
-    )
-    if row is None or not in_scope(int(row["program_id"]), scope):
-        return None
-    return redemption_of(row)
+    return await _read_in_scope(conn, redemption_of, "redemptions", redemption_id, scope)
 
 
 async def rewards_by_cost(
@@ -367,32 +382,11 @@ async def pool_codes_left(conn: BaseDBAsyncClient, reward_id: int) -> int:
     return 0 if left is None else int(left["n"])
 
 
-@dataclass(frozen=True)
-class NewRedemption:
-    """A bought redemption as it is written (status, expiry and amounts already decided)."""
-
-    program_id: int
-    member_id: int
-    reward_id: int
-    code: str
-    points_spent: int
-    status: RedemptionStatus
-    transaction_id: int
-    created_at: datetime
-    value_minor: int | None
-    currency: str | None
-    charity_name: str | None
-    expires_at: datetime | None
-    used_at: datetime | None
-    spent_points_expire_at: datetime | None
-
-
 async def insert_redemption(conn: BaseDBAsyncClient, new: NewRedemption) -> RedemptionRecord:
     values = {
-        name: _column_value(getattr(new, name))
-        for name in (field.name for field in dataclasses.fields(NewRedemption))
+        field.name: _column_value(getattr(new, field.name))
+        for field in dataclasses.fields(NewRedemption)
     }
-    values["source"] = RedemptionSource.PURCHASE.value
     row = await fetch_one(
         conn,
         f"INSERT INTO redemptions ({', '.join(values)})"

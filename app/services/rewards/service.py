@@ -29,7 +29,6 @@ from app.domain.rewards import (
     CodeSource,
     RedemptionStatus,
     RewardKind,
-    RewardTerms,
     check_terms,
 )
 from app.domain.validation import IDEMPOTENCY_KEY_MAX, NAME_MAX, TEXT_MAX, Checker
@@ -44,6 +43,7 @@ from app.services.rewards.repository import (
     RedemptionRecord,
     RewardFields,
     RewardRecord,
+    terms_of,
 )
 from app.services.rewards.terms import check_required_tiers
 from app.services.tiers.configuration import lock_tier_configuration
@@ -189,20 +189,15 @@ def _check_fields(check: Checker, kind: RewardKind, data: RewardFields) -> Rewar
     currency = None if data.currency is None else data.currency.strip().upper()
     check_terms(
         check,
-        RewardTerms(
-            kind=kind,
-            cost_points=data.cost_points,
-            value_minor=data.value_minor,
-            currency=currency,
-            minimum_order_minor=data.minimum_order_minor,
-            percent_off=data.percent_off,
-            max_value_minor=data.max_value_minor,
-            skus=tuple(skus),
-            categories=tuple(categories),
-            charity_name=charity,
-            points_min=data.points_min,
-            points_max=data.points_max,
-            points_step=data.points_step,
+        terms_of(
+            kind,
+            replace(
+                data,
+                currency=currency,
+                skus=tuple(skus),
+                categories=tuple(categories),
+                charity_name=charity,
+            ),
         ),
     )
     if data.stock is not None:
