@@ -53,6 +53,7 @@ from app.services.rewards.repository import (
     read_reward,
     redemption_of,
     redemption_settings_of,
+    return_stock,
 )
 from app.services.rewards.repository import (
     RedemptionSettingsRecord as RedemptionSettingsRecord,
@@ -208,13 +209,7 @@ async def _return_points(
         if expiry.policy is ExpiryPolicy.LOT_LIFETIME
         else None
     )
-    reward = await fetch_one(
-        conn,
-        "UPDATE rewards SET stock = CASE WHEN stock IS NULL THEN NULL ELSE stock + 1 END"
-        " WHERE id = ? RETURNING name",
-        (redemption.reward_id,),
-    )
-    assert reward is not None
+    reward_name = await return_stock(conn, redemption.reward_id)
     posted = await post_movement(
         conn,
         Movement(
@@ -223,7 +218,7 @@ async def _return_points(
             kind=TransactionKind.REDEMPTION_CANCELLED,
             points=redemption.points_spent,
             counter_account=Account.PROGRAM_REDEEMED,
-            description=f"{reason}: {reward['name']}",
+            description=f"{reason}: {reward_name}",
             event_details={"redemptionId": encode_id("Redemption", redemption.id)},
             expires_no_later_than=expires_no_later_than,
             expiry=expiry,

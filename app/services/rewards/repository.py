@@ -306,6 +306,18 @@ async def take_stock(conn: BaseDBAsyncClient, reward_id: int) -> bool:
     return taken is not None
 
 
+async def return_stock(conn: BaseDBAsyncClient, reward_id: int) -> str:
+    """One unit of stock back (none for a reward without a stock limit); the reward's name."""
+    row = await fetch_one(
+        conn,
+        "UPDATE rewards SET stock = CASE WHEN stock IS NULL THEN NULL ELSE stock + 1 END"
+        " WHERE id = ? RETURNING name",
+        (reward_id,),
+    )
+    assert row is not None
+    return str(row["name"])
+
+
 async def redeemed_in_window(
     conn: BaseDBAsyncClient, member_id: int, reward: RewardRecord, now: datetime, zone: str
 ) -> int:
