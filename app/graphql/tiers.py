@@ -12,9 +12,10 @@ from app.graphql.errors import UserError, guarded
 from app.graphql.ids import decode_id, encode_id
 from app.graphql.types import Node, Reward, reward_for_reader
 from app.services.programs import service as programs_service
+from app.services.tiers import configuration as tier_configuration
 from app.services.tiers import service as tiers_service
-from app.services.tiers.service import TierProgram as TierProgramRecord
-from app.services.tiers.service import TierRecord
+from app.services.tiers.repository import TierProgram as TierProgramRecord
+from app.services.tiers.repository import TierRecord
 from app.services.tiers.service import TierStatus as TierStatusRecord
 
 TierMetricEnum = strawberry.enum(
@@ -342,15 +343,15 @@ class TierMutations:
     ) -> ConfigureTiersPayload:
         async def work() -> ConfigureTiersPayload:
             admin(info)
-            record = await tiers_service.configure_tiers(
-                tiers_service.ConfigureTiersInput(
+            record = await tier_configuration.configure_tiers(
+                tier_configuration.ConfigureTiersInput(
                     program_slug=input.program_slug,
                     metric=input.metric,
                     period=input.period,
                     downgrade=input.downgrade,
                     grace_days=input.grace_days,
                     tiers=tuple(
-                        tiers_service.TierInput(
+                        tier_configuration.TierInput(
                             name=tier.name,
                             threshold=tier.threshold,
                             earn_multiplier=tier.earn_multiplier,

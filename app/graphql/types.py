@@ -37,7 +37,7 @@ from app.services.programs import service as programs_service
 from app.services.programs.service import ProgramRecord, RefundShortfallPolicy
 from app.services.referrals import service as referrals_service
 from app.services.rewards import service as rewards_service
-from app.services.rewards.service import RedemptionRecord, RewardRecord
+from app.services.rewards.repository import RedemptionRecord, RewardRecord
 
 if TYPE_CHECKING:
     from app.graphql.memberships import Membership

@@ -13,7 +13,7 @@ from app.auth.api_keys import KeyKind
 from app.db import utc_now
 from app.domain.errors import ErrorCode
 from app.services.ledger.verify import verify_ledger
-from app.services.rewards import service as rewards_service
+from app.services.rewards import redemption as rewards_redemption
 from tests.api.catalogue_factories import (
     CREATE,
     RETIRE,
@@ -472,7 +472,7 @@ async def test_the_tier_hook_refuses_and_writes_nothing(
     async def restricted(*_: Any, **kwargs: Any) -> tuple[int, ErrorCode | None]:
         return kwargs["reward"].cost_points, ErrorCode.REWARD_TIER_RESTRICTED
 
-    monkeypatch.setattr(rewards_service, "member_reward_terms", restricted)
+    monkeypatch.setattr(rewards_redemption, "member_reward_terms", restricted)
     before = await catalogue_state()
 
     refused = await redeem(api, member["id"], reward["id"])
@@ -490,7 +490,7 @@ async def test_the_tier_hook_sets_the_price(api: Api, monkeypatch: pytest.Monkey
     async def discounted(*_: Any, **kwargs: Any) -> tuple[int, ErrorCode | None]:
         return 80, None
 
-    monkeypatch.setattr(rewards_service, "member_reward_terms", discounted)
+    monkeypatch.setattr(rewards_redemption, "member_reward_terms", discounted)
 
     paid = await redeemed(api, member["id"], reward["id"])
 

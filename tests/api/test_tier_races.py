@@ -10,7 +10,7 @@ import pytest
 from tortoise.backends.base.client import TransactionalDBClient
 
 from app.services.rewards import service as rewards_service
-from app.services.tiers import service as tiers_service
+from app.services.tiers import configuration as tier_configuration
 from tests.api.catalogue_factories import CREATE
 from tests.api.conftest import Api
 from tests.api.factories import create_program
@@ -32,7 +32,7 @@ async def test_a_tier_is_never_retired_under_a_reward_that_requires_it(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(passed[other].wait(), 0.5)
 
-    checked_changes = tiers_service._checked_changes
+    checked_changes = tier_configuration._checked_changes
     check_required_tiers = rewards_service.check_required_tiers  # type: ignore[attr-defined]
 
     async def changes_then_meet(*args: Any, **kwargs: Any) -> dict[str, str]:
@@ -47,7 +47,7 @@ async def test_a_tier_is_never_retired_under_a_reward_that_requires_it(
         if isinstance(conn, TransactionalDBClient):
             await meet("reward", "tiers")
 
-    monkeypatch.setattr(tiers_service, "_checked_changes", changes_then_meet)
+    monkeypatch.setattr(tier_configuration, "_checked_changes", changes_then_meet)
     monkeypatch.setattr(rewards_service, "check_required_tiers", required_then_meet)
 
     retiring, creating = await asyncio.gather(

@@ -74,6 +74,9 @@ from app.services.memberships.service import (
 from app.services.orders.refunds import RefundOrderInput, refund_order
 from app.services.orders.service import OrderLineInput, RecordOrderInput, record_order
 from app.services.programs.service import CreateProgramInput, create_program
+from app.services.tiers import configuration as tier_configuration
+from app.services.tiers import evaluation as tier_evaluation
+from app.services.tiers import repository as tier_repository
 from app.services.tiers import service as tiers_service
 from tests.services.test_ledger_properties import (  # noqa: F401 (the fixture)
     ExampleDatabases,
@@ -258,15 +261,15 @@ class TierRun:
         # Grace days belong to GRACE_PERIOD only; another policy drawn later drops them.
         grace = self.scenario.grace_days if downgrade is DowngradePolicy.GRACE_PERIOD else 0
         last = len(thresholds) - 1
-        await tiers_service.configure_tiers(
-            tiers_service.ConfigureTiersInput(
+        await tier_configuration.configure_tiers(
+            tier_configuration.ConfigureTiersInput(
                 program_slug=PROGRAM,
                 metric=self.scenario.metric,
                 period=self.scenario.period,
                 downgrade=downgrade,
                 grace_days=grace,
                 tiers=tuple(
-                    tiers_service.TierInput(
+                    tier_configuration.TierInput(
                         name=f"T{i}",
                         threshold=t,
                         earn_multiplier="1.5" if i == last else None,
@@ -425,7 +428,7 @@ class TierRun:
 
     async def check(self) -> None:
         conn = connection()
-        program = await tiers_service.tier_program(conn, self.program_id)
+        program = await tier_repository.tier_program(conn, self.program_id)
         assert program is not None
         now = self.clock.now()
         zone = ZoneInfo(self.scenario.time_zone)
@@ -434,8 +437,8 @@ class TierRun:
                 conn, "SELECT enrolled_at FROM members WHERE id = ?", (member_id,)
             )
             enrolled_at = as_datetime(enrolled[0]["enrolled_at"])
-            stored = await tiers_service.stored_tier_name(conn, program, member_id)
-            from_history = await tiers_service.compute_standing(
+            stored = await tier_evaluation.stored_tier_name(conn, program, member_id)
+            from_history = await tier_evaluation.compute_standing(
                 conn, program, member_id, enrolled_at, now
             )
             expected = None if from_history.rank < 0 else program.tiers[from_history.rank].name

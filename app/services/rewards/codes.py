@@ -46,14 +46,17 @@ from app.services.ledger.service import Movement, expiry_settings, lock_member, 
 from app.services.programs.service import ProgramScope, require_program
 from app.services.punch_cards.service import on_gift_cancelled as on_punch_card_gift_cancelled
 from app.services.rewards.gifts import lock_reward_rows, revoke_given_reward
-from app.services.rewards.service import (
-    DEFAULT_POINTS_PER_CURRENCY_UNIT,
-    REDEMPTION_COLUMNS,
+from app.services.rewards.repository import (
     RedemptionRecord,
     RewardRecord,
     read_redemption,
     read_reward,
     redemption_of,
+    redemption_settings_of,
+    return_stock,
+)
+from app.services.rewards.repository import (
+    RedemptionSettingsRecord as RedemptionSettingsRecord,
 )
 from app.services.tiers.service import on_member_activity as on_tier_activity
 
@@ -83,7 +86,7 @@ async def _find(conn: BaseDBAsyncClient, program_id: int, raw_code: str) -> Rede
         return None
     row = await fetch_one(
         conn,
-        f"SELECT {REDEMPTION_COLUMNS} FROM redemptions WHERE code = ? AND program_id = ?",
+        f"SELECT {redemption_of.columns} FROM redemptions WHERE code = ? AND program_id = ?",
         (normalise_code(raw_code), program_id),
     )
     return None if row is None else redemption_of(row)
@@ -107,6 +110,27 @@ async def validate_code(program_slug: str, raw_code: str, scope: ProgramScope) -
         redemption=redemption,
         reward=reward,
         problem=None if problem is None else _PROBLEM_CODES[problem][0],
+    )
+
+
+async def _redemption_event(
+    conn: BaseDBAsyncClient,
+    redemption: RedemptionRecord,
+    event_type: str,
+    now: datetime,
+    **details: object,
+) -> None:
+    await append_event(
+        conn,
+        program_id=redemption.program_id,
+        member_id=redemption.member_id,
+        event_type=event_type,
+        payload={
+            "redemptionId": encode_id("Redemption", redemption.id),
+            "memberId": encode_id("Member", redemption.member_id),
+            **details,
+        },
+        now=now,
     )
 
 
@@ -137,7 +161,7 @@ async def mark_used(
             conn,
             "UPDATE redemptions SET status = ?, used_at = ?, used_order_id = ?"
             " WHERE id = ? AND status = ? AND (expires_at IS NULL OR expires_at > ?)"
-            f" RETURNING {REDEMPTION_COLUMNS}",
+            f" RETURNING {redemption_of.columns}",
             (
                 RedemptionStatus.USED.value,
                 now,
@@ -157,18 +181,7 @@ async def mark_used(
             code, message = _PROBLEM_CODES[problem]
             raise DomainError(code, message, ["input", "code"])
         used = redemption_of(row)
-        await append_event(
-            conn,
-            program_id=used.program_id,
-            member_id=used.member_id,
-            event_type="reward.code_used",
-            payload={
-                "redemptionId": encode_id("Redemption", used.id),
-                "memberId": encode_id("Member", used.member_id),
-                "orderId": order,
-            },
-            now=now,
-        )
+        await _redemption_event(conn, used, "reward.code_used", now, orderId=order)
     return MarkedUsed(redemption=used, already_used=False)
 
 
@@ -196,13 +209,7 @@ async def _return_points(
         if expiry.policy is ExpiryPolicy.LOT_LIFETIME
         else None
     )
-    reward = await fetch_one(
-        conn,
-        "UPDATE rewards SET stock = CASE WHEN stock IS NULL THEN NULL ELSE stock + 1 END"
-        " WHERE id = ? RETURNING name",
-        (redemption.reward_id,),
-    )
-    assert reward is not None
+    reward_name = await return_stock(conn, redemption.reward_id)
     posted = await post_movement(
         conn,
         Movement(
@@ -211,7 +218,7 @@ async def _return_points(
             kind=TransactionKind.REDEMPTION_CANCELLED,
             points=redemption.points_spent,
             counter_account=Account.PROGRAM_REDEEMED,
-            description=f"{reason}: {reward['name']}",
+            description=f"{reason}: {reward_name}",
             event_details={"redemptionId": encode_id("Redemption", redemption.id)},
             expires_no_later_than=expires_no_later_than,
             expiry=expiry,
@@ -293,7 +300,7 @@ async def cancel_redemption(redemption_id: int, scope: ProgramScope) -> Redempti
         row = await fetch_one(
             conn,
             "UPDATE redemptions SET status = ?, cancelled_at = ? WHERE id = ? AND status = ?"
-            f" RETURNING {REDEMPTION_COLUMNS}",
+            f" RETURNING {redemption_of.columns}",
             (RedemptionStatus.CANCELLED.value, now, found.id, RedemptionStatus.ISSUED.value),
         )
         if row is None:
@@ -304,18 +311,13 @@ async def cancel_redemption(redemption_id: int, scope: ProgramScope) -> Redempti
         cancelled = redemption_of(row)
         await _return_points(conn, cancelled, "Redemption cancelled", now)
         await _re_evaluate_tier(conn, cancelled, now)
-        await append_event(
+        await _redemption_event(
             conn,
-            program_id=cancelled.program_id,
-            member_id=cancelled.member_id,
-            event_type="reward.redemption_cancelled",
-            payload={
-                "redemptionId": encode_id("Redemption", cancelled.id),
-                "memberId": encode_id("Member", cancelled.member_id),
-                "source": cancelled.source.value,
-                "pointsReturned": cancelled.points_spent,
-            },
-            now=now,
+            cancelled,
+            "reward.redemption_cancelled",
+            now,
+            source=cancelled.source.value,
+            pointsReturned=cancelled.points_spent,
         )
     return cancelled
 
@@ -358,7 +360,7 @@ async def expire_redemption(redemption_id: int, now: datetime) -> int | None:
         row = await fetch_one(
             conn,
             "UPDATE redemptions SET status = ?, expired_at = ? WHERE id = ? AND status = ?"
-            f" AND expires_at IS NOT NULL AND expires_at <= ? RETURNING {REDEMPTION_COLUMNS}",
+            f" AND expires_at IS NOT NULL AND expires_at <= ? RETURNING {redemption_of.columns}",
             (
                 RedemptionStatus.EXPIRED.value,
                 now,
@@ -371,22 +373,11 @@ async def expire_redemption(redemption_id: int, now: datetime) -> int | None:
             return None
         expired = redemption_of(row)
         returned = 0
-        settings = await _settings(conn, expired.program_id)
+        settings = await redemption_settings_of(conn, expired.program_id)
         if settings.expired_codes_return_points and expired.source is RedemptionSource.PURCHASE:
             await _return_points(conn, expired, "Unused code expired, points returned", now)
             returned = expired.points_spent
-        await append_event(
-            conn,
-            program_id=expired.program_id,
-            member_id=expired.member_id,
-            event_type="reward.code_expired",
-            payload={
-                "redemptionId": encode_id("Redemption", expired.id),
-                "memberId": encode_id("Member", expired.member_id),
-                "pointsReturned": returned,
-            },
-            now=now,
-        )
+        await _redemption_event(conn, expired, "reward.code_expired", now, pointsReturned=returned)
     return returned
 
 
@@ -489,34 +480,9 @@ async def upload_codes(reward_id: int, codes: list[str]) -> UploadedCodes:
 # --- settings ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RedemptionSettingsRecord:
-    program_id: int
-    # Whether an expired unused code returns its points (default False: nothing comes back).
-    expired_codes_return_points: bool = False
-    # Pay with points: points per whole unit of the program's currency.
-    points_per_currency_unit: int = DEFAULT_POINTS_PER_CURRENCY_UNIT
-
-
-async def _settings(conn: BaseDBAsyncClient, program_id: int) -> RedemptionSettingsRecord:
-    row = await fetch_one(
-        conn,
-        "SELECT expired_codes_return_points, points_per_currency_unit FROM redemption_settings"
-        " WHERE program_id = ?",
-        (program_id,),
-    )
-    if row is None:
-        return RedemptionSettingsRecord(program_id=program_id)
-    return RedemptionSettingsRecord(
-        program_id=program_id,
-        expired_codes_return_points=bool(row["expired_codes_return_points"]),
-        points_per_currency_unit=int(row["points_per_currency_unit"]),
-    )
-
-
 async def redemption_settings(program_slug: str, scope: ProgramScope) -> RedemptionSettingsRecord:
     program = await require_program(program_slug, scope, ["programSlug"])
-    return await _settings(connection(), program.id)
+    return await redemption_settings_of(connection(), program.id)
 
 
 async def update_redemption_settings(
@@ -538,7 +504,7 @@ async def update_redemption_settings(
     program = await require_program(program_slug, None)
     now = utc_now()
     async with in_transaction() as conn:
-        current = await _settings(conn, program.id)
+        current = await redemption_settings_of(conn, program.id)
         returns = (
             current.expired_codes_return_points
             if expired_codes_return_points is None
@@ -559,7 +525,7 @@ async def update_redemption_settings(
             " updated_at = excluded.updated_at",
             (program.id, returns, rate, now),
         )
-        return await _settings(conn, program.id)
+        return await redemption_settings_of(conn, program.id)
 
 
 # --- charity ----------------------------------------------------------------------------------

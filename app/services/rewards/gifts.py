@@ -4,13 +4,13 @@ which `members` imports can use it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import as_optional_datetime, fetch_one, is_postgres, lock_until_commit
+from app.db import as_optional_datetime, fetch_one, lock_until_commit
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
@@ -26,6 +26,7 @@ from app.domain.rewards import (
 )
 from app.services.core.events import append_event
 from app.services.ledger.service import Movement, lock_member, mature_lot, post_movement
+from app.services.rewards import repository
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,23 @@ async def lock_reward_rows(conn: BaseDBAsyncClient, program_id: int) -> None:
     await lock_until_commit(conn, PROGRAM_REWARD_LOCK_CLASS, program_id)
 
 
+async def _through_pending_lot(
+    conn: BaseDBAsyncClient, credit: Movement, debit: Movement, now: datetime
+) -> tuple[int, int]:
+    """`credit` into a pending lot due now, then `debit` out of that same lot, which then
+    leaves the pending ones (no points move: it holds none). The points are never available:
+    they cannot repay a debt or be spent on anything else, and no older lot is touched. The
+    two transactions' ids."""
+    credited = await post_movement(conn, replace(credit, pending_until=now), now)
+    lot = await fetch_one(
+        conn, "SELECT id FROM point_lots WHERE transaction_id = ?", (credited.transaction_id,)
+    )
+    assert lot is not None
+    debited = await post_movement(conn, replace(debit, lot_id=int(lot["id"])), now)
+    await mature_lot(conn, int(lot["id"]), now)
+    return credited.transaction_id, debited.transaction_id
+
+
 async def require_giftable_reward(
     conn: BaseDBAsyncClient,
     program_id: int,
@@ -158,40 +176,24 @@ async def give_reward(
     )
     if row is None or _unavailable(row, now) or RewardKind(row["kind"]) in UNGIFTABLE_KINDS:
         return RewardUnavailable.REWARD_INACTIVE
-    kind = RewardKind(row["kind"])
     if row["stock"] is not None:
         # Only a stocked reward's row is locked (by the stock update) until commit.
         await lock_reward_rows(conn, gift.program_id)
-        taken = await fetch_one(
-            conn,
-            "UPDATE rewards SET stock = stock - 1 WHERE id = ? AND stock > 0 RETURNING stock",
-            (row["id"],),
-        )
-        if taken is None:
+        if not await repository.take_stock(conn, int(row["id"])):
             return RewardUnavailable.OUT_OF_STOCK
     code = new_redemption_code()
-    pool_code_id: int | None = None
+    pool_code: tuple[int, str] | None = None
     if row["code_source"] == CodeSource.POOL.value:
-        select = (
-            "SELECT id, code FROM reward_codes WHERE reward_id = ? AND redemption_id IS NULL"
-            " ORDER BY id LIMIT 1"
-        )
-        if is_postgres(conn):
-            select += " FOR UPDATE SKIP LOCKED"
-        pooled = await fetch_one(conn, select, (row["id"],))
-        if pooled is None:
+        pool_code = await repository.take_pool_code(conn, int(row["id"]))
+        if pool_code is None:
             if row["stock"] is not None:
                 # Nothing may move when the reward cannot be given: the unit goes back.
-                await fetch_one(
-                    conn,
-                    "UPDATE rewards SET stock = stock + 1 WHERE id = ? RETURNING stock",
-                    (row["id"],),
-                )
+                await repository.return_stock(conn, int(row["id"]))
             return RewardUnavailable.POOL_EMPTY
-        pool_code_id, code = int(pooled["id"]), str(pooled["code"])
+        code = pool_code[1]
     cost = int(row["cost_points"])
     name = str(row["name"])
-    credit = await post_movement(
+    _, redeemed = await _through_pending_lot(
         conn,
         Movement(
             program_id=gift.program_id,
@@ -200,18 +202,9 @@ async def give_reward(
             points=cost,
             counter_account=Account.PROGRAM_ISSUED,
             member_account=Account.MEMBER_PENDING,
-            pending_until=now,
             description=f"{gift.reason}: {name}",
             event_details=gift.event_details,
         ),
-        now,
-    )
-    lot = await fetch_one(
-        conn, "SELECT id FROM point_lots WHERE transaction_id = ?", (credit.transaction_id,)
-    )
-    assert lot is not None
-    redeemed = await post_movement(
-        conn,
         Movement(
             program_id=gift.program_id,
             member_id=gift.member_id,
@@ -219,7 +212,6 @@ async def give_reward(
             points=-cost,
             counter_account=Account.PROGRAM_REDEEMED,
             member_account=Account.MEMBER_PENDING,
-            lot_id=int(lot["id"]),
             description=f"Redeemed {name} ({gift.reason.lower()})",
             event_details={
                 "rewardId": encode_id("Reward", int(row["id"])),
@@ -228,8 +220,27 @@ async def give_reward(
         ),
         now,
     )
-    # The emptied lot leaves the pending ones (no points move: it holds none).
-    await mature_lot(conn, int(lot["id"]), now)
+    redemption_id = await _insert_gift(conn, gift, row, code, redeemed, now)
+    if pool_code is not None:
+        await repository.hand_out_pool_code(conn, pool_code[0], redemption_id)
+    value = row["value_minor"]
+    return GivenReward(
+        redemption_id=redemption_id,
+        code=code,
+        value_minor=None if value is None else int(value),
+    )
+
+
+async def _insert_gift(
+    conn: BaseDBAsyncClient,
+    gift: GiveReward,
+    row: dict[str, Any],
+    code: str,
+    transaction_id: int,
+    now: datetime,
+) -> int:
+    """The gift's redemption (source GIFT); its id."""
+    kind = RewardKind(row["kind"])
     value = row["value_minor"]
     currency = (
         (row["currency"] or row["program_currency"])
@@ -250,9 +261,9 @@ async def give_reward(
             gift.member_id,
             int(row["id"]),
             code,
-            cost,
+            int(row["cost_points"]),
             (RedemptionStatus.USED if settled else RedemptionStatus.ISSUED).value,
-            redeemed.transaction_id,
+            transaction_id,
             now,
             RedemptionSource.GIFT.value,
             value,
@@ -264,17 +275,7 @@ async def give_reward(
         ),
     )
     assert redemption is not None
-    if pool_code_id is not None:
-        await fetch_one(
-            conn,
-            "UPDATE reward_codes SET redemption_id = ? WHERE id = ? RETURNING id",
-            (int(redemption["id"]), pool_code_id),
-        )
-    return GivenReward(
-        redemption_id=int(redemption["id"]),
-        code=code,
-        value_minor=None if value is None else int(value),
-    )
+    return int(redemption["id"])
 
 
 async def revoke_given_reward(conn: BaseDBAsyncClient, redemption_id: int, now: datetime) -> bool:
@@ -323,15 +324,8 @@ async def revoke_given_reward(conn: BaseDBAsyncClient, redemption_id: int, now: 
         if cancelled["gift_kind"] is None
         else TransactionKind(cancelled["gift_kind"])
     )
-    reward = await fetch_one(
-        conn,
-        "UPDATE rewards SET stock = CASE WHEN stock IS NULL THEN NULL ELSE stock + 1 END"
-        " WHERE id = ? RETURNING name",
-        (reward_id,),
-    )
-    assert reward is not None
-    name = str(reward["name"])
-    unredeemed = await post_movement(
+    name = await repository.return_stock(conn, reward_id)
+    unredeemed, _ = await _through_pending_lot(
         conn,
         Movement(
             program_id=program_id,
@@ -340,18 +334,9 @@ async def revoke_given_reward(conn: BaseDBAsyncClient, redemption_id: int, now: 
             points=cost,
             counter_account=Account.PROGRAM_REDEEMED,
             member_account=Account.MEMBER_PENDING,
-            pending_until=now,
             description=f"Given reward {name} taken back",
             event_details={"redemptionId": encode_id("Redemption", redemption_id)},
         ),
-        now,
-    )
-    lot = await fetch_one(
-        conn, "SELECT id FROM point_lots WHERE transaction_id = ?", (unredeemed.transaction_id,)
-    )
-    assert lot is not None
-    await post_movement(
-        conn,
         Movement(
             program_id=program_id,
             member_id=member_id,
@@ -359,18 +344,16 @@ async def revoke_given_reward(conn: BaseDBAsyncClient, redemption_id: int, now: 
             points=-cost,
             counter_account=Account.PROGRAM_ISSUED,
             member_account=Account.MEMBER_PENDING,
-            lot_id=int(lot["id"]),
             description=f"The points given for {name} taken back",
             event_details={"redemptionId": encode_id("Redemption", redemption_id)},
             event_type="points.redemption_cancelled",
         ),
         now,
     )
-    await mature_lot(conn, int(lot["id"]), now)
     await fetch_one(
         conn,
         "UPDATE redemptions SET reversal_transaction_id = ? WHERE id = ? RETURNING id",
-        (unredeemed.transaction_id, redemption_id),
+        (unredeemed, redemption_id),
     )
     await append_event(
         conn,

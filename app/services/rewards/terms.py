@@ -8,16 +8,13 @@ locked.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.domain.errors import DomainError, ErrorCode
+from app.services.rewards.repository import RewardRecord
 from app.services.store_credit.service import credit_store_credit
 from app.services.tiers.service import reward_terms_for_member, unknown_tier_names
-
-if TYPE_CHECKING:
-    from app.services.rewards.service import RewardRecord
 
 
 async def member_reward_terms(
