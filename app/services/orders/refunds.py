@@ -438,7 +438,6 @@ async def _take_back(
     NEGATIVE_BALANCE policy, what is still short as a debt; returns (taken, unrecovered)."""
     if points == 0 or transaction_id is None:
         return 0, 0
-    left = points
     # Lock the member row first (as maturing does): the lots and the balance read below stay
     # as they are until this transaction ends.
     member = await fetch_one(
@@ -448,6 +447,63 @@ async def _take_back(
         (member_id,),
     )
     assert member is not None
+    left = await _take_back_from_lots(
+        conn,
+        program_id=program_id,
+        member_id=member_id,
+        transaction_id=transaction_id,
+        points=points,
+        order_ref=order_ref,
+        now=now,
+    )
+    if left == 0:
+        return points, 0
+    member = await fetch_one(
+        conn, "SELECT points_available FROM members WHERE id = ?", (member_id,)
+    )
+    assert member is not None
+    from_available = min(left, int(member["points_available"]))
+    if from_available > 0:
+        await _post_refund(
+            conn,
+            program_id=program_id,
+            member_id=member_id,
+            points=from_available,
+            description=f"Refund of order {order_ref}",
+            order_ref=order_ref,
+            now=now,
+        )
+    shortfall = left - from_available
+    if shortfall == 0:
+        return points, 0
+    if policy is not RefundShortfallPolicy.NEGATIVE_BALANCE:
+        return points - shortfall, shortfall
+    await _post_refund(
+        conn,
+        program_id=program_id,
+        member_id=member_id,
+        points=shortfall,
+        member_account=Account.MEMBER_DEBT,
+        description=f"Refund of order {order_ref}: {shortfall} points already spent, owed",
+        order_ref=order_ref,
+        now=now,
+    )
+    return points, 0
+
+
+async def _take_back_from_lots(
+    conn: BaseDBAsyncClient,
+    *,
+    program_id: int,
+    member_id: int,
+    transaction_id: int,
+    points: int,
+    order_ref: str,
+    now: datetime,
+) -> int:
+    """Take back what the order's own lot still holds pending, then what of it expired; returns
+    the points still to take back."""
+    left = points
     pending_lot = await fetch_one(
         conn,
         "SELECT id, remaining FROM point_lots WHERE transaction_id = ?"
@@ -456,20 +512,16 @@ async def _take_back(
     )
     if pending_lot is not None and int(pending_lot["remaining"]) > 0:
         from_pending = min(left, int(pending_lot["remaining"]))
-        await post_movement(
+        await _post_refund(
             conn,
-            Movement(
-                program_id=program_id,
-                member_id=member_id,
-                kind=TransactionKind.REFUND,
-                points=-from_pending,
-                counter_account=Account.PROGRAM_ISSUED,
-                member_account=Account.MEMBER_PENDING,
-                lot_id=int(pending_lot["id"]),
-                description=f"Refund of order {order_ref} (pending points)",
-                order_ref=order_ref,
-            ),
-            now,
+            program_id=program_id,
+            member_id=member_id,
+            points=from_pending,
+            member_account=Account.MEMBER_PENDING,
+            lot_id=int(pending_lot["id"]),
+            description=f"Refund of order {order_ref} (pending points)",
+            order_ref=order_ref,
+            now=now,
         )
         left -= from_pending
     # Points of the order that already expired left the member once: they count as taken.
@@ -486,44 +538,34 @@ async def _take_back(
             (from_expired, expired_lot["id"]),
         )
         left -= from_expired
-    if left == 0:
-        return points, 0
-    member = await fetch_one(
-        conn, "SELECT points_available FROM members WHERE id = ?", (member_id,)
-    )
-    assert member is not None
-    from_available = min(left, int(member["points_available"]))
-    if from_available > 0:
-        await post_movement(
-            conn,
-            Movement(
-                program_id=program_id,
-                member_id=member_id,
-                kind=TransactionKind.REFUND,
-                points=-from_available,
-                counter_account=Account.PROGRAM_ISSUED,
-                description=f"Refund of order {order_ref}",
-                order_ref=order_ref,
-            ),
-            now,
-        )
-    shortfall = left - from_available
-    if shortfall == 0:
-        return points, 0
-    if policy is not RefundShortfallPolicy.NEGATIVE_BALANCE:
-        return points - shortfall, shortfall
+    return left
+
+
+async def _post_refund(
+    conn: BaseDBAsyncClient,
+    *,
+    program_id: int,
+    member_id: int,
+    points: int,
+    description: str,
+    order_ref: str,
+    now: datetime,
+    member_account: Account = Account.MEMBER_AVAILABLE,
+    lot_id: int | None = None,
+) -> None:
+    """Take `points` of an order back off one of the member's accounts."""
     await post_movement(
         conn,
         Movement(
             program_id=program_id,
             member_id=member_id,
             kind=TransactionKind.REFUND,
-            points=-shortfall,
+            points=-points,
             counter_account=Account.PROGRAM_ISSUED,
-            member_account=Account.MEMBER_DEBT,
-            description=f"Refund of order {order_ref}: {shortfall} points already spent, owed",
+            member_account=member_account,
+            lot_id=lot_id,
+            description=description,
             order_ref=order_ref,
         ),
         now,
     )
-    return points, 0

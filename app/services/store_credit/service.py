@@ -313,40 +313,36 @@ async def issue_store_credit(data: IssueStoreCreditInput, scope: ProgramScope) -
             "reason": reason,
         },
     )
-    now = utc_now()
-    async with in_transaction() as conn:
-
-        async def perform() -> StoreCreditRecord:
-            return await _credit(
-                conn,
-                program_id=member.program_id,
-                member_id=member.id,
-                amount_minor=data.amount_minor,
-                currency=data.currency,
-                reason=reason,
-                source_ref=None,
-                now=now,
-            )
-
-        return await _run_movement_once(conn, request, now=now, perform=perform)
+    return await _run_movement_once(
+        request,
+        lambda conn, now: _credit(
+            conn,
+            program_id=member.program_id,
+            member_id=member.id,
+            amount_minor=data.amount_minor,
+            currency=data.currency,
+            reason=reason,
+            source_ref=None,
+            now=now,
+        ),
+    )
 
 
 async def _run_movement_once(
-    conn: BaseDBAsyncClient,
     request: IdempotentRequest,
-    *,
-    now: datetime,
-    perform: Callable[[], Awaitable[StoreCreditRecord]],
+    perform: Callable[[BaseDBAsyncClient, datetime], Awaitable[StoreCreditRecord]],
 ) -> StoreCreditResult:
-    """Every store-credit write remembers its movement's id and replays the movement."""
-    outcome = await run_once(
-        conn,
-        request,
-        now=now,
-        perform=perform,
-        remember=_remember_movement,
-        replay=lambda stored: _stored_movement(conn, stored),
-    )
+    """Every store-credit write: one transaction, once per key, replaying its movement."""
+    now = utc_now()
+    async with in_transaction() as conn:
+        outcome = await run_once(
+            conn,
+            request,
+            now=now,
+            perform=lambda: perform(conn, now),
+            remember=_remember_movement,
+            replay=lambda stored: _stored_movement(conn, stored),
+        )
     return StoreCreditResult(movement=outcome.value, replayed=outcome.replayed)
 
 
@@ -382,23 +378,20 @@ async def spend_store_credit(data: SpendStoreCreditInput, scope: ProgramScope) -
             "orderId": order_id,
         },
     )
-    now = utc_now()
-    async with in_transaction() as conn:
-
-        async def perform() -> StoreCreditRecord:
-            return await _move(
-                conn,
-                program_id=member.program_id,
-                member_id=member.id,
-                kind=TransactionKind.STORE_CREDIT_SPEND,
-                amount_minor=-data.amount_minor,
-                currency=program_currency,
-                reason=f"Order {order_id}",
-                order_ref=order_id,
-                now=now,
-            )
-
-        return await _run_movement_once(conn, request, now=now, perform=perform)
+    return await _run_movement_once(
+        request,
+        lambda conn, now: _move(
+            conn,
+            program_id=member.program_id,
+            member_id=member.id,
+            kind=TransactionKind.STORE_CREDIT_SPEND,
+            amount_minor=-data.amount_minor,
+            currency=program_currency,
+            reason=f"Order {order_id}",
+            order_ref=order_id,
+            now=now,
+        ),
+    )
 
 
 async def refund_store_credit(
@@ -424,13 +417,9 @@ async def refund_store_credit(
         operation=_REFUND,
         payload={"spendId": spend.id, "amountMinor": data.amount_minor, "reason": reason},
     )
-    now = utc_now()
-    async with in_transaction() as conn:
-
-        async def perform() -> StoreCreditRecord:
-            return await _refund(conn, spend, data.amount_minor, reason, now)
-
-        return await _run_movement_once(conn, request, now=now, perform=perform)
+    return await _run_movement_once(
+        request, lambda conn, now: _refund(conn, spend, data.amount_minor, reason, now)
+    )
 
 
 async def _refund(
