@@ -21,7 +21,7 @@ from app.domain.referrals import Signals
 from app.domain.validation import EMAIL_MAX, EXTERNAL_ID_MAX, NAME_MAX, Checker
 from app.services.actions.service import award_on_enrolment
 from app.services.core.events import append_event
-from app.services.members.service import MemberRecord, member_row
+from app.services.members.service import MEMBER_COLUMNS, MemberRecord, member_row
 from app.services.programs.service import ProgramScope, require_program
 from app.services.referrals.service import check_signals, on_member_enrolled, resolve_code
 
@@ -65,7 +65,7 @@ async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberR
                 "INSERT INTO members (program_id, customer_id, email, name, birthday, enrolled_at,"
                 " birthday_month_day, anniversary_month_day,"
                 " points_available, points_pending, lifetime_earned, lifetime_redeemed)"
-                f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0) RETURNING {member_row.columns}",
+                f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0) RETURNING {MEMBER_COLUMNS}",
                 (
                     program.id,
                     customer_id,
@@ -104,7 +104,7 @@ async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberR
                 awarded = True
             if awarded:
                 refreshed = await fetch_one(
-                    conn, f"SELECT {member_row.columns} FROM members WHERE id = ?", (member.id,)
+                    conn, f"SELECT {MEMBER_COLUMNS} FROM members WHERE id = ?", (member.id,)
                 )
                 assert refreshed is not None
                 member = member_row(refreshed)
