@@ -37,6 +37,7 @@ from app.graphql.types import (
 from app.services.access import member_tokens as member_tokens_service
 from app.services.actions import service as actions_service
 from app.services.ledger import adjustments as points_service
+from app.services.members import enrolment
 from app.services.members import opt_out as opt_out_service
 from app.services.members import service as members_service
 from app.services.orders import earning_rules as earning_rules_service
@@ -626,8 +627,8 @@ class Mutation(
     async def enroll_member(self, info: Info, input: EnrollMemberInput) -> EnrollMemberPayload:
         async def work() -> EnrollMemberPayload:
             principal = member_reader(info)
-            record = await members_service.enroll_member(
-                members_service.EnrollMemberInput(
+            record = await enrolment.enroll_member(
+                enrolment.EnrollMemberInput(
                     program_slug=input.program_slug,
                     customer_id=input.customer_id,
                     email=input.email,

@@ -25,7 +25,7 @@ from app.domain.earning import RuleKind
 from app.graphql.context import Context
 from app.graphql.ids import encode_id
 from app.graphql.schema import schema
-from app.services.members.service import EnrollMemberInput, enroll_member
+from app.services.members.enrolment import EnrollMemberInput, enroll_member
 from app.services.orders.earning_rules import RuleInput, create_earning_rule
 from app.services.orders.service import OrderLineInput, RecordOrderInput, record_order
 from app.services.programs.service import CreateProgramInput, create_program

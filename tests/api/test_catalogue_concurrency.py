@@ -9,7 +9,7 @@ from typing import Any
 from app.domain.ids import encode_id
 from app.services.ledger.adjustments import AdjustPointsInput, adjust_points
 from app.services.ledger.verify import verify_ledger
-from app.services.members.service import EnrollMemberInput, enroll_member
+from app.services.members.enrolment import EnrollMemberInput, enroll_member
 from tests.api.catalogue_factories import (
     CANCEL,
     MARK_USED,

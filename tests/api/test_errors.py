@@ -6,6 +6,7 @@ from typing import Any, NoReturn
 
 import pytest
 
+from app.services.members import enrolment
 from app.services.members import service as members_service
 from app.services.programs import service as programs_service
 from tests.api.conftest import Api
@@ -133,7 +134,7 @@ async def test_an_unexpected_error_in_a_mutation_is_masked_not_a_user_error(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await create_program(api)
-    monkeypatch.setattr(members_service, "enroll_member", explode_async)
+    monkeypatch.setattr(enrolment, "enroll_member", explode_async)
 
     response = await api.post(ENROLL, {"input": {"programSlug": "shop", "customerId": "c"}})
 

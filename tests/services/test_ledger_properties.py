@@ -107,7 +107,7 @@ from app.jobs.maturing import mature_due_points
 from app.jobs.progress import SilentProgress
 from app.services.ledger.adjustments import AdjustPointsInput, adjust_points
 from app.services.ledger.verify import verify_ledger
-from app.services.members.service import EnrollMemberInput, enroll_member
+from app.services.members.enrolment import EnrollMemberInput, enroll_member
 from app.services.orders.refunds import RefundLine, RefundOrderInput, refund_order
 from app.services.orders.service import OrderLineInput, RecordOrderInput, record_order
 from app.services.programs.service import (

@@ -32,7 +32,7 @@ from app.db import connection, fetch_all, fetch_one
 from app.domain.errors import DomainError, ErrorCode
 from app.services.ledger.adjustments import AdjustPointsInput, adjust_points
 from app.services.ledger.verify import verify_ledger
-from app.services.members.service import EnrollMemberInput, enroll_member
+from app.services.members.enrolment import EnrollMemberInput, enroll_member
 from app.services.programs.service import CreateProgramInput, create_program
 from app.services.store_credit.service import (
     IssueStoreCreditInput,

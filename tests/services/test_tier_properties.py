@@ -63,7 +63,7 @@ from app.domain.tiers import (
 from app.jobs.memberships import end_memberships
 from app.jobs.tiers import recalculate_tiers, review_tiers
 from app.services.ledger.adjustments import AdjustPointsInput, adjust_points
-from app.services.members.service import EnrollMemberInput, enroll_member
+from app.services.members.enrolment import EnrollMemberInput, enroll_member
 from app.services.memberships.service import (
     MembershipEventInput,
     UpsertPlanInput,

@@ -24,8 +24,10 @@ from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
 from app.domain.validation import EXTERNAL_ID_MAX, IDEMPOTENCY_KEY_MAX, NAME_MAX, Checker
+from app.rows import RowMapper
 from app.services.core import idempotency
 from app.services.core.events import append_event
+from app.services.core.idempotency import IdempotentRequest, run_once
 from app.services.ledger.service import Movement, expiry_settings, lock_member, post_movement
 from app.services.members.service import MemberRecord, require_member
 from app.services.programs.service import ProgramScope, require_program
@@ -35,10 +37,6 @@ MAX_ACTION_POINTS = 1_000_000
 MAX_FREQUENCY_LIMIT = 1000
 QUALIFIER_MAX = 64
 _OPERATION = "recordAction"
-_COLUMNS = (
-    "id, program_id, name, action, qualifier, points, frequency, frequency_limit, cap_points,"
-    " paused, created_at, updated_at, self_service"
-)
 
 
 @dataclass(frozen=True)
@@ -91,22 +89,7 @@ class ActionAward:
     member_id: int
 
 
-def _record(row: dict[str, Any]) -> ActionRuleRecord:
-    return ActionRuleRecord(
-        id=int(row["id"]),
-        program_id=int(row["program_id"]),
-        name=row["name"],
-        action=ActionKind(row["action"]),
-        qualifier=row["qualifier"],
-        points=int(row["points"]),
-        frequency=Frequency(row["frequency"]),
-        frequency_limit=int(row["frequency_limit"]),
-        cap_points=None if row["cap_points"] is None else int(row["cap_points"]),
-        paused=bool(row["paused"]),
-        created_at=as_datetime(row["created_at"]),
-        updated_at=as_datetime(row["updated_at"]),
-        self_service=bool(row["self_service"]),
-    )
+_record = RowMapper(ActionRuleRecord)
 
 
 def _qualifier(check: Checker, action: ActionKind, qualifier: str | None) -> str:
@@ -150,7 +133,7 @@ async def create_action_rule(program_slug: str, data: ActionRuleInput) -> Action
             conn,
             "INSERT INTO action_rules (program_id, name, action, qualifier, points, frequency,"
             " frequency_limit, cap_points, paused, created_at, updated_at, self_service)"
-            f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
+            f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_record.columns}",
             (
                 program.id,
                 name,
@@ -188,7 +171,7 @@ async def update_action_rule(rule_id: int, data: ActionRuleInput) -> ActionRuleR
             conn,
             "UPDATE action_rules SET name = ?, action = ?, qualifier = ?, points = ?,"
             " frequency = ?, frequency_limit = ?, cap_points = ?, updated_at = ?,"
-            f" self_service = ? WHERE id = ? RETURNING {_COLUMNS}",
+            f" self_service = ? WHERE id = ? RETURNING {_record.columns}",
             (
                 name,
                 data.action.value,
@@ -219,7 +202,8 @@ async def update_action_rule(rule_id: int, data: ActionRuleInput) -> ActionRuleR
 async def set_action_rule_paused(rule_id: int, paused: bool) -> ActionRuleRecord:
     row = await fetch_one(
         connection(),
-        f"UPDATE action_rules SET paused = ?, updated_at = ? WHERE id = ? RETURNING {_COLUMNS}",
+        "UPDATE action_rules SET paused = ?, updated_at = ? WHERE id = ?"
+        f" RETURNING {_record.columns}",
         (paused, utc_now(), rule_id),
     )
     if row is None:
@@ -230,15 +214,15 @@ async def set_action_rule_paused(rule_id: int, paused: bool) -> ActionRuleRecord
 async def list_action_rules(program_id: int) -> list[ActionRuleRecord]:
     rows = await fetch_all(
         connection(),
-        f"SELECT {_COLUMNS} FROM action_rules WHERE program_id = ? ORDER BY id",
+        f"SELECT {_record.columns} FROM action_rules WHERE program_id = ? ORDER BY id",
         (program_id,),
     )
-    return [_record(row) for row in rows]
+    return _record.all(rows)
 
 
 async def get_action_rule(rule_id: int, scope: ProgramScope) -> ActionRuleRecord | None:
     row = await fetch_one(
-        connection(), f"SELECT {_COLUMNS} FROM action_rules WHERE id = ?", (rule_id,)
+        connection(), f"SELECT {_record.columns} FROM action_rules WHERE id = ?", (rule_id,)
     )
     if row is None or (scope is not None and int(row["program_id"]) != scope):
         return None
@@ -250,7 +234,7 @@ async def active_rule(
 ) -> ActionRuleRecord | None:
     row = await fetch_one(
         conn,
-        f"SELECT {_COLUMNS} FROM action_rules WHERE program_id = ? AND action = ?"
+        f"SELECT {_record.columns} FROM action_rules WHERE program_id = ? AND action = ?"
         " AND qualifier = ? AND paused = ? ORDER BY id LIMIT 1",
         (program_id, action.value, qualifier, False),
     )
@@ -419,69 +403,87 @@ async def record_action(data: RecordActionInput, scope: ProgramScope) -> ActionA
     check.raise_if_any()
     member = await require_member(data.member_id, scope)
     _refuse_opted_out(member)
-    fingerprint = idempotency.request_fingerprint(
-        _OPERATION,
-        {
+    request = IdempotentRequest.of(
+        scope=idempotency.scope_of(member.program_id, member.id, by_member=data.by_member),
+        key=data.idempotency_key,
+        operation=_OPERATION,
+        payload={
             "memberId": member.id,
             "action": data.action.value,
             "qualifier": qualifier,
             "reference": reference,
         },
     )
-    scope_key = idempotency.scope_of(member.program_id, member.id, by_member=data.by_member)
     async with in_transaction() as conn:
-        stored = await idempotency.claim(
-            conn,
-            scope=scope_key,
-            key=data.idempotency_key,
-            operation=_OPERATION,
-            fingerprint=fingerprint,
-            now=now,
-        )
-        if stored is not None:
+
+        async def perform() -> ActionAward:
+            return await _award_reported_action(
+                conn,
+                data,
+                member,
+                qualifier=qualifier,
+                reference=reference or f"key:{data.idempotency_key.strip()}",
+                occurred_at=occurred_at.astimezone(now.tzinfo),
+                now=now,
+            )
+
+        async def replay(stored: dict[str, Any]) -> ActionAward:
             return ActionAward(
                 points=int(stored["points"]),
                 transaction_id=stored["transactionId"],
                 already_recorded=True,
                 member_id=member.id,
             )
-        rule = await active_rule(conn, member.program_id, data.action, qualifier)
-        if rule is None:
-            raise DomainError(
-                ErrorCode.ACTION_NOT_REWARDED,
-                f"the program has no active rule for {data.action}"
-                + (f" ({qualifier})" if qualifier else ""),
-                ["input", "action"],
-            )
-        if data.by_member and not rule.self_service:
-            raise DomainError(
-                ErrorCode.FORBIDDEN,
-                f"members cannot report {data.action} themselves; the store's backend does",
-                ["input", "action"],
-            )
-        # An opt-out may have committed since the member was read above: look again under the
-        # member's lock, which the opt-out takes too.
-        await lock_member(conn, member.id)
-        current = await fetch_one(
-            conn, "SELECT opted_out_at FROM members WHERE id = ?", (member.id,)
-        )
-        if current is not None and current["opted_out_at"] is not None:
-            _refuse_opted_out(replace(member, opted_out_at=as_datetime(current["opted_out_at"])))
-        award = await award_action(
+
+        outcome = await run_once(
             conn,
-            rule=rule,
-            member_id=member.id,
-            reference=reference or f"key:{data.idempotency_key.strip()}",
-            occurred_at=occurred_at.astimezone(now.tzinfo),
+            request,
             now=now,
+            perform=perform,
+            remember=lambda award: {"points": award.points, "transactionId": award.transaction_id},
+            replay=replay,
         )
-        await idempotency.store_response(
-            conn,
-            scope=scope_key,
-            key=data.idempotency_key,
-            response={"points": award.points, "transactionId": award.transaction_id},
+    return outcome.value
+
+
+async def _award_reported_action(
+    conn: BaseDBAsyncClient,
+    data: RecordActionInput,
+    member: MemberRecord,
+    *,
+    qualifier: str,
+    reference: str,
+    occurred_at: datetime,
+    now: datetime,
+) -> ActionAward:
+    rule = await active_rule(conn, member.program_id, data.action, qualifier)
+    if rule is None:
+        raise DomainError(
+            ErrorCode.ACTION_NOT_REWARDED,
+            f"the program has no active rule for {data.action}"
+            + (f" ({qualifier})" if qualifier else ""),
+            ["input", "action"],
         )
-    return award
+    if data.by_member and not rule.self_service:
+        raise DomainError(
+            ErrorCode.FORBIDDEN,
+            f"members cannot report {data.action} themselves; the store's backend does",
+            ["input", "action"],
+        )
+    # An opt-out may have committed since the member was read above: look again under the
+    # member's lock, which the opt-out takes too.
+    await lock_member(conn, member.id)
+    current = await fetch_one(conn, "SELECT opted_out_at FROM members WHERE id = ?", (member.id,))
+    if current is not None and current["opted_out_at"] is not None:
+        _refuse_opted_out(replace(member, opted_out_at=as_datetime(current["opted_out_at"])))
+    return await award_action(
+        conn,
+        rule=rule,
+        member_id=member.id,
+        reference=reference,
+        occurred_at=occurred_at,
+        now=now,
+    )
 
 
 async def preview_action(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from app.db import in_transaction, utc_now
 from app.domain.errors import ErrorCode
 from app.domain.ledger import Account, TransactionKind
 from app.domain.money import MAX_POINTS_PER_MOVEMENT
 from app.domain.validation import IDEMPOTENCY_KEY_MAX, REASON_MAX, Checker
-from app.services.core import idempotency
+from app.services.core.idempotency import IdempotentRequest, run_once
 from app.services.ledger.service import Movement, post_movement
 from app.services.members.service import MemberRecord, require_member
 from app.services.programs.service import ProgramScope
@@ -45,21 +46,16 @@ async def adjust_points(data: AdjustPointsInput, scope: ProgramScope) -> Adjustm
     check.raise_if_any()
     assert reason is not None
     member = await require_member(data.member_id, scope)
-    fingerprint = idempotency.request_fingerprint(
-        _OPERATION, {"memberId": member.id, "points": data.points, "reason": reason}
+    request = IdempotentRequest.of(
+        scope=str(member.program_id),
+        key=data.idempotency_key,
+        operation=_OPERATION,
+        payload={"memberId": member.id, "points": data.points, "reason": reason},
     )
     now = utc_now()
-    scope_key = str(member.program_id)
     async with in_transaction() as conn:
-        stored = await idempotency.claim(
-            conn,
-            scope=scope_key,
-            key=data.idempotency_key,
-            operation=_OPERATION,
-            fingerprint=fingerprint,
-            now=now,
-        )
-        if stored is None:
+
+        async def perform() -> int:
             posted = await post_movement(
                 conn,
                 Movement(
@@ -73,14 +69,19 @@ async def adjust_points(data: AdjustPointsInput, scope: ProgramScope) -> Adjustm
                 ),
                 now,
             )
-            transaction_id = posted.transaction_id
-            await idempotency.store_response(
-                conn,
-                scope=scope_key,
-                key=data.idempotency_key,
-                response={"transactionId": transaction_id},
-            )
-        else:
-            transaction_id = int(stored["transactionId"])
+            return posted.transaction_id
+
+        outcome = await run_once(
+            conn,
+            request,
+            now=now,
+            perform=perform,
+            remember=lambda transaction_id: {"transactionId": transaction_id},
+            replay=_stored_transaction_id,
+        )
     refreshed = await require_member(member.id, scope)
-    return Adjustment(member=refreshed, transaction_id=transaction_id, replayed=stored is not None)
+    return Adjustment(member=refreshed, transaction_id=outcome.value, replayed=outcome.replayed)
+
+
+async def _stored_transaction_id(stored: dict[str, Any]) -> int:
+    return int(stored["transactionId"])

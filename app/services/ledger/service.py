@@ -229,6 +229,61 @@ async def post_movement(
     atomically, whether the member can pay (and on PostgreSQL locks the member row, which
     serialises everything else this function does for that member).
     """
+    _check_movement(movement)
+    points = movement.points
+    deltas = _balance_deltas(movement)
+    balance = await _update_balances(conn, movement, deltas, now)
+    # Net change of the member's points: maturing and debt recovery move points between the
+    # member's own accounts and change nothing in total.
+    net_points = 0 if movement.counter_account in _MEMBER_ACCOUNTS else points
+    transaction_id = await _insert_journal_transaction(
+        conn,
+        program_id=movement.program_id,
+        member_id=movement.member_id,
+        kind=movement.kind,
+        points=net_points,
+        description=movement.description,
+        order_ref=movement.order_ref,
+        member_account=movement.member_account,
+        counter_account=movement.counter_account,
+        amount=points,
+        now=now,
+    )
+    spent_lots_expire_at = await _move_lots(conn, movement, transaction_id, now)
+    available_after = int(balance["points_available"])
+    pending_after = int(balance["points_pending"])
+    debt_after = int(balance["points_debt"])
+    await append_event(
+        conn,
+        program_id=movement.program_id,
+        member_id=movement.member_id,
+        event_type=movement.event_type or _EVENT_TYPES[movement.kind],
+        payload={
+            "activityId": encode_id("Activity", transaction_id),
+            "memberId": encode_id("Member", movement.member_id),
+            "kind": movement.kind.value,
+            "points": points,
+            "availableAfter": available_after,
+            "pendingAfter": pending_after,
+            "description": movement.description,
+            **({"orderId": movement.order_ref} if movement.order_ref else {}),
+            **movement.event_details,
+        },
+        now=now,
+    )
+    posted = PostedTransaction(
+        transaction_id=transaction_id,
+        available_after=available_after,
+        pending_after=pending_after,
+        debt_after=debt_after,
+        spent_lots_expire_at=spent_lots_expire_at,
+    )
+    if deltas.available > 0 and debt_after > 0:
+        await _recover_debt(conn, movement, posted, now)
+    return posted
+
+
+def _check_movement(movement: Movement) -> None:
     if movement.points == 0:
         raise ValueError("a ledger movement must move points")
     pending_credit = movement.member_account is Account.MEMBER_PENDING and movement.points > 0
@@ -238,13 +293,18 @@ async def post_movement(
         movement.member_account is Account.MEMBER_PENDING and movement.points < 0
     ):
         raise ValueError("a debit of pending points, and only that, names its lot")
-    points = movement.points
-    if abs(points) > MAX_POINTS_PER_MOVEMENT:
+    size = abs(movement.points)
+    if size > MAX_POINTS_PER_MOVEMENT:
         raise DomainError(
             ErrorCode.POINTS_LIMIT_EXCEEDED,
-            f"one movement moves at most {MAX_POINTS_PER_MOVEMENT} points, not {abs(points)}",
+            f"one movement moves at most {MAX_POINTS_PER_MOVEMENT} points, not {size}",
         )
-    deltas = _balance_deltas(movement)
+
+
+async def _update_balances(
+    conn: BaseDBAsyncClient, movement: Movement, deltas: _Deltas, now: datetime
+) -> dict[str, Any]:
+    """The guarded update of the member's balances; raises when it would take one out of range."""
     activity_at = now if movement.kind in MEMBER_ACTIVITY_KINDS else None
     balance = await fetch_one(
         conn,
@@ -278,10 +338,10 @@ async def post_movement(
     )
     if balance is None:
         field_path = ["input", "points"] if movement.kind is TransactionKind.ADJUST else None
-        if points < 0:
+        if movement.points < 0:
             raise DomainError(
                 movement.shortfall_code,
-                f"the member has fewer than {-points} points available",
+                f"the member has fewer than {-movement.points} points available",
                 field_path,
             )
         raise DomainError(
@@ -289,23 +349,15 @@ async def post_movement(
             f"a balance or lifetime total would pass {MAX_BALANCE} points",
             field_path,
         )
-    # Net change of the member's points: maturing and debt recovery move points between the
-    # member's own accounts and change nothing in total.
-    net_points = 0 if movement.counter_account in _MEMBER_ACCOUNTS else points
-    transaction_id = await _insert_journal_transaction(
-        conn,
-        program_id=movement.program_id,
-        member_id=movement.member_id,
-        kind=movement.kind,
-        points=net_points,
-        description=movement.description,
-        order_ref=movement.order_ref,
-        member_account=movement.member_account,
-        counter_account=movement.counter_account,
-        amount=points,
-        now=now,
-    )
-    spent_lots_expire_at: datetime | None = None
+    return balance
+
+
+async def _move_lots(
+    conn: BaseDBAsyncClient, movement: Movement, transaction_id: int, now: datetime
+) -> datetime | None:
+    """A credit opens a lot; a debit takes from lots. Returns when the spent lots would have
+    expired, for a spend of available points."""
+    points = movement.points
     if points > 0 and movement.counter_account not in _MEMBER_ACCOUNTS:
         expires_at = (
             None
@@ -336,7 +388,7 @@ async def post_movement(
     elif points < 0 and movement.expiring_lots:
         await _expire_lots(conn, movement, transaction_id)
     elif points < 0 and movement.member_account is Account.MEMBER_AVAILABLE:
-        spent_lots_expire_at = await _consume_lots(conn, movement.member_id, -points)
+        return await _consume_lots(conn, movement.member_id, -points)
     elif points < 0 and movement.member_account is Account.MEMBER_PENDING:
         taken = await execute(
             conn,
@@ -346,37 +398,7 @@ async def post_movement(
         )
         if taken != 1:
             raise RuntimeError(f"pending lot {movement.lot_id} cannot give {-points} points")
-    available_after = int(balance["points_available"])
-    pending_after = int(balance["points_pending"])
-    debt_after = int(balance["points_debt"])
-    await append_event(
-        conn,
-        program_id=movement.program_id,
-        member_id=movement.member_id,
-        event_type=movement.event_type or _EVENT_TYPES[movement.kind],
-        payload={
-            "activityId": encode_id("Activity", transaction_id),
-            "memberId": encode_id("Member", movement.member_id),
-            "kind": movement.kind.value,
-            "points": points,
-            "availableAfter": available_after,
-            "pendingAfter": pending_after,
-            "description": movement.description,
-            **({"orderId": movement.order_ref} if movement.order_ref else {}),
-            **movement.event_details,
-        },
-        now=now,
-    )
-    posted = PostedTransaction(
-        transaction_id=transaction_id,
-        available_after=available_after,
-        pending_after=pending_after,
-        debt_after=debt_after,
-        spent_lots_expire_at=spent_lots_expire_at,
-    )
-    if deltas.available > 0 and debt_after > 0:
-        await _recover_debt(conn, movement, posted, now)
-    return posted
+    return None
 
 
 async def _recover_debt(

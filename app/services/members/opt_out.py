@@ -9,12 +9,16 @@ the first opt-out time.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import fetch_one, in_transaction, utc_now
 from app.domain.ids import encode_id
 from app.domain.validation import IDEMPOTENCY_KEY_MAX, Checker
-from app.services.core import idempotency
 from app.services.core.events import append_event
+from app.services.core.idempotency import IdempotentRequest, run_once
 from app.services.members.service import MemberRecord, get_member, require_member
 from app.services.programs.service import ProgramScope
 
@@ -35,50 +39,60 @@ async def set_member_opt_out(data: SetMemberOptOutInput, scope: ProgramScope) ->
     check.raise_if_any()
     member = await require_member(data.member_id, scope)
     now = utc_now()
-    scope_key = str(member.program_id)
     async with in_transaction() as conn:
-        if data.idempotency_key is not None:
-            stored = await idempotency.claim(
-                conn,
-                scope=scope_key,
+
+        async def perform() -> None:
+            await _set_opt_out(conn, member, data.opted_out, now)
+
+        if data.idempotency_key is None:
+            await perform()
+        else:
+            request = IdempotentRequest.of(
+                scope=str(member.program_id),
                 key=data.idempotency_key,
                 operation=_OPERATION,
-                fingerprint=idempotency.request_fingerprint(
-                    _OPERATION, {"memberId": member.id, "optedOut": data.opted_out}
-                ),
+                payload={"memberId": member.id, "optedOut": data.opted_out},
+            )
+            await run_once(
+                conn,
+                request,
                 now=now,
-            )
-            if stored is not None:
-                replayed = await get_member(member.id, scope)
-                assert replayed is not None
-                return replayed
-        if data.opted_out:
-            changed = await fetch_one(
-                conn,
-                "UPDATE members SET opted_out_at = ? WHERE id = ? AND opted_out_at IS NULL"
-                " RETURNING id",
-                (now, member.id),
-            )
-        else:
-            changed = await fetch_one(
-                conn,
-                "UPDATE members SET opted_out_at = NULL WHERE id = ? AND opted_out_at IS NOT NULL"
-                " RETURNING id",
-                (member.id,),
-            )
-        if changed is not None:
-            await append_event(
-                conn,
-                program_id=member.program_id,
-                member_id=member.id,
-                event_type="member.opted_out" if data.opted_out else "member.opted_in",
-                payload={"memberId": encode_id("Member", member.id)},
-                now=now,
-            )
-        if data.idempotency_key is not None:
-            await idempotency.store_response(
-                conn, scope=scope_key, key=data.idempotency_key, response={"memberId": member.id}
+                perform=perform,
+                remember=lambda _: {"memberId": member.id},
+                replay=_nothing_to_replay,
             )
     updated = await get_member(member.id, scope)
     assert updated is not None
     return updated
+
+
+async def _nothing_to_replay(stored: dict[str, Any]) -> None:
+    """A replay answers with the member as it is now, like the first answer did."""
+
+
+async def _set_opt_out(
+    conn: BaseDBAsyncClient, member: MemberRecord, opted_out: bool, now: datetime
+) -> None:
+    if opted_out:
+        changed = await fetch_one(
+            conn,
+            "UPDATE members SET opted_out_at = ? WHERE id = ? AND opted_out_at IS NULL"
+            " RETURNING id",
+            (now, member.id),
+        )
+    else:
+        changed = await fetch_one(
+            conn,
+            "UPDATE members SET opted_out_at = NULL WHERE id = ? AND opted_out_at IS NOT NULL"
+            " RETURNING id",
+            (member.id,),
+        )
+    if changed is not None:
+        await append_event(
+            conn,
+            program_id=member.program_id,
+            member_id=member.id,
+            event_type="member.opted_out" if opted_out else "member.opted_in",
+            payload={"memberId": encode_id("Member", member.id)},
+            now=now,
+        )

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import functools
 import operator
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-
-from tortoise.exceptions import IntegrityError
 
 from app.db import (
     as_date,
@@ -18,33 +15,19 @@ from app.db import (
     connection,
     fetch_all,
     fetch_one,
-    in_transaction,
     quick_read,
     quick_read_values,
-    utc_now,
 )
 from app.domain.errors import DomainError, ErrorCode
-from app.domain.expiry import local_date, month_day
-from app.domain.ids import encode_id
 from app.domain.ledger import STORE_CREDIT_KINDS
-from app.domain.referrals import Signals
-from app.domain.validation import EMAIL_MAX, EXTERNAL_ID_MAX, NAME_MAX, Checker, is_lookup_text
-from app.services.core.events import append_event
-from app.services.programs.service import ProgramScope, in_scope, require_program
-from app.services.referrals.creation import on_member_enrolled
-from app.services.referrals.fraud import check_signals
-from app.services.referrals.service import resolve_code
+from app.domain.validation import is_lookup_text
+from app.services.programs.service import ProgramScope, in_scope
 
-_COLUMNS = (
-    "id, program_id, customer_id, email, name, birthday, enrolled_at, points_available,"
-    " points_pending, lifetime_earned, lifetime_redeemed, points_debt, opted_out_at"
-)
 _NO_CURSOR = 2**63 - 1
 # The activity feed is the member's points; store credit has its own history.
 _POINTS_ONLY = " AND kind NOT IN ({})".format(
     ", ".join(f"'{kind.value}'" for kind in sorted(STORE_CREDIT_KINDS))
 )
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
 @dataclass(frozen=True)
@@ -77,19 +60,15 @@ class ActivityRecord:
     created_at: datetime
 
 
-@dataclass(frozen=True)
-class EnrollMemberInput:
-    program_slug: str
-    customer_id: str
-    email: str | None = None
-    name: str | None = None
-    birthday: date | None = None
-    # A referrer's code the customer came with, and what the store knows of their device.
-    referral_code: str | None = None
-    signals: Signals | None = None
+MEMBER_COLUMNS = (
+    "id, program_id, customer_id, email, name, birthday, enrolled_at, points_available,"
+    " points_pending, lifetime_earned, lifetime_redeemed, points_debt, opted_out_at"
+)
 
 
-def _record(row: dict[str, Any]) -> MemberRecord:
+def member_row(row: dict[str, Any]) -> MemberRecord:
+    """Written out rather than a RowMapper: member status reads a member on every request, and
+    the generic mapper's loop costs about a third more per row here."""
     return MemberRecord(
         id=int(row["id"]),
         program_id=int(row["program_id"]),
@@ -138,12 +117,12 @@ def _activity_of_values(values: tuple[Any, ...]) -> ActivityRecord:
 def _member_in_scope(rows: list[dict[str, Any]], scope: ProgramScope) -> MemberRecord | None:
     if not rows or not in_scope(int(rows[0]["program_id"]), scope):
         return None
-    return _record(rows[0])
+    return member_row(rows[0])
 
 
 async def get_member(member_id: int, scope: ProgramScope) -> MemberRecord | None:
     rows = await fetch_all(
-        connection(), f"SELECT {_COLUMNS} FROM members WHERE id = ?", (member_id,)
+        connection(), f"SELECT {MEMBER_COLUMNS} FROM members WHERE id = ?", (member_id,)
     )
     return _member_in_scope(rows, scope)
 
@@ -151,7 +130,7 @@ async def get_member(member_id: int, scope: ProgramScope) -> MemberRecord | None
 async def read_member(member_id: int, scope: ProgramScope) -> MemberRecord | None:
     """`get_member` for answering queries: the last commit at once (`quick_read`). Services
     that go on to write use `get_member`, which on SQLite waits for a write in progress."""
-    rows = await quick_read(f"SELECT {_COLUMNS} FROM members WHERE id = ?", (member_id,))
+    rows = await quick_read(f"SELECT {MEMBER_COLUMNS} FROM members WHERE id = ?", (member_id,))
     return _member_in_scope(rows, scope)
 
 
@@ -171,10 +150,10 @@ async def get_member_by_customer_id(program_id: int, customer_id: str) -> Member
     if not is_lookup_text(customer_id):
         return None
     rows = await quick_read(
-        f"SELECT {_COLUMNS} FROM members WHERE program_id = ? AND customer_id = ?",
+        f"SELECT {MEMBER_COLUMNS} FROM members WHERE program_id = ? AND customer_id = ?",
         (program_id, customer_id),
     )
-    return _record(rows[0]) if rows else None
+    return member_row(rows[0]) if rows else None
 
 
 async def list_activity(
@@ -193,86 +172,6 @@ async def list_activity(
         (member_id, member_id, before_id if before_id is not None else _NO_CURSOR, limit),
     )
     return [_activity_of_values(row) for row in rows]
-
-
-async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberRecord:
-    check = Checker()
-    customer_id = check.text(["input", "customerId"], data.customer_id, EXTERNAL_ID_MAX)
-    email = check.text(["input", "email"], data.email, EMAIL_MAX, required=False)
-    if email is not None and not _EMAIL.match(email):
-        check.add(ErrorCode.INVALID_VALUE, "email is not an email address", ["input", "email"])
-    name = check.text(["input", "name"], data.name, NAME_MAX, required=False)
-    if data.birthday is not None and data.birthday > utc_now().date():
-        check.add(ErrorCode.INVALID_VALUE, "birthday is in the future", ["input", "birthday"])
-    check_signals(check, data.signals, ["input", "signals"])
-    check.raise_if_any()
-    program = await require_program(data.program_slug, scope)
-    referrer = (
-        None
-        if data.referral_code is None
-        else await resolve_code(program, data.referral_code, ["input", "referralCode"])
-    )
-    now = utc_now()
-    try:
-        async with in_transaction() as conn:
-            row = await fetch_one(
-                conn,
-                "INSERT INTO members (program_id, customer_id, email, name, birthday, enrolled_at,"
-                " birthday_month_day, anniversary_month_day,"
-                " points_available, points_pending, lifetime_earned, lifetime_redeemed)"
-                f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0) RETURNING {_COLUMNS}",
-                (
-                    program.id,
-                    customer_id,
-                    email,
-                    name,
-                    data.birthday,
-                    now,
-                    None if data.birthday is None else month_day(data.birthday),
-                    # UTC: a later change of the program's zone moves no stored key (the
-                    # anniversary job widens its search by a day and checks the local date).
-                    month_day(local_date(now, "UTC")),
-                ),
-            )
-            assert row is not None
-            member = _record(row)
-            await append_event(
-                conn,
-                program_id=program.id,
-                member_id=member.id,
-                event_type="member.enrolled",
-                payload={"memberId": encode_id("Member", member.id), "customerId": customer_id},
-                now=now,
-            )
-            # Imported here: actions needs members' lookups, and enrolment needs its welcome award.
-            from app.services.actions.service import award_on_enrolment
-
-            awarded = await award_on_enrolment(conn, program.id, member.id, now) is not None
-            # The member's referral code, and the referral they came with (services/referrals.py).
-            if await on_member_enrolled(
-                conn,
-                program=program,
-                member_id=member.id,
-                customer_id=member.customer_id,
-                email=email,
-                referrer=referrer,
-                signals=data.signals,
-                now=now,
-            ):
-                awarded = True
-            if awarded:
-                refreshed = await fetch_one(
-                    conn, f"SELECT {_COLUMNS} FROM members WHERE id = ?", (member.id,)
-                )
-                assert refreshed is not None
-                member = _record(refreshed)
-    except IntegrityError as exc:
-        raise DomainError(
-            ErrorCode.MEMBER_ALREADY_ENROLLED,
-            f"customer {customer_id!r} is already a member of {program.slug!r}",
-            ["input", "customerId"],
-        ) from exc
-    return member
 
 
 async def get_activity(transaction_id: int, scope: ProgramScope) -> ActivityRecord | None:

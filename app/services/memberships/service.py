@@ -12,6 +12,7 @@ two starts, and the partial unique index on live memberships backs it up.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -21,13 +22,10 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 
 from app.db import (
-    as_datetime,
-    as_optional_datetime,
     connection,
     execute,
     fetch_all,
     fetch_one,
-    from_json,
     in_transaction,
     utc_now,
 )
@@ -53,8 +51,9 @@ from app.domain.money import MAX_AMOUNT_MINOR, is_known_currency
 from app.domain.rewards import RewardUnavailable
 from app.domain.tiers import MAX_TIER_MULTIPLIER, TierChangeReason
 from app.domain.validation import IDEMPOTENCY_KEY_MAX, NAME_MAX, Checker
-from app.services.core import idempotency
+from app.rows import RowMapper
 from app.services.core.events import append_event
+from app.services.core.idempotency import IdempotentRequest, run_once
 from app.services.ledger.service import lock_member
 from app.services.programs.service import ProgramScope, require_program
 from app.services.rewards.gifts import GiveReward, give_reward, require_giftable_reward
@@ -103,55 +102,10 @@ _PLAN_COLUMNS = (
     " p.welcome_reward_id, p.active"
 )
 _PLAN_FROM = " FROM membership_plans p LEFT JOIN tiers t ON t.id = p.tier_id"
-_COLUMNS = (
-    "id, program_id, member_id, plan_id, status, started_at, current_period_start,"
-    " current_period_end, cancel_at_period_end, ends_at, ended_at, end_reason,"
-    " welcome_redemption_id"
-)
 
 
-def _plan(row: dict[str, Any]) -> PlanRecord:
-    return PlanRecord(
-        id=int(row["id"]),
-        program_id=int(row["program_id"]),
-        code=str(row["code"]),
-        name=str(row["name"]),
-        fee_minor=int(row["fee_minor"]),
-        currency=str(row["currency"]),
-        interval=BillingInterval(row["interval"]),
-        trial_days=int(row["trial_days"]),
-        grace_days=int(row["grace_days"]),
-        tier_id=None if row["tier_id"] is None else int(row["tier_id"]),
-        tier_name=None if row["tier_name"] is None else str(row["tier_name"]),
-        earn_multiplier=None
-        if row["earn_multiplier"] is None
-        else Decimal(str(row["earn_multiplier"])),
-        perks=tuple(from_json(row["perks"]) or ()),
-        welcome_reward_id=None
-        if row["welcome_reward_id"] is None
-        else int(row["welcome_reward_id"]),
-        active=bool(row["active"]),
-    )
-
-
-def _membership(row: dict[str, Any]) -> MembershipRecord:
-    return MembershipRecord(
-        id=int(row["id"]),
-        program_id=int(row["program_id"]),
-        member_id=int(row["member_id"]),
-        plan_id=int(row["plan_id"]),
-        status=MembershipStatus(row["status"]),
-        started_at=as_datetime(row["started_at"]),
-        current_period_start=as_datetime(row["current_period_start"]),
-        current_period_end=as_datetime(row["current_period_end"]),
-        cancel_at_period_end=bool(row["cancel_at_period_end"]),
-        ends_at=as_datetime(row["ends_at"]),
-        ended_at=as_optional_datetime(row["ended_at"]),
-        end_reason=None if row["end_reason"] is None else EndReason(row["end_reason"]),
-        welcome_redemption_id=None
-        if row["welcome_redemption_id"] is None
-        else int(row["welcome_redemption_id"]),
-    )
+_plan = RowMapper(PlanRecord)
+_membership = RowMapper(MembershipRecord)
 
 
 # --- plans ------------------------------------------------------------------------------------
@@ -301,21 +255,23 @@ async def list_plans(program_id: int) -> list[PlanRecord]:
         f"SELECT {_PLAN_COLUMNS}{_PLAN_FROM} WHERE p.program_id = ? ORDER BY p.id",
         (program_id,),
     )
-    return [_plan(row) for row in rows]
+    return _plan.all(rows)
 
 
 async def memberships_of(member_id: int) -> list[MembershipRecord]:
     rows = await fetch_all(
         connection(),
-        f"SELECT {_COLUMNS} FROM memberships WHERE member_id = ? ORDER BY id DESC",
+        f"SELECT {_membership.columns} FROM memberships WHERE member_id = ? ORDER BY id DESC",
         (member_id,),
     )
-    return [_membership(row) for row in rows]
+    return _membership.all(rows)
 
 
 async def get_membership(membership_id: int, scope: ProgramScope = None) -> MembershipRecord | None:
     row = await fetch_one(
-        connection(), f"SELECT {_COLUMNS} FROM memberships WHERE id = ?", (membership_id,)
+        connection(),
+        f"SELECT {_membership.columns} FROM memberships WHERE id = ?",
+        (membership_id,),
     )
     if row is None or (scope is not None and int(row["program_id"]) != scope):
         return None
@@ -370,7 +326,7 @@ async def _lock_member(conn: BaseDBAsyncClient, program_id: int, customer_id: st
 async def _live(conn: BaseDBAsyncClient, member_id: int, plan_id: int) -> MembershipRecord | None:
     row = await fetch_one(
         conn,
-        f"SELECT {_COLUMNS} FROM memberships WHERE member_id = ? AND plan_id = ?"
+        f"SELECT {_membership.columns} FROM memberships WHERE member_id = ? AND plan_id = ?"
         " AND ended_at IS NULL",
         (member_id, plan_id),
     )
@@ -402,17 +358,26 @@ async def _event(
     )
 
 
+MembershipChange = Callable[
+    [BaseDBAsyncClient, int, int, PlanRecord, datetime], Awaitable[MembershipRecord]
+]
+
+
 async def _apply(
     operation: str,
     data: MembershipEventInput,
     scope: ProgramScope,
-    change: Any,
+    change: MembershipChange,
 ) -> MembershipResult:
+    """One subscription event: `change(conn, program_id, member_id, plan, now)` under the
+    member's lock, once per idempotency key."""
     _check(data)
     program = await require_program(data.program_slug, scope)
-    fingerprint = idempotency.request_fingerprint(
-        operation,
-        {
+    request = IdempotentRequest.of(
+        scope=str(program.id),
+        key=data.idempotency_key,
+        operation=operation,
+        payload={
             "customerId": data.customer_id.strip(),
             "planCode": data.plan_code.strip(),
             "mode": data.mode.value,
@@ -421,41 +386,41 @@ async def _apply(
     )
     now = utc_now()
     async with in_transaction() as conn:
-        stored = await idempotency.claim(
-            conn,
-            scope=str(program.id),
-            key=data.idempotency_key,
-            operation=operation,
-            fingerprint=fingerprint,
-            now=now,
-        )
-        if stored is not None:
-            replayed = await get_membership(int(stored["membershipId"]))
-            assert replayed is not None
-            return MembershipResult(replayed, replayed=True)
-        member_id = await _lock_member(conn, program.id, data.customer_id.strip())
-        plan = await _plan_by_code(conn, program.id, data.plan_code.strip())
-        if plan is None:
-            raise DomainError(
-                ErrorCode.MEMBERSHIP_PLAN_NOT_FOUND,
-                f"no plan {data.plan_code!r}",
-                ["input", "planCode"],
+
+        async def perform() -> MembershipRecord:
+            member_id = await _lock_member(conn, program.id, data.customer_id.strip())
+            plan = await _plan_by_code(conn, program.id, data.plan_code.strip())
+            if plan is None:
+                raise DomainError(
+                    ErrorCode.MEMBERSHIP_PLAN_NOT_FOUND,
+                    f"no plan {data.plan_code!r}",
+                    ["input", "planCode"],
+                )
+            membership = await change(conn, program.id, member_id, plan, now)
+            await on_tier_activity(
+                conn,
+                program_id=program.id,
+                member_id=member_id,
+                reason=TierChangeReason.MEMBERSHIP,
+                now=now,
             )
-        membership = await change(conn, program.id, member_id, plan, now)
-        await on_tier_activity(
+            return membership
+
+        outcome = await run_once(
             conn,
-            program_id=program.id,
-            member_id=member_id,
-            reason=TierChangeReason.MEMBERSHIP,
+            request,
             now=now,
+            perform=perform,
+            remember=lambda membership: {"membershipId": membership.id},
+            replay=_stored_membership,
         )
-        await idempotency.store_response(
-            conn,
-            scope=str(program.id),
-            key=data.idempotency_key,
-            response={"membershipId": membership.id},
-        )
-    return MembershipResult(membership, replayed=False)
+    return MembershipResult(outcome.value, replayed=outcome.replayed)
+
+
+async def _stored_membership(stored: dict[str, Any]) -> MembershipRecord:
+    membership = await get_membership(int(stored["membershipId"]))
+    assert membership is not None
+    return membership
 
 
 async def start_membership(data: MembershipEventInput, scope: ProgramScope) -> MembershipResult:
@@ -491,7 +456,8 @@ async def start_membership(data: MembershipEventInput, scope: ProgramScope) -> M
                 "INSERT INTO memberships (program_id, member_id, plan_id, status, started_at,"
                 " current_period_start, current_period_end, cancel_at_period_end, ends_at,"
                 " ended_at, end_reason, welcome_redemption_id, created_at, updated_at)"
-                f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?) RETURNING {_COLUMNS}",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?)"
+                f" RETURNING {_membership.columns}",
                 (
                     program_id,
                     member_id,
@@ -516,51 +482,59 @@ async def start_membership(data: MembershipEventInput, scope: ProgramScope) -> M
         assert row is not None
         membership = _membership(row)
         if first is not None and plan.welcome_reward_id is not None:
-            given = await give_reward(
-                conn,
-                GiveReward(
-                    program_id=program_id,
-                    member_id=member_id,
-                    reward_id=plan.welcome_reward_id,
-                    kind=TransactionKind.MEMBERSHIP_REWARD,
-                    reason=f"{plan.name} welcome reward",
-                    event_details={"planCode": plan.code},
-                ),
-                now,
-            )
-            if isinstance(given, RewardUnavailable):
-                # The once-ever slot is used: the failure is kept, and told, so the store can
-                # make it good by hand (as a tier entry reward's failure is).
-                await execute(
-                    conn,
-                    "UPDATE memberships SET welcome_reward_failure = ? WHERE id = ?",
-                    (given.value, membership.id),
-                )
-                await append_event(
-                    conn,
-                    program_id=program_id,
-                    member_id=member_id,
-                    event_type="membership.welcome_reward_failed",
-                    payload={
-                        "membershipId": encode_id("Membership", membership.id),
-                        "memberId": encode_id("Member", member_id),
-                        "planCode": plan.code,
-                        "rewardId": encode_id("Reward", plan.welcome_reward_id),
-                        "failure": given.value,
-                    },
-                    now=now,
-                )
-            else:
-                await execute(
-                    conn,
-                    "UPDATE memberships SET welcome_redemption_id = ? WHERE id = ?",
-                    (given.redemption_id, membership.id),
-                )
-                membership = _replace(membership, welcome_redemption_id=given.redemption_id)
+            membership = await _give_welcome_reward(conn, membership, plan, now)
         await _event(conn, membership, plan, "started", now)
         return membership
 
     return await _apply("startMembership", data, scope, change)
+
+
+async def _give_welcome_reward(
+    conn: BaseDBAsyncClient, membership: MembershipRecord, plan: PlanRecord, now: datetime
+) -> MembershipRecord:
+    """The plan's welcome reward on a member's first membership of it."""
+    assert plan.welcome_reward_id is not None
+    given = await give_reward(
+        conn,
+        GiveReward(
+            program_id=membership.program_id,
+            member_id=membership.member_id,
+            reward_id=plan.welcome_reward_id,
+            kind=TransactionKind.MEMBERSHIP_REWARD,
+            reason=f"{plan.name} welcome reward",
+            event_details={"planCode": plan.code},
+        ),
+        now,
+    )
+    if not isinstance(given, RewardUnavailable):
+        await execute(
+            conn,
+            "UPDATE memberships SET welcome_redemption_id = ? WHERE id = ?",
+            (given.redemption_id, membership.id),
+        )
+        return _replace(membership, welcome_redemption_id=given.redemption_id)
+    # The once-ever slot is used: the failure is kept, and told, so the store can make it good
+    # by hand (as a tier entry reward's failure is).
+    await execute(
+        conn,
+        "UPDATE memberships SET welcome_reward_failure = ? WHERE id = ?",
+        (given.value, membership.id),
+    )
+    await append_event(
+        conn,
+        program_id=membership.program_id,
+        member_id=membership.member_id,
+        event_type="membership.welcome_reward_failed",
+        payload={
+            "membershipId": encode_id("Membership", membership.id),
+            "memberId": encode_id("Member", membership.member_id),
+            "planCode": plan.code,
+            "rewardId": encode_id("Reward", plan.welcome_reward_id),
+            "failure": given.value,
+        },
+        now=now,
+    )
+    return membership
 
 
 def _replace(membership: MembershipRecord, **changes: Any) -> MembershipRecord:
@@ -587,7 +561,7 @@ async def _update(
         conn,
         "UPDATE memberships SET status = ?, current_period_start = ?, current_period_end = ?,"
         " cancel_at_period_end = ?, ends_at = ?, ended_at = ?, end_reason = ?, updated_at = ?"
-        f" WHERE id = ? RETURNING {_COLUMNS}",
+        f" WHERE id = ? RETURNING {_membership.columns}",
         (
             membership.status.value,
             membership.current_period_start,
@@ -716,7 +690,7 @@ async def end_membership(membership_id: int, now: datetime) -> bool:
         await lock_member(conn, int(found["member_id"]))
         row = await fetch_one(
             conn,
-            f"SELECT {_COLUMNS} FROM memberships WHERE id = ? AND ended_at IS NULL"
+            f"SELECT {_membership.columns} FROM memberships WHERE id = ? AND ended_at IS NULL"
             " AND ends_at <= ?",
             (membership_id, now),
         )

@@ -45,11 +45,16 @@ from app.domain.ledger import Account, TransactionKind
 from app.domain.money import MAX_AMOUNT_MINOR, MAX_QUANTITY
 from app.domain.tiers import TierChangeReason
 from app.domain.validation import EXTERNAL_ID_MAX, IDEMPOTENCY_KEY_MAX, REASON_MAX, Checker
-from app.services.core import idempotency
 from app.services.core.events import append_event
+from app.services.core.idempotency import IdempotentRequest, run_once
 from app.services.ledger.service import Movement, post_movement
 from app.services.orders.service import OrderRecord, get_order
-from app.services.programs.service import ProgramScope, RefundShortfallPolicy, require_program
+from app.services.programs.service import (
+    ProgramRecord,
+    ProgramScope,
+    RefundShortfallPolicy,
+    require_program,
+)
 from app.services.punch_cards.service import on_order_refunded as punch_cards_on_order_refunded
 from app.services.referrals.order_rewards import on_order_refunded
 from app.services.tiers.service import on_member_activity as on_tier_activity
@@ -204,13 +209,24 @@ def _add_amount(
     return refunded_before + amount
 
 
+@dataclass(frozen=True)
+class _Refunded:
+    """What one refund did: the answer a replay of its key gives again."""
+
+    order_pk: int
+    points_reversed: int
+    points_unrecovered: int
+
+
 async def refund_order(data: RefundOrderInput, scope: ProgramScope) -> RefundResult:
     _validate(data)
     program = await require_program(data.program_slug, scope)
     order_ref = data.order_id.strip()
-    fingerprint = idempotency.request_fingerprint(
-        _OPERATION,
-        {
+    request = IdempotentRequest.of(
+        scope=str(program.id),
+        key=data.idempotency_key,
+        operation=_OPERATION,
+        payload={
             "orderId": order_ref,
             "lines": None
             if data.lines is None
@@ -220,162 +236,189 @@ async def refund_order(data: RefundOrderInput, scope: ProgramScope) -> RefundRes
         },
     )
     now = utc_now()
-    scope_key = str(program.id)
     async with in_transaction() as conn:
-        stored = await idempotency.claim(
+        outcome = await run_once(
             conn,
-            scope=scope_key,
-            key=data.idempotency_key,
-            operation=_OPERATION,
-            fingerprint=fingerprint,
+            request,
             now=now,
-        )
-        if stored is not None:
-            replayed = await get_order(int(stored["orderPk"]), scope)
-            assert replayed is not None
-            return RefundResult(
-                order=replayed,
-                points_reversed=int(stored["pointsReversed"]),
-                points_unrecovered=int(stored["pointsUnrecovered"]),
-                replayed=True,
-            )
-        # A no-op update takes the order's row lock (PostgreSQL), so concurrent refunds of one
-        # order see each other's refunded quantities.
-        locked = await fetch_one(
-            conn,
-            "UPDATE orders SET points_refunded = points_refunded"
-            " WHERE program_id = ? AND order_id = ?"
-            " RETURNING id, member_id, earning, refunded_quantities, transaction_id, total_minor,"
-            " refunded_minor, points_earned, points_refunded, points_unrecovered",
-            (program.id, order_ref),
-        )
-        if locked is None:
-            raise DomainError(
-                ErrorCode.ORDER_NOT_FOUND,
-                f"no order {order_ref!r} was recorded in {program.slug!r}",
-                ["input", "orderId"],
-            )
-        earning = from_json(locked["earning"]) or {"lines": [], "orderComponents": []}
-        refunded: dict[str, int] = from_json(locked["refunded_quantities"]) or {}
-        accounted = int(locked["points_refunded"]) + int(locked["points_unrecovered"])
-        points_left = max(int(locked["points_earned"]) - accounted, 0)
-        total = int(locked["total_minor"])
-        if data.amount_minor is None:
-            units = _units_to_refund(data, earning["lines"], refunded)
-            if not units:
-                raise DomainError(
-                    ErrorCode.ORDER_ALREADY_REFUNDED,
-                    f"every unit of order {order_ref!r} has been refunded already",
-                    ["input", "orderId"],
-                )
-            points_back = _points_of_units(earning, units, refunded)
-            fully_refunded = _every_unit_refunded(earning["lines"], refunded)
-            refunded_minor = total if fully_refunded else int(locked["refunded_minor"])
-        else:
-            refunded_minor = _add_amount(
-                order_ref,
-                total,
-                int(locked["refunded_minor"]),
-                data.amount_minor,
-                earning,
-                refunded,
-            )
-            fully_refunded = refunded_minor == total
-            units = {}
-            if fully_refunded:
-                units = _units_to_refund(data, earning["lines"], refunded)
-                for index, quantity in units.items():
-                    refunded[str(index)] = refunded.get(str(index), 0) + quantity
-                points_back = points_left
-            else:
-                share = int(locked["points_earned"]) * refunded_minor // total
-                points_back = max(share - accounted, 0)
-        points_back = min(points_back, points_left)
-        member_id = int(locked["member_id"])
-        reversed_points, unrecovered = await _take_back(
-            conn,
-            program_id=program.id,
-            member_id=member_id,
-            transaction_id=locked["transaction_id"],
-            points=points_back,
-            order_ref=order_ref,
-            policy=program.refund_shortfall_policy,
-            now=now,
-        )
-        # A fully refunded or cancelled order cancels its referral rewards still pending.
-        await on_order_refunded(
-            conn, order_pk=int(locked["id"]), fully_refunded=fully_refunded or data.cancel, now=now
-        )
-        # Punches of refunded lines come off the member's punch cards (services/punch_cards.py).
-        await punch_cards_on_order_refunded(
-            conn,
-            program_id=program.id,
-            member_id=member_id,
-            order_pk=int(locked["id"]),
-            refunded_quantities=refunded,
-            now=now,
-        )
-        if data.cancel:
-            status = "CANCELLED"
-        else:
-            status = "REFUNDED" if fully_refunded else "PARTIALLY_REFUNDED"
-        await fetch_one(
-            conn,
-            "UPDATE orders SET refunded_quantities = ?, points_refunded = points_refunded + ?,"
-            " points_unrecovered = points_unrecovered + ?, refunded_minor = ?, status = ?"
-            " WHERE id = ? RETURNING id",
-            (
-                json.dumps(refunded),
-                reversed_points,
-                unrecovered,
-                refunded_minor,
-                status,
-                locked["id"],
-            ),
-        )
-        # The refunded money and points stop counting in the order's tier period.
-        await on_tier_activity(
-            conn,
-            program_id=program.id,
-            member_id=member_id,
-            reason=TierChangeReason.REFUND,
-            now=now,
-        )
-        await append_event(
-            conn,
-            program_id=program.id,
-            member_id=member_id,
-            event_type="order.cancelled" if data.cancel else "order.refunded",
-            payload={
-                "orderPk": encode_id("Order", int(locked["id"])),
-                "orderId": order_ref,
-                "lines": [{"lineIndex": i, "quantity": q} for i, q in sorted(units.items())],
-                **({} if data.amount_minor is None else {"amountMinor": data.amount_minor}),
-                "refundedMinor": refunded_minor,
-                "pointsReversed": reversed_points,
-                "pointsUnrecovered": unrecovered,
-                "status": status,
-                **({"reason": data.reason.strip()} if data.reason and data.reason.strip() else {}),
+            perform=lambda: _refund(conn, program, data, order_ref, now),
+            remember=lambda refunded: {
+                "orderPk": refunded.order_pk,
+                "pointsReversed": refunded.points_reversed,
+                "pointsUnrecovered": refunded.points_unrecovered,
             },
-            now=now,
+            replay=_stored_refund,
         )
-        await idempotency.store_response(
-            conn,
-            scope=scope_key,
-            key=data.idempotency_key,
-            response={
-                "orderPk": int(locked["id"]),
-                "pointsReversed": reversed_points,
-                "pointsUnrecovered": unrecovered,
-            },
-        )
-    order = await get_order(int(locked["id"]), scope)
+    order = await get_order(outcome.value.order_pk, scope)
     assert order is not None
     return RefundResult(
         order=order,
-        points_reversed=reversed_points,
-        points_unrecovered=unrecovered,
-        replayed=False,
+        points_reversed=outcome.value.points_reversed,
+        points_unrecovered=outcome.value.points_unrecovered,
+        replayed=outcome.replayed,
+    )
+
+
+async def _stored_refund(stored: dict[str, Any]) -> _Refunded:
+    return _Refunded(
+        order_pk=int(stored["orderPk"]),
+        points_reversed=int(stored["pointsReversed"]),
+        points_unrecovered=int(stored["pointsUnrecovered"]),
+    )
+
+
+@dataclass(frozen=True)
+class _RefundPlan:
+    """What a refund takes back, worked out from the locked order before anything moves."""
+
+    units: dict[int, int]
+    points_back: int
+    # Units refunded per line index, this refund's included.
+    refunded_quantities: dict[str, int]
+    refunded_minor: int
+    fully_refunded: bool
+
+
+def _plan_refund(data: RefundOrderInput, order_ref: str, locked: dict[str, Any]) -> _RefundPlan:
+    earning = from_json(locked["earning"]) or {"lines": [], "orderComponents": []}
+    refunded: dict[str, int] = from_json(locked["refunded_quantities"]) or {}
+    accounted = int(locked["points_refunded"]) + int(locked["points_unrecovered"])
+    points_left = max(int(locked["points_earned"]) - accounted, 0)
+    total = int(locked["total_minor"])
+    if data.amount_minor is None:
+        units = _units_to_refund(data, earning["lines"], refunded)
+        if not units:
+            raise DomainError(
+                ErrorCode.ORDER_ALREADY_REFUNDED,
+                f"every unit of order {order_ref!r} has been refunded already",
+                ["input", "orderId"],
+            )
+        points_back = _points_of_units(earning, units, refunded)
+        fully_refunded = _every_unit_refunded(earning["lines"], refunded)
+        refunded_minor = total if fully_refunded else int(locked["refunded_minor"])
+    else:
+        refunded_minor = _add_amount(
+            order_ref,
+            total,
+            int(locked["refunded_minor"]),
+            data.amount_minor,
+            earning,
+            refunded,
+        )
+        fully_refunded = refunded_minor == total
+        units = {}
+        if fully_refunded:
+            units = _units_to_refund(data, earning["lines"], refunded)
+            for index, quantity in units.items():
+                refunded[str(index)] = refunded.get(str(index), 0) + quantity
+            points_back = points_left
+        else:
+            share = int(locked["points_earned"]) * refunded_minor // total
+            points_back = max(share - accounted, 0)
+    return _RefundPlan(
+        units=units,
+        points_back=min(points_back, points_left),
+        refunded_quantities=refunded,
+        refunded_minor=refunded_minor,
+        fully_refunded=fully_refunded,
+    )
+
+
+async def _refund(
+    conn: BaseDBAsyncClient,
+    program: ProgramRecord,
+    data: RefundOrderInput,
+    order_ref: str,
+    now: datetime,
+) -> _Refunded:
+    # A no-op update takes the order's row lock (PostgreSQL), so concurrent refunds of one
+    # order see each other's refunded quantities.
+    locked = await fetch_one(
+        conn,
+        "UPDATE orders SET points_refunded = points_refunded"
+        " WHERE program_id = ? AND order_id = ?"
+        " RETURNING id, member_id, earning, refunded_quantities, transaction_id, total_minor,"
+        " refunded_minor, points_earned, points_refunded, points_unrecovered",
+        (program.id, order_ref),
+    )
+    if locked is None:
+        raise DomainError(
+            ErrorCode.ORDER_NOT_FOUND,
+            f"no order {order_ref!r} was recorded in {program.slug!r}",
+            ["input", "orderId"],
+        )
+    plan = _plan_refund(data, order_ref, locked)
+    order_pk = int(locked["id"])
+    member_id = int(locked["member_id"])
+    reversed_points, unrecovered = await _take_back(
+        conn,
+        program_id=program.id,
+        member_id=member_id,
+        transaction_id=locked["transaction_id"],
+        points=plan.points_back,
+        order_ref=order_ref,
+        policy=program.refund_shortfall_policy,
+        now=now,
+    )
+    # A fully refunded or cancelled order cancels its referral rewards still pending.
+    await on_order_refunded(
+        conn, order_pk=order_pk, fully_refunded=plan.fully_refunded or data.cancel, now=now
+    )
+    # Punches of refunded lines come off the member's punch cards (services/punch_cards.py).
+    await punch_cards_on_order_refunded(
+        conn,
+        program_id=program.id,
+        member_id=member_id,
+        order_pk=order_pk,
+        refunded_quantities=plan.refunded_quantities,
+        now=now,
+    )
+    if data.cancel:
+        status = "CANCELLED"
+    else:
+        status = "REFUNDED" if plan.fully_refunded else "PARTIALLY_REFUNDED"
+    await fetch_one(
+        conn,
+        "UPDATE orders SET refunded_quantities = ?, points_refunded = points_refunded + ?,"
+        " points_unrecovered = points_unrecovered + ?, refunded_minor = ?, status = ?"
+        " WHERE id = ? RETURNING id",
+        (
+            json.dumps(plan.refunded_quantities),
+            reversed_points,
+            unrecovered,
+            plan.refunded_minor,
+            status,
+            order_pk,
+        ),
+    )
+    # The refunded money and points stop counting in the order's tier period.
+    await on_tier_activity(
+        conn,
+        program_id=program.id,
+        member_id=member_id,
+        reason=TierChangeReason.REFUND,
+        now=now,
+    )
+    await append_event(
+        conn,
+        program_id=program.id,
+        member_id=member_id,
+        event_type="order.cancelled" if data.cancel else "order.refunded",
+        payload={
+            "orderPk": encode_id("Order", order_pk),
+            "orderId": order_ref,
+            "lines": [{"lineIndex": i, "quantity": q} for i, q in sorted(plan.units.items())],
+            **({} if data.amount_minor is None else {"amountMinor": data.amount_minor}),
+            "refundedMinor": plan.refunded_minor,
+            "pointsReversed": reversed_points,
+            "pointsUnrecovered": unrecovered,
+            "status": status,
+            **({"reason": data.reason.strip()} if data.reason and data.reason.strip() else {}),
+        },
+        now=now,
+    )
+    return _Refunded(
+        order_pk=order_pk, points_reversed=reversed_points, points_unrecovered=unrecovered
     )
 
 
@@ -395,7 +438,6 @@ async def _take_back(
     NEGATIVE_BALANCE policy, what is still short as a debt; returns (taken, unrecovered)."""
     if points == 0 or transaction_id is None:
         return 0, 0
-    left = points
     # Lock the member row first (as maturing does): the lots and the balance read below stay
     # as they are until this transaction ends.
     member = await fetch_one(
@@ -405,6 +447,63 @@ async def _take_back(
         (member_id,),
     )
     assert member is not None
+    left = await _take_back_from_lots(
+        conn,
+        program_id=program_id,
+        member_id=member_id,
+        transaction_id=transaction_id,
+        points=points,
+        order_ref=order_ref,
+        now=now,
+    )
+    if left == 0:
+        return points, 0
+    member = await fetch_one(
+        conn, "SELECT points_available FROM members WHERE id = ?", (member_id,)
+    )
+    assert member is not None
+    from_available = min(left, int(member["points_available"]))
+    if from_available > 0:
+        await _post_refund(
+            conn,
+            program_id=program_id,
+            member_id=member_id,
+            points=from_available,
+            description=f"Refund of order {order_ref}",
+            order_ref=order_ref,
+            now=now,
+        )
+    shortfall = left - from_available
+    if shortfall == 0:
+        return points, 0
+    if policy is not RefundShortfallPolicy.NEGATIVE_BALANCE:
+        return points - shortfall, shortfall
+    await _post_refund(
+        conn,
+        program_id=program_id,
+        member_id=member_id,
+        points=shortfall,
+        member_account=Account.MEMBER_DEBT,
+        description=f"Refund of order {order_ref}: {shortfall} points already spent, owed",
+        order_ref=order_ref,
+        now=now,
+    )
+    return points, 0
+
+
+async def _take_back_from_lots(
+    conn: BaseDBAsyncClient,
+    *,
+    program_id: int,
+    member_id: int,
+    transaction_id: int,
+    points: int,
+    order_ref: str,
+    now: datetime,
+) -> int:
+    """Take back what the order's own lot still holds pending, then what of it expired; returns
+    the points still to take back."""
+    left = points
     pending_lot = await fetch_one(
         conn,
         "SELECT id, remaining FROM point_lots WHERE transaction_id = ?"
@@ -413,20 +512,16 @@ async def _take_back(
     )
     if pending_lot is not None and int(pending_lot["remaining"]) > 0:
         from_pending = min(left, int(pending_lot["remaining"]))
-        await post_movement(
+        await _post_refund(
             conn,
-            Movement(
-                program_id=program_id,
-                member_id=member_id,
-                kind=TransactionKind.REFUND,
-                points=-from_pending,
-                counter_account=Account.PROGRAM_ISSUED,
-                member_account=Account.MEMBER_PENDING,
-                lot_id=int(pending_lot["id"]),
-                description=f"Refund of order {order_ref} (pending points)",
-                order_ref=order_ref,
-            ),
-            now,
+            program_id=program_id,
+            member_id=member_id,
+            points=from_pending,
+            member_account=Account.MEMBER_PENDING,
+            lot_id=int(pending_lot["id"]),
+            description=f"Refund of order {order_ref} (pending points)",
+            order_ref=order_ref,
+            now=now,
         )
         left -= from_pending
     # Points of the order that already expired left the member once: they count as taken.
@@ -443,44 +538,34 @@ async def _take_back(
             (from_expired, expired_lot["id"]),
         )
         left -= from_expired
-    if left == 0:
-        return points, 0
-    member = await fetch_one(
-        conn, "SELECT points_available FROM members WHERE id = ?", (member_id,)
-    )
-    assert member is not None
-    from_available = min(left, int(member["points_available"]))
-    if from_available > 0:
-        await post_movement(
-            conn,
-            Movement(
-                program_id=program_id,
-                member_id=member_id,
-                kind=TransactionKind.REFUND,
-                points=-from_available,
-                counter_account=Account.PROGRAM_ISSUED,
-                description=f"Refund of order {order_ref}",
-                order_ref=order_ref,
-            ),
-            now,
-        )
-    shortfall = left - from_available
-    if shortfall == 0:
-        return points, 0
-    if policy is not RefundShortfallPolicy.NEGATIVE_BALANCE:
-        return points - shortfall, shortfall
+    return left
+
+
+async def _post_refund(
+    conn: BaseDBAsyncClient,
+    *,
+    program_id: int,
+    member_id: int,
+    points: int,
+    description: str,
+    order_ref: str,
+    now: datetime,
+    member_account: Account = Account.MEMBER_AVAILABLE,
+    lot_id: int | None = None,
+) -> None:
+    """Take `points` of an order back off one of the member's accounts."""
     await post_movement(
         conn,
         Movement(
             program_id=program_id,
             member_id=member_id,
             kind=TransactionKind.REFUND,
-            points=-shortfall,
+            points=-points,
             counter_account=Account.PROGRAM_ISSUED,
-            member_account=Account.MEMBER_DEBT,
-            description=f"Refund of order {order_ref}: {shortfall} points already spent, owed",
+            member_account=member_account,
+            lot_id=lot_id,
+            description=description,
             order_ref=order_ref,
         ),
         now,
     )
-    return points, 0

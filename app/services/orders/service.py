@@ -17,13 +17,12 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+
 from app.db import (
-    as_datetime,
-    as_optional_datetime,
     connection,
     execute,
     fetch_one,
-    from_json,
     in_transaction,
     utc_now,
 )
@@ -43,8 +42,10 @@ from app.domain.money import (
 )
 from app.domain.tiers import TierChangeReason
 from app.domain.validation import EXTERNAL_ID_MAX, IDEMPOTENCY_KEY_MAX, Checker
+from app.rows import RowMapper
 from app.services.core import idempotency
 from app.services.core.events import append_event
+from app.services.core.idempotency import IdempotentRequest, run_once
 from app.services.ledger.service import Movement, post_movement
 from app.services.orders.earning import earn, earning_json
 from app.services.orders.earning_rules import active_purchase_rules
@@ -59,11 +60,6 @@ EARLIEST_ORDER_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 # Clocks of the shop and of Laurel disagree a little; an order from tomorrow is a mistake.
 ORDER_CLOCK_SKEW = timedelta(days=1)
 _OPERATION = "recordOrder"
-_COLUMNS = (
-    "id, program_id, member_id, order_id, currency, total_minor, points_earned,"
-    " transaction_id, request_hash, placed_at, created_at, earning, status, points_refunded,"
-    " points_unrecovered, exchange_rate, paid_at, fulfilled_at, refunded_minor"
-)
 NO_POINTS_OPTED_OUT = "MEMBER_OPTED_OUT"
 
 
@@ -125,31 +121,13 @@ class RecordedOrder:
     already_recorded: bool
 
 
-def _record(row: dict[str, Any]) -> OrderRecord:
-    return OrderRecord(
-        id=int(row["id"]),
-        program_id=int(row["program_id"]),
-        member_id=int(row["member_id"]),
-        order_id=row["order_id"],
-        currency=row["currency"],
-        total_minor=int(row["total_minor"]),
-        points_earned=int(row["points_earned"]),
-        transaction_id=None if row["transaction_id"] is None else int(row["transaction_id"]),
-        placed_at=as_datetime(row["placed_at"]),
-        created_at=as_datetime(row["created_at"]),
-        earning=from_json(row["earning"]),
-        status=row["status"],
-        points_refunded=int(row["points_refunded"]),
-        points_unrecovered=int(row["points_unrecovered"]),
-        exchange_rate=row["exchange_rate"],
-        paid_at=as_optional_datetime(row["paid_at"]),
-        fulfilled_at=as_optional_datetime(row["fulfilled_at"]),
-        refunded_minor=int(row["refunded_minor"]),
-    )
+_record = RowMapper(OrderRecord)
 
 
 async def get_order(order_pk: int, scope: ProgramScope) -> OrderRecord | None:
-    row = await fetch_one(connection(), f"SELECT {_COLUMNS} FROM orders WHERE id = ?", (order_pk,))
+    row = await fetch_one(
+        connection(), f"SELECT {_record.columns} FROM orders WHERE id = ?", (order_pk,)
+    )
     if row is None or not in_scope(int(row["program_id"]), scope):
         return None
     return _record(row)
@@ -322,7 +300,8 @@ def _fingerprint(data: RecordOrderInput) -> str:
 async def _existing(program_id: int, order_id: str) -> dict[str, Any] | None:
     return await fetch_one(
         connection(),
-        f"SELECT {_COLUMNS} FROM orders WHERE program_id = ? AND order_id = ?",
+        # With the request hash, which a second report of the order is compared to.
+        f"SELECT {_record.columns}, request_hash FROM orders WHERE program_id = ? AND order_id = ?",
         (program_id, order_id),
     )
 
@@ -433,23 +412,91 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
     configured_rate = _configured_rate(program, data.currency)
     _validate(data, program.currency, configured_rate).raise_if_any()
     data = _normalised(data)
-    member = await fetch_one(
-        connection(),
-        "SELECT id, opted_out_at FROM members WHERE program_id = ? AND customer_id = ?",
-        (program.id, data.customer_id),
-    )
-    if member is None:
-        raise DomainError(
-            ErrorCode.MEMBER_NOT_FOUND,
-            f"customer {data.customer_id!r} is not a member of {program.slug!r}",
-            ["input", "customerId"],
-        )
-    member_id = int(member["id"])
+    member = await _ordering_member(program, data.customer_id)
     fingerprint = _fingerprint(data)
     existing = await _existing(program.id, data.order_id)
     if existing is not None:
         return _replay(existing, fingerprint)
     exchange_rate = data.exchange_rate or configured_rate
+    earning, no_points_reason = await _order_earning(program, data, member, exchange_rate)
+    _check_points_limit(earning.points)
+    now = utc_now()
+    try:
+        async with in_transaction() as conn:
+
+            async def perform() -> OrderRecord:
+                order = await _insert_order(
+                    conn,
+                    program,
+                    member.id,
+                    data,
+                    fingerprint=fingerprint,
+                    earning=earning,
+                    no_points_reason=no_points_reason,
+                    exchange_rate=exchange_rate,
+                    now=now,
+                )
+                order = await _earn_order_points(conn, program, order, data.placed_at, now)
+                await _announce_order(conn, program, order, data, exchange_rate, now)
+                return order
+
+            if data.idempotency_key is None:
+                return RecordedOrder(order=await perform(), already_recorded=False)
+
+            async def replay(stored: dict[str, Any]) -> OrderRecord:
+                replayed = await get_order(int(stored["orderPk"]), scope)
+                assert replayed is not None
+                return replayed
+
+            outcome = await run_once(
+                conn,
+                IdempotentRequest(
+                    scope=str(program.id),
+                    key=data.idempotency_key,
+                    operation=_OPERATION,
+                    fingerprint=fingerprint,
+                ),
+                now=now,
+                perform=perform,
+                remember=lambda order: {"orderPk": order.id},
+                replay=replay,
+            )
+    except _OrderExistsError:
+        # Another request recorded this order after our first look; ours wrote nothing.
+        existing = await _existing(program.id, data.order_id)
+        assert existing is not None
+        return _replay(existing, fingerprint)
+    return RecordedOrder(order=outcome.value, already_recorded=outcome.replayed)
+
+
+@dataclass(frozen=True)
+class _OrderingMember:
+    id: int
+    opted_out: bool
+
+
+async def _ordering_member(program: ProgramRecord, customer_id: str) -> _OrderingMember:
+    member = await fetch_one(
+        connection(),
+        "SELECT id, opted_out_at FROM members WHERE program_id = ? AND customer_id = ?",
+        (program.id, customer_id),
+    )
+    if member is None:
+        raise DomainError(
+            ErrorCode.MEMBER_NOT_FOUND,
+            f"customer {customer_id!r} is not a member of {program.slug!r}",
+            ["input", "customerId"],
+        )
+    return _OrderingMember(id=int(member["id"]), opted_out=member["opted_out_at"] is not None)
+
+
+async def _order_earning(
+    program: ProgramRecord,
+    data: RecordOrderInput,
+    member: _OrderingMember,
+    exchange_rate: str | None,
+) -> tuple[Earning, str | None]:
+    """What the order earns, and why it earns nothing when the member opted out."""
     earning = _earn_in_program_currency(
         program,
         await active_purchase_rules(program.id),
@@ -461,146 +508,151 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
         discount_minor=data.discount_minor,
         placed_at=data.placed_at,
         # Segments have not landed yet: segment-restricted rules wait.
-        member=await tier_attributes(program.id, member_id),
+        member=await tier_attributes(program.id, member.id),
         paid_with_points_minor=data.paid_with_points_minor,
         paid_with_store_credit_minor=data.paid_with_store_credit_minor,
         earn_on_points_payments=program.earn_on_points_payments,
     )
-    no_points_reason = None
-    if member["opted_out_at"] is not None:
-        earning = without_points(earning)
-        no_points_reason = NO_POINTS_OPTED_OUT
-    points = earning.points
-    _check_points_limit(points)
-    now = utc_now()
-    scope_key = str(program.id)
-    try:
-        async with in_transaction() as conn:
-            if data.idempotency_key is not None:
-                stored = await idempotency.claim(
-                    conn,
-                    scope=scope_key,
-                    key=data.idempotency_key,
-                    operation=_OPERATION,
-                    fingerprint=fingerprint,
-                    now=now,
-                )
-                if stored is not None:
-                    replayed = await get_order(int(stored["orderPk"]), scope)
-                    assert replayed is not None
-                    return RecordedOrder(order=replayed, already_recorded=True)
-            row = await fetch_one(
-                conn,
-                "INSERT INTO orders (program_id, member_id, order_id, currency, total_minor,"
-                " shipping_minor, tax_minor, discount_minor, lines, request_hash, points_earned,"
-                " transaction_id, placed_at, created_at, earning, status, refunded_quantities,"
-                " points_refunded, points_unrecovered, exchange_rate)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, 'PLACED', '{}', 0, 0, ?)"
-                f" ON CONFLICT (program_id, order_id) DO NOTHING RETURNING {_COLUMNS}",
-                (
-                    program.id,
-                    member_id,
-                    data.order_id,
-                    data.currency,
-                    data.total_minor,
-                    data.shipping_minor,
-                    data.tax_minor,
-                    data.discount_minor,
-                    json.dumps([asdict(line) for line in data.lines], separators=(",", ":")),
-                    fingerprint,
-                    points,
-                    data.placed_at,
-                    now,
-                    json.dumps(earning_json(earning, no_points_reason), separators=(",", ":")),
-                    exchange_rate,
-                ),
-            )
-            if row is None:
-                raise _OrderExistsError
-            order = _record(row)
-            if points > 0:
-                pending_until = data.placed_at + timedelta(days=program.pending_days)
-                is_pending = pending_until > now
-                posted = await post_movement(
-                    conn,
-                    Movement(
-                        program_id=program.id,
-                        member_id=member_id,
-                        kind=TransactionKind.EARN_ORDER,
-                        points=points,
-                        counter_account=Account.PROGRAM_ISSUED,
-                        member_account=(
-                            Account.MEMBER_PENDING if is_pending else Account.MEMBER_AVAILABLE
-                        ),
-                        pending_until=pending_until if is_pending else None,
-                        description=f"Order {data.order_id}",
-                        order_ref=data.order_id,
-                        event_details={"orderPk": encode_id("Order", order.id)},
-                        expiry=program.expiry,
-                    ),
-                    now,
-                )
-                await execute(
-                    conn,
-                    "UPDATE orders SET transaction_id = ? WHERE id = ?",
-                    (posted.transaction_id, order.id),
-                )
-                order = replace(order, transaction_id=posted.transaction_id)
-            await append_event(
-                conn,
-                program_id=program.id,
-                member_id=member_id,
-                event_type="order.recorded",
-                payload={
-                    "orderPk": encode_id("Order", order.id),
-                    "orderId": data.order_id,
-                    "memberId": encode_id("Member", member_id),
-                    "currency": data.currency,
-                    "totalMinor": data.total_minor,
-                    "pointsEarned": points,
-                },
-                now=now,
-            )
-            # A referred friend's order may earn referral rewards (the referrals service).
-            await on_order_recorded(
-                conn,
-                program=program,
-                member_id=member_id,
-                order_pk=order.id,
-                total_minor=data.total_minor,
-                currency=data.currency,
-                exchange_rate=exchange_rate,
-                placed_at=data.placed_at,
-                now=now,
-            )
-            # Qualifying lines punch the member's punch cards (app/services/punch_cards/service.py).
-            await punch_cards_on_order_recorded(
-                conn,
-                program_id=program.id,
-                member_id=member_id,
-                order_pk=order.id,
-                order_ref=data.order_id,
-                lines=data.lines,
-                now=now,
-            )
-            # Tier progress counts the order (the tier it may reach applies from the next one).
-            await on_tier_activity(
-                conn,
-                program_id=program.id,
-                member_id=member_id,
-                reason=TierChangeReason.ORDER,
-                now=now,
-            )
-            if data.idempotency_key is not None:
-                await idempotency.store_response(
-                    conn, scope=scope_key, key=data.idempotency_key, response={"orderPk": order.id}
-                )
-    except _OrderExistsError:
-        # Another request recorded this order after our first look; ours wrote nothing.
-        existing = await _existing(program.id, data.order_id)
-        assert existing is not None
-        return _replay(existing, fingerprint)
-    return RecordedOrder(order=order, already_recorded=False)
+    if member.opted_out:
+        return without_points(earning), NO_POINTS_OPTED_OUT
+    return earning, None
+
+
+async def _insert_order(
+    conn: BaseDBAsyncClient,
+    program: ProgramRecord,
+    member_id: int,
+    data: RecordOrderInput,
+    *,
+    fingerprint: str,
+    earning: Earning,
+    no_points_reason: str | None,
+    exchange_rate: str | None,
+    now: datetime,
+) -> OrderRecord:
+    """The order row, or _OrderExistsError when a concurrent report recorded it first."""
+    row = await fetch_one(
+        conn,
+        "INSERT INTO orders (program_id, member_id, order_id, currency, total_minor,"
+        " shipping_minor, tax_minor, discount_minor, lines, request_hash, points_earned,"
+        " transaction_id, placed_at, created_at, earning, status, refunded_quantities,"
+        " points_refunded, points_unrecovered, exchange_rate)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, 'PLACED', '{}', 0, 0, ?)"
+        f" ON CONFLICT (program_id, order_id) DO NOTHING RETURNING {_record.columns}",
+        (
+            program.id,
+            member_id,
+            data.order_id,
+            data.currency,
+            data.total_minor,
+            data.shipping_minor,
+            data.tax_minor,
+            data.discount_minor,
+            json.dumps([asdict(line) for line in data.lines], separators=(",", ":")),
+            fingerprint,
+            earning.points,
+            data.placed_at,
+            now,
+            json.dumps(earning_json(earning, no_points_reason), separators=(",", ":")),
+            exchange_rate,
+        ),
+    )
+    if row is None:
+        raise _OrderExistsError
+    return _record(row)
+
+
+async def _earn_order_points(
+    conn: BaseDBAsyncClient,
+    program: ProgramRecord,
+    order: OrderRecord,
+    placed_at: datetime,
+    now: datetime,
+) -> OrderRecord:
+    """Post the order's points, pending until the return window closes."""
+    if order.points_earned <= 0:
+        return order
+    pending_until = placed_at + timedelta(days=program.pending_days)
+    is_pending = pending_until > now
+    posted = await post_movement(
+        conn,
+        Movement(
+            program_id=program.id,
+            member_id=order.member_id,
+            kind=TransactionKind.EARN_ORDER,
+            points=order.points_earned,
+            counter_account=Account.PROGRAM_ISSUED,
+            member_account=(Account.MEMBER_PENDING if is_pending else Account.MEMBER_AVAILABLE),
+            pending_until=pending_until if is_pending else None,
+            description=f"Order {order.order_id}",
+            order_ref=order.order_id,
+            event_details={"orderPk": encode_id("Order", order.id)},
+            expiry=program.expiry,
+        ),
+        now,
+    )
+    await execute(
+        conn,
+        "UPDATE orders SET transaction_id = ? WHERE id = ?",
+        (posted.transaction_id, order.id),
+    )
+    return replace(order, transaction_id=posted.transaction_id)
+
+
+async def _announce_order(
+    conn: BaseDBAsyncClient,
+    program: ProgramRecord,
+    order: OrderRecord,
+    data: RecordOrderInput,
+    exchange_rate: str | None,
+    now: datetime,
+) -> None:
+    """The order's event, and what else a recorded order moves: referrals, punch cards, tiers."""
+    await append_event(
+        conn,
+        program_id=program.id,
+        member_id=order.member_id,
+        event_type="order.recorded",
+        payload={
+            "orderPk": encode_id("Order", order.id),
+            "orderId": data.order_id,
+            "memberId": encode_id("Member", order.member_id),
+            "currency": data.currency,
+            "totalMinor": data.total_minor,
+            "pointsEarned": order.points_earned,
+        },
+        now=now,
+    )
+    # A referred friend's order may earn referral rewards (the referrals service).
+    await on_order_recorded(
+        conn,
+        program=program,
+        member_id=order.member_id,
+        order_pk=order.id,
+        total_minor=data.total_minor,
+        currency=data.currency,
+        exchange_rate=exchange_rate,
+        placed_at=data.placed_at,
+        now=now,
+    )
+    # Qualifying lines punch the member's punch cards (app/services/punch_cards/service.py).
+    await punch_cards_on_order_recorded(
+        conn,
+        program_id=program.id,
+        member_id=order.member_id,
+        order_pk=order.id,
+        order_ref=data.order_id,
+        lines=data.lines,
+        now=now,
+    )
+    # Tier progress counts the order (the tier it may reach applies from the next one).
+    await on_tier_activity(
+        conn,
+        program_id=program.id,
+        member_id=order.member_id,
+        reason=TierChangeReason.ORDER,
+        now=now,
+    )
 
 
 @dataclass(frozen=True)
@@ -709,7 +761,7 @@ async def report_order_progress(data: OrderProgressInput, scope: ProgramScope) -
         locked = await fetch_one(
             conn,
             "UPDATE orders SET points_refunded = points_refunded"
-            f" WHERE program_id = ? AND order_id = ? RETURNING {_COLUMNS}",
+            f" WHERE program_id = ? AND order_id = ? RETURNING {_record.columns}",
             (program.id, order_ref),
         )
         if locked is None:

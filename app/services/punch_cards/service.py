@@ -28,8 +28,6 @@ from typing import Any, Protocol
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import (
-    as_datetime,
-    as_optional_datetime,
     connection,
     fetch_all,
     fetch_one,
@@ -52,6 +50,7 @@ from app.domain.punch_cards import (
 )
 from app.domain.rewards import RedemptionStatus
 from app.domain.validation import EXTERNAL_ID_MAX, NAME_MAX, TEXT_MAX, Checker
+from app.rows import RowMapper
 from app.services.core.events import append_event
 from app.services.programs.service import ProgramScope, in_scope, require_program
 from app.services.rewards.gifts import (
@@ -62,10 +61,6 @@ from app.services.rewards.gifts import (
     revoke_given_reward,
 )
 
-_COLUMNS = (
-    "id, program_id, name, description, reward_id, punches_needed, skus, categories,"
-    " minimum_quantity, minimum_per, active, retired_at, created_at, updated_at"
-)
 MAX_PUNCHES_NEEDED = 1000
 MAX_MINIMUM_QUANTITY = 10**6
 MAX_FILTER_ENTRIES = 100
@@ -148,23 +143,9 @@ class UpdatePunchCardInput:
     minimum_per: MinimumPer | None = None
 
 
-def _card(row: dict[str, Any]) -> PunchCardRecord:
-    return PunchCardRecord(
-        id=int(row["id"]),
-        program_id=int(row["program_id"]),
-        name=row["name"],
-        description=row["description"],
-        reward_id=int(row["reward_id"]),
-        punches_needed=int(row["punches_needed"]),
-        skus=tuple(from_json(row["skus"]) or ()),
-        categories=tuple(from_json(row["categories"]) or ()),
-        minimum_quantity=int(row["minimum_quantity"]),
-        minimum_per=MinimumPer(row["minimum_per"]),
-        active=bool(row["active"]),
-        retired_at=as_optional_datetime(row["retired_at"]),
-        created_at=as_datetime(row["created_at"]),
-        updated_at=as_datetime(row["updated_at"]),
-    )
+_card = RowMapper(PunchCardRecord)
+# The same columns in a join, where the card table is `c`.
+_JOINED_CARD_COLUMNS = ", ".join(f"c.{column}" for column in _card.columns.split(", "))
 
 
 # --- Set-up -----------------------------------------------------------------------------------
@@ -172,7 +153,7 @@ def _card(row: dict[str, Any]) -> PunchCardRecord:
 
 async def get_punch_card(card_id: int, scope: ProgramScope) -> PunchCardRecord | None:
     row = await fetch_one(
-        connection(), f"SELECT {_COLUMNS} FROM punch_cards WHERE id = ?", (card_id,)
+        connection(), f"SELECT {_card.columns} FROM punch_cards WHERE id = ?", (card_id,)
     )
     if row is None or not in_scope(int(row["program_id"]), scope):
         return None
@@ -180,14 +161,14 @@ async def get_punch_card(card_id: int, scope: ProgramScope) -> PunchCardRecord |
 
 
 async def list_punch_cards(program_id: int, *, include_retired: bool) -> list[PunchCardRecord]:
-    select = f"SELECT {_COLUMNS} FROM punch_cards WHERE program_id = ?"
+    select = f"SELECT {_card.columns} FROM punch_cards WHERE program_id = ?"
     if include_retired:
         rows = await fetch_all(connection(), select + " ORDER BY id", (program_id,))
     else:
         rows = await fetch_all(
             connection(), select + " AND active = ? ORDER BY id", (program_id, True)
         )
-    return [_card(row) for row in rows]
+    return _card.all(rows)
 
 
 async def refund_policy(program_id: int) -> PunchCardRefundPolicy:
@@ -284,7 +265,8 @@ async def create_punch_card(data: CreatePunchCardInput) -> PunchCardRecord:
             conn,
             "INSERT INTO punch_cards (program_id, name, description, reward_id, punches_needed,"
             " skus, categories, minimum_quantity, minimum_per, active, retired_at, created_at,"
-            f" updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?) RETURNING {_COLUMNS}",
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)"
+            f" RETURNING {_card.columns}",
             (
                 program.id,
                 name,
@@ -353,7 +335,7 @@ async def update_punch_card(data: UpdatePunchCardInput, scope: ProgramScope) -> 
             conn,
             "UPDATE punch_cards SET name = ?, description = ?, reward_id = ?, punches_needed = ?,"
             " skus = ?, categories = ?, minimum_quantity = ?, minimum_per = ?, updated_at = ?"
-            f" WHERE id = ? RETURNING {_COLUMNS}",
+            f" WHERE id = ? RETURNING {_card.columns}",
             (
                 name or card.name,
                 card.description if data.description is None else (description or ""),
@@ -384,7 +366,7 @@ async def retire_punch_card(card_id: int, scope: ProgramScope) -> PunchCardRecor
         row = await fetch_one(
             conn,
             "UPDATE punch_cards SET active = ?, retired_at = ?, updated_at = ?"
-            f" WHERE id = ? AND active = ? RETURNING {_COLUMNS}",
+            f" WHERE id = ? AND active = ? RETURNING {_card.columns}",
             (False, now, now, card.id, True),
         )
         if row is None:
@@ -401,7 +383,7 @@ async def member_cards(member_id: int, program_id: int) -> list[MemberPunchCard]
     """The program's active cards, and retired ones the member has punches or rewards on."""
     rows = await fetch_all(
         connection(),
-        f"SELECT {', '.join('c.' + column.strip() for column in _COLUMNS.split(','))},"
+        f"SELECT {_JOINED_CARD_COLUMNS},"
         " p.punches AS member_punches, p.rewards_earned AS member_rewards"
         " FROM punch_cards c LEFT JOIN punch_card_progress p"
         " ON p.card_id = c.id AND p.member_id = ?"
@@ -455,7 +437,8 @@ async def on_order_recorded(
         _card(row)
         for row in await fetch_all(
             conn,
-            f"SELECT {_COLUMNS} FROM punch_cards WHERE program_id = ? AND active = ? ORDER BY id",
+            f"SELECT {_card.columns} FROM punch_cards"
+            " WHERE program_id = ? AND active = ? ORDER BY id",
             (program_id, True),
         )
     ]

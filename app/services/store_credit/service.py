@@ -20,6 +20,7 @@ reading a spend), then the spend's row.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,16 +39,11 @@ from app.domain.validation import (
     Checker,
 )
 from app.rows import RowMapper
-from app.services.core import idempotency
 from app.services.core.idempotency import IdempotentRequest, run_once
 from app.services.ledger.service import StoreCreditMovement, lock_member, post_store_credit
 from app.services.members.service import require_member
 from app.services.programs.service import ProgramScope, in_scope
 
-_COLUMNS = (
-    "id, program_id, member_id, transaction_id, kind, amount_minor, currency,"
-    " balance_after_minor, reason, source_ref, order_ref, spend_id, refunded_minor, created_at"
-)
 _NO_CURSOR = 2**63 - 1
 _ISSUE = "issueStoreCredit"
 _SPEND = "spendStoreCredit"
@@ -121,7 +117,7 @@ async def get_movement(
 ) -> StoreCreditRecord | None:
     row = await fetch_one(
         conn or connection(),
-        f"SELECT {_COLUMNS} FROM store_credit_movements WHERE id = ?",
+        f"SELECT {_record.columns} FROM store_credit_movements WHERE id = ?",
         (movement_id,),
     )
     if row is None or not in_scope(int(row["program_id"]), scope):
@@ -148,12 +144,12 @@ async def list_movements(
     """Newest first, by keyset on the movement id (the (member_id, id) index)."""
     rows = await fetch_all(
         connection(),
-        f"SELECT {_COLUMNS} FROM store_credit_movements"
+        f"SELECT {_record.columns} FROM store_credit_movements"
         " WHERE member_id = ? AND (member_id, id) < (?, ?)"
         " ORDER BY member_id DESC, id DESC LIMIT ?",
         (member_id, member_id, before_id if before_id is not None else _NO_CURSOR, limit),
     )
-    return [_record(row) for row in rows]
+    return _record.all(rows)
 
 
 async def _program_currency(conn: BaseDBAsyncClient, program_id: int) -> str:
@@ -214,7 +210,7 @@ async def _move(
         "INSERT INTO store_credit_movements (program_id, member_id, transaction_id, kind,"
         " amount_minor, currency, balance_after_minor, reason, source_ref, order_ref, spend_id,"
         f" refunded_minor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)"
-        f" RETURNING {_COLUMNS}",
+        f" RETURNING {_record.columns}",
         (
             program_id,
             member_id,
@@ -317,26 +313,33 @@ async def issue_store_credit(data: IssueStoreCreditInput, scope: ProgramScope) -
             "reason": reason,
         },
     )
+    return await _run_movement_once(
+        request,
+        lambda conn, now: _credit(
+            conn,
+            program_id=member.program_id,
+            member_id=member.id,
+            amount_minor=data.amount_minor,
+            currency=data.currency,
+            reason=reason,
+            source_ref=None,
+            now=now,
+        ),
+    )
+
+
+async def _run_movement_once(
+    request: IdempotentRequest,
+    perform: Callable[[BaseDBAsyncClient, datetime], Awaitable[StoreCreditRecord]],
+) -> StoreCreditResult:
+    """Every store-credit write: one transaction, once per key, replaying its movement."""
     now = utc_now()
     async with in_transaction() as conn:
-
-        async def perform() -> StoreCreditRecord:
-            return await _credit(
-                conn,
-                program_id=member.program_id,
-                member_id=member.id,
-                amount_minor=data.amount_minor,
-                currency=data.currency,
-                reason=reason,
-                source_ref=None,
-                now=now,
-            )
-
         outcome = await run_once(
             conn,
             request,
             now=now,
-            perform=perform,
+            perform=lambda: perform(conn, now),
             remember=_remember_movement,
             replay=lambda stored: _stored_movement(conn, stored),
         )
@@ -353,12 +356,6 @@ async def _stored_movement(conn: BaseDBAsyncClient, stored: dict[str, Any]) -> S
     return movement
 
 
-async def _replayed(conn: BaseDBAsyncClient, movement_id: int) -> StoreCreditResult:
-    movement = await get_movement(movement_id, None, conn)
-    assert movement is not None
-    return StoreCreditResult(movement=movement, replayed=True)
-
-
 async def spend_store_credit(data: SpendStoreCreditInput, scope: ProgramScope) -> StoreCreditResult:
     """The checkout pays with the member's store credit for an order."""
     check = Checker()
@@ -370,29 +367,20 @@ async def spend_store_credit(data: SpendStoreCreditInput, scope: ProgramScope) -
     member = await require_member(data.member_id, scope)
     program_currency = await _program_currency(connection(), member.program_id)
     _check_currency(data.currency, program_currency)
-    fingerprint = idempotency.request_fingerprint(
-        _SPEND,
-        {
+    request = IdempotentRequest.of(
+        scope=str(member.program_id),
+        key=data.idempotency_key,
+        operation=_SPEND,
+        payload={
             "memberId": member.id,
             "amountMinor": data.amount_minor,
             "currency": program_currency,
             "orderId": order_id,
         },
     )
-    now = utc_now()
-    scope_key = str(member.program_id)
-    async with in_transaction() as conn:
-        stored = await idempotency.claim(
-            conn,
-            scope=scope_key,
-            key=data.idempotency_key,
-            operation=_SPEND,
-            fingerprint=fingerprint,
-            now=now,
-        )
-        if stored is not None:
-            return await _replayed(conn, int(stored["movementId"]))
-        movement = await _move(
+    return await _run_movement_once(
+        request,
+        lambda conn, now: _move(
             conn,
             program_id=member.program_id,
             member_id=member.id,
@@ -402,11 +390,8 @@ async def spend_store_credit(data: SpendStoreCreditInput, scope: ProgramScope) -
             reason=f"Order {order_id}",
             order_ref=order_id,
             now=now,
-        )
-        await idempotency.store_response(
-            conn, scope=scope_key, key=data.idempotency_key, response={"movementId": movement.id}
-        )
-    return StoreCreditResult(movement=movement, replayed=False)
+        ),
+    )
 
 
 async def refund_store_credit(
@@ -426,60 +411,58 @@ async def refund_store_credit(
             "no such store credit spend",
             ["input", "spendId"],
         )
-    fingerprint = idempotency.request_fingerprint(
-        _REFUND, {"spendId": spend.id, "amountMinor": data.amount_minor, "reason": reason}
+    request = IdempotentRequest.of(
+        scope=str(spend.program_id),
+        key=data.idempotency_key,
+        operation=_REFUND,
+        payload={"spendId": spend.id, "amountMinor": data.amount_minor, "reason": reason},
     )
-    now = utc_now()
-    scope_key = str(spend.program_id)
-    async with in_transaction() as conn:
-        stored = await idempotency.claim(
+    return await _run_movement_once(
+        request, lambda conn, now: _refund(conn, spend, data.amount_minor, reason, now)
+    )
+
+
+async def _refund(
+    conn: BaseDBAsyncClient,
+    spend: StoreCreditRecord,
+    amount_minor: int | None,
+    reason: str | None,
+    now: datetime,
+) -> StoreCreditRecord:
+    # The member first (every store-credit writer takes it first), then the spend.
+    await lock_member(conn, spend.member_id)
+    current = await fetch_one(
+        conn,
+        "SELECT amount_minor, refunded_minor FROM store_credit_movements WHERE id = ?",
+        (spend.id,),
+    )
+    assert current is not None
+    left = -int(current["amount_minor"]) - int(current["refunded_minor"])
+    amount = left if amount_minor is None else amount_minor
+    taken = None
+    if 0 < amount <= left:
+        taken = await fetch_one(
             conn,
-            scope=scope_key,
-            key=data.idempotency_key,
-            operation=_REFUND,
-            fingerprint=fingerprint,
-            now=now,
+            "UPDATE store_credit_movements SET refunded_minor = refunded_minor + ?"
+            " WHERE id = ? AND refunded_minor + ? <= -amount_minor RETURNING refunded_minor",
+            (amount, spend.id, amount),
         )
-        if stored is not None:
-            return await _replayed(conn, int(stored["movementId"]))
-        # The member first (every store-credit writer takes it first), then the spend.
-        await lock_member(conn, spend.member_id)
-        current = await fetch_one(
-            conn,
-            "SELECT amount_minor, refunded_minor FROM store_credit_movements WHERE id = ?",
-            (spend.id,),
+    if taken is None:
+        raise DomainError(
+            ErrorCode.REFUND_EXCEEDS_SPEND,
+            f"{left} of the spend's {-spend.amount_minor} minor units are left to refund,"
+            f" not {amount}",
+            ["input", "amountMinor"],
         )
-        assert current is not None
-        left = -int(current["amount_minor"]) - int(current["refunded_minor"])
-        amount = left if data.amount_minor is None else data.amount_minor
-        taken = None
-        if 0 < amount <= left:
-            taken = await fetch_one(
-                conn,
-                "UPDATE store_credit_movements SET refunded_minor = refunded_minor + ?"
-                " WHERE id = ? AND refunded_minor + ? <= -amount_minor RETURNING refunded_minor",
-                (amount, spend.id, amount),
-            )
-        if taken is None:
-            raise DomainError(
-                ErrorCode.REFUND_EXCEEDS_SPEND,
-                f"{left} of the spend's {-spend.amount_minor} minor units are left to refund,"
-                f" not {amount}",
-                ["input", "amountMinor"],
-            )
-        movement = await _move(
-            conn,
-            program_id=spend.program_id,
-            member_id=spend.member_id,
-            kind=TransactionKind.STORE_CREDIT_REFUND,
-            amount_minor=amount,
-            currency=spend.currency,
-            reason=reason or f"Refund of order {spend.order_ref}",
-            order_ref=spend.order_ref,
-            spend_id=spend.id,
-            now=now,
-        )
-        await idempotency.store_response(
-            conn, scope=scope_key, key=data.idempotency_key, response={"movementId": movement.id}
-        )
-    return StoreCreditResult(movement=movement, replayed=False)
+    return await _move(
+        conn,
+        program_id=spend.program_id,
+        member_id=spend.member_id,
+        kind=TransactionKind.STORE_CREDIT_REFUND,
+        amount_minor=amount,
+        currency=spend.currency,
+        reason=reason or f"Refund of order {spend.order_ref}",
+        order_ref=spend.order_ref,
+        spend_id=spend.id,
+        now=now,
+    )
