@@ -1,14 +1,12 @@
-"""Referrals in the API: types, the queries and mutations (merged into Query and Mutation)."""
+"""Referrals in the API: settings, and the fields of a referral and of its rewards."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any, Self
 
 import strawberry
 
-from app.auth.api_keys import Principal
-from app.domain.errors import DomainError, ErrorCode
 from app.domain.referrals import (
     CatalogueFailure,
     CatalogueRewardStatus,
@@ -22,23 +20,10 @@ from app.domain.referrals import (
     SideRule,
     Signals,
 )
-from app.graphql.context import Info, admin, member_reader
-from app.graphql.errors import UserError, guarded, query_error
-from app.graphql.ids import decode_id, encode_cursor, encode_id
-from app.graphql.types import (
-    Member,
-    Node,
-    PageInfo,
-    Redemption,
-    Reward,
-    cursor_position,
-    next_page_info,
-    page_size,
-    reward_for_reader,
-)
-from app.services.members import service as members_service
-from app.services.programs import service as programs_service
-from app.services.referrals import service as referrals_service
+from app.graphql.core.context import Info
+from app.graphql.core.ids import encode_id
+from app.graphql.core.node import Node
+from app.graphql.rewards.types import Reward, reward_for_reader
 from app.services.referrals.service import (
     ReferralRecord,
     ReferralRewardRecord,
@@ -53,46 +38,44 @@ ReferralStateEnum = strawberry.enum(
     " the referrer's trigger; the referrer's reward is pending), REWARDED (final), HELD (for"
     " review), REJECTED (see rejectionReason).",
 )
+
+
 ReferralTriggerEnum = strawberry.enum(
     ReferralTrigger,
     name="ReferralTrigger",
     description="SIGNUP: the friend enrols. FIRST_ORDER: the friend's first order reaching the"
     " minimum. EACH_ORDER: each such order, up to maxOrders.",
 )
+
+
 RejectionReasonEnum = strawberry.enum(RejectionReason, name="ReferralRejectionReason")
+
+
 HoldReasonEnum = strawberry.enum(HoldReason, name="ReferralHoldReason")
+
+
 ReferralSideEnum = strawberry.enum(ReferralSide, name="ReferralSide")
+
+
 RewardStatusEnum = strawberry.enum(RewardStatus, name="ReferralRewardStatus")
+
+
 LimitPeriodEnum = strawberry.enum(LimitPeriod, name="ReferralLimitPeriod")
+
+
 CatalogueRewardStatusEnum = strawberry.enum(
     CatalogueRewardStatus,
     name="ReferralCatalogueRewardStatus",
     description="PENDING until the side's reward is final, GIVEN (see redemption), FAILED (see"
     " catalogueFailure; the points were paid) or CANCELLED by a refund.",
 )
+
+
 CatalogueFailureEnum = strawberry.enum(CatalogueFailure, name="ReferralCatalogueFailure")
-
-
-def _reader(info: Info) -> Principal:
-    try:
-        return member_reader(info)
-    except DomainError as exc:
-        raise query_error(exc) from exc
-
-
-# --- types ------------------------------------------------------------------------------------
 
 
 def _member_session(info: Info) -> bool:
     return info.context.principal.is_member_session
-
-
-async def _member_side(info: Info, member_id: int) -> Member | None:
-    principal = info.context.principal
-    if principal.is_member_session and principal.member_id != member_id:
-        return None
-    record = await members_service.get_member(member_id, principal.program_scope)
-    return None if record is None else Member.from_record(record)
 
 
 @strawberry.type(description="What one side of a referral earns, and when.")
@@ -162,8 +145,33 @@ async def _catalogue_reward(reward_id: int | None) -> Reward | None:
     return None if record is None else Reward.from_record(record)
 
 
-@strawberry.type(description="What one side of a referral earned: points, a catalogue reward.")
-class ReferralReward:
+@strawberry.input(
+    description="What the store knows of a customer's device and payment; stored only as"
+    " salted SHA-256 hashes."
+)
+class ReferralSignalsInput:
+    ip_address: str | None = None
+    device_id: str | None = None
+    payment_fingerprint: str | None = None
+    shipping_address_hash: str | None = None
+
+    def to_domain(self) -> Signals:
+        return Signals(
+            ip_address=self.ip_address,
+            device_id=self.device_id,
+            payment_fingerprint=self.payment_fingerprint,
+            shipping_address_hash=self.shipping_address_hash,
+        )
+
+
+def signals_of(signals: ReferralSignalsInput | None) -> Signals | None:
+    return None if signals is None else signals.to_domain()
+
+
+# A ReferralReward's own fields; the schema's ReferralReward (app/graphql/members/types.py)
+# adds its redemption.
+@strawberry.type
+class ReferralRewardFields:
     side: ReferralSideEnum  # type: ignore[valid-type]
     points: int
     status: RewardStatusEnum = strawberry.field(  # type: ignore[valid-type]
@@ -187,7 +195,7 @@ class ReferralReward:
     member_pk: strawberry.Private[int]
 
     @classmethod
-    def from_record(cls, record: ReferralRewardRecord) -> ReferralReward:
+    def from_record(cls, record: ReferralRewardRecord) -> Self:
         return cls(
             side=record.side,
             points=record.points,
@@ -209,22 +217,11 @@ class ReferralReward:
     async def reward(self) -> Reward | None:
         return await _catalogue_reward(self.reward_pk)
 
-    @strawberry.field(
-        description="The redemption of a GIVEN catalogue reward, with its code; null for a member"
-        " token reading the other side's reward."
-    )
-    async def redemption(self, info: Info) -> Redemption | None:
-        principal = info.context.principal
-        if self.redemption_pk is None or (
-            principal.is_member_session and principal.member_id != self.member_pk
-        ):
-            return None
-        record = await rewards_service.get_redemption(self.redemption_pk, principal.program_scope)
-        return None if record is None else Redemption.from_record(record)
 
-
-@strawberry.type(description="A member inviting a friend, and what became of it.")
-class Referral(Node):
+# A Referral's own fields; the schema's Referral (app/graphql/members/types.py) adds the
+# referrer, the friend and the rewards.
+@strawberry.type
+class ReferralFields(Node):
     state: ReferralStateEnum  # type: ignore[valid-type]
     rejection_reason: RejectionReasonEnum | None  # type: ignore[valid-type]
     source: str = strawberry.field(description="ENROLMENT (a code at enrolment) or RECORDED.")
@@ -263,7 +260,7 @@ class Referral(Node):
         return None if _member_session(info) else self.friend_email_value
 
     @classmethod
-    def from_record(cls, record: ReferralRecord) -> Referral:
+    def from_record(cls, record: ReferralRecord) -> Self:
         return cls(
             id=strawberry.ID(encode_id("Referral", record.id)),
             state=record.state,
@@ -284,369 +281,3 @@ class Referral(Node):
             friend_pk=record.friend_id,
             referral_pk=record.id,
         )
-
-    @strawberry.field(
-        description="The member who referred; null when a member token reads its own referral"
-        " from the friend's side (one member never sees another's account)."
-    )
-    async def referrer(self, info: Info) -> Member | None:
-        return await _member_side(info, self.referrer_pk)
-
-    @strawberry.field(
-        description="The friend, once they are a member; null when a member token reads its own"
-        " referral from the referrer's side."
-    )
-    async def friend(self, info: Info) -> Member | None:
-        return None if self.friend_pk is None else await _member_side(info, self.friend_pk)
-
-    @strawberry.field
-    async def rewards(self) -> list[ReferralReward]:
-        records = await referrals_service.rewards_of(self.referral_pk)
-        return [ReferralReward.from_record(record) for record in records]
-
-
-@strawberry.type
-class ReferralEdge:
-    cursor: str
-    node: Referral
-
-
-@strawberry.type
-class ReferralConnection:
-    edges: list[ReferralEdge]
-    page_info: PageInfo
-
-
-async def referral_connection(
-    program_id: int,
-    *,
-    referrer_id: int | None,
-    state: ReferralState | None,
-    first: int,
-    after: str | None,
-) -> ReferralConnection:
-    limit = page_size(first)
-    records = await referrals_service.list_referrals(
-        program_id,
-        referrer_id=referrer_id,
-        state=state,
-        before_id=cursor_position(after),
-        limit=limit + 1,
-    )
-    edges = [
-        ReferralEdge(cursor=encode_cursor(record.id), node=Referral.from_record(record))
-        for record in records[:limit]
-    ]
-    return ReferralConnection(
-        edges=edges,
-        page_info=next_page_info(len(records), limit, edges),
-    )
-
-
-async def referred_by(member_id: int) -> Referral | None:
-    record = await referrals_service.referral_of_friend(member_id)
-    return None if record is None else Referral.from_record(record)
-
-
-@strawberry.type
-class ReferralReasonCount:
-    reason: str
-    count: int
-
-
-@strawberry.type
-class ReferralAdvocate:
-    qualified_referrals: int
-    points_earned: int = strawberry.field(description="Referral points earned in the period.")
-    member_pk: strawberry.Private[int]
-
-    @strawberry.field
-    async def member(self) -> Member:
-        record = await members_service.get_member(self.member_pk, None)
-        assert record is not None
-        return Member.from_record(record)
-
-
-@strawberry.type(description="A program's referral numbers for a period [from, to).")
-class ReferralStats:
-    invitations: int = strawberry.field(description="Referrals made (not refused at once).")
-    sign_ups: int
-    qualified: int
-    conversion_rate: float = strawberry.field(
-        description="The share of the period's invitations that have qualified by now."
-    )
-    points_paid: int = strawberry.field(description="Referral points given and final.")
-    points_pending: int = strawberry.field(description="Referral points still pending.")
-    points_cancelled: int = strawberry.field(description="Referral points cancelled by refunds.")
-    money_paid_minor: int = strawberry.field(
-        description="The face value (valueMinor when given) of the catalogue rewards given, in"
-        " minor units of `currency`."
-    )
-    currency: str = strawberry.field(description="The program's currency.")
-    catalogue_rewards: list[ReferralReasonCount] = strawberry.field(
-        description="Catalogue rewards by ReferralCatalogueRewardStatus (in `reason`)."
-    )
-    held_by_reason: list[ReferralReasonCount]
-    rejected_by_reason: list[ReferralReasonCount]
-    top_advocates: list[ReferralAdvocate]
-
-
-def _counts(by_reason: dict[str, int]) -> list[ReferralReasonCount]:
-    return [ReferralReasonCount(reason=k, count=v) for k, v in sorted(by_reason.items())]
-
-
-# --- inputs and payloads ----------------------------------------------------------------------
-
-
-@strawberry.input(
-    description="What the store knows of a customer's device and payment; stored only as"
-    " salted SHA-256 hashes."
-)
-class ReferralSignalsInput:
-    ip_address: str | None = None
-    device_id: str | None = None
-    payment_fingerprint: str | None = None
-    shipping_address_hash: str | None = None
-
-    def to_domain(self) -> Signals:
-        return Signals(
-            ip_address=self.ip_address,
-            device_id=self.device_id,
-            payment_fingerprint=self.payment_fingerprint,
-            shipping_address_hash=self.shipping_address_hash,
-        )
-
-
-def signals_of(signals: ReferralSignalsInput | None) -> Signals | None:
-    return None if signals is None else signals.to_domain()
-
-
-@strawberry.input
-class ReferralSideInput:
-    points: int
-    trigger: ReferralTriggerEnum  # type: ignore[valid-type]
-    minimum_order_minor: int = 0
-    max_orders: int = strawberry.field(default=1, description="EACH_ORDER only.")
-    reward_id: strawberry.ID | None = strawberry.field(
-        default=None,
-        description="An active Reward of the program given besides (or instead of) the points.",
-    )
-
-    def to_service(self, field: list[str]) -> referrals_service.SideInput:
-        return referrals_service.SideInput(
-            points=self.points,
-            trigger=self.trigger,
-            minimum_order_minor=self.minimum_order_minor,
-            max_orders=self.max_orders,
-            reward_id=None
-            if self.reward_id is None
-            else decode_id(self.reward_id, "Reward", [*field, "rewardId"]),
-        )
-
-
-@strawberry.input(description="Leave a field out to keep its current value.")
-class UpdateReferralSettingsInput:
-    program_slug: str
-    enabled: bool | None = None
-    url_template: str | None = None
-    referrer: ReferralSideInput | None = None
-    friend: ReferralSideInput | None = None
-    referrer_limit: int | None = None
-    referrer_limit_period: LimitPeriodEnum | None = None  # type: ignore[valid-type]
-    ip_weekly_threshold: int | None = None
-    attach_window_days: int | None = None
-
-
-@strawberry.type
-class UpdateReferralSettingsPayload:
-    settings: ReferralSettings | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.input
-class RecordReferralInput:
-    program_slug: str
-    referral_code: str = strawberry.field(description="The referrer's code.")
-    idempotency_key: str
-    friend_customer_id: str | None = strawberry.field(
-        default=None, description="The friend's customer id; give it or friendEmail."
-    )
-    friend_email: str | None = None
-    friend_signals: ReferralSignalsInput | None = None
-    referrer_signals: ReferralSignalsInput | None = None
-
-
-@strawberry.type
-class ReferralPayload:
-    referral: Referral | None = strawberry.field(
-        default=None,
-        description="A referral refused by a fraud rule is recorded: state REJECTED, with its"
-        " rejectionReason, and no userErrors.",
-    )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.input
-class ReviewReferralInput:
-    id: strawberry.ID
-    idempotency_key: str | None = strawberry.field(
-        default=None, description="Required to approve (rewards may follow)."
-    )
-    note: str | None = None
-
-
-# --- queries and mutations --------------------------------------------------------------------
-
-
-@strawberry.type
-class ReferralQueries:
-    @strawberry.field(description="A program's referral settings (secret or admin key).")
-    async def referral_settings(self, info: Info, program_slug: str) -> ReferralSettings | None:
-        principal = _reader(info)
-        program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
-        if program is None:
-            return None
-        return ReferralSettings.from_record(await referrals_service.settings_of(program.id))
-
-    @strawberry.field(description="A program's referrals, newest first; optionally in one state.")
-    async def referrals(
-        self,
-        info: Info,
-        program_slug: str,
-        state: ReferralStateEnum | None = None,  # type: ignore[valid-type]
-        first: int = 20,
-        after: str | None = None,
-    ) -> ReferralConnection:
-        principal = _reader(info)
-        program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
-        if program is None:
-            return ReferralConnection(
-                edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None)
-            )
-        return await referral_connection(
-            program.id, referrer_id=None, state=state, first=first, after=after
-        )
-
-    @strawberry.field(description="Admin only: a program's referral numbers for [from, to).")
-    async def referral_stats(
-        self,
-        info: Info,
-        program_slug: str,
-        from_: Annotated[datetime, strawberry.argument(name="from")],
-        to: datetime,
-    ) -> ReferralStats | None:
-        try:
-            admin(info)
-        except DomainError as exc:
-            raise query_error(exc) from exc
-        if from_.tzinfo is None or to.tzinfo is None or from_ >= to:
-            raise query_error(
-                DomainError(
-                    ErrorCode.INVALID_VALUE, "from and to need time zones, and from before to"
-                )
-            )
-        program = await programs_service.get_program_by_slug(program_slug, None)
-        if program is None:
-            return None
-        stats = await referrals_service.referral_stats(program.id, from_, to)
-        return ReferralStats(
-            invitations=stats.invitations,
-            sign_ups=stats.sign_ups,
-            qualified=stats.qualified,
-            conversion_rate=stats.conversion_rate,
-            points_paid=stats.points_paid,
-            points_pending=stats.points_pending,
-            points_cancelled=stats.points_cancelled,
-            money_paid_minor=stats.money_paid_minor,
-            currency=program.currency,
-            catalogue_rewards=_counts(stats.catalogue_rewards),
-            held_by_reason=_counts(stats.held_by_reason),
-            rejected_by_reason=_counts(stats.rejected_by_reason),
-            top_advocates=[
-                ReferralAdvocate(
-                    qualified_referrals=advocate.qualified,
-                    points_earned=advocate.points,
-                    member_pk=advocate.member_id,
-                )
-                for advocate in stats.top_advocates
-            ],
-        )
-
-
-@strawberry.type
-class ReferralMutations:
-    @strawberry.mutation(description="Admin only: a program's referral settings.")
-    async def update_referral_settings(
-        self, info: Info, input: UpdateReferralSettingsInput
-    ) -> UpdateReferralSettingsPayload:
-        async def work() -> UpdateReferralSettingsPayload:
-            admin(info)
-            record = await referrals_service.update_settings(
-                referrals_service.UpdateReferralSettingsInput(
-                    program_slug=input.program_slug,
-                    enabled=input.enabled,
-                    url_template=input.url_template,
-                    referrer=None
-                    if input.referrer is None
-                    else input.referrer.to_service(["input", "referrer"]),
-                    friend=None
-                    if input.friend is None
-                    else input.friend.to_service(["input", "friend"]),
-                    referrer_limit=input.referrer_limit,
-                    referrer_limit_period=input.referrer_limit_period,
-                    ip_weekly_threshold=input.ip_weekly_threshold,
-                    attach_window_days=input.attach_window_days,
-                )
-            )
-            return UpdateReferralSettingsPayload(settings=ReferralSettings.from_record(record))
-
-        return await guarded(lambda errors: UpdateReferralSettingsPayload(user_errors=errors), work)
-
-    @strawberry.mutation(
-        description="Attach a referral: invite a friend who is not a member yet, or a member who"
-        " enrolled within the attach window and has no orders."
-    )
-    async def record_referral(self, info: Info, input: RecordReferralInput) -> ReferralPayload:
-        async def work() -> ReferralPayload:
-            principal = member_reader(info)
-            recorded = await referrals_service.record_referral(
-                referrals_service.RecordReferralInput(
-                    program_slug=input.program_slug,
-                    referral_code=input.referral_code,
-                    idempotency_key=input.idempotency_key,
-                    friend_customer_id=input.friend_customer_id,
-                    friend_email=input.friend_email,
-                    friend_signals=signals_of(input.friend_signals),
-                    referrer_signals=signals_of(input.referrer_signals),
-                ),
-                principal.program_scope,
-            )
-            return ReferralPayload(referral=Referral.from_record(recorded.referral))
-
-        return await guarded(lambda errors: ReferralPayload(user_errors=errors), work)
-
-    @strawberry.mutation(
-        description="Admin only: approve a HELD referral; the rewards it earned meanwhile follow."
-    )
-    async def approve_referral(self, info: Info, input: ReviewReferralInput) -> ReferralPayload:
-        return await _review(info, input, approve=True)
-
-    @strawberry.mutation(description="Admin only: reject a HELD referral (REJECTED_BY_ADMIN).")
-    async def reject_referral(self, info: Info, input: ReviewReferralInput) -> ReferralPayload:
-        return await _review(info, input, approve=False)
-
-
-async def _review(info: Info, input: ReviewReferralInput, *, approve: bool) -> ReferralPayload:
-    async def work() -> ReferralPayload:
-        admin(info)
-        reviewed = await referrals_service.review_referral(
-            referrals_service.ReviewReferralInput(
-                referral_id=decode_id(input.id, "Referral", ["input", "id"]),
-                approve=approve,
-                idempotency_key=input.idempotency_key,
-                note=input.note,
-            )
-        )
-        return ReferralPayload(referral=Referral.from_record(reviewed.referral))
-
-    return await guarded(lambda errors: ReferralPayload(user_errors=errors), work)
