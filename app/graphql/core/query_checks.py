@@ -1,5 +1,6 @@
-"""Permission and id checks for queries, where a refusal is a top-level error with its code
-(mutations put the same refusals in `userErrors`)."""
+"""Permission and id checks for queries. In a query an unknown or foreign object is null, and a
+malformed id or a forbidden read is a top-level error with its code (mutations put the same
+refusals in `userErrors`)."""
 
 from __future__ import annotations
 
