@@ -24,7 +24,7 @@ from app.auth.rate_limit import RateLimiter
 from app.config import Settings
 from app.db import tortoise_config
 from app.graphql.compiled import PlanCache
-from app.graphql.context import Context
+from app.graphql.core.context import Context
 from app.graphql.encoding import encode_answer
 from app.graphql.schema import schema
 from app.web.gateway import ApiGateway, OriginAllowlist, request_id_of

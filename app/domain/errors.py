@@ -1,4 +1,4 @@
-"""The one exception tree of the domain; graphql/errors.py maps it to `userErrors`."""
+"""The one exception tree of the domain; graphql/core/mutations.py maps it to `userErrors`."""
 
 from __future__ import annotations
 

@@ -46,7 +46,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from app.graphql.ids import encode_id
+from app.graphql.core.ids import encode_id
 from bench_support import floor as floor_module
 from bench_support.documents import MEMBER_STATUS_DOCUMENT, RECORD_ORDER_DOCUMENT
 

@@ -22,8 +22,8 @@ from app.auth.api_keys import KeyKind, Principal
 from app.config import Settings
 from app.db import close_db, connection, fetch_one, init_db, is_postgres, utc_now
 from app.domain.earning import RuleKind
-from app.graphql.context import Context
-from app.graphql.ids import encode_id
+from app.graphql.core.context import Context
+from app.graphql.core.ids import encode_id
 from app.graphql.schema import schema
 from app.services.members.enrolment import EnrollMemberInput, enroll_member
 from app.services.orders.earning_rules import RuleInput, create_earning_rule

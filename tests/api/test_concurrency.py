@@ -127,7 +127,7 @@ async def test_parallel_debits_of_one_member_never_go_below_zero(api: Api) -> No
 
 
 def _pk(global_id: str) -> int:
-    from app.graphql.ids import decode_any_id
+    from app.graphql.core.ids import decode_any_id
 
     decoded = decode_any_id(global_id)
     assert decoded is not None

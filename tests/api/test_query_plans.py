@@ -32,8 +32,8 @@ from app.graphql.compiled import (
     shared_and_unchanging,
 )
 from app.graphql.encoding import encode_answer
+from app.graphql.members.types import _activity_edge
 from app.graphql.schema import schema as laurel_schema
-from app.graphql.types import _activity_edge
 from app.services.members import service as members_service
 from tests.api.conftest import Api
 from tests.api.factories import create_program, enroll, grant_points, program_key

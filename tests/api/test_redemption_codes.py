@@ -17,7 +17,7 @@ from app.auth.code_checks import CODE_CHECK_LIMIT
 from app.db import utc_now
 from app.domain.ledger import TransactionKind
 from app.domain.rewards import RewardUnavailable
-from app.graphql.ids import decode_id
+from app.graphql.core.ids import decode_id
 from app.jobs.progress import SilentProgress
 from app.jobs.redemption_codes import expire_codes
 from app.jobs.runner import JobName, run_job

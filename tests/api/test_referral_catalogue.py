@@ -9,7 +9,7 @@ from typing import Any
 from app import clock
 from app.auth.api_keys import KeyKind
 from app.db import utc_now
-from app.graphql.ids import decode_id
+from app.graphql.core.ids import decode_id
 from app.jobs.runner import JobName, run_job
 from app.services.ledger.verify import verify_ledger
 from tests.api.conftest import Api

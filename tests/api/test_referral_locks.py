@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from app.config import Settings
-from app.graphql.ids import decode_id
+from app.graphql.core.ids import decode_id
 from app.services.rewards.gifts import PROGRAM_REWARD_LOCK_CLASS
 from tests.api.conftest import Api
 from tests.api.factories import create_program, enroll, order_input

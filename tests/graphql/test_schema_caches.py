@@ -6,7 +6,7 @@ from strawberry.extensions.parser_cache import _get_parse_cache
 from strawberry.extensions.validation_cache import _get_validate_cache
 
 from app.auth.api_keys import KeyKind, Principal
-from app.graphql.context import Context
+from app.graphql.core.context import Context
 from app.graphql.schema import DOCUMENT_CACHE_SIZE, schema
 
 DOCUMENT = "query CacheProbe { __typename }"

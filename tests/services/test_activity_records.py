@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from app.graphql.types import _activity_edge
+from app.graphql.members.types import _activity_edge
 from app.services.members.service import _activity
 
 ROW = {

@@ -1,4 +1,4 @@
-"""Tiers in the API: types, the queries and mutations (merged into Query and Mutation)."""
+"""Tiers in the API: the levels, a program's configuration, a member's status."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ from datetime import datetime
 import strawberry
 
 from app.domain.tiers import DowngradePolicy, TierChangeReason, TierMetric, TierPeriod
-from app.graphql.context import Info, admin, principal_of
-from app.graphql.errors import UserError, guarded
-from app.graphql.ids import decode_id, encode_id
-from app.graphql.types import Node, Reward, reward_for_reader
-from app.services.programs import service as programs_service
-from app.services.tiers import configuration as tier_configuration
+from app.graphql.core.context import Info
+from app.graphql.core.ids import encode_id
+from app.graphql.core.node import Node
+from app.graphql.rewards.types import Reward, reward_for_reader
 from app.services.tiers import service as tiers_service
 from app.services.tiers.repository import TierProgram as TierProgramRecord
 from app.services.tiers.repository import TierRecord
@@ -26,12 +24,16 @@ TierMetricEnum = strawberry.enum(
     " less refunds, minor units of the program's currency), ORDERS (orders not fully refunded)"
     " or REFERRALS (referrals made that were rewarded).",
 )
+
+
 TierPeriodEnum = strawberry.enum(
     TierPeriod,
     name="TierPeriod",
     description="LIFETIME, CALENDAR_YEAR or ANNIVERSARY_YEAR (in the program's time zone), or"
     " ROLLING_12_MONTHS (the last twelve months, no period end).",
 )
+
+
 DowngradePolicyEnum = strawberry.enum(
     DowngradePolicy,
     name="TierDowngradePolicy",
@@ -39,6 +41,8 @@ DowngradePolicyEnum = strawberry.enum(
     " ONE_LEVEL (a period end lowers one level at most; not with ROLLING_12_MONTHS);"
     " GRACE_PERIOD (as PERIOD_END, graceDays later). A refund always undoes what it counted.",
 )
+
+
 TierChangeReasonEnum = strawberry.enum(
     TierChangeReason,
     name="TierChangeReason",
@@ -223,200 +227,3 @@ class TierStatus:
 async def tier_status_of(program_id: int, member_id: int) -> TierStatus | None:
     record = await tiers_service.tier_status(program_id, member_id)
     return None if record is None else TierStatus.from_record(record)
-
-
-# --- inputs and payloads ----------------------------------------------------------------------
-
-
-@strawberry.input
-class TierDefinition:
-    name: str
-    threshold: int
-    earn_multiplier: str | None = strawberry.field(
-        default=None, description="Above 1, at most 10, 2 decimals at most."
-    )
-    reward_discount_percent: int = strawberry.field(default=0, description="0 to 90.")
-    entry_points: int = 0
-    entry_reward_id: strawberry.ID | None = strawberry.field(
-        default=None, description="A Reward of the program given on first entry."
-    )
-    perks: list[str] = strawberry.field(
-        default_factory=list, description="Texts for storefronts, 20 at most, 200 chars each."
-    )
-    renamed_from: str | None = strawberry.field(
-        default=None,
-        description="The tier's current name, to rename it: its holders, history and the"
-        " rewards that require it follow. A tier left out of the list is retired (refused with"
-        " TIER_IN_USE while a reward requires it).",
-    )
-
-
-@strawberry.input(description="The whole configuration; tiers lowest first, matched by name.")
-class ConfigureTiersInput:
-    program_slug: str
-    metric: TierMetricEnum  # type: ignore[valid-type]
-    period: TierPeriodEnum  # type: ignore[valid-type]
-    downgrade: DowngradePolicyEnum  # type: ignore[valid-type]
-    tiers: list[TierDefinition]
-    grace_days: int = strawberry.field(default=0, description="GRACE_PERIOD only.")
-
-
-@strawberry.type
-class ConfigureTiersPayload:
-    tier_program: TierProgram | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.input(
-    description="Set a member's tier by hand: a floor (they can still earn their way above it)"
-    " until lockedUntil, or without it as long as the downgrade policy keeps a tier reached"
-    " now. Refused below what the member already holds (TIER_BELOW_EARNED)."
-)
-class AssignMemberTierInput:
-    member_id: strawberry.ID
-    tier_name: str
-    reason: str = strawberry.field(description="Kept in the member's tier history.")
-    idempotency_key: str
-    locked_until: datetime | None = None
-
-
-@strawberry.input
-class ClearMemberTierAssignmentInput:
-    member_id: strawberry.ID
-    reason: str
-    idempotency_key: str
-
-
-@strawberry.type
-class TierAssignmentPayload:
-    assignment: TierAssignment | None = None
-    tier_status: TierStatus | None = strawberry.field(
-        default=None, description="The member's standing after the change."
-    )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-async def _assignment_payload(result: tiers_service.AssignmentResult) -> TierAssignmentPayload:
-    status = await tier_status_of(result.program_id, result.member_id)
-    record = result.assignment
-    holds_until = (
-        None if status is None or status.assignment is None else status.assignment.holds_until
-    )
-    return TierAssignmentPayload(
-        assignment=TierAssignment(
-            tier_name=record.tier_name,
-            assigned_at=record.assigned_at,
-            locked_until=record.locked_until,
-            holds_until=record.cleared_at if record.cleared_at is not None else holds_until,
-            reason=record.reason,
-        ),
-        tier_status=status,
-    )
-
-
-# --- queries and mutations --------------------------------------------------------------------
-
-
-@strawberry.type
-class TierQueries:
-    @strawberry.field(
-        description="A program's tiers, for any key of the program (storefronts show them);"
-        " null when it has none."
-    )
-    async def tier_program(self, info: Info, program_slug: str) -> TierProgram | None:
-        principal = principal_of(info)
-        program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
-        if program is None:
-            return None
-        record = await tiers_service.tier_program_of(program.id)
-        return None if record is None else TierProgram.from_record(record)
-
-
-@strawberry.type
-class TierMutations:
-    @strawberry.mutation(
-        description="Admin only: set a program's tiers. Members are moved to the new rules by"
-        " the tiers-recalculate job (tierProgram.recalculationPending says it is due)."
-    )
-    async def configure_tiers(
-        self, info: Info, input: ConfigureTiersInput
-    ) -> ConfigureTiersPayload:
-        async def work() -> ConfigureTiersPayload:
-            admin(info)
-            record = await tier_configuration.configure_tiers(
-                tier_configuration.ConfigureTiersInput(
-                    program_slug=input.program_slug,
-                    metric=input.metric,
-                    period=input.period,
-                    downgrade=input.downgrade,
-                    grace_days=input.grace_days,
-                    tiers=tuple(
-                        tier_configuration.TierInput(
-                            name=tier.name,
-                            threshold=tier.threshold,
-                            earn_multiplier=tier.earn_multiplier,
-                            reward_discount_percent=tier.reward_discount_percent,
-                            entry_points=tier.entry_points,
-                            perks=tuple(tier.perks),
-                            renamed_from=tier.renamed_from,
-                            entry_reward_id=None
-                            if tier.entry_reward_id is None
-                            else decode_id(
-                                tier.entry_reward_id,
-                                "Reward",
-                                ["input", "tiers", str(index), "entryRewardId"],
-                            ),
-                        )
-                        for index, tier in enumerate(input.tiers)
-                    ),
-                )
-            )
-            return ConfigureTiersPayload(tier_program=TierProgram.from_record(record))
-
-        return await guarded(lambda errors: ConfigureTiersPayload(user_errors=errors), work)
-
-    @strawberry.mutation(
-        description="Admin only: set a member's tier by hand (see AssignMemberTierInput); the"
-        " change is in the member's tier history with reason MANUAL and a tier.changed event."
-    )
-    async def assign_member_tier(
-        self, info: Info, input: AssignMemberTierInput
-    ) -> TierAssignmentPayload:
-        async def work() -> TierAssignmentPayload:
-            principal = admin(info)
-            member_id = decode_id(input.member_id, "Member", ["input", "memberId"])
-            result = await tiers_service.assign_member_tier(
-                tiers_service.AssignTierInput(
-                    member_id=member_id,
-                    tier_name=input.tier_name,
-                    reason=input.reason,
-                    idempotency_key=input.idempotency_key,
-                    locked_until=input.locked_until,
-                ),
-                principal.program_scope,
-            )
-            return await _assignment_payload(result)
-
-        return await guarded(lambda errors: TierAssignmentPayload(user_errors=errors), work)
-
-    @strawberry.mutation(
-        description="Admin only: end a member's tier assignment now; they hold at once what"
-        " their history earns (reason MANUAL)."
-    )
-    async def clear_member_tier_assignment(
-        self, info: Info, input: ClearMemberTierAssignmentInput
-    ) -> TierAssignmentPayload:
-        async def work() -> TierAssignmentPayload:
-            principal = admin(info)
-            member_id = decode_id(input.member_id, "Member", ["input", "memberId"])
-            result = await tiers_service.clear_member_tier_assignment(
-                tiers_service.ClearAssignmentInput(
-                    member_id=member_id,
-                    reason=input.reason,
-                    idempotency_key=input.idempotency_key,
-                ),
-                principal.program_scope,
-            )
-            return await _assignment_payload(result)
-
-        return await guarded(lambda errors: TierAssignmentPayload(user_errors=errors), work)

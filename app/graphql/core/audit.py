@@ -1,11 +1,11 @@
 """Every mutation made with an admin key goes to the audit log (app/services/audit/service.py).
 
 The extension lists the operation's root mutation fields in execution order (fragments and
-@skip/@include applied) and puts them in a context variable; each mutation's `_guarded` call
-(app/graphql/mutations.py) takes the next one, snapshots its target, runs, snapshots again and
-records the outcome it saw itself, so several writes to one target in one request are each
-logged with their own before and after, whatever the client selected. Queries and other keys'
-writes cost nothing here.
+@skip/@include applied) and puts them in a context variable; each mutation (its `UserErrors`
+field extension, app/graphql/core/mutations.py) takes the next one, snapshots its target,
+runs, snapshots again and records the outcome it saw itself, so several writes to one target
+in one request are each logged with their own before and after, whatever the client selected.
+Queries and other keys' writes cost nothing here.
 """
 
 from __future__ import annotations

@@ -1,16 +1,15 @@
-"""The one boundary between domain errors and GraphQL: `userErrors` in payloads, coded errors
-in queries, and masking of everything unexpected."""
+"""Domain errors as GraphQL sees them: `userErrors` in payloads (app/graphql/core/mutations.py
+puts them there), coded errors in queries; core/protection.py masks everything unexpected."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import strawberry
 from graphql import GraphQLError
 
 from app.domain.errors import CombinedInputError, DomainError, ErrorCode
-from app.graphql.audit import audited
 
 UserErrorCode = strawberry.enum(ErrorCode, name="UserErrorCode")
 
@@ -38,19 +37,10 @@ def query_error(exc: DomainError) -> GraphQLError:
     return coded_error(exc.code.value, exc.message)
 
 
-PayloadT = TypeVar("PayloadT")
-
-
-async def guarded(
-    failed: Callable[[list[UserError]], PayloadT], work: Callable[[], Awaitable[PayloadT]]
-) -> PayloadT:
-    """Run one mutation; a domain error becomes the payload's `userErrors`. Writes made with an
-    admin key are audit-logged with what they changed (app/graphql/audit.py)."""
-
-    async def outcome() -> tuple[PayloadT, bool]:
-        try:
-            return await work(), True
-        except DomainError as exc:
-            return failed(user_errors(exc)), False
-
-    return await audited(outcome)
+@contextmanager
+def as_query_errors() -> Iterator[None]:
+    """In a query, a domain error is a top-level error with its code."""
+    try:
+        yield
+    except DomainError as exc:
+        raise query_error(exc) from exc

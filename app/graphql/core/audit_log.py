@@ -1,0 +1,67 @@
+"""The audit log as the API shows it: the writes made with admin keys (services/audit/)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app.graphql.core.connection import Connection, edge_of, keyset_page
+from app.graphql.core.context import Info
+from app.graphql.core.query_checks import admin_in_query
+from app.services.audit import service as audit_service
+from app.services.audit.service import AuditRecord
+
+
+@strawberry.type(description="One write made with an admin key.")
+class AuditEntry:
+    id: strawberry.ID
+    api_key_id: int = strawberry.field(description="The key that made it (laurel list-api-keys).")
+    operation: str = strawberry.field(description="The mutation.")
+    target_type: str | None
+    target_id: str | None = strawberry.field(description="Its global id, or the program slug.")
+    input: JSON = strawberry.field(description="The arguments, secrets redacted.")
+    before: JSON | None
+    after: JSON | None
+    succeeded: bool = strawberry.field(description="False when it ended in userErrors or errors.")
+    request_id: str
+    created_at: datetime
+
+    @classmethod
+    def from_record(cls, record: AuditRecord) -> AuditEntry:
+        return cls(
+            id=strawberry.ID(str(record.id)),
+            api_key_id=record.api_key_id,
+            operation=record.operation,
+            target_type=record.target_type,
+            target_id=record.target_id,
+            input=record.input,
+            before=record.before,
+            after=record.after,
+            succeeded=record.succeeded,
+            request_id=record.request_id,
+            created_at=record.created_at,
+        )
+
+
+@strawberry.field(description="Admin only: writes made with admin keys, newest first.")
+async def audit_log(
+    info: Info,
+    first: int = 50,
+    after: str | None = None,
+    target_id: Annotated[
+        str | None,
+        strawberry.argument(description="Only writes to this object (global id or program slug)."),
+    ] = None,
+) -> Connection[AuditEntry]:
+    admin_in_query(info)
+    return await keyset_page(
+        lambda position, limit: audit_service.list_audit_log(
+            before_id=position, limit=limit, target_id=target_id
+        ),
+        first=first,
+        after=after,
+        edge=edge_of(AuditEntry.from_record),
+    )

@@ -1,0 +1,64 @@
+"""The outbox of domain events as the API shows it (app/services/core/events.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app.graphql.core.connection import Connection, edge_of, keyset_page, page_size
+from app.graphql.core.context import Info
+from app.graphql.core.ids import encode_id
+from app.graphql.core.node import Node
+from app.graphql.core.query_checks import admin_in_query
+from app.services.core import events as events_service
+from app.services.core.events import EventRecord
+from app.services.programs import service as programs_service
+
+
+@strawberry.type(description="A domain event from the outbox, in the order it happened.")
+class Event(Node):
+    type: str
+    member_id: strawberry.ID | None
+    payload: JSON
+    created_at: datetime
+
+    @classmethod
+    def from_record(cls, record: EventRecord) -> Event:
+        payload: Any = record.payload
+        return cls(
+            id=strawberry.ID(encode_id("Event", record.id)),
+            type=record.type,
+            member_id=(
+                None
+                if record.member_id is None
+                else strawberry.ID(encode_id("Member", record.member_id))
+            ),
+            payload=payload,
+            created_at=record.created_at,
+        )
+
+
+@strawberry.field(description="The outbox of domain events of a program, oldest first.")
+async def events(
+    info: Info,
+    program_slug: str,
+    first: int = 50,
+    after: str | None = None,
+    type: str | None = None,
+) -> Connection[Event]:
+    admin_in_query(info)
+    page_size(first)
+    program = await programs_service.get_program_by_slug(program_slug, None)
+    if program is None:
+        return Connection.empty()
+    return await keyset_page(
+        lambda position, limit: events_service.list_events(
+            program.id, after_id=position, limit=limit, event_type=type
+        ),
+        first=first,
+        after=after,
+        edge=edge_of(Event.from_record),
+    )

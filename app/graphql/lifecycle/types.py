@@ -1,0 +1,25 @@
+"""Lifecycle in the API: when a member's points expire."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import strawberry
+
+from app.graphql.core.connection import page_size
+from app.services.lifecycle import expiries as expiries_service
+
+
+@strawberry.type(description="Points that will expire on one day unless they are spent.")
+class PointsExpiry:
+    points: int
+    expires_at: datetime = strawberry.field(description="The first moment of the day they go.")
+    expires_on: date = strawberry.field(description="The day, in the program's time zone.")
+
+
+async def next_expiries_of(member_id: int, program_id: int, first: int) -> list[PointsExpiry]:
+    rows = await expiries_service.next_expiries(member_id, program_id, page_size(first))
+    return [
+        PointsExpiry(points=row.points, expires_at=row.expires_at, expires_on=row.expires_on)
+        for row in rows
+    ]

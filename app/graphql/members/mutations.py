@@ -1,0 +1,125 @@
+"""Member mutations: enrolment, point adjustments, opting out of earning."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import strawberry
+
+from app.graphql.core.context import Info, admin, member_reader
+from app.graphql.core.errors import UserError
+from app.graphql.core.ids import decode_id
+from app.graphql.core.mutations import mutation
+from app.graphql.members.types import Member, Referral
+from app.graphql.referrals.types import ReferralSignalsInput, signals_of
+from app.services.ledger import adjustments as points_service
+from app.services.members import enrolment
+from app.services.members import opt_out as opt_out_service
+from app.services.referrals import service as referrals_service
+
+
+@strawberry.input
+class EnrollMemberInput:
+    program_slug: str
+    customer_id: str = strawberry.field(description="The store's own id for the customer.")
+    email: str | None = None
+    name: str | None = None
+    birthday: date | None = None
+    referral_code: str | None = strawberry.field(
+        default=None,
+        description="A referrer's code: the referral is recorded with the enrolment (fraud rules"
+        " may reject or hold it; the enrolment stands). An unknown code refuses the enrolment.",
+    )
+    signals: ReferralSignalsInput | None = None
+
+
+@strawberry.type
+class EnrollMemberPayload:
+    member: Member | None = None
+    referral: Referral | None = strawberry.field(
+        default=None, description="The referral the member came with, if any."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class AdjustPointsInput:
+    member_id: strawberry.ID
+    points: int = strawberry.field(description="Positive to credit, negative to debit.")
+    reason: str
+    idempotency_key: str
+
+
+@strawberry.type
+class AdjustPointsPayload:
+    member: Member | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class SetMemberOptOutInput:
+    member_id: strawberry.ID
+    opted_out: bool = strawberry.field(
+        description="True: the member earns nothing from now on (balances stay, redeeming"
+        " works); false: the member earns again."
+    )
+    idempotency_key: str | None = None
+
+
+@strawberry.type
+class SetMemberOptOutPayload:
+    member: Member | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@mutation()
+async def enroll_member(info: Info, input: EnrollMemberInput) -> EnrollMemberPayload:
+    principal = member_reader(info)
+    record = await enrolment.enroll_member(
+        enrolment.EnrollMemberInput(
+            program_slug=input.program_slug,
+            customer_id=input.customer_id,
+            email=input.email,
+            name=input.name,
+            birthday=input.birthday,
+            referral_code=input.referral_code,
+            signals=signals_of(input.signals),
+        ),
+        principal.program_scope,
+    )
+    referral = None
+    if input.referral_code is not None:
+        referral = await referrals_service.referral_of_friend(record.id)
+    return EnrollMemberPayload(
+        member=Member.from_record(record),
+        referral=None if referral is None else Referral.from_record(referral),
+    )
+
+
+@mutation(description="Admin only: credit or debit points with a reason.")
+async def adjust_points(info: Info, input: AdjustPointsInput) -> AdjustPointsPayload:
+    principal = admin(info)
+    adjustment = await points_service.adjust_points(
+        points_service.AdjustPointsInput(
+            member_id=decode_id(input.member_id, "Member", ["input", "memberId"]),
+            points=input.points,
+            reason=input.reason,
+            idempotency_key=input.idempotency_key,
+        ),
+        principal.program_scope,
+    )
+    return AdjustPointsPayload(member=Member.from_record(adjustment.member))
+
+
+@mutation(description="Opt a member out of earning points, or back in.")
+async def set_member_opt_out(info: Info, input: SetMemberOptOutInput) -> SetMemberOptOutPayload:
+    principal = member_reader(info)
+    record = await opt_out_service.set_member_opt_out(
+        opt_out_service.SetMemberOptOutInput(
+            member_id=decode_id(input.member_id, "Member", ["input", "memberId"]),
+            opted_out=input.opted_out,
+            idempotency_key=input.idempotency_key,
+        ),
+        principal.program_scope,
+    )
+    return SetMemberOptOutPayload(member=Member.from_record(record))

@@ -1,0 +1,332 @@
+"""Members in the API: a member, their points and activity, and the types that lead back to a
+member (Redemption, Membership, Referral, ReferralReward).
+
+Those types and Member point at each other (a member's referrals have a referrer, who is a
+member), and Python modules cannot import each other. So each of them is declared in two
+parts: its own fields in its capability's types.py (`RedemptionFields` in rewards/types.py,
+`MembershipFields`, `ReferralFields`, `ReferralRewardFields`), and the schema's type here,
+which adds only the fields that close the circle. Every other module imports these types from
+here; nothing below this module needs them.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import date, datetime
+
+import strawberry
+
+from app.domain.ledger import TransactionKind
+from app.domain.referrals import ReferralState
+from app.graphql.compiled import shared_and_unchanging
+from app.graphql.core.connection import Connection, edge_of, keyset_page
+from app.graphql.core.context import Info, principal_of
+from app.graphql.core.ids import encode_id
+from app.graphql.core.node import Node
+from app.graphql.lifecycle.types import PointsExpiry, next_expiries_of
+from app.graphql.memberships.types import MembershipFields
+from app.graphql.programs.types import Program
+from app.graphql.punch_cards.types import MemberPunchCard, member_punch_cards
+from app.graphql.referrals.types import ReferralFields, ReferralRewardFields
+from app.graphql.rewards.types import RedemptionFields, Reward
+from app.graphql.store_credit.types import (
+    StoreCredit,
+    StoreCreditMovement,
+    store_credit_movements,
+    store_credit_of,
+)
+from app.graphql.tiers.types import TierStatus, tier_status_of
+from app.services.members import service as members_service
+from app.services.members.service import ActivityRecord, MemberRecord
+from app.services.memberships import service as memberships_service
+from app.services.programs import service as programs_service
+from app.services.referrals import service as referrals_service
+from app.services.rewards import service as rewards_service
+
+ActivityKind = strawberry.enum(TransactionKind, name="ActivityKind")
+
+
+@strawberry.type
+class Points:
+    available: int = strawberry.field(
+        description="Spendable points: what the member can redeem now (0 while debt is owed)."
+    )
+    pending: int = strawberry.field(description="Points earned but not yet spendable.")
+    lifetime_earned: int
+    lifetime_redeemed: int
+    debt: int = strawberry.field(
+        description="Points refunds took back beyond what the member had (NEGATIVE_BALANCE"
+        " policy): new points repay it before they become available, and no reward can be"
+        " redeemed while it is above 0. The balance net of debt is available - debt."
+    )
+
+
+@shared_and_unchanging
+@strawberry.type(description="One movement of the member's points.")
+class Activity(Node):
+    kind: ActivityKind  # type: ignore[valid-type]
+    points: int = strawberry.field(description="Signed change of the member's points.")
+    description: str
+    order_id: str | None
+    created_at: datetime
+
+    @classmethod
+    def from_record(cls, record: ActivityRecord) -> Activity:
+        return cls(
+            id=strawberry.ID(encode_id("Activity", record.id)),
+            kind=TransactionKind(record.kind),
+            points=record.points,
+            description=record.description,
+            order_id=record.order_ref,
+            created_at=record.created_at,
+        )
+
+
+# Ledger transactions are append-only (a trigger refuses UPDATE and DELETE on both databases):
+# the edge of one is made once and shared by the requests that list it, with the answers plans
+# keep on it. Keyed by the whole record, not its id, so a record is never taken for another
+# database's transaction with the same id.
+ACTIVITY_EDGE_CACHE_SIZE = 2048
+
+
+_activity_edge = functools.lru_cache(maxsize=ACTIVITY_EDGE_CACHE_SIZE)(
+    edge_of(Activity.from_record)
+)
+
+
+@strawberry.type(description="A customer enrolled in a program.")
+class Member(Node):
+    customer_id: str = strawberry.field(description="The store's own id for the customer.")
+    email: str | None
+    name: str | None
+    birthday: date | None
+    enrolled_at: datetime
+    points: Points
+    opted_out: bool = strawberry.field(
+        description="The member opted out of earning: orders earn 0, actions are refused."
+        " Balances stay and redeeming still works."
+    )
+    opted_out_at: datetime | None = strawberry.field(description="When the member opted out.")
+    member_pk: strawberry.Private[int]
+    program_pk: strawberry.Private[int]
+
+    @classmethod
+    def from_record(cls, record: MemberRecord) -> Member:
+        return cls(
+            id=strawberry.ID(encode_id("Member", record.id)),
+            customer_id=record.customer_id,
+            email=record.email,
+            name=record.name,
+            birthday=record.birthday,
+            enrolled_at=record.enrolled_at,
+            points=Points(
+                available=record.points_available,
+                pending=record.points_pending,
+                lifetime_earned=record.lifetime_earned,
+                lifetime_redeemed=record.lifetime_redeemed,
+                debt=record.points_debt,
+            ),
+            opted_out=record.opted_out_at is not None,
+            opted_out_at=record.opted_out_at,
+            member_pk=record.id,
+            program_pk=record.program_id,
+        )
+
+    @strawberry.field(description="Ledger movements, newest first.")
+    async def activity(self, first: int = 10, after: str | None = None) -> Connection[Activity]:
+        return await keyset_page(
+            lambda position, limit: members_service.list_activity(
+                self.member_pk, before_id=position, limit=limit
+            ),
+            first=first,
+            after=after,
+            edge=_activity_edge,
+        )
+
+    @strawberry.field(
+        description="Active rewards of the program the member can redeem now, cheapest first:"
+        " in stock, within their limits and tier restrictions, and affordable at the member's"
+        " own price (their tier's discount; memberRewards shows the price and every refusal)."
+        " None while points are owed."
+    )
+    async def available_rewards(self) -> list[Reward]:
+        options = await rewards_service.reward_options(self.member_pk, self.program_pk)
+        return [Reward.from_record(option.reward) for option in options if option.refusal is None]
+
+    @strawberry.field(
+        description="The next dates the member's available points expire, soonest first,"
+        " with how many; empty when the program's points do not expire."
+    )
+    async def next_expiries(self, first: int = 5) -> list[PointsExpiry]:
+        return await next_expiries_of(self.member_pk, self.program_pk, first)
+
+    @strawberry.field
+    async def program(self) -> Program:
+        record = await programs_service.get_program(self.program_pk, None)
+        assert record is not None
+        return Program.from_record(record)
+
+    @strawberry.field(
+        description="The member's referral code: stable, unique in the program, made on first"
+        " read while the program's referrals are on."
+    )
+    async def referral_code(self) -> str | None:
+        return (await referrals_service.member_code(self.member_pk, self.program_pk)).code
+
+    @strawberry.field(description="The program's link template with the member's code.")
+    async def referral_link(self) -> str | None:
+        return (await referrals_service.member_code(self.member_pk, self.program_pk)).link
+
+    @strawberry.field(description="The referrals this member made, newest first.")
+    async def referrals(self, first: int = 10, after: str | None = None) -> Connection[Referral]:
+        return await referral_connection(
+            self.program_pk, referrer_id=self.member_pk, state=None, first=first, after=after
+        )
+
+    @strawberry.field(description="The member's store credit: money the store's checkout spends.")
+    async def store_credit(
+        self,
+    ) -> StoreCredit:
+        return await store_credit_of(self.member_pk)
+
+    @strawberry.field(description="Movements of the member's store credit, newest first.")
+    async def store_credit_history(
+        self, first: int = 10, after: str | None = None
+    ) -> Connection[StoreCreditMovement]:
+        return await store_credit_movements(self.member_pk, first=first, after=after)
+
+    @strawberry.field(
+        description="The member's punch cards: the program's active cards, and retired ones the"
+        " member has punches or rewards on."
+    )
+    async def punch_cards(
+        self,
+    ) -> list[MemberPunchCard]:
+        return await member_punch_cards(self.member_pk, self.program_pk)
+
+    @strawberry.field(description="The referral that brought this member, if any.")
+    async def referred_by(self) -> Referral | None:
+        record = await referrals_service.referral_of_friend(self.member_pk)
+        return None if record is None else Referral.from_record(record)
+
+    @strawberry.field(
+        description="The member's tier, what the next one needs and what keeping this one needs,"
+        " and the history of changes; null when the program has no tiers."
+    )
+    async def tier_status(
+        self,
+    ) -> TierStatus | None:
+        return await tier_status_of(self.program_pk, self.member_pk)
+
+    @strawberry.field(description="The member's paid memberships, newest first, ended ones too.")
+    async def memberships(
+        self,
+    ) -> list[Membership]:
+        return await memberships_of(self.member_pk)
+
+
+async def member_of(info: Info, member_id: int) -> Member:
+    record = await members_service.get_member(member_id, principal_of(info).program_scope)
+    assert record is not None
+    return Member.from_record(record)
+
+
+@strawberry.type(
+    description="A reward bought with points (or given); `code` is what the checkout honours."
+)
+class Redemption(RedemptionFields):
+    @strawberry.field
+    async def member(self, info: Info) -> Member:
+        return await member_of(info, self.member_pk)
+
+    @strawberry.field
+    async def reward(self) -> Reward:
+        record = await rewards_service.get_reward(self.reward_pk, None)
+        assert record is not None
+        return Reward.from_record(record)
+
+
+@strawberry.type(description="A member's subscription to a plan.")
+class Membership(MembershipFields):
+    @strawberry.field(description="The welcome reward given with it, with its code.")
+    async def welcome_redemption(self, info: Info) -> Redemption | None:
+        if self.welcome_redemption_pk is None:
+            return None
+        principal = info.context.principal
+        if principal.is_member_session and principal.member_id != self.member_pk:
+            return None
+        record = await rewards_service.get_redemption(
+            self.welcome_redemption_pk, principal.program_scope
+        )
+        return None if record is None else Redemption.from_record(record)
+
+
+async def memberships_of(member_id: int) -> list[Membership]:
+    return [
+        Membership.from_record(record)
+        for record in await memberships_service.memberships_of(member_id)
+    ]
+
+
+async def _member_side(info: Info, member_id: int) -> Member | None:
+    principal = info.context.principal
+    if principal.is_member_session and principal.member_id != member_id:
+        return None
+    record = await members_service.get_member(member_id, principal.program_scope)
+    return None if record is None else Member.from_record(record)
+
+
+@strawberry.type(description="What one side of a referral earned: points, a catalogue reward.")
+class ReferralReward(ReferralRewardFields):
+    @strawberry.field(
+        description="The redemption of a GIVEN catalogue reward, with its code; null for a member"
+        " token reading the other side's reward."
+    )
+    async def redemption(self, info: Info) -> Redemption | None:
+        principal = info.context.principal
+        if self.redemption_pk is None or (
+            principal.is_member_session and principal.member_id != self.member_pk
+        ):
+            return None
+        record = await rewards_service.get_redemption(self.redemption_pk, principal.program_scope)
+        return None if record is None else Redemption.from_record(record)
+
+
+@strawberry.type(description="A member inviting a friend, and what became of it.")
+class Referral(ReferralFields):
+    @strawberry.field(
+        description="The member who referred; null when a member token reads its own referral"
+        " from the friend's side (one member never sees another's account)."
+    )
+    async def referrer(self, info: Info) -> Member | None:
+        return await _member_side(info, self.referrer_pk)
+
+    @strawberry.field(
+        description="The friend, once they are a member; null when a member token reads its own"
+        " referral from the referrer's side."
+    )
+    async def friend(self, info: Info) -> Member | None:
+        return None if self.friend_pk is None else await _member_side(info, self.friend_pk)
+
+    @strawberry.field
+    async def rewards(self) -> list[ReferralReward]:
+        records = await referrals_service.rewards_of(self.referral_pk)
+        return [ReferralReward.from_record(record) for record in records]
+
+
+async def referral_connection(
+    program_id: int,
+    *,
+    referrer_id: int | None,
+    state: ReferralState | None,
+    first: int,
+    after: str | None,
+) -> Connection[Referral]:
+    return await keyset_page(
+        lambda position, limit: referrals_service.list_referrals(
+            program_id, referrer_id=referrer_id, state=state, before_id=position, limit=limit
+        ),
+        first=first,
+        after=after,
+        edge=edge_of(Referral.from_record),
+    )

@@ -1,0 +1,166 @@
+"""Membership mutations: plans, and what the store's billing reports."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.domain.memberships import CancelMode
+from app.graphql.core.context import Info, admin, member_reader
+from app.graphql.core.errors import UserError
+from app.graphql.core.ids import decode_id
+from app.graphql.core.mutations import mutation
+from app.graphql.members.types import Membership
+from app.graphql.memberships.types import BillingIntervalEnum, CancelModeEnum, MembershipPlan
+from app.services.memberships import service as memberships_service
+
+
+@strawberry.input(description="A plan, created or changed by its code.")
+class UpsertMembershipPlanInput:
+    program_slug: str
+    code: str
+    name: str
+    fee_minor: int
+    currency: str
+    interval: BillingIntervalEnum  # type: ignore[valid-type]
+    trial_days: int = 0
+    grace_days: int = 0
+    tier_name: str | None = None
+    earn_multiplier: str | None = None
+    perks: list[str] = strawberry.field(default_factory=list)
+    welcome_reward_id: strawberry.ID | None = None
+    active: bool = True
+
+
+@strawberry.type
+class MembershipPlanPayload:
+    plan: MembershipPlan | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(description="What the store's billing reported, for one member and plan.")
+class MembershipEventInput:
+    program_slug: str
+    customer_id: str
+    plan_code: str
+    idempotency_key: str
+
+
+@strawberry.input
+class StartMembershipInput:
+    program_slug: str
+    customer_id: str
+    plan_code: str
+    idempotency_key: str
+    skip_trial: bool = strawberry.field(
+        default=False, description="Start paid at once, without the plan's trial."
+    )
+
+
+@strawberry.input
+class CancelMembershipInput:
+    program_slug: str
+    customer_id: str
+    plan_code: str
+    idempotency_key: str
+    mode: CancelModeEnum = CancelMode.AT_PERIOD_END  # type: ignore[valid-type]
+
+
+@strawberry.type
+class MembershipPayload:
+    membership: Membership | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+async def _event(
+    info: Info,
+    operation: str,
+    data: memberships_service.MembershipEventInput,
+) -> MembershipPayload:
+    principal = member_reader(info)
+    handler = {
+        "start": memberships_service.start_membership,
+        "renew": memberships_service.renew_membership,
+        "cancel": memberships_service.cancel_membership,
+        "paymentFailed": memberships_service.membership_payment_failed,
+    }[operation]
+    result = await handler(data, principal.program_scope)
+    return MembershipPayload(membership=Membership.from_record(result.membership))
+
+
+@mutation(description="Admin only: create or change a membership plan.")
+async def upsert_membership_plan(
+    info: Info, input: UpsertMembershipPlanInput
+) -> MembershipPlanPayload:
+    admin(info)
+    record = await memberships_service.upsert_plan(
+        memberships_service.UpsertPlanInput(
+            program_slug=input.program_slug,
+            code=input.code,
+            name=input.name,
+            fee_minor=input.fee_minor,
+            currency=input.currency,
+            interval=input.interval,
+            trial_days=input.trial_days,
+            grace_days=input.grace_days,
+            tier_name=input.tier_name,
+            earn_multiplier=input.earn_multiplier,
+            perks=tuple(input.perks),
+            welcome_reward_id=None
+            if input.welcome_reward_id is None
+            else decode_id(input.welcome_reward_id, "Reward", ["input", "welcomeRewardId"]),
+            active=input.active,
+        )
+    )
+    return MembershipPlanPayload(plan=MembershipPlan.from_record(record))
+
+
+@mutation(
+    description="The member subscribed: a trial (first membership of a plan with trial"
+    " days) or a first paid period; the welcome reward on a first membership of the plan."
+)
+async def start_membership(info: Info, input: StartMembershipInput) -> MembershipPayload:
+    return await _event(
+        info,
+        "start",
+        memberships_service.MembershipEventInput(
+            program_slug=input.program_slug,
+            customer_id=input.customer_id,
+            plan_code=input.plan_code,
+            idempotency_key=input.idempotency_key,
+            skip_trial=input.skip_trial,
+        ),
+    )
+
+
+@mutation(description="A payment succeeded: the next period.")
+async def renew_membership(info: Info, input: MembershipEventInput) -> MembershipPayload:
+    return await _event(info, "renew", _event_input(input))
+
+
+@mutation(description="The member cancelled: at the period's end, or now.")
+async def cancel_membership(info: Info, input: CancelMembershipInput) -> MembershipPayload:
+    return await _event(
+        info,
+        "cancel",
+        memberships_service.MembershipEventInput(
+            program_slug=input.program_slug,
+            customer_id=input.customer_id,
+            plan_code=input.plan_code,
+            idempotency_key=input.idempotency_key,
+            mode=input.mode,
+        ),
+    )
+
+
+@mutation(description="A renewal payment failed: PAST_DUE, benefits kept through the grace days.")
+async def membership_payment_failed(info: Info, input: MembershipEventInput) -> MembershipPayload:
+    return await _event(info, "paymentFailed", _event_input(input))
+
+
+def _event_input(input: MembershipEventInput) -> memberships_service.MembershipEventInput:
+    return memberships_service.MembershipEventInput(
+        program_slug=input.program_slug,
+        customer_id=input.customer_id,
+        plan_code=input.plan_code,
+        idempotency_key=input.idempotency_key,
+    )

@@ -1,0 +1,136 @@
+"""Programs in the API: a program and its settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from app.domain.earning import Rounding
+from app.domain.expiry import ExpiryPolicy, LifetimeUnit, RoundTo
+from app.graphql.core.ids import encode_id
+from app.graphql.core.node import Node
+from app.services.programs.service import ProgramRecord, RefundShortfallPolicy
+
+RoundingEnum = strawberry.enum(Rounding, name="Rounding")
+
+
+ExpiryPolicyEnum = strawberry.enum(
+    ExpiryPolicy, name="ExpiryPolicy", description="How a program's points expire."
+)
+
+
+LifetimeUnitEnum = strawberry.enum(LifetimeUnit, name="LifetimeUnit")
+
+
+RoundToEnum = strawberry.enum(
+    RoundTo, name="ExpiryRoundTo", description="Whether lot expiry is pushed to a period's end."
+)
+
+
+RefundShortfallPolicyEnum = strawberry.enum(
+    RefundShortfallPolicy,
+    name="RefundShortfallPolicy",
+    description="WRITE_OFF forgives refunded points the member already spent; NEGATIVE_BALANCE"
+    " keeps them as a debt that later earnings repay first.",
+)
+
+
+@strawberry.type(description="When the program's points expire (see the README's Expiry section).")
+class ExpirySettings:
+    policy: ExpiryPolicyEnum  # type: ignore[valid-type]
+    lifetime: int = strawberry.field(description="LOT_LIFETIME: how long a lot lasts.")
+    lifetime_unit: LifetimeUnitEnum  # type: ignore[valid-type]
+    round_to: RoundToEnum  # type: ignore[valid-type]
+    inactivity_months: int = strawberry.field(
+        description="INACTIVITY: months without earning or spending before points expire."
+    )
+    since: datetime | None = strawberry.field(
+        description="When expiry was turned on: points and idleness before count from here."
+    )
+    warning_days: int = strawberry.field(
+        description="Days before an expiry that a `points.expiring` event goes out; 0: none."
+    )
+
+
+@strawberry.type
+class ExchangeRate:
+    currency: str
+    rate: str = strawberry.field(description="Program-currency units per unit of `currency`.")
+
+
+@strawberry.type(description="A store's loyalty program.")
+class Program(Node):
+    slug: str
+    name: str
+    currency: str = strawberry.field(description="ISO 4217 code all orders must use.")
+    points_per_currency_unit: int
+    rounding: RoundingEnum = strawberry.field(  # type: ignore[valid-type]
+        description="How the order's base points are rounded."
+    )
+    count_shipping: bool
+    count_tax: bool
+    minimum_order_minor: int = strawberry.field(
+        description="Orders whose earning base is below this earn nothing."
+    )
+    excluded_skus: list[str] = strawberry.field(description="SKUs that never earn points.")
+    excluded_categories: list[str]
+    pending_days: int = strawberry.field(
+        description="Days purchase points stay pending (the return window) before use."
+    )
+    time_zone: str = strawberry.field(
+        description="IANA zone of the program's calendar: birthdays, anniversaries, expiry."
+    )
+    expiry: ExpirySettings
+    refund_shortfall_policy: RefundShortfallPolicyEnum  # type: ignore[valid-type]
+    exchange_rates: list[ExchangeRate] = strawberry.field(
+        description="Rates used for orders in other currencies that bring no rate of their own."
+    )
+    earn_on_points_payments: bool = strawberry.field(
+        description="Whether money paid with points or store credit earns points."
+    )
+    cors_origins: list[str] = strawberry.field(
+        description="Origins browsers may call the API from with this program's keys."
+    )
+    member_token_max_seconds: int = strawberry.field(
+        description="The longest a member token may live."
+    )
+    active: bool
+    created_at: datetime
+
+    @classmethod
+    def from_record(cls, record: ProgramRecord) -> Program:
+        return cls(
+            id=strawberry.ID(encode_id("Program", record.id)),
+            slug=record.slug,
+            name=record.name,
+            currency=record.currency,
+            points_per_currency_unit=record.points_per_currency_unit,
+            rounding=record.rounding,
+            count_shipping=record.count_shipping,
+            count_tax=record.count_tax,
+            minimum_order_minor=record.minimum_order_minor,
+            excluded_skus=sorted(record.excluded_skus),
+            excluded_categories=sorted(record.excluded_categories),
+            pending_days=record.pending_days,
+            time_zone=record.time_zone,
+            expiry=ExpirySettings(
+                policy=record.expiry.policy,
+                lifetime=record.expiry.lifetime,
+                lifetime_unit=record.expiry.unit,
+                round_to=record.expiry.round_to,
+                inactivity_months=record.expiry.inactivity_months,
+                since=record.expiry.since,
+                warning_days=record.expiry.warning_days,
+            ),
+            refund_shortfall_policy=record.refund_shortfall_policy,
+            exchange_rates=[
+                ExchangeRate(currency=currency, rate=rate)
+                for currency, rate in sorted(record.exchange_rates.items())
+            ],
+            earn_on_points_payments=record.earn_on_points_payments,
+            cors_origins=sorted(record.cors_origins),
+            member_token_max_seconds=record.member_token_max_seconds,
+            active=record.active,
+            created_at=record.created_at,
+        )

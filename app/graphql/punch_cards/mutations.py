@@ -1,0 +1,131 @@
+"""Punch card mutations (admin)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.domain.punch_cards import MinimumPer
+from app.graphql.core.context import Info, admin
+from app.graphql.core.errors import UserError
+from app.graphql.core.ids import decode_id
+from app.graphql.core.mutations import mutation
+from app.graphql.punch_cards.types import (
+    MinimumPerEnum,
+    PunchCard,
+    PunchCardSettings,
+    RefundPolicyEnum,
+)
+from app.services.punch_cards import service as punch_cards_service
+
+
+@strawberry.input
+class CreatePunchCardInput:
+    program_slug: str
+    name: str
+    reward_id: strawberry.ID = strawberry.field(
+        description="An active Reward of the program (normally FREE_PRODUCT)."
+    )
+    punches_needed: int
+    skus: list[str] = strawberry.field(default_factory=list)
+    categories: list[str] = strawberry.field(default_factory=list)
+    minimum_quantity: int = 1
+    minimum_per: MinimumPerEnum = MinimumPer.LINE  # type: ignore[valid-type]
+    description: str = ""
+
+
+@strawberry.input(description="Leave a field out to keep its current value.")
+class UpdatePunchCardInput:
+    id: strawberry.ID
+    name: str | None = None
+    description: str | None = None
+    reward_id: strawberry.ID | None = None
+    punches_needed: int | None = None
+    skus: list[str] | None = None
+    categories: list[str] | None = None
+    minimum_quantity: int | None = None
+    minimum_per: MinimumPerEnum | None = None  # type: ignore[valid-type]
+
+
+@strawberry.input
+class RetirePunchCardInput:
+    id: strawberry.ID
+
+
+@strawberry.input
+class UpdatePunchCardSettingsInput:
+    program_slug: str
+    refund_policy: RefundPolicyEnum  # type: ignore[valid-type]
+
+
+@strawberry.type
+class PunchCardPayload:
+    punch_card: PunchCard | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class PunchCardSettingsPayload:
+    settings: PunchCardSettings | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@mutation(description="Admin only: a punch card of a program.")
+async def create_punch_card(info: Info, input: CreatePunchCardInput) -> PunchCardPayload:
+    admin(info)
+    record = await punch_cards_service.create_punch_card(
+        punch_cards_service.CreatePunchCardInput(
+            program_slug=input.program_slug,
+            name=input.name,
+            reward_id=decode_id(input.reward_id, "Reward", ["input", "rewardId"]),
+            punches_needed=input.punches_needed,
+            skus=tuple(input.skus),
+            categories=tuple(input.categories),
+            minimum_quantity=input.minimum_quantity,
+            minimum_per=input.minimum_per,
+            description=input.description,
+        )
+    )
+    return PunchCardPayload(punch_card=PunchCard.from_record(record))
+
+
+@mutation(description="Admin only: change a punch card.")
+async def update_punch_card(info: Info, input: UpdatePunchCardInput) -> PunchCardPayload:
+    principal = admin(info)
+    record = await punch_cards_service.update_punch_card(
+        punch_cards_service.UpdatePunchCardInput(
+            card_id=decode_id(input.id, "PunchCard", ["input", "id"]),
+            name=input.name,
+            description=input.description,
+            reward_id=None
+            if input.reward_id is None
+            else decode_id(input.reward_id, "Reward", ["input", "rewardId"]),
+            punches_needed=input.punches_needed,
+            skus=None if input.skus is None else tuple(input.skus),
+            categories=None if input.categories is None else tuple(input.categories),
+            minimum_quantity=input.minimum_quantity,
+            minimum_per=input.minimum_per,
+        ),
+        principal.program_scope,
+    )
+    return PunchCardPayload(punch_card=PunchCard.from_record(record))
+
+
+@mutation(
+    description="Admin only: retire a punch card. Nothing punches it any more; members keep"
+    " their cards and rewards, and refunds still take punches off."
+)
+async def retire_punch_card(info: Info, input: RetirePunchCardInput) -> PunchCardPayload:
+    principal = admin(info)
+    record = await punch_cards_service.retire_punch_card(
+        decode_id(input.id, "PunchCard", ["input", "id"]), principal.program_scope
+    )
+    return PunchCardPayload(punch_card=PunchCard.from_record(record))
+
+
+@mutation(description="Admin only: what refunds do to rewards punches earned.")
+async def update_punch_card_settings(
+    info: Info, input: UpdatePunchCardSettingsInput
+) -> PunchCardSettingsPayload:
+    admin(info)
+    policy = await punch_cards_service.set_refund_policy(input.program_slug, input.refund_policy)
+    return PunchCardSettingsPayload(settings=PunchCardSettings(refund_policy=policy))

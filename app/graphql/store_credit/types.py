@@ -1,0 +1,98 @@
+"""Store credit in the API: a member's balance and its movements."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from app.domain.ledger import TransactionKind
+from app.graphql.core.connection import Connection, edge_of, keyset_page
+from app.graphql.core.context import Info
+from app.graphql.core.ids import encode_id
+from app.graphql.core.node import Node
+from app.services.store_credit import service as store_credit_service
+from app.services.store_credit.service import StoreCreditRecord
+
+
+@strawberry.enum(name="StoreCreditMovementKind")
+class StoreCreditMovementKind(Enum):
+    ISSUE = "ISSUE"
+    SPEND = "SPEND"
+    REFUND = "REFUND"
+
+
+_KINDS = {
+    TransactionKind.STORE_CREDIT_ISSUE: StoreCreditMovementKind.ISSUE,
+    TransactionKind.STORE_CREDIT_SPEND: StoreCreditMovementKind.SPEND,
+    TransactionKind.STORE_CREDIT_REFUND: StoreCreditMovementKind.REFUND,
+}
+
+
+@strawberry.type(
+    description="Money on the member's store-credit balance, which the store's checkout spends;"
+    " in minor units of the program's currency (the only currency it can be in)."
+)
+class StoreCredit:
+    balance_minor: int
+    currency: str
+
+
+@strawberry.type(description="One movement of a member's store credit.")
+class StoreCreditMovement(Node):
+    kind: StoreCreditMovementKind = strawberry.field(
+        description="ISSUE (goodwill or a reward), SPEND (the checkout), REFUND (a spend back)."
+    )
+    amount_minor: int = strawberry.field(description="Signed change of the balance.")
+    currency: str
+    balance_after_minor: int
+    reason: str
+    order_id: str | None = strawberry.field(description="The store's order id, for spends.")
+    refunded_minor: int = strawberry.field(
+        description="SPEND: what refunds have given back so far; 0 for other kinds."
+    )
+    created_at: datetime
+    spend_pk: strawberry.Private[int | None]
+
+    @classmethod
+    def from_record(cls, record: StoreCreditRecord) -> StoreCreditMovement:
+        return cls(
+            id=strawberry.ID(encode_id("StoreCreditMovement", record.id)),
+            kind=_KINDS[record.kind],
+            amount_minor=record.amount_minor,
+            currency=record.currency,
+            balance_after_minor=record.balance_after_minor,
+            reason=record.reason,
+            order_id=record.order_ref,
+            refunded_minor=record.refunded_minor,
+            created_at=record.created_at,
+            spend_pk=record.spend_id,
+        )
+
+    @strawberry.field(description="REFUND: the spend it gives back.")
+    async def spend(self, info: Info) -> StoreCreditMovement | None:
+        if self.spend_pk is None:
+            return None
+        record = await store_credit_service.get_movement(
+            self.spend_pk, info.context.principal.program_scope
+        )
+        return None if record is None else StoreCreditMovement.from_record(record)
+
+
+async def store_credit_of(member_id: int) -> StoreCredit:
+    balance = await store_credit_service.balance_of(member_id)
+    return StoreCredit(balance_minor=balance.balance_minor, currency=balance.currency)
+
+
+async def store_credit_movements(
+    member_id: int, *, first: int, after: str | None
+) -> Connection[StoreCreditMovement]:
+    return await keyset_page(
+        lambda position, limit: store_credit_service.list_movements(
+            member_id, before_id=position, limit=limit
+        ),
+        first=first,
+        after=after,
+        edge=edge_of(StoreCreditMovement.from_record),
+    )
