@@ -15,7 +15,6 @@ from app.graphql.types import Node, Redemption, Reward, reward_for_reader
 from app.services.memberships import service as memberships_service
 from app.services.memberships.service import MembershipRecord, PlanRecord
 from app.services.programs import service as programs_service
-from app.services.rewards import service as rewards_service
 
 BillingIntervalEnum = strawberry.enum(BillingInterval, name="BillingInterval")
 MembershipStatusEnum = strawberry.enum(
@@ -111,8 +110,8 @@ class Membership(Node):
         )
 
     @strawberry.field
-    async def plan(self) -> MembershipPlan:
-        record = await memberships_service.get_plan(self.plan_pk)
+    async def plan(self, info: Info) -> MembershipPlan:
+        record = await info.context.loaders.membership_plan.load(self.plan_pk)
         assert record is not None
         return MembershipPlan.from_record(record)
 
@@ -123,17 +122,13 @@ class Membership(Node):
         principal = info.context.principal
         if principal.is_member_session and principal.member_id != self.member_pk:
             return None
-        record = await rewards_service.get_redemption(
-            self.welcome_redemption_pk, principal.program_scope
-        )
+        record = await info.context.loaders.redemption.load(self.welcome_redemption_pk)
         return None if record is None else Redemption.from_record(record)
 
 
-async def memberships_of(member_id: int) -> list[Membership]:
-    return [
-        Membership.from_record(record)
-        for record in await memberships_service.memberships_of(member_id)
-    ]
+async def memberships_of(info: Info, member_id: int) -> list[Membership]:
+    records = await info.context.loaders.memberships.load(member_id)
+    return [Membership.from_record(record) for record in records]
 
 
 # --- inputs and payloads ----------------------------------------------------------------------

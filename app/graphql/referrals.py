@@ -36,7 +36,6 @@ from app.graphql.types import (
     page_size,
     reward_for_reader,
 )
-from app.services.members import service as members_service
 from app.services.programs import service as programs_service
 from app.services.referrals import service as referrals_service
 from app.services.referrals.service import (
@@ -44,7 +43,6 @@ from app.services.referrals.service import (
     ReferralRewardRecord,
     ReferralSettingsRecord,
 )
-from app.services.rewards import service as rewards_service
 
 ReferralStateEnum = strawberry.enum(
     ReferralState,
@@ -91,7 +89,7 @@ async def _member_side(info: Info, member_id: int) -> Member | None:
     principal = info.context.principal
     if principal.is_member_session and principal.member_id != member_id:
         return None
-    record = await members_service.get_member(member_id, principal.program_scope)
+    record = await info.context.loaders.member.load(member_id)
     return None if record is None else Member.from_record(record)
 
 
@@ -155,10 +153,10 @@ class ReferralSettings:
         )
 
 
-async def _catalogue_reward(reward_id: int | None) -> Reward | None:
+async def _catalogue_reward(info: Info, reward_id: int | None) -> Reward | None:
     if reward_id is None:
         return None
-    record = await rewards_service.get_reward(reward_id, None)
+    record = await info.context.loaders.reward.load(reward_id)
     return None if record is None else Reward.from_record(record)
 
 
@@ -206,8 +204,8 @@ class ReferralReward:
         )
 
     @strawberry.field(description="The catalogue reward of this side, if it has one.")
-    async def reward(self) -> Reward | None:
-        return await _catalogue_reward(self.reward_pk)
+    async def reward(self, info: Info) -> Reward | None:
+        return await _catalogue_reward(info, self.reward_pk)
 
     @strawberry.field(
         description="The redemption of a GIVEN catalogue reward, with its code; null for a member"
@@ -219,7 +217,7 @@ class ReferralReward:
             principal.is_member_session and principal.member_id != self.member_pk
         ):
             return None
-        record = await rewards_service.get_redemption(self.redemption_pk, principal.program_scope)
+        record = await info.context.loaders.redemption.load(self.redemption_pk)
         return None if record is None else Redemption.from_record(record)
 
 
@@ -300,8 +298,8 @@ class Referral(Node):
         return None if self.friend_pk is None else await _member_side(info, self.friend_pk)
 
     @strawberry.field
-    async def rewards(self) -> list[ReferralReward]:
-        records = await referrals_service.rewards_of(self.referral_pk)
+    async def rewards(self, info: Info) -> list[ReferralReward]:
+        records = await info.context.loaders.referral_rewards.load(self.referral_pk)
         return [ReferralReward.from_record(record) for record in records]
 
 
@@ -343,8 +341,8 @@ async def referral_connection(
     )
 
 
-async def referred_by(member_id: int) -> Referral | None:
-    record = await referrals_service.referral_of_friend(member_id)
+async def referred_by(info: Info, member_id: int) -> Referral | None:
+    record = await info.context.loaders.referral_of_friend.load(member_id)
     return None if record is None else Referral.from_record(record)
 
 
@@ -361,8 +359,8 @@ class ReferralAdvocate:
     member_pk: strawberry.Private[int]
 
     @strawberry.field
-    async def member(self) -> Member:
-        record = await members_service.get_member(self.member_pk, None)
+    async def member(self, info: Info) -> Member:
+        record = await info.context.loaders.member.load(self.member_pk)
         assert record is not None
         return Member.from_record(record)
 

@@ -33,7 +33,6 @@ from app.services.members import service as members_service
 from app.services.members.service import ActivityRecord, MemberRecord
 from app.services.orders.earning_rules import EarningRuleRecord
 from app.services.orders.service import OrderRecord
-from app.services.programs import service as programs_service
 from app.services.programs.service import ProgramRecord, RefundShortfallPolicy
 from app.services.referrals import service as referrals_service
 from app.services.rewards import service as rewards_service
@@ -362,8 +361,8 @@ class Member(Node):
         ]
 
     @strawberry.field
-    async def program(self) -> Program:
-        record = await programs_service.get_program(self.program_pk, None)
+    async def program(self, info: Info) -> Program:
+        record = await info.context.loaders.program.load(self.program_pk)
         assert record is not None
         return Program.from_record(record)
 
@@ -417,11 +416,11 @@ class Member(Node):
 
     @strawberry.field(description="The referral that brought this member, if any.")
     async def referred_by(
-        self,
+        self, info: Info
     ) -> Annotated[Referral, strawberry.lazy("app.graphql.referrals")] | None:
         from app.graphql.referrals import referred_by
 
-        return await referred_by(self.member_pk)
+        return await referred_by(info, self.member_pk)
 
     @strawberry.field(
         description="The member's tier, what the next one needs and what keeping this one needs,"
@@ -436,11 +435,11 @@ class Member(Node):
 
     @strawberry.field(description="The member's paid memberships, newest first, ended ones too.")
     async def memberships(
-        self,
+        self, info: Info
     ) -> list[Annotated[Membership, strawberry.lazy("app.graphql.memberships")]]:
         from app.graphql.memberships import memberships_of
 
-        return await memberships_of(self.member_pk)
+        return await memberships_of(info, self.member_pk)
 
 
 @strawberry.type(description="Something members can buy with points.")
@@ -532,16 +531,14 @@ class Reward(Node):
         )
 
 
-async def reward_for_reader(
-    info: Info, reward_id: int | None, scope: int | None = None
-) -> Reward | None:
+async def reward_for_reader(info: Info, reward_id: int | None) -> Reward | None:
     """A catalogue reward as this reader may see it: a storefront (publishable key) sees only
     what `rewards` lists, never an inactive or retired reward; admin and secret keys see all.
     Every field that leads to a configured reward (node, PunchCard.reward,
     MembershipPlan.welcomeReward, Tier.entryReward...) answers through this one rule."""
     if reward_id is None:
         return None
-    record = await rewards_service.get_reward(reward_id, scope)
+    record = await info.context.loaders.reward.load(reward_id)
     if record is None:
         return None
     offered = record.active and record.retired_at is None
@@ -551,7 +548,7 @@ async def reward_for_reader(
 
 
 async def _member_for(info: Info, member_id: int) -> Member:
-    record = await members_service.get_member(member_id, principal_of(info).program_scope)
+    record = await info.context.loaders.member.load(member_id)
     assert record is not None
     return Member.from_record(record)
 
@@ -604,8 +601,8 @@ class Redemption(Node):
         return await _member_for(info, self.member_pk)
 
     @strawberry.field
-    async def reward(self) -> Reward:
-        record = await rewards_service.get_reward(self.reward_pk, None)
+    async def reward(self, info: Info) -> Reward:
+        record = await info.context.loaders.reward.load(self.reward_pk)
         assert record is not None
         return Reward.from_record(record)
 
