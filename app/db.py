@@ -209,6 +209,20 @@ async def fetch_all(
     return await client.execute_query_dict(_for_backend(client, statement), list(params))
 
 
+async def fetch_all_in(
+    client: BaseDBAsyncClient, select: str, column: str, keys: Sequence[Any], order_by: str = ""
+) -> list[dict[str, Any]]:
+    """The rows of `select` (`SELECT ... FROM ...`) whose `column` is one of `keys`: the lookups
+    of a whole page (the DataLoaders of app/graphql/loaders.py) in one statement."""
+    distinct = list(dict.fromkeys(keys))
+    if not distinct:
+        return []
+    statement = f"{select} WHERE {column} IN ({', '.join('?' * len(distinct))})"
+    if order_by:
+        statement += f" ORDER BY {order_by}"
+    return await fetch_all(client, statement, distinct)
+
+
 async def fetch_one(
     client: BaseDBAsyncClient, statement: str, params: Sequence[Any] = ()
 ) -> dict[str, Any] | None:

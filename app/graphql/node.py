@@ -39,7 +39,7 @@ async def _node(info: Info, type_name: str, pk: int) -> Node | None:
         program = await programs_service.get_program(pk, scope)
         return Program.from_record(program) if program else None
     if type_name == "Reward":
-        return await reward_for_reader(info, pk, scope)
+        return await reward_for_reader(info, pk)
     if type_name == "PunchCard":
         card = await punch_cards_service.get_punch_card(pk, scope)
         # Like rewards: a storefront sees the cards `punchCards` lists, not retired ones.

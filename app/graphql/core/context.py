@@ -1,14 +1,17 @@
-"""The per-request context: the caller's principal, and the permission checks on it."""
+"""The per-request context: the caller's principal, its DataLoaders, and the permission checks
+on it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from strawberry.types import Info as StrawberryInfo
 
 from app.auth.api_keys import Principal
 from app.auth.rate_limit import RateLimiter
 from app.domain.errors import DomainError, ErrorCode
+from app.graphql.loaders import Loaders
 
 
 @dataclass
@@ -19,6 +22,11 @@ class Context:
     production: bool = False
     # The app's limiter of redemption-code checks (app/auth/code_checks.py); None: unlimited.
     code_checks: RateLimiter | None = None
+
+    @cached_property
+    def loaders(self) -> Loaders:
+        # Made on first use: most requests (a member's status) load nothing nested.
+        return Loaders.scoped_to(self.principal.program_scope)
 
 
 Info = StrawberryInfo[Context, None]

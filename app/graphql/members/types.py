@@ -20,7 +20,7 @@ from app.domain.ledger import TransactionKind
 from app.domain.referrals import ReferralState
 from app.graphql.compiled import shared_and_unchanging
 from app.graphql.core.connection import Connection, edge_of, keyset_page
-from app.graphql.core.context import Info, principal_of
+from app.graphql.core.context import Info
 from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
 from app.graphql.lifecycle.types import PointsExpiry, next_expiries_of
@@ -38,8 +38,6 @@ from app.graphql.store_credit.types import (
 from app.graphql.tiers.types import TierStatus, tier_status_of
 from app.services.members import service as members_service
 from app.services.members.service import ActivityRecord, MemberRecord
-from app.services.memberships import service as memberships_service
-from app.services.programs import service as programs_service
 from app.services.referrals import service as referrals_service
 from app.services.rewards import service as rewards_service
 
@@ -161,8 +159,8 @@ class Member(Node):
         return await next_expiries_of(self.member_pk, self.program_pk, first)
 
     @strawberry.field
-    async def program(self) -> Program:
-        record = await programs_service.get_program(self.program_pk, None)
+    async def program(self, info: Info) -> Program:
+        record = await info.context.loaders.program.load(self.program_pk)
         assert record is not None
         return Program.from_record(record)
 
@@ -205,8 +203,8 @@ class Member(Node):
         return await member_punch_cards(self.member_pk, self.program_pk)
 
     @strawberry.field(description="The referral that brought this member, if any.")
-    async def referred_by(self) -> Referral | None:
-        record = await referrals_service.referral_of_friend(self.member_pk)
+    async def referred_by(self, info: Info) -> Referral | None:
+        record = await info.context.loaders.referral_of_friend.load(self.member_pk)
         return None if record is None else Referral.from_record(record)
 
     @strawberry.field(
@@ -219,14 +217,12 @@ class Member(Node):
         return await tier_status_of(self.program_pk, self.member_pk)
 
     @strawberry.field(description="The member's paid memberships, newest first, ended ones too.")
-    async def memberships(
-        self,
-    ) -> list[Membership]:
-        return await memberships_of(self.member_pk)
+    async def memberships(self, info: Info) -> list[Membership]:
+        return await memberships_of(info, self.member_pk)
 
 
 async def member_of(info: Info, member_id: int) -> Member:
-    record = await members_service.get_member(member_id, principal_of(info).program_scope)
+    record = await info.context.loaders.member.load(member_id)
     assert record is not None
     return Member.from_record(record)
 
@@ -240,8 +236,8 @@ class Redemption(RedemptionFields):
         return await member_of(info, self.member_pk)
 
     @strawberry.field
-    async def reward(self) -> Reward:
-        record = await rewards_service.get_reward(self.reward_pk, None)
+    async def reward(self, info: Info) -> Reward:
+        record = await info.context.loaders.reward.load(self.reward_pk)
         assert record is not None
         return Reward.from_record(record)
 
@@ -255,24 +251,20 @@ class Membership(MembershipFields):
         principal = info.context.principal
         if principal.is_member_session and principal.member_id != self.member_pk:
             return None
-        record = await rewards_service.get_redemption(
-            self.welcome_redemption_pk, principal.program_scope
-        )
+        record = await info.context.loaders.redemption.load(self.welcome_redemption_pk)
         return None if record is None else Redemption.from_record(record)
 
 
-async def memberships_of(member_id: int) -> list[Membership]:
-    return [
-        Membership.from_record(record)
-        for record in await memberships_service.memberships_of(member_id)
-    ]
+async def memberships_of(info: Info, member_id: int) -> list[Membership]:
+    records = await info.context.loaders.memberships.load(member_id)
+    return [Membership.from_record(record) for record in records]
 
 
 async def _member_side(info: Info, member_id: int) -> Member | None:
     principal = info.context.principal
     if principal.is_member_session and principal.member_id != member_id:
         return None
-    record = await members_service.get_member(member_id, principal.program_scope)
+    record = await info.context.loaders.member.load(member_id)
     return None if record is None else Member.from_record(record)
 
 
@@ -288,7 +280,7 @@ class ReferralReward(ReferralRewardFields):
             principal.is_member_session and principal.member_id != self.member_pk
         ):
             return None
-        record = await rewards_service.get_redemption(self.redemption_pk, principal.program_scope)
+        record = await info.context.loaders.redemption.load(self.redemption_pk)
         return None if record is None else Redemption.from_record(record)
 
 
@@ -309,8 +301,8 @@ class Referral(ReferralFields):
         return None if self.friend_pk is None else await _member_side(info, self.friend_pk)
 
     @strawberry.field
-    async def rewards(self) -> list[ReferralReward]:
-        records = await referrals_service.rewards_of(self.referral_pk)
+    async def rewards(self, info: Info) -> list[ReferralReward]:
+        records = await info.context.loaders.referral_rewards.load(self.referral_pk)
         return [ReferralReward.from_record(record) for record in records]
 
 

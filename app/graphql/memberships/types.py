@@ -12,7 +12,6 @@ from app.graphql.core.context import Info
 from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
 from app.graphql.rewards.types import Reward, reward_for_reader
-from app.services.memberships import service as memberships_service
 from app.services.memberships.service import MembershipRecord, PlanRecord
 
 BillingIntervalEnum = strawberry.enum(BillingInterval, name="BillingInterval")
@@ -117,7 +116,7 @@ class MembershipFields(Node):
         )
 
     @strawberry.field
-    async def plan(self) -> MembershipPlan:
-        record = await memberships_service.get_plan(self.plan_pk)
+    async def plan(self, info: Info) -> MembershipPlan:
+        record = await info.context.loaders.membership_plan.load(self.plan_pk)
         assert record is not None
         return MembershipPlan.from_record(record)

@@ -14,7 +14,6 @@ from app.graphql.core.errors import query_error
 from app.graphql.core.query_checks import admin_in_query, member_reader_in_query
 from app.graphql.members.types import Member, Referral, referral_connection
 from app.graphql.referrals.types import ReferralSettings, ReferralStateEnum
-from app.services.members import service as members_service
 from app.services.programs import service as programs_service
 from app.services.referrals import service as referrals_service
 
@@ -32,8 +31,8 @@ class ReferralAdvocate:
     member_pk: strawberry.Private[int]
 
     @strawberry.field
-    async def member(self) -> Member:
-        record = await members_service.get_member(self.member_pk, None)
+    async def member(self, info: Info) -> Member:
+        record = await info.context.loaders.member.load(self.member_pk)
         assert record is not None
         return Member.from_record(record)
 

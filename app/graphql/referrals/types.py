@@ -29,7 +29,6 @@ from app.services.referrals.records import (
     ReferralRewardRecord,
     ReferralSettingsRecord,
 )
-from app.services.rewards import service as rewards_service
 
 ReferralStateEnum = strawberry.enum(
     ReferralState,
@@ -138,10 +137,10 @@ class ReferralSettings:
         )
 
 
-async def _catalogue_reward(reward_id: int | None) -> Reward | None:
+async def _catalogue_reward(info: Info, reward_id: int | None) -> Reward | None:
     if reward_id is None:
         return None
-    record = await rewards_service.get_reward(reward_id, None)
+    record = await info.context.loaders.reward.load(reward_id)
     return None if record is None else Reward.from_record(record)
 
 
@@ -214,8 +213,8 @@ class ReferralRewardFields:
         )
 
     @strawberry.field(description="The catalogue reward of this side, if it has one.")
-    async def reward(self) -> Reward | None:
-        return await _catalogue_reward(self.reward_pk)
+    async def reward(self, info: Info) -> Reward | None:
+        return await _catalogue_reward(info, self.reward_pk)
 
 
 # A Referral's own fields; the schema's Referral (app/graphql/members/types.py) adds the

@@ -22,7 +22,6 @@ from app.graphql.core.errors import UserErrorCode
 from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
 from app.services.rewards import codes as codes_service
-from app.services.rewards import service as rewards_service
 from app.services.rewards.repository import RedemptionRecord, RewardRecord
 
 RewardKindEnum = strawberry.enum(RewardKind, name="RewardKind")
@@ -142,16 +141,14 @@ class Reward(Node):
         )
 
 
-async def reward_for_reader(
-    info: Info, reward_id: int | None, scope: int | None = None
-) -> Reward | None:
+async def reward_for_reader(info: Info, reward_id: int | None) -> Reward | None:
     """A catalogue reward as this reader may see it: a storefront (publishable key) sees only
     what `rewards` lists, never an inactive or retired reward; admin and secret keys see all.
     Every field that leads to a configured reward (node, PunchCard.reward,
     MembershipPlan.welcomeReward, Tier.entryReward...) answers through this one rule."""
     if reward_id is None:
         return None
-    record = await rewards_service.get_reward(reward_id, scope)
+    record = await info.context.loaders.reward.load(reward_id)
     if record is None:
         return None
     offered = record.active and record.retired_at is None

@@ -74,9 +74,7 @@ class StoreCreditMovement(Node):
     async def spend(self, info: Info) -> StoreCreditMovement | None:
         if self.spend_pk is None:
             return None
-        record = await store_credit_service.get_movement(
-            self.spend_pk, info.context.principal.program_scope
-        )
+        record = await info.context.loaders.store_credit_movement.load(self.spend_pk)
         return None if record is None else StoreCreditMovement.from_record(record)
 
 

@@ -96,16 +96,16 @@ class MembershipRecord:
     welcome_redemption_id: int | None
 
 
-_PLAN_COLUMNS = (
+PLAN_COLUMNS = (
     "p.id, p.program_id, p.code, p.name, p.fee_minor, p.currency, p.interval, p.trial_days,"
     " p.grace_days, p.tier_id, t.name AS tier_name, p.earn_multiplier, p.perks,"
     " p.welcome_reward_id, p.active"
 )
-_PLAN_FROM = " FROM membership_plans p LEFT JOIN tiers t ON t.id = p.tier_id"
+PLAN_FROM = " FROM membership_plans p LEFT JOIN tiers t ON t.id = p.tier_id"
 
 
-_plan = RowMapper(PlanRecord)
-_membership = RowMapper(MembershipRecord)
+plan_row = RowMapper(PlanRecord)
+membership_row = RowMapper(MembershipRecord)
 
 
 # --- plans ------------------------------------------------------------------------------------
@@ -234,48 +234,48 @@ def _perks_json(perks: list[str]) -> str:
 async def _plan_by_code(conn: BaseDBAsyncClient, program_id: int, code: str) -> PlanRecord | None:
     row = await fetch_one(
         conn,
-        f"SELECT {_PLAN_COLUMNS}{_PLAN_FROM} WHERE p.program_id = ? AND p.code = ?",
+        f"SELECT {PLAN_COLUMNS}{PLAN_FROM} WHERE p.program_id = ? AND p.code = ?",
         (program_id, code),
     )
-    return None if row is None else _plan(row)
+    return None if row is None else plan_row(row)
 
 
 async def get_plan(plan_id: int, scope: ProgramScope = None) -> PlanRecord | None:
     row = await fetch_one(
-        connection(), f"SELECT {_PLAN_COLUMNS}{_PLAN_FROM} WHERE p.id = ?", (plan_id,)
+        connection(), f"SELECT {PLAN_COLUMNS}{PLAN_FROM} WHERE p.id = ?", (plan_id,)
     )
     if row is None or (scope is not None and int(row["program_id"]) != scope):
         return None
-    return _plan(row)
+    return plan_row(row)
 
 
 async def list_plans(program_id: int) -> list[PlanRecord]:
     rows = await fetch_all(
         connection(),
-        f"SELECT {_PLAN_COLUMNS}{_PLAN_FROM} WHERE p.program_id = ? ORDER BY p.id",
+        f"SELECT {PLAN_COLUMNS}{PLAN_FROM} WHERE p.program_id = ? ORDER BY p.id",
         (program_id,),
     )
-    return _plan.all(rows)
+    return plan_row.all(rows)
 
 
 async def memberships_of(member_id: int) -> list[MembershipRecord]:
     rows = await fetch_all(
         connection(),
-        f"SELECT {_membership.columns} FROM memberships WHERE member_id = ? ORDER BY id DESC",
+        f"SELECT {membership_row.columns} FROM memberships WHERE member_id = ? ORDER BY id DESC",
         (member_id,),
     )
-    return _membership.all(rows)
+    return membership_row.all(rows)
 
 
 async def get_membership(membership_id: int, scope: ProgramScope = None) -> MembershipRecord | None:
     row = await fetch_one(
         connection(),
-        f"SELECT {_membership.columns} FROM memberships WHERE id = ?",
+        f"SELECT {membership_row.columns} FROM memberships WHERE id = ?",
         (membership_id,),
     )
     if row is None or (scope is not None and int(row["program_id"]) != scope):
         return None
-    return _membership(row)
+    return membership_row(row)
 
 
 # --- subscription events ----------------------------------------------------------------------
@@ -326,11 +326,11 @@ async def _lock_member(conn: BaseDBAsyncClient, program_id: int, customer_id: st
 async def _live(conn: BaseDBAsyncClient, member_id: int, plan_id: int) -> MembershipRecord | None:
     row = await fetch_one(
         conn,
-        f"SELECT {_membership.columns} FROM memberships WHERE member_id = ? AND plan_id = ?"
+        f"SELECT {membership_row.columns} FROM memberships WHERE member_id = ? AND plan_id = ?"
         " AND ended_at IS NULL",
         (member_id, plan_id),
     )
-    return None if row is None else _membership(row)
+    return None if row is None else membership_row(row)
 
 
 async def _event(
@@ -457,7 +457,7 @@ async def start_membership(data: MembershipEventInput, scope: ProgramScope) -> M
                 " current_period_start, current_period_end, cancel_at_period_end, ends_at,"
                 " ended_at, end_reason, welcome_redemption_id, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?)"
-                f" RETURNING {_membership.columns}",
+                f" RETURNING {membership_row.columns}",
                 (
                     program_id,
                     member_id,
@@ -480,7 +480,7 @@ async def start_membership(data: MembershipEventInput, scope: ProgramScope) -> M
                 ["input", "planCode"],
             ) from exc
         assert row is not None
-        membership = _membership(row)
+        membership = membership_row(row)
         if first is not None and plan.welcome_reward_id is not None:
             membership = await _give_welcome_reward(conn, membership, plan, now)
         await _event(conn, membership, plan, "started", now)
@@ -561,7 +561,7 @@ async def _update(
         conn,
         "UPDATE memberships SET status = ?, current_period_start = ?, current_period_end = ?,"
         " cancel_at_period_end = ?, ends_at = ?, ended_at = ?, end_reason = ?, updated_at = ?"
-        f" WHERE id = ? RETURNING {_membership.columns}",
+        f" WHERE id = ? RETURNING {membership_row.columns}",
         (
             membership.status.value,
             membership.current_period_start,
@@ -575,7 +575,7 @@ async def _update(
         ),
     )
     assert row is not None
-    return _membership(row)
+    return membership_row(row)
 
 
 async def renew_membership(data: MembershipEventInput, scope: ProgramScope) -> MembershipResult:
@@ -690,13 +690,13 @@ async def end_membership(membership_id: int, now: datetime) -> bool:
         await lock_member(conn, int(found["member_id"]))
         row = await fetch_one(
             conn,
-            f"SELECT {_membership.columns} FROM memberships WHERE id = ? AND ended_at IS NULL"
+            f"SELECT {membership_row.columns} FROM memberships WHERE id = ? AND ended_at IS NULL"
             " AND ends_at <= ?",
             (membership_id, now),
         )
         if row is None:
             return False
-        live = _membership(row)
+        live = membership_row(row)
         membership = await _update(
             conn,
             _replace(

@@ -64,7 +64,7 @@ class RefundShortfallPolicy(StrEnum):
 # The programs a caller may see: one program id for a program's key, None for an admin.
 ProgramScope = int | None
 
-_COLUMNS = (
+PROGRAM_COLUMNS = (
     "id, slug, name, currency, points_per_currency_unit, active, created_at, rounding,"
     " count_shipping, count_tax, minimum_order_minor, excluded_skus, excluded_categories,"
     " pending_days, time_zone, expiry_policy, expiry_lifetime, expiry_lifetime_unit,"
@@ -118,7 +118,7 @@ class CreateProgramInput:
     time_zone: str = "UTC"
 
 
-def _record(row: dict[str, Any]) -> ProgramRecord:
+def program_row(row: dict[str, Any]) -> ProgramRecord:
     return ProgramRecord(
         id=int(row["id"]),
         slug=row["slug"],
@@ -167,18 +167,20 @@ async def get_program(program_id: int, scope: ProgramScope) -> ProgramRecord | N
     if not in_scope(program_id, scope):
         return None
     row = await fetch_one(
-        connection(), f"SELECT {_COLUMNS} FROM programs WHERE id = ?", (program_id,)
+        connection(), f"SELECT {PROGRAM_COLUMNS} FROM programs WHERE id = ?", (program_id,)
     )
-    return _record(row) if row else None
+    return program_row(row) if row else None
 
 
 async def get_program_by_slug(slug: str, scope: ProgramScope) -> ProgramRecord | None:
     if not is_lookup_text(slug):
         return None
-    row = await fetch_one(connection(), f"SELECT {_COLUMNS} FROM programs WHERE slug = ?", (slug,))
+    row = await fetch_one(
+        connection(), f"SELECT {PROGRAM_COLUMNS} FROM programs WHERE slug = ?", (slug,)
+    )
     if row is None or not in_scope(int(row["id"]), scope):
         return None
-    return _record(row)
+    return program_row(row)
 
 
 async def require_program(
@@ -197,12 +199,12 @@ async def require_program(
 
 async def list_programs(scope: ProgramScope) -> list[ProgramRecord]:
     if scope is None:
-        rows = await fetch_all(connection(), f"SELECT {_COLUMNS} FROM programs ORDER BY id")
+        rows = await fetch_all(connection(), f"SELECT {PROGRAM_COLUMNS} FROM programs ORDER BY id")
     else:
         rows = await fetch_all(
-            connection(), f"SELECT {_COLUMNS} FROM programs WHERE id = ?", (scope,)
+            connection(), f"SELECT {PROGRAM_COLUMNS} FROM programs WHERE id = ?", (scope,)
         )
-    return [_record(row) for row in rows]
+    return [program_row(row) for row in rows]
 
 
 async def create_program(data: CreateProgramInput) -> ProgramRecord:
@@ -257,7 +259,7 @@ async def create_program(data: CreateProgramInput) -> ProgramRecord:
                 "INSERT INTO programs (slug, name, currency, points_per_currency_unit, active,"
                 " created_at, rounding, count_shipping, count_tax, minimum_order_minor,"
                 " excluded_skus, excluded_categories, pending_days, time_zone)"
-                f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
+                f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {PROGRAM_COLUMNS}",
                 (
                     slug,
                     name,
@@ -276,7 +278,7 @@ async def create_program(data: CreateProgramInput) -> ProgramRecord:
                 ),
             )
             assert row is not None
-            program = _record(row)
+            program = program_row(row)
             await append_event(
                 conn,
                 program_id=program.id,
@@ -452,11 +454,11 @@ async def update_program_settings(data: UpdateProgramSettingsInput) -> ProgramRe
         # Lock the row: two admins changing expiry at once must not both re-date the lots.
         locked = await fetch_one(
             conn,
-            f"UPDATE programs SET name = name WHERE id = ? RETURNING {_COLUMNS}",
+            f"UPDATE programs SET name = name WHERE id = ? RETURNING {PROGRAM_COLUMNS}",
             (program.id,),
         )
         assert locked is not None
-        current = _record(locked)
+        current = program_row(locked)
         zone = current.time_zone if data.time_zone is None else data.time_zone.strip()
         expiry = replace(current.expiry, zone=zone)
         if data.expiry is not None:
@@ -470,7 +472,7 @@ async def update_program_settings(data: UpdateProgramSettingsInput) -> ProgramRe
             " inactivity_months = ?, expiry_since = ?, expiry_warning_days = ?,"
             " refund_shortfall_policy = ?, exchange_rates = ?, earn_on_points_payments = ?,"
             " cors_origins = ?, member_token_max_seconds = ?"
-            f" WHERE id = ? RETURNING {_COLUMNS}",
+            f" WHERE id = ? RETURNING {PROGRAM_COLUMNS}",
             (
                 current.name if name is None else name,
                 zone,
@@ -495,7 +497,7 @@ async def update_program_settings(data: UpdateProgramSettingsInput) -> ProgramRe
             ),
         )
         assert row is not None
-        updated = _record(row)
+        updated = program_row(row)
         await _redate_lots(conn, current.expiry, updated.expiry, program.id, now)
         await append_event(
             conn,

@@ -34,7 +34,7 @@ from app.services.referrals.records import (
 )
 
 _settings = RowMapper(ReferralSettingsRecord)
-_referral = RowMapper(ReferralRecord)
+referral_row = RowMapper(ReferralRecord)
 _reward = RowMapper(ReferralRewardRecord)
 _referrer = RowMapper(Referrer)
 _friend = RowMapper(Friend)
@@ -291,12 +291,12 @@ async def insert_referral(
     claim_email = normalise_email(friend.email) if friend.email else None
     return await fetch_record(
         conn,
-        _referral,
+        referral_row,
         "INSERT INTO referrals (program_id, referrer_id, friend_id, friend_customer_id,"
         " friend_email, claim_customer_id, claim_email, state, rejection_reason, source,"
         " ip_hash, created_at, signed_up_at, rejected_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        f" ON CONFLICT DO NOTHING RETURNING {_referral.columns}",
+        f" ON CONFLICT DO NOTHING RETURNING {referral_row.columns}",
         (
             program_id,
             referrer_id,
@@ -325,7 +325,10 @@ async def _referral_where(
     conn: BaseDBAsyncClient, condition: str, params: Sequence[Any]
 ) -> ReferralRecord | None:
     return await fetch_record(
-        conn, _referral, f"SELECT {_referral.columns} FROM referrals WHERE {condition}", params
+        conn,
+        referral_row,
+        f"SELECT {referral_row.columns} FROM referrals WHERE {condition}",
+        params,
     )
 
 
@@ -341,8 +344,8 @@ async def _update(
     guard, guard_params = _in_state(only_in)
     return await fetch_record(
         conn,
-        _referral,
-        f"UPDATE referrals SET {assignments} WHERE id = ?{guard} RETURNING {_referral.columns}",
+        referral_row,
+        f"UPDATE referrals SET {assignments} WHERE id = ?{guard} RETURNING {referral_row.columns}",
         (*params, referral_id, *guard_params),
     )
 
@@ -458,10 +461,10 @@ async def list_referrals(
         params.append(state.value)
     rows = await fetch_all(
         connection(),
-        f"SELECT {_referral.columns} FROM referrals WHERE {where} ORDER BY id DESC LIMIT ?",
+        f"SELECT {referral_row.columns} FROM referrals WHERE {where} ORDER BY id DESC LIMIT ?",
         (*params, limit),
     )
-    return _referral.all(rows)
+    return referral_row.all(rows)
 
 
 async def claims_by_referrer(

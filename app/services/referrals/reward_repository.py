@@ -23,7 +23,7 @@ from app.rows import RowMapper
 from app.services.referrals.records import ReferralRecord, ReferralRewardRecord
 from app.services.referrals.repository import count, fetch_record
 
-_reward = RowMapper(ReferralRewardRecord)
+reward_row = RowMapper(ReferralRewardRecord)
 
 
 async def insert_reward(
@@ -278,7 +278,7 @@ async def settle_if_due(
 async def rewards_of(referral_id: int) -> list[ReferralRewardRecord]:
     rows = await fetch_all(
         connection(),
-        f"SELECT {_reward.columns} FROM referral_rewards WHERE referral_id = ? ORDER BY id",
+        f"SELECT {reward_row.columns} FROM referral_rewards WHERE referral_id = ? ORDER BY id",
         (referral_id,),
     )
-    return _reward.all(rows)
+    return reward_row.all(rows)

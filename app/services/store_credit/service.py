@@ -109,7 +109,7 @@ class RefundStoreCreditInput:
     reason: str | None = None
 
 
-_record = RowMapper(StoreCreditRecord)
+movement_row = RowMapper(StoreCreditRecord)
 
 
 async def get_movement(
@@ -117,12 +117,12 @@ async def get_movement(
 ) -> StoreCreditRecord | None:
     row = await fetch_one(
         conn or connection(),
-        f"SELECT {_record.columns} FROM store_credit_movements WHERE id = ?",
+        f"SELECT {movement_row.columns} FROM store_credit_movements WHERE id = ?",
         (movement_id,),
     )
     if row is None or not in_scope(int(row["program_id"]), scope):
         return None
-    return _record(row)
+    return movement_row(row)
 
 
 async def balance_of(member_id: int) -> StoreCreditBalance:
@@ -144,12 +144,12 @@ async def list_movements(
     """Newest first, by keyset on the movement id (the (member_id, id) index)."""
     rows = await fetch_all(
         connection(),
-        f"SELECT {_record.columns} FROM store_credit_movements"
+        f"SELECT {movement_row.columns} FROM store_credit_movements"
         " WHERE member_id = ? AND (member_id, id) < (?, ?)"
         " ORDER BY member_id DESC, id DESC LIMIT ?",
         (member_id, member_id, before_id if before_id is not None else _NO_CURSOR, limit),
     )
-    return _record.all(rows)
+    return movement_row.all(rows)
 
 
 async def _program_currency(conn: BaseDBAsyncClient, program_id: int) -> str:
@@ -210,7 +210,7 @@ async def _move(
         "INSERT INTO store_credit_movements (program_id, member_id, transaction_id, kind,"
         " amount_minor, currency, balance_after_minor, reason, source_ref, order_ref, spend_id,"
         f" refunded_minor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)"
-        f" RETURNING {_record.columns}",
+        f" RETURNING {movement_row.columns}",
         (
             program_id,
             member_id,
@@ -227,7 +227,7 @@ async def _move(
         ),
     )
     assert row is not None
-    return _record(row)
+    return movement_row(row)
 
 
 async def _credit(

@@ -1,0 +1,44 @@
+"""Referrals read by the batch, for the API's DataLoaders (app/graphql/loaders.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from app.db import connection, fetch_all_in
+from app.services.referrals.records import ReferralRecord, ReferralRewardRecord
+from app.services.referrals.repository import CLAIMED, referral_row
+from app.services.referrals.reward_repository import reward_row
+
+
+async def rewards_by_referral(
+    referral_ids: Sequence[int],
+) -> dict[int, list[ReferralRewardRecord]]:
+    """`rewards_of` for many referrals in one statement, by referral id."""
+    rows = await fetch_all_in(
+        connection(),
+        f"SELECT {reward_row.columns} FROM referral_rewards",
+        "referral_id",
+        referral_ids,
+        order_by="id",
+    )
+    rewards: dict[int, list[ReferralRewardRecord]] = {}
+    for record in map(reward_row, rows):
+        rewards.setdefault(record.referral_id, []).append(record)
+    return rewards
+
+
+async def referrals_by_friend(member_ids: Sequence[int]) -> dict[int, ReferralRecord]:
+    """`referral_of_friend` for many members in one statement, by the friend's member id."""
+    rows = await fetch_all_in(
+        connection(),
+        f"SELECT {referral_row.columns} FROM referrals",
+        "friend_id",
+        member_ids,
+        # The first row of each friend is theirs: the claiming referral, else the last one.
+        order_by=f"friend_id, CASE WHEN {CLAIMED} THEN 0 ELSE 1 END, id DESC",
+    )
+    referrals: dict[int, ReferralRecord] = {}
+    for record in map(referral_row, rows):
+        assert record.friend_id is not None
+        referrals.setdefault(record.friend_id, record)
+    return referrals
