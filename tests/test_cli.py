@@ -15,8 +15,8 @@ from app.auth.api_keys import hash_secret
 from app.config import Settings
 from app.db import execute, fetch_one, utc_now
 from app.services.ledger.verify import verify_ledger
-from tests.api.conftest import Api, api_client
-from tests.api.factories import create_program, enroll, grant_points, record_order
+from tests.graphql.conftest import Api, api_client
+from tests.graphql.factories import create_program, enroll, grant_points, record_order
 
 
 @pytest.fixture

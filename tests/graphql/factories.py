@@ -9,8 +9,8 @@ import httpx
 
 from app.auth.api_keys import KeyKind
 from app.services.access.api_keys import create_api_key, set_rate_limit
-from tests.api.conftest import Api
-from tests.api.helpers import rows, snapshot
+from tests.graphql.conftest import Api
+from tests.graphql.helpers import rows, snapshot
 
 CREATE_PROGRAM = """
 mutation($input: CreateProgramInput!) {

@@ -14,10 +14,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from app.services.members.enrolment import EnrollMemberInput, enroll_member
-from tests.api.catalogue_factories import make_reward, redeemed
-from tests.api.conftest import Api
-from tests.api.factories import create_program, enroll, grant_points
-from tests.api.test_referrals import SETTINGS, code_of
+from tests.graphql.conftest import Api
+from tests.graphql.factories import create_program, enroll, grant_points
+from tests.graphql.referrals.test_referrals import SETTINGS, code_of
+from tests.graphql.rewards.factories import make_reward, redeemed
 
 REFERRALS = """
 query($first: Int!) {

@@ -1,6 +1,6 @@
 """Query plans (app/graphql/compiled.py): the same answers as Strawberry, or no answer at all.
 
-Every query of the API tests is also checked against an app without plans (tests/api/conftest);
+Every query of the API tests is also checked against an app without plans (tests/graphql/conftest);
 these tests pin down what gets a plan, that plans do answer, and that each way graphql-core
 reports an error makes the plan give up rather than answer differently.
 """
@@ -35,9 +35,9 @@ from app.graphql.encoding import encode_answer
 from app.graphql.members.types import _activity_edge
 from app.graphql.schema import schema as laurel_schema
 from app.services.members import service as members_service
-from tests.api.conftest import Api
-from tests.api.factories import create_program, enroll, grant_points, program_key
-from tests.api.helpers import top_level_codes
+from tests.graphql.conftest import Api
+from tests.graphql.factories import create_program, enroll, grant_points, program_key
+from tests.graphql.helpers import top_level_codes
 
 # --- a small schema with every shape a plan handles, and the ways a field can fail ------------
 

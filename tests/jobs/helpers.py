@@ -16,9 +16,9 @@ from app.clock import ManualClock
 from app.config import Settings
 from app.db import as_optional_datetime, fetch_all, fetch_one
 from app.jobs.runner import JobName, JobResult, run_job
-from tests.api.conftest import Api, api_client
-from tests.api.factories import REDEEM, record_order
-from tests.api.helpers import pk_of
+from tests.graphql.conftest import Api, api_client
+from tests.graphql.factories import REDEEM, record_order
+from tests.graphql.helpers import pk_of
 
 # A Monday at noon, years after the real present: nothing here depends on the system clock.
 T0 = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)

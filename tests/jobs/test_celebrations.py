@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from app.clock import ManualClock
 from app.jobs.runner import JobName
 from app.services.ledger.verify import verify_ledger
-from tests.api.conftest import Api
-from tests.api.factories import create_program, enroll, member_status
+from tests.graphql.conftest import Api
+from tests.graphql.factories import create_program, enroll, member_status
 from tests.jobs.helpers import action_rule, points_of, run, update_settings
 
 

@@ -8,8 +8,8 @@ from app.clock import ManualClock
 from app.config import Settings
 from app.jobs.runner import ALL_JOBS
 from app.services.ledger.verify import verify_ledger
-from tests.api.conftest import Api
-from tests.api.factories import create_program, enroll
+from tests.graphql.conftest import Api
+from tests.graphql.factories import create_program, enroll
 from tests.jobs.helpers import count, earn, points_of, set_expiry
 from tests.test_cli import laurel
 

@@ -20,8 +20,8 @@ from app.jobs.maturing import mature_due_points
 from app.jobs.progress import SilentProgress
 from app.jobs.runner import JobName, _lock_key, describe, run_job
 from app.services.ledger.verify import verify_ledger
-from tests.api.conftest import Api
-from tests.api.factories import create_program, enroll
+from tests.graphql.conftest import Api
+from tests.graphql.factories import create_program, enroll
 from tests.jobs.helpers import action_rule, count, earn, expire_transactions, lots, set_expiry
 
 DAY = timedelta(days=1)

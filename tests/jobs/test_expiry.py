@@ -11,8 +11,8 @@ import pytest
 from app.clock import ManualClock
 from app.jobs.runner import JobName
 from app.services.ledger.verify import verify_ledger
-from tests.api.conftest import Api
-from tests.api.factories import create_program, create_reward, enroll, grant_points
+from tests.graphql.conftest import Api
+from tests.graphql.factories import create_program, create_reward, enroll, grant_points
 from tests.jobs.helpers import (
     T0,
     Expiry,

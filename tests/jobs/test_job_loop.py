@@ -10,8 +10,8 @@ from app import clock
 from app.config import Settings
 from app.db import utc_now
 from app.main import create_app
-from tests.api.conftest import Api
-from tests.api.factories import create_program, enroll, record_order
+from tests.graphql.conftest import Api
+from tests.graphql.factories import create_program, enroll, record_order
 
 MEMBER_POINTS = "query($id: ID!) { member(id: $id) { points { available pending } } }"
 

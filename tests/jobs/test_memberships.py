@@ -17,10 +17,10 @@ from app.db import execute
 from app.jobs.runner import JobName
 from app.services.ledger.verify import verify_ledger
 from app.services.memberships import service as memberships_service
-from tests.api.conftest import Api
-from tests.api.factories import create_program, create_reward, enroll, program_key, record_order
-from tests.api.helpers import codes, snapshot
-from tests.api.test_tiers import STATUS, configure
+from tests.graphql.conftest import Api
+from tests.graphql.factories import create_program, create_reward, enroll, program_key, record_order
+from tests.graphql.helpers import codes, snapshot
+from tests.graphql.tiers.test_tiers import STATUS, configure
 from tests.jobs.helpers import T0, count, run
 
 UPSERT_PLAN = """

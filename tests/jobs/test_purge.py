@@ -12,8 +12,8 @@ from app.jobs.progress import SilentProgress
 from app.jobs.purge import purge_idempotency_records
 from app.jobs.runner import JobName, JobOptions, run_job
 from app.services.ledger.verify import verify_ledger
-from tests.api.conftest import Api
-from tests.api.factories import create_program, enroll, grant_points
+from tests.graphql.conftest import Api
+from tests.graphql.factories import create_program, enroll, grant_points
 from tests.jobs.helpers import T0, points_of
 
 DAY = timedelta(days=1)

@@ -16,8 +16,8 @@ from app.services.actions.service import award_action
 from app.services.core.events import append_event
 from app.services.ledger.service import mature_lot, post_movement
 from app.services.ledger.verify import verify_ledger
-from tests.api.conftest import Api
-from tests.api.factories import create_program, enroll
+from tests.graphql.conftest import Api
+from tests.graphql.factories import create_program, enroll
 from tests.jobs.helpers import (
     T0,
     action_rule,

@@ -9,9 +9,9 @@ from datetime import timedelta
 from app.clock import ManualClock
 from app.jobs.runner import JobName
 from app.services.ledger.verify import verify_ledger
-from tests.api.catalogue_factories import SETTINGS, cancel, make_reward
-from tests.api.conftest import Api
-from tests.api.factories import create_program, enroll
+from tests.graphql.conftest import Api
+from tests.graphql.factories import create_program, enroll
+from tests.graphql.rewards.factories import SETTINGS, cancel, make_reward
 from tests.jobs.helpers import (
     T0,
     earn,

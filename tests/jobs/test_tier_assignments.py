@@ -18,10 +18,10 @@ from app.clock import ManualClock
 from app.db import execute
 from app.jobs.runner import JobName
 from app.services.ledger.verify import verify_ledger
-from tests.api.conftest import Api
-from tests.api.factories import create_program, enroll, everything, program_key
-from tests.api.helpers import codes, rows
-from tests.api.test_tiers import configure, refund
+from tests.graphql.conftest import Api
+from tests.graphql.factories import create_program, enroll, everything, program_key
+from tests.graphql.helpers import codes, rows
+from tests.graphql.tiers.test_tiers import configure, refund
 from tests.jobs.helpers import T0, count, run
 from tests.jobs.test_tiers import spend
 

@@ -13,8 +13,14 @@ from app.clock import ManualClock
 from app.domain.expiry import add_months
 from app.jobs.runner import JobName
 from app.services.ledger.verify import verify_ledger
-from tests.api.catalogue_factories import CREATE as CREATE_REWARD
-from tests.api.catalogue_factories import (
+from tests.graphql.actions.test_actions import action_rule, record
+from tests.graphql.conftest import Api
+from tests.graphql.factories import create_program, enroll, everything, grant_points
+from tests.graphql.helpers import codes, global_id, rows
+from tests.graphql.referrals.test_referrals import enroll_with
+from tests.graphql.referrals.test_referrals import setup as referral_program
+from tests.graphql.rewards.factories import CREATE as CREATE_REWARD
+from tests.graphql.rewards.factories import (
     UPDATE,
     catalogue_state,
     make_reward,
@@ -22,13 +28,7 @@ from tests.api.catalogue_factories import (
     redeem,
     reward_input,
 )
-from tests.api.conftest import Api
-from tests.api.factories import create_program, enroll, everything, grant_points
-from tests.api.helpers import codes, global_id, rows
-from tests.api.test_actions import action_rule, record
-from tests.api.test_referrals import enroll_with
-from tests.api.test_referrals import setup as referral_program
-from tests.api.test_tiers import configure
+from tests.graphql.tiers.test_tiers import configure
 from tests.jobs.helpers import T0, run
 from tests.jobs.test_memberships import event, plan
 from tests.jobs.test_tiers import spend

@@ -14,9 +14,9 @@ from app.jobs import tiers as tier_jobs
 from app.jobs.runner import JobName
 from app.services.ledger.verify import verify_ledger
 from app.services.tiers import service as tiers_service
-from tests.api.conftest import Api
-from tests.api.factories import create_program, enroll, record_order
-from tests.api.test_tiers import STATUS, configure
+from tests.graphql.conftest import Api
+from tests.graphql.factories import create_program, enroll, record_order
+from tests.graphql.tiers.test_tiers import STATUS, configure
 from tests.jobs.helpers import count, run
 from tests.jobs.test_resume import KilledError, dies_after
 from tests.test_cli import laurel

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from app.clock import ManualClock
 from app.jobs.runner import JobName
 from app.services.ledger.verify import verify_ledger
-from tests.api.conftest import Api
-from tests.api.factories import create_program, enroll
+from tests.graphql.conftest import Api
+from tests.graphql.factories import create_program, enroll
 from tests.jobs.helpers import T0, count, earn, events_of, run, set_expiry, update_settings
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")

@@ -8,8 +8,8 @@ import httpx
 
 from app.auth.api_keys import KeyKind
 from app.services.access.api_keys import create_api_key
-from tests.api.conftest import Api
-from tests.api.factories import (
+from tests.graphql.conftest import Api
+from tests.graphql.factories import (
     CREATE_PROGRAM,
     CREATE_REWARD,
     ENROLL,
@@ -24,7 +24,7 @@ from tests.api.factories import (
     program_key,
     record_order,
 )
-from tests.api.helpers import codes, revoke_key, snapshot, top_level_codes
+from tests.graphql.helpers import codes, revoke_key, snapshot, top_level_codes
 
 PROGRAMS = "{ programs { slug } }"
 PROGRAM = "query($slug: String!) { program(slug: $slug) { slug currency } }"

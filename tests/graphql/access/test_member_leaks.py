@@ -17,8 +17,8 @@ import pytest
 
 from app.auth.api_keys import KeyKind, Principal
 from app.db import connection, fetch_one
-from tests.api.conftest import Api
-from tests.api.factories import (
+from tests.graphql.conftest import Api
+from tests.graphql.factories import (
     create_program,
     create_reward,
     enroll,

@@ -16,8 +16,8 @@ import jwt
 
 from app.auth.api_keys import KeyKind
 from app.clock import ManualClock, using
-from tests.api.conftest import Api
-from tests.api.factories import (
+from tests.graphql.conftest import Api
+from tests.graphql.factories import (
     ADJUST,
     MEMBER_TOKEN,
     REDEEM,
@@ -33,7 +33,7 @@ from tests.api.factories import (
     record_order,
     rotate_signing_secret,
 )
-from tests.api.helpers import codes, top_level_codes
+from tests.graphql.helpers import codes, top_level_codes
 
 ME = """
 {

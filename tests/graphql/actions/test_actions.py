@@ -6,9 +6,9 @@ import asyncio
 from typing import Any
 
 from app.services.ledger.verify import verify_ledger
-from tests.api.conftest import Api
-from tests.api.factories import create_program, enroll, member_status, program_key
-from tests.api.helpers import codes, snapshot
+from tests.graphql.conftest import Api
+from tests.graphql.factories import create_program, enroll, member_status, program_key
+from tests.graphql.helpers import codes, snapshot
 
 CREATE_RULE = """
 mutation($input: CreateActionRuleInput!) {

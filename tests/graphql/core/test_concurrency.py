@@ -9,8 +9,8 @@ from tortoise.connection import connections
 
 from app.db import fetch_one
 from app.services.ledger.verify import verify_ledger
-from tests.api.conftest import Api
-from tests.api.factories import (
+from tests.graphql.conftest import Api
+from tests.graphql.factories import (
     RECORD_ORDER,
     REDEEM,
     create_program,

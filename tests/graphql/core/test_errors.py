@@ -9,8 +9,8 @@ import pytest
 from app.services.members import enrolment
 from app.services.members import service as members_service
 from app.services.programs import service as programs_service
-from tests.api.conftest import Api
-from tests.api.factories import (
+from tests.graphql.conftest import Api
+from tests.graphql.factories import (
     ADJUST,
     CREATE_PROGRAM,
     CREATE_REWARD,
@@ -23,7 +23,7 @@ from tests.api.factories import (
     grant_points,
     order_input,
 )
-from tests.api.helpers import snapshot
+from tests.graphql.helpers import snapshot
 
 SECRET_DETAIL = "connection string postgres://admin:hunter2@db/laurel"
 

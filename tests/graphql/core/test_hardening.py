@@ -3,7 +3,7 @@ no GET, query cost, introspection in production, masked errors with a request id
 time limit; and the audit log of admin writes.
 
 Settings that differ from the defaults get their own app (`client(settings, ...)`), built like
-`tests/api/conftest.py` builds the default one. Tests that never reach the database (refused
+`tests/graphql/conftest.py` builds the default one. Tests that never reach the database (refused
 before the API key is looked up) run once, without one.
 """
 
@@ -29,8 +29,8 @@ from app.main import create_app
 from app.services.access.api_keys import create_api_key, list_api_keys, set_rate_limit
 from app.services.core import idempotency as idempotency_service
 from app.services.programs import service as programs_service
-from tests.api.conftest import Api
-from tests.api.factories import (
+from tests.graphql.conftest import Api
+from tests.graphql.factories import (
     ADJUST,
     RECORD_ORDER,
     REDEEM,
@@ -47,7 +47,7 @@ from tests.api.factories import (
     rotate_signing_secret,
     update_program_settings,
 )
-from tests.api.helpers import codes, rows, top_level_codes
+from tests.graphql.helpers import codes, rows, top_level_codes
 
 BASE_URL = "http://laurel.test"
 PROGRAMS = "{ programs { slug } }"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.conftest import Api
-from tests.api.factories import (
+from tests.graphql.conftest import Api
+from tests.graphql.factories import (
     REDEEM,
     create_program,
     create_reward,
@@ -13,7 +13,7 @@ from tests.api.factories import (
     grant_points,
     record_order,
 )
-from tests.api.helpers import b64, global_id, pk_of, top_level_codes
+from tests.graphql.helpers import b64, global_id, pk_of, top_level_codes
 
 NODE = """
 query($id: ID!) {

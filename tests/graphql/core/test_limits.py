@@ -6,8 +6,8 @@ import asyncio
 import json
 from typing import Any
 
-from tests.api.conftest import Api
-from tests.api.factories import (
+from tests.graphql.conftest import Api
+from tests.graphql.factories import (
     ADJUST,
     ENROLL,
     RECORD_ORDER,
@@ -18,7 +18,7 @@ from tests.api.factories import (
     order_input,
     record_order,
 )
-from tests.api.helpers import codes, snapshot
+from tests.graphql.helpers import codes, snapshot
 
 
 async def test_an_order_earning_more_than_a_billion_points_is_refused(api: Api) -> None:

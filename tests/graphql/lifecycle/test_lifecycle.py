@@ -9,8 +9,8 @@ from typing import Any
 from app.db import utc_now
 from app.jobs.maturing import mature_due_points
 from app.services.ledger.verify import verify_ledger
-from tests.api.conftest import Api
-from tests.api.factories import (
+from tests.graphql.conftest import Api
+from tests.graphql.factories import (
     REDEEM,
     create_program,
     create_reward,
@@ -20,7 +20,7 @@ from tests.api.factories import (
     order_input,
     record_order,
 )
-from tests.api.helpers import codes, snapshot
+from tests.graphql.helpers import codes, snapshot
 
 REFUND = """
 mutation($input: RefundOrderInput!) {

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from app.auth.api_keys import KeyKind
-from tests.api.conftest import Api
-from tests.api.factories import (
+from tests.graphql.conftest import Api
+from tests.graphql.factories import (
     ADJUST,
     create_program,
     enroll,
@@ -14,7 +14,7 @@ from tests.api.factories import (
     program_key,
     record_order,
 )
-from tests.api.helpers import codes, global_id, snapshot
+from tests.graphql.helpers import codes, global_id, snapshot
 
 
 async def adjust(

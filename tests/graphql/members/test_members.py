@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from tests.api.conftest import Api
-from tests.api.factories import create_program, enroll, grant_points, record_order
-from tests.api.helpers import codes, global_id, snapshot, top_level_codes
+from tests.graphql.conftest import Api
+from tests.graphql.factories import create_program, enroll, grant_points, record_order
+from tests.graphql.helpers import codes, global_id, snapshot, top_level_codes
 
 ENROLL = """
 mutation($input: EnrollMemberInput!) {

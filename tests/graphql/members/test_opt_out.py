@@ -9,8 +9,9 @@ import pytest
 from app.auth.api_keys import KeyKind
 from app.services.actions import service as actions_service
 from app.services.ledger.verify import verify_ledger
-from tests.api.conftest import Api
-from tests.api.factories import (
+from tests.graphql.actions.test_actions import action_rule, record
+from tests.graphql.conftest import Api
+from tests.graphql.factories import (
     REDEEM,
     create_program,
     create_reward,
@@ -20,8 +21,7 @@ from tests.api.factories import (
     order_input,
     program_key,
 )
-from tests.api.helpers import codes, global_id, rows, snapshot
-from tests.api.test_actions import action_rule, record
+from tests.graphql.helpers import codes, global_id, rows, snapshot
 
 OPT_OUT = """
 mutation($input: SetMemberOptOutInput!) {

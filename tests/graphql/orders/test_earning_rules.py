@@ -14,15 +14,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.auth.api_keys import KeyKind
-from tests.api.conftest import Api
-from tests.api.factories import (
+from tests.graphql.conftest import Api
+from tests.graphql.factories import (
     create_program,
     enroll,
     member_status,
     order_input,
     program_key,
 )
-from tests.api.helpers import (
+from tests.graphql.helpers import (
     global_id,
     pk_of,
     snapshot_with_rules,

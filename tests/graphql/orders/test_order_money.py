@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from app.services.ledger.verify import verify_ledger
-from tests.api.conftest import Api
-from tests.api.factories import create_program, enroll, order_input
-from tests.api.helpers import codes, snapshot
+from tests.graphql.conftest import Api
+from tests.graphql.factories import create_program, enroll, order_input
+from tests.graphql.helpers import codes, snapshot
 
 RECORD_ORDER = """
 mutation($input: RecordOrderInput!) {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.conftest import Api
-from tests.api.factories import (
+from tests.graphql.conftest import Api
+from tests.graphql.factories import (
     RECORD_ORDER,
     create_program,
     enroll,

@@ -8,9 +8,8 @@ from typing import Any
 from app.auth.api_keys import KeyKind
 from app.db import from_json
 from app.services.ledger.verify import verify_ledger
-from tests.api.catalogue_factories import mark_used
-from tests.api.conftest import Api
-from tests.api.factories import (
+from tests.graphql.conftest import Api
+from tests.graphql.factories import (
     RECORD_ORDER,
     create_program,
     create_reward,
@@ -21,7 +20,8 @@ from tests.api.factories import (
     post_as,
     program_key,
 )
-from tests.api.helpers import codes, global_id, pk_of, rows
+from tests.graphql.helpers import codes, global_id, pk_of, rows
+from tests.graphql.rewards.factories import mark_used
 
 CARD_FIELDS = """
     id name punchesNeeded skus categories minimumQuantity minimumPer active retiredAt

@@ -17,11 +17,16 @@ import pytest
 from app.config import Settings
 from app.graphql.core.ids import decode_id
 from app.services.rewards.gifts import PROGRAM_REWARD_LOCK_CLASS
-from tests.api.conftest import Api
-from tests.api.factories import create_program, enroll, order_input
-from tests.api.helpers import rows
-from tests.api.test_referral_catalogue import configure, create_reward, enroll_with, side_with
-from tests.api.test_referrals import code_of
+from tests.graphql.conftest import Api
+from tests.graphql.factories import create_program, enroll, order_input
+from tests.graphql.helpers import rows
+from tests.graphql.referrals.test_referral_rewards import (
+    configure,
+    create_reward,
+    enroll_with,
+    side_with,
+)
+from tests.graphql.referrals.test_referrals import code_of
 
 RECORD_ORDER = (
     "mutation($input: RecordOrderInput!) { recordOrder(input: $input) { userErrors { code } } }"

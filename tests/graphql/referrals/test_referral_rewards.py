@@ -12,8 +12,8 @@ from app.db import utc_now
 from app.graphql.core.ids import decode_id
 from app.jobs.runner import JobName, run_job
 from app.services.ledger.verify import verify_ledger
-from tests.api.conftest import Api
-from tests.api.factories import (
+from tests.graphql.conftest import Api
+from tests.graphql.factories import (
     create_program,
     enroll,
     member_status,
@@ -22,8 +22,8 @@ from tests.api.factories import (
     program_key,
     record_order,
 )
-from tests.api.helpers import rows
-from tests.api.test_referrals import SETTINGS, code_of, event_types, now_iso
+from tests.graphql.helpers import rows
+from tests.graphql.referrals.test_referrals import SETTINGS, code_of, event_types, now_iso
 
 CREATE_REWARD = """
 mutation($input: CreateRewardInput!) {

@@ -13,15 +13,15 @@ from app.db import utc_now
 from app.jobs.maturing import mature_due_points
 from app.jobs.referrals import settle_referral_rewards
 from app.services.ledger.verify import verify_ledger
-from tests.api.conftest import Api
-from tests.api.factories import (
+from tests.graphql.conftest import Api
+from tests.graphql.factories import (
     create_program,
     enroll,
     member_status,
     program_key,
     record_order,
 )
-from tests.api.helpers import codes, rows, snapshot, top_level_codes
+from tests.graphql.helpers import codes, rows, snapshot, top_level_codes
 
 SETTINGS = """
 mutation($input: UpdateReferralSettingsInput!) {

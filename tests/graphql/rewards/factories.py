@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.conftest import Api
-from tests.api.helpers import rows, snapshot
+from tests.graphql.conftest import Api
+from tests.graphql.helpers import rows, snapshot
 
 REWARD_FIELDS = """
   id name kind costPoints valueMinor currency stock active minimumOrderMinor percentOff

@@ -14,7 +14,17 @@ from app.db import utc_now
 from app.domain.errors import ErrorCode
 from app.services.ledger.verify import verify_ledger
 from app.services.rewards import redemption as rewards_redemption
-from tests.api.catalogue_factories import (
+from tests.graphql.conftest import Api
+from tests.graphql.factories import (
+    create_program,
+    enroll,
+    grant_points,
+    member_token,
+    post_as,
+    program_key,
+)
+from tests.graphql.helpers import codes
+from tests.graphql.rewards.factories import (
     CREATE,
     RETIRE,
     SETTINGS,
@@ -27,17 +37,7 @@ from tests.api.catalogue_factories import (
     redeemed,
     reward_input,
 )
-from tests.api.conftest import Api
-from tests.api.factories import (
-    create_program,
-    enroll,
-    grant_points,
-    member_token,
-    post_as,
-    program_key,
-)
-from tests.api.helpers import codes
-from tests.api.test_tiers import configure as configure_tiers
+from tests.graphql.tiers.test_tiers import configure as configure_tiers
 
 MEMBER_REWARDS = """
 query($id: ID!) {

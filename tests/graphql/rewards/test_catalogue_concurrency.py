@@ -10,7 +10,10 @@ from app.domain.ids import encode_id
 from app.services.ledger.adjustments import AdjustPointsInput, adjust_points
 from app.services.ledger.verify import verify_ledger
 from app.services.members.enrolment import EnrollMemberInput, enroll_member
-from tests.api.catalogue_factories import (
+from tests.graphql.conftest import Api
+from tests.graphql.factories import create_program, enroll, grant_points
+from tests.graphql.helpers import rows
+from tests.graphql.rewards.factories import (
     CANCEL,
     MARK_USED,
     REDEEM,
@@ -19,9 +22,6 @@ from tests.api.catalogue_factories import (
     points_of,
     redeemed,
 )
-from tests.api.conftest import Api
-from tests.api.factories import create_program, enroll, grant_points
-from tests.api.helpers import rows
 
 
 async def _all(api: Api, query: str, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:

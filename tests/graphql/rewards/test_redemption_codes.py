@@ -23,7 +23,17 @@ from app.jobs.redemption_codes import expire_codes
 from app.jobs.runner import JobName, run_job
 from app.services.ledger.verify import verify_ledger
 from app.services.rewards.gifts import GivenReward, GiveReward, give_reward, revoke_given_reward
-from tests.api.catalogue_factories import (
+from tests.graphql.conftest import Api
+from tests.graphql.factories import (
+    create_program,
+    enroll,
+    grant_points,
+    member_token,
+    post_as,
+    program_key,
+)
+from tests.graphql.helpers import codes, global_id, rows
+from tests.graphql.rewards.factories import (
     CANCEL,
     MARK_USED,
     SETTINGS,
@@ -37,16 +47,6 @@ from tests.api.catalogue_factories import (
     redeem,
     redeemed,
 )
-from tests.api.conftest import Api
-from tests.api.factories import (
-    create_program,
-    enroll,
-    grant_points,
-    member_token,
-    post_as,
-    program_key,
-)
-from tests.api.helpers import codes, global_id, rows
 
 CHARITY = """
 query($slug: String!, $from: DateTime!, $to: DateTime!) {

@@ -21,19 +21,10 @@ from app.domain.tiers import TierChangeReason
 from app.services.ledger.verify import verify_ledger
 from app.services.rewards.gifts import GivenReward, GiveReward, give_reward
 from app.services.tiers.service import on_member_activity
-from tests.api.catalogue_factories import (
-    CREATE,
-    UPDATE,
-    cancel,
-    make_reward,
-    redeem,
-    redeemed,
-    reward_input,
-)
-from tests.api.conftest import Api
-from tests.api.factories import create_program, enroll, everything, grant_points, program_key
-from tests.api.helpers import codes, global_id, pk_of, rows
-from tests.api.test_punch_cards import (
+from tests.graphql.conftest import Api
+from tests.graphql.factories import create_program, enroll, everything, grant_points, program_key
+from tests.graphql.helpers import codes, global_id, pk_of, rows
+from tests.graphql.punch_cards.test_punch_cards import (
     buy,
     cards_of,
     create_card,
@@ -42,7 +33,16 @@ from tests.api.test_punch_cards import (
     refund,
     set_policy,
 )
-from tests.api.test_tiers import configure, order, status
+from tests.graphql.rewards.factories import (
+    CREATE,
+    UPDATE,
+    cancel,
+    make_reward,
+    redeem,
+    redeemed,
+    reward_input,
+)
+from tests.graphql.tiers.test_tiers import configure, order, status
 from tests.jobs import helpers as job_helpers
 from tests.jobs.helpers import T0
 from tests.jobs.test_memberships import event, plan

@@ -6,8 +6,8 @@ import re
 from typing import Any
 
 from app.auth.api_keys import KeyKind
-from tests.api.conftest import Api
-from tests.api.factories import (
+from tests.graphql.conftest import Api
+from tests.graphql.factories import (
     CREATE_REWARD,
     create_program,
     create_reward,
@@ -17,7 +17,7 @@ from tests.api.factories import (
     program_key,
     record_order,
 )
-from tests.api.helpers import (
+from tests.graphql.helpers import (
     CODE_PATTERN,
     codes,
     count_rows,

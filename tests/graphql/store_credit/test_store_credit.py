@@ -13,8 +13,8 @@ from app.db import connection, execute, utc_now
 from app.domain.errors import DomainError, ErrorCode
 from app.services.ledger.verify import verify_ledger
 from app.services.store_credit.service import credit_store_credit
-from tests.api.conftest import Api
-from tests.api.factories import (
+from tests.graphql.conftest import Api
+from tests.graphql.factories import (
     create_program,
     enroll,
     everything,
@@ -24,7 +24,7 @@ from tests.api.factories import (
     post_as,
     program_key,
 )
-from tests.api.helpers import codes, global_id, pk_of, rows, top_level_codes
+from tests.graphql.helpers import codes, global_id, pk_of, rows, top_level_codes
 
 PAYLOAD = """
     movement { id kind amountMinor currency balanceAfterMinor reason orderId refundedMinor

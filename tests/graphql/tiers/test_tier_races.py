@@ -11,11 +11,11 @@ from tortoise.backends.base.client import TransactionalDBClient
 
 from app.services.rewards import service as rewards_service
 from app.services.tiers import configuration as tier_configuration
-from tests.api.catalogue_factories import CREATE
-from tests.api.conftest import Api
-from tests.api.factories import create_program
-from tests.api.helpers import rows
-from tests.api.test_tiers import configure
+from tests.graphql.conftest import Api
+from tests.graphql.factories import create_program
+from tests.graphql.helpers import rows
+from tests.graphql.rewards.factories import CREATE
+from tests.graphql.tiers.test_tiers import configure
 
 
 async def test_a_tier_is_never_retired_under_a_reward_that_requires_it(

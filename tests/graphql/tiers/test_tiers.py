@@ -13,8 +13,8 @@ from app.auth.api_keys import KeyKind
 from app.clock import ManualClock
 from app.db import fetch_all
 from app.services.ledger.verify import verify_ledger
-from tests.api.conftest import Api
-from tests.api.factories import (
+from tests.graphql.conftest import Api
+from tests.graphql.factories import (
     RECORD_ORDER,
     create_program,
     create_reward,
@@ -26,9 +26,9 @@ from tests.api.factories import (
     program_key,
     record_order,
 )
-from tests.api.helpers import codes, pk_of, snapshot
-from tests.api.test_referrals import enroll_with
-from tests.api.test_referrals import setup as referral_program
+from tests.graphql.helpers import codes, pk_of, snapshot
+from tests.graphql.referrals.test_referrals import enroll_with
+from tests.graphql.referrals.test_referrals import setup as referral_program
 from tests.jobs import helpers as job_helpers
 from tests.jobs.helpers import T0
 

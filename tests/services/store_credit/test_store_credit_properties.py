@@ -43,7 +43,7 @@ from app.services.store_credit.service import (
     refund_store_credit,
     spend_store_credit,
 )
-from tests.services.test_ledger_properties import (
+from tests.services.ledger.test_ledger_properties import (
     EXAMPLES,
     ExampleDatabases,
     example_databases,

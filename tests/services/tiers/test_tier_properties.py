@@ -78,7 +78,7 @@ from app.services.tiers import configuration as tier_configuration
 from app.services.tiers import evaluation as tier_evaluation
 from app.services.tiers import repository as tier_repository
 from app.services.tiers import service as tiers_service
-from tests.services.test_ledger_properties import (  # noqa: F401 (the fixture)
+from tests.services.ledger.test_ledger_properties import (  # noqa: F401 (the fixture)
     ExampleDatabases,
     example_databases,
 )
