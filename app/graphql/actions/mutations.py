@@ -12,6 +12,7 @@ from app.graphql.core.context import Info, acting_for_member, admin
 from app.graphql.core.errors import UserError
 from app.graphql.core.ids import decode_id
 from app.graphql.core.mutations import in_rule, mutation
+from app.graphql.core.records import service_input
 from app.graphql.members.types import Member
 from app.services.actions import service as actions_service
 from app.services.members import service as members_service
@@ -35,16 +36,7 @@ class ActionRuleDefinition:
     )
 
     def to_service(self) -> actions_service.ActionRuleInput:
-        return actions_service.ActionRuleInput(
-            name=self.name,
-            action=self.action,
-            points=self.points,
-            frequency=self.frequency,
-            frequency_limit=self.frequency_limit,
-            qualifier=self.qualifier,
-            cap_points=self.cap_points,
-            self_service=self.self_service,
-        )
+        return service_input(self, actions_service.ActionRuleInput)
 
 
 @strawberry.input
@@ -128,14 +120,8 @@ async def record_action(info: Info, input: RecordActionInput) -> RecordActionPay
             ["input", "occurredAt"],
         )
     award = await actions_service.record_action(
-        actions_service.RecordActionInput(
-            member_id=member_id,
-            action=input.action,
-            idempotency_key=input.idempotency_key,
-            qualifier=input.qualifier,
-            reference=input.reference,
-            occurred_at=input.occurred_at,
-            by_member=by_member,
+        service_input(
+            input, actions_service.RecordActionInput, member_id=member_id, by_member=by_member
         ),
         principal.program_scope,
     )

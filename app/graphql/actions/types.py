@@ -7,8 +7,8 @@ from datetime import datetime
 import strawberry
 
 from app.domain.actions import ActionKind, Frequency
-from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
+from app.graphql.core.records import from_record
 from app.services.actions.service import ActionRuleRecord
 
 ActionKindEnum = strawberry.enum(ActionKind, name="ActionKind")
@@ -38,16 +38,4 @@ class ActionRule(Node):
 
     @classmethod
     def from_record(cls, record: ActionRuleRecord) -> ActionRule:
-        return cls(
-            id=strawberry.ID(encode_id("ActionRule", record.id)),
-            name=record.name,
-            action=record.action,
-            qualifier=record.qualifier,
-            points=record.points,
-            frequency=record.frequency,
-            frequency_limit=record.frequency_limit,
-            cap_points=record.cap_points,
-            self_service=record.self_service,
-            paused=record.paused,
-            created_at=record.created_at,
-        )
+        return from_record(cls, record)

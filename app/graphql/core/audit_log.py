@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 from app.graphql.core.connection import Connection, edge_of, keyset_page
 from app.graphql.core.context import Info
 from app.graphql.core.query_checks import admin_in_query
+from app.graphql.core.records import from_record
 from app.services.audit import service as audit_service
 from app.services.audit.service import AuditRecord
 
@@ -31,19 +32,7 @@ class AuditEntry:
 
     @classmethod
     def from_record(cls, record: AuditRecord) -> AuditEntry:
-        return cls(
-            id=strawberry.ID(str(record.id)),
-            api_key_id=record.api_key_id,
-            operation=record.operation,
-            target_type=record.target_type,
-            target_id=record.target_id,
-            input=record.input,
-            before=record.before,
-            after=record.after,
-            succeeded=record.succeeded,
-            request_id=record.request_id,
-            created_at=record.created_at,
-        )
+        return from_record(cls, record, id=strawberry.ID(str(record.id)))
 
 
 @strawberry.field(description="Admin only: writes made with admin keys, newest first.")

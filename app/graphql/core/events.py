@@ -13,6 +13,7 @@ from app.graphql.core.context import Info
 from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
 from app.graphql.core.query_checks import admin_in_query
+from app.graphql.core.records import from_record
 from app.services.core import events as events_service
 from app.services.core.events import EventRecord
 from app.services.programs import service as programs_service
@@ -28,16 +29,13 @@ class Event(Node):
     @classmethod
     def from_record(cls, record: EventRecord) -> Event:
         payload: Any = record.payload
-        return cls(
-            id=strawberry.ID(encode_id("Event", record.id)),
-            type=record.type,
-            member_id=(
-                None
-                if record.member_id is None
-                else strawberry.ID(encode_id("Member", record.member_id))
-            ),
+        return from_record(
+            cls,
+            record,
+            member_id=None
+            if record.member_id is None
+            else strawberry.ID(encode_id("Member", record.member_id)),
             payload=payload,
-            created_at=record.created_at,
         )
 
 

@@ -8,8 +8,8 @@ import strawberry
 
 from app.graphql.core.context import Info, admin, member_reader
 from app.graphql.core.errors import UserError
-from app.graphql.core.ids import decode_id
 from app.graphql.core.mutations import mutation
+from app.graphql.core.records import service_input
 from app.graphql.members.types import Member, Referral
 from app.graphql.referrals.types import ReferralSignalsInput, signals_of
 from app.services.ledger import adjustments as points_service
@@ -76,15 +76,7 @@ class SetMemberOptOutPayload:
 async def enroll_member(info: Info, input: EnrollMemberInput) -> EnrollMemberPayload:
     principal = member_reader(info)
     record = await enrolment.enroll_member(
-        enrolment.EnrollMemberInput(
-            program_slug=input.program_slug,
-            customer_id=input.customer_id,
-            email=input.email,
-            name=input.name,
-            birthday=input.birthday,
-            referral_code=input.referral_code,
-            signals=signals_of(input.signals),
-        ),
+        service_input(input, enrolment.EnrollMemberInput, signals=signals_of(input.signals)),
         principal.program_scope,
     )
     referral = None
@@ -100,12 +92,7 @@ async def enroll_member(info: Info, input: EnrollMemberInput) -> EnrollMemberPay
 async def adjust_points(info: Info, input: AdjustPointsInput) -> AdjustPointsPayload:
     principal = admin(info)
     adjustment = await points_service.adjust_points(
-        points_service.AdjustPointsInput(
-            member_id=decode_id(input.member_id, "Member", ["input", "memberId"]),
-            points=input.points,
-            reason=input.reason,
-            idempotency_key=input.idempotency_key,
-        ),
+        service_input(input, points_service.AdjustPointsInput, ids={"member_id": "Member"}),
         principal.program_scope,
     )
     return AdjustPointsPayload(member=Member.from_record(adjustment.member))
@@ -115,11 +102,7 @@ async def adjust_points(info: Info, input: AdjustPointsInput) -> AdjustPointsPay
 async def set_member_opt_out(info: Info, input: SetMemberOptOutInput) -> SetMemberOptOutPayload:
     principal = member_reader(info)
     record = await opt_out_service.set_member_opt_out(
-        opt_out_service.SetMemberOptOutInput(
-            member_id=decode_id(input.member_id, "Member", ["input", "memberId"]),
-            opted_out=input.opted_out,
-            idempotency_key=input.idempotency_key,
-        ),
+        service_input(input, opt_out_service.SetMemberOptOutInput, ids={"member_id": "Member"}),
         principal.program_scope,
     )
     return SetMemberOptOutPayload(member=Member.from_record(record))

@@ -68,6 +68,9 @@ class Activity(Node):
     order_id: str | None
     created_at: datetime
 
+    # Written out rather than through core.records.from_record: member status builds a page of
+    # these on every read, and the generic copy measured about twice as slow (1.6 us against
+    # 3.8 us an activity, 2.4 us against 4.3 us a member).
     @classmethod
     def from_record(cls, record: ActivityRecord) -> Activity:
         return cls(
@@ -108,6 +111,7 @@ class Member(Node):
     member_pk: strawberry.Private[int]
     program_pk: strawberry.Private[int]
 
+    # Written out for speed, like Activity.from_record: member status is the hot read.
     @classmethod
     def from_record(cls, record: MemberRecord) -> Member:
         return cls(

@@ -7,8 +7,8 @@ import strawberry
 from app.domain.memberships import CancelMode
 from app.graphql.core.context import Info, admin, member_reader
 from app.graphql.core.errors import UserError
-from app.graphql.core.ids import decode_id
 from app.graphql.core.mutations import mutation
+from app.graphql.core.records import service_input
 from app.graphql.members.types import Membership
 from app.graphql.memberships.types import BillingIntervalEnum, CancelModeEnum, MembershipPlan
 from app.services.memberships import service as memberships_service
@@ -93,22 +93,8 @@ async def upsert_membership_plan(
 ) -> MembershipPlanPayload:
     admin(info)
     record = await memberships_service.upsert_plan(
-        memberships_service.UpsertPlanInput(
-            program_slug=input.program_slug,
-            code=input.code,
-            name=input.name,
-            fee_minor=input.fee_minor,
-            currency=input.currency,
-            interval=input.interval,
-            trial_days=input.trial_days,
-            grace_days=input.grace_days,
-            tier_name=input.tier_name,
-            earn_multiplier=input.earn_multiplier,
-            perks=tuple(input.perks),
-            welcome_reward_id=None
-            if input.welcome_reward_id is None
-            else decode_id(input.welcome_reward_id, "Reward", ["input", "welcomeRewardId"]),
-            active=input.active,
+        service_input(
+            input, memberships_service.UpsertPlanInput, ids={"welcome_reward_id": "Reward"}
         )
     )
     return MembershipPlanPayload(plan=MembershipPlan.from_record(record))
@@ -122,19 +108,15 @@ async def start_membership(info: Info, input: StartMembershipInput) -> Membershi
     return await _event(
         info,
         "start",
-        memberships_service.MembershipEventInput(
-            program_slug=input.program_slug,
-            customer_id=input.customer_id,
-            plan_code=input.plan_code,
-            idempotency_key=input.idempotency_key,
-            skip_trial=input.skip_trial,
-        ),
+        service_input(input, memberships_service.MembershipEventInput),
     )
 
 
 @mutation(description="A payment succeeded: the next period.")
 async def renew_membership(info: Info, input: MembershipEventInput) -> MembershipPayload:
-    return await _event(info, "renew", _event_input(input))
+    return await _event(
+        info, "renew", service_input(input, memberships_service.MembershipEventInput)
+    )
 
 
 @mutation(description="The member cancelled: at the period's end, or now.")
@@ -142,25 +124,12 @@ async def cancel_membership(info: Info, input: CancelMembershipInput) -> Members
     return await _event(
         info,
         "cancel",
-        memberships_service.MembershipEventInput(
-            program_slug=input.program_slug,
-            customer_id=input.customer_id,
-            plan_code=input.plan_code,
-            idempotency_key=input.idempotency_key,
-            mode=input.mode,
-        ),
+        service_input(input, memberships_service.MembershipEventInput),
     )
 
 
 @mutation(description="A renewal payment failed: PAST_DUE, benefits kept through the grace days.")
 async def membership_payment_failed(info: Info, input: MembershipEventInput) -> MembershipPayload:
-    return await _event(info, "paymentFailed", _event_input(input))
-
-
-def _event_input(input: MembershipEventInput) -> memberships_service.MembershipEventInput:
-    return memberships_service.MembershipEventInput(
-        program_slug=input.program_slug,
-        customer_id=input.customer_id,
-        plan_code=input.plan_code,
-        idempotency_key=input.idempotency_key,
+    return await _event(
+        info, "paymentFailed", service_input(input, memberships_service.MembershipEventInput)
     )

@@ -9,8 +9,8 @@ import strawberry
 
 from app.domain.memberships import BillingInterval, CancelMode, EndReason, MembershipStatus
 from app.graphql.core.context import Info
-from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
+from app.graphql.core.records import from_record
 from app.graphql.rewards.types import Reward, reward_for_reader
 from app.services.memberships.service import MembershipRecord, PlanRecord
 
@@ -59,20 +59,10 @@ class MembershipPlan(Node):
 
     @classmethod
     def from_record(cls, record: PlanRecord) -> MembershipPlan:
-        return cls(
-            id=strawberry.ID(encode_id("MembershipPlan", record.id)),
-            code=record.code,
-            name=record.name,
-            fee_minor=record.fee_minor,
-            currency=record.currency,
-            interval=record.interval,
-            trial_days=record.trial_days,
-            grace_days=record.grace_days,
-            tier_name=record.tier_name,
+        return from_record(
+            cls,
+            record,
             earn_multiplier=None if record.earn_multiplier is None else str(record.earn_multiplier),
-            perks=list(record.perks),
-            active=record.active,
-            welcome_reward_pk=record.welcome_reward_id,
         )
 
     @strawberry.field(description="Given with a member's first membership of the plan.")
@@ -100,20 +90,7 @@ class MembershipFields(Node):
 
     @classmethod
     def from_record(cls, record: MembershipRecord) -> Self:
-        return cls(
-            id=strawberry.ID(encode_id("Membership", record.id)),
-            status=record.status,
-            started_at=record.started_at,
-            current_period_start=record.current_period_start,
-            current_period_end=record.current_period_end,
-            cancel_at_period_end=record.cancel_at_period_end,
-            ends_at=record.ended_at or record.ends_at,
-            ended_at=record.ended_at,
-            end_reason=record.end_reason,
-            plan_pk=record.plan_id,
-            member_pk=record.member_id,
-            welcome_redemption_pk=record.welcome_redemption_id,
-        )
+        return from_record(cls, record, ends_at=record.ended_at or record.ends_at)
 
     @strawberry.field
     async def plan(self, info: Info) -> MembershipPlan:

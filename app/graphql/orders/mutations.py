@@ -10,6 +10,7 @@ from app.graphql.core.context import Info, admin, member_reader
 from app.graphql.core.errors import UserError
 from app.graphql.core.ids import decode_id
 from app.graphql.core.mutations import in_rule, mutation
+from app.graphql.core.records import service_input
 from app.graphql.orders.types import EarningRule, Order, OrderLineInput, RuleKindEnum
 from app.services.orders import earning_rules as earning_rules_service
 from app.services.orders import refunds as refunds_service
@@ -92,23 +93,7 @@ class EarningRuleDefinition:
     )
 
     def to_service(self) -> earning_rules_service.RuleInput:
-        return earning_rules_service.RuleInput(
-            name=self.name,
-            kind=self.kind,
-            multiplier=self.multiplier,
-            points=self.points,
-            priority=self.priority,
-            exclusive=self.exclusive,
-            minimum_order_minor=self.minimum_order_minor,
-            include_skus=tuple(self.include_skus),
-            include_categories=tuple(self.include_categories),
-            exclude_skus=tuple(self.exclude_skus),
-            exclude_categories=tuple(self.exclude_categories),
-            starts_at=self.starts_at,
-            ends_at=self.ends_at,
-            eligible_tiers=tuple(self.eligible_tiers),
-            eligible_segments=tuple(self.eligible_segments),
-        )
+        return service_input(self, earning_rules_service.RuleInput)
 
 
 @strawberry.input
@@ -194,21 +179,10 @@ class ReportOrderProgressPayload:
 async def record_order(info: Info, input: RecordOrderInput) -> RecordOrderPayload:
     principal = member_reader(info)
     recorded = await orders_service.record_order(
-        orders_service.RecordOrderInput(
-            program_slug=input.program_slug,
-            customer_id=input.customer_id,
-            order_id=input.order_id,
-            currency=input.currency,
-            total_minor=input.total_minor,
+        service_input(
+            input,
+            orders_service.RecordOrderInput,
             lines=[line.to_service() for line in input.lines],
-            placed_at=input.placed_at,
-            shipping_minor=input.shipping_minor,
-            tax_minor=input.tax_minor,
-            discount_minor=input.discount_minor,
-            idempotency_key=input.idempotency_key,
-            exchange_rate=input.exchange_rate,
-            paid_with_points_minor=input.paid_with_points_minor,
-            paid_with_store_credit_minor=input.paid_with_store_credit_minor,
         ),
         principal.program_scope,
     )
@@ -250,19 +224,12 @@ async def set_earning_rule_paused(
 async def refund_order(info: Info, input: RefundOrderInput) -> RefundOrderPayload:
     principal = member_reader(info)
     result = await refunds_service.refund_order(
-        refunds_service.RefundOrderInput(
-            program_slug=input.program_slug,
-            order_id=input.order_id,
-            idempotency_key=input.idempotency_key,
+        service_input(
+            input,
+            refunds_service.RefundOrderInput,
             lines=None
             if input.lines is None
-            else [
-                refunds_service.RefundLine(line_index=line.line_index, quantity=line.quantity)
-                for line in input.lines
-            ],
-            cancel=input.cancel,
-            reason=input.reason,
-            amount_minor=input.amount_minor,
+            else [service_input(line, refunds_service.RefundLine) for line in input.lines],
         ),
         principal.program_scope,
     )
@@ -279,12 +246,7 @@ async def report_order_progress(
 ) -> ReportOrderProgressPayload:
     principal = member_reader(info)
     record = await orders_service.report_order_progress(
-        orders_service.OrderProgressInput(
-            program_slug=input.program_slug,
-            order_id=input.order_id,
-            paid_at=input.paid_at,
-            fulfilled_at=input.fulfilled_at,
-        ),
+        service_input(input, orders_service.OrderProgressInput),
         principal.program_scope,
     )
     return ReportOrderProgressPayload(order=Order.from_record(record))

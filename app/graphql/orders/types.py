@@ -11,6 +11,7 @@ from app.domain.earning import RuleKind
 from app.graphql.core.context import Info, member_reader
 from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
+from app.graphql.core.records import from_record, service_input
 from app.graphql.members.types import Member, member_of
 from app.services.orders import service as orders_service
 from app.services.orders.earning_rules import EarningRuleRecord
@@ -122,23 +123,10 @@ class Order(Node):
 
     @classmethod
     def from_record(cls, record: OrderRecord) -> Order:
-        return cls(
-            id=strawberry.ID(encode_id("Order", record.id)),
-            order_id=record.order_id,
-            currency=record.currency,
-            total_minor=record.total_minor,
-            points_earned=record.points_earned,
-            placed_at=record.placed_at,
-            created_at=record.created_at,
-            status=record.status,
-            exchange_rate=record.exchange_rate,
-            paid_at=record.paid_at,
-            fulfilled_at=record.fulfilled_at,
-            points_refunded=record.points_refunded,
-            refunded_minor=record.refunded_minor,
-            points_unrecovered=record.points_unrecovered,
+        return from_record(
+            cls,
+            record,
             earning=None if record.earning is None else OrderEarning.from_json(record.earning),
-            member_pk=record.member_id,
         )
 
     @strawberry.field
@@ -209,9 +197,4 @@ class OrderLineInput:
     category: str | None = None
 
     def to_service(self) -> orders_service.OrderLineInput:
-        return orders_service.OrderLineInput(
-            sku=self.sku,
-            quantity=self.quantity,
-            unit_price_minor=self.unit_price_minor,
-            category=self.category,
-        )
+        return service_input(self, orders_service.OrderLineInput)

@@ -10,6 +10,7 @@ from app.domain.expiry import LifetimeUnit, RoundTo
 from app.graphql.core.context import Info, admin
 from app.graphql.core.errors import UserError
 from app.graphql.core.mutations import mutation
+from app.graphql.core.records import service_input
 from app.graphql.programs.types import (
     ExpiryPolicyEnum,
     LifetimeUnitEnum,
@@ -102,20 +103,7 @@ class UpdateProgramSettingsPayload:
 async def create_program(info: Info, input: CreateProgramInput) -> CreateProgramPayload:
     admin(info)
     record = await programs_service.create_program(
-        programs_service.CreateProgramInput(
-            slug=input.slug,
-            name=input.name,
-            currency=input.currency,
-            points_per_currency_unit=input.points_per_currency_unit,
-            rounding=input.rounding,
-            count_shipping=input.count_shipping,
-            count_tax=input.count_tax,
-            minimum_order_minor=input.minimum_order_minor,
-            excluded_skus=tuple(input.excluded_skus),
-            excluded_categories=tuple(input.excluded_categories),
-            pending_days=input.pending_days,
-            time_zone=input.time_zone,
-        )
+        service_input(input, programs_service.CreateProgramInput)
     )
     return CreateProgramPayload(program=Program.from_record(record))
 
@@ -134,26 +122,13 @@ async def update_program_settings(
             ["input", "exchangeRates"],
         )
     record = await programs_service.update_program_settings(
-        programs_service.UpdateProgramSettingsInput(
-            program_slug=input.program_slug,
-            name=input.name,
-            time_zone=input.time_zone,
-            pending_days=input.pending_days,
+        service_input(
+            input,
+            programs_service.UpdateProgramSettingsInput,
             expiry=None
             if expiry is None
-            else programs_service.ExpiryInput(
-                policy=expiry.policy,
-                lifetime=expiry.lifetime,
-                unit=expiry.lifetime_unit,
-                round_to=expiry.round_to,
-                inactivity_months=expiry.inactivity_months,
-            ),
-            expiry_warning_days=input.expiry_warning_days,
-            refund_shortfall_policy=input.refund_shortfall_policy,
+            else service_input(expiry, programs_service.ExpiryInput, unit=expiry.lifetime_unit),
             exchange_rates=None if rates is None else {rate.currency: rate.rate for rate in rates},
-            earn_on_points_payments=input.earn_on_points_payments,
-            cors_origins=None if input.cors_origins is None else tuple(input.cors_origins),
-            member_token_max_seconds=input.member_token_max_seconds,
         )
     )
     return UpdateProgramSettingsPayload(program=Program.from_record(record))

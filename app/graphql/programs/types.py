@@ -8,8 +8,8 @@ import strawberry
 
 from app.domain.earning import Rounding
 from app.domain.expiry import ExpiryPolicy, LifetimeUnit, RoundTo
-from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
+from app.graphql.core.records import from_record
 from app.services.programs.service import ProgramRecord, RefundShortfallPolicy
 
 RoundingEnum = strawberry.enum(Rounding, name="Rounding")
@@ -100,37 +100,15 @@ class Program(Node):
 
     @classmethod
     def from_record(cls, record: ProgramRecord) -> Program:
-        return cls(
-            id=strawberry.ID(encode_id("Program", record.id)),
-            slug=record.slug,
-            name=record.name,
-            currency=record.currency,
-            points_per_currency_unit=record.points_per_currency_unit,
-            rounding=record.rounding,
-            count_shipping=record.count_shipping,
-            count_tax=record.count_tax,
-            minimum_order_minor=record.minimum_order_minor,
+        return from_record(
+            cls,
+            record,
             excluded_skus=sorted(record.excluded_skus),
             excluded_categories=sorted(record.excluded_categories),
-            pending_days=record.pending_days,
-            time_zone=record.time_zone,
-            expiry=ExpirySettings(
-                policy=record.expiry.policy,
-                lifetime=record.expiry.lifetime,
-                lifetime_unit=record.expiry.unit,
-                round_to=record.expiry.round_to,
-                inactivity_months=record.expiry.inactivity_months,
-                since=record.expiry.since,
-                warning_days=record.expiry.warning_days,
-            ),
-            refund_shortfall_policy=record.refund_shortfall_policy,
+            expiry=from_record(ExpirySettings, record.expiry, lifetime_unit=record.expiry.unit),
             exchange_rates=[
                 ExchangeRate(currency=currency, rate=rate)
                 for currency, rate in sorted(record.exchange_rates.items())
             ],
-            earn_on_points_payments=record.earn_on_points_payments,
             cors_origins=sorted(record.cors_origins),
-            member_token_max_seconds=record.member_token_max_seconds,
-            active=record.active,
-            created_at=record.created_at,
         )

@@ -9,6 +9,7 @@ from app.graphql.core.context import Info, admin
 from app.graphql.core.errors import UserError
 from app.graphql.core.ids import decode_id
 from app.graphql.core.mutations import mutation
+from app.graphql.core.records import service_input
 from app.graphql.punch_cards.types import (
     MinimumPerEnum,
     PunchCard,
@@ -73,17 +74,7 @@ class PunchCardSettingsPayload:
 async def create_punch_card(info: Info, input: CreatePunchCardInput) -> PunchCardPayload:
     admin(info)
     record = await punch_cards_service.create_punch_card(
-        punch_cards_service.CreatePunchCardInput(
-            program_slug=input.program_slug,
-            name=input.name,
-            reward_id=decode_id(input.reward_id, "Reward", ["input", "rewardId"]),
-            punches_needed=input.punches_needed,
-            skus=tuple(input.skus),
-            categories=tuple(input.categories),
-            minimum_quantity=input.minimum_quantity,
-            minimum_per=input.minimum_per,
-            description=input.description,
-        )
+        service_input(input, punch_cards_service.CreatePunchCardInput, ids={"reward_id": "Reward"})
     )
     return PunchCardPayload(punch_card=PunchCard.from_record(record))
 
@@ -92,18 +83,11 @@ async def create_punch_card(info: Info, input: CreatePunchCardInput) -> PunchCar
 async def update_punch_card(info: Info, input: UpdatePunchCardInput) -> PunchCardPayload:
     principal = admin(info)
     record = await punch_cards_service.update_punch_card(
-        punch_cards_service.UpdatePunchCardInput(
+        service_input(
+            input,
+            punch_cards_service.UpdatePunchCardInput,
+            ids={"reward_id": "Reward"},
             card_id=decode_id(input.id, "PunchCard", ["input", "id"]),
-            name=input.name,
-            description=input.description,
-            reward_id=None
-            if input.reward_id is None
-            else decode_id(input.reward_id, "Reward", ["input", "rewardId"]),
-            punches_needed=input.punches_needed,
-            skus=None if input.skus is None else tuple(input.skus),
-            categories=None if input.categories is None else tuple(input.categories),
-            minimum_quantity=input.minimum_quantity,
-            minimum_per=input.minimum_per,
         ),
         principal.program_scope,
     )

@@ -8,8 +8,8 @@ import strawberry
 
 from app.domain.punch_cards import MinimumPer, PunchCardRefundPolicy
 from app.graphql.core.context import Info
-from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
+from app.graphql.core.records import from_record
 from app.graphql.rewards.types import Reward, reward_for_reader
 from app.services.punch_cards import service as punch_cards_service
 from app.services.punch_cards.service import MemberPunchCard as MemberPunchCardRecord
@@ -53,21 +53,7 @@ class PunchCard(Node):
 
     @classmethod
     def from_record(cls, record: PunchCardRecord) -> PunchCard:
-        return cls(
-            id=strawberry.ID(encode_id("PunchCard", record.id)),
-            name=record.name,
-            description=record.description,
-            punches_needed=record.punches_needed,
-            skus=list(record.skus),
-            categories=list(record.categories),
-            minimum_quantity=record.minimum_quantity,
-            minimum_per=record.minimum_per,
-            active=record.active,
-            retired_at=record.retired_at,
-            created_at=record.created_at,
-            updated_at=record.updated_at,
-            reward_pk=record.reward_id,
-        )
+        return from_record(cls, record)
 
     @strawberry.field(description="The catalogue reward a full card gives.")
     async def reward(self, info: Info) -> Reward | None:
@@ -86,11 +72,11 @@ class MemberPunchCard:
 
     @classmethod
     def from_record(cls, record: MemberPunchCardRecord) -> MemberPunchCard:
-        return cls(
+        return from_record(
+            cls,
+            record,
             card=PunchCard.from_record(record.card),
-            punches=record.punches,
             punches_needed=record.card.punches_needed,
-            rewards_earned=record.rewards_earned,
         )
 
 

@@ -8,6 +8,7 @@ from app.graphql.core.context import Info, admin, member_reader
 from app.graphql.core.errors import UserError
 from app.graphql.core.ids import decode_id
 from app.graphql.core.mutations import mutation
+from app.graphql.core.records import service_input
 from app.graphql.members.types import Referral
 from app.graphql.referrals.types import (
     LimitPeriodEnum,
@@ -31,14 +32,8 @@ class ReferralSideInput:
     )
 
     def to_service(self, field: list[str]) -> referrals_service.SideInput:
-        return referrals_service.SideInput(
-            points=self.points,
-            trigger=self.trigger,
-            minimum_order_minor=self.minimum_order_minor,
-            max_orders=self.max_orders,
-            reward_id=None
-            if self.reward_id is None
-            else decode_id(self.reward_id, "Reward", [*field, "rewardId"]),
+        return service_input(
+            self, referrals_service.SideInput, ids={"reward_id": "Reward"}, at=field
         )
 
 
@@ -99,18 +94,13 @@ async def update_referral_settings(
 ) -> UpdateReferralSettingsPayload:
     admin(info)
     record = await referrals_service.update_settings(
-        referrals_service.UpdateReferralSettingsInput(
-            program_slug=input.program_slug,
-            enabled=input.enabled,
-            url_template=input.url_template,
+        service_input(
+            input,
+            referrals_service.UpdateReferralSettingsInput,
             referrer=None
             if input.referrer is None
             else input.referrer.to_service(["input", "referrer"]),
             friend=None if input.friend is None else input.friend.to_service(["input", "friend"]),
-            referrer_limit=input.referrer_limit,
-            referrer_limit_period=input.referrer_limit_period,
-            ip_weekly_threshold=input.ip_weekly_threshold,
-            attach_window_days=input.attach_window_days,
         )
     )
     return UpdateReferralSettingsPayload(settings=ReferralSettings.from_record(record))
@@ -123,12 +113,9 @@ async def update_referral_settings(
 async def record_referral(info: Info, input: RecordReferralInput) -> ReferralPayload:
     principal = member_reader(info)
     recorded = await referrals_service.record_referral(
-        referrals_service.RecordReferralInput(
-            program_slug=input.program_slug,
-            referral_code=input.referral_code,
-            idempotency_key=input.idempotency_key,
-            friend_customer_id=input.friend_customer_id,
-            friend_email=input.friend_email,
+        service_input(
+            input,
+            referrals_service.RecordReferralInput,
             friend_signals=signals_of(input.friend_signals),
             referrer_signals=signals_of(input.referrer_signals),
         ),
@@ -152,11 +139,11 @@ async def reject_referral(info: Info, input: ReviewReferralInput) -> ReferralPay
 async def _review(info: Info, input: ReviewReferralInput, *, approve: bool) -> ReferralPayload:
     admin(info)
     reviewed = await referrals_service.review_referral(
-        referrals_service.ReviewReferralInput(
+        service_input(
+            input,
+            referrals_service.ReviewReferralInput,
             referral_id=decode_id(input.id, "Referral", ["input", "id"]),
             approve=approve,
-            idempotency_key=input.idempotency_key,
-            note=input.note,
         )
     )
     return ReferralPayload(referral=Referral.from_record(reviewed.referral))

@@ -17,12 +17,12 @@ from app.domain.referrals import (
     ReferralTrigger,
     RejectionReason,
     RewardStatus,
-    SideRule,
     Signals,
 )
 from app.graphql.core.context import Info
 from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
+from app.graphql.core.records import from_record
 from app.graphql.rewards.types import Reward, reward_for_reader
 from app.services.referrals.records import (
     ReferralRecord,
@@ -115,25 +115,11 @@ class ReferralSettings:
 
     @classmethod
     def from_record(cls, record: ReferralSettingsRecord) -> ReferralSettings:
-        def side(rule: SideRule) -> ReferralSideRule:
-            return ReferralSideRule(
-                points=rule.points,
-                trigger=rule.trigger,
-                minimum_order_minor=rule.minimum_order_minor,
-                max_orders=rule.max_orders,
-                reward_pk=rule.reward_id,
-            )
-
-        return cls(
-            enabled=record.enabled,
-            url_template=record.url_template,
-            referrer=side(record.referrer),
-            friend=side(record.friend),
-            referrer_limit=record.referrer_limit,
-            referrer_limit_period=record.referrer_limit_period,
-            ip_weekly_threshold=record.ip_weekly_threshold,
-            attach_window_days=record.attach_window_days,
-            updated_at=record.updated_at,
+        return from_record(
+            cls,
+            record,
+            referrer=from_record(ReferralSideRule, record.referrer),
+            friend=from_record(ReferralSideRule, record.friend),
         )
 
 
@@ -195,21 +181,15 @@ class ReferralRewardFields:
 
     @classmethod
     def from_record(cls, record: ReferralRewardRecord) -> Self:
-        return cls(
-            side=record.side,
-            points=record.points,
-            status=record.status,
+        return from_record(
+            cls,
+            record,
             order_id=None
             if record.order_id is None
             else strawberry.ID(encode_id("Order", record.order_id)),
-            available_at=record.available_at,
-            created_at=record.created_at,
             catalogue_status=record.reward_status,
             catalogue_failure=record.reward_failure,
             value_minor=record.reward_value_minor,
-            reward_pk=record.reward_id,
-            redemption_pk=record.redemption_id,
-            member_pk=record.member_id,
         )
 
     @strawberry.field(description="The catalogue reward of this side, if it has one.")
@@ -260,23 +240,4 @@ class ReferralFields(Node):
 
     @classmethod
     def from_record(cls, record: ReferralRecord) -> Self:
-        return cls(
-            id=strawberry.ID(encode_id("Referral", record.id)),
-            state=record.state,
-            rejection_reason=record.rejection_reason,
-            hold_reason_value=record.hold_reason,
-            review_note_value=record.review_note,
-            source=record.source,
-            friend_customer_id_value=record.friend_customer_id,
-            friend_email_value=record.friend_email,
-            created_at=record.created_at,
-            signed_up_at=record.signed_up_at,
-            qualified_at=record.qualified_at,
-            rewarded_at=record.rewarded_at,
-            held_at=record.held_at,
-            rejected_at=record.rejected_at,
-            reviewed_at=record.reviewed_at,
-            referrer_pk=record.referrer_id,
-            friend_pk=record.friend_id,
-            referral_pk=record.id,
-        )
+        return from_record(cls, record, referral_pk=record.id)

@@ -14,6 +14,7 @@ from app.graphql.core.context import Info, acting_for_member, admin, member_read
 from app.graphql.core.errors import UserError
 from app.graphql.core.ids import decode_id
 from app.graphql.core.mutations import mutation
+from app.graphql.core.records import service_input
 from app.graphql.members.types import Redemption
 from app.graphql.rewards.types import (
     CodeSourceEnum,
@@ -196,35 +197,7 @@ class UpdateRedemptionSettingsPayload:
 async def create_reward(info: Info, input: CreateRewardInput) -> RewardPayload:
     admin(info)
     record = await rewards_service.create_reward(
-        rewards_service.CreateRewardInput(
-            program_slug=input.program_slug,
-            name=input.name,
-            kind=input.kind,
-            cost_points=input.cost_points,
-            description=input.description,
-            value_minor=input.value_minor,
-            stock=input.stock,
-            active=input.active,
-            currency=input.currency,
-            minimum_order_minor=input.minimum_order_minor,
-            percent_off=input.percent_off,
-            max_value_minor=input.max_value_minor,
-            skus=tuple(input.skus),
-            categories=tuple(input.categories),
-            charity_name=input.charity_name,
-            points_min=input.points_min,
-            points_max=input.points_max,
-            points_step=input.points_step,
-            per_member_limit=input.per_member_limit,
-            limit_period=input.limit_period,
-            starts_at=input.starts_at,
-            ends_at=input.ends_at,
-            code_source=input.code_source,
-            code_valid_days=input.code_valid_days,
-            image_urls=tuple(input.image_urls),
-            required_tiers=tuple(input.required_tiers),
-            required_segments=tuple(input.required_segments),
-        )
+        service_input(input, rewards_service.CreateRewardInput)
     )
     return RewardPayload(reward=Reward.from_record(record))
 
@@ -327,12 +300,12 @@ async def redeem_reward(info: Info, input: RedeemRewardInput) -> RedeemRewardPay
     member_id = decode_id(input.member_id, "Member", ["input", "memberId"])
     principal = acting_for_member(info, member_id)
     redeemed = await rewards_service.redeem_reward(
-        rewards_service.RedeemRewardInput(
+        service_input(
+            input,
+            rewards_service.RedeemRewardInput,
+            ids={"reward_id": "Reward"},
             member_id=member_id,
-            reward_id=decode_id(input.reward_id, "Reward", ["input", "rewardId"]),
-            idempotency_key=input.idempotency_key,
             by_member=principal.is_member_session,
-            points=input.points,
         ),
         principal.program_scope,
     )

@@ -19,8 +19,8 @@ from app.domain.rewards import (
 )
 from app.graphql.core.context import Info, member_reader, principal_of
 from app.graphql.core.errors import UserErrorCode
-from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
+from app.graphql.core.records import from_record
 from app.services.rewards import codes as codes_service
 from app.services.rewards.repository import RedemptionRecord, RewardRecord
 
@@ -108,37 +108,7 @@ class Reward(Node):
 
     @classmethod
     def from_record(cls, record: RewardRecord) -> Reward:
-        return cls(
-            id=strawberry.ID(encode_id("Reward", record.id)),
-            name=record.name,
-            description=record.description,
-            kind=record.kind,
-            cost_points=record.cost_points,
-            value_minor=record.value_minor,
-            stock=record.stock,
-            active=record.active,
-            created_at=record.created_at,
-            currency=record.currency,
-            minimum_order_minor=record.minimum_order_minor,
-            percent_off=record.percent_off,
-            max_value_minor=record.max_value_minor,
-            skus=list(record.skus),
-            categories=list(record.categories),
-            charity_name=record.charity_name,
-            points_min=record.points_min,
-            points_max=record.points_max,
-            points_step=record.points_step,
-            per_member_limit=record.per_member_limit,
-            limit_period=record.limit_period,
-            starts_at=record.starts_at,
-            ends_at=record.ends_at,
-            retired_at=record.retired_at,
-            code_source=record.code_source,
-            code_valid_days=record.code_valid_days,
-            image_urls=list(record.image_urls),
-            required_tiers=list(record.required_tiers),
-            required_segments=list(record.required_segments),
-        )
+        return from_record(cls, record)
 
 
 async def reward_for_reader(info: Info, reward_id: int | None) -> Reward | None:
@@ -181,24 +151,7 @@ class RedemptionFields(Node):
 
     @classmethod
     def from_record(cls, record: RedemptionRecord) -> Self:
-        return cls(
-            id=strawberry.ID(encode_id("Redemption", record.id)),
-            code=record.code,
-            points_spent=record.points_spent,
-            status=record.status,
-            created_at=record.created_at,
-            source=record.source,
-            value_minor=record.value_minor,
-            currency=record.currency,
-            charity_name=record.charity_name,
-            expires_at=record.expires_at,
-            used_at=record.used_at,
-            order_id=record.used_order_id,
-            cancelled_at=record.cancelled_at,
-            expired_at=record.expired_at,
-            member_pk=record.member_id,
-            reward_pk=record.reward_id,
-        )
+        return from_record(cls, record, order_id=record.used_order_id)
 
 
 @strawberry.type(description="How a program's codes expire and what its points are worth.")
@@ -213,10 +166,7 @@ class RedemptionSettings:
 
     @classmethod
     def from_record(cls, record: codes_service.RedemptionSettingsRecord) -> RedemptionSettings:
-        return cls(
-            expired_codes_return_points=record.expired_codes_return_points,
-            points_per_currency_unit=record.points_per_currency_unit,
-        )
+        return from_record(cls, record)
 
 
 @strawberry.type(description="A reward as one member sees it now.")

@@ -6,8 +6,8 @@ import strawberry
 
 from app.graphql.core.context import Info, admin, member_reader
 from app.graphql.core.errors import UserError
-from app.graphql.core.ids import decode_id
 from app.graphql.core.mutations import mutation
+from app.graphql.core.records import service_input
 from app.graphql.members.types import Member
 from app.graphql.store_credit.types import StoreCreditMovement
 from app.services.members import service as members_service
@@ -68,12 +68,8 @@ async def _payload(info: Info, result: StoreCreditResult) -> StoreCreditPayload:
 async def issue_store_credit(info: Info, input: IssueStoreCreditInput) -> StoreCreditPayload:
     principal = admin(info)
     result = await store_credit_service.issue_store_credit(
-        store_credit_service.IssueStoreCreditInput(
-            member_id=decode_id(input.member_id, "Member", ["input", "memberId"]),
-            amount_minor=input.amount_minor,
-            currency=input.currency,
-            reason=input.reason,
-            idempotency_key=input.idempotency_key,
+        service_input(
+            input, store_credit_service.IssueStoreCreditInput, ids={"member_id": "Member"}
         ),
         principal.program_scope,
     )
@@ -87,12 +83,8 @@ async def issue_store_credit(info: Info, input: IssueStoreCreditInput) -> StoreC
 async def spend_store_credit(info: Info, input: SpendStoreCreditInput) -> StoreCreditPayload:
     principal = member_reader(info)
     result = await store_credit_service.spend_store_credit(
-        store_credit_service.SpendStoreCreditInput(
-            member_id=decode_id(input.member_id, "Member", ["input", "memberId"]),
-            amount_minor=input.amount_minor,
-            currency=input.currency,
-            order_id=input.order_id,
-            idempotency_key=input.idempotency_key,
+        service_input(
+            input, store_credit_service.SpendStoreCreditInput, ids={"member_id": "Member"}
         ),
         principal.program_scope,
     )
@@ -106,11 +98,10 @@ async def spend_store_credit(info: Info, input: SpendStoreCreditInput) -> StoreC
 async def refund_store_credit(info: Info, input: RefundStoreCreditInput) -> StoreCreditPayload:
     principal = member_reader(info)
     result = await store_credit_service.refund_store_credit(
-        store_credit_service.RefundStoreCreditInput(
-            spend_id=decode_id(input.spend_id, "StoreCreditMovement", ["input", "spendId"]),
-            idempotency_key=input.idempotency_key,
-            amount_minor=input.amount_minor,
-            reason=input.reason,
+        service_input(
+            input,
+            store_credit_service.RefundStoreCreditInput,
+            ids={"spend_id": "StoreCreditMovement"},
         ),
         principal.program_scope,
     )

@@ -10,8 +10,8 @@ import strawberry
 from app.domain.ledger import TransactionKind
 from app.graphql.core.connection import Connection, edge_of, keyset_page
 from app.graphql.core.context import Info
-from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
+from app.graphql.core.records import from_record
 from app.services.store_credit import service as store_credit_service
 from app.services.store_credit.service import StoreCreditRecord
 
@@ -57,18 +57,7 @@ class StoreCreditMovement(Node):
 
     @classmethod
     def from_record(cls, record: StoreCreditRecord) -> StoreCreditMovement:
-        return cls(
-            id=strawberry.ID(encode_id("StoreCreditMovement", record.id)),
-            kind=_KINDS[record.kind],
-            amount_minor=record.amount_minor,
-            currency=record.currency,
-            balance_after_minor=record.balance_after_minor,
-            reason=record.reason,
-            order_id=record.order_ref,
-            refunded_minor=record.refunded_minor,
-            created_at=record.created_at,
-            spend_pk=record.spend_id,
-        )
+        return from_record(cls, record, kind=_KINDS[record.kind], order_id=record.order_ref)
 
     @strawberry.field(description="REFUND: the spend it gives back.")
     async def spend(self, info: Info) -> StoreCreditMovement | None:

@@ -10,6 +10,7 @@ from app.graphql.core.context import Info, admin
 from app.graphql.core.errors import UserError
 from app.graphql.core.ids import decode_id
 from app.graphql.core.mutations import mutation
+from app.graphql.core.records import service_input
 from app.graphql.tiers.types import (
     DowngradePolicyEnum,
     TierAssignment,
@@ -116,28 +117,15 @@ async def _assignment_payload(result: tiers_service.AssignmentResult) -> TierAss
 async def configure_tiers(info: Info, input: ConfigureTiersInput) -> ConfigureTiersPayload:
     admin(info)
     record = await tier_configuration.configure_tiers(
-        tier_configuration.ConfigureTiersInput(
-            program_slug=input.program_slug,
-            metric=input.metric,
-            period=input.period,
-            downgrade=input.downgrade,
-            grace_days=input.grace_days,
+        service_input(
+            input,
+            tier_configuration.ConfigureTiersInput,
             tiers=tuple(
-                tier_configuration.TierInput(
-                    name=tier.name,
-                    threshold=tier.threshold,
-                    earn_multiplier=tier.earn_multiplier,
-                    reward_discount_percent=tier.reward_discount_percent,
-                    entry_points=tier.entry_points,
-                    perks=tuple(tier.perks),
-                    renamed_from=tier.renamed_from,
-                    entry_reward_id=None
-                    if tier.entry_reward_id is None
-                    else decode_id(
-                        tier.entry_reward_id,
-                        "Reward",
-                        ["input", "tiers", str(index), "entryRewardId"],
-                    ),
+                service_input(
+                    tier,
+                    tier_configuration.TierInput,
+                    ids={"entry_reward_id": "Reward"},
+                    at=["input", "tiers", str(index)],
                 )
                 for index, tier in enumerate(input.tiers)
             ),
@@ -154,13 +142,7 @@ async def assign_member_tier(info: Info, input: AssignMemberTierInput) -> TierAs
     principal = admin(info)
     member_id = decode_id(input.member_id, "Member", ["input", "memberId"])
     result = await tiers_service.assign_member_tier(
-        tiers_service.AssignTierInput(
-            member_id=member_id,
-            tier_name=input.tier_name,
-            reason=input.reason,
-            idempotency_key=input.idempotency_key,
-            locked_until=input.locked_until,
-        ),
+        service_input(input, tiers_service.AssignTierInput, member_id=member_id),
         principal.program_scope,
     )
     return await _assignment_payload(result)
@@ -176,11 +158,7 @@ async def clear_member_tier_assignment(
     principal = admin(info)
     member_id = decode_id(input.member_id, "Member", ["input", "memberId"])
     result = await tiers_service.clear_member_tier_assignment(
-        tiers_service.ClearAssignmentInput(
-            member_id=member_id,
-            reason=input.reason,
-            idempotency_key=input.idempotency_key,
-        ),
+        service_input(input, tiers_service.ClearAssignmentInput, member_id=member_id),
         principal.program_scope,
     )
     return await _assignment_payload(result)

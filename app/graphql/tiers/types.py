@@ -8,8 +8,8 @@ import strawberry
 
 from app.domain.tiers import DowngradePolicy, TierChangeReason, TierMetric, TierPeriod
 from app.graphql.core.context import Info
-from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
+from app.graphql.core.records import from_record
 from app.graphql.rewards.types import Reward, reward_for_reader
 from app.services.tiers import service as tiers_service
 from app.services.tiers.repository import TierProgram as TierProgramRecord
@@ -76,16 +76,10 @@ class Tier(Node):
 
     @classmethod
     def from_record(cls, record: TierRecord) -> Tier:
-        return cls(
-            id=strawberry.ID(encode_id("Tier", record.id)),
-            name=record.name,
-            rank=record.rank,
-            threshold=record.threshold,
+        return from_record(
+            cls,
+            record,
             earn_multiplier=None if record.earn_multiplier is None else str(record.earn_multiplier),
-            reward_discount_percent=record.reward_discount_percent,
-            entry_points=record.entry_points,
-            perks=list(record.perks),
-            entry_reward_pk=record.entry_reward_id,
         )
 
     @strawberry.field(description="A catalogue reward given on first entering the tier.")
@@ -109,15 +103,7 @@ class TierProgram:
 
     @classmethod
     def from_record(cls, record: TierProgramRecord) -> TierProgram:
-        return cls(
-            metric=record.metric,
-            period=record.period,
-            downgrade=record.downgrade,
-            grace_days=record.grace_days,
-            tiers=[Tier.from_record(tier) for tier in record.tiers],
-            recalculation_pending=record.recalculation_pending,
-            updated_at=record.updated_at,
-        )
+        return from_record(cls, record, tiers=[Tier.from_record(tier) for tier in record.tiers])
 
 
 @strawberry.type(description="A change of a member's tier.")
@@ -189,38 +175,20 @@ class TierStatus:
 
     @classmethod
     def from_record(cls, record: TierStatusRecord) -> TierStatus:
-        return cls(
+        return from_record(
+            cls,
+            record,
             tier=None if record.tier is None else Tier.from_record(record.tier),
-            since=record.since,
-            holds_until=record.holds_until,
             metric=record.program.metric,
             period=record.program.period,
             currency=record.program.currency
             if record.program.metric is TierMetric.MONEY_SPENT
             else None,
-            value=record.value,
-            period_start=record.period_start,
-            period_end=record.period_end,
             next_tier=None if record.next_tier is None else Tier.from_record(record.next_tier),
-            needed_for_next=record.needed_for_next,
-            needed_to_keep=record.needed_to_keep,
-            needed_to_keep_by=record.needed_to_keep_by,
             assignment=None
             if record.assignment is None
-            else TierAssignment(
-                tier_name=record.assignment.tier_name,
-                assigned_at=record.assignment.assigned_at,
-                locked_until=record.assignment.locked_until,
-                holds_until=record.assignment.holds_until,
-                reason=record.assignment.reason,
-            ),
-            perks=list(record.perks),
-            history=[
-                TierChange(
-                    from_tier=c.from_tier, to_tier=c.to_tier, reason=c.reason, at=c.at, note=c.note
-                )
-                for c in record.history
-            ],
+            else from_record(TierAssignment, record.assignment),
+            history=[from_record(TierChange, change) for change in record.history],
         )
 
 

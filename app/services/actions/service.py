@@ -151,15 +151,21 @@ async def create_action_rule(program_slug: str, data: ActionRuleInput) -> Action
         )
         assert row is not None
         record = _record(row)
-        await append_event(
-            conn,
-            program_id=program.id,
-            member_id=None,
-            event_type="action_rule.created",
-            payload={"ruleId": encode_id("ActionRule", record.id), "action": record.action},
-            now=now,
-        )
+        await _announce(conn, record, "action_rule.created", now)
     return record
+
+
+async def _announce(
+    conn: BaseDBAsyncClient, record: ActionRuleRecord, event_type: str, now: datetime
+) -> None:
+    await append_event(
+        conn,
+        program_id=record.program_id,
+        member_id=None,
+        event_type=event_type,
+        payload={"ruleId": encode_id("ActionRule", record.id), "action": record.action},
+        now=now,
+    )
 
 
 async def update_action_rule(rule_id: int, data: ActionRuleInput) -> ActionRuleRecord:
@@ -188,14 +194,7 @@ async def update_action_rule(rule_id: int, data: ActionRuleInput) -> ActionRuleR
         if row is None:
             raise DomainError(ErrorCode.RULE_NOT_FOUND, "no such action rule", ["input", "id"])
         record = _record(row)
-        await append_event(
-            conn,
-            program_id=record.program_id,
-            member_id=None,
-            event_type="action_rule.updated",
-            payload={"ruleId": encode_id("ActionRule", record.id), "action": record.action},
-            now=now,
-        )
+        await _announce(conn, record, "action_rule.updated", now)
     return record
 
 
