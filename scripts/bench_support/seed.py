@@ -26,8 +26,9 @@ from app.graphql.core.context import Context
 from app.graphql.core.ids import encode_id
 from app.graphql.schema import schema
 from app.services.members.enrolment import EnrollMemberInput, enroll_member
+from app.services.orders.cart import OrderLineInput
 from app.services.orders.earning_rules import RuleInput, create_earning_rule
-from app.services.orders.service import OrderLineInput, RecordOrderInput, record_order
+from app.services.orders.service import RecordOrderInput, record_order
 from app.services.programs.service import CreateProgramInput, create_program
 from bench_support.documents import MEMBER_STATUS_DOCUMENT, RECORD_ORDER_DOCUMENT
 

@@ -13,6 +13,7 @@ from app.graphql.core.mutations import in_rule, mutation
 from app.graphql.core.records import service_input
 from app.graphql.orders.types import EarningRule, Order, OrderLineInput, RuleKindEnum
 from app.services.orders import earning_rules as earning_rules_service
+from app.services.orders import progress as order_progress
 from app.services.orders import refunds as refunds_service
 from app.services.orders import service as orders_service
 
@@ -245,8 +246,8 @@ async def report_order_progress(
     info: Info, input: ReportOrderProgressInput
 ) -> ReportOrderProgressPayload:
     principal = member_reader(info)
-    record = await orders_service.report_order_progress(
-        service_input(input, orders_service.OrderProgressInput),
+    record = await order_progress.report_order_progress(
+        service_input(input, order_progress.OrderProgressInput),
         principal.program_scope,
     )
     return ReportOrderProgressPayload(order=Order.from_record(record))

@@ -11,7 +11,7 @@ from app.graphql.core.errors import as_query_errors
 from app.graphql.core.query_checks import member_reader_in_query
 from app.graphql.orders.types import EarningRule, OrderEarning, OrderLineInput
 from app.services.orders import earning_rules as earning_rules_service
-from app.services.orders import service as orders_service
+from app.services.orders import preview as order_preview
 from app.services.orders.earning import earning_json
 from app.services.programs import service as programs_service
 
@@ -45,8 +45,8 @@ class PreviewOrderInput:
 async def preview_order_points(info: Info, input: PreviewOrderInput) -> OrderEarning:
     principal = principal_of(info)
     with as_query_errors():
-        earning = await orders_service.preview_order(
-            orders_service.CartPreviewInput(
+        earning = await order_preview.preview_order(
+            order_preview.CartPreviewInput(
                 program_slug=input.program_slug,
                 currency=input.currency,
                 lines=[line.to_service() for line in input.lines],

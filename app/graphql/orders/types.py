@@ -13,7 +13,7 @@ from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
 from app.graphql.core.records import from_record, service_input
 from app.graphql.members.types import Member, member_of
-from app.services.orders import service as orders_service
+from app.services.orders import cart as order_cart
 from app.services.orders.earning_rules import EarningRuleRecord
 from app.services.orders.service import OrderRecord
 
@@ -196,5 +196,5 @@ class OrderLineInput:
     unit_price_minor: int
     category: str | None = None
 
-    def to_service(self) -> orders_service.OrderLineInput:
-        return service_input(self, orders_service.OrderLineInput)
+    def to_service(self) -> order_cart.OrderLineInput:
+        return service_input(self, order_cart.OrderLineInput)

@@ -14,8 +14,9 @@ from app.domain.rewards import RewardKind
 from app.services.access.api_keys import create_api_key
 from app.services.actions.service import ActionRuleInput, create_action_rule
 from app.services.members.enrolment import EnrollMemberInput, enroll_member
+from app.services.orders.cart import OrderLineInput
 from app.services.orders.earning_rules import RuleInput, create_earning_rule
-from app.services.orders.service import OrderLineInput, RecordOrderInput, record_order
+from app.services.orders.service import RecordOrderInput, record_order
 from app.services.programs.service import (
     CreateProgramInput,
     ExpiryInput,

@@ -12,7 +12,6 @@ points, and its breakdown says why (`noPointsReason`).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,18 +25,12 @@ from app.db import (
     in_transaction,
     utc_now,
 )
-from app.domain.earning import CartLine, Earning, MemberAttributes, PurchaseRule, without_points
+from app.domain.earning import Earning, without_points
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
 from app.domain.money import (
     MAX_AMOUNT_MINOR,
-    MAX_EXCHANGE_RATE,
-    MAX_POINTS_PER_MOVEMENT,
-    MAX_QUANTITY,
-    MIN_EXCHANGE_RATE,
-    convert_minor,
-    is_known_currency,
     parse_exchange_rate,
 )
 from app.domain.tiers import TierChangeReason
@@ -47,28 +40,25 @@ from app.services.core import idempotency
 from app.services.core.events import append_event
 from app.services.core.idempotency import IdempotentRequest, run_once
 from app.services.ledger.service import Movement, post_movement
-from app.services.orders.earning import earn, earning_json
+from app.services.orders.cart import (
+    OrderLineInput,
+    check_cart,
+    check_payments,
+    check_placed_at,
+    check_points_limit,
+    earn_in_program_currency,
+    program_rate,
+)
+from app.services.orders.earning import earning_json
 from app.services.orders.earning_rules import active_purchase_rules
 from app.services.programs.service import ProgramRecord, ProgramScope, in_scope, require_program
 from app.services.punch_cards.service import on_order_recorded as punch_cards_on_order_recorded
-from app.services.referrals.order_rewards import on_order_fulfilled, on_order_recorded
+from app.services.referrals.order_rewards import on_order_recorded
 from app.services.tiers.service import member_attributes as tier_attributes
 from app.services.tiers.service import on_member_activity as on_tier_activity
 
-MAX_LINES = 500
-EARLIEST_ORDER_TIME = datetime(2000, 1, 1, tzinfo=UTC)
-# Clocks of the shop and of Laurel disagree a little; an order from tomorrow is a mistake.
-ORDER_CLOCK_SKEW = timedelta(days=1)
 _OPERATION = "recordOrder"
 NO_POINTS_OPTED_OUT = "MEMBER_OPTED_OUT"
-
-
-@dataclass(frozen=True)
-class OrderLineInput:
-    sku: str
-    quantity: int
-    unit_price_minor: int
-    category: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,130 +111,16 @@ class RecordedOrder:
     already_recorded: bool
 
 
-_record = RowMapper(OrderRecord)
+order_row = RowMapper(OrderRecord)
 
 
 async def get_order(order_pk: int, scope: ProgramScope) -> OrderRecord | None:
     row = await fetch_one(
-        connection(), f"SELECT {_record.columns} FROM orders WHERE id = ?", (order_pk,)
+        connection(), f"SELECT {order_row.columns} FROM orders WHERE id = ?", (order_pk,)
     )
     if row is None or not in_scope(int(row["program_id"]), scope):
         return None
-    return _record(row)
-
-
-def _check_cart(
-    check: Checker,
-    *,
-    currency: str,
-    program_currency: str,
-    lines: Sequence[OrderLineInput],
-    amounts: dict[str, int],
-    exchange_rate: str | None,
-    configured_rate: str | None = None,
-) -> int:
-    """Check what an order and a cart preview share; returns the lines' total.
-
-    `configured_rate` is the program's rate for the order's currency, used when the order
-    gives none.
-    """
-    normalised = currency.strip().upper()
-    if not is_known_currency(normalised):
-        check.add(
-            ErrorCode.UNKNOWN_CURRENCY,
-            f"{currency!r} is not an ISO 4217 currency code",
-            ["input", "currency"],
-        )
-    elif normalised != program_currency and exchange_rate is None and configured_rate is None:
-        check.add(
-            ErrorCode.CURRENCY_MISMATCH,
-            f"the program counts in {program_currency}, the order is in {normalised}:"
-            f" give exchangeRate (the program has no rate for {normalised})",
-            ["input", "currency"],
-        )
-    elif normalised == program_currency and exchange_rate is not None:
-        check.add(
-            ErrorCode.INVALID_VALUE,
-            "exchangeRate is only for orders in another currency than the program's",
-            ["input", "exchangeRate"],
-        )
-    elif exchange_rate is not None and parse_exchange_rate(exchange_rate) is None:
-        check.add(
-            ErrorCode.INVALID_VALUE,
-            f"exchangeRate must be a decimal between {MIN_EXCHANGE_RATE} and"
-            f" {MAX_EXCHANGE_RATE} with at most 10 significant digits",
-            ["input", "exchangeRate"],
-        )
-    for name, value in amounts.items():
-        check.int_range(["input", name], value, 0, MAX_AMOUNT_MINOR, ErrorCode.INVALID_AMOUNT)
-    if not lines:
-        check.add(ErrorCode.REQUIRED, "an order needs at least one line", ["input", "lines"])
-    if len(lines) > MAX_LINES:
-        check.add(ErrorCode.TOO_MANY, f"an order has at most {MAX_LINES} lines", ["input", "lines"])
-        return 0
-    lines_total = 0
-    for index, line in enumerate(lines):
-        path = ["input", "lines", str(index)]
-        check.text([*path, "sku"], line.sku, EXTERNAL_ID_MAX)
-        check.text([*path, "category"], line.category, EXTERNAL_ID_MAX, required=False)
-        check.int_range(
-            [*path, "quantity"], line.quantity, 1, MAX_QUANTITY, ErrorCode.INVALID_QUANTITY
-        )
-        # A zero price is a free gift line; negative prices belong in discountMinor.
-        check.int_range(
-            [*path, "unitPriceMinor"],
-            line.unit_price_minor,
-            0,
-            MAX_AMOUNT_MINOR,
-            ErrorCode.INVALID_AMOUNT,
-        )
-        lines_total += line.quantity * line.unit_price_minor
-    return lines_total
-
-
-def _check_time(check: Checker, moment: datetime, field: str) -> None:
-    if moment.tzinfo is None:
-        check.add(
-            ErrorCode.INVALID_VALUE,
-            f"{field} needs a time zone, e.g. 2026-11-20T10:00:00Z",
-            ["input", field],
-        )
-    elif not EARLIEST_ORDER_TIME <= moment <= utc_now() + ORDER_CLOCK_SKEW:
-        check.add(
-            ErrorCode.INVALID_VALUE,
-            f"{field} must be after 2000 and not in the future",
-            ["input", field],
-        )
-
-
-def _check_placed_at(check: Checker, placed_at: datetime) -> None:
-    _check_time(check, placed_at, "placedAt")
-
-
-def _check_payments(check: Checker, points_minor: int, store_credit_minor: int, total: int) -> None:
-    """Money paid with points and with store credit: each, and both together, within the total."""
-    for name, value in (
-        ("paidWithPointsMinor", points_minor),
-        ("paidWithStoreCreditMinor", store_credit_minor),
-    ):
-        check.int_range(["input", name], value, 0, max(total, 0), ErrorCode.INVALID_AMOUNT)
-    within = 0 <= points_minor <= total and 0 <= store_credit_minor <= total
-    if within and points_minor + store_credit_minor > total:
-        check.add(
-            ErrorCode.INVALID_AMOUNT,
-            f"paidWithPointsMinor + paidWithStoreCreditMinor is more than the total {total}",
-            ["input", "paidWithStoreCreditMinor"],
-        )
-
-
-def _configured_rate(program: ProgramRecord, currency: str) -> str | None:
-    """The program's rate for `currency`, normalised; None when it has no usable one."""
-    currency = currency.strip().upper()
-    if currency == program.currency:
-        return None
-    configured = program.exchange_rates.get(currency)
-    parsed = None if configured is None else parse_exchange_rate(configured)
-    return None if parsed is None else str(parsed)
+    return order_row(row)
 
 
 def _validate(
@@ -258,7 +134,7 @@ def _validate(
     check.int_range(
         ["input", "totalMinor"], data.total_minor, 1, MAX_AMOUNT_MINOR, ErrorCode.INVALID_AMOUNT
     )
-    lines_total = _check_cart(
+    lines_total = check_cart(
         check,
         currency=data.currency,
         program_currency=program_currency,
@@ -271,7 +147,7 @@ def _validate(
         exchange_rate=data.exchange_rate,
         configured_rate=configured_rate,
     )
-    _check_placed_at(check, data.placed_at)
+    check_placed_at(check, data.placed_at)
     expected = lines_total + data.shipping_minor + data.tax_minor - data.discount_minor
     if not check.errors and expected != data.total_minor:
         check.add(
@@ -279,7 +155,7 @@ def _validate(
             f"lines + shipping + tax - discount = {expected}, but totalMinor is {data.total_minor}",
             ["input", "totalMinor"],
         )
-    _check_payments(
+    check_payments(
         check, data.paid_with_points_minor, data.paid_with_store_credit_minor, data.total_minor
     )
     return check
@@ -301,7 +177,8 @@ async def _existing(program_id: int, order_id: str) -> dict[str, Any] | None:
     return await fetch_one(
         connection(),
         # With the request hash, which a second report of the order is compared to.
-        f"SELECT {_record.columns}, request_hash FROM orders WHERE program_id = ? AND order_id = ?",
+        f"SELECT {order_row.columns}, request_hash FROM orders"
+        " WHERE program_id = ? AND order_id = ?",
         (program_id, order_id),
     )
 
@@ -313,64 +190,7 @@ def _replay(row: dict[str, Any], fingerprint: str) -> RecordedOrder:
             f"order {row['order_id']!r} was already recorded with different content",
             ["input", "orderId"],
         )
-    return RecordedOrder(order=_record(row), already_recorded=True)
-
-
-def _earn_in_program_currency(
-    program: ProgramRecord,
-    rules: Sequence[PurchaseRule],
-    *,
-    currency: str,
-    exchange_rate: str | None,
-    lines: Sequence[OrderLineInput],
-    shipping_minor: int,
-    tax_minor: int,
-    discount_minor: int,
-    placed_at: datetime,
-    member: MemberAttributes | None,
-    paid_with_points_minor: int = 0,
-    paid_with_store_credit_minor: int = 0,
-    earn_on_points_payments: bool = False,
-) -> Earning:
-    """Earn on the cart converted into the program's currency (unit prices and amounts each
-    converted and rounded half to even) when the order is in another currency."""
-    rate = None if exchange_rate is None else parse_exchange_rate(exchange_rate)
-
-    def converted(amount: int) -> int:
-        if rate is None:
-            return amount
-        return convert_minor(amount, currency, program.currency, rate)
-
-    return earn(
-        program,
-        rules,
-        lines=[
-            CartLine(
-                sku=line.sku,
-                quantity=line.quantity,
-                unit_price_minor=converted(line.unit_price_minor),
-                category=line.category,
-            )
-            for line in lines
-        ],
-        shipping_minor=converted(shipping_minor),
-        tax_minor=converted(tax_minor),
-        discount_minor=converted(discount_minor),
-        placed_at=placed_at,
-        member=member,
-        paid_with_points_minor=converted(paid_with_points_minor),
-        paid_with_store_credit_minor=converted(paid_with_store_credit_minor),
-        earn_on_points_payments=earn_on_points_payments,
-    )
-
-
-def _check_points_limit(points: int) -> None:
-    if points > MAX_POINTS_PER_MOVEMENT:
-        raise DomainError(
-            ErrorCode.POINTS_LIMIT_EXCEEDED,
-            f"the order would earn {points} points, more than {MAX_POINTS_PER_MOVEMENT}",
-            ["input", "totalMinor"],
-        )
+    return RecordedOrder(order=order_row(row), already_recorded=True)
 
 
 class _OrderExistsError(Exception):
@@ -409,7 +229,7 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
     report costs one statement, not a rolled-back ledger movement.
     """
     program = await require_program(data.program_slug, scope)
-    configured_rate = _configured_rate(program, data.currency)
+    configured_rate = program_rate(program, data.currency)
     _validate(data, program.currency, configured_rate).raise_if_any()
     data = _normalised(data)
     member = await _ordering_member(program, data.customer_id)
@@ -419,7 +239,7 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
         return _replay(existing, fingerprint)
     exchange_rate = data.exchange_rate or configured_rate
     earning, no_points_reason = await _order_earning(program, data, member, exchange_rate)
-    _check_points_limit(earning.points)
+    check_points_limit(earning.points)
     now = utc_now()
     try:
         async with in_transaction() as conn:
@@ -497,7 +317,7 @@ async def _order_earning(
     exchange_rate: str | None,
 ) -> tuple[Earning, str | None]:
     """What the order earns, and why it earns nothing when the member opted out."""
-    earning = _earn_in_program_currency(
+    earning = earn_in_program_currency(
         program,
         await active_purchase_rules(program.id),
         currency=data.currency,
@@ -538,7 +358,7 @@ async def _insert_order(
         " transaction_id, placed_at, created_at, earning, status, refunded_quantities,"
         " points_refunded, points_unrecovered, exchange_rate)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, 'PLACED', '{}', 0, 0, ?)"
-        f" ON CONFLICT (program_id, order_id) DO NOTHING RETURNING {_record.columns}",
+        f" ON CONFLICT (program_id, order_id) DO NOTHING RETURNING {order_row.columns}",
         (
             program.id,
             member_id,
@@ -559,7 +379,7 @@ async def _insert_order(
     )
     if row is None:
         raise _OrderExistsError
-    return _record(row)
+    return order_row(row)
 
 
 async def _earn_order_points(
@@ -653,187 +473,3 @@ async def _announce_order(
         reason=TierChangeReason.ORDER,
         now=now,
     )
-
-
-@dataclass(frozen=True)
-class CartPreviewInput:
-    program_slug: str
-    currency: str
-    lines: list[OrderLineInput]
-    shipping_minor: int = 0
-    tax_minor: int = 0
-    discount_minor: int = 0
-    placed_at: datetime | None = None
-    exchange_rate: str | None = None
-    paid_with_points_minor: int = 0
-    paid_with_store_credit_minor: int = 0
-    # A member session previews as its member: their tier's rules and multiplier apply.
-    member_id: int | None = None
-
-
-async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
-    """What a cart would earn now (or at `placed_at`), with its breakdown; writes nothing."""
-    program = await require_program(data.program_slug, scope)
-    configured_rate = _configured_rate(program, data.currency)
-    check = Checker()
-    lines_total = _check_cart(
-        check,
-        currency=data.currency,
-        program_currency=program.currency,
-        lines=data.lines,
-        amounts={
-            "shippingMinor": data.shipping_minor,
-            "taxMinor": data.tax_minor,
-            "discountMinor": data.discount_minor,
-        },
-        exchange_rate=data.exchange_rate,
-        configured_rate=configured_rate,
-    )
-    placed_at = data.placed_at or utc_now()
-    _check_placed_at(check, placed_at)
-    if lines_total + data.shipping_minor + data.tax_minor > MAX_AMOUNT_MINOR:
-        check.add(
-            ErrorCode.INVALID_AMOUNT,
-            f"the cart comes to more than {MAX_AMOUNT_MINOR} minor units",
-            ["input", "lines"],
-        )
-    if not check.errors:
-        _check_payments(
-            check,
-            data.paid_with_points_minor,
-            data.paid_with_store_credit_minor,
-            lines_total + data.shipping_minor + data.tax_minor - data.discount_minor,
-        )
-    check.raise_if_any()
-    earning = _earn_in_program_currency(
-        program,
-        await active_purchase_rules(program.id),
-        currency=data.currency.strip().upper(),
-        exchange_rate=data.exchange_rate or configured_rate,
-        lines=[
-            replace(
-                line,
-                sku=line.sku.strip(),
-                category=line.category.strip() if line.category and line.category.strip() else None,
-            )
-            for line in data.lines
-        ],
-        shipping_minor=data.shipping_minor,
-        tax_minor=data.tax_minor,
-        discount_minor=data.discount_minor,
-        placed_at=placed_at.astimezone(UTC),
-        member=None
-        if data.member_id is None
-        else await tier_attributes(program.id, data.member_id),
-        paid_with_points_minor=data.paid_with_points_minor,
-        paid_with_store_credit_minor=data.paid_with_store_credit_minor,
-        earn_on_points_payments=program.earn_on_points_payments,
-    )
-    _check_points_limit(earning.points)
-    return earning
-
-
-@dataclass(frozen=True)
-class OrderProgressInput:
-    program_slug: str
-    order_id: str
-    paid_at: datetime | None = None
-    fulfilled_at: datetime | None = None
-
-
-async def report_order_progress(data: OrderProgressInput, scope: ProgramScope) -> OrderRecord:
-    """Record when an order was paid or delivered; reporting the same time again is harmless.
-
-    Delivery restarts the return window: pending points of the order then mature `pendingDays`
-    after delivery (never earlier than they would have from the order time).
-    """
-    check = Checker()
-    for field, moment in (("paidAt", data.paid_at), ("fulfilledAt", data.fulfilled_at)):
-        if moment is not None:
-            _check_time(check, moment, field)
-    if data.paid_at is None and data.fulfilled_at is None:
-        check.add(ErrorCode.REQUIRED, "give paidAt or fulfilledAt", ["input"])
-    check.raise_if_any()
-    program = await require_program(data.program_slug, scope)
-    order_ref = data.order_id.strip()
-    now = utc_now()
-    async with in_transaction() as conn:
-        locked = await fetch_one(
-            conn,
-            "UPDATE orders SET points_refunded = points_refunded"
-            f" WHERE program_id = ? AND order_id = ? RETURNING {_record.columns}",
-            (program.id, order_ref),
-        )
-        if locked is None:
-            raise DomainError(
-                ErrorCode.ORDER_NOT_FOUND,
-                f"no order {order_ref!r} was recorded in {program.slug!r}",
-                ["input", "orderId"],
-            )
-        order = _record(locked)
-        changes: dict[str, datetime] = {}
-        for column, field, reported, current in (
-            ("paid_at", "paidAt", data.paid_at, order.paid_at),
-            ("fulfilled_at", "fulfilledAt", data.fulfilled_at, order.fulfilled_at),
-        ):
-            if reported is None:
-                continue
-            reported = reported.astimezone(UTC)
-            if reported < order.placed_at:
-                raise DomainError(
-                    ErrorCode.INVALID_VALUE,
-                    f"{field} is before the order was placed",
-                    ["input", field],
-                )
-            if current is not None and current != reported:
-                raise DomainError(
-                    ErrorCode.ORDER_PROGRESS_CONFLICT,
-                    f"{field} was reported before as {current.isoformat()}",
-                    ["input", field],
-                )
-            if current is None:
-                changes[column] = reported
-        if not changes:
-            return order
-        for column, moment in changes.items():
-            await fetch_one(
-                conn,
-                f"UPDATE orders SET {column} = ? WHERE id = ? RETURNING id",
-                (moment, order.id),
-            )
-        fulfilled_at = changes.get("fulfilled_at")
-        if fulfilled_at is not None and order.transaction_id is not None:
-            await fetch_one(
-                conn,
-                "UPDATE point_lots SET pending_until = ? WHERE transaction_id = ?"
-                " AND pending_until IS NOT NULL AND pending_until < ? RETURNING id",
-                (
-                    fulfilled_at + timedelta(days=program.pending_days),
-                    order.transaction_id,
-                    fulfilled_at + timedelta(days=program.pending_days),
-                ),
-            )
-        if fulfilled_at is not None:
-            await on_order_fulfilled(
-                conn,
-                order_pk=order.id,
-                pending_until=fulfilled_at + timedelta(days=program.pending_days),
-            )
-        await append_event(
-            conn,
-            program_id=program.id,
-            member_id=order.member_id,
-            event_type="order.fulfilled" if fulfilled_at is not None else "order.paid",
-            payload={
-                "orderPk": encode_id("Order", order.id),
-                "orderId": order_ref,
-                **{
-                    ("paidAt" if column == "paid_at" else "fulfilledAt"): moment.isoformat()
-                    for column, moment in changes.items()
-                },
-            },
-            now=now,
-        )
-    updated = await get_order(order.id, scope)
-    assert updated is not None
-    return updated

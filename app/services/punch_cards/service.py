@@ -68,7 +68,7 @@ MAX_CARDS_PER_PROGRAM = 50
 
 
 class OrderLine(Protocol):
-    """What the hook reads of an order line (app/services/orders/service.py OrderLineInput)."""
+    """What the hook reads of an order line (app/services/orders/cart.py OrderLineInput)."""
 
     @property
     def sku(self) -> str: ...

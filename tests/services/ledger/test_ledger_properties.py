@@ -108,8 +108,9 @@ from app.jobs.progress import SilentProgress
 from app.services.ledger.adjustments import AdjustPointsInput, adjust_points
 from app.services.ledger.verify import verify_ledger
 from app.services.members.enrolment import EnrollMemberInput, enroll_member
+from app.services.orders.cart import OrderLineInput
 from app.services.orders.refunds import RefundLine, RefundOrderInput, refund_order
-from app.services.orders.service import OrderLineInput, RecordOrderInput, record_order
+from app.services.orders.service import RecordOrderInput, record_order
 from app.services.programs.service import (
     CreateProgramInput,
     ExpiryInput,

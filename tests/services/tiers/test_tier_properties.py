@@ -71,8 +71,9 @@ from app.services.memberships.service import (
     start_membership,
     upsert_plan,
 )
+from app.services.orders.cart import OrderLineInput
 from app.services.orders.refunds import RefundOrderInput, refund_order
-from app.services.orders.service import OrderLineInput, RecordOrderInput, record_order
+from app.services.orders.service import RecordOrderInput, record_order
 from app.services.programs.service import CreateProgramInput, create_program
 from app.services.tiers import configuration as tier_configuration
 from app.services.tiers import evaluation as tier_evaluation
