@@ -1,4 +1,5 @@
-"""Rows to records: one generic mapper instead of a hand-written function per record type.
+"""Rows to records, and pages of rows: one generic mapper instead of a hand-written function
+per record type, and one way to write keyset paging in SQL.
 
 A record is a frozen dataclass whose field names are the columns it is read from. The mapper
 converts each column by the field's declared type, once worked out per class: the drivers
@@ -9,9 +10,11 @@ decoded values), and the record should not care which one read it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -86,3 +89,40 @@ class RowMapper(Generic[RecordT]):
 
     def all(self, rows: typing.Iterable[Mapping[str, Any]]) -> list[RecordT]:
         return [self(row) for row in rows]
+
+
+# Above every id a table will hold: the position of "no cursor yet" in a newest-first page.
+_BEFORE_EVERY_ID = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """Keyset paging in SQL: the clause that ends a page's WHERE, and its parameters.
+
+    A page continues after the last `key` the client saw, so its cost does not grow with the
+    pages before it. `within` names a column the query already fixes with `=` (the member of an
+    activity feed): comparing and ordering by the pair `(within, key)` makes PostgreSQL walk a
+    `(within, key)` index even when its statistics suggest scanning the primary key instead.
+    """
+
+    newest_first: bool
+    key: str = "id"
+    within: str | None = None
+
+    @functools.cached_property
+    def clause(self) -> str:
+        direction, comparison = ("DESC", "<") if self.newest_first else ("ASC", ">")
+        if self.within is None:
+            return f" AND {self.key} {comparison} ? ORDER BY {self.key} {direction} LIMIT ?"
+        return (
+            f" AND ({self.within}, {self.key}) {comparison} (?, ?)"
+            f" ORDER BY {self.within} {direction}, {self.key} {direction} LIMIT ?"
+        )
+
+    def params(self, position: int | None, limit: int, within: Any = None) -> tuple[Any, ...]:
+        """`position`: the last key of the page before (None for the first page)."""
+        if position is None:
+            position = _BEFORE_EVERY_ID if self.newest_first else 0
+        if self.within is None:
+            return (position, limit)
+        return (within, position, limit)

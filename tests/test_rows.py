@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from app.rows import RowMapper
+from app.rows import Keyset, RowMapper
 
 
 class Colour(Enum):
@@ -103,3 +103,21 @@ def test_columns_follow_the_fields_with_renames() -> None:
 def test_a_class_that_is_not_a_dataclass_is_refused() -> None:
     with pytest.raises(TypeError, match="not a dataclass"):
         RowMapper(Colour)
+
+
+def test_a_newest_first_keyset_continues_below_the_last_key_and_starts_above_every_id() -> None:
+    keyset = Keyset(newest_first=True)
+
+    assert keyset.clause == " AND id < ? ORDER BY id DESC LIMIT ?"
+    assert keyset.params(None, 11) == (2**63 - 1, 11)
+    assert keyset.params(40, 11) == (40, 11)
+
+
+def test_an_oldest_first_keyset_within_a_fixed_column_compares_and_orders_the_pair() -> None:
+    keyset = Keyset(newest_first=False, key="seq", within="member_id")
+
+    assert keyset.clause == (
+        " AND (member_id, seq) > (?, ?) ORDER BY member_id ASC, seq ASC LIMIT ?"
+    )
+    assert keyset.params(None, 5, within=7) == (7, 0, 5)
+    assert keyset.params(12, 5, within=7) == (7, 12, 5)

@@ -17,6 +17,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import as_datetime, connection, execute, fetch_all, from_json, is_postgres
 from app.domain.validation import is_lookup_text
+from app.rows import Keyset
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class EventRecord:
 
 # The oldest transaction id still running in this database, or the next one to be assigned.
 # pg_stat_activity shows 32-bit xids; the snapshot's in-progress list has them with their epoch.
+_OLDEST_FIRST = Keyset(newest_first=False)
 _WRITE_HORIZON = """
 WITH snap AS (SELECT pg_current_snapshot() AS s)
 SELECT COALESCE(
@@ -78,7 +80,7 @@ async def list_events(
     """Events of a program in the order they happened, after a keyset cursor."""
     select = (
         "SELECT id, program_id, member_id, type, payload, created_at FROM outbox_events"
-        " WHERE program_id = ? AND id > ?"
+        " WHERE program_id = ?"
     )
     if is_postgres(connection()):
         # Ids are taken at insert, not at commit: hide the events of every transaction newer
@@ -90,13 +92,15 @@ async def list_events(
         return []
     if event_type is None:
         rows = await fetch_all(
-            connection(), select + " ORDER BY id LIMIT ?", (program_id, after_id or 0, limit)
+            connection(),
+            select + _OLDEST_FIRST.clause,
+            (program_id, *_OLDEST_FIRST.params(after_id, limit)),
         )
     else:
         rows = await fetch_all(
             connection(),
-            select + " AND type = ? ORDER BY id LIMIT ?",
-            (program_id, after_id or 0, event_type, limit),
+            select + " AND type = ?" + _OLDEST_FIRST.clause,
+            (program_id, event_type, *_OLDEST_FIRST.params(after_id, limit)),
         )
     return [_event(row) for row in rows]
 

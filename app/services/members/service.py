@@ -21,9 +21,10 @@ from app.db import (
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ledger import STORE_CREDIT_KINDS
 from app.domain.validation import is_lookup_text
+from app.rows import Keyset
 from app.services.programs.service import ProgramScope, in_scope
 
-_NO_CURSOR = 2**63 - 1
+_NEWEST_FIRST = Keyset(newest_first=True, within="member_id")
 # The activity feed is the member's points; store credit has its own history.
 _POINTS_ONLY = " AND kind NOT IN ({})".format(
     ", ".join(f"'{kind.value}'" for kind in sorted(STORE_CREDIT_KINDS))
@@ -167,9 +168,8 @@ async def list_activity(
     """
     rows = await quick_read_values(
         f"SELECT {', '.join(_ACTIVITY_COLUMNS)}"
-        " FROM ledger_transactions WHERE member_id = ? AND (member_id, id) < (?, ?)"
-        f"{_POINTS_ONLY} ORDER BY member_id DESC, id DESC LIMIT ?",
-        (member_id, member_id, before_id if before_id is not None else _NO_CURSOR, limit),
+        f" FROM ledger_transactions WHERE member_id = ?{_POINTS_ONLY}{_NEWEST_FIRST.clause}",
+        (member_id, *_NEWEST_FIRST.params(before_id, limit, within=member_id)),
     )
     return [_activity_of_values(row) for row in rows]
 

@@ -22,7 +22,7 @@ from app.domain.referrals import (
     SignalKind,
     normalise_email,
 )
-from app.rows import RecordT, RowMapper
+from app.rows import Keyset, RecordT, RowMapper
 from app.services.referrals.records import (
     Friend,
     FriendOrder,
@@ -46,7 +46,7 @@ _SETTABLE = tuple(
     if field.name not in ("program_id", "signal_salt", "updated_at")
 )
 CLAIMED = "(claim_customer_id IS NOT NULL OR claim_email IS NOT NULL)"
-_NO_CURSOR = 2**63 - 1
+_NEWEST_FIRST = Keyset(newest_first=True)
 _COUNTED_STATES = (ReferralState.SIGNED_UP, ReferralState.QUALIFIED, ReferralState.REWARDED)
 
 
@@ -451,8 +451,8 @@ async def list_referrals(
     limit: int,
 ) -> list[ReferralRecord]:
     """Newest first, by keyset on the id."""
-    where = "program_id = ? AND id < ?"
-    params: list[Any] = [program_id, before_id if before_id is not None else _NO_CURSOR]
+    where = "program_id = ?"
+    params: list[Any] = [program_id]
     if referrer_id is not None:
         where += " AND referrer_id = ?"
         params.append(referrer_id)
@@ -461,8 +461,8 @@ async def list_referrals(
         params.append(state.value)
     rows = await fetch_all(
         connection(),
-        f"SELECT {referral_row.columns} FROM referrals WHERE {where} ORDER BY id DESC LIMIT ?",
-        (*params, limit),
+        f"SELECT {referral_row.columns} FROM referrals WHERE {where}{_NEWEST_FIRST.clause}",
+        (*params, *_NEWEST_FIRST.params(before_id, limit)),
     )
     return referral_row.all(rows)
 

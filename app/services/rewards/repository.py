@@ -25,7 +25,7 @@ from app.domain.rewards import (
     RewardTerms,
     limit_window_start,
 )
-from app.rows import RecordT, RowMapper
+from app.rows import Keyset, RecordT, RowMapper
 from app.services.programs.service import ProgramScope, in_scope
 
 DEFAULT_POINTS_PER_CURRENCY_UNIT = 100
@@ -135,6 +135,8 @@ class RedemptionSettingsRecord:
 
 
 reward_of = RowMapper(RewardRecord)
+_OLDEST_FIRST = Keyset(newest_first=False)
+_NEWEST_FIRST = Keyset(newest_first=True)
 redemption_of = RowMapper(RedemptionRecord)
 _settings_of = RowMapper(RedemptionSettingsRecord)
 
@@ -204,9 +206,6 @@ async def rewards_page(
     """By id (keyset pages of `first` + 1 to tell if more follow)."""
     select = f"SELECT {reward_of.columns} FROM rewards WHERE program_id = ?"
     params: list[Any] = [program_id]
-    if after is not None:
-        select += " AND id > ?"
-        params.append(after)
     if not include_retired:
         select += " AND retired_at IS NULL"
     if not include_inactive:
@@ -215,8 +214,8 @@ async def rewards_page(
     if kinds:
         select += f" AND kind IN ({', '.join('?' for _ in kinds)})"
         params.extend(sorted(kind.value for kind in kinds))
-    select += " ORDER BY id LIMIT ?"
-    params.append(first + 1)
+    select += _OLDEST_FIRST.clause
+    params.extend(_OLDEST_FIRST.params(after, first + 1))
     return reward_of.all(await fetch_all(conn, select, params))
 
 
@@ -234,11 +233,8 @@ async def redemptions_page(
     if status is not None:
         select += " AND status = ?"
         params.append(status.value)
-    if before is not None:
-        select += " AND id < ?"
-        params.append(before)
-    select += " ORDER BY id DESC LIMIT ?"
-    params.append(first + 1)
+    select += _NEWEST_FIRST.clause
+    params.extend(_NEWEST_FIRST.params(before, first + 1))
     return redemption_of.all(await fetch_all(conn, select, params))
 
 

@@ -38,13 +38,13 @@ from app.domain.validation import (
     REASON_MAX,
     Checker,
 )
-from app.rows import RowMapper
+from app.rows import Keyset, RowMapper
 from app.services.core.idempotency import IdempotentRequest, run_once
 from app.services.ledger.service import StoreCreditMovement, lock_member, post_store_credit
 from app.services.members.service import require_member
 from app.services.programs.service import ProgramScope, in_scope
 
-_NO_CURSOR = 2**63 - 1
+_NEWEST_FIRST = Keyset(newest_first=True, within="member_id")
 _ISSUE = "issueStoreCredit"
 _SPEND = "spendStoreCredit"
 _REFUND = "refundStoreCredit"
@@ -145,9 +145,8 @@ async def list_movements(
     rows = await fetch_all(
         connection(),
         f"SELECT {movement_row.columns} FROM store_credit_movements"
-        " WHERE member_id = ? AND (member_id, id) < (?, ?)"
-        " ORDER BY member_id DESC, id DESC LIMIT ?",
-        (member_id, member_id, before_id if before_id is not None else _NO_CURSOR, limit),
+        f" WHERE member_id = ?{_NEWEST_FIRST.clause}",
+        (member_id, *_NEWEST_FIRST.params(before_id, limit, within=member_id)),
     )
     return movement_row.all(rows)
 
