@@ -8,10 +8,11 @@ runs while its `_AuditedWrite` observes the transactions it commits (`app.db.obs
 Just before the first COMMIT, on that transaction's connection, the entry is inserted with the
 target as the transaction leaves it; each later transaction of the same mutation brings the
 entry's "after" up to date in the same way. So the write and its entry commit together or not
-at all, and "after" is what committed. A mutation that commits nothing (refused, or it failed
-and rolled back) is recorded once it has ended, as failed, with its target as it then is. Several
-writes to one target in one request are each logged with their own before and after, whatever
-the client selected. Queries and other keys' writes cost nothing here.
+at all, and "after" is what committed. A mutation that commits nothing (refused, rolled back,
+or one that writes nothing, such as issuing a member token) is recorded once it has ended, with
+its target as it then is. Several writes to one target in one request are each logged with
+their own before and after, whatever the client selected. Queries and other keys' writes cost
+nothing here (one context variable read per transaction).
 """
 
 from __future__ import annotations
