@@ -7,16 +7,21 @@ import json
 import logging
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from tortoise import Tortoise
-from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
+from tortoise.backends.base.client import (
+    BaseDBAsyncClient,
+    NestedTransactionContext,
+    TransactionalDBClient,
+)
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.sqlite.client import SqliteClient
 from tortoise.connection import connections
@@ -134,8 +139,36 @@ def connection() -> BaseDBAsyncClient:
     return client
 
 
+class CommitObserver(Protocol):
+    """Told of each transaction that the code it observes commits (`observe_commits`)."""
+
+    async def before_commit(self, conn: BaseDBAsyncClient) -> None:
+        """Runs on the transaction's own connection just before COMMIT; what it writes commits
+        with the transaction, and if it raises, the transaction rolls back instead."""
+
+    def committed(self) -> None:
+        """The COMMIT went through."""
+
+
+_commit_observer: ContextVar[CommitObserver | None] = ContextVar(
+    "laurel_commit_observer", default=None
+)
+
+
+@contextlib.contextmanager
+def observe_commits(observer: CommitObserver) -> Iterator[None]:
+    """Show `observer` every outermost transaction committed in this context until the block
+    ends (savepoints commit nothing by themselves)."""
+    token = _commit_observer.set(observer)
+    try:
+        yield
+    finally:
+        _commit_observer.reset(token)
+
+
 class in_transaction:  # noqa: N801 - used as Tortoise's `in_transaction`, which it wraps
-    """Tortoise's `in_transaction`, safe to cancel while the transaction starts.
+    """Tortoise's `in_transaction`, safe to cancel while the transaction starts, and shown to
+    the commit observer of its context, if any (`observe_commits`).
 
     Tortoise's transaction takes SQLite's transaction lock (or a pooled PostgreSQL connection)
     and then awaits BEGIN; cancelled in between, as a request's timeout cancels it, it never
@@ -147,6 +180,7 @@ class in_transaction:  # noqa: N801 - used as Tortoise's `in_transaction`, which
 
     def __init__(self, connection_name: str | None = None) -> None:
         self._context = tortoise_in_transaction(connection_name)
+        self._client: BaseDBAsyncClient | None = None
 
     async def __aenter__(self) -> BaseDBAsyncClient:
         # Once the context holds the lock or connection it records its token, and BEGIN is its
@@ -162,6 +196,7 @@ class in_transaction:  # noqa: N801 - used as Tortoise's `in_transaction`, which
                 with contextlib.suppress(Exception):
                     await self._context.__aexit__(type(error), error, error.__traceback__)
             raise
+        self._client = client
         return client
 
     async def __aexit__(
@@ -170,7 +205,22 @@ class in_transaction:  # noqa: N801 - used as Tortoise's `in_transaction`, which
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        await self._context.__aexit__(exc_type, exc, traceback)
+        observer = _commit_observer.get()
+        if (
+            observer is None
+            or exc_type is not None
+            or isinstance(self._context, NestedTransactionContext)
+        ):
+            await self._context.__aexit__(exc_type, exc, traceback)
+            return
+        assert self._client is not None
+        try:
+            await observer.before_commit(self._client)
+        except BaseException as error:
+            await self._context.__aexit__(type(error), error, error.__traceback__)
+            raise
+        await self._context.__aexit__(None, None, None)
+        observer.committed()
 
 
 async def lock_until_commit(conn: BaseDBAsyncClient, lock_class: int, key: int) -> None:

@@ -1,4 +1,6 @@
-"""`app.db.in_transaction`: a transaction cancelled while it starts gives back what it took.
+"""`app.db.in_transaction`: a transaction cancelled while it starts gives back what it took,
+and a commit observer (`observe_commits`, how the audit log joins admin writes) writes inside
+the transactions it observes.
 
 Tortoise's own context, cancelled between taking SQLite's transaction lock (or a pooled
 PostgreSQL connection) and the end of BEGIN, keeps them: on SQLite every later statement would
@@ -11,9 +13,18 @@ import asyncio
 from typing import Any
 
 import pytest
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction as tortoise_in_transaction
 
-from app.db import connection, execute, fetch_one, in_transaction
+from app.db import (
+    connection,
+    execute,
+    fetch_all,
+    fetch_one,
+    in_transaction,
+    observe_commits,
+    utc_now,
+)
 from app.services.programs.service import CreateProgramInput, create_program
 
 
@@ -64,3 +75,87 @@ async def test_a_transaction_cancelled_while_it_begins_releases_its_lock_or_conn
         row = await fetch_one(connection(), "SELECT name FROM programs WHERE slug = ?", ("shop",))
     assert row is not None and row["name"] == "Kept"
     assert _pooled_connections_in_use() == 0, "no pooled connection may be kept"
+
+
+class _Observer:
+    """Logs the program's name, as it sees it just before COMMIT, in the audit log."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.fail = fail
+        self.seen: list[str] = []
+        self.commits = 0
+
+    async def before_commit(self, conn: BaseDBAsyncClient) -> None:
+        row = await fetch_one(conn, "SELECT name FROM programs WHERE slug = ?", ("shop",))
+        assert row is not None
+        self.seen.append(str(row["name"]))
+        if self.fail:
+            raise RuntimeError("the observer failed")
+        await execute(
+            conn,
+            "INSERT INTO audit_log (api_key_id, operation, input, succeeded, request_id,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (0, row["name"], "{}", True, "r", utc_now()),
+        )
+
+    def committed(self) -> None:
+        self.commits += 1
+
+
+async def _rename(name: str) -> None:
+    async with in_transaction() as conn:
+        await execute(conn, "UPDATE programs SET name = ? WHERE slug = ?", (name, "shop"))
+
+
+async def _name() -> str:
+    row = await fetch_one(connection(), "SELECT name FROM programs WHERE slug = ?", ("shop",))
+    assert row is not None
+    return str(row["name"])
+
+
+async def _logged() -> list[str]:
+    rows = await fetch_all(connection(), "SELECT operation FROM audit_log ORDER BY id")
+    return [str(row["operation"]) for row in rows]
+
+
+async def test_a_commit_observer_writes_inside_each_outermost_transaction(db: None) -> None:
+    await create_program(
+        CreateProgramInput(slug="shop", name="Shop", currency="EUR", points_per_currency_unit=1)
+    )
+    observer = _Observer()
+
+    with observe_commits(observer):
+        await _rename("First")
+        async with in_transaction():
+            await _rename("Nested")  # a savepoint: nothing to observe yet
+            await _rename("Outer")
+        with pytest.raises(RuntimeError, match="rolled back"):
+            async with in_transaction() as conn:
+                await execute(conn, "UPDATE programs SET name = 'Lost' WHERE slug = 'shop'")
+                raise RuntimeError("rolled back")
+    await _rename("Unobserved")
+
+    assert observer.seen == ["First", "Outer"]
+    assert observer.commits == 2
+    assert await _name() == "Unobserved"
+    assert await _logged() == ["First", "Outer"]
+
+
+async def test_a_failing_commit_observer_rolls_the_transaction_back(db: None) -> None:
+    await create_program(
+        CreateProgramInput(slug="shop", name="Shop", currency="EUR", points_per_currency_unit=1)
+    )
+    observer = _Observer(fail=True)
+
+    with observe_commits(observer), pytest.raises(RuntimeError, match="observer failed"):
+        await _rename("Lost")
+
+    assert observer.seen == ["Lost"]
+    assert observer.commits == 0
+    assert await _name() == "Shop"
+    assert await _logged() == []
+    # The lock or connection was given back: the next transaction commits at once.
+    async with asyncio.timeout(5):
+        await _rename("Kept")
+    assert await _name() == "Kept"
+    assert _pooled_connections_in_use() == 0

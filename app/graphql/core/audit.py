@@ -1,11 +1,18 @@
-"""Every mutation made with an admin key goes to the audit log (app/services/audit/service.py).
+"""Every mutation made with an admin key goes to the audit log (app/services/audit/service.py),
+in the same transaction as the write it records.
 
 The extension lists the operation's root mutation fields in execution order (fragments and
 @skip/@include applied) and puts them in a context variable; each mutation (its `UserErrors`
-field extension, app/graphql/core/mutations.py) takes the next one, snapshots its target,
-runs, snapshots again and records the outcome it saw itself, so several writes to one target
-in one request are each logged with their own before and after, whatever the client selected.
-Queries and other keys' writes cost nothing here.
+field extension, app/graphql/core/mutations.py) takes the next one, snapshots its target and
+runs while its `_AuditedWrite` observes the transactions it commits (`app.db.observe_commits`).
+Just before the first COMMIT, on that transaction's connection, the entry is inserted with the
+target as the transaction leaves it; each later transaction of the same mutation brings the
+entry's "after" up to date in the same way. So the write and its entry commit together or not
+at all, and "after" is what committed. A mutation that commits nothing (refused, rolled back,
+or one that writes nothing, such as issuing a member token) is recorded once it has ended, with
+its target as it then is. Several writes to one target in one request are each logged with
+their own before and after, whatever the client selected. Queries and other keys' writes cost
+nothing here (one context variable read per transaction).
 """
 
 from __future__ import annotations
@@ -32,7 +39,9 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
+from tortoise.backends.base.client import BaseDBAsyncClient
 
+from app.db import connection, observe_commits
 from app.services.audit import service as audit
 
 logger = logging.getLogger("laurel.audit")
@@ -133,6 +142,8 @@ def _root_fields(
 
 
 async def _snapshot(target: audit.Target | None) -> Any:
+    """A snapshot outside the write's transactions: a failure to take it must not fail the
+    request (inside them, a failure rolls the write back)."""
     try:
         return await audit.snapshot(target)
     except Exception:
@@ -140,23 +151,58 @@ async def _snapshot(target: audit.Target | None) -> Any:
         return {"snapshotFailed": True}
 
 
-async def _record(session: _Session, root: _RootField, before: Any, succeeded: bool) -> None:
-    try:
-        await audit.record_write(
-            api_key_id=session.key_id,
-            operation=root.name,
-            arguments=root.arguments,
-            target=root.target,
-            before=before,
-            after=await _snapshot(root.target),
+@dataclass
+class _AuditedWrite:
+    """One admin mutation's audit entry, written by the transactions the mutation commits."""
+
+    session: _Session
+    root: _RootField
+    before: Any
+    entry_id: int | None = None
+    _inserted_id: int | None = None
+
+    async def before_commit(self, conn: BaseDBAsyncClient) -> None:
+        after = await audit.snapshot(self.root.target)
+        if self.entry_id is not None:
+            await audit.record_after(conn, self.entry_id, after)
+            return
+        self._inserted_id = await self._record(conn, after, succeeded=True)
+
+    def committed(self) -> None:
+        if self.entry_id is None:
+            self.entry_id = self._inserted_id
+
+    async def _record(self, conn: BaseDBAsyncClient, after: Any, *, succeeded: bool) -> int:
+        return await audit.record_write(
+            conn,
+            api_key_id=self.session.key_id,
+            operation=self.root.name,
+            arguments=self.root.arguments,
+            target=self.root.target,
+            before=self.before,
+            after=after,
             succeeded=succeeded,
-            request_id=session.request_id,
+            request_id=self.session.request_id,
         )
-    except Exception:
-        # The write has committed: failing the response would report it as not done.
-        logger.exception(
-            "audit log write failed for %s (request id %s)", root.name, session.request_id
-        )
+
+    async def settle(self, succeeded: bool) -> None:
+        """Once the mutation has ended: record it if none of its transactions committed, or
+        mark it failed if it failed after some did."""
+        try:
+            if self.entry_id is None:
+                await self._record(
+                    connection(), await _snapshot(self.root.target), succeeded=succeeded
+                )
+            elif not succeeded:
+                await audit.record_failure(self.entry_id)
+        except Exception:
+            # Whatever the write committed stays: failing the response would report it as not
+            # done.
+            logger.exception(
+                "audit log write failed for %s (request id %s)",
+                self.root.name,
+                self.session.request_id,
+            )
 
 
 async def audited(work: Callable[[], Awaitable[tuple[T, bool]]]) -> T:
@@ -166,13 +212,14 @@ async def audited(work: Callable[[], Awaitable[tuple[T, bool]]]) -> T:
         result, _ = await work()
         return result
     root = session.fields.popleft()
-    before = await _snapshot(root.target)
+    write = _AuditedWrite(session, root, before=await _snapshot(root.target))
     succeeded = False
     try:
-        result, succeeded = await work()
+        with observe_commits(write):
+            result, succeeded = await work()
         return result
     finally:
-        await _record(session, root, before, succeeded)
+        await write.settle(succeeded)
 
 
 class AuditAdminWrites(SchemaExtension):
@@ -195,5 +242,6 @@ class AuditAdminWrites(SchemaExtension):
         # Fields that failed before their resolver ran are still attempts to write.
         while session.fields:
             root = session.fields.popleft()
-            snapshot = await _snapshot(root.target)
-            await _record(session, root, snapshot, succeeded=False)
+            await _AuditedWrite(session, root, before=await _snapshot(root.target)).settle(
+                succeeded=False
+            )

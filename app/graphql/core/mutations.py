@@ -3,7 +3,8 @@
 The resolver does the write and returns its payload; a domain error it raises becomes the
 payload's `userErrors` (every payload type takes `user_errors` and defaults its other fields),
 so expected failures are data and nothing else is written. Writes made with an admin key are
-audit-logged with what they changed (app/graphql/core/audit.py).
+audit-logged with what they changed, the entry inside the write's own transaction
+(app/graphql/core/audit.py).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def in_rule(errors: list[UserError]) -> list[UserError]:
 
 
 class UserErrors(FieldExtension):
-    """Turns the domain errors of one mutation into its payload's `userErrors`."""
+    """Turns the domain errors of one mutation into its payload's `userErrors`, and audits the
+    mutation when an admin key makes it."""
 
     def __init__(self, placement: ErrorPlacement) -> None:
         self.placement = placement

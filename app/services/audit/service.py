@@ -1,6 +1,9 @@
 """The audit log of admin writes: who (the key), what (the mutation and its input), when, and
 the object it changed before and after, as the services see it.
 
+An entry is written on the connection it is given: inside a write's own transaction, it commits
+with the write or not at all (app/graphql/core/audit.py).
+
 Snapshots are the service records (programs, rules, rewards, members...) as JSON; secrets
 never appear in them, and input fields named like secrets are redacted.
 """
@@ -16,7 +19,17 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from app.db import as_datetime, connection, fetch_all, fetch_one, from_json, utc_now
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from app.db import (
+    as_datetime,
+    connection,
+    execute,
+    fetch_all,
+    fetch_one,
+    from_json,
+    utc_now,
+)
 from app.domain.ids import decode_any_id
 from app.services.actions import service as actions
 from app.services.members import service as members
@@ -106,6 +119,8 @@ def target_of(arguments: dict[str, Any]) -> Target | None:
 
 
 async def snapshot(target: Target | None) -> Any:
+    """The target as the services read it on the current connection (the transaction's, inside
+    one)."""
     if target is None:
         return None
     if target.slug is not None:
@@ -116,7 +131,12 @@ async def snapshot(target: Target | None) -> Any:
     return None if record is None else _plain(record)
 
 
+def _as_json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, default=str)
+
+
 async def record_write(
+    conn: BaseDBAsyncClient,
     *,
     api_key_id: int,
     operation: str,
@@ -126,9 +146,10 @@ async def record_write(
     after: Any,
     succeeded: bool,
     request_id: str,
-) -> None:
-    await fetch_one(
-        connection(),
+) -> int:
+    """Add an entry; its id."""
+    row = await fetch_one(
+        conn,
         "INSERT INTO audit_log (api_key_id, operation, target_type, target_id, input, before,"
         " after, succeeded, request_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " RETURNING id",
@@ -138,12 +159,26 @@ async def record_write(
             None if target is None else target.type_name,
             None if target is None else target.key,
             json.dumps(redacted(arguments), default=str),
-            None if before is None else json.dumps(before, default=str),
-            None if after is None else json.dumps(after, default=str),
+            _as_json(before),
+            _as_json(after),
             succeeded,
             request_id,
             utc_now(),
         ),
+    )
+    assert row is not None
+    return int(row["id"])
+
+
+async def record_after(conn: BaseDBAsyncClient, entry_id: int, after: Any) -> None:
+    """The entry's target as a later transaction of the same write left it."""
+    await execute(conn, "UPDATE audit_log SET after = ? WHERE id = ?", (_as_json(after), entry_id))
+
+
+async def record_failure(entry_id: int) -> None:
+    """The write committed some of its work, then failed."""
+    await execute(
+        connection(), "UPDATE audit_log SET succeeded = ? WHERE id = ?", (False, entry_id)
     )
 
 
