@@ -1,0 +1,189 @@
+"""Everything query plans (app/graphql/compiled.py) need from Strawberry beyond its documented
+API, in one place: the one module allowed to name Strawberry's internals.
+
+A plan calls Strawberry's own field resolvers and serialisers, so it needs what Strawberry's
+executor gives them: the graphql-core schema a `strawberry.Schema` wraps, the resolve-info
+class whose `operation_extensions` Strawberry's `Info.input_extensions` reads, and the facts
+Strawberry keeps on each converted field (its definition, whether its resolver is the default
+attribute read). Strawberry renames these between releases; tests/graphql/
+test_executor_adapter.py fails when one of them moves, and CI runs the suite against the newest
+Strawberry (.ci/run), so a drift shows up here and nowhere else.
+
+It also runs the schema extensions around a planned read with Strawberry's own extension
+runner: every extension's `on_operation` and `on_execute` hooks see the read, as they see any
+request, and an extension that sets the result in `on_execute` (a cache) is obeyed. `on_parse`
+and `on_validate` do not run again: a plan exists only for a document that was parsed and
+validated by the same extensions, from the same text, when it was planned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from inspect import isawaitable
+from typing import Any
+
+import strawberry
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    GraphQLField,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    OperationDefinitionNode,
+)
+from graphql.pyutils import Path
+from strawberry.extensions import SchemaExtension
+from strawberry.resolvers import is_default_resolver
+from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
+
+_DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
+
+
+def graphql_schema(schema: strawberry.Schema) -> GraphQLSchema:
+    """The graphql-core schema Strawberry built and executes."""
+    return schema._schema
+
+
+@dataclass(frozen=True)
+class OperationFacts:
+    """What the resolvers of one operation may ask their `info` for (one per request)."""
+
+    schema: GraphQLSchema
+    operation: OperationDefinitionNode
+    variables: dict[str, Any]
+    context: Any
+    operation_extensions: dict[str, Any] | None
+
+
+def resolve_info(
+    facts: OperationFacts,
+    field_nodes: list[FieldNode],
+    return_type: GraphQLOutputType,
+    parent_type: GraphQLObjectType,
+    path: Path,
+) -> GraphQLResolveInfo[Any]:
+    """The info Strawberry's executor hands a field resolver (`build_resolve_info` of its
+    execution context): graphql-core's, plus the operation's extensions."""
+    return _OperationContextAwareGraphQLResolveInfo(  # type: ignore[return-value]
+        field_name=field_nodes[0].name.value,
+        field_nodes=field_nodes,
+        return_type=return_type,
+        parent_type=parent_type,
+        path=path,
+        schema=facts.schema,
+        fragments={},  # plans refuse documents with fragments
+        root_value=None,  # as Strawberry's view passes it
+        operation=facts.operation,
+        variable_values=facts.variables,
+        context=facts.context,
+        is_awaitable=isawaitable,
+        abort_signal=None,
+        async_helpers=None,
+        operation_extensions=facts.operation_extensions,  # type: ignore[arg-type]
+    )
+
+
+def strawberry_definition(holder: GraphQLField | GraphQLObjectType) -> Any:
+    """The Strawberry field or type a graphql-core field or object type was converted from."""
+    return holder.extensions.get(_DEFINITION)
+
+
+def reads_attribute_only(field: GraphQLField) -> bool:
+    """A field that only reads the attribute of its Python name: Strawberry's default resolver,
+    no resolver of its own, no field extensions and no permission classes (those run only
+    through `field.resolve`)."""
+    definition = strawberry_definition(field)
+    return (
+        field.resolve is not None
+        and is_default_resolver(field.resolve)
+        and definition is not None
+        and getattr(definition, "base_resolver", None) is None
+        and not getattr(definition, "extensions", None)
+        and not getattr(definition, "permission_classes", None)
+    )
+
+
+def python_name(field: GraphQLField) -> str | None:
+    """The attribute a plain field reads."""
+    name = getattr(strawberry_definition(field), "python_name", None)
+    return name if isinstance(name, str) else None
+
+
+def field_metadata(field: GraphQLField) -> Mapping[str, Any]:
+    """The `metadata` given to `strawberry.field`."""
+    metadata = getattr(strawberry_definition(field), "metadata", None)
+    return metadata if isinstance(metadata, Mapping) else {}
+
+
+def type_origin(object_type: GraphQLObjectType) -> type | None:
+    """The Python class of a Strawberry object type."""
+    origin = getattr(strawberry_definition(object_type), "origin", None)
+    return origin if isinstance(origin, type) else None
+
+
+def has_field_middleware(schema: strawberry.Schema) -> bool:
+    """Whether an extension wraps every resolver call (`resolve`): plans call resolvers
+    directly, past graphql-core's middleware, so they must then leave every document to
+    Strawberry."""
+    return any(
+        type(extension).resolve is not SchemaExtension.resolve
+        for extension in schema.get_extensions()
+    )
+
+
+class NoResultError(Exception):
+    """The execution inside the extensions' hooks gave no answer; Strawberry will."""
+
+
+@dataclass(frozen=True)
+class ObservedAnswer:
+    data: dict[str, Any]
+    extensions: dict[str, Any]
+
+
+async def run_observed(
+    schema: strawberry.Schema,
+    *,
+    query: str,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: dict[str, Any],
+    context: Any,
+    operation_extensions: dict[str, Any] | None,
+    execute: Callable[[], Awaitable[dict[str, Any] | None]],
+) -> ObservedAnswer:
+    """`execute` (a plan: the data, or None where it gives up) inside the `on_operation` and
+    `on_execute` hooks of the schema's extensions, as Strawberry's `Schema.execute` runs its
+    executor; NoResultError when there is no answer without errors to give."""
+    execution_context = ExecutionContext(
+        query=query,
+        schema=schema,
+        allowed_operations=(OperationType.QUERY,),
+        context=context,
+        variables=variables,
+        provided_operation_name=operation_name,
+        operation_extensions=operation_extensions,
+    )
+    execution_context.graphql_document = document
+    extensions = schema.get_extensions()
+    for extension in extensions:
+        extension.execution_context = execution_context
+    runner = schema.create_extensions_runner(execution_context, extensions)
+    async with runner.operation():
+        async with runner.executing():
+            if not execution_context.result:
+                data = await execute()
+                if data is not None:
+                    execution_context.result = ExecutionResult(data=data)
+    # graphql-core's result, or Strawberry's if an extension set one: both have these two.
+    data = getattr(execution_context.result, "data", None)
+    if getattr(execution_context.result, "errors", None) or not isinstance(data, dict):
+        raise NoResultError
+    return ObservedAnswer(data, await runner.get_extensions_results(execution_context))
