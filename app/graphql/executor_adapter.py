@@ -176,12 +176,11 @@ async def run_observed(
     for extension in extensions:
         extension.execution_context = execution_context
     runner = schema.create_extensions_runner(execution_context, extensions)
-    async with runner.operation():
-        async with runner.executing():
-            if not execution_context.result:
-                data = await execute()
-                if data is not None:
-                    execution_context.result = ExecutionResult(data=data)
+    async with runner.operation(), runner.executing():
+        if not execution_context.result:
+            data = await execute()
+            if data is not None:
+                execution_context.result = ExecutionResult(data=data)
     # graphql-core's result, or Strawberry's if an extension set one: both have these two.
     data = getattr(execution_context.result, "data", None)
     if getattr(execution_context.result, "errors", None) or not isinstance(data, dict):

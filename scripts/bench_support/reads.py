@@ -204,7 +204,8 @@ class VersionKeyedCache:
 
 
 def _authorization(scope: Scope) -> bytes:
-    return next(value for key, value in scope["headers"] if key == b"authorization")
+    value: bytes = next(value for key, value in scope["headers"] if key == b"authorization")
+    return value
 
 
 # ----------------------------------------------------------------------------- measuring

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import pytest
 import strawberry
 from graphql import GraphQLSchema
+from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission
 from strawberry.scalars import JSON
 
@@ -493,6 +495,37 @@ async def test_a_query_answered_once_is_answered_by_its_plan_after(
             "description:description:String,orderId:orderId:String,createdAt:createdAt:DateTime}}"
         ]
         assert len(kept_answers(edge.node)) == 1
+
+
+class CountingRequests(SchemaExtension):
+    """What a metrics or tracing extension would count: operations and executions."""
+
+    operations: ClassVar[list[str | None]] = []
+    executions: ClassVar[list[str | None]] = []
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        CountingRequests.operations.append(self.execution_context.query)
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        CountingRequests.executions.append(self.execution_context.query)
+        yield
+
+
+async def test_schema_extensions_see_every_request_planned_or_not(
+    api: Api, plan_answers: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await create_program(api)
+    member = await enroll(api)
+    api.check_plans = False  # counted here: the suite's own check would ask twice
+    monkeypatch.setattr(laurel_schema, "extensions", [*laurel_schema.extensions, CountingRequests])
+    CountingRequests.operations.clear()
+    CountingRequests.executions.clear()
+    for _ in range(3):
+        await api.data(MEMBER_STATUS, {"id": member["id"]})
+    assert len(plan_answers) == 2, "Strawberry answered the first, the plan the others"
+    assert CountingRequests.operations == [MEMBER_STATUS] * 3
+    assert CountingRequests.executions == [MEMBER_STATUS] * 3
 
 
 async def test_a_planned_query_that_fails_is_answered_by_strawberry_with_its_error(
