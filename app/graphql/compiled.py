@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -76,13 +77,15 @@ from app.graphql.executor_adapter import (
     OperationFacts,
     field_metadata,
     graphql_schema,
-    has_field_middleware,
+    plans_supported,
     python_name,
     reads_attribute_only,
     resolve_info,
     run_observed,
     type_origin,
 )
+
+logger = logging.getLogger("laurel.plans")
 
 SPENDS_ON_READ = "laurel.spends_on_read"
 """Field metadata key: the resolver spends something even when it only reads."""
@@ -590,7 +593,12 @@ class PlanCache:
     ) -> None:
         self.schema = schema
         self.graphql_schema = graphql_schema(schema)
-        self.plans_allowed = not has_field_middleware(schema)
+        self.plans_allowed = plans_supported(schema)
+        if not self.plans_allowed:
+            logger.warning(
+                "query plans are off: an extension wraps every resolver, or this Strawberry"
+                " release moved what app/graphql/executor_adapter.py relies on"
+            )
         self.maxsize = maxsize
         self.clock = clock
         # Answers given by plans, for tests and diagnostics.

@@ -37,13 +37,19 @@ from graphql import (
 )
 from graphql.pyutils import Path
 from strawberry.extensions import SchemaExtension
-from strawberry.resolvers import is_default_resolver
-from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo
-from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
-_DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
+# A release that moves these turns plans off, not the app: every request then goes to Strawberry.
+try:
+    from strawberry.resolvers import is_default_resolver
+    from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo
+    from strawberry.schema.schema_converter import GraphQLCoreConverter
+except ImportError:
+    INTERNALS_FOUND = False
+else:
+    INTERNALS_FOUND = True
+    _DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
 
 
 def graphql_schema(schema: strawberry.Schema) -> GraphQLSchema:
@@ -136,6 +142,11 @@ def has_field_middleware(schema: strawberry.Schema) -> bool:
         type(extension).resolve is not SchemaExtension.resolve
         for extension in schema.get_extensions()
     )
+
+
+def plans_supported(schema: strawberry.Schema) -> bool:
+    """Whether plans can answer for this schema with the installed Strawberry."""
+    return INTERNALS_FOUND and not has_field_middleware(schema)
 
 
 class NoResultError(Exception):

@@ -17,9 +17,11 @@ from strawberry.types import ExecutionResult, Info
 from app.graphql.compiled import plan_document
 from app.graphql.encoding import encode_answer
 from app.graphql.executor_adapter import (
+    INTERNALS_FOUND,
     field_metadata,
     graphql_schema,
     has_field_middleware,
+    plans_supported,
     python_name,
     reads_attribute_only,
     type_origin,
@@ -194,6 +196,14 @@ async def test_a_result_an_extension_sets_in_on_execute_is_the_answer() -> None:
     assert await plan.answer(schema, {}, None) == b'{"data":{"shelf":{"plainLabel":"kept"}}}'
 
 
+def test_the_internals_are_where_the_adapter_looks_for_them() -> None:
+    # Otherwise the app runs, every request through Strawberry, and plans are off for good.
+    assert INTERNALS_FOUND
+    assert plans_supported(shelves)
+
+
 def test_an_extension_that_wraps_every_resolver_turns_plans_off() -> None:
     assert not has_field_middleware(shelves)
-    assert has_field_middleware(strawberry.Schema(query=ShelfQuery, extensions=[EveryResolver]))
+    wrapped = strawberry.Schema(query=ShelfQuery, extensions=[EveryResolver])
+    assert has_field_middleware(wrapped)
+    assert not plans_supported(wrapped)
