@@ -10,6 +10,9 @@ alike, and is printed beside its ratio to the floor measured in the same run:
   the app's own read path (`app.db.quick_read`), no GraphQL at all;
 - strawberry: the app with query plans off, every request through Strawberry's executor;
 - planned: the app as it ships, query plans on;
+- planned, no extension hooks: the same with the schema's extension list emptied around each
+  request, what a planned read cost before the extensions saw it (Strawberry answers none of
+  these: every one is planned);
 - version-keyed cache: the floor of a response cache keyed by document, variables, caller and a
   per-member version, answering from memory after the gateway and one read of the member's
   version (the read every hit pays, since another worker may have written); a prototype to
@@ -46,11 +49,13 @@ from app.auth.rate_limit import RateLimiter
 from app.config import Settings
 from app.db import apply_migrations, quick_read, quick_read_values, tortoise_config, utc_now
 from app.domain.ids import decode_any_id
-from app.graphql.ids import encode_id
+from app.graphql.core.ids import encode_id
+from app.graphql.schema import schema
 from app.main import create_app
 from app.services.access.api_keys import create_api_key, set_rate_limit
-from app.services.members.service import EnrollMemberInput, enroll_member
-from app.services.orders.service import OrderLineInput, RecordOrderInput, record_order
+from app.services.members.enrolment import EnrollMemberInput, enroll_member
+from app.services.orders.cart import OrderLineInput
+from app.services.orders.service import RecordOrderInput, record_order
 from app.services.programs.service import CreateProgramInput, create_program
 from app.web.gateway import ApiGateway, OriginAllowlist
 from bench_support.documents import MEMBER_STATUS_DOCUMENT
@@ -306,12 +311,24 @@ async def run_backend(
 
             return request
 
+        def without_extensions(request: Request) -> Request:
+            async def bare(member_id: int) -> None:
+                kept = schema.extensions
+                schema.extensions = ()
+                try:
+                    await request(member_id)
+                finally:
+                    schema.extensions = kept
+
+            return bare
+
         log(f"{title}: {rounds} rounds of {count} requests per way")
         costs = await measure(
             {
                 "floor (SQL alone)": floor,
                 "strawberry": through(strawberry_app),
                 "planned": through(planned_app),
+                "planned, no extension hooks": without_extensions(through(planned_app)),
                 "version-keyed cache, hit": through(cached_app),
             },
             member_ids,
