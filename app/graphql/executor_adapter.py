@@ -9,9 +9,10 @@ attribute read). Strawberry renames these between releases; tests/graphql/
 test_executor_adapter.py fails when one of them moves, and CI runs the suite against the newest
 Strawberry (.ci/run), so a drift shows up here and nowhere else.
 
-It also runs the schema extensions around a planned read with Strawberry's own extension
-runner: every extension's `on_operation` and `on_execute` hooks see the read, as they see any
-request, and an extension that sets the result in `on_execute` (a cache) is obeyed. `on_parse`
+It also runs the schema extensions around a planned read, with the semantics of Strawberry's
+own runner: every extension's `on_operation` and `on_execute` hooks see the read, as they see
+any request, an extension that sets the result in `on_execute` (a cache) is obeyed, and
+`get_results` goes into the answer's `extensions`. `on_parse`
 and `on_validate` do not run again: a plan exists only for a document that was parsed and
 validated by the same extensions, from the same text, when it was planned.
 """
@@ -193,7 +194,7 @@ class _Hooks:
             kind = _hook_kind(type(extension), self._name)
             if kind is None:
                 continue
-            hook = getattr(extension, self._name)()
+            hook = getattr(extension, self._name)()  # a plain function hook has now run
             if kind == "generator":
                 next(hook)
                 self._entered.append(hook)

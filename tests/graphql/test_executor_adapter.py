@@ -4,8 +4,9 @@ when Strawberry moves one of the internals plans rely on, here rather than as a 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import strawberry
@@ -24,6 +25,7 @@ from app.graphql.executor_adapter import (
     plans_supported,
     python_name,
     reads_attribute_only,
+    run_observed,
     type_origin,
 )
 
@@ -207,3 +209,50 @@ def test_an_extension_that_wraps_every_resolver_turns_plans_off() -> None:
     wrapped = strawberry.Schema(query=ShelfQuery, extensions=[EveryResolver])
     assert has_field_middleware(wrapped)
     assert not plans_supported(wrapped)
+
+
+class Plain(SchemaExtension):
+    calls: ClassVar[list[str]] = []
+
+    def on_operation(self) -> None:  # type: ignore[override]
+        Plain.calls.append("operation")
+
+    async def on_execute(self) -> None:  # type: ignore[override]
+        Plain.calls.append("execute")
+
+
+class Guarded(SchemaExtension):
+    closed: ClassVar[list[str]] = []
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            Guarded.closed.append("closed")
+
+
+async def test_function_hooks_run_on_entry_and_a_cancelled_read_closes_the_hooks() -> None:
+    schema = strawberry.Schema(query=ShelfQuery, extensions=[Plain, Guarded])
+    plan = plan_document(graphql_schema(schema), "{ shelf { plainLabel } }", None)
+    assert plan is not None
+    Plain.calls.clear()
+    Guarded.closed.clear()
+    assert await plan.answer(schema, {}, None) == b'{"data":{"shelf":{"plainLabel":"oak"}}}'
+    assert (Plain.calls, Guarded.closed) == (["operation", "execute"], ["closed"])
+
+    async def cancelled() -> None:
+        raise asyncio.CancelledError
+
+    Guarded.closed.clear()
+    with pytest.raises(asyncio.CancelledError):
+        await run_observed(
+            schema,
+            query="{ shelf { plainLabel } }",
+            document=plan.document,
+            operation_name=None,
+            variables={},
+            context=None,
+            operation_extensions=None,
+            execute=cancelled,
+        )
+    assert Guarded.closed == ["closed"]
