@@ -100,7 +100,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
     graphql_app.production = settings.production
     graphql_app.code_checks = RateLimiter()
     api: ASGIApp = graphql_app
-    plans = PlanCache(schema._schema) if settings.query_plans else None
+    plans = PlanCache(schema) if settings.query_plans else None
     if plans is not None:
         api = QueryPlans(graphql_app, plans, graphql_app.context_of)
     gateway = ApiGateway(

@@ -22,12 +22,18 @@ resolvers spend something (a code check spends a rate-limit token) say so with
 permission classes or field extensions are resolved through Strawberry's own resolver, which
 runs them. Documents with fragments, directives, abstract types, introspection, or one
 response key selected twice are left to Strawberry.
+
+A plan runs inside the `on_operation` and `on_execute` hooks of the schema's extensions, so
+tracing, metrics and error handling see planned reads like any other; a schema whose
+extensions wrap each resolver call (`resolve`) gets no plans. What plans need of Strawberry
+beyond its documented API is in app/graphql/executor_adapter.py and nowhere else.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -36,7 +42,9 @@ from enum import Enum, EnumMeta
 from inspect import isawaitable
 from typing import Any, TypeVar
 
+import strawberry
 from graphql import (
+    DocumentNode,
     FieldNode,
     GraphQLBoolean,
     GraphQLEnumType,
@@ -54,17 +62,31 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     VariableNode,
+    VariableValues,
+    get_argument_values,
+    get_variable_values,
     is_leaf_type,
     parse,
 )
-from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.language import ListValueNode, ObjectValueNode, ValueNode
 from graphql.pyutils import Path
-from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo
 
 from app.graphql.encoding import encode_answer
+from app.graphql.executor_adapter import (
+    NoResultError,
+    OperationFacts,
+    field_metadata,
+    graphql_schema,
+    plans_supported,
+    python_name,
+    reads_attribute_only,
+    resolve_info,
+    run_observed,
+    type_origin,
+)
 
-STRAWBERRY_DEFINITION = "strawberry-definition"
+logger = logging.getLogger("laurel.plans")
+
 SPENDS_ON_READ = "laurel.spends_on_read"
 """Field metadata key: the resolver spends something even when it only reads."""
 
@@ -99,13 +121,8 @@ class GiveUpError(Exception):
 
 @dataclass(frozen=True)
 class _Request:
-    """What the resolvers of one request may ask their `info` for."""
-
-    schema: GraphQLSchema
-    operation: OperationDefinitionNode
-    variables: VariableValues
-    context: Any
-    operation_extensions: dict[str, Any] | None
+    facts: OperationFacts  # what its resolvers may ask their `info` for
+    variables: VariableValues  # for arguments given as variables
 
 
 # A completer turns a resolved value into its JSON-ready answer. Synchronous completers cover
@@ -137,23 +154,9 @@ def _uses_variables(node: ValueNode) -> bool:
     return False
 
 
-def _is_plain_attribute(field: GraphQLField) -> bool:
-    """A field that only reads the attribute of its Python name: no resolver of its own, no
-    field extensions and no permission classes (those run only through `field.resolve`)."""
-    definition = field.extensions.get(STRAWBERRY_DEFINITION)
-    return (
-        bool(getattr(field.resolve, "_is_default", False))
-        and definition is not None
-        and getattr(definition, "base_resolver", None) is None
-        and not getattr(definition, "extensions", None)
-        and not getattr(definition, "permission_classes", None)
-    )
-
-
 def _python_name(field: GraphQLField) -> str:
-    strawberry_field = field.extensions.get(STRAWBERRY_DEFINITION)
-    name = getattr(strawberry_field, "python_name", None)
-    if not isinstance(name, str):
+    name = python_name(field)
+    if name is None:
         raise _NotPlannableError("a plain field without its Strawberry definition")
     return name
 
@@ -202,11 +205,10 @@ class _Planner:
             field = parent.fields.get(name)
             if field is None:
                 raise _NotPlannableError(f"no field {name} on {parent.name}")
-            definition = field.extensions.get(STRAWBERRY_DEFINITION)
-            if getattr(definition, "metadata", None) and definition.metadata.get(SPENDS_ON_READ):
+            if field_metadata(field).get(SPENDS_ON_READ):
                 raise _NotPlannableError(f"{parent.name}.{name} spends on read")
             completion = self.value(field.type, node.selection_set)
-            if _is_plain_attribute(field) and completion.sync is not None and not node.arguments:
+            if reads_attribute_only(field) and completion.sync is not None and not node.arguments:
                 plain.append((key, _python_name(field), completion.sync))
                 if shapes is not None and completion.unchanging_shape is not None:
                     shapes.append(f"{key}:{name}:{completion.unchanging_shape}")
@@ -227,9 +229,7 @@ class _Planner:
             }
 
         if not resolved:
-            definition = parent.extensions.get(STRAWBERRY_DEFINITION)
-            origin = getattr(definition, "origin", None)
-            if shapes is not None and origin in _SHARED_UNCHANGING_TYPES:
+            if shapes is not None and type_origin(parent) in _SHARED_UNCHANGING_TYPES:
                 shape = f"{typename}{{{','.join(shapes)}}}"
                 return _Completion(sync=_kept(read_plain, shape), run=None, unchanging_shape=shape)
             return _Completion(sync=read_plain, run=None)
@@ -265,7 +265,6 @@ class _Planner:
             if all(isinstance(value, _IMMUTABLE) for value in literal_arguments.values()):
                 static_arguments = literal_arguments
         field_type = field.type
-        field_name = node.name.value
         parent_name = parent.name
         sync = completion.sync
         run = completion.run
@@ -277,23 +276,7 @@ class _Planner:
                 if static_arguments is not None
                 else get_argument_values(field, node, request.variables)
             )
-            info = _OperationContextAwareGraphQLResolveInfo(
-                field_name,
-                field_nodes,
-                field_type,
-                parent,
-                field_path,
-                request.schema,
-                {},
-                None,
-                request.operation,
-                request.variables.coerced,
-                request.context,
-                isawaitable,
-                None,
-                None,
-                request.operation_extensions,  # type: ignore[arg-type]
-            )
+            info = resolve_info(request.facts, field_nodes, field_type, parent, field_path)
             value = resolve(source, info, **arguments)
             if isawaitable(value):
                 value = await value
@@ -475,40 +458,80 @@ def _list(inner: _Completion) -> _Completion:
 
 @dataclass(frozen=True)
 class Plan:
+    query: str
+    operation_name: str | None
+    document: DocumentNode
     operation: OperationDefinitionNode
     root: GraphQLObjectType
     completion: _Completion
 
     async def answer(
         self,
-        schema: GraphQLSchema,
+        schema: strawberry.Schema,
         variables: Any,
         context: Any,
         operation_extensions: dict[str, Any] | None = None,
     ) -> bytes:
-        """The response body, or GiveUpError where graphql-core would report an error."""
+        """The response body, as Strawberry's view would give it, or GiveUpError where
+        graphql-core would report an error (or an extension leaves no answer)."""
         if variables is None:
             variables = {}
         if not isinstance(variables, dict):
             raise GiveUpError
+        core_schema = graphql_schema(schema)
+
+        async def execute() -> dict[str, Any] | None:
+            try:
+                data: dict[str, Any] = await self._data(
+                    core_schema, variables, context, operation_extensions
+                )
+            except GiveUpError:
+                return None
+            return data
+
+        try:
+            answer = await run_observed(
+                schema,
+                query=self.query,
+                document=self.document,
+                operation_name=self.operation_name,
+                variables=variables,
+                context=context,
+                operation_extensions=operation_extensions,
+                execute=execute,
+            )
+        except NoResultError as error:
+            raise GiveUpError from error
+        if answer.extensions:
+            return encode_answer({"data": answer.data, "extensions": answer.extensions})
+        return encode_answer({"data": answer.data})
+
+    async def _data(
+        self,
+        schema: GraphQLSchema,
+        variables: dict[str, Any],
+        context: Any,
+        operation_extensions: dict[str, Any] | None,
+    ) -> Any:
         try:
             coerced = get_variable_values(
                 schema, self.operation.variable_definitions or (), variables
             )
             if not isinstance(coerced, VariableValues):
                 raise GiveUpError
-            request = _Request(schema, self.operation, coerced, context, operation_extensions)
+            facts = OperationFacts(
+                schema, self.operation, coerced.coerced, context, operation_extensions
+            )
+            request = _Request(facts, coerced)
             if self.completion.sync is not None:
-                data = self.completion.sync(None)
-            else:
-                assert self.completion.run is not None
-                data = await self.completion.run(None, request, None)  # type: ignore[arg-type]
+                return self.completion.sync(None)
+            assert self.completion.run is not None
+            return await self.completion.run(None, request, None)  # type: ignore[arg-type]
         except GiveUpError:
             raise
         except Exception as error:
             # Whatever failed, graphql-core would have reported it as an error of the answer.
             raise GiveUpError from error
-        return encode_answer({"data": data})
 
 
 def plan_document(schema: GraphQLSchema, query: str, operation_name: str | None) -> Plan | None:
@@ -537,7 +560,14 @@ def plan_document(schema: GraphQLSchema, query: str, operation_name: str | None)
     except _NotPlannableError:
         return None
     # The root value is None, as Strawberry's view passes it; the root selection is never null.
-    return Plan(operation=operation, root=root, completion=selection)
+    return Plan(
+        query=query,
+        operation_name=operation_name,
+        document=document,
+        operation=operation,
+        root=root,
+        completion=selection,
+    )
 
 
 class PlanCache:
@@ -557,11 +587,18 @@ class PlanCache:
 
     def __init__(
         self,
-        schema: GraphQLSchema,
+        schema: strawberry.Schema,
         maxsize: int = PLAN_CACHE_SIZE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.schema = schema
+        self.graphql_schema = graphql_schema(schema)
+        self.plans_allowed = plans_supported(schema)
+        if not self.plans_allowed:
+            logger.warning(
+                "query plans are off: an extension wraps every resolver, or this Strawberry"
+                " release moved what app/graphql/executor_adapter.py relies on"
+            )
         self.maxsize = maxsize
         self.clock = clock
         # Answers given by plans, for tests and diagnostics.
@@ -592,7 +629,11 @@ class PlanCache:
         key = (query, operation_name)
         self._failures.pop(key, None)
         try:
-            plan = plan_document(self.schema, query, operation_name)
+            plan = (
+                plan_document(self.graphql_schema, query, operation_name)
+                if self.plans_allowed
+                else None
+            )
         except Exception:  # a parse failure here means Strawberry's parser disagrees: no plan
             plan = None
         self._remember(key, plan)

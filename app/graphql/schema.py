@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import strawberry
 from strawberry.extensions import (
-    AddValidationRules,
     MaxAliasesLimiter,
-    MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
     ValidationCache,
@@ -27,6 +25,7 @@ from app.graphql.actions.types import ActionRule
 from app.graphql.compiled import shared_and_unchanging
 from app.graphql.core import audit_log, events
 from app.graphql.core.audit import AuditAdminWrites
+from app.graphql.core.document_limits import document_limits
 from app.graphql.core.events import Event
 from app.graphql.core.protection import (
     IntrospectionForAdminsInProduction,
@@ -149,6 +148,7 @@ _LIMIT_RULES = [
     *MaxAliasesLimiter(max_alias_count=30).validation_rules,
     QueryCostLimit,
 ]
+_DocumentLimits = document_limits(max_tokens=5000, rules=_LIMIT_RULES)
 
 schema = strawberry.Schema(
     query=Query,
@@ -173,11 +173,11 @@ schema = strawberry.Schema(
         # Factories: Strawberry builds extensions per request. The two caches live at module
         # level, so they still hit across requests; without them Strawberry parses and
         # validates every request again (about 2 ms for a small mutation).
+        # Before the caches: they parse and validate as their hooks are entered.
+        _DocumentLimits,
         lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
         IntrospectionForAdminsInProduction,
-        lambda: AddValidationRules(_LIMIT_RULES),
-        lambda: MaxTokensLimiter(max_token_count=5000),
         AuditAdminWrites,
         MaskErrorsWithRequestId,
     ],

@@ -2,8 +2,10 @@
 
 It sits behind the gateway (keys, rate limits, body limit and timeout are already applied) and
 reads the JSON body once. A query document with a plan (app/graphql/compiled.py) is answered
-here; everything else, and every request whose plan gives up, goes to Strawberry with the same
-body. A document Strawberry answers without an error is planned for the next request.
+here, inside the schema extensions' operation and execution hooks as Strawberry would run them;
+everything else, and every request whose plan gives up, goes to Strawberry with the same body.
+A document Strawberry answers without an error is planned for the next request.
+docs/decisions/0001-fast-reads.md says why reads are answered this way.
 """
 
 from __future__ import annotations

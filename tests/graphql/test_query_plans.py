@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import pytest
 import strawberry
 from graphql import GraphQLSchema
+from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission
 from strawberry.scalars import JSON
 
@@ -32,6 +34,7 @@ from app.graphql.compiled import (
     shared_and_unchanging,
 )
 from app.graphql.encoding import encode_answer
+from app.graphql.executor_adapter import graphql_schema
 from app.graphql.members.types import _activity_edge
 from app.graphql.schema import schema as laurel_schema
 from app.services.members import service as members_service
@@ -201,15 +204,13 @@ class ToyQuery:
 
 
 toy = strawberry.Schema(query=ToyQuery)
-TOY: GraphQLSchema = toy._schema
+TOY: GraphQLSchema = graphql_schema(toy)
 
 
-async def planned(
-    schema: GraphQLSchema, query: str, variables: dict[str, Any] | None = None
-) -> bytes:
-    plan = plan_document(schema, query, None)
+async def planned(query: str, variables: dict[str, Any] | None = None) -> bytes:
+    plan = plan_document(TOY, query, None)
     assert plan is not None, "the document should have a plan"
-    return await plan.answer(schema, variables or {}, context=None)
+    return await plan.answer(toy, variables or {}, context=None)
 
 
 @pytest.mark.parametrize(
@@ -236,14 +237,14 @@ async def test_a_plan_answers_what_strawberry_answers(
     assert reference.errors is None
     # Bytes, as Strawberry's view encodes them: `true` and `1` must not pass for each other.
     expected = encode_answer({"data": reference.data})  # Strawberry's view encodes with it too
-    assert await planned(TOY, query, variables) == expected
+    assert await planned(query, variables) == expected
 
 
 async def test_a_literal_argument_a_resolver_changes_is_not_shared_between_requests() -> None:
     query = '{ stamped(note: {from: "test"}) }'
     plan = plan_document(TOY, query, None)
     assert plan is not None
-    answers = [await plan.answer(TOY, {}, context=None) for _ in range(3)]
+    answers = [await plan.answer(toy, {}, context=None) for _ in range(3)]
     assert answers == [b'{"data":{"stamped":1}}'] * 3
 
 
@@ -266,7 +267,7 @@ async def test_a_plan_gives_up_wherever_graphql_core_reports_an_error(
     plan = plan_document(TOY, query, None)
     assert plan is not None
     with pytest.raises(GiveUpError):
-        await plan.answer(TOY, variables, context=None)
+        await plan.answer(toy, variables, context=None)
 
 
 @pytest.mark.parametrize(
@@ -293,7 +294,7 @@ async def test_a_shared_unchanging_object_is_completed_once_per_shape() -> None:
     expected = encode_answer({"data": reference.data})
     plan = plan_document(TOY, query, None)
     assert plan is not None
-    assert await plan.answer(TOY, {}, context=None) == expected
+    assert await plan.answer(toy, {}, context=None) == expected
     same_shape = plan_document(TOY, "query { stamp { code  colour at note } }", None)
     other_shape = plan_document(TOY, "{ stamp { c: code } }", None)
     assert same_shape is not None and other_shape is not None
@@ -302,9 +303,9 @@ async def test_a_shared_unchanging_object_is_completed_once_per_shape() -> None:
     # is completed from the instance.
     STAMP.code = "changed"
     try:
-        assert await plan.answer(TOY, {}, context=None) == expected
-        assert await same_shape.answer(TOY, {}, context=None) == expected
-        changed = await other_shape.answer(TOY, {}, context=None)
+        assert await plan.answer(toy, {}, context=None) == expected
+        assert await same_shape.answer(toy, {}, context=None) == expected
+        changed = await other_shape.answer(toy, {}, context=None)
         assert changed == b'{"data":{"stamp":{"c":"changed"}}}'
     finally:
         STAMP.code = "s1"
@@ -317,7 +318,7 @@ async def test_an_instance_keeps_a_few_answers_however_many_shapes_ask() -> None
         for index in range(50):
             plan = plan_document(TOY, f"{{ stamp {{ c{index}: code }} }}", None)
             assert plan is not None
-            answer = await plan.answer(TOY, {}, context=None)
+            answer = await plan.answer(toy, {}, context=None)
             assert answer == f'{{"data":{{"stamp":{{"c{index}":"s9"}}}}}}'.encode()
             assert 1 <= len(kept_answers(stamp)) <= KEPT_ANSWERS_PER_INSTANCE
     finally:
@@ -336,12 +337,12 @@ async def test_answers_with_unmarked_objects_or_lists_are_not_kept(
 ) -> None:
     plan = plan_document(TOY, f"{{ seal {{ stamp {{ code }} {selection} }} }}", None)
     assert plan is not None
-    first = json.loads(await plan.answer(TOY, {}, context=None))
+    first = json.loads(await plan.answer(toy, {}, context=None))
     assert first["data"]["seal"]["stamp"] == {"code": "s1"}
     SEAL.leaf.name = "changed"
     SEAL.marks.append("n")
     try:
-        again = json.loads(await plan.answer(TOY, {}, context=None))["data"]["seal"]
+        again = json.loads(await plan.answer(toy, {}, context=None))["data"]["seal"]
         for step in path:
             again = again[step]
         assert again == ("changed" if path[0] == "leaf" else ["m", "n"])
@@ -358,9 +359,9 @@ async def test_nothing_is_kept_from_a_plan_that_gives_up() -> None:
     globals()["STAMP"] = fresh
     try:
         with pytest.raises(GiveUpError):
-            await plan.answer(TOY, {}, context=None)
+            await plan.answer(toy, {}, context=None)
         fresh.at = AT
-        answer = await plan.answer(TOY, {}, context=None)
+        answer = await plan.answer(toy, {}, context=None)
         assert answer == b'{"data":{"stamp":{"code":"s2","at":"2026-03-04T05:06:07+00:00"}}}'
     finally:
         globals()["STAMP"] = good
@@ -377,7 +378,7 @@ async def test_sibling_fields_and_list_items_with_resolvers_run_at_once(
     reference = await toy.execute(query)
     assert reference.errors is None
     RENDEZVOUS[:] = [asyncio.Barrier(meeting)]
-    assert await planned(TOY, query) == encode_answer({"data": reference.data})
+    assert await planned(query) == encode_answer({"data": reference.data})
 
 
 @pytest.mark.parametrize(
@@ -390,12 +391,12 @@ async def test_a_plan_that_gives_up_waits_for_its_siblings_and_cancels_none(quer
     plan = plan_document(TOY, query, None)
     assert plan is not None
     with pytest.raises(GiveUpError):
-        await asyncio.wait_for(plan.answer(TOY, {}, context=None), timeout=5)
+        await asyncio.wait_for(plan.answer(toy, {}, context=None), timeout=5)
     assert LINGERING == ["finished"], "every sibling ends before the plan gives up"
 
 
 def test_the_laurel_schema_plans_reads_but_not_code_checks_or_abstract_types() -> None:
-    schema = laurel_schema._schema
+    schema = graphql_schema(laurel_schema)
     member_status = (
         "query($id: ID!) { member(id: $id) { id points { available }"
         " activity(first: 10) { edges { node { kind points createdAt } } } } }"
@@ -407,7 +408,7 @@ def test_the_laurel_schema_plans_reads_but_not_code_checks_or_abstract_types() -
 
 
 def test_the_plan_cache_is_bounded_and_remembers_documents_without_plans() -> None:
-    cache = PlanCache(TOY, maxsize=2)
+    cache = PlanCache(toy, maxsize=2)
     cache.learn("{ branch { title } }", None)
     cache.learn("{ __schema { queryType { name } } }", None)
     assert isinstance(cache.get("{ branch { title } }", None), Plan)
@@ -421,7 +422,7 @@ def test_the_plan_cache_is_bounded_and_remembers_documents_without_plans() -> No
 
 def test_a_document_that_keeps_failing_goes_to_strawberry_for_a_while() -> None:
     now = [100.0]
-    cache = PlanCache(TOY, clock=lambda: now[0])
+    cache = PlanCache(toy, clock=lambda: now[0])
     query = "{ branch { title } }"
     cache.learn(query, None)
     for _ in range(PlanCache.FAILURES_BEFORE_PAUSE - 1):
@@ -494,6 +495,37 @@ async def test_a_query_answered_once_is_answered_by_its_plan_after(
             "description:description:String,orderId:orderId:String,createdAt:createdAt:DateTime}}"
         ]
         assert len(kept_answers(edge.node)) == 1
+
+
+class CountingRequests(SchemaExtension):
+    """What a metrics or tracing extension would count: operations and executions."""
+
+    operations: ClassVar[list[str | None]] = []
+    executions: ClassVar[list[str | None]] = []
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        CountingRequests.operations.append(self.execution_context.query)
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        CountingRequests.executions.append(self.execution_context.query)
+        yield
+
+
+async def test_schema_extensions_see_every_request_planned_or_not(
+    api: Api, plan_answers: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await create_program(api)
+    member = await enroll(api)
+    api.check_plans = False  # counted here: the suite's own check would ask twice
+    monkeypatch.setattr(laurel_schema, "extensions", [*laurel_schema.extensions, CountingRequests])
+    CountingRequests.operations.clear()
+    CountingRequests.executions.clear()
+    for _ in range(3):
+        await api.data(MEMBER_STATUS, {"id": member["id"]})
+    assert len(plan_answers) == 2, "Strawberry answered the first, the plan the others"
+    assert CountingRequests.operations == [MEMBER_STATUS] * 3
+    assert CountingRequests.executions == [MEMBER_STATUS] * 3
 
 
 async def test_a_planned_query_that_fails_is_answered_by_strawberry_with_its_error(

@@ -37,6 +37,8 @@ from graphql import (
 from graphql.validation import NoSchemaIntrospectionCustomRule, validate
 from strawberry.extensions import MaskErrors, SchemaExtension
 
+from app.graphql.executor_adapter import graphql_schema
+
 logger = logging.getLogger("laurel.graphql")
 
 MAX_QUERY_COST = 5000
@@ -127,7 +129,9 @@ class IntrospectionForAdminsInProduction(SchemaExtension):
             and ("__schema" in query or "__type" in query)
         ):
             errors = validate(
-                self.execution_context.schema._schema, document, [NoSchemaIntrospectionCustomRule]
+                graphql_schema(self.execution_context.schema),
+                document,
+                [NoSchemaIntrospectionCustomRule],
             )
             if errors:
                 self.execution_context.pre_execution_errors = [

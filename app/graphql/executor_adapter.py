@@ -1,0 +1,288 @@
+"""Everything query plans (app/graphql/compiled.py) need from Strawberry beyond its documented
+API, in one place: the one module allowed to name Strawberry's internals.
+
+A plan calls Strawberry's own field resolvers and serialisers, so it needs what Strawberry's
+executor gives them: the graphql-core schema a `strawberry.Schema` wraps, the resolve-info
+class whose `operation_extensions` Strawberry's `Info.input_extensions` reads, and the facts
+Strawberry keeps on each converted field (its definition, whether its resolver is the default
+attribute read). Strawberry renames these between releases; tests/graphql/
+test_executor_adapter.py fails when one of them moves, and CI runs the suite against the newest
+Strawberry (.ci/run), so a drift shows up here and nowhere else.
+
+It also runs the schema extensions around a planned read, with the semantics of Strawberry's
+own runner: every extension's `on_operation` and `on_execute` hooks see the read, as they see
+any request, an extension that sets the result in `on_execute` (a cache) is obeyed, and
+`get_results` goes into the answer's `extensions`. `on_parse`
+and `on_validate` do not run again: a plan exists only for a document that was parsed and
+validated by the same extensions, from the same text, when it was planned.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
+from dataclasses import dataclass
+from inspect import isawaitable
+from typing import Any, Literal
+
+import strawberry
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    GraphQLField,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    OperationDefinitionNode,
+)
+from graphql.pyutils import Path
+from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
+
+# A release that moves these turns plans off, not the app: every request then goes to Strawberry.
+try:
+    from strawberry.resolvers import is_default_resolver
+    from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo
+    from strawberry.schema.schema_converter import GraphQLCoreConverter
+except ImportError:
+    INTERNALS_FOUND = False
+else:
+    INTERNALS_FOUND = True
+    _DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
+
+
+def graphql_schema(schema: strawberry.Schema) -> GraphQLSchema:
+    """The graphql-core schema Strawberry built and executes."""
+    return schema._schema
+
+
+@dataclass(frozen=True)
+class OperationFacts:
+    """What the resolvers of one operation may ask their `info` for (one per request)."""
+
+    schema: GraphQLSchema
+    operation: OperationDefinitionNode
+    variables: dict[str, Any]
+    context: Any
+    operation_extensions: dict[str, Any] | None
+
+
+def resolve_info(
+    facts: OperationFacts,
+    field_nodes: list[FieldNode],
+    return_type: GraphQLOutputType,
+    parent_type: GraphQLObjectType,
+    path: Path,
+) -> GraphQLResolveInfo[Any]:
+    """The info Strawberry's executor hands a field resolver (`build_resolve_info` of its
+    execution context): graphql-core's, plus the operation's extensions."""
+    return _OperationContextAwareGraphQLResolveInfo(  # type: ignore[return-value]
+        field_name=field_nodes[0].name.value,
+        field_nodes=field_nodes,
+        return_type=return_type,
+        parent_type=parent_type,
+        path=path,
+        schema=facts.schema,
+        fragments={},  # plans refuse documents with fragments
+        root_value=None,  # as Strawberry's view passes it
+        operation=facts.operation,
+        variable_values=facts.variables,
+        context=facts.context,
+        is_awaitable=isawaitable,
+        abort_signal=None,
+        async_helpers=None,
+        operation_extensions=facts.operation_extensions,  # type: ignore[arg-type]
+    )
+
+
+def strawberry_definition(holder: GraphQLField | GraphQLObjectType) -> Any:
+    """The Strawberry field or type a graphql-core field or object type was converted from."""
+    return holder.extensions.get(_DEFINITION)
+
+
+def reads_attribute_only(field: GraphQLField) -> bool:
+    """A field that only reads the attribute of its Python name: Strawberry's default resolver,
+    no resolver of its own, no field extensions and no permission classes (those run only
+    through `field.resolve`)."""
+    definition = strawberry_definition(field)
+    return (
+        field.resolve is not None
+        and is_default_resolver(field.resolve)
+        and definition is not None
+        and getattr(definition, "base_resolver", None) is None
+        and not getattr(definition, "extensions", None)
+        and not getattr(definition, "permission_classes", None)
+    )
+
+
+def python_name(field: GraphQLField) -> str | None:
+    """The attribute a plain field reads."""
+    name = getattr(strawberry_definition(field), "python_name", None)
+    return name if isinstance(name, str) else None
+
+
+def field_metadata(field: GraphQLField) -> Mapping[str, Any]:
+    """The `metadata` given to `strawberry.field`."""
+    metadata = getattr(strawberry_definition(field), "metadata", None)
+    return metadata if isinstance(metadata, Mapping) else {}
+
+
+def type_origin(object_type: GraphQLObjectType) -> type | None:
+    """The Python class of a Strawberry object type."""
+    origin = getattr(strawberry_definition(object_type), "origin", None)
+    return origin if isinstance(origin, type) else None
+
+
+def has_field_middleware(schema: strawberry.Schema) -> bool:
+    """Whether an extension wraps every resolver call (`resolve`): plans call resolvers
+    directly, past graphql-core's middleware, so they must then leave every document to
+    Strawberry."""
+    return any(
+        type(extension).resolve is not SchemaExtension.resolve
+        for extension in schema.get_extensions()
+    )
+
+
+def plans_supported(schema: strawberry.Schema) -> bool:
+    """Whether plans can answer for this schema with the installed Strawberry."""
+    return INTERNALS_FOUND and not has_field_middleware(schema)
+
+
+# How each extension class implements a hook: None where it keeps SchemaExtension's no-op.
+_HookKind = Literal["generator", "async generator", "coroutine", "function"]
+_hook_kinds: dict[tuple[type[SchemaExtension], str], _HookKind | None] = {}
+
+
+def _hook_kind(cls: type[SchemaExtension], name: str) -> _HookKind | None:
+    key = (cls, name)
+    if key in _hook_kinds:
+        return _hook_kinds[key]
+    hook = getattr(cls, name)
+    kind: _HookKind | None
+    if hook is getattr(SchemaExtension, name):
+        kind = None
+    elif inspect.isgeneratorfunction(hook):
+        kind = "generator"
+    elif inspect.isasyncgenfunction(hook):
+        kind = "async generator"
+    elif inspect.iscoroutinefunction(hook):
+        kind = "coroutine"
+    else:
+        kind = "function"
+    _hook_kinds[key] = kind
+    return kind
+
+
+class _Hooks:
+    """One lifecycle hook (`on_operation`, `on_execute`) of each extension around a block, with
+    Strawberry's semantics: entered in the extensions' order, left in the reverse order, a
+    function hook called on entry. Strawberry's own runner wraps each hook in a context manager
+    and an exit stack on every request, which costs a planned read about a fifth of its time
+    (scripts/bench-reads); this drives the generators directly. When the block is interrupted
+    (a cancelled request), every hook entered is closed, so its `finally` runs."""
+
+    def __init__(self, extensions: list[SchemaExtension], name: str) -> None:
+        self._extensions = extensions
+        self._name = name
+        self._entered: list[Generator[None, None, None] | AsyncGenerator[None, None]] = []
+
+    async def enter(self) -> None:
+        for extension in self._extensions:
+            kind = _hook_kind(type(extension), self._name)
+            if kind is None:
+                continue
+            hook = getattr(extension, self._name)()  # a plain function hook has now run
+            if kind == "generator":
+                next(hook)
+                self._entered.append(hook)
+            elif kind == "async generator":
+                await hook.__anext__()
+                self._entered.append(hook)
+            elif kind == "coroutine":
+                await hook
+
+    async def leave(self) -> None:
+        while self._entered:
+            hook = self._entered.pop()
+            if isinstance(hook, Generator):
+                for _ in hook:
+                    raise RuntimeError(f"{self._name} of {hook} yielded twice")
+            else:
+                async for _ in hook:
+                    raise RuntimeError(f"{self._name} of {hook} yielded twice")
+
+    async def close(self) -> None:
+        while self._entered:
+            hook = self._entered.pop()
+            if isinstance(hook, Generator):
+                hook.close()
+            else:
+                await hook.aclose()
+
+
+class NoResultError(Exception):
+    """The execution inside the extensions' hooks gave no answer; Strawberry will."""
+
+
+@dataclass(frozen=True)
+class ObservedAnswer:
+    data: dict[str, Any]
+    extensions: dict[str, Any]
+
+
+async def run_observed(
+    schema: strawberry.Schema,
+    *,
+    query: str,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: dict[str, Any],
+    context: Any,
+    operation_extensions: dict[str, Any] | None,
+    execute: Callable[[], Awaitable[dict[str, Any] | None]],
+) -> ObservedAnswer:
+    """`execute` (a plan: the data, or None where it gives up) inside the `on_operation` and
+    `on_execute` hooks of the schema's extensions, as Strawberry's `Schema.execute` runs its
+    executor; NoResultError when there is no answer without errors to give."""
+    execution_context = ExecutionContext(
+        query=query,
+        schema=schema,
+        allowed_operations=(OperationType.QUERY,),
+        context=context,
+        variables=variables,
+        provided_operation_name=operation_name,
+        operation_extensions=operation_extensions,
+    )
+    execution_context.graphql_document = document
+    extensions = schema.get_extensions()
+    for extension in extensions:
+        extension.execution_context = execution_context
+    operation = _Hooks(extensions, "on_operation")
+    executing = _Hooks(extensions, "on_execute")
+    try:
+        await operation.enter()
+        await executing.enter()
+        if not execution_context.result:
+            data = await execute()
+            if data is not None:
+                execution_context.result = ExecutionResult(data=data)
+        await executing.leave()
+        await operation.leave()
+    except BaseException:
+        await executing.close()
+        await operation.close()
+        raise
+    # graphql-core's result, or Strawberry's if an extension set one: both have these two.
+    data = getattr(execution_context.result, "data", None)
+    if getattr(execution_context.result, "errors", None) or not isinstance(data, dict):
+        raise NoResultError
+    results: dict[str, Any] = {}
+    for extension in extensions:
+        if _hook_kind(type(extension), "get_results") is not None:
+            found = extension.get_results()
+            results.update(await found if isawaitable(found) else found)
+    results.update(execution_context.extensions_results)
+    return ObservedAnswer(data, results)
