@@ -66,7 +66,8 @@ class RowMapper(Generic[RecordT]):
     """Makes `record_type` from a row whose keys are its field names.
 
     `renamed` maps a field to the column it comes from when the two differ (an aliased join).
-    `columns` is the SELECT list in field order, so a query and its record cannot drift apart.
+    `columns` is the SELECT list in field order, so a query and its record cannot drift apart;
+    `column_names` the same list for a queryset's `.values(*column_names)`.
     """
 
     def __init__(self, record_type: type[RecordT], *, renamed: Mapping[str, str] | None = None):
@@ -80,7 +81,8 @@ class RowMapper(Generic[RecordT]):
             for field in dataclasses.fields(record_type)
             if field.init
         )
-        self.columns = ", ".join(column for _, column, _ in self._fields)
+        self.column_names = tuple(column for _, column, _ in self._fields)
+        self.columns = ", ".join(self.column_names)
 
     def __call__(self, row: Mapping[str, Any]) -> RecordT:
         return self._record_type(

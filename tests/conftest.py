@@ -32,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.context import TortoiseContext
 
 from app import db as app_db
@@ -81,6 +82,10 @@ async def _tortoise_context() -> AsyncIterator[None]:
     """
     context = TortoiseContext()
     context.__enter__()
+    # Tortoise keeps each model's INSERT and UPDATE text per connection name, not per
+    # database: the last test's "default" may have been the other backend, with its own
+    # placeholders. A server process talks to one database and never sees this.
+    EXECUTOR_CACHE.clear()
     try:
         yield
     finally:

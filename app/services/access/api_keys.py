@@ -7,16 +7,12 @@ from datetime import datetime
 
 from app.auth.api_keys import KeyKind, display_prefix, generate_secret, hash_secret
 from app.db import (
-    as_datetime,
-    as_optional_datetime,
-    connection,
-    execute,
-    fetch_all,
-    fetch_one,
     utc_now,
 )
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.validation import NAME_MAX, Checker
+from app.models import ApiKey
+from app.rows import RowMapper
 from app.services.programs.service import require_program
 
 
@@ -48,15 +44,16 @@ async def create_api_key(kind: KeyKind, program_slug: str | None, name: str) -> 
         program_id = (await require_program(program_slug, None, ["program"])).id
     secret = generate_secret(kind)
     prefix = display_prefix(secret, kind)
-    row = await fetch_one(
-        connection(),
-        "INSERT INTO api_keys (kind, program_id, name, key_hash, display_prefix, created_at,"
-        " revoked_at) VALUES (?, ?, ?, ?, ?, ?, NULL) RETURNING id",
-        (kind.value, program_id, clean_name, hash_secret(secret), prefix, utc_now()),
+    created = await ApiKey.create(
+        kind=kind.value,
+        program_id=program_id,
+        name=clean_name,
+        key_hash=hash_secret(secret),
+        display_prefix=prefix,
+        created_at=utc_now(),
     )
-    assert row is not None
     return CreatedApiKey(
-        id=int(row["id"]),
+        id=created.id,
         kind=kind,
         program_id=program_id,
         name=clean_name,
@@ -76,33 +73,18 @@ class ApiKeyListing:
     revoked_at: datetime | None
 
 
+_listing = RowMapper(ApiKeyListing)
+
+
 async def list_api_keys() -> list[ApiKeyListing]:
-    rows = await fetch_all(
-        connection(),
-        "SELECT k.id, k.kind, p.slug, k.name, k.display_prefix, k.created_at, k.revoked_at"
-        " FROM api_keys k LEFT JOIN programs p ON p.id = k.program_id ORDER BY k.id",
-    )
-    return [
-        ApiKeyListing(
-            id=int(row["id"]),
-            kind=KeyKind(row["kind"]),
-            program_slug=row["slug"],
-            name=row["name"],
-            display_prefix=row["display_prefix"],
-            created_at=as_datetime(row["created_at"]),
-            revoked_at=as_optional_datetime(row["revoked_at"]),
-        )
-        for row in rows
-    ]
+    own_columns = [name for name in _listing.column_names if name != "program_slug"]
+    rows = await ApiKey.all().order_by("id").values(*own_columns, program_slug="program__slug")
+    return _listing.all(rows)
 
 
 async def revoke_api_key(key_id: int) -> None:
     """Revoke a key; servers stop accepting it within LAUREL_API_KEY_CACHE_SECONDS."""
-    revoked = await execute(
-        connection(),
-        "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-        (utc_now(), key_id),
-    )
+    revoked = await ApiKey.filter(id=key_id, revoked_at__isnull=True).update(revoked_at=utc_now())
     if revoked == 0:
         raise DomainError(ErrorCode.INVALID_ID, f"no active API key with id {key_id}", ["id"])
 
@@ -115,11 +97,8 @@ async def set_rate_limit(key_id: int, per_second: float | None, burst: int | Non
     """Give a key its own token bucket; None for both returns it to its kind's default.
     Servers apply it within LAUREL_API_KEY_CACHE_SECONDS."""
     check_rate_limit(per_second, burst)
-    changed = await execute(
-        connection(),
-        "UPDATE api_keys SET rate_limit_per_second = ?, rate_limit_burst = ? WHERE id = ?"
-        " AND revoked_at IS NULL",
-        (per_second, burst, key_id),
+    changed = await ApiKey.filter(id=key_id, revoked_at__isnull=True).update(
+        rate_limit_per_second=per_second, rate_limit_burst=burst
     )
     if changed == 0:
         raise DomainError(ErrorCode.INVALID_ID, f"no active API key with id {key_id}", ["id"])

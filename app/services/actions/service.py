@@ -12,7 +12,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import as_datetime, connection, fetch_all, fetch_one, in_transaction, utc_now
+from app.db import as_datetime, connection, fetch_one, in_transaction, utc_now
 from app.domain.actions import (
     QUALIFIED_ACTIONS,
     ActionKind,
@@ -24,10 +24,12 @@ from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
 from app.domain.validation import EXTERNAL_ID_MAX, IDEMPOTENCY_KEY_MAX, NAME_MAX, Checker
+from app.models import ActionRule
 from app.rows import RowMapper
 from app.services.core import idempotency
 from app.services.core.events import append_event
 from app.services.core.idempotency import IdempotentRequest, run_once
+from app.services.core.models import read_row, row_of
 from app.services.ledger.service import Movement, expiry_settings, lock_member, post_movement
 from app.services.members.service import MemberRecord, require_member
 from app.services.programs.service import ProgramScope, require_program
@@ -129,28 +131,15 @@ async def create_action_rule(program_slug: str, data: ActionRuleInput) -> Action
     program = await require_program(program_slug, None)
     now = utc_now()
     async with in_transaction() as conn:
-        row = await fetch_one(
-            conn,
-            "INSERT INTO action_rules (program_id, name, action, qualifier, points, frequency,"
-            " frequency_limit, cap_points, paused, created_at, updated_at, self_service)"
-            f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_record.columns}",
-            (
-                program.id,
-                name,
-                data.action.value,
-                qualifier,
-                data.points,
-                data.frequency.value,
-                data.frequency_limit,
-                data.cap_points,
-                False,
-                now,
-                now,
-                data.self_service,
-            ),
+        created = await ActionRule.create(
+            using_db=conn,
+            **_definition(data, name, qualifier),
+            program_id=program.id,
+            paused=False,
+            created_at=now,
+            updated_at=now,
         )
-        assert row is not None
-        record = _record(row)
+        record = _record(row_of(created, _record.column_names))
         await _announce(conn, record, "action_rule.created", now)
     return record
 
@@ -168,61 +157,54 @@ async def _announce(
     )
 
 
+def _definition(data: ActionRuleInput, name: str, qualifier: str) -> dict[str, Any]:
+    """The columns a rule's definition sets."""
+    return {
+        "name": name,
+        "action": data.action.value,
+        "qualifier": qualifier,
+        "points": data.points,
+        "frequency": data.frequency.value,
+        "frequency_limit": data.frequency_limit,
+        "cap_points": data.cap_points,
+        "self_service": data.self_service,
+    }
+
+
 async def update_action_rule(rule_id: int, data: ActionRuleInput) -> ActionRuleRecord:
     """Replace a rule's definition; what it awarded stays, and counts toward its new limits."""
     name, qualifier = _validated(data)
     now = utc_now()
     async with in_transaction() as conn:
-        row = await fetch_one(
-            conn,
-            "UPDATE action_rules SET name = ?, action = ?, qualifier = ?, points = ?,"
-            " frequency = ?, frequency_limit = ?, cap_points = ?, updated_at = ?,"
-            f" self_service = ? WHERE id = ? RETURNING {_record.columns}",
-            (
-                name,
-                data.action.value,
-                qualifier,
-                data.points,
-                data.frequency.value,
-                data.frequency_limit,
-                data.cap_points,
-                now,
-                data.self_service,
-                rule_id,
-            ),
+        record = await _updated_rule(
+            conn, rule_id, **_definition(data, name, qualifier), updated_at=now
         )
-        if row is None:
-            raise DomainError(ErrorCode.RULE_NOT_FOUND, "no such action rule", ["input", "id"])
-        record = _record(row)
         await _announce(conn, record, "action_rule.updated", now)
     return record
 
 
 async def set_action_rule_paused(rule_id: int, paused: bool) -> ActionRuleRecord:
-    row = await fetch_one(
-        connection(),
-        "UPDATE action_rules SET paused = ?, updated_at = ? WHERE id = ?"
-        f" RETURNING {_record.columns}",
-        (paused, utc_now(), rule_id),
-    )
-    if row is None:
+    async with in_transaction() as conn:
+        return await _updated_rule(conn, rule_id, paused=paused, updated_at=utc_now())
+
+
+async def _updated_rule(conn: BaseDBAsyncClient, rule_id: int, **changes: Any) -> ActionRuleRecord:
+    if not await ActionRule.filter(id=rule_id).using_db(conn).update(**changes):
         raise DomainError(ErrorCode.RULE_NOT_FOUND, "no such action rule", ["input", "id"])
+    row = await read_row(ActionRule, conn, _record.column_names, id=rule_id)
+    assert row is not None
     return _record(row)
 
 
 async def list_action_rules(program_id: int) -> list[ActionRuleRecord]:
-    rows = await fetch_all(
-        connection(),
-        f"SELECT {_record.columns} FROM action_rules WHERE program_id = ? ORDER BY id",
-        (program_id,),
+    rows = (
+        await ActionRule.filter(program_id=program_id).order_by("id").values(*_record.column_names)
     )
     return _record.all(rows)
 
 
 async def get_action_rule(rule_id: int, scope: ProgramScope) -> ActionRuleRecord | None:
-    row = await fetch_one(
-        connection(), f"SELECT {_record.columns} FROM action_rules WHERE id = ?", (rule_id,)
-    )
+    row = await read_row(ActionRule, connection(), _record.column_names, id=rule_id)
     if row is None or (scope is not None and int(row["program_id"]) != scope):
         return None
     return _record(row)

@@ -51,6 +51,7 @@ from app.domain.money import MAX_AMOUNT_MINOR, is_known_currency
 from app.domain.rewards import RewardUnavailable
 from app.domain.tiers import MAX_TIER_MULTIPLIER, TierChangeReason
 from app.domain.validation import IDEMPOTENCY_KEY_MAX, NAME_MAX, Checker
+from app.models import MembershipPlan, Tier
 from app.rows import RowMapper
 from app.services.core.events import append_event
 from app.services.core.idempotency import IdempotentRequest, run_once
@@ -105,6 +106,7 @@ PLAN_FROM = " FROM membership_plans p LEFT JOIN tiers t ON t.id = p.tier_id"
 
 
 plan_row = RowMapper(PlanRecord)
+_PLAN_OWN_COLUMNS = [name for name in plan_row.column_names if name != "tier_name"]
 membership_row = RowMapper(MembershipRecord)
 
 
@@ -174,15 +176,16 @@ async def upsert_plan(data: UpsertPlanInput) -> PlanRecord:
     conn = connection()
     tier_id = None
     if data.tier_name is not None:
-        tier = await fetch_one(
-            conn,
-            "SELECT id FROM tiers WHERE program_id = ? AND name = ? AND retired_at IS NULL",
-            (program.id, data.tier_name.strip()),
+        tiers = (
+            await Tier.filter(
+                program_id=program.id, name=data.tier_name.strip(), retired_at__isnull=True
+            )
+            .using_db(conn)
+            .values("id")
         )
-        if tier is None:
+        tier_id = int(tiers[0]["id"]) if tiers else None
+        if tier_id is None:
             check.add(ErrorCode.TIER_NOT_FOUND, "no such active tier", ["input", "tierName"])
-        else:
-            tier_id = int(tier["id"])
     if data.welcome_reward_id is not None:
         try:
             await require_giftable_reward(
@@ -206,7 +209,8 @@ async def upsert_plan(data: UpsertPlanInput) -> PlanRecord:
         data.welcome_reward_id,
         data.active,
     )
-    # One statement: two first upserts of a code at once both succeed, the later one winning.
+    # One INSERT ... ON CONFLICT statement, kept as SQL rather than a read then a create or
+    # an update: two first upserts of a code at once both succeed, the later one winning.
     await execute(
         connection(),
         "INSERT INTO membership_plans (name, fee_minor, currency, interval, trial_days,"
@@ -231,31 +235,31 @@ def _perks_json(perks: list[str]) -> str:
     return json.dumps(perks, separators=(",", ":"))
 
 
-async def _plan_by_code(conn: BaseDBAsyncClient, program_id: int, code: str) -> PlanRecord | None:
-    row = await fetch_one(
-        conn,
-        f"SELECT {PLAN_COLUMNS}{PLAN_FROM} WHERE p.program_id = ? AND p.code = ?",
-        (program_id, code),
+async def _plans(conn: BaseDBAsyncClient, **filters: Any) -> list[PlanRecord]:
+    """Plans by `filters`, each with its tier's name (None for a plan that names no tier)."""
+    rows = (
+        await MembershipPlan.filter(**filters)
+        .using_db(conn)
+        .order_by("id")
+        .values(*_PLAN_OWN_COLUMNS, tier_name="tier__name")
     )
-    return None if row is None else plan_row(row)
+    return plan_row.all(rows)
+
+
+async def _plan_by_code(conn: BaseDBAsyncClient, program_id: int, code: str) -> PlanRecord | None:
+    plans = await _plans(conn, program_id=program_id, code=code)
+    return plans[0] if plans else None
 
 
 async def get_plan(plan_id: int, scope: ProgramScope = None) -> PlanRecord | None:
-    row = await fetch_one(
-        connection(), f"SELECT {PLAN_COLUMNS}{PLAN_FROM} WHERE p.id = ?", (plan_id,)
-    )
-    if row is None or (scope is not None and int(row["program_id"]) != scope):
+    plans = await _plans(connection(), id=plan_id)
+    if not plans or (scope is not None and plans[0].program_id != scope):
         return None
-    return plan_row(row)
+    return plans[0]
 
 
 async def list_plans(program_id: int) -> list[PlanRecord]:
-    rows = await fetch_all(
-        connection(),
-        f"SELECT {PLAN_COLUMNS}{PLAN_FROM} WHERE p.program_id = ? ORDER BY p.id",
-        (program_id,),
-    )
-    return plan_row.all(rows)
+    return await _plans(connection(), program_id=program_id)
 
 
 async def memberships_of(member_id: int) -> list[MembershipRecord]:

@@ -6,7 +6,6 @@ breakdown is stored with it, so changing a rule later never changes what an orde
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -19,7 +18,6 @@ from app.db import (
     as_optional_datetime,
     connection,
     fetch_all,
-    fetch_one,
     from_json,
     in_transaction,
     utc_now,
@@ -29,7 +27,9 @@ from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
 from app.domain.money import MAX_AMOUNT_MINOR
 from app.domain.validation import EXTERNAL_ID_MAX, NAME_MAX, Checker
+from app.models import EarningRule
 from app.services.core.events import append_event
+from app.services.core.models import read_row, row_of
 from app.services.programs.service import require_program
 
 MAX_BONUS_POINTS = 1_000_000
@@ -37,11 +37,31 @@ MAX_PRIORITY = 1000
 MAX_FILTER_ENTRIES = 1000
 EARLIEST_RULE_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_RULE_TIME = datetime(2200, 1, 1, tzinfo=UTC)
-_COLUMNS = (
-    "id, program_id, name, kind, multiplier, points, priority, exclusive, minimum_order_minor,"
-    " include_skus, include_categories, exclude_skus, exclude_categories, starts_at, ends_at,"
-    " paused, created_at, updated_at, eligible_tiers, eligible_segments"
+# What an EarningRuleRecord is made from: the SELECT list of the rules every order is evaluated
+# with, and the `.values()` of the admin paths.
+_FIELDS = (
+    "id",
+    "program_id",
+    "name",
+    "kind",
+    "multiplier",
+    "points",
+    "priority",
+    "exclusive",
+    "minimum_order_minor",
+    "include_skus",
+    "include_categories",
+    "exclude_skus",
+    "exclude_categories",
+    "starts_at",
+    "ends_at",
+    "paused",
+    "created_at",
+    "updated_at",
+    "eligible_tiers",
+    "eligible_segments",
 )
+_COLUMNS = ", ".join(_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -119,18 +139,14 @@ async def active_purchase_rules(program_id: int) -> list[PurchaseRule]:
 
 
 async def list_earning_rules(program_id: int) -> list[EarningRuleRecord]:
-    rows = await fetch_all(
-        connection(),
-        f"SELECT {_COLUMNS} FROM earning_rules WHERE program_id = ? ORDER BY priority DESC, id",
-        (program_id,),
+    rows = (
+        await EarningRule.filter(program_id=program_id).order_by("-priority", "id").values(*_FIELDS)
     )
     return [_record(row) for row in rows]
 
 
 async def get_earning_rule(rule_id: int, program_scope: int | None) -> EarningRuleRecord | None:
-    row = await fetch_one(
-        connection(), f"SELECT {_COLUMNS} FROM earning_rules WHERE id = ?", (rule_id,)
-    )
+    row = await read_row(EarningRule, connection(), _FIELDS, id=rule_id)
     if row is None or (program_scope is not None and int(row["program_id"]) != program_scope):
         return None
     return _record(row)
@@ -215,22 +231,30 @@ def _validated(data: RuleInput) -> tuple[str, str | None, list[frozenset[str]]]:
     return name, multiplier, filters
 
 
-def _row_values(
+def _definition(
     data: RuleInput, name: str, multiplier: str | None, filters: list[frozenset[str]]
-) -> tuple[Any, ...]:
-    return (
-        name,
-        data.kind.value,
-        multiplier,
-        data.points,
-        data.priority,
-        data.exclusive,
-        data.minimum_order_minor,
-        *(json.dumps(sorted(values)) for values in filters[:4]),
-        None if data.starts_at is None else data.starts_at.astimezone(UTC),
-        None if data.ends_at is None else data.ends_at.astimezone(UTC),
-        *(json.dumps(sorted(values)) for values in filters[4:]),
-    )
+) -> dict[str, Any]:
+    """The columns a rule's definition sets."""
+    include_skus, include_categories, exclude_skus, exclude_categories, tiers, segments = [
+        sorted(values) for values in filters
+    ]
+    return {
+        "name": name,
+        "kind": data.kind.value,
+        "multiplier": multiplier,
+        "points": data.points,
+        "priority": data.priority,
+        "exclusive": data.exclusive,
+        "minimum_order_minor": data.minimum_order_minor,
+        "include_skus": include_skus,
+        "include_categories": include_categories,
+        "exclude_skus": exclude_skus,
+        "exclude_categories": exclude_categories,
+        "starts_at": None if data.starts_at is None else data.starts_at.astimezone(UTC),
+        "ends_at": None if data.ends_at is None else data.ends_at.astimezone(UTC),
+        "eligible_tiers": tiers,
+        "eligible_segments": segments,
+    }
 
 
 async def create_earning_rule(program_slug: str, data: RuleInput) -> EarningRuleRecord:
@@ -238,18 +262,15 @@ async def create_earning_rule(program_slug: str, data: RuleInput) -> EarningRule
     program = await require_program(program_slug, None)
     now = utc_now()
     async with in_transaction() as conn:
-        row = await fetch_one(
-            conn,
-            "INSERT INTO earning_rules (name, kind, multiplier, points, priority, exclusive,"
-            " minimum_order_minor, include_skus, include_categories, exclude_skus,"
-            " exclude_categories, starts_at, ends_at, eligible_tiers, eligible_segments,"
-            " program_id, paused, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            f" RETURNING {_COLUMNS}",
-            (*_row_values(data, name, multiplier, filters), program.id, False, now, now),
+        created = await EarningRule.create(
+            using_db=conn,
+            **_definition(data, name, multiplier, filters),
+            program_id=program.id,
+            paused=False,
+            created_at=now,
+            updated_at=now,
         )
-        assert row is not None
-        record = _record(row)
+        record = _record(row_of(created, _FIELDS))
         await _rule_event(conn, record, "earning_rule.created", now)
     return record
 
@@ -259,18 +280,9 @@ async def update_earning_rule(rule_id: int, data: RuleInput) -> EarningRuleRecor
     name, multiplier, filters = _validated(data)
     now = utc_now()
     async with in_transaction() as conn:
-        row = await fetch_one(
-            conn,
-            "UPDATE earning_rules SET name = ?, kind = ?, multiplier = ?, points = ?,"
-            " priority = ?, exclusive = ?, minimum_order_minor = ?, include_skus = ?,"
-            " include_categories = ?, exclude_skus = ?, exclude_categories = ?, starts_at = ?,"
-            " ends_at = ?, eligible_tiers = ?, eligible_segments = ?, updated_at = ?"
-            f" WHERE id = ? RETURNING {_COLUMNS}",
-            (*_row_values(data, name, multiplier, filters), now, rule_id),
+        record = await _updated_rule(
+            conn, rule_id, **_definition(data, name, multiplier, filters), updated_at=now
         )
-        if row is None:
-            raise DomainError(ErrorCode.RULE_NOT_FOUND, "no such earning rule", ["input", "id"])
-        record = _record(row)
         await _rule_event(conn, record, "earning_rule.updated", now)
     return record
 
@@ -278,19 +290,19 @@ async def update_earning_rule(rule_id: int, data: RuleInput) -> EarningRuleRecor
 async def set_earning_rule_paused(rule_id: int, paused: bool) -> EarningRuleRecord:
     now = utc_now()
     async with in_transaction() as conn:
-        row = await fetch_one(
-            conn,
-            "UPDATE earning_rules SET paused = ?, updated_at = ? WHERE id = ?"
-            f" RETURNING {_COLUMNS}",
-            (paused, now, rule_id),
-        )
-        if row is None:
-            raise DomainError(ErrorCode.RULE_NOT_FOUND, "no such earning rule", ["input", "id"])
-        record = _record(row)
+        record = await _updated_rule(conn, rule_id, paused=paused, updated_at=now)
         await _rule_event(
             conn, record, "earning_rule.paused" if paused else "earning_rule.resumed", now
         )
     return record
+
+
+async def _updated_rule(conn: BaseDBAsyncClient, rule_id: int, **changes: Any) -> EarningRuleRecord:
+    if not await EarningRule.filter(id=rule_id).using_db(conn).update(**changes):
+        raise DomainError(ErrorCode.RULE_NOT_FOUND, "no such earning rule", ["input", "id"])
+    row = await read_row(EarningRule, conn, _FIELDS, id=rule_id)
+    assert row is not None
+    return _record(row)
 
 
 async def _rule_event(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -11,13 +10,13 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
 
 from app.db import (
     as_datetime,
     as_optional_datetime,
     connection,
     execute,
-    fetch_all,
     fetch_one,
     from_json,
     in_transaction,
@@ -51,7 +50,9 @@ from app.domain.validation import (
     Checker,
     is_lookup_text,
 )
+from app.models import Program
 from app.services.core.events import append_event
+from app.services.core.models import read_row, row_of
 
 
 class RefundShortfallPolicy(StrEnum):
@@ -64,14 +65,38 @@ class RefundShortfallPolicy(StrEnum):
 # The programs a caller may see: one program id for a program's key, None for an admin.
 ProgramScope = int | None
 
-PROGRAM_COLUMNS = (
-    "id, slug, name, currency, points_per_currency_unit, active, created_at, rounding,"
-    " count_shipping, count_tax, minimum_order_minor, excluded_skus, excluded_categories,"
-    " pending_days, time_zone, expiry_policy, expiry_lifetime, expiry_lifetime_unit,"
-    " expiry_round_to, inactivity_months, expiry_since, expiry_warning_days,"
-    " refund_shortfall_policy, exchange_rates, earn_on_points_payments, cors_origins,"
-    " member_token_max_seconds"
+# What a ProgramRecord is made from: the SELECT list of the hot reads (every order and request
+# names its program) and the `.values()` of the admin paths.
+_FIELDS = (
+    "id",
+    "slug",
+    "name",
+    "currency",
+    "points_per_currency_unit",
+    "active",
+    "created_at",
+    "rounding",
+    "count_shipping",
+    "count_tax",
+    "minimum_order_minor",
+    "excluded_skus",
+    "excluded_categories",
+    "pending_days",
+    "time_zone",
+    "expiry_policy",
+    "expiry_lifetime",
+    "expiry_lifetime_unit",
+    "expiry_round_to",
+    "inactivity_months",
+    "expiry_since",
+    "expiry_warning_days",
+    "refund_shortfall_policy",
+    "exchange_rates",
+    "earn_on_points_payments",
+    "cors_origins",
+    "member_token_max_seconds",
 )
+PROGRAM_COLUMNS = ", ".join(_FIELDS)
 MAX_PENDING_DAYS = 365
 MAX_EXCLUDED = 1000
 
@@ -198,13 +223,8 @@ async def require_program(
 
 
 async def list_programs(scope: ProgramScope) -> list[ProgramRecord]:
-    if scope is None:
-        rows = await fetch_all(connection(), f"SELECT {PROGRAM_COLUMNS} FROM programs ORDER BY id")
-    else:
-        rows = await fetch_all(
-            connection(), f"SELECT {PROGRAM_COLUMNS} FROM programs WHERE id = ?", (scope,)
-        )
-    return [program_row(row) for row in rows]
+    programs = Program.all() if scope is None else Program.filter(id=scope)
+    return [program_row(row) for row in await programs.order_by("id").values(*_FIELDS)]
 
 
 async def create_program(data: CreateProgramInput) -> ProgramRecord:
@@ -254,31 +274,24 @@ async def create_program(data: CreateProgramInput) -> ProgramRecord:
     now = utc_now()
     try:
         async with in_transaction() as conn:
-            row = await fetch_one(
-                conn,
-                "INSERT INTO programs (slug, name, currency, points_per_currency_unit, active,"
-                " created_at, rounding, count_shipping, count_tax, minimum_order_minor,"
-                " excluded_skus, excluded_categories, pending_days, time_zone)"
-                f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {PROGRAM_COLUMNS}",
-                (
-                    slug,
-                    name,
-                    currency,
-                    data.points_per_currency_unit,
-                    True,
-                    now,
-                    data.rounding.value,
-                    data.count_shipping,
-                    data.count_tax,
-                    data.minimum_order_minor,
-                    json.dumps(sorted(excluded_skus)),
-                    json.dumps(sorted(excluded_categories)),
-                    data.pending_days,
-                    data.time_zone.strip(),
-                ),
+            created = await Program.create(
+                using_db=conn,
+                slug=slug,
+                name=name,
+                currency=currency,
+                points_per_currency_unit=data.points_per_currency_unit,
+                active=True,
+                created_at=now,
+                rounding=data.rounding.value,
+                count_shipping=data.count_shipping,
+                count_tax=data.count_tax,
+                minimum_order_minor=data.minimum_order_minor,
+                excluded_skus=sorted(excluded_skus),
+                excluded_categories=sorted(excluded_categories),
+                pending_days=data.pending_days,
+                time_zone=data.time_zone.strip(),
             )
-            assert row is not None
-            program = program_row(row)
+            program = program_row(row_of(created, _FIELDS))
             await append_event(
                 conn,
                 program_id=program.id,
@@ -451,12 +464,11 @@ async def update_program_settings(data: UpdateProgramSettingsInput) -> ProgramRe
     check.raise_if_any()
     now = utc_now()
     async with in_transaction() as conn:
-        # Lock the row: two admins changing expiry at once must not both re-date the lots.
-        locked = await fetch_one(
-            conn,
-            f"UPDATE programs SET name = name WHERE id = ? RETURNING {PROGRAM_COLUMNS}",
-            (program.id,),
-        )
+        rows = Program.filter(id=program.id).using_db(conn)
+        # Lock the row with a write (on SQLite too, where there is no FOR UPDATE): two admins
+        # changing expiry at once must not both re-date the lots.
+        await rows.update(name=F("name"))
+        locked = await read_row(Program, conn, _FIELDS, id=program.id)
         assert locked is not None
         current = program_row(locked)
         zone = current.time_zone if data.time_zone is None else data.time_zone.strip()
@@ -465,37 +477,30 @@ async def update_program_settings(data: UpdateProgramSettingsInput) -> ProgramRe
             expiry = _next_expiry(expiry, data.expiry, now)
         if data.expiry_warning_days is not None:
             expiry = replace(expiry, warning_days=data.expiry_warning_days)
-        row = await fetch_one(
-            conn,
-            "UPDATE programs SET name = ?, time_zone = ?, pending_days = ?, expiry_policy = ?,"
-            " expiry_lifetime = ?, expiry_lifetime_unit = ?, expiry_round_to = ?,"
-            " inactivity_months = ?, expiry_since = ?, expiry_warning_days = ?,"
-            " refund_shortfall_policy = ?, exchange_rates = ?, earn_on_points_payments = ?,"
-            " cors_origins = ?, member_token_max_seconds = ?"
-            f" WHERE id = ? RETURNING {PROGRAM_COLUMNS}",
-            (
-                current.name if name is None else name,
-                zone,
-                current.pending_days if data.pending_days is None else data.pending_days,
-                expiry.policy.value,
-                expiry.lifetime,
-                expiry.unit.value,
-                expiry.round_to.value,
-                expiry.inactivity_months,
-                expiry.since,
-                expiry.warning_days,
-                (data.refund_shortfall_policy or current.refund_shortfall_policy).value,
-                json.dumps(current.exchange_rates if rates is None else rates, sort_keys=True),
-                current.earn_on_points_payments
-                if data.earn_on_points_payments is None
-                else data.earn_on_points_payments,
-                json.dumps(sorted(current.cors_origins if origins is None else origins)),
-                current.member_token_max_seconds
-                if data.member_token_max_seconds is None
-                else data.member_token_max_seconds,
-                program.id,
-            ),
+        await rows.update(
+            name=current.name if name is None else name,
+            time_zone=zone,
+            pending_days=current.pending_days if data.pending_days is None else data.pending_days,
+            expiry_policy=expiry.policy.value,
+            expiry_lifetime=expiry.lifetime,
+            expiry_lifetime_unit=expiry.unit.value,
+            expiry_round_to=expiry.round_to.value,
+            inactivity_months=expiry.inactivity_months,
+            expiry_since=expiry.since,
+            expiry_warning_days=expiry.warning_days,
+            refund_shortfall_policy=(
+                data.refund_shortfall_policy or current.refund_shortfall_policy
+            ).value,
+            exchange_rates=current.exchange_rates if rates is None else rates,
+            earn_on_points_payments=current.earn_on_points_payments
+            if data.earn_on_points_payments is None
+            else data.earn_on_points_payments,
+            cors_origins=sorted(current.cors_origins if origins is None else origins),
+            member_token_max_seconds=current.member_token_max_seconds
+            if data.member_token_max_seconds is None
+            else data.member_token_max_seconds,
         )
+        row = await read_row(Program, conn, _FIELDS, id=program.id)
         assert row is not None
         updated = program_row(row)
         await _redate_lots(conn, current.expiry, updated.expiry, program.id, now)

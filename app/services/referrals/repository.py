@@ -22,6 +22,7 @@ from app.domain.referrals import (
     SignalKind,
     normalise_email,
 )
+from app.models import ReferralSettings
 from app.rows import Keyset, RecordT, RowMapper
 from app.services.referrals.records import (
     Friend,
@@ -86,6 +87,8 @@ async def lock_settings(
 ) -> ReferralSettingsRecord:
     """The program's settings row, locked; made from the defaults with `salt` if it had none."""
     defaults = default_settings(program_id)
+    # One INSERT ... ON CONFLICT statement, not a read then a create: two first saves of a
+    # program's settings at once must not both insert (or one fail on the unique program_id).
     await fetch_one(
         conn,
         f"INSERT INTO referral_settings (program_id, {', '.join(_SETTABLE)}, signal_salt,"
@@ -112,18 +115,13 @@ async def lock_settings(
 async def save_settings(
     conn: BaseDBAsyncClient, settings: ReferralSettingsRecord, now: datetime
 ) -> ReferralSettingsRecord:
-    row = await fetch_one(
-        conn,
-        f"UPDATE referral_settings SET {', '.join(f'{name} = ?' for name in _SETTABLE)},"
-        f" updated_at = ? WHERE program_id = ? RETURNING {_settings.columns}",
-        (
-            *(_stored(getattr(settings, name)) for name in _SETTABLE),
-            now,
-            settings.program_id,
-        ),
+    """An admin's change, to the row `lock_settings` holds."""
+    row = ReferralSettings.filter(program_id=settings.program_id).using_db(conn)
+    await row.update(
+        **{name: _stored(getattr(settings, name)) for name in _SETTABLE}, updated_at=now
     )
-    assert row is not None
-    return _settings(row)
+    [saved] = await row.values(*_settings.column_names)
+    return _settings(saved)
 
 
 @dataclass(frozen=True)
