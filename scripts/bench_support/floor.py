@@ -133,9 +133,9 @@ SELECT_PUNCH_CARDS = (
 SELECT_MEMBER = f"SELECT {_MEMBER_COLUMNS} FROM members WHERE id = ?"
 SELECT_ACTIVITY = (
     "SELECT id, member_id, kind, points, description, order_ref, created_at"
-    " FROM ledger_transactions WHERE member_id = ? AND (member_id, id) < (?, ?)"
+    " FROM ledger_transactions WHERE member_id = ?"
     " AND kind NOT IN ('STORE_CREDIT_ISSUE', 'STORE_CREDIT_REFUND', 'STORE_CREDIT_SPEND')"
-    " ORDER BY member_id DESC, id DESC LIMIT ?"
+    " AND (member_id, id) < (?, ?) ORDER BY member_id DESC, id DESC LIMIT ?"
 )
 NO_CURSOR = 2**63 - 1
 
