@@ -273,6 +273,32 @@ async def fetch_all_in(
     return await fetch_all(client, statement, distinct)
 
 
+async def fetch_first_in(
+    client: BaseDBAsyncClient,
+    columns: str,
+    table: str,
+    column: str,
+    keys: Sequence[Any],
+    *,
+    order_by: str,
+    limit: int,
+    also: str = "",
+) -> list[dict[str, Any]]:
+    """The first `limit` rows by `order_by` of each of `keys` in `table` (where `column` is the
+    key, and ` AND ...` in `also` holds): the first page of a list for every row of a page, in
+    one statement. Rows come by key, each key's in `order_by`."""
+    distinct = list(dict.fromkeys(keys))
+    if not distinct:
+        return []
+    statement = (
+        f"SELECT {columns} FROM (SELECT {columns}, ROW_NUMBER() OVER"
+        f" (PARTITION BY {column} ORDER BY {order_by}) AS row_in_key FROM {table}"
+        f" WHERE {column} IN ({', '.join('?' * len(distinct))}){also}) AS ranked"
+        f" WHERE row_in_key <= ? ORDER BY {column}, {order_by}"
+    )
+    return await fetch_all(client, statement, [*distinct, limit])
+
+
 async def fetch_one(
     client: BaseDBAsyncClient, statement: str, params: Sequence[Any] = ()
 ) -> dict[str, Any] | None:

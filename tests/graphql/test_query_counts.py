@@ -13,11 +13,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
+
 from app.services.members.enrolment import EnrollMemberInput, enroll_member
 from tests.graphql.conftest import Api
-from tests.graphql.factories import create_program, enroll, grant_points
+from tests.graphql.factories import (
+    create_program,
+    enroll,
+    grant_points,
+    update_program_settings,
+)
+from tests.graphql.punch_cards.test_punch_cards import create_card
 from tests.graphql.referrals.test_referrals import SETTINGS, code_of
 from tests.graphql.rewards.factories import make_reward, redeemed
+from tests.graphql.store_credit.test_store_credit import issue
 
 REFERRALS = """
 query($first: Int!) {
@@ -168,3 +177,89 @@ async def test_a_page_of_100_redemptions_costs_what_a_page_of_10_costs(api: Api)
     assert page["memberRedemptions"]["pageInfo"] == {"hasNextPage": True}
     assert [node["reward"]["name"] for node in nodes[:2]] == ["Gift 1", "Gift 2"]
     assert {node["member"]["customerId"] for node in nodes} == {"alice"}
+
+
+# What a member shows besides its own row, each read for a whole page at once.
+MEMBER_LISTS = {
+    "storeCredit": "storeCredit { balanceMinor currency }",
+    "storeCreditHistory": "storeCreditHistory(first: 1) {"
+    " edges { cursor node { amountMinor } } pageInfo { hasNextPage endCursor } }",
+    "punchCards": "punchCards { punches card { name } }",
+    "nextExpiries": "nextExpiries { points expiresOn }",
+    "activity": "activity(first: 1) {"
+    " edges { cursor node { points } } pageInfo { hasNextPage endCursor } }",
+    "referrals": "referrals(first: 2) { edges { node { state } } pageInfo { hasNextPage } }",
+}
+
+
+def referral_members(page: str, fields: str) -> str:
+    """A page of referrals with `fields` of their referrers and friends."""
+    return f"""
+query {{
+  referrals(programSlug: "shop", first: {page}) {{
+    edges {{ node {{ referrer {{ id {fields} }} friend {{ id {fields} }} }} }}
+  }}
+}}"""
+
+
+ONE_MEMBER = f"query($id: ID!) {{ member(id: $id) {{ id {' '.join(MEMBER_LISTS.values())} }} }}"
+
+
+async def members_with_lists(api: Api, friends: int) -> None:
+    """Referrals as above, with the lists a member shows filled in for some of them: store
+    credit, a punch card, points that expire."""
+    await referrals_with_catalogue_rewards(api, friends=friends)
+    await update_program_settings(
+        api, expiry={"policy": "LOT_LIFETIME", "lifetime": 12, "lifetimeUnit": "MONTHS"}
+    )
+    card = await create_card(api, (await make_reward(api, name="Free coffee"))["id"])
+    assert card["userErrors"] == []
+    page = await api.data(referral_members("4", ""))
+    for n, edge in enumerate(page["referrals"]["edges"]):
+        for member in (edge["node"]["referrer"], edge["node"]["friend"]):
+            await issue(api, member["id"], 100 * (n + 1), f"credit-{member['id']}-{n}")
+            await grant_points(api, member["id"], 10 * (n + 1), key=f"points-{member['id']}-{n}")
+
+
+@pytest.mark.parametrize("field", MEMBER_LISTS)
+async def test_a_page_of_100_referrals_reads_its_members_lists_in_a_batch(
+    api: Api, field: str
+) -> None:
+    api.check_plans = False
+    await members_with_lists(api, friends=101)
+    query = referral_members("$first", MEMBER_LISTS[field]).replace(
+        "query {", "query($first: Int!) {"
+    )
+
+    ten = await statements_of(api, query, {"first": 10})
+    hundred = await statements_of(api, query, {"first": 100})
+
+    # The program, the page, the referrers and friends by the batch, then the field by the
+    # batch (the next expiries read their program's expiry settings first).
+    expected = 5 if field == "nextExpiries" else 4
+    assert (field, ten) == (field, [expected, expected])
+    assert hundred == ten
+
+
+async def test_members_read_in_a_batch_answer_as_each_read_alone(api: Api) -> None:
+    await members_with_lists(api, friends=6)
+
+    page = await api.data(referral_members("10", " ".join(MEMBER_LISTS.values())))
+
+    members = {
+        member["id"]: member
+        for edge in page["referrals"]["edges"]
+        for member in (edge["node"]["referrer"], edge["node"]["friend"])
+    }
+    assert len(members) == 8
+    for member_id, batched in members.items():
+        alone = await api.data(ONE_MEMBER, {"id": member_id})
+        assert batched == alone["member"]
+    # What the comparison covers: every list has rows on some member, and a next page.
+    referrer = members[page["referrals"]["edges"][0]["node"]["referrer"]["id"]]
+    assert referrer["storeCredit"]["balanceMinor"] > 0
+    assert referrer["storeCreditHistory"]["pageInfo"]["hasNextPage"] is True
+    assert referrer["activity"]["pageInfo"]["hasNextPage"] is True
+    assert referrer["referrals"]["pageInfo"]["hasNextPage"] is True
+    assert referrer["punchCards"] == [{"punches": 0, "card": {"name": "Coffee card"}}]
+    assert referrer["nextExpiries"] != []

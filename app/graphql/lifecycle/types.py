@@ -7,6 +7,8 @@ from datetime import date, datetime
 import strawberry
 
 from app.graphql.core.connection import page_size
+from app.graphql.core.context import Info
+from app.graphql.loaders import loads_in_batch
 from app.services.lifecycle import expiries as expiries_service
 
 
@@ -17,8 +19,14 @@ class PointsExpiry:
     expires_on: date = strawberry.field(description="The day, in the program's time zone.")
 
 
-async def next_expiries_of(member_id: int, program_id: int, first: int) -> list[PointsExpiry]:
-    rows = await expiries_service.next_expiries(member_id, program_id, page_size(first))
+async def next_expiries_of(
+    info: Info, member_id: int, program_id: int, first: int
+) -> list[PointsExpiry]:
+    limit = page_size(first)
+    if loads_in_batch(info.path):
+        rows = (await info.context.loaders.next_expiries.load((member_id, program_id)))[:limit]
+    else:
+        rows = await expiries_service.next_expiries(member_id, program_id, limit)
     return [
         PointsExpiry(points=row.points, expires_at=row.expires_at, expires_on=row.expires_on)
         for row in rows

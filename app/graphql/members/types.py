@@ -24,6 +24,7 @@ from app.graphql.core.context import Info
 from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
 from app.graphql.lifecycle.types import PointsExpiry, next_expiries_of
+from app.graphql.loaders import loads_in_batch
 from app.graphql.memberships.types import MembershipFields
 from app.graphql.programs.types import Program
 from app.graphql.punch_cards.types import MemberPunchCard, member_punch_cards
@@ -135,11 +136,18 @@ class Member(Node):
         )
 
     @strawberry.field(description="Ledger movements, newest first.")
-    async def activity(self, first: int = 10, after: str | None = None) -> Connection[Activity]:
-        return await keyset_page(
-            lambda position, limit: members_service.list_activity(
+    async def activity(
+        self, info: Info, first: int = 10, after: str | None = None
+    ) -> Connection[Activity]:
+        async def fetch(position: int | None, limit: int) -> list[ActivityRecord]:
+            if position is None and loads_in_batch(info.path):
+                return await info.context.loaders.first_activities.load((self.member_pk, limit))
+            return await members_service.list_activity(
                 self.member_pk, before_id=position, limit=limit
-            ),
+            )
+
+        return await keyset_page(
+            fetch,
             first=first,
             after=after,
             edge=_activity_edge,
@@ -159,8 +167,8 @@ class Member(Node):
         description="The next dates the member's available points expire, soonest first,"
         " with how many; empty when the program's points do not expire."
     )
-    async def next_expiries(self, first: int = 5) -> list[PointsExpiry]:
-        return await next_expiries_of(self.member_pk, self.program_pk, first)
+    async def next_expiries(self, info: Info, first: int = 5) -> list[PointsExpiry]:
+        return await next_expiries_of(info, self.member_pk, self.program_pk, first)
 
     @strawberry.field
     async def program(self, info: Info) -> Program:
@@ -180,31 +188,38 @@ class Member(Node):
         return (await referrals_service.member_code(self.member_pk, self.program_pk)).link
 
     @strawberry.field(description="The referrals this member made, newest first.")
-    async def referrals(self, first: int = 10, after: str | None = None) -> Connection[Referral]:
+    async def referrals(
+        self, info: Info, first: int = 10, after: str | None = None
+    ) -> Connection[Referral]:
+        if after is None and loads_in_batch(info.path):
+            return await keyset_page(
+                lambda _, limit: info.context.loaders.first_referrals_made.load(
+                    (self.member_pk, limit)
+                ),
+                first=first,
+                after=None,
+                edge=_referral_edge,
+            )
         return await referral_connection(
             self.program_pk, referrer_id=self.member_pk, state=None, first=first, after=after
         )
 
     @strawberry.field(description="The member's store credit: money the store's checkout spends.")
-    async def store_credit(
-        self,
-    ) -> StoreCredit:
-        return await store_credit_of(self.member_pk)
+    async def store_credit(self, info: Info) -> StoreCredit:
+        return await store_credit_of(info, self.member_pk)
 
     @strawberry.field(description="Movements of the member's store credit, newest first.")
     async def store_credit_history(
-        self, first: int = 10, after: str | None = None
+        self, info: Info, first: int = 10, after: str | None = None
     ) -> Connection[StoreCreditMovement]:
-        return await store_credit_movements(self.member_pk, first=first, after=after)
+        return await store_credit_movements(info, self.member_pk, first=first, after=after)
 
     @strawberry.field(
         description="The member's punch cards: the program's active cards, and retired ones the"
         " member has punches or rewards on."
     )
-    async def punch_cards(
-        self,
-    ) -> list[MemberPunchCard]:
-        return await member_punch_cards(self.member_pk, self.program_pk)
+    async def punch_cards(self, info: Info) -> list[MemberPunchCard]:
+        return await member_punch_cards(info, self.member_pk, self.program_pk)
 
     @strawberry.field(description="The referral that brought this member, if any.")
     async def referred_by(self, info: Info) -> Referral | None:
@@ -324,5 +339,8 @@ async def referral_connection(
         ),
         first=first,
         after=after,
-        edge=edge_of(Referral.from_record),
+        edge=_referral_edge,
     )
+
+
+_referral_edge = edge_of(Referral.from_record)

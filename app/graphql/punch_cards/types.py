@@ -10,6 +10,7 @@ from app.domain.punch_cards import MinimumPer, PunchCardRefundPolicy
 from app.graphql.core.context import Info
 from app.graphql.core.node import Node
 from app.graphql.core.records import from_record
+from app.graphql.loaders import loads_in_batch
 from app.graphql.rewards.types import Reward, reward_for_reader
 from app.services.punch_cards import service as punch_cards_service
 from app.services.punch_cards.service import MemberPunchCard as MemberPunchCardRecord
@@ -80,8 +81,11 @@ class MemberPunchCard:
         )
 
 
-async def member_punch_cards(member_id: int, program_id: int) -> list[MemberPunchCard]:
-    records = await punch_cards_service.member_cards(member_id, program_id)
+async def member_punch_cards(info: Info, member_id: int, program_id: int) -> list[MemberPunchCard]:
+    if loads_in_batch(info.path):
+        records = await info.context.loaders.punch_cards.load(member_id)
+    else:
+        records = await punch_cards_service.member_cards(member_id, program_id)
     return [MemberPunchCard.from_record(record) for record in records]
 
 

@@ -12,6 +12,7 @@ from app.graphql.core.connection import Connection, edge_of, keyset_page
 from app.graphql.core.context import Info
 from app.graphql.core.node import Node
 from app.graphql.core.records import from_record
+from app.graphql.loaders import loads_in_batch
 from app.services.store_credit import service as store_credit_service
 from app.services.store_credit.service import StoreCreditRecord
 
@@ -67,18 +68,25 @@ class StoreCreditMovement(Node):
         return None if record is None else StoreCreditMovement.from_record(record)
 
 
-async def store_credit_of(member_id: int) -> StoreCredit:
-    balance = await store_credit_service.balance_of(member_id)
+async def store_credit_of(info: Info, member_id: int) -> StoreCredit:
+    if loads_in_batch(info.path):
+        balance = await info.context.loaders.store_credit_balance.load(member_id)
+        assert balance is not None
+    else:
+        balance = await store_credit_service.balance_of(member_id)
     return StoreCredit(balance_minor=balance.balance_minor, currency=balance.currency)
 
 
 async def store_credit_movements(
-    member_id: int, *, first: int, after: str | None
+    info: Info, member_id: int, *, first: int, after: str | None
 ) -> Connection[StoreCreditMovement]:
+    async def fetch(position: int | None, limit: int) -> list[StoreCreditRecord]:
+        if position is None and loads_in_batch(info.path):
+            return await info.context.loaders.first_store_credit_movements.load((member_id, limit))
+        return await store_credit_service.list_movements(member_id, before_id=position, limit=limit)
+
     return await keyset_page(
-        lambda position, limit: store_credit_service.list_movements(
-            member_id, before_id=position, limit=limit
-        ),
+        fetch,
         first=first,
         after=after,
         edge=edge_of(StoreCreditMovement.from_record),

@@ -26,7 +26,7 @@ from app.services.programs.service import ProgramScope, in_scope
 
 _NEWEST_FIRST = Keyset(newest_first=True, within="member_id")
 # The activity feed is the member's points; store credit has its own history.
-_POINTS_ONLY = " AND kind NOT IN ({})".format(
+POINTS_ONLY = " AND kind NOT IN ({})".format(
     ", ".join(f"'{kind.value}'" for kind in sorted(STORE_CREDIT_KINDS))
 )
 
@@ -87,8 +87,8 @@ def member_row(row: dict[str, Any]) -> MemberRecord:
     )
 
 
-_ACTIVITY_COLUMNS = ("id", "member_id", "kind", "points", "description", "order_ref", "created_at")
-_activity_row_values = operator.itemgetter(*_ACTIVITY_COLUMNS)
+ACTIVITY_COLUMNS = ("id", "member_id", "kind", "points", "description", "order_ref", "created_at")
+_activity_row_values = operator.itemgetter(*ACTIVITY_COLUMNS)
 # Ledger transactions are append-only (a trigger refuses UPDATE and DELETE on both databases):
 # a row read again gives the record made before, so a page read again (a storefront shows a
 # member's status on every visit) skips the conversion, and the API's edges kept per record
@@ -97,7 +97,7 @@ _activity_row_values = operator.itemgetter(*_ACTIVITY_COLUMNS)
 ACTIVITY_RECORD_CACHE_SIZE = 2048
 
 
-def _activity(row: dict[str, Any]) -> ActivityRecord:
+def activity_row(row: dict[str, Any]) -> ActivityRecord:
     return _activity_of_values(_activity_row_values(row))
 
 
@@ -167,8 +167,8 @@ async def list_activity(
     otherwise prefers scanning the primary key backwards and filtering).
     """
     rows = await quick_read_values(
-        f"SELECT {', '.join(_ACTIVITY_COLUMNS)}"
-        f" FROM ledger_transactions WHERE member_id = ?{_POINTS_ONLY}{_NEWEST_FIRST.clause}",
+        f"SELECT {', '.join(ACTIVITY_COLUMNS)}"
+        f" FROM ledger_transactions WHERE member_id = ?{POINTS_ONLY}{_NEWEST_FIRST.clause}",
         (member_id, *_NEWEST_FIRST.params(before_id, limit, within=member_id)),
     )
     return [_activity_of_values(row) for row in rows]
@@ -178,9 +178,9 @@ async def get_activity(transaction_id: int, scope: ProgramScope) -> ActivityReco
     row = await fetch_one(
         connection(),
         "SELECT id, program_id, member_id, kind, points, description, order_ref, created_at"
-        f" FROM ledger_transactions WHERE id = ? AND member_id IS NOT NULL{_POINTS_ONLY}",
+        f" FROM ledger_transactions WHERE id = ? AND member_id IS NOT NULL{POINTS_ONLY}",
         (transaction_id,),
     )
     if row is None or not in_scope(int(row["program_id"]), scope):
         return None
-    return _activity(row)
+    return activity_row(row)

@@ -143,9 +143,9 @@ class UpdatePunchCardInput:
     minimum_per: MinimumPer | None = None
 
 
-_card = RowMapper(PunchCardRecord)
+card_row = RowMapper(PunchCardRecord)
 # The same columns in a join, where the card table is `c`.
-_JOINED_CARD_COLUMNS = ", ".join(f"c.{column}" for column in _card.columns.split(", "))
+JOINED_CARD_COLUMNS = ", ".join(f"c.{column}" for column in card_row.columns.split(", "))
 
 
 # --- Set-up -----------------------------------------------------------------------------------
@@ -153,22 +153,22 @@ _JOINED_CARD_COLUMNS = ", ".join(f"c.{column}" for column in _card.columns.split
 
 async def get_punch_card(card_id: int, scope: ProgramScope) -> PunchCardRecord | None:
     row = await fetch_one(
-        connection(), f"SELECT {_card.columns} FROM punch_cards WHERE id = ?", (card_id,)
+        connection(), f"SELECT {card_row.columns} FROM punch_cards WHERE id = ?", (card_id,)
     )
     if row is None or not in_scope(int(row["program_id"]), scope):
         return None
-    return _card(row)
+    return card_row(row)
 
 
 async def list_punch_cards(program_id: int, *, include_retired: bool) -> list[PunchCardRecord]:
-    select = f"SELECT {_card.columns} FROM punch_cards WHERE program_id = ?"
+    select = f"SELECT {card_row.columns} FROM punch_cards WHERE program_id = ?"
     if include_retired:
         rows = await fetch_all(connection(), select + " ORDER BY id", (program_id,))
     else:
         rows = await fetch_all(
             connection(), select + " AND active = ? ORDER BY id", (program_id, True)
         )
-    return _card.all(rows)
+    return card_row.all(rows)
 
 
 async def refund_policy(program_id: int) -> PunchCardRefundPolicy:
@@ -266,7 +266,7 @@ async def create_punch_card(data: CreatePunchCardInput) -> PunchCardRecord:
             "INSERT INTO punch_cards (program_id, name, description, reward_id, punches_needed,"
             " skus, categories, minimum_quantity, minimum_per, active, retired_at, created_at,"
             " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)"
-            f" RETURNING {_card.columns}",
+            f" RETURNING {card_row.columns}",
             (
                 program.id,
                 name,
@@ -283,7 +283,7 @@ async def create_punch_card(data: CreatePunchCardInput) -> PunchCardRecord:
             ),
         )
         assert row is not None
-        card = _card(row)
+        card = card_row(row)
         await _card_event(conn, card, "punch_card.created", now)
     return card
 
@@ -335,7 +335,7 @@ async def update_punch_card(data: UpdatePunchCardInput, scope: ProgramScope) -> 
             conn,
             "UPDATE punch_cards SET name = ?, description = ?, reward_id = ?, punches_needed = ?,"
             " skus = ?, categories = ?, minimum_quantity = ?, minimum_per = ?, updated_at = ?"
-            f" WHERE id = ? RETURNING {_card.columns}",
+            f" WHERE id = ? RETURNING {card_row.columns}",
             (
                 name or card.name,
                 card.description if data.description is None else (description or ""),
@@ -350,7 +350,7 @@ async def update_punch_card(data: UpdatePunchCardInput, scope: ProgramScope) -> 
             ),
         )
         assert row is not None
-        updated = _card(row)
+        updated = card_row(row)
         await _card_event(conn, updated, "punch_card.updated", now)
     return updated
 
@@ -366,12 +366,12 @@ async def retire_punch_card(card_id: int, scope: ProgramScope) -> PunchCardRecor
         row = await fetch_one(
             conn,
             "UPDATE punch_cards SET active = ?, retired_at = ?, updated_at = ?"
-            f" WHERE id = ? AND active = ? RETURNING {_card.columns}",
+            f" WHERE id = ? AND active = ? RETURNING {card_row.columns}",
             (False, now, now, card.id, True),
         )
         if row is None:
             return card
-        retired = _card(row)
+        retired = card_row(row)
         await _card_event(conn, retired, "punch_card.retired", now)
     return retired
 
@@ -383,7 +383,7 @@ async def member_cards(member_id: int, program_id: int) -> list[MemberPunchCard]
     """The program's active cards, and retired ones the member has punches or rewards on."""
     rows = await fetch_all(
         connection(),
-        f"SELECT {_JOINED_CARD_COLUMNS},"
+        f"SELECT {JOINED_CARD_COLUMNS},"
         " p.punches AS member_punches, p.rewards_earned AS member_rewards"
         " FROM punch_cards c LEFT JOIN punch_card_progress p"
         " ON p.card_id = c.id AND p.member_id = ?"
@@ -392,7 +392,7 @@ async def member_cards(member_id: int, program_id: int) -> list[MemberPunchCard]
     )
     return [
         MemberPunchCard(
-            card=_card(row),
+            card=card_row(row),
             punches=int(row["member_punches"] or 0),
             rewards_earned=int(row["member_rewards"] or 0),
         )
@@ -434,10 +434,10 @@ async def on_order_recorded(
         for index, line in enumerate(lines)
     ]
     cards = [
-        _card(row)
+        card_row(row)
         for row in await fetch_all(
             conn,
-            f"SELECT {_card.columns} FROM punch_cards"
+            f"SELECT {card_row.columns} FROM punch_cards"
             " WHERE program_id = ? AND active = ? ORDER BY id",
             (program_id, True),
         )

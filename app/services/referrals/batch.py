@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from app.db import connection, fetch_all_in
+from app.db import connection, fetch_all_in, fetch_first_in
 from app.services.referrals.records import ReferralRecord, ReferralRewardRecord
 from app.services.referrals.repository import CLAIMED, referral_row
 from app.services.referrals.reward_repository import reward_row
@@ -41,4 +41,25 @@ async def referrals_by_friend(member_ids: Sequence[int]) -> dict[int, ReferralRe
     for record in map(referral_row, rows):
         assert record.friend_id is not None
         referrals.setdefault(record.friend_id, record)
+    return referrals
+
+
+async def first_referrals_by_referrer(
+    member_ids: Sequence[int], limit: int
+) -> dict[int, list[ReferralRecord]]:
+    """`list_referrals`' first page of a referrer (up to `limit`, newest first, in the
+    referrer's program) for many referrers in one statement, by referrer id."""
+    rows = await fetch_first_in(
+        connection(),
+        referral_row.columns,
+        "referrals",
+        "referrer_id",
+        member_ids,
+        order_by="id DESC",
+        limit=limit,
+        also=" AND program_id = (SELECT program_id FROM members WHERE members.id = referrer_id)",
+    )
+    referrals: dict[int, list[ReferralRecord]] = {}
+    for record in map(referral_row, rows):
+        referrals.setdefault(record.referrer_id, []).append(record)
     return referrals

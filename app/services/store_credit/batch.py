@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from app.db import connection, fetch_all_in
+from app.db import connection, fetch_all_in, fetch_first_in
 from app.services.programs.service import ProgramScope, in_scope
-from app.services.store_credit.service import StoreCreditRecord, movement_row
+from app.services.store_credit.service import (
+    StoreCreditBalance,
+    StoreCreditRecord,
+    movement_row,
+)
 
 
 async def movements_by_id(
@@ -22,3 +26,40 @@ async def movements_by_id(
     )
     records = (movement_row(row) for row in rows)
     return {record.id: record for record in records if in_scope(record.program_id, scope)}
+
+
+async def balances_by_member(member_ids: Sequence[int]) -> dict[int, StoreCreditBalance]:
+    """`balance_of` for many members in one statement, by member id."""
+    rows = await fetch_all_in(
+        connection(),
+        "SELECT m.id, m.store_credit_minor, p.currency FROM members m"
+        " JOIN programs p ON p.id = m.program_id",
+        "m.id",
+        member_ids,
+    )
+    return {
+        int(row["id"]): StoreCreditBalance(
+            balance_minor=int(row["store_credit_minor"]), currency=str(row["currency"])
+        )
+        for row in rows
+    }
+
+
+async def first_movements_by_member(
+    member_ids: Sequence[int], limit: int
+) -> dict[int, list[StoreCreditRecord]]:
+    """`list_movements`' first page (up to `limit`, newest first) of many members in one
+    statement, by member id."""
+    rows = await fetch_first_in(
+        connection(),
+        movement_row.columns,
+        "store_credit_movements",
+        "member_id",
+        member_ids,
+        order_by="id DESC",
+        limit=limit,
+    )
+    movements: dict[int, list[StoreCreditRecord]] = {}
+    for record in map(movement_row, rows):
+        movements.setdefault(record.member_id, []).append(record)
+    return movements
