@@ -29,21 +29,20 @@ from app.db import (
 from app.domain.expiry import ExpiryPolicy, ExpirySettings, local_date
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
+from app.jobs.due import DueRows, due_pages
 from app.jobs.progress import Progress
 from app.services.core.events import append_event
 from app.services.ledger.service import Movement, expiry_settings, post_movement
 
 DEFAULT_BATCH_SIZE = 500
 
-_DUE_LOTS = (
-    "SELECT id, member_id, expires_at FROM point_lots WHERE remaining > 0"
-    " AND pending_until IS NULL AND expires_at IS NOT NULL AND expires_at <= ?{after}"
-    " ORDER BY expires_at, id LIMIT ?"
+_DUE_LOTS = DueRows(
+    table="point_lots",
+    columns="id, member_id, expires_at",
+    condition="remaining > 0 AND pending_until IS NULL AND expires_at IS NOT NULL"
+    " AND expires_at <= ?",
+    due_column="expires_at",
 )
-_FIRST_DUE_LOTS = _DUE_LOTS.format(after="")
-# A row-value cursor is an index condition on (expires_at, id); an OR of the two is not, and
-# made each page re-read every entry passed before it.
-_NEXT_DUE_LOTS = _DUE_LOTS.format(after=" AND (expires_at, id) > (?, ?)")
 
 
 async def _programs_with(policy: ExpiryPolicy) -> list[tuple[int, ExpirySettings]]:
@@ -121,19 +120,8 @@ async def expire_lots(
     now: datetime, progress: Progress, *, batch_size: int = DEFAULT_BATCH_SIZE
 ) -> dict[str, int]:
     """LOT_LIFETIME: empty every lot whose date has passed, one transaction per member."""
-    conn = connection()
-    counted = await fetch_one(
-        conn,
-        "SELECT COUNT(*) AS n FROM point_lots WHERE remaining > 0 AND pending_until IS NULL"
-        " AND expires_at IS NOT NULL AND expires_at <= ?",
-        (now,),
-    )
-    progress.start(int(counted["n"]) if counted else 0)
     members = points = 0
-    due = await fetch_all(conn, _FIRST_DUE_LOTS, (now, batch_size))
-    while True:
-        if not due:
-            return {"members": members, "points": points}
+    async for due in due_pages(_DUE_LOTS, (now,), progress, batch_size):
         done: set[int] = set()
         for lot in due:
             member_id = int(lot["member_id"])
@@ -144,9 +132,7 @@ async def expire_lots(
             if expired:
                 members += 1
                 points += expired
-        progress.advance(len(due))
-        last_at, last_id = as_datetime(due[-1]["expires_at"]), int(due[-1]["id"])
-        due = await fetch_all(conn, _NEXT_DUE_LOTS, (now, last_at, last_id, batch_size))
+    return {"members": members, "points": points}
 
 
 async def _expire_idle_member(member_id: int, settings: ExpirySettings, now: datetime) -> int:

@@ -29,7 +29,7 @@ from app.rows import RowMapper
 from app.services.core import idempotency
 from app.services.core.events import append_event
 from app.services.core.idempotency import IdempotentRequest, run_once
-from app.services.core.models import read_row, row_of
+from app.services.core.models import create_rule, read_row, update_row
 from app.services.ledger.service import Movement, expiry_settings, lock_member, post_movement
 from app.services.members.service import MemberRecord, require_member
 from app.services.programs.service import ProgramScope, require_program
@@ -131,15 +131,15 @@ async def create_action_rule(program_slug: str, data: ActionRuleInput) -> Action
     program = await require_program(program_slug, None)
     now = utc_now()
     async with in_transaction() as conn:
-        created = await ActionRule.create(
-            using_db=conn,
-            **_definition(data, name, qualifier),
+        row = await create_rule(
+            ActionRule,
+            conn,
+            _record.column_names,
             program_id=program.id,
-            paused=False,
-            created_at=now,
-            updated_at=now,
+            now=now,
+            **_definition(data, name, qualifier),
         )
-        record = _record(row_of(created, _record.column_names))
+        record = _record(row)
         await _announce(conn, record, "action_rule.created", now)
     return record
 
@@ -189,10 +189,9 @@ async def set_action_rule_paused(rule_id: int, paused: bool) -> ActionRuleRecord
 
 
 async def _updated_rule(conn: BaseDBAsyncClient, rule_id: int, **changes: Any) -> ActionRuleRecord:
-    if not await ActionRule.filter(id=rule_id).using_db(conn).update(**changes):
+    row = await update_row(ActionRule, conn, _record.column_names, rule_id, **changes)
+    if row is None:
         raise DomainError(ErrorCode.RULE_NOT_FOUND, "no such action rule", ["input", "id"])
-    row = await read_row(ActionRule, conn, _record.column_names, id=rule_id)
-    assert row is not None
     return _record(row)
 
 

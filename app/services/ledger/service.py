@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -116,6 +116,18 @@ async def lock_member(conn: BaseDBAsyncClient, member_id: int) -> bool:
     return row is not None
 
 
+# The tables whose rows belong to one member and are changed under that member's lock.
+MemberOwnedTable = Literal["memberships", "redemptions", "referral_rewards"]
+
+
+async def lock_owner(conn: BaseDBAsyncClient, table: MemberOwnedTable, row_id: int) -> bool:
+    """Lock the member who owns row `row_id` of `table`, before the caller touches that row:
+    the member first, then the row, the order every writer takes them in, so none deadlock.
+    False when there is no such row."""
+    row = await fetch_one(conn, f"SELECT member_id FROM {table} WHERE id = ?", (row_id,))
+    return row is not None and await lock_member(conn, int(row["member_id"]))
+
+
 @dataclass(frozen=True)
 class _Deltas:
     available: int
@@ -159,6 +171,11 @@ async def expiry_settings(conn: BaseDBAsyncClient, program_id: int) -> ExpirySet
     )
     if row is None:
         raise RuntimeError(f"program {program_id} does not exist")
+    return expiry_settings_of(row)
+
+
+def expiry_settings_of(row: dict[str, Any]) -> ExpirySettings:
+    """A program's expiry settings from its row (the `programs` columns they are kept in)."""
     return ExpirySettings(
         policy=ExpiryPolicy(row["expiry_policy"]),
         lifetime=int(row["expiry_lifetime"]),

@@ -55,7 +55,7 @@ from app.models import MembershipPlan, Tier
 from app.rows import RowMapper
 from app.services.core.events import append_event
 from app.services.core.idempotency import IdempotentRequest, run_once
-from app.services.ledger.service import lock_member
+from app.services.ledger.service import lock_owner
 from app.services.programs.service import ProgramScope, require_program
 from app.services.rewards.gifts import GiveReward, give_reward, require_giftable_reward
 from app.services.tiers.service import on_member_activity as on_tier_activity
@@ -686,12 +686,8 @@ async def end_membership(membership_id: int, now: datetime) -> bool:
     """End a membership whose time is up, as of its `ends_at` (on time, whenever the job runs);
     False when it is not due any more (renewed meanwhile) or already ended."""
     async with in_transaction() as conn:
-        found = await fetch_one(
-            conn, "SELECT member_id FROM memberships WHERE id = ?", (membership_id,)
-        )
-        if found is None:
+        if not await lock_owner(conn, "memberships", membership_id):
             return False
-        await lock_member(conn, int(found["member_id"]))
         row = await fetch_one(
             conn,
             f"SELECT {membership_row.columns} FROM memberships WHERE id = ? AND ended_at IS NULL"

@@ -29,7 +29,7 @@ from app.domain.money import MAX_AMOUNT_MINOR
 from app.domain.validation import EXTERNAL_ID_MAX, NAME_MAX, Checker
 from app.models import EarningRule
 from app.services.core.events import append_event
-from app.services.core.models import read_row, row_of
+from app.services.core.models import create_rule, read_row, update_row
 from app.services.programs.service import require_program
 
 MAX_BONUS_POINTS = 1_000_000
@@ -262,15 +262,15 @@ async def create_earning_rule(program_slug: str, data: RuleInput) -> EarningRule
     program = await require_program(program_slug, None)
     now = utc_now()
     async with in_transaction() as conn:
-        created = await EarningRule.create(
-            using_db=conn,
-            **_definition(data, name, multiplier, filters),
+        row = await create_rule(
+            EarningRule,
+            conn,
+            _FIELDS,
             program_id=program.id,
-            paused=False,
-            created_at=now,
-            updated_at=now,
+            now=now,
+            **_definition(data, name, multiplier, filters),
         )
-        record = _record(row_of(created, _FIELDS))
+        record = _record(row)
         await _rule_event(conn, record, "earning_rule.created", now)
     return record
 
@@ -298,10 +298,9 @@ async def set_earning_rule_paused(rule_id: int, paused: bool) -> EarningRuleReco
 
 
 async def _updated_rule(conn: BaseDBAsyncClient, rule_id: int, **changes: Any) -> EarningRuleRecord:
-    if not await EarningRule.filter(id=rule_id).using_db(conn).update(**changes):
+    row = await update_row(EarningRule, conn, _FIELDS, rule_id, **changes)
+    if row is None:
         raise DomainError(ErrorCode.RULE_NOT_FOUND, "no such earning rule", ["input", "id"])
-    row = await read_row(EarningRule, conn, _FIELDS, id=rule_id)
-    assert row is not None
     return _record(row)
 
 

@@ -14,7 +14,6 @@ from tortoise.expressions import F
 
 from app.db import (
     as_datetime,
-    as_optional_datetime,
     connection,
     execute,
     fetch_one,
@@ -53,6 +52,7 @@ from app.domain.validation import (
 from app.models import Program
 from app.services.core.events import append_event
 from app.services.core.models import read_row, row_of
+from app.services.ledger.service import expiry_settings_of
 
 
 class RefundShortfallPolicy(StrEnum):
@@ -160,16 +160,7 @@ def program_row(row: dict[str, Any]) -> ProgramRecord:
         excluded_categories=frozenset(_json_list(row["excluded_categories"])),
         pending_days=int(row["pending_days"]),
         time_zone=str(row["time_zone"]),
-        expiry=ExpirySettings(
-            policy=ExpiryPolicy(row["expiry_policy"]),
-            lifetime=int(row["expiry_lifetime"]),
-            unit=LifetimeUnit(row["expiry_lifetime_unit"]),
-            round_to=RoundTo(row["expiry_round_to"]),
-            inactivity_months=int(row["inactivity_months"]),
-            since=as_optional_datetime(row["expiry_since"]),
-            zone=str(row["time_zone"]),
-            warning_days=int(row["expiry_warning_days"]),
-        ),
+        expiry=expiry_settings_of(row),
         refund_shortfall_policy=RefundShortfallPolicy(row["refund_shortfall_policy"]),
         exchange_rates={
             str(k): str(v) for k, v in (from_json(row["exchange_rates"]) or {}).items()

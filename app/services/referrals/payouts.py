@@ -26,7 +26,13 @@ from app.domain.referrals import (
 from app.domain.rewards import RewardUnavailable
 from app.domain.tiers import TierChangeReason
 from app.services.core.events import append_event
-from app.services.ledger.service import Movement, lock_member, mature_lot, post_movement
+from app.services.ledger.service import (
+    Movement,
+    lock_member,
+    lock_owner,
+    mature_lot,
+    post_movement,
+)
 from app.services.referrals import repository, reward_repository
 from app.services.referrals.records import FriendOrder, ReferralRecord, ReferralSettingsRecord
 from app.services.referrals.transitions import announce
@@ -297,10 +303,8 @@ async def settle_reward(conn: BaseDBAsyncClient, reward_id: int, now: datetime) 
     was settled (or cancelled) already."""
     # Locks in one order everywhere: the member, then the reward row, then the lot (maturing
     # and refunds take the member before the lot too), so settling cannot deadlock with them.
-    owner = await reward_repository.reward_owner(conn, reward_id)
-    if owner is None:
+    if not await lock_owner(conn, "referral_rewards", reward_id):
         return False
-    await lock_member(conn, owner)
     settled = await reward_repository.settle_if_due(conn, reward_id, now)
     if settled is None:
         return False

@@ -247,11 +247,6 @@ async def cancel_reward(conn: BaseDBAsyncClient, reward_pk: int, now: datetime) 
     return cancelled is not None
 
 
-async def reward_owner(conn: BaseDBAsyncClient, reward_pk: int) -> int | None:
-    row = await fetch_one(conn, "SELECT member_id FROM referral_rewards WHERE id = ?", (reward_pk,))
-    return None if row is None else int(row["member_id"])
-
-
 @dataclass(frozen=True)
 class SettledReward:
     referral_id: int

@@ -42,7 +42,13 @@ from app.domain.rewards import (
 from app.domain.tiers import TierChangeReason
 from app.domain.validation import EXTERNAL_ID_MAX, Checker, is_lookup_text
 from app.services.core.events import append_event
-from app.services.ledger.service import Movement, expiry_settings, lock_member, post_movement
+from app.services.ledger.service import (
+    Movement,
+    expiry_settings,
+    lock_member,
+    lock_owner,
+    post_movement,
+)
 from app.services.programs.service import ProgramScope, require_program
 from app.services.punch_cards.service import on_gift_cancelled as on_punch_card_gift_cancelled
 from app.services.rewards.gifts import lock_reward_rows, revoke_given_reward
@@ -351,12 +357,8 @@ async def expire_redemption(redemption_id: int, now: datetime) -> int | None:
     expired); returns the points given back, which is 0 unless the program returns the
     points of expired codes and the member bought it."""
     async with in_transaction() as conn:
-        due = await fetch_one(
-            conn, "SELECT member_id FROM redemptions WHERE id = ?", (redemption_id,)
-        )
-        if due is None:
+        if not await lock_owner(conn, "redemptions", redemption_id):
             return None
-        await lock_member(conn, int(due["member_id"]))
         row = await fetch_one(
             conn,
             "UPDATE redemptions SET status = ?, expired_at = ? WHERE id = ? AND status = ?"
