@@ -205,6 +205,8 @@ class in_transaction:  # noqa: N801 - used as Tortoise's `in_transaction`, which
     def __init__(self, connection_name: str | None = None) -> None:
         self._context = tortoise_in_transaction(connection_name)
         if isinstance(self._context, SqliteTransactionContext):
+            # Swapped here, not through a client class of our own in Tortoise's configuration:
+            # Tortoise's migrations choose their SQL dialect by the client class's module name.
             self._context.connection = _WriteLockedSqliteTransaction(
                 self._context.connection._parent
             )
