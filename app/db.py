@@ -23,8 +23,13 @@ from tortoise.backends.base.client import (
     TransactionalDBClient,
 )
 from tortoise.backends.base.config_generator import expand_db_url
-from tortoise.backends.sqlite.client import SqliteClient
+from tortoise.backends.sqlite.client import (
+    SqliteClient,
+    SqliteTransactionContext,
+    SqliteTransactionWrapper,
+)
 from tortoise.connection import connections
+from tortoise.exceptions import TransactionManagementError
 from tortoise.migrations.api import migrate
 from tortoise.transactions import in_transaction as tortoise_in_transaction
 
@@ -166,6 +171,24 @@ def observe_commits(observer: CommitObserver) -> Iterator[None]:
         _commit_observer.reset(token)
 
 
+class _WriteLockedSqliteTransaction(SqliteTransactionWrapper):
+    """A SQLite transaction that takes the database's write lock as it begins.
+
+    Tortoise begins with a deferred `BEGIN`: the first read takes a snapshot and the first
+    write then asks for the write lock. In WAL mode, once another connection (the job runner
+    beside the server, or the server beside it) has committed after that snapshot, SQLite
+    refuses the upgrade at once with "database is locked", whatever the busy timeout.
+    `BEGIN IMMEDIATE` waits for the lock, up to the busy timeout, before anything is read.
+    Every transaction Laurel opens writes, or reads to decide what to write.
+    """
+
+    async def begin(self) -> None:
+        try:
+            await self._connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise TransactionManagementError(error) from error
+
+
 class in_transaction:  # noqa: N801 - used as Tortoise's `in_transaction`, which it wraps
     """Tortoise's `in_transaction`, safe to cancel while the transaction starts, and shown to
     the commit observer of its context, if any (`observe_commits`).
@@ -175,11 +198,18 @@ class in_transaction:  # noqa: N801 - used as Tortoise's `in_transaction`, which
     gives them back: on SQLite every later statement would wait for ever, on PostgreSQL the pool
     loses a connection. Here a cancellation (or any failure) while starting ends the
     transaction as a failure inside it would: rolled back, the lock or connection released.
-    Every service opens its transactions with this one.
+    Every service opens its transactions with this one. On SQLite they begin with the write
+    lock (`_WriteLockedSqliteTransaction`).
     """
 
     def __init__(self, connection_name: str | None = None) -> None:
         self._context = tortoise_in_transaction(connection_name)
+        if isinstance(self._context, SqliteTransactionContext):
+            # Swapped here, not through a client class of our own in Tortoise's configuration:
+            # Tortoise's migrations choose their SQL dialect by the client class's module name.
+            self._context.connection = _WriteLockedSqliteTransaction(
+                self._context.connection._parent
+            )
         self._client: BaseDBAsyncClient | None = None
 
     async def __aenter__(self) -> BaseDBAsyncClient:

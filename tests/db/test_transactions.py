@@ -5,16 +5,20 @@ the transactions it observes.
 Tortoise's own context, cancelled between taking SQLite's transaction lock (or a pooled
 PostgreSQL connection) and the end of BEGIN, keeps them: on SQLite every later statement would
 wait for ever. A request's timeout cancels at any moment, so this one must not.
+
+On SQLite a transaction begins with the write lock: one that read and then wrote after another
+connection (another process) had committed was refused at once with "database is locked".
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from contextlib import closing
 from typing import Any
 
 import pytest
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction as tortoise_in_transaction
 
 from app.db import (
     connection,
@@ -28,10 +32,11 @@ from app.db import (
 from app.services.programs.service import CreateProgramInput, create_program
 
 
-def _transaction_client_class() -> Any:
-    context: Any = tortoise_in_transaction()
-    client = getattr(context, "connection", None) or context.client
-    return type(client)
+async def _transaction_client_class() -> Any:
+    """The class of the client `in_transaction` hands to its block (on SQLite not Tortoise's
+    own: it begins with the write lock)."""
+    async with in_transaction() as conn:
+        return type(conn)
 
 
 def _pooled_connections_in_use() -> int:
@@ -46,7 +51,7 @@ async def test_a_transaction_cancelled_while_it_begins_releases_its_lock_or_conn
         CreateProgramInput(slug="shop", name="Shop", currency="EUR", points_per_currency_unit=1)
     )
     beginning = asyncio.Event()
-    client_class = _transaction_client_class()
+    client_class = await _transaction_client_class()
     begin = client_class.begin
 
     async def slow_begin(self: Any) -> None:
@@ -75,6 +80,34 @@ async def test_a_transaction_cancelled_while_it_begins_releases_its_lock_or_conn
         row = await fetch_one(connection(), "SELECT name FROM programs WHERE slug = ?", ("shop",))
     assert row is not None and row["name"] == "Kept"
     assert _pooled_connections_in_use() == 0, "no pooled connection may be kept"
+
+
+async def test_a_sqlite_transaction_writes_after_reading_while_another_connection_writes(
+    db: None, backend: str, database_url: str
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL locks rows, not the database: a write never has to upgrade")
+    await create_program(
+        CreateProgramInput(slug="shop", name="Shop", currency="EUR", points_per_currency_unit=1)
+    )
+    path = database_url.removeprefix("sqlite://")
+    rename = "UPDATE programs SET name = ? WHERE slug = 'shop'"
+    with closing(
+        sqlite3.connect(path, timeout=5, isolation_level=None, check_same_thread=False)
+    ) as other:
+        async with asyncio.timeout(10):
+            async with in_transaction() as conn:
+                await fetch_one(conn, "SELECT name FROM programs WHERE slug = ?", ("shop",))
+                # The other connection's write waits for this transaction's commit (or, with a
+                # deferred BEGIN, commits at once, after this transaction's read).
+                other_write = asyncio.create_task(
+                    asyncio.to_thread(other.execute, rename, ("Other",))
+                )
+                await asyncio.wait({other_write}, timeout=0.3)
+                await execute(conn, rename, ("Ours",))
+            await other_write
+    row = await fetch_one(connection(), "SELECT name FROM programs WHERE slug = ?", ("shop",))
+    assert row is not None and row["name"] == "Other"
 
 
 class _Observer:
