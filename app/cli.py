@@ -280,7 +280,10 @@ def run_jobs(
     moment = _as_of(as_of)
 
     async def work() -> None:
-        options = JobOptions(idempotency_retention_days=settings.idempotency_retention_days)
+        options = JobOptions(
+            idempotency_retention_days=settings.idempotency_retention_days,
+            real_now=utc_now(),
+        )
         with clock.using(clock.ManualClock(moment) if moment else clock.current()):
             for name in names:
                 progress = _ProgressBar(name.value)

@@ -61,6 +61,10 @@ JobFunction = Callable[[datetime, Progress], Awaitable[dict[str, int]]]
 @dataclass(frozen=True)
 class JobOptions:
     idempotency_retention_days: int = 30
+    # The real time of a run made as of another (`laurel jobs run --as-of`). Keys are honoured
+    # for their retention in real time, so purging never runs ahead of it: a client may still
+    # retry with a key that a run as of a later time would otherwise free.
+    real_now: datetime | None = None
 
 
 def _jobs(options: JobOptions) -> dict[JobName, JobFunction]:
@@ -77,7 +81,9 @@ def _jobs(options: JobOptions) -> dict[JobName, JobFunction]:
 
     async def purge(now: datetime, progress: Progress) -> dict[str, int]:
         return await purge_idempotency_records(
-            now, progress, retention_days=options.idempotency_retention_days
+            now if options.real_now is None else min(now, options.real_now),
+            progress,
+            retention_days=options.idempotency_retention_days,
         )
 
     return {

@@ -8,7 +8,12 @@
 5. the key's token bucket (429 with `Retry-After`; `X-RateLimit-Limit` and
    `X-RateLimit-Remaining` on every answer), then with a publishable key an optional member
    token (401 if invalid);
-6. a time limit on the whole request (503), which cancels its database work.
+6. a time limit on the whole request (503), which cancels its database work;
+7. the body read whole and parsed once: invalid UTF-8 (400 `BODY_NOT_UTF8`) and JSON nested
+   deeper than `MAX_JSON_NESTING` (400 `BODY_TOO_DEEP`) are refused here, before a decoder or
+   GraphQL's recursive value coercion behind it fails on them. The parsed body is left in the
+   request state (`request_json`, None when it is not JSON: Strawberry answers that) for the
+   query plans; Strawberry parses the bytes it is handed as it always does.
 
 A pure ASGI wrapper rather than Starlette middleware: it runs on every API request, and this
 shape adds no task or stream copying around the app.
@@ -22,7 +27,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,6 +41,8 @@ logger = logging.getLogger("laurel.gateway")
 
 ALLOWED_HEADERS = "authorization, content-type, x-member-token"
 PREFLIGHT_MAX_AGE = "600"
+# Far above what any input of the schema needs, far below what a recursive decoder survives.
+MAX_JSON_NESTING = 32
 
 
 class BodyTooLargeError(Exception):
@@ -81,6 +88,44 @@ def _header(scope: Scope, name: bytes) -> str | None:
 def _own_origin(scope: Scope) -> str | None:
     host = _header(scope, b"host")
     return None if host is None else f"{scope.get('scheme', 'http')}://{host}"
+
+
+def _nests_deeper_than(value: object, limit: int) -> bool:
+    """Whether `value` has containers more than `limit` deep, walked level by level (no
+    recursion, so no depth can overflow the walk itself)."""
+    level = [value]
+    for _ in range(limit):
+        level = [
+            child
+            for container in level
+            if isinstance(container, dict | list)
+            for child in (container.values() if isinstance(container, dict) else container)
+        ]
+    return any(isinstance(deepest, dict | list) for deepest in level)
+
+
+def _parsed_body(body: bytes) -> object:
+    """The body's JSON (None when it is not JSON: Strawberry answers that), or its refusal."""
+    try:
+        data = json.loads(body)
+    except UnicodeDecodeError:
+        return _BodyRefusal("BODY_NOT_UTF8", "the body is not valid UTF-8")
+    except RecursionError:
+        return _TOO_DEEP
+    except ValueError:
+        return None
+    return _TOO_DEEP if _nests_deeper_than(data, MAX_JSON_NESTING) else data
+
+
+@dataclass(frozen=True)
+class _BodyRefusal:
+    code: str
+    message: str
+
+
+_TOO_DEEP = _BodyRefusal(
+    "BODY_TOO_DEEP", f"the JSON body nests deeper than {MAX_JSON_NESTING} levels"
+)
 
 
 def _error_body(code: str, message: str, request_id: str) -> bytes:
@@ -211,20 +256,30 @@ class ApiGateway:
         state = scope.setdefault("state", {})
         state["principal"] = principal
         state["request_id"] = request_id
-        received = 0
 
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise BodyTooLargeError
-            return message
+        async def pass_on() -> None:
+            body = await self._read_body(receive)
+            if body is None:
+                return  # the client went away before its body was read
+            parsed = _parsed_body(body)
+            if isinstance(parsed, _BodyRefusal):
+                await refuse(400, parsed.code, parsed.message)
+                return
+            state["request_json"] = parsed
+            replayed = False
+
+            async def receive_again() -> Message:
+                nonlocal replayed
+                if not replayed:
+                    replayed = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            await self.app(scope, receive_again, send_with_headers)
 
         try:
             async with asyncio.timeout(self.timeout_seconds):
-                await self.app(scope, limited_receive, send_with_headers)
+                await pass_on()
         except BodyTooLargeError:
             if not started:
                 await refuse(413, "BODY_TOO_LARGE", f"the body is over {self.max_body_bytes} bytes")
@@ -239,6 +294,21 @@ class ApiGateway:
                     f"the request took longer than {self.timeout_seconds:g} s; nothing of it"
                     " was kept",
                 )
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        chunks: list[bytes] = []
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_body_bytes:
+                raise BodyTooLargeError
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
 
     async def _key_principal(self, scope: Scope) -> Principal | tuple[int, str, str]:
         authorization = _header(scope, b"authorization") or ""

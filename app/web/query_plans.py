@@ -1,9 +1,10 @@
 """The ASGI layer in front of Strawberry that answers known query documents by their plans.
 
-It sits behind the gateway (keys, rate limits, body limit and timeout are already applied) and
-reads the JSON body once. A query document with a plan (app/graphql/compiled.py) is answered
-here, inside the schema extensions' operation and execution hooks as Strawberry would run them;
-everything else, and every request whose plan gives up, goes to Strawberry with the same body.
+It sits behind the gateway (keys, rate limits, body limits and timeout are already applied),
+which has parsed the JSON body once into the request state. A query document with a plan
+(app/graphql/compiled.py) is answered here, inside the schema extensions' operation and
+execution hooks as Strawberry would run them; everything else, and every request whose plan
+gives up, goes to Strawberry with the same body.
 A document Strawberry answers without an error is planned for the next request.
 docs/decisions/0001-fast-reads.md says why reads are answered this way.
 """
@@ -28,12 +29,8 @@ class _GraphQLRequest:
     extensions: dict[str, Any] | None
 
 
-def _graphql_request(body: bytes) -> _GraphQLRequest | None:
+def _graphql_request(data: object) -> _GraphQLRequest | None:
     """The request, when the body is a single GraphQL request in the shape Strawberry reads."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
     if not isinstance(data, dict):
         return None
     query = data.get("query")
@@ -73,16 +70,7 @@ class QueryPlans:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away before its body was read
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        request = _graphql_request(body)
+        request = _graphql_request(scope["state"]["request_json"])
         if request is not None:
             plan = self.plans.get(request.query, request.operation_name)
             if plan is not None:
@@ -100,17 +88,8 @@ class QueryPlans:
                     await _send_json(send, answer)
                     return
 
-        replayed = False
-
-        async def receive_again() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
         if request is None or self.plans.knows(request.query, request.operation_name):
-            await self.app(scope, receive_again, send)
+            await self.app(scope, receive, send)
             return
         status = 0
         answer_chunks: list[bytes] = []
@@ -123,7 +102,7 @@ class QueryPlans:
                 answer_chunks.append(message.get("body", b""))
             await send(message)
 
-        await self.app(scope, receive_again, send_and_keep)
+        await self.app(scope, receive, send_and_keep)
         if _answered_without_errors(status, b"".join(answer_chunks)):
             self.plans.learn(request.query, request.operation_name)
         else:

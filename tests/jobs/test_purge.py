@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from tortoise.connection import connections
 
 from app.clock import ManualClock
+from app.config import Settings
 from app.db import fetch_all
 from app.jobs.progress import SilentProgress
 from app.jobs.purge import purge_idempotency_records
@@ -15,6 +16,7 @@ from app.services.ledger.verify import verify_ledger
 from tests.graphql.conftest import Api
 from tests.graphql.factories import create_program, enroll, grant_points
 from tests.jobs.helpers import T0, points_of
+from tests.test_cli import laurel
 
 DAY = timedelta(days=1)
 
@@ -70,4 +72,28 @@ async def test_purge_works_in_batches_and_frees_the_keys(api: Api, clock: Manual
     await grant_points(api, member["id"], 1, key="old-0")
     await grant_points(api, member["id"], 1, key="new")
     assert await points_of(api, member["id"]) == (9, 0)
+    assert await verify_ledger() == []
+
+
+async def test_a_run_as_of_a_later_time_frees_no_key_still_live_by_the_real_clock(
+    api: Api, clock: ManualClock, settings: Settings
+) -> None:
+    """`--as-of` moves the jobs' time, not the time the keys were given: a client may still
+    retry with a key that is younger than the retention by the real clock."""
+    real_now = datetime.now(UTC)
+    clock.set(real_now - 40 * DAY)
+    await create_program(api)
+    member = await enroll(api)
+    await grant_points(api, member["id"], 100, key="old")
+    clock.set(real_now)
+    await grant_points(api, member["id"], 100, key="live")
+
+    run = laurel(settings, "jobs", "run", "purge-idempotency", "--as-of", "2099-01-01T00:00:00Z")
+
+    assert run.returncode == 0, run.stderr
+    assert "purge-idempotency: records 1 " in run.stdout
+    assert await keys() == ["live"]
+    # The retried request is still a replay: no second 100 points.
+    await grant_points(api, member["id"], 100, key="live")
+    assert await points_of(api, member["id"]) == (200, 0)
     assert await verify_ledger() == []

@@ -66,6 +66,7 @@ async def adjust_points(data: AdjustPointsInput, scope: ProgramScope) -> Adjustm
                     counter_account=Account.PROGRAM_ADJUSTED,
                     description=reason,
                     shortfall_code=ErrorCode.BALANCE_WOULD_BE_NEGATIVE,
+                    asked_by=("input", "points"),
                 ),
                 now,
             )

@@ -82,8 +82,11 @@ class Movement:
     expiring_lots: tuple[tuple[int, int], ...] = ()
     # The program's expiry settings when the caller has them (saves reading them again).
     expiry: ExpirySettings | None = None
-    # Refusal when the member cannot cover a debit (the code differs per use case).
+    # Refusal when the member cannot cover a debit (the code differs per use case), and the
+    # input that asked for the points, which that refusal (or one for a total out of range)
+    # names as its field.
     shortfall_code: ErrorCode = ErrorCode.INSUFFICIENT_POINTS
+    asked_by: tuple[str, ...] | None = None
     event_details: dict[str, Any] = field(default_factory=dict)
     # The event type when the kind's own would mislead (a take-back posted with the kind of
     # the gift it reverses is not "points.earned").
@@ -354,7 +357,7 @@ async def _update_balances(
         ),
     )
     if balance is None:
-        field_path = ["input", "points"] if movement.kind is TransactionKind.ADJUST else None
+        field_path = None if movement.asked_by is None else list(movement.asked_by)
         if movement.points < 0:
             raise DomainError(
                 movement.shortfall_code,

@@ -200,6 +200,8 @@ async def redeem_in(
             counter_account=Account.PROGRAM_REDEEMED,
             description=f"Redeemed {reward.name}",
             event_details={"rewardId": encode_id("Reward", reward.id)},
+            # The member chose the points of a PAY_WITH_POINTS reward; any other sets its cost.
+            asked_by=("input", "rewardId") if points is None else ("input", "points"),
         ),
         now,
     )

@@ -210,6 +210,57 @@ async def test_a_streamed_body_over_the_limit_is_refused_and_writes_nothing(
         }
 
 
+PLANNED = 'query Planned($v: String! = "shop") { program(slug: $v) { slug } }'
+
+
+async def post_raw(api: Api, http: httpx.AsyncClient, body: bytes) -> httpx.Response:
+    return await http.post(
+        "/graphql",
+        content=body,
+        headers={"Authorization": f"Bearer {api.admin_key}", "Content-Type": "application/json"},
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"query":"{ programs { slug \xff\xfe } }"}',
+        b'{"query":"query Planned($v: String!) { program(slug: $v) { slug } }",'
+        b'"variables":{"v":"\xff\xfe"}}',
+    ],
+    ids=["in the query", "in a variable"],
+)
+async def test_a_body_that_is_not_utf8_is_refused_with_400_json(api: Api, body: bytes) -> None:
+    await api.data(PLANNED)  # planned, so that both the plan and Strawberry would see the body
+    for http in (api.http, api.without_plans):
+        assert http is not None
+        response = await post_raw(api, http, body)
+        assert refusal(response) == (400, "BODY_NOT_UTF8", "the body is not valid UTF-8")
+
+
+def nested(levels: int) -> bytes:
+    """A request whose JSON nests `levels` deep: the body, `variables`, then lists."""
+    lists = "[" * (levels - 2) + "]" * (levels - 2)
+    return json.dumps({"query": PLANNED, "variables": {"v": "-"}}).replace('"-"', lists).encode()
+
+
+async def test_json_nested_deeper_than_the_limit_is_refused_with_400_json(api: Api) -> None:
+    await api.data(PLANNED)
+    for http in (api.http, api.without_plans):
+        assert http is not None
+        for levels in (33, 1000, 100_000):
+            response = await post_raw(api, http, nested(levels))
+            assert refusal(response) == (
+                400,
+                "BODY_TOO_DEEP",
+                "the JSON body nests deeper than 32 levels",
+            ), levels
+        # At the limit the request reaches GraphQL, which refuses the list given for a String.
+        at_limit = await post_raw(api, http, nested(32))
+        assert at_limit.status_code == 200, at_limit.text
+        assert top_level_codes(at_limit.json()) == [None]
+
+
 # --- Rate limits ------------------------------------------------------------------------------
 
 

@@ -377,6 +377,29 @@ async def test_a_pay_with_points_amount_off_the_step_or_range_is_refused(
     assert await catalogue_state() == before
 
 
+async def test_pay_with_points_over_the_balance_names_the_chosen_points(api: Api) -> None:
+    await create_program(api)
+    member = await enroll(api)
+    await grant_points(api, member["id"], 300)
+    reward = await make_reward(
+        api,
+        kind="PAY_WITH_POINTS",
+        valueMinor=None,
+        costPoints=200,
+        pointsMin=200,
+        pointsMax=2000,
+        pointsStep=200,
+    )
+    before = await catalogue_state()
+
+    refused = await redeem(api, member["id"], reward["id"], points=400)
+
+    assert [(e["code"], e["field"]) for e in refused["userErrors"]] == [
+        ("INSUFFICIENT_POINTS", ["input", "points"])
+    ]
+    assert await catalogue_state() == before
+
+
 async def test_points_on_a_reward_of_fixed_cost_are_refused(api: Api) -> None:
     await create_program(api)
     member = await enroll(api)

@@ -294,7 +294,7 @@ async def test_bad_redemptions_are_refused_with_precise_codes_and_write_nothing(
     await grant_points(api, member["id"], 500)
     await grant_points(api, poor["id"], 99, key="grant-poor")
     cases: list[tuple[str, str, str, str, list[str] | None]] = [
-        (poor["id"], reward["id"], "k", "INSUFFICIENT_POINTS", None),
+        (poor["id"], reward["id"], "k", "INSUFFICIENT_POINTS", ["input", "rewardId"]),
         (member["id"], inactive["id"], "k", "REWARD_INACTIVE", ["input", "rewardId"]),
         (member["id"], sold_out["id"], "k", "REWARD_OUT_OF_STOCK", ["input", "rewardId"]),
         (member["id"], foreign["id"], "k", "REWARD_NOT_FOUND", ["input", "rewardId"]),
