@@ -114,7 +114,12 @@ def _parsed_body(body: bytes) -> object:
         return _TOO_DEEP
     except ValueError:
         return None
-    return _TOO_DEEP if _nests_deeper_than(data, MAX_JSON_NESTING) else data
+    # Every level of nesting opens a bracket, so a body with few brackets needs no walk: the
+    # count is a scan in C, the walk costs about 15 us for an ordinary request.
+    brackets = body.count(b"{") + body.count(b"[")
+    if brackets > MAX_JSON_NESTING and _nests_deeper_than(data, MAX_JSON_NESTING):
+        return _TOO_DEEP
+    return data
 
 
 @dataclass(frozen=True)

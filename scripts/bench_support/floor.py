@@ -54,7 +54,7 @@ _MEMBER_COLUMNS = (
 )
 _ORDER_COLUMNS = (
     "id, program_id, member_id, order_id, currency, total_minor, points_earned,"
-    " transaction_id, request_hash, placed_at, created_at, earning, status, points_refunded,"
+    " transaction_id, placed_at, created_at, earning, status, points_refunded,"
     " points_unrecovered, exchange_rate, paid_at, fulfilled_at, refunded_minor"
 )
 _RULE_COLUMNS = (
@@ -67,7 +67,10 @@ _RULE_COLUMNS = (
 # members.py).
 SELECT_PROGRAM = f"SELECT {_PROGRAM_COLUMNS} FROM programs WHERE slug = ?"
 SELECT_MEMBER_ID = "SELECT id, opted_out_at FROM members WHERE program_id = ? AND customer_id = ?"
-SELECT_EXISTING_ORDER = f"SELECT {_ORDER_COLUMNS} FROM orders WHERE program_id = ? AND order_id = ?"
+# With the request hash, which a second report of the order is compared to.
+SELECT_EXISTING_ORDER = (
+    f"SELECT {_ORDER_COLUMNS}, request_hash FROM orders WHERE program_id = ? AND order_id = ?"
+)
 SELECT_RULES = (
     f"SELECT {_RULE_COLUMNS} FROM earning_rules WHERE program_id = ? AND paused = ? ORDER BY id"
 )
