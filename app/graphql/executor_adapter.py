@@ -233,6 +233,32 @@ class ObservedAnswer:
     extensions: dict[str, Any]
 
 
+# An extension class sets this when its `on_operation`, `on_execute` and `get_results` have
+# nothing to do for a planned read: a query answered without errors (the app's own error
+# masking and admin-write audit). Planned reads skip the hooks when no other extension has any.
+QUIET_FOR_PLANNED_READS = "quiet_for_planned_reads"
+_OBSERVED_HOOKS = ("on_operation", "on_execute", "get_results")
+_observing_by_extension_list: dict[tuple[int, ...], bool] = {}
+
+
+def _observes_planned_reads(extension: SchemaExtension) -> bool:
+    cls = type(extension)
+    if getattr(cls, QUIET_FOR_PLANNED_READS, False):
+        return False
+    return any(_hook_kind(cls, name) is not None for name in _OBSERVED_HOOKS)
+
+
+def planned_reads_observed(schema: strawberry.Schema) -> bool:
+    """Whether an extension of `schema` wants to see planned reads; worked out once for each
+    extension list the schema has (tests and tools may swap it)."""
+    key = tuple(map(id, schema.extensions))
+    observed = _observing_by_extension_list.get(key)
+    if observed is None:
+        observed = any(map(_observes_planned_reads, schema.get_extensions()))
+        _observing_by_extension_list[key] = observed
+    return observed
+
+
 async def run_observed(
     schema: strawberry.Schema,
     *,
@@ -247,6 +273,11 @@ async def run_observed(
     """`execute` (a plan: the data, or None where it gives up) inside the `on_operation` and
     `on_execute` hooks of the schema's extensions, as Strawberry's `Schema.execute` runs its
     executor; NoResultError when there is no answer without errors to give."""
+    if not planned_reads_observed(schema):
+        data = await execute()
+        if data is None:
+            raise NoResultError
+        return ObservedAnswer(data, {})
     execution_context = ExecutionContext(
         query=query,
         schema=schema,

@@ -22,12 +22,14 @@ from app.graphql.executor_adapter import (
     field_metadata,
     graphql_schema,
     has_field_middleware,
+    planned_reads_observed,
     plans_supported,
     python_name,
     reads_attribute_only,
     run_observed,
     type_origin,
 )
+from app.graphql.schema import schema as laurel_schema
 
 
 class Allow(BasePermission):
@@ -256,3 +258,16 @@ async def test_function_hooks_run_on_entry_and_a_cancelled_read_closes_the_hooks
             execute=cancelled,
         )
     assert Guarded.closed == ["closed"]
+
+
+def test_the_apps_own_extensions_leave_planned_reads_alone_and_any_other_sees_them() -> None:
+    assert not planned_reads_observed(laurel_schema)
+
+    class Watching(SchemaExtension):
+        def on_operation(self) -> Iterator[None]:
+            yield
+
+    watched = strawberry.Schema(
+        query=laurel_schema.query, extensions=[*laurel_schema.extensions, Watching]
+    )
+    assert planned_reads_observed(watched)

@@ -223,6 +223,9 @@ async def audited(work: Callable[[], Awaitable[tuple[T, bool]]]) -> T:
 
 
 class AuditAdminWrites(SchemaExtension):
+    # Planned reads are queries, which are never audited.
+    quiet_for_planned_reads = True
+
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
         principal = context.context.principal

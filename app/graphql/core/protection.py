@@ -149,6 +149,9 @@ class MaskErrorsWithRequestId(MaskErrors):
     """Anything that is not a syntax, validation or coded error is a bug: logged with the
     request id, and answered with that id only."""
 
+    # A planned read has no errors to mask: its plan gives up wherever one would arise.
+    quiet_for_planned_reads = True
+
     def __init__(self) -> None:
         super().__init__(should_mask_error=_unexpected)
 
