@@ -238,7 +238,9 @@ class ObservedAnswer:
 # masking and admin-write audit). Planned reads skip the hooks when no other extension has any.
 QUIET_FOR_PLANNED_READS = "quiet_for_planned_reads"
 _OBSERVED_HOOKS = ("on_operation", "on_execute", "get_results")
-_observing_by_extension_list: dict[tuple[int, ...], bool] = {}
+# Keyed by the entries themselves, not their ids: a list swapped out and collected could hand
+# its ids to another list with other extensions.
+_observing_by_extension_list: dict[tuple[Any, ...], bool] = {}
 
 
 def _observes_planned_reads(extension: SchemaExtension) -> bool:
@@ -251,7 +253,7 @@ def _observes_planned_reads(extension: SchemaExtension) -> bool:
 def planned_reads_observed(schema: strawberry.Schema) -> bool:
     """Whether an extension of `schema` wants to see planned reads; worked out once for each
     extension list the schema has (tests and tools may swap it)."""
-    key = tuple(map(id, schema.extensions))
+    key = tuple(schema.extensions)
     observed = _observing_by_extension_list.get(key)
     if observed is None:
         observed = any(map(_observes_planned_reads, schema.get_extensions()))
