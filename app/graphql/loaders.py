@@ -132,8 +132,8 @@ class Loaders:
             program=_one_each(lambda ids: programs_by_id(ids, scope)),
             reward=_one_each(lambda ids: rewards_by_id(ids, scope)),
             redemption=_one_each(lambda ids: redemptions_by_id(ids, scope)),
-            # Referral rewards and memberships carry no program: their keys come from rows the
-            # caller has already read in its scope.
+            # Keyed by rows the caller has already read in its scope (a referral, a member), as
+            # the single reads they replace are.
             referral_rewards=_list_each(rewards_by_referral),
             referral_of_friend=_one_each(referrals_by_friend),
             membership_plan=_one_each(lambda ids: plans_by_id(ids, scope)),

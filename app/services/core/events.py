@@ -30,9 +30,9 @@ class EventRecord:
     created_at: datetime
 
 
+_OLDEST_FIRST = Keyset(newest_first=False)
 # The oldest transaction id still running in this database, or the next one to be assigned.
 # pg_stat_activity shows 32-bit xids; the snapshot's in-progress list has them with their epoch.
-_OLDEST_FIRST = Keyset(newest_first=False)
 _WRITE_HORIZON = """
 WITH snap AS (SELECT pg_current_snapshot() AS s)
 SELECT COALESCE(

@@ -26,10 +26,6 @@ from app.domain.validation import EXTERNAL_ID_MAX, Checker
 from app.services.orders.earning import earn
 from app.services.programs.service import ProgramRecord
 
-_OPERATION = "recordOrder"
-NO_POINTS_OPTED_OUT = "MEMBER_OPTED_OUT"
-
-
 MAX_LINES = 500
 EARLIEST_ORDER_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 # Clocks of the shop and of Laurel disagree a little; an order from tomorrow is a mistake.

@@ -27,9 +27,6 @@ from app.services.orders.earning_rules import active_purchase_rules
 from app.services.programs.service import ProgramScope, require_program
 from app.services.tiers.service import member_attributes as tier_attributes
 
-_OPERATION = "recordOrder"
-NO_POINTS_OPTED_OUT = "MEMBER_OPTED_OUT"
-
 
 @dataclass(frozen=True)
 class CartPreviewInput:

@@ -20,9 +20,6 @@ from app.services.orders.service import OrderRecord, get_order, order_row
 from app.services.programs.service import ProgramScope, require_program
 from app.services.referrals.order_rewards import on_order_fulfilled
 
-_OPERATION = "recordOrder"
-NO_POINTS_OPTED_OUT = "MEMBER_OPTED_OUT"
-
 
 @dataclass(frozen=True)
 class OrderProgressInput:

@@ -51,7 +51,7 @@ from app.domain.validation import (
 )
 from app.models import Program
 from app.services.core.events import append_event
-from app.services.core.models import read_row, row_of
+from app.services.core.models import read_row, row_of, update_row
 from app.services.ledger.service import expiry_settings_of
 
 
@@ -468,7 +468,11 @@ async def update_program_settings(data: UpdateProgramSettingsInput) -> ProgramRe
             expiry = _next_expiry(expiry, data.expiry, now)
         if data.expiry_warning_days is not None:
             expiry = replace(expiry, warning_days=data.expiry_warning_days)
-        await rows.update(
+        row = await update_row(
+            Program,
+            conn,
+            _FIELDS,
+            program.id,
             name=current.name if name is None else name,
             time_zone=zone,
             pending_days=current.pending_days if data.pending_days is None else data.pending_days,
@@ -491,7 +495,6 @@ async def update_program_settings(data: UpdateProgramSettingsInput) -> ProgramRe
             if data.member_token_max_seconds is None
             else data.member_token_max_seconds,
         )
-        row = await read_row(Program, conn, _FIELDS, id=program.id)
         assert row is not None
         updated = program_row(row)
         await _redate_lots(conn, current.expiry, updated.expiry, program.id, now)
