@@ -25,7 +25,7 @@ from tests.graphql.factories import (
 )
 from tests.graphql.punch_cards.test_punch_cards import create_card
 from tests.graphql.referrals.test_referrals import SETTINGS, code_of
-from tests.graphql.rewards.factories import make_reward, redeemed
+from tests.graphql.rewards.factories import UPLOAD, make_reward, redeemed
 from tests.graphql.store_credit.test_store_credit import issue
 
 REFERRALS = """
@@ -263,3 +263,47 @@ async def test_members_read_in_a_batch_answer_as_each_read_alone(api: Api) -> No
     assert referrer["referrals"]["pageInfo"]["hasNextPage"] is True
     assert referrer["punchCards"] == [{"punches": 0, "card": {"name": "Coffee card"}}]
     assert referrer["nextExpiries"] != []
+
+
+AVAILABLE_REWARDS = """
+query($id: ID!) { member(id: $id) { availableRewards { id name } } }"""
+
+
+async def catalogue_of(api: Api, numbers: range) -> list[dict[str, Any]]:
+    """Rewards of every shape `availableRewards` checks, by turns: plain, a per-member limit
+    (ever, then per month), a code pool (with a code for every other pool)."""
+    shapes: list[dict[str, Any]] = [
+        {},
+        {"perMemberLimit": 1, "limitPeriod": "EVER"},
+        {"perMemberLimit": 2, "limitPeriod": "MONTH"},
+        {"codeSource": "POOL"},
+    ]
+    rewards = []
+    for n in numbers:
+        reward = await make_reward(api, name=f"Reward {n}", costPoints=100 + n, **shapes[n % 4])
+        if n % 8 == 3:
+            codes = {"rewardId": reward["id"], "codes": [f"POOL-CODE-{n:02d}"]}
+            uploaded = await api.data(UPLOAD, {"input": codes})
+            assert uploaded["uploadRewardCodes"]["added"] == 1
+        rewards.append(reward)
+    return rewards
+
+
+async def test_available_rewards_cost_the_same_for_4_rewards_as_for_16(api: Api) -> None:
+    api.check_plans = False
+    await create_program(api)
+    member = await enroll(api)
+    await grant_points(api, member["id"], 10_000)
+    rewards = await catalogue_of(api, range(4))
+    await redeemed(api, member["id"], rewards[1]["id"])
+
+    four = await statements_of(api, AVAILABLE_REWARDS, {"id": member["id"]})
+    await catalogue_of(api, range(4, 16))
+    sixteen = await statements_of(api, AVAILABLE_REWARDS, {"id": member["id"]})
+
+    assert sixteen == four
+    available = (await api.data(AVAILABLE_REWARDS, {"id": member["id"]}))["member"]
+    # Reward 1 is used up (one per member, ever); the pools of 7 and 15 have no codes.
+    assert [reward["name"] for reward in available["availableRewards"]] == [
+        f"Reward {n}" for n in range(16) if n not in {1, 7, 15}
+    ]

@@ -32,7 +32,12 @@ from app.services.core.events import append_event
 from app.services.ledger.service import Movement, post_movement
 from app.services.rewards import repository
 from app.services.rewards.repository import NewRedemption, RedemptionRecord, RewardRecord
-from app.services.rewards.terms import credit_for_store_credit_reward, member_reward_terms
+from app.services.rewards.terms import (
+    credit_for_store_credit_reward,
+    member_reward_tier,
+    reward_terms_for_tier,
+)
+from app.services.tiers.repository import TierRecord
 
 
 def offer_refusal(reward: RewardRecord, now: datetime) -> tuple[ErrorCode, str] | None:
@@ -65,18 +70,21 @@ async def member_price(
     member_id: int,
     reward: RewardRecord,
     points: int | None,
-    now: datetime,
 ) -> MemberPrice:
     """The one answer to "what does this member pay, and may they", for both the redemption
-    and the member's list of rewards (`reward_options`), so the two cannot differ.
+    and the member's list of rewards (`reward_options`, which reads the tier once and asks
+    `price_for_tier` for each reward), so the two cannot differ."""
+    tier = await member_reward_tier(conn, program_id, member_id)
+    return price_for_tier(tier, reward, points)
 
-    A fixed-cost reward costs its points less the member's tier discount. PAY_WITH_POINTS is
-    paid with the points the member chooses (`points`; the list shows `pointsMin`), never
-    discounted: those points are what buys the discount's value. The tier may refuse either.
-    """
-    terms_cost, refusal = await member_reward_terms(
-        conn, program_id=program_id, member_id=member_id, reward=reward, now=now
-    )
+
+def price_for_tier(
+    tier: TierRecord | None, reward: RewardRecord, points: int | None
+) -> MemberPrice:
+    """A fixed-cost reward costs its points less the tier's discount. PAY_WITH_POINTS is paid
+    with the points the member chooses (`points`; the list shows `pointsMin`), never
+    discounted: those points are what buys the discount's value. The tier may refuse either."""
+    terms_cost, refusal = reward_terms_for_tier(tier, reward)
     if reward.kind is RewardKind.PAY_WITH_POINTS:
         assert reward.points_min is not None
         return MemberPrice(points=reward.points_min if points is None else points, refusal=refusal)
@@ -137,7 +145,9 @@ async def _check_limit(
 ) -> None:
     if reward.per_member_limit is None:
         return
-    used = await repository.redeemed_in_window(conn, member_id, reward, now, zone)
+    used = (await repository.purchases_in_windows(conn, member_id, [reward], now, zone)).get(
+        reward.id, 0
+    )
     if used >= reward.per_member_limit:
         raise DomainError(
             ErrorCode.REWARD_LIMIT_REACHED,
@@ -184,7 +194,7 @@ async def redeem_in(
     value_minor = await _value_of(conn, reward, points, currency)
     await _check_limit(conn, member_id, reward, now, zone)
     price = await member_price(
-        conn, program_id=program_id, member_id=member_id, reward=reward, points=points, now=now
+        conn, program_id=program_id, member_id=member_id, reward=reward, points=points
     )
     if price.refusal is not None:
         raise DomainError(

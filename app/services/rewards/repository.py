@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -314,27 +315,39 @@ async def return_stock(conn: BaseDBAsyncClient, reward_id: int) -> str:
     return str(row["name"])
 
 
-async def redeemed_in_window(
-    conn: BaseDBAsyncClient, member_id: int, reward: RewardRecord, now: datetime, zone: str
-) -> int:
-    """Redemptions the member bought of `reward` in its limit's current period (cancelled
-    ones do not count; given rewards neither)."""
-    start = limit_window_start(reward.limit_period, now, zone)
-    select = (
-        "SELECT COUNT(*) AS n FROM redemptions WHERE member_id = ? AND reward_id = ?"
-        " AND source = ? AND status <> ?"
-    )
+async def purchases_in_windows(
+    conn: BaseDBAsyncClient,
+    member_id: int,
+    rewards: Sequence[RewardRecord],
+    now: datetime,
+    zone: str,
+) -> dict[int, int]:
+    """By reward id: the redemptions the member bought of each reward in its limit's current
+    period (cancelled ones do not count; given rewards neither), in one statement."""
+    if not rewards:
+        return {}
+    windows: list[str] = []
     params: list[Any] = [
         member_id,
-        reward.id,
         RedemptionSource.PURCHASE.value,
         RedemptionStatus.CANCELLED.value,
     ]
-    if start is not None:
-        select += " AND created_at >= ?"
-        params.append(start)
-    row = await fetch_one(conn, select, params)
-    return int(row["n"]) if row else 0
+    for reward in rewards:
+        start = limit_window_start(reward.limit_period, now, zone)
+        if start is None:
+            windows.append("reward_id = ?")
+            params.append(reward.id)
+        else:
+            windows.append("(reward_id = ? AND created_at >= ?)")
+            params.extend((reward.id, start))
+    rows = await fetch_all(
+        conn,
+        "SELECT reward_id, COUNT(*) AS n FROM redemptions"
+        " WHERE member_id = ? AND source = ? AND status <> ?"
+        f" AND ({' OR '.join(windows)}) GROUP BY reward_id",
+        params,
+    )
+    return {int(row["reward_id"]): int(row["n"]) for row in rows}
 
 
 async def program_zone(conn: BaseDBAsyncClient, program_id: int) -> tuple[str, str]:
@@ -381,13 +394,18 @@ async def hand_out_pool_code(conn: BaseDBAsyncClient, code_id: int, redemption_i
     )
 
 
-async def pool_codes_left(conn: BaseDBAsyncClient, reward_id: int) -> int:
-    left = await fetch_one(
+async def pool_codes_left(conn: BaseDBAsyncClient, reward_ids: Sequence[int]) -> dict[int, int]:
+    """By reward id: the uploaded codes not yet handed out (a reward without any is absent)."""
+    distinct = list(dict.fromkeys(reward_ids))
+    if not distinct:
+        return {}
+    rows = await fetch_all(
         conn,
-        "SELECT COUNT(*) AS n FROM reward_codes WHERE reward_id = ? AND redemption_id IS NULL",
-        (reward_id,),
+        "SELECT reward_id, COUNT(*) AS n FROM reward_codes WHERE redemption_id IS NULL"
+        f" AND reward_id IN ({', '.join('?' * len(distinct))}) GROUP BY reward_id",
+        distinct,
     )
-    return 0 if left is None else int(left["n"])
+    return {int(row["reward_id"]): int(row["n"]) for row in rows}
 
 
 async def insert_redemption(conn: BaseDBAsyncClient, new: NewRedemption) -> RedemptionRecord:

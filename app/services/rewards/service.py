@@ -37,7 +37,7 @@ from app.services.core.idempotency import IdempotentRequest, run_once, scope_of
 from app.services.members.service import require_member
 from app.services.programs.service import ProgramScope, require_program
 from app.services.rewards import repository
-from app.services.rewards.redemption import member_price, offer_refusal, redeem_in
+from app.services.rewards.redemption import offer_refusal, price_for_tier, redeem_in
 from app.services.rewards.repository import (
     FIELD_NAMES,
     RedemptionRecord,
@@ -45,7 +45,7 @@ from app.services.rewards.repository import (
     RewardRecord,
     terms_of,
 )
-from app.services.rewards.terms import check_required_tiers
+from app.services.rewards.terms import check_required_tiers, member_reward_tier
 from app.services.tiers.configuration import lock_tier_configuration
 
 _OPERATION = "redeemReward"
@@ -442,29 +442,36 @@ async def reward_options(member_id: int, scope: ProgramScope) -> list[RewardOpti
     conn = connection()
     now = utc_now()
     zone, _ = await repository.program_zone(conn, member.program_id)
+    rewards = await repository.rewards_by_cost(conn, member.program_id, active_only=True)
+    tier = await member_reward_tier(conn, member.program_id, member.id)
+    codes_left = await repository.pool_codes_left(
+        conn, [reward.id for reward in rewards if reward.code_source is CodeSource.POOL]
+    )
+    bought = await repository.purchases_in_windows(
+        conn,
+        member.id,
+        [reward for reward in rewards if reward.per_member_limit is not None],
+        now,
+        zone,
+    )
     options = []
-    for reward in await repository.rewards_by_cost(conn, member.program_id, active_only=True):
-        price = await member_price(
-            conn,
-            program_id=member.program_id,
-            member_id=member.id,
-            reward=reward,
-            points=None,
-            now=now,
-        )
+    for reward in rewards:
+        price = price_for_tier(tier, reward, None)
         refusal = offer_refusal(reward, now)
         if refusal is None and member.points_debt > 0:
             refusal = (ErrorCode.POINTS_OWED, "the member owes points from refunds")
         if (
             refusal is None
             and reward.code_source is CodeSource.POOL
-            and await repository.pool_codes_left(conn, reward.id) == 0
+            and codes_left.get(reward.id, 0) == 0
         ):
             refusal = (ErrorCode.REWARD_POOL_EMPTY, "the reward's codes are all handed out")
-        if refusal is None and reward.per_member_limit is not None:
-            used = await repository.redeemed_in_window(conn, member.id, reward, now, zone)
-            if used >= reward.per_member_limit:
-                refusal = (ErrorCode.REWARD_LIMIT_REACHED, "the member reached the limit")
+        if (
+            refusal is None
+            and reward.per_member_limit is not None
+            and bought.get(reward.id, 0) >= reward.per_member_limit
+        ):
+            refusal = (ErrorCode.REWARD_LIMIT_REACHED, "the member reached the limit")
         if refusal is None and price.refusal is not None:
             refusal = (price.refusal, "the member's tier may not redeem this reward")
         if refusal is None and price.points > member.points_available:

@@ -14,28 +14,25 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from app.domain.errors import DomainError, ErrorCode
 from app.services.rewards.repository import RewardRecord
 from app.services.store_credit.service import credit_store_credit
-from app.services.tiers.service import reward_terms_for_member, unknown_tier_names
+from app.services.tiers.repository import TierRecord
+from app.services.tiers.service import member_tier, reward_terms_under, unknown_tier_names
 
 
-async def member_reward_terms(
-    conn: BaseDBAsyncClient,
-    *,
-    program_id: int,
-    member_id: int,
-    reward: RewardRecord,
-    now: datetime,
+async def member_reward_tier(
+    conn: BaseDBAsyncClient, program_id: int, member_id: int
+) -> TierRecord | None:
+    """The member's tier, the one fact of theirs a reward's terms depend on
+    (`app.services.tiers.service.member_tier`)."""
+    return await member_tier(conn, program_id, member_id)
+
+
+def reward_terms_for_tier(
+    tier: TierRecord | None, reward: RewardRecord
 ) -> tuple[int, ErrorCode | None]:
-    """What the member pays for `reward` and, when they may not redeem it, why: their tier's
-    discount, or REWARD_TIER_RESTRICTED when the reward needs a tier the member does not hold
-    (`app.services.tiers.service.reward_terms_for_member`)."""
-    terms = await reward_terms_for_member(
-        conn,
-        program_id=program_id,
-        member_id=member_id,
-        required_tiers=reward.required_tiers,
-        cost_points=reward.cost_points,
-        now=now,
-    )
+    """What a member of `tier` pays for `reward` and, when they may not redeem it, why: their
+    tier's discount, or REWARD_TIER_RESTRICTED when the reward needs a tier the member does not
+    hold (`app.services.tiers.service.reward_terms_under`)."""
+    terms = reward_terms_under(tier, reward.required_tiers, reward.cost_points)
     return terms.cost_points, None if terms.allowed else ErrorCode.REWARD_TIER_RESTRICTED
 
 

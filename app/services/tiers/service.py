@@ -107,7 +107,10 @@ async def on_member_activity(
 # --- what a tier gives ------------------------------------------------------------------------
 
 
-async def _tier_now(conn: BaseDBAsyncClient, program_id: int, member_id: int) -> TierRecord | None:
+async def member_tier(
+    conn: BaseDBAsyncClient, program_id: int, member_id: int
+) -> TierRecord | None:
+    """The member's stored tier now (earned, granted or assigned); None without tiers."""
     program = await repository.tier_program(conn, program_id)
     return None if program is None else await current_tier(conn, program, member_id)
 
@@ -117,7 +120,7 @@ async def member_attributes(program_id: int, member_id: int) -> MemberAttributes
     the highest earning multiplier of their tier and active paid memberships (they do not
     compound)."""
     conn = connection()
-    tier = await _tier_now(conn, program_id, member_id)
+    tier = await member_tier(conn, program_id, member_id)
     return MemberAttributes(
         tier=None if tier is None else tier.name,
         multiplier=await multiplier_of(conn, tier, member_id, utc_now()),
@@ -138,7 +141,15 @@ async def reward_terms_for_member(
     updateReward) is for members holding one of them, by their stored tier (earned, granted by
     a paid membership or assigned by an admin)."""
     del now  # the stored tier is the tier now; kept in the signature for the redemption's time
-    tier = await _tier_now(conn, program_id, member_id)
+    tier = await member_tier(conn, program_id, member_id)
+    return reward_terms_under(tier, required_tiers, cost_points)
+
+
+def reward_terms_under(
+    tier: TierRecord | None, required_tiers: Sequence[str], cost_points: int
+) -> TierRewardTerms:
+    """`reward_terms_for_member` once the member's tier is known: a list of rewards reads the
+    tier once for all of them."""
     required = tuple(required_tiers)
     allowed = not required or (tier is not None and tier.name in required)
     discount = 0 if tier is None else tier.reward_discount_percent
@@ -164,7 +175,7 @@ async def member_multiplier(
     tier's and their active paid memberships' (they do not compound). Applied to purchases (by
     the earning rules), actions and referral rewards; never to adjustments, tier or membership
     rewards."""
-    tier = await _tier_now(conn, program_id, member_id)
+    tier = await member_tier(conn, program_id, member_id)
     return await multiplier_of(conn, tier, member_id, now)
 
 

@@ -492,10 +492,10 @@ async def test_the_tier_hook_refuses_and_writes_nothing(
     await grant_points(api, member["id"], 1000)
     reward = await make_reward(api)
 
-    async def restricted(*_: Any, **kwargs: Any) -> tuple[int, ErrorCode | None]:
-        return kwargs["reward"].cost_points, ErrorCode.REWARD_TIER_RESTRICTED
+    def restricted(tier: Any, reward: Any) -> tuple[int, ErrorCode | None]:
+        return reward.cost_points, ErrorCode.REWARD_TIER_RESTRICTED
 
-    monkeypatch.setattr(rewards_redemption, "member_reward_terms", restricted)
+    monkeypatch.setattr(rewards_redemption, "reward_terms_for_tier", restricted)
     before = await catalogue_state()
 
     refused = await redeem(api, member["id"], reward["id"])
@@ -510,10 +510,10 @@ async def test_the_tier_hook_sets_the_price(api: Api, monkeypatch: pytest.Monkey
     await grant_points(api, member["id"], 1000)
     reward = await make_reward(api, costPoints=100)
 
-    async def discounted(*_: Any, **kwargs: Any) -> tuple[int, ErrorCode | None]:
+    def discounted(tier: Any, reward: Any) -> tuple[int, ErrorCode | None]:
         return 80, None
 
-    monkeypatch.setattr(rewards_redemption, "member_reward_terms", discounted)
+    monkeypatch.setattr(rewards_redemption, "reward_terms_for_tier", discounted)
 
     paid = await redeemed(api, member["id"], reward["id"])
 
