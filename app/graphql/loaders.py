@@ -38,7 +38,10 @@ from app.services.programs.service import ProgramRecord, ProgramScope
 from app.services.punch_cards.batch import member_cards_by_member
 from app.services.punch_cards.service import MemberPunchCard
 from app.services.referrals.batch import (
+    MemberOfProgram,
+    MemberReferralInfo,
     first_referrals_by_referrer,
+    member_codes_by_member,
     referrals_by_friend,
     rewards_by_referral,
 )
@@ -76,6 +79,18 @@ def _one_each(
     async def load(keys: list[int]) -> list[_Value | None]:
         found = await read(keys)
         return [found.get(key) for key in keys]
+
+    return DataLoader(load, cache=False)
+
+
+def _one_for_each(
+    read: Callable[[list[_Key]], Awaitable[Mapping[_Key, _Value]]],
+) -> DataLoader[_Key, _Value]:
+    """A loader of the one value `read` gives every key (it answers for each)."""
+
+    async def load(keys: list[_Key]) -> list[_Value]:
+        found = await read(keys)
+        return [found[key] for key in keys]
 
     return DataLoader(load, cache=False)
 
@@ -123,6 +138,7 @@ class Loaders:
     first_activities: DataLoader[FirstPage, list[ActivityRecord]]
     first_store_credit_movements: DataLoader[FirstPage, list[StoreCreditRecord]]
     first_referrals_made: DataLoader[FirstPage, list[ReferralRecord]]
+    referral_code: DataLoader[MemberOfProgram, MemberReferralInfo]
 
     @classmethod
     def scoped_to(cls, scope: ProgramScope) -> Loaders:
@@ -146,4 +162,5 @@ class Loaders:
             first_activities=_first_page_each(first_activities_by_member),
             first_store_credit_movements=_first_page_each(first_movements_by_member),
             first_referrals_made=_first_page_each(first_referrals_by_referrer),
+            referral_code=_one_for_each(member_codes_by_member),
         )

@@ -180,12 +180,16 @@ class Member(Node):
         description="The member's referral code: stable, unique in the program, made on first"
         " read while the program's referrals are on."
     )
-    async def referral_code(self) -> str | None:
-        return (await referrals_service.member_code(self.member_pk, self.program_pk)).code
+    async def referral_code(self, info: Info) -> str | None:
+        return (
+            await info.context.loaders.referral_code.load((self.member_pk, self.program_pk))
+        ).code
 
     @strawberry.field(description="The program's link template with the member's code.")
-    async def referral_link(self) -> str | None:
-        return (await referrals_service.member_code(self.member_pk, self.program_pk)).link
+    async def referral_link(self, info: Info) -> str | None:
+        return (
+            await info.context.loaders.referral_code.load((self.member_pk, self.program_pk))
+        ).link
 
     @strawberry.field(description="The referrals this member made, newest first.")
     async def referrals(

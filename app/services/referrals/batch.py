@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from app.db import connection, fetch_all_in, fetch_first_in
+from app.db import connection, fetch_all_in, fetch_first_in, in_transaction, utc_now
+from app.domain.referrals import referral_link
+from app.services.referrals import repository
+from app.services.referrals.creation import ensure_code
 from app.services.referrals.records import ReferralRecord, ReferralRewardRecord
 from app.services.referrals.repository import CLAIMED, referral_row
 from app.services.referrals.reward_repository import reward_row
@@ -63,3 +67,38 @@ async def first_referrals_by_referrer(
     for record in map(referral_row, rows):
         referrals.setdefault(record.referrer_id, []).append(record)
     return referrals
+
+
+@dataclass(frozen=True)
+class MemberReferralInfo:
+    code: str | None
+    link: str | None
+
+
+# A member, and the program they belong to.
+MemberOfProgram = tuple[int, int]
+
+
+async def member_codes_by_member(
+    members: Sequence[MemberOfProgram],
+) -> dict[MemberOfProgram, MemberReferralInfo]:
+    """Each member's referral code and link, by (member, program): their programs' settings and
+    their codes in one statement each. A member without a code gets one on this first read
+    while their program's referrals are on (all of a page's in one transaction)."""
+    conn = connection()
+    keys = list(dict.fromkeys(members))
+    settings = await repository.settings_by_program(conn, [program for _, program in keys])
+    codes = await repository.codes_by_member(conn, [member for member, _ in keys])
+    missing = [(m, p) for m, p in keys if m not in codes and settings[p].enabled]
+    if missing:
+        now = utc_now()
+        async with in_transaction() as tx:
+            for member, program in missing:
+                codes[member] = await ensure_code(tx, program, member, now)
+    found = {}
+    for member, program in keys:
+        code = codes.get(member)
+        enabled = settings[program].enabled
+        link = referral_link(settings[program].url_template, code) if code and enabled else None
+        found[(member, program)] = MemberReferralInfo(code=code, link=link)
+    return found

@@ -15,7 +15,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import connection, fetch_all, fetch_one
+from app.db import connection, fetch_all, fetch_all_in, fetch_one
 from app.domain.referrals import (
     ReferralState,
     RejectionReason,
@@ -80,6 +80,20 @@ async def get_settings(conn: BaseDBAsyncClient, program_id: int) -> ReferralSett
         (program_id,),
     )
     return _settings(row) if row else default_settings(program_id)
+
+
+async def settings_by_program(
+    conn: BaseDBAsyncClient, program_ids: Sequence[int]
+) -> dict[int, ReferralSettingsRecord]:
+    """`get_settings` for many programs in one statement (the defaults where none are saved)."""
+    rows = await fetch_all_in(
+        conn, f"SELECT {_settings.columns} FROM referral_settings", "program_id", program_ids
+    )
+    saved = {record.program_id: record for record in map(_settings, rows)}
+    return {
+        program_id: saved.get(program_id) or default_settings(program_id)
+        for program_id in program_ids
+    }
 
 
 async def lock_settings(
@@ -148,6 +162,14 @@ async def catalogue_reward(reward_id: int) -> CatalogueReward | None:
 async def code_of(conn: BaseDBAsyncClient, member_id: int) -> str | None:
     row = await fetch_one(conn, "SELECT code FROM referral_codes WHERE member_id = ?", (member_id,))
     return None if row is None else str(row["code"])
+
+
+async def codes_by_member(conn: BaseDBAsyncClient, member_ids: Sequence[int]) -> dict[int, str]:
+    """`code_of` for many members in one statement, by member id (those with a code)."""
+    rows = await fetch_all_in(
+        conn, "SELECT member_id, code FROM referral_codes", "member_id", member_ids
+    )
+    return {int(row["member_id"]): str(row["code"]) for row in rows}
 
 
 async def insert_code(

@@ -51,7 +51,6 @@ from app.domain.referrals import (
     SideRule,
     Signals,
     normalise_code,
-    referral_link,
     valid_url_template,
 )
 from app.domain.validation import (
@@ -66,7 +65,7 @@ from app.services.core.idempotency import IdempotentRequest, run_once
 from app.services.ledger.service import lock_member
 from app.services.programs.service import ProgramRecord, ProgramScope, in_scope, require_program
 from app.services.referrals import repository, reward_repository, stats_repository
-from app.services.referrals.creation import create, ensure_code
+from app.services.referrals.creation import create
 from app.services.referrals.fraud import check_signals, signal_hashes
 from app.services.referrals.payouts import catch_up
 from app.services.referrals.records import (
@@ -227,26 +226,6 @@ async def settings_of(program_id: int) -> ReferralSettingsRecord:
 
 
 # --- codes ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MemberReferralInfo:
-    code: str | None
-    link: str | None
-
-
-async def member_code(member_id: int, program_id: int) -> MemberReferralInfo:
-    """A member's code and link; made on first read while the program's referrals are on."""
-    conn = connection()
-    settings = await repository.get_settings(conn, program_id)
-    code = await repository.code_of(conn, member_id)
-    if code is None and settings.enabled:
-        async with in_transaction() as tx:
-            code = await ensure_code(tx, program_id, member_id, utc_now())
-    if code is None:
-        return MemberReferralInfo(code=None, link=None)
-    link = referral_link(settings.url_template, code) if settings.enabled else None
-    return MemberReferralInfo(code=code, link=link)
 
 
 async def resolve_code(program: ProgramRecord, raw: str, field: list[str]) -> Referrer:
