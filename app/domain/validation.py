@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from app.domain.errors import CombinedInputError, DomainError, ErrorCode
 
@@ -22,6 +23,20 @@ REASON_MAX = 500
 def is_lookup_text(value: str) -> bool:
     """Whether a lookup key could ever have been stored (so the query can be skipped)."""
     return len(value) <= TEXT_MAX and not _CONTROL_CHARACTERS.search(value)
+
+
+def check_period(start: datetime, end: datetime) -> None:
+    """A report's [from, to): both with a time zone (a naive moment is no moment at all, and
+    cannot be compared with stored ones), from before to."""
+    for field, moment in (("from", start), ("to", end)):
+        if moment.tzinfo is None:
+            raise DomainError(
+                ErrorCode.INVALID_VALUE,
+                f"{field} needs a time zone, e.g. 2026-11-20T10:00:00Z",
+                [field],
+            )
+    if end <= start:
+        raise DomainError(ErrorCode.INVALID_VALUE, "`to` must be after `from`", ["to"])
 
 
 class Checker:

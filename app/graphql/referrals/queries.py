@@ -7,10 +7,10 @@ from typing import Annotated
 
 import strawberry
 
-from app.domain.errors import DomainError, ErrorCode
+from app.domain.validation import check_period
 from app.graphql.core.connection import Connection
 from app.graphql.core.context import Info
-from app.graphql.core.errors import query_error
+from app.graphql.core.errors import as_query_errors
 from app.graphql.core.query_checks import admin_in_query, member_reader_in_query
 from app.graphql.members.types import Member, Referral, referral_connection
 from app.graphql.referrals.types import ReferralSettings, ReferralStateEnum
@@ -99,10 +99,8 @@ async def referral_stats(
     to: datetime,
 ) -> ReferralStats | None:
     admin_in_query(info)
-    if from_.tzinfo is None or to.tzinfo is None or from_ >= to:
-        raise query_error(
-            DomainError(ErrorCode.INVALID_VALUE, "from and to need time zones, and from before to")
-        )
+    with as_query_errors():
+        check_period(from_, to)
     program = await programs_service.get_program_by_slug(program_slug, None)
     if program is None:
         return None

@@ -49,7 +49,7 @@ from app.domain.memberships import (
 )
 from app.domain.money import MAX_AMOUNT_MINOR, is_known_currency
 from app.domain.rewards import RewardUnavailable
-from app.domain.tiers import MAX_TIER_MULTIPLIER, TierChangeReason
+from app.domain.tiers import MAX_TIER_MULTIPLIER, TIER_NAME_MAX, TierChangeReason
 from app.domain.validation import IDEMPOTENCY_KEY_MAX, NAME_MAX, Checker
 from app.models import MembershipPlan, Tier
 from app.rows import RowMapper
@@ -175,11 +175,12 @@ async def upsert_plan(data: UpsertPlanInput) -> PlanRecord:
     perks = check.text_list(["input", "perks"], data.perks, PERK_MAX, MAX_PERKS)
     conn = connection()
     tier_id = None
-    if data.tier_name is not None:
+    problems_before = len(check.errors)
+    tier_name = check.text(["input", "tierName"], data.tier_name, TIER_NAME_MAX, required=False)
+    # A name no tier can have is not looked up (the model refuses it past the column's length).
+    if tier_name is not None and len(check.errors) == problems_before:
         tiers = (
-            await Tier.filter(
-                program_id=program.id, name=data.tier_name.strip(), retired_at__isnull=True
-            )
+            await Tier.filter(program_id=program.id, name=tier_name, retired_at__isnull=True)
             .using_db(conn)
             .values("id")
         )

@@ -40,7 +40,7 @@ from app.domain.rewards import (
     normalise_code,
 )
 from app.domain.tiers import TierChangeReason
-from app.domain.validation import EXTERNAL_ID_MAX, Checker, is_lookup_text
+from app.domain.validation import EXTERNAL_ID_MAX, Checker, check_period, is_lookup_text
 from app.services.core.events import append_event
 from app.services.ledger.service import (
     Movement,
@@ -546,8 +546,7 @@ async def charity_totals(
 ) -> list[CharityTotal]:
     """Donations made in members' names in [start, end), per charity and currency. A donation
     is settled (USED) when made and never changes after, so the report counts USED ones only."""
-    if end <= start:
-        raise DomainError(ErrorCode.INVALID_VALUE, "`to` must be after `from`", ["to"])
+    check_period(start, end)
     program = await require_program(program_slug, scope, ["programSlug"])
     rows = await fetch_all(
         connection(),
