@@ -19,8 +19,9 @@ from typing import Any
 
 import graphql
 
+from app.auth.api_keys import KeyKind
 from tests.graphql.conftest import Api
-from tests.graphql.factories import create_program, create_reward, enroll
+from tests.graphql.factories import create_program, create_reward, enroll, member_token, program_key
 
 SCHEMA = graphql.build_schema((Path(__file__).parents[2] / "schema.graphql").read_text())
 
@@ -208,7 +209,7 @@ def _requests(known: Known) -> Iterator[tuple[str, str]]:
 
 async def _known(api: Api) -> Known:
     program = await create_program(api)
-    member = await enroll(api)
+    member = await enroll(api, customer_id="cust-1")
     reward = await create_reward(api)
     return Known(program_id=program["id"], member_id=member["id"], reward_id=reward["id"])
 
@@ -225,14 +226,15 @@ def _problem(status: int, content_type: str, text: str) -> str | None:
     return None
 
 
-async def test_hostile_inputs_get_a_clear_answer_and_never_a_server_error(api: Api) -> None:
-    api.check_plans = False
-    known = await _known(api)
-    headers = {"Authorization": f"Bearer {api.admin_key}", "Content-Type": "application/json"}
+async def _sweep(api: Api, known: Known, headers: dict[str, str]) -> None:
     problems: list[str] = []
     sent = 0
     for label, body in _requests(known):
-        response = await api.http.post("/graphql", content=body.encode(), headers=headers)
+        response = await api.http.post(
+            "/graphql",
+            content=body.encode(),
+            headers={**headers, "Content-Type": "application/json"},
+        )
         sent += 1
         problem = _problem(
             response.status_code, response.headers.get("content-type", ""), response.text
@@ -241,3 +243,21 @@ async def test_hostile_inputs_get_a_clear_answer_and_never_a_server_error(api: A
             problems.append(f"{label}: {problem}: {response.text[:300]}")
     assert sent > 500
     assert problems == [], "\n".join(problems)
+
+
+async def test_hostile_inputs_get_a_clear_answer_and_never_a_server_error(api: Api) -> None:
+    api.check_plans = False
+    known = await _known(api)
+    await _sweep(api, known, {"Authorization": f"Bearer {api.admin_key}"})
+
+
+async def test_hostile_inputs_from_a_storefront_get_a_clear_answer(api: Api) -> None:
+    """As a shopper's browser sends them: the publishable key and a member token."""
+    api.check_plans = False
+    known = await _known(api)
+    member = await api.data(
+        "query($id: ID!) { member(id: $id) { customerId } }", {"id": known.member_id}
+    )
+    token = await member_token(api, member["member"]["customerId"])
+    publishable = await program_key("shop", KeyKind.PUBLISHABLE)
+    await _sweep(api, known, {"Authorization": f"Bearer {publishable}", "X-Member-Token": token})
