@@ -37,6 +37,8 @@ class ErrorCode(StrEnum):
     ORDER_ALREADY_REFUNDED = "ORDER_ALREADY_REFUNDED"
     ORDER_PROGRESS_CONFLICT = "ORDER_PROGRESS_CONFLICT"
     INVALID_ID = "INVALID_ID"
+    # A connection's `after` that is not a cursor of that connection (stale, foreign, made up).
+    INVALID_CURSOR = "INVALID_CURSOR"
     INVALID_VALUE = "INVALID_VALUE"
     REQUIRED = "REQUIRED"
     TOO_LONG = "TOO_LONG"

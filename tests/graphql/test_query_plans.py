@@ -35,7 +35,7 @@ from app.graphql.compiled import (
 )
 from app.graphql.encoding import encode_answer
 from app.graphql.executor_adapter import graphql_schema
-from app.graphql.members.types import _activity_edge
+from app.graphql.members.types import _activity_edges
 from app.graphql.schema import schema as laurel_schema
 from app.services.members import service as members_service
 from tests.graphql.conftest import Api
@@ -489,7 +489,7 @@ async def test_a_query_answered_once_is_answered_by_its_plan_after(
     records = await members_service.list_activity(decoded[1], before_id=None, limit=11)
     assert records
     for record in records:
-        edge = _activity_edge(record)
+        edge = _activity_edges.edge(record)
         assert list(kept_answers(edge)) == [
             "ActivityEdge{node:node:Activity{kind:kind:ActivityKind,points:points:Int,"
             "description:description:String,orderId:orderId:String,createdAt:createdAt:DateTime}}"

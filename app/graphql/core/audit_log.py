@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 from strawberry.scalars import JSON
 
-from app.graphql.core.connection import Connection, edge_of, keyset_page
+from app.graphql.core.connection import Connection, Edges, keyset_page
 from app.graphql.core.context import Info
 from app.graphql.core.query_checks import admin_in_query
 from app.graphql.core.records import from_record
@@ -44,7 +44,7 @@ async def audit_log(
         str | None,
         strawberry.argument(description="Only writes to this object (global id or program slug)."),
     ] = None,
-) -> Connection[AuditEntry]:
+) -> Connection[AuditEntry] | None:
     admin_in_query(info)
     return await keyset_page(
         lambda position, limit: audit_service.list_audit_log(
@@ -52,5 +52,5 @@ async def audit_log(
         ),
         first=first,
         after=after,
-        edge=edge_of(AuditEntry.from_record),
+        edges=Edges("AuditEntry", AuditEntry.from_record),
     )

@@ -4,12 +4,19 @@
 
 A page is read with one row more than it shows: the extra row says whether a next page exists.
 Which way the keyset runs (newest first, or oldest first) is the service's business; a cursor
-is the global id of the last row shown.
+names its row and its connection's kind of node, so a cursor of one list is refused by another
+with INVALID_CURSOR.
+
+A page that cannot be read (a bad cursor, `first` out of range) is an error on that field
+alone: the fields that return connections are nullable, so the error nulls the connection and
+not the object holding it (`me` keeps its other fields).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 import strawberry
@@ -33,6 +40,10 @@ class _Keyed(Protocol):
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
+    has_previous_page: bool = strawberry.field(
+        default=False, description="True on any page read after a cursor."
+    )
+    start_cursor: str | None = None
 
 
 @strawberry.type
@@ -59,18 +70,31 @@ def page_size(first: int) -> int:
     return first
 
 
-def cursor_position(after: str | None) -> int | None:
-    with as_query_errors():
-        return decode_cursor(after, ["after"])
+@dataclass(frozen=True)
+class Edges(Generic[RowT, NodeT]):
+    """How the rows of one kind of connection become edges, and its cursors positions.
 
+    `cache_size`: rows that never change (the ledger's) may keep their edges, shared by every
+    request that lists them; a cache is keyed by the whole row, never by its id alone."""
 
-def edge_of(node: Callable[[RowT], NodeT]) -> Callable[[RowT], Edge[NodeT]]:
-    """How a row becomes an edge: its node, and its id as the cursor."""
+    kind: str
+    node: Callable[[RowT], NodeT]
+    cache_size: int = 0
 
-    def edge(row: RowT) -> Edge[NodeT]:
-        return Edge(cursor=encode_cursor(row.id), node=node(row))
+    def __post_init__(self) -> None:
+        if self.cache_size:
+            cached = functools.lru_cache(maxsize=self.cache_size)(self._make_edge)
+            object.__setattr__(self, "edge", cached)
 
-    return edge
+    def edge(self, row: RowT) -> Edge[NodeT]:
+        return self._make_edge(row)
+
+    def _make_edge(self, row: RowT) -> Edge[NodeT]:
+        return Edge(cursor=encode_cursor(self.kind, row.id), node=self.node(row))
+
+    def position(self, after: str | None) -> int | None:
+        with as_query_errors():
+            return decode_cursor(after, self.kind, ["after"])
 
 
 async def keyset_page(
@@ -78,16 +102,19 @@ async def keyset_page(
     *,
     first: int,
     after: str | None,
-    edge: Callable[[RowT], Edge[NodeT]],
+    edges: Edges[RowT, NodeT],
 ) -> Connection[NodeT]:
     """One page: `fetch(position, limit)` reads up to `limit` rows past the cursor's row
-    (None: from the start); `edge` makes each row's edge, usually `edge_of(Node.from_record)`."""
+    (None: from the start)."""
     limit = page_size(first)
-    rows = await fetch(cursor_position(after), limit + 1)
-    edges = [edge(row) for row in rows[:limit]]
+    rows = await fetch(edges.position(after), limit + 1)
+    shown = [edges.edge(row) for row in rows[:limit]]
     return Connection(
-        edges=edges,
+        edges=shown,
         page_info=PageInfo(
-            has_next_page=len(rows) > limit, end_cursor=edges[-1].cursor if edges else None
+            has_next_page=len(rows) > limit,
+            end_cursor=shown[-1].cursor if shown else None,
+            has_previous_page=after is not None,
+            start_cursor=shown[0].cursor if shown else None,
         ),
     )

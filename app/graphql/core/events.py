@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from app.graphql.core.connection import Connection, edge_of, keyset_page, page_size
+from app.graphql.core.connection import Connection, Edges, keyset_page, page_size
 from app.graphql.core.context import Info
 from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
@@ -46,7 +46,7 @@ async def events(
     first: int = 50,
     after: str | None = None,
     type: str | None = None,
-) -> Connection[Event]:
+) -> Connection[Event] | None:
     admin_in_query(info)
     page_size(first)
     program = await programs_service.get_program_by_slug(program_slug, None)
@@ -58,5 +58,5 @@ async def events(
         ),
         first=first,
         after=after,
-        edge=edge_of(Event.from_record),
+        edges=Edges("Event", Event.from_record),
     )

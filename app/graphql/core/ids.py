@@ -20,11 +20,20 @@ def decode_id(global_id: str, expected_type: str, field: list[str] | None = None
     return decoded[1]
 
 
-def encode_cursor(pk: int) -> str:
-    return encode_id("cursor", pk)
+def encode_cursor(kind: str, pk: int) -> str:
+    """The cursor of row `pk` in a connection of `kind` nodes: a cursor of one connection is
+    refused by every other (a global id is no cursor either)."""
+    return encode_id(f"cursor.{kind}", pk)
 
 
-def decode_cursor(cursor: str | None, field: list[str]) -> int | None:
+def decode_cursor(cursor: str | None, kind: str, field: list[str]) -> int | None:
     if cursor is None:
         return None
-    return decode_id(cursor, "cursor", field)
+    decoded = decode_any_id(cursor)
+    if decoded is None or decoded[0] != f"cursor.{kind}":
+        raise DomainError(
+            ErrorCode.INVALID_CURSOR,
+            f"{cursor[:MAX_ID_LENGTH]!r} is not a cursor of this {kind} list",
+            field,
+        )
+    return decoded[1]

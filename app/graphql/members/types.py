@@ -11,7 +11,6 @@ here; nothing below this module needs them.
 
 from __future__ import annotations
 
-import functools
 from datetime import date, datetime
 
 import strawberry
@@ -19,7 +18,7 @@ import strawberry
 from app.domain.ledger import TransactionKind
 from app.domain.referrals import ReferralState
 from app.graphql.compiled import shared_and_unchanging
-from app.graphql.core.connection import Connection, edge_of, keyset_page
+from app.graphql.core.connection import Connection, Edges, keyset_page
 from app.graphql.core.context import Info
 from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
@@ -91,9 +90,7 @@ class Activity(Node):
 ACTIVITY_EDGE_CACHE_SIZE = 2048
 
 
-_activity_edge = functools.lru_cache(maxsize=ACTIVITY_EDGE_CACHE_SIZE)(
-    edge_of(Activity.from_record)
-)
+_activity_edges = Edges("Activity", Activity.from_record, cache_size=ACTIVITY_EDGE_CACHE_SIZE)
 
 
 @strawberry.type(description="A customer enrolled in a program.")
@@ -138,7 +135,7 @@ class Member(Node):
     @strawberry.field(description="Ledger movements, newest first.")
     async def activity(
         self, info: Info, first: int = 10, after: str | None = None
-    ) -> Connection[Activity]:
+    ) -> Connection[Activity] | None:
         async def fetch(position: int | None, limit: int) -> list[ActivityRecord]:
             if position is None and loads_in_batch(info.path):
                 return await info.context.loaders.first_activities.load((self.member_pk, limit))
@@ -150,7 +147,7 @@ class Member(Node):
             fetch,
             first=first,
             after=after,
-            edge=_activity_edge,
+            edges=_activity_edges,
         )
 
     @strawberry.field(
@@ -194,7 +191,7 @@ class Member(Node):
     @strawberry.field(description="The referrals this member made, newest first.")
     async def referrals(
         self, info: Info, first: int = 10, after: str | None = None
-    ) -> Connection[Referral]:
+    ) -> Connection[Referral] | None:
         if after is None and loads_in_batch(info.path):
             return await keyset_page(
                 lambda _, limit: info.context.loaders.first_referrals_made.load(
@@ -202,7 +199,7 @@ class Member(Node):
                 ),
                 first=first,
                 after=None,
-                edge=_referral_edge,
+                edges=_referral_edges,
             )
         return await referral_connection(
             self.program_pk, referrer_id=self.member_pk, state=None, first=first, after=after
@@ -215,7 +212,7 @@ class Member(Node):
     @strawberry.field(description="Movements of the member's store credit, newest first.")
     async def store_credit_history(
         self, info: Info, first: int = 10, after: str | None = None
-    ) -> Connection[StoreCreditMovement]:
+    ) -> Connection[StoreCreditMovement] | None:
         return await store_credit_movements(info, self.member_pk, first=first, after=after)
 
     @strawberry.field(
@@ -336,15 +333,15 @@ async def referral_connection(
     state: ReferralState | None,
     first: int,
     after: str | None,
-) -> Connection[Referral]:
+) -> Connection[Referral] | None:
     return await keyset_page(
         lambda position, limit: referrals_service.list_referrals(
             program_id, referrer_id=referrer_id, state=state, before_id=position, limit=limit
         ),
         first=first,
         after=after,
-        edge=_referral_edge,
+        edges=_referral_edges,
     )
 
 
-_referral_edge = edge_of(Referral.from_record)
+_referral_edges = Edges("Referral", Referral.from_record)

@@ -81,7 +81,7 @@ async def referrals(
     state: ReferralStateEnum | None = None,  # type: ignore[valid-type]
     first: int = 20,
     after: str | None = None,
-) -> Connection[Referral]:
+) -> Connection[Referral] | None:
     principal = member_reader_in_query(info)
     program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
     if program is None:

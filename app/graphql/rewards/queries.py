@@ -10,7 +10,7 @@ import strawberry
 from app.graphql.compiled import SPENDS_ON_READ
 from app.graphql.core.connection import (
     Connection,
-    edge_of,
+    Edges,
     keyset_page,
     page_size,
 )
@@ -58,7 +58,7 @@ async def reward_catalogue(
     include_inactive: bool = True,
     first: int = 50,
     after: str | None = None,
-) -> Connection[Reward]:
+) -> Connection[Reward] | None:
     admin_in_query(info)
     page_size(first)
     program = await programs_service.get_program_by_slug(program_slug, None)
@@ -76,7 +76,7 @@ async def reward_catalogue(
         ),
         first=first,
         after=after,
-        edge=edge_of(Reward.from_record),
+        edges=Edges("Reward", Reward.from_record),
     )
 
 
@@ -112,7 +112,7 @@ async def member_redemptions(
     status: RedemptionStatusEnum | None = None,  # type: ignore[valid-type]
     first: int = 20,
     after: str | None = None,
-) -> Connection[Redemption]:
+) -> Connection[Redemption] | None:
     async def fetch(position: int | None, limit: int) -> list[RedemptionRecord]:
         with as_query_errors():
             pk = decode_id(member_id, "Member", ["memberId"])
@@ -122,7 +122,9 @@ async def member_redemptions(
                 pk, principal.program_scope, status=status, first=limit - 1, before=position
             )
 
-    return await keyset_page(fetch, first=first, after=after, edge=edge_of(Redemption.from_record))
+    return await keyset_page(
+        fetch, first=first, after=after, edges=Edges("Redemption", Redemption.from_record)
+    )
 
 
 @strawberry.field(

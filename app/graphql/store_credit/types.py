@@ -8,7 +8,7 @@ from enum import Enum
 import strawberry
 
 from app.domain.ledger import TransactionKind
-from app.graphql.core.connection import Connection, edge_of, keyset_page
+from app.graphql.core.connection import Connection, Edges, keyset_page
 from app.graphql.core.context import Info
 from app.graphql.core.node import Node
 from app.graphql.core.records import from_record
@@ -89,5 +89,5 @@ async def store_credit_movements(
         fetch,
         first=first,
         after=after,
-        edge=edge_of(StoreCreditMovement.from_record),
+        edges=Edges("StoreCreditMovement", StoreCreditMovement.from_record),
     )

@@ -413,7 +413,7 @@ async def test_only_an_admin_may_read_events(api: Api) -> None:
 
         assert top_level_codes(body) == ["FORBIDDEN"]
         assert body["errors"][0]["message"] == "this needs an admin key"
-        assert body["data"] is None
+        assert body["data"] == {"events": None}
 
 
 async def test_events_list_what_happened_in_order_with_keyset_pagination(api: Api) -> None:
@@ -512,16 +512,25 @@ async def test_events_page_size_must_be_between_1_and_100(api: Api) -> None:
         body = await api.gql(EVENTS, {"slug": "shop", "first": first})
 
         assert top_level_codes(body) == ["INVALID_VALUE"], first
-        assert body["data"] is None
+        assert body["data"] == {"events": None}
 
 
-async def test_a_malformed_events_cursor_is_an_invalid_id(api: Api) -> None:
+async def test_a_malformed_or_foreign_events_cursor_is_an_invalid_cursor(api: Api) -> None:
     await create_program(api)
+    member = await enroll(api)
+    await grant_points(api, member["id"], 10)
+    activity_page = await api.data(
+        "query($id: ID!) { member(id: $id) { activity(first: 1) { pageInfo { endCursor } } } }",
+        {"id": member["id"]},
+    )
+    foreign = activity_page["member"]["activity"]["pageInfo"]["endCursor"]
+    assert foreign is not None
 
-    body = await api.gql(EVENTS, {"slug": "shop", "first": 10, "after": "!!!"})
+    for after in ("!!!", member["id"], foreign):
+        body = await api.gql(EVENTS, {"slug": "shop", "first": 10, "after": after})
 
-    assert top_level_codes(body) == ["INVALID_ID"]
-    assert body["data"] is None
+        assert top_level_codes(body) == ["INVALID_CURSOR"], after
+        assert body["data"] == {"events": None}
 
 
 # --- Routes -----------------------------------------------------------------------------------

@@ -315,18 +315,19 @@ async def test_activity_page_size_must_be_between_1_and_100(api: Api) -> None:
         assert top_level_codes(body) == ["INVALID_VALUE"], (first, body)
         assert body["errors"][0]["message"] == "first must be between 1 and 100"
         assert body["errors"][0]["path"] == ["member", "activity"]
-        assert body["data"] == {"member": None}
+        assert body["data"] == {"member": {"activity": None}}
     for first in (1, 100):
         data = await api.data(ACTIVITY_PAGE, {"id": member["id"], "first": first, "after": None})
         assert len(data["member"]["activity"]["edges"]) == 1
 
 
-async def test_a_malformed_activity_cursor_is_an_invalid_id(api: Api) -> None:
+async def test_a_malformed_or_foreign_activity_cursor_is_an_invalid_cursor(api: Api) -> None:
     await create_program(api)
     member = await enroll(api)
 
-    for after in ("!!!", global_id("Member", 1)):
+    for after in ("!!!", global_id("Member", 1), global_id("cursor.Referral", 1)):
         body = await api.gql(ACTIVITY_PAGE, {"id": member["id"], "first": 5, "after": after})
 
-        assert top_level_codes(body) == ["INVALID_ID"], (after, body)
-        assert body["data"] == {"member": None}
+        assert top_level_codes(body) == ["INVALID_CURSOR"], (after, body)
+        assert body["errors"][0]["path"] == ["member", "activity"]
+        assert body["data"] == {"member": {"activity": None}}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from app.graphql.members.types import _activity_edge
+from app.graphql.members.types import _activity_edges
 from app.services.members.service import activity_row
 
 ROW = {
@@ -26,7 +26,7 @@ def test_a_row_read_again_gives_the_record_and_edge_made_before() -> None:
     record = activity_row(ROW)
     assert record.created_at == datetime(2026, 11, 2, 10, tzinfo=UTC)
     assert activity_row(dict(ROW)) is record
-    assert _activity_edge(record) is _activity_edge(activity_row(dict(ROW)))
+    assert _activity_edges.edge(record) is _activity_edges.edge(activity_row(dict(ROW)))
 
 
 def test_another_row_with_the_same_id_gets_its_own_record_and_edge() -> None:
@@ -34,6 +34,6 @@ def test_another_row_with_the_same_id_gets_its_own_record_and_edge() -> None:
     other = activity_row({**ROW, "description": "Order 1002", "order_ref": "1002"})
     assert other is not record
     assert (other.id, other.description, other.order_ref) == (7, "Order 1002", "1002")
-    edge = _activity_edge(other)
-    assert edge is not _activity_edge(record)
+    edge = _activity_edges.edge(other)
+    assert edge is not _activity_edges.edge(record)
     assert (edge.node.description, edge.node.order_id) == ("Order 1002", "1002")
