@@ -43,3 +43,26 @@ ensure_venv() {
         touch "$stamp"
     fi
 }
+
+# The Node.js clients the tests drive Laurel with (tests/clients/*/package.json), installed from
+# their lockfiles, again whenever a lockfile changes. Without npm they are left out: their tests
+# then skip and say so (CI sets REQUIRE_NODE=1, which makes a missing npm an error).
+ensure_node_clients() {
+    if ! command -v npm >/dev/null 2>&1; then
+        if [[ "${REQUIRE_NODE:-}" == "1" ]]; then
+            die "npm is not installed and REQUIRE_NODE=1: install Node.js 20 or newer with npm"
+        fi
+        printf '\nnpm not found: the Apollo Client tests will be skipped (install Node.js 20+ with npm)\n' >&2
+        return
+    fi
+    local client
+    for client in tests/clients/*/; do
+        [[ -f "$client/package-lock.json" ]] || continue
+        if [[ ! -f "$client/node_modules/.laurel-installed" \
+            || "$client/package-lock.json" -nt "$client/node_modules/.laurel-installed" ]]; then
+            step "npm ci in $client"
+            (cd "$client" && npm ci --no-audit --no-fund --loglevel=error)
+            touch "$client/node_modules/.laurel-installed"
+        fi
+    done
+}
