@@ -15,6 +15,7 @@ from app.models.ledger import LedgerEntry, LedgerTransaction, PointLot
 from app.models.members import Member
 from app.models.memberships import Membership, MembershipFirst, MembershipPlan
 from app.models.orders import Order
+from app.models.persisted_queries import PersistedQuery
 from app.models.programs import Program
 from app.models.punch_cards import PunchCard, PunchCardProgress, PunchCardPunch, PunchCardReward
 from app.models.referrals import (
@@ -53,6 +54,7 @@ __all__ = [
     "MembershipPlan",
     "Order",
     "OutboxEvent",
+    "PersistedQuery",
     "PointLot",
     "Program",
     "PunchCard",

@@ -3,7 +3,8 @@
 1. a request id (the `X-Request-Id` response header, in logs and in masked errors);
 2. CORS: preflights are answered for origins some program allows; a cross-origin request is
    refused (403) unless its key's program lists the origin, and only then gets CORS headers;
-3. JSON only (415) and a body size limit (413), also enforced while the body streams in;
+3. POST takes JSON only (415) and a body size limit (413), also enforced while the body streams
+   in; GET (queries, cacheable) carries the request in its query string; other methods are 405;
 4. the API key (401), then the origin check of 2;
 5. the key's token bucket (429 with `Retry-After`; `X-RateLimit-Limit` and
    `X-RateLimit-Remaining` on every answer), then with a publishable key an optional member
@@ -11,9 +12,10 @@
 6. a time limit on the whole request (503), which cancels its database work;
 7. the body read whole and parsed once: invalid UTF-8 (400 `BODY_NOT_UTF8`) and JSON nested
    deeper than `MAX_JSON_NESTING` (400 `BODY_TOO_DEEP`) are refused here, before a decoder or
-   GraphQL's recursive value coercion behind it fails on them. The parsed body is left in the
-   request state (`request_json`, None when it is not JSON: Strawberry answers that) for the
-   query plans; Strawberry parses the bytes it is handed as it always does.
+   GraphQL's recursive value coercion behind it fails on them. The parsed body (for GET, the
+   query string's `query`, `operationName`, `variables` and `extensions`) is left in the request
+   state (`request_json`, None when it is not JSON) for app/web/http_protocol.py, which checks the
+   request's shape and answers in GraphQL-over-HTTP's terms.
 
 A pure ASGI wrapper rather than Starlette middleware: it runs on every API request, and this
 shape adds no task or stream copying around the app.
@@ -29,6 +31,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -39,7 +42,21 @@ from app.db import connection, fetch_all, from_json
 
 logger = logging.getLogger("laurel.gateway")
 
-ALLOWED_HEADERS = "authorization, content-type, x-member-token"
+# What browsers may send cross-origin: the API's own headers and what common clients add
+# (Apollo Client's name and version, Sentry's tracing); If-None-Match for cached GETs. A
+# preflight is answered with the requested headers that are among these.
+ALLOWED_HEADERS = frozenset(
+    {
+        "authorization",
+        "content-type",
+        "x-member-token",
+        "if-none-match",
+        "apollographql-client-name",
+        "apollographql-client-version",
+        "sentry-trace",
+        "baggage",
+    }
+)
 PREFLIGHT_MAX_AGE = "600"
 # Far above what any input of the schema needs, far below what a recursive decoder survives.
 MAX_JSON_NESTING = 32
@@ -120,6 +137,26 @@ def _parsed_body(body: bytes) -> object:
     if brackets > MAX_JSON_NESTING and _nests_deeper_than(data, MAX_JSON_NESTING):
         return _TOO_DEEP
     return data
+
+
+def _query_string_request(query_string: bytes) -> dict[str, Any] | _BodyRefusal:
+    """A GET request's GraphQL request, as a POST body would hold it."""
+    try:
+        pairs = parse_qsl(query_string.decode("ascii"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        return _BodyRefusal("BODY_NOT_UTF8", "the query string is not valid UTF-8")
+    request: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in ("query", "operationName"):
+            request[name] = value
+        elif name in ("variables", "extensions"):
+            parsed = _parsed_body(value.encode())
+            if isinstance(parsed, _BodyRefusal):
+                return parsed
+            if parsed is None:
+                return _BodyRefusal("PARAMETER_NOT_JSON", f"{name} is not JSON")
+            request[name] = parsed
+    return request
 
 
 @dataclass(frozen=True)
@@ -205,16 +242,22 @@ class ApiGateway:
                     "type": "http.response.start",
                     "status": 204,
                     "headers": [
-                        (b"access-control-allow-methods", b"POST"),
-                        (b"access-control-allow-headers", ALLOWED_HEADERS.encode()),
+                        (b"access-control-allow-methods", b"GET, POST"),
+                        (b"access-control-allow-headers", _allowed_headers(scope)),
                         (b"access-control-max-age", PREFLIGHT_MAX_AGE.encode()),
                     ],
                 }
             )
             await send_with_headers({"type": "http.response.body", "body": b""})
             return
+        method = scope["method"]
+        if method not in ("GET", "POST"):
+            await refuse(
+                405, "METHOD_NOT_ALLOWED", "send queries by GET or POST", [(b"allow", b"GET, POST")]
+            )
+            return
         content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
-        if content_type != "application/json":
+        if method == "POST" and content_type != "application/json":
             await refuse(415, "UNSUPPORTED_MEDIA_TYPE", "send the request as application/json")
             return
         declared = _header(scope, b"content-length")
@@ -263,6 +306,14 @@ class ApiGateway:
         state["request_id"] = request_id
 
         async def pass_on() -> None:
+            if method == "GET":
+                from_query_string = _query_string_request(scope["query_string"])
+                if isinstance(from_query_string, _BodyRefusal):
+                    await refuse(400, from_query_string.code, from_query_string.message)
+                    return
+                state["request_json"] = from_query_string
+                await self.app(scope, receive, send_with_headers)
+                return
             body = await self._read_body(receive)
             if body is None:
                 return  # the client went away before its body was read
@@ -348,13 +399,25 @@ class ApiGateway:
         )
 
 
+def _allowed_headers(scope: Scope) -> bytes:
+    """The headers a preflight asked for that the API allows (all of them when it asked for
+    none), in the order asked."""
+    requested = [
+        name.strip().lower()
+        for name in (_header(scope, b"access-control-request-headers") or "").split(",")
+        if name.strip()
+    ]
+    allowed = [name for name in requested if name in ALLOWED_HEADERS] or sorted(ALLOWED_HEADERS)
+    return ", ".join(dict.fromkeys(allowed)).encode()
+
+
 def _cors_headers(origin: str) -> list[tuple[bytes, bytes]]:
     return [
         (b"access-control-allow-origin", origin.encode("latin-1")),
         (b"vary", b"Origin"),
         (
             b"access-control-expose-headers",
-            b"x-request-id, x-ratelimit-limit, x-ratelimit-remaining, retry-after",
+            b"x-request-id, x-ratelimit-limit, x-ratelimit-remaining, retry-after, etag",
         ),
     ]
 

@@ -45,7 +45,8 @@ function typePolicies() {
   for (const [typeName, policy] of Object.entries(documented)) {
     const fields = {};
     for (const [fieldName, fieldPolicy] of Object.entries(policy.fields ?? {})) {
-      fields[fieldName] = fieldPolicy === "relayStylePagination" ? relayStylePagination() : fieldPolicy;
+      fields[fieldName] =
+        "relayStylePagination" in fieldPolicy ? relayStylePagination(fieldPolicy.relayStylePagination) : fieldPolicy;
     }
     policies[typeName] = { ...policy, fields };
   }

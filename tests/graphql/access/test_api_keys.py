@@ -536,14 +536,16 @@ async def test_a_malformed_or_foreign_events_cursor_is_an_invalid_cursor(api: Ap
 # --- Routes -----------------------------------------------------------------------------------
 
 
-async def test_get_on_graphql_is_not_allowed(api: Api) -> None:
+async def test_a_query_by_get_is_answered_as_by_post(api: Api) -> None:
+    await create_program(api)
     response = await api.http.get(
         "/graphql",
         params={"query": PROGRAMS},
         headers={"Authorization": f"Bearer {api.admin_key}"},
     )
 
-    assert response.status_code == 405
+    assert response.status_code == 200, response.text
+    assert response.json() == await api.gql(PROGRAMS)
 
 
 async def test_healthz_needs_no_key(api: Api) -> None:

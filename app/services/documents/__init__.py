@@ -1,0 +1,1 @@
+"""Query documents clients register by hash (automatic persisted queries)."""
