@@ -7,7 +7,7 @@ import json
 import logging
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from functools import cache
@@ -171,6 +171,23 @@ def observe_commits(observer: CommitObserver) -> Iterator[None]:
         _commit_observer.reset(token)
 
 
+_commit_start_callback: ContextVar[Callable[[], None] | None] = ContextVar(
+    "laurel_commit_start_callback", default=None
+)
+
+
+@contextlib.contextmanager
+def on_commit_start(callback: Callable[[], None]) -> Iterator[None]:
+    """Call `callback` as each outermost transaction in this context starts its COMMIT (the
+    request's deadline: once a commit has started, the request is no longer cancelled, so an
+    answer never says "nothing was kept" of a write that was)."""
+    token = _commit_start_callback.set(callback)
+    try:
+        yield
+    finally:
+        _commit_start_callback.reset(token)
+
+
 class _WriteLockedSqliteTransaction(SqliteTransactionWrapper):
     """A SQLite transaction that takes the database's write lock as it begins.
 
@@ -235,12 +252,12 @@ class in_transaction:  # noqa: N801 - used as Tortoise's `in_transaction`, which
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        outermost = not isinstance(self._context, NestedTransactionContext)
+        commit_starting = _commit_start_callback.get()
+        if commit_starting is not None and exc_type is None and outermost:
+            commit_starting()
         observer = _commit_observer.get()
-        if (
-            observer is None
-            or exc_type is not None
-            or isinstance(self._context, NestedTransactionContext)
-        ):
+        if observer is None or exc_type is not None or not outermost:
             await self._context.__aexit__(exc_type, exc, traceback)
             return
         assert self._client is not None

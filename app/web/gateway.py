@@ -9,7 +9,9 @@
 5. the key's token bucket (429 with `Retry-After`; `X-RateLimit-Limit` and
    `X-RateLimit-Remaining` on every answer), then with a publishable key an optional member
    token (401 if invalid);
-6. a time limit on the whole request (503), which cancels its database work;
+6. a time limit on the whole request (503 `TIMEOUT` with `Retry-After`), which cancels its
+   database work, until its first COMMIT starts: from there the request runs to its end, so a
+   TIMEOUT answer is only ever given for a request of which nothing was kept;
 7. the body read whole and parsed once: invalid UTF-8 (400 `BODY_NOT_UTF8`) and JSON nested
    deeper than `MAX_JSON_NESTING` (400 `BODY_TOO_DEEP`) are refused here, before a decoder or
    GraphQL's recursive value coercion behind it fails on them. The parsed body (for GET, the
@@ -39,6 +41,7 @@ from app.auth.api_keys import ApiKeyResolver, KeyKind, Principal
 from app.auth.member_tokens import TOKEN_HEADER, MemberTokenError, MemberTokenVerifier
 from app.auth.rate_limit import DEFAULT_LIMITS, RateLimit, RateLimiter
 from app.db import connection, fetch_all, from_json
+from app.db import on_commit_start as on_commit_start
 
 logger = logging.getLogger("laurel.gateway")
 
@@ -58,6 +61,8 @@ ALLOWED_HEADERS = frozenset(
     }
 )
 PREFLIGHT_MAX_AGE = "600"
+# When a client may try again after a 503 (a timeout, or the server at capacity).
+RETRY_AFTER_SECONDS = b"1"
 # Far above what any input of the schema needs, far below what a recursive decoder survives.
 MAX_JSON_NESTING = 32
 
@@ -334,8 +339,11 @@ class ApiGateway:
             await self.app(scope, receive_again, send_with_headers)
 
         try:
-            async with asyncio.timeout(self.timeout_seconds):
-                await pass_on()
+            async with asyncio.timeout(self.timeout_seconds) as deadline:
+                # Past its first COMMIT a request runs to its end: cut off there, its answer
+                # would say nothing was kept of a write that was.
+                with on_commit_start(lambda: deadline.reschedule(None)):
+                    await pass_on()
         except BodyTooLargeError:
             if not started:
                 await refuse(413, "BODY_TOO_LARGE", f"the body is over {self.max_body_bytes} bytes")
@@ -349,6 +357,7 @@ class ApiGateway:
                     "TIMEOUT",
                     f"the request took longer than {self.timeout_seconds:g} s; nothing of it"
                     " was kept",
+                    [(b"retry-after", RETRY_AFTER_SECONDS)],
                 )
 
     async def _read_body(self, receive: Receive) -> bytes | None:

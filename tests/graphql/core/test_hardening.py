@@ -13,7 +13,8 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager as ContextManager
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from app.main import create_app
 from app.services.access.api_keys import create_api_key, list_api_keys, set_rate_limit
 from app.services.core import idempotency as idempotency_service
 from app.services.programs import service as programs_service
+from app.web import gateway as gateway_module
 from tests.graphql.conftest import Api
 from tests.graphql.factories import (
     ADJUST,
@@ -610,6 +612,38 @@ async def test_a_request_over_the_time_limit_is_cancelled_with_503(
         "TIMEOUT",
         "the request took longer than 0.3 s; nothing of it was kept",
     )
+    assert response.headers["retry-after"] == "1"
+
+
+async def test_a_write_whose_commit_crosses_the_time_limit_is_answered_and_kept(
+    db: None, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past its COMMIT's start a request is not cut off: it is answered with what it did."""
+    async with client(settings, request_timeout_seconds=0.3) as api:
+        await create_program(api)
+        member = await enroll(api, "shop", "cust-1")
+        await grant_points(api, member["id"], 300)
+        reward = await create_reward(api, "shop", cost_points=100)
+        watch_commits = gateway_module.on_commit_start
+
+        def with_slow_commits(deadline_off: Callable[[], None]) -> ContextManager[None]:
+            def then_wait() -> None:
+                deadline_off()
+                # The COMMIT takes longer than the whole time limit (a slow disk).
+                time.sleep(0.5)
+
+            return watch_commits(then_wait)
+
+        monkeypatch.setattr(gateway_module, "on_commit_start", with_slow_commits)
+        redeem = {
+            "input": {"memberId": member["id"], "rewardId": reward["id"], "idempotencyKey": "r"}
+        }
+        response = await api.post(REDEEM, redeem)
+
+    assert response.status_code == 200, response.text
+    payload = response.json()["data"]["redeemReward"]
+    assert payload["userErrors"] == []
+    assert payload["redemption"]["member"]["points"]["available"] == 200
 
 
 async def test_a_write_cut_off_by_the_time_limit_is_rolled_back(
@@ -634,6 +668,7 @@ async def test_a_write_cut_off_by_the_time_limit_is_rolled_back(
         response = await api.post(REDEEM, redeem)
 
         assert refusal(response)[:2] == (503, "TIMEOUT")
+        assert response.headers["retry-after"] == "1"
         # Nothing of the redemption stayed; the attempt itself is in the audit log.
         after = await everything()
         assert after["all_counts"].pop("audit_log") == before["all_counts"].pop("audit_log") + 1
