@@ -53,6 +53,12 @@ class Settings:
     # Query documents answered once without an error run from a plan afterwards
     # (app/graphql/compiled.py); off sends every request through Strawberry's executor.
     query_plans: bool = True
+    # Load shedding per process (app/web/admission.py): requests at work at once, requests that
+    # may wait for a turn, and how long; the rest is answered 503 OVERLOADED at once. 0 in
+    # flight turns it off.
+    max_in_flight: int = 64
+    max_queued: int = 1024
+    max_queue_seconds: float = 2.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -76,6 +82,9 @@ class Settings:
             request_timeout_seconds=float(os.environ.get("LAUREL_REQUEST_TIMEOUT_SECONDS", "15")),
             query_plans=os.environ.get("LAUREL_QUERY_PLANS", "on").lower()
             not in {"0", "off", "false", "no"},
+            max_in_flight=_int_env("LAUREL_MAX_IN_FLIGHT", 64),
+            max_queued=_int_env("LAUREL_MAX_QUEUED", 1024),
+            max_queue_seconds=float(os.environ.get("LAUREL_MAX_QUEUE_SECONDS", "2")),
         )
 
     @property

@@ -29,6 +29,7 @@ from app.graphql.core.context import Context
 from app.graphql.encoding import encode_answer
 from app.graphql.schema import schema
 from app.services.documents.service import DocumentStore
+from app.web.admission import Admission
 from app.web.gateway import ApiGateway, OriginAllowlist, request_id_of
 from app.web.graphiql import graphiql_routes
 from app.web.http_protocol import GraphQLOverHttp, PersistedQueries
@@ -119,7 +120,15 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
     )
     routes = [
         # Every method reaches the gateway, which answers the ones it does not serve (405, JSON).
-        Route(GRAPHQL_PATH, _compressed(gateway)),
+        Route(
+            GRAPHQL_PATH,
+            Admission(
+                _compressed(gateway),
+                max_in_flight=settings.max_in_flight,
+                max_queued=settings.max_queued,
+                max_queue_seconds=settings.max_queue_seconds,
+            ),
+        ),
         Route("/healthz", health),
         # In production GraphiQL is served only when asked for; introspection (which it needs)
         # stays for admin keys either way.
