@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,18 @@ DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
 
 def default_database_url() -> str:
     return f"sqlite://{DEFAULT_DATA_DIR / 'laurel.sqlite3'}"
+
+
+def _trusted_proxies(value: str) -> tuple[str, ...]:
+    proxies = tuple(part.strip() for part in value.split(",") if part.strip())
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise SystemExit(
+                f"LAUREL_TRUSTED_PROXIES: {proxy!r} is no address or network"
+            ) from None
+    return proxies
 
 
 def _int_env(name: str, default: int) -> int:
@@ -59,6 +72,12 @@ class Settings:
     max_in_flight: int = 64
     max_queued: int = 1024
     max_queue_seconds: float = 2.0
+    # Each shopper's own rate limit under a publishable key (by member token, else address);
+    # the key's own limit is the store's ceiling.
+    shopper_per_second: float = 10.0
+    shopper_burst: int = 30
+    # Proxies whose X-Forwarded-For names the client (addresses or networks).
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -85,6 +104,9 @@ class Settings:
             max_in_flight=_int_env("LAUREL_MAX_IN_FLIGHT", 64),
             max_queued=_int_env("LAUREL_MAX_QUEUED", 1024),
             max_queue_seconds=float(os.environ.get("LAUREL_MAX_QUEUE_SECONDS", "2")),
+            shopper_per_second=float(os.environ.get("LAUREL_SHOPPER_PER_SECOND", "10")),
+            shopper_burst=_int_env("LAUREL_SHOPPER_BURST", 30),
+            trusted_proxies=_trusted_proxies(os.environ.get("LAUREL_TRUSTED_PROXIES", "")),
         )
 
     @property

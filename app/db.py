@@ -188,6 +188,12 @@ def on_commit_start(callback: Callable[[], None]) -> Iterator[None]:
         _commit_start_callback.reset(token)
 
 
+def _commit_starts() -> None:
+    callback = _commit_start_callback.get()
+    if callback is not None:
+        callback()
+
+
 class _WriteLockedSqliteTransaction(SqliteTransactionWrapper):
     """A SQLite transaction that takes the database's write lock as it begins.
 
@@ -253,11 +259,10 @@ class in_transaction:  # noqa: N801 - used as Tortoise's `in_transaction`, which
         traceback: TracebackType | None,
     ) -> None:
         outermost = not isinstance(self._context, NestedTransactionContext)
-        commit_starting = _commit_start_callback.get()
-        if commit_starting is not None and exc_type is None and outermost:
-            commit_starting()
         observer = _commit_observer.get()
         if observer is None or exc_type is not None or not outermost:
+            if exc_type is None and outermost:
+                _commit_starts()
             await self._context.__aexit__(exc_type, exc, traceback)
             return
         assert self._client is not None
@@ -266,6 +271,7 @@ class in_transaction:  # noqa: N801 - used as Tortoise's `in_transaction`, which
         except BaseException as error:
             await self._context.__aexit__(type(error), error, error.__traceback__)
             raise
+        _commit_starts()
         await self._context.__aexit__(None, None, None)
         observer.committed()
 

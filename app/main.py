@@ -21,7 +21,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from app.auth.api_keys import ApiKeyResolver, Principal
 from app.auth.member_tokens import MemberTokenVerifier
-from app.auth.rate_limit import RateLimiter
+from app.auth.rate_limit import RateLimit, RateLimiter, SharedBuckets
 from app.config import Settings
 from app.db import tortoise_config
 from app.graphql.compiled import PlanCache
@@ -30,7 +30,7 @@ from app.graphql.encoding import encode_answer
 from app.graphql.schema import schema
 from app.services.documents.service import DocumentStore
 from app.web.admission import Admission
-from app.web.gateway import ApiGateway, OriginAllowlist, request_id_of
+from app.web.gateway import ApiGateway, ClientAddresses, OriginAllowlist, request_id_of
 from app.web.graphiql import graphiql_routes
 from app.web.http_protocol import GraphQLOverHttp, PersistedQueries
 from app.web.query_plans import QueryPlans
@@ -114,7 +114,12 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
         resolver=ApiKeyResolver(ttl_seconds=settings.api_key_cache_seconds),
         tokens=MemberTokenVerifier(ttl_seconds=settings.api_key_cache_seconds),
         origins=OriginAllowlist(ttl_seconds=settings.api_key_cache_seconds),
-        limiter=RateLimiter(),
+        key_buckets=SharedBuckets(),
+        shopper_buckets=RateLimiter(max_keys=100_000),
+        shopper_limit=RateLimit(
+            per_second=settings.shopper_per_second, burst=settings.shopper_burst
+        ),
+        client_addresses=ClientAddresses(settings.trusted_proxies),
         max_body_bytes=settings.max_body_bytes,
         timeout_seconds=settings.request_timeout_seconds,
     )

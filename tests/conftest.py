@@ -297,9 +297,15 @@ async def database_url(backend: str, _templates: _Templates, tmp_path: Path) -> 
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    # No load shedding: the races of many requests at once must all be served, on a machine
-    # whose speed no test knows. tests/graphql/core/test_admission.py turns it on.
-    return Settings(database_url=database_url, max_in_flight=0)
+    # No load shedding and no shopper limit: the races of many requests at once must all be
+    # served, on a machine whose speed no test knows. tests/graphql/core/test_admission.py and
+    # test_shopper_limits.py set them.
+    return Settings(
+        database_url=database_url,
+        max_in_flight=0,
+        shopper_per_second=1_000_000.0,
+        shopper_burst=1_000_000,
+    )
 
 
 @pytest.fixture

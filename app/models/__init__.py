@@ -18,6 +18,7 @@ from app.models.orders import Order
 from app.models.persisted_queries import PersistedQuery
 from app.models.programs import Program
 from app.models.punch_cards import PunchCard, PunchCardProgress, PunchCardPunch, PunchCardReward
+from app.models.rate_limits import RateLimitBucket
 from app.models.referrals import (
     MemberSignal,
     Referral,
@@ -61,6 +62,7 @@ __all__ = [
     "PunchCardProgress",
     "PunchCardPunch",
     "PunchCardReward",
+    "RateLimitBucket",
     "Redemption",
     "RedemptionSettings",
     "Referral",

@@ -6,9 +6,10 @@
 3. POST takes JSON only (415) and a body size limit (413), also enforced while the body streams
    in; GET (queries, cacheable) carries the request in its query string; other methods are 405;
 4. the API key (401), then the origin check of 2;
-5. the key's token bucket (429 with `Retry-After`; `X-RateLimit-Limit` and
-   `X-RateLimit-Remaining` on every answer), then with a publishable key an optional member
-   token (401 if invalid);
+5. the key's token bucket, shared by every process (429 with `Retry-After`;
+   `X-RateLimit-Limit` and `X-RateLimit-Remaining` on every answer), then with a publishable
+   key an optional member token (401 if invalid) and the shopper's own bucket, by member token
+   or else by client address (app/auth/rate_limit.py);
 6. a time limit on the whole request (503 `TIMEOUT` with `Retry-After`), which cancels its
    database work, until its first COMMIT starts: from there the request runs to its end, so a
    TIMEOUT answer is only ever given for a request of which nothing was kept;
@@ -26,6 +27,7 @@ shape adds no task or stream copying around the app.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import time
@@ -39,7 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.api_keys import ApiKeyResolver, KeyKind, Principal
 from app.auth.member_tokens import TOKEN_HEADER, MemberTokenError, MemberTokenVerifier
-from app.auth.rate_limit import DEFAULT_LIMITS, RateLimit, RateLimiter
+from app.auth.rate_limit import DEFAULT_LIMITS, Decision, RateLimit, RateLimiter, SharedBuckets
 from app.db import connection, fetch_all, from_json
 from app.db import on_commit_start as on_commit_start
 
@@ -189,7 +191,10 @@ class ApiGateway:
         resolver: ApiKeyResolver,
         tokens: MemberTokenVerifier,
         origins: OriginAllowlist,
-        limiter: RateLimiter,
+        key_buckets: SharedBuckets,
+        shopper_buckets: RateLimiter,
+        shopper_limit: RateLimit,
+        client_addresses: ClientAddresses,
         max_body_bytes: int,
         timeout_seconds: float,
     ) -> None:
@@ -197,7 +202,10 @@ class ApiGateway:
         self.resolver = resolver
         self.tokens = tokens
         self.origins = origins
-        self.limiter = limiter
+        self.key_buckets = key_buckets
+        self.shopper_buckets = shopper_buckets
+        self.shopper_limit = shopper_limit
+        self.client_addresses = client_addresses
         self.max_body_bytes = max_body_bytes
         self.timeout_seconds = timeout_seconds
 
@@ -283,29 +291,38 @@ class ApiGateway:
                 return
             # Only an allowed origin may read the answer (refusals above stay opaque to it).
             extra_headers.extend(_cors_headers(origin))
-        # The key's budget is spent before the member token is checked: a public key sent
-        # with junk tokens is limited like any other use of it.
-        limit = _limit_of(principal)
-        decision = self.limiter.take(principal.key_id, limit)
+        # The key's budget (a storefront's: the store's ceiling) is spent before the member
+        # token is checked: a public key sent with junk tokens is limited like any other use.
+        decision = await self.key_buckets.take(f"key:{principal.key_id}", _limit_of(principal))
+        if not decision.allowed:
+            await self._refuse_limited(refuse, extra_headers, decision, "this key")
+            return
+        with_member = await self._with_member(scope, principal)
+        if principal.kind is KeyKind.PUBLISHABLE:
+            # Each shopper's own budget: their token's member, else (no token, or a bad one)
+            # their address, so junk tokens are limited per address too.
+            shopper = (
+                ("member", with_member.program_id, with_member.member_customer_id)
+                if not isinstance(with_member, tuple) and with_member.member_customer_id
+                else ("address", self.client_addresses.of(scope))
+            )
+            shopper_decision = self.shopper_buckets.take(shopper, self.shopper_limit)
+            if not shopper_decision.allowed:
+                await self._refuse_limited(refuse, extra_headers, shopper_decision, "this shopper")
+                return
+            if shopper_decision.remaining < decision.remaining:
+                decision = shopper_decision
         extra_headers.extend(
             [
                 (b"x-ratelimit-limit", str(decision.limit).encode()),
                 (b"x-ratelimit-remaining", str(decision.remaining).encode()),
             ]
         )
-        if not decision.allowed:
-            await refuse(
-                429,
-                "RATE_LIMITED",
-                f"too many requests for this key; retry in {decision.retry_after} s",
-                [(b"retry-after", str(decision.retry_after).encode())],
-            )
-            return
-        principal = await self._with_member(scope, principal)
-        if isinstance(principal, tuple):
-            status, code, message = principal
+        if isinstance(with_member, tuple):
+            status, code, message = with_member
             await refuse(status, code, message, [(b"www-authenticate", b"Bearer")])
             return
+        principal = with_member
         state = scope.setdefault("state", {})
         state["principal"] = principal
         state["request_id"] = request_id
@@ -359,6 +376,23 @@ class ApiGateway:
                     " was kept",
                     [(b"retry-after", RETRY_AFTER_SECONDS)],
                 )
+
+    @staticmethod
+    async def _refuse_limited(
+        refuse: Any, extra_headers: list[tuple[bytes, bytes]], decision: Decision, whom: str
+    ) -> None:
+        extra_headers.extend(
+            [
+                (b"x-ratelimit-limit", str(decision.limit).encode()),
+                (b"x-ratelimit-remaining", b"0"),
+            ]
+        )
+        await refuse(
+            429,
+            "RATE_LIMITED",
+            f"too many requests for {whom}; retry in {decision.retry_after} s",
+            [(b"retry-after", str(decision.retry_after).encode())],
+        )
 
     async def _read_body(self, receive: Receive) -> bytes | None:
         chunks: list[bytes] = []
@@ -437,6 +471,39 @@ def _limit_of(principal: Principal) -> RateLimit:
         per_second=principal.rate_per_second or default.per_second,
         burst=principal.rate_burst or default.burst,
     )
+
+
+class ClientAddresses:
+    """Who a request comes from, for the shoppers' rate limits: the peer's address, or the
+    nearest address in `X-Forwarded-For` that is not one of the trusted proxies when the peer
+    is one. IPv6 addresses count by their /64 (one household or phone gets a whole /64)."""
+
+    def __init__(self, trusted_proxies: Iterable[str] = ()) -> None:
+        self.trusted = [ipaddress.ip_network(proxy, strict=False) for proxy in trusted_proxies]
+
+    def _is_trusted(self, address: str) -> bool:
+        try:
+            parsed = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(parsed in network for network in self.trusted)
+
+    def of(self, scope: Scope) -> str:
+        client = scope.get("client")
+        address = str(client[0]) if client else "unknown"
+        if self.trusted and self._is_trusted(address):
+            forwarded = _header(scope, b"x-forwarded-for") or ""
+            for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
+                address = hop
+                if not self._is_trusted(hop):
+                    break
+        try:
+            parsed = ipaddress.ip_address(address)
+        except ValueError:
+            return address
+        if parsed.version == 6:
+            return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+        return str(parsed)
 
 
 def request_id_of(state: dict[str, Any]) -> str:
