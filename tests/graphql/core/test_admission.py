@@ -21,7 +21,7 @@ PROGRAMS = "{ programs { slug } }"
 
 
 async def _slow_programs(*args: object, **kwargs: object) -> NoReturn:
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(1.0)
     raise AssertionError("unreachable")
 
 
@@ -74,9 +74,10 @@ async def test_no_request_waits_longer_than_the_queue_time(
         results = await asyncio.gather(*(timed() for _ in range(10)))
 
     refused = [elapsed for status, elapsed in results if status == 503]
-    # One at work for 0.4 s: the nine behind it give up after 0.2 s of waiting.
-    assert len(refused) == 9
-    assert max(refused) < 1.0
+    # One at work for a second: those behind it give up after 0.2 s of waiting, well before
+    # it is done (a slow machine may start the last of them only after the first is done).
+    assert len(refused) >= 8
+    assert max(refused) < 0.9
 
 
 async def test_health_checks_are_not_queued(settings: Settings) -> None:
