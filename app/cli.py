@@ -18,6 +18,7 @@ from app.config import DEFAULT_DATA_DIR, Settings
 from app.db import apply_migrations, close_db, init_db, utc_now
 from app.domain.errors import CombinedInputError, DomainError
 from app.jobs.runner import JobName
+from app.logs import log_config
 
 T = TypeVar("T")
 
@@ -147,6 +148,7 @@ def serve(
         port=settings.port,
         workers=workers,
         log_level=settings.log_level,
+        log_config=log_config(settings.log_level, settings.log_format),
         access_log=False,
     )
 

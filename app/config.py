@@ -15,6 +15,12 @@ def default_database_url() -> str:
     return f"sqlite://{DEFAULT_DATA_DIR / 'laurel.sqlite3'}"
 
 
+def _log_format(value: str) -> str:
+    if value.lower() not in {"text", "json"}:
+        raise SystemExit("LAUREL_LOG_FORMAT must be text or json")
+    return value.lower()
+
+
 def _trusted_proxies(value: str) -> tuple[str, ...]:
     proxies = tuple(part.strip() for part in value.split(",") if part.strip())
     for proxy in proxies:
@@ -52,6 +58,8 @@ class Settings:
     # How long a resolved API key is trusted before it is looked up again (revocation delay).
     api_key_cache_seconds: float = 5.0
     log_level: str = "info"
+    # "text" lines, or "json" lines for a log collector (app/logs.py).
+    log_format: str = "text"
     # The server's own job runner: every this many seconds; 0 leaves scheduling to cron.
     jobs_interval_seconds: int = 0
     # How long an idempotency key replays its stored response before it may be purged.
@@ -92,6 +100,7 @@ class Settings:
             sqlite_synchronous=synchronous,
             api_key_cache_seconds=float(os.environ.get("LAUREL_API_KEY_CACHE_SECONDS", "5")),
             log_level=os.environ.get("LAUREL_LOG_LEVEL", "info"),
+            log_format=_log_format(os.environ.get("LAUREL_LOG_FORMAT", "text")),
             jobs_interval_seconds=_int_env("LAUREL_JOBS_INTERVAL_SECONDS", 0),
             idempotency_retention_days=_int_env("LAUREL_IDEMPOTENCY_RETENTION_DAYS", 30),
             production=os.environ.get("LAUREL_ENV", "development").lower() == "production",

@@ -7,7 +7,10 @@ clients and the checked-in schema see, so a new field goes where it belongs in i
 
 from __future__ import annotations
 
+import logging
+
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     MaxAliasesLimiter,
     ParserCache,
@@ -15,6 +18,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.tools import create_type
+from strawberry.types import ExecutionContext
 from strawberry.types.base import StrawberryObjectDefinition
 
 from app.graphql import node
@@ -150,7 +154,31 @@ _LIMIT_RULES = [
 ]
 _DocumentLimits = document_limits(max_tokens=5000, rules=_LIMIT_RULES)
 
-schema = strawberry.Schema(
+logger = logging.getLogger("laurel.graphql")
+
+
+class LaurelSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """The errors of an answer, as one line each at INFO: a bad document, refused input or
+        a domain code is the client's business, not a fault of the server's (an unexpected
+        error was logged with its traceback where it was masked, MaskErrorsWithRequestId)."""
+        context = getattr(execution_context, "context", None)
+        request_id = getattr(context, "request_id", "-")
+        for error in errors:
+            code = (error.extensions or {}).get("code") or "GRAPHQL_VALIDATION_FAILED"
+            logger.info(
+                "%s at %s (request id %s): %s",
+                code,
+                ".".join(map(str, error.path or [])) or "-",
+                request_id,
+                error.message,
+                extra={"code": code, "request_id": request_id},
+            )
+
+
+schema = LaurelSchema(
     query=Query,
     mutation=Mutation,
     types=[
