@@ -109,20 +109,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
     if plans is not None:
         api = QueryPlans(graphql_app, plans, graphql_app.context_of)
     api = GraphQLOverHttp(api, PersistedQueries(DocumentStore()))
-    gateway = ApiGateway(
-        api,
-        resolver=ApiKeyResolver(ttl_seconds=settings.api_key_cache_seconds),
-        tokens=MemberTokenVerifier(ttl_seconds=settings.api_key_cache_seconds),
-        origins=OriginAllowlist(ttl_seconds=settings.api_key_cache_seconds),
-        key_buckets=SharedBuckets(),
-        shopper_buckets=RateLimiter(max_keys=100_000),
-        shopper_limit=RateLimit(
-            per_second=settings.shopper_per_second, burst=settings.shopper_burst
-        ),
-        client_addresses=ClientAddresses(settings.trusted_proxies),
-        max_body_bytes=settings.max_body_bytes,
-        timeout_seconds=settings.request_timeout_seconds,
-    )
+    gateway = build_gateway(api, settings)
     routes = [
         # Every method reaches the gateway, which answers the ones it does not serve (405, JSON).
         Route(
@@ -146,6 +133,24 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.query_plans = plans
     return app
+
+
+def build_gateway(api: ASGIApp, settings: Settings) -> ApiGateway:
+    """The gateway in front of `api` (app/web/gateway.py), configured by `settings`."""
+    return ApiGateway(
+        api,
+        resolver=ApiKeyResolver(ttl_seconds=settings.api_key_cache_seconds),
+        tokens=MemberTokenVerifier(ttl_seconds=settings.api_key_cache_seconds),
+        origins=OriginAllowlist(ttl_seconds=settings.api_key_cache_seconds),
+        key_buckets=SharedBuckets(),
+        shopper_buckets=RateLimiter(max_keys=100_000),
+        shopper_limit=RateLimit(
+            per_second=settings.shopper_per_second, burst=settings.shopper_burst
+        ),
+        client_addresses=ClientAddresses(settings.trusted_proxies),
+        max_body_bytes=settings.max_body_bytes,
+        timeout_seconds=settings.request_timeout_seconds,
+    )
 
 
 def _compressed(app: ASGIApp) -> ASGIApp:

@@ -43,21 +43,18 @@ import asyncpg
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tortoise import Tortoise
 
-from app.auth.api_keys import ApiKeyResolver, KeyKind
-from app.auth.member_tokens import MemberTokenVerifier
-from app.auth.rate_limit import RateLimiter
+from app.auth.api_keys import KeyKind
 from app.config import Settings
 from app.db import apply_migrations, quick_read, quick_read_values, tortoise_config, utc_now
 from app.domain.ids import decode_any_id
 from app.graphql.core.ids import encode_id
 from app.graphql.schema import schema
-from app.main import create_app
+from app.main import build_gateway, create_app
 from app.services.access.api_keys import create_api_key, set_rate_limit
 from app.services.members.enrolment import EnrollMemberInput, enroll_member
 from app.services.orders.cart import OrderLineInput
 from app.services.orders.service import RecordOrderInput, record_order
 from app.services.programs.service import CreateProgramInput, create_program
-from app.web.gateway import ApiGateway, OriginAllowlist
 from bench_support.documents import MEMBER_STATUS_DOCUMENT
 from bench_support.floor import ACTIVITY_LIMIT, NO_CURSOR, SELECT_ACTIVITY, SELECT_MEMBER
 
@@ -282,15 +279,7 @@ async def run_backend(
         authorization = f"Bearer {secret}".encode()
         planned_app = create_app(settings, manage_database=False)
         strawberry_app = create_app(replace(settings, query_plans=False), manage_database=False)
-        cached_app = ApiGateway(
-            VersionKeyedCache(planned_app),
-            resolver=ApiKeyResolver(ttl_seconds=settings.api_key_cache_seconds),
-            tokens=MemberTokenVerifier(ttl_seconds=settings.api_key_cache_seconds),
-            origins=OriginAllowlist(ttl_seconds=settings.api_key_cache_seconds),
-            limiter=RateLimiter(),
-            max_body_bytes=settings.max_body_bytes,
-            timeout_seconds=settings.request_timeout_seconds,
-        )
+        cached_app = build_gateway(VersionKeyedCache(planned_app), settings)
         bodies = {member_id: status_body(member_id) for member_id in member_ids}
         reference = {
             member_id: (await call(strawberry_app, bodies[member_id], authorization)).body
