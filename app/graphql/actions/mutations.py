@@ -11,7 +11,7 @@ from app.graphql.actions.types import ActionKindEnum, ActionRule, FrequencyEnum
 from app.graphql.core.context import Info, acting_for_member, admin
 from app.graphql.core.errors import UserError
 from app.graphql.core.ids import decode_id
-from app.graphql.core.mutations import in_rule, mutation
+from app.graphql.core.mutations import in_rule, mutation, optional_idempotency_key
 from app.graphql.core.records import service_input
 from app.graphql.members.types import Member
 from app.services.actions import service as actions_service
@@ -43,6 +43,7 @@ class ActionRuleDefinition:
 class CreateActionRuleInput:
     program_slug: str
     rule: ActionRuleDefinition
+    idempotency_key: str | None = optional_idempotency_key()
 
 
 @strawberry.input
@@ -86,7 +87,9 @@ class RecordActionPayload:
 @mutation(errors_at=in_rule, description="Admin only: points for an action, with limits.")
 async def create_action_rule(info: Info, input: CreateActionRuleInput) -> ActionRulePayload:
     admin(info)
-    record = await actions_service.create_action_rule(input.program_slug, input.rule.to_service())
+    record = await actions_service.create_action_rule(
+        input.program_slug, input.rule.to_service(), input.idempotency_key
+    )
     return ActionRulePayload(rule=ActionRule.from_record(record))
 
 

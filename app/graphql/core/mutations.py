@@ -23,11 +23,21 @@ from app.graphql.core.errors import UserError, user_errors
 ErrorPlacement = Callable[[list[UserError]], list[UserError]]
 
 
+def optional_idempotency_key() -> Any:
+    """The `idempotencyKey` of a write whose key is optional (creating configuration, enrolling):
+    the same key and input replays the first answer; other input is IDEMPOTENCY_KEY_REUSED."""
+    return strawberry.field(
+        default=None,
+        description="A retry with the same key and input returns what the first request made"
+        " instead of making another; other input with the key is IDEMPOTENCY_KEY_REUSED.",
+    )
+
+
 def _as_raised(errors: list[UserError]) -> list[UserError]:
     return errors
 
 
-_OUTSIDE_RULE = frozenset({"programSlug", "id"})
+_OUTSIDE_RULE = frozenset({"programSlug", "id", "idempotencyKey"})
 
 
 def in_rule(errors: list[UserError]) -> list[UserError]:

@@ -8,7 +8,7 @@ import strawberry
 
 from app.graphql.core.context import Info, admin, member_reader
 from app.graphql.core.errors import UserError
-from app.graphql.core.mutations import mutation
+from app.graphql.core.mutations import mutation, optional_idempotency_key
 from app.graphql.core.records import service_input
 from app.graphql.members.types import Member, Referral
 from app.graphql.referrals.types import ReferralSignalsInput, signals_of
@@ -31,6 +31,7 @@ class EnrollMemberInput:
         " may reject or hold it; the enrolment stands). An unknown code refuses the enrolment.",
     )
     signals: ReferralSignalsInput | None = None
+    idempotency_key: str | None = optional_idempotency_key()
 
 
 @strawberry.type

@@ -9,7 +9,7 @@ import strawberry
 from app.graphql.core.context import Info, admin, member_reader
 from app.graphql.core.errors import UserError
 from app.graphql.core.ids import decode_id
-from app.graphql.core.mutations import in_rule, mutation
+from app.graphql.core.mutations import in_rule, mutation, optional_idempotency_key
 from app.graphql.core.records import service_input
 from app.graphql.orders.types import EarningRule, Order, OrderLineInput, RuleKindEnum
 from app.services.orders import earning_rules as earning_rules_service
@@ -101,6 +101,7 @@ class EarningRuleDefinition:
 class CreateEarningRuleInput:
     program_slug: str
     rule: EarningRuleDefinition
+    idempotency_key: str | None = optional_idempotency_key()
 
 
 @strawberry.input
@@ -196,7 +197,7 @@ async def record_order(info: Info, input: RecordOrderInput) -> RecordOrderPayloa
 async def create_earning_rule(info: Info, input: CreateEarningRuleInput) -> EarningRulePayload:
     admin(info)
     record = await earning_rules_service.create_earning_rule(
-        input.program_slug, input.rule.to_service()
+        input.program_slug, input.rule.to_service(), input.idempotency_key
     )
     return EarningRulePayload(rule=EarningRule.from_record(record))
 

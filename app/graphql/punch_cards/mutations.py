@@ -8,7 +8,7 @@ from app.domain.punch_cards import MinimumPer
 from app.graphql.core.context import Info, admin
 from app.graphql.core.errors import UserError
 from app.graphql.core.ids import decode_id
-from app.graphql.core.mutations import mutation
+from app.graphql.core.mutations import mutation, optional_idempotency_key
 from app.graphql.core.records import service_input
 from app.graphql.punch_cards.types import (
     MinimumPerEnum,
@@ -32,6 +32,7 @@ class CreatePunchCardInput:
     minimum_quantity: int = 1
     minimum_per: MinimumPerEnum = MinimumPer.LINE  # type: ignore[valid-type]
     description: str = ""
+    idempotency_key: str | None = optional_idempotency_key()
 
 
 @strawberry.input(description="Leave a field out to keep its current value.")

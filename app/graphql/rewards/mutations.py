@@ -13,7 +13,7 @@ from app.domain.rewards import CodeSource, LimitPeriod
 from app.graphql.core.context import Info, acting_for_member, admin, member_reader
 from app.graphql.core.errors import UserError
 from app.graphql.core.ids import decode_id
-from app.graphql.core.mutations import mutation
+from app.graphql.core.mutations import mutation, optional_idempotency_key
 from app.graphql.core.records import service_input
 from app.graphql.members.types import Redemption
 from app.graphql.rewards.types import (
@@ -63,6 +63,7 @@ class CreateRewardInput:
     image_urls: list[str] = strawberry.field(default_factory=list)
     required_tiers: list[str] = strawberry.field(default_factory=list)
     required_segments: list[str] = strawberry.field(default_factory=list)
+    idempotency_key: str | None = optional_idempotency_key()
 
 
 @strawberry.type

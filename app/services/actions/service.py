@@ -28,7 +28,13 @@ from app.models import ActionRule
 from app.rows import RowMapper
 from app.services.core import idempotency
 from app.services.core.events import append_event
-from app.services.core.idempotency import IdempotentRequest, run_once
+from app.services.core.idempotency import (
+    IdempotentRequest,
+    checked_key,
+    input_payload,
+    once_if_keyed,
+    run_once,
+)
 from app.services.core.models import create_rule, read_row, update_row
 from app.services.ledger.service import Movement, expiry_settings, lock_member, post_movement
 from app.services.members.service import MemberRecord, require_member
@@ -126,22 +132,49 @@ def _validated(data: ActionRuleInput) -> tuple[str, str]:
     return name, qualifier
 
 
-async def create_action_rule(program_slug: str, data: ActionRuleInput) -> ActionRuleRecord:
+async def create_action_rule(
+    program_slug: str, data: ActionRuleInput, idempotency_key: str | None = None
+) -> ActionRuleRecord:
+    """A new rule; a retry with the same `idempotency_key` returns the rule the first made."""
     name, qualifier = _validated(data)
+    idempotency_key = checked_key(idempotency_key)
     program = await require_program(program_slug, None)
     now = utc_now()
     async with in_transaction() as conn:
-        row = await create_rule(
-            ActionRule,
+
+        async def perform() -> ActionRuleRecord:
+            row = await create_rule(
+                ActionRule,
+                conn,
+                _record.column_names,
+                program_id=program.id,
+                now=now,
+                **_definition(data, name, qualifier),
+            )
+            record = _record(row)
+            await _announce(conn, record, "action_rule.created", now)
+            return record
+
+        async def replay(stored: dict[str, Any]) -> ActionRuleRecord:
+            row = await fetch_one(
+                conn,
+                f"SELECT {', '.join(_record.column_names)} FROM action_rules WHERE id = ?",
+                (int(stored["ruleId"]),),
+            )
+            assert row is not None
+            return _record(row)
+
+        return await once_if_keyed(
             conn,
-            _record.column_names,
             program_id=program.id,
+            key=idempotency_key,
+            operation="createActionRule",
+            payload={"programSlug": program_slug, **input_payload(data)},
             now=now,
-            **_definition(data, name, qualifier),
+            perform=perform,
+            remember=lambda made: {"ruleId": made.id},
+            replay=replay,
         )
-        record = _record(row)
-        await _announce(conn, record, "action_rule.created", now)
-    return record
 
 
 async def _announce(

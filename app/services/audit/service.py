@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -87,9 +89,7 @@ def _plain(value: Any) -> Any:
 
 
 def redacted(value: Any) -> Any:
-    """Secrets out; text made storable (PostgreSQL's jsonb refuses NUL and lone surrogates)."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode()
+    """Secrets out (`storable` then makes the rest fit a JSON column)."""
     if isinstance(value, dict):
         return {
             key: "[redacted]" if key.lower() in _REDACTED_FIELDS else redacted(item)
@@ -131,8 +131,38 @@ async def snapshot(target: Target | None) -> Any:
     return None if record is None else _plain(record)
 
 
+# Longest text kept of any one value in an entry; the target's id column holds 200.
+AUDIT_TEXT_MAX = 2000
+TARGET_ID_MAX = 200
+# NUL (PostgreSQL's text and jsonb refuse it) and lone UTF-16 surrogates (UTF-8 cannot hold
+# them): what a refused request may carry, and the entry must still be written.
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def _storable_text(text: str, limit: int = AUDIT_TEXT_MAX) -> str:
+    cleaned = _UNSTORABLE.sub("\ufffd", text)
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "\u2026"
+
+
+def storable(value: Any) -> Any:
+    """`value` as every database can store it in a JSON column, whatever the request sent:
+    texts without NUL or lone surrogates and cut to AUDIT_TEXT_MAX, numbers JSON can write
+    (1e400 arrives as infinity), everything else as its text."""
+    if isinstance(value, str):
+        return _storable_text(value)
+    if isinstance(value, bool) or value is None or isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        return {_storable_text(str(key)): storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(item) for item in value]
+    return _storable_text(str(value))
+
+
 def _as_json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, default=str)
+    return None if value is None else json.dumps(storable(value), default=str, allow_nan=False)
 
 
 async def record_write(
@@ -157,8 +187,8 @@ async def record_write(
             api_key_id,
             operation,
             None if target is None else target.type_name,
-            None if target is None else target.key,
-            json.dumps(redacted(arguments), default=str),
+            None if target is None else _storable_text(target.key, TARGET_ID_MAX),
+            _as_json(redacted(arguments)),
             _as_json(before),
             _as_json(after),
             succeeded,

@@ -8,6 +8,7 @@ request refused for bad input can be retried with the same key once fixed.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import execute, fetch_one, from_json
 from app.domain.errors import DomainError, ErrorCode
+from app.domain.validation import IDEMPOTENCY_KEY_MAX, Checker
 
 ResultT = TypeVar("ResultT")
 
@@ -142,3 +144,49 @@ async def run_once(
     value = await perform()
     await store_response(conn, scope=request.scope, key=request.key, response=remember(value))
     return Outcome(value, replayed=False)
+
+
+def input_payload(
+    data: object, *, leave_out: tuple[str, ...] = ("idempotency_key",)
+) -> dict[str, Any]:
+    """A service input dataclass as the JSON a replay's input must match (without its key)."""
+    fields = {
+        name: value
+        for name, value in dataclasses.asdict(data).items()  # type: ignore[call-overload]
+        if name not in leave_out
+    }
+    decoded: dict[str, Any] = json.loads(json.dumps(fields, default=str, sort_keys=True))
+    return decoded
+
+
+async def once_if_keyed(
+    conn: BaseDBAsyncClient,
+    *,
+    program_id: int,
+    key: str | None,
+    operation: str,
+    payload: dict[str, Any],
+    now: datetime,
+    perform: Callable[[], Awaitable[ResultT]],
+    remember: Callable[[ResultT], dict[str, Any]],
+    replay: Callable[[dict[str, Any]], Awaitable[ResultT]],
+) -> ResultT:
+    """`run_once` for writes whose key is optional (creating configuration): without a key the
+    write runs; with one, a retry replays the first result instead of making a second row."""
+    if key is None:
+        return await perform()
+    request = IdempotentRequest.of(
+        scope=str(program_id), key=key, operation=operation, payload=payload
+    )
+    outcome = await run_once(
+        conn, request, now=now, perform=perform, remember=remember, replay=replay
+    )
+    return outcome.value
+
+
+def checked_key(key: str | None) -> str | None:
+    """An optional idempotencyKey, trimmed; too long or with control characters is refused."""
+    check = Checker()
+    trimmed = check.text(["input", "idempotencyKey"], key, IDEMPOTENCY_KEY_MAX, required=False)
+    check.raise_if_any()
+    return trimmed

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
@@ -18,9 +19,16 @@ from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import local_date, month_day
 from app.domain.ids import encode_id
 from app.domain.referrals import Signals
-from app.domain.validation import EMAIL_MAX, EXTERNAL_ID_MAX, NAME_MAX, Checker
+from app.domain.validation import (
+    EMAIL_MAX,
+    EXTERNAL_ID_MAX,
+    IDEMPOTENCY_KEY_MAX,
+    NAME_MAX,
+    Checker,
+)
 from app.services.actions.service import award_on_enrolment
 from app.services.core.events import append_event
+from app.services.core.idempotency import input_payload, once_if_keyed
 from app.services.members.service import MEMBER_COLUMNS, MemberRecord, member_row
 from app.services.programs.service import ProgramScope, require_program
 from app.services.referrals.creation import on_member_enrolled
@@ -40,6 +48,8 @@ class EnrollMemberInput:
     # A referrer's code the customer came with, and what the store knows of their device.
     referral_code: str | None = None
     signals: Signals | None = None
+    # A retry with the same key returns the member the first request enrolled.
+    idempotency_key: str | None = None
 
 
 async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberRecord:
@@ -52,6 +62,9 @@ async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberR
     if data.birthday is not None and data.birthday > utc_now().date():
         check.add(ErrorCode.INVALID_VALUE, "birthday is in the future", ["input", "birthday"])
     check_signals(check, data.signals, ["input", "signals"])
+    key = check.text(
+        ["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX, required=False
+    )
     check.raise_if_any()
     program = await require_program(data.program_slug, scope)
     referrer = (
@@ -62,54 +75,78 @@ async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberR
     now = utc_now()
     try:
         async with in_transaction() as conn:
-            row = await fetch_one(
-                conn,
-                "INSERT INTO members (program_id, customer_id, email, name, birthday, enrolled_at,"
-                " birthday_month_day, anniversary_month_day,"
-                " points_available, points_pending, lifetime_earned, lifetime_redeemed)"
-                f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0) RETURNING {MEMBER_COLUMNS}",
-                (
-                    program.id,
-                    customer_id,
-                    email,
-                    name,
-                    data.birthday,
-                    now,
-                    None if data.birthday is None else month_day(data.birthday),
-                    # UTC: a later change of the program's zone moves no stored key (the
-                    # anniversary job widens its search by a day and checks the local date).
-                    month_day(local_date(now, "UTC")),
-                ),
-            )
-            assert row is not None
-            member = member_row(row)
-            await append_event(
+
+            async def perform() -> MemberRecord:
+                row = await fetch_one(
+                    conn,
+                    "INSERT INTO members (program_id, customer_id, email, name, birthday,"
+                    " enrolled_at, birthday_month_day, anniversary_month_day,"
+                    " points_available, points_pending, lifetime_earned, lifetime_redeemed)"
+                    f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0) RETURNING {MEMBER_COLUMNS}",
+                    (
+                        program.id,
+                        customer_id,
+                        email,
+                        name,
+                        data.birthday,
+                        now,
+                        None if data.birthday is None else month_day(data.birthday),
+                        # UTC: a later change of the program's zone moves no stored key (the
+                        # anniversary job widens its search by a day and checks the local date).
+                        month_day(local_date(now, "UTC")),
+                    ),
+                )
+                assert row is not None
+                member = member_row(row)
+                await append_event(
+                    conn,
+                    program_id=program.id,
+                    member_id=member.id,
+                    event_type="member.enrolled",
+                    payload={"memberId": encode_id("Member", member.id), "customerId": customer_id},
+                    now=now,
+                )
+                awarded = await award_on_enrolment(conn, program.id, member.id, now) is not None
+                # The member's referral code, and the referral they came with (services/referrals/).
+                if await on_member_enrolled(
+                    conn,
+                    program=program,
+                    member_id=member.id,
+                    customer_id=member.customer_id,
+                    email=email,
+                    referrer=referrer,
+                    signals=data.signals,
+                    now=now,
+                ):
+                    awarded = True
+                if awarded:
+                    refreshed = await fetch_one(
+                        conn, f"SELECT {MEMBER_COLUMNS} FROM members WHERE id = ?", (member.id,)
+                    )
+                    assert refreshed is not None
+                    member = member_row(refreshed)
+                return member
+
+            async def replay(stored: dict[str, Any]) -> MemberRecord:
+                row = await fetch_one(
+                    conn,
+                    f"SELECT {MEMBER_COLUMNS} FROM members WHERE id = ?",
+                    (int(stored["memberId"]),),
+                )
+                assert row is not None
+                return member_row(row)
+
+            member = await once_if_keyed(
                 conn,
                 program_id=program.id,
-                member_id=member.id,
-                event_type="member.enrolled",
-                payload={"memberId": encode_id("Member", member.id), "customerId": customer_id},
+                key=key,
+                operation="enrollMember",
+                payload=input_payload(data),
                 now=now,
+                perform=perform,
+                remember=lambda enrolled: {"memberId": enrolled.id},
+                replay=replay,
             )
-            awarded = await award_on_enrolment(conn, program.id, member.id, now) is not None
-            # The member's referral code, and the referral they came with (services/referrals/).
-            if await on_member_enrolled(
-                conn,
-                program=program,
-                member_id=member.id,
-                customer_id=member.customer_id,
-                email=email,
-                referrer=referrer,
-                signals=data.signals,
-                now=now,
-            ):
-                awarded = True
-            if awarded:
-                refreshed = await fetch_one(
-                    conn, f"SELECT {MEMBER_COLUMNS} FROM members WHERE id = ?", (member.id,)
-                )
-                assert refreshed is not None
-                member = member_row(refreshed)
     except IntegrityError as exc:
         raise DomainError(
             ErrorCode.MEMBER_ALREADY_ENROLLED,

@@ -18,6 +18,7 @@ from app.db import (
     as_optional_datetime,
     connection,
     fetch_all,
+    fetch_one,
     from_json,
     in_transaction,
     utc_now,
@@ -29,6 +30,7 @@ from app.domain.money import MAX_AMOUNT_MINOR
 from app.domain.validation import EXTERNAL_ID_MAX, NAME_MAX, Checker
 from app.models import EarningRule
 from app.services.core.events import append_event
+from app.services.core.idempotency import checked_key, input_payload, once_if_keyed
 from app.services.core.models import create_rule, read_row, update_row
 from app.services.programs.service import require_program
 
@@ -257,22 +259,49 @@ def _definition(
     }
 
 
-async def create_earning_rule(program_slug: str, data: RuleInput) -> EarningRuleRecord:
+async def create_earning_rule(
+    program_slug: str, data: RuleInput, idempotency_key: str | None = None
+) -> EarningRuleRecord:
+    """A new rule; a retry with the same `idempotency_key` returns the rule the first made."""
     name, multiplier, filters = _validated(data)
+    idempotency_key = checked_key(idempotency_key)
     program = await require_program(program_slug, None)
     now = utc_now()
     async with in_transaction() as conn:
-        row = await create_rule(
-            EarningRule,
+
+        async def perform() -> EarningRuleRecord:
+            row = await create_rule(
+                EarningRule,
+                conn,
+                _FIELDS,
+                program_id=program.id,
+                now=now,
+                **_definition(data, name, multiplier, filters),
+            )
+            record = _record(row)
+            await _rule_event(conn, record, "earning_rule.created", now)
+            return record
+
+        async def replay(stored: dict[str, Any]) -> EarningRuleRecord:
+            row = await fetch_one(
+                conn,
+                f"SELECT {', '.join(_FIELDS)} FROM earning_rules WHERE id = ?",
+                (int(stored["ruleId"]),),
+            )
+            assert row is not None
+            return _record(row)
+
+        return await once_if_keyed(
             conn,
-            _FIELDS,
             program_id=program.id,
+            key=idempotency_key,
+            operation="createEarningRule",
+            payload={"programSlug": program_slug, **input_payload(data)},
             now=now,
-            **_definition(data, name, multiplier, filters),
+            perform=perform,
+            remember=lambda made: {"ruleId": made.id},
+            replay=replay,
         )
-        record = _record(row)
-        await _rule_event(conn, record, "earning_rule.created", now)
-    return record
 
 
 async def update_earning_rule(rule_id: int, data: RuleInput) -> EarningRuleRecord:

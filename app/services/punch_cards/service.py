@@ -49,9 +49,16 @@ from app.domain.punch_cards import (
     still_stands,
 )
 from app.domain.rewards import RedemptionStatus
-from app.domain.validation import EXTERNAL_ID_MAX, NAME_MAX, TEXT_MAX, Checker
+from app.domain.validation import (
+    EXTERNAL_ID_MAX,
+    IDEMPOTENCY_KEY_MAX,
+    NAME_MAX,
+    TEXT_MAX,
+    Checker,
+)
 from app.rows import RowMapper
 from app.services.core.events import append_event
+from app.services.core.idempotency import input_payload, once_if_keyed
 from app.services.programs.service import ProgramScope, in_scope, require_program
 from app.services.rewards.gifts import (
     GivenReward,
@@ -126,6 +133,8 @@ class CreatePunchCardInput:
     minimum_quantity: int = 1
     minimum_per: MinimumPer = MinimumPer.LINE
     description: str = ""
+    # A retry with the same key returns the card the first request made.
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -245,47 +254,73 @@ async def create_punch_card(data: CreatePunchCardInput) -> PunchCardRecord:
     description = check.text(["input", "description"], data.description, TEXT_MAX, required=False)
     _check_sizes(check, data.punches_needed, data.minimum_quantity)
     skus, categories = _check_filter(check, data.skus, data.categories)
+    key = check.text(
+        ["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX, required=False
+    )
     check.raise_if_any()
     program = await require_program(data.program_slug, None)
     now = utc_now()
     async with in_transaction() as conn:
-        await _require_reward(conn, program.id, data.reward_id, now)
-        count = await fetch_one(
-            conn,
-            "SELECT COUNT(*) AS n FROM punch_cards WHERE program_id = ? AND active = ?",
-            (program.id, True),
-        )
-        if count is not None and int(count["n"]) >= MAX_CARDS_PER_PROGRAM:
-            raise DomainError(
-                ErrorCode.TOO_MANY,
-                f"a program has at most {MAX_CARDS_PER_PROGRAM} active punch cards",
-                ["input", "programSlug"],
+
+        async def perform() -> PunchCardRecord:
+            await _require_reward(conn, program.id, data.reward_id, now)
+            count = await fetch_one(
+                conn,
+                "SELECT COUNT(*) AS n FROM punch_cards WHERE program_id = ? AND active = ?",
+                (program.id, True),
             )
-        row = await fetch_one(
+            if count is not None and int(count["n"]) >= MAX_CARDS_PER_PROGRAM:
+                raise DomainError(
+                    ErrorCode.TOO_MANY,
+                    f"a program has at most {MAX_CARDS_PER_PROGRAM} active punch cards",
+                    ["input", "programSlug"],
+                )
+            row = await fetch_one(
+                conn,
+                "INSERT INTO punch_cards (program_id, name, description, reward_id, punches_needed,"
+                " skus, categories, minimum_quantity, minimum_per, active, retired_at, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)"
+                f" RETURNING {card_row.columns}",
+                (
+                    program.id,
+                    name,
+                    description or "",
+                    data.reward_id,
+                    data.punches_needed,
+                    json.dumps(skus),
+                    json.dumps(categories),
+                    data.minimum_quantity,
+                    data.minimum_per.value,
+                    True,
+                    now,
+                    now,
+                ),
+            )
+            assert row is not None
+            card = card_row(row)
+            await _card_event(conn, card, "punch_card.created", now)
+            return card
+
+        async def replay(stored: dict[str, Any]) -> PunchCardRecord:
+            row = await fetch_one(
+                conn,
+                f"SELECT {card_row.columns} FROM punch_cards WHERE id = ?",
+                (int(stored["punchCardId"]),),
+            )
+            assert row is not None
+            return card_row(row)
+
+        return await once_if_keyed(
             conn,
-            "INSERT INTO punch_cards (program_id, name, description, reward_id, punches_needed,"
-            " skus, categories, minimum_quantity, minimum_per, active, retired_at, created_at,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)"
-            f" RETURNING {card_row.columns}",
-            (
-                program.id,
-                name,
-                description or "",
-                data.reward_id,
-                data.punches_needed,
-                json.dumps(skus),
-                json.dumps(categories),
-                data.minimum_quantity,
-                data.minimum_per.value,
-                True,
-                now,
-                now,
-            ),
+            program_id=program.id,
+            key=key,
+            operation="createPunchCard",
+            payload=input_payload(data),
+            now=now,
+            perform=perform,
+            remember=lambda made: {"punchCardId": made.id},
+            replay=replay,
         )
-        assert row is not None
-        card = card_row(row)
-        await _card_event(conn, card, "punch_card.created", now)
-    return card
 
 
 async def _card_event(

@@ -33,7 +33,13 @@ from app.domain.rewards import (
 )
 from app.domain.validation import IDEMPOTENCY_KEY_MAX, NAME_MAX, TEXT_MAX, Checker
 from app.services.core.events import append_event
-from app.services.core.idempotency import IdempotentRequest, run_once, scope_of
+from app.services.core.idempotency import (
+    IdempotentRequest,
+    input_payload,
+    once_if_keyed,
+    run_once,
+    scope_of,
+)
 from app.services.members.service import require_member
 from app.services.programs.service import ProgramScope, require_program
 from app.services.rewards import repository
@@ -56,6 +62,8 @@ MAX_STOCK = 10**9
 class CreateRewardInput(RewardFields):
     program_slug: str
     kind: RewardKind
+    # A retry with the same key returns the reward the first request made.
+    idempotency_key: str | None = None
 
 
 # Sentinel for "leave as it is" in updates (None is a value: "no stock limit", "no end").
@@ -283,6 +291,9 @@ async def _catalogue_event(
 async def create_reward(data: CreateRewardInput) -> RewardRecord:
     check = Checker()
     cleaned = _check_fields(check, data.kind, _fields_of(data))
+    key = check.text(
+        ["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX, required=False
+    )
     check.raise_if_any()
     program = await require_program(data.program_slug, None)
     # Checked here for the order of errors, and again under the lock below for the race.
@@ -290,19 +301,38 @@ async def create_reward(data: CreateRewardInput) -> RewardRecord:
     cleaned = _with_currency(data.kind, cleaned, program.currency, program.currency)
     now = utc_now()
     async with in_transaction() as conn:
-        if cleaned.required_tiers:
-            await lock_tier_configuration(conn, program.id)
-            await check_required_tiers(conn, program.id, cleaned.required_tiers)
-        reward = await repository.insert_reward(conn, program.id, data.kind, cleaned, now)
-        await _catalogue_event(
+
+        async def perform() -> RewardRecord:
+            if cleaned.required_tiers:
+                await lock_tier_configuration(conn, program.id)
+                await check_required_tiers(conn, program.id, cleaned.required_tiers)
+            reward = await repository.insert_reward(conn, program.id, data.kind, cleaned, now)
+            await _catalogue_event(
+                conn,
+                "reward.created",
+                reward,
+                now,
+                kind=reward.kind.value,
+                costPoints=reward.cost_points,
+            )
+            return reward
+
+        async def replay(stored: dict[str, Any]) -> RewardRecord:
+            reward = await repository.read_reward(conn, int(stored["rewardId"]), program.id)
+            assert reward is not None
+            return reward
+
+        return await once_if_keyed(
             conn,
-            "reward.created",
-            reward,
-            now,
-            kind=reward.kind.value,
-            costPoints=reward.cost_points,
+            program_id=program.id,
+            key=key,
+            operation="createReward",
+            payload=input_payload(data),
+            now=now,
+            perform=perform,
+            remember=lambda reward: {"rewardId": reward.id},
+            replay=replay,
         )
-    return reward
 
 
 def _fields_of(reward: RewardFields) -> RewardFields:

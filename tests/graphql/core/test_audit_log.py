@@ -179,3 +179,38 @@ async def test_a_write_refused_after_a_commit_is_audited_as_failed_with_what_com
     [entry, *_] = await entries(api)
     assert (entry["operation"], entry["succeeded"]) == ("updateProgramSettings", False)
     assert (entry["before"]["name"], entry["after"]["name"]) == ("shop rewards", "Renamed")
+
+
+HOSTILE_WRITE = (
+    '{"query": "mutation($input: UpdateProgramSettingsInput!) { updateProgramSettings(input:'
+    ' $input) { userErrors { code } } }", "variables": {"input": %s}}'
+)
+
+
+@pytest.mark.parametrize(
+    "hostile_input",
+    [
+        '{"programSlug": "%s", "name": "x"}' % ("s" * 201),
+        '{"programSlug": "shop", "name": "a\\u0000b"}',
+        '{"programSlug": "\\ud800", "name": "x"}',
+        '{"programSlug": "shop", "name": "x", "pointsPerCurrencyUnit": 1e400}',
+        '{"programSlug": "shop\\u0000", "name": "%s"}' % ("\\ud83d" * 3000),
+    ],
+    ids=["long slug", "NUL", "lone surrogate", "1e400", "all of them"],
+)
+async def test_a_refused_write_with_hostile_input_is_still_audited(
+    api: Api, hostile_input: str
+) -> None:
+    await create_program(api)
+    before = len(await entries(api))
+
+    response = await api.http.post(
+        "/graphql",
+        content=(HOSTILE_WRITE % hostile_input).encode(),
+        headers={"Authorization": f"Bearer {api.admin_key}", "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 200, response.text
+    [latest, *older] = await entries(api)
+    assert len(older) == before
+    assert (latest["operation"], latest["succeeded"]) == ("updateProgramSettings", False)

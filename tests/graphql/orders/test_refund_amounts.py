@@ -306,3 +306,26 @@ async def test_verify_ledger_recomputes_the_debt(api: Api) -> None:
     problems = await verify_ledger()
     assert len(problems) == 1
     assert "debt is 3, the entries say 20" in problems[0]
+
+
+async def test_a_replayed_record_order_shows_the_order_as_it_is_now_and_writes_nothing(
+    api: Api,
+) -> None:
+    """docs/api.md#idempotency: a replay answers the first request's objects read again (here
+    the order with its refund since), marked alreadyRecorded, and changes nothing."""
+    await create_program(api)
+    member = await enroll(api)
+    first = await record_order(api, idempotencyKey="order-key", **two_lines())
+    refunded = await refund(api, "refund-1", amountMinor=1000)
+    before = await snapshot()
+
+    replay = await record_order(api, idempotencyKey="order-key", **two_lines())
+    refund_replay = await refund(api, "refund-1", amountMinor=1000)
+
+    assert first["alreadyRecorded"] is False
+    assert replay["alreadyRecorded"] is True
+    assert replay["order"]["id"] == first["order"]["id"]
+    assert refunded["userErrors"] == [] and refund_replay["userErrors"] == []
+    assert refund_replay["order"] == refunded["order"]
+    assert await snapshot() == before
+    assert (await member_status(api, member["id"]))["points"]["available"] == 40

@@ -373,6 +373,11 @@ class _FrozenTime:
     def monotonic() -> float:
         return 1000.0
 
+    @staticmethod
+    def time() -> float:
+        """The wall clock of the buckets every process shares."""
+        return 1_000_000.0
+
 
 async def test_code_checks_are_rate_limited_per_key_apart_from_the_general_limit(
     api: Api, monkeypatch: pytest.MonkeyPatch
