@@ -62,6 +62,9 @@ class Settings:
     log_format: str = "text"
     # The server's own job runner: every this many seconds; 0 leaves scheduling to cron.
     jobs_interval_seconds: int = 0
+    # Without that runner: how often the server looks for a changed tier configuration to
+    # bring every member to (0: leave it to `laurel jobs run tiers-recalculate`).
+    tier_recalculation_seconds: float = 5.0
     # How long an idempotency key replays its stored response before it may be purged.
     idempotency_retention_days: int = 30
     # Production mode turns introspection off for every key but admin keys, and GraphiQL off
@@ -102,6 +105,9 @@ class Settings:
             log_level=os.environ.get("LAUREL_LOG_LEVEL", "info"),
             log_format=_log_format(os.environ.get("LAUREL_LOG_FORMAT", "text")),
             jobs_interval_seconds=_int_env("LAUREL_JOBS_INTERVAL_SECONDS", 0),
+            tier_recalculation_seconds=float(
+                os.environ.get("LAUREL_TIER_RECALCULATION_SECONDS", "5")
+            ),
             idempotency_retention_days=_int_env("LAUREL_IDEMPOTENCY_RETENTION_DAYS", 30),
             production=os.environ.get("LAUREL_ENV", "development").lower() == "production",
             graphiql_in_production=os.environ.get("LAUREL_GRAPHIQL", "").lower()

@@ -93,6 +93,15 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
                     )
                 )
                 stack.push_async_callback(_stop, runner)
+            elif manage_database and settings.tier_recalculation_seconds > 0:
+                # The job runner above includes it; without one, configureTiers still reaches
+                # every member in the background.
+                from app.jobs.tiers import recalculate_after_changes_forever
+
+                watcher = asyncio.create_task(
+                    recalculate_after_changes_forever(settings.tier_recalculation_seconds)
+                )
+                stack.push_async_callback(_stop, watcher)
             if manage_database:
                 # What start-up built (modules, the schema, caches) lives as long as the
                 # process: frozen out of the collector, a full collection no longer walks it

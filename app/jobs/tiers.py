@@ -14,13 +14,17 @@ with the stored tier and writes only a difference), and entry rewards are claime
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import datetime
 
+from app.db import utc_now
 from app.domain.tiers import TierChangeReason
 from app.jobs.progress import Progress, SilentProgress
 from app.services.tiers import service as tiers_service
 
 DEFAULT_BATCH_SIZE = 500
+logger = logging.getLogger("laurel.jobs")
 
 
 async def review_tiers(
@@ -73,3 +77,25 @@ async def recalculate_tiers(
             )
             progress.advance(len(members))
     return {"programs": len(programs), "members": reviewed, "changed": changed}
+
+
+async def recalculate_after_changes() -> dict[str, int] | None:
+    """`tiers-recalculate` when some program's tier configuration changed since its members
+    were last evaluated (one small read otherwise); None when there was nothing to do."""
+    if not await tiers_service.programs_to_recalculate():
+        return None
+    return await recalculate_tiers(utc_now())
+
+
+async def recalculate_after_changes_forever(interval_seconds: float) -> None:
+    """The server's watch for `configureTiers`: members are brought to a new configuration
+    within about `interval_seconds`, without waiting for cron (tierStatus answers from the new
+    configuration meanwhile)."""
+    while True:
+        try:
+            done = await recalculate_after_changes()
+            if done is not None:
+                logger.info("tiers recalculated after a configuration change: %s", done)
+        except Exception:
+            logger.exception("tier recalculation failed; trying again in %s s", interval_seconds)
+        await asyncio.sleep(interval_seconds)

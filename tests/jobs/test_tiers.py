@@ -115,13 +115,18 @@ async def test_a_configuration_change_is_pending_until_the_recalculation_moves_e
         [{"name": "Silver", "threshold": 5_000}, {"name": "Gold", "threshold": 20_000}],
     )
     before = [(await tier_of(api, m["id"]))[0] for m in members]
+    statuses = [(await api.data(STATUS, {"id": m["id"]}))["member"]["tierStatus"] for m in members]
     progress = RecordingProgress()
     result = await tier_jobs.recalculate_tiers(clock.now(), progress)
     after = [await tier_of(api, m["id"]) for m in members]
     program = await tiers_service.tier_program_of(1)
 
     assert changed["tierProgram"]["recalculationPending"] is True
-    assert before == [None, "Silver", "Gold"]
+    # Before the recalculation reaches them, members are answered by the new configuration
+    # (defect: the tier the old one gave, with neededForNext 0 below a value past it).
+    assert before == ["Silver", "Gold", "Gold"]
+    for status in statuses:
+        assert status["neededForNext"] is None or status["neededForNext"] > 0, status
     assert result == {"programs": 1, "members": 3, "changed": 2}
     assert (progress.total, progress.done) == (3, 3)
     assert [tier for tier, _ in after] == ["Silver", "Gold", "Gold"]
@@ -182,3 +187,30 @@ async def test_the_cli_runs_the_recalculation_and_summarises_it(
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("tiers-recalculate: programs 1, members 2, changed 0")
+
+
+async def test_the_server_recalculates_after_a_configuration_change_by_itself(
+    api: Api, clock: ManualClock
+) -> None:
+    """What `laurel serve` runs every LAUREL_TIER_RECALCULATION_SECONDS without a job runner."""
+    await create_program(api)
+    await configure(api)
+    member = await enroll(api)
+    await spend(api, clock, "o-1", 20_000, "cust-1")
+    await run(JobName.TIERS_RECALCULATE, clock)
+    nothing_changed = await tier_jobs.recalculate_after_changes()
+
+    await configure(
+        api, [{"name": "Silver", "threshold": 5_000}, {"name": "Gold", "threshold": 20_000}]
+    )
+    done = await tier_jobs.recalculate_after_changes()
+    again = await tier_jobs.recalculate_after_changes()
+    program = await tiers_service.tier_program_of(1)
+
+    assert nothing_changed is None
+    assert done == {"programs": 1, "members": 1, "changed": 1}
+    assert again is None
+    assert program is not None and program.recalculation_pending is False
+    tier, history = await tier_of(api, member["id"])
+    assert tier == "Gold"
+    assert history[0] == ("Silver", "Gold", "RECALCULATION")

@@ -512,6 +512,14 @@ async def tier_status(program_id: int, member_id: int) -> TierStatus | None:
     result = await compute_standing(conn, program, member_id, member.enrolled_at, now)
     stored = await repository.stored_tier(conn, member_id)
     tier = tier_of_stored(program, stored)
+    if program.recalculation_pending and (tier is None or tier.rank != result.rank):
+        # The configuration changed and this member is not recalculated yet (the server does
+        # it in the background, `tiers-recalculate`): answer what the new configuration makes
+        # of their history, not the tier the old one gave them.
+        tier = None if result.rank == NO_TIER else program.tiers[result.rank]
+        provisional_since: datetime | None = program.updated_at
+    else:
+        provisional_since = None
     rank = NO_TIER if tier is None else tier.rank
     next_tier = program.tiers[rank + 1] if rank + 1 < len(program.tiers) else None
     needed_to_keep, needed_to_keep_by = await _needed_to_keep(
@@ -520,7 +528,9 @@ async def tier_status(program_id: int, member_id: int) -> TierStatus | None:
     return TierStatus(
         program=program,
         tier=tier,
-        since=None if tier is None else (member.enrolled_at if stored is None else stored.since),
+        since=None
+        if tier is None
+        else provisional_since or (member.enrolled_at if stored is None else stored.since),
         holds_until=result.holds_until if tier is not None else None,
         value=result.value,
         period_start=result.period_start,
