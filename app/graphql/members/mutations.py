@@ -47,8 +47,16 @@ class EnrollMemberPayload:
 class AdjustPointsInput:
     member_id: strawberry.ID
     points: int = strawberry.field(description="Positive to credit, negative to debit.")
-    reason: str
+    reason: str = strawberry.field(
+        description="Staff's note on why: kept in the audit log and the points.adjusted event"
+        " (admin keys only), never shown to the member."
+    )
     idempotency_key: str
+    description: str | None = strawberry.field(
+        default=None,
+        description="What the member reads in their activity; 'Points adjusted by the store'"
+        " when left out.",
+    )
 
 
 @strawberry.type

@@ -1,4 +1,8 @@
-"""Manual adjustments by staff: goodwill credits and corrections, always with a reason."""
+"""Manual adjustments by staff: goodwill credits and corrections, always with a reason.
+
+The reason is the staff's own note: it is kept in the `points.adjusted` event and the audit
+log, which only admin keys read. The member sees the adjustment's `description` in their
+activity (a neutral default when staff give none)."""
 
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ from app.services.members.service import MemberRecord, require_member
 from app.services.programs.service import ProgramScope
 
 _OPERATION = "adjustPoints"
+# What a member reads of an adjustment staff did not describe for them.
+MEMBER_DESCRIPTION = "Points adjusted by the store"
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,7 @@ class AdjustPointsInput:
     points: int
     reason: str
     idempotency_key: str
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,10 @@ class Adjustment:
 async def adjust_points(data: AdjustPointsInput, scope: ProgramScope) -> Adjustment:
     check = Checker()
     reason = check.text(["input", "reason"], data.reason, REASON_MAX)
+    description = (
+        check.text(["input", "description"], data.description, REASON_MAX, required=False)
+        or MEMBER_DESCRIPTION
+    )
     check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
     if data.points == 0 or abs(data.points) > MAX_POINTS_PER_MOVEMENT:
         check.add(
@@ -50,7 +61,12 @@ async def adjust_points(data: AdjustPointsInput, scope: ProgramScope) -> Adjustm
         scope=str(member.program_id),
         key=data.idempotency_key,
         operation=_OPERATION,
-        payload={"memberId": member.id, "points": data.points, "reason": reason},
+        payload={
+            "memberId": member.id,
+            "points": data.points,
+            "reason": reason,
+            "description": description,
+        },
     )
     now = utc_now()
     async with in_transaction() as conn:
@@ -64,7 +80,8 @@ async def adjust_points(data: AdjustPointsInput, scope: ProgramScope) -> Adjustm
                     kind=TransactionKind.ADJUST,
                     points=data.points,
                     counter_account=Account.PROGRAM_ADJUSTED,
-                    description=reason,
+                    description=description,
+                    event_details={"staffNote": reason},
                     shortfall_code=ErrorCode.BALANCE_WOULD_BE_NEGATIVE,
                     asked_by=("input", "points"),
                 ),

@@ -25,6 +25,7 @@ async def adjust(
     key: str = "adjust-1",
     *,
     api_key: str | None = None,
+    description: str | None = None,
 ) -> dict[str, Any]:
     data = await api.data(
         ADJUST,
@@ -34,6 +35,7 @@ async def adjust(
                 "points": points,
                 "reason": reason,
                 "idempotencyKey": key,
+                **({} if description is None else {"description": description}),
             }
         },
         key=api_key,
@@ -60,10 +62,11 @@ async def test_a_credit_adds_available_points_but_not_lifetime_earned(api: Api) 
     assert payload["member"] == {"id": member["id"], "points": expected}
     status = await member_status(api, member["id"])
     assert status["points"] == expected
+    # The reason is staff's note: the member reads a neutral description (defect: the note).
     assert status["activity"]["edges"][0]["node"] == {
         "kind": "ADJUST",
         "points": 100,
-        "description": "Goodwill for a late parcel",
+        "description": "Points adjusted by the store",
         "orderId": None,
     }
     assert len(status["activity"]["edges"]) == 2
@@ -72,7 +75,13 @@ async def test_a_credit_adds_available_points_but_not_lifetime_earned(api: Api) 
 async def test_a_debit_takes_available_points_but_not_lifetime_redeemed(api: Api) -> None:
     member = await earned_member(api)
 
-    payload = await adjust(api, member["id"], -20, reason="Correction of order-1")
+    payload = await adjust(
+        api,
+        member["id"],
+        -20,
+        reason="Counted the coat twice (ticket 4411)",
+        description="Correction of order-1",
+    )
 
     assert payload["userErrors"] == []
     expected = {"available": 5, "pending": 0, "lifetimeEarned": 25, "lifetimeRedeemed": 0}
@@ -100,14 +109,18 @@ async def test_the_reason_is_trimmed_and_limits_are_inclusive(api: Api) -> None:
     await create_program(api)
     member = await enroll(api)
 
-    credit = await adjust(api, member["id"], 1_000_000_000, reason="r" * 500, key="a-1")
-    debit = await adjust(api, member["id"], -1_000_000_000, reason="  Undo  ", key="a-2")
+    credit = await adjust(
+        api, member["id"], 1_000_000_000, reason="r" * 500, description="d" * 500, key="a-1"
+    )
+    debit = await adjust(
+        api, member["id"], -1_000_000_000, reason="  x  ", description="  Undo  ", key="a-2"
+    )
 
     assert credit["userErrors"] == debit["userErrors"] == []
     assert credit["member"]["points"]["available"] == 1_000_000_000
     assert debit["member"]["points"]["available"] == 0
     edges = (await member_status(api, member["id"]))["activity"]["edges"]
-    assert [edge["node"]["description"] for edge in edges] == ["Undo", "r" * 500]
+    assert [edge["node"]["description"] for edge in edges] == ["Undo", "d" * 500]
 
 
 async def test_a_debit_beyond_the_balance_is_refused_and_writes_nothing(api: Api) -> None:
@@ -242,3 +255,20 @@ async def test_program_keys_may_not_adjust_points(api: Api) -> None:
             ],
         }
     assert await snapshot() == before
+
+
+async def test_the_staff_note_is_in_the_event_for_admins_and_never_for_the_member(
+    api: Api,
+) -> None:
+    member = await earned_member(api)
+    await adjust(api, member["id"], 10, reason="VIP complaint, see ticket 77", description="Sorry!")
+
+    events = await api.data(
+        '{ events(programSlug: "shop", first: 50, type: "points.adjusted") {'
+        " edges { node { payload } } } }"
+    )
+    [event] = [edge["node"]["payload"] for edge in events["events"]["edges"]]
+    status = await member_status(api, member["id"])
+
+    assert (event["staffNote"], event["description"]) == ("VIP complaint, see ticket 77", "Sorry!")
+    assert "VIP complaint" not in str(status)
