@@ -15,7 +15,11 @@ from app.services.lifecycle import expiries as expiries_service
 @strawberry.type(description="Points that will expire on one day unless they are spent.")
 class PointsExpiry:
     points: int
-    expires_at: datetime = strawberry.field(description="The first moment of the day they go.")
+    expires_at: datetime = strawberry.field(
+        description="The exact instant they go: when the points became available plus the"
+        " program's lifetime, at that wall-clock time (or, when the program rounds to the end"
+        " of a month or year, the first moment after it); expiresOn is its day."
+    )
     expires_on: date = strawberry.field(description="The day, in the program's time zone.")
 
 

@@ -50,7 +50,11 @@ class Points:
         description="Spendable points: what the member can redeem now (0 while debt is owed)."
     )
     pending: int = strawberry.field(description="Points earned but not yet spendable.")
-    lifetime_earned: int
+    lifetime_earned: int = strawberry.field(
+        description="Every point earned, pending ones included from the moment they are earned"
+        " (maturing moves them from pending to available and does not count them again); a"
+        " refund takes back what it reverses. Adjustments do not count."
+    )
     lifetime_redeemed: int
     debt: int = strawberry.field(
         description="Points refunds took back beyond what the member had (NEGATIVE_BALANCE"
@@ -63,7 +67,11 @@ class Points:
 @strawberry.type(description="One movement of the member's points.")
 class Activity(Node):
     kind: ActivityKind  # type: ignore[valid-type]
-    points: int = strawberry.field(description="Signed change of the member's points.")
+    points: int = strawberry.field(
+        description="Signed change of the member's points, available and pending together: a"
+        " MATURE activity is 0, as its points only move from pending to available (its"
+        " description says how many)."
+    )
     description: str
     order_id: str | None
     created_at: datetime
