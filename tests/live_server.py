@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -47,7 +48,7 @@ class LiveServer:
         }
 
 
-async def _seed(settings: Settings) -> tuple[str, str, str]:
+async def seed_demo_program(settings: Settings) -> tuple[str, str, str]:
     from app.services.access.api_keys import list_api_keys, set_rate_limit
     from app.services.access.member_tokens import create_member_token
     from app.services.demo.service import seed_demo
@@ -64,18 +65,21 @@ async def _seed(settings: Settings) -> tuple[str, str, str]:
         await close_db()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
 @contextmanager
-def live_server(directory: Path) -> Iterator[LiveServer]:
+def live_server(directory: Path, **overrides: Any) -> Iterator[LiveServer]:
+    """`overrides`: settings other than the defaults (load shedding, limits)."""
     database = directory / "laurel.sqlite3"
-    settings = replace(Settings(database_url=f"sqlite://{database}"), api_key_cache_seconds=60.0)
-    admin, publishable, token = asyncio.run(_seed(settings))
-    port = _free_port()
+    settings = replace(
+        Settings(database_url=f"sqlite://{database}"), api_key_cache_seconds=60.0, **overrides
+    )
+    admin, publishable, token = asyncio.run(seed_demo_program(settings))
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     )
@@ -84,7 +88,7 @@ def live_server(directory: Path) -> Iterator[LiveServer]:
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_SECONDS
-        while not _healthy(url):
+        while not healthy(url):
             if time.monotonic() > deadline or not thread.is_alive():
                 raise RuntimeError(f"the test server did not start within {START_SECONDS} s")
             time.sleep(0.1)
@@ -94,7 +98,7 @@ def live_server(directory: Path) -> Iterator[LiveServer]:
         thread.join(timeout=10)
 
 
-def _healthy(url: str) -> bool:
+def healthy(url: str) -> bool:
     try:
         return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
     except httpx.HTTPError:
