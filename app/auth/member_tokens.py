@@ -35,6 +35,14 @@ TOKEN_HEADER = b"x-member-token"
 class MemberTokenError(Exception):
     """Why a token was refused; the message is safe to return to the client."""
 
+    code = "INVALID_MEMBER_TOKEN"
+
+
+class MemberTokenExpiredError(MemberTokenError):
+    """The token was good and has run out: the app should get a new one and retry."""
+
+    code = "MEMBER_TOKEN_EXPIRED"
+
 
 @dataclass(frozen=True)
 class SigningSecret:
@@ -160,7 +168,7 @@ class MemberTokenVerifier:
             raise MemberTokenError("the member token is for another program than the key")
         moment = now.timestamp()
         if exp <= moment - CLOCK_SKEW_SECONDS:
-            raise MemberTokenError("the member token has expired")
+            raise MemberTokenExpiredError("the member token has expired: get a new one")
         if iat > moment + CLOCK_SKEW_SECONDS:
             raise MemberTokenError("the member token is issued in the future")
         if exp - iat > program.max_seconds:

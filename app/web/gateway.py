@@ -63,6 +63,8 @@ ALLOWED_HEADERS = frozenset(
     }
 )
 PREFLIGHT_MAX_AGE = "600"
+# The refusal's code on a member-token refusal (MEMBER_TOKEN_EXPIRED: get a new token).
+ERROR_CODE_HEADER = b"x-laurel-error"
 # When a client may try again after a 503 (a timeout, or the server at capacity).
 RETRY_AFTER_SECONDS = b"1"
 # Far above what any input of the schema needs, far below what a recursive decoder survives.
@@ -320,7 +322,18 @@ class ApiGateway:
         )
         if isinstance(with_member, tuple):
             status, code, message = with_member
-            await refuse(status, code, message, [(b"www-authenticate", b"Bearer")])
+            # The code in a header too, so a client's HTTP layer can refresh the token and
+            # retry without reading the body (RFC 6750's invalid_token).
+            challenge = f'Bearer error="invalid_token", error_description="{code}"'
+            await refuse(
+                status,
+                code,
+                message,
+                [
+                    (b"www-authenticate", challenge.encode()),
+                    (ERROR_CODE_HEADER, code.encode()),
+                ],
+            )
             return
         principal = with_member
         state = scope.setdefault("state", {})
@@ -436,7 +449,7 @@ class ApiGateway:
         try:
             identity = await self.tokens.verify(token.strip(), principal.program_id)
         except MemberTokenError as exc:
-            return (401, "INVALID_MEMBER_TOKEN", str(exc))
+            return (401, exc.code, str(exc))
         return replace(
             principal, member_customer_id=identity.customer_id, member_id=identity.member_id
         )
@@ -460,7 +473,8 @@ def _cors_headers(origin: str) -> list[tuple[bytes, bytes]]:
         (b"vary", b"Origin"),
         (
             b"access-control-expose-headers",
-            b"x-request-id, x-ratelimit-limit, x-ratelimit-remaining, retry-after, etag",
+            b"x-request-id, x-ratelimit-limit, x-ratelimit-remaining, retry-after, etag,"
+            b" x-laurel-error, www-authenticate",
         ),
     ]
 

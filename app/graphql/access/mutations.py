@@ -9,7 +9,10 @@ import strawberry
 from app.graphql.core.context import Info, admin, member_reader
 from app.graphql.core.errors import UserError
 from app.graphql.core.mutations import mutation
+from app.graphql.members.types import Member
 from app.services.access import member_tokens as member_tokens_service
+from app.services.members import service as members_service
+from app.services.programs import service as programs_service
 
 
 @strawberry.input
@@ -46,6 +49,11 @@ class CreateMemberTokenPayload:
         default=None, description="Send it as the X-Member-Token header with the publishable key."
     )
     expires_at: datetime | None = None
+    member: Member | None = strawberry.field(
+        default=None,
+        description="The member the token names (null while the customer is not enrolled): an"
+        " app signs a shopper in with one round trip.",
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -78,4 +86,16 @@ async def create_member_token(
         input.lifetime_seconds,
         principal.program_scope,
     )
-    return CreateMemberTokenPayload(token=created.token, expires_at=created.expires_at)
+    program = await programs_service.get_program_by_slug(
+        input.program_slug, principal.program_scope
+    )
+    record = (
+        None
+        if program is None
+        else await members_service.get_member_by_customer_id(program.id, input.customer_id.strip())
+    )
+    return CreateMemberTokenPayload(
+        token=created.token,
+        expires_at=created.expires_at,
+        member=None if record is None else Member.from_record(record),
+    )

@@ -288,10 +288,14 @@ async def test_invalid_tokens_are_refused_with_401_and_nothing_is_written(api: A
         )
         assert response.status_code == 401, (name, response.text)
         [error] = response.json()["errors"]
-        assert error["extensions"]["code"] == "INVALID_MEMBER_TOKEN", name
+        code = "MEMBER_TOKEN_EXPIRED" if name == "expired long ago" else "INVALID_MEMBER_TOKEN"
+        assert error["extensions"]["code"] == code, name
         assert message in error["message"], (name, error["message"])
         assert error["extensions"]["requestId"] == response.headers["x-request-id"]
-        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.headers["www-authenticate"] == (
+            f'Bearer error="invalid_token", error_description="{code}"'
+        )
+        assert response.headers["x-laurel-error"] == code
 
     assert await everything() == before
 
@@ -343,8 +347,11 @@ async def test_a_token_expires_with_thirty_seconds_of_skew(api: Api) -> None:
     assert still is not None and still["customerId"] == "cust-a"
     assert response.status_code == 401
     [error] = response.json()["errors"]
-    assert error["extensions"]["code"] == "INVALID_MEMBER_TOKEN"
-    assert error["message"] == "the member token has expired"
+    # Told apart from a bad token, in the body and in a header: get a new token and retry.
+    assert error["extensions"]["code"] == "MEMBER_TOKEN_EXPIRED"
+    assert error["message"] == "the member token has expired: get a new one"
+    assert response.headers["x-laurel-error"] == "MEMBER_TOKEN_EXPIRED"
+    assert 'error="invalid_token"' in response.headers["www-authenticate"]
     assert await everything() == before
 
 
@@ -811,3 +818,20 @@ async def test_a_members_idempotency_keys_live_apart_from_the_stores(api: Api) -
     assert first["userErrors"] == [] and second["userErrors"] == []
     assert first["redemption"]["code"] != second["redemption"]["code"]
     assert second["redemption"]["member"]["points"]["available"] == 100
+
+
+async def test_a_new_token_comes_with_its_member(api: Api) -> None:
+    s = await shop(api)
+    document = (
+        "mutation($input: CreateMemberTokenInput!) { createMemberToken(input: $input) {"
+        " token member { id customerId } userErrors { code } } }"
+    )
+
+    enrolled = await api.data(document, {"input": {"programSlug": "shop", "customerId": "cust-a"}})
+    stranger = await api.data(
+        document, {"input": {"programSlug": "shop", "customerId": "not-enrolled"}}
+    )
+
+    assert enrolled["createMemberToken"]["member"] == {"id": s.a["id"], "customerId": "cust-a"}
+    assert stranger["createMemberToken"]["member"] is None
+    assert stranger["createMemberToken"]["token"]
