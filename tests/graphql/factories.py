@@ -191,6 +191,7 @@ async def grant_points(api: Api, member_id: str, points: int, key: str | None = 
                 "memberId": member_id,
                 "points": points,
                 "reason": "test credit",
+                "description": "test credit",
                 "idempotencyKey": key or f"grant-{uuid.uuid4()}",
             }
         },
