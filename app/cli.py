@@ -221,6 +221,53 @@ def set_rate_limit_command(
         typer.echo(f"key {key_id}: {per_second:g} requests/s, bursts of {burst}")
 
 
+documents_cli = typer.Typer(help="Trusted documents: the queries a program's storefront may run.")
+cli.add_typer(documents_cli, name="documents")
+
+
+@documents_cli.command("register")
+def register_documents_command(
+    manifest: Annotated[
+        Path,
+        typer.Argument(
+            help="A persisted-query manifest: Apollo's persisted-query-manifest.json, or a JSON"
+            " map of id to document (Relay, GraphQL Codegen)."
+        ),
+    ],
+    program: Annotated[str, typer.Option(help="The program's slug.")],
+) -> None:
+    """Add a build's documents to the program's trusted documents (those it holds stay)."""
+    import json
+
+    from app.services.documents.service import (
+        RegisterTrustedDocumentsInput,
+        manifest_documents,
+        register_trusted_documents,
+    )
+
+    try:
+        parsed = json.loads(manifest.read_bytes())
+    except OSError as exc:
+        typer.echo(f"error: cannot read {manifest}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from exc
+    except (ValueError, RecursionError) as exc:
+        typer.echo(f"error: {manifest} is not JSON: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+    async def register() -> str:
+        registered = await register_trusted_documents(
+            RegisterTrustedDocumentsInput(
+                program_slug=program, documents=manifest_documents(parsed)
+            )
+        )
+        return (
+            f"{registered.added} added, {registered.already_registered} already registered;"
+            f" {program} has {registered.total} trusted documents"
+        )
+
+    typer.echo(_run(Settings.from_env(), register))
+
+
 jobs_cli = typer.Typer(help="Scheduled work; cron-friendly and safe to run again.")
 cli.add_typer(jobs_cli, name="jobs")
 

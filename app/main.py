@@ -30,7 +30,7 @@ from app.graphql.encoding import encode_answer
 from app.graphql.schema import schema
 from app.services.documents.service import DocumentStore
 from app.web.admission import Admission
-from app.web.gateway import ApiGateway, ClientAddresses, OriginAllowlist, request_id_of
+from app.web.gateway import ApiGateway, ClientAddresses, ProgramWebPolicies, request_id_of
 from app.web.graphiql import graphiql_routes
 from app.web.http_protocol import GraphQLOverHttp, PersistedQueries
 from app.web.query_plans import QueryPlans
@@ -150,7 +150,7 @@ def build_gateway(api: ASGIApp, settings: Settings) -> ApiGateway:
         api,
         resolver=ApiKeyResolver(ttl_seconds=settings.api_key_cache_seconds),
         tokens=MemberTokenVerifier(ttl_seconds=settings.api_key_cache_seconds),
-        origins=OriginAllowlist(ttl_seconds=settings.api_key_cache_seconds),
+        policies=ProgramWebPolicies(ttl_seconds=settings.api_key_cache_seconds),
         key_buckets=SharedBuckets(),
         shopper_buckets=RateLimiter(max_keys=100_000),
         shopper_limit=RateLimit(

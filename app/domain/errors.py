@@ -40,6 +40,8 @@ class ErrorCode(StrEnum):
     # A connection's `after` that is not a cursor of that connection (stale, foreign, made up).
     INVALID_CURSOR = "INVALID_CURSOR"
     INVALID_VALUE = "INVALID_VALUE"
+    # A trusted document whose id is not the SHA-256 of its text.
+    DOCUMENT_ID_MISMATCH = "DOCUMENT_ID_MISMATCH"
     REQUIRED = "REQUIRED"
     TOO_LONG = "TOO_LONG"
     TOO_MANY = "TOO_MANY"

@@ -25,6 +25,12 @@ def is_lookup_text(value: str) -> bool:
     return len(value) <= TEXT_MAX and not _CONTROL_CHARACTERS.search(value)
 
 
+def has_control_characters(value: str) -> bool:
+    """Whether text holds what no stored text may: C0 controls other than tab and line breaks,
+    or a lone surrogate."""
+    return _CONTROL_CHARACTERS.search(value) is not None
+
+
 def check_period(start: datetime, end: datetime) -> None:
     """A report's [from, to): both with a time zone (a naive moment is no moment at all, and
     cannot be compared with stored ones), from before to."""

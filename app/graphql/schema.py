@@ -125,6 +125,7 @@ Mutation = create_type(
         reward_mutations.update_redemption_settings,
         program_mutations.create_program,
         program_mutations.update_program_settings,
+        program_mutations.register_trusted_documents,
         access.rotate_token_signing_secret,
         access.create_member_token,
         member_mutations.enroll_member,

@@ -15,7 +15,7 @@ from app.models.ledger import LedgerEntry, LedgerTransaction, PointLot
 from app.models.members import Member
 from app.models.memberships import Membership, MembershipFirst, MembershipPlan
 from app.models.orders import Order
-from app.models.persisted_queries import PersistedQuery
+from app.models.persisted_queries import PersistedQuery, TrustedDocument
 from app.models.programs import Program
 from app.models.punch_cards import PunchCard, PunchCardProgress, PunchCardPunch, PunchCardReward
 from app.models.rate_limits import RateLimitBucket
@@ -78,4 +78,5 @@ __all__ = [
     "TierEntryGrant",
     "TierSettings",
     "TokenSigningSecret",
+    "TrustedDocument",
 ]

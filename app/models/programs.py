@@ -47,6 +47,11 @@ class Program(Model):
     earn_on_points_payments = fields.BooleanField(default=False, db_default=False)
     # Storefront origins browsers may call the API from with this program's keys.
     cors_origins: Any = fields.JSONField(default=list, db_default="[]")
+    # Request headers browsers may send from those origins beyond the API's own list
+    # (app/web/gateway.py ALLOWED_HEADERS), lowercase.
+    cors_allowed_headers: Any = fields.JSONField(default=list, db_default="[]")
+    # Whether publishable keys may run only the program's trusted documents (by their id).
+    trusted_documents_only = fields.BooleanField(default=False, db_default=False)
     # The longest a member token may live (its exp minus its iat).
     member_token_max_seconds = fields.IntField(default=900, db_default=900)
     # What a refund does to a punch card reward its punches earned (app/domain/punch_cards.py).

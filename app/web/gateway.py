@@ -1,8 +1,9 @@
 """Everything a request to the API passes before GraphQL sees it, in this order:
 
 1. a request id (the `X-Request-Id` response header, in logs and in masked errors);
-2. CORS: preflights are answered for origins some program allows; a cross-origin request is
-   refused (403) unless its key's program lists the origin, and only then gets CORS headers;
+2. CORS: preflights are answered for origins some program allows, with the requested headers
+   that are allowed (ALLOWED_HEADERS and those programs' own); a cross-origin request is refused
+   (403) unless its key's program lists the origin, and only then gets CORS headers;
 3. POST takes JSON only (415) and a body size limit (413), also enforced while the body streams
    in; GET (queries, cacheable) carries the request in its query string; other methods are 405;
 4. the API key (401), then the origin check of 2;
@@ -75,33 +76,69 @@ class BodyTooLargeError(Exception):
     pass
 
 
-class OriginAllowlist:
-    """Storefront origins per program, re-read every few seconds."""
+@dataclass(frozen=True)
+class WebPolicy:
+    """What a program lets browsers and its publishable keys do."""
+
+    origins: frozenset[str]
+    # Request headers allowed beyond ALLOWED_HEADERS.
+    allowed_headers: frozenset[str]
+    trusted_documents_only: bool
+
+
+class ProgramWebPolicies:
+    """Every program's web policy, re-read every few seconds (a change reaches every process
+    within that time)."""
 
     def __init__(self, ttl_seconds: float) -> None:
         self._ttl = ttl_seconds
-        self._by_program: dict[int, frozenset[str]] = {}
+        self._by_program: dict[int, WebPolicy] = {}
         self._fetched = -float("inf")
 
     async def _refresh(self) -> None:
         if time.monotonic() - self._fetched < self._ttl:
             return
-        rows = await fetch_all(connection(), "SELECT id, cors_origins FROM programs")
+        rows = await fetch_all(
+            connection(),
+            "SELECT id, cors_origins, cors_allowed_headers, trusted_documents_only FROM programs",
+        )
         self._by_program = {
-            int(row["id"]): frozenset(str(o) for o in from_json(row["cors_origins"]) or [])
+            int(row["id"]): WebPolicy(
+                origins=frozenset(str(o) for o in from_json(row["cors_origins"]) or []),
+                allowed_headers=frozenset(
+                    str(h) for h in from_json(row["cors_allowed_headers"]) or []
+                ),
+                trusted_documents_only=bool(row["trusted_documents_only"]),
+            )
             for row in rows
         }
         self._fetched = time.monotonic()
 
-    async def any_program_allows(self, origin: str) -> bool:
+    async def headers_allowed_from(self, origin: str) -> frozenset[str] | None:
+        """The request headers a preflight from `origin` may be granted: the API's own and
+        those of every program that allows the origin (the preflight names no key); None when
+        no program allows it."""
         await self._refresh()
-        return any(origin in origins for origins in self._by_program.values())
+        extra = [
+            policy.allowed_headers
+            for policy in self._by_program.values()
+            if origin in policy.origins
+        ]
+        return None if not extra else ALLOWED_HEADERS.union(*extra)
 
     async def program_allows(self, program_id: int | None, origin: str) -> bool:
         if program_id is None:
             return False
         await self._refresh()
-        return origin in self._by_program.get(program_id, frozenset())
+        policy = self._by_program.get(program_id)
+        return policy is not None and origin in policy.origins
+
+    async def trusted_documents_only(self, program_id: int | None) -> bool:
+        if program_id is None:
+            return False
+        await self._refresh()
+        policy = self._by_program.get(program_id)
+        return policy is not None and policy.trusted_documents_only
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -192,7 +229,7 @@ class ApiGateway:
         *,
         resolver: ApiKeyResolver,
         tokens: MemberTokenVerifier,
-        origins: OriginAllowlist,
+        policies: ProgramWebPolicies,
         key_buckets: SharedBuckets,
         shopper_buckets: RateLimiter,
         shopper_limit: RateLimit,
@@ -203,7 +240,7 @@ class ApiGateway:
         self.app = app
         self.resolver = resolver
         self.tokens = tokens
-        self.origins = origins
+        self.policies = policies
         self.key_buckets = key_buckets
         self.shopper_buckets = shopper_buckets
         self.shopper_limit = shopper_limit
@@ -246,11 +283,17 @@ class ApiGateway:
         origin = _header(scope, b"origin")
         cross_origin = origin is not None and origin != _own_origin(scope)
         if scope["method"] == "OPTIONS":
-            if origin is None or not (
-                not cross_origin or await self.origins.any_program_allows(origin)
-            ):
+            allowed = (
+                None
+                if origin is None
+                else await self.policies.headers_allowed_from(origin)
+                if cross_origin
+                else ALLOWED_HEADERS
+            )
+            if allowed is None:
                 await refuse(403, "ORIGIN_NOT_ALLOWED", "this origin may not call the API")
                 return
+            assert origin is not None
             extra_headers.extend(_cors_headers(origin))
             await send_with_headers(
                 {
@@ -258,7 +301,7 @@ class ApiGateway:
                     "status": 204,
                     "headers": [
                         (b"access-control-allow-methods", b"GET, POST"),
-                        (b"access-control-allow-headers", _allowed_headers(scope)),
+                        (b"access-control-allow-headers", _allowed_headers(scope, allowed)),
                         (b"access-control-max-age", PREFLIGHT_MAX_AGE.encode()),
                     ],
                 }
@@ -286,7 +329,7 @@ class ApiGateway:
             return
         if cross_origin:
             assert origin is not None
-            if not await self.origins.program_allows(principal.program_id, origin):
+            if not await self.policies.program_allows(principal.program_id, origin):
                 await refuse(
                     403, "ORIGIN_NOT_ALLOWED", f"the program does not allow the origin {origin}"
                 )
@@ -339,6 +382,10 @@ class ApiGateway:
         state = scope.setdefault("state", {})
         state["principal"] = principal
         state["request_id"] = request_id
+        if principal.kind is KeyKind.PUBLISHABLE and await self.policies.trusted_documents_only(
+            principal.program_id
+        ):
+            state["trusted_documents_of"] = principal.program_id
 
         async def pass_on() -> None:
             if method == "GET":
@@ -455,16 +502,16 @@ class ApiGateway:
         )
 
 
-def _allowed_headers(scope: Scope) -> bytes:
-    """The headers a preflight asked for that the API allows (all of them when it asked for
+def _allowed_headers(scope: Scope, allowed: frozenset[str]) -> bytes:
+    """The headers a preflight asked for that are allowed (all of them when it asked for
     none), in the order asked."""
     requested = [
         name.strip().lower()
         for name in (_header(scope, b"access-control-request-headers") or "").split(",")
         if name.strip()
     ]
-    allowed = [name for name in requested if name in ALLOWED_HEADERS] or sorted(ALLOWED_HEADERS)
-    return ", ".join(dict.fromkeys(allowed)).encode()
+    granted = [name for name in requested if name in allowed] or sorted(allowed)
+    return ", ".join(dict.fromkeys(granted)).encode()
 
 
 def _cors_headers(origin: str) -> list[tuple[bytes, bytes]]:

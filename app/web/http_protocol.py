@@ -6,7 +6,9 @@
    request's query string was made into the same object by the gateway);
 2. automatic persisted queries: `extensions.persistedQuery.sha256Hash` without a query runs the
    document registered under that hash, or answers PERSISTED_QUERY_NOT_FOUND so the client
-   sends the document with its hash, which is checked and registered;
+   sends the document with its hash, which is checked and registered; a publishable key of a
+   program in trusted-documents mode runs only that program's trusted documents, by that hash
+   (TRUSTED_DOCUMENT_REQUIRED without one, TRUSTED_DOCUMENT_NOT_FOUND for another);
 3. the operation: a document that does not parse is GRAPHQL_PARSE_FAILED; one with several
    operations and no `operationName`, or an `operationName` it does not hold, is
    OPERATION_RESOLUTION_FAILURE; a mutation sent by GET is 405 (GET is for cacheable reads);
@@ -125,11 +127,22 @@ class PersistedQueries:
     def __init__(self, store: DocumentStore) -> None:
         self.store = store
 
-    async def resolve(self, request: dict[str, Any]) -> dict[str, Any]:
-        """The request with its query filled in from the hash, or registered under it."""
+    async def resolve(
+        self, request: dict[str, Any], trusted_documents_of: int | None = None
+    ) -> dict[str, Any]:
+        """The request with its query filled in from the hash, or registered under it. With
+        `trusted_documents_of` (a publishable key of a program in trusted-documents mode) only
+        that program's trusted documents run, and nothing is registered."""
         extensions = request.get("extensions")
         persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
         if persisted is None:
+            if trusted_documents_of is not None:
+                raise ProtocolError(
+                    400,
+                    "TRUSTED_DOCUMENT_REQUIRED",
+                    "this program's publishable keys send only trusted documents, by id in"
+                    " extensions.persistedQuery.sha256Hash",
+                )
             return request
         if not isinstance(persisted, dict) or persisted.get("version") != 1:
             raise ProtocolError(
@@ -142,6 +155,16 @@ class PersistedQueries:
             )
         sha256 = sha256.lower()
         query = request.get("query")
+        if trusted_documents_of is not None:
+            trusted = await self.store.find_trusted(trusted_documents_of, sha256)
+            if trusted is None or (query is not None and query != trusted):
+                # Not PERSISTED_QUERY_NOT_FOUND: the client must not answer with the text.
+                raise ProtocolError(
+                    400,
+                    "TRUSTED_DOCUMENT_NOT_FOUND",
+                    f"{sha256} is not one of the program's trusted documents",
+                )
+            return {**request, "query": trusted}
         if query is None:
             document = await self.store.find(sha256)
             if document is None:
@@ -253,7 +276,7 @@ class GraphQLOverHttp:
         media = GRAPHQL_RESPONSE if graphql_response else JSON
         try:
             request = _checked(state.get("request_json"))
-            resolved = await self.persisted.resolve(request)
+            resolved = await self.persisted.resolve(request, state.get("trusted_documents_of"))
             query, operation_name = _shape_checked(resolved)
             operation = operation_of(query, operation_name)
             if (

@@ -226,7 +226,7 @@ mutation($input: RotateTokenSigningSecretInput!) {
 UPDATE_SETTINGS = """
 mutation($input: UpdateProgramSettingsInput!) {
   updateProgramSettings(input: $input) {
-    program { slug name corsOrigins memberTokenMaxSeconds }
+    program { slug name corsOrigins corsAllowedHeaders trustedDocumentsOnly memberTokenMaxSeconds }
     userErrors { field message code }
   }
 }"""

@@ -9,7 +9,7 @@ from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import LifetimeUnit, RoundTo
 from app.graphql.core.context import Info, admin
 from app.graphql.core.errors import UserError
-from app.graphql.core.mutations import mutation
+from app.graphql.core.mutations import mutation, optional_idempotency_key
 from app.graphql.core.records import service_input
 from app.graphql.programs.types import (
     ExpiryPolicyEnum,
@@ -19,6 +19,7 @@ from app.graphql.programs.types import (
     RoundingEnum,
     RoundToEnum,
 )
+from app.services.documents import service as documents_service
 from app.services.programs import service as programs_service
 
 
@@ -88,9 +89,47 @@ class UpdateProgramSettingsInput:
         description="Storefront origins (scheme://host[:port]) browsers may call the API from"
         " with this program's keys; replaces the whole list.",
     )
+    cors_allowed_headers: list[str] | None = strawberry.field(
+        default=None,
+        description="Request headers browsers may send from those origins beyond the ones"
+        " every program allows (e.g. x-shop-locale); replaces the whole list.",
+    )
+    trusted_documents_only: bool | None = strawberry.field(
+        default=None,
+        description="Publishable keys may then run only the program's trusted documents, by"
+        " id; register them first (registerTrustedDocuments).",
+    )
     member_token_max_seconds: int | None = strawberry.field(
         default=None, description="The longest a member token may live (60 to 86400)."
     )
+
+
+@strawberry.input(description="One operation of a persisted-query manifest.")
+class TrustedDocumentInput:
+    id: str = strawberry.field(description="The SHA-256 of body's UTF-8 text, in hex.")
+    body: str = strawberry.field(
+        description="The GraphQL document, exactly as the client holds it."
+    )
+    name: str | None = strawberry.field(default=None, description="The operation's name.")
+
+
+@strawberry.input
+class RegisterTrustedDocumentsInput:
+    program_slug: str
+    documents: list[TrustedDocumentInput] = strawberry.field(
+        description="Added to the program's trusted documents; ones it holds already are kept."
+    )
+    idempotency_key: str | None = optional_idempotency_key()
+
+
+@strawberry.type
+class RegisterTrustedDocumentsPayload:
+    added: int = 0
+    already_registered: int = strawberry.field(
+        default=0, description="Documents of the input the program held already."
+    )
+    total: int = strawberry.field(default=0, description="The program's trusted documents now.")
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -132,3 +171,28 @@ async def update_program_settings(
         )
     )
     return UpdateProgramSettingsPayload(program=Program.from_record(record))
+
+
+@mutation(
+    description="Admin only: add documents from a build's persisted-query manifest to the"
+    " program's trusted documents (also `laurel documents register`)."
+)
+async def register_trusted_documents(
+    info: Info, input: RegisterTrustedDocumentsInput
+) -> RegisterTrustedDocumentsPayload:
+    admin(info)
+    registered = await documents_service.register_trusted_documents(
+        documents_service.RegisterTrustedDocumentsInput(
+            program_slug=input.program_slug,
+            documents=tuple(
+                documents_service.ManifestDocument(id=item.id, body=item.body, name=item.name)
+                for item in input.documents
+            ),
+            idempotency_key=input.idempotency_key,
+        )
+    )
+    return RegisterTrustedDocumentsPayload(
+        added=registered.added,
+        already_registered=registered.already_registered,
+        total=registered.total,
+    )

@@ -92,6 +92,14 @@ class Program(Node):
     cors_origins: list[str] = strawberry.field(
         description="Origins browsers may call the API from with this program's keys."
     )
+    cors_allowed_headers: list[str] = strawberry.field(
+        description="Request headers browsers may send from those origins, beyond the ones"
+        " every program allows (docs/security.md)."
+    )
+    trusted_documents_only: bool = strawberry.field(
+        description="Whether publishable keys may run only the program's trusted documents,"
+        " sent by id (registerTrustedDocuments)."
+    )
     member_token_max_seconds: int = strawberry.field(
         description="The longest a member token may live."
     )
@@ -111,4 +119,5 @@ class Program(Node):
                 for currency, rate in sorted(record.exchange_rates.items())
             ],
             cors_origins=sorted(record.cors_origins),
+            cors_allowed_headers=sorted(record.cors_allowed_headers),
         )

@@ -94,6 +94,8 @@ _FIELDS = (
     "exchange_rates",
     "earn_on_points_payments",
     "cors_origins",
+    "cors_allowed_headers",
+    "trusted_documents_only",
     "member_token_max_seconds",
 )
 PROGRAM_COLUMNS = ", ".join(_FIELDS)
@@ -124,6 +126,9 @@ class ProgramRecord:
     exchange_rates: dict[str, str]
     earn_on_points_payments: bool
     cors_origins: frozenset[str]
+    # Request headers allowed from those origins beyond the API's own list, lowercase.
+    cors_allowed_headers: frozenset[str]
+    trusted_documents_only: bool
     member_token_max_seconds: int
 
 
@@ -167,6 +172,8 @@ def program_row(row: dict[str, Any]) -> ProgramRecord:
         },
         earn_on_points_payments=bool(row["earn_on_points_payments"]),
         cors_origins=frozenset(_json_list(row["cors_origins"])),
+        cors_allowed_headers=frozenset(_json_list(row["cors_allowed_headers"])),
+        trusted_documents_only=bool(row["trusted_documents_only"]),
         member_token_max_seconds=int(row["member_token_max_seconds"]),
     )
 
@@ -333,6 +340,8 @@ class UpdateProgramSettingsInput:
     exchange_rates: dict[str, str] | None = None
     earn_on_points_payments: bool | None = None
     cors_origins: tuple[str, ...] | None = None
+    cors_allowed_headers: tuple[str, ...] | None = None
+    trusted_documents_only: bool | None = None
     member_token_max_seconds: int | None = None
 
 
@@ -444,6 +453,11 @@ async def update_program_settings(data: UpdateProgramSettingsInput) -> ProgramRe
         else _checked_rates(check, program.currency, data.exchange_rates)
     )
     origins = None if data.cors_origins is None else _checked_origins(check, data.cors_origins)
+    allowed_headers = (
+        None
+        if data.cors_allowed_headers is None
+        else _checked_header_names(check, data.cors_allowed_headers)
+    )
     if data.member_token_max_seconds is not None:
         check.int_range(
             ["input", "memberTokenMaxSeconds"],
@@ -491,6 +505,12 @@ async def update_program_settings(data: UpdateProgramSettingsInput) -> ProgramRe
             if data.earn_on_points_payments is None
             else data.earn_on_points_payments,
             cors_origins=sorted(current.cors_origins if origins is None else origins),
+            cors_allowed_headers=sorted(
+                current.cors_allowed_headers if allowed_headers is None else allowed_headers
+            ),
+            trusted_documents_only=current.trusted_documents_only
+            if data.trusted_documents_only is None
+            else data.trusted_documents_only,
             member_token_max_seconds=current.member_token_max_seconds
             if data.member_token_max_seconds is None
             else data.member_token_max_seconds,
@@ -553,6 +573,28 @@ def _checked_origins(check: Checker, origins: tuple[str, ...]) -> frozenset[str]
                 ErrorCode.INVALID_VALUE,
                 f"{origin!r} is not an origin like https://shop.example.com",
                 field,
+            )
+            continue
+        clean.add(value)
+    return frozenset(clean)
+
+
+# An HTTP field name (RFC 9110's token); browsers send them lowercase in preflights.
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9a-z-]{1,64}$")
+MAX_ALLOWED_HEADERS = 30
+
+
+def _checked_header_names(check: Checker, names: tuple[str, ...]) -> frozenset[str]:
+    field = ["input", "corsAllowedHeaders"]
+    if len(names) > MAX_ALLOWED_HEADERS:
+        check.add(ErrorCode.INVALID_VALUE, f"at most {MAX_ALLOWED_HEADERS} headers", field)
+        return frozenset()
+    clean = set()
+    for name in names:
+        value = name.strip().lower()
+        if not _HEADER_NAME.match(value):
+            check.add(
+                ErrorCode.INVALID_VALUE, f"{name[:80]!r} is not a header name like x-shop-id", field
             )
             continue
         clean.add(value)
