@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
@@ -106,12 +107,14 @@ def tortoise_config(settings: Settings, *, serving_requests: bool = False) -> di
     else:
         connection = expand_db_url(_with_pool_size(url, settings.postgres_pool_size))
         connection["credentials"]["connection_class"] = _no_reset_connection_class()
+        # Which process holds a connection, as pg_stat_activity shows it (several workers).
+        connection["credentials"]["server_settings"] = {"application_name": f"laurel {os.getpid()}"}
         if serving_requests:
             # A statement that runs past the request's own time limit is stopped by the server
             # too, so a cancelled request leaves no query behind holding locks.
-            connection["credentials"]["server_settings"] = {
-                "statement_timeout": str(int(settings.request_timeout_seconds * 1000))
-            }
+            connection["credentials"]["server_settings"]["statement_timeout"] = str(
+                int(settings.request_timeout_seconds * 1000)
+            )
     return {
         "connections": {"default": connection},
         "apps": {
