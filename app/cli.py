@@ -221,6 +221,30 @@ def set_rate_limit_command(
         typer.echo(f"key {key_id}: {per_second:g} requests/s, bursts of {burst}")
 
 
+@cli.command("worker")
+def worker_command() -> None:
+    """Deliver webhooks until stopped (SIGTERM or Ctrl-C ends the round in progress first).
+    Run it beside servers started with LAUREL_WEBHOOK_WORKER=off; any number may run."""
+    import signal
+
+    from app.jobs.webhooks import WebhookWorker, options_of
+    from app.services.webhooks import service as webhooks_service
+
+    settings = Settings.from_env()
+    webhooks_service.allow_private_addresses(settings.webhooks_allow_private)
+
+    async def work() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signal_number, stop.set)
+        typer.echo("delivering webhooks; SIGTERM or Ctrl-C stops after the current round")
+        await WebhookWorker(options_of(settings)).run_until(stop)
+        typer.echo("stopped")
+
+    _run(settings, work)
+
+
 documents_cli = typer.Typer(help="Trusted documents: the queries a program's storefront may run.")
 cli.add_typer(documents_cli, name="documents")
 

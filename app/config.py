@@ -43,6 +43,17 @@ def _int_env(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _flag(name: str, *, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "on", "true", "yes"}:
+        return True
+    if raw in {"0", "off", "false", "no"}:
+        return False
+    raise SystemExit(f"{name} must be on or off, got {raw!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the app needs to start; see the README's configuration table."""
@@ -89,6 +100,12 @@ class Settings:
     shopper_burst: int = 30
     # Proxies whose X-Forwarded-For names the client (addresses or networks).
     trusted_proxies: tuple[str, ...] = ()
+    # The webhook worker inside `laurel serve` (off when `laurel worker` runs apart).
+    webhook_worker: bool = True
+    # Whether endpoints may be on loopback or private addresses (a receiver on the same host or
+    # network); refused by default so webhooks are no way into the operator's network.
+    webhooks_allow_private: bool = False
+    webhook_timeout_seconds: float = 10.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -122,6 +139,9 @@ class Settings:
             shopper_per_second=float(os.environ.get("LAUREL_SHOPPER_PER_SECOND", "10")),
             shopper_burst=_int_env("LAUREL_SHOPPER_BURST", 30),
             trusted_proxies=_trusted_proxies(os.environ.get("LAUREL_TRUSTED_PROXIES", "")),
+            webhook_worker=_flag("LAUREL_WEBHOOK_WORKER", default=True),
+            webhooks_allow_private=_flag("LAUREL_WEBHOOKS_ALLOW_PRIVATE", default=False),
+            webhook_timeout_seconds=float(os.environ.get("LAUREL_WEBHOOK_TIMEOUT_SECONDS", "10")),
         )
 
     @property

@@ -29,6 +29,7 @@ from app.graphql.core.context import Context
 from app.graphql.encoding import encode_answer
 from app.graphql.schema import schema
 from app.services.documents.service import DocumentStore
+from app.services.webhooks import service as webhooks_service
 from app.web.admission import Admission
 from app.web.gateway import ApiGateway, ClientAddresses, ProgramWebPolicies, request_id_of
 from app.web.graphiql import graphiql_routes
@@ -102,6 +103,13 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
                     recalculate_after_changes_forever(settings.tier_recalculation_seconds)
                 )
                 stack.push_async_callback(_stop, watcher)
+            if manage_database and settings.webhook_worker:
+                from app.jobs.webhooks import WebhookWorker, options_of, stop_worker
+
+                stop = asyncio.Event()
+                options = options_of(settings)
+                worker = asyncio.create_task(WebhookWorker(options).run_until(stop))
+                stack.push_async_callback(stop_worker, stop, worker, options.timeout_seconds + 5)
             if manage_database:
                 # What start-up built (modules, the schema, caches) lives as long as the
                 # process: frozen out of the collector, a full collection no longer walks it
@@ -110,6 +118,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
                 gc.freeze()
             yield
 
+    webhooks_service.allow_private_addresses(settings.webhooks_allow_private)
     graphql_app = LaurelGraphQL(schema, graphql_ide=None, allow_queries_via_get=False)
     graphql_app.production = settings.production
     graphql_app.code_checks = RateLimiter()

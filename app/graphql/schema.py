@@ -61,6 +61,9 @@ from app.graphql.store_credit.types import StoreCreditMovement
 from app.graphql.tiers import mutations as tier_mutations
 from app.graphql.tiers import queries as tier_queries
 from app.graphql.tiers.types import Tier
+from app.graphql.webhooks import mutations as webhook_mutations
+from app.graphql.webhooks import queries as webhook_queries
+from app.graphql.webhooks.types import WebhookDelivery, WebhookEndpoint
 
 Query = create_type(
     "Query",
@@ -91,6 +94,9 @@ Query = create_type(
         order_queries.earning_rules,
         action_queries.action_rules,
         action_queries.preview_action_points,
+        webhook_queries.webhook_endpoints,
+        webhook_queries.webhook_deliveries,
+        webhook_queries.webhook_event_types,
     ],
 )
 
@@ -142,6 +148,13 @@ Mutation = create_type(
         action_mutations.record_action,
         order_mutations.report_order_progress,
         member_mutations.set_member_opt_out,
+        webhook_mutations.create_webhook_endpoint,
+        webhook_mutations.update_webhook_endpoint,
+        webhook_mutations.rotate_webhook_secret,
+        webhook_mutations.delete_webhook_endpoint,
+        webhook_mutations.redeliver_webhook,
+        webhook_mutations.redeliver_failed_webhooks,
+        webhook_mutations.send_test_webhook,
     ],
 )
 
@@ -197,6 +210,8 @@ schema = LaurelSchema(
         Membership,
         MembershipPlan,
         Tier,
+        WebhookEndpoint,
+        WebhookDelivery,
     ],
     extensions=[
         # Factories: Strawberry builds extensions per request. The two caches live at module

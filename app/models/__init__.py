@@ -36,6 +36,7 @@ from app.models.tiers import (
     TierEntryGrant,
     TierSettings,
 )
+from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookFanOut
 
 __all__ = [
     "ActionRecord",
@@ -79,4 +80,8 @@ __all__ = [
     "TierSettings",
     "TokenSigningSecret",
     "TrustedDocument",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookFanOut",
 ]

@@ -74,20 +74,37 @@ async def append_event(
     )
 
 
+def _committed(select: str, conn: BaseDBAsyncClient) -> str:
+    """`select` (which ends in a WHERE condition) showing only events no older transaction can
+    come before. On PostgreSQL ids are taken at insert, not at commit: hide the events of every
+    transaction newer than the oldest one still writing in this database, so the outbox only
+    ever grows at its end. Only this database's writers count: a long write elsewhere on the
+    server must not hold the outbox back."""
+    if is_postgres(conn):
+        return select + f" AND writer_xid < ({_WRITE_HORIZON})"
+    return select
+
+
+async def events_after(conn: BaseDBAsyncClient, after_id: int, limit: int) -> list[EventRecord]:
+    """Every program's events after `after_id`, oldest first (the webhook fan-out)."""
+    select = _committed(
+        "SELECT id, program_id, member_id, type, payload, created_at FROM outbox_events"
+        " WHERE id > ?",
+        conn,
+    )
+    rows = await fetch_all(conn, select + " ORDER BY id LIMIT ?", (after_id, limit))
+    return [_event(row) for row in rows]
+
+
 async def list_events(
     program_id: int, *, after_id: int | None, limit: int, event_type: str | None = None
 ) -> list[EventRecord]:
     """Events of a program in the order they happened, after a keyset cursor."""
-    select = (
+    select = _committed(
         "SELECT id, program_id, member_id, type, payload, created_at FROM outbox_events"
-        " WHERE program_id = ?"
+        " WHERE program_id = ?",
+        connection(),
     )
-    if is_postgres(connection()):
-        # Ids are taken at insert, not at commit: hide the events of every transaction newer
-        # than the oldest one still writing in this database, so the list only ever grows at
-        # its end. Only this database's writers count: a long write elsewhere on the server
-        # must not hold the outbox back.
-        select += f" AND writer_xid < ({_WRITE_HORIZON})"
     if event_type is not None and not is_lookup_text(event_type):
         return []
     if event_type is None:

@@ -1,0 +1,81 @@
+"""Webhook queries: a program's endpoints, an endpoint's delivery log, the event catalogue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import strawberry
+
+from app.graphql.core.connection import Connection, Edges, keyset_page, page_size
+from app.graphql.core.context import Info
+from app.graphql.core.errors import as_query_errors
+from app.graphql.core.ids import decode_id
+from app.graphql.core.query_checks import admin_in_query
+from app.graphql.webhooks.types import (
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEndpoint,
+    WebhookEventType,
+)
+from app.services.programs import service as programs_service
+from app.services.webhooks import catalogue
+from app.services.webhooks import service as webhooks_service
+from app.services.webhooks.service import AttemptRecord, DeliveryRecord
+
+
+@dataclass(frozen=True)
+class _DeliveryRow:
+    id: int
+    delivery: DeliveryRecord
+    attempts: list[AttemptRecord]
+
+
+_DELIVERY_EDGES: Edges[_DeliveryRow, WebhookDelivery] = Edges(
+    "WebhookDelivery", lambda row: WebhookDelivery.from_record(row.delivery, row.attempts)
+)
+
+
+@strawberry.field(description="Admin only: a program's webhook endpoints.")
+async def webhook_endpoints(info: Info, program_slug: str) -> list[WebhookEndpoint]:
+    admin_in_query(info)
+    program = await programs_service.get_program_by_slug(program_slug, None)
+    if program is None:
+        return []
+    return [
+        WebhookEndpoint.from_record(record)
+        for record in await webhooks_service.list_endpoints(program.id)
+    ]
+
+
+@strawberry.field(description="Admin only: an endpoint's deliveries, newest first.")
+async def webhook_deliveries(
+    info: Info,
+    endpoint_id: strawberry.ID,
+    status: WebhookDeliveryStatus | None = None,
+    first: int = 20,
+    after: str | None = None,
+) -> Connection[WebhookDelivery] | None:
+    admin_in_query(info)
+    page_size(first)
+    with as_query_errors():
+        endpoint = decode_id(endpoint_id, "WebhookEndpoint", ["endpointId"])
+
+    async def fetch(position: int | None, limit: int) -> list[_DeliveryRow]:
+        deliveries = await webhooks_service.list_deliveries(
+            endpoint,
+            status=None if status is None else status.value,
+            after_id=position,
+            limit=limit,
+        )
+        attempts = await webhooks_service.attempts_of([delivery.id for delivery in deliveries])
+        return [_DeliveryRow(d.id, d, attempts[d.id]) for d in deliveries]
+
+    return await keyset_page(fetch, first=first, after=after, edges=_DELIVERY_EDGES)
+
+
+@strawberry.field(description="The event types webhook endpoints can ask for.")
+def webhook_event_types() -> list[WebhookEventType]:
+    return [
+        WebhookEventType(type=event_type, description=description)
+        for event_type, description in catalogue.EVENT_TYPES.items()
+    ]

@@ -1,0 +1,82 @@
+"""The events a webhook endpoint can ask for: every outbox event type, with what it means.
+Each body is `{"type", "timestamp", "data"}`; `data` holds `eventId`, `program` (`id`,
+`slug`), `member` (`id`, `customerId`, or null) and the fields of the type
+(docs/webhooks/events.schema.json, tested against real payloads)."""
+
+from __future__ import annotations
+
+EVENT_TYPES: dict[str, str] = {
+    "member.enrolled": "A customer joined the program.",
+    "member.opted_in": "A member opted back in to earning.",
+    "member.opted_out": "A member opted out: no earning, no messages.",
+    "points.earned": "Points earned (an order, an action, a referral, a punch card, a tier or"
+    " membership reward); `pendingAfter` says when they are not yet spendable.",
+    "points.matured": "Pending points became spendable.",
+    "points.redeemed": "Points spent on a reward.",
+    "points.redemption_cancelled": "A cancelled redemption gave its points back.",
+    "points.adjusted": "An admin added or took points (`description` is what the member sees).",
+    "points.reversed": "A refund took back points an order earned.",
+    "points.debt_recovered": "Earnings repaid points a refund left owed.",
+    "points.expiring": "Points will expire soon (the program's warning days before): amount"
+    " and date.",
+    "points.expired": "Points expired.",
+    "order.recorded": "An order was reported.",
+    "order.paid": "An order was marked paid.",
+    "order.fulfilled": "An order was marked fulfilled.",
+    "order.refunded": "An order was refunded, in part or whole.",
+    "order.cancelled": "An order was cancelled.",
+    "reward.created": "A reward was added to the catalogue.",
+    "reward.updated": "A reward was changed.",
+    "reward.retired": "A reward was retired.",
+    "reward.codes_uploaded": "Codes were uploaded to a reward's pool.",
+    "reward.redeemed": "A member redeemed a reward (its code, if any).",
+    "reward.redemption_cancelled": "A redemption was cancelled.",
+    "reward.code_used": "A redemption's code was used at checkout.",
+    "reward.code_expired": "A redemption's code expired unused.",
+    "tier.changed": "A member moved up or down a tier (`reason`).",
+    "tier.assigned": "An admin assigned a member a tier.",
+    "tier.assignment_cleared": "An admin's tier assignment ended.",
+    "tiers.configured": "The program's tiers were changed.",
+    "membership.started": "A paid membership started.",
+    "membership.renewed": "A paid membership was renewed.",
+    "membership.cancelled": "A paid membership was cancelled.",
+    "membership.ended": "A paid membership ended.",
+    "membership.payment_failed": "A membership payment failed.",
+    "membership.welcome_reward_failed": "A membership's welcome reward could not be given.",
+    "referral.created": "A referral code was used by a new customer.",
+    "referral.signed_up": "A referred customer joined.",
+    "referral.qualified": "A referred customer's order qualified.",
+    "referral.held": "A referral is held for review.",
+    "referral.approved": "A held referral was approved.",
+    "referral.rejected": "A referral was rejected.",
+    "referral.rewarded": "A referral's rewards were given.",
+    "referral.reward_failed": "A referral's reward could not be given.",
+    "referral_settings.updated": "The program's referral settings changed.",
+    "punch_card.created": "A punch card was added.",
+    "punch_card.updated": "A punch card was changed.",
+    "punch_card.retired": "A punch card was retired.",
+    "punch_card.punched": "A member's card got punches.",
+    "punch_card.punches_removed": "A refund removed punches.",
+    "punch_card.completed": "A card was completed and its reward given.",
+    "punch_card.reward_failed": "A completed card's reward could not be given.",
+    "punch_card.reward_cancelled": "A refund cancelled a card's reward.",
+    "punch_card.settings_updated": "The program's punch card settings changed.",
+    "store_credit.issued": "Store credit was issued.",
+    "store_credit.spent": "Store credit was spent.",
+    "store_credit.refunded": "Spent store credit was refunded.",
+    "program.created": "The program was created.",
+    "program.updated": "The program's settings changed.",
+    "program.token_secret_rotated": "The member-token signing secret was rotated.",
+    "trusted_documents.registered": "Trusted documents were registered.",
+    "webhook_endpoint.disabled": "An endpoint failed for days and was disabled.",
+    "webhook.test": "A test event (sendTestWebhook); sent only to the endpoint asked.",
+}
+
+GROUPS = frozenset(event_type.split(".", 1)[0] for event_type in EVENT_TYPES)
+
+
+def is_known_filter(entry: str) -> bool:
+    """An exact type, or a whole group as `points.*`."""
+    if entry.endswith(".*"):
+        return entry[:-2] in GROUPS
+    return entry in EVENT_TYPES
