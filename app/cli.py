@@ -245,6 +245,62 @@ def worker_command() -> None:
     _run(settings, work)
 
 
+webhooks_cli = typer.Typer(help="Webhook endpoints: where a program's events are sent.")
+cli.add_typer(webhooks_cli, name="webhooks")
+
+
+@webhooks_cli.command("create")
+def create_webhook_command(
+    program: Annotated[str, typer.Option(help="The program's slug.")],
+    url: Annotated[str, typer.Option(help="Where to POST the events (https://...).")],
+    event_type: Annotated[
+        list[str] | None,
+        typer.Option(help="An event type or group (points.*); repeat it; none: every event."),
+    ] = None,
+    description: Annotated[str | None, typer.Option(help="What the endpoint is for.")] = None,
+) -> None:
+    """Add an endpoint and print its id and signing secret (shown this once)."""
+    from app.domain.ids import encode_id
+    from app.services.webhooks import service as webhooks_service
+
+    settings = Settings.from_env()
+    webhooks_service.allow_private_addresses(settings.webhooks_allow_private)
+
+    async def create() -> str:
+        made = await webhooks_service.create_endpoint(
+            webhooks_service.CreateEndpointInput(
+                program_slug=program,
+                url=url,
+                event_types=tuple(event_type or ()),
+                description=description,
+            )
+        )
+        return f"{encode_id('WebhookEndpoint', made.endpoint.id)}\t{made.secret}"
+
+    typer.echo(_run(settings, create))
+
+
+@webhooks_cli.command("list")
+def list_webhooks_command(
+    program: Annotated[str, typer.Option(help="The program's slug.")],
+) -> None:
+    """A program's endpoints: id, state, URL, event types."""
+    from app.domain.ids import encode_id
+    from app.services.programs.service import require_program
+    from app.services.webhooks import service as webhooks_service
+
+    async def listed() -> list[webhooks_service.EndpointRecord]:
+        found = await require_program(program, None, ["program"])
+        return await webhooks_service.list_endpoints(found.id)
+
+    for endpoint in _run(Settings.from_env(), listed):
+        state = "enabled" if endpoint.enabled else f"disabled {endpoint.disabled_reason}".strip()
+        typer.echo(
+            f"{encode_id('WebhookEndpoint', endpoint.id)}\t{state}\t{endpoint.url}"
+            f"\t{','.join(endpoint.event_types) or '*'}"
+        )
+
+
 documents_cli = typer.Typer(help="Trusted documents: the queries a program's storefront may run.")
 cli.add_typer(documents_cli, name="documents")
 

@@ -78,8 +78,9 @@ class DeliveryOptions:
 
     @property
     def lease(self) -> timedelta:
-        """How long a claimed delivery is left alone: longer than any send may take."""
-        return timedelta(seconds=self.timeout_seconds * 3 + 30)
+        """How long a claimed delivery is left alone: longer than any send may take (the time
+        limit holds for each of connecting, writing and reading; the guard's DNS lookup too)."""
+        return timedelta(seconds=self.timeout_seconds * 4 + 5)
 
 
 @dataclass(frozen=True)
