@@ -11,9 +11,11 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator, FormatChecker
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from app import clock as app_clock
@@ -24,7 +26,14 @@ from app.services.webhooks import catalogue
 from app.services.webhooks.addresses import AddressGuard, UnsafeAddressError
 from app.services.webhooks.delivery import RETRY_SCHEDULE, DeliveryOptions
 from tests.graphql.conftest import Api, api_client
-from tests.graphql.factories import create_program, enroll, grant_points, record_order
+from tests.graphql.factories import (
+    REDEEM,
+    create_program,
+    create_reward,
+    enroll,
+    grant_points,
+    record_order,
+)
 from tests.graphql.helpers import codes, rows
 from tests.webhooks.receiver import Receiver, receiver
 
@@ -388,3 +397,56 @@ async def test_test_events_and_the_catalogue(api: Api, hook: Receiver) -> None:
     assert {entry["type"] for entry in listed["webhookEventTypes"]} == set(catalogue.EVENT_TYPES)
     produced = {row["type"] for row in await rows("SELECT DISTINCT type FROM outbox_events")}
     assert produced <= set(catalogue.EVENT_TYPES)
+
+
+EVENT_SCHEMA = json.loads(
+    (Path(__file__).parents[2] / "docs" / "webhooks" / "event.schema.json").read_text()
+)
+REFUND = """
+mutation($input: RefundOrderInput!) {
+  refundOrder(input: $input) { pointsReversed userErrors { code } }
+}"""
+
+
+async def test_every_body_sent_matches_the_published_event_schema(api: Api, hook: Receiver) -> None:
+    await create_program(api)
+    await create_endpoint(api, hook.url)
+    reward = await create_reward(api, cost_points=10)
+    member = await enroll(api, customer_id="cust-schema")
+    await record_order(api, customer_id="cust-schema")
+    await grant_points(api, member["id"], 40)
+    redeemed = await api.data(
+        REDEEM,
+        {"input": {"memberId": member["id"], "rewardId": reward["id"], "idempotencyKey": "r"}},
+    )
+    assert redeemed["redeemReward"]["userErrors"] == []
+    refunded = await api.data(
+        REFUND,
+        {
+            "input": {
+                "programSlug": "shop",
+                "orderId": "order-1",
+                "idempotencyKey": "refund",
+                "lines": [{"lineIndex": 0, "quantity": 1}],
+            }
+        },
+    )
+    assert refunded["refundOrder"]["userErrors"] == []
+    sender = worker()
+    try:
+        await deliver_all(sender)
+    finally:
+        await sender.close()
+
+    validator = Draft202012Validator(EVENT_SCHEMA, format_checker=FormatChecker())
+    types = set()
+    for got in hook.received:
+        body = json.loads(got.body)
+        problems = [error.message for error in validator.iter_errors(body)]
+        assert problems == [], (body["type"], problems)
+        types.add(body["type"])
+    assert {"member.enrolled", "order.recorded", "points.earned", "points.adjusted"} <= types
+    assert {"points.redeemed", "reward.redeemed", "order.refunded", "points.reversed"} <= types
+    assert set(EVENT_SCHEMA["properties"]["type"]["enum"]) == set(catalogue.EVENT_TYPES)
+    # The schema is not one that anything passes.
+    assert list(validator.iter_errors({"type": "points.earned", "timestamp": "x", "data": {}}))
