@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from asyncio import FIRST_COMPLETED
 
 import httpx
 
@@ -25,7 +26,8 @@ from app.services.webhooks.delivery import DeliveryOptions
 
 logger = logging.getLogger("laurel.webhooks")
 
-IDLE_SECONDS = 1.0
+IDLE_SECONDS = 0.5
+SETTLE_SECONDS = 0.02
 
 
 def options_of(settings: Settings) -> DeliveryOptions:
@@ -63,38 +65,60 @@ class WebhookWorker:
         await self._client.aclose()
 
     async def run_round(self) -> int:
-        """Fans out what is new and sends what is due now; how many sends it made."""
-        while await delivery.fan_out(utc_now()) == delivery.FAN_OUT_BATCH:
-            pass
-        claimed = await delivery.claim_due(utc_now(), self.options)
-
-        async def one(item: delivery.ClaimedDelivery) -> None:
-            now = utc_now()
-            outcome = await delivery.send(
-                self._client,
-                self.guard,
-                item.url,
-                item.secrets,
-                delivery.message_id(item.event_id),
-                item.body,
-                now,
-            )
-            await delivery.record(item, outcome, utc_now(), self.rng)
-
-        await asyncio.gather(*(one(item) for item in claimed))
+        """Fans out what is new, sends what is due now and waits for those sends; how many it
+        made (the tests' step; `run_until` keeps sends going without waiting for a round)."""
+        await self._fan_out()
+        claimed = await delivery.claim_due(utc_now(), self.options, self.options.batch)
+        await asyncio.gather(*(self._send(item) for item in claimed))
         return len(claimed)
 
+    async def _fan_out(self) -> None:
+        while await delivery.fan_out(utc_now()) == delivery.FAN_OUT_BATCH:
+            pass
+
+    async def _send(self, item: delivery.ClaimedDelivery) -> None:
+        outcome = await delivery.send(
+            self._client,
+            self.guard,
+            item.url,
+            item.secrets,
+            delivery.message_id(item.event_id),
+            item.body,
+            utc_now(),
+        )
+        await delivery.record(item, outcome, utc_now(), self.rng)
+
     async def run_until(self, stop: asyncio.Event) -> None:
+        """Keeps up to `batch` sends under way: as one ends, the next due delivery starts, so
+        a slow endpoint holds one slot, not a whole round. On `stop` it claims nothing more and
+        lets the sends under way end (each has its time limit)."""
+        in_flight: set[asyncio.Task[None]] = set()
+        stopping = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
+                claimed: list[delivery.ClaimedDelivery] = []
                 try:
-                    sent = await self.run_round()
+                    await self._fan_out()
+                    room = self.options.batch - len(in_flight)
+                    if room > 0:
+                        claimed = await delivery.claim_due(utc_now(), self.options, room)
                 except Exception:
-                    # The database may be briefly away: the next round tries again.
-                    logger.exception("webhook round failed; retrying")
-                    sent = 0
-                if sent == 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), IDLE_SECONDS)
+                    # The database may be briefly away: the next turn tries again.
+                    logger.exception("webhook worker turn failed; retrying")
+                for item in claimed:
+                    task = asyncio.create_task(self._send(item))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                if claimed and len(in_flight) < self.options.batch:
+                    continue  # more may be due at once
+                # Wait for a send to end (its member's next event may now go), for new events,
+                # or for the stop; a little at least, so a burst of ends makes one claim.
+                await asyncio.wait(
+                    [*in_flight, stopping], timeout=IDLE_SECONDS, return_when=FIRST_COMPLETED
+                )
+                await asyncio.sleep(SETTLE_SECONDS)
         finally:
+            stopping.cancel()
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
             await self.close()

@@ -251,11 +251,11 @@ WHERE d.status = 'PENDING' AND d.next_attempt_at <= ? AND e.enabled = ? AND e.de
 ORDER BY d.id LIMIT ?"""
 
 
-async def claim_due(now: datetime, options: DeliveryOptions) -> list[ClaimedDelivery]:
+async def claim_due(now: datetime, options: DeliveryOptions, limit: int) -> list[ClaimedDelivery]:
     """Leases the due deliveries this worker will send now."""
     async with in_transaction() as conn:
         statement = _DUE + (" FOR UPDATE OF d SKIP LOCKED" if is_postgres(conn) else "")
-        rows = await fetch_all(conn, statement, (now, True, options.batch))
+        rows = await fetch_all(conn, statement, (now, True, limit))
         if not rows:
             return []
         ids = [int(row["id"]) for row in rows]
