@@ -79,6 +79,8 @@ class RateLimiter:
 # How long a process may spend the tokens it leased before they lapse (what it did not spend
 # is not given back: a bucket's rate holds across processes, at the cost of a few tokens).
 LEASE_SECONDS = 1.0
+# Empty buckets remembered per process (forgetting them only costs a database read).
+MAX_EMPTY_REMEMBERED = 10_000
 
 
 def lease_size(limit: RateLimit) -> int:
@@ -100,6 +102,9 @@ class SharedBuckets:
 
     def __init__(self) -> None:
         self._leases: dict[str, _Lease] = {}
+        # Buckets found empty, until their next token is due: a client over its limit is
+        # refused from memory, not with a database write per request.
+        self._empty_until: dict[str, float] = {}
         # One lease at a time per bucket: requests arriving together spend the same lease.
         self._leasing: dict[str, asyncio.Lock] = {}
 
@@ -112,20 +117,34 @@ class SharedBuckets:
         lease.tokens -= 1
         return Decision(allowed=True, remaining=lease.tokens, limit=limit.burst, retry_after=0)
 
+    def _still_empty(self, bucket: str, limit: RateLimit) -> Decision | None:
+        wait = self._empty_until.get(bucket, 0.0) - time.monotonic()
+        if wait <= 0:
+            return None
+        return Decision(
+            allowed=False, remaining=0, limit=limit.burst, retry_after=max(1, math.ceil(wait))
+        )
+
     async def take(self, bucket: str, limit: RateLimit) -> Decision:
-        spent = self._spend(bucket, limit)
+        spent = self._spend(bucket, limit) or self._still_empty(bucket, limit)
         if spent is not None:
             return spent
         async with self._leasing.setdefault(bucket, asyncio.Lock()):
-            spent = self._spend(bucket, limit)
+            spent = self._spend(bucket, limit) or self._still_empty(bucket, limit)
             if spent is not None:
                 return spent
             granted, left = await _lease_tokens(bucket, limit, lease_size(limit))
             if granted == 0:
                 self._leases.pop(bucket, None)
-                retry_after = max(1, math.ceil((1.0 - left) / limit.per_second))
+                next_token = (1.0 - left) / limit.per_second
+                self._empty_until[bucket] = time.monotonic() + next_token
+                if len(self._empty_until) > MAX_EMPTY_REMEMBERED:
+                    self._empty_until.clear()
                 return Decision(
-                    allowed=False, remaining=0, limit=limit.burst, retry_after=retry_after
+                    allowed=False,
+                    remaining=0,
+                    limit=limit.burst,
+                    retry_after=max(1, math.ceil(next_token)),
                 )
             self._leases[bucket] = _Lease(
                 tokens=granted - 1, until=time.monotonic() + LEASE_SECONDS, limit=limit

@@ -13,7 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
+from app.auth import rate_limit
 from app.auth.api_keys import KeyKind
+from app.auth.rate_limit import RateLimit, SharedBuckets
 from app.config import Settings
 from app.main import create_app
 from app.services.access.api_keys import CreatedApiKey, create_api_key, set_rate_limit
@@ -139,3 +141,32 @@ def test_addresses_behind_trusted_proxies_and_ipv6_prefixes() -> None:
     assert behind.of(scope("10.1.2.3", "1.1.1.1, 198.51.100.1")) == "198.51.100.1"
     assert direct.of(scope("2001:db8:1:2:3:4:5:6")) == direct.of(scope("2001:db8:1:2:ffff::1"))
     assert direct.of(scope("2001:db8:1:2::1")) != direct.of(scope("2001:db8:1:3::1"))
+
+
+async def test_a_key_over_its_limit_is_refused_from_memory_until_its_next_token(
+    db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An over-limit client must not cost a database write per request."""
+    leases = 0
+    lease_tokens = rate_limit._lease_tokens
+
+    async def counted(bucket: str, limit: RateLimit, wanted: int) -> tuple[int, float]:
+        nonlocal leases
+        leases += 1
+        return await lease_tokens(bucket, limit, wanted)
+
+    monkeypatch.setattr(rate_limit, "_lease_tokens", counted)
+    buckets = SharedBuckets()
+    limit = RateLimit(per_second=4.0, burst=1)
+
+    first = await buckets.take("key:memory", limit)
+    refusals = [await buckets.take("key:memory", limit) for _ in range(100)]
+    leases_while_empty = leases
+    await asyncio.sleep(0.3)  # past the next token (0.25 s)
+    later = await buckets.take("key:memory", limit)
+
+    assert first.allowed
+    assert not any(decision.allowed for decision in refusals)
+    assert {decision.retry_after for decision in refusals} == {1}
+    assert leases_while_empty == 2, "the first refusal asks the database, the rest do not"
+    assert later.allowed
