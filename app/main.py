@@ -8,19 +8,23 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 from tortoise.contrib.starlette import RegisterTortoise
 
-from app.auth.api_keys import ApiKeyResolver, Principal
-from app.auth.member_tokens import MemberTokenVerifier
+from app.auth.api_keys import ApiKeyResolver, KeyKind, Principal
+from app.auth.member_tokens import MemberTokenError, MemberTokenVerifier
 from app.auth.rate_limit import RateLimit, RateLimiter, SharedBuckets
 from app.config import Settings
 from app.db import tortoise_config
@@ -44,7 +48,43 @@ COMPRESS_FROM_BYTES = 1024
 
 class LaurelGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Any, response: Any) -> Context:
+        if request.scope["type"] == "websocket":
+            # Nobody until `connection_init` names a key (on_ws_connect).
+            return Context(
+                principal=Principal(key_id=0, kind=KeyKind.PUBLISHABLE, program_id=None),
+                production=self.production,
+                code_checks=self.code_checks,
+                connection_params={},
+            )
         return self.context_of(request.scope["state"])
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """A subscription socket's key and member token, from the `connection_init` payload
+        (`{"authorization": "Bearer <key>", "memberToken": "<token>"}`); anything wrong
+        closes the socket (4403) before any subscription starts."""
+        params = {str(k).lower(): v for k, v in (context.connection_params or {}).items()}
+        authorization = params.get("authorization")
+        token = params.get("membertoken", params.get("x-member-token"))
+        if not isinstance(authorization, str) or not isinstance(token, str | None):
+            raise ConnectionRejectionError
+        scheme, _, secret = authorization.partition(" ")
+        principal = await self.keys.resolve(secret.strip()) if scheme.lower() == "bearer" else None
+        if principal is None:
+            raise ConnectionRejectionError
+        if token is not None:
+            if principal.kind is not KeyKind.PUBLISHABLE or principal.program_id is None:
+                raise ConnectionRejectionError
+            try:
+                identity = await self.tokens.verify(token.strip(), principal.program_id)
+            except MemberTokenError as exc:
+                raise ConnectionRejectionError({"code": exc.code}) from exc
+            principal = replace(
+                principal, member_customer_id=identity.customer_id, member_id=identity.member_id
+            )
+            context.token_expires_at = identity.expires_at
+        context.principal = principal
+        acknowledged: UnsetType = UNSET
+        return acknowledged
 
     def context_of(self, state: dict[str, Any]) -> Context:
         """The context of a request the gateway let through; query plans use it too."""
@@ -62,6 +102,8 @@ class LaurelGraphQL(GraphQL[Context, None]):
 
     production = False
     code_checks: RateLimiter | None = None
+    keys: ApiKeyResolver
+    tokens: MemberTokenVerifier
 
 
 async def health(request: Request) -> JSONResponse:
@@ -119,7 +161,17 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             yield
 
     webhooks_service.allow_private_addresses(settings.webhooks_allow_private)
-    graphql_app = LaurelGraphQL(schema, graphql_ide=None, allow_queries_via_get=False)
+    graphql_app = LaurelGraphQL(
+        schema,
+        graphql_ide=None,
+        allow_queries_via_get=False,
+        # Only graphql-transport-ws: the legacy graphql-ws protocol is not offered.
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        keep_alive=True,
+        keep_alive_interval=15,
+    )
+    graphql_app.keys = ApiKeyResolver(ttl_seconds=settings.api_key_cache_seconds)
+    graphql_app.tokens = MemberTokenVerifier(ttl_seconds=settings.api_key_cache_seconds)
     graphql_app.production = settings.production
     graphql_app.code_checks = RateLimiter()
     api: ASGIApp = graphql_app
@@ -139,6 +191,8 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
                 max_queue_seconds=settings.max_queue_seconds,
             ),
         ),
+        # Subscriptions (graphql-transport-ws): authenticated by their connection_init.
+        WebSocketRoute(GRAPHQL_PATH, graphql_app),
         Route("/healthz", health),
         # In production GraphiQL is served only when asked for; introspection (which it needs)
         # stays for admin keys either way.

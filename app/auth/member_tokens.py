@@ -56,6 +56,8 @@ class MemberIdentity:
     customer_id: str
     # None when the customer is not (yet) a member: `me` is then null.
     member_id: int | None
+    # Unix seconds: when the token stops being valid (a live subscription ends then).
+    expires_at: float = float("inf")
 
 
 def new_key_id() -> str:
@@ -181,5 +183,7 @@ class MemberTokenVerifier:
             (program_id, subject),
         )
         return MemberIdentity(
-            customer_id=subject, member_id=None if member is None else int(member["id"])
+            customer_id=subject,
+            member_id=None if member is None else int(member["id"]),
+            expires_at=float(exp + CLOCK_SKEW_SECONDS),
         )

@@ -84,6 +84,8 @@ class ErrorCode(StrEnum):
     REWARD_POOL_EMPTY = "REWARD_POOL_EMPTY"
     REWARD_NOT_POOLED = "REWARD_NOT_POOLED"
     REDEMPTION_NOT_FOUND = "REDEMPTION_NOT_FOUND"
+    # A live subscription's member token expired: connect again with a new one.
+    MEMBER_TOKEN_EXPIRED = "MEMBER_TOKEN_EXPIRED"  # noqa: S105 - a code, not a secret
     WEBHOOK_ENDPOINT_NOT_FOUND = "WEBHOOK_ENDPOINT_NOT_FOUND"
     WEBHOOK_DELIVERY_NOT_FOUND = "WEBHOOK_DELIVERY_NOT_FOUND"
     # An endpoint URL whose host is loopback, private or otherwise not public.

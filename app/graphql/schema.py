@@ -27,7 +27,7 @@ from app.graphql.actions import mutations as action_mutations
 from app.graphql.actions import queries as action_queries
 from app.graphql.actions.types import ActionRule
 from app.graphql.compiled import shared_and_unchanging
-from app.graphql.core import audit_log, events
+from app.graphql.core import audit_log, events, subscriptions
 from app.graphql.core.audit import AuditAdminWrites
 from app.graphql.core.document_limits import document_limits
 from app.graphql.core.events import Event
@@ -158,6 +158,8 @@ Mutation = create_type(
     ],
 )
 
+Subscription = create_type("Subscription", [subscriptions.member_updated, subscriptions.events])
+
 # Built once: the validation cache is keyed on the rule classes, and these extensions make new
 # classes each time they are constructed, which would make every request a cache miss.
 DOCUMENT_CACHE_SIZE = 512
@@ -195,6 +197,7 @@ class LaurelSchema(strawberry.Schema):
 schema = LaurelSchema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     types=[
         Program,
         Member,

@@ -22,6 +22,10 @@ class Context:
     production: bool = False
     # The app's limiter of redemption-code checks (app/auth/code_checks.py); None: unlimited.
     code_checks: RateLimiter | None = None
+    # A WebSocket's `connection_init` payload (subscriptions authenticate with it), and when
+    # its member token expires (Unix seconds): its subscriptions end then.
+    connection_params: dict[str, object] | None = None
+    token_expires_at: float = float("inf")
 
     @cached_property
     def loaders(self) -> Loaders:
