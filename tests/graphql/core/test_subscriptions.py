@@ -9,6 +9,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +17,9 @@ import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from app import clock as app_clock
 from app.auth.api_keys import KeyKind
+from app.clock import ManualClock
 from app.config import Settings
 from app.main import create_app
 from tests.graphql.conftest import Api, api_client
@@ -176,3 +179,26 @@ async def test_admins_follow_a_programs_events_by_type(api: Api, settings: Setti
 
     assert event["payload"]["data"]["events"]["type"] == "points.adjusted"
     assert event["payload"]["data"]["events"]["payload"]["points"] == 5
+
+
+async def test_a_subscription_ends_when_its_member_token_expires(
+    api: Api, settings: Settings
+) -> None:
+    await create_program(api)
+    await enroll(api, customer_id="alice")
+    publishable = await program_key("shop", KeyKind.PUBLISHABLE)
+    # Issued 87 s ago for 60 s: still accepted within the 30 s clock skew, for 3 s more.
+    with app_clock.using(ManualClock(datetime.now(UTC) - timedelta(seconds=87))):
+        token = await member_token(api, "alice", lifetime_seconds=60)
+
+    async with (
+        server(settings) as url,
+        subscription(
+            url, {"authorization": f"Bearer {publishable}", "memberToken": token}, MEMBER_UPDATED
+        ) as alices,
+    ):
+        ended = await next_message(alices)
+        completed = await next_message(alices)
+
+    assert [e["extensions"]["code"] for e in ended["payload"]["errors"]] == ["MEMBER_TOKEN_EXPIRED"]
+    assert completed["type"] == "complete"
