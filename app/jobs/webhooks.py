@@ -98,9 +98,9 @@ class WebhookWorker:
             while not stop.is_set():
                 claimed: list[delivery.ClaimedDelivery] = []
                 try:
-                    await self._fan_out()
                     room = self.options.batch - len(in_flight)
-                    if room > 0:
+                    if room > 0 and await delivery.work_waiting():
+                        await self._fan_out()
                         claimed = await delivery.claim_due(utc_now(), self.options, room)
                 except Exception:
                     # The database may be briefly away: the next turn tries again.

@@ -30,6 +30,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import (
     as_datetime,
+    connection,
     execute,
     fetch_all,
     fetch_one,
@@ -138,6 +139,25 @@ def envelope(event: EventRecord, slug: str, customer_id: str | None) -> str:
         separators=(",", ":"),
         ensure_ascii=False,
     )
+
+
+async def work_waiting() -> bool:
+    """Whether a round could find anything to do, by two reads outside any transaction: with
+    no enabled endpoint, or nothing pending and no event past the fan-out position, the worker
+    takes no write lock (on SQLite it would hold up the requests' writes)."""
+    row = await fetch_one(
+        connection(),
+        "SELECT (SELECT COUNT(*) FROM webhook_endpoints WHERE enabled = ? AND deleted_at IS NULL)"
+        " AS endpoints,"
+        " (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'PENDING') AS pending,"
+        " (SELECT COALESCE(MAX(id), 0) FROM outbox_events) AS newest,"
+        " (SELECT COALESCE(MAX(last_event_id), 0) FROM webhook_fan_out) AS position",
+        (True,),
+    )
+    assert row is not None
+    if not int(row["endpoints"]):
+        return False
+    return bool(int(row["pending"])) or int(row["newest"]) > int(row["position"])
 
 
 async def fan_out(now: datetime, batch: int = FAN_OUT_BATCH) -> int:
