@@ -556,46 +556,51 @@ async def _redate_lots(
         )
 
 
-_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
-MAX_ORIGINS = 50
+@dataclass(frozen=True)
+class _ListRule:
+    """How one list setting of a program is cleaned: each entry normalised, then matched."""
+
+    field: str
+    most: int
+    pattern: re.Pattern[str]
+    example: str
+    strip_slash: bool = False
+
+    def cleaned(self, check: Checker, entries: tuple[str, ...]) -> frozenset[str]:
+        field = ["input", self.field]
+        if len(entries) > self.most:
+            check.add(ErrorCode.INVALID_VALUE, f"at most {self.most} entries", field)
+            return frozenset()
+        clean = set()
+        for entry in entries:
+            value = entry.strip().lower()
+            value = value.rstrip("/") if self.strip_slash else value
+            if not self.pattern.match(value):
+                check.add(ErrorCode.INVALID_VALUE, f"{entry[:80]!r} is not {self.example}", field)
+                continue
+            clean.add(value)
+        return frozenset(clean)
+
+
+_ORIGINS = _ListRule(
+    "corsOrigins",
+    50,
+    re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$"),
+    "an origin like https://shop.example.com",
+    strip_slash=True,
+)
+# An HTTP field name (RFC 9110's token); browsers send them lowercase in preflights.
+_HEADER_NAMES = _ListRule(
+    "corsAllowedHeaders",
+    30,
+    re.compile(r"^[!#$%&'*+.^_`|~0-9a-z-]{1,64}$"),
+    "a header name like x-shop-id",
+)
 
 
 def _checked_origins(check: Checker, origins: tuple[str, ...]) -> frozenset[str]:
-    field = ["input", "corsOrigins"]
-    if len(origins) > MAX_ORIGINS:
-        check.add(ErrorCode.INVALID_VALUE, f"at most {MAX_ORIGINS} origins", field)
-        return frozenset()
-    clean = set()
-    for origin in origins:
-        value = origin.strip().lower().rstrip("/")
-        if not _ORIGIN.match(value):
-            check.add(
-                ErrorCode.INVALID_VALUE,
-                f"{origin!r} is not an origin like https://shop.example.com",
-                field,
-            )
-            continue
-        clean.add(value)
-    return frozenset(clean)
-
-
-# An HTTP field name (RFC 9110's token); browsers send them lowercase in preflights.
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9a-z-]{1,64}$")
-MAX_ALLOWED_HEADERS = 30
+    return _ORIGINS.cleaned(check, origins)
 
 
 def _checked_header_names(check: Checker, names: tuple[str, ...]) -> frozenset[str]:
-    field = ["input", "corsAllowedHeaders"]
-    if len(names) > MAX_ALLOWED_HEADERS:
-        check.add(ErrorCode.INVALID_VALUE, f"at most {MAX_ALLOWED_HEADERS} headers", field)
-        return frozenset()
-    clean = set()
-    for name in names:
-        value = name.strip().lower()
-        if not _HEADER_NAME.match(value):
-            check.add(
-                ErrorCode.INVALID_VALUE, f"{name[:80]!r} is not a header name like x-shop-id", field
-            )
-            continue
-        clean.add(value)
-    return frozenset(clean)
+    return _HEADER_NAMES.cleaned(check, names)
