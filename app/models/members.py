@@ -23,6 +23,9 @@ class Member(Model):
     # the anniversary key is the enrolment date in UTC (the job checks the local date).
     birthday_month_day = fields.SmallIntField(null=True)
     anniversary_month_day = fields.SmallIntField(null=True)
+    # The last year `member.birthday` was announced: the job's catch-up runs overlap, and a
+    # member is wished a happy birthday once a year.
+    birthday_announced_year = fields.SmallIntField(null=True)
     # The last earning or spending: the clock of inactivity expiry.
     last_activity_at = fields.DatetimeField(null=True)
     # A member who opted out earns nothing until they opt in again; balances stay.

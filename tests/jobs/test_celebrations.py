@@ -9,7 +9,7 @@ from app.jobs.runner import JobName
 from app.services.ledger.verify import verify_ledger
 from tests.graphql.conftest import Api
 from tests.graphql.factories import create_program, enroll, member_status
-from tests.jobs.helpers import action_rule, points_of, run, update_settings
+from tests.jobs.helpers import action_rule, events_of, points_of, run, update_settings
 
 
 async def celebrate(clock: ManualClock, moment: datetime) -> dict[str, int]:
@@ -40,7 +40,7 @@ async def test_a_birthday_earns_once_a_year_on_the_day_in_the_programs_zone(
         0,
         1,
     ]
-    assert on_the_day == {"birthdays": 1, "anniversaries": 0, "refused": 0}
+    assert on_the_day == {"birthdays": 1, "anniversaries": 0, "refused": 0, "announced": 1}
     assert await points_of(api, member["id"]) == (100, 0)
     activity = (await member_status(api, member["id"]))["activity"]["edges"]
     assert [edge["node"]["kind"] for edge in activity] == ["ACTION", "ACTION"]
@@ -163,6 +163,39 @@ async def test_no_rule_no_points_and_opted_out_members_get_nothing(
     assert await points_of(api, shop["id"]) == (50, 0)
     assert await points_of(api, opted_out["id"]) == (0, 0)
     assert await verify_ledger() == []
+    # Both programs wish their members a happy birthday, with or without a rule; opted-out
+    # members get no messages.
+    assert result["announced"] == 2
+    for slug, member in (("plain", plain), ("shop", shop)):
+        wishes = await events_of(api, "member.birthday", slug=slug)
+        assert [(w["memberId"], w["payload"]) for w in wishes] == [
+            (
+                member["id"],
+                {"memberId": member["id"], "celebratedOn": "2030-03-14", "age": 40},
+            )
+        ]
+
+
+async def test_a_birthday_is_announced_once_a_year_across_overlapping_runs(
+    api: Api, clock: ManualClock
+) -> None:
+    await create_program(api)
+    member = await enroll(api, birthday="1990-03-14")
+
+    runs = [
+        await celebrate(clock, moment)
+        for moment in (
+            datetime(2030, 3, 13, 12, 0, tzinfo=UTC),
+            datetime(2030, 3, 14, 12, 0, tzinfo=UTC),
+            datetime(2030, 3, 16, 12, 0, tzinfo=UTC),
+            datetime(2031, 3, 14, 12, 0, tzinfo=UTC),
+        )
+    ]
+
+    assert [r["announced"] for r in runs] == [0, 1, 0, 1]
+    wishes = await events_of(api, "member.birthday")
+    assert [w["payload"]["celebratedOn"] for w in wishes] == ["2030-03-14", "2031-03-14"]
+    assert {w["memberId"] for w in wishes} == {member["id"]}
 
 
 async def test_a_per_year_birthday_rule_awards_each_year_near_new_year_in_a_zone_ahead_of_utc(

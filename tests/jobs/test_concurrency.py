@@ -149,6 +149,11 @@ async def test_two_celebration_and_warning_runs_at_once_do_each_thing_once(
     assert sum(r.get("birthdays", 0) for r in results) == MEMBERS
     assert sum(r.get("warnings", 0) for r in results) == MEMBERS
     assert await count("SELECT COUNT(*) AS n FROM action_records") == MEMBERS
+    assert sum(r.get("announced", 0) for r in results) == MEMBERS
+    assert (
+        await count("SELECT COUNT(*) AS n FROM outbox_events WHERE type = 'member.birthday'")
+        == MEMBERS
+    )
     assert (
         await count("SELECT COUNT(*) AS n FROM outbox_events WHERE type = 'points.expiring'")
         == MEMBERS

@@ -5,6 +5,7 @@ manual clock, order per member, SSRF guards, and two workers sharing the work.""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import random
 from collections import Counter
@@ -12,11 +13,13 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from standardwebhooks import Webhook, WebhookVerificationError
+from tortoise import connections
 
 from app import clock as app_clock
 from app.clock import ManualClock
@@ -446,7 +449,33 @@ async def test_every_body_sent_matches_the_published_event_schema(api: Api, hook
         assert problems == [], (body["type"], problems)
         types.add(body["type"])
     assert {"member.enrolled", "order.recorded", "points.earned", "points.adjusted"} <= types
-    assert {"points.redeemed", "reward.redeemed", "order.refunded", "points.reversed"} <= types
+    assert {"points.spent", "reward.redeemed", "order.refunded", "points.reversed"} <= types
     assert set(EVENT_SCHEMA["properties"]["type"]["enum"]) == set(catalogue.EVENT_TYPES)
     # The schema is not one that anything passes.
     assert list(validator.iter_errors({"type": "points.earned", "timestamp": "x", "data": {}}))
+
+
+async def test_the_catalogue_migration_renames_old_types_in_the_outbox_and_endpoint_lists(
+    api: Api, hook: Receiver
+) -> None:
+    migration = importlib.import_module("app.migrations.0016_event_catalogue")
+    await create_program(api)
+    endpoint = await create_endpoint(api, hook.url, eventTypes=["reward.redeemed"])
+    await enroll(api, customer_id="cust-old")
+    # Rows as a database written before the catalogue had these names holds them.
+    await rows("UPDATE outbox_events SET type = 'reward.code_used' WHERE type = 'member.enrolled'")
+    await rows(
+        "UPDATE webhook_endpoints SET event_types ="
+        """ '["points.redeemed", "reward.redeemed", "points.redemption_cancelled"]'"""
+    )
+
+    editor = SimpleNamespace(client=connections.get("default"))
+    await migration.rename_event_types(None, editor)
+
+    types = {row["type"] for row in await rows("SELECT type FROM outbox_events")}
+    assert "redemption.used" in types
+    assert "reward.code_used" not in types
+    listed = await api.data('{ webhookEndpoints(programSlug: "shop") { id eventTypes } }')
+    [node] = listed["webhookEndpoints"]
+    assert node["id"] == endpoint["endpoint"]["id"]
+    assert node["eventTypes"] == ["points.spent", "reward.redeemed", "points.returned"]

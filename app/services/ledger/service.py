@@ -44,7 +44,7 @@ from app.services.core.events import append_event
 
 _EVENT_TYPES = {
     TransactionKind.EARN_ORDER: "points.earned",
-    TransactionKind.REDEEM: "points.redeemed",
+    TransactionKind.REDEEM: "points.spent",
     TransactionKind.ADJUST: "points.adjusted",
     TransactionKind.MATURE: "points.matured",
     TransactionKind.REFUND: "points.reversed",
@@ -58,7 +58,7 @@ _EVENT_TYPES = {
     TransactionKind.STORE_CREDIT_REFUND: "store_credit.refunded",
     TransactionKind.TIER_REWARD: "points.earned",
     TransactionKind.MEMBERSHIP_REWARD: "points.earned",
-    TransactionKind.REDEMPTION_CANCELLED: "points.redemption_cancelled",
+    TransactionKind.REDEMPTION_CANCELLED: "points.returned",
 }
 
 
@@ -277,7 +277,7 @@ async def post_movement(
         conn,
         program_id=movement.program_id,
         member_id=movement.member_id,
-        event_type=movement.event_type or _EVENT_TYPES[movement.kind],
+        event_type=_event_type(movement),
         payload={
             "activityId": encode_id("Activity", transaction_id),
             "memberId": encode_id("Member", movement.member_id),
@@ -287,6 +287,11 @@ async def post_movement(
             "pendingAfter": pending_after,
             "description": movement.description,
             **({"orderId": movement.order_ref} if movement.order_ref else {}),
+            **(
+                {"maturesAt": movement.pending_until.isoformat()}
+                if movement.pending_until is not None
+                else {}
+            ),
             **movement.event_details,
         },
         now=now,
@@ -301,6 +306,16 @@ async def post_movement(
     if deltas.available > 0 and debt_after > 0:
         await _recover_debt(conn, movement, posted, now)
     return posted
+
+
+def _event_type(movement: Movement) -> str:
+    """Points credited as pending are announced as `points.pending`, whatever earned them: a
+    message saying "you earned" them would be wrong until `points.matured`."""
+    if movement.event_type is not None:
+        return movement.event_type
+    if movement.pending_until is not None:
+        return "points.pending"
+    return _EVENT_TYPES[movement.kind]
 
 
 def _check_movement(movement: Movement) -> None:

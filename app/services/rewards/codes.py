@@ -187,7 +187,7 @@ async def mark_used(
             code, message = _PROBLEM_CODES[problem]
             raise DomainError(code, message, ["input", "code"])
         used = redemption_of(row)
-        await _redemption_event(conn, used, "reward.code_used", now, orderId=order)
+        await _redemption_event(conn, used, "redemption.used", now, orderId=order)
     return MarkedUsed(redemption=used, already_used=False)
 
 
@@ -320,7 +320,7 @@ async def cancel_redemption(redemption_id: int, scope: ProgramScope) -> Redempti
         await _redemption_event(
             conn,
             cancelled,
-            "reward.redemption_cancelled",
+            "redemption.cancelled",
             now,
             source=cancelled.source.value,
             pointsReturned=cancelled.points_spent,
@@ -379,7 +379,7 @@ async def expire_redemption(redemption_id: int, now: datetime) -> int | None:
         if settings.expired_codes_return_points and expired.source is RedemptionSource.PURCHASE:
             await _return_points(conn, expired, "Unused code expired, points returned", now)
             returned = expired.points_spent
-        await _redemption_event(conn, expired, "reward.code_expired", now, pointsReturned=returned)
+        await _redemption_event(conn, expired, "redemption.expired", now, pointsReturned=returned)
     return returned
 
 

@@ -346,7 +346,7 @@ async def revoke_given_reward(conn: BaseDBAsyncClient, redemption_id: int, now: 
             member_account=Account.MEMBER_PENDING,
             description=f"The points given for {name} taken back",
             event_details={"redemptionId": encode_id("Redemption", redemption_id)},
-            event_type="points.redemption_cancelled",
+            event_type="points.returned",
         ),
         now,
     )
@@ -359,7 +359,7 @@ async def revoke_given_reward(conn: BaseDBAsyncClient, redemption_id: int, now: 
         conn,
         program_id=program_id,
         member_id=member_id,
-        event_type="reward.redemption_cancelled",
+        event_type="redemption.cancelled",
         payload={
             "redemptionId": encode_id("Redemption", redemption_id),
             "memberId": encode_id("Member", member_id),

@@ -9,11 +9,15 @@ EVENT_TYPES: dict[str, str] = {
     "member.enrolled": "A customer joined the program.",
     "member.opted_in": "A member opted back in to earning.",
     "member.opted_out": "A member opted out: no earning, no messages.",
-    "points.earned": "Points earned (an order, an action, a referral, a punch card, a tier or"
-    " membership reward); `pendingAfter` says when they are not yet spendable.",
+    "member.birthday": "It is a member's birthday in the program's time zone (`celebratedOn`,"
+    " `age`); once a year, whether or not a birthday rule gives points.",
+    "points.earned": "Spendable points earned (an order, an action, a referral, a punch card,"
+    " a tier or membership reward).",
+    "points.pending": "Points earned that become spendable at `maturesAt` (the program's"
+    " pending period, e.g. until the return window closes); `points.matured` follows.",
     "points.matured": "Pending points became spendable.",
-    "points.redeemed": "Points spent on a reward.",
-    "points.redemption_cancelled": "A cancelled redemption gave its points back.",
+    "points.spent": "Points spent on a reward.",
+    "points.returned": "A cancelled redemption gave its points back.",
     "points.adjusted": "An admin added or took points (`description` is what the member sees).",
     "points.reversed": "A refund took back points an order earned.",
     "points.debt_recovered": "Earnings repaid points a refund left owed.",
@@ -30,9 +34,9 @@ EVENT_TYPES: dict[str, str] = {
     "reward.retired": "A reward was retired.",
     "reward.codes_uploaded": "Codes were uploaded to a reward's pool.",
     "reward.redeemed": "A member redeemed a reward (its code, if any).",
-    "reward.redemption_cancelled": "A redemption was cancelled.",
-    "reward.code_used": "A redemption's code was used at checkout.",
-    "reward.code_expired": "A redemption's code expired unused.",
+    "redemption.used": "A redemption's code was used at checkout (`orderId`).",
+    "redemption.cancelled": "A redemption was cancelled (`pointsReturned`).",
+    "redemption.expired": "A redemption's code expired unused (`pointsReturned`).",
     "tier.changed": "A member moved up or down a tier (`reason`).",
     "tier.assigned": "An admin assigned a member a tier.",
     "tier.assignment_cleared": "An admin's tier assignment ended.",

@@ -443,7 +443,7 @@ async def test_events_list_what_happened_in_order_with_keyset_pagination(api: Ap
         "order.recorded",
         "points.adjusted",
         "reward.created",
-        "points.redeemed",
+        "points.spent",
         "reward.redeemed",
     ]
     assert [len(page["edges"]) for page in pages] == [2, 2, 2, 2]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.graphql.conftest import Api
@@ -229,3 +230,25 @@ async def test_a_rule_for_a_tier_waits_until_members_have_tiers(api: Api) -> Non
         "userErrors": [],
     }
     assert result["order"]["pointsEarned"] == 25
+
+
+async def test_points_held_for_a_pending_period_are_announced_as_pending_not_earned(
+    api: Api,
+) -> None:
+    await create_program(api, pendingDays=14)
+    member = await enroll(api)
+    placed_at = datetime.now(UTC) - timedelta(days=1)
+
+    await record_order(api, placedAt=placed_at.isoformat())
+
+    data = await api.data(
+        '{ events(programSlug: "shop") { edges { node { type memberId payload createdAt } } } }'
+    )
+    events = [edge["node"] for edge in data["events"]["edges"]]
+    assert "points.earned" not in [event["type"] for event in events]
+    [pending] = [event for event in events if event["type"] == "points.pending"]
+    assert pending["memberId"] == member["id"]
+    assert pending["payload"]["points"] == 25
+    assert (pending["payload"]["availableAfter"], pending["payload"]["pendingAfter"]) == (0, 25)
+    matures_at = datetime.fromisoformat(pending["payload"]["maturesAt"])
+    assert matures_at == placed_at + timedelta(days=14)
