@@ -9,7 +9,7 @@ import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
@@ -191,6 +191,23 @@ def on_commit_start(callback: Callable[[], None]) -> Iterator[None]:
         _commit_start_callback.reset(token)
 
 
+# Callbacks to run once the outermost transaction of this context commits (`after_commit`);
+# a list, not a tuple, so that work gathered inside the transaction adds to the same one.
+_after_commit: ContextVar[list[Callable[[], None]] | None] = ContextVar(
+    "laurel_after_commit", default=None
+)
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run `callback` once the transaction this is called in commits (at once outside one);
+    never if it rolls back. A callback added twice runs once."""
+    pending = _after_commit.get()
+    if pending is None:
+        callback()
+    elif callback not in pending:
+        pending.append(callback)
+
+
 def _commit_starts() -> None:
     callback = _commit_start_callback.get()
     if callback is not None:
@@ -237,8 +254,11 @@ class in_transaction:  # noqa: N801 - used as Tortoise's `in_transaction`, which
                 self._context.connection._parent
             )
         self._client: BaseDBAsyncClient | None = None
+        self._after_commit_token: Token[list[Callable[[], None]] | None] | None = None
 
     async def __aenter__(self) -> BaseDBAsyncClient:
+        if not isinstance(self._context, NestedTransactionContext):
+            self._after_commit_token = _after_commit.set([])
         # Once the context holds the lock or connection it records its token, and BEGIN is its
         # next wait. (On SQLite the wait that opens the process's connection, once, comes
         # between them; it is made under the lock so that two first transactions do not open
@@ -246,6 +266,7 @@ class in_transaction:  # noqa: N801 - used as Tortoise's `in_transaction`, which
         try:
             client: BaseDBAsyncClient = await self._context.__aenter__()
         except BaseException as error:
+            self._end_after_commit()
             if getattr(self._context, "token", None) is not None:
                 # BEGIN may not have run (or not to its end): the rollback may fail; what
                 # matters is its `finally`, which gives the lock or connection back.
@@ -262,11 +283,14 @@ class in_transaction:  # noqa: N801 - used as Tortoise's `in_transaction`, which
         traceback: TracebackType | None,
     ) -> None:
         outermost = not isinstance(self._context, NestedTransactionContext)
+        callbacks = self._end_after_commit()
         observer = _commit_observer.get()
         if observer is None or exc_type is not None or not outermost:
             if exc_type is None and outermost:
                 _commit_starts()
             await self._context.__aexit__(exc_type, exc, traceback)
+            if exc_type is None:
+                _run_after_commit(callbacks)
             return
         assert self._client is not None
         try:
@@ -277,6 +301,24 @@ class in_transaction:  # noqa: N801 - used as Tortoise's `in_transaction`, which
         _commit_starts()
         await self._context.__aexit__(None, None, None)
         observer.committed()
+        _run_after_commit(callbacks)
+
+    def _end_after_commit(self) -> list[Callable[[], None]]:
+        token, self._after_commit_token = self._after_commit_token, None
+        if token is None:
+            return []
+        callbacks = _after_commit.get() or []
+        _after_commit.reset(token)
+        return callbacks
+
+
+def _run_after_commit(callbacks: list[Callable[[], None]]) -> None:
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:
+            # The transaction has committed: what runs after it must not turn it into an error.
+            logging.getLogger("laurel.db").exception("a callback after commit failed")
 
 
 async def lock_until_commit(conn: BaseDBAsyncClient, lock_class: int, key: int) -> None:

@@ -55,6 +55,7 @@ class LaurelGraphQL(GraphQL[Context, None]):
                 production=self.production,
                 code_checks=self.code_checks,
                 connection_params={},
+                socket_scope=request.scope,
             )
         return self.context_of(request.scope["state"])
 
@@ -82,9 +83,19 @@ class LaurelGraphQL(GraphQL[Context, None]):
                 principal, member_customer_id=identity.customer_id, member_id=identity.member_id
             )
             context.token_expires_at = identity.expires_at
+        assert context.socket_scope is not None
+        refusal = await self.gateway.socket_refusal(context.socket_scope, principal)
+        if refusal is not None:
+            raise ConnectionRejectionError({"code": refusal})
         context.principal = principal
         acknowledged: UnsetType = UNSET
         return acknowledged
+
+    def is_websocket_origin_allowed(self, request: Any, origin: str) -> bool:
+        """Any page may open the socket: which origins a program allows is known only once
+        `connection_init` names its key, and on_ws_connect checks it then (the gateway's rule,
+        the same as for requests)."""
+        return True
 
     def context_of(self, state: dict[str, Any]) -> Context:
         """The context of a request the gateway let through; query plans use it too."""
@@ -104,6 +115,7 @@ class LaurelGraphQL(GraphQL[Context, None]):
     code_checks: RateLimiter | None = None
     keys: ApiKeyResolver
     tokens: MemberTokenVerifier
+    gateway: ApiGateway
 
 
 async def health(request: Request) -> JSONResponse:
@@ -180,6 +192,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
         api = QueryPlans(graphql_app, plans, graphql_app.context_of)
     api = GraphQLOverHttp(api, PersistedQueries(DocumentStore()))
     gateway = build_gateway(api, settings)
+    graphql_app.gateway = gateway
     routes = [
         # Every method reaches the gateway, which answers the ones it does not serve (405, JSON).
         Route(

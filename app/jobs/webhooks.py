@@ -15,11 +15,13 @@ import contextlib
 import logging
 import random
 from asyncio import FIRST_COMPLETED
+from typing import Any, Literal
 
 import httpx
 
 from app.config import Settings
 from app.db import utc_now
+from app.services.core.outbox_signal import OUTBOX_SIGNAL, OutboxWake
 from app.services.webhooks import delivery
 from app.services.webhooks.addresses import AddressGuard
 from app.services.webhooks.delivery import DeliveryOptions
@@ -95,30 +97,47 @@ class WebhookWorker:
         in_flight: set[asyncio.Task[None]] = set()
         stopping = asyncio.ensure_future(stop.wait())
         try:
-            while not stop.is_set():
-                claimed: list[delivery.ClaimedDelivery] = []
-                try:
-                    room = self.options.batch - len(in_flight)
-                    if room > 0 and await delivery.work_waiting():
-                        await self._fan_out()
-                        claimed = await delivery.claim_due(utc_now(), self.options, room)
-                except Exception:
-                    # The database may be briefly away: the next turn tries again.
-                    logger.exception("webhook worker turn failed; retrying")
-                for item in claimed:
-                    task = asyncio.create_task(self._send(item))
-                    in_flight.add(task)
-                    task.add_done_callback(in_flight.discard)
-                if claimed and len(in_flight) < self.options.batch:
-                    continue  # more may be due at once
-                # Wait for a send to end (its member's next event may now go), for new events,
-                # or for the stop; a little at least, so a burst of ends makes one claim.
-                await asyncio.wait(
-                    [*in_flight, stopping], timeout=IDLE_SECONDS, return_when=FIRST_COMPLETED
-                )
-                await asyncio.sleep(SETTLE_SECONDS)
+            async with OUTBOX_SIGNAL.listening() as wake:
+                await self._keep_sending(stop, stopping, wake, in_flight)
         finally:
             stopping.cancel()
             if in_flight:
                 await asyncio.gather(*in_flight, return_exceptions=True)
             await self.close()
+
+    async def _keep_sending(
+        self,
+        stop: asyncio.Event,
+        stopping: asyncio.Future[Literal[True]],
+        wake: OutboxWake,
+        in_flight: set[asyncio.Task[None]],
+    ) -> None:
+        while not stop.is_set():
+            claimed: list[delivery.ClaimedDelivery] = []
+            try:
+                room = self.options.batch - len(in_flight)
+                if room > 0 and await delivery.work_waiting():
+                    await self._fan_out()
+                    claimed = await delivery.claim_due(utc_now(), self.options, room)
+            except Exception:
+                # The database may be briefly away: the next turn tries again.
+                logger.exception("webhook worker turn failed; retrying")
+            for item in claimed:
+                task = asyncio.create_task(self._send(item))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+            if claimed and len(in_flight) < self.options.batch:
+                continue  # more may be due at once
+            # Wait for a send to end (its member's next event may now go), for new events,
+            # for a retry to fall due, or for the stop; a little at least, so a burst of
+            # ends or commits makes one claim.
+            woken = asyncio.ensure_future(wake.event.wait())
+            waits: set[asyncio.Future[Any]] = {*in_flight, stopping, woken}
+            await asyncio.wait(
+                waits,
+                timeout=IDLE_SECONDS,
+                return_when=FIRST_COMPLETED,
+            )
+            woken.cancel()
+            wake.event.clear()
+            await asyncio.sleep(SETTLE_SECONDS)

@@ -148,9 +148,13 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+_PAGE_SCHEMES = {"ws": "http", "wss": "https"}
+
+
 def _own_origin(scope: Scope) -> str | None:
     host = _header(scope, b"host")
-    return None if host is None else f"{scope.get('scheme', 'http')}://{host}"
+    scheme = str(scope.get("scheme", "http"))
+    return None if host is None else f"{_PAGE_SCHEMES.get(scheme, scheme)}://{host}"
 
 
 def _nests_deeper_than(value: object, limit: int) -> bool:
@@ -436,6 +440,31 @@ class ApiGateway:
                     " was kept",
                     [(b"retry-after", RETRY_AFTER_SECONDS)],
                 )
+
+    async def socket_refusal(self, scope: Scope, principal: Principal) -> str | None:
+        """The error code that refuses a subscription socket whose `connection_init` named
+        `principal`, or None. A socket is held to what a request is: the program's origins
+        (a page of another site must not open one with a visitor's key: cross-site WebSocket
+        hijacking) and the key's and the shopper's budgets, one request per socket."""
+        origin = _header(scope, b"origin")
+        if (
+            origin is not None
+            and origin != _own_origin(scope)
+            and not await self.policies.program_allows(principal.program_id, origin)
+        ):
+            return "ORIGIN_NOT_ALLOWED"
+        decision = await self.key_buckets.take(f"key:{principal.key_id}", _limit_of(principal))
+        if not decision.allowed:
+            return "RATE_LIMITED"
+        if principal.kind is KeyKind.PUBLISHABLE:
+            shopper = (
+                ("member", principal.program_id, principal.member_customer_id)
+                if principal.member_customer_id
+                else ("address", self.client_addresses.of(scope))
+            )
+            if not self.shopper_buckets.take(shopper, self.shopper_limit).allowed:
+                return "RATE_LIMITED"
+        return None
 
     @staticmethod
     async def _refuse_limited(

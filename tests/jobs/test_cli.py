@@ -46,7 +46,7 @@ async def test_jobs_run_as_of_a_time_runs_every_job_and_summarises_each(
     assert lines["mature"] == "lots 1"
     assert lines["expire"] == "members 0, points 0"
     assert lines["expiry-warnings"] == "warnings 1"
-    assert lines["celebrations"] == "birthdays 0, anniversaries 0, refused 0"
+    assert lines["celebrations"] == "birthdays 0, anniversaries 0, refused 0, announced 0"
     assert lines["purge-idempotency"] == "records 0"
     assert summaries(early.stdout) == {"expire": "members 0, points 0"}
     assert expired.returncode == 0, expired.stderr

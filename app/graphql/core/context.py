@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from strawberry.types import Info as StrawberryInfo
 
@@ -26,6 +27,8 @@ class Context:
     # its member token expires (Unix seconds): its subscriptions end then.
     connection_params: dict[str, object] | None = None
     token_expires_at: float = float("inf")
+    # A WebSocket's ASGI scope: its origin and address, for the gateway's checks.
+    socket_scope: dict[str, Any] | None = None
 
     @cached_property
     def loaders(self) -> Loaders:

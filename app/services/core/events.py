@@ -15,9 +15,18 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import as_datetime, connection, execute, fetch_all, from_json, is_postgres
+from app.db import (
+    after_commit,
+    as_datetime,
+    connection,
+    execute,
+    fetch_all,
+    from_json,
+    is_postgres,
+)
 from app.domain.validation import is_lookup_text
 from app.rows import Keyset
+from app.services.core.outbox_signal import OUTBOX_SIGNAL
 
 
 @dataclass(frozen=True)
@@ -65,7 +74,9 @@ async def append_event(
     payload: dict[str, Any],
     now: datetime,
 ) -> None:
-    """Record a domain event in the transaction of the change it reports."""
+    """Record a domain event in the transaction of the change it reports; its readers are
+    woken when that commits."""
+    after_commit(OUTBOX_SIGNAL.committed)
     await execute(
         conn,
         "INSERT INTO outbox_events (program_id, member_id, type, payload, created_at)"

@@ -1,6 +1,8 @@
 """Live outbox events for subscriptions (app/graphql/core/subscriptions.py): one task per
-process reads the events committed after the last it saw, a few times a second, and hands each
-to the subscribers whose filter takes it. It reads the database, so a change written by any
+process reads the events committed after the last it saw whenever events commit
+(app/services/core/outbox_signal.py: at once in this process, by LISTEN/NOTIFY from others on
+PostgreSQL, a few times a second otherwise), and hands each to the subscribers whose filter
+takes it. It reads the database, so a change written by any
 process or host reaches every subscriber, on SQLite and PostgreSQL alike (the outbox's commit
 order rule, app/services/core/events.py, holds here too)."""
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 
 from app.db import connection, fetch_one
 from app.services.core.events import EventRecord, events_after
+from app.services.core.outbox_signal import OUTBOX_SIGNAL, OutboxWake
 
 logger = logging.getLogger("laurel.subscriptions")
 
@@ -50,6 +53,10 @@ class OutboxTail:
         self._task = asyncio.create_task(self._tail())
 
     async def _tail(self) -> None:
+        async with OUTBOX_SIGNAL.listening() as wake:
+            await self._follow(wake)
+
+    async def _follow(self, wake: OutboxWake) -> None:
         while self._subscribers:
             try:
                 assert self._position is not None
@@ -67,7 +74,7 @@ class OutboxTail:
                         else:
                             subscriber.queue.put_nowait(event)
             if len(events) < BATCH:
-                await asyncio.sleep(self.poll_seconds)
+                await wake.wait(self.poll_seconds)
 
     async def subscribe(self, wants: Callable[[EventRecord], bool]) -> AsyncIterator[EventRecord]:
         """The events from now on that `wants` takes, until the caller stops iterating."""

@@ -29,6 +29,7 @@ from tests.graphql.factories import (
     grant_points,
     member_token,
     program_key,
+    update_program_settings,
 )
 from tests.live_server import free_port
 
@@ -63,9 +64,13 @@ async def server(settings: Settings) -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def subscription(
-    url: str, params: dict[str, Any], query: str, variables: dict[str, Any] | None = None
+    url: str,
+    params: dict[str, Any],
+    query: str,
+    variables: dict[str, Any] | None = None,
+    origin: str | None = None,
 ) -> AsyncIterator[ClientConnection]:
-    async with connect(url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
+    async with connect(url, subprotocols=["graphql-transport-ws"], origin=origin) as socket:  # type: ignore[list-item, arg-type]
         await socket.send(json.dumps({"type": "connection_init", "payload": params}))
         ack = json.loads(await asyncio.wait_for(socket.recv(), WAIT_SECONDS))
         assert ack["type"] == "connection_ack", ack
@@ -202,3 +207,37 @@ async def test_a_subscription_ends_when_its_member_token_expires(
 
     assert [e["extensions"]["code"] for e in ended["payload"]["errors"]] == ["MEMBER_TOKEN_EXPIRED"]
     assert completed["type"] == "complete"
+
+
+async def refused_code(url: str, params: dict[str, Any], origin: str | None = None) -> int:
+    async with connect(url, subprotocols=["graphql-transport-ws"], origin=origin) as socket:  # type: ignore[list-item, arg-type]
+        await socket.send(json.dumps({"type": "connection_init", "payload": params}))
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(socket.recv(), WAIT_SECONDS)
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code
+
+
+async def test_a_socket_is_held_to_the_programs_origins_and_the_shoppers_budget(
+    api: Api, settings: Settings
+) -> None:
+    await create_program(api)
+    await update_program_settings(api, corsOrigins=["https://shop.example"])
+    await enroll(api, customer_id="alice")
+    publishable = await program_key("shop", KeyKind.PUBLISHABLE)
+    params = {
+        "authorization": f"Bearer {publishable}",
+        "memberToken": await member_token(api, "alice"),
+    }
+    # Two sockets at once, then one each thousand seconds: the shopper's budget.
+    limited = replace(settings, shopper_per_second=0.001, shopper_burst=2)
+
+    async with server(limited) as url:
+        # A page of another site, with a visitor's key and token: cross-site WebSocket
+        # hijacking. Refused before the budget is touched.
+        assert await refused_code(url, params, origin="https://evil.example") == 4403
+        async with subscription(url, params, MEMBER_UPDATED, origin="https://shop.example"):
+            pass
+        async with subscription(url, params, MEMBER_UPDATED):
+            pass
+        assert await refused_code(url, params, origin="https://shop.example") == 4403
