@@ -17,7 +17,7 @@ from app.services.tiers import service as tiers_service
 from tests.graphql.conftest import Api
 from tests.graphql.factories import create_program, enroll, record_order
 from tests.graphql.tiers.test_tiers import STATUS, configure
-from tests.jobs.helpers import count, run
+from tests.jobs.helpers import count, events_of, run
 from tests.jobs.test_resume import KilledError, dies_after
 from tests.test_cli import laurel
 
@@ -80,7 +80,11 @@ async def test_a_tier_is_kept_through_the_next_year_and_lost_at_its_end_once(
     assert second_end == {"members": 1, "changed": 1}
     assert rerun == {"members": 0, "changed": 0}
     assert dropped == (None, [("Gold", None, "PERIOD_END"), (None, "Gold", "ORDER")])
-    assert await count("SELECT COUNT(*) AS n FROM outbox_events WHERE type = 'tier.changed'") == 2
+    moves = await events_of(api, "tier.changed")
+    assert [(m["payload"]["toTier"], m["payload"]["direction"]) for m in moves] == [
+        ("Gold", "UP"),
+        (None, "DOWN"),
+    ]
 
 
 async def test_one_level_downgrades_step_by_step_at_each_period_end(

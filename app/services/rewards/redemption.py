@@ -261,6 +261,7 @@ async def redeem_in(
         payload={
             "redemptionId": encode_id("Redemption", redemption.id),
             "rewardId": encode_id("Reward", reward.id),
+            "rewardName": reward.name,
             "memberId": encode_id("Member", member_id),
             "kind": reward.kind.value,
             "pointsSpent": price.points,

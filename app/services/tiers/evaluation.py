@@ -221,11 +221,22 @@ async def _record_change(
             "memberId": encode_id("Member", member_id),
             "fromTier": change.from_tier,
             "toTier": change.to_tier,
+            "direction": _direction(program, change),
             "reason": change.reason.value,
             "note": change.note,
         },
         now=change.at,
     )
+
+
+def _direction(program: TierProgram, change: TierChangeRecord) -> str:
+    """UP or DOWN, by the tiers' order now (a tier renamed or retired since ranks lowest)."""
+    ranks = {tier.name: tier.rank for tier in program.tiers}
+
+    def rank(name: str | None) -> int:
+        return -1 if name is None else ranks.get(name, -1)
+
+    return "UP" if rank(change.to_tier) > rank(change.from_tier) else "DOWN"
 
 
 async def _assignment_ended(

@@ -237,9 +237,10 @@ async def test_orders_move_a_member_up_at_once_with_history_event_and_one_entry_
     ]
     assert await tier_rewards(member["id"]) == [200]
     events = (await api.data(EVENTS, {"slug": "shop"}))["events"]["edges"]
-    assert [(e["node"]["payload"]["fromTier"], e["node"]["payload"]["toTier"]) for e in events] == [
-        (None, "Silver"),
-        ("Silver", "Gold"),
+    moves = [e["node"]["payload"] for e in events]
+    assert [(m["fromTier"], m["toTier"], m["direction"]) for m in moves] == [
+        (None, "Silver", "UP"),
+        ("Silver", "Gold", "UP"),
     ]
     # Gold's entry points count as earned, but not towards the tier itself (MONEY_SPENT here).
     assert (await member_status(api, member["id"]))["points"]["lifetimeEarned"] == 550 + 200
