@@ -100,6 +100,9 @@ class ErrorCode(StrEnum):
     REWARD_NOT_GIFTABLE = "REWARD_NOT_GIFTABLE"
     # A restriction to member segments, which this installation does not have yet.
     SEGMENTS_UNAVAILABLE = "SEGMENTS_UNAVAILABLE"
+    UNKNOWN_ATTRIBUTE = "UNKNOWN_ATTRIBUTE"
+    CARD_NUMBER_TAKEN = "CARD_NUMBER_TAKEN"
+    MEMBER_ERASED = "MEMBER_ERASED"
 
 
 class DomainError(Exception):

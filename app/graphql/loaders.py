@@ -30,6 +30,7 @@ from strawberry.dataloader import DataLoader
 from app.services.lifecycle.batch import next_expiries_by_member
 from app.services.lifecycle.expiries import UpcomingExpiry
 from app.services.members.batch import first_activities_by_member, members_by_id
+from app.services.members.profile import MemberProfile, profiles_by_member
 from app.services.members.service import ActivityRecord, MemberRecord
 from app.services.memberships.batch import memberships_by_member, plans_by_id
 from app.services.memberships.service import MembershipRecord, PlanRecord
@@ -139,6 +140,7 @@ class Loaders:
     first_store_credit_movements: DataLoader[FirstPage, list[StoreCreditRecord]]
     first_referrals_made: DataLoader[FirstPage, list[ReferralRecord]]
     referral_code: DataLoader[MemberOfProgram, MemberReferralInfo]
+    member_profile: DataLoader[int, MemberProfile | None]
 
     @classmethod
     def scoped_to(cls, scope: ProgramScope) -> Loaders:
@@ -163,4 +165,5 @@ class Loaders:
             first_store_credit_movements=_first_page_each(first_movements_by_member),
             first_referrals_made=_first_page_each(first_referrals_by_referrer),
             referral_code=_one_for_each(member_codes_by_member),
+            member_profile=_one_each(profiles_by_member),
         )

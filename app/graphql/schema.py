@@ -37,6 +37,7 @@ from app.graphql.core.protection import (
     QueryCostLimit,
 )
 from app.graphql.members import mutations as member_mutations
+from app.graphql.members import profile as member_profile
 from app.graphql.members import queries as member_queries
 from app.graphql.members.types import Activity, Member, Membership, Redemption
 from app.graphql.memberships import mutations as membership_mutations
@@ -87,6 +88,10 @@ Query = create_type(
         member_queries.me,
         member_queries.member,
         member_queries.member_by_customer_id,
+        member_profile.member_lookup,
+        member_profile.members,
+        member_profile.member_attributes,
+        member_profile.member_data_export,
         reward_queries.rewards,
         audit_log.audit_log,
         events.events,
@@ -148,6 +153,9 @@ Mutation = create_type(
         action_mutations.record_action,
         order_mutations.report_order_progress,
         member_mutations.set_member_opt_out,
+        member_profile.update_member_profile,
+        member_profile.set_member_attributes,
+        member_profile.erase_member,
         webhook_mutations.create_webhook_endpoint,
         webhook_mutations.update_webhook_endpoint,
         webhook_mutations.rotate_webhook_secret,

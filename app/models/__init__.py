@@ -12,7 +12,7 @@ from app.models.events import OutboxEvent
 from app.models.expiry import ExpiryWarning
 from app.models.idempotency import IdempotencyRecord
 from app.models.ledger import LedgerEntry, LedgerTransaction, PointLot
-from app.models.members import Member
+from app.models.members import Member, MemberSearchTerm
 from app.models.memberships import Membership, MembershipFirst, MembershipPlan
 from app.models.orders import Order
 from app.models.persisted_queries import PersistedQuery, TrustedDocument
@@ -49,6 +49,7 @@ __all__ = [
     "LedgerEntry",
     "LedgerTransaction",
     "Member",
+    "MemberSearchTerm",
     "MemberSignal",
     "MemberTier",
     "Membership",

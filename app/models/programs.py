@@ -52,6 +52,9 @@ class Program(Model):
     cors_allowed_headers: Any = fields.JSONField(default=list, db_default="[]")
     # Whether publishable keys may run only the program's trusted documents (by their id).
     trusted_documents_only = fields.BooleanField(default=False, db_default=False)
+    # The program's own member attributes: [{"name", "type", "description"}], the schema that
+    # members' `attributes` are checked against (app/domain/member_profile.py).
+    member_attributes: Any = fields.JSONField(default=list, db_default="[]")
     # The longest a member token may live (its exp minus its iat).
     member_token_max_seconds = fields.IntField(default=900, db_default=900)
     # What a refund does to a punch card reward its punches earned (app/domain/punch_cards.py).

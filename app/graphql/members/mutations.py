@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import strawberry
+from strawberry.scalars import JSON
 
 from app.graphql.core.context import Info, admin, member_reader
 from app.graphql.core.errors import UserError
@@ -25,6 +26,14 @@ class EnrollMemberInput:
     email: str | None = None
     name: str | None = None
     birthday: date | None = None
+    phone: str | None = None
+    locale: str | None = None
+    marketing_consent: bool | None = None
+    tags: list[str] | None = None
+    attributes: JSON | None = strawberry.field(
+        default=None, description="Values of the program's member attributes, by name."
+    )
+    card_number: str | None = None
     referral_code: str | None = strawberry.field(
         default=None,
         description="A referrer's code: the referral is recorded with the enrolment (fraud rules"

@@ -12,8 +12,10 @@ here; nothing below this module needs them.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 import strawberry
+from strawberry.scalars import JSON
 
 from app.domain.ledger import TransactionKind
 from app.domain.referrals import ReferralState
@@ -22,6 +24,7 @@ from app.graphql.core.connection import Connection, Edges, keyset_page
 from app.graphql.core.context import Info
 from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
+from app.graphql.core.records import from_record
 from app.graphql.lifecycle.types import PointsExpiry, next_expiries_of
 from app.graphql.loaders import loads_in_batch
 from app.graphql.memberships.types import MembershipFields
@@ -37,6 +40,7 @@ from app.graphql.store_credit.types import (
 )
 from app.graphql.tiers.types import TierStatus, tier_status_of
 from app.services.members import service as members_service
+from app.services.members.profile import MemberProfile as ProfileRecord
 from app.services.members.service import ActivityRecord, MemberRecord
 from app.services.referrals import service as referrals_service
 from app.services.rewards import service as rewards_service
@@ -101,6 +105,34 @@ ACTIVITY_EDGE_CACHE_SIZE = 2048
 _activity_edges = Edges("Activity", Activity.from_record, cache_size=ACTIVITY_EDGE_CACHE_SIZE)
 
 
+@strawberry.type(
+    description="What the store sent of the member beyond their customer id: personal data,"
+    " readable with secret and admin keys and by the member themself, and erased by"
+    " eraseMember."
+)
+class MemberProfile:
+    email: str | None
+    name: str | None
+    birthday: date | None
+    phone: str | None = strawberry.field(description="International format, e.g. +46701234567.")
+    locale: str | None = strawberry.field(description="A language tag, e.g. sv-SE.")
+    marketing_consent: bool
+    marketing_consent_at: datetime | None = strawberry.field(
+        description="When the member last gave marketing consent."
+    )
+    tags: list[str]
+    attributes: JSON = strawberry.field(
+        description="Values of the program's member attributes, by name."
+    )
+    card_number: str | None = strawberry.field(description="The loyalty card a till scans.")
+    erased_at: datetime | None
+
+    @classmethod
+    def from_record(cls, record: ProfileRecord) -> MemberProfile:
+        attributes: Any = record.attributes
+        return from_record(cls, record, attributes=attributes)
+
+
 @strawberry.type(description="A customer enrolled in a program.")
 class Member(Node):
     customer_id: str = strawberry.field(description="The store's own id for the customer.")
@@ -139,6 +171,14 @@ class Member(Node):
             member_pk=record.id,
             program_pk=record.program_id,
         )
+
+    @strawberry.field(
+        description="What the store sent of the member beyond their customer id (personal"
+        " data; erased by eraseMember)."
+    )
+    async def profile(self, info: Info) -> MemberProfile | None:
+        record = await info.context.loaders.member_profile.load(self.member_pk)
+        return None if record is None else MemberProfile.from_record(record)
 
     @strawberry.field(description="Ledger movements, newest first.")
     async def activity(

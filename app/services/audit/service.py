@@ -47,6 +47,12 @@ _REDACTED_FIELDS = frozenset(
     {"secret", "token", "password", "signals", "friendsignals", "referrersignals"}
 )
 
+# A member's personal data (app/services/members/profile.py): kept out of the log, in the
+# input of the mutations that carry it and in every snapshot of a member, so that erasing a
+# member leaves none of it behind here.
+_PERSONAL_FIELDS = frozenset({"email", "name", "birthday", "phone", "cardnumber", "attributes"})
+_PERSONAL_OPERATIONS = frozenset({"enrollMember", "updateMemberProfile", "eraseMember"})
+
 _LOADERS: dict[str, Callable[[int], Awaitable[Any]]] = {
     "Program": lambda pk: programs.get_program(pk, None),
     "Member": lambda pk: members.get_member(pk, None),
@@ -88,15 +94,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def redacted(value: Any) -> Any:
-    """Secrets out (`storable` then makes the rest fit a JSON column)."""
+def redacted(value: Any, fields: frozenset[str] = _REDACTED_FIELDS) -> Any:
+    """Secrets (or `fields`) out (`storable` then makes the rest fit a JSON column)."""
     if isinstance(value, dict):
         return {
-            key: "[redacted]" if key.lower() in _REDACTED_FIELDS else redacted(item)
+            key: "[redacted]" if key.lower() in fields else redacted(item, fields)
             for key, item in value.items()
         }
     if isinstance(value, list):
-        return [redacted(item) for item in value]
+        return [redacted(item, fields) for item in value]
     return value
 
 
@@ -128,7 +134,11 @@ async def snapshot(target: Target | None) -> Any:
     else:
         assert target.pk is not None
         record = await _LOADERS[target.type_name](target.pk)
-    return None if record is None else _plain(record)
+    if record is None:
+        return None
+    if target.type_name == "Member":
+        return redacted(_plain(record), _PERSONAL_FIELDS)
+    return _plain(record)
 
 
 # Longest text kept of any one value in an entry; the target's id column holds 200.
@@ -188,7 +198,14 @@ async def record_write(
             operation,
             None if target is None else target.type_name,
             None if target is None else _storable_text(target.key, TARGET_ID_MAX),
-            _as_json(redacted(arguments)),
+            _as_json(
+                redacted(
+                    arguments,
+                    _REDACTED_FIELDS | _PERSONAL_FIELDS
+                    if operation in _PERSONAL_OPERATIONS
+                    else _REDACTED_FIELDS,
+                )
+            ),
             _as_json(before),
             _as_json(after),
             succeeded,

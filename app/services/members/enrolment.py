@@ -7,8 +7,7 @@ those depends on the lookups and none on enrolment.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -20,22 +19,28 @@ from app.domain.expiry import local_date, month_day
 from app.domain.ids import encode_id
 from app.domain.referrals import Signals
 from app.domain.validation import (
-    EMAIL_MAX,
     EXTERNAL_ID_MAX,
     IDEMPOTENCY_KEY_MAX,
-    NAME_MAX,
     Checker,
 )
 from app.services.actions.service import award_on_enrolment
 from app.services.core.events import append_event
 from app.services.core.idempotency import input_payload, once_if_keyed
+from app.services.members.profile import (
+    CheckedProfile,
+    ProfileChanges,
+    card_number_taken,
+    card_number_taken_error,
+    check_profile,
+    get_attribute_definitions,
+    replace_search_terms,
+    search_terms,
+)
 from app.services.members.service import MEMBER_COLUMNS, MemberRecord, member_row
 from app.services.programs.service import ProgramScope, require_program
 from app.services.referrals.creation import on_member_enrolled
 from app.services.referrals.fraud import check_signals
 from app.services.referrals.service import resolve_code
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,13 @@ class EnrollMemberInput:
     email: str | None = None
     name: str | None = None
     birthday: date | None = None
+    # The rest of the profile (app/services/members/profile.py).
+    phone: str | None = None
+    locale: str | None = None
+    marketing_consent: bool | None = None
+    tags: tuple[str, ...] | None = None
+    attributes: dict[str, Any] | None = None
+    card_number: str | None = None
     # A referrer's code the customer came with, and what the store knows of their device.
     referral_code: str | None = None
     signals: Signals | None = None
@@ -54,50 +66,54 @@ class EnrollMemberInput:
 
 async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberRecord:
     check = Checker()
+    now = utc_now()
     customer_id = check.text(["input", "customerId"], data.customer_id, EXTERNAL_ID_MAX)
-    email = check.text(["input", "email"], data.email, EMAIL_MAX, required=False)
-    if email is not None and not _EMAIL.match(email):
-        check.add(ErrorCode.INVALID_VALUE, "email is not an email address", ["input", "email"])
-    name = check.text(["input", "name"], data.name, NAME_MAX, required=False)
-    if data.birthday is not None and data.birthday > utc_now().date():
-        check.add(ErrorCode.INVALID_VALUE, "birthday is in the future", ["input", "birthday"])
+    changes = _profile_of(data)
+    profile = check_profile(check, replace(changes, given=changes.given - {"attributes"}), [], now)
     check_signals(check, data.signals, ["input", "signals"])
     key = check.text(
         ["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX, required=False
     )
     check.raise_if_any()
     program = await require_program(data.program_slug, scope)
+    if "attributes" in changes.given:
+        definitions = await get_attribute_definitions(program.id)
+        profile = CheckedProfile(
+            {**profile.columns, **check_profile(check, changes, definitions, now).columns}
+        )
+        check.raise_if_any()
     referrer = (
         None
         if data.referral_code is None
         else await resolve_code(program, data.referral_code, ["input", "referralCode"])
     )
-    now = utc_now()
+    columns = {
+        "program_id": program.id,
+        "customer_id": customer_id,
+        "enrolled_at": now,
+        # UTC: a later change of the program's zone moves no stored key (the anniversary job
+        # widens its search by a day and checks the local date).
+        "anniversary_month_day": month_day(local_date(now, "UTC")),
+        **profile.columns,
+    }
+    names = sorted(columns)
     try:
         async with in_transaction() as conn:
 
             async def perform() -> MemberRecord:
                 row = await fetch_one(
                     conn,
-                    "INSERT INTO members (program_id, customer_id, email, name, birthday,"
-                    " enrolled_at, birthday_month_day, anniversary_month_day,"
-                    " points_available, points_pending, lifetime_earned, lifetime_redeemed)"
-                    f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0) RETURNING {MEMBER_COLUMNS}",
-                    (
-                        program.id,
-                        customer_id,
-                        email,
-                        name,
-                        data.birthday,
-                        now,
-                        None if data.birthday is None else month_day(data.birthday),
-                        # UTC: a later change of the program's zone moves no stored key (the
-                        # anniversary job widens its search by a day and checks the local date).
-                        month_day(local_date(now, "UTC")),
-                    ),
+                    f"INSERT INTO members ({', '.join(names)}, points_available,"
+                    " points_pending, lifetime_earned, lifetime_redeemed)"
+                    f" VALUES ({', '.join('?' for _ in names)}, 0, 0, 0, 0)"
+                    f" RETURNING {MEMBER_COLUMNS}",
+                    tuple(columns[name] for name in names),
                 )
                 assert row is not None
                 member = member_row(row)
+                await replace_search_terms(
+                    conn, program.id, member.id, search_terms(member.name, member.email)
+                )
                 await append_event(
                     conn,
                     program_id=program.id,
@@ -113,7 +129,7 @@ async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberR
                     program=program,
                     member_id=member.id,
                     customer_id=member.customer_id,
-                    email=email,
+                    email=member.email,
                     referrer=referrer,
                     signals=data.signals,
                     now=now,
@@ -148,9 +164,41 @@ async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberR
                 replay=replay,
             )
     except IntegrityError as exc:
+        if card_number_taken(exc):
+            raise card_number_taken_error() from exc
         raise DomainError(
             ErrorCode.MEMBER_ALREADY_ENROLLED,
             f"customer {customer_id!r} is already a member of {program.slug!r}",
             ["input", "customerId"],
         ) from exc
     return member
+
+
+_PROFILE_FIELDS = (
+    "email",
+    "name",
+    "birthday",
+    "phone",
+    "locale",
+    "marketing_consent",
+    "tags",
+    "attributes",
+    "card_number",
+)
+
+
+def _profile_of(data: EnrollMemberInput) -> ProfileChanges:
+    """The profile fields the enrolment sends (a field left out or null is not stored)."""
+    given = frozenset(name for name in _PROFILE_FIELDS if getattr(data, name) is not None)
+    return ProfileChanges(
+        email=data.email,
+        name=data.name,
+        birthday=data.birthday,
+        phone=data.phone,
+        locale=data.locale,
+        marketing_consent=data.marketing_consent,
+        tags=data.tags,
+        attributes=data.attributes,
+        card_number=data.card_number,
+        given=given,
+    )

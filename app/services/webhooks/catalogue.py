@@ -9,6 +9,9 @@ EVENT_TYPES: dict[str, str] = {
     "member.enrolled": "A customer joined the program.",
     "member.opted_in": "A member opted back in to earning.",
     "member.opted_out": "A member opted out: no earning, no messages.",
+    "member.updated": "A member's profile changed (`changed` names the fields, never their"
+    " values: the store reads them with its keys).",
+    "member.erased": "A member's personal data was erased (eraseMember); the balances stay.",
     "member.birthday": "It is a member's birthday in the program's time zone (`celebratedOn`,"
     " `age`); once a year, whether or not a birthday rule gives points.",
     "points.earned": "Spendable points earned (an order, an action, a referral, a punch card,"

@@ -311,11 +311,13 @@ async def test_a_faster_refill_lets_requests_through_again(db: None, settings: S
     async with client(settings, api_key_cache_seconds=0) as api:
         await create_program(api)
         key = await create_api_key(KeyKind.PUBLISHABLE, "shop", "storefront")
-        await set_rate_limit(key.id, 20.0, 1)
+        # A token each half second: the second request comes well within it even on a loaded
+        # machine, and the third after it.
+        await set_rate_limit(key.id, 2.0, 1)
 
         first = await api.post(PROGRAMS, key=key.secret)
         second = await api.post(PROGRAMS, key=key.secret)
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.6)
         third = await api.post(PROGRAMS, key=key.secret)
 
     assert first.status_code == 200

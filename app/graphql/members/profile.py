@@ -1,0 +1,299 @@
+"""Members as the store's staff and systems know them: the profile, lookups by what a channel
+knows (customer id, e-mail, phone, loyalty card), the member list with filters, the program's
+member attributes, and a member's rights over their data (export and erasure)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app.domain.member_profile import AttributeDefinition as AttributeRecord
+from app.domain.member_profile import AttributeType
+from app.graphql.core.connection import Connection, Edges, keyset_page, page_size
+from app.graphql.core.context import Info, admin, member_reader
+from app.graphql.core.errors import UserError, as_query_errors
+from app.graphql.core.ids import decode_id
+from app.graphql.core.mutations import mutation, optional_idempotency_key
+from app.graphql.core.query_checks import (
+    admin_in_query,
+    decoded_in_query,
+    member_reader_in_query,
+)
+from app.graphql.members.types import Member
+from app.services.members import directory, erasure
+from app.services.members import profile as profile_service
+from app.services.members.directory import LookupBy, MemberFilter, MemberOrder
+from app.services.members.profile import ProfileChanges
+from app.services.programs import service as programs_service
+
+strawberry.enum(AttributeType, description="The type of a member attribute's values.")
+strawberry.enum(MemberOrder, name="MemberListOrder")
+
+
+@strawberry.type(description="One of the program's own member attributes.")
+class MemberAttribute:
+    name: str
+    type: AttributeType
+    description: str
+
+    @classmethod
+    def from_record(cls, record: AttributeRecord) -> MemberAttribute:
+        return cls(name=record.name, type=record.type, description=record.description)
+
+
+@strawberry.input(description="Fields left out stay as they are; null clears a field.")
+class UpdateMemberProfileInput:
+    member_id: strawberry.ID
+    email: str | None = strawberry.UNSET
+    name: str | None = strawberry.UNSET
+    birthday: date | None = strawberry.UNSET
+    phone: str | None = strawberry.UNSET
+    locale: str | None = strawberry.UNSET
+    marketing_consent: bool | None = strawberry.UNSET
+    tags: list[str] | None = strawberry.field(
+        default=strawberry.UNSET, description="Replaces the member's tags (lowercased)."
+    )
+    attributes: JSON | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Changes the attributes named (null removes one's value); others stay.",
+    )
+    card_number: str | None = strawberry.UNSET
+    idempotency_key: str | None = optional_idempotency_key()
+
+
+_PROFILE_FIELDS = (
+    "email",
+    "name",
+    "birthday",
+    "phone",
+    "locale",
+    "marketing_consent",
+    "tags",
+    "attributes",
+    "card_number",
+)
+
+
+def changes_of(source: Any) -> ProfileChanges:
+    """The profile fields an input sent (UNSET: left out)."""
+    given = frozenset(
+        name
+        for name in _PROFILE_FIELDS
+        if getattr(source, name, strawberry.UNSET) is not strawberry.UNSET
+    )
+
+    def value(name: str) -> Any:
+        return getattr(source, name) if name in given else None
+
+    attributes = value("attributes")
+    if attributes is not None and not isinstance(attributes, dict):
+        attributes = {"": attributes}  # refused as an unknown attribute, with its path
+    tags = value("tags")
+    return ProfileChanges(
+        email=value("email"),
+        name=value("name"),
+        birthday=value("birthday"),
+        phone=value("phone"),
+        locale=value("locale"),
+        marketing_consent=value("marketing_consent"),
+        tags=None if tags is None else tuple(tags),
+        attributes=attributes,
+        card_number=value("card_number"),
+        given=given,
+    )
+
+
+@strawberry.type
+class MemberProfilePayload:
+    member: Member | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class EraseMemberInput:
+    member_id: strawberry.ID
+
+
+@strawberry.input
+class MemberAttributeInput:
+    name: str
+    type: AttributeType
+    description: str = ""
+
+
+@strawberry.input
+class SetMemberAttributesInput:
+    program_slug: str
+    attributes: list[MemberAttributeInput] = strawberry.field(
+        description="The whole list: attributes left out are no longer defined (their values"
+        " stay stored, hidden, until defined again)."
+    )
+
+
+@strawberry.type
+class SetMemberAttributesPayload:
+    attributes: list[MemberAttribute] | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@mutation(description="Change a member's profile (secret and admin keys).")
+async def update_member_profile(
+    info: Info, input: UpdateMemberProfileInput
+) -> MemberProfilePayload:
+    principal = member_reader(info)
+    record = await profile_service.update_member_profile(
+        profile_service.UpdateMemberProfileInput(
+            member_id=decode_id(input.member_id, "Member", ["input", "memberId"]),
+            changes=changes_of(input),
+            idempotency_key=input.idempotency_key,
+        ),
+        principal.program_scope,
+    )
+    return MemberProfilePayload(member=Member.from_record(record))
+
+
+@mutation(
+    description="Admin only: erase a member's personal data (a right-to-erasure request). The"
+    " balances and the ledger stay, anonymised; the member stops earning. Erasing again"
+    " changes nothing."
+)
+async def erase_member(info: Info, input: EraseMemberInput) -> MemberProfilePayload:
+    principal = admin(info)
+    record = await erasure.erase_member(
+        decode_id(input.member_id, "Member", ["input", "memberId"]), principal.program_scope
+    )
+    return MemberProfilePayload(member=Member.from_record(record))
+
+
+@mutation(description="Admin only: define the program's own member attributes.")
+async def set_member_attributes(
+    info: Info, input: SetMemberAttributesInput
+) -> SetMemberAttributesPayload:
+    principal = admin(info)
+    definitions = await profile_service.set_member_attributes(
+        input.program_slug,
+        tuple(
+            AttributeRecord(name=item.name, type=item.type, description=item.description)
+            for item in input.attributes
+        ),
+        principal.program_scope,
+    )
+    return SetMemberAttributesPayload(
+        attributes=[MemberAttribute.from_record(item) for item in definitions]
+    )
+
+
+@strawberry.field(description="The program's own member attributes.")
+async def member_attributes(info: Info, program_slug: str) -> list[MemberAttribute]:
+    principal = member_reader_in_query(info)
+    program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
+    if program is None:
+        return []
+    definitions = await profile_service.get_attribute_definitions(program.id)
+    return [MemberAttribute.from_record(item) for item in definitions]
+
+
+@strawberry.field(
+    description="The members one of customerId, email, phone or cardNumber names (a shared"
+    " e-mail or phone may name several): what a till, an app or a support desk knows of a"
+    " customer. E-mail is matched whatever its case, phone whatever its spacing."
+)
+async def member_lookup(
+    info: Info,
+    program_slug: str,
+    customer_id: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    card_number: str | None = None,
+) -> list[Member]:
+    principal = member_reader_in_query(info)
+    with as_query_errors():
+        by, value = directory.require_one_lookup(
+            {
+                LookupBy.CUSTOMER_ID: customer_id,
+                LookupBy.EMAIL: email,
+                LookupBy.PHONE: phone,
+                LookupBy.CARD_NUMBER: card_number,
+            }
+        )
+    program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
+    if program is None:
+        return []
+    found = await directory.look_up_members(program.id, by, value)
+    return [Member.from_record(record) for record in found]
+
+
+@strawberry.input(description="Every condition given must hold.")
+class MemberListFilter:
+    search: str | None = strawberry.field(
+        default=None,
+        description="A customer id, card number or phone exactly, or the start of an e-mail,"
+        " of a name or of any word of a name, whatever the case.",
+    )
+    tier: str | None = strawberry.field(default=None, description="Members holding this tier.")
+    tag: str | None = None
+    points_at_least: int | None = None
+    points_at_most: int | None = None
+    enrolled_after: datetime | None = None
+    enrolled_before: datetime | None = None
+    opted_out: bool | None = None
+    include_erased: bool = False
+
+
+_member_edges = Edges("Member", Member.from_record)
+
+
+@strawberry.field(
+    description="The program's members, newest first unless asked otherwise, with filters"
+    " (secret and admin keys)."
+)
+async def members(
+    info: Info,
+    program_slug: str,
+    filter: MemberListFilter | None = None,
+    order_by: MemberOrder = MemberOrder.NEWEST_FIRST,
+    first: int = 50,
+    after: str | None = None,
+) -> Connection[Member] | None:
+    principal = member_reader_in_query(info)
+    page_size(first)
+    given = filter or MemberListFilter()
+    member_filter = MemberFilter(
+        search=given.search,
+        tier=given.tier,
+        tag=given.tag,
+        points_at_least=given.points_at_least,
+        points_at_most=given.points_at_most,
+        enrolled_after=given.enrolled_after,
+        enrolled_before=given.enrolled_before,
+        opted_out=given.opted_out,
+        include_erased=given.include_erased,
+    )
+    with as_query_errors():
+        directory.check_filter(member_filter)
+    program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
+    if program is None:
+        return Connection.empty()
+    return await keyset_page(
+        lambda position, limit: directory.list_members(
+            program.id, member_filter, order_by, after_id=position, limit=limit
+        ),
+        first=first,
+        after=after,
+        edges=_member_edges,
+    )
+
+
+@strawberry.field(
+    description="Admin only: everything Laurel holds of a member, as JSON (an access request):"
+    " member, profile, activity, orders, redemptions and tier changes."
+)
+async def member_data_export(info: Info, id: strawberry.ID) -> JSON | None:
+    principal = admin_in_query(info)
+    member_id = decoded_in_query(id, "Member")
+    with as_query_errors():
+        exported = await erasure.export_member_data(member_id, principal.program_scope)
+    return JSON(exported)

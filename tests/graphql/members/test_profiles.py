@@ -1,0 +1,349 @@
+"""Member profiles, lookups, the member list, attributes, and a member's rights over their data
+(export and erasure), on both databases."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from app.auth.api_keys import KeyKind
+from app.services.ledger.verify import verify_ledger
+from tests.graphql.conftest import Api
+from tests.graphql.factories import create_program, enroll, grant_points, program_key
+from tests.graphql.helpers import codes, rows
+
+PROFILE = (
+    "profile { email name birthday phone locale marketingConsent tags attributes cardNumber"
+    " erasedAt }"
+)
+ENROLL = f"""
+mutation($input: EnrollMemberInput!) {{
+  enrollMember(input: $input) {{
+    member {{ id customerId {PROFILE} }}
+    userErrors {{ field code message }}
+  }}
+}}"""
+UPDATE = f"""
+mutation($input: UpdateMemberProfileInput!) {{
+  updateMemberProfile(input: $input) {{
+    member {{ id {PROFILE} }}
+    userErrors {{ field code message }}
+  }}
+}}"""
+SET_ATTRIBUTES = """
+mutation($input: SetMemberAttributesInput!) {
+  setMemberAttributes(input: $input) {
+    attributes { name type description }
+    userErrors { field code message }
+  }
+}"""
+ERASE = f"""
+mutation($id: ID!) {{
+  eraseMember(input: {{ memberId: $id }}) {{
+    member {{ id customerId optedOut points {{ available }} {PROFILE} }}
+    userErrors {{ field code message }}
+  }}
+}}"""
+LOOKUP = """
+query($customerId: String, $email: String, $phone: String, $cardNumber: String) {
+  memberLookup(programSlug: "shop", customerId: $customerId, email: $email, phone: $phone,
+               cardNumber: $cardNumber) { id customerId }
+}"""
+MEMBERS = """
+query($filter: MemberListFilter, $orderBy: MemberListOrder, $first: Int, $after: String) {
+  members(programSlug: "shop", filter: $filter, orderBy: $orderBy, first: $first, after: $after) {
+    edges { node { id customerId } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+async def attributes(api: Api, *definitions: dict[str, str]) -> None:
+    data = await api.data(
+        SET_ATTRIBUTES, {"input": {"programSlug": "shop", "attributes": list(definitions)}}
+    )
+    assert data["setMemberAttributes"]["userErrors"] == []
+
+
+async def test_a_profile_is_kept_checked_and_changed_field_by_field(api: Api) -> None:
+    await create_program(api)
+    await attributes(
+        api,
+        {"name": "favouriteStore", "type": "STRING"},
+        {"name": "shoeSize", "type": "NUMBER", "description": "EU size"},
+    )
+    enrolled = await api.data(
+        ENROLL,
+        {
+            "input": {
+                "programSlug": "shop",
+                "customerId": "c-1",
+                "email": "Ada@Example.com",
+                "name": "Ada Lovelace",
+                "phone": "+46 70-123 45 67",
+                "locale": "sv-SE",
+                "marketingConsent": True,
+                "tags": ["VIP", "newsletter", "vip"],
+                "attributes": {"favouriteStore": "Gamla stan", "shoeSize": 38},
+                "cardNumber": "LC-0001",
+            }
+        },
+    )
+    payload = enrolled["enrollMember"]
+    assert payload["userErrors"] == []
+    profile = payload["member"]["profile"]
+    assert profile["phone"] == "+46701234567"
+    assert profile["tags"] == ["vip", "newsletter"]
+    assert profile["attributes"] == {"favouriteStore": "Gamla stan", "shoeSize": 38}
+    assert (profile["marketingConsent"], profile["cardNumber"]) == (True, "LC-0001")
+    member_id = payload["member"]["id"]
+
+    # Only the fields sent change; null clears one; attributes change by name.
+    changed = await api.data(
+        UPDATE,
+        {
+            "input": {
+                "memberId": member_id,
+                "name": None,
+                "attributes": {"shoeSize": 39, "favouriteStore": None},
+            }
+        },
+    )
+    assert changed["updateMemberProfile"]["userErrors"] == []
+    after = changed["updateMemberProfile"]["member"]["profile"]
+    assert after["name"] is None
+    assert after["email"] == "Ada@Example.com"
+    assert after["attributes"] == {"shoeSize": 39}
+    events = await api.data(
+        '{ events(programSlug: "shop", type: "member.updated") { edges { node { payload } } } }'
+    )
+    [event] = [edge["node"]["payload"] for edge in events["events"]["edges"]]
+    assert event["changed"] == ["attributes", "name"]
+    assert "Ada" not in json.dumps(event)
+
+    refused = await api.data(
+        UPDATE,
+        {
+            "input": {
+                "memberId": member_id,
+                "phone": "0701234567",
+                "locale": "not a locale",
+                "cardNumber": "x",
+                "email": "nobody",
+                "attributes": {"shoeSize": "big", "unknown": 1},
+                "birthday": (datetime.now(UTC) + timedelta(days=2)).date().isoformat(),
+            }
+        },
+    )
+    errors = refused["updateMemberProfile"]["userErrors"]
+    assert {(tuple(e["field"]), e["code"]) for e in errors} == {
+        (("input", "phone"), "INVALID_VALUE"),
+        (("input", "locale"), "INVALID_VALUE"),
+        (("input", "cardNumber"), "INVALID_VALUE"),
+        (("input", "email"), "INVALID_VALUE"),
+        (("input", "attributes", "shoeSize"), "INVALID_VALUE"),
+        (("input", "attributes", "unknown"), "UNKNOWN_ATTRIBUTE"),
+        (("input", "birthday"), "INVALID_VALUE"),
+    }
+    unchanged = await api.data(
+        f"query($id: ID!) {{ member(id: $id) {{ {PROFILE} }} }}", {"id": member_id}
+    )
+    assert unchanged["member"]["profile"] == after
+
+
+async def test_a_card_number_belongs_to_one_member_of_a_program(api: Api) -> None:
+    await create_program(api)
+    await create_program(api, "other")
+    await enroll(api, customer_id="a", cardNumber="CARD-1")
+    await enroll(api, "other", customer_id="a", cardNumber="CARD-1")
+    second = await enroll(api, customer_id="b")
+
+    taken = await api.data(
+        ENROLL, {"input": {"programSlug": "shop", "customerId": "c", "cardNumber": "CARD-1"}}
+    )
+    moved = await api.data(UPDATE, {"input": {"memberId": second["id"], "cardNumber": "CARD-1"}})
+
+    assert codes(taken["enrollMember"]["userErrors"]) == ["CARD_NUMBER_TAKEN"]
+    assert codes(moved["updateMemberProfile"]["userErrors"]) == ["CARD_NUMBER_TAKEN"]
+    assert len(await rows("SELECT id FROM members WHERE customer_id = 'c'")) == 0
+
+
+async def test_a_member_is_found_by_what_each_channel_knows(api: Api) -> None:
+    await create_program(api)
+    ada = await enroll(
+        api, customer_id="ada", email="Ada@Example.com", phone="+46701234567", cardNumber="LC-1"
+    )
+    sibling = await enroll(api, customer_id="ada-2", email="ada@example.com")
+    await enroll(api, customer_id="bob", email="bob@example.com")
+
+    async def found(**by: str) -> list[str]:
+        data = await api.data(LOOKUP, by)
+        return [member["customerId"] for member in data["memberLookup"]]
+
+    assert await found(customerId="ada") == ["ada"]
+    assert await found(email="ADA@example.COM") == ["ada", "ada-2"]
+    assert await found(phone="+46 70 123 45 67") == ["ada"]
+    assert await found(cardNumber="LC-1") == ["ada"]
+    assert await found(cardNumber="LC-2") == []
+    assert await found(email="\x00") == []
+    both = await api.gql(LOOKUP, {"email": "a@b.c", "phone": "+4670"})
+    assert [e["extensions"]["code"] for e in both["errors"]] == ["INVALID_VALUE"]
+    publishable = await program_key("shop", KeyKind.PUBLISHABLE)
+    refused = await api.gql(LOOKUP, {"customerId": "ada"}, key=publishable)
+    assert [e["extensions"]["code"] for e in refused["errors"]] == ["FORBIDDEN"]
+    ids = await api.data(
+        LOOKUP.replace("customerId }", "customerId id }"), {"email": "ada@example.com"}
+    )
+    assert [member["id"] for member in ids["memberLookup"]] == [ada["id"], sibling["id"]]
+
+
+async def test_the_member_list_matches_a_brute_force_filter_page_by_page(api: Api) -> None:
+    await create_program(api)
+    generator = random.Random(7)
+    first_names = ["Ada", "Åsa", "Bo", "Carl", "Dana", "Eve"]
+    people: list[dict[str, Any]] = []
+    for number in range(40):
+        name = f"{generator.choice(first_names)} {generator.choice(['Berg', 'Lind', 'Öst'])}"
+        tags = generator.sample(["vip", "b2b", "new"], generator.randint(0, 2))
+        member = await enroll(
+            api,
+            customer_id=f"c-{number}",
+            name=name,
+            email=f"{name.split()[0].lower()}{number}@example.com",
+            tags=tags,
+        )
+        points = generator.choice([0, 0, 50, 200, 1000])
+        if points:
+            await grant_points(api, member["id"], points)
+        people.append(
+            {
+                "id": member["id"],
+                "customerId": f"c-{number}",
+                "name": name,
+                "email": f"{name.split()[0].lower()}{number}@example.com",
+                "points": points,
+                "tags": tags,
+            }
+        )
+
+    def expected(flt: dict[str, Any], newest_first: bool) -> list[str]:
+        chosen = []
+        for person in people:
+            search = flt.get("search")
+            if search is not None:
+                lowered = search.lower()
+                words = person["name"].lower().split()
+                if not (
+                    person["customerId"] == search
+                    or person["email"].startswith(lowered)
+                    or any(word.startswith(lowered) for word in words)
+                ):
+                    continue
+            if "tag" in flt and flt["tag"] not in person["tags"]:
+                continue
+            if "pointsAtLeast" in flt and person["points"] < flt["pointsAtLeast"]:
+                continue
+            if "pointsAtMost" in flt and person["points"] > flt["pointsAtMost"]:
+                continue
+            chosen.append(person["customerId"])
+        return chosen[::-1] if newest_first else chosen
+
+    filters: list[dict[str, Any]] = [
+        {},
+        {"search": "åsa"},
+        {"search": "ÖST"},
+        {"search": "c-7"},
+        {"search": "carl1"},
+        {"tag": "vip"},
+        {"pointsAtLeast": 200},
+        {"pointsAtLeast": 1, "pointsAtMost": 200, "tag": "b2b"},
+        {"search": "%"},
+        {"search": "_"},
+    ]
+    for flt in filters:
+        for order in ("NEWEST_FIRST", "OLDEST_FIRST"):
+            got: list[str] = []
+            after = None
+            while True:
+                data = await api.data(
+                    MEMBERS, {"filter": flt, "orderBy": order, "first": 7, "after": after}
+                )
+                page = data["members"]
+                got += [edge["node"]["customerId"] for edge in page["edges"]]
+                if not page["pageInfo"]["hasNextPage"]:
+                    break
+                after = page["pageInfo"]["endCursor"]
+            assert got == expected(flt, order == "NEWEST_FIRST"), (flt, order)
+    naive = await api.gql(MEMBERS, {"filter": {"enrolledAfter": "2026-01-01T00:00:00"}})
+    assert [e["extensions"]["code"] for e in naive["errors"]] == ["INVALID_VALUE"]
+
+
+async def test_erasure_removes_the_person_and_keeps_the_numbers(api: Api) -> None:
+    await create_program(api)
+    member = await enroll(
+        api,
+        customer_id="erase-me",
+        email="gone@example.com",
+        name="Gone Person",
+        phone="+46701234567",
+        cardNumber="LC-9",
+        birthday="1990-03-14",
+    )
+    await grant_points(api, member["id"], 120)
+
+    exported = await api.data("query($id: ID!) { memberDataExport(id: $id) }", {"id": member["id"]})
+    erased = await api.data(ERASE, {"id": member["id"]})
+    again = await api.data(ERASE, {"id": member["id"]})
+
+    document = exported["memberDataExport"]
+    assert document["profile"]["email"] == "gone@example.com"
+    assert document["member"]["points"]["available"] == 120
+    assert [entry["points"] for entry in document["activity"]] == [120]
+    after = erased["eraseMember"]["member"]
+    assert after["customerId"].startswith("erased:")
+    assert after["optedOut"] is True
+    assert after["points"] == {"available": 120}
+    profile = after["profile"]
+    assert profile["erasedAt"] is not None
+    assert [profile[f] for f in ("email", "name", "phone", "cardNumber", "birthday")] == [None] * 5
+    assert again["eraseMember"]["member"]["profile"]["erasedAt"] == profile["erasedAt"]
+    assert (await api.data(LOOKUP, {"cardNumber": "LC-9"}))["memberLookup"] == []
+    assert (await api.data(LOOKUP, {"customerId": "erase-me"}))["memberLookup"] == []
+    stored = json.dumps(await rows("SELECT payload FROM outbox_events"), default=str)
+    assert "erase-me" not in stored and "gone@example.com" not in stored
+    audit = json.dumps(await rows("SELECT input, before, after FROM audit_log"), default=str)
+    assert "gone@example.com" not in audit and "Gone Person" not in audit
+    assert await verify_ledger() == []
+    refused = await api.data(UPDATE, {"input": {"memberId": member["id"], "name": "Back"}})
+    assert codes(refused["updateMemberProfile"]["userErrors"]) == ["MEMBER_ERASED"]
+    secret = await program_key("shop")
+    export_by_secret = await api.gql(
+        "query($id: ID!) { memberDataExport(id: $id) }", {"id": member["id"]}, key=secret
+    )
+    assert [e["extensions"]["code"] for e in export_by_secret["errors"]] == ["FORBIDDEN"]
+
+
+async def test_attribute_definitions_are_checked(api: Api) -> None:
+    await create_program(api)
+    data = await api.data(
+        SET_ATTRIBUTES,
+        {
+            "input": {
+                "programSlug": "shop",
+                "attributes": [
+                    {"name": "1st", "type": "STRING"},
+                    {"name": "size", "type": "NUMBER"},
+                    {"name": "size", "type": "BOOLEAN"},
+                ],
+            }
+        },
+    )
+    errors = data["setMemberAttributes"]["userErrors"]
+    assert {tuple(e["field"]) for e in errors} == {
+        ("input", "attributes", "0", "name"),
+        ("input", "attributes", "2", "name"),
+    }
+    listed = await api.data('{ memberAttributes(programSlug: "shop") { name } }')
+    assert listed["memberAttributes"] == []
