@@ -56,7 +56,7 @@ from app.rows import RowMapper
 from app.services.core.events import append_event
 from app.services.core.idempotency import IdempotentRequest, run_once
 from app.services.ledger.service import lock_owner
-from app.services.programs.service import ProgramScope, require_program
+from app.services.programs.service import ProgramScope, read_in_scope, require_program
 from app.services.rewards.gifts import GiveReward, give_reward, require_giftable_reward
 from app.services.tiers.service import on_member_activity as on_tier_activity
 
@@ -273,14 +273,7 @@ async def memberships_of(member_id: int) -> list[MembershipRecord]:
 
 
 async def get_membership(membership_id: int, scope: ProgramScope = None) -> MembershipRecord | None:
-    row = await fetch_one(
-        connection(),
-        f"SELECT {membership_row.columns} FROM memberships WHERE id = ?",
-        (membership_id,),
-    )
-    if row is None or (scope is not None and int(row["program_id"]) != scope):
-        return None
-    return membership_row(row)
+    return await read_in_scope(connection(), membership_row, "memberships", membership_id, scope)
 
 
 # --- subscription events ----------------------------------------------------------------------

@@ -51,7 +51,12 @@ from app.services.orders.cart import (
 )
 from app.services.orders.earning import earning_json
 from app.services.orders.earning_rules import active_purchase_rules
-from app.services.programs.service import ProgramRecord, ProgramScope, in_scope, require_program
+from app.services.programs.service import (
+    ProgramRecord,
+    ProgramScope,
+    read_in_scope,
+    require_program,
+)
 from app.services.punch_cards.service import on_order_recorded as punch_cards_on_order_recorded
 from app.services.referrals.order_rewards import on_order_recorded
 from app.services.tiers.service import member_attributes as tier_attributes
@@ -115,12 +120,7 @@ order_row = RowMapper(OrderRecord)
 
 
 async def get_order(order_pk: int, scope: ProgramScope) -> OrderRecord | None:
-    row = await fetch_one(
-        connection(), f"SELECT {order_row.columns} FROM orders WHERE id = ?", (order_pk,)
-    )
-    if row is None or not in_scope(int(row["program_id"]), scope):
-        return None
-    return order_row(row)
+    return await read_in_scope(connection(), order_row, "orders", order_pk, scope)
 
 
 def _validate(

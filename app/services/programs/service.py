@@ -50,6 +50,7 @@ from app.domain.validation import (
     is_lookup_text,
 )
 from app.models import Program
+from app.rows import RecordT, RowMapper
 from app.services.core.events import append_event
 from app.services.core.models import read_row, row_of, update_row
 from app.services.ledger.service import expiry_settings_of
@@ -184,6 +185,21 @@ def _json_list(value: Any) -> list[str]:
 
 def in_scope(program_id: int, scope: ProgramScope) -> bool:
     return scope is None or scope == program_id
+
+
+async def read_in_scope(
+    conn: BaseDBAsyncClient,
+    mapper: RowMapper[RecordT],
+    table: str,
+    row_id: int,
+    scope: ProgramScope,
+) -> RecordT | None:
+    """Row `row_id` of `table`, a table with a `program_id`; None when it is missing or belongs
+    to a program outside `scope`."""
+    row = await fetch_one(conn, f"SELECT {mapper.columns} FROM {table} WHERE id = ?", (row_id,))
+    if row is None or not in_scope(int(row["program_id"]), scope):
+        return None
+    return mapper(row)
 
 
 async def get_program(program_id: int, scope: ProgramScope) -> ProgramRecord | None:

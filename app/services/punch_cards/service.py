@@ -59,7 +59,7 @@ from app.domain.validation import (
 from app.rows import RowMapper
 from app.services.core.events import append_event
 from app.services.core.idempotency import input_payload, once_if_keyed
-from app.services.programs.service import ProgramScope, in_scope, require_program
+from app.services.programs.service import ProgramScope, read_in_scope, require_program
 from app.services.rewards.gifts import (
     GivenReward,
     GiveReward,
@@ -161,12 +161,7 @@ JOINED_CARD_COLUMNS = ", ".join(f"c.{column}" for column in card_row.columns.spl
 
 
 async def get_punch_card(card_id: int, scope: ProgramScope) -> PunchCardRecord | None:
-    row = await fetch_one(
-        connection(), f"SELECT {card_row.columns} FROM punch_cards WHERE id = ?", (card_id,)
-    )
-    if row is None or not in_scope(int(row["program_id"]), scope):
-        return None
-    return card_row(row)
+    return await read_in_scope(connection(), card_row, "punch_cards", card_id, scope)
 
 
 async def list_punch_cards(program_id: int, *, include_retired: bool) -> list[PunchCardRecord]:

@@ -42,7 +42,7 @@ from app.rows import Keyset, RowMapper
 from app.services.core.idempotency import IdempotentRequest, run_once
 from app.services.ledger.service import StoreCreditMovement, lock_member, post_store_credit
 from app.services.members.service import require_member
-from app.services.programs.service import ProgramScope, in_scope
+from app.services.programs.service import ProgramScope, read_in_scope
 
 _NEWEST_FIRST = Keyset(newest_first=True, within="member_id")
 _ISSUE = "issueStoreCredit"
@@ -115,14 +115,9 @@ movement_row = RowMapper(StoreCreditRecord)
 async def get_movement(
     movement_id: int, scope: ProgramScope, conn: BaseDBAsyncClient | None = None
 ) -> StoreCreditRecord | None:
-    row = await fetch_one(
-        conn or connection(),
-        f"SELECT {movement_row.columns} FROM store_credit_movements WHERE id = ?",
-        (movement_id,),
+    return await read_in_scope(
+        conn or connection(), movement_row, "store_credit_movements", movement_id, scope
     )
-    if row is None or not in_scope(int(row["program_id"]), scope):
-        return None
-    return movement_row(row)
 
 
 async def balance_of(member_id: int) -> StoreCreditBalance:
