@@ -31,14 +31,14 @@ from app.services.core.events import append_event
 from app.services.core.idempotency import (
     IdempotentRequest,
     checked_key,
+    create_once_if_keyed,
     input_payload,
-    once_if_keyed,
     run_once,
 )
-from app.services.core.models import create_rule, read_row, update_row
+from app.services.core.models import create_rule, update_row
 from app.services.ledger.service import Movement, expiry_settings, lock_member, post_movement
 from app.services.members.service import MemberRecord, require_member
-from app.services.programs.service import ProgramScope, require_program
+from app.services.programs.service import ProgramScope, read_in_scope, require_program
 from app.services.tiers.service import member_multiplier, multiplied_points
 
 MAX_ACTION_POINTS = 1_000_000
@@ -155,25 +155,16 @@ async def create_action_rule(
             await _announce(conn, record, "action_rule.created", now)
             return record
 
-        async def replay(stored: dict[str, Any]) -> ActionRuleRecord:
-            row = await fetch_one(
-                conn,
-                f"SELECT {', '.join(_record.column_names)} FROM action_rules WHERE id = ?",
-                (int(stored["ruleId"]),),
-            )
-            assert row is not None
-            return _record(row)
-
-        return await once_if_keyed(
+        return await create_once_if_keyed(
             conn,
             program_id=program.id,
             key=idempotency_key,
             operation="createActionRule",
             payload={"programSlug": program_slug, **input_payload(data)},
             now=now,
-            perform=perform,
-            remember=lambda made: {"ruleId": made.id},
-            replay=replay,
+            create=perform,
+            remember_id_as="ruleId",
+            read=lambda rule_id: read_in_scope(conn, _record, "action_rules", rule_id, None),
         )
 
 
@@ -236,10 +227,7 @@ async def list_action_rules(program_id: int) -> list[ActionRuleRecord]:
 
 
 async def get_action_rule(rule_id: int, scope: ProgramScope) -> ActionRuleRecord | None:
-    row = await read_row(ActionRule, connection(), _record.column_names, id=rule_id)
-    if row is None or (scope is not None and int(row["program_id"]) != scope):
-        return None
-    return _record(row)
+    return await read_in_scope(connection(), _record, "action_rules", rule_id, scope)
 
 
 async def active_rule(

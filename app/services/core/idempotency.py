@@ -14,7 +14,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -23,6 +23,14 @@ from app.domain.errors import DomainError, ErrorCode
 from app.domain.validation import IDEMPOTENCY_KEY_MAX, Checker
 
 ResultT = TypeVar("ResultT")
+
+
+class _Made(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+MadeT = TypeVar("MadeT", bound=_Made)
 
 
 def scope_of(program_id: int, member_id: int, *, by_member: bool) -> str:
@@ -182,6 +190,39 @@ async def once_if_keyed(
         conn, request, now=now, perform=perform, remember=remember, replay=replay
     )
     return outcome.value
+
+
+async def create_once_if_keyed(
+    conn: BaseDBAsyncClient,
+    *,
+    program_id: int,
+    key: str | None,
+    operation: str,
+    payload: dict[str, Any],
+    now: datetime,
+    create: Callable[[], Awaitable[MadeT]],
+    remember_id_as: str,
+    read: Callable[[int], Awaitable[MadeT | None]],
+) -> MadeT:
+    """`once_if_keyed` for a write that makes one row: the key remembers the row's id (as
+    `remember_id_as`), and a retry gives that row as `read` finds it now."""
+
+    async def replay(stored: dict[str, Any]) -> MadeT:
+        made = await read(int(stored[remember_id_as]))
+        assert made is not None
+        return made
+
+    return await once_if_keyed(
+        conn,
+        program_id=program_id,
+        key=key,
+        operation=operation,
+        payload=payload,
+        now=now,
+        perform=create,
+        remember=lambda made: {remember_id_as: made.id},
+        replay=replay,
+    )
 
 
 def checked_key(key: str | None) -> str | None:

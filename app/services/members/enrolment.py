@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
@@ -28,8 +27,8 @@ from app.domain.validation import (
 )
 from app.services.actions.service import award_on_enrolment
 from app.services.core.events import append_event
-from app.services.core.idempotency import input_payload, once_if_keyed
-from app.services.members.service import MEMBER_COLUMNS, MemberRecord, member_row
+from app.services.core.idempotency import create_once_if_keyed, input_payload
+from app.services.members.service import MEMBER_COLUMNS, MemberRecord, get_member, member_row
 from app.services.programs.service import ProgramScope, require_program
 from app.services.referrals.creation import on_member_enrolled
 from app.services.referrals.fraud import check_signals
@@ -120,32 +119,21 @@ async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberR
                 ):
                     awarded = True
                 if awarded:
-                    refreshed = await fetch_one(
-                        conn, f"SELECT {MEMBER_COLUMNS} FROM members WHERE id = ?", (member.id,)
-                    )
+                    refreshed = await get_member(member.id, None, conn)
                     assert refreshed is not None
-                    member = member_row(refreshed)
+                    member = refreshed
                 return member
 
-            async def replay(stored: dict[str, Any]) -> MemberRecord:
-                row = await fetch_one(
-                    conn,
-                    f"SELECT {MEMBER_COLUMNS} FROM members WHERE id = ?",
-                    (int(stored["memberId"]),),
-                )
-                assert row is not None
-                return member_row(row)
-
-            member = await once_if_keyed(
+            member = await create_once_if_keyed(
                 conn,
                 program_id=program.id,
                 key=key,
                 operation="enrollMember",
                 payload=input_payload(data),
                 now=now,
-                perform=perform,
-                remember=lambda enrolled: {"memberId": enrolled.id},
-                replay=replay,
+                create=perform,
+                remember_id_as="memberId",
+                read=lambda member_id: get_member(member_id, None, conn),
             )
     except IntegrityError as exc:
         raise DomainError(

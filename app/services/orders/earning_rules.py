@@ -18,7 +18,6 @@ from app.db import (
     as_optional_datetime,
     connection,
     fetch_all,
-    fetch_one,
     from_json,
     in_transaction,
     utc_now,
@@ -30,9 +29,9 @@ from app.domain.money import MAX_AMOUNT_MINOR
 from app.domain.validation import EXTERNAL_ID_MAX, NAME_MAX, Checker
 from app.models import EarningRule
 from app.services.core.events import append_event
-from app.services.core.idempotency import checked_key, input_payload, once_if_keyed
+from app.services.core.idempotency import checked_key, create_once_if_keyed, input_payload
 from app.services.core.models import create_rule, read_row, update_row
-from app.services.programs.service import require_program
+from app.services.programs.service import ProgramScope, in_scope, require_program
 
 MAX_BONUS_POINTS = 1_000_000
 MAX_PRIORITY = 1000
@@ -147,9 +146,15 @@ async def list_earning_rules(program_id: int) -> list[EarningRuleRecord]:
     return [_record(row) for row in rows]
 
 
-async def get_earning_rule(rule_id: int, program_scope: int | None) -> EarningRuleRecord | None:
-    row = await read_row(EarningRule, connection(), _FIELDS, id=rule_id)
-    if row is None or (program_scope is not None and int(row["program_id"]) != program_scope):
+async def get_earning_rule(rule_id: int, program_scope: ProgramScope) -> EarningRuleRecord | None:
+    return await _read_rule(connection(), rule_id, program_scope)
+
+
+async def _read_rule(
+    conn: BaseDBAsyncClient, rule_id: int, scope: ProgramScope = None
+) -> EarningRuleRecord | None:
+    row = await read_row(EarningRule, conn, _FIELDS, id=rule_id)
+    if row is None or not in_scope(int(row["program_id"]), scope):
         return None
     return _record(row)
 
@@ -282,25 +287,16 @@ async def create_earning_rule(
             await _rule_event(conn, record, "earning_rule.created", now)
             return record
 
-        async def replay(stored: dict[str, Any]) -> EarningRuleRecord:
-            row = await fetch_one(
-                conn,
-                f"SELECT {', '.join(_FIELDS)} FROM earning_rules WHERE id = ?",
-                (int(stored["ruleId"]),),
-            )
-            assert row is not None
-            return _record(row)
-
-        return await once_if_keyed(
+        return await create_once_if_keyed(
             conn,
             program_id=program.id,
             key=idempotency_key,
             operation="createEarningRule",
             payload={"programSlug": program_slug, **input_payload(data)},
             now=now,
-            perform=perform,
-            remember=lambda made: {"ruleId": made.id},
-            replay=replay,
+            create=perform,
+            remember_id_as="ruleId",
+            read=lambda rule_id: _read_rule(conn, rule_id),
         )
 
 

@@ -58,7 +58,7 @@ from app.domain.validation import (
 )
 from app.rows import RowMapper
 from app.services.core.events import append_event
-from app.services.core.idempotency import input_payload, once_if_keyed
+from app.services.core.idempotency import create_once_if_keyed, input_payload
 from app.services.programs.service import ProgramScope, read_in_scope, require_program
 from app.services.rewards.gifts import (
     GivenReward,
@@ -296,25 +296,16 @@ async def create_punch_card(data: CreatePunchCardInput) -> PunchCardRecord:
             await _card_event(conn, card, "punch_card.created", now)
             return card
 
-        async def replay(stored: dict[str, Any]) -> PunchCardRecord:
-            row = await fetch_one(
-                conn,
-                f"SELECT {card_row.columns} FROM punch_cards WHERE id = ?",
-                (int(stored["punchCardId"]),),
-            )
-            assert row is not None
-            return card_row(row)
-
-        return await once_if_keyed(
+        return await create_once_if_keyed(
             conn,
             program_id=program.id,
             key=key,
             operation="createPunchCard",
             payload=input_payload(data),
             now=now,
-            perform=perform,
-            remember=lambda made: {"punchCardId": made.id},
-            replay=replay,
+            create=perform,
+            remember_id_as="punchCardId",
+            read=lambda card_id: read_in_scope(conn, card_row, "punch_cards", card_id, None),
         )
 
 

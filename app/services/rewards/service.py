@@ -35,8 +35,8 @@ from app.domain.validation import IDEMPOTENCY_KEY_MAX, NAME_MAX, TEXT_MAX, Check
 from app.services.core.events import append_event
 from app.services.core.idempotency import (
     IdempotentRequest,
+    create_once_if_keyed,
     input_payload,
-    once_if_keyed,
     run_once,
     scope_of,
 )
@@ -317,21 +317,16 @@ async def create_reward(data: CreateRewardInput) -> RewardRecord:
             )
             return reward
 
-        async def replay(stored: dict[str, Any]) -> RewardRecord:
-            reward = await repository.read_reward(conn, int(stored["rewardId"]), program.id)
-            assert reward is not None
-            return reward
-
-        return await once_if_keyed(
+        return await create_once_if_keyed(
             conn,
             program_id=program.id,
             key=key,
             operation="createReward",
             payload=input_payload(data),
             now=now,
-            perform=perform,
-            remember=lambda reward: {"rewardId": reward.id},
-            replay=replay,
+            create=perform,
+            remember_id_as="rewardId",
+            read=lambda reward_id: repository.read_reward(conn, reward_id, program.id),
         )
 
 
