@@ -31,14 +31,13 @@ from app.services.core.events import append_event
 from app.services.core.idempotency import (
     IdempotentRequest,
     checked_key,
-    create_once_if_keyed,
     input_payload,
     run_once,
 )
-from app.services.core.models import create_rule, update_row
+from app.services.core.models import ProgramRules
 from app.services.ledger.service import Movement, expiry_settings, lock_member, post_movement
 from app.services.members.service import MemberRecord, require_member
-from app.services.programs.service import ProgramScope, read_in_scope, require_program
+from app.services.programs.service import ProgramScope, require_program
 from app.services.tiers.service import member_multiplier, multiplied_points
 
 MAX_ACTION_POINTS = 1_000_000
@@ -98,6 +97,7 @@ class ActionAward:
 
 
 _record = RowMapper(ActionRuleRecord)
+_rules = ProgramRules(ActionRule, _record.column_names, _record, "action rule")
 
 
 def _qualifier(check: Checker, action: ActionKind, qualifier: str | None) -> str:
@@ -139,33 +139,14 @@ async def create_action_rule(
     name, qualifier = _validated(data)
     idempotency_key = checked_key(idempotency_key)
     program = await require_program(program_slug, None)
-    now = utc_now()
-    async with in_transaction() as conn:
-
-        async def perform() -> ActionRuleRecord:
-            row = await create_rule(
-                ActionRule,
-                conn,
-                _record.column_names,
-                program_id=program.id,
-                now=now,
-                **_definition(data, name, qualifier),
-            )
-            record = _record(row)
-            await _announce(conn, record, "action_rule.created", now)
-            return record
-
-        return await create_once_if_keyed(
-            conn,
-            program_id=program.id,
-            key=idempotency_key,
-            operation="createActionRule",
-            payload={"programSlug": program_slug, **input_payload(data)},
-            now=now,
-            create=perform,
-            remember_id_as="ruleId",
-            read=lambda rule_id: read_in_scope(conn, _record, "action_rules", rule_id, None),
-        )
+    return await _rules.create(
+        program_id=program.id,
+        key=idempotency_key,
+        operation="createActionRule",
+        payload={"programSlug": program_slug, **input_payload(data)},
+        definition=_definition(data, name, qualifier),
+        announce=lambda conn, record, now: _announce(conn, record, "action_rule.created", now),
+    )
 
 
 async def _announce(
@@ -200,7 +181,7 @@ async def update_action_rule(rule_id: int, data: ActionRuleInput) -> ActionRuleR
     name, qualifier = _validated(data)
     now = utc_now()
     async with in_transaction() as conn:
-        record = await _updated_rule(
+        record = await _rules.update(
             conn, rule_id, **_definition(data, name, qualifier), updated_at=now
         )
         await _announce(conn, record, "action_rule.updated", now)
@@ -209,14 +190,7 @@ async def update_action_rule(rule_id: int, data: ActionRuleInput) -> ActionRuleR
 
 async def set_action_rule_paused(rule_id: int, paused: bool) -> ActionRuleRecord:
     async with in_transaction() as conn:
-        return await _updated_rule(conn, rule_id, paused=paused, updated_at=utc_now())
-
-
-async def _updated_rule(conn: BaseDBAsyncClient, rule_id: int, **changes: Any) -> ActionRuleRecord:
-    row = await update_row(ActionRule, conn, _record.column_names, rule_id, **changes)
-    if row is None:
-        raise DomainError(ErrorCode.RULE_NOT_FOUND, "no such action rule", ["input", "id"])
-    return _record(row)
+        return await _rules.update(conn, rule_id, paused=paused, updated_at=utc_now())
 
 
 async def list_action_rules(program_id: int) -> list[ActionRuleRecord]:
@@ -227,7 +201,7 @@ async def list_action_rules(program_id: int) -> list[ActionRuleRecord]:
 
 
 async def get_action_rule(rule_id: int, scope: ProgramScope) -> ActionRuleRecord | None:
-    return await read_in_scope(connection(), _record, "action_rules", rule_id, scope)
+    return await _rules.read(connection(), rule_id, scope)
 
 
 async def active_rule(

@@ -8,12 +8,17 @@ in the capability's own module (docs/decisions/0002-data-access.md says when and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
+
+from app.db import in_transaction, utc_now
+from app.domain.errors import DomainError, ErrorCode
+from app.services.core.idempotency import MadeT, create_once_if_keyed
 
 
 async def read_row(
@@ -29,27 +34,6 @@ def row_of(instance: Model, columns: Sequence[str]) -> dict[str, Any]:
     return {column: getattr(instance, column) for column in columns}
 
 
-async def create_rule(
-    model: type[Model],
-    conn: BaseDBAsyncClient,
-    columns: Sequence[str],
-    *,
-    program_id: int,
-    now: datetime,
-    **definition: Any,
-) -> dict[str, Any]:
-    """A new rule of a program (an earning or an action rule), in force from `now`, as its row."""
-    created = await model.create(
-        using_db=conn,
-        **definition,
-        program_id=program_id,
-        paused=False,
-        created_at=now,
-        updated_at=now,
-    )
-    return row_of(created, columns)
-
-
 async def update_row(
     model: type[Model],
     conn: BaseDBAsyncClient,
@@ -61,3 +45,70 @@ async def update_row(
     if not await model.filter(id=row_id).using_db(conn).update(**changes):
         return None
     return await read_row(model, conn, columns, id=row_id)
+
+
+@dataclass(frozen=True)
+class ProgramRules(Generic[MadeT]):
+    """One kind of a program's rules (earning rules, action rules): its model, the columns its
+    record is made from, and the admin writes every kind makes the same way."""
+
+    model: type[Model]
+    columns: Sequence[str]
+    record_of: Callable[[dict[str, Any]], MadeT]
+    # How an error names one rule: "no such earning rule".
+    noun: str
+
+    async def create(
+        self,
+        *,
+        program_id: int,
+        key: str | None,
+        operation: str,
+        payload: dict[str, Any],
+        definition: dict[str, Any],
+        announce: Callable[[BaseDBAsyncClient, MadeT, datetime], Awaitable[None]],
+    ) -> MadeT:
+        """A new rule, in force from now; a retry with the same `key` gives the rule the first
+        made."""
+        now = utc_now()
+        async with in_transaction() as conn:
+
+            async def perform() -> MadeT:
+                created = await self.model.create(
+                    using_db=conn,
+                    **definition,
+                    program_id=program_id,
+                    paused=False,
+                    created_at=now,
+                    updated_at=now,
+                )
+                record = self.record_of(row_of(created, self.columns))
+                await announce(conn, record, now)
+                return record
+
+            return await create_once_if_keyed(
+                conn,
+                program_id=program_id,
+                key=key,
+                operation=operation,
+                payload=payload,
+                now=now,
+                create=perform,
+                remember_id_as="ruleId",
+                read=lambda rule_id: self.read(conn, rule_id),
+            )
+
+    async def read(
+        self, conn: BaseDBAsyncClient, rule_id: int, scope: int | None = None
+    ) -> MadeT | None:
+        """The rule, or None when there is none or it belongs to a program other than `scope`."""
+        row = await read_row(self.model, conn, self.columns, id=rule_id)
+        if row is None or (scope is not None and int(row["program_id"]) != scope):
+            return None
+        return self.record_of(row)
+
+    async def update(self, conn: BaseDBAsyncClient, rule_id: int, **changes: Any) -> MadeT:
+        row = await update_row(self.model, conn, self.columns, rule_id, **changes)
+        if row is None:
+            raise DomainError(ErrorCode.RULE_NOT_FOUND, f"no such {self.noun}", ["input", "id"])
+        return self.record_of(row)

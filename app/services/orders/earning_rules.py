@@ -23,15 +23,15 @@ from app.db import (
     utc_now,
 )
 from app.domain.earning import MAX_MULTIPLIER, LineFilter, PurchaseRule, RuleKind
-from app.domain.errors import DomainError, ErrorCode
+from app.domain.errors import ErrorCode
 from app.domain.ids import encode_id
 from app.domain.money import MAX_AMOUNT_MINOR
 from app.domain.validation import EXTERNAL_ID_MAX, NAME_MAX, Checker
 from app.models import EarningRule
 from app.services.core.events import append_event
-from app.services.core.idempotency import checked_key, create_once_if_keyed, input_payload
-from app.services.core.models import create_rule, read_row, update_row
-from app.services.programs.service import ProgramScope, in_scope, require_program
+from app.services.core.idempotency import checked_key, input_payload
+from app.services.core.models import ProgramRules
+from app.services.programs.service import require_program
 
 MAX_BONUS_POINTS = 1_000_000
 MAX_PRIORITY = 1000
@@ -129,6 +129,9 @@ def _record(row: dict[str, Any]) -> EarningRuleRecord:
     )
 
 
+_rules = ProgramRules(EarningRule, _FIELDS, _record, "earning rule")
+
+
 async def active_purchase_rules(program_id: int) -> list[PurchaseRule]:
     """The rules an order of the program is evaluated with (campaign windows are the engine's)."""
     rows = await fetch_all(
@@ -146,17 +149,8 @@ async def list_earning_rules(program_id: int) -> list[EarningRuleRecord]:
     return [_record(row) for row in rows]
 
 
-async def get_earning_rule(rule_id: int, program_scope: ProgramScope) -> EarningRuleRecord | None:
-    return await _read_rule(connection(), rule_id, program_scope)
-
-
-async def _read_rule(
-    conn: BaseDBAsyncClient, rule_id: int, scope: ProgramScope = None
-) -> EarningRuleRecord | None:
-    row = await read_row(EarningRule, conn, _FIELDS, id=rule_id)
-    if row is None or not in_scope(int(row["program_id"]), scope):
-        return None
-    return _record(row)
+async def get_earning_rule(rule_id: int, program_scope: int | None) -> EarningRuleRecord | None:
+    return await _rules.read(connection(), rule_id, program_scope)
 
 
 def _validated(data: RuleInput) -> tuple[str, str | None, list[frozenset[str]]]:
@@ -271,33 +265,14 @@ async def create_earning_rule(
     name, multiplier, filters = _validated(data)
     idempotency_key = checked_key(idempotency_key)
     program = await require_program(program_slug, None)
-    now = utc_now()
-    async with in_transaction() as conn:
-
-        async def perform() -> EarningRuleRecord:
-            row = await create_rule(
-                EarningRule,
-                conn,
-                _FIELDS,
-                program_id=program.id,
-                now=now,
-                **_definition(data, name, multiplier, filters),
-            )
-            record = _record(row)
-            await _rule_event(conn, record, "earning_rule.created", now)
-            return record
-
-        return await create_once_if_keyed(
-            conn,
-            program_id=program.id,
-            key=idempotency_key,
-            operation="createEarningRule",
-            payload={"programSlug": program_slug, **input_payload(data)},
-            now=now,
-            create=perform,
-            remember_id_as="ruleId",
-            read=lambda rule_id: _read_rule(conn, rule_id),
-        )
+    return await _rules.create(
+        program_id=program.id,
+        key=idempotency_key,
+        operation="createEarningRule",
+        payload={"programSlug": program_slug, **input_payload(data)},
+        definition=_definition(data, name, multiplier, filters),
+        announce=lambda conn, record, now: _rule_event(conn, record, "earning_rule.created", now),
+    )
 
 
 async def update_earning_rule(rule_id: int, data: RuleInput) -> EarningRuleRecord:
@@ -305,7 +280,7 @@ async def update_earning_rule(rule_id: int, data: RuleInput) -> EarningRuleRecor
     name, multiplier, filters = _validated(data)
     now = utc_now()
     async with in_transaction() as conn:
-        record = await _updated_rule(
+        record = await _rules.update(
             conn, rule_id, **_definition(data, name, multiplier, filters), updated_at=now
         )
         await _rule_event(conn, record, "earning_rule.updated", now)
@@ -315,18 +290,11 @@ async def update_earning_rule(rule_id: int, data: RuleInput) -> EarningRuleRecor
 async def set_earning_rule_paused(rule_id: int, paused: bool) -> EarningRuleRecord:
     now = utc_now()
     async with in_transaction() as conn:
-        record = await _updated_rule(conn, rule_id, paused=paused, updated_at=now)
+        record = await _rules.update(conn, rule_id, paused=paused, updated_at=now)
         await _rule_event(
             conn, record, "earning_rule.paused" if paused else "earning_rule.resumed", now
         )
     return record
-
-
-async def _updated_rule(conn: BaseDBAsyncClient, rule_id: int, **changes: Any) -> EarningRuleRecord:
-    row = await update_row(EarningRule, conn, _FIELDS, rule_id, **changes)
-    if row is None:
-        raise DomainError(ErrorCode.RULE_NOT_FOUND, "no such earning rule", ["input", "id"])
-    return _record(row)
 
 
 async def _rule_event(
