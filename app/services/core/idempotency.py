@@ -14,7 +14,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypedDict, TypeVar, Unpack
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -192,17 +192,23 @@ async def once_if_keyed(
     return outcome.value
 
 
+class KeyedWrite(TypedDict):
+    """The arguments of `once_if_keyed` that say which write runs once: passed on as they are."""
+
+    program_id: int
+    key: str | None
+    operation: str
+    payload: dict[str, Any]
+    now: datetime
+
+
 async def create_once_if_keyed(
     conn: BaseDBAsyncClient,
     *,
-    program_id: int,
-    key: str | None,
-    operation: str,
-    payload: dict[str, Any],
-    now: datetime,
     create: Callable[[], Awaitable[MadeT]],
     remember_id_as: str,
     read: Callable[[int], Awaitable[MadeT | None]],
+    **write: Unpack[KeyedWrite],
 ) -> MadeT:
     """`once_if_keyed` for a write that makes one row: the key remembers the row's id (as
     `remember_id_as`), and a retry gives that row as `read` finds it now."""
@@ -214,11 +220,7 @@ async def create_once_if_keyed(
 
     return await once_if_keyed(
         conn,
-        program_id=program_id,
-        key=key,
-        operation=operation,
-        payload=payload,
-        now=now,
+        **write,
         perform=create,
         remember=lambda made: {remember_id_as: made.id},
         replay=replay,
