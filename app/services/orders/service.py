@@ -47,6 +47,7 @@ from app.services.orders.cart import (
     check_placed_at,
     check_points_limit,
     earn_in_program_currency,
+    normalised_lines,
     program_rate,
 )
 from app.services.orders.earning import earning_json
@@ -135,17 +136,7 @@ def _validate(
         ["input", "totalMinor"], data.total_minor, 1, MAX_AMOUNT_MINOR, ErrorCode.INVALID_AMOUNT
     )
     lines_total = check_cart(
-        check,
-        currency=data.currency,
-        program_currency=program_currency,
-        lines=data.lines,
-        amounts={
-            "shippingMinor": data.shipping_minor,
-            "taxMinor": data.tax_minor,
-            "discountMinor": data.discount_minor,
-        },
-        exchange_rate=data.exchange_rate,
-        configured_rate=configured_rate,
+        check, data, program_currency=program_currency, configured_rate=configured_rate
     )
     check_placed_at(check, data.placed_at)
     expected = lines_total + data.shipping_minor + data.tax_minor - data.discount_minor
@@ -206,14 +197,7 @@ def _normalised(data: RecordOrderInput) -> RecordOrderInput:
         order_id=data.order_id.strip(),
         currency=data.currency.strip().upper(),
         placed_at=data.placed_at.astimezone(UTC),
-        lines=[
-            replace(
-                line,
-                sku=line.sku.strip(),
-                category=line.category.strip() if line.category and line.category.strip() else None,
-            )
-            for line in data.lines
-        ],
+        lines=normalised_lines(data.lines),
         idempotency_key=data.idempotency_key.strip() if data.idempotency_key else None,
         exchange_rate=(
             None if data.exchange_rate is None else str(parse_exchange_rate(data.exchange_rate))
@@ -320,18 +304,11 @@ async def _order_earning(
     earning = earn_in_program_currency(
         program,
         await active_purchase_rules(program.id),
-        currency=data.currency,
+        data,
         exchange_rate=exchange_rate,
-        lines=data.lines,
-        shipping_minor=data.shipping_minor,
-        tax_minor=data.tax_minor,
-        discount_minor=data.discount_minor,
         placed_at=data.placed_at,
         # Segments have not landed yet: segment-restricted rules wait.
         member=await tier_attributes(program.id, member.id),
-        paid_with_points_minor=data.paid_with_points_minor,
-        paid_with_store_credit_minor=data.paid_with_store_credit_minor,
-        earn_on_points_payments=program.earn_on_points_payments,
     )
     if member.opted_out:
         return without_points(earning), NO_POINTS_OPTED_OUT
