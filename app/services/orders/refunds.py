@@ -48,7 +48,7 @@ from app.domain.validation import EXTERNAL_ID_MAX, IDEMPOTENCY_KEY_MAX, REASON_M
 from app.services.core.events import append_event
 from app.services.core.idempotency import IdempotentRequest, run_once
 from app.services.ledger.service import Movement, post_movement
-from app.services.orders.service import OrderRecord, get_order
+from app.services.orders.service import OrderRecord, get_order, lock_order
 from app.services.programs.service import (
     ProgramRecord,
     ProgramScope,
@@ -331,22 +331,14 @@ async def _refund(
     order_ref: str,
     now: datetime,
 ) -> _Refunded:
-    # A no-op update takes the order's row lock (PostgreSQL), so concurrent refunds of one
-    # order see each other's refunded quantities.
-    locked = await fetch_one(
+    # Locked, so concurrent refunds of one order see each other's refunded quantities.
+    locked = await lock_order(
         conn,
-        "UPDATE orders SET points_refunded = points_refunded"
-        " WHERE program_id = ? AND order_id = ?"
-        " RETURNING id, member_id, earning, refunded_quantities, transaction_id, total_minor,"
+        program,
+        order_ref,
+        "id, member_id, earning, refunded_quantities, transaction_id, total_minor,"
         " refunded_minor, points_earned, points_refunded, points_unrecovered",
-        (program.id, order_ref),
     )
-    if locked is None:
-        raise DomainError(
-            ErrorCode.ORDER_NOT_FOUND,
-            f"no order {order_ref!r} was recorded in {program.slug!r}",
-            ["input", "orderId"],
-        )
     plan = _plan_refund(data, order_ref, locked)
     order_pk = int(locked["id"])
     member_id = int(locked["member_id"])

@@ -124,6 +124,31 @@ async def get_order(order_pk: int, scope: ProgramScope) -> OrderRecord | None:
     return await read_in_scope(connection(), order_row, "orders", order_pk, scope)
 
 
+async def lock_order(
+    conn: BaseDBAsyncClient,
+    program: ProgramRecord,
+    order_ref: str,
+    columns: str = order_row.columns,
+) -> dict[str, Any]:
+    """The order's `columns`, its row locked until the transaction ends, so that concurrent
+    writers of one order (refunds, progress) see each other's changes; ORDER_NOT_FOUND when
+    the program has no such order."""
+    # A no-op update takes the row lock (PostgreSQL).
+    locked = await fetch_one(
+        conn,
+        "UPDATE orders SET points_refunded = points_refunded"
+        f" WHERE program_id = ? AND order_id = ? RETURNING {columns}",
+        (program.id, order_ref),
+    )
+    if locked is None:
+        raise DomainError(
+            ErrorCode.ORDER_NOT_FOUND,
+            f"no order {order_ref!r} was recorded in {program.slug!r}",
+            ["input", "orderId"],
+        )
+    return locked
+
+
 def _validate(
     data: RecordOrderInput, program_currency: str, configured_rate: str | None
 ) -> Checker:
