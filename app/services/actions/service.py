@@ -21,13 +21,11 @@ from app.domain.actions import (
     period_window,
 )
 from app.domain.errors import DomainError, ErrorCode
-from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
 from app.domain.validation import EXTERNAL_ID_MAX, IDEMPOTENCY_KEY_MAX, NAME_MAX, Checker
 from app.models import ActionRule
 from app.rows import RowMapper
 from app.services.core import idempotency
-from app.services.core.events import append_event
 from app.services.core.idempotency import (
     IdempotentRequest,
     checked_key,
@@ -97,7 +95,14 @@ class ActionAward:
 
 
 _record = RowMapper(ActionRuleRecord)
-_rules = ProgramRules(ActionRule, _record.column_names, _record, "action rule")
+_rules = ProgramRules(
+    ActionRule,
+    _record.column_names,
+    _record,
+    noun="action rule",
+    node_type="ActionRule",
+    event_details=lambda rule: {"action": rule.action},
+)
 
 
 def _qualifier(check: Checker, action: ActionKind, qualifier: str | None) -> str:
@@ -145,20 +150,7 @@ async def create_action_rule(
         operation="createActionRule",
         payload={"programSlug": program_slug, **input_payload(data)},
         definition=_definition(data, name, qualifier),
-        announce=lambda conn, record, now: _announce(conn, record, "action_rule.created", now),
-    )
-
-
-async def _announce(
-    conn: BaseDBAsyncClient, record: ActionRuleRecord, event_type: str, now: datetime
-) -> None:
-    await append_event(
-        conn,
-        program_id=record.program_id,
-        member_id=None,
-        event_type=event_type,
-        payload={"ruleId": encode_id("ActionRule", record.id), "action": record.action},
-        now=now,
+        created_event="action_rule.created",
     )
 
 
@@ -184,7 +176,7 @@ async def update_action_rule(rule_id: int, data: ActionRuleInput) -> ActionRuleR
         record = await _rules.update(
             conn, rule_id, **_definition(data, name, qualifier), updated_at=now
         )
-        await _announce(conn, record, "action_rule.updated", now)
+        await _rules.announce(conn, record, "action_rule.updated", now)
     return record
 
 

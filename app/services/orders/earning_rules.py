@@ -11,8 +11,6 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from tortoise.backends.base.client import BaseDBAsyncClient
-
 from app.db import (
     as_datetime,
     as_optional_datetime,
@@ -24,11 +22,9 @@ from app.db import (
 )
 from app.domain.earning import MAX_MULTIPLIER, LineFilter, PurchaseRule, RuleKind
 from app.domain.errors import ErrorCode
-from app.domain.ids import encode_id
 from app.domain.money import MAX_AMOUNT_MINOR
 from app.domain.validation import EXTERNAL_ID_MAX, NAME_MAX, Checker
 from app.models import EarningRule
-from app.services.core.events import append_event
 from app.services.core.idempotency import checked_key, input_payload
 from app.services.core.models import ProgramRules
 from app.services.programs.service import require_program
@@ -129,7 +125,14 @@ def _record(row: dict[str, Any]) -> EarningRuleRecord:
     )
 
 
-_rules = ProgramRules(EarningRule, _FIELDS, _record, "earning rule")
+_rules = ProgramRules(
+    EarningRule,
+    _FIELDS,
+    _record,
+    noun="earning rule",
+    node_type="EarningRule",
+    event_details=lambda rule: {"name": rule.name},
+)
 
 
 async def active_purchase_rules(program_id: int) -> list[PurchaseRule]:
@@ -271,7 +274,7 @@ async def create_earning_rule(
         operation="createEarningRule",
         payload={"programSlug": program_slug, **input_payload(data)},
         definition=_definition(data, name, multiplier, filters),
-        announce=lambda conn, record, now: _rule_event(conn, record, "earning_rule.created", now),
+        created_event="earning_rule.created",
     )
 
 
@@ -283,7 +286,7 @@ async def update_earning_rule(rule_id: int, data: RuleInput) -> EarningRuleRecor
         record = await _rules.update(
             conn, rule_id, **_definition(data, name, multiplier, filters), updated_at=now
         )
-        await _rule_event(conn, record, "earning_rule.updated", now)
+        await _rules.announce(conn, record, "earning_rule.updated", now)
     return record
 
 
@@ -291,20 +294,7 @@ async def set_earning_rule_paused(rule_id: int, paused: bool) -> EarningRuleReco
     now = utc_now()
     async with in_transaction() as conn:
         record = await _rules.update(conn, rule_id, paused=paused, updated_at=now)
-        await _rule_event(
+        await _rules.announce(
             conn, record, "earning_rule.paused" if paused else "earning_rule.resumed", now
         )
     return record
-
-
-async def _rule_event(
-    conn: BaseDBAsyncClient, record: EarningRuleRecord, event_type: str, now: datetime
-) -> None:
-    await append_event(
-        conn,
-        program_id=record.program_id,
-        member_id=None,
-        event_type=event_type,
-        payload={"ruleId": encode_id("EarningRule", record.id), "name": record.name},
-        now=now,
-    )
