@@ -21,7 +21,7 @@ from app.services.programs.service import ProgramScope, read_many_in_scope
 async def members_by_id(member_ids: Sequence[int], scope: ProgramScope) -> dict[int, MemberRecord]:
     """`get_member` for many ids in one statement: those found in the scope, by id."""
     return await read_many_in_scope(
-        f"SELECT {MEMBER_COLUMNS} FROM members", "id", member_ids, member_row, scope
+        f"SELECT {MEMBER_COLUMNS} FROM members", member_ids, member_row, scope
     )
 
 

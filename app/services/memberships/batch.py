@@ -21,7 +21,7 @@ from app.services.programs.service import ProgramScope, read_many_in_scope
 async def plans_by_id(plan_ids: Sequence[int], scope: ProgramScope) -> dict[int, PlanRecord]:
     """`get_plan` for many ids in one statement: those found in the scope, by id."""
     return await read_many_in_scope(
-        f"SELECT {PLAN_COLUMNS}{PLAN_FROM}", "p.id", plan_ids, plan_row, scope
+        f"SELECT {PLAN_COLUMNS}{PLAN_FROM}", plan_ids, plan_row, scope, id_column="p.id"
     )
 
 

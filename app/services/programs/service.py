@@ -216,10 +216,11 @@ InProgramT = TypeVar("InProgramT", bound=_InProgram)
 
 async def read_many_in_scope(
     select: str,
-    id_column: str,
     row_ids: Sequence[int],
     record_of: Callable[[dict[str, Any]], InProgramT],
     scope: ProgramScope,
+    *,
+    id_column: str = "id",
 ) -> dict[int, InProgramT]:
     """`read_in_scope` for many ids in one statement (`select` is `SELECT ... FROM ...`, for
     the API's DataLoaders): the records found in `scope`, by id."""

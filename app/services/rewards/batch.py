@@ -17,7 +17,7 @@ from app.services.rewards.repository import (
 async def rewards_by_id(reward_ids: Sequence[int], scope: ProgramScope) -> dict[int, RewardRecord]:
     """`get_reward` for many ids in one statement: those found in the scope, by id."""
     return await read_many_in_scope(
-        f"SELECT {reward_of.columns} FROM rewards", "id", reward_ids, reward_of, scope
+        f"SELECT {reward_of.columns} FROM rewards", reward_ids, reward_of, scope
     )
 
 
@@ -27,7 +27,6 @@ async def redemptions_by_id(
     """`get_redemption` for many ids in one statement: those found in the scope, by id."""
     return await read_many_in_scope(
         f"SELECT {redemption_of.columns} FROM redemptions",
-        "id",
         redemption_ids,
         redemption_of,
         scope,

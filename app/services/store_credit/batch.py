@@ -21,7 +21,6 @@ async def movements_by_id(
     """`get_movement` for many ids in one statement: those found in the scope, by id."""
     return await read_many_in_scope(
         f"SELECT {movement_row.columns} FROM store_credit_movements",
-        "id",
         movement_ids,
         movement_row,
         scope,
