@@ -75,6 +75,10 @@ class Checker:
             )
         return value
 
+    def idempotency_key(self, value: str | None, *, required: bool = True) -> str | None:
+        """The input's idempotencyKey, trimmed, within its limit."""
+        return self.text(["input", "idempotencyKey"], value, IDEMPOTENCY_KEY_MAX, required=required)
+
     def text_list(
         self, field: list[str], values: tuple[str, ...], max_length: int, max_items: int
     ) -> frozenset[str]:

@@ -22,7 +22,7 @@ from app.domain.actions import (
 )
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ledger import Account, TransactionKind
-from app.domain.validation import EXTERNAL_ID_MAX, IDEMPOTENCY_KEY_MAX, NAME_MAX, Checker
+from app.domain.validation import EXTERNAL_ID_MAX, NAME_MAX, Checker
 from app.models import ActionRule
 from app.rows import RowMapper
 from app.services.core import idempotency
@@ -358,7 +358,7 @@ def _refuse_opted_out(member: MemberRecord) -> None:
 
 async def record_action(data: RecordActionInput, scope: ProgramScope) -> ActionAward:
     check = Checker()
-    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.idempotency_key(data.idempotency_key)
     reference = check.text(["input", "reference"], data.reference, EXTERNAL_ID_MAX, required=False)
     qualifier = _qualifier(check, data.action, data.qualifier)
     now = utc_now()

@@ -20,7 +20,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import execute, fetch_one, from_json
 from app.domain.errors import DomainError, ErrorCode
-from app.domain.validation import IDEMPOTENCY_KEY_MAX, Checker
+from app.domain.validation import Checker
 
 ResultT = TypeVar("ResultT")
 
@@ -230,6 +230,6 @@ async def create_once_if_keyed(
 def checked_key(key: str | None) -> str | None:
     """An optional idempotencyKey, trimmed; too long or with control characters is refused."""
     check = Checker()
-    trimmed = check.text(["input", "idempotencyKey"], key, IDEMPOTENCY_KEY_MAX, required=False)
+    trimmed = check.idempotency_key(key, required=False)
     check.raise_if_any()
     return trimmed

@@ -21,7 +21,6 @@ from app.domain.referrals import Signals
 from app.domain.validation import (
     EMAIL_MAX,
     EXTERNAL_ID_MAX,
-    IDEMPOTENCY_KEY_MAX,
     NAME_MAX,
     Checker,
 )
@@ -61,9 +60,7 @@ async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberR
     if data.birthday is not None and data.birthday > utc_now().date():
         check.add(ErrorCode.INVALID_VALUE, "birthday is in the future", ["input", "birthday"])
     check_signals(check, data.signals, ["input", "signals"])
-    key = check.text(
-        ["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX, required=False
-    )
+    key = check.idempotency_key(data.idempotency_key, required=False)
     check.raise_if_any()
     program = await require_program(data.program_slug, scope)
     referrer = (

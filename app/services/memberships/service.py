@@ -50,7 +50,7 @@ from app.domain.memberships import (
 from app.domain.money import MAX_AMOUNT_MINOR, is_known_currency
 from app.domain.rewards import RewardUnavailable
 from app.domain.tiers import MAX_TIER_MULTIPLIER, TIER_NAME_MAX, TierChangeReason
-from app.domain.validation import IDEMPOTENCY_KEY_MAX, NAME_MAX, Checker
+from app.domain.validation import NAME_MAX, Checker
 from app.models import MembershipPlan, Tier
 from app.rows import RowMapper
 from app.services.core.events import append_event
@@ -303,7 +303,7 @@ def _check(data: MembershipEventInput) -> None:
     check = Checker()
     check.text(["input", "customerId"], data.customer_id, 128)
     check.text(["input", "planCode"], data.plan_code, PLAN_CODE_MAX)
-    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.idempotency_key(data.idempotency_key)
     check.raise_if_any()
 
 

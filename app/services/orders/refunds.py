@@ -44,7 +44,7 @@ from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
 from app.domain.money import MAX_AMOUNT_MINOR, MAX_QUANTITY
 from app.domain.tiers import TierChangeReason
-from app.domain.validation import EXTERNAL_ID_MAX, IDEMPOTENCY_KEY_MAX, REASON_MAX, Checker
+from app.domain.validation import EXTERNAL_ID_MAX, REASON_MAX, Checker
 from app.services.core.events import append_event
 from app.services.core.idempotency import IdempotentRequest, run_once
 from app.services.ledger.service import Movement, post_movement
@@ -93,7 +93,7 @@ class RefundResult:
 def _validate(data: RefundOrderInput) -> None:
     check = Checker()
     check.text(["input", "orderId"], data.order_id, EXTERNAL_ID_MAX)
-    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.idempotency_key(data.idempotency_key)
     check.text(["input", "reason"], data.reason, REASON_MAX, required=False)
     if data.amount_minor is not None:
         if data.lines is not None:

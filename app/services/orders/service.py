@@ -34,7 +34,7 @@ from app.domain.money import (
     parse_exchange_rate,
 )
 from app.domain.tiers import TierChangeReason
-from app.domain.validation import EXTERNAL_ID_MAX, IDEMPOTENCY_KEY_MAX, Checker
+from app.domain.validation import EXTERNAL_ID_MAX, Checker
 from app.rows import RowMapper
 from app.services.core import idempotency
 from app.services.core.events import append_event
@@ -156,7 +156,7 @@ def _validate(
     check.text(["input", "customerId"], data.customer_id, EXTERNAL_ID_MAX)
     check.text(["input", "orderId"], data.order_id, EXTERNAL_ID_MAX)
     if data.idempotency_key is not None:
-        check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+        check.idempotency_key(data.idempotency_key)
     check.int_range(
         ["input", "totalMinor"], data.total_minor, 1, MAX_AMOUNT_MINOR, ErrorCode.INVALID_AMOUNT
     )

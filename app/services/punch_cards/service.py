@@ -51,7 +51,6 @@ from app.domain.punch_cards import (
 from app.domain.rewards import RedemptionStatus
 from app.domain.validation import (
     EXTERNAL_ID_MAX,
-    IDEMPOTENCY_KEY_MAX,
     NAME_MAX,
     TEXT_MAX,
     Checker,
@@ -249,9 +248,7 @@ async def create_punch_card(data: CreatePunchCardInput) -> PunchCardRecord:
     description = check.text(["input", "description"], data.description, TEXT_MAX, required=False)
     _check_sizes(check, data.punches_needed, data.minimum_quantity)
     skus, categories = _check_filter(check, data.skus, data.categories)
-    key = check.text(
-        ["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX, required=False
-    )
+    key = check.idempotency_key(data.idempotency_key, required=False)
     check.raise_if_any()
     program = await require_program(data.program_slug, None)
     now = utc_now()

@@ -56,7 +56,6 @@ from app.domain.referrals import (
 from app.domain.validation import (
     EMAIL_MAX,
     EXTERNAL_ID_MAX,
-    IDEMPOTENCY_KEY_MAX,
     REASON_MAX,
     Checker,
 )
@@ -295,7 +294,7 @@ async def _once(
 def _check_record_input(data: RecordReferralInput) -> tuple[str | None, str | None]:
     """The friend's customer id and email, checked (one of them is given)."""
     check = Checker()
-    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.idempotency_key(data.idempotency_key)
     check.text(["input", "referralCode"], data.referral_code, CODE_INPUT_MAX)
     customer_id = check.text(
         ["input", "friendCustomerId"], data.friend_customer_id, EXTERNAL_ID_MAX, required=False
@@ -414,7 +413,7 @@ async def review_referral(data: ReviewReferralInput) -> RecordedReferral:
     held follows: sign-up rewards and the friend's orders so far) or reject it."""
     check = Checker()
     if data.approve or data.idempotency_key is not None:
-        check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+        check.idempotency_key(data.idempotency_key)
     note = check.text(["input", "note"], data.note, REASON_MAX, required=False)
     check.raise_if_any()
     existing = await repository.get_referral(connection(), data.referral_id)

@@ -31,7 +31,7 @@ from app.domain.rewards import (
     RewardKind,
     check_terms,
 )
-from app.domain.validation import IDEMPOTENCY_KEY_MAX, NAME_MAX, TEXT_MAX, Checker
+from app.domain.validation import NAME_MAX, TEXT_MAX, Checker
 from app.services.core.events import append_event
 from app.services.core.idempotency import (
     IdempotentRequest,
@@ -291,9 +291,7 @@ async def _catalogue_event(
 async def create_reward(data: CreateRewardInput) -> RewardRecord:
     check = Checker()
     cleaned = _check_fields(check, data.kind, _fields_of(data))
-    key = check.text(
-        ["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX, required=False
-    )
+    key = check.idempotency_key(data.idempotency_key, required=False)
     check.raise_if_any()
     program = await require_program(data.program_slug, None)
     # Checked here for the order of errors, and again under the lock below for the race.
@@ -407,7 +405,7 @@ async def redeem_reward(data: RedeemRewardInput, scope: ProgramScope) -> Redeeme
     deadlock. A member who owes points (`points_debt`) is refused with POINTS_OWED.
     """
     check = Checker()
-    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.idempotency_key(data.idempotency_key)
     check.raise_if_any()
     member = await require_member(data.member_id, scope)
     if member.points_debt > 0:

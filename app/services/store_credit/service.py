@@ -34,7 +34,6 @@ from app.domain.ledger import TransactionKind
 from app.domain.money import MAX_AMOUNT_MINOR
 from app.domain.validation import (
     EXTERNAL_ID_MAX,
-    IDEMPOTENCY_KEY_MAX,
     REASON_MAX,
     Checker,
 )
@@ -292,7 +291,7 @@ async def issue_store_credit(data: IssueStoreCreditInput, scope: ProgramScope) -
     check = Checker()
     _check_amount(check, data.amount_minor)
     reason = check.text(["input", "reason"], data.reason, REASON_MAX)
-    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.idempotency_key(data.idempotency_key)
     check.raise_if_any()
     assert reason is not None
     member = await require_member(data.member_id, scope)
@@ -355,7 +354,7 @@ async def spend_store_credit(data: SpendStoreCreditInput, scope: ProgramScope) -
     check = Checker()
     _check_amount(check, data.amount_minor)
     order_id = check.text(["input", "orderId"], data.order_id, EXTERNAL_ID_MAX)
-    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.idempotency_key(data.idempotency_key)
     check.raise_if_any()
     assert order_id is not None
     member = await require_member(data.member_id, scope)
@@ -396,7 +395,7 @@ async def refund_store_credit(
     if data.amount_minor is not None:
         _check_amount(check, data.amount_minor)
     reason = check.text(["input", "reason"], data.reason, REASON_MAX, required=False)
-    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.idempotency_key(data.idempotency_key)
     check.raise_if_any()
     spend = await get_movement(data.spend_id, scope)
     if spend is None or spend.kind is not TransactionKind.STORE_CREDIT_SPEND:

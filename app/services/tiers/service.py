@@ -38,7 +38,7 @@ from app.domain.tiers import (
     needed_for,
     rolling_needed_to_keep,
 )
-from app.domain.validation import IDEMPOTENCY_KEY_MAX, Checker
+from app.domain.validation import Checker
 from app.services.core.events import append_event
 from app.services.core.idempotency import IdempotentRequest, run_once
 from app.services.tiers import repository
@@ -292,7 +292,7 @@ async def assign_member_tier(data: AssignTierInput, scope: int | None) -> Assign
     check = Checker()
     tier_name = check.text(["input", "tierName"], data.tier_name, TIER_NAME_MAX)
     reason = check.text(["input", "reason"], data.reason, ASSIGNMENT_REASON_MAX)
-    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.idempotency_key(data.idempotency_key)
     if data.locked_until is not None and data.locked_until.utcoffset() is None:
         check.add(
             ErrorCode.INVALID_VALUE,
@@ -375,7 +375,7 @@ async def clear_member_tier_assignment(
     TIER_ASSIGNMENT_NOT_FOUND when none is in force."""
     check = Checker()
     reason = check.text(["input", "reason"], data.reason, ASSIGNMENT_REASON_MAX)
-    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.idempotency_key(data.idempotency_key)
     check.raise_if_any()
     assert reason is not None
     member, program = await _program_member(data.member_id, scope)
