@@ -212,19 +212,39 @@ async def create_once_if_keyed(
 ) -> MadeT:
     """`once_if_keyed` for a write that makes one row: the key remembers the row's id (as
     `remember_id_as`), and a retry gives that row as `read` finds it now."""
+    remember, replay = _remembered_by_id(remember_id_as, read)
+    return await once_if_keyed(conn, **write, perform=create, remember=remember, replay=replay)
+
+
+async def run_once_by_id(
+    conn: BaseDBAsyncClient,
+    request: IdempotentRequest,
+    *,
+    now: datetime,
+    perform: Callable[[], Awaitable[MadeT]],
+    remember_id_as: str,
+    read: Callable[[int], Awaitable[MadeT | None]],
+) -> Outcome[MadeT]:
+    """`run_once` for a write whose result is one row: the key remembers the row's id (as
+    `remember_id_as`), and a replay gives that row as `read` finds it now."""
+    remember, replay = _remembered_by_id(remember_id_as, read)
+    return await run_once(conn, request, now=now, perform=perform, remember=remember, replay=replay)
+
+
+def _remembered_by_id(
+    name: str, read: Callable[[int], Awaitable[MadeT | None]]
+) -> tuple[Callable[[MadeT], dict[str, Any]], Callable[[dict[str, Any]], Awaitable[MadeT]]]:
+    """What a key remembers of a row (its id, as `name`), and how a replay reads it again."""
+
+    def remember(made: MadeT) -> dict[str, Any]:
+        return {name: made.id}
 
     async def replay(stored: dict[str, Any]) -> MadeT:
-        made = await read(int(stored[remember_id_as]))
+        made = await read(int(stored[name]))
         assert made is not None
         return made
 
-    return await once_if_keyed(
-        conn,
-        **write,
-        perform=create,
-        remember=lambda made: {remember_id_as: made.id},
-        replay=replay,
-    )
+    return remember, replay
 
 
 def checked_key(key: str | None) -> str | None:

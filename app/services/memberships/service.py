@@ -54,7 +54,7 @@ from app.domain.validation import NAME_MAX, Checker
 from app.models import MembershipPlan, Tier
 from app.rows import RowMapper
 from app.services.core.events import append_event
-from app.services.core.idempotency import IdempotentRequest, run_once
+from app.services.core.idempotency import IdempotentRequest, run_once_by_id
 from app.services.ledger.service import lock_owner
 from app.services.programs.service import ProgramScope, read_in_scope, require_program
 from app.services.rewards.gifts import GiveReward, give_reward, require_giftable_reward
@@ -404,21 +404,15 @@ async def _apply(
             )
             return membership
 
-        outcome = await run_once(
+        outcome = await run_once_by_id(
             conn,
             request,
             now=now,
             perform=perform,
-            remember=lambda membership: {"membershipId": membership.id},
-            replay=_stored_membership,
+            remember_id_as="membershipId",
+            read=get_membership,
         )
     return MembershipResult(outcome.value, replayed=outcome.replayed)
-
-
-async def _stored_membership(stored: dict[str, Any]) -> MembershipRecord:
-    membership = await get_membership(int(stored["membershipId"]))
-    assert membership is not None
-    return membership
 
 
 async def start_membership(data: MembershipEventInput, scope: ProgramScope) -> MembershipResult:

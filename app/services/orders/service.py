@@ -38,7 +38,7 @@ from app.domain.validation import EXTERNAL_ID_MAX, Checker
 from app.rows import RowMapper
 from app.services.core import idempotency
 from app.services.core.events import append_event
-from app.services.core.idempotency import IdempotentRequest, run_once
+from app.services.core.idempotency import IdempotentRequest, run_once_by_id
 from app.services.ledger.service import Movement, post_movement
 from app.services.orders.cart import (
     OrderLineInput,
@@ -272,12 +272,7 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
             if data.idempotency_key is None:
                 return RecordedOrder(order=await perform(), already_recorded=False)
 
-            async def replay(stored: dict[str, Any]) -> OrderRecord:
-                replayed = await get_order(int(stored["orderPk"]), scope)
-                assert replayed is not None
-                return replayed
-
-            outcome = await run_once(
+            outcome = await run_once_by_id(
                 conn,
                 IdempotentRequest(
                     scope=str(program.id),
@@ -287,8 +282,8 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
                 ),
                 now=now,
                 perform=perform,
-                remember=lambda order: {"orderPk": order.id},
-                replay=replay,
+                remember_id_as="orderPk",
+                read=lambda order_pk: get_order(order_pk, scope),
             )
     except _OrderExistsError:
         # Another request recorded this order after our first look; ours wrote nothing.

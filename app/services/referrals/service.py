@@ -60,7 +60,7 @@ from app.domain.validation import (
     Checker,
 )
 from app.services.core.events import append_event
-from app.services.core.idempotency import IdempotentRequest, run_once
+from app.services.core.idempotency import IdempotentRequest, run_once_by_id
 from app.services.ledger.service import lock_member
 from app.services.programs.service import ProgramRecord, ProgramScope, in_scope, require_program
 from app.services.referrals import repository, reward_repository, stats_repository
@@ -268,10 +268,6 @@ def _signals_json(signals: Signals | None) -> list[list[str]]:
     return [] if signals is None else [[kind.value, value] for kind, value in signals.items()]
 
 
-def _remember_referral(referral: ReferralRecord) -> dict[str, Any]:
-    return {"referralId": referral.id}
-
-
 async def _once(
     conn: BaseDBAsyncClient,
     request: IdempotentRequest,
@@ -279,14 +275,13 @@ async def _once(
     perform: Callable[[], Awaitable[ReferralRecord]],
 ) -> RecordedReferral:
     """`perform` once per idempotency key; a replay reads the referral as it is now."""
-
-    async def replay(stored: dict[str, Any]) -> ReferralRecord:
-        referral = await repository.get_referral(conn, int(stored["referralId"]))
-        assert referral is not None
-        return referral
-
-    outcome = await run_once(
-        conn, request, now=now, perform=perform, remember=_remember_referral, replay=replay
+    outcome = await run_once_by_id(
+        conn,
+        request,
+        now=now,
+        perform=perform,
+        remember_id_as="referralId",
+        read=lambda referral_id: repository.get_referral(conn, referral_id),
     )
     return RecordedReferral(referral=outcome.value, replayed=outcome.replayed)
 

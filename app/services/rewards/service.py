@@ -37,7 +37,7 @@ from app.services.core.idempotency import (
     IdempotentRequest,
     create_once_if_keyed,
     input_payload,
-    run_once,
+    run_once_by_id,
     scope_of,
 )
 from app.services.members.service import require_member
@@ -429,19 +429,13 @@ async def redeem_reward(data: RedeemRewardInput, scope: ProgramScope) -> Redeeme
     )
     now = utc_now()
     async with in_transaction() as conn:
-
-        async def replay(stored: dict[str, Any]) -> RedemptionRecord:
-            replayed = await repository.read_redemption(conn, int(stored["redemptionId"]), scope)
-            assert replayed is not None
-            return replayed
-
-        outcome = await run_once(
+        outcome = await run_once_by_id(
             conn,
             request,
             now=now,
             perform=lambda: redeem_in(conn, member.id, reward.id, data.points, now),
-            remember=lambda redemption: {"redemptionId": redemption.id},
-            replay=replay,
+            remember_id_as="redemptionId",
+            read=lambda redemption_id: repository.read_redemption(conn, redemption_id, scope),
         )
     return RedeemedReward(redemption=outcome.value, replayed=outcome.replayed)
 

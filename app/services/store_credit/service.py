@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -38,7 +37,7 @@ from app.domain.validation import (
     Checker,
 )
 from app.rows import Keyset, RowMapper
-from app.services.core.idempotency import IdempotentRequest, run_once
+from app.services.core.idempotency import IdempotentRequest, run_once_by_id
 from app.services.ledger.service import StoreCreditMovement, lock_member, post_store_credit
 from app.services.members.service import require_member
 from app.services.programs.service import ProgramScope, read_in_scope
@@ -328,25 +327,15 @@ async def _run_movement_once(
     """Every store-credit write: one transaction, once per key, replaying its movement."""
     now = utc_now()
     async with in_transaction() as conn:
-        outcome = await run_once(
+        outcome = await run_once_by_id(
             conn,
             request,
             now=now,
             perform=lambda: perform(conn, now),
-            remember=_remember_movement,
-            replay=lambda stored: _stored_movement(conn, stored),
+            remember_id_as="movementId",
+            read=lambda movement_id: get_movement(movement_id, None, conn),
         )
     return StoreCreditResult(movement=outcome.value, replayed=outcome.replayed)
-
-
-def _remember_movement(movement: StoreCreditRecord) -> dict[str, Any]:
-    return {"movementId": movement.id}
-
-
-async def _stored_movement(conn: BaseDBAsyncClient, stored: dict[str, Any]) -> StoreCreditRecord:
-    movement = await get_movement(int(stored["movementId"]), None, conn)
-    assert movement is not None
-    return movement
 
 
 async def spend_store_credit(data: SpendStoreCreditInput, scope: ProgramScope) -> StoreCreditResult:

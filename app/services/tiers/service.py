@@ -40,7 +40,7 @@ from app.domain.tiers import (
 )
 from app.domain.validation import Checker
 from app.services.core.events import append_event
-from app.services.core.idempotency import IdempotentRequest, run_once
+from app.services.core.idempotency import IdempotentRequest, run_once_by_id
 from app.services.tiers import repository
 from app.services.tiers.evaluation import (
     assignment_ends,
@@ -240,13 +240,13 @@ async def _assignment_request(
     """`perform` once per idempotency key, in a transaction; a replay answers the assignment
     the first request made or ended (as it is now)."""
     async with in_transaction() as conn:
-        outcome = await run_once(
+        outcome = await run_once_by_id(
             conn,
             request,
             now=now,
             perform=lambda: perform(conn),
-            remember=lambda assignment: {"assignmentId": assignment.id},
-            replay=lambda stored: repository.assignment(conn, int(stored["assignmentId"])),
+            remember_id_as="assignmentId",
+            read=lambda assignment_id: repository.assignment(conn, assignment_id),
         )
     return AssignmentResult(
         member_id=member_id,
