@@ -47,7 +47,7 @@ from app.domain.tiers import TierChangeReason
 from app.domain.validation import EXTERNAL_ID_MAX, REASON_MAX, Checker
 from app.services.core.events import append_event
 from app.services.core.idempotency import IdempotentRequest, run_once
-from app.services.ledger.service import Movement, post_movement
+from app.services.ledger.service import Movement, lock_member_row, post_movement
 from app.services.orders.service import OrderRecord, get_order, lock_order
 from app.services.programs.service import (
     ProgramRecord,
@@ -432,12 +432,7 @@ async def _take_back(
         return 0, 0
     # Lock the member row first (as maturing does): the lots and the balance read below stay
     # as they are until this transaction ends.
-    member = await fetch_one(
-        conn,
-        "UPDATE members SET points_available = points_available WHERE id = ?"
-        " RETURNING points_available",
-        (member_id,),
-    )
+    member = await lock_member_row(conn, member_id, "points_available")
     assert member is not None
     left = await _take_back_from_lots(
         conn,

@@ -58,6 +58,7 @@ from app.domain.validation import (
 from app.rows import RowMapper
 from app.services.core.events import append_event
 from app.services.core.idempotency import create_once_if_keyed, input_payload
+from app.services.ledger.service import lock_member_row
 from app.services.programs.service import ProgramScope, read_in_scope, require_program
 from app.services.rewards.gifts import (
     GivenReward,
@@ -422,12 +423,7 @@ async def member_cards(member_id: int, program_id: int) -> list[MemberPunchCard]
 
 
 async def _lock_member(conn: BaseDBAsyncClient, member_id: int) -> dict[str, Any]:
-    row = await fetch_one(
-        conn,
-        "UPDATE members SET points_available = points_available WHERE id = ?"
-        " RETURNING opted_out_at",
-        (member_id,),
-    )
+    row = await lock_member_row(conn, member_id, "opted_out_at")
     assert row is not None
     return row
 
