@@ -33,7 +33,13 @@ from app.services.core.idempotency import (
     run_once,
 )
 from app.services.core.models import ProgramRules
-from app.services.ledger.service import Movement, expiry_settings, lock_member, post_movement
+from app.services.ledger.service import (
+    Movement,
+    expiry_settings,
+    lock_member,
+    lock_member_row,
+    post_movement,
+)
 from app.services.members.service import MemberRecord, require_member
 from app.services.programs.service import ProgramScope, require_program
 from app.services.tiers.service import member_multiplier, multiplied_points
@@ -439,8 +445,7 @@ async def _award_reported_action(
         )
     # An opt-out may have committed since the member was read above: look again under the
     # member's lock, which the opt-out takes too.
-    await lock_member(conn, member.id)
-    current = await fetch_one(conn, "SELECT opted_out_at FROM members WHERE id = ?", (member.id,))
+    current = await lock_member_row(conn, member.id, "opted_out_at")
     if current is not None and current["opted_out_at"] is not None:
         _refuse_opted_out(replace(member, opted_out_at=as_datetime(current["opted_out_at"])))
     return await award_action(
