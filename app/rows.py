@@ -13,7 +13,7 @@ import dataclasses
 import functools
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 from app.db import as_date, as_datetime, from_json
 
 RecordT = TypeVar("RecordT")
+KeyT = TypeVar("KeyT")
 Converter = Callable[[Any], Any]
 
 
@@ -91,6 +92,16 @@ class RowMapper(Generic[RecordT]):
 
     def all(self, rows: typing.Iterable[Mapping[str, Any]]) -> list[RecordT]:
         return [self(row) for row in rows]
+
+
+def grouped(
+    records: Iterable[RecordT], key: Callable[[RecordT], KeyT]
+) -> dict[KeyT, list[RecordT]]:
+    """The records by `key`, each key's in the order they came (a batch read for many keys)."""
+    groups: dict[KeyT, list[RecordT]] = {}
+    for record in records:
+        groups.setdefault(key(record), []).append(record)
+    return groups
 
 
 # Above every id a table will hold: the position of "no cursor yet" in a newest-first page.

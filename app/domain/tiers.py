@@ -54,7 +54,7 @@ assignment: the admin's decision ended, not a period).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -409,16 +409,7 @@ def _with_floor(result: Standing, floor_rank: int, floor_until: datetime | None)
     review_at = result.review_at
     if floor_until is not None and (review_at is None or floor_until < review_at):
         review_at = floor_until
-    return Standing(
-        rank=floor_rank,
-        value=result.value,
-        period_start=result.period_start,
-        period_end=result.period_end,
-        earned_rank=result.earned_rank,
-        qualified_rank=result.qualified_rank,
-        review_at=review_at,
-        holds_until=floor_until,
-    )
+    return replace(result, rank=floor_rank, review_at=review_at, holds_until=floor_until)
 
 
 def rolling_needed_to_keep(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sized
 from datetime import datetime
 
 from app.domain.errors import CombinedInputError, DomainError, ErrorCode
@@ -74,6 +75,19 @@ class Checker:
                 ErrorCode.TOO_LONG, f"{field[-1]} is longer than {max_length} characters", field
             )
         return value
+
+    def idempotency_key(self, value: str | None, *, required: bool = True) -> str | None:
+        """The input's idempotencyKey, trimmed, within its limit."""
+        return self.text(["input", "idempotencyKey"], value, IDEMPOTENCY_KEY_MAX, required=required)
+
+    def batch(self, field: list[str], items: Sized, most: int, too_many: str) -> None:
+        """Items sent to be handled together: at least one, and at most `most` (more are
+        refused at once, before any item is checked)."""
+        if not items:
+            self.add(ErrorCode.REQUIRED, f"{field[-1]} must not be empty", field)
+        if len(items) > most:
+            self.add(ErrorCode.TOO_MANY, too_many, field)
+            self.raise_if_any()
 
     def text_list(
         self, field: list[str], values: tuple[str, ...], max_length: int, max_items: int

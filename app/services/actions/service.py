@@ -21,22 +21,25 @@ from app.domain.actions import (
     period_window,
 )
 from app.domain.errors import DomainError, ErrorCode
-from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
-from app.domain.validation import EXTERNAL_ID_MAX, IDEMPOTENCY_KEY_MAX, NAME_MAX, Checker
+from app.domain.validation import EXTERNAL_ID_MAX, NAME_MAX, Checker
 from app.models import ActionRule
 from app.rows import RowMapper
 from app.services.core import idempotency
-from app.services.core.events import append_event
 from app.services.core.idempotency import (
     IdempotentRequest,
     checked_key,
     input_payload,
-    once_if_keyed,
     run_once,
 )
-from app.services.core.models import create_rule, read_row, update_row
-from app.services.ledger.service import Movement, expiry_settings, lock_member, post_movement
+from app.services.core.models import ProgramRules
+from app.services.ledger.service import (
+    Movement,
+    expiry_settings,
+    lock_member,
+    lock_member_row,
+    post_movement,
+)
 from app.services.members.service import MemberRecord, require_member
 from app.services.programs.service import ProgramScope, require_program
 from app.services.tiers.service import member_multiplier, multiplied_points
@@ -98,6 +101,14 @@ class ActionAward:
 
 
 _record = RowMapper(ActionRuleRecord)
+_rules = ProgramRules(
+    ActionRule,
+    _record.column_names,
+    _record,
+    noun="action rule",
+    node_type="ActionRule",
+    event_details=lambda rule: {"action": rule.action},
+)
 
 
 def _qualifier(check: Checker, action: ActionKind, qualifier: str | None) -> str:
@@ -139,54 +150,13 @@ async def create_action_rule(
     name, qualifier = _validated(data)
     idempotency_key = checked_key(idempotency_key)
     program = await require_program(program_slug, None)
-    now = utc_now()
-    async with in_transaction() as conn:
-
-        async def perform() -> ActionRuleRecord:
-            row = await create_rule(
-                ActionRule,
-                conn,
-                _record.column_names,
-                program_id=program.id,
-                now=now,
-                **_definition(data, name, qualifier),
-            )
-            record = _record(row)
-            await _announce(conn, record, "action_rule.created", now)
-            return record
-
-        async def replay(stored: dict[str, Any]) -> ActionRuleRecord:
-            row = await fetch_one(
-                conn,
-                f"SELECT {', '.join(_record.column_names)} FROM action_rules WHERE id = ?",
-                (int(stored["ruleId"]),),
-            )
-            assert row is not None
-            return _record(row)
-
-        return await once_if_keyed(
-            conn,
-            program_id=program.id,
-            key=idempotency_key,
-            operation="createActionRule",
-            payload={"programSlug": program_slug, **input_payload(data)},
-            now=now,
-            perform=perform,
-            remember=lambda made: {"ruleId": made.id},
-            replay=replay,
-        )
-
-
-async def _announce(
-    conn: BaseDBAsyncClient, record: ActionRuleRecord, event_type: str, now: datetime
-) -> None:
-    await append_event(
-        conn,
-        program_id=record.program_id,
-        member_id=None,
-        event_type=event_type,
-        payload={"ruleId": encode_id("ActionRule", record.id), "action": record.action},
-        now=now,
+    return await _rules.create(
+        program_id=program.id,
+        key=idempotency_key,
+        operation="createActionRule",
+        payload={"programSlug": program_slug, **input_payload(data)},
+        definition=_definition(data, name, qualifier),
+        created_event="action_rule.created",
     )
 
 
@@ -209,23 +179,16 @@ async def update_action_rule(rule_id: int, data: ActionRuleInput) -> ActionRuleR
     name, qualifier = _validated(data)
     now = utc_now()
     async with in_transaction() as conn:
-        record = await _updated_rule(
+        record = await _rules.update(
             conn, rule_id, **_definition(data, name, qualifier), updated_at=now
         )
-        await _announce(conn, record, "action_rule.updated", now)
+        await _rules.announce(conn, record, "action_rule.updated", now)
     return record
 
 
 async def set_action_rule_paused(rule_id: int, paused: bool) -> ActionRuleRecord:
     async with in_transaction() as conn:
-        return await _updated_rule(conn, rule_id, paused=paused, updated_at=utc_now())
-
-
-async def _updated_rule(conn: BaseDBAsyncClient, rule_id: int, **changes: Any) -> ActionRuleRecord:
-    row = await update_row(ActionRule, conn, _record.column_names, rule_id, **changes)
-    if row is None:
-        raise DomainError(ErrorCode.RULE_NOT_FOUND, "no such action rule", ["input", "id"])
-    return _record(row)
+        return await _rules.update(conn, rule_id, paused=paused, updated_at=utc_now())
 
 
 async def list_action_rules(program_id: int) -> list[ActionRuleRecord]:
@@ -236,10 +199,7 @@ async def list_action_rules(program_id: int) -> list[ActionRuleRecord]:
 
 
 async def get_action_rule(rule_id: int, scope: ProgramScope) -> ActionRuleRecord | None:
-    row = await read_row(ActionRule, connection(), _record.column_names, id=rule_id)
-    if row is None or (scope is not None and int(row["program_id"]) != scope):
-        return None
-    return _record(row)
+    return await _rules.read(connection(), rule_id, scope)
 
 
 async def active_rule(
@@ -404,7 +364,7 @@ def _refuse_opted_out(member: MemberRecord) -> None:
 
 async def record_action(data: RecordActionInput, scope: ProgramScope) -> ActionAward:
     check = Checker()
-    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.idempotency_key(data.idempotency_key)
     reference = check.text(["input", "reference"], data.reference, EXTERNAL_ID_MAX, required=False)
     qualifier = _qualifier(check, data.action, data.qualifier)
     now = utc_now()
@@ -485,8 +445,7 @@ async def _award_reported_action(
         )
     # An opt-out may have committed since the member was read above: look again under the
     # member's lock, which the opt-out takes too.
-    await lock_member(conn, member.id)
-    current = await fetch_one(conn, "SELECT opted_out_at FROM members WHERE id = ?", (member.id,))
+    current = await lock_member_row(conn, member.id, "opted_out_at")
     if current is not None and current["opted_out_at"] is not None:
         _refuse_opted_out(replace(member, opted_out_at=as_datetime(current["opted_out_at"])))
     return await award_action(

@@ -14,15 +14,23 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypedDict, TypeVar, Unpack
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import execute, fetch_one, from_json
 from app.domain.errors import DomainError, ErrorCode
-from app.domain.validation import IDEMPOTENCY_KEY_MAX, Checker
+from app.domain.validation import Checker
 
 ResultT = TypeVar("ResultT")
+
+
+class _Made(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+MadeT = TypeVar("MadeT", bound=_Made)
 
 
 def scope_of(program_id: int, member_id: int, *, by_member: bool) -> str:
@@ -184,9 +192,64 @@ async def once_if_keyed(
     return outcome.value
 
 
+class KeyedWrite(TypedDict):
+    """The arguments of `once_if_keyed` that say which write runs once: passed on as they are."""
+
+    program_id: int
+    key: str | None
+    operation: str
+    payload: dict[str, Any]
+    now: datetime
+
+
+async def create_once_if_keyed(
+    conn: BaseDBAsyncClient,
+    *,
+    create: Callable[[], Awaitable[MadeT]],
+    remember_id_as: str,
+    read: Callable[[int], Awaitable[MadeT | None]],
+    **write: Unpack[KeyedWrite],
+) -> MadeT:
+    """`once_if_keyed` for a write that makes one row: the key remembers the row's id (as
+    `remember_id_as`), and a retry gives that row as `read` finds it now."""
+    remember, replay = _remembered_by_id(remember_id_as, read)
+    return await once_if_keyed(conn, **write, perform=create, remember=remember, replay=replay)
+
+
+async def run_once_by_id(
+    conn: BaseDBAsyncClient,
+    request: IdempotentRequest,
+    *,
+    now: datetime,
+    perform: Callable[[], Awaitable[MadeT]],
+    remember_id_as: str,
+    read: Callable[[int], Awaitable[MadeT | None]],
+) -> Outcome[MadeT]:
+    """`run_once` for a write whose result is one row: the key remembers the row's id (as
+    `remember_id_as`), and a replay gives that row as `read` finds it now."""
+    remember, replay = _remembered_by_id(remember_id_as, read)
+    return await run_once(conn, request, now=now, perform=perform, remember=remember, replay=replay)
+
+
+def _remembered_by_id(
+    name: str, read: Callable[[int], Awaitable[MadeT | None]]
+) -> tuple[Callable[[MadeT], dict[str, Any]], Callable[[dict[str, Any]], Awaitable[MadeT]]]:
+    """What a key remembers of a row (its id, as `name`), and how a replay reads it again."""
+
+    def remember(made: MadeT) -> dict[str, Any]:
+        return {name: made.id}
+
+    async def replay(stored: dict[str, Any]) -> MadeT:
+        made = await read(int(stored[name]))
+        assert made is not None
+        return made
+
+    return remember, replay
+
+
 def checked_key(key: str | None) -> str | None:
     """An optional idempotencyKey, trimmed; too long or with control characters is refused."""
     check = Checker()
-    trimmed = check.text(["input", "idempotencyKey"], key, IDEMPOTENCY_KEY_MAX, required=False)
+    trimmed = check.idempotency_key(key, required=False)
     check.raise_if_any()
     return trimmed

@@ -70,35 +70,21 @@ async def seed_demo() -> DemoKeys:
             expiry_warning_days=30,
         )
     )
-    await create_action_rule(
-        DEMO_SLUG,
-        ActionRuleInput(
-            name="Birthday treat",
-            action=ActionKind.BIRTHDAY,
-            points=100,
-            frequency=Frequency.PER_YEAR,
-            frequency_limit=1,
-        ),
-    )
-    await create_action_rule(
-        DEMO_SLUG,
-        ActionRuleInput(
-            name="Welcome",
-            action=ActionKind.ACCOUNT_CREATED,
-            points=50,
-            frequency=Frequency.ONCE_EVER,
-        ),
-    )
-    await create_action_rule(
-        DEMO_SLUG,
-        ActionRuleInput(
-            name="Product review",
-            action=ActionKind.PRODUCT_REVIEW,
-            points=25,
-            frequency=Frequency.PER_DAY,
-            frequency_limit=3,
-        ),
-    )
+    for name, action, points, frequency, frequency_limit in (
+        ("Birthday treat", ActionKind.BIRTHDAY, 100, Frequency.PER_YEAR, 1),
+        ("Welcome", ActionKind.ACCOUNT_CREATED, 50, Frequency.ONCE_EVER, 1),
+        ("Product review", ActionKind.PRODUCT_REVIEW, 25, Frequency.PER_DAY, 3),
+    ):
+        await create_action_rule(
+            DEMO_SLUG,
+            ActionRuleInput(
+                name=name,
+                action=action,
+                points=points,
+                frequency=frequency,
+                frequency_limit=frequency_limit,
+            ),
+        )
     now = utc_now()
     await create_earning_rule(
         DEMO_SLUG,

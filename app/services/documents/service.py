@@ -113,15 +113,12 @@ def _checked_documents(documents: tuple[ManifestDocument, ...]) -> list[Manifest
     """The documents as stored (ids in lowercase, names trimmed), every problem told at once.
     A body is kept exactly as sent: its id is the hash of those very characters."""
     check = Checker()
-    if not documents:
-        check.add(ErrorCode.REQUIRED, "documents must not be empty", ["input", "documents"])
-    if len(documents) > MAX_DOCUMENTS_PER_REGISTRATION:
-        check.add(
-            ErrorCode.TOO_MANY,
-            f"register at most {MAX_DOCUMENTS_PER_REGISTRATION} documents at a time",
-            ["input", "documents"],
-        )
-        check.raise_if_any()
+    check.batch(
+        ["input", "documents"],
+        documents,
+        MAX_DOCUMENTS_PER_REGISTRATION,
+        f"register at most {MAX_DOCUMENTS_PER_REGISTRATION} documents at a time",
+    )
     checked = []
     for index, document in enumerate(documents):
         field = ["input", "documents", str(index)]

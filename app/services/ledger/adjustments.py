@@ -13,7 +13,7 @@ from app.db import in_transaction, utc_now
 from app.domain.errors import ErrorCode
 from app.domain.ledger import Account, TransactionKind
 from app.domain.money import MAX_POINTS_PER_MOVEMENT
-from app.domain.validation import IDEMPOTENCY_KEY_MAX, REASON_MAX, Checker
+from app.domain.validation import REASON_MAX, Checker
 from app.services.core.idempotency import IdempotentRequest, run_once
 from app.services.ledger.service import Movement, post_movement
 from app.services.members.service import MemberRecord, require_member
@@ -47,7 +47,7 @@ async def adjust_points(data: AdjustPointsInput, scope: ProgramScope) -> Adjustm
         check.text(["input", "description"], data.description, REASON_MAX, required=False)
         or MEMBER_DESCRIPTION
     )
-    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.idempotency_key(data.idempotency_key)
     if data.points == 0 or abs(data.points) > MAX_POINTS_PER_MOVEMENT:
         check.add(
             ErrorCode.INVALID_POINTS,

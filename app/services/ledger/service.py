@@ -111,12 +111,19 @@ async def lock_member(conn: BaseDBAsyncClient, member_id: int) -> bool:
     """Lock the member row (on PostgreSQL; SQLite's writer lock covers it), the first lock of
     every transaction that writes a member's points, so writers never deadlock. False when
     there is no such member."""
-    row = await fetch_one(
+    return await lock_member_row(conn, member_id) is not None
+
+
+async def lock_member_row(
+    conn: BaseDBAsyncClient, member_id: int, columns: str = "id"
+) -> dict[str, Any] | None:
+    """`lock_member`, reading the member's `columns` as the row is locked; None when there is
+    no such member."""
+    return await fetch_one(
         conn,
-        "UPDATE members SET points_available = points_available WHERE id = ? RETURNING id",
+        f"UPDATE members SET points_available = points_available WHERE id = ? RETURNING {columns}",
         (member_id,),
     )
-    return row is not None
 
 
 # The tables whose rows belong to one member and are changed under that member's lock.

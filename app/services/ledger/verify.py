@@ -8,6 +8,9 @@ amount against its refunds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from app.db import connection, fetch_all, fetch_one
 from app.domain.ledger import STORE_CREDIT_KINDS
 
@@ -115,47 +118,68 @@ ORDER BY e.id
 """
 
 
-async def verify_ledger() -> list[str]:
-    """Every mismatch between the ledger and what is cached or derived from it, one per line."""
-    conn = connection()
-    problems: list[str] = []
-    for row in await fetch_all(conn, _UNBALANCED_TRANSACTIONS):
-        problems.append(
+# Each query finds rows that disagree with what they should match; each row is one problem.
+_ROW_MISMATCHES: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
+    (
+        _UNBALANCED_TRANSACTIONS,
+        lambda row: (
             f"transaction {row['id']}: {row['entry_count']} entries summing to {row['total']},"
             f" member side {row['member_total']} but the transaction says {row['points']};"
             f" {row['credit_entries']} store-credit entries"
             f" ({'a store-credit' if int(row['credit_kind']) else 'a points'} kind)"
-        )
-    for row in await fetch_all(conn, _STORE_CREDIT_HISTORY_MISMATCHES):
-        problems.append(
+        ),
+    ),
+    (
+        _STORE_CREDIT_HISTORY_MISMATCHES,
+        lambda row: (
             f"store credit movement {row['id']}: says {row['amount_minor']}, its ledger entry"
             f" says {row['posted']} (or belongs to another member)"
-        )
-    for row in await fetch_all(conn, _STORE_CREDIT_REFUND_MISMATCHES):
-        problems.append(
+        ),
+    ),
+    (
+        _STORE_CREDIT_REFUND_MISMATCHES,
+        lambda row: (
             f"store credit spend {row['id']}: says {row['refunded_minor']} refunded, its refunds"
             f" add up to {row['refunds']}"
-        )
-    for row in await fetch_all(conn, _MISPLACED_ENTRIES):
-        problems.append(
+        ),
+    ),
+    (
+        _MISPLACED_ENTRIES,
+        lambda row: (
             f"entry {row['id']}: its program or member differs from transaction"
             f" {row['transaction_id']}"
-        )
-    for row in await fetch_all(conn, _ORDER_MISMATCHES):
-        problems.append(
+        ),
+    ),
+    (
+        _ORDER_MISMATCHES,
+        lambda row: (
             f"order {row['order_id']}: says it earned {row['points_earned']},"
             f" its ledger transaction moved {row['posted']} (or belongs to another member)"
-        )
-    for row in await fetch_all(conn, _REDEMPTION_MISMATCHES):
-        problems.append(
+        ),
+    ),
+    (
+        _REDEMPTION_MISMATCHES,
+        lambda row: (
             f"redemption {row['code']}: spent {row['points_spent']},"
             f" its ledger transaction moved {row['posted']} (or belongs to another member)"
-        )
-    for row in await fetch_all(conn, _REVERSAL_MISMATCHES):
-        problems.append(
+        ),
+    ),
+    (
+        _REVERSAL_MISMATCHES,
+        lambda row: (
             f"redemption {row['code']} ({row['status']}): spent {row['points_spent']},"
             f" its reversal moved {row['posted']} (or is missing, or belongs to another member)"
-        )
+        ),
+    ),
+)
+
+
+async def verify_ledger() -> list[str]:
+    """Every mismatch between the ledger and what is cached or derived from it, one per line."""
+    conn = connection()
+    problems: list[str] = []
+    for query, describe in _ROW_MISMATCHES:
+        problems.extend(describe(row) for row in await fetch_all(conn, query))
     total = await fetch_one(conn, "SELECT COALESCE(SUM(amount), 0) AS total FROM ledger_entries")
     if total is not None and int(total["total"]) != 0:
         problems.append(f"the ledger as a whole sums to {total['total']}, not 0")

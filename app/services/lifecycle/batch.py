@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from app.db import connection, fetch_all, fetch_all_in
 from app.domain.expiry import ExpiryPolicy
+from app.rows import grouped
 from app.services.ledger.service import expiry_settings
 from app.services.lifecycle.expiries import (
     EXPIRING_LOTS,
@@ -28,9 +28,7 @@ async def next_expiries_by_member(
         program_id: await expiry_settings(conn, program_id)
         for program_id in dict.fromkeys(program_id for _, program_id in members)
     }
-    by_policy: dict[ExpiryPolicy, list[tuple[int, int]]] = {}
-    for member in members:
-        by_policy.setdefault(programs[member[1]].policy, []).append(member)
+    by_policy = grouped(members, lambda member: programs[member[1]].policy)
     expiries: dict[tuple[int, int], list[UpcomingExpiry]] = {}
     inactive = by_policy.get(ExpiryPolicy.INACTIVITY, [])
     for row in await fetch_all_in(
@@ -60,9 +58,7 @@ async def next_expiries_by_member(
             " WHERE row_in_key <= ? ORDER BY member_id, expires_at",
             [*program_of, MOMENTS_READ],
         )
-        moments: dict[int, list[dict[str, Any]]] = {}
-        for row in rows:
-            moments.setdefault(int(row["member_id"]), []).append(row)
+        moments = grouped(rows, lambda row: int(row["member_id"]))
         for member_id, program_id in program_of.items():
             expiries[(member_id, program_id)] = expiries_by_day(
                 moments.get(member_id, []), programs[program_id]

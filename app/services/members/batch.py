@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from app.db import connection, fetch_all_in, fetch_first_in
+from app.db import connection, fetch_first_in
+from app.rows import grouped
 from app.services.members.service import (
     ACTIVITY_COLUMNS,
     MEMBER_COLUMNS,
@@ -14,16 +15,14 @@ from app.services.members.service import (
     activity_row,
     member_row,
 )
-from app.services.programs.service import ProgramScope, in_scope
+from app.services.programs.service import ProgramScope, read_many_in_scope
 
 
 async def members_by_id(member_ids: Sequence[int], scope: ProgramScope) -> dict[int, MemberRecord]:
     """`get_member` for many ids in one statement: those found in the scope, by id."""
-    rows = await fetch_all_in(
-        connection(), f"SELECT {MEMBER_COLUMNS} FROM members", "id", member_ids
+    return await read_many_in_scope(
+        f"SELECT {MEMBER_COLUMNS} FROM members", member_ids, member_row, scope
     )
-    records = (member_row(row) for row in rows)
-    return {record.id: record for record in records if in_scope(record.program_id, scope)}
 
 
 async def first_activities_by_member(
@@ -41,7 +40,4 @@ async def first_activities_by_member(
         limit=limit,
         also=POINTS_ONLY,
     )
-    activities: dict[int, list[ActivityRecord]] = {}
-    for record in map(activity_row, rows):
-        activities.setdefault(record.member_id, []).append(record)
-    return activities
+    return grouped(map(activity_row, rows), lambda activity: activity.member_id)

@@ -20,12 +20,11 @@ from app.domain.ids import encode_id
 from app.domain.referrals import Signals
 from app.domain.validation import (
     EXTERNAL_ID_MAX,
-    IDEMPOTENCY_KEY_MAX,
     Checker,
 )
 from app.services.actions.service import award_on_enrolment
 from app.services.core.events import append_event
-from app.services.core.idempotency import input_payload, once_if_keyed
+from app.services.core.idempotency import create_once_if_keyed, input_payload
 from app.services.members.profile import (
     CheckedProfile,
     ProfileChanges,
@@ -36,7 +35,7 @@ from app.services.members.profile import (
     replace_search_terms,
     search_terms,
 )
-from app.services.members.service import MEMBER_COLUMNS, MemberRecord, member_row
+from app.services.members.service import MEMBER_COLUMNS, MemberRecord, get_member, member_row
 from app.services.programs.service import ProgramScope, require_program
 from app.services.referrals.creation import on_member_enrolled
 from app.services.referrals.fraud import check_signals
@@ -71,9 +70,7 @@ async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberR
     changes = _profile_of(data)
     profile = check_profile(check, replace(changes, given=changes.given - {"attributes"}), [], now)
     check_signals(check, data.signals, ["input", "signals"])
-    key = check.text(
-        ["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX, required=False
-    )
+    key = check.idempotency_key(data.idempotency_key, required=False)
     check.raise_if_any()
     program = await require_program(data.program_slug, scope)
     if "attributes" in changes.given:
@@ -136,32 +133,21 @@ async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberR
                 ):
                     awarded = True
                 if awarded:
-                    refreshed = await fetch_one(
-                        conn, f"SELECT {MEMBER_COLUMNS} FROM members WHERE id = ?", (member.id,)
-                    )
+                    refreshed = await get_member(member.id, None, conn)
                     assert refreshed is not None
-                    member = member_row(refreshed)
+                    member = refreshed
                 return member
 
-            async def replay(stored: dict[str, Any]) -> MemberRecord:
-                row = await fetch_one(
-                    conn,
-                    f"SELECT {MEMBER_COLUMNS} FROM members WHERE id = ?",
-                    (int(stored["memberId"]),),
-                )
-                assert row is not None
-                return member_row(row)
-
-            member = await once_if_keyed(
+            member = await create_once_if_keyed(
                 conn,
                 program_id=program.id,
                 key=key,
                 operation="enrollMember",
                 payload=input_payload(data),
                 now=now,
-                perform=perform,
-                remember=lambda enrolled: {"memberId": enrolled.id},
-                replay=replay,
+                create=perform,
+                remember_id_as="memberId",
+                read=lambda member_id: get_member(member_id, None, conn),
             )
     except IntegrityError as exc:
         if card_number_taken(exc):

@@ -16,7 +16,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import fetch_one, in_transaction, utc_now
 from app.domain.ids import encode_id
-from app.domain.validation import IDEMPOTENCY_KEY_MAX, Checker
+from app.domain.validation import Checker
 from app.services.core.events import append_event
 from app.services.core.idempotency import IdempotentRequest, run_once
 from app.services.members.service import MemberRecord, get_member, require_member
@@ -35,7 +35,7 @@ class SetMemberOptOutInput:
 async def set_member_opt_out(data: SetMemberOptOutInput, scope: ProgramScope) -> MemberRecord:
     check = Checker()
     if data.idempotency_key is not None:
-        check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+        check.idempotency_key(data.idempotency_key)
     check.raise_if_any()
     member = await require_member(data.member_id, scope)
     now = utc_now()

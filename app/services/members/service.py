@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+
 from app.db import (
     as_date,
     as_datetime,
@@ -121,9 +123,11 @@ def _member_in_scope(rows: list[dict[str, Any]], scope: ProgramScope) -> MemberR
     return member_row(rows[0])
 
 
-async def get_member(member_id: int, scope: ProgramScope) -> MemberRecord | None:
+async def get_member(
+    member_id: int, scope: ProgramScope, conn: BaseDBAsyncClient | None = None
+) -> MemberRecord | None:
     rows = await fetch_all(
-        connection(), f"SELECT {MEMBER_COLUMNS} FROM members WHERE id = ?", (member_id,)
+        conn or connection(), f"SELECT {MEMBER_COLUMNS} FROM members WHERE id = ?", (member_id,)
     )
     return _member_in_scope(rows, scope)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from app.db import connection, fetch_all_in
+from app.rows import grouped
 from app.services.memberships.service import (
     PLAN_COLUMNS,
     PLAN_FROM,
@@ -14,14 +15,14 @@ from app.services.memberships.service import (
     membership_row,
     plan_row,
 )
-from app.services.programs.service import ProgramScope, in_scope
+from app.services.programs.service import ProgramScope, read_many_in_scope
 
 
 async def plans_by_id(plan_ids: Sequence[int], scope: ProgramScope) -> dict[int, PlanRecord]:
     """`get_plan` for many ids in one statement: those found in the scope, by id."""
-    rows = await fetch_all_in(connection(), f"SELECT {PLAN_COLUMNS}{PLAN_FROM}", "p.id", plan_ids)
-    records = (plan_row(row) for row in rows)
-    return {record.id: record for record in records if in_scope(record.program_id, scope)}
+    return await read_many_in_scope(
+        f"SELECT {PLAN_COLUMNS}{PLAN_FROM}", plan_ids, plan_row, scope, id_column="p.id"
+    )
 
 
 async def memberships_by_member(member_ids: Sequence[int]) -> dict[int, list[MembershipRecord]]:
@@ -33,7 +34,4 @@ async def memberships_by_member(member_ids: Sequence[int]) -> dict[int, list[Mem
         member_ids,
         "id DESC",
     )
-    memberships: dict[int, list[MembershipRecord]] = {}
-    for record in map(membership_row, rows):
-        memberships.setdefault(record.member_id, []).append(record)
-    return memberships
+    return grouped(map(membership_row, rows), lambda membership: membership.member_id)

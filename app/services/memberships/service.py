@@ -50,13 +50,13 @@ from app.domain.memberships import (
 from app.domain.money import MAX_AMOUNT_MINOR, is_known_currency
 from app.domain.rewards import RewardUnavailable
 from app.domain.tiers import MAX_TIER_MULTIPLIER, TIER_NAME_MAX, TierChangeReason
-from app.domain.validation import IDEMPOTENCY_KEY_MAX, NAME_MAX, Checker
+from app.domain.validation import NAME_MAX, Checker
 from app.models import MembershipPlan, Tier
 from app.rows import RowMapper
 from app.services.core.events import append_event
-from app.services.core.idempotency import IdempotentRequest, run_once
+from app.services.core.idempotency import IdempotentRequest, run_once_by_id
 from app.services.ledger.service import lock_owner
-from app.services.programs.service import ProgramScope, require_program
+from app.services.programs.service import ProgramScope, read_in_scope, require_program
 from app.services.rewards.gifts import GiveReward, give_reward, require_giftable_reward
 from app.services.tiers.service import on_member_activity as on_tier_activity
 
@@ -273,14 +273,7 @@ async def memberships_of(member_id: int) -> list[MembershipRecord]:
 
 
 async def get_membership(membership_id: int, scope: ProgramScope = None) -> MembershipRecord | None:
-    row = await fetch_one(
-        connection(),
-        f"SELECT {membership_row.columns} FROM memberships WHERE id = ?",
-        (membership_id,),
-    )
-    if row is None or (scope is not None and int(row["program_id"]) != scope):
-        return None
-    return membership_row(row)
+    return await read_in_scope(connection(), membership_row, "memberships", membership_id, scope)
 
 
 # --- subscription events ----------------------------------------------------------------------
@@ -310,7 +303,7 @@ def _check(data: MembershipEventInput) -> None:
     check = Checker()
     check.text(["input", "customerId"], data.customer_id, 128)
     check.text(["input", "planCode"], data.plan_code, PLAN_CODE_MAX)
-    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.idempotency_key(data.idempotency_key)
     check.raise_if_any()
 
 
@@ -411,21 +404,15 @@ async def _apply(
             )
             return membership
 
-        outcome = await run_once(
+        outcome = await run_once_by_id(
             conn,
             request,
             now=now,
             perform=perform,
-            remember=lambda membership: {"membershipId": membership.id},
-            replay=_stored_membership,
+            remember_id_as="membershipId",
+            read=get_membership,
         )
     return MembershipResult(outcome.value, replayed=outcome.replayed)
-
-
-async def _stored_membership(stored: dict[str, Any]) -> MembershipRecord:
-    membership = await get_membership(int(stored["membershipId"]))
-    assert membership is not None
-    return membership
 
 
 async def start_membership(data: MembershipEventInput, scope: ProgramScope) -> MembershipResult:

@@ -4,13 +4,14 @@ in the program's currency."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from app.db import (
     utc_now,
 )
-from app.domain.earning import CartLine, Earning, MemberAttributes, PurchaseRule
+from app.domain.earning import Cart, CartLine, Earning, MemberAttributes, PurchaseRule, evaluate
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.money import (
     MAX_AMOUNT_MINOR,
@@ -23,7 +24,7 @@ from app.domain.money import (
     parse_exchange_rate,
 )
 from app.domain.validation import EXTERNAL_ID_MAX, Checker
-from app.services.orders.earning import earn
+from app.services.orders.earning import program_config
 from app.services.programs.service import ProgramRecord
 
 MAX_LINES = 500
@@ -40,14 +41,44 @@ class OrderLineInput:
     category: str | None = None
 
 
+class CartInput(Protocol):
+    """The cart as the input of an order or of a cart preview gives it."""
+
+    @property
+    def currency(self) -> str: ...
+    @property
+    def lines(self) -> Sequence[OrderLineInput]: ...
+    @property
+    def shipping_minor(self) -> int: ...
+    @property
+    def tax_minor(self) -> int: ...
+    @property
+    def discount_minor(self) -> int: ...
+    @property
+    def exchange_rate(self) -> str | None: ...
+    @property
+    def paid_with_points_minor(self) -> int: ...
+    @property
+    def paid_with_store_credit_minor(self) -> int: ...
+
+
+def normalised_lines(lines: Sequence[OrderLineInput]) -> list[OrderLineInput]:
+    """The lines with their SKUs and categories trimmed (a blank category is none)."""
+    return [
+        replace(
+            line,
+            sku=line.sku.strip(),
+            category=line.category.strip() if line.category and line.category.strip() else None,
+        )
+        for line in lines
+    ]
+
+
 def check_cart(
     check: Checker,
+    cart: CartInput,
     *,
-    currency: str,
     program_currency: str,
-    lines: Sequence[OrderLineInput],
-    amounts: dict[str, int],
-    exchange_rate: str | None,
     configured_rate: str | None = None,
 ) -> int:
     """Check what an order and a cart preview share; returns the lines' total.
@@ -55,6 +86,12 @@ def check_cart(
     `configured_rate` is the program's rate for the order's currency, used when the order
     gives none.
     """
+    currency, lines, exchange_rate = cart.currency, cart.lines, cart.exchange_rate
+    amounts = {
+        "shippingMinor": cart.shipping_minor,
+        "taxMinor": cart.tax_minor,
+        "discountMinor": cart.discount_minor,
+    }
     normalised = currency.strip().upper()
     if not is_known_currency(normalised):
         check.add(
@@ -157,49 +194,40 @@ def program_rate(program: ProgramRecord, currency: str) -> str | None:
 def earn_in_program_currency(
     program: ProgramRecord,
     rules: Sequence[PurchaseRule],
+    cart: CartInput,
     *,
-    currency: str,
     exchange_rate: str | None,
-    lines: Sequence[OrderLineInput],
-    shipping_minor: int,
-    tax_minor: int,
-    discount_minor: int,
     placed_at: datetime,
     member: MemberAttributes | None,
-    paid_with_points_minor: int = 0,
-    paid_with_store_credit_minor: int = 0,
-    earn_on_points_payments: bool = False,
 ) -> Earning:
-    """Earn on the cart converted into the program's currency (unit prices and amounts each
-    converted and rounded half to even) when the order is in another currency."""
+    """Earn on the cart (its currency and lines normalised) converted into the program's
+    currency (unit prices and amounts each converted and rounded half to even) when the order
+    is in another currency."""
     rate = None if exchange_rate is None else parse_exchange_rate(exchange_rate)
 
     def converted(amount: int) -> int:
         if rate is None:
             return amount
-        return convert_minor(amount, currency, program.currency, rate)
+        return convert_minor(amount, cart.currency, program.currency, rate)
 
-    return earn(
-        program,
-        rules,
-        lines=[
+    in_program_currency = Cart(
+        currency=program.currency,
+        lines=tuple(
             CartLine(
                 sku=line.sku,
                 quantity=line.quantity,
                 unit_price_minor=converted(line.unit_price_minor),
                 category=line.category,
             )
-            for line in lines
-        ],
-        shipping_minor=converted(shipping_minor),
-        tax_minor=converted(tax_minor),
-        discount_minor=converted(discount_minor),
-        placed_at=placed_at,
-        member=member,
-        paid_with_points_minor=converted(paid_with_points_minor),
-        paid_with_store_credit_minor=converted(paid_with_store_credit_minor),
-        earn_on_points_payments=earn_on_points_payments,
+            for line in cart.lines
+        ),
+        shipping_minor=converted(cart.shipping_minor),
+        tax_minor=converted(cart.tax_minor),
+        discount_minor=converted(cart.discount_minor),
+        paid_with_points_minor=converted(cart.paid_with_points_minor),
+        paid_with_store_credit_minor=converted(cart.paid_with_store_credit_minor),
     )
+    return evaluate(in_program_currency, program_config(program, rules), placed_at, member)
 
 
 def check_points_limit(points: int) -> None:

@@ -1,27 +1,20 @@
-"""What an order earns under a program's configuration and rules at the time it was placed."""
+"""A program's earning configuration, and what an order earned as it is stored with it."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from app.domain.earning import (
-    Cart,
-    CartLine,
     Component,
     Earning,
     EarningConfig,
-    MemberAttributes,
     PurchaseRule,
-    evaluate,
 )
 from app.services.programs.service import ProgramRecord
 
 
-def program_config(
-    program: ProgramRecord, rules: Sequence[PurchaseRule], *, earn_on_points_payments: bool = False
-) -> EarningConfig:
+def program_config(program: ProgramRecord, rules: Sequence[PurchaseRule]) -> EarningConfig:
     return EarningConfig(
         points_per_currency_unit=program.points_per_currency_unit,
         rounding=program.rounding,
@@ -31,35 +24,8 @@ def program_config(
         excluded_skus=program.excluded_skus,
         excluded_categories=program.excluded_categories,
         rules=tuple(rules),
-        earn_on_points_payments=earn_on_points_payments,
+        earn_on_points_payments=program.earn_on_points_payments,
     )
-
-
-def earn(
-    program: ProgramRecord,
-    rules: Sequence[PurchaseRule],
-    *,
-    lines: Sequence[CartLine],
-    shipping_minor: int,
-    tax_minor: int,
-    discount_minor: int,
-    placed_at: datetime,
-    member: MemberAttributes | None,
-    paid_with_points_minor: int = 0,
-    paid_with_store_credit_minor: int = 0,
-    earn_on_points_payments: bool = False,
-) -> Earning:
-    cart = Cart(
-        currency=program.currency,
-        lines=tuple(lines),
-        shipping_minor=shipping_minor,
-        tax_minor=tax_minor,
-        discount_minor=discount_minor,
-        paid_with_points_minor=paid_with_points_minor,
-        paid_with_store_credit_minor=paid_with_store_credit_minor,
-    )
-    config = program_config(program, rules, earn_on_points_payments=earn_on_points_payments)
-    return evaluate(cart, config, placed_at, member)
 
 
 def _component_json(component: Component) -> dict[str, Any]:

@@ -11,27 +11,22 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from tortoise.backends.base.client import BaseDBAsyncClient
-
 from app.db import (
     as_datetime,
     as_optional_datetime,
     connection,
     fetch_all,
-    fetch_one,
     from_json,
     in_transaction,
     utc_now,
 )
 from app.domain.earning import MAX_MULTIPLIER, LineFilter, PurchaseRule, RuleKind
-from app.domain.errors import DomainError, ErrorCode
-from app.domain.ids import encode_id
+from app.domain.errors import ErrorCode
 from app.domain.money import MAX_AMOUNT_MINOR
 from app.domain.validation import EXTERNAL_ID_MAX, NAME_MAX, Checker
 from app.models import EarningRule
-from app.services.core.events import append_event
-from app.services.core.idempotency import checked_key, input_payload, once_if_keyed
-from app.services.core.models import create_rule, read_row, update_row
+from app.services.core.idempotency import checked_key, input_payload
+from app.services.core.models import ProgramRules
 from app.services.programs.service import require_program
 
 MAX_BONUS_POINTS = 1_000_000
@@ -130,6 +125,16 @@ def _record(row: dict[str, Any]) -> EarningRuleRecord:
     )
 
 
+_rules = ProgramRules(
+    EarningRule,
+    _FIELDS,
+    _record,
+    noun="earning rule",
+    node_type="EarningRule",
+    event_details=lambda rule: {"name": rule.name},
+)
+
+
 async def active_purchase_rules(program_id: int) -> list[PurchaseRule]:
     """The rules an order of the program is evaluated with (campaign windows are the engine's)."""
     rows = await fetch_all(
@@ -148,10 +153,7 @@ async def list_earning_rules(program_id: int) -> list[EarningRuleRecord]:
 
 
 async def get_earning_rule(rule_id: int, program_scope: int | None) -> EarningRuleRecord | None:
-    row = await read_row(EarningRule, connection(), _FIELDS, id=rule_id)
-    if row is None or (program_scope is not None and int(row["program_id"]) != program_scope):
-        return None
-    return _record(row)
+    return await _rules.read(connection(), rule_id, program_scope)
 
 
 def _validated(data: RuleInput) -> tuple[str, str | None, list[frozenset[str]]]:
@@ -266,42 +268,14 @@ async def create_earning_rule(
     name, multiplier, filters = _validated(data)
     idempotency_key = checked_key(idempotency_key)
     program = await require_program(program_slug, None)
-    now = utc_now()
-    async with in_transaction() as conn:
-
-        async def perform() -> EarningRuleRecord:
-            row = await create_rule(
-                EarningRule,
-                conn,
-                _FIELDS,
-                program_id=program.id,
-                now=now,
-                **_definition(data, name, multiplier, filters),
-            )
-            record = _record(row)
-            await _rule_event(conn, record, "earning_rule.created", now)
-            return record
-
-        async def replay(stored: dict[str, Any]) -> EarningRuleRecord:
-            row = await fetch_one(
-                conn,
-                f"SELECT {', '.join(_FIELDS)} FROM earning_rules WHERE id = ?",
-                (int(stored["ruleId"]),),
-            )
-            assert row is not None
-            return _record(row)
-
-        return await once_if_keyed(
-            conn,
-            program_id=program.id,
-            key=idempotency_key,
-            operation="createEarningRule",
-            payload={"programSlug": program_slug, **input_payload(data)},
-            now=now,
-            perform=perform,
-            remember=lambda made: {"ruleId": made.id},
-            replay=replay,
-        )
+    return await _rules.create(
+        program_id=program.id,
+        key=idempotency_key,
+        operation="createEarningRule",
+        payload={"programSlug": program_slug, **input_payload(data)},
+        definition=_definition(data, name, multiplier, filters),
+        created_event="earning_rule.created",
+    )
 
 
 async def update_earning_rule(rule_id: int, data: RuleInput) -> EarningRuleRecord:
@@ -309,38 +283,18 @@ async def update_earning_rule(rule_id: int, data: RuleInput) -> EarningRuleRecor
     name, multiplier, filters = _validated(data)
     now = utc_now()
     async with in_transaction() as conn:
-        record = await _updated_rule(
+        record = await _rules.update(
             conn, rule_id, **_definition(data, name, multiplier, filters), updated_at=now
         )
-        await _rule_event(conn, record, "earning_rule.updated", now)
+        await _rules.announce(conn, record, "earning_rule.updated", now)
     return record
 
 
 async def set_earning_rule_paused(rule_id: int, paused: bool) -> EarningRuleRecord:
     now = utc_now()
     async with in_transaction() as conn:
-        record = await _updated_rule(conn, rule_id, paused=paused, updated_at=now)
-        await _rule_event(
+        record = await _rules.update(conn, rule_id, paused=paused, updated_at=now)
+        await _rules.announce(
             conn, record, "earning_rule.paused" if paused else "earning_rule.resumed", now
         )
     return record
-
-
-async def _updated_rule(conn: BaseDBAsyncClient, rule_id: int, **changes: Any) -> EarningRuleRecord:
-    row = await update_row(EarningRule, conn, _FIELDS, rule_id, **changes)
-    if row is None:
-        raise DomainError(ErrorCode.RULE_NOT_FOUND, "no such earning rule", ["input", "id"])
-    return _record(row)
-
-
-async def _rule_event(
-    conn: BaseDBAsyncClient, record: EarningRuleRecord, event_type: str, now: datetime
-) -> None:
-    await append_event(
-        conn,
-        program_id=record.program_id,
-        member_id=None,
-        event_type=event_type,
-        payload={"ruleId": encode_id("EarningRule", record.id), "name": record.name},
-        now=now,
-    )

@@ -21,6 +21,7 @@ from app.services.orders.cart import (
     check_placed_at,
     check_points_limit,
     earn_in_program_currency,
+    normalised_lines,
     program_rate,
 )
 from app.services.orders.earning_rules import active_purchase_rules
@@ -50,17 +51,7 @@ async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
     configured_rate = program_rate(program, data.currency)
     check = Checker()
     lines_total = check_cart(
-        check,
-        currency=data.currency,
-        program_currency=program.currency,
-        lines=data.lines,
-        amounts={
-            "shippingMinor": data.shipping_minor,
-            "taxMinor": data.tax_minor,
-            "discountMinor": data.discount_minor,
-        },
-        exchange_rate=data.exchange_rate,
-        configured_rate=configured_rate,
+        check, data, program_currency=program.currency, configured_rate=configured_rate
     )
     placed_at = data.placed_at or utc_now()
     check_placed_at(check, placed_at)
@@ -81,26 +72,12 @@ async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
     earning = earn_in_program_currency(
         program,
         await active_purchase_rules(program.id),
-        currency=data.currency.strip().upper(),
+        replace(data, currency=data.currency.strip().upper(), lines=normalised_lines(data.lines)),
         exchange_rate=data.exchange_rate or configured_rate,
-        lines=[
-            replace(
-                line,
-                sku=line.sku.strip(),
-                category=line.category.strip() if line.category and line.category.strip() else None,
-            )
-            for line in data.lines
-        ],
-        shipping_minor=data.shipping_minor,
-        tax_minor=data.tax_minor,
-        discount_minor=data.discount_minor,
         placed_at=placed_at.astimezone(UTC),
         member=None
         if data.member_id is None
         else await tier_attributes(program.id, data.member_id),
-        paid_with_points_minor=data.paid_with_points_minor,
-        paid_with_store_credit_minor=data.paid_with_store_credit_minor,
-        earn_on_points_payments=program.earn_on_points_payments,
     )
     check_points_limit(earning.points)
     return earning

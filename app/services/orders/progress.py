@@ -16,7 +16,7 @@ from app.domain.ids import encode_id
 from app.domain.validation import Checker
 from app.services.core.events import append_event
 from app.services.orders.cart import check_time
-from app.services.orders.service import OrderRecord, get_order, order_row
+from app.services.orders.service import OrderRecord, get_order, lock_order, order_row
 from app.services.programs.service import ProgramScope, require_program
 from app.services.referrals.order_rewards import on_order_fulfilled
 
@@ -46,19 +46,7 @@ async def report_order_progress(data: OrderProgressInput, scope: ProgramScope) -
     order_ref = data.order_id.strip()
     now = utc_now()
     async with in_transaction() as conn:
-        locked = await fetch_one(
-            conn,
-            "UPDATE orders SET points_refunded = points_refunded"
-            f" WHERE program_id = ? AND order_id = ? RETURNING {order_row.columns}",
-            (program.id, order_ref),
-        )
-        if locked is None:
-            raise DomainError(
-                ErrorCode.ORDER_NOT_FOUND,
-                f"no order {order_ref!r} was recorded in {program.slug!r}",
-                ["input", "orderId"],
-            )
-        order = order_row(locked)
+        order = order_row(await lock_order(conn, program, order_ref))
         changes: dict[str, datetime] = {}
         for column, field, reported, current in (
             ("paid_at", "paidAt", data.paid_at, order.paid_at),

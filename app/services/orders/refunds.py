@@ -44,11 +44,11 @@ from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
 from app.domain.money import MAX_AMOUNT_MINOR, MAX_QUANTITY
 from app.domain.tiers import TierChangeReason
-from app.domain.validation import EXTERNAL_ID_MAX, IDEMPOTENCY_KEY_MAX, REASON_MAX, Checker
+from app.domain.validation import EXTERNAL_ID_MAX, REASON_MAX, Checker
 from app.services.core.events import append_event
 from app.services.core.idempotency import IdempotentRequest, run_once
-from app.services.ledger.service import Movement, post_movement
-from app.services.orders.service import OrderRecord, get_order
+from app.services.ledger.service import Movement, lock_member_row, post_movement
+from app.services.orders.service import OrderRecord, get_order, lock_order
 from app.services.programs.service import (
     ProgramRecord,
     ProgramScope,
@@ -93,7 +93,7 @@ class RefundResult:
 def _validate(data: RefundOrderInput) -> None:
     check = Checker()
     check.text(["input", "orderId"], data.order_id, EXTERNAL_ID_MAX)
-    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.idempotency_key(data.idempotency_key)
     check.text(["input", "reason"], data.reason, REASON_MAX, required=False)
     if data.amount_minor is not None:
         if data.lines is not None:
@@ -331,22 +331,14 @@ async def _refund(
     order_ref: str,
     now: datetime,
 ) -> _Refunded:
-    # A no-op update takes the order's row lock (PostgreSQL), so concurrent refunds of one
-    # order see each other's refunded quantities.
-    locked = await fetch_one(
+    # Locked, so concurrent refunds of one order see each other's refunded quantities.
+    locked = await lock_order(
         conn,
-        "UPDATE orders SET points_refunded = points_refunded"
-        " WHERE program_id = ? AND order_id = ?"
-        " RETURNING id, member_id, earning, refunded_quantities, transaction_id, total_minor,"
+        program,
+        order_ref,
+        "id, member_id, earning, refunded_quantities, transaction_id, total_minor,"
         " refunded_minor, points_earned, points_refunded, points_unrecovered",
-        (program.id, order_ref),
     )
-    if locked is None:
-        raise DomainError(
-            ErrorCode.ORDER_NOT_FOUND,
-            f"no order {order_ref!r} was recorded in {program.slug!r}",
-            ["input", "orderId"],
-        )
     plan = _plan_refund(data, order_ref, locked)
     order_pk = int(locked["id"])
     member_id = int(locked["member_id"])
@@ -440,12 +432,7 @@ async def _take_back(
         return 0, 0
     # Lock the member row first (as maturing does): the lots and the balance read below stay
     # as they are until this transaction ends.
-    member = await fetch_one(
-        conn,
-        "UPDATE members SET points_available = points_available WHERE id = ?"
-        " RETURNING points_available",
-        (member_id,),
-    )
+    member = await lock_member_row(conn, member_id, "points_available")
     assert member is not None
     left = await _take_back_from_lots(
         conn,

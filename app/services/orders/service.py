@@ -34,11 +34,11 @@ from app.domain.money import (
     parse_exchange_rate,
 )
 from app.domain.tiers import TierChangeReason
-from app.domain.validation import EXTERNAL_ID_MAX, IDEMPOTENCY_KEY_MAX, Checker
+from app.domain.validation import EXTERNAL_ID_MAX, Checker
 from app.rows import RowMapper
 from app.services.core import idempotency
 from app.services.core.events import append_event
-from app.services.core.idempotency import IdempotentRequest, run_once
+from app.services.core.idempotency import IdempotentRequest, run_once_by_id
 from app.services.ledger.service import Movement, post_movement
 from app.services.orders.cart import (
     OrderLineInput,
@@ -47,11 +47,17 @@ from app.services.orders.cart import (
     check_placed_at,
     check_points_limit,
     earn_in_program_currency,
+    normalised_lines,
     program_rate,
 )
 from app.services.orders.earning import earning_json
 from app.services.orders.earning_rules import active_purchase_rules
-from app.services.programs.service import ProgramRecord, ProgramScope, in_scope, require_program
+from app.services.programs.service import (
+    ProgramRecord,
+    ProgramScope,
+    read_in_scope,
+    require_program,
+)
 from app.services.punch_cards.service import on_order_recorded as punch_cards_on_order_recorded
 from app.services.referrals.order_rewards import on_order_recorded
 from app.services.tiers.service import member_attributes as tier_attributes
@@ -115,12 +121,32 @@ order_row = RowMapper(OrderRecord)
 
 
 async def get_order(order_pk: int, scope: ProgramScope) -> OrderRecord | None:
-    row = await fetch_one(
-        connection(), f"SELECT {order_row.columns} FROM orders WHERE id = ?", (order_pk,)
+    return await read_in_scope(connection(), order_row, "orders", order_pk, scope)
+
+
+async def lock_order(
+    conn: BaseDBAsyncClient,
+    program: ProgramRecord,
+    order_ref: str,
+    columns: str = order_row.columns,
+) -> dict[str, Any]:
+    """The order's `columns`, its row locked until the transaction ends, so that concurrent
+    writers of one order (refunds, progress) see each other's changes; ORDER_NOT_FOUND when
+    the program has no such order."""
+    # A no-op update takes the row lock (PostgreSQL).
+    locked = await fetch_one(
+        conn,
+        "UPDATE orders SET points_refunded = points_refunded"
+        f" WHERE program_id = ? AND order_id = ? RETURNING {columns}",
+        (program.id, order_ref),
     )
-    if row is None or not in_scope(int(row["program_id"]), scope):
-        return None
-    return order_row(row)
+    if locked is None:
+        raise DomainError(
+            ErrorCode.ORDER_NOT_FOUND,
+            f"no order {order_ref!r} was recorded in {program.slug!r}",
+            ["input", "orderId"],
+        )
+    return locked
 
 
 def _validate(
@@ -130,22 +156,12 @@ def _validate(
     check.text(["input", "customerId"], data.customer_id, EXTERNAL_ID_MAX)
     check.text(["input", "orderId"], data.order_id, EXTERNAL_ID_MAX)
     if data.idempotency_key is not None:
-        check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+        check.idempotency_key(data.idempotency_key)
     check.int_range(
         ["input", "totalMinor"], data.total_minor, 1, MAX_AMOUNT_MINOR, ErrorCode.INVALID_AMOUNT
     )
     lines_total = check_cart(
-        check,
-        currency=data.currency,
-        program_currency=program_currency,
-        lines=data.lines,
-        amounts={
-            "shippingMinor": data.shipping_minor,
-            "taxMinor": data.tax_minor,
-            "discountMinor": data.discount_minor,
-        },
-        exchange_rate=data.exchange_rate,
-        configured_rate=configured_rate,
+        check, data, program_currency=program_currency, configured_rate=configured_rate
     )
     check_placed_at(check, data.placed_at)
     expected = lines_total + data.shipping_minor + data.tax_minor - data.discount_minor
@@ -206,14 +222,7 @@ def _normalised(data: RecordOrderInput) -> RecordOrderInput:
         order_id=data.order_id.strip(),
         currency=data.currency.strip().upper(),
         placed_at=data.placed_at.astimezone(UTC),
-        lines=[
-            replace(
-                line,
-                sku=line.sku.strip(),
-                category=line.category.strip() if line.category and line.category.strip() else None,
-            )
-            for line in data.lines
-        ],
+        lines=normalised_lines(data.lines),
         idempotency_key=data.idempotency_key.strip() if data.idempotency_key else None,
         exchange_rate=(
             None if data.exchange_rate is None else str(parse_exchange_rate(data.exchange_rate))
@@ -263,12 +272,7 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
             if data.idempotency_key is None:
                 return RecordedOrder(order=await perform(), already_recorded=False)
 
-            async def replay(stored: dict[str, Any]) -> OrderRecord:
-                replayed = await get_order(int(stored["orderPk"]), scope)
-                assert replayed is not None
-                return replayed
-
-            outcome = await run_once(
+            outcome = await run_once_by_id(
                 conn,
                 IdempotentRequest(
                     scope=str(program.id),
@@ -278,8 +282,8 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
                 ),
                 now=now,
                 perform=perform,
-                remember=lambda order: {"orderPk": order.id},
-                replay=replay,
+                remember_id_as="orderPk",
+                read=lambda order_pk: get_order(order_pk, scope),
             )
     except _OrderExistsError:
         # Another request recorded this order after our first look; ours wrote nothing.
@@ -320,18 +324,11 @@ async def _order_earning(
     earning = earn_in_program_currency(
         program,
         await active_purchase_rules(program.id),
-        currency=data.currency,
+        data,
         exchange_rate=exchange_rate,
-        lines=data.lines,
-        shipping_minor=data.shipping_minor,
-        tax_minor=data.tax_minor,
-        discount_minor=data.discount_minor,
         placed_at=data.placed_at,
         # Segments have not landed yet: segment-restricted rules wait.
         member=await tier_attributes(program.id, member.id),
-        paid_with_points_minor=data.paid_with_points_minor,
-        paid_with_store_credit_minor=data.paid_with_store_credit_minor,
-        earn_on_points_payments=program.earn_on_points_payments,
     )
     if member.opted_out:
         return without_points(earning), NO_POINTS_OPTED_OUT

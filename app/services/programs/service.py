@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
@@ -16,6 +17,7 @@ from app.db import (
     as_datetime,
     connection,
     execute,
+    fetch_all_in,
     fetch_one,
     from_json,
     in_transaction,
@@ -50,6 +52,7 @@ from app.domain.validation import (
     is_lookup_text,
 )
 from app.models import Program
+from app.rows import RecordT, RowMapper
 from app.services.core.events import append_event
 from app.services.core.models import read_row, row_of, update_row
 from app.services.ledger.service import expiry_settings_of
@@ -184,6 +187,46 @@ def _json_list(value: Any) -> list[str]:
 
 def in_scope(program_id: int, scope: ProgramScope) -> bool:
     return scope is None or scope == program_id
+
+
+async def read_in_scope(
+    conn: BaseDBAsyncClient,
+    mapper: RowMapper[RecordT],
+    table: str,
+    row_id: int,
+    scope: ProgramScope,
+) -> RecordT | None:
+    """Row `row_id` of `table`, a table with a `program_id`; None when it is missing or belongs
+    to a program outside `scope`."""
+    row = await fetch_one(conn, f"SELECT {mapper.columns} FROM {table} WHERE id = ?", (row_id,))
+    if row is None or not in_scope(int(row["program_id"]), scope):
+        return None
+    return mapper(row)
+
+
+class _InProgram(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def program_id(self) -> int: ...
+
+
+InProgramT = TypeVar("InProgramT", bound=_InProgram)
+
+
+async def read_many_in_scope(
+    select: str,
+    row_ids: Sequence[int],
+    record_of: Callable[[dict[str, Any]], InProgramT],
+    scope: ProgramScope,
+    *,
+    id_column: str = "id",
+) -> dict[int, InProgramT]:
+    """`read_in_scope` for many ids in one statement (`select` is `SELECT ... FROM ...`, for
+    the API's DataLoaders): the records found in `scope`, by id."""
+    rows = await fetch_all_in(connection(), select, id_column, row_ids)
+    records = (record_of(row) for row in rows)
+    return {record.id: record for record in records if in_scope(record.program_id, scope)}
 
 
 async def get_program(program_id: int, scope: ProgramScope) -> ProgramRecord | None:

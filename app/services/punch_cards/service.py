@@ -51,15 +51,15 @@ from app.domain.punch_cards import (
 from app.domain.rewards import RedemptionStatus
 from app.domain.validation import (
     EXTERNAL_ID_MAX,
-    IDEMPOTENCY_KEY_MAX,
     NAME_MAX,
     TEXT_MAX,
     Checker,
 )
 from app.rows import RowMapper
 from app.services.core.events import append_event
-from app.services.core.idempotency import input_payload, once_if_keyed
-from app.services.programs.service import ProgramScope, in_scope, require_program
+from app.services.core.idempotency import create_once_if_keyed, input_payload
+from app.services.ledger.service import lock_member_row
+from app.services.programs.service import ProgramScope, read_in_scope, require_program
 from app.services.rewards.gifts import (
     GivenReward,
     GiveReward,
@@ -161,12 +161,7 @@ JOINED_CARD_COLUMNS = ", ".join(f"c.{column}" for column in card_row.columns.spl
 
 
 async def get_punch_card(card_id: int, scope: ProgramScope) -> PunchCardRecord | None:
-    row = await fetch_one(
-        connection(), f"SELECT {card_row.columns} FROM punch_cards WHERE id = ?", (card_id,)
-    )
-    if row is None or not in_scope(int(row["program_id"]), scope):
-        return None
-    return card_row(row)
+    return await read_in_scope(connection(), card_row, "punch_cards", card_id, scope)
 
 
 async def list_punch_cards(program_id: int, *, include_retired: bool) -> list[PunchCardRecord]:
@@ -254,9 +249,7 @@ async def create_punch_card(data: CreatePunchCardInput) -> PunchCardRecord:
     description = check.text(["input", "description"], data.description, TEXT_MAX, required=False)
     _check_sizes(check, data.punches_needed, data.minimum_quantity)
     skus, categories = _check_filter(check, data.skus, data.categories)
-    key = check.text(
-        ["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX, required=False
-    )
+    key = check.idempotency_key(data.idempotency_key, required=False)
     check.raise_if_any()
     program = await require_program(data.program_slug, None)
     now = utc_now()
@@ -301,25 +294,16 @@ async def create_punch_card(data: CreatePunchCardInput) -> PunchCardRecord:
             await _card_event(conn, card, "punch_card.created", now)
             return card
 
-        async def replay(stored: dict[str, Any]) -> PunchCardRecord:
-            row = await fetch_one(
-                conn,
-                f"SELECT {card_row.columns} FROM punch_cards WHERE id = ?",
-                (int(stored["punchCardId"]),),
-            )
-            assert row is not None
-            return card_row(row)
-
-        return await once_if_keyed(
+        return await create_once_if_keyed(
             conn,
             program_id=program.id,
             key=key,
             operation="createPunchCard",
             payload=input_payload(data),
             now=now,
-            perform=perform,
-            remember=lambda made: {"punchCardId": made.id},
-            replay=replay,
+            create=perform,
+            remember_id_as="punchCardId",
+            read=lambda card_id: read_in_scope(conn, card_row, "punch_cards", card_id, None),
         )
 
 
@@ -439,12 +423,7 @@ async def member_cards(member_id: int, program_id: int) -> list[MemberPunchCard]
 
 
 async def _lock_member(conn: BaseDBAsyncClient, member_id: int) -> dict[str, Any]:
-    row = await fetch_one(
-        conn,
-        "UPDATE members SET points_available = points_available WHERE id = ?"
-        " RETURNING opted_out_at",
-        (member_id,),
-    )
+    row = await lock_member_row(conn, member_id, "opted_out_at")
     assert row is not None
     return row
 

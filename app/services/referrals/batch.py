@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from app.db import connection, fetch_all_in, fetch_first_in, in_transaction, utc_now
 from app.domain.referrals import referral_link
+from app.rows import grouped
 from app.services.referrals import repository
 from app.services.referrals.creation import ensure_code
 from app.services.referrals.records import ReferralRecord, ReferralRewardRecord
@@ -25,10 +26,7 @@ async def rewards_by_referral(
         referral_ids,
         order_by="id",
     )
-    rewards: dict[int, list[ReferralRewardRecord]] = {}
-    for record in map(reward_row, rows):
-        rewards.setdefault(record.referral_id, []).append(record)
-    return rewards
+    return grouped(map(reward_row, rows), lambda reward: reward.referral_id)
 
 
 async def referrals_by_friend(member_ids: Sequence[int]) -> dict[int, ReferralRecord]:
@@ -63,10 +61,7 @@ async def first_referrals_by_referrer(
         limit=limit,
         also=" AND program_id = (SELECT program_id FROM members WHERE members.id = referrer_id)",
     )
-    referrals: dict[int, list[ReferralRecord]] = {}
-    for record in map(referral_row, rows):
-        referrals.setdefault(record.referrer_id, []).append(record)
-    return referrals
+    return grouped(map(referral_row, rows), lambda referral: referral.referrer_id)
 
 
 @dataclass(frozen=True)

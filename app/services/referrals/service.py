@@ -56,12 +56,11 @@ from app.domain.referrals import (
 from app.domain.validation import (
     EMAIL_MAX,
     EXTERNAL_ID_MAX,
-    IDEMPOTENCY_KEY_MAX,
     REASON_MAX,
     Checker,
 )
 from app.services.core.events import append_event
-from app.services.core.idempotency import IdempotentRequest, run_once
+from app.services.core.idempotency import IdempotentRequest, run_once_by_id
 from app.services.ledger.service import lock_member
 from app.services.programs.service import ProgramRecord, ProgramScope, in_scope, require_program
 from app.services.referrals import repository, reward_repository, stats_repository
@@ -269,10 +268,6 @@ def _signals_json(signals: Signals | None) -> list[list[str]]:
     return [] if signals is None else [[kind.value, value] for kind, value in signals.items()]
 
 
-def _remember_referral(referral: ReferralRecord) -> dict[str, Any]:
-    return {"referralId": referral.id}
-
-
 async def _once(
     conn: BaseDBAsyncClient,
     request: IdempotentRequest,
@@ -280,14 +275,13 @@ async def _once(
     perform: Callable[[], Awaitable[ReferralRecord]],
 ) -> RecordedReferral:
     """`perform` once per idempotency key; a replay reads the referral as it is now."""
-
-    async def replay(stored: dict[str, Any]) -> ReferralRecord:
-        referral = await repository.get_referral(conn, int(stored["referralId"]))
-        assert referral is not None
-        return referral
-
-    outcome = await run_once(
-        conn, request, now=now, perform=perform, remember=_remember_referral, replay=replay
+    outcome = await run_once_by_id(
+        conn,
+        request,
+        now=now,
+        perform=perform,
+        remember_id_as="referralId",
+        read=lambda referral_id: repository.get_referral(conn, referral_id),
     )
     return RecordedReferral(referral=outcome.value, replayed=outcome.replayed)
 
@@ -295,7 +289,7 @@ async def _once(
 def _check_record_input(data: RecordReferralInput) -> tuple[str | None, str | None]:
     """The friend's customer id and email, checked (one of them is given)."""
     check = Checker()
-    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.idempotency_key(data.idempotency_key)
     check.text(["input", "referralCode"], data.referral_code, CODE_INPUT_MAX)
     customer_id = check.text(
         ["input", "friendCustomerId"], data.friend_customer_id, EXTERNAL_ID_MAX, required=False
@@ -414,7 +408,7 @@ async def review_referral(data: ReviewReferralInput) -> RecordedReferral:
     held follows: sign-up rewards and the friend's orders so far) or reject it."""
     check = Checker()
     if data.approve or data.idempotency_key is not None:
-        check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+        check.idempotency_key(data.idempotency_key)
     note = check.text(["input", "note"], data.note, REASON_MAX, required=False)
     check.raise_if_any()
     existing = await repository.get_referral(connection(), data.referral_id)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from app.db import connection, fetch_all_in
-from app.services.programs.service import ProgramScope, in_scope
+from app.services.programs.service import ProgramScope, read_many_in_scope
 from app.services.rewards.repository import (
     RedemptionRecord,
     RewardRecord,
@@ -17,19 +16,18 @@ from app.services.rewards.repository import (
 
 async def rewards_by_id(reward_ids: Sequence[int], scope: ProgramScope) -> dict[int, RewardRecord]:
     """`get_reward` for many ids in one statement: those found in the scope, by id."""
-    rows = await fetch_all_in(
-        connection(), f"SELECT {reward_of.columns} FROM rewards", "id", reward_ids
+    return await read_many_in_scope(
+        f"SELECT {reward_of.columns} FROM rewards", reward_ids, reward_of, scope
     )
-    records = (reward_of(row) for row in rows)
-    return {record.id: record for record in records if in_scope(record.program_id, scope)}
 
 
 async def redemptions_by_id(
     redemption_ids: Sequence[int], scope: ProgramScope
 ) -> dict[int, RedemptionRecord]:
     """`get_redemption` for many ids in one statement: those found in the scope, by id."""
-    rows = await fetch_all_in(
-        connection(), f"SELECT {redemption_of.columns} FROM redemptions", "id", redemption_ids
+    return await read_many_in_scope(
+        f"SELECT {redemption_of.columns} FROM redemptions",
+        redemption_ids,
+        redemption_of,
+        scope,
     )
-    records = (redemption_of(row) for row in rows)
-    return {record.id: record for record in records if in_scope(record.program_id, scope)}

@@ -399,15 +399,12 @@ async def upload_codes(reward_id: int, codes: list[str]) -> UploadedCodes:
     """Add the store's codes to a POOL reward; duplicates are reported and skipped, the rest
     added. Codes are compared without case or outer spaces, as checkouts send them."""
     check = Checker()
-    if not codes:
-        check.add(ErrorCode.REQUIRED, "codes must not be empty", ["input", "codes"])
-    if len(codes) > MAX_CODES_PER_UPLOAD:
-        check.add(
-            ErrorCode.TOO_MANY,
-            f"at most {MAX_CODES_PER_UPLOAD} codes per upload",
-            ["input", "codes"],
-        )
-        check.raise_if_any()
+    check.batch(
+        ["input", "codes"],
+        codes,
+        MAX_CODES_PER_UPLOAD,
+        f"at most {MAX_CODES_PER_UPLOAD} codes per upload",
+    )
     cleaned: list[str] = []
     for index, raw in enumerate(codes):
         path = ["input", "codes", str(index)]

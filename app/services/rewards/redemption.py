@@ -12,7 +12,6 @@ from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import fetch_one
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
@@ -29,7 +28,7 @@ from app.domain.rewards import (
     new_redemption_code,
 )
 from app.services.core.events import append_event
-from app.services.ledger.service import Movement, post_movement
+from app.services.ledger.service import Movement, lock_member_row, post_movement
 from app.services.rewards import repository
 from app.services.rewards.repository import NewRedemption, RedemptionRecord, RewardRecord
 from app.services.rewards.terms import (
@@ -93,12 +92,7 @@ def price_for_tier(
 
 async def _lock_member(conn: BaseDBAsyncClient, member_id: int) -> int:
     """The member row first (as `lock_member`); their program. Refused while they owe points."""
-    locked = await fetch_one(
-        conn,
-        "UPDATE members SET points_available = points_available WHERE id = ?"
-        " RETURNING program_id, points_debt",
-        (member_id,),
-    )
+    locked = await lock_member_row(conn, member_id, "program_id, points_debt")
     assert locked is not None
     if int(locked["points_debt"]) > 0:
         raise DomainError(

@@ -26,8 +26,8 @@ from app.domain.rewards import (
     RewardTerms,
     limit_window_start,
 )
-from app.rows import Keyset, RecordT, RowMapper
-from app.services.programs.service import ProgramScope, in_scope
+from app.rows import Keyset, RowMapper
+from app.services.programs.service import ProgramScope, read_in_scope
 
 DEFAULT_POINTS_PER_CURRENCY_UNIT = 100
 
@@ -157,29 +157,16 @@ def _column_values(data: RewardFields) -> list[Any]:
     return [_column_value(getattr(data, name)) for name in FIELD_NAMES]
 
 
-async def _read_in_scope(
-    conn: BaseDBAsyncClient,
-    mapper: RowMapper[RecordT],
-    table: str,
-    row_id: int,
-    scope: ProgramScope,
-) -> RecordT | None:
-    row = await fetch_one(conn, f"SELECT {mapper.columns} FROM {table} WHERE id = ?", (row_id,))
-    if row is None or not in_scope(int(row["program_id"]), scope):
-        return None
-    return mapper(row)
-
-
 async def read_reward(
     conn: BaseDBAsyncClient, reward_id: int, scope: ProgramScope
 ) -> RewardRecord | None:
-    return await _read_in_scope(conn, reward_of, "rewards", reward_id, scope)
+    return await read_in_scope(conn, reward_of, "rewards", reward_id, scope)
 
 
 async def read_redemption(
     conn: BaseDBAsyncClient, redemption_id: int, scope: ProgramScope
 ) -> RedemptionRecord | None:
-    return await _read_in_scope(conn, redemption_of, "redemptions", redemption_id, scope)
+    return await read_in_scope(conn, redemption_of, "redemptions", redemption_id, scope)
 
 
 async def rewards_by_cost(

@@ -31,13 +31,13 @@ from app.domain.rewards import (
     RewardKind,
     check_terms,
 )
-from app.domain.validation import IDEMPOTENCY_KEY_MAX, NAME_MAX, TEXT_MAX, Checker
+from app.domain.validation import NAME_MAX, TEXT_MAX, Checker
 from app.services.core.events import append_event
 from app.services.core.idempotency import (
     IdempotentRequest,
+    create_once_if_keyed,
     input_payload,
-    once_if_keyed,
-    run_once,
+    run_once_by_id,
     scope_of,
 )
 from app.services.members.service import require_member
@@ -291,9 +291,7 @@ async def _catalogue_event(
 async def create_reward(data: CreateRewardInput) -> RewardRecord:
     check = Checker()
     cleaned = _check_fields(check, data.kind, _fields_of(data))
-    key = check.text(
-        ["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX, required=False
-    )
+    key = check.idempotency_key(data.idempotency_key, required=False)
     check.raise_if_any()
     program = await require_program(data.program_slug, None)
     # Checked here for the order of errors, and again under the lock below for the race.
@@ -317,21 +315,16 @@ async def create_reward(data: CreateRewardInput) -> RewardRecord:
             )
             return reward
 
-        async def replay(stored: dict[str, Any]) -> RewardRecord:
-            reward = await repository.read_reward(conn, int(stored["rewardId"]), program.id)
-            assert reward is not None
-            return reward
-
-        return await once_if_keyed(
+        return await create_once_if_keyed(
             conn,
             program_id=program.id,
             key=key,
             operation="createReward",
             payload=input_payload(data),
             now=now,
-            perform=perform,
-            remember=lambda reward: {"rewardId": reward.id},
-            replay=replay,
+            create=perform,
+            remember_id_as="rewardId",
+            read=lambda reward_id: repository.read_reward(conn, reward_id, program.id),
         )
 
 
@@ -412,7 +405,7 @@ async def redeem_reward(data: RedeemRewardInput, scope: ProgramScope) -> Redeeme
     deadlock. A member who owes points (`points_debt`) is refused with POINTS_OWED.
     """
     check = Checker()
-    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.idempotency_key(data.idempotency_key)
     check.raise_if_any()
     member = await require_member(data.member_id, scope)
     if member.points_debt > 0:
@@ -436,19 +429,13 @@ async def redeem_reward(data: RedeemRewardInput, scope: ProgramScope) -> Redeeme
     )
     now = utc_now()
     async with in_transaction() as conn:
-
-        async def replay(stored: dict[str, Any]) -> RedemptionRecord:
-            replayed = await repository.read_redemption(conn, int(stored["redemptionId"]), scope)
-            assert replayed is not None
-            return replayed
-
-        outcome = await run_once(
+        outcome = await run_once_by_id(
             conn,
             request,
             now=now,
             perform=lambda: redeem_in(conn, member.id, reward.id, data.points, now),
-            remember=lambda redemption: {"redemptionId": redemption.id},
-            replay=replay,
+            remember_id_as="redemptionId",
+            read=lambda redemption_id: repository.read_redemption(conn, redemption_id, scope),
         )
     return RedeemedReward(redemption=outcome.value, replayed=outcome.replayed)
 

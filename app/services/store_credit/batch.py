@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from app.db import connection, fetch_all_in, fetch_first_in
-from app.services.programs.service import ProgramScope, in_scope
+from app.rows import grouped
+from app.services.programs.service import ProgramScope, read_many_in_scope
 from app.services.store_credit.service import (
     StoreCreditBalance,
     StoreCreditRecord,
@@ -18,14 +19,12 @@ async def movements_by_id(
     movement_ids: Sequence[int], scope: ProgramScope
 ) -> dict[int, StoreCreditRecord]:
     """`get_movement` for many ids in one statement: those found in the scope, by id."""
-    rows = await fetch_all_in(
-        connection(),
+    return await read_many_in_scope(
         f"SELECT {movement_row.columns} FROM store_credit_movements",
-        "id",
         movement_ids,
+        movement_row,
+        scope,
     )
-    records = (movement_row(row) for row in rows)
-    return {record.id: record for record in records if in_scope(record.program_id, scope)}
 
 
 async def balances_by_member(member_ids: Sequence[int]) -> dict[int, StoreCreditBalance]:
@@ -59,7 +58,4 @@ async def first_movements_by_member(
         order_by="id DESC",
         limit=limit,
     )
-    movements: dict[int, list[StoreCreditRecord]] = {}
-    for record in map(movement_row, rows):
-        movements.setdefault(record.member_id, []).append(record)
-    return movements
+    return grouped(map(movement_row, rows), lambda movement: movement.member_id)

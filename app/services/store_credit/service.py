@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -34,15 +33,14 @@ from app.domain.ledger import TransactionKind
 from app.domain.money import MAX_AMOUNT_MINOR
 from app.domain.validation import (
     EXTERNAL_ID_MAX,
-    IDEMPOTENCY_KEY_MAX,
     REASON_MAX,
     Checker,
 )
 from app.rows import Keyset, RowMapper
-from app.services.core.idempotency import IdempotentRequest, run_once
+from app.services.core.idempotency import IdempotentRequest, run_once_by_id
 from app.services.ledger.service import StoreCreditMovement, lock_member, post_store_credit
 from app.services.members.service import require_member
-from app.services.programs.service import ProgramScope, in_scope
+from app.services.programs.service import ProgramScope, read_in_scope
 
 _NEWEST_FIRST = Keyset(newest_first=True, within="member_id")
 _ISSUE = "issueStoreCredit"
@@ -115,14 +113,9 @@ movement_row = RowMapper(StoreCreditRecord)
 async def get_movement(
     movement_id: int, scope: ProgramScope, conn: BaseDBAsyncClient | None = None
 ) -> StoreCreditRecord | None:
-    row = await fetch_one(
-        conn or connection(),
-        f"SELECT {movement_row.columns} FROM store_credit_movements WHERE id = ?",
-        (movement_id,),
+    return await read_in_scope(
+        conn or connection(), movement_row, "store_credit_movements", movement_id, scope
     )
-    if row is None or not in_scope(int(row["program_id"]), scope):
-        return None
-    return movement_row(row)
 
 
 async def balance_of(member_id: int) -> StoreCreditBalance:
@@ -297,7 +290,7 @@ async def issue_store_credit(data: IssueStoreCreditInput, scope: ProgramScope) -
     check = Checker()
     _check_amount(check, data.amount_minor)
     reason = check.text(["input", "reason"], data.reason, REASON_MAX)
-    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.idempotency_key(data.idempotency_key)
     check.raise_if_any()
     assert reason is not None
     member = await require_member(data.member_id, scope)
@@ -334,25 +327,15 @@ async def _run_movement_once(
     """Every store-credit write: one transaction, once per key, replaying its movement."""
     now = utc_now()
     async with in_transaction() as conn:
-        outcome = await run_once(
+        outcome = await run_once_by_id(
             conn,
             request,
             now=now,
             perform=lambda: perform(conn, now),
-            remember=_remember_movement,
-            replay=lambda stored: _stored_movement(conn, stored),
+            remember_id_as="movementId",
+            read=lambda movement_id: get_movement(movement_id, None, conn),
         )
     return StoreCreditResult(movement=outcome.value, replayed=outcome.replayed)
-
-
-def _remember_movement(movement: StoreCreditRecord) -> dict[str, Any]:
-    return {"movementId": movement.id}
-
-
-async def _stored_movement(conn: BaseDBAsyncClient, stored: dict[str, Any]) -> StoreCreditRecord:
-    movement = await get_movement(int(stored["movementId"]), None, conn)
-    assert movement is not None
-    return movement
 
 
 async def spend_store_credit(data: SpendStoreCreditInput, scope: ProgramScope) -> StoreCreditResult:
@@ -360,7 +343,7 @@ async def spend_store_credit(data: SpendStoreCreditInput, scope: ProgramScope) -
     check = Checker()
     _check_amount(check, data.amount_minor)
     order_id = check.text(["input", "orderId"], data.order_id, EXTERNAL_ID_MAX)
-    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.idempotency_key(data.idempotency_key)
     check.raise_if_any()
     assert order_id is not None
     member = await require_member(data.member_id, scope)
@@ -401,7 +384,7 @@ async def refund_store_credit(
     if data.amount_minor is not None:
         _check_amount(check, data.amount_minor)
     reason = check.text(["input", "reason"], data.reason, REASON_MAX, required=False)
-    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.idempotency_key(data.idempotency_key)
     check.raise_if_any()
     spend = await get_movement(data.spend_id, scope)
     if spend is None or spend.kind is not TransactionKind.STORE_CREDIT_SPEND:

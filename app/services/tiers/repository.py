@@ -29,6 +29,7 @@ from app.domain.tiers import (
     TierPeriod,
 )
 from app.rows import RowMapper
+from app.services.ledger.service import lock_member_row
 
 # Kinds whose points never qualify for a tier: a tier's own rewards must not feed it, and a
 # punch card's reward was paid for by purchases that already earned.
@@ -380,12 +381,7 @@ def _order_contribution(metric: TierMetric, currency: str, row: dict[str, Any]) 
 async def member(conn: BaseDBAsyncClient, member_id: int, *, lock: bool) -> TierMember | None:
     if lock:
         # The member row first, as every writer of a member does (see services/ledger).
-        row = await fetch_one(
-            conn,
-            "UPDATE members SET points_available = points_available WHERE id = ?"
-            f" RETURNING {_member_of.columns}",
-            (member_id,),
-        )
+        row = await lock_member_row(conn, member_id, _member_of.columns)
     else:
         row = await fetch_one(
             conn, f"SELECT {_member_of.columns} FROM members WHERE id = ?", (member_id,)

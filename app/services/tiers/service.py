@@ -38,9 +38,9 @@ from app.domain.tiers import (
     needed_for,
     rolling_needed_to_keep,
 )
-from app.domain.validation import IDEMPOTENCY_KEY_MAX, Checker
+from app.domain.validation import Checker
 from app.services.core.events import append_event
-from app.services.core.idempotency import IdempotentRequest, run_once
+from app.services.core.idempotency import IdempotentRequest, run_once_by_id
 from app.services.tiers import repository
 from app.services.tiers.evaluation import (
     assignment_ends,
@@ -240,13 +240,13 @@ async def _assignment_request(
     """`perform` once per idempotency key, in a transaction; a replay answers the assignment
     the first request made or ended (as it is now)."""
     async with in_transaction() as conn:
-        outcome = await run_once(
+        outcome = await run_once_by_id(
             conn,
             request,
             now=now,
             perform=lambda: perform(conn),
-            remember=lambda assignment: {"assignmentId": assignment.id},
-            replay=lambda stored: repository.assignment(conn, int(stored["assignmentId"])),
+            remember_id_as="assignmentId",
+            read=lambda assignment_id: repository.assignment(conn, assignment_id),
         )
     return AssignmentResult(
         member_id=member_id,
@@ -292,7 +292,7 @@ async def assign_member_tier(data: AssignTierInput, scope: int | None) -> Assign
     check = Checker()
     tier_name = check.text(["input", "tierName"], data.tier_name, TIER_NAME_MAX)
     reason = check.text(["input", "reason"], data.reason, ASSIGNMENT_REASON_MAX)
-    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.idempotency_key(data.idempotency_key)
     if data.locked_until is not None and data.locked_until.utcoffset() is None:
         check.add(
             ErrorCode.INVALID_VALUE,
@@ -375,7 +375,7 @@ async def clear_member_tier_assignment(
     TIER_ASSIGNMENT_NOT_FOUND when none is in force."""
     check = Checker()
     reason = check.text(["input", "reason"], data.reason, ASSIGNMENT_REASON_MAX)
-    check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.idempotency_key(data.idempotency_key)
     check.raise_if_any()
     assert reason is not None
     member, program = await _program_member(data.member_id, scope)
