@@ -1,5 +1,8 @@
 """The subscription benchmark (scripts/bench-subscriptions): `laurel serve` on SQLite in a
 process of its own with `--sockets` members each holding a `memberUpdated` subscription.
+With `--postgres`, two `laurel serve` processes on PostgreSQL (the database
+laurel_subscriptions_bench beside BENCH_POSTGRES_URL's): the subscriptions on one, the
+changes written through the other, so every message crosses processes (LISTEN/NOTIFY).
 
 Prints the server's memory per open subscription (resident memory before and after opening
 them all), and the time from sending an `adjustPoints` to the member's message, p50 and p99, as
@@ -18,7 +21,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -27,12 +32,15 @@ sys.path.insert(0, str(Path(__file__).parents[2]))
 
 from app.auth.api_keys import KeyKind
 from app.config import Settings
-from app.db import apply_migrations, close_db, connection, execute, init_db
+from app.db import apply_migrations, close_db, connection, execute, init_db, normalise_url
 from app.domain.ids import encode_id
 from app.services.access.api_keys import create_api_key, set_rate_limit
 from app.services.access.member_tokens import create_member_token
 from app.services.programs import service as programs_service
+from bench_support.jobs_main import drop, recreate
 from tests.live_server import free_port, healthy
+
+DEFAULT_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/test"
 
 ADJUST = """mutation($input: AdjustPointsInput!) {
   adjustPoints(input: $input) { userErrors { code } } }"""
@@ -59,7 +67,7 @@ async def seed(url: str, members: int) -> tuple[str, str, list[str]]:
                 connection(),
                 "INSERT INTO members (program_id, customer_id, enrolled_at, points_available,"
                 " points_pending, lifetime_earned, lifetime_redeemed) VALUES (1, ?, ?, 0, 0, 0, 0)",
-                (f"cust-{n}", "2026-01-01 00:00:00+00:00"),
+                (f"cust-{n}", datetime(2026, 1, 1, tzinfo=UTC)),
             )
         tokens = [
             (await create_member_token("bench", f"cust-{n}", None, None)).token
@@ -95,8 +103,16 @@ async def open_subscription(url: str, publishable: str, token: str) -> ClientCon
 
 
 async def measure(
-    base: str, pid: int, admin: str, publishable: str, tokens: list[str], changes: int
+    base: str,
+    pid: int,
+    admin: str,
+    publishable: str,
+    tokens: list[str],
+    changes: int,
+    write_base: str | None = None,
 ) -> None:
+    """Subscriptions on the server at `base` (process `pid`), changes through `write_base`
+    (another server) or the same one."""
     ws_url = base.replace("http://", "ws://") + "/graphql"
     before = resident_kib(pid)
     sockets: list[ClientConnection] = []
@@ -112,7 +128,7 @@ async def measure(
     headers = {"Authorization": f"Bearer {admin}"}
     round_trips: list[float] = []
     latencies: list[float] = []
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=write_base or base, headers=headers, timeout=30) as http:
         for change in range(changes):
             member = random.randrange(len(sockets))
             started = time.perf_counter()
@@ -151,38 +167,67 @@ async def measure(
     print(f"| request to message, p99 | {p99 * 1000:.0f} ms | {p99 / floor:.1f}x |")
 
 
+def start_server(url: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    laurel = str(Path(sys.executable).parent / "laurel")
+    process = subprocess.Popen(
+        [laurel, "serve"],
+        env={
+            **os.environ,
+            "DATABASE_URL": url,
+            "LAUREL_PORT": str(port),
+            "LAUREL_LOG_LEVEL": "warning",
+            "LAUREL_WEBHOOK_WORKER": "off",
+        },
+        stdout=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while not healthy(base):
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.terminate()
+            raise SystemExit("bench-subscriptions: the server did not start")
+        time.sleep(0.1)
+    return process, base
+
+
+def run(url: str, options: argparse.Namespace, servers: int) -> None:
+    admin, publishable, tokens = asyncio.run(seed(url, options.sockets))
+    started: list[tuple[subprocess.Popen[bytes], str]] = []
+    try:
+        for _ in range(servers):
+            started.append(start_server(url))
+        (process, base), (_, write_base) = started[0], started[-1]
+        asyncio.run(
+            measure(base, process.pid, admin, publishable, tokens, options.changes, write_base)
+        )
+    finally:
+        for process, _ in started:
+            process.terminate()
+            process.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sockets", type=int, default=1000)
     parser.add_argument("--changes", type=int, default=200)
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="two servers on PostgreSQL: subscriptions on one, changes through the other",
+    )
     options = parser.parse_args()
-    with tempfile.TemporaryDirectory() as directory:
-        url = f"sqlite://{directory}/bench.sqlite3"
-        admin, publishable, tokens = asyncio.run(seed(url, options.sockets))
-        port = free_port()
-        laurel = str(Path(sys.executable).parent / "laurel")
-        process = subprocess.Popen(
-            [laurel, "serve"],
-            env={
-                **os.environ,
-                "DATABASE_URL": url,
-                "LAUREL_PORT": str(port),
-                "LAUREL_LOG_LEVEL": "warning",
-                "LAUREL_WEBHOOK_WORKER": "off",
-            },
-            stdout=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
+    if options.postgres:
+        admin_url = normalise_url(os.environ.get("BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL))
+        url = urlunsplit(urlsplit(admin_url)._replace(path="/laurel_subscriptions_bench"))
+        recreate(url)
         try:
-            deadline = time.monotonic() + 30
-            while not healthy(base):
-                if time.monotonic() > deadline:
-                    raise SystemExit("bench-subscriptions: the server did not start")
-                time.sleep(0.1)
-            asyncio.run(measure(base, process.pid, admin, publishable, tokens, options.changes))
+            run(url, options, servers=2)
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            drop(url)
+        return
+    with tempfile.TemporaryDirectory() as directory:
+        run(f"sqlite://{directory}/bench.sqlite3", options, servers=1)
 
 
 if __name__ == "__main__":

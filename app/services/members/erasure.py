@@ -20,19 +20,13 @@ from app.db import (
     connection,
     execute,
     fetch_all,
-    fetch_one,
     from_json,
     in_transaction,
     utc_now,
 )
 from app.domain.ids import encode_id
 from app.services.core.events import append_event
-from app.services.members.profile import (
-    PROFILE_COLUMNS,
-    get_profile,
-    profile_row,
-    replace_search_terms,
-)
+from app.services.members.profile import get_profile, locked_profile, replace_search_terms
 from app.services.members.service import MemberRecord, get_member, require_member
 from app.services.programs.service import ProgramScope
 
@@ -50,14 +44,7 @@ async def erase_member(member_id: int, scope: ProgramScope) -> MemberRecord:
     member = await require_member(member_id, scope)
     now = utc_now()
     async with in_transaction() as conn:
-        row = await fetch_one(
-            conn,
-            "UPDATE members SET points_available = points_available WHERE id = ?"
-            f" RETURNING {PROFILE_COLUMNS}",
-            (member.id,),
-        )
-        assert row is not None
-        if profile_row(row).erased_at is None:
+        if (await locked_profile(conn, member.id)).erased_at is None:
             await _erase(conn, member, now)
     erased = await get_member(member.id, scope)
     assert erased is not None

@@ -41,9 +41,10 @@ from app.domain.member_profile import (
     is_email,
     merged_attributes,
 )
-from app.domain.validation import EMAIL_MAX, IDEMPOTENCY_KEY_MAX, NAME_MAX, Checker
+from app.domain.validation import EMAIL_MAX, NAME_MAX, Checker
 from app.services.core.events import append_event
-from app.services.core.idempotency import IdempotentRequest, run_once
+from app.services.core.idempotency import once_if_keyed
+from app.services.ledger.service import lock_member_row
 from app.services.members.service import MemberRecord, get_member, require_member
 from app.services.programs.service import ProgramScope, require_program
 
@@ -234,14 +235,13 @@ async def update_member_profile(
     data: UpdateMemberProfileInput, scope: ProgramScope
 ) -> MemberRecord:
     check = Checker()
-    if data.idempotency_key is not None:
-        check.text(["input", "idempotencyKey"], data.idempotency_key, IDEMPOTENCY_KEY_MAX)
+    check.idempotency_key(data.idempotency_key, required=False)
     check.raise_if_any()
     member = await require_member(data.member_id, scope)
     now = utc_now()
     try:
         async with in_transaction() as conn:
-            current = await _locked_profile(conn, member.id)
+            current = await locked_profile(conn, member.id)
             if current.erased_at is not None:
                 raise DomainError(
                     ErrorCode.MEMBER_ERASED, "the member was erased", ["input", "memberId"]
@@ -253,22 +253,17 @@ async def update_member_profile(
             async def perform() -> None:
                 await _write_profile(conn, member, checked, now)
 
-            if data.idempotency_key is None:
-                await perform()
-            else:
-                await run_once(
-                    conn,
-                    IdempotentRequest.of(
-                        scope=str(member.program_id),
-                        key=data.idempotency_key,
-                        operation="updateMemberProfile",
-                        payload={"memberId": member.id, "changes": _changes_payload(data)},
-                    ),
-                    now=now,
-                    perform=perform,
-                    remember=lambda _: {"memberId": member.id},
-                    replay=_nothing_to_replay,
-                )
+            await once_if_keyed(
+                conn,
+                program_id=member.program_id,
+                key=data.idempotency_key,
+                operation="updateMemberProfile",
+                payload={"memberId": member.id, "changes": _changes_payload(data)},
+                now=now,
+                perform=perform,
+                remember=lambda _: {"memberId": member.id},
+                replay=_nothing_to_replay,
+            )
     except IntegrityError as exc:
         if card_number_taken(exc):
             raise card_number_taken_error() from exc
@@ -291,14 +286,10 @@ def _changes_payload(data: UpdateMemberProfileInput) -> dict[str, Any]:
     }
 
 
-async def _locked_profile(conn: BaseDBAsyncClient, member_id: int) -> MemberProfile:
-    # The member row first, as every writer of a member does (services/ledger).
-    row = await fetch_one(
-        conn,
-        "UPDATE members SET points_available = points_available WHERE id = ?"
-        f" RETURNING {PROFILE_COLUMNS}",
-        (member_id,),
-    )
+async def locked_profile(conn: BaseDBAsyncClient, member_id: int) -> MemberProfile:
+    """The member's profile as their row is locked (the first thing every writer of a member
+    does, services/ledger)."""
+    row = await lock_member_row(conn, member_id, PROFILE_COLUMNS)
     assert row is not None
     return profile_row(row)
 
