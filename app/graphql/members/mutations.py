@@ -11,6 +11,7 @@ from app.graphql.core.context import Info, admin, member_reader
 from app.graphql.core.errors import UserError
 from app.graphql.core.mutations import mutation, optional_idempotency_key
 from app.graphql.core.records import service_input
+from app.graphql.members.profile import changes_of
 from app.graphql.members.types import Member, Referral
 from app.graphql.referrals.types import ReferralSignalsInput, signals_of
 from app.services.ledger import adjustments as points_service
@@ -94,7 +95,13 @@ class SetMemberOptOutPayload:
 async def enroll_member(info: Info, input: EnrollMemberInput) -> EnrollMemberPayload:
     principal = member_reader(info)
     record = await enrolment.enroll_member(
-        service_input(input, enrolment.EnrollMemberInput, signals=signals_of(input.signals)),
+        service_input(
+            input,
+            enrolment.EnrollMemberInput,
+            signals=signals_of(input.signals),
+            # Enrolment stores what is sent; a field left out or null is not stored.
+            profile=changes_of(input, sent=lambda value: value is not None),
+        ),
         principal.program_scope,
     )
     referral = None

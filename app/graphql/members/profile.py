@@ -4,6 +4,8 @@ member attributes, and a member's rights over their data (export and erasure).""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -64,46 +66,17 @@ class UpdateMemberProfileInput:
     idempotency_key: str | None = optional_idempotency_key()
 
 
-_PROFILE_FIELDS = (
-    "email",
-    "name",
-    "birthday",
-    "phone",
-    "locale",
-    "marketing_consent",
-    "tags",
-    "attributes",
-    "card_number",
-)
+def _not_unset(value: Any) -> bool:
+    return value is not strawberry.UNSET
 
 
-def changes_of(source: Any) -> ProfileChanges:
-    """The profile fields an input sent (UNSET: left out)."""
-    given = frozenset(
-        name
-        for name in _PROFILE_FIELDS
-        if getattr(source, name, strawberry.UNSET) is not strawberry.UNSET
-    )
-
-    def value(name: str) -> Any:
-        return getattr(source, name) if name in given else None
-
-    attributes = value("attributes")
-    if attributes is not None and not isinstance(attributes, dict):
-        attributes = {"": attributes}  # refused as an unknown attribute, with its path
-    tags = value("tags")
-    return ProfileChanges(
-        email=value("email"),
-        name=value("name"),
-        birthday=value("birthday"),
-        phone=value("phone"),
-        locale=value("locale"),
-        marketing_consent=value("marketing_consent"),
-        tags=None if tags is None else tuple(tags),
-        attributes=attributes,
-        card_number=value("card_number"),
-        given=given,
-    )
+def changes_of(source: Any, *, sent: Callable[[Any], bool] = _not_unset) -> ProfileChanges:
+    """The profile fields an input sent: by default those not UNSET (null clears a field)."""
+    changes = ProfileChanges.of(source, sent=sent)
+    if changes.attributes is not None and not isinstance(changes.attributes, dict):
+        # JSON that is not an object: refused as an attribute without a name, with its path.
+        return replace(changes, attributes={"": changes.attributes})
+    return changes
 
 
 @strawberry.type

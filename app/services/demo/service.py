@@ -14,6 +14,7 @@ from app.domain.rewards import RewardKind
 from app.services.access.api_keys import create_api_key
 from app.services.actions.service import ActionRuleInput, create_action_rule
 from app.services.members.enrolment import EnrollMemberInput, enroll_member
+from app.services.members.profile import ProfileChanges
 from app.services.orders.cart import OrderLineInput
 from app.services.orders.earning_rules import RuleInput, create_earning_rule
 from app.services.orders.service import RecordOrderInput, record_order
@@ -125,9 +126,12 @@ async def seed_demo() -> DemoKeys:
             EnrollMemberInput(
                 program_slug=DEMO_SLUG,
                 customer_id=customer_id,
-                email=f"{customer_id.removeprefix('cust-')}@example.com",
-                name=name,
-                birthday=birthday,
+                profile=ProfileChanges(
+                    email=f"{customer_id.removeprefix('cust-')}@example.com",
+                    name=name,
+                    birthday=birthday,
+                    given=("birthday", "email", "name"),
+                ),
             ),
             None,
         )

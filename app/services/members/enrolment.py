@@ -7,9 +7,7 @@ those depends on the lookups and none on enrolment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import date
-from typing import Any
+from dataclasses import dataclass, field
 
 from tortoise.exceptions import IntegrityError
 
@@ -46,16 +44,8 @@ from app.services.referrals.service import resolve_code
 class EnrollMemberInput:
     program_slug: str
     customer_id: str
-    email: str | None = None
-    name: str | None = None
-    birthday: date | None = None
-    # The rest of the profile (app/services/members/profile.py).
-    phone: str | None = None
-    locale: str | None = None
-    marketing_consent: bool | None = None
-    tags: tuple[str, ...] | None = None
-    attributes: dict[str, Any] | None = None
-    card_number: str | None = None
+    # The profile fields sent with the enrolment (app/services/members/profile.py).
+    profile: ProfileChanges = field(default_factory=ProfileChanges)
     # A referrer's code the customer came with, and what the store knows of their device.
     referral_code: str | None = None
     signals: Signals | None = None
@@ -67,8 +57,8 @@ async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberR
     check = Checker()
     now = utc_now()
     customer_id = check.text(["input", "customerId"], data.customer_id, EXTERNAL_ID_MAX)
-    changes = _profile_of(data)
-    profile = check_profile(check, replace(changes, given=changes.given - {"attributes"}), [], now)
+    changes = data.profile
+    profile = check_profile(check, changes.without("attributes"), [], now)
     check_signals(check, data.signals, ["input", "signals"])
     key = check.idempotency_key(data.idempotency_key, required=False)
     check.raise_if_any()
@@ -158,33 +148,3 @@ async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberR
             ["input", "customerId"],
         ) from exc
     return member
-
-
-_PROFILE_FIELDS = (
-    "email",
-    "name",
-    "birthday",
-    "phone",
-    "locale",
-    "marketing_consent",
-    "tags",
-    "attributes",
-    "card_number",
-)
-
-
-def _profile_of(data: EnrollMemberInput) -> ProfileChanges:
-    """The profile fields the enrolment sends (a field left out or null is not stored)."""
-    given = frozenset(name for name in _PROFILE_FIELDS if getattr(data, name) is not None)
-    return ProfileChanges(
-        email=data.email,
-        name=data.name,
-        birthday=data.birthday,
-        phone=data.phone,
-        locale=data.locale,
-        marketing_consent=data.marketing_consent,
-        tags=data.tags,
-        attributes=data.attributes,
-        card_number=data.card_number,
-        given=given,
-    )

@@ -9,8 +9,8 @@ field is personal data: the audit log keeps none of it (app/services/audit/servi
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -104,6 +104,20 @@ async def get_profile(member_id: int) -> MemberProfile:
     return profile_row(row)
 
 
+# The profile fields a write may send, as the service and the API's inputs name them.
+PROFILE_FIELDS = (
+    "email",
+    "name",
+    "birthday",
+    "phone",
+    "locale",
+    "marketing_consent",
+    "tags",
+    "attributes",
+    "card_number",
+)
+
+
 @dataclass(frozen=True)
 class ProfileChanges:
     """What the store sends; `given` names the fields it sent (null clears a field, a field
@@ -118,7 +132,28 @@ class ProfileChanges:
     tags: tuple[str, ...] | None = None
     attributes: dict[str, Any] | None = None
     card_number: str | None = None
-    given: frozenset[str] = field(default_factory=frozenset)
+    # Sorted, so that an idempotent request's fingerprint is the same in every process.
+    given: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, source: object, *, sent: Callable[[Any], bool]) -> ProfileChanges:
+        """The profile fields of an input object that `sent` says were sent."""
+        given = tuple(
+            sorted(n for n in PROFILE_FIELDS if hasattr(source, n) and sent(getattr(source, n)))
+        )
+
+        def value(name: str) -> Any:
+            return getattr(source, name) if name in given else None
+
+        tags = value("tags")
+        return cls(
+            **{name: value(name) for name in PROFILE_FIELDS if name != "tags"},
+            tags=None if tags is None else tuple(tags),
+            given=given,
+        )
+
+    def without(self, name: str) -> ProfileChanges:
+        return replace(self, given=tuple(n for n in self.given if n != name))
 
 
 @dataclass(frozen=True)
