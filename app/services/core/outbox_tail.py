@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
 from app.db import connection, fetch_one
@@ -41,18 +41,29 @@ class OutboxTail:
         self.poll_seconds = poll_seconds
         self._subscribers: set[_Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
+        self._ready: asyncio.Future[None] | None = None
         self._position: int | None = None
 
     async def _start(self) -> None:
-        if self._task is not None and not self._task.done():
-            return
-        row = await fetch_one(
-            connection(), "SELECT COALESCE(MAX(id), 0) AS last FROM outbox_events"
-        )
-        self._position = 0 if row is None else int(row["last"])
-        self._task = asyncio.create_task(self._tail())
+        """One tail, however many subscribers arrive at once: the task is made before any
+        wait, and each subscriber waits until it knows where the outbox ends, so it gets every
+        event committed after it subscribed."""
+        if self._task is None or self._task.done():
+            self._ready = asyncio.get_running_loop().create_future()
+            self._task = asyncio.create_task(self._tail(self._ready))
+        assert self._ready is not None
+        await asyncio.shield(self._ready)
 
-    async def _tail(self) -> None:
+    async def _tail(self, ready: asyncio.Future[None]) -> None:
+        try:
+            row = await fetch_one(
+                connection(), "SELECT COALESCE(MAX(id), 0) AS last FROM outbox_events"
+            )
+        except Exception as error:
+            ready.set_exception(error)
+            raise
+        self._position = 0 if row is None else int(row["last"])
+        ready.set_result(None)
         async with OUTBOX_SIGNAL.listening() as wake:
             await self._follow(wake)
 
@@ -76,7 +87,9 @@ class OutboxTail:
             if len(events) < BATCH:
                 await wake.wait(self.poll_seconds)
 
-    async def subscribe(self, wants: Callable[[EventRecord], bool]) -> AsyncIterator[EventRecord]:
+    async def subscribe(
+        self, wants: Callable[[EventRecord], bool]
+    ) -> AsyncGenerator[EventRecord, None]:
         """The events from now on that `wants` takes, until the caller stops iterating."""
         subscriber = _Subscriber(wants, asyncio.Queue())
         self._subscribers.add(subscriber)
@@ -90,7 +103,8 @@ class OutboxTail:
         finally:
             self._subscribers.discard(subscriber)
             if not self._subscribers and self._task is not None:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
-                self._task = None
+                # Forgotten before the wait: a subscriber arriving meanwhile starts a new tail.
+                task, self._task, self._ready = self._task, None, None
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task

@@ -5,7 +5,7 @@ polling to fall back on in these tests."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 
 import asyncpg
 import pytest
@@ -120,14 +120,51 @@ async def test_a_commit_here_notifies_other_processes_after_it_commits(
 
 
 async def _first_event(tail: OutboxTail) -> EventRecord:
-    events: AsyncIterator[EventRecord] = tail.subscribe(lambda event: True)
+    events = tail.subscribe(lambda event: True)
     try:
         return await anext(events)
     finally:
-        await events.aclose()  # type: ignore[attr-defined]
+        await events.aclose()
 
 
 async def _until(condition: Callable[[], bool]) -> None:
     async with asyncio.timeout(WAIT_SECONDS):
         while not condition():  # noqa: ASYNC110 - the conditions are counters, not events
             await asyncio.sleep(0.01)
+
+
+async def test_subscribers_arriving_at_once_share_one_tail_and_get_each_event_once(
+    program: ProgramRecord, backend: str
+) -> None:
+    tail = OutboxTail(poll_seconds=0.05)
+    streams = [tail.subscribe(lambda event: True) for _ in range(20)]
+
+    async def next_of(stream: AsyncGenerator[EventRecord, None]) -> EventRecord:
+        return await anext(stream)
+
+    firsts = [asyncio.create_task(next_of(stream)) for stream in streams]
+    await _until(lambda: len(tail._subscribers) == 20 and tail._ready is not None)
+    if backend == "postgres":
+        await _until(lambda: OUTBOX_SIGNAL.listens > 0)
+        assert OUTBOX_SIGNAL.listens == 1
+    for event_type in ("first", "second"):
+        async with in_transaction() as conn:
+            await append_event(
+                conn,
+                program_id=program.id,
+                member_id=None,
+                event_type=event_type,
+                payload={},
+                now=utc_now(),
+            )
+    try:
+        # Each subscriber's next two events are the two appended: a second tail would have
+        # given each the first one twice.
+        received = [await asyncio.wait_for(first, WAIT_SECONDS) for first in firsts]
+        seconds = [await asyncio.wait_for(next_of(stream), WAIT_SECONDS) for stream in streams]
+    finally:
+        for stream in streams:
+            await stream.aclose()
+    assert [event.type for event in received] == ["first"] * 20
+    assert [event.type for event in seconds] == ["second"] * 20
+    assert tail._task is None
