@@ -58,7 +58,7 @@ async def test_a_commit_in_this_process_wakes_a_reader_at_once(
     monkeypatch.setattr(outbox_signal, "SAFETY_POLL_SECONDS", 600)
     tail = OutboxTail(poll_seconds=600)
     received = asyncio.create_task(_first_event(tail))
-    await _until(lambda: tail._task is not None)
+    await _until(lambda: tail._ready is not None and tail._ready.done())
 
     async with in_transaction() as conn:
         await append_event(
@@ -143,7 +143,9 @@ async def test_subscribers_arriving_at_once_share_one_tail_and_get_each_event_on
         return await anext(stream)
 
     firsts = [asyncio.create_task(next_of(stream)) for stream in streams]
-    await _until(lambda: len(tail._subscribers) == 20 and tail._ready is not None)
+    await _until(
+        lambda: len(tail._subscribers) == 20 and tail._ready is not None and tail._ready.done()
+    )
     if backend == "postgres":
         await _until(lambda: OUTBOX_SIGNAL.listens > 0)
         assert OUTBOX_SIGNAL.listens == 1
