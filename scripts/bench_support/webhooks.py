@@ -7,7 +7,8 @@ as a store's would be (a member's later events wait while an earlier one is retr
    workers' concurrency, with no database.
 2. Backlog: `--events` events already in the outbox when the workers start: first attempts
    per second (as a ratio of the floor) and the time until every event is delivered.
-3. Steady load: events committed at `--rate` a second for `--seconds` while the workers run:
+3. Steady load: events committed at `--rate` a second (half the floor unless given) for
+   `--seconds` while the workers run:
    the lag from commit to the first attempt's arrival, p50 and p99.
 
 Checked every time: every event delivered, and none delivered (answered 2xx) twice; events
@@ -230,7 +231,13 @@ def percentile(values: list[float], share: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--rate", type=int, default=500, help="events a second, steady phase")
+    parser.add_argument(
+        "--rate",
+        type=int,
+        default=None,
+        help="events a second in the steady phase (default: half the floor, a load the"
+        " receiver can take; above the floor the lag only measures the queue growing)",
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="steady phase length")
     options = parser.parse_args()
     base = normalise_url(
@@ -256,7 +263,9 @@ def main() -> None:
 
         first_seconds = wait_for(first_attempts, 3600, "every first attempt")
         delivered_seconds = first_seconds + wait_for(all_delivered, 600, "every delivery")
-        log("backlog delivered; steady phase")
+        if options.rate is None:
+            options.rate = max(10, int(floor_rps / 2))
+        log(f"backlog delivered; steady phase at {options.rate}/s")
         committed = asyncio.run(steady_events(url, options.rate, options.seconds))
         wait_for(
             lambda: all(seen.delivered.get(number) for number in committed),
