@@ -60,6 +60,12 @@ class OutboxSignal:
             if not self._notify_again:
                 return
 
+    async def settled(self) -> None:
+        """Until the NOTIFY under way, if any, has gone out (tests that count statements)."""
+        if self._notifying is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._notifying)
+
     def _wake(self) -> None:
         for waiter in self._waiters:
             waiter.set()
