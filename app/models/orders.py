@@ -28,6 +28,9 @@ class Order(Model):
     tax_minor = fields.BigIntField(default=0)
     discount_minor = fields.BigIntField(default=0)
     lines: Any = fields.JSONField()
+    # Where it was placed: WEB, APP, STORE or MARKETPLACE, and a shop's location.
+    channel = fields.CharField(max_length=16, null=True)
+    store_location = fields.CharField(max_length=128, null=True)
     request_hash = fields.CharField(max_length=64)
     points_earned = fields.BigIntField()
     # NULL when the order earned nothing (no journal transaction is written for zero points).

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import strawberry
 
+from app.domain.orders import OrderChannel
 from app.graphql.core.context import Info, admin, member_reader
 from app.graphql.core.errors import UserError
 from app.graphql.core.ids import decode_id
@@ -49,6 +50,12 @@ class RecordOrderInput:
     paid_with_store_credit_minor: int = strawberry.field(
         default=0,
         description="Money of the order paid with store credit; treated like paidWithPointsMinor.",
+    )
+    channel: OrderChannel | None = strawberry.field(
+        default=None, description="Where the order was placed."
+    )
+    store_location: str | None = strawberry.field(
+        default=None, description="The shop it was placed in, for STORE orders (your own name)."
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 
 from app.domain.earning import RuleKind
+from app.domain.orders import OrderChannel
 from app.graphql.core.context import Info, member_reader
 from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
@@ -16,6 +17,8 @@ from app.graphql.members.types import Member, member_of
 from app.services.orders import cart as order_cart
 from app.services.orders.earning_rules import EarningRuleRecord
 from app.services.orders.service import OrderRecord
+
+strawberry.enum(OrderChannel, description="Where an order was placed.")
 
 
 @strawberry.type(description="One reason a line (or the order's shipping or tax) earned points.")
@@ -119,6 +122,8 @@ class Order(Node):
     earning: OrderEarning | None = strawberry.field(
         description="The breakdown stored when the order earned; refunds take back from it."
     )
+    channel: OrderChannel | None = strawberry.field(description="Where the order was placed.")
+    store_location: str | None
     member_pk: strawberry.Private[int]
 
     @classmethod
@@ -127,6 +132,7 @@ class Order(Node):
             cls,
             record,
             earning=None if record.earning is None else OrderEarning.from_json(record.earning),
+            channel=None if record.channel is None else OrderChannel(record.channel),
         )
 
     @strawberry.field

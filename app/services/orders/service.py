@@ -33,6 +33,7 @@ from app.domain.money import (
     MAX_AMOUNT_MINOR,
     parse_exchange_rate,
 )
+from app.domain.orders import STORE_LOCATION_MAX, OrderChannel
 from app.domain.tiers import TierChangeReason
 from app.domain.validation import EXTERNAL_ID_MAX, Checker
 from app.rows import RowMapper
@@ -85,6 +86,9 @@ class RecordOrderInput:
     # Money of the order paid with points or store credit: earns only if the program says so.
     paid_with_points_minor: int = 0
     paid_with_store_credit_minor: int = 0
+    # Where the order was placed (for rules, segments and reports to tell channels apart).
+    channel: OrderChannel | None = None
+    store_location: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,8 @@ class OrderRecord:
     paid_at: datetime | None
     fulfilled_at: datetime | None
     refunded_minor: int
+    channel: str | None
+    store_location: str | None
 
 
 @dataclass(frozen=True)
@@ -155,6 +161,7 @@ def _validate(
     check = Checker()
     check.text(["input", "customerId"], data.customer_id, EXTERNAL_ID_MAX)
     check.text(["input", "orderId"], data.order_id, EXTERNAL_ID_MAX)
+    check.text(["input", "storeLocation"], data.store_location, STORE_LOCATION_MAX, required=False)
     if data.idempotency_key is not None:
         check.idempotency_key(data.idempotency_key)
     check.int_range(
@@ -182,7 +189,12 @@ def _fingerprint(data: RecordOrderInput) -> str:
     payload = asdict(data)
     payload.pop("idempotency_key")
     # Left out at their default, so orders recorded before these fields keep their fingerprint.
-    for name in ("paid_with_points_minor", "paid_with_store_credit_minor"):
+    for name in (
+        "paid_with_points_minor",
+        "paid_with_store_credit_minor",
+        "channel",
+        "store_location",
+    ):
         if not payload[name]:
             payload.pop(name)
     payload["placed_at"] = data.placed_at.isoformat()
@@ -227,6 +239,7 @@ def _normalised(data: RecordOrderInput) -> RecordOrderInput:
         exchange_rate=(
             None if data.exchange_rate is None else str(parse_exchange_rate(data.exchange_rate))
         ),
+        store_location=(data.store_location or "").strip() or None,
     )
 
 
@@ -353,8 +366,8 @@ async def _insert_order(
         "INSERT INTO orders (program_id, member_id, order_id, currency, total_minor,"
         " shipping_minor, tax_minor, discount_minor, lines, request_hash, points_earned,"
         " transaction_id, placed_at, created_at, earning, status, refunded_quantities,"
-        " points_refunded, points_unrecovered, exchange_rate)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, 'PLACED', '{}', 0, 0, ?)"
+        " points_refunded, points_unrecovered, exchange_rate, channel, store_location)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, 'PLACED', '{}', 0, 0, ?, ?, ?)"
         f" ON CONFLICT (program_id, order_id) DO NOTHING RETURNING {order_row.columns}",
         (
             program.id,
@@ -372,6 +385,8 @@ async def _insert_order(
             now,
             json.dumps(earning_json(earning, no_points_reason), separators=(",", ":")),
             exchange_rate,
+            None if data.channel is None else data.channel.value,
+            data.store_location,
         ),
     )
     if row is None:
@@ -437,6 +452,8 @@ async def _announce_order(
             "currency": data.currency,
             "totalMinor": data.total_minor,
             "pointsEarned": order.points_earned,
+            **({"channel": data.channel.value} if data.channel else {}),
+            **({"storeLocation": data.store_location} if data.store_location else {}),
         },
         now=now,
     )

@@ -252,3 +252,46 @@ async def test_points_held_for_a_pending_period_are_announced_as_pending_not_ear
     assert (pending["payload"]["availableAfter"], pending["payload"]["pendingAfter"]) == (0, 25)
     matures_at = datetime.fromisoformat(pending["payload"]["maturesAt"])
     assert matures_at == placed_at + timedelta(days=14)
+
+
+async def test_an_order_says_where_it_was_placed(api: Api) -> None:
+    await create_program(api)
+    await enroll(api)
+    query = RECORD_ORDER.replace("pointsEarned", "pointsEarned channel storeLocation", 1)
+
+    in_store = await api.data(
+        query,
+        {"input": order_input(channel="STORE", storeLocation="  Gamla stan  ")},
+    )
+    again = await api.data(
+        query,
+        {"input": order_input(channel="STORE", storeLocation="Gamla stan")},
+    )
+    elsewhere = await api.data(query, {"input": order_input(channel="WEB")})
+    bad = await api.data(
+        query,
+        {"input": order_input("order-2", storeLocation="x" * 129)},
+    )
+    unknown = await api.gql(query, {"input": order_input("order-3", channel="FAX")})
+    web = await api.data(query, {"input": order_input("order-4")})
+
+    order = in_store["recordOrder"]["order"]
+    assert (order["channel"], order["storeLocation"]) == ("STORE", "Gamla stan")
+    assert again["recordOrder"]["alreadyRecorded"] is True
+    # The same order id reported from another channel is another report, refused.
+    assert [e["code"] for e in elsewhere["recordOrder"]["userErrors"]] == ["ORDER_ALREADY_RECORDED"]
+    assert [e["code"] for e in bad["recordOrder"]["userErrors"]] == ["TOO_LONG"]
+    assert "errors" in unknown
+    assert (
+        web["recordOrder"]["order"]["channel"],
+        web["recordOrder"]["order"]["storeLocation"],
+    ) == (
+        None,
+        None,
+    )
+    events = await api.data(
+        '{ events(programSlug: "shop", type: "order.recorded") { edges { node { payload } } } }'
+    )
+    payloads = [edge["node"]["payload"] for edge in events["events"]["edges"]]
+    assert (payloads[0]["channel"], payloads[0]["storeLocation"]) == ("STORE", "Gamla stan")
+    assert "channel" not in payloads[-1]
