@@ -17,11 +17,13 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from app.domain.errors import DomainError, ErrorCode
 from app.domain.ledger import TransactionKind
 from app.domain.referrals import ReferralState
 from app.graphql.compiled import shared_and_unchanging
 from app.graphql.core.connection import Connection, Edges, keyset_page
 from app.graphql.core.context import Info
+from app.graphql.core.errors import as_query_errors
 from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
 from app.graphql.core.records import from_record
@@ -133,6 +135,17 @@ class MemberProfile:
         return from_record(cls, record, attributes=attributes)
 
 
+MAX_RECOMMENDATIONS = 20
+
+
+@strawberry.type(description="A reward as recommended to one member (Member.recommendedRewards).")
+class RecommendedReward:
+    reward: Reward
+    cost_points: int = strawberry.field(description="At the member's own price (their tier's).")
+    points_needed: int = strawberry.field(description="0 when the member can redeem it now.")
+    redeemable_now: bool
+
+
 @strawberry.type(description="A customer enrolled in a program.")
 class Member(Node):
     customer_id: str = strawberry.field(description="The store's own id for the customer.")
@@ -207,6 +220,31 @@ class Member(Node):
     async def available_rewards(self) -> list[Reward]:
         options = await rewards_service.reward_options(self.member_pk, self.program_pk)
         return [Reward.from_record(option.reward) for option in options if option.refusal is None]
+
+    @strawberry.field(
+        description="Rewards to show the member, by one rule: those they can redeem now, dearest"
+        " first, then those only points stand between them and, nearest first, with how many"
+        " points they still need. Rewards refused for anything else (stock, limits, tier, dates,"
+        " owed points) are left out."
+    )
+    async def recommended_rewards(self, first: int = 3) -> list[RecommendedReward]:
+        with as_query_errors():
+            if not 1 <= first <= MAX_RECOMMENDATIONS:
+                raise DomainError(
+                    ErrorCode.INVALID_VALUE,
+                    f"first must be between 1 and {MAX_RECOMMENDATIONS}",
+                    ["first"],
+                )
+        options = await rewards_service.reward_options(self.member_pk, self.program_pk)
+        return [
+            RecommendedReward(
+                reward=Reward.from_record(shown.option.reward),
+                cost_points=shown.option.cost_points,
+                points_needed=shown.points_needed,
+                redeemable_now=shown.points_needed == 0,
+            )
+            for shown in rewards_service.recommend(options, self.points.available, first)
+        ]
 
     @strawberry.field(
         description="The next dates the member's available points expire, soonest first,"

@@ -450,6 +450,38 @@ class RewardOption:
     refusal: tuple[ErrorCode, str] | None
 
 
+@dataclass(frozen=True)
+class Recommendation:
+    option: RewardOption
+    # Points the member still needs (0: they can redeem it now).
+    points_needed: int
+
+
+def recommend(
+    options: list[RewardOption], points_available: int, limit: int
+) -> list[Recommendation]:
+    """What to show a member, by one rule: first the rewards they can redeem now, dearest
+    first (the most their points buy); then those only points stand between them and, nearest
+    first (what to earn towards). Rewards refused for anything else (stock, limits, tier,
+    dates, owed points) are not shown: earning more would not make them redeemable."""
+    now = sorted(
+        (option for option in options if option.refusal is None),
+        key=lambda option: (-option.cost_points, option.reward.id),
+    )
+    within_reach = sorted(
+        (
+            option
+            for option in options
+            if option.refusal is not None and option.refusal[0] is ErrorCode.INSUFFICIENT_POINTS
+        ),
+        key=lambda option: (option.cost_points, option.reward.id),
+    )
+    shown = [Recommendation(option, 0) for option in now] + [
+        Recommendation(option, option.cost_points - points_available) for option in within_reach
+    ]
+    return shown[:limit]
+
+
 async def reward_options(member_id: int, scope: ProgramScope) -> list[RewardOption]:
     """Every active, unretired reward of the member's program, cheapest first, with why not.
 

@@ -437,3 +437,41 @@ async def test_a_storefront_cannot_fetch_an_inactive_reward_by_id(api: Api) -> N
     assert as_storefront == {"node": None}
     assert active_for_storefront == {"node": {"name": "Tote bag", "active": True}}
     assert as_admin == {"node": {"name": "Black Friday tote", "active": False}}
+
+
+RECOMMENDED = """
+query($id: ID!, $first: Int) {
+  member(id: $id) {
+    recommendedRewards(first: $first) { reward { name } costPoints pointsNeeded redeemableNow }
+  }
+}"""
+
+
+async def test_recommended_rewards_show_what_points_buy_now_then_what_is_within_reach(
+    api: Api,
+) -> None:
+    await create_program(api)
+    member = await enroll(api)
+    for name, cost in (("Sticker", 50), ("Mug", 200), ("Tote", 300), ("Hoodie", 900)):
+        await create_reward(api, cost_points=cost, name=name)
+    await create_reward(api, cost_points=100, name="Sold out", stock=0)
+    await create_reward(api, cost_points=10, name="Paused", active=False)
+    await grant_points(api, member["id"], 250)
+
+    data = await api.data(RECOMMENDED, {"id": member["id"], "first": 10})
+    top = await api.data(RECOMMENDED, {"id": member["id"], "first": 2})
+    too_many = await api.gql(RECOMMENDED, {"id": member["id"], "first": 1000})
+
+    shown = [
+        (r["reward"]["name"], r["costPoints"], r["pointsNeeded"], r["redeemableNow"])
+        for r in data["member"]["recommendedRewards"]
+    ]
+    # Affordable now, dearest first; then nearest first; never the sold-out or paused ones.
+    assert shown == [
+        ("Mug", 200, 0, True),
+        ("Sticker", 50, 0, True),
+        ("Tote", 300, 50, False),
+        ("Hoodie", 900, 650, False),
+    ]
+    assert [r["reward"]["name"] for r in top["member"]["recommendedRewards"]] == ["Mug", "Sticker"]
+    assert [e["extensions"]["code"] for e in too_many["errors"]] == ["INVALID_VALUE"]
