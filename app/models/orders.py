@@ -58,3 +58,5 @@ class Order(Model):
     class Meta:
         table = "orders"
         unique_together = (("program", "order_id"),)
+        # A member's orders by time: tier contributions, and the member list's last-order filter.
+        indexes = (("member_id", "placed_at"),)

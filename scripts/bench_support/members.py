@@ -96,7 +96,7 @@ INSERT INTO members (program_id, customer_id, email, email_lower, name, enrolled
 SELECT $1, 'c-' || g, 'user' || g || '@example.com', 'user' || g || '@example.com',
     initcap(($2::text[])[1 + g % cardinality($2::text[])]) || ' '
         || initcap(($3::text[])[1 + (g / 7) % cardinality($3::text[])]) || ' ' || g,
-    now() - (g % 1000) * interval '1 hour', 101, (g * 7919) % 5000, 0, 0, 0,
+    now() - (g % 1000) * interval '1 hour', 101, (g::bigint * 7919) % 5000, 0, 0, 0,
     '+4670' || lpad(g::text, 7, '0'), 'LC-' || g,
     CASE WHEN g % 10 = 0 THEN '["vip"]'::jsonb ELSE '[]'::jsonb END
 FROM generate_series(1, $4) AS g

@@ -14,6 +14,7 @@ from strawberry.scalars import JSON
 
 from app.domain.member_profile import AttributeDefinition as AttributeRecord
 from app.domain.member_profile import AttributeType
+from app.domain.orders import OrderChannel
 from app.graphql.core.connection import Connection, Edges, keyset_page, page_size
 from app.graphql.core.context import Info, admin, member_reader
 from app.graphql.core.errors import UserError, as_query_errors
@@ -212,6 +213,16 @@ class MemberListFilter:
     points_at_most: int | None = None
     enrolled_after: datetime | None = None
     enrolled_before: datetime | None = None
+    last_order_after: datetime | None = strawberry.field(
+        default=None, description="Members with an order placed at or after this time."
+    )
+    last_order_before: datetime | None = strawberry.field(
+        default=None,
+        description="Members who have ordered, but not at or after this time (lapsed).",
+    )
+    channel: OrderChannel | None = strawberry.field(
+        default=None, description="Members with an order placed through this channel."
+    )
     opted_out: bool | None = None
     include_erased: bool = False
 
@@ -242,6 +253,9 @@ async def members(
         points_at_most=given.points_at_most,
         enrolled_after=given.enrolled_after,
         enrolled_before=given.enrolled_before,
+        last_order_after=given.last_order_after,
+        last_order_before=given.last_order_before,
+        channel=given.channel,
         opted_out=given.opted_out,
         include_erased=given.include_erased,
     )

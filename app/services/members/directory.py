@@ -19,6 +19,7 @@ from typing import Any
 from app.db import connection, is_postgres, quick_read
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.member_profile import PHONE_MAX, normalised_phone
+from app.domain.orders import OrderChannel
 from app.domain.validation import TEXT_MAX, Checker, is_lookup_text
 from app.services.members.profile import SEARCH_TERM_MAX
 from app.services.members.service import MEMBER_COLUMNS, MemberRecord, member_row
@@ -75,6 +76,11 @@ class MemberFilter:
     points_at_most: int | None = None
     enrolled_after: datetime | None = None
     enrolled_before: datetime | None = None
+    # Members with an order placed at or after this; members who have ordered but not since.
+    last_order_after: datetime | None = None
+    last_order_before: datetime | None = None
+    # Members with an order placed through this channel.
+    channel: OrderChannel | None = None
     opted_out: bool | None = None
     include_erased: bool = False
 
@@ -87,6 +93,8 @@ def check_filter(member_filter: MemberFilter) -> None:
     for field, moment in (
         ("enrolledAfter", member_filter.enrolled_after),
         ("enrolledBefore", member_filter.enrolled_before),
+        ("lastOrderAfter", member_filter.last_order_after),
+        ("lastOrderBefore", member_filter.last_order_before),
     ):
         if moment is not None and moment.tzinfo is None:
             check.add(
@@ -156,6 +164,21 @@ def _conditions(
     if member_filter.enrolled_before is not None:
         where.append("m.enrolled_at < ?")
         params.append(member_filter.enrolled_before)
+    if member_filter.last_order_after is not None:
+        where.append(
+            "EXISTS (SELECT 1 FROM orders o WHERE o.member_id = m.id AND o.placed_at >= ?)"
+        )
+        params.append(member_filter.last_order_after)
+    if member_filter.last_order_before is not None:
+        where.append(
+            "EXISTS (SELECT 1 FROM orders o WHERE o.member_id = m.id)"
+            " AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.member_id = m.id"
+            " AND o.placed_at >= ?)"
+        )
+        params.append(member_filter.last_order_before)
+    if member_filter.channel is not None:
+        where.append("EXISTS (SELECT 1 FROM orders o WHERE o.member_id = m.id AND o.channel = ?)")
+        params.append(member_filter.channel.value)
     if member_filter.opted_out is not None:
         where.append(
             "m.opted_out_at IS NOT NULL" if member_filter.opted_out else "m.opted_out_at IS NULL"

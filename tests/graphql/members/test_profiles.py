@@ -11,7 +11,7 @@ from typing import Any
 from app.auth.api_keys import KeyKind
 from app.services.ledger.verify import verify_ledger
 from tests.graphql.conftest import Api
-from tests.graphql.factories import create_program, enroll, grant_points, program_key
+from tests.graphql.factories import create_program, enroll, grant_points, program_key, record_order
 from tests.graphql.helpers import codes, rows
 
 PROFILE = (
@@ -347,3 +347,29 @@ async def test_attribute_definitions_are_checked(api: Api) -> None:
     }
     listed = await api.data('{ memberAttributes(programSlug: "shop") { name } }')
     assert listed["memberAttributes"] == []
+
+
+async def test_the_member_list_filters_by_last_order_and_channel(api: Api) -> None:
+    await create_program(api)
+    for customer in ("recent-web", "lapsed-store", "never"):
+        await enroll(api, customer_id=customer)
+    placed = [
+        ("recent-web", "o-1", "2026-11-20T10:00:00+00:00", "WEB"),
+        ("lapsed-store", "o-2", "2026-03-01T10:00:00+00:00", "STORE"),
+        ("recent-web", "o-3", "2026-02-01T10:00:00+00:00", None),
+    ]
+    for customer, order_id, at, channel in placed:
+        result = await record_order(
+            api, customer_id=customer, order_id=order_id, placedAt=at, channel=channel
+        )
+        assert result["userErrors"] == []
+
+    async def listed(flt: dict[str, Any]) -> list[str]:
+        data = await api.data(MEMBERS, {"filter": flt, "orderBy": "OLDEST_FIRST"})
+        return [edge["node"]["customerId"] for edge in data["members"]["edges"]]
+
+    since = "2026-06-01T00:00:00+00:00"
+    assert await listed({"lastOrderAfter": since}) == ["recent-web"]
+    assert await listed({"lastOrderBefore": since}) == ["lapsed-store"]
+    assert await listed({"channel": "STORE"}) == ["lapsed-store"]
+    assert await listed({"channel": "WEB", "lastOrderBefore": since}) == []
