@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from datetime import UTC, datetime, timedelta
@@ -373,3 +374,54 @@ async def test_the_member_list_filters_by_last_order_and_channel(api: Api) -> No
     assert await listed({"lastOrderBefore": since}) == ["lapsed-store"]
     assert await listed({"channel": "STORE"}) == ["lapsed-store"]
     assert await listed({"channel": "WEB", "lastOrderBefore": since}) == []
+
+
+async def test_a_card_number_raced_for_goes_to_one_member_and_no_request_fails(api: Api) -> None:
+    await create_program(api)
+    racers = 20
+
+    answers = await asyncio.gather(
+        *(
+            api.data(
+                ENROLL,
+                {
+                    "input": {
+                        "programSlug": "shop",
+                        "customerId": f"racer-{n}",
+                        "cardNumber": "LC-RACE",
+                    }
+                },
+            )
+            for n in range(racers)
+        )
+    )
+
+    outcomes = [codes(answer["enrollMember"]["userErrors"]) for answer in answers]
+    assert outcomes.count([]) == 1
+    assert outcomes.count(["CARD_NUMBER_TAKEN"]) == racers - 1
+    holders = await rows("SELECT customer_id FROM members WHERE card_number = 'LC-RACE'")
+    assert len(holders) == 1
+    assert len(await rows("SELECT id FROM members")) == 1
+
+
+async def test_erasing_a_member_while_their_orders_arrive_loses_no_points(api: Api) -> None:
+    await create_program(api)
+    member = await enroll(api, customer_id="busy", email="busy@example.com")
+
+    results = await asyncio.gather(
+        *(record_order(api, customer_id="busy", order_id=f"o-{n}") for n in range(10)),
+        api.data(ERASE, {"id": member["id"]}),
+    )
+
+    recorded = [result for result in results[:-1] if not result["userErrors"]]
+    refused = [result for result in results[:-1] if result["userErrors"]]
+    # Orders before the erasure earn; after it the customer id names nobody.
+    assert [codes(r["userErrors"]) for r in refused] == [["MEMBER_NOT_FOUND"]] * len(refused)
+    earned = sum(r["order"]["pointsEarned"] for r in recorded)
+    status = await api.data(
+        "query($id: ID!) { member(id: $id) { points { available } profile { erasedAt } } }",
+        {"id": member["id"]},
+    )
+    assert status["member"]["points"]["available"] == earned
+    assert status["member"]["profile"]["erasedAt"] is not None
+    assert await verify_ledger() == []
