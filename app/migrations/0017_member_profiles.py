@@ -22,11 +22,12 @@ SQLITE_INDEX = (
 BATCH = 1000
 
 
-def search_terms(name: str | None, email: str | None) -> set[str]:
+def search_terms(row: dict) -> set[str]:
     """As app/services/members/profile.py makes them (that module may change; this may not)."""
-    terms = set((name or "").lower().split())
-    if email:
-        terms.add(email.lower())
+    terms = set((row["name"] or "").lower().split())
+    for column in ("email", "customer_id"):
+        if row[column]:
+            terms.add(str(row[column]).lower())
     return {term[:254] for term in terms}
 
 
@@ -45,7 +46,7 @@ async def index_members(apps: object, schema_editor: BaseSchemaEditor) -> None:
     while True:
         first, = marks(1)
         rows = await client.execute_query_dict(
-            "SELECT id, program_id, email, name FROM members"
+            "SELECT id, program_id, email, name, customer_id FROM members"
             f" WHERE id > {first} ORDER BY id LIMIT {BATCH}",
             [after],
         )
@@ -59,7 +60,7 @@ async def index_members(apps: object, schema_editor: BaseSchemaEditor) -> None:
                     f"UPDATE members SET email_lower = {one} WHERE id = {two}",
                     [email.lower(), row["id"]],
                 )
-            for term in search_terms(row["name"], email):
+            for term in search_terms(row):
                 one, two, three = marks(3)
                 await client.execute_query(
                     "INSERT INTO member_search_terms (program_id, member_id, term)"

@@ -204,8 +204,8 @@ async def member_lookup(
 class MemberListFilter:
     search: str | None = strawberry.field(
         default=None,
-        description="A customer id, card number or phone exactly, or the start of an e-mail,"
-        " of a name or of any word of a name, whatever the case.",
+        description="The start of a customer id, card number, phone, e-mail or any word of a"
+        " name, whatever the case.",
     )
     tier: str | None = strawberry.field(default=None, description="Members holding this tier.")
     tag: str | None = None

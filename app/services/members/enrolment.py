@@ -30,8 +30,7 @@ from app.services.members.profile import (
     card_number_taken_error,
     check_profile,
     get_attribute_definitions,
-    replace_search_terms,
-    search_terms,
+    index_for_search,
 )
 from app.services.members.service import MEMBER_COLUMNS, MemberRecord, get_member, member_row
 from app.services.programs.service import ProgramScope, require_program
@@ -98,9 +97,7 @@ async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberR
                 )
                 assert row is not None
                 member = member_row(row)
-                await replace_search_terms(
-                    conn, program.id, member.id, search_terms(member.name, member.email)
-                )
+                await index_for_search(conn, member.id)
                 await append_event(
                     conn,
                     program_id=program.id,

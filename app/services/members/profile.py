@@ -216,13 +216,26 @@ def check_profile(
     return CheckedProfile(columns)
 
 
-def search_terms(name: str | None, email: str | None) -> set[str]:
-    """What the staff's search finds a member by: each word of the name, and the e-mail,
-    lowercased (app/services/members/directory.py searches them by prefix)."""
-    terms = set((name or "").lower().split())
-    if email:
-        terms.add(email.lower())
+def search_terms(row: dict[str, Any]) -> set[str]:
+    """What the staff's search finds a member by, each searched by prefix whatever its case
+    (app/services/members/directory.py): each word of the name, the e-mail, the customer id,
+    the card number and the phone."""
+    terms = set((row["name"] or "").lower().split())
+    for column in ("email", "customer_id", "card_number", "phone"):
+        if row[column]:
+            terms.add(str(row[column]).lower())
     return {term[:SEARCH_TERM_MAX] for term in terms}
+
+
+async def index_for_search(conn: BaseDBAsyncClient, member_id: int) -> None:
+    """The member's search terms, made again from the member row as the transaction has it."""
+    row = await fetch_one(
+        conn,
+        "SELECT program_id, name, email, customer_id, card_number, phone FROM members WHERE id = ?",
+        (member_id,),
+    )
+    assert row is not None
+    await replace_search_terms(conn, int(row["program_id"]), member_id, search_terms(row))
 
 
 async def replace_search_terms(
@@ -335,17 +348,13 @@ async def _write_profile(
     names = checked.names()
     if not names:
         return
-    row = await fetch_one(
+    await execute(
         conn,
-        f"UPDATE members SET {', '.join(f'{name} = ?' for name in names)} WHERE id = ?"
-        " RETURNING name, email",
+        f"UPDATE members SET {', '.join(f'{name} = ?' for name in names)} WHERE id = ?",
         (*(checked.columns[name] for name in names), member.id),
     )
-    assert row is not None
-    if {"name", "email"} & set(names):
-        await replace_search_terms(
-            conn, member.program_id, member.id, search_terms(row["name"], row["email"])
-        )
+    if {"name", "email", "card_number", "phone"} & set(names):
+        await index_for_search(conn, member.id)
     await append_event(
         conn,
         program_id=member.program_id,
