@@ -12,11 +12,11 @@ from tortoise.migrations.constraints import UniqueConstraint
 # only with text_pattern_ops (under a linguistic collation), SQLite's only under NOCASE (its
 # LIKE ignores ASCII case; the terms are lowercase, so that changes nothing they match).
 POSTGRES_INDEX = (
-    "CREATE INDEX ix_member_search_terms_prefix ON member_search_terms"
+    "CREATE INDEX IF NOT EXISTS ix_member_search_terms_prefix ON member_search_terms"
     " (program_id, term text_pattern_ops)"
 )
 SQLITE_INDEX = (
-    "CREATE INDEX ix_member_search_terms_prefix ON member_search_terms"
+    "CREATE INDEX IF NOT EXISTS ix_member_search_terms_prefix ON member_search_terms"
     " (program_id, term COLLATE NOCASE)"
 )
 BATCH = 1000

@@ -4,10 +4,14 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import random
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
+
+from tortoise import connections
 
 from app.auth.api_keys import KeyKind
 from app.services.ledger.verify import verify_ledger
@@ -425,3 +429,25 @@ async def test_erasing_a_member_while_their_orders_arrive_loses_no_points(api: A
     assert status["member"]["points"]["available"] == earned
     assert status["member"]["profile"]["erasedAt"] is not None
     assert await verify_ledger() == []
+
+
+async def test_the_profile_migration_indexes_the_members_enrolled_before_it(api: Api) -> None:
+    migration = importlib.import_module("app.migrations.0017_member_profiles")
+    await create_program(api)
+    member = await enroll(api, customer_id="Old-1", email="Old@Example.com", name="Åke Öst")
+    # As a database written before migration 0017 holds the member: no lowercased e-mail, no
+    # search terms.
+    await rows("UPDATE members SET email_lower = NULL")
+    await rows("DELETE FROM member_search_terms")
+
+    await migration.index_members(None, SimpleNamespace(client=connections.get("default")))
+
+    async def found(search: str) -> list[str]:
+        data = await api.data(MEMBERS, {"filter": {"search": search}})
+        return [edge["node"]["id"] for edge in data["members"]["edges"]]
+
+    assert await found("åke") == [member["id"]]
+    assert await found("old@ex") == [member["id"]]
+    assert await found("old-") == [member["id"]]
+    looked_up = await api.data(LOOKUP, {"email": "old@example.com"})
+    assert [m["customerId"] for m in looked_up["memberLookup"]] == ["Old-1"]
