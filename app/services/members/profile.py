@@ -299,7 +299,7 @@ async def update_member_profile(
             check.raise_if_any()
 
             async def perform() -> None:
-                await _write_profile(conn, member, checked, now)
+                await _write_profile(conn, member, checked, data.changes.given, now)
 
             await once_if_keyed(
                 conn,
@@ -343,7 +343,11 @@ async def locked_profile(conn: BaseDBAsyncClient, member_id: int) -> MemberProfi
 
 
 async def _write_profile(
-    conn: BaseDBAsyncClient, member: MemberRecord, checked: CheckedProfile, now: datetime
+    conn: BaseDBAsyncClient,
+    member: MemberRecord,
+    checked: CheckedProfile,
+    given: tuple[str, ...],
+    now: datetime,
 ) -> None:
     names = checked.names()
     if not names:
@@ -362,20 +366,16 @@ async def _write_profile(
         event_type="member.updated",
         payload={
             "memberId": encode_id("Member", member.id),
-            "changed": sorted({_FIELD_OF_COLUMN.get(name, name) for name in names} - {"", None}),
+            "changed": sorted(_api_name(name) for name in given),
         },
         now=now,
     )
 
 
-# The API's names of the columns a profile change writes ("" for the columns kept beside).
-_FIELD_OF_COLUMN = {
-    "email_lower": "",
-    "birthday_month_day": "",
-    "marketing_consent_at": "",
-    "marketing_consent": "marketingConsent",
-    "card_number": "cardNumber",
-}
+def _api_name(field: str) -> str:
+    """A profile field as the API names it (card_number: cardNumber)."""
+    head, *rest = field.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 async def set_member_attributes(
