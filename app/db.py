@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from tortoise import Tortoise
@@ -208,6 +208,38 @@ def after_commit(callback: Callable[[], None]) -> None:
         pending.append(callback)
 
 
+class BeforeCommit(Protocol):
+    """Work gathered during a transaction and done on its connection just before it commits
+    (`before_commit`): what it writes commits with the transaction."""
+
+    async def run(self, conn: BaseDBAsyncClient) -> None: ...
+
+
+BeforeCommitT = TypeVar("BeforeCommitT", bound=BeforeCommit)
+_before_commit: ContextVar[dict[str, BeforeCommit] | None] = ContextVar(
+    "laurel_before_commit", default=None
+)
+
+
+def before_commit(name: str, make: Callable[[], BeforeCommitT]) -> BeforeCommitT | None:
+    """The outermost open transaction's participant called `name`, made by `make` on first use
+    and run before that transaction commits; None outside a transaction."""
+    pending = _before_commit.get()
+    if pending is None:
+        return None
+    participant = pending.get(name)
+    if participant is None:
+        participant = pending[name] = make()
+    return participant  # type: ignore[return-value]
+
+
+async def _run_before_commit(conn: BaseDBAsyncClient) -> None:
+    pending = _before_commit.get()
+    if pending:
+        for participant in list(pending.values()):
+            await participant.run(conn)
+
+
 def _commit_starts() -> None:
     callback = _commit_start_callback.get()
     if callback is not None:
@@ -255,10 +287,12 @@ class in_transaction:  # noqa: N801 - used as Tortoise's `in_transaction`, which
             )
         self._client: BaseDBAsyncClient | None = None
         self._after_commit_token: Token[list[Callable[[], None]] | None] | None = None
+        self._before_commit_token: Token[dict[str, BeforeCommit] | None] | None = None
 
     async def __aenter__(self) -> BaseDBAsyncClient:
         if not isinstance(self._context, NestedTransactionContext):
             self._after_commit_token = _after_commit.set([])
+            self._before_commit_token = _before_commit.set({})
         # Once the context holds the lock or connection it records its token, and BEGIN is its
         # next wait. (On SQLite the wait that opens the process's connection, once, comes
         # between them; it is made under the lock so that two first transactions do not open
@@ -283,6 +317,13 @@ class in_transaction:  # noqa: N801 - used as Tortoise's `in_transaction`, which
         traceback: TracebackType | None,
     ) -> None:
         outermost = not isinstance(self._context, NestedTransactionContext)
+        if exc_type is None and outermost and self._client is not None:
+            try:
+                await _run_before_commit(self._client)
+            except BaseException as error:
+                self._end_after_commit()
+                await self._context.__aexit__(type(error), error, error.__traceback__)
+                raise
         callbacks = self._end_after_commit()
         observer = _commit_observer.get()
         if observer is None or exc_type is not None or not outermost:
@@ -304,6 +345,9 @@ class in_transaction:  # noqa: N801 - used as Tortoise's `in_transaction`, which
         _run_after_commit(callbacks)
 
     def _end_after_commit(self) -> list[Callable[[], None]]:
+        before, self._before_commit_token = self._before_commit_token, None
+        if before is not None:
+            _before_commit.reset(before)
         token, self._after_commit_token = self._after_commit_token, None
         if token is None:
             return []
@@ -502,6 +546,14 @@ async def execute(client: BaseDBAsyncClient, statement: str, params: Sequence[An
     """Run a statement without RETURNING and give the number of rows it changed."""
     affected, _ = await client.execute_query(_for_backend(client, statement), list(params))
     return int(affected)
+
+
+async def execute_many(
+    client: BaseDBAsyncClient, statement: str, rows: Sequence[Sequence[Any]]
+) -> None:
+    """Run one statement for each of `rows` (a prepared statement on PostgreSQL)."""
+    if rows:
+        await client.execute_many(_for_backend(client, statement), [list(row) for row in rows])
 
 
 def from_json(value: Any) -> Any:

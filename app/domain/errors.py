@@ -98,8 +98,14 @@ class ErrorCode(StrEnum):
     CODE_CHECKS_RATE_LIMITED = "CODE_CHECKS_RATE_LIMITED"
     # A reward configured to be given (punch card, tier entry, welcome) that gifts cannot be.
     REWARD_NOT_GIFTABLE = "REWARD_NOT_GIFTABLE"
-    # A restriction to member segments, which this installation does not have yet.
+    # No longer returned now that segments exist; kept so clients that name it still parse.
     SEGMENTS_UNAVAILABLE = "SEGMENTS_UNAVAILABLE"
+    SEGMENT_NOT_FOUND = "SEGMENT_NOT_FOUND"
+    SEGMENT_KEY_TAKEN = "SEGMENT_KEY_TAKEN"
+    # A segment that earning rules or rewards still target cannot be archived.
+    SEGMENT_IN_USE = "SEGMENT_IN_USE"
+    # The reward is for members of segments this member is not in.
+    REWARD_SEGMENT_RESTRICTED = "REWARD_SEGMENT_RESTRICTED"
     UNKNOWN_ATTRIBUTE = "UNKNOWN_ATTRIBUTE"
     CARD_NUMBER_TAKEN = "CARD_NUMBER_TAKEN"
     MEMBER_ERASED = "MEMBER_ERASED"

@@ -27,6 +27,7 @@ from app.models.referrals import (
     ReferralSettings,
 )
 from app.models.rewards import Redemption, RedemptionSettings, Reward, RewardCode
+from app.models.segments import Segment, SegmentMember, SegmentVersion
 from app.models.store_credit import StoreCreditMovement
 from app.models.tiers import (
     MemberTier,
@@ -73,6 +74,9 @@ __all__ = [
     "ReferralSettings",
     "Reward",
     "RewardCode",
+    "Segment",
+    "SegmentMember",
+    "SegmentVersion",
     "StoreCreditMovement",
     "Tier",
     "TierAssignment",

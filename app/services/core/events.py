@@ -8,7 +8,6 @@ transaction at a time, so its ids are already in commit order.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,17 +15,16 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import (
-    after_commit,
     as_datetime,
     connection,
-    execute,
     fetch_all,
     from_json,
     is_postgres,
 )
 from app.domain.validation import is_lookup_text
 from app.rows import Keyset
-from app.services.core.outbox_signal import OUTBOX_SIGNAL
+from app.services.core.outbox import write_event
+from app.services.segments.membership import member_changed
 
 
 @dataclass(frozen=True)
@@ -75,14 +73,18 @@ async def append_event(
     now: datetime,
 ) -> None:
     """Record a domain event in the transaction of the change it reports; its readers are
-    woken when that commits."""
-    after_commit(OUTBOX_SIGNAL.committed)
-    await execute(
+    woken when that commits. An event about a member also tells segments that the member's
+    facts may have changed: their memberships are brought up to date before the commit."""
+    await write_event(
         conn,
-        "INSERT INTO outbox_events (program_id, member_id, type, payload, created_at)"
-        " VALUES (?, ?, ?, ?, ?)",
-        (program_id, member_id, event_type, json.dumps(payload, separators=(",", ":")), now),
+        program_id=program_id,
+        member_id=member_id,
+        event_type=event_type,
+        payload=payload,
+        now=now,
     )
+    if member_id is not None:
+        await member_changed(conn, program_id, member_id, now)
 
 
 def _committed(select: str, conn: BaseDBAsyncClient) -> str:

@@ -21,13 +21,14 @@ from app.db import (
     utc_now,
 )
 from app.domain.earning import MAX_MULTIPLIER, LineFilter, PurchaseRule, RuleKind
-from app.domain.errors import ErrorCode
+from app.domain.errors import DomainError, ErrorCode
 from app.domain.money import MAX_AMOUNT_MINOR
 from app.domain.validation import EXTERNAL_ID_MAX, NAME_MAX, Checker
 from app.models import EarningRule
 from app.services.core.idempotency import checked_key, input_payload
 from app.services.core.models import ProgramRules
 from app.services.programs.service import require_program
+from app.services.segments.service import unknown_segment_keys
 
 MAX_BONUS_POINTS = 1_000_000
 MAX_PRIORITY = 1000
@@ -261,6 +262,16 @@ def _definition(
     }
 
 
+async def _check_segments(program_id: int, segments: frozenset[str]) -> None:
+    unknown = await unknown_segment_keys(connection(), program_id, segments)
+    if unknown:
+        raise DomainError(
+            ErrorCode.SEGMENT_NOT_FOUND,
+            f"no segment with key {unknown[0]!r} in the program",
+            ["input", "eligibleSegments"],
+        )
+
+
 async def create_earning_rule(
     program_slug: str, data: RuleInput, idempotency_key: str | None = None
 ) -> EarningRuleRecord:
@@ -268,6 +279,7 @@ async def create_earning_rule(
     name, multiplier, filters = _validated(data)
     idempotency_key = checked_key(idempotency_key)
     program = await require_program(program_slug, None)
+    await _check_segments(program.id, filters[5])
     return await _rules.create(
         program_id=program.id,
         key=idempotency_key,
@@ -281,6 +293,9 @@ async def create_earning_rule(
 async def update_earning_rule(rule_id: int, data: RuleInput) -> EarningRuleRecord:
     """Replace a rule's definition; orders already recorded keep what they earned."""
     name, multiplier, filters = _validated(data)
+    current = await _rules.read(connection(), rule_id)
+    if current is not None:
+        await _check_segments(current.program_id, filters[5])
     now = utc_now()
     async with in_transaction() as conn:
         record = await _rules.update(

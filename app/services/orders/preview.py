@@ -26,7 +26,7 @@ from app.services.orders.cart import (
 )
 from app.services.orders.earning_rules import active_purchase_rules
 from app.services.programs.service import ProgramScope, require_program
-from app.services.tiers.service import member_attributes as tier_attributes
+from app.services.segments.targeting import earning_member
 
 
 @dataclass(frozen=True)
@@ -69,15 +69,17 @@ async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
             lines_total + data.shipping_minor + data.tax_minor - data.discount_minor,
         )
     check.raise_if_any()
+    rules = await active_purchase_rules(program.id)
+    placed_at = placed_at.astimezone(UTC)
     earning = earn_in_program_currency(
         program,
-        await active_purchase_rules(program.id),
+        rules,
         replace(data, currency=data.currency.strip().upper(), lines=normalised_lines(data.lines)),
         exchange_rate=data.exchange_rate or configured_rate,
-        placed_at=placed_at.astimezone(UTC),
+        placed_at=placed_at,
         member=None
         if data.member_id is None
-        else await tier_attributes(program.id, data.member_id),
+        else await earning_member(program.id, data.member_id, rules, placed_at),
     )
     check_points_limit(earning.points)
     return earning

@@ -61,7 +61,7 @@ from app.services.programs.service import (
 )
 from app.services.punch_cards.service import on_order_recorded as punch_cards_on_order_recorded
 from app.services.referrals.order_rewards import on_order_recorded
-from app.services.tiers.service import member_attributes as tier_attributes
+from app.services.segments.targeting import earning_member
 from app.services.tiers.service import on_member_activity as on_tier_activity
 
 _OPERATION = "recordOrder"
@@ -334,14 +334,14 @@ async def _order_earning(
     exchange_rate: str | None,
 ) -> tuple[Earning, str | None]:
     """What the order earns, and why it earns nothing when the member opted out."""
+    rules = await active_purchase_rules(program.id)
     earning = earn_in_program_currency(
         program,
-        await active_purchase_rules(program.id),
+        rules,
         data,
         exchange_rate=exchange_rate,
         placed_at=data.placed_at,
-        # Segments have not landed yet: segment-restricted rules wait.
-        member=await tier_attributes(program.id, member.id),
+        member=await earning_member(program.id, member.id, rules, data.placed_at),
     )
     if member.opted_out:
         return without_points(earning), NO_POINTS_OPTED_OUT

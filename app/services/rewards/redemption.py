@@ -32,7 +32,9 @@ from app.services.ledger.service import Movement, lock_member_row, post_movement
 from app.services.rewards import repository
 from app.services.rewards.repository import NewRedemption, RedemptionRecord, RewardRecord
 from app.services.rewards.terms import (
+    REFUSED_BECAUSE,
     credit_for_store_credit_reward,
+    member_reward_segments,
     member_reward_tier,
     reward_terms_for_tier,
 )
@@ -74,16 +76,27 @@ async def member_price(
     and the member's list of rewards (`reward_options`, which reads the tier once and asks
     `price_for_tier` for each reward), so the two cannot differ."""
     tier = await member_reward_tier(conn, program_id, member_id)
-    return price_for_tier(tier, reward, points)
+    segments = await member_reward_segments(conn, program_id, member_id, [reward])
+    return price_for_tier(tier, reward, points, segments)
 
 
 def price_for_tier(
-    tier: TierRecord | None, reward: RewardRecord, points: int | None
+    tier: TierRecord | None,
+    reward: RewardRecord,
+    points: int | None,
+    segments: frozenset[str] = frozenset(),
 ) -> MemberPrice:
     """A fixed-cost reward costs its points less the tier's discount. PAY_WITH_POINTS is paid
     with the points the member chooses (`points`; the list shows `pointsMin`), never
-    discounted: those points are what buys the discount's value. The tier may refuse either."""
+    discounted: those points are what buys the discount's value. The tier may refuse either,
+    and so may the reward's segments (`segments`: those of them the member is in)."""
     terms_cost, refusal = reward_terms_for_tier(tier, reward)
+    if (
+        refusal is None
+        and reward.required_segments
+        and not segments & set(reward.required_segments)
+    ):
+        refusal = ErrorCode.REWARD_SEGMENT_RESTRICTED
     if reward.kind is RewardKind.PAY_WITH_POINTS:
         assert reward.points_min is not None
         return MemberPrice(points=reward.points_min if points is None else points, refusal=refusal)
@@ -191,9 +204,7 @@ async def redeem_in(
         conn, program_id=program_id, member_id=member_id, reward=reward, points=points
     )
     if price.refusal is not None:
-        raise DomainError(
-            price.refusal, "the member's tier may not redeem this reward", ["input", "rewardId"]
-        )
+        raise DomainError(price.refusal, REFUSED_BECAUSE[price.refusal], ["input", "rewardId"])
     posted = await post_movement(
         conn,
         Movement(

@@ -51,7 +51,13 @@ from app.services.rewards.repository import (
     RewardRecord,
     terms_of,
 )
-from app.services.rewards.terms import check_required_tiers, member_reward_tier
+from app.services.rewards.terms import (
+    REFUSED_BECAUSE,
+    check_required_segments,
+    check_required_tiers,
+    member_reward_segments,
+    member_reward_tier,
+)
 from app.services.tiers.configuration import lock_tier_configuration
 
 _OPERATION = "redeemReward"
@@ -186,14 +192,6 @@ def _check_fields(check: Checker, kind: RewardKind, data: RewardFields) -> Rewar
             )
     tiers = check.text_list(["input", "requiredTiers"], data.required_tiers, NAME_MAX, 20)
     segments = check.text_list(["input", "requiredSegments"], data.required_segments, NAME_MAX, 20)
-    if segments:
-        # Member segments do not exist yet: a restriction nothing enforces would open a
-        # "VIP only" reward to everyone, so it is refused rather than stored.
-        check.add(
-            ErrorCode.SEGMENTS_UNAVAILABLE,
-            "member segments are not available yet: requiredSegments must be empty",
-            ["input", "requiredSegments"],
-        )
     currency = None if data.currency is None else data.currency.strip().upper()
     check_terms(
         check,
@@ -296,6 +294,7 @@ async def create_reward(data: CreateRewardInput) -> RewardRecord:
     program = await require_program(data.program_slug, None)
     # Checked here for the order of errors, and again under the lock below for the race.
     await check_required_tiers(connection(), program.id, cleaned.required_tiers)
+    await check_required_segments(connection(), program.id, cleaned.required_segments)
     cleaned = _with_currency(data.kind, cleaned, program.currency, program.currency)
     now = utc_now()
     async with in_transaction() as conn:
@@ -367,6 +366,8 @@ async def update_reward(data: UpdateRewardInput) -> RewardRecord:
         check.raise_if_any()
         if changes_tiers:
             await check_required_tiers(conn, current.program_id, cleaned.required_tiers)
+        if data.changes.get("required_segments", KEEP) is not KEEP:
+            await check_required_segments(conn, current.program_id, cleaned.required_segments)
         _, program_currency = await repository.program_zone(conn, current.program_id)
         cleaned = _with_currency(current.kind, cleaned, current.currency, program_currency)
         reward = await repository.write_reward_fields(conn, current.id, cleaned, now)
@@ -493,6 +494,7 @@ async def reward_options(member_id: int, scope: ProgramScope) -> list[RewardOpti
     zone, _ = await repository.program_zone(conn, member.program_id)
     rewards = await repository.rewards_by_cost(conn, member.program_id, active_only=True)
     tier = await member_reward_tier(conn, member.program_id, member.id)
+    segments = await member_reward_segments(conn, member.program_id, member.id, rewards)
     codes_left = await repository.pool_codes_left(
         conn, [reward.id for reward in rewards if reward.code_source is CodeSource.POOL]
     )
@@ -505,7 +507,7 @@ async def reward_options(member_id: int, scope: ProgramScope) -> list[RewardOpti
     )
     options = []
     for reward in rewards:
-        price = price_for_tier(tier, reward, None)
+        price = price_for_tier(tier, reward, None, segments)
         refusal = offer_refusal(reward, now)
         if refusal is None and member.points_debt > 0:
             refusal = (ErrorCode.POINTS_OWED, "the member owes points from refunds")
@@ -522,7 +524,7 @@ async def reward_options(member_id: int, scope: ProgramScope) -> list[RewardOpti
         ):
             refusal = (ErrorCode.REWARD_LIMIT_REACHED, "the member reached the limit")
         if refusal is None and price.refusal is not None:
-            refusal = (price.refusal, "the member's tier may not redeem this reward")
+            refusal = (price.refusal, REFUSED_BECAUSE[price.refusal])
         if refusal is None and price.points > member.points_available:
             refusal = (
                 ErrorCode.INSUFFICIENT_POINTS,

@@ -7,12 +7,16 @@ locked.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from app.db import utc_now
 from app.domain.errors import DomainError, ErrorCode
 from app.services.rewards.repository import RewardRecord
+from app.services.segments.membership import segments_of_member
+from app.services.segments.service import unknown_segment_keys
 from app.services.store_credit.service import credit_store_credit
 from app.services.tiers.repository import TierRecord
 from app.services.tiers.service import member_tier, reward_terms_under, unknown_tier_names
@@ -24,6 +28,24 @@ async def member_reward_tier(
     """The member's tier, the one fact of theirs a reward's terms depend on
     (`app.services.tiers.service.member_tier`)."""
     return await member_tier(conn, program_id, member_id)
+
+
+# Why a member may not redeem a reward, in the redemption's error and the member's list alike.
+REFUSED_BECAUSE = {
+    ErrorCode.REWARD_TIER_RESTRICTED: "the member's tier may not redeem this reward",
+    ErrorCode.REWARD_SEGMENT_RESTRICTED: "the reward is for segments the member is not in",
+}
+
+
+async def member_reward_segments(
+    conn: BaseDBAsyncClient, program_id: int, member_id: int, rewards: Sequence[RewardRecord]
+) -> frozenset[str]:
+    """Which of the segments the rewards require the member is in now (nothing is read when
+    none requires one)."""
+    wanted = sorted({key for reward in rewards for key in reward.required_segments})
+    if not wanted:
+        return frozenset()
+    return await segments_of_member(conn, program_id, member_id, wanted, utc_now())
 
 
 def reward_terms_for_tier(
@@ -72,4 +94,18 @@ async def check_required_tiers(
             ErrorCode.TIER_NOT_FOUND,
             f"no active tier {unknown[0]!r} in this program",
             ["input", "requiredTiers"],
+        )
+
+
+async def check_required_segments(
+    conn: BaseDBAsyncClient, program_id: int, required_segments: tuple[str, ...]
+) -> None:
+    """A reward may only require segments the program keeps (SEGMENT_NOT_FOUND); archiving a
+    segment a reward requires is refused."""
+    unknown = await unknown_segment_keys(conn, program_id, required_segments)
+    if unknown:
+        raise DomainError(
+            ErrorCode.SEGMENT_NOT_FOUND,
+            f"no segment with key {unknown[0]!r} in this program",
+            ["input", "requiredSegments"],
         )
