@@ -49,6 +49,7 @@ from app.services.referrals.batch import (
 from app.services.referrals.records import ReferralRecord, ReferralRewardRecord
 from app.services.rewards.batch import redemptions_by_id, rewards_by_id
 from app.services.rewards.repository import RedemptionRecord, RewardRecord
+from app.services.segments.service import MemberSegment, segments_of_members
 from app.services.store_credit.batch import (
     balances_by_member,
     first_movements_by_member,
@@ -141,6 +142,7 @@ class Loaders:
     first_referrals_made: DataLoader[FirstPage, list[ReferralRecord]]
     referral_code: DataLoader[MemberOfProgram, MemberReferralInfo]
     member_profile: DataLoader[int, MemberProfile | None]
+    segments: DataLoader[int, list[MemberSegment]]
 
     @classmethod
     def scoped_to(cls, scope: ProgramScope) -> Loaders:
@@ -166,4 +168,5 @@ class Loaders:
             first_referrals_made=_first_page_each(first_referrals_by_referrer),
             referral_code=_one_for_each(member_codes_by_member),
             member_profile=_one_each(profiles_by_member),
+            segments=_list_each(segments_of_members),
         )

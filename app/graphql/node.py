@@ -16,6 +16,7 @@ from app.graphql.orders.types import EarningRule, Order
 from app.graphql.programs.types import Program
 from app.graphql.punch_cards.types import PunchCard
 from app.graphql.rewards.types import reward_for_reader
+from app.graphql.segments.types import Segment
 from app.graphql.store_credit.types import StoreCreditMovement
 from app.graphql.tiers.types import Tier
 from app.services.actions import service as actions_service
@@ -28,6 +29,7 @@ from app.services.programs import service as programs_service
 from app.services.punch_cards import service as punch_cards_service
 from app.services.referrals import service as referrals_service
 from app.services.rewards import service as rewards_service
+from app.services.segments import service as segments_service
 from app.services.store_credit import service as store_credit_service
 from app.services.tiers import service as tiers_service
 
@@ -59,6 +61,10 @@ async def _node(info: Info, type_name: str, pk: int) -> Node | None:
     if type_name == "Tier":
         tier = await tiers_service.get_tier(pk, scope)
         return Tier.from_record(tier) if tier else None
+    if type_name == "Segment":
+        admin_in_query(info)
+        segment = await segments_service.get_segment(pk, scope)
+        return Segment.from_record(segment) if segment else None
     if type_name == "Event":
         admin_in_query(info)
         event = await events_service.get_event(pk)

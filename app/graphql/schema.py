@@ -57,6 +57,8 @@ from app.graphql.referrals import queries as referral_queries
 from app.graphql.rewards import mutations as reward_mutations
 from app.graphql.rewards import queries as reward_queries
 from app.graphql.rewards.types import Reward
+from app.graphql.segments import mutations as segment_mutations
+from app.graphql.segments import queries as segment_queries
 from app.graphql.store_credit import mutations as store_credit_mutations
 from app.graphql.store_credit.types import StoreCreditMovement
 from app.graphql.tiers import mutations as tier_mutations
@@ -90,6 +92,8 @@ Query = create_type(
         member_queries.member_by_customer_id,
         member_profile.member_lookup,
         member_profile.members,
+        segment_queries.segments,
+        segment_queries.segment_preview,
         member_profile.member_attributes,
         member_profile.member_data_export,
         reward_queries.rewards,
@@ -163,6 +167,10 @@ Mutation = create_type(
         webhook_mutations.redeliver_webhook,
         webhook_mutations.redeliver_failed_webhooks,
         webhook_mutations.send_test_webhook,
+        segment_mutations.create_segment,
+        segment_mutations.update_segment,
+        segment_mutations.archive_segment,
+        segment_mutations.refresh_segment,
     ],
 )
 

@@ -28,6 +28,7 @@ from app.jobs.progress import Progress, SilentProgress
 from app.jobs.purge import purge_idempotency_records
 from app.jobs.redemption_codes import expire_codes
 from app.jobs.referrals import settle_referral_rewards
+from app.jobs.segments import refresh_segments
 from app.jobs.tiers import recalculate_tiers, review_tiers
 
 log = logging.getLogger("laurel.jobs")
@@ -48,6 +49,8 @@ class JobName(StrEnum):
     # Redemption codes past their reward's validity become EXPIRED.
     EXPIRE_CODES = "expire-codes"
     CELEBRATIONS = "celebrations"
+    # Segment memberships the clock moves (after everything above changed members' facts).
+    SEGMENTS = "segments"
     PURGE_IDEMPOTENCY = "purge-idempotency"
 
 
@@ -96,6 +99,7 @@ def _jobs(options: JobOptions) -> dict[JobName, JobFunction]:
         JobName.EXPIRY_WARNINGS: send_expiry_warnings,
         JobName.EXPIRE_CODES: expire_codes,
         JobName.CELEBRATIONS: award_celebrations,
+        JobName.SEGMENTS: refresh_segments,
         JobName.PURGE_IDEMPOTENCY: purge,
     }
 

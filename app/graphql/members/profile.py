@@ -208,6 +208,9 @@ class MemberListFilter:
         " name, whatever the case.",
     )
     tier: str | None = strawberry.field(default=None, description="Members holding this tier.")
+    segment: str | None = strawberry.field(
+        default=None, description="Members in the segment with this key (as last kept)."
+    )
     tag: str | None = None
     points_at_least: int | None = None
     points_at_most: int | None = None
@@ -248,6 +251,7 @@ async def members(
     member_filter = MemberFilter(
         search=given.search,
         tier=given.tier,
+        segment=given.segment,
         tag=given.tag,
         points_at_least=given.points_at_least,
         points_at_most=given.points_at_most,

@@ -22,7 +22,7 @@ from app.domain.ledger import TransactionKind
 from app.domain.referrals import ReferralState
 from app.graphql.compiled import shared_and_unchanging
 from app.graphql.core.connection import Connection, Edges, keyset_page
-from app.graphql.core.context import Info
+from app.graphql.core.context import Info, principal_of
 from app.graphql.core.errors import as_query_errors
 from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
@@ -34,6 +34,7 @@ from app.graphql.programs.types import Program
 from app.graphql.punch_cards.types import MemberPunchCard, member_punch_cards
 from app.graphql.referrals.types import ReferralFields, ReferralRewardFields
 from app.graphql.rewards.types import RedemptionFields, Reward
+from app.graphql.segments.types import MemberSegment, member_segments_of
 from app.graphql.store_credit.types import (
     StoreCredit,
     StoreCreditMovement,
@@ -192,6 +193,15 @@ class Member(Node):
     async def profile(self, info: Info) -> MemberProfile | None:
         record = await info.context.loaders.member_profile.load(self.member_pk)
         return None if record is None else MemberProfile.from_record(record)
+
+    @strawberry.field(
+        description="The segments the member is in (secret and admin keys; null for a"
+        " storefront, whose shoppers do not see how the store groups them)."
+    )
+    async def segments(self, info: Info) -> list[MemberSegment] | None:
+        if not principal_of(info).can_read_members:
+            return None
+        return await member_segments_of(info, self.member_pk)
 
     @strawberry.field(description="Ledger movements, newest first.")
     async def activity(

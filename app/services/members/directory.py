@@ -72,6 +72,8 @@ class MemberFilter:
 
     search: str | None = None
     tier: str | None = None
+    # A segment's key: members in it as `segment_members` keeps them.
+    segment: str | None = None
     tag: str | None = None
     points_at_least: int | None = None
     points_at_most: int | None = None
@@ -91,6 +93,7 @@ def check_filter(member_filter: MemberFilter) -> None:
     check.text(["filter", "search"], member_filter.search, TEXT_MAX, required=False)
     check.text(["filter", "tier"], member_filter.tier, TEXT_MAX, required=False)
     check.text(["filter", "tag"], member_filter.tag, TEXT_MAX, required=False)
+    check.text(["filter", "segment"], member_filter.segment, TEXT_MAX, required=False)
     for field, moment in (
         ("enrolledAfter", member_filter.enrolled_after),
         ("enrolledBefore", member_filter.enrolled_before),
@@ -134,6 +137,13 @@ def _conditions(
             " WHERE mt.member_id = m.id AND t.name = ?)"
         )
         params.append(member_filter.tier.strip())
+    if member_filter.segment is not None:
+        where.append(
+            "EXISTS (SELECT 1 FROM segment_members sm JOIN segments s ON s.id = sm.segment_id"
+            " WHERE sm.member_id = m.id AND s.program_id = ? AND s.key = ?"
+            " AND s.archived_at IS NULL)"
+        )
+        params += [program_id, member_filter.segment.strip()]
     if member_filter.tag is not None:
         # Tags are a JSON array of lowercase strings.
         tag = member_filter.tag.strip().lower()

@@ -163,7 +163,6 @@ def _event(
             "segmentId": encode_id("Segment", segment.id),
             "segmentKey": segment.key,
             "segmentVersion": segment.version,
-            "memberId": encode_id("Member", member_id),
         },
     )
 

@@ -68,6 +68,8 @@ EVENT_TYPES: dict[str, str] = {
     "punch_card.reward_failed": "A completed card's reward could not be given.",
     "punch_card.reward_cancelled": "A refund cancelled a card's reward.",
     "punch_card.settings_updated": "The program's punch card settings changed.",
+    "segment.entered": "A member entered a segment (`segmentKey`, `segmentVersion`).",
+    "segment.left": "A member left a segment (`segmentKey`, `segmentVersion`).",
     "store_credit.issued": "Store credit was issued.",
     "store_credit.spent": "Store credit was spent.",
     "store_credit.refunded": "Spent store credit was refunded.",
