@@ -276,8 +276,8 @@ async def test_a_refund_revokes_a_punch_card_reward_whose_code_expired_unused(
 # --- 4. segments ------------------------------------------------------------------------------
 
 
-async def test_required_segments_are_refused_until_segments_exist(api: Api) -> None:
-    # Given a program with one reward
+async def test_required_segments_must_name_segments_of_the_program(api: Api) -> None:
+    # Given a program with one reward and no segment "vip"
     await create_program(api)
     reward = await make_reward(api)
     before = await everything()
@@ -286,11 +286,11 @@ async def test_required_segments_are_refused_until_segments_exist(api: Api) -> N
     created = await api.data(CREATE, {"input": reward_input(requiredSegments=["vip"])})
     updated = await api.data(UPDATE, {"input": {"id": reward["id"], "requiredSegments": ["vip"]}})
 
-    # Then both are refused with SEGMENTS_UNAVAILABLE and nothing is written
+    # Then both are refused with SEGMENT_NOT_FOUND and nothing is written
     assert [(e["code"], e["field"]) for e in created["createReward"]["userErrors"]] == [
-        ("SEGMENTS_UNAVAILABLE", ["input", "requiredSegments"])
+        ("SEGMENT_NOT_FOUND", ["input", "requiredSegments"])
     ]
-    assert codes(updated["updateReward"]["userErrors"]) == ["SEGMENTS_UNAVAILABLE"]
+    assert codes(updated["updateReward"]["userErrors"]) == ["SEGMENT_NOT_FOUND"]
     after = await everything()
     after["all_counts"].pop("audit_log")
     before["all_counts"].pop("audit_log")
