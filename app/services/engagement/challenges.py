@@ -419,10 +419,15 @@ async def list_challenges(
 
 
 async def member_challenges(
-    member_id: int, program_id: int, zone: str, now: datetime
+    member_id: int, program_id: int, now: datetime | None = None
 ) -> list[MemberChallengeRecord]:
     """The program's ACTIVE challenges running now, oldest first, each with the member's
     progress in the period holding `now` (0 before their first contribution)."""
+    now = now or utc_now()
+    zone_row = await fetch_one(
+        connection(), "SELECT time_zone FROM programs WHERE id = ?", (program_id,)
+    )
+    zone = "UTC" if zone_row is None else str(zone_row["time_zone"])
     challenges = challenge_row.all(
         await fetch_all(
             connection(),
