@@ -12,8 +12,8 @@ from app.services.ledger.verify import verify_ledger
 from tests.graphql.conftest import Api
 from tests.graphql.engagement.factories import (
     ARCHIVE_CHALLENGE,
-    CREATE_CHALLENGE,
     CREATE_ACTION_RULE,
+    CREATE_CHALLENGE,
     PAUSE_CHALLENGE,
     RECORD_ACTION,
     REFUND,
@@ -411,7 +411,8 @@ async def test_bad_challenges_are_refused_with_precise_codes_and_write_nothing(a
     await shop(api)
     archived = await badge(api, name="Old")
     await api.data(
-        "mutation($input: ArchiveBadgeInput!) { archiveBadge(input: $input) { userErrors { code } } }",
+        "mutation($input: ArchiveBadgeInput!) {"
+        " archiveBadge(input: $input) { userErrors { code } } }",
         {"input": {"id": archived["id"]}},
     )
     cases: list[tuple[dict[str, Any], list[tuple[list[str], str]]]] = [
