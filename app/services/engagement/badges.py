@@ -293,6 +293,21 @@ async def award_badge(
     return True
 
 
+async def has_order_milestones(conn: BaseDBAsyncClient, program_id: int) -> bool:
+    """Whether the program has an active badge that orders earn."""
+    row = await fetch_one(
+        conn,
+        "SELECT id FROM badges WHERE program_id = ? AND milestone IN (?, ?) AND active = ? LIMIT 1",
+        (
+            program_id,
+            BadgeMilestone.FIRST_ORDER.value,
+            BadgeMilestone.ORDER_COUNT.value,
+            True,
+        ),
+    )
+    return row is not None
+
+
 async def on_order_counted(
     conn: BaseDBAsyncClient, *, program_id: int, member_id: int, now: datetime
 ) -> None:

@@ -41,7 +41,7 @@ from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
 from app.domain.money import convert_minor, parse_exchange_rate
 from app.services.core.events import append_event
-from app.services.engagement.badges import award_badge, on_order_counted
+from app.services.engagement.badges import award_badge, has_order_milestones, on_order_counted
 from app.services.engagement.challenges import ChallengeRecord, challenge_row
 from app.services.ledger.service import Movement, lock_member_row, post_movement
 
@@ -100,6 +100,9 @@ async def on_order_recorded(
     """Count a newly recorded order for ORDER_COUNT and SPEND challenges (in the period its
     `placed_at` falls in), then the order milestones of badges."""
     challenges = await _running(conn, program_id, (ChallengeGoal.ORDER_COUNT, ChallengeGoal.SPEND))
+    # Most orders meet neither: two indexed reads and no lock then.
+    if not challenges and not await has_order_milestones(conn, program_id):
+        return
     if not await _can_progress(conn, member_id):
         return
     spend = _spend_in_program_currency(total_minor, currency, program_currency, exchange_rate)
