@@ -109,6 +109,12 @@ class ErrorCode(StrEnum):
     UNKNOWN_ATTRIBUTE = "UNKNOWN_ATTRIBUTE"
     CARD_NUMBER_TAKEN = "CARD_NUMBER_TAKEN"
     MEMBER_ERASED = "MEMBER_ERASED"
+    # Engagement (app/services/engagement/): an unknown challenge or badge, and a change to
+    # an archived one (archiving is final).
+    CHALLENGE_NOT_FOUND = "CHALLENGE_NOT_FOUND"
+    CHALLENGE_ARCHIVED = "CHALLENGE_ARCHIVED"
+    BADGE_NOT_FOUND = "BADGE_NOT_FOUND"
+    BADGE_ARCHIVED = "BADGE_ARCHIVED"
 
 
 class DomainError(Exception):

@@ -69,6 +69,9 @@ class TransactionKind(StrEnum):
     # A redemption undone before use (cancelled, or expired under the program's refund
     # setting): the points it spent come back; for a given reward, the gift is taken back.
     REDEMPTION_CANCELLED = "REDEMPTION_CANCELLED"
+    # Points a completed challenge gives (app/domain/engagement.py): never counts towards a
+    # tier (the orders, actions and referrals that completed it already do).
+    CHALLENGE = "CHALLENGE"
 
 
 STORE_CREDIT_ACCOUNTS = frozenset({Account.MEMBER_STORE_CREDIT, Account.PROGRAM_STORE_CREDIT})

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import strawberry
 
+from app.domain.engagement import ChallengeStatus
 from app.graphql.actions.types import ActionRule
 from app.graphql.core.context import Info, principal_of
 from app.graphql.core.events import Event
 from app.graphql.core.ids import decode_any_id
 from app.graphql.core.node import Node
 from app.graphql.core.query_checks import admin_in_query, decoded_in_query, member_reader_in_query
+from app.graphql.engagement.types import Badge, Challenge
 from app.graphql.members.types import Activity, Member, Membership, Redemption, Referral
 from app.graphql.memberships.types import MembershipPlan
 from app.graphql.orders.types import EarningRule, Order
@@ -21,6 +23,8 @@ from app.graphql.store_credit.types import StoreCreditMovement
 from app.graphql.tiers.types import Tier
 from app.services.actions import service as actions_service
 from app.services.core import events as events_service
+from app.services.engagement import badges as badges_service
+from app.services.engagement import challenges as challenges_service
 from app.services.members import service as members_service
 from app.services.memberships import service as memberships_service
 from app.services.orders import earning_rules as earning_rules_service
@@ -48,6 +52,19 @@ async def _node(info: Info, type_name: str, pk: int) -> Node | None:
         if card is None or not (card.active or principal.can_read_members):
             return None
         return PunchCard.from_record(card)
+    if type_name == "Challenge":
+        challenge = await challenges_service.get_challenge(pk, scope)
+        # Like punch cards: a storefront sees the active ones `challenges` lists.
+        if challenge is None or not (
+            challenge.status is ChallengeStatus.ACTIVE or principal.can_read_members
+        ):
+            return None
+        return Challenge.from_record(challenge)
+    if type_name == "Badge":
+        badge = await badges_service.get_badge(pk, scope)
+        if badge is None or not (badge.archived_at is None or principal.can_read_members):
+            return None
+        return Badge.from_record(badge)
     if type_name == "ActionRule":
         action_rule = await actions_service.get_action_rule(pk, scope)
         if action_rule is None or not principal.can_read_members:

@@ -36,6 +36,9 @@ from app.graphql.core.protection import (
     MaskErrorsWithRequestId,
     QueryCostLimit,
 )
+from app.graphql.engagement import mutations as engagement_mutations
+from app.graphql.engagement import queries as engagement_queries
+from app.graphql.engagement.types import Badge, Challenge
 from app.graphql.members import mutations as member_mutations
 from app.graphql.members import profile as member_profile
 from app.graphql.members import queries as member_queries
@@ -76,6 +79,8 @@ Query = create_type(
         referral_queries.referral_stats,
         punch_card_queries.punch_cards,
         punch_card_queries.punch_card_settings,
+        engagement_queries.challenges,
+        engagement_queries.badges,
         tier_queries.tier_program,
         membership_queries.membership_plans,
         reward_queries.reward_catalogue,
@@ -123,6 +128,13 @@ Mutation = create_type(
         punch_card_mutations.update_punch_card,
         punch_card_mutations.retire_punch_card,
         punch_card_mutations.update_punch_card_settings,
+        engagement_mutations.create_challenge,
+        engagement_mutations.update_challenge,
+        engagement_mutations.set_challenge_paused,
+        engagement_mutations.archive_challenge,
+        engagement_mutations.create_badge,
+        engagement_mutations.update_badge,
+        engagement_mutations.archive_badge,
         tier_mutations.configure_tiers,
         tier_mutations.assign_member_tier,
         tier_mutations.clear_member_tier_assignment,
@@ -225,6 +237,8 @@ schema = LaurelSchema(
         EarningRule,
         ActionRule,
         PunchCard,
+        Challenge,
+        Badge,
         StoreCreditMovement,
         Membership,
         MembershipPlan,

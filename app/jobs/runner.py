@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from app.db import connection, is_postgres, utc_now
+from app.jobs.badges import award_time_badges
 from app.jobs.celebrations import award_celebrations
 from app.jobs.expiry import expire_inactive, expire_lots, send_expiry_warnings
 from app.jobs.maturing import mature_due_points
@@ -49,6 +50,8 @@ class JobName(StrEnum):
     # Redemption codes past their reward's validity become EXPIRED.
     EXPIRE_CODES = "expire-codes"
     CELEBRATIONS = "celebrations"
+    # MEMBER_FOR_DAYS badges members' enrolment age has earned.
+    BADGES = "badges"
     # Segment memberships the clock moves (after everything above changed members' facts).
     SEGMENTS = "segments"
     PURGE_IDEMPOTENCY = "purge-idempotency"
@@ -99,6 +102,7 @@ def _jobs(options: JobOptions) -> dict[JobName, JobFunction]:
         JobName.EXPIRY_WARNINGS: send_expiry_warnings,
         JobName.EXPIRE_CODES: expire_codes,
         JobName.CELEBRATIONS: award_celebrations,
+        JobName.BADGES: award_time_badges,
         JobName.SEGMENTS: refresh_segments,
         JobName.PURGE_IDEMPOTENCY: purge,
     }

@@ -8,6 +8,13 @@ from app.models.access import AuditLogEntry, TokenSigningSecret
 from app.models.actions import ActionRecord, ActionRule
 from app.models.api_keys import ApiKey
 from app.models.earning_rules import EarningRule
+from app.models.engagement import (
+    Badge,
+    Challenge,
+    ChallengeContribution,
+    ChallengeProgress,
+    MemberBadge,
+)
 from app.models.events import OutboxEvent
 from app.models.expiry import ExpiryWarning
 from app.models.idempotency import IdempotencyRecord
@@ -44,12 +51,17 @@ __all__ = [
     "ActionRule",
     "ApiKey",
     "AuditLogEntry",
+    "Badge",
+    "Challenge",
+    "ChallengeContribution",
+    "ChallengeProgress",
     "EarningRule",
     "ExpiryWarning",
     "IdempotencyRecord",
     "LedgerEntry",
     "LedgerTransaction",
     "Member",
+    "MemberBadge",
     "MemberSearchTerm",
     "MemberSignal",
     "MemberTier",

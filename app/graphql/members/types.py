@@ -27,6 +27,12 @@ from app.graphql.core.errors import as_query_errors
 from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
 from app.graphql.core.records import from_record
+from app.graphql.engagement.types import (
+    MemberBadge,
+    MemberChallenge,
+    member_badges,
+    member_challenges,
+)
 from app.graphql.lifecycle.types import PointsExpiry, next_expiries_of
 from app.graphql.loaders import loads_in_batch
 from app.graphql.memberships.types import MembershipFields
@@ -317,6 +323,17 @@ class Member(Node):
     )
     async def punch_cards(self, info: Info) -> list[MemberPunchCard]:
         return await member_punch_cards(info, self.member_pk, self.program_pk)
+
+    @strawberry.field(
+        description="The program's challenges running now, oldest first, with the member's"
+        " progress in the current period (a month, for monthly ones) and when they completed it."
+    )
+    async def challenges(self) -> list[MemberChallenge]:
+        return await member_challenges(self.member_pk, self.program_pk)
+
+    @strawberry.field(description="The badges the member earned, in the order they were awarded.")
+    async def badges(self) -> list[MemberBadge]:
+        return await member_badges(self.member_pk)
 
     @strawberry.field(description="The referral that brought this member, if any.")
     async def referred_by(self, info: Info) -> Referral | None:

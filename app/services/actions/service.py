@@ -33,6 +33,7 @@ from app.services.core.idempotency import (
     run_once,
 )
 from app.services.core.models import ProgramRules
+from app.services.engagement.progress import on_action_awarded as challenges_on_action_awarded
 from app.services.ledger.service import (
     Movement,
     expiry_settings,
@@ -318,7 +319,7 @@ async def award_action(
         ),
         now,
     )
-    await fetch_one(
+    record = await fetch_one(
         conn,
         "INSERT INTO action_records (program_id, member_id, rule_id, reference, points,"
         " transaction_id, occurred_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -332,6 +333,18 @@ async def award_action(
             occurred_at,
             now,
         ),
+    )
+    assert record is not None
+    # ACTION_COUNT challenges of this action count it (app/services/engagement/progress.py).
+    await challenges_on_action_awarded(
+        conn,
+        program_id=rule.program_id,
+        member_id=member_id,
+        action=rule.action.value,
+        qualifier=rule.qualifier,
+        action_record_pk=int(record["id"]),
+        occurred_at=occurred_at,
+        now=now,
     )
     return ActionAward(
         points=points,

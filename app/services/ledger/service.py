@@ -59,6 +59,7 @@ _EVENT_TYPES = {
     TransactionKind.TIER_REWARD: "points.earned",
     TransactionKind.MEMBERSHIP_REWARD: "points.earned",
     TransactionKind.REDEMPTION_CANCELLED: "points.returned",
+    TransactionKind.CHALLENGE: "points.earned",
 }
 
 

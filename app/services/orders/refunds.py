@@ -47,6 +47,7 @@ from app.domain.tiers import TierChangeReason
 from app.domain.validation import EXTERNAL_ID_MAX, REASON_MAX, Checker
 from app.services.core.events import append_event
 from app.services.core.idempotency import IdempotentRequest, run_once
+from app.services.engagement.progress import on_order_refunded as challenges_on_order_refunded
 from app.services.ledger.service import Movement, lock_member_row, post_movement
 from app.services.orders.service import OrderRecord, get_order, lock_order
 from app.services.programs.service import (
@@ -363,6 +364,17 @@ async def _refund(
         member_id=member_id,
         order_pk=order_pk,
         refunded_quantities=plan.refunded_quantities,
+        now=now,
+    )
+    # The order's contributions to challenges not yet completed shrink with it.
+    await challenges_on_order_refunded(
+        conn,
+        member_id=member_id,
+        order_pk=order_pk,
+        total_minor=int(locked["total_minor"]),
+        refunded_before_minor=int(locked["refunded_minor"]),
+        refunded_after_minor=plan.refunded_minor,
+        whole_order=plan.fully_refunded or data.cancel,
         now=now,
     )
     if data.cancel:

@@ -40,6 +40,7 @@ from app.rows import RowMapper
 from app.services.core import idempotency
 from app.services.core.events import append_event
 from app.services.core.idempotency import IdempotentRequest, run_once_by_id
+from app.services.engagement.progress import on_order_recorded as challenges_on_order_recorded
 from app.services.ledger.service import Movement, post_movement
 from app.services.orders.cart import (
     OrderLineInput,
@@ -439,7 +440,8 @@ async def _announce_order(
     exchange_rate: str | None,
     now: datetime,
 ) -> None:
-    """The order's event, and what else a recorded order moves: referrals, punch cards, tiers."""
+    """The order's event, and what else a recorded order moves: referrals, punch cards, tiers,
+    challenges and badges."""
     await append_event(
         conn,
         program_id=program.id,
@@ -485,5 +487,19 @@ async def _announce_order(
         program_id=program.id,
         member_id=order.member_id,
         reason=TierChangeReason.ORDER,
+        now=now,
+    )
+    # Challenges it advances and badge milestones it reaches (app/services/engagement/).
+    await challenges_on_order_recorded(
+        conn,
+        program_id=program.id,
+        program_currency=program.currency,
+        zone=program.time_zone,
+        member_id=order.member_id,
+        order_pk=order.id,
+        total_minor=data.total_minor,
+        currency=data.currency,
+        exchange_rate=exchange_rate,
+        placed_at=data.placed_at,
         now=now,
     )

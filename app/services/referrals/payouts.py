@@ -26,6 +26,9 @@ from app.domain.referrals import (
 from app.domain.rewards import RewardUnavailable
 from app.domain.tiers import TierChangeReason
 from app.services.core.events import append_event
+from app.services.engagement.progress import (
+    on_referral_completed as challenges_on_referral_completed,
+)
 from app.services.ledger.service import (
     Movement,
     lock_member,
@@ -194,6 +197,14 @@ async def advance(
             program_id=updated.program_id,
             member_id=updated.referrer_id,
             reason=TierChangeReason.REFERRAL,
+            now=now,
+        )
+        # And for the referrer's REFERRAL_COUNT challenges (app/services/engagement/).
+        await challenges_on_referral_completed(
+            conn,
+            program_id=updated.program_id,
+            referrer_id=updated.referrer_id,
+            referral_id=updated.id,
             now=now,
         )
     return updated

@@ -37,6 +37,7 @@ NON_QUALIFYING_KINDS = (
     TransactionKind.TIER_REWARD.value,
     TransactionKind.MEMBERSHIP_REWARD.value,
     TransactionKind.PUNCH_CARD.value,
+    TransactionKind.CHALLENGE.value,
 )
 
 

@@ -70,6 +70,15 @@ EVENT_TYPES: dict[str, str] = {
     "punch_card.settings_updated": "The program's punch card settings changed.",
     "segment.entered": "A member entered a segment (`segmentKey`, `segmentVersion`).",
     "segment.left": "A member left a segment (`segmentKey`, `segmentVersion`).",
+    "challenge.created": "A challenge was added.",
+    "challenge.updated": "A challenge was changed.",
+    "challenge.paused": "A challenge was paused: it counts nothing until resumed.",
+    "challenge.resumed": "A paused challenge counts again.",
+    "challenge.archived": "A challenge was archived (final).",
+    "challenge.completed": "A member completed a challenge in a period (`period`, e.g. 2026-10,"
+    " or ALL): once; `pointsAwarded` and the `badgeId` it gave.",
+    "badge.awarded": "A member earned a badge (`source`: milestone, or the challenge and period),"
+    " once per member and badge.",
     "store_credit.issued": "Store credit was issued.",
     "store_credit.spent": "Store credit was spent.",
     "store_credit.refunded": "Spent store credit was refunded.",

@@ -1,0 +1,1 @@
+"""Engagement: challenges members complete for points and badges, and badges."""
