@@ -172,7 +172,7 @@ async def measure(url: str, program_id: int, members: int, rounds: int) -> list[
                 program_id,
                 MemberFilter(search=text(n)),
                 MemberOrder.NEWEST_FIRST,
-                after_id=None,
+                after=None,
                 limit=PAGE + 1,
             )
 
@@ -195,7 +195,7 @@ async def measure(url: str, program_id: int, members: int, rounds: int) -> list[
                     program_id,
                     MemberFilter(points_at_least=1000, points_at_most=2000, tag="vip"),
                     MemberOrder.NEWEST_FIRST,
-                    after_id=None,
+                    after=None,
                     limit=PAGE + 1,
                 ),
             ),

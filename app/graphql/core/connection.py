@@ -17,11 +17,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import strawberry
 
 from app.domain.errors import DomainError, ErrorCode
+from app.domain.ids import MAX_ID_LENGTH, decode_any_id
 from app.graphql.core.errors import as_query_errors, query_error
 from app.graphql.core.ids import decode_cursor, encode_cursor
 
@@ -97,15 +98,46 @@ class Edges(Generic[RowT, NodeT]):
             return decode_cursor(after, self.kind, ["after"])
 
 
+@dataclass(frozen=True)
+class SortedEdges(Generic[RowT, NodeT]):
+    """Edges of a list sorted by a whole-number value of its rows, then by id (members by
+    points): the position is the pair (value, id) of the last row seen. The cursor carries
+    the sort it belongs to, so a cursor of one sort is refused by another (INVALID_CURSOR)."""
+
+    kind: str
+    sort: str
+    value: Callable[[RowT], int]
+    node: Callable[[RowT], NodeT]
+
+    def edge(self, row: RowT) -> Edge[NodeT]:
+        cursor = encode_cursor(f"{self.kind}.{self.sort}.{self.value(row)}", row.id)
+        return Edge(cursor=cursor, node=self.node(row))
+
+    def position(self, after: str | None) -> tuple[int, int] | None:
+        if after is None:
+            return None
+        decoded = decode_any_id(after)
+        prefix = f"cursor.{self.kind}.{self.sort}."
+        value = "" if decoded is None else decoded[0].removeprefix(prefix)
+        if decoded is None or not decoded[0].startswith(prefix) or not value.isdigit():
+            with as_query_errors():
+                raise DomainError(
+                    ErrorCode.INVALID_CURSOR,
+                    f"{after[:MAX_ID_LENGTH]!r} is not a cursor of this {self.kind} list",
+                    ["after"],
+                )
+        return int(value), decoded[1]
+
+
 async def keyset_page(
-    fetch: Callable[[int | None, int], Awaitable[Sequence[RowT]]],
+    fetch: Callable[[Any, int], Awaitable[Sequence[RowT]]],
     *,
     first: int,
     after: str | None,
-    edges: Edges[RowT, NodeT],
+    edges: Edges[RowT, NodeT] | SortedEdges[RowT, NodeT],
 ) -> Connection[NodeT]:
     """One page: `fetch(position, limit)` reads up to `limit` rows past the cursor's row
-    (None: from the start)."""
+    (None: from the start; the position is what `edges` makes of the cursor)."""
     limit = page_size(first)
     rows = await fetch(edges.position(after), limit + 1)
     shown = [edges.edge(row) for row in rows[:limit]]

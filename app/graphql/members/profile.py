@@ -15,7 +15,13 @@ from strawberry.scalars import JSON
 from app.domain.member_profile import AttributeDefinition as AttributeRecord
 from app.domain.member_profile import AttributeType
 from app.domain.orders import OrderChannel
-from app.graphql.core.connection import Connection, Edges, keyset_page, page_size
+from app.graphql.core.connection import (
+    Connection,
+    Edges,
+    SortedEdges,
+    keyset_page,
+    page_size,
+)
 from app.graphql.core.context import Info, admin, member_reader
 from app.graphql.core.errors import UserError, as_query_errors
 from app.graphql.core.ids import decode_id
@@ -268,13 +274,25 @@ async def members(
     program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
     if program is None:
         return Connection.empty()
+    sort = directory.SORT_COLUMN.get(order_by)
+    edges = (
+        _member_edges
+        if sort is None
+        else SortedEdges(
+            "Member",
+            order_by.value,
+            # A member record's fields are named as its columns.
+            lambda record: int(getattr(record, sort[0])),
+            Member.from_record,
+        )
+    )
     return await keyset_page(
         lambda position, limit: directory.list_members(
-            program.id, member_filter, order_by, after_id=position, limit=limit
+            program.id, member_filter, order_by, after=position, limit=limit
         ),
         first=first,
         after=after,
-        edges=_member_edges,
+        edges=edges,
     )
 
 

@@ -63,6 +63,19 @@ async def look_up_members(program_id: int, by: LookupBy, value: str) -> list[Mem
 class MemberOrder(StrEnum):
     NEWEST_FIRST = "NEWEST_FIRST"
     OLDEST_FIRST = "OLDEST_FIRST"
+    # By balance, then newest first among equals.
+    MOST_POINTS = "MOST_POINTS"
+    FEWEST_POINTS = "FEWEST_POINTS"
+    # By points earned over the member's life (the program's best customers).
+    MOST_EARNED = "MOST_EARNED"
+
+
+# The column an order sorts by before the id, and whether it runs high to low.
+SORT_COLUMN = {
+    MemberOrder.MOST_POINTS: ("points_available", True),
+    MemberOrder.FEWEST_POINTS: ("points_available", False),
+    MemberOrder.MOST_EARNED: ("lifetime_earned", True),
+}
 
 
 @dataclass(frozen=True)
@@ -192,19 +205,34 @@ async def list_members(
     member_filter: MemberFilter,
     order: MemberOrder,
     *,
-    after_id: int | None,
+    after: int | tuple[int, int] | None,
     limit: int,
 ) -> list[MemberRecord]:
+    """A page of members: `after` is the last member's id, or for a sort by a value the pair
+    (value, id) of the last member seen."""
     where, params = _conditions(program_id, member_filter, is_postgres(connection()))
-    newest_first = order is MemberOrder.NEWEST_FIRST
-    if after_id is not None:
-        where.append("m.id < ?" if newest_first else "m.id > ?")
-        params.append(after_id)
+    sort = SORT_COLUMN.get(order)
+    if sort is None:
+        newest_first = order is MemberOrder.NEWEST_FIRST
+        if after is not None:
+            where.append("m.id < ?" if newest_first else "m.id > ?")
+            params.append(after if isinstance(after, int) else after[1])
+        ordering = f"m.id {'DESC' if newest_first else 'ASC'}"
+    else:
+        column, high_first = sort
+        if after is not None:
+            value, member_id = (0, after) if isinstance(after, int) else after
+            # Ties on the value run newest first, whichever way the value runs.
+            where.append(
+                f"(m.{column} {'<' if high_first else '>'} ? OR (m.{column} = ? AND m.id < ?))"
+            )
+            params += [value, value, member_id]
+        ordering = f"m.{column} {'DESC' if high_first else 'ASC'}, m.id DESC"
     columns = ", ".join(f"m.{column.strip()}" for column in MEMBER_COLUMNS.split(","))
     rows = await quick_read(
         f"SELECT {columns} FROM members m WHERE m.program_id = ?"
         + "".join(f" AND {condition}" for condition in where)
-        + f" ORDER BY m.id {'DESC' if newest_first else 'ASC'} LIMIT ?",
+        + f" ORDER BY {ordering} LIMIT ?",
         (program_id, *params, limit),
     )
     return [member_row(row) for row in rows]

@@ -233,7 +233,7 @@ async def test_the_member_list_matches_a_brute_force_filter_page_by_page(api: Ap
             }
         )
 
-    def expected(flt: dict[str, Any], newest_first: bool) -> list[str]:
+    def expected(flt: dict[str, Any], order: str) -> list[str]:
         chosen = []
         for person in people:
             search = flt.get("search")
@@ -252,8 +252,15 @@ async def test_the_member_list_matches_a_brute_force_filter_page_by_page(api: Ap
                 continue
             if "pointsAtMost" in flt and person["points"] > flt["pointsAtMost"]:
                 continue
-            chosen.append(person["customerId"])
-        return chosen[::-1] if newest_first else chosen
+            chosen.append(person)
+        # Enrolled in list order; ties on points run newest first.
+        newest = chosen[::-1]
+        if order == "MOST_POINTS":
+            newest.sort(key=lambda person: -person["points"])
+        elif order == "FEWEST_POINTS":
+            newest.sort(key=lambda person: person["points"])
+        ordered = chosen if order == "OLDEST_FIRST" else newest
+        return [person["customerId"] for person in ordered]
 
     filters: list[dict[str, Any]] = [
         {},
@@ -268,7 +275,7 @@ async def test_the_member_list_matches_a_brute_force_filter_page_by_page(api: Ap
         {"search": "_"},
     ]
     for flt in filters:
-        for order in ("NEWEST_FIRST", "OLDEST_FIRST"):
+        for order in ("NEWEST_FIRST", "OLDEST_FIRST", "MOST_POINTS", "FEWEST_POINTS"):
             got: list[str] = []
             after = None
             while True:
@@ -280,7 +287,15 @@ async def test_the_member_list_matches_a_brute_force_filter_page_by_page(api: Ap
                 if not page["pageInfo"]["hasNextPage"]:
                     break
                 after = page["pageInfo"]["endCursor"]
-            assert got == expected(flt, order == "NEWEST_FIRST"), (flt, order)
+            assert got == expected(flt, order), (flt, order)
+    by_points = await api.data(MEMBERS, {"orderBy": "MOST_POINTS", "first": 2})
+    cursor = by_points["members"]["pageInfo"]["endCursor"]
+    elsewhere = await api.gql(MEMBERS, {"orderBy": "FEWEST_POINTS", "after": cursor})
+    by_id = await api.gql(MEMBERS, {"orderBy": "NEWEST_FIRST", "after": cursor})
+    assert [e["extensions"]["code"] for e in elsewhere["errors"] + by_id["errors"]] == [
+        "INVALID_CURSOR",
+        "INVALID_CURSOR",
+    ]
     naive = await api.gql(MEMBERS, {"filter": {"enrolledAfter": "2026-01-01T00:00:00"}})
     assert [e["extensions"]["code"] for e in naive["errors"]] == ["INVALID_VALUE"]
 
