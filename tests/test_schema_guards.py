@@ -23,6 +23,7 @@ _lifecycle = importlib.import_module("app.migrations.0003_lifecycle")
 _store_credit = importlib.import_module("app.migrations.0007_store_credit_punch_cards")
 _tiers = importlib.import_module("app.migrations.0008_tiers")
 _catalogue = importlib.import_module("app.migrations.0009_reward_catalogue")
+_experiments = importlib.import_module("app.migrations.0022_experiments")
 # (name, table, condition, columns re-checked on update)
 CHECKS: list[tuple[str, str, str, str]] = [
     *_guards.CHECKS,
@@ -30,6 +31,7 @@ CHECKS: list[tuple[str, str, str, str]] = [
     *_store_credit.CHECKS,
     *_tiers.CHECKS,
     *_catalogue.CHECKS,
+    *_experiments.CHECKS,
 ]
 APPEND_ONLY_TABLES: list[str] = _guards.APPEND_ONLY_TABLES
 BALANCE_TRIGGER = "trg_ledger_entries_balanced"

@@ -10,6 +10,7 @@ from app.graphql.core.events import Event
 from app.graphql.core.ids import decode_any_id
 from app.graphql.core.node import Node
 from app.graphql.core.query_checks import admin_in_query, decoded_in_query, member_reader_in_query
+from app.graphql.experiments.types import Experiment
 from app.graphql.members.types import Activity, Member, Membership, Redemption, Referral
 from app.graphql.memberships.types import MembershipPlan
 from app.graphql.orders.types import EarningRule, Order
@@ -20,6 +21,7 @@ from app.graphql.store_credit.types import StoreCreditMovement
 from app.graphql.tiers.types import Tier
 from app.services.actions import service as actions_service
 from app.services.core import events as events_service
+from app.services.experiments import service as experiments_service
 from app.services.members import service as members_service
 from app.services.memberships import service as memberships_service
 from app.services.orders import earning_rules as earning_rules_service
@@ -59,6 +61,10 @@ async def _node(info: Info, type_name: str, pk: int) -> Node | None:
     if type_name == "Tier":
         tier = await tiers_service.get_tier(pk, scope)
         return Tier.from_record(tier) if tier else None
+    if type_name == "Experiment":
+        admin_in_query(info)
+        experiment = await experiments_service.get_experiment(pk, scope)
+        return Experiment.from_record(experiment) if experiment else None
     if type_name == "Event":
         admin_in_query(info)
         event = await events_service.get_event(pk)

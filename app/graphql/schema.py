@@ -36,6 +36,9 @@ from app.graphql.core.protection import (
     MaskErrorsWithRequestId,
     QueryCostLimit,
 )
+from app.graphql.experiments import mutations as experiment_mutations
+from app.graphql.experiments import queries as experiment_queries
+from app.graphql.experiments.types import Experiment
 from app.graphql.members import mutations as member_mutations
 from app.graphql.members import profile as member_profile
 from app.graphql.members import queries as member_queries
@@ -102,6 +105,8 @@ Query = create_type(
         webhook_queries.webhook_endpoints,
         webhook_queries.webhook_deliveries,
         webhook_queries.webhook_event_types,
+        experiment_queries.experiments,
+        experiment_queries.experiment_results,
     ],
 )
 
@@ -163,6 +168,9 @@ Mutation = create_type(
         webhook_mutations.redeliver_webhook,
         webhook_mutations.redeliver_failed_webhooks,
         webhook_mutations.send_test_webhook,
+        experiment_mutations.create_experiment,
+        experiment_mutations.start_experiment,
+        experiment_mutations.stop_experiment,
     ],
 )
 
@@ -223,6 +231,7 @@ schema = LaurelSchema(
         Tier,
         WebhookEndpoint,
         WebhookDelivery,
+        Experiment,
     ],
     extensions=[
         # Factories: Strawberry builds extensions per request. The two caches live at module

@@ -9,6 +9,12 @@ from app.models.actions import ActionRecord, ActionRule
 from app.models.api_keys import ApiKey
 from app.models.earning_rules import EarningRule
 from app.models.events import OutboxEvent
+from app.models.experiments import (
+    Experiment,
+    ExperimentEffect,
+    ExperimentSubject,
+    ExperimentVariant,
+)
 from app.models.expiry import ExpiryWarning
 from app.models.idempotency import IdempotencyRecord
 from app.models.ledger import LedgerEntry, LedgerTransaction, PointLot
@@ -44,6 +50,10 @@ __all__ = [
     "ApiKey",
     "AuditLogEntry",
     "EarningRule",
+    "Experiment",
+    "ExperimentEffect",
+    "ExperimentSubject",
+    "ExperimentVariant",
     "ExpiryWarning",
     "IdempotencyRecord",
     "LedgerEntry",

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from app.db import (
+    connection,
     utc_now,
 )
 from app.domain.earning import Earning
@@ -14,6 +15,7 @@ from app.domain.money import (
     MAX_AMOUNT_MINOR,
 )
 from app.domain.validation import Checker
+from app.services.experiments.enforcement import program_plans, rules_for_member
 from app.services.orders.cart import (
     OrderLineInput,
     check_cart,
@@ -69,12 +71,19 @@ async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
             lines_total + data.shipping_minor + data.tax_minor - data.discount_minor,
         )
     check.raise_if_any()
+    moment = placed_at.astimezone(UTC)
     earning = earn_in_program_currency(
         program,
-        await active_purchase_rules(program.id),
+        # As the order would: a rule an experiment tests counts for the members it gives it to.
+        rules_for_member(
+            await active_purchase_rules(program.id),
+            await program_plans(connection(), program.id),
+            data.member_id,
+            moment,
+        ),
         replace(data, currency=data.currency.strip().upper(), lines=normalised_lines(data.lines)),
         exchange_rate=data.exchange_rate or configured_rate,
-        placed_at=placed_at.astimezone(UTC),
+        placed_at=moment,
         member=None
         if data.member_id is None
         else await tier_attributes(program.id, data.member_id),
