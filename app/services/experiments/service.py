@@ -42,8 +42,10 @@ from app.domain.experiments import (
     outcomes,
     variant_at,
 )
+from app.domain.ids import encode_id
 from app.domain.validation import NAME_MAX, TEXT_MAX, Checker
 from app.models import Experiment, ExperimentSubject, ExperimentVariant
+from app.services.core.events import append_event
 from app.services.core.idempotency import checked_key, create_once_if_keyed, input_payload
 from app.services.programs.service import ProgramScope, require_program
 
@@ -215,6 +217,24 @@ async def list_experiments(
         (program_id, after or 0, first),
     )
     return await _records(connection(), rows)
+
+
+async def _announce(
+    conn: BaseDBAsyncClient, record: ExperimentRecord, event_type: str, now: datetime
+) -> None:
+    await append_event(
+        conn,
+        program_id=record.program_id,
+        member_id=None,
+        event_type=event_type,
+        payload={
+            "experimentId": encode_id("Experiment", record.id),
+            "name": record.name,
+            "status": record.status.value,
+            "winnerVariantKey": record.winner_variant_key,
+        },
+        now=now,
+    )
 
 
 # --- creating ---------------------------------------------------------------------------------
@@ -436,6 +456,7 @@ async def create_experiment(data: CreateExperimentInput) -> ExperimentRecord:
                 await Experiment.filter(id=experiment.id).using_db(conn).update(slots=slots)
                 record = await _read(conn, experiment.id, None)
                 assert record is not None
+                await _announce(conn, record, "experiment.created", now)
                 return record
 
             return await create_once_if_keyed(
@@ -494,7 +515,8 @@ async def start_experiment(experiment_id: int, scope: ProgramScope) -> Experimen
                 ["input", "id"],
             )
         updated = await _read(conn, record.id, None)
-    assert updated is not None
+        assert updated is not None
+        await _announce(conn, updated, "experiment.started", now)
     return updated
 
 
@@ -534,7 +556,8 @@ async def stop_experiment(data: StopExperimentInput, scope: ProgramScope) -> Exp
                 ["input", "id"],
             )
         updated = await _read(conn, record.id, None)
-    assert updated is not None
+        assert updated is not None
+        await _announce(conn, updated, "experiment.concluded", now)
     return updated
 
 

@@ -12,10 +12,15 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
+from pathlib import Path
 from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
 
 from app.auth.api_keys import KeyKind
 from app.domain.experiments import bucket_of, variant_at
+from app.services.core import events as events_service
+from app.services.webhooks.delivery import envelope
 from tests.graphql.conftest import Api
 from tests.graphql.factories import (
     REDEEM,
@@ -28,6 +33,9 @@ from tests.graphql.factories import (
 )
 from tests.graphql.helpers import global_id, pk_of, rows, snapshot
 
+EVENT_SCHEMA = json.loads(
+    (Path(__file__).parents[3] / "docs" / "webhooks" / "event.schema.json").read_text()
+)
 STARTS = "2026-01-01T00:00:00+00:00"
 ENDS = "2030-01-01T00:00:00+00:00"
 
@@ -661,3 +669,40 @@ async def test_experiments_are_listed_in_pages_and_read_by_id(api: Api) -> None:
         },
         {"key": "c", "weight": 5000, "control": True, "earningRuleIds": [], "rewardIds": []},
     ]
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+async def test_creating_starting_and_concluding_announce_events_of_the_published_schema(
+    api: Api,
+) -> None:
+    # given an experiment made, started and concluded with a winner
+    await create_program(api)
+    double = await create_rule(api, "Double", "2")
+    experiment = await create_experiment(
+        api, [variant("A", 5000, earningRuleIds=[double]), variant("c", 5000, control=True)]
+    )
+    await start(api, experiment["id"])
+    await stop(api, experiment["id"], "A")
+    # then three events say so, in order, and their webhook bodies match the schema
+    found = await rows("SELECT id FROM outbox_events WHERE type LIKE 'experiment.%' ORDER BY id")
+    events = [await events_service.get_event(int(row["id"])) for row in found]
+    bodies = [json.loads(envelope(event, "shop", None)) for event in events if event]
+    assert [
+        (body["type"], body["data"]["status"], body["data"]["winnerVariantKey"]) for body in bodies
+    ] == [
+        ("experiment.created", "DRAFT", None),
+        ("experiment.started", "RUNNING", None),
+        ("experiment.concluded", "CONCLUDED", "A"),
+    ]
+    assert {body["data"]["experimentId"] for body in bodies} == {experiment["id"]}
+    validator = Draft202012Validator(EVENT_SCHEMA, format_checker=FormatChecker())
+    for body in bodies:
+        assert [error.message for error in validator.iter_errors(body)] == []
+    assert [
+        error.message
+        for error in validator.iter_errors(
+            {**bodies[0], "data": {**bodies[0]["data"], "status": "PAUSED"}}
+        )
+    ] != []
