@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from app.db import connection, fetch_all
 from app.domain.earning import RuleKind
 from app.domain.experiments import bucket_of, variant_at
+from app.services.core.outbox_signal import OUTBOX_SIGNAL
 from app.services.experiments.service import (
     CreateExperimentInput,
     VariantInput,
@@ -26,6 +27,7 @@ from app.services.orders.earning_rules import RuleInput, create_earning_rule
 from app.services.orders.preview import CartPreviewInput, preview_order
 from app.services.orders.service import RecordOrderInput, record_order
 from app.services.programs.service import CreateProgramInput, create_program
+from tests.graphql.test_query_counts import counting_statements
 
 PLACED_AT = datetime(2026, 11, 20, 10, tzinfo=UTC)
 MEMBERS = 24
@@ -124,3 +126,47 @@ async def test_a_cart_preview_earns_as_the_members_order_would(db: None) -> None
     assert (await preview_order(preview(None), None)).points == 20
     # and a preview writes no effect
     assert await fetch_all(connection(), "SELECT id FROM experiment_effects") == []
+
+
+async def statements_of_an_order(number: int) -> int:
+    await OUTBOX_SIGNAL.settled()
+    with counting_statements() as count:
+        await record_order(order(number), None)
+    return count.statements
+
+
+async def test_an_order_costs_the_same_statements_however_many_rules_an_experiment_tests(
+    db: None,
+) -> None:
+    # given a running experiment of one rule, and the cost of a member's order under it
+    experiment_id, variants, members = await given_a_running_experiment()
+    control = [
+        n
+        for n, pk in enumerate(members)
+        if expected_variant(experiment_id, variants, pk) == "control"
+    ]
+    one_rule = await statements_of_an_order(control[0])
+    # when a second experiment tests eight more rules (two live experiments now)
+    rules = [
+        await create_earning_rule(
+            "shop", RuleInput(name=f"Bonus {n}", kind=RuleKind.BONUS_PER_ORDER, points=5)
+        )
+        for n in range(8)
+    ]
+    second = await create_experiment(
+        CreateExperimentInput(
+            program_slug="shop",
+            name="Bonuses",
+            starts_at=datetime(2026, 1, 1, tzinfo=UTC),
+            ends_at=datetime(2030, 1, 1, tzinfo=UTC),
+            variants=(
+                VariantInput(key="A", weight=5000, earning_rule_ids=tuple(r.id for r in rules)),
+                VariantInput(key="control", weight=5000, control=True),
+            ),
+        )
+    )
+    await start_experiment(second.id, None)
+    nine_rules = await statements_of_an_order(control[1])
+    # then the order costs one statement more: the second experiment's effect row, and no
+    # statement per rule (the experiments are read in one statement whatever their number)
+    assert nine_rules == one_rule + 1
