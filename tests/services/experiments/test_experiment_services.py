@@ -13,10 +13,12 @@ from datetime import UTC, datetime
 
 from app.db import connection, fetch_all
 from app.domain.earning import RuleKind
+from app.domain.errors import DomainError, ErrorCode
 from app.domain.experiments import bucket_of, variant_at
 from app.services.core.outbox_signal import OUTBOX_SIGNAL
 from app.services.experiments.service import (
     CreateExperimentInput,
+    ExperimentRecord,
     VariantInput,
     create_experiment,
     start_experiment,
@@ -170,3 +172,40 @@ async def test_an_order_costs_the_same_statements_however_many_rules_an_experime
     # then the order costs one statement more: the second experiment's effect row, and no
     # statement per rule (the experiments are read in one statement whatever their number)
     assert nine_rules == one_rule + 1
+
+
+async def test_two_experiments_racing_for_one_rule_one_wins_and_the_other_is_refused(
+    db: None,
+) -> None:
+    # given a rule no experiment tests yet
+    await create_program(
+        CreateProgramInput(slug="shop", name="Shop", currency="EUR", points_per_currency_unit=1)
+    )
+    rule = await create_earning_rule(
+        "shop", RuleInput(name="Double", kind=RuleKind.MULTIPLIER, multiplier="2")
+    )
+
+    def experiment(name: str) -> CreateExperimentInput:
+        return CreateExperimentInput(
+            program_slug="shop",
+            name=name,
+            starts_at=datetime(2026, 1, 1, tzinfo=UTC),
+            ends_at=datetime(2030, 1, 1, tzinfo=UTC),
+            variants=(
+                VariantInput(key="A", weight=5000, earning_rule_ids=(rule.id,)),
+                VariantInput(key="control", weight=5000, control=True),
+            ),
+        )
+
+    # when two experiments of it are made at once
+    outcomes = await asyncio.gather(
+        *(create_experiment(experiment(f"Test {n}")) for n in range(2)), return_exceptions=True
+    )
+    # then one is made and the other refused with EXPERIMENT_SUBJECT_TAKEN, having written nothing
+    made = [outcome for outcome in outcomes if isinstance(outcome, ExperimentRecord)]
+    refused = [outcome for outcome in outcomes if isinstance(outcome, DomainError)]
+    assert len(made) == 1
+    assert [error.code for error in refused] == [ErrorCode.EXPERIMENT_SUBJECT_TAKEN]
+    assert len(await fetch_all(connection(), "SELECT id FROM experiments")) == 1
+    assert len(await fetch_all(connection(), "SELECT id FROM experiment_variants")) == 2
+    assert len(await fetch_all(connection(), "SELECT id FROM experiment_subjects")) == 1
