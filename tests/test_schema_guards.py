@@ -24,6 +24,7 @@ _store_credit = importlib.import_module("app.migrations.0007_store_credit_punch_
 _tiers = importlib.import_module("app.migrations.0008_tiers")
 _catalogue = importlib.import_module("app.migrations.0009_reward_catalogue")
 _engagement = importlib.import_module("app.migrations.0020_engagement")
+_experiments = importlib.import_module("app.migrations.0021_experiments")
 # (name, table, condition, columns re-checked on update)
 CHECKS: list[tuple[str, str, str, str]] = [
     *_guards.CHECKS,
@@ -32,6 +33,7 @@ CHECKS: list[tuple[str, str, str, str]] = [
     *_tiers.CHECKS,
     *_catalogue.CHECKS,
     *_engagement.CHECKS,
+    *_experiments.CHECKS,
 ]
 APPEND_ONLY_TABLES: list[str] = _guards.APPEND_ONLY_TABLES
 BALANCE_TRIGGER = "trg_ledger_entries_balanced"

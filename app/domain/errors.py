@@ -115,6 +115,15 @@ class ErrorCode(StrEnum):
     CHALLENGE_ARCHIVED = "CHALLENGE_ARCHIVED"
     BADGE_NOT_FOUND = "BADGE_NOT_FOUND"
     BADGE_ARCHIVED = "BADGE_ARCHIVED"
+    # Experiments (app/services/experiments): an unknown experiment; variant weights that are
+    # not positive or do not sum to 10,000; a rule or reward another experiment already tests;
+    # a start or stop the experiment's status does not allow; a reward an experiment keeps from
+    # this member (another variant's, or one of a stopped experiment).
+    EXPERIMENT_NOT_FOUND = "EXPERIMENT_NOT_FOUND"
+    INVALID_WEIGHTS = "INVALID_WEIGHTS"
+    EXPERIMENT_SUBJECT_TAKEN = "EXPERIMENT_SUBJECT_TAKEN"
+    EXPERIMENT_STATUS_CONFLICT = "EXPERIMENT_STATUS_CONFLICT"
+    REWARD_NOT_IN_VARIANT = "REWARD_NOT_IN_VARIANT"
 
 
 class DomainError(Exception):

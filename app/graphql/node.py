@@ -12,6 +12,7 @@ from app.graphql.core.ids import decode_any_id
 from app.graphql.core.node import Node
 from app.graphql.core.query_checks import admin_in_query, decoded_in_query, member_reader_in_query
 from app.graphql.engagement.types import Badge, Challenge
+from app.graphql.experiments.types import Experiment
 from app.graphql.members.types import Activity, Member, Membership, Redemption, Referral
 from app.graphql.memberships.types import MembershipPlan
 from app.graphql.orders.types import EarningRule, Order
@@ -25,6 +26,7 @@ from app.services.actions import service as actions_service
 from app.services.core import events as events_service
 from app.services.engagement import badges as badges_service
 from app.services.engagement import challenges as challenges_service
+from app.services.experiments import service as experiments_service
 from app.services.members import service as members_service
 from app.services.memberships import service as memberships_service
 from app.services.orders import earning_rules as earning_rules_service
@@ -82,6 +84,10 @@ async def _node(info: Info, type_name: str, pk: int) -> Node | None:
         admin_in_query(info)
         segment = await segments_service.get_segment(pk, scope)
         return Segment.from_record(segment) if segment else None
+    if type_name == "Experiment":
+        admin_in_query(info)
+        experiment = await experiments_service.get_experiment(pk, scope)
+        return Experiment.from_record(experiment) if experiment else None
     if type_name == "Event":
         admin_in_query(info)
         event = await events_service.get_event(pk)

@@ -39,6 +39,9 @@ from app.graphql.core.protection import (
 from app.graphql.engagement import mutations as engagement_mutations
 from app.graphql.engagement import queries as engagement_queries
 from app.graphql.engagement.types import Badge, Challenge
+from app.graphql.experiments import mutations as experiment_mutations
+from app.graphql.experiments import queries as experiment_queries
+from app.graphql.experiments.types import Experiment
 from app.graphql.members import mutations as member_mutations
 from app.graphql.members import profile as member_profile
 from app.graphql.members import queries as member_queries
@@ -111,6 +114,8 @@ Query = create_type(
         webhook_queries.webhook_endpoints,
         webhook_queries.webhook_deliveries,
         webhook_queries.webhook_event_types,
+        experiment_queries.experiments,
+        experiment_queries.experiment_results,
     ],
 )
 
@@ -183,6 +188,9 @@ Mutation = create_type(
         segment_mutations.update_segment,
         segment_mutations.archive_segment,
         segment_mutations.refresh_segment,
+        experiment_mutations.create_experiment,
+        experiment_mutations.start_experiment,
+        experiment_mutations.stop_experiment,
     ],
 )
 
@@ -245,6 +253,7 @@ schema = LaurelSchema(
         Tier,
         WebhookEndpoint,
         WebhookDelivery,
+        Experiment,
     ],
     extensions=[
         # Factories: Strawberry builds extensions per request. The two caches live at module

@@ -16,6 +16,12 @@ from app.models.engagement import (
     MemberBadge,
 )
 from app.models.events import OutboxEvent
+from app.models.experiments import (
+    Experiment,
+    ExperimentEffect,
+    ExperimentSubject,
+    ExperimentVariant,
+)
 from app.models.expiry import ExpiryWarning
 from app.models.idempotency import IdempotencyRecord
 from app.models.ledger import LedgerEntry, LedgerTransaction, PointLot
@@ -56,6 +62,10 @@ __all__ = [
     "ChallengeContribution",
     "ChallengeProgress",
     "EarningRule",
+    "Experiment",
+    "ExperimentEffect",
+    "ExperimentSubject",
+    "ExperimentVariant",
     "ExpiryWarning",
     "IdempotencyRecord",
     "LedgerEntry",

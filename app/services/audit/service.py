@@ -34,6 +34,7 @@ from app.db import (
 )
 from app.domain.ids import decode_any_id
 from app.services.actions import service as actions
+from app.services.experiments import service as experiments
 from app.services.members import service as members
 from app.services.orders import earning_rules
 from app.services.orders import service as orders
@@ -63,6 +64,7 @@ _LOADERS: dict[str, Callable[[int], Awaitable[Any]]] = {
     "Order": lambda pk: orders.get_order(pk, None),
     "PunchCard": lambda pk: punch_cards.get_punch_card(pk, None),
     "StoreCreditMovement": lambda pk: store_credit.get_movement(pk, None),
+    "Experiment": lambda pk: experiments.get_experiment(pk, None),
 }
 
 

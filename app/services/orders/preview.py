@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from app.db import (
+    connection,
     utc_now,
 )
 from app.domain.earning import Earning
@@ -14,6 +15,7 @@ from app.domain.money import (
     MAX_AMOUNT_MINOR,
 )
 from app.domain.validation import Checker
+from app.services.experiments.enforcement import program_plans, rules_for_member
 from app.services.orders.cart import (
     OrderLineInput,
     check_cart,
@@ -69,8 +71,14 @@ async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
             lines_total + data.shipping_minor + data.tax_minor - data.discount_minor,
         )
     check.raise_if_any()
-    rules = await active_purchase_rules(program.id)
     placed_at = placed_at.astimezone(UTC)
+    # As the order would: a rule an experiment tests counts for the members it gives it to.
+    rules = rules_for_member(
+        await active_purchase_rules(program.id),
+        await program_plans(connection(), program.id),
+        data.member_id,
+        placed_at,
+    )
     earning = earn_in_program_currency(
         program,
         rules,

@@ -31,6 +31,7 @@ from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
 from app.domain.money import (
     MAX_AMOUNT_MINOR,
+    convert_minor,
     parse_exchange_rate,
 )
 from app.domain.orders import STORE_LOCATION_MAX, OrderChannel
@@ -41,6 +42,12 @@ from app.services.core import idempotency
 from app.services.core.events import append_event
 from app.services.core.idempotency import IdempotentRequest, run_once_by_id
 from app.services.engagement.progress import on_order_recorded as challenges_on_order_recorded
+from app.services.experiments.enforcement import (
+    ExperimentPlan,
+    program_plans,
+    record_order_effects,
+    rules_for_member,
+)
 from app.services.ledger.service import Movement, post_movement
 from app.services.orders.cart import (
     OrderLineInput,
@@ -261,7 +268,9 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
     if existing is not None:
         return _replay(existing, fingerprint)
     exchange_rate = data.exchange_rate or configured_rate
-    earning, no_points_reason = await _order_earning(program, data, member, exchange_rate)
+    # The one read experiments add to an order: who gets which rule, and what to record.
+    plans = await program_plans(connection(), program.id)
+    earning, no_points_reason = await _order_earning(program, data, member, exchange_rate, plans)
     check_points_limit(earning.points)
     now = utc_now()
     try:
@@ -280,6 +289,17 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
                     now=now,
                 )
                 order = await _earn_order_points(conn, program, order, data.placed_at, now)
+                await record_order_effects(
+                    conn,
+                    plans,
+                    program_id=program.id,
+                    member_id=member.id,
+                    order_pk=order.id,
+                    earning=earning,
+                    revenue_minor=_revenue_in_program_currency(program, data, exchange_rate),
+                    placed_at=data.placed_at,
+                    now=now,
+                )
                 await _announce_order(conn, program, order, data, exchange_rate, now)
                 return order
 
@@ -333,9 +353,13 @@ async def _order_earning(
     data: RecordOrderInput,
     member: _OrderingMember,
     exchange_rate: str | None,
+    plans: list[ExperimentPlan],
 ) -> tuple[Earning, str | None]:
-    """What the order earns, and why it earns nothing when the member opted out."""
-    rules = await active_purchase_rules(program.id)
+    """What the order earns, and why it earns nothing when the member opted out. A rule an
+    experiment tests counts only for the members it gives it to (app/domain/experiments.py)."""
+    rules = rules_for_member(
+        await active_purchase_rules(program.id), plans, member.id, data.placed_at
+    )
     earning = earn_in_program_currency(
         program,
         rules,
@@ -347,6 +371,16 @@ async def _order_earning(
     if member.opted_out:
         return without_points(earning), NO_POINTS_OPTED_OUT
     return earning, None
+
+
+def _revenue_in_program_currency(
+    program: ProgramRecord, data: RecordOrderInput, exchange_rate: str | None
+) -> int:
+    """The order's total in the program's currency, converted as its lines were."""
+    rate = None if exchange_rate is None else parse_exchange_rate(exchange_rate)
+    if rate is None or data.currency == program.currency:
+        return data.total_minor
+    return convert_minor(data.total_minor, data.currency, program.currency, rate)
 
 
 async def _insert_order(

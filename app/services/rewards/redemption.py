@@ -28,6 +28,11 @@ from app.domain.rewards import (
     new_redemption_code,
 )
 from app.services.core.events import append_event
+from app.services.experiments.enforcement import (
+    program_plans,
+    record_redemption_effects,
+    withheld_rewards,
+)
 from app.services.ledger.service import Movement, lock_member_row, post_movement
 from app.services.rewards import repository
 from app.services.rewards.repository import NewRedemption, RedemptionRecord, RewardRecord
@@ -196,6 +201,14 @@ async def redeem_in(
     refusal = offer_refusal(reward, now)
     if refusal is not None and refusal[0] is not ErrorCode.REWARD_OUT_OF_STOCK:
         raise DomainError(refusal[0], refusal[1], ["input", "rewardId"])
+    # A reward an experiment tests is for the members of the variant that has it.
+    plans = await program_plans(conn, program_id)
+    if reward.id in withheld_rewards(plans, member_id, now):
+        raise DomainError(
+            ErrorCode.REWARD_NOT_IN_VARIANT,
+            "the reward is part of an experiment that does not offer it to this member",
+            ["input", "rewardId"],
+        )
     zone, program_currency = await repository.program_zone(conn, program_id)
     currency = reward.currency or program_currency
     value_minor = await _value_of(conn, reward, points, currency)
@@ -247,6 +260,16 @@ async def redeem_in(
     )
     if pool_code is not None:
         await repository.hand_out_pool_code(conn, pool_code[0], redemption.id)
+    await record_redemption_effects(
+        conn,
+        plans,
+        program_id=program_id,
+        member_id=member_id,
+        redemption_pk=redemption.id,
+        reward_id=reward.id,
+        points_spent=price.points,
+        now=now,
+    )
     if reward.kind is RewardKind.STORE_CREDIT:
         assert value_minor is not None
         await credit_for_store_credit_reward(

@@ -40,6 +40,7 @@ from app.services.core.idempotency import (
     run_once_by_id,
     scope_of,
 )
+from app.services.experiments.enforcement import program_plans, withheld_rewards
 from app.services.members.service import require_member
 from app.services.programs.service import ProgramScope, require_program
 from app.services.rewards import repository
@@ -484,7 +485,8 @@ def recommend(
 
 
 async def reward_options(member_id: int, scope: ProgramScope) -> list[RewardOption]:
-    """Every active, unretired reward of the member's program, cheapest first, with why not.
+    """Every active, unretired reward of the member's program, cheapest first, with why not;
+    without the rewards an experiment keeps from the member (app/domain/experiments.py).
 
     A read without locks: a redemption a moment later may still be refused (stock runs out).
     """
@@ -493,6 +495,9 @@ async def reward_options(member_id: int, scope: ProgramScope) -> list[RewardOpti
     now = utc_now()
     zone, _ = await repository.program_zone(conn, member.program_id)
     rewards = await repository.rewards_by_cost(conn, member.program_id, active_only=True)
+    # Rewards an experiment keeps from this member are not shown to them at all.
+    kept = withheld_rewards(await program_plans(conn, member.program_id), member.id, now)
+    rewards = [reward for reward in rewards if reward.id not in kept]
     tier = await member_reward_tier(conn, member.program_id, member.id)
     segments = await member_reward_segments(conn, member.program_id, member.id, rewards)
     codes_left = await repository.pool_codes_left(

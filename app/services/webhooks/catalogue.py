@@ -79,6 +79,12 @@ EVENT_TYPES: dict[str, str] = {
     " or ALL): once; `pointsAwarded` and the `badgeId` it gave.",
     "badge.awarded": "A member earned a badge (`source`: milestone, or the challenge and period),"
     " once per member and badge.",
+    "experiment.created": "An A/B test of earning rules or rewards was made (a DRAFT: its rules"
+    " and rewards go to nobody until it starts).",
+    "experiment.started": "An experiment started: inside its window each variant's members get"
+    " that variant's rules and rewards.",
+    "experiment.concluded": "An experiment was stopped for good: everyone gets the rules and"
+    " rewards of `winnerVariantKey`, or nobody any when it is null.",
     "store_credit.issued": "Store credit was issued.",
     "store_credit.spent": "Store credit was spent.",
     "store_credit.refunded": "Spent store credit was refunded.",
