@@ -190,6 +190,16 @@ async def measure(url: str, program_id: int, members: int, rounds: int) -> list[
             ("search a card number", search(lambda n: f"lc-{ids[n]}")),
             ("search a rare prefix (no match)", search(lambda n: f"zz{n}")),
             (
+                "list: everyone, most points first",
+                lambda n: directory.list_members(
+                    program_id,
+                    MemberFilter(),
+                    MemberOrder.MOST_POINTS,
+                    after=None,
+                    limit=PAGE + 1,
+                ),
+            ),
+            (
                 "list: points 1000-2000, tag vip",
                 lambda n: directory.list_members(
                     program_id,
