@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from app.config import Settings
 from app.services.core.outbox_signal import OUTBOX_SIGNAL
 from app.services.members.enrolment import EnrollMemberInput, enroll_member
 from tests.graphql.conftest import Api
@@ -72,6 +74,13 @@ def counting_statements() -> Iterator[_StatementCount]:
     finally:
         logger.removeHandler(count)
         logger.setLevel(level)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The app without the work it does in the background (the webhook worker's outbox reads,
+    the tier configuration check): their statements would be counted with a slow request's."""
+    return replace(settings, webhook_worker=False, tier_recalculation_seconds=0)
 
 
 async def statements_of(api: Api, query: str, variables: dict[str, Any]) -> list[int]:
