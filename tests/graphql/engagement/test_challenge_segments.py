@@ -144,9 +144,7 @@ async def test_unknown_segment_keys_are_refused_and_nothing_is_written(api: Api)
     await create_program(api)
     await segment(api, "vip", "vip")
     archived = await segment(api, "gone", "gone")
-    assert (await api.data(ARCHIVE_SEGMENT, {"id": archived}))["archiveSegment"][
-        "userErrors"
-    ] == []
+    assert (await api.data(ARCHIVE_SEGMENT, {"id": archived}))["archiveSegment"]["userErrors"] == []
     open_one = await challenge(api, name="Open")
 
     unknown = await create_challenge(api, name="Ghosts", eligibleSegments=["vip", "nobody"])
