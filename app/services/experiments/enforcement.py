@@ -146,9 +146,9 @@ async def record_order_effects(
     now: datetime,
 ) -> None:
     """One ORDER effect per experiment live at the order's time whose audience the member is
-    in (every member without an audience): the member's variant, the
-    points the experiment's rules gave the order, and its revenue (control members' orders
-    too: they are what the variants are compared with)."""
+    in (every member without an audience): the member's variant, the points the experiment's
+    rules gave the order, and its revenue (control members' orders too: they are what the
+    variants are compared with)."""
     for plan in plans:
         if not plan.records(placed_at):
             continue
@@ -193,8 +193,8 @@ async def record_redemption_effects(
     points_spent: int,
     now: datetime,
 ) -> None:
-    """One REDEMPTION effect per experiment live now whose audience the member is in, with the member's variant and whether
-    the reward is one of the experiment's subjects."""
+    """One REDEMPTION effect per experiment live now whose audience the member is in, with
+    the member's variant and whether the reward is one of the experiment's subjects."""
     for plan in plans:
         if not plan.records(now):
             continue
