@@ -26,6 +26,14 @@ experiment decides who gets it, whatever its status:
 
 The rule's or reward's own conditions (windows, tiers, stock...) still apply on top.
 An order's time is its `placedAt`; a redemption's and a reward list's is now.
+
+Audience
+--------
+
+An experiment may have an audience: one segment. Only its members are in the experiment; an
+outsider is treated as an unknown buyer whatever the status: none of the experiment's subjects
+(the winner's included, once it concludes), no effect rows, not counted in results. A member's
+variant is still their bucket's: joining the audience later puts them where the hash says.
 """
 
 from __future__ import annotations
@@ -100,15 +108,35 @@ class ExperimentPlan:
     # Subject -> the variant that names it.
     rules: Mapping[int, int] = field(default_factory=dict)
     rewards: Mapping[int, int] = field(default_factory=dict)
+    # The audience segment (None: every member), and whether the member these plans were read
+    # for is in it (always True without an audience; False for an unknown buyer).
+    audience_segment_id: int | None = None
+    in_audience: bool = True
 
     def is_live(self, moment: datetime) -> bool:
         return self.status is ExperimentStatus.RUNNING and self.starts_at <= moment < self.ends_at
+
+    def audience_matters(self) -> bool:
+        """Whether who is in the audience can change what anyone gets: a RUNNING experiment
+        with an audience, or a CONCLUDED one with a winner. (DRAFT and stopped ones give their
+        subjects to nobody anyway.)"""
+        if self.audience_segment_id is None:
+            return False
+        return self.status is ExperimentStatus.RUNNING or (
+            self.status is ExperimentStatus.CONCLUDED and self.winner_variant_id is not None
+        )
+
+    def records(self, moment: datetime) -> bool:
+        """Whether an order or redemption of the member at `moment` is one of its effects."""
+        return self.in_audience and self.is_live(moment)
 
     def variant_of(self, member_id: int) -> int:
         return variant_at(self.slots, bucket_of(self.id, member_id))
 
     def granted_variant(self, member_id: int | None, moment: datetime) -> int | None:
         """The variant whose subjects this member gets at `moment` (None: no subject)."""
+        if not self.in_audience:
+            return None
         if self.status is ExperimentStatus.CONCLUDED:
             return self.winner_variant_id
         if member_id is not None and self.is_live(moment):

@@ -1,4 +1,4 @@
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -78,6 +78,8 @@ class Challenge(Model):
     )
     status = fields.CharField(max_length=16)
     archived_at = fields.DatetimeField(null=True)
+    # Segment keys: only members in one of them progress and see it; [] for every member.
+    eligible_segments: Any = fields.JSONField(default=list, db_default="[]")
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
 

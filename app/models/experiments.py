@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from app.models.orders import Order
     from app.models.programs import Program
     from app.models.rewards import Redemption, Reward
+    from app.models.segments import Segment
 
 
 class Experiment(Model):
@@ -29,6 +30,11 @@ class Experiment(Model):
     # The variants' (id, weight) in bucket order, so the hot path reads one row per subject.
     slots: Any = fields.JSONField(default=list)
     winner_variant_id = fields.BigIntField(null=True)
+    # The audience: only the segment's members (kept in segment_members) are in the
+    # experiment; None: every member.
+    audience_segment: fields.ForeignKeyNullableRelation[Segment] = fields.ForeignKeyField(
+        "models.Segment", related_name="experiments", on_delete=fields.RESTRICT, null=True
+    )
     started_at = fields.DatetimeField(null=True)
     concluded_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField()

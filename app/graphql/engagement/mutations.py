@@ -47,6 +47,11 @@ class CreateChallengeInput:
     badge_id: strawberry.ID | None = strawberry.field(
         default=None, description="A Badge a completion gives."
     )
+    eligible_segments: list[str] = strawberry.field(
+        default_factory=list,
+        description="Segment keys of the program: only members in one of them progress and see"
+        " the challenge (evaluated live). Empty: every member.",
+    )
     description: str = ""
     idempotency_key: str | None = optional_idempotency_key()
 
@@ -65,6 +70,11 @@ class UpdateChallengeInput:
     points: int | None = None
     badge_id: strawberry.ID | None = None
     clear_badge: bool = strawberry.field(default=False, description="Completions give no badge.")
+    eligible_segments: list[str] | None = strawberry.field(
+        default=None,
+        description="New segment keys (replacing the old); an empty list opens the challenge to"
+        " every member.",
+    )
 
 
 @strawberry.input

@@ -80,6 +80,9 @@ class Challenge(Node):
     points: int = strawberry.field(description="Points a completion gives (0: none).")
     status: ChallengeStatusEnum  # type: ignore[valid-type]
     archived_at: datetime | None
+    eligible_segments: list[str] = strawberry.field(
+        description="Segment keys: only members in one of them progress and see it; empty: all."
+    )
     created_at: datetime
     updated_at: datetime
     badge_pk: strawberry.Private[int | None]

@@ -35,6 +35,12 @@ class CreateExperimentInput:
     ends_at: datetime
     variants: list[ExperimentVariantInput]
     description: str = ""
+    segment: str | None = strawberry.field(
+        default=None,
+        description="The audience: a segment key of the program. Only its members are in the"
+        " experiment: outsiders get none of its rules and rewards (nor the winner's, once it"
+        " concludes) and are not counted. Null: every member.",
+    )
     idempotency_key: str | None = optional_idempotency_key()
 
 
@@ -99,6 +105,7 @@ async def create_experiment(info: Info, input: CreateExperimentInput) -> Experim
             ends_at=input.ends_at,
             variants=_variants(input.variants),
             description=input.description,
+            segment=input.segment,
             idempotency_key=input.idempotency_key,
         )
     )

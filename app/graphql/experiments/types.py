@@ -69,6 +69,11 @@ class Experiment(Node):
         description="The variant everyone gets since the experiment concluded, if any."
     )
     variants: list[ExperimentVariant]
+    segment: str | None = strawberry.field(
+        description="The audience: the key of the segment whose members alone are in the"
+        " experiment (and get the winner's rules and rewards once it concludes); null: every"
+        " member."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -85,6 +90,7 @@ class Experiment(Node):
             concluded_at=record.concluded_at,
             winner_variant_key=record.winner_variant_key,
             variants=[ExperimentVariant.from_record(variant) for variant in record.variants],
+            segment=record.segment,
             created_at=record.created_at,
             updated_at=record.updated_at,
         )

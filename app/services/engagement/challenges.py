@@ -7,10 +7,17 @@ What is fixed at creation: the goal, its action and the recurrence (progress alr
 means what they said). What can change: name, description, target, window, points, badge. A
 new target applies from the member's next contribution: a period whose progress already reaches
 it completes then. Completions already made stay.
+
+Segments: a challenge with `eligible_segments` (segment keys of the program) is for the members
+in at least one of them, asked live (app/services/segments/membership.py `segments_of_member`):
+when an order, action or referral counts (progress.py) and when the member's challenges are
+listed. Progress made while in a segment stays when the member leaves it; nothing made outside
+counts later. A challenge without segments costs no segment query.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,11 +42,15 @@ from app.services.core.events import append_event
 from app.services.core.idempotency import create_once_if_keyed, input_payload
 from app.services.engagement.badges import require_awardable_badge
 from app.services.programs.service import ProgramScope, read_in_scope, require_program
+from app.services.segments.membership import segments_of_member
+from app.services.segments.service import unknown_segment_keys
 
 MAX_ACTIVE_CHALLENGES = 50
 MAX_COUNT_TARGET = 10_000
 MAX_CHALLENGE_POINTS = 1_000_000
 QUALIFIER_MAX = 64
+MAX_ELIGIBLE_SEGMENTS = 20
+SEGMENT_KEY_MAX = 64
 # Windows start and end between these years (a mistyped year is refused, not stored).
 EARLIEST_YEAR = 2000
 LATEST_YEAR = 2100
@@ -62,8 +73,14 @@ class ChallengeRecord:
     badge_id: int | None
     status: ChallengeStatus
     archived_at: datetime | None
+    # Segment keys, sorted; () for every member.
+    eligible_segments: tuple[str, ...]
     created_at: datetime
     updated_at: datetime
+
+    def open_to(self, segments: frozenset[str]) -> bool:
+        """Whether a member in `segments` (of those the challenge names) may take part."""
+        return not self.eligible_segments or not segments.isdisjoint(self.eligible_segments)
 
 
 @dataclass(frozen=True)
@@ -80,6 +97,8 @@ class CreateChallengeInput:
     points: int = 0
     badge_id: int | None = None
     description: str = ""
+    # Segment keys of the program; empty: every member.
+    eligible_segments: tuple[str, ...] = ()
     idempotency_key: str | None = None
 
 
@@ -98,6 +117,8 @@ class UpdateChallengeInput:
     points: int | None = None
     badge_id: int | None = None
     clear_badge: bool = False
+    # None: unchanged; () removes the restriction.
+    eligible_segments: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +194,24 @@ def _check_action(
     return (cleaned or "").lower()
 
 
+def _check_segment_keys(check: Checker, keys: tuple[str, ...]) -> tuple[str, ...]:
+    field = ["input", "eligibleSegments"]
+    return tuple(sorted(check.text_list(field, keys, SEGMENT_KEY_MAX, MAX_ELIGIBLE_SEGMENTS)))
+
+
+async def _require_segments(
+    conn: BaseDBAsyncClient, program_id: int, keys: tuple[str, ...]
+) -> None:
+    """Every key names a segment of the program in use (SEGMENT_NOT_FOUND)."""
+    unknown = await unknown_segment_keys(conn, program_id, keys)
+    if unknown:
+        raise DomainError(
+            ErrorCode.SEGMENT_NOT_FOUND,
+            f"no segment with key {unknown[0]!r} in the program",
+            ["input", "eligibleSegments"],
+        )
+
+
 async def _active_count_check(conn: BaseDBAsyncClient, program_id: int) -> None:
     count = await fetch_one(
         conn,
@@ -195,6 +234,7 @@ async def create_challenge(data: CreateChallengeInput) -> ChallengeRecord:
     _check_points(check, data.points)
     _check_window(check, data.starts_at, data.ends_at)
     qualifier = _check_action(check, data.goal, data.action, data.action_qualifier)
+    segments = _check_segment_keys(check, data.eligible_segments)
     if data.points == 0 and data.badge_id is None:
         check.add(
             ErrorCode.REQUIRED,
@@ -210,13 +250,14 @@ async def create_challenge(data: CreateChallengeInput) -> ChallengeRecord:
         async def perform() -> ChallengeRecord:
             if data.badge_id is not None:
                 await require_awardable_badge(conn, program.id, data.badge_id, ["input", "badgeId"])
+            await _require_segments(conn, program.id, segments)
             await _active_count_check(conn, program.id)
             row = await fetch_one(
                 conn,
                 "INSERT INTO challenges (program_id, name, description, goal, target, action,"
                 " action_qualifier, recurrence, starts_at, ends_at, points, badge_id, status,"
-                " archived_at, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)"
+                " archived_at, eligible_segments, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)"
                 f" RETURNING {challenge_row.columns}",
                 (
                     program.id,
@@ -232,6 +273,7 @@ async def create_challenge(data: CreateChallengeInput) -> ChallengeRecord:
                     data.points,
                     data.badge_id,
                     ChallengeStatus.ACTIVE.value,
+                    json.dumps(list(segments)),
                     now,
                     now,
                 ),
@@ -302,8 +344,14 @@ async def update_challenge(data: UpdateChallengeInput, scope: ProgramScope) -> C
         _check_points(check, data.points)
     _check_time(check, "startsAt", data.starts_at)
     _check_time(check, "endsAt", data.ends_at)
+    new_segments = (
+        None
+        if data.eligible_segments is None
+        else _check_segment_keys(check, data.eligible_segments)
+    )
     check.raise_if_any()
     challenge = await _require_changeable(data.challenge_id, scope)
+    segments = challenge.eligible_segments if new_segments is None else new_segments
     target = challenge.target if data.target is None else data.target
     starts_at = data.starts_at or challenge.starts_at
     ends_at = None if data.clear_ends_at else (data.ends_at or challenge.ends_at)
@@ -322,10 +370,12 @@ async def update_challenge(data: UpdateChallengeInput, scope: ProgramScope) -> C
             await require_awardable_badge(
                 conn, challenge.program_id, data.badge_id, ["input", "badgeId"]
             )
+        if new_segments is not None:
+            await _require_segments(conn, challenge.program_id, new_segments)
         row = await fetch_one(
             conn,
             "UPDATE challenges SET name = ?, description = ?, target = ?, starts_at = ?,"
-            " ends_at = ?, points = ?, badge_id = ?, updated_at = ?"
+            " ends_at = ?, points = ?, badge_id = ?, eligible_segments = ?, updated_at = ?"
             f" WHERE id = ? AND status <> ? RETURNING {challenge_row.columns}",
             (
                 name or challenge.name,
@@ -335,6 +385,7 @@ async def update_challenge(data: UpdateChallengeInput, scope: ProgramScope) -> C
                 ends_at,
                 points,
                 badge_id,
+                json.dumps(list(segments)),
                 now,
                 challenge.id,
                 ChallengeStatus.ARCHIVED.value,
@@ -421,8 +472,9 @@ async def list_challenges(
 async def member_challenges(
     member_id: int, program_id: int, now: datetime | None = None
 ) -> list[MemberChallengeRecord]:
-    """The program's ACTIVE challenges running now, oldest first, each with the member's
-    progress in the period holding `now` (0 before their first contribution)."""
+    """The program's ACTIVE challenges running now that are open to the member (no segments,
+    or the member is in one of them at `now`), oldest first, each with the member's progress
+    in the period holding `now` (0 before their first contribution)."""
     now = now or utc_now()
     zone_row = await fetch_one(
         connection(), "SELECT time_zone FROM programs WHERE id = ?", (program_id,)
@@ -436,6 +488,10 @@ async def member_challenges(
             (program_id, ChallengeStatus.ACTIVE.value, now, now),
         )
     )
+    wanted = sorted({key for challenge in challenges for key in challenge.eligible_segments})
+    if wanted:
+        segments = await segments_of_member(connection(), program_id, member_id, wanted, now)
+        challenges = [challenge for challenge in challenges if challenge.open_to(segments)]
     periods = {
         challenge.id: period
         for challenge in challenges

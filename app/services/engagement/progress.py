@@ -19,6 +19,13 @@ contribution falls in proportion to the money refunded. A completed period stays
 with its points and badge: what it gave is not taken back.
 
 Opted-out members make no progress. Paused and archived challenges count nothing.
+
+Segments: a challenge that names segments (`eligible_segments`) counts a source only for a
+member in one of them at the source's moment (the order's `placedAt`, the action's time, the
+referral's completion), asked live inside the transaction, so the member's rows are those the
+source has just written (an order that brings the member into a segment counts). Only the
+segments that the running challenges name are evaluated, in one statement per hook; when none
+names a segment, nothing is asked.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from app.services.core.events import append_event
 from app.services.engagement.badges import award_badge, has_order_milestones, on_order_counted
 from app.services.engagement.challenges import ChallengeRecord, challenge_row
 from app.services.ledger.service import Movement, lock_member_row, post_movement
+from app.services.segments.membership import segments_of_member
 
 
 async def _running(
@@ -57,6 +65,22 @@ async def _running(
         (program_id, ChallengeStatus.ACTIVE.value, *(goal.value for goal in goals)),
     )
     return challenge_row.all(rows)
+
+
+async def _open_to_member(
+    conn: BaseDBAsyncClient,
+    program_id: int,
+    member_id: int,
+    challenges: list[ChallengeRecord],
+    at: datetime,
+) -> list[ChallengeRecord]:
+    """The challenges the member may progress on at `at`: those naming no segment, and those
+    naming one the member is in (no query when none names a segment)."""
+    wanted = sorted({key for challenge in challenges for key in challenge.eligible_segments})
+    if not wanted:
+        return challenges
+    segments = await segments_of_member(conn, program_id, member_id, wanted, at)
+    return [challenge for challenge in challenges if challenge.open_to(segments)]
 
 
 async def _can_progress(conn: BaseDBAsyncClient, member_id: int) -> bool:
@@ -106,6 +130,7 @@ async def on_order_recorded(
     if not await _can_progress(conn, member_id):
         return
     spend = _spend_in_program_currency(total_minor, currency, program_currency, exchange_rate)
+    challenges = await _open_to_member(conn, program_id, member_id, challenges, placed_at)
     for challenge in challenges:
         period = period_of(
             challenge.recurrence, challenge.starts_at, challenge.ends_at, placed_at, zone
@@ -191,6 +216,9 @@ async def on_action_awarded(
     ]
     if not challenges or not await _can_progress(conn, member_id):
         return
+    challenges = await _open_to_member(conn, program_id, member_id, challenges, occurred_at)
+    if not challenges:
+        return
     zone = await _zone(conn, program_id)
     for challenge in challenges:
         period = period_of(
@@ -220,6 +248,9 @@ async def on_referral_completed(
     the period running now."""
     challenges = await _running(conn, program_id, (ChallengeGoal.REFERRAL_COUNT,))
     if not challenges or not await _can_progress(conn, referrer_id):
+        return
+    challenges = await _open_to_member(conn, program_id, referrer_id, challenges, now)
+    if not challenges:
         return
     zone = await _zone(conn, program_id)
     for challenge in challenges:

@@ -1,14 +1,20 @@
 """What experiments change on the hot paths: which rules an order earns with, which rewards a
 member may redeem or is shown, and the effect rows that record a member's variant.
 
-One statement reads every experiment subject of a program (`program_plans`); the rest is pure
-(app/domain/experiments.py). The effect rows are written on the caller's connection, inside
+One statement reads every experiment subject of a program (`program_plans`), and one more which
+of the audiences that matter the member is in (none when no experiment that runs, or concluded
+with a winner, has an audience); the rest is pure (app/domain/experiments.py).
+
+The audience is the segment's kept members (`segment_members`, up to date at every commit that
+changes the member; clock-driven conditions at each run of the `segments` job): the same set
+that results count as assigned. The effect rows are written on the caller's connection, inside
 the transaction of the order's or redemption's ledger movement.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +35,7 @@ __all__ = [
 
 _PLANS = (
     "SELECT e.id, e.status, e.starts_at, e.ends_at, e.slots, e.winner_variant_id,"
-    " s.variant_id, s.earning_rule_id, s.reward_id"
+    " e.audience_segment_id, s.variant_id, s.earning_rule_id, s.reward_id"
     " FROM experiment_subjects s JOIN experiments e ON e.id = s.experiment_id"
     " WHERE s.program_id = ? ORDER BY e.id, s.id"
 )
@@ -49,6 +55,7 @@ def _plans(rows: Sequence[dict[str, Any]]) -> list[ExperimentPlan]:
         if not last_of_experiment:
             continue
         winner = row["winner_variant_id"]
+        audience = row["audience_segment_id"]
         plans.append(
             ExperimentPlan(
                 id=int(row["id"]),
@@ -59,15 +66,45 @@ def _plans(rows: Sequence[dict[str, Any]]) -> list[ExperimentPlan]:
                 winner_variant_id=None if winner is None else int(winner),
                 rules=rules,
                 rewards=rewards,
+                audience_segment_id=None if audience is None else int(audience),
             )
         )
         rules, rewards = {}, {}
     return plans
 
 
-async def program_plans(conn: BaseDBAsyncClient, program_id: int) -> list[ExperimentPlan]:
-    """Every experiment of the program that names a subject, in one statement."""
-    return _plans(await fetch_all(conn, _PLANS, (program_id,)))
+async def program_plans(
+    conn: BaseDBAsyncClient, program_id: int, member_id: int | None
+) -> list[ExperimentPlan]:
+    """Every experiment of the program that names a subject, as it applies to `member_id`
+    (None: an unknown buyer, in no audience): one statement, and a second only when an
+    experiment whose audience matters exists."""
+    plans = _plans(await fetch_all(conn, _PLANS, (program_id,)))
+    audiences = sorted(
+        {
+            plan.audience_segment_id
+            for plan in plans
+            if plan.audience_segment_id is not None and plan.audience_matters()
+        }
+    )
+    if not any(plan.audience_segment_id is not None for plan in plans):
+        return plans
+    joined: set[int] = set()
+    if member_id is not None and audiences:
+        marks = ", ".join("?" for _ in audiences)
+        rows = await fetch_all(
+            conn,
+            "SELECT segment_id FROM segment_members WHERE member_id = ?"
+            f" AND segment_id IN ({marks})",
+            (member_id, *audiences),
+        )
+        joined = {int(row["segment_id"]) for row in rows}
+    return [
+        plan
+        if plan.audience_segment_id is None
+        else replace(plan, in_audience=plan.audience_segment_id in joined)
+        for plan in plans
+    ]
 
 
 def rules_for_member(
@@ -108,11 +145,12 @@ async def record_order_effects(
     placed_at: datetime,
     now: datetime,
 ) -> None:
-    """One ORDER effect per experiment live at the order's time: the member's variant, the
-    points the experiment's rules gave the order, and its revenue (control members' orders
-    too: they are what the variants are compared with)."""
+    """One ORDER effect per experiment live at the order's time whose audience the member is
+    in (every member without an audience): the member's variant, the points the experiment's
+    rules gave the order, and its revenue (control members' orders too: they are what the
+    variants are compared with)."""
     for plan in plans:
-        if not plan.is_live(placed_at):
+        if not plan.records(placed_at):
             continue
         points = sum(
             component.points
@@ -155,10 +193,10 @@ async def record_redemption_effects(
     points_spent: int,
     now: datetime,
 ) -> None:
-    """One REDEMPTION effect per experiment live now, with the member's variant and whether
-    the reward is one of the experiment's subjects."""
+    """One REDEMPTION effect per experiment live now whose audience the member is in, with
+    the member's variant and whether the reward is one of the experiment's subjects."""
     for plan in plans:
-        if not plan.is_live(now):
+        if not plan.records(now):
             continue
         await execute(
             conn,

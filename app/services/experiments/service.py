@@ -8,6 +8,10 @@ An experiment is made whole (variants, weights, subjects, window) and never edit
 assignment of members to variants depends on its variants' weights and order, so changing
 them while it runs would move members between variants. Start it, then stop it with or
 without a winner.
+
+An experiment may have an audience (one segment, by key): only the segment's members are in
+it (app/domain/experiments.py), and results count as assigned the members kept in the segment
+(`segment_members`) instead of every member of the program.
 """
 
 from __future__ import annotations
@@ -74,6 +78,8 @@ class CreateExperimentInput:
     ends_at: datetime
     variants: tuple[VariantInput, ...]
     description: str = ""
+    # The audience: a segment key of the program; None: every member.
+    segment: str | None = None
     idempotency_key: str | None = None
 
 
@@ -109,6 +115,9 @@ class ExperimentRecord:
     created_at: datetime
     updated_at: datetime
     variants: tuple[VariantRecord, ...]
+    # The audience segment's id and key (None: every member).
+    audience_segment_id: int | None = None
+    segment: str | None = None
 
     @property
     def winner_variant_key(self) -> str | None:
@@ -124,7 +133,8 @@ class ExperimentRecord:
 
 _COLUMNS = (
     "id, program_id, name, description, status, starts_at, ends_at, winner_variant_id,"
-    " started_at, concluded_at, created_at, updated_at"
+    " started_at, concluded_at, created_at, updated_at, audience_segment_id,"
+    " (SELECT sg.key FROM segments sg WHERE sg.id = experiments.audience_segment_id) AS segment"
 )
 
 
@@ -185,6 +195,10 @@ async def _records(
             created_at=as_datetime(row["created_at"]),
             updated_at=as_datetime(row["updated_at"]),
             variants=tuple(by_experiment.get(int(row["id"]), ())),
+            audience_segment_id=(
+                None if row["audience_segment_id"] is None else int(row["audience_segment_id"])
+            ),
+            segment=None if row["segment"] is None else str(row["segment"]),
         )
         for row in rows
     ]
@@ -389,6 +403,30 @@ async def _check_subjects(
     check.raise_if_any()
 
 
+def _check_segment_key(check: Checker, segment: str | None) -> str | None:
+    if segment is None:
+        return None
+    return check.text(["input", "segment"], segment, KEY_MAX)
+
+
+async def _audience_id(conn: BaseDBAsyncClient, program_id: int, key: str | None) -> int | None:
+    """The id of the program's segment `key` in use (SEGMENT_NOT_FOUND otherwise)."""
+    if key is None:
+        return None
+    row = await fetch_one(
+        conn,
+        "SELECT id FROM segments WHERE program_id = ? AND key = ? AND archived_at IS NULL",
+        (program_id, key),
+    )
+    if row is None:
+        raise DomainError(
+            ErrorCode.SEGMENT_NOT_FOUND,
+            f"no segment with key {key!r} in the program",
+            ["input", "segment"],
+        )
+    return int(row["id"])
+
+
 def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
@@ -402,6 +440,7 @@ async def create_experiment(data: CreateExperimentInput) -> ExperimentRecord:
     description = check.text(["input", "description"], data.description, TEXT_MAX, required=False)
     _check_moments(check, data.starts_at, data.ends_at)
     keys = _check_variants(check, data.variants)
+    segment = _check_segment_key(check, data.segment)
     check.raise_if_any()
     assert name is not None
     key = checked_key(data.idempotency_key)
@@ -412,6 +451,7 @@ async def create_experiment(data: CreateExperimentInput) -> ExperimentRecord:
 
             async def perform() -> ExperimentRecord:
                 await _check_subjects(conn, program.id, data.variants)
+                audience = await _audience_id(conn, program.id, segment)
                 experiment = await Experiment.create(
                     using_db=conn,
                     program_id=program.id,
@@ -421,6 +461,7 @@ async def create_experiment(data: CreateExperimentInput) -> ExperimentRecord:
                     starts_at=_utc(data.starts_at),
                     ends_at=_utc(data.ends_at),
                     slots=[],
+                    audience_segment_id=audience,
                     created_at=now,
                     updated_at=now,
                 )
@@ -578,18 +619,28 @@ class ExperimentResults:
 
 
 async def _assigned(conn: BaseDBAsyncClient, record: ExperimentRecord) -> dict[int, int]:
-    """Members per variant: every member of the program enrolled before the experiment's
-    end, bucketed as at earn time (read in pages; the cold path of an admin's report)."""
+    """Members per variant: every member of the program (with an audience: every member kept
+    in its segment now) enrolled before the experiment's end, bucketed as at earn time (read
+    in pages; the cold path of an admin's report)."""
     slots = [(variant.id, variant.weight) for variant in record.variants]
     counts = dict.fromkeys((variant.id for variant in record.variants), 0)
     after = 0
     while True:
-        rows = await fetch_all(
-            conn,
-            "SELECT id, enrolled_at FROM members WHERE program_id = ? AND id > ?"
-            " ORDER BY id LIMIT ?",
-            (record.program_id, after, MEMBER_PAGE),
-        )
+        if record.audience_segment_id is None:
+            rows = await fetch_all(
+                conn,
+                "SELECT id, enrolled_at FROM members WHERE program_id = ? AND id > ?"
+                " ORDER BY id LIMIT ?",
+                (record.program_id, after, MEMBER_PAGE),
+            )
+        else:
+            rows = await fetch_all(
+                conn,
+                "SELECT m.id, m.enrolled_at FROM segment_members sm"
+                " JOIN members m ON m.id = sm.member_id"
+                " WHERE sm.segment_id = ? AND sm.member_id > ? ORDER BY sm.member_id LIMIT ?",
+                (record.audience_segment_id, after, MEMBER_PAGE),
+            )
         for row in rows:
             if as_datetime(row["enrolled_at"]) < record.ends_at:
                 counts[variant_at(slots, bucket_of(record.id, int(row["id"])))] += 1

@@ -75,7 +75,7 @@ async def preview_order(data: CartPreviewInput, scope: ProgramScope) -> Earning:
     # As the order would: a rule an experiment tests counts for the members it gives it to.
     rules = rules_for_member(
         await active_purchase_rules(program.id),
-        await program_plans(connection(), program.id),
+        await program_plans(connection(), program.id, data.member_id),
         data.member_id,
         placed_at,
     )

@@ -268,8 +268,9 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
     if existing is not None:
         return _replay(existing, fingerprint)
     exchange_rate = data.exchange_rate or configured_rate
-    # The one read experiments add to an order: who gets which rule, and what to record.
-    plans = await program_plans(connection(), program.id)
+    # What experiments add to an order (one read, two when an experiment has an audience that
+    # matters): who gets which rule, and what to record.
+    plans = await program_plans(connection(), program.id, member.id)
     earning, no_points_reason = await _order_earning(program, data, member, exchange_rate, plans)
     check_points_limit(earning.points)
     now = utc_now()

@@ -202,7 +202,7 @@ async def redeem_in(
     if refusal is not None and refusal[0] is not ErrorCode.REWARD_OUT_OF_STOCK:
         raise DomainError(refusal[0], refusal[1], ["input", "rewardId"])
     # A reward an experiment tests is for the members of the variant that has it.
-    plans = await program_plans(conn, program_id)
+    plans = await program_plans(conn, program_id, member_id)
     if reward.id in withheld_rewards(plans, member_id, now):
         raise DomainError(
             ErrorCode.REWARD_NOT_IN_VARIANT,

@@ -496,7 +496,7 @@ async def reward_options(member_id: int, scope: ProgramScope) -> list[RewardOpti
     zone, _ = await repository.program_zone(conn, member.program_id)
     rewards = await repository.rewards_by_cost(conn, member.program_id, active_only=True)
     # Rewards an experiment keeps from this member are not shown to them at all.
-    kept = withheld_rewards(await program_plans(conn, member.program_id), member.id, now)
+    kept = withheld_rewards(await program_plans(conn, member.program_id, member.id), member.id, now)
     rewards = [reward for reward in rewards if reward.id not in kept]
     tier = await member_reward_tier(conn, member.program_id, member.id)
     segments = await member_reward_segments(conn, member.program_id, member.id, rewards)

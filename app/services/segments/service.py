@@ -28,7 +28,9 @@ from app.db import (
     quick_read,
     utc_now,
 )
+from app.domain.engagement import ChallengeStatus
 from app.domain.errors import DomainError, ErrorCode
+from app.domain.experiments import ExperimentStatus
 from app.domain.segments import (
     SEGMENT_KEY,
     Condition,
@@ -267,8 +269,13 @@ async def update_segment(data: UpdateSegmentInput, scope: ProgramScope) -> Segme
     return record if record.refreshed_at else await _refresh_if_small(record)
 
 
-async def _targeting(conn: BaseDBAsyncClient, program_id: int, key: str) -> list[str]:
-    """What still targets the segment: earning rules not paused, rewards not retired."""
+async def _targeting(
+    conn: BaseDBAsyncClient, program_id: int, segment_id: int, key: str
+) -> list[str]:
+    """What still targets the segment: earning rules not paused, rewards not retired,
+    challenges not archived (a paused one may resume), experiments not concluded whose
+    audience it is, and concluded ones whose winner still gives a rule not paused or a reward
+    not retired to its audience."""
     rules = await fetch_all(
         conn,
         "SELECT name, eligible_segments FROM earning_rules WHERE program_id = ? AND paused = ?",
@@ -287,18 +294,46 @@ async def _targeting(conn: BaseDBAsyncClient, program_id: int, key: str) -> list
     users += [
         f"reward {row['name']!r}" for row in rewards if key in from_json(row["required_segments"])
     ]
+    challenges = await fetch_all(
+        conn,
+        "SELECT name, eligible_segments FROM challenges WHERE program_id = ? AND status <> ?",
+        (program_id, ChallengeStatus.ARCHIVED.value),
+    )
+    users += [
+        f"challenge {row['name']!r}"
+        for row in challenges
+        if key in from_json(row["eligible_segments"])
+    ]
+    experiments = await fetch_all(
+        conn,
+        "SELECT e.name FROM experiments e WHERE e.program_id = ? AND e.audience_segment_id = ?"
+        " AND (e.status IN (?, ?) OR (e.status = ? AND EXISTS (SELECT 1"
+        " FROM experiment_subjects s LEFT JOIN earning_rules r ON r.id = s.earning_rule_id"
+        " LEFT JOIN rewards w ON w.id = s.reward_id WHERE s.variant_id = e.winner_variant_id"
+        " AND (r.paused = ? OR w.retired_at IS NULL AND w.id IS NOT NULL)))) ORDER BY e.id",
+        (
+            program_id,
+            segment_id,
+            ExperimentStatus.DRAFT.value,
+            ExperimentStatus.RUNNING.value,
+            ExperimentStatus.CONCLUDED.value,
+            False,
+        ),
+    )
+    users += [f"experiment {row['name']!r}" for row in experiments]
     return users
 
 
 async def archive_segment(segment_id: int, scope: ProgramScope) -> SegmentRecord:
-    """Stop keeping the segment. Refused while an earning rule or a reward targets it. Its
-    key stays taken, so a rule naming it never silently means another segment."""
+    """Stop keeping the segment. Refused while a rule, reward, challenge or experiment
+    targets it (`_targeting`). Its key stays taken, so a rule naming it never silently means
+    another segment."""
     now = utc_now()
     async with in_transaction() as conn:
         current = await _require(conn, segment_id, scope)
         if current.archived_at is not None:
             return current
-        users = await _targeting(conn, current.program_id, current.key)
+        users = await _targeting(conn, current.program_id, current.id, current.key)
         if users:
             raise DomainError(
                 ErrorCode.SEGMENT_IN_USE,
