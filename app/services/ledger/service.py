@@ -30,6 +30,7 @@ from typing import Any, Literal
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import as_datetime, as_optional_datetime, execute, fetch_all, fetch_one
+from app.domain.analytics import LEDGER, ledger_dimension
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import ExpiryPolicy, ExpirySettings, LifetimeUnit, RoundTo
 from app.domain.ids import encode_id
@@ -40,6 +41,7 @@ from app.domain.ledger import (
     TransactionKind,
 )
 from app.domain.money import MAX_AMOUNT_MINOR, MAX_BALANCE, MAX_POINTS_PER_MOVEMENT
+from app.services.analytics import rollups
 from app.services.core.events import append_event
 
 _EVENT_TYPES = {
@@ -243,6 +245,13 @@ async def _insert_journal_transaction(
             -amount,
             True,
         ),
+    )
+    # The day's ledger rollup (app/services/analytics/rollups.py), in this transaction.
+    await rollups.add(
+        conn,
+        program_id,
+        await rollups.day_of(conn, program_id, now),
+        {(LEDGER, ledger_dimension(kind, member_account, counter_account)): amount},
     )
     return transaction_id
 

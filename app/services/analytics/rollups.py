@@ -1,0 +1,93 @@
+"""Daily rollups kept in the transaction of the write they count (app/domain/analytics.py
+names the metrics).
+
+Each counted write adds to its rows with one upsert (`add`), in its own transaction: a rollup
+never disagrees with what committed. The day is the program's local date of the moment the
+write counts (an order's placed_at, a journal transaction's or an enrolment's time). The
+program's time zone is cached per process for a minute (`ZONE_TTL_SECONDS`): a change of zone
+applies to later writes, and `laurel analytics rebuild` recomputes the days written before it
+in the new zone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from app.db import execute, fetch_one
+from app.domain.analytics import ORDERS, REFUNDED, REVENUE, order_dimension
+from app.domain.expiry import local_date
+from app.domain.money import convert_minor
+
+ZONE_TTL_SECONDS = 60.0
+_zones: dict[int, tuple[str, float]] = {}
+
+# (metric, dimension) -> amount to add
+Counts = Mapping[tuple[str, str], int]
+
+
+def forget_zone(program_id: int) -> None:
+    """Called when the program's time zone changes in this process."""
+    _zones.pop(program_id, None)
+
+
+async def program_zone(conn: BaseDBAsyncClient, program_id: int) -> str:
+    cached = _zones.get(program_id)
+    if cached is not None and time.monotonic() - cached[1] < ZONE_TTL_SECONDS:
+        return cached[0]
+    row = await fetch_one(conn, "SELECT time_zone FROM programs WHERE id = ?", (program_id,))
+    assert row is not None
+    zone = str(row["time_zone"])
+    _zones[program_id] = (zone, time.monotonic())
+    return zone
+
+
+async def day_of(conn: BaseDBAsyncClient, program_id: int, moment: datetime) -> date:
+    return local_date(moment, await program_zone(conn, program_id))
+
+
+async def add(conn: BaseDBAsyncClient, program_id: int, day: date, counts: Counts) -> None:
+    """Add `counts` to the program's rows of `day`, creating them; one statement."""
+    items = [(key, amount) for key, amount in counts.items() if amount != 0]
+    if not items:
+        return
+    values = ", ".join("(?, ?, ?, ?, ?)" for _ in items)
+    params: list[object] = []
+    for (metric, dimension), amount in items:
+        params += [program_id, day, metric, dimension, amount]
+    await execute(
+        conn,
+        f"INSERT INTO analytics_days (program_id, day, metric, dimension, value) VALUES {values}"
+        " ON CONFLICT (program_id, day, metric, dimension)"
+        " DO UPDATE SET value = analytics_days.value + excluded.value",
+        params,
+    )
+
+
+def in_program_currency(
+    amount_minor: int, currency: str, program_currency: str, exchange_rate: str | None
+) -> int:
+    """Money of an order in the program's currency, converted at the order's stored rate."""
+    if exchange_rate is None or currency == program_currency:
+        return amount_minor
+    return convert_minor(amount_minor, currency, program_currency, Decimal(exchange_rate))
+
+
+def order_counts(
+    *,
+    member: bool,
+    channel: str | None,
+    orders: int,
+    revenue_minor: int,
+    refunded_minor: int,
+) -> dict[tuple[str, str], int]:
+    dimension = order_dimension(member, channel)
+    return {
+        (ORDERS, dimension): orders,
+        (REVENUE, dimension): revenue_minor,
+        (REFUNDED, dimension): refunded_minor,
+    }
