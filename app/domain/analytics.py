@@ -17,6 +17,7 @@ time zone. The metrics:
 from __future__ import annotations
 
 import calendar
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -98,3 +99,218 @@ def periods(first: date, last: date, granularity: Granularity) -> Iterator[Perio
 def ratio(numerator: int, denominator: int) -> float | None:
     """numerator / denominator, None when the denominator is 0 (no data is not zero)."""
     return None if denominator == 0 else numerator / denominator
+
+
+# --- KPIs from rollup rows ----------------------------------------------------------------------
+
+_OUTSTANDING = frozenset({Account.MEMBER_AVAILABLE.value, Account.MEMBER_PENDING.value})
+
+
+def on_accounts(dimension: str, amount: int, accounts: frozenset[str]) -> int:
+    """What a ledger rollup row (`amount` on the member's side, its negation on the counter
+    side) adds to the sum of `accounts`' entries."""
+    _, member_account, counter = split_ledger_dimension(dimension)
+    return (amount if member_account in accounts else 0) - (amount if counter in accounts else 0)
+
+
+@dataclass(frozen=True)
+class OrderFigures:
+    """Orders placed in a period, members' against guests', money in the program's currency."""
+
+    member_orders: int = 0
+    guest_orders: int = 0
+    member_revenue_minor: int = 0
+    guest_revenue_minor: int = 0
+    member_refunded_minor: int = 0
+    guest_refunded_minor: int = 0
+
+    def plus(self, other: OrderFigures) -> OrderFigures:
+        return OrderFigures(*(getattr(self, name) + getattr(other, name) for name in _ORDER_FIELDS))
+
+    @property
+    def member_aov(self) -> float | None:
+        return ratio(self.member_revenue_minor, self.member_orders)
+
+    @property
+    def guest_aov(self) -> float | None:
+        return ratio(self.guest_revenue_minor, self.guest_orders)
+
+    @property
+    def aov_lift(self) -> float | None:
+        member, guest = self.member_aov, self.guest_aov
+        return None if member is None or guest is None else member - guest
+
+    @property
+    def member_order_share(self) -> float | None:
+        return ratio(self.member_orders, self.member_orders + self.guest_orders)
+
+
+_ORDER_FIELDS = (
+    "member_orders",
+    "guest_orders",
+    "member_revenue_minor",
+    "guest_revenue_minor",
+    "member_refunded_minor",
+    "guest_refunded_minor",
+)
+
+
+@dataclass(frozen=True)
+class PointFigures:
+    """Points moved in a period, and the balances at its end."""
+
+    earned: int = 0
+    reversed: int = 0
+    spent: int = 0
+    expired: int = 0
+    adjusted: int = 0
+    pending_credited: int = 0
+    # At the end of the period: members' available + pending, pending alone, and the points
+    # earned and expired since the program began (the breakage rate's terms).
+    outstanding_at_end: int = 0
+    pending_at_end: int = 0
+    earned_to_end: int = 0
+    expired_to_end: int = 0
+
+    @property
+    def redemption_rate(self) -> float | None:
+        return ratio(self.spent, self.earned)
+
+    @property
+    def breakage_rate(self) -> float | None:
+        return ratio(self.expired_to_end, self.earned_to_end)
+
+
+@dataclass(frozen=True)
+class _Flows:
+    earned: int = 0
+    reversed: int = 0
+    spent: int = 0
+    expired: int = 0
+    adjusted: int = 0
+    pending_credited: int = 0
+    outstanding: int = 0
+    pending: int = 0
+
+
+def _flows(dimension: str, amount: int) -> _Flows:
+    """What one ledger rollup row moves (formulas in docs/capabilities/analytics.md)."""
+    kind, member_account, counter = split_ledger_dimension(dimension)
+    issued = -on_accounts(dimension, amount, frozenset({Account.PROGRAM_ISSUED.value}))
+    is_refund = kind == TransactionKind.REFUND.value
+    return _Flows(
+        earned=0 if is_refund else issued,
+        reversed=-issued if is_refund else 0,
+        spent=on_accounts(dimension, amount, frozenset({Account.PROGRAM_REDEEMED.value})),
+        expired=on_accounts(dimension, amount, frozenset({Account.PROGRAM_EXPIRED.value})),
+        adjusted=-on_accounts(dimension, amount, frozenset({Account.PROGRAM_ADJUSTED.value})),
+        pending_credited=amount
+        if member_account == Account.MEMBER_PENDING.value
+        and counter == Account.PROGRAM_ISSUED.value
+        and not is_refund
+        else 0,
+        outstanding=on_accounts(dimension, amount, _OUTSTANDING),
+        pending=on_accounts(dimension, amount, frozenset({Account.MEMBER_PENDING.value})),
+    )
+
+
+def _sum_flows(items: list[_Flows]) -> _Flows:
+    return _Flows(
+        *(
+            sum(getattr(item, name) for item in items)
+            for name in (
+                "earned",
+                "reversed",
+                "spent",
+                "expired",
+                "adjusted",
+                "pending_credited",
+                "outstanding",
+                "pending",
+            )
+        )
+    )
+
+
+@dataclass(frozen=True)
+class RollupRow:
+    day: date
+    metric: str
+    dimension: str
+    value: int
+
+
+@dataclass(frozen=True)
+class PeriodFigures:
+    period: Period
+    orders: OrderFigures
+    points: PointFigures
+    enrolments: int
+
+
+def _order_figures(rows: list[RollupRow], channel: str | None) -> OrderFigures:
+    values = dict.fromkeys(_ORDER_FIELDS, 0)
+    names = {ORDERS: "orders", REVENUE: "revenue_minor", REFUNDED: "refunded_minor"}
+    for row in rows:
+        if row.metric not in names:
+            continue
+        member, row_channel = split_order_dimension(row.dimension)
+        if channel is not None and row_channel != channel:
+            continue
+        values[f"{'member' if member else 'guest'}_{names[row.metric]}"] += row.value
+    return OrderFigures(**values)
+
+
+def figures(
+    opening: list[RollupRow],
+    rows: list[RollupRow],
+    first: date,
+    last: date,
+    granularity: Granularity,
+    channel: str | None = None,
+) -> tuple[list[PeriodFigures], PeriodFigures]:
+    """The series of periods of `first`..`last` and the totals over the whole range, from the
+    rollup rows of those days and the ledger rows before `first` (`opening`: the balances at
+    the start)."""
+    ledger_before = _sum_flows(
+        [_flows(r.dimension, r.value) for r in opening if r.metric == LEDGER]
+    )
+    spans = list(periods(first, last, granularity))
+    starts = [span.start for span in spans]
+    by_period: list[list[RollupRow]] = [[] for _ in spans]
+    for row in rows:
+        if first <= row.day <= last:
+            by_period[bisect_right(starts, row.day) - 1].append(row)
+    running = ledger_before
+    series: list[PeriodFigures] = []
+    for period, inside in zip(spans, by_period, strict=True):
+        flows = _sum_flows([_flows(r.dimension, r.value) for r in inside if r.metric == LEDGER])
+        running = _sum_flows([running, flows])
+        series.append(_period_figures(period, inside, flows, running, channel))
+    everything = _sum_flows([_flows(r.dimension, r.value) for r in rows if r.metric == LEDGER])
+    totals = _period_figures(
+        Period(first, last), rows, everything, _sum_flows([ledger_before, everything]), channel
+    )
+    return series, totals
+
+
+def _period_figures(
+    period: Period, rows: list[RollupRow], flows: _Flows, to_end: _Flows, channel: str | None
+) -> PeriodFigures:
+    return PeriodFigures(
+        period=period,
+        orders=_order_figures(rows, channel),
+        points=PointFigures(
+            earned=flows.earned,
+            reversed=flows.reversed,
+            spent=flows.spent,
+            expired=flows.expired,
+            adjusted=flows.adjusted,
+            pending_credited=flows.pending_credited,
+            outstanding_at_end=to_end.outstanding,
+            pending_at_end=to_end.pending,
+            earned_to_end=to_end.earned,
+            expired_to_end=to_end.expired,
+        ),
+        enrolments=sum(row.value for row in rows if row.metric == ENROLMENTS),
+    )
