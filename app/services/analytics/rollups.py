@@ -12,7 +12,7 @@ in the new zone.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -52,12 +52,30 @@ async def day_of(conn: BaseDBAsyncClient, program_id: int, moment: datetime) -> 
 
 async def add(conn: BaseDBAsyncClient, program_id: int, day: date, counts: Counts) -> None:
     """Add `counts` to the program's rows of `day`, creating them; one statement."""
-    items = [(key, amount) for key, amount in counts.items() if amount != 0]
+    await add_rows(conn, program_id, [(day, *key, amount) for key, amount in counts.items()])
+
+
+# (day, metric, dimension, amount to add)
+Row = tuple[date, str, str, int]
+
+
+def rows_of(day: date, counts: Counts) -> tuple[Row, ...]:
+    return tuple((day, *key, amount) for key, amount in counts.items())
+
+
+async def add_rows(conn: BaseDBAsyncClient, program_id: int, rows: Sequence[Row]) -> None:
+    """Add to the program's rows of any days, creating them; one statement (a write that
+    moves several counters, such as an order and its points, pays for one upsert)."""
+    merged: dict[tuple[date, str, str], int] = {}
+    for day, metric, dimension, amount in rows:
+        # One row per key: PostgreSQL refuses an upsert that touches a row twice.
+        merged[(day, metric, dimension)] = merged.get((day, metric, dimension), 0) + amount
+    items = [(*key, amount) for key, amount in merged.items() if amount != 0]
     if not items:
         return
     values = ", ".join("(?, ?, ?, ?, ?)" for _ in items)
     params: list[object] = []
-    for (metric, dimension), amount in items:
+    for day, metric, dimension, amount in items:
         params += [program_id, day, metric, dimension, amount]
     await execute(
         conn,

@@ -96,6 +96,9 @@ class Movement:
     # Points given back after a redemption: the lot expires then at the latest (see
     # `returned_points_expiry`), not a full new lifetime from now.
     expires_no_later_than: datetime | None = None
+    # Other analytics rollup rows of the caller's write, added by the movement's own upsert
+    # (an order's, app/services/orders/service.py): one statement for both.
+    rollup: tuple[rollups.Row, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -213,6 +216,7 @@ async def _insert_journal_transaction(
     counter_account: Account,
     amount: int,
     now: datetime,
+    rollup: tuple[rollups.Row, ...] = (),
 ) -> int:
     """Write one journal transaction with its two entries (`amount` on the member's account,
     `-amount` on the counter account, so they sum to zero) and return its id.
@@ -247,11 +251,11 @@ async def _insert_journal_transaction(
         ),
     )
     # The day's ledger rollup (app/services/analytics/rollups.py), in this transaction.
-    await rollups.add(
+    day = await rollups.day_of(conn, program_id, now)
+    await rollups.add_rows(
         conn,
         program_id,
-        await rollups.day_of(conn, program_id, now),
-        {(LEDGER, ledger_dimension(kind, member_account, counter_account)): amount},
+        [(day, LEDGER, ledger_dimension(kind, member_account, counter_account), amount), *rollup],
     )
     return transaction_id
 
@@ -284,6 +288,7 @@ async def post_movement(
         counter_account=movement.counter_account,
         amount=points,
         now=now,
+        rollup=movement.rollup,
     )
     spent_lots_expire_at = await _move_lots(conn, movement, transaction_id, now)
     available_after = int(balance["points_available"])

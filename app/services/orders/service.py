@@ -298,10 +298,14 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
                     exchange_rate=exchange_rate,
                     now=now,
                 )
-                await _count_order(conn, program, order)
-                if order.member_id is None:
-                    return order
-                order = await earn_order_points(conn, program, order, data.placed_at, now)
+                counted = _order_rollup(program, order)
+                if order.member_id is None or order.points_earned <= 0:
+                    await rollups.add_rows(conn, program.id, counted)
+                    if order.member_id is None:
+                        return order
+                order = await earn_order_points(
+                    conn, program, order, data.placed_at, now, rollup=counted
+                )
                 await _announce_order(conn, program, order, data, exchange_rate, now)
                 return order
 
@@ -426,11 +430,9 @@ async def _insert_order(
     return order_row(row)
 
 
-async def _count_order(conn: BaseDBAsyncClient, program: ProgramRecord, order: OrderRecord) -> None:
-    """The order in the analytics rollup of the day it was placed."""
-    await rollups.add(
-        conn,
-        program.id,
+def _order_rollup(program: ProgramRecord, order: OrderRecord) -> tuple[rollups.Row, ...]:
+    """The order's rows in the analytics rollup of the day it was placed."""
+    return rollups.rows_of(
         local_date(order.placed_at, program.time_zone),
         rollups.order_counts(
             member=order.member_id is not None,
@@ -450,8 +452,10 @@ async def earn_order_points(
     order: OrderRecord,
     placed_at: datetime,
     now: datetime,
+    rollup: tuple[rollups.Row, ...] = (),
 ) -> OrderRecord:
-    """Post the order's points, pending until the return window closes."""
+    """Post the order's points, pending until the return window closes (with the order's
+    `rollup` rows, counted by the movement's upsert)."""
     if order.points_earned <= 0 or order.member_id is None:
         return order
     pending_until = placed_at + timedelta(days=program.pending_days)
@@ -470,6 +474,7 @@ async def earn_order_points(
             order_ref=order.order_id,
             event_details={"orderPk": encode_id("Order", order.id)},
             expiry=program.expiry,
+            rollup=rollup,
         ),
         now,
     )
