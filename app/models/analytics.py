@@ -21,7 +21,10 @@ class AnalyticsDay(Model):
     # What the metric is split by (an order channel, a transaction kind...), '' for nothing.
     dimension = fields.CharField(max_length=64, default="", db_default="")
     value = fields.BigIntField(default=0)
+    # PostgreSQL: writers add to the row of their connection's shard (pg_backend_pid() % 64),
+    # so concurrent writes of one day do not queue on one row; readers sum the shards.
+    shard = fields.SmallIntField(default=0, db_default=0)
 
     class Meta:
         table = "analytics_days"
-        unique_together = (("program", "day", "metric", "dimension"),)
+        unique_together = (("program", "day", "metric", "dimension", "shard"),)

@@ -68,8 +68,8 @@ async def program_insights(data: InsightsInput, scope: ProgramScope) -> Insights
     )
     rows = await fetch_all(
         conn,
-        "SELECT day, metric, dimension, value FROM analytics_days"
-        " WHERE program_id = ? AND day >= ? AND day <= ?",
+        "SELECT day, metric, dimension, SUM(value) AS value FROM analytics_days"
+        " WHERE program_id = ? AND day >= ? AND day <= ? GROUP BY day, metric, dimension",
         (program.id, data.first_day, data.last_day),
     )
     series, totals = figures(

@@ -114,11 +114,11 @@ async def compute(conn: BaseDBAsyncClient, program: ProgramRecord) -> Rollup:
 
 
 async def stored(conn: BaseDBAsyncClient, program_id: int) -> Rollup:
-    """The rollups the writes kept (zeros left out)."""
+    """The rollups the writes kept, their shards summed (zeros left out)."""
     rows = await fetch_all(
         conn,
-        "SELECT day, metric, dimension, value FROM analytics_days"
-        " WHERE program_id = ? AND value <> 0",
+        "SELECT day, metric, dimension, SUM(value) AS value FROM analytics_days"
+        " WHERE program_id = ? GROUP BY day, metric, dimension HAVING SUM(value) <> 0",
         (program_id,),
     )
     kept: Rollup = {}

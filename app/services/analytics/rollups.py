@@ -2,7 +2,9 @@
 names the metrics).
 
 Each counted write adds to its rows with one upsert (`add`), in its own transaction: a rollup
-never disagrees with what committed. The day is the program's local date of the moment the
+never disagrees with what committed. On PostgreSQL each connection adds to its own shard of a
+row (`pg_backend_pid() % 64`), so concurrent writes of one day do not queue on one row lock;
+readers sum the shards. The day is the program's local date of the moment the
 write counts (an order's placed_at, a journal transaction's or an enrolment's time). The
 program's time zone is cached per process for a minute (`ZONE_TTL_SECONDS`): a change of zone
 applies to later writes, and `laurel analytics rebuild` recomputes the days written before it
@@ -18,7 +20,7 @@ from decimal import Decimal
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import execute, fetch_one
+from app.db import execute, fetch_one, is_postgres
 from app.domain.analytics import ORDERS, REFUNDED, REVENUE, order_dimension
 from app.domain.expiry import local_date
 from app.domain.money import convert_minor
@@ -33,6 +35,11 @@ Counts = Mapping[tuple[str, str], int]
 def forget_zone(program_id: int) -> None:
     """Called when the program's time zone changes in this process."""
     _zones.pop(program_id, None)
+
+
+def forget_zones() -> None:
+    """For a process that moves to another database (tests): program ids start again."""
+    _zones.clear()
 
 
 async def program_zone(conn: BaseDBAsyncClient, program_id: int) -> str:
@@ -70,17 +77,20 @@ async def add_rows(conn: BaseDBAsyncClient, program_id: int, rows: Sequence[Row]
     for day, metric, dimension, amount in rows:
         # One row per key: PostgreSQL refuses an upsert that touches a row twice.
         merged[(day, metric, dimension)] = merged.get((day, metric, dimension), 0) + amount
-    items = [(*key, amount) for key, amount in merged.items() if amount != 0]
+    # Sorted: every statement locks its rows in one order (no deadlock between two writes).
+    items = sorted((*key, amount) for key, amount in merged.items() if amount != 0)
     if not items:
         return
-    values = ", ".join("(?, ?, ?, ?, ?)" for _ in items)
+    # PostgreSQL: the connection's shard of each row (see AnalyticsDay); SQLite has one writer.
+    shard = "pg_backend_pid() % 64" if is_postgres(conn) else "0"
+    values = ", ".join(f"(?, ?, ?, ?, ?, {shard})" for _ in items)
     params: list[object] = []
     for day, metric, dimension, amount in items:
         params += [program_id, day, metric, dimension, amount]
     await execute(
         conn,
-        f"INSERT INTO analytics_days (program_id, day, metric, dimension, value) VALUES {values}"
-        " ON CONFLICT (program_id, day, metric, dimension)"
+        "INSERT INTO analytics_days (program_id, day, metric, dimension, value, shard)"
+        f" VALUES {values} ON CONFLICT (program_id, day, metric, dimension, shard)"
         " DO UPDATE SET value = analytics_days.value + excluded.value",
         params,
     )
