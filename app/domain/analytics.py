@@ -91,7 +91,11 @@ def periods(first: date, last: date, granularity: Granularity) -> Iterator[Perio
     the range."""
     start = period_start(first, granularity)
     while start <= last:
-        following = next_period(start, granularity)
+        try:
+            following = next_period(start, granularity)
+        except OverflowError:  # the period holding 9999-12-31
+            yield Period(max(start, first), last)
+            return
         yield Period(max(start, first), min(following - timedelta(days=1), last))
         start = following
 

@@ -209,3 +209,18 @@ async def test_only_admin_keys_read_insights(api: Api, clock: ManualClock) -> No
         body = await api.gql(INSIGHTS, variables, key=await program_key("shop", kind))
 
         assert top_level_codes(body) == ["FORBIDDEN"]
+
+
+async def test_the_calendars_edges_answer(api: Api, clock: ManualClock) -> None:
+    await create_program(api)
+
+    data = await api.data(
+        INSIGHTS, {"slug": "shop", "from": "9999-12-01", "to": "9999-12-31", "granularity": "WEEK"}
+    )
+    first = await api.data(
+        INSIGHTS, {"slug": "shop", "from": "0001-01-01", "to": "0001-01-02", "granularity": "MONTH"}
+    )
+
+    assert [p["start"] for p in data["programInsights"]["series"]][-1] == "9999-12-27"
+    assert data["programInsights"]["series"][-1]["end"] == "9999-12-31"
+    assert first["programInsights"]["totals"]["orders"] == orders(0, 0, 0, 0)
