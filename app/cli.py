@@ -1,4 +1,4 @@
-"""The `laurel` command: serve, migrate, seed-demo, API keys, verify-ledger."""
+"""The `laurel` command: serve, migrate, seed-demo, API keys, verify-ledger, analytics."""
 
 from __future__ import annotations
 
@@ -437,6 +437,55 @@ def verify_ledger_command() -> None:
         typer.echo(f"ledger verification FAILED: {len(problems)} problem(s)", err=True)
         raise typer.Exit(1)
     typer.echo("ledger verified: every transaction and balance agrees with the entries")
+
+
+analytics_cli = typer.Typer(help="The program's numbers: the daily rollups behind them.")
+cli.add_typer(analytics_cli, name="analytics")
+
+
+@analytics_cli.command("rebuild")
+def analytics_rebuild_command(
+    program: Annotated[
+        str | None, typer.Option(help="One program's slug; every program by default.")
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Change nothing: list where the kept rollups differ, exit 1 if any."
+        ),
+    ] = False,
+) -> None:
+    """Recompute the daily analytics rollups from the orders, members and ledger."""
+    from app.services.analytics import rebuild as analytics_rebuild
+    from app.services.programs.service import list_programs, require_program
+
+    async def work() -> list[str]:
+        programs = (
+            [await require_program(program, None, ["program"])]
+            if program is not None
+            else await list_programs(None)
+        )
+        lines = []
+        for found in programs:
+            if check:
+                for diff in await analytics_rebuild.compare(found):
+                    lines.append(
+                        f"{found.slug}\t{diff.day.isoformat()}\t{diff.metric}\t{diff.dimension}"
+                        f"\tkept {diff.kept}\trecomputed {diff.recomputed}"
+                    )
+            else:
+                written = await analytics_rebuild.rebuild(found)
+                lines.append(f"{found.slug}: {written} rollup rows rebuilt")
+        return lines
+
+    lines = _run(Settings.from_env(), work)
+    for line in lines:
+        typer.echo(line)
+    if check and lines:
+        typer.echo(f"analytics rollups differ: {len(lines)} row(s)", err=True)
+        raise typer.Exit(1)
+    if check:
+        typer.echo("analytics rollups agree with the orders, members and ledger")
 
 
 def main() -> None:

@@ -37,6 +37,7 @@ from tortoise.context import TortoiseContext
 
 from app import db as app_db
 from app.config import Settings
+from app.services.analytics import rollups
 
 DEFAULT_TEST_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test"
 BACKENDS = ["sqlite", "postgres"]
@@ -115,6 +116,13 @@ async def _migrate(settings: Settings) -> None:
 class _PostgresProbe:
     url: str
     error: str | None
+
+
+@pytest.fixture(autouse=True)
+def _forget_program_zones() -> None:
+    """Each test's database numbers its programs from 1 again: the rollups' cache of program
+    time zones (app/services/analytics/rollups.py) must not carry one test's into the next."""
+    rollups.forget_zones()
 
 
 @pytest.fixture(scope="session")

@@ -164,3 +164,28 @@ async def test_jobs_run_matures_due_points_as_of_a_given_time(api: Api, settings
         {"id": member["id"]},
     )
     assert status["member"]["points"] == {"available": 25, "pending": 0}
+
+
+async def test_analytics_rebuild_check_finds_a_tampered_rollup_and_rebuild_mends_it(
+    api: Api, settings: Settings
+) -> None:
+    await create_program(api)
+    await enroll(api)
+    await record_order(api)
+    await execute(
+        connections.get("default"),
+        "UPDATE analytics_days SET value = value + 1 WHERE metric = 'orders'",
+    )
+
+    checked = laurel(settings, "analytics", "rebuild", "--check")
+    rebuilt = laurel(settings, "analytics", "rebuild", "--program", "shop")
+    checked_again = laurel(settings, "analytics", "rebuild", "--check")
+
+    assert checked.returncode == 1
+    assert checked.stdout == "shop\t2026-11-20\torders\tMEMBER:\tkept 2\trecomputed 1\n"
+    assert "analytics rollups differ: 1 row(s)" in checked.stderr
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    # orders, revenue, the enrolment and the order's ledger transaction
+    assert rebuilt.stdout == "shop: 4 rollup rows rebuilt\n"
+    assert checked_again.returncode == 0, checked_again.stdout + checked_again.stderr
+    assert "analytics rollups agree" in checked_again.stdout

@@ -26,6 +26,7 @@ from app.graphql.access import mutations as access
 from app.graphql.actions import mutations as action_mutations
 from app.graphql.actions import queries as action_queries
 from app.graphql.actions.types import ActionRule
+from app.graphql.analytics import queries as analytics_queries
 from app.graphql.compiled import shared_and_unchanging
 from app.graphql.core import audit_log, events, subscriptions
 from app.graphql.core.audit import AuditAdminWrites
@@ -107,6 +108,7 @@ Query = create_type(
         reward_queries.rewards,
         audit_log.audit_log,
         events.events,
+        analytics_queries.program_insights,
         order_queries.preview_order_points,
         order_queries.earning_rules,
         action_queries.action_rules,

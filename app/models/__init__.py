@@ -6,6 +6,7 @@ migrations can name them.
 
 from app.models.access import AuditLogEntry, TokenSigningSecret
 from app.models.actions import ActionRecord, ActionRule
+from app.models.analytics import AnalyticsDay
 from app.models.api_keys import ApiKey
 from app.models.earning_rules import EarningRule
 from app.models.engagement import (
@@ -55,6 +56,7 @@ from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 __all__ = [
     "ActionRecord",
     "ActionRule",
+    "AnalyticsDay",
     "ApiKey",
     "AuditLogEntry",
     "Badge",

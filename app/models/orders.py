@@ -16,9 +16,14 @@ class Order(Model):
     program: fields.ForeignKeyRelation["Program"] = fields.ForeignKeyField(
         "models.Program", related_name="orders", on_delete=fields.RESTRICT
     )
-    member: fields.ForeignKeyRelation["Member"] = fields.ForeignKeyField(
-        "models.Member", related_name="orders", on_delete=fields.RESTRICT
+    # NULL for the order of a customer who is not a member (kept for analytics, earning
+    # nothing) until the customer enrols and the order is credited (app/services/orders/guests.py).
+    member: fields.ForeignKeyNullableRelation["Member"] = fields.ForeignKeyField(
+        "models.Member", related_name="orders", on_delete=fields.RESTRICT, null=True
     )
+    # The store's customer id as reported with the order (member or not); rewritten when the
+    # member is erased. NULL only for orders recorded before migration 0021 of erased members.
+    customer_id = fields.CharField(max_length=128, null=True)
     order_id = fields.CharField(max_length=128)
     currency = fields.CharField(max_length=3)
     # Program-currency units per unit of the order's currency, when the two differ.
@@ -59,4 +64,4 @@ class Order(Model):
         table = "orders"
         unique_together = (("program", "order_id"),)
         # A member's orders by time: tier contributions, and the member list's last-order filter.
-        indexes = (("member_id", "placed_at"),)
+        indexes = (("member_id", "placed_at"), ("program_id", "customer_id"))

@@ -23,6 +23,9 @@ class Program(Model):
     excluded_categories: Any = fields.JSONField(default=list)
     # The return window: purchase points stay pending this many days before they can be spent.
     pending_days = fields.IntField(default=0)
+    # Orders of a customer who was not a member yet, placed at most this many days before the
+    # customer enrols, are credited at enrolment (app/services/orders/guests.py); 0 credits none.
+    retro_credit_days = fields.IntField(default=0, db_default=0)
     # The program's own calendar: birthdays, anniversaries and expiry dates fall on its days.
     time_zone = fields.CharField(max_length=64, default="UTC", db_default="UTC")
     # Expiry (app/domain/expiry.py): NONE, LOT_LIFETIME (each lot a fixed time after it became

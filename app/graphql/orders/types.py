@@ -124,7 +124,10 @@ class Order(Node):
     )
     channel: OrderChannel | None = strawberry.field(description="Where the order was placed.")
     store_location: str | None
-    member_pk: strawberry.Private[int]
+    customer_id: str | None = strawberry.field(
+        description="The store's customer id the order was reported with (member or not)."
+    )
+    member_pk: strawberry.Private[int | None]
 
     @classmethod
     def from_record(cls, record: OrderRecord) -> Order:
@@ -135,9 +138,14 @@ class Order(Node):
             channel=None if record.channel is None else OrderChannel(record.channel),
         )
 
-    @strawberry.field
-    async def member(self, info: Info) -> Member:
+    @strawberry.field(
+        description="None for the order of a customer who is not a member (a guest order,"
+        " earning nothing unless credited when the customer enrols)."
+    )
+    async def member(self, info: Info) -> Member | None:
         member_reader(info)
+        if self.member_pk is None:
+            return None
         return await member_of(info, self.member_pk)
 
 

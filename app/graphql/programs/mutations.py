@@ -102,6 +102,12 @@ class UpdateProgramSettingsInput:
     member_token_max_seconds: int | None = strawberry.field(
         default=None, description="The longest a member token may live (60 to 86400)."
     )
+    retro_credit_days: int | None = strawberry.field(
+        default=None,
+        description="Orders of a customer who was not a member, placed at most this many days"
+        " before they enrol and not refunded, are credited at enrolment (0 to 365; 0 credits"
+        " none, the default).",
+    )
 
 
 @strawberry.input(description="One operation of a persisted-query manifest.")

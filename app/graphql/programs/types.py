@@ -103,6 +103,10 @@ class Program(Node):
     member_token_max_seconds: int = strawberry.field(
         description="The longest a member token may live."
     )
+    retro_credit_days: int = strawberry.field(
+        description="Guest orders placed at most this many days before their customer enrols"
+        " are credited at enrolment; 0 credits none."
+    )
     active: bool
     created_at: datetime
 

@@ -30,6 +30,7 @@ from typing import Any, Literal
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import as_datetime, as_optional_datetime, execute, fetch_all, fetch_one
+from app.domain.analytics import LEDGER, ledger_dimension
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import ExpiryPolicy, ExpirySettings, LifetimeUnit, RoundTo
 from app.domain.ids import encode_id
@@ -40,6 +41,7 @@ from app.domain.ledger import (
     TransactionKind,
 )
 from app.domain.money import MAX_AMOUNT_MINOR, MAX_BALANCE, MAX_POINTS_PER_MOVEMENT
+from app.services.analytics import rollups
 from app.services.core.events import append_event
 
 _EVENT_TYPES = {
@@ -95,6 +97,9 @@ class Movement:
     # Points given back after a redemption: the lot expires then at the latest (see
     # `returned_points_expiry`), not a full new lifetime from now.
     expires_no_later_than: datetime | None = None
+    # Other analytics rollup rows of the caller's write, added by the movement's own upsert
+    # (an order's, app/services/orders/service.py): one statement for both.
+    rollup: tuple[rollups.Row, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -212,6 +217,7 @@ async def _insert_journal_transaction(
     counter_account: Account,
     amount: int,
     now: datetime,
+    rollup: tuple[rollups.Row, ...] = (),
 ) -> int:
     """Write one journal transaction with its two entries (`amount` on the member's account,
     `-amount` on the counter account, so they sum to zero) and return its id.
@@ -245,6 +251,13 @@ async def _insert_journal_transaction(
             True,
         ),
     )
+    # The day's ledger rollup (app/services/analytics/rollups.py), in this transaction.
+    day = await rollups.day_of(conn, program_id, now)
+    await rollups.add_rows(
+        conn,
+        program_id,
+        [(day, LEDGER, ledger_dimension(kind, member_account, counter_account), amount), *rollup],
+    )
     return transaction_id
 
 
@@ -276,6 +289,7 @@ async def post_movement(
         counter_account=movement.counter_account,
         amount=points,
         now=now,
+        rollup=movement.rollup,
     )
     spent_lots_expire_at = await _move_lots(conn, movement, transaction_id, now)
     available_after = int(balance["points_available"])

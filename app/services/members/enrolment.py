@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from tortoise.exceptions import IntegrityError
 
 from app.db import fetch_one, in_transaction, utc_now
+from app.domain.analytics import ENROLMENTS
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import local_date, month_day
 from app.domain.ids import encode_id
@@ -21,6 +22,7 @@ from app.domain.validation import (
     Checker,
 )
 from app.services.actions.service import award_on_enrolment
+from app.services.analytics import rollups
 from app.services.core.events import append_event
 from app.services.core.idempotency import create_once_if_keyed, input_payload
 from app.services.members.profile import (
@@ -33,6 +35,7 @@ from app.services.members.profile import (
     index_for_search,
 )
 from app.services.members.service import MEMBER_COLUMNS, MemberRecord, get_member, member_row
+from app.services.orders.credit import credit_guest_orders
 from app.services.programs.service import ProgramScope, require_program
 from app.services.referrals.creation import on_member_enrolled
 from app.services.referrals.fraud import check_signals
@@ -106,7 +109,15 @@ async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberR
                     payload={"memberId": encode_id("Member", member.id), "customerId": customer_id},
                     now=now,
                 )
+                await rollups.add(
+                    conn, program.id, local_date(now, program.time_zone), {(ENROLMENTS, ""): 1}
+                )
                 awarded = await award_on_enrolment(conn, program.id, member.id, now) is not None
+                # The customer's recent guest orders (app/services/orders/guests.py).
+                if await credit_guest_orders(
+                    conn, program, member_id=member.id, customer_id=member.customer_id, now=now
+                ):
+                    awarded = True
                 # The member's referral code, and the referral they came with (services/referrals/).
                 if await on_member_enrolled(
                     conn,

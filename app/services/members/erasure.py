@@ -62,6 +62,13 @@ async def _erase(conn: BaseDBAsyncClient, member: MemberRecord, now: datetime) -
         (erased_customer_id(member.id), False, "[]", "{}", now, now, member.id),
     )
     await replace_search_terms(conn, member.program_id, member.id, set())
+    # The customer id on the member's orders, and on their orders as a guest, names them too.
+    await execute(
+        conn,
+        "UPDATE orders SET customer_id = ? WHERE member_id = ?"
+        " OR (program_id = ? AND customer_id = ? AND member_id IS NULL)",
+        (erased_customer_id(member.id), member.id, member.program_id, member.customer_id),
+    )
     await execute(
         conn,
         "UPDATE referrals SET friend_email = NULL, claim_email = NULL,"

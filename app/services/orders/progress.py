@@ -95,21 +95,23 @@ async def report_order_progress(data: OrderProgressInput, scope: ProgramScope) -
                 order_pk=order.id,
                 pending_until=fulfilled_at + timedelta(days=program.pending_days),
             )
-        await append_event(
-            conn,
-            program_id=program.id,
-            member_id=order.member_id,
-            event_type="order.fulfilled" if fulfilled_at is not None else "order.paid",
-            payload={
-                "orderPk": encode_id("Order", order.id),
-                "orderId": order_ref,
-                **{
-                    ("paidAt" if column == "paid_at" else "fulfilledAt"): moment.isoformat()
-                    for column, moment in changes.items()
+        # A guest order's progress is stored and announces nothing (no member to tell).
+        if order.member_id is not None:
+            await append_event(
+                conn,
+                program_id=program.id,
+                member_id=order.member_id,
+                event_type="order.fulfilled" if fulfilled_at is not None else "order.paid",
+                payload={
+                    "orderPk": encode_id("Order", order.id),
+                    "orderId": order_ref,
+                    **{
+                        ("paidAt" if column == "paid_at" else "fulfilledAt"): moment.isoformat()
+                        for column, moment in changes.items()
+                    },
                 },
-            },
-            now=now,
-        )
+                now=now,
+            )
     updated = await get_order(order.id, scope)
     assert updated is not None
     return updated

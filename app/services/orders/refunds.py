@@ -37,14 +37,16 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import execute, fetch_one, from_json, in_transaction, utc_now
+from app.db import as_datetime, execute, fetch_one, from_json, in_transaction, utc_now
 from app.domain.earning import refund_share
 from app.domain.errors import DomainError, ErrorCode
+from app.domain.expiry import local_date
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
 from app.domain.money import MAX_AMOUNT_MINOR, MAX_QUANTITY
 from app.domain.tiers import TierChangeReason
 from app.domain.validation import EXTERNAL_ID_MAX, REASON_MAX, Checker
+from app.services.analytics import rollups
 from app.services.core.events import append_event
 from app.services.core.idempotency import IdempotentRequest, run_once
 from app.services.engagement.progress import on_order_refunded as challenges_on_order_refunded
@@ -338,10 +340,16 @@ async def _refund(
         program,
         order_ref,
         "id, member_id, earning, refunded_quantities, transaction_id, total_minor,"
-        " refunded_minor, points_earned, points_refunded, points_unrecovered",
+        " refunded_minor, points_earned, points_refunded, points_unrecovered, placed_at,"
+        " currency, exchange_rate, channel",
     )
     plan = _plan_refund(data, order_ref, locked)
     order_pk = int(locked["id"])
+    await _count_refund(conn, program, locked, plan.refunded_minor)
+    if locked["member_id"] is None:
+        # A guest order: no points, no member, no event; the money refunded counts.
+        await _update_order(conn, order_pk, data, plan, 0, 0)
+        return _Refunded(order_pk=order_pk, points_reversed=0, points_unrecovered=0)
     member_id = int(locked["member_id"])
     reversed_points, unrecovered = await _take_back(
         conn,
@@ -377,24 +385,7 @@ async def _refund(
         whole_order=plan.fully_refunded or data.cancel,
         now=now,
     )
-    if data.cancel:
-        status = "CANCELLED"
-    else:
-        status = "REFUNDED" if plan.fully_refunded else "PARTIALLY_REFUNDED"
-    await fetch_one(
-        conn,
-        "UPDATE orders SET refunded_quantities = ?, points_refunded = points_refunded + ?,"
-        " points_unrecovered = points_unrecovered + ?, refunded_minor = ?, status = ?"
-        " WHERE id = ? RETURNING id",
-        (
-            json.dumps(plan.refunded_quantities),
-            reversed_points,
-            unrecovered,
-            plan.refunded_minor,
-            status,
-            order_pk,
-        ),
-    )
+    status = await _update_order(conn, order_pk, data, plan, reversed_points, unrecovered)
     # The refunded money and points stop counting in the order's tier period.
     await on_tier_activity(
         conn,
@@ -423,6 +414,61 @@ async def _refund(
     )
     return _Refunded(
         order_pk=order_pk, points_reversed=reversed_points, points_unrecovered=unrecovered
+    )
+
+
+async def _update_order(
+    conn: BaseDBAsyncClient,
+    order_pk: int,
+    data: RefundOrderInput,
+    plan: _RefundPlan,
+    reversed_points: int,
+    unrecovered: int,
+) -> str:
+    """Record the refund on the order; returns its new status."""
+    if data.cancel:
+        status = "CANCELLED"
+    else:
+        status = "REFUNDED" if plan.fully_refunded else "PARTIALLY_REFUNDED"
+    await fetch_one(
+        conn,
+        "UPDATE orders SET refunded_quantities = ?, points_refunded = points_refunded + ?,"
+        " points_unrecovered = points_unrecovered + ?, refunded_minor = ?, status = ?"
+        " WHERE id = ? RETURNING id",
+        (
+            json.dumps(plan.refunded_quantities),
+            reversed_points,
+            unrecovered,
+            plan.refunded_minor,
+            status,
+            order_pk,
+        ),
+    )
+    return status
+
+
+async def _count_refund(
+    conn: BaseDBAsyncClient, program: ProgramRecord, locked: dict[str, Any], refunded_minor: int
+) -> None:
+    """The money refunded, in the rollup of the day the order was placed: the difference of
+    the order's refunded total in the program's currency, before and after."""
+
+    def converted(amount: int) -> int:
+        return rollups.in_program_currency(
+            amount, locked["currency"], program.currency, locked["exchange_rate"]
+        )
+
+    await rollups.add(
+        conn,
+        program.id,
+        local_date(as_datetime(locked["placed_at"]), program.time_zone),
+        rollups.order_counts(
+            member=locked["member_id"] is not None,
+            channel=locked["channel"],
+            orders=0,
+            revenue_minor=0,
+            refunded_minor=converted(refunded_minor) - converted(int(locked["refunded_minor"])),
+        ),
     )
 
 

@@ -7,6 +7,11 @@ An order in another currency than the program's is converted with the rate given
 else with the rate the program configures for that currency (`programs.exchange_rates`); the
 rate used is stored with the order. A member who opted out has the order recorded with no
 points, and its breakdown says why (`noPointsReason`).
+
+The order of a customer who is not a member (a guest order) is recorded too, for analytics: no
+member, the customer id kept, no points, no event, and its breakdown says `NOT_A_MEMBER`; what
+it would have earned is stored with it (`creditable`), and is credited if the customer enrols
+within the program's `retroCreditDays` (app/services/orders/guests.py).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from app.db import (
 )
 from app.domain.earning import Earning, without_points
 from app.domain.errors import DomainError, ErrorCode
+from app.domain.expiry import local_date
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
 from app.domain.money import (
@@ -38,6 +44,7 @@ from app.domain.orders import STORE_LOCATION_MAX, OrderChannel
 from app.domain.tiers import TierChangeReason
 from app.domain.validation import EXTERNAL_ID_MAX, Checker
 from app.rows import RowMapper
+from app.services.analytics import rollups
 from app.services.core import idempotency
 from app.services.core.events import append_event
 from app.services.core.idempotency import IdempotentRequest, run_once_by_id
@@ -61,6 +68,7 @@ from app.services.orders.cart import (
 )
 from app.services.orders.earning import earning_json
 from app.services.orders.earning_rules import active_purchase_rules
+from app.services.orders.guests import is_member, lock_customer
 from app.services.programs.service import (
     ProgramRecord,
     ProgramScope,
@@ -74,6 +82,7 @@ from app.services.tiers.service import on_member_activity as on_tier_activity
 
 _OPERATION = "recordOrder"
 NO_POINTS_OPTED_OUT = "MEMBER_OPTED_OUT"
+NO_POINTS_NOT_A_MEMBER = "NOT_A_MEMBER"
 
 
 @dataclass(frozen=True)
@@ -103,7 +112,9 @@ class RecordOrderInput:
 class OrderRecord:
     id: int
     program_id: int
-    member_id: int
+    # None for a guest order (a customer who was not a member) not credited.
+    member_id: int | None
+    customer_id: str | None
     order_id: str
     currency: str
     total_minor: int
@@ -229,6 +240,10 @@ def _replay(row: dict[str, Any], fingerprint: str) -> RecordedOrder:
     return RecordedOrder(order=order_row(row), already_recorded=True)
 
 
+class _CustomerEnrolledError(Exception):
+    """Raised inside the transaction when a guest order's customer has just enrolled."""
+
+
 class _OrderExistsError(Exception):
     """Raised inside the transaction to roll back a request whose order is already recorded."""
 
@@ -269,27 +284,40 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
         return _replay(existing, fingerprint)
     exchange_rate = data.exchange_rate or configured_rate
     # What experiments add to an order (one read, two when an experiment has an audience that
-    # matters): who gets which rule, and what to record.
-    plans = await program_plans(connection(), program.id, member.id)
-    earning, no_points_reason = await _order_earning(program, data, member, exchange_rate, plans)
+    # matters): who gets which rule, and what to record. A guest is in no experiment.
+    plans = await program_plans(connection(), program.id, None if member is None else member.id)
+    earning, stored_earning = await _order_earning(program, data, member, exchange_rate, plans)
     check_points_limit(earning.points)
     now = utc_now()
     try:
         async with in_transaction() as conn:
 
             async def perform() -> OrderRecord:
+                if member is None:
+                    # Serialised with the customer's enrolment (services/orders/guests.py).
+                    await lock_customer(conn, program.id, data.customer_id)
+                    if await is_member(conn, program.id, data.customer_id):
+                        raise _CustomerEnrolledError
                 order = await _insert_order(
                     conn,
                     program,
-                    member.id,
+                    None if member is None else member.id,
                     data,
                     fingerprint=fingerprint,
-                    earning=earning,
-                    no_points_reason=no_points_reason,
+                    points=earning.points,
+                    stored_earning=stored_earning,
                     exchange_rate=exchange_rate,
                     now=now,
                 )
-                order = await _earn_order_points(conn, program, order, data.placed_at, now)
+                counted = _order_rollup(program, order)
+                if order.member_id is None or order.points_earned <= 0:
+                    await rollups.add_rows(conn, program.id, counted)
+                    if order.member_id is None:
+                        return order
+                assert member is not None
+                order = await earn_order_points(
+                    conn, program, order, data.placed_at, now, rollup=counted
+                )
                 await record_order_effects(
                     conn,
                     plans,
@@ -320,6 +348,9 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
                 remember_id_as="orderPk",
                 read=lambda order_pk: get_order(order_pk, scope),
             )
+    except _CustomerEnrolledError:
+        # The customer enrolled since our first look: the order is the member's.
+        return await record_order(data, scope)
     except _OrderExistsError:
         # Another request recorded this order after our first look; ours wrote nothing.
         existing = await _existing(program.id, data.order_id)
@@ -334,32 +365,33 @@ class _OrderingMember:
     opted_out: bool
 
 
-async def _ordering_member(program: ProgramRecord, customer_id: str) -> _OrderingMember:
+async def _ordering_member(program: ProgramRecord, customer_id: str) -> _OrderingMember | None:
+    """The member ordering; None for a customer who is not a member (a guest order)."""
     member = await fetch_one(
         connection(),
         "SELECT id, opted_out_at FROM members WHERE program_id = ? AND customer_id = ?",
         (program.id, customer_id),
     )
     if member is None:
-        raise DomainError(
-            ErrorCode.MEMBER_NOT_FOUND,
-            f"customer {customer_id!r} is not a member of {program.slug!r}",
-            ["input", "customerId"],
-        )
+        return None
     return _OrderingMember(id=int(member["id"]), opted_out=member["opted_out_at"] is not None)
 
 
 async def _order_earning(
     program: ProgramRecord,
     data: RecordOrderInput,
-    member: _OrderingMember,
+    member: _OrderingMember | None,
     exchange_rate: str | None,
     plans: list[ExperimentPlan],
-) -> tuple[Earning, str | None]:
-    """What the order earns, and why it earns nothing when the member opted out. A rule an
-    experiment tests counts only for the members it gives it to (app/domain/experiments.py)."""
+) -> tuple[Earning, dict[str, Any]]:
+    """What the order earns, and its breakdown as stored: nothing when the member opted out;
+    nothing for a guest, with what a new member would have earned kept as `creditable`. A rule
+    an experiment tests counts only for the members it gives it to (app/domain/experiments.py)."""
     rules = rules_for_member(
-        await active_purchase_rules(program.id), plans, member.id, data.placed_at
+        await active_purchase_rules(program.id),
+        plans,
+        None if member is None else member.id,
+        data.placed_at,
     )
     earning = earn_in_program_currency(
         program,
@@ -367,11 +399,20 @@ async def _order_earning(
         data,
         exchange_rate=exchange_rate,
         placed_at=data.placed_at,
-        member=await earning_member(program.id, member.id, rules, data.placed_at),
+        # A guest has no tier and is in no segment.
+        member=None
+        if member is None
+        else await earning_member(program.id, member.id, rules, data.placed_at),
     )
+    if member is None:
+        return without_points(earning), {
+            **earning_json(without_points(earning), NO_POINTS_NOT_A_MEMBER),
+            "creditable": earning_json(earning),
+        }
     if member.opted_out:
-        return without_points(earning), NO_POINTS_OPTED_OUT
-    return earning, None
+        earning = without_points(earning)
+        return earning, earning_json(earning, NO_POINTS_OPTED_OUT)
+    return earning, earning_json(earning)
 
 
 def _revenue_in_program_currency(
@@ -387,27 +428,29 @@ def _revenue_in_program_currency(
 async def _insert_order(
     conn: BaseDBAsyncClient,
     program: ProgramRecord,
-    member_id: int,
+    member_id: int | None,
     data: RecordOrderInput,
     *,
     fingerprint: str,
-    earning: Earning,
-    no_points_reason: str | None,
+    points: int,
+    stored_earning: dict[str, Any],
     exchange_rate: str | None,
     now: datetime,
 ) -> OrderRecord:
     """The order row, or _OrderExistsError when a concurrent report recorded it first."""
     row = await fetch_one(
         conn,
-        "INSERT INTO orders (program_id, member_id, order_id, currency, total_minor,"
+        "INSERT INTO orders (program_id, member_id, customer_id, order_id, currency, total_minor,"
         " shipping_minor, tax_minor, discount_minor, lines, request_hash, points_earned,"
         " transaction_id, placed_at, created_at, earning, status, refunded_quantities,"
         " points_refunded, points_unrecovered, exchange_rate, channel, store_location)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, 'PLACED', '{}', 0, 0, ?, ?, ?)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, 'PLACED', '{}', 0, 0,"
+        " ?, ?, ?)"
         f" ON CONFLICT (program_id, order_id) DO NOTHING RETURNING {order_row.columns}",
         (
             program.id,
             member_id,
+            data.customer_id,
             data.order_id,
             data.currency,
             data.total_minor,
@@ -416,10 +459,10 @@ async def _insert_order(
             data.discount_minor,
             json.dumps([asdict(line) for line in data.lines], separators=(",", ":")),
             fingerprint,
-            earning.points,
+            points,
             data.placed_at,
             now,
-            json.dumps(earning_json(earning, no_points_reason), separators=(",", ":")),
+            json.dumps(stored_earning, separators=(",", ":")),
             exchange_rate,
             None if data.channel is None else data.channel.value,
             data.store_location,
@@ -430,15 +473,33 @@ async def _insert_order(
     return order_row(row)
 
 
-async def _earn_order_points(
+def _order_rollup(program: ProgramRecord, order: OrderRecord) -> tuple[rollups.Row, ...]:
+    """The order's rows in the analytics rollup of the day it was placed."""
+    return rollups.rows_of(
+        local_date(order.placed_at, program.time_zone),
+        rollups.order_counts(
+            member=order.member_id is not None,
+            channel=order.channel,
+            orders=1,
+            revenue_minor=rollups.in_program_currency(
+                order.total_minor, order.currency, program.currency, order.exchange_rate
+            ),
+            refunded_minor=0,
+        ),
+    )
+
+
+async def earn_order_points(
     conn: BaseDBAsyncClient,
     program: ProgramRecord,
     order: OrderRecord,
     placed_at: datetime,
     now: datetime,
+    rollup: tuple[rollups.Row, ...] = (),
 ) -> OrderRecord:
-    """Post the order's points, pending until the return window closes."""
-    if order.points_earned <= 0:
+    """Post the order's points, pending until the return window closes (with the order's
+    `rollup` rows, counted by the movement's upsert)."""
+    if order.points_earned <= 0 or order.member_id is None:
         return order
     pending_until = placed_at + timedelta(days=program.pending_days)
     is_pending = pending_until > now
@@ -456,6 +517,7 @@ async def _earn_order_points(
             order_ref=order.order_id,
             event_details={"orderPk": encode_id("Order", order.id)},
             expiry=program.expiry,
+            rollup=rollup,
         ),
         now,
     )
@@ -477,15 +539,17 @@ async def _announce_order(
 ) -> None:
     """The order's event, and what else a recorded order moves: referrals, punch cards, tiers,
     challenges and badges."""
+    member_id = order.member_id
+    assert member_id is not None
     await append_event(
         conn,
         program_id=program.id,
-        member_id=order.member_id,
+        member_id=member_id,
         event_type="order.recorded",
         payload={
             "orderPk": encode_id("Order", order.id),
             "orderId": data.order_id,
-            "memberId": encode_id("Member", order.member_id),
+            "memberId": encode_id("Member", member_id),
             "currency": data.currency,
             "totalMinor": data.total_minor,
             "pointsEarned": order.points_earned,
@@ -498,7 +562,7 @@ async def _announce_order(
     await on_order_recorded(
         conn,
         program=program,
-        member_id=order.member_id,
+        member_id=member_id,
         order_pk=order.id,
         total_minor=data.total_minor,
         currency=data.currency,
@@ -510,7 +574,7 @@ async def _announce_order(
     await punch_cards_on_order_recorded(
         conn,
         program_id=program.id,
-        member_id=order.member_id,
+        member_id=member_id,
         order_pk=order.id,
         order_ref=data.order_id,
         lines=data.lines,
@@ -520,7 +584,7 @@ async def _announce_order(
     await on_tier_activity(
         conn,
         program_id=program.id,
-        member_id=order.member_id,
+        member_id=member_id,
         reason=TierChangeReason.ORDER,
         now=now,
     )
@@ -530,7 +594,7 @@ async def _announce_order(
         program_id=program.id,
         program_currency=program.currency,
         zone=program.time_zone,
-        member_id=order.member_id,
+        member_id=member_id,
         order_pk=order.id,
         total_minor=data.total_minor,
         currency=data.currency,

@@ -53,6 +53,7 @@ from app.domain.validation import (
 )
 from app.models import Program
 from app.rows import RecordT, RowMapper
+from app.services.analytics.rollups import forget_zone
 from app.services.core.events import append_event
 from app.services.core.models import read_row, row_of, update_row
 from app.services.ledger.service import expiry_settings_of
@@ -100,6 +101,7 @@ _FIELDS = (
     "cors_allowed_headers",
     "trusted_documents_only",
     "member_token_max_seconds",
+    "retro_credit_days",
 )
 PROGRAM_COLUMNS = ", ".join(_FIELDS)
 MAX_PENDING_DAYS = 365
@@ -133,6 +135,9 @@ class ProgramRecord:
     cors_allowed_headers: frozenset[str]
     trusted_documents_only: bool
     member_token_max_seconds: int
+    # Guest orders placed at most this many days before their customer enrols are credited
+    # (app/services/orders/guests.py); 0 credits none.
+    retro_credit_days: int
 
 
 @dataclass(frozen=True)
@@ -178,6 +183,7 @@ def program_row(row: dict[str, Any]) -> ProgramRecord:
         cors_allowed_headers=frozenset(_json_list(row["cors_allowed_headers"])),
         trusted_documents_only=bool(row["trusted_documents_only"]),
         member_token_max_seconds=int(row["member_token_max_seconds"]),
+        retro_credit_days=int(row["retro_credit_days"]),
     )
 
 
@@ -386,9 +392,11 @@ class UpdateProgramSettingsInput:
     cors_allowed_headers: tuple[str, ...] | None = None
     trusted_documents_only: bool | None = None
     member_token_max_seconds: int | None = None
+    retro_credit_days: int | None = None
 
 
 MAX_EXCHANGE_RATES = 200
+MAX_RETRO_CREDIT_DAYS = 365
 
 
 def _check_expiry(check: Checker, expiry: ExpiryInput) -> None:
@@ -509,6 +517,14 @@ async def update_program_settings(data: UpdateProgramSettingsInput) -> ProgramRe
             86_400,
             ErrorCode.INVALID_VALUE,
         )
+    if data.retro_credit_days is not None:
+        check.int_range(
+            ["input", "retroCreditDays"],
+            data.retro_credit_days,
+            0,
+            MAX_RETRO_CREDIT_DAYS,
+            ErrorCode.INVALID_VALUE,
+        )
     check.raise_if_any()
     now = utc_now()
     async with in_transaction() as conn:
@@ -557,9 +573,14 @@ async def update_program_settings(data: UpdateProgramSettingsInput) -> ProgramRe
             member_token_max_seconds=current.member_token_max_seconds
             if data.member_token_max_seconds is None
             else data.member_token_max_seconds,
+            retro_credit_days=current.retro_credit_days
+            if data.retro_credit_days is None
+            else data.retro_credit_days,
         )
         assert row is not None
         updated = program_row(row)
+        # Later ledger writes of this process count their days in the new zone.
+        forget_zone(program.id)
         await _redate_lots(conn, current.expiry, updated.expiry, program.id, now)
         await append_event(
             conn,

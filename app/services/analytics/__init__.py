@@ -1,0 +1,1 @@
+"""Analytics: daily rollups kept by the writes, their rebuild, and the program's insights."""
