@@ -19,8 +19,9 @@ from app.services.analytics import insights as insights_service
 @strawberry.field(
     description="Admin only: the program's KPIs for the days `from` to `to` (both included, in"
     " the program's time zone, at most 1099 days), by DAY, WEEK (from Monday) or MONTH, and"
-    " their totals; with `channel`, the order figures of that channel only. Null for an"
-    " unknown program."
+    " their totals; with `channel`, the order figures of that channel only; with `segment` (a"
+    " segment's key), the figures of the members in it now, recomputed from their own rows."
+    " Null for an unknown program."
 )
 async def program_insights(
     info: Info,
@@ -29,8 +30,9 @@ async def program_insights(
     to: date,
     granularity: Granularity = Granularity.MONTH,
     channel: OrderChannel | None = None,
+    segment: str | None = None,
 ) -> ProgramInsights | None:
-    admin_in_query(info)
+    principal = admin_in_query(info)
     with as_query_errors():
         found = await insights_service.program_insights(
             insights_service.InsightsInput(
@@ -39,8 +41,9 @@ async def program_insights(
                 last_day=to,
                 granularity=granularity,
                 channel=channel,
+                segment=segment,
             ),
-            None,
+            principal.program_scope,
         )
     if found is None:
         return None

@@ -35,10 +35,21 @@ BATCH = 5000
 Rollup = dict[tuple[date, str, str], int]
 
 
-async def compute(conn: BaseDBAsyncClient, program: ProgramRecord) -> Rollup:
-    """The program's rollups recomputed from its orders, members and ledger (zeros left out)."""
+async def compute(
+    conn: BaseDBAsyncClient, program: ProgramRecord, segment_id: int | None = None
+) -> Rollup:
+    """The program's rollups recomputed from its orders, members and ledger (zeros left out);
+    with `segment_id`, from the rows of the members in that segment now only."""
     totals: defaultdict[tuple[date, str, str], int] = defaultdict(int)
     zone = program.time_zone
+    among: tuple[object, ...] = ()
+    if segment_id is not None:
+        among = (segment_id,)
+
+    def of_members(column: str) -> str:
+        if segment_id is None:
+            return ""
+        return f" AND {column} IN (SELECT member_id FROM segment_members WHERE segment_id = ?)"
 
     def add(day: date, counts: Mapping[tuple[str, str], int]) -> None:
         for (metric, dimension), value in counts.items():
@@ -48,8 +59,10 @@ async def compute(conn: BaseDBAsyncClient, program: ProgramRecord) -> Rollup:
     while rows := await fetch_all(
         conn,
         "SELECT id, placed_at, member_id, channel, total_minor, refunded_minor, currency,"
-        " exchange_rate FROM orders WHERE program_id = ? AND id > ? ORDER BY id LIMIT ?",
-        (program.id, after, BATCH),
+        " exchange_rate FROM orders WHERE program_id = ? AND id > ?"
+        + of_members("member_id")
+        + " ORDER BY id LIMIT ?",
+        (program.id, after, *among, BATCH),
     ):
         for row in rows:
 
@@ -72,8 +85,10 @@ async def compute(conn: BaseDBAsyncClient, program: ProgramRecord) -> Rollup:
     after = 0
     while rows := await fetch_all(
         conn,
-        "SELECT id, enrolled_at FROM members WHERE program_id = ? AND id > ? ORDER BY id LIMIT ?",
-        (program.id, after, BATCH),
+        "SELECT id, enrolled_at FROM members WHERE program_id = ? AND id > ?"
+        + of_members("id")
+        + " ORDER BY id LIMIT ?",
+        (program.id, after, *among, BATCH),
     ):
         for row in rows:
             add(local_date(as_datetime(row["enrolled_at"]), zone), {(ENROLMENTS, ""): 1})
@@ -85,11 +100,13 @@ async def compute(conn: BaseDBAsyncClient, program: ProgramRecord) -> Rollup:
         conn,
         "SELECT t.id, t.kind, t.created_at, e.account, e.amount, e.closes_transaction"
         " FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id"
-        " WHERE t.program_id = ? AND t.id > ? AND t.id <= ("
+        " WHERE t.program_id = ? AND t.id > ?" + of_members("t.member_id") + " AND t.id <= ("
         "   SELECT MAX(id) FROM (SELECT id FROM ledger_transactions"
-        "   WHERE program_id = ? AND id > ? ORDER BY id LIMIT ?) AS batch)"
+        "   WHERE program_id = ? AND id > ?"
+        + of_members("member_id")
+        + " ORDER BY id LIMIT ?) AS batch)"
         " ORDER BY t.id, e.closes_transaction, e.id",
-        (program.id, after, program.id, after, BATCH),
+        (program.id, after, *among, program.id, after, *among, BATCH),
     ):
         by_transaction: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for row in rows:

@@ -19,9 +19,9 @@ NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 INSIGHTS = """
 query($slug: String!, $from: Date!, $to: Date!, $granularity: InsightsGranularity!,
-      $channel: OrderChannel) {
+      $channel: OrderChannel, $segment: String) {
   programInsights(programSlug: $slug, from: $from, to: $to, granularity: $granularity,
-                  channel: $channel) {
+                  channel: $channel, segment: $segment) {
     currency timeZone granularity channel
     series { start end ...figures }
     totals { start end ...figures }
@@ -224,3 +224,45 @@ async def test_the_calendars_edges_answer(api: Api, clock: ManualClock) -> None:
     assert [p["start"] for p in data["programInsights"]["series"]][-1] == "9999-12-27"
     assert data["programInsights"]["series"][-1]["end"] == "9999-12-31"
     assert first["programInsights"]["totals"]["orders"] == orders(0, 0, 0, 0)
+
+
+SEGMENT = """
+mutation($input: CreateSegmentInput!) {
+  createSegment(input: $input) { userErrors { code } }
+}"""
+
+
+async def test_a_segment_counts_its_members_only(api: Api, clock: ManualClock) -> None:
+    await history(api)
+    await enroll(api, customer_id="vip-1", tags=["vip"])
+    await record_order(
+        api,
+        order_id="v-1",
+        customer_id="vip-1",
+        unit_price_minor=1000,
+        placedAt="2026-11-25T10:00:00+00:00",
+    )
+    created = await api.data(
+        SEGMENT,
+        {
+            "input": {
+                "programSlug": "shop",
+                "key": "vip",
+                "name": "VIP",
+                "condition": {"field": "TAG", "operator": "IN", "value": ["vip"]},
+            }
+        },
+    )
+    assert created["createSegment"]["userErrors"] == []
+    month = {"slug": "shop", "from": "2026-11-01", "to": "2026-11-30", "granularity": "MONTH"}
+
+    everyone = await api.data(INSIGHTS, month)
+    vip = await api.data(INSIGHTS, {**month, "segment": "vip"})
+    unknown = await api.gql(INSIGHTS, {**month, "segment": "nope"})
+
+    assert everyone["programInsights"]["totals"]["orders"] == orders(2, 1, 4500, 1000)
+    assert everyone["programInsights"]["totals"]["enrolments"] == 2
+    totals = vip["programInsights"]["totals"]
+    assert totals["orders"] == orders(1, 0, 2000, 0)
+    assert (totals["enrolments"], totals["points"]) == (1, points(20, 20))
+    assert top_level_codes(unknown) == ["SEGMENT_NOT_FOUND"]
