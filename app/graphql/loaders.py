@@ -27,6 +27,7 @@ from typing import TypeVar
 from graphql.pyutils import Path
 from strawberry.dataloader import DataLoader
 
+from app.services.engagement.badges import MemberBadgeRecord, badges_by_member
 from app.services.lifecycle.batch import next_expiries_by_member
 from app.services.lifecycle.expiries import UpcomingExpiry
 from app.services.members.batch import first_activities_by_member, members_by_id
@@ -143,6 +144,7 @@ class Loaders:
     referral_code: DataLoader[MemberOfProgram, MemberReferralInfo]
     member_profile: DataLoader[int, MemberProfile | None]
     segments: DataLoader[int, list[MemberSegment]]
+    badges: DataLoader[int, list[MemberBadgeRecord]]
 
     @classmethod
     def scoped_to(cls, scope: ProgramScope) -> Loaders:
@@ -169,4 +171,5 @@ class Loaders:
             referral_code=_one_for_each(member_codes_by_member),
             member_profile=_one_each(profiles_by_member),
             segments=_list_each(segments_of_members),
+            badges=_list_each(badges_by_member),
         )

@@ -146,9 +146,3 @@ challenge_edges = Edges("Challenge", Challenge.from_record)
 async def member_challenges(member_id: int, program_id: int) -> list[MemberChallenge]:
     records = await challenges_service.member_challenges(member_id, program_id)
     return [MemberChallenge.from_record(record) for record in records]
-
-
-async def member_badges(member_id: int) -> list[MemberBadge]:
-    return [
-        MemberBadge.from_record(record) for record in await badges_service.member_badges(member_id)
-    ]

@@ -30,7 +30,6 @@ from app.graphql.core.records import from_record
 from app.graphql.engagement.types import (
     MemberBadge,
     MemberChallenge,
-    member_badges,
     member_challenges,
 )
 from app.graphql.lifecycle.types import PointsExpiry, next_expiries_of
@@ -332,8 +331,9 @@ class Member(Node):
         return await member_challenges(self.member_pk, self.program_pk)
 
     @strawberry.field(description="The badges the member earned, in the order they were awarded.")
-    async def badges(self) -> list[MemberBadge]:
-        return await member_badges(self.member_pk)
+    async def badges(self, info: Info) -> list[MemberBadge]:
+        found = await info.context.loaders.badges.load(self.member_pk)
+        return [MemberBadge.from_record(record) for record in found]
 
     @strawberry.field(description="The referral that brought this member, if any.")
     async def referred_by(self, info: Info) -> Referral | None:

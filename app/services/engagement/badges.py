@@ -391,19 +391,31 @@ async def award_member_for_days(now: datetime, *, batch_size: int = 500) -> int:
 
 async def member_badges(member_id: int) -> list[MemberBadgeRecord]:
     """The badges the member earned, in the order they were awarded."""
+    return (await badges_by_member([member_id]))[member_id]
+
+
+async def badges_by_member(member_ids: list[int]) -> dict[int, list[MemberBadgeRecord]]:
+    """The badges each member earned, in the order they were awarded: one statement for a
+    page of members (the `badges` loader)."""
+    found: dict[int, list[MemberBadgeRecord]] = {member_id: [] for member_id in member_ids}
+    if not member_ids:
+        return found
+    marks = ", ".join("?" for _ in member_ids)
     rows = await fetch_all(
         connection(),
-        f"SELECT {_JOINED}, m.id AS award_id, m.awarded_at AS award_at, m.source AS award_source"
-        " FROM member_badges m JOIN badges b ON b.id = m.badge_id WHERE m.member_id = ?"
+        f"SELECT {_JOINED}, m.member_id AS award_member, m.id AS award_id,"
+        " m.awarded_at AS award_at, m.source AS award_source"
+        f" FROM member_badges m JOIN badges b ON b.id = m.badge_id WHERE m.member_id IN ({marks})"
         " ORDER BY m.awarded_at, m.id",
-        (member_id,),
+        tuple(member_ids),
     )
-    return [
-        MemberBadgeRecord(
-            id=int(row["award_id"]),
-            badge=badge_row(row),
-            awarded_at=as_datetime(row["award_at"]),
-            source=row["award_source"],
+    for row in rows:
+        found[int(row["award_member"])].append(
+            MemberBadgeRecord(
+                id=int(row["award_id"]),
+                badge=badge_row(row),
+                awarded_at=as_datetime(row["award_at"]),
+                source=row["award_source"],
+            )
         )
-        for row in rows
-    ]
+    return found

@@ -27,6 +27,7 @@ from tests.graphql.engagement.factories import (
 )
 from tests.graphql.factories import enroll, record_order
 from tests.graphql.helpers import pk_of, rows
+from tests.graphql.test_query_counts import statements_of
 from tests.jobs.helpers import run
 
 UPDATE_BADGE = """
@@ -200,3 +201,45 @@ async def test_engagement_events_match_the_published_webhook_schema(api: Api) ->
     assert list(
         validator.iter_errors({"type": "challenge.completed", "timestamp": "x", "data": {}})
     )
+
+
+MEMBER_PAGE = """
+query($first: Int!) {
+  members(programSlug: "shop", first: $first, orderBy: OLDEST_FIRST) {
+    edges { node { customerId badges { badge { name } } } }
+  }
+}"""
+
+
+async def test_a_page_of_members_reads_their_badges_in_one_statement(api: Api) -> None:
+    # (each document once: with plans checked, every query would also run through its plan)
+    api.check_plans = False
+    await shop(api)
+    await badge(api, name="First order", milestone="FIRST_ORDER")
+    await badge(api, name="Two orders", milestone="ORDER_COUNT", threshold=2)
+    for number in range(2, 7):
+        await enroll(api, customer_id=f"cust-{number}")
+    for number in range(1, 7):
+        for repeat in range(number % 3):
+            await order(api, f"order-{number}-{repeat}", customer_id=f"cust-{number}")
+
+    two = await statements_of(api, MEMBER_PAGE, {"first": 2})
+    six = await statements_of(api, MEMBER_PAGE, {"first": 6})
+    small = await api.data(MEMBER_PAGE, {"first": 2})
+    large = await api.data(MEMBER_PAGE, {"first": 6})
+
+    assert [earned(edge["node"]) for edge in small["members"]["edges"]] == [
+        ["First order"],
+        ["First order", "Two orders"],
+    ]
+    assert [earned(edge["node"]) for edge in large["members"]["edges"]] == [
+        ["First order"],
+        ["First order", "Two orders"],
+        [],
+        ["First order"],
+        ["First order", "Two orders"],
+        [],
+    ]
+    # The program, the page of members, then every member's badges at once.
+    assert two == [3, 3]
+    assert six == two
