@@ -161,6 +161,10 @@ def checked_attributes(
         if problem is not None:
             check.add(ErrorCode.INVALID_VALUE, f"{name} {problem}", at)
             continue
+        if definition.type is AttributeType.DATE:
+            # Stored as YYYY-MM-DD whatever ISO form was sent (20260301 too), so that dates
+            # compare as text in segments' conditions.
+            value = date.fromisoformat(value).isoformat()
         checked[name] = value
     return checked
 

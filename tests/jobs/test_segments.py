@@ -210,6 +210,7 @@ async def test_each_condition_selects_exactly_the_members_it_describes(
         (cmp("REFERRAL_COUNT", "EQ", 0), ["ann", "bob", "cid", "dan", "eve"]),
         (cmp("TIER", "IN", ["Gold"]), []),
         (cmp("ATTRIBUTE", "GT", 40, attribute="shoeSize"), ["bob"]),
+        (cmp("ATTRIBUTE", "LT", 38.5, attribute="shoeSize"), ["ann"]),
         (cmp("ATTRIBUTE", "IN", ["north"], attribute="club"), ["ann", "cid"]),
         (cmp("ATTRIBUTE", "NE", "north", attribute="club"), ["bob"]),
         (cmp("ATTRIBUTE", "EQ", True, attribute="newsletter"), ["ann"]),
