@@ -75,10 +75,19 @@ async def program_facts(conn: BaseDBAsyncClient, program_id: int) -> ProgramFact
     )
 
 
+@dataclass(frozen=True)
+class LiveSegments:
+    """Segments of one program, with the program's currency their SPEND conditions count in."""
+
+    items: list[LiveSegment]
+    currency: str = ""
+
+
 async def live_segments(
     conn: BaseDBAsyncClient, program_id: int, keys: Sequence[str] | None = None
-) -> list[LiveSegment]:
-    """The program's segments in use (all, or those named `keys`), by id."""
+) -> LiveSegments:
+    """The program's segments in use (all, or those named `keys`), by id; the program's facts
+    are read only when there are some."""
     statement = (
         "SELECT id, key, version, definition FROM segments"
         " WHERE program_id = ? AND archived_at IS NULL"
@@ -86,14 +95,14 @@ async def live_segments(
     params: list[Any] = [program_id]
     if keys is not None:
         if not keys:
-            return []
+            return LiveSegments([])
         statement += f" AND key IN ({', '.join('?' for _ in keys)})"
         params += list(keys)
     rows = await fetch_all(conn, statement + " ORDER BY id", params)
     if not rows:
-        return []
+        return LiveSegments([])
     facts = await program_facts(conn, program_id)
-    return [
+    items = [
         LiveSegment(
             id=int(row["id"]),
             key=str(row["key"]),
@@ -102,6 +111,7 @@ async def live_segments(
         )
         for row in rows
     ]
+    return LiveSegments(items, facts.currency)
 
 
 def matching_sql(condition: Condition | None, context: SqlContext) -> Sql:
@@ -112,9 +122,8 @@ def matching_sql(condition: Condition | None, context: SqlContext) -> Sql:
     return Sql(f"(m.erased_at IS NULL AND {compiled.text})", compiled.params)
 
 
-async def sql_context(conn: BaseDBAsyncClient, program_id: int, now: datetime) -> SqlContext:
-    facts = await program_facts(conn, program_id)
-    return SqlContext(now=now, postgres=is_postgres(conn), currency=facts.currency)
+def sql_context(conn: BaseDBAsyncClient, currency: str, now: datetime) -> SqlContext:
+    return SqlContext(now=now, postgres=is_postgres(conn), currency=currency)
 
 
 async def _matching_ids(
@@ -145,12 +154,10 @@ async def segments_of_member(
 ) -> frozenset[str]:
     """Which of the segments `keys` the member is in at `now`, evaluated on their rows."""
     segments = await live_segments(conn, program_id, sorted(set(keys)))
-    if not segments:
-        return frozenset()
     matching = await _matching_ids(
-        conn, segments, member_id, await sql_context(conn, program_id, now)
+        conn, segments.items, member_id, sql_context(conn, segments.currency, now)
     )
-    return frozenset(segment.key for segment in segments if segment.id in matching)
+    return frozenset(segment.key for segment in segments.items if segment.id in matching)
 
 
 def _event(
@@ -172,10 +179,10 @@ async def refresh_member(
 ) -> None:
     """Bring the member's rows of `segment_members` up to date, with an event per change."""
     segments = await live_segments(conn, program_id)
-    if not segments:
+    if not segments.items:
         return
     matching = await _matching_ids(
-        conn, segments, member_id, await sql_context(conn, program_id, now)
+        conn, segments.items, member_id, sql_context(conn, segments.currency, now)
     )
     rows = await fetch_all(
         conn, "SELECT segment_id FROM segment_members WHERE member_id = ?", (member_id,)
@@ -183,7 +190,7 @@ async def refresh_member(
     current = {int(row["segment_id"]) for row in rows}
     events = []
     # In segment order, so that two transactions for one member never wait on each other.
-    for segment in segments:
+    for segment in segments.items:
         if segment.id in matching and segment.id not in current:
             inserted = await fetch_all(
                 conn,
@@ -239,7 +246,8 @@ class RefreshResult:
 
 async def _segment_for_refresh(
     conn: BaseDBAsyncClient, segment_id: int
-) -> tuple[int, LiveSegment] | None:
+) -> tuple[int, LiveSegment, str] | None:
+    """The segment to refresh, its program and the program's currency."""
     row = await fetch_one(
         conn,
         "SELECT program_id, key FROM segments WHERE id = ? AND archived_at IS NULL",
@@ -249,7 +257,9 @@ async def _segment_for_refresh(
         return None
     program_id = int(row["program_id"])
     segments = await live_segments(conn, program_id, [str(row["key"])])
-    return (program_id, segments[0]) if segments else None
+    if not segments.items:
+        return None
+    return program_id, segments.items[0], segments.currency
 
 
 async def refresh_segment(
@@ -266,7 +276,7 @@ async def refresh_segment(
             found = await _segment_for_refresh(conn, segment_id)
             if found is None:
                 break
-            program_id, segment = found
+            program_id, segment, currency = found
             if first_version is None:
                 first_version = segment.version
             bounds = await fetch_one(
@@ -286,7 +296,7 @@ async def refresh_segment(
                 )
                 break
             low, high = int(bounds["low"]), int(bounds["high"])
-            matches = matching_sql(segment.condition, await sql_context(conn, program_id, now))
+            matches = matching_sql(segment.condition, sql_context(conn, currency, now))
             joined = await fetch_all(
                 conn,
                 "INSERT INTO segment_members (segment_id, member_id, entered_at)"

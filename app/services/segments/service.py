@@ -369,7 +369,7 @@ async def preview_segment(
     facts = await program_facts(connection(), program.id)
     condition = parse_condition(check, raw_condition, ["condition"], facts.attributes)
     check.raise_if_any()
-    matches = matching_sql(condition, await sql_context(connection(), program.id, utc_now()))
+    matches = matching_sql(condition, sql_context(connection(), facts.currency, utc_now()))
     where = f"FROM members m WHERE m.program_id = ? AND {matches.text}"
     params = (program.id, *matches.params)
     counted = await quick_read(f"SELECT COUNT(*) AS n {where}", params)
