@@ -29,6 +29,7 @@ from app.db import (
     observe_commits,
     utc_now,
 )
+from app.services.core.outbox_signal import OUTBOX_SIGNAL
 from app.services.programs.service import CreateProgramInput, create_program
 
 
@@ -79,6 +80,8 @@ async def test_a_transaction_cancelled_while_it_begins_releases_its_lock_or_conn
             await execute(conn, "UPDATE programs SET name = ? WHERE slug = ?", ("Kept", "shop"))
         row = await fetch_one(connection(), "SELECT name FROM programs WHERE slug = ?", ("shop",))
     assert row is not None and row["name"] == "Kept"
+    # The NOTIFY that the program's creation sends after its commit may still hold one.
+    await OUTBOX_SIGNAL.settled()
     assert _pooled_connections_in_use() == 0, "no pooled connection may be kept"
 
 
