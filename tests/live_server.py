@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -78,7 +79,12 @@ def live_server(directory: Path, **overrides: Any) -> Iterator[LiveServer]:
     settings = replace(
         Settings(database_url=f"sqlite://{database}"), api_key_cache_seconds=60.0, **overrides
     )
-    admin, publishable, token = asyncio.run(seed_demo_program(settings))
+    # Seeded on a thread of its own: the caller may be inside a running event loop (Playwright's
+    # sync API keeps one on the main thread), where asyncio.run refuses to start.
+    with ThreadPoolExecutor(max_workers=1) as seeding:
+        admin, publishable, token = seeding.submit(
+            asyncio.run, seed_demo_program(settings)
+        ).result()
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")

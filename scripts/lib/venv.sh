@@ -66,3 +66,23 @@ ensure_node_clients() {
         fi
     done
 }
+
+# The page tests (tests/browser) drive Debian's Chromium through Playwright; browsers are never
+# downloaded. Without it they skip and say so. CI sets REQUIRE_BROWSER=1: a missing Chromium is
+# then installed from Debian's packages when this runs as root with apt-get, or is an error.
+ensure_chromium() {
+    local chromium=${LAUREL_CHROMIUM:-/usr/bin/chromium}
+    [[ -x "$chromium" ]] && return
+    if [[ "${REQUIRE_BROWSER:-}" != "1" ]]; then
+        printf '\n%s not found: the page tests will be skipped (apt-get install chromium)\n' "$chromium" >&2
+        return
+    fi
+    if [[ "$chromium" == /usr/bin/chromium && "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        step "Installing Debian's chromium for the page tests"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+            || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } \
+            || die "could not install chromium with apt-get"
+        return
+    fi
+    die "Chromium is not installed at $chromium and REQUIRE_BROWSER=1: apt-get install chromium (or set LAUREL_CHROMIUM)"
+}
