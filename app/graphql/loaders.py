@@ -57,6 +57,7 @@ from app.services.store_credit.batch import (
     movements_by_id,
 )
 from app.services.store_credit.service import StoreCreditBalance, StoreCreditRecord
+from app.services.tiers.service import TierStatus, tier_statuses_by_member
 
 _Key = TypeVar("_Key")
 _Value = TypeVar("_Value")
@@ -75,11 +76,11 @@ def loads_in_batch(path: Path | None) -> bool:
 
 
 def _one_each(
-    read: Callable[[list[int]], Awaitable[Mapping[int, _Value]]],
-) -> DataLoader[int, _Value | None]:
+    read: Callable[[list[_Key]], Awaitable[Mapping[_Key, _Value]]],
+) -> DataLoader[_Key, _Value | None]:
     """A loader of the one row (or None) each key names."""
 
-    async def load(keys: list[int]) -> list[_Value | None]:
+    async def load(keys: list[_Key]) -> list[_Value | None]:
         found = await read(keys)
         return [found.get(key) for key in keys]
 
@@ -145,6 +146,8 @@ class Loaders:
     member_profile: DataLoader[int, MemberProfile | None]
     segments: DataLoader[int, list[MemberSegment]]
     badges: DataLoader[int, list[MemberBadgeRecord]]
+    # By (program, member); None when the program has no tiers.
+    tier_status: DataLoader[tuple[int, int], TierStatus | None]
 
     @classmethod
     def scoped_to(cls, scope: ProgramScope) -> Loaders:
@@ -172,4 +175,5 @@ class Loaders:
             member_profile=_one_each(profiles_by_member),
             segments=_list_each(segments_of_members),
             badges=_list_each(badges_by_member),
+            tier_status=_one_each(tier_statuses_by_member),
         )

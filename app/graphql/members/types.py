@@ -344,9 +344,10 @@ class Member(Node):
         description="The member's tier, what the next one needs and what keeping this one needs,"
         " and the history of changes; null when the program has no tiers."
     )
-    async def tier_status(
-        self,
-    ) -> TierStatus | None:
+    async def tier_status(self, info: Info) -> TierStatus | None:
+        if loads_in_batch(info.path):
+            record = await info.context.loaders.tier_status.load((self.program_pk, self.member_pk))
+            return None if record is None else TierStatus.from_record(record)
         return await tier_status_of(self.program_pk, self.member_pk)
 
     @strawberry.field(description="The member's paid memberships, newest first, ended ones too.")

@@ -8,6 +8,7 @@ row, a `tier.changed` event and, on first entry to a tier, its entry reward.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -22,6 +23,7 @@ from app.domain.rewards import RewardUnavailable
 from app.domain.tiers import (
     NO_TIER,
     Assignment,
+    Contribution,
     Standing,
     TierChangeReason,
     assignment_end,
@@ -32,6 +34,7 @@ from app.services.ledger.service import Movement, post_movement
 from app.services.rewards.gifts import GiveReward, give_reward
 from app.services.tiers import repository
 from app.services.tiers.repository import (
+    ActivePlan,
     AssignmentRecord,
     StoredTier,
     TierChangeRecord,
@@ -53,7 +56,12 @@ async def last_assignment(
 ) -> AssignmentRecord | None:
     """The member's latest manual assignment (each new one clears the one before), when its
     tier is still active: a retired tier holds nobody up."""
-    record = await repository.last_assignment(conn, member_id)
+    return assignment_of_active_tier(program, await repository.last_assignment(conn, member_id))
+
+
+def assignment_of_active_tier(
+    program: TierProgram, record: AssignmentRecord | None
+) -> AssignmentRecord | None:
     if record is None:
         return None
     tier = next((tier for tier in program.tiers if tier.id == record.tier_id), None)
@@ -74,9 +82,16 @@ async def membership_floor(
     conn: BaseDBAsyncClient, program: TierProgram, member_id: int, now: datetime
 ) -> tuple[int, datetime | None]:
     """The highest tier the member's active memberships grant, and until when."""
+    return floor_of_plans(program, await repository.active_plans(conn, member_id, now))
+
+
+def floor_of_plans(
+    program: TierProgram, plans: Iterable[ActivePlan]
+) -> tuple[int, datetime | None]:
+    """The highest tier of these active memberships' plans, and until when it holds."""
     rank_of = {tier.id: tier.rank for tier in program.tiers}
     floor_rank, floor_until = NO_TIER, None
-    for plan in await repository.active_plans(conn, member_id, now):
+    for plan in plans:
         if plan.tier_id is None or plan.tier_id not in rank_of:
             continue
         rank = rank_of[plan.tier_id]
@@ -99,8 +114,22 @@ async def compute_standing(
     """The member's tier from scratch: their history under the configuration in force, with
     the floor of their active paid memberships and (unless left out) their assignment."""
     history = await repository.contributions(conn, program.metric, program.currency, member_id)
-    floor_rank, floor_until = await membership_floor(conn, program, member_id, now)
+    plans = await repository.active_plans(conn, member_id, now)
     assignment = await last_assignment(conn, program, member_id) if with_assignment else None
+    return standing_of(program, history, plans, assignment, enrolled_at=enrolled_at, now=now)
+
+
+def standing_of(
+    program: TierProgram,
+    history: list[Contribution],
+    plans: Iterable[ActivePlan],
+    assignment: AssignmentRecord | None,
+    *,
+    enrolled_at: datetime,
+    now: datetime,
+) -> Standing:
+    """`compute_standing` from what was read of the member (an assignment of an active tier)."""
+    floor_rank, floor_until = floor_of_plans(program, plans)
     return standing(
         program.config,
         history,

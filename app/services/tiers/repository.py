@@ -9,14 +9,23 @@ so that evaluating a member is one read of each.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import as_datetime, execute, fetch_all, fetch_one, from_json
+from app.db import (
+    as_datetime,
+    execute,
+    fetch_all,
+    fetch_all_in,
+    fetch_first_in,
+    fetch_one,
+    from_json,
+)
 from app.domain.ledger import Account, TransactionKind
 from app.domain.money import convert_minor, parse_exchange_rate
 from app.domain.tiers import (
@@ -143,6 +152,8 @@ class ActivePlan:
     ends_at: datetime
 
 
+RecordT = TypeVar("RecordT")
+
 _tier_of = RowMapper(TierRecord)
 _settings_of = RowMapper(TierSettings)
 _assignment_of = RowMapper(AssignmentRecord)
@@ -151,11 +162,19 @@ _member_of = RowMapper(TierMember)
 _stored_of = RowMapper(StoredTier)
 _plan_of = RowMapper(ActivePlan)
 
+_ASSIGNMENT_COLUMNS = (
+    "a.id, a.tier_id, t.name AS tier_name, COALESCE(t.rank, -1) AS rank, a.assigned_at,"
+    " a.locked_until, a.cleared_at, a.reason"
+)
 _ASSIGNMENTS = (
-    "SELECT a.id, a.tier_id, t.name AS tier_name, COALESCE(t.rank, -1) AS rank, a.assigned_at,"
-    " a.locked_until, a.cleared_at, a.reason FROM tier_assignments a"
+    f"SELECT {_ASSIGNMENT_COLUMNS} FROM tier_assignments a JOIN tiers t ON t.id = a.tier_id"
+)
+_ASSIGNMENTS_BY_MEMBER = (
+    f"SELECT a.member_id, {_ASSIGNMENT_COLUMNS} FROM tier_assignments a"
     " JOIN tiers t ON t.id = a.tier_id"
 )
+# How many of a member's tier changes their status shows.
+RECENT_CHANGES = 50
 
 
 def utc(moment: datetime | None) -> datetime | None:
@@ -339,32 +358,62 @@ async def contributions(
 ) -> list[Contribution]:
     """Everything in the member's history that counts for `metric`, dated (money in the
     program's `currency`)."""
+    found = await contributions_of(conn, metric, currency, [member_id])
+    return found.get(member_id, [])
+
+
+async def contributions_of(
+    conn: BaseDBAsyncClient, metric: TierMetric, currency: str, member_ids: Sequence[int]
+) -> dict[int, list[Contribution]]:
+    """`contributions` of many members in one statement, by member id."""
+    members = list(dict.fromkeys(member_ids))
+    if not members:
+        return {}
+    among = _placeholders(members)
     if metric is TierMetric.POINTS_EARNED:
-        placeholders = ", ".join("?" for _ in NON_QUALIFYING_KINDS)
+        kinds = _placeholders(NON_QUALIFYING_KINDS)
         rows = await fetch_all(
             conn,
-            "SELECT e.amount, COALESCE(o.placed_at, t.created_at) AS at FROM ledger_entries e"
-            " JOIN ledger_transactions t ON t.id = e.transaction_id"
+            "SELECT e.member_id, e.amount, COALESCE(o.placed_at, t.created_at) AS at"
+            " FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id"
             " LEFT JOIN orders o ON o.program_id = t.program_id AND o.order_id = t.order_ref"
-            f" WHERE e.member_id = ? AND e.account = ? AND t.kind NOT IN ({placeholders})",
-            (member_id, Account.PROGRAM_ISSUED.value, *NON_QUALIFYING_KINDS),
+            f" WHERE e.member_id IN ({among}) AND e.account = ? AND t.kind NOT IN ({kinds})",
+            (*members, Account.PROGRAM_ISSUED.value, *NON_QUALIFYING_KINDS),
         )
-        return [Contribution(at=as_datetime(row["at"]), value=-int(row["amount"])) for row in rows]
+        return _by_member(
+            rows, lambda row: Contribution(at=as_datetime(row["at"]), value=-int(row["amount"]))
+        )
     if metric is TierMetric.REFERRALS:
         rows = await fetch_all(
             conn,
-            "SELECT rewarded_at FROM referrals WHERE referrer_id = ? AND state = 'REWARDED'"
-            " AND rewarded_at IS NOT NULL",
-            (member_id,),
+            "SELECT referrer_id AS member_id, rewarded_at FROM referrals"
+            f" WHERE referrer_id IN ({among}) AND state = 'REWARDED' AND rewarded_at IS NOT NULL",
+            members,
         )
-        return [Contribution(at=as_datetime(row["rewarded_at"]), value=1) for row in rows]
+        return _by_member(
+            rows, lambda row: Contribution(at=as_datetime(row["rewarded_at"]), value=1)
+        )
     rows = await fetch_all(
         conn,
-        "SELECT total_minor, refunded_minor, currency, exchange_rate, status, placed_at"
-        " FROM orders WHERE member_id = ?",
-        (member_id,),
+        "SELECT member_id, total_minor, refunded_minor, currency, exchange_rate, status, placed_at"
+        f" FROM orders WHERE member_id IN ({among})",
+        members,
     )
-    return [_order_contribution(metric, currency, row) for row in rows]
+    return _by_member(rows, lambda row: _order_contribution(metric, currency, row))
+
+
+def _placeholders(keys: Sequence[object]) -> str:
+    return ", ".join("?" * len(keys))
+
+
+def _by_member(
+    rows: Iterable[dict[str, Any]], record: Callable[[dict[str, Any]], RecordT]
+) -> dict[int, list[RecordT]]:
+    """Each row's record, grouped by the row's `member_id`."""
+    found: dict[int, list[RecordT]] = {}
+    for row in rows:
+        found.setdefault(int(row["member_id"]), []).append(record(row))
+    return found
 
 
 def _order_contribution(metric: TierMetric, currency: str, row: dict[str, Any]) -> Contribution:
@@ -383,32 +432,58 @@ async def member(conn: BaseDBAsyncClient, member_id: int, *, lock: bool) -> Tier
     if lock:
         # The member row first, as every writer of a member does (see services/ledger).
         row = await lock_member_row(conn, member_id, _member_of.columns)
-    else:
-        row = await fetch_one(
-            conn, f"SELECT {_member_of.columns} FROM members WHERE id = ?", (member_id,)
-        )
-    return None if row is None else _member_of(row)
+        return None if row is None else _member_of(row)
+    return (await members_of(conn, [member_id])).get(member_id)
+
+
+async def members_of(conn: BaseDBAsyncClient, member_ids: Sequence[int]) -> dict[int, TierMember]:
+    rows = await fetch_all_in(conn, f"SELECT {_member_of.columns} FROM members", "id", member_ids)
+    return {record.id: record for record in _member_of.all(rows)}
 
 
 async def active_plans(conn: BaseDBAsyncClient, member_id: int, now: datetime) -> list[ActivePlan]:
     """The plans of the member's memberships active now (not ended, and not past `ends_at`:
     benefits stop on time even before the memberships job records the end)."""
+    return (await active_plans_of(conn, [member_id], now)).get(member_id, [])
+
+
+async def active_plans_of(
+    conn: BaseDBAsyncClient, member_ids: Sequence[int], now: datetime
+) -> dict[int, list[ActivePlan]]:
+    """`active_plans` of many members in one statement, by member id."""
+    members = list(dict.fromkeys(member_ids))
+    if not members:
+        return {}
     rows = await fetch_all(
         conn,
-        "SELECT p.tier_id, p.earn_multiplier, p.perks, m.ends_at FROM memberships m"
+        "SELECT m.member_id, p.tier_id, p.earn_multiplier, p.perks, m.ends_at FROM memberships m"
         " JOIN membership_plans p ON p.id = m.plan_id"
-        " WHERE m.member_id = ? AND m.ended_at IS NULL AND m.ends_at > ?",
-        (member_id, now),
+        f" WHERE m.member_id IN ({_placeholders(members)}) AND m.ended_at IS NULL"
+        " AND m.ends_at > ?",
+        (*members, now),
     )
-    return _plan_of.all(rows)
+    return _by_member(rows, _plan_of)
 
 
 async def last_assignment(conn: BaseDBAsyncClient, member_id: int) -> AssignmentRecord | None:
     """The member's latest manual assignment (each new one clears the one before)."""
-    row = await fetch_one(
-        conn, f"{_ASSIGNMENTS} WHERE a.member_id = ? ORDER BY a.id DESC LIMIT 1", (member_id,)
+    return (await last_assignments_of(conn, [member_id])).get(member_id)
+
+
+async def last_assignments_of(
+    conn: BaseDBAsyncClient, member_ids: Sequence[int]
+) -> dict[int, AssignmentRecord]:
+    """`last_assignment` of many members in one statement, by member id."""
+    members = list(dict.fromkeys(member_ids))
+    if not members:
+        return {}
+    rows = await fetch_all(
+        conn,
+        f"{_ASSIGNMENTS_BY_MEMBER} WHERE a.id IN (SELECT MAX(id) FROM tier_assignments"
+        f" WHERE member_id IN ({_placeholders(members)}) GROUP BY member_id)",
+        members,
     )
-    return None if row is None else _assignment_of(row)
+    return {int(row["member_id"]): _assignment_of(row) for row in rows}
 
 
 async def assignment(conn: BaseDBAsyncClient, assignment_id: int) -> AssignmentRecord:
@@ -459,13 +534,21 @@ async def clear_assignment(
 
 
 async def stored_tier(conn: BaseDBAsyncClient, member_id: int) -> StoredTier | None:
-    row = await fetch_one(
+    return (await stored_tiers_of(conn, [member_id])).get(member_id)
+
+
+async def stored_tiers_of(
+    conn: BaseDBAsyncClient, member_ids: Sequence[int]
+) -> dict[int, StoredTier]:
+    """`stored_tier` of many members in one statement, by member id."""
+    rows = await fetch_all_in(
         conn,
-        "SELECT m.tier_id, m.since, m.review_at, m.config_version, t.name, t.rank"
-        " FROM member_tiers m LEFT JOIN tiers t ON t.id = m.tier_id WHERE m.member_id = ?",
-        (member_id,),
+        "SELECT m.member_id, m.tier_id, m.since, m.review_at, m.config_version, t.name, t.rank"
+        " FROM member_tiers m LEFT JOIN tiers t ON t.id = m.tier_id",
+        "m.member_id",
+        member_ids,
     )
-    return None if row is None else _stored_of(row)
+    return {int(row["member_id"]): _stored_of(row) for row in rows}
 
 
 async def insert_stored_tier(
@@ -538,13 +621,23 @@ async def insert_change(
 
 
 async def recent_changes(conn: BaseDBAsyncClient, member_id: int) -> list[TierChangeRecord]:
-    rows = await fetch_all(
+    return (await recent_changes_of(conn, [member_id])).get(member_id, [])
+
+
+async def recent_changes_of(
+    conn: BaseDBAsyncClient, member_ids: Sequence[int]
+) -> dict[int, list[TierChangeRecord]]:
+    """The last `RECENT_CHANGES` tier changes of each member, newest first, in one statement."""
+    rows = await fetch_first_in(
         conn,
-        f"SELECT {_change_of.columns} FROM tier_changes WHERE member_id = ?"
-        " ORDER BY id DESC LIMIT 50",
-        (member_id,),
+        f"id, member_id, {_change_of.columns}",
+        "tier_changes",
+        "member_id",
+        member_ids,
+        order_by="id DESC",
+        limit=RECENT_CHANGES,
     )
-    return _change_of.all(rows)
+    return _by_member(rows, _change_of)
 
 
 async def claim_entry_grant(

@@ -15,7 +15,7 @@ any activity of theirs re-evaluates them under the new ones at once.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -30,6 +30,7 @@ from app.domain.ids import encode_id
 from app.domain.tiers import (
     NO_TIER,
     TIER_NAME_MAX,
+    Contribution,
     DowngradePolicy,
     Standing,
     TierChangeReason,
@@ -44,15 +45,19 @@ from app.services.core.idempotency import IdempotentRequest, run_once_by_id
 from app.services.tiers import repository
 from app.services.tiers.evaluation import (
     assignment_ends,
+    assignment_of_active_tier,
     compute_standing,
     current_tier,
     evaluate_member,
     last_assignment,
     multiplier_of,
+    standing_of,
     tier_of_stored,
 )
 from app.services.tiers.repository import (
+    ActivePlan,
     AssignmentRecord,
+    StoredTier,
     TierChangeRecord,
     TierMember,
     TierProgram,
@@ -413,7 +418,12 @@ async def _assignment_in_force(
     conn: BaseDBAsyncClient, program: TierProgram, member: TierMember, now: datetime
 ) -> AssignmentRecord | None:
     """The member's last assignment while it holds: not cleared, and not past its end."""
-    last = await last_assignment(conn, program, member.id)
+    return _holding(program, member, await last_assignment(conn, program, member.id), now)
+
+
+def _holding(
+    program: TierProgram, member: TierMember, last: AssignmentRecord | None, now: datetime
+) -> AssignmentRecord | None:
     if last is None or last.cleared_at is not None:
         return None
     end = assignment_ends(program, last.domain, member.enrolled_at)
@@ -454,10 +464,9 @@ class TierStatus:
     perks: tuple[str, ...] = ()
 
 
-async def _needed_to_keep(
-    conn: BaseDBAsyncClient,
+def _needed_to_keep(
     program: TierProgram,
-    member_id: int,
+    history: list[Contribution],
     tier: TierRecord | None,
     result: Standing,
     now: datetime,
@@ -468,14 +477,13 @@ async def _needed_to_keep(
         return needed_for(program.config.thresholds, tier.rank, result.value), result.period_end
     if program.period is not TierPeriod.ROLLING_12_MONTHS:
         return None, None
-    history = await repository.contributions(conn, program.metric, program.currency, member_id)
     return rolling_needed_to_keep(program.config, history, now, tier.rank)
 
 
-async def _shown_assignment(
-    conn: BaseDBAsyncClient, program: TierProgram, member: TierMember, now: datetime
+def _shown_assignment(
+    program: TierProgram, member: TierMember, last: AssignmentRecord | None, now: datetime
 ) -> AssignmentInForce | None:
-    current = await _assignment_in_force(conn, program, member, now)
+    current = _holding(program, member, last, now)
     if current is None:
         return None
     return AssignmentInForce(
@@ -487,11 +495,9 @@ async def _shown_assignment(
     )
 
 
-async def _perks(
-    conn: BaseDBAsyncClient, tier: TierRecord | None, member_id: int, now: datetime
-) -> tuple[str, ...]:
+def _perks(tier: TierRecord | None, plans: Iterable[ActivePlan]) -> tuple[str, ...]:
     perks = list(tier.perks) if tier is not None else []
-    for plan in await repository.active_plans(conn, member_id, now):
+    for plan in plans:
         for perk in plan.perks:
             if perk not in perks:
                 perks.append(perk)
@@ -501,16 +507,67 @@ async def _perks(
 async def tier_status(program_id: int, member_id: int) -> TierStatus | None:
     """Where the member stands, computed now from their history; None when the program has no
     tiers. The stored tier is what is shown (the jobs and hooks keep it equal to the history)."""
+    return (await tier_statuses(program_id, [member_id])).get(member_id)
+
+
+async def tier_statuses(program_id: int, member_ids: Sequence[int]) -> dict[int, TierStatus]:
+    """`tier_status` of many members of one program, by member id (those found): each kind of
+    row read once for all of them, so a page of members costs what one member does."""
     conn = connection()
     program = await repository.tier_program(conn, program_id)
     if program is None:
-        return None
-    member = await repository.member(conn, member_id, lock=False)
-    if member is None:
-        return None
+        return {}
+    members = await repository.members_of(conn, member_ids)
+    found = list(members)
+    if not found:
+        return {}
     now = utc_now()
-    result = await compute_standing(conn, program, member_id, member.enrolled_at, now)
-    stored = await repository.stored_tier(conn, member_id)
+    histories = await repository.contributions_of(conn, program.metric, program.currency, found)
+    plans = await repository.active_plans_of(conn, found, now)
+    assignments = await repository.last_assignments_of(conn, found)
+    stored = await repository.stored_tiers_of(conn, found)
+    changes = await repository.recent_changes_of(conn, found)
+    return {
+        member_id: _status_of(
+            program,
+            member,
+            histories.get(member_id, []),
+            plans.get(member_id, []),
+            assignment_of_active_tier(program, assignments.get(member_id)),
+            stored.get(member_id),
+            changes.get(member_id, []),
+            now,
+        )
+        for member_id, member in members.items()
+    }
+
+
+async def tier_statuses_by_member(
+    keys: Sequence[tuple[int, int]],
+) -> dict[tuple[int, int], TierStatus]:
+    """`tier_status` by (program, member): one `tier_statuses` per program among the keys (the
+    `tier_status` loader; a page of members is of one program)."""
+    by_program: dict[int, list[int]] = {}
+    for program_id, member_id in keys:
+        by_program.setdefault(program_id, []).append(member_id)
+    found: dict[tuple[int, int], TierStatus] = {}
+    for program_id, member_ids in by_program.items():
+        for member_id, status in (await tier_statuses(program_id, member_ids)).items():
+            found[program_id, member_id] = status
+    return found
+
+
+def _status_of(
+    program: TierProgram,
+    member: TierMember,
+    history: list[Contribution],
+    plans: list[ActivePlan],
+    last: AssignmentRecord | None,
+    stored: StoredTier | None,
+    changes: list[TierChangeRecord],
+    now: datetime,
+) -> TierStatus:
+    result = standing_of(program, history, plans, last, enrolled_at=member.enrolled_at, now=now)
     tier = tier_of_stored(program, stored)
     if program.recalculation_pending and (tier is None or tier.rank != result.rank):
         # The configuration changed and this member is not recalculated yet (the server does
@@ -522,9 +579,7 @@ async def tier_status(program_id: int, member_id: int) -> TierStatus | None:
         provisional_since = None
     rank = NO_TIER if tier is None else tier.rank
     next_tier = program.tiers[rank + 1] if rank + 1 < len(program.tiers) else None
-    needed_to_keep, needed_to_keep_by = await _needed_to_keep(
-        conn, program, member_id, tier, result, now
-    )
+    needed_to_keep, needed_to_keep_by = _needed_to_keep(program, history, tier, result, now)
     return TierStatus(
         program=program,
         tier=tier,
@@ -540,10 +595,10 @@ async def tier_status(program_id: int, member_id: int) -> TierStatus | None:
         if next_tier is None
         else needed_for(program.config.thresholds, rank + 1, result.value),
         needed_to_keep=needed_to_keep,
-        history=tuple(await repository.recent_changes(conn, member_id)),
+        history=tuple(changes),
         needed_to_keep_by=needed_to_keep_by,
-        assignment=await _shown_assignment(conn, program, member, now),
-        perks=await _perks(conn, tier, member_id, now),
+        assignment=_shown_assignment(program, member, last, now),
+        perks=_perks(tier, plans),
     )
 
 

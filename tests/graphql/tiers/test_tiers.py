@@ -29,6 +29,7 @@ from tests.graphql.factories import (
 from tests.graphql.helpers import codes, pk_of, snapshot
 from tests.graphql.referrals.test_referrals import enroll_with
 from tests.graphql.referrals.test_referrals import setup as referral_program
+from tests.graphql.test_query_counts import statements_of
 from tests.jobs import helpers as job_helpers
 from tests.jobs.helpers import T0
 
@@ -463,3 +464,52 @@ async def test_a_member_previewing_a_cart_sees_their_tier_multiplier(
         {"source": "TIER", "points": 50},
     ]
     assert anonymous.json()["data"]["previewOrderPoints"]["points"] == 100
+
+
+MEMBER_PAGE = f"""
+query($first: Int!) {{
+  members(programSlug: "shop", first: $first, orderBy: OLDEST_FIRST) {{
+    edges {{ node {{ id customerId {STATUS_FIELDS} }} }}
+  }}
+}}"""
+
+
+async def test_a_page_of_members_reads_their_tier_status_in_a_fixed_number_of_statements(
+    api: Api, clock: ManualClock
+) -> None:
+    # (each document once: with plans checked, every query would also run through its plan)
+    api.check_plans = False
+    await create_program(api)
+    await configure(api, metric="MONEY_SPENT", period="ROLLING_12_MONTHS")
+    spent = {1: 20_000, 2: 60_000, 3: 0, 4: 12_000, 5: 55_000, 6: 9_000}
+    for number, total in spent.items():
+        await enroll(api, customer_id=f"cust-{number}")
+        if total:
+            await order(api, clock, f"o-{number}", total, customer_id=f"cust-{number}")
+            clock.advance(timedelta(hours=1))
+    await refund(api, "o-5", "refund-5")
+
+    two = await statements_of(api, MEMBER_PAGE, {"first": 2})
+    six = await statements_of(api, MEMBER_PAGE, {"first": 6})
+    page = (await api.data(MEMBER_PAGE, {"first": 6}))["members"]["edges"]
+
+    assert two == six, (two, six)
+    # Each member's status in the page is what reading that member alone answers.
+    for edge in page:
+        assert edge["node"]["tierStatus"] == await status(api, edge["node"]["id"])
+    assert [edge["node"]["tierStatus"]["tier"] for edge in page] == [
+        {"name": "Silver"},
+        {"name": "Gold"},
+        None,
+        {"name": "Silver"},
+        None,
+        None,
+    ]
+    assert [edge["node"]["tierStatus"]["value"] for edge in page] == [
+        20_000,
+        60_000,
+        0,
+        12_000,
+        0,
+        9_000,
+    ]
