@@ -28,6 +28,7 @@ from graphql.pyutils import Path
 from strawberry.dataloader import DataLoader
 
 from app.services.engagement.badges import MemberBadgeRecord, badges_by_member
+from app.services.engagement.challenges import MemberChallengeRecord, challenges_by_member
 from app.services.lifecycle.batch import next_expiries_by_member
 from app.services.lifecycle.expiries import UpcomingExpiry
 from app.services.members.batch import first_activities_by_member, members_by_id
@@ -146,6 +147,8 @@ class Loaders:
     member_profile: DataLoader[int, MemberProfile | None]
     segments: DataLoader[int, list[MemberSegment]]
     badges: DataLoader[int, list[MemberBadgeRecord]]
+    # By (program, member), running now, oldest first.
+    challenges: DataLoader[tuple[int, int], list[MemberChallengeRecord]]
     # By (program, member); None when the program has no tiers.
     tier_status: DataLoader[tuple[int, int], TierStatus | None]
 
@@ -176,4 +179,5 @@ class Loaders:
             segments=_list_each(segments_of_members),
             badges=_list_each(badges_by_member),
             tier_status=_one_each(tier_statuses_by_member),
+            challenges=_list_each(challenges_by_member),
         )

@@ -18,6 +18,7 @@ from app.graphql.core.connection import Edges
 from app.graphql.core.context import Info
 from app.graphql.core.node import Node
 from app.graphql.core.records import from_record
+from app.graphql.loaders import loads_in_batch
 from app.services.engagement import badges as badges_service
 from app.services.engagement import challenges as challenges_service
 from app.services.engagement.badges import BadgeRecord, MemberBadgeRecord
@@ -143,6 +144,10 @@ class MemberBadge:
 challenge_edges = Edges("Challenge", Challenge.from_record)
 
 
-async def member_challenges(member_id: int, program_id: int) -> list[MemberChallenge]:
-    records = await challenges_service.member_challenges(member_id, program_id)
+async def member_challenges(info: Info, member_id: int, program_id: int) -> list[MemberChallenge]:
+    """Through the batch when the member is one of a list (a page of members)."""
+    if loads_in_batch(info.path):
+        records = await info.context.loaders.challenges.load((program_id, member_id))
+    else:
+        records = await challenges_service.member_challenges(member_id, program_id)
     return [MemberChallenge.from_record(record) for record in records]

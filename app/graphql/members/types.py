@@ -327,8 +327,8 @@ class Member(Node):
         description="The program's challenges running now, oldest first, with the member's"
         " progress in the current period (a month, for monthly ones) and when they completed it."
     )
-    async def challenges(self) -> list[MemberChallenge]:
-        return await member_challenges(self.member_pk, self.program_pk)
+    async def challenges(self, info: Info) -> list[MemberChallenge]:
+        return await member_challenges(info, self.member_pk, self.program_pk)
 
     @strawberry.field(description="The badges the member earned, in the order they were awarded.")
     async def badges(self, info: Info) -> list[MemberBadge]:

@@ -9,9 +9,9 @@ new target applies from the member's next contribution: a period whose progress 
 it completes then. Completions already made stay.
 
 Segments: a challenge with `eligible_segments` (segment keys of the program) is for the members
-in at least one of them, asked live (app/services/segments/membership.py `segments_of_member`):
-when an order, action or referral counts (progress.py) and when the member's challenges are
-listed. Progress made while in a segment stays when the member leaves it; nothing made outside
+in at least one of them, asked live (app/services/segments/membership.py): when an order, action
+or referral counts (progress.py) and when the member's challenges are listed (a page of members
+at once). Progress made while in a segment stays when the member leaves it; nothing made outside
 counts later. A challenge without segments costs no segment query.
 """
 
@@ -42,7 +42,7 @@ from app.services.core.events import append_event
 from app.services.core.idempotency import create_once_if_keyed, input_payload
 from app.services.engagement.badges import require_awardable_badge
 from app.services.programs.service import ProgramScope, read_in_scope, require_program
-from app.services.segments.membership import segments_of_member
+from app.services.segments.membership import segments_of_members_live
 from app.services.segments.service import unknown_segment_keys
 
 MAX_ACTIVE_CHALLENGES = 50
@@ -475,6 +475,32 @@ async def member_challenges(
     """The program's ACTIVE challenges running now that are open to the member (no segments,
     or the member is in one of them at `now`), oldest first, each with the member's progress
     in the period holding `now` (0 before their first contribution)."""
+    return (await member_challenges_of(program_id, [member_id], now)).get(member_id, [])
+
+
+async def challenges_by_member(
+    keys: Sequence[tuple[int, int]],
+) -> dict[tuple[int, int], list[MemberChallengeRecord]]:
+    """`member_challenges` by (program, member): one `member_challenges_of` per program among
+    the keys (the `challenges` loader; a page of members is of one program)."""
+    by_program: dict[int, list[int]] = {}
+    for program_id, member_id in keys:
+        by_program.setdefault(program_id, []).append(member_id)
+    found: dict[tuple[int, int], list[MemberChallengeRecord]] = {}
+    for program_id, member_ids in by_program.items():
+        for member_id, listed in (await member_challenges_of(program_id, member_ids)).items():
+            found[program_id, member_id] = listed
+    return found
+
+
+async def member_challenges_of(
+    program_id: int, member_ids: Sequence[int], now: datetime | None = None
+) -> dict[int, list[MemberChallengeRecord]]:
+    """`member_challenges` of many members of one program, by member id: the same statements
+    for a page of members as for one."""
+    members = list(dict.fromkeys(member_ids))
+    if not members:
+        return {}
     now = now or utc_now()
     zone_row = await fetch_one(
         connection(), "SELECT time_zone FROM programs WHERE id = ?", (program_id,)
@@ -488,10 +514,6 @@ async def member_challenges(
             (program_id, ChallengeStatus.ACTIVE.value, now, now),
         )
     )
-    wanted = sorted({key for challenge in challenges for key in challenge.eligible_segments})
-    if wanted:
-        segments = await segments_of_member(connection(), program_id, member_id, wanted, now)
-        challenges = [challenge for challenge in challenges if challenge.open_to(segments)]
     periods = {
         challenge.id: period
         for challenge in challenges
@@ -502,28 +524,43 @@ async def member_challenges(
         )
         is not None
     }
+    running = [challenge for challenge in challenges if challenge.id in periods]
+    if not running:
+        return {member_id: [] for member_id in members}
+    wanted = sorted({key for challenge in running for key in challenge.eligible_segments})
+    segments = (
+        await segments_of_members_live(connection(), program_id, members, wanted, now)
+        if wanted
+        else {}
+    )
     progress_rows = await fetch_all(
         connection(),
-        "SELECT challenge_id, period_key, progress, completed_at FROM challenge_progress"
-        " WHERE member_id = ? AND challenge_id IN (SELECT id FROM challenges"
-        " WHERE program_id = ? AND status = ?)",
-        (member_id, program_id, ChallengeStatus.ACTIVE.value),
+        "SELECT member_id, challenge_id, period_key, progress, completed_at"
+        f" FROM challenge_progress WHERE member_id IN ({', '.join('?' for _ in members)})"
+        " AND challenge_id IN (SELECT id FROM challenges WHERE program_id = ? AND status = ?)",
+        (*members, program_id, ChallengeStatus.ACTIVE.value),
     )
-    standing = {(int(row["challenge_id"]), row["period_key"]): row for row in progress_rows}
-    shown: list[MemberChallengeRecord] = []
-    for challenge in challenges:
-        period = periods.get(challenge.id)
-        if period is None:
-            continue
-        row = standing.get((challenge.id, period.key))
-        shown.append(
-            MemberChallengeRecord(
-                challenge=challenge,
-                period=period,
-                progress=0 if row is None else int(row["progress"]),
-                completed_at=None
-                if row is None or row["completed_at"] is None
-                else as_datetime(row["completed_at"]),
+    standing = {
+        (int(row["member_id"]), int(row["challenge_id"]), row["period_key"]): row
+        for row in progress_rows
+    }
+    shown: dict[int, list[MemberChallengeRecord]] = {}
+    for member_id in members:
+        open_to = segments.get(member_id, frozenset())
+        listed = shown[member_id] = []
+        for challenge in running:
+            if not challenge.open_to(open_to):
+                continue
+            period = periods[challenge.id]
+            row = standing.get((member_id, challenge.id, period.key))
+            listed.append(
+                MemberChallengeRecord(
+                    challenge=challenge,
+                    period=period,
+                    progress=0 if row is None else int(row["progress"]),
+                    completed_at=None
+                    if row is None or row["completed_at"] is None
+                    else as_datetime(row["completed_at"]),
+                )
             )
-        )
     return shown

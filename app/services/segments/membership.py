@@ -129,20 +129,36 @@ def sql_context(conn: BaseDBAsyncClient, currency: str, now: datetime) -> SqlCon
 async def _matching_ids(
     conn: BaseDBAsyncClient, segments: list[LiveSegment], member_id: int, context: SqlContext
 ) -> set[int]:
-    if not segments:
-        return set()
+    return (await _matching_ids_of(conn, segments, [member_id], context)).get(member_id, set())
+
+
+async def _matching_ids_of(
+    conn: BaseDBAsyncClient,
+    segments: list[LiveSegment],
+    member_ids: Sequence[int],
+    context: SqlContext,
+) -> dict[int, set[int]]:
+    """The ids of the `segments` each member is in, by member id (those found), in one
+    statement: one row per member, a column per segment."""
+    members = list(dict.fromkeys(member_ids))
+    if not segments or not members:
+        return {}
     parts = [matching_sql(segment.condition, context) for segment in segments]
     columns = ", ".join(
         f"CASE WHEN {part.text} THEN 1 ELSE 0 END AS s{index}" for index, part in enumerate(parts)
     )
-    row = await fetch_one(
+    rows = await fetch_all(
         conn,
-        f"SELECT {columns} FROM members m WHERE m.id = ?",
-        (*[param for part in parts for param in part.params], member_id),
+        f"SELECT m.id AS member_key, {columns} FROM members m"
+        f" WHERE m.id IN ({', '.join('?' for _ in members)})",
+        (*[param for part in parts for param in part.params], *members),
     )
-    if row is None:
-        return set()
-    return {segment.id for index, segment in enumerate(segments) if int(row[f"s{index}"]) == 1}
+    return {
+        int(row["member_key"]): {
+            segment.id for index, segment in enumerate(segments) if int(row[f"s{index}"]) == 1
+        }
+        for row in rows
+    }
 
 
 async def segments_of_member(
@@ -153,11 +169,26 @@ async def segments_of_member(
     now: datetime,
 ) -> frozenset[str]:
     """Which of the segments `keys` the member is in at `now`, evaluated on their rows."""
+    found = await segments_of_members_live(conn, program_id, [member_id], keys, now)
+    return found.get(member_id, frozenset())
+
+
+async def segments_of_members_live(
+    conn: BaseDBAsyncClient,
+    program_id: int,
+    member_ids: Sequence[int],
+    keys: Sequence[str],
+    now: datetime,
+) -> dict[int, frozenset[str]]:
+    """`segments_of_member` for many members in two statements, by member id (those found)."""
     segments = await live_segments(conn, program_id, sorted(set(keys)))
-    matching = await _matching_ids(
-        conn, segments.items, member_id, sql_context(conn, segments.currency, now)
+    matching = await _matching_ids_of(
+        conn, segments.items, member_ids, sql_context(conn, segments.currency, now)
     )
-    return frozenset(segment.key for segment in segments.items if segment.id in matching)
+    return {
+        member_id: frozenset(segment.key for segment in segments.items if segment.id in ids)
+        for member_id, ids in matching.items()
+    }
 
 
 def _event(

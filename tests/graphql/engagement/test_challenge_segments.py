@@ -19,6 +19,7 @@ from tests.graphql.engagement.factories import (
 )
 from tests.graphql.factories import create_program, enroll, record_order
 from tests.graphql.helpers import codes, rows
+from tests.graphql.test_query_counts import statements_of
 
 CREATE_SEGMENT = """
 mutation($input: CreateSegmentInput!) {
@@ -196,3 +197,47 @@ async def test_a_segment_a_challenge_targets_is_in_use_until_the_challenge_is_ar
     assert refused["segment"] is None
     assert allowed["userErrors"] == []
     assert allowed["segment"]["archivedAt"] is not None
+
+
+MEMBER_PAGE = """
+query($first: Int!) {
+  members(programSlug: "shop", first: $first, orderBy: OLDEST_FIRST) {
+    edges { node { id challenges { challenge { name } progress } } }
+  }
+}"""
+
+
+async def test_a_page_of_members_reads_their_challenges_in_a_fixed_number_of_statements(
+    api: Api,
+) -> None:
+    # (each document once: with plans checked, every query would also run through its plan)
+    api.check_plans = False
+    # given VIPs and others, a challenge for VIPs and one for everyone, and some orders
+    await create_program(api)
+    await segment(api, "vip", "vip")
+    for number in range(6):
+        tags = ["vip"] if number % 2 == 0 else []
+        await enroll(api, customer_id=f"cust-{number}", tags=tags)
+    await challenge(api, name="VIP orders", target=3, points=100, eligibleSegments=["vip"])
+    await challenge(api, name="Everyone's orders", target=3, points=100)
+    for number in range(6):
+        for repeat in range(number % 3):
+            await order(api, f"cust-{number}", f"order-{number}-{repeat}")
+
+    # when a page of 2 and a page of 6 are read
+    two = await statements_of(api, MEMBER_PAGE, {"first": 2})
+    six = await statements_of(api, MEMBER_PAGE, {"first": 6})
+    page = (await api.data(MEMBER_PAGE, {"first": 6}))["members"]["edges"]
+
+    # then they cost the same, and each member sees what reading them alone shows
+    assert two == six, (two, six)
+    for edge in page:
+        assert shown(edge["node"]) == shown(await standing(api, edge["node"]["id"]))
+    assert [shown(edge["node"]) for edge in page] == [
+        [("VIP orders", 0), ("Everyone's orders", 0)],
+        [("Everyone's orders", 1)],
+        [("VIP orders", 2), ("Everyone's orders", 2)],
+        [("Everyone's orders", 0)],
+        [("VIP orders", 1), ("Everyone's orders", 1)],
+        [("Everyone's orders", 2)],
+    ]
