@@ -50,7 +50,10 @@ def browser_required() -> bool:
     return os.environ.get("REQUIRE_BROWSER") == "1"
 
 
-@pytest.fixture(scope="session")
+# Package-scoped, not session-scoped: Playwright's sync API keeps an event loop running on the
+# main thread while it is started, and pytest-asyncio cannot run the async tests of other
+# packages beside it. It is stopped when the last page test has run.
+@pytest.fixture(scope="package")
 def playwright_driver() -> Iterator[Playwright]:
     if not CHROMIUM.exists():
         message = (
@@ -64,7 +67,7 @@ def playwright_driver() -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     launched = playwright_driver.chromium.launch(
         executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
