@@ -28,6 +28,7 @@ from app.auth.member_tokens import MemberTokenError, MemberTokenVerifier
 from app.auth.rate_limit import RateLimit, RateLimiter, SharedBuckets
 from app.config import Settings
 from app.db import tortoise_config
+from app.domain.locales import accepted_locales
 from app.graphql.compiled import PlanCache
 from app.graphql.core.context import Context
 from app.graphql.encoding import encode_answer
@@ -103,6 +104,7 @@ class LaurelGraphQL(GraphQL[Context, None]):
         return Context(
             principal=principal,
             request_id=request_id_of(state),
+            accept_language=accepted_locales(state.get("accept_language")),
             production=self.production,
             code_checks=self.code_checks,
         )

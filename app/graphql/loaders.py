@@ -57,6 +57,7 @@ from app.services.store_credit.batch import (
     movements_by_id,
 )
 from app.services.store_credit.service import StoreCreditBalance, StoreCreditRecord
+from app.services.translations.service import Texts, TextsKey, texts_of
 
 _Key = TypeVar("_Key")
 _Value = TypeVar("_Value")
@@ -145,6 +146,9 @@ class Loaders:
     member_profile: DataLoader[int, MemberProfile | None]
     segments: DataLoader[int, list[MemberSegment]]
     badges: DataLoader[int, list[MemberBadgeRecord]]
+    # The translations of configured things (kind, id, program) and their program's default
+    # locale: a page of rewards' names in one statement (app/graphql/translations/).
+    texts: DataLoader[TextsKey, Texts]
 
     @classmethod
     def scoped_to(cls, scope: ProgramScope) -> Loaders:
@@ -172,4 +176,6 @@ class Loaders:
             member_profile=_one_each(profiles_by_member),
             segments=_list_each(segments_of_members),
             badges=_list_each(badges_by_member),
+            # Keyed by rows the caller has already read in its scope.
+            texts=_one_for_each(texts_of),
         )

@@ -71,6 +71,7 @@ from app.graphql.store_credit.types import StoreCreditMovement
 from app.graphql.tiers import mutations as tier_mutations
 from app.graphql.tiers import queries as tier_queries
 from app.graphql.tiers.types import Tier
+from app.graphql.translations import mutations as translation_mutations
 from app.graphql.webhooks import mutations as webhook_mutations
 from app.graphql.webhooks import queries as webhook_queries
 from app.graphql.webhooks.types import WebhookDelivery, WebhookEndpoint
@@ -160,6 +161,7 @@ Mutation = create_type(
         program_mutations.create_program,
         program_mutations.update_program_settings,
         program_mutations.register_trusted_documents,
+        translation_mutations.set_translations,
         access.rotate_token_signing_secret,
         access.create_member_token,
         member_mutations.enroll_member,
