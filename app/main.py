@@ -40,6 +40,7 @@ from app.web.gateway import ApiGateway, ClientAddresses, ProgramWebPolicies, req
 from app.web.graphiql import graphiql_routes
 from app.web.http_protocol import GraphQLOverHttp, PersistedQueries
 from app.web.query_plans import QueryPlans
+from app.web.widget import widget_routes
 
 logger = logging.getLogger("laurel")
 
@@ -216,6 +217,8 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             if not settings.production or settings.graphiql_in_production
             else []
         ),
+        # The rewards widget's script is for every store; its demo page is served like GraphiQL.
+        *widget_routes(demo_page=not settings.production or settings.graphiql_in_production),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.query_plans = plans
