@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import cache
 
 from babel import Locale
+from babel.messages.plurals import get_plural
 
 from app.services.messages.catalogue import (
     N_,
@@ -71,14 +72,19 @@ def widget_messages(language: str) -> dict[str, object]:
     text}}}; `{count}` and the other placeholders are filled in by the widget."""
     translations = catalogue_translations(language)
     rule = Locale.parse(language).plural_form
-    plurals: dict[str, dict[str, str]] = {}
-    for key, (singular, plural) in PLURALS.items():
-        forms: dict[str, str] = {}
-        for number in _SAMPLES:
-            category = rule(number)
-            if category not in forms:
-                forms[category] = translations.ngettext(singular, plural, number)
-        plurals[key] = forms
+    # Counts reach as many categories as gettext has forms (fractions reach the others).
+    categories: dict[str, int] = {}
+    for number in _SAMPLES:
+        categories.setdefault(rule(number), number)
+        if len(categories) == get_plural(language).num_plurals:
+            break
+    plurals = {
+        key: {
+            category: translations.ngettext(singular, plural, number)
+            for category, number in categories.items()
+        }
+        for key, (singular, plural) in PLURALS.items()
+    }
     return {
         "texts": {key: translations.gettext(text) for key, text in TEXTS.items()},
         "plurals": plurals,
