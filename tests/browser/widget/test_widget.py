@@ -88,6 +88,13 @@ def test_renders_a_members_points_tier_rewards_and_ways_to_earn(
     expect(section(widget, "earn")).to_contain_text("1 point for every €1.00 you spend")
     expect(section(widget, "earn")).to_contain_text("Product review")
     expect(balance).to_contain_text("expire on")
+    referral = section(widget, "referral")
+    expect(referral.locator("input")).to_have_value(
+        re.compile(r"^https://demo-store\.example/invite/\S+$")
+    )
+    expect(referral.get_by_role("button", name="Copy link")).to_be_visible()
+    expect(section(widget, "challenges")).to_contain_text("Five orders")
+    expect(section(widget, "challenges")).to_contain_text("3 of 5")
     browser_page.screenshot("member-en")
     browser_page.screenshot("member-phone", width=375)
     # At phone width nothing is wider than the screen

@@ -1,12 +1,19 @@
 # ruff: noqa: RUF001 (Russian text, whose letters look like Latin ones)
-"""The demo program in Swedish, Romanian and Russian (the seed guides' languages), with two
-tiers, so the `<laurel-rewards>` demo page has something to translate and a tier to show."""
+"""What the `<laurel-rewards>` demo page shows beyond the basics: two tiers, referrals, a
+challenge, and the program's texts in Swedish, Romanian and Russian (the seed guides'
+languages). Made before anyone enrols, so the members' orders count towards them."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from app.db import connection, fetch_all
+from app.domain.engagement import ChallengeGoal
 from app.domain.locales import TranslatableField, TranslatableKind
+from app.domain.referrals import ReferralTrigger, SideRule
 from app.domain.tiers import DowngradePolicy, TierMetric, TierPeriod
+from app.services.engagement.challenges import CreateChallengeInput, create_challenge
+from app.services.referrals.service import UpdateReferralSettingsInput, update_settings
 from app.services.tiers.configuration import ConfigureTiersInput, TierInput, configure_tiers
 from app.services.translations.service import (
     SetTranslationsInput,
@@ -66,6 +73,11 @@ NAMES: dict[tuple[TranslatableKind, str], dict[str, str]] = {
         "ro": "Recenzie de produs",
         "ru": "Отзыв о товаре",
     },
+    (TranslatableKind.CHALLENGE, "Five orders"): {
+        "sv": "Fem ordrar",
+        "ro": "Cinci comenzi",
+        "ru": "Пять заказов",
+    },
     (TranslatableKind.TIER, "Silver"): {"sv": "Silver", "ro": "Argint", "ru": "Серебро"},
     (TranslatableKind.TIER, "Gold"): {"sv": "Guld", "ro": "Aur", "ru": "Золото"},
 }
@@ -85,15 +97,42 @@ TIER_PERKS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+CHALLENGE_TEXT = {
+    "sv": "Lägg fem ordrar och få 150 extra poäng.",
+    "ro": "Plasează cinci comenzi și primești 150 de puncte bonus.",
+    "ru": "Сделайте пять заказов и получите 150 бонусных баллов.",
+}
+
 _TABLES = {
     TranslatableKind.PROGRAM: "programs",
+    TranslatableKind.CHALLENGE: "challenges",
     TranslatableKind.REWARD: "rewards",
     TranslatableKind.ACTION_RULE: "action_rules",
     TranslatableKind.TIER: "tiers",
 }
 
 
-async def add_demo_languages(program_slug: str, program_id: int) -> None:
+async def add_storefront_features(program_slug: str, program_id: int, now: datetime) -> None:
+    await update_settings(
+        UpdateReferralSettingsInput(
+            program_slug=program_slug,
+            enabled=True,
+            url_template="https://demo-store.example/invite/{code}",
+            referrer=SideRule(points=200, trigger=ReferralTrigger.FIRST_ORDER),
+            friend=SideRule(points=100, trigger=ReferralTrigger.SIGNUP),
+        )
+    )
+    await create_challenge(
+        CreateChallengeInput(
+            program_slug=program_slug,
+            name="Five orders",
+            description="Place five orders for 150 bonus points.",
+            goal=ChallengeGoal.ORDER_COUNT,
+            target=5,
+            starts_at=now - timedelta(days=60),
+            points=150,
+        )
+    )
     await configure_tiers(
         ConfigureTiersInput(
             program_slug=program_slug,
@@ -121,6 +160,11 @@ async def add_demo_languages(program_slug: str, program_id: int) -> None:
     changes += [
         TranslationChange(TranslatableKind.PROGRAM, program_id, DESCRIPTION, locale, text)
         for locale, text in HOW_IT_WORKS.items()
+    ]
+    challenge = ids[(TranslatableKind.CHALLENGE, "Five orders")]
+    changes += [
+        TranslationChange(TranslatableKind.CHALLENGE, challenge, DESCRIPTION, locale, text)
+        for locale, text in CHALLENGE_TEXT.items()
     ]
     changes += [
         TranslationChange(
