@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import strawberry
 
-from app.domain.ids import encode_id
 from app.domain.locales import TYPE_NAME_OF
 from app.graphql.core.context import Info, admin
 from app.graphql.core.errors import UserError
@@ -14,6 +13,7 @@ from app.graphql.translations.types import (
     TranslatableFieldEnum,
     TranslatableKindEnum,
     Translation,
+    translation_of,
 )
 from app.services.translations import service
 
@@ -70,15 +70,4 @@ async def set_translations(info: Info, input: SetTranslationsInput) -> SetTransl
             idempotency_key=input.idempotency_key,
         )
     )
-    return SetTranslationsPayload(
-        translations=[
-            Translation(
-                kind=record.kind,
-                entity_id=strawberry.ID(encode_id(TYPE_NAME_OF[record.kind], record.entity_id)),
-                field=record.field,
-                locale=record.locale,
-                text=record.text,
-            )
-            for record in records
-        ]
-    )
+    return SetTranslationsPayload(translations=[translation_of(record) for record in records])

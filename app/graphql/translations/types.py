@@ -13,7 +13,9 @@ from typing import Annotated, ClassVar
 import strawberry
 
 from app.domain.errors import DomainError
+from app.domain.ids import encode_id
 from app.domain.locales import (
+    TYPE_NAME_OF,
     TranslatableField,
     TranslatableKind,
     checked_locale,
@@ -22,6 +24,7 @@ from app.domain.locales import (
 from app.graphql.core.context import Info
 from app.graphql.core.errors import query_error
 from app.services.messages.catalogue import Messages, messages_for
+from app.services.translations.service import TranslationRecord
 
 TranslatableKindEnum = strawberry.enum(
     TranslatableKind,
@@ -138,3 +141,13 @@ class TranslatedNameAndDescription(TranslatedName):
             self.description_value,
             locale,
         )
+
+
+def translation_of(record: TranslationRecord) -> Translation:
+    return Translation(
+        kind=record.kind,
+        entity_id=strawberry.ID(encode_id(TYPE_NAME_OF[record.kind], record.entity_id)),
+        field=record.field,
+        locale=record.locale,
+        text=record.text,
+    )

@@ -26,7 +26,7 @@ from app.domain.locales import (
 )
 from app.domain.validation import NAME_MAX, TEXT_MAX, Checker, has_control_characters
 from app.services.core.idempotency import checked_key, input_payload, once_if_keyed
-from app.services.programs.service import require_program
+from app.services.programs.service import ProgramScope, in_scope, require_program
 
 MAX_CHANGES = 500
 # A tier's perks, one a line.
@@ -297,18 +297,20 @@ def _record(change: TranslationChange) -> TranslationRecord:
 
 
 async def translations_of(
-    program_id: int, kind: TranslatableKind, entity_id: int
+    kind: TranslatableKind, entity_id: int, scope: ProgramScope
 ) -> list[TranslationRecord]:
-    """Every translation of one thing, by field then locale (what an admin edits)."""
+    """Every translation of one thing the caller's scope may read, by field then locale (what
+    an admin edits)."""
     rows = await fetch_all(
         connection(),
-        "SELECT field, locale, text FROM translations WHERE program_id = ? AND entity_kind = ?"
+        "SELECT program_id, field, locale, text FROM translations WHERE entity_kind = ?"
         " AND entity_id = ? ORDER BY field, locale",
-        (program_id, kind.value, entity_id),
+        (kind.value, entity_id),
     )
     return [
         TranslationRecord(
             kind, entity_id, TranslatableField(row["field"]), str(row["locale"]), str(row["text"])
         )
         for row in rows
+        if in_scope(int(row["program_id"]), scope)
     ]

@@ -218,13 +218,41 @@ async def test_bad_translations_are_refused_together_and_nothing_is_written(api:
     assert await rows("SELECT id FROM translations") == []
 
 
-async def test_only_admins_set_translations_and_each_change_is_audit_logged(api: Api) -> None:
+READ = """
+query($id: ID!) { translations(kind: REWARD, id: $id) { kind entityId field locale text } }"""
+
+
+async def test_only_admins_set_and_read_translations_and_each_change_is_audit_logged(
+    api: Api,
+) -> None:
     await create_program(api)
     reward = await create_reward(api)
     secret = await program_key("shop", KeyKind.SECRET)
     refused = await set_translations(api, translation(reward["id"], "sv", "Tygpåse"), key=secret)
     assert codes(refused["userErrors"]) == ["FORBIDDEN"]
-    await set_translations(api, translation(reward["id"], "sv", "Tygpåse"))
+    await set_translations(
+        api,
+        translation(reward["id"], "sv", "Tygpåse"),
+        translation(reward["id"], "ru", "Сумка", field="DESCRIPTION"),
+    )
+    data = await api.data(READ, {"id": reward["id"]})
+    assert data["translations"] == [
+        {
+            "kind": "REWARD",
+            "entityId": reward["id"],
+            "field": "DESCRIPTION",
+            "locale": "ru",
+            "text": "Сумка",
+        },
+        {
+            "kind": "REWARD",
+            "entityId": reward["id"],
+            "field": "NAME",
+            "locale": "sv",
+            "text": "Tygpåse",
+        },
+    ]
+    assert top_level_codes(await api.gql(READ, {"id": reward["id"]}, key=secret)) == ["FORBIDDEN"]
     entries = [e for e in await audit_entries(api) if e["operation"] == "setTranslations"]
     assert [e["succeeded"] for e in entries] == [True]
     assert "Tygpåse" in str(entries[0]["input"])
