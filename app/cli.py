@@ -29,6 +29,7 @@ cli = typer.Typer(
 )
 
 DEMO_KEY_FILE = DEFAULT_DATA_DIR / "demo-admin-key"
+DEMO_PUBLISHABLE_KEY_FILE = DEFAULT_DATA_DIR / "demo-publishable-key"
 
 
 def _run(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
@@ -78,6 +79,7 @@ def _seed_if_empty(settings: Settings, key_file: Path) -> str | None:
         typer.echo("Loaded the demo program `demo`, with three members and three rewards.")
         typer.echo(f"  store backend (secret) key: {keys.secret}")
         typer.echo(f"  storefront (publishable) key: {keys.publishable}")
+        _keep_key(DEMO_PUBLISHABLE_KEY_FILE, keys.publishable)
         return keys.admin
 
     admin_key = _run(settings, seed)
@@ -118,6 +120,30 @@ def _demo_admin_key(settings: Settings) -> str:
     return key
 
 
+def _keep_key(path: Path, key: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+
+
+def _demo_widget_fragment(settings: Settings) -> str | None:
+    """`key=...&token=...` for the widget demo page: the demo's publishable key (kept in
+    data/demo-publishable-key) and a fresh member token of its Alice, or None without them."""
+    from app.services.access.member_tokens import create_member_token
+
+    if not DEMO_PUBLISHABLE_KEY_FILE.exists():
+        return None
+    key = DEMO_PUBLISHABLE_KEY_FILE.read_text().strip()
+
+    async def token() -> str:
+        return (await create_member_token("demo", "cust-alice", None, None)).token
+
+    try:
+        return f"key={key}&token={_run(settings, token)}"
+    except typer.Exit:
+        return None
+
+
 @cli.command()
 def serve(
     demo: Annotated[
@@ -140,6 +166,12 @@ def serve(
         key = _demo_admin_key(settings)
         typer.echo(f"GraphiQL: {base_url}/graphiql#key={key}")
         typer.echo(f"Admin API key: {key}")
+        fragment = _demo_widget_fragment(settings)
+        if fragment is not None:
+            typer.echo(
+                f"Rewards widget demo (as Alice, for the token's lifetime):"
+                f" {base_url}/widget/demo#{fragment}"
+            )
     typer.echo(f"GraphQL endpoint: {base_url}/graphql (Authorization: Bearer <key>)")
     uvicorn.run(
         "app.main:app_from_env",

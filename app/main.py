@@ -28,6 +28,7 @@ from app.auth.member_tokens import MemberTokenError, MemberTokenVerifier
 from app.auth.rate_limit import RateLimit, RateLimiter, SharedBuckets
 from app.config import Settings
 from app.db import tortoise_config
+from app.domain.locales import accepted_locales
 from app.graphql.compiled import PlanCache
 from app.graphql.core.context import Context
 from app.graphql.encoding import encode_answer
@@ -39,6 +40,7 @@ from app.web.gateway import ApiGateway, ClientAddresses, ProgramWebPolicies, req
 from app.web.graphiql import graphiql_routes
 from app.web.http_protocol import GraphQLOverHttp, PersistedQueries
 from app.web.query_plans import QueryPlans
+from app.web.widget import widget_routes
 
 logger = logging.getLogger("laurel")
 
@@ -103,6 +105,7 @@ class LaurelGraphQL(GraphQL[Context, None]):
         return Context(
             principal=principal,
             request_id=request_id_of(state),
+            accept_language=accepted_locales(state.get("accept_language")),
             production=self.production,
             code_checks=self.code_checks,
         )
@@ -214,6 +217,8 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             if not settings.production or settings.graphiql_in_production
             else []
         ),
+        # The rewards widget's script is for every store; its demo page is served like GraphiQL.
+        *widget_routes(demo_page=not settings.production or settings.graphiql_in_production),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.query_plans = plans

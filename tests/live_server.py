@@ -77,7 +77,8 @@ def live_server(directory: Path, **overrides: Any) -> Iterator[LiveServer]:
     """`overrides`: settings other than the defaults (load shedding, limits)."""
     database = directory / "laurel.sqlite3"
     settings = replace(
-        Settings(database_url=f"sqlite://{database}"), api_key_cache_seconds=60.0, **overrides
+        Settings(database_url=f"sqlite://{database}"),
+        **{"api_key_cache_seconds": 60.0, **overrides},
     )
     # Seeded on a thread of its own: the caller may be inside a running event loop (Playwright's
     # sync API keeps one on the main thread), where asyncio.run refuses to start.

@@ -124,6 +124,8 @@ class ErrorCode(StrEnum):
     EXPERIMENT_SUBJECT_TAKEN = "EXPERIMENT_SUBJECT_TAKEN"
     EXPERIMENT_STATUS_CONFLICT = "EXPERIMENT_STATUS_CONFLICT"
     REWARD_NOT_IN_VARIANT = "REWARD_NOT_IN_VARIANT"
+    # A locale that is no BCP 47 language tag (`sv`, `sv-SE`, `ro`, `ru-RU`...).
+    INVALID_LOCALE = "INVALID_LOCALE"
 
 
 class DomainError(Exception):

@@ -59,6 +59,7 @@ from app.services.store_credit.batch import (
 )
 from app.services.store_credit.service import StoreCreditBalance, StoreCreditRecord
 from app.services.tiers.service import TierStatus, tier_statuses_by_member
+from app.services.translations.service import Texts, TextsKey, texts_of
 
 _Key = TypeVar("_Key")
 _Value = TypeVar("_Value")
@@ -151,6 +152,9 @@ class Loaders:
     challenges: DataLoader[tuple[int, int], list[MemberChallengeRecord]]
     # By (program, member); None when the program has no tiers.
     tier_status: DataLoader[tuple[int, int], TierStatus | None]
+    # The translations of configured things (kind, id, program) and their program's default
+    # locale: a page of rewards' names in one statement (app/graphql/translations/).
+    texts: DataLoader[TextsKey, Texts]
 
     @classmethod
     def scoped_to(cls, scope: ProgramScope) -> Loaders:
@@ -180,4 +184,6 @@ class Loaders:
             badges=_list_each(badges_by_member),
             tier_status=_one_each(tier_statuses_by_member),
             challenges=_list_each(challenges_by_member),
+            # Keyed by rows the caller has already read in its scope.
+            texts=_one_for_each(texts_of),
         )

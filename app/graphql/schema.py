@@ -71,6 +71,8 @@ from app.graphql.store_credit.types import StoreCreditMovement
 from app.graphql.tiers import mutations as tier_mutations
 from app.graphql.tiers import queries as tier_queries
 from app.graphql.tiers.types import Tier
+from app.graphql.translations import mutations as translation_mutations
+from app.graphql.translations import queries as translation_queries
 from app.graphql.webhooks import mutations as webhook_mutations
 from app.graphql.webhooks import queries as webhook_queries
 from app.graphql.webhooks.types import WebhookDelivery, WebhookEndpoint
@@ -107,6 +109,7 @@ Query = create_type(
         member_profile.member_data_export,
         reward_queries.rewards,
         audit_log.audit_log,
+        translation_queries.translations,
         events.events,
         analytics_queries.program_insights,
         order_queries.preview_order_points,
@@ -160,6 +163,7 @@ Mutation = create_type(
         program_mutations.create_program,
         program_mutations.update_program_settings,
         program_mutations.register_trusted_documents,
+        translation_mutations.set_translations,
         access.rotate_token_signing_secret,
         access.create_member_token,
         member_mutations.enroll_member,

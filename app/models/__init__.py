@@ -51,6 +51,7 @@ from app.models.tiers import (
     TierEntryGrant,
     TierSettings,
 )
+from app.models.translations import Translation
 from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookFanOut
 
 __all__ = [
@@ -108,6 +109,7 @@ __all__ = [
     "TierEntryGrant",
     "TierSettings",
     "TokenSigningSecret",
+    "Translation",
     "TrustedDocument",
     "WebhookAttempt",
     "WebhookDelivery",

@@ -64,6 +64,9 @@ class Program(Model):
     punch_card_refund_policy = fields.CharField(
         max_length=24, default="KEEP_REWARD", db_default="KEEP_REWARD"
     )
+    # The language its texts (names, descriptions) are written in, a BCP 47 tag; translations
+    # into others are in `translations` (app/domain/locales.py).
+    default_locale = fields.CharField(max_length=35, default="en", db_default="en")
     created_at = fields.DatetimeField()
 
     class Meta:

@@ -386,6 +386,7 @@ class ApiGateway:
         state = scope.setdefault("state", {})
         state["principal"] = principal
         state["request_id"] = request_id
+        state["accept_language"] = _header(scope, b"accept-language")
         if principal.kind is KeyKind.PUBLISHABLE and await self.policies.trusted_documents_only(
             principal.program_id
         ):

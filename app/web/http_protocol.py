@@ -45,7 +45,7 @@ JSON = "application/json"
 # Parsed documents kept per process: a storefront sends a few dozen, again and again.
 PARSED_DOCUMENTS = 1024
 # What a GET answer varies with besides its URL: who asks, and how they want it.
-GET_VARY = b"Accept, Authorization, X-Member-Token"
+GET_VARY = b"Accept, Accept-Language, Authorization, X-Member-Token"
 
 
 @dataclass(frozen=True)

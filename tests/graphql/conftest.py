@@ -44,9 +44,14 @@ class Api:
     check_plans: bool = True
 
     async def post(
-        self, query: str, variables: dict[str, Any] | None = None, *, key: str | None = None
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        key: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {key or self.admin_key}"}
+        headers = {"Authorization": f"Bearer {key or self.admin_key}", **(headers or {})}
         body = {"query": query, "variables": variables or {}}
         is_query = query.lstrip().startswith(("query", "{"))
         if not (self.check_plans and is_query and self.without_plans and self.plans):
@@ -67,19 +72,29 @@ class Api:
         return response
 
     async def gql(
-        self, query: str, variables: dict[str, Any] | None = None, *, key: str | None = None
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        key: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """The JSON body of a request that must succeed at the HTTP level."""
-        response = await self.post(query, variables, key=key)
+        response = await self.post(query, variables, key=key, headers=headers)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
 
     async def data(
-        self, query: str, variables: dict[str, Any] | None = None, *, key: str | None = None
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        key: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """`data` of a request that must have no top-level errors."""
-        body = await self.gql(query, variables, key=key)
+        body = await self.gql(query, variables, key=key, headers=headers)
         assert "errors" not in body, body["errors"]
         result: dict[str, Any] = body["data"]
         return result

@@ -141,8 +141,9 @@ async def test_a_page_of_100_referrals_costs_what_a_page_of_10_costs(api: Api) -
 
     # The program, the page, then by the batch: members (referrers and friends), referral
     # rewards, the friends' programs, referred-by, memberships, rewards and redemptions, and
-    # the redemptions' rewards.
-    assert ten == [10, 10]
+    # the redemptions' rewards; the rewards' names at each of their two depths come with their
+    # translations, one statement each (app/graphql/translations/).
+    assert ten == [12, 12]
     assert hundred == ten
     page = await api.data(REFERRALS, {"first": 100})
     edges = page["referrals"]["edges"]
@@ -184,8 +185,9 @@ async def test_a_page_of_100_redemptions_costs_what_a_page_of_10_costs(api: Api)
     ten = await statements_of(api, REDEMPTIONS, {**variables, "first": 10})
     hundred = await statements_of(api, REDEMPTIONS, {**variables, "first": 100})
 
-    # The member (its scope), the page, then by the batch: the rewards, the member.
-    assert ten == [4, 4]
+    # The member (its scope), the page, then by the batch: the rewards, the member, and the
+    # rewards' names with their translations.
+    assert ten == [5, 5]
     assert hundred == ten
     page = await api.data(REDEMPTIONS, {**variables, "first": 100})
     nodes = [edge["node"] for edge in page["memberRedemptions"]["edges"]]

@@ -116,7 +116,11 @@ async def test_deliveries_are_signed_as_standard_webhooks_verify_them(
     assert types == ["member.enrolled", "points.earned", "order.recorded"]
     enrolled = bodies[0]
     assert enrolled["data"]["program"]["slug"] == "shop"
-    assert enrolled["data"]["member"] == {"id": member["id"], "customerId": "cust-ada"}
+    assert enrolled["data"]["member"] == {
+        "id": member["id"],
+        "customerId": "cust-ada",
+        "locale": "en",
+    }
     assert {got.headers["webhook-id"] for got in hook.received} == {
         f"evt_{row['id']}"
         for row in await rows("SELECT id FROM outbox_events WHERE type <> 'program.created'")

@@ -7,8 +7,10 @@ from datetime import datetime
 import strawberry
 
 from app.domain.actions import ActionKind, Frequency
+from app.domain.locales import TranslatableKind
 from app.graphql.core.node import Node
 from app.graphql.core.records import from_record
+from app.graphql.translations.types import TranslatedName
 from app.services.actions.service import ActionRuleRecord
 
 ActionKindEnum = strawberry.enum(ActionKind, name="ActionKind")
@@ -18,8 +20,8 @@ FrequencyEnum = strawberry.enum(Frequency, name="ActionFrequency")
 
 
 @strawberry.type(description="Points for an action: a review, a sign-up, a follow, a custom event.")
-class ActionRule(Node):
-    name: str
+class ActionRule(TranslatedName, Node):
+    translatable = TranslatableKind.ACTION_RULE
     action: ActionKindEnum  # type: ignore[valid-type]
     qualifier: str = strawberry.field(
         description="The network of a follow or share, the name of a custom event; else empty."

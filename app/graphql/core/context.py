@@ -29,6 +29,9 @@ class Context:
     token_expires_at: float = float("inf")
     # A WebSocket's ASGI scope: its origin and address, for the gateway's checks.
     socket_scope: dict[str, Any] | None = None
+    # The request's Accept-Language, most wanted first (app/domain/locales.py): the locale of
+    # translated texts and messages when a field is given none.
+    accept_language: tuple[str, ...] = ()
 
     @cached_property
     def loaders(self) -> Loaders:

@@ -10,6 +10,9 @@ import strawberry
 from graphql import GraphQLError
 
 from app.domain.errors import CombinedInputError, DomainError, ErrorCode
+from app.domain.locales import DEFAULT_LOCALE
+from app.services.messages.catalogue import messages_for
+from app.services.messages.texts import error_message
 
 UserErrorCode = strawberry.enum(ErrorCode, name="UserErrorCode")
 
@@ -23,9 +26,21 @@ class UserError:
     code: UserErrorCode  # type: ignore[valid-type]
 
 
-def user_errors(exc: DomainError) -> list[UserError]:
+def user_errors(exc: DomainError, locales: tuple[str, ...] = ()) -> list[UserError]:
+    """The errors as the payload gives them. A reader who asks (Accept-Language) for Swedish,
+    Romanian or Russian gets the message of an error members meet in that language; the code
+    is the same whatever the language, and other errors keep their English message."""
     errors = exc.errors if isinstance(exc, CombinedInputError) else [exc]
-    return [UserError(field=e.field, message=e.message, code=e.code) for e in errors]
+    messages = messages_for(locales)
+    translate = messages.language != DEFAULT_LOCALE
+    return [
+        UserError(
+            field=e.field,
+            message=(error_message(messages, e.code) if translate else None) or e.message,
+            code=e.code,
+        )
+        for e in errors
+    ]
 
 
 def coded_error(code: str, message: str) -> GraphQLError:

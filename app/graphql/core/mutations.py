@@ -71,7 +71,8 @@ class UserErrors(FieldExtension):
             try:
                 return await next_(source, info, **kwargs), True
             except DomainError as exc:
-                return self.payload(user_errors=self.placement(user_errors(exc))), False
+                errors = user_errors(exc, info.context.accept_language)
+                return self.payload(user_errors=self.placement(errors)), False
 
         return await audited(outcome)
 

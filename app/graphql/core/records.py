@@ -3,6 +3,7 @@ GraphQL input: fields of the same name are copied, the resolver names only what 
 
 Record to type (`from_record`), field by field:
 - `id`: the record's `id` as a global id of the type's GraphQL name (`Node` types);
+- `pk` (private): the record's `id` as it is;
 - `<name>_pk` (private): the record's `<name>_id`;
 - `<name>_value` (private, behind a resolver that hides it from some readers): `<name>`;
 - anything else: the record's attribute of that name, a tuple given as a list;
@@ -53,6 +54,8 @@ def _has_default(field: dataclasses.Field[Any]) -> bool:
 
 
 def _record_source(name: str) -> str:
+    if name == "pk":
+        return "id"
     if name.endswith("_pk"):
         return name[: -len("_pk")] + "_id"
     if name.endswith("_value"):

@@ -13,12 +13,14 @@ from app.domain.engagement import (
     ChallengeRecurrence,
     ChallengeStatus,
 )
+from app.domain.locales import TranslatableKind
 from app.graphql.actions.types import ActionKindEnum
 from app.graphql.core.connection import Edges
 from app.graphql.core.context import Info
 from app.graphql.core.node import Node
 from app.graphql.core.records import from_record
 from app.graphql.loaders import loads_in_batch
+from app.graphql.translations.types import TranslatedNameAndDescription
 from app.services.engagement import badges as badges_service
 from app.services.engagement import challenges as challenges_service
 from app.services.engagement.badges import BadgeRecord, MemberBadgeRecord
@@ -47,9 +49,8 @@ BadgeMilestoneEnum = strawberry.enum(
 
 
 @strawberry.type(description="A badge members earn once, by a challenge or a milestone.")
-class Badge(Node):
-    name: str
-    description: str
+class Badge(TranslatedNameAndDescription, Node):
+    translatable = TranslatableKind.BADGE
     image_url: str | None
     milestone: BadgeMilestoneEnum  # type: ignore[valid-type]
     threshold: int = strawberry.field(
@@ -66,9 +67,8 @@ class Badge(Node):
 
 
 @strawberry.type(description="A goal members reach within a window, for points and/or a badge.")
-class Challenge(Node):
-    name: str
-    description: str
+class Challenge(TranslatedNameAndDescription, Node):
+    translatable = TranslatableKind.CHALLENGE
     goal: ChallengeGoalEnum  # type: ignore[valid-type]
     target: int = strawberry.field(description="Orders, actions, referrals, or minor units.")
     action: ActionKindEnum | None  # type: ignore[valid-type]

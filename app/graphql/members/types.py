@@ -47,9 +47,11 @@ from app.graphql.store_credit.types import (
     store_credit_of,
 )
 from app.graphql.tiers.types import TierStatus, tier_status_of
+from app.graphql.translations.types import Locale, messages_of
 from app.services.members import service as members_service
 from app.services.members.profile import MemberProfile as ProfileRecord
 from app.services.members.service import ActivityRecord, MemberRecord
+from app.services.messages.texts import activity_summary
 from app.services.referrals import service as referrals_service
 from app.services.rewards import service as rewards_service
 
@@ -84,9 +86,18 @@ class Activity(Node):
         " MATURE activity is 0, as its points only move from pending to available (its"
         " description says how many)."
     )
-    description: str
+    description: str = strawberry.field(
+        description="What the ledger recorded, in English, as written at the time."
+    )
     order_id: str | None
     created_at: datetime
+
+    @strawberry.field(
+        description="The movement said in the reader's language (Laurel's message catalogues:"
+        " en, sv, ro, ru; others get English), with numbers as the locale writes them."
+    )
+    def summary(self, info: Info, locale: Locale = None) -> str:
+        return activity_summary(messages_of(info, locale), self.kind, self.points, self.order_id)
 
     # Written out rather than through core.records.from_record: member status builds a page of
     # these on every read, and the generic copy measured about twice as slow (1.6 us against

@@ -8,12 +8,14 @@ from typing import Any
 import strawberry
 
 from app.domain.earning import RuleKind
+from app.domain.locales import TranslatableKind
 from app.domain.orders import OrderChannel
 from app.graphql.core.context import Info, member_reader
 from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
 from app.graphql.core.records import from_record, service_input
 from app.graphql.members.types import Member, member_of
+from app.graphql.translations.types import TranslatedName
 from app.services.orders import cart as order_cart
 from app.services.orders.earning_rules import EarningRuleRecord
 from app.services.orders.service import OrderRecord
@@ -153,8 +155,8 @@ RuleKindEnum = strawberry.enum(RuleKind, name="EarningRuleKind")
 
 
 @strawberry.type(description="A purchase rule or campaign: how orders earn beyond the base rate.")
-class EarningRule(Node):
-    name: str
+class EarningRule(TranslatedName, Node):
+    translatable = TranslatableKind.EARNING_RULE
     kind: RuleKindEnum  # type: ignore[valid-type]
     multiplier: str | None = strawberry.field(description='MULTIPLIER rules, e.g. "2".')
     points: int | None = strawberry.field(description="BONUS_PER_UNIT and BONUS_PER_ORDER.")
@@ -182,7 +184,9 @@ class EarningRule(Node):
         rule = record.rule
         return cls(
             id=strawberry.ID(encode_id("EarningRule", record.id)),
-            name=record.name,
+            pk=record.id,
+            program_pk=record.program_id,
+            name_value=record.name,
             kind=rule.kind,
             multiplier=None if rule.multiplier is None else str(rule.multiplier),
             points=rule.points,

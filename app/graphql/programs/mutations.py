@@ -108,6 +108,11 @@ class UpdateProgramSettingsInput:
         " before they enrol and not refunded, are credited at enrolment (0 to 365; 0 credits"
         " none, the default).",
     )
+    default_locale: str | None = strawberry.field(
+        default=None,
+        description="The language the program's names and descriptions are written in (a"
+        " language tag, e.g. sv-SE): the last fallback of translated texts.",
+    )
 
 
 @strawberry.input(description="One operation of a persisted-query manifest.")

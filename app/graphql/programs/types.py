@@ -8,8 +8,13 @@ import strawberry
 
 from app.domain.earning import Rounding
 from app.domain.expiry import ExpiryPolicy, LifetimeUnit, RoundTo
+from app.domain.locales import TranslatableField, TranslatableKind
+from app.graphql.actions.types import ActionRule
+from app.graphql.core.context import Info
 from app.graphql.core.node import Node
 from app.graphql.core.records import from_record
+from app.graphql.translations.types import Locale, TranslatedName, localized
+from app.services.actions import service as actions_service
 from app.services.programs.service import ProgramRecord, RefundShortfallPolicy
 
 RoundingEnum = strawberry.enum(Rounding, name="Rounding")
@@ -60,9 +65,9 @@ class ExchangeRate:
 
 
 @strawberry.type(description="A store's loyalty program.")
-class Program(Node):
+class Program(TranslatedName, Node):
+    translatable = TranslatableKind.PROGRAM
     slug: str
-    name: str
     currency: str = strawberry.field(description="ISO 4217 code all orders must use.")
     points_per_currency_unit: int
     rounding: RoundingEnum = strawberry.field(  # type: ignore[valid-type]
@@ -109,12 +114,40 @@ class Program(Node):
     )
     active: bool
     created_at: datetime
+    default_locale: str = strawberry.field(
+        description="The language its names and descriptions are written in; translations"
+        " (setTranslations) give them in others."
+    )
+
+    @strawberry.field(
+        description="How the program works, for members and shoppers (set with"
+        " setTranslations, in the default locale and others); empty when none is set."
+    )
+    async def description(self, info: Info, locale: Locale = None) -> str:
+        return await localized(
+            info,
+            TranslatableKind.PROGRAM,
+            self.pk,
+            self.pk,
+            TranslatableField.DESCRIPTION,
+            "",
+            locale,
+        )
+
+    @strawberry.field(
+        description="The actions that earn points now (rules not paused), for storefronts to"
+        " show: readable with any key of the program."
+    )
+    async def ways_to_earn(self, info: Info) -> list[ActionRule]:
+        records = await actions_service.list_action_rules(self.pk)
+        return [ActionRule.from_record(record) for record in records if not record.paused]
 
     @classmethod
     def from_record(cls, record: ProgramRecord) -> Program:
         return from_record(
             cls,
             record,
+            program_pk=record.id,
             excluded_skus=sorted(record.excluded_skus),
             excluded_categories=sorted(record.excluded_categories),
             expiry=from_record(ExpirySettings, record.expiry, lifetime_unit=record.expiry.unit),

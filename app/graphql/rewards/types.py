@@ -10,6 +10,7 @@ import strawberry
 from app.auth.api_keys import Principal
 from app.auth.code_checks import take_code_check
 from app.domain.errors import DomainError, ErrorCode
+from app.domain.locales import TranslatableKind
 from app.domain.rewards import (
     CodeSource,
     LimitPeriod,
@@ -21,6 +22,7 @@ from app.graphql.core.context import Info, member_reader, principal_of
 from app.graphql.core.errors import UserErrorCode
 from app.graphql.core.node import Node
 from app.graphql.core.records import from_record
+from app.graphql.translations.types import TranslatedNameAndDescription
 from app.services.rewards import codes as codes_service
 from app.services.rewards.repository import RedemptionRecord, RewardRecord
 
@@ -53,9 +55,8 @@ CodeSourceEnum = strawberry.enum(
 
 
 @strawberry.type(description="Something members can buy with points.")
-class Reward(Node):
-    name: str
-    description: str
+class Reward(TranslatedNameAndDescription, Node):
+    translatable = TranslatableKind.REWARD
     kind: RewardKindEnum  # type: ignore[valid-type]
     cost_points: int = strawberry.field(
         description="PAY_WITH_POINTS: the smallest spend (pointsMin)."

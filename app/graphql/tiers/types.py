@@ -6,11 +6,14 @@ from datetime import datetime
 
 import strawberry
 
+from app.domain.locales import TranslatableField, TranslatableKind
 from app.domain.tiers import DowngradePolicy, TierChangeReason, TierMetric, TierPeriod
 from app.graphql.core.context import Info
 from app.graphql.core.node import Node
 from app.graphql.core.records import from_record
 from app.graphql.rewards.types import Reward, reward_for_reader
+from app.graphql.translations.types import Locale, TranslatedName, localized_lines, messages_of
+from app.services.messages.texts import keep_requirement, reach_requirement
 from app.services.tiers import service as tiers_service
 from app.services.tiers.repository import TierProgram as TierProgramRecord
 from app.services.tiers.repository import TierRecord
@@ -55,8 +58,8 @@ TierChangeReasonEnum = strawberry.enum(
 
 
 @strawberry.type(description="One level of a program's tiers.")
-class Tier(Node):
-    name: str
+class Tier(TranslatedName, Node):
+    translatable = TranslatableKind.TIER
     rank: int = strawberry.field(description="0 for the lowest tier.")
     threshold: int = strawberry.field(description="The metric's value that reaches the tier.")
     earn_multiplier: str | None = strawberry.field(
@@ -68,11 +71,23 @@ class Tier(Node):
         description="Rewards cost this much less (rounded up, at least 1 point)."
     )
     entry_points: int = strawberry.field(description="Points given on first entering the tier.")
-    perks: list[str] = strawberry.field(
-        description="What storefronts show of the tier (free shipping, early access...), in"
-        " the order configured."
-    )
+    perks_value: strawberry.Private[list[str]]
     entry_reward_pk: strawberry.Private[int | None]
+
+    @strawberry.field(
+        description="What storefronts show of the tier (free shipping, early access...), in"
+        " the order configured; in the locale asked for (see `locale`)."
+    )
+    async def perks(self, info: Info, locale: Locale = None) -> list[str]:
+        return await localized_lines(
+            info,
+            TranslatableKind.TIER,
+            self.pk,
+            self.program_pk,
+            TranslatableField.PERKS,
+            self.perks_value,
+            locale,
+        )
 
     @classmethod
     def from_record(cls, record: TierRecord) -> Tier:
@@ -172,6 +187,35 @@ class TierStatus:
         " memberships' (no repeats)."
     )
     history: list[TierChange] = strawberry.field(description="Newest first, 50 at most.")
+
+    @strawberry.field(
+        description="What the member still needs to reach the next tier, said in the reader's"
+        ' language ("Spend 120,00 € more to reach Gold"); null: no next tier.'
+    )
+    async def next_tier_requirement(self, info: Info, locale: Locale = None) -> str | None:
+        if self.next_tier is None or self.needed_for_next is None:
+            return None
+        name = await self.next_tier.translated_name(info, locale)
+        return reach_requirement(
+            messages_of(info, locale), self.metric, self.needed_for_next, self.currency, name
+        )
+
+    @strawberry.field(
+        description="What the member still needs, and by when, to keep their tier, said in the"
+        " reader's language; null when time never takes the tier or there is none."
+    )
+    async def keep_tier_requirement(self, info: Info, locale: Locale = None) -> str | None:
+        if self.tier is None or self.needed_to_keep is None:
+            return None
+        name = await self.tier.translated_name(info, locale)
+        return keep_requirement(
+            messages_of(info, locale),
+            self.metric,
+            self.needed_to_keep,
+            self.currency,
+            name,
+            self.needed_to_keep_by,
+        )
 
     @classmethod
     def from_record(cls, record: TierStatusRecord) -> TierStatus:

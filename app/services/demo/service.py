@@ -13,6 +13,7 @@ from app.domain.expiry import ExpiryPolicy, LifetimeUnit, RoundTo
 from app.domain.rewards import RewardKind
 from app.services.access.api_keys import create_api_key
 from app.services.actions.service import ActionRuleInput, create_action_rule
+from app.services.demo.storefront import add_storefront_features
 from app.services.members.enrolment import EnrollMemberInput, enroll_member
 from app.services.members.profile import ProfileChanges
 from app.services.orders.cart import OrderLineInput
@@ -49,7 +50,7 @@ async def database_is_empty() -> bool:
 
 async def seed_demo() -> DemoKeys:
     """A program with rules, rewards, three members with orders, a redemption, three keys."""
-    await create_program(
+    program = await create_program(
         CreateProgramInput(
             slug=DEMO_SLUG,
             name="Demo Store Rewards",
@@ -116,6 +117,8 @@ async def seed_demo() -> DemoKeys:
                 skus=skus,
             )
         )
+    # Tiers, referrals, a challenge, and the program in Swedish, Romanian and Russian.
+    await add_storefront_features(DEMO_SLUG, program.id, utc_now())
     members = {}
     for customer_id, name, birthday, orders in (
         ("cust-alice", "Alice Andersson", date(1992, 2, 29), [(8900, 2), (24950, 1), (12000, 3)]),

@@ -36,6 +36,7 @@ from app.domain.expiry import (
     time_zone,
 )
 from app.domain.ids import encode_id
+from app.domain.locales import DEFAULT_LOCALE, checked_locale
 from app.domain.money import (
     MAX_AMOUNT_MINOR,
     MAX_EXCHANGE_RATE,
@@ -102,6 +103,7 @@ _FIELDS = (
     "trusted_documents_only",
     "member_token_max_seconds",
     "retro_credit_days",
+    "default_locale",
 )
 PROGRAM_COLUMNS = ", ".join(_FIELDS)
 MAX_PENDING_DAYS = 365
@@ -138,6 +140,8 @@ class ProgramRecord:
     # Guest orders placed at most this many days before their customer enrols are credited
     # (app/services/orders/guests.py); 0 credits none.
     retro_credit_days: int
+    # The language of its configured texts (app/domain/locales.py).
+    default_locale: str = DEFAULT_LOCALE
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,7 @@ def program_row(row: dict[str, Any]) -> ProgramRecord:
         trusted_documents_only=bool(row["trusted_documents_only"]),
         member_token_max_seconds=int(row["member_token_max_seconds"]),
         retro_credit_days=int(row["retro_credit_days"]),
+        default_locale=str(row["default_locale"]),
     )
 
 
@@ -393,6 +398,7 @@ class UpdateProgramSettingsInput:
     trusted_documents_only: bool | None = None
     member_token_max_seconds: int | None = None
     retro_credit_days: int | None = None
+    default_locale: str | None = None
 
 
 MAX_EXCHANGE_RATES = 200
@@ -525,6 +531,12 @@ async def update_program_settings(data: UpdateProgramSettingsInput) -> ProgramRe
             MAX_RETRO_CREDIT_DAYS,
             ErrorCode.INVALID_VALUE,
         )
+    default_locale = None
+    if data.default_locale is not None:
+        try:
+            default_locale = checked_locale(data.default_locale, ["input", "defaultLocale"])
+        except DomainError as error:
+            check.errors.append(error)
     check.raise_if_any()
     now = utc_now()
     async with in_transaction() as conn:
@@ -576,6 +588,7 @@ async def update_program_settings(data: UpdateProgramSettingsInput) -> ProgramRe
             retro_credit_days=current.retro_credit_days
             if data.retro_credit_days is None
             else data.retro_credit_days,
+            default_locale=current.default_locale if default_locale is None else default_locale,
         )
         assert row is not None
         updated = program_row(row)

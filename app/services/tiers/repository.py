@@ -53,6 +53,7 @@ NON_QUALIFYING_KINDS = (
 @dataclass(frozen=True)
 class TierRecord:
     id: int
+    program_id: int
     name: str
     rank: int
     threshold: int
@@ -213,7 +214,7 @@ async def active_tier(conn: BaseDBAsyncClient, tier_id: int) -> tuple[int, TierR
     """An active tier by id, with its program."""
     row = await fetch_one(
         conn,
-        f"SELECT program_id, {_tier_of.columns} FROM tiers WHERE id = ? AND retired_at IS NULL",
+        f"SELECT {_tier_of.columns} FROM tiers WHERE id = ? AND retired_at IS NULL",
         (tier_id,),
     )
     return None if row is None else (int(row["program_id"]), _tier_of(row))

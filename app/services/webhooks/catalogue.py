@@ -1,7 +1,7 @@
 """The events a webhook endpoint can ask for: every outbox event type, with what it means.
 Each body is `{"type", "timestamp", "data"}`; `data` holds `eventId`, `program` (`id`,
-`slug`), `member` (`id`, `customerId`, or null) and the fields of the type
-(docs/webhooks/events.schema.json, tested against real payloads)."""
+`slug`), `member` (`id`, `customerId`, `locale`, or null) and the fields of the type
+(docs/webhooks/event.schema.json, tested against real payloads)."""
 
 from __future__ import annotations
 

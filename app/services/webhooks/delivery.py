@@ -33,12 +33,14 @@ from app.db import (
     connection,
     execute,
     fetch_all,
+    fetch_all_in,
     fetch_one,
     from_json,
     in_transaction,
     is_postgres,
 )
 from app.domain.ids import encode_id
+from app.domain.locales import DEFAULT_LOCALE
 from app.services.core.events import EventRecord, append_event, events_after
 from app.services.webhooks.addresses import AddressGuard, UnsafeAddressError
 from app.services.webhooks.signing import signature_header
@@ -123,15 +125,22 @@ def message_id(event_id: int) -> str:
     return f"evt_{event_id}"
 
 
-def envelope(event: EventRecord, slug: str, customer_id: str | None) -> str:
+def envelope(
+    event: EventRecord, slug: str, customer_id: str | None, locale: str = DEFAULT_LOCALE
+) -> str:
     """The body sent: Standard Webhooks' `type`, `timestamp` and `data`; `data` names the
-    program and member, so a message can be written without another call."""
+    program and member, so a message can be written without another call, in the member's
+    language (`locale`: their profile's, else the program's default locale)."""
     data: dict[str, Any] = {
         "eventId": encode_id("Event", event.id),
         "program": {"id": encode_id("Program", event.program_id), "slug": slug},
         "member": None
         if event.member_id is None
-        else {"id": encode_id("Member", event.member_id), "customerId": customer_id},
+        else {
+            "id": encode_id("Member", event.member_id),
+            "customerId": customer_id,
+            "locale": locale,
+        },
         **event.payload,
     }
     return json.dumps(
@@ -185,7 +194,7 @@ async def fan_out(now: datetime, batch: int = FAN_OUT_BATCH) -> int:
         wanted = [
             event for event in events if event.program_id in by_program and event.type != TEST_EVENT
         ]
-        slugs, customers = await _names(conn, wanted)
+        names = await _names(conn, wanted)
         for event in wanted:
             body: str | None = None
             for endpoint_id, event_types, created_at in by_program[event.program_id]:
@@ -193,7 +202,10 @@ async def fan_out(now: datetime, batch: int = FAN_OUT_BATCH) -> int:
                 if event.created_at < created_at or not wants(event_types, event.type):
                     continue
                 body = body or envelope(
-                    event, slugs[event.program_id], customers.get(event.member_id or 0)
+                    event,
+                    names.slugs[event.program_id],
+                    names.customers.get(event.member_id or 0),
+                    names.locales.get(event.member_id or 0) or names.defaults[event.program_id],
                 )
                 await insert_delivery(conn, endpoint_id, event, body, now)
         await execute(
@@ -226,37 +238,31 @@ async def _locked_position(conn: BaseDBAsyncClient) -> int:
     return int(row["last_event_id"])
 
 
-async def _names(
-    conn: BaseDBAsyncClient, events: list[EventRecord]
-) -> tuple[dict[int, str], dict[int, str]]:
+@dataclass(frozen=True)
+class _Names:
+    slugs: dict[int, str]
+    # The programs' default locales, by program.
+    defaults: dict[int, str]
+    customers: dict[int, str]
+    # The members' own locales (those who have one), by member.
+    locales: dict[int, str]
+
+
+async def _names(conn: BaseDBAsyncClient, events: list[EventRecord]) -> _Names:
     program_ids = sorted({event.program_id for event in events})
     member_ids = sorted({event.member_id for event in events if event.member_id is not None})
-    slugs = {
-        int(row["id"]): str(row["slug"])
-        for row in (
-            await fetch_all(
-                conn,
-                f"SELECT id, slug FROM programs WHERE id IN ({', '.join('?' * len(program_ids))})",
-                program_ids,
-            )
-            if program_ids
-            else []
-        )
-    }
-    customers = {
-        int(row["id"]): str(row["customer_id"])
-        for row in (
-            await fetch_all(
-                conn,
-                "SELECT id, customer_id FROM members"
-                f" WHERE id IN ({', '.join('?' * len(member_ids))})",
-                member_ids,
-            )
-            if member_ids
-            else []
-        )
-    }
-    return slugs, customers
+    programs = await fetch_all_in(
+        conn, "SELECT id, slug, default_locale FROM programs", "id", program_ids
+    )
+    members = await fetch_all_in(
+        conn, "SELECT id, customer_id, locale FROM members", "id", member_ids
+    )
+    return _Names(
+        slugs={int(row["id"]): str(row["slug"]) for row in programs},
+        defaults={int(row["id"]): str(row["default_locale"]) for row in programs},
+        customers={int(row["id"]): str(row["customer_id"]) for row in members},
+        locales={int(row["id"]): str(row["locale"]) for row in members if row["locale"]},
+    )
 
 
 _DUE = """

@@ -240,6 +240,7 @@ async def test_a_page_of_members_reads_their_badges_in_one_statement(api: Api) -
         ["First order", "Two orders"],
         [],
     ]
-    # The program, the page of members, then every member's badges at once.
-    assert two == [3, 3]
+    # The program, the page of members, then every member's badges at once, and their names'
+    # translations at once.
+    assert two == [4, 4]
     assert six == two
