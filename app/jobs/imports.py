@@ -1,0 +1,266 @@
+"""Importing a file, and replaying imported history as if Laurel had been running.
+
+`run_import` streams the file (app/services/imports/reader.py), checks each item
+(app/domain/imports.py) and imports it through the capabilities' own services
+(app/services/imports/service.py). A bad item becomes row errors (line, column, code) and the
+import goes on. Memory holds one item, whatever the file's size.
+
+As-of recalculation (orders): orders come in the time they were placed, and each is recorded
+with the clock of this task set to its `placed_at` (`app.clock.using_in_context`, so a server
+answering live requests beside the import keeps the real time). Before an order, the scheduled
+work that fell due since the last one runs at the order's time, as cron would have: pending
+points mature, lots and idle balances expire, referral rewards settle, memberships end, tiers
+are reviewed at the end of their periods. The earning itself is `record_order`'s, with the rule
+versions, campaigns, tiers and segments in force at `placed_at`. When the file is done, the
+scheduled work runs once more at the real time. Everything the replay writes is marked as
+replayed history in the outbox, which the webhook fan-out skips: no messages about the past.
+
+The due work is global (like `laurel jobs run`); it does nothing to a program that is already
+up to date, so importing into a database with other live programs is safe. Importing history
+into a program that already has live activity of its own is not: the replay does not move that
+activity back in time (import before going live).
+
+Idempotent and resumable: a second run, or a run after a crash, skips members, orders and
+balances already imported (by the store's ids) and runs no scheduled work for them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO
+
+from app import clock
+from app.db import as_optional_datetime, connection, fetch_one, utc_now
+from app.domain.errors import DomainError
+from app.domain.expiry import ExpiryPolicy
+from app.domain.imports import (
+    MAX_REPORTED_ERRORS,
+    BalanceRow,
+    FileFormat,
+    ImportKind,
+    RowError,
+    RowErrorCode,
+    RowRejectedError,
+    lot_row,
+    member_row,
+    order_row,
+)
+from app.jobs.expiry import expire_inactive, expire_lots
+from app.jobs.maturing import mature_due_points
+from app.jobs.memberships import end_memberships
+from app.jobs.progress import Progress, SilentProgress
+from app.jobs.referrals import settle_referral_rewards
+from app.jobs.tiers import recalculate_tiers, review_tiers
+from app.services.core.outbox import replaying
+from app.services.imports import service as imports
+from app.services.imports.reader import Item, read_items
+from app.services.imports.service import ItemResult, Outcome
+from app.services.programs.service import ProgramRecord, require_program
+
+log = logging.getLogger("laurel.imports")
+
+
+@dataclass
+class ImportReport:
+    kind: ImportKind
+    dry_run: bool
+    items: int = 0
+    imported: int = 0
+    skipped: int = 0
+    failed: int = 0
+    # Points the imported items earned or carried (orders, balances), or would (a dry run of
+    # balances).
+    points: int = 0
+    # The first MAX_REPORTED_ERRORS row errors; `error_count` counts them all.
+    errors: list[RowError] = field(default_factory=list)
+    error_count: int = 0
+    # How many times the scheduled work ran during the replay.
+    due_runs: int = 0
+
+    def add_errors(self, errors: list[RowError]) -> None:
+        self.error_count += len(errors)
+        room = MAX_REPORTED_ERRORS - len(self.errors)
+        if room > 0:
+            self.errors.extend(errors[:room])
+
+    def count(self, result: ItemResult) -> None:
+        self.items += 1
+        self.points += result.points
+        if result.outcome is Outcome.SKIPPED:
+            self.skipped += 1
+        else:
+            self.imported += 1
+
+
+# What scheduled work can fall due at a time, earliest first: every job the replay runs has its
+# due column here (when a program expires idle balances, inactivity is checked every time).
+_NEXT_DUE = """
+SELECT MIN(due) AS due FROM (
+    SELECT MIN(pending_until) AS due FROM point_lots WHERE pending_until IS NOT NULL
+    UNION ALL
+    SELECT MIN(expires_at) FROM point_lots
+     WHERE remaining > 0 AND pending_until IS NULL AND expires_at IS NOT NULL
+    UNION ALL
+    SELECT MIN(review_at) FROM member_tiers WHERE review_at IS NOT NULL
+    UNION ALL
+    SELECT MIN(available_at) FROM referral_rewards WHERE status = 'PENDING'
+    UNION ALL
+    SELECT MIN(ends_at) FROM memberships WHERE ended_at IS NULL
+) AS due_work
+"""
+
+
+class DueWork:
+    """Runs the scheduled work that fell due before each replayed moment, and only then."""
+
+    def __init__(self) -> None:
+        self.checked_at: datetime | None = None
+        self.runs = 0
+
+    async def _next_due(self) -> datetime | None:
+        conn = connection()
+        idle = await fetch_one(
+            conn,
+            "SELECT 1 AS found FROM programs WHERE expiry_policy = ?",
+            (ExpiryPolicy.INACTIVITY.value,),
+        )
+        if idle is not None:
+            # Idle balances are due at an instant only the job computes: check every time.
+            return datetime.min.replace(tzinfo=utc_now().tzinfo)
+        row = await fetch_one(conn, _NEXT_DUE, ())
+        return None if row is None else as_optional_datetime(row["due"])
+
+    async def until(self, moment: datetime) -> None:
+        """Everything due at or before `moment`, done as of `moment`."""
+        if self.checked_at is not None and moment <= self.checked_at:
+            return
+        self.checked_at = moment
+        due = await self._next_due()
+        if due is None or due > moment:
+            return
+        self.runs += 1
+        with clock.using_in_context(clock.ManualClock(moment)):
+            await run_due_work(moment)
+
+
+async def run_due_work(now: datetime) -> None:
+    """The scheduled work of `laurel jobs run` that changes points and tiers, in its order."""
+    quiet = SilentProgress()
+    await mature_due_points(now, progress=quiet)
+    await settle_referral_rewards(now, quiet)
+    await end_memberships(now, quiet)
+    await recalculate_tiers(now, quiet)
+    await review_tiers(now, quiet)
+    await expire_lots(now, quiet)
+    await expire_inactive(now, quiet)
+
+
+def _at(moment: datetime) -> clock.ManualClock:
+    return clock.ManualClock(moment)
+
+
+async def _import_item(
+    program: ProgramRecord,
+    kind: ImportKind,
+    item: Item,
+    report: ImportReport,
+    due: DueWork,
+    last_placed: list[datetime],
+) -> ItemResult:
+    now = utc_now()
+    if kind is ImportKind.MEMBERS:
+        member = member_row(item.line, item.records[0])
+        with clock.using_in_context(_at(imports.latest(member.enrolled_at, now))):
+            return await imports.import_member(program, member, dry_run=report.dry_run)
+    if kind is ImportKind.BALANCES:
+        lots = []
+        errors: list[RowError] = []
+        for offset, record in enumerate(item.records):
+            try:
+                lots.append(lot_row(item.line + offset, record))
+            except RowRejectedError as rejected:
+                errors.extend(rejected.errors)
+        if errors:
+            raise RowRejectedError(errors)
+        customer_id = str(item.records[0].get("customer_id") or "").strip()
+        balance = BalanceRow(line=item.line, customer_id=customer_id, lots=tuple(lots))
+        return await imports.import_balance(program, balance, dry_run=report.dry_run)
+    order = order_row(item.line, item.records)
+    if order.placed_at > now:
+        raise RowRejectedError(
+            [RowError(item.line, "placed_at", RowErrorCode.INVALID_VALUE.value, "in the future")]
+        )
+    if last_placed and order.placed_at < last_placed[0]:
+        raise RowRejectedError(
+            [
+                RowError(
+                    item.line,
+                    "placed_at",
+                    RowErrorCode.NOT_IN_TIME_ORDER.value,
+                    f"placed before the order above it ({last_placed[0].isoformat()}):"
+                    " orders must come in the time they were placed",
+                )
+            ]
+        )
+    last_placed[:] = [order.placed_at]
+    if not report.dry_run:
+        if await imports.order_recorded(program, order.order_id):
+            # Resumed or repeated: the order is there, with what fell due around it.
+            return ItemResult(Outcome.SKIPPED)
+        await due.until(order.placed_at)
+    with clock.using_in_context(_at(order.placed_at)):
+        return await imports.import_order(program, order, dry_run=report.dry_run)
+
+
+async def run_import(
+    stream: IO[bytes],
+    *,
+    program_slug: str,
+    kind: ImportKind,
+    file_format: FileFormat,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    total_bytes: int = 0,
+    on_item: Callable[[ImportReport], None] | None = None,
+) -> ImportReport:
+    """Import the file's items into the program; a bad item is reported, never fatal. Raises a
+    DomainError only for what makes the whole file unusable (its program, its header)."""
+    program = await require_program(program_slug, None, ["program"])
+    progress = progress or SilentProgress()
+    progress.start(total_bytes)
+    report = ImportReport(kind=kind, dry_run=dry_run)
+    due = DueWork()
+    last_placed: list[datetime] = []
+    with replaying():
+        for item in read_items(stream, kind, file_format, progress.advance):
+            if isinstance(item, RowError):
+                report.failed += 1
+                report.add_errors([item])
+            else:
+                try:
+                    report.count(await _import_item(program, kind, item, report, due, last_placed))
+                except RowRejectedError as rejected:
+                    report.failed += 1
+                    report.add_errors(rejected.errors)
+                except DomainError as error:
+                    report.failed += 1
+                    report.add_errors([imports.row_errors(item.line, error)])
+            if on_item is not None:
+                on_item(report)
+        if kind is ImportKind.ORDERS and not dry_run and report.imported:
+            # What fell due after the last order, up to now.
+            due.checked_at = None
+            await due.until(utc_now())
+    report.due_runs = due.runs
+    log.info(
+        "import %s into %s: %s imported, %s skipped, %s failed",
+        kind.value,
+        program.slug,
+        report.imported,
+        report.skipped,
+        report.failed,
+    )
+    return report
