@@ -43,6 +43,9 @@ from app.graphql.engagement.types import Badge, Challenge
 from app.graphql.experiments import mutations as experiment_mutations
 from app.graphql.experiments import queries as experiment_queries
 from app.graphql.experiments.types import Experiment
+from app.graphql.imports import mutations as import_mutations
+from app.graphql.imports import queries as import_queries
+from app.graphql.imports.types import ImportJob
 from app.graphql.members import mutations as member_mutations
 from app.graphql.members import profile as member_profile
 from app.graphql.members import queries as member_queries
@@ -118,6 +121,7 @@ Query = create_type(
         webhook_queries.webhook_event_types,
         experiment_queries.experiments,
         experiment_queries.experiment_results,
+        import_queries.import_job,
     ],
 )
 
@@ -193,6 +197,7 @@ Mutation = create_type(
         experiment_mutations.create_experiment,
         experiment_mutations.start_experiment,
         experiment_mutations.stop_experiment,
+        import_mutations.import_file,
     ],
 )
 
@@ -256,6 +261,7 @@ schema = LaurelSchema(
         WebhookEndpoint,
         WebhookDelivery,
         Experiment,
+        ImportJob,
     ],
     extensions=[
         # Factories: Strawberry builds extensions per request. The two caches live at module

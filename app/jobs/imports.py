@@ -11,9 +11,11 @@ answering live requests beside the import keeps the real time). Before an order,
 work that fell due since the last one runs at the order's time, as cron would have: pending
 points mature, lots and idle balances expire, referral rewards settle, memberships end, tiers
 are reviewed at the end of their periods. The earning itself is `record_order`'s, with the rule
-versions, campaigns, tiers and segments in force at `placed_at`. When the file is done, the
-scheduled work runs once more at the real time. Everything the replay writes is marked as
-replayed history in the outbox, which the webhook fan-out skips: no messages about the past.
+versions, campaigns, tiers and segments in force at `placed_at`. The program's expiry policy
+counts from the first replayed order (turning expiry on is otherwise never retroactive). When
+the file is done, the scheduled work runs once more at the real time. Everything the replay
+writes is marked as replayed history in the outbox, which the webhook fan-out skips: no messages
+about the past.
 
 The due work is global (like `laurel jobs run`); it does nothing to a program that is already
 up to date, so importing into a database with other live programs is safe. Importing history
@@ -26,8 +28,12 @@ balances already imported (by the store's ids) and runs no scheduled work for th
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO
@@ -55,10 +61,16 @@ from app.jobs.progress import Progress, SilentProgress
 from app.jobs.referrals import settle_referral_rewards
 from app.jobs.tiers import recalculate_tiers, review_tiers
 from app.services.core.outbox import replaying
+from app.services.imports import jobs as jobs_service
 from app.services.imports import service as imports
 from app.services.imports.reader import Item, read_items
 from app.services.imports.service import ItemResult, Outcome
-from app.services.programs.service import ProgramRecord, require_program
+from app.services.programs.service import (
+    ProgramRecord,
+    backdate_expiry_start,
+    require_program,
+)
+from app.services.tiers import service as tiers_service
 
 log = logging.getLogger("laurel.imports")
 
@@ -127,8 +139,9 @@ class DueWork:
             "SELECT 1 AS found FROM programs WHERE expiry_policy = ?",
             (ExpiryPolicy.INACTIVITY.value,),
         )
-        if idle is not None:
-            # Idle balances are due at an instant only the job computes: check every time.
+        if idle is not None or await tiers_service.programs_to_recalculate():
+            # Idle balances are due at an instant only the job computes, and a changed tier
+            # configuration at once: run every time.
             return datetime.min.replace(tzinfo=utc_now().tzinfo)
         row = await fetch_one(conn, _NEXT_DUE, ())
         return None if row is None else as_optional_datetime(row["due"])
@@ -173,7 +186,15 @@ async def _import_item(
     now = utc_now()
     if kind is ImportKind.MEMBERS:
         member = member_row(item.line, item.records[0])
-        with clock.using_in_context(_at(imports.latest(member.enrolled_at, now))):
+        if member.enrolled_at is not None and member.enrolled_at > now:
+            raise RowRejectedError(
+                [
+                    RowError(
+                        item.line, "enrolled_at", RowErrorCode.INVALID_VALUE.value, "in the future"
+                    )
+                ]
+            )
+        with clock.using_in_context(_at(member.enrolled_at or now)):
             return await imports.import_member(program, member, dry_run=report.dry_run)
     if kind is ImportKind.BALANCES:
         lots = []
@@ -210,6 +231,10 @@ async def _import_item(
         if await imports.order_recorded(program, order.order_id):
             # Resumed or repeated: the order is there, with what fell due around it.
             return ItemResult(Outcome.SKIPPED)
+        if due.checked_at is None:
+            # The program's expiry counts from the first replayed order, not from when it was
+            # configured (which is usually just before the import).
+            await backdate_expiry_start(program.id, order.placed_at)
         await due.until(order.placed_at)
     with clock.using_in_context(_at(order.placed_at)):
         return await imports.import_order(program, order, dry_run=report.dry_run)
@@ -224,18 +249,25 @@ async def run_import(
     dry_run: bool = False,
     progress: Progress | None = None,
     total_bytes: int = 0,
-    on_item: Callable[[ImportReport], None] | None = None,
+    on_item: Callable[[ImportReport, int], Awaitable[None]] | None = None,
 ) -> ImportReport:
     """Import the file's items into the program; a bad item is reported, never fatal. Raises a
     DomainError only for what makes the whole file unusable (its program, its header)."""
     program = await require_program(program_slug, None, ["program"])
     progress = progress or SilentProgress()
     progress.start(total_bytes)
+    read = [0]
+
+    def advance(size: int) -> None:
+        read[0] += size
+        assert progress is not None
+        progress.advance(size)
+
     report = ImportReport(kind=kind, dry_run=dry_run)
     due = DueWork()
     last_placed: list[datetime] = []
     with replaying():
-        for item in read_items(stream, kind, file_format, progress.advance):
+        for item in read_items(stream, kind, file_format, advance):
             if isinstance(item, RowError):
                 report.failed += 1
                 report.add_errors([item])
@@ -249,7 +281,7 @@ async def run_import(
                     report.failed += 1
                     report.add_errors([imports.row_errors(item.line, error)])
             if on_item is not None:
-                on_item(report)
+                await on_item(report, read[0])
         if kind is ImportKind.ORDERS and not dry_run and report.imported:
             # What fell due after the last order, up to now.
             due.checked_at = None
@@ -264,3 +296,71 @@ async def run_import(
         report.failed,
     )
     return report
+
+
+# How often a running upload writes its progress.
+PROGRESS_SECONDS = 1.0
+
+
+def _counts(report: ImportReport, read: int) -> jobs_service.ImportCounts:
+    return jobs_service.ImportCounts(
+        bytes_read=read,
+        items=report.items + report.failed,
+        imported=report.imported,
+        skipped=report.skipped,
+        failed=report.failed,
+        errors=report.errors,
+    )
+
+
+async def run_uploaded(claimed: jobs_service.ClaimedImport) -> None:
+    """One claimed upload, its progress written every PROGRESS_SECONDS, its report at the end."""
+    job = claimed.job
+    last = [time.monotonic()]
+
+    async def saved(report: ImportReport, read: int) -> None:
+        if time.monotonic() - last[0] >= PROGRESS_SECONDS:
+            last[0] = time.monotonic()
+            await jobs_service.save_progress(job.id, _counts(report, read))
+
+    content = claimed.content.encode()
+    failure: str | None = None
+    report = ImportReport(kind=job.kind, dry_run=job.dry_run)
+    try:
+        report = await run_import(
+            io.BytesIO(content),
+            program_slug=claimed.program_slug,
+            kind=job.kind,
+            file_format=job.file_format,
+            dry_run=job.dry_run,
+            on_item=saved,
+        )
+    except DomainError as error:
+        failure = f"{error.code.value}: {error.message}"
+    except Exception:
+        log.exception("import job %s failed", job.id)
+        failure = "the import stopped on an unexpected error; run it again to resume"
+    await jobs_service.finish_import(job.id, _counts(report, len(content)), failure)
+
+
+async def run_queued_imports(now: datetime, progress: Progress | None = None) -> dict[str, int]:
+    """Run every upload queued through the API (importFile), one after the other."""
+    ran = 0
+    while (claimed := await jobs_service.claim_queued_import()) is not None:
+        await run_uploaded(claimed)
+        ran += 1
+    return {"imports": ran}
+
+
+async def run_queued_imports_forever(interval_seconds: float) -> None:
+    """The server's runner of uploaded imports (when no job runner runs everything): woken by
+    an upload to this process, and looking every `interval_seconds` for other processes'."""
+    wake = jobs_service.IMPORT_QUEUED.event()
+    while True:
+        wake.clear()
+        try:
+            await run_queued_imports(utc_now())
+        except Exception:
+            log.exception("import runner failed; trying again in %s s", interval_seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), interval_seconds)

@@ -147,6 +147,10 @@ def read_items(
     pending_key = ""
     for record in records:
         if isinstance(record, RowError):
+            # Reported in line order: the item before it first.
+            if pending is not None:
+                yield pending
+                pending = None
             yield record
             continue
         line, values = record

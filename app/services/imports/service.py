@@ -14,7 +14,6 @@ happened; this module reads the time from `utc_now()` like every service.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 
 from app.db import connection, fetch_one, in_transaction, utc_now
@@ -95,10 +94,6 @@ def _rejected(line: int, field: str, code: RowErrorCode, message: str) -> RowRej
 
 async def import_member(program: ProgramRecord, row: MemberRow, *, dry_run: bool) -> ItemResult:
     """Enrol the customer as of `enrolled_at` (the caller's clock), or skip an existing one."""
-    if row.enrolled_at is not None and row.enrolled_at > utc_now():
-        raise _rejected(
-            row.line, "enrolled_at", RowErrorCode.INVALID_VALUE, "enrolled_at is in the future"
-        )
     if await get_member_by_customer_id(program.id, row.customer_id) is not None:
         return ItemResult(Outcome.SKIPPED)
     if dry_run:
@@ -301,8 +296,3 @@ async def import_balance(program: ProgramRecord, row: BalanceRow, *, dry_run: bo
     if outcome.replayed:
         return ItemResult(Outcome.SKIPPED)
     return ItemResult(Outcome.IMPORTED, row.points)
-
-
-def latest(moment: datetime | None, now: datetime) -> datetime:
-    """An item's time, never later than now."""
-    return now if moment is None or moment > now else moment
