@@ -27,6 +27,7 @@ from app.graphql.actions import mutations as action_mutations
 from app.graphql.actions import queries as action_queries
 from app.graphql.actions.types import ActionRule
 from app.graphql.analytics import queries as analytics_queries
+from app.graphql.backtests import queries as backtest_queries
 from app.graphql.compiled import shared_and_unchanging
 from app.graphql.core import audit_log, events, subscriptions
 from app.graphql.core.audit import AuditAdminWrites
@@ -122,6 +123,8 @@ Query = create_type(
         experiment_queries.experiments,
         experiment_queries.experiment_results,
         import_queries.import_job,
+        backtest_queries.backtest_program,
+        backtest_queries.member_what_if,
     ],
 )
 
