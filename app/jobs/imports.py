@@ -107,32 +107,33 @@ class ImportReport:
             self.imported += 1
 
 
-# What scheduled work can fall due at a time, earliest first: every job the replay runs has its
-# due column here (when a program expires idle balances, inactivity is checked every time).
+# When each piece of scheduled work falls due next (every job the replay runs has its due column
+# here; when a program expires idle balances, or a tier configuration waits to be applied,
+# everything runs every time).
 _NEXT_DUE = """
-SELECT MIN(due) AS due FROM (
-    SELECT MIN(pending_until) AS due FROM point_lots WHERE pending_until IS NOT NULL
-    UNION ALL
-    SELECT MIN(expires_at) FROM point_lots
-     WHERE remaining > 0 AND pending_until IS NULL AND expires_at IS NOT NULL
-    UNION ALL
-    SELECT MIN(review_at) FROM member_tiers WHERE review_at IS NOT NULL
-    UNION ALL
-    SELECT MIN(available_at) FROM referral_rewards WHERE status = 'PENDING'
-    UNION ALL
-    SELECT MIN(ends_at) FROM memberships WHERE ended_at IS NULL
-) AS due_work
+SELECT
+    (SELECT MIN(pending_until) FROM point_lots WHERE pending_until IS NOT NULL) AS mature,
+    (SELECT MIN(available_at) FROM referral_rewards WHERE status = 'PENDING') AS referrals,
+    (SELECT MIN(ends_at) FROM memberships WHERE ended_at IS NULL) AS memberships,
+    (SELECT MIN(review_at) FROM member_tiers WHERE review_at IS NOT NULL) AS tiers,
+    (SELECT MIN(expires_at) FROM point_lots
+      WHERE remaining > 0 AND pending_until IS NULL AND expires_at IS NOT NULL) AS expire
 """
+# The replay's jobs, in the runner's order (app/jobs/runner.py).
+REPLAY_JOBS = ("mature", "referrals", "memberships", "tiers", "expire")
+# A job can make another's work due at once (a lot that matured long ago may already be past its
+# lifetime): the due instants are read again after a run, this many times at most.
+_ROUNDS = 3
 
 
 class DueWork:
-    """Runs the scheduled work that fell due before each replayed moment, and only then."""
+    """Runs the scheduled work that fell due before each replayed moment, and only that."""
 
     def __init__(self) -> None:
         self.checked_at: datetime | None = None
         self.runs = 0
 
-    async def _next_due(self) -> datetime | None:
+    async def _due(self, moment: datetime) -> tuple[str, ...]:
         conn = connection()
         idle = await fetch_one(
             conn,
@@ -141,34 +142,49 @@ class DueWork:
         )
         if idle is not None or await tiers_service.programs_to_recalculate():
             # Idle balances are due at an instant only the job computes, and a changed tier
-            # configuration at once: run every time.
-            return datetime.min.replace(tzinfo=utc_now().tzinfo)
+            # configuration at once.
+            return ("recalculate", *REPLAY_JOBS, "inactive")
         row = await fetch_one(conn, _NEXT_DUE, ())
-        return None if row is None else as_optional_datetime(row["due"])
+        assert row is not None
+        return tuple(
+            name
+            for name in REPLAY_JOBS
+            if (due := as_optional_datetime(row[name])) is not None and due <= moment
+        )
 
     async def until(self, moment: datetime) -> None:
         """Everything due at or before `moment`, done as of `moment`."""
         if self.checked_at is not None and moment <= self.checked_at:
             return
         self.checked_at = moment
-        due = await self._next_due()
-        if due is None or due > moment:
-            return
-        self.runs += 1
-        with clock.using_in_context(clock.ManualClock(moment)):
-            await run_due_work(moment)
+        for _ in range(_ROUNDS):
+            jobs = await self._due(moment)
+            if not jobs:
+                return
+            self.runs += 1
+            with clock.using_in_context(clock.ManualClock(moment)):
+                await run_due_work(moment, jobs)
 
 
-async def run_due_work(now: datetime) -> None:
+async def run_due_work(
+    now: datetime, jobs: tuple[str, ...] = ("recalculate", *REPLAY_JOBS, "inactive")
+) -> None:
     """The scheduled work of `laurel jobs run` that changes points and tiers, in its order."""
     quiet = SilentProgress()
-    await mature_due_points(now, progress=quiet)
-    await settle_referral_rewards(now, quiet)
-    await end_memberships(now, quiet)
-    await recalculate_tiers(now, quiet)
-    await review_tiers(now, quiet)
-    await expire_lots(now, quiet)
-    await expire_inactive(now, quiet)
+    if "mature" in jobs:
+        await mature_due_points(now, progress=quiet)
+    if "referrals" in jobs:
+        await settle_referral_rewards(now, quiet)
+    if "memberships" in jobs:
+        await end_memberships(now, quiet)
+    if "recalculate" in jobs:
+        await recalculate_tiers(now, quiet)
+    if "tiers" in jobs:
+        await review_tiers(now, quiet)
+    if "expire" in jobs:
+        await expire_lots(now, quiet)
+    if "inactive" in jobs:
+        await expire_inactive(now, quiet)
 
 
 def _at(moment: datetime) -> clock.ManualClock:
