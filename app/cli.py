@@ -457,6 +457,75 @@ def run_jobs(
     _run(settings, work)
 
 
+@cli.command("import")
+def import_command(
+    kind: Annotated[str, typer.Argument(help="members, orders or balances")],
+    file: Annotated[Path, typer.Argument(help="A CSV or JSON Lines file (docs/import/)")],
+    program: Annotated[str, typer.Option(help="The program's slug.")],
+    file_format: Annotated[
+        str | None,
+        typer.Option("--format", help="csv or jsonl (default: from the file's extension)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check every row and count; write nothing.")
+    ] = False,
+) -> None:
+    """Import members, orders (replayed as of their time) or opening balances from a file.
+
+    Safe to run again or after a crash: what is there is skipped. Prints one line per rejected
+    row (line, column, code, message) and a summary; exits 1 when a row was rejected."""
+    from app.domain.imports import FileFormat, ImportKind
+    from app.jobs.imports import run_import
+    from app.services.imports.reader import guess_format
+
+    try:
+        import_kind = ImportKind(kind)
+    except ValueError as exc:
+        known = ", ".join(k.value for k in ImportKind)
+        raise typer.BadParameter(
+            f"{kind!r} is not a kind of import; choose one of {known}"
+        ) from exc
+    if not file.is_file():
+        typer.echo(f"error: {file} is not a readable file", err=True)
+        raise typer.Exit(2)
+    try:
+        chosen: FileFormat = guess_format(file, file_format)
+    except DomainError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    settings = Settings.from_env()
+
+    async def work() -> Any:
+        bar = _ProgressBar(f"import {import_kind.value}")
+        try:
+            with file.open("rb") as stream:
+                return await run_import(
+                    stream,
+                    program_slug=program,
+                    kind=import_kind,
+                    file_format=chosen,
+                    dry_run=dry_run,
+                    progress=bar,
+                    total_bytes=file.stat().st_size,
+                )
+        finally:
+            bar.close()
+
+    report = _run(settings, work)
+    for error in report.errors:
+        typer.echo(f"line {error.line}\t{error.field or '-'}\t{error.code}\t{error.message}")
+    if report.error_count > len(report.errors):
+        typer.echo(f"... and {report.error_count - len(report.errors)} more row errors")
+    verb = "would import" if dry_run else "imported"
+    typer.echo(
+        f"{import_kind.value}: {verb} {report.imported}, skipped {report.skipped} already"
+        f" there, rejected {report.failed}"
+        + (f"; points {report.points}" if import_kind is not ImportKind.MEMBERS else "")
+    )
+    if report.failed:
+        raise typer.Exit(1)
+
+
 @cli.command("verify-ledger")
 def verify_ledger_command() -> None:
     """Recompute every balance from the ledger; exit 1 and list every mismatch."""

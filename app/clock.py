@@ -2,13 +2,16 @@
 
 Services ask `clock.now()` (through `app.db.utc_now`); nothing reads the system time directly.
 Tests and the `--as-of` option of the job runner install a `ManualClock`, so years of a
-program's life run in seconds.
+program's life run in seconds. An import that replays history (app/services/imports/) sets a
+clock for its own asyncio task alone (`using_in_context`), so a server answering live requests
+beside it keeps the real time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -43,10 +46,12 @@ class ManualClock:
 
 
 _current: Clock = SystemClock()
+# A clock of the running task (and the tasks it starts), ahead of the process's clock.
+_in_context: ContextVar[Clock | None] = ContextVar("laurel_clock", default=None)
 
 
 def current() -> Clock:
-    return _current
+    return _in_context.get() or _current
 
 
 def install(clock: Clock) -> Clock:
@@ -63,3 +68,13 @@ def using(clock: Clock) -> Iterator[Clock]:
         yield clock
     finally:
         install(previous)
+
+
+@contextmanager
+def using_in_context(clock: Clock) -> Iterator[Clock]:
+    """`clock` for the current task only (a context variable), not for the whole process."""
+    token = _in_context.set(clock)
+    try:
+        yield clock
+    finally:
+        _in_context.reset(token)

@@ -46,6 +46,8 @@ logger = logging.getLogger("laurel")
 
 GRAPHQL_PATH = "/graphql"
 COMPRESS_FROM_BYTES = 1024
+# How often the server looks for uploads queued by another process (its own wake it at once).
+IMPORT_POLL_SECONDS = 60.0
 
 
 class LaurelGraphQL(GraphQL[Context, None]):
@@ -160,6 +162,13 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
                     recalculate_after_changes_forever(settings.tier_recalculation_seconds)
                 )
                 stack.push_async_callback(_stop, watcher)
+            if manage_database and settings.jobs_interval_seconds <= 0:
+                # Uploaded imports (importFile) run in the background; the job runner above
+                # runs them itself when there is one.
+                from app.jobs.imports import run_queued_imports_forever
+
+                imports = asyncio.create_task(run_queued_imports_forever(IMPORT_POLL_SECONDS))
+                stack.push_async_callback(_stop, imports)
             if manage_database and settings.webhook_worker:
                 from app.jobs.webhooks import WebhookWorker, options_of, stop_worker
 

@@ -72,6 +72,9 @@ class TransactionKind(StrEnum):
     # Points a completed challenge gives (app/domain/engagement.py): never counts towards a
     # tier (the orders, actions and referrals that completed it already do).
     CHALLENGE = "CHALLENGE"
+    # An opening balance carried over from another program (`laurel import balances`): one
+    # transaction per member, a lot per imported lot with its own expiry.
+    IMPORT = "IMPORT"
 
 
 STORE_CREDIT_ACCOUNTS = frozenset({Account.MEMBER_STORE_CREDIT, Account.PROGRAM_STORE_CREDIT})

@@ -13,6 +13,7 @@ from app.graphql.core.node import Node
 from app.graphql.core.query_checks import admin_in_query, decoded_in_query, member_reader_in_query
 from app.graphql.engagement.types import Badge, Challenge
 from app.graphql.experiments.types import Experiment
+from app.graphql.imports.types import ImportJob
 from app.graphql.members.types import Activity, Member, Membership, Redemption, Referral
 from app.graphql.memberships.types import MembershipPlan
 from app.graphql.orders.types import EarningRule, Order
@@ -27,6 +28,7 @@ from app.services.core import events as events_service
 from app.services.engagement import badges as badges_service
 from app.services.engagement import challenges as challenges_service
 from app.services.experiments import service as experiments_service
+from app.services.imports import jobs as import_jobs_service
 from app.services.members import service as members_service
 from app.services.memberships import service as memberships_service
 from app.services.orders import earning_rules as earning_rules_service
@@ -88,6 +90,10 @@ async def _node(info: Info, type_name: str, pk: int) -> Node | None:
         admin_in_query(info)
         experiment = await experiments_service.get_experiment(pk, scope)
         return Experiment.from_record(experiment) if experiment else None
+    if type_name == "ImportJob":
+        admin_in_query(info)
+        import_job = await import_jobs_service.get_import_job(pk, scope)
+        return ImportJob.from_record(import_job) if import_job else None
     if type_name == "Event":
         admin_in_query(info)
         event = await events_service.get_event(pk)

@@ -27,6 +27,7 @@ from app.graphql.actions import mutations as action_mutations
 from app.graphql.actions import queries as action_queries
 from app.graphql.actions.types import ActionRule
 from app.graphql.analytics import queries as analytics_queries
+from app.graphql.backtests import queries as backtest_queries
 from app.graphql.compiled import shared_and_unchanging
 from app.graphql.core import audit_log, events, subscriptions
 from app.graphql.core.audit import AuditAdminWrites
@@ -43,6 +44,9 @@ from app.graphql.engagement.types import Badge, Challenge
 from app.graphql.experiments import mutations as experiment_mutations
 from app.graphql.experiments import queries as experiment_queries
 from app.graphql.experiments.types import Experiment
+from app.graphql.imports import mutations as import_mutations
+from app.graphql.imports import queries as import_queries
+from app.graphql.imports.types import ImportJob
 from app.graphql.members import mutations as member_mutations
 from app.graphql.members import profile as member_profile
 from app.graphql.members import queries as member_queries
@@ -121,6 +125,9 @@ Query = create_type(
         webhook_queries.webhook_event_types,
         experiment_queries.experiments,
         experiment_queries.experiment_results,
+        import_queries.import_job,
+        backtest_queries.backtest_program,
+        backtest_queries.member_what_if,
     ],
 )
 
@@ -197,6 +204,7 @@ Mutation = create_type(
         experiment_mutations.create_experiment,
         experiment_mutations.start_experiment,
         experiment_mutations.stop_experiment,
+        import_mutations.import_file,
     ],
 )
 
@@ -260,6 +268,7 @@ schema = LaurelSchema(
         WebhookEndpoint,
         WebhookDelivery,
         Experiment,
+        ImportJob,
     ],
     extensions=[
         # Factories: Strawberry builds extensions per request. The two caches live at module

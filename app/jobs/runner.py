@@ -23,6 +23,7 @@ from app.db import connection, is_postgres, utc_now
 from app.jobs.badges import award_time_badges
 from app.jobs.celebrations import award_celebrations
 from app.jobs.expiry import expire_inactive, expire_lots, send_expiry_warnings
+from app.jobs.imports import run_queued_imports
 from app.jobs.maturing import mature_due_points
 from app.jobs.memberships import end_memberships
 from app.jobs.progress import Progress, SilentProgress
@@ -55,6 +56,8 @@ class JobName(StrEnum):
     # Segment memberships the clock moves (after everything above changed members' facts).
     SEGMENTS = "segments"
     PURGE_IDEMPOTENCY = "purge-idempotency"
+    # Files uploaded through the API (importFile), queued until a runner imports them.
+    IMPORTS = "imports"
 
 
 # The order of a full run: points mature before expiry looks at them, and expiry runs before
@@ -105,6 +108,7 @@ def _jobs(options: JobOptions) -> dict[JobName, JobFunction]:
         JobName.BADGES: award_time_badges,
         JobName.SEGMENTS: refresh_segments,
         JobName.PURGE_IDEMPOTENCY: purge,
+        JobName.IMPORTS: run_queued_imports,
     }
 
 

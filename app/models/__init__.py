@@ -25,6 +25,7 @@ from app.models.experiments import (
 )
 from app.models.expiry import ExpiryWarning
 from app.models.idempotency import IdempotencyRecord
+from app.models.imports import ImportJob
 from app.models.ledger import LedgerEntry, LedgerTransaction, PointLot
 from app.models.members import Member, MemberSearchTerm
 from app.models.memberships import Membership, MembershipFirst, MembershipPlan
@@ -71,6 +72,7 @@ __all__ = [
     "ExperimentVariant",
     "ExpiryWarning",
     "IdempotencyRecord",
+    "ImportJob",
     "LedgerEntry",
     "LedgerTransaction",
     "Member",

@@ -21,6 +21,8 @@ class OutboxEvent(Model):
     type = fields.CharField(max_length=64)
     payload: Any = fields.JSONField()
     created_at = fields.DatetimeField()
+    # Written by a replay of imported history: kept, but never sent as a webhook.
+    replayed = fields.BooleanField(default=False, db_default=False)
 
     class Meta:
         table = "outbox_events"

@@ -35,6 +35,8 @@ class EventRecord:
     type: str
     payload: dict[str, Any]
     created_at: datetime
+    # Written by a replay of imported history (app/services/core/outbox.py `replaying`).
+    replayed: bool = False
 
 
 _OLDEST_FIRST = Keyset(newest_first=False)
@@ -60,6 +62,7 @@ def _event(row: dict[str, Any]) -> EventRecord:
         type=row["type"],
         payload=from_json(payload),
         created_at=as_datetime(row["created_at"]),
+        replayed=bool(row.get("replayed", False)),
     )
 
 
@@ -101,8 +104,8 @@ def _committed(select: str, conn: BaseDBAsyncClient) -> str:
 async def events_after(conn: BaseDBAsyncClient, after_id: int, limit: int) -> list[EventRecord]:
     """Every program's events after `after_id`, oldest first (the webhook fan-out)."""
     select = _committed(
-        "SELECT id, program_id, member_id, type, payload, created_at FROM outbox_events"
-        " WHERE id > ?",
+        "SELECT id, program_id, member_id, type, payload, created_at, replayed"
+        " FROM outbox_events WHERE id > ?",
         conn,
     )
     rows = await fetch_all(conn, select + " ORDER BY id LIMIT ?", (after_id, limit))

@@ -2,12 +2,18 @@
 
 `append_event` (core/events.py) is what capabilities call: it also tells segments that the
 member changed. The writers here do not, for the events segments write themselves.
+
+Events written while history is replayed (`replaying()`, app/services/imports/replay.py) are
+kept, marked `replayed`: they are the members' history, but the webhook fan-out skips them, so
+an import of years of orders sends no messages about them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -17,9 +23,20 @@ from app.db import after_commit, execute, execute_many
 from app.services.core.outbox_signal import OUTBOX_SIGNAL
 
 _INSERT = (
-    "INSERT INTO outbox_events (program_id, member_id, type, payload, created_at)"
-    " VALUES (?, ?, ?, ?, ?)"
+    "INSERT INTO outbox_events (program_id, member_id, type, payload, created_at, replayed)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
 )
+_replaying: ContextVar[bool] = ContextVar("laurel_replaying", default=False)
+
+
+@contextmanager
+def replaying() -> Iterator[None]:
+    """Events written in this task from now on are replayed history (not sent as webhooks)."""
+    token = _replaying.set(True)
+    try:
+        yield
+    finally:
+        _replaying.reset(token)
 
 
 def _payload(payload: dict[str, Any]) -> str:
@@ -36,7 +53,11 @@ async def write_event(
     now: datetime,
 ) -> None:
     after_commit(OUTBOX_SIGNAL.committed)
-    await execute(conn, _INSERT, (program_id, member_id, event_type, _payload(payload), now))
+    await execute(
+        conn,
+        _INSERT,
+        (program_id, member_id, event_type, _payload(payload), now, _replaying.get()),
+    )
 
 
 async def write_events(
@@ -50,7 +71,7 @@ async def write_events(
         return
     after_commit(OUTBOX_SIGNAL.committed)
     rows = [
-        (program_id, member_id, event_type, _payload(payload), now)
+        (program_id, member_id, event_type, _payload(payload), now, _replaying.get())
         for member_id, event_type, payload in events
     ]
     await execute_many(conn, _INSERT, rows)

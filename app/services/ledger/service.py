@@ -29,7 +29,14 @@ from typing import Any, Literal
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import as_datetime, as_optional_datetime, execute, fetch_all, fetch_one
+from app.db import (
+    as_datetime,
+    as_optional_datetime,
+    execute,
+    execute_many,
+    fetch_all,
+    fetch_one,
+)
 from app.domain.analytics import LEDGER, ledger_dimension
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import ExpiryPolicy, ExpirySettings, LifetimeUnit, RoundTo
@@ -62,6 +69,7 @@ _EVENT_TYPES = {
     TransactionKind.MEMBERSHIP_REWARD: "points.earned",
     TransactionKind.REDEMPTION_CANCELLED: "points.returned",
     TransactionKind.CHALLENGE: "points.earned",
+    TransactionKind.IMPORT: "points.imported",
 }
 
 
@@ -97,6 +105,9 @@ class Movement:
     # Points given back after a redemption: the lot expires then at the latest (see
     # `returned_points_expiry`), not a full new lifetime from now.
     expires_no_later_than: datetime | None = None
+    # A credit split into lots of their own (points, expiry: None never expires), summing to
+    # `points`: an imported opening balance keeps the old program's expiry dates.
+    lots: tuple[tuple[int, datetime | None], ...] = ()
     # Other analytics rollup rows of the caller's write, added by the movement's own upsert
     # (an order's, app/services/orders/service.py): one statement for both.
     rollup: tuple[rollups.Row, ...] = ()
@@ -350,6 +361,13 @@ def _check_movement(movement: Movement) -> None:
         movement.member_account is Account.MEMBER_PENDING and movement.points < 0
     ):
         raise ValueError("a debit of pending points, and only that, names its lot")
+    if movement.lots and (
+        movement.points <= 0
+        or sum(points for points, _ in movement.lots) != movement.points
+        or any(points <= 0 for points, _ in movement.lots)
+        or movement.member_account is not Account.MEMBER_AVAILABLE
+    ):
+        raise ValueError("lots of a credit to available points must add up to its points")
     size = abs(movement.points)
     if size > MAX_POINTS_PER_MOVEMENT:
         raise DomainError(
@@ -415,7 +433,9 @@ async def _move_lots(
     """A credit opens a lot; a debit takes from lots. Returns when the spent lots would have
     expired, for a spend of available points."""
     points = movement.points
-    if points > 0 and movement.counter_account not in _MEMBER_ACCOUNTS:
+    if movement.lots:
+        await _insert_lots(conn, movement, transaction_id, now)
+    elif points > 0 and movement.counter_account not in _MEMBER_ACCOUNTS:
         expires_at = (
             None
             if movement.pending_until is not None
@@ -456,6 +476,21 @@ async def _move_lots(
         if taken != 1:
             raise RuntimeError(f"pending lot {movement.lot_id} cannot give {-points} points")
     return None
+
+
+async def _insert_lots(
+    conn: BaseDBAsyncClient, movement: Movement, transaction_id: int, now: datetime
+) -> None:
+    """The lots of a credit that names its own (an imported opening balance)."""
+    await execute_many(
+        conn,
+        "INSERT INTO point_lots (program_id, member_id, transaction_id, points, remaining,"
+        " expires_at, pending_until, created_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
+        [
+            (movement.program_id, movement.member_id, transaction_id, points, points, expires, now)
+            for points, expires in movement.lots
+        ],
+    )
 
 
 async def _recover_debt(

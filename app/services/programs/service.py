@@ -681,3 +681,16 @@ def _checked_origins(check: Checker, origins: tuple[str, ...]) -> frozenset[str]
 
 def _checked_header_names(check: Checker, names: tuple[str, ...]) -> frozenset[str]:
     return _HEADER_NAMES.cleaned(check, names)
+
+
+async def backdate_expiry_start(program_id: int, moment: datetime) -> bool:
+    """Count expiry from `moment` when it was turned on later: an import of history replays
+    orders placed before the policy was set, as if it had been in force then (turning expiry on
+    is otherwise never retroactive, app/domain/expiry.py). True when it moved."""
+    async with in_transaction() as conn:
+        changed = await execute(
+            conn,
+            "UPDATE programs SET expiry_since = ? WHERE id = ? AND expiry_since > ?",
+            (moment, program_id, moment),
+        )
+    return changed > 0

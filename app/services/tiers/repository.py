@@ -47,6 +47,8 @@ NON_QUALIFYING_KINDS = (
     TransactionKind.MEMBERSHIP_REWARD.value,
     TransactionKind.PUNCH_CARD.value,
     TransactionKind.CHALLENGE.value,
+    # An opening balance carried over was not earned in this program's periods.
+    TransactionKind.IMPORT.value,
 )
 
 

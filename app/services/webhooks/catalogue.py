@@ -22,6 +22,8 @@ EVENT_TYPES: dict[str, str] = {
     "points.spent": "Points spent on a reward.",
     "points.returned": "A cancelled redemption gave its points back.",
     "points.adjusted": "An admin added or took points (`description` is what the member sees).",
+    "points.imported": "An opening balance from another program was imported (its lots keep"
+    " their expiry dates).",
     "points.reversed": "A refund took back points an order earned.",
     "points.debt_recovered": "Earnings repaid points a refund left owed.",
     "points.expiring": "Points will expire soon (the program's warning days before): amount"

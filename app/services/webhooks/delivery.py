@@ -191,8 +191,11 @@ async def fan_out(now: datetime, batch: int = FAN_OUT_BATCH) -> int:
                     as_datetime(row["created_at"]),
                 )
             )
+        # Replayed history (an import) is the members' record, not news to send.
         wanted = [
-            event for event in events if event.program_id in by_program and event.type != TEST_EVENT
+            event
+            for event in events
+            if event.program_id in by_program and event.type != TEST_EVENT and not event.replayed
         ]
         names = await _names(conn, wanted)
         for event in wanted:

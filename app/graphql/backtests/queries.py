@@ -1,0 +1,86 @@
+"""backtestProgram and memberWhatIf: admin keys only; both write nothing."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.graphql.backtests.types import (
+    BacktestProgramInput,
+    BacktestResult,
+    MemberWhatIf,
+    MemberWhatIfStep,
+    WhatIfOrderInput,
+)
+from app.graphql.core.context import Info
+from app.graphql.core.errors import as_query_errors
+from app.graphql.core.query_checks import admin_in_query, decoded_in_query
+from app.services.backtests import service as backtests
+from app.services.orders.cart import OrderLineInput
+
+
+@strawberry.field(
+    description="Admin only: run a proposed program (rules, campaigns, tiers, expiry) over the"
+    " member orders placed in [from, to), beside the program as it is, writing nothing."
+)
+async def backtest_program(info: Info, input: BacktestProgramInput) -> BacktestResult:
+    principal = admin_in_query(info)
+    with as_query_errors():
+        result = await backtests.backtest_program(
+            backtests.BacktestInput(
+                program_slug=input.program_slug,
+                start=input.from_,
+                end=input.to,
+                proposal=(
+                    backtests.Proposal() if input.proposal is None else input.proposal.to_service()
+                ),
+            ),
+            principal.program_scope,
+        )
+    return BacktestResult.of(result)
+
+
+@strawberry.field(
+    description="Admin only: what these future orders would earn the member, one by one, under"
+    " the program as it is, the tier moving as they add up. Writes nothing."
+)
+async def member_what_if(
+    info: Info, member_id: strawberry.ID, orders: list[WhatIfOrderInput]
+) -> MemberWhatIf:
+    principal = admin_in_query(info)
+    pk = decoded_in_query(member_id, "Member")
+    with as_query_errors():
+        result = await backtests.member_what_if(
+            pk,
+            [
+                backtests.WhatIfOrder(
+                    placed_at=order.placed_at,
+                    currency=order.currency,
+                    lines=tuple(
+                        OrderLineInput(
+                            sku=line.sku,
+                            quantity=line.quantity,
+                            unit_price_minor=line.unit_price_minor,
+                            category=line.category,
+                        )
+                        for line in order.lines
+                    ),
+                    shipping_minor=order.shipping_minor,
+                    tax_minor=order.tax_minor,
+                    discount_minor=order.discount_minor,
+                )
+                for order in orders
+            ],
+            principal.program_scope,
+        )
+    return MemberWhatIf(
+        points=result.points,
+        steps=[
+            MemberWhatIfStep(
+                placed_at=step.placed_at,
+                points=step.points,
+                tier=step.tier,
+                balance_after=step.balance_after,
+            )
+            for step in result.steps
+        ],
+    )

@@ -1,0 +1,191 @@
+"""Backtest results: two runs over the same orders, side by side; a member's what-if."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from app.graphql.orders.types import RuleKindEnum
+from app.graphql.tiers.types import TierMetricEnum
+from app.services.backtests import service as backtests
+
+
+@strawberry.input(description="A purchase rule or campaign of a proposal.")
+class BacktestRuleInput:
+    name: str
+    kind: RuleKindEnum  # type: ignore[valid-type]
+    multiplier: str | None = None
+    points: int | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    include_skus: list[str] | None = None
+    include_categories: list[str] | None = None
+    minimum_order_minor: int = 0
+
+
+@strawberry.input
+class BacktestTierInput:
+    name: str
+    threshold: int
+    earn_multiplier: str | None = None
+
+
+@strawberry.input(description="What the proposal changes; a field left out keeps the program's.")
+class BacktestProposalInput:
+    points_per_currency_unit: int | None = None
+    rules: list[BacktestRuleInput] | None = strawberry.field(
+        default=None,
+        description="Instead of the program's purchase rules and campaigns ([]: none).",
+    )
+    tier_metric: TierMetricEnum | None = None  # type: ignore[valid-type]
+    tiers: list[BacktestTierInput] | None = strawberry.field(
+        default=None, description="Instead of the program's tiers, lowest first ([]: none)."
+    )
+    expiry_days: int | None = strawberry.field(
+        default=None,
+        description="Lots expire this many days after they become available (0: never).",
+    )
+
+    def to_service(self) -> backtests.Proposal:
+        return backtests.Proposal(
+            points_per_currency_unit=self.points_per_currency_unit,
+            rules=None
+            if self.rules is None
+            else tuple(
+                backtests.ProposedRule(
+                    name=rule.name,
+                    kind=rule.kind,
+                    multiplier=rule.multiplier,
+                    points=rule.points,
+                    starts_at=rule.starts_at,
+                    ends_at=rule.ends_at,
+                    include_skus=tuple(rule.include_skus or ()),
+                    include_categories=tuple(rule.include_categories or ()),
+                    minimum_order_minor=rule.minimum_order_minor,
+                )
+                for rule in self.rules
+            ),
+            tier_metric=self.tier_metric,
+            tiers=None
+            if self.tiers is None
+            else tuple(
+                backtests.ProposedTier(
+                    name=tier.name, threshold=tier.threshold, earn_multiplier=tier.earn_multiplier
+                )
+                for tier in self.tiers
+            ),
+            expiry_days=self.expiry_days,
+        )
+
+
+@strawberry.input
+class BacktestProgramInput:
+    program_slug: str
+    from_: datetime = strawberry.field(name="from")
+    to: datetime
+    proposal: BacktestProposalInput | None = None
+
+
+@strawberry.type
+class BacktestTierCount:
+    name: str = strawberry.field(description="The tier's name; empty: below every tier.")
+    members: int
+
+
+@strawberry.type(description="One run's figures (the model: docs/capabilities/import.md).")
+class BacktestFigures:
+    points_issued: int
+    expected_redemptions: int = strawberry.field(
+        description="Points issued x the redemption rate observed in the period."
+    )
+    points_expired: int = strawberry.field(
+        description="Points of lots expiring before `to`, less their expected redemptions."
+    )
+    liability_points: int = strawberry.field(
+        description="Outstanding at `to`: issued - expected redemptions - expired."
+    )
+    members_per_tier: list[BacktestTierCount]
+    points_per_order: float = strawberry.field(
+        description="The program's cost per order, in points."
+    )
+
+    @classmethod
+    def of(cls, figures: backtests.RunFigures) -> BacktestFigures:
+        return cls(
+            points_issued=figures.points_issued,
+            expected_redemptions=figures.expected_redemptions,
+            points_expired=figures.points_expired,
+            liability_points=figures.liability_points,
+            members_per_tier=[
+                BacktestTierCount(name=count.name, members=count.members)
+                for count in figures.members_per_tier
+            ],
+            points_per_order=figures.points_per_order,
+        )
+
+
+@strawberry.type(
+    description="A proposal played over the period's real orders beside the program as it is"
+    " (`current`), and what the orders actually recorded. Nothing is written."
+)
+class BacktestResult:
+    from_: datetime = strawberry.field(name="from")
+    to: datetime
+    orders: int = strawberry.field(description="Member orders placed in the period.")
+    members: int = strawberry.field(description="Members who placed them.")
+    recorded_points_issued: int = strawberry.field(
+        description="What those orders earned when they were recorded."
+    )
+    redemption_rate: float = strawberry.field(
+        description="Points spent on rewards / points issued in the period (ledger)."
+    )
+    current: BacktestFigures
+    proposed: BacktestFigures
+
+    @classmethod
+    def of(cls, result: backtests.BacktestResult) -> BacktestResult:
+        return cls(
+            from_=result.start,
+            to=result.end,
+            orders=result.orders,
+            members=result.members,
+            recorded_points_issued=result.recorded_points_issued,
+            redemption_rate=result.redemption_rate,
+            current=BacktestFigures.of(result.current),
+            proposed=BacktestFigures.of(result.proposed),
+        )
+
+
+@strawberry.input
+class WhatIfLineInput:
+    sku: str
+    quantity: int
+    unit_price_minor: int
+    category: str | None = None
+
+
+@strawberry.input
+class WhatIfOrderInput:
+    placed_at: datetime
+    currency: str
+    lines: list[WhatIfLineInput]
+    shipping_minor: int = 0
+    tax_minor: int = 0
+    discount_minor: int = 0
+
+
+@strawberry.type
+class MemberWhatIfStep:
+    placed_at: datetime
+    points: int
+    tier: str | None = strawberry.field(description="The member's tier after this order.")
+    balance_after: int = strawberry.field(
+        description="Available and pending points now, plus what the orders so far earn."
+    )
+
+
+@strawberry.type
+class MemberWhatIf:
+    points: int
+    steps: list[MemberWhatIfStep]

@@ -1,0 +1,1 @@
+"""Imports in the API: uploads run as jobs with progress, and backtests of program changes."""

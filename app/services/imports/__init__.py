@@ -1,0 +1,1 @@
+"""Imports: members, orders (replayed as of their time) and opening balances from files."""

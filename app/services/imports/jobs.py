@@ -1,0 +1,224 @@
+"""Import jobs: a file uploaded through the API, queued, run in the background, and its progress.
+
+`queue_import` keeps the upload in `import_jobs` (QUEUED); the server's import runner (or
+`laurel jobs run imports`) claims it with a guarded update (RUNNING), so one runner runs it,
+writes its progress as it goes and its report when done (DONE, or FAILED with the reason). The
+upload is dropped once the job is over. Re-running an upload is harmless: imports are
+idempotent by the store's ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from app.db import as_datetime, as_optional_datetime, connection, fetch_one, from_json, utc_now
+from app.db import execute as run_statement
+from app.domain.errors import DomainError, ErrorCode
+from app.domain.imports import FileFormat, ImportKind, RowError
+from app.services.programs.service import ProgramScope, require_program
+
+# An upload travels in one request, bounded by LAUREL_MAX_BODY_BYTES; larger files go through
+# `laurel import`.
+MAX_UPLOAD_CHARACTERS = 50_000_000
+_COLUMNS = (
+    "id, program_id, kind, file_format, dry_run, status, bytes_total, bytes_read, items,"
+    " imported, skipped, failed, errors, failure, created_at, updated_at, finished_at"
+)
+
+
+class ImportWake:
+    """Wakes this process's import runner when an upload is queued (another process's runner
+    finds it on its next look)."""
+
+    def __init__(self) -> None:
+        self._event: asyncio.Event | None = None
+
+    def event(self) -> asyncio.Event:
+        if self._event is None:
+            self._event = asyncio.Event()
+        return self._event
+
+    def queued(self) -> None:
+        if self._event is not None:
+            self._event.set()
+
+
+IMPORT_QUEUED = ImportWake()
+
+
+@dataclass(frozen=True)
+class ImportJobRecord:
+    id: int
+    program_id: int
+    kind: ImportKind
+    file_format: FileFormat
+    dry_run: bool
+    status: str
+    bytes_total: int
+    bytes_read: int
+    items: int
+    imported: int
+    skipped: int
+    failed: int
+    errors: list[RowError]
+    failure: str | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+def _record(row: dict[str, Any]) -> ImportJobRecord:
+    return ImportJobRecord(
+        id=int(row["id"]),
+        program_id=int(row["program_id"]),
+        kind=ImportKind(row["kind"]),
+        file_format=FileFormat(row["file_format"]),
+        dry_run=bool(row["dry_run"]),
+        status=str(row["status"]),
+        bytes_total=int(row["bytes_total"]),
+        bytes_read=int(row["bytes_read"]),
+        items=int(row["items"]),
+        imported=int(row["imported"]),
+        skipped=int(row["skipped"]),
+        failed=int(row["failed"]),
+        errors=[RowError(**error) for error in from_json(row["errors"]) or []],
+        failure=row["failure"],
+        created_at=as_datetime(row["created_at"]),
+        updated_at=as_datetime(row["updated_at"]),
+        finished_at=as_optional_datetime(row["finished_at"]),
+    )
+
+
+@dataclass(frozen=True)
+class QueueImportInput:
+    program_slug: str
+    kind: ImportKind
+    file_format: FileFormat
+    content: str
+    dry_run: bool = False
+
+
+async def queue_import(data: QueueImportInput, scope: ProgramScope) -> ImportJobRecord:
+    if not data.content.strip():
+        raise DomainError(ErrorCode.REQUIRED, "the file is empty", ["input", "content"])
+    if len(data.content) > MAX_UPLOAD_CHARACTERS:
+        raise DomainError(
+            ErrorCode.TOO_LONG,
+            f"an upload holds at most {MAX_UPLOAD_CHARACTERS} characters; use `laurel import`",
+            ["input", "content"],
+        )
+    program = await require_program(data.program_slug, scope, ["input", "programSlug"])
+    now = utc_now()
+    size = len(data.content.encode())
+    row = await fetch_one(
+        connection(),
+        "INSERT INTO import_jobs (program_id, kind, file_format, dry_run, status, content,"
+        " bytes_total, bytes_read, items, imported, skipped, failed, errors, created_at,"
+        f" updated_at) VALUES (?, ?, ?, ?, 'QUEUED', ?, ?, 0, 0, 0, 0, 0, '[]', ?, ?)"
+        f" RETURNING {_COLUMNS}",
+        (
+            program.id,
+            data.kind.value,
+            data.file_format.value,
+            data.dry_run,
+            data.content,
+            size,
+            now,
+            now,
+        ),
+    )
+    assert row is not None
+    IMPORT_QUEUED.queued()
+    return _record(row)
+
+
+async def get_import_job(job_id: int, scope: ProgramScope) -> ImportJobRecord | None:
+    row = await fetch_one(
+        connection(), f"SELECT {_COLUMNS} FROM import_jobs WHERE id = ?", (job_id,)
+    )
+    if row is None or (scope is not None and int(row["program_id"]) != scope):
+        return None
+    return _record(row)
+
+
+@dataclass(frozen=True)
+class ClaimedImport:
+    job: ImportJobRecord
+    program_slug: str
+    content: str
+
+
+async def claim_queued_import() -> ClaimedImport | None:
+    """The oldest queued upload, now RUNNING for this runner alone; None when none waits."""
+    while True:
+        queued = await fetch_one(
+            connection(),
+            "SELECT id FROM import_jobs WHERE status = 'QUEUED' ORDER BY id LIMIT 1",
+            (),
+        )
+        if queued is None:
+            return None
+        claimed = await fetch_one(
+            connection(),
+            "UPDATE import_jobs SET status = 'RUNNING', updated_at = ?"
+            f" WHERE id = ? AND status = 'QUEUED' RETURNING {_COLUMNS}, content",
+            (utc_now(), queued["id"]),
+        )
+        if claimed is None:
+            continue  # another runner took it
+        program = await fetch_one(
+            connection(), "SELECT slug FROM programs WHERE id = ?", (claimed["program_id"],)
+        )
+        assert program is not None
+        return ClaimedImport(_record(claimed), str(program["slug"]), str(claimed["content"]))
+
+
+@dataclass(frozen=True)
+class ImportCounts:
+    bytes_read: int
+    items: int
+    imported: int
+    skipped: int
+    failed: int
+    errors: list[RowError]
+
+
+def _errors_json(errors: list[RowError]) -> str:
+    return json.dumps(
+        [{"line": e.line, "field": e.field, "code": e.code, "message": e.message} for e in errors],
+        separators=(",", ":"),
+    )
+
+
+async def save_progress(job_id: int, counts: ImportCounts) -> None:
+    await run_statement(
+        connection(),
+        "UPDATE import_jobs SET bytes_read = ?, items = ?, imported = ?, skipped = ?,"
+        " failed = ?, errors = ?, updated_at = ? WHERE id = ?",
+        (
+            counts.bytes_read,
+            counts.items,
+            counts.imported,
+            counts.skipped,
+            counts.failed,
+            _errors_json(counts.errors),
+            utc_now(),
+            job_id,
+        ),
+    )
+
+
+async def finish_import(job_id: int, counts: ImportCounts, failure: str | None) -> None:
+    """The job's report, DONE (or FAILED with why), and its upload dropped."""
+    await save_progress(job_id, counts)
+    now = utc_now()
+    await run_statement(
+        connection(),
+        "UPDATE import_jobs SET status = ?, failure = ?, content = NULL, finished_at = ?,"
+        " updated_at = ? WHERE id = ?",
+        ("FAILED" if failure else "DONE", failure, now, now, job_id),
+    )

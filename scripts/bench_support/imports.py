@@ -1,0 +1,402 @@
+"""`scripts/bench-import`: the import with as-of recalculation, and a backtest, on PostgreSQL.
+
+Import: a program (1 point per EUR, 14 pending days, lots expiring 12 months after they become
+available, three tiers on points earned over a rolling year, a double-points campaign) gets
+`members` members and `orders` orders spread over two years through `run_import`, from CSV
+files written to a temporary directory. Printed: seconds, rows/s and the process's peak memory
+after the members, after half the orders and after all of them (flat in the file size: the
+import holds one item at a time), then `verify-ledger`. The floor, measured in the same run, is
+`record_order` called directly for the first orders of a second program (the live path, no
+file, no replay): the ratio import/floor per order is the cost of reading and replaying.
+
+Backtest: `orders` orders over 12 months for `members` members, seeded with set-based SQL into
+a second database (no ledger: a backtest reads orders only), then `backtest_program` with a
+proposal (2 points per EUR, tiers, expiry) against a floor of reading the same orders page by
+page. Targets: 1,000,000 orders / 200,000 members import in under 10 minutes, the backtest of
+1,000,000 orders in under 60 s; `--scale` runs a fraction of both (`--scale 0.01`: 10,000
+orders, 2,000 members).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from app import clock as app_clock
+from app.config import Settings
+from app.db import apply_migrations, close_db, connection, fetch_all, init_db
+from app.domain.earning import RuleKind
+from app.domain.expiry import ExpiryPolicy, LifetimeUnit
+from app.domain.imports import FileFormat, ImportKind
+from app.domain.tiers import DowngradePolicy, TierMetric, TierPeriod
+from app.jobs.imports import run_import
+from app.services.backtests import service as backtests
+from app.services.ledger.verify import verify_ledger
+from app.services.members.enrolment import EnrollMemberInput, enroll_member
+from app.services.orders.cart import OrderLineInput
+from app.services.orders.earning_rules import RuleInput, create_earning_rule
+from app.services.orders.service import RecordOrderInput, record_order
+from app.services.programs.service import (
+    CreateProgramInput,
+    ExpiryInput,
+    UpdateProgramSettingsInput,
+    create_program,
+    update_program_settings,
+)
+from app.services.tiers import configuration as tier_configuration
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/laurel_import_bench"
+START = datetime(2024, 1, 1, tzinfo=UTC)
+FLOOR_ORDERS = 500
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def _admin(url: str, *statements: str) -> None:
+    base, _, name = url.rpartition("/")
+    conn = await asyncpg.connect(f"{base}/postgres", timeout=10)
+    try:
+        for statement in statements:
+            await conn.execute(statement.replace("{db}", f'"{name}"'))
+    finally:
+        await conn.close()
+
+
+async def recreate(url: str) -> None:
+    await _admin(url, "DROP DATABASE IF EXISTS {db} WITH (FORCE)", "CREATE DATABASE {db}")
+
+
+async def drop(url: str) -> None:
+    await _admin(url, "DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+
+async def configure(slug: str) -> None:
+    await create_program(
+        CreateProgramInput(slug=slug, name=slug, currency="EUR", points_per_currency_unit=1)
+    )
+    await update_program_settings(
+        UpdateProgramSettingsInput(
+            program_slug=slug,
+            pending_days=14,
+            expiry=ExpiryInput(
+                policy=ExpiryPolicy.LOT_LIFETIME, lifetime=12, unit=LifetimeUnit.MONTHS
+            ),
+        )
+    )
+    await tier_configuration.configure_tiers(
+        tier_configuration.ConfigureTiersInput(
+            program_slug=slug,
+            metric=TierMetric.POINTS_EARNED,
+            period=TierPeriod.ROLLING_12_MONTHS,
+            downgrade=DowngradePolicy.PERIOD_END,
+            tiers=(
+                tier_configuration.TierInput(name="Bronze", threshold=0),
+                tier_configuration.TierInput(name="Silver", threshold=500),
+                tier_configuration.TierInput(name="Gold", threshold=2000, earn_multiplier="1.5"),
+            ),
+        )
+    )
+    await create_earning_rule(
+        slug,
+        RuleInput(
+            name="Spring double",
+            kind=RuleKind.MULTIPLIER,
+            multiplier="2",
+            starts_at=START + timedelta(days=90),
+            ends_at=START + timedelta(days=120),
+        ),
+    )
+
+
+def write_files(directory: Path, members: int, orders: int) -> tuple[Path, Path]:
+    rng = random.Random(22)
+    members_file = directory / "members.csv"
+    with members_file.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["customer_id", "email", "enrolled_at"])
+        for n in range(members):
+            writer.writerow([f"c{n}", f"c{n}@example.com", (START - timedelta(days=1)).isoformat()])
+    orders_file = directory / "orders.csv"
+    span = timedelta(days=730).total_seconds()
+    with orders_file.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(
+            [
+                "order_id",
+                "customer_id",
+                "placed_at",
+                "currency",
+                "sku",
+                "quantity",
+                "unit_price_minor",
+            ]
+        )
+        for n in range(orders):
+            at = START + timedelta(seconds=span * n / orders)
+            customer = rng.randrange(members)
+            writer.writerow(
+                [
+                    f"o{n}",
+                    f"c{customer}",
+                    at.isoformat(),
+                    "EUR",
+                    f"SKU-{n % 50}",
+                    1 + n % 3,
+                    rng.randrange(500, 20_000),
+                ]
+            )
+    return members_file, orders_file
+
+
+async def import_file(slug: str, kind: ImportKind, path: Path) -> tuple[float, Any]:
+    started = time.perf_counter()
+    with path.open("rb") as stream:
+        report = await run_import(stream, program_slug=slug, kind=kind, file_format=FileFormat.CSV)
+    return time.perf_counter() - started, report
+
+
+async def floor(slug: str, orders: int, members: int) -> float:
+    """`record_order` alone (no file, no replay) for `orders` orders of `members` members, each
+    order at its own time, as the live API records them."""
+    for n in range(members):
+        await enroll_member(EnrollMemberInput(slug, f"f{n}"), None)
+    clock = app_clock.ManualClock(START)
+    started = time.perf_counter()
+    with app_clock.using_in_context(clock):
+        for n in range(orders):
+            at = START + timedelta(hours=9 * n)
+            clock.set(at)
+            await record_order(
+                RecordOrderInput(
+                    program_slug=slug,
+                    customer_id=f"f{n % members}",
+                    order_id=f"f{n}",
+                    currency="EUR",
+                    total_minor=1500,
+                    lines=[OrderLineInput(sku="F", quantity=1, unit_price_minor=1500)],
+                    placed_at=at,
+                ),
+                None,
+            )
+    return (time.perf_counter() - started) / orders
+
+
+async def bench_import(url: str, members: int, orders: int) -> None:
+    await recreate(url)
+    settings = replace(Settings.from_env(), database_url=url)
+    await apply_migrations(settings)
+    await close_db()
+    await init_db(settings)
+    try:
+        await configure("bench")
+        await configure("floor")
+        with tempfile.TemporaryDirectory() as directory:
+            members_file, orders_file = write_files(Path(directory), members, orders)
+            half = Path(directory) / "half.csv"
+            with orders_file.open() as source, half.open("w") as target:
+                for n, line in enumerate(source):
+                    if n > orders // 2:
+                        break
+                    target.write(line)
+            size = orders_file.stat().st_size
+            log(f"files: {members} members, {orders} orders ({size / 2**20:.1f} MiB of orders)")
+            seconds, report = await import_file("bench", ImportKind.MEMBERS, members_file)
+            log(
+                f"members: {report.imported} in {seconds:.1f} s ({report.imported / seconds:.0f} "
+                f"rows/s), peak {peak_mib():.0f} MiB"
+            )
+            seconds_half, report_half = await import_file("bench", ImportKind.ORDERS, half)
+            memory_half = peak_mib()
+            log(
+                f"orders, first half: {report_half.imported} in {seconds_half:.1f} "
+                f"s ({report_half.imported / seconds_half:.0f} rows/s), peak {memory_half:.0f} "
+                f"MiB"
+            )
+            seconds_all, report_all = await import_file("bench", ImportKind.ORDERS, orders_file)
+            memory_all = peak_mib()
+            log(
+                f"orders, the rest (the first half skipped): {report_all.imported} "
+                f"new, {report_all.skipped} skipped in {seconds_all:.1f} s, peak "
+                f"{memory_all:.0f} MiB; scheduled work ran "
+                f"{report_half.due_runs + report_all.due_runs} times"
+            )
+            total = seconds_half + seconds_all
+            log(
+                f"orders: {orders} in {total:.1f} s = {orders / total:.0f} orders/s; "
+                f"peak memory after half {memory_half:.0f} MiB, after all {memory_all:.0f} "
+                f"MiB (ratio {memory_all / memory_half:.2f}, flat ~1)"
+            )
+            per_order = total / orders
+            floor_per_order = await floor(
+                "floor", min(FLOOR_ORDERS, orders), max(1, min(FLOOR_ORDERS, orders) // 5)
+            )
+            log(
+                f"floor (record_order alone): {1000 * floor_per_order:.2f} ms/order; "
+                f"import {1000 * per_order:.2f} ms/order = {per_order / floor_per_order:.2f}x "
+                f"floor"
+            )
+            extrapolated = 1_000_000 * per_order
+            log(f"1,000,000 orders at this rate: {extrapolated / 60:.1f} min (target < 10 min)")
+        problems = await verify_ledger()
+        log(f"verify-ledger: {'OK' if not problems else f'{len(problems)} problems'}")
+    finally:
+        await close_db()
+
+
+async def seed_orders(url: str, members: int, orders: int) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "INSERT INTO members (program_id, customer_id, enrolled_at, points_available,"
+            " points_pending, lifetime_earned, lifetime_redeemed)"
+            " SELECT 1, 'c' || n, $1::timestamptz, 0, 0, 0, 0 FROM generate_series(1, $2) AS n",
+            START - timedelta(days=1),
+            members,
+        )
+        await conn.execute(
+            "INSERT INTO orders (program_id, member_id, customer_id, order_id, currency,"
+            " total_minor, lines, request_hash, points_earned, placed_at, created_at, earning,"
+            " status, refunded_quantities, shipping_minor, tax_minor, discount_minor,"
+            " points_refunded, points_unrecovered, refunded_minor)"
+            " SELECT 1, 1 + (n * 7919) % $2, 'c', 'o' || n, 'EUR', price * qty,"
+            " json_build_array(json_build_object('sku', 'SKU-' || n % 50, 'quantity', qty,"
+            " 'unit_price_minor', price, 'category', 'cat'))::jsonb, 'x', price * qty / 100,"
+            " $1::timestamptz + make_interval(secs => n * 31536000.0 / $3), now(), '{}'::jsonb,"
+            " 'PLACED', '{}'::jsonb, 0, 0, 0, 0, 0, 0"
+            " FROM (SELECT n, 500 + (n * 104729) % 19500 AS price, 1 + n % 3 AS qty"
+            "       FROM generate_series(1::bigint, $3::bigint) AS n) AS g",
+            START,
+            members,
+            orders,
+        )
+        await conn.execute("ANALYZE orders")
+    finally:
+        await conn.close()
+
+
+async def bench_backtest(url: str, members: int, orders: int) -> None:
+    await recreate(url)
+    settings = replace(Settings.from_env(), database_url=url)
+    await apply_migrations(settings)
+    await close_db()
+    await init_db(settings)
+    try:
+        await configure("bench")
+        started = time.perf_counter()
+        await seed_orders(url, members, orders)
+        log(
+            f"backtest: seeded {orders} orders for {members} members in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+        end = START + timedelta(days=365)
+        started, cpu_started = time.perf_counter(), time.process_time()
+        read = 0
+        async for page in backtests._orders(1, START, end):
+            read += len(page)
+        floor_seconds = time.perf_counter() - started
+        floor_cpu = time.process_time() - cpu_started
+        started, cpu_started = time.perf_counter(), time.process_time()
+        result = await backtests.backtest_program(
+            backtests.BacktestInput(
+                "bench",
+                START,
+                end,
+                backtests.Proposal(
+                    points_per_currency_unit=2,
+                    tiers=(
+                        backtests.ProposedTier("Base", 0),
+                        backtests.ProposedTier("Plus", 1000, "1.25"),
+                    ),
+                    expiry_days=180,
+                ),
+            ),
+            None,
+        )
+        seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+        log(
+            f"backtest CPU {cpu:.1f} s (this process), floor CPU {floor_cpu:.1f} s: "
+            f"{cpu / max(floor_cpu, 1e-9):.2f}x; 1,000,000 orders at this CPU rate: "
+            f"{cpu * 1_000_000 / max(read, 1):.0f} s of CPU (target < 60 s)"
+        )
+        log(
+            f"backtest of {result.orders} orders ({result.members} members): "
+            f"{seconds:.1f} s = {result.orders / seconds:.0f} orders/s, peak "
+            f"{peak_mib():.0f} MiB (target < 60 s for 1,000,000)"
+        )
+        log(
+            f"floor (reading the orders alone, {read}): {floor_seconds:.1f} "
+            f"s; backtest = {seconds / floor_seconds:.2f}x floor"
+        )
+        log(
+            f"current issued {result.current.points_issued}, proposed "
+            f"{result.proposed.points_issued}, "
+            f"liability {result.current.liability_points} -> {result.proposed.liability_points}"
+        )
+        rows = await fetch_all(connection(), "SELECT COUNT(*) AS n FROM ledger_transactions", ())
+        assert int(rows[0]["n"]) == 0, "a backtest wrote to the ledger"
+    finally:
+        await close_db()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="a fraction of 1,000,000 orders / 200,000 members"
+    )
+    parser.add_argument("--skip-import", action="store_true")
+    parser.add_argument("--skip-backtest", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the databases")
+    args = parser.parse_args()
+    if not 0 < args.scale <= 1:
+        parser.error("--scale is in (0, 1]")
+    url = os.environ.get("BENCH_POSTGRES_URL", DEFAULT_URL)
+    if not url.rpartition("/")[2].startswith("laurel_import"):
+        url = url.rpartition("/")[0] + "/laurel_import_bench"
+    orders = int(1_000_000 * args.scale)
+    members = max(1, int(200_000 * args.scale))
+    backtest_url = url + "_backtest"
+
+    async def run() -> None:
+        try:
+            if not args.skip_import:
+                await bench_import(url, members, orders)
+            if not args.skip_backtest:
+                await bench_backtest(backtest_url, members, orders)
+        finally:
+            if not args.keep:
+                if not args.skip_import:
+                    await drop(url)
+                if not args.skip_backtest:
+                    await drop(backtest_url)
+
+    try:
+        asyncio.run(run())
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"bench-import cannot run: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

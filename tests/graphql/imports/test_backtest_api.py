@@ -1,0 +1,89 @@
+"""backtestProgram and memberWhatIf over HTTP: the shape the console reads, refused input as
+errors with codes, admin keys only. Both databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from app.auth.api_keys import KeyKind
+from tests.graphql.conftest import Api
+from tests.graphql.factories import create_program, enroll, program_key, record_order
+
+BACKTEST = """
+query($input: BacktestProgramInput!) {
+  backtestProgram(input: $input) {
+    from to orders members recordedPointsIssued redemptionRate
+    current { pointsIssued expectedRedemptions pointsExpired liabilityPoints pointsPerOrder
+              membersPerTier { name members } }
+    proposed { pointsIssued liabilityPoints pointsPerOrder }
+  }
+}"""
+WHAT_IF = """
+query($id: ID!, $orders: [WhatIfOrderInput!]!) {
+  memberWhatIf(memberId: $id, orders: $orders) { points steps { points tier balanceAfter } }
+}"""
+
+
+def period(**proposal: Any) -> dict[str, Any]:
+    return {
+        "input": {
+            "programSlug": "shop",
+            "from": "2025-06-01T00:00:00Z",
+            "to": "2027-06-01T00:00:00Z",
+            "proposal": proposal,
+        }
+    }
+
+
+async def test_a_backtest_answers_both_runs_side_by_side(api: Api) -> None:
+    await create_program(api)
+    await enroll(api, customer_id="cust-1")
+    for n in range(3):
+        placed = datetime(2026, 1, 1 + n, tzinfo=UTC).isoformat()
+        result = await record_order(api, order_id=f"o{n}", customer_id="cust-1", placedAt=placed)
+        assert result["userErrors"] == []
+    recorded = 3 * result["order"]["pointsEarned"]
+
+    data = await api.data(
+        BACKTEST,
+        period(
+            pointsPerCurrencyUnit=2,
+            rules=[{"name": "Double", "kind": "MULTIPLIER", "multiplier": "2"}],
+        ),
+    )
+    answer = data["backtestProgram"]
+    assert (answer["orders"], answer["members"]) == (3, 1)
+    assert answer["recordedPointsIssued"] == recorded
+    assert answer["redemptionRate"] == 0.0
+    assert answer["current"] == {
+        "pointsIssued": recorded,
+        "expectedRedemptions": 0,
+        "pointsExpired": 0,
+        "liabilityPoints": recorded,
+        "pointsPerOrder": recorded / 3,
+        "membersPerTier": [],
+    }
+    assert answer["proposed"] == {
+        "pointsIssued": 4 * recorded,
+        "liabilityPoints": 4 * recorded,
+        "pointsPerOrder": 4 * recorded / 3,
+    }
+
+
+async def test_refused_backtests_and_what_ifs_say_why_and_need_an_admin_key(api: Api) -> None:
+    await create_program(api)
+    member = await enroll(api, customer_id="cust-1")
+    backwards = period()
+    backwards["input"]["to"] = "2019-01-01T00:00:00Z"
+    refused = await api.post(BACKTEST, backwards)
+    assert [e["extensions"]["code"] for e in refused.json()["errors"]] == ["INVALID_VALUE"]
+    bad_rule = await api.post(
+        BACKTEST, period(rules=[{"name": "x", "kind": "MULTIPLIER", "multiplier": "0.5"}])
+    )
+    assert [e["extensions"]["code"] for e in bad_rule.json()["errors"]] == ["INVALID_VALUE"]
+    none = await api.post(WHAT_IF, {"id": member["id"], "orders": []})
+    assert [e["extensions"]["code"] for e in none.json()["errors"]] == ["INVALID_VALUE"]
+    secret = await program_key("shop", KeyKind.SECRET)
+    forbidden = await api.post(BACKTEST, period(), key=secret)
+    assert [e["extensions"]["code"] for e in forbidden.json()["errors"]] == ["FORBIDDEN"]

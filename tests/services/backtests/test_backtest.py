@@ -1,0 +1,195 @@
+"""backtestProgram: a proposal over real orders writes nothing, agrees with the recorded points
+when it changes nothing, and its figures equal importing the same orders into a scratch program
+configured as proposed. memberWhatIf: a member's next orders, the tier moving. Both databases."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from app import clock as app_clock
+from app.clock import ManualClock
+from app.db import connection, fetch_all, fetch_one
+from app.domain.imports import FileFormat, ImportKind
+from app.domain.tiers import DowngradePolicy, TierMetric, TierPeriod
+from app.jobs.imports import run_import
+from app.services.backtests import service as backtests
+from app.services.backtests.service import Proposal, ProposedTier
+from app.services.orders.cart import OrderLineInput
+from app.services.programs.service import CreateProgramInput, create_program
+from app.services.tiers import configuration as tier_configuration
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+START = datetime(2025, 1, 1, tzinfo=UTC)
+SNAPSHOT_TABLES = (
+    "members",
+    "orders",
+    "ledger_transactions",
+    "ledger_entries",
+    "point_lots",
+    "outbox_events",
+    "idempotency_records",
+    "member_tiers",
+    "analytics_days",
+    "import_jobs",
+)
+
+
+@pytest.fixture
+def clock() -> Iterator[ManualClock]:
+    with app_clock.using(ManualClock(NOW)) as installed:
+        assert isinstance(installed, ManualClock)
+        yield installed
+
+
+def orders_csv() -> str:
+    rows = ["order_id,customer_id,placed_at,currency,sku,category,quantity,unit_price_minor"]
+    for n in range(24):
+        at = (START + timedelta(days=13 * n, hours=n)).isoformat()
+        customer = f"c{n % 3}"
+        rows.append(f"o{n},{customer},{at},EUR,SKU-{n % 4},cat,{1 + n % 3},{1999 + 250 * n}")
+    return "\n".join(rows) + "\n"
+
+
+MEMBERS = "customer_id,enrolled_at\nc0,2024-12-01T00:00:00Z\nc1,2024-12-01T00:00:00Z\n" + (
+    "c2,2024-12-01T00:00:00Z\n"
+)
+TIERS = (
+    tier_configuration.TierInput(name="Base", threshold=0),
+    tier_configuration.TierInput(name="Gold", threshold=900, earn_multiplier="2"),
+)
+
+
+async def shop(slug: str, points_per_unit: int, tiers: bool) -> None:
+    await create_program(
+        CreateProgramInput(
+            slug=slug, name=slug, currency="EUR", points_per_currency_unit=points_per_unit
+        )
+    )
+    if tiers:
+        await tier_configuration.configure_tiers(
+            tier_configuration.ConfigureTiersInput(
+                program_slug=slug,
+                metric=TierMetric.POINTS_EARNED,
+                period=TierPeriod.LIFETIME,
+                downgrade=DowngradePolicy.NEVER,
+                tiers=TIERS,
+            )
+        )
+    for kind, text in ((ImportKind.MEMBERS, MEMBERS), (ImportKind.ORDERS, orders_csv())):
+        report = await run_import(
+            io.BytesIO(text.encode()), program_slug=slug, kind=kind, file_format=FileFormat.CSV
+        )
+        assert report.errors == []
+
+
+async def snapshot() -> dict[str, Any]:
+    taken = {}
+    for table in SNAPSHOT_TABLES:
+        rows = await fetch_all(connection(), f"SELECT * FROM {table} ORDER BY id", ())
+        taken[table] = [sorted((k, str(v)) for k, v in row.items()) for row in rows]
+    return taken
+
+
+PROPOSAL = Proposal(
+    points_per_currency_unit=3,
+    tier_metric=TierMetric.POINTS_EARNED,
+    tiers=tuple(
+        ProposedTier(name=t.name, threshold=t.threshold, earn_multiplier=t.earn_multiplier)
+        for t in TIERS
+    ),
+)
+
+
+async def test_a_backtest_writes_nothing_and_changes_nothing_when_nothing_is_proposed(
+    db: None, clock: ManualClock
+) -> None:
+    await shop("shop", 1, tiers=False)
+    before = await snapshot()
+
+    same = await backtests.backtest_program(
+        backtests.BacktestInput("shop", START, START + timedelta(days=366)), None
+    )
+    changed = await backtests.backtest_program(
+        backtests.BacktestInput("shop", START, START + timedelta(days=366), PROPOSAL), None
+    )
+
+    assert await snapshot() == before
+    recorded = await fetch_one(connection(), "SELECT SUM(points_earned) AS n FROM orders", ())
+    assert recorded is not None
+    assert (same.orders, same.members) == (24, 3)
+    assert same.recorded_points_issued == int(recorded["n"])
+    assert same.current == same.proposed
+    assert same.current.points_issued == same.recorded_points_issued
+    assert changed.current == same.current
+    assert changed.proposed.points_issued > 3 * same.current.points_issued
+
+
+async def test_the_proposed_figures_equal_a_replay_into_a_scratch_program_run_that_way(
+    db: None, clock: ManualClock
+) -> None:
+    await shop("shop", 1, tiers=False)
+    result = await backtests.backtest_program(
+        backtests.BacktestInput("shop", START, START + timedelta(days=366), PROPOSAL), None
+    )
+    await shop("scratch", 3, tiers=True)
+
+    scratch = await fetch_one(
+        connection(),
+        "SELECT SUM(o.points_earned) AS n FROM orders o JOIN programs p ON p.id = o.program_id"
+        " WHERE p.slug = ?",
+        ("scratch",),
+    )
+    tiers = await fetch_all(
+        connection(),
+        "SELECT t.name, COUNT(*) AS n FROM member_tiers mt JOIN tiers t ON t.id = mt.tier_id"
+        " JOIN programs p ON p.id = mt.program_id WHERE p.slug = ? GROUP BY t.name"
+        " ORDER BY t.name",
+        ("scratch",),
+    )
+    assert scratch is not None
+    assert result.proposed.points_issued == int(scratch["n"])
+    assert [(c.name, c.members) for c in result.proposed.members_per_tier] == [
+        (row["name"], int(row["n"])) for row in tiers
+    ]
+    assert result.proposed.points_per_order == int(scratch["n"]) / 24
+
+
+async def test_a_member_what_if_counts_each_order_and_moves_the_tier(
+    db: None, clock: ManualClock
+) -> None:
+    await shop("shop", 1, tiers=True)
+    member = await fetch_one(
+        connection(),
+        "SELECT m.id, m.points_available, m.points_pending FROM members m"
+        " JOIN programs p ON p.id = m.program_id WHERE p.slug = ? AND m.customer_id = 'c0'",
+        ("shop",),
+    )
+    assert member is not None
+    balance = int(member["points_available"]) + int(member["points_pending"])
+    line = OrderLineInput(sku="X", quantity=1, unit_price_minor=50_000)
+    result = await backtests.member_what_if(
+        int(member["id"]),
+        [
+            backtests.WhatIfOrder(placed_at=NOW + timedelta(days=d), currency="EUR", lines=(line,))
+            for d in (60, 30, 90)
+        ],
+        None,
+    )
+    # c0 has earned 364 points (Base): 864 after the first order, Gold (900) after the second,
+    # whose multiplier counts from the third.
+    assert [(s.placed_at, s.points, s.tier) for s in result.steps] == [
+        (NOW + timedelta(days=30), 500, "Base"),
+        (NOW + timedelta(days=60), 500, "Gold"),
+        (NOW + timedelta(days=90), 1000, "Gold"),
+    ]
+    assert [s.balance_after for s in result.steps] == [
+        balance + 500,
+        balance + 1000,
+        balance + 2000,
+    ]
+    assert result.points == 2000
