@@ -54,7 +54,7 @@ const MEMBER_FIELDS = `
   tierStatus {
     tier { name } since metric period currency value nextTier { name threshold }
     neededForNext neededToKeep neededToKeepBy
-    assignment { tier { name } }
+    assignment { tierName lockedUntil reason }
     history { fromTier toTier reason at note }
   }
   segments { segment { key name } enteredAt }

@@ -162,14 +162,14 @@ function AdjustPoints({ member, viewer, onDone }) {
       required error=${fieldError(errors, "reason")} />
     <${Field} label="Text the member sees" name="description" value=${text} onInput=${setText}
       hint="Left empty: “Points adjusted by the store”." error=${fieldError(errors, "description")} />
-    <${UserErrors} errors=${errors} />
+    <${UserErrors} errors=${errors} fields=${["points", "reason", "description"]} />
     <${ErrorMessage} error=${failure} />
     <button type="submit" class="primary" disabled=${!Number.isFinite(value) || value === 0 || !note.trim()}>
       Adjust…</button>
     ${confirming && html`<${Confirm} title="Adjust points?" confirmLabel="Adjust" busy=${busy}
       onConfirm=${submit} onCancel=${() => setConfirming(false)}>
-      <p>${value > 0 ? "Credit" : "Debit"} ${points(Math.abs(value))} points
-        ${value > 0 ? "to" : "from"} ${member.name || member.customerId}?</p></${Confirm}>`}
+      <p>${`${value > 0 ? "Credit" : "Debit"} ${points(Math.abs(value))} points ${
+        value > 0 ? "to" : "from"} ${member.name || member.customerId}?`}</p></${Confirm}>`}
   </form>`;
 }
 
@@ -202,7 +202,7 @@ function AssignTier({ member, program, onDone }) {
       options=${available.map((t) => [t.name, t.name])} />
     <${Field} label="Reason (kept in the tier history)" name="tierReason" value=${reason}
       onInput=${setReason} required error=${fieldError(errors, "reason")} />
-    <${UserErrors} errors=${errors} /><${ErrorMessage} error=${failure} />
+    <${UserErrors} errors=${errors} fields=${["reason"]} /><${ErrorMessage} error=${failure} />
     <button type="submit" class="primary" disabled=${!reason.trim()}>Assign…</button>
     ${confirming && html`<${Confirm} title="Assign this tier?" confirmLabel="Assign"
       onConfirm=${submit} onCancel=${() => setConfirming(false)}>

@@ -111,7 +111,7 @@ export function Overview({ program }) {
     && segments.data.segments.edges.map(({ node }) => [node.key, node.name])) || [])];
   return html`
     <h1 tabindex="-1">Overview</h1>
-    <form class="filters" aria-label="Period and filters" onSubmit=${(e) => e.preventDefault()}>
+    <form class="filters" aria-label="Filters" onSubmit=${(e) => e.preventDefault()}>
       <${Select} label="Period" name="preset" value=${preset} onChange=${choosePreset}
         options=${PRESETS} />
       ${preset === "custom" && html`
@@ -127,7 +127,7 @@ export function Overview({ program }) {
     <${ErrorMessage} error=${insights.error} />
     ${insights.loading && !data && html`<${Loading} what="Loading the figures" />`}
     ${data && html`
-      <section aria-label="Totals for the period" class="tiles">
+      <section aria-label="Totals" class="tiles">
         <${Tile} id="memberRevenue" name="Member revenue"
           value=${money(totals.orders.memberRevenueMinor, currency)} />
         <${Tile} id="memberOrders" name="Member orders" value=${points(totals.orders.memberOrders)} />

@@ -107,7 +107,9 @@ function EarningRules({ program, rules, onDone }) {
           onInput=${set("startsAt")} error=${fieldError(create.errors, "startsAt")} />
         <${Field} label="Ends" name="endsAt" type="datetime-local" value=${form.endsAt}
           onInput=${set("endsAt")} error=${fieldError(create.errors, "endsAt")} />
-        <${UserErrors} errors=${create.errors} /><${ErrorMessage} error=${create.failure} />
+        <${UserErrors} errors=${create.errors}
+          fields=${["name", "multiplier", "points", "includeCategories", "startsAt", "endsAt"]} />
+        <${ErrorMessage} error=${create.failure} />
         <div class="field"><button type="submit" class="primary" disabled=${create.busy}>
           Create rule</button></div>
       </form></details>
@@ -210,7 +212,9 @@ function Rewards({ program, rewards, onDone }) {
           onInput=${set("stock")} error=${fieldError(create.errors, "stock")} />
         <${Field} label="SKUs (free product, comma-separated)" name="skus" value=${form.skus}
           onInput=${set("skus")} error=${fieldError(create.errors, "skus")} />
-        <${UserErrors} errors=${create.errors} /><${ErrorMessage} error=${create.failure} />
+        <${UserErrors} errors=${create.errors}
+          fields=${["name", "costPoints", "valueMinor", "percentOff", "stock", "skus"]} />
+        <${ErrorMessage} error=${create.failure} />
         <div class="field"><button type="submit" class="primary" disabled=${create.busy}>
           Create reward</button></div>
       </form></details>
@@ -288,7 +292,8 @@ function Webhooks({ program, endpoints, onDone }) {
           error=${fieldError(create.errors, "url")} />
         <${Field} label="Event types (comma-separated, empty: all)" name="eventTypes"
           value=${types} onInput=${setTypes} error=${fieldError(create.errors, "eventTypes")} />
-        <${UserErrors} errors=${create.errors} /><${ErrorMessage} error=${create.failure} />
+        <${UserErrors} errors=${create.errors} fields=${["url", "eventTypes"]} />
+        <${ErrorMessage} error=${create.failure} />
         <div class="field"><button type="submit" class="primary">Create endpoint</button></div>
       </form></details>
   </${Section}>`;

@@ -48,11 +48,12 @@ export function Select({ label, name, value, onChange, options, hint }) {
   </div>`;
 }
 
-// The userErrors of a mutation that are not tied to a field of the form (or all of them).
-export function UserErrors({ errors }) {
-  if (!errors || !errors.length) return null;
+// The userErrors of a mutation, but those the form shows next to its own `fields`.
+export function UserErrors({ errors, fields = [] }) {
+  const rest = (errors || []).filter((e) => !(e.field && fields.includes(e.field[e.field.length - 1])));
+  if (!rest.length) return null;
   return html`<div class="alert error" role="alert">
-    <ul>${errors.map((e) => html`<li><strong>${e.code}</strong>: ${e.message}</li>`)}</ul>
+    <ul>${rest.map((e) => html`<li><strong>${e.code}</strong>: ${e.message}</li>`)}</ul>
   </div>`;
 }
 
