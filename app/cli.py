@@ -140,6 +140,7 @@ def serve(
     if demo:
         key = _demo_admin_key(settings)
         typer.echo(f"GraphiQL: {base_url}/graphiql#key={key}")
+        typer.echo(f"Console: {base_url}/console (sign in with the admin key)")
         typer.echo(f"Admin API key: {key}")
     typer.echo(f"GraphQL endpoint: {base_url}/graphql (Authorization: Bearer <key>)")
     uvicorn.run(

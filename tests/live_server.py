@@ -55,7 +55,14 @@ class LiveServer:
 SUPPORT_POINTS_LIMIT = 100
 
 
-async def seed_demo_program(settings: Settings) -> tuple[str, str, str, dict[str, str]]:
+async def seed_demo_program(settings: Settings) -> tuple[str, str, str]:
+    """The demo's admin and publishable keys and a member token of Alice."""
+    admin, publishable, token, _ = await seed_demo_with_staff(settings)
+    return admin, publishable, token
+
+
+async def seed_demo_with_staff(settings: Settings) -> tuple[str, str, str, dict[str, str]]:
+    """`seed_demo_program`, and a staff key of each role but the owner's, by role."""
     from app.auth.api_keys import KeyKind
     from app.domain.roles import StaffRole
     from app.services.access.api_keys import create_api_key, list_api_keys, set_rate_limit
@@ -98,7 +105,7 @@ def live_server(directory: Path, **overrides: Any) -> Iterator[LiveServer]:
     # sync API keeps one on the main thread), where asyncio.run refuses to start.
     with ThreadPoolExecutor(max_workers=1) as seeding:
         admin, publishable, token, staff = seeding.submit(
-            asyncio.run, seed_demo_program(settings)
+            asyncio.run, seed_demo_with_staff(settings)
         ).result()
     port = free_port()
     server = uvicorn.Server(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from playwright.sync_api import Page, Request, expect
@@ -24,7 +25,8 @@ query($slug: String!, $from: Date!, $to: Date!, $granularity: InsightsGranularit
   }
 }"""
 
-CHARTS = {
+Values = Callable[[dict[str, Any]], list[Any]]
+CHARTS: dict[str, Values] = {
     "Revenue": lambda p: [p["orders"]["memberRevenueMinor"], p["orders"]["guestRevenueMinor"]],
     "Orders": lambda p: [p["orders"]["memberOrders"], p["orders"]["guestOrders"]],
     "Points": lambda p: [p["points"]["earned"], p["points"]["spent"], p["points"]["expired"]],
