@@ -96,6 +96,16 @@ def test_adjust_points_and_see_the_ledger_and_the_audit_log_change(
     )
 
     go(page, server, "audit", "Audit log")
+    page.get_by_label("Operation").fill("adjustPoints")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("tr[data-operation]").first).to_have_attribute(
+        "data-operation", "adjustPoints", timeout=TIMEOUT_MS
+    )
+    assert set(
+        page.locator("tr[data-operation]").evaluate_all(
+            "rows => rows.map((row) => row.dataset.operation)"
+        )
+    ) == {"adjustPoints"}
     entry = page.locator('tr[data-operation="adjustPoints"]').first
     expect(entry).to_contain_text("Succeeded", timeout=TIMEOUT_MS)
     entry.locator("summary").click()

@@ -286,3 +286,33 @@ async def test_roles_and_limits_are_refused_where_they_do_not_belong(api: Api) -
         await create_api_key(
             KeyKind.ADMIN, None, "s", role=StaffRole.SUPPORT, points_adjustment_limit=-1
         )
+
+
+async def test_the_audit_log_filters_by_operation_and_by_key(api: Api) -> None:
+    await create_program(api)
+    member = await enroll(api)
+    support_id, support = await staff_key(StaffRole.SUPPORT)
+    await api.data(ADJUST, adjustment(member["id"], 5), key=support)
+    await api.data(CREATE_REWARD, reward_input(), key=support)
+    await grant_points(api, member["id"], 7)
+    query = """query($operation: String, $key: Int) {
+      auditLog(first: 50, operation: $operation, apiKeyId: $key) {
+        edges { node { apiKeyId operation succeeded } }
+      }
+    }"""
+
+    by_key = await api.data(query, {"key": support_id})
+    adjustments = await api.data(query, {"operation": "adjustPoints"})
+    both = await api.data(query, {"operation": "adjustPoints", "key": support_id})
+
+    assert [e["node"] for e in by_key["auditLog"]["edges"]] == [
+        {"apiKeyId": support_id, "operation": "createReward", "succeeded": False},
+        {"apiKeyId": support_id, "operation": "adjustPoints", "succeeded": True},
+    ]
+    assert [e["node"]["operation"] for e in adjustments["auditLog"]["edges"]] == [
+        "adjustPoints",
+        "adjustPoints",
+    ]
+    assert [e["node"] for e in both["auditLog"]["edges"]] == [
+        {"apiKeyId": support_id, "operation": "adjustPoints", "succeeded": True}
+    ]

@@ -15,30 +15,38 @@ function Pager({ pages, setPages, pageInfo }) {
   </div>`;
 }
 
+const OPERATIONS = ["adjustPoints", "assignMemberTier", "cancelRedemption", "eraseMember",
+  "createReward", "updateReward", "createEarningRule", "setEarningRulePaused",
+  "setActionRulePaused", "updateProgramSettings", "createWebhookEndpoint",
+  "updateWebhookEndpoint", "redeliverWebhook"];
+
 export function AuditPage({ program }) {
-  const [target, setTarget] = useState("");
-  const [applied, setApplied] = useState("");
-  const [operation, setOperation] = useState("");
+  const [form, setForm] = useState({ target: "", operation: "", key: "" });
+  const [applied, setApplied] = useState(form);
   const [outcome, setOutcome] = useState("");
   const [pages, setPages] = useState([null]);
   const after = pages[pages.length - 1];
-  const log = useLoad(() => request(AUDIT_LOG, { after, targetId: applied || null }),
-    [applied, after]);
+  const log = useLoad(() => request(AUDIT_LOG, {
+    after,
+    targetId: applied.target || null,
+    operation: applied.operation || null,
+    apiKeyId: applied.key ? Number.parseInt(applied.key, 10) : null,
+  }), [applied, after]);
+  const set = (name) => (value) => setForm({ ...form, [name]: value });
   const edges = (log.data && log.data.auditLog.edges) || [];
-  const operations = [["", "Any operation"],
-    ...[...new Set(edges.map(({ node }) => node.operation))].sort().map((o) => [o, o])];
-  // Operation and outcome narrow the page that was loaded; the target goes to the API.
-  const shown = edges.filter(({ node }) => (!operation || node.operation === operation)
-    && (!outcome || String(node.succeeded) === outcome));
+  // The outcome narrows the page that was loaded; the other filters go to the API.
+  const shown = edges.filter(({ node }) => !outcome || String(node.succeeded) === outcome);
   return html`<h1 tabindex="-1">Audit log</h1>
     <form class="filters" aria-label="Filter the audit log" onSubmit=${(e) => {
-      e.preventDefault(); setPages([null]); setApplied(target.trim());
+      e.preventDefault(); setPages([null]); setApplied({ ...form, target: form.target.trim() });
     }}>
-      <${Field} label="Target (global id or program slug)" name="target" value=${target}
-        onInput=${setTarget} />
+      <${Field} label="Target (global id or program slug)" name="target" value=${form.target}
+        onInput=${set("target")} />
+      <${Field} label="Operation" name="operation" value=${form.operation}
+        onInput=${set("operation")} list="audit-operations" placeholder="e.g. adjustPoints" />
+      <datalist id="audit-operations">${OPERATIONS.map((o) => html`<option value=${o} />`)}</datalist>
+      <${Field} label="Key id" name="apiKey" type="number" value=${form.key} onInput=${set("key")} />
       <div class="field"><button type="submit" class="primary">Filter</button></div>
-      <${Select} label="Operation" name="operation" value=${operation} onChange=${setOperation}
-        options=${operations} />
       <${Select} label="Outcome" name="outcome" value=${outcome} onChange=${setOutcome}
         options=${[["", "Any"], ["true", "Succeeded"], ["false", "Refused or failed"]]} />
     </form>

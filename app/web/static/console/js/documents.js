@@ -181,8 +181,10 @@ export const REDELIVER_WEBHOOK = `mutation ConsoleRedeliver($input: WebhookDeliv
   redeliverWebhook(input: $input) { ${USER_ERRORS} }
 }`;
 
-export const AUDIT_LOG = `query ConsoleAudit($after: String, $targetId: String) {
-  auditLog(first: 50, after: $after, targetId: $targetId) {
+export const AUDIT_LOG = `query ConsoleAudit($after: String, $targetId: String,
+    $operation: String, $apiKeyId: Int) {
+  auditLog(first: 50, after: $after, targetId: $targetId, operation: $operation,
+      apiKeyId: $apiKeyId) {
     edges { node { id apiKeyId operation targetType targetId input succeeded requestId
       createdAt } }
     pageInfo { hasNextPage endCursor }
