@@ -110,3 +110,23 @@ def test_adjust_points_and_see_the_ledger_and_the_audit_log_change(
     expect(entry).to_contain_text("Succeeded", timeout=TIMEOUT_MS)
     entry.locator("summary").click()
     expect(entry).to_contain_text("parcel arrived late")
+
+
+def test_cancel_a_redemption_and_get_its_points_back(browser_page: BrowserPage) -> None:
+    page = sign_in(browser_page)
+    server = browser_page.server
+    alice = member_id(server, "cust-alice")
+    before = api(server, POINTS, {"id": alice})["member"]["points"]["available"]
+    go(page, server, f"members/{alice}", "Alice Andersson")
+    redemptions = page.get_by_role("table", name="Redemptions")
+    expect(redemptions).to_contain_text("Issued", timeout=TIMEOUT_MS)
+
+    redemptions.get_by_role("button", name="Cancel…").click()
+    dialog = page.get_by_role("dialog", name="Cancel this redemption?")
+    expect(dialog).to_contain_text("500 points go back")
+    dialog.get_by_role("button", name="Cancel redemption").click()
+
+    expect(redemptions).to_contain_text("Cancelled", timeout=TIMEOUT_MS)
+    expect(redemptions.get_by_role("button", name="Cancel…")).to_have_count(0)
+    assert api(server, POINTS, {"id": alice})["member"]["points"]["available"] == before + 500
+    expect(page.locator('[data-kpi="available"] .tile-value')).to_have_text(f"{before + 500:,}")
