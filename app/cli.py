@@ -17,6 +17,7 @@ from app.auth.api_keys import KeyKind
 from app.config import DEFAULT_DATA_DIR, Settings
 from app.db import apply_migrations, close_db, init_db, utc_now
 from app.domain.errors import CombinedInputError, DomainError
+from app.domain.roles import StaffRole
 from app.jobs.runner import JobName
 from app.logs import log_config
 
@@ -165,6 +166,7 @@ def serve(
     if demo:
         key = _demo_admin_key(settings)
         typer.echo(f"GraphiQL: {base_url}/graphiql#key={key}")
+        typer.echo(f"Console: {base_url}/console (sign in with the admin key)")
         typer.echo(f"Admin API key: {key}")
         fragment = _demo_widget_fragment(settings)
         if fragment is not None:
@@ -196,6 +198,14 @@ def create_api_key_command(
         float | None, typer.Option(help="Its own rate limit: requests per second on average.")
     ] = None,
     burst: Annotated[int | None, typer.Option(help="Its own rate limit: requests at once.")] = None,
+    role: Annotated[
+        StaffRole | None,
+        typer.Option(help="An admin key's staff role (none: owner, everything)."),
+    ] = None,
+    points_limit: Annotated[
+        int | None,
+        typer.Option(help="A support key's largest points adjustment (default 1000)."),
+    ] = None,
 ) -> None:
     """Create an API key and print it once; only its hash is stored."""
     from app.services.access.api_keys import check_rate_limit, create_api_key, set_rate_limit
@@ -203,7 +213,9 @@ def create_api_key_command(
     async def create() -> str:
         if per_second is not None or burst is not None:
             check_rate_limit(per_second, burst)
-        created = await create_api_key(kind, program, name)
+        created = await create_api_key(
+            kind, program, name, role=role, points_adjustment_limit=points_limit
+        )
         if per_second is not None or burst is not None:
             await set_rate_limit(created.id, per_second, burst)
         return created.secret
@@ -213,13 +225,14 @@ def create_api_key_command(
 
 @cli.command("list-api-keys")
 def list_api_keys_command() -> None:
-    """List API keys (never their secrets): id, kind, program, name, prefix, state."""
+    """List API keys (never their secrets): id, kind, role, program, name, prefix, state."""
     from app.services.access.api_keys import list_api_keys
 
     for key in _run(Settings.from_env(), list_api_keys):
         state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+        role = key.role or ("owner" if key.kind == KeyKind.ADMIN else "-")
         typer.echo(
-            f"{key.id}\t{key.kind}\t{key.program_slug or '-'}\t{key.name}"
+            f"{key.id}\t{key.kind}\t{role}\t{key.program_slug or '-'}\t{key.name}"
             f"\t{key.display_prefix}...\t{state}"
         )
 

@@ -82,6 +82,8 @@ class Settings:
     # unless `graphiql_in_production`.
     production: bool = False
     graphiql_in_production: bool = False
+    # The admin console (/console) likewise: off in production unless `console_in_production`.
+    console_in_production: bool = False
     max_body_bytes: int = 256 * 1024
     # The whole request, database work included, is cancelled and rolled back after this.
     request_timeout_seconds: float = 15.0
@@ -128,6 +130,8 @@ class Settings:
             idempotency_retention_days=_int_env("LAUREL_IDEMPOTENCY_RETENTION_DAYS", 30),
             production=os.environ.get("LAUREL_ENV", "development").lower() == "production",
             graphiql_in_production=os.environ.get("LAUREL_GRAPHIQL", "").lower()
+            in {"1", "on", "true", "yes"},
+            console_in_production=os.environ.get("LAUREL_CONSOLE", "").lower()
             in {"1", "on", "true", "yes"},
             max_body_bytes=_int_env("LAUREL_MAX_BODY_BYTES", 256 * 1024),
             request_timeout_seconds=float(os.environ.get("LAUREL_REQUEST_TIMEOUT_SECONDS", "15")),

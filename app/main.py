@@ -36,6 +36,7 @@ from app.graphql.schema import schema
 from app.services.documents.service import DocumentStore
 from app.services.webhooks import service as webhooks_service
 from app.web.admission import Admission
+from app.web.console import console_routes
 from app.web.gateway import ApiGateway, ClientAddresses, ProgramWebPolicies, request_id_of
 from app.web.graphiql import graphiql_routes
 from app.web.http_protocol import GraphQLOverHttp, PersistedQueries
@@ -228,6 +229,12 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
         ),
         # The rewards widget's script is for every store; its demo page is served like GraphiQL.
         *widget_routes(demo_page=not settings.production or settings.graphiql_in_production),
+        # The admin console likewise: off in production unless asked for (LAUREL_CONSOLE).
+        *(
+            console_routes(GRAPHQL_PATH)
+            if not settings.production or settings.console_in_production
+            else []
+        ),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.query_plans = plans

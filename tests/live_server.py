@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,9 @@ class LiveServer:
     admin_key: str
     publishable_key: str
     member_token: str
+    # Admin keys with a staff role (app/domain/roles.py), by role: "support" (adjusts at most
+    # SUPPORT_POINTS_LIMIT points), "marketing", "read_only".
+    staff_keys: dict[str, str] = field(default_factory=dict)
 
     @property
     def graphql_url(self) -> str:
@@ -49,8 +52,20 @@ class LiveServer:
         }
 
 
+SUPPORT_POINTS_LIMIT = 100
+
+
 async def seed_demo_program(settings: Settings) -> tuple[str, str, str]:
-    from app.services.access.api_keys import list_api_keys, set_rate_limit
+    """The demo's admin and publishable keys and a member token of Alice."""
+    admin, publishable, token, _ = await seed_demo_with_staff(settings)
+    return admin, publishable, token
+
+
+async def seed_demo_with_staff(settings: Settings) -> tuple[str, str, str, dict[str, str]]:
+    """`seed_demo_program`, and a staff key of each role but the owner's, by role."""
+    from app.auth.api_keys import KeyKind
+    from app.domain.roles import StaffRole
+    from app.services.access.api_keys import create_api_key, list_api_keys, set_rate_limit
     from app.services.access.member_tokens import create_member_token
     from app.services.demo.service import seed_demo
 
@@ -58,10 +73,17 @@ async def seed_demo_program(settings: Settings) -> tuple[str, str, str]:
     await init_db(settings)
     try:
         keys = await seed_demo()
+        staff = {}
+        for role in (StaffRole.SUPPORT, StaffRole.MARKETING, StaffRole.READ_ONLY):
+            limit = SUPPORT_POINTS_LIMIT if role is StaffRole.SUPPORT else None
+            created = await create_api_key(
+                KeyKind.ADMIN, None, f"demo {role}", role=role, points_adjustment_limit=limit
+            )
+            staff[role.value] = created.secret
         for key in await list_api_keys():
             await set_rate_limit(key.id, 10_000.0, 10_000)
         token = await create_member_token("demo", "cust-alice", None, None)
-        return keys.admin, keys.publishable, token.token
+        return keys.admin, keys.publishable, token.token, staff
     finally:
         await close_db()
 
@@ -83,8 +105,8 @@ def live_server(directory: Path, **overrides: Any) -> Iterator[LiveServer]:
     # Seeded on a thread of its own: the caller may be inside a running event loop (Playwright's
     # sync API keeps one on the main thread), where asyncio.run refuses to start.
     with ThreadPoolExecutor(max_workers=1) as seeding:
-        admin, publishable, token = seeding.submit(
-            asyncio.run, seed_demo_program(settings)
+        admin, publishable, token, staff = seeding.submit(
+            asyncio.run, seed_demo_with_staff(settings)
         ).result()
     port = free_port()
     server = uvicorn.Server(
@@ -99,7 +121,7 @@ def live_server(directory: Path, **overrides: Any) -> Iterator[LiveServer]:
             if time.monotonic() > deadline or not thread.is_alive():
                 raise RuntimeError(f"the test server did not start within {START_SECONDS} s")
             time.sleep(0.1)
-        yield LiveServer(url, admin, publishable, token)
+        yield LiveServer(url, admin, publishable, token, staff)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

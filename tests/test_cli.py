@@ -144,6 +144,46 @@ async def test_a_revoked_key_is_listed_as_revoked_and_refused(db: None, settings
     assert row is not None and int(row["n"]) == 1
 
 
+async def test_a_staff_key_is_created_with_its_role_and_limit(db: None, settings: Settings) -> None:
+    created = laurel(
+        settings,
+        "create-api-key",
+        "--kind",
+        "admin",
+        "--name",
+        "helpdesk",
+        "--role",
+        "support",
+        "--points-limit",
+        "250",
+    )
+    refused = laurel(
+        settings,
+        "create-api-key",
+        "--kind",
+        "admin",
+        "--name",
+        "m",
+        "--role",
+        "marketing",
+        "--points-limit",
+        "5",
+    )
+    listed = laurel(settings, "list-api-keys")
+
+    assert created.returncode == 0, created.stderr
+    assert refused.returncode == 2
+    assert "belongs to a support key" in refused.stderr
+    line = next(line for line in listed.stdout.splitlines() if "\thelpdesk\t" in line)
+    assert line.split("\t")[1:3] == ["admin", "support"]
+    row = await fetch_one(
+        connections.get("default"),
+        "SELECT role, points_adjustment_limit FROM api_keys WHERE key_hash = ?",
+        (hash_secret(created.stdout.strip()),),
+    )
+    assert row is not None and (row["role"], row["points_adjustment_limit"]) == ("support", 250)
+
+
 async def test_jobs_run_matures_due_points_as_of_a_given_time(api: Api, settings: Settings) -> None:
     await create_program(api, pendingDays=7)
     member = await enroll(api)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from app.db import connection, fetch_one
+from app.domain.roles import StaffRole
 
 
 class KeyKind(StrEnum):
@@ -42,6 +43,9 @@ class Principal:
     # With a publishable key and a member token: the customer the token names.
     member_customer_id: str | None = None
     member_id: int | None = None
+    # An admin key's staff role (app/domain/roles.py); other kinds have none.
+    role: StaffRole | None = None
+    points_adjustment_limit: int | None = None
 
     @property
     def is_member_session(self) -> bool:
@@ -59,6 +63,13 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.kind is KeyKind.ADMIN
+
+    @property
+    def staff_role(self) -> StaffRole | None:
+        """An admin key's role (the owner's when it has none); None for other kinds."""
+        if self.kind is not KeyKind.ADMIN:
+            return None
+        return self.role or StaffRole.OWNER
 
 
 def generate_secret(kind: KeyKind) -> str:
@@ -96,8 +107,8 @@ class ApiKeyResolver:
             return cached[0]
         row = await fetch_one(
             connection(),
-            "SELECT id, kind, program_id, rate_limit_per_second, rate_limit_burst FROM api_keys"
-            " WHERE key_hash = ? AND revoked_at IS NULL",
+            "SELECT id, kind, program_id, rate_limit_per_second, rate_limit_burst, role,"
+            " points_adjustment_limit FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
             (digest,),
         )
         principal = (
@@ -113,6 +124,10 @@ class ApiKeyResolver:
                 rate_burst=None
                 if row["rate_limit_burst"] is None
                 else int(row["rate_limit_burst"]),
+                role=None if row["role"] is None else StaffRole(row["role"]),
+                points_adjustment_limit=None
+                if row["points_adjustment_limit"] is None
+                else int(row["points_adjustment_limit"]),
             )
         )
         self._cache[digest] = (principal, now + self._ttl)

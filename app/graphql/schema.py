@@ -23,6 +23,7 @@ from strawberry.types.base import StrawberryObjectDefinition
 
 from app.graphql import node
 from app.graphql.access import mutations as access
+from app.graphql.access import queries as access_queries
 from app.graphql.actions import mutations as action_mutations
 from app.graphql.actions import queries as action_queries
 from app.graphql.actions.types import ActionRule
@@ -114,10 +115,12 @@ Query = create_type(
         reward_queries.rewards,
         audit_log.audit_log,
         translation_queries.translations,
+        access_queries.viewer,
         events.events,
         analytics_queries.program_insights,
         order_queries.preview_order_points,
         order_queries.earning_rules,
+        order_queries.order,
         action_queries.action_rules,
         action_queries.preview_action_points,
         webhook_queries.webhook_endpoints,

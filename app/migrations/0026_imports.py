@@ -8,7 +8,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0023_analytics')]
+    dependencies = [('models', '0025_staff_roles')]
 
     initial = False
 

@@ -24,6 +24,10 @@ class ApiKey(Model):
     # Token bucket of this key; null takes the default of its kind (app/auth/rate_limit.py).
     rate_limit_per_second = fields.FloatField(null=True)
     rate_limit_burst = fields.IntField(null=True)
+    # An admin key's staff role (app/domain/roles.py); null is the owner's (everything).
+    role = fields.CharField(max_length=16, null=True)
+    # A support key's largest adjustment, in points either way; null takes the default.
+    points_adjustment_limit = fields.IntField(null=True)
 
     class Meta:
         table = "api_keys"

@@ -44,11 +44,21 @@ async def audit_log(
         str | None,
         strawberry.argument(description="Only writes to this object (global id or program slug)."),
     ] = None,
+    operation: Annotated[
+        str | None, strawberry.argument(description="Only this mutation, e.g. adjustPoints.")
+    ] = None,
+    api_key_id: Annotated[
+        int | None, strawberry.argument(description="Only the writes of this key.")
+    ] = None,
 ) -> Connection[AuditEntry] | None:
     admin_in_query(info)
     return await keyset_page(
         lambda position, limit: audit_service.list_audit_log(
-            before_id=position, limit=limit, target_id=target_id
+            before_id=position,
+            limit=limit,
+            target_id=target_id,
+            operation=operation,
+            api_key_id=api_key_id,
         ),
         first=first,
         after=after,

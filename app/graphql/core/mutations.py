@@ -19,6 +19,7 @@ from strawberry.types.field import StrawberryField
 from app.domain.errors import DomainError
 from app.graphql.core.audit import audited
 from app.graphql.core.errors import UserError, user_errors
+from app.graphql.core.roles import require_role_for_mutation
 
 ErrorPlacement = Callable[[list[UserError]], list[UserError]]
 
@@ -52,7 +53,7 @@ def in_rule(errors: list[UserError]) -> list[UserError]:
 
 class UserErrors(FieldExtension):
     """Turns the domain errors of one mutation into its payload's `userErrors`, and audits the
-    mutation when an admin key makes it."""
+    mutation when an admin key makes it. A staff key's role is checked before the resolver runs."""
 
     def __init__(self, placement: ErrorPlacement) -> None:
         self.placement = placement
@@ -69,6 +70,8 @@ class UserErrors(FieldExtension):
     ) -> Any:
         async def outcome() -> tuple[Any, bool]:
             try:
+                # A staff key's role first (app/graphql/core/roles.py): refused, nothing runs.
+                require_role_for_mutation(info)
                 return await next_(source, info, **kwargs), True
             except DomainError as exc:
                 errors = user_errors(exc, info.context.accept_language)

@@ -7,6 +7,7 @@ from datetime import date
 import strawberry
 from strawberry.scalars import JSON
 
+from app.domain.roles import check_points_adjustment
 from app.graphql.core.context import Info, admin, member_reader
 from app.graphql.core.errors import UserError
 from app.graphql.core.mutations import mutation, optional_idempotency_key
@@ -113,9 +114,16 @@ async def enroll_member(info: Info, input: EnrollMemberInput) -> EnrollMemberPay
     )
 
 
-@mutation(description="Admin only: credit or debit points with a reason.")
+@mutation(
+    description="Admin only: credit or debit points with a reason. A support key adjusts at"
+    " most its limit (POINTS_LIMIT_EXCEEDED above it)."
+)
 async def adjust_points(info: Info, input: AdjustPointsInput) -> AdjustPointsPayload:
     principal = admin(info)
+    role = principal.staff_role
+    if role is not None:
+        # A support key adjusts within its limit; the owner without one.
+        check_points_adjustment(role, principal.points_adjustment_limit, input.points)
     adjustment = await points_service.adjust_points(
         service_input(input, points_service.AdjustPointsInput, ids={"member_id": "Member"}),
         principal.program_scope,

@@ -15,6 +15,7 @@ from strawberry.scalars import JSON
 from app.domain.member_profile import AttributeDefinition as AttributeRecord
 from app.domain.member_profile import AttributeType
 from app.domain.orders import OrderChannel
+from app.domain.roles import Permission
 from app.graphql.core.connection import (
     Connection,
     Edges,
@@ -31,6 +32,7 @@ from app.graphql.core.query_checks import (
     decoded_in_query,
     member_reader_in_query,
 )
+from app.graphql.core.roles import require_role
 from app.graphql.members.types import Member
 from app.services.members import directory, erasure
 from app.services.members import profile as profile_service
@@ -298,11 +300,14 @@ async def members(
 
 @strawberry.field(
     description="Admin only: everything Laurel holds of a member, as JSON (an access request):"
-    " member, profile, activity, orders, redemptions and tier changes."
+    " member, profile, activity, orders, redemptions and tier changes. Staff roles: owner and"
+    " support."
 )
 async def member_data_export(info: Info, id: strawberry.ID) -> JSON | None:
     principal = admin_in_query(info)
     member_id = decoded_in_query(id, "Member")
     with as_query_errors():
+        # Personal data: not for the marketing or read-only roles.
+        require_role(info, Permission.PERSONAL_DATA)
         exported = await erasure.export_member_data(member_id, principal.program_scope)
     return JSON(exported)

@@ -9,9 +9,10 @@ import strawberry
 from app.graphql.core.context import Info, principal_of
 from app.graphql.core.errors import as_query_errors
 from app.graphql.core.query_checks import member_reader_in_query
-from app.graphql.orders.types import EarningRule, OrderEarning, OrderLineInput
+from app.graphql.orders.types import EarningRule, Order, OrderEarning, OrderLineInput
 from app.services.orders import earning_rules as earning_rules_service
 from app.services.orders import preview as order_preview
+from app.services.orders import service as orders_service
 from app.services.orders.earning import earning_json
 from app.services.programs import service as programs_service
 
@@ -72,3 +73,16 @@ async def earning_rules(info: Info, program_slug: str) -> list[EarningRule]:
         return []
     records = await earning_rules_service.list_earning_rules(program.id)
     return [EarningRule.from_record(record) for record in records]
+
+
+@strawberry.field(
+    description="An order the store reported, by its own order id, with what it earned and why"
+    " (`earning`). Secret and admin keys; null for an unknown order or program."
+)
+async def order(info: Info, program_slug: str, order_id: str) -> Order | None:
+    principal = member_reader_in_query(info)
+    program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
+    if program is None:
+        return None
+    record = await orders_service.find_order(program.id, order_id)
+    return None if record is None else Order.from_record(record)

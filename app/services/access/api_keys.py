@@ -10,6 +10,7 @@ from app.db import (
     utc_now,
 )
 from app.domain.errors import DomainError, ErrorCode
+from app.domain.roles import StaffRole, check_role_settings
 from app.domain.validation import NAME_MAX, Checker
 from app.models import ApiKey
 from app.rows import RowMapper
@@ -25,13 +26,26 @@ class CreatedApiKey:
     display_prefix: str
     # Shown once: only its hash is stored.
     secret: str
+    role: StaffRole | None = None
+    points_adjustment_limit: int | None = None
 
 
-async def create_api_key(kind: KeyKind, program_slug: str | None, name: str) -> CreatedApiKey:
+async def create_api_key(
+    kind: KeyKind,
+    program_slug: str | None,
+    name: str,
+    *,
+    role: StaffRole | None = None,
+    points_adjustment_limit: int | None = None,
+) -> CreatedApiKey:
+    """`role`: an admin key's staff role (app/domain/roles.py), None for the owner's."""
     check = Checker()
     clean_name = check.text(["name"], name, NAME_MAX)
     check.raise_if_any()
     assert clean_name is not None
+    if role is not None and kind is not KeyKind.ADMIN:
+        raise DomainError(ErrorCode.INVALID_VALUE, "only an admin key has a staff role", ["role"])
+    check_role_settings(role, points_adjustment_limit)
     program_id: int | None = None
     if kind is KeyKind.ADMIN:
         if program_slug is not None:
@@ -51,6 +65,8 @@ async def create_api_key(kind: KeyKind, program_slug: str | None, name: str) -> 
         key_hash=hash_secret(secret),
         display_prefix=prefix,
         created_at=utc_now(),
+        role=None if role is None else role.value,
+        points_adjustment_limit=points_adjustment_limit,
     )
     return CreatedApiKey(
         id=created.id,
@@ -59,6 +75,8 @@ async def create_api_key(kind: KeyKind, program_slug: str | None, name: str) -> 
         name=clean_name,
         display_prefix=prefix,
         secret=secret,
+        role=role,
+        points_adjustment_limit=points_adjustment_limit,
     )
 
 
@@ -71,6 +89,7 @@ class ApiKeyListing:
     display_prefix: str
     created_at: datetime
     revoked_at: datetime | None
+    role: str | None
 
 
 _listing = RowMapper(ApiKeyListing)

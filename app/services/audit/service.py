@@ -247,16 +247,26 @@ class AuditRecord:
 
 
 async def list_audit_log(
-    *, before_id: int | None, limit: int, target_id: str | None
+    *,
+    before_id: int | None,
+    limit: int,
+    target_id: str | None,
+    operation: str | None = None,
+    api_key_id: int | None = None,
 ) -> list[AuditRecord]:
     conditions: list[str] = []
     params: list[object] = []
     if before_id is not None:
         conditions.append("id < ?")
         params.append(before_id)
-    if target_id is not None:
-        conditions.append("target_id = ?")
-        params.append(target_id)
+    for column, value in (
+        ("target_id", target_id),
+        ("operation", operation),
+        ("api_key_id", api_key_id),
+    ):
+        if value is not None:
+            conditions.append(f"{column} = ?")
+            params.append(value)
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     rows = await fetch_all(
         connection(),

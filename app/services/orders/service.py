@@ -149,6 +149,16 @@ async def get_order(order_pk: int, scope: ProgramScope) -> OrderRecord | None:
     return await read_in_scope(connection(), order_row, "orders", order_pk, scope)
 
 
+async def find_order(program_id: int, order_ref: str) -> OrderRecord | None:
+    """The order the store reported as `order_ref` in that program (the store's own id)."""
+    row = await fetch_one(
+        connection(),
+        f"SELECT {order_row.columns} FROM orders WHERE program_id = ? AND order_id = ?",
+        (program_id, order_ref),
+    )
+    return None if row is None else order_row(row)
+
+
 async def lock_order(
     conn: BaseDBAsyncClient,
     program: ProgramRecord,

@@ -1,0 +1,200 @@
+// Every GraphQL document the console sends: fixed texts with variables, so the server's parse,
+// validation and plan caches hit, and their hashes stay the same between releases that do not
+// change them (they go as automatic persisted queries, see api.js).
+
+const USER_ERRORS = "userErrors { field message code }";
+
+export const VIEWER = `query ConsoleViewer {
+  viewer { kind role pointsAdjustmentLimit }
+  programs { id slug name currency timeZone }
+}`;
+
+export const INSIGHTS = `query ConsoleInsights($slug: String!, $from: Date!, $to: Date!,
+    $granularity: InsightsGranularity!, $channel: OrderChannel, $segment: String) {
+  programInsights(programSlug: $slug, from: $from, to: $to, granularity: $granularity,
+      channel: $channel, segment: $segment) {
+    currency timeZone granularity channel
+    series { ...ConsolePeriod }
+    totals { ...ConsolePeriod }
+  }
+}
+fragment ConsolePeriod on InsightsPeriod {
+  start end enrolments
+  orders {
+    memberOrders guestOrders memberRevenueMinor guestRevenueMinor
+    memberAverageOrderValueMinor guestAverageOrderValueMinor averageOrderValueLiftMinor
+    memberOrderShare
+  }
+  points {
+    earned reversed spent expired adjusted redemptionRate outstandingAtEnd pendingAtEnd
+    breakageRate
+  }
+}`;
+
+export const SEGMENT_KEYS = `query ConsoleSegments($slug: String!) {
+  segments(programSlug: $slug, first: 100) { edges { node { id key name memberCount } } }
+}`;
+
+export const MEMBERS = `query ConsoleMembers($slug: String!, $filter: MemberListFilter,
+    $orderBy: MemberListOrder!, $after: String) {
+  members(programSlug: $slug, filter: $filter, orderBy: $orderBy, first: 25, after: $after) {
+    edges { node {
+      id customerId name email enrolledAt optedOut
+      points { available pending }
+      tierStatus { tier { name } }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
+const MEMBER_FIELDS = `
+  id customerId name email enrolledAt optedOut
+  points { available pending lifetimeEarned lifetimeRedeemed debt }
+  nextExpiries(first: 10) { points expiresAt expiresOn }
+  tierStatus {
+    tier { name } since metric period currency value nextTier { name threshold }
+    neededForNext neededToKeep neededToKeepBy
+    assignment { tierName lockedUntil reason }
+    history { fromTier toTier reason at note }
+  }
+  segments { segment { key name } enteredAt }
+  badges { badge { name } awardedAt }
+  referralCode
+  referrals(first: 20) { edges { node { id state friendCustomerId createdAt } } }
+  referredBy { id state referrer { customerId name } }
+  storeCredit { balanceMinor currency }
+`;
+
+export const MEMBER = `query ConsoleMember($id: ID!, $after: String) {
+  member(id: $id) {
+    ${MEMBER_FIELDS}
+    activity(first: 20, after: $after) {
+      edges { node { id kind points description orderId createdAt } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+  memberRedemptions(memberId: $id, first: 50) {
+    edges { node { id code pointsSpent status createdAt expiresAt usedAt cancelledAt
+      reward { name } } }
+  }
+}`;
+
+export const ORDER = `query ConsoleOrder($slug: String!, $orderId: String!) {
+  order(programSlug: $slug, orderId: $orderId) {
+    id orderId currency totalMinor pointsEarned pointsRefunded status placedAt
+    earning {
+      points baseMinor noPointsReason unearnedPaymentMinor
+      orderComponents { source baseMinor multiplier points }
+      lines { index sku category quantity baseMinor points
+        components { source baseMinor multiplier points } }
+    }
+  }
+}`;
+
+export const TIERS = `query ConsoleTiers($slug: String!) {
+  tierProgram(programSlug: $slug) {
+    metric period downgrade graceDays recalculationPending
+    tiers { id name rank threshold earnMultiplier rewardDiscountPercent perks }
+  }
+}`;
+
+export const ADJUST_POINTS = `mutation ConsoleAdjustPoints($input: AdjustPointsInput!) {
+  adjustPoints(input: $input) { member { id points { available pending } } ${USER_ERRORS} }
+}`;
+
+export const CANCEL_REDEMPTION = `mutation ConsoleCancelRedemption($input: CancelRedemptionInput!) {
+  cancelRedemption(input: $input) { redemption { id status } ${USER_ERRORS} }
+}`;
+
+export const ASSIGN_TIER = `mutation ConsoleAssignTier($input: AssignMemberTierInput!) {
+  assignMemberTier(input: $input) { ${USER_ERRORS} }
+}`;
+
+export const ERASE_MEMBER = `mutation ConsoleEraseMember($input: EraseMemberInput!) {
+  eraseMember(input: $input) { ${USER_ERRORS} }
+}`;
+
+export const PROGRAM_CONFIG = `query ConsoleProgram($slug: String!) {
+  program(slug: $slug) {
+    id slug name currency timeZone pointsPerCurrencyUnit pendingDays active
+    expiry { policy lifetime lifetimeUnit roundTo inactivityMonths warningDays }
+  }
+  earningRules(programSlug: $slug) {
+    id name kind multiplier points priority exclusive minimumOrderMinor
+    includeCategories includeSkus startsAt endsAt eligibleTiers eligibleSegments paused
+  }
+  actionRules(programSlug: $slug) {
+    id name action qualifier points frequency frequencyLimit capPoints paused
+  }
+  rewardCatalogue(programSlug: $slug, includeInactive: true, first: 100) {
+    edges { node { id name kind costPoints valueMinor percentOff stock active retiredAt } }
+  }
+  tierProgram(programSlug: $slug) {
+    metric period downgrade tiers { id name rank threshold earnMultiplier }
+  }
+  punchCards(programSlug: $slug) { id name punchesNeeded active reward { name } }
+  referralSettings(programSlug: $slug) {
+    enabled referrerLimit referrerLimitPeriod attachWindowDays
+    referrer { points } friend { points }
+  }
+  webhookEndpoints(programSlug: $slug) {
+    id url description eventTypes enabled disabledReason failingSince
+  }
+}`;
+
+export const WEBHOOK_DELIVERIES = `query ConsoleDeliveries($id: ID!) {
+  webhookDeliveries(endpointId: $id, first: 20) {
+    edges { node { id eventType status attempts lastStatusCode lastError lastAttemptAt
+      createdAt } }
+  }
+}`;
+
+export const CREATE_REWARD = `mutation ConsoleCreateReward($input: CreateRewardInput!) {
+  createReward(input: $input) { reward { id name } ${USER_ERRORS} }
+}`;
+
+export const UPDATE_REWARD = `mutation ConsoleUpdateReward($input: UpdateRewardInput!) {
+  updateReward(input: $input) { reward { id name active costPoints } ${USER_ERRORS} }
+}`;
+
+export const CREATE_EARNING_RULE = `mutation ConsoleCreateRule($input: CreateEarningRuleInput!) {
+  createEarningRule(input: $input) { rule { id name } ${USER_ERRORS} }
+}`;
+
+export const PAUSE_EARNING_RULE = `mutation ConsolePauseRule($input: SetEarningRulePausedInput!) {
+  setEarningRulePaused(input: $input) { rule { id paused } ${USER_ERRORS} }
+}`;
+
+export const PAUSE_ACTION_RULE = `mutation ConsolePauseAction($input: SetActionRulePausedInput!) {
+  setActionRulePaused(input: $input) { rule { id paused } ${USER_ERRORS} }
+}`;
+
+export const CREATE_WEBHOOK = `mutation ConsoleCreateWebhook($input: CreateWebhookEndpointInput!) {
+  createWebhookEndpoint(input: $input) { endpoint { id } secret ${USER_ERRORS} }
+}`;
+
+export const UPDATE_WEBHOOK = `mutation ConsoleUpdateWebhook($input: UpdateWebhookEndpointInput!) {
+  updateWebhookEndpoint(input: $input) { endpoint { id enabled } ${USER_ERRORS} }
+}`;
+
+export const REDELIVER_WEBHOOK = `mutation ConsoleRedeliver($input: WebhookDeliveryIdInput!) {
+  redeliverWebhook(input: $input) { ${USER_ERRORS} }
+}`;
+
+export const AUDIT_LOG = `query ConsoleAudit($after: String, $targetId: String,
+    $operation: String, $apiKeyId: Int) {
+  auditLog(first: 50, after: $after, targetId: $targetId, operation: $operation,
+      apiKeyId: $apiKeyId) {
+    edges { node { id apiKeyId operation targetType targetId input succeeded requestId
+      createdAt } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
+export const EVENTS = `query ConsoleEvents($slug: String!, $type: String, $after: String) {
+  events(programSlug: $slug, first: 50, after: $after, type: $type) {
+    edges { node { id type memberId payload createdAt } }
+    pageInfo { hasNextPage endCursor }
+  }
+  webhookEventTypes { type }
+}`;
