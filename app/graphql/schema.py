@@ -109,6 +109,7 @@ Query = create_type(
         audit_log.audit_log,
         events.events,
         analytics_queries.program_insights,
+        analytics_queries.program_cohorts,
         order_queries.preview_order_points,
         order_queries.earning_rules,
         action_queries.action_rules,

@@ -7,9 +7,14 @@ from typing import Annotated
 
 import strawberry
 
-from app.domain.analytics import Granularity
+from app.domain.analytics import DEFAULT_INACTIVE_MONTHS, Granularity
 from app.domain.orders import OrderChannel
-from app.graphql.analytics.types import InsightsPeriod, ProgramInsights
+from app.graphql.analytics.types import (
+    CohortInsights,
+    InsightsPeriod,
+    ProgramCohorts,
+    ProgramInsights,
+)
 from app.graphql.core.context import Info
 from app.graphql.core.errors import as_query_errors
 from app.graphql.core.query_checks import admin_in_query
@@ -31,6 +36,13 @@ async def program_insights(
     granularity: Granularity = Granularity.MONTH,
     channel: OrderChannel | None = None,
     segment: str | None = None,
+    inactive_months: Annotated[
+        int,
+        strawberry.argument(
+            description="Churn and retention: months without an order after which a customer"
+            " counts as lost (1 to 36)."
+        ),
+    ] = DEFAULT_INACTIVE_MONTHS,
 ) -> ProgramInsights | None:
     principal = admin_in_query(info)
     with as_query_errors():
@@ -42,6 +54,7 @@ async def program_insights(
                 granularity=granularity,
                 channel=channel,
                 segment=segment,
+                inactive_months=inactive_months,
             ),
             principal.program_scope,
         )
@@ -54,4 +67,33 @@ async def program_insights(
         channel=channel,
         series=[InsightsPeriod.of(period, channel) for period in found.series],
         totals=InsightsPeriod.of(found.totals, channel),
+    )
+
+
+@strawberry.field(
+    description="Admin only: members by enrolment month (the months of `from` to `to`, at most"
+    " 36) against the share who ordered in each of the `months` months from it (1 to 36), and"
+    " the cohort's cumulative revenue. Null for an unknown program."
+)
+async def program_cohorts(
+    info: Info,
+    program_slug: str,
+    from_: Annotated[date, strawberry.argument(name="from")],
+    to: date,
+    months: int = 12,
+) -> ProgramCohorts | None:
+    principal = admin_in_query(info)
+    with as_query_errors():
+        found = await insights_service.program_cohorts(
+            insights_service.CohortsInput(
+                program_slug=program_slug, first_month=from_, last_month=to, months=months
+            ),
+            principal.program_scope,
+        )
+    if found is None:
+        return None
+    return ProgramCohorts(
+        currency=found.program.currency,
+        time_zone=found.program.time_zone,
+        cohorts=[CohortInsights.of(cohort) for cohort in found.cohorts],
     )

@@ -6,7 +6,7 @@ from datetime import date
 
 import strawberry
 
-from app.domain.analytics import Granularity, PeriodFigures
+from app.domain.analytics import Cohort, CustomerFigures, Granularity, GroupFigures, PeriodFigures
 from app.domain.orders import OrderChannel
 
 InsightsGranularity = strawberry.enum(
@@ -62,6 +62,108 @@ class PointsInsights:
     )
 
 
+@strawberry.type(
+    description="Members' or guests' figures over distinct customers in a period of whole"
+    " months (a customer is a member by member id, a guest by customer id)."
+)
+class CustomerGroupInsights:
+    customers: int = strawberry.field(description="Distinct customers who ordered in the period.")
+    orders: int
+    revenue_minor: int = strawberry.field(description="Their orders' totals, gross of refunds.")
+    purchase_frequency: float | None = strawberry.field(description="orders / customers.")
+    repeat_customers: int = strawberry.field(description="Customers with 2 orders or more.")
+    repeat_purchase_rate: float | None = strawberry.field(
+        description="repeatCustomers / customers."
+    )
+    average_order_value_minor: float | None = strawberry.field(description="revenue / orders.")
+    customers_at_start: int = strawberry.field(
+        description="S: customers who ordered in the `inactiveMonths` months before the period."
+    )
+    customers_at_end: int = strawberry.field(
+        description="E: customers who ordered in the last `inactiveMonths` months up to the"
+        " period's end."
+    )
+    new_customers: int = strawberry.field(
+        description="N: customers in E and not in S (first orders, or back after a lapse)."
+    )
+    retention_rate: float | None = strawberry.field(
+        description="CRR = ((E - N) / S) x 100; null when S is 0."
+    )
+    churned_customers: int = strawberry.field(description="Customers in S and not in E.")
+    churn_rate: float | None = strawberry.field(description="churnedCustomers / S.")
+    churned_revenue_minor: int = strawberry.field(
+        description="What the churned customers spent in the months that put them in S."
+    )
+    expected_lifespan_periods: float | None = strawberry.field(
+        description="1 / churnRate, in periods of this length; null without churn."
+    )
+    lifetime_value_minor: float | None = strawberry.field(
+        description="CLV = averageOrderValueMinor x purchaseFrequency x expectedLifespanPeriods."
+    )
+
+    @classmethod
+    def of(cls, group: GroupFigures) -> CustomerGroupInsights:
+        return cls(
+            customers=group.customers,
+            orders=group.orders,
+            revenue_minor=group.revenue_minor,
+            purchase_frequency=group.purchase_frequency,
+            repeat_customers=group.repeat_customers,
+            repeat_purchase_rate=group.repeat_purchase_rate,
+            average_order_value_minor=group.average_order_value,
+            customers_at_start=group.at_start,
+            customers_at_end=group.at_end,
+            new_customers=group.new,
+            retention_rate=group.retention_rate,
+            churned_customers=group.churned,
+            churn_rate=group.churn_rate,
+            churned_revenue_minor=group.churned_revenue_minor,
+            expected_lifespan_periods=group.expected_lifespan,
+            lifetime_value_minor=group.lifetime_value,
+        )
+
+
+@strawberry.type(
+    description="KPIs over distinct customers, for a period of whole calendar months"
+    " (docs/capabilities/analytics.md)."
+)
+class CustomerInsights:
+    inactive_months: int = strawberry.field(
+        description="The threshold of S, E and churn: months without an order after which a"
+        " customer counts as lost."
+    )
+    members_enrolled: int = strawberry.field(description="Members enrolled by the period's end.")
+    adoption_rate: float | None = strawberry.field(
+        description="Ordering customers who are members / ordering customers."
+    )
+    active_members: int = strawberry.field(
+        description="Members who ordered or earned points in the period."
+    )
+    active_member_share: float | None = strawberry.field(
+        description="activeMembers / membersEnrolled."
+    )
+    redeeming_members: int = strawberry.field(description="Members who redeemed in the period.")
+    redeeming_member_share: float | None = strawberry.field(
+        description="redeemingMembers / membersEnrolled."
+    )
+    members: CustomerGroupInsights
+    guests: CustomerGroupInsights
+
+    @classmethod
+    def of(cls, figures: CustomerFigures) -> CustomerInsights:
+        return cls(
+            inactive_months=figures.inactive_months,
+            members_enrolled=figures.members_enrolled,
+            adoption_rate=figures.adoption_rate,
+            active_members=figures.active_members,
+            active_member_share=figures.active_member_share,
+            redeeming_members=figures.redeeming_members,
+            redeeming_member_share=figures.redeeming_member_share,
+            members=CustomerGroupInsights.of(figures.members),
+            guests=CustomerGroupInsights.of(figures.guests),
+        )
+
+
 @strawberry.type(description="One period of a series (or the whole range, for the totals).")
 class InsightsPeriod:
     start: date
@@ -72,6 +174,10 @@ class InsightsPeriod:
     )
     enrolments: int | None = strawberry.field(
         description="Members enrolled; null when the query names a channel."
+    )
+    customers: CustomerInsights | None = strawberry.field(
+        description="KPIs over distinct customers; null unless the period is made of whole"
+        " calendar months, and when the query names a channel."
     )
 
     @classmethod
@@ -108,6 +214,7 @@ class InsightsPeriod:
                 breakage_rate=points.breakage_rate,
             ),
             enrolments=None if channel is not None else figures.enrolments,
+            customers=None if figures.customers is None else CustomerInsights.of(figures.customers),
         )
 
 
@@ -122,3 +229,51 @@ class ProgramInsights:
     channel: OrderChannel | None
     series: list[InsightsPeriod]
     totals: InsightsPeriod
+
+
+@strawberry.type(description="A cohort's figures in one month after its enrolment month.")
+class CohortMonthInsights:
+    offset: int = strawberry.field(description="Months after the enrolment month (0: itself).")
+    month: date = strawberry.field(description="The month's first day.")
+    active_members: int = strawberry.field(description="Members of the cohort who ordered.")
+    retention: float | None = strawberry.field(description="activeMembers / the cohort's members.")
+    revenue_minor: int = strawberry.field(description="Their orders' totals that month.")
+    cumulative_revenue_minor: int = strawberry.field(
+        description="The cohort's revenue from its enrolment month to this one."
+    )
+    cumulative_revenue_per_member_minor: float | None = strawberry.field(
+        description="Observed lifetime value: cumulativeRevenueMinor / the cohort's members."
+    )
+
+
+@strawberry.type(description="Members who enrolled in one month, followed month by month.")
+class CohortInsights:
+    month: date = strawberry.field(description="The enrolment month's first day.")
+    members: int
+    months: list[CohortMonthInsights]
+
+    @classmethod
+    def of(cls, cohort: Cohort) -> CohortInsights:
+        return cls(
+            month=cohort.month,
+            members=cohort.members,
+            months=[
+                CohortMonthInsights(
+                    offset=m.offset,
+                    month=m.month,
+                    active_members=m.active_members,
+                    retention=cohort.retention(m),
+                    revenue_minor=m.revenue_minor,
+                    cumulative_revenue_minor=m.cumulative_revenue_minor,
+                    cumulative_revenue_per_member_minor=cohort.revenue_per_member(m),
+                )
+                for m in cohort.months
+            ],
+        )
+
+
+@strawberry.type(description="A cohort table: retention and revenue by enrolment month.")
+class ProgramCohorts:
+    currency: str
+    time_zone: str
+    cohorts: list[CohortInsights]

@@ -12,19 +12,41 @@ with the segment's history, not with the range (docs/capabilities/analytics.md).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import as_date, connection, fetch_all
 from app.domain.analytics import (
+    CUSTOMER_ENROLLED,
+    CUSTOMER_METRICS,
+    CUSTOMER_ORDERS,
+    CUSTOMER_REVENUE,
+    DAY_METRICS,
+    DEFAULT_INACTIVE_MONTHS,
+    ENROLMENTS,
     LEDGER,
+    MAX_COHORT_MONTHS,
+    MAX_COHORTS,
+    MAX_INACTIVE_MONTHS,
     MAX_RANGE_DAYS,
+    Activity,
+    ActivityByCustomer,
+    Cohort,
     Granularity,
+    Period,
     PeriodFigures,
     RollupRow,
+    activity_of,
+    add_months,
+    cohorts,
+    customer_figures,
     figures,
+    is_whole_months,
+    month_of,
+    months_between,
+    periods,
 )
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.orders import OrderChannel
@@ -46,6 +68,8 @@ class InsightsInput:
     channel: OrderChannel | None = None
     # Only the members in this segment (its key) now; guests' orders are then left out.
     segment: str | None = None
+    # Churn and retention: a customer without an order in this many months is lost.
+    inactive_months: int = DEFAULT_INACTIVE_MONTHS
 
 
 @dataclass(frozen=True)
@@ -63,22 +87,51 @@ async def program_insights(data: InsightsInput, scope: ProgramScope) -> Insights
         check.add(ErrorCode.INVALID_VALUE, "to is before from", ["to"])
     elif (data.last_day - data.first_day).days + 1 > MAX_RANGE_DAYS:
         check.add(ErrorCode.INVALID_VALUE, f"at most {MAX_RANGE_DAYS} days at once", ["to"])
+    if not 1 <= data.inactive_months <= MAX_INACTIVE_MONTHS:
+        check.add(
+            ErrorCode.INVALID_VALUE,
+            f"inactiveMonths is from 1 to {MAX_INACTIVE_MONTHS}",
+            ["inactiveMonths"],
+        )
     check.raise_if_any()
     program = await get_program_by_slug(data.program_slug, scope)
     if program is None:
         return None
     conn = connection()
+    spans = list(periods(data.first_day, data.last_day, data.granularity))
+    whole = [
+        span for span in [*spans, Period(data.first_day, data.last_day)] if is_whole_months(span)
+    ]
+    # The customer-activity months the whole-month periods need (with the threshold's before).
+    months = (
+        None
+        if not whole or data.channel is not None
+        else (
+            add_months(month_of(whole[0].start), -data.inactive_months),
+            month_of(data.last_day),
+        )
+    )
+    activity: ActivityByCustomer = {}
     if data.segment is not None:
         segment = await get_segment_by_key(program.id, data.segment.strip())
         if segment is None or segment.archived_at is not None:
             raise DomainError(
                 ErrorCode.SEGMENT_NOT_FOUND, "no segment with this key in the program", ["segment"]
             )
-        opening_rows, range_rows = _split(
-            await compute(conn, program, segment.id), data.first_day, data.last_day
-        )
+        recomputed = await compute(conn, program, segment.id)
+        opening_rows, range_rows = _split(recomputed, data.first_day, data.last_day)
+        if months is not None:
+            activity = activity_of(
+                [
+                    (day, dimension, metric, value)
+                    for (day, metric, dimension), value in recomputed.items()
+                    if metric in CUSTOMER_METRICS and months[0] <= day <= months[1]
+                ]
+            )
     else:
         opening_rows, range_rows = await _kept_rows(conn, program.id, data)
+        if months is not None:
+            activity = await _kept_activity(conn, program.id, *months)
     series, totals = figures(
         opening_rows,
         range_rows,
@@ -87,22 +140,44 @@ async def program_insights(data: InsightsInput, scope: ProgramScope) -> Insights
         data.granularity,
         None if data.channel is None else data.channel.value,
     )
+    if months is not None:
+        enrolled_before = sum(r.value for r in opening_rows if r.metric == ENROLMENTS)
+
+        def with_customers(period: PeriodFigures) -> PeriodFigures:
+            if not is_whole_months(period.period):
+                return period
+            enrolled = enrolled_before + sum(
+                r.value for r in range_rows if r.metric == ENROLMENTS and r.day <= period.period.end
+            )
+            return replace(
+                period,
+                customers=customer_figures(activity, period.period, data.inactive_months, enrolled),
+            )
+
+        series = [with_customers(period) for period in series]
+        totals = with_customers(totals)
     return Insights(program=program, input=data, series=series, totals=totals)
 
 
 def _split(
     rollup: Rollup, first_day: date, last_day: date
 ) -> tuple[list[RollupRow], list[RollupRow]]:
-    """Recomputed rollups as the kept ones are read: the ledger before the range, summed (the
-    balances at its start), and every row of the range's days."""
+    """Recomputed rollups as the kept ones are read: the ledger and enrolments before the
+    range, summed (the balances at its start), and every day row of the range's days."""
     opening: defaultdict[tuple[str, str], int] = defaultdict(int)
     rows = []
     for (day, metric, dimension), value in rollup.items():
-        if day < first_day and metric == LEDGER:
+        if metric not in DAY_METRICS:
+            continue
+        if day < first_day and metric in (LEDGER, ENROLMENTS):
             opening[(metric, dimension)] += value
         elif first_day <= day <= last_day:
             rows.append(RollupRow(day, metric, dimension, value))
     return [RollupRow(first_day, m, d, v) for (m, d), v in sorted(opening.items())], rows
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join("?" for _ in values) + ")"
 
 
 async def _kept_rows(
@@ -111,14 +186,15 @@ async def _kept_rows(
     opening = await fetch_all(
         conn,
         "SELECT metric, dimension, SUM(value) AS value FROM analytics_days"
-        " WHERE program_id = ? AND metric = ? AND day < ? GROUP BY metric, dimension",
-        (program_id, LEDGER, data.first_day),
+        " WHERE program_id = ? AND metric IN (?, ?) AND day < ? GROUP BY metric, dimension",
+        (program_id, LEDGER, ENROLMENTS, data.first_day),
     )
     rows = await fetch_all(
         conn,
         "SELECT day, metric, dimension, SUM(value) AS value FROM analytics_days"
-        " WHERE program_id = ? AND day >= ? AND day <= ? GROUP BY day, metric, dimension",
-        (program_id, data.first_day, data.last_day),
+        f" WHERE program_id = ? AND day >= ? AND day <= ? AND metric IN {_in(DAY_METRICS)}"
+        " GROUP BY day, metric, dimension",
+        (program_id, data.first_day, data.last_day, *DAY_METRICS),
     )
     return (
         [RollupRow(data.first_day, r["metric"], r["dimension"], int(r["value"])) for r in opening],
@@ -126,7 +202,123 @@ async def _kept_rows(
     )
 
 
+async def _kept_activity(
+    conn: BaseDBAsyncClient, program_id: int, first_month: date, last_month: date
+) -> ActivityByCustomer:
+    """The customer-activity rows of the months `first_month`..`last_month`, one row per
+    customer and month (the shards and metrics folded in SQL)."""
+    rows = await fetch_all(
+        conn,
+        "SELECT day, dimension,"
+        " SUM(CASE WHEN metric = ? THEN value ELSE 0 END) AS orders,"
+        " SUM(CASE WHEN metric = ? THEN value ELSE 0 END) AS revenue,"
+        " SUM(CASE WHEN metric = ? THEN value ELSE 0 END) AS earnings,"
+        " SUM(CASE WHEN metric = ? THEN value ELSE 0 END) AS redemptions"
+        " FROM analytics_days WHERE program_id = ? AND day >= ? AND day <= ?"
+        f" AND metric IN {_in(CUSTOMER_METRICS)} GROUP BY day, dimension",
+        (*CUSTOMER_METRICS, program_id, first_month, last_month, *CUSTOMER_METRICS),
+    )
+    activity: ActivityByCustomer = {}
+    for row in rows:
+        month = as_date(row["day"])
+        assert month is not None
+        activity.setdefault(str(row["dimension"]), {})[month] = Activity(
+            int(row["orders"]), int(row["revenue"]), int(row["earnings"]), int(row["redemptions"])
+        )
+    return activity
+
+
 def _row(row: dict[str, object]) -> RollupRow:
     day = as_date(row["day"])
     assert day is not None
     return RollupRow(day, str(row["metric"]), str(row["dimension"]), int(str(row["value"])))
+
+
+# --- Cohorts ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CohortsInput:
+    program_slug: str
+    # Any days of the first and last enrolment months.
+    first_month: date
+    last_month: date
+    # Months followed from each enrolment month (0: the month itself).
+    months: int = 12
+
+
+@dataclass(frozen=True)
+class Cohorts:
+    program: ProgramRecord
+    cohorts: list[Cohort]
+
+
+async def program_cohorts(data: CohortsInput, scope: ProgramScope) -> Cohorts | None:
+    """Members by enrolment month against the share who ordered N months later and their
+    cumulative revenue, from the customer-activity rows (two aggregates in SQL); None when the
+    program is unknown (or outside `scope`)."""
+    check = Checker()
+    first, last = month_of(data.first_month), month_of(data.last_month)
+    if last < first:
+        check.add(ErrorCode.INVALID_VALUE, "to is before from", ["to"])
+    elif months_between(first, last) + 1 > MAX_COHORTS:
+        check.add(ErrorCode.INVALID_VALUE, f"at most {MAX_COHORTS} cohorts at once", ["to"])
+    if not 1 <= data.months <= MAX_COHORT_MONTHS:
+        check.add(ErrorCode.INVALID_VALUE, f"months is from 1 to {MAX_COHORT_MONTHS}", ["months"])
+    check.raise_if_any()
+    program = await get_program_by_slug(data.program_slug, scope)
+    if program is None:
+        return None
+    conn = connection()
+    end = add_months(last, data.months - 1)
+    enrolled = (
+        "SELECT dimension, day FROM analytics_days WHERE program_id = ? AND metric = ?"
+        " AND day >= ? AND day <= ? GROUP BY dimension, day HAVING SUM(value) > 0"
+    )
+    sizes = await fetch_all(
+        conn,
+        f"SELECT day, COUNT(*) AS members FROM ({enrolled}) AS e GROUP BY day",
+        (program.id, CUSTOMER_ENROLLED, first, last),
+    )
+    cells = await fetch_all(
+        conn,
+        "SELECT e.day AS cohort, a.day AS month,"
+        " SUM(CASE WHEN a.orders > 0 THEN 1 ELSE 0 END) AS active, SUM(a.revenue) AS revenue"
+        f" FROM ({enrolled}) AS e JOIN ("
+        "   SELECT dimension, day, SUM(CASE WHEN metric = ? THEN value ELSE 0 END) AS orders,"
+        "   SUM(CASE WHEN metric = ? THEN value ELSE 0 END) AS revenue FROM analytics_days"
+        "   WHERE program_id = ? AND metric IN (?, ?) AND day >= ? AND day <= ?"
+        "   GROUP BY dimension, day"
+        " ) AS a ON a.dimension = e.dimension AND a.day >= e.day"
+        " GROUP BY e.day, a.day",
+        (
+            program.id,
+            CUSTOMER_ENROLLED,
+            first,
+            last,
+            CUSTOMER_ORDERS,
+            CUSTOMER_REVENUE,
+            program.id,
+            CUSTOMER_ORDERS,
+            CUSTOMER_REVENUE,
+            first,
+            end,
+        ),
+    )
+    table = cohorts(
+        {_month(r["day"]): int(r["members"]) for r in sizes},
+        {
+            (_month(r["cohort"]), _month(r["month"])): (int(r["active"]), int(r["revenue"]))
+            for r in cells
+        },
+        first,
+        last,
+        data.months,
+    )
+    return Cohorts(program=program, cohorts=table)
+
+
+def _month(value: object) -> date:
+    day = as_date(value)
+    assert day is not None
+    return day
