@@ -174,18 +174,24 @@ async def test_analytics_rebuild_check_finds_a_tampered_rollup_and_rebuild_mends
     await record_order(api)
     await execute(
         connections.get("default"),
-        "UPDATE analytics_days SET value = value + 1 WHERE metric = 'orders'",
+        "UPDATE analytics_days SET value = value + 1 WHERE metric IN ('orders', 'customer_orders')",
     )
+    member_id = await fetch_one(connections.get("default"), "SELECT id FROM members")
+    assert member_id is not None
 
     checked = laurel(settings, "analytics", "rebuild", "--check")
     rebuilt = laurel(settings, "analytics", "rebuild", "--program", "shop")
     checked_again = laurel(settings, "analytics", "rebuild", "--check")
 
     assert checked.returncode == 1
-    assert checked.stdout == "shop\t2026-11-20\torders\tMEMBER:\tkept 2\trecomputed 1\n"
-    assert "analytics rollups differ: 1 row(s)" in checked.stderr
+    assert checked.stdout == (
+        "shop\t2026-11-01\tcustomer_orders\tm:{id}\tkept 2\trecomputed 1\n"
+        "shop\t2026-11-20\torders\tMEMBER:\tkept 2\trecomputed 1\n"
+    ).format(id=member_id["id"])
+    assert "analytics rollups differ: 2 row(s)" in checked.stderr
     assert rebuilt.returncode == 0, rebuilt.stderr
-    # orders, revenue, the enrolment and the order's ledger transaction
-    assert rebuilt.stdout == "shop: 4 rollup rows rebuilt\n"
+    # orders, revenue, the enrolment and the order's ledger transaction; the member's orders,
+    # revenue, earning and enrolment of the month
+    assert rebuilt.stdout == "shop: 8 rollup rows rebuilt\n"
     assert checked_again.returncode == 0, checked_again.stdout + checked_again.stderr
     assert "analytics rollups agree" in checked_again.stdout
