@@ -204,6 +204,7 @@ class PointFigures:
     pending_at_end: int = 0
     earned_to_end: int = 0
     expired_to_end: int = 0
+    spent_to_end: int = 0
 
     @property
     def redemption_rate(self) -> float | None:
@@ -212,6 +213,24 @@ class PointFigures:
     @property
     def breakage_rate(self) -> float | None:
         return ratio(self.expired_to_end, self.earned_to_end)
+
+    @property
+    def settled_breakage_rate(self) -> float | None:
+        """Of the points settled (expired or spent) from the program's start to the period's
+        end, the share that expired: the forecast's rate."""
+        return ratio(self.expired_to_end, self.expired_to_end + self.spent_to_end)
+
+    @property
+    def forecast_breakage(self) -> float | None:
+        """Outstanding points expected to expire: outstanding x the settled breakage rate."""
+        rate = self.settled_breakage_rate
+        return None if rate is None else self.outstanding_at_end * rate
+
+    @property
+    def forecast_redemptions(self) -> float | None:
+        """Outstanding points expected to be spent: the outstanding points less the breakage."""
+        breakage = self.forecast_breakage
+        return None if breakage is None else self.outstanding_at_end - breakage
 
 
 @dataclass(frozen=True)
@@ -346,6 +365,7 @@ def _period_figures(
             pending_at_end=to_end.pending,
             earned_to_end=to_end.earned,
             expired_to_end=to_end.expired,
+            spent_to_end=to_end.spent,
         ),
         enrolments=sum(row.value for row in rows if row.metric == ENROLMENTS),
     )

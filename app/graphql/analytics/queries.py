@@ -65,8 +65,11 @@ async def program_insights(
         time_zone=found.program.time_zone,
         granularity=granularity,
         channel=channel,
-        series=[InsightsPeriod.of(period, channel) for period in found.series],
-        totals=InsightsPeriod.of(found.totals, channel),
+        cost_per_point_minor=found.program.cost_per_point_minor,
+        series=[
+            InsightsPeriod.of(period, channel, found.cost_per_point) for period in found.series
+        ],
+        totals=InsightsPeriod.of(found.totals, channel, found.cost_per_point),
     )
 
 

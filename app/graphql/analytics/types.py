@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import strawberry
 
 from app.domain.analytics import Cohort, CustomerFigures, Granularity, GroupFigures, PeriodFigures
+from app.domain.money import points_in_money
 from app.domain.orders import OrderChannel
 
 InsightsGranularity = strawberry.enum(
@@ -59,6 +61,30 @@ class PointsInsights:
     pending_at_end: int
     breakage_rate: float | None = strawberry.field(
         description="Points expired / points earned, from the program's start to the period's end."
+    )
+    outstanding_at_end_minor: int | None = strawberry.field(
+        description="The liability in money: outstandingAtEnd x the program's cost per point"
+        " (minor units, rounded half to even); null until a cost per point is configured."
+    )
+    pending_at_end_minor: int | None = strawberry.field(
+        description="pendingAtEnd x the cost per point."
+    )
+    settled_breakage_rate: float | None = strawberry.field(
+        description="Of the points expired or spent from the program's start to the period's"
+        " end, the share that expired (the forecasts' rate)."
+    )
+    forecast_breakage: float | None = strawberry.field(
+        description="Outstanding points expected to expire: outstandingAtEnd x settledBreakageRate."
+    )
+    forecast_redemptions: float | None = strawberry.field(
+        description="Outstanding points expected to be spent: outstandingAtEnd - forecastBreakage."
+    )
+    forecast_breakage_minor: int | None = strawberry.field(
+        description="forecastBreakage x the cost per point."
+    )
+    forecast_redemptions_minor: int | None = strawberry.field(
+        description="forecastRedemptions x the cost per point: the expected cost of the"
+        " outstanding points."
     )
 
 
@@ -181,7 +207,9 @@ class InsightsPeriod:
     )
 
     @classmethod
-    def of(cls, figures: PeriodFigures, channel: OrderChannel | None) -> InsightsPeriod:
+    def of(
+        cls, figures: PeriodFigures, channel: OrderChannel | None, cost: Decimal | None
+    ) -> InsightsPeriod:
         orders = figures.orders
         points = figures.points
         return cls(
@@ -212,6 +240,17 @@ class InsightsPeriod:
                 outstanding_at_end=points.outstanding_at_end,
                 pending_at_end=points.pending_at_end,
                 breakage_rate=points.breakage_rate,
+                outstanding_at_end_minor=points_in_money(points.outstanding_at_end, cost),
+                pending_at_end_minor=points_in_money(points.pending_at_end, cost),
+                settled_breakage_rate=points.settled_breakage_rate,
+                forecast_breakage=points.forecast_breakage,
+                forecast_redemptions=points.forecast_redemptions,
+                forecast_breakage_minor=None
+                if points.forecast_breakage is None
+                else points_in_money(points.forecast_breakage, cost),
+                forecast_redemptions_minor=None
+                if points.forecast_redemptions is None
+                else points_in_money(points.forecast_redemptions, cost),
             ),
             enrolments=None if channel is not None else figures.enrolments,
             customers=None if figures.customers is None else CustomerInsights.of(figures.customers),
@@ -225,6 +264,10 @@ class InsightsPeriod:
 class ProgramInsights:
     currency: str
     time_zone: str
+    cost_per_point_minor: str | None = strawberry.field(
+        description="The program's cost per point (minor units, decimal text) the money"
+        " figures use; null until configured."
+    )
     granularity: InsightsGranularity  # type: ignore[valid-type]
     channel: OrderChannel | None
     series: list[InsightsPeriod]

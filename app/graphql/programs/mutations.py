@@ -108,6 +108,12 @@ class UpdateProgramSettingsInput:
         " before they enrol and not refunded, are credited at enrolment (0 to 365; 0 credits"
         " none, the default).",
     )
+    cost_per_point_minor: str | None = strawberry.field(
+        default=None,
+        description="What one point costs the store, in minor units of the program's currency,"
+        ' as a decimal (e.g. "0.5"): 0 to 1000000, at most 6 decimal places. Values the'
+        " points liability in money (programInsights).",
+    )
 
 
 @strawberry.input(description="One operation of a persisted-query manifest.")

@@ -107,6 +107,10 @@ class Program(Node):
         description="Guest orders placed at most this many days before their customer enrols"
         " are credited at enrolment; 0 credits none."
     )
+    cost_per_point_minor: str | None = strawberry.field(
+        description="What one point costs the store, in minor units of the program's currency"
+        " (decimal text); null until configured."
+    )
     active: bool
     created_at: datetime
 

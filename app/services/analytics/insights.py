@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import date
+from decimal import Decimal
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -78,6 +79,12 @@ class Insights:
     input: InsightsInput
     series: list[PeriodFigures]
     totals: PeriodFigures
+
+    @property
+    def cost_per_point(self) -> Decimal | None:
+        """The program's cost per point (minor units), which values points in money."""
+        cost = self.program.cost_per_point_minor
+        return None if cost is None else Decimal(cost)
 
 
 async def program_insights(data: InsightsInput, scope: ProgramScope) -> Insights | None:

@@ -42,6 +42,7 @@ from app.domain.money import (
     MAX_POINTS_PER_CURRENCY_UNIT,
     MIN_EXCHANGE_RATE,
     is_known_currency,
+    parse_cost_per_point,
     parse_exchange_rate,
 )
 from app.domain.validation import (
@@ -102,6 +103,7 @@ _FIELDS = (
     "trusted_documents_only",
     "member_token_max_seconds",
     "retro_credit_days",
+    "cost_per_point_minor",
 )
 PROGRAM_COLUMNS = ", ".join(_FIELDS)
 MAX_PENDING_DAYS = 365
@@ -138,6 +140,9 @@ class ProgramRecord:
     # Guest orders placed at most this many days before their customer enrols are credited
     # (app/services/orders/guests.py); 0 credits none.
     retro_credit_days: int
+    # What one point costs the store in minor units of its currency (decimal text); None until
+    # configured.
+    cost_per_point_minor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +189,9 @@ def program_row(row: dict[str, Any]) -> ProgramRecord:
         trusted_documents_only=bool(row["trusted_documents_only"]),
         member_token_max_seconds=int(row["member_token_max_seconds"]),
         retro_credit_days=int(row["retro_credit_days"]),
+        cost_per_point_minor=None
+        if row["cost_per_point_minor"] is None
+        else str(row["cost_per_point_minor"]),
     )
 
 
@@ -393,6 +401,7 @@ class UpdateProgramSettingsInput:
     trusted_documents_only: bool | None = None
     member_token_max_seconds: int | None = None
     retro_credit_days: int | None = None
+    cost_per_point_minor: str | None = None
 
 
 MAX_EXCHANGE_RATES = 200
@@ -525,6 +534,15 @@ async def update_program_settings(data: UpdateProgramSettingsInput) -> ProgramRe
             MAX_RETRO_CREDIT_DAYS,
             ErrorCode.INVALID_VALUE,
         )
+    cost_per_point = None
+    if data.cost_per_point_minor is not None:
+        cost_per_point = parse_cost_per_point(data.cost_per_point_minor)
+        if cost_per_point is None:
+            check.add(
+                ErrorCode.INVALID_VALUE,
+                "costPerPointMinor is a decimal from 0 to 1000000 with at most 6 decimal places",
+                ["input", "costPerPointMinor"],
+            )
     check.raise_if_any()
     now = utc_now()
     async with in_transaction() as conn:
@@ -576,6 +594,9 @@ async def update_program_settings(data: UpdateProgramSettingsInput) -> ProgramRe
             retro_credit_days=current.retro_credit_days
             if data.retro_credit_days is None
             else data.retro_credit_days,
+            cost_per_point_minor=current.cost_per_point_minor
+            if cost_per_point is None
+            else str(cost_per_point),
         )
         assert row is not None
         updated = program_row(row)

@@ -22,6 +22,7 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,6 +37,7 @@ from app.db import as_datetime, connection, fetch_all
 from app.domain.analytics import CustomerFigures, Granularity, PeriodFigures, periods, ratio
 from app.domain.errors import DomainError
 from app.domain.expiry import ExpiryPolicy, LifetimeUnit
+from app.domain.money import points_in_money
 from app.domain.orders import OrderChannel
 from app.domain.rewards import RewardKind
 from app.jobs.expiry import expire_lots
@@ -68,6 +70,7 @@ EXAMPLES = int(os.environ.get("INSIGHTS_PROPERTY_EXAMPLES", "20"))
 START = datetime(2026, 3, 29, 22, 30, tzinfo=UTC)  # a DST change in Europe, end of a month
 ZONES = ["UTC", "Pacific/Kiritimati", "America/St_Johns", "Asia/Kathmandu", "Europe/Paris"]
 CUSTOMERS = 3
+COST_PER_POINT = "0.375"
 _programs = itertools.count(1)
 
 
@@ -185,6 +188,7 @@ class Run:
                 program_slug=self.slug,
                 exchange_rates={"USD": "0.9"},
                 retro_credit_days=self.scenario.retro_credit_days,
+                cost_per_point_minor=COST_PER_POINT,
                 expiry=None
                 if self.scenario.expiry_days is None
                 else ExpiryInput(
@@ -389,6 +393,14 @@ def expected(reference: Raw, first: date, last: date, channel: str | None) -> di
             sums["pending_credited"] += accounts["MEMBER_PENDING"]
     earned = -sums["in:PROGRAM_ISSUED:other"]
     spent = sums["in:PROGRAM_REDEEMED:other"]
+    outstanding = sums["to_end:MEMBER_AVAILABLE"] + sums["to_end:MEMBER_PENDING"]
+    settled = sums["to_end:PROGRAM_EXPIRED"] + sums["to_end:PROGRAM_REDEEMED"]
+    breakage = outstanding * (sums["to_end:PROGRAM_EXPIRED"] / settled) if settled else None
+
+    def money(points: float | None) -> int | None:
+        # Python rounds a Fraction half to even.
+        return None if points is None else round(Fraction(points) * Fraction(COST_PER_POINT))
+
     figures.update(
         earned=earned,
         reversed=sums["in:PROGRAM_ISSUED:refund"],
@@ -400,12 +412,19 @@ def expected(reference: Raw, first: date, last: date, channel: str | None) -> di
         outstanding_at_end=sums["to_end:MEMBER_AVAILABLE"] + sums["to_end:MEMBER_PENDING"],
         pending_at_end=sums["to_end:MEMBER_PENDING"],
         breakage_rate=ratio(sums["to_end:PROGRAM_EXPIRED"], sums["to_end:earned"]),
+        outstanding_minor=money(outstanding),
+        pending_minor=money(sums["to_end:MEMBER_PENDING"]),
+        forecast_breakage=breakage,
+        forecast_redemptions=None if breakage is None else outstanding - breakage,
+        forecast_breakage_minor=money(breakage),
+        forecast_redemptions_minor=money(None if breakage is None else outstanding - breakage),
         enrolments=sum(1 for e in reference.enrolled if first <= day(e, reference.zone) <= last),
     )
     return figures
 
 
 def actual(period: PeriodFigures, channel: str | None) -> dict[str, Any]:
+    cost = Decimal(COST_PER_POINT)
     orders = period.orders
     figures: dict[str, Any] = {
         "member_orders": orders.member_orders,
@@ -433,6 +452,16 @@ def actual(period: PeriodFigures, channel: str | None) -> dict[str, Any]:
         outstanding_at_end=points.outstanding_at_end,
         pending_at_end=points.pending_at_end,
         breakage_rate=points.breakage_rate,
+        outstanding_minor=points_in_money(points.outstanding_at_end, cost),
+        pending_minor=points_in_money(points.pending_at_end, cost),
+        forecast_breakage=points.forecast_breakage,
+        forecast_redemptions=points.forecast_redemptions,
+        forecast_breakage_minor=None
+        if points.forecast_breakage is None
+        else points_in_money(points.forecast_breakage, cost),
+        forecast_redemptions_minor=None
+        if points.forecast_redemptions is None
+        else points_in_money(points.forecast_redemptions, cost),
         enrolments=period.enrolments,
     )
     return figures
