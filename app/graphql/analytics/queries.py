@@ -1,4 +1,5 @@
-"""programInsights: admin keys only."""
+"""programInsights and programCohorts: admin keys, and secret keys of a program that lets them
+(insightsForSecretKeys)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ from app.graphql.analytics.types import (
 )
 from app.graphql.core.context import Info
 from app.graphql.core.errors import as_query_errors
-from app.graphql.core.query_checks import admin_in_query
+from app.graphql.core.query_checks import member_reader_in_query
 from app.services.analytics import insights as insights_service
 
 
 @strawberry.field(
-    description="Admin only: the program's KPIs for the days `from` to `to` (both included, in"
+    description="Admin keys, and secret keys of a program with insightsForSecretKeys: the"
+    " program's KPIs for the days `from` to `to` (both included, in"
     " the program's time zone, at most 1099 days), by DAY, WEEK (from Monday) or MONTH, and"
     " their totals; with `channel`, the order figures of that channel only; with `segment` (a"
     " segment's key), the figures of the members in it now, recomputed from their own rows."
@@ -44,7 +46,8 @@ async def program_insights(
         ),
     ] = DEFAULT_INACTIVE_MONTHS,
 ) -> ProgramInsights | None:
-    principal = admin_in_query(info)
+    # Admin and secret keys; the service checks a secret key's program lets it read.
+    principal = member_reader_in_query(info)
     with as_query_errors():
         found = await insights_service.program_insights(
             insights_service.InsightsInput(
@@ -57,6 +60,7 @@ async def program_insights(
                 inactive_months=inactive_months,
             ),
             principal.program_scope,
+            secret_key=not principal.is_admin,
         )
     if found is None:
         return None
@@ -74,7 +78,8 @@ async def program_insights(
 
 
 @strawberry.field(
-    description="Admin only: members by enrolment month (the months of `from` to `to`, at most"
+    description="Admin keys, and secret keys of a program with insightsForSecretKeys: members"
+    " by enrolment month (the months of `from` to `to`, at most"
     " 36) against the share who ordered in each of the `months` months from it (1 to 36), and"
     " the cohort's cumulative revenue. Null for an unknown program."
 )
@@ -85,13 +90,15 @@ async def program_cohorts(
     to: date,
     months: int = 12,
 ) -> ProgramCohorts | None:
-    principal = admin_in_query(info)
+    # Admin and secret keys; the service checks a secret key's program lets it read.
+    principal = member_reader_in_query(info)
     with as_query_errors():
         found = await insights_service.program_cohorts(
             insights_service.CohortsInput(
                 program_slug=program_slug, first_month=from_, last_month=to, months=months
             ),
             principal.program_scope,
+            secret_key=not principal.is_admin,
         )
     if found is None:
         return None

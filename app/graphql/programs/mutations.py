@@ -114,6 +114,11 @@ class UpdateProgramSettingsInput:
         ' as a decimal (e.g. "0.5"): 0 to 1000000, at most 6 decimal places. Values the'
         " points liability in money (programInsights).",
     )
+    insights_for_secret_keys: bool | None = strawberry.field(
+        default=None,
+        description="Whether the program's secret keys may read its analytics"
+        " (programInsights, programCohorts); admin keys always may. Off by default.",
+    )
 
 
 @strawberry.input(description="One operation of a persisted-query manifest.")

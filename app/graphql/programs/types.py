@@ -111,6 +111,10 @@ class Program(Node):
         description="What one point costs the store, in minor units of the program's currency"
         " (decimal text); null until configured."
     )
+    insights_for_secret_keys: bool = strawberry.field(
+        description="Whether the program's secret keys may read its analytics (programInsights,"
+        " programCohorts); admin keys always may."
+    )
     active: bool
     created_at: datetime
 

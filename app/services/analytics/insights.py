@@ -87,7 +87,23 @@ class Insights:
         return None if cost is None else Decimal(cost)
 
 
-async def program_insights(data: InsightsInput, scope: ProgramScope) -> Insights | None:
+async def _readable_program(
+    slug: str, scope: ProgramScope, secret_key: bool
+) -> ProgramRecord | None:
+    """The program, None when unknown (or outside `scope`); a secret key reads it only when
+    the program lets its secret keys read its analytics (FORBIDDEN otherwise)."""
+    program = await get_program_by_slug(slug, scope)
+    if program is not None and secret_key and not program.insights_for_secret_keys:
+        raise DomainError(
+            ErrorCode.FORBIDDEN,
+            "this program's analytics need an admin key (or insightsForSecretKeys)",
+        )
+    return program
+
+
+async def program_insights(
+    data: InsightsInput, scope: ProgramScope, secret_key: bool = False
+) -> Insights | None:
     """None when the program is unknown (or outside `scope`)."""
     check = Checker()
     if data.last_day < data.first_day:
@@ -101,7 +117,7 @@ async def program_insights(data: InsightsInput, scope: ProgramScope) -> Insights
             ["inactiveMonths"],
         )
     check.raise_if_any()
-    program = await get_program_by_slug(data.program_slug, scope)
+    program = await _readable_program(data.program_slug, scope, secret_key)
     if program is None:
         return None
     conn = connection()
@@ -260,7 +276,9 @@ class Cohorts:
     cohorts: list[Cohort]
 
 
-async def program_cohorts(data: CohortsInput, scope: ProgramScope) -> Cohorts | None:
+async def program_cohorts(
+    data: CohortsInput, scope: ProgramScope, secret_key: bool = False
+) -> Cohorts | None:
     """Members by enrolment month against the share who ordered N months later and their
     cumulative revenue, from the customer-activity rows (two aggregates in SQL); None when the
     program is unknown (or outside `scope`)."""
@@ -273,7 +291,7 @@ async def program_cohorts(data: CohortsInput, scope: ProgramScope) -> Cohorts | 
     if not 1 <= data.months <= MAX_COHORT_MONTHS:
         check.add(ErrorCode.INVALID_VALUE, f"months is from 1 to {MAX_COHORT_MONTHS}", ["months"])
     check.raise_if_any()
-    program = await get_program_by_slug(data.program_slug, scope)
+    program = await _readable_program(data.program_slug, scope, secret_key)
     if program is None:
         return None
     conn = connection()

@@ -104,6 +104,7 @@ _FIELDS = (
     "member_token_max_seconds",
     "retro_credit_days",
     "cost_per_point_minor",
+    "insights_for_secret_keys",
 )
 PROGRAM_COLUMNS = ", ".join(_FIELDS)
 MAX_PENDING_DAYS = 365
@@ -143,6 +144,8 @@ class ProgramRecord:
     # What one point costs the store in minor units of its currency (decimal text); None until
     # configured.
     cost_per_point_minor: str | None = None
+    # Whether the program's secret keys may read its analytics (admin keys always may).
+    insights_for_secret_keys: bool = False
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,7 @@ def program_row(row: dict[str, Any]) -> ProgramRecord:
         cost_per_point_minor=None
         if row["cost_per_point_minor"] is None
         else str(row["cost_per_point_minor"]),
+        insights_for_secret_keys=bool(row["insights_for_secret_keys"]),
     )
 
 
@@ -402,6 +406,7 @@ class UpdateProgramSettingsInput:
     member_token_max_seconds: int | None = None
     retro_credit_days: int | None = None
     cost_per_point_minor: str | None = None
+    insights_for_secret_keys: bool | None = None
 
 
 MAX_EXCHANGE_RATES = 200
@@ -597,6 +602,9 @@ async def update_program_settings(data: UpdateProgramSettingsInput) -> ProgramRe
             cost_per_point_minor=current.cost_per_point_minor
             if cost_per_point is None
             else str(cost_per_point),
+            insights_for_secret_keys=current.insights_for_secret_keys
+            if data.insights_for_secret_keys is None
+            else data.insights_for_secret_keys,
         )
         assert row is not None
         updated = program_row(row)

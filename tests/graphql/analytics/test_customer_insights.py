@@ -12,7 +12,13 @@ from app import clock as app_clock
 from app.auth.api_keys import KeyKind
 from app.clock import ManualClock
 from tests.graphql.conftest import Api
-from tests.graphql.factories import create_program, enroll, program_key, record_order
+from tests.graphql.factories import (
+    create_program,
+    enroll,
+    program_key,
+    record_order,
+    update_program_settings,
+)
 from tests.graphql.helpers import top_level_codes
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -238,3 +244,29 @@ async def test_cohort_tables_refuse_bad_arguments_and_non_admins(
     assert unknown["programCohorts"] is None
     secret = await api.gql(COHORTS, base, key=await program_key("shop", KeyKind.SECRET))
     assert top_level_codes(secret) == ["FORBIDDEN"]
+
+
+async def test_a_program_can_let_its_secret_keys_read_its_analytics(
+    api: Api, clock: ManualClock
+) -> None:
+    await history(api)
+    await create_program(api, slug="other")
+    month = {"slug": "shop", "from": "2026-11-01", "to": "2026-11-30", "granularity": "MONTH"}
+    secret = await program_key("shop", KeyKind.SECRET)
+    publishable = await program_key("shop", KeyKind.PUBLISHABLE)
+    other_secret = await program_key("other", KeyKind.SECRET)
+
+    before = await api.gql(CUSTOMERS, month, key=secret)
+    program = await update_program_settings(api, insightsForSecretKeys=True)
+    insights = await api.data(CUSTOMERS, month, key=secret)
+    cohorts = await api.data(COHORTS, {**month, "months": 1}, key=secret)
+    elsewhere = await api.data(CUSTOMERS, month, key=other_secret)
+    public = await api.gql(CUSTOMERS, month, key=publishable)
+
+    assert top_level_codes(before) == ["FORBIDDEN"]
+    assert program["slug"] == "shop"
+    admin = await api.data(CUSTOMERS, month)
+    assert insights == admin
+    assert cohorts["programCohorts"]["cohorts"][0]["members"] == 1
+    assert elsewhere["programInsights"] is None
+    assert top_level_codes(public) == ["FORBIDDEN"]
