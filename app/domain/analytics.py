@@ -9,6 +9,9 @@ time zone. The metrics:
   currency converted at its own rate, `convert_minor`). A refund changes the day the order was
   placed; a guest order credited at enrolment moves from GUEST to MEMBER on its day.
 - `enrolments`, dimension '': members enrolled that day.
+- `rewards_redeemed` / `rewards_value_minor`, dimension the reward's kind: rewards redeemed
+  that day (bought with points or given), whatever happened to them since, and their value in
+  the program's currency (a value in another currency, or none, counts 0).
 - `ledger`, dimension `<kind>:<member account>:<counter account>`: the sum of the amounts
   posted that day on the member's side of journal transactions of that kind between those
   accounts (the counter side is its negation).
@@ -35,8 +38,9 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from app.domain.ledger import Account, TransactionKind
 
@@ -52,9 +56,11 @@ CUSTOMER_REVENUE = "customer_revenue_minor"
 CUSTOMER_EARNINGS = "customer_earnings"
 CUSTOMER_REDEMPTIONS = "customer_redemptions"
 CUSTOMER_ENROLLED = "customer_enrolled"
+REWARDS_REDEEMED = "rewards_redeemed"
+REWARDS_VALUE = "rewards_value_minor"
 CUSTOMER_METRICS = (CUSTOMER_ORDERS, CUSTOMER_REVENUE, CUSTOMER_EARNINGS, CUSTOMER_REDEMPTIONS)
 # The metrics counted per day (the others are per customer and month).
-DAY_METRICS = (ORDERS, REVENUE, REFUNDED, ENROLMENTS, LEDGER)
+DAY_METRICS = (ORDERS, REVENUE, REFUNDED, ENROLMENTS, LEDGER, REWARDS_REDEEMED, REWARDS_VALUE)
 # The inactivity threshold of churn and retention, in months, when the query names none.
 DEFAULT_INACTIVE_MONTHS = 3
 MAX_INACTIVE_MONTHS = 36
@@ -300,6 +306,23 @@ class PeriodFigures:
     enrolments: int
     # Distinct-customer KPIs: only for a period of whole months (None otherwise).
     customers: CustomerFigures | None = None
+    # Referrals: only for a period of whole months, like the customer KPIs.
+    referrals: ReferralFigures | None = None
+    # Reward kind -> (rewards redeemed, their value in minor units), kinds in order.
+    rewards: tuple[tuple[str, int, int], ...] = ()
+
+    @property
+    def rewards_value_minor(self) -> int:
+        return sum(value for _, _, value in self.rewards)
+
+    @property
+    def return_on_investment(self) -> float | None:
+        """(incremental revenue - value of rewards redeemed) / value of rewards redeemed."""
+        if self.customers is None:
+            return None
+        incremental = self.customers.incremental_revenue_minor
+        cost = self.rewards_value_minor
+        return None if incremental is None or cost == 0 else (incremental - cost) / cost
 
 
 def _order_figures(rows: list[RollupRow], channel: str | None) -> OrderFigures:
@@ -368,6 +391,18 @@ def _period_figures(
             spent_to_end=to_end.spent,
         ),
         enrolments=sum(row.value for row in rows if row.metric == ENROLMENTS),
+        rewards=_reward_figures(rows),
+    )
+
+
+def _reward_figures(rows: list[RollupRow]) -> tuple[tuple[str, int, int], ...]:
+    counts: dict[str, list[int]] = {}
+    for row in rows:
+        if row.metric in (REWARDS_REDEEMED, REWARDS_VALUE):
+            pair = counts.setdefault(row.dimension, [0, 0])
+            pair[row.metric == REWARDS_VALUE] += row.value
+    return tuple(
+        (kind, count, value) for kind, (count, value) in sorted(counts.items()) if count or value
     )
 
 
@@ -517,6 +552,16 @@ class CustomerFigures:
         return ratio(self.members.customers, self.members.customers + self.guests.customers)
 
     @property
+    def incremental_revenue_minor(self) -> float | None:
+        """Member lift in revenue: members who ordered x (members' revenue per ordering
+        customer - guests' revenue per ordering customer); null without both sides."""
+        members, guests = self.members, self.guests
+        if members.customers == 0 or guests.customers == 0:
+            return None
+        lift = members.revenue_minor / members.customers - guests.revenue_minor / guests.customers
+        return members.customers * lift
+
+    @property
     def active_member_share(self) -> float | None:
         return ratio(self.active_members, self.members_enrolled)
 
@@ -634,3 +679,21 @@ def customer_activity(
     if counter is Account.PROGRAM_REDEEMED and amount < 0:
         return ((month_of(day), CUSTOMER_REDEMPTIONS, member_key(member_id), 1),)
     return ()
+
+
+@dataclass(frozen=True)
+class ReferralFigures:
+    """Referred friends of a period of whole months (formulas in docs/capabilities/analytics.md)."""
+
+    referred: int  # friends whose referral was recorded in the period (not rejected)
+    converted: int  # of them, those who ordered in the period
+    revenue_minor: int  # orders' totals in the period of every friend referred by its end
+
+    @property
+    def conversion_rate(self) -> float | None:
+        return ratio(self.converted, self.referred)
+
+
+def day_start(day: date, zone: str) -> datetime:
+    """The moment `day` of the time zone begins, in UTC."""
+    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(zone)).astimezone(UTC)

@@ -174,6 +174,11 @@ class CustomerInsights:
     )
     members: CustomerGroupInsights
     guests: CustomerGroupInsights
+    incremental_revenue_minor: float | None = strawberry.field(
+        description="Incremental revenue from member lift: members.customers x"
+        " (members.revenueMinor / members.customers - guests.revenueMinor / guests.customers);"
+        " null without ordering members and guests."
+    )
 
     @classmethod
     def of(cls, figures: CustomerFigures) -> CustomerInsights:
@@ -187,7 +192,32 @@ class CustomerInsights:
             redeeming_member_share=figures.redeeming_member_share,
             members=CustomerGroupInsights.of(figures.members),
             guests=CustomerGroupInsights.of(figures.guests),
+            incremental_revenue_minor=figures.incremental_revenue_minor,
         )
+
+
+@strawberry.type(description="Rewards of one kind redeemed in the period (bought or given).")
+class RewardKindInsights:
+    kind: str = strawberry.field(description="The reward's kind (RewardKind).")
+    redeemed: int = strawberry.field(
+        description="Rewards redeemed, whatever happened to them since."
+    )
+    value_minor: int = strawberry.field(
+        description="Their value in the program's currency (a value in another currency, or"
+        " none, counts 0)."
+    )
+
+
+@strawberry.type(description="Referred friends in a period of whole months.")
+class ReferralInsights:
+    referred: int = strawberry.field(
+        description="Friends whose referral (not rejected) was recorded in the period."
+    )
+    converted: int = strawberry.field(description="Of them, those who ordered in the period.")
+    conversion_rate: float | None = strawberry.field(description="converted / referred.")
+    revenue_minor: int = strawberry.field(
+        description="Orders' totals in the period of every friend referred by its end."
+    )
 
 
 @strawberry.type(description="One period of a series (or the whole range, for the totals).")
@@ -204,6 +234,19 @@ class InsightsPeriod:
     customers: CustomerInsights | None = strawberry.field(
         description="KPIs over distinct customers; null unless the period is made of whole"
         " calendar months, and when the query names a channel."
+    )
+    referrals: ReferralInsights | None = strawberry.field(
+        description="Referral conversion and revenue; null like `customers`."
+    )
+    rewards: list[RewardKindInsights] | None = strawberry.field(
+        description="Rewards redeemed by kind; null when the query names a channel."
+    )
+    rewards_value_minor: int | None = strawberry.field(
+        description="The program's cost in rewards: the value of the rewards redeemed."
+    )
+    return_on_investment: float | None = strawberry.field(
+        description="(customers.incrementalRevenueMinor - rewardsValueMinor) /"
+        " rewardsValueMinor; null without either."
     )
 
     @classmethod
@@ -254,6 +297,22 @@ class InsightsPeriod:
             ),
             enrolments=None if channel is not None else figures.enrolments,
             customers=None if figures.customers is None else CustomerInsights.of(figures.customers),
+            referrals=None
+            if figures.referrals is None
+            else ReferralInsights(
+                referred=figures.referrals.referred,
+                converted=figures.referrals.converted,
+                conversion_rate=figures.referrals.conversion_rate,
+                revenue_minor=figures.referrals.revenue_minor,
+            ),
+            rewards=None
+            if channel is not None
+            else [
+                RewardKindInsights(kind=kind, redeemed=count, value_minor=value)
+                for kind, count, value in figures.rewards
+            ],
+            rewards_value_minor=None if channel is not None else figures.rewards_value_minor,
+            return_on_investment=figures.return_on_investment,
         )
 
 

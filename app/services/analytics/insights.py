@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import as_date, connection, fetch_all
+from app.db import as_date, connection, fetch_all, fetch_one
 from app.domain.analytics import (
     CUSTOMER_ENROLLED,
     CUSTOMER_METRICS,
@@ -38,11 +38,13 @@ from app.domain.analytics import (
     Granularity,
     Period,
     PeriodFigures,
+    ReferralFigures,
     RollupRow,
     activity_of,
     add_months,
     cohorts,
     customer_figures,
+    day_start,
     figures,
     is_whole_months,
     month_of,
@@ -51,6 +53,7 @@ from app.domain.analytics import (
 )
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.orders import OrderChannel
+from app.domain.referrals import ReferralState
 from app.domain.validation import Checker
 from app.services.analytics.rebuild import Rollup, compute
 from app.services.programs.service import ProgramRecord, ProgramScope, get_program_by_slug
@@ -135,12 +138,14 @@ async def program_insights(
         )
     )
     activity: ActivityByCustomer = {}
+    segment_id: int | None = None
     if data.segment is not None:
         segment = await get_segment_by_key(program.id, data.segment.strip())
         if segment is None or segment.archived_at is not None:
             raise DomainError(
                 ErrorCode.SEGMENT_NOT_FOUND, "no segment with this key in the program", ["segment"]
             )
+        segment_id = segment.id
         recomputed = await compute(conn, program, segment.id)
         opening_rows, range_rows = _split(recomputed, data.first_day, data.last_day)
         if months is not None:
@@ -166,7 +171,7 @@ async def program_insights(
     if months is not None:
         enrolled_before = sum(r.value for r in opening_rows if r.metric == ENROLMENTS)
 
-        def with_customers(period: PeriodFigures) -> PeriodFigures:
+        async def with_customers(period: PeriodFigures) -> PeriodFigures:
             if not is_whole_months(period.period):
                 return period
             enrolled = enrolled_before + sum(
@@ -175,11 +180,77 @@ async def program_insights(
             return replace(
                 period,
                 customers=customer_figures(activity, period.period, data.inactive_months, enrolled),
+                referrals=await _referral_figures(conn, program, period.period, segment_id),
             )
 
-        series = [with_customers(period) for period in series]
-        totals = with_customers(totals)
+        series = [await with_customers(period) for period in series]
+        totals = await with_customers(totals)
     return Insights(program=program, input=data, series=series, totals=totals)
+
+
+async def _referral_figures(
+    conn: BaseDBAsyncClient, program: ProgramRecord, period: Period, segment_id: int | None
+) -> ReferralFigures:
+    """Referred friends of a period of whole months: the referrals (not rejected) recorded in
+    it, and the customer-activity rows of the friends (never the orders)."""
+    start = day_start(period.start, program.time_zone)
+    end = (
+        datetime.max.replace(tzinfo=UTC)
+        if period.end == date.max
+        else day_start(period.end + timedelta(days=1), program.time_zone)
+    )
+    first, last = month_of(period.start), month_of(period.end)
+    among = ""
+    params: tuple[object, ...] = ()
+    if segment_id is not None:
+        among = " AND r.friend_id IN (SELECT member_id FROM segment_members WHERE segment_id = ?)"
+        params = (segment_id,)
+    friends = (
+        "SELECT DISTINCT 'm:' || CAST(r.friend_id AS TEXT) AS customer FROM referrals r"
+        " WHERE r.program_id = ? AND r.friend_id IS NOT NULL AND r.state <> ?" + among
+    )
+    ordered = (
+        "SELECT a.dimension FROM analytics_days a WHERE a.program_id = ? AND a.metric = ?"
+        " AND a.day >= ? AND a.day <= ? GROUP BY a.dimension HAVING SUM(a.value) > 0"
+    )
+    row = await fetch_one(
+        conn,
+        f"SELECT COUNT(*) AS referred, SUM(CASE WHEN f.customer IN ({ordered}) THEN 1 ELSE 0"
+        f" END) AS converted FROM ({friends} AND r.created_at >= ? AND r.created_at < ?) AS f",
+        (
+            program.id,
+            CUSTOMER_ORDERS,
+            first,
+            last,
+            program.id,
+            ReferralState.REJECTED.value,
+            *params,
+            start,
+            end,
+        ),
+    )
+    revenue = await fetch_one(
+        conn,
+        "SELECT SUM(a.value) AS revenue FROM analytics_days a WHERE a.program_id = ?"
+        " AND a.metric = ? AND a.day >= ? AND a.day <= ?"
+        f" AND a.dimension IN ({friends} AND r.created_at < ?)",
+        (
+            program.id,
+            CUSTOMER_REVENUE,
+            first,
+            last,
+            program.id,
+            ReferralState.REJECTED.value,
+            *params,
+            end,
+        ),
+    )
+    assert row is not None and revenue is not None
+    return ReferralFigures(
+        referred=int(row["referred"] or 0),
+        converted=int(row["converted"] or 0),
+        revenue_minor=int(revenue["revenue"] or 0),
+    )
 
 
 def _split(

@@ -2,8 +2,9 @@
 
 What the writes keep incrementally (app/services/analytics/rollups.py) must equal what this
 recomputes: orders by the day they were placed, their totals and refunded money in the
-program's currency, enrolments by day, every journal transaction by day, kind and accounts, and
-each customer's activity by month (orders, revenue, earnings, redemptions, enrolment).
+program's currency, enrolments by day, every journal transaction by day, kind and accounts,
+rewards redeemed by day and kind, and each customer's activity by month (orders, revenue,
+earnings, redemptions, enrolment).
 `compare` says where they differ; `rebuild` replaces a program's rows with the recomputation
 (after a change of the program's time zone, or to fill the rollups of history recorded before
 migration 0021). It reads the raw tables in batches of `BATCH` rows, so its memory is bounded
@@ -112,6 +113,26 @@ async def compute(
             enrolled = local_date(as_datetime(row["enrolled_at"]), zone)
             add(enrolled, {(ENROLMENTS, ""): 1})
             add_rows([(month_of(enrolled), CUSTOMER_ENROLLED, member_key(int(row["id"])), 1)])
+        after = int(rows[-1]["id"])
+    after = 0
+    while rows := await fetch_all(
+        conn,
+        "SELECT d.id, d.created_at, d.value_minor, d.currency, r.kind FROM redemptions d"
+        " JOIN rewards r ON r.id = d.reward_id WHERE d.program_id = ? AND d.id > ?"
+        + of_members("d.member_id")
+        + " ORDER BY d.id LIMIT ?",
+        (program.id, after, *among, BATCH),
+    ):
+        for row in rows:
+            add_rows(
+                rollups.reward_rows(
+                    local_date(as_datetime(row["created_at"]), zone),
+                    str(row["kind"]),
+                    None if row["value_minor"] is None else int(row["value_minor"]),
+                    row["currency"],
+                    program.currency,
+                )
+            )
         after = int(rows[-1]["id"])
     after = 0
     # Each journal transaction has two entries: the member's side, then the counter side that

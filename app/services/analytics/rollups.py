@@ -27,6 +27,8 @@ from app.domain.analytics import (
     ORDERS,
     REFUNDED,
     REVENUE,
+    REWARDS_REDEEMED,
+    REWARDS_VALUE,
     guest_key,
     member_key,
     month_of,
@@ -143,3 +145,12 @@ def customer_order_rows(day: date, key: str, orders: int, revenue_minor: int) ->
     the order's day rows."""
     month = month_of(day)
     return ((month, CUSTOMER_ORDERS, key, orders), (month, CUSTOMER_REVENUE, key, revenue_minor))
+
+
+def reward_rows(
+    day: date, kind: str, value_minor: int | None, currency: str | None, program_currency: str
+) -> tuple[Row, ...]:
+    """A redeemed reward's rows of its day: one more of its kind, and its value when it is in
+    the program's currency."""
+    value = value_minor if value_minor is not None and currency == program_currency else 0
+    return ((day, REWARDS_REDEEMED, kind, 1), (day, REWARDS_VALUE, kind, value))

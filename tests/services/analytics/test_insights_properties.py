@@ -294,6 +294,8 @@ class Raw:
     enrolled: list[datetime]
     # member id -> enrolled_at
     members: dict[int, datetime]
+    # (created_at, reward kind, value_minor, currency) of every redemption
+    redemptions: list[dict[str, Any]]
     # (kind, created_at, account, amount, member-side entry of the transaction on that account
     # being MEMBER_PENDING with the counter PROGRAM_ISSUED)
     entries: list[dict[str, Any]]
@@ -316,7 +318,14 @@ async def raw(program_id: int, zone: str) -> Raw:
         " JOIN ledger_transactions t ON t.id = e.transaction_id WHERE t.program_id = ?",
         (program_id,),
     )
+    redemptions = await fetch_all(
+        conn,
+        "SELECT d.created_at, r.kind, d.value_minor, d.currency FROM redemptions d"
+        " JOIN rewards r ON r.id = d.reward_id WHERE d.program_id = ?",
+        (program_id,),
+    )
     return Raw(
+        redemptions=redemptions,
         zone=zone,
         orders=orders,
         enrolled=[as_datetime(m["enrolled_at"]) for m in members],
@@ -419,8 +428,20 @@ def expected(reference: Raw, first: date, last: date, channel: str | None) -> di
         forecast_breakage_minor=money(breakage),
         forecast_redemptions_minor=money(None if breakage is None else outstanding - breakage),
         enrolments=sum(1 for e in reference.enrolled if first <= day(e, reference.zone) <= last),
+        rewards=expected_rewards(reference, first, last),
     )
     return figures
+
+
+def expected_rewards(reference: Raw, first: date, last: date) -> list[tuple[str, int, int]]:
+    """(kind, redeemed, value in EUR) of the redemptions made in first..last."""
+    kinds: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for redemption in reference.redemptions:
+        if first <= day(redemption["created_at"], reference.zone) <= last:
+            kinds[redemption["kind"]][0] += 1
+            if redemption["currency"] == "EUR" and redemption["value_minor"] is not None:
+                kinds[redemption["kind"]][1] += int(redemption["value_minor"])
+    return sorted((kind, count, value) for kind, (count, value) in kinds.items())
 
 
 def actual(period: PeriodFigures, channel: str | None) -> dict[str, Any]:
@@ -463,6 +484,7 @@ def actual(period: PeriodFigures, channel: str | None) -> dict[str, Any]:
         if points.forecast_redemptions is None
         else points_in_money(points.forecast_redemptions, cost),
         enrolments=period.enrolments,
+        rewards=list(period.rewards),
     )
     return figures
 
@@ -573,7 +595,13 @@ def expected_customers(reference: Raw, first: date, last: date, inactive: int) -
         if who[0] == "m" and any(lo <= m <= hi for m, _ in orders)
     } | earners
     members, guests = figures["m"]["customers"], figures["g"]["customers"]
+    incremental = (
+        members * (figures["m"]["revenue"] / members - figures["g"]["revenue"] / guests)
+        if members and guests
+        else None
+    )
     return {
+        "incremental": incremental,
         **figures,
         "enrolled": enrolled,
         "active": len(active),
@@ -605,6 +633,7 @@ def actual_customers(customers: CustomerFigures) -> dict[str, Any]:
             "clv": group.lifetime_value,
         }
     return {
+        "incremental": customers.incremental_revenue_minor,
         **figures,
         "enrolled": customers.members_enrolled,
         "active": customers.active_members,
@@ -793,6 +822,16 @@ async def test_insights_equal_a_reference_recomputed_from_the_raw_rows(
                 seen.append(actual_customers(insights.totals.customers))
             for period in [*insights.series, insights.totals]:
                 assert period.customers is not None
+                cost = sum(
+                    v
+                    for _, _, v in expected_rewards(
+                        reference, period.period.start, period.period.end
+                    )
+                )
+                incremental = period.customers.incremental_revenue_minor
+                assert period.return_on_investment == (
+                    None if incremental is None or not cost else (incremental - cost) / cost
+                )
                 assert rounded(actual_customers(period.customers)) == rounded(
                     expected_customers(
                         reference, period.period.start, period.period.end, scenario.inactive_months
