@@ -15,10 +15,11 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import as_date, connection, fetch_all, fetch_one
+from app.db import as_date, connection, fetch_all, fetch_one, is_postgres
 from app.domain.analytics import (
     CUSTOMER_ENROLLED,
     CUSTOMER_METRICS,
@@ -32,10 +33,11 @@ from app.domain.analytics import (
     MAX_COHORTS,
     MAX_INACTIVE_MONTHS,
     MAX_RANGE_DAYS,
-    Activity,
     ActivityByCustomer,
     Cohort,
+    CustomerFigures,
     Granularity,
+    GroupFigures,
     Period,
     PeriodFigures,
     ReferralFigures,
@@ -138,6 +140,8 @@ async def program_insights(
         )
     )
     activity: ActivityByCustomer = {}
+    # Kept path: each whole-month period's customer groups, counted in SQL.
+    counted: dict[Period, _Counted] = {}
     segment_id: int | None = None
     if data.segment is not None:
         segment = await get_segment_by_key(program.id, data.segment.strip())
@@ -159,7 +163,7 @@ async def program_insights(
     else:
         opening_rows, range_rows = await _kept_rows(conn, program.id, data)
         if months is not None:
-            activity = await _kept_activity(conn, program.id, *months)
+            counted = await _kept_customers(conn, program.id, whole, data.inactive_months)
     series, totals = figures(
         opening_rows,
         range_rows,
@@ -177,9 +181,19 @@ async def program_insights(
             enrolled = enrolled_before + sum(
                 r.value for r in range_rows if r.metric == ENROLMENTS and r.day <= period.period.end
             )
+            found = counted.get(period.period)
             return replace(
                 period,
-                customers=customer_figures(activity, period.period, data.inactive_months, enrolled),
+                customers=customer_figures(activity, period.period, data.inactive_months, enrolled)
+                if found is None
+                else CustomerFigures(
+                    inactive_months=data.inactive_months,
+                    members_enrolled=enrolled,
+                    active_members=found.active_members,
+                    redeeming_members=found.redeeming_members,
+                    members=found.members,
+                    guests=found.guests,
+                ),
                 referrals=await _referral_figures(conn, program, period.period, segment_id),
             )
 
@@ -296,36 +310,117 @@ async def _kept_rows(
     )
 
 
-async def _kept_activity(
-    conn: BaseDBAsyncClient, program_id: int, first_month: date, last_month: date
-) -> ActivityByCustomer:
-    """The customer-activity rows of the months `first_month`..`last_month`, one row per
-    customer and month (the shards and metrics folded in SQL)."""
+@dataclass(frozen=True)
+class _Counted:
+    members: GroupFigures
+    guests: GroupFigures
+    active_members: int
+    redeeming_members: int
+
+
+async def _kept_customers(
+    conn: BaseDBAsyncClient, program_id: int, spans: list[Period], inactive_months: int
+) -> dict[Period, _Counted]:
+    """The customer KPIs' counts of each period of whole months, in one statement: the
+    customer-activity rows of the months read (and the threshold's before) joined to the
+    periods whose months (or threshold window) hold them, folded per period and customer, then
+    counted per period and side (formulas in
+    docs/capabilities/analytics.md; `customer_figures` is the same in Python)."""
+    cast = "CAST(? AS DATE)" if is_postgres(conn) else "?"
+    windows: list[object] = []
+    for index, span in enumerate(spans):
+        first, last = month_of(span.start), month_of(span.end)
+        windows += [
+            index,
+            add_months(first, -inactive_months),
+            first,
+            last,
+            add_months(last, 1 - inactive_months),
+        ]
+    periods_sql = " UNION ALL ".join(
+        f"SELECT CAST(? AS INTEGER) AS idx, {cast} AS lo, {cast} AS p_first,"
+        f" {cast} AS p_last, {cast} AS end_lo"
+        for _ in spans
+    )
+    orders, revenue, earnings, redemptions = CUSTOMER_METRICS
+
+    def total(metric: str, months: str) -> str:
+        return f"SUM(CASE WHEN d.metric = '{metric}' AND {months} THEN d.value ELSE 0 END)"
+
+    inside, before, at_end = "d.day >= p.p_first", "d.day < p.p_first", "d.day >= p.end_lo"
+    # A customer's orders of a month sum to 0 or more, so "ordered in some month of a window"
+    # is "the orders of the window sum to more than 0": no fold per month is needed.
     rows = await fetch_all(
         conn,
-        "SELECT day, dimension,"
-        " SUM(CASE WHEN metric = ? THEN value ELSE 0 END) AS orders,"
-        " SUM(CASE WHEN metric = ? THEN value ELSE 0 END) AS revenue,"
-        " SUM(CASE WHEN metric = ? THEN value ELSE 0 END) AS earnings,"
-        " SUM(CASE WHEN metric = ? THEN value ELSE 0 END) AS redemptions"
-        " FROM analytics_days WHERE program_id = ? AND day >= ? AND day <= ?"
-        f" AND metric IN {_in(CUSTOMER_METRICS)} GROUP BY day, dimension",
-        (*CUSTOMER_METRICS, program_id, first_month, last_month, *CUSTOMER_METRICS),
+        f"WITH p AS ({periods_sql}), c AS ("
+        "  SELECT p.idx, d.dimension AS customer,"
+        f"  {total(orders, inside)} AS orders, {total(revenue, inside)} AS revenue,"
+        f"  {total(earnings, inside)} AS earnings,"
+        f"  {total(redemptions, inside)} AS redemptions,"
+        f"  CASE WHEN {total(orders, before)} > 0 THEN 1 ELSE 0 END AS at_start,"
+        f"  CASE WHEN {total(orders, at_end)} > 0 THEN 1 ELSE 0 END AS at_end,"
+        f"  {total(revenue, before)} AS start_revenue"
+        "  FROM analytics_days d JOIN p ON d.day >= p.lo AND d.day <= p.p_last"
+        f"  WHERE d.program_id = ? AND d.metric IN {_in(CUSTOMER_METRICS)}"
+        "  AND d.day >= ? AND d.day <= ? GROUP BY p.idx, d.dimension"
+        ") SELECT idx, CASE WHEN customer LIKE 'm:%' THEN 1 ELSE 0 END AS member,"
+        " SUM(CASE WHEN orders > 0 THEN 1 ELSE 0 END) AS customers,"
+        " SUM(CASE WHEN orders > 0 THEN orders ELSE 0 END) AS orders,"
+        " SUM(CASE WHEN orders > 0 THEN revenue ELSE 0 END) AS revenue,"
+        " SUM(CASE WHEN orders > 1 THEN 1 ELSE 0 END) AS repeat_customers,"
+        " SUM(at_start) AS at_start, SUM(at_end) AS at_end,"
+        " SUM(CASE WHEN at_end = 1 AND at_start = 0 THEN 1 ELSE 0 END) AS newcomers,"
+        " SUM(CASE WHEN at_start = 1 AND at_end = 0 THEN 1 ELSE 0 END) AS churned,"
+        " SUM(CASE WHEN at_start = 1 AND at_end = 0 THEN start_revenue ELSE 0 END)"
+        "   AS churned_revenue,"
+        " SUM(CASE WHEN orders > 0 OR earnings > 0 THEN 1 ELSE 0 END) AS active,"
+        " SUM(CASE WHEN redemptions > 0 THEN 1 ELSE 0 END) AS redeeming"
+        " FROM c GROUP BY idx, CASE WHEN customer LIKE 'm:%' THEN 1 ELSE 0 END",
+        (
+            *windows,
+            program_id,
+            *CUSTOMER_METRICS,
+            min(add_months(month_of(span.start), -inactive_months) for span in spans),
+            max(month_of(span.end) for span in spans),
+        ),
     )
-    activity: ActivityByCustomer = {}
-    for row in rows:
-        month = as_date(row["day"])
-        assert month is not None
-        activity.setdefault(str(row["dimension"]), {})[month] = Activity(
-            int(row["orders"]), int(row["revenue"]), int(row["earnings"]), int(row["redemptions"])
+    sides: dict[tuple[int, bool], dict[str, Any]] = {
+        (int(row["idx"]), bool(row["member"])): row for row in rows
+    }
+    counted = {}
+    for index, span in enumerate(spans):
+        members, guests = sides.get((index, True)), sides.get((index, False))
+        counted[span] = _Counted(
+            members=_group(members),
+            guests=_group(guests),
+            active_members=0 if members is None else int(members["active"] or 0),
+            redeeming_members=0 if members is None else int(members["redeeming"] or 0),
         )
-    return activity
+    return counted
 
 
-def _row(row: dict[str, object]) -> RollupRow:
+def _group(row: dict[str, Any] | None) -> GroupFigures:
+    if row is None:
+        return GroupFigures()
+    return GroupFigures(
+        customers=int(row["customers"] or 0),
+        orders=int(row["orders"] or 0),
+        revenue_minor=int(row["revenue"] or 0),
+        repeat_customers=int(row["repeat_customers"] or 0),
+        at_start=int(row["at_start"] or 0),
+        at_end=int(row["at_end"] or 0),
+        new=int(row["newcomers"] or 0),
+        churned=int(row["churned"] or 0),
+        churned_revenue_minor=int(row["churned_revenue"] or 0),
+    )
+
+
+def _row(row: dict[str, Any]) -> RollupRow:
     day = as_date(row["day"])
     assert day is not None
-    return RollupRow(day, str(row["metric"]), str(row["dimension"]), int(str(row["value"])))
+    # PostgreSQL's SUM of a bigint is a numeric: asyncpg may give Decimal('2.8E+5'), which
+    # int() takes (int(str()) would not).
+    return RollupRow(day, str(row["metric"]), str(row["dimension"]), int(row["value"]))
 
 
 # --- Cohorts ------------------------------------------------------------------------------------
