@@ -1,11 +1,11 @@
-"""The `laurel` command: serve, migrate, seed-demo, API keys, verify-ledger, analytics."""
+"""The `laurel` command: serve, migrate, seed-demo, API keys, verify-ledger, analytics, export."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -600,6 +600,124 @@ def analytics_rebuild_command(
         raise typer.Exit(1)
     if check:
         typer.echo("analytics rollups agree with the orders, members and ledger")
+
+
+export_cli = typer.Typer(help="CSV exports of the program's numbers, streamed.")
+cli.add_typer(export_cli, name="export")
+
+
+def _day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a day (YYYY-MM-DD)", param_hint=option) from exc
+
+
+def _csv_out(output: Path | None) -> Any:
+    """The CSV file (or stdout) to write to; BadParameter when it cannot be opened."""
+    if output is None:
+        return sys.stdout
+    try:
+        return output.open("w", newline="", encoding="utf-8")
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot write {output}: {exc.strerror}") from exc
+
+
+@export_cli.command("insights")
+def export_insights_command(
+    program: Annotated[str, typer.Option(help="The program's slug.")],
+    from_: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD), included.")],
+    to: Annotated[str, typer.Option(help="Last day (YYYY-MM-DD), included.")],
+    granularity: Annotated[str, typer.Option(help="DAY, WEEK or MONTH.")] = "MONTH",
+    channel: Annotated[str | None, typer.Option(help="Only the orders of this channel.")] = None,
+    segment: Annotated[str | None, typer.Option(help="Only the members of this segment.")] = None,
+    inactive_months: Annotated[
+        int, typer.Option(help="Churn and retention threshold, in months (1 to 36).")
+    ] = 3,
+    output: Annotated[Path | None, typer.Option(help="CSV file; stdout by default.")] = None,
+) -> None:
+    """Export an insights series (programInsights) as CSV: one row per period, then the
+    totals; the columns are named in the first row (docs/capabilities/analytics.md)."""
+    import csv
+
+    from app.domain.analytics import Granularity
+    from app.domain.orders import OrderChannel
+    from app.services.analytics import export
+    from app.services.analytics.insights import InsightsInput, program_insights
+
+    try:
+        wanted = Granularity(granularity.upper())
+    except ValueError as exc:
+        raise typer.BadParameter("choose DAY, WEEK or MONTH", param_hint="--granularity") from exc
+    try:
+        on_channel = None if channel is None else OrderChannel(channel.upper())
+    except ValueError as exc:
+        known = ", ".join(c.value for c in OrderChannel)
+        raise typer.BadParameter(f"choose one of {known}", param_hint="--channel") from exc
+    data = InsightsInput(
+        program_slug=program,
+        first_day=_day(from_, "--from"),
+        last_day=_day(to, "--to"),
+        granularity=wanted,
+        channel=on_channel,
+        segment=segment,
+        inactive_months=inactive_months,
+    )
+
+    async def work() -> None:
+        found = await program_insights(data, None)
+        if found is None:
+            typer.echo(f"error: no program {program!r}", err=True)
+            raise typer.Exit(2)
+        out = _csv_out(output)
+        progress = _ProgressBar("insights")
+        try:
+            writer = csv.writer(out)
+            writer.writerow(export.INSIGHTS_COLUMNS)
+            progress.start(len(found.series) + 1)
+            for row in export.insights_rows(found):
+                writer.writerow(row)
+                progress.advance(1)
+        finally:
+            progress.close()
+            if out is not sys.stdout:
+                out.close()
+
+    _run(Settings.from_env(), work)
+
+
+@export_cli.command("members")
+def export_members_command(
+    program: Annotated[str, typer.Option(help="The program's slug.")],
+    output: Annotated[Path | None, typer.Option(help="CSV file; stdout by default.")] = None,
+) -> None:
+    """Export the program's members with their KPIs as CSV (balances, orders, revenue in the
+    program's currency, average order value, first and last order), streamed by pages."""
+    import csv
+
+    from app.services.analytics import export
+    from app.services.programs.service import get_program_by_slug
+
+    async def work() -> None:
+        found = await get_program_by_slug(program, None)
+        if found is None:
+            typer.echo(f"error: no program {program!r}", err=True)
+            raise typer.Exit(2)
+        out = _csv_out(output)
+        progress = _ProgressBar("members")
+        try:
+            writer = csv.writer(out)
+            writer.writerow(export.MEMBER_COLUMNS)
+            progress.start(await export.member_count(found))
+            async for page in export.member_rows(found):
+                writer.writerows(page)
+                progress.advance(len(page))
+        finally:
+            progress.close()
+            if out is not sys.stdout:
+                out.close()
+
+    _run(Settings.from_env(), work)
 
 
 def main() -> None:

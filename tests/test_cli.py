@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from tortoise.connection import connections
@@ -214,18 +216,110 @@ async def test_analytics_rebuild_check_finds_a_tampered_rollup_and_rebuild_mends
     await record_order(api)
     await execute(
         connections.get("default"),
-        "UPDATE analytics_days SET value = value + 1 WHERE metric = 'orders'",
+        "UPDATE analytics_days SET value = value + 1 WHERE metric IN ('orders', 'customer_orders')",
     )
+    member_id = await fetch_one(connections.get("default"), "SELECT id FROM members")
+    assert member_id is not None
 
     checked = laurel(settings, "analytics", "rebuild", "--check")
     rebuilt = laurel(settings, "analytics", "rebuild", "--program", "shop")
     checked_again = laurel(settings, "analytics", "rebuild", "--check")
 
     assert checked.returncode == 1
-    assert checked.stdout == "shop\t2026-11-20\torders\tMEMBER:\tkept 2\trecomputed 1\n"
-    assert "analytics rollups differ: 1 row(s)" in checked.stderr
+    assert checked.stdout == (
+        "shop\t2026-11-01\tcustomer_orders\tm:{id}\tkept 2\trecomputed 1\n"
+        "shop\t2026-11-20\torders\tMEMBER:\tkept 2\trecomputed 1\n"
+    ).format(id=member_id["id"])
+    assert "analytics rollups differ: 2 row(s)" in checked.stderr
     assert rebuilt.returncode == 0, rebuilt.stderr
-    # orders, revenue, the enrolment and the order's ledger transaction
-    assert rebuilt.stdout == "shop: 4 rollup rows rebuilt\n"
+    # orders, revenue, the enrolment and the order's ledger transaction; the member's orders,
+    # revenue, earning and enrolment of the month
+    assert rebuilt.stdout == "shop: 8 rollup rows rebuilt\n"
     assert checked_again.returncode == 0, checked_again.stdout + checked_again.stderr
     assert "analytics rollups agree" in checked_again.stdout
+
+
+async def test_export_insights_writes_a_csv_series_and_its_totals(
+    api: Api, settings: Settings, tmp_path: Path
+) -> None:
+    await create_program(api)
+    await enroll(api)
+    await record_order(api)
+    await record_order(api, order_id="guest-1", customer_id="guest", unit_price_minor=500)
+    target = tmp_path / "insights.csv"
+
+    monthly = laurel(
+        settings,
+        *("export", "insights", "--program", "shop", "--from", "2026-10-01"),
+        *("--to", "2026-11-30", "--output", str(target)),
+    )
+    daily = laurel(
+        settings,
+        *("export", "insights", "--program", "shop", "--from", "2026-11-20", "--to"),
+        *("2026-11-21", "--granularity", "day", "--channel", "web"),
+    )
+
+    assert monthly.returncode == 0, monthly.stderr
+    rows = list(csv.DictReader(target.open(encoding="utf-8")))
+    assert [(r["period"], r["start"], r["end"]) for r in rows] == [
+        ("period", "2026-10-01", "2026-10-31"),
+        ("period", "2026-11-01", "2026-11-30"),
+        ("totals", "2026-10-01", "2026-11-30"),
+    ]
+    november = rows[1]
+    assert (november["member_orders"], november["guest_orders"]) == ("1", "1")
+    assert (november["member_revenue_minor"], november["guest_revenue_minor"]) == ("2500", "1000")
+    # The member enrolled today (the test's real clock), after November.
+    assert (november["adoption_rate"], november["enrolments"]) == ("0.5", "0")
+    assert rows[0]["member_orders"] == "0"
+    assert daily.returncode == 0, daily.stderr
+    day_rows = list(csv.DictReader(daily.stdout.splitlines()))
+    assert [r["start"] for r in day_rows] == ["2026-11-20", "2026-11-21", "2026-11-20"]
+    # A channel: no points, enrolments or customer figures; days have no customer figures.
+    assert (day_rows[0]["points_earned"], day_rows[0]["enrolments"]) == ("", "")
+    assert day_rows[0]["adoption_rate"] == ""
+
+
+async def test_export_members_streams_each_member_with_their_kpis(
+    api: Api, settings: Settings
+) -> None:
+    await create_program(api)
+    first = await enroll(api, customer_id="cust-1")
+    await enroll(api, customer_id="cust-2")
+    await record_order(api, customer_id="cust-1")
+    await record_order(api, order_id="order-2", customer_id="cust-1", unit_price_minor=500)
+
+    result = laurel(settings, "export", "members", "--program", "shop")
+
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(result.stdout.splitlines()))
+    assert (rows[0]["member_id"], rows[0]["customer_id"]) == (first["id"], "cust-1")
+    assert [r["customer_id"] for r in rows] == ["cust-1", "cust-2"]
+    assert (rows[0]["orders"], rows[0]["revenue_minor"]) == ("2", "3500")
+    assert rows[0]["average_order_value_minor"] == "1750.0"
+    assert (rows[1]["orders"], rows[1]["revenue_minor"], rows[1]["first_order_at"]) == (
+        "0",
+        "0",
+        "",
+    )
+    assert int(rows[0]["points_available"]) + int(rows[0]["points_pending"]) == 35
+
+
+async def test_export_refuses_bad_arguments_with_a_message(api: Api, settings: Settings) -> None:
+    await create_program(api)
+    base = ("export", "insights", "--program", "shop", "--from", "2026-11-01")
+
+    cases = [
+        (laurel(settings, *base, "--to", "2026-11-30", "--granularity", "YEAR"), "DAY, WEEK"),
+        (laurel(settings, *base, "--to", "30/11/2026"), "is not a day"),
+        (laurel(settings, *base, "--to", "2026-10-01"), "INVALID_VALUE"),
+        (laurel(settings, *base, "--to", "2026-11-30", "--channel", "FAX"), "choose one of"),
+        (laurel(settings, *base, "--to", "2026-11-30", "--inactive-months", "0"), "INVALID_VALUE"),
+        (laurel(settings, "export", "members", "--program", "nope"), "no program 'nope'"),
+        (laurel(settings, "export", "insights", "--program", "shop"), "--from"),
+    ]
+
+    for result, message in cases:
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert message in result.stderr, result.stderr
+        assert result.stdout == ""

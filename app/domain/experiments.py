@@ -178,6 +178,9 @@ class VariantTotals:
     redemptions: int
     subject_redemptions: int
     points_redeemed: int
+    # Members with an order in the experiment, and with two or more.
+    ordering_members: int = 0
+    repeat_members: int = 0
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,14 @@ class VariantOutcome:
     revenue_lift: Lift | None
     points_lift: Lift | None
     redemptions_lift: Lift | None
+    # The program's KPIs (docs/capabilities/analytics.md) among the variant's members:
+    # orderingMembers / membersAssigned, revenue / orders, repeatMembers / orderingMembers.
+    ordering_member_share: float | None = None
+    average_order_value: float | None = None
+    repeat_purchase_rate: float | None = None
+    ordering_member_share_lift: Lift | None = None
+    average_order_value_lift: Lift | None = None
+    repeat_purchase_rate_lift: Lift | None = None
 
 
 def _per_member(total: int, members: int) -> Fraction | None:
@@ -232,6 +243,9 @@ def outcomes(
             _per_member(item.revenue_minor, members),
             _per_member(item.points_issued, members),
             _per_member(item.redemptions, members),
+            _per_member(item.ordering_members, members),
+            _per_member(item.revenue_minor, item.orders),
+            _per_member(item.repeat_members, item.ordering_members),
         )
 
     control = next((item for item in totals if item.variant_id == control_variant_id), None)
@@ -239,7 +253,7 @@ def outcomes(
     result = []
     for item in totals:
         mine = averages(item)
-        lifts: list[Lift | None] = [None] * 4
+        lifts: list[Lift | None] = [None] * len(mine)
         if control_averages is not None and item is not control:
             lifts = [_lift(a, b) for a, b in zip(mine, control_averages, strict=True)]
         result.append(
@@ -253,6 +267,12 @@ def outcomes(
                 revenue_lift=lifts[1],
                 points_lift=lifts[2],
                 redemptions_lift=lifts[3],
+                ordering_member_share=_rounded(mine[4]),
+                average_order_value=_rounded(mine[5]),
+                repeat_purchase_rate=_rounded(mine[6]),
+                ordering_member_share_lift=lifts[4],
+                average_order_value_lift=lifts[5],
+                repeat_purchase_rate_lift=lifts[6],
             )
         )
     return result

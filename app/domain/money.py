@@ -69,6 +69,33 @@ def parse_exchange_rate(text: str) -> Decimal | None:
     return rate
 
 
+MAX_COST_PER_POINT_MINOR = Decimal(1_000_000)
+
+
+def parse_cost_per_point(text: str) -> Decimal | None:
+    """A cost per point in minor units: a decimal from 0 to 1,000,000 with at most 6 decimal
+    places; else None."""
+    try:
+        cost = Decimal(text.strip())
+    except InvalidOperation:
+        return None
+    if not cost.is_finite() or not 0 <= cost <= MAX_COST_PER_POINT_MINOR:
+        return None
+    exponent = cost.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -6:
+        return None
+    return cost
+
+
+def points_in_money(points: int | float, cost_per_point_minor: Decimal | None) -> int | None:
+    """Points valued at the program's cost per point, in minor units rounded half to even;
+    None when no cost is configured."""
+    if cost_per_point_minor is None:
+        return None
+    value = Decimal(points) * cost_per_point_minor
+    return int(value.to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
 def convert_minor(amount_minor: int, from_currency: str, to_currency: str, rate: Decimal) -> int:
     """`amount_minor` of one currency in minor units of another, rounded half to even."""
     shift = CURRENCY_EXPONENTS[to_currency] - CURRENCY_EXPONENTS[from_currency]

@@ -118,6 +118,7 @@ Query = create_type(
         access_queries.viewer,
         events.events,
         analytics_queries.program_insights,
+        analytics_queries.program_cohorts,
         order_queries.preview_order_points,
         order_queries.earning_rules,
         order_queries.order,

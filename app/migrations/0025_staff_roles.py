@@ -9,7 +9,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0023_analytics')]
+    dependencies = [('models', '0024_analytics_kpis')]
 
     initial = False
 

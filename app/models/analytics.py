@@ -28,3 +28,6 @@ class AnalyticsDay(Model):
     class Meta:
         table = "analytics_days"
         unique_together = (("program", "day", "metric", "dimension", "shard"),)
+        # Readers ask for some metrics over a range of days: the daily counters without the
+        # (many more) customer-activity rows, or the customer rows of some months.
+        indexes = (("program_id", "metric", "day"),)

@@ -26,6 +26,12 @@ class Program(Model):
     # Orders of a customer who was not a member yet, placed at most this many days before the
     # customer enrols, are credited at enrolment (app/services/orders/guests.py); 0 credits none.
     retro_credit_days = fields.IntField(default=0, db_default=0)
+    # What one point costs the store, in minor units of the program's currency, as exact
+    # decimal text (e.g. "0.5"); null until configured (the liability in money needs it).
+    cost_per_point_minor = fields.CharField(max_length=32, null=True)
+    # Whether the program's secret keys may read its analytics (programInsights,
+    # programCohorts); admin keys always may.
+    insights_for_secret_keys = fields.BooleanField(default=False, db_default=False)
     # The program's own calendar: birthdays, anniversaries and expiry dates fall on its days.
     time_zone = fields.CharField(max_length=64, default="UTC", db_default="UTC")
     # Expiry (app/domain/expiry.py): NONE, LOT_LIFETIME (each lot a fixed time after it became

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -170,6 +171,25 @@ def test_averages_are_per_member_assigned_and_lift_is_against_control() -> None:
     # and control's points are 0, so the ratio is undefined
     assert variant.points_lift == Lift(difference=15.0, ratio=None)
     assert control.orders_lift is None
+
+
+def test_the_programs_kpis_are_compared_with_control_too() -> None:
+    # given A: 4 members, 2 of whom ordered (one twice), 3 orders for 9000; control: 2 members,
+    # 1 ordered once, 3000
+    a = replace(totals(A, 4, 3, 9000, 60), ordering_members=2, repeat_members=1)
+    control_totals = replace(totals(CONTROL, 2, 1, 3000, 0), ordering_members=1, repeat_members=0)
+
+    variant, control = outcomes([a, control_totals], control_variant_id=CONTROL)
+
+    # then the share of members who ordered, the AOV and the repeat rate of each
+    assert (variant.ordering_member_share, variant.average_order_value) == (0.5, 3000.0)
+    assert variant.repeat_purchase_rate == 0.5
+    assert (control.ordering_member_share, control.repeat_purchase_rate) == (0.5, 0.0)
+    # and A's lift over control: the same share, the same AOV, +0.5 repeat rate (no ratio)
+    assert variant.ordering_member_share_lift == Lift(difference=0.0, ratio=1.0)
+    assert variant.average_order_value_lift == Lift(difference=0.0, ratio=1.0)
+    assert variant.repeat_purchase_rate_lift == Lift(difference=0.5, ratio=None)
+    assert control.average_order_value_lift is None
 
 
 def test_without_control_or_members_there_is_no_lift_and_no_average() -> None:

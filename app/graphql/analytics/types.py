@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import strawberry
 
-from app.domain.analytics import Granularity, PeriodFigures
+from app.domain.analytics import Cohort, CustomerFigures, Granularity, GroupFigures, PeriodFigures
+from app.domain.money import points_in_money
 from app.domain.orders import OrderChannel
 
 InsightsGranularity = strawberry.enum(
@@ -60,6 +62,162 @@ class PointsInsights:
     breakage_rate: float | None = strawberry.field(
         description="Points expired / points earned, from the program's start to the period's end."
     )
+    outstanding_at_end_minor: int | None = strawberry.field(
+        description="The liability in money: outstandingAtEnd x the program's cost per point"
+        " (minor units, rounded half to even); null until a cost per point is configured."
+    )
+    pending_at_end_minor: int | None = strawberry.field(
+        description="pendingAtEnd x the cost per point."
+    )
+    settled_breakage_rate: float | None = strawberry.field(
+        description="Of the points expired or spent from the program's start to the period's"
+        " end, the share that expired (the forecasts' rate)."
+    )
+    forecast_breakage: float | None = strawberry.field(
+        description="Outstanding points expected to expire: outstandingAtEnd x settledBreakageRate."
+    )
+    forecast_redemptions: float | None = strawberry.field(
+        description="Outstanding points expected to be spent: outstandingAtEnd - forecastBreakage."
+    )
+    forecast_breakage_minor: int | None = strawberry.field(
+        description="forecastBreakage x the cost per point."
+    )
+    forecast_redemptions_minor: int | None = strawberry.field(
+        description="forecastRedemptions x the cost per point: the expected cost of the"
+        " outstanding points."
+    )
+
+
+@strawberry.type(
+    description="Members' or guests' figures over distinct customers in a period of whole"
+    " months (a customer is a member by member id, a guest by customer id)."
+)
+class CustomerGroupInsights:
+    customers: int = strawberry.field(description="Distinct customers who ordered in the period.")
+    orders: int
+    revenue_minor: int = strawberry.field(description="Their orders' totals, gross of refunds.")
+    purchase_frequency: float | None = strawberry.field(description="orders / customers.")
+    repeat_customers: int = strawberry.field(description="Customers with 2 orders or more.")
+    repeat_purchase_rate: float | None = strawberry.field(
+        description="repeatCustomers / customers."
+    )
+    average_order_value_minor: float | None = strawberry.field(description="revenue / orders.")
+    customers_at_start: int = strawberry.field(
+        description="S: customers who ordered in the `inactiveMonths` months before the period."
+    )
+    customers_at_end: int = strawberry.field(
+        description="E: customers who ordered in the last `inactiveMonths` months up to the"
+        " period's end."
+    )
+    new_customers: int = strawberry.field(
+        description="N: customers in E and not in S (first orders, or back after a lapse)."
+    )
+    retention_rate: float | None = strawberry.field(
+        description="CRR = ((E - N) / S) x 100; null when S is 0."
+    )
+    churned_customers: int = strawberry.field(description="Customers in S and not in E.")
+    churn_rate: float | None = strawberry.field(description="churnedCustomers / S.")
+    churned_revenue_minor: int = strawberry.field(
+        description="What the churned customers spent in the months that put them in S."
+    )
+    expected_lifespan_periods: float | None = strawberry.field(
+        description="1 / churnRate, in periods of this length; null without churn."
+    )
+    lifetime_value_minor: float | None = strawberry.field(
+        description="CLV = averageOrderValueMinor x purchaseFrequency x expectedLifespanPeriods."
+    )
+
+    @classmethod
+    def of(cls, group: GroupFigures) -> CustomerGroupInsights:
+        return cls(
+            customers=group.customers,
+            orders=group.orders,
+            revenue_minor=group.revenue_minor,
+            purchase_frequency=group.purchase_frequency,
+            repeat_customers=group.repeat_customers,
+            repeat_purchase_rate=group.repeat_purchase_rate,
+            average_order_value_minor=group.average_order_value,
+            customers_at_start=group.at_start,
+            customers_at_end=group.at_end,
+            new_customers=group.new,
+            retention_rate=group.retention_rate,
+            churned_customers=group.churned,
+            churn_rate=group.churn_rate,
+            churned_revenue_minor=group.churned_revenue_minor,
+            expected_lifespan_periods=group.expected_lifespan,
+            lifetime_value_minor=group.lifetime_value,
+        )
+
+
+@strawberry.type(
+    description="KPIs over distinct customers, for a period of whole calendar months"
+    " (docs/capabilities/analytics.md)."
+)
+class CustomerInsights:
+    inactive_months: int = strawberry.field(
+        description="The threshold of S, E and churn: months without an order after which a"
+        " customer counts as lost."
+    )
+    members_enrolled: int = strawberry.field(description="Members enrolled by the period's end.")
+    adoption_rate: float | None = strawberry.field(
+        description="Ordering customers who are members / ordering customers."
+    )
+    active_members: int = strawberry.field(
+        description="Members who ordered or earned points in the period."
+    )
+    active_member_share: float | None = strawberry.field(
+        description="activeMembers / membersEnrolled."
+    )
+    redeeming_members: int = strawberry.field(description="Members who redeemed in the period.")
+    redeeming_member_share: float | None = strawberry.field(
+        description="redeemingMembers / membersEnrolled."
+    )
+    members: CustomerGroupInsights
+    guests: CustomerGroupInsights
+    incremental_revenue_minor: float | None = strawberry.field(
+        description="Incremental revenue from member lift: members.customers x"
+        " (members.revenueMinor / members.customers - guests.revenueMinor / guests.customers);"
+        " null without ordering members and guests."
+    )
+
+    @classmethod
+    def of(cls, figures: CustomerFigures) -> CustomerInsights:
+        return cls(
+            inactive_months=figures.inactive_months,
+            members_enrolled=figures.members_enrolled,
+            adoption_rate=figures.adoption_rate,
+            active_members=figures.active_members,
+            active_member_share=figures.active_member_share,
+            redeeming_members=figures.redeeming_members,
+            redeeming_member_share=figures.redeeming_member_share,
+            members=CustomerGroupInsights.of(figures.members),
+            guests=CustomerGroupInsights.of(figures.guests),
+            incremental_revenue_minor=figures.incremental_revenue_minor,
+        )
+
+
+@strawberry.type(description="Rewards of one kind redeemed in the period (bought or given).")
+class RewardKindInsights:
+    kind: str = strawberry.field(description="The reward's kind (RewardKind).")
+    redeemed: int = strawberry.field(
+        description="Rewards redeemed, whatever happened to them since."
+    )
+    value_minor: int = strawberry.field(
+        description="Their value in the program's currency (a value in another currency, or"
+        " none, counts 0)."
+    )
+
+
+@strawberry.type(description="Referred friends in a period of whole months.")
+class ReferralInsights:
+    referred: int = strawberry.field(
+        description="Friends whose referral (not rejected) was recorded in the period."
+    )
+    converted: int = strawberry.field(description="Of them, those who ordered in the period.")
+    conversion_rate: float | None = strawberry.field(description="converted / referred.")
+    revenue_minor: int = strawberry.field(
+        description="Orders' totals in the period of every friend referred by its end."
+    )
 
 
 @strawberry.type(description="One period of a series (or the whole range, for the totals).")
@@ -73,9 +231,28 @@ class InsightsPeriod:
     enrolments: int | None = strawberry.field(
         description="Members enrolled; null when the query names a channel."
     )
+    customers: CustomerInsights | None = strawberry.field(
+        description="KPIs over distinct customers; null unless the period is made of whole"
+        " calendar months, and when the query names a channel."
+    )
+    referrals: ReferralInsights | None = strawberry.field(
+        description="Referral conversion and revenue; null like `customers`."
+    )
+    rewards: list[RewardKindInsights] | None = strawberry.field(
+        description="Rewards redeemed by kind; null when the query names a channel."
+    )
+    rewards_value_minor: int | None = strawberry.field(
+        description="The program's cost in rewards: the value of the rewards redeemed."
+    )
+    return_on_investment: float | None = strawberry.field(
+        description="(customers.incrementalRevenueMinor - rewardsValueMinor) /"
+        " rewardsValueMinor; null without either."
+    )
 
     @classmethod
-    def of(cls, figures: PeriodFigures, channel: OrderChannel | None) -> InsightsPeriod:
+    def of(
+        cls, figures: PeriodFigures, channel: OrderChannel | None, cost: Decimal | None
+    ) -> InsightsPeriod:
         orders = figures.orders
         points = figures.points
         return cls(
@@ -106,8 +283,36 @@ class InsightsPeriod:
                 outstanding_at_end=points.outstanding_at_end,
                 pending_at_end=points.pending_at_end,
                 breakage_rate=points.breakage_rate,
+                outstanding_at_end_minor=points_in_money(points.outstanding_at_end, cost),
+                pending_at_end_minor=points_in_money(points.pending_at_end, cost),
+                settled_breakage_rate=points.settled_breakage_rate,
+                forecast_breakage=points.forecast_breakage,
+                forecast_redemptions=points.forecast_redemptions,
+                forecast_breakage_minor=None
+                if points.forecast_breakage is None
+                else points_in_money(points.forecast_breakage, cost),
+                forecast_redemptions_minor=None
+                if points.forecast_redemptions is None
+                else points_in_money(points.forecast_redemptions, cost),
             ),
             enrolments=None if channel is not None else figures.enrolments,
+            customers=None if figures.customers is None else CustomerInsights.of(figures.customers),
+            referrals=None
+            if figures.referrals is None
+            else ReferralInsights(
+                referred=figures.referrals.referred,
+                converted=figures.referrals.converted,
+                conversion_rate=figures.referrals.conversion_rate,
+                revenue_minor=figures.referrals.revenue_minor,
+            ),
+            rewards=None
+            if channel is not None
+            else [
+                RewardKindInsights(kind=kind, redeemed=count, value_minor=value)
+                for kind, count, value in figures.rewards
+            ],
+            rewards_value_minor=None if channel is not None else figures.rewards_value_minor,
+            return_on_investment=figures.return_on_investment,
         )
 
 
@@ -118,7 +323,59 @@ class InsightsPeriod:
 class ProgramInsights:
     currency: str
     time_zone: str
+    cost_per_point_minor: str | None = strawberry.field(
+        description="The program's cost per point (minor units, decimal text) the money"
+        " figures use; null until configured."
+    )
     granularity: InsightsGranularity  # type: ignore[valid-type]
     channel: OrderChannel | None
     series: list[InsightsPeriod]
     totals: InsightsPeriod
+
+
+@strawberry.type(description="A cohort's figures in one month after its enrolment month.")
+class CohortMonthInsights:
+    offset: int = strawberry.field(description="Months after the enrolment month (0: itself).")
+    month: date = strawberry.field(description="The month's first day.")
+    active_members: int = strawberry.field(description="Members of the cohort who ordered.")
+    retention: float | None = strawberry.field(description="activeMembers / the cohort's members.")
+    revenue_minor: int = strawberry.field(description="Their orders' totals that month.")
+    cumulative_revenue_minor: int = strawberry.field(
+        description="The cohort's revenue from its enrolment month to this one."
+    )
+    cumulative_revenue_per_member_minor: float | None = strawberry.field(
+        description="Observed lifetime value: cumulativeRevenueMinor / the cohort's members."
+    )
+
+
+@strawberry.type(description="Members who enrolled in one month, followed month by month.")
+class CohortInsights:
+    month: date = strawberry.field(description="The enrolment month's first day.")
+    members: int
+    months: list[CohortMonthInsights]
+
+    @classmethod
+    def of(cls, cohort: Cohort) -> CohortInsights:
+        return cls(
+            month=cohort.month,
+            members=cohort.members,
+            months=[
+                CohortMonthInsights(
+                    offset=m.offset,
+                    month=m.month,
+                    active_members=m.active_members,
+                    retention=cohort.retention(m),
+                    revenue_minor=m.revenue_minor,
+                    cumulative_revenue_minor=m.cumulative_revenue_minor,
+                    cumulative_revenue_per_member_minor=cohort.revenue_per_member(m),
+                )
+                for m in cohort.months
+            ],
+        )
+
+
+@strawberry.type(description="A cohort table: retention and revenue by enrolment month.")
+class ProgramCohorts:
+    currency: str
+    time_zone: str
+    cohorts: list[CohortInsights]

@@ -155,6 +155,19 @@ class ExperimentVariantResult:
     revenue_lift: ExperimentLift | None
     points_lift: ExperimentLift | None
     redemptions_lift: ExperimentLift | None
+    ordering_members: int = strawberry.field(
+        description="Members assigned who ordered while it ran."
+    )
+    ordering_member_share: float | None = strawberry.field(
+        description="orderingMembers / membersAssigned."
+    )
+    average_order_value_minor: float | None = strawberry.field(description="revenueMinor / orders.")
+    repeat_purchase_rate: float | None = strawberry.field(
+        description="Members with 2 orders or more / orderingMembers."
+    )
+    ordering_member_share_lift: ExperimentLift | None
+    average_order_value_lift: ExperimentLift | None
+    repeat_purchase_rate_lift: ExperimentLift | None
 
     @classmethod
     def from_result(cls, result: VariantResult) -> ExperimentVariantResult:
@@ -178,6 +191,13 @@ class ExperimentVariantResult:
             revenue_lift=ExperimentLift.of(outcome.revenue_lift),
             points_lift=ExperimentLift.of(outcome.points_lift),
             redemptions_lift=ExperimentLift.of(outcome.redemptions_lift),
+            ordering_members=totals.ordering_members,
+            ordering_member_share=outcome.ordering_member_share,
+            average_order_value_minor=outcome.average_order_value,
+            repeat_purchase_rate=outcome.repeat_purchase_rate,
+            ordering_member_share_lift=ExperimentLift.of(outcome.ordering_member_share_lift),
+            average_order_value_lift=ExperimentLift.of(outcome.average_order_value_lift),
+            repeat_purchase_rate_lift=ExperimentLift.of(outcome.repeat_purchase_rate_lift),
         )
 
 

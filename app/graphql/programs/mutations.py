@@ -113,6 +113,17 @@ class UpdateProgramSettingsInput:
         description="The language the program's names and descriptions are written in (a"
         " language tag, e.g. sv-SE): the last fallback of translated texts.",
     )
+    cost_per_point_minor: str | None = strawberry.field(
+        default=None,
+        description="What one point costs the store, in minor units of the program's currency,"
+        ' as a decimal (e.g. "0.5"): 0 to 1000000, at most 6 decimal places. Values the'
+        " points liability in money (programInsights).",
+    )
+    insights_for_secret_keys: bool | None = strawberry.field(
+        default=None,
+        description="Whether the program's secret keys may read its analytics"
+        " (programInsights, programCohorts); admin keys always may. Off by default.",
+    )
 
 
 @strawberry.input(description="One operation of a persisted-query manifest.")

@@ -112,6 +112,14 @@ class Program(TranslatedName, Node):
         description="Guest orders placed at most this many days before their customer enrols"
         " are credited at enrolment; 0 credits none."
     )
+    cost_per_point_minor: str | None = strawberry.field(
+        description="What one point costs the store, in minor units of the program's currency"
+        " (decimal text); null until configured."
+    )
+    insights_for_secret_keys: bool = strawberry.field(
+        description="Whether the program's secret keys may read its analytics (programInsights,"
+        " programCohorts); admin keys always may."
+    )
     active: bool
     created_at: datetime
     default_locale: str = strawberry.field(

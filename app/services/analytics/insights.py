@@ -12,22 +12,50 @@ with the segment's history, not with the range (docs/capabilities/analytics.md).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import as_date, connection, fetch_all
+from app.db import as_date, connection, fetch_all, fetch_one, is_postgres
 from app.domain.analytics import (
+    CUSTOMER_ENROLLED,
+    CUSTOMER_METRICS,
+    CUSTOMER_ORDERS,
+    CUSTOMER_REVENUE,
+    DAY_METRICS,
+    DEFAULT_INACTIVE_MONTHS,
+    ENROLMENTS,
     LEDGER,
+    MAX_COHORT_MONTHS,
+    MAX_COHORTS,
+    MAX_INACTIVE_MONTHS,
     MAX_RANGE_DAYS,
+    ActivityByCustomer,
+    Cohort,
+    CustomerFigures,
     Granularity,
+    GroupFigures,
+    Period,
     PeriodFigures,
+    ReferralFigures,
     RollupRow,
+    activity_of,
+    add_months,
+    cohorts,
+    customer_figures,
+    day_start,
     figures,
+    is_whole_months,
+    month_of,
+    months_between,
+    periods,
 )
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.orders import OrderChannel
+from app.domain.referrals import ReferralState
 from app.domain.validation import Checker
 from app.services.analytics.rebuild import Rollup, compute
 from app.services.programs.service import ProgramRecord, ProgramScope, get_program_by_slug
@@ -46,6 +74,8 @@ class InsightsInput:
     channel: OrderChannel | None = None
     # Only the members in this segment (its key) now; guests' orders are then left out.
     segment: str | None = None
+    # Churn and retention: a customer without an order in this many months is lost.
+    inactive_months: int = DEFAULT_INACTIVE_MONTHS
 
 
 @dataclass(frozen=True)
@@ -55,30 +85,85 @@ class Insights:
     series: list[PeriodFigures]
     totals: PeriodFigures
 
+    @property
+    def cost_per_point(self) -> Decimal | None:
+        """The program's cost per point (minor units), which values points in money."""
+        cost = self.program.cost_per_point_minor
+        return None if cost is None else Decimal(cost)
 
-async def program_insights(data: InsightsInput, scope: ProgramScope) -> Insights | None:
+
+async def _readable_program(
+    slug: str, scope: ProgramScope, secret_key: bool
+) -> ProgramRecord | None:
+    """The program, None when unknown (or outside `scope`); a secret key reads it only when
+    the program lets its secret keys read its analytics (FORBIDDEN otherwise)."""
+    program = await get_program_by_slug(slug, scope)
+    if program is not None and secret_key and not program.insights_for_secret_keys:
+        raise DomainError(
+            ErrorCode.FORBIDDEN,
+            "this program's analytics need an admin key (or insightsForSecretKeys)",
+        )
+    return program
+
+
+async def program_insights(
+    data: InsightsInput, scope: ProgramScope, secret_key: bool = False
+) -> Insights | None:
     """None when the program is unknown (or outside `scope`)."""
     check = Checker()
     if data.last_day < data.first_day:
         check.add(ErrorCode.INVALID_VALUE, "to is before from", ["to"])
     elif (data.last_day - data.first_day).days + 1 > MAX_RANGE_DAYS:
         check.add(ErrorCode.INVALID_VALUE, f"at most {MAX_RANGE_DAYS} days at once", ["to"])
+    if not 1 <= data.inactive_months <= MAX_INACTIVE_MONTHS:
+        check.add(
+            ErrorCode.INVALID_VALUE,
+            f"inactiveMonths is from 1 to {MAX_INACTIVE_MONTHS}",
+            ["inactiveMonths"],
+        )
     check.raise_if_any()
-    program = await get_program_by_slug(data.program_slug, scope)
+    program = await _readable_program(data.program_slug, scope, secret_key)
     if program is None:
         return None
     conn = connection()
+    spans = list(periods(data.first_day, data.last_day, data.granularity))
+    whole = [
+        span for span in [*spans, Period(data.first_day, data.last_day)] if is_whole_months(span)
+    ]
+    # The customer-activity months the whole-month periods need (with the threshold's before).
+    months = (
+        None
+        if not whole or data.channel is not None
+        else (
+            add_months(month_of(whole[0].start), -data.inactive_months),
+            month_of(data.last_day),
+        )
+    )
+    activity: ActivityByCustomer = {}
+    # Kept path: each whole-month period's customer groups, counted in SQL.
+    counted: dict[Period, _Counted] = {}
+    segment_id: int | None = None
     if data.segment is not None:
         segment = await get_segment_by_key(program.id, data.segment.strip())
         if segment is None or segment.archived_at is not None:
             raise DomainError(
                 ErrorCode.SEGMENT_NOT_FOUND, "no segment with this key in the program", ["segment"]
             )
-        opening_rows, range_rows = _split(
-            await compute(conn, program, segment.id), data.first_day, data.last_day
-        )
+        segment_id = segment.id
+        recomputed = await compute(conn, program, segment.id)
+        opening_rows, range_rows = _split(recomputed, data.first_day, data.last_day)
+        if months is not None:
+            activity = activity_of(
+                [
+                    (day, dimension, metric, value)
+                    for (day, metric, dimension), value in recomputed.items()
+                    if metric in CUSTOMER_METRICS and months[0] <= day <= months[1]
+                ]
+            )
     else:
         opening_rows, range_rows = await _kept_rows(conn, program.id, data)
+        if months is not None:
+            counted = await _kept_customers(conn, program.id, whole, data.inactive_months)
     series, totals = figures(
         opening_rows,
         range_rows,
@@ -87,22 +172,120 @@ async def program_insights(data: InsightsInput, scope: ProgramScope) -> Insights
         data.granularity,
         None if data.channel is None else data.channel.value,
     )
+    if months is not None:
+        enrolled_before = sum(r.value for r in opening_rows if r.metric == ENROLMENTS)
+
+        async def with_customers(period: PeriodFigures) -> PeriodFigures:
+            if not is_whole_months(period.period):
+                return period
+            enrolled = enrolled_before + sum(
+                r.value for r in range_rows if r.metric == ENROLMENTS and r.day <= period.period.end
+            )
+            found = counted.get(period.period)
+            return replace(
+                period,
+                customers=customer_figures(activity, period.period, data.inactive_months, enrolled)
+                if found is None
+                else CustomerFigures(
+                    inactive_months=data.inactive_months,
+                    members_enrolled=enrolled,
+                    active_members=found.active_members,
+                    redeeming_members=found.redeeming_members,
+                    members=found.members,
+                    guests=found.guests,
+                ),
+                referrals=await _referral_figures(conn, program, period.period, segment_id),
+            )
+
+        series = [await with_customers(period) for period in series]
+        totals = await with_customers(totals)
     return Insights(program=program, input=data, series=series, totals=totals)
+
+
+async def _referral_figures(
+    conn: BaseDBAsyncClient, program: ProgramRecord, period: Period, segment_id: int | None
+) -> ReferralFigures:
+    """Referred friends of a period of whole months: the referrals (not rejected) recorded in
+    it, and the customer-activity rows of the friends (never the orders)."""
+    start = day_start(period.start, program.time_zone)
+    end = (
+        datetime.max.replace(tzinfo=UTC)
+        if period.end == date.max
+        else day_start(period.end + timedelta(days=1), program.time_zone)
+    )
+    first, last = month_of(period.start), month_of(period.end)
+    among = ""
+    params: tuple[object, ...] = ()
+    if segment_id is not None:
+        among = " AND r.friend_id IN (SELECT member_id FROM segment_members WHERE segment_id = ?)"
+        params = (segment_id,)
+    friends = (
+        "SELECT DISTINCT 'm:' || CAST(r.friend_id AS TEXT) AS customer FROM referrals r"
+        " WHERE r.program_id = ? AND r.friend_id IS NOT NULL AND r.state <> ?" + among
+    )
+    ordered = (
+        "SELECT a.dimension FROM analytics_days a WHERE a.program_id = ? AND a.metric = ?"
+        " AND a.day >= ? AND a.day <= ? GROUP BY a.dimension HAVING SUM(a.value) > 0"
+    )
+    row = await fetch_one(
+        conn,
+        f"SELECT COUNT(*) AS referred, SUM(CASE WHEN f.customer IN ({ordered}) THEN 1 ELSE 0"
+        f" END) AS converted FROM ({friends} AND r.created_at >= ? AND r.created_at < ?) AS f",
+        (
+            program.id,
+            CUSTOMER_ORDERS,
+            first,
+            last,
+            program.id,
+            ReferralState.REJECTED.value,
+            *params,
+            start,
+            end,
+        ),
+    )
+    revenue = await fetch_one(
+        conn,
+        "SELECT SUM(a.value) AS revenue FROM analytics_days a WHERE a.program_id = ?"
+        " AND a.metric = ? AND a.day >= ? AND a.day <= ?"
+        f" AND a.dimension IN ({friends} AND r.created_at < ?)",
+        (
+            program.id,
+            CUSTOMER_REVENUE,
+            first,
+            last,
+            program.id,
+            ReferralState.REJECTED.value,
+            *params,
+            end,
+        ),
+    )
+    assert row is not None and revenue is not None
+    return ReferralFigures(
+        referred=int(row["referred"] or 0),
+        converted=int(row["converted"] or 0),
+        revenue_minor=int(revenue["revenue"] or 0),
+    )
 
 
 def _split(
     rollup: Rollup, first_day: date, last_day: date
 ) -> tuple[list[RollupRow], list[RollupRow]]:
-    """Recomputed rollups as the kept ones are read: the ledger before the range, summed (the
-    balances at its start), and every row of the range's days."""
+    """Recomputed rollups as the kept ones are read: the ledger and enrolments before the
+    range, summed (the balances at its start), and every day row of the range's days."""
     opening: defaultdict[tuple[str, str], int] = defaultdict(int)
     rows = []
     for (day, metric, dimension), value in rollup.items():
-        if day < first_day and metric == LEDGER:
+        if metric not in DAY_METRICS:
+            continue
+        if day < first_day and metric in (LEDGER, ENROLMENTS):
             opening[(metric, dimension)] += value
         elif first_day <= day <= last_day:
             rows.append(RollupRow(day, metric, dimension, value))
     return [RollupRow(first_day, m, d, v) for (m, d), v in sorted(opening.items())], rows
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join("?" for _ in values) + ")"
 
 
 async def _kept_rows(
@@ -111,14 +294,15 @@ async def _kept_rows(
     opening = await fetch_all(
         conn,
         "SELECT metric, dimension, SUM(value) AS value FROM analytics_days"
-        " WHERE program_id = ? AND metric = ? AND day < ? GROUP BY metric, dimension",
-        (program_id, LEDGER, data.first_day),
+        " WHERE program_id = ? AND metric IN (?, ?) AND day < ? GROUP BY metric, dimension",
+        (program_id, LEDGER, ENROLMENTS, data.first_day),
     )
     rows = await fetch_all(
         conn,
         "SELECT day, metric, dimension, SUM(value) AS value FROM analytics_days"
-        " WHERE program_id = ? AND day >= ? AND day <= ? GROUP BY day, metric, dimension",
-        (program_id, data.first_day, data.last_day),
+        f" WHERE program_id = ? AND day >= ? AND day <= ? AND metric IN {_in(DAY_METRICS)}"
+        " GROUP BY day, metric, dimension",
+        (program_id, data.first_day, data.last_day, *DAY_METRICS),
     )
     return (
         [RollupRow(data.first_day, r["metric"], r["dimension"], int(r["value"])) for r in opening],
@@ -126,7 +310,206 @@ async def _kept_rows(
     )
 
 
-def _row(row: dict[str, object]) -> RollupRow:
+@dataclass(frozen=True)
+class _Counted:
+    members: GroupFigures
+    guests: GroupFigures
+    active_members: int
+    redeeming_members: int
+
+
+async def _kept_customers(
+    conn: BaseDBAsyncClient, program_id: int, spans: list[Period], inactive_months: int
+) -> dict[Period, _Counted]:
+    """The customer KPIs' counts of each period of whole months, in one statement: the
+    customer-activity rows of the months read (and the threshold's before) joined to the
+    periods whose months (or threshold window) hold them, folded per period and customer, then
+    counted per period and side (formulas in
+    docs/capabilities/analytics.md; `customer_figures` is the same in Python)."""
+    cast = "CAST(? AS DATE)" if is_postgres(conn) else "?"
+    windows: list[object] = []
+    for index, span in enumerate(spans):
+        first, last = month_of(span.start), month_of(span.end)
+        windows += [
+            index,
+            add_months(first, -inactive_months),
+            first,
+            last,
+            add_months(last, 1 - inactive_months),
+        ]
+    periods_sql = " UNION ALL ".join(
+        f"SELECT CAST(? AS INTEGER) AS idx, {cast} AS lo, {cast} AS p_first,"
+        f" {cast} AS p_last, {cast} AS end_lo"
+        for _ in spans
+    )
+    orders, revenue, earnings, redemptions = CUSTOMER_METRICS
+
+    def total(metric: str, months: str) -> str:
+        return f"SUM(CASE WHEN d.metric = '{metric}' AND {months} THEN d.value ELSE 0 END)"
+
+    inside, before, at_end = "d.day >= p.p_first", "d.day < p.p_first", "d.day >= p.end_lo"
+    # A customer's orders of a month sum to 0 or more, so "ordered in some month of a window"
+    # is "the orders of the window sum to more than 0": no fold per month is needed.
+    rows = await fetch_all(
+        conn,
+        f"WITH p AS ({periods_sql}), c AS ("
+        "  SELECT p.idx, d.dimension AS customer,"
+        f"  {total(orders, inside)} AS orders, {total(revenue, inside)} AS revenue,"
+        f"  {total(earnings, inside)} AS earnings,"
+        f"  {total(redemptions, inside)} AS redemptions,"
+        f"  CASE WHEN {total(orders, before)} > 0 THEN 1 ELSE 0 END AS at_start,"
+        f"  CASE WHEN {total(orders, at_end)} > 0 THEN 1 ELSE 0 END AS at_end,"
+        f"  {total(revenue, before)} AS start_revenue"
+        "  FROM analytics_days d JOIN p ON d.day >= p.lo AND d.day <= p.p_last"
+        f"  WHERE d.program_id = ? AND d.metric IN {_in(CUSTOMER_METRICS)}"
+        "  AND d.day >= ? AND d.day <= ? GROUP BY p.idx, d.dimension"
+        ") SELECT idx, CASE WHEN customer LIKE 'm:%' THEN 1 ELSE 0 END AS member,"
+        " SUM(CASE WHEN orders > 0 THEN 1 ELSE 0 END) AS customers,"
+        " SUM(CASE WHEN orders > 0 THEN orders ELSE 0 END) AS orders,"
+        " SUM(CASE WHEN orders > 0 THEN revenue ELSE 0 END) AS revenue,"
+        " SUM(CASE WHEN orders > 1 THEN 1 ELSE 0 END) AS repeat_customers,"
+        " SUM(at_start) AS at_start, SUM(at_end) AS at_end,"
+        " SUM(CASE WHEN at_end = 1 AND at_start = 0 THEN 1 ELSE 0 END) AS newcomers,"
+        " SUM(CASE WHEN at_start = 1 AND at_end = 0 THEN 1 ELSE 0 END) AS churned,"
+        " SUM(CASE WHEN at_start = 1 AND at_end = 0 THEN start_revenue ELSE 0 END)"
+        "   AS churned_revenue,"
+        " SUM(CASE WHEN orders > 0 OR earnings > 0 THEN 1 ELSE 0 END) AS active,"
+        " SUM(CASE WHEN redemptions > 0 THEN 1 ELSE 0 END) AS redeeming"
+        " FROM c GROUP BY idx, CASE WHEN customer LIKE 'm:%' THEN 1 ELSE 0 END",
+        (
+            *windows,
+            program_id,
+            *CUSTOMER_METRICS,
+            min(add_months(month_of(span.start), -inactive_months) for span in spans),
+            max(month_of(span.end) for span in spans),
+        ),
+    )
+    sides: dict[tuple[int, bool], dict[str, Any]] = {
+        (int(row["idx"]), bool(row["member"])): row for row in rows
+    }
+    counted = {}
+    for index, span in enumerate(spans):
+        members, guests = sides.get((index, True)), sides.get((index, False))
+        counted[span] = _Counted(
+            members=_group(members),
+            guests=_group(guests),
+            active_members=0 if members is None else int(members["active"] or 0),
+            redeeming_members=0 if members is None else int(members["redeeming"] or 0),
+        )
+    return counted
+
+
+def _group(row: dict[str, Any] | None) -> GroupFigures:
+    if row is None:
+        return GroupFigures()
+    return GroupFigures(
+        customers=int(row["customers"] or 0),
+        orders=int(row["orders"] or 0),
+        revenue_minor=int(row["revenue"] or 0),
+        repeat_customers=int(row["repeat_customers"] or 0),
+        at_start=int(row["at_start"] or 0),
+        at_end=int(row["at_end"] or 0),
+        new=int(row["newcomers"] or 0),
+        churned=int(row["churned"] or 0),
+        churned_revenue_minor=int(row["churned_revenue"] or 0),
+    )
+
+
+def _row(row: dict[str, Any]) -> RollupRow:
     day = as_date(row["day"])
     assert day is not None
-    return RollupRow(day, str(row["metric"]), str(row["dimension"]), int(str(row["value"])))
+    # PostgreSQL's SUM of a bigint is a numeric: asyncpg may give Decimal('2.8E+5'), which
+    # int() takes (int(str()) would not).
+    return RollupRow(day, str(row["metric"]), str(row["dimension"]), int(row["value"]))
+
+
+# --- Cohorts ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CohortsInput:
+    program_slug: str
+    # Any days of the first and last enrolment months.
+    first_month: date
+    last_month: date
+    # Months followed from each enrolment month (0: the month itself).
+    months: int = 12
+
+
+@dataclass(frozen=True)
+class Cohorts:
+    program: ProgramRecord
+    cohorts: list[Cohort]
+
+
+async def program_cohorts(
+    data: CohortsInput, scope: ProgramScope, secret_key: bool = False
+) -> Cohorts | None:
+    """Members by enrolment month against the share who ordered N months later and their
+    cumulative revenue, from the customer-activity rows (two aggregates in SQL); None when the
+    program is unknown (or outside `scope`)."""
+    check = Checker()
+    first, last = month_of(data.first_month), month_of(data.last_month)
+    if last < first:
+        check.add(ErrorCode.INVALID_VALUE, "to is before from", ["to"])
+    elif months_between(first, last) + 1 > MAX_COHORTS:
+        check.add(ErrorCode.INVALID_VALUE, f"at most {MAX_COHORTS} cohorts at once", ["to"])
+    if not 1 <= data.months <= MAX_COHORT_MONTHS:
+        check.add(ErrorCode.INVALID_VALUE, f"months is from 1 to {MAX_COHORT_MONTHS}", ["months"])
+    check.raise_if_any()
+    program = await _readable_program(data.program_slug, scope, secret_key)
+    if program is None:
+        return None
+    conn = connection()
+    end = add_months(last, data.months - 1)
+    enrolled = (
+        "SELECT dimension, day FROM analytics_days WHERE program_id = ? AND metric = ?"
+        " AND day >= ? AND day <= ? GROUP BY dimension, day HAVING SUM(value) > 0"
+    )
+    sizes = await fetch_all(
+        conn,
+        f"SELECT day, COUNT(*) AS members FROM ({enrolled}) AS e GROUP BY day",
+        (program.id, CUSTOMER_ENROLLED, first, last),
+    )
+    cells = await fetch_all(
+        conn,
+        "SELECT e.day AS cohort, a.day AS month,"
+        " SUM(CASE WHEN a.orders > 0 THEN 1 ELSE 0 END) AS active, SUM(a.revenue) AS revenue"
+        f" FROM ({enrolled}) AS e JOIN ("
+        "   SELECT dimension, day, SUM(CASE WHEN metric = ? THEN value ELSE 0 END) AS orders,"
+        "   SUM(CASE WHEN metric = ? THEN value ELSE 0 END) AS revenue FROM analytics_days"
+        "   WHERE program_id = ? AND metric IN (?, ?) AND day >= ? AND day <= ?"
+        "   GROUP BY dimension, day"
+        " ) AS a ON a.dimension = e.dimension AND a.day >= e.day"
+        " GROUP BY e.day, a.day",
+        (
+            program.id,
+            CUSTOMER_ENROLLED,
+            first,
+            last,
+            CUSTOMER_ORDERS,
+            CUSTOMER_REVENUE,
+            program.id,
+            CUSTOMER_ORDERS,
+            CUSTOMER_REVENUE,
+            first,
+            end,
+        ),
+    )
+    table = cohorts(
+        {_month(r["day"]): int(r["members"]) for r in sizes},
+        {
+            (_month(r["cohort"]), _month(r["month"])): (int(r["active"]), int(r["revenue"]))
+            for r in cells
+        },
+        first,
+        last,
+        data.months,
+    )
+    return Cohorts(program=program, cohorts=table)
+
+
+def _month(value: object) -> date:
+    day = as_date(value)
+    assert day is not None
+    return day

@@ -2,7 +2,9 @@
 
 What the writes keep incrementally (app/services/analytics/rollups.py) must equal what this
 recomputes: orders by the day they were placed, their totals and refunded money in the
-program's currency, enrolments by day, and every journal transaction by day, kind and accounts.
+program's currency, enrolments by day, every journal transaction by day, kind and accounts,
+rewards redeemed by day and kind, and each customer's activity by month (orders, revenue,
+earnings, redemptions, enrolment).
 `compare` says where they differ; `rebuild` replaces a program's rows with the recomputation
 (after a change of the program's time zone, or to fill the rollups of history recorded before
 migration 0021). It reads the raw tables in batches of `BATCH` rows, so its memory is bounded
@@ -16,7 +18,7 @@ million rows).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -24,7 +26,15 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import as_date, as_datetime, connection, execute, fetch_all, in_transaction
-from app.domain.analytics import ENROLMENTS, LEDGER, ledger_dimension
+from app.domain.analytics import (
+    CUSTOMER_ENROLLED,
+    ENROLMENTS,
+    LEDGER,
+    customer_activity,
+    ledger_dimension,
+    member_key,
+    month_of,
+)
 from app.domain.expiry import local_date
 from app.domain.ledger import Account, TransactionKind
 from app.services.analytics import rollups
@@ -55,10 +65,15 @@ async def compute(
         for (metric, dimension), value in counts.items():
             totals[(day, metric, dimension)] += value
 
+    def add_rows(rows: Iterable[rollups.Row]) -> None:
+        for day, metric, dimension, value in rows:
+            totals[(day, metric, dimension)] += value
+
     after = 0
     while rows := await fetch_all(
         conn,
-        "SELECT id, placed_at, member_id, channel, total_minor, refunded_minor, currency,"
+        "SELECT id, placed_at, member_id, customer_id, channel, total_minor, refunded_minor,"
+        " currency,"
         " exchange_rate FROM orders WHERE program_id = ? AND id > ?"
         + of_members("member_id")
         + " ORDER BY id LIMIT ?",
@@ -71,16 +86,20 @@ async def compute(
                     amount, row["currency"], program.currency, row["exchange_rate"]
                 )
 
+            placed = local_date(as_datetime(row["placed_at"]), zone)
+            revenue = converted(int(row["total_minor"]))
             add(
-                local_date(as_datetime(row["placed_at"]), zone),
+                placed,
                 rollups.order_counts(
                     member=row["member_id"] is not None,
                     channel=row["channel"],
                     orders=1,
-                    revenue_minor=converted(int(row["total_minor"])),
+                    revenue_minor=revenue,
                     refunded_minor=converted(int(row["refunded_minor"])),
                 ),
             )
+            key = rollups.customer_key(row["member_id"], row["customer_id"])
+            add_rows(rollups.customer_order_rows(placed, key, 1, revenue))
         after = int(rows[-1]["id"])
     after = 0
     while rows := await fetch_all(
@@ -91,14 +110,37 @@ async def compute(
         (program.id, after, *among, BATCH),
     ):
         for row in rows:
-            add(local_date(as_datetime(row["enrolled_at"]), zone), {(ENROLMENTS, ""): 1})
+            enrolled = local_date(as_datetime(row["enrolled_at"]), zone)
+            add(enrolled, {(ENROLMENTS, ""): 1})
+            add_rows([(month_of(enrolled), CUSTOMER_ENROLLED, member_key(int(row["id"])), 1)])
+        after = int(rows[-1]["id"])
+    after = 0
+    while rows := await fetch_all(
+        conn,
+        "SELECT d.id, d.created_at, d.value_minor, d.currency, r.kind FROM redemptions d"
+        " JOIN rewards r ON r.id = d.reward_id WHERE d.program_id = ? AND d.id > ?"
+        + of_members("d.member_id")
+        + " ORDER BY d.id LIMIT ?",
+        (program.id, after, *among, BATCH),
+    ):
+        for row in rows:
+            add_rows(
+                rollups.reward_rows(
+                    local_date(as_datetime(row["created_at"]), zone),
+                    str(row["kind"]),
+                    None if row["value_minor"] is None else int(row["value_minor"]),
+                    row["currency"],
+                    program.currency,
+                )
+            )
         after = int(rows[-1]["id"])
     after = 0
     # Each journal transaction has two entries: the member's side, then the counter side that
     # closes it (app/services/ledger/service.py).
     while rows := await fetch_all(
         conn,
-        "SELECT t.id, t.kind, t.created_at, e.account, e.amount, e.closes_transaction"
+        "SELECT t.id, t.kind, t.member_id, t.created_at, e.account, e.amount,"
+        " e.closes_transaction"
         " FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id"
         " WHERE t.program_id = ? AND t.id > ?" + of_members("t.member_id") + " AND t.id <= ("
         "   SELECT MAX(id) FROM (SELECT id FROM ledger_transactions"
@@ -113,18 +155,21 @@ async def compute(
             by_transaction[int(row["id"])].append(row)
         for entries in by_transaction.values():
             member_side, counter_side = entries
+            moved_on = local_date(as_datetime(member_side["created_at"]), zone)
+            kind = TransactionKind(str(member_side["kind"]))
+            counter = Account(str(counter_side["account"]))
+            amount = int(member_side["amount"])
             add(
-                local_date(as_datetime(member_side["created_at"]), zone),
+                moved_on,
                 {
                     (
                         LEDGER,
-                        ledger_dimension(
-                            TransactionKind(str(member_side["kind"])),
-                            Account(str(member_side["account"])),
-                            Account(str(counter_side["account"])),
-                        ),
-                    ): int(member_side["amount"])
+                        ledger_dimension(kind, Account(str(member_side["account"])), counter),
+                    ): amount
                 },
+            )
+            add_rows(
+                customer_activity(moved_on, int(member_side["member_id"]), kind, counter, amount)
             )
         after = max(by_transaction)
     return {key: value for key, value in totals.items() if value != 0}

@@ -21,7 +21,19 @@ from decimal import Decimal
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import execute, fetch_one, is_postgres
-from app.domain.analytics import ORDERS, REFUNDED, REVENUE, order_dimension
+from app.domain.analytics import (
+    CUSTOMER_ORDERS,
+    CUSTOMER_REVENUE,
+    ORDERS,
+    REFUNDED,
+    REVENUE,
+    REWARDS_REDEEMED,
+    REWARDS_VALUE,
+    guest_key,
+    member_key,
+    month_of,
+    order_dimension,
+)
 from app.domain.expiry import local_date
 from app.domain.money import convert_minor
 
@@ -119,3 +131,26 @@ def order_counts(
         (REVENUE, dimension): revenue_minor,
         (REFUNDED, dimension): refunded_minor,
     }
+
+
+def customer_key(member_id: int | None, customer_id: str | None) -> str:
+    """The key of an order's customer in the customer-activity rows."""
+    if member_id is not None:
+        return member_key(member_id)
+    return guest_key(customer_id or "")
+
+
+def customer_order_rows(day: date, key: str, orders: int, revenue_minor: int) -> tuple[Row, ...]:
+    """An order's customer-activity rows (its month, its customer), to ride on the upsert of
+    the order's day rows."""
+    month = month_of(day)
+    return ((month, CUSTOMER_ORDERS, key, orders), (month, CUSTOMER_REVENUE, key, revenue_minor))
+
+
+def reward_rows(
+    day: date, kind: str, value_minor: int | None, currency: str | None, program_currency: str
+) -> tuple[Row, ...]:
+    """A redeemed reward's rows of its day: one more of its kind, and its value when it is in
+    the program's currency."""
+    value = value_minor if value_minor is not None and currency == program_currency else 0
+    return ((day, REWARDS_REDEEMED, kind, 1), (day, REWARDS_VALUE, kind, value))

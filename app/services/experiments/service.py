@@ -681,6 +681,18 @@ async def experiment_results(experiment_id: int, scope: ProgramScope) -> Experim
             (record.id,),
         )
     }
+    buyers = {
+        int(row["variant_id"]): (int(row["ordering"]), int(row["repeating"]))
+        for row in await fetch_all(
+            conn,
+            "SELECT variant_id, COUNT(*) AS ordering,"
+            " SUM(CASE WHEN orders > 1 THEN 1 ELSE 0 END) AS repeating FROM ("
+            "   SELECT variant_id, member_id, COUNT(*) AS orders FROM experiment_effects"
+            "   WHERE experiment_id = ? AND kind = ? GROUP BY variant_id, member_id"
+            " ) AS per_member GROUP BY variant_id",
+            (record.id, EffectKind.ORDER.value),
+        )
+    }
     empty = {"effects": 0, "points": 0, "revenue": 0, "subject_effects": 0}
     totals = []
     for variant in record.variants:
@@ -697,6 +709,8 @@ async def experiment_results(experiment_id: int, scope: ProgramScope) -> Experim
                 redemptions=int(redemptions["effects"]),
                 subject_redemptions=int(redemptions["subject_effects"]),
                 points_redeemed=int(redemptions["points"]),
+                ordering_members=buyers.get(variant.id, (0, 0))[0],
+                repeat_members=buyers.get(variant.id, (0, 0))[1],
             )
         )
     results = outcomes(totals, record.control_variant_id)

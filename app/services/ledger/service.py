@@ -37,7 +37,7 @@ from app.db import (
     fetch_all,
     fetch_one,
 )
-from app.domain.analytics import LEDGER, ledger_dimension
+from app.domain.analytics import LEDGER, customer_activity, ledger_dimension
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import ExpiryPolicy, ExpirySettings, LifetimeUnit, RoundTo
 from app.domain.ids import encode_id
@@ -267,7 +267,11 @@ async def _insert_journal_transaction(
     await rollups.add_rows(
         conn,
         program_id,
-        [(day, LEDGER, ledger_dimension(kind, member_account, counter_account), amount), *rollup],
+        [
+            (day, LEDGER, ledger_dimension(kind, member_account, counter_account), amount),
+            *customer_activity(day, member_id, kind, counter_account, amount),
+            *rollup,
+        ],
     )
     return transaction_id
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from tortoise.exceptions import IntegrityError
 
 from app.db import fetch_one, in_transaction, utc_now
-from app.domain.analytics import ENROLMENTS
+from app.domain.analytics import CUSTOMER_ENROLLED, ENROLMENTS, member_key, month_of
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import local_date, month_day
 from app.domain.ids import encode_id
@@ -109,8 +109,14 @@ async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberR
                     payload={"memberId": encode_id("Member", member.id), "customerId": customer_id},
                     now=now,
                 )
-                await rollups.add(
-                    conn, program.id, local_date(now, program.time_zone), {(ENROLMENTS, ""): 1}
+                enrolled_on = local_date(now, program.time_zone)
+                await rollups.add_rows(
+                    conn,
+                    program.id,
+                    [
+                        (enrolled_on, ENROLMENTS, "", 1),
+                        (month_of(enrolled_on), CUSTOMER_ENROLLED, member_key(member.id), 1),
+                    ],
                 )
                 awarded = await award_on_enrolment(conn, program.id, member.id, now) is not None
                 # The customer's recent guest orders (app/services/orders/guests.py).

@@ -73,7 +73,8 @@ async def credit_guest_orders(
 async def _move_to_members(
     conn: BaseDBAsyncClient, program: ProgramRecord, order: OrderRecord
 ) -> None:
-    """The credited order leaves the guests' rollup of its day for the members'."""
+    """The credited order leaves the guests' rollup of its day for the members', and the
+    guest's activity rows of its month for the member's."""
     revenue = rollups.in_program_currency(
         order.total_minor, order.currency, program.currency, order.exchange_rate
     )
@@ -86,4 +87,12 @@ async def _move_to_members(
             member=True, channel=order.channel, orders=1, revenue_minor=revenue, refunded_minor=0
         ),
     }
-    await rollups.add(conn, program.id, day, counts)
+    await rollups.add_rows(
+        conn,
+        program.id,
+        rollups.rows_of(day, counts)
+        + rollups.customer_order_rows(
+            day, rollups.customer_key(None, order.customer_id), -1, -revenue
+        )
+        + rollups.customer_order_rows(day, rollups.customer_key(order.member_id, None), 1, revenue),
+    )

@@ -484,18 +484,23 @@ async def _insert_order(
 
 
 def _order_rollup(program: ProgramRecord, order: OrderRecord) -> tuple[rollups.Row, ...]:
-    """The order's rows in the analytics rollup of the day it was placed."""
+    """The order's rows in the analytics rollup of the day it was placed, and its customer's
+    activity rows of that month."""
+    day = local_date(order.placed_at, program.time_zone)
+    revenue = rollups.in_program_currency(
+        order.total_minor, order.currency, program.currency, order.exchange_rate
+    )
     return rollups.rows_of(
-        local_date(order.placed_at, program.time_zone),
+        day,
         rollups.order_counts(
             member=order.member_id is not None,
             channel=order.channel,
             orders=1,
-            revenue_minor=rollups.in_program_currency(
-                order.total_minor, order.currency, program.currency, order.exchange_rate
-            ),
+            revenue_minor=revenue,
             refunded_minor=0,
         ),
+    ) + rollups.customer_order_rows(
+        day, rollups.customer_key(order.member_id, order.customer_id), 1, revenue
     )
 
 

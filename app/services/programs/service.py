@@ -43,6 +43,7 @@ from app.domain.money import (
     MAX_POINTS_PER_CURRENCY_UNIT,
     MIN_EXCHANGE_RATE,
     is_known_currency,
+    parse_cost_per_point,
     parse_exchange_rate,
 )
 from app.domain.validation import (
@@ -104,6 +105,8 @@ _FIELDS = (
     "member_token_max_seconds",
     "retro_credit_days",
     "default_locale",
+    "cost_per_point_minor",
+    "insights_for_secret_keys",
 )
 PROGRAM_COLUMNS = ", ".join(_FIELDS)
 MAX_PENDING_DAYS = 365
@@ -142,6 +145,11 @@ class ProgramRecord:
     retro_credit_days: int
     # The language of its configured texts (app/domain/locales.py).
     default_locale: str = DEFAULT_LOCALE
+    # What one point costs the store in minor units of its currency (decimal text); None until
+    # configured.
+    cost_per_point_minor: str | None = None
+    # Whether the program's secret keys may read its analytics (admin keys always may).
+    insights_for_secret_keys: bool = False
 
 
 @dataclass(frozen=True)
@@ -189,6 +197,10 @@ def program_row(row: dict[str, Any]) -> ProgramRecord:
         member_token_max_seconds=int(row["member_token_max_seconds"]),
         retro_credit_days=int(row["retro_credit_days"]),
         default_locale=str(row["default_locale"]),
+        cost_per_point_minor=None
+        if row["cost_per_point_minor"] is None
+        else str(row["cost_per_point_minor"]),
+        insights_for_secret_keys=bool(row["insights_for_secret_keys"]),
     )
 
 
@@ -399,6 +411,8 @@ class UpdateProgramSettingsInput:
     member_token_max_seconds: int | None = None
     retro_credit_days: int | None = None
     default_locale: str | None = None
+    cost_per_point_minor: str | None = None
+    insights_for_secret_keys: bool | None = None
 
 
 MAX_EXCHANGE_RATES = 200
@@ -537,6 +551,15 @@ async def update_program_settings(data: UpdateProgramSettingsInput) -> ProgramRe
             default_locale = checked_locale(data.default_locale, ["input", "defaultLocale"])
         except DomainError as error:
             check.errors.append(error)
+    cost_per_point = None
+    if data.cost_per_point_minor is not None:
+        cost_per_point = parse_cost_per_point(data.cost_per_point_minor)
+        if cost_per_point is None:
+            check.add(
+                ErrorCode.INVALID_VALUE,
+                "costPerPointMinor is a decimal from 0 to 1000000 with at most 6 decimal places",
+                ["input", "costPerPointMinor"],
+            )
     check.raise_if_any()
     now = utc_now()
     async with in_transaction() as conn:
@@ -589,6 +612,12 @@ async def update_program_settings(data: UpdateProgramSettingsInput) -> ProgramRe
             if data.retro_credit_days is None
             else data.retro_credit_days,
             default_locale=current.default_locale if default_locale is None else default_locale,
+            cost_per_point_minor=current.cost_per_point_minor
+            if cost_per_point is None
+            else str(cost_per_point),
+            insights_for_secret_keys=current.insights_for_secret_keys
+            if data.insights_for_secret_keys is None
+            else data.insights_for_secret_keys,
         )
         assert row is not None
         updated = program_row(row)

@@ -24,6 +24,7 @@ from app.domain.rewards import (
     code_expires_at,
     new_redemption_code,
 )
+from app.services.analytics import rollups
 from app.services.core.events import append_event
 from app.services.ledger.service import Movement, lock_member, mature_lot, post_movement
 from app.services.rewards import repository
@@ -217,6 +218,13 @@ async def give_reward(
                 "rewardId": encode_id("Reward", int(row["id"])),
                 **gift.event_details,
             },
+            rollup=rollups.reward_rows(
+                await rollups.day_of(conn, gift.program_id, now),
+                str(row["kind"]),
+                None if row["value_minor"] is None else int(row["value_minor"]),
+                str(row["currency"] or row["program_currency"]),
+                str(row["program_currency"]),
+            ),
         ),
         now,
     )

@@ -13,6 +13,7 @@ from datetime import datetime
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.domain.errors import DomainError, ErrorCode
+from app.domain.expiry import local_date
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
 from app.domain.money import MAX_AMOUNT_MINOR
@@ -27,6 +28,7 @@ from app.domain.rewards import (
     discount_for_points,
     new_redemption_code,
 )
+from app.services.analytics import rollups
 from app.services.core.events import append_event
 from app.services.experiments.enforcement import (
     program_plans,
@@ -230,6 +232,9 @@ async def redeem_in(
             event_details={"rewardId": encode_id("Reward", reward.id)},
             # The member chose the points of a PAY_WITH_POINTS reward; any other sets its cost.
             asked_by=("input", "rewardId") if points is None else ("input", "points"),
+            rollup=rollups.reward_rows(
+                local_date(now, zone), reward.kind.value, value_minor, currency, program_currency
+            ),
         ),
         now,
     )

@@ -77,6 +77,9 @@ query($id: ID!) {{
       ordersPerMember revenuePerMember pointsPerMember redemptionsPerMember
       ordersLift {{ {LIFT} }} revenueLift {{ {LIFT} }} pointsLift {{ {LIFT} }}
       redemptionsLift {{ {LIFT} }}
+      orderingMembers orderingMemberShare averageOrderValueMinor repeatPurchaseRate
+      orderingMemberShareLift {{ {LIFT} }} averageOrderValueLift {{ {LIFT} }}
+      repeatPurchaseRateLift {{ {LIFT} }}
     }}
   }}
 }}"""
@@ -448,6 +451,13 @@ async def test_results_per_variant_are_exact_on_a_known_history(api: Api) -> Non
         "revenueLift": None,
         "pointsLift": None,
         "redemptionsLift": None,
+        "orderingMembers": 1,
+        "orderingMemberShare": per(1, n_c),
+        "averageOrderValueMinor": 2500.0,
+        "repeatPurchaseRate": 0.0,
+        "orderingMemberShareLift": None,
+        "averageOrderValueLift": None,
+        "repeatPurchaseRateLift": None,
     }
     assert results["variants"] == [
         {
@@ -468,6 +478,14 @@ async def test_results_per_variant_are_exact_on_a_known_history(api: Api) -> Non
             "revenueLift": lift(3500 / n_a, 2500 / n_c),
             "pointsLift": lift(35 / n_a, 0),
             "redemptionsLift": lift(1 / n_a, 0),
+            # one member ordered twice: 1750 per order, a repeat rate of 1
+            "orderingMembers": 1,
+            "orderingMemberShare": per(1, n_a),
+            "averageOrderValueMinor": 1750.0,
+            "repeatPurchaseRate": 1.0,
+            "orderingMemberShareLift": lift(1 / n_a, 1 / n_c),
+            "averageOrderValueLift": lift(1750, 2500),
+            "repeatPurchaseRateLift": lift(1, 0),
         },
         {
             "variant": {"key": "B", "control": False},
@@ -487,6 +505,13 @@ async def test_results_per_variant_are_exact_on_a_known_history(api: Api) -> Non
             "revenueLift": lift(2500 / n_b, 2500 / n_c),
             "pointsLift": lift(50 / n_b, 0),
             "redemptionsLift": lift(0, 0),
+            "orderingMembers": 1,
+            "orderingMemberShare": per(1, n_b),
+            "averageOrderValueMinor": 2500.0,
+            "repeatPurchaseRate": 0.0,
+            "orderingMemberShareLift": lift(1 / n_b, 1 / n_c),
+            "averageOrderValueLift": lift(2500, 2500),
+            "repeatPurchaseRateLift": lift(0, 0),
         },
         control_row,
     ]

@@ -20,8 +20,9 @@ import contextlib
 import itertools
 import os
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,16 +34,22 @@ from hypothesis import strategies as st
 from app import clock as app_clock
 from app.clock import ManualClock
 from app.db import as_datetime, connection, fetch_all
-from app.domain.analytics import Granularity, PeriodFigures, periods, ratio
+from app.domain.analytics import CustomerFigures, Granularity, PeriodFigures, periods, ratio
 from app.domain.errors import DomainError
 from app.domain.expiry import ExpiryPolicy, LifetimeUnit
+from app.domain.money import points_in_money
 from app.domain.orders import OrderChannel
 from app.domain.rewards import RewardKind
 from app.jobs.expiry import expire_lots
 from app.jobs.maturing import mature_due_points
 from app.jobs.progress import SilentProgress
 from app.services.analytics import rebuild
-from app.services.analytics.insights import InsightsInput, program_insights
+from app.services.analytics.insights import (
+    CohortsInput,
+    InsightsInput,
+    program_cohorts,
+    program_insights,
+)
 from app.services.ledger.adjustments import AdjustPointsInput, adjust_points
 from app.services.members.enrolment import EnrollMemberInput, enroll_member
 from app.services.orders.cart import OrderLineInput
@@ -63,6 +70,7 @@ EXAMPLES = int(os.environ.get("INSIGHTS_PROPERTY_EXAMPLES", "20"))
 START = datetime(2026, 3, 29, 22, 30, tzinfo=UTC)  # a DST change in Europe, end of a month
 ZONES = ["UTC", "Pacific/Kiritimati", "America/St_Johns", "Asia/Kathmandu", "Europe/Paris"]
 CUSTOMERS = 3
+COST_PER_POINT = "0.375"
 _programs = itertools.count(1)
 
 
@@ -132,6 +140,10 @@ class Scenario:
     operations: list[Operation]
     # Ranges asked: (days from START's UTC date to the first day, length in days).
     ranges: list[tuple[int, int]]
+    # Whole months asked for the customer KPIs and cohorts: (months from START's month to the
+    # first, number of months), and the inactivity threshold of churn and retention.
+    month_ranges: list[tuple[int, int]] = field(default_factory=lambda: [(-1, 3)])
+    inactive_months: int = 3
 
 
 scenarios = st.builds(
@@ -142,6 +154,8 @@ scenarios = st.builds(
     st.sampled_from([0, 10]),
     st.lists(operations, max_size=20),
     st.lists(st.tuples(st.integers(-50, 40), st.integers(1, 120)), min_size=1, max_size=3),
+    st.lists(st.tuples(st.integers(-3, 6), st.integers(1, 4)), min_size=1, max_size=2),
+    st.integers(1, 4),
 )
 
 
@@ -174,6 +188,7 @@ class Run:
                 program_slug=self.slug,
                 exchange_rates={"USD": "0.9"},
                 retro_credit_days=self.scenario.retro_credit_days,
+                cost_per_point_minor=COST_PER_POINT,
                 expiry=None
                 if self.scenario.expiry_days is None
                 else ExpiryInput(
@@ -277,6 +292,10 @@ class Raw:
     zone: str
     orders: list[dict[str, Any]]
     enrolled: list[datetime]
+    # member id -> enrolled_at
+    members: dict[int, datetime]
+    # (created_at, reward kind, value_minor, currency) of every redemption
+    redemptions: list[dict[str, Any]]
     # (kind, created_at, account, amount, member-side entry of the transaction on that account
     # being MEMBER_PENDING with the counter PROGRAM_ISSUED)
     entries: list[dict[str, Any]]
@@ -286,23 +305,31 @@ async def raw(program_id: int, zone: str) -> Raw:
     conn = connection()
     orders = await fetch_all(
         conn,
-        "SELECT placed_at, member_id, channel, total_minor, refunded_minor, currency"
-        " FROM orders WHERE program_id = ?",
+        "SELECT placed_at, member_id, customer_id, channel, total_minor, refunded_minor,"
+        " currency FROM orders WHERE program_id = ?",
         (program_id,),
     )
     members = await fetch_all(
-        conn, "SELECT enrolled_at FROM members WHERE program_id = ?", (program_id,)
+        conn, "SELECT id, enrolled_at FROM members WHERE program_id = ?", (program_id,)
     )
     entries = await fetch_all(
         conn,
-        "SELECT t.id, t.kind, t.created_at, e.account, e.amount FROM ledger_entries e"
+        "SELECT t.id, t.kind, t.member_id, t.created_at, e.account, e.amount FROM ledger_entries e"
         " JOIN ledger_transactions t ON t.id = e.transaction_id WHERE t.program_id = ?",
         (program_id,),
     )
+    redemptions = await fetch_all(
+        conn,
+        "SELECT d.created_at, r.kind, d.value_minor, d.currency FROM redemptions d"
+        " JOIN rewards r ON r.id = d.reward_id WHERE d.program_id = ?",
+        (program_id,),
+    )
     return Raw(
+        redemptions=redemptions,
         zone=zone,
         orders=orders,
         enrolled=[as_datetime(m["enrolled_at"]) for m in members],
+        members={int(m["id"]): as_datetime(m["enrolled_at"]) for m in members},
         entries=entries,
     )
 
@@ -375,6 +402,14 @@ def expected(reference: Raw, first: date, last: date, channel: str | None) -> di
             sums["pending_credited"] += accounts["MEMBER_PENDING"]
     earned = -sums["in:PROGRAM_ISSUED:other"]
     spent = sums["in:PROGRAM_REDEEMED:other"]
+    outstanding = sums["to_end:MEMBER_AVAILABLE"] + sums["to_end:MEMBER_PENDING"]
+    settled = sums["to_end:PROGRAM_EXPIRED"] + sums["to_end:PROGRAM_REDEEMED"]
+    breakage = outstanding * (sums["to_end:PROGRAM_EXPIRED"] / settled) if settled else None
+
+    def money(points: float | None) -> int | None:
+        # Python rounds a Fraction half to even.
+        return None if points is None else round(Fraction(points) * Fraction(COST_PER_POINT))
+
     figures.update(
         earned=earned,
         reversed=sums["in:PROGRAM_ISSUED:refund"],
@@ -386,12 +421,31 @@ def expected(reference: Raw, first: date, last: date, channel: str | None) -> di
         outstanding_at_end=sums["to_end:MEMBER_AVAILABLE"] + sums["to_end:MEMBER_PENDING"],
         pending_at_end=sums["to_end:MEMBER_PENDING"],
         breakage_rate=ratio(sums["to_end:PROGRAM_EXPIRED"], sums["to_end:earned"]),
+        outstanding_minor=money(outstanding),
+        pending_minor=money(sums["to_end:MEMBER_PENDING"]),
+        forecast_breakage=breakage,
+        forecast_redemptions=None if breakage is None else outstanding - breakage,
+        forecast_breakage_minor=money(breakage),
+        forecast_redemptions_minor=money(None if breakage is None else outstanding - breakage),
         enrolments=sum(1 for e in reference.enrolled if first <= day(e, reference.zone) <= last),
+        rewards=expected_rewards(reference, first, last),
     )
     return figures
 
 
+def expected_rewards(reference: Raw, first: date, last: date) -> list[tuple[str, int, int]]:
+    """(kind, redeemed, value in EUR) of the redemptions made in first..last."""
+    kinds: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for redemption in reference.redemptions:
+        if first <= day(redemption["created_at"], reference.zone) <= last:
+            kinds[redemption["kind"]][0] += 1
+            if redemption["currency"] == "EUR" and redemption["value_minor"] is not None:
+                kinds[redemption["kind"]][1] += int(redemption["value_minor"])
+    return sorted((kind, count, value) for kind, (count, value) in kinds.items())
+
+
 def actual(period: PeriodFigures, channel: str | None) -> dict[str, Any]:
+    cost = Decimal(COST_PER_POINT)
     orders = period.orders
     figures: dict[str, Any] = {
         "member_orders": orders.member_orders,
@@ -419,9 +473,202 @@ def actual(period: PeriodFigures, channel: str | None) -> dict[str, Any]:
         outstanding_at_end=points.outstanding_at_end,
         pending_at_end=points.pending_at_end,
         breakage_rate=points.breakage_rate,
+        outstanding_minor=points_in_money(points.outstanding_at_end, cost),
+        pending_minor=points_in_money(points.pending_at_end, cost),
+        forecast_breakage=points.forecast_breakage,
+        forecast_redemptions=points.forecast_redemptions,
+        forecast_breakage_minor=None
+        if points.forecast_breakage is None
+        else points_in_money(points.forecast_breakage, cost),
+        forecast_redemptions_minor=None
+        if points.forecast_redemptions is None
+        else points_in_money(points.forecast_redemptions, cost),
         enrolments=period.enrolments,
+        rewards=list(period.rewards),
     )
     return figures
+
+
+def month_number(moment: date) -> int:
+    return moment.year * 12 + moment.month - 1
+
+
+def month_start(number: int) -> date:
+    return date(number // 12, number % 12 + 1, 1)
+
+
+def month_end(number: int) -> date:
+    return month_start(number + 1) - timedelta(days=1)
+
+
+def whole_months(first: date, last: date) -> bool:
+    return first.day == 1 and (last + timedelta(days=1)).day == 1
+
+
+def rounded(value: Any) -> Any:
+    """Floats to 9 places: the reference divides in another order than the code."""
+    if isinstance(value, float):
+        return round(value, 9)
+    if isinstance(value, dict):
+        return {key: rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [rounded(item) for item in value]
+    return value
+
+
+def transactions(reference: Raw) -> list[tuple[int, str, date, dict[str, int]]]:
+    """(member id, kind, day, {account: amount}) of each journal transaction."""
+    grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for entry in reference.entries:
+        grouped[int(entry["id"])].append(entry)
+    return [
+        (
+            int(entries[0]["member_id"]),
+            str(entries[0]["kind"]),
+            day(entries[0]["created_at"], reference.zone),
+            {str(e["account"]): int(e["amount"]) for e in entries},
+        )
+        for entries in grouped.values()
+    ]
+
+
+def expected_customers(reference: Raw, first: date, last: date, inactive: int) -> dict[str, Any]:
+    """The distinct-customer KPIs of the whole months first..last, from the raw rows: a customer
+    is a member (by member id) for the orders recorded for or credited to a member, a guest (by
+    customer id) for the others."""
+    lo, hi = month_number(first), month_number(last)
+    bought: dict[tuple[str, Any], list[tuple[int, int]]] = defaultdict(list)
+    for o in reference.orders:
+        who = ("m", o["member_id"]) if o["member_id"] is not None else ("g", o["customer_id"])
+        bought[who].append(
+            (
+                month_number(day(o["placed_at"], reference.zone)),
+                in_eur(int(o["total_minor"]), o["currency"]),
+            )
+        )
+    earners, redeemers = set(), set()
+    for member_id, kind, moment, accounts in transactions(reference):
+        if not lo <= month_number(moment) <= hi:
+            continue
+        if accounts.get("PROGRAM_ISSUED", 0) < 0 and kind != "REFUND":
+            earners.add(member_id)
+        if accounts.get("PROGRAM_REDEEMED", 0) > 0:
+            redeemers.add(member_id)
+    figures: dict[str, Any] = {}
+    for side in ("m", "g"):
+        mine = {who: orders for who, orders in bought.items() if who[0] == side}
+        inside = {who: [r for m, r in orders if lo <= m <= hi] for who, orders in mine.items()}
+        buyers = {who: revenues for who, revenues in inside.items() if revenues}
+        start = {w for w, orders in mine.items() if any(lo - inactive <= m < lo for m, _ in orders)}
+        end = {w for w, orders in mine.items() if any(hi - inactive < m <= hi for m, _ in orders)}
+        lost = start - end
+        orders_count = sum(len(r) for r in buyers.values())
+        revenue = sum(sum(r) for r in buyers.values())
+        churn = len(lost) / len(start) if start else None
+        aov = revenue / orders_count if orders_count else None
+        frequency = orders_count / len(buyers) if buyers else None
+        figures[side] = {
+            "customers": len(buyers),
+            "orders": orders_count,
+            "revenue": revenue,
+            "repeat": sum(1 for r in buyers.values() if len(r) > 1),
+            "S": len(start),
+            "E": len(end),
+            "N": len(end - start),
+            "churned": len(lost),
+            "churned_revenue": sum(r for w in lost for m, r in mine[w] if lo - inactive <= m < lo),
+            "frequency": frequency,
+            "repeat_rate": sum(1 for r in buyers.values() if len(r) > 1) / len(buyers)
+            if buyers
+            else None,
+            "aov": aov,
+            "crr": 100 * len(start & end) / len(start) if start else None,
+            "churn_rate": churn,
+            "clv": aov * frequency / churn
+            if aov is not None and frequency is not None and churn
+            else None,
+        }
+    enrolled = sum(1 for e in reference.enrolled if day(e, reference.zone) <= last)
+    active = {
+        who[1]
+        for who, orders in bought.items()
+        if who[0] == "m" and any(lo <= m <= hi for m, _ in orders)
+    } | earners
+    members, guests = figures["m"]["customers"], figures["g"]["customers"]
+    incremental = (
+        members * (figures["m"]["revenue"] / members - figures["g"]["revenue"] / guests)
+        if members and guests
+        else None
+    )
+    return {
+        "incremental": incremental,
+        **figures,
+        "enrolled": enrolled,
+        "active": len(active),
+        "redeeming": len(redeemers),
+        "adoption": members / (members + guests) if members + guests else None,
+        "active_share": len(active) / enrolled if enrolled else None,
+        "redeeming_share": len(redeemers) / enrolled if enrolled else None,
+    }
+
+
+def actual_customers(customers: CustomerFigures) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    for side, group in (("m", customers.members), ("g", customers.guests)):
+        figures[side] = {
+            "customers": group.customers,
+            "orders": group.orders,
+            "revenue": group.revenue_minor,
+            "repeat": group.repeat_customers,
+            "S": group.at_start,
+            "E": group.at_end,
+            "N": group.new,
+            "churned": group.churned,
+            "churned_revenue": group.churned_revenue_minor,
+            "frequency": group.purchase_frequency,
+            "repeat_rate": group.repeat_purchase_rate,
+            "aov": group.average_order_value,
+            "crr": group.retention_rate,
+            "churn_rate": group.churn_rate,
+            "clv": group.lifetime_value,
+        }
+    return {
+        "incremental": customers.incremental_revenue_minor,
+        **figures,
+        "enrolled": customers.members_enrolled,
+        "active": customers.active_members,
+        "redeeming": customers.redeeming_members,
+        "adoption": customers.adoption_rate,
+        "active_share": customers.active_member_share,
+        "redeeming_share": customers.redeeming_member_share,
+    }
+
+
+def expected_cohorts(
+    reference: Raw, first: date, last: date, length: int
+) -> list[tuple[date, int, list[tuple[int, int, int]]]]:
+    """(enrolment month, members, [(active members, revenue, cumulative revenue)...])."""
+    cohort_of = {
+        member_id: month_number(day(enrolled, reference.zone))
+        for member_id, enrolled in reference.members.items()
+    }
+    table = []
+    for cohort in range(month_number(first), month_number(last) + 1):
+        members = {m for m, c in cohort_of.items() if c == cohort}
+        running = 0
+        cells = []
+        for offset in range(length):
+            orders = [
+                o
+                for o in reference.orders
+                if o["member_id"] in members
+                and month_number(day(o["placed_at"], reference.zone)) == cohort + offset
+            ]
+            revenue = sum(in_eur(int(o["total_minor"]), o["currency"]) for o in orders)
+            running += revenue
+            cells.append((len({o["member_id"] for o in orders}), revenue, running))
+        table.append((month_start(cohort), len(members), cells))
+    return table
 
 
 # Every kind of movement in one history: a member's orders in both currencies and on a
@@ -454,6 +701,34 @@ EVERYTHING = Scenario(
 )
 
 
+# Customers over months: members and guests who order, stop (churn), come back, redeem; a
+# guest credited at enrolment; the threshold of one month.
+CHURN = Scenario(
+    zone="America/St_Johns",
+    pending_days=0,
+    expiry_days=None,
+    retro_credit_days=10,
+    operations=[
+        Enrol(0),
+        Order(0, 5000, 1, 35 * 24 * 60, False, None),
+        Order(1, 2000, 1, 33 * 24 * 60, False, None),
+        Order(2, 1500, 2, 3 * 24 * 60, True, None),
+        Order(0, 4000, 1, 0, False, OrderChannel.WEB),
+        Redeem(0),
+        Wait(20 * 24 * 60),
+        Enrol(2),
+        Order(2, 900, 1, 0, False, None),
+        Wait(20 * 24 * 60),
+        Order(1, 700, 1, 0, False, None),
+        Wait(20 * 24 * 60),
+        Order(0, 100, 3, 0, False, None),
+    ],
+    ranges=[(0, 1)],
+    month_ranges=[(0, 1), (1, 2), (-1, 4)],
+    inactive_months=1,
+)
+
+
 @hypothesis_settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -463,6 +738,7 @@ EVERYTHING = Scenario(
 )
 @given(scenario=scenarios)
 @example(scenario=EVERYTHING)
+@example(scenario=CHURN)
 async def test_insights_equal_a_reference_recomputed_from_the_raw_rows(
     db: None, scenario: Scenario
 ) -> None:
@@ -518,3 +794,62 @@ async def test_insights_equal_a_reference_recomputed_from_the_raw_rows(
                 assert actual(insights.totals, wanted_channel) == expected(
                     reference, first, last, wanted_channel
                 )
+                # Customer KPIs: only for periods of whole months, without a channel.
+                for period in [*insights.series, insights.totals]:
+                    wanted = channel is None and whole_months(
+                        period.period.start, period.period.end
+                    )
+                    assert (period.customers is not None) is wanted, period.period
+        start_month = month_number(START.date())
+        seen: list[dict[str, Any]] = []
+        for offset, length in scenario.month_ranges:
+            first = month_start(start_month + offset)
+            last = month_end(start_month + offset + length - 1)
+            insights = await program_insights(
+                InsightsInput(
+                    run.slug,
+                    first,
+                    last,
+                    Granularity.MONTH,
+                    inactive_months=scenario.inactive_months,
+                ),
+                None,
+            )
+            assert insights is not None
+            if scenario is CHURN:
+                # The example exercises what it is for: churn, retention, CLV, redemptions.
+                assert insights.totals.customers is not None
+                seen.append(actual_customers(insights.totals.customers))
+            for period in [*insights.series, insights.totals]:
+                assert period.customers is not None
+                cost = sum(
+                    v
+                    for _, _, v in expected_rewards(
+                        reference, period.period.start, period.period.end
+                    )
+                )
+                incremental = period.customers.incremental_revenue_minor
+                assert period.return_on_investment == (
+                    None if incremental is None or not cost else (incremental - cost) / cost
+                )
+                assert rounded(actual_customers(period.customers)) == rounded(
+                    expected_customers(
+                        reference, period.period.start, period.period.end, scenario.inactive_months
+                    )
+                ), period.period
+            table = await program_cohorts(CohortsInput(run.slug, first, last, months=4), None)
+            assert table is not None
+            assert [
+                (
+                    cohort.month,
+                    cohort.members,
+                    [
+                        (m.active_members, m.revenue_minor, m.cumulative_revenue_minor)
+                        for m in cohort.months
+                    ],
+                )
+                for cohort in table.cohorts
+            ] == expected_cohorts(reference, first, last, 4)
+        if scenario is CHURN:
+            assert any(kpis["g"]["churned"] and kpis["g"]["clv"] for kpis in seen), seen
+            assert any(kpis["m"]["crr"] == 100.0 and kpis["redeeming"] for kpis in seen), seen
