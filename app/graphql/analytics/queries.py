@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from typing import Annotated
 
 import strawberry
+from strawberry.types.nodes import SelectedField, Selection
 
 from app.domain.analytics import DEFAULT_INACTIVE_MONTHS, Granularity
 from app.domain.orders import OrderChannel
@@ -20,6 +22,19 @@ from app.graphql.core.context import Info
 from app.graphql.core.errors import as_query_errors
 from app.graphql.core.query_checks import member_reader_in_query
 from app.services.analytics import insights as insights_service
+
+# The figures counted over distinct customers' months: computed only when the document asks.
+CUSTOMER_FIELDS = frozenset({"customers", "referrals"})
+
+
+def selects_any(selections: Iterable[Selection], names: frozenset[str]) -> bool:
+    """Whether any field named in `names` is selected at any depth (through fragments too)."""
+    for selection in selections:
+        if isinstance(selection, SelectedField) and selection.name in names:
+            return True
+        if selects_any(selection.selections, names):
+            return True
+    return False
 
 
 @strawberry.field(
@@ -58,6 +73,7 @@ async def program_insights(
                 channel=channel,
                 segment=segment,
                 inactive_months=inactive_months,
+                customer_figures=selects_any(info.selected_fields, CUSTOMER_FIELDS),
             ),
             principal.program_scope,
             secret_key=not principal.is_admin,

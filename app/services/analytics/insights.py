@@ -76,6 +76,10 @@ class InsightsInput:
     segment: str | None = None
     # Churn and retention: a customer without an order in this many months is lost.
     inactive_months: int = DEFAULT_INACTIVE_MONTHS
+    # Whether to count the distinct-customer and referral figures: they read every customer's
+    # months, which costs far more than the daily rollups, so a caller who does not show them
+    # (the API, when the document does not select them) leaves them out.
+    customer_figures: bool = True
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,7 @@ async def program_insights(
     # The customer-activity months the whole-month periods need (with the threshold's before).
     months = (
         None
-        if not whole or data.channel is not None
+        if not data.customer_figures or not whole or data.channel is not None
         else (
             add_months(month_of(whole[0].start), -data.inactive_months),
             month_of(data.last_day),

@@ -20,6 +20,7 @@ from tests.graphql.factories import (
     update_program_settings,
 )
 from tests.graphql.helpers import top_level_codes
+from tests.graphql.test_query_counts import statements_of
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -270,3 +271,30 @@ async def test_a_program_can_let_its_secret_keys_read_its_analytics(
     assert cohorts["programCohorts"]["cohorts"][0]["members"] == 1
     assert elsewhere["programInsights"] is None
     assert top_level_codes(public) == ["FORBIDDEN"]
+
+
+ORDERS_ONLY = """
+query($slug: String!, $from: Date!, $to: Date!) {
+  programInsights(programSlug: $slug, from: $from, to: $to, granularity: MONTH) {
+    series { start orders { memberOrders guestOrders } }
+    totals { orders { memberOrders guestOrders } }
+  }
+}"""
+
+
+async def test_customer_figures_are_read_only_when_the_document_asks_for_them(
+    api: Api, clock: ManualClock
+) -> None:
+    # (each document once: with plans checked, every query would also run through its plan)
+    api.check_plans = False
+    await history(api)
+    months = {"slug": "shop", "from": "2026-09-01", "to": "2026-11-30"}
+
+    orders_only = await statements_of(api, ORDERS_ONLY, months)
+    with_customers = await statements_of(api, CUSTOMERS, {**months, "granularity": "MONTH"})
+    answered = await api.data(ORDERS_ONLY, months)
+
+    # The customers' months (and the referral figures) cost statements of their own; a
+    # document without them does not pay for them, and its figures are unchanged.
+    assert orders_only[0] < with_customers[0], (orders_only, with_customers)
+    assert answered["programInsights"]["totals"]["orders"] == {"memberOrders": 2, "guestOrders": 3}
