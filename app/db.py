@@ -147,6 +147,16 @@ def connection() -> BaseDBAsyncClient:
     return client
 
 
+def database_client() -> BaseDBAsyncClient:
+    """The process's client of the database itself, the same object inside and outside
+    transactions (`connection()` inside one is the transaction's): a new one means Tortoise
+    was set up again, maybe on another database."""
+    client = connection()
+    while isinstance(client, TransactionalDBClient):
+        client = client._parent
+    return client
+
+
 class CommitObserver(Protocol):
     """Told of each transaction that the code it observes commits (`observe_commits`)."""
 

@@ -46,6 +46,7 @@ from app.domain.validation import EXTERNAL_ID_MAX, Checker
 from app.rows import RowMapper
 from app.services.analytics import rollups
 from app.services.core import idempotency
+from app.services.core.config_cache import reading_config
 from app.services.core.events import append_event
 from app.services.core.idempotency import IdempotentRequest, run_once_by_id
 from app.services.engagement.progress import on_order_recorded as challenges_on_order_recorded
@@ -274,6 +275,15 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
     report costs one statement, not a rolled-back ledger movement.
     """
     program = await require_program(data.program_slug, scope)
+    # The program's rules, experiments, tiers, cards, challenges, badges and segments are
+    # served from the process's cache while their version is the one just read.
+    with reading_config(program.id, program.config_version):
+        return await _record_order(data, scope, program)
+
+
+async def _record_order(
+    data: RecordOrderInput, scope: ProgramScope, program: ProgramRecord
+) -> RecordedOrder:
     configured_rate = program_rate(program, data.currency)
     _validate(data, program.currency, configured_rate).raise_if_any()
     data = _normalised(data)

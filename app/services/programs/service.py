@@ -102,6 +102,7 @@ _FIELDS = (
     "trusted_documents_only",
     "member_token_max_seconds",
     "retro_credit_days",
+    "config_version",
 )
 PROGRAM_COLUMNS = ", ".join(_FIELDS)
 MAX_PENDING_DAYS = 365
@@ -138,6 +139,9 @@ class ProgramRecord:
     # Guest orders placed at most this many days before their customer enrols are credited
     # (app/services/orders/guests.py); 0 credits none.
     retro_credit_days: int
+    # The version of the program's cold configuration this record was read with (raised by the
+    # database with every change to it; app/services/core/config_cache.py).
+    config_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,7 @@ def program_row(row: dict[str, Any]) -> ProgramRecord:
         trusted_documents_only=bool(row["trusted_documents_only"]),
         member_token_max_seconds=int(row["member_token_max_seconds"]),
         retro_credit_days=int(row["retro_credit_days"]),
+        config_version=int(row["config_version"]),
     )
 
 

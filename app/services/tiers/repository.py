@@ -29,6 +29,7 @@ from app.domain.tiers import (
     TierPeriod,
 )
 from app.rows import RowMapper
+from app.services.core.config_cache import cached
 from app.services.ledger.service import lock_member_row
 
 # Kinds whose points never qualify for a tier: a tier's own rewards must not feed it, and a
@@ -167,7 +168,12 @@ def utc(moment: datetime | None) -> datetime | None:
 
 
 async def tier_program(conn: BaseDBAsyncClient, program_id: int) -> TierProgram | None:
-    """The program's tiers, or None when it has none."""
+    """The program's tiers, or None when it has none (cached while the program's configuration
+    is)."""
+    return await cached("tiers.program", program_id, lambda: _tier_program(conn, program_id))
+
+
+async def _tier_program(conn: BaseDBAsyncClient, program_id: int) -> TierProgram | None:
     settings = await fetch_one(
         conn,
         "SELECT s.metric, s.period, s.downgrade, s.grace_days, s.version, s.recalculated_version,"
