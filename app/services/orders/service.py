@@ -28,6 +28,7 @@ from app.db import (
     execute,
     fetch_one,
     in_transaction,
+    quick_read,
     utc_now,
 )
 from app.domain.earning import Earning, without_points
@@ -222,13 +223,13 @@ def _fingerprint(data: RecordOrderInput) -> str:
 
 
 async def _existing(program_id: int, order_id: str) -> dict[str, Any] | None:
-    return await fetch_one(
-        connection(),
+    rows = await quick_read(
         # With the request hash, which a second report of the order is compared to.
         f"SELECT {order_row.columns}, request_hash FROM orders"
         " WHERE program_id = ? AND order_id = ?",
         (program_id, order_id),
     )
+    return rows[0] if rows else None
 
 
 def _replay(row: dict[str, Any], fingerprint: str) -> RecordedOrder:
@@ -377,13 +378,14 @@ class _OrderingMember:
 
 async def _ordering_member(program: ProgramRecord, customer_id: str) -> _OrderingMember | None:
     """The member ordering; None for a customer who is not a member (a guest order)."""
-    member = await fetch_one(
-        connection(),
+    # Quick reads (app/db.py): on SQLite they do not wait for the transactions being written.
+    rows = await quick_read(
         "SELECT id, opted_out_at FROM members WHERE program_id = ? AND customer_id = ?",
         (program.id, customer_id),
     )
-    if member is None:
+    if not rows:
         return None
+    member = rows[0]
     return _OrderingMember(id=int(member["id"]), opted_out=member["opted_out_at"] is not None)
 
 

@@ -18,9 +18,11 @@ from app.db import (
     connection,
     execute,
     fetch_all_in,
+    fetch_all_quick,
     fetch_one,
     from_json,
     in_transaction,
+    quick_read,
     utc_now,
 )
 from app.domain.earning import Rounding
@@ -209,10 +211,12 @@ async def read_in_scope(
 ) -> RecordT | None:
     """Row `row_id` of `table`, a table with a `program_id`; None when it is missing or belongs
     to a program outside `scope`."""
-    row = await fetch_one(conn, f"SELECT {mapper.columns} FROM {table} WHERE id = ?", (row_id,))
-    if row is None or not in_scope(int(row["program_id"]), scope):
+    rows = await fetch_all_quick(
+        conn, f"SELECT {mapper.columns} FROM {table} WHERE id = ?", (row_id,)
+    )
+    if not rows or not in_scope(int(rows[0]["program_id"]), scope):
         return None
-    return mapper(row)
+    return mapper(rows[0])
 
 
 class _InProgram(Protocol):
@@ -252,12 +256,10 @@ async def get_program(program_id: int, scope: ProgramScope) -> ProgramRecord | N
 async def get_program_by_slug(slug: str, scope: ProgramScope) -> ProgramRecord | None:
     if not is_lookup_text(slug):
         return None
-    row = await fetch_one(
-        connection(), f"SELECT {PROGRAM_COLUMNS} FROM programs WHERE slug = ?", (slug,)
-    )
-    if row is None or not in_scope(int(row["id"]), scope):
+    rows = await quick_read(f"SELECT {PROGRAM_COLUMNS} FROM programs WHERE slug = ?", (slug,))
+    if not rows or not in_scope(int(rows[0]["id"]), scope):
         return None
-    return program_row(row)
+    return program_row(rows[0])
 
 
 async def require_program(

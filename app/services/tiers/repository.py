@@ -16,7 +16,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import as_datetime, execute, fetch_all, fetch_one, from_json
+from app.db import as_datetime, execute, fetch_all, fetch_all_quick, fetch_one, from_json
 from app.domain.ledger import Account, TransactionKind
 from app.domain.money import convert_minor, parse_exchange_rate
 from app.domain.tiers import (
@@ -399,7 +399,7 @@ async def member(conn: BaseDBAsyncClient, member_id: int, *, lock: bool) -> Tier
 async def active_plans(conn: BaseDBAsyncClient, member_id: int, now: datetime) -> list[ActivePlan]:
     """The plans of the member's memberships active now (not ended, and not past `ends_at`:
     benefits stop on time even before the memberships job records the end)."""
-    rows = await fetch_all(
+    rows = await fetch_all_quick(
         conn,
         "SELECT p.tier_id, p.earn_multiplier, p.perks, m.ends_at FROM memberships m"
         " JOIN membership_plans p ON p.id = m.plan_id"
@@ -465,13 +465,13 @@ async def clear_assignment(
 
 
 async def stored_tier(conn: BaseDBAsyncClient, member_id: int) -> StoredTier | None:
-    row = await fetch_one(
+    rows = await fetch_all_quick(
         conn,
         "SELECT m.tier_id, m.since, m.review_at, m.config_version, t.name, t.rank"
         " FROM member_tiers m LEFT JOIN tiers t ON t.id = m.tier_id WHERE m.member_id = ?",
         (member_id,),
     )
-    return None if row is None else _stored_of(row)
+    return _stored_of(rows[0]) if rows else None
 
 
 async def insert_stored_tier(
