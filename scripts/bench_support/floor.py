@@ -5,17 +5,17 @@ database; prints one JSON line with rps, p50 and p99. Each simulated request run
 statements the services run for it, in the same order and transaction shape (`scripts/bench`
 checks them against a traced run of the services and warns when the app has moved on):
 
-- recordOrder (no idempotencyKey): SELECT the program by slug, SELECT the member by
-  (program_id, customer_id), SELECT an existing order by (program_id, order_id), SELECT the
-  program's experiment subjects, SELECT its active earning rules, SELECT its tier settings and
-  the member's live paid memberships (the earning multiplier); then in one transaction INSERT
-  orders ... ON CONFLICT DO NOTHING RETURNING, UPDATE members ... RETURNING, INSERT
-  ledger_transactions RETURNING id, INSERT ledger_entries (two rows), the analytics rollup
-  upsert (three rows), INSERT point_lots, INSERT outbox_events (points.earned), UPDATE orders
-  SET transaction_id, INSERT outbox_events (order.recorded), SELECT a referral of the member,
-  SELECT the program's punch cards, SELECT its tier settings (tier progress), SELECT its active
-  order challenges, SELECT a milestone badge, SELECT its segment definitions (segment
-  membership, just before COMMIT).
+- recordOrder (no idempotencyKey), as the app runs it once it has cached the program's
+  configuration (rules, experiments, tiers, cards, challenges, badges, segments): SELECT the
+  program by slug, SELECT the member by (program_id, customer_id), SELECT an existing order by
+  (program_id, order_id), SELECT the member's live paid memberships (the earning multiplier);
+  then in one transaction INSERT orders ... ON CONFLICT DO NOTHING RETURNING, UPDATE members
+  ... RETURNING, INSERT ledger_transactions RETURNING id, INSERT ledger_entries (two rows), the
+  analytics rollup upsert (three rows) (on PostgreSQL these three are one statement, a
+  data-modifying CTE), INSERT point_lots, INSERT outbox_events (points.earned), UPDATE orders
+  SET transaction_id, INSERT outbox_events (order.recorded), SELECT a referral of the member.
+  Its transactions commit one by one (the app's SQLite group commit is not mirrored: the
+  minimal earn floor is what a write is judged by).
 - minimal-earn: the smallest transaction that earns points, whatever the app does: BEGIN,
   UPDATE the member's balance RETURNING it, INSERT a ledger transaction RETURNING its id,
   COMMIT. Every write of the API is compared with it too: it is what one durable write costs
@@ -65,11 +65,6 @@ _ORDER_COLUMNS = (
     " points_unrecovered, exchange_rate, paid_at, fulfilled_at, refunded_minor, channel,"
     " store_location"
 )
-_RULE_COLUMNS = (
-    "id, program_id, name, kind, multiplier, points, priority, exclusive, minimum_order_minor,"
-    " include_skus, include_categories, exclude_skus, exclude_categories, starts_at, ends_at,"
-    " paused, created_at, updated_at, eligible_tiers, eligible_segments"
-)
 
 # Verbatim from app/services (programs.py, orders.py, earning_rules.py, ledger.py, events.py,
 # members.py).
@@ -78,15 +73,6 @@ SELECT_MEMBER_ID = "SELECT id, opted_out_at FROM members WHERE program_id = ? AN
 # With the request hash, which a second report of the order is compared to.
 SELECT_EXISTING_ORDER = (
     f"SELECT {_ORDER_COLUMNS}, request_hash FROM orders WHERE program_id = ? AND order_id = ?"
-)
-SELECT_EXPERIMENTS = (
-    "SELECT e.id, e.status, e.starts_at, e.ends_at, e.slots, e.winner_variant_id,"
-    " e.audience_segment_id, s.variant_id, s.earning_rule_id, s.reward_id"
-    " FROM experiment_subjects s JOIN experiments e ON e.id = s.experiment_id"
-    " WHERE s.program_id = ? ORDER BY e.id, s.id"
-)
-SELECT_RULES = (
-    f"SELECT {_RULE_COLUMNS} FROM earning_rules WHERE program_id = ? AND paused = ? ORDER BY id"
 )
 INSERT_ORDER = (
     "INSERT INTO orders (program_id, member_id, customer_id, order_id, currency, total_minor,"
@@ -128,6 +114,16 @@ def _analytics_upsert(shard: str) -> str:
     )
 
 
+# PostgreSQL: the journal transaction, its two entries and the rollup upsert in one statement.
+INSERT_JOURNAL_AT_ONCE = (
+    "WITH t AS (INSERT INTO ledger_transactions (program_id, member_id, kind, points,"
+    " description, order_ref, reverses_id, created_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)"
+    " RETURNING id), e AS (INSERT INTO ledger_entries (transaction_id, program_id,"
+    " member_id, account, amount, closes_transaction)"
+    " SELECT t.id, ?::bigint, ?::bigint, ?, ?::bigint, FALSE FROM t"
+    " UNION ALL SELECT t.id, ?::bigint, ?::bigint, ?, ?::bigint, TRUE FROM t)"
+    ", r AS (" + _analytics_upsert("pg_backend_pid() % 64") + ") SELECT id FROM t"
+)
 UPSERT_ROLLUP = {
     "sqlite": _analytics_upsert("0"),
     "postgres": _analytics_upsert("pg_backend_pid() % 64"),
@@ -148,37 +144,10 @@ SELECT_REFERRAL = (
     " qualified_at, rewarded_at, held_at, rejected_at, reviewed_at, ip_hash FROM referrals"
     " WHERE friend_id = ? AND state IN (?, ?, ?) ORDER BY id LIMIT 1"
 )
-# The tiers, memberships and punch-card services: a program without tiers, plans or cards still
-# asks (the reads return nothing).
-SELECT_TIER_SETTINGS = (
-    "SELECT s.metric, s.period, s.downgrade, s.grace_days, s.version, s.recalculated_version,"
-    " s.updated_at, p.time_zone, p.currency FROM tier_settings s"
-    " JOIN programs p ON p.id = s.program_id WHERE s.program_id = ?"
-)
 SELECT_MEMBERSHIPS = (
     "SELECT p.tier_id, p.earn_multiplier, p.perks, m.ends_at FROM memberships m"
     " JOIN membership_plans p ON p.id = m.plan_id"
     " WHERE m.member_id = ? AND m.ended_at IS NULL AND m.ends_at > ?"
-)
-SELECT_PUNCH_CARDS = (
-    "SELECT id, program_id, name, description, reward_id, punches_needed, skus, categories,"
-    " minimum_quantity, minimum_per, active, retired_at, created_at, updated_at FROM punch_cards"
-    " WHERE program_id = ? AND active = ? ORDER BY id"
-)
-# Challenges and milestone badges an order may advance (app/services/engagement/).
-SELECT_CHALLENGES = (
-    "SELECT id, program_id, name, description, goal, target, action, action_qualifier,"
-    " recurrence, starts_at, ends_at, points, badge_id, status, archived_at, eligible_segments,"
-    " created_at, updated_at FROM challenges WHERE program_id = ? AND status = ?"
-    " AND goal IN (?, ?) ORDER BY id"
-)
-SELECT_MILESTONE_BADGE = (
-    "SELECT id FROM badges WHERE program_id = ? AND milestone IN (?, ?) AND active = ? LIMIT 1"
-)
-# The segment definitions a changed member is evaluated against, before COMMIT.
-SELECT_SEGMENTS = (
-    "SELECT id, key, version, definition FROM segments WHERE program_id = ?"
-    " AND archived_at IS NULL ORDER BY id"
 )
 # The minimal earn transaction.
 MINIMAL_CREDIT = (
@@ -201,31 +170,27 @@ NO_CURSOR = 2**63 - 1
 
 
 def record_order_statements(backend: str) -> tuple[str, ...]:
-    """What one request runs, in order (BEGIN and COMMIT aside); compared with a traced service
-    call. `backend`: sqlite or postgres (the rollup upsert differs)."""
+    """What one request runs, in order (BEGIN and COMMIT aside), once the process has cached the
+    program's configuration; compared with a traced service call. `backend`: sqlite or
+    postgres (PostgreSQL writes the journal transaction, its entries and the rollup at once)."""
+    journal: tuple[str, ...] = (
+        (INSERT_JOURNAL_AT_ONCE,)
+        if backend == "postgres"
+        else (INSERT_TRANSACTION, INSERT_ENTRIES, UPSERT_ROLLUP[backend])
+    )
     return (
         SELECT_PROGRAM,
         SELECT_MEMBER_ID,
         SELECT_EXISTING_ORDER,
-        SELECT_EXPERIMENTS,
-        SELECT_RULES,
-        SELECT_TIER_SETTINGS,
         SELECT_MEMBERSHIPS,
         INSERT_ORDER,
         UPDATE_BALANCE,
-        INSERT_TRANSACTION,
-        INSERT_ENTRIES,
-        UPSERT_ROLLUP[backend],
+        *journal,
         INSERT_LOT,
         INSERT_EVENT,
         LINK_ORDER,
         INSERT_EVENT,
         SELECT_REFERRAL,
-        SELECT_PUNCH_CARDS,
-        SELECT_TIER_SETTINGS,
-        SELECT_CHALLENGES,
-        SELECT_MILESTONE_BADGE,
-        SELECT_SEGMENTS,
     )
 
 
@@ -329,12 +294,10 @@ async def record_order_reads(db: Statements, order: Order) -> tuple[int, str, in
     member = await _one(db, SELECT_MEMBER_ID, (program_id, order.customer_id))
     if await db.rows(SELECT_EXISTING_ORDER, (program_id, order.order_id)):
         raise RuntimeError(f"order {order.order_id} exists")
-    await db.rows(SELECT_EXPERIMENTS, (program_id,))
-    # The rules are read as the app reads them; evaluating them is the app's own work, so the
+    # The program's rules, experiments and tier settings come from the app's per-process cache
+    # (app/services/core/config_cache.py); evaluating the rules is the app's own work, so the
     # floor's points stay the base rate.
-    await db.rows(SELECT_RULES, (program_id, False))
     member_id = int(member["id"])
-    await db.rows(SELECT_TIER_SETTINGS, (program_id,))
     await db.rows(SELECT_MEMBERSHIPS, (member_id, datetime.now(UTC)))
     return program_id, str(program["currency"]), member_id
 
@@ -395,58 +358,67 @@ async def record_order_writes(
             MAX_BALANCE,
         ),
     )
-    transaction = await _one(
-        db,
-        INSERT_TRANSACTION,
-        (
-            program_id,
-            member_id,
-            "EARN_ORDER",
-            points,
-            f"Order {order.order_id}",
-            order.order_id,
-            now,
-        ),
-    )
-    transaction_id = int(transaction["id"])
-    await db.run(
-        INSERT_ENTRIES,
-        (
-            transaction_id,
-            program_id,
-            member_id,
-            "MEMBER_AVAILABLE",
-            points,
-            False,
-            transaction_id,
-            program_id,
-            member_id,
-            "PROGRAM_ISSUED",
-            -points,
-            True,
-        ),
-    )
     day = (now - timedelta(hours=1)).date()  # the bench program's zone is UTC
-    await db.run(
-        UPSERT_ROLLUP[db.backend],
-        (
-            program_id,
-            day,
-            "ledger",
-            "EARN_ORDER:MEMBER_AVAILABLE:PROGRAM_ISSUED",
-            points,
-            program_id,
-            day,
-            "orders",
-            "MEMBER:",
-            1,
-            program_id,
-            day,
-            "revenue_minor",
-            "MEMBER:",
-            order.total_minor,
-        ),
+    rollup = (
+        program_id,
+        day,
+        "ledger",
+        "EARN_ORDER:MEMBER_AVAILABLE:PROGRAM_ISSUED",
+        points,
+        program_id,
+        day,
+        "orders",
+        "MEMBER:",
+        1,
+        program_id,
+        day,
+        "revenue_minor",
+        "MEMBER:",
+        order.total_minor,
     )
+    journal = (program_id, member_id, "EARN_ORDER", points, f"Order {order.order_id}")
+    if db.backend == "postgres":
+        # The transaction, its entries and the rollup in one statement (app/services/ledger).
+        transaction = await _one(
+            db,
+            INSERT_JOURNAL_AT_ONCE,
+            (
+                *journal,
+                order.order_id,
+                now,
+                program_id,
+                member_id,
+                "MEMBER_AVAILABLE",
+                points,
+                program_id,
+                member_id,
+                "PROGRAM_ISSUED",
+                -points,
+                *rollup,
+            ),
+        )
+        transaction_id = int(transaction["id"])
+    else:
+        transaction = await _one(db, INSERT_TRANSACTION, (*journal, order.order_id, now))
+        transaction_id = int(transaction["id"])
+        await db.run(
+            INSERT_ENTRIES,
+            (
+                transaction_id,
+                program_id,
+                member_id,
+                "MEMBER_AVAILABLE",
+                points,
+                False,
+                transaction_id,
+                program_id,
+                member_id,
+                "PROGRAM_ISSUED",
+                -points,
+                True,
+            ),
+        )
+        await db.run(UPSERT_ROLLUP[db.backend], rollup)
     # The bench program's points never expire: no expiry date.
     await db.run(
         INSERT_LOT, (program_id, member_id, transaction_id, points, points, None, None, now)
@@ -478,11 +450,6 @@ async def record_order_writes(
     event = json.dumps(recorded, separators=(",", ":"))
     await db.run(INSERT_EVENT, (program_id, member_id, "order.recorded", event, now))
     await db.rows(SELECT_REFERRAL, (member_id, "SIGNED_UP", "QUALIFIED", "REWARDED"))
-    await db.rows(SELECT_PUNCH_CARDS, (program_id, True))
-    await db.rows(SELECT_TIER_SETTINGS, (program_id,))
-    await db.rows(SELECT_CHALLENGES, (program_id, "ACTIVE", "ORDER_COUNT", "SPEND"))
-    await db.rows(SELECT_MILESTONE_BADGE, (program_id, "FIRST_ORDER", "ORDER_COUNT", True))
-    await db.rows(SELECT_SEGMENTS, (program_id,))
 
 
 async def minimal_earn_writes(db: Statements, program_id: int, member_id: int, points: int) -> None:
