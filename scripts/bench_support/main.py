@@ -893,7 +893,7 @@ def bench_backend(
     pool_size = int(os.environ.get("LAUREL_PG_POOL_SIZE") or 20)
     try:
         log(f"{backend.title}: migrating {database.app_url}")
-        checked(run_command([LAUREL, "migrate"], env, 120, "laurel migrate"), "laurel migrate")
+        checked(run_command([LAUREL, "migrate"], env, 600, "laurel migrate"), "laurel migrate")
         log(f"{backend.title}: seeding 10,000 members and a 10,000-order history")
         started = time.monotonic()
         seed = seed_database(database, env)
