@@ -53,7 +53,8 @@ _PROGRAM_COLUMNS = (
     " pending_days, time_zone, expiry_policy, expiry_lifetime, expiry_lifetime_unit,"
     " expiry_round_to, inactivity_months, expiry_since, expiry_warning_days,"
     " refund_shortfall_policy, exchange_rates, earn_on_points_payments, cors_origins,"
-    " cors_allowed_headers, trusted_documents_only, member_token_max_seconds, retro_credit_days"
+    " cors_allowed_headers, trusted_documents_only, member_token_max_seconds, retro_credit_days,"
+    " config_version"
 )
 _MEMBER_COLUMNS = (
     "id, program_id, customer_id, email, name, birthday, enrolled_at, points_available,"
