@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import os
 import re
 import sqlite3
+import weakref
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar, Token
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
@@ -17,6 +21,7 @@ from types import TracebackType
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
+import aiosqlite
 from tortoise import Tortoise
 from tortoise.backends.base.client import (
     BaseDBAsyncClient,
@@ -100,6 +105,7 @@ def tortoise_config(settings: Settings, *, serving_requests: bool = False) -> di
     url = normalise_url(settings.database_url)
     connection: str | dict[str, Any]
     if is_sqlite_url(url):
+        _group_commit.limit = settings.sqlite_group_commit
         sqlite_path = url.removeprefix("sqlite://").split("?", 1)[0]
         if sqlite_path != ":memory:":
             Path(sqlite_path).parent.mkdir(parents=True, exist_ok=True)
@@ -144,6 +150,16 @@ async def apply_migrations(settings: Settings) -> None:
 
 def connection() -> BaseDBAsyncClient:
     client: BaseDBAsyncClient = connections.get("default")
+    return client
+
+
+def database_client() -> BaseDBAsyncClient:
+    """The process's client of the database itself, the same object inside and outside
+    transactions (`connection()` inside one is the transaction's): a new one means Tortoise
+    was set up again, maybe on another database."""
+    client = connection()
+    while isinstance(client, TransactionalDBClient):
+        client = client._parent
     return client
 
 
@@ -264,6 +280,223 @@ class _WriteLockedSqliteTransaction(SqliteTransactionWrapper):
             raise TransactionManagementError(error) from error
 
 
+class _GroupCommitSettings:
+    # At most this many transactions share a COMMIT (`LAUREL_SQLITE_GROUP_COMMIT`); 1: none.
+    limit = 32
+
+
+_group_commit = _GroupCommitSettings()
+_MEMBER_SAVEPOINT = "laurel_grouped"
+
+
+class _SqliteGroupCommit:
+    """SQLite group commit: the transactions that wait for the database while one runs share
+    its COMMIT, so one flush to disk (`synchronous=FULL`) makes a whole batch durable.
+
+    SQLite has one writer, and Tortoise one connection per process: transactions already ran
+    one after another, each paying its own COMMIT, a flush of the WAL that costs milliseconds
+    on a real disk (far more than the statements of an order). Here the first transaction
+    takes the connection's lock and begins (BEGIN IMMEDIATE); every transaction that arrives
+    while that batch is open waits for its turn (in arrival order, as it waited for the lock)
+    and runs inside the same database transaction in a savepoint of its own, so that one that
+    fails is rolled back alone (ROLLBACK TO) and the others keep their writes. When a
+    transaction ends and none waits (or the batch holds `limit`), one COMMIT makes the batch
+    durable, and only then is each transaction of it told it committed: nothing is
+    acknowledged before its commit is on disk, and a crash before the COMMIT leaves none of
+    the batch. Statements outside transactions wait for the connection's lock as they waited
+    for a transaction's.
+    """
+
+    def __init__(self, client: SqliteClient, limit: int) -> None:
+        self.client = client
+        self.limit = limit
+        # A batch is open, or being opened or committed: a new transaction waits its turn.
+        self.busy = False
+        # Turns of waiting transactions: True opens a new batch, False joins the open one.
+        self.waiting: deque[asyncio.Future[bool]] = deque()
+        self.size = 0
+        # The transactions of the open batch that succeeded, told once the COMMIT is done.
+        self.durable: list[asyncio.Future[None]] = []
+        # Those that failed (rolled back to their savepoint), told when the batch ends.
+        self.refused: list[asyncio.Future[None]] = []
+        # The open batch can no longer commit (SQLite ended its transaction on an error).
+        self.broken = False
+        self._committing: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.transactions = 0
+
+    @property
+    def connection(self) -> aiosqlite.Connection:
+        connection = self.client._connection
+        assert connection is not None, "the batch's connection is open"
+        return connection
+
+    @property
+    def in_database_transaction(self) -> bool:
+        connection = self.client._connection
+        return connection is not None and bool(connection.in_transaction)
+
+    async def enter(self) -> None:
+        """Wait for this transaction's turn; on return it runs inside the open batch."""
+        if self.busy:
+            turn: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            self.waiting.append(turn)
+            try:
+                opens = await turn
+            except BaseException:
+                if turn.done() and not turn.cancelled():
+                    # The turn came as this transaction was cancelled: hand it on.
+                    if turn.result():
+                        self._next_batch()
+                    else:
+                        self._end_turn()
+                else:
+                    with contextlib.suppress(ValueError):
+                        self.waiting.remove(turn)
+                raise
+            if not opens:
+                self.size += 1
+                return
+        self.busy = True
+        try:
+            await self._begin()
+        except BaseException:
+            self._next_batch()
+            raise
+        self.size = 1
+
+    async def _begin(self) -> None:
+        client = self.client
+        await client._lock.acquire()
+        try:
+            if not client._connection:
+                await client.create_connection(with_db=True)
+            await self.connection.execute("BEGIN IMMEDIATE")
+        except BaseException as error:
+            # BEGIN may have run before a cancellation arrived: end it, give the lock back.
+            with contextlib.suppress(Exception):
+                if self.in_database_transaction:
+                    await self.connection.execute("ROLLBACK")
+            client._lock.release()
+            if isinstance(error, sqlite3.OperationalError):
+                raise TransactionManagementError(error) from error
+            raise
+        self.broken = False
+
+    def done(self, succeeded: bool) -> asyncio.Future[None]:
+        """This transaction's turn ends (its savepoint released, or rolled back): the future
+        that the end of the batch resolves. For one that succeeded it fails if the COMMIT did;
+        one that failed is answered after the batch too, so that what it reads next (a twin
+        order that won) is committed."""
+        ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if succeeded:
+            self.durable.append(ended)
+        else:
+            self.refused.append(ended)
+        self._end_turn()
+        return ended
+
+    def _end_turn(self) -> None:
+        if not self.broken and self.size < self.limit:
+            while self.waiting:
+                turn = self.waiting.popleft()
+                if not turn.done():
+                    turn.set_result(False)
+                    return
+        # Kept referenced until done; it runs whatever happens to the request that started it.
+        self._committing = asyncio.ensure_future(self._commit())
+
+    async def _commit(self) -> None:
+        durable, self.durable = self.durable, []
+        refused, self.refused = self.refused, []
+        connection = self.connection
+        failure: BaseException | None = None
+        try:
+            if self.broken or not self.in_database_transaction:
+                failure = TransactionManagementError(
+                    "the batch's transaction ended before its commit: nothing of it was kept"
+                )
+            elif durable:
+                await connection.execute("COMMIT")
+            else:
+                await connection.execute("ROLLBACK")
+        except BaseException as error:
+            failure = error
+            with contextlib.suppress(Exception):
+                if self.in_database_transaction:
+                    await connection.execute("ROLLBACK")
+        finally:
+            self.client._lock.release()
+            self.size = 0
+            self._next_batch()
+        if failure is None:
+            self.batches += 1
+            self.transactions += len(durable)
+        for future in durable:
+            if future.done():
+                continue
+            if failure is None:
+                future.set_result(None)
+            else:
+                future.set_exception(failure)
+        for future in refused:
+            if not future.done():
+                future.set_result(None)
+
+    def _next_batch(self) -> None:
+        """The open batch is over: the first transaction waiting opens the next."""
+        while self.waiting:
+            turn = self.waiting.popleft()
+            if not turn.done():
+                turn.set_result(True)
+                return
+        self.busy = False
+
+
+_groups: weakref.WeakKeyDictionary[SqliteClient, _SqliteGroupCommit] = weakref.WeakKeyDictionary()
+
+
+def _group_of(client: SqliteClient) -> _SqliteGroupCommit:
+    group = _groups.get(client)
+    if group is None:
+        group = _groups[client] = _SqliteGroupCommit(client, _group_commit.limit)
+    return group
+
+
+@dataclass(frozen=True)
+class GroupCommitCounts:
+    batches: int  # COMMITs of batches since the connection was set up
+    transactions: int  # transactions those COMMITs made durable
+    waiting: int  # transactions waiting now for their turn in the open batch (or the next)
+
+
+def group_commit_counts() -> GroupCommitCounts:
+    """SQLite group commit on the default connection (all zero on PostgreSQL)."""
+    client = database_client()
+    group = _groups.get(client) if isinstance(client, SqliteClient) else None
+    if group is None:
+        return GroupCommitCounts(0, 0, 0)
+    waiting = sum(not turn.done() for turn in group.waiting)
+    return GroupCommitCounts(group.batches, group.transactions, waiting)
+
+
+class _GroupedTransaction(SqliteTransactionWrapper):
+    """One transaction of a batch (`_SqliteGroupCommit`): a savepoint in the batch's database
+    transaction, on the process's one connection."""
+
+    async def begin(self) -> None:
+        await self._connection.execute(f"SAVEPOINT {_MEMBER_SAVEPOINT}")
+
+    async def commit(self) -> None:
+        await self._connection.execute(f"RELEASE {_MEMBER_SAVEPOINT}")
+        self._finalized = True
+
+    async def rollback(self) -> None:
+        self._finalized = True
+        await self._connection.execute(f"ROLLBACK TO {_MEMBER_SAVEPOINT}")
+        await self._connection.execute(f"RELEASE {_MEMBER_SAVEPOINT}")
+
+
 class in_transaction:  # noqa: N801 - used as Tortoise's `in_transaction`, which it wraps
     """Tortoise's `in_transaction`, safe to cancel while the transaction starts, and shown to
     the commit observer of its context, if any (`observe_commits`).
@@ -274,17 +507,21 @@ class in_transaction:  # noqa: N801 - used as Tortoise's `in_transaction`, which
     loses a connection. Here a cancellation (or any failure) while starting ends the
     transaction as a failure inside it would: rolled back, the lock or connection released.
     Every service opens its transactions with this one. On SQLite they begin with the write
-    lock (`_WriteLockedSqliteTransaction`).
+    lock (`_WriteLockedSqliteTransaction`), and share their COMMIT with the transactions
+    waiting meanwhile (`_SqliteGroupCommit`) unless `LAUREL_SQLITE_GROUP_COMMIT` is 1.
     """
 
     def __init__(self, connection_name: str | None = None) -> None:
         self._context = tortoise_in_transaction(connection_name)
+        self._group: _SqliteGroupCommit | None = None
+        self._grouped_token: Any = None
         if isinstance(self._context, SqliteTransactionContext):
+            parent = self._context.connection._parent
+            if _group_commit.limit > 1:
+                self._group = _group_of(parent)
             # Swapped here, not through a client class of our own in Tortoise's configuration:
             # Tortoise's migrations choose their SQL dialect by the client class's module name.
-            self._context.connection = _WriteLockedSqliteTransaction(
-                self._context.connection._parent
-            )
+            self._context.connection = _WriteLockedSqliteTransaction(parent)
         self._client: BaseDBAsyncClient | None = None
         self._after_commit_token: Token[list[Callable[[], None]] | None] | None = None
         self._before_commit_token: Token[dict[str, BeforeCommit] | None] | None = None
@@ -293,6 +530,8 @@ class in_transaction:  # noqa: N801 - used as Tortoise's `in_transaction`, which
         if not isinstance(self._context, NestedTransactionContext):
             self._after_commit_token = _after_commit.set([])
             self._before_commit_token = _before_commit.set({})
+        if self._group is not None:
+            return await self._enter_batch(self._group)
         # Once the context holds the lock or connection it records its token, and BEGIN is its
         # next wait. (On SQLite the wait that opens the process's connection, once, comes
         # between them; it is made under the lock so that two first transactions do not open
@@ -316,6 +555,9 @@ class in_transaction:  # noqa: N801 - used as Tortoise's `in_transaction`, which
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        if self._group is not None:
+            await self._exit_batch(self._group, exc_type is None)
+            return
         outermost = not isinstance(self._context, NestedTransactionContext)
         if exc_type is None and outermost and self._client is not None:
             try:
@@ -342,6 +584,71 @@ class in_transaction:  # noqa: N801 - used as Tortoise's `in_transaction`, which
         _commit_starts()
         await self._context.__aexit__(None, None, None)
         observer.committed()
+        _run_after_commit(callbacks)
+
+    async def _enter_batch(self, group: _SqliteGroupCommit) -> BaseDBAsyncClient:
+        try:
+            await group.enter()
+        except BaseException:
+            self._end_after_commit()
+            raise
+        member = _GroupedTransaction(group.client)
+        try:
+            await member.begin()
+        except BaseException:
+            self._end_after_commit()
+            group.broken = group.broken or not group.in_database_transaction
+            group.done(False)
+            raise
+        self._grouped_token = connections.set(member.connection_name, member)
+        self._client = member
+        return member
+
+    async def _exit_batch(self, group: _SqliteGroupCommit, succeeded: bool) -> None:
+        member = self._client
+        assert isinstance(member, _GroupedTransaction)
+        observer = _commit_observer.get()
+        ended: asyncio.Future[None] | None = None
+        try:
+            if succeeded:
+                try:
+                    await _run_before_commit(member)
+                    if observer is not None:
+                        await observer.before_commit(member)
+                except BaseException:
+                    succeeded = False
+                    raise
+        finally:
+            callbacks = self._end_after_commit()
+            try:
+                if succeeded:
+                    _commit_starts()
+                    await member.commit()
+                else:
+                    try:
+                        await member.rollback()
+                    except Exception:
+                        # SQLite ended the whole transaction (or the savepoint is gone): the
+                        # batch cannot commit; the error that brought us here is the answer.
+                        group.broken = True
+            except BaseException:
+                # SQLite may have ended the whole transaction: the batch cannot commit.
+                group.broken = group.broken or not group.in_database_transaction
+                succeeded = False
+                raise
+            finally:
+                connections.reset(self._grouped_token)
+                ended = group.done(succeeded)
+                if not succeeded:
+                    # Answered once the batch has ended; its own error is what it raises.
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(ended)
+        if not succeeded:
+            return
+        # The batch's COMMIT: it runs to its end whatever happens to this request.
+        await asyncio.shield(ended)
+        if observer is not None:
+            observer.committed()
         _run_after_commit(callbacks)
 
     def _end_after_commit(self) -> list[Callable[[], None]]:
@@ -500,6 +807,17 @@ async def quick_read(statement: str, params: Sequence[Any] = ()) -> list[dict[st
     description, rows = read
     names = [column[0] for column in description]
     return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+async def fetch_all_quick(
+    client: BaseDBAsyncClient, statement: str, params: Sequence[Any] = ()
+) -> list[dict[str, Any]]:
+    """`fetch_all`, as a `quick_read` when `client` is the process's own outside any
+    transaction: for the small indexed reads a write path makes before its transaction, which
+    on SQLite would otherwise wait for the transactions being committed."""
+    if client is connection():
+        return await quick_read(statement, params)
+    return await fetch_all(client, statement, params)
 
 
 async def quick_read_values(statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

@@ -74,6 +74,11 @@ class Program(Model):
     # into others are in `translations` (app/domain/locales.py).
     default_locale = fields.CharField(max_length=35, default="en", db_default="en")
     created_at = fields.DatetimeField()
+    # Raised by database triggers with every change to the program's cold configuration (rules,
+    # experiments, punch cards, tiers, plans, challenges, badges, segments, and its time zone,
+    # currency and member attributes): what a process cached of it is current while this is
+    # unchanged (app/services/core/config_cache.py, migration 0028).
+    config_version = fields.BigIntField(default=0, db_default=0)
 
     class Meta:
         table = "programs"

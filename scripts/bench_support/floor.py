@@ -5,14 +5,21 @@ database; prints one JSON line with rps, p50 and p99. Each simulated request run
 statements the services run for it, in the same order and transaction shape (`scripts/bench`
 checks them against a traced run of the services and warns when the app has moved on):
 
-- recordOrder (no idempotencyKey): SELECT the program by slug, SELECT the member by
-  (program_id, customer_id), SELECT an existing order by (program_id, order_id), SELECT the
-  program's active earning rules, SELECT its tier settings and the member's live paid
-  memberships (the earning multiplier); then in one transaction INSERT orders ... ON CONFLICT
-  DO NOTHING RETURNING, UPDATE members ... RETURNING, INSERT ledger_transactions RETURNING id,
-  INSERT ledger_entries (two rows), INSERT point_lots, INSERT outbox_events (points.earned),
-  UPDATE orders SET transaction_id, INSERT outbox_events (order.recorded), SELECT a referral of
-  the member, SELECT the program's punch cards, SELECT its tier settings (tier progress).
+- recordOrder (no idempotencyKey), as the app runs it once it has cached the program's
+  configuration (rules, experiments, tiers, cards, challenges, badges, segments): SELECT the
+  program by slug, SELECT the member by (program_id, customer_id), SELECT an existing order by
+  (program_id, order_id), SELECT the member's live paid memberships (the earning multiplier);
+  then in one transaction INSERT orders ... ON CONFLICT DO NOTHING RETURNING, UPDATE members
+  ... RETURNING, INSERT ledger_transactions RETURNING id, INSERT ledger_entries (two rows), the
+  analytics rollup upsert (three rows) (on PostgreSQL these three are one statement, a
+  data-modifying CTE), INSERT point_lots, INSERT outbox_events (points.earned), UPDATE orders
+  SET transaction_id, INSERT outbox_events (order.recorded), SELECT a referral of the member.
+  Its transactions commit one by one (the app's SQLite group commit is not mirrored: the
+  minimal earn floor is what a write is judged by).
+- minimal-earn: the smallest transaction that earns points, whatever the app does: BEGIN,
+  UPDATE the member's balance RETURNING it, INSERT a ledger transaction RETURNING its id,
+  COMMIT. Every write of the API is compared with it too: it is what one durable write costs
+  through the driver.
 - member-status: SELECT the member row by id, SELECT its newest 11 points transactions.
 
 SQLite: one aiosqlite connection with the app's pragmas; an asyncio.Lock serialises statements
@@ -46,21 +53,18 @@ _PROGRAM_COLUMNS = (
     " pending_days, time_zone, expiry_policy, expiry_lifetime, expiry_lifetime_unit,"
     " expiry_round_to, inactivity_months, expiry_since, expiry_warning_days,"
     " refund_shortfall_policy, exchange_rates, earn_on_points_payments, cors_origins,"
-    " member_token_max_seconds"
+    " cors_allowed_headers, trusted_documents_only, member_token_max_seconds, retro_credit_days,"
+    " config_version"
 )
 _MEMBER_COLUMNS = (
     "id, program_id, customer_id, email, name, birthday, enrolled_at, points_available,"
     " points_pending, lifetime_earned, lifetime_redeemed, points_debt, opted_out_at"
 )
 _ORDER_COLUMNS = (
-    "id, program_id, member_id, order_id, currency, total_minor, points_earned,"
+    "id, program_id, member_id, customer_id, order_id, currency, total_minor, points_earned,"
     " transaction_id, placed_at, created_at, earning, status, points_refunded,"
-    " points_unrecovered, exchange_rate, paid_at, fulfilled_at, refunded_minor"
-)
-_RULE_COLUMNS = (
-    "id, program_id, name, kind, multiplier, points, priority, exclusive, minimum_order_minor,"
-    " include_skus, include_categories, exclude_skus, exclude_categories, starts_at, ends_at,"
-    " paused, created_at, updated_at, eligible_tiers, eligible_segments"
+    " points_unrecovered, exchange_rate, paid_at, fulfilled_at, refunded_minor, channel,"
+    " store_location"
 )
 
 # Verbatim from app/services (programs.py, orders.py, earning_rules.py, ledger.py, events.py,
@@ -71,15 +75,13 @@ SELECT_MEMBER_ID = "SELECT id, opted_out_at FROM members WHERE program_id = ? AN
 SELECT_EXISTING_ORDER = (
     f"SELECT {_ORDER_COLUMNS}, request_hash FROM orders WHERE program_id = ? AND order_id = ?"
 )
-SELECT_RULES = (
-    f"SELECT {_RULE_COLUMNS} FROM earning_rules WHERE program_id = ? AND paused = ? ORDER BY id"
-)
 INSERT_ORDER = (
-    "INSERT INTO orders (program_id, member_id, order_id, currency, total_minor,"
+    "INSERT INTO orders (program_id, member_id, customer_id, order_id, currency, total_minor,"
     " shipping_minor, tax_minor, discount_minor, lines, request_hash, points_earned,"
     " transaction_id, placed_at, created_at, earning, status, refunded_quantities,"
-    " points_refunded, points_unrecovered, exchange_rate)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, 'PLACED', '{}', 0, 0, ?)"
+    " points_refunded, points_unrecovered, exchange_rate, channel, store_location)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, 'PLACED', '{}', 0, 0,"
+    " ?, ?, ?)"
     f" ON CONFLICT (program_id, order_id) DO NOTHING RETURNING {_ORDER_COLUMNS}"
 )
 UPDATE_BALANCE = (
@@ -100,6 +102,33 @@ INSERT_ENTRIES = (
     "INSERT INTO ledger_entries (transaction_id, program_id, member_id, account, amount,"
     " closes_transaction) VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)"
 )
+
+
+def _analytics_upsert(shard: str) -> str:
+    """app/services/analytics/rollups.py: three rows (ledger, orders, revenue) in one upsert;
+    PostgreSQL adds to the connection's shard of each row."""
+    values = ", ".join(f"(?, ?, ?, ?, ?, {shard})" for _ in range(3))
+    return (
+        "INSERT INTO analytics_days (program_id, day, metric, dimension, value, shard)"
+        f" VALUES {values} ON CONFLICT (program_id, day, metric, dimension, shard)"
+        " DO UPDATE SET value = analytics_days.value + excluded.value"
+    )
+
+
+# PostgreSQL: the journal transaction, its two entries and the rollup upsert in one statement.
+INSERT_JOURNAL_AT_ONCE = (
+    "WITH t AS (INSERT INTO ledger_transactions (program_id, member_id, kind, points,"
+    " description, order_ref, reverses_id, created_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)"
+    " RETURNING id), e AS (INSERT INTO ledger_entries (transaction_id, program_id,"
+    " member_id, account, amount, closes_transaction)"
+    " SELECT t.id, ?::bigint, ?::bigint, ?, ?::bigint, FALSE FROM t"
+    " UNION ALL SELECT t.id, ?::bigint, ?::bigint, ?, ?::bigint, TRUE FROM t)"
+    ", r AS (" + _analytics_upsert("pg_backend_pid() % 64") + ") SELECT id FROM t"
+)
+UPSERT_ROLLUP = {
+    "sqlite": _analytics_upsert("0"),
+    "postgres": _analytics_upsert("pg_backend_pid() % 64"),
+}
 INSERT_LOT = (
     "INSERT INTO point_lots (program_id, member_id, transaction_id, points, remaining,"
     " expires_at, pending_until, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -116,23 +145,21 @@ SELECT_REFERRAL = (
     " qualified_at, rewarded_at, held_at, rejected_at, reviewed_at, ip_hash FROM referrals"
     " WHERE friend_id = ? AND state IN (?, ?, ?) ORDER BY id LIMIT 1"
 )
-# The tiers, memberships and punch-card services: a program without tiers, plans or cards still
-# asks (the reads return nothing).
-SELECT_TIER_SETTINGS = (
-    "SELECT s.metric, s.period, s.downgrade, s.grace_days, s.version, s.recalculated_version,"
-    " s.updated_at, p.time_zone, p.currency FROM tier_settings s"
-    " JOIN programs p ON p.id = s.program_id WHERE s.program_id = ?"
-)
 SELECT_MEMBERSHIPS = (
     "SELECT p.tier_id, p.earn_multiplier, p.perks, m.ends_at FROM memberships m"
     " JOIN membership_plans p ON p.id = m.plan_id"
     " WHERE m.member_id = ? AND m.ended_at IS NULL AND m.ends_at > ?"
 )
-SELECT_PUNCH_CARDS = (
-    "SELECT id, program_id, name, description, reward_id, punches_needed, skus, categories,"
-    " minimum_quantity, minimum_per, active, retired_at, created_at, updated_at FROM punch_cards"
-    " WHERE program_id = ? AND active = ? ORDER BY id"
+# The minimal earn transaction.
+MINIMAL_CREDIT = (
+    "UPDATE members SET points_available = points_available + ?,"
+    " lifetime_earned = lifetime_earned + ? WHERE id = ? RETURNING points_available"
 )
+MINIMAL_TRANSACTION = (
+    "INSERT INTO ledger_transactions (program_id, member_id, kind, points, description,"
+    " order_ref, reverses_id, created_at) VALUES (?, ?, ?, ?, ?, NULL, NULL, ?) RETURNING id"
+)
+MINIMAL_EARN_STATEMENTS = (MINIMAL_CREDIT, MINIMAL_TRANSACTION)
 SELECT_MEMBER = f"SELECT {_MEMBER_COLUMNS} FROM members WHERE id = ?"
 SELECT_ACTIVITY = (
     "SELECT id, member_id, kind, points, description, order_ref, created_at"
@@ -142,26 +169,32 @@ SELECT_ACTIVITY = (
 )
 NO_CURSOR = 2**63 - 1
 
-# What one request runs, in order (BEGIN and COMMIT aside); compared with a traced service call.
-RECORD_ORDER_STATEMENTS = (
-    SELECT_PROGRAM,
-    SELECT_MEMBER_ID,
-    SELECT_EXISTING_ORDER,
-    SELECT_RULES,
-    SELECT_TIER_SETTINGS,
-    SELECT_MEMBERSHIPS,
-    INSERT_ORDER,
-    UPDATE_BALANCE,
-    INSERT_TRANSACTION,
-    INSERT_ENTRIES,
-    INSERT_LOT,
-    INSERT_EVENT,
-    LINK_ORDER,
-    INSERT_EVENT,
-    SELECT_REFERRAL,
-    SELECT_PUNCH_CARDS,
-    SELECT_TIER_SETTINGS,
-)
+
+def record_order_statements(backend: str) -> tuple[str, ...]:
+    """What one request runs, in order (BEGIN and COMMIT aside), once the process has cached the
+    program's configuration; compared with a traced service call. `backend`: sqlite or
+    postgres (PostgreSQL writes the journal transaction, its entries and the rollup at once)."""
+    journal: tuple[str, ...] = (
+        (INSERT_JOURNAL_AT_ONCE,)
+        if backend == "postgres"
+        else (INSERT_TRANSACTION, INSERT_ENTRIES, UPSERT_ROLLUP[backend])
+    )
+    return (
+        SELECT_PROGRAM,
+        SELECT_MEMBER_ID,
+        SELECT_EXISTING_ORDER,
+        SELECT_MEMBERSHIPS,
+        INSERT_ORDER,
+        UPDATE_BALANCE,
+        *journal,
+        INSERT_LOT,
+        INSERT_EVENT,
+        LINK_ORDER,
+        INSERT_EVENT,
+        SELECT_REFERRAL,
+    )
+
+
 MEMBER_STATUS_STATEMENTS = (SELECT_MEMBER, SELECT_ACTIVITY)
 
 ACTIVITY_LIMIT = 11  # `activity(first: 10)` asks for one more row to know `hasNextPage`
@@ -239,6 +272,8 @@ class Order:
 class Statements(Protocol):
     """Runs one statement on the connection at hand (`?` placeholders)."""
 
+    backend: str
+
     async def rows(self, statement: str, params: Sequence[Any]) -> Sequence[Any]: ...
 
     async def run(self, statement: str, params: Sequence[Any]) -> None: ...
@@ -260,11 +295,10 @@ async def record_order_reads(db: Statements, order: Order) -> tuple[int, str, in
     member = await _one(db, SELECT_MEMBER_ID, (program_id, order.customer_id))
     if await db.rows(SELECT_EXISTING_ORDER, (program_id, order.order_id)):
         raise RuntimeError(f"order {order.order_id} exists")
-    # The rules are read as the app reads them; evaluating them is the app's own work, so the
+    # The program's rules, experiments and tier settings come from the app's per-process cache
+    # (app/services/core/config_cache.py); evaluating the rules is the app's own work, so the
     # floor's points stay the base rate.
-    await db.rows(SELECT_RULES, (program_id, False))
     member_id = int(member["id"])
-    await db.rows(SELECT_TIER_SETTINGS, (program_id,))
     await db.rows(SELECT_MEMBERSHIPS, (member_id, datetime.now(UTC)))
     return program_id, str(program["currency"]), member_id
 
@@ -281,6 +315,7 @@ async def record_order_writes(
         (
             program_id,
             member_id,
+            order.customer_id,
             order.order_id,
             currency,
             order.total_minor,
@@ -294,6 +329,8 @@ async def record_order_writes(
             now,
             order.earning_json(),
             None,  # exchange_rate: the order is in the program's currency
+            None,  # channel
+            None,  # store_location
         ),
     )
     order_pk = int(row["id"])
@@ -322,37 +359,67 @@ async def record_order_writes(
             MAX_BALANCE,
         ),
     )
-    transaction = await _one(
-        db,
-        INSERT_TRANSACTION,
-        (
-            program_id,
-            member_id,
-            "EARN_ORDER",
-            points,
-            f"Order {order.order_id}",
-            order.order_id,
-            now,
-        ),
+    day = (now - timedelta(hours=1)).date()  # the bench program's zone is UTC
+    rollup = (
+        program_id,
+        day,
+        "ledger",
+        "EARN_ORDER:MEMBER_AVAILABLE:PROGRAM_ISSUED",
+        points,
+        program_id,
+        day,
+        "orders",
+        "MEMBER:",
+        1,
+        program_id,
+        day,
+        "revenue_minor",
+        "MEMBER:",
+        order.total_minor,
     )
-    transaction_id = int(transaction["id"])
-    await db.run(
-        INSERT_ENTRIES,
-        (
-            transaction_id,
-            program_id,
-            member_id,
-            "MEMBER_AVAILABLE",
-            points,
-            False,
-            transaction_id,
-            program_id,
-            member_id,
-            "PROGRAM_ISSUED",
-            -points,
-            True,
-        ),
-    )
+    journal = (program_id, member_id, "EARN_ORDER", points, f"Order {order.order_id}")
+    if db.backend == "postgres":
+        # The transaction, its entries and the rollup in one statement (app/services/ledger).
+        transaction = await _one(
+            db,
+            INSERT_JOURNAL_AT_ONCE,
+            (
+                *journal,
+                order.order_id,
+                now,
+                program_id,
+                member_id,
+                "MEMBER_AVAILABLE",
+                points,
+                program_id,
+                member_id,
+                "PROGRAM_ISSUED",
+                -points,
+                *rollup,
+            ),
+        )
+        transaction_id = int(transaction["id"])
+    else:
+        transaction = await _one(db, INSERT_TRANSACTION, (*journal, order.order_id, now))
+        transaction_id = int(transaction["id"])
+        await db.run(
+            INSERT_ENTRIES,
+            (
+                transaction_id,
+                program_id,
+                member_id,
+                "MEMBER_AVAILABLE",
+                points,
+                False,
+                transaction_id,
+                program_id,
+                member_id,
+                "PROGRAM_ISSUED",
+                -points,
+                True,
+            ),
+        )
+        await db.run(UPSERT_ROLLUP[db.backend], rollup)
     # The bench program's points never expire: no expiry date.
     await db.run(
         INSERT_LOT, (program_id, member_id, transaction_id, points, points, None, None, now)
@@ -384,12 +451,19 @@ async def record_order_writes(
     event = json.dumps(recorded, separators=(",", ":"))
     await db.run(INSERT_EVENT, (program_id, member_id, "order.recorded", event, now))
     await db.rows(SELECT_REFERRAL, (member_id, "SIGNED_UP", "QUALIFIED", "REWARDED"))
-    await db.rows(SELECT_PUNCH_CARDS, (program_id, True))
-    await db.rows(SELECT_TIER_SETTINGS, (program_id,))
+
+
+async def minimal_earn_writes(db: Statements, program_id: int, member_id: int, points: int) -> None:
+    """The minimal earn transaction's two statements (BEGIN and COMMIT are the caller's)."""
+    now = datetime.now(UTC)
+    await _one(db, MINIMAL_CREDIT, (points, points, member_id))
+    await _one(db, MINIMAL_TRANSACTION, (program_id, member_id, "EARN_ORDER", points, "Earn", now))
 
 
 class Floor(Protocol):
     async def record_order(self, order: Order) -> None: ...
+
+    async def minimal_earn(self, program_id: int, member_pk: int, points: int) -> None: ...
 
     async def member_status(self, member_pk: int) -> None: ...
 
@@ -399,6 +473,8 @@ class Floor(Protocol):
 class _SqliteStatements:
     """Statements on the one connection; `locked` takes the lock per statement, as Tortoise
     does outside a transaction (inside one, the transaction holds it throughout)."""
+
+    backend = "sqlite"
 
     def __init__(self, conn: aiosqlite.Connection, lock: asyncio.Lock | None) -> None:
         self._conn = conn
@@ -452,6 +528,16 @@ class SqliteFloor:
                 raise
             await self._conn.execute_fetchall("COMMIT")
 
+    async def minimal_earn(self, program_id: int, member_pk: int, points: int) -> None:
+        async with self._lock:
+            await self._conn.execute_fetchall("BEGIN")
+            try:
+                await minimal_earn_writes(self._in_transaction, program_id, member_pk, points)
+            except BaseException:
+                await self._conn.execute_fetchall("ROLLBACK")
+                raise
+            await self._conn.execute_fetchall("COMMIT")
+
     async def member_status(self, member_pk: int) -> None:
         await _one(self._locked, SELECT_MEMBER, (member_pk,))
         await self._locked.rows(SELECT_ACTIVITY, (member_pk, member_pk, NO_CURSOR, ACTIVITY_LIMIT))
@@ -461,6 +547,8 @@ class SqliteFloor:
 
 
 class _PostgresStatements:
+    backend = "postgres"
+
     def __init__(self, conn: Any, numbered_sql: dict[str, str]) -> None:
         self._conn = conn
         self._sql = numbered_sql
@@ -480,7 +568,11 @@ class PostgresFloor:
         self._pool = pool
         self._sql = {
             statement: numbered(statement)
-            for statement in (*RECORD_ORDER_STATEMENTS, *MEMBER_STATUS_STATEMENTS)
+            for statement in (
+                *record_order_statements("postgres"),
+                *MINIMAL_EARN_STATEMENTS,
+                *MEMBER_STATUS_STATEMENTS,
+            )
         }
 
     @classmethod
@@ -496,6 +588,12 @@ class PostgresFloor:
             program_id, currency, member_id = await record_order_reads(db, order)
             async with conn.transaction():
                 await record_order_writes(db, order, program_id, currency, member_id)
+
+    async def minimal_earn(self, program_id: int, member_pk: int, points: int) -> None:
+        async with self._pool.acquire() as conn:
+            db = _PostgresStatements(conn, self._sql)
+            async with conn.transaction():
+                await minimal_earn_writes(db, program_id, member_pk, points)
 
     async def member_status(self, member_pk: int) -> None:
         async with self._pool.acquire() as conn:
@@ -552,6 +650,7 @@ async def drive(
 @dataclass(frozen=True)
 class Plan:
     scenario: str
+    program_id: int
     program_slug: str
     pool_prefix: str
     pool_size: int
@@ -577,6 +676,14 @@ def make_work(floor: Floor, plan: Plan, phase: str) -> Callable[[int, int], Awai
 
         return record
 
+    if plan.scenario == "minimal-earn":
+
+        async def earn(worker: int, sequence: int) -> None:
+            member_pk = plan.pool_first_pk + rng.randrange(plan.pool_size)
+            await floor.minimal_earn(plan.program_id, member_pk, rng.randint(5, 150))
+
+        return earn
+
     async def status(worker: int, sequence: int) -> None:
         await floor.member_status(plan.pool_first_pk + rng.randrange(plan.pool_size))
 
@@ -591,6 +698,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         floor = await PostgresFloor.open(args.database, args.pool_size, args.concurrency)
     plan = Plan(
         scenario=args.scenario,
+        program_id=args.program_id,
         program_slug=args.program_slug,
         pool_prefix=args.pool_prefix,
         pool_size=args.members,
@@ -610,13 +718,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="The driver-level floor of scripts/bench.")
     parser.add_argument("--backend", choices=["sqlite", "postgres"], required=True)
     parser.add_argument("--database", required=True, help="SQLite file path or PostgreSQL DSN")
-    parser.add_argument("--scenario", choices=["record-order", "member-status"], required=True)
+    parser.add_argument(
+        "--scenario", choices=["record-order", "minimal-earn", "member-status"], required=True
+    )
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--pool-size", type=int, default=20, help="PostgreSQL pool size")
     parser.add_argument("--sqlite-synchronous", default="FULL")
     parser.add_argument("--program-slug", default="bench")
+    parser.add_argument("--program-id", type=int, default=1)
     parser.add_argument("--pool-prefix", default="bench-")
     parser.add_argument("--members", type=int, default=10_000)
     parser.add_argument("--first-pk", type=int, default=1)

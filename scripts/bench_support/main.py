@@ -8,9 +8,11 @@ activities), then:
    (bench_support/*.lua): recordOrder (unique orders, random members), member-status (random
    members), and member-status pinned to the 1-, 11- and 10,000-activity members (in
    half-length segments, light-page-heavy-heavy-page-light, so drift cancels);
-2. the floor, in two halves just before and just after each API measurement: a separate Python
-   process runs the statements of one request straight through the driver at the same
-   concurrency, on its own copy of the seeded database (bench_support/floor.py);
+2. the floors, in two halves just before and just after each API measurement: a separate
+   Python process runs the statements of one request straight through the driver at the same
+   concurrency, on its own copy of the seeded database (bench_support/floor.py); a write is
+   judged against the minimal earn transaction (2 statements in one transaction: what one
+   durable write costs through the driver) and shown against the same SQL as the app's too;
 3. checks the ledger: every acknowledged recordOrder has exactly one EARN_ORDER transaction and
    one order, and `laurel verify-ledger` passes.
 
@@ -78,10 +80,11 @@ class Backend:
     name: str  # sqlite | postgres
     title: str
     workers: int
+    # recordOrder's target, as a ratio of the minimal earn transaction's floor.
     record_factor: float
 
 
-SQLITE = Backend("sqlite", "SQLite", 1, 0.25)
+SQLITE = Backend("sqlite", "SQLite", 1, 0.5)
 POSTGRES = Backend("postgres", "PostgreSQL", 2, 0.35)
 
 
@@ -523,6 +526,8 @@ class LoadSettings:
     keep: bool
     # Names this run's databases: PostgreSQL backends serving them are not noise.
     database_marker: str
+    # recordOrder and its floors only (no member-status runs).
+    writes_only: bool = False
 
 
 class Profiler:
@@ -672,6 +677,8 @@ def run_floor(
         str(seed["pool_size"]),
         "--first-pk",
         str(seed["pool_first_pk"]),
+        "--program-id",
+        str(seed["program_id"]),
         "--nonce",
         f"floor{secrets.token_hex(4)}",
     ]
@@ -680,7 +687,7 @@ def run_floor(
         done = run_command(command, env, seconds + settings.warmup + 120, f"floor ({scenario})")
     result = json.loads(checked(done, f"floor ({scenario})").strip().splitlines()[-1])
     return Measurement(
-        scenario=f"floor: {scenario} SQL",
+        scenario=f"floor: {scenario}",
         requests=int(result["requests"]),
         seconds=float(result["seconds"]),
         p50_ms=float(result["p50_ms"]),
@@ -691,8 +698,11 @@ def run_floor(
 
 
 def _pythonpath() -> str:
+    """This checkout's app and scripts first: the `laurel` command of a shared environment
+    would import whichever checkout that environment was installed from."""
     existing = os.environ.get("PYTHONPATH")
-    return str(SUPPORT_DIR.parent) + (os.pathsep + existing if existing else "")
+    ours = os.pathsep.join((str(PROJECT_DIR), str(SUPPORT_DIR.parent)))
+    return ours + (os.pathsep + existing if existing else "")
 
 
 # ----------------------------------------------------------------------------- ledger check
@@ -794,10 +804,14 @@ def floor_drift(traced: Sequence[str], mirrored: Sequence[str]) -> str:
 @dataclass
 class Row:
     measurement: Measurement
+    # The floor the target is judged by: the minimal earn transaction for a write, the same
+    # SQL for a read.
     floor: Measurement | None = None
     floor_factor: float | None = None
     tail_target: bool = True
     floor_name: str = "member-status"  # which floor's statements it compares with
+    # A write's second column: the same SQL as the app's through the driver.
+    same_sql: Measurement | None = None
 
 
 @dataclass
@@ -872,21 +886,21 @@ def bench_backend(
     else:
         database = PostgresDatabase.create(postgres_url, settings.database_marker)
     floor_database: Database | None = None
-    env = {**os.environ, "DATABASE_URL": database.app_url}
+    env = {**os.environ, "DATABASE_URL": database.app_url, "PYTHONPATH": _pythonpath()}
     for name in ("LAUREL_HOST", "LAUREL_PORT", "LAUREL_LOG_LEVEL"):
         env.pop(name, None)
     sqlite_synchronous = os.environ.get("LAUREL_SQLITE_SYNCHRONOUS", "FULL").upper()
     pool_size = int(os.environ.get("LAUREL_PG_POOL_SIZE") or 20)
     try:
         log(f"{backend.title}: migrating {database.app_url}")
-        checked(run_command([LAUREL, "migrate"], env, 120, "laurel migrate"), "laurel migrate")
+        checked(run_command([LAUREL, "migrate"], env, 600, "laurel migrate"), "laurel migrate")
         log(f"{backend.title}: seeding 10,000 members and a 10,000-order history")
         started = time.monotonic()
         seed = seed_database(database, env)
         log(f"{backend.title}: seeded in {time.monotonic() - started:.0f} s")
         report.floor_drift = {
             "recordOrder": floor_drift(
-                seed["record_order_sql"], floor_module.RECORD_ORDER_STATEMENTS
+                seed["record_order_sql"], floor_module.record_order_statements(backend.name)
             ),
             "member-status": floor_drift(
                 seed["member_status_sql"], floor_module.MEMBER_STATUS_STATEMENTS
@@ -958,6 +972,7 @@ def bench_backend(
             # Each API measurement sits between two half-length floor measurements (the server
             # idles meanwhile), so the floor is taken under the same conditions of the machine.
             floor_record_first = floor("record-order")
+            floor_earn_first = floor("minimal-earn")
             log(f"{backend.title}: recordOrder ({settings.warmup} s warm-up, then measured)")
             if settings.warmup:
                 warm = run_wrk(
@@ -981,61 +996,72 @@ def bench_backend(
                 profile=True,
             )
             report.checks.append(check_ledger(database, f"{nonce}m", record, settings.connections))
+            floor_earn = combine(
+                "floor: minimal earn (2 statements)", [floor_earn_first, floor("minimal-earn")]
+            )
             floor_record = combine(
-                "floor: recordOrder SQL", [floor_record_first, floor("record-order")]
+                "floor: recordOrder's SQL", [floor("record-order"), floor_record_first]
             )
             report.rows.append(
-                Row(record, floor_record, backend.record_factor, True, "recordOrder")
-            )
-
-            floor_status_first = floor("member-status")
-            status_env = {"BENCH_KEY": key, "BENCH_DOCUMENT": MEMBER_STATUS_DOCUMENT}
-            log(f"{backend.title}: member-status, random members")
-            if settings.warmup:
-                run_wrk(
-                    settings,
-                    server,
-                    "member_status.lua",
-                    "warm-up member-status",
-                    settings.warmup,
-                    {**status_env, "BENCH_MEMBER_IDS": str(member_ids)},
+                Row(
+                    record,
+                    floor_earn,
+                    backend.record_factor,
+                    True,
+                    "recordOrder",
+                    same_sql=floor_record,
                 )
-            status = run_wrk(
-                settings,
-                server,
-                "member_status.lua",
-                "member-status",
-                settings.duration,
-                {**status_env, "BENCH_MEMBER_IDS": str(member_ids)},
-                profile=True,
             )
-            floor_status = combine(
-                "floor: member-status SQL", [floor_status_first, floor("member-status")]
-            )
-            report.rows.append(Row(status, floor_status, STATUS_FLOOR_FACTOR))
-            report.floors = [floor_record, floor_status]
-
-            log(f"{backend.title}: member-status by history length (1, 11, 10,000 activities)")
-            segments: dict[str, list[Measurement]] = {"light": [], "page": [], "heavy": []}
-            # A palindrome of half-length segments, so a linear drift of the machine's speed
-            # weighs the same on every member.
-            for which in ("light", "page", "heavy", "heavy", "page", "light"):
-                segments[which].append(
+            report.floors = [floor_earn, floor_record]
+            if not settings.writes_only:
+                floor_status_first = floor("member-status")
+                status_env = {"BENCH_KEY": key, "BENCH_DOCUMENT": MEMBER_STATUS_DOCUMENT}
+                log(f"{backend.title}: member-status, random members")
+                if settings.warmup:
                     run_wrk(
                         settings,
                         server,
                         "member_status.lua",
-                        f"member-status {which}",
-                        half,
-                        {**status_env, "BENCH_MEMBER_IDS": str(solo_ids[which])},
+                        "warm-up member-status",
+                        settings.warmup,
+                        {**status_env, "BENCH_MEMBER_IDS": str(member_ids)},
                     )
+                status = run_wrk(
+                    settings,
+                    server,
+                    "member_status.lua",
+                    "member-status",
+                    settings.duration,
+                    {**status_env, "BENCH_MEMBER_IDS": str(member_ids)},
+                    profile=True,
                 )
-            light = combine("member-status, 1 activity", segments["light"])
-            page = combine("member-status, 11 activities", segments["page"])
-            heavy = combine("member-status, 10,000 activities", segments["heavy"])
-            for measured in (light, page, heavy):
-                report.rows.append(Row(measured, floor_status, None))
-            report.history = (light, page, heavy)
+                floor_status = combine(
+                    "floor: member-status SQL", [floor_status_first, floor("member-status")]
+                )
+                report.rows.append(Row(status, floor_status, STATUS_FLOOR_FACTOR))
+                report.floors.append(floor_status)
+
+                log(f"{backend.title}: member-status by history length (1, 11, 10,000 activities)")
+                segments: dict[str, list[Measurement]] = {"light": [], "page": [], "heavy": []}
+                # A palindrome of half-length segments, so a linear drift of the machine's speed
+                # weighs the same on every member.
+                for which in ("light", "page", "heavy", "heavy", "page", "light"):
+                    segments[which].append(
+                        run_wrk(
+                            settings,
+                            server,
+                            "member_status.lua",
+                            f"member-status {which}",
+                            half,
+                            {**status_env, "BENCH_MEMBER_IDS": str(solo_ids[which])},
+                        )
+                    )
+                light = combine("member-status, 1 activity", segments["light"])
+                page = combine("member-status, 11 activities", segments["page"])
+                heavy = combine("member-status, 10,000 activities", segments["heavy"])
+                for measured in (light, page, heavy):
+                    report.rows.append(Row(measured, floor_status, None))
+                report.history = (light, page, heavy)
         finally:
             server.stop()
         done = run_command([LAUREL, "verify-ledger"], env, 300, "laurel verify-ledger")
@@ -1077,7 +1103,7 @@ def _drift_lines(report: BackendReport) -> list[str]:
             )
         else:
             statements = (
-                floor_module.RECORD_ORDER_STATEMENTS
+                floor_module.record_order_statements(report.backend.name)
                 if name == "recordOrder"
                 else floor_module.MEMBER_STATUS_STATEMENTS
             )
@@ -1107,6 +1133,7 @@ def render(report: BackendReport, settings: LoadSettings) -> tuple[str, int, int
         m: Measurement | None,
         floor_rps: str = "",
         ratio: str = "",
+        same_sql: str = "",
         errors: str = "",
         target: str = "",
         result: str = "",
@@ -1120,13 +1147,14 @@ def render(report: BackendReport, settings: LoadSettings) -> tuple[str, int, int
         server = _fmt(m.cpu.server_cores, 2) if m is not None else ""
         other = _fmt(m.cpu.other_cores, 2) if m is not None else ""
         return (
-            f"{scenario:<34}{figures}{floor_rps:>11}{ratio:>7}{tail:>9}{server:>6}{other:>7}"
+            f"{scenario:<34}{figures}{floor_rps:>11}{ratio:>7}{same_sql:>9}{tail:>9}{server:>6}"
+            f"{other:>7}"
             f"{errors:>8}  {target:<26}{result}".rstrip()
         )
 
     header = (
         f"{'scenario':<34}{'rps':>9}{'p50 ms':>9}{'p99 ms':>9}{'floor rps':>11}{'ratio':>7}"
-        f"{'p99/p50':>9}{'srv':>6}{'other':>7}{'errors':>8}  {'target':<26}result"
+        f"{'same SQL':>9}{'p99/p50':>9}{'srv':>6}{'other':>7}{'errors':>8}  {'target':<26}result"
     )
     lines += [header, "-" * len(header)]
     passed = missed = 0
@@ -1142,9 +1170,13 @@ def render(report: BackendReport, settings: LoadSettings) -> tuple[str, int, int
         ratio = m.rps / floor_rps if floor_rps else math.nan
         targets: list[str] = []
         verdicts: list[str] = []
+        stale = "*" if report.floor_drift.get(row.floor_name) else ""
+        same_sql = ""
+        if row.same_sql is not None and row.same_sql.rps:
+            same_sql = _fmt(m.rps / row.same_sql.rps, 2) + stale
+            stale = ""  # the judged floor (the minimal earn) runs no statement of the app's
         if row.floor_factor is not None:
             targets.append(f"ratio>={row.floor_factor:g}")
-            stale = "*" if report.floor_drift.get(row.floor_name) else ""
             verdicts.append(judge(ratio >= row.floor_factor) + stale)
         if row.tail_target:
             targets.append(f"p99<{TAIL_FACTOR:g}x p50")
@@ -1155,6 +1187,7 @@ def render(report: BackendReport, settings: LoadSettings) -> tuple[str, int, int
                 m,
                 _fmt(floor_rps),
                 _fmt(ratio, 2),
+                same_sql,
                 str(m.bad + m.socket_errors),
                 ", ".join(targets),
                 ", ".join(verdicts),
@@ -1179,7 +1212,9 @@ def render(report: BackendReport, settings: LoadSettings) -> tuple[str, int, int
         lines.append(line(floor.scenario, floor, errors="0", target="(the floor)"))
     lines.append(
         "srv: cores the server used; other: cores used meanwhile by processes outside the"
-        " benchmark (noise).\nfloors: two half-length runs, just before and just after the API"
+        " benchmark (noise).\nratio: rps / the floor rps of its row (a write: the minimal earn"
+        " transaction, 2 statements); same SQL: a write's rps / its own statements' floor.\n"
+        "floors: two half-length runs, just before and just after the API"
         " run; 1/11/10,000-activity rows: two half-length runs each; p50/p99 of split runs are"
         " the mean of the halves."
     )
@@ -1230,6 +1265,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         " recordOrder and member-status runs; slows the server, so the figures are not comparable",
     )
     parser.add_argument(
+        "--writes-only",
+        action="store_true",
+        help="measure recordOrder and its floors only, not the member-status reads",
+    )
+    parser.add_argument(
         "--keep",
         action="store_true",
         help="keep the work directory (logs, wrk results, the SQLite database)",
@@ -1270,6 +1310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         work_dir=work_dir,
         keep=args.keep,
         database_marker=f"laurel_bench_{os.getpid()}",
+        writes_only=args.writes_only,
     )
     started = time.monotonic()
     reports: list[BackendReport] = []

@@ -85,6 +85,16 @@ def rows_of(day: date, counts: Counts) -> tuple[Row, ...]:
 async def add_rows(conn: BaseDBAsyncClient, program_id: int, rows: Sequence[Row]) -> None:
     """Add to the program's rows of any days, creating them; one statement (a write that
     moves several counters, such as an order and its points, pays for one upsert)."""
+    upsert = upsert_statement(conn, program_id, rows)
+    if upsert is not None:
+        await execute(conn, *upsert)
+
+
+def upsert_statement(
+    conn: BaseDBAsyncClient, program_id: int, rows: Sequence[Row]
+) -> tuple[str, list[object]] | None:
+    """`add_rows`'s statement and parameters (None when nothing changes), for a caller that
+    runs it as part of a statement of its own (a PostgreSQL data-modifying CTE)."""
     merged: dict[tuple[date, str, str], int] = {}
     for day, metric, dimension, amount in rows:
         # One row per key: PostgreSQL refuses an upsert that touches a row twice.
@@ -92,15 +102,14 @@ async def add_rows(conn: BaseDBAsyncClient, program_id: int, rows: Sequence[Row]
     # Sorted: every statement locks its rows in one order (no deadlock between two writes).
     items = sorted((*key, amount) for key, amount in merged.items() if amount != 0)
     if not items:
-        return
+        return None
     # PostgreSQL: the connection's shard of each row (see AnalyticsDay); SQLite has one writer.
     shard = "pg_backend_pid() % 64" if is_postgres(conn) else "0"
     values = ", ".join(f"(?, ?, ?, ?, ?, {shard})" for _ in items)
     params: list[object] = []
     for day, metric, dimension, amount in items:
         params += [program_id, day, metric, dimension, amount]
-    await execute(
-        conn,
+    return (
         "INSERT INTO analytics_days (program_id, day, metric, dimension, value, shard)"
         f" VALUES {values} ON CONFLICT (program_id, day, metric, dimension, shard)"
         " DO UPDATE SET value = analytics_days.value + excluded.value",

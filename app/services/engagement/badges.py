@@ -20,6 +20,7 @@ from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
 from app.domain.validation import NAME_MAX, TEXT_MAX, Checker
 from app.rows import RowMapper
+from app.services.core.config_cache import cached
 from app.services.core.events import append_event
 from app.services.core.idempotency import create_once_if_keyed, input_payload
 from app.services.programs.service import ProgramScope, read_in_scope, require_program
@@ -294,18 +295,24 @@ async def award_badge(
 
 
 async def has_order_milestones(conn: BaseDBAsyncClient, program_id: int) -> bool:
-    """Whether the program has an active badge that orders earn."""
-    row = await fetch_one(
-        conn,
-        "SELECT id FROM badges WHERE program_id = ? AND milestone IN (?, ?) AND active = ? LIMIT 1",
-        (
-            program_id,
-            BadgeMilestone.FIRST_ORDER.value,
-            BadgeMilestone.ORDER_COUNT.value,
-            True,
-        ),
-    )
-    return row is not None
+    """Whether the program has an active badge that orders earn (cached while the program's
+    configuration is)."""
+
+    async def load() -> bool:
+        row = await fetch_one(
+            conn,
+            "SELECT id FROM badges WHERE program_id = ? AND milestone IN (?, ?) AND active = ?"
+            " LIMIT 1",
+            (
+                program_id,
+                BadgeMilestone.FIRST_ORDER.value,
+                BadgeMilestone.ORDER_COUNT.value,
+                True,
+            ),
+        )
+        return row is not None
+
+    return await cached("badges.order_milestones", program_id, load)
 
 
 async def on_order_counted(

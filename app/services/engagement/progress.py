@@ -47,6 +47,7 @@ from app.domain.engagement import (
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
 from app.domain.money import convert_minor, parse_exchange_rate
+from app.services.core.config_cache import cached
 from app.services.core.events import append_event
 from app.services.engagement.badges import award_badge, has_order_milestones, on_order_counted
 from app.services.engagement.challenges import ChallengeRecord, challenge_row
@@ -57,14 +58,19 @@ from app.services.segments.membership import segments_of_member
 async def _running(
     conn: BaseDBAsyncClient, program_id: int, goals: tuple[ChallengeGoal, ...]
 ) -> list[ChallengeRecord]:
-    marks = ", ".join("?" for _ in goals)
-    rows = await fetch_all(
-        conn,
-        f"SELECT {challenge_row.columns} FROM challenges WHERE program_id = ? AND status = ?"
-        f" AND goal IN ({marks}) ORDER BY id",
-        (program_id, ChallengeStatus.ACTIVE.value, *(goal.value for goal in goals)),
-    )
-    return challenge_row.all(rows)
+    """The program's active challenges of `goals` (cached while its configuration is)."""
+
+    async def load() -> tuple[ChallengeRecord, ...]:
+        marks = ", ".join("?" for _ in goals)
+        rows = await fetch_all(
+            conn,
+            f"SELECT {challenge_row.columns} FROM challenges WHERE program_id = ? AND status = ?"
+            f" AND goal IN ({marks}) ORDER BY id",
+            (program_id, ChallengeStatus.ACTIVE.value, *(goal.value for goal in goals)),
+        )
+        return tuple(challenge_row.all(rows))
+
+    return list(await cached("challenges.running", program_id, load, key=goals))
 
 
 async def _open_to_member(

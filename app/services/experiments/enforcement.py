@@ -23,6 +23,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from app.db import as_datetime, execute, fetch_all, from_json
 from app.domain.earning import Earning, PurchaseRule, Source
 from app.domain.experiments import EffectKind, ExperimentPlan, ExperimentStatus, withheld
+from app.services.core.config_cache import cached
 
 __all__ = [
     "ExperimentPlan",
@@ -73,13 +74,19 @@ def _plans(rows: Sequence[dict[str, Any]]) -> list[ExperimentPlan]:
     return plans
 
 
+async def _program_plans(conn: BaseDBAsyncClient, program_id: int) -> tuple[ExperimentPlan, ...]:
+    return tuple(_plans(await fetch_all(conn, _PLANS, (program_id,))))
+
+
 async def program_plans(
     conn: BaseDBAsyncClient, program_id: int, member_id: int | None
 ) -> list[ExperimentPlan]:
     """Every experiment of the program that names a subject, as it applies to `member_id`
     (None: an unknown buyer, in no audience): one statement, and a second only when an
     experiment whose audience matters exists."""
-    plans = _plans(await fetch_all(conn, _PLANS, (program_id,)))
+    plans = list(
+        await cached("experiments.plans", program_id, lambda: _program_plans(conn, program_id))
+    )
     audiences = sorted(
         {
             plan.audience_segment_id

@@ -36,6 +36,7 @@ from app.db import (
     execute_many,
     fetch_all,
     fetch_one,
+    is_postgres,
 )
 from app.domain.analytics import LEDGER, customer_activity, ledger_dimension
 from app.domain.errors import DomainError, ErrorCode
@@ -234,7 +235,22 @@ async def _insert_journal_transaction(
     `-amount` on the counter account, so they sum to zero) and return its id.
 
     `points` is the net change of the member's points recorded on the transaction row.
+    On PostgreSQL the three writes (transaction, entries, the day's rollup) are one statement,
+    a data-modifying CTE: one round trip instead of three.
     """
+    day = await rollups.day_of(conn, program_id, now)
+    rollup_rows = [
+        (day, LEDGER, ledger_dimension(kind, member_account, counter_account), amount),
+        *customer_activity(day, member_id, kind, counter_account, amount),
+        *rollup,
+    ]
+    if is_postgres(conn):
+        return await _insert_journal_transaction_at_once(
+            conn,
+            (program_id, member_id, kind.value, points, description, order_ref, now),
+            (member_account.value, amount, counter_account.value),
+            rollups.upsert_statement(conn, program_id, rollup_rows),
+        )
     transaction = await fetch_one(
         conn,
         "INSERT INTO ledger_transactions (program_id, member_id, kind, points, description,"
@@ -263,17 +279,46 @@ async def _insert_journal_transaction(
         ),
     )
     # The day's ledger rollup (app/services/analytics/rollups.py), in this transaction.
-    day = await rollups.day_of(conn, program_id, now)
-    await rollups.add_rows(
-        conn,
-        program_id,
-        [
-            (day, LEDGER, ledger_dimension(kind, member_account, counter_account), amount),
-            *customer_activity(day, member_id, kind, counter_account, amount),
-            *rollup,
-        ],
-    )
+    await rollups.add_rows(conn, program_id, rollup_rows)
     return transaction_id
+
+
+async def _insert_journal_transaction_at_once(
+    conn: BaseDBAsyncClient,
+    transaction: tuple[object, ...],
+    entries: tuple[str, int, str],
+    rollup: tuple[str, list[object]] | None,
+) -> int:
+    """PostgreSQL: `_insert_journal_transaction`'s statements as one. The entries are the
+    member's first and the counter account's, closing, second, as the two-row INSERT writes
+    them."""
+    program_id, member_id = transaction[0], transaction[1]
+    member_account, amount, counter_account = entries
+    statement = (
+        "WITH t AS (INSERT INTO ledger_transactions (program_id, member_id, kind, points,"
+        " description, order_ref, reverses_id, created_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)"
+        " RETURNING id), e AS (INSERT INTO ledger_entries (transaction_id, program_id,"
+        " member_id, account, amount, closes_transaction)"
+        " SELECT t.id, ?::bigint, ?::bigint, ?, ?::bigint, FALSE FROM t"
+        " UNION ALL SELECT t.id, ?::bigint, ?::bigint, ?, ?::bigint, TRUE FROM t)"
+    )
+    params: list[object] = [
+        *transaction,
+        program_id,
+        member_id,
+        member_account,
+        amount,
+        program_id,
+        member_id,
+        counter_account,
+        -amount,
+    ]
+    if rollup is not None:
+        statement += f", r AS ({rollup[0]})"
+        params += rollup[1]
+    row = await fetch_one(conn, statement + " SELECT id FROM t", params)
+    assert row is not None
+    return int(row["id"])
 
 
 async def post_movement(

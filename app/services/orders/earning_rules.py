@@ -25,6 +25,7 @@ from app.domain.errors import DomainError, ErrorCode
 from app.domain.money import MAX_AMOUNT_MINOR
 from app.domain.validation import EXTERNAL_ID_MAX, NAME_MAX, Checker
 from app.models import EarningRule
+from app.services.core.config_cache import cached
 from app.services.core.idempotency import checked_key, input_payload
 from app.services.core.models import ProgramRules
 from app.services.programs.service import require_program
@@ -137,13 +138,18 @@ _rules = ProgramRules(
 
 
 async def active_purchase_rules(program_id: int) -> list[PurchaseRule]:
-    """The rules an order of the program is evaluated with (campaign windows are the engine's)."""
-    rows = await fetch_all(
-        connection(),
-        f"SELECT {_COLUMNS} FROM earning_rules WHERE program_id = ? AND paused = ? ORDER BY id",
-        (program_id, False),
-    )
-    return [_record(row).rule for row in rows]
+    """The rules an order of the program is evaluated with (campaign windows are the engine's);
+    cached while the program's configuration is."""
+
+    async def load() -> tuple[PurchaseRule, ...]:
+        rows = await fetch_all(
+            connection(),
+            f"SELECT {_COLUMNS} FROM earning_rules WHERE program_id = ? AND paused = ? ORDER BY id",
+            (program_id, False),
+        )
+        return tuple(_record(row).rule for row in rows)
+
+    return list(await cached("earning_rules.active", program_id, load))
 
 
 async def list_earning_rules(program_id: int) -> list[EarningRuleRecord]:

@@ -28,6 +28,7 @@ from app.db import (
     execute,
     fetch_one,
     in_transaction,
+    quick_read,
     utc_now,
 )
 from app.domain.earning import Earning, without_points
@@ -46,6 +47,7 @@ from app.domain.validation import EXTERNAL_ID_MAX, Checker
 from app.rows import RowMapper
 from app.services.analytics import rollups
 from app.services.core import idempotency
+from app.services.core.config_cache import reading_config
 from app.services.core.events import append_event
 from app.services.core.idempotency import IdempotentRequest, run_once_by_id
 from app.services.engagement.progress import on_order_recorded as challenges_on_order_recorded
@@ -231,13 +233,13 @@ def _fingerprint(data: RecordOrderInput) -> str:
 
 
 async def _existing(program_id: int, order_id: str) -> dict[str, Any] | None:
-    return await fetch_one(
-        connection(),
+    rows = await quick_read(
         # With the request hash, which a second report of the order is compared to.
         f"SELECT {order_row.columns}, request_hash FROM orders"
         " WHERE program_id = ? AND order_id = ?",
         (program_id, order_id),
     )
+    return rows[0] if rows else None
 
 
 def _replay(row: dict[str, Any], fingerprint: str) -> RecordedOrder:
@@ -284,6 +286,15 @@ async def record_order(data: RecordOrderInput, scope: ProgramScope) -> RecordedO
     report costs one statement, not a rolled-back ledger movement.
     """
     program = await require_program(data.program_slug, scope)
+    # The program's rules, experiments, tiers, cards, challenges, badges and segments are
+    # served from the process's cache while their version is the one just read.
+    with reading_config(program.id, program.config_version):
+        return await _record_order(data, scope, program)
+
+
+async def _record_order(
+    data: RecordOrderInput, scope: ProgramScope, program: ProgramRecord
+) -> RecordedOrder:
     configured_rate = program_rate(program, data.currency)
     _validate(data, program.currency, configured_rate).raise_if_any()
     data = _normalised(data)
@@ -377,13 +388,14 @@ class _OrderingMember:
 
 async def _ordering_member(program: ProgramRecord, customer_id: str) -> _OrderingMember | None:
     """The member ordering; None for a customer who is not a member (a guest order)."""
-    member = await fetch_one(
-        connection(),
+    # Quick reads (app/db.py): on SQLite they do not wait for the transactions being written.
+    rows = await quick_read(
         "SELECT id, opted_out_at FROM members WHERE program_id = ? AND customer_id = ?",
         (program.id, customer_id),
     )
-    if member is None:
+    if not rows:
         return None
+    member = rows[0]
     return _OrderingMember(id=int(member["id"]), opted_out=member["opted_out_at"] is not None)
 
 

@@ -18,9 +18,11 @@ from app.db import (
     connection,
     execute,
     fetch_all_in,
+    fetch_all_quick,
     fetch_one,
     from_json,
     in_transaction,
+    quick_read,
     utc_now,
 )
 from app.domain.earning import Rounding
@@ -107,6 +109,7 @@ _FIELDS = (
     "default_locale",
     "cost_per_point_minor",
     "insights_for_secret_keys",
+    "config_version",
 )
 PROGRAM_COLUMNS = ", ".join(_FIELDS)
 MAX_PENDING_DAYS = 365
@@ -150,6 +153,9 @@ class ProgramRecord:
     cost_per_point_minor: str | None = None
     # Whether the program's secret keys may read its analytics (admin keys always may).
     insights_for_secret_keys: bool = False
+    # The version of the program's cold configuration this record was read with (raised by the
+    # database with every change to it; app/services/core/config_cache.py).
+    config_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -201,6 +207,7 @@ def program_row(row: dict[str, Any]) -> ProgramRecord:
         if row["cost_per_point_minor"] is None
         else str(row["cost_per_point_minor"]),
         insights_for_secret_keys=bool(row["insights_for_secret_keys"]),
+        config_version=int(row["config_version"]),
     )
 
 
@@ -221,10 +228,12 @@ async def read_in_scope(
 ) -> RecordT | None:
     """Row `row_id` of `table`, a table with a `program_id`; None when it is missing or belongs
     to a program outside `scope`."""
-    row = await fetch_one(conn, f"SELECT {mapper.columns} FROM {table} WHERE id = ?", (row_id,))
-    if row is None or not in_scope(int(row["program_id"]), scope):
+    rows = await fetch_all_quick(
+        conn, f"SELECT {mapper.columns} FROM {table} WHERE id = ?", (row_id,)
+    )
+    if not rows or not in_scope(int(rows[0]["program_id"]), scope):
         return None
-    return mapper(row)
+    return mapper(rows[0])
 
 
 class _InProgram(Protocol):
@@ -264,12 +273,10 @@ async def get_program(program_id: int, scope: ProgramScope) -> ProgramRecord | N
 async def get_program_by_slug(slug: str, scope: ProgramScope) -> ProgramRecord | None:
     if not is_lookup_text(slug):
         return None
-    row = await fetch_one(
-        connection(), f"SELECT {PROGRAM_COLUMNS} FROM programs WHERE slug = ?", (slug,)
-    )
-    if row is None or not in_scope(int(row["id"]), scope):
+    rows = await quick_read(f"SELECT {PROGRAM_COLUMNS} FROM programs WHERE slug = ?", (slug,))
+    if not rows or not in_scope(int(rows[0]["id"]), scope):
         return None
-    return program_row(row)
+    return program_row(rows[0])
 
 
 async def require_program(

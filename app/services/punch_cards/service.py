@@ -56,6 +56,7 @@ from app.domain.validation import (
     Checker,
 )
 from app.rows import RowMapper
+from app.services.core.config_cache import cached
 from app.services.core.events import append_event
 from app.services.core.idempotency import create_once_if_keyed, input_payload
 from app.services.ledger.service import lock_member_row
@@ -428,6 +429,16 @@ async def _lock_member(conn: BaseDBAsyncClient, member_id: int) -> dict[str, Any
     return row
 
 
+async def _active_cards(conn: BaseDBAsyncClient, program_id: int) -> tuple[PunchCardRecord, ...]:
+    rows = await fetch_all(
+        conn,
+        f"SELECT {card_row.columns} FROM punch_cards"
+        " WHERE program_id = ? AND active = ? ORDER BY id",
+        (program_id, True),
+    )
+    return tuple(card_row.all(rows))
+
+
 async def on_order_recorded(
     conn: BaseDBAsyncClient,
     *,
@@ -447,15 +458,7 @@ async def on_order_recorded(
         PurchasedLine(index=index, sku=line.sku, category=line.category, quantity=line.quantity)
         for index, line in enumerate(lines)
     ]
-    cards = [
-        card_row(row)
-        for row in await fetch_all(
-            conn,
-            f"SELECT {card_row.columns} FROM punch_cards"
-            " WHERE program_id = ? AND active = ? ORDER BY id",
-            (program_id, True),
-        )
-    ]
+    cards = await cached("punch_cards.active", program_id, lambda: _active_cards(conn, program_id))
     punches_by_card = [(card, punches_of(card.rule, purchased)) for card in cards]
     punches_by_card = [(card, punches) for card, punches in punches_by_card if punches]
     if not punches_by_card:

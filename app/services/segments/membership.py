@@ -36,6 +36,7 @@ from app.db import (
 from app.domain.ids import encode_id
 from app.domain.member_profile import AttributeDefinition
 from app.domain.segments import Condition, stored_condition
+from app.services.core.config_cache import cached
 from app.services.core.outbox import write_events
 from app.services.segments.conditions import Sql, SqlContext, condition_sql
 
@@ -87,7 +88,18 @@ async def live_segments(
     conn: BaseDBAsyncClient, program_id: int, keys: Sequence[str] | None = None
 ) -> LiveSegments:
     """The program's segments in use (all, or those named `keys`), by id; the program's facts
-    are read only when there are some."""
+    are read only when there are some. Cached while the program's configuration is."""
+    return await cached(
+        "segments.live",
+        program_id,
+        lambda: _live_segments(conn, program_id, keys),
+        key=None if keys is None else tuple(keys),
+    )
+
+
+async def _live_segments(
+    conn: BaseDBAsyncClient, program_id: int, keys: Sequence[str] | None
+) -> LiveSegments:
     statement = (
         "SELECT id, key, version, definition FROM segments"
         " WHERE program_id = ? AND archived_at IS NULL"

@@ -21,7 +21,7 @@ from app.db import (
     as_datetime,
     execute,
     fetch_all,
-    fetch_all_in,
+    fetch_all_quick,
     fetch_first_in,
     fetch_one,
     from_json,
@@ -38,6 +38,7 @@ from app.domain.tiers import (
     TierPeriod,
 )
 from app.rows import RowMapper
+from app.services.core.config_cache import cached
 from app.services.ledger.service import lock_member_row
 
 # Kinds whose points never qualify for a tier: a tier's own rewards must not feed it, and a
@@ -189,7 +190,12 @@ def utc(moment: datetime | None) -> datetime | None:
 
 
 async def tier_program(conn: BaseDBAsyncClient, program_id: int) -> TierProgram | None:
-    """The program's tiers, or None when it has none."""
+    """The program's tiers, or None when it has none (cached while the program's configuration
+    is)."""
+    return await cached("tiers.program", program_id, lambda: _tier_program(conn, program_id))
+
+
+async def _tier_program(conn: BaseDBAsyncClient, program_id: int) -> TierProgram | None:
     settings = await fetch_one(
         conn,
         "SELECT s.metric, s.period, s.downgrade, s.grace_days, s.version, s.recalculated_version,"
@@ -440,7 +446,14 @@ async def member(conn: BaseDBAsyncClient, member_id: int, *, lock: bool) -> Tier
 
 
 async def members_of(conn: BaseDBAsyncClient, member_ids: Sequence[int]) -> dict[int, TierMember]:
-    rows = await fetch_all_in(conn, f"SELECT {_member_of.columns} FROM members", "id", member_ids)
+    members = list(dict.fromkeys(member_ids))
+    if not members:
+        return {}
+    rows = await fetch_all(
+        conn,
+        f"SELECT {_member_of.columns} FROM members WHERE id IN ({_placeholders(members)})",
+        members,
+    )
     return {record.id: record for record in _member_of.all(rows)}
 
 
@@ -457,7 +470,7 @@ async def active_plans_of(
     members = list(dict.fromkeys(member_ids))
     if not members:
         return {}
-    rows = await fetch_all(
+    rows = await fetch_all_quick(
         conn,
         "SELECT m.member_id, p.tier_id, p.earn_multiplier, p.perks, m.ends_at FROM memberships m"
         " JOIN membership_plans p ON p.id = m.plan_id"
@@ -544,12 +557,15 @@ async def stored_tiers_of(
     conn: BaseDBAsyncClient, member_ids: Sequence[int]
 ) -> dict[int, StoredTier]:
     """`stored_tier` of many members in one statement, by member id."""
-    rows = await fetch_all_in(
+    members = list(dict.fromkeys(member_ids))
+    if not members:
+        return {}
+    rows = await fetch_all_quick(
         conn,
         "SELECT m.member_id, m.tier_id, m.since, m.review_at, m.config_version, t.name, t.rank"
-        " FROM member_tiers m LEFT JOIN tiers t ON t.id = m.tier_id",
-        "m.member_id",
-        member_ids,
+        " FROM member_tiers m LEFT JOIN tiers t ON t.id = m.tier_id"
+        f" WHERE m.member_id IN ({_placeholders(members)})",
+        members,
     )
     return {int(row["member_id"]): _stored_of(row) for row in rows}
 

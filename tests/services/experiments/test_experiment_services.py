@@ -170,6 +170,8 @@ async def test_an_order_costs_the_same_statements_however_many_rules_an_experime
         )
     )
     await start_experiment(second.id, None)
+    # (the change of configuration makes the next order read it again, and cache it)
+    await statements_of_an_order(next(n for n in range(len(members)) if n not in control[:3]))
     nine_rules = await statements_of_an_order(control[1])
     # then the order costs one statement more: the second experiment's effect row, and no
     # statement per rule (the experiments are read in one statement whatever their number)
