@@ -194,4 +194,7 @@ async def test_a_failing_commit_observer_rolls_the_transaction_back(db: None) ->
     async with asyncio.timeout(5):
         await _rename("Kept")
     assert await _name() == "Kept"
+    # (counted once the NOTIFY that the commit sends afterwards, on a connection of its own,
+    # has settled)
+    await OUTBOX_SIGNAL.settled()
     assert _pooled_connections_in_use() == 0
