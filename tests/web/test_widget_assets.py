@@ -57,7 +57,12 @@ def test_the_script_carries_valid_documents_by_id_and_every_language(client: Tes
     config = config_of(client.get("/widget/laurel-rewards.js").text)
     documents = config["documents"]
     assert isinstance(documents, dict)
-    assert set(documents) == {"LaurelWidgetMember", "LaurelWidgetProgram", "LaurelWidgetRedeem"}
+    assert set(documents) == {
+        "LaurelWidgetMember",
+        "LaurelWidgetProgram",
+        "LaurelWidgetRedeem",
+        "LaurelWidgetLive",
+    }
     for document in documents.values():
         assert document["id"] == sha256_of(document["body"])
         assert validate(SCHEMA, parse(document["body"])) == []

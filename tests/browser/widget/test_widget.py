@@ -134,6 +134,23 @@ def test_redeems_with_the_keyboard_and_shows_the_code(browser_page: BrowserPage)
     browser_page.screenshot("redeemed")
 
 
+def test_points_granted_elsewhere_show_without_a_reload(browser_page: BrowserPage) -> None:
+    # given the widget open on a member's panel
+    server = browser_page.server
+    me = member_data(server)
+    widget = open_demo(browser_page)
+    points = section(widget, "balance").locator("[data-points]")
+    expect(points).to_have_attribute("data-points", str(me["points"]["available"]))
+    # when the store's back end gives the member points (not through the widget)
+    grant(server, me["id"], 125)
+    # then the panel shows them, told by the memberUpdated subscription (no reload, no poll)
+    expect(points).to_have_attribute(
+        "data-points", str(int(me["points"]["available"]) + 125), timeout=WAIT_MS
+    )
+    assert member_data(server)["points"]["available"] == int(me["points"]["available"]) + 125
+    browser_page.screenshot("live-update")
+
+
 def test_switches_language_with_a_screenshot_per_language(browser_page: BrowserPage) -> None:
     widget = open_demo(browser_page)
     language = browser_page.page.locator("#language")

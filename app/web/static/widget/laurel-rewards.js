@@ -201,6 +201,69 @@ ol { margin: 0; padding-left: 1.3em; display: grid; gap: 4px; }
       this.refresh();
     }
 
+    disconnectedCallback() {
+      this.closeUpdates();
+    }
+
+    /**
+     * The member's changes as they happen (the memberUpdated subscription over
+     * graphql-transport-ws, on the same endpoint): each one re-reads the panel, so points
+     * earned at checkout show without polling. One socket per endpoint and member token.
+     */
+    openUpdates() {
+      const token = this.getAttribute("member-token");
+      if (!token || typeof WebSocket === "undefined") {
+        this.closeUpdates();
+        return;
+      }
+      const key = `${this.endpoint}\n${token}`;
+      if (this.updates && this.updatesKey === key) return;
+      this.closeUpdates();
+      const url = new URL(this.endpoint);
+      url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+      const socket = new WebSocket(url.href, "graphql-transport-ws");
+      this.updates = socket;
+      this.updatesKey = key;
+      const send = (frame) => socket.send(JSON.stringify(frame));
+      socket.addEventListener("open", () =>
+        send({
+          type: "connection_init",
+          payload: {
+            authorization: `Bearer ${this.getAttribute("publishable-key") || ""}`,
+            memberToken: token,
+          },
+        }),
+      );
+      socket.addEventListener("message", (message) => {
+        let frame;
+        try {
+          frame = JSON.parse(message.data);
+        } catch {
+          return;
+        }
+        if (frame.type === "connection_ack") {
+          const live = CONFIG.documents.LaurelWidgetLive;
+          send({ id: "live", type: "subscribe", payload: { query: live.body, operationName: "LaurelWidgetLive" } });
+        } else if (frame.type === "ping") {
+          send({ type: "pong" });
+        } else if (frame.type === "next" && frame.id === "live") {
+          // Several changes of one write (points, tier, activity) come together: read once.
+          clearTimeout(this.updateTimer);
+          this.updateTimer = setTimeout(() => this.load(), 200);
+        }
+      });
+      socket.addEventListener("close", () => {
+        if (this.updates === socket) this.updates = null;
+      });
+    }
+
+    closeUpdates() {
+      clearTimeout(this.updateTimer);
+      const socket = this.updates;
+      this.updates = null;
+      if (socket) socket.close();
+    }
+
     attributeChangedCallback(name, before, after) {
       if (before !== after && this.isConnected) this.refresh();
     }
@@ -273,6 +336,7 @@ ol { margin: 0; padding-left: 1.3em; display: grid; gap: 4px; }
         if (generation !== this.generation) return;
         this.data = data;
         this.draw();
+        this.openUpdates();
       } catch (error) {
         if (generation !== this.generation) return;
         this.panel.replaceChildren(
