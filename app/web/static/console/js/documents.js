@@ -181,6 +181,14 @@ export const REDELIVER_WEBHOOK = `mutation ConsoleRedeliver($input: WebhookDeliv
   redeliverWebhook(input: $input) { ${USER_ERRORS} }
 }`;
 
+export const TRANSLATIONS = `query ConsoleTranslations($kind: TranslatableKind!, $id: ID!) {
+  translations(kind: $kind, id: $id) { field locale text }
+}`;
+
+export const SET_TRANSLATIONS = `mutation ConsoleSetTranslations($input: SetTranslationsInput!) {
+  setTranslations(input: $input) { translations { field locale text } ${USER_ERRORS} }
+}`;
+
 export const AUDIT_LOG = `query ConsoleAudit($after: String, $targetId: String,
     $operation: String, $apiKeyId: Int) {
   auditLog(first: 50, after: $after, targetId: $targetId, operation: $operation,
