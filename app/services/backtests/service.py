@@ -522,8 +522,16 @@ async def member_what_if(
         raise DomainError(
             ErrorCode.INVALID_VALUE,
             f"give 1 to {MAX_WHAT_IF_ORDERS} orders",
-            ["input", "orders"],
+            ["orders"],
         )
+    for index, order in enumerate(orders):
+        if order.placed_at.tzinfo is None:
+            # A naive moment is no moment at all: it cannot be compared with now.
+            raise DomainError(
+                ErrorCode.INVALID_VALUE,
+                "placedAt needs a time zone, e.g. 2026-11-20T10:00:00Z",
+                ["orders", str(index), "placedAt"],
+            )
     member = await require_member(member_id, scope)
     program = await require_program_by_id(member.program_id, scope)
     config = await _current_config(program)
@@ -540,7 +548,7 @@ async def member_what_if(
     for order in sorted(orders, key=lambda o: o.placed_at):
         if order.placed_at < now:
             raise DomainError(
-                ErrorCode.INVALID_VALUE, "what-if orders are in the future", ["input", "orders"]
+                ErrorCode.INVALID_VALUE, "what-if orders are in the future", ["orders"]
             )
         total = (
             sum(line.quantity * line.unit_price_minor for line in order.lines)

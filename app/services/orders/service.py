@@ -43,7 +43,7 @@ from app.domain.money import (
 )
 from app.domain.orders import STORE_LOCATION_MAX, OrderChannel
 from app.domain.tiers import TierChangeReason
-from app.domain.validation import EXTERNAL_ID_MAX, Checker
+from app.domain.validation import EXTERNAL_ID_MAX, Checker, is_lookup_text
 from app.rows import RowMapper
 from app.services.analytics import rollups
 from app.services.core import idempotency
@@ -153,6 +153,9 @@ async def get_order(order_pk: int, scope: ProgramScope) -> OrderRecord | None:
 
 async def find_order(program_id: int, order_ref: str) -> OrderRecord | None:
     """The order the store reported as `order_ref` in that program (the store's own id)."""
+    order_ref = order_ref.strip()
+    if not is_lookup_text(order_ref):
+        return None
     row = await fetch_one(
         connection(),
         f"SELECT {order_row.columns} FROM orders WHERE program_id = ? AND order_id = ?",
