@@ -94,6 +94,11 @@ _SUMMARIES: dict[TransactionKind, _Summary] = {
         "{count} points for completing a challenge",
         n,
     ),
+    TransactionKind.IMPORT: lambda m, n, _: m.ngettext(
+        "{count} point carried over from the previous program",
+        "{count} points carried over from the previous program",
+        n,
+    ),
 }
 
 
