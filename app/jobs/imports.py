@@ -371,12 +371,12 @@ async def run_queued_imports(now: datetime, progress: Progress | None = None) ->
 async def run_queued_imports_forever(interval_seconds: float) -> None:
     """The server's runner of uploaded imports (when no job runner runs everything): woken by
     an upload to this process, and looking every `interval_seconds` for other processes'."""
-    wake = jobs_service.IMPORT_QUEUED.event()
-    while True:
-        wake.clear()
-        try:
-            await run_queued_imports(utc_now())
-        except Exception:
-            log.exception("import runner failed; trying again in %s s", interval_seconds)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), interval_seconds)
+    with jobs_service.IMPORT_QUEUED.waiting() as wake:
+        while True:
+            wake.clear()
+            try:
+                await run_queued_imports(utc_now())
+            except Exception:
+                log.exception("import runner failed; trying again in %s s", interval_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), interval_seconds)

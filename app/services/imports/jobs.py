@@ -10,7 +10,9 @@ idempotent by the store's ids.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,20 +33,26 @@ _COLUMNS = (
 
 
 class ImportWake:
-    """Wakes this process's import runner when an upload is queued (another process's runner
-    finds it on its next look)."""
+    """Wakes this process's import runners when an upload is queued (another process's runner
+    finds it on its next look). Each runner waits on an event of its own, made in its own
+    event loop: one shared event would be bound to the first loop that waited on it."""
 
     def __init__(self) -> None:
-        self._event: asyncio.Event | None = None
+        self._waiters: set[asyncio.Event] = set()
 
-    def event(self) -> asyncio.Event:
-        if self._event is None:
-            self._event = asyncio.Event()
-        return self._event
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[asyncio.Event]:
+        """An event set by every upload queued while the block runs."""
+        wake = asyncio.Event()
+        self._waiters.add(wake)
+        try:
+            yield wake
+        finally:
+            self._waiters.discard(wake)
 
     def queued(self) -> None:
-        if self._event is not None:
-            self._event.set()
+        for wake in self._waiters:
+            wake.set()
 
 
 IMPORT_QUEUED = ImportWake()
