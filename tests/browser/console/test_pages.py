@@ -48,14 +48,18 @@ def test_the_menu_works_by_keyboard_at_phone_width(browser_page: BrowserPage) ->
     page = sign_in(browser_page)
     page.set_viewport_size({"width": PHONE_WIDTH, "height": 900})
     menu = page.get_by_role("button", name="Menu")
-    expect(page.get_by_role("link", name="Program")).to_be_hidden()
+    expect(page.get_by_role("link", name="Program")).to_be_hidden(timeout=TIMEOUT_MS)
 
     menu.focus()
     page.keyboard.press("Enter")
 
-    expect(menu).to_have_attribute("aria-expanded", "true")
+    expect(menu).to_have_attribute("aria-expanded", "true", timeout=TIMEOUT_MS)
     page.get_by_role("link", name="Program").focus()
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1, name="Program")).to_be_visible(timeout=TIMEOUT_MS)
-    # The page's heading takes the focus, so a screen reader announces where it landed.
-    assert page.evaluate("document.activeElement.tagName") == "H1"
+    # The page's heading takes the focus, so a screen reader announces where it landed (after
+    # the page has drawn: waited for, not read at once, as a loaded machine draws late).
+    page.wait_for_function(
+        "document.activeElement !== null && document.activeElement.tagName === 'H1'",
+        timeout=TIMEOUT_MS,
+    )
