@@ -131,6 +131,9 @@ def test_redeems_with_the_keyboard_and_shows_the_code(browser_page: BrowserPage)
         "data-points", str(before - 300)
     )
     assert member_data(server)["points"]["available"] == before - 300
+    # The redemption's own live update (the memberUpdated subscription) leaves the code shown
+    browser_page.page.wait_for_timeout(1500)
+    expect(reward.locator("output")).to_have_text(code)
     browser_page.screenshot("redeemed")
 
 

@@ -249,7 +249,7 @@ ol { margin: 0; padding-left: 1.3em; display: grid; gap: 4px; }
         } else if (frame.type === "next" && frame.id === "live") {
           // Several changes of one write (points, tier, activity) come together: read once.
           clearTimeout(this.updateTimer);
-          this.updateTimer = setTimeout(() => this.load(), 200);
+          this.updateTimer = setTimeout(() => this.load({ live: true }), 200);
         }
       });
       socket.addEventListener("close", () => {
@@ -322,7 +322,7 @@ ol { margin: 0; padding-left: 1.3em; display: grid; gap: 4px; }
       return answer.data;
     }
 
-    async load() {
+    async load(options = {}) {
       const generation = ++this.generation;
       this.words = new Words(this.getAttribute("locale"));
       this.setAttribute("lang", this.words.locale);
@@ -335,6 +335,17 @@ ol { margin: 0; padding-left: 1.3em; display: grid; gap: 4px; }
         const data = await this.request(member ? "LaurelWidgetMember" : "LaurelWidgetProgram", variables);
         if (generation !== this.generation) return;
         this.data = data;
+        if (options.live && this.panel.querySelector("[data-code]")) {
+          // A code the member was just given stays on screen (with the focus on its Copy
+          // button): a live change then moves the balance only.
+          const shown = this.panel.querySelector("[data-points]");
+          const available = data.me?.points?.available;
+          if (shown && available !== undefined) {
+            shown.textContent = this.words.number(available);
+            shown.setAttribute("data-points", available);
+          }
+          return;
+        }
         this.draw();
         this.openUpdates();
       } catch (error) {
