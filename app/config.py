@@ -67,7 +67,8 @@ class Settings:
     # loss, so durability wins over the 1.5x that NORMAL would give.
     sqlite_synchronous: str = "FULL"
     # SQLite group commit: at most this many transactions waiting at once share one COMMIT
-    # (one flush to disk), each in its own savepoint (app/db.py); 1 commits each on its own.
+    # (one flush to disk), each in its own savepoint (app/db/group_commit.py); 1 commits each
+    # on its own.
     sqlite_group_commit: int = 32
     # How long a resolved API key is trusted before it is looked up again (revocation delay).
     api_key_cache_seconds: float = 5.0

@@ -207,7 +207,7 @@ def global_id(type_name: str, pk: int) -> str:
 
 
 def numbered(statement: str) -> str:
-    """`?` placeholders as PostgreSQL's `$1, $2...`, as app/db.py translates them."""
+    """`?` placeholders as PostgreSQL's `$1, $2...`, as app/db/sql.py translates them."""
     parts = statement.split("?")
     return parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))
 

@@ -53,7 +53,7 @@ class _StatementLog(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         text = record.args[0] if isinstance(record.args, tuple) and record.args else record.msg
-        # PostgreSQL gets `$1, $2...` (app/db.py); compare in the services' own `?` spelling.
+        # PostgreSQL gets `$1, $2...` (app/db/sql.py); compare in the services' own `?` spelling.
         self.statements.append(re.sub(r"\$\d+", "?", str(text)))
 
 

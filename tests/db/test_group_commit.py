@@ -1,5 +1,5 @@
-"""SQLite group commit (app/db.py `_SqliteGroupCommit`): transactions that wait while a batch
-is open run in it, each in its own savepoint, and share its one COMMIT.
+"""SQLite group commit (app/db/group_commit.py `SqliteGroupCommit`): transactions that wait
+while a batch is open run in it, each in its own savepoint, and share its one COMMIT.
 
 A batch is held open here by a transaction that waits on an event, so that the others queue
 behind it for certain; each test then checks what the batch kept, what it refused, in which

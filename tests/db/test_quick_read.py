@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from tortoise.transactions import in_transaction
 
-from app import db as app_db
-from app.db import execute, quick_read, quick_read_values
+from app.db import execute, quick_read, quick_read_values, quick_reads
 from app.services.programs.service import CreateProgramInput, create_program
 
 NAME_OF = "SELECT name FROM programs WHERE slug = ?"
@@ -78,7 +77,7 @@ async def test_a_locked_sqlite_file_sends_the_read_through_tortoise(
     if backend != "sqlite":
         pytest.skip("PostgreSQL reads always go through Tortoise: there is no second connection")
     await _program()
-    monkeypatch.setattr(app_db._quick_reader, "connection_for", lambda client: locked())
+    monkeypatch.setattr(quick_reads._quick_reader, "connection_for", lambda client: locked())
     assert await quick_read(NAME_OF, ("shop",)) == [{"name": "Shop"}]
     assert await quick_read_values(NAME_OF, ("shop",)) == [("Shop",)]
 

@@ -2,8 +2,9 @@
 of a page in one statement, so a page of 100 costs what a page of 10 costs.
 
 Statements are counted where both databases' clients log them before they run (Tortoise's
-`tortoise.db_client` logger, which app/db.py's quick reads write to as well). Each document is
-counted twice: answered by Strawberry, then by its query plan (app/graphql/compiled.py).
+`tortoise.db_client` logger, which the quick reads of app/db/quick_reads.py write to as well).
+Each document is counted twice: answered by Strawberry, then by its query plan
+(app/graphql/compiled.py).
 """
 
 from __future__ import annotations

@@ -96,7 +96,8 @@ class OutboxSignal:
             self._waiters.discard(wake.event)
 
     async def _unlisten(self, raw: Any) -> None:
-        # The pool does not reset its connections (app/db.py), so the LISTEN must end here.
+        # The pool does not reset its connections (app/db/configuration.py), so the LISTEN
+        # must end here.
         self.listens -= 1
         with contextlib.suppress(Exception):
             await raw.remove_listener(CHANNEL, self._heard)

@@ -391,7 +391,8 @@ class _OrderingMember:
 
 async def _ordering_member(program: ProgramRecord, customer_id: str) -> _OrderingMember | None:
     """The member ordering; None for a customer who is not a member (a guest order)."""
-    # Quick reads (app/db.py): on SQLite they do not wait for the transactions being written.
+    # Quick reads (app/db/quick_reads.py): on SQLite they do not wait for the transactions
+    # being written.
     rows = await quick_read(
         "SELECT id, opted_out_at FROM members WHERE program_id = ? AND customer_id = ?",
         (program.id, customer_id),

@@ -1,0 +1,96 @@
+"""Hand-written SQL on either database: `?` placeholders, rows as dicts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+
+def is_postgres(client: BaseDBAsyncClient) -> bool:
+    return str(client.capabilities.dialect) == "postgres"
+
+
+_QMARK = re.compile(r"\?")
+_POSTGRES_TEXT: dict[str, str] = {}
+
+
+def _for_backend(client: BaseDBAsyncClient, statement: str) -> str:
+    """Hand-written SQL uses `?` placeholders; PostgreSQL gets `$1, $2...`, cached per text."""
+    if not is_postgres(client):
+        return statement
+    translated = _POSTGRES_TEXT.get(statement)
+    if translated is None:
+        counter = iter(range(1, 10_000))
+        translated = _QMARK.sub(lambda _: f"${next(counter)}", statement)
+        _POSTGRES_TEXT[statement] = translated
+    return translated
+
+
+async def fetch_all(
+    client: BaseDBAsyncClient, statement: str, params: Sequence[Any] = ()
+) -> list[dict[str, Any]]:
+    return await client.execute_query_dict(_for_backend(client, statement), list(params))
+
+
+async def fetch_all_in(
+    client: BaseDBAsyncClient, select: str, column: str, keys: Sequence[Any], order_by: str = ""
+) -> list[dict[str, Any]]:
+    """The rows of `select` (`SELECT ... FROM ...`) whose `column` is one of `keys`: the lookups
+    of a whole page (the DataLoaders of app/graphql/loaders.py) in one statement."""
+    distinct = list(dict.fromkeys(keys))
+    if not distinct:
+        return []
+    statement = f"{select} WHERE {column} IN ({', '.join('?' * len(distinct))})"
+    if order_by:
+        statement += f" ORDER BY {order_by}"
+    return await fetch_all(client, statement, distinct)
+
+
+async def fetch_first_in(
+    client: BaseDBAsyncClient,
+    columns: str,
+    table: str,
+    column: str,
+    keys: Sequence[Any],
+    *,
+    order_by: str,
+    limit: int,
+    also: str = "",
+) -> list[dict[str, Any]]:
+    """The first `limit` rows by `order_by` of each of `keys` in `table` (where `column` is the
+    key, and ` AND ...` in `also` holds): the first page of a list for every row of a page, in
+    one statement. Rows come by key, each key's in `order_by`."""
+    distinct = list(dict.fromkeys(keys))
+    if not distinct:
+        return []
+    statement = (
+        f"SELECT {columns} FROM (SELECT {columns}, ROW_NUMBER() OVER"
+        f" (PARTITION BY {column} ORDER BY {order_by}) AS row_in_key FROM {table}"
+        f" WHERE {column} IN ({', '.join('?' * len(distinct))}){also}) AS ranked"
+        f" WHERE row_in_key <= ? ORDER BY {column}, {order_by}"
+    )
+    return await fetch_all(client, statement, [*distinct, limit])
+
+
+async def fetch_one(
+    client: BaseDBAsyncClient, statement: str, params: Sequence[Any] = ()
+) -> dict[str, Any] | None:
+    rows = await fetch_all(client, statement, params)
+    return rows[0] if rows else None
+
+
+async def execute(client: BaseDBAsyncClient, statement: str, params: Sequence[Any] = ()) -> int:
+    """Run a statement without RETURNING and give the number of rows it changed."""
+    affected, _ = await client.execute_query(_for_backend(client, statement), list(params))
+    return int(affected)
+
+
+async def execute_many(
+    client: BaseDBAsyncClient, statement: str, rows: Sequence[Sequence[Any]]
+) -> None:
+    """Run one statement for each of `rows` (a prepared statement on PostgreSQL)."""
+    if rows:
+        await client.execute_many(_for_backend(client, statement), [list(row) for row in rows])
