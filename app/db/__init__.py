@@ -25,6 +25,7 @@ from app.db.hooks import (
 )
 from app.db.quick_reads import fetch_all_quick, quick_read, quick_read_values
 from app.db.sql import (
+    StatementRunner,
     execute,
     execute_many,
     fetch_all,
@@ -32,6 +33,7 @@ from app.db.sql import (
     fetch_first_in,
     fetch_one,
     is_postgres,
+    run_together,
 )
 from app.db.transactions import in_transaction, lock_until_commit
 from app.db.values import as_date, as_datetime, as_optional_datetime, from_json, utc_now
@@ -42,6 +44,7 @@ __all__ = [
     "BeforeCommit",
     "CommitObserver",
     "GroupCommitCounts",
+    "StatementRunner",
     "after_commit",
     "apply_migrations",
     "as_date",
@@ -70,6 +73,7 @@ __all__ = [
     "on_commit_start",
     "quick_read",
     "quick_read_values",
+    "run_together",
     "tortoise_config",
     "utc_now",
 ]

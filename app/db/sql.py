@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Sequence
-from typing import Any
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError, OperationalError
+
+T = TypeVar("T")
 
 
 def is_postgres(client: BaseDBAsyncClient) -> bool:
@@ -94,3 +99,42 @@ async def execute_many(
     """Run one statement for each of `rows` (a prepared statement on PostgreSQL)."""
     if rows:
         await client.execute_many(_for_backend(client, statement), [list(row) for row in rows])
+
+
+class StatementRunner(Protocol):
+    """Runs one statement on the database's thread and gives its rows (`run_together`)."""
+
+    def __call__(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
+
+
+_SQL_LOG = logging.getLogger("tortoise.db_client")
+
+
+async def run_together(client: BaseDBAsyncClient, work: Callable[[StatementRunner], T]) -> T:
+    """SQLite: run `work`, which runs statements that depend on each other's rows, in one hop
+    to aiosqlite's thread. Each statement handed to aiosqlite is a hop (a queue, a thread
+    switch and a future back on the loop), which under load waits for a core: a ledger
+    movement's four statements were four such waits. `work` runs on that thread, so it must
+    only run statements and compute, never touch the event loop. Errors come as Tortoise's
+    (IntegrityError, OperationalError), as they do through `fetch_all`."""
+    if is_postgres(client):
+        raise TypeError("run_together runs on SQLite's thread; PostgreSQL has its own statements")
+
+    def run_on_thread(raw: sqlite3.Connection) -> T:
+        def run(statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+            # Logged where Tortoise logs its own statements (statement counts, SQL traces).
+            _SQL_LOG.debug("%s: %s", statement, list(params))
+            return [dict(row) for row in raw.execute(statement, tuple(params)).fetchall()]
+
+        return work(run)
+
+    try:
+        async with client.acquire_connection() as connection:
+            # aiosqlite's own queue to its thread (what each of its statements goes through),
+            # given one function instead of one statement.
+            result: T = await connection._execute(run_on_thread, connection._conn)
+            return result
+    except sqlite3.IntegrityError as error:
+        raise IntegrityError(error) from error
+    except sqlite3.OperationalError as error:
+        raise OperationalError(error) from error

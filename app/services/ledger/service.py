@@ -36,9 +36,7 @@ from app.db import (
     execute_many,
     fetch_all,
     fetch_one,
-    is_postgres,
 )
-from app.domain.analytics import LEDGER, customer_activity, ledger_dimension
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import ExpiryPolicy, ExpirySettings, LifetimeUnit, RoundTo
 from app.domain.ids import encode_id
@@ -51,6 +49,7 @@ from app.domain.ledger import (
 from app.domain.money import MAX_AMOUNT_MINOR, MAX_BALANCE, MAX_POINTS_PER_MOVEMENT
 from app.services.analytics import rollups
 from app.services.core.events import append_event
+from app.services.ledger.journal import JournalWrite, guarded_journal, insert_journal_transaction
 
 _EVENT_TYPES = {
     TransactionKind.EARN_ORDER: "points.earned",
@@ -216,111 +215,6 @@ def expiry_settings_of(row: dict[str, Any]) -> ExpirySettings:
     )
 
 
-async def _insert_journal_transaction(
-    conn: BaseDBAsyncClient,
-    *,
-    program_id: int,
-    member_id: int,
-    kind: TransactionKind,
-    points: int,
-    description: str,
-    order_ref: str | None,
-    member_account: Account,
-    counter_account: Account,
-    amount: int,
-    now: datetime,
-    rollup: tuple[rollups.Row, ...] = (),
-) -> int:
-    """Write one journal transaction with its two entries (`amount` on the member's account,
-    `-amount` on the counter account, so they sum to zero) and return its id.
-
-    `points` is the net change of the member's points recorded on the transaction row.
-    On PostgreSQL the three writes (transaction, entries, the day's rollup) are one statement,
-    a data-modifying CTE: one round trip instead of three.
-    """
-    day = await rollups.day_of(conn, program_id, now)
-    rollup_rows = [
-        (day, LEDGER, ledger_dimension(kind, member_account, counter_account), amount),
-        *customer_activity(day, member_id, kind, counter_account, amount),
-        *rollup,
-    ]
-    if is_postgres(conn):
-        return await _insert_journal_transaction_at_once(
-            conn,
-            (program_id, member_id, kind.value, points, description, order_ref, now),
-            (member_account.value, amount, counter_account.value),
-            rollups.upsert_statement(conn, program_id, rollup_rows),
-        )
-    transaction = await fetch_one(
-        conn,
-        "INSERT INTO ledger_transactions (program_id, member_id, kind, points, description,"
-        " order_ref, reverses_id, created_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?) RETURNING id",
-        (program_id, member_id, kind.value, points, description, order_ref, now),
-    )
-    assert transaction is not None
-    transaction_id = int(transaction["id"])
-    await execute(
-        conn,
-        "INSERT INTO ledger_entries (transaction_id, program_id, member_id, account, amount,"
-        " closes_transaction) VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)",
-        (
-            transaction_id,
-            program_id,
-            member_id,
-            member_account.value,
-            amount,
-            False,
-            transaction_id,
-            program_id,
-            member_id,
-            counter_account.value,
-            -amount,
-            True,
-        ),
-    )
-    # The day's ledger rollup (app/services/analytics/rollups.py), in this transaction.
-    await rollups.add_rows(conn, program_id, rollup_rows)
-    return transaction_id
-
-
-async def _insert_journal_transaction_at_once(
-    conn: BaseDBAsyncClient,
-    transaction: tuple[object, ...],
-    entries: tuple[str, int, str],
-    rollup: tuple[str, list[object]] | None,
-) -> int:
-    """PostgreSQL: `_insert_journal_transaction`'s statements as one. The entries are the
-    member's first and the counter account's, closing, second, as the two-row INSERT writes
-    them."""
-    program_id, member_id = transaction[0], transaction[1]
-    member_account, amount, counter_account = entries
-    statement = (
-        "WITH t AS (INSERT INTO ledger_transactions (program_id, member_id, kind, points,"
-        " description, order_ref, reverses_id, created_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)"
-        " RETURNING id), e AS (INSERT INTO ledger_entries (transaction_id, program_id,"
-        " member_id, account, amount, closes_transaction)"
-        " SELECT t.id, ?::bigint, ?::bigint, ?, ?::bigint, FALSE FROM t"
-        " UNION ALL SELECT t.id, ?::bigint, ?::bigint, ?, ?::bigint, TRUE FROM t)"
-    )
-    params: list[object] = [
-        *transaction,
-        program_id,
-        member_id,
-        member_account,
-        amount,
-        program_id,
-        member_id,
-        counter_account,
-        -amount,
-    ]
-    if rollup is not None:
-        statement += f", r AS ({rollup[0]})"
-        params += rollup[1]
-    row = await fetch_one(conn, statement + " SELECT id FROM t", params)
-    assert row is not None
-    return int(row["id"])
-
-
 async def post_movement(
     conn: BaseDBAsyncClient, movement: Movement, now: datetime
 ) -> PostedTransaction:
@@ -333,24 +227,30 @@ async def post_movement(
     _check_movement(movement)
     points = movement.points
     deltas = _balance_deltas(movement)
-    balance = await _update_balances(conn, movement, deltas, now)
     # Net change of the member's points: maturing and debt recovery move points between the
     # member's own accounts and change nothing in total.
     net_points = 0 if movement.counter_account in _MEMBER_ACCOUNTS else points
-    transaction_id = await _insert_journal_transaction(
+    written = await guarded_journal(
         conn,
-        program_id=movement.program_id,
-        member_id=movement.member_id,
-        kind=movement.kind,
-        points=net_points,
-        description=movement.description,
-        order_ref=movement.order_ref,
-        member_account=movement.member_account,
-        counter_account=movement.counter_account,
-        amount=points,
-        now=now,
-        rollup=movement.rollup,
+        _balance_update(movement, deltas, now),
+        JournalWrite(
+            program_id=movement.program_id,
+            member_id=movement.member_id,
+            kind=movement.kind,
+            points=net_points,
+            description=movement.description,
+            order_ref=movement.order_ref,
+            member_account=movement.member_account,
+            counter_account=movement.counter_account,
+            amount=points,
+            rollup=movement.rollup,
+        ),
+        now,
     )
+    if written is None:
+        raise _out_of_range(movement)
+    balance, transaction_id = written
+    assert balance is not None
     spent_lots_expire_at = await _move_lots(conn, movement, transaction_id, now)
     available_after = int(balance["points_available"])
     pending_after = int(balance["points_pending"])
@@ -425,13 +325,11 @@ def _check_movement(movement: Movement) -> None:
         )
 
 
-async def _update_balances(
-    conn: BaseDBAsyncClient, movement: Movement, deltas: _Deltas, now: datetime
-) -> dict[str, Any]:
-    """The guarded update of the member's balances; raises when it would take one out of range."""
+def _balance_update(movement: Movement, deltas: _Deltas, now: datetime) -> tuple[str, list[object]]:
+    """The guarded update of the member's balances: it changes no row when it would take one
+    out of range (`_out_of_range`)."""
     activity_at = now if movement.kind in MEMBER_ACTIVITY_KINDS else None
-    balance = await fetch_one(
-        conn,
+    return (
         "UPDATE members SET points_available = points_available + ?,"
         " points_pending = points_pending + ?, points_debt = points_debt + ?,"
         " lifetime_earned = lifetime_earned + ?, lifetime_redeemed = lifetime_redeemed + ?,"
@@ -440,7 +338,7 @@ async def _update_balances(
         " AND points_pending + ? BETWEEN 0 AND ? AND points_debt + ? BETWEEN 0 AND ?"
         " AND lifetime_earned + ? <= ? AND lifetime_redeemed + ? <= ?"
         " RETURNING points_available, points_pending, points_debt",
-        (
+        [
             deltas.available,
             deltas.pending,
             deltas.debt,
@@ -458,22 +356,24 @@ async def _update_balances(
             MAX_BALANCE,
             deltas.redeemed,
             MAX_BALANCE,
-        ),
+        ],
     )
-    if balance is None:
-        field_path = None if movement.asked_by is None else list(movement.asked_by)
-        if movement.points < 0:
-            raise DomainError(
-                movement.shortfall_code,
-                f"the member has fewer than {-movement.points} points available",
-                field_path,
-            )
-        raise DomainError(
-            ErrorCode.POINTS_LIMIT_EXCEEDED,
-            f"a balance or lifetime total would pass {MAX_BALANCE} points",
+
+
+def _out_of_range(movement: Movement) -> DomainError:
+    """Why the guarded balance update refused `movement`."""
+    field_path = None if movement.asked_by is None else list(movement.asked_by)
+    if movement.points < 0:
+        return DomainError(
+            movement.shortfall_code,
+            f"the member has fewer than {-movement.points} points available",
             field_path,
         )
-    return balance
+    return DomainError(
+        ErrorCode.POINTS_LIMIT_EXCEEDED,
+        f"a balance or lifetime total would pass {MAX_BALANCE} points",
+        field_path,
+    )
 
 
 async def _move_lots(
@@ -718,18 +618,20 @@ async def post_store_credit(
             f"the member's store credit would pass {MAX_BALANCE} minor units",
             ["input", "amountMinor"],
         )
-    transaction_id = await _insert_journal_transaction(
+    transaction_id = await insert_journal_transaction(
         conn,
-        program_id=movement.program_id,
-        member_id=movement.member_id,
-        kind=movement.kind,
-        points=0,
-        description=movement.description,
-        order_ref=movement.order_ref,
-        member_account=Account.MEMBER_STORE_CREDIT,
-        counter_account=Account.PROGRAM_STORE_CREDIT,
-        amount=amount,
-        now=now,
+        JournalWrite(
+            program_id=movement.program_id,
+            member_id=movement.member_id,
+            kind=movement.kind,
+            points=0,
+            description=movement.description,
+            order_ref=movement.order_ref,
+            member_account=Account.MEMBER_STORE_CREDIT,
+            counter_account=Account.PROGRAM_STORE_CREDIT,
+            amount=amount,
+        ),
+        now,
     )
     balance_after = int(balance["store_credit_minor"])
     await append_event(
