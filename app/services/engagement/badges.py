@@ -23,7 +23,6 @@ from app.rows import RowMapper
 from app.services.core.config_cache import cached
 from app.services.core.events import append_event
 from app.services.core.idempotency import create_once_if_keyed, input_payload
-from app.services.core.inserts import insert_returning
 from app.services.programs.service import ProgramScope, read_in_scope, require_program
 
 MAX_BADGES_PER_PROGRAM = 100
@@ -129,23 +128,25 @@ async def create_badge(data: CreateBadgeInput) -> BadgeRecord:
                     f"a program has at most {MAX_BADGES_PER_PROGRAM} badges",
                     ["input", "programSlug"],
                 )
-            return await insert_returning(
+            row = await fetch_one(
                 conn,
-                "badges",
-                {
-                    "program_id": program.id,
-                    "name": name,
-                    "description": description or "",
-                    "image_url": image_url,
-                    "milestone": data.milestone.value,
-                    "threshold": threshold,
-                    "active": True,
-                    "archived_at": None,
-                    "created_at": now,
-                    "updated_at": now,
-                },
-                badge_row,
+                "INSERT INTO badges (program_id, name, description, image_url, milestone,"
+                " threshold, active, archived_at, created_at, updated_at)"
+                f" VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?) RETURNING {badge_row.columns}",
+                (
+                    program.id,
+                    name,
+                    description or "",
+                    image_url,
+                    data.milestone.value,
+                    threshold,
+                    True,
+                    now,
+                    now,
+                ),
             )
+            assert row is not None
+            return badge_row(row)
 
         return await create_once_if_keyed(
             conn,

@@ -40,7 +40,6 @@ from app.domain.validation import NAME_MAX, TEXT_MAX, Checker
 from app.rows import Keyset, RowMapper
 from app.services.core.events import append_event
 from app.services.core.idempotency import create_once_if_keyed, input_payload
-from app.services.core.inserts import insert_returning
 from app.services.engagement.badges import require_awardable_badge
 from app.services.programs.service import ProgramScope, read_in_scope, require_program
 from app.services.segments.membership import segments_of_members_live
@@ -253,30 +252,34 @@ async def create_challenge(data: CreateChallengeInput) -> ChallengeRecord:
                 await require_awardable_badge(conn, program.id, data.badge_id, ["input", "badgeId"])
             await _require_segments(conn, program.id, segments)
             await _active_count_check(conn, program.id)
-            challenge = await insert_returning(
+            row = await fetch_one(
                 conn,
-                "challenges",
-                {
-                    "program_id": program.id,
-                    "name": name,
-                    "description": description or "",
-                    "goal": data.goal.value,
-                    "target": data.target,
-                    "action": None if data.action is None else data.action.value,
-                    "action_qualifier": qualifier,
-                    "recurrence": data.recurrence.value,
-                    "starts_at": data.starts_at,
-                    "ends_at": data.ends_at,
-                    "points": data.points,
-                    "badge_id": data.badge_id,
-                    "status": ChallengeStatus.ACTIVE.value,
-                    "archived_at": None,
-                    "eligible_segments": json.dumps(list(segments)),
-                    "created_at": now,
-                    "updated_at": now,
-                },
-                challenge_row,
+                "INSERT INTO challenges (program_id, name, description, goal, target, action,"
+                " action_qualifier, recurrence, starts_at, ends_at, points, badge_id, status,"
+                " archived_at, eligible_segments, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)"
+                f" RETURNING {challenge_row.columns}",
+                (
+                    program.id,
+                    name,
+                    description or "",
+                    data.goal.value,
+                    data.target,
+                    None if data.action is None else data.action.value,
+                    qualifier,
+                    data.recurrence.value,
+                    data.starts_at,
+                    data.ends_at,
+                    data.points,
+                    data.badge_id,
+                    ChallengeStatus.ACTIVE.value,
+                    json.dumps(list(segments)),
+                    now,
+                    now,
+                ),
             )
+            assert row is not None
+            challenge = challenge_row(row)
             await _announce(conn, challenge, "challenge.created", now)
             return challenge
 

@@ -59,7 +59,6 @@ from app.rows import RowMapper
 from app.services.core.config_cache import cached
 from app.services.core.events import append_event
 from app.services.core.idempotency import create_once_if_keyed, input_payload
-from app.services.core.inserts import insert_returning
 from app.services.ledger.service import lock_member_row
 from app.services.programs.service import ProgramScope, read_in_scope, require_program
 from app.services.rewards.gifts import (
@@ -270,26 +269,29 @@ async def create_punch_card(data: CreatePunchCardInput) -> PunchCardRecord:
                     f"a program has at most {MAX_CARDS_PER_PROGRAM} active punch cards",
                     ["input", "programSlug"],
                 )
-            card = await insert_returning(
+            row = await fetch_one(
                 conn,
-                "punch_cards",
-                {
-                    "program_id": program.id,
-                    "name": name,
-                    "description": description or "",
-                    "reward_id": data.reward_id,
-                    "punches_needed": data.punches_needed,
-                    "skus": json.dumps(skus),
-                    "categories": json.dumps(categories),
-                    "minimum_quantity": data.minimum_quantity,
-                    "minimum_per": data.minimum_per.value,
-                    "active": True,
-                    "retired_at": None,
-                    "created_at": now,
-                    "updated_at": now,
-                },
-                card_row,
+                "INSERT INTO punch_cards (program_id, name, description, reward_id, punches_needed,"
+                " skus, categories, minimum_quantity, minimum_per, active, retired_at, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)"
+                f" RETURNING {card_row.columns}",
+                (
+                    program.id,
+                    name,
+                    description or "",
+                    data.reward_id,
+                    data.punches_needed,
+                    json.dumps(skus),
+                    json.dumps(categories),
+                    data.minimum_quantity,
+                    data.minimum_per.value,
+                    True,
+                    now,
+                    now,
+                ),
             )
+            assert row is not None
+            card = card_row(row)
             await _card_event(conn, card, "punch_card.created", now)
             return card
 
