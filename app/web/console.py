@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import html
 import json
-import secrets
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+
+from app.web.page_shell import html_document, mounted_path, page_response, same_origin_path
 
 STATIC_DIR = Path(__file__).resolve().parent / "static" / "console"
 STATIC_MOUNT_PATH = "/static/console"
@@ -35,21 +36,6 @@ STYLESHEETS = ("vendor/uPlot.min.css", "console.css")
 ENTRY = "js/app.js"
 
 
-def _content_security_policy(nonce: str) -> str:
-    directives = (
-        "default-src 'none'",
-        # The import map is the one inline script; everything else is a file of this origin.
-        f"script-src 'self' 'nonce-{nonce}'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-    )
-    return "; ".join(directives)
-
-
 def _import_map(static_prefix: str) -> str:
     mapping = {"imports": {name: static_prefix + path for name, path in IMPORTS.items()}}
     return json.dumps(mapping).replace("<", "\\u003c")
@@ -58,28 +44,20 @@ def _import_map(static_prefix: str) -> str:
 def _render_page(*, static_prefix: str, graphql_path: str, nonce: str) -> str:
     prefix = html.escape(static_prefix)
     links = "\n".join(f'    <link rel="stylesheet" href="{prefix}{name}">' for name in STYLESHEETS)
-    return f"""\
-<!doctype html>
-<html lang="en">
-  <head>
-    <meta charset="utf-8">
-    <meta name="viewport" content="width=device-width, initial-scale=1">
-    <meta name="referrer" content="no-referrer">
-    <title>Laurel · Console</title>
-    <link rel="icon" href="data:,">
+    return html_document(
+        title="Console",
+        no_referrer_meta=True,
+        head=f"""\
 {links}
     <script type="importmap" nonce="{nonce}">{_import_map(static_prefix)}</script>
     <link rel="modulepreload" href="{prefix}vendor/preact.module.js">
-    <link rel="modulepreload" href="{prefix}{ENTRY}">
-  </head>
-  <body>
+    <link rel="modulepreload" href="{prefix}{ENTRY}">""",
+        body=f"""\
     <div id="console" data-graphql-path="{html.escape(graphql_path)}">
       <noscript>The Laurel console needs JavaScript.</noscript>
     </div>
-    <script type="module" src="{prefix}{ENTRY}"></script>
-  </body>
-</html>
-"""
+    <script type="module" src="{prefix}{ENTRY}"></script>""",
+    )
 
 
 def console_routes(graphql_path: str = "/graphql") -> list[BaseRoute]:
@@ -88,21 +66,16 @@ def console_routes(graphql_path: str = "/graphql") -> list[BaseRoute]:
     ``graphql_path`` is where the page sends its requests: on the same origin, because the
     page's CSP allows ``connect-src 'self'`` only.
     """
-    if not graphql_path.startswith("/") or graphql_path.startswith("//"):
-        raise ValueError(f"graphql_path must be a same-origin absolute path, got {graphql_path!r}")
+    same_origin_path(graphql_path)
 
     async def console_page(request: Request) -> Response:
-        static_prefix = f"{request.scope.get('root_path', '')}{STATIC_MOUNT_PATH}/"
-        nonce = secrets.token_urlsafe(18)
-        page = _render_page(static_prefix=static_prefix, graphql_path=graphql_path, nonce=nonce)
-        return HTMLResponse(
-            page,
-            headers={
-                "Content-Security-Policy": _content_security_policy(nonce),
-                "Cache-Control": "no-store",
-                "Referrer-Policy": "no-referrer",
-                "X-Content-Type-Options": "nosniff",
-            },
+        static_prefix = mounted_path(request, f"{STATIC_MOUNT_PATH}/")
+        # The import map is the one inline script; everything else is a file of this origin.
+        return page_response(
+            lambda nonce: _render_page(
+                static_prefix=static_prefix, graphql_path=graphql_path, nonce=nonce
+            ),
+            nonce_styles=False,
         )
 
     return [

@@ -7,13 +7,14 @@ page (which loads its scripts from a CDN) cannot be used there. The assets in
 
 import html
 import json
-import secrets
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+
+from app.web.page_shell import html_document, mounted_path, page_response, same_origin_path
 
 STATIC_DIR = Path(__file__).resolve().parent / "static" / "graphiql"
 STATIC_MOUNT_PATH = "/static/graphiql"
@@ -123,45 +124,21 @@ def _js_string(value: str) -> str:
     return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _content_security_policy(nonce: str) -> str:
-    directives = (
-        "default-src 'none'",
-        f"script-src 'self' 'nonce-{nonce}'",
-        f"style-src 'self' 'nonce-{nonce}'",
-        # graphiql.min.css inlines its fonts and a few images as data: URIs.
-        "img-src 'self' data:",
-        "font-src 'self' data:",
-        "connect-src 'self'",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-    )
-    return "; ".join(directives)
-
-
 def _render_page(*, static_prefix: str, bootstrap_js: str, nonce: str) -> str:
     prefix = html.escape(static_prefix)
     links = "\n".join(f'    <link rel="stylesheet" href="{prefix}{name}">' for name in STYLESHEETS)
     scripts = "\n".join(f'    <script src="{prefix}{name}"></script>' for name in SCRIPTS)
-    return f"""\
-<!doctype html>
-<html lang="en">
-  <head>
-    <meta charset="utf-8">
-    <meta name="viewport" content="width=device-width, initial-scale=1">
-    <title>Laurel · GraphiQL</title>
-    <link rel="icon" href="data:,">
+    return html_document(
+        title="GraphiQL",
+        head=f"""\
 {links}
-    <style nonce="{nonce}">{_PAGE_CSS}</style>
-  </head>
-  <body>
+    <style nonce="{nonce}">{_PAGE_CSS}</style>""",
+        body=f"""\
     <div id="graphiql">Loading GraphiQL…</div>
 {scripts}
     <script nonce="{nonce}">
-{bootstrap_js}    </script>
-  </body>
-</html>
-"""
+{bootstrap_js}    </script>""",
+    )
 
 
 def graphiql_routes(graphql_path: str = "/graphql") -> list[BaseRoute]:
@@ -171,27 +148,19 @@ def graphiql_routes(graphql_path: str = "/graphql") -> list[BaseRoute]:
     on the same origin, because the page's CSP only allows ``connect-src
     'self'``.
     """
-    if not graphql_path.startswith("/") or graphql_path.startswith("//"):
-        raise ValueError(f"graphql_path must be a same-origin absolute path, got {graphql_path!r}")
-    bootstrap_js = _BOOTSTRAP_JS.replace("__GRAPHQL_PATH__", _js_string(graphql_path))
+    bootstrap_js = _BOOTSTRAP_JS.replace(
+        "__GRAPHQL_PATH__", _js_string(same_origin_path(graphql_path))
+    )
 
     async def graphiql_page(request: Request) -> Response:
-        # root_path is the prefix of any Mount that these routes sit under, so
-        # the asset URLs still point at the sibling StaticFiles mount there.
-        static_prefix = f"{request.scope.get('root_path', '')}{STATIC_MOUNT_PATH}/"
-        # A fresh nonce per response. A fixed one would let injected markup
-        # reuse it.
-        nonce = secrets.token_urlsafe(18)
-        page = _render_page(static_prefix=static_prefix, bootstrap_js=bootstrap_js, nonce=nonce)
-        return HTMLResponse(
-            page,
-            headers={
-                "Content-Security-Policy": _content_security_policy(nonce),
-                # The nonce must not be served again from a cache.
-                "Cache-Control": "no-store",
-                "Referrer-Policy": "no-referrer",
-                "X-Content-Type-Options": "nosniff",
-            },
+        static_prefix = mounted_path(request, f"{STATIC_MOUNT_PATH}/")
+        # graphiql.min.css inlines its fonts and a few images as data: URIs.
+        return page_response(
+            lambda nonce: _render_page(
+                static_prefix=static_prefix, bootstrap_js=bootstrap_js, nonce=nonce
+            ),
+            nonce_styles=True,
+            data_fonts=True,
         )
 
     return [

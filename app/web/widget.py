@@ -17,18 +17,18 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import secrets
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from graphql import OperationDefinitionNode, parse, print_ast
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from app.services.documents.service import sha256_of
 from app.services.messages.widget import all_widget_messages
+from app.web.page_shell import html_document, mounted_path, page_response
 
 WIDGET_DIR = Path(__file__).resolve().parent / "static" / "widget"
 SCRIPT_PATH = "/widget/laurel-rewards.js"
@@ -153,18 +153,12 @@ _DEMO_JS = """
 
 
 def _demo_page(nonce: str, script_src: str) -> str:
-    return f"""\
-<!doctype html>
-<html lang="en">
-  <head>
-    <meta charset="utf-8">
-    <meta name="viewport" content="width=device-width, initial-scale=1">
-    <title>Laurel · rewards widget demo</title>
-    <link rel="icon" href="data:,">
+    return html_document(
+        title="rewards widget demo",
+        head=f"""\
     <style nonce="{nonce}">{_DEMO_CSS}</style>
-    <script src="{script_src}" defer></script>
-  </head>
-  <body>
+    <script src="{script_src}" defer></script>""",
+        body=f"""\
     <header class="shop">
       <strong>Demo Store</strong>
       <label>Language / Språk / Limbă / Язык
@@ -179,39 +173,13 @@ def _demo_page(nonce: str, script_src: str) -> str:
     <main>
       <laurel-rewards program="demo"></laurel-rewards>
     </main>
-    <script nonce="{nonce}">{_DEMO_JS}</script>
-  </body>
-</html>
-"""
-
-
-def _demo_policy(nonce: str) -> str:
-    return "; ".join(
-        (
-            "default-src 'none'",
-            f"script-src 'self' 'nonce-{nonce}'",
-            f"style-src 'self' 'nonce-{nonce}'",
-            "img-src 'self' data:",
-            "connect-src 'self'",
-            "base-uri 'none'",
-            "form-action 'none'",
-            "frame-ancestors 'none'",
-        )
+    <script nonce="{nonce}">{_DEMO_JS}</script>""",
     )
 
 
 async def demo(request: Request) -> Response:
-    nonce = secrets.token_urlsafe(18)
-    script_src = f"{request.scope.get('root_path', '')}{SCRIPT_PATH}"
-    return HTMLResponse(
-        _demo_page(nonce, script_src),
-        headers={
-            "Content-Security-Policy": _demo_policy(nonce),
-            "Cache-Control": "no-store",
-            "Referrer-Policy": "no-referrer",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    script_src = mounted_path(request, SCRIPT_PATH)
+    return page_response(lambda nonce: _demo_page(nonce, script_src), nonce_styles=True)
 
 
 def widget_routes(*, demo_page: bool) -> list[BaseRoute]:

@@ -8,15 +8,15 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from app.graphql.core.connection import Connection, Edges, keyset_page, page_size
+from app.graphql.core.connection import Connection, Edges, page_size
 from app.graphql.core.context import Info
 from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
+from app.graphql.core.programs import program_keyset_page
 from app.graphql.core.query_checks import admin_in_query
 from app.graphql.core.records import from_record
 from app.services.core import events as events_service
 from app.services.core.events import EventRecord
-from app.services.programs import service as programs_service
 
 
 @strawberry.type(description="A domain event from the outbox, in the order it happened.")
@@ -49,12 +49,11 @@ async def events(
 ) -> Connection[Event] | None:
     admin_in_query(info)
     page_size(first)
-    program = await programs_service.get_program_by_slug(program_slug, None)
-    if program is None:
-        return Connection.empty()
-    return await keyset_page(
-        lambda position, limit: events_service.list_events(
-            program.id, after_id=position, limit=limit, event_type=type
+    return await program_keyset_page(
+        program_slug,
+        None,
+        lambda program_id, position, limit: events_service.list_events(
+            program_id, after_id=position, limit=limit, event_type=type
         ),
         first=first,
         after=after,

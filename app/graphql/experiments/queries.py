@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import strawberry
 
-from app.graphql.core.connection import Connection, Edges, keyset_page, page_size
+from app.graphql.core.connection import Connection, Edges, page_size
 from app.graphql.core.context import Info
+from app.graphql.core.programs import program_keyset_page
 from app.graphql.core.query_checks import admin_in_query, decoded_in_query
 from app.graphql.experiments.types import Experiment, ExperimentResultSet
 from app.services.experiments import service as experiments_service
-from app.services.programs import service as programs_service
 
 
 @strawberry.field(description="Admin only: the program's experiments, oldest first.")
@@ -18,12 +18,11 @@ async def experiments(
 ) -> Connection[Experiment] | None:
     principal = admin_in_query(info)
     page_size(first)
-    program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
-    if program is None:
-        return Connection.empty()
-    return await keyset_page(
-        lambda position, limit: experiments_service.list_experiments(
-            program.id, first=limit, after=position
+    return await program_keyset_page(
+        program_slug,
+        principal.program_scope,
+        lambda program_id, position, limit: experiments_service.list_experiments(
+            program_id, first=limit, after=position
         ),
         first=first,
         after=after,

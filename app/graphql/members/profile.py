@@ -20,13 +20,13 @@ from app.graphql.core.connection import (
     Connection,
     Edges,
     SortedEdges,
-    keyset_page,
     page_size,
 )
 from app.graphql.core.context import Info, admin, member_reader
 from app.graphql.core.errors import UserError, as_query_errors
 from app.graphql.core.ids import decode_id
 from app.graphql.core.mutations import mutation, optional_idempotency_key
+from app.graphql.core.programs import program_keyset_page, program_list
 from app.graphql.core.query_checks import (
     admin_in_query,
     decoded_in_query,
@@ -38,7 +38,6 @@ from app.services.members import directory, erasure
 from app.services.members import profile as profile_service
 from app.services.members.directory import LookupBy, MemberFilter, MemberOrder
 from app.services.members.profile import ProfileChanges
-from app.services.programs import service as programs_service
 
 strawberry.enum(AttributeType, description="The type of a member attribute's values.")
 strawberry.enum(MemberOrder, name="MemberListOrder")
@@ -171,11 +170,12 @@ async def set_member_attributes(
 @strawberry.field(description="The program's own member attributes.")
 async def member_attributes(info: Info, program_slug: str) -> list[MemberAttribute]:
     principal = member_reader_in_query(info)
-    program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
-    if program is None:
-        return []
-    definitions = await profile_service.get_attribute_definitions(program.id)
-    return [MemberAttribute.from_record(item) for item in definitions]
+    return await program_list(
+        program_slug,
+        principal.program_scope,
+        profile_service.get_attribute_definitions,
+        MemberAttribute.from_record,
+    )
 
 
 @strawberry.field(
@@ -201,11 +201,12 @@ async def member_lookup(
                 LookupBy.CARD_NUMBER: card_number,
             }
         )
-    program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
-    if program is None:
-        return []
-    found = await directory.look_up_members(program.id, by, value)
-    return [Member.from_record(record) for record in found]
+    return await program_list(
+        program_slug,
+        principal.program_scope,
+        lambda program_id: directory.look_up_members(program_id, by, value),
+        Member.from_record,
+    )
 
 
 @strawberry.input(description="Every condition given must hold.")
@@ -273,9 +274,6 @@ async def members(
     )
     with as_query_errors():
         directory.check_filter(member_filter)
-    program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
-    if program is None:
-        return Connection.empty()
     sort = directory.SORT_COLUMN.get(order_by)
     edges = (
         _member_edges
@@ -288,9 +286,11 @@ async def members(
             Member.from_record,
         )
     )
-    return await keyset_page(
-        lambda position, limit: directory.list_members(
-            program.id, member_filter, order_by, after=position, limit=limit
+    return await program_keyset_page(
+        program_slug,
+        principal.program_scope,
+        lambda program_id, position, limit: directory.list_members(
+            program_id, member_filter, order_by, after=position, limit=limit
         ),
         first=first,
         after=after,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from app.graphql.core.context import Info
+from app.graphql.core.programs import program_one
 from app.graphql.core.query_checks import (
     decoded_in_query,
     member_reader_in_query,
@@ -12,7 +13,6 @@ from app.graphql.core.query_checks import (
 )
 from app.graphql.members.types import Member
 from app.services.members import service as members_service
-from app.services.programs import service as programs_service
 
 
 @strawberry.field(
@@ -39,8 +39,9 @@ async def member(info: Info, id: strawberry.ID) -> Member | None:
 @strawberry.field
 async def member_by_customer_id(info: Info, program_slug: str, customer_id: str) -> Member | None:
     principal = member_reader_in_query(info)
-    program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
-    if program is None:
-        return None
-    record = await members_service.get_member_by_customer_id(program.id, customer_id)
+    record = await program_one(
+        program_slug,
+        principal.program_scope,
+        lambda program_id: members_service.get_member_by_customer_id(program_id, customer_id),
+    )
     return Member.from_record(record) if record else None

@@ -8,13 +8,13 @@ import strawberry
 
 from app.graphql.core.context import Info, principal_of
 from app.graphql.core.errors import as_query_errors
+from app.graphql.core.programs import program_list, program_one
 from app.graphql.core.query_checks import member_reader_in_query
 from app.graphql.orders.types import EarningRule, Order, OrderEarning, OrderLineInput
 from app.services.orders import earning_rules as earning_rules_service
 from app.services.orders import preview as order_preview
 from app.services.orders import service as orders_service
 from app.services.orders.earning import earning_json
-from app.services.programs import service as programs_service
 
 
 @strawberry.input
@@ -68,11 +68,12 @@ async def preview_order_points(info: Info, input: PreviewOrderInput) -> OrderEar
 @strawberry.field(description="Purchase rules and campaigns of a program, by priority.")
 async def earning_rules(info: Info, program_slug: str) -> list[EarningRule]:
     principal = member_reader_in_query(info)
-    program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
-    if program is None:
-        return []
-    records = await earning_rules_service.list_earning_rules(program.id)
-    return [EarningRule.from_record(record) for record in records]
+    return await program_list(
+        program_slug,
+        principal.program_scope,
+        earning_rules_service.list_earning_rules,
+        EarningRule.from_record,
+    )
 
 
 @strawberry.field(
@@ -81,8 +82,9 @@ async def earning_rules(info: Info, program_slug: str) -> list[EarningRule]:
 )
 async def order(info: Info, program_slug: str, order_id: str) -> Order | None:
     principal = member_reader_in_query(info)
-    program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
-    if program is None:
-        return None
-    record = await orders_service.find_order(program.id, order_id)
+    record = await program_one(
+        program_slug,
+        principal.program_scope,
+        lambda program_id: orders_service.find_order(program_id, order_id),
+    )
     return None if record is None else Order.from_record(record)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import strawberry
 
 from app.graphql.core.context import Info, principal_of
+from app.graphql.core.programs import program_list, program_one
 from app.graphql.core.query_checks import member_reader_in_query
 from app.graphql.punch_cards.types import PunchCard, PunchCardSettings
-from app.services.programs import service as programs_service
 from app.services.punch_cards import service as punch_cards_service
 
 
@@ -18,19 +18,20 @@ async def punch_cards(
     principal = principal_of(info)
     if include_retired:
         member_reader_in_query(info)
-    program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
-    if program is None:
-        return []
-    records = await punch_cards_service.list_punch_cards(
-        program.id, include_retired=include_retired
+    return await program_list(
+        program_slug,
+        principal.program_scope,
+        lambda program_id: punch_cards_service.list_punch_cards(
+            program_id, include_retired=include_retired
+        ),
+        PunchCard.from_record,
     )
-    return [PunchCard.from_record(record) for record in records]
 
 
 @strawberry.field(description="A program's punch card settings (secret or admin key).")
 async def punch_card_settings(info: Info, program_slug: str) -> PunchCardSettings | None:
     principal = member_reader_in_query(info)
-    program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
-    if program is None:
-        return None
-    return PunchCardSettings(refund_policy=await punch_cards_service.refund_policy(program.id))
+    policy = await program_one(
+        program_slug, principal.program_scope, punch_cards_service.refund_policy
+    )
+    return None if policy is None else PunchCardSettings(refund_policy=policy)

@@ -11,6 +11,7 @@ from app.domain.validation import check_period
 from app.graphql.core.connection import Connection
 from app.graphql.core.context import Info
 from app.graphql.core.errors import as_query_errors
+from app.graphql.core.programs import program_one, program_page
 from app.graphql.core.query_checks import admin_in_query, member_reader_in_query
 from app.graphql.members.types import Member, Referral, referral_connection
 from app.graphql.referrals.types import ReferralSettings, ReferralStateEnum
@@ -68,10 +69,8 @@ def _counts(by_reason: dict[str, int]) -> list[ReferralReasonCount]:
 @strawberry.field(description="A program's referral settings (secret or admin key).")
 async def referral_settings(info: Info, program_slug: str) -> ReferralSettings | None:
     principal = member_reader_in_query(info)
-    program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
-    if program is None:
-        return None
-    return ReferralSettings.from_record(await referrals_service.settings_of(program.id))
+    record = await program_one(program_slug, principal.program_scope, referrals_service.settings_of)
+    return None if record is None else ReferralSettings.from_record(record)
 
 
 @strawberry.field(description="A program's referrals, newest first; optionally in one state.")
@@ -83,11 +82,12 @@ async def referrals(
     after: str | None = None,
 ) -> Connection[Referral] | None:
     principal = member_reader_in_query(info)
-    program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
-    if program is None:
-        return Connection.empty()
-    return await referral_connection(
-        program.id, referrer_id=None, state=state, first=first, after=after
+    return await program_page(
+        program_slug,
+        principal.program_scope,
+        lambda program_id: referral_connection(
+            program_id, referrer_id=None, state=state, first=first, after=after
+        ),
     )
 
 

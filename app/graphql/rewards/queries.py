@@ -17,6 +17,7 @@ from app.graphql.core.connection import (
 from app.graphql.core.context import Info, acting_for_member, admin, member_reader, principal_of
 from app.graphql.core.errors import UserErrorCode, as_query_errors
 from app.graphql.core.ids import decode_id
+from app.graphql.core.programs import program_keyset_page, program_list
 from app.graphql.core.query_checks import admin_in_query, member_reader_in_query
 from app.graphql.members.types import Redemption
 from app.graphql.rewards.types import (
@@ -28,7 +29,6 @@ from app.graphql.rewards.types import (
     RewardOption,
     spend_code_check,
 )
-from app.services.programs import service as programs_service
 from app.services.rewards import codes as codes_service
 from app.services.rewards import service as rewards_service
 from app.services.rewards.repository import RedemptionRecord
@@ -61,18 +61,17 @@ async def reward_catalogue(
 ) -> Connection[Reward] | None:
     admin_in_query(info)
     page_size(first)
-    program = await programs_service.get_program_by_slug(program_slug, None)
-    if program is None:
-        return Connection.empty()
     catalogue = rewards_service.RewardFilter(
         kinds=frozenset(kinds or ()),
         include_retired=include_retired,
         include_inactive=include_inactive,
     )
-    return await keyset_page(
+    return await program_keyset_page(
+        program_slug,
+        None,
         # The service reads one row past `first` itself.
-        lambda position, limit: rewards_service.search_rewards(
-            program.id, catalogue, first=limit - 1, after=position
+        lambda program_id, position, limit: rewards_service.search_rewards(
+            program_id, catalogue, first=limit - 1, after=position
         ),
         first=first,
         after=after,
@@ -183,8 +182,11 @@ async def rewards(info: Info, program_slug: str, include_inactive: bool = False)
     principal = principal_of(info)
     if include_inactive:
         member_reader_in_query(info)
-    program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
-    if program is None:
-        return []
-    records = await rewards_service.list_rewards(program.id, include_inactive=include_inactive)
-    return [Reward.from_record(record) for record in records]
+    return await program_list(
+        program_slug,
+        principal.program_scope,
+        lambda program_id: rewards_service.list_rewards(
+            program_id, include_inactive=include_inactive
+        ),
+        Reward.from_record,
+    )

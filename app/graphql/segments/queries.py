@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import strawberry
 
-from app.graphql.core.connection import Connection, Edges, keyset_page, page_size
+from app.graphql.core.connection import Connection, Edges, page_size
 from app.graphql.core.context import Info
 from app.graphql.core.errors import as_query_errors
+from app.graphql.core.programs import program_keyset_page
 from app.graphql.core.query_checks import admin_in_query
 from app.graphql.members.types import Member
 from app.graphql.segments.types import Segment, SegmentConditionInput, raw_condition
-from app.services.programs import service as programs_service
 from app.services.segments import service as segments_service
 
 _segment_edges = Edges("Segment", Segment.from_record)
@@ -32,12 +32,11 @@ async def segments(
 ) -> Connection[Segment]:
     principal = admin_in_query(info)
     page_size(first)
-    program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
-    if program is None:
-        return Connection.empty()
-    return await keyset_page(
-        lambda position, limit: segments_service.list_segments(
-            program.id, include_archived=include_archived, after_id=position, limit=limit
+    return await program_keyset_page(
+        program_slug,
+        principal.program_scope,
+        lambda program_id, position, limit: segments_service.list_segments(
+            program_id, include_archived=include_archived, after_id=position, limit=limit
         ),
         first=first,
         after=after,

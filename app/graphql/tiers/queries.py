@@ -5,8 +5,8 @@ from __future__ import annotations
 import strawberry
 
 from app.graphql.core.context import Info, principal_of
+from app.graphql.core.programs import program_one
 from app.graphql.tiers.types import TierProgram
-from app.services.programs import service as programs_service
 from app.services.tiers import service as tiers_service
 
 
@@ -16,8 +16,5 @@ from app.services.tiers import service as tiers_service
 )
 async def tier_program(info: Info, program_slug: str) -> TierProgram | None:
     principal = principal_of(info)
-    program = await programs_service.get_program_by_slug(program_slug, principal.program_scope)
-    if program is None:
-        return None
-    record = await tiers_service.tier_program_of(program.id)
+    record = await program_one(program_slug, principal.program_scope, tiers_service.tier_program_of)
     return None if record is None else TierProgram.from_record(record)

@@ -10,6 +10,7 @@ from app.graphql.core.connection import Connection, Edges, keyset_page, page_siz
 from app.graphql.core.context import Info
 from app.graphql.core.errors import as_query_errors
 from app.graphql.core.ids import decode_id
+from app.graphql.core.programs import program_list
 from app.graphql.core.query_checks import admin_in_query
 from app.graphql.webhooks.types import (
     WebhookDelivery,
@@ -17,7 +18,6 @@ from app.graphql.webhooks.types import (
     WebhookEndpoint,
     WebhookEventType,
 )
-from app.services.programs import service as programs_service
 from app.services.webhooks import catalogue
 from app.services.webhooks import service as webhooks_service
 from app.services.webhooks.service import AttemptRecord, DeliveryRecord
@@ -38,13 +38,9 @@ _DELIVERY_EDGES: Edges[_DeliveryRow, WebhookDelivery] = Edges(
 @strawberry.field(description="Admin only: a program's webhook endpoints.")
 async def webhook_endpoints(info: Info, program_slug: str) -> list[WebhookEndpoint]:
     admin_in_query(info)
-    program = await programs_service.get_program_by_slug(program_slug, None)
-    if program is None:
-        return []
-    return [
-        WebhookEndpoint.from_record(record)
-        for record in await webhooks_service.list_endpoints(program.id)
-    ]
+    return await program_list(
+        program_slug, None, webhooks_service.list_endpoints, WebhookEndpoint.from_record
+    )
 
 
 @strawberry.field(description="Admin only: an endpoint's deliveries, newest first.")

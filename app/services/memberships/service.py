@@ -55,6 +55,7 @@ from app.models import MembershipPlan, Tier
 from app.rows import RowMapper
 from app.services.core.events import append_event
 from app.services.core.idempotency import IdempotentRequest, run_once_by_id
+from app.services.core.inserts import insert_returning
 from app.services.ledger.service import lock_owner
 from app.services.programs.service import ProgramScope, read_in_scope, require_program
 from app.services.rewards.gifts import GiveReward, give_reward, require_giftable_reward
@@ -443,26 +444,26 @@ async def start_membership(data: MembershipEventInput, scope: ProgramScope) -> M
             now, plan.interval, trial_days if first is not None else 0, plan.grace_days
         )
         try:
-            row = await fetch_one(
+            membership = await insert_returning(
                 conn,
-                "INSERT INTO memberships (program_id, member_id, plan_id, status, started_at,"
-                " current_period_start, current_period_end, cancel_at_period_end, ends_at,"
-                " ended_at, end_reason, welcome_redemption_id, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?)"
-                f" RETURNING {membership_row.columns}",
-                (
-                    program_id,
-                    member_id,
-                    plan.id,
-                    status.value,
-                    now,
-                    period.start,
-                    period.end,
-                    False,
-                    period.ends_at,
-                    now,
-                    now,
-                ),
+                "memberships",
+                {
+                    "program_id": program_id,
+                    "member_id": member_id,
+                    "plan_id": plan.id,
+                    "status": status.value,
+                    "started_at": now,
+                    "current_period_start": period.start,
+                    "current_period_end": period.end,
+                    "cancel_at_period_end": False,
+                    "ends_at": period.ends_at,
+                    "ended_at": None,
+                    "end_reason": None,
+                    "welcome_redemption_id": None,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+                membership_row,
             )
         except IntegrityError as exc:
             # The partial unique index of live memberships: another start won the race.
@@ -471,8 +472,6 @@ async def start_membership(data: MembershipEventInput, scope: ProgramScope) -> M
                 "the member already holds this plan",
                 ["input", "planCode"],
             ) from exc
-        assert row is not None
-        membership = membership_row(row)
         if first is not None and plan.welcome_reward_id is not None:
             membership = await _give_welcome_reward(conn, membership, plan, now)
         await _event(conn, membership, plan, "started", now)

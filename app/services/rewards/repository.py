@@ -27,6 +27,7 @@ from app.domain.rewards import (
     limit_window_start,
 )
 from app.rows import Keyset, RowMapper
+from app.services.core.inserts import insert_returning
 from app.services.programs.service import ProgramScope, read_in_scope
 
 DEFAULT_POINTS_PER_CURRENCY_UNIT = 100
@@ -229,15 +230,9 @@ async def redemptions_page(
 async def insert_reward(
     conn: BaseDBAsyncClient, program_id: int, kind: RewardKind, data: RewardFields, now: datetime
 ) -> RewardRecord:
-    placeholders = ", ".join("?" for _ in FIELD_NAMES)
-    row = await fetch_one(
-        conn,
-        f"INSERT INTO rewards (program_id, kind, created_at, {', '.join(FIELD_NAMES)})"
-        f" VALUES (?, ?, ?, {placeholders}) RETURNING {reward_of.columns}",
-        (program_id, kind.value, now, *_column_values(data)),
-    )
-    assert row is not None
-    return reward_of(row)
+    values = {"program_id": program_id, "kind": kind.value, "created_at": now}
+    values.update(zip(FIELD_NAMES, _column_values(data), strict=True))
+    return await insert_returning(conn, "rewards", values, reward_of)
 
 
 async def write_reward_fields(
@@ -400,11 +395,4 @@ async def insert_redemption(conn: BaseDBAsyncClient, new: NewRedemption) -> Rede
         field.name: _column_value(getattr(new, field.name))
         for field in dataclasses.fields(NewRedemption)
     }
-    row = await fetch_one(
-        conn,
-        f"INSERT INTO redemptions ({', '.join(values)})"
-        f" VALUES ({', '.join('?' for _ in values)}) RETURNING {redemption_of.columns}",
-        tuple(values.values()),
-    )
-    assert row is not None
-    return redemption_of(row)
+    return await insert_returning(conn, "redemptions", values, redemption_of)

@@ -18,7 +18,6 @@ from tortoise.exceptions import IntegrityError
 
 from app.db import (
     as_datetime,
-    as_optional_datetime,
     connection,
     execute,
     fetch_all,
@@ -39,6 +38,7 @@ from app.domain.segments import (
 )
 from app.domain.validation import NAME_MAX, TEXT_MAX, Checker
 from app.models import Segment, SegmentVersion
+from app.rows import RowMapper
 from app.services.core.idempotency import checked_key, create_once_if_keyed, input_payload
 from app.services.core.models import read_row, row_of
 from app.services.members.service import MEMBER_COLUMNS, MemberRecord, member_row
@@ -53,20 +53,6 @@ from app.services.segments.membership import (
 
 REFRESH_IN_REQUEST_MEMBERS = 20_000
 MAX_PREVIEW_SAMPLE = 50
-_FIELDS = (
-    "id",
-    "program_id",
-    "key",
-    "name",
-    "description",
-    "definition",
-    "version",
-    "time_based",
-    "archived_at",
-    "refreshed_at",
-    "created_at",
-    "updated_at",
-)
 
 
 @dataclass(frozen=True)
@@ -85,21 +71,8 @@ class SegmentRecord:
     updated_at: datetime
 
 
-def _record(row: dict[str, Any]) -> SegmentRecord:
-    return SegmentRecord(
-        id=int(row["id"]),
-        program_id=int(row["program_id"]),
-        key=str(row["key"]),
-        name=str(row["name"]),
-        description=str(row["description"]),
-        definition=from_json(row["definition"]),
-        version=int(row["version"]),
-        time_based=bool(row["time_based"]),
-        archived_at=as_optional_datetime(row["archived_at"]),
-        refreshed_at=as_optional_datetime(row["refreshed_at"]),
-        created_at=as_datetime(row["created_at"]),
-        updated_at=as_datetime(row["updated_at"]),
-    )
+_record = RowMapper(SegmentRecord)
+_FIELDS = _record.column_names
 
 
 @dataclass(frozen=True)

@@ -11,19 +11,17 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import (
     as_datetime,
-    as_optional_datetime,
     connection,
     execute,
     fetch_all,
     fetch_one,
-    from_json,
     in_transaction,
     utc_now,
 )
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
 from app.domain.validation import Checker
-from app.rows import Keyset
+from app.rows import Keyset, RowMapper
 from app.services.core.events import EventRecord, append_event
 from app.services.core.idempotency import checked_key, input_payload, once_if_keyed
 from app.services.programs.service import require_program
@@ -37,14 +35,6 @@ DESCRIPTION_MAX = 500
 MAX_EVENT_TYPES = 100
 MAX_ENDPOINTS_PER_PROGRAM = 20
 MAX_OVERLAP_HOURS = 24 * 7
-_ENDPOINT_COLUMNS = (
-    "id, program_id, url, description, event_types, enabled, disabled_reason,"
-    " previous_secret_expires_at, failing_since, created_at, updated_at"
-)
-_DELIVERY_COLUMNS = (
-    "id, endpoint_id, event_id, event_type, body, status, attempts, next_attempt_at,"
-    " last_attempt_at, last_status_code, last_latency_ms, last_error, created_at"
-)
 _NEWEST_FIRST = Keyset(newest_first=True)
 # Whether endpoints on private addresses are allowed (LAUREL_WEBHOOKS_ALLOW_PRIVATE), set as
 # the server or worker starts.
@@ -97,38 +87,10 @@ class AttemptRecord:
     created_at: datetime
 
 
-def _endpoint(row: dict[str, Any]) -> EndpointRecord:
-    return EndpointRecord(
-        id=int(row["id"]),
-        program_id=int(row["program_id"]),
-        url=str(row["url"]),
-        description=str(row["description"]),
-        event_types=[str(t) for t in from_json(row["event_types"]) or []],
-        enabled=bool(row["enabled"]),
-        disabled_reason=str(row["disabled_reason"]),
-        previous_secret_expires_at=as_optional_datetime(row["previous_secret_expires_at"]),
-        failing_since=as_optional_datetime(row["failing_since"]),
-        created_at=as_datetime(row["created_at"]),
-        updated_at=as_datetime(row["updated_at"]),
-    )
-
-
-def _delivery(row: dict[str, Any]) -> DeliveryRecord:
-    return DeliveryRecord(
-        id=int(row["id"]),
-        endpoint_id=int(row["endpoint_id"]),
-        event_id=int(row["event_id"]),
-        event_type=str(row["event_type"]),
-        body=str(row["body"]),
-        status=str(row["status"]),
-        attempts=int(row["attempts"]),
-        next_attempt_at=as_datetime(row["next_attempt_at"]),
-        last_attempt_at=as_optional_datetime(row["last_attempt_at"]),
-        last_status_code=None if row["last_status_code"] is None else int(row["last_status_code"]),
-        last_latency_ms=None if row["last_latency_ms"] is None else int(row["last_latency_ms"]),
-        last_error=str(row["last_error"]),
-        created_at=as_datetime(row["created_at"]),
-    )
+_endpoint = RowMapper(EndpointRecord)
+_ENDPOINT_COLUMNS = _endpoint.columns
+_delivery = RowMapper(DeliveryRecord)
+_DELIVERY_COLUMNS = _delivery.columns
 
 
 @dataclass(frozen=True)
