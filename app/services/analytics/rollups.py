@@ -20,7 +20,8 @@ from decimal import Decimal
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import execute, fetch_one, is_postgres, utc_now
+from app.clock import process_now
+from app.db import execute, fetch_one, is_postgres
 from app.domain.analytics import (
     CUSTOMER_ENROLLED,
     CUSTOMER_METRICS,
@@ -109,7 +110,8 @@ def upsert_statement(
         merged[(day, metric, dimension)] = merged.get((day, metric, dimension), 0) + amount
     # A late write to a month's customer-activity rows marks the month stale, in the same
     # statement (writes of the current month, nearly all of them, add nothing).
-    today = utc_now().date()
+    # The process's clock: an import replaying history writes late even as of its own time.
+    today = process_now().date()
     for month in {
         day
         for (day, metric, _), amount in merged.items()

@@ -28,7 +28,8 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import as_date, connection, execute, fetch_all, is_postgres, utc_now
+from app.clock import process_now
+from app.db import as_date, connection, execute, fetch_all, is_postgres
 from app.domain.analytics import (
     CUSTOMER_ENROLLED,
     CUSTOMER_METRICS,
@@ -123,7 +124,7 @@ async def _store(
     rows: Sequence[tuple[date, date, int, str]],
 ) -> None:
     """Insert or replace summaries: (first month, last month, marks, figures JSON)."""
-    now = utc_now()
+    now = process_now()
     for start in range(0, len(rows), 200):
         chunk = rows[start : start + 200]
         params: list[object] = []
@@ -166,7 +167,7 @@ async def customer_counts(
     stored)."""
     if not spans:
         return {}
-    today = utc_now().date()
+    today = process_now().date()
     bounds = {span: (month_of(span.start), month_of(span.end)) for span in spans}
     low = min(add_months(first, -inactive_months) for first, _ in bounds.values())
     high = max(last for _, last in bounds.values())
@@ -327,7 +328,7 @@ async def cohort_cells(
     (the marks of the cohort's month and of the cell's month have not moved); a cohort with a
     missing or stale one has its settled cells counted again and stored. The cells of months
     not settled yet are counted from the activity rows of those months alone."""
-    newest = _newest_settled(utc_now().date())
+    newest = _newest_settled(process_now().date())
     end = add_months(last, length - 1)
     marks = await _marks(conn, program_id, first, end)
     stored = await _stored(conn, program_id, COHORT, 0, first, last)
@@ -439,7 +440,7 @@ async def summarise(program_id: int, inactive_months: int = DEFAULT_INACTIVE_MON
     for the last twelve settled months each month alone and the twelve together, and the
     cohort cells of their enrolment months. Reading them is what fills what is missing."""
     conn = connection()
-    today = utc_now().date()
+    today = process_now().date()
     newest = _newest_settled(today)
     oldest = add_months(newest, 1 - COHORT_MONTHS)
     spans = {Period(m, add_months(m, 1) - _ONE_DAY) for m in _months(oldest, newest)}
