@@ -5,12 +5,18 @@ over 24 months (2025-2026, time zone UTC), with the rollups (daily rows and cust
 rows) the writes would have kept, computed in SQL from the seeded rows. Guest keys are seeded
 as `g:` + md5 of the customer id (the same shape as the app's hash; nothing here compares them).
 
-Then, through the services the API calls, each timed `--rounds` times after a warm-up:
+Then, on a clock set to 2026-12-07 (November 2026 is the newest settled month, December is
+open), `laurel analytics summarise` once (the daily job: its seconds are printed), and through
+the services the API calls, each timed `--rounds` times after two warm-up calls:
 
 - floor: programInsights of one day (DAY), the daily rollups alone;
-- programInsights of 2026 by MONTH (12 periods: the daily KPIs, the customer KPIs of every
-  month and of the year, referrals), target p95 < 300 ms;
-- programCohorts of the 12 enrolment months of 2026, 12 months each, target p95 < 1 s;
+- programInsights of December 2025 to November 2026 by MONTH (settled: the daily KPIs, the
+  customer KPIs of every month and of the twelve read from their summaries, referrals),
+  target p95 < 300 ms;
+- programInsights of 2026 by MONTH: the same, but December and the year reach the open month
+  and are counted from the activity rows on every call;
+- programCohorts of the 12 enrolment months of 2025, 12 months each (all settled), and of 2026
+  (the cells of December and later counted), target p95 < 1 s;
 
 with the peak of Python memory of one call (tracemalloc), and `laurel verify-ledger` run as a
 child process on the whole ledger: its time (target < 60 s) and peak RSS. Prints a Markdown
