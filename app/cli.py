@@ -602,6 +602,36 @@ def analytics_rebuild_command(
         typer.echo("analytics rollups agree with the orders, members and ledger")
 
 
+@analytics_cli.command("summarise")
+def analytics_summarise_command(
+    program: Annotated[
+        str | None, typer.Option(help="One program's slug; every program by default.")
+    ] = None,
+) -> None:
+    """Count the closed-period summaries programInsights and programCohorts read: those a late
+    write made stale, and the last twelve settled months' (run it daily, after midnight)."""
+    from app.services.analytics import summaries
+    from app.services.programs.service import list_programs, require_program
+
+    async def work() -> list[str]:
+        programs = (
+            [await require_program(program, None, ["program"])]
+            if program is not None
+            else await list_programs(None)
+        )
+        lines = []
+        for found in programs:
+            done = await summaries.summarise(found.id)
+            lines.append(
+                f"{found.slug}: {done.spans} customer span(s) and {done.cohorts} cohort cell(s)"
+                " counted"
+            )
+        return lines
+
+    for line in _run(Settings.from_env(), work):
+        typer.echo(line)
+
+
 export_cli = typer.Typer(help="CSV exports of the program's numbers, streamed.")
 cli.add_typer(export_cli, name="export")
 

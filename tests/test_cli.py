@@ -239,6 +239,28 @@ async def test_analytics_rebuild_check_finds_a_tampered_rollup_and_rebuild_mends
     assert "analytics rollups agree" in checked_again.stdout
 
 
+async def test_analytics_summarise_counts_the_last_twelve_months_once(
+    api: Api, settings: Settings
+) -> None:
+    await create_program(api)
+    await enroll(api)
+    await record_order(api)
+
+    first = laurel(settings, "analytics", "summarise")
+    second = laurel(settings, "analytics", "summarise", "--program", "shop")
+
+    assert first.returncode == 0, first.stderr
+    # Each of the last twelve settled months, and the twelve together; their cohorts' cells
+    # (12 + 11 + ... + 1).
+    assert first.stdout == "shop: 13 customer span(s) and 78 cohort cell(s) counted\n"
+    stored = await fetch_one(
+        connections.get("default"), "SELECT COUNT(*) AS n FROM analytics_summaries"
+    )
+    assert stored is not None and int(stored["n"]) == 13 + 78
+    # Nothing stale: the second run counts nothing.
+    assert second.stdout == "shop: 0 customer span(s) and 0 cohort cell(s) counted\n"
+
+
 async def test_export_insights_writes_a_csv_series_and_its_totals(
     api: Api, settings: Settings, tmp_path: Path
 ) -> None:

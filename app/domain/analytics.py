@@ -28,6 +28,11 @@ program's time zone, dimension a customer's key (`customer_key`: `m:<member id>`
 - `customer_redemptions`: the member's journal transactions that month spending points on
   PROGRAM_REDEEMED;
 - `customer_enrolled`: 1 on the member's enrolment month (the member's cohort).
+
+`late_writes`, dimension '', on the first day of a month: how many writes changed that
+month's customer-activity rows once the month could have been summarised (`is_late`). It only
+grows; a closed-period summary remembers the sum over the months it read and is stale when the
+sum has moved (app/services/analytics/summaries.py).
 """
 
 from __future__ import annotations
@@ -58,6 +63,10 @@ CUSTOMER_REDEMPTIONS = "customer_redemptions"
 CUSTOMER_ENROLLED = "customer_enrolled"
 REWARDS_REDEEMED = "rewards_redeemed"
 REWARDS_VALUE = "rewards_value_minor"
+LATE_WRITES = "late_writes"
+# A month is summarised once it has been over for this long everywhere: a write that began
+# before the month ended (in any time zone) has committed by then.
+SETTLE_DAYS = 2
 CUSTOMER_METRICS = (CUSTOMER_ORDERS, CUSTOMER_REVENUE, CUSTOMER_EARNINGS, CUSTOMER_REDEMPTIONS)
 # The metrics counted per day (the others are per customer and month).
 DAY_METRICS = (ORDERS, REVENUE, REFUNDED, ENROLMENTS, LEDGER, REWARDS_REDEEMED, REWARDS_VALUE)
@@ -697,3 +706,17 @@ class ReferralFigures:
 def day_start(day: date, zone: str) -> datetime:
     """The moment `day` of the time zone begins, in UTC."""
     return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def is_settled(month: date, today: date) -> bool:
+    """Whether a month's customer-activity rows may be summarised on UTC date `today`: the
+    month has been over for SETTLE_DAYS (see `is_late`)."""
+    following = add_months(month, 1)
+    return following != date.max and following <= today - timedelta(days=SETTLE_DAYS)
+
+
+def is_late(month: date, today: date) -> bool:
+    """Whether a write on UTC date `today` to the customer-activity rows of `month` marks the
+    month stale: the month is before the month of tomorrow (UTC). Every settled month is late,
+    and a write that found its month not late commits days before the month settles."""
+    return month < month_of(today + timedelta(days=1))

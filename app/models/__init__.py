@@ -6,7 +6,7 @@ migrations can name them.
 
 from app.models.access import AuditLogEntry, TokenSigningSecret
 from app.models.actions import ActionRecord, ActionRule
-from app.models.analytics import AnalyticsDay
+from app.models.analytics import AnalyticsDay, AnalyticsSummary
 from app.models.api_keys import ApiKey
 from app.models.earning_rules import EarningRule
 from app.models.engagement import (
@@ -59,6 +59,7 @@ __all__ = [
     "ActionRecord",
     "ActionRule",
     "AnalyticsDay",
+    "AnalyticsSummary",
     "ApiKey",
     "AuditLogEntry",
     "Badge",

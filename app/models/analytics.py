@@ -31,3 +31,28 @@ class AnalyticsDay(Model):
         # Readers ask for some metrics over a range of days: the daily counters without the
         # (many more) customer-activity rows, or the customer rows of some months.
         indexes = (("program_id", "metric", "day"),)
+
+
+class AnalyticsSummary(Model):
+    """The customer figures of a settled period, computed once from the customer-activity rows
+    (app/services/analytics/summaries.py): `kind` 'customers' (a span of whole months, with
+    `parameter` the inactivity threshold) or 'cohort' (one enrolment month's cell of one later
+    month, `parameter` 0)."""
+
+    id = fields.BigIntField(primary_key=True)
+    program: fields.ForeignKeyRelation["Program"] = fields.ForeignKeyField(
+        "models.Program", related_name="analytics_summaries", on_delete=fields.RESTRICT
+    )
+    kind = fields.CharField(max_length=16)
+    first_month = fields.DateField()
+    last_month = fields.DateField()
+    parameter = fields.IntField(default=0)
+    # The sum of the late-write marks of the months read when it was computed: when the sum
+    # now differs, a late write changed those months and the summary is stale.
+    marks = fields.BigIntField(default=0)
+    figures = fields.TextField()  # JSON
+    computed_at = fields.DatetimeField()
+
+    class Meta:
+        table = "analytics_summaries"
+        unique_together = (("program", "kind", "first_month", "last_month", "parameter"),)

@@ -19,9 +19,8 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import as_date, connection, fetch_all, fetch_one, is_postgres
+from app.db import as_date, connection, fetch_all, fetch_one
 from app.domain.analytics import (
-    CUSTOMER_ENROLLED,
     CUSTOMER_METRICS,
     CUSTOMER_ORDERS,
     CUSTOMER_REVENUE,
@@ -37,7 +36,6 @@ from app.domain.analytics import (
     Cohort,
     CustomerFigures,
     Granularity,
-    GroupFigures,
     Period,
     PeriodFigures,
     ReferralFigures,
@@ -57,6 +55,7 @@ from app.domain.errors import DomainError, ErrorCode
 from app.domain.orders import OrderChannel
 from app.domain.referrals import ReferralState
 from app.domain.validation import Checker
+from app.services.analytics import summaries
 from app.services.analytics.rebuild import Rollup, compute
 from app.services.programs.service import ProgramRecord, ProgramScope, get_program_by_slug
 from app.services.segments.service import get_segment_by_key
@@ -145,7 +144,7 @@ async def program_insights(
     )
     activity: ActivityByCustomer = {}
     # Kept path: each whole-month period's customer groups, counted in SQL.
-    counted: dict[Period, _Counted] = {}
+    counted: dict[Period, summaries.CustomerCounts] = {}
     segment_id: int | None = None
     if data.segment is not None:
         segment = await get_segment_by_key(program.id, data.segment.strip())
@@ -167,7 +166,7 @@ async def program_insights(
     else:
         opening_rows, range_rows = await _kept_rows(conn, program.id, data)
         if months is not None:
-            counted = await _kept_customers(conn, program.id, whole, data.inactive_months)
+            counted = await summaries.customer_counts(conn, program.id, whole, data.inactive_months)
     series, totals = figures(
         opening_rows,
         range_rows,
@@ -314,111 +313,6 @@ async def _kept_rows(
     )
 
 
-@dataclass(frozen=True)
-class _Counted:
-    members: GroupFigures
-    guests: GroupFigures
-    active_members: int
-    redeeming_members: int
-
-
-async def _kept_customers(
-    conn: BaseDBAsyncClient, program_id: int, spans: list[Period], inactive_months: int
-) -> dict[Period, _Counted]:
-    """The customer KPIs' counts of each period of whole months, in one statement: the
-    customer-activity rows of the months read (and the threshold's before) joined to the
-    periods whose months (or threshold window) hold them, folded per period and customer, then
-    counted per period and side (formulas in
-    docs/capabilities/analytics.md; `customer_figures` is the same in Python)."""
-    cast = "CAST(? AS DATE)" if is_postgres(conn) else "?"
-    windows: list[object] = []
-    for index, span in enumerate(spans):
-        first, last = month_of(span.start), month_of(span.end)
-        windows += [
-            index,
-            add_months(first, -inactive_months),
-            first,
-            last,
-            add_months(last, 1 - inactive_months),
-        ]
-    periods_sql = " UNION ALL ".join(
-        f"SELECT CAST(? AS INTEGER) AS idx, {cast} AS lo, {cast} AS p_first,"
-        f" {cast} AS p_last, {cast} AS end_lo"
-        for _ in spans
-    )
-    orders, revenue, earnings, redemptions = CUSTOMER_METRICS
-
-    def total(metric: str, months: str) -> str:
-        return f"SUM(CASE WHEN d.metric = '{metric}' AND {months} THEN d.value ELSE 0 END)"
-
-    inside, before, at_end = "d.day >= p.p_first", "d.day < p.p_first", "d.day >= p.end_lo"
-    # A customer's orders of a month sum to 0 or more, so "ordered in some month of a window"
-    # is "the orders of the window sum to more than 0": no fold per month is needed.
-    rows = await fetch_all(
-        conn,
-        f"WITH p AS ({periods_sql}), c AS ("
-        "  SELECT p.idx, d.dimension AS customer,"
-        f"  {total(orders, inside)} AS orders, {total(revenue, inside)} AS revenue,"
-        f"  {total(earnings, inside)} AS earnings,"
-        f"  {total(redemptions, inside)} AS redemptions,"
-        f"  CASE WHEN {total(orders, before)} > 0 THEN 1 ELSE 0 END AS at_start,"
-        f"  CASE WHEN {total(orders, at_end)} > 0 THEN 1 ELSE 0 END AS at_end,"
-        f"  {total(revenue, before)} AS start_revenue"
-        "  FROM analytics_days d JOIN p ON d.day >= p.lo AND d.day <= p.p_last"
-        f"  WHERE d.program_id = ? AND d.metric IN {_in(CUSTOMER_METRICS)}"
-        "  AND d.day >= ? AND d.day <= ? GROUP BY p.idx, d.dimension"
-        ") SELECT idx, CASE WHEN customer LIKE 'm:%' THEN 1 ELSE 0 END AS member,"
-        " SUM(CASE WHEN orders > 0 THEN 1 ELSE 0 END) AS customers,"
-        " SUM(CASE WHEN orders > 0 THEN orders ELSE 0 END) AS orders,"
-        " SUM(CASE WHEN orders > 0 THEN revenue ELSE 0 END) AS revenue,"
-        " SUM(CASE WHEN orders > 1 THEN 1 ELSE 0 END) AS repeat_customers,"
-        " SUM(at_start) AS at_start, SUM(at_end) AS at_end,"
-        " SUM(CASE WHEN at_end = 1 AND at_start = 0 THEN 1 ELSE 0 END) AS newcomers,"
-        " SUM(CASE WHEN at_start = 1 AND at_end = 0 THEN 1 ELSE 0 END) AS churned,"
-        " SUM(CASE WHEN at_start = 1 AND at_end = 0 THEN start_revenue ELSE 0 END)"
-        "   AS churned_revenue,"
-        " SUM(CASE WHEN orders > 0 OR earnings > 0 THEN 1 ELSE 0 END) AS active,"
-        " SUM(CASE WHEN redemptions > 0 THEN 1 ELSE 0 END) AS redeeming"
-        " FROM c GROUP BY idx, CASE WHEN customer LIKE 'm:%' THEN 1 ELSE 0 END",
-        (
-            *windows,
-            program_id,
-            *CUSTOMER_METRICS,
-            min(add_months(month_of(span.start), -inactive_months) for span in spans),
-            max(month_of(span.end) for span in spans),
-        ),
-    )
-    sides: dict[tuple[int, bool], dict[str, Any]] = {
-        (int(row["idx"]), bool(row["member"])): row for row in rows
-    }
-    counted = {}
-    for index, span in enumerate(spans):
-        members, guests = sides.get((index, True)), sides.get((index, False))
-        counted[span] = _Counted(
-            members=_group(members),
-            guests=_group(guests),
-            active_members=0 if members is None else int(members["active"] or 0),
-            redeeming_members=0 if members is None else int(members["redeeming"] or 0),
-        )
-    return counted
-
-
-def _group(row: dict[str, Any] | None) -> GroupFigures:
-    if row is None:
-        return GroupFigures()
-    return GroupFigures(
-        customers=int(row["customers"] or 0),
-        orders=int(row["orders"] or 0),
-        revenue_minor=int(row["revenue"] or 0),
-        repeat_customers=int(row["repeat_customers"] or 0),
-        at_start=int(row["at_start"] or 0),
-        at_end=int(row["at_end"] or 0),
-        new=int(row["newcomers"] or 0),
-        churned=int(row["churned"] or 0),
-        churned_revenue_minor=int(row["churned_revenue"] or 0),
-    )
-
-
 def _row(row: dict[str, Any]) -> RollupRow:
     day = as_date(row["day"])
     assert day is not None
@@ -450,8 +344,8 @@ async def program_cohorts(
     data: CohortsInput, scope: ProgramScope, secret_key: bool = False
 ) -> Cohorts | None:
     """Members by enrolment month against the share who ordered N months later and their
-    cumulative revenue, from the customer-activity rows (two aggregates in SQL); None when the
-    program is unknown (or outside `scope`)."""
+    cumulative revenue, from the cells' closed-period summaries (app/services/analytics/
+    summaries.py); None when the program is unknown (or outside `scope`)."""
     check = Checker()
     first, last = month_of(data.first_month), month_of(data.last_month)
     if last < first:
@@ -464,56 +358,6 @@ async def program_cohorts(
     program = await _readable_program(data.program_slug, scope, secret_key)
     if program is None:
         return None
-    conn = connection()
-    end = add_months(last, data.months - 1)
-    enrolled = (
-        "SELECT dimension, day FROM analytics_days WHERE program_id = ? AND metric = ?"
-        " AND day >= ? AND day <= ? GROUP BY dimension, day HAVING SUM(value) > 0"
-    )
-    sizes = await fetch_all(
-        conn,
-        f"SELECT day, COUNT(*) AS members FROM ({enrolled}) AS e GROUP BY day",
-        (program.id, CUSTOMER_ENROLLED, first, last),
-    )
-    cells = await fetch_all(
-        conn,
-        "SELECT e.day AS cohort, a.day AS month,"
-        " SUM(CASE WHEN a.orders > 0 THEN 1 ELSE 0 END) AS active, SUM(a.revenue) AS revenue"
-        f" FROM ({enrolled}) AS e JOIN ("
-        "   SELECT dimension, day, SUM(CASE WHEN metric = ? THEN value ELSE 0 END) AS orders,"
-        "   SUM(CASE WHEN metric = ? THEN value ELSE 0 END) AS revenue FROM analytics_days"
-        "   WHERE program_id = ? AND metric IN (?, ?) AND day >= ? AND day <= ?"
-        "   GROUP BY dimension, day"
-        " ) AS a ON a.dimension = e.dimension AND a.day >= e.day"
-        " GROUP BY e.day, a.day",
-        (
-            program.id,
-            CUSTOMER_ENROLLED,
-            first,
-            last,
-            CUSTOMER_ORDERS,
-            CUSTOMER_REVENUE,
-            program.id,
-            CUSTOMER_ORDERS,
-            CUSTOMER_REVENUE,
-            first,
-            end,
-        ),
-    )
-    table = cohorts(
-        {_month(r["day"]): int(r["members"]) for r in sizes},
-        {
-            (_month(r["cohort"]), _month(r["month"])): (int(r["active"]), int(r["revenue"]))
-            for r in cells
-        },
-        first,
-        last,
-        data.months,
-    )
+    sizes, cells = await summaries.cohort_cells(connection(), program.id, first, last, data.months)
+    table = cohorts(sizes, cells, first, last, data.months)
     return Cohorts(program=program, cohorts=table)
-
-
-def _month(value: object) -> date:
-    day = as_date(value)
-    assert day is not None
-    return day

@@ -29,6 +29,7 @@ from app.db import as_date, as_datetime, connection, execute, fetch_all, in_tran
 from app.domain.analytics import (
     CUSTOMER_ENROLLED,
     ENROLMENTS,
+    LATE_WRITES,
     LEDGER,
     customer_activity,
     ledger_dimension,
@@ -176,12 +177,14 @@ async def compute(
 
 
 async def stored(conn: BaseDBAsyncClient, program_id: int) -> Rollup:
-    """The rollups the writes kept, their shards summed (zeros left out)."""
+    """The rollups the writes kept, their shards summed (zeros left out); the late-write marks
+    are no rollup (nothing recomputes them)."""
     rows = await fetch_all(
         conn,
         "SELECT day, metric, dimension, SUM(value) AS value FROM analytics_days"
-        " WHERE program_id = ? GROUP BY day, metric, dimension HAVING SUM(value) <> 0",
-        (program_id,),
+        " WHERE program_id = ? AND metric <> ? GROUP BY day, metric, dimension"
+        " HAVING SUM(value) <> 0",
+        (program_id, LATE_WRITES),
     )
     kept: Rollup = {}
     for row in rows:
@@ -213,10 +216,18 @@ async def compare(program: ProgramRecord) -> list[Difference]:
 
 
 async def rebuild(program: ProgramRecord) -> int:
-    """Replace the program's rollups with a recomputation; returns the rows written."""
+    """Replace the program's rollups with a recomputation, and drop its closed-period
+    summaries (counted again from the new rows when next read or summarised); returns the
+    rows written. The late-write marks stay: they only grow, so a summary computed before the
+    rebuild can never look fresh again by a mark sum that went down and back up."""
     async with in_transaction() as conn:
         recomputed = await compute(conn, program)
-        await execute(conn, "DELETE FROM analytics_days WHERE program_id = ?", (program.id,))
+        await execute(
+            conn,
+            "DELETE FROM analytics_days WHERE program_id = ? AND metric <> ?",
+            (program.id, LATE_WRITES),
+        )
+        await execute(conn, "DELETE FROM analytics_summaries WHERE program_id = ?", (program.id,))
         items = sorted(recomputed.items())
         for start in range(0, len(items), 500):
             chunk = items[start : start + 500]

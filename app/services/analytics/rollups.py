@@ -20,16 +20,21 @@ from decimal import Decimal
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from app.clock import process_now
 from app.db import execute, fetch_one, is_postgres
 from app.domain.analytics import (
+    CUSTOMER_ENROLLED,
+    CUSTOMER_METRICS,
     CUSTOMER_ORDERS,
     CUSTOMER_REVENUE,
+    LATE_WRITES,
     ORDERS,
     REFUNDED,
     REVENUE,
     REWARDS_REDEEMED,
     REWARDS_VALUE,
     guest_key,
+    is_late,
     member_key,
     month_of,
     order_dimension,
@@ -90,6 +95,10 @@ async def add_rows(conn: BaseDBAsyncClient, program_id: int, rows: Sequence[Row]
         await execute(conn, *upsert)
 
 
+# The metrics the closed-period summaries read (app/services/analytics/summaries.py).
+_SUMMARISED = frozenset((*CUSTOMER_METRICS, CUSTOMER_ENROLLED))
+
+
 def upsert_statement(
     conn: BaseDBAsyncClient, program_id: int, rows: Sequence[Row]
 ) -> tuple[str, list[object]] | None:
@@ -99,6 +108,16 @@ def upsert_statement(
     for day, metric, dimension, amount in rows:
         # One row per key: PostgreSQL refuses an upsert that touches a row twice.
         merged[(day, metric, dimension)] = merged.get((day, metric, dimension), 0) + amount
+    # A late write to a month's customer-activity rows marks the month stale, in the same
+    # statement (writes of the current month, nearly all of them, add nothing).
+    # The process's clock: an import replaying history writes late even as of its own time.
+    today = process_now().date()
+    for month in {
+        day
+        for (day, metric, _), amount in merged.items()
+        if amount != 0 and metric in _SUMMARISED and is_late(day, today)
+    }:
+        merged[(month, LATE_WRITES, "")] = 1
     # Sorted: every statement locks its rows in one order (no deadlock between two writes).
     items = sorted((*key, amount) for key, amount in merged.items() if amount != 0)
     if not items:

@@ -1,0 +1,477 @@
+"""Closed-period summaries: the customer KPIs' counts of a span of whole months and the cells
+of the cohort table, computed once from the customer-activity rows for settled months
+(`is_settled`) and read back in one indexed statement, so programInsights and programCohorts
+cost the same whatever the number of customers.
+
+A summary remembers the sum of the late-write marks (`LATE_WRITES` rows of analytics_days,
+added by the write in its own statement, app/services/analytics/rollups.py) of the months it
+read. A reader sums those marks now: when the sums differ, a late write (a refund of an old
+order, an import, a credit at enrolment) changed one of the months since, and the reader
+counts that span from the activity rows again and stores the new summary. The marks are read
+before the activity rows, so a late write that commits in between leaves the new summary
+stale, never wrong.
+
+Summaries are filled by the readers (the spans they are asked for) and by
+`laurel analytics summarise` (each settled month, the last twelve, the cohort cells of the
+last `COHORT_MONTHS` enrolment months), which also recomputes the stale ones.
+Spans that reach an unsettled month are counted from the activity rows on every request:
+their cost grows with the customers of those months only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from app.clock import process_now
+from app.db import as_date, connection, execute, fetch_all, is_postgres
+from app.domain.analytics import (
+    CUSTOMER_ENROLLED,
+    CUSTOMER_METRICS,
+    CUSTOMER_ORDERS,
+    CUSTOMER_REVENUE,
+    DEFAULT_INACTIVE_MONTHS,
+    LATE_WRITES,
+    GroupFigures,
+    Period,
+    add_months,
+    is_settled,
+    month_of,
+)
+
+CUSTOMERS = "customers"
+COHORT = "cohort"
+# The enrolment months, and the months after each, that `summarise` keeps ready.
+COHORT_MONTHS = 12
+_ONE_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class CustomerCounts:
+    members: GroupFigures
+    guests: GroupFigures
+    active_members: int
+    redeeming_members: int
+
+
+@dataclass(frozen=True)
+class CohortCell:
+    members: int  # the cohort's size
+    active: int
+    revenue_minor: int
+
+
+def _in(values: Sequence[object]) -> str:
+    return "(" + ", ".join("?" for _ in values) + ")"
+
+
+def _months(first: date, last: date) -> list[date]:
+    months = []
+    month = first
+    while month <= last and month != date.max:
+        months.append(month)
+        month = add_months(month, 1)
+    return months
+
+
+async def _marks(
+    conn: BaseDBAsyncClient, program_id: int, first: date, last: date
+) -> dict[date, int]:
+    """month -> its late-write marks (shards summed), for the months first..last."""
+    rows = await fetch_all(
+        conn,
+        "SELECT day, SUM(value) AS value FROM analytics_days WHERE program_id = ?"
+        " AND metric = ? AND day >= ? AND day <= ? GROUP BY day",
+        (program_id, LATE_WRITES, first, last),
+    )
+    return {_month(row["day"]): int(row["value"]) for row in rows}
+
+
+def _sum_marks(marks: dict[date, int], first: date, last: date) -> int:
+    return sum(value for month, value in marks.items() if first <= month <= last)
+
+
+async def _stored(
+    conn: BaseDBAsyncClient, program_id: int, kind: str, parameter: int, first: date, last: date
+) -> dict[tuple[date, date], tuple[int, str]]:
+    """(first month, last month) -> (marks, figures) of the stored summaries of `kind` whose
+    first month is within first..last."""
+    rows = await fetch_all(
+        conn,
+        "SELECT first_month, last_month, marks, figures FROM analytics_summaries"
+        " WHERE program_id = ? AND kind = ? AND parameter = ? AND first_month >= ?"
+        " AND first_month <= ?",
+        (program_id, kind, parameter, first, last),
+    )
+    found = {}
+    for row in rows:
+        first_month, last_month = as_date(row["first_month"]), as_date(row["last_month"])
+        assert first_month is not None and last_month is not None
+        found[(first_month, last_month)] = (int(row["marks"]), str(row["figures"]))
+    return found
+
+
+async def _store(
+    conn: BaseDBAsyncClient,
+    program_id: int,
+    kind: str,
+    parameter: int,
+    rows: Sequence[tuple[date, date, int, str]],
+) -> None:
+    """Insert or replace summaries: (first month, last month, marks, figures JSON)."""
+    now = process_now()
+    for start in range(0, len(rows), 200):
+        chunk = rows[start : start + 200]
+        params: list[object] = []
+        for first, last, marks, figures in chunk:
+            params += [program_id, kind, first, last, parameter, marks, figures, now]
+        await execute(
+            conn,
+            "INSERT INTO analytics_summaries (program_id, kind, first_month, last_month,"
+            " parameter, marks, figures, computed_at) VALUES "
+            + ", ".join("(?, ?, ?, ?, ?, ?, ?, ?)" for _ in chunk)
+            + " ON CONFLICT (program_id, kind, first_month, last_month, parameter) DO UPDATE"
+            " SET marks = excluded.marks, figures = excluded.figures,"
+            " computed_at = excluded.computed_at",
+            params,
+        )
+
+
+# --- Customer KPIs of spans of whole months ------------------------------------------------------
+
+
+def _encode_counts(counts: CustomerCounts) -> str:
+    return json.dumps(asdict(counts), sort_keys=True)
+
+
+def _decode_counts(text: str) -> CustomerCounts:
+    data = json.loads(text)
+    return CustomerCounts(
+        members=GroupFigures(**data["members"]),
+        guests=GroupFigures(**data["guests"]),
+        active_members=int(data["active_members"]),
+        redeeming_members=int(data["redeeming_members"]),
+    )
+
+
+async def customer_counts(
+    conn: BaseDBAsyncClient, program_id: int, spans: Sequence[Period], inactive_months: int
+) -> dict[Period, CustomerCounts]:
+    """The customer KPIs' counts of each span of whole months: from its summary when the span
+    is settled and no late write touched its months since, else counted (and, when settled,
+    stored)."""
+    if not spans:
+        return {}
+    today = process_now().date()
+    bounds = {span: (month_of(span.start), month_of(span.end)) for span in spans}
+    low = min(add_months(first, -inactive_months) for first, _ in bounds.values())
+    high = max(last for _, last in bounds.values())
+    # Marks first: see the module's docstring.
+    marks = await _marks(conn, program_id, low, high)
+    stored = await _stored(
+        conn,
+        program_id,
+        CUSTOMERS,
+        inactive_months,
+        min(first for first, _ in bounds.values()),
+        high,
+    )
+    found: dict[Period, CustomerCounts] = {}
+    missing: list[Period] = []
+    for span, (first, last) in bounds.items():
+        summary = stored.get((first, last))
+        wanted = _sum_marks(marks, add_months(first, -inactive_months), last)
+        if summary is not None and summary[0] == wanted:
+            found[span] = _decode_counts(summary[1])
+        else:
+            missing.append(span)
+    if missing:
+        counted = await count_customers(conn, program_id, missing, inactive_months)
+        found.update(counted)
+        await _store(
+            conn,
+            program_id,
+            CUSTOMERS,
+            inactive_months,
+            [
+                (
+                    first,
+                    last,
+                    _sum_marks(marks, add_months(first, -inactive_months), last),
+                    _encode_counts(counted[span]),
+                )
+                for span in missing
+                for first, last in [bounds[span]]
+                if is_settled(last, today)
+            ],
+        )
+    return found
+
+
+async def count_customers(
+    conn: BaseDBAsyncClient, program_id: int, spans: Sequence[Period], inactive_months: int
+) -> dict[Period, CustomerCounts]:
+    """The customer KPIs' counts of each span of whole months, from the activity rows, in one
+    statement: the customer-activity rows of the months read (and the threshold's before)
+    joined to the spans whose months (or threshold window) hold them, folded per span and
+    customer, then counted per span and side (formulas in docs/capabilities/analytics.md;
+    `customer_figures` is the same in Python)."""
+    cast = "CAST(? AS DATE)" if is_postgres(conn) else "?"
+    windows: list[object] = []
+    for index, span in enumerate(spans):
+        first, last = month_of(span.start), month_of(span.end)
+        windows += [
+            index,
+            add_months(first, -inactive_months),
+            first,
+            last,
+            add_months(last, 1 - inactive_months),
+        ]
+    periods_sql = " UNION ALL ".join(
+        f"SELECT CAST(? AS INTEGER) AS idx, {cast} AS lo, {cast} AS p_first,"
+        f" {cast} AS p_last, {cast} AS end_lo"
+        for _ in spans
+    )
+    orders, revenue, earnings, redemptions = CUSTOMER_METRICS
+
+    def total(metric: str, months: str) -> str:
+        return f"SUM(CASE WHEN d.metric = '{metric}' AND {months} THEN d.value ELSE 0 END)"
+
+    inside, before, at_end = "d.day >= p.p_first", "d.day < p.p_first", "d.day >= p.end_lo"
+    # A customer's orders of a month sum to 0 or more, so "ordered in some month of a window"
+    # is "the orders of the window sum to more than 0": no fold per month is needed.
+    rows = await fetch_all(
+        conn,
+        f"WITH p AS ({periods_sql}), c AS ("
+        "  SELECT p.idx, d.dimension AS customer,"
+        f"  {total(orders, inside)} AS orders, {total(revenue, inside)} AS revenue,"
+        f"  {total(earnings, inside)} AS earnings,"
+        f"  {total(redemptions, inside)} AS redemptions,"
+        f"  CASE WHEN {total(orders, before)} > 0 THEN 1 ELSE 0 END AS at_start,"
+        f"  CASE WHEN {total(orders, at_end)} > 0 THEN 1 ELSE 0 END AS at_end,"
+        f"  {total(revenue, before)} AS start_revenue"
+        "  FROM analytics_days d JOIN p ON d.day >= p.lo AND d.day <= p.p_last"
+        f"  WHERE d.program_id = ? AND d.metric IN {_in(CUSTOMER_METRICS)}"
+        "  AND d.day >= ? AND d.day <= ? GROUP BY p.idx, d.dimension"
+        ") SELECT idx, CASE WHEN customer LIKE 'm:%' THEN 1 ELSE 0 END AS member,"
+        " SUM(CASE WHEN orders > 0 THEN 1 ELSE 0 END) AS customers,"
+        " SUM(CASE WHEN orders > 0 THEN orders ELSE 0 END) AS orders,"
+        " SUM(CASE WHEN orders > 0 THEN revenue ELSE 0 END) AS revenue,"
+        " SUM(CASE WHEN orders > 1 THEN 1 ELSE 0 END) AS repeat_customers,"
+        " SUM(at_start) AS at_start, SUM(at_end) AS at_end,"
+        " SUM(CASE WHEN at_end = 1 AND at_start = 0 THEN 1 ELSE 0 END) AS newcomers,"
+        " SUM(CASE WHEN at_start = 1 AND at_end = 0 THEN 1 ELSE 0 END) AS churned,"
+        " SUM(CASE WHEN at_start = 1 AND at_end = 0 THEN start_revenue ELSE 0 END)"
+        "   AS churned_revenue,"
+        " SUM(CASE WHEN orders > 0 OR earnings > 0 THEN 1 ELSE 0 END) AS active,"
+        " SUM(CASE WHEN redemptions > 0 THEN 1 ELSE 0 END) AS redeeming"
+        " FROM c GROUP BY idx, CASE WHEN customer LIKE 'm:%' THEN 1 ELSE 0 END",
+        (
+            *windows,
+            program_id,
+            *CUSTOMER_METRICS,
+            min(add_months(month_of(span.start), -inactive_months) for span in spans),
+            max(month_of(span.end) for span in spans),
+        ),
+    )
+    sides: dict[tuple[int, bool], dict[str, Any]] = {
+        (int(row["idx"]), bool(row["member"])): row for row in rows
+    }
+    counted = {}
+    for index, span in enumerate(spans):
+        members, guests = sides.get((index, True)), sides.get((index, False))
+        counted[span] = CustomerCounts(
+            members=_group(members),
+            guests=_group(guests),
+            active_members=0 if members is None else int(members["active"] or 0),
+            redeeming_members=0 if members is None else int(members["redeeming"] or 0),
+        )
+    return counted
+
+
+def _group(row: dict[str, Any] | None) -> GroupFigures:
+    if row is None:
+        return GroupFigures()
+    return GroupFigures(
+        customers=int(row["customers"] or 0),
+        orders=int(row["orders"] or 0),
+        revenue_minor=int(row["revenue"] or 0),
+        repeat_customers=int(row["repeat_customers"] or 0),
+        at_start=int(row["at_start"] or 0),
+        at_end=int(row["at_end"] or 0),
+        new=int(row["newcomers"] or 0),
+        churned=int(row["churned"] or 0),
+        churned_revenue_minor=int(row["churned_revenue"] or 0),
+    )
+
+
+# --- Cohort cells -------------------------------------------------------------------------------
+
+
+def _newest_settled(today: date) -> date:
+    month = month_of(today)
+    while not is_settled(month, today):
+        month = add_months(month, -1)
+    return month
+
+
+async def cohort_cells(
+    conn: BaseDBAsyncClient, program_id: int, first: date, last: date, length: int
+) -> tuple[dict[date, int], dict[tuple[date, date], tuple[int, int]]]:
+    """The sizes of the enrolment months first..last and their (active members, revenue) of
+    each month of the `length` from each. Settled cells come from their summaries when fresh
+    (the marks of the cohort's month and of the cell's month have not moved); a cohort with a
+    missing or stale one has its settled cells counted again and stored. The cells of months
+    not settled yet are counted from the activity rows of those months alone."""
+    newest = _newest_settled(process_now().date())
+    end = add_months(last, length - 1)
+    marks = await _marks(conn, program_id, first, end)
+    stored = await _stored(conn, program_id, COHORT, 0, first, last)
+    sizes: dict[date, int] = {}
+    cells: dict[tuple[date, date], tuple[int, int]] = {}
+    recount: list[date] = []
+    for cohort in _months(first, min(last, newest)):
+        found: dict[date, CohortCell] = {}
+        for month in _months(cohort, min(add_months(cohort, length - 1), newest)):
+            summary = stored.get((cohort, month))
+            if summary is None or summary[0] != marks.get(cohort, 0) + marks.get(month, 0):
+                recount.append(cohort)
+                break
+            found[month] = CohortCell(**json.loads(summary[1]))
+        else:
+            sizes[cohort] = found[cohort].members
+            for month, cell in found.items():
+                cells[(cohort, month)] = (cell.active, cell.revenue_minor)
+    if recount:
+        low, high = recount[0], recount[-1]
+        counted_sizes, counted = await count_cohorts(
+            conn, program_id, low, high, low, min(add_months(high, length - 1), newest)
+        )
+        rows = []
+        for cohort in recount:
+            size = counted_sizes.get(cohort, 0)
+            sizes[cohort] = size
+            for month in _months(cohort, min(add_months(cohort, length - 1), newest)):
+                active, revenue = counted.get((cohort, month), (0, 0))
+                cells[(cohort, month)] = (active, revenue)
+                cell = CohortCell(members=size, active=active, revenue_minor=revenue)
+                marked = marks.get(cohort, 0) + marks.get(month, 0)
+                rows.append((cohort, month, marked, json.dumps(asdict(cell), sort_keys=True)))
+        await _store(conn, program_id, COHORT, 0, rows)
+    following = add_months(newest, 1)
+    if end >= following:
+        live_sizes, live = await count_cohorts(conn, program_id, first, last, following, end)
+        for cohort in _months(max(first, following), last):
+            sizes[cohort] = live_sizes.get(cohort, 0)
+        cells.update(live)
+    return sizes, cells
+
+
+async def count_cohorts(
+    conn: BaseDBAsyncClient, program_id: int, first: date, last: date, since: date, end: date
+) -> tuple[dict[date, int], dict[tuple[date, date], tuple[int, int]]]:
+    """From the activity rows (two aggregates in SQL): the sizes of the enrolment months
+    first..last and each cohort's (active members, revenue) of each month since..end."""
+    enrolled = (
+        "SELECT dimension, day FROM analytics_days WHERE program_id = ? AND metric = ?"
+        " AND day >= ? AND day <= ? GROUP BY dimension, day HAVING SUM(value) > 0"
+    )
+    sizes = await fetch_all(
+        conn,
+        f"SELECT day, COUNT(*) AS members FROM ({enrolled}) AS e GROUP BY day",
+        (program_id, CUSTOMER_ENROLLED, first, last),
+    )
+    cells = await fetch_all(
+        conn,
+        "SELECT e.day AS cohort, a.day AS month,"
+        " SUM(CASE WHEN a.orders > 0 THEN 1 ELSE 0 END) AS active, SUM(a.revenue) AS revenue"
+        f" FROM ({enrolled}) AS e JOIN ("
+        "   SELECT dimension, day, SUM(CASE WHEN metric = ? THEN value ELSE 0 END) AS orders,"
+        "   SUM(CASE WHEN metric = ? THEN value ELSE 0 END) AS revenue FROM analytics_days"
+        "   WHERE program_id = ? AND metric IN (?, ?) AND day >= ? AND day <= ?"
+        "   GROUP BY dimension, day"
+        " ) AS a ON a.dimension = e.dimension AND a.day >= e.day"
+        " GROUP BY e.day, a.day",
+        (
+            program_id,
+            CUSTOMER_ENROLLED,
+            first,
+            last,
+            CUSTOMER_ORDERS,
+            CUSTOMER_REVENUE,
+            program_id,
+            CUSTOMER_ORDERS,
+            CUSTOMER_REVENUE,
+            max(first, since),
+            end,
+        ),
+    )
+    return (
+        {_month(r["day"]): int(r["members"]) for r in sizes},
+        {
+            (_month(r["cohort"]), _month(r["month"])): (int(r["active"]), int(r["revenue"] or 0))
+            for r in cells
+        },
+    )
+
+
+def _month(value: object) -> date:
+    day = as_date(value)
+    assert day is not None
+    return day
+
+
+# --- The job ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Summarised:
+    spans: int  # customer spans counted (stale or new)
+    cohorts: int  # cohort cells counted (stale or new)
+
+
+async def summarise(program_id: int, inactive_months: int = DEFAULT_INACTIVE_MONTHS) -> Summarised:
+    """Keep the program's summaries ready: every stored one that a late write made stale, and
+    for the last twelve settled months each month alone and the twelve together, and the
+    cohort cells of their enrolment months. Reading them is what fills what is missing."""
+    conn = connection()
+    today = process_now().date()
+    newest = _newest_settled(today)
+    oldest = add_months(newest, 1 - COHORT_MONTHS)
+    spans = {Period(m, add_months(m, 1) - _ONE_DAY) for m in _months(oldest, newest)}
+    spans.add(Period(oldest, add_months(newest, 1) - _ONE_DAY))
+    thresholds = await fetch_all(
+        conn,
+        "SELECT DISTINCT parameter FROM analytics_summaries WHERE program_id = ? AND kind = ?",
+        (program_id, CUSTOMERS),
+    )
+    counted = 0
+    for parameter in sorted({inactive_months, *(int(r["parameter"]) for r in thresholds)}):
+        before = await _stored(conn, program_id, CUSTOMERS, parameter, date.min, date.max)
+        wanted = {Period(first, add_months(last, 1) - _ONE_DAY) for first, last in before}
+        if parameter == inactive_months:
+            wanted |= spans
+        await customer_counts(conn, program_id, sorted(wanted, key=_span_key), parameter)
+        after = await _stored(conn, program_id, CUSTOMERS, parameter, date.min, date.max)
+        counted += sum(1 for key, value in after.items() if before.get(key) != value)
+    cohorts = await fetch_all(
+        conn,
+        "SELECT DISTINCT first_month FROM analytics_summaries WHERE program_id = ? AND kind = ?",
+        (program_id, COHORT),
+    )
+    months = sorted({*_months(oldest, newest), *(_month(r["first_month"]) for r in cohorts)})
+    before_cells = await _stored(conn, program_id, COHORT, 0, date.min, date.max)
+    for cohort in months:
+        await cohort_cells(conn, program_id, cohort, cohort, COHORT_MONTHS)
+    after_cells = await _stored(conn, program_id, COHORT, 0, date.min, date.max)
+    recounted = [key for key, value in after_cells.items() if before_cells.get(key) != value]
+    return Summarised(spans=counted, cohorts=len(recounted))
+
+
+def _span_key(span: Period) -> tuple[date, date]:
+    return (span.start, span.end)
