@@ -11,6 +11,7 @@ its counts stay exact.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from app.domain.bulk import BulkRow, BulkStatus, read_rows
@@ -26,10 +27,13 @@ log = logging.getLogger("laurel.bulk")
 
 
 async def run_claimed(
-    claimed: ClaimedOperation, progress: Progress | None = None
+    claimed: ClaimedOperation,
+    progress: Progress | None = None,
+    after_record: Callable[[int], Awaitable[None]] | None = None,
 ) -> BulkOperationRecord:
     """Run the claimed operation to its end (DONE, CANCELLED, or FAILED on an unexpected
-    error); its record as it then is."""
+    error); its record as it then is. `after_record` is told the position after each record
+    (the command line's own follow-up; tests stop a run there)."""
     operation = claimed.operation
     lease = claimed.lease
     progress = progress or SilentProgress()
@@ -55,6 +59,8 @@ async def run_claimed(
                     break
                 await handle_record(program, state, item)
                 progress.advance(1)
+                if after_record is not None:
+                    await after_record(state.position)
     except LeaseLostError:
         log.warning("bulk operation %s was taken over by another runner; stopping", operation.id)
         found = await repository.read(operation.id)
