@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -119,22 +120,34 @@ def main() -> None:
     if not url.rpartition("/")[2].startswith("laurel_bulk"):
         url = url.rpartition("/")[0] + "/laurel_bulk_bench"
 
+    if args.backend == "both":
+        # One process per backend: Tortoise keeps the first backend's SQL dialect in its models.
+        status = 0
+        for backend in ("sqlite", "postgres"):
+            sizes = ["--members", str(args.members), "--floor-members", str(args.floor_members)]
+            ran = subprocess.run(
+                [sys.executable, "-m", "bench_support.bulk", "--backend", backend, *sizes],
+                check=False,
+            )
+            status = max(status, ran.returncode)
+        sys.exit(status)
+
     async def run() -> None:
         base = Settings.from_env()
-        if args.backend in ("sqlite", "both"):
+        if args.backend == "sqlite":
             with tempfile.TemporaryDirectory() as directory:
                 sqlite = f"sqlite://{Path(directory) / 'bench.sqlite3'}"
                 await bench(
                     replace(base, database_url=sqlite), "sqlite", args.members, args.floor_members
                 )
-        if args.backend in ("postgres", "both"):
-            await recreate(url)
-            try:
-                await bench(
-                    replace(base, database_url=url), "postgres", args.members, args.floor_members
-                )
-            finally:
-                await drop(url)
+            return
+        await recreate(url)
+        try:
+            await bench(
+                replace(base, database_url=url), "postgres", args.members, args.floor_members
+            )
+        finally:
+            await drop(url)
 
     try:
         asyncio.run(run())
