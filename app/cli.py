@@ -14,6 +14,7 @@ import uvicorn
 
 from app import clock
 from app.auth.api_keys import KeyKind
+from app.bulk_cli import register as register_bulk_commands
 from app.config import DEFAULT_DATA_DIR, Settings
 from app.db import apply_migrations, close_db, init_db, utc_now
 from app.domain.errors import CombinedInputError, DomainError
@@ -537,6 +538,9 @@ def import_command(
     )
     if report.failed:
         raise typer.Exit(1)
+
+
+register_bulk_commands(cli, _run, _ProgressBar)
 
 
 @cli.command("verify-ledger")

@@ -126,6 +126,9 @@ class ErrorCode(StrEnum):
     REWARD_NOT_IN_VARIANT = "REWARD_NOT_IN_VARIANT"
     # A locale that is no BCP 47 language tag (`sv`, `sv-SE`, `ro`, `ru-RU`...).
     INVALID_LOCALE = "INVALID_LOCALE"
+    BULK_OPERATION_NOT_FOUND = "BULK_OPERATION_NOT_FOUND"
+    # Done, failed or cancelled already: there is nothing left to cancel.
+    BULK_OPERATION_FINISHED = "BULK_OPERATION_FINISHED"
 
 
 class DomainError(Exception):

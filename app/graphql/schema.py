@@ -29,6 +29,9 @@ from app.graphql.actions import queries as action_queries
 from app.graphql.actions.types import ActionRule
 from app.graphql.analytics import queries as analytics_queries
 from app.graphql.backtests import queries as backtest_queries
+from app.graphql.bulk import mutations as bulk_mutations
+from app.graphql.bulk import queries as bulk_queries
+from app.graphql.bulk.types import BulkOperation
 from app.graphql.compiled import shared_and_unchanging
 from app.graphql.core import audit_log, events, subscriptions
 from app.graphql.core.audit import AuditAdminWrites
@@ -130,6 +133,7 @@ Query = create_type(
         experiment_queries.experiments,
         experiment_queries.experiment_results,
         import_queries.import_job,
+        bulk_queries.bulk_operation,
         backtest_queries.backtest_program,
         backtest_queries.member_what_if,
     ],
@@ -209,6 +213,11 @@ Mutation = create_type(
         experiment_mutations.start_experiment,
         experiment_mutations.stop_experiment,
         import_mutations.import_file,
+        bulk_mutations.bulk_adjust_points,
+        bulk_mutations.bulk_assign_tier,
+        bulk_mutations.bulk_enroll_members,
+        bulk_mutations.bulk_issue_reward,
+        bulk_mutations.cancel_bulk_operation,
     ],
 )
 
@@ -273,6 +282,7 @@ schema = LaurelSchema(
         WebhookDelivery,
         Experiment,
         ImportJob,
+        BulkOperation,
     ],
     extensions=[
         # Factories: Strawberry builds extensions per request. The two caches live at module

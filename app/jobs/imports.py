@@ -54,12 +54,14 @@ from app.domain.imports import (
     member_row,
     order_row,
 )
+from app.jobs.bulk import run_queued_bulk_operations
 from app.jobs.expiry import expire_inactive, expire_lots
 from app.jobs.maturing import mature_due_points
 from app.jobs.memberships import end_memberships
 from app.jobs.progress import Progress, SilentProgress
 from app.jobs.referrals import settle_referral_rewards
 from app.jobs.tiers import recalculate_tiers, review_tiers
+from app.services.core.leases import LeaseLostError
 from app.services.core.outbox import replaying
 from app.services.imports import jobs as jobs_service
 from app.services.imports import service as imports
@@ -335,6 +337,8 @@ async def run_uploaded(claimed: jobs_service.ClaimedImport) -> None:
     last = [time.monotonic()]
 
     async def saved(report: ImportReport, read: int) -> None:
+        if claimed.lease.lost:
+            raise LeaseLostError
         if time.monotonic() - last[0] >= PROGRESS_SECONDS:
             last[0] = time.monotonic()
             await jobs_service.save_progress(job.id, _counts(report, read))
@@ -343,14 +347,19 @@ async def run_uploaded(claimed: jobs_service.ClaimedImport) -> None:
     failure: str | None = None
     report = ImportReport(kind=job.kind, dry_run=job.dry_run)
     try:
-        report = await run_import(
-            io.BytesIO(content),
-            program_slug=claimed.program_slug,
-            kind=job.kind,
-            file_format=job.file_format,
-            dry_run=job.dry_run,
-            on_item=saved,
-        )
+        async with claimed.lease.held():
+            report = await run_import(
+                io.BytesIO(content),
+                program_slug=claimed.program_slug,
+                kind=job.kind,
+                file_format=job.file_format,
+                dry_run=job.dry_run,
+                on_item=saved,
+            )
+    except LeaseLostError:
+        # Another runner took the job over (this one was taken for dead): it reports it.
+        log.warning("import job %s was taken over by another runner; stopping", job.id)
+        return
     except DomainError as error:
         failure = f"{error.code.value}: {error.message}"
     except Exception:
@@ -369,13 +378,16 @@ async def run_queued_imports(now: datetime, progress: Progress | None = None) ->
 
 
 async def run_queued_imports_forever(interval_seconds: float) -> None:
-    """The server's runner of uploaded imports (when no job runner runs everything): woken by
-    an upload to this process, and looking every `interval_seconds` for other processes'."""
+    """The server's runner of uploaded imports and bulk operations (when no job runner runs
+    everything): woken by an upload or an operation queued in this process, and looking every
+    `interval_seconds` for other processes' (and for jobs whose runner died)."""
     with jobs_service.IMPORT_QUEUED.waiting() as wake:
         while True:
             wake.clear()
             try:
                 await run_queued_imports(utc_now())
+                # Bulk operations are jobs of the same shape, woken the same way.
+                await run_queued_bulk_operations(utc_now())
             except Exception:
                 log.exception("import runner failed; trying again in %s s", interval_seconds)
             with contextlib.suppress(TimeoutError):

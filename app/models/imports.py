@@ -31,6 +31,11 @@ class ImportJob(Model):
     # The first row errors: [{line, field, code, message}].
     errors: Any = fields.JSONField(default=list)
     failure = fields.TextField(null=True)
+    # While RUNNING: the runner renews this (app/services/core/leases.py); once it has passed, the
+    # runner is taken for dead and the next one resumes the job. `claims` counts the runners
+    # that took it, so a runner whose job was taken over stops.
+    lease_until = fields.DatetimeField(null=True)
+    claims = fields.IntField(default=0)
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
     finished_at = fields.DatetimeField(null=True)

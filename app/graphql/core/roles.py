@@ -95,6 +95,13 @@ MUTATION_PERMISSIONS: dict[str, Permission] = {
     "registerTrustedDocuments": _ADMINISTER,
     # Members, orders and opening balances of a whole file: points move for many members.
     "importFile": _ADMINISTER,
+    # Many members at once, each as its single-member mutation would be (a support key's
+    # points limit holds for each member); a reward given to many members is the owner's call.
+    "bulkAdjustPoints": Permission.ADJUST_POINTS,
+    "bulkAssignTier": _MEMBERS,
+    "bulkEnrollMembers": _INTEGRATION,
+    "bulkIssueReward": _ADMINISTER,
+    "cancelBulkOperation": _MEMBERS,
 }
 
 

@@ -4,7 +4,9 @@
 `laurel jobs run imports`) claims it with a guarded update (RUNNING), so one runner runs it,
 writes its progress as it goes and its report when done (DONE, or FAILED with the reason). The
 upload is dropped once the job is over. Re-running an upload is harmless: imports are
-idempotent by the store's ids.
+idempotent by the store's ids. The runner holds a lease on the job
+(app/services/core/leases.py): if it dies, the next runner takes the job again and the re-run
+skips what was imported.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from app.db import as_datetime, as_optional_datetime, connection, fetch_one, fro
 from app.db import execute as run_statement
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.imports import FileFormat, ImportKind, RowError
+from app.services.core.leases import Lease, claim_job
 from app.services.programs.service import ProgramScope, require_program
 
 # An upload travels in one request, bounded by LAUREL_MAX_BODY_BYTES; larger files go through
@@ -158,31 +161,25 @@ class ClaimedImport:
     job: ImportJobRecord
     program_slug: str
     content: str
+    lease: Lease
 
 
 async def claim_queued_import() -> ClaimedImport | None:
-    """The oldest queued upload, now RUNNING for this runner alone; None when none waits."""
-    while True:
-        queued = await fetch_one(
-            connection(),
-            "SELECT id FROM import_jobs WHERE status = 'QUEUED' ORDER BY id LIMIT 1",
-            (),
-        )
-        if queued is None:
-            return None
-        claimed = await fetch_one(
-            connection(),
-            "UPDATE import_jobs SET status = 'RUNNING', updated_at = ?"
-            f" WHERE id = ? AND status = 'QUEUED' RETURNING {_COLUMNS}, content",
-            (utc_now(), queued["id"]),
-        )
-        if claimed is None:
-            continue  # another runner took it
-        program = await fetch_one(
-            connection(), "SELECT slug FROM programs WHERE id = ?", (claimed["program_id"],)
-        )
-        assert program is not None
-        return ClaimedImport(_record(claimed), str(program["slug"]), str(claimed["content"]))
+    """The oldest queued upload, or a running one whose runner's lease has passed
+    (app/services/core/leases.py), now RUNNING for this runner alone; None when none waits."""
+    claimed = await claim_job("import_jobs", f"{_COLUMNS}, content")
+    if claimed is None:
+        return None
+    program = await fetch_one(
+        connection(), "SELECT slug FROM programs WHERE id = ?", (claimed["program_id"],)
+    )
+    assert program is not None
+    return ClaimedImport(
+        _record(claimed),
+        str(program["slug"]),
+        str(claimed["content"]),
+        Lease("import_jobs", int(claimed["id"]), int(claimed["claims"])),
+    )
 
 
 @dataclass(frozen=True)

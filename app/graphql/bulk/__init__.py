@@ -1,0 +1,1 @@
+"""Bulk operations in the API: queued as jobs, followed, cancelled."""

@@ -1,0 +1,212 @@
+"""Bulk operation mutations (admin): change many members as one job, or cancel one.
+
+Each queues an operation and returns it at once; follow it with `bulkOperation` (or `node`).
+The members come from `content` (CSV with a header row) or from `segmentKey` (its members when
+queued). The same `idempotencyKey` and input returns the same operation.
+"""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.domain.bulk import BulkKind
+from app.graphql.bulk.types import BulkOperation
+from app.graphql.core.context import Info, admin
+from app.graphql.core.errors import UserError
+from app.graphql.core.ids import decode_id
+from app.graphql.core.mutations import mutation
+from app.services.bulk import service as bulk_service
+
+_CONTENT = (
+    "The CSV file's text, within the request size limit (columns:"
+    " docs/capabilities/bulk-operations.md); or give segmentKey."
+)
+_DRY_RUN = "Check and count every record; write nothing."
+_KEY = "The same key and input returns the same operation instead of queueing another."
+
+
+@strawberry.input
+class BulkAdjustPointsInput:
+    program_slug: str
+    reason: str = strawberry.field(description="Staff's note, in the audit log.")
+    content: str | None = strawberry.field(default=None, description=_CONTENT)
+    segment_key: str | None = None
+    points: int | None = strawberry.field(
+        default=None,
+        description="Points for every member (a file's `points` column overrides it).",
+    )
+    description: str | None = strawberry.field(
+        default=None, description="What members read in their activity."
+    )
+    dry_run: bool = strawberry.field(default=False, description=_DRY_RUN)
+    idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
+
+
+@strawberry.input
+class BulkAssignTierInput:
+    program_slug: str
+    tier_name: str
+    reason: str
+    content: str | None = strawberry.field(default=None, description=_CONTENT)
+    segment_key: str | None = None
+    dry_run: bool = strawberry.field(default=False, description=_DRY_RUN)
+    idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
+
+
+@strawberry.input
+class BulkEnrollMembersInput:
+    program_slug: str
+    content: str = strawberry.field(
+        description="CSV: customer_id and/or email (an e-mail alone becomes the customer id),"
+        " name, locale."
+    )
+    marketing_consent: bool = strawberry.field(
+        description="Whether the list consented to marketing: recorded on every member enrolled."
+    )
+    consent_note: str | None = strawberry.field(
+        default=None,
+        description="How the consent was given (required with marketingConsent): kept with the"
+        " operation and its audit entries.",
+    )
+    dry_run: bool = strawberry.field(default=False, description=_DRY_RUN)
+    idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
+
+
+@strawberry.input
+class BulkIssueRewardInput:
+    program_slug: str
+    reward_id: strawberry.ID
+    content: str | None = strawberry.field(default=None, description=_CONTENT)
+    segment_key: str | None = None
+    reason: str | None = strawberry.field(
+        default=None, description="What members read: '<reason>: <reward>'."
+    )
+    dry_run: bool = strawberry.field(default=False, description=_DRY_RUN)
+    idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
+
+
+@strawberry.input
+class CancelBulkOperationInput:
+    id: strawberry.ID
+
+
+@strawberry.type
+class BulkOperationPayload:
+    bulk_operation: BulkOperation | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+async def _queue(
+    info: Info,
+    kind: BulkKind,
+    program_slug: str,
+    parameters: bulk_service.BulkParameters,
+    *,
+    content: str | None,
+    segment_key: str | None,
+    dry_run: bool,
+    idempotency_key: str | None,
+) -> BulkOperationPayload:
+    principal = admin(info)
+    record = await bulk_service.queue_bulk_operation(
+        bulk_service.QueueBulkInput(
+            program_slug=program_slug,
+            kind=kind,
+            parameters=parameters,
+            content=content,
+            segment_key=segment_key,
+            dry_run=dry_run,
+            idempotency_key=idempotency_key,
+        ),
+        principal.program_scope,
+        bulk_service.Requester(
+            api_key_id=principal.key_id,
+            staff_role=principal.staff_role,
+            points_limit=principal.points_adjustment_limit,
+        ),
+    )
+    return BulkOperationPayload(bulk_operation=BulkOperation.from_record(record))
+
+
+@mutation(
+    description="Admin only: credit or debit points for every member of a file or a segment,"
+    " as a job. A support key adjusts each member at most its limit."
+)
+async def bulk_adjust_points(info: Info, input: BulkAdjustPointsInput) -> BulkOperationPayload:
+    return await _queue(
+        info,
+        BulkKind.ADJUST_POINTS,
+        input.program_slug,
+        bulk_service.BulkParameters(
+            points=input.points, reason=input.reason, description=input.description
+        ),
+        content=input.content,
+        segment_key=input.segment_key,
+        dry_run=input.dry_run,
+        idempotency_key=input.idempotency_key,
+    )
+
+
+@mutation(description="Admin only: assign a tier to every member of a file or a segment.")
+async def bulk_assign_tier(info: Info, input: BulkAssignTierInput) -> BulkOperationPayload:
+    return await _queue(
+        info,
+        BulkKind.ASSIGN_TIER,
+        input.program_slug,
+        bulk_service.BulkParameters(tier_name=input.tier_name, reason=input.reason),
+        content=input.content,
+        segment_key=input.segment_key,
+        dry_run=input.dry_run,
+        idempotency_key=input.idempotency_key,
+    )
+
+
+@mutation(
+    description="Admin only: enrol a mailing list (customers already enrolled are skipped),"
+    " with its consent to marketing."
+)
+async def bulk_enroll_members(info: Info, input: BulkEnrollMembersInput) -> BulkOperationPayload:
+    return await _queue(
+        info,
+        BulkKind.ENROLL_MEMBERS,
+        input.program_slug,
+        bulk_service.BulkParameters(
+            marketing_consent=input.marketing_consent, consent_note=input.consent_note
+        ),
+        content=input.content,
+        segment_key=None,
+        dry_run=input.dry_run,
+        idempotency_key=input.idempotency_key,
+    )
+
+
+@mutation(
+    description="Admin only: give a catalogue reward to every member of a file or a segment"
+    " (their points do not change)."
+)
+async def bulk_issue_reward(info: Info, input: BulkIssueRewardInput) -> BulkOperationPayload:
+    reward_id = decode_id(input.reward_id, "Reward", ["input", "rewardId"])
+    return await _queue(
+        info,
+        BulkKind.ISSUE_REWARD,
+        input.program_slug,
+        bulk_service.BulkParameters(reward_id=reward_id, reason=input.reason),
+        content=input.content,
+        segment_key=input.segment_key,
+        dry_run=input.dry_run,
+        idempotency_key=input.idempotency_key,
+    )
+
+
+@mutation(
+    description="Admin only: cancel a queued bulk operation, or stop a running one before its"
+    " next member (what was done stays done; its counts say how far it got)."
+)
+async def cancel_bulk_operation(
+    info: Info, input: CancelBulkOperationInput
+) -> BulkOperationPayload:
+    principal = admin(info)
+    record = await bulk_service.cancel_bulk_operation(
+        decode_id(input.id, "BulkOperation", ["input", "id"]), principal.program_scope
+    )
+    return BulkOperationPayload(bulk_operation=BulkOperation.from_record(record))

@@ -1,0 +1,74 @@
+"""A bulk operation in the API: its progress, its counts and its row errors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from app.domain.bulk import BulkKind, BulkStatus
+from app.graphql.core.ids import encode_id
+from app.graphql.core.node import Node
+from app.graphql.imports.types import ImportRowError
+from app.services.bulk.repository import BulkOperationRecord
+
+BulkOperationKindEnum = strawberry.enum(BulkKind, name="BulkOperationKind")
+BulkOperationStatusEnum = strawberry.enum(
+    BulkStatus,
+    name="BulkOperationStatus",
+    description="CANCELLED: stopped on request between two members; what was done stays done.",
+)
+
+
+@strawberry.type(
+    description="A change to many members run as a job (docs/capabilities/bulk-operations.md)."
+)
+class BulkOperation(Node):
+    kind: BulkOperationKindEnum  # type: ignore[valid-type]
+    status: BulkOperationStatusEnum  # type: ignore[valid-type]
+    dry_run: bool = strawberry.field(
+        description="Checked and counted, nothing written: `applied` is what would be."
+    )
+    segment_key: str | None = strawberry.field(
+        description="The segment whose members (when queued) it changes; null for a file."
+    )
+    cancel_requested: bool
+    rows_total: int = strawberry.field(description="Records in the file (or the segment).")
+    rows_done: int = strawberry.field(description="Records handled so far, in file order.")
+    progress: float = strawberry.field(description="rowsDone / rowsTotal, 0 to 1.")
+    applied: int = strawberry.field(description="Members changed (a dry run: would be).")
+    skipped: int = strawberry.field(description="Nothing to do (already enrolled).")
+    failed: int = strawberry.field(description="Records refused: see `errors`.")
+    points: int = strawberry.field(description="Points adjusted in all (either way, summed).")
+    errors: list[ImportRowError] = strawberry.field(
+        description="The first 1000 refused records, in line order: line, column, code."
+    )
+    failure: str | None = strawberry.field(description="Why the operation stopped (FAILED).")
+    created_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def from_record(cls, record: BulkOperationRecord) -> BulkOperation:
+        total = record.rows_total
+        return cls(
+            id=strawberry.ID(encode_id("BulkOperation", record.id)),
+            kind=record.kind,
+            status=record.status,
+            dry_run=record.dry_run,
+            segment_key=record.segment_key,
+            cancel_requested=record.cancel_requested,
+            rows_total=total,
+            rows_done=record.position,
+            progress=1.0 if total == 0 else min(1.0, record.position / total),
+            applied=record.applied,
+            skipped=record.skipped,
+            failed=record.failed,
+            points=record.points,
+            errors=[
+                ImportRowError(line=e.line, field=e.field, code=e.code, message=e.message)
+                for e in record.errors
+            ],
+            failure=record.failure,
+            created_at=record.created_at,
+            finished_at=record.finished_at,
+        )

@@ -1,0 +1,1 @@
+"""Bulk operations: changes to many members run as jobs (docs/capabilities/bulk-operations.md)."""
