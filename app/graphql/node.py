@@ -6,6 +6,7 @@ import strawberry
 
 from app.domain.engagement import ChallengeStatus
 from app.graphql.actions.types import ActionRule
+from app.graphql.backtests.types import BacktestJob
 from app.graphql.core.context import Info, principal_of
 from app.graphql.core.events import Event
 from app.graphql.core.ids import decode_any_id
@@ -24,6 +25,7 @@ from app.graphql.segments.types import Segment
 from app.graphql.store_credit.types import StoreCreditMovement
 from app.graphql.tiers.types import Tier
 from app.services.actions import service as actions_service
+from app.services.backtests import jobs as backtest_jobs_service
 from app.services.core import events as events_service
 from app.services.engagement import badges as badges_service
 from app.services.engagement import challenges as challenges_service
@@ -94,6 +96,10 @@ async def _node(info: Info, type_name: str, pk: int) -> Node | None:
         admin_in_query(info)
         import_job = await import_jobs_service.get_import_job(pk, scope)
         return ImportJob.from_record(import_job) if import_job else None
+    if type_name == "BacktestJob":
+        admin_in_query(info)
+        backtest_job = await backtest_jobs_service.get_backtest_job(pk, scope)
+        return BacktestJob.from_record(backtest_job) if backtest_job else None
     if type_name == "Event":
         admin_in_query(info)
         event = await events_service.get_event(pk)

@@ -28,7 +28,9 @@ from app.graphql.actions import mutations as action_mutations
 from app.graphql.actions import queries as action_queries
 from app.graphql.actions.types import ActionRule
 from app.graphql.analytics import queries as analytics_queries
+from app.graphql.backtests import mutations as backtest_mutations
 from app.graphql.backtests import queries as backtest_queries
+from app.graphql.backtests.types import BacktestJob
 from app.graphql.compiled import shared_and_unchanging
 from app.graphql.core import audit_log, events, subscriptions
 from app.graphql.core.audit import AuditAdminWrites
@@ -132,6 +134,7 @@ Query = create_type(
         import_queries.import_job,
         backtest_queries.backtest_program,
         backtest_queries.member_what_if,
+        backtest_queries.backtest_job,
     ],
 )
 
@@ -209,6 +212,7 @@ Mutation = create_type(
         experiment_mutations.start_experiment,
         experiment_mutations.stop_experiment,
         import_mutations.import_file,
+        backtest_mutations.start_backtest,
     ],
 )
 
@@ -273,6 +277,7 @@ schema = LaurelSchema(
         WebhookDelivery,
         Experiment,
         ImportJob,
+        BacktestJob,
     ],
     extensions=[
         # Factories: Strawberry builds extensions per request. The two caches live at module

@@ -54,6 +54,7 @@ from app.domain.imports import (
     member_row,
     order_row,
 )
+from app.jobs.backtests import run_queued_backtests
 from app.jobs.expiry import expire_inactive, expire_lots
 from app.jobs.maturing import mature_due_points
 from app.jobs.memberships import end_memberships
@@ -369,13 +370,16 @@ async def run_queued_imports(now: datetime, progress: Progress | None = None) ->
 
 
 async def run_queued_imports_forever(interval_seconds: float) -> None:
-    """The server's runner of uploaded imports (when no job runner runs everything): woken by
-    an upload to this process, and looking every `interval_seconds` for other processes'."""
+    """The server's runner of uploaded imports and queued backtests (when no job runner runs
+    everything): woken by an upload or a backtest queued in this process, and looking every
+    `interval_seconds` for other processes'."""
     with jobs_service.IMPORT_QUEUED.waiting() as wake:
         while True:
             wake.clear()
             try:
                 await run_queued_imports(utc_now())
+                # Backtests queued through the API share this runner and its wake.
+                await run_queued_backtests(utc_now())
             except Exception:
                 log.exception("import runner failed; trying again in %s s", interval_seconds)
             with contextlib.suppress(TimeoutError):

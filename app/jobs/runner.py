@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from app.db import connection, is_postgres, utc_now
+from app.jobs.backtests import run_queued_backtests
 from app.jobs.badges import award_time_badges
 from app.jobs.celebrations import award_celebrations
 from app.jobs.expiry import expire_inactive, expire_lots, send_expiry_warnings
@@ -58,6 +59,8 @@ class JobName(StrEnum):
     PURGE_IDEMPOTENCY = "purge-idempotency"
     # Files uploaded through the API (importFile), queued until a runner imports them.
     IMPORTS = "imports"
+    # Backtests started through the API (startBacktest), queued until a runner plays them.
+    BACKTESTS = "backtests"
 
 
 # The order of a full run: points mature before expiry looks at them, and expiry runs before
@@ -109,6 +112,7 @@ def _jobs(options: JobOptions) -> dict[JobName, JobFunction]:
         JobName.SEGMENTS: refresh_segments,
         JobName.PURGE_IDEMPOTENCY: purge,
         JobName.IMPORTS: run_queued_imports,
+        JobName.BACKTESTS: run_queued_backtests,
     }
 
 

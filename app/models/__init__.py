@@ -8,6 +8,7 @@ from app.models.access import AuditLogEntry, TokenSigningSecret
 from app.models.actions import ActionRecord, ActionRule
 from app.models.analytics import AnalyticsDay
 from app.models.api_keys import ApiKey
+from app.models.backtests import BacktestJob
 from app.models.earning_rules import EarningRule
 from app.models.engagement import (
     Badge,
@@ -61,6 +62,7 @@ __all__ = [
     "AnalyticsDay",
     "ApiKey",
     "AuditLogEntry",
+    "BacktestJob",
     "Badge",
     "Challenge",
     "ChallengeContribution",

@@ -25,7 +25,7 @@ points under the program as it is, with the member's tier moving as those orders
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -454,26 +454,65 @@ async def _redemption_rate(program_id: int, start: datetime, end: datetime) -> f
     return min(1.0, max(0.0, int(row["redeemed"]) / int(row["issued"])))
 
 
-async def backtest_program(data: BacktestInput, scope: ProgramScope) -> BacktestResult:
+@dataclass(frozen=True)
+class PreparedBacktest:
+    """A backtest checked and ready to run: its program and both configurations."""
+
+    data: BacktestInput
+    program: ProgramRecord
+    current: _Config
+    proposed: _Config
+
+
+async def prepare_backtest(data: BacktestInput, scope: ProgramScope) -> PreparedBacktest:
+    """Checks the period, the program and the proposal (DomainError on what is wrong)."""
     check_period(data.start, data.end)
     if data.end - data.start > MAX_PERIOD:
         raise DomainError(ErrorCode.INVALID_VALUE, "a backtest covers at most three years", ["to"])
     program = await require_program(data.program_slug, scope, ["input", "programSlug"])
-    current_config = await _current_config(program)
-    current, proposed = _Run(current_config), _Run(_proposed_config(current_config, data.proposal))
+    current = await _current_config(program)
+    return PreparedBacktest(
+        data=data,
+        program=program,
+        current=current,
+        proposed=_proposed_config(current, data.proposal),
+    )
+
+
+async def count_orders(program_id: int, start: datetime, end: datetime) -> int:
+    """The member orders a backtest of [start, end) plays: a job's measure of progress."""
+    row = await fetch_one(
+        connection(),
+        "SELECT COUNT(*) AS n FROM orders WHERE program_id = ? AND member_id IS NOT NULL"
+        " AND placed_at >= ? AND placed_at < ?",
+        (program_id, start, end),
+    )
+    return 0 if row is None else int(row["n"])
+
+
+async def run_backtest(
+    prepared: PreparedBacktest,
+    on_page: Callable[[int], Awaitable[None]] | None = None,
+) -> BacktestResult:
+    """Plays the period's orders through both configurations; `on_page` hears the number of
+    orders played so far after each page."""
+    data = prepared.data
+    current, proposed = _Run(prepared.current), _Run(prepared.proposed)
     recorded = 0
     try:
-        async for page in _orders(program.id, data.start, data.end):
+        async for page in _orders(prepared.program.id, data.start, data.end):
             for order in page:
                 recorded += order.points_earned
                 current.add(order)
                 proposed.add(order)
+            if on_page is not None:
+                await on_page(current.orders)
     except ValueError as error:
         # A proposed rule the earning engine refuses (a multiplier out of range...).
         raise DomainError(
             ErrorCode.INVALID_VALUE, str(error), ["input", "proposal", "rules"]
         ) from error
-    rate = await _redemption_rate(program.id, data.start, data.end)
+    rate = await _redemption_rate(prepared.program.id, data.start, data.end)
     return BacktestResult(
         start=data.start,
         end=data.end,
@@ -484,6 +523,10 @@ async def backtest_program(data: BacktestInput, scope: ProgramScope) -> Backtest
         current=current.figures(data.end, rate),
         proposed=proposed.figures(data.end, rate),
     )
+
+
+async def backtest_program(data: BacktestInput, scope: ProgramScope) -> BacktestResult:
+    return await run_backtest(await prepare_backtest(data, scope))
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,9 @@ configured as proposed. memberWhatIf: a member's next orders, the tier moving. B
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
-from app import clock as app_clock
 from app.clock import ManualClock
 from app.db import connection, fetch_all, fetch_one
 from app.domain.imports import FileFormat, ImportKind
@@ -22,8 +18,8 @@ from app.services.backtests.service import Proposal, ProposedTier
 from app.services.orders.cart import OrderLineInput
 from app.services.programs.service import CreateProgramInput, create_program
 from app.services.tiers import configuration as tier_configuration
+from tests.services.backtests.conftest import NOW
 
-NOW = datetime(2026, 3, 1, tzinfo=UTC)
 START = datetime(2025, 1, 1, tzinfo=UTC)
 SNAPSHOT_TABLES = (
     "members",
@@ -37,13 +33,6 @@ SNAPSHOT_TABLES = (
     "analytics_days",
     "import_jobs",
 )
-
-
-@pytest.fixture
-def clock() -> Iterator[ManualClock]:
-    with app_clock.using(ManualClock(NOW)) as installed:
-        assert isinstance(installed, ManualClock)
-        yield installed
 
 
 def orders_csv() -> str:
