@@ -84,6 +84,7 @@ async def member_what_if(
                 points=step.points,
                 tier=step.tier,
                 balance_after=step.balance_after,
+                points_expired=step.points_expired,
             )
             for step in result.steps
         ],

@@ -193,7 +193,12 @@ class MemberWhatIfStep:
     points: int
     tier: str | None = strawberry.field(description="The member's tier after this order.")
     balance_after: int = strawberry.field(
-        description="Available and pending points now, plus what the orders so far earn."
+        description="Available and pending points now, plus what the orders so far earn, less"
+        " what has expired by this order."
+    )
+    points_expired: int = strawberry.field(
+        description="Points of the member's lots (held now, or earned by the orders before)"
+        " expiring after the previous order and by this one."
     )
 
 

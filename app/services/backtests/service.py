@@ -545,6 +545,9 @@ class WhatIfStep:
     points: int
     tier: str | None
     balance_after: int
+    # Points of the member's lots (those held now and those the orders before earned) whose
+    # expiry falls after the previous order and at or before this one.
+    points_expired: int = 0
 
 
 @dataclass(frozen=True)
@@ -560,7 +563,9 @@ async def member_what_if(
     """What `orders` would earn the member under the program as it is now, in time order, the
     tier moving as they add up (from the member's tier and its count now). Writes
     nothing. The balance after each order adds what the orders earn to the member's available
-    and pending points now; expiry and redemptions in between are not modelled."""
+    and pending points now, less what expires by then: the lots held now at their own expiry,
+    the orders' lots at the program's (redemptions in between are not modelled, so a lot
+    expires whole)."""
     if not orders or len(orders) > MAX_WHAT_IF_ORDERS:
         raise DomainError(
             ErrorCode.INVALID_VALUE,
@@ -587,6 +592,14 @@ async def member_what_if(
             state.qualifying = status.value
             state.tier = names.index(status.tier.name) if status.tier is not None else None
     now = utc_now()
+    held = await fetch_all(
+        connection(),
+        "SELECT remaining, expires_at FROM point_lots"
+        " WHERE member_id = ? AND remaining > 0 AND expires_at IS NOT NULL",
+        (member.id,),
+    )
+    held_lots = [(int(row["remaining"]), as_datetime(row["expires_at"])) for row in held]
+    expired_so_far = 0
     steps = []
     for order in sorted(orders, key=lambda o: o.placed_at):
         if order.placed_at < now:
@@ -613,14 +626,26 @@ async def member_what_if(
                 points_earned=0,
             )
         )
-        balance = member.points_available + member.points_pending + run.issued
+        expired = sum(
+            lot_points
+            for lot_points, expires_at in (*held_lots, *state.lots)
+            if expires_at is not None and expires_at <= order.placed_at
+        )
+        step_expired, expired_so_far = expired - expired_so_far, expired
+        balance = member.points_available + member.points_pending + run.issued - expired
         tier = (
             None
             if config.tiering is None or state.tier is None
             else config.tiering.tiers[state.tier][0]
         )
         steps.append(
-            WhatIfStep(placed_at=order.placed_at, points=points, tier=tier, balance_after=balance)
+            WhatIfStep(
+                placed_at=order.placed_at,
+                points=points,
+                tier=tier,
+                balance_after=balance,
+                points_expired=step_expired,
+            )
         )
     return WhatIfResult(member=member, steps=tuple(steps), points=run.issued)
 
