@@ -6,6 +6,7 @@ import strawberry
 
 from app.domain.engagement import ChallengeStatus
 from app.graphql.actions.types import ActionRule
+from app.graphql.backtests.types import BacktestJob
 from app.graphql.bulk.types import BulkOperation
 from app.graphql.core.context import Info, principal_of
 from app.graphql.core.events import Event
@@ -25,6 +26,7 @@ from app.graphql.segments.types import Segment
 from app.graphql.store_credit.types import StoreCreditMovement
 from app.graphql.tiers.types import Tier
 from app.services.actions import service as actions_service
+from app.services.backtests import jobs as backtest_jobs_service
 from app.services.bulk import service as bulk_service
 from app.services.core import events as events_service
 from app.services.engagement import badges as badges_service
@@ -100,6 +102,10 @@ async def _node(info: Info, type_name: str, pk: int) -> Node | None:
         admin_in_query(info)
         operation = await bulk_service.get_bulk_operation(pk, scope)
         return BulkOperation.from_record(operation) if operation else None
+    if type_name == "BacktestJob":
+        admin_in_query(info)
+        backtest_job = await backtest_jobs_service.get_backtest_job(pk, scope)
+        return BacktestJob.from_record(backtest_job) if backtest_job else None
     if type_name == "Event":
         admin_in_query(info)
         event = await events_service.get_event(pk)

@@ -28,7 +28,9 @@ from app.graphql.actions import mutations as action_mutations
 from app.graphql.actions import queries as action_queries
 from app.graphql.actions.types import ActionRule
 from app.graphql.analytics import queries as analytics_queries
+from app.graphql.backtests import mutations as backtest_mutations
 from app.graphql.backtests import queries as backtest_queries
+from app.graphql.backtests.types import BacktestJob
 from app.graphql.bulk import mutations as bulk_mutations
 from app.graphql.bulk import queries as bulk_queries
 from app.graphql.bulk.types import BulkOperation
@@ -136,6 +138,7 @@ Query = create_type(
         bulk_queries.bulk_operation,
         backtest_queries.backtest_program,
         backtest_queries.member_what_if,
+        backtest_queries.backtest_job,
     ],
 )
 
@@ -218,6 +221,7 @@ Mutation = create_type(
         bulk_mutations.bulk_enroll_members,
         bulk_mutations.bulk_issue_reward,
         bulk_mutations.cancel_bulk_operation,
+        backtest_mutations.start_backtest,
     ],
 )
 
@@ -283,6 +287,7 @@ schema = LaurelSchema(
         Experiment,
         ImportJob,
         BulkOperation,
+        BacktestJob,
     ],
     extensions=[
         # Factories: Strawberry builds extensions per request. The two caches live at module

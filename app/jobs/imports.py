@@ -54,6 +54,7 @@ from app.domain.imports import (
     member_row,
     order_row,
 )
+from app.jobs.backtests import run_queued_backtests
 from app.jobs.bulk import run_queued_bulk_operations
 from app.jobs.expiry import expire_inactive, expire_lots
 from app.jobs.maturing import mature_due_points
@@ -378,9 +379,10 @@ async def run_queued_imports(now: datetime, progress: Progress | None = None) ->
 
 
 async def run_queued_imports_forever(interval_seconds: float) -> None:
-    """The server's runner of uploaded imports and bulk operations (when no job runner runs
-    everything): woken by an upload or an operation queued in this process, and looking every
-    `interval_seconds` for other processes' (and for jobs whose runner died)."""
+    """The server's runner of uploaded imports, bulk operations and queued backtests (when no
+    job runner runs everything): woken by an upload, an operation or a backtest queued in this
+    process, and looking every `interval_seconds` for other processes' (and for jobs whose
+    runner died)."""
     with jobs_service.IMPORT_QUEUED.waiting() as wake:
         while True:
             wake.clear()
@@ -388,6 +390,8 @@ async def run_queued_imports_forever(interval_seconds: float) -> None:
                 await run_queued_imports(utc_now())
                 # Bulk operations are jobs of the same shape, woken the same way.
                 await run_queued_bulk_operations(utc_now())
+                # Backtests queued through the API share this runner and its wake.
+                await run_queued_backtests(utc_now())
             except Exception:
                 log.exception("import runner failed; trying again in %s s", interval_seconds)
             with contextlib.suppress(TimeoutError):

@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from app.db import connection, is_postgres, utc_now
+from app.jobs.backtests import run_queued_backtests
 from app.jobs.badges import award_time_badges
 from app.jobs.bulk import run_queued_bulk_operations
 from app.jobs.celebrations import award_celebrations
@@ -61,6 +62,8 @@ class JobName(StrEnum):
     IMPORTS = "imports"
     # Bulk operations (bulkAdjustPoints...), queued until a runner applies them.
     BULK = "bulk"
+    # Backtests started through the API (startBacktest), queued until a runner plays them.
+    BACKTESTS = "backtests"
 
 
 # The order of a full run: points mature before expiry looks at them, and expiry runs before
@@ -113,6 +116,7 @@ def _jobs(options: JobOptions) -> dict[JobName, JobFunction]:
         JobName.PURGE_IDEMPOTENCY: purge,
         JobName.IMPORTS: run_queued_imports,
         JobName.BULK: run_queued_bulk_operations,
+        JobName.BACKTESTS: run_queued_backtests,
     }
 
 

@@ -8,6 +8,7 @@ from app.models.access import AuditLogEntry, TokenSigningSecret
 from app.models.actions import ActionRecord, ActionRule
 from app.models.analytics import AnalyticsDay, AnalyticsSummary
 from app.models.api_keys import ApiKey
+from app.models.backtests import BacktestJob
 from app.models.bulk import BulkOperation
 from app.models.earning_rules import EarningRule
 from app.models.engagement import (
@@ -63,6 +64,7 @@ __all__ = [
     "AnalyticsSummary",
     "ApiKey",
     "AuditLogEntry",
+    "BacktestJob",
     "Badge",
     "BulkOperation",
     "Challenge",

@@ -1,10 +1,11 @@
-"""backtestProgram and memberWhatIf: admin keys only; both write nothing."""
+"""backtestProgram, backtestJob and memberWhatIf: admin keys only; all three write nothing."""
 
 from __future__ import annotations
 
 import strawberry
 
 from app.graphql.backtests.types import (
+    BacktestJob,
     BacktestProgramInput,
     BacktestResult,
     MemberWhatIf,
@@ -14,6 +15,7 @@ from app.graphql.backtests.types import (
 from app.graphql.core.context import Info
 from app.graphql.core.errors import as_query_errors
 from app.graphql.core.query_checks import admin_in_query, decoded_in_query
+from app.services.backtests import jobs as jobs_service
 from app.services.backtests import service as backtests
 from app.services.orders.cart import OrderLineInput
 
@@ -25,18 +27,20 @@ from app.services.orders.cart import OrderLineInput
 async def backtest_program(info: Info, input: BacktestProgramInput) -> BacktestResult:
     principal = admin_in_query(info)
     with as_query_errors():
-        result = await backtests.backtest_program(
-            backtests.BacktestInput(
-                program_slug=input.program_slug,
-                start=input.from_,
-                end=input.to,
-                proposal=(
-                    backtests.Proposal() if input.proposal is None else input.proposal.to_service()
-                ),
-            ),
-            principal.program_scope,
-        )
+        result = await backtests.backtest_program(input.to_service(), principal.program_scope)
     return BacktestResult.of(result)
+
+
+@strawberry.field(
+    description="Admin only: a backtest started with startBacktest, with its progress and, once"
+    " DONE, its figures; null when not found."
+)
+async def backtest_job(info: Info, id: strawberry.ID) -> BacktestJob | None:
+    principal = admin_in_query(info)
+    record = await jobs_service.get_backtest_job(
+        decoded_in_query(id, "BacktestJob"), principal.program_scope
+    )
+    return None if record is None else BacktestJob.from_record(record)
 
 
 @strawberry.field(
@@ -80,6 +84,7 @@ async def member_what_if(
                 points=step.points,
                 tier=step.tier,
                 balance_after=step.balance_after,
+                points_expired=step.points_expired,
             )
             for step in result.steps
         ],

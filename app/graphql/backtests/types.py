@@ -1,4 +1,5 @@
-"""Backtest results: two runs over the same orders, side by side; a member's what-if."""
+"""Backtest results: two runs over the same orders, side by side, now or as a job; a member's
+what-if."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ from datetime import datetime
 
 import strawberry
 
+from app.graphql.core.ids import encode_id
+from app.graphql.core.node import Node
 from app.graphql.orders.types import RuleKindEnum
 from app.graphql.tiers.types import TierMetricEnum
 from app.services.backtests import service as backtests
+from app.services.backtests.jobs import BacktestJobRecord
 
 
 @strawberry.input(description="A purchase rule or campaign of a proposal.")
@@ -85,6 +89,14 @@ class BacktestProgramInput:
     from_: datetime = strawberry.field(name="from")
     to: datetime
     proposal: BacktestProposalInput | None = None
+
+    def to_service(self) -> backtests.BacktestInput:
+        return backtests.BacktestInput(
+            program_slug=self.program_slug,
+            start=self.from_,
+            end=self.to,
+            proposal=backtests.Proposal() if self.proposal is None else self.proposal.to_service(),
+        )
 
 
 @strawberry.type
@@ -181,7 +193,12 @@ class MemberWhatIfStep:
     points: int
     tier: str | None = strawberry.field(description="The member's tier after this order.")
     balance_after: int = strawberry.field(
-        description="Available and pending points now, plus what the orders so far earn."
+        description="Available and pending points now, plus what the orders so far earn, less"
+        " what has expired by this order."
+    )
+    points_expired: int = strawberry.field(
+        description="Points of the member's lots (held now, or earned by the orders before)"
+        " expiring after the previous order and by this one."
     )
 
 
@@ -189,3 +206,42 @@ class MemberWhatIfStep:
 class MemberWhatIf:
     points: int
     steps: list[MemberWhatIfStep]
+
+
+@strawberry.type(
+    description="A backtest run in the background (startBacktest): its progress, and both runs'"
+    " figures when DONE (docs/capabilities/backtests.md)."
+)
+class BacktestJob(Node):
+    status: str = strawberry.field(description="QUEUED, RUNNING, DONE or FAILED.")
+    program_slug: str
+    from_: datetime = strawberry.field(name="from")
+    to: datetime
+    orders_total: int = strawberry.field(
+        description="Member orders in the period, counted when the job started (0 before)."
+    )
+    orders_done: int = strawberry.field(description="Orders played so far.")
+    progress: float = strawberry.field(description="The share of the orders played, 0 to 1.")
+    result: BacktestResult | None = strawberry.field(description="Set once DONE.")
+    failure: str | None = strawberry.field(description="Why the backtest stopped (FAILED).")
+    created_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def from_record(cls, record: BacktestJobRecord) -> BacktestJob:
+        total = record.orders_total
+        done = record.status == "DONE"
+        return cls(
+            id=strawberry.ID(encode_id("BacktestJob", record.id)),
+            status=record.status,
+            program_slug=record.input.program_slug,
+            from_=record.input.start,
+            to=record.input.end,
+            orders_total=total,
+            orders_done=record.orders_done,
+            progress=1.0 if done else (0.0 if total == 0 else min(1.0, record.orders_done / total)),
+            result=None if record.result is None else BacktestResult.of(record.result),
+            failure=record.failure,
+            created_at=record.created_at,
+            finished_at=record.finished_at,
+        )

@@ -25,7 +25,7 @@ points under the program as it is, with the member's tier moving as those orders
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -454,26 +454,65 @@ async def _redemption_rate(program_id: int, start: datetime, end: datetime) -> f
     return min(1.0, max(0.0, int(row["redeemed"]) / int(row["issued"])))
 
 
-async def backtest_program(data: BacktestInput, scope: ProgramScope) -> BacktestResult:
+@dataclass(frozen=True)
+class PreparedBacktest:
+    """A backtest checked and ready to run: its program and both configurations."""
+
+    data: BacktestInput
+    program: ProgramRecord
+    current: _Config
+    proposed: _Config
+
+
+async def prepare_backtest(data: BacktestInput, scope: ProgramScope) -> PreparedBacktest:
+    """Checks the period, the program and the proposal (DomainError on what is wrong)."""
     check_period(data.start, data.end)
     if data.end - data.start > MAX_PERIOD:
         raise DomainError(ErrorCode.INVALID_VALUE, "a backtest covers at most three years", ["to"])
     program = await require_program(data.program_slug, scope, ["input", "programSlug"])
-    current_config = await _current_config(program)
-    current, proposed = _Run(current_config), _Run(_proposed_config(current_config, data.proposal))
+    current = await _current_config(program)
+    return PreparedBacktest(
+        data=data,
+        program=program,
+        current=current,
+        proposed=_proposed_config(current, data.proposal),
+    )
+
+
+async def count_orders(program_id: int, start: datetime, end: datetime) -> int:
+    """The member orders a backtest of [start, end) plays: a job's measure of progress."""
+    row = await fetch_one(
+        connection(),
+        "SELECT COUNT(*) AS n FROM orders WHERE program_id = ? AND member_id IS NOT NULL"
+        " AND placed_at >= ? AND placed_at < ?",
+        (program_id, start, end),
+    )
+    return 0 if row is None else int(row["n"])
+
+
+async def run_backtest(
+    prepared: PreparedBacktest,
+    on_page: Callable[[int], Awaitable[None]] | None = None,
+) -> BacktestResult:
+    """Plays the period's orders through both configurations; `on_page` hears the number of
+    orders played so far after each page."""
+    data = prepared.data
+    current, proposed = _Run(prepared.current), _Run(prepared.proposed)
     recorded = 0
     try:
-        async for page in _orders(program.id, data.start, data.end):
+        async for page in _orders(prepared.program.id, data.start, data.end):
             for order in page:
                 recorded += order.points_earned
                 current.add(order)
                 proposed.add(order)
+            if on_page is not None:
+                await on_page(current.orders)
     except ValueError as error:
         # A proposed rule the earning engine refuses (a multiplier out of range...).
         raise DomainError(
             ErrorCode.INVALID_VALUE, str(error), ["input", "proposal", "rules"]
         ) from error
-    rate = await _redemption_rate(program.id, data.start, data.end)
+    rate = await _redemption_rate(prepared.program.id, data.start, data.end)
     return BacktestResult(
         start=data.start,
         end=data.end,
@@ -484,6 +523,10 @@ async def backtest_program(data: BacktestInput, scope: ProgramScope) -> Backtest
         current=current.figures(data.end, rate),
         proposed=proposed.figures(data.end, rate),
     )
+
+
+async def backtest_program(data: BacktestInput, scope: ProgramScope) -> BacktestResult:
+    return await run_backtest(await prepare_backtest(data, scope))
 
 
 @dataclass(frozen=True)
@@ -502,6 +545,9 @@ class WhatIfStep:
     points: int
     tier: str | None
     balance_after: int
+    # Points of the member's lots (those held now and those the orders before earned) whose
+    # expiry falls after the previous order and at or before this one.
+    points_expired: int = 0
 
 
 @dataclass(frozen=True)
@@ -517,7 +563,9 @@ async def member_what_if(
     """What `orders` would earn the member under the program as it is now, in time order, the
     tier moving as they add up (from the member's tier and its count now). Writes
     nothing. The balance after each order adds what the orders earn to the member's available
-    and pending points now; expiry and redemptions in between are not modelled."""
+    and pending points now, less what expires by then: the lots held now at their own expiry,
+    the orders' lots at the program's (redemptions in between are not modelled, so a lot
+    expires whole)."""
     if not orders or len(orders) > MAX_WHAT_IF_ORDERS:
         raise DomainError(
             ErrorCode.INVALID_VALUE,
@@ -544,6 +592,14 @@ async def member_what_if(
             state.qualifying = status.value
             state.tier = names.index(status.tier.name) if status.tier is not None else None
     now = utc_now()
+    held = await fetch_all(
+        connection(),
+        "SELECT remaining, expires_at FROM point_lots"
+        " WHERE member_id = ? AND remaining > 0 AND expires_at IS NOT NULL",
+        (member.id,),
+    )
+    held_lots = [(int(row["remaining"]), as_datetime(row["expires_at"])) for row in held]
+    expired_so_far = 0
     steps = []
     for order in sorted(orders, key=lambda o: o.placed_at):
         if order.placed_at < now:
@@ -570,14 +626,26 @@ async def member_what_if(
                 points_earned=0,
             )
         )
-        balance = member.points_available + member.points_pending + run.issued
+        expired = sum(
+            lot_points
+            for lot_points, expires_at in (*held_lots, *state.lots)
+            if expires_at is not None and expires_at <= order.placed_at
+        )
+        step_expired, expired_so_far = expired - expired_so_far, expired
+        balance = member.points_available + member.points_pending + run.issued - expired
         tier = (
             None
             if config.tiering is None or state.tier is None
             else config.tiering.tiers[state.tier][0]
         )
         steps.append(
-            WhatIfStep(placed_at=order.placed_at, points=points, tier=tier, balance_after=balance)
+            WhatIfStep(
+                placed_at=order.placed_at,
+                points=points,
+                tier=tier,
+                balance_after=balance,
+                points_expired=step_expired,
+            )
         )
     return WhatIfResult(member=member, steps=tuple(steps), points=run.issued)
 

@@ -5,25 +5,28 @@ configured as proposed. memberWhatIf: a member's next orders, the tier moving. B
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
-from app import clock as app_clock
 from app.clock import ManualClock
-from app.db import connection, fetch_all, fetch_one
+from app.db import connection, execute, fetch_all, fetch_one
+from app.domain.expiry import ExpiryPolicy, LifetimeUnit
 from app.domain.imports import FileFormat, ImportKind
 from app.domain.tiers import DowngradePolicy, TierMetric, TierPeriod
 from app.jobs.imports import run_import
 from app.services.backtests import service as backtests
 from app.services.backtests.service import Proposal, ProposedTier
 from app.services.orders.cart import OrderLineInput
-from app.services.programs.service import CreateProgramInput, create_program
+from app.services.programs.service import (
+    CreateProgramInput,
+    ExpiryInput,
+    UpdateProgramSettingsInput,
+    create_program,
+    update_program_settings,
+)
 from app.services.tiers import configuration as tier_configuration
+from tests.services.backtests.conftest import NOW
 
-NOW = datetime(2026, 3, 1, tzinfo=UTC)
 START = datetime(2025, 1, 1, tzinfo=UTC)
 SNAPSHOT_TABLES = (
     "members",
@@ -37,13 +40,6 @@ SNAPSHOT_TABLES = (
     "analytics_days",
     "import_jobs",
 )
-
-
-@pytest.fixture
-def clock() -> Iterator[ManualClock]:
-    with app_clock.using(ManualClock(NOW)) as installed:
-        assert isinstance(installed, ManualClock)
-        yield installed
 
 
 def orders_csv() -> str:
@@ -193,3 +189,62 @@ async def test_a_member_what_if_counts_each_order_and_moves_the_tier(
         balance + 2000,
     ]
     assert result.points == 2000
+
+
+async def test_a_member_what_if_takes_off_what_expires_by_each_order(
+    db: None, clock: ManualClock
+) -> None:
+    await shop("shop", 1, tiers=False)
+    await update_program_settings(
+        UpdateProgramSettingsInput(
+            program_slug="shop",
+            expiry=ExpiryInput(
+                policy=ExpiryPolicy.LOT_LIFETIME, lifetime=45, unit=LifetimeUnit.DAYS
+            ),
+        )
+    )
+    member = await fetch_one(
+        connection(),
+        "SELECT m.id, m.points_available, m.points_pending FROM members m"
+        " WHERE m.customer_id = 'c0'",
+        (),
+    )
+    assert member is not None
+    # What c0 holds now expires 40 days from now (the lots were imported with no expiry).
+    await execute(
+        connection(),
+        "UPDATE point_lots SET expires_at = ? WHERE member_id = ? AND remaining > 0",
+        (NOW + timedelta(days=40), int(member["id"])),
+    )
+    held = await fetch_one(
+        connection(),
+        "SELECT SUM(remaining) AS n FROM point_lots WHERE member_id = ?",
+        (int(member["id"]),),
+    )
+    assert held is not None and int(held["n"]) > 0
+    balance = int(member["points_available"]) + int(member["points_pending"])
+    line = OrderLineInput(sku="X", quantity=1, unit_price_minor=50_000)
+
+    result = await backtests.member_what_if(
+        int(member["id"]),
+        [
+            backtests.WhatIfOrder(placed_at=NOW + timedelta(days=d), currency="EUR", lines=(line,))
+            for d in (30, 60, 90, 120)
+        ],
+        None,
+    )
+
+    # Each order's 500 points live 45 days: the lot of day 30 is gone by day 90, the lot of
+    # day 60 by day 120; what c0 holds now is gone by day 60.
+    assert [(s.points, s.points_expired) for s in result.steps] == [
+        (500, 0),
+        (500, int(held["n"])),
+        (500, 500),
+        (500, 500),
+    ]
+    assert [s.balance_after for s in result.steps] == [
+        balance + 500,
+        balance + 1000 - int(held["n"]),
+        balance + 1000 - int(held["n"]),
+        balance + 1000 - int(held["n"]),
+    ]

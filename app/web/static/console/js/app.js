@@ -12,11 +12,13 @@ import { Overview } from "./overview.js";
 import { Members, MemberPage } from "./members.js";
 import { ProgramPage } from "./program.js";
 import { AuditPage, EventsPage } from "./audit.js";
+import { BacktestPage } from "./backtest.js";
 
 const PAGES = [
   ["overview", "Overview"],
   ["members", "Members"],
   ["program", "Program"],
+  ["backtest", "Backtest"],
   ["audit", "Audit log"],
   ["events", "Events"],
 ];
@@ -97,6 +99,8 @@ function Shell({ session, onSignOut }) {
     page = html`<${Members} program=${program} />`;
   } else if (route.page === "program") {
     page = html`<${ProgramPage} program=${program} viewer=${viewer} />`;
+  } else if (route.page === "backtest") {
+    page = html`<${BacktestPage} program=${program} />`;
   } else if (route.page === "audit") {
     page = html`<${AuditPage} program=${program} />`;
   } else if (route.page === "events") {

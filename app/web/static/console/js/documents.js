@@ -206,3 +206,24 @@ export const EVENTS = `query ConsoleEvents($slug: String!, $type: String, $after
   }
   webhookEventTypes { type }
 }`;
+
+const BACKTEST_JOB_FIELDS = `id status progress ordersTotal ordersDone failure
+  result {
+    from to orders members recordedPointsIssued redemptionRate
+    current { ...ConsoleBacktestFigures }
+    proposed { ...ConsoleBacktestFigures }
+  }`;
+const BACKTEST_FIGURES = `fragment ConsoleBacktestFigures on BacktestFigures {
+  pointsIssued expectedRedemptions pointsExpired liabilityPoints pointsPerOrder
+  membersPerTier { name members }
+}`;
+
+export const START_BACKTEST = `mutation ConsoleStartBacktest($input: BacktestProgramInput!) {
+  startBacktest(input: $input) { backtestJob { ${BACKTEST_JOB_FIELDS} } ${USER_ERRORS} }
+}
+${BACKTEST_FIGURES}`;
+
+export const BACKTEST_JOB = `query ConsoleBacktestJob($id: ID!) {
+  backtestJob(id: $id) { ${BACKTEST_JOB_FIELDS} }
+}
+${BACKTEST_FIGURES}`;

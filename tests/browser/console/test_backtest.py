@@ -1,0 +1,73 @@
+"""Backtest page: a proposal is started as a job, its progress shown, then the live and proposed
+figures side by side, each equal to what the API answers for the same job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tests.browser.conftest import BrowserPage
+from tests.browser.console.console_pages import TIMEOUT_MS, api, go, sign_in
+
+FIGURES = "pointsIssued expectedRedemptions pointsExpired liabilityPoints pointsPerOrder"
+JOB = f"""
+query($id: ID!) {{
+  backtestJob(id: $id) {{
+    status ordersDone
+    result {{ orders current {{ {FIGURES} membersPerTier {{ name members }} }}
+              proposed {{ {FIGURES} membersPerTier {{ name members }} }} }}
+  }}
+}}"""
+TIERS = '{ tierProgram(programSlug: "demo") { tiers { name threshold } } }'
+ROWS = {
+    "Points issued": "pointsIssued",
+    "Expected redemptions": "expectedRedemptions",
+    "Points expired": "pointsExpired",
+    "Liability at the end (points)": "liabilityPoints",
+    "Points per order": "pointsPerOrder",
+}
+
+
+def expected_rows(figures: dict[str, Any]) -> dict[str, float]:
+    rows = {name: float(figures[key]) for name, key in ROWS.items()}
+    for tier in figures["membersPerTier"]:
+        rows[f"Members in {tier['name'] or 'no tier'}"] = float(tier["members"])
+    return rows
+
+
+def test_a_backtest_shows_the_api_figures_side_by_side(browser_page: BrowserPage) -> None:
+    page = sign_in(browser_page)
+    server = browser_page.server
+    go(page, server, "backtest", "Backtest")
+    form = page.get_by_role("form", name="Backtest")
+    tiers = api(server, TIERS)["tierProgram"]["tiers"]
+    form.get_by_label("Points per currency unit").fill("3")
+    form.get_by_label("Earning multiplier on every purchase").fill("1.5")
+    form.get_by_label("Expiry in days").fill("60")
+    if tiers:
+        top = tiers[-1]
+        form.get_by_label(f"Threshold of {top['name']}").fill(str(top["threshold"] // 2 + 1))
+    with page.expect_response(lambda r: "graphql" in r.url and "startBacktest" in r.text()) as sent:
+        form.get_by_role("button", name="Start backtest").click()
+    job_id = sent.value.json()["data"]["startBacktest"]["backtestJob"]["id"]
+
+    expect(page.get_by_role("status").filter(has_text="Done")).to_be_visible(timeout=TIMEOUT_MS)
+    job = api(server, JOB, {"id": job_id})["backtestJob"]
+    assert job["status"] == "DONE"
+    assert job["result"]["orders"] > 0, "the demo has no order in the last 12 months"
+    shown: dict[str, dict[str, float]] = page.evaluate(
+        """() => Object.fromEntries(
+          [...document.querySelectorAll('table[aria-label="Backtest figures"] tbody tr')]
+            .map((row) => [row.dataset.figure, Object.fromEntries(
+              [...row.querySelectorAll("td")].map((c) => [c.dataset.side,
+                Number(c.dataset.value)]))]))"""
+    )
+    live = expected_rows(job["result"]["current"])
+    proposed = expected_rows(job["result"]["proposed"])
+    for name in live.keys() | proposed.keys():
+        assert shown[name] == {"live": live.get(name, 0.0), "proposed": proposed.get(name, 0.0)}
+    assert set(shown) == live.keys() | proposed.keys()
+    assert job["result"]["proposed"] != job["result"]["current"]
+    browser_page.screenshot("done")
+    assert browser_page.console_errors == []
