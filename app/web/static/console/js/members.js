@@ -366,8 +366,8 @@ export function MemberPage({ id, program, viewer }) {
   return html`
     <p><a href="#/members">← Members</a></p>
     <h1 tabindex="-1">${member.name || member.customerId}</h1>
-    <p class="subtitle">${member.customerId}${member.email ? ` · ${member.email}` : ""} · enrolled
-      ${dateTime(member.enrolledAt, program.timeZone)}${member.optedOut ? " · opted out" : ""}</p>
+    <p class="subtitle">${member.customerId}${member.email ? ` · ${member.email}` : ""}${
+      ` · enrolled ${dateTime(member.enrolledAt, program.timeZone)}`}${member.optedOut ? " · opted out" : ""}</p>
     ${notice && html`<${Notice} kind="success">${notice}</${Notice}>`}
     <section class="tiles" aria-label="Points">
       <div class="tile" data-kpi="available"><div class="tile-name">Available</div>
