@@ -168,7 +168,8 @@ def contrast_ratios(page: Page) -> list[float]:
             return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4; };
           const luminance = (css) => { const [r, g, b] = css.match(/\\d+/g).map(Number);
             return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b); };
-          return [...document.querySelectorAll("table[data-heatmap] td[style]")].map((cell) => {
+          return [...document.querySelectorAll(
+            'table[data-heatmap] td[data-offset]:not([data-value=""])')].map((cell) => {
             const style = getComputedStyle(cell);
             const [a, b] = [luminance(style.color), luminance(style.backgroundColor)];
             return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
@@ -239,7 +240,7 @@ def test_the_cohort_heat_map_equals_the_apis_cohorts(browser_page: BrowserPage) 
     # coloured cell's value written in it as a percentage.
     assert heatmap.locator("thead th[scope=col]").count() == 2 + variables["months"]
     assert heatmap.locator("tbody th[scope=row]").count() == len(retention)
-    coloured = heatmap.locator("td[style]")
+    coloured = heatmap.locator('td[data-offset]:not([data-value=""])')
     assert coloured.count() > 0
     assert coloured.first.inner_text().strip().endswith("%")
     ratios = contrast_ratios(page)
