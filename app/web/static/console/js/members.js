@@ -278,16 +278,19 @@ function lastResponse(node) {
 }
 
 // The webhook deliveries of events about this member, to every endpoint, with a resend each.
-function WebhookDeliveries({ member, program }) {
+// `firstPage`: the first page's loader, which the member page starts beside the member's own
+// query (it needs only the id of the route), so the two answers arrive together.
+function WebhookDeliveries({ member, program, firstPage }) {
   const [pages, setPages] = useState([null]);
   const [resending, setResending] = useState(null);
   const [notice, setNotice] = useState(null);
   const [errors, setErrors] = useState(null);
   const [failure, setFailure] = useState(null);
   const after = pages[pages.length - 1];
-  const loaded = useLoad(() => request(MEMBER_DELIVERIES, {
-    id: member.id, slug: program.slug, after,
-  }), [member.id, program.slug, after]);
+  const later = useLoad(() => (after === null ? Promise.resolve(null)
+    : request(MEMBER_DELIVERIES, { id: member.id, slug: program.slug, after })),
+  [member.id, program.slug, after]);
+  const loaded = after === null ? firstPage : later;
   const resend = async () => {
     const target = resending;
     setResending(null);
@@ -353,6 +356,8 @@ export function MemberPage({ id, program, viewer }) {
   const [notice, setNotice] = useState(null);
   const after = pages[pages.length - 1];
   const loaded = useLoad(() => request(MEMBER, { id, after }), [id, after]);
+  const deliveries = useLoad(() => request(MEMBER_DELIVERIES, { id, slug: program.slug }),
+    [id, program.slug]);
   const done = (message) => { setNotice(message); setPages([null]); loaded.reload(); };
   if (loaded.error) return html`<h1 tabindex="-1">Member</h1><${ErrorMessage} error=${loaded.error} />`;
   if (!loaded.data) return html`<h1 tabindex="-1">Member</h1><${Loading} what="Loading the member" />`;
@@ -403,7 +408,7 @@ export function MemberPage({ id, program, viewer }) {
           <${Redemptions} redemptions=${loaded.data.memberRedemptions.edges} program=${program}
             onDone=${done} />
         </${Section}>
-        <${WebhookDeliveries} member=${member} program=${program} />
+        <${WebhookDeliveries} member=${member} program=${program} firstPage=${deliveries} />
       </div>
       <div>
         <${Section} title="Points that expire" id="lots-title">
