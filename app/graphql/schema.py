@@ -131,6 +131,7 @@ Query = create_type(
         action_queries.preview_action_points,
         webhook_queries.webhook_endpoints,
         webhook_queries.webhook_deliveries,
+        webhook_queries.member_webhook_deliveries,
         webhook_queries.webhook_event_types,
         experiment_queries.experiments,
         experiment_queries.experiment_results,

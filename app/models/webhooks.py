@@ -65,7 +65,13 @@ class WebhookDelivery(Model):
     class Meta:
         table = "webhook_deliveries"
         unique_together = (("endpoint", "event"),)
-        indexes = (("status", "next_attempt_at"), ("endpoint_id", "member_id", "status"))
+        # (member_id, id): a member's deliveries newest first (the console's member page) and
+        # the erasure's scrub of their bodies.
+        indexes = (
+            ("status", "next_attempt_at"),
+            ("endpoint_id", "member_id", "status"),
+            ("member_id", "id"),
+        )
 
 
 class WebhookAttempt(Model):

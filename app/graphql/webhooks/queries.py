@@ -1,4 +1,5 @@
-"""Webhook queries: a program's endpoints, an endpoint's delivery log, the event catalogue."""
+"""Webhook queries: a program's endpoints, an endpoint's or a member's delivery log, the event
+catalogue."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from app.graphql.webhooks.types import (
     WebhookEndpoint,
     WebhookEventType,
 )
+from app.services.members import service as members_service
 from app.services.webhooks import catalogue
 from app.services.webhooks import service as webhooks_service
 from app.services.webhooks.service import AttemptRecord, DeliveryRecord
@@ -33,6 +35,11 @@ class _DeliveryRow:
 _DELIVERY_EDGES: Edges[_DeliveryRow, WebhookDelivery] = Edges(
     "WebhookDelivery", lambda row: WebhookDelivery.from_record(row.delivery, row.attempts)
 )
+
+
+async def _with_attempts(deliveries: list[DeliveryRecord]) -> list[_DeliveryRow]:
+    attempts = await webhooks_service.attempts_of([delivery.id for delivery in deliveries])
+    return [_DeliveryRow(d.id, d, attempts[d.id]) for d in deliveries]
 
 
 @strawberry.field(description="Admin only: a program's webhook endpoints.")
@@ -63,8 +70,37 @@ async def webhook_deliveries(
             after_id=position,
             limit=limit,
         )
-        attempts = await webhooks_service.attempts_of([delivery.id for delivery in deliveries])
-        return [_DeliveryRow(d.id, d, attempts[d.id]) for d in deliveries]
+        return await _with_attempts(deliveries)
+
+    return await keyset_page(fetch, first=first, after=after, edges=_DELIVERY_EDGES)
+
+
+@strawberry.field(
+    description="Admin keys (every staff role) only: the deliveries of the events about one"
+    " member, to any of its program's endpoints, newest first. Null for an unknown member."
+)
+async def member_webhook_deliveries(
+    info: Info,
+    member_id: strawberry.ID,
+    status: WebhookDeliveryStatus | None = None,
+    first: int = 20,
+    after: str | None = None,
+) -> Connection[WebhookDelivery] | None:
+    principal = admin_in_query(info)
+    page_size(first)
+    with as_query_errors():
+        member = decode_id(member_id, "Member", ["memberId"])
+    if await members_service.read_member(member, principal.program_scope) is None:
+        return None
+
+    async def fetch(position: int | None, limit: int) -> list[_DeliveryRow]:
+        deliveries = await webhooks_service.list_member_deliveries(
+            member,
+            status=None if status is None else status.value,
+            after_id=position,
+            limit=limit,
+        )
+        return await _with_attempts(deliveries)
 
     return await keyset_page(fetch, first=first, after=after, edges=_DELIVERY_EDGES)
 

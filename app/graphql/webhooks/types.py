@@ -7,6 +7,7 @@ from enum import Enum
 
 import strawberry
 
+from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
 from app.graphql.core.records import from_record
 from app.services.webhooks.service import (
@@ -65,6 +66,9 @@ class WebhookAttempt:
 
 @strawberry.type(description="One event on its way to one endpoint.")
 class WebhookDelivery(Node):
+    endpoint_id: strawberry.ID = strawberry.field(
+        description="The WebhookEndpoint it goes to (a member's deliveries span endpoints)."
+    )
     event_type: str
     body: str = strawberry.field(description="The JSON body sent, the same at every attempt.")
     status: WebhookDeliveryStatus
@@ -88,6 +92,7 @@ class WebhookDelivery(Node):
         return from_record(
             cls,
             record,
+            endpoint_id=strawberry.ID(encode_id("WebhookEndpoint", record.endpoint_id)),
             status=WebhookDeliveryStatus(record.status),
             next_attempt_at=record.next_attempt_at if record.status == "PENDING" else None,
             attempt_log=[WebhookAttempt.from_record(attempt) for attempt in attempts or []],

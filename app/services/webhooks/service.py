@@ -36,6 +36,9 @@ MAX_EVENT_TYPES = 100
 MAX_ENDPOINTS_PER_PROGRAM = 20
 MAX_OVERLAP_HOURS = 24 * 7
 _NEWEST_FIRST = Keyset(newest_first=True)
+# A member's deliveries across the program's endpoints: the (member_id, id) index, walked
+# backwards.
+_MEMBER_NEWEST_FIRST = Keyset(newest_first=True, within="member_id")
 # Whether endpoints on private addresses are allowed (LAUREL_WEBHOOKS_ALLOW_PRIVATE), set as
 # the server or worker starts.
 _guard = AddressGuard(allow_private=False)
@@ -348,6 +351,23 @@ async def list_deliveries(
         connection(),
         select + _NEWEST_FIRST.clause,
         (*params, *_NEWEST_FIRST.params(after_id, limit)),
+    )
+    return [_delivery(row) for row in rows]
+
+
+async def list_member_deliveries(
+    member_id: int, *, status: str | None, after_id: int | None, limit: int
+) -> list[DeliveryRecord]:
+    """Deliveries of the events about one member, to any endpoint, newest first."""
+    select = f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries WHERE member_id = ?"
+    params: list[Any] = [member_id]
+    if status is not None:
+        select += " AND status = ?"
+        params.append(status)
+    rows = await fetch_all(
+        connection(),
+        select + _MEMBER_NEWEST_FIRST.clause,
+        (*params, *_MEMBER_NEWEST_FIRST.params(after_id, limit, member_id)),
     )
     return [_delivery(row) for row in rows]
 

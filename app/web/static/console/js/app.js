@@ -7,7 +7,7 @@ import { useEffect, useState } from "preact/hooks";
 import { ApiError, forgetKey, request, storeKey, storedKey, whenUnauthenticated } from "./api.js";
 import { VIEWER } from "./documents.js";
 import { html, Field, ErrorMessage, Loading } from "./ui.js";
-import { label } from "./format.js";
+import { formatForProgram, label } from "./format.js";
 import { Overview } from "./overview.js";
 import { Members, MemberPage } from "./members.js";
 import { ProgramPage } from "./program.js";
@@ -88,6 +88,7 @@ function Shell({ session, onSignOut }) {
     if (heading) heading.focus();
   }, [route.page, route.id]);
   const program = programs.find((p) => p.slug === slug);
+  formatForProgram(program);
   const viewer = session.viewer;
   let page;
   if (!program) {

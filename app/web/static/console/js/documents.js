@@ -6,7 +6,7 @@ const USER_ERRORS = "userErrors { field message code }";
 
 export const VIEWER = `query ConsoleViewer {
   viewer { kind role pointsAdjustmentLimit }
-  programs { id slug name currency timeZone }
+  programs { id slug name currency timeZone defaultLocale }
 }`;
 
 export const INSIGHTS = `query ConsoleInsights($slug: String!, $from: Date!, $to: Date!,
@@ -227,3 +227,17 @@ export const BACKTEST_JOB = `query ConsoleBacktestJob($id: ID!) {
   backtestJob(id: $id) { ${BACKTEST_JOB_FIELDS} }
 }
 ${BACKTEST_FIGURES}`;
+export const MEMBER_DELIVERIES = `query ConsoleMemberDeliveries($id: ID!, $slug: String!, $after: String) {
+  memberWebhookDeliveries(memberId: $id, first: 20, after: $after) {
+    edges { node { id endpointId eventType status attempts lastStatusCode lastError
+      lastAttemptAt nextAttemptAt createdAt } }
+    pageInfo { hasNextPage endCursor }
+  }
+  webhookEndpoints(programSlug: $slug) { id url description }
+}`;
+
+export const COHORTS = `query ConsoleCohorts($slug: String!, $from: Date!, $to: Date!, $months: Int!) {
+  programCohorts(programSlug: $slug, from: $from, to: $to, months: $months) {
+    cohorts { month members months { offset month activeMembers retention } }
+  }
+}`;

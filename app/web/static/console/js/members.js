@@ -4,8 +4,8 @@
 import { useState } from "preact/hooks";
 import { mutate, newIdempotencyKey, request } from "./api.js";
 import {
-  ADJUST_POINTS, ASSIGN_TIER, CANCEL_REDEMPTION, ERASE_MEMBER, MEMBER, MEMBERS, ORDER,
-  SEGMENT_KEYS, TIERS,
+  ADJUST_POINTS, ASSIGN_TIER, CANCEL_REDEMPTION, ERASE_MEMBER, MEMBER, MEMBER_DELIVERIES,
+  MEMBERS, ORDER, REDELIVER_WEBHOOK, SEGMENT_KEYS, TIERS,
 } from "./documents.js";
 import { dateTime, day, label, money, points } from "./format.js";
 import {
@@ -271,11 +271,93 @@ function Redemptions({ redemptions, program, onDone }) {
         to the member.</p></${Confirm}>`}`;
 }
 
+function lastResponse(node) {
+  if (!node.lastAttemptAt) return "Not sent yet";
+  const answer = node.lastStatusCode === null ? "No answer" : `HTTP ${node.lastStatusCode}`;
+  return `${answer}${node.lastError ? `: ${node.lastError}` : ""}`;
+}
+
+// The webhook deliveries of events about this member, to every endpoint, with a resend each.
+// `firstPage`: the first page's loader, which the member page starts beside the member's own
+// query (it needs only the id of the route), so the two answers arrive together.
+function WebhookDeliveries({ member, program, firstPage }) {
+  const [pages, setPages] = useState([null]);
+  const [resending, setResending] = useState(null);
+  const [notice, setNotice] = useState(null);
+  const [errors, setErrors] = useState(null);
+  const [failure, setFailure] = useState(null);
+  const after = pages[pages.length - 1];
+  const later = useLoad(() => (after === null ? Promise.resolve(null)
+    : request(MEMBER_DELIVERIES, { id: member.id, slug: program.slug, after })),
+  [member.id, program.slug, after]);
+  const loaded = after === null ? firstPage : later;
+  const resend = async () => {
+    const target = resending;
+    setResending(null);
+    setNotice(null);
+    setFailure(null);
+    try {
+      const payload = await mutate(REDELIVER_WEBHOOK, "redeliverWebhook", { id: target.id });
+      setErrors(payload.userErrors);
+      if (!payload.userErrors.length) {
+        setNotice(`${target.eventType} is queued to be sent again.`);
+        loaded.reload();
+      }
+    } catch (caught) {
+      setFailure(caught);
+    }
+  };
+  const refresh = html`<button type="button" class="secondary"
+    onClick=${() => loaded.reload()}>Refresh</button>`;
+  const connection = loaded.data && loaded.data.memberWebhookDeliveries;
+  const endpoints = new Map(((loaded.data && loaded.data.webhookEndpoints) || [])
+    .map((e) => [e.id, e.description || e.url]));
+  return html`<${Section} title="Webhook deliveries" id="deliveries-title" actions=${refresh}>
+    ${notice && html`<${Notice} kind="success">${notice}</${Notice}>`}
+    <${UserErrors} errors=${errors} /><${ErrorMessage} error=${failure || loaded.error} />
+    ${!connection && loaded.loading && html`<${Loading} what="Loading the deliveries" />`}
+    ${connection && !connection.edges.length
+      && html`<p>No webhook delivery about this member.</p>`}
+    ${connection && connection.edges.length > 0 && html`
+      <div class="table-wrap"><table class="list" aria-labelledby="deliveries-title"
+          data-deliveries>
+        <thead><tr><th scope="col">Event</th><th scope="col">Endpoint</th>
+          <th scope="col">Status</th><th scope="col" class="num">Attempts</th>
+          <th scope="col">Last response</th>
+          <th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+        <tbody>${connection.edges.map(({ node }) => html`<tr key=${node.id}
+            data-delivery=${node.id} data-status=${node.status}>
+          <td>${node.eventType}<div class="hint">${dateTime(node.createdAt)}</div></td>
+          <td>${endpoints.get(node.endpointId) || "–"}</td>
+          <td>${label(node.status)}${node.status === "PENDING" && node.nextAttemptAt
+            ? html`<div class="hint">next ${dateTime(node.nextAttemptAt)}</div>` : null}</td>
+          <td class="num">${points(node.attempts)}</td>
+          <td>${lastResponse(node)}${node.lastAttemptAt
+            ? html`<div class="hint">${dateTime(node.lastAttemptAt)}</div>` : null}</td>
+          <td><button type="button" class="secondary" onClick=${() => setResending(node)}
+            aria-label=${`Resend ${node.eventType} of ${dateTime(node.createdAt)}`}>Resend…</button>
+          </td></tr>`)}</tbody>
+      </table></div>
+      <div class="pager">
+        <button type="button" class="secondary" disabled=${pages.length < 2}
+          onClick=${() => setPages(pages.slice(0, -1))}>Newer</button>
+        <button type="button" class="secondary" disabled=${!connection.pageInfo.hasNextPage}
+          onClick=${() => setPages([...pages, connection.pageInfo.endCursor])}>Older</button>
+      </div>`}
+    ${resending && html`<${Confirm} title="Resend this delivery?" confirmLabel="Resend"
+      onConfirm=${resend} onCancel=${() => setResending(null)}>
+      <p>${resending.eventType} goes to ${endpoints.get(resending.endpointId) || "its endpoint"}
+        again now, with a new round of retries, whatever happened to it before.</p></${Confirm}>`}
+  </${Section}>`;
+}
+
 export function MemberPage({ id, program, viewer }) {
   const [pages, setPages] = useState([null]);
   const [notice, setNotice] = useState(null);
   const after = pages[pages.length - 1];
   const loaded = useLoad(() => request(MEMBER, { id, after }), [id, after]);
+  const deliveries = useLoad(() => request(MEMBER_DELIVERIES, { id, slug: program.slug }),
+    [id, program.slug]);
   const done = (message) => { setNotice(message); setPages([null]); loaded.reload(); };
   if (loaded.error) return html`<h1 tabindex="-1">Member</h1><${ErrorMessage} error=${loaded.error} />`;
   if (!loaded.data) return html`<h1 tabindex="-1">Member</h1><${Loading} what="Loading the member" />`;
@@ -289,8 +371,8 @@ export function MemberPage({ id, program, viewer }) {
   return html`
     <p><a href="#/members">← Members</a></p>
     <h1 tabindex="-1">${member.name || member.customerId}</h1>
-    <p class="subtitle">${member.customerId}${member.email ? ` · ${member.email}` : ""} · enrolled
-      ${dateTime(member.enrolledAt, program.timeZone)}${member.optedOut ? " · opted out" : ""}</p>
+    <p class="subtitle">${member.customerId}${member.email ? ` · ${member.email}` : ""}${
+      ` · enrolled ${dateTime(member.enrolledAt, program.timeZone)}`}${member.optedOut ? " · opted out" : ""}</p>
     ${notice && html`<${Notice} kind="success">${notice}</${Notice}>`}
     <section class="tiles" aria-label="Points">
       <div class="tile" data-kpi="available"><div class="tile-name">Available</div>
@@ -326,6 +408,7 @@ export function MemberPage({ id, program, viewer }) {
           <${Redemptions} redemptions=${loaded.data.memberRedemptions.edges} program=${program}
             onDone=${done} />
         </${Section}>
+        <${WebhookDeliveries} member=${member} program=${program} firstPage=${deliveries} />
       </div>
       <div>
         <${Section} title="Points that expire" id="lots-title">

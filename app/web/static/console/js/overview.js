@@ -5,8 +5,8 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
 import { request } from "./api.js";
-import { INSIGHTS, SEGMENT_KEYS } from "./documents.js";
-import { day, money, percent, points } from "./format.js";
+import { COHORTS, INSIGHTS, SEGMENT_KEYS } from "./documents.js";
+import { day, money, month, percent, points } from "./format.js";
 import { html, ErrorMessage, Loading, Select, Field, useLoad } from "./ui.js";
 
 const PRESETS = [
@@ -74,6 +74,107 @@ function Chart({ title, periods, series, format }) {
       </table></div>
     </details>
   </figure>`;
+}
+
+// The cohort heat map: months followed after each enrolment month (the API allows 36 cohorts).
+const COHORT_MONTHS = 12;
+const ISO_DAY = /^\d{4}-\d{2}-\d{2}$/;
+const MAX_COHORTS = 36;
+// The cells' colours run from LIGHT (nobody ordered) to DARK (everybody did).
+const LIGHT = [239, 246, 255];
+const DARK = [30, 58, 138];
+
+function monthStart(isoDate) {
+  return `${isoDate.slice(0, 7)}-01`;
+}
+
+function monthsBefore(isoMonth, count) {
+  const date = new Date(`${isoMonth}T12:00:00Z`);
+  date.setUTCMonth(date.getUTCMonth() - count);
+  return date.toISOString().slice(0, 10);
+}
+
+function luminance(rgb) {
+  const [r, g, b] = rgb.map((c) => {
+    const s = c / 255;
+    return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+
+// A cell's background for `share` (0 to 1), and the text colour (black or white) of the higher
+// contrast on it: one of the two always reaches 4.5:1 (WCAG AA for normal text).
+export function heatColours(share) {
+  const rgb = LIGHT.map((light, i) => Math.round(light + (DARK[i] - light) * share));
+  const l = luminance(rgb);
+  const onBlack = (l + 0.05) / 0.05;
+  const onWhite = 1.05 / (l + 0.05);
+  return { background: `rgb(${rgb.join(", ")})`, color: onBlack >= onWhite ? "#000" : "#fff" };
+}
+
+function CohortHeatMap({ program, from, to, today }) {
+  const last = monthStart(to);
+  const first = monthStart(from) < monthsBefore(last, MAX_COHORTS - 1)
+    ? monthsBefore(last, MAX_COHORTS - 1) : monthStart(from);
+  const thisMonth = monthStart(today);
+  const loaded = useLoad(() => request(COHORTS, {
+    slug: program.slug, from: first, to: last, months: COHORT_MONTHS,
+  }), [program.slug, first, last]);
+  const cohorts = loaded.data && loaded.data.programCohorts
+    ? loaded.data.programCohorts.cohorts : null;
+  const offsets = Array.from({ length: COHORT_MONTHS }, (_, i) => i);
+  // A month that has not ended yet is shown as it stands; one still to come has no figure.
+  const cellOf = (cohort, offset) => {
+    const cell = cohort.months.find((m) => m.offset === offset);
+    return cell && cell.month <= thisMonth ? cell : null;
+  };
+  return html`<section class="card cohorts" aria-labelledby="cohorts-title">
+    <h2 id="cohorts-title">Cohort retention</h2>
+    <p class="hint">Members by enrolment month, and the share of them who ordered in each month
+      after it (month 0: the enrolment month). All channels and segments.</p>
+    <${ErrorMessage} error=${loaded.error} />
+    ${!cohorts && loaded.loading && html`<${Loading} what="Loading the cohorts" />`}
+    ${cohorts && html`
+      <div class="table-wrap"><table class="heatmap" data-heatmap>
+        <caption class="visually-hidden">Share of each enrolment month's members who ordered,
+          by months since enrolment</caption>
+        <thead><tr><th scope="col">Enrolled</th><th scope="col" class="num">Members</th>
+          ${offsets.map((o) => html`<th scope="col" class="num"
+            aria-label=${`Month ${o}`}>${o}</th>`)}</tr></thead>
+        <tbody>${cohorts.map((cohort) => html`<tr data-cohort=${cohort.month}>
+          <th scope="row">${month(cohort.month)}</th>
+          <td class="num">${points(cohort.members)}</td>
+          ${offsets.map((offset) => {
+            const cell = cellOf(cohort, offset);
+            if (!cell || cell.retention === null) {
+              return html`<td class="num empty" data-offset=${offset} data-value="">–</td>`;
+            }
+            const colours = heatColours(cell.retention);
+            return html`<td class="num" data-offset=${offset} data-value=${cell.retention}
+              style=${`background:${colours.background};color:${colours.color}`}>
+              ${percent(cell.retention)}</td>`;
+          })}</tr>`)}</tbody>
+      </table></div>
+      <details>
+        <summary>Figures</summary>
+        <div class="table-wrap"><table class="figures" data-cohort-figures>
+          <caption class="visually-hidden">Members of each enrolment month who ordered, by
+            months since enrolment</caption>
+          <thead><tr><th scope="col">Enrolled</th><th scope="col" class="num">Members</th>
+            ${offsets.map((o) => html`<th scope="col" class="num">Month ${o}</th>`)}</tr></thead>
+          <tbody>${cohorts.map((cohort) => html`<tr data-cohort=${cohort.month}
+              data-members=${cohort.members}>
+            <th scope="row">${month(cohort.month)}</th>
+            <td class="num">${points(cohort.members)}</td>
+            ${offsets.map((offset) => {
+              const cell = cellOf(cohort, offset);
+              return html`<td class="num" data-offset=${offset}
+                data-value=${cell ? cell.activeMembers : ""}>
+                ${cell ? points(cell.activeMembers) : "–"}</td>`;
+            })}</tr>`)}</tbody>
+        </table></div>
+      </details>`}
+  </section>`;
 }
 
 function Tile({ name, value, id }) {
@@ -172,5 +273,7 @@ export function Overview({ program }) {
           ]} />`}
       </div>
       ${!totals.points && html`<p class="hint">Points and enrolments are not split by channel:
-        choose “All channels” to see them.</p>`}`}`;
+        choose “All channels” to see them.</p>`}`}
+    ${ISO_DAY.test(from) && ISO_DAY.test(to) && html`
+      <${CohortHeatMap} program=${program} from=${from} to=${to} today=${today} />`}`;
 }
