@@ -5,8 +5,8 @@ import { CREATE_EARNING_RULE, PAUSE_EARNING_RULE, UPDATE_EARNING_RULE } from "..
 import { dateTime, label, points } from "../format.js";
 import { html, ErrorMessage, Section } from "../ui.js";
 import {
-  EditButton, OtherErrors, PauseButton, SectionForm, bind, intOrNull, isoOrNull, listOf, listText,
-  localInput, numberText, useEditing, useFormState, useSubmit,
+  EditButton, OtherErrors, PauseButton, SectionForm, bind, dateOrKept, intOrNull, listOf,
+  listText, localInput, numberText, useEditing, useFormState, useSubmit,
 } from "./forms.js";
 
 const RULE_KINDS = [["MULTIPLIER", "Multiplier"], ["BONUS_PER_UNIT", "Bonus per unit"],
@@ -26,7 +26,7 @@ const formOf = (rule) => ({
 });
 
 // The whole definition: updateEarningRule replaces it, so every field is sent.
-const definitionOf = (form) => ({
+const definitionOf = (form, rule) => ({
   name: form.name, kind: form.kind,
   multiplier: form.kind === "MULTIPLIER" ? form.multiplier : null,
   points: form.kind === "MULTIPLIER" ? null : intOrNull(form.points),
@@ -35,7 +35,8 @@ const definitionOf = (form) => ({
   includeCategories: listOf(form.categories), includeSkus: listOf(form.skus),
   excludeCategories: listOf(form.excludeCategories), excludeSkus: listOf(form.excludeSkus),
   eligibleTiers: listOf(form.tiers),
-  startsAt: isoOrNull(form.startsAt), endsAt: isoOrNull(form.endsAt),
+  startsAt: dateOrKept(form.startsAt, rule && rule.startsAt),
+  endsAt: dateOrKept(form.endsAt, rule && rule.endsAt),
 });
 
 function RuleForm({ program, rule, onDone, onCancel }) {
@@ -46,7 +47,7 @@ function RuleForm({ program, rule, onDone, onCancel }) {
   const f = bind(state, save.errors, "rule.");
   const form = state.values;
   const submit = () => {
-    const definition = definitionOf(form);
+    const definition = definitionOf(form, rule);
     if (rule) save.submit({ id: rule.id, rule: definition }, `Rule “${form.name}” saved.`);
     else {
       save.submit({ programSlug: program.slug, idempotencyKey: newIdempotencyKey("rule"),

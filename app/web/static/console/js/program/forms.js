@@ -23,6 +23,12 @@ export function localInput(iso) {
     pad(at.getHours())}:${pad(at.getMinutes())}`;
 }
 
+// A datetime-local input's value as the API's date-time; left as shown, the original (whose
+// seconds the input cannot show) is kept, so an edit does not move a date it did not touch.
+export function dateOrKept(local, original) {
+  return original && local === localInput(original) ? original : isoOrNull(local);
+}
+
 // The path of a userError under the mutation's input, dotted: ["input", "rule", "name"] is
 // "rule.name", ["input", "tiers", "1", "threshold"] is "tiers.1.threshold".
 const pathOf = (error) => (error.field || []).slice(1).join(".");

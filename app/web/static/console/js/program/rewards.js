@@ -5,8 +5,8 @@ import { CREATE_REWARD, UPDATE_REWARD } from "../documents.js";
 import { label, money, points } from "../format.js";
 import { html, ErrorMessage, Section } from "../ui.js";
 import {
-  EditButton, OtherErrors, PauseButton, SectionForm, bind, intOrNull, isoOrNull, listOf, listText,
-  localInput, numberText, useEditing, useFormState, useSubmit,
+  EditButton, OtherErrors, PauseButton, SectionForm, bind, dateOrKept, intOrNull, listOf,
+  listText, localInput, numberText, useEditing, useFormState, useSubmit,
 } from "./forms.js";
 
 const REWARD_KINDS = ["FIXED_DISCOUNT", "PERCENT_DISCOUNT", "FREE_SHIPPING", "FREE_PRODUCT",
@@ -45,7 +45,8 @@ function RewardForm({ program, reward, onDone, onCancel }) {
       maxValueMinor: intOrNull(form.maxValue), minimumOrderMinor: intOrNull(form.minimumOrder),
       stock: intOrNull(form.stock), perMemberLimit: intOrNull(form.perMemberLimit),
       limitPeriod: form.limitPeriod, skus: listOf(form.skus), categories: listOf(form.categories),
-      startsAt: isoOrNull(form.startsAt), endsAt: isoOrNull(form.endsAt),
+      startsAt: dateOrKept(form.startsAt, reward && reward.startsAt),
+      endsAt: dateOrKept(form.endsAt, reward && reward.endsAt),
       codeValidDays: intOrNull(form.codeValidDays),
     };
     if (reward) save.submit({ id: reward.id, ...fields }, `Reward “${form.name}” saved.`);
