@@ -26,7 +26,7 @@ SETTINGS = '{ program(slug: "demo") { name pendingDays retroCreditDays } }'
 REFERRALS = """{ referralSettings(programSlug: "demo") {
   enabled referrer { points trigger } friend { points trigger } } }"""
 PUNCH_CARDS = """{ punchCards(programSlug: "demo", includeRetired: true) {
-  name punchesNeeded skus active reward { name } } }"""
+  name punchesNeeded skus active paused reward { name } } }"""
 EARNING_RULES = '{ earningRules(programSlug: "demo") { name multiplier startsAt endsAt } }'
 CAMPAIGN = "Double points on accessories this fortnight"
 
@@ -253,6 +253,14 @@ def test_settings_referrals_punch_cards_and_campaigns_save(browser_page: Browser
     form.get_by_label("Punches needed").fill("6")
     form.get_by_role("button", name="Save punch card").click()
     saved(page, "Punch card “Coffee card” saved.")
+    row = page.locator('tr[data-card="Coffee card"]')
+    row.get_by_role("button", name="Pause Coffee card").click()
+    saved(page, "Punch card “Coffee card” paused.")
+    expect(row).to_contain_text("Paused")
+    assert [c["paused"] for c in api(server, PUNCH_CARDS)["punchCards"]] == [True]
+    row.get_by_role("button", name="Resume Coffee card").click()
+    saved(page, "Punch card “Coffee card” resumed.")
+    assert [c["paused"] for c in api(server, PUNCH_CARDS)["punchCards"]] == [False]
     page.get_by_role("button", name="Retire Coffee card").click()
     page.get_by_role("dialog").get_by_role("button", name="Retire").click()
     saved(page, "Punch card “Coffee card” retired.")
@@ -262,6 +270,7 @@ def test_settings_referrals_punch_cards_and_campaigns_save(browser_page: Browser
             "punchesNeeded": 6,
             "skus": ["COFFEE"],
             "active": False,
+            "paused": False,
             "reward": {"name": "Free shipping"},
         }
     ]

@@ -141,7 +141,7 @@ export const PROGRAM_CONFIG = `query ConsoleProgram($slug: String!, $locale: Str
       entryPoints perks(locale: $locale) entryReward { id name } }
   }
   punchCards(programSlug: $slug, includeRetired: true) {
-    id name description punchesNeeded skus categories minimumQuantity minimumPer active
+    id name description punchesNeeded skus categories minimumQuantity minimumPer active paused
     retiredAt reward { id name }
   }
   referralSettings(programSlug: $slug) {
@@ -226,6 +226,10 @@ export const UPDATE_PUNCH_CARD = `mutation ConsoleUpdatePunchCard($input: Update
 
 export const RETIRE_PUNCH_CARD = `mutation ConsoleRetirePunchCard($input: RetirePunchCardInput!) {
   retirePunchCard(input: $input) { ${USER_ERRORS} }
+}`;
+
+export const PAUSE_PUNCH_CARD = `mutation ConsolePausePunchCard($input: SetPunchCardPausedInput!) {
+  setPunchCardPaused(input: $input) { ${USER_ERRORS} }
 }`;
 
 export const UPDATE_REFERRAL_SETTINGS = `mutation ConsoleReferralSettings(

@@ -1,14 +1,16 @@
-// Punch cards: buy N qualifying items, get a reward. Create, edit, retire (the API's way to stop
-// one: no new punches, members keep what they have; there is no resuming a retired card).
+// Punch cards: buy N qualifying items, get a reward. Create, edit, pause and resume, retire (for
+// good: no new punches, members keep what they have; a retired card is not resumed).
 
 import { useState } from "preact/hooks";
 import { newIdempotencyKey } from "../api.js";
-import { CREATE_PUNCH_CARD, RETIRE_PUNCH_CARD, UPDATE_PUNCH_CARD } from "../documents.js";
+import {
+  CREATE_PUNCH_CARD, PAUSE_PUNCH_CARD, RETIRE_PUNCH_CARD, UPDATE_PUNCH_CARD,
+} from "../documents.js";
 import { dateTime, label } from "../format.js";
 import { html, Confirm, ErrorMessage, Section } from "../ui.js";
 import {
-  EditButton, OtherErrors, SectionForm, bind, intOrNull, listOf, listText, useEditing,
-  useFormState, useSubmit,
+  EditButton, OtherErrors, PauseButton, SectionForm, bind, intOrNull, listOf, listText,
+  useEditing, useFormState, useSubmit,
 } from "./forms.js";
 
 const MINIMUM_PER = [["LINE", "Per line"], ["ORDER", "Per order"]];
@@ -59,13 +61,14 @@ function PunchCardForm({ program, card, rewards, onDone, onCancel }) {
 export function PunchCards({ program, cards, rewards, onDone }) {
   const edit = useEditing(onDone);
   const retire = useSubmit(RETIRE_PUNCH_CARD, "retirePunchCard", onDone);
+  const pause = useSubmit(PAUSE_PUNCH_CARD, "setPunchCardPaused", onDone);
   const [confirming, setConfirming] = useState(null);
   const rewardOptions = rewards.filter(({ node }) => node.active && !node.retiredAt)
     .map(({ node }) => [node.id, node.name]);
   const editing = cards.find((c) => c.id === edit.editing);
   return html`<${Section} title="Punch cards" id="punch-title">
-    <${OtherErrors} errors=${retire.errors} shown=${[]} />
-    <${ErrorMessage} error=${retire.failure} />
+    <${OtherErrors} errors=${[...(retire.errors || []), ...(pause.errors || [])]} shown=${[]} />
+    <${ErrorMessage} error=${retire.failure || pause.failure} />
     ${cards.length ? html`<div class="table-wrap"><table class="list" aria-labelledby="punch-title">
       <thead><tr><th scope="col">Name</th><th scope="col">Punches</th><th scope="col">On</th>
         <th scope="col">Reward</th><th scope="col">State</th>
@@ -75,9 +78,13 @@ export function PunchCards({ program, cards, rewards, onDone }) {
           ${label(c.minimumPer)}</td>
         <td>${[...c.skus, ...c.categories].join(", ") || "–"}</td>
         <td>${c.reward ? c.reward.name : "–"}</td>
-        <td>${c.active ? "Active" : `Retired ${dateTime(c.retiredAt, program.timeZone)}`}</td>
-        <td class="row-actions">${c.active && html`<${EditButton} name=${c.name}
+        <td>${c.retiredAt ? `Retired ${dateTime(c.retiredAt, program.timeZone)}`
+          : c.paused ? "Paused" : "Active"}</td>
+        <td class="row-actions">${!c.retiredAt && html`<${EditButton} name=${c.name}
             onClick=${() => edit.setEditing(c.id)} />
+          <${PauseButton} paused=${c.paused} name=${c.name} onToggle=${() => pause.submit(
+            { id: c.id, paused: !c.paused },
+            `Punch card “${c.name}” ${c.paused ? "resumed" : "paused"}.`)} />
           <button type="button" class="secondary" aria-label=${`Retire ${c.name}`}
             onClick=${() => setConfirming(c)}>Retire…</button>`}</td>
       </tr>`)}</tbody></table></div>` : html`<p>No punch card.</p>`}
