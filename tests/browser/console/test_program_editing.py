@@ -198,6 +198,9 @@ def test_a_refused_form_shows_the_apis_message_beside_the_field(
     form.get_by_label("Points expire").select_option("INACTIVITY")
     form.get_by_role("button", name="Save expiry").click()
     expect(field_error(form, "Months without activity")).to_have_text(direct[0]["message"])
+    # The API's only complaint, as it is for the same input sent directly.
+    expect(form.get_by_role("alert")).to_have_count(0)
+    expect(form.locator(".field-error")).to_have_count(1)
     browser_page.screenshot("expiry-refused")
 
     # A tier's error is beside that tier's field, not another tier's.

@@ -66,11 +66,13 @@ function ExpiryForm({ program, onDone, onCancel }) {
   const form = state.values;
   const submit = () => save.submit({
     programSlug: program.slug, expiryWarningDays: intOrNull(form.warningDays),
-    expiry: {
-      policy: form.policy, lifetimeUnit: form.lifetimeUnit, roundTo: form.roundTo,
-      lifetime: form.policy === "LOT_LIFETIME" ? intOrNull(form.lifetime) ?? 0 : 0,
-      inactivityMonths: form.policy === "INACTIVITY" ? intOrNull(form.inactivityMonths) ?? 0 : 0,
-    },
+    // Each policy's own fields only: the API refuses a lifetime or rounding without LOT_LIFETIME.
+    expiry: form.policy === "LOT_LIFETIME"
+      ? { policy: form.policy, lifetime: intOrNull(form.lifetime) ?? 0,
+        lifetimeUnit: form.lifetimeUnit, roundTo: form.roundTo }
+      : form.policy === "INACTIVITY"
+        ? { policy: form.policy, inactivityMonths: intOrNull(form.inactivityMonths) ?? 0 }
+        : { policy: form.policy },
   }, "Expiry saved.");
   return html`<${SectionForm} label="Edit expiry" submit=${save} shown=${f.shown}
       onSubmit=${submit} onCancel=${onCancel} submitLabel="Save expiry">
