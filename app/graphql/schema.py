@@ -156,6 +156,7 @@ Mutation = create_type(
         punch_card_mutations.create_punch_card,
         punch_card_mutations.update_punch_card,
         punch_card_mutations.retire_punch_card,
+        punch_card_mutations.set_punch_card_paused,
         punch_card_mutations.update_punch_card_settings,
         engagement_mutations.create_challenge,
         engagement_mutations.update_challenge,

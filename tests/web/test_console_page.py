@@ -79,9 +79,12 @@ def test_every_file_the_page_and_its_modules_name_is_served(client: TestClient) 
     page = client.get("/console").text
     urls = set(re.findall(r'(?:src|href)="(/static/console/[^"]+)"', page))
     urls |= set(re.findall(r'"(/static/console/[^"]+)"', page))  # the import map
-    for module in (STATIC_DIR / "js").glob("*.js"):
-        for imported in re.findall(r'from "\./([\w.]+)"', module.read_text()):
-            urls.add(f"/static/console/js/{imported}")
+    js = STATIC_DIR / "js"
+    for module in js.rglob("*.js"):
+        # Relative imports, resolved against the importing module's folder (js/program/...).
+        for imported in re.findall(r'from "(\.{1,2}/[\w./-]+)"', module.read_text()):
+            target = (module.parent / imported).resolve().relative_to(js.resolve())
+            urls.add(f"/static/console/js/{target.as_posix()}")
     assert "/static/console/vendor/uPlot.esm.js" in urls
     for url in sorted(urls):
         response = client.get(url)
@@ -100,7 +103,7 @@ def test_every_vendored_file_is_listed_with_its_licence() -> None:
         assert (vendor / licence).stat().st_size > 500
     # Every bare specifier the modules import is in the page's import map.
     specifiers = set()
-    for module in (STATIC_DIR / "js").glob("*.js"):
+    for module in (STATIC_DIR / "js").rglob("*.js"):
         specifiers |= set(re.findall(r'from "([a-z][\w/]*)"', module.read_text()))
     specifiers |= set(re.findall(r'from"([a-z][\w/]*)"', (vendor / "hooks.module.js").read_text()))
     from app.web.console import IMPORTS

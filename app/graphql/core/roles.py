@@ -35,6 +35,7 @@ MUTATION_PERMISSIONS: dict[str, Permission] = {
     "createPunchCard": _CONFIGURE,
     "updatePunchCard": _CONFIGURE,
     "retirePunchCard": _CONFIGURE,
+    "setPunchCardPaused": _CONFIGURE,
     "updatePunchCardSettings": _CONFIGURE,
     "createChallenge": _CONFIGURE,
     "updateChallenge": _CONFIGURE,

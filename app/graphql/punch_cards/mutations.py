@@ -16,6 +16,7 @@ from app.graphql.punch_cards.types import (
     PunchCardSettings,
     RefundPolicyEnum,
 )
+from app.services.punch_cards import lifecycle as punch_card_lifecycle
 from app.services.punch_cards import service as punch_cards_service
 
 
@@ -51,6 +52,15 @@ class UpdatePunchCardInput:
 @strawberry.input
 class RetirePunchCardInput:
     id: strawberry.ID
+
+
+@strawberry.input(
+    description="Pause (no purchase punches it; members keep their punches and rewards) or"
+    " resume a punch card that is not retired."
+)
+class SetPunchCardPausedInput:
+    id: strawberry.ID
+    paused: bool
 
 
 @strawberry.input
@@ -101,8 +111,20 @@ async def update_punch_card(info: Info, input: UpdatePunchCardInput) -> PunchCar
 )
 async def retire_punch_card(info: Info, input: RetirePunchCardInput) -> PunchCardPayload:
     principal = admin(info)
-    record = await punch_cards_service.retire_punch_card(
+    record = await punch_card_lifecycle.retire_punch_card(
         decode_id(input.id, "PunchCard", ["input", "id"]), principal.program_scope
+    )
+    return PunchCardPayload(punch_card=PunchCard.from_record(record))
+
+
+@mutation(
+    description="Admin only: pause or resume a punch card. A retired card is refused"
+    " (INVALID_VALUE); a resume beyond the program's limit of active cards is TOO_MANY."
+)
+async def set_punch_card_paused(info: Info, input: SetPunchCardPausedInput) -> PunchCardPayload:
+    principal = admin(info)
+    record = await punch_card_lifecycle.set_punch_card_paused(
+        decode_id(input.id, "PunchCard", ["input", "id"]), input.paused, principal.program_scope
     )
     return PunchCardPayload(punch_card=PunchCard.from_record(record))
 

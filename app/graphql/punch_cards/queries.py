@@ -11,7 +11,10 @@ from app.graphql.punch_cards.types import PunchCard, PunchCardSettings
 from app.services.punch_cards import service as punch_cards_service
 
 
-@strawberry.field(description="A program's punch cards; retired ones too for secret keys.")
+@strawberry.field(
+    description="A program's active punch cards; with includeRetired (secret keys), paused"
+    " and retired ones too."
+)
 async def punch_cards(
     info: Info, program_slug: str, include_retired: bool = False
 ) -> list[PunchCard]:

@@ -46,7 +46,9 @@ class PunchCard(Node):
     )
     minimum_quantity: int
     minimum_per: MinimumPerEnum  # type: ignore[valid-type]
-    active: bool = strawberry.field(description="False once retired: no new punches.")
+    active: bool = strawberry.field(
+        description="False while paused and once retired: no new punches."
+    )
     retired_at: datetime | None
     created_at: datetime
     updated_at: datetime
@@ -55,6 +57,10 @@ class PunchCard(Node):
     @classmethod
     def from_record(cls, record: PunchCardRecord) -> PunchCard:
         return from_record(cls, record)
+
+    @strawberry.field(description="Inactive but not retired: setPunchCardPaused resumes it.")
+    def paused(self) -> bool:
+        return not self.active and self.retired_at is None
 
     @strawberry.field(description="The catalogue reward a full card gives.")
     async def reward(self, info: Info) -> Reward | None:

@@ -292,7 +292,7 @@ async def create_punch_card(data: CreatePunchCardInput) -> PunchCardRecord:
             )
             assert row is not None
             card = card_row(row)
-            await _card_event(conn, card, "punch_card.created", now)
+            await card_event(conn, card, "punch_card.created", now)
             return card
 
         return await create_once_if_keyed(
@@ -308,7 +308,8 @@ async def create_punch_card(data: CreatePunchCardInput) -> PunchCardRecord:
         )
 
 
-async def _card_event(
+# The event every change of a card sends (created, updated, paused or resumed, retired).
+async def card_event(
     conn: BaseDBAsyncClient, card: PunchCardRecord, event_type: str, now: datetime
 ) -> None:
     await append_event(
@@ -371,29 +372,8 @@ async def update_punch_card(data: UpdatePunchCardInput, scope: ProgramScope) -> 
         )
         assert row is not None
         updated = card_row(row)
-        await _card_event(conn, updated, "punch_card.updated", now)
+        await card_event(conn, updated, "punch_card.updated", now)
     return updated
-
-
-async def retire_punch_card(card_id: int, scope: ProgramScope) -> PunchCardRecord:
-    """No purchase punches a retired card any more; members' cards and rewards stay, and
-    refunds still take their punches off. Retiring twice changes nothing."""
-    card = await get_punch_card(card_id, scope)
-    if card is None:
-        raise DomainError(ErrorCode.PUNCH_CARD_NOT_FOUND, "no such punch card", ["input", "id"])
-    now = utc_now()
-    async with in_transaction() as conn:
-        row = await fetch_one(
-            conn,
-            "UPDATE punch_cards SET active = ?, retired_at = ?, updated_at = ?"
-            f" WHERE id = ? AND active = ? RETURNING {card_row.columns}",
-            (False, now, now, card.id, True),
-        )
-        if row is None:
-            return card
-        retired = card_row(row)
-        await _card_event(conn, retired, "punch_card.retired", now)
-    return retired
 
 
 # --- What members see ---------------------------------------------------------------------------

@@ -114,32 +114,46 @@ export const ERASE_MEMBER = `mutation ConsoleEraseMember($input: EraseMemberInpu
   eraseMember(input: $input) { ${USER_ERRORS} }
 }`;
 
-export const PROGRAM_CONFIG = `query ConsoleProgram($slug: String!) {
+export const PROGRAM_CONFIG = `query ConsoleProgram($slug: String!, $locale: String) {
   program(slug: $slug) {
-    id slug name currency timeZone pointsPerCurrencyUnit pendingDays active
+    id slug name(locale: $locale) currency timeZone pointsPerCurrencyUnit pendingDays active
+    defaultLocale refundShortfallPolicy earnOnPointsPayments retroCreditDays costPerPointMinor
+    insightsForSecretKeys
     expiry { policy lifetime lifetimeUnit roundTo inactivityMonths warningDays }
   }
   earningRules(programSlug: $slug) {
-    id name kind multiplier points priority exclusive minimumOrderMinor
-    includeCategories includeSkus startsAt endsAt eligibleTiers eligibleSegments paused
+    id name(locale: $locale) kind multiplier points priority exclusive minimumOrderMinor
+    includeCategories includeSkus excludeCategories excludeSkus startsAt endsAt eligibleTiers
+    eligibleSegments paused
   }
   actionRules(programSlug: $slug) {
-    id name action qualifier points frequency frequencyLimit capPoints paused
+    id name(locale: $locale) action qualifier points frequency frequencyLimit capPoints
+    selfService paused
   }
   rewardCatalogue(programSlug: $slug, includeInactive: true, first: 100) {
-    edges { node { id name kind costPoints valueMinor percentOff stock active retiredAt } }
+    edges { node { id name(locale: $locale) description(locale: $locale) kind costPoints
+      valueMinor percentOff maxValueMinor minimumOrderMinor stock perMemberLimit limitPeriod
+      skus categories startsAt endsAt codeValidDays active retiredAt } }
   }
   tierProgram(programSlug: $slug) {
-    metric period downgrade tiers { id name rank threshold earnMultiplier }
+    metric period downgrade graceDays
+    tiers { id name(locale: $locale) rank threshold earnMultiplier rewardDiscountPercent
+      entryPoints perks(locale: $locale) entryReward { id name } }
   }
-  punchCards(programSlug: $slug) { id name punchesNeeded active reward { name } }
+  punchCards(programSlug: $slug, includeRetired: true) {
+    id name description punchesNeeded skus categories minimumQuantity minimumPer active paused
+    retiredAt reward { id name }
+  }
   referralSettings(programSlug: $slug) {
-    enabled referrerLimit referrerLimitPeriod attachWindowDays
-    referrer { points } friend { points }
+    enabled urlTemplate referrerLimit referrerLimitPeriod ipWeeklyThreshold attachWindowDays
+    referrer { ...ConsoleReferralSide } friend { ...ConsoleReferralSide }
   }
   webhookEndpoints(programSlug: $slug) {
     id url description eventTypes enabled disabledReason failingSince
   }
+}
+fragment ConsoleReferralSide on ReferralSideRule {
+  points trigger minimumOrderMinor maxOrders reward { id name }
 }`;
 
 export const WEBHOOK_DELIVERIES = `query ConsoleDeliveries($id: ID!) {
@@ -179,6 +193,48 @@ export const UPDATE_WEBHOOK = `mutation ConsoleUpdateWebhook($input: UpdateWebho
 
 export const REDELIVER_WEBHOOK = `mutation ConsoleRedeliver($input: WebhookDeliveryIdInput!) {
   redeliverWebhook(input: $input) { ${USER_ERRORS} }
+}`;
+
+export const UPDATE_PROGRAM_SETTINGS = `mutation ConsoleProgramSettings(
+    $input: UpdateProgramSettingsInput!) {
+  updateProgramSettings(input: $input) { ${USER_ERRORS} }
+}`;
+
+export const UPDATE_EARNING_RULE = `mutation ConsoleUpdateRule($input: UpdateEarningRuleInput!) {
+  updateEarningRule(input: $input) { rule { id name } ${USER_ERRORS} }
+}`;
+
+export const CREATE_ACTION_RULE = `mutation ConsoleCreateAction($input: CreateActionRuleInput!) {
+  createActionRule(input: $input) { rule { id name } ${USER_ERRORS} }
+}`;
+
+export const UPDATE_ACTION_RULE = `mutation ConsoleUpdateAction($input: UpdateActionRuleInput!) {
+  updateActionRule(input: $input) { rule { id name } ${USER_ERRORS} }
+}`;
+
+export const CONFIGURE_TIERS = `mutation ConsoleConfigureTiers($input: ConfigureTiersInput!) {
+  configureTiers(input: $input) { ${USER_ERRORS} }
+}`;
+
+export const CREATE_PUNCH_CARD = `mutation ConsoleCreatePunchCard($input: CreatePunchCardInput!) {
+  createPunchCard(input: $input) { ${USER_ERRORS} }
+}`;
+
+export const UPDATE_PUNCH_CARD = `mutation ConsoleUpdatePunchCard($input: UpdatePunchCardInput!) {
+  updatePunchCard(input: $input) { ${USER_ERRORS} }
+}`;
+
+export const RETIRE_PUNCH_CARD = `mutation ConsoleRetirePunchCard($input: RetirePunchCardInput!) {
+  retirePunchCard(input: $input) { ${USER_ERRORS} }
+}`;
+
+export const PAUSE_PUNCH_CARD = `mutation ConsolePausePunchCard($input: SetPunchCardPausedInput!) {
+  setPunchCardPaused(input: $input) { ${USER_ERRORS} }
+}`;
+
+export const UPDATE_REFERRAL_SETTINGS = `mutation ConsoleReferralSettings(
+    $input: UpdateReferralSettingsInput!) {
+  updateReferralSettings(input: $input) { ${USER_ERRORS} }
 }`;
 
 export const TRANSLATIONS = `query ConsoleTranslations($kind: TranslatableKind!, $id: ID!) {
