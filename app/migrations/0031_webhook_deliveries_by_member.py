@@ -8,7 +8,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0028_config_version")]
+    dependencies = [("models", "0030_job_leases")]
 
     initial = False
 

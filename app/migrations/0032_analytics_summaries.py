@@ -9,7 +9,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0028_config_version")]
+    dependencies = [("models", "0031_webhook_deliveries_by_member")]
 
     initial = False
 

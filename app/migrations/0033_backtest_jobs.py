@@ -7,7 +7,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0028_config_version')]
+    dependencies = [('models', '0032_analytics_summaries')]
 
     initial = False
 
