@@ -121,6 +121,11 @@ class BacktestFigures:
     points_per_order: float = strawberry.field(
         description="The program's cost per order, in points."
     )
+    liability_minor: int | None = strawberry.field(
+        description="liabilityPoints x the program's cost per point (minor units, rounded half to"
+        " even), as programInsights values its liability; null until a cost per point is"
+        " configured."
+    )
 
     @classmethod
     def of(cls, figures: backtests.RunFigures) -> BacktestFigures:
@@ -129,6 +134,7 @@ class BacktestFigures:
             expected_redemptions=figures.expected_redemptions,
             points_expired=figures.points_expired,
             liability_points=figures.liability_points,
+            liability_minor=figures.liability_minor,
             members_per_tier=[
                 BacktestTierCount(name=count.name, members=count.members)
                 for count in figures.members_per_tier

@@ -14,8 +14,9 @@ Figures of a run (docs/capabilities/import.md#backtests has the model):
 - expected redemptions: points issued x the redemption rate observed in the period (points
   spent on rewards / points issued, from the ledger);
 - expired: points of lots whose expiry falls before `to`, less their expected redemptions;
-- liability at the end: issued - expected redemptions - expired, in points (the program has no
-  money value per point to convert with);
+- liability at the end: issued - expected redemptions - expired, in points, and in money at the
+  program's cost per point (`costPerPointMinor`, the value `programInsights` gives its
+  liability; none while no cost is configured);
 - members per tier at the end, among the members who ordered in the period;
 - points per order.
 
@@ -44,7 +45,7 @@ from app.domain.earning import (
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import ExpiryPolicy, ExpirySettings, LifetimeUnit
 from app.domain.ledger import Account
-from app.domain.money import convert_minor, parse_exchange_rate
+from app.domain.money import convert_minor, parse_exchange_rate, points_in_money
 from app.domain.tiers import TierMetric
 from app.domain.validation import Checker, check_period
 from app.services.members.service import MemberRecord, require_member
@@ -115,6 +116,8 @@ class RunFigures:
     liability_points: int
     members_per_tier: tuple[TierCount, ...]
     points_per_order: float
+    # Last and optional, so that results stored before it existed still load.
+    liability_minor: int | None = None
 
 
 @dataclass(frozen=True)
@@ -234,11 +237,14 @@ class _Run:
             for state in self.members.values():
                 name = "" if state.tier is None else tiering.tiers[state.tier][0]
                 counts[name] = counts.get(name, 0) + 1
+        liability = self.issued - expected_redemptions - expired
+        cost = self.config.program.cost_per_point_minor
         return RunFigures(
             points_issued=self.issued,
             expected_redemptions=expected_redemptions,
             points_expired=expired,
-            liability_points=self.issued - expected_redemptions - expired,
+            liability_points=liability,
+            liability_minor=points_in_money(liability, None if cost is None else Decimal(cost)),
             members_per_tier=tuple(
                 TierCount(name=name, members=count) for name, count in sorted(counts.items())
             ),

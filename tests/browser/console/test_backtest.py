@@ -10,7 +10,9 @@ from playwright.sync_api import expect
 from tests.browser.conftest import BrowserPage
 from tests.browser.console.console_pages import TIMEOUT_MS, api, go, sign_in
 
-FIGURES = "pointsIssued expectedRedemptions pointsExpired liabilityPoints pointsPerOrder"
+FIGURES = (
+    "pointsIssued expectedRedemptions pointsExpired liabilityPoints liabilityMinor pointsPerOrder"
+)
 JOB = f"""
 query($id: ID!) {{
   backtestJob(id: $id) {{
@@ -20,6 +22,13 @@ query($id: ID!) {{
   }}
 }}"""
 TIERS = '{ tierProgram(programSlug: "demo") { tiers { name threshold } } }'
+# A cost per point, so the liability is also valued in money (0.40 of a minor unit a point).
+COST_PER_POINT = """
+mutation {
+  updateProgramSettings(input: {programSlug: "demo", costPerPointMinor: "0.40"}) {
+    userErrors { code }
+  }
+}"""
 ROWS = {
     "Points issued": "pointsIssued",
     "Expected redemptions": "expectedRedemptions",
@@ -31,6 +40,8 @@ ROWS = {
 
 def expected_rows(figures: dict[str, Any]) -> dict[str, float]:
     rows = {name: float(figures[key]) for name, key in ROWS.items()}
+    if figures["liabilityMinor"] is not None:
+        rows["Liability at the end (money)"] = float(figures["liabilityMinor"])
     for tier in figures["membersPerTier"]:
         rows[f"Members in {tier['name'] or 'no tier'}"] = float(tier["members"])
     return rows
@@ -39,6 +50,7 @@ def expected_rows(figures: dict[str, Any]) -> dict[str, float]:
 def test_a_backtest_shows_the_api_figures_side_by_side(browser_page: BrowserPage) -> None:
     page = sign_in(browser_page)
     server = browser_page.server
+    assert api(server, COST_PER_POINT)["updateProgramSettings"]["userErrors"] == []
     go(page, server, "backtest", "Backtest")
     form = page.get_by_role("form", name="Backtest")
     tiers = api(server, TIERS)["tierProgram"]["tiers"]
@@ -69,5 +81,9 @@ def test_a_backtest_shows_the_api_figures_side_by_side(browser_page: BrowserPage
         assert shown[name] == {"live": live.get(name, 0.0), "proposed": proposed.get(name, 0.0)}
     assert set(shown) == live.keys() | proposed.keys()
     assert job["result"]["proposed"] != job["result"]["current"]
+    for side in ("current", "proposed"):
+        figures = job["result"][side]
+        assert figures["liabilityMinor"] == round(figures["liabilityPoints"] * 0.4)
+    assert "Liability at the end (money)" in shown
     browser_page.screenshot("done")
     assert browser_page.console_errors == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from app.clock import ManualClock
@@ -153,6 +154,27 @@ async def test_the_proposed_figures_equal_a_replay_into_a_scratch_program_run_th
         (row["name"], int(row["n"])) for row in tiers
     ]
     assert result.proposed.points_per_order == int(scratch["n"]) / 24
+
+
+async def test_the_liability_is_valued_at_the_cost_per_point_once_one_is_configured(
+    db: None, clock: ManualClock
+) -> None:
+    await shop("shop", 1, tiers=False)
+    period = backtests.BacktestInput("shop", START, START + timedelta(days=366), PROPOSAL)
+    unpriced = await backtests.backtest_program(period, None)
+    await update_program_settings(
+        UpdateProgramSettingsInput(program_slug="shop", cost_per_point_minor="0.35")
+    )
+
+    priced = await backtests.backtest_program(period, None)
+
+    assert unpriced.current.liability_minor is None
+    assert unpriced.proposed.liability_minor is None
+    for figures in (priced.current, priced.proposed):
+        # 0.35 of a cent a point, rounded half to even to whole cents.
+        exact = Decimal(figures.liability_points) * Decimal("0.35")
+        assert figures.liability_minor == int(exact.quantize(Decimal(1), ROUND_HALF_EVEN))
+    assert priced.proposed.liability_minor != priced.current.liability_minor
 
 
 async def test_a_member_what_if_counts_each_order_and_moves_the_tier(

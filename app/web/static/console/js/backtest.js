@@ -5,7 +5,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { request } from "./api.js";
 import { BACKTEST_JOB, START_BACKTEST, TIERS } from "./documents.js";
-import { percent, points } from "./format.js";
+import { money, percent, points } from "./format.js";
 import { html, ErrorMessage, Field, Section, UserErrors, fieldError, useLoad } from "./ui.js";
 
 // How often a running backtest is asked how far it got.
@@ -49,13 +49,17 @@ function tierRows(current, proposed) {
     count(proposed, name)]);
 }
 
-function Figures({ result }) {
+function Figures({ result, currency }) {
   const { current, proposed } = result;
+  // In money only once the program has a cost per point (the API's liabilityMinor is null).
+  const inMoney = current.liabilityMinor === null ? [] : [["Liability at the end (money)",
+    current.liabilityMinor, proposed.liabilityMinor, (minor) => money(minor, currency)]];
   const rows = [
     ["Points issued", current.pointsIssued, proposed.pointsIssued],
     ["Expected redemptions", current.expectedRedemptions, proposed.expectedRedemptions],
     ["Points expired", current.pointsExpired, proposed.pointsExpired],
     ["Liability at the end (points)", current.liabilityPoints, proposed.liabilityPoints],
+    ...inMoney,
     ["Points per order", current.pointsPerOrder, proposed.pointsPerOrder],
     ...tierRows(current.membersPerTier, proposed.membersPerTier),
   ];
@@ -66,10 +70,10 @@ function Figures({ result }) {
     <div class="table-wrap"><table class="list" aria-label="Backtest figures">
       <thead><tr><th scope="col">Figure</th><th scope="col">Live program</th>
         <th scope="col">Proposed</th></tr></thead>
-      <tbody>${rows.map(([name, live, proposal]) => html`<tr data-figure=${name}>
+      <tbody>${rows.map(([name, live, proposal, shown = points]) => html`<tr data-figure=${name}>
         <th scope="row">${name}</th>
-        <td data-side="live" data-value=${live}>${points(live)}</td>
-        <td data-side="proposed" data-value=${proposal}>${points(proposal)}</td>
+        <td data-side="live" data-value=${live}>${shown(live)}</td>
+        <td data-side="proposed" data-value=${proposal}>${shown(proposal)}</td>
       </tr>`)}</tbody></table></div>`;
 }
 
@@ -152,6 +156,7 @@ export function BacktestPage({ program }) {
         ${`${points(job.ordersDone)} of ${points(job.ordersTotal)} orders`}</p>`}
       ${job.status === "FAILED" && html`<div class="alert error" role="alert">${job.failure}</div>`}
       ${job.status === "DONE" && job.result && html`<p role="status">
-        ${`Done: ${points(job.ordersDone)} orders played.`}</p><${Figures} result=${job.result} />`}
+        ${`Done: ${points(job.ordersDone)} orders played.`}</p><${Figures} result=${job.result}
+          currency=${program.currency} />`}
     <//>`}`;
 }

@@ -270,8 +270,8 @@ const BACKTEST_JOB_FIELDS = `id status progress ordersTotal ordersDone failure
     proposed { ...ConsoleBacktestFigures }
   }`;
 const BACKTEST_FIGURES = `fragment ConsoleBacktestFigures on BacktestFigures {
-  pointsIssued expectedRedemptions pointsExpired liabilityPoints pointsPerOrder
-  membersPerTier { name members }
+  pointsIssued expectedRedemptions pointsExpired liabilityPoints liabilityMinor
+  pointsPerOrder membersPerTier { name members }
 }`;
 
 export const START_BACKTEST = `mutation ConsoleStartBacktest($input: BacktestProgramInput!) {
