@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from app.db import connection, is_postgres, utc_now
+from app.jobs.analytics import summarise_analytics
 from app.jobs.backtests import run_queued_backtests
 from app.jobs.badges import award_time_badges
 from app.jobs.bulk import run_queued_bulk_operations
@@ -64,6 +65,9 @@ class JobName(StrEnum):
     BULK = "bulk"
     # Backtests started through the API (startBacktest), queued until a runner plays them.
     BACKTESTS = "backtests"
+    # Closed-period analytics summaries: the stale ones recounted, a settled month prepared
+    # (last: after every job that writes).
+    ANALYTICS_SUMMARIES = "analytics-summaries"
 
 
 # The order of a full run: points mature before expiry looks at them, and expiry runs before
@@ -117,6 +121,7 @@ def _jobs(options: JobOptions) -> dict[JobName, JobFunction]:
         JobName.IMPORTS: run_queued_imports,
         JobName.BULK: run_queued_bulk_operations,
         JobName.BACKTESTS: run_queued_backtests,
+        JobName.ANALYTICS_SUMMARIES: summarise_analytics,
     }
 
 

@@ -12,6 +12,7 @@ from app import clock as app_clock
 from app.clock import ManualClock
 from app.db import as_date, connection, fetch_all
 from app.domain.analytics import LATE_WRITES, Granularity
+from app.jobs.runner import JobName, run_job
 from app.services.analytics import rebuild, summaries
 from app.services.analytics.insights import (
     CohortsInput,
@@ -140,3 +141,33 @@ async def test_a_settled_month_is_summarised_once_and_a_late_write_makes_it_coun
         assert await _marks(program.id) == 4
         assert await _january_customers("summaries") == (1, 4, 3000)
         assert await rebuild.compare(program) == []
+
+
+async def test_the_jobs_run_summarises_every_program_and_a_second_run_counts_nothing(
+    db: None,
+) -> None:
+    clock = ManualClock(datetime(2026, 1, 20, 12, tzinfo=UTC))
+    with app_clock.using(clock):
+        programs = [
+            await create_program(
+                CreateProgramInput(slug=slug, name=slug, currency="EUR", points_per_currency_unit=1)
+            )
+            for slug in ("north", "south")
+        ]
+        for program in programs:
+            await enroll_member(EnrollMemberInput(program.slug, "alice"), None)
+            await _order(program.slug, "alice", datetime(2026, 1, 12, tzinfo=UTC))
+            await _order(program.slug, "guest", datetime(2026, 1, 14, tzinfo=UTC))
+        clock.set(datetime(2026, 3, 5, tzinfo=UTC))
+
+        first = await run_job(JobName.ANALYTICS_SUMMARIES, clock.now())
+        again = await run_job(JobName.ANALYTICS_SUMMARIES, clock.now())
+
+        assert first.ran and first.summary["programs"] == 2
+        assert first.summary["spans"] > 0 and first.summary["cohorts"] > 0
+        assert again.summary == {"programs": 2, "spans": 0, "cohorts": 0}
+        for program in programs:
+            stored = await _summaries(program.id, summaries.CUSTOMERS)
+            # January settled: stored by the job, not by a reader.
+            assert (date(2026, 1, 1), date(2026, 1, 1), 0) in stored
+            assert await _january_customers(program.slug) == (1, 1, 1000)
