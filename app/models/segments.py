@@ -9,6 +9,9 @@ if TYPE_CHECKING:
     from app.models.members import Member
     from app.models.programs import Program
 
+# How long a segment's key may be (the column's width).
+SEGMENT_KEY_MAX_LENGTH = 64
+
 
 class Segment(Model):
     """A group of a program's members described by conditions (app/domain/segments.py)."""
@@ -18,7 +21,7 @@ class Segment(Model):
         "models.Program", related_name="segments", on_delete=fields.RESTRICT
     )
     # What rules and rewards name it by (eligibleSegments, requiredSegments).
-    key = fields.CharField(max_length=64)
+    key = fields.CharField(max_length=SEGMENT_KEY_MAX_LENGTH)
     name = fields.CharField(max_length=200)
     description = fields.CharField(max_length=2000, default="")
     # The current version's definition; every version is kept in segment_versions.

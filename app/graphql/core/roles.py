@@ -103,6 +103,8 @@ MUTATION_PERMISSIONS: dict[str, Permission] = {
     "bulkEnrollMembers": _INTEGRATION,
     "bulkIssueReward": _ADMINISTER,
     "cancelBulkOperation": _MEMBERS,
+    # A backtest changes nothing of the program; it is the program's planners' tool.
+    "startBacktest": _CONFIGURE,
 }
 
 

@@ -38,6 +38,7 @@ from app.domain.segments import (
 )
 from app.domain.validation import NAME_MAX, TEXT_MAX, Checker
 from app.models import Segment, SegmentVersion
+from app.models.segments import SEGMENT_KEY_MAX_LENGTH
 from app.rows import RowMapper
 from app.services.core.idempotency import checked_key, create_once_if_keyed, input_payload
 from app.services.core.models import read_row, row_of
@@ -365,6 +366,9 @@ async def get_segment(segment_id: int, scope: ProgramScope) -> SegmentRecord | N
 
 
 async def get_segment_by_key(program_id: int, key: str) -> SegmentRecord | None:
+    if len(key) > SEGMENT_KEY_MAX_LENGTH:
+        # No segment has such a key (the column is that wide); the ORM would refuse the filter.
+        return None
     row = await read_row(Segment, connection(), _FIELDS, program_id=program_id, key=key)
     return None if row is None else _record(row)
 
