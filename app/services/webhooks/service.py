@@ -342,32 +342,39 @@ async def list_deliveries(
     endpoint_id: int, *, status: str | None, after_id: int | None, limit: int
 ) -> list[DeliveryRecord]:
     """An endpoint's deliveries, newest first."""
-    select = f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries WHERE endpoint_id = ?"
-    params: list[Any] = [endpoint_id]
-    if status is not None:
-        select += " AND status = ?"
-        params.append(status)
-    rows = await fetch_all(
-        connection(),
-        select + _NEWEST_FIRST.clause,
-        (*params, *_NEWEST_FIRST.params(after_id, limit)),
+    return await _newest_deliveries(
+        "endpoint_id", endpoint_id, _NEWEST_FIRST, status=status, after_id=after_id, limit=limit
     )
-    return [_delivery(row) for row in rows]
 
 
 async def list_member_deliveries(
     member_id: int, *, status: str | None, after_id: int | None, limit: int
 ) -> list[DeliveryRecord]:
     """Deliveries of the events about one member, to any endpoint, newest first."""
-    select = f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries WHERE member_id = ?"
-    params: list[Any] = [member_id]
+    return await _newest_deliveries(
+        "member_id", member_id, _MEMBER_NEWEST_FIRST, status=status, after_id=after_id, limit=limit
+    )
+
+
+async def _newest_deliveries(
+    owner_column: str,
+    owner_id: int,
+    page: Keyset,
+    *,
+    status: str | None,
+    after_id: int | None,
+    limit: int,
+) -> list[DeliveryRecord]:
+    select = f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries WHERE {owner_column} = ?"
+    params: list[Any] = [owner_id]
     if status is not None:
         select += " AND status = ?"
         params.append(status)
     rows = await fetch_all(
         connection(),
-        select + _MEMBER_NEWEST_FIRST.clause,
-        (*params, *_MEMBER_NEWEST_FIRST.params(after_id, limit, member_id)),
+        select + page.clause,
+        # `within` is the owner only for a keyset that walks the (owner, id) index.
+        (*params, *page.params(after_id, limit, owner_id)),
     )
     return [_delivery(row) for row in rows]
 
