@@ -9,7 +9,7 @@ import strawberry
 from app.domain.bulk import BulkKind, BulkStatus
 from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
-from app.graphql.imports.types import ImportRowError
+from app.graphql.imports.types import ImportRowError, share_done
 from app.services.bulk.repository import BulkOperationRecord
 
 BulkOperationKindEnum = strawberry.enum(BulkKind, name="BulkOperationKind")
@@ -59,15 +59,12 @@ class BulkOperation(Node):
             cancel_requested=record.cancel_requested,
             rows_total=total,
             rows_done=record.position,
-            progress=1.0 if total == 0 else min(1.0, record.position / total),
+            progress=share_done(record.position, total),
             applied=record.applied,
             skipped=record.skipped,
             failed=record.failed,
             points=record.points,
-            errors=[
-                ImportRowError(line=e.line, field=e.field, code=e.code, message=e.message)
-                for e in record.errors
-            ],
+            errors=ImportRowError.all_of(record.errors),
             failure=record.failure,
             created_at=record.created_at,
             finished_at=record.finished_at,

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import strawberry
 
-from app.domain.imports import FileFormat, ImportKind
+from app.domain.imports import FileFormat, ImportKind, RowError
 from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
 from app.services.imports.jobs import ImportJobRecord
@@ -30,6 +30,15 @@ class ImportRowError:
         " BALANCE_ALREADY_IMPORTED); docs/capabilities/import.md."
     )
     message: str
+
+    @classmethod
+    def all_of(cls, errors: list[RowError]) -> list[ImportRowError]:
+        return [cls(line=e.line, field=e.field, code=e.code, message=e.message) for e in errors]
+
+
+def share_done(done: int, total: int) -> float:
+    """A job's progress from 0 to 1; a job with nothing to do is done."""
+    return 1.0 if total == 0 else min(1.0, done / total)
 
 
 @strawberry.type(
@@ -67,15 +76,12 @@ class ImportJob(Node):
             status=record.status,
             bytes_total=total,
             bytes_read=record.bytes_read,
-            progress=1.0 if total == 0 else min(1.0, record.bytes_read / total),
+            progress=share_done(record.bytes_read, total),
             items=record.items,
             imported=record.imported,
             skipped=record.skipped,
             failed=record.failed,
-            errors=[
-                ImportRowError(line=e.line, field=e.field, code=e.code, message=e.message)
-                for e in record.errors
-            ],
+            errors=ImportRowError.all_of(record.errors),
             failure=record.failure,
             created_at=record.created_at,
             finished_at=record.finished_at,
