@@ -36,8 +36,13 @@ from app.config import Settings
 from app.db import close_db, init_db, normalise_url
 from app.main import create_app
 from app.services.access.api_keys import create_api_key, set_rate_limit
-from bench_support.jobs_main import BenchError, drop, recreate
-from bench_support.members import DEFAULT_ADMIN_URL, _with_database, seed
+from bench_support.jobs_main import drop
+from bench_support.members import seed
+from bench_support.seeding import (
+    DEFAULT_ADMIN_URL,
+    fresh_database,
+    with_database,
+)
 from tests.live_server import free_port, healthy
 
 DATABASE = "laurel_console_bench"
@@ -200,14 +205,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"bench-console: no Chromium at {CHROMIUM} (apt-get install chromium)", file=sys.stderr
         )
         return 2
-    admin_url = normalise_url(os.environ.get("BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL))
-    url = _with_database(admin_url, DATABASE)
-    if not options.reuse:
-        try:
-            recreate(url)
-        except BenchError as exc:
-            print(f"bench-console: {exc}", file=sys.stderr)
+    if options.reuse:
+        url = with_database(
+            normalise_url(os.environ.get("BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL)), DATABASE
+        )
+    else:
+        fresh = fresh_database("bench-console", DATABASE)
+        if fresh is None:
             return 2
+        url = fresh
     try:
         if not options.reuse:
             asyncio.run(seed(url, options.members))

@@ -37,7 +37,6 @@ import tracemalloc
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -46,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).parents[2]))
 from app import clock as app_clock
 from app.clock import ManualClock
 from app.config import Settings
-from app.db import apply_migrations, close_db, init_db, normalise_url
+from app.db import close_db, init_db
 from app.domain.analytics import Granularity
 from app.services.analytics import summaries
 from app.services.analytics.insights import (
@@ -56,10 +55,10 @@ from app.services.analytics.insights import (
     program_insights,
 )
 from app.services.programs import service as programs_service
-from bench_support.jobs_main import BenchError, drop, recreate
+from bench_support.jobs_main import drop
+from bench_support.seeding import fresh_database, seed_program
 
 DATABASE = "laurel_insights_bench"
-DEFAULT_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/test"
 MEMBERS, ORDERS = 1_000_000, 5_000_000
 DAYS = 730  # 2025-01-01 .. 2026-12-31
 TODAY = datetime(2026, 12, 7, 12, tzinfo=UTC)
@@ -174,37 +173,23 @@ def log(message: str) -> None:
     print(f"[bench-insights {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def _with_database(url: str, database: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
-
-
 async def seed(url: str, members: int, orders: int) -> dict[str, int]:
-    settings = Settings(database_url=url)
-    await apply_migrations(settings)
-    await init_db(settings)
-    try:
-        program = await programs_service.create_program(
-            programs_service.CreateProgramInput(
-                slug="shop", name="Shop", currency="EUR", points_per_currency_unit=1
-            )
-        )
-    finally:
-        await close_db()
+    program_id = await seed_program(url)
     conn = await asyncpg.connect(url, timeout=10)
     try:
         started = time.perf_counter()
-        await conn.execute(MEMBERS_SQL, program.id, members, DAYS)
+        await conn.execute(MEMBERS_SQL, program_id, members, DAYS)
         log(f"{members:,} members")
         for first in range(1, orders + 1, CHUNK):
             last = min(orders, first + CHUNK - 1)
             async with conn.transaction():
-                await conn.execute(ORDERS_SQL, program.id, members, DAYS, first, last)
-                await conn.execute(LEDGER_SQL, program.id, first, last)
-                await conn.execute(ENTRIES_SQL, program.id, first, last)
-                await conn.execute(LOTS_SQL, program.id, first, last)
+                await conn.execute(ORDERS_SQL, program_id, members, DAYS, first, last)
+                await conn.execute(LEDGER_SQL, program_id, first, last)
+                await conn.execute(ENTRIES_SQL, program_id, first, last)
+                await conn.execute(LOTS_SQL, program_id, first, last)
             log(f"orders and ledger up to {last:,}")
         for statement in FINISH_SQL:
-            await conn.execute(statement, program.id) if "$1" in statement else await conn.execute(
+            await conn.execute(statement, program_id) if "$1" in statement else await conn.execute(
                 statement
             )
         await conn.execute("ANALYZE")
@@ -330,13 +315,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(sys.argv[1:] if argv is None else argv)
-    admin_url = normalise_url(os.environ.get("BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL))
-    url = _with_database(admin_url, DATABASE)
     members, orders = int(MEMBERS * options.scale), int(ORDERS * options.scale)
-    try:
-        recreate(url)
-    except BenchError as exc:
-        print(f"bench-insights: {exc}", file=sys.stderr)
+    url = fresh_database("bench-insights", DATABASE)
+    if url is None:
         return 2
     try:
         counts = asyncio.run(seed(url, members, orders))

@@ -24,22 +24,20 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 sys.path.insert(0, str(Path(__file__).parents[2]))
 
 from app.config import Settings
-from app.db import apply_migrations, close_db, init_db, normalise_url
+from app.db import close_db, init_db
 from app.services.members import directory
 from app.services.members.directory import LookupBy, MemberFilter, MemberOrder
 from app.services.members.service import get_member
-from app.services.programs import service as programs_service
-from bench_support.jobs_main import BenchError, drop, recreate
+from bench_support.jobs_main import BenchError, drop
+from bench_support.seeding import fresh_database, seed_program
 
 DATABASE = "laurel_members_bench"
-DEFAULT_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/test"
 TARGET_MS = 50.0
 PAGE = 50
 FIRST_NAMES = [
@@ -116,32 +114,18 @@ def log(message: str) -> None:
     print(f"[bench-members {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def _with_database(url: str, database: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
-
-
 async def seed(url: str, members: int) -> int:
-    settings = Settings(database_url=url)
-    await apply_migrations(settings)
-    await init_db(settings)
-    try:
-        program = await programs_service.create_program(
-            programs_service.CreateProgramInput(
-                slug="shop", name="Shop", currency="EUR", points_per_currency_unit=1
-            )
-        )
-    finally:
-        await close_db()
+    program_id = await seed_program(url)
     conn = await asyncpg.connect(url)
     try:
         started = time.perf_counter()
-        await conn.execute(SEED, program.id, FIRST_NAMES, LAST_NAMES, members)
-        await conn.execute(SEED_TERMS, program.id)
+        await conn.execute(SEED, program_id, FIRST_NAMES, LAST_NAMES, members)
+        await conn.execute(SEED_TERMS, program_id)
         await conn.execute("ANALYZE")
         log(f"seeded {members:,} members in {time.perf_counter() - started:.0f} s")
     finally:
         await conn.close()
-    return program.id
+    return program_id
 
 
 async def timed(rounds: int, work: Callable[[int], Awaitable[object]]) -> tuple[float, float]:
@@ -250,15 +234,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import os
 
     options = parse_args(sys.argv[1:] if argv is None else argv)
-    admin_url = normalise_url(os.environ.get("BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL))
-    url = _with_database(admin_url, DATABASE)
-    try:
-        recreate(url)
-    except BenchError as exc:
-        print(f"bench-members: {exc}", file=sys.stderr)
+    url = fresh_database("bench-members", DATABASE)
+    if url is None:
         return 2
     try:
         program_id = asyncio.run(seed(url, options.members))

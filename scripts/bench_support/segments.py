@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import sys
 import time
@@ -31,16 +30,15 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).parents[2]))
 
 from app.config import Settings
-from app.db import apply_migrations, close_db, connection, init_db, normalise_url, utc_now
+from app.db import close_db, connection, init_db, utc_now
 from app.services.members.service import get_member
-from app.services.programs import service as programs_service
 from app.services.segments import service as segments_service
 from app.services.segments.membership import refresh_segment, segments_of_member
-from bench_support.jobs_main import BenchError, drop, recreate
-from bench_support.members import _with_database, timed
+from bench_support.jobs_main import BenchError, drop
+from bench_support.members import timed
+from bench_support.seeding import fresh_database, seed_program
 
 DATABASE = "laurel_segments_bench"
-DEFAULT_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/test"
 SEGMENT = {
     "any": [
         {
@@ -75,22 +73,12 @@ def log(message: str) -> None:
 
 
 async def seed(url: str, members: int, orders: int) -> int:
-    settings = Settings(database_url=url)
-    await apply_migrations(settings)
-    await init_db(settings)
-    try:
-        program = await programs_service.create_program(
-            programs_service.CreateProgramInput(
-                slug="shop", name="Shop", currency="EUR", points_per_currency_unit=1
-            )
-        )
-    finally:
-        await close_db()
+    program_id = await seed_program(url)
     conn = await asyncpg.connect(url)
     try:
         started = time.perf_counter()
-        await conn.execute(SEED_MEMBERS, program.id, members)
-        await conn.execute(SEED_ORDERS, program.id, orders)
+        await conn.execute(SEED_MEMBERS, program_id, members)
+        await conn.execute(SEED_ORDERS, program_id, orders)
         await conn.execute("ANALYZE")
         log(
             f"seeded {members:,} members, {members * orders:,} orders in"
@@ -98,7 +86,7 @@ async def seed(url: str, members: int, orders: int) -> int:
         )
     finally:
         await conn.close()
-    return program.id
+    return program_id
 
 
 async def measure(url: str, program_id: int, members: int, rounds: int) -> list[str]:
@@ -165,12 +153,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(sys.argv[1:] if argv is None else argv)
-    admin_url = normalise_url(os.environ.get("BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL))
-    url = _with_database(admin_url, DATABASE)
-    try:
-        recreate(url)
-    except BenchError as exc:
-        print(f"bench-segments: {exc}", file=sys.stderr)
+    url = fresh_database("bench-segments", DATABASE)
+    if url is None:
         return 2
     try:
         program_id = asyncio.run(seed(url, options.members, options.orders_per_member))

@@ -31,13 +31,12 @@ from websockets.asyncio.client import ClientConnection, connect
 sys.path.insert(0, str(Path(__file__).parents[2]))
 
 from app.auth.api_keys import KeyKind
-from app.config import Settings
-from app.db import apply_migrations, close_db, connection, execute, init_db, normalise_url
+from app.db import connection, execute, normalise_url
 from app.domain.ids import encode_id
 from app.services.access.api_keys import create_api_key, set_rate_limit
 from app.services.access.member_tokens import create_member_token
-from app.services.programs import service as programs_service
 from bench_support.jobs_main import drop, recreate
+from bench_support.seeding import migrated_with_program
 from tests.live_server import free_port, healthy
 
 DEFAULT_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/test"
@@ -49,15 +48,7 @@ SUBSCRIBE = "subscription { memberUpdated { event { type } member { points { ava
 
 async def seed(url: str, members: int) -> tuple[str, str, list[str]]:
     """The admin key, the publishable key and one token per member."""
-    settings = Settings(database_url=url)
-    await apply_migrations(settings)
-    await init_db(settings)
-    try:
-        await programs_service.create_program(
-            programs_service.CreateProgramInput(
-                slug="bench", name="Bench", currency="EUR", points_per_currency_unit=1
-            )
-        )
+    async with migrated_with_program(url, "bench", "Bench"):
         admin = await create_api_key(KeyKind.ADMIN, None, "bench")
         publishable = await create_api_key(KeyKind.PUBLISHABLE, "bench", "bench")
         for key in (admin, publishable):
@@ -74,8 +65,6 @@ async def seed(url: str, members: int) -> tuple[str, str, list[str]]:
             for n in range(members)
         ]
         return admin.secret, publishable.secret, tokens
-    finally:
-        await close_db()
 
 
 def resident_kib(pid: int) -> int:

@@ -40,11 +40,10 @@ from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).parents[2]))
 
-from app.config import Settings
-from app.db import apply_migrations, close_db, init_db, normalise_url
-from app.services.programs import service as programs_service
+from app.db import normalise_url
 from app.services.webhooks import service as webhooks_service
 from bench_support.jobs_main import recreate
+from bench_support.seeding import migrated_with_program
 from tests.live_server import free_port
 
 DATABASE = "laurel_webhooks_bench"
@@ -127,21 +126,11 @@ async def floor(url: str, requests: int) -> float:
 
 
 async def seed(url: str, hook_url: str) -> None:
-    settings = Settings(database_url=url)
-    await apply_migrations(settings)
-    await init_db(settings)
-    try:
-        await programs_service.create_program(
-            programs_service.CreateProgramInput(
-                slug="bench", name="Bench", currency="EUR", points_per_currency_unit=1
-            )
-        )
+    async with migrated_with_program(url, "bench", "Bench"):
         webhooks_service.allow_private_addresses(True)
         await webhooks_service.create_endpoint(
             webhooks_service.CreateEndpointInput(program_slug="bench", url=hook_url)
         )
-    finally:
-        await close_db()
     conn = await asyncpg.connect(url)
     try:
         await conn.execute(
