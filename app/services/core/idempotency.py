@@ -202,6 +202,16 @@ class KeyedWrite(TypedDict):
     now: datetime
 
 
+def keyed_write(
+    program_id: int, key: str | None, operation: str, data: object, now: datetime
+) -> KeyedWrite:
+    """The `KeyedWrite` of a service input dataclass: its JSON (without its key) is what a
+    retry's input must match."""
+    return KeyedWrite(
+        program_id=program_id, key=key, operation=operation, payload=input_payload(data), now=now
+    )
+
+
 async def create_once_if_keyed(
     conn: BaseDBAsyncClient,
     *,

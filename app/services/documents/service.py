@@ -23,7 +23,7 @@ from app.db import in_transaction, utc_now
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.validation import NAME_MAX, Checker, has_control_characters
 from app.services.core.events import append_event
-from app.services.core.idempotency import checked_key, input_payload, once_if_keyed
+from app.services.core.idempotency import checked_key, keyed_write, once_if_keyed
 from app.services.documents import repository
 from app.services.programs.service import require_program
 
@@ -200,11 +200,7 @@ async def register_trusted_documents(data: RegisterTrustedDocumentsInput) -> Reg
 
         return await once_if_keyed(
             conn,
-            program_id=program.id,
-            key=key,
-            operation="registerTrustedDocuments",
-            payload=input_payload(data),
-            now=now,
+            **keyed_write(program.id, key, "registerTrustedDocuments", data, now),
             perform=perform,
             remember=lambda made: {
                 "added": made.added,

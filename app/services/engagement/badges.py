@@ -22,7 +22,7 @@ from app.domain.validation import NAME_MAX, TEXT_MAX, Checker
 from app.rows import RowMapper
 from app.services.core.config_cache import cached
 from app.services.core.events import append_event
-from app.services.core.idempotency import create_once_if_keyed, input_payload
+from app.services.core.idempotency import create_once_if_keyed, keyed_write
 from app.services.programs.service import ProgramScope, read_in_scope, require_program
 
 MAX_BADGES_PER_PROGRAM = 100
@@ -150,11 +150,7 @@ async def create_badge(data: CreateBadgeInput) -> BadgeRecord:
 
         return await create_once_if_keyed(
             conn,
-            program_id=program.id,
-            key=key,
-            operation="createBadge",
-            payload=input_payload(data),
-            now=now,
+            **keyed_write(program.id, key, "createBadge", data, now),
             create=perform,
             remember_id_as="badgeId",
             read=lambda badge_id: read_in_scope(conn, badge_row, "badges", badge_id, None),

@@ -39,7 +39,7 @@ from app.domain.money import MAX_AMOUNT_MINOR
 from app.domain.validation import NAME_MAX, TEXT_MAX, Checker
 from app.rows import Keyset, RowMapper
 from app.services.core.events import append_event
-from app.services.core.idempotency import create_once_if_keyed, input_payload
+from app.services.core.idempotency import create_once_if_keyed, keyed_write
 from app.services.engagement.badges import require_awardable_badge
 from app.services.programs.service import ProgramScope, read_in_scope, require_program
 from app.services.segments.membership import segments_of_members_live
@@ -285,11 +285,7 @@ async def create_challenge(data: CreateChallengeInput) -> ChallengeRecord:
 
         return await create_once_if_keyed(
             conn,
-            program_id=program.id,
-            key=key,
-            operation="createChallenge",
-            payload=input_payload(data),
-            now=now,
+            **keyed_write(program.id, key, "createChallenge", data, now),
             create=perform,
             remember_id_as="challengeId",
             read=lambda challenge_id: read_in_scope(

@@ -24,7 +24,7 @@ from app.domain.validation import (
 from app.services.actions.service import award_on_enrolment
 from app.services.analytics import rollups
 from app.services.core.events import append_event
-from app.services.core.idempotency import create_once_if_keyed, input_payload
+from app.services.core.idempotency import create_once_if_keyed, keyed_write
 from app.services.members.profile import (
     CheckedProfile,
     ProfileChanges,
@@ -144,11 +144,7 @@ async def enroll_member(data: EnrollMemberInput, scope: ProgramScope) -> MemberR
 
             member = await create_once_if_keyed(
                 conn,
-                program_id=program.id,
-                key=key,
-                operation="enrollMember",
-                payload=input_payload(data),
-                now=now,
+                **keyed_write(program.id, key, "enrollMember", data, now),
                 create=perform,
                 remember_id_as="memberId",
                 read=lambda member_id: get_member(member_id, None, conn),

@@ -58,7 +58,7 @@ from app.domain.validation import (
 from app.rows import RowMapper
 from app.services.core.config_cache import cached
 from app.services.core.events import append_event
-from app.services.core.idempotency import create_once_if_keyed, input_payload
+from app.services.core.idempotency import create_once_if_keyed, keyed_write
 from app.services.ledger.service import lock_member_row
 from app.services.programs.service import ProgramScope, read_in_scope, require_program
 from app.services.rewards.gifts import (
@@ -297,11 +297,7 @@ async def create_punch_card(data: CreatePunchCardInput) -> PunchCardRecord:
 
         return await create_once_if_keyed(
             conn,
-            program_id=program.id,
-            key=key,
-            operation="createPunchCard",
-            payload=input_payload(data),
-            now=now,
+            **keyed_write(program.id, key, "createPunchCard", data, now),
             create=perform,
             remember_id_as="punchCardId",
             read=lambda card_id: read_in_scope(conn, card_row, "punch_cards", card_id, None),

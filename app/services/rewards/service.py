@@ -36,7 +36,7 @@ from app.services.core.events import append_event
 from app.services.core.idempotency import (
     IdempotentRequest,
     create_once_if_keyed,
-    input_payload,
+    keyed_write,
     run_once_by_id,
     scope_of,
 )
@@ -317,11 +317,7 @@ async def create_reward(data: CreateRewardInput) -> RewardRecord:
 
         return await create_once_if_keyed(
             conn,
-            program_id=program.id,
-            key=key,
-            operation="createReward",
-            payload=input_payload(data),
-            now=now,
+            **keyed_write(program.id, key, "createReward", data, now),
             create=perform,
             remember_id_as="rewardId",
             read=lambda reward_id: repository.read_reward(conn, reward_id, program.id),

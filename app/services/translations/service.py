@@ -25,7 +25,7 @@ from app.domain.locales import (
     canonical_locale,
 )
 from app.domain.validation import NAME_MAX, TEXT_MAX, Checker, has_control_characters
-from app.services.core.idempotency import checked_key, input_payload, once_if_keyed
+from app.services.core.idempotency import checked_key, keyed_write, once_if_keyed
 from app.services.programs.service import ProgramScope, in_scope, require_program
 
 MAX_CHANGES = 500
@@ -268,11 +268,7 @@ async def set_translations(data: SetTranslationsInput) -> list[TranslationRecord
 
         return await once_if_keyed(
             conn,
-            program_id=program.id,
-            key=key,
-            operation="setTranslations",
-            payload=input_payload(data),
-            now=now,
+            **keyed_write(program.id, key, "setTranslations", data, now),
             perform=perform,
             remember=lambda made: {
                 "translations": [

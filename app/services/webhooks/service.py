@@ -23,7 +23,7 @@ from app.domain.ids import encode_id
 from app.domain.validation import Checker
 from app.rows import Keyset, RowMapper
 from app.services.core.events import EventRecord, append_event
-from app.services.core.idempotency import checked_key, input_payload, once_if_keyed
+from app.services.core.idempotency import checked_key, keyed_write, once_if_keyed
 from app.services.programs.service import require_program
 from app.services.webhooks import catalogue
 from app.services.webhooks.addresses import AddressGuard, check_url
@@ -212,11 +212,7 @@ async def create_endpoint(data: CreateEndpointInput) -> EndpointWithSecret:
 
         return await once_if_keyed(
             conn,
-            program_id=program.id,
-            key=key,
-            operation="createWebhookEndpoint",
-            payload=input_payload(data),
-            now=now,
+            **keyed_write(program.id, key, "createWebhookEndpoint", data, now),
             perform=perform,
             remember=lambda made: {"endpointId": made.endpoint.id},
             replay=replay,
