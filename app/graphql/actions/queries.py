@@ -8,19 +8,15 @@ from app.graphql.actions.types import ActionKindEnum, ActionRule
 from app.graphql.core.context import Info
 from app.graphql.core.errors import as_query_errors
 from app.graphql.core.ids import decode_id
-from app.graphql.core.programs import program_list
+from app.graphql.core.programs import readable_program_list
 from app.graphql.core.query_checks import member_reader_in_query
 from app.services.actions import service as actions_service
 
 
 @strawberry.field(description="Action rules of a program.")
 async def action_rules(info: Info, program_slug: str) -> list[ActionRule]:
-    principal = member_reader_in_query(info)
-    return await program_list(
-        program_slug,
-        principal.program_scope,
-        actions_service.list_action_rules,
-        ActionRule.from_record,
+    return await readable_program_list(
+        info, program_slug, actions_service.list_action_rules, ActionRule.from_record
     )
 
 

@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from app.graphql.core.connection import Connection, Edges, RowT, SortedEdges, keyset_page
+from app.graphql.core.context import Info, principal_of
+from app.graphql.core.query_checks import member_reader_in_query
 from app.services.programs import service as programs_service
 from app.services.programs.service import ProgramScope
 
@@ -37,6 +39,20 @@ async def program_list(
     if program_id is None:
         return []
     return [to_node(record) for record in await load(program_id)]
+
+
+async def readable_program_list(
+    info: Info,
+    program_slug: str,
+    load: Callable[[int], Awaitable[Iterable[RecordT]]],
+    to_node: Callable[[RecordT], NodeT],
+    *,
+    members_only: bool = True,
+) -> list[NodeT]:
+    """`program_list` in the caller's program scope; `members_only` (lists a storefront key may
+    not read, or their hidden entries) asks for a member reader first, as a query error."""
+    principal = member_reader_in_query(info) if members_only else principal_of(info)
+    return await program_list(program_slug, principal.program_scope, load, to_node)
 
 
 async def program_page(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import strawberry
 
 from app.domain.engagement import ChallengeStatus
 from app.graphql.core.connection import Connection
 from app.graphql.core.context import Info, principal_of
-from app.graphql.core.programs import program_keyset_page, program_list
+from app.graphql.core.programs import program_keyset_page, readable_program_list
 from app.graphql.core.query_checks import member_reader_in_query
 from app.graphql.engagement.types import Badge, Challenge, challenge_edges
 from app.services.engagement import badges as badges_service
@@ -46,14 +48,7 @@ async def challenges(
     " includeArchived (secret or admin key)."
 )
 async def badges(info: Info, program_slug: str, include_archived: bool = False) -> list[Badge]:
-    principal = principal_of(info)
-    if include_archived:
-        member_reader_in_query(info)
-    return await program_list(
-        program_slug,
-        principal.program_scope,
-        lambda program_id: badges_service.list_badges(
-            program_id, include_archived=include_archived
-        ),
-        Badge.from_record,
+    load = partial(badges_service.list_badges, include_archived=include_archived)
+    return await readable_program_list(
+        info, program_slug, load, Badge.from_record, members_only=include_archived
     )

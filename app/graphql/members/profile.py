@@ -26,7 +26,7 @@ from app.graphql.core.context import Info, admin, member_reader
 from app.graphql.core.errors import UserError, as_query_errors
 from app.graphql.core.ids import decode_id
 from app.graphql.core.mutations import mutation, optional_idempotency_key
-from app.graphql.core.programs import program_keyset_page, program_list
+from app.graphql.core.programs import program_keyset_page, program_list, readable_program_list
 from app.graphql.core.query_checks import (
     admin_in_query,
     decoded_in_query,
@@ -169,12 +169,8 @@ async def set_member_attributes(
 
 @strawberry.field(description="The program's own member attributes.")
 async def member_attributes(info: Info, program_slug: str) -> list[MemberAttribute]:
-    principal = member_reader_in_query(info)
-    return await program_list(
-        program_slug,
-        principal.program_scope,
-        profile_service.get_attribute_definitions,
-        MemberAttribute.from_record,
+    return await readable_program_list(
+        info, program_slug, profile_service.get_attribute_definitions, MemberAttribute.from_record
     )
 
 

@@ -8,7 +8,7 @@ import strawberry
 
 from app.graphql.core.context import Info, principal_of
 from app.graphql.core.errors import as_query_errors
-from app.graphql.core.programs import program_list, program_one
+from app.graphql.core.programs import program_one, readable_program_list
 from app.graphql.core.query_checks import member_reader_in_query
 from app.graphql.orders.types import EarningRule, Order, OrderEarning, OrderLineInput
 from app.services.orders import earning_rules as earning_rules_service
@@ -67,12 +67,8 @@ async def preview_order_points(info: Info, input: PreviewOrderInput) -> OrderEar
 
 @strawberry.field(description="Purchase rules and campaigns of a program, by priority.")
 async def earning_rules(info: Info, program_slug: str) -> list[EarningRule]:
-    principal = member_reader_in_query(info)
-    return await program_list(
-        program_slug,
-        principal.program_scope,
-        earning_rules_service.list_earning_rules,
-        EarningRule.from_record,
+    return await readable_program_list(
+        info, program_slug, earning_rules_service.list_earning_rules, EarningRule.from_record
     )
 
 

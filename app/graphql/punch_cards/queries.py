@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import strawberry
 
-from app.graphql.core.context import Info, principal_of
-from app.graphql.core.programs import program_list, program_one
+from app.graphql.core.context import Info
+from app.graphql.core.programs import program_one, readable_program_list
 from app.graphql.core.query_checks import member_reader_in_query
 from app.graphql.punch_cards.types import PunchCard, PunchCardSettings
 from app.services.punch_cards import service as punch_cards_service
@@ -18,16 +20,9 @@ from app.services.punch_cards import service as punch_cards_service
 async def punch_cards(
     info: Info, program_slug: str, include_retired: bool = False
 ) -> list[PunchCard]:
-    principal = principal_of(info)
-    if include_retired:
-        member_reader_in_query(info)
-    return await program_list(
-        program_slug,
-        principal.program_scope,
-        lambda program_id: punch_cards_service.list_punch_cards(
-            program_id, include_retired=include_retired
-        ),
-        PunchCard.from_record,
+    load = partial(punch_cards_service.list_punch_cards, include_retired=include_retired)
+    return await readable_program_list(
+        info, program_slug, load, PunchCard.from_record, members_only=include_retired
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 
 import strawberry
@@ -14,11 +15,11 @@ from app.graphql.core.connection import (
     keyset_page,
     page_size,
 )
-from app.graphql.core.context import Info, acting_for_member, admin, member_reader, principal_of
+from app.graphql.core.context import Info, acting_for_member, admin, member_reader
 from app.graphql.core.errors import UserErrorCode, as_query_errors
 from app.graphql.core.ids import decode_id
-from app.graphql.core.programs import program_keyset_page, program_list
-from app.graphql.core.query_checks import admin_in_query, member_reader_in_query
+from app.graphql.core.programs import program_keyset_page, readable_program_list
+from app.graphql.core.query_checks import admin_in_query
 from app.graphql.members.types import Redemption
 from app.graphql.rewards.types import (
     CharityDonationTotal,
@@ -179,14 +180,7 @@ async def charity_donations(
 
 @strawberry.field(description="Rewards of a program, cheapest first.")
 async def rewards(info: Info, program_slug: str, include_inactive: bool = False) -> list[Reward]:
-    principal = principal_of(info)
-    if include_inactive:
-        member_reader_in_query(info)
-    return await program_list(
-        program_slug,
-        principal.program_scope,
-        lambda program_id: rewards_service.list_rewards(
-            program_id, include_inactive=include_inactive
-        ),
-        Reward.from_record,
+    load = partial(rewards_service.list_rewards, include_inactive=include_inactive)
+    return await readable_program_list(
+        info, program_slug, load, Reward.from_record, members_only=include_inactive
     )
