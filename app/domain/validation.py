@@ -76,6 +76,13 @@ class Checker:
             )
         return value
 
+    def changed_text(
+        self, field: list[str], value: str | None, max_length: int, *, required: bool = True
+    ) -> str | None:
+        """For an update: a field left out (None) stays None and keeps its value; a given one is
+        checked as `text`."""
+        return None if value is None else self.text(field, value, max_length, required=required)
+
     def idempotency_key(self, value: str | None, *, required: bool = True) -> str | None:
         """The input's idempotencyKey, trimmed, within its limit."""
         return self.text(["input", "idempotencyKey"], value, IDEMPOTENCY_KEY_MAX, required=required)

@@ -174,11 +174,9 @@ async def update_badge(data: UpdateBadgeInput, scope: ProgramScope) -> BadgeReco
     """Change a badge. A new threshold applies from the members' next order or job run;
     badges already awarded stay."""
     check = Checker()
-    name = None if data.name is None else check.text(["input", "name"], data.name, NAME_MAX)
-    description = (
-        None
-        if data.description is None
-        else check.text(["input", "description"], data.description, TEXT_MAX, required=False)
+    name = check.changed_text(["input", "name"], data.name, NAME_MAX)
+    description = check.changed_text(
+        ["input", "description"], data.description, TEXT_MAX, required=False
     )
     image_url = None if data.image_url is None else _image_url(check, data.image_url)
     check.raise_if_any()

@@ -330,11 +330,9 @@ async def _require_changeable(challenge_id: int, scope: ProgramScope) -> Challen
 
 async def update_challenge(data: UpdateChallengeInput, scope: ProgramScope) -> ChallengeRecord:
     check = Checker()
-    name = None if data.name is None else check.text(["input", "name"], data.name, NAME_MAX)
-    description = (
-        None
-        if data.description is None
-        else check.text(["input", "description"], data.description, TEXT_MAX, required=False)
+    name = check.changed_text(["input", "name"], data.name, NAME_MAX)
+    description = check.changed_text(
+        ["input", "description"], data.description, TEXT_MAX, required=False
     )
     if data.points is not None:
         _check_points(check, data.points)

@@ -504,7 +504,7 @@ def _next_expiry(current: ExpirySettings, wanted: ExpiryInput, now: datetime) ->
 async def update_program_settings(data: UpdateProgramSettingsInput) -> ProgramRecord:
     program = await require_program(data.program_slug, None)
     check = Checker()
-    name = None if data.name is None else check.text(["input", "name"], data.name, NAME_MAX)
+    name = check.changed_text(["input", "name"], data.name, NAME_MAX)
     if data.time_zone is not None:
         _check_time_zone(check, data.time_zone)
     if data.pending_days is not None:

@@ -327,11 +327,9 @@ async def update_punch_card(data: UpdatePunchCardInput, scope: ProgramScope) -> 
     """Change a card. A new size applies to the current cards of members from their next
     punch: punches already on them stay (a card now smaller completes at the next punch)."""
     check = Checker()
-    name = None if data.name is None else check.text(["input", "name"], data.name, NAME_MAX)
-    description = (
-        None
-        if data.description is None
-        else check.text(["input", "description"], data.description, TEXT_MAX, required=False)
+    name = check.changed_text(["input", "name"], data.name, NAME_MAX)
+    description = check.changed_text(
+        ["input", "description"], data.description, TEXT_MAX, required=False
     )
     _check_sizes(check, data.punches_needed, data.minimum_quantity)
     check.raise_if_any()

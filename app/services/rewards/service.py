@@ -176,11 +176,7 @@ def _check_fields(check: Checker, kind: RewardKind, data: RewardFields) -> Rewar
     """Every problem of the fields for `kind`, and the fields cleaned (trimmed texts)."""
     name = check.text(["input", "name"], data.name, NAME_MAX)
     description = check.text(["input", "description"], data.description, TEXT_MAX, required=False)
-    charity = (
-        None
-        if data.charity_name is None
-        else check.text(["input", "charityName"], data.charity_name, NAME_MAX)
-    )
+    charity = check.changed_text(["input", "charityName"], data.charity_name, NAME_MAX)
     skus = check.text_list(["input", "skus"], data.skus, SKU_MAX, MAX_LIST_ITEMS)
     categories = check.text_list(["input", "categories"], data.categories, SKU_MAX, MAX_LIST_ITEMS)
     check.text_list(["input", "imageUrls"], data.image_urls, URL_MAX, MAX_LIST_ITEMS)
