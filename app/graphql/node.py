@@ -47,7 +47,7 @@ from app.services.store_credit import service as store_credit_service
 from app.services.tiers import service as tiers_service
 
 
-def _sees_inactive(record: object, principal: Principal) -> bool:
+def _member_readers_only(record: object, principal: Principal) -> bool:
     return principal.can_read_members
 
 
@@ -72,8 +72,8 @@ register_node(
     badges_service.get_badge,
     visible=lambda badge, principal: badge.archived_at is None or principal.can_read_members,
 )
-register_node(ActionRule, actions_service.get_action_rule, visible=_sees_inactive)
-register_node(EarningRule, earning_rules_service.get_earning_rule, visible=_sees_inactive)
+register_node(ActionRule, actions_service.get_action_rule, visible=_member_readers_only)
+register_node(EarningRule, earning_rules_service.get_earning_rule, visible=_member_readers_only)
 register_node(Tier, tiers_service.get_tier)
 register_node(Segment, segments_service.get_segment, check=admin_in_query)
 register_node(Experiment, experiments_service.get_experiment, check=admin_in_query)
@@ -108,7 +108,8 @@ async def node(info: Info, id: strawberry.ID) -> Node | None:
         return None
     loader = node_loader_of(decoded[0])
     if loader is None:
-        # A well-formed id of a type `node` does not serve reads as a member record would.
+        # Types read only through their own queries (webhook endpoints and deliveries) answer
+        # null, after the same member-reader check as member records.
         member_reader_in_query(info)
         return None
     return await loader(info, decoded[1])
