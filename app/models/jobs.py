@@ -25,7 +25,7 @@ class JobRow(Model):
     # runner is taken for dead and the next one resumes the job. `claims` counts the runners
     # that took it, so a runner whose job was taken over stops.
     lease_until = fields.DatetimeField(null=True)
-    claims = fields.IntField(default=0)
+    claims = fields.IntField(default=0, db_default=0)
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
     finished_at = fields.DatetimeField(null=True)
