@@ -8,7 +8,7 @@ amount against its refunds.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from app.db import connection, fetch_all, fetch_one
@@ -16,35 +16,48 @@ from app.domain.ledger import STORE_CREDIT_KINDS
 
 _CREDIT_KINDS = ", ".join(f"'{kind.value}'" for kind in sorted(STORE_CREDIT_KINDS))
 
+# Each member's cached balances against the sums of their entries and of their point lots,
+# compared in the database: only the members that disagree come back, so memory does not grow
+# with the members or the entries.
 _MEMBER_BALANCES = """
-SELECT m.id, m.customer_id, m.points_available, m.points_pending, m.lifetime_earned,
-       m.lifetime_redeemed, m.points_debt, m.store_credit_minor,
-       COALESCE(e.available, 0) AS ledger_available,
-       COALESCE(e.pending, 0) AS ledger_pending,
-       COALESCE(e.earned, 0) AS ledger_earned,
-       COALESCE(e.redeemed, 0) AS ledger_redeemed,
-       COALESCE(e.debt, 0) AS ledger_debt,
-       COALESCE(e.store_credit, 0) AS ledger_store_credit,
-       COALESCE(l.available, 0) AS lots_available,
-       COALESCE(l.pending, 0) AS lots_pending
-FROM members m
-LEFT JOIN (
-    SELECT member_id,
-           SUM(CASE WHEN account = 'MEMBER_AVAILABLE' THEN amount ELSE 0 END) AS available,
-           SUM(CASE WHEN account = 'MEMBER_PENDING' THEN amount ELSE 0 END) AS pending,
-           -SUM(CASE WHEN account = 'PROGRAM_ISSUED' THEN amount ELSE 0 END) AS earned,
-           SUM(CASE WHEN account = 'PROGRAM_REDEEMED' THEN amount ELSE 0 END) AS redeemed,
-           -SUM(CASE WHEN account = 'MEMBER_DEBT' THEN amount ELSE 0 END) AS debt,
-           SUM(CASE WHEN account = 'MEMBER_STORE_CREDIT' THEN amount ELSE 0 END) AS store_credit
-    FROM ledger_entries GROUP BY member_id
-) e ON e.member_id = m.id
-LEFT JOIN (
-    SELECT member_id,
-           SUM(CASE WHEN pending_until IS NULL THEN remaining ELSE 0 END) AS available,
-           SUM(CASE WHEN pending_until IS NULL THEN 0 ELSE remaining END) AS pending
-    FROM point_lots GROUP BY member_id
-) l ON l.member_id = m.id
-ORDER BY m.id
+SELECT id, customer_id, points_available, points_pending, lifetime_earned, lifetime_redeemed,
+       points_debt, store_credit_minor, ledger_available, ledger_pending, ledger_earned,
+       ledger_redeemed, ledger_debt, ledger_store_credit, lots_available, lots_pending
+FROM (
+    SELECT m.id, m.customer_id, m.points_available, m.points_pending, m.lifetime_earned,
+           m.lifetime_redeemed, m.points_debt, m.store_credit_minor,
+           COALESCE(e.available, 0) AS ledger_available,
+           COALESCE(e.pending, 0) AS ledger_pending,
+           COALESCE(e.earned, 0) AS ledger_earned,
+           COALESCE(e.redeemed, 0) AS ledger_redeemed,
+           COALESCE(e.debt, 0) AS ledger_debt,
+           COALESCE(e.store_credit, 0) AS ledger_store_credit,
+           COALESCE(l.available, 0) AS lots_available,
+           COALESCE(l.pending, 0) AS lots_pending
+    FROM members m
+    LEFT JOIN (
+        SELECT member_id,
+               SUM(CASE WHEN account = 'MEMBER_AVAILABLE' THEN amount ELSE 0 END) AS available,
+               SUM(CASE WHEN account = 'MEMBER_PENDING' THEN amount ELSE 0 END) AS pending,
+               -SUM(CASE WHEN account = 'PROGRAM_ISSUED' THEN amount ELSE 0 END) AS earned,
+               SUM(CASE WHEN account = 'PROGRAM_REDEEMED' THEN amount ELSE 0 END) AS redeemed,
+               -SUM(CASE WHEN account = 'MEMBER_DEBT' THEN amount ELSE 0 END) AS debt,
+               SUM(CASE WHEN account = 'MEMBER_STORE_CREDIT' THEN amount ELSE 0 END)
+                   AS store_credit
+        FROM ledger_entries GROUP BY member_id
+    ) e ON e.member_id = m.id
+    LEFT JOIN (
+        SELECT member_id,
+               SUM(CASE WHEN pending_until IS NULL THEN remaining ELSE 0 END) AS available,
+               SUM(CASE WHEN pending_until IS NULL THEN 0 ELSE remaining END) AS pending
+        FROM point_lots GROUP BY member_id
+    ) l ON l.member_id = m.id
+) AS balances
+WHERE points_available <> ledger_available OR points_pending <> ledger_pending
+   OR lifetime_earned <> ledger_earned OR lifetime_redeemed <> ledger_redeemed
+   OR points_debt <> ledger_debt OR store_credit_minor <> ledger_store_credit
+   OR lots_available <> ledger_available OR lots_pending <> ledger_pending
+ORDER BY id
 """
 
 _UNBALANCED_TRANSACTIONS = f"""
@@ -174,36 +187,45 @@ _ROW_MISMATCHES: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
 )
 
 
-async def verify_ledger() -> list[str]:
-    """Every mismatch between the ledger and what is cached or derived from it, one per line."""
+def _member_problems(row: dict[str, Any]) -> Iterator[str]:
+    who = f"member {row['id']} ({row['customer_id']})"
+    for cached, recomputed, label in (
+        ("points_available", "ledger_available", "available"),
+        ("points_pending", "ledger_pending", "pending"),
+        ("lifetime_earned", "ledger_earned", "lifetime earned"),
+        ("lifetime_redeemed", "ledger_redeemed", "lifetime redeemed"),
+        ("points_debt", "ledger_debt", "debt"),
+        ("store_credit_minor", "ledger_store_credit", "store credit"),
+    ):
+        if int(row[cached]) != int(row[recomputed]):
+            yield f"{who}: {label} is {row[cached]}, the entries say {row[recomputed]}"
+    for lots, recomputed, label in (
+        ("lots_available", "ledger_available", "available"),
+        ("lots_pending", "ledger_pending", "pending"),
+    ):
+        if int(row[lots]) != int(row[recomputed]):
+            yield (
+                f"{who}: {label} point lots hold {row[lots]},"
+                f" the entries say {row[recomputed]} {label}"
+            )
+
+
+async def ledger_problems() -> AsyncIterator[str]:
+    """Every mismatch between the ledger and what is cached or derived from it, one per line,
+    as each check finds them. Every comparison runs in the database and only the rows that
+    disagree come back, so a consistent ledger of any size costs the same little memory."""
     conn = connection()
-    problems: list[str] = []
     for query, describe in _ROW_MISMATCHES:
-        problems.extend(describe(row) for row in await fetch_all(conn, query))
+        for row in await fetch_all(conn, query):
+            yield describe(row)
     total = await fetch_one(conn, "SELECT COALESCE(SUM(amount), 0) AS total FROM ledger_entries")
     if total is not None and int(total["total"]) != 0:
-        problems.append(f"the ledger as a whole sums to {total['total']}, not 0")
+        yield f"the ledger as a whole sums to {total['total']}, not 0"
     for row in await fetch_all(conn, _MEMBER_BALANCES):
-        who = f"member {row['id']} ({row['customer_id']})"
-        for cached, recomputed, label in (
-            ("points_available", "ledger_available", "available"),
-            ("points_pending", "ledger_pending", "pending"),
-            ("lifetime_earned", "ledger_earned", "lifetime earned"),
-            ("lifetime_redeemed", "ledger_redeemed", "lifetime redeemed"),
-            ("points_debt", "ledger_debt", "debt"),
-            ("store_credit_minor", "ledger_store_credit", "store credit"),
-        ):
-            if int(row[cached]) != int(row[recomputed]):
-                problems.append(
-                    f"{who}: {label} is {row[cached]}, the entries say {row[recomputed]}"
-                )
-        for lots, recomputed, label in (
-            ("lots_available", "ledger_available", "available"),
-            ("lots_pending", "ledger_pending", "pending"),
-        ):
-            if int(row[lots]) != int(row[recomputed]):
-                problems.append(
-                    f"{who}: {label} point lots hold {row[lots]},"
-                    f" the entries say {row[recomputed]} {label}"
-                )
-    return problems
+        for problem in _member_problems(row):
+            yield problem
+
+
+async def verify_ledger() -> list[str]:
+    """Every mismatch between the ledger and what is cached or derived from it, one per line."""
+    return [problem async for problem in ledger_problems()]
