@@ -40,6 +40,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
+
 sys.path.insert(0, str(Path(__file__).parents[2]))
 
 from app import clock as app_clock
@@ -55,7 +57,7 @@ from app.services.analytics.insights import (
     program_insights,
 )
 from app.services.programs import service as programs_service
-from bench_support.insights_seed import log, seed
+from bench_support.insights_seed import COUNTS_SQL, log, seed
 from bench_support.jobs_main import BenchError, drop, recreate
 
 DATABASE = "laurel_insights_bench"
@@ -163,12 +165,26 @@ def verify(url: str) -> tuple[float, float, int]:
     return seconds, rss, result.returncode
 
 
+async def counted(url: str) -> dict[str, int]:
+    """The row counts of a database seeded before (its seconds unknown: -1)."""
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        row = await conn.fetchrow(COUNTS_SQL)
+    finally:
+        await conn.close()
+    assert row is not None
+    return {key: int(value) for key, value in dict(row).items()} | {"seconds": -1}
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="scripts/bench-insights", description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0, help="1.0: 1M members, 5M orders")
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--database", default=DATABASE, help=f"default {DATABASE}")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure a database kept before (--keep), no seeding"
+    )
     options = parser.parse_args(argv)
     if not 0 < options.scale <= 1 or options.rounds < 1:
         parser.error("--scale is in (0, 1] and --rounds at least 1")
@@ -181,21 +197,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     url = _with_database(admin_url, options.database)
     members, orders = int(MEMBERS * options.scale), int(ORDERS * options.scale)
     try:
-        recreate(url)
+        if not options.reuse:
+            recreate(url)
     except BenchError as exc:
         print(f"bench-insights: {exc}", file=sys.stderr)
         return 2
     try:
-        counts = asyncio.run(seed(url, members, orders))
+        counts = asyncio.run(counted(url) if options.reuse else seed(url, members, orders))
         summarised, results = asyncio.run(measure(url, options.rounds))
         seconds, rss, code = verify(url)
     finally:
         if not options.keep:
             drop(url)
+    seeded = "reused" if counts["seconds"] < 0 else f"seeded in {counts['seconds']} s"
     print(
         f"{counts['members']:,} members, {counts['orders']:,} orders,"
         f" {counts['entries']:,} ledger entries, {counts['rollup_rows']:,} rollup rows"
-        f" (seeded in {counts['seconds']} s); laurel analytics summarise {summarised:.1f} s\n"
+        f" ({seeded}); laurel analytics summarise {summarised:.1f} s\n"
     )
     floor = results[0][2]
     print("| query | p50 ms | p95 ms | p95 / floor | Python peak MiB | target |")

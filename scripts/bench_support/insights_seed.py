@@ -152,6 +152,12 @@ SELECT $1, month, metric, customer, SUM(value), 0 FROM (
     FROM members WHERE program_id = $1
 ) AS r GROUP BY month, metric, customer
 """
+COUNTS_SQL = (
+    "SELECT (SELECT COUNT(*) FROM members) AS members,"
+    " (SELECT COUNT(*) FROM orders) AS orders,"
+    " (SELECT COUNT(*) FROM ledger_entries) AS entries,"
+    " (SELECT COUNT(*) FROM analytics_days) AS rollup_rows"
+)
 SEQUENCES = ["members", "orders", "ledger_transactions", "ledger_entries", "point_lots"]
 
 # The loaded tables' unique constraints and plain indexes (primary keys stay: the loads join
@@ -243,12 +249,7 @@ async def seed(url: str, members: int, orders: int) -> dict[str, int]:
             )
         await _timed(conn, "vacuum analyze", f"VACUUM ANALYZE {', '.join(LOADED_TABLES)}")
         seconds = int(time.perf_counter() - started)
-        counts = await conn.fetchrow(
-            "SELECT (SELECT COUNT(*) FROM members) AS members,"
-            " (SELECT COUNT(*) FROM orders) AS orders,"
-            " (SELECT COUNT(*) FROM ledger_entries) AS entries,"
-            " (SELECT COUNT(*) FROM analytics_days) AS rollup_rows"
-        )
+        counts = await conn.fetchrow(COUNTS_SQL)
         assert counts is not None
         log(f"seeded in {seconds} s: {dict(counts)}")
         return {key: int(value) for key, value in dict(counts).items()} | {"seconds": seconds}
