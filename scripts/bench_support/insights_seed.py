@@ -131,26 +131,33 @@ SELECT $1, day, metric, dimension, SUM(value), 0 FROM (
     FROM ledger_transactions WHERE program_id = $1
 ) AS r GROUP BY day, metric, dimension
 """
-# The customer-activity rows, by month and customer.
+# The customer-activity rows, by month and customer: each metric from its own aggregate, keyed
+# by integers (member id, or the guest's customer id for the tenth that are guests'), the text
+# keys made only for the aggregated rows; one (month, customer) row per metric, no regrouping.
 ACTIVITY_ROLLUPS_SQL = """
 INSERT INTO analytics_days (program_id, day, metric, dimension, value, shard)
-SELECT $1, month, metric, customer, SUM(value), 0 FROM (
-    SELECT date_trunc('month', o.placed_at AT TIME ZONE 'UTC')::date AS month, x.metric,
-        CASE WHEN o.member_id IS NULL THEN g.key ELSE 'm:' || o.member_id END AS customer,
-        x.value
-    FROM orders o LEFT JOIN guest_keys g ON g.customer_id = o.customer_id
-    CROSS JOIN LATERAL (VALUES ('customer_orders', 1::bigint),
-        ('customer_revenue_minor', o.total_minor)) AS x(metric, value)
-    WHERE o.program_id = $1
-    UNION ALL
-    SELECT date_trunc('month', created_at AT TIME ZONE 'UTC')::date, 'customer_earnings',
-        'm:' || member_id, 1
-    FROM ledger_transactions WHERE program_id = $1
-    UNION ALL
-    SELECT date_trunc('month', enrolled_at AT TIME ZONE 'UTC')::date, 'customer_enrolled',
-        'm:' || id, 1
-    FROM members WHERE program_id = $1
-) AS r GROUP BY month, metric, customer
+WITH orders_by_month AS (
+    SELECT date_trunc('month', placed_at AT TIME ZONE 'UTC')::date AS month, member_id,
+        CASE WHEN member_id IS NULL THEN customer_id END AS guest,
+        COUNT(*) AS orders, SUM(total_minor) AS revenue
+    FROM orders WHERE program_id = $1 GROUP BY 1, 2, 3
+), keyed AS (
+    SELECT o.month, COALESCE('m:' || o.member_id, g.key) AS customer, o.orders, o.revenue
+    FROM orders_by_month o LEFT JOIN guest_keys g ON g.customer_id = o.guest
+)
+SELECT $1, month, 'customer_orders', customer, orders, 0 FROM keyed
+UNION ALL
+SELECT $1, month, 'customer_revenue_minor', customer, revenue, 0 FROM keyed
+UNION ALL
+SELECT $1, month, 'customer_earnings', 'm:' || member_id, earnings, 0 FROM (
+    SELECT date_trunc('month', created_at AT TIME ZONE 'UTC')::date AS month, member_id,
+        COUNT(*) AS earnings
+    FROM ledger_transactions WHERE program_id = $1 GROUP BY 1, 2
+) AS by_month
+UNION ALL
+SELECT $1, date_trunc('month', enrolled_at AT TIME ZONE 'UTC')::date, 'customer_enrolled',
+    'm:' || id, 1, 0
+FROM members WHERE program_id = $1
 """
 COUNTS_SQL = (
     "SELECT (SELECT COUNT(*) FROM members) AS members,"
