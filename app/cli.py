@@ -546,13 +546,19 @@ register_bulk_commands(cli, _run, _ProgressBar)
 @cli.command("verify-ledger")
 def verify_ledger_command() -> None:
     """Recompute every balance from the ledger; exit 1 and list every mismatch."""
-    from app.services.ledger.verify import verify_ledger
+    from app.services.ledger.verify import ledger_problems
 
-    problems = _run(Settings.from_env(), verify_ledger)
-    for problem in problems:
-        typer.echo(problem)
+    async def print_problems() -> int:
+        # Printed as found, not gathered first: memory stays flat however many there are.
+        count = 0
+        async for problem in ledger_problems():
+            typer.echo(problem)
+            count += 1
+        return count
+
+    problems = _run(Settings.from_env(), print_problems)
     if problems:
-        typer.echo(f"ledger verification FAILED: {len(problems)} problem(s)", err=True)
+        typer.echo(f"ledger verification FAILED: {problems} problem(s)", err=True)
         raise typer.Exit(1)
     typer.echo("ledger verified: every transaction and balance agrees with the entries")
 

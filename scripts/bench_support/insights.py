@@ -1,9 +1,10 @@
 """The analytics benchmark (scripts/bench-insights), on PostgreSQL: a program of
-1,000,000 members x `--scale`, 5,000,000 orders x scale (one in ten a guest's) and one earning
-journal transaction (two ledger entries) per member order, seeded in bulk with set-based SQL
-over 24 months (2025-2026, time zone UTC), with the rollups (daily rows and customer-activity
-rows) the writes would have kept, computed in SQL from the seeded rows. Guest keys are seeded
-as `g:` + md5 of the customer id (the same shape as the app's hash; nothing here compares them).
+1,000,000 members x `--scale`, 5,000,000 orders x scale (one in ten a guest's), one earning
+journal transaction (two ledger entries) per member order and a welcome bonus for every other
+member (10,000,000 entries x scale), over 24 months (2025-2026, time zone UTC), with the
+rollups (daily rows and customer-activity rows) the writes would have kept, seeded in bulk
+inside the database (insights_seed.py; scripts/bench-verify --check proves the seed equal to
+what the write path keeps).
 
 Then, on a clock set to 2026-12-07 (November 2026 is the newest settled month, December is
 open), `laurel analytics summarise` once (the daily job: its seconds are printed), and through
@@ -37,6 +38,7 @@ import tracemalloc
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -45,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).parents[2]))
 from app import clock as app_clock
 from app.clock import ManualClock
 from app.config import Settings
-from app.db import close_db, init_db
+from app.db import close_db, init_db, normalise_url
 from app.domain.analytics import Granularity
 from app.services.analytics import summaries
 from app.services.analytics.insights import (
@@ -55,157 +57,18 @@ from app.services.analytics.insights import (
     program_insights,
 )
 from app.services.programs import service as programs_service
-from bench_support.jobs_main import drop
-from bench_support.seeding import fresh_database, seed_program
+from bench_support.insights_seed import COUNTS_SQL, log, seed
+from bench_support.jobs_main import BenchError, drop, recreate
 
 DATABASE = "laurel_insights_bench"
+DEFAULT_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/test"
 MEMBERS, ORDERS = 1_000_000, 5_000_000
-DAYS = 730  # 2025-01-01 .. 2026-12-31
 TODAY = datetime(2026, 12, 7, 12, tzinfo=UTC)
 MONTH = Granularity.MONTH
 
-MEMBERS_SQL = """
-INSERT INTO members (program_id, customer_id, enrolled_at, points_available, points_pending,
-    lifetime_earned, lifetime_redeemed)
-SELECT $1, 'c-' || g, timestamptz '2025-01-01 00:00+00' + (g % $3) * interval '1 day'
-    + (g % 24) * interval '1 hour', 0, 0, 0, 0
-FROM generate_series(1, $2) AS g
-"""
-# Order i: a guest's when i % 10 = 0, else member m's, placed after m's enrolment.
-ORDERS_SQL = """
-INSERT INTO orders (id, program_id, member_id, customer_id, order_id, currency, total_minor,
-    shipping_minor, tax_minor, discount_minor, lines, request_hash, points_earned,
-    transaction_id, status, refunded_quantities, points_refunded, points_unrecovered,
-    refunded_minor, placed_at, created_at)
-SELECT i, $1, CASE WHEN i % 10 = 0 THEN NULL ELSE m END,
-    CASE WHEN i % 10 = 0 THEN 'guest-' || (i * 13) % ($2 / 2 + 1) ELSE 'c-' || m END,
-    'o-' || i, 'EUR', total, 0, 0, 0, '[]', 'bench',
-    CASE WHEN i % 10 = 0 THEN 0 ELSE total / 100 END, NULL, 'PLACED', '{}', 0, 0, 0, placed, placed
-FROM (
-    SELECT i, m, 1000 + (i * 37) % 20000 AS total,
-        timestamptz '2025-01-01 00:00+00'
-            + ((m % $3) + (i * 31) % ($3 - m % $3)) * interval '1 day'
-            + (i % 24) * interval '1 hour' AS placed
-    FROM (SELECT i, 1 + (i * 7919) % $2 AS m FROM generate_series($4::bigint, $5::bigint) AS i)
-        AS numbered
-) AS o
-"""
-LEDGER_SQL = """
-INSERT INTO ledger_transactions (id, program_id, member_id, kind, points, description,
-    order_ref, reverses_id, created_at)
-SELECT id, program_id, member_id, 'EARN_ORDER', points_earned, 'Order ' || order_id, order_id,
-    NULL, placed_at
-FROM orders WHERE program_id = $1 AND member_id IS NOT NULL AND id BETWEEN $2 AND $3;
-"""
-ENTRIES_SQL = """
-INSERT INTO ledger_entries (id, transaction_id, program_id, member_id, account, amount,
-    closes_transaction)
-SELECT 2 * id - 1, id, program_id, member_id, 'MEMBER_AVAILABLE', points, false
-FROM ledger_transactions WHERE program_id = $1 AND id BETWEEN $2 AND $3
-UNION ALL
-SELECT 2 * id, id, program_id, member_id, 'PROGRAM_ISSUED', -points, true
-FROM ledger_transactions WHERE program_id = $1 AND id BETWEEN $2 AND $3
-"""
-LOTS_SQL = """
-INSERT INTO point_lots (id, program_id, member_id, transaction_id, points, remaining,
-    expires_at, pending_until, created_at, expired_by_id)
-SELECT id, program_id, member_id, id, points, points, NULL, NULL, created_at, NULL
-FROM ledger_transactions WHERE program_id = $1 AND id BETWEEN $2 AND $3
-"""
-FINISH_SQL = [
-    "UPDATE orders SET transaction_id = id WHERE program_id = $1 AND member_id IS NOT NULL",
-    """
-UPDATE members SET points_available = sums.points, lifetime_earned = sums.points,
-    last_activity_at = sums.last
-FROM (SELECT member_id, SUM(points) AS points, MAX(created_at) AS last
-      FROM ledger_transactions WHERE program_id = $1 GROUP BY member_id) AS sums
-WHERE members.id = sums.member_id
-""",
-    # The daily rollups the writes keep (app/domain/analytics.py), in UTC days.
-    """
-INSERT INTO analytics_days (program_id, day, metric, dimension, value, shard)
-SELECT $1, day, metric, dimension, SUM(value), 0 FROM (
-    SELECT (o.placed_at AT TIME ZONE 'UTC')::date AS day, x.metric,
-        CASE WHEN o.member_id IS NULL THEN 'GUEST:' ELSE 'MEMBER:' END AS dimension, x.value
-    FROM orders o CROSS JOIN LATERAL (VALUES ('orders', 1::bigint),
-        ('revenue_minor', o.total_minor)) AS x(metric, value)
-    WHERE o.program_id = $1
-    UNION ALL
-    SELECT (enrolled_at AT TIME ZONE 'UTC')::date, 'enrolments', '', 1
-    FROM members WHERE program_id = $1
-    UNION ALL
-    SELECT (created_at AT TIME ZONE 'UTC')::date, 'ledger',
-        'EARN_ORDER:MEMBER_AVAILABLE:PROGRAM_ISSUED', points
-    FROM ledger_transactions WHERE program_id = $1
-) AS r GROUP BY day, metric, dimension
-""",
-    # The customer-activity rows, by month and customer.
-    """
-INSERT INTO analytics_days (program_id, day, metric, dimension, value, shard)
-SELECT $1, month, metric, customer, SUM(value), 0 FROM (
-    SELECT date_trunc('month', o.placed_at AT TIME ZONE 'UTC')::date AS month, x.metric,
-        CASE WHEN o.member_id IS NULL THEN 'g:' || md5(o.customer_id)
-             ELSE 'm:' || o.member_id END AS customer, x.value
-    FROM orders o CROSS JOIN LATERAL (VALUES ('customer_orders', 1::bigint),
-        ('customer_revenue_minor', o.total_minor)) AS x(metric, value)
-    WHERE o.program_id = $1
-    UNION ALL
-    SELECT date_trunc('month', created_at AT TIME ZONE 'UTC')::date, 'customer_earnings',
-        'm:' || member_id, 1
-    FROM ledger_transactions WHERE program_id = $1
-    UNION ALL
-    SELECT date_trunc('month', enrolled_at AT TIME ZONE 'UTC')::date, 'customer_enrolled',
-        'm:' || id, 1
-    FROM members WHERE program_id = $1
-) AS r GROUP BY month, metric, customer
-""",
-    "SELECT setval(pg_get_serial_sequence('orders', 'id'), (SELECT MAX(id) FROM orders))",
-    "SELECT setval(pg_get_serial_sequence('ledger_transactions', 'id'),"
-    " (SELECT MAX(id) FROM ledger_transactions))",
-    "SELECT setval(pg_get_serial_sequence('ledger_entries', 'id'),"
-    " (SELECT MAX(id) FROM ledger_entries))",
-    "SELECT setval(pg_get_serial_sequence('point_lots', 'id'), (SELECT MAX(id) FROM point_lots))",
-]
-CHUNK = 500_000
 
-
-def log(message: str) -> None:
-    print(f"[bench-insights {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-async def seed(url: str, members: int, orders: int) -> dict[str, int]:
-    program_id = await seed_program(url)
-    conn = await asyncpg.connect(url, timeout=10)
-    try:
-        started = time.perf_counter()
-        await conn.execute(MEMBERS_SQL, program_id, members, DAYS)
-        log(f"{members:,} members")
-        for first in range(1, orders + 1, CHUNK):
-            last = min(orders, first + CHUNK - 1)
-            async with conn.transaction():
-                await conn.execute(ORDERS_SQL, program_id, members, DAYS, first, last)
-                await conn.execute(LEDGER_SQL, program_id, first, last)
-                await conn.execute(ENTRIES_SQL, program_id, first, last)
-                await conn.execute(LOTS_SQL, program_id, first, last)
-            log(f"orders and ledger up to {last:,}")
-        for statement in FINISH_SQL:
-            await conn.execute(statement, program_id) if "$1" in statement else await conn.execute(
-                statement
-            )
-        await conn.execute("ANALYZE")
-        counts = await conn.fetchrow(
-            "SELECT (SELECT COUNT(*) FROM members) AS members,"
-            " (SELECT COUNT(*) FROM orders) AS orders,"
-            " (SELECT COUNT(*) FROM ledger_entries) AS entries,"
-            " (SELECT COUNT(*) FROM analytics_days) AS rollup_rows"
-        )
-        assert counts is not None
-        log(f"seeded in {time.perf_counter() - started:.0f} s: {dict(counts)}")
-        return {key: int(value) for key, value in dict(counts).items()} | {
-            "seconds": int(time.perf_counter() - started)
-        }
-    finally:
-        await conn.close()
+def _with_database(url: str, database: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
 
 
 async def timed(rounds: int, work: Callable[[], Awaitable[object]]) -> tuple[float, float, float]:
@@ -302,11 +165,26 @@ def verify(url: str) -> tuple[float, float, int]:
     return seconds, rss, result.returncode
 
 
+async def counted(url: str) -> dict[str, int]:
+    """The row counts of a database seeded before (its seconds unknown: -1)."""
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        row = await conn.fetchrow(COUNTS_SQL)
+    finally:
+        await conn.close()
+    assert row is not None
+    return {key: int(value) for key, value in dict(row).items()} | {"seconds": -1}
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="scripts/bench-insights", description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0, help="1.0: 1M members, 5M orders")
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--database", default=DATABASE, help=f"default {DATABASE}")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure a database kept before (--keep), no seeding"
+    )
     options = parser.parse_args(argv)
     if not 0 < options.scale <= 1 or options.rounds < 1:
         parser.error("--scale is in (0, 1] and --rounds at least 1")
@@ -315,21 +193,27 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(sys.argv[1:] if argv is None else argv)
+    admin_url = normalise_url(os.environ.get("BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL))
+    url = _with_database(admin_url, options.database)
     members, orders = int(MEMBERS * options.scale), int(ORDERS * options.scale)
-    url = fresh_database("bench-insights", DATABASE)
-    if url is None:
+    try:
+        if not options.reuse:
+            recreate(url)
+    except BenchError as exc:
+        print(f"bench-insights: {exc}", file=sys.stderr)
         return 2
     try:
-        counts = asyncio.run(seed(url, members, orders))
+        counts = asyncio.run(counted(url) if options.reuse else seed(url, members, orders))
         summarised, results = asyncio.run(measure(url, options.rounds))
         seconds, rss, code = verify(url)
     finally:
         if not options.keep:
             drop(url)
+    seeded = "reused" if counts["seconds"] < 0 else f"seeded in {counts['seconds']} s"
     print(
         f"{counts['members']:,} members, {counts['orders']:,} orders,"
         f" {counts['entries']:,} ledger entries, {counts['rollup_rows']:,} rollup rows"
-        f" (seeded in {counts['seconds']} s); laurel analytics summarise {summarised:.1f} s\n"
+        f" ({seeded}); laurel analytics summarise {summarised:.1f} s\n"
     )
     floor = results[0][2]
     print("| query | p50 ms | p95 ms | p95 / floor | Python peak MiB | target |")
