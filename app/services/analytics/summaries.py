@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import date, timedelta
 from typing import Any
 
@@ -46,6 +46,8 @@ from app.domain.analytics import (
 
 CUSTOMERS = "customers"
 COHORT = "cohort"
+# Followed by the newest settled month: the settled part of a span that reaches past it.
+OPEN_PREFIX = "open:"
 # The enrolment months, and the months after each, that `summarise` keeps ready.
 COHORT_MONTHS = 12
 _ONE_DAY = timedelta(days=1)
@@ -164,7 +166,8 @@ async def customer_counts(
 ) -> dict[Period, CustomerCounts]:
     """The customer KPIs' counts of each span of whole months: from its summary when the span
     is settled and no late write touched its months since, else counted (and, when settled,
-    stored)."""
+    stored). A span that reaches a month not settled yet is its settled part's summary
+    corrected by the customers of the unsettled months alone (`_open_counts`)."""
     if not spans:
         return {}
     today = process_now().date()
@@ -173,17 +176,28 @@ async def customer_counts(
     high = max(last for _, last in bounds.values())
     # Marks first: see the module's docstring.
     marks = await _marks(conn, program_id, low, high)
+    settled = [span for span, (_, last) in bounds.items() if is_settled(last, today)]
+    found = await _open_counts(
+        conn,
+        program_id,
+        [span for span in spans if span not in settled],
+        inactive_months,
+        marks,
+        _newest_settled(today),
+    )
+    if not settled:
+        return found
     stored = await _stored(
         conn,
         program_id,
         CUSTOMERS,
         inactive_months,
-        min(first for first, _ in bounds.values()),
-        high,
+        min(bounds[span][0] for span in settled),
+        max(bounds[span][1] for span in settled),
     )
-    found: dict[Period, CustomerCounts] = {}
     missing: list[Period] = []
-    for span, (first, last) in bounds.items():
+    for span in settled:
+        first, last = bounds[span]
         summary = stored.get((first, last))
         wanted = _sum_marks(marks, add_months(first, -inactive_months), last)
         if summary is not None and summary[0] == wanted:
@@ -207,29 +221,135 @@ async def customer_counts(
                 )
                 for span in missing
                 for first, last in [bounds[span]]
-                if is_settled(last, today)
             ],
         )
     return found
+
+
+def open_kind(newest: date) -> str:
+    """The kind of the summaries of spans' settled parts while `newest` is the newest settled
+    month: a newer one settling makes them unused (and `summarise` deletes them)."""
+    return f"{OPEN_PREFIX}{newest:%Y-%m}"
+
+
+def _add(*terms: tuple[int, CustomerCounts]) -> CustomerCounts:
+    """The sum of the counts, each times its sign: every count is a sum over customers."""
+
+    def group(side: str) -> GroupFigures:
+        return GroupFigures(
+            **{
+                name.name: sum(
+                    sign * getattr(getattr(counts, side), name.name) for sign, counts in terms
+                )
+                for name in fields(GroupFigures)
+            }
+        )
+
+    return CustomerCounts(
+        members=group("members"),
+        guests=group("guests"),
+        active_members=sum(sign * counts.active_members for sign, counts in terms),
+        redeeming_members=sum(sign * counts.redeeming_members for sign, counts in terms),
+    )
+
+
+async def _open_counts(
+    conn: BaseDBAsyncClient,
+    program_id: int,
+    spans: Sequence[Period],
+    inactive_months: int,
+    marks: dict[date, int],
+    newest: date,
+) -> dict[Period, CustomerCounts]:
+    """Spans that reach a month after `newest` (the newest settled one). Every count is a sum
+    over customers of a figure of the customer's own rows, so the span's counts are those of
+    its rows up to `newest` (a summary, kept like the settled ones, with the late-write marks
+    of those months) plus, for the customers with a row after `newest` only, their figure from
+    all their rows minus their figure from their rows up to `newest`. Both are counted in one
+    statement from those customers' rows: the cost follows the customers of the unsettled
+    months, not all of the span's."""
+    if not spans:
+        return {}
+    kind = open_kind(newest)
+    bounds = {span: (month_of(span.start), month_of(span.end)) for span in spans}
+    stored = await _stored(
+        conn,
+        program_id,
+        kind,
+        inactive_months,
+        min(first for first, _ in bounds.values()),
+        max(first for first, _ in bounds.values()),
+    )
+    base: dict[Period, CustomerCounts] = {}
+    missing: list[Period] = []
+    for span, (first, last) in bounds.items():
+        summary = stored.get((first, last))
+        wanted = _sum_marks(marks, add_months(first, -inactive_months), newest)
+        if summary is not None and summary[0] == wanted:
+            base[span] = _decode_counts(summary[1])
+        else:
+            missing.append(span)
+    if missing:
+        counted = await _count(
+            conn, program_id, [(span, newest) for span in missing], inactive_months
+        )
+        rows = []
+        for span, counts in zip(missing, counted, strict=True):
+            base[span] = counts
+            first, last = bounds[span]
+            marked = _sum_marks(marks, add_months(first, -inactive_months), newest)
+            rows.append((first, last, marked, _encode_counts(counts)))
+        await _store(conn, program_id, kind, inactive_months, rows)
+    high = max(last for _, last in bounds.values())
+    unsettled = (add_months(newest, 1), high)
+    corrections = await _count(
+        conn,
+        program_id,
+        [(span, upto) for span in spans for upto in (bounds[span][1], newest)],
+        inactive_months,
+        among=unsettled,
+    )
+    return {
+        span: _add((1, base[span]), (1, corrections[2 * i]), (-1, corrections[2 * i + 1]))
+        for i, span in enumerate(spans)
+    }
 
 
 async def count_customers(
     conn: BaseDBAsyncClient, program_id: int, spans: Sequence[Period], inactive_months: int
 ) -> dict[Period, CustomerCounts]:
     """The customer KPIs' counts of each span of whole months, from the activity rows, in one
-    statement: the customer-activity rows of the months read (and the threshold's before)
-    joined to the spans whose months (or threshold window) hold them, folded per span and
-    customer, then counted per span and side (formulas in docs/capabilities/analytics.md;
-    `customer_figures` is the same in Python)."""
+    statement (`_count`)."""
+    counted = await _count(
+        conn, program_id, [(span, month_of(span.end)) for span in spans], inactive_months
+    )
+    return dict(zip(spans, counted, strict=True))
+
+
+async def _count(
+    conn: BaseDBAsyncClient,
+    program_id: int,
+    spans: Sequence[tuple[Period, date]],
+    inactive_months: int,
+    among: tuple[date, date] | None = None,
+) -> list[CustomerCounts]:
+    """The customer KPIs' counts of each span of whole months from its activity rows of the
+    months up to the date beside it, in one statement: the customer-activity rows of the
+    months read (and the threshold's before) joined to the spans whose months (or threshold
+    window) hold them, folded per span and customer, then counted per span and side (formulas
+    in docs/capabilities/analytics.md; `customer_figures` is the same in Python). `among`
+    (first month, last month): only the customers with an activity row in those months."""
+    if not spans:
+        return []
     cast = "CAST(? AS DATE)" if is_postgres(conn) else "?"
     windows: list[object] = []
-    for index, span in enumerate(spans):
+    for index, (span, upto) in enumerate(spans):
         first, last = month_of(span.start), month_of(span.end)
         windows += [
             index,
             add_months(first, -inactive_months),
             first,
-            last,
+            min(last, upto),
             add_months(last, 1 - inactive_months),
         ]
     periods_sql = " UNION ALL ".join(
@@ -237,6 +357,16 @@ async def count_customers(
         f" {cast} AS p_last, {cast} AS end_lo"
         for _ in spans
     )
+    restrict = ""
+    restricted: tuple[object, ...] = ()
+    if among is not None:
+        # Their own rows only, found by the (program_id, dimension, day) index.
+        restrict = (
+            " AND d.dimension IN (SELECT u.dimension FROM analytics_days u"
+            f" WHERE u.program_id = ? AND u.metric IN {_in(CUSTOMER_METRICS)}"
+            " AND u.day >= ? AND u.day <= ?)"
+        )
+        restricted = (program_id, *CUSTOMER_METRICS, *among)
     orders, revenue, earnings, redemptions = CUSTOMER_METRICS
 
     def total(metric: str, months: str) -> str:
@@ -257,7 +387,7 @@ async def count_customers(
         f"  {total(revenue, before)} AS start_revenue"
         "  FROM analytics_days d JOIN p ON d.day >= p.lo AND d.day <= p.p_last"
         f"  WHERE d.program_id = ? AND d.metric IN {_in(CUSTOMER_METRICS)}"
-        "  AND d.day >= ? AND d.day <= ? GROUP BY p.idx, d.dimension"
+        f"  AND d.day >= ? AND d.day <= ?{restrict} GROUP BY p.idx, d.dimension"
         ") SELECT idx, CASE WHEN customer LIKE 'm:%' THEN 1 ELSE 0 END AS member,"
         " SUM(CASE WHEN orders > 0 THEN 1 ELSE 0 END) AS customers,"
         " SUM(CASE WHEN orders > 0 THEN orders ELSE 0 END) AS orders,"
@@ -275,21 +405,24 @@ async def count_customers(
             *windows,
             program_id,
             *CUSTOMER_METRICS,
-            min(add_months(month_of(span.start), -inactive_months) for span in spans),
-            max(month_of(span.end) for span in spans),
+            min(add_months(month_of(span.start), -inactive_months) for span, _ in spans),
+            max(min(month_of(span.end), upto) for span, upto in spans),
+            *restricted,
         ),
     )
     sides: dict[tuple[int, bool], dict[str, Any]] = {
         (int(row["idx"]), bool(row["member"])): row for row in rows
     }
-    counted = {}
-    for index, span in enumerate(spans):
+    counted = []
+    for index in range(len(spans)):
         members, guests = sides.get((index, True)), sides.get((index, False))
-        counted[span] = CustomerCounts(
-            members=_group(members),
-            guests=_group(guests),
-            active_members=0 if members is None else int(members["active"] or 0),
-            redeeming_members=0 if members is None else int(members["redeeming"] or 0),
+        counted.append(
+            CustomerCounts(
+                members=_group(members),
+                guests=_group(guests),
+                active_members=0 if members is None else int(members["active"] or 0),
+                redeeming_members=0 if members is None else int(members["redeeming"] or 0),
+            )
         )
     return counted
 
@@ -459,6 +592,21 @@ async def summarise(program_id: int, inactive_months: int = DEFAULT_INACTIVE_MON
         await customer_counts(conn, program_id, sorted(wanted, key=_span_key), parameter)
         after = await _stored(conn, program_id, CUSTOMERS, parameter, date.min, date.max)
         counted += sum(1 for key, value in after.items() if before.get(key) != value)
+    # The settled parts of the spans that reach the open months: each open month alone and
+    # the twelve months to today's; those of an older newest settled month are unused.
+    await execute(
+        conn,
+        "DELETE FROM analytics_summaries WHERE program_id = ? AND kind LIKE ? AND kind <> ?",
+        (program_id, OPEN_PREFIX + "%", open_kind(newest)),
+    )
+    current = month_of(today)
+    open_spans = [
+        Period(m, add_months(m, 1) - _ONE_DAY) for m in _months(add_months(newest, 1), current)
+    ]
+    open_spans.append(
+        Period(add_months(current, 1 - COHORT_MONTHS), add_months(current, 1) - _ONE_DAY)
+    )
+    await customer_counts(conn, program_id, open_spans, inactive_months)
     cohorts = await fetch_all(
         conn,
         "SELECT DISTINCT first_month FROM analytics_summaries WHERE program_id = ? AND kind = ?",
