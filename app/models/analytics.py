@@ -29,8 +29,9 @@ class AnalyticsDay(Model):
         table = "analytics_days"
         unique_together = (("program", "day", "metric", "dimension", "shard"),)
         # Readers ask for some metrics over a range of days: the daily counters without the
-        # (many more) customer-activity rows, or the customer rows of some months.
-        indexes = (("program_id", "metric", "day"),)
+        # (many more) customer-activity rows, or the customer rows of some months; or the
+        # rows of some customers (those active in the months not settled yet).
+        indexes = (("program_id", "metric", "day"), ("program_id", "dimension", "day"))
 
 
 class AnalyticsSummary(Model):

@@ -301,17 +301,16 @@ async def _open_counts(
             rows.append((first, last, marked, _encode_counts(counts)))
         await _store(conn, program_id, kind, inactive_months, rows)
     high = max(last for _, last in bounds.values())
-    unsettled = (add_months(newest, 1), high)
     corrections = await _count(
         conn,
         program_id,
-        [(span, upto) for span in spans for upto in (bounds[span][1], newest)],
+        [(span, bounds[span][1]) for span in spans],
         inactive_months,
-        among=unsettled,
+        since=(newest, high),
     )
     return {
-        span: _add((1, base[span]), (1, corrections[2 * i]), (-1, corrections[2 * i + 1]))
-        for i, span in enumerate(spans)
+        span: _add((1, base[span]), (1, correction))
+        for span, correction in zip(spans, corrections, strict=True)
     }
 
 
@@ -331,14 +330,18 @@ async def _count(
     program_id: int,
     spans: Sequence[tuple[Period, date]],
     inactive_months: int,
-    among: tuple[date, date] | None = None,
+    since: tuple[date, date] | None = None,
 ) -> list[CustomerCounts]:
     """The customer KPIs' counts of each span of whole months from its activity rows of the
     months up to the date beside it, in one statement: the customer-activity rows of the
     months read (and the threshold's before) joined to the spans whose months (or threshold
     window) hold them, folded per span and customer, then counted per span and side (formulas
-    in docs/capabilities/analytics.md; `customer_figures` is the same in Python). `among`
-    (first month, last month): only the customers with an activity row in those months."""
+    in docs/capabilities/analytics.md; `customer_figures` is the same in Python).
+
+    `since` (newest settled month, last month): only the customers with an activity row after
+    the first up to the second, and the counts are the difference between their figures from
+    all their rows and their figures from their rows up to the first (`_open_counts`), both
+    folded in the same pass over their rows."""
     if not spans:
         return []
     cast = "CAST(? AS DATE)" if is_postgres(conn) else "?"
@@ -351,55 +354,79 @@ async def _count(
             first,
             min(last, upto),
             add_months(last, 1 - inactive_months),
+            last if since is None else since[0],
         ]
     periods_sql = " UNION ALL ".join(
         f"SELECT CAST(? AS INTEGER) AS idx, {cast} AS lo, {cast} AS p_first,"
-        f" {cast} AS p_last, {cast} AS end_lo"
+        f" {cast} AS p_last, {cast} AS end_lo, {cast} AS cut"
         for _ in spans
     )
     restrict = ""
     restricted: tuple[object, ...] = ()
-    if among is not None:
-        # Their own rows only, found by the (program_id, dimension, day) index.
+    if since is not None:
         restrict = (
             " AND d.dimension IN (SELECT u.dimension FROM analytics_days u"
             f" WHERE u.program_id = ? AND u.metric IN {_in(CUSTOMER_METRICS)}"
-            " AND u.day >= ? AND u.day <= ?)"
+            " AND u.day > ? AND u.day <= ?)"
         )
-        restricted = (program_id, *CUSTOMER_METRICS, *among)
+        restricted = (program_id, *CUSTOMER_METRICS, *since)
     orders, revenue, earnings, redemptions = CUSTOMER_METRICS
+    # The figures of all the rows (suffix f) and, with `since`, of the settled ones (suffix s).
+    versions = {"f": ""} if since is None else {"f": "", "s": " AND d.day <= p.cut"}
 
-    def total(metric: str, months: str) -> str:
-        return f"SUM(CASE WHEN d.metric = '{metric}' AND {months} THEN d.value ELSE 0 END)"
+    def total(metric: str, months: str, version: str) -> str:
+        return (
+            f"SUM(CASE WHEN d.metric = '{metric}' AND {months}{versions[version]}"
+            " THEN d.value ELSE 0 END)"
+        )
 
     inside, before, at_end = "d.day >= p.p_first", "d.day < p.p_first", "d.day >= p.end_lo"
+
+    def folded(v: str) -> str:
+        return (
+            f"{total(orders, inside, v)} AS orders_{v}, {total(revenue, inside, v)} AS revenue_{v},"
+            f" {total(earnings, inside, v)} AS earnings_{v},"
+            f" {total(redemptions, inside, v)} AS redemptions_{v},"
+            f" CASE WHEN {total(orders, before, v)} > 0 THEN 1 ELSE 0 END AS at_start_{v},"
+            f" CASE WHEN {total(orders, at_end, v)} > 0 THEN 1 ELSE 0 END AS at_end_{v},"
+            f" {total(revenue, before, v)} AS start_revenue_{v}"
+        )
+
+    def counted_as(name: str, expression: str) -> str:
+        """SUM of the expression per version; with two, all rows' minus the settled rows'."""
+        parts = ["SUM(" + expression.replace("{v}", v) + ")" for v in versions]
+        return f"{' - '.join(parts)} AS {name}"
+
+    counts = ", ".join(
+        counted_as(name, expression)
+        for name, expression in (
+            ("customers", "CASE WHEN orders_{v} > 0 THEN 1 ELSE 0 END"),
+            ("orders", "CASE WHEN orders_{v} > 0 THEN orders_{v} ELSE 0 END"),
+            ("revenue", "CASE WHEN orders_{v} > 0 THEN revenue_{v} ELSE 0 END"),
+            ("repeat_customers", "CASE WHEN orders_{v} > 1 THEN 1 ELSE 0 END"),
+            ("at_start", "at_start_{v}"),
+            ("at_end", "at_end_{v}"),
+            ("newcomers", "CASE WHEN at_end_{v} = 1 AND at_start_{v} = 0 THEN 1 ELSE 0 END"),
+            ("churned", "CASE WHEN at_start_{v} = 1 AND at_end_{v} = 0 THEN 1 ELSE 0 END"),
+            (
+                "churned_revenue",
+                "CASE WHEN at_start_{v} = 1 AND at_end_{v} = 0 THEN start_revenue_{v} ELSE 0 END",
+            ),
+            ("active", "CASE WHEN orders_{v} > 0 OR earnings_{v} > 0 THEN 1 ELSE 0 END"),
+            ("redeeming", "CASE WHEN redemptions_{v} > 0 THEN 1 ELSE 0 END"),
+        )
+    )
     # A customer's orders of a month sum to 0 or more, so "ordered in some month of a window"
     # is "the orders of the window sum to more than 0": no fold per month is needed.
     rows = await fetch_all(
         conn,
         f"WITH p AS ({periods_sql}), c AS ("
-        "  SELECT p.idx, d.dimension AS customer,"
-        f"  {total(orders, inside)} AS orders, {total(revenue, inside)} AS revenue,"
-        f"  {total(earnings, inside)} AS earnings,"
-        f"  {total(redemptions, inside)} AS redemptions,"
-        f"  CASE WHEN {total(orders, before)} > 0 THEN 1 ELSE 0 END AS at_start,"
-        f"  CASE WHEN {total(orders, at_end)} > 0 THEN 1 ELSE 0 END AS at_end,"
-        f"  {total(revenue, before)} AS start_revenue"
-        "  FROM analytics_days d JOIN p ON d.day >= p.lo AND d.day <= p.p_last"
+        "  SELECT p.idx, d.dimension AS customer, "
+        + ", ".join(folded(v) for v in versions)
+        + "  FROM analytics_days d JOIN p ON d.day >= p.lo AND d.day <= p.p_last"
         f"  WHERE d.program_id = ? AND d.metric IN {_in(CUSTOMER_METRICS)}"
         f"  AND d.day >= ? AND d.day <= ?{restrict} GROUP BY p.idx, d.dimension"
-        ") SELECT idx, CASE WHEN customer LIKE 'm:%' THEN 1 ELSE 0 END AS member,"
-        " SUM(CASE WHEN orders > 0 THEN 1 ELSE 0 END) AS customers,"
-        " SUM(CASE WHEN orders > 0 THEN orders ELSE 0 END) AS orders,"
-        " SUM(CASE WHEN orders > 0 THEN revenue ELSE 0 END) AS revenue,"
-        " SUM(CASE WHEN orders > 1 THEN 1 ELSE 0 END) AS repeat_customers,"
-        " SUM(at_start) AS at_start, SUM(at_end) AS at_end,"
-        " SUM(CASE WHEN at_end = 1 AND at_start = 0 THEN 1 ELSE 0 END) AS newcomers,"
-        " SUM(CASE WHEN at_start = 1 AND at_end = 0 THEN 1 ELSE 0 END) AS churned,"
-        " SUM(CASE WHEN at_start = 1 AND at_end = 0 THEN start_revenue ELSE 0 END)"
-        "   AS churned_revenue,"
-        " SUM(CASE WHEN orders > 0 OR earnings > 0 THEN 1 ELSE 0 END) AS active,"
-        " SUM(CASE WHEN redemptions > 0 THEN 1 ELSE 0 END) AS redeeming"
+        f") SELECT idx, CASE WHEN customer LIKE 'm:%' THEN 1 ELSE 0 END AS member, {counts}"
         " FROM c GROUP BY idx, CASE WHEN customer LIKE 'm:%' THEN 1 ELSE 0 END",
         (
             *windows,
