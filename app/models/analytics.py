@@ -37,8 +37,9 @@ class AnalyticsDay(Model):
 class AnalyticsSummary(Model):
     """The customer figures of a settled period, computed once from the customer-activity rows
     (app/services/analytics/summaries.py): `kind` 'customers' (a span of whole months, with
-    `parameter` the inactivity threshold) or 'cohort' (one enrolment month's cell of one later
-    month, `parameter` 0)."""
+    `parameter` the inactivity threshold), 'cohort' (one enrolment month's cell of one later
+    month, `parameter` 0) or 'open:YYYY-MM' (the rows up to that newest settled month of a span
+    that reaches past it, `parameter` the threshold)."""
 
     id = fields.BigIntField(primary_key=True)
     program: fields.ForeignKeyRelation["Program"] = fields.ForeignKeyField(

@@ -14,8 +14,9 @@ stale, never wrong.
 Summaries are filled by the readers (the spans they are asked for) and by
 `laurel analytics summarise` (each settled month, the last twelve, the cohort cells of the
 last `COHORT_MONTHS` enrolment months), which also recomputes the stale ones.
-Spans that reach an unsettled month are counted from the activity rows on every request:
-their cost grows with the customers of those months only.
+Spans that reach an unsettled month read the summary of their settled part and correct it on
+every request from the rows of the customers active after the newest settled month
+(`_open_counts`): their cost grows with those customers only.
 """
 
 from __future__ import annotations
