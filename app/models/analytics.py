@@ -29,15 +29,17 @@ class AnalyticsDay(Model):
         table = "analytics_days"
         unique_together = (("program", "day", "metric", "dimension", "shard"),)
         # Readers ask for some metrics over a range of days: the daily counters without the
-        # (many more) customer-activity rows, or the customer rows of some months.
-        indexes = (("program_id", "metric", "day"),)
+        # (many more) customer-activity rows, or the customer rows of some months; or the
+        # rows of some customers (those active in the months not settled yet).
+        indexes = (("program_id", "metric", "day"), ("program_id", "dimension", "day"))
 
 
 class AnalyticsSummary(Model):
     """The customer figures of a settled period, computed once from the customer-activity rows
     (app/services/analytics/summaries.py): `kind` 'customers' (a span of whole months, with
-    `parameter` the inactivity threshold) or 'cohort' (one enrolment month's cell of one later
-    month, `parameter` 0)."""
+    `parameter` the inactivity threshold), 'cohort' (one enrolment month's cell of one later
+    month, `parameter` 0) or 'open:YYYY-MM' (the rows up to that newest settled month of a span
+    that reaches past it, `parameter` the threshold)."""
 
     id = fields.BigIntField(primary_key=True)
     program: fields.ForeignKeyRelation["Program"] = fields.ForeignKeyField(

@@ -14,8 +14,9 @@ the services the API calls, each timed `--rounds` times after two warm-up calls:
 - programInsights of December 2025 to November 2026 by MONTH (settled: the daily KPIs, the
   customer KPIs of every month and of the twelve read from their summaries, referrals),
   target p95 < 300 ms;
-- programInsights of 2026 by MONTH: the same, but December and the year reach the open month
-  and are counted from the activity rows on every call;
+- programInsights of 2026 by MONTH: the same, but December and the year reach the open month:
+  their settled part read from its summary, corrected on every call by the activity rows of
+  the customers active in December (app/services/analytics/summaries.py, `_open_counts`);
 - programCohorts of the 12 enrolment months of 2025, 12 months each (all settled), and of 2026
   (the cells of December and later counted), target p95 < 1 s;
 
@@ -125,7 +126,7 @@ async def measure(
                 300.0,
             ),
             (
-                "programInsights 2026 by MONTH (open December and year: counted)",
+                "programInsights 2026 by MONTH (open December: settled part + its customers)",
                 insights(date(2026, 1, 1), date(2026, 12, 31)),
                 300.0,
             ),

@@ -226,14 +226,16 @@ async def _referral_figures(
         "SELECT DISTINCT 'm:' || CAST(r.friend_id AS TEXT) AS customer FROM referrals r"
         " WHERE r.program_id = ? AND r.friend_id IS NOT NULL AND r.state <> ?" + among
     )
+    # From each friend's own activity rows (the (program_id, dimension, day) index): the cost
+    # follows the referrals, not every customer of the months.
     ordered = (
-        "SELECT a.dimension FROM analytics_days a WHERE a.program_id = ? AND a.metric = ?"
-        " AND a.day >= ? AND a.day <= ? GROUP BY a.dimension HAVING SUM(a.value) > 0"
+        "SELECT SUM(a.value) FROM analytics_days a WHERE a.program_id = ?"
+        " AND a.dimension = f.customer AND a.metric = ? AND a.day >= ? AND a.day <= ?"
     )
     row = await fetch_one(
         conn,
-        f"SELECT COUNT(*) AS referred, SUM(CASE WHEN f.customer IN ({ordered}) THEN 1 ELSE 0"
-        f" END) AS converted FROM ({friends} AND r.created_at >= ? AND r.created_at < ?) AS f",
+        f"SELECT COUNT(*) AS referred, SUM(CASE WHEN ({ordered}) > 0 THEN 1 ELSE 0 END)"
+        f" AS converted FROM ({friends} AND r.created_at >= ? AND r.created_at < ?) AS f",
         (
             program.id,
             CUSTOMER_ORDERS,
@@ -248,18 +250,18 @@ async def _referral_figures(
     )
     revenue = await fetch_one(
         conn,
-        "SELECT SUM(a.value) AS revenue FROM analytics_days a WHERE a.program_id = ?"
-        " AND a.metric = ? AND a.day >= ? AND a.day <= ?"
-        f" AND a.dimension IN ({friends} AND r.created_at < ?)",
+        f"SELECT SUM(a.value) AS revenue FROM ({friends} AND r.created_at < ?) AS f"
+        " JOIN analytics_days a ON a.program_id = ? AND a.dimension = f.customer"
+        " AND a.metric = ? AND a.day >= ? AND a.day <= ?",
         (
-            program.id,
-            CUSTOMER_REVENUE,
-            first,
-            last,
             program.id,
             ReferralState.REJECTED.value,
             *params,
             end,
+            program.id,
+            CUSTOMER_REVENUE,
+            first,
+            last,
         ),
     )
     assert row is not None and revenue is not None

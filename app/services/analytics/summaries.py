@@ -14,15 +14,16 @@ stale, never wrong.
 Summaries are filled by the readers (the spans they are asked for) and by
 `laurel analytics summarise` (each settled month, the last twelve, the cohort cells of the
 last `COHORT_MONTHS` enrolment months), which also recomputes the stale ones.
-Spans that reach an unsettled month are counted from the activity rows on every request:
-their cost grows with the customers of those months only.
+Spans that reach an unsettled month read the summary of their settled part and correct it on
+every request from the rows of the customers active after the newest settled month
+(`_open_counts`): their cost grows with those customers only.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import date, timedelta
 from typing import Any
 
@@ -46,6 +47,8 @@ from app.domain.analytics import (
 
 CUSTOMERS = "customers"
 COHORT = "cohort"
+# Followed by the newest settled month: the settled part of a span that reaches past it.
+OPEN_PREFIX = "open:"
 # The enrolment months, and the months after each, that `summarise` keeps ready.
 COHORT_MONTHS = 12
 _ONE_DAY = timedelta(days=1)
@@ -164,7 +167,8 @@ async def customer_counts(
 ) -> dict[Period, CustomerCounts]:
     """The customer KPIs' counts of each span of whole months: from its summary when the span
     is settled and no late write touched its months since, else counted (and, when settled,
-    stored)."""
+    stored). A span that reaches a month not settled yet is its settled part's summary
+    corrected by the customers of the unsettled months alone (`_open_counts`)."""
     if not spans:
         return {}
     today = process_now().date()
@@ -173,17 +177,28 @@ async def customer_counts(
     high = max(last for _, last in bounds.values())
     # Marks first: see the module's docstring.
     marks = await _marks(conn, program_id, low, high)
+    settled = [span for span, (_, last) in bounds.items() if is_settled(last, today)]
+    found = await _open_counts(
+        conn,
+        program_id,
+        [span for span in spans if span not in settled],
+        inactive_months,
+        marks,
+        _newest_settled(today),
+    )
+    if not settled:
+        return found
     stored = await _stored(
         conn,
         program_id,
         CUSTOMERS,
         inactive_months,
-        min(first for first, _ in bounds.values()),
-        high,
+        min(bounds[span][0] for span in settled),
+        max(bounds[span][1] for span in settled),
     )
-    found: dict[Period, CustomerCounts] = {}
     missing: list[Period] = []
-    for span, (first, last) in bounds.items():
+    for span in settled:
+        first, last = bounds[span]
         summary = stored.get((first, last))
         wanted = _sum_marks(marks, add_months(first, -inactive_months), last)
         if summary is not None and summary[0] == wanted:
@@ -207,89 +222,235 @@ async def customer_counts(
                 )
                 for span in missing
                 for first, last in [bounds[span]]
-                if is_settled(last, today)
             ],
         )
     return found
+
+
+def open_kind(newest: date) -> str:
+    """The kind of the summaries of spans' settled parts while `newest` is the newest settled
+    month: a newer one settling makes them unused (and `summarise` deletes them)."""
+    return f"{OPEN_PREFIX}{newest:%Y-%m}"
+
+
+def _add(*terms: tuple[int, CustomerCounts]) -> CustomerCounts:
+    """The sum of the counts, each times its sign: every count is a sum over customers."""
+
+    def group(side: str) -> GroupFigures:
+        return GroupFigures(
+            **{
+                name.name: sum(
+                    sign * getattr(getattr(counts, side), name.name) for sign, counts in terms
+                )
+                for name in fields(GroupFigures)
+            }
+        )
+
+    return CustomerCounts(
+        members=group("members"),
+        guests=group("guests"),
+        active_members=sum(sign * counts.active_members for sign, counts in terms),
+        redeeming_members=sum(sign * counts.redeeming_members for sign, counts in terms),
+    )
+
+
+async def _open_counts(
+    conn: BaseDBAsyncClient,
+    program_id: int,
+    spans: Sequence[Period],
+    inactive_months: int,
+    marks: dict[date, int],
+    newest: date,
+) -> dict[Period, CustomerCounts]:
+    """Spans that reach a month after `newest` (the newest settled one). Every count is a sum
+    over customers of a figure of the customer's own rows, so the span's counts are those of
+    its rows up to `newest` (a summary, kept like the settled ones, with the late-write marks
+    of those months) plus, for the customers with a row after `newest` only, their figure from
+    all their rows minus their figure from their rows up to `newest`. Both are counted in one
+    statement from those customers' rows: the cost follows the customers of the unsettled
+    months, not all of the span's."""
+    if not spans:
+        return {}
+    kind = open_kind(newest)
+    bounds = {span: (month_of(span.start), month_of(span.end)) for span in spans}
+    stored = await _stored(
+        conn,
+        program_id,
+        kind,
+        inactive_months,
+        min(first for first, _ in bounds.values()),
+        max(first for first, _ in bounds.values()),
+    )
+    base: dict[Period, CustomerCounts] = {}
+    missing: list[Period] = []
+    for span, (first, last) in bounds.items():
+        summary = stored.get((first, last))
+        wanted = _sum_marks(marks, add_months(first, -inactive_months), newest)
+        if summary is not None and summary[0] == wanted:
+            base[span] = _decode_counts(summary[1])
+        else:
+            missing.append(span)
+    if missing:
+        counted = await _count(
+            conn, program_id, [(span, newest) for span in missing], inactive_months
+        )
+        rows = []
+        for span, counts in zip(missing, counted, strict=True):
+            base[span] = counts
+            first, last = bounds[span]
+            marked = _sum_marks(marks, add_months(first, -inactive_months), newest)
+            rows.append((first, last, marked, _encode_counts(counts)))
+        await _store(conn, program_id, kind, inactive_months, rows)
+    high = max(last for _, last in bounds.values())
+    corrections = await _count(
+        conn,
+        program_id,
+        [(span, bounds[span][1]) for span in spans],
+        inactive_months,
+        since=(newest, high),
+    )
+    return {
+        span: _add((1, base[span]), (1, correction))
+        for span, correction in zip(spans, corrections, strict=True)
+    }
 
 
 async def count_customers(
     conn: BaseDBAsyncClient, program_id: int, spans: Sequence[Period], inactive_months: int
 ) -> dict[Period, CustomerCounts]:
     """The customer KPIs' counts of each span of whole months, from the activity rows, in one
-    statement: the customer-activity rows of the months read (and the threshold's before)
-    joined to the spans whose months (or threshold window) hold them, folded per span and
-    customer, then counted per span and side (formulas in docs/capabilities/analytics.md;
-    `customer_figures` is the same in Python)."""
+    statement (`_count`)."""
+    counted = await _count(
+        conn, program_id, [(span, month_of(span.end)) for span in spans], inactive_months
+    )
+    return dict(zip(spans, counted, strict=True))
+
+
+async def _count(
+    conn: BaseDBAsyncClient,
+    program_id: int,
+    spans: Sequence[tuple[Period, date]],
+    inactive_months: int,
+    since: tuple[date, date] | None = None,
+) -> list[CustomerCounts]:
+    """The customer KPIs' counts of each span of whole months from its activity rows of the
+    months up to the date beside it, in one statement: the customer-activity rows of the
+    months read (and the threshold's before) joined to the spans whose months (or threshold
+    window) hold them, folded per span and customer, then counted per span and side (formulas
+    in docs/capabilities/analytics.md; `customer_figures` is the same in Python).
+
+    `since` (newest settled month, last month): only the customers with an activity row after
+    the first up to the second, and the counts are the difference between their figures from
+    all their rows and their figures from their rows up to the first (`_open_counts`), both
+    folded in the same pass over their rows."""
+    if not spans:
+        return []
     cast = "CAST(? AS DATE)" if is_postgres(conn) else "?"
     windows: list[object] = []
-    for index, span in enumerate(spans):
+    for index, (span, upto) in enumerate(spans):
         first, last = month_of(span.start), month_of(span.end)
         windows += [
             index,
             add_months(first, -inactive_months),
             first,
-            last,
+            min(last, upto),
             add_months(last, 1 - inactive_months),
+            last if since is None else since[0],
         ]
     periods_sql = " UNION ALL ".join(
         f"SELECT CAST(? AS INTEGER) AS idx, {cast} AS lo, {cast} AS p_first,"
-        f" {cast} AS p_last, {cast} AS end_lo"
+        f" {cast} AS p_last, {cast} AS end_lo, {cast} AS cut"
         for _ in spans
     )
+    restrict = ""
+    restricted: tuple[object, ...] = ()
+    if since is not None:
+        restrict = (
+            " AND d.dimension IN (SELECT u.dimension FROM analytics_days u"
+            f" WHERE u.program_id = ? AND u.metric IN {_in(CUSTOMER_METRICS)}"
+            " AND u.day > ? AND u.day <= ?)"
+        )
+        restricted = (program_id, *CUSTOMER_METRICS, *since)
     orders, revenue, earnings, redemptions = CUSTOMER_METRICS
+    # The figures of all the rows (suffix f) and, with `since`, of the settled ones (suffix s).
+    versions = {"f": ""} if since is None else {"f": "", "s": " AND d.day <= p.cut"}
 
-    def total(metric: str, months: str) -> str:
-        return f"SUM(CASE WHEN d.metric = '{metric}' AND {months} THEN d.value ELSE 0 END)"
+    def total(metric: str, months: str, version: str) -> str:
+        return (
+            f"SUM(CASE WHEN d.metric = '{metric}' AND {months}{versions[version]}"
+            " THEN d.value ELSE 0 END)"
+        )
 
     inside, before, at_end = "d.day >= p.p_first", "d.day < p.p_first", "d.day >= p.end_lo"
+
+    def folded(v: str) -> str:
+        return (
+            f"{total(orders, inside, v)} AS orders_{v}, {total(revenue, inside, v)} AS revenue_{v},"
+            f" {total(earnings, inside, v)} AS earnings_{v},"
+            f" {total(redemptions, inside, v)} AS redemptions_{v},"
+            f" CASE WHEN {total(orders, before, v)} > 0 THEN 1 ELSE 0 END AS at_start_{v},"
+            f" CASE WHEN {total(orders, at_end, v)} > 0 THEN 1 ELSE 0 END AS at_end_{v},"
+            f" {total(revenue, before, v)} AS start_revenue_{v}"
+        )
+
+    def counted_as(name: str, expression: str) -> str:
+        """SUM of the expression per version; with two, all rows' minus the settled rows'."""
+        parts = ["SUM(" + expression.replace("{v}", v) + ")" for v in versions]
+        return f"{' - '.join(parts)} AS {name}"
+
+    counts = ", ".join(
+        counted_as(name, expression)
+        for name, expression in (
+            ("customers", "CASE WHEN orders_{v} > 0 THEN 1 ELSE 0 END"),
+            ("orders", "CASE WHEN orders_{v} > 0 THEN orders_{v} ELSE 0 END"),
+            ("revenue", "CASE WHEN orders_{v} > 0 THEN revenue_{v} ELSE 0 END"),
+            ("repeat_customers", "CASE WHEN orders_{v} > 1 THEN 1 ELSE 0 END"),
+            ("at_start", "at_start_{v}"),
+            ("at_end", "at_end_{v}"),
+            ("newcomers", "CASE WHEN at_end_{v} = 1 AND at_start_{v} = 0 THEN 1 ELSE 0 END"),
+            ("churned", "CASE WHEN at_start_{v} = 1 AND at_end_{v} = 0 THEN 1 ELSE 0 END"),
+            (
+                "churned_revenue",
+                "CASE WHEN at_start_{v} = 1 AND at_end_{v} = 0 THEN start_revenue_{v} ELSE 0 END",
+            ),
+            ("active", "CASE WHEN orders_{v} > 0 OR earnings_{v} > 0 THEN 1 ELSE 0 END"),
+            ("redeeming", "CASE WHEN redemptions_{v} > 0 THEN 1 ELSE 0 END"),
+        )
+    )
     # A customer's orders of a month sum to 0 or more, so "ordered in some month of a window"
     # is "the orders of the window sum to more than 0": no fold per month is needed.
     rows = await fetch_all(
         conn,
         f"WITH p AS ({periods_sql}), c AS ("
-        "  SELECT p.idx, d.dimension AS customer,"
-        f"  {total(orders, inside)} AS orders, {total(revenue, inside)} AS revenue,"
-        f"  {total(earnings, inside)} AS earnings,"
-        f"  {total(redemptions, inside)} AS redemptions,"
-        f"  CASE WHEN {total(orders, before)} > 0 THEN 1 ELSE 0 END AS at_start,"
-        f"  CASE WHEN {total(orders, at_end)} > 0 THEN 1 ELSE 0 END AS at_end,"
-        f"  {total(revenue, before)} AS start_revenue"
-        "  FROM analytics_days d JOIN p ON d.day >= p.lo AND d.day <= p.p_last"
+        "  SELECT p.idx, d.dimension AS customer, "
+        + ", ".join(folded(v) for v in versions)
+        + "  FROM analytics_days d JOIN p ON d.day >= p.lo AND d.day <= p.p_last"
         f"  WHERE d.program_id = ? AND d.metric IN {_in(CUSTOMER_METRICS)}"
-        "  AND d.day >= ? AND d.day <= ? GROUP BY p.idx, d.dimension"
-        ") SELECT idx, CASE WHEN customer LIKE 'm:%' THEN 1 ELSE 0 END AS member,"
-        " SUM(CASE WHEN orders > 0 THEN 1 ELSE 0 END) AS customers,"
-        " SUM(CASE WHEN orders > 0 THEN orders ELSE 0 END) AS orders,"
-        " SUM(CASE WHEN orders > 0 THEN revenue ELSE 0 END) AS revenue,"
-        " SUM(CASE WHEN orders > 1 THEN 1 ELSE 0 END) AS repeat_customers,"
-        " SUM(at_start) AS at_start, SUM(at_end) AS at_end,"
-        " SUM(CASE WHEN at_end = 1 AND at_start = 0 THEN 1 ELSE 0 END) AS newcomers,"
-        " SUM(CASE WHEN at_start = 1 AND at_end = 0 THEN 1 ELSE 0 END) AS churned,"
-        " SUM(CASE WHEN at_start = 1 AND at_end = 0 THEN start_revenue ELSE 0 END)"
-        "   AS churned_revenue,"
-        " SUM(CASE WHEN orders > 0 OR earnings > 0 THEN 1 ELSE 0 END) AS active,"
-        " SUM(CASE WHEN redemptions > 0 THEN 1 ELSE 0 END) AS redeeming"
+        f"  AND d.day >= ? AND d.day <= ?{restrict} GROUP BY p.idx, d.dimension"
+        f") SELECT idx, CASE WHEN customer LIKE 'm:%' THEN 1 ELSE 0 END AS member, {counts}"
         " FROM c GROUP BY idx, CASE WHEN customer LIKE 'm:%' THEN 1 ELSE 0 END",
         (
             *windows,
             program_id,
             *CUSTOMER_METRICS,
-            min(add_months(month_of(span.start), -inactive_months) for span in spans),
-            max(month_of(span.end) for span in spans),
+            min(add_months(month_of(span.start), -inactive_months) for span, _ in spans),
+            max(min(month_of(span.end), upto) for span, upto in spans),
+            *restricted,
         ),
     )
     sides: dict[tuple[int, bool], dict[str, Any]] = {
         (int(row["idx"]), bool(row["member"])): row for row in rows
     }
-    counted = {}
-    for index, span in enumerate(spans):
+    counted = []
+    for index in range(len(spans)):
         members, guests = sides.get((index, True)), sides.get((index, False))
-        counted[span] = CustomerCounts(
-            members=_group(members),
-            guests=_group(guests),
-            active_members=0 if members is None else int(members["active"] or 0),
-            redeeming_members=0 if members is None else int(members["redeeming"] or 0),
+        counted.append(
+            CustomerCounts(
+                members=_group(members),
+                guests=_group(guests),
+                active_members=0 if members is None else int(members["active"] or 0),
+                redeeming_members=0 if members is None else int(members["redeeming"] or 0),
+            )
         )
     return counted
 
@@ -459,6 +620,21 @@ async def summarise(program_id: int, inactive_months: int = DEFAULT_INACTIVE_MON
         await customer_counts(conn, program_id, sorted(wanted, key=_span_key), parameter)
         after = await _stored(conn, program_id, CUSTOMERS, parameter, date.min, date.max)
         counted += sum(1 for key, value in after.items() if before.get(key) != value)
+    # The settled parts of the spans that reach the open months: each open month alone and
+    # the twelve months to today's; those of an older newest settled month are unused.
+    await execute(
+        conn,
+        "DELETE FROM analytics_summaries WHERE program_id = ? AND kind LIKE ? AND kind <> ?",
+        (program_id, OPEN_PREFIX + "%", open_kind(newest)),
+    )
+    current = month_of(today)
+    open_spans = [
+        Period(m, add_months(m, 1) - _ONE_DAY) for m in _months(add_months(newest, 1), current)
+    ]
+    open_spans.append(
+        Period(add_months(current, 1 - COHORT_MONTHS), add_months(current, 1) - _ONE_DAY)
+    )
+    await customer_counts(conn, program_id, open_spans, inactive_months)
     cohorts = await fetch_all(
         conn,
         "SELECT DISTINCT first_month FROM analytics_summaries WHERE program_id = ? AND kind = ?",
