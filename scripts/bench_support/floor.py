@@ -11,9 +11,9 @@ checks them against a traced run of the services and warns when the app has move
   (program_id, order_id), SELECT the member's live paid memberships (the earning multiplier);
   then in one transaction INSERT orders ... ON CONFLICT DO NOTHING RETURNING, UPDATE members
   ... RETURNING, INSERT ledger_transactions RETURNING id, INSERT ledger_entries (two rows), the
-  analytics rollup upsert (seven rows) (on PostgreSQL these four are one statement of
-  data-modifying CTEs), INSERT point_lots, INSERT outbox_events (points.earned), UPDATE orders
-  SET transaction_id, INSERT outbox_events (order.recorded), SELECT a referral of the member.
+  analytics rollup upsert (seven rows), INSERT point_lots, UPDATE orders SET transaction_id (on
+  PostgreSQL these six are one statement of data-modifying CTEs), INSERT outbox_events
+  (points.earned), INSERT outbox_events (order.recorded), SELECT a referral of the member.
   Its transactions commit one by one (the app's SQLite group commit is not mirrored: the
   minimal earn floor is what a write is judged by).
 - minimal-earn: the smallest transaction that earns points, whatever the app does: BEGIN,
@@ -124,7 +124,8 @@ def _analytics_upsert(shard: str) -> str:
 
 
 # PostgreSQL (app/services/ledger/journal.py): the guarded balance update, the journal
-# transaction selected from its row, its two entries and the rollup upsert in one statement.
+# transaction selected from its row, its two entries, the rollup upsert, the lot the points
+# open and the order's link to its transaction in one statement.
 _TYPED_ROLLUP_VALUES = ", ".join(
     "(?::bigint, ?::date, ?::text, ?::text, ?::bigint)" for _ in range(ROLLUP_ROWS)
 )
@@ -141,6 +142,10 @@ GUARD_AND_JOURNAL_AT_ONCE = (
     f" FROM (VALUES {_TYPED_ROLLUP_VALUES}) AS v (program_id, day, metric, dimension, value)"
     " WHERE EXISTS (SELECT 1 FROM t) ON CONFLICT (program_id, day, metric, dimension, shard)"
     " DO UPDATE SET value = analytics_days.value + excluded.value)"
+    ", l AS (INSERT INTO point_lots (program_id, member_id, transaction_id, points,"
+    " remaining, expires_at, pending_until, created_at) SELECT ?::bigint, ?::bigint,"
+    " t.id, ?::bigint, ?::bigint, ?::timestamptz, ?::timestamptz, ?::timestamptz FROM t)"
+    ", o AS (UPDATE orders SET transaction_id = t.id FROM t WHERE orders.id = ?::bigint)"
     " SELECT t.id AS transaction_id, g.* FROM t, g"
 )
 UPSERT_ROLLUP = _analytics_upsert("0")
@@ -193,7 +198,14 @@ def record_order_statements(backend: str) -> tuple[str, ...]:
     movement: tuple[str, ...] = (
         (GUARD_AND_JOURNAL_AT_ONCE,)
         if backend == "postgres"
-        else (UPDATE_BALANCE, INSERT_TRANSACTION, INSERT_ENTRIES, UPSERT_ROLLUP)
+        else (
+            UPDATE_BALANCE,
+            INSERT_TRANSACTION,
+            INSERT_ENTRIES,
+            UPSERT_ROLLUP,
+            INSERT_LOT,
+            LINK_ORDER,
+        )
     )
     return (
         SELECT_PROGRAM,
@@ -202,9 +214,7 @@ def record_order_statements(backend: str) -> tuple[str, ...]:
         SELECT_MEMBERSHIPS,
         INSERT_ORDER,
         *movement,
-        INSERT_LOT,
         INSERT_EVENT,
-        LINK_ORDER,
         INSERT_EVENT,
         SELECT_REFERRAL,
     )
@@ -394,7 +404,8 @@ async def record_order_writes(
     rollup = order_rollup(program_id, member_id, order.total_minor, points, now)
     journal = (program_id, member_id, "EARN_ORDER", points, f"Order {order.order_id}")
     if db.backend == "postgres":
-        # The guard, the transaction, its entries and the rollup in one statement.
+        # The guard, the transaction, its entries, the rollup, the lot (the bench program's
+        # points never expire) and the order's link in one statement.
         balance = await _one(
             db,
             GUARD_AND_JOURNAL_AT_ONCE,
@@ -412,6 +423,14 @@ async def record_order_writes(
                 "PROGRAM_ISSUED",
                 -points,
                 *rollup,
+                program_id,
+                member_id,
+                points,
+                points,
+                None,
+                None,
+                now,
+                order_pk,
             ),
         )
         transaction_id = int(balance["transaction_id"])
@@ -437,10 +456,11 @@ async def record_order_writes(
             ),
         )
         await db.run(UPSERT_ROLLUP, rollup)
-    # The bench program's points never expire: no expiry date.
-    await db.run(
-        INSERT_LOT, (program_id, member_id, transaction_id, points, points, None, None, now)
-    )
+        # The bench program's points never expire: no expiry date.
+        await db.run(
+            INSERT_LOT, (program_id, member_id, transaction_id, points, points, None, None, now)
+        )
+        await db.run(LINK_ORDER, (transaction_id, order_pk))
     member_gid = global_id("Member", member_id)
     order_gid = global_id("Order", order_pk)
     earned = {
@@ -456,7 +476,6 @@ async def record_order_writes(
     }
     event = json.dumps(earned, separators=(",", ":"))
     await db.run(INSERT_EVENT, (program_id, member_id, "points.earned", event, now, False))
-    await db.run(LINK_ORDER, (transaction_id, order_pk))
     recorded = {
         "orderPk": order_gid,
         "orderId": order.order_id,

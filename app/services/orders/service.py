@@ -25,7 +25,6 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import (
     connection,
-    execute,
     fetch_one,
     in_transaction,
     quick_read,
@@ -557,13 +556,9 @@ async def earn_order_points(
             event_details={"orderPk": encode_id("Order", order.id)},
             expiry=program.expiry,
             rollup=rollup,
+            pays_order=order.id,
         ),
         now,
-    )
-    await execute(
-        conn,
-        "UPDATE orders SET transaction_id = ? WHERE id = ?",
-        (posted.transaction_id, order.id),
     )
     return replace(order, transaction_id=posted.transaction_id)
 
