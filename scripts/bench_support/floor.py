@@ -11,9 +11,9 @@ checks them against a traced run of the services and warns when the app has move
   (program_id, order_id), SELECT the member's live paid memberships (the earning multiplier);
   then in one transaction INSERT orders ... ON CONFLICT DO NOTHING RETURNING, UPDATE members
   ... RETURNING, INSERT ledger_transactions RETURNING id, INSERT ledger_entries (two rows), the
-  analytics rollup upsert (three rows) (on PostgreSQL these three are one statement, a
-  data-modifying CTE), INSERT point_lots, INSERT outbox_events (points.earned), UPDATE orders
-  SET transaction_id, INSERT outbox_events (order.recorded), SELECT a referral of the member.
+  analytics rollup upsert (seven rows), INSERT point_lots, UPDATE orders SET transaction_id (on
+  PostgreSQL these six are one statement of data-modifying CTEs), INSERT outbox_events
+  (points.earned), INSERT outbox_events (order.recorded), SELECT a referral of the member.
   Its transactions commit one by one (the app's SQLite group commit is not mirrored: the
   minimal earn floor is what a write is judged by).
 - minimal-earn: the smallest transaction that earns points, whatever the app does: BEGIN,
@@ -41,7 +41,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import aiosqlite
@@ -54,7 +54,7 @@ _PROGRAM_COLUMNS = (
     " expiry_round_to, inactivity_months, expiry_since, expiry_warning_days,"
     " refund_shortfall_policy, exchange_rates, earn_on_points_payments, cors_origins,"
     " cors_allowed_headers, trusted_documents_only, member_token_max_seconds, retro_credit_days,"
-    " config_version"
+    " default_locale, cost_per_point_minor, insights_for_secret_keys, config_version"
 )
 _MEMBER_COLUMNS = (
     "id, program_id, customer_id, email, name, birthday, enrolled_at, points_available,"
@@ -104,10 +104,18 @@ INSERT_ENTRIES = (
 )
 
 
+# The order's rollup rows (app/services/analytics/rollups.py), sorted as the upsert sorts them:
+# the ledger's row of today and the member's earnings of this month; the order's count and
+# revenue on the day it was placed, and its customer's order and revenue of that month, with the
+# month marked stale (a write to a settled month) as the bench's orders are placed in one.
+ROLLUP_ROWS = 7
+PLACED_AT = datetime(2025, 1, 15, 10, 0, tzinfo=UTC)  # as record_order.lua sends every order
+
+
 def _analytics_upsert(shard: str) -> str:
-    """app/services/analytics/rollups.py: three rows (ledger, orders, revenue) in one upsert;
-    PostgreSQL adds to the connection's shard of each row."""
-    values = ", ".join(f"(?, ?, ?, ?, ?, {shard})" for _ in range(3))
+    """app/services/analytics/rollups.py: the rows of one order in one upsert; PostgreSQL adds
+    to the connection's shard of each row."""
+    values = ", ".join(f"(?, ?, ?, ?, ?, {shard})" for _ in range(ROLLUP_ROWS))
     return (
         "INSERT INTO analytics_days (program_id, day, metric, dimension, value, shard)"
         f" VALUES {values} ON CONFLICT (program_id, day, metric, dimension, shard)"
@@ -115,27 +123,39 @@ def _analytics_upsert(shard: str) -> str:
     )
 
 
-# PostgreSQL: the journal transaction, its two entries and the rollup upsert in one statement.
-INSERT_JOURNAL_AT_ONCE = (
-    "WITH t AS (INSERT INTO ledger_transactions (program_id, member_id, kind, points,"
-    " description, order_ref, reverses_id, created_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)"
-    " RETURNING id), e AS (INSERT INTO ledger_entries (transaction_id, program_id,"
-    " member_id, account, amount, closes_transaction)"
+# PostgreSQL (app/services/ledger/journal.py): the guarded balance update, the journal
+# transaction selected from its row, its two entries, the rollup upsert, the lot the points
+# open and the order's link to its transaction in one statement.
+_TYPED_ROLLUP_VALUES = ", ".join(
+    "(?::bigint, ?::date, ?::text, ?::text, ?::bigint)" for _ in range(ROLLUP_ROWS)
+)
+GUARD_AND_JOURNAL_AT_ONCE = (
+    f"WITH g AS ({UPDATE_BALANCE}), t AS (INSERT INTO ledger_transactions (program_id,"
+    " member_id, kind, points, description, order_ref, reverses_id, created_at)"
+    " SELECT ?::bigint, ?::bigint, ?::text, ?::bigint, ?::text, ?::text, NULL::bigint,"
+    " ?::timestamptz FROM g RETURNING id), e AS (INSERT INTO ledger_entries (transaction_id,"
+    " program_id, member_id, account, amount, closes_transaction)"
     " SELECT t.id, ?::bigint, ?::bigint, ?, ?::bigint, FALSE FROM t"
     " UNION ALL SELECT t.id, ?::bigint, ?::bigint, ?, ?::bigint, TRUE FROM t)"
-    ", r AS (" + _analytics_upsert("pg_backend_pid() % 64") + ") SELECT id FROM t"
+    ", r AS (INSERT INTO analytics_days (program_id, day, metric, dimension, value, shard)"
+    " SELECT v.program_id, v.day, v.metric, v.dimension, v.value, pg_backend_pid() % 64"
+    f" FROM (VALUES {_TYPED_ROLLUP_VALUES}) AS v (program_id, day, metric, dimension, value)"
+    " WHERE EXISTS (SELECT 1 FROM t) ON CONFLICT (program_id, day, metric, dimension, shard)"
+    " DO UPDATE SET value = analytics_days.value + excluded.value)"
+    ", l AS (INSERT INTO point_lots (program_id, member_id, transaction_id, points,"
+    " remaining, expires_at, pending_until, created_at) SELECT ?::bigint, ?::bigint,"
+    " t.id, ?::bigint, ?::bigint, ?::timestamptz, ?::timestamptz, ?::timestamptz FROM t)"
+    ", o AS (UPDATE orders SET transaction_id = t.id FROM t WHERE orders.id = ?::bigint)"
+    " SELECT t.id AS transaction_id, g.* FROM t, g"
 )
-UPSERT_ROLLUP = {
-    "sqlite": _analytics_upsert("0"),
-    "postgres": _analytics_upsert("pg_backend_pid() % 64"),
-}
+UPSERT_ROLLUP = _analytics_upsert("0")
 INSERT_LOT = (
     "INSERT INTO point_lots (program_id, member_id, transaction_id, points, remaining,"
     " expires_at, pending_until, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 INSERT_EVENT = (
-    "INSERT INTO outbox_events (program_id, member_id, type, payload, created_at)"
-    " VALUES (?, ?, ?, ?, ?)"
+    "INSERT INTO outbox_events (program_id, member_id, type, payload, created_at, replayed)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
 )
 LINK_ORDER = "UPDATE orders SET transaction_id = ? WHERE id = ?"
 # app/services/referrals/repository.py: is the member a referred friend whose order earns?
@@ -146,9 +166,9 @@ SELECT_REFERRAL = (
     " WHERE friend_id = ? AND state IN (?, ?, ?) ORDER BY id LIMIT 1"
 )
 SELECT_MEMBERSHIPS = (
-    "SELECT p.tier_id, p.earn_multiplier, p.perks, m.ends_at FROM memberships m"
+    "SELECT m.member_id, p.tier_id, p.earn_multiplier, p.perks, m.ends_at FROM memberships m"
     " JOIN membership_plans p ON p.id = m.plan_id"
-    " WHERE m.member_id = ? AND m.ended_at IS NULL AND m.ends_at > ?"
+    " WHERE m.member_id IN (?) AND m.ended_at IS NULL AND m.ends_at > ?"
 )
 # The minimal earn transaction.
 MINIMAL_CREDIT = (
@@ -173,11 +193,19 @@ NO_CURSOR = 2**63 - 1
 def record_order_statements(backend: str) -> tuple[str, ...]:
     """What one request runs, in order (BEGIN and COMMIT aside), once the process has cached the
     program's configuration; compared with a traced service call. `backend`: sqlite or
-    postgres (PostgreSQL writes the journal transaction, its entries and the rollup at once)."""
-    journal: tuple[str, ...] = (
-        (INSERT_JOURNAL_AT_ONCE,)
+    postgres (PostgreSQL guards the balance and writes the journal transaction, its entries
+    and the rollup in one statement)."""
+    movement: tuple[str, ...] = (
+        (GUARD_AND_JOURNAL_AT_ONCE,)
         if backend == "postgres"
-        else (INSERT_TRANSACTION, INSERT_ENTRIES, UPSERT_ROLLUP[backend])
+        else (
+            UPDATE_BALANCE,
+            INSERT_TRANSACTION,
+            INSERT_ENTRIES,
+            UPSERT_ROLLUP,
+            INSERT_LOT,
+            LINK_ORDER,
+        )
     )
     return (
         SELECT_PROGRAM,
@@ -185,11 +213,8 @@ def record_order_statements(backend: str) -> tuple[str, ...]:
         SELECT_EXISTING_ORDER,
         SELECT_MEMBERSHIPS,
         INSERT_ORDER,
-        UPDATE_BALANCE,
-        *journal,
-        INSERT_LOT,
+        *movement,
         INSERT_EVENT,
-        LINK_ORDER,
         INSERT_EVENT,
         SELECT_REFERRAL,
     )
@@ -286,6 +311,27 @@ async def _one(db: Statements, statement: str, params: Sequence[Any]) -> Any:
     return rows[0]
 
 
+def order_rollup(
+    program_id: int, member_id: int, total_minor: int, points: int, now: datetime
+) -> tuple[Any, ...]:
+    """The upsert's parameters for one order (ROLLUP_ROWS rows, in the upsert's order)."""
+    today = now.date()  # the bench program's zone is UTC
+    placed = PLACED_AT.date()
+    member = f"m:{member_id}"
+    rows = sorted(
+        (
+            (today, "ledger", "EARN_ORDER:MEMBER_AVAILABLE:PROGRAM_ISSUED", points),
+            (today.replace(day=1), "customer_earnings", member, 1),
+            (placed, "orders", "MEMBER:", 1),
+            (placed, "revenue_minor", "MEMBER:", total_minor),
+            (placed.replace(day=1), "customer_orders", member, 1),
+            (placed.replace(day=1), "customer_revenue_minor", member, total_minor),
+            (placed.replace(day=1), "late_writes", "", 1),
+        )
+    )
+    return tuple(value for row in rows for value in (program_id, *row))
+
+
 async def record_order_reads(db: Statements, order: Order) -> tuple[int, str, int]:
     """The reads before the transaction: (program id, currency, member id)."""
     program = await _one(db, SELECT_PROGRAM, (order.program_slug,))
@@ -325,7 +371,7 @@ async def record_order_writes(
             order.lines_json(),
             order.request_hash(),
             points,
-            now - timedelta(hours=1),
+            PLACED_AT,
             now,
             order.earning_json(),
             None,  # exchange_rate: the order is in the program's currency
@@ -336,54 +382,35 @@ async def record_order_writes(
     order_pk = int(row["id"])
     # Points straight to the available balance (no pending days): available, pending, debt,
     # earned, redeemed deltas, the activity time, and their bounds, as post_movement binds them.
-    balance = await _one(
-        db,
-        UPDATE_BALANCE,
-        (
-            points,
-            0,
-            0,
-            points,
-            0,
-            now,
-            member_id,
-            points,
-            MAX_BALANCE,
-            0,
-            MAX_BALANCE,
-            0,
-            MAX_BALANCE,
-            points,
-            MAX_BALANCE,
-            0,
-            MAX_BALANCE,
-        ),
-    )
-    day = (now - timedelta(hours=1)).date()  # the bench program's zone is UTC
-    rollup = (
-        program_id,
-        day,
-        "ledger",
-        "EARN_ORDER:MEMBER_AVAILABLE:PROGRAM_ISSUED",
+    guard = (
         points,
-        program_id,
-        day,
-        "orders",
-        "MEMBER:",
-        1,
-        program_id,
-        day,
-        "revenue_minor",
-        "MEMBER:",
-        order.total_minor,
+        0,
+        0,
+        points,
+        0,
+        now,
+        member_id,
+        points,
+        MAX_BALANCE,
+        0,
+        MAX_BALANCE,
+        0,
+        MAX_BALANCE,
+        points,
+        MAX_BALANCE,
+        0,
+        MAX_BALANCE,
     )
+    rollup = order_rollup(program_id, member_id, order.total_minor, points, now)
     journal = (program_id, member_id, "EARN_ORDER", points, f"Order {order.order_id}")
     if db.backend == "postgres":
-        # The transaction, its entries and the rollup in one statement (app/services/ledger).
-        transaction = await _one(
+        # The guard, the transaction, its entries, the rollup, the lot (the bench program's
+        # points never expire) and the order's link in one statement.
+        balance = await _one(
             db,
-            INSERT_JOURNAL_AT_ONCE,
+            GUARD_AND_JOURNAL_AT_ONCE,
             (
+                *guard,
                 *journal,
                 order.order_id,
                 now,
@@ -396,10 +423,19 @@ async def record_order_writes(
                 "PROGRAM_ISSUED",
                 -points,
                 *rollup,
+                program_id,
+                member_id,
+                points,
+                points,
+                None,
+                None,
+                now,
+                order_pk,
             ),
         )
-        transaction_id = int(transaction["id"])
+        transaction_id = int(balance["transaction_id"])
     else:
+        balance = await _one(db, UPDATE_BALANCE, guard)
         transaction = await _one(db, INSERT_TRANSACTION, (*journal, order.order_id, now))
         transaction_id = int(transaction["id"])
         await db.run(
@@ -419,11 +455,12 @@ async def record_order_writes(
                 True,
             ),
         )
-        await db.run(UPSERT_ROLLUP[db.backend], rollup)
-    # The bench program's points never expire: no expiry date.
-    await db.run(
-        INSERT_LOT, (program_id, member_id, transaction_id, points, points, None, None, now)
-    )
+        await db.run(UPSERT_ROLLUP, rollup)
+        # The bench program's points never expire: no expiry date.
+        await db.run(
+            INSERT_LOT, (program_id, member_id, transaction_id, points, points, None, None, now)
+        )
+        await db.run(LINK_ORDER, (transaction_id, order_pk))
     member_gid = global_id("Member", member_id)
     order_gid = global_id("Order", order_pk)
     earned = {
@@ -438,8 +475,7 @@ async def record_order_writes(
         "orderPk": order_gid,
     }
     event = json.dumps(earned, separators=(",", ":"))
-    await db.run(INSERT_EVENT, (program_id, member_id, "points.earned", event, now))
-    await db.run(LINK_ORDER, (transaction_id, order_pk))
+    await db.run(INSERT_EVENT, (program_id, member_id, "points.earned", event, now, False))
     recorded = {
         "orderPk": order_gid,
         "orderId": order.order_id,
@@ -449,7 +485,7 @@ async def record_order_writes(
         "pointsEarned": points,
     }
     event = json.dumps(recorded, separators=(",", ":"))
-    await db.run(INSERT_EVENT, (program_id, member_id, "order.recorded", event, now))
+    await db.run(INSERT_EVENT, (program_id, member_id, "order.recorded", event, now, False))
     await db.rows(SELECT_REFERRAL, (member_id, "SIGNED_UP", "QUALIFIED", "REWARDED"))
 
 

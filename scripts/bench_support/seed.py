@@ -25,6 +25,7 @@ from app.domain.earning import RuleKind
 from app.graphql.core.context import Context
 from app.graphql.core.ids import encode_id
 from app.graphql.schema import schema
+from app.services.core.outbox_signal import OUTBOX_SIGNAL
 from app.services.members.enrolment import EnrollMemberInput, enroll_member
 from app.services.orders.cart import OrderLineInput
 from app.services.orders.earning_rules import RuleInput, create_earning_rule
@@ -205,6 +206,8 @@ async def seed(pool_size: int, heavy_orders: int) -> dict[str, Any]:
         record_sql = await traced(
             lambda: _execute(RECORD_ORDER_DOCUMENT, {"input": order_input}, context)
         )
+        # The order's NOTIFY (PostgreSQL) goes out after its commit: not the read's statement.
+        await OUTBOX_SIGNAL.settled()
         status_sql = await traced(
             lambda: _execute(MEMBER_STATUS_DOCUMENT, {"id": encode_id("Member", heavy.id)}, context)
         )

@@ -1,5 +1,6 @@
-"""The ledger's journal writes: one transaction with its two entries and the day's rollup,
-after the guarded update of a balance, in as few round trips as each database allows."""
+"""The ledger's journal writes: one transaction with its two entries and the day's rollup
+(and, for a credit, the lot it opens and the order it pays for), after the guarded update of a
+balance, in as few round trips as each database allows."""
 
 from __future__ import annotations
 
@@ -13,6 +14,15 @@ from app.db import StatementRunner, fetch_one, is_postgres, run_together
 from app.domain.analytics import LEDGER, customer_activity, ledger_dimension
 from app.domain.ledger import Account, TransactionKind
 from app.services.analytics import rollups
+
+
+@dataclass(frozen=True)
+class LotOpening:
+    """The lot a credit opens, written with its transaction (which it names)."""
+
+    points: int
+    expires_at: datetime | None
+    pending_until: datetime | None
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,16 @@ class JournalWrite:
     counter_account: Account
     amount: int
     rollup: tuple[rollups.Row, ...] = ()
+    opens_lot: LotOpening | None = None
+    # The order whose points this transaction is: its row is pointed at the transaction.
+    pays_order: int | None = None
+
+
+_INSERT_LOT = (
+    "INSERT INTO point_lots (program_id, member_id, transaction_id, points, remaining,"
+    " expires_at, pending_until, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_LINK_ORDER = "UPDATE orders SET transaction_id = ? WHERE id = ?"
 
 
 async def insert_journal_transaction(
@@ -49,11 +69,11 @@ async def guarded_journal(
     now: datetime,
 ) -> tuple[dict[str, Any] | None, int] | None:
     """Run `guard` (a balance's guarded UPDATE ... RETURNING), then, if it changed a row,
-    write `journal` with the day's rollup: the guard's row and the transaction's id, or None
-    when the guard refused (and nothing was written).
+    write `journal` with the day's rollup, its lot and its order's link: the guard's row and
+    the transaction's id, or None when the guard refused (and nothing was written).
 
-    On PostgreSQL all of it is one statement (data-modifying CTEs) instead of two; on SQLite
-    one hop to the database thread (`run_together`) instead of four.
+    On PostgreSQL all of it is one statement (data-modifying CTEs) instead of up to four; on
+    SQLite one hop to the database thread (`run_together`) instead of up to six.
     """
     day = await rollups.day_of(conn, journal.program_id, now)
     rollup_rows = [
@@ -85,6 +105,8 @@ async def guarded_journal(
             transaction,
             (journal.member_account.value, journal.amount, journal.counter_account.value),
             upsert,
+            journal,
+            now,
         )
 
     def write(run: StatementRunner) -> tuple[dict[str, Any] | None, int] | None:
@@ -126,6 +148,23 @@ async def guarded_journal(
         # The day's ledger rollup (app/services/analytics/rollups.py), in this transaction.
         if upsert is not None:
             run(*upsert)
+        lot = journal.opens_lot
+        if lot is not None:
+            run(
+                _INSERT_LOT,
+                (
+                    journal.program_id,
+                    journal.member_id,
+                    transaction_id,
+                    lot.points,
+                    lot.points,
+                    lot.expires_at,
+                    lot.pending_until,
+                    now,
+                ),
+            )
+        if journal.pays_order is not None:
+            run(_LINK_ORDER, (transaction_id, journal.pays_order))
         return guarded, transaction_id
 
     return await run_together(conn, write)
@@ -137,13 +176,15 @@ async def _write_at_once_on_postgres(
     transaction: tuple[object, ...],
     entries: tuple[str, int, str],
     rollup: tuple[str, list[object]] | None,
+    journal: JournalWrite,
+    now: datetime,
 ) -> tuple[dict[str, Any] | None, int] | None:
     """PostgreSQL: `guarded_journal`'s statements as one, data-modifying CTEs: one round trip
     instead of two. The journal's rows are selected from the guard's row (`FROM g`, the rollup
     `WHERE EXISTS` a transaction), so when the guard changes no row nothing else is written;
     and reading it first, the statement locks the member's row before anything else, as the
     guard alone did. The entries are the member's first and the counter account's, closing,
-    second."""
+    second. The lot and the order's link are selected from `t` too."""
     program_id, member_id = transaction[0], transaction[1]
     member_account, amount, counter_account = entries
     # Cast: selected rather than VALUES'd, the parameters get no type from the columns.
@@ -172,6 +213,28 @@ async def _write_at_once_on_postgres(
     if rollup is not None:
         statement += f", r AS ({_only_with_a_transaction(rollup[0], len(rollup[1]))})"
         params += rollup[1]
+    lot = journal.opens_lot
+    if lot is not None:
+        statement += (
+            ", l AS (INSERT INTO point_lots (program_id, member_id, transaction_id, points,"
+            " remaining, expires_at, pending_until, created_at) SELECT ?::bigint, ?::bigint,"
+            " t.id, ?::bigint, ?::bigint, ?::timestamptz, ?::timestamptz, ?::timestamptz FROM t)"
+        )
+        params += [
+            program_id,
+            member_id,
+            lot.points,
+            lot.points,
+            lot.expires_at,
+            lot.pending_until,
+            now,
+        ]
+    if journal.pays_order is not None:
+        # The order's row comes from an earlier statement of the transaction: this one sees it.
+        statement += (
+            ", o AS (UPDATE orders SET transaction_id = t.id FROM t WHERE orders.id = ?::bigint)"
+        )
+        params.append(journal.pays_order)
     statement += " SELECT t.id AS transaction_id" + (", g.* FROM t, g" if guard else " FROM t")
     row = await fetch_one(conn, statement, params)
     if row is None:

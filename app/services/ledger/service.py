@@ -49,7 +49,12 @@ from app.domain.ledger import (
 from app.domain.money import MAX_AMOUNT_MINOR, MAX_BALANCE, MAX_POINTS_PER_MOVEMENT
 from app.services.analytics import rollups
 from app.services.core.events import append_event
-from app.services.ledger.journal import JournalWrite, guarded_journal, insert_journal_transaction
+from app.services.ledger.journal import (
+    JournalWrite,
+    LotOpening,
+    guarded_journal,
+    insert_journal_transaction,
+)
 
 _EVENT_TYPES = {
     TransactionKind.EARN_ORDER: "points.earned",
@@ -108,6 +113,9 @@ class Movement:
     # A credit split into lots of their own (points, expiry: None never expires), summing to
     # `points`: an imported opening balance keeps the old program's expiry dates.
     lots: tuple[tuple[int, datetime | None], ...] = ()
+    # The order whose points these are: its row is pointed at the transaction by the
+    # movement's own statement.
+    pays_order: int | None = None
     # Other analytics rollup rows of the caller's write, added by the movement's own upsert
     # (an order's, app/services/orders/service.py): one statement for both.
     rollup: tuple[rollups.Row, ...] = ()
@@ -230,6 +238,7 @@ async def post_movement(
     # Net change of the member's points: maturing and debt recovery move points between the
     # member's own accounts and change nothing in total.
     net_points = 0 if movement.counter_account in _MEMBER_ACCOUNTS else points
+    opens_lot = await _lot_of_credit(conn, movement, now)
     written = await guarded_journal(
         conn,
         _balance_update(movement, deltas, now),
@@ -244,6 +253,8 @@ async def post_movement(
             counter_account=movement.counter_account,
             amount=points,
             rollup=movement.rollup,
+            opens_lot=opens_lot,
+            pays_order=movement.pays_order,
         ),
         now,
     )
@@ -251,7 +262,9 @@ async def post_movement(
         raise _out_of_range(movement)
     balance, transaction_id = written
     assert balance is not None
-    spent_lots_expire_at = await _move_lots(conn, movement, transaction_id, now)
+    spent_lots_expire_at = (
+        None if opens_lot is not None else await _move_lots(conn, movement, transaction_id, now)
+    )
     available_after = int(balance["points_available"])
     pending_after = int(balance["points_pending"])
     debt_after = int(balance["points_debt"])
@@ -376,41 +389,37 @@ def _out_of_range(movement: Movement) -> DomainError:
     )
 
 
+async def _lot_of_credit(
+    conn: BaseDBAsyncClient, movement: Movement, now: datetime
+) -> LotOpening | None:
+    """The one lot a credit from outside the member's accounts opens (written with its
+    transaction); None for any other movement (`_move_lots` moves its lots)."""
+    points = movement.points
+    if movement.lots or points <= 0 or movement.counter_account in _MEMBER_ACCOUNTS:
+        return None
+    expires_at = (
+        None
+        if movement.pending_until is not None
+        else (movement.expiry or await expiry_settings(conn, movement.program_id)).lot_expires_at(
+            now
+        )
+    )
+    if movement.expires_no_later_than is not None and (
+        expires_at is None or movement.expires_no_later_than < expires_at
+    ):
+        expires_at = movement.expires_no_later_than
+    return LotOpening(points=points, expires_at=expires_at, pending_until=movement.pending_until)
+
+
 async def _move_lots(
     conn: BaseDBAsyncClient, movement: Movement, transaction_id: int, now: datetime
 ) -> datetime | None:
-    """A credit opens a lot; a debit takes from lots. Returns when the spent lots would have
-    expired, for a spend of available points."""
+    """A credit of several lots opens them; a debit takes from lots (the one lot of any other
+    credit is `_lot_of_credit`'s). Returns when the spent lots would have expired, for a spend
+    of available points."""
     points = movement.points
     if movement.lots:
         await _insert_lots(conn, movement, transaction_id, now)
-    elif points > 0 and movement.counter_account not in _MEMBER_ACCOUNTS:
-        expires_at = (
-            None
-            if movement.pending_until is not None
-            else (
-                movement.expiry or await expiry_settings(conn, movement.program_id)
-            ).lot_expires_at(now)
-        )
-        if movement.expires_no_later_than is not None and (
-            expires_at is None or movement.expires_no_later_than < expires_at
-        ):
-            expires_at = movement.expires_no_later_than
-        await execute(
-            conn,
-            "INSERT INTO point_lots (program_id, member_id, transaction_id, points, remaining,"
-            " expires_at, pending_until, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                movement.program_id,
-                movement.member_id,
-                transaction_id,
-                points,
-                points,
-                expires_at,
-                movement.pending_until,
-                now,
-            ),
-        )
     elif points < 0 and movement.expiring_lots:
         await _expire_lots(conn, movement, transaction_id)
     elif points < 0 and movement.member_account is Account.MEMBER_AVAILABLE:

@@ -1,18 +1,24 @@
-"""A ledger movement's balance guard and its journal writes are one hop on SQLite and one
-statement on PostgreSQL (app/services/ledger/journal.py): when the guard refuses, nothing of
-the journal is written, and when it passes, everything is."""
+"""A ledger movement's balance guard and its journal writes (with a credit's lot and an order's
+link to its transaction) are one hop on SQLite and one statement on PostgreSQL
+(app/services/ledger/journal.py): when the guard refuses, nothing of the journal is written,
+and when it passes, everything is."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from app.db import fetch_all, in_transaction, utc_now
+from app.db import execute, fetch_all, in_transaction, utc_now
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ledger import Account, TransactionKind
+from app.domain.money import MAX_BALANCE
 from app.services.ledger.service import Movement, post_movement
 from app.services.members.enrolment import EnrollMemberInput, enroll_member
+from app.services.orders.cart import OrderLineInput
+from app.services.orders.service import RecordOrderInput, record_order
 from app.services.programs.service import CreateProgramInput, create_program
 
 WRITTEN = (
@@ -86,3 +92,74 @@ async def test_a_refusal_outside_any_savepoint_leaves_nothing_either(
         with pytest.raises(DomainError):
             await post_movement(conn, _adjustment(program_id, member_id, -6), utc_now())
     assert await _written(member_id) == before
+
+
+async def _lots(member_id: int) -> list[dict[str, Any]]:
+    async with in_transaction() as conn:
+        return await fetch_all(
+            conn,
+            "SELECT transaction_id, points, remaining FROM point_lots WHERE member_id = ?"
+            " ORDER BY id",
+            (member_id,),
+        )
+
+
+async def test_a_credit_opens_its_lot_with_its_transaction_and_a_refused_one_opens_none(
+    db: None, backend: str
+) -> None:
+    program_id, member_id = await _member()
+    async with in_transaction() as conn:
+        posted = await post_movement(conn, _adjustment(program_id, member_id, 10), utc_now())
+    lots = await _lots(member_id)
+    assert [
+        (int(lot["transaction_id"]), int(lot["points"]), int(lot["remaining"])) for lot in lots
+    ] == [(posted.transaction_id, 10, 10)]
+
+    # The balance one point short of its bound: a credit of two is refused by the guard.
+    async with in_transaction() as conn:
+        await execute(
+            conn,
+            "UPDATE members SET points_available = ?, lifetime_earned = ? WHERE id = ?",
+            (MAX_BALANCE - 1, MAX_BALANCE - 1, member_id),
+        )
+    before = await _written(member_id)
+    async with in_transaction() as conn:
+        with pytest.raises(DomainError) as refusal:
+            await post_movement(conn, _adjustment(program_id, member_id, 2), utc_now())
+    assert refusal.value.code is ErrorCode.POINTS_LIMIT_EXCEEDED
+    assert await _written(member_id) == before
+    assert len(await _lots(member_id)) == 1
+
+
+async def test_an_order_points_at_the_transaction_of_its_points_and_its_lot(
+    db: None, backend: str
+) -> None:
+    _, member_id = await _member()
+    order = RecordOrderInput(
+        program_slug="shop",
+        customer_id="customer-1",
+        order_id="order-1",
+        currency="EUR",
+        total_minor=2000,
+        lines=[OrderLineInput(sku="SKU-1", quantity=1, unit_price_minor=2000)],
+        placed_at=utc_now() - timedelta(hours=1),
+    )
+    recorded = await record_order(order, None)
+    assert recorded.order.points_earned == 20
+    async with in_transaction() as conn:
+        rows = await fetch_all(
+            conn,
+            "SELECT o.transaction_id, t.id AS earned_by, t.points FROM orders o"
+            " JOIN ledger_transactions t ON t.order_ref = o.order_id WHERE o.order_id = ?",
+            ("order-1",),
+        )
+    assert len(rows) == 1
+    assert int(rows[0]["transaction_id"]) == int(rows[0]["earned_by"])
+    assert recorded.order.transaction_id == int(rows[0]["earned_by"])
+    assert [(int(lot["transaction_id"]), int(lot["points"])) for lot in await _lots(member_id)] == [
+        (int(rows[0]["earned_by"]), 20)
+    ]
+    # Reported again, the order is replayed: no second transaction, lot or link.
+    again = await record_order(replace(order), None)
+    assert again.already_recorded
+    assert len(await _lots(member_id)) == 1
