@@ -356,7 +356,7 @@ async def test_a_dry_run_refuses_each_row_as_the_real_run_then_does(api: Api) ->
     )
     assert recorded["userErrors"] == []
     reward = await create_reward(api, cost_points=100, stock=2)
-    cases: list[tuple[str, dict[str, Any], list[str]]] = [
+    cases: list[tuple[str, dict[str, Any], list[str] | None]] = [
         (
             ADJUST,
             {"content": "customer_id,points\nann,-40\nbob,-5000\nnobody,3\ncid,7\n", "reason": "x"},
