@@ -325,6 +325,30 @@ async def test_a_dry_run_counts_what_would_happen_and_writes_nothing(api: Api) -
     assert await snapshot() == before
 
 
+async def test_a_json_lines_file_is_applied_with_row_errors_by_line(api: Api) -> None:
+    await create_program(api)
+    ann, bob = await members(api, "ann", "bob")
+    content = (
+        '{"customer_id": "ann", "points": 30}\n'
+        "\n"
+        '{"customer_id": "bob", "points": "x"}\n'
+        '{"customer_id": "bob"}\n'
+        "{oops\n"
+    )
+    queued = await queue(api, ADJUST, content=content, points=5, reason="Lines")
+    assert queued["userErrors"] == []
+    assert queued["bulkOperation"]["rowsTotal"] == 4
+    await run_queued_bulk_operations(utc_now())
+
+    done = await report(api, queued["bulkOperation"]["id"])
+    assert (done["status"], done["applied"], done["failed"], done["points"]) == ("DONE", 2, 2, 35)
+    assert done["errors"] == [
+        {"line": 3, "field": "points", "code": "INVALID_VALUE"},
+        {"line": 5, "field": None, "code": "MALFORMED_RECORD"},
+    ]
+    assert [await points_of(api, ann), await points_of(api, bob)] == [(30, 0), (5, 0)]
+
+
 async def test_a_dry_run_refuses_each_row_as_the_real_run_then_does(api: Api) -> None:
     await create_program(api)
     ann, _, _ = await members(api, "ann", "bob", "cid")
