@@ -12,10 +12,12 @@ import pytest
 from app.auth.api_keys import KeyKind
 from app.clock import ManualClock
 from app.db import connection, utc_now
+from app.domain.ids import encode_id
 from app.domain.imports import FileFormat, ImportKind
 from app.domain.roles import StaffRole
 from app.jobs.bulk import run_claimed, run_queued_bulk_operations
 from app.services.access.api_keys import create_api_key, set_rate_limit
+from app.services.audit.service import COMMAND_LINE_KEY_ID
 from app.services.bulk import repository
 from app.services.core.leases import LEASE_SECONDS, LeaseLostError
 from app.services.imports import jobs as import_jobs
@@ -276,6 +278,18 @@ async def test_a_mailing_list_is_enrolled_with_its_consent_and_members_are_skipp
         ("zoe@example.org", "Zoe@Example.org", True),
     ]
     assert all(r["marketing_consent_at"] is not None for r in enrolled)
+    # Each member enrolled has an audit entry naming it, under the key that queued the list.
+    audited = await rows(
+        "SELECT api_key_id, target_type, target_id FROM audit_log"
+        " WHERE operation = 'bulkEnrollMembers' AND request_id LIKE 'bulk-%' ORDER BY id"
+    )
+    made = await rows(
+        "SELECT id FROM members WHERE customer_id IN ('zoe@example.org', 'bea') ORDER BY id"
+    )
+    assert [(r["target_type"], r["target_id"]) for r in audited] == [
+        ("Member", encode_id("Member", int(r["id"]))) for r in made
+    ]
+    assert all(int(r["api_key_id"]) != COMMAND_LINE_KEY_ID for r in audited)
     # A member already enrolled keeps the consent they had.
     kept = await rows("SELECT marketing_consent FROM members WHERE customer_id = 'ann'")
     assert [bool(row["marketing_consent"]) for row in kept] == [False]

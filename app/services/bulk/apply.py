@@ -4,10 +4,11 @@ services, with the operation's progress written in the member's own transaction.
 Every point movement is the ledger's (`adjust_points`, `give_reward`), with an idempotency key
 derived from the operation and the member (`bulk-<operation>-<member>`): the same operation never
 changes a member twice, however often it is resumed. The progress (the record's position and
-the counts) and, for an operation queued with an admin key, the member's audit entry are written
-just before that transaction commits (`observe_commits`), guarded by the runner's claim: a
-runner whose job was taken over has its change rolled back (LeaseLostError), and a runner that
-dies leaves either both the change and the progress, or neither.
+the counts) and the member's audit entry (its actor the admin key that queued the operation, or
+the command line) are written just before that transaction commits (`observe_commits`),
+guarded by the runner's claim: a runner whose job was taken over has its change rolled back
+(LeaseLostError), and a runner that dies leaves either both the change and the progress, or
+neither.
 
 A dry run rehearses each record: the same service call as the real run, in a transaction
 that is always rolled back (`_rehearse`), so a row is refused for exactly what the real run
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import connection, execute, in_transaction, observe_commits, utc_now
+from app.db import connection, execute, fetch_one, in_transaction, observe_commits, utc_now
 from app.domain.bulk import DUPLICATE_MEMBER, BulkKind, BulkRow
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
@@ -125,29 +126,41 @@ class _MemberCommit:
             return
         operation = self.progress.operation
         await repository.advance(conn, self.progress.lease, self.progress.position, self.step)
-        if operation.api_key_id is not None:
-            member_key = None if self.member_id is None else encode_id("Member", self.member_id)
-            await audit.record_write(
+        member_id = self.member_id
+        if member_id is None and operation.kind is BulkKind.ENROLL_MEMBERS:
+            # The member enrolled in this very transaction: its id is not returned yet.
+            enrolled = await fetch_one(
                 conn,
-                api_key_id=operation.api_key_id,
-                operation=OPERATION_NAMES[operation.kind],
-                arguments={
-                    "input": {
-                        "bulkOperationId": encode_id("BulkOperation", operation.id),
-                        "line": self.row.line,
-                        "customerId": self.row.customer_id,
-                        **{k: v for k, v in operation.parameters.items() if v is not None},
-                        **({"points": self.row.points} if self.row.points is not None else {}),
-                    }
-                },
-                target=None
-                if member_key is None
-                else audit.Target(type_name="Member", key=member_key, pk=self.member_id),
-                before=None,
-                after=None,
-                succeeded=True,
-                request_id=f"bulk-{operation.id}",
+                "SELECT id FROM members WHERE program_id = ? AND customer_id = ?",
+                (operation.program_id, self.row.customer_id),
             )
+            member_id = None if enrolled is None else int(enrolled["id"])
+        member_key = None if member_id is None else encode_id("Member", member_id)
+        await audit.record_write(
+            conn,
+            # An operation started from the command line has no key: its entries name the
+            # command line as their actor.
+            api_key_id=audit.COMMAND_LINE_KEY_ID
+            if operation.api_key_id is None
+            else operation.api_key_id,
+            operation=OPERATION_NAMES[operation.kind],
+            arguments={
+                "input": {
+                    "bulkOperationId": encode_id("BulkOperation", operation.id),
+                    "line": self.row.line,
+                    "customerId": self.row.customer_id,
+                    **{k: v for k, v in operation.parameters.items() if v is not None},
+                    **({"points": self.row.points} if self.row.points is not None else {}),
+                }
+            },
+            target=None
+            if member_key is None
+            else audit.Target(type_name="Member", key=member_key, pk=member_id),
+            before=None,
+            after=None,
+            succeeded=True,
+            request_id=f"bulk-{operation.id}",
+        )
 
     def committed(self) -> None:
         self.done = True
