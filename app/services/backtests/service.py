@@ -86,6 +86,16 @@ class ProposedRule:
 
 
 @dataclass(frozen=True)
+class RuleChange:
+    """One of the program's own purchase rules or campaigns at another rate: a MULTIPLIER
+    rule's multiplier, or a bonus rule's points; everything else about it stays."""
+
+    rule_id: int
+    multiplier: str | None = None
+    points: int | None = None
+
+
+@dataclass(frozen=True)
 class Proposal:
     """What changes; None keeps the program's own setting."""
 
@@ -96,6 +106,8 @@ class Proposal:
     tiers: tuple[ProposedTier, ...] | None = None
     # Lot lifetime in days (0: points never expire).
     expiry_days: int | None = None
+    # The program's own rules, each at another rate (with `rules`: refused).
+    rule_changes: tuple[RuleChange, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -304,6 +316,45 @@ def _proposed_rules(rules: Sequence[ProposedRule]) -> tuple[PurchaseRule, ...]:
     return tuple(made)
 
 
+def _changed_rules(rules: tuple[PurchaseRule, ...], proposal: Proposal) -> tuple[PurchaseRule, ...]:
+    at = ["input", "proposal", "ruleChanges"]
+    if proposal.rules is not None:
+        raise DomainError(ErrorCode.INVALID_VALUE, "give rules or ruleChanges, not both", [*at])
+    by_id = {rule.id: rule for rule in rules}
+    for index, change in enumerate(proposal.rule_changes):
+        rule = by_id.get(change.rule_id)
+        here = [*at, str(index)]
+        if rule is None or change.rule_id in (c.rule_id for c in proposal.rule_changes[:index]):
+            raise DomainError(
+                ErrorCode.INVALID_VALUE,
+                "not an active purchase rule of the program, or changed twice",
+                [*here, "ruleId"],
+            )
+        if rule.kind is RuleKind.MULTIPLIER:
+            if change.multiplier is None or change.points is not None:
+                raise DomainError(
+                    ErrorCode.INVALID_VALUE,
+                    "a MULTIPLIER rule changes by its multiplier",
+                    [*here, "multiplier"],
+                )
+            if len(change.multiplier) > 20:
+                raise DomainError(
+                    ErrorCode.TOO_LONG, "at most 20 characters", [*here, "multiplier"]
+                )
+            by_id[rule.id] = replace(
+                rule, multiplier=_multiplier(change.multiplier, [*here, "multiplier"])
+            )
+        else:
+            if change.points is None or change.multiplier is not None:
+                raise DomainError(
+                    ErrorCode.INVALID_VALUE,
+                    f"a {rule.kind.value} rule changes by its points",
+                    [*here, "points"],
+                )
+            by_id[rule.id] = replace(rule, points=change.points)
+    return tuple(by_id[rule.id] for rule in rules)
+
+
 async def _current_config(program: ProgramRecord) -> _Config:
     tier_program = await tier_program_of(program.id)
     tiering = None
@@ -387,6 +438,8 @@ def _proposed_config(current: _Config, proposal: Proposal) -> _Config:
     elif proposal.tier_metric is not None and tiering is not None:
         tiering = replace(tiering, metric=proposal.tier_metric)
     rules = current.rules if proposal.rules is None else _proposed_rules(proposal.rules)
+    if proposal.rule_changes:
+        rules = _changed_rules(rules, proposal)
     try:
         # The engine's own checks of a configuration, on a one-line cart.
         evaluate(
