@@ -48,7 +48,8 @@ _tools: dict[str, Any] = {}
 
 Program = Annotated[str, typer.Option(help="The program's slug.")]
 File = Annotated[
-    Path | None, typer.Argument(help="A CSV file (docs/capabilities/bulk-operations.md).")
+    Path | None,
+    typer.Argument(help="A CSV or JSON Lines file (docs/capabilities/bulk-operations.md)."),
 ]
 Segment = Annotated[
     str | None, typer.Option(help="A segment's key: its members now, instead of a file.")
@@ -200,7 +201,9 @@ def assign_tier(
 @bulk_cli.command("enroll")
 def enroll(
     program: Program,
-    file: Annotated[Path, typer.Argument(help="CSV: customer_id and/or email, name, locale.")],
+    file: Annotated[
+        Path, typer.Argument(help="CSV or JSON Lines: customer_id and/or email, name, locale.")
+    ],
     marketing_consent: Annotated[
         bool, typer.Option("--marketing-consent", help="The list consented to marketing.")
     ] = False,

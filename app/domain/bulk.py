@@ -2,9 +2,11 @@
 (no I/O).
 
 A bulk operation changes many members at once, as one job: points adjusted, a tier assigned, a
-mailing list enrolled, a reward issued. Its members come from a CSV file (a header row naming
-the columns, one member a line) or from a segment. A record that cannot be used becomes a
-`RowError` naming its line, and the operation goes on with the next one.
+mailing list enrolled, a reward issued. Its members come from a file or from a segment. The
+file is CSV (a header row naming the columns, one member a line) or JSON Lines (one object a
+line, its keys the same columns), told apart by its first line (`is_json_lines`). A record that
+cannot be used becomes a `RowError` naming its line, and the operation goes on with the next
+one.
 
 The columns and their meaning are in docs/capabilities/bulk-operations.md.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -68,8 +71,44 @@ def _problem(message: str) -> DomainError:
     return DomainError(ErrorCode.INVALID_VALUE, message, ["input", "content"])
 
 
+def is_json_lines(content: str) -> bool:
+    """JSON Lines when the first line that is not blank opens an object: no CSV header does."""
+    for text in io.StringIO(content):
+        if text.strip():
+            return text.lstrip().startswith("{")
+    return False
+
+
+def _json_lines(content: str) -> Iterator[tuple[int, str]]:
+    """The file's lines that are not blank, with their numbers (from 1)."""
+    for number, text in enumerate(io.StringIO(content), start=1):
+        if text.strip():
+            yield number, text
+
+
+def _check_json_lines(kind: BulkKind, content: str) -> list[str]:
+    """The first record's keys, checked as a CSV header is."""
+    number, text = next(_json_lines(content))
+    try:
+        record = json.loads(text)
+    except ValueError as error:
+        raise _problem(f"line {number} is not JSON: {error}") from None
+    if not isinstance(record, dict):
+        raise _problem(f"line {number} is not a JSON object")
+    keys = [str(key).strip().lower() for key in record]
+    unknown = [key for key in keys if key not in COLUMNS[kind]]
+    if unknown:
+        raise _problem(
+            f"unknown key(s) {', '.join(unknown)} on line {number}; the keys are"
+            f" {', '.join(COLUMNS[kind])}"
+        )
+    return keys
+
+
 def check_header(kind: BulkKind, content: str) -> list[str]:
     """The file's columns; a DomainError when the file as a whole cannot be used."""
+    if is_json_lines(content):
+        return _check_json_lines(kind, content)
     reader = csv.reader(io.StringIO(content))
     try:
         header = [name.strip().lower() for name in next(reader)]
@@ -153,11 +192,72 @@ def _row(kind: BulkKind, line: int, values: dict[str, str], default_points: int 
     return BulkRow(line, customer_id, points, email, name, locale)
 
 
+def _json_values(kind: BulkKind, number: int, text: str) -> dict[str, str] | list[RowError]:
+    """A JSON Lines record as a CSV record's values: strings, integers as their digits, null as
+    empty."""
+    try:
+        record = json.loads(text)
+    except ValueError as error:
+        return [RowError(number, None, RowErrorCode.MALFORMED_RECORD.value, str(error))]
+    if not isinstance(record, dict):
+        return [
+            RowError(
+                number, None, RowErrorCode.MALFORMED_RECORD.value, "a line must be a JSON object"
+            )
+        ]
+    values: dict[str, str] = {}
+    errors: list[RowError] = []
+    for raw_key, value in record.items():
+        key = str(raw_key).strip().lower()
+        if key not in COLUMNS[kind]:
+            errors.append(
+                RowError(
+                    number,
+                    key,
+                    RowErrorCode.MALFORMED_RECORD.value,
+                    f"unknown key {key!r}; the keys are {', '.join(COLUMNS[kind])}",
+                )
+            )
+        elif value is None:
+            values[key] = ""
+        elif isinstance(value, str):
+            values[key] = value
+        elif isinstance(value, int) and not isinstance(value, bool):
+            values[key] = str(value)
+        else:
+            errors.append(
+                RowError(
+                    number,
+                    key,
+                    RowErrorCode.INVALID_VALUE.value,
+                    f"{key} must be a string or an integer",
+                )
+            )
+    return errors or values
+
+
+def _read_json_lines(
+    kind: BulkKind, content: str, default_points: int | None
+) -> Iterator[BulkRow | list[RowError]]:
+    for number, text in _json_lines(content):
+        values = _json_values(kind, number, text)
+        if isinstance(values, list):
+            yield values
+            continue
+        try:
+            yield _row(kind, number, values, default_points)
+        except RowRejectedError as rejected:
+            yield rejected.errors
+
+
 def read_rows(
     kind: BulkKind, content: str, default_points: int | None = None
 ) -> Iterator[BulkRow | list[RowError]]:
     """The file's records in file order (blank lines left out): a row, or the errors of a
     record that cannot be used. The header must have passed `check_header`."""
+    if is_json_lines(content):
+        yield from _read_json_lines(kind, content, default_points)
+        return
     lines = io.StringIO(content)
     reader = csv.reader(lines)
     header = [name.strip().lower() for name in next(reader)]
@@ -190,6 +290,8 @@ def read_rows(
 
 def count_rows(content: str) -> int:
     """Records after the header (blank lines left out): the operation's total."""
+    if is_json_lines(content):
+        return sum(1 for _ in _json_lines(content))
     reader = csv.reader(io.StringIO(content))
     next(reader, None)
     try:

@@ -78,6 +78,7 @@ this is a safety net.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -96,6 +97,7 @@ __all__ = [
     "MAX_MULTIPLIER",
     "Cart",
     "CartLine",
+    "CheckedConfig",
     "Component",
     "Earning",
     "EarningConfig",
@@ -106,7 +108,10 @@ __all__ = [
     "Rounding",
     "RuleKind",
     "Source",
+    "check_config",
     "evaluate",
+    "evaluate_checked",
+    "points_checked",
     "refund_share",
     "without_points",
 ]
@@ -265,6 +270,9 @@ def _largest_remainder(total: int, weights: Sequence[int]) -> list[int]:
     Each share is floor(total x weight / sum); the units left over go one each to the largest
     remainders, ties to the lower index. All zero when the weights sum to 0.
     """
+    if total == 0:
+        # No discount, no payment in points: the usual order, spared the arithmetic.
+        return [0] * len(weights)
     weight_sum = sum(weights)
     if weight_sum == 0:
         return [0] * len(weights)
@@ -275,6 +283,8 @@ def _largest_remainder(total: int, weights: Sequence[int]) -> list[int]:
         shares.append(share)
         remainders.append(remainder)
     left_over = total - sum(shares)
+    if not left_over:
+        return shares
     for index in sorted(range(len(weights)), key=lambda i: (-remainders[i], i))[:left_over]:
         shares[index] += 1
     return shares
@@ -326,10 +336,19 @@ def _member_multiplier_hundredths(member: MemberAttributes | None) -> int:
     """The member's multiplier x 100 (100 when none), checked like a rule's."""
     if member is None or member.multiplier is None:
         return _MULTIPLIER_SCALE
+    multiplier = member.multiplier
+    if isinstance(multiplier, Decimal) and multiplier.is_finite():
+        return _multiplier_hundredths_of(multiplier)
     return _multiplier_hundredths(
-        PurchaseRule(
-            id=0, kind=RuleKind.MULTIPLIER, filter=LineFilter(), multiplier=member.multiplier
-        )
+        PurchaseRule(id=0, kind=RuleKind.MULTIPLIER, filter=LineFilter(), multiplier=multiplier)
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _multiplier_hundredths_of(multiplier: Decimal) -> int:
+    # A program has a handful of tier multipliers and evaluates every order with one of them.
+    return _multiplier_hundredths(
+        PurchaseRule(id=0, kind=RuleKind.MULTIPLIER, filter=LineFilter(), multiplier=multiplier)
     )
 
 
@@ -346,15 +365,25 @@ def _check_cart(cart: Cart) -> int:
         ("paid_with_points_minor", cart.paid_with_points_minor),
         ("paid_with_store_credit_minor", cart.paid_with_store_credit_minor),
     ):
-        _check_int(f"cart.{name}", value, 0, MAX_AMOUNT_MINOR)
+        if not _is_int_within(value, 0, MAX_AMOUNT_MINOR):
+            _check_int(f"cart.{name}", value, 0, MAX_AMOUNT_MINOR)
     for index, line in enumerate(cart.lines):
         if not isinstance(line.sku, str):
             raise ValueError(f"line {index}: sku must be a string")
         if line.category is not None and not isinstance(line.category, str):
             raise ValueError(f"line {index}: category must be a string or None")
-        _check_int(f"line {index}: quantity", line.quantity, 1, MAX_QUANTITY)
-        _check_int(f"line {index}: unit_price_minor", line.unit_price_minor, 0, MAX_AMOUNT_MINOR)
+        # The messages are made only for a value that fails: a backtest checks millions.
+        if not _is_int_within(line.quantity, 1, MAX_QUANTITY):
+            _check_int(f"line {index}: quantity", line.quantity, 1, MAX_QUANTITY)
+        if not _is_int_within(line.unit_price_minor, 0, MAX_AMOUNT_MINOR):
+            _check_int(
+                f"line {index}: unit_price_minor", line.unit_price_minor, 0, MAX_AMOUNT_MINOR
+            )
     return CURRENCY_EXPONENTS[cart.currency]
+
+
+def _is_int_within(value: object, low: int, high: int) -> bool:
+    return type(value) is int and low <= value <= high
 
 
 def _check_config(config: EarningConfig) -> dict[int, int]:
@@ -467,6 +496,28 @@ def _applied_rules(matching: list[PurchaseRule], hundredths: dict[int, int]) -> 
     ]
 
 
+@dataclass(frozen=True)
+class CheckedConfig:
+    """A configuration that passed its checks, with each MULTIPLIER rule's multiplier x 100:
+    what evaluating many orders under one configuration (a backtest) checks only once."""
+
+    config: EarningConfig
+    hundredths: dict[int, int]
+    rounding: Rounding
+    # The rules in stacking order: priority (highest first), then id.
+    rules_in_order: tuple[PurchaseRule, ...]
+
+
+def check_config(config: EarningConfig) -> CheckedConfig:
+    hundredths = _check_config(config)
+    return CheckedConfig(
+        config=config,
+        hundredths=hundredths,
+        rounding=Rounding(config.rounding),
+        rules_in_order=tuple(sorted(config.rules, key=lambda rule: (-rule.priority, rule.id))),
+    )
+
+
 def evaluate(
     cart: Cart,
     config: EarningConfig,
@@ -478,10 +529,43 @@ def evaluate(
     `member` is None when the buyer is unknown (a cart preview): then rules restricted to tiers
     or segments do not apply.
     """
+    return evaluate_checked(cart, check_config(config), placed_at, member)
+
+
+def evaluate_checked(
+    cart: Cart,
+    checked: CheckedConfig,
+    placed_at: datetime,
+    member: MemberAttributes | None = None,
+) -> Earning:
+    """`evaluate` under a configuration checked beforehand by `check_config`."""
+    return _evaluate(cart, checked, placed_at, member, explain=True)
+
+
+def points_checked(
+    cart: Cart,
+    checked: CheckedConfig,
+    placed_at: datetime,
+    member: MemberAttributes | None = None,
+) -> int:
+    """`evaluate_checked(...).points`, without making the explanation: what a backtest, which
+    plays millions of orders for their totals, needs."""
+    return _evaluate(cart, checked, placed_at, member, explain=False).points
+
+
+def _evaluate(
+    cart: Cart,
+    checked: CheckedConfig,
+    placed_at: datetime,
+    member: MemberAttributes | None,
+    *,
+    explain: bool,
+) -> Earning:
+    """The evaluation; without `explain` the Earning has its points and bases but neither lines
+    nor components."""
+    config, hundredths, rounding = checked.config, checked.hundredths, checked.rounding
     exponent = _check_cart(cart)
-    hundredths = _check_config(config)
     _check_aware("placed_at", placed_at)
-    rounding = Rounding(config.rounding)
     lines = cart.lines
 
     # 1-2. Excluded lines, the discount spread over the others, then payments that do not earn.
@@ -511,7 +595,9 @@ def evaluate(
             lines=tuple(
                 LineEarning(i, line.sku, line.category, line.quantity, line_bases[i], 0, ())
                 for i, line in enumerate(lines)
-            ),
+            )
+            if explain
+            else (),
             order_components=(),
             unearned_payment_minor=unearned,
         )
@@ -526,25 +612,25 @@ def evaluate(
 
     # 5-6. Rules, and the member's own multiplier.
     member_hundredths = _member_multiplier_hundredths(member)
-    rules = sorted(
-        (
-            rule
-            for rule in config.rules
-            if _is_active(rule, placed_at, base_minor) and _is_eligible(rule, member)
-        ),
-        key=lambda rule: (-rule.priority, rule.id),
-    )
+    rules = [
+        rule
+        for rule in checked.rules_in_order
+        if _is_active(rule, placed_at, base_minor) and _is_eligible(rule, member)
+    ]
     awarded_per_order: set[int] = set()
     line_earnings: list[LineEarning] = []
+    total = 0
     for index, line in enumerate(lines):
         if excluded[index]:
-            line_earnings.append(
-                LineEarning(index, line.sku, line.category, line.quantity, 0, 0, ())
-            )
+            if explain:
+                line_earnings.append(
+                    LineEarning(index, line.sku, line.category, line.quantity, 0, 0, ())
+                )
             continue
         line_base = line_bases[index]
         base_points = line_base_points[index]
-        components = [Component(Source.BASE, None, line_base, None, base_points)]
+        line_points = base_points
+        components = [Component(Source.BASE, None, line_base, None, base_points)] if explain else []
         matching = [rule for rule in rules if _matches(rule.filter, line)]
         applied = _applied_rules(matching, hundredths)
         rule_multiplier = max(
@@ -561,9 +647,11 @@ def evaluate(
                     _MULTIPLIER_SCALE,
                     rounding,
                 )
-                components.append(
-                    Component(Source.RULE, rule.id, line_base, rule.multiplier, extra)
-                )
+                line_points += extra
+                if explain:
+                    components.append(
+                        Component(Source.RULE, rule.id, line_base, rule.multiplier, extra)
+                    )
                 continue
             assert rule.points is not None  # checked in _check_config
             if rule.kind == RuleKind.BONUS_PER_UNIT:
@@ -573,34 +661,43 @@ def evaluate(
             else:
                 awarded_per_order.add(rule.id)
                 points = rule.points
-            components.append(Component(Source.RULE, rule.id, line_base, None, points))
+            line_points += points
+            if explain:
+                components.append(Component(Source.RULE, rule.id, line_base, None, points))
         if member_wins:
             extra = _divide(
                 base_points * (member_hundredths - _MULTIPLIER_SCALE), _MULTIPLIER_SCALE, rounding
             )
             assert member is not None and member.multiplier is not None
-            components.append(Component(Source.TIER, None, line_base, member.multiplier, extra))
-        line_earnings.append(
-            LineEarning(
-                index=index,
-                sku=line.sku,
-                category=line.category,
-                quantity=line.quantity,
-                base_minor=line_base,
-                points=sum(component.points for component in components),
-                components=tuple(components),
+            line_points += extra
+            if explain:
+                components.append(Component(Source.TIER, None, line_base, member.multiplier, extra))
+        total += line_points
+        if explain:
+            line_earnings.append(
+                LineEarning(
+                    index=index,
+                    sku=line.sku,
+                    category=line.category,
+                    quantity=line.quantity,
+                    base_minor=line_base,
+                    points=line_points,
+                    components=tuple(components),
+                )
             )
-        )
 
     # 7. Shipping and tax, when counted.
     order_components: list[Component] = []
     if config.count_shipping:
-        order_components.append(
-            Component(Source.SHIPPING, None, shipping_base, None, shipping_points)
-        )
+        total += shipping_points
+        if explain:
+            order_components.append(
+                Component(Source.SHIPPING, None, shipping_base, None, shipping_points)
+            )
     if config.count_tax:
-        order_components.append(Component(Source.TAX, None, tax_base, None, tax_points))
-    total = sum(line.points for line in line_earnings) + sum(c.points for c in order_components)
+        total += tax_points
+        if explain:
+            order_components.append(Component(Source.TAX, None, tax_base, None, tax_points))
     return Earning(
         points=total,
         base_minor=base_minor,

@@ -64,4 +64,9 @@ class Order(Model):
         table = "orders"
         unique_together = (("program", "order_id"),)
         # A member's orders by time: tier contributions, and the member list's last-order filter.
-        indexes = (("member_id", "placed_at"), ("program_id", "customer_id"))
+        # A program's orders by time: a backtest's pages, in (placed_at, id) order.
+        indexes = (
+            ("member_id", "placed_at"),
+            ("program_id", "customer_id"),
+            ("program_id", "placed_at", "id"),
+        )

@@ -21,7 +21,9 @@ from app.domain.earning import (
     PurchaseRule,
     Rounding,
     RuleKind,
+    check_config,
     evaluate,
+    points_checked,
     refund_share,
 )
 from app.domain.money import CURRENCY_EXPONENTS
@@ -959,3 +961,26 @@ def test_a_rule_for_chosen_segments_needs_one_shared_segment() -> None:
     others = evaluate(cart, config, placed_at, MemberAttributes(segments=frozenset({"new"})))
 
     assert (staff.points, others.points) == (60, 10)
+
+
+members = st.one_of(
+    st.none(),
+    st.builds(
+        MemberAttributes,
+        tier=st.sampled_from([None, "Gold"]),
+        multiplier=st.one_of(
+            st.none(), st.integers(101, 10_000).map(lambda n: Decimal(n).scaleb(-2))
+        ),
+    ),
+)
+
+
+@PROPERTY_SETTINGS
+@given(cart=carts, config=configs(), placed_at=order_times, member=members)
+def test_points_without_the_explanation_equal_the_evaluation(
+    cart: Cart, config: EarningConfig, placed_at: datetime, member: MemberAttributes | None
+) -> None:
+    # Backtests count with points_checked; the live order path with evaluate.
+    assert points_checked(cart, check_config(config), placed_at, member) == (
+        evaluate(cart, config, placed_at, member).points
+    )

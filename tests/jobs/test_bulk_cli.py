@@ -13,7 +13,9 @@ from pathlib import Path
 
 from app.config import Settings
 from app.db import utc_now
+from app.domain.ids import encode_id
 from app.jobs.bulk import run_queued_bulk_operations
+from app.services.audit.service import COMMAND_LINE_KEY_ID
 from tests.graphql.conftest import Api
 from tests.graphql.factories import create_program
 from tests.graphql.helpers import rows
@@ -66,6 +68,34 @@ async def test_enrol_then_adjust_from_files_and_a_second_run_changes_nothing(
     number = first.stdout.split()[2]
     assert laurel(settings, "bulk", "status", number).stdout == first.stdout
     assert laurel(settings, "bulk", "cancel", number).returncode == 2
+
+    # Without a key, each member changed is audited with the command line as its actor, and an
+    # enrolment's entry names the member it made.
+    member_ids = {
+        str(r["customer_id"]): encode_id("Member", int(r["id"]))
+        for r in await rows("SELECT id, customer_id FROM members")
+    }
+    ann, bob = member_ids["ann@example.org"], member_ids["bob@example.org"]
+    audited = await rows(
+        "SELECT api_key_id, operation, target_type, target_id FROM audit_log"
+        " WHERE operation LIKE 'bulk%' ORDER BY id"
+    )
+    assert [
+        (int(r["api_key_id"]), r["operation"], r["target_type"], r["target_id"]) for r in audited
+    ] == [
+        (COMMAND_LINE_KEY_ID, "bulkEnrollMembers", "Member", ann),
+        (COMMAND_LINE_KEY_ID, "bulkEnrollMembers", "Member", bob),
+        (COMMAND_LINE_KEY_ID, "bulkAdjustPoints", "Member", ann),
+        (COMMAND_LINE_KEY_ID, "bulkAdjustPoints", "Member", bob),
+    ]
+    log = await api.data(
+        '{ auditLog(first: 10, operation: "bulkAdjustPoints")'
+        " { edges { node { actor targetId } } } }"
+    )
+    assert [edge["node"] for edge in log["auditLog"]["edges"]] == [
+        {"actor": "COMMAND_LINE", "targetId": bob},
+        {"actor": "COMMAND_LINE", "targetId": ann},
+    ]
 
 
 async def _position(operation_kind: str) -> int | None:

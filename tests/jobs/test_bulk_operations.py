@@ -12,15 +12,23 @@ import pytest
 from app.auth.api_keys import KeyKind
 from app.clock import ManualClock
 from app.db import connection, utc_now
+from app.domain.ids import encode_id
 from app.domain.imports import FileFormat, ImportKind
 from app.domain.roles import StaffRole
 from app.jobs.bulk import run_claimed, run_queued_bulk_operations
 from app.services.access.api_keys import create_api_key, set_rate_limit
+from app.services.audit.service import COMMAND_LINE_KEY_ID
 from app.services.bulk import repository
 from app.services.core.leases import LEASE_SECONDS, LeaseLostError
 from app.services.imports import jobs as import_jobs
 from tests.graphql.conftest import Api
-from tests.graphql.factories import create_program, create_reward, enroll, grant_points
+from tests.graphql.factories import (
+    create_program,
+    create_reward,
+    enroll,
+    grant_points,
+    record_order,
+)
 from tests.graphql.helpers import pk_of, rows, snapshot
 from tests.jobs.helpers import count, points_of
 
@@ -270,6 +278,18 @@ async def test_a_mailing_list_is_enrolled_with_its_consent_and_members_are_skipp
         ("zoe@example.org", "Zoe@Example.org", True),
     ]
     assert all(r["marketing_consent_at"] is not None for r in enrolled)
+    # Each member enrolled has an audit entry naming it, under the key that queued the list.
+    audited = await rows(
+        "SELECT api_key_id, target_type, target_id FROM audit_log"
+        " WHERE operation = 'bulkEnrollMembers' AND request_id LIKE 'bulk-%' ORDER BY id"
+    )
+    made = await rows(
+        "SELECT id FROM members WHERE customer_id IN ('zoe@example.org', 'bea') ORDER BY id"
+    )
+    assert [(r["target_type"], r["target_id"]) for r in audited] == [
+        ("Member", encode_id("Member", int(r["id"]))) for r in made
+    ]
+    assert all(int(r["api_key_id"]) != COMMAND_LINE_KEY_ID for r in audited)
     # A member already enrolled keeps the consent they had.
     kept = await rows("SELECT marketing_consent FROM members WHERE customer_id = 'ann'")
     assert [bool(row["marketing_consent"]) for row in kept] == [False]
@@ -317,6 +337,103 @@ async def test_a_dry_run_counts_what_would_happen_and_writes_nothing(api: Api) -
     enrolled = await report(api, enrol["bulkOperation"]["id"])
     assert (enrolled["applied"], enrolled["skipped"]) == (1, 1)
     assert await snapshot() == before
+
+
+async def test_a_json_lines_file_is_applied_with_row_errors_by_line(api: Api) -> None:
+    await create_program(api)
+    ann, bob = await members(api, "ann", "bob")
+    content = (
+        '{"customer_id": "ann", "points": 30}\n'
+        "\n"
+        '{"customer_id": "bob", "points": "x"}\n'
+        '{"customer_id": "bob"}\n'
+        "{oops\n"
+    )
+    queued = await queue(api, ADJUST, content=content, points=5, reason="Lines")
+    assert queued["userErrors"] == []
+    assert queued["bulkOperation"]["rowsTotal"] == 4
+    await run_queued_bulk_operations(utc_now())
+
+    done = await report(api, queued["bulkOperation"]["id"])
+    assert (done["status"], done["applied"], done["failed"], done["points"]) == ("DONE", 2, 2, 35)
+    assert done["errors"] == [
+        {"line": 3, "field": "points", "code": "INVALID_VALUE"},
+        {"line": 5, "field": None, "code": "MALFORMED_RECORD"},
+    ]
+    assert [await points_of(api, ann), await points_of(api, bob)] == [(30, 0), (5, 0)]
+
+
+async def test_a_dry_run_refuses_each_row_as_the_real_run_then_does(api: Api) -> None:
+    await create_program(api)
+    ann, _, _ = await members(api, "ann", "bob", "cid")
+    await grant_points(api, ann, 50)
+    configured = await api.data(
+        CONFIGURE_TIERS,
+        {
+            "input": {
+                "programSlug": "shop",
+                "metric": "MONEY_SPENT",
+                "period": "CALENDAR_YEAR",
+                "downgrade": "PERIOD_END",
+                "tiers": [
+                    {"name": "Silver", "threshold": 10_000},
+                    {"name": "Gold", "threshold": 50_000},
+                ],
+            }
+        },
+    )
+    assert configured["configureTiers"]["userErrors"] == []
+    # Bob earned Gold: assigning him Silver is below what he holds.
+    recorded = await record_order(
+        api,
+        customer_id="bob",
+        order_id="o-bob",
+        unit_price_minor=30_000,
+        quantity=2,
+        placedAt=(utc_now() - timedelta(minutes=5)).isoformat(),
+    )
+    assert recorded["userErrors"] == []
+    reward = await create_reward(api, cost_points=100, stock=2)
+    cases: list[tuple[str, dict[str, Any], list[str] | None]] = [
+        (
+            ADJUST,
+            {"content": "customer_id,points\nann,-40\nbob,-5000\nnobody,3\ncid,7\n", "reason": "x"},
+            ["BALANCE_WOULD_BE_NEGATIVE", "MEMBER_NOT_FOUND"],
+        ),
+        (
+            TIER,
+            {"content": "customer_id\nann\nbob\n", "tierName": "Silver", "reason": "Partners"},
+            ["TIER_BELOW_EARNED"],
+        ),
+        (
+            REWARD,
+            {"content": "customer_id\nann\nbob\ncid\n", "rewardId": reward["id"], "reason": "Gift"},
+            ["REWARD_OUT_OF_STOCK"],
+        ),
+        (
+            ENROL,
+            {
+                "content": "customer_id,email\nann,\nnew,not-an-email\nnewer,n@example.org\n",
+                "marketingConsent": False,
+            },
+            None,
+        ),
+    ]
+    for document, fields, expected in cases:
+        before = await snapshot()
+        dry = await queue(api, document, dryRun=True, **fields)
+        assert dry["userErrors"] == []
+        await run_queued_bulk_operations(utc_now())
+        assert await snapshot() == before
+        real = await queue(api, document, **fields)
+        await run_queued_bulk_operations(utc_now())
+        rehearsed = await report(api, dry["bulkOperation"]["id"])
+        done = await report(api, real["bulkOperation"]["id"])
+        counts = ("status", "applied", "skipped", "failed", "points", "errors")
+        assert {k: rehearsed[k] for k in counts} == {k: done[k] for k in counts}, document
+        assert done["failed"] >= 1, document
+        if expected is not None:
+            assert [error["code"] for error in done["errors"]] == expected
 
 
 async def test_cancel_stops_a_queued_or_running_operation_and_keeps_what_was_done(

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import strawberry
 
-from app.graphql.core.ids import encode_id
+from app.graphql.core.ids import decode_id, encode_id
 from app.graphql.core.node import Node
 from app.graphql.orders.types import RuleKindEnum
 from app.graphql.tiers.types import TierMetricEnum
@@ -26,6 +26,20 @@ class BacktestRuleInput:
     include_skus: list[str] | None = None
     include_categories: list[str] | None = None
     minimum_order_minor: int = 0
+
+
+@strawberry.input(
+    description="One of the program's own purchase rules or campaigns at another rate;"
+    " everything else about it stays."
+)
+class BacktestRuleChangeInput:
+    rule_id: strawberry.ID = strawberry.field(description="The EarningRule's id.")
+    multiplier: str | None = strawberry.field(
+        default=None, description="A MULTIPLIER rule's new multiplier, e.g. 3."
+    )
+    points: int | None = strawberry.field(
+        default=None, description="A BONUS_PER_UNIT or BONUS_PER_ORDER rule's new points."
+    )
 
 
 @strawberry.input
@@ -49,6 +63,10 @@ class BacktestProposalInput:
     expiry_days: int | None = strawberry.field(
         default=None,
         description="Lots expire this many days after they become available (0: never).",
+    )
+    rule_changes: list[BacktestRuleChangeInput] | None = strawberry.field(
+        default=None,
+        description="The program's own rules, each at another rate (not with rules).",
     )
 
     def to_service(self) -> backtests.Proposal:
@@ -80,6 +98,18 @@ class BacktestProposalInput:
                 for tier in self.tiers
             ),
             expiry_days=self.expiry_days,
+            rule_changes=tuple(
+                backtests.RuleChange(
+                    rule_id=decode_id(
+                        change.rule_id,
+                        "EarningRule",
+                        ["input", "proposal", "ruleChanges", str(index), "ruleId"],
+                    ),
+                    multiplier=change.multiplier,
+                    points=change.points,
+                )
+                for index, change in enumerate(self.rule_changes or ())
+            ),
         )
 
 

@@ -1,8 +1,8 @@
 """Bulk operation mutations (admin): change many members as one job, or cancel one.
 
 Each queues an operation and returns it at once; follow it with `bulkOperation` (or `node`).
-The members come from `content` (CSV with a header row) or from `segmentKey` (its members when
-queued). The same `idempotencyKey` and input returns the same operation.
+The members come from `content` (CSV with a header row, or JSON Lines) or from `segmentKey` (its
+members when queued). The same `idempotencyKey` and input returns the same operation.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from app.graphql.core.mutations import mutation
 from app.services.bulk import service as bulk_service
 
 _CONTENT = (
-    "The CSV file's text, within the request size limit (columns:"
-    " docs/capabilities/bulk-operations.md); or give segmentKey."
+    "The file's text, CSV with a header row or JSON Lines (one object a line), within the"
+    " request size limit (columns: docs/capabilities/bulk-operations.md); or give segmentKey."
 )
 _DRY_RUN = "Check and count every record; write nothing."
 _KEY = "The same key and input returns the same operation instead of queueing another."
@@ -57,8 +57,8 @@ class BulkAssignTierInput:
 class BulkEnrollMembersInput:
     program_slug: str
     content: str = strawberry.field(
-        description="CSV: customer_id and/or email (an e-mail alone becomes the customer id),"
-        " name, locale."
+        description="CSV or JSON Lines: customer_id and/or email (an e-mail alone becomes the"
+        " customer id), name, locale."
     )
     marketing_consent: bool = strawberry.field(
         description="Whether the list consented to marketing: recorded on every member enrolled."

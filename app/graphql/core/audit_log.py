@@ -16,10 +16,16 @@ from app.services.audit import service as audit_service
 from app.services.audit.service import AuditRecord
 
 
-@strawberry.type(description="One write made with an admin key.")
+@strawberry.type(description="One write made with an admin key, or by a command on the server.")
 class AuditEntry:
     id: strawberry.ID
-    api_key_id: int = strawberry.field(description="The key that made it (laurel list-api-keys).")
+    api_key_id: int = strawberry.field(
+        description="The key that made it (laurel list-api-keys); 0 when actor is COMMAND_LINE."
+    )
+    actor: str = strawberry.field(
+        description="API_KEY (apiKeyId names the key) or COMMAND_LINE (a laurel command run on"
+        " the server, such as laurel bulk, which has no key)."
+    )
     operation: str = strawberry.field(description="The mutation.")
     target_type: str | None
     target_id: str | None = strawberry.field(description="Its global id, or the program slug.")
@@ -32,7 +38,7 @@ class AuditEntry:
 
     @classmethod
     def from_record(cls, record: AuditRecord) -> AuditEntry:
-        return from_record(cls, record, id=strawberry.ID(str(record.id)))
+        return from_record(cls, record, id=strawberry.ID(str(record.id)), actor=record.actor)
 
 
 @strawberry.field(description="Admin only: writes made with admin keys, newest first.")

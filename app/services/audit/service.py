@@ -43,6 +43,12 @@ from app.services.punch_cards import service as punch_cards
 from app.services.rewards import service as rewards
 from app.services.store_credit import service as store_credit
 
+# The key id of the entries a `laurel` command run on the server writes (bulk operations started
+# from the command line): it has no API key, and key ids start at 1.
+COMMAND_LINE_KEY_ID = 0
+COMMAND_LINE_ACTOR = "COMMAND_LINE"
+API_KEY_ACTOR = "API_KEY"
+
 # Secrets, and the fraud signals that are only ever stored hashed (the referrals service).
 _REDACTED_FIELDS = frozenset(
     {"secret", "token", "password", "signals", "friendsignals", "referrersignals"}
@@ -244,6 +250,11 @@ class AuditRecord:
     succeeded: bool
     request_id: str
     created_at: datetime
+
+    @property
+    def actor(self) -> str:
+        """COMMAND_LINE for a write made by a command on the server, else API_KEY."""
+        return COMMAND_LINE_ACTOR if self.api_key_id == COMMAND_LINE_KEY_ID else API_KEY_ACTOR
 
 
 async def list_audit_log(

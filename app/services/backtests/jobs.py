@@ -26,6 +26,7 @@ from app.services.backtests.service import (
     Proposal,
     ProposedRule,
     ProposedTier,
+    RuleChange,
     RunFigures,
     TierCount,
     count_orders,
@@ -82,6 +83,7 @@ def input_json(data: BacktestInput) -> str:
                 "tier_metric": None if proposal.tier_metric is None else proposal.tier_metric.value,
                 "tiers": None if proposal.tiers is None else [asdict(t) for t in proposal.tiers],
                 "expiry_days": proposal.expiry_days,
+                "rule_changes": [asdict(change) for change in proposal.rule_changes],
             },
         },
         separators=(",", ":"),
@@ -119,6 +121,10 @@ def input_of(value: Any) -> BacktestInput:
             else TierMetric(proposal["tier_metric"]),
             tiers=None if tiers is None else tuple(ProposedTier(**tier) for tier in tiers),
             expiry_days=proposal["expiry_days"],
+            # Absent from jobs queued before rule changes could be proposed.
+            rule_changes=tuple(
+                RuleChange(**change) for change in proposal.get("rule_changes") or ()
+            ),
         ),
     )
 

@@ -1,12 +1,14 @@
 """Backtests: a proposed program run over a past period of real orders, writing nothing.
 
 `backtest_program` reads the program's member orders placed in [from, to) in time order, a page
-at a time, and runs them twice through the live earning engine (`earn_in_program_currency`,
-app/domain/earning.py): once with the program as it is configured now ("current") and once
-with the proposal laid over it ("proposed"). Each run keeps, per member, the tier reached (tiers
-count from the period's start; a tier reached applies from the member's next order, as live)
-and the lots earned with their expiry. Both runs are compared with what the orders actually
-recorded (`recordedPointsIssued`). Nothing is written: one read transaction, no ledger.
+at a time, and runs them twice through the live earning engine (`points_checked`,
+app/domain/earning.py): once with the program as it is configured now ("current") and once with
+the proposal laid over it ("proposed"). Each configuration is checked once, not per order, and
+each order's cart is converted into the program's currency once for both runs. Each run keeps,
+per member, the tier reached (tiers count from the period's start; a tier reached applies from
+the member's next order, as live) and the lots earned with their expiry. Both runs are compared
+with what the orders actually recorded (`recordedPointsIssued`). Nothing is written: one read
+transaction, no ledger.
 
 Figures of a run (docs/capabilities/import.md#backtests has the model):
 
@@ -40,7 +42,9 @@ from app.domain.earning import (
     MemberAttributes,
     PurchaseRule,
     RuleKind,
+    check_config,
     evaluate,
+    points_checked,
 )
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import ExpiryPolicy, ExpirySettings, LifetimeUnit
@@ -49,7 +53,7 @@ from app.domain.money import convert_minor, parse_exchange_rate, points_in_money
 from app.domain.tiers import TierMetric
 from app.domain.validation import Checker, check_period
 from app.services.members.service import MemberRecord, require_member
-from app.services.orders.cart import OrderLineInput, earn_in_program_currency
+from app.services.orders.cart import OrderLineInput, cart_in_program_currency
 from app.services.orders.earning import program_config
 from app.services.orders.earning_rules import active_purchase_rules
 from app.services.programs.service import ProgramRecord, ProgramScope, require_program
@@ -82,6 +86,16 @@ class ProposedRule:
 
 
 @dataclass(frozen=True)
+class RuleChange:
+    """One of the program's own purchase rules or campaigns at another rate: a MULTIPLIER
+    rule's multiplier, or a bonus rule's points; everything else about it stays."""
+
+    rule_id: int
+    multiplier: str | None = None
+    points: int | None = None
+
+
+@dataclass(frozen=True)
 class Proposal:
     """What changes; None keeps the program's own setting."""
 
@@ -92,6 +106,8 @@ class Proposal:
     tiers: tuple[ProposedTier, ...] | None = None
     # Lot lifetime in days (0: points never expire).
     expiry_days: int | None = None
+    # The program's own rules, each at another rate (with `rules`: refused).
+    rule_changes: tuple[RuleChange, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -183,6 +199,18 @@ class _Run:
 
     def __init__(self, config: _Config) -> None:
         self.config = config
+        # Checked once here rather than on each of the period's orders.
+        self.checked = check_config(program_config(config.program, config.rules))
+        self.pending = timedelta(days=config.program.pending_days)
+        # What the engine knows of a member in each tier, made once per tier, not per order.
+        self.tier_attributes = (
+            ()
+            if config.tiering is None
+            else tuple(
+                MemberAttributes(tier=name, multiplier=multiplier)
+                for name, _, multiplier in config.tiering.tiers
+            )
+        )
         self.members: dict[int, _MemberState] = {}
         self.issued = 0
         self.orders = 0
@@ -193,28 +221,20 @@ class _Run:
             state = self.members[member_id] = _MemberState()
         return state
 
-    def add(self, order: _Order) -> int:
+    def add(self, order: _Order, cart: Cart) -> int:
+        """Plays `order`, whose cart in the program's currency is `cart` (the same for every
+        configuration: a proposal keeps the program's currency)."""
         config = self.config
         state = self.member(order.member_id)
         tiering = config.tiering
-        attributes = None
-        if tiering is not None and state.tier is not None:
-            name, _, multiplier = tiering.tiers[state.tier]
-            attributes = MemberAttributes(tier=name, multiplier=multiplier)
-        earning = earn_in_program_currency(
-            config.program,
-            config.rules,
-            order,
-            exchange_rate=order.exchange_rate,
-            placed_at=order.placed_at,
-            member=attributes,
-        )
-        points = earning.points
+        attributes = None if state.tier is None else self.tier_attributes[state.tier]
+        points = points_checked(cart, self.checked, order.placed_at, attributes)
         self.issued += points
         self.orders += 1
         if points > 0:
-            available_at = order.placed_at + timedelta(days=config.program.pending_days)
-            state.lots.append((points, config.expiry.lot_expires_at(available_at)))
+            state.lots.append(
+                (points, config.expiry.lot_expires_at(order.placed_at + self.pending))
+            )
         if tiering is not None:
             state.qualifying += _qualifying(tiering.metric, order, points, config.program)
             reached = tiering.reached(state.qualifying)
@@ -294,6 +314,45 @@ def _proposed_rules(rules: Sequence[ProposedRule]) -> tuple[PurchaseRule, ...]:
             )
         )
     return tuple(made)
+
+
+def _changed_rules(rules: tuple[PurchaseRule, ...], proposal: Proposal) -> tuple[PurchaseRule, ...]:
+    at = ["input", "proposal", "ruleChanges"]
+    if proposal.rules is not None:
+        raise DomainError(ErrorCode.INVALID_VALUE, "give rules or ruleChanges, not both", [*at])
+    by_id = {rule.id: rule for rule in rules}
+    for index, change in enumerate(proposal.rule_changes):
+        rule = by_id.get(change.rule_id)
+        here = [*at, str(index)]
+        if rule is None or change.rule_id in (c.rule_id for c in proposal.rule_changes[:index]):
+            raise DomainError(
+                ErrorCode.INVALID_VALUE,
+                "not an active purchase rule of the program, or changed twice",
+                [*here, "ruleId"],
+            )
+        if rule.kind is RuleKind.MULTIPLIER:
+            if change.multiplier is None or change.points is not None:
+                raise DomainError(
+                    ErrorCode.INVALID_VALUE,
+                    "a MULTIPLIER rule changes by its multiplier",
+                    [*here, "multiplier"],
+                )
+            if len(change.multiplier) > 20:
+                raise DomainError(
+                    ErrorCode.TOO_LONG, "at most 20 characters", [*here, "multiplier"]
+                )
+            by_id[rule.id] = replace(
+                rule, multiplier=_multiplier(change.multiplier, [*here, "multiplier"])
+            )
+        else:
+            if change.points is None or change.multiplier is not None:
+                raise DomainError(
+                    ErrorCode.INVALID_VALUE,
+                    f"a {rule.kind.value} rule changes by its points",
+                    [*here, "points"],
+                )
+            by_id[rule.id] = replace(rule, points=change.points)
+    return tuple(by_id[rule.id] for rule in rules)
 
 
 async def _current_config(program: ProgramRecord) -> _Config:
@@ -379,6 +438,8 @@ def _proposed_config(current: _Config, proposal: Proposal) -> _Config:
     elif proposal.tier_metric is not None and tiering is not None:
         tiering = replace(tiering, metric=proposal.tier_metric)
     rules = current.rules if proposal.rules is None else _proposed_rules(proposal.rules)
+    if proposal.rule_changes:
+        rules = _changed_rules(rules, proposal)
     try:
         # The engine's own checks of a configuration, on a one-line cart.
         evaluate(
@@ -509,8 +570,9 @@ async def run_backtest(
         async for page in _orders(prepared.program.id, data.start, data.end):
             for order in page:
                 recorded += order.points_earned
-                current.add(order)
-                proposed.add(order)
+                cart = cart_in_program_currency(prepared.program, order, order.exchange_rate)
+                current.add(order, cart)
+                proposed.add(order, cart)
             if on_page is not None:
                 await on_page(current.orders)
     except ValueError as error:
@@ -618,20 +680,19 @@ async def member_what_if(
             + order.tax_minor
             - order.discount_minor
         )
-        points = run.add(
-            _Order(
-                member_id=member.id,
-                placed_at=order.placed_at,
-                currency=order.currency.strip().upper(),
-                total_minor=total,
-                lines=list(order.lines),
-                shipping_minor=order.shipping_minor,
-                tax_minor=order.tax_minor,
-                discount_minor=order.discount_minor,
-                exchange_rate=None,
-                points_earned=0,
-            )
+        played = _Order(
+            member_id=member.id,
+            placed_at=order.placed_at,
+            currency=order.currency.strip().upper(),
+            total_minor=total,
+            lines=list(order.lines),
+            shipping_minor=order.shipping_minor,
+            tax_minor=order.tax_minor,
+            discount_minor=order.discount_minor,
+            exchange_rate=None,
+            points_earned=0,
         )
+        points = run.add(played, cart_in_program_currency(program, played, None))
         expired = sum(
             lot_points
             for lot_points, expires_at in (*held_lots, *state.lots)

@@ -4,22 +4,28 @@ services, with the operation's progress written in the member's own transaction.
 Every point movement is the ledger's (`adjust_points`, `give_reward`), with an idempotency key
 derived from the operation and the member (`bulk-<operation>-<member>`): the same operation never
 changes a member twice, however often it is resumed. The progress (the record's position and
-the counts) and, for an operation queued with an admin key, the member's audit entry are written
-just before that transaction commits (`observe_commits`), guarded by the runner's claim: a
-runner whose job was taken over has its change rolled back (LeaseLostError), and a runner that
-dies leaves either both the change and the progress, or neither.
+the counts) and the member's audit entry (its actor the admin key that queued the operation, or
+the command line) are written just before that transaction commits (`observe_commits`),
+guarded by the runner's claim: a runner whose job was taken over has its change rolled back
+(LeaseLostError), and a runner that dies leaves either both the change and the progress, or
+neither.
 
-A dry run checks each record as far as it can without writing (the member exists, the balance
-stays non-negative, the key's limit) and counts what would be applied.
+A dry run rehearses each record: the same service call as the real run, in a transaction
+that is always rolled back (`_rehearse`), so a row is refused for exactly what the real run
+would refuse it for (a negative balance, a tier below the one the member earned, a reward out of
+stock or inactive, an enrolment's invalid email...), with the same code and message. What the
+rows before it would have used up is taken first inside that transaction: the reward stock and
+the pool codes the earlier rows of the dry run would have been given.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import connection, in_transaction, observe_commits, utc_now
+from app.db import connection, execute, fetch_one, in_transaction, observe_commits, utc_now
 from app.domain.bulk import DUPLICATE_MEMBER, BulkKind, BulkRow
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
@@ -80,6 +86,28 @@ class Progress:
     errors: list[RowError] = field(default_factory=list)
     # customer id -> the line it was first seen on: a member is changed once per operation.
     seen: dict[str, int] = field(default_factory=dict)
+    # Records this runner applied (or, in a dry run, would have).
+    applied: int = 0
+
+
+class _RehearsedError(Exception):
+    """Ends a dry run's transaction once the record went through: nothing of it is kept."""
+
+
+async def _rehearse(
+    perform: Callable[[], Awaitable[object]],
+    used_up: Callable[[BaseDBAsyncClient], Awaitable[None]] | None = None,
+) -> None:
+    """Runs `perform` (which raises DomainError as the real run would) and rolls it back;
+    `used_up` first takes what the dry run's earlier records would have consumed."""
+    try:
+        async with in_transaction() as conn:
+            if used_up is not None:
+                await used_up(conn)
+            await perform()
+            raise _RehearsedError
+    except _RehearsedError:
+        pass
 
 
 @dataclass
@@ -98,29 +126,41 @@ class _MemberCommit:
             return
         operation = self.progress.operation
         await repository.advance(conn, self.progress.lease, self.progress.position, self.step)
-        if operation.api_key_id is not None:
-            member_key = None if self.member_id is None else encode_id("Member", self.member_id)
-            await audit.record_write(
+        member_id = self.member_id
+        if member_id is None and operation.kind is BulkKind.ENROLL_MEMBERS:
+            # The member enrolled in this very transaction: its id is not returned yet.
+            enrolled = await fetch_one(
                 conn,
-                api_key_id=operation.api_key_id,
-                operation=OPERATION_NAMES[operation.kind],
-                arguments={
-                    "input": {
-                        "bulkOperationId": encode_id("BulkOperation", operation.id),
-                        "line": self.row.line,
-                        "customerId": self.row.customer_id,
-                        **{k: v for k, v in operation.parameters.items() if v is not None},
-                        **({"points": self.row.points} if self.row.points is not None else {}),
-                    }
-                },
-                target=None
-                if member_key is None
-                else audit.Target(type_name="Member", key=member_key, pk=self.member_id),
-                before=None,
-                after=None,
-                succeeded=True,
-                request_id=f"bulk-{operation.id}",
+                "SELECT id FROM members WHERE program_id = ? AND customer_id = ?",
+                (operation.program_id, self.row.customer_id),
             )
+            member_id = None if enrolled is None else int(enrolled["id"])
+        member_key = None if member_id is None else encode_id("Member", member_id)
+        await audit.record_write(
+            conn,
+            # An operation started from the command line has no key: its entries name the
+            # command line as their actor.
+            api_key_id=audit.COMMAND_LINE_KEY_ID
+            if operation.api_key_id is None
+            else operation.api_key_id,
+            operation=OPERATION_NAMES[operation.kind],
+            arguments={
+                "input": {
+                    "bulkOperationId": encode_id("BulkOperation", operation.id),
+                    "line": self.row.line,
+                    "customerId": self.row.customer_id,
+                    **{k: v for k, v in operation.parameters.items() if v is not None},
+                    **({"points": self.row.points} if self.row.points is not None else {}),
+                }
+            },
+            target=None
+            if member_key is None
+            else audit.Target(type_name="Member", key=member_key, pk=member_id),
+            before=None,
+            after=None,
+            succeeded=True,
+            request_id=f"bulk-{operation.id}",
+        )
 
     def committed(self) -> None:
         self.done = True
@@ -151,51 +191,43 @@ async def _adjust(
     if operation.staff_role is not None:
         # A support key's limit holds for each member.
         check_points_adjustment(StaffRole(operation.staff_role), operation.points_limit, row.points)
-    if operation.dry_run:
-        if member.points_available + row.points < 0:
-            raise DomainError(
-                ErrorCode.BALANCE_WOULD_BE_NEGATIVE,
-                f"the member has {member.points_available} points available",
-                ["input", "points"],
-            )
-        return
     parameters = operation.parameters
+    adjustment = adjustments.AdjustPointsInput(
+        member_id=member.id,
+        points=row.points,
+        reason=str(parameters["reason"]),
+        idempotency_key=_key(operation, member.id),
+        description=parameters.get("description"),
+    )
+    if operation.dry_run:
+        await _rehearse(lambda: adjustments.adjust_points(adjustment, operation.program_id))
+        return
     with observe_commits(commit):
-        await adjustments.adjust_points(
-            adjustments.AdjustPointsInput(
-                member_id=member.id,
-                points=row.points,
-                reason=str(parameters["reason"]),
-                idempotency_key=_key(operation, member.id),
-                description=parameters.get("description"),
-            ),
-            operation.program_id,
-        )
+        await adjustments.adjust_points(adjustment, operation.program_id)
 
 
 async def _assign_tier(
     operation: BulkOperationRecord, member: MemberRecord, commit: _MemberCommit
 ) -> None:
-    if operation.dry_run:
-        return
     parameters = operation.parameters
+    assignment = AssignTierInput(
+        member_id=member.id,
+        tier_name=str(parameters["tier_name"]),
+        reason=str(parameters["reason"]),
+        idempotency_key=_key(operation, member.id),
+    )
+    if operation.dry_run:
+        await _rehearse(lambda: assign_member_tier(assignment, operation.program_id))
+        return
     with observe_commits(commit):
-        await assign_member_tier(
-            AssignTierInput(
-                member_id=member.id,
-                tier_name=str(parameters["tier_name"]),
-                reason=str(parameters["reason"]),
-                idempotency_key=_key(operation, member.id),
-            ),
-            operation.program_id,
-        )
+        await assign_member_tier(assignment, operation.program_id)
 
 
 async def _issue_reward(
-    operation: BulkOperationRecord, member: MemberRecord, commit: _MemberCommit
+    operation: BulkOperationRecord, member: MemberRecord, commit: _MemberCommit, given_before: int
 ) -> None:
-    if operation.dry_run:
-        return
+    """Gives the reward; in a dry run, as if the `given_before` gifts of the records before had
+    been given."""
     reward_id = int(operation.parameters["reward_id"])
     reason = operation.parameters.get("reason") or DEFAULT_REWARD_REASON
     request = IdempotentRequest.of(
@@ -205,7 +237,8 @@ async def _issue_reward(
         payload={"memberId": member.id, "rewardId": reward_id},
     )
     now = utc_now()
-    with observe_commits(commit):
+
+    async def give() -> None:
         async with in_transaction() as conn:
 
             async def perform() -> int:
@@ -239,6 +272,27 @@ async def _issue_reward(
                 replay=replay,
             )
 
+    async def used_up(conn: BaseDBAsyncClient) -> None:
+        if given_before:
+            await execute(
+                conn,
+                "UPDATE rewards SET stock = CASE WHEN stock > ? THEN stock - ? ELSE 0 END"
+                " WHERE id = ? AND stock IS NOT NULL",
+                (given_before, given_before, reward_id),
+            )
+            await execute(
+                conn,
+                "DELETE FROM reward_codes WHERE id IN (SELECT id FROM reward_codes"
+                " WHERE reward_id = ? AND redemption_id IS NULL ORDER BY id LIMIT ?)",
+                (reward_id, given_before),
+            )
+
+    if operation.dry_run:
+        await _rehearse(give, used_up)
+        return
+    with observe_commits(commit):
+        await give()
+
 
 async def _enroll(
     program: ProgramRecord, operation: BulkOperationRecord, row: BulkRow, commit: _MemberCommit
@@ -246,8 +300,6 @@ async def _enroll(
     """Enrolled (or would be); False when the customer is a member already."""
     if await get_member_by_customer_id(program.id, row.customer_id) is not None:
         return False
-    if operation.dry_run:
-        return True
     consent = bool(operation.parameters.get("marketing_consent"))
     values = {"email": row.email, "name": row.name, "locale": row.locale}
     given = tuple(
@@ -255,22 +307,23 @@ async def _enroll(
             [name for name, value in values.items() if value is not None] + ["marketing_consent"]
         )
     )
+    enrolment = EnrollMemberInput(
+        program_slug=program.slug,
+        customer_id=row.customer_id,
+        profile=ProfileChanges(
+            email=row.email,
+            name=row.name,
+            locale=row.locale,
+            marketing_consent=consent,
+            given=given,
+        ),
+    )
     try:
+        if operation.dry_run:
+            await _rehearse(lambda: enroll_member(enrolment, program.id))
+            return True
         with observe_commits(commit):
-            member = await enroll_member(
-                EnrollMemberInput(
-                    program_slug=program.slug,
-                    customer_id=row.customer_id,
-                    profile=ProfileChanges(
-                        email=row.email,
-                        name=row.name,
-                        locale=row.locale,
-                        marketing_consent=consent,
-                        given=given,
-                    ),
-                ),
-                program.id,
-            )
+            member = await enroll_member(enrolment, program.id)
     except DomainError as error:
         if error.code is ErrorCode.MEMBER_ALREADY_ENROLLED:
             return False
@@ -296,7 +349,8 @@ async def _apply(program: ProgramRecord, progress: Progress, row: BulkRow) -> St
     elif operation.kind is BulkKind.ASSIGN_TIER:
         await _assign_tier(operation, member, commit)
     else:
-        await _issue_reward(operation, member, commit)
+        # In a dry run, what the records before would have been given (applied so far).
+        await _issue_reward(operation, member, commit, operation.applied + progress.applied)
     if commit.done:
         return None
     # A dry run: nothing committed, the record counts as what would be applied.
@@ -344,4 +398,5 @@ async def handle_record(
                     return
                 step = applied
     await repository.advance(connection(), progress.lease, progress.position, step)
+    progress.applied += step.applied
     progress.position += 1

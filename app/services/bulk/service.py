@@ -1,12 +1,12 @@
 """Bulk operations: queued as jobs, followed, cancelled.
 
 `queue_bulk_operation` checks what every member would get (points and reason, a tier, a
-reward, consent to marketing), takes the members from a CSV file or from a segment (its members
-now, written out as a file so that a resumed operation goes over the same ones), and keeps the
-operation QUEUED. The job runner (app/jobs/bulk.py) claims it, handles its records in file
-order through the capabilities' own services, and writes its progress in each member's own
-transaction. Sending the request again with the same idempotency key gives the same operation;
-a resumed operation does nothing twice.
+reward, consent to marketing), takes the members from a file (CSV or JSON Lines) or from a
+segment (its members now, written out as a CSV file so that a resumed operation goes over the
+same ones), and keeps the operation QUEUED. The job runner (app/jobs/bulk.py) claims it,
+handles its records in file order through the capabilities' own services, and writes its
+progress in each member's own transaction. Sending the request again with the same idempotency
+key gives the same operation; a resumed operation does nothing twice.
 """
 
 from __future__ import annotations

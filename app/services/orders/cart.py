@@ -203,6 +203,19 @@ def earn_in_program_currency(
     """Earn on the cart (its currency and lines normalised) converted into the program's
     currency (unit prices and amounts each converted and rounded half to even) when the order
     is in another currency."""
+    return evaluate(
+        cart_in_program_currency(program, cart, exchange_rate),
+        program_config(program, rules),
+        placed_at,
+        member,
+    )
+
+
+def cart_in_program_currency(
+    program: ProgramRecord, cart: CartInput, exchange_rate: str | None
+) -> Cart:
+    """The engine's cart of `cart`, converted into the program's currency (see
+    `earn_in_program_currency`)."""
     rate = None if exchange_rate is None else parse_exchange_rate(exchange_rate)
 
     def converted(amount: int) -> int:
@@ -210,7 +223,7 @@ def earn_in_program_currency(
             return amount
         return convert_minor(amount, cart.currency, program.currency, rate)
 
-    in_program_currency = Cart(
+    return Cart(
         currency=program.currency,
         lines=tuple(
             CartLine(
@@ -227,7 +240,6 @@ def earn_in_program_currency(
         paid_with_points_minor=converted(cart.paid_with_points_minor),
         paid_with_store_credit_minor=converted(cart.paid_with_store_credit_minor),
     )
-    return evaluate(in_program_currency, program_config(program, rules), placed_at, member)
 
 
 def check_points_limit(points: int) -> None:

@@ -87,3 +87,56 @@ def test_a_backtest_shows_the_api_figures_side_by_side(browser_page: BrowserPage
     assert "Liability at the end (money)" in shown
     browser_page.screenshot("done")
     assert browser_page.console_errors == []
+
+
+RULES = '{ earningRules(programSlug: "demo") { id name kind multiplier points paused } }'
+SHOWN_FIGURES = """() => Object.fromEntries(
+  [...document.querySelectorAll('table[aria-label="Backtest figures"] tbody tr')]
+    .map((row) => [row.dataset.figure, Object.fromEntries(
+      [...row.querySelectorAll("td")].map((c) => [c.dataset.side, Number(c.dataset.value)]))]))"""
+
+
+def test_each_rule_and_tier_threshold_is_proposed_on_its_own(browser_page: BrowserPage) -> None:
+    page = sign_in(browser_page)
+    server = browser_page.server
+    go(page, server, "backtest", "Backtest")
+    form = page.get_by_role("form", name="Backtest")
+    rules = [rule for rule in api(server, RULES)["earningRules"] if not rule["paused"]]
+    assert rules, "the demo has no earning rule"
+    tiers = api(server, TIERS)["tierProgram"]["tiers"]
+    assert tiers, "the demo has no tiers"
+    expected_changes = []
+    for rule in rules:
+        if rule["kind"] == "MULTIPLIER":
+            form.get_by_label(f"Multiplier of {rule['name']}").fill("4")
+            expected_changes.append({"ruleId": rule["id"], "multiplier": "4"})
+        else:
+            form.get_by_label(f"Points of {rule['name']}").fill("7")
+            expected_changes.append({"ruleId": rule["id"], "points": 7})
+    # The top tier moved down to just above the one below it (thresholds must rise strictly).
+    top = tiers[-1]
+    moved = (tiers[-2]["threshold"] if len(tiers) > 1 else -1) + 1
+    form.get_by_label(f"Threshold of {top['name']}").fill(str(moved))
+    with page.expect_response(lambda r: "graphql" in r.url and "startBacktest" in r.text()) as sent:
+        form.get_by_role("button", name="Start backtest").click()
+    sent_body = sent.value.request.post_data_json
+    assert sent_body is not None
+    proposal = sent_body["variables"]["input"]["proposal"]
+    assert proposal["ruleChanges"] == expected_changes
+    assert "rules" not in proposal
+    assert [tier["threshold"] for tier in proposal["tiers"]] == [
+        moved if tier["name"] == top["name"] else tier["threshold"] for tier in tiers
+    ]
+    job_id = sent.value.json()["data"]["startBacktest"]["backtestJob"]["id"]
+
+    expect(page.get_by_role("status").filter(has_text="Done")).to_be_visible(timeout=TIMEOUT_MS)
+    job = api(server, JOB, {"id": job_id})["backtestJob"]
+    assert job["status"] == "DONE"
+    shown: dict[str, dict[str, float]] = page.evaluate(SHOWN_FIGURES)
+    live = expected_rows(job["result"]["current"])
+    proposed = expected_rows(job["result"]["proposed"])
+    assert set(shown) == live.keys() | proposed.keys()
+    for name in live.keys() | proposed.keys():
+        assert shown[name] == {"live": live.get(name, 0.0), "proposed": proposed.get(name, 0.0)}
+    browser_page.screenshot("rates")
+    assert browser_page.console_errors == []

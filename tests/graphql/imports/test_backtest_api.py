@@ -8,6 +8,7 @@ from typing import Any
 
 from app.auth.api_keys import KeyKind
 from app.db import utc_now
+from app.domain.ids import encode_id
 from app.jobs.backtests import run_queued_backtests
 from tests.graphql.conftest import Api
 from tests.graphql.factories import create_program, enroll, program_key, record_order
@@ -154,6 +155,21 @@ async def test_a_refused_start_is_a_user_error_and_writes_no_job(api: Api) -> No
     bad = (await api.data(START, period(expiryDays=-1)))["startBacktest"]
     assert bad["userErrors"] == [
         {"field": ["input", "proposal", "expiryDays"], "code": "INVALID_VALUE"}
+    ]
+    not_a_rule = (await api.data(START, period(ruleChanges=[{"ruleId": "x", "points": 5}])))[
+        "startBacktest"
+    ]
+    assert not_a_rule["userErrors"] == [
+        {"field": ["input", "proposal", "ruleChanges", "0", "ruleId"], "code": "INVALID_ID"}
+    ]
+    no_such_rule = (
+        await api.data(
+            START,
+            period(ruleChanges=[{"ruleId": encode_id("EarningRule", 999), "multiplier": "3"}]),
+        )
+    )["startBacktest"]
+    assert no_such_rule["userErrors"] == [
+        {"field": ["input", "proposal", "ruleChanges", "0", "ruleId"], "code": "INVALID_VALUE"}
     ]
     unknown = period()
     unknown["input"]["programSlug"] = "nope"

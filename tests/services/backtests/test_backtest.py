@@ -5,12 +5,17 @@ configured as proposed. memberWhatIf: a member's next orders, the tier moving. B
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+import pytest
+
 from app.clock import ManualClock
 from app.db import connection, execute, fetch_all, fetch_one
+from app.domain.earning import RuleKind
+from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import ExpiryPolicy, LifetimeUnit
 from app.domain.imports import FileFormat, ImportKind
 from app.domain.tiers import DowngradePolicy, TierMetric, TierPeriod
@@ -18,6 +23,7 @@ from app.jobs.imports import run_import
 from app.services.backtests import service as backtests
 from app.services.backtests.service import Proposal, ProposedTier
 from app.services.orders.cart import OrderLineInput
+from app.services.orders.earning_rules import RuleInput, create_earning_rule, update_earning_rule
 from app.services.programs.service import (
     CreateProgramInput,
     ExpiryInput,
@@ -270,3 +276,51 @@ async def test_a_member_what_if_takes_off_what_expires_by_each_order(
         balance + 1000 - int(held["n"]),
         balance + 1000 - int(held["n"]),
     ]
+
+
+async def test_rules_proposed_at_other_rates_equal_the_program_with_those_rates(
+    db: None, clock: ManualClock
+) -> None:
+    await shop("shop", 1, tiers=False)
+    doubled = RuleInput(
+        name="Double SKU-1",
+        kind=RuleKind.MULTIPLIER,
+        multiplier="2",
+        priority=1,
+        include_skus=("SKU-1", "SKU-2"),
+        exclude_skus=("SKU-2",),
+    )
+    bonus = RuleInput(
+        name="Big basket", kind=RuleKind.BONUS_PER_ORDER, points=10, minimum_order_minor=5000
+    )
+    doubled_id = (await create_earning_rule("shop", doubled)).id
+    bonus_id = (await create_earning_rule("shop", bonus)).id
+    period = backtests.BacktestInput(
+        "shop",
+        START,
+        START + timedelta(days=366),
+        Proposal(
+            rule_changes=(
+                backtests.RuleChange(rule_id=doubled_id, multiplier="3.5"),
+                backtests.RuleChange(rule_id=bonus_id, points=25),
+            )
+        ),
+    )
+    proposed = await backtests.backtest_program(period, None)
+    await update_earning_rule(doubled_id, replace(doubled, multiplier="3.5"))
+    await update_earning_rule(bonus_id, replace(bonus, points=25))
+
+    changed = await backtests.backtest_program(replace(period, proposal=Proposal()), None)
+
+    assert proposed.proposed == changed.current
+    assert proposed.proposed.points_issued > proposed.current.points_issued
+    for change, field in (
+        (backtests.RuleChange(rule_id=bonus_id, multiplier="2"), "points"),
+        (backtests.RuleChange(rule_id=doubled_id + bonus_id + 1, points=5), "ruleId"),
+    ):
+        with pytest.raises(DomainError) as refused:
+            await backtests.backtest_program(
+                replace(period, proposal=Proposal(rule_changes=(change,))), None
+            )
+        assert refused.value.code is ErrorCode.INVALID_VALUE
+        assert refused.value.field == ["input", "proposal", "ruleChanges", "0", field]

@@ -1,10 +1,10 @@
-// Backtest: a proposed change (points per currency unit, an earning multiplier, expiry, tier
-// thresholds) played over a past period of the program's real orders in the background, then
+// Backtest: a proposed change (points per currency unit, each earning rule's rate or one
+// multiplier instead of the rules, expiry, tier thresholds) played over a past period of the program's real orders in the background, then
 // the program as it is and the proposal side by side. Nothing of the program is written.
 
 import { useEffect, useState } from "preact/hooks";
 import { request } from "./api.js";
-import { BACKTEST_JOB, START_BACKTEST, TIERS } from "./documents.js";
+import { BACKTEST_JOB, BACKTEST_RULES, START_BACKTEST, TIERS } from "./documents.js";
 import { money, percent, points } from "./format.js";
 import { html, ErrorMessage, Field, Section, UserErrors, fieldError, useLoad } from "./ui.js";
 
@@ -23,12 +23,21 @@ function defaultPeriod() {
 }
 
 // The proposal the form describes; a field left empty keeps the program's setting.
-function proposalOf(form, tiers) {
+function proposalOf(form, tiers, rules) {
   const proposal = {};
   if (form.pointsPerUnit.trim()) proposal.pointsPerCurrencyUnit = Number(form.pointsPerUnit);
   if (form.multiplier.trim()) {
     proposal.rules = [{ name: "Proposed multiplier", kind: "MULTIPLIER",
       multiplier: form.multiplier.trim() }];
+  } else {
+    // Each rule given another rate; the others, and everything else about them, stay.
+    const changes = rules.filter((rule) => (form.rates[rule.id] ?? "").trim() !== "")
+      .map((rule) => {
+        const given = form.rates[rule.id].trim();
+        return rule.kind === "MULTIPLIER" ? { ruleId: rule.id, multiplier: given }
+          : { ruleId: rule.id, points: Number(given) };
+      });
+    if (changes.length) proposal.ruleChanges = changes;
   }
   if (form.expiryDays.trim()) proposal.expiryDays = Number(form.expiryDays);
   const changed = tiers.some((tier) => (form.thresholds[tier.name] ?? "").trim() !== "");
@@ -81,8 +90,11 @@ export function BacktestPage({ program }) {
   const tierProgram = useLoad(() => request(TIERS, { slug: program.slug }), [program.slug]);
   const tiers = (tierProgram.data && tierProgram.data.tierProgram
     && tierProgram.data.tierProgram.tiers) || [];
+  const ruleList = useLoad(() => request(BACKTEST_RULES, { slug: program.slug }), [program.slug]);
+  // A paused rule earns nothing in the program as it is: there is no rate of it to change.
+  const rules = ((ruleList.data && ruleList.data.earningRules) || []).filter((r) => !r.paused);
   const [form, setForm] = useState({ ...defaultPeriod(), pointsPerUnit: "", multiplier: "",
-    expiryDays: "", thresholds: {} });
+    expiryDays: "", thresholds: {}, rates: {} });
   const [job, setJob] = useState(null);
   const [errors, setErrors] = useState([]);
   const [error, setError] = useState(null);
@@ -108,7 +120,7 @@ export function BacktestPage({ program }) {
         programSlug: program.slug,
         from: `${form.from}T00:00:00Z`,
         to: `${form.to}T00:00:00Z`,
-        proposal: proposalOf(form, tiers),
+        proposal: proposalOf(form, tiers, rules),
       } });
       setErrors(data.startBacktest.userErrors);
       if (data.startBacktest.backtestJob) setJob(data.startBacktest.backtestJob);
@@ -134,6 +146,16 @@ export function BacktestPage({ program }) {
         value=${form.multiplier} onInput=${set("multiplier")}
         hint="e.g. 1.5; replaces the program's rules and campaigns. Empty: keep them"
         error=${fieldError(errors, "rules")} />
+      ${rules.map((rule) => html`<${Field}
+        label=${rule.kind === "MULTIPLIER" ? `Multiplier of ${rule.name}`
+          : `Points of ${rule.name}`}
+        name=${`rate-${rule.id}`} type=${rule.kind === "MULTIPLIER" ? "text" : "number"}
+        value=${form.rates[rule.id] ?? ""}
+        placeholder=${String(rule.kind === "MULTIPLIER" ? rule.multiplier : rule.points)}
+        disabled=${form.multiplier.trim() !== ""}
+        onInput=${(value) => setForm({ ...form, rates: { ...form.rates, [rule.id]: value } })} />`)}
+      ${rules.length ? html`<small class="hint">Rules left empty keep their rate (shown in
+        grey); a multiplier on every purchase replaces them all.</small>` : ""}
       <${Field} label="Expiry in days" name="expiryDays" type="number" min="0"
         value=${form.expiryDays} onInput=${set("expiryDays")}
         hint="0: points never expire. Empty: the program's own"
@@ -147,7 +169,7 @@ export function BacktestPage({ program }) {
         (shown in grey).</small>` : ""}
       <${UserErrors} errors=${errors} fields=${["to", "pointsPerCurrencyUnit", "rules",
         "expiryDays"]} />
-      <${ErrorMessage} error=${error || tierProgram.error} />
+      <${ErrorMessage} error=${error || tierProgram.error || ruleList.error} />
       <button type="submit" class="primary" disabled=${busy || running}>Start backtest</button>
     </form>
     ${job && html`<${Section} title="Result" id="backtest-result">

@@ -91,6 +91,10 @@ export const ORDER = `query ConsoleOrder($slug: String!, $orderId: String!) {
   }
 }`;
 
+export const BACKTEST_RULES = `query ConsoleBacktestRules($slug: String!) {
+  earningRules(programSlug: $slug) { id name kind multiplier points paused }
+}`;
+
 export const TIERS = `query ConsoleTiers($slug: String!) {
   tierProgram(programSlug: $slug) {
     metric period downgrade graceDays recalculationPending
