@@ -8,7 +8,7 @@ from tortoise.migrations import operations as ops
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0036_analytics_days_by_customer')]
+    dependencies = [('models', '0035_analytics_days_by_customer')]
 
     initial = False
 

@@ -9,7 +9,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0033_backtest_jobs")]
+    dependencies = [("models", "0034_orders_by_time")]
 
     initial = False
 
