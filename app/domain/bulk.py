@@ -91,7 +91,8 @@ def _check_json_lines(kind: BulkKind, content: str) -> list[str]:
     number, text = next(_json_lines(content))
     try:
         record = json.loads(text)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
+        # RecursionError: nesting deeper than the parser goes is no JSON a record can be.
         raise _problem(f"line {number} is not JSON: {error}") from None
     if not isinstance(record, dict):
         raise _problem(f"line {number} is not a JSON object")
@@ -102,7 +103,17 @@ def _check_json_lines(kind: BulkKind, content: str) -> list[str]:
             f"unknown key(s) {', '.join(unknown)} on line {number}; the keys are"
             f" {', '.join(COLUMNS[kind])}"
         )
+    _check_required(kind, keys, "key")
     return keys
+
+
+def _check_required(kind: BulkKind, names: list[str], what: str) -> None:
+    """The columns (or a JSON Lines file's first keys) name what every record needs."""
+    if kind is BulkKind.ENROLL_MEMBERS:
+        if "customer_id" not in names and "email" not in names:
+            raise _problem(f"the file needs a customer_id or an email {what}")
+    elif "customer_id" not in names:
+        raise _problem(f"missing {what} customer_id")
 
 
 def check_header(kind: BulkKind, content: str) -> list[str]:
@@ -121,11 +132,7 @@ def check_header(kind: BulkKind, content: str) -> list[str]:
         raise _problem(
             f"unknown column(s) {', '.join(unknown)}; the columns are {', '.join(COLUMNS[kind])}"
         )
-    if kind is BulkKind.ENROLL_MEMBERS:
-        if "customer_id" not in header and "email" not in header:
-            raise _problem("the file needs a customer_id or an email column")
-    elif "customer_id" not in header:
-        raise _problem("missing column customer_id")
+    _check_required(kind, header, "column")
     return header
 
 
@@ -197,7 +204,7 @@ def _json_values(kind: BulkKind, number: int, text: str) -> dict[str, str] | lis
     empty."""
     try:
         record = json.loads(text)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         return [RowError(number, None, RowErrorCode.MALFORMED_RECORD.value, str(error))]
     if not isinstance(record, dict):
         return [

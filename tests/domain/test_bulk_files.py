@@ -76,3 +76,21 @@ def test_a_json_lines_file_whose_first_record_is_unusable_is_refused_whole() -> 
         check_header(BulkKind.ASSIGN_TIER, '{"customer": "a"}\n')
     with pytest.raises(DomainError, match="not JSON"):
         check_header(BulkKind.ASSIGN_TIER, '{"customer_id": \n')
+
+
+def test_json_lines_nested_deeper_than_the_parser_goes_is_malformed_not_a_crash() -> None:
+    nested = '{"customer_id": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    with pytest.raises(DomainError, match="not JSON"):
+        check_header(BulkKind.ADJUST_POINTS, nested + "\n")
+    read = rows_of(BulkKind.ADJUST_POINTS, '{"customer_id": "a", "points": 5}\n' + nested + "\n")
+    assert read[0] == BulkRow(1, "a", 5)
+    assert isinstance(read[1], list)
+    assert [(e.line, e.field, e.code) for e in read[1]] == [(2, None, "MALFORMED_RECORD")]
+
+
+def test_a_json_lines_file_needs_the_keys_a_csv_file_needs_as_columns() -> None:
+    with pytest.raises(DomainError, match="missing key customer_id"):
+        check_header(BulkKind.ADJUST_POINTS, '{"points": 5}\n')
+    with pytest.raises(DomainError, match="customer_id or an email key"):
+        check_header(BulkKind.ENROLL_MEMBERS, '{"name": "Ann"}\n')
+    assert check_header(BulkKind.ENROLL_MEMBERS, '{"email": "a@example.org"}\n') == ["email"]

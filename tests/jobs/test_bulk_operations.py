@@ -30,6 +30,7 @@ from tests.graphql.factories import (
     record_order,
 )
 from tests.graphql.helpers import pk_of, rows, snapshot
+from tests.graphql.rewards.factories import UPLOAD, make_reward
 from tests.jobs.helpers import count, points_of
 
 FIELDS = """
@@ -394,6 +395,13 @@ async def test_a_dry_run_refuses_each_row_as_the_real_run_then_does(api: Api) ->
     )
     assert recorded["userErrors"] == []
     reward = await create_reward(api, cost_points=100, stock=2)
+    # Two codes for three members: the third gift finds the pool empty, in the dry run too,
+    # though the dry run only reads what its earlier records would have taken.
+    pooled = await make_reward(api, codeSource="POOL", name="Pooled")
+    uploaded = await api.data(
+        UPLOAD, {"input": {"rewardId": pooled["id"], "codes": ["POOL-0001", "POOL-0002"]}}
+    )
+    assert uploaded["uploadRewardCodes"]["userErrors"] == []
     cases: list[tuple[str, dict[str, Any], list[str] | None]] = [
         (
             ADJUST,
@@ -409,6 +417,11 @@ async def test_a_dry_run_refuses_each_row_as_the_real_run_then_does(api: Api) ->
             REWARD,
             {"content": "customer_id\nann\nbob\ncid\n", "rewardId": reward["id"], "reason": "Gift"},
             ["REWARD_OUT_OF_STOCK"],
+        ),
+        (
+            REWARD,
+            {"content": "customer_id\nann\nbob\ncid\n", "rewardId": pooled["id"], "reason": "Gift"},
+            ["REWARD_POOL_EMPTY"],
         ),
         (
             ENROL,

@@ -564,9 +564,11 @@ async def run_backtest(
     """Plays the period's orders through both configurations; `on_page` hears the number of
     orders played so far after each page."""
     data = prepared.data
-    current, proposed = _Run(prepared.current), _Run(prepared.proposed)
     recorded = 0
     try:
+        # Inside the try: each configuration is checked as it is made, and a stored rule the
+        # engine refuses is as much a user error as a proposed one.
+        current, proposed = _Run(prepared.current), _Run(prepared.proposed)
         async for page in _orders(prepared.program.id, data.start, data.end):
             for order in page:
                 recorded += order.points_earned

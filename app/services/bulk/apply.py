@@ -14,8 +14,9 @@ A dry run rehearses each record: the same service call as the real run, in a tra
 that is always rolled back (`_rehearse`), so a row is refused for exactly what the real run
 would refuse it for (a negative balance, a tier below the one the member earned, a reward out of
 stock or inactive, an enrolment's invalid email...), with the same code and message. What the
-rows before it would have used up is taken first inside that transaction: the reward stock and
-the pool codes the earlier rows of the dry run would have been given.
+rows before it would have used up (the reward stock and pool codes the earlier rows of the dry
+run would have been given) is only read, never taken: a rehearsal must not lock or hide rows
+that live redemptions and gifts take in their own lock order.
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ from dataclasses import dataclass, field
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.db import connection, execute, fetch_one, in_transaction, observe_commits, utc_now
+from app.db import connection, fetch_one, in_transaction, observe_commits, utc_now
 from app.domain.bulk import DUPLICATE_MEMBER, BulkKind, BulkRow
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
 from app.domain.imports import MAX_REPORTED_ERRORS, RowError
 from app.domain.ledger import TransactionKind
-from app.domain.rewards import RewardUnavailable
+from app.domain.rewards import CodeSource, RewardUnavailable
 from app.domain.roles import StaffRole, check_points_adjustment
 from app.services.audit import service as audit
 from app.services.bulk import repository
@@ -60,6 +61,14 @@ _UNAVAILABLE = {
     RewardUnavailable.REWARD_INACTIVE: ErrorCode.REWARD_INACTIVE,
     RewardUnavailable.POOL_EMPTY: ErrorCode.REWARD_POOL_EMPTY,
 }
+# A gift is refused as inactive before its stock or codes are looked at.
+_REFUSED_BEFORE_STOCK = frozenset({ErrorCode.REWARD_INACTIVE})
+
+
+def _unavailable(reason: RewardUnavailable) -> DomainError:
+    return DomainError(_UNAVAILABLE[reason], f"the reward cannot be given: {reason.value}")
+
+
 # The file's column a service's field stands for.
 _COLUMN_OF_FIELD = {"points": "points", "memberId": "customer_id", "customerId": "customer_id"}
 
@@ -96,15 +105,25 @@ class _RehearsedError(Exception):
 
 async def _rehearse(
     perform: Callable[[], Awaitable[object]],
-    used_up: Callable[[BaseDBAsyncClient], Awaitable[None]] | None = None,
+    used_up: Callable[[BaseDBAsyncClient], Awaitable[DomainError | None]] | None = None,
+    refused_first: frozenset[ErrorCode] = frozenset(),
 ) -> None:
-    """Runs `perform` (which raises DomainError as the real run would) and rolls it back;
-    `used_up` first takes what the dry run's earlier records would have consumed."""
+    """Runs `perform` (which raises DomainError as the real run would) and rolls it back.
+
+    `used_up` reads whether the dry run's earlier records would have used up what this one
+    needs, and answers the refusal the real run would give then; it wins over the rehearsal's
+    own outcome except a refusal in `refused_first` (checked before that in the real run)."""
     try:
         async with in_transaction() as conn:
-            if used_up is not None:
-                await used_up(conn)
-            await perform()
+            earlier = None if used_up is None else await used_up(conn)
+            try:
+                await perform()
+            except DomainError as refused:
+                if earlier is None or refused.code in refused_first:
+                    raise
+                raise earlier from None
+            if earlier is not None:
+                raise earlier
             raise _RehearsedError
     except _RehearsedError:
         pass
@@ -255,9 +274,7 @@ async def _issue_reward(
                     now,
                 )
                 if isinstance(given, RewardUnavailable):
-                    raise DomainError(
-                        _UNAVAILABLE[given], f"the reward cannot be given: {given.value}"
-                    )
+                    raise _unavailable(given)
                 return given.redemption_id
 
             async def replay(stored: dict[str, object]) -> int:
@@ -272,23 +289,31 @@ async def _issue_reward(
                 replay=replay,
             )
 
-    async def used_up(conn: BaseDBAsyncClient) -> None:
-        if given_before:
-            await execute(
+    async def used_up(conn: BaseDBAsyncClient) -> DomainError | None:
+        # Read without locking: the reward row and its codes stay free for live gifts and
+        # redemptions. A code is counted only as far as the earlier records would reach.
+        if not given_before:
+            return None
+        row = await fetch_one(
+            conn, "SELECT stock, code_source FROM rewards WHERE id = ?", (reward_id,)
+        )
+        if row is None:
+            return None
+        if row["stock"] is not None and int(row["stock"]) <= given_before:
+            return _unavailable(RewardUnavailable.OUT_OF_STOCK)
+        if row["code_source"] == CodeSource.POOL.value:
+            code_left = await fetch_one(
                 conn,
-                "UPDATE rewards SET stock = CASE WHEN stock > ? THEN stock - ? ELSE 0 END"
-                " WHERE id = ? AND stock IS NOT NULL",
-                (given_before, given_before, reward_id),
-            )
-            await execute(
-                conn,
-                "DELETE FROM reward_codes WHERE id IN (SELECT id FROM reward_codes"
-                " WHERE reward_id = ? AND redemption_id IS NULL ORDER BY id LIMIT ?)",
+                "SELECT id FROM reward_codes WHERE reward_id = ? AND redemption_id IS NULL"
+                " ORDER BY id LIMIT 1 OFFSET ?",
                 (reward_id, given_before),
             )
+            if code_left is None:
+                return _unavailable(RewardUnavailable.POOL_EMPTY)
+        return None
 
     if operation.dry_run:
-        await _rehearse(give, used_up)
+        await _rehearse(give, used_up, refused_first=_REFUSED_BEFORE_STOCK)
         return
     with observe_commits(commit):
         await give()
