@@ -16,6 +16,7 @@ from tortoise.connection import connections
 from app.auth.api_keys import hash_secret
 from app.config import Settings
 from app.db import execute, fetch_one, utc_now
+from app.domain.analytics import add_months, is_settled, month_of
 from app.services.ledger.verify import verify_ledger
 from tests.graphql.conftest import Api, api_client
 from tests.graphql.factories import create_program, enroll, grant_points, record_order
@@ -253,10 +254,21 @@ async def test_analytics_summarise_counts_the_last_twelve_months_once(
     # Each of the last twelve settled months, and the twelve together; their cohorts' cells
     # (12 + 11 + ... + 1).
     assert first.stdout == "shop: 13 customer span(s) and 78 cohort cell(s) counted\n"
-    stored = await fetch_one(
-        connections.get("default"), "SELECT COUNT(*) AS n FROM analytics_summaries"
+    settled = await fetch_one(
+        connections.get("default"),
+        "SELECT COUNT(*) AS n FROM analytics_summaries WHERE kind NOT LIKE 'open:%'",
     )
-    assert stored is not None and int(stored["n"]) == 13 + 78
+    assert settled is not None and int(settled["n"]) == 13 + 78
+    # And the settled parts of the spans reaching the open months (one, or two in a month's
+    # first days, before the month before settles): each open month alone and the twelve
+    # months to today's.
+    today = utc_now().date()
+    open_months = 1 if is_settled(add_months(month_of(today), -1), today) else 2
+    open_parts = await fetch_one(
+        connections.get("default"),
+        "SELECT COUNT(*) AS n FROM analytics_summaries WHERE kind LIKE 'open:%'",
+    )
+    assert open_parts is not None and int(open_parts["n"]) == open_months + 1
     # Nothing stale: the second run counts nothing.
     assert second.stdout == "shop: 0 customer span(s) and 0 cohort cell(s) counted\n"
 
