@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -262,7 +262,8 @@ async def test_analytics_summarise_counts_the_last_twelve_months_once(
     # And the settled parts of the spans reaching the open months (one, or two in a month's
     # first days, before the month before settles): each open month alone and the twelve
     # months to today's.
-    today = utc_now().date()
+    # The command ran on the wall clock, not on a clock a test may have set.
+    today = datetime.now(UTC).date()
     open_months = 1 if is_settled(add_months(month_of(today), -1), today) else 2
     open_parts = await fetch_one(
         connections.get("default"),
