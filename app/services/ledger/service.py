@@ -36,6 +36,7 @@ from app.db import (
     execute_many,
     fetch_all,
     fetch_one,
+    is_postgres,
 )
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import ExpiryPolicy, ExpirySettings, LifetimeUnit, RoundTo
@@ -140,10 +141,22 @@ async def lock_member(conn: BaseDBAsyncClient, member_id: int) -> bool:
 
 
 async def lock_member_row(
-    conn: BaseDBAsyncClient, member_id: int, columns: str = "id"
+    conn: BaseDBAsyncClient, member_id: int, columns: str = "id", *, changes_keys: bool = False
 ) -> dict[str, Any] | None:
     """`lock_member`, reading the member's `columns` as the row is locked; None when there is
-    no such member."""
+    no such member.
+
+    `changes_keys`: the caller will change a column of a unique key (the customer id, the card
+    number). On PostgreSQL that update needs the strongest row lock, which waits for every
+    transaction holding the row's key-share lock: the one an order's insert takes through its
+    foreign key, before that order's movement locks the member. Taken late, as the update
+    itself, it would wait for the order while the order waits for this transaction's weaker
+    lock: a deadlock. Taken first, it waits for the order to finish, and the order can still
+    strengthen its own key-share lock past the waiting caller."""
+    if changes_keys and is_postgres(conn):
+        return await fetch_one(
+            conn, f"SELECT {columns} FROM members WHERE id = ? FOR UPDATE", (member_id,)
+        )
     return await fetch_one(
         conn,
         f"UPDATE members SET points_available = points_available WHERE id = ? RETURNING {columns}",

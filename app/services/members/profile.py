@@ -336,8 +336,9 @@ def _changes_payload(data: UpdateMemberProfileInput) -> dict[str, Any]:
 
 async def locked_profile(conn: BaseDBAsyncClient, member_id: int) -> MemberProfile:
     """The member's profile as their row is locked (the first thing every writer of a member
-    does, services/ledger)."""
-    row = await lock_member_row(conn, member_id, PROFILE_COLUMNS)
+    does, services/ledger), as strongly as a change of the card number or the customer id
+    needs."""
+    row = await lock_member_row(conn, member_id, PROFILE_COLUMNS, changes_keys=True)
     assert row is not None
     return profile_row(row)
 
