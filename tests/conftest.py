@@ -305,12 +305,15 @@ async def database_url(backend: str, _templates: _Templates, tmp_path: Path) -> 
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    # No load shedding and no shopper limit: the races of many requests at once must all be
-    # served, on a machine whose speed no test knows. tests/graphql/core/test_admission.py and
-    # test_shopper_limits.py set them.
+    # No load shedding, no shopper limit and no short request deadline: the races of many
+    # requests at once must all be served, on a machine whose speed no test knows (the last of
+    # 500 redemptions sharing the pool can wait past the default 15 s on a loaded machine).
+    # tests/graphql/core/test_admission.py, test_shopper_limits.py and the deadline tests set
+    # their own.
     return Settings(
         database_url=database_url,
         max_in_flight=0,
+        request_timeout_seconds=300.0,
         shopper_per_second=1_000_000.0,
         shopper_burst=1_000_000,
     )

@@ -56,7 +56,7 @@ from app.services.experiments.enforcement import (
     record_order_effects,
     rules_for_member,
 )
-from app.services.ledger.service import Movement, post_movement
+from app.services.ledger.service import Movement, lock_member, post_movement
 from app.services.orders.cart import (
     OrderLineInput,
     check_cart,
@@ -172,11 +172,23 @@ async def lock_order(
     """The order's `columns`, its row locked until the transaction ends, so that concurrent
     writers of one order (refunds, progress) see each other's changes; ORDER_NOT_FOUND when
     the program has no such order."""
+    # The order's member is locked before the order, the lock order of every writer
+    # (services/ledger): a writer holding the member and then the member's orders (an erasure)
+    # and this one must not each hold what the other waits for.
+    owner = await fetch_one(
+        conn,
+        "SELECT member_id FROM orders WHERE program_id = ? AND order_id = ?",
+        (program.id, order_ref),
+    )
+    owner_id = None if owner is None else owner["member_id"]
+    if owner_id is not None:
+        await lock_member(conn, int(owner_id))
     # A no-op update takes the row lock (PostgreSQL).
     locked = await fetch_one(
         conn,
         "UPDATE orders SET points_refunded = points_refunded"
-        f" WHERE program_id = ? AND order_id = ? RETURNING {columns}",
+        f" WHERE program_id = ? AND order_id = ? RETURNING member_id AS locked_member_id,"
+        f" {columns}",
         (program.id, order_ref),
     )
     if locked is None:
@@ -185,6 +197,10 @@ async def lock_order(
             f"no order {order_ref!r} was recorded in {program.slug!r}",
             ["input", "orderId"],
         )
+    credited_since = locked.pop("locked_member_id")
+    if credited_since is not None and credited_since != owner_id:
+        # A guest's order credited to their new membership between the two reads.
+        await lock_member(conn, int(credited_since))
     return locked
 
 

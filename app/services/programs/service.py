@@ -17,11 +17,13 @@ from app.db import (
     as_datetime,
     connection,
     execute,
+    fetch_all,
     fetch_all_in,
     fetch_all_quick,
     fetch_one,
     from_json,
     in_transaction,
+    is_postgres,
     quick_read,
     utc_now,
 )
@@ -652,19 +654,31 @@ async def _redate_lots(
     """Lots that are available when lot expiry is turned on all count from now: one date.
     Lots keep their date when only the lifetime changes; leaving the policy clears them."""
     if after.policy is ExpiryPolicy.LOT_LIFETIME and before.policy is not ExpiryPolicy.LOT_LIFETIME:
+        lots = "program_id = ? AND remaining > 0 AND pending_until IS NULL"
+        await _lock_lot_holders(conn, lots, program_id)
         await execute(
             conn,
-            "UPDATE point_lots SET expires_at = ? WHERE program_id = ? AND remaining > 0"
-            " AND pending_until IS NULL",
+            f"UPDATE point_lots SET expires_at = ? WHERE {lots}",
             (after.lot_expires_at(now), program_id),
         )
     elif (
         before.policy is ExpiryPolicy.LOT_LIFETIME and after.policy is not ExpiryPolicy.LOT_LIFETIME
     ):
-        await execute(
+        lots = "program_id = ? AND remaining > 0 AND expires_at IS NOT NULL"
+        await _lock_lot_holders(conn, lots, program_id)
+        await execute(conn, f"UPDATE point_lots SET expires_at = NULL WHERE {lots}", (program_id,))
+
+
+async def _lock_lot_holders(conn: BaseDBAsyncClient, lots: str, program_id: int) -> None:
+    """Lock the members whose `lots` are about to change, in id order, before their lots:
+    a spender locks the member and then the member's lots in expiry order, so an update taking
+    the lots alone, in the order it finds them, could hold one the spender wants while waiting
+    for another the spender holds (PostgreSQL; SQLite runs one writer at a time)."""
+    if is_postgres(conn):
+        await fetch_all(
             conn,
-            "UPDATE point_lots SET expires_at = NULL WHERE program_id = ? AND remaining > 0"
-            " AND expires_at IS NOT NULL",
+            "SELECT id FROM members WHERE id IN"
+            f" (SELECT member_id FROM point_lots WHERE {lots}) ORDER BY id FOR NO KEY UPDATE",
             (program_id,),
         )
 

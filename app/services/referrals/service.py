@@ -418,6 +418,11 @@ async def review_referral(data: ReviewReferralInput) -> RecordedReferral:
     async with in_transaction() as conn:
 
         async def perform() -> ReferralRecord:
+            # The friend, then the referrer, as a friend's order pays them (`apply_order`):
+            # both before the referral row, which an erasure of the friend updates under the
+            # friend's lock, and approving pays the friend.
+            if existing.friend_id is not None:
+                await lock_member(conn, existing.friend_id)
             await lock_member(conn, existing.referrer_id)
             return await _review(conn, existing.id, approve=data.approve, note=note, now=now)
 

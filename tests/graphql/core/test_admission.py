@@ -40,7 +40,12 @@ async def test_requests_over_the_bounds_are_refused_at_once(
 
         monkeypatch.setattr(programs_service, "list_programs", held)
         calls = [asyncio.create_task(api.post(PROGRAMS)) for _ in range(8)]
-        await asyncio.sleep(0.3)
+        # Waits until the refusals are answered (or a long bound): the others are held.
+        for _ in range(400):
+            await asyncio.sleep(0.05)
+            if sum(call.done() for call in calls) >= 3:
+                break
+        await asyncio.sleep(0.1)
         # 2 at work, 3 waiting: the other 3 were answered without waiting for any of them.
         refused = [call for call in calls if call.done()]
         gate.set()

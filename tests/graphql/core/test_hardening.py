@@ -311,13 +311,13 @@ async def test_a_faster_refill_lets_requests_through_again(db: None, settings: S
     async with client(settings, api_key_cache_seconds=0) as api:
         await create_program(api)
         key = await create_api_key(KeyKind.PUBLISHABLE, "shop", "storefront")
-        # A token each half second: the second request comes well within it even on a loaded
+        # A token each second: the second request comes well within it even on a loaded
         # machine, and the third after it.
-        await set_rate_limit(key.id, 2.0, 1)
+        await set_rate_limit(key.id, 1.0, 1)
 
         first = await api.post(PROGRAMS, key=key.secret)
         second = await api.post(PROGRAMS, key=key.secret)
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(1.1)
         third = await api.post(PROGRAMS, key=key.secret)
 
     assert first.status_code == 200
@@ -600,7 +600,7 @@ async def test_a_request_over_the_time_limit_is_cancelled_with_503(
         await asyncio.sleep(30)
         raise AssertionError("not cancelled")
 
-    async with client(settings, request_timeout_seconds=0.3) as api:
+    async with client(settings, request_timeout_seconds=2.0) as api:
         await create_program(api)
         monkeypatch.setattr(programs_service, "list_programs", slow)
 
@@ -608,11 +608,11 @@ async def test_a_request_over_the_time_limit_is_cancelled_with_503(
         response = await api.post(PROGRAMS)
         elapsed = time.monotonic() - started
 
-    assert elapsed < 5
+    assert elapsed < 15
     assert refusal(response) == (
         503,
         "TIMEOUT",
-        "the request took longer than 0.3 s; nothing of it was kept",
+        "the request took longer than 2 s; nothing of it was kept",
     )
     assert response.headers["retry-after"] == "1"
 
@@ -621,7 +621,7 @@ async def test_a_write_whose_commit_crosses_the_time_limit_is_answered_and_kept(
     db: None, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Past its COMMIT's start a request is not cut off: it is answered with what it did."""
-    async with client(settings, request_timeout_seconds=0.3) as api:
+    async with client(settings, request_timeout_seconds=2.0) as api:
         await create_program(api)
         member = await enroll(api, "shop", "cust-1")
         await grant_points(api, member["id"], 300)
@@ -632,7 +632,7 @@ async def test_a_write_whose_commit_crosses_the_time_limit_is_answered_and_kept(
             def then_wait() -> None:
                 deadline_off()
                 # The COMMIT takes longer than the whole time limit (a slow disk).
-                time.sleep(0.5)
+                time.sleep(2.5)
 
             return watch_commits(then_wait)
 
@@ -651,7 +651,7 @@ async def test_a_write_whose_commit_crosses_the_time_limit_is_answered_and_kept(
 async def test_a_write_cut_off_by_the_time_limit_is_rolled_back(
     db: None, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with client(settings, request_timeout_seconds=0.5) as api:
+    async with client(settings, request_timeout_seconds=2.0) as api:
         await create_program(api)
         member = await enroll(api, "shop", "cust-1")
         await grant_points(api, member["id"], 300)
