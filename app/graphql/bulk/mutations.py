@@ -7,15 +7,21 @@ members when queued). The same `idempotencyKey` and input returns the same opera
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import Protocol
+
 import strawberry
 
+from app.auth.api_keys import Principal
 from app.domain.bulk import BulkKind
 from app.graphql.bulk.types import BulkOperation
-from app.graphql.core.context import Info, admin
+from app.graphql.core.context import Info
 from app.graphql.core.errors import UserError
 from app.graphql.core.ids import decode_id
+from app.graphql.core.jobs import admin_job
 from app.graphql.core.mutations import mutation
 from app.services.bulk import service as bulk_service
+from app.services.bulk.repository import BulkOperationRecord
 
 _CONTENT = (
     "The file's text, CSV with a header row or JSON Lines (one object a line), within the"
@@ -96,36 +102,45 @@ class BulkOperationPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+class _QueueInput(Protocol):
+    """What every bulk mutation's input has."""
+
+    @property
+    def program_slug(self) -> str: ...
+    @property
+    def content(self) -> str | None: ...
+    @property
+    def dry_run(self) -> bool: ...
+    @property
+    def idempotency_key(self) -> str | None: ...
+
+
 async def _queue(
     info: Info,
     kind: BulkKind,
-    program_slug: str,
+    input: _QueueInput,
     parameters: bulk_service.BulkParameters,
-    *,
-    content: str | None,
     segment_key: str | None,
-    dry_run: bool,
-    idempotency_key: str | None,
 ) -> BulkOperationPayload:
-    principal = admin(info)
-    record = await bulk_service.queue_bulk_operation(
-        bulk_service.QueueBulkInput(
-            program_slug=program_slug,
-            kind=kind,
-            parameters=parameters,
-            content=content,
-            segment_key=segment_key,
-            dry_run=dry_run,
-            idempotency_key=idempotency_key,
-        ),
-        principal.program_scope,
-        bulk_service.Requester(
+    queued = bulk_service.QueueBulkInput(
+        program_slug=input.program_slug,
+        kind=kind,
+        parameters=parameters,
+        content=input.content,
+        segment_key=segment_key,
+        dry_run=input.dry_run,
+        idempotency_key=input.idempotency_key,
+    )
+
+    def queue(principal: Principal) -> Awaitable[BulkOperationRecord]:
+        requester = bulk_service.Requester(
             api_key_id=principal.key_id,
             staff_role=principal.staff_role,
             points_limit=principal.points_adjustment_limit,
-        ),
-    )
-    return BulkOperationPayload(bulk_operation=BulkOperation.from_record(record))
+        )
+        return bulk_service.queue_bulk_operation(queued, principal.program_scope, requester)
+
+    return BulkOperationPayload(bulk_operation=await admin_job(info, BulkOperation, queue))
 
 
 @mutation(
@@ -136,14 +151,11 @@ async def bulk_adjust_points(info: Info, input: BulkAdjustPointsInput) -> BulkOp
     return await _queue(
         info,
         BulkKind.ADJUST_POINTS,
-        input.program_slug,
+        input,
         bulk_service.BulkParameters(
             points=input.points, reason=input.reason, description=input.description
         ),
-        content=input.content,
-        segment_key=input.segment_key,
-        dry_run=input.dry_run,
-        idempotency_key=input.idempotency_key,
+        input.segment_key,
     )
 
 
@@ -152,12 +164,9 @@ async def bulk_assign_tier(info: Info, input: BulkAssignTierInput) -> BulkOperat
     return await _queue(
         info,
         BulkKind.ASSIGN_TIER,
-        input.program_slug,
+        input,
         bulk_service.BulkParameters(tier_name=input.tier_name, reason=input.reason),
-        content=input.content,
-        segment_key=input.segment_key,
-        dry_run=input.dry_run,
-        idempotency_key=input.idempotency_key,
+        input.segment_key,
     )
 
 
@@ -169,14 +178,11 @@ async def bulk_enroll_members(info: Info, input: BulkEnrollMembersInput) -> Bulk
     return await _queue(
         info,
         BulkKind.ENROLL_MEMBERS,
-        input.program_slug,
+        input,
         bulk_service.BulkParameters(
             marketing_consent=input.marketing_consent, consent_note=input.consent_note
         ),
-        content=input.content,
-        segment_key=None,
-        dry_run=input.dry_run,
-        idempotency_key=input.idempotency_key,
+        None,
     )
 
 
@@ -189,12 +195,9 @@ async def bulk_issue_reward(info: Info, input: BulkIssueRewardInput) -> BulkOper
     return await _queue(
         info,
         BulkKind.ISSUE_REWARD,
-        input.program_slug,
+        input,
         bulk_service.BulkParameters(reward_id=reward_id, reason=input.reason),
-        content=input.content,
-        segment_key=input.segment_key,
-        dry_run=input.dry_run,
-        idempotency_key=input.idempotency_key,
+        input.segment_key,
     )
 
 
@@ -205,8 +208,9 @@ async def bulk_issue_reward(info: Info, input: BulkIssueRewardInput) -> BulkOper
 async def cancel_bulk_operation(
     info: Info, input: CancelBulkOperationInput
 ) -> BulkOperationPayload:
-    principal = admin(info)
-    record = await bulk_service.cancel_bulk_operation(
-        decode_id(input.id, "BulkOperation", ["input", "id"]), principal.program_scope
-    )
-    return BulkOperationPayload(bulk_operation=BulkOperation.from_record(record))
+    def cancel(principal: Principal) -> Awaitable[BulkOperationRecord]:
+        pk = decode_id(input.id, "BulkOperation", ["input", "id"])
+        return bulk_service.cancel_bulk_operation(pk, principal.program_scope)
+
+    job = await admin_job(info, BulkOperation, cancel)
+    return BulkOperationPayload(bulk_operation=job)
