@@ -35,7 +35,7 @@ from app.services.ledger.adjustments import AdjustPointsInput, adjust_points
 from app.services.ledger.verify import verify_ledger
 from app.services.members.service import get_member_by_customer_id
 from app.services.programs.service import CreateProgramInput, create_program, require_program
-from bench_support.imports import drop, recreate
+from bench_support.backtest_common import drop, recreate
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/laurel_bulk_bench"
 
