@@ -8,7 +8,6 @@ members when queued). The same `idempotencyKey` and input returns the same opera
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Protocol
 
 import strawberry
 
@@ -32,11 +31,25 @@ _KEY = "The same key and input returns the same operation instead of queueing an
 
 
 @strawberry.input
-class BulkAdjustPointsInput:
+class _QueueInput:
+    """What every bulk operation's input has, its own fields after these."""
+
     program_slug: str
-    reason: str = strawberry.field(description="Staff's note, in the audit log.")
     content: str | None = strawberry.field(default=None, description=_CONTENT)
+    dry_run: bool = strawberry.field(default=False, description=_DRY_RUN)
+    idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
+
+
+@strawberry.input
+class _MembersInput(_QueueInput):
+    """The members from a file (`content`) or from a segment."""
+
     segment_key: str | None = None
+
+
+@strawberry.input
+class BulkAdjustPointsInput(_MembersInput):
+    reason: str = strawberry.field(description="Staff's note, in the audit log.")
     points: int | None = strawberry.field(
         default=None,
         description="Points for every member (a file's `points` column overrides it).",
@@ -44,24 +57,16 @@ class BulkAdjustPointsInput:
     description: str | None = strawberry.field(
         default=None, description="What members read in their activity."
     )
-    dry_run: bool = strawberry.field(default=False, description=_DRY_RUN)
-    idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
 
 
 @strawberry.input
-class BulkAssignTierInput:
-    program_slug: str
+class BulkAssignTierInput(_MembersInput):
     tier_name: str
     reason: str
-    content: str | None = strawberry.field(default=None, description=_CONTENT)
-    segment_key: str | None = None
-    dry_run: bool = strawberry.field(default=False, description=_DRY_RUN)
-    idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
 
 
 @strawberry.input
-class BulkEnrollMembersInput:
-    program_slug: str
+class BulkEnrollMembersInput(_QueueInput):
     content: str = strawberry.field(
         description="CSV or JSON Lines: customer_id and/or email (an e-mail alone becomes the"
         " customer id), name, locale."
@@ -74,21 +79,14 @@ class BulkEnrollMembersInput:
         description="How the consent was given (required with marketingConsent): kept with the"
         " operation and its audit entries.",
     )
-    dry_run: bool = strawberry.field(default=False, description=_DRY_RUN)
-    idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
 
 
 @strawberry.input
-class BulkIssueRewardInput:
-    program_slug: str
+class BulkIssueRewardInput(_MembersInput):
     reward_id: strawberry.ID
-    content: str | None = strawberry.field(default=None, description=_CONTENT)
-    segment_key: str | None = None
     reason: str | None = strawberry.field(
         default=None, description="What members read: '<reason>: <reward>'."
     )
-    dry_run: bool = strawberry.field(default=False, description=_DRY_RUN)
-    idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
 
 
 @strawberry.input
@@ -102,25 +100,12 @@ class BulkOperationPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-class _QueueInput(Protocol):
-    """What every bulk mutation's input has."""
-
-    @property
-    def program_slug(self) -> str: ...
-    @property
-    def content(self) -> str | None: ...
-    @property
-    def dry_run(self) -> bool: ...
-    @property
-    def idempotency_key(self) -> str | None: ...
-
-
 async def _queue(
     info: Info,
     kind: BulkKind,
     input: _QueueInput,
     parameters: bulk_service.BulkParameters,
-    segment_key: str | None,
+    segment_key: str | None = None,
 ) -> BulkOperationPayload:
     queued = bulk_service.QueueBulkInput(
         program_slug=input.program_slug,
@@ -182,7 +167,6 @@ async def bulk_enroll_members(info: Info, input: BulkEnrollMembersInput) -> Bulk
         bulk_service.BulkParameters(
             marketing_consent=input.marketing_consent, consent_note=input.consent_note
         ),
-        None,
     )
 
 
