@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -653,14 +654,30 @@ def _day(value: str, option: str) -> date:
         raise typer.BadParameter(f"{value!r} is not a day (YYYY-MM-DD)", param_hint=option) from exc
 
 
-def _csv_out(output: Path | None) -> Any:
-    """The CSV file (or stdout) to write to; BadParameter when it cannot be opened."""
+@contextlib.contextmanager
+def _csv_export(
+    output: Path | None, label: str, columns: Sequence[str]
+) -> Iterator[tuple[Any, _ProgressBar]]:
+    """A CSV writer on the file (or stdout), its header written, and the export's progress bar;
+    BadParameter when the file cannot be opened."""
+    import csv
+
     if output is None:
-        return sys.stdout
+        out: Any = sys.stdout
+    else:
+        try:
+            out = output.open("w", newline="", encoding="utf-8")
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot write {output}: {exc.strerror}") from exc
+    progress = _ProgressBar(label)
     try:
-        return output.open("w", newline="", encoding="utf-8")
-    except OSError as exc:
-        raise typer.BadParameter(f"cannot write {output}: {exc.strerror}") from exc
+        writer = csv.writer(out)
+        writer.writerow(columns)
+        yield writer, progress
+    finally:
+        progress.close()
+        if out is not sys.stdout:
+            out.close()
 
 
 @export_cli.command("insights")
@@ -678,7 +695,6 @@ def export_insights_command(
 ) -> None:
     """Export an insights series (programInsights) as CSV: one row per period, then the
     totals; the columns are named in the first row (docs/capabilities/analytics.md)."""
-    import csv
 
     from app.domain.analytics import Granularity
     from app.domain.orders import OrderChannel
@@ -709,19 +725,11 @@ def export_insights_command(
         if found is None:
             typer.echo(f"error: no program {program!r}", err=True)
             raise typer.Exit(2)
-        out = _csv_out(output)
-        progress = _ProgressBar("insights")
-        try:
-            writer = csv.writer(out)
-            writer.writerow(export.INSIGHTS_COLUMNS)
+        with _csv_export(output, "insights", export.INSIGHTS_COLUMNS) as (writer, progress):
             progress.start(len(found.series) + 1)
             for row in export.insights_rows(found):
                 writer.writerow(row)
                 progress.advance(1)
-        finally:
-            progress.close()
-            if out is not sys.stdout:
-                out.close()
 
     _run(Settings.from_env(), work)
 
@@ -733,7 +741,6 @@ def export_members_command(
 ) -> None:
     """Export the program's members with their KPIs as CSV (balances, orders, revenue in the
     program's currency, average order value, first and last order), streamed by pages."""
-    import csv
 
     from app.services.analytics import export
     from app.services.programs.service import get_program_by_slug
@@ -743,19 +750,11 @@ def export_members_command(
         if found is None:
             typer.echo(f"error: no program {program!r}", err=True)
             raise typer.Exit(2)
-        out = _csv_out(output)
-        progress = _ProgressBar("members")
-        try:
-            writer = csv.writer(out)
-            writer.writerow(export.MEMBER_COLUMNS)
+        with _csv_export(output, "members", export.MEMBER_COLUMNS) as (writer, progress):
             progress.start(await export.member_count(found))
             async for page in export.member_rows(found):
                 writer.writerows(page)
                 progress.advance(len(page))
-        finally:
-            progress.close()
-            if out is not sys.stdout:
-                out.close()
 
     _run(Settings.from_env(), work)
 
