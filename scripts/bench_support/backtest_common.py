@@ -8,12 +8,15 @@ report the same figures; `scripts/bench-bulk` uses the database helpers.
 
 from __future__ import annotations
 
+import asyncio
 import resource
+import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 
@@ -41,6 +44,15 @@ PROPOSAL = backtests.Proposal(
     tiers=(backtests.ProposedTier("Base", 0), backtests.ProposedTier("Plus", 1000, "1.25")),
     expiry_days=180,
 )
+
+
+def run_on_postgres(name: str, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run the benchmark; exit 2 with its reason when PostgreSQL cannot be reached or refuses."""
+    try:
+        asyncio.run(run())
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"{name} cannot run: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 def log(message: str) -> None:

@@ -14,12 +14,8 @@ checked empty after (a backtest writes nothing).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import sys
 import time
-
-import asyncpg
 
 from app.db import utc_now
 from app.jobs.backtests import run_queued_backtests
@@ -32,6 +28,7 @@ from bench_support.backtest_common import (
     drop,
     read_floor,
     report_backtest,
+    run_on_postgres,
     seeded_for_backtest,
 )
 
@@ -77,11 +74,7 @@ def main() -> None:
             if not args.keep:
                 await drop(url)
 
-    try:
-        asyncio.run(run())
-    except (OSError, asyncpg.PostgresError) as exc:
-        print(f"bench-backtest cannot run: {exc}", file=sys.stderr)
-        sys.exit(2)
+    run_on_postgres("bench-backtest", run)
 
 
 if __name__ == "__main__":

@@ -20,18 +20,14 @@ orders, 2,000 members).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import os
 import random
-import sys
 import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-
-import asyncpg
 
 from app import clock as app_clock
 from app.domain.imports import FileFormat, ImportKind
@@ -52,6 +48,7 @@ from bench_support.backtest_common import (
     peak_mib,
     read_floor,
     report_backtest,
+    run_on_postgres,
     seeded_for_backtest,
 )
 
@@ -233,11 +230,7 @@ def main() -> None:
                 if not args.skip_backtest:
                     await drop(backtest_url)
 
-    try:
-        asyncio.run(run())
-    except (OSError, asyncpg.PostgresError) as exc:
-        print(f"bench-import cannot run: {exc}", file=sys.stderr)
-        sys.exit(2)
+    run_on_postgres("bench-import", run)
 
 
 if __name__ == "__main__":
