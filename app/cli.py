@@ -567,12 +567,23 @@ def verify_ledger_command() -> None:
 analytics_cli = typer.Typer(help="The program's numbers: the daily rollups behind them.")
 cli.add_typer(analytics_cli, name="analytics")
 
+OneOrEveryProgram = Annotated[
+    str | None, typer.Option(help="One program's slug; every program by default.")
+]
+
+
+async def _one_or_every_program(slug: str | None) -> list[Any]:
+    """The program named (PROGRAM_NOT_FOUND when there is none), or every program."""
+    from app.services.programs.service import list_programs, require_program
+
+    if slug is not None:
+        return [await require_program(slug, None, ["program"])]
+    return await list_programs(None)
+
 
 @analytics_cli.command("rebuild")
 def analytics_rebuild_command(
-    program: Annotated[
-        str | None, typer.Option(help="One program's slug; every program by default.")
-    ] = None,
+    program: OneOrEveryProgram = None,
     check: Annotated[
         bool,
         typer.Option(
@@ -582,14 +593,9 @@ def analytics_rebuild_command(
 ) -> None:
     """Recompute the daily analytics rollups from the orders, members and ledger."""
     from app.services.analytics import rebuild as analytics_rebuild
-    from app.services.programs.service import list_programs, require_program
 
     async def work() -> list[str]:
-        programs = (
-            [await require_program(program, None, ["program"])]
-            if program is not None
-            else await list_programs(None)
-        )
+        programs = await _one_or_every_program(program)
         lines = []
         for found in programs:
             if check:
@@ -615,21 +621,14 @@ def analytics_rebuild_command(
 
 @analytics_cli.command("summarise")
 def analytics_summarise_command(
-    program: Annotated[
-        str | None, typer.Option(help="One program's slug; every program by default.")
-    ] = None,
+    program: OneOrEveryProgram = None,
 ) -> None:
     """Count the closed-period summaries programInsights and programCohorts read: those a late
     write made stale, and the last twelve settled months' (run it daily, after midnight)."""
     from app.services.analytics import summaries
-    from app.services.programs.service import list_programs, require_program
 
     async def work() -> list[str]:
-        programs = (
-            [await require_program(program, None, ["program"])]
-            if program is not None
-            else await list_programs(None)
-        )
+        programs = await _one_or_every_program(program)
         lines = []
         for found in programs:
             done = await summaries.summarise(found.id)
