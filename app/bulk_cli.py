@@ -255,14 +255,7 @@ def status(operation_id: Annotated[int, typer.Argument(help="The operation's num
     """An operation's progress and row errors."""
     from app.services.bulk import service as bulk_service
 
-    async def work() -> Any:
-        return await bulk_service.get_bulk_operation(operation_id, None)
-
-    record = _tools["run"](Settings.from_env(), work)
-    if record is None:
-        typer.echo(f"error: no bulk operation {operation_id}", err=True)
-        raise typer.Exit(2)
-    _print(record)
+    _print_found(operation_id, bulk_service.get_bulk_operation)
 
 
 @bulk_cli.command("cancel")
@@ -270,7 +263,17 @@ def cancel(operation_id: Annotated[int, typer.Argument(help="The operation's num
     """Cancel a queued operation, or stop a running one before its next member."""
     from app.services.bulk import service as bulk_service
 
-    async def work() -> Any:
-        return await bulk_service.cancel_bulk_operation(operation_id, None)
+    _print_found(operation_id, bulk_service.cancel_bulk_operation)
 
-    _print(_tools["run"](Settings.from_env(), work))
+
+def _print_found(operation_id: int, action: Callable[[int, None], Awaitable[Any]]) -> None:
+    """The operation after `action` (for every program, as the command line has no key)."""
+
+    async def work() -> Any:
+        return await action(operation_id, None)
+
+    record = _tools["run"](Settings.from_env(), work)
+    if record is None:
+        typer.echo(f"error: no bulk operation {operation_id}", err=True)
+        raise typer.Exit(2)
+    _print(record)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -566,12 +567,23 @@ def verify_ledger_command() -> None:
 analytics_cli = typer.Typer(help="The program's numbers: the daily rollups behind them.")
 cli.add_typer(analytics_cli, name="analytics")
 
+OneOrEveryProgram = Annotated[
+    str | None, typer.Option(help="One program's slug; every program by default.")
+]
+
+
+async def _one_or_every_program(slug: str | None) -> list[Any]:
+    """The program named (PROGRAM_NOT_FOUND when there is none), or every program."""
+    from app.services.programs.service import list_programs, require_program
+
+    if slug is not None:
+        return [await require_program(slug, None, ["program"])]
+    return await list_programs(None)
+
 
 @analytics_cli.command("rebuild")
 def analytics_rebuild_command(
-    program: Annotated[
-        str | None, typer.Option(help="One program's slug; every program by default.")
-    ] = None,
+    program: OneOrEveryProgram = None,
     check: Annotated[
         bool,
         typer.Option(
@@ -581,14 +593,9 @@ def analytics_rebuild_command(
 ) -> None:
     """Recompute the daily analytics rollups from the orders, members and ledger."""
     from app.services.analytics import rebuild as analytics_rebuild
-    from app.services.programs.service import list_programs, require_program
 
     async def work() -> list[str]:
-        programs = (
-            [await require_program(program, None, ["program"])]
-            if program is not None
-            else await list_programs(None)
-        )
+        programs = await _one_or_every_program(program)
         lines = []
         for found in programs:
             if check:
@@ -614,21 +621,14 @@ def analytics_rebuild_command(
 
 @analytics_cli.command("summarise")
 def analytics_summarise_command(
-    program: Annotated[
-        str | None, typer.Option(help="One program's slug; every program by default.")
-    ] = None,
+    program: OneOrEveryProgram = None,
 ) -> None:
     """Count the closed-period summaries programInsights and programCohorts read: those a late
     write made stale, and the last twelve settled months' (run it daily, after midnight)."""
     from app.services.analytics import summaries
-    from app.services.programs.service import list_programs, require_program
 
     async def work() -> list[str]:
-        programs = (
-            [await require_program(program, None, ["program"])]
-            if program is not None
-            else await list_programs(None)
-        )
+        programs = await _one_or_every_program(program)
         lines = []
         for found in programs:
             done = await summaries.summarise(found.id)
@@ -653,14 +653,30 @@ def _day(value: str, option: str) -> date:
         raise typer.BadParameter(f"{value!r} is not a day (YYYY-MM-DD)", param_hint=option) from exc
 
 
-def _csv_out(output: Path | None) -> Any:
-    """The CSV file (or stdout) to write to; BadParameter when it cannot be opened."""
+@contextlib.contextmanager
+def _csv_export(
+    output: Path | None, label: str, columns: Sequence[str]
+) -> Iterator[tuple[Any, _ProgressBar]]:
+    """A CSV writer on the file (or stdout), its header written, and the export's progress bar;
+    BadParameter when the file cannot be opened."""
+    import csv
+
     if output is None:
-        return sys.stdout
+        out: Any = sys.stdout
+    else:
+        try:
+            out = output.open("w", newline="", encoding="utf-8")
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot write {output}: {exc.strerror}") from exc
+    progress = _ProgressBar(label)
     try:
-        return output.open("w", newline="", encoding="utf-8")
-    except OSError as exc:
-        raise typer.BadParameter(f"cannot write {output}: {exc.strerror}") from exc
+        writer = csv.writer(out)
+        writer.writerow(columns)
+        yield writer, progress
+    finally:
+        progress.close()
+        if out is not sys.stdout:
+            out.close()
 
 
 @export_cli.command("insights")
@@ -678,7 +694,6 @@ def export_insights_command(
 ) -> None:
     """Export an insights series (programInsights) as CSV: one row per period, then the
     totals; the columns are named in the first row (docs/capabilities/analytics.md)."""
-    import csv
 
     from app.domain.analytics import Granularity
     from app.domain.orders import OrderChannel
@@ -709,19 +724,11 @@ def export_insights_command(
         if found is None:
             typer.echo(f"error: no program {program!r}", err=True)
             raise typer.Exit(2)
-        out = _csv_out(output)
-        progress = _ProgressBar("insights")
-        try:
-            writer = csv.writer(out)
-            writer.writerow(export.INSIGHTS_COLUMNS)
+        with _csv_export(output, "insights", export.INSIGHTS_COLUMNS) as (writer, progress):
             progress.start(len(found.series) + 1)
             for row in export.insights_rows(found):
                 writer.writerow(row)
                 progress.advance(1)
-        finally:
-            progress.close()
-            if out is not sys.stdout:
-                out.close()
 
     _run(Settings.from_env(), work)
 
@@ -733,7 +740,6 @@ def export_members_command(
 ) -> None:
     """Export the program's members with their KPIs as CSV (balances, orders, revenue in the
     program's currency, average order value, first and last order), streamed by pages."""
-    import csv
 
     from app.services.analytics import export
     from app.services.programs.service import get_program_by_slug
@@ -743,19 +749,11 @@ def export_members_command(
         if found is None:
             typer.echo(f"error: no program {program!r}", err=True)
             raise typer.Exit(2)
-        out = _csv_out(output)
-        progress = _ProgressBar("members")
-        try:
-            writer = csv.writer(out)
-            writer.writerow(export.MEMBER_COLUMNS)
+        with _csv_export(output, "members", export.MEMBER_COLUMNS) as (writer, progress):
             progress.start(await export.member_count(found))
             async for page in export.member_rows(found):
                 writer.writerows(page)
                 progress.advance(len(page))
-        finally:
-            progress.close()
-            if out is not sys.stdout:
-                out.close()
 
     _run(Settings.from_env(), work)
 

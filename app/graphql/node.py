@@ -12,6 +12,7 @@ from app.graphql.bulk.types import BulkOperation
 from app.graphql.core.context import Info
 from app.graphql.core.events import Event
 from app.graphql.core.ids import decode_any_id
+from app.graphql.core.jobs import register_job
 from app.graphql.core.node import Node, node_loader_of, register_node, register_node_loader
 from app.graphql.core.query_checks import admin_in_query, decoded_in_query, member_reader_in_query
 from app.graphql.engagement.types import Badge, Challenge
@@ -77,9 +78,9 @@ register_node(EarningRule, earning_rules_service.get_earning_rule, visible=_memb
 register_node(Tier, tiers_service.get_tier)
 register_node(Segment, segments_service.get_segment, check=admin_in_query)
 register_node(Experiment, experiments_service.get_experiment, check=admin_in_query)
-register_node(ImportJob, import_jobs_service.get_import_job, check=admin_in_query)
-register_node(BulkOperation, bulk_service.get_bulk_operation, check=admin_in_query)
-register_node(BacktestJob, backtest_jobs_service.get_backtest_job, check=admin_in_query)
+register_job(ImportJob, import_jobs_service.get_import_job)
+register_job(BulkOperation, bulk_service.get_bulk_operation)
+register_job(BacktestJob, backtest_jobs_service.get_backtest_job)
 register_node(Member, members_service.read_member, check=member_reader_in_query)
 register_node(Activity, members_service.get_activity, check=member_reader_in_query)
 register_node(Order, orders_service.get_order, check=member_reader_in_query)

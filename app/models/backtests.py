@@ -1,21 +1,19 @@
 from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
-from tortoise.models import Model
+
+from app.models.jobs import JobState
 
 if TYPE_CHECKING:
     from app.models.programs import Program
 
 
-class BacktestJob(Model):
+class BacktestJob(JobState):
     """A backtest run in the background: the proposal it was given, how far it got, its result."""
 
-    id = fields.BigIntField(primary_key=True)
     program: fields.ForeignKeyRelation["Program"] = fields.ForeignKeyField(
         "models.Program", related_name="backtest_jobs", on_delete=fields.RESTRICT
     )
-    # QUEUED, RUNNING, DONE or FAILED.
-    status = fields.CharField(max_length=16)
     # The period and the proposal, as given (checked when queued).
     input: Any = fields.JSONField()
     # Member orders in the period when the job started, and how many it has played so far.
@@ -23,10 +21,6 @@ class BacktestJob(Model):
     orders_done = fields.BigIntField(default=0)
     # Both runs' figures once DONE.
     result: Any = fields.JSONField(null=True)
-    failure = fields.TextField(null=True)
-    created_at = fields.DatetimeField()
-    updated_at = fields.DatetimeField()
-    finished_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "backtest_jobs"

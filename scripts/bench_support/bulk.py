@@ -14,7 +14,6 @@ exactly), then `verify-ledger`. About a minute with the defaults on a quiet 2-co
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import subprocess
 import sys
@@ -22,8 +21,6 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-
-import asyncpg
 
 from app.config import Settings
 from app.db import apply_migrations, close_db, init_db
@@ -35,7 +32,7 @@ from app.services.ledger.adjustments import AdjustPointsInput, adjust_points
 from app.services.ledger.verify import verify_ledger
 from app.services.members.service import get_member_by_customer_id
 from app.services.programs.service import CreateProgramInput, create_program, require_program
-from bench_support.imports import drop, recreate
+from bench_support.backtest_common import drop, recreate, run_on_postgres
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/laurel_bulk_bench"
 
@@ -149,11 +146,7 @@ def main() -> None:
         finally:
             await drop(url)
 
-    try:
-        asyncio.run(run())
-    except (OSError, asyncpg.PostgresError) as exc:
-        print(f"bench-bulk cannot run: {exc}", file=sys.stderr)
-        sys.exit(2)
+    run_on_postgres("bench-bulk", run)
 
 
 if __name__ == "__main__":

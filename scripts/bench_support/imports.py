@@ -20,111 +20,40 @@ orders, 2,000 members).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import os
 import random
-import resource
-import sys
 import tempfile
 import time
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 from app import clock as app_clock
-from app.config import Settings
-from app.db import apply_migrations, close_db, connection, fetch_all, init_db
-from app.domain.earning import RuleKind
-from app.domain.expiry import ExpiryPolicy, LifetimeUnit
 from app.domain.imports import FileFormat, ImportKind
-from app.domain.tiers import DowngradePolicy, TierMetric, TierPeriod
 from app.jobs.imports import run_import
 from app.services.backtests import service as backtests
 from app.services.ledger.verify import verify_ledger
 from app.services.members.enrolment import EnrollMemberInput, enroll_member
 from app.services.orders.cart import OrderLineInput
-from app.services.orders.earning_rules import RuleInput, create_earning_rule
 from app.services.orders.service import RecordOrderInput, record_order
-from app.services.programs.service import (
-    CreateProgramInput,
-    ExpiryInput,
-    UpdateProgramSettingsInput,
-    create_program,
-    update_program_settings,
+from bench_support.backtest_common import (
+    END,
+    PROPOSAL,
+    START,
+    configure,
+    drop,
+    fresh_database,
+    log,
+    peak_mib,
+    read_floor,
+    report_backtest,
+    run_on_postgres,
+    seeded_for_backtest,
 )
-from app.services.tiers import configuration as tier_configuration
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/laurel_import_bench"
-START = datetime(2024, 1, 1, tzinfo=UTC)
 FLOOR_ORDERS = 500
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
-
-
-def peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-async def _admin(url: str, *statements: str) -> None:
-    base, _, name = url.rpartition("/")
-    conn = await asyncpg.connect(f"{base}/postgres", timeout=10)
-    try:
-        for statement in statements:
-            await conn.execute(statement.replace("{db}", f'"{name}"'))
-    finally:
-        await conn.close()
-
-
-async def recreate(url: str) -> None:
-    await _admin(url, "DROP DATABASE IF EXISTS {db} WITH (FORCE)", "CREATE DATABASE {db}")
-
-
-async def drop(url: str) -> None:
-    await _admin(url, "DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-
-
-async def configure(slug: str) -> None:
-    await create_program(
-        CreateProgramInput(slug=slug, name=slug, currency="EUR", points_per_currency_unit=1)
-    )
-    await update_program_settings(
-        UpdateProgramSettingsInput(
-            program_slug=slug,
-            pending_days=14,
-            expiry=ExpiryInput(
-                policy=ExpiryPolicy.LOT_LIFETIME, lifetime=12, unit=LifetimeUnit.MONTHS
-            ),
-        )
-    )
-    await tier_configuration.configure_tiers(
-        tier_configuration.ConfigureTiersInput(
-            program_slug=slug,
-            metric=TierMetric.POINTS_EARNED,
-            period=TierPeriod.ROLLING_12_MONTHS,
-            downgrade=DowngradePolicy.PERIOD_END,
-            tiers=(
-                tier_configuration.TierInput(name="Bronze", threshold=0),
-                tier_configuration.TierInput(name="Silver", threshold=500),
-                tier_configuration.TierInput(name="Gold", threshold=2000, earn_multiplier="1.5"),
-            ),
-        )
-    )
-    await create_earning_rule(
-        slug,
-        RuleInput(
-            name="Spring double",
-            kind=RuleKind.MULTIPLIER,
-            multiplier="2",
-            starts_at=START + timedelta(days=90),
-            ends_at=START + timedelta(days=120),
-        ),
-    )
 
 
 def write_files(directory: Path, members: int, orders: int) -> tuple[Path, Path]:
@@ -201,12 +130,7 @@ async def floor(slug: str, orders: int, members: int) -> float:
 
 
 async def bench_import(url: str, members: int, orders: int) -> None:
-    await recreate(url)
-    settings = replace(Settings.from_env(), database_url=url)
-    await apply_migrations(settings)
-    await close_db()
-    await init_db(settings)
-    try:
+    async with fresh_database(url):
         await configure("bench")
         await configure("floor")
         with tempfile.TemporaryDirectory() as directory:
@@ -258,104 +182,19 @@ async def bench_import(url: str, members: int, orders: int) -> None:
             log(f"1,000,000 orders at this rate: {extrapolated / 60:.1f} min (target < 10 min)")
         problems = await verify_ledger()
         log(f"verify-ledger: {'OK' if not problems else f'{len(problems)} problems'}")
-    finally:
-        await close_db()
-
-
-async def seed_orders(url: str, members: int, orders: int) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(
-            "INSERT INTO members (program_id, customer_id, enrolled_at, points_available,"
-            " points_pending, lifetime_earned, lifetime_redeemed)"
-            " SELECT 1, 'c' || n, $1::timestamptz, 0, 0, 0, 0 FROM generate_series(1, $2) AS n",
-            START - timedelta(days=1),
-            members,
-        )
-        await conn.execute(
-            "INSERT INTO orders (program_id, member_id, customer_id, order_id, currency,"
-            " total_minor, lines, request_hash, points_earned, placed_at, created_at, earning,"
-            " status, refunded_quantities, shipping_minor, tax_minor, discount_minor,"
-            " points_refunded, points_unrecovered, refunded_minor)"
-            " SELECT 1, 1 + (n * 7919) % $2, 'c', 'o' || n, 'EUR', price * qty,"
-            " json_build_array(json_build_object('sku', 'SKU-' || n % 50, 'quantity', qty,"
-            " 'unit_price_minor', price, 'category', 'cat'))::jsonb, 'x', price * qty / 100,"
-            " $1::timestamptz + make_interval(secs => n * 31536000.0 / $3), now(), '{}'::jsonb,"
-            " 'PLACED', '{}'::jsonb, 0, 0, 0, 0, 0, 0"
-            " FROM (SELECT n, 500 + (n * 104729) % 19500 AS price, 1 + n % 3 AS qty"
-            "       FROM generate_series(1::bigint, $3::bigint) AS n) AS g",
-            START,
-            members,
-            orders,
-        )
-        await conn.execute("ANALYZE orders")
-    finally:
-        await conn.close()
 
 
 async def bench_backtest(url: str, members: int, orders: int) -> None:
-    await recreate(url)
-    settings = replace(Settings.from_env(), database_url=url)
-    await apply_migrations(settings)
-    await close_db()
-    await init_db(settings)
-    try:
-        await configure("bench")
-        started = time.perf_counter()
-        await seed_orders(url, members, orders)
-        log(
-            f"backtest: seeded {orders} orders for {members} members in "
-            f"{time.perf_counter() - started:.1f} s"
-        )
-        end = START + timedelta(days=365)
-        started, cpu_started = time.perf_counter(), time.process_time()
-        read = 0
-        async for page in backtests._orders(1, START, end):
-            read += len(page)
-        floor_seconds = time.perf_counter() - started
-        floor_cpu = time.process_time() - cpu_started
+    """The backtest called directly (backtestProgram's path)."""
+    async with seeded_for_backtest(url, members, orders):
+        floor_read = await read_floor()
         started, cpu_started = time.perf_counter(), time.process_time()
         result = await backtests.backtest_program(
-            backtests.BacktestInput(
-                "bench",
-                START,
-                end,
-                backtests.Proposal(
-                    points_per_currency_unit=2,
-                    tiers=(
-                        backtests.ProposedTier("Base", 0),
-                        backtests.ProposedTier("Plus", 1000, "1.25"),
-                    ),
-                    expiry_days=180,
-                ),
-            ),
-            None,
+            backtests.BacktestInput("bench", START, END, PROPOSAL), None
         )
         seconds = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
-        log(
-            f"backtest CPU {cpu:.1f} s (this process), floor CPU {floor_cpu:.1f} s: "
-            f"{cpu / max(floor_cpu, 1e-9):.2f}x; 1,000,000 orders at this CPU rate: "
-            f"{cpu * 1_000_000 / max(read, 1):.0f} s of CPU (target < 60 s)"
-        )
-        log(
-            f"backtest of {result.orders} orders ({result.members} members): "
-            f"{seconds:.1f} s = {result.orders / seconds:.0f} orders/s, peak "
-            f"{peak_mib():.0f} MiB (target < 60 s for 1,000,000)"
-        )
-        log(
-            f"floor (reading the orders alone, {read}): {floor_seconds:.1f} "
-            f"s; backtest = {seconds / floor_seconds:.2f}x floor"
-        )
-        log(
-            f"current issued {result.current.points_issued}, proposed "
-            f"{result.proposed.points_issued}, "
-            f"liability {result.current.liability_points} -> {result.proposed.liability_points}"
-        )
-        rows = await fetch_all(connection(), "SELECT COUNT(*) AS n FROM ledger_transactions", ())
-        assert int(rows[0]["n"]) == 0, "a backtest wrote to the ledger"
-    finally:
-        await close_db()
+        report_backtest(result, seconds, cpu, floor_read, "backtest")
 
 
 def main() -> None:
@@ -391,11 +230,7 @@ def main() -> None:
                 if not args.skip_backtest:
                     await drop(backtest_url)
 
-    try:
-        asyncio.run(run())
-    except (OSError, asyncpg.PostgresError) as exc:
-        print(f"bench-import cannot run: {exc}", file=sys.stderr)
-        sys.exit(2)
+    run_on_postgres("bench-import", run)
 
 
 if __name__ == "__main__":

@@ -97,6 +97,26 @@ async def adjustments_of(member_id: str) -> int:
     )
 
 
+async def silver_and_gold(api: Api) -> None:
+    """Tiers on money spent: Silver from 100.00, Gold from 500.00."""
+    configured = await api.data(
+        CONFIGURE_TIERS,
+        {
+            "input": {
+                "programSlug": "shop",
+                "metric": "MONEY_SPENT",
+                "period": "CALENDAR_YEAR",
+                "downgrade": "PERIOD_END",
+                "tiers": [
+                    {"name": "Silver", "threshold": 10_000},
+                    {"name": "Gold", "threshold": 50_000},
+                ],
+            }
+        },
+    )
+    assert configured["configureTiers"]["userErrors"] == []
+
+
 async def staff_key(role: StaffRole, limit: int | None = None) -> str:
     created = await create_api_key(
         KeyKind.ADMIN, None, role.value, role=role, points_adjustment_limit=limit
@@ -214,22 +234,7 @@ async def test_a_segment_target_changes_the_segments_members_only(api: Api) -> N
 async def test_a_tier_is_assigned_to_every_member_of_the_file(api: Api) -> None:
     await create_program(api)
     ann, bob = await members(api, "ann", "bob")
-    configured = await api.data(
-        CONFIGURE_TIERS,
-        {
-            "input": {
-                "programSlug": "shop",
-                "metric": "MONEY_SPENT",
-                "period": "CALENDAR_YEAR",
-                "downgrade": "PERIOD_END",
-                "tiers": [
-                    {"name": "Silver", "threshold": 10_000},
-                    {"name": "Gold", "threshold": 50_000},
-                ],
-            }
-        },
-    )
-    assert configured["configureTiers"]["userErrors"] == []
+    await silver_and_gold(api)
     refused = await queue(api, TIER, content="customer_id\nann\n", tierName="Platinum", reason="x")
     assert refused["userErrors"] == [{"field": ["input", "tierName"], "code": "TIER_NOT_FOUND"}]
 
@@ -368,22 +373,7 @@ async def test_a_dry_run_refuses_each_row_as_the_real_run_then_does(api: Api) ->
     await create_program(api)
     ann, _, _ = await members(api, "ann", "bob", "cid")
     await grant_points(api, ann, 50)
-    configured = await api.data(
-        CONFIGURE_TIERS,
-        {
-            "input": {
-                "programSlug": "shop",
-                "metric": "MONEY_SPENT",
-                "period": "CALENDAR_YEAR",
-                "downgrade": "PERIOD_END",
-                "tiers": [
-                    {"name": "Silver", "threshold": 10_000},
-                    {"name": "Gold", "threshold": 50_000},
-                ],
-            }
-        },
-    )
-    assert configured["configureTiers"]["userErrors"] == []
+    await silver_and_gold(api)
     # Bob earned Gold: assigning him Silver is below what he holds.
     recorded = await record_order(
         api,

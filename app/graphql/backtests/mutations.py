@@ -5,8 +5,9 @@ from __future__ import annotations
 import strawberry
 
 from app.graphql.backtests.types import BacktestJob, BacktestProgramInput
-from app.graphql.core.context import Info, admin
+from app.graphql.core.context import Info
 from app.graphql.core.errors import UserError
+from app.graphql.core.jobs import admin_job
 from app.graphql.core.mutations import mutation
 from app.services.backtests import jobs as jobs_service
 
@@ -23,6 +24,9 @@ class StartBacktestPayload:
     " nothing but the job's own progress and result."
 )
 async def start_backtest(info: Info, input: BacktestProgramInput) -> StartBacktestPayload:
-    principal = admin(info)
-    record = await jobs_service.queue_backtest(input.to_service(), principal.program_scope)
-    return StartBacktestPayload(backtest_job=BacktestJob.from_record(record))
+    job = await admin_job(
+        info,
+        BacktestJob,
+        lambda principal: jobs_service.queue_backtest(input.to_service(), principal.program_scope),
+    )
+    return StartBacktestPayload(backtest_job=job)

@@ -14,6 +14,7 @@ from app.graphql.backtests.types import (
 )
 from app.graphql.core.context import Info
 from app.graphql.core.errors import as_query_errors
+from app.graphql.core.jobs import find_job
 from app.graphql.core.query_checks import admin_in_query, decoded_in_query
 from app.services.backtests import jobs as jobs_service
 from app.services.backtests import service as backtests
@@ -36,11 +37,7 @@ async def backtest_program(info: Info, input: BacktestProgramInput) -> BacktestR
     " DONE, its figures; null when not found."
 )
 async def backtest_job(info: Info, id: strawberry.ID) -> BacktestJob | None:
-    principal = admin_in_query(info)
-    record = await jobs_service.get_backtest_job(
-        decoded_in_query(id, "BacktestJob"), principal.program_scope
-    )
-    return None if record is None else BacktestJob.from_record(record)
+    return await find_job(info, id, BacktestJob, jobs_service.get_backtest_job)
 
 
 @strawberry.field(

@@ -7,8 +7,8 @@ from datetime import datetime
 
 import strawberry
 
-from app.graphql.core.ids import decode_id, encode_id
-from app.graphql.core.node import Node
+from app.graphql.core.ids import decode_id
+from app.graphql.core.jobs import Job, job_fields, share_done
 from app.graphql.orders.types import RuleKindEnum
 from app.graphql.tiers.types import TierMetricEnum
 from app.services.backtests import service as backtests
@@ -248,7 +248,7 @@ class MemberWhatIf:
     description="A backtest run in the background (startBacktest): its progress, and both runs'"
     " figures when DONE (docs/capabilities/backtests.md)."
 )
-class BacktestJob(Node):
+class BacktestJob(Job):
     status: str = strawberry.field(description="QUEUED, RUNNING, DONE or FAILED.")
     program_slug: str
     from_: datetime = strawberry.field(name="from")
@@ -260,24 +260,23 @@ class BacktestJob(Node):
     progress: float = strawberry.field(description="The share of the orders played, 0 to 1.")
     result: BacktestResult | None = strawberry.field(description="Set once DONE.")
     failure: str | None = strawberry.field(description="Why the backtest stopped (FAILED).")
-    created_at: datetime
-    finished_at: datetime | None
 
     @classmethod
     def from_record(cls, record: BacktestJobRecord) -> BacktestJob:
-        total = record.orders_total
-        done = record.status == "DONE"
+        # The orders are counted when the job starts: until then it has played none of them.
+        if record.status == "DONE":
+            progress = 1.0
+        elif record.orders_total == 0:
+            progress = 0.0
+        else:
+            progress = share_done(record.orders_done, record.orders_total)
         return cls(
-            id=strawberry.ID(encode_id("BacktestJob", record.id)),
+            **job_fields("BacktestJob", record, progress),
             status=record.status,
             program_slug=record.input.program_slug,
             from_=record.input.start,
             to=record.input.end,
-            orders_total=total,
+            orders_total=record.orders_total,
             orders_done=record.orders_done,
-            progress=1.0 if done else (0.0 if total == 0 else min(1.0, record.orders_done / total)),
             result=None if record.result is None else BacktestResult.of(record.result),
-            failure=record.failure,
-            created_at=record.created_at,
-            finished_at=record.finished_at,
         )

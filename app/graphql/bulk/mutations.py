@@ -7,15 +7,20 @@ members when queued). The same `idempotencyKey` and input returns the same opera
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import strawberry
 
+from app.auth.api_keys import Principal
 from app.domain.bulk import BulkKind
 from app.graphql.bulk.types import BulkOperation
-from app.graphql.core.context import Info, admin
+from app.graphql.core.context import Info
 from app.graphql.core.errors import UserError
 from app.graphql.core.ids import decode_id
+from app.graphql.core.jobs import admin_job
 from app.graphql.core.mutations import mutation
 from app.services.bulk import service as bulk_service
+from app.services.bulk.repository import BulkOperationRecord
 
 _CONTENT = (
     "The file's text, CSV with a header row or JSON Lines (one object a line), within the"
@@ -26,11 +31,25 @@ _KEY = "The same key and input returns the same operation instead of queueing an
 
 
 @strawberry.input
-class BulkAdjustPointsInput:
+class _QueueInput:
+    """What every bulk operation's input has, its own fields after these."""
+
     program_slug: str
-    reason: str = strawberry.field(description="Staff's note, in the audit log.")
     content: str | None = strawberry.field(default=None, description=_CONTENT)
+    dry_run: bool = strawberry.field(default=False, description=_DRY_RUN)
+    idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
+
+
+@strawberry.input
+class _MembersInput(_QueueInput):
+    """The members from a file (`content`) or from a segment."""
+
     segment_key: str | None = None
+
+
+@strawberry.input
+class BulkAdjustPointsInput(_MembersInput):
+    reason: str = strawberry.field(description="Staff's note, in the audit log.")
     points: int | None = strawberry.field(
         default=None,
         description="Points for every member (a file's `points` column overrides it).",
@@ -38,24 +57,16 @@ class BulkAdjustPointsInput:
     description: str | None = strawberry.field(
         default=None, description="What members read in their activity."
     )
-    dry_run: bool = strawberry.field(default=False, description=_DRY_RUN)
-    idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
 
 
 @strawberry.input
-class BulkAssignTierInput:
-    program_slug: str
+class BulkAssignTierInput(_MembersInput):
     tier_name: str
     reason: str
-    content: str | None = strawberry.field(default=None, description=_CONTENT)
-    segment_key: str | None = None
-    dry_run: bool = strawberry.field(default=False, description=_DRY_RUN)
-    idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
 
 
 @strawberry.input
-class BulkEnrollMembersInput:
-    program_slug: str
+class BulkEnrollMembersInput(_QueueInput):
     content: str = strawberry.field(
         description="CSV or JSON Lines: customer_id and/or email (an e-mail alone becomes the"
         " customer id), name, locale."
@@ -68,21 +79,14 @@ class BulkEnrollMembersInput:
         description="How the consent was given (required with marketingConsent): kept with the"
         " operation and its audit entries.",
     )
-    dry_run: bool = strawberry.field(default=False, description=_DRY_RUN)
-    idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
 
 
 @strawberry.input
-class BulkIssueRewardInput:
-    program_slug: str
+class BulkIssueRewardInput(_MembersInput):
     reward_id: strawberry.ID
-    content: str | None = strawberry.field(default=None, description=_CONTENT)
-    segment_key: str | None = None
     reason: str | None = strawberry.field(
         default=None, description="What members read: '<reason>: <reward>'."
     )
-    dry_run: bool = strawberry.field(default=False, description=_DRY_RUN)
-    idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
 
 
 @strawberry.input
@@ -99,33 +103,29 @@ class BulkOperationPayload:
 async def _queue(
     info: Info,
     kind: BulkKind,
-    program_slug: str,
+    input: _QueueInput,
     parameters: bulk_service.BulkParameters,
-    *,
-    content: str | None,
-    segment_key: str | None,
-    dry_run: bool,
-    idempotency_key: str | None,
+    segment_key: str | None = None,
 ) -> BulkOperationPayload:
-    principal = admin(info)
-    record = await bulk_service.queue_bulk_operation(
-        bulk_service.QueueBulkInput(
-            program_slug=program_slug,
-            kind=kind,
-            parameters=parameters,
-            content=content,
-            segment_key=segment_key,
-            dry_run=dry_run,
-            idempotency_key=idempotency_key,
-        ),
-        principal.program_scope,
-        bulk_service.Requester(
+    queued = bulk_service.QueueBulkInput(
+        program_slug=input.program_slug,
+        kind=kind,
+        parameters=parameters,
+        content=input.content,
+        segment_key=segment_key,
+        dry_run=input.dry_run,
+        idempotency_key=input.idempotency_key,
+    )
+
+    def queue(principal: Principal) -> Awaitable[BulkOperationRecord]:
+        requester = bulk_service.Requester(
             api_key_id=principal.key_id,
             staff_role=principal.staff_role,
             points_limit=principal.points_adjustment_limit,
-        ),
-    )
-    return BulkOperationPayload(bulk_operation=BulkOperation.from_record(record))
+        )
+        return bulk_service.queue_bulk_operation(queued, principal.program_scope, requester)
+
+    return BulkOperationPayload(bulk_operation=await admin_job(info, BulkOperation, queue))
 
 
 @mutation(
@@ -136,14 +136,11 @@ async def bulk_adjust_points(info: Info, input: BulkAdjustPointsInput) -> BulkOp
     return await _queue(
         info,
         BulkKind.ADJUST_POINTS,
-        input.program_slug,
+        input,
         bulk_service.BulkParameters(
             points=input.points, reason=input.reason, description=input.description
         ),
-        content=input.content,
-        segment_key=input.segment_key,
-        dry_run=input.dry_run,
-        idempotency_key=input.idempotency_key,
+        input.segment_key,
     )
 
 
@@ -152,12 +149,9 @@ async def bulk_assign_tier(info: Info, input: BulkAssignTierInput) -> BulkOperat
     return await _queue(
         info,
         BulkKind.ASSIGN_TIER,
-        input.program_slug,
+        input,
         bulk_service.BulkParameters(tier_name=input.tier_name, reason=input.reason),
-        content=input.content,
-        segment_key=input.segment_key,
-        dry_run=input.dry_run,
-        idempotency_key=input.idempotency_key,
+        input.segment_key,
     )
 
 
@@ -169,14 +163,10 @@ async def bulk_enroll_members(info: Info, input: BulkEnrollMembersInput) -> Bulk
     return await _queue(
         info,
         BulkKind.ENROLL_MEMBERS,
-        input.program_slug,
+        input,
         bulk_service.BulkParameters(
             marketing_consent=input.marketing_consent, consent_note=input.consent_note
         ),
-        content=input.content,
-        segment_key=None,
-        dry_run=input.dry_run,
-        idempotency_key=input.idempotency_key,
     )
 
 
@@ -189,12 +179,9 @@ async def bulk_issue_reward(info: Info, input: BulkIssueRewardInput) -> BulkOper
     return await _queue(
         info,
         BulkKind.ISSUE_REWARD,
-        input.program_slug,
+        input,
         bulk_service.BulkParameters(reward_id=reward_id, reason=input.reason),
-        content=input.content,
-        segment_key=input.segment_key,
-        dry_run=input.dry_run,
-        idempotency_key=input.idempotency_key,
+        input.segment_key,
     )
 
 
@@ -205,8 +192,9 @@ async def bulk_issue_reward(info: Info, input: BulkIssueRewardInput) -> BulkOper
 async def cancel_bulk_operation(
     info: Info, input: CancelBulkOperationInput
 ) -> BulkOperationPayload:
-    principal = admin(info)
-    record = await bulk_service.cancel_bulk_operation(
-        decode_id(input.id, "BulkOperation", ["input", "id"]), principal.program_scope
-    )
-    return BulkOperationPayload(bulk_operation=BulkOperation.from_record(record))
+    def cancel(principal: Principal) -> Awaitable[BulkOperationRecord]:
+        pk = decode_id(input.id, "BulkOperation", ["input", "id"])
+        return bulk_service.cancel_bulk_operation(pk, principal.program_scope)
+
+    job = await admin_job(info, BulkOperation, cancel)
+    return BulkOperationPayload(bulk_operation=job)

@@ -6,7 +6,7 @@ import strawberry
 
 from app.graphql.bulk.types import BulkOperation
 from app.graphql.core.context import Info
-from app.graphql.core.query_checks import admin_in_query, decoded_in_query
+from app.graphql.core.jobs import find_job
 from app.services.bulk import service as bulk_service
 
 
@@ -14,8 +14,4 @@ from app.services.bulk import service as bulk_service
     description="Admin only: a bulk operation, with its progress; null when not found."
 )
 async def bulk_operation(info: Info, id: strawberry.ID) -> BulkOperation | None:
-    principal = admin_in_query(info)
-    record = await bulk_service.get_bulk_operation(
-        decoded_in_query(id, "BulkOperation"), principal.program_scope
-    )
-    return None if record is None else BulkOperation.from_record(record)
+    return await find_job(info, id, BulkOperation, bulk_service.get_bulk_operation)

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import strawberry
 
 from app.domain.bulk import BulkKind, BulkStatus
-from app.graphql.core.ids import encode_id
-from app.graphql.core.node import Node
-from app.graphql.imports.types import ImportRowError, share_done
+from app.graphql.core.jobs import ImportRowError, Job, job_fields, share_done
 from app.services.bulk.repository import BulkOperationRecord
 
 BulkOperationKindEnum = strawberry.enum(BulkKind, name="BulkOperationKind")
@@ -23,7 +19,7 @@ BulkOperationStatusEnum = strawberry.enum(
 @strawberry.type(
     description="A change to many members run as a job (docs/capabilities/bulk-operations.md)."
 )
-class BulkOperation(Node):
+class BulkOperation(Job):
     kind: BulkOperationKindEnum  # type: ignore[valid-type]
     status: BulkOperationStatusEnum  # type: ignore[valid-type]
     dry_run: bool = strawberry.field(
@@ -44,28 +40,21 @@ class BulkOperation(Node):
         description="The first 1000 refused records, in line order: line, column, code."
     )
     failure: str | None = strawberry.field(description="Why the operation stopped (FAILED).")
-    created_at: datetime
-    finished_at: datetime | None
 
     @classmethod
     def from_record(cls, record: BulkOperationRecord) -> BulkOperation:
-        total = record.rows_total
         return cls(
-            id=strawberry.ID(encode_id("BulkOperation", record.id)),
+            **job_fields("BulkOperation", record, share_done(record.position, record.rows_total)),
             kind=record.kind,
             status=record.status,
             dry_run=record.dry_run,
             segment_key=record.segment_key,
             cancel_requested=record.cancel_requested,
-            rows_total=total,
+            rows_total=record.rows_total,
             rows_done=record.position,
-            progress=share_done(record.position, total),
             applied=record.applied,
             skipped=record.skipped,
             failed=record.failed,
             points=record.points,
             errors=ImportRowError.all_of(record.errors),
-            failure=record.failure,
-            created_at=record.created_at,
-            finished_at=record.finished_at,
         )

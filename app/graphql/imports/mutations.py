@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
-from app.graphql.core.context import Info, admin
+from app.graphql.core.context import Info
 from app.graphql.core.errors import UserError
+from app.graphql.core.jobs import admin_job
 from app.graphql.core.mutations import mutation
 from app.graphql.imports.types import ImportFileFormatEnum, ImportJob, ImportKindEnum
 from app.services.imports import jobs as jobs_service
@@ -37,15 +38,16 @@ class ImportFilePayload:
     " again: what is there already is skipped."
 )
 async def import_file(info: Info, input: ImportFileInput) -> ImportFilePayload:
-    principal = admin(info)
-    record = await jobs_service.queue_import(
-        jobs_service.QueueImportInput(
-            program_slug=input.program_slug,
-            kind=input.kind,
-            file_format=input.format,
-            content=input.content,
-            dry_run=input.dry_run,
-        ),
-        principal.program_scope,
+    queued = jobs_service.QueueImportInput(
+        program_slug=input.program_slug,
+        kind=input.kind,
+        file_format=input.format,
+        content=input.content,
+        dry_run=input.dry_run,
     )
-    return ImportFilePayload(import_job=ImportJob.from_record(record))
+    job = await admin_job(
+        info,
+        ImportJob,
+        lambda principal: jobs_service.queue_import(queued, principal.program_scope),
+    )
+    return ImportFilePayload(import_job=job)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import strawberry
 
-from app.domain.imports import FileFormat, ImportKind, RowError
-from app.graphql.core.ids import encode_id
-from app.graphql.core.node import Node
+from app.domain.imports import FileFormat, ImportKind
+from app.graphql.core.jobs import ImportRowError, Job, job_fields, share_done
 from app.services.imports.jobs import ImportJobRecord
 
 ImportKindEnum = strawberry.enum(
@@ -20,31 +17,10 @@ ImportKindEnum = strawberry.enum(
 ImportFileFormatEnum = strawberry.enum(FileFormat, name="ImportFileFormat")
 
 
-@strawberry.type(description="A record of an import that was not imported, and why.")
-class ImportRowError:
-    line: int = strawberry.field(description="The line of the file the record starts on.")
-    field: str | None = strawberry.field(description="The column at fault, when one is.")
-    code: str = strawberry.field(
-        description="An ErrorCode, or one of the import's own (MALFORMED_RECORD,"
-        " NOT_IN_TIME_ORDER, PLACED_BEFORE_ENROLMENT, INCONSISTENT_ORDER,"
-        " BALANCE_ALREADY_IMPORTED); docs/capabilities/import.md."
-    )
-    message: str
-
-    @classmethod
-    def all_of(cls, errors: list[RowError]) -> list[ImportRowError]:
-        return [cls(line=e.line, field=e.field, code=e.code, message=e.message) for e in errors]
-
-
-def share_done(done: int, total: int) -> float:
-    """A job's progress from 0 to 1; a job with nothing to do is done."""
-    return 1.0 if total == 0 else min(1.0, done / total)
-
-
 @strawberry.type(
     description="An uploaded file imported in the background (docs/capabilities/import.md)."
 )
-class ImportJob(Node):
+class ImportJob(Job):
     kind: ImportKindEnum  # type: ignore[valid-type]
     file_format: ImportFileFormatEnum  # type: ignore[valid-type]
     dry_run: bool
@@ -62,27 +38,20 @@ class ImportJob(Node):
     failure: str | None = strawberry.field(
         description="Why the whole file could not be imported (FAILED)."
     )
-    created_at: datetime
-    finished_at: datetime | None
 
     @classmethod
     def from_record(cls, record: ImportJobRecord) -> ImportJob:
-        total = record.bytes_total
         return cls(
-            id=strawberry.ID(encode_id("ImportJob", record.id)),
+            **job_fields("ImportJob", record, share_done(record.bytes_read, record.bytes_total)),
             kind=record.kind,
             file_format=record.file_format,
             dry_run=record.dry_run,
             status=record.status,
-            bytes_total=total,
+            bytes_total=record.bytes_total,
             bytes_read=record.bytes_read,
-            progress=share_done(record.bytes_read, total),
             items=record.items,
             imported=record.imported,
             skipped=record.skipped,
             failed=record.failed,
             errors=ImportRowError.all_of(record.errors),
-            failure=record.failure,
-            created_at=record.created_at,
-            finished_at=record.finished_at,
         )
