@@ -45,6 +45,7 @@ from typing import Any, TypeVar
 import strawberry
 from graphql import (
     DocumentNode,
+    ExecutionResult,
     FieldNode,
     GraphQLBoolean,
     GraphQLEnumType,
@@ -75,13 +76,17 @@ from app.graphql.encoding import encode_answer
 from app.graphql.executor_adapter import (
     NoResultError,
     OperationFacts,
+    PreparedCall,
+    complete_by_graphql_core,
     field_metadata,
     graphql_schema,
     plans_supported,
+    prepared_call,
     python_name,
     reads_attribute_only,
     resolve_info,
     run_observed,
+    run_observed_write,
     type_origin,
 )
 
@@ -534,8 +539,15 @@ class Plan:
             raise GiveUpError from error
 
 
-def plan_document(schema: GraphQLSchema, query: str, operation_name: str | None) -> Plan | None:
-    """The plan of a query's operation, or None when the document is left to Strawberry."""
+def plan_document(
+    schema: GraphQLSchema,
+    query: str,
+    operation_name: str | None,
+    writes: strawberry.Schema | None = None,
+) -> Plan | WritePlan | None:
+    """The plan of a query's operation, or None when the document is left to Strawberry. With
+    `writes` (the Strawberry schema whose resolvers a mutation calls), a mutation of one root
+    field is planned too (see WritePlan)."""
     document = parse(query)
     operations = [
         definition
@@ -545,11 +557,15 @@ def plan_document(schema: GraphQLSchema, query: str, operation_name: str | None)
     if len(operations) != len(document.definitions) or len(operations) != 1:
         return None
     operation = operations[0]
-    if operation.operation is not OperationType.QUERY or operation.directives:
+    if operation.directives:
         return None
     if operation_name is not None and (
         operation.name is None or operation.name.value != operation_name
     ):
+        return None
+    if operation.operation is OperationType.MUTATION and writes is not None:
+        return _plan_write(schema, writes, query, operation_name, document, operation)
+    if operation.operation is not OperationType.QUERY:
         return None
     root = schema.query_type
     if root is None:
@@ -568,6 +584,135 @@ def plan_document(schema: GraphQLSchema, query: str, operation_name: str | None)
         root=root,
         completion=selection,
     )
+
+
+def _plan_write(
+    schema: GraphQLSchema,
+    writes: strawberry.Schema,
+    query: str,
+    operation_name: str | None,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+) -> WritePlan | None:
+    root = schema.mutation_type
+    selections = operation.selection_set.selections
+    if root is None or len(selections) != 1:
+        return None  # several writes run one after another: each would need its own give-up
+    node = selections[0]
+    if not isinstance(node, FieldNode) or node.directives or node.name.value.startswith("__"):
+        return None
+    field = root.fields.get(node.name.value)
+    if field is None or field_metadata(field).get(SPENDS_ON_READ):
+        return None
+    call = prepared_call(writes, field)
+    if call is None:
+        return None
+    try:
+        completion = _Planner(schema, operation).value(field.type, node.selection_set)
+    except _NotPlannableError:
+        return None
+    return WritePlan(
+        query=query,
+        operation_name=operation_name,
+        document=document,
+        operation=operation,
+        root=root,
+        field=field,
+        node=node,
+        key=node.alias.value if node.alias else node.name.value,
+        call=call,
+        completion=completion,
+    )
+
+
+@dataclass(frozen=True)
+class WritePlan:
+    """The plan of a mutation of one root field. It never runs the mutation twice: everything
+    that can make it give up (the variables' coercion, the arguments, their conversion into
+    input objects) happens before the extensions' hooks are entered and the resolver is called;
+    from then on the plan answers itself. It completes the payload as a query plan does, and
+    where that would give up (a null in a non-null place, a field of the payload raising) or
+    the resolver raised, graphql-core completes the value the resolver returned, or reports the
+    exception it raised, exactly as in Strawberry's run: the same errors, paths and masking.
+    (Giving up inside the hooks would also have the admin-write audit record a failed attempt
+    before Strawberry's own.)"""
+
+    query: str
+    operation_name: str | None
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    root: GraphQLObjectType
+    field: GraphQLField
+    node: FieldNode
+    key: str
+    call: PreparedCall
+    completion: _Completion
+
+    async def answer(
+        self,
+        schema: strawberry.Schema,
+        variables: Any,
+        context: Any,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> bytes:
+        if variables is None:
+            variables = {}
+        if not isinstance(variables, dict):
+            raise GiveUpError
+        core_schema = graphql_schema(schema)
+        try:
+            coerced = get_variable_values(
+                core_schema, self.operation.variable_definitions or (), variables
+            )
+            if not isinstance(coerced, VariableValues):
+                raise GiveUpError
+            facts = OperationFacts(
+                core_schema, self.operation, coerced.coerced, context, operation_extensions
+            )
+            path = Path(None, self.key, self.root.name)
+            info = resolve_info(facts, [self.node], self.field.type, self.root, path)
+            write = self.call(None, info, get_argument_values(self.field, self.node, coerced))
+        except GiveUpError:
+            raise
+        except Exception as error:
+            raise GiveUpError from error
+        request = _Request(facts, coerced)
+        key = self.key
+        completion = self.completion
+
+        async def execute(execution_context: Any) -> ExecutionResult:
+            # From here on the write may have happened: no giving up.
+            try:
+                value = await write()
+            except Exception as error:
+                return await complete_by_graphql_core(schema, execution_context, key, raised=error)
+            try:
+                if completion.sync is not None:
+                    answer = completion.sync(value)
+                else:
+                    assert completion.run is not None
+                    answer = await completion.run(value, request, path)
+            except Exception:
+                return await complete_by_graphql_core(schema, execution_context, key, value=value)
+            return ExecutionResult(data={key: answer})
+
+        answer = await run_observed_write(
+            schema,
+            query=self.query,
+            document=self.document,
+            operation_name=self.operation_name,
+            variables=variables,
+            context=context,
+            operation_extensions=operation_extensions,
+            execute=execute,
+        )
+        # In the order and shape of Strawberry's `process_result`.
+        body: dict[str, Any] = {"data": answer.data}
+        if answer.errors:
+            body["errors"] = [error.formatted for error in answer.errors]
+        if answer.extensions:
+            body["extensions"] = answer.extensions
+        return encode_answer(body)
 
 
 class PlanCache:
@@ -603,11 +748,11 @@ class PlanCache:
         self.clock = clock
         # Answers given by plans, for tests and diagnostics.
         self.plan_answers = 0
-        self._plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
+        self._plans: OrderedDict[tuple[str, str | None], Plan | WritePlan | None] = OrderedDict()
         self._failures: OrderedDict[tuple[str, str | None], int] = OrderedDict()
         self._paused_until: dict[tuple[str, str | None], float] = {}
 
-    def get(self, query: str, operation_name: str | None) -> Plan | None:
+    def get(self, query: str, operation_name: str | None) -> Plan | WritePlan | None:
         key = (query, operation_name)
         plan = self._plans.get(key)
         if plan is not None:
@@ -630,7 +775,7 @@ class PlanCache:
         self._failures.pop(key, None)
         try:
             plan = (
-                plan_document(self.graphql_schema, query, operation_name)
+                plan_document(self.graphql_schema, query, operation_name, self.schema)
                 if self.plans_allowed
                 else None
             )
@@ -656,7 +801,7 @@ class PlanCache:
         while len(self._failures) > self.maxsize:
             self._failures.popitem(last=False)
 
-    def _remember(self, key: tuple[str, str | None], plan: Plan | None) -> None:
+    def _remember(self, key: tuple[str, str | None], plan: Plan | WritePlan | None) -> None:
         self._plans[key] = plan
         self._plans.move_to_end(key)
         while len(self._plans) > self.maxsize:
