@@ -245,7 +245,7 @@ async def test_a_planned_order_writes_once_and_replays_as_strawberry_replays(
     [
         {"order_id": "learn", "unit_price_minor": 9999, "quantity": 1},  # ORDER_ALREADY_RECORDED
         {"order_id": "other-currency", "currency": "USD"},
-        {"order_id": "no-member", "customer_id": "nobody"},
+        {"order_id": "no-program", "program_slug": "nope"},
         {"order_id": "bad-total", "totalMinor": -5},
     ],
 )
