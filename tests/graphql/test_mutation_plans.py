@@ -320,3 +320,65 @@ async def test_an_unexpected_error_is_masked_with_the_request_id_and_runs_once(
     assert error["extensions"]["requestId"] == planned.headers["x-request-id"]
     assert error["path"] == ["recordOrder"]
     assert runs == ["fails", "fails"]  # once for the reference, once for the plan
+
+
+# --- the arguments' conversion, planned once per field, against Strawberry's --------------------
+
+
+def _strawberry_and_planned(
+    schema: strawberry.Schema, field_name: str, values: dict[str, Any]
+) -> tuple[Any, Any]:
+    from strawberry.types.arguments import convert_arguments
+
+    from app.graphql.executor_adapter import _argument_converter, strawberry_definition
+
+    core = graphql_schema(schema)
+    assert core.mutation_type is not None
+    definition = strawberry_definition(core.mutation_type.fields[field_name])
+    converter = schema.schema_converter
+    planned = _argument_converter(definition, converter.config, converter.scalar_registry)
+    assert planned is not None, f"{field_name}'s arguments should have a planned conversion"
+    reference = convert_arguments(
+        values, definition.arguments, converter.scalar_registry, converter.config
+    )
+    return reference, planned(values)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"input": {"text": "a"}},
+        {"input": {"text": "a", "tags": ["x"], "weight": None}},
+        {"input": {"text": "a", "tags": [], "weight": 4}},
+    ],
+)
+def test_the_toy_inputs_convert_as_strawberry_converts_them(values: dict[str, Any]) -> None:
+    reference, planned = _strawberry_and_planned(toy, "writeNote", values)
+    assert planned == reference
+
+
+def test_an_orders_input_converts_as_strawberry_converts_it() -> None:
+    from datetime import UTC, datetime
+
+    from app.graphql.schema import schema as laurel_schema
+
+    values = {
+        "input": {
+            "programSlug": "shop",
+            "customerId": "c",
+            "orderId": "o",
+            "currency": "EUR",
+            "totalMinor": 2500,
+            "shippingMinor": None,
+            "lines": [
+                {"sku": "A", "category": "shoes", "quantity": 2, "unitPriceMinor": 1250},
+                {"sku": "B", "quantity": 1, "unitPriceMinor": 0, "category": None},
+            ],
+            "placedAt": datetime(2026, 11, 20, 10, tzinfo=UTC),
+        }
+    }
+    reference, planned = _strawberry_and_planned(laurel_schema, "recordOrder", values)
+    assert planned == reference
+    assert type(planned["input"].lines[0]) is type(reference["input"].lines[0])
+    # A list is never shared with the values it came from.
+    assert planned["input"].lines is not values["input"]["lines"]
