@@ -382,3 +382,74 @@ def test_an_orders_input_converts_as_strawberry_converts_it() -> None:
     assert type(planned["input"].lines[0]) is type(reference["input"].lines[0])
     # A list is never shared with the values it came from.
     assert planned["input"].lines is not values["input"]["lines"]
+
+
+# --- the variables' coercion, planned once per document, against graphql-core's -----------------
+
+
+def _coerced_both_ways(
+    schema: GraphQLSchema, query: str, inputs: dict[str, Any]
+) -> tuple[Any, Any]:
+    from graphql import OperationDefinitionNode, get_variable_values, parse
+
+    from app.graphql.compiled import _variables_coercer
+
+    operation = parse(query).definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    coerce = _variables_coercer(schema, operation)
+    assert coerce is not None
+    return get_variable_values(schema, operation.variable_definitions or (), inputs), coerce(inputs)
+
+
+def _same_variables(planned: Any, reference: Any) -> None:
+    assert planned.coerced == reference.coerced
+    assert planned.sources.keys() == reference.sources.keys()
+    for name, source in planned.sources.items():
+        expected = reference.sources[name]
+        assert source.value is expected.value
+        assert (source.signature.name, str(source.signature.type)) == (
+            expected.signature.name,
+            str(expected.signature.type),
+        )
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        {"input": {"text": "a"}},
+        {"input": {"text": "a", "tags": "single", "weight": None}},
+        {"input": {"text": "a", "tags": ["x", "y"], "weight": 4}},
+    ],
+)
+def test_variables_coerce_as_graphql_core_coerces_them(inputs: dict[str, Any]) -> None:
+    reference, planned = _coerced_both_ways(TOY, WRITE, inputs)
+
+    _same_variables(planned, reference)
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        {},
+        {"input": None},
+        {"input": "text"},
+        {"input": {"text": 5}},
+        {"input": {"text": "a", "unknown": 1}},
+        {"input": {"text": "a", "weight": 2**40}},
+        {"input": {"text": "a", "tags": [None, 1]}},
+    ],
+)
+def test_variables_that_do_not_coerce_are_left_to_graphql_core(inputs: dict[str, Any]) -> None:
+    reference, planned = _coerced_both_ways(TOY, WRITE, inputs)
+
+    assert planned is None
+    assert isinstance(reference, list)  # graphql-core's errors
+
+
+def test_an_orders_variables_coerce_as_graphql_core_coerces_them() -> None:
+    from app.graphql.schema import schema as laurel_schema
+
+    inputs = {"input": {**order_input(), "shippingMinor": 100}}
+    reference, planned = _coerced_both_ways(graphql_schema(laurel_schema), RECORD_ORDER, inputs)
+
+    _same_variables(planned, reference)
