@@ -10,6 +10,9 @@ its ratio to the floor measured in the same run:
   order's service input: the order's reads, earning and transaction, no GraphQL and no HTTP;
 - strawberry: the recordOrder document through the ASGI app with plans off (the gateway, then
   Strawberry's parse and validation caches, executor and input conversion);
+- planned, general coercion: a plan that coerces the variables with graphql-core's
+  `get_variable_values` and converts the input with Strawberry's `get_arguments` (what the
+  plan does where its own coercer or converter does not cover a document);
 - planned: the app as it ships: the document's plan (app/graphql/compiled.py, WritePlan).
 
 ratio = floor time / way's time, as in `scripts/bench-reads`: higher is better, 1.0x is the
@@ -46,6 +49,7 @@ from tortoise import Tortoise
 from app.auth.api_keys import KeyKind
 from app.config import Settings
 from app.db import apply_migrations, tortoise_config
+from app.graphql import compiled, executor_adapter
 from app.main import create_app
 from app.services.access.api_keys import create_api_key, set_rate_limit
 from app.services.members.enrolment import EnrollMemberInput, enroll_member
@@ -171,6 +175,8 @@ async def run_backend(title: str, settings: Settings, args: argparse.Namespace) 
         authorization = f"Bearer {secret}".encode()
         planned_app = create_app_for(settings, plans=True)
         strawberry_app = create_app_for(settings, plans=False)
+        general_app = create_app_for(settings, plans=True)
+        await learn_without_planned_coercion(general_app, customers, authorization)
 
         async def floor(customer_id: str, order_id: str) -> None:
             await record_order(
@@ -203,6 +209,7 @@ async def run_backend(title: str, settings: Settings, args: argparse.Namespace) 
         ways = {
             "floor (service alone)": floor,
             "strawberry": through(strawberry_app),
+            "planned, general coercion": through(general_app),
             "planned": through(planned_app),
         }
         log(f"{title}: {args.rounds} rounds of {args.requests} orders per way")
@@ -221,6 +228,23 @@ async def run_backend(title: str, settings: Settings, args: argparse.Namespace) 
     return lines
 
 
+async def learn_without_planned_coercion(
+    app: Starlette, customers: Sequence[str], authorization: bytes
+) -> None:
+    """The app's plan of the document made while the planned coercer and converter are
+    unavailable: the plan keeps graphql-core's and Strawberry's general ones."""
+    kept_coercer, kept_converter = compiled._variables_coercer, executor_adapter._argument_converter
+    compiled._variables_coercer = lambda *_: None
+    executor_adapter._argument_converter = lambda *_: None
+    try:
+        await call(app, order_body(*new_order(customers)), authorization)
+    finally:
+        compiled._variables_coercer = kept_coercer
+        executor_adapter._argument_converter = kept_converter
+    plan = app.state.query_plans.get(RECORD_ORDER_DOCUMENT, None)
+    assert plan is not None and plan.coerce_variables is None
+
+
 def create_app_for(settings: Settings, *, plans: bool) -> Starlette:
     return create_app(replace(settings, query_plans=plans), manage_database=False)
 
@@ -232,7 +256,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=200, help="per way per round (200)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
     parser.add_argument(
-        "--profile", choices=["floor (service alone)", "strawberry", "planned"], default=None
+        "--profile",
+        choices=["floor (service alone)", "strawberry", "planned, general coercion", "planned"],
+        default=None,
     )
     parser.add_argument(
         "--postgres-url",
