@@ -33,6 +33,7 @@ import os
 import pstats
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -292,7 +293,20 @@ async def main_async(args: argparse.Namespace) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    if args.backend == "both":
+        # One process per backend: Tortoise keeps what it built for the first database's
+        # dialect, and the second's statements would be the first's.
+        rest = [arg for arg in argv if arg not in ("--backend", "both")]
+        for backend in ("sqlite", "postgres"):
+            done = subprocess.run(
+                [sys.executable, "-m", "bench_support.writes", "--backend", backend, *rest],
+                check=False,
+            )
+            if done.returncode != 0:
+                return done.returncode
+        return 0
     for line in asyncio.run(main_async(args)):
         print(line)
     return 0
