@@ -453,3 +453,29 @@ def test_an_orders_variables_coerce_as_graphql_core_coerces_them() -> None:
     reference, planned = _coerced_both_ways(graphql_schema(laurel_schema), RECORD_ORDER, inputs)
 
     _same_variables(planned, reference)
+
+
+async def _audit_entries(request_id: str) -> list[dict[str, Any]]:
+    from tests.graphql.helpers import rows
+
+    return await rows(
+        "SELECT operation, succeeded FROM audit_log"
+        f" WHERE request_id = '{request_id}' ORDER BY id"  # a uuid the app made
+    )
+
+
+async def test_a_planned_admin_write_is_audited_once_as_strawberrys_is(api: Api) -> None:
+    plans = await _learned(api)
+    assert api.without_plans is not None
+    answers_before = plans.plan_answers
+
+    written = await _post(api.http, api, {"input": order_input(order_id="audited")})
+    refused = await _post(api.http, api, {"input": order_input(program_slug="nope")})
+    bad = await _post(api.http, api, {"input": {"orderId": "typed"}})
+
+    assert plans.plan_answers == answers_before + 2  # the bad variables went to Strawberry
+    for response, succeeded in ((written, True), (refused, False), (bad, False)):
+        entries = await _audit_entries(response.headers["x-request-id"])
+        assert [(entry["operation"], bool(entry["succeeded"])) for entry in entries] == [
+            ("recordOrder", succeeded)
+        ]
