@@ -1,4 +1,4 @@
-"""Compiled plans for query documents that Strawberry has already answered without an error.
+"""Compiled plans for documents that Strawberry has already answered without an error.
 
 Strawberry runs every request through its extension hooks and graphql-core's general executor:
 about 0.3 ms per operation and 5-10 µs per selected field on a small server, several times what
@@ -23,6 +23,16 @@ permission classes or field extensions are resolved through Strawberry's own res
 runs them. Documents with fragments, directives, abstract types, introspection, or one
 response key selected twice are left to Strawberry.
 
+A mutation of one root field gets a plan too (WritePlan), under a stricter rule, since a
+mutation must never run twice: everything that can make it give up (the variables' coercion,
+the arguments and their conversion into input objects) is done before the extensions' hooks
+are entered and the resolver is called, and once the resolver has run the plan answers
+whatever happens: the payload completed by the plan, or, where that would give up or the
+resolver raised, graphql-core's completion of the value the resolver already returned (or its
+report of the exception), errors and masking as in Strawberry's answer. Its variables are
+coerced and its input objects built by coercers and converters made once per document, which
+cost a fraction of graphql-core's and Strawberry's general walks of the types.
+
 A plan runs inside the `on_operation` and `on_execute` hooks of the schema's extensions, so
 tracing, metrics and error handling see planned reads like any other; a schema whose
 extensions wrap each resolver call (`resolve`) gets no plans. What plans need of Strawberry
@@ -45,9 +55,11 @@ from typing import Any, TypeVar
 import strawberry
 from graphql import (
     DocumentNode,
+    ExecutionResult,
     FieldNode,
     GraphQLBoolean,
     GraphQLEnumType,
+    GraphQLError,
     GraphQLField,
     GraphQLID,
     GraphQLInt,
@@ -68,20 +80,33 @@ from graphql import (
     is_leaf_type,
     parse,
 )
+from graphql.execution.get_variable_signature import get_variable_signature
+from graphql.execution.values import VariableValueSource
 from graphql.language import ListValueNode, ObjectValueNode, ValueNode
-from graphql.pyutils import Path
+from graphql.pyutils import Path, Undefined, is_iterable
+from graphql.type import (
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLScalarType,
+    is_required_input_field,
+)
+from graphql.utilities.coerce_input_value import coerce_default_value
 
 from app.graphql.encoding import encode_answer
 from app.graphql.executor_adapter import (
     NoResultError,
     OperationFacts,
+    PreparedCall,
+    complete_by_graphql_core,
     field_metadata,
     graphql_schema,
     plans_supported,
+    prepared_call,
     python_name,
     reads_attribute_only,
     resolve_info,
     run_observed,
+    run_observed_write,
     type_origin,
 )
 
@@ -534,8 +559,15 @@ class Plan:
             raise GiveUpError from error
 
 
-def plan_document(schema: GraphQLSchema, query: str, operation_name: str | None) -> Plan | None:
-    """The plan of a query's operation, or None when the document is left to Strawberry."""
+def plan_document(
+    schema: GraphQLSchema,
+    query: str,
+    operation_name: str | None,
+    writes: strawberry.Schema | None = None,
+) -> Plan | WritePlan | None:
+    """The plan of a query's operation, or None when the document is left to Strawberry. With
+    `writes` (the Strawberry schema whose resolvers a mutation calls), a mutation of one root
+    field is planned too (see WritePlan)."""
     document = parse(query)
     operations = [
         definition
@@ -545,11 +577,15 @@ def plan_document(schema: GraphQLSchema, query: str, operation_name: str | None)
     if len(operations) != len(document.definitions) or len(operations) != 1:
         return None
     operation = operations[0]
-    if operation.operation is not OperationType.QUERY or operation.directives:
+    if operation.directives:
         return None
     if operation_name is not None and (
         operation.name is None or operation.name.value != operation_name
     ):
+        return None
+    if operation.operation is OperationType.MUTATION and writes is not None:
+        return _plan_write(schema, writes, query, operation_name, document, operation)
+    if operation.operation is not OperationType.QUERY:
         return None
     root = schema.query_type
     if root is None:
@@ -568,6 +604,292 @@ def plan_document(schema: GraphQLSchema, query: str, operation_name: str | None)
         root=root,
         completion=selection,
     )
+
+
+def _plan_write(
+    schema: GraphQLSchema,
+    writes: strawberry.Schema,
+    query: str,
+    operation_name: str | None,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+) -> WritePlan | None:
+    root = schema.mutation_type
+    selections = operation.selection_set.selections
+    if root is None or len(selections) != 1:
+        return None  # several writes run one after another: each would need its own give-up
+    node = selections[0]
+    if not isinstance(node, FieldNode) or node.directives or node.name.value.startswith("__"):
+        return None
+    field = root.fields.get(node.name.value)
+    if field is None or field_metadata(field).get(SPENDS_ON_READ):
+        return None
+    call = prepared_call(writes, field)
+    if call is None:
+        return None
+    try:
+        completion = _Planner(schema, operation).value(field.type, node.selection_set)
+    except _NotPlannableError:
+        return None
+    return WritePlan(
+        query=query,
+        operation_name=operation_name,
+        document=document,
+        operation=operation,
+        root=root,
+        field=field,
+        node=node,
+        key=node.alias.value if node.alias else node.name.value,
+        call=call,
+        completion=completion,
+        coerce_variables=_variables_coercer(schema, operation),
+    )
+
+
+Coerce = Callable[[Any], Any]
+CoerceVariables = Callable[[dict[str, Any]], VariableValues | None]
+
+
+def _variables_coercer(
+    schema: GraphQLSchema, operation: OperationDefinitionNode
+) -> CoerceVariables | None:
+    """graphql-core's `get_variable_values` for one operation, planned: each variable's
+    coercion worked out from its type once (graphql-core walks the type again for every value:
+    an order's input is about a fifth of what its plan costs besides the order itself). It
+    covers the variables it is given, whose values coerce; for anything else (a default to
+    apply, a required variable left out, a value that does not coerce, one-of inputs) it answers
+    None, and graphql-core's own coercion decides, errors and all."""
+    variables: list[tuple[str, Any, Coerce, bool]] = []
+    for node in operation.variable_definitions or ():
+        signature = get_variable_signature(schema, node)
+        if isinstance(signature, GraphQLError) or node.default_value is not None:
+            return None
+        try:
+            coerce = _coercer(signature.type)
+        except _NotPlannableError:
+            return None
+        variables.append(
+            (signature.name, signature, coerce, isinstance(signature.type, GraphQLNonNull))
+        )
+
+    def coerce_variables(inputs: dict[str, Any]) -> VariableValues | None:
+        sources: dict[str, VariableValueSource] = {}
+        coerced: dict[str, Any] = {}
+        for name, signature, coerce, required in variables:
+            value = inputs.get(name, Undefined)
+            if value is Undefined:
+                if required:
+                    return None
+                sources[name] = VariableValueSource(signature)
+                continue
+            sources[name] = VariableValueSource(signature, value)
+            try:
+                coerced_value = coerce(value)
+            except RecursionError:
+                return None
+            if coerced_value is Undefined:
+                return None
+            coerced[name] = coerced_value
+        return VariableValues(sources, coerced)
+
+    return coerce_variables
+
+
+def _coercer(type_: GraphQLInputType) -> Coerce:
+    """`coerce_input_value` of graphql-core for one type: the same value, or Undefined."""
+    if isinstance(type_, GraphQLNonNull):
+        inner = _coercer(type_.of_type)
+
+        def coerce_non_null(value: Any) -> Any:
+            return Undefined if value is None or value is Undefined else inner(value)
+
+        return coerce_non_null
+    if isinstance(type_, GraphQLList):
+        item = _coercer(type_.of_type)
+
+        def coerce_list(value: Any) -> Any:
+            if value is None or value is Undefined:
+                return None
+            if not is_iterable(value):
+                single = item(value)
+                return Undefined if single is Undefined else [single]
+            items = []
+            for entry in value:
+                coerced = item(entry)
+                if coerced is Undefined:
+                    return Undefined
+                items.append(coerced)
+            return items
+
+        return coerce_list
+    if isinstance(type_, GraphQLInputObjectType):
+        return _input_object_coercer(type_)
+    if isinstance(type_, (GraphQLScalarType, GraphQLEnumType)):
+        coerce_leaf = type_.coerce_input_value
+
+        def coerce_value(value: Any) -> Any:
+            if value is None or value is Undefined:
+                return None
+            try:
+                return coerce_leaf(value)
+            except Exception:
+                return Undefined
+
+        return coerce_value
+    raise _NotPlannableError("an input type plans do not know")
+
+
+_input_coercers: dict[GraphQLInputObjectType, Coerce] = {}
+
+
+def _input_object_coercer(type_: GraphQLInputObjectType) -> Coerce:
+    known = _input_coercers.get(type_)
+    if known is not None:
+        return known
+    if type_.is_one_of:
+        raise _NotPlannableError("one-of inputs are left to graphql-core")
+    fields: list[tuple[str, str, Coerce, bool, Any]] = []
+    names = type_.fields.keys()
+    out_type = type_.out_type
+
+    def coerce_input(value: Any) -> Any:
+        if value is None or value is Undefined:
+            return None
+        if not isinstance(value, dict):
+            return Undefined
+        for name, field_value in value.items():
+            if field_value is not Undefined and name not in names:
+                return Undefined
+        coerced: dict[str, Any] = {}
+        for name, out_name, coerce, required, field in fields:
+            field_value = value.get(name, Undefined)
+            if field_value is Undefined:
+                if required:
+                    return Undefined
+                default = coerce_default_value(field)
+                if default is not Undefined:
+                    coerced[out_name] = default
+                continue
+            coerced_field = coerce(field_value)
+            if coerced_field is Undefined:
+                return Undefined
+            coerced[out_name] = coerced_field
+        return out_type(coerced)
+
+    _input_coercers[type_] = coerce_input  # before its fields: an input may hold itself
+    try:
+        fields.extend(
+            (
+                name,
+                field.out_name or name,
+                _coercer(field.type),
+                is_required_input_field(field),
+                field,
+            )
+            for name, field in type_.fields.items()
+        )
+    except _NotPlannableError:
+        del _input_coercers[type_]
+        raise
+    return coerce_input
+
+
+@dataclass(frozen=True)
+class WritePlan:
+    """The plan of a mutation of one root field. It never runs the mutation twice: everything
+    that can make it give up (the variables' coercion, the arguments, their conversion into
+    input objects) happens before the extensions' hooks are entered and the resolver is called;
+    from then on the plan answers itself. It completes the payload as a query plan does, and
+    where that would give up (a null in a non-null place, a field of the payload raising) or
+    the resolver raised, graphql-core completes the value the resolver returned, or reports the
+    exception it raised, exactly as in Strawberry's run: the same errors, paths and masking.
+    (Giving up inside the hooks would also have the admin-write audit record a failed attempt
+    before Strawberry's own.)"""
+
+    query: str
+    operation_name: str | None
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    root: GraphQLObjectType
+    field: GraphQLField
+    node: FieldNode
+    key: str
+    call: PreparedCall
+    completion: _Completion
+    coerce_variables: CoerceVariables | None
+
+    async def answer(
+        self,
+        schema: strawberry.Schema,
+        variables: Any,
+        context: Any,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> bytes:
+        if variables is None:
+            variables = {}
+        if not isinstance(variables, dict):
+            raise GiveUpError
+        core_schema = graphql_schema(schema)
+        try:
+            planned = (
+                self.coerce_variables(variables) if self.coerce_variables is not None else None
+            )
+            coerced = (
+                planned
+                if planned is not None
+                else get_variable_values(
+                    core_schema, self.operation.variable_definitions or (), variables
+                )
+            )
+            if not isinstance(coerced, VariableValues):
+                raise GiveUpError
+            facts = OperationFacts(
+                core_schema, self.operation, coerced.coerced, context, operation_extensions
+            )
+            path = Path(None, self.key, self.root.name)
+            info = resolve_info(facts, [self.node], self.field.type, self.root, path)
+            write = self.call(None, info, get_argument_values(self.field, self.node, coerced))
+        except GiveUpError:
+            raise
+        except Exception as error:
+            raise GiveUpError from error
+        request = _Request(facts, coerced)
+        key = self.key
+        completion = self.completion
+
+        async def execute(execution_context: Any) -> ExecutionResult:
+            # From here on the write may have happened: no giving up.
+            try:
+                value = await write()
+            except Exception as error:
+                return await complete_by_graphql_core(schema, execution_context, key, raised=error)
+            try:
+                if completion.sync is not None:
+                    answer = completion.sync(value)
+                else:
+                    assert completion.run is not None
+                    answer = await completion.run(value, request, path)
+            except Exception:
+                return await complete_by_graphql_core(schema, execution_context, key, value=value)
+            return ExecutionResult(data={key: answer})
+
+        answer = await run_observed_write(
+            schema,
+            query=self.query,
+            document=self.document,
+            operation_name=self.operation_name,
+            variables=variables,
+            context=context,
+            operation_extensions=operation_extensions,
+            execute=execute,
+        )
+        # In the order and shape of Strawberry's `process_result`.
+        body: dict[str, Any] = {"data": answer.data}
+        if answer.errors:
+            body["errors"] = [error.formatted for error in answer.errors]
+        if answer.extensions:
+            body["extensions"] = answer.extensions
+        return encode_answer(body)
 
 
 class PlanCache:
@@ -603,11 +925,11 @@ class PlanCache:
         self.clock = clock
         # Answers given by plans, for tests and diagnostics.
         self.plan_answers = 0
-        self._plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
+        self._plans: OrderedDict[tuple[str, str | None], Plan | WritePlan | None] = OrderedDict()
         self._failures: OrderedDict[tuple[str, str | None], int] = OrderedDict()
         self._paused_until: dict[tuple[str, str | None], float] = {}
 
-    def get(self, query: str, operation_name: str | None) -> Plan | None:
+    def get(self, query: str, operation_name: str | None) -> Plan | WritePlan | None:
         key = (query, operation_name)
         plan = self._plans.get(key)
         if plan is not None:
@@ -630,7 +952,7 @@ class PlanCache:
         self._failures.pop(key, None)
         try:
             plan = (
-                plan_document(self.graphql_schema, query, operation_name)
+                plan_document(self.graphql_schema, query, operation_name, self.schema)
                 if self.plans_allowed
                 else None
             )
@@ -656,7 +978,7 @@ class PlanCache:
         while len(self._failures) > self.maxsize:
             self._failures.popitem(last=False)
 
-    def _remember(self, key: tuple[str, str | None], plan: Plan | None) -> None:
+    def _remember(self, key: tuple[str, str | None], plan: Plan | WritePlan | None) -> None:
         self._plans[key] = plan
         self._plans.move_to_end(key)
         while len(self._plans) > self.maxsize:

@@ -15,13 +15,20 @@ any request, an extension that sets the result in `on_execute` (a cache) is obey
 `get_results` goes into the answer's `extensions`. `on_parse`
 and `on_validate` do not run again: a plan exists only for a document that was parsed and
 validated by the same extensions, from the same text, when it was planned.
+
+A planned mutation needs two more things: its root resolver split in two, the conversion of
+its arguments into Strawberry's input objects (which may fail, and then the plan gives up)
+apart from the call of the resolver through its field extensions (which writes, so it happens
+once); and graphql-core's own completion of a value the resolver has already returned (or of
+the exception it raised), for the answers a plan does not complete itself.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass
+from functools import partial, reduce
 from inspect import isawaitable
 from typing import Any, Literal
 
@@ -30,12 +37,15 @@ from graphql import (
     DocumentNode,
     ExecutionResult,
     FieldNode,
+    GraphQLError,
     GraphQLField,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
     GraphQLSchema,
+    MiddlewareManager,
     OperationDefinitionNode,
+    execute,
 )
 from graphql.pyutils import Path
 from strawberry.extensions import SchemaExtension
@@ -44,9 +54,20 @@ from strawberry.types.graphql import OperationType
 
 # A release that moves these turns plans off, not the app: every request then goes to Strawberry.
 try:
+    from strawberry.extensions.field_extension import build_field_extension_resolvers
+    from strawberry.relay.types import GlobalID
     from strawberry.resolvers import is_default_resolver
+    from strawberry.scalars import is_scalar
     from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo
-    from strawberry.schema.schema_converter import GraphQLCoreConverter
+    from strawberry.schema.schema_converter import GraphQLCoreConverter, get_arguments
+    from strawberry.types.base import (
+        StrawberryList,
+        StrawberryMaybe,
+        StrawberryOptional,
+        has_object_definition,
+    )
+    from strawberry.types.enum import StrawberryEnumDefinition, has_enum_definition
+    from strawberry.types.unset import UNSET
 except ImportError:
     INTERNALS_FOUND = False
 else:
@@ -319,3 +340,321 @@ async def run_observed(
             results.update(await found if isawaitable(found) else found)
     results.update(execution_context.extensions_results)
     return ObservedAnswer(data, results)
+
+
+# --- planned mutations --------------------------------------------------------------------------
+
+Call = Callable[[], Awaitable[Any]]
+"""The resolver's call with its arguments already converted: it writes when awaited."""
+
+PreparedCall = Callable[[Any, GraphQLResolveInfo[Any], dict[str, Any]], Call]
+
+
+def prepared_call(schema: strawberry.Schema, field: GraphQLField) -> PreparedCall | None:
+    """Strawberry's resolver of `field` (`from_resolver` of its converter) in two steps: given
+    graphql-core's coerced arguments, the conversion into input objects (it raises where
+    Strawberry's would), then a call that runs the field's extensions and its resolver, as the
+    resolver graphql-core holds does. None for a field this cannot cover: one without an async
+    resolver of its own, or one whose exceptions the schema turns into results.
+
+    The arguments are converted by a converter built once per field (`_argument_converter`)
+    where their types allow, else by Strawberry's `get_arguments`: Strawberry's own
+    conversion works out each value's type, its Python name and whether it is a leaf again for
+    every value of every request (27 calls for one order's input)."""
+    definition = strawberry_definition(field)
+    converter = getattr(schema, "schema_converter", None)
+    if (
+        not INTERNALS_FOUND
+        or definition is None
+        or converter is None
+        or getattr(definition, "base_resolver", None) is None
+        or not getattr(definition, "is_async", False)
+        or converter._get_field_exception_handlers(definition)
+    ):
+        return None
+    chain = build_field_extension_resolvers(definition) if definition.extensions else []
+    config = converter.config
+    scalar_registry = converter.scalar_registry
+    convert = _argument_converter(definition, config, scalar_registry)
+    base_resolver = definition.base_resolver
+
+    def arguments_of(
+        source: Any, info: Any, arguments: dict[str, Any]
+    ) -> tuple[list[Any], dict[str, Any]]:
+        if convert is None:
+            return get_arguments(
+                field=definition,
+                source=source,
+                info=info,
+                kwargs=arguments,
+                config=config,
+                scalar_registry=scalar_registry,
+            )
+        # The rest of Strawberry's `get_arguments`, as it is there.
+        kwargs = convert(arguments)
+        for extension in definition.extensions:
+            kwargs = extension.map_arguments(kwargs)
+        args: list[Any] = []
+        if base_resolver.self_parameter:
+            args.append(source)
+        if parent_parameter := base_resolver.parent_parameter:
+            kwargs[parent_parameter.name] = source
+        if root_parameter := base_resolver.root_parameter:
+            kwargs[root_parameter.name] = source
+        if info_parameter := base_resolver.info_parameter:
+            kwargs[info_parameter.name] = info
+        return args, kwargs
+
+    def prepare(source: Any, raw_info: GraphQLResolveInfo[Any], arguments: dict[str, Any]) -> Call:
+        info = config.info_class(_raw_info=raw_info, _field=definition)
+        field_args, field_kwargs = arguments_of(source, info, arguments)
+        wants_info = "info" in field_kwargs
+        if wants_info:
+            field_kwargs.pop("info")
+
+        def get_result(_source: Any, info: Any, **kwargs: Any) -> Any:
+            if wants_info:
+                kwargs["info"] = info
+            return definition.get_result(_source, info=info, args=field_args, kwargs=kwargs)
+
+        async def call() -> Any:
+            resolve = reduce(lambda inner, outer: partial(outer, inner), chain, get_result)
+            value = resolve(source, info, **field_kwargs)
+            return await value if isawaitable(value) else value
+
+        return call
+
+    return prepare
+
+
+Convert = Callable[[Any], Any]
+
+
+class _UnsupportedError(Exception):
+    """A type whose conversion is left to Strawberry's `convert_argument`."""
+
+
+def _argument_converter(
+    definition: Any, config: Any, scalar_registry: Any
+) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+    """Strawberry's `convert_arguments` for one field, planned: for each argument, what its value
+    becomes, worked out from its type once. Covers optional and list values, scalars, enums and
+    input types built from their fields; None (Strawberry converts) for anything else: `Maybe`,
+    global ids, lazy types, inputs that build themselves (`from_input`)."""
+    made: dict[Any, Convert] = {}
+    try:
+        arguments = [
+            (
+                config.name_converter.from_argument(argument),
+                argument.python_name,
+                _converter(argument.type, config, scalar_registry, made),
+            )
+            for argument in definition.arguments
+        ]
+    except _UnsupportedError:
+        return None
+
+    def convert(values: dict[str, Any]) -> dict[str, Any]:
+        return {
+            python_name: convert_value(values[name])
+            for name, python_name, convert_value in arguments
+            if name in values
+        }
+
+    return convert
+
+
+def _is_leaf(type_: Any, scalar_registry: Any) -> bool:
+    if type_ is GlobalID:
+        raise _UnsupportedError
+    return bool(is_scalar(type_, scalar_registry)) or isinstance(type_, StrawberryEnumDefinition)
+
+
+def _converter(type_: Any, config: Any, scalar_registry: Any, made: dict[Any, Convert]) -> Convert:
+    if isinstance(type_, StrawberryMaybe):
+        raise _UnsupportedError
+    if isinstance(type_, StrawberryOptional):
+        return _converter(type_.of_type, config, scalar_registry, made)
+    if isinstance(type_, StrawberryList):
+        item = type_.of_type
+        leaf_items = (
+            _is_leaf(item.of_type, scalar_registry)
+            if isinstance(item, StrawberryOptional) and not isinstance(item, StrawberryMaybe)
+            else _is_leaf(item, scalar_registry)
+        )
+        if leaf_items:
+
+            def copy_list(value: Any) -> Any:
+                # A copy: graphql-core hands every request the same default list.
+                return value if value is None or value is UNSET else list(value)
+
+            return copy_list
+        convert_item = _converter(item, config, scalar_registry, made)
+
+        def convert_list(value: Any) -> Any:
+            if value is None or value is UNSET:
+                return value
+            return [convert_item(entry) for entry in value]
+
+        return convert_list
+    if _is_leaf(type_, scalar_registry) or has_enum_definition(type_):
+        return _unchanged
+    if has_object_definition(type_):
+        return _input_converter(type_, config, scalar_registry, made)
+    raise _UnsupportedError
+
+
+def _unchanged(value: Any) -> Any:
+    return value
+
+
+def _input_converter(
+    cls: Any, config: Any, scalar_registry: Any, made: dict[Any, Convert]
+) -> Convert:
+    known = made.get(cls)
+    if known is not None:
+        return known
+    type_definition = cls.__strawberry_definition__
+    if type_definition.from_input is not None:
+        raise _UnsupportedError
+    defaults: dict[str, Any] = (
+        {
+            field.python_name: None
+            for field in type_definition.fields
+            if field.default_value is MISSING and field.default_factory is MISSING
+        }
+        if type_definition.is_input
+        else {}
+    )
+    fields: list[tuple[str, str, Convert]] = []
+
+    def convert_input(value: Any) -> Any:
+        if value is None or value is UNSET:
+            return value
+        kwargs = dict(defaults)
+        for name, python_name, convert_field in fields:
+            if name in value:
+                kwargs[python_name] = convert_field(value[name])
+        return cls(**kwargs)
+
+    made[cls] = convert_input  # before its fields: an input may hold itself
+    fields.extend(
+        (
+            config.name_converter.from_field(field),
+            field.python_name,
+            _converter(
+                field.resolve_type(type_definition=type_definition),
+                config,
+                scalar_registry,
+                made,
+            ),
+        )
+        for field in type_definition.fields
+    )
+    return convert_input
+
+
+async def complete_by_graphql_core(
+    schema: strawberry.Schema,
+    execution_context: ExecutionContext,
+    root_key: str,
+    *,
+    value: Any = None,
+    raised: Exception | None = None,
+) -> ExecutionResult:
+    """graphql-core's answer to the operation (Strawberry's `_execute_operation`), with the
+    root field `root_key` taking `value`, or raising `raised`, instead of calling its resolver
+    again: what a write already did or failed to do is answered exactly as Strawberry answers
+    it, errors and their paths included, and nothing is written twice. The errors go through
+    the schema's `process_errors` as Strawberry's own run sends them."""
+
+    def substitute(
+        next_: Callable[..., Any], root: Any, info: GraphQLResolveInfo[Any], **arguments: Any
+    ) -> Any:
+        if info.path.prev is None and info.path.key == root_key:
+            if raised is not None:
+                raise raised
+            return value
+        return next_(root, info, **arguments)
+
+    document = execution_context.graphql_document
+    assert document is not None
+    result = execute(
+        graphql_schema(schema),
+        document,
+        root_value=None,
+        middleware=MiddlewareManager(substitute),
+        variable_values=execution_context.variables,
+        operation_name=execution_context.operation_name,
+        context_value=execution_context.context,
+        executor_class=schema.execution_context_class,
+        operation_extensions=execution_context.operation_extensions,
+    )
+    if isawaitable(result):
+        result = await result
+    assert isinstance(result, ExecutionResult)
+    if result.errors:
+        schema._process_errors(result.errors, execution_context)
+    return result
+
+
+@dataclass(frozen=True)
+class WriteAnswer:
+    data: dict[str, Any] | None
+    errors: list[GraphQLError]
+    extensions: dict[str, Any]
+
+
+async def run_observed_write(
+    schema: strawberry.Schema,
+    *,
+    query: str,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: dict[str, Any],
+    context: Any,
+    operation_extensions: dict[str, Any] | None,
+    execute: Callable[[ExecutionContext], Awaitable[ExecutionResult]],
+) -> WriteAnswer:
+    """`execute` (a planned mutation: its answer, errors and all) inside the `on_operation` and
+    `on_execute` hooks of every extension, as Strawberry's `Schema.execute` runs a mutation: the
+    admin-write audit, error masking and any tracing see it. Unlike a planned read, the answer
+    may hold errors (masked by the hooks, as Strawberry's are), and no hook is skipped."""
+    execution_context = ExecutionContext(
+        query=query,
+        schema=schema,
+        allowed_operations=(OperationType.QUERY, OperationType.MUTATION),
+        context=context,
+        variables=variables,
+        provided_operation_name=operation_name,
+        operation_extensions=operation_extensions,
+    )
+    execution_context.graphql_document = document
+    extensions = schema.get_extensions()
+    for extension in extensions:
+        extension.execution_context = execution_context
+    operation = _Hooks(extensions, "on_operation")
+    executing = _Hooks(extensions, "on_execute")
+    try:
+        await operation.enter()
+        await executing.enter()
+        if not execution_context.result:
+            result = await execute(execution_context)
+            execution_context.result = result
+            if result.errors:
+                execution_context.pre_execution_errors = result.errors
+        await executing.leave()
+        await operation.leave()
+    except BaseException:
+        await executing.close()
+        await operation.close()
+        raise
+    data = getattr(execution_context.result, "data", None)
+    errors = list(getattr(execution_context.result, "errors", None) or ())
+    results: dict[str, Any] = {}
+    for extension in extensions:
+        if _hook_kind(type(extension), "get_results") is not None:
+            found = extension.get_results()
+            results.update(await found if isawaitable(found) else found)
+    results.update(execution_context.extensions_results)
+    return WriteAnswer(data if isinstance(data, dict) else None, errors, results)

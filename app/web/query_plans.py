@@ -5,7 +5,8 @@ which has parsed the JSON body once into the request state. A query document wit
 (app/graphql/compiled.py) is answered here, inside the schema extensions' operation and
 execution hooks as Strawberry would run them; everything else, and every request whose plan
 gives up, goes to Strawberry with the same body.
-A document Strawberry answers without an error is planned for the next request.
+A document Strawberry answers without an error is planned for the next request; a mutation's
+plan gives up only before it writes, so a request it takes is answered by it, errors and all.
 docs/decisions/0001-fast-reads.md says why reads are answered this way.
 """
 
