@@ -38,7 +38,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import IO
+from typing import IO, Any
 
 from app import clock
 from app.db import (
@@ -66,6 +66,7 @@ from app.domain.imports import (
     order_row,
 )
 from app.domain.tiers import TierChangeReason
+from app.domain.validation import is_lookup_text
 from app.jobs.backtests import run_queued_backtests
 from app.jobs.bulk import run_queued_bulk_operations
 from app.jobs.expiry import expire_inactive, expire_lots, expire_member_lots
@@ -81,6 +82,7 @@ from app.services.imports import service as imports
 from app.services.imports.reader import Item, read_items
 from app.services.imports.service import ItemResult, Outcome
 from app.services.ledger.service import mature_lot
+from app.services.members import service as members_service
 from app.services.memberships import service as memberships_service
 from app.services.programs.service import (
     ProgramRecord,
@@ -238,19 +240,31 @@ def _moment(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
-# One member's next due instant of each job of the replay (the columns of _NEXT_DUE).
-_MEMBER_NEXT_DUE = """
-SELECT
+# One member's next due instant of each job of the replay (the columns of _NEXT_DUE), of the
+# member `{member}` names.
+_MEMBER_DUE_COLUMNS = """
     (SELECT MIN(pending_until) FROM point_lots
-      WHERE member_id = ? AND pending_until IS NOT NULL) AS mature,
+      WHERE member_id = {member} AND pending_until IS NOT NULL) AS mature,
     (SELECT MIN(available_at) FROM referral_rewards
-      WHERE member_id = ? AND status = 'PENDING') AS referrals,
-    (SELECT MIN(ends_at) FROM memberships WHERE member_id = ? AND ended_at IS NULL) AS memberships,
+      WHERE member_id = {member} AND status = 'PENDING') AS referrals,
+    (SELECT MIN(ends_at) FROM memberships
+      WHERE member_id = {member} AND ended_at IS NULL) AS memberships,
     (SELECT MIN(review_at) FROM member_tiers
-      WHERE member_id = ? AND review_at IS NOT NULL) AS tiers,
-    (SELECT MIN(expires_at) FROM point_lots WHERE member_id = ? AND remaining > 0
+      WHERE member_id = {member} AND review_at IS NOT NULL) AS tiers,
+    (SELECT MIN(expires_at) FROM point_lots WHERE member_id = {member} AND remaining > 0
       AND pending_until IS NULL AND expires_at IS NOT NULL) AS expire
 """
+_MEMBER_NEXT_DUE = "SELECT" + _MEMBER_DUE_COLUMNS.format(member="?")
+# What an order's replay reads first, in one statement: whether it is recorded already, its
+# customer's member row (NULLs when not a member) and that member's next due instants.
+_ORDER_START = (
+    "SELECT (SELECT 1 FROM orders o WHERE o.program_id = ? AND o.order_id = ?) AS recorded, "
+    + ", ".join(f"m.{column.strip()}" for column in members_service.MEMBER_COLUMNS.split(","))
+    + ","
+    + _MEMBER_DUE_COLUMNS.format(member="m.id")
+    + " FROM (SELECT 1 AS here) AS here"
+    " LEFT JOIN members m ON m.program_id = ? AND m.customer_id = ?"
+)
 # The program's members with work due at or before an instant, a page at a time by id.
 _MEMBERS_DUE = """
 SELECT id FROM members m WHERE m.program_id = ? AND m.id > ? AND (
@@ -284,14 +298,20 @@ class MemberDueWork:
         self.moments = moments
         self.runs = 0
 
-    async def until(self, member_id: int, moment: datetime) -> None:
-        """The member's work due at or before `moment` (one of the moments), done."""
+    async def until(
+        self, member_id: int, moment: datetime, read: dict[str, Any] | None = None
+    ) -> None:
+        """The member's work due at or before `moment` (one of the moments), done. `read`: the
+        member's next due instants, just read by the caller."""
         conn = connection()
         previous: datetime | None = None
         rounds = 0
         while True:
-            row = await fetch_one(conn, _MEMBER_NEXT_DUE, (member_id,) * 5)
-            assert row is not None
+            if read is None:
+                row = await fetch_one(conn, _MEMBER_NEXT_DUE, (member_id,) * 5)
+                assert row is not None
+            else:
+                row, read = read, None
             due = {name: as_optional_datetime(row[name]) for name in REPLAY_JOBS}
             earliest = min((at for at in due.values() if at is not None), default=None)
             if earliest is None or earliest > moment:
@@ -423,13 +443,8 @@ class MemberReplay:
             asyncio.Queue(_WAITING_ORDERS) for _ in range(tasks)
         ]
         self._workers = [asyncio.create_task(self._work(queue)) for queue in self._queues]
-        self._started = False
 
     async def submit(self, order: OrderRow) -> None:
-        if not self._started:
-            # The program's expiry counts from the file's first order (see `_import_item`).
-            self._started = True
-            await backdate_expiry_start(self.program.id, order.placed_at)
         self.moments.add(order.placed_at)
         await self._put(hash(order.customer_id.strip()) % self.tasks, order)
 
@@ -458,13 +473,26 @@ class MemberReplay:
                 self.report.add_errors([imports.row_errors(order.line, error)])
 
     async def _replay(self, order: OrderRow) -> ItemResult:
-        if await imports.order_recorded(self.program, order.order_id):
+        customer_id = order.customer_id.strip()
+        if not is_lookup_text(customer_id):
+            if await imports.order_recorded(self.program, order.order_id):
+                return ItemResult(Outcome.SKIPPED)
+            return await self._record(order, imports.Customer(None))
+        row = await fetch_one(
+            connection(),
+            _ORDER_START,
+            (self.program.id, order.order_id.strip(), self.program.id, customer_id),
+        )
+        assert row is not None
+        if row["recorded"] is not None:
             # Resumed or repeated: the order is there, with what fell due before it.
             return ItemResult(Outcome.SKIPPED)
-        customer = await imports.ordering_customer(self.program, order)
-        member = customer.member
+        member = None if row["id"] is None else members_service.member_row(row)
         if member is not None and member.enrolled_at <= order.placed_at:
-            await self.due.until(member.id, order.placed_at)
+            await self.due.until(member.id, order.placed_at, row)
+        return await self._record(order, imports.Customer(member))
+
+    async def _record(self, order: OrderRow, customer: imports.Customer) -> ItemResult:
         with clock.using_in_context(_at(order.placed_at)):
             return await imports.import_order(self.program, order, dry_run=False, customer=customer)
 
@@ -530,18 +558,38 @@ async def _import_item(
         customer_id = str(item.records[0].get("customer_id") or "").strip()
         balance = BalanceRow(line=item.line, customer_id=customer_id, lots=tuple(lots))
         return await imports.import_balance(program, balance, dry_run=report.dry_run)
-    order = checked_order(item, now, last_placed)
+    return await _import_order(program, checked_order(item, now, last_placed), report, due)
+
+
+async def _import_order(
+    program: ProgramRecord, order: OrderRow, report: ImportReport, due: DueWork
+) -> ItemResult:
     if not report.dry_run:
         if await imports.order_recorded(program, order.order_id):
             # Resumed or repeated: the order is there, with what fell due around it.
             return ItemResult(Outcome.SKIPPED)
-        if due.checked_at is None:
-            # The program's expiry counts from the first replayed order, not from when it was
-            # configured (which is usually just before the import).
-            await backdate_expiry_start(program.id, order.placed_at)
         await due.until(order.placed_at)
     with clock.using_in_context(_at(order.placed_at)):
         return await imports.import_order(program, order, dry_run=report.dry_run)
+
+
+async def _first_instant(
+    program: ProgramRecord,
+    order: OrderRow,
+    report: ImportReport,
+    due: DueWork,
+    tasks: int | None,
+    member_by_member: bool,
+) -> MemberReplay | None:
+    """The replay's first instant as the global replay runs it (a tier configuration waiting to
+    be applied is applied then); then the replay member by member when nothing global remains."""
+    # The program's expiry counts from the first replayed order, not from when it was
+    # configured (which is usually just before the import).
+    await backdate_expiry_start(program.id, order.placed_at)
+    await due.until(order.placed_at)
+    if not member_by_member or not await per_member_due_work():
+        return None
+    return MemberReplay(program, report, tasks or _replay_tasks())
 
 
 async def run_import(
@@ -555,11 +603,13 @@ async def run_import(
     total_bytes: int = 0,
     on_item: Callable[[ImportReport, int], Awaitable[None]] | None = None,
     replay_tasks: int | None = None,
+    member_by_member: bool = True,
 ) -> ImportReport:
     """Import the file's items into the program; a bad item is reported, never fatal. Raises a
     DomainError only for what makes the whole file unusable (its program, its header).
     `replay_tasks`: members whose orders are replayed at once (REPLAY_TASKS on PostgreSQL, one
-    on SQLite, by default)."""
+    on SQLite, by default); `member_by_member=False`: every order and its due work one after
+    the other (`DueWork`), as the replay did before `MemberReplay` (the benchmark's baseline)."""
     program = await require_program(program_slug, None, ["program"])
     progress = progress or SilentProgress()
     progress.start(total_bytes)
@@ -573,10 +623,9 @@ async def run_import(
     report = ImportReport(kind=kind, dry_run=dry_run)
     due = DueWork()
     last_placed: list[datetime] = []
+    replaying_orders = kind is ImportKind.ORDERS and not dry_run
     with replaying():
         replay = None
-        if kind is ImportKind.ORDERS and not dry_run and await per_member_due_work():
-            replay = MemberReplay(program, report, replay_tasks or _replay_tasks())
         try:
             for item in read_items(stream, kind, file_format, advance):
                 if isinstance(item, RowError):
@@ -584,8 +633,16 @@ async def run_import(
                     report.add_errors([item])
                 else:
                     try:
-                        if replay is not None:
-                            await replay.submit(checked_order(item, utc_now(), last_placed))
+                        if replaying_orders:
+                            order = checked_order(item, utc_now(), last_placed)
+                            if due.checked_at is None:
+                                replay = await _first_instant(
+                                    program, order, report, due, replay_tasks, member_by_member
+                                )
+                            if replay is not None:
+                                await replay.submit(order)
+                            else:
+                                report.count(await _import_order(program, order, report, due))
                         else:
                             report.count(
                                 await _import_item(program, kind, item, report, due, last_placed)
