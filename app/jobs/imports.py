@@ -17,8 +17,15 @@ the file is done, the scheduled work runs once more at the real time. Everything
 writes is marked as replayed history in the outbox, which the webhook fan-out skips: no messages
 about the past.
 
-The due work is global (like `laurel jobs run`); it does nothing to a program that is already
-up to date, so importing into a database with other live programs is safe. Importing history
+Member by member (`MemberReplay`): members' histories are independent, so each member's due
+work runs just before that member's next order (and, once the file is read, up to its last
+order), each piece as of the order time at which running every job before every order would
+have run it (`Moments`, `MemberDueWork`); several members are replayed at once on PostgreSQL,
+each member's orders one after the other in the file's order. A program expiring idle balances,
+or a tier configuration waiting to be applied after the first order, keeps the global replay
+(`DueWork`: every due job before every order). The global due work (like `laurel jobs run`)
+does nothing to a program that is already up to date, so importing into a database with other
+live programs is safe. Importing history
 into a program that already has live activity of its own is not: the replay does not move that
 activity back in time (import before going live).
 
@@ -657,6 +664,8 @@ async def run_import(
                     await on_item(report, read[0])
             if replay is not None:
                 await replay.finish()
+                # Orders' errors come from the members' tasks after the file's own.
+                report.errors.sort(key=lambda error: error.line)
         except Exception:
             # The orders read before the file failed are replayed, as one at a time would
             # have; a cancelled import stops at once.
