@@ -231,112 +231,131 @@ async def floor(slug: str, orders: int, members: int) -> float:
     return (time.perf_counter() - started) / orders
 
 
-async def baseline(members_file: Path, half: Path, orders_file: Path, orders: int) -> float:
-    """The replay as it was before it went member by member: every order and the due work
-    before it one after the other (`member_by_member=False`), into a program of its own, the
-    same files in the same steps as the measured import."""
-    await import_file("baseline", ImportKind.MEMBERS, members_file)
-    seconds = 0.0
-    runs = 0
-    for path in (half, orders_file):
-        taken, report = await import_file("baseline", ImportKind.ORDERS, path, by_member=False)
-        seconds += taken
-        runs += report.due_runs
-    log(
-        f"baseline (one order after the other, the due work before each): {orders} in "
-        f"{seconds:.1f} s = {orders / seconds:.0f} orders/s, scheduled work ran {runs} times"
-    )
-    return seconds / orders
-
-
-async def bench_import(
-    url: str, members: int, orders: int, *, tasks: int | None, with_baseline: bool
-) -> None:
+async def open_database(url: str) -> None:
     await recreate(url)
     settings = replace(Settings.from_env(), database_url=url)
     await apply_migrations(settings)
     await close_db()
     await init_db(settings)
+
+
+async def baseline(
+    url: str, members_file: Path, half: Path, orders_file: Path, orders: int
+) -> tuple[float, list[Any]]:
+    """The replay as it was before it went member by member: every order and the due work
+    before it one after the other (`member_by_member=False`), the same files in the same steps
+    as the measured import, in a database of its own (the global due work of one import would
+    otherwise reach the other's program). Gives seconds per order and the state it leaves."""
+    await open_database(url)
+    try:
+        await configure("bench")
+        await import_file("bench", ImportKind.MEMBERS, members_file)
+        seconds = 0.0
+        runs = 0
+        for path in (half, orders_file):
+            taken, report = await import_file("bench", ImportKind.ORDERS, path, by_member=False)
+            seconds += taken
+            runs += report.due_runs
+        log(
+            f"baseline (one order after the other, the due work before each): {orders} in "
+            f"{seconds:.1f} s = {orders / seconds:.0f} orders/s, scheduled work ran {runs} times"
+        )
+        return seconds / orders, await program_state("bench")
+    finally:
+        await close_db()
+        await drop(url)
+
+
+async def bench_import(
+    url: str, members: int, orders: int, *, tasks: int | None, with_baseline: bool
+) -> None:
     # A fixed "now" a day after the last order: what each import leaves due at its end is done
     # as of the same instant, whichever ends later, so the baseline and the import compare.
-    with app_clock.using(app_clock.ManualClock(START + timedelta(days=731))):
-        await _bench_import(members, orders, tasks=tasks, with_baseline=with_baseline)
+    with (
+        app_clock.using(app_clock.ManualClock(START + timedelta(days=731))),
+        tempfile.TemporaryDirectory() as directory,
+    ):
+        members_file, orders_file = write_files(Path(directory), members, orders)
+        half = Path(directory) / "half.csv"
+        with orders_file.open() as source, half.open("w") as target:
+            for n, line in enumerate(source):
+                if n > orders // 2:
+                    break
+                target.write(line)
+        size = orders_file.stat().st_size
+        log(f"files: {members} members, {orders} orders ({size / 2**20:.1f} MiB of orders)")
+        before = (
+            await baseline(url + "_baseline", members_file, half, orders_file, orders)
+            if with_baseline
+            else None
+        )
+        await open_database(url)
+        try:
+            await configure("bench")
+            await configure("floor")
+            await _bench_import(members_file, half, orders_file, orders, tasks, before)
+            problems = await verify_ledger()
+            log(f"verify-ledger: {'OK' if not problems else f'{len(problems)} problems'}")
+        finally:
+            await close_db()
 
 
 async def _bench_import(
-    members: int, orders: int, *, tasks: int | None, with_baseline: bool
+    members_file: Path,
+    half: Path,
+    orders_file: Path,
+    orders: int,
+    tasks: int | None,
+    before: tuple[float, list[Any]] | None,
 ) -> None:
-    try:
-        await configure("bench")
-        await configure("floor")
-        if with_baseline:
-            await configure("baseline")
-        with tempfile.TemporaryDirectory() as directory:
-            members_file, orders_file = write_files(Path(directory), members, orders)
-            half = Path(directory) / "half.csv"
-            with orders_file.open() as source, half.open("w") as target:
-                for n, line in enumerate(source):
-                    if n > orders // 2:
-                        break
-                    target.write(line)
-            size = orders_file.stat().st_size
-            log(f"files: {members} members, {orders} orders ({size / 2**20:.1f} MiB of orders)")
-            baseline_per_order = (
-                await baseline(members_file, half, orders_file, orders) if with_baseline else None
-            )
-            seconds, report = await import_file("bench", ImportKind.MEMBERS, members_file)
-            log(
-                f"members: {report.imported} in {seconds:.1f} s ({report.imported / seconds:.0f} "
-                f"rows/s), peak {peak_mib():.0f} MiB"
-            )
-            seconds_half, report_half = await import_file(
-                "bench", ImportKind.ORDERS, half, tasks=tasks
-            )
-            memory_half = peak_mib()
-            log(
-                f"orders, first half: {report_half.imported} in {seconds_half:.1f} "
-                f"s ({report_half.imported / seconds_half:.0f} rows/s), peak {memory_half:.0f} "
-                f"MiB"
-            )
-            seconds_all, report_all = await import_file(
-                "bench", ImportKind.ORDERS, orders_file, tasks=tasks
-            )
-            memory_all = peak_mib()
-            log(
-                f"orders, the rest (the first half skipped): {report_all.imported} "
-                f"new, {report_all.skipped} skipped in {seconds_all:.1f} s, peak "
-                f"{memory_all:.0f} MiB; scheduled work ran "
-                f"{report_half.due_runs + report_all.due_runs} times"
-            )
-            total = seconds_half + seconds_all
-            log(
-                f"orders: {orders} in {total:.1f} s = {orders / total:.0f} orders/s; "
-                f"peak memory after half {memory_half:.0f} MiB, after all {memory_all:.0f} "
-                f"MiB (ratio {memory_all / memory_half:.2f}, flat ~1)"
-            )
-            per_order = total / orders
-            floor_per_order = await floor(
-                "floor", min(FLOOR_ORDERS, orders), max(1, min(FLOOR_ORDERS, orders) // 5)
-            )
-            log(
-                f"floor (record_order alone): {1000 * floor_per_order:.2f} ms/order; "
-                f"import {1000 * per_order:.2f} ms/order = {per_order / floor_per_order:.2f}x "
-                f"floor"
-            )
-            if baseline_per_order is not None:
-                log(
-                    f"baseline {1000 * baseline_per_order:.2f} ms/order = "
-                    f"{baseline_per_order / floor_per_order:.2f}x floor; member by member "
-                    f"{baseline_per_order / per_order:.2f}x faster; same members' balances, lots, "
-                    f"tiers and order points as the baseline: "
-                    f"{await program_state('baseline') == await program_state('bench')}"
-                )
-            extrapolated = 1_000_000 * per_order
-            log(f"1,000,000 orders at this rate: {extrapolated / 60:.1f} min (target < 10 min)")
-        problems = await verify_ledger()
-        log(f"verify-ledger: {'OK' if not problems else f'{len(problems)} problems'}")
-    finally:
-        await close_db()
+    seconds, report = await import_file("bench", ImportKind.MEMBERS, members_file)
+    log(
+        f"members: {report.imported} in {seconds:.1f} s ({report.imported / seconds:.0f} "
+        f"rows/s), peak {peak_mib():.0f} MiB"
+    )
+    seconds_half, report_half = await import_file("bench", ImportKind.ORDERS, half, tasks=tasks)
+    memory_half = peak_mib()
+    log(
+        f"orders, first half: {report_half.imported} in {seconds_half:.1f} "
+        f"s ({report_half.imported / seconds_half:.0f} rows/s), peak {memory_half:.0f} "
+        f"MiB"
+    )
+    seconds_all, report_all = await import_file(
+        "bench", ImportKind.ORDERS, orders_file, tasks=tasks
+    )
+    memory_all = peak_mib()
+    log(
+        f"orders, the rest (the first half skipped): {report_all.imported} "
+        f"new, {report_all.skipped} skipped in {seconds_all:.1f} s, peak "
+        f"{memory_all:.0f} MiB; scheduled work ran "
+        f"{report_half.due_runs + report_all.due_runs} times"
+    )
+    total = seconds_half + seconds_all
+    log(
+        f"orders: {orders} in {total:.1f} s = {orders / total:.0f} orders/s; "
+        f"peak memory after half {memory_half:.0f} MiB, after all {memory_all:.0f} "
+        f"MiB (ratio {memory_all / memory_half:.2f}, flat ~1)"
+    )
+    per_order = total / orders
+    floor_per_order = await floor(
+        "floor", min(FLOOR_ORDERS, orders), max(1, min(FLOOR_ORDERS, orders) // 5)
+    )
+    log(
+        f"floor (record_order alone): {1000 * floor_per_order:.2f} ms/order; "
+        f"import {1000 * per_order:.2f} ms/order = {per_order / floor_per_order:.2f}x "
+        f"floor"
+    )
+    if before is not None:
+        baseline_per_order, baseline_state = before
+        log(
+            f"baseline {1000 * baseline_per_order:.2f} ms/order = "
+            f"{baseline_per_order / floor_per_order:.2f}x floor; member by member "
+            f"{baseline_per_order / per_order:.2f}x faster; same members' balances, lots, "
+            f"tiers and order points as the baseline: "
+            f"{baseline_state == await program_state('bench')}"
+        )
+    extrapolated = 1_000_000 * per_order
+    log(f"1,000,000 orders at this rate: {extrapolated / 60:.1f} min (target < 10 min)")
 
 
 async def seed_orders(url: str, members: int, orders: int) -> None:
