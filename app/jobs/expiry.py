@@ -91,7 +91,8 @@ async def _expire(
     return total
 
 
-async def _expire_member_lots(member_id: int, now: datetime) -> int:
+async def expire_member_lots(member_id: int, now: datetime) -> int:
+    """LOT_LIFETIME: empty the member's lots due at `now`, in one transaction."""
     async with in_transaction() as conn:
         member = await _lock_member(conn, member_id)
         if member is None:
@@ -128,7 +129,7 @@ async def expire_lots(
             if member_id in done:
                 continue
             done.add(member_id)
-            expired = await _expire_member_lots(member_id, now)
+            expired = await expire_member_lots(member_id, now)
             if expired:
                 members += 1
                 points += expired

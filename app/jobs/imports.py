@@ -17,8 +17,15 @@ the file is done, the scheduled work runs once more at the real time. Everything
 writes is marked as replayed history in the outbox, which the webhook fan-out skips: no messages
 about the past.
 
-The due work is global (like `laurel jobs run`); it does nothing to a program that is already
-up to date, so importing into a database with other live programs is safe. Importing history
+Member by member (`MemberReplay`): members' histories are independent, so each member's due
+work runs just before that member's next order (and, once the file is read, up to its last
+order), each piece as of the order time at which running every job before every order would
+have run it (`Moments`, `MemberDueWork`); several members are replayed at once on PostgreSQL,
+each member's orders one after the other in the file's order. A program expiring idle balances,
+or a tier configuration waiting to be applied after the first order, keeps the global replay
+(`DueWork`: every due job before every order). The global due work (like `laurel jobs run`)
+does nothing to a program that is already up to date, so importing into a database with other
+live programs is safe. Importing history
 into a program that already has live activity of its own is not: the replay does not move that
 activity back in time (import before going live).
 
@@ -33,13 +40,23 @@ import contextlib
 import io
 import logging
 import time
+from array import array
+from bisect import bisect_left, bisect_right
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import IO
+from datetime import UTC, datetime, timedelta
+from typing import IO, Any
 
 from app import clock
-from app.db import as_optional_datetime, connection, fetch_one, utc_now
+from app.db import (
+    as_optional_datetime,
+    connection,
+    fetch_all,
+    fetch_one,
+    in_transaction,
+    is_postgres,
+    utc_now,
+)
 from app.domain.errors import DomainError
 from app.domain.expiry import ExpiryPolicy
 from app.domain.imports import (
@@ -47,6 +64,7 @@ from app.domain.imports import (
     BalanceRow,
     FileFormat,
     ImportKind,
+    OrderRow,
     RowError,
     RowErrorCode,
     RowRejectedError,
@@ -54,9 +72,11 @@ from app.domain.imports import (
     member_row,
     order_row,
 )
+from app.domain.tiers import TierChangeReason
+from app.domain.validation import is_lookup_text
 from app.jobs.backtests import run_queued_backtests
 from app.jobs.bulk import run_queued_bulk_operations
-from app.jobs.expiry import expire_inactive, expire_lots
+from app.jobs.expiry import expire_inactive, expire_lots, expire_member_lots
 from app.jobs.maturing import mature_due_points
 from app.jobs.memberships import end_memberships
 from app.jobs.progress import Progress, SilentProgress
@@ -68,11 +88,15 @@ from app.services.imports import jobs as jobs_service
 from app.services.imports import service as imports
 from app.services.imports.reader import Item, read_items
 from app.services.imports.service import ItemResult, Outcome
+from app.services.ledger.service import mature_lot
+from app.services.members import service as members_service
+from app.services.memberships import service as memberships_service
 from app.services.programs.service import (
     ProgramRecord,
     backdate_expiry_start,
     require_program,
 )
+from app.services.referrals.payouts import settle_reward
 from app.services.tiers import service as tiers_service
 
 log = logging.getLogger("laurel.imports")
@@ -190,8 +214,321 @@ async def run_due_work(
         await expire_inactive(now, quiet)
 
 
+class Moments:
+    """The instants the replay stands at, as the global replay (`DueWork`) stood: the time of
+    every order of the file read so far, in the file's (time) order. Work that fell due at an
+    instant runs as of the first of them at or after it, as cron running before each order
+    would have run it. Kept as microseconds since the epoch, 8 bytes an order."""
+
+    def __init__(self) -> None:
+        self._micros = array("q")
+
+    def add(self, moment: datetime) -> None:
+        self._micros.append(_micros(moment))
+
+    @property
+    def last(self) -> datetime | None:
+        return _moment(self._micros[-1]) if self._micros else None
+
+    def first_from(self, due: datetime, *, after: bool = False) -> datetime | None:
+        """The first instant at or after `due` (strictly after it when `after`)."""
+        position = (bisect_right if after else bisect_left)(self._micros, _micros(due))
+        return _moment(self._micros[position]) if position < len(self._micros) else None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _moment(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+# One member's next due instant of each job of the replay (the columns of _NEXT_DUE), of the
+# member `{member}` names.
+_MEMBER_DUE_COLUMNS = """
+    (SELECT MIN(pending_until) FROM point_lots
+      WHERE member_id = {member} AND pending_until IS NOT NULL) AS mature,
+    (SELECT MIN(available_at) FROM referral_rewards
+      WHERE member_id = {member} AND status = 'PENDING') AS referrals,
+    (SELECT MIN(ends_at) FROM memberships
+      WHERE member_id = {member} AND ended_at IS NULL) AS memberships,
+    (SELECT MIN(review_at) FROM member_tiers
+      WHERE member_id = {member} AND review_at IS NOT NULL) AS tiers,
+    (SELECT MIN(expires_at) FROM point_lots WHERE member_id = {member} AND remaining > 0
+      AND pending_until IS NULL AND expires_at IS NOT NULL) AS expire
+"""
+_MEMBER_NEXT_DUE = "SELECT" + _MEMBER_DUE_COLUMNS.format(member="?")
+# What an order's replay reads first, in one statement: whether it is recorded already, its
+# customer's member row (NULLs when not a member) and that member's next due instants.
+_ORDER_START = (
+    "SELECT (SELECT 1 FROM orders o WHERE o.program_id = ? AND o.order_id = ?) AS recorded, "
+    + ", ".join(f"m.{column.strip()}" for column in members_service.MEMBER_COLUMNS.split(","))
+    + ","
+    + _MEMBER_DUE_COLUMNS.format(member="m.id")
+    + " FROM (SELECT 1 AS here) AS here"
+    " LEFT JOIN members m ON m.program_id = ? AND m.customer_id = ?"
+)
+# The program's members with work due at or before an instant, a page at a time by id.
+_MEMBERS_DUE = """
+SELECT id FROM members m WHERE m.program_id = ? AND m.id > ? AND (
+    EXISTS (SELECT 1 FROM point_lots l WHERE l.member_id = m.id AND (
+        (l.pending_until IS NOT NULL AND l.pending_until <= ?)
+        OR (l.remaining > 0 AND l.pending_until IS NULL AND l.expires_at IS NOT NULL
+            AND l.expires_at <= ?)))
+    OR EXISTS (SELECT 1 FROM referral_rewards r WHERE r.member_id = m.id
+        AND r.status = 'PENDING' AND r.available_at <= ?)
+    OR EXISTS (SELECT 1 FROM memberships s WHERE s.member_id = m.id AND s.ended_at IS NULL
+        AND s.ends_at <= ?)
+    OR EXISTS (SELECT 1 FROM member_tiers t WHERE t.member_id = m.id AND t.review_at <= ?))
+ORDER BY id LIMIT ?
+"""
+
+
+class MemberDueWork:
+    """The scheduled work of one member at a time, run only when something of theirs is due.
+
+    Members' histories are independent: what maturing, expiry, tier reviews, referral rewards
+    and memberships do to a member reads and writes that member's rows alone. So rather than
+    every job before every order (`DueWork`), a member's due work runs before that member's
+    next order, each piece as of the instant the global replay would have run it (`Moments`),
+    job after job in the runner's order, reading again what fell due, at most _ROUNDS times an
+    instant: what the member's rows end up as is what `DueWork` writes. Only while no program
+    expires idle balances and no tier configuration waits to be applied (those are due at
+    instants only their job computes): `run_import` uses `DueWork` then."""
+
+    def __init__(self, program: ProgramRecord, moments: Moments) -> None:
+        self.program = program
+        self.moments = moments
+        self.runs = 0
+
+    async def until(
+        self, member_id: int, moment: datetime, read: dict[str, Any] | None = None
+    ) -> None:
+        """The member's work due at or before `moment` (one of the moments), done. `read`: the
+        member's next due instants, just read by the caller."""
+        conn = connection()
+        previous: datetime | None = None
+        rounds = 0
+        while True:
+            if read is None:
+                row = await fetch_one(conn, _MEMBER_NEXT_DUE, (member_id,) * 5)
+                assert row is not None
+            else:
+                row, read = read, None
+            due = {name: as_optional_datetime(row[name]) for name in REPLAY_JOBS}
+            earliest = min((at for at in due.values() if at is not None), default=None)
+            if earliest is None or earliest > moment:
+                return
+            at = self.moments.first_from(earliest)
+            if at is not None and previous is not None and at <= previous:
+                at, rounds = previous, rounds + 1
+                if rounds >= _ROUNDS:
+                    # The global replay left the rest to its next instant.
+                    at, rounds = self.moments.first_from(previous, after=True), 0
+            else:
+                rounds = 0
+            if at is None or at > moment:
+                return
+            previous = at
+            jobs = tuple(name for name in REPLAY_JOBS if (d := due[name]) is not None and d <= at)
+            self.runs += 1
+            with clock.using_in_context(clock.ManualClock(at)):
+                await self._run(member_id, at, jobs)
+
+    async def _run(self, member_id: int, now: datetime, jobs: tuple[str, ...]) -> None:
+        """What `run_due_work` does to this member: the same steps, on its rows only."""
+        conn = connection()
+        if "mature" in jobs:
+            for lot in await fetch_all(
+                conn,
+                "SELECT id FROM point_lots WHERE member_id = ? AND pending_until IS NOT NULL"
+                " AND pending_until <= ? ORDER BY pending_until, id",
+                (member_id, now),
+            ):
+                async with in_transaction() as tx:
+                    await mature_lot(tx, int(lot["id"]), now)
+        if "referrals" in jobs:
+            for reward in await fetch_all(
+                conn,
+                "SELECT id FROM referral_rewards WHERE member_id = ? AND status = 'PENDING'"
+                " AND available_at <= ? ORDER BY id",
+                (member_id, now),
+            ):
+                async with in_transaction() as tx:
+                    await settle_reward(tx, int(reward["id"]), now)
+        if "memberships" in jobs:
+            for membership in await fetch_all(
+                conn,
+                "SELECT id FROM memberships WHERE member_id = ? AND ended_at IS NULL"
+                " AND ends_at <= ? ORDER BY id",
+                (member_id, now),
+            ):
+                await memberships_service.end_membership(int(membership["id"]), now)
+        if "tiers" in jobs:
+            await tiers_service.review_member(
+                self.program.id, member_id, TierChangeReason.PERIOD_END, now
+            )
+        if "expire" in jobs:
+            await expire_member_lots(member_id, now)
+
+    async def members_due(self, moment: datetime, after_member: int, limit: int) -> list[int]:
+        rows = await fetch_all(
+            connection(),
+            _MEMBERS_DUE,
+            (self.program.id, after_member, *(moment,) * 5, limit),
+        )
+        return [int(row["id"]) for row in rows]
+
+
+async def per_member_due_work() -> bool:
+    """Whether `MemberDueWork` can stand in for `DueWork` (see there)."""
+    idle = await fetch_one(
+        connection(),
+        "SELECT 1 AS found FROM programs WHERE expiry_policy = ?",
+        (ExpiryPolicy.INACTIVITY.value,),
+    )
+    return idle is None and not await tiers_service.programs_to_recalculate()
+
+
+def _replay_tasks() -> int:
+    return REPLAY_TASKS if is_postgres(connection()) else 1
+
+
 def _at(moment: datetime) -> clock.ManualClock:
     return clock.ManualClock(moment)
+
+
+def checked_order(item: Item, now: datetime, last_placed: list[datetime]) -> OrderRow:
+    """The item's order, placed in the past and not before the order above it."""
+    order = order_row(item.line, item.records)
+    if order.placed_at > now:
+        raise RowRejectedError(
+            [RowError(item.line, "placed_at", RowErrorCode.INVALID_VALUE.value, "in the future")]
+        )
+    if last_placed and order.placed_at < last_placed[0]:
+        raise RowRejectedError(
+            [
+                RowError(
+                    item.line,
+                    "placed_at",
+                    RowErrorCode.NOT_IN_TIME_ORDER.value,
+                    f"placed before the order above it ({last_placed[0].isoformat()}):"
+                    " orders must come in the time they were placed",
+                )
+            ]
+        )
+    last_placed[:] = [order.placed_at]
+    return order
+
+
+# Members replayed at once on PostgreSQL (SQLite writes one transaction at a time), and the
+# orders waiting for each: the bound on what the replay holds besides its moments.
+REPLAY_TASKS = 8
+_WAITING_ORDERS = 16
+# Members read at a time when the work due after their last orders is done.
+_DUE_PAGE = 500
+
+
+class MemberReplay:
+    """Orders replayed member by member: each order goes to the task of its customer (by a
+    hash of the customer id), so a member's orders are recorded one after the other in the
+    file's order, several members at once, each member's due work done just before their next
+    order (`MemberDueWork`). When the file is read, what fell due after each member's last
+    order and before the file's last order is done as of the same instants."""
+
+    def __init__(self, program: ProgramRecord, report: ImportReport, tasks: int) -> None:
+        self.program = program
+        self.report = report
+        self.moments = Moments()
+        self.due = MemberDueWork(program, self.moments)
+        self.tasks = tasks
+        self._queues: list[asyncio.Queue[OrderRow | None]] = [
+            asyncio.Queue(_WAITING_ORDERS) for _ in range(tasks)
+        ]
+        self._workers = [asyncio.create_task(self._work(queue)) for queue in self._queues]
+
+    async def submit(self, order: OrderRow) -> None:
+        self.moments.add(order.placed_at)
+        await self._put(hash(order.customer_id.strip()) % self.tasks, order)
+
+    async def _put(self, index: int, order: OrderRow | None) -> None:
+        queue, worker = self._queues[index], self._workers[index]
+        try:
+            queue.put_nowait(order)
+        except asyncio.QueueFull:
+            put = asyncio.ensure_future(queue.put(order))
+            await asyncio.wait({put, worker}, return_when=asyncio.FIRST_COMPLETED)
+            if not put.done():
+                put.cancel()
+        if worker.done():
+            worker.result()
+            raise RuntimeError("an order replay task stopped")
+
+    async def _work(self, queue: asyncio.Queue[OrderRow | None]) -> None:
+        while (order := await queue.get()) is not None:
+            try:
+                self.report.count(await self._replay(order))
+            except RowRejectedError as rejected:
+                self.report.failed += 1
+                self.report.add_errors(rejected.errors)
+            except DomainError as error:
+                self.report.failed += 1
+                self.report.add_errors([imports.row_errors(order.line, error)])
+
+    async def _replay(self, order: OrderRow) -> ItemResult:
+        customer_id = order.customer_id.strip()
+        if not is_lookup_text(customer_id):
+            if await imports.order_recorded(self.program, order.order_id):
+                return ItemResult(Outcome.SKIPPED)
+            return await self._record(order, imports.Customer(None))
+        row = await fetch_one(
+            connection(),
+            _ORDER_START,
+            (self.program.id, order.order_id.strip(), self.program.id, customer_id),
+        )
+        assert row is not None
+        if row["recorded"] is not None:
+            # Resumed or repeated: the order is there, with what fell due before it.
+            return ItemResult(Outcome.SKIPPED)
+        member = None if row["id"] is None else members_service.member_row(row)
+        if member is not None and member.enrolled_at <= order.placed_at:
+            await self.due.until(member.id, order.placed_at, row)
+        return await self._record(order, imports.Customer(member))
+
+    async def _record(self, order: OrderRow, customer: imports.Customer) -> ItemResult:
+        with clock.using_in_context(_at(order.placed_at)):
+            return await imports.import_order(self.program, order, dry_run=False, customer=customer)
+
+    async def drain(self) -> None:
+        """Every order submitted, replayed."""
+        for index in range(self.tasks):
+            await self._put(index, None)
+        await asyncio.gather(*self._workers)
+
+    def cancel(self) -> None:
+        for worker in self._workers:
+            worker.cancel()
+
+    async def finish(self) -> None:
+        """Every order replayed, then each member's work due up to the file's last order."""
+        await self.drain()
+        last = self.moments.last
+        if last is None:
+            return
+        limit = asyncio.Semaphore(self.tasks)
+
+        async def catch_up(member_id: int) -> None:
+            async with limit:
+                await self.due.until(member_id, last)
+
+        after = 0
+        while members := await self.due.members_due(last, after, _DUE_PAGE):
+            await asyncio.gather(*(catch_up(member_id) for member_id in members))
+            after = members[-1]
 
 
 async def _import_item(
@@ -228,35 +565,38 @@ async def _import_item(
         customer_id = str(item.records[0].get("customer_id") or "").strip()
         balance = BalanceRow(line=item.line, customer_id=customer_id, lots=tuple(lots))
         return await imports.import_balance(program, balance, dry_run=report.dry_run)
-    order = order_row(item.line, item.records)
-    if order.placed_at > now:
-        raise RowRejectedError(
-            [RowError(item.line, "placed_at", RowErrorCode.INVALID_VALUE.value, "in the future")]
-        )
-    if last_placed and order.placed_at < last_placed[0]:
-        raise RowRejectedError(
-            [
-                RowError(
-                    item.line,
-                    "placed_at",
-                    RowErrorCode.NOT_IN_TIME_ORDER.value,
-                    f"placed before the order above it ({last_placed[0].isoformat()}):"
-                    " orders must come in the time they were placed",
-                )
-            ]
-        )
-    last_placed[:] = [order.placed_at]
+    return await _import_order(program, checked_order(item, now, last_placed), report, due)
+
+
+async def _import_order(
+    program: ProgramRecord, order: OrderRow, report: ImportReport, due: DueWork
+) -> ItemResult:
     if not report.dry_run:
         if await imports.order_recorded(program, order.order_id):
             # Resumed or repeated: the order is there, with what fell due around it.
             return ItemResult(Outcome.SKIPPED)
-        if due.checked_at is None:
-            # The program's expiry counts from the first replayed order, not from when it was
-            # configured (which is usually just before the import).
-            await backdate_expiry_start(program.id, order.placed_at)
         await due.until(order.placed_at)
     with clock.using_in_context(_at(order.placed_at)):
         return await imports.import_order(program, order, dry_run=report.dry_run)
+
+
+async def _first_instant(
+    program: ProgramRecord,
+    order: OrderRow,
+    report: ImportReport,
+    due: DueWork,
+    tasks: int | None,
+    member_by_member: bool,
+) -> MemberReplay | None:
+    """The replay's first instant as the global replay runs it (a tier configuration waiting to
+    be applied is applied then); then the replay member by member when nothing global remains."""
+    # The program's expiry counts from the first replayed order, not from when it was
+    # configured (which is usually just before the import).
+    await backdate_expiry_start(program.id, order.placed_at)
+    await due.until(order.placed_at)
+    if not member_by_member or not await per_member_due_work():
+        return None
+    return MemberReplay(program, report, tasks or _replay_tasks())
 
 
 async def run_import(
@@ -269,9 +609,14 @@ async def run_import(
     progress: Progress | None = None,
     total_bytes: int = 0,
     on_item: Callable[[ImportReport, int], Awaitable[None]] | None = None,
+    replay_tasks: int | None = None,
+    member_by_member: bool = True,
 ) -> ImportReport:
     """Import the file's items into the program; a bad item is reported, never fatal. Raises a
-    DomainError only for what makes the whole file unusable (its program, its header)."""
+    DomainError only for what makes the whole file unusable (its program, its header).
+    `replay_tasks`: members whose orders are replayed at once (REPLAY_TASKS on PostgreSQL, one
+    on SQLite, by default); `member_by_member=False`: every order and its due work one after
+    the other (`DueWork`), as the replay did before `MemberReplay` (the benchmark's baseline)."""
     program = await require_program(program_slug, None, ["program"])
     progress = progress or SilentProgress()
     progress.start(total_bytes)
@@ -285,27 +630,56 @@ async def run_import(
     report = ImportReport(kind=kind, dry_run=dry_run)
     due = DueWork()
     last_placed: list[datetime] = []
+    replaying_orders = kind is ImportKind.ORDERS and not dry_run
     with replaying():
-        for item in read_items(stream, kind, file_format, advance):
-            if isinstance(item, RowError):
-                report.failed += 1
-                report.add_errors([item])
-            else:
-                try:
-                    report.count(await _import_item(program, kind, item, report, due, last_placed))
-                except RowRejectedError as rejected:
+        replay = None
+        try:
+            for item in read_items(stream, kind, file_format, advance):
+                if isinstance(item, RowError):
                     report.failed += 1
-                    report.add_errors(rejected.errors)
-                except DomainError as error:
-                    report.failed += 1
-                    report.add_errors([imports.row_errors(item.line, error)])
-            if on_item is not None:
-                await on_item(report, read[0])
+                    report.add_errors([item])
+                else:
+                    try:
+                        if replaying_orders:
+                            order = checked_order(item, utc_now(), last_placed)
+                            if due.checked_at is None:
+                                replay = await _first_instant(
+                                    program, order, report, due, replay_tasks, member_by_member
+                                )
+                            if replay is not None:
+                                await replay.submit(order)
+                            else:
+                                report.count(await _import_order(program, order, report, due))
+                        else:
+                            report.count(
+                                await _import_item(program, kind, item, report, due, last_placed)
+                            )
+                    except RowRejectedError as rejected:
+                        report.failed += 1
+                        report.add_errors(rejected.errors)
+                    except DomainError as error:
+                        report.failed += 1
+                        report.add_errors([imports.row_errors(item.line, error)])
+                if on_item is not None:
+                    await on_item(report, read[0])
+            if replay is not None:
+                await replay.finish()
+                # Orders' errors come from the members' tasks after the file's own.
+                report.errors.sort(key=lambda error: error.line)
+        except Exception:
+            # The orders read before the file failed are replayed, as one at a time would
+            # have; a cancelled import stops at once.
+            if replay is not None:
+                await replay.drain()
+            raise
+        finally:
+            if replay is not None:
+                replay.cancel()
         if kind is ImportKind.ORDERS and not dry_run and report.imported:
             # What fell due after the last order, up to now.
             due.checked_at = None
             await due.until(utc_now())
-    report.due_runs = due.runs
+    report.due_runs = due.runs + (replay.due.runs if replay is not None else 0)
     log.info(
         "import %s into %s: %s imported, %s skipped, %s failed",
         kind.value,

@@ -313,3 +313,29 @@ async def test_an_import_sends_no_webhook_for_the_history_it_replays(
     assert replayed is not None and int(replayed["n"]) > 10
     # Only what the program's set-up sent at the endpoint's creation time; nothing imported.
     assert sorted(row["type"] for row in sent) == ["program.created", "program.updated"]
+
+
+async def test_members_replayed_at_once_end_as_one_order_after_another(
+    db: None, clock: ManualClock
+) -> None:
+    """Seven members' orders interleaved, their lots maturing and expiring between each other's
+    orders: replayed member by member (several at once on PostgreSQL) they end as the replay of
+    every order and every due job one after the other does."""
+    customers = tuple(f"m{(n * n + 3 * n) % 7}" for n in range(40))
+    members = "customer_id,enrolled_at\n" + "".join(
+        f"m{n},2025-01-01T00:00:00Z\n" for n in range(7)
+    )
+    text = orders_csv(40, customers)
+    for slug, by_member in (("apart", False), ("at-once", True)):
+        await program(slug, pending_days=14, lifetime_days=40)
+        await load(slug, ImportKind.MEMBERS, members)
+        report = await run_import(
+            io.BytesIO(text.encode()),
+            program_slug=slug,
+            kind=ImportKind.ORDERS,
+            file_format=FileFormat.CSV,
+            member_by_member=by_member,
+        )
+        assert (report.imported, report.failed) == (40, 0)
+    assert await state("at-once") == await state("apart")
+    assert await verify_ledger() == []

@@ -11,7 +11,7 @@ an import of years of orders sends no messages about them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
@@ -39,6 +39,10 @@ def replaying() -> Iterator[None]:
         _replaying.reset(token)
 
 
+def _signal() -> Callable[[], None]:
+    return OUTBOX_SIGNAL.committed_here if _replaying.get() else OUTBOX_SIGNAL.committed
+
+
 def _payload(payload: dict[str, Any]) -> str:
     return json.dumps(payload, separators=(",", ":"))
 
@@ -52,7 +56,7 @@ async def write_event(
     payload: dict[str, Any],
     now: datetime,
 ) -> None:
-    after_commit(OUTBOX_SIGNAL.committed)
+    after_commit(_signal())
     await execute(
         conn,
         _INSERT,
@@ -69,7 +73,7 @@ async def write_events(
     """Many events of one program in one statement each batch: (member id, type, payload)."""
     if not events:
         return
-    after_commit(OUTBOX_SIGNAL.committed)
+    after_commit(_signal())
     rows = [
         (program_id, member_id, event_type, _payload(payload), now, _replaying.get())
         for member_id, event_type, payload in events

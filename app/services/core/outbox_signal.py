@@ -48,6 +48,12 @@ class OutboxSignal:
         except RuntimeError:
             return  # no loop: a synchronous caller; the readers' slow poll finds the events
 
+    def committed_here(self) -> None:
+        """Events were committed that only this process's readers need hear of at once: replayed
+        history (an import), which no webhook sends; other processes' readers find it by their
+        slow poll, and the import sends no NOTIFY per order."""
+        self._wake()
+
     async def _notify(self) -> None:
         while True:
             self._notify_again = False

@@ -32,7 +32,7 @@ from app.services.core.idempotency import IdempotentRequest, run_once
 from app.services.ledger.service import Movement, post_movement
 from app.services.members.enrolment import EnrollMemberInput, enroll_member
 from app.services.members.profile import ProfileChanges
-from app.services.members.service import get_member_by_customer_id
+from app.services.members.service import MemberRecord, get_member_by_customer_id
 from app.services.orders.cart import OrderLineInput
 from app.services.orders.service import RecordOrderInput, record_order
 from app.services.programs.service import ProgramRecord
@@ -182,12 +182,25 @@ async def order_recorded(program: ProgramRecord, order_id: str) -> bool:
     return row is not None
 
 
-async def import_order(program: ProgramRecord, row: OrderRow, *, dry_run: bool) -> ItemResult:
+@dataclass(frozen=True)
+class Customer:
+    """The ordering customer's member row (None: not a member), as the caller just read it."""
+
+    member: MemberRecord | None
+
+
+async def ordering_customer(program: ProgramRecord, row: OrderRow) -> Customer:
+    return Customer(await get_member_by_customer_id(program.id, row.customer_id))
+
+
+async def import_order(
+    program: ProgramRecord, row: OrderRow, *, dry_run: bool, customer: Customer | None = None
+) -> ItemResult:
     """Record the order through `record_order` as of the caller's clock, or skip it when it is
     recorded already. A member's order placed before they enrolled is refused: the live
     program would have taken it as a guest's, which it no longer can be."""
     data = order_input(program, row)
-    member = await get_member_by_customer_id(program.id, row.customer_id)
+    member = (customer or await ordering_customer(program, row)).member
     if member is not None and row.placed_at < member.enrolled_at:
         raise _rejected(
             row.line,
