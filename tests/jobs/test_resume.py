@@ -82,7 +82,7 @@ async def test_lot_expiry_killed_between_members_finishes_on_the_next_run(
     await set_expiry(api, "LOT_LIFETIME", lifetime=30, unit="DAYS")
     await members_with_lots(api, clock)
     clock.advance(31 * DAY)
-    monkeypatch.setattr(expiry, "_expire_member_lots", dies_after(3, expiry._expire_member_lots))
+    monkeypatch.setattr(expiry, "expire_member_lots", dies_after(3, expiry.expire_member_lots))
 
     with pytest.raises(KilledError):
         await expiry.expire_lots(clock.now(), SilentProgress(), batch_size=2)
