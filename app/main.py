@@ -29,9 +29,9 @@ from app.auth.rate_limit import RateLimit, RateLimiter, SharedBuckets
 from app.config import Settings
 from app.db import tortoise_config
 from app.domain.locales import accepted_locales
-from app.graphql.compiled import PlanCache
 from app.graphql.core.context import Context
 from app.graphql.encoding import encode_answer
+from app.graphql.plan_cache import PlanCache
 from app.graphql.schema import schema
 from app.services.documents.service import DocumentStore
 from app.services.webhooks import service as webhooks_service

@@ -44,8 +44,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum, EnumMeta
@@ -59,7 +57,6 @@ from graphql import (
     FieldNode,
     GraphQLBoolean,
     GraphQLEnumType,
-    GraphQLError,
     GraphQLField,
     GraphQLID,
     GraphQLInt,
@@ -80,18 +77,10 @@ from graphql import (
     is_leaf_type,
     parse,
 )
-from graphql.execution.get_variable_signature import get_variable_signature
-from graphql.execution.values import VariableValueSource
 from graphql.language import ListValueNode, ObjectValueNode, ValueNode
-from graphql.pyutils import Path, Undefined, is_iterable
-from graphql.type import (
-    GraphQLInputObjectType,
-    GraphQLInputType,
-    GraphQLScalarType,
-    is_required_input_field,
-)
-from graphql.utilities.coerce_input_value import coerce_default_value
+from graphql.pyutils import Path
 
+from app.graphql import variables as planned_variables
 from app.graphql.encoding import encode_answer
 from app.graphql.executor_adapter import (
     NoResultError,
@@ -100,7 +89,6 @@ from app.graphql.executor_adapter import (
     complete_by_graphql_core,
     field_metadata,
     graphql_schema,
-    plans_supported,
     prepared_call,
     python_name,
     reads_attribute_only,
@@ -642,156 +630,8 @@ def _plan_write(
         key=node.alias.value if node.alias else node.name.value,
         call=call,
         completion=completion,
-        coerce_variables=_variables_coercer(schema, operation),
+        coerce_variables=planned_variables.variables_coercer(schema, operation),
     )
-
-
-Coerce = Callable[[Any], Any]
-CoerceVariables = Callable[[dict[str, Any]], VariableValues | None]
-
-
-def _variables_coercer(
-    schema: GraphQLSchema, operation: OperationDefinitionNode
-) -> CoerceVariables | None:
-    """graphql-core's `get_variable_values` for one operation, planned: each variable's
-    coercion worked out from its type once (graphql-core walks the type again for every value:
-    an order's input is about a fifth of what its plan costs besides the order itself). It
-    covers the variables it is given, whose values coerce; for anything else (a default to
-    apply, a required variable left out, a value that does not coerce, one-of inputs) it answers
-    None, and graphql-core's own coercion decides, errors and all."""
-    variables: list[tuple[str, Any, Coerce, bool]] = []
-    for node in operation.variable_definitions or ():
-        signature = get_variable_signature(schema, node)
-        if isinstance(signature, GraphQLError) or node.default_value is not None:
-            return None
-        try:
-            coerce = _coercer(signature.type)
-        except _NotPlannableError:
-            return None
-        variables.append(
-            (signature.name, signature, coerce, isinstance(signature.type, GraphQLNonNull))
-        )
-
-    def coerce_variables(inputs: dict[str, Any]) -> VariableValues | None:
-        sources: dict[str, VariableValueSource] = {}
-        coerced: dict[str, Any] = {}
-        for name, signature, coerce, required in variables:
-            value = inputs.get(name, Undefined)
-            if value is Undefined:
-                if required:
-                    return None
-                sources[name] = VariableValueSource(signature)
-                continue
-            sources[name] = VariableValueSource(signature, value)
-            try:
-                coerced_value = coerce(value)
-            except RecursionError:
-                return None
-            if coerced_value is Undefined:
-                return None
-            coerced[name] = coerced_value
-        return VariableValues(sources, coerced)
-
-    return coerce_variables
-
-
-def _coercer(type_: GraphQLInputType) -> Coerce:
-    """`coerce_input_value` of graphql-core for one type: the same value, or Undefined."""
-    if isinstance(type_, GraphQLNonNull):
-        inner = _coercer(type_.of_type)
-
-        def coerce_non_null(value: Any) -> Any:
-            return Undefined if value is None or value is Undefined else inner(value)
-
-        return coerce_non_null
-    if isinstance(type_, GraphQLList):
-        item = _coercer(type_.of_type)
-
-        def coerce_list(value: Any) -> Any:
-            if value is None or value is Undefined:
-                return None
-            if not is_iterable(value):
-                single = item(value)
-                return Undefined if single is Undefined else [single]
-            items = []
-            for entry in value:
-                coerced = item(entry)
-                if coerced is Undefined:
-                    return Undefined
-                items.append(coerced)
-            return items
-
-        return coerce_list
-    if isinstance(type_, GraphQLInputObjectType):
-        return _input_object_coercer(type_)
-    if isinstance(type_, (GraphQLScalarType, GraphQLEnumType)):
-        coerce_leaf = type_.coerce_input_value
-
-        def coerce_value(value: Any) -> Any:
-            if value is None or value is Undefined:
-                return None
-            try:
-                return coerce_leaf(value)
-            except Exception:
-                return Undefined
-
-        return coerce_value
-    raise _NotPlannableError("an input type plans do not know")
-
-
-_input_coercers: dict[GraphQLInputObjectType, Coerce] = {}
-
-
-def _input_object_coercer(type_: GraphQLInputObjectType) -> Coerce:
-    known = _input_coercers.get(type_)
-    if known is not None:
-        return known
-    if type_.is_one_of:
-        raise _NotPlannableError("one-of inputs are left to graphql-core")
-    fields: list[tuple[str, str, Coerce, bool, Any]] = []
-    names = type_.fields.keys()
-    out_type = type_.out_type
-
-    def coerce_input(value: Any) -> Any:
-        if value is None or value is Undefined:
-            return None
-        if not isinstance(value, dict):
-            return Undefined
-        for name, field_value in value.items():
-            if field_value is not Undefined and name not in names:
-                return Undefined
-        coerced: dict[str, Any] = {}
-        for name, out_name, coerce, required, field in fields:
-            field_value = value.get(name, Undefined)
-            if field_value is Undefined:
-                if required:
-                    return Undefined
-                default = coerce_default_value(field)
-                if default is not Undefined:
-                    coerced[out_name] = default
-                continue
-            coerced_field = coerce(field_value)
-            if coerced_field is Undefined:
-                return Undefined
-            coerced[out_name] = coerced_field
-        return out_type(coerced)
-
-    _input_coercers[type_] = coerce_input  # before its fields: an input may hold itself
-    try:
-        fields.extend(
-            (
-                name,
-                field.out_name or name,
-                _coercer(field.type),
-                is_required_input_field(field),
-                field,
-            )
-            for name, field in type_.fields.items()
-        )
-    except _NotPlannableError:
-        del _input_coercers[type_]
-        raise
-    return coerce_input
 
 
 @dataclass(frozen=True)
@@ -816,7 +656,7 @@ class WritePlan:
     key: str
     call: PreparedCall
     completion: _Completion
-    coerce_variables: CoerceVariables | None
+    coerce_variables: planned_variables.CoerceVariables | None
 
     async def answer(
         self,
@@ -890,97 +730,3 @@ class WritePlan:
         if answer.extensions:
             body["extensions"] = answer.extensions
         return encode_answer(body)
-
-
-class PlanCache:
-    """Plans by (document, operation name), bounded like Strawberry's parser cache.
-
-    A document gets a plan only after Strawberry has answered it without an error, so every
-    plan is of a document that passed the schema's validation. A document that keeps failing
-    (Strawberry answers it with errors, or its plan gives up) `FAILURES_BEFORE_PAUSE` times in
-    a row goes to Strawberry alone for `PAUSE_SECONDS`, so it stops costing a plan's try or a
-    second look at every answer; then it is planned again. The pause ends on its own because
-    one caller's bad variables, or a database briefly down, must not switch a storefront's
-    plan off for everyone for good.
-    """
-
-    FAILURES_BEFORE_PAUSE = 8
-    PAUSE_SECONDS = 60.0
-
-    def __init__(
-        self,
-        schema: strawberry.Schema,
-        maxsize: int = PLAN_CACHE_SIZE,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.schema = schema
-        self.graphql_schema = graphql_schema(schema)
-        self.plans_allowed = plans_supported(schema)
-        if not self.plans_allowed:
-            logger.warning(
-                "query plans are off: an extension wraps every resolver, or this Strawberry"
-                " release moved what app/graphql/executor_adapter.py relies on"
-            )
-        self.maxsize = maxsize
-        self.clock = clock
-        # Answers given by plans, for tests and diagnostics.
-        self.plan_answers = 0
-        self._plans: OrderedDict[tuple[str, str | None], Plan | WritePlan | None] = OrderedDict()
-        self._failures: OrderedDict[tuple[str, str | None], int] = OrderedDict()
-        self._paused_until: dict[tuple[str, str | None], float] = {}
-
-    def get(self, query: str, operation_name: str | None) -> Plan | WritePlan | None:
-        key = (query, operation_name)
-        plan = self._plans.get(key)
-        if plan is not None:
-            self._plans.move_to_end(key)
-        return plan
-
-    def knows(self, query: str, operation_name: str | None) -> bool:
-        """Whether the document has a plan or is known to have none (so Strawberry's answers
-        need no second look)."""
-        key = (query, operation_name)
-        paused_until = self._paused_until.get(key)
-        if paused_until is not None and self.clock() >= paused_until:
-            del self._paused_until[key]
-            self._plans.pop(key, None)
-        return key in self._plans
-
-    def learn(self, query: str, operation_name: str | None) -> None:
-        """Plan a document Strawberry has just answered without an error."""
-        key = (query, operation_name)
-        self._failures.pop(key, None)
-        try:
-            plan = (
-                plan_document(self.graphql_schema, query, operation_name, self.schema)
-                if self.plans_allowed
-                else None
-            )
-        except Exception:  # a parse failure here means Strawberry's parser disagrees: no plan
-            plan = None
-        self._remember(key, plan)
-
-    def answered(self, query: str, operation_name: str | None) -> None:
-        """The plan answered: its run of failures, if any, is over."""
-        self.plan_answers += 1
-        if self._failures:
-            self._failures.pop((query, operation_name), None)
-
-    def failed(self, query: str, operation_name: str | None) -> None:
-        """Strawberry answered with errors, or the document's plan gave up."""
-        key = (query, operation_name)
-        count = self._failures.pop(key, 0) + 1
-        if count >= self.FAILURES_BEFORE_PAUSE:
-            self._remember(key, None)
-            self._paused_until[key] = self.clock() + self.PAUSE_SECONDS
-            return
-        self._failures[key] = count
-        while len(self._failures) > self.maxsize:
-            self._failures.popitem(last=False)
-
-    def _remember(self, key: tuple[str, str | None], plan: Plan | WritePlan | None) -> None:
-        self._plans[key] = plan
-        self._plans.move_to_end(key)
-        while len(self._plans) > self.maxsize:
-            evicted, _ = self._plans.popitem(last=False)
-            self._paused_until.pop(evicted, None)

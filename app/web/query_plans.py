@@ -19,7 +19,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.graphql.compiled import GiveUpError, PlanCache
+from app.graphql.compiled import GiveUpError
+from app.graphql.plan_cache import PlanCache
 
 
 @dataclass(frozen=True)

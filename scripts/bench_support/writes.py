@@ -50,7 +50,8 @@ from tortoise import Tortoise
 from app.auth.api_keys import KeyKind
 from app.config import Settings
 from app.db import apply_migrations, tortoise_config
-from app.graphql import compiled, executor_adapter
+from app.graphql import executor_adapter
+from app.graphql import variables as planned_variables
 from app.main import create_app
 from app.services.access.api_keys import create_api_key, set_rate_limit
 from app.services.members.enrolment import EnrollMemberInput, enroll_member
@@ -234,13 +235,16 @@ async def learn_without_planned_coercion(
 ) -> None:
     """The app's plan of the document made while the planned coercer and converter are
     unavailable: the plan keeps graphql-core's and Strawberry's general ones."""
-    kept_coercer, kept_converter = compiled._variables_coercer, executor_adapter._argument_converter
-    compiled._variables_coercer = lambda *_: None
+    kept_coercer, kept_converter = (
+        planned_variables.variables_coercer,
+        executor_adapter._argument_converter,
+    )
+    planned_variables.variables_coercer = lambda *_: None
     executor_adapter._argument_converter = lambda *_: None
     try:
         await call(app, order_body(*new_order(customers)), authorization)
     finally:
-        compiled._variables_coercer = kept_coercer
+        planned_variables.variables_coercer = kept_coercer
         executor_adapter._argument_converter = kept_converter
     plan = app.state.query_plans.get(RECORD_ORDER_DOCUMENT, None)
     assert plan is not None and plan.coerce_variables is None

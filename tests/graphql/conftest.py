@@ -12,7 +12,7 @@ import pytest
 
 from app.auth.api_keys import KeyKind
 from app.config import Settings
-from app.graphql.compiled import PlanCache
+from app.graphql.plan_cache import PlanCache
 from app.main import create_app
 from app.services.access.api_keys import create_api_key, set_rate_limit
 

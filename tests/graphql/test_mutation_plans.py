@@ -18,9 +18,10 @@ import pytest
 import strawberry
 from graphql import GraphQLSchema
 
-from app.graphql.compiled import GiveUpError, PlanCache, WritePlan, plan_document
+from app.graphql.compiled import GiveUpError, WritePlan, plan_document
 from app.graphql.encoding import encode_answer
 from app.graphql.executor_adapter import graphql_schema
+from app.graphql.plan_cache import PlanCache
 from app.services.orders import service as orders_service
 from tests.graphql.conftest import Api, _comparable
 from tests.graphql.factories import RECORD_ORDER, create_program, enroll, order_input
@@ -392,11 +393,11 @@ def _coerced_both_ways(
 ) -> tuple[Any, Any]:
     from graphql import OperationDefinitionNode, get_variable_values, parse
 
-    from app.graphql.compiled import _variables_coercer
+    from app.graphql.variables import variables_coercer
 
     operation = parse(query).definitions[0]
     assert isinstance(operation, OperationDefinitionNode)
-    coerce = _variables_coercer(schema, operation)
+    coerce = variables_coercer(schema, operation)
     assert coerce is not None
     return get_variable_values(schema, operation.variable_definitions or (), inputs), coerce(inputs)
 

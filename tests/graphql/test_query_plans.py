@@ -28,7 +28,6 @@ from app.graphql.compiled import (
     SPENDS_ON_READ,
     GiveUpError,
     Plan,
-    PlanCache,
     kept_answers,
     plan_document,
     shared_and_unchanging,
@@ -36,6 +35,7 @@ from app.graphql.compiled import (
 from app.graphql.encoding import encode_answer
 from app.graphql.executor_adapter import graphql_schema
 from app.graphql.members.types import _activity_edges
+from app.graphql.plan_cache import PlanCache
 from app.graphql.schema import schema as laurel_schema
 from app.services.members import service as members_service
 from tests.graphql.conftest import Api
