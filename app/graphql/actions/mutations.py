@@ -8,6 +8,7 @@ import strawberry
 
 from app.domain.errors import DomainError, ErrorCode
 from app.graphql.actions.types import ActionKindEnum, ActionRule, FrequencyEnum
+from app.graphql.core.admin_writes import admin_id
 from app.graphql.core.context import Info, acting_for_member, admin
 from app.graphql.core.errors import UserError
 from app.graphql.core.ids import decode_id
@@ -95,18 +96,16 @@ async def create_action_rule(info: Info, input: CreateActionRuleInput) -> Action
 
 @mutation(errors_at=in_rule, description="Admin only: replace an action rule's definition.")
 async def update_action_rule(info: Info, input: UpdateActionRuleInput) -> ActionRulePayload:
-    admin(info)
     record = await actions_service.update_action_rule(
-        decode_id(input.id, "ActionRule", ["input", "id"]), input.rule.to_service()
+        admin_id(info, input.id, "ActionRule"), input.rule.to_service()
     )
     return ActionRulePayload(rule=ActionRule.from_record(record))
 
 
 @mutation(errors_at=in_rule, description="Admin only: pause or resume an action rule.")
 async def set_action_rule_paused(info: Info, input: SetActionRulePausedInput) -> ActionRulePayload:
-    admin(info)
     record = await actions_service.set_action_rule_paused(
-        decode_id(input.id, "ActionRule", ["input", "id"]), input.paused
+        admin_id(info, input.id, "ActionRule"), input.paused
     )
     return ActionRulePayload(rule=ActionRule.from_record(record))
 

@@ -8,11 +8,10 @@ import strawberry
 
 from app.domain.engagement import BadgeMilestone, ChallengeRecurrence
 from app.graphql.actions.types import ActionKindEnum
+from app.graphql.core.admin_writes import admin_update, admin_write, write_by_id
 from app.graphql.core.context import Info, admin
 from app.graphql.core.errors import UserError
-from app.graphql.core.ids import decode_id
 from app.graphql.core.mutations import mutation, optional_idempotency_key
-from app.graphql.core.records import service_input
 from app.graphql.engagement.types import (
     Badge,
     BadgeMilestoneEnum,
@@ -130,33 +129,37 @@ class BadgePayload:
 
 @mutation(description="Admin only: a challenge of a program.")
 async def create_challenge(info: Info, input: CreateChallengeInput) -> ChallengePayload:
-    admin(info)
-    record = await challenges_service.create_challenge(
-        service_input(input, challenges_service.CreateChallengeInput, ids={"badge_id": "Badge"})
+    record = await admin_write(
+        info,
+        input,
+        challenges_service.CreateChallengeInput,
+        challenges_service.create_challenge,
+        ids={"badge_id": "Badge"},
     )
     return ChallengePayload(challenge=Challenge.from_record(record))
 
 
 @mutation(description="Admin only: change a challenge (not archived).")
 async def update_challenge(info: Info, input: UpdateChallengeInput) -> ChallengePayload:
-    principal = admin(info)
-    record = await challenges_service.update_challenge(
-        service_input(
-            input,
-            challenges_service.UpdateChallengeInput,
-            ids={"badge_id": "Badge"},
-            challenge_id=decode_id(input.id, "Challenge", ["input", "id"]),
-        ),
-        principal.program_scope,
+    record = await admin_update(
+        info,
+        input,
+        "Challenge",
+        challenges_service.UpdateChallengeInput,
+        challenges_service.update_challenge,
+        id_name="challenge_id",
+        ids={"badge_id": "Badge"},
     )
     return ChallengePayload(challenge=Challenge.from_record(record))
 
 
 @mutation(description="Admin only: pause a challenge (it counts nothing meanwhile) or resume it.")
 async def set_challenge_paused(info: Info, input: SetChallengePausedInput) -> ChallengePayload:
-    principal = admin(info)
-    record = await challenges_service.set_challenge_paused(
-        decode_id(input.id, "Challenge", ["input", "id"]), input.paused, principal.program_scope
+    record = await write_by_id(
+        admin(info),
+        input.id,
+        "Challenge",
+        lambda pk, scope: challenges_service.set_challenge_paused(pk, input.paused, scope),
     )
     return ChallengePayload(challenge=Challenge.from_record(record))
 
@@ -165,40 +168,34 @@ async def set_challenge_paused(info: Info, input: SetChallengePausedInput) -> Ch
     description="Admin only: archive a challenge, for good. Completions and their points stay."
 )
 async def archive_challenge(info: Info, input: ArchiveChallengeInput) -> ChallengePayload:
-    principal = admin(info)
-    record = await challenges_service.archive_challenge(
-        decode_id(input.id, "Challenge", ["input", "id"]), principal.program_scope
+    record = await write_by_id(
+        admin(info), input.id, "Challenge", challenges_service.archive_challenge
     )
     return ChallengePayload(challenge=Challenge.from_record(record))
 
 
 @mutation(description="Admin only: a badge of a program.")
 async def create_badge(info: Info, input: CreateBadgeInput) -> BadgePayload:
-    admin(info)
-    record = await badges_service.create_badge(
-        service_input(input, badges_service.CreateBadgeInput)
+    record = await admin_write(
+        info, input, badges_service.CreateBadgeInput, badges_service.create_badge
     )
     return BadgePayload(badge=Badge.from_record(record))
 
 
 @mutation(description="Admin only: change a badge (not archived). Awarded badges stay.")
 async def update_badge(info: Info, input: UpdateBadgeInput) -> BadgePayload:
-    principal = admin(info)
-    record = await badges_service.update_badge(
-        service_input(
-            input,
-            badges_service.UpdateBadgeInput,
-            badge_id=decode_id(input.id, "Badge", ["input", "id"]),
-        ),
-        principal.program_scope,
+    record = await admin_update(
+        info,
+        input,
+        "Badge",
+        badges_service.UpdateBadgeInput,
+        badges_service.update_badge,
+        id_name="badge_id",
     )
     return BadgePayload(badge=Badge.from_record(record))
 
 
 @mutation(description="Admin only: archive a badge: awarded no more; members keep it.")
 async def archive_badge(info: Info, input: ArchiveBadgeInput) -> BadgePayload:
-    principal = admin(info)
-    record = await badges_service.archive_badge(
-        decode_id(input.id, "Badge", ["input", "id"]), principal.program_scope
-    )
+    record = await write_by_id(admin(info), input.id, "Badge", badges_service.archive_badge)
     return BadgePayload(badge=Badge.from_record(record))

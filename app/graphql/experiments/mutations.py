@@ -6,6 +6,7 @@ from datetime import datetime
 
 import strawberry
 
+from app.graphql.core.admin_writes import admin_update, write_by_id
 from app.graphql.core.context import Info, admin
 from app.graphql.core.errors import UserError
 from app.graphql.core.ids import decode_id
@@ -114,21 +115,20 @@ async def create_experiment(info: Info, input: CreateExperimentInput) -> Experim
 
 @mutation(description="Admin only: start a DRAFT experiment (it applies inside its window).")
 async def start_experiment(info: Info, input: StartExperimentInput) -> ExperimentPayload:
-    principal = admin(info)
-    record = await experiments_service.start_experiment(
-        decode_id(input.id, "Experiment", ["input", "id"]), principal.program_scope
+    record = await write_by_id(
+        admin(info), input.id, "Experiment", experiments_service.start_experiment
     )
     return ExperimentPayload(experiment=Experiment.from_record(record))
 
 
 @mutation(description="Admin only: stop an experiment for good, with or without a winner variant.")
 async def stop_experiment(info: Info, input: StopExperimentInput) -> ExperimentPayload:
-    principal = admin(info)
-    record = await experiments_service.stop_experiment(
-        experiments_service.StopExperimentInput(
-            experiment_id=decode_id(input.id, "Experiment", ["input", "id"]),
-            winner_variant_key=input.winner_variant_key,
-        ),
-        principal.program_scope,
+    record = await admin_update(
+        info,
+        input,
+        "Experiment",
+        experiments_service.StopExperimentInput,
+        experiments_service.stop_experiment,
+        id_name="experiment_id",
     )
     return ExperimentPayload(experiment=Experiment.from_record(record))

@@ -8,10 +8,10 @@ import strawberry
 from strawberry.scalars import JSON
 
 from app.domain.roles import check_points_adjustment
+from app.graphql.core.admin_writes import scoped_write
 from app.graphql.core.context import Info, admin, member_reader
 from app.graphql.core.errors import UserError
 from app.graphql.core.mutations import mutation, optional_idempotency_key
-from app.graphql.core.records import service_input
 from app.graphql.members.profile import changes_of
 from app.graphql.members.types import Member, Referral
 from app.graphql.referrals.types import ReferralSignalsInput, signals_of
@@ -94,16 +94,14 @@ class SetMemberOptOutPayload:
 
 @mutation()
 async def enroll_member(info: Info, input: EnrollMemberInput) -> EnrollMemberPayload:
-    principal = member_reader(info)
-    record = await enrolment.enroll_member(
-        service_input(
-            input,
-            enrolment.EnrollMemberInput,
-            signals=signals_of(input.signals),
-            # Enrolment stores what is sent; a field left out or null is not stored.
-            profile=changes_of(input, sent=lambda value: value is not None),
-        ),
-        principal.program_scope,
+    record = await scoped_write(
+        member_reader(info),
+        input,
+        enrolment.EnrollMemberInput,
+        enrolment.enroll_member,
+        signals=signals_of(input.signals),
+        # Enrolment stores what is sent; a field left out or null is not stored.
+        profile=changes_of(input, sent=lambda value: value is not None),
     )
     referral = None
     if input.referral_code is not None:
@@ -124,18 +122,23 @@ async def adjust_points(info: Info, input: AdjustPointsInput) -> AdjustPointsPay
     if role is not None:
         # A support key adjusts within its limit; the owner without one.
         check_points_adjustment(role, principal.points_adjustment_limit, input.points)
-    adjustment = await points_service.adjust_points(
-        service_input(input, points_service.AdjustPointsInput, ids={"member_id": "Member"}),
-        principal.program_scope,
+    adjustment = await scoped_write(
+        principal,
+        input,
+        points_service.AdjustPointsInput,
+        points_service.adjust_points,
+        ids={"member_id": "Member"},
     )
     return AdjustPointsPayload(member=Member.from_record(adjustment.member))
 
 
 @mutation(description="Opt a member out of earning points, or back in.")
 async def set_member_opt_out(info: Info, input: SetMemberOptOutInput) -> SetMemberOptOutPayload:
-    principal = member_reader(info)
-    record = await opt_out_service.set_member_opt_out(
-        service_input(input, opt_out_service.SetMemberOptOutInput, ids={"member_id": "Member"}),
-        principal.program_scope,
+    record = await scoped_write(
+        member_reader(info),
+        input,
+        opt_out_service.SetMemberOptOutInput,
+        opt_out_service.set_member_opt_out,
+        ids={"member_id": "Member"},
     )
     return SetMemberOptOutPayload(member=Member.from_record(record))

@@ -16,6 +16,7 @@ from app.domain.member_profile import AttributeDefinition as AttributeRecord
 from app.domain.member_profile import AttributeType
 from app.domain.orders import OrderChannel
 from app.domain.roles import Permission
+from app.graphql.core.admin_writes import write_by_id
 from app.graphql.core.connection import (
     Connection,
     Edges,
@@ -142,9 +143,8 @@ async def update_member_profile(
     " changes nothing."
 )
 async def erase_member(info: Info, input: EraseMemberInput) -> MemberProfilePayload:
-    principal = admin(info)
-    record = await erasure.erase_member(
-        decode_id(input.member_id, "Member", ["input", "memberId"]), principal.program_scope
+    record = await write_by_id(
+        admin(info), input.member_id, "Member", erasure.erase_member, field="memberId"
     )
     return MemberProfilePayload(member=Member.from_record(record))
 

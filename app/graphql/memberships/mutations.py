@@ -5,7 +5,8 @@ from __future__ import annotations
 import strawberry
 
 from app.domain.memberships import CancelMode
-from app.graphql.core.context import Info, admin, member_reader
+from app.graphql.core.admin_writes import admin_write
+from app.graphql.core.context import Info, member_reader
 from app.graphql.core.errors import UserError
 from app.graphql.core.mutations import mutation
 from app.graphql.core.records import service_input
@@ -91,11 +92,12 @@ async def _event(
 async def upsert_membership_plan(
     info: Info, input: UpsertMembershipPlanInput
 ) -> MembershipPlanPayload:
-    admin(info)
-    record = await memberships_service.upsert_plan(
-        service_input(
-            input, memberships_service.UpsertPlanInput, ids={"welcome_reward_id": "Reward"}
-        )
+    record = await admin_write(
+        info,
+        input,
+        memberships_service.UpsertPlanInput,
+        memberships_service.upsert_plan,
+        ids={"welcome_reward_id": "Reward"},
     )
     return MembershipPlanPayload(plan=MembershipPlan.from_record(record))
 

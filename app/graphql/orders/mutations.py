@@ -7,9 +7,9 @@ from datetime import datetime
 import strawberry
 
 from app.domain.orders import OrderChannel
+from app.graphql.core.admin_writes import admin_id, scoped_write
 from app.graphql.core.context import Info, admin, member_reader
 from app.graphql.core.errors import UserError
-from app.graphql.core.ids import decode_id
 from app.graphql.core.mutations import in_rule, mutation, optional_idempotency_key
 from app.graphql.core.records import service_input
 from app.graphql.orders.types import EarningRule, Order, OrderLineInput, RuleKindEnum
@@ -186,14 +186,12 @@ class ReportOrderProgressPayload:
 
 @mutation(description="Report an order; it earns points once.")
 async def record_order(info: Info, input: RecordOrderInput) -> RecordOrderPayload:
-    principal = member_reader(info)
-    recorded = await orders_service.record_order(
-        service_input(
-            input,
-            orders_service.RecordOrderInput,
-            lines=[line.to_service() for line in input.lines],
-        ),
-        principal.program_scope,
+    recorded = await scoped_write(
+        member_reader(info),
+        input,
+        orders_service.RecordOrderInput,
+        orders_service.record_order,
+        lines=[line.to_service() for line in input.lines],
     )
     return RecordOrderPayload(
         order=Order.from_record(recorded.order), already_recorded=recorded.already_recorded
@@ -211,9 +209,8 @@ async def create_earning_rule(info: Info, input: CreateEarningRuleInput) -> Earn
 
 @mutation(errors_at=in_rule, description="Admin only: replace a rule; recorded orders keep theirs.")
 async def update_earning_rule(info: Info, input: UpdateEarningRuleInput) -> EarningRulePayload:
-    admin(info)
     record = await earning_rules_service.update_earning_rule(
-        decode_id(input.id, "EarningRule", ["input", "id"]), input.rule.to_service()
+        admin_id(info, input.id, "EarningRule"), input.rule.to_service()
     )
     return EarningRulePayload(rule=EarningRule.from_record(record))
 
@@ -222,25 +219,22 @@ async def update_earning_rule(info: Info, input: UpdateEarningRuleInput) -> Earn
 async def set_earning_rule_paused(
     info: Info, input: SetEarningRulePausedInput
 ) -> EarningRulePayload:
-    admin(info)
     record = await earning_rules_service.set_earning_rule_paused(
-        decode_id(input.id, "EarningRule", ["input", "id"]), input.paused
+        admin_id(info, input.id, "EarningRule"), input.paused
     )
     return EarningRulePayload(rule=EarningRule.from_record(record))
 
 
 @mutation(description="Take back what refunded lines earned; replays are harmless.")
 async def refund_order(info: Info, input: RefundOrderInput) -> RefundOrderPayload:
-    principal = member_reader(info)
-    result = await refunds_service.refund_order(
-        service_input(
-            input,
-            refunds_service.RefundOrderInput,
-            lines=None
-            if input.lines is None
-            else [service_input(line, refunds_service.RefundLine) for line in input.lines],
-        ),
-        principal.program_scope,
+    result = await scoped_write(
+        member_reader(info),
+        input,
+        refunds_service.RefundOrderInput,
+        refunds_service.refund_order,
+        lines=None
+        if input.lines is None
+        else [service_input(line, refunds_service.RefundLine) for line in input.lines],
     )
     return RefundOrderPayload(
         order=Order.from_record(result.order),
@@ -253,9 +247,10 @@ async def refund_order(info: Info, input: RefundOrderInput) -> RefundOrderPayloa
 async def report_order_progress(
     info: Info, input: ReportOrderProgressInput
 ) -> ReportOrderProgressPayload:
-    principal = member_reader(info)
-    record = await order_progress.report_order_progress(
-        service_input(input, order_progress.OrderProgressInput),
-        principal.program_scope,
+    record = await scoped_write(
+        member_reader(info),
+        input,
+        order_progress.OrderProgressInput,
+        order_progress.report_order_progress,
     )
     return ReportOrderProgressPayload(order=Order.from_record(record))

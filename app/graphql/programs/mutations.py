@@ -7,6 +7,7 @@ import strawberry
 from app.domain.earning import Rounding
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import LifetimeUnit, RoundTo
+from app.graphql.core.admin_writes import admin_write
 from app.graphql.core.context import Info, admin
 from app.graphql.core.errors import UserError
 from app.graphql.core.mutations import mutation, optional_idempotency_key
@@ -162,9 +163,8 @@ class UpdateProgramSettingsPayload:
 
 @mutation(description="Admin only.")
 async def create_program(info: Info, input: CreateProgramInput) -> CreateProgramPayload:
-    admin(info)
-    record = await programs_service.create_program(
-        service_input(input, programs_service.CreateProgramInput)
+    record = await admin_write(
+        info, input, programs_service.CreateProgramInput, programs_service.create_program
     )
     return CreateProgramPayload(program=Program.from_record(record))
 

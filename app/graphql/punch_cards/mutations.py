@@ -5,11 +5,10 @@ from __future__ import annotations
 import strawberry
 
 from app.domain.punch_cards import MinimumPer
+from app.graphql.core.admin_writes import admin_update, admin_write, write_by_id
 from app.graphql.core.context import Info, admin
 from app.graphql.core.errors import UserError
-from app.graphql.core.ids import decode_id
 from app.graphql.core.mutations import mutation, optional_idempotency_key
-from app.graphql.core.records import service_input
 from app.graphql.punch_cards.types import (
     MinimumPerEnum,
     PunchCard,
@@ -83,24 +82,26 @@ class PunchCardSettingsPayload:
 
 @mutation(description="Admin only: a punch card of a program.")
 async def create_punch_card(info: Info, input: CreatePunchCardInput) -> PunchCardPayload:
-    admin(info)
-    record = await punch_cards_service.create_punch_card(
-        service_input(input, punch_cards_service.CreatePunchCardInput, ids={"reward_id": "Reward"})
+    record = await admin_write(
+        info,
+        input,
+        punch_cards_service.CreatePunchCardInput,
+        punch_cards_service.create_punch_card,
+        ids={"reward_id": "Reward"},
     )
     return PunchCardPayload(punch_card=PunchCard.from_record(record))
 
 
 @mutation(description="Admin only: change a punch card.")
 async def update_punch_card(info: Info, input: UpdatePunchCardInput) -> PunchCardPayload:
-    principal = admin(info)
-    record = await punch_cards_service.update_punch_card(
-        service_input(
-            input,
-            punch_cards_service.UpdatePunchCardInput,
-            ids={"reward_id": "Reward"},
-            card_id=decode_id(input.id, "PunchCard", ["input", "id"]),
-        ),
-        principal.program_scope,
+    record = await admin_update(
+        info,
+        input,
+        "PunchCard",
+        punch_cards_service.UpdatePunchCardInput,
+        punch_cards_service.update_punch_card,
+        id_name="card_id",
+        ids={"reward_id": "Reward"},
     )
     return PunchCardPayload(punch_card=PunchCard.from_record(record))
 
@@ -110,9 +111,8 @@ async def update_punch_card(info: Info, input: UpdatePunchCardInput) -> PunchCar
     " their cards and rewards, and refunds still take punches off."
 )
 async def retire_punch_card(info: Info, input: RetirePunchCardInput) -> PunchCardPayload:
-    principal = admin(info)
-    record = await punch_card_lifecycle.retire_punch_card(
-        decode_id(input.id, "PunchCard", ["input", "id"]), principal.program_scope
+    record = await write_by_id(
+        admin(info), input.id, "PunchCard", punch_card_lifecycle.retire_punch_card
     )
     return PunchCardPayload(punch_card=PunchCard.from_record(record))
 
@@ -122,9 +122,11 @@ async def retire_punch_card(info: Info, input: RetirePunchCardInput) -> PunchCar
     " (INVALID_VALUE); a resume beyond the program's limit of active cards is TOO_MANY."
 )
 async def set_punch_card_paused(info: Info, input: SetPunchCardPausedInput) -> PunchCardPayload:
-    principal = admin(info)
-    record = await punch_card_lifecycle.set_punch_card_paused(
-        decode_id(input.id, "PunchCard", ["input", "id"]), input.paused, principal.program_scope
+    record = await write_by_id(
+        admin(info),
+        input.id,
+        "PunchCard",
+        lambda pk, scope: punch_card_lifecycle.set_punch_card_paused(pk, input.paused, scope),
     )
     return PunchCardPayload(punch_card=PunchCard.from_record(record))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from app.graphql.core.admin_writes import scoped_write
 from app.graphql.core.context import Info, admin, member_reader
 from app.graphql.core.errors import UserError
 from app.graphql.core.ids import decode_id
@@ -111,15 +112,13 @@ async def update_referral_settings(
     " enrolled within the attach window and has no orders."
 )
 async def record_referral(info: Info, input: RecordReferralInput) -> ReferralPayload:
-    principal = member_reader(info)
-    recorded = await referrals_service.record_referral(
-        service_input(
-            input,
-            referrals_service.RecordReferralInput,
-            friend_signals=signals_of(input.friend_signals),
-            referrer_signals=signals_of(input.referrer_signals),
-        ),
-        principal.program_scope,
+    recorded = await scoped_write(
+        member_reader(info),
+        input,
+        referrals_service.RecordReferralInput,
+        referrals_service.record_referral,
+        friend_signals=signals_of(input.friend_signals),
+        referrer_signals=signals_of(input.referrer_signals),
     )
     return ReferralPayload(referral=Referral.from_record(recorded.referral))
 

@@ -10,6 +10,7 @@ from strawberry.utils.str_converters import to_camel_case
 
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.rewards import CodeSource, LimitPeriod
+from app.graphql.core.admin_writes import admin_id, admin_write, write_by_id
 from app.graphql.core.context import Info, acting_for_member, admin, member_reader
 from app.graphql.core.errors import UserError
 from app.graphql.core.ids import decode_id
@@ -196,20 +197,17 @@ class UpdateRedemptionSettingsPayload:
 
 @mutation(description="Admin only.")
 async def create_reward(info: Info, input: CreateRewardInput) -> RewardPayload:
-    admin(info)
-    record = await rewards_service.create_reward(
-        service_input(input, rewards_service.CreateRewardInput)
+    record = await admin_write(
+        info, input, rewards_service.CreateRewardInput, rewards_service.create_reward
     )
     return RewardPayload(reward=Reward.from_record(record))
 
 
 @mutation(description="Admin only: change a reward that is not retired.")
 async def update_reward(info: Info, input: UpdateRewardInput) -> RewardPayload:
-    admin(info)
     record = await rewards_service.update_reward(
         rewards_service.UpdateRewardInput(
-            reward_id=decode_id(input.id, "Reward", ["input", "id"]),
-            changes=_changes(input),
+            reward_id=admin_id(info, input.id, "Reward"), changes=_changes(input)
         )
     )
     return RewardPayload(reward=Reward.from_record(record))
@@ -217,8 +215,7 @@ async def update_reward(info: Info, input: UpdateRewardInput) -> RewardPayload:
 
 @mutation(description="Admin only: no new redemptions; issued codes stay valid and history stays.")
 async def retire_reward(info: Info, input: RetireRewardInput) -> RewardPayload:
-    admin(info)
-    record = await rewards_service.retire_reward(decode_id(input.id, "Reward", ["input", "id"]))
+    record = await rewards_service.retire_reward(admin_id(info, input.id, "Reward"))
     return RewardPayload(reward=Reward.from_record(record))
 
 
@@ -226,9 +223,8 @@ async def retire_reward(info: Info, input: RetireRewardInput) -> RewardPayload:
 async def upload_reward_codes(
     info: Info, input: UploadRewardCodesInput
 ) -> UploadRewardCodesPayload:
-    admin(info)
     uploaded = await codes_service.upload_codes(
-        decode_id(input.reward_id, "Reward", ["input", "rewardId"]), input.codes
+        admin_id(info, input.reward_id, "Reward", "rewardId"), input.codes
     )
     return UploadRewardCodesPayload(
         added=uploaded.added,
@@ -260,9 +256,8 @@ async def mark_redemption_used(
     " points and stock, a given one is taken back. Cancelling again changes nothing."
 )
 async def cancel_redemption(info: Info, input: CancelRedemptionInput) -> RedemptionPayload:
-    principal = member_reader(info)
-    record = await codes_service.cancel_redemption(
-        decode_id(input.id, "Redemption", ["input", "id"]), principal.program_scope
+    record = await write_by_id(
+        member_reader(info), input.id, "Redemption", codes_service.cancel_redemption
     )
     return RedemptionPayload(redemption=Redemption.from_record(record))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from app.graphql.core.admin_writes import write_by_id
 from app.graphql.core.context import Info, admin
 from app.graphql.core.errors import UserError
 from app.graphql.core.ids import decode_id
@@ -101,8 +102,7 @@ async def update_segment(info: Info, input: UpdateSegmentInput) -> SegmentPayloa
     " a reward targets it). Archiving again changes nothing."
 )
 async def archive_segment(info: Info, input: SegmentIdInput) -> SegmentPayload:
-    principal = admin(info)
-    record = await segments_service.archive_segment(_segment_id(input.id), principal.program_scope)
+    record = await write_by_id(admin(info), input.id, "Segment", segments_service.archive_segment)
     return SegmentPayload(segment=Segment.from_record(record))
 
 

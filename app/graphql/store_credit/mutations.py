@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
+from app.graphql.core.admin_writes import scoped_write
 from app.graphql.core.context import Info, admin, member_reader
 from app.graphql.core.errors import UserError
 from app.graphql.core.mutations import mutation
-from app.graphql.core.records import service_input
 from app.graphql.members.types import Member
 from app.graphql.store_credit.types import StoreCreditMovement
 from app.services.members import service as members_service
@@ -66,12 +66,12 @@ async def _payload(info: Info, result: StoreCreditResult) -> StoreCreditPayload:
 
 @mutation(description="Admin only: goodwill store credit for a member, with a reason.")
 async def issue_store_credit(info: Info, input: IssueStoreCreditInput) -> StoreCreditPayload:
-    principal = admin(info)
-    result = await store_credit_service.issue_store_credit(
-        service_input(
-            input, store_credit_service.IssueStoreCreditInput, ids={"member_id": "Member"}
-        ),
-        principal.program_scope,
+    result = await scoped_write(
+        admin(info),
+        input,
+        store_credit_service.IssueStoreCreditInput,
+        store_credit_service.issue_store_credit,
+        ids={"member_id": "Member"},
     )
     return await _payload(info, result)
 
@@ -81,12 +81,12 @@ async def issue_store_credit(info: Info, input: IssueStoreCreditInput) -> StoreC
     " (secret or admin key); more than the balance is INSUFFICIENT_STORE_CREDIT."
 )
 async def spend_store_credit(info: Info, input: SpendStoreCreditInput) -> StoreCreditPayload:
-    principal = member_reader(info)
-    result = await store_credit_service.spend_store_credit(
-        service_input(
-            input, store_credit_service.SpendStoreCreditInput, ids={"member_id": "Member"}
-        ),
-        principal.program_scope,
+    result = await scoped_write(
+        member_reader(info),
+        input,
+        store_credit_service.SpendStoreCreditInput,
+        store_credit_service.spend_store_credit,
+        ids={"member_id": "Member"},
     )
     return await _payload(info, result)
 
@@ -96,13 +96,11 @@ async def spend_store_credit(info: Info, input: SpendStoreCreditInput) -> StoreC
     " refunds of a spend together never give back more than it spent."
 )
 async def refund_store_credit(info: Info, input: RefundStoreCreditInput) -> StoreCreditPayload:
-    principal = member_reader(info)
-    result = await store_credit_service.refund_store_credit(
-        service_input(
-            input,
-            store_credit_service.RefundStoreCreditInput,
-            ids={"spend_id": "StoreCreditMovement"},
-        ),
-        principal.program_scope,
+    result = await scoped_write(
+        member_reader(info),
+        input,
+        store_credit_service.RefundStoreCreditInput,
+        store_credit_service.refund_store_credit,
+        ids={"spend_id": "StoreCreditMovement"},
     )
     return await _payload(info, result)

@@ -6,9 +6,9 @@ from datetime import datetime
 
 import strawberry
 
+from app.graphql.core.admin_writes import scoped_write
 from app.graphql.core.context import Info, admin
 from app.graphql.core.errors import UserError
-from app.graphql.core.ids import decode_id
 from app.graphql.core.mutations import mutation
 from app.graphql.core.records import service_input
 from app.graphql.tiers.types import (
@@ -139,11 +139,12 @@ async def configure_tiers(info: Info, input: ConfigureTiersInput) -> ConfigureTi
     " change is in the member's tier history with reason MANUAL and a tier.changed event."
 )
 async def assign_member_tier(info: Info, input: AssignMemberTierInput) -> TierAssignmentPayload:
-    principal = admin(info)
-    member_id = decode_id(input.member_id, "Member", ["input", "memberId"])
-    result = await tiers_service.assign_member_tier(
-        service_input(input, tiers_service.AssignTierInput, member_id=member_id),
-        principal.program_scope,
+    result = await scoped_write(
+        admin(info),
+        input,
+        tiers_service.AssignTierInput,
+        tiers_service.assign_member_tier,
+        ids={"member_id": "Member"},
     )
     return await _assignment_payload(result)
 
@@ -155,10 +156,11 @@ async def assign_member_tier(info: Info, input: AssignMemberTierInput) -> TierAs
 async def clear_member_tier_assignment(
     info: Info, input: ClearMemberTierAssignmentInput
 ) -> TierAssignmentPayload:
-    principal = admin(info)
-    member_id = decode_id(input.member_id, "Member", ["input", "memberId"])
-    result = await tiers_service.clear_member_tier_assignment(
-        service_input(input, tiers_service.ClearAssignmentInput, member_id=member_id),
-        principal.program_scope,
+    result = await scoped_write(
+        admin(info),
+        input,
+        tiers_service.ClearAssignmentInput,
+        tiers_service.clear_member_tier_assignment,
+        ids={"member_id": "Member"},
     )
     return await _assignment_payload(result)

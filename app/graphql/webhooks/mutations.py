@@ -6,9 +6,9 @@ from datetime import datetime
 
 import strawberry
 
+from app.graphql.core.admin_writes import admin_id
 from app.graphql.core.context import Info, admin
 from app.graphql.core.errors import UserError
-from app.graphql.core.ids import decode_id
 from app.graphql.core.mutations import mutation, optional_idempotency_key
 from app.graphql.webhooks.types import WebhookDelivery, WebhookEndpoint
 from app.services.webhooks import service as webhooks_service
@@ -93,8 +93,8 @@ class RedeliverFailedWebhooksPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-def _endpoint_id(value: strawberry.ID, field: str = "id") -> int:
-    return decode_id(value, "WebhookEndpoint", ["input", field])
+def _endpoint_id(info: Info, value: strawberry.ID, field: str = "id") -> int:
+    return admin_id(info, value, "WebhookEndpoint", field)
 
 
 @mutation(description="Admin only: send a program's events to a URL.")
@@ -121,10 +121,9 @@ async def create_webhook_endpoint(
 async def update_webhook_endpoint(
     info: Info, input: UpdateWebhookEndpointInput
 ) -> WebhookEndpointPayload:
-    admin(info)
     record = await webhooks_service.update_endpoint(
         webhooks_service.UpdateEndpointInput(
-            id=_endpoint_id(input.id),
+            id=_endpoint_id(info, input.id),
             url=input.url,
             event_types=None if input.event_types is None else tuple(input.event_types),
             description=input.description,
@@ -138,8 +137,7 @@ async def update_webhook_endpoint(
 async def rotate_webhook_secret(
     info: Info, input: RotateWebhookSecretInput
 ) -> WebhookEndpointWithSecretPayload:
-    admin(info)
-    made = await webhooks_service.rotate_secret(_endpoint_id(input.id), input.overlap_hours)
+    made = await webhooks_service.rotate_secret(_endpoint_id(info, input.id), input.overlap_hours)
     return WebhookEndpointWithSecretPayload(
         endpoint=WebhookEndpoint.from_record(made.endpoint), secret=made.secret
     )
@@ -149,17 +147,13 @@ async def rotate_webhook_secret(
 async def delete_webhook_endpoint(
     info: Info, input: WebhookEndpointIdInput
 ) -> WebhookEndpointPayload:
-    admin(info)
-    record = await webhooks_service.delete_endpoint(_endpoint_id(input.id))
+    record = await webhooks_service.delete_endpoint(_endpoint_id(info, input.id))
     return WebhookEndpointPayload(endpoint=WebhookEndpoint.from_record(record))
 
 
 @mutation(description="Admin only: send one delivery again now, with a fresh set of retries.")
 async def redeliver_webhook(info: Info, input: WebhookDeliveryIdInput) -> WebhookDeliveryPayload:
-    admin(info)
-    record = await webhooks_service.redeliver(
-        decode_id(input.id, "WebhookDelivery", ["input", "id"])
-    )
+    record = await webhooks_service.redeliver(admin_id(info, input.id, "WebhookDelivery"))
     return WebhookDeliveryPayload(delivery=WebhookDelivery.from_record(record))
 
 
@@ -167,15 +161,13 @@ async def redeliver_webhook(info: Info, input: WebhookDeliveryIdInput) -> Webhoo
 async def redeliver_failed_webhooks(
     info: Info, input: RedeliverFailedWebhooksInput
 ) -> RedeliverFailedWebhooksPayload:
-    admin(info)
     count = await webhooks_service.redeliver_failed(
-        _endpoint_id(input.endpoint_id, "endpointId"), input.since
+        _endpoint_id(info, input.endpoint_id, "endpointId"), input.since
     )
     return RedeliverFailedWebhooksPayload(redelivered=count)
 
 
 @mutation(description="Admin only: a webhook.test event, to this endpoint only.")
 async def send_test_webhook(info: Info, input: WebhookEndpointIdInput) -> WebhookDeliveryPayload:
-    admin(info)
-    record = await webhooks_service.send_test(_endpoint_id(input.id))
+    record = await webhooks_service.send_test(_endpoint_id(info, input.id))
     return WebhookDeliveryPayload(delivery=WebhookDelivery.from_record(record))
