@@ -84,6 +84,7 @@ from app.graphql import variables as planned_variables
 from app.graphql.encoding import encode_answer
 from app.graphql.executor_adapter import (
     NoResultError,
+    ObservedRequest,
     OperationFacts,
     PreparedCall,
     complete_by_graphql_core,
@@ -470,12 +471,35 @@ def _list(inner: _Completion) -> _Completion:
 
 
 @dataclass(frozen=True)
-class Plan:
+class _PlannedDocument:
+    """What a query plan and a write plan both hold of their document, and how both take a
+    request's variables and hand the extensions' hooks the request."""
+
     query: str
     operation_name: str | None
     document: DocumentNode
     operation: OperationDefinitionNode
     root: GraphQLObjectType
+
+    @staticmethod
+    def variables_of(variables: Any) -> dict[str, Any]:
+        """The request's variables (none: empty); GiveUpError when they are not an object."""
+        if variables is None:
+            return {}
+        if not isinstance(variables, dict):
+            raise GiveUpError
+        return variables
+
+    def observed(
+        self, variables: dict[str, Any], context: Any, operation_extensions: dict[str, Any] | None
+    ) -> ObservedRequest:
+        return ObservedRequest(
+            self.query, self.document, self.operation_name, variables, context, operation_extensions
+        )
+
+
+@dataclass(frozen=True)
+class Plan(_PlannedDocument):
     completion: _Completion
 
     async def answer(
@@ -487,10 +511,7 @@ class Plan:
     ) -> bytes:
         """The response body, as Strawberry's view would give it, or GiveUpError where
         graphql-core would report an error (or an extension leaves no answer)."""
-        if variables is None:
-            variables = {}
-        if not isinstance(variables, dict):
-            raise GiveUpError
+        variables = self.variables_of(variables)
         core_schema = graphql_schema(schema)
 
         async def execute() -> dict[str, Any] | None:
@@ -504,14 +525,7 @@ class Plan:
 
         try:
             answer = await run_observed(
-                schema,
-                query=self.query,
-                document=self.document,
-                operation_name=self.operation_name,
-                variables=variables,
-                context=context,
-                operation_extensions=operation_extensions,
-                execute=execute,
+                schema, self.observed(variables, context, operation_extensions), execute
             )
         except NoResultError as error:
             raise GiveUpError from error
@@ -635,7 +649,7 @@ def _plan_write(
 
 
 @dataclass(frozen=True)
-class WritePlan:
+class WritePlan(_PlannedDocument):
     """The plan of a mutation of one root field. It never runs the mutation twice: everything
     that can make it give up (the variables' coercion, the arguments, their conversion into
     input objects) happens before the extensions' hooks are entered and the resolver is called;
@@ -646,11 +660,6 @@ class WritePlan:
     (Giving up inside the hooks would also have the admin-write audit record a failed attempt
     before Strawberry's own.)"""
 
-    query: str
-    operation_name: str | None
-    document: DocumentNode
-    operation: OperationDefinitionNode
-    root: GraphQLObjectType
     field: GraphQLField
     node: FieldNode
     key: str
@@ -665,10 +674,7 @@ class WritePlan:
         context: Any,
         operation_extensions: dict[str, Any] | None = None,
     ) -> bytes:
-        if variables is None:
-            variables = {}
-        if not isinstance(variables, dict):
-            raise GiveUpError
+        variables = self.variables_of(variables)
         core_schema = graphql_schema(schema)
         try:
             planned = (
@@ -714,14 +720,7 @@ class WritePlan:
             return ExecutionResult(data={key: answer})
 
         answer = await run_observed_write(
-            schema,
-            query=self.query,
-            document=self.document,
-            operation_name=self.operation_name,
-            variables=variables,
-            context=context,
-            operation_extensions=operation_extensions,
-            execute=execute,
+            schema, self.observed(variables, context, operation_extensions), execute
         )
         # In the order and shape of Strawberry's `process_result`.
         body: dict[str, Any] = {"data": answer.data}

@@ -282,15 +282,37 @@ def planned_reads_observed(schema: strawberry.Schema) -> bool:
     return observed
 
 
+@dataclass(frozen=True)
+class ObservedRequest:
+    """What the extensions' hooks of a planned operation see of its request."""
+
+    query: str
+    document: DocumentNode
+    operation_name: str | None
+    variables: dict[str, Any]
+    context: Any
+    operation_extensions: dict[str, Any] | None
+
+    def execution_context(self, schema: strawberry.Schema, *, writes: bool) -> ExecutionContext:
+        """Strawberry's execution context of the request, as its `Schema.execute` makes it."""
+        execution_context = ExecutionContext(
+            query=self.query,
+            schema=schema,
+            allowed_operations=(
+                (OperationType.QUERY, OperationType.MUTATION) if writes else (OperationType.QUERY,)
+            ),
+            context=self.context,
+            variables=self.variables,
+            provided_operation_name=self.operation_name,
+            operation_extensions=self.operation_extensions,
+        )
+        execution_context.graphql_document = self.document
+        return execution_context
+
+
 async def run_observed(
     schema: strawberry.Schema,
-    *,
-    query: str,
-    document: DocumentNode,
-    operation_name: str | None,
-    variables: dict[str, Any],
-    context: Any,
-    operation_extensions: dict[str, Any] | None,
+    request: ObservedRequest,
     execute: Callable[[], Awaitable[dict[str, Any] | None]],
 ) -> ObservedAnswer:
     """`execute` (a plan: the data, or None where it gives up) inside the `on_operation` and
@@ -301,16 +323,30 @@ async def run_observed(
         if data is None:
             raise NoResultError
         return ObservedAnswer(data, {})
-    execution_context = ExecutionContext(
-        query=query,
-        schema=schema,
-        allowed_operations=(OperationType.QUERY,),
-        context=context,
-        variables=variables,
-        provided_operation_name=operation_name,
-        operation_extensions=operation_extensions,
+
+    async def run(execution_context: ExecutionContext) -> None:
+        data = await execute()
+        if data is not None:
+            execution_context.result = ExecutionResult(data=data)
+
+    execution_context, results = await _run_observed(
+        schema, request.execution_context(schema, writes=False), run
     )
-    execution_context.graphql_document = document
+    # graphql-core's result, or Strawberry's if an extension set one: both have these two.
+    data = getattr(execution_context.result, "data", None)
+    if getattr(execution_context.result, "errors", None) or not isinstance(data, dict):
+        raise NoResultError
+    return ObservedAnswer(data, results)
+
+
+async def _run_observed(
+    schema: strawberry.Schema,
+    execution_context: ExecutionContext,
+    run: Callable[[ExecutionContext], Awaitable[None]],
+) -> tuple[ExecutionContext, dict[str, Any]]:
+    """`run` (a plan, which sets the context's result) inside the `on_operation` and
+    `on_execute` hooks of the schema's extensions, unless a hook set a result already; then
+    the extensions' results (`get_results`, and those they put in the context)."""
     extensions = schema.get_extensions()
     for extension in extensions:
         extension.execution_context = execution_context
@@ -320,26 +356,20 @@ async def run_observed(
         await operation.enter()
         await executing.enter()
         if not execution_context.result:
-            data = await execute()
-            if data is not None:
-                execution_context.result = ExecutionResult(data=data)
+            await run(execution_context)
         await executing.leave()
         await operation.leave()
     except BaseException:
         await executing.close()
         await operation.close()
         raise
-    # graphql-core's result, or Strawberry's if an extension set one: both have these two.
-    data = getattr(execution_context.result, "data", None)
-    if getattr(execution_context.result, "errors", None) or not isinstance(data, dict):
-        raise NoResultError
     results: dict[str, Any] = {}
     for extension in extensions:
         if _hook_kind(type(extension), "get_results") is not None:
             found = extension.get_results()
             results.update(await found if isawaitable(found) else found)
     results.update(execution_context.extensions_results)
-    return ObservedAnswer(data, results)
+    return execution_context, results
 
 
 # --- planned mutations --------------------------------------------------------------------------
@@ -607,54 +637,23 @@ class WriteAnswer:
 
 async def run_observed_write(
     schema: strawberry.Schema,
-    *,
-    query: str,
-    document: DocumentNode,
-    operation_name: str | None,
-    variables: dict[str, Any],
-    context: Any,
-    operation_extensions: dict[str, Any] | None,
+    request: ObservedRequest,
     execute: Callable[[ExecutionContext], Awaitable[ExecutionResult]],
 ) -> WriteAnswer:
     """`execute` (a planned mutation: its answer, errors and all) inside the `on_operation` and
     `on_execute` hooks of every extension, as Strawberry's `Schema.execute` runs a mutation: the
     admin-write audit, error masking and any tracing see it. Unlike a planned read, the answer
     may hold errors (masked by the hooks, as Strawberry's are), and no hook is skipped."""
-    execution_context = ExecutionContext(
-        query=query,
-        schema=schema,
-        allowed_operations=(OperationType.QUERY, OperationType.MUTATION),
-        context=context,
-        variables=variables,
-        provided_operation_name=operation_name,
-        operation_extensions=operation_extensions,
+
+    async def run(execution_context: ExecutionContext) -> None:
+        result = await execute(execution_context)
+        execution_context.result = result
+        if result.errors:
+            execution_context.pre_execution_errors = result.errors
+
+    execution_context, results = await _run_observed(
+        schema, request.execution_context(schema, writes=True), run
     )
-    execution_context.graphql_document = document
-    extensions = schema.get_extensions()
-    for extension in extensions:
-        extension.execution_context = execution_context
-    operation = _Hooks(extensions, "on_operation")
-    executing = _Hooks(extensions, "on_execute")
-    try:
-        await operation.enter()
-        await executing.enter()
-        if not execution_context.result:
-            result = await execute(execution_context)
-            execution_context.result = result
-            if result.errors:
-                execution_context.pre_execution_errors = result.errors
-        await executing.leave()
-        await operation.leave()
-    except BaseException:
-        await executing.close()
-        await operation.close()
-        raise
     data = getattr(execution_context.result, "data", None)
     errors = list(getattr(execution_context.result, "errors", None) or ())
-    results: dict[str, Any] = {}
-    for extension in extensions:
-        if _hook_kind(type(extension), "get_results") is not None:
-            found = extension.get_results()
-            results.update(await found if isawaitable(found) else found)
-    results.update(execution_context.extensions_results)
     return WriteAnswer(data if isinstance(data, dict) else None, errors, results)

@@ -19,6 +19,7 @@ from app.graphql.compiled import plan_document
 from app.graphql.encoding import encode_answer
 from app.graphql.executor_adapter import (
     INTERNALS_FOUND,
+    ObservedRequest,
     field_metadata,
     graphql_schema,
     has_field_middleware,
@@ -249,13 +250,8 @@ async def test_function_hooks_run_on_entry_and_a_cancelled_read_closes_the_hooks
     with pytest.raises(asyncio.CancelledError):
         await run_observed(
             schema,
-            query="{ shelf { plainLabel } }",
-            document=plan.document,
-            operation_name=None,
-            variables={},
-            context=None,
-            operation_extensions=None,
-            execute=cancelled,
+            ObservedRequest("{ shelf { plainLabel } }", plan.document, None, {}, None, None),
+            cancelled,
         )
     assert Guarded.closed == ["closed"]
 
