@@ -10,6 +10,7 @@ import strawberry
 from app.domain.analytics import Cohort, CustomerFigures, Granularity, GroupFigures, PeriodFigures
 from app.domain.money import points_in_money
 from app.domain.orders import OrderChannel
+from app.graphql.core.records import from_record
 
 InsightsGranularity = strawberry.enum(
     Granularity, name="InsightsGranularity", description="The length of a series' periods."
@@ -129,21 +130,14 @@ class CustomerGroupInsights:
 
     @classmethod
     def of(cls, group: GroupFigures) -> CustomerGroupInsights:
-        return cls(
-            customers=group.customers,
-            orders=group.orders,
-            revenue_minor=group.revenue_minor,
-            purchase_frequency=group.purchase_frequency,
-            repeat_customers=group.repeat_customers,
-            repeat_purchase_rate=group.repeat_purchase_rate,
+        return from_record(
+            cls,
+            group,
             average_order_value_minor=group.average_order_value,
             customers_at_start=group.at_start,
             customers_at_end=group.at_end,
             new_customers=group.new,
-            retention_rate=group.retention_rate,
             churned_customers=group.churned,
-            churn_rate=group.churn_rate,
-            churned_revenue_minor=group.churned_revenue_minor,
             expected_lifespan_periods=group.expected_lifespan,
             lifetime_value_minor=group.lifetime_value,
         )
@@ -182,17 +176,11 @@ class CustomerInsights:
 
     @classmethod
     def of(cls, figures: CustomerFigures) -> CustomerInsights:
-        return cls(
-            inactive_months=figures.inactive_months,
-            members_enrolled=figures.members_enrolled,
-            adoption_rate=figures.adoption_rate,
-            active_members=figures.active_members,
-            active_member_share=figures.active_member_share,
-            redeeming_members=figures.redeeming_members,
-            redeeming_member_share=figures.redeeming_member_share,
+        return from_record(
+            cls,
+            figures,
             members=CustomerGroupInsights.of(figures.members),
             guests=CustomerGroupInsights.of(figures.guests),
-            incremental_revenue_minor=figures.incremental_revenue_minor,
         )
 
 
@@ -258,36 +246,20 @@ class InsightsPeriod:
         return cls(
             start=figures.period.start,
             end=figures.period.end,
-            orders=OrderInsights(
-                member_orders=orders.member_orders,
-                guest_orders=orders.guest_orders,
-                member_revenue_minor=orders.member_revenue_minor,
-                guest_revenue_minor=orders.guest_revenue_minor,
-                member_refunded_minor=orders.member_refunded_minor,
-                guest_refunded_minor=orders.guest_refunded_minor,
+            orders=from_record(
+                OrderInsights,
+                orders,
                 member_average_order_value_minor=orders.member_aov,
                 guest_average_order_value_minor=orders.guest_aov,
                 average_order_value_lift_minor=orders.aov_lift,
-                member_order_share=orders.member_order_share,
             ),
             points=None
             if channel is not None
-            else PointsInsights(
-                earned=points.earned,
-                reversed=points.reversed,
-                spent=points.spent,
-                expired=points.expired,
-                adjusted=points.adjusted,
-                pending_credited=points.pending_credited,
-                redemption_rate=points.redemption_rate,
-                outstanding_at_end=points.outstanding_at_end,
-                pending_at_end=points.pending_at_end,
-                breakage_rate=points.breakage_rate,
+            else from_record(
+                PointsInsights,
+                points,
                 outstanding_at_end_minor=points_in_money(points.outstanding_at_end, cost),
                 pending_at_end_minor=points_in_money(points.pending_at_end, cost),
-                settled_breakage_rate=points.settled_breakage_rate,
-                forecast_breakage=points.forecast_breakage,
-                forecast_redemptions=points.forecast_redemptions,
                 forecast_breakage_minor=None
                 if points.forecast_breakage is None
                 else points_in_money(points.forecast_breakage, cost),
@@ -299,12 +271,7 @@ class InsightsPeriod:
             customers=None if figures.customers is None else CustomerInsights.of(figures.customers),
             referrals=None
             if figures.referrals is None
-            else ReferralInsights(
-                referred=figures.referrals.referred,
-                converted=figures.referrals.converted,
-                conversion_rate=figures.referrals.conversion_rate,
-                revenue_minor=figures.referrals.revenue_minor,
-            ),
+            else from_record(ReferralInsights, figures.referrals),
             rewards=None
             if channel is not None
             else [
@@ -360,13 +327,10 @@ class CohortInsights:
             month=cohort.month,
             members=cohort.members,
             months=[
-                CohortMonthInsights(
-                    offset=m.offset,
-                    month=m.month,
-                    active_members=m.active_members,
+                from_record(
+                    CohortMonthInsights,
+                    m,
                     retention=cohort.retention(m),
-                    revenue_minor=m.revenue_minor,
-                    cumulative_revenue_minor=m.cumulative_revenue_minor,
                     cumulative_revenue_per_member_minor=cohort.revenue_per_member(m),
                 )
                 for m in cohort.months

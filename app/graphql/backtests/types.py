@@ -9,6 +9,7 @@ import strawberry
 
 from app.graphql.core.ids import decode_id
 from app.graphql.core.jobs import Job, job_fields, share_done
+from app.graphql.core.records import from_record
 from app.graphql.orders.types import RuleKindEnum
 from app.graphql.tiers.types import TierMetricEnum
 from app.services.backtests import service as backtests
@@ -159,17 +160,13 @@ class BacktestFigures:
 
     @classmethod
     def of(cls, figures: backtests.RunFigures) -> BacktestFigures:
-        return cls(
-            points_issued=figures.points_issued,
-            expected_redemptions=figures.expected_redemptions,
-            points_expired=figures.points_expired,
-            liability_points=figures.liability_points,
-            liability_minor=figures.liability_minor,
+        return from_record(
+            cls,
+            figures,
             members_per_tier=[
                 BacktestTierCount(name=count.name, members=count.members)
                 for count in figures.members_per_tier
             ],
-            points_per_order=figures.points_per_order,
         )
 
 
@@ -193,13 +190,11 @@ class BacktestResult:
 
     @classmethod
     def of(cls, result: backtests.BacktestResult) -> BacktestResult:
-        return cls(
+        return from_record(
+            cls,
+            result,
             from_=result.start,
             to=result.end,
-            orders=result.orders,
-            members=result.members,
-            recorded_points_issued=result.recorded_points_issued,
-            redemption_rate=result.redemption_rate,
             current=BacktestFigures.of(result.current),
             proposed=BacktestFigures.of(result.proposed),
         )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import strawberry
 
 from app.domain.bulk import BulkKind, BulkStatus
-from app.graphql.core.jobs import ImportRowError, Job, job_fields, share_done
+from app.graphql.core.jobs import ImportRowError, Job, share_done
+from app.graphql.core.records import from_record
 from app.services.bulk.repository import BulkOperationRecord
 
 BulkOperationKindEnum = strawberry.enum(BulkKind, name="BulkOperationKind")
@@ -43,18 +44,10 @@ class BulkOperation(Job):
 
     @classmethod
     def from_record(cls, record: BulkOperationRecord) -> BulkOperation:
-        return cls(
-            **job_fields("BulkOperation", record, share_done(record.position, record.rows_total)),
-            kind=record.kind,
-            status=record.status,
-            dry_run=record.dry_run,
-            segment_key=record.segment_key,
-            cancel_requested=record.cancel_requested,
-            rows_total=record.rows_total,
+        return from_record(
+            cls,
+            record,
+            progress=share_done(record.position, record.rows_total),
             rows_done=record.position,
-            applied=record.applied,
-            skipped=record.skipped,
-            failed=record.failed,
-            points=record.points,
             errors=ImportRowError.all_of(record.errors),
         )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import strawberry
 
 from app.domain.imports import FileFormat, ImportKind
-from app.graphql.core.jobs import ImportRowError, Job, job_fields, share_done
+from app.graphql.core.jobs import ImportRowError, Job, share_done
+from app.graphql.core.records import from_record
 from app.services.imports.jobs import ImportJobRecord
 
 ImportKindEnum = strawberry.enum(
@@ -41,17 +42,9 @@ class ImportJob(Job):
 
     @classmethod
     def from_record(cls, record: ImportJobRecord) -> ImportJob:
-        return cls(
-            **job_fields("ImportJob", record, share_done(record.bytes_read, record.bytes_total)),
-            kind=record.kind,
-            file_format=record.file_format,
-            dry_run=record.dry_run,
-            status=record.status,
-            bytes_total=record.bytes_total,
-            bytes_read=record.bytes_read,
-            items=record.items,
-            imported=record.imported,
-            skipped=record.skipped,
-            failed=record.failed,
+        return from_record(
+            cls,
+            record,
+            progress=share_done(record.bytes_read, record.bytes_total),
             errors=ImportRowError.all_of(record.errors),
         )
