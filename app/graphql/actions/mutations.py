@@ -8,7 +8,7 @@ import strawberry
 
 from app.domain.errors import DomainError, ErrorCode
 from app.graphql.actions.types import ActionKindEnum, ActionRule, FrequencyEnum
-from app.graphql.core.admin_writes import admin_id
+from app.graphql.core.admin_writes import RecordPayloads, admin_id
 from app.graphql.core.context import Info, acting_for_member, admin
 from app.graphql.core.errors import UserError
 from app.graphql.core.ids import decode_id
@@ -65,6 +65,9 @@ class ActionRulePayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+_action_rules = RecordPayloads("ActionRule", ActionRule.from_record, ActionRulePayload, "rule")
+
+
 @strawberry.input
 class RecordActionInput:
     member_id: strawberry.ID
@@ -96,18 +99,20 @@ async def create_action_rule(info: Info, input: CreateActionRuleInput) -> Action
 
 @mutation(errors_at=in_rule, description="Admin only: replace an action rule's definition.")
 async def update_action_rule(info: Info, input: UpdateActionRuleInput) -> ActionRulePayload:
-    record = await actions_service.update_action_rule(
-        admin_id(info, input.id, "ActionRule"), input.rule.to_service()
+    return _action_rules.of(
+        await actions_service.update_action_rule(
+            admin_id(info, input.id, "ActionRule"), input.rule.to_service()
+        )
     )
-    return ActionRulePayload(rule=ActionRule.from_record(record))
 
 
 @mutation(errors_at=in_rule, description="Admin only: pause or resume an action rule.")
 async def set_action_rule_paused(info: Info, input: SetActionRulePausedInput) -> ActionRulePayload:
-    record = await actions_service.set_action_rule_paused(
-        admin_id(info, input.id, "ActionRule"), input.paused
+    return _action_rules.of(
+        await actions_service.set_action_rule_paused(
+            admin_id(info, input.id, "ActionRule"), input.paused
+        )
     )
-    return ActionRulePayload(rule=ActionRule.from_record(record))
 
 
 @mutation(description="Report an action a member took; a reference earns once.")

@@ -7,7 +7,7 @@ service takes one. The resolver keeps its name, arguments and payload; it only w
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from app.auth.api_keys import Principal
 from app.graphql.core.context import Info, admin
@@ -15,6 +15,8 @@ from app.graphql.core.ids import decode_id
 from app.graphql.core.records import service_input
 
 R = TypeVar("R")
+RecordT = TypeVar("RecordT")
+PayloadT = TypeVar("PayloadT")
 ServiceInputT = TypeVar("ServiceInputT")
 
 # A principal's program scope: the one program a scoped key may touch, None for every program.
@@ -86,3 +88,78 @@ async def scoped_write(
     """`write(service input, program_scope)` for a caller already checked (`admin`,
     `member_reader`, ...): the service input `target` filled from the GraphQL input."""
     return await write(service_input(input, target, ids=ids, **overrides), principal.program_scope)
+
+
+class RecordPayloads(Generic[RecordT, PayloadT]):
+    """The writes of one kind of record whose payload holds that record in one field (a
+    mutation's `XPayload(x=X.from_record(record))`), said once per kind as Saleor's model
+    mutations say their `return_field_name`: each resolver is then one call of a method below.
+    """
+
+    def __init__(
+        self,
+        type_name: str,
+        node: Callable[[RecordT], object],
+        payload: Callable[..., PayloadT],
+        field: str,
+    ) -> None:
+        self.type_name = type_name
+        self.node = node
+        self.payload = payload
+        self.field = field
+
+    def of(self, record: RecordT) -> PayloadT:
+        """The payload holding the record as its node."""
+        return self.payload(**{self.field: self.node(record)})
+
+    async def by_id(
+        self,
+        principal: Principal,
+        global_id: str,
+        write: Callable[[int, ProgramScope], Awaitable[RecordT]],
+        *,
+        field: str = "id",
+    ) -> PayloadT:
+        """`write_by_id` on the input's global id `field` of this kind, its record as the
+        payload."""
+        return self.of(await write_by_id(principal, global_id, self.type_name, write, field=field))
+
+    async def scoped(
+        self,
+        principal: Principal,
+        input: Any,
+        target: type[ServiceInputT],
+        write: Callable[[ServiceInputT, ProgramScope], Awaitable[RecordT]],
+        *,
+        ids: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> PayloadT:
+        """`scoped_write`, its record as the payload."""
+        return self.of(await scoped_write(principal, input, target, write, ids=ids, **overrides))
+
+    async def created(
+        self,
+        info: Info,
+        input: Any,
+        target: type[ServiceInputT],
+        write: Callable[[ServiceInputT], Awaitable[RecordT]],
+        *,
+        ids: Mapping[str, str] | None = None,
+    ) -> PayloadT:
+        """`admin_write`, its record as the payload."""
+        return self.of(await admin_write(info, input, target, write, ids=ids))
+
+    async def updated(
+        self,
+        info: Info,
+        input: Any,
+        target: type[ServiceInputT],
+        write: Callable[[ServiceInputT, ProgramScope], Awaitable[RecordT]],
+        *,
+        id_name: str,
+        ids: Mapping[str, str] | None = None,
+    ) -> PayloadT:
+        """`admin_update` of a record of this kind, its record as the payload."""
+        return self.of(
+            await admin_update(info, input, self.type_name, target, write, id_name=id_name, ids=ids)
+        )

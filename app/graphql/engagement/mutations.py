@@ -8,7 +8,7 @@ import strawberry
 
 from app.domain.engagement import BadgeMilestone, ChallengeRecurrence
 from app.graphql.actions.types import ActionKindEnum
-from app.graphql.core.admin_writes import admin_update, admin_write, write_by_id
+from app.graphql.core.admin_writes import RecordPayloads
 from app.graphql.core.context import Info, admin
 from app.graphql.core.errors import UserError
 from app.graphql.core.mutations import mutation, optional_idempotency_key
@@ -127,75 +127,67 @@ class BadgePayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+_challenges = RecordPayloads("Challenge", Challenge.from_record, ChallengePayload, "challenge")
+_badges = RecordPayloads("Badge", Badge.from_record, BadgePayload, "badge")
+
+
 @mutation(description="Admin only: a challenge of a program.")
 async def create_challenge(info: Info, input: CreateChallengeInput) -> ChallengePayload:
-    record = await admin_write(
+    return await _challenges.created(
         info,
         input,
         challenges_service.CreateChallengeInput,
         challenges_service.create_challenge,
         ids={"badge_id": "Badge"},
     )
-    return ChallengePayload(challenge=Challenge.from_record(record))
 
 
 @mutation(description="Admin only: change a challenge (not archived).")
 async def update_challenge(info: Info, input: UpdateChallengeInput) -> ChallengePayload:
-    record = await admin_update(
+    return await _challenges.updated(
         info,
         input,
-        "Challenge",
         challenges_service.UpdateChallengeInput,
         challenges_service.update_challenge,
         id_name="challenge_id",
         ids={"badge_id": "Badge"},
     )
-    return ChallengePayload(challenge=Challenge.from_record(record))
 
 
 @mutation(description="Admin only: pause a challenge (it counts nothing meanwhile) or resume it.")
 async def set_challenge_paused(info: Info, input: SetChallengePausedInput) -> ChallengePayload:
-    record = await write_by_id(
+    return await _challenges.by_id(
         admin(info),
         input.id,
-        "Challenge",
         lambda pk, scope: challenges_service.set_challenge_paused(pk, input.paused, scope),
     )
-    return ChallengePayload(challenge=Challenge.from_record(record))
 
 
 @mutation(
     description="Admin only: archive a challenge, for good. Completions and their points stay."
 )
 async def archive_challenge(info: Info, input: ArchiveChallengeInput) -> ChallengePayload:
-    record = await write_by_id(
-        admin(info), input.id, "Challenge", challenges_service.archive_challenge
-    )
-    return ChallengePayload(challenge=Challenge.from_record(record))
+    return await _challenges.by_id(admin(info), input.id, challenges_service.archive_challenge)
 
 
 @mutation(description="Admin only: a badge of a program.")
 async def create_badge(info: Info, input: CreateBadgeInput) -> BadgePayload:
-    record = await admin_write(
+    return await _badges.created(
         info, input, badges_service.CreateBadgeInput, badges_service.create_badge
     )
-    return BadgePayload(badge=Badge.from_record(record))
 
 
 @mutation(description="Admin only: change a badge (not archived). Awarded badges stay.")
 async def update_badge(info: Info, input: UpdateBadgeInput) -> BadgePayload:
-    record = await admin_update(
+    return await _badges.updated(
         info,
         input,
-        "Badge",
         badges_service.UpdateBadgeInput,
         badges_service.update_badge,
         id_name="badge_id",
     )
-    return BadgePayload(badge=Badge.from_record(record))
 
 
 @mutation(description="Admin only: archive a badge: awarded no more; members keep it.")
 async def archive_badge(info: Info, input: ArchiveBadgeInput) -> BadgePayload:
-    record = await write_by_id(admin(info), input.id, "Badge", badges_service.archive_badge)
-    return BadgePayload(badge=Badge.from_record(record))
+    return await _badges.by_id(admin(info), input.id, badges_service.archive_badge)

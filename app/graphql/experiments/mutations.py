@@ -6,7 +6,7 @@ from datetime import datetime
 
 import strawberry
 
-from app.graphql.core.admin_writes import admin_update, write_by_id
+from app.graphql.core.admin_writes import RecordPayloads
 from app.graphql.core.context import Info, admin
 from app.graphql.core.errors import UserError
 from app.graphql.core.ids import decode_id
@@ -66,6 +66,9 @@ class ExperimentPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+_experiments = RecordPayloads("Experiment", Experiment.from_record, ExperimentPayload, "experiment")
+
+
 def _variants(
     variants: list[ExperimentVariantInput],
 ) -> tuple[experiments_service.VariantInput, ...]:
@@ -115,20 +118,15 @@ async def create_experiment(info: Info, input: CreateExperimentInput) -> Experim
 
 @mutation(description="Admin only: start a DRAFT experiment (it applies inside its window).")
 async def start_experiment(info: Info, input: StartExperimentInput) -> ExperimentPayload:
-    record = await write_by_id(
-        admin(info), input.id, "Experiment", experiments_service.start_experiment
-    )
-    return ExperimentPayload(experiment=Experiment.from_record(record))
+    return await _experiments.by_id(admin(info), input.id, experiments_service.start_experiment)
 
 
 @mutation(description="Admin only: stop an experiment for good, with or without a winner variant.")
 async def stop_experiment(info: Info, input: StopExperimentInput) -> ExperimentPayload:
-    record = await admin_update(
+    return await _experiments.updated(
         info,
         input,
-        "Experiment",
         experiments_service.StopExperimentInput,
         experiments_service.stop_experiment,
         id_name="experiment_id",
     )
-    return ExperimentPayload(experiment=Experiment.from_record(record))

@@ -16,7 +16,7 @@ from app.domain.member_profile import AttributeDefinition as AttributeRecord
 from app.domain.member_profile import AttributeType
 from app.domain.orders import OrderChannel
 from app.domain.roles import Permission
-from app.graphql.core.admin_writes import write_by_id
+from app.graphql.core.admin_writes import RecordPayloads
 from app.graphql.core.connection import (
     Connection,
     Edges,
@@ -94,6 +94,9 @@ class MemberProfilePayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+_members = RecordPayloads("Member", Member.from_record, MemberProfilePayload, "member")
+
+
 @strawberry.input
 class EraseMemberInput:
     member_id: strawberry.ID
@@ -143,10 +146,9 @@ async def update_member_profile(
     " changes nothing."
 )
 async def erase_member(info: Info, input: EraseMemberInput) -> MemberProfilePayload:
-    record = await write_by_id(
-        admin(info), input.member_id, "Member", erasure.erase_member, field="memberId"
+    return await _members.by_id(
+        admin(info), input.member_id, erasure.erase_member, field="memberId"
     )
-    return MemberProfilePayload(member=Member.from_record(record))
 
 
 @mutation(description="Admin only: define the program's own member attributes.")

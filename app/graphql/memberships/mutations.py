@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import strawberry
 
 from app.domain.memberships import CancelMode
-from app.graphql.core.admin_writes import admin_write
+from app.graphql.core.admin_writes import ProgramScope, RecordPayloads, scoped_write
 from app.graphql.core.context import Info, member_reader
 from app.graphql.core.errors import UserError
 from app.graphql.core.mutations import mutation
-from app.graphql.core.records import service_input
 from app.graphql.members.types import Membership
 from app.graphql.memberships.types import BillingIntervalEnum, CancelModeEnum, MembershipPlan
 from app.services.memberships import service as memberships_service
@@ -36,6 +37,9 @@ class UpsertMembershipPlanInput:
 class MembershipPlanPayload:
     plan: MembershipPlan | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+_plans = RecordPayloads("MembershipPlan", MembershipPlan.from_record, MembershipPlanPayload, "plan")
 
 
 @strawberry.input(description="What the store's billing reported, for one member and plan.")
@@ -74,17 +78,15 @@ class MembershipPayload:
 
 async def _event(
     info: Info,
-    operation: str,
-    data: memberships_service.MembershipEventInput,
+    write: Callable[
+        [memberships_service.MembershipEventInput, ProgramScope],
+        Awaitable[memberships_service.MembershipResult],
+    ],
+    input: MembershipEventInput | StartMembershipInput | CancelMembershipInput,
 ) -> MembershipPayload:
-    principal = member_reader(info)
-    handler = {
-        "start": memberships_service.start_membership,
-        "renew": memberships_service.renew_membership,
-        "cancel": memberships_service.cancel_membership,
-        "paymentFailed": memberships_service.membership_payment_failed,
-    }[operation]
-    result = await handler(data, principal.program_scope)
+    result = await scoped_write(
+        member_reader(info), input, memberships_service.MembershipEventInput, write
+    )
     return MembershipPayload(membership=Membership.from_record(result.membership))
 
 
@@ -92,14 +94,13 @@ async def _event(
 async def upsert_membership_plan(
     info: Info, input: UpsertMembershipPlanInput
 ) -> MembershipPlanPayload:
-    record = await admin_write(
+    return await _plans.created(
         info,
         input,
         memberships_service.UpsertPlanInput,
         memberships_service.upsert_plan,
         ids={"welcome_reward_id": "Reward"},
     )
-    return MembershipPlanPayload(plan=MembershipPlan.from_record(record))
 
 
 @mutation(
@@ -107,31 +108,19 @@ async def upsert_membership_plan(
     " days) or a first paid period; the welcome reward on a first membership of the plan."
 )
 async def start_membership(info: Info, input: StartMembershipInput) -> MembershipPayload:
-    return await _event(
-        info,
-        "start",
-        service_input(input, memberships_service.MembershipEventInput),
-    )
+    return await _event(info, memberships_service.start_membership, input)
 
 
 @mutation(description="A payment succeeded: the next period.")
 async def renew_membership(info: Info, input: MembershipEventInput) -> MembershipPayload:
-    return await _event(
-        info, "renew", service_input(input, memberships_service.MembershipEventInput)
-    )
+    return await _event(info, memberships_service.renew_membership, input)
 
 
 @mutation(description="The member cancelled: at the period's end, or now.")
 async def cancel_membership(info: Info, input: CancelMembershipInput) -> MembershipPayload:
-    return await _event(
-        info,
-        "cancel",
-        service_input(input, memberships_service.MembershipEventInput),
-    )
+    return await _event(info, memberships_service.cancel_membership, input)
 
 
 @mutation(description="A renewal payment failed: PAST_DUE, benefits kept through the grace days.")
 async def membership_payment_failed(info: Info, input: MembershipEventInput) -> MembershipPayload:
-    return await _event(
-        info, "paymentFailed", service_input(input, memberships_service.MembershipEventInput)
-    )
+    return await _event(info, memberships_service.membership_payment_failed, input)

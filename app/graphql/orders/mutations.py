@@ -7,7 +7,7 @@ from datetime import datetime
 import strawberry
 
 from app.domain.orders import OrderChannel
-from app.graphql.core.admin_writes import admin_id, scoped_write
+from app.graphql.core.admin_writes import RecordPayloads, admin_id, scoped_write
 from app.graphql.core.context import Info, admin, member_reader
 from app.graphql.core.errors import UserError
 from app.graphql.core.mutations import in_rule, mutation, optional_idempotency_key
@@ -184,6 +184,10 @@ class ReportOrderProgressPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+_earning_rules = RecordPayloads("EarningRule", EarningRule.from_record, EarningRulePayload, "rule")
+_order_progress = RecordPayloads("Order", Order.from_record, ReportOrderProgressPayload, "order")
+
+
 @mutation(description="Report an order; it earns points once.")
 async def record_order(info: Info, input: RecordOrderInput) -> RecordOrderPayload:
     recorded = await scoped_write(
@@ -209,20 +213,22 @@ async def create_earning_rule(info: Info, input: CreateEarningRuleInput) -> Earn
 
 @mutation(errors_at=in_rule, description="Admin only: replace a rule; recorded orders keep theirs.")
 async def update_earning_rule(info: Info, input: UpdateEarningRuleInput) -> EarningRulePayload:
-    record = await earning_rules_service.update_earning_rule(
-        admin_id(info, input.id, "EarningRule"), input.rule.to_service()
+    return _earning_rules.of(
+        await earning_rules_service.update_earning_rule(
+            admin_id(info, input.id, "EarningRule"), input.rule.to_service()
+        )
     )
-    return EarningRulePayload(rule=EarningRule.from_record(record))
 
 
 @mutation(errors_at=in_rule, description="Admin only: pause or resume a rule.")
 async def set_earning_rule_paused(
     info: Info, input: SetEarningRulePausedInput
 ) -> EarningRulePayload:
-    record = await earning_rules_service.set_earning_rule_paused(
-        admin_id(info, input.id, "EarningRule"), input.paused
+    return _earning_rules.of(
+        await earning_rules_service.set_earning_rule_paused(
+            admin_id(info, input.id, "EarningRule"), input.paused
+        )
     )
-    return EarningRulePayload(rule=EarningRule.from_record(record))
 
 
 @mutation(description="Take back what refunded lines earned; replays are harmless.")
@@ -247,10 +253,9 @@ async def refund_order(info: Info, input: RefundOrderInput) -> RefundOrderPayloa
 async def report_order_progress(
     info: Info, input: ReportOrderProgressInput
 ) -> ReportOrderProgressPayload:
-    record = await scoped_write(
+    return await _order_progress.scoped(
         member_reader(info),
         input,
         order_progress.OrderProgressInput,
         order_progress.report_order_progress,
     )
-    return ReportOrderProgressPayload(order=Order.from_record(record))

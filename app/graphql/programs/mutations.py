@@ -7,7 +7,7 @@ import strawberry
 from app.domain.earning import Rounding
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import LifetimeUnit, RoundTo
-from app.graphql.core.admin_writes import admin_write
+from app.graphql.core.admin_writes import RecordPayloads
 from app.graphql.core.context import Info, admin
 from app.graphql.core.errors import UserError
 from app.graphql.core.mutations import mutation, optional_idempotency_key
@@ -48,6 +48,9 @@ class CreateProgramInput:
 class CreateProgramPayload:
     program: Program | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+_created_programs = RecordPayloads("Program", Program.from_record, CreateProgramPayload, "program")
 
 
 @strawberry.input(description="Expiry of a program's points; see the README's Expiry section.")
@@ -163,10 +166,9 @@ class UpdateProgramSettingsPayload:
 
 @mutation(description="Admin only.")
 async def create_program(info: Info, input: CreateProgramInput) -> CreateProgramPayload:
-    record = await admin_write(
+    return await _created_programs.created(
         info, input, programs_service.CreateProgramInput, programs_service.create_program
     )
-    return CreateProgramPayload(program=Program.from_record(record))
 
 
 @mutation(description="Admin only: change a program's settings.")

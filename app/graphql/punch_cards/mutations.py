@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from app.domain.punch_cards import MinimumPer
-from app.graphql.core.admin_writes import admin_update, admin_write, write_by_id
+from app.graphql.core.admin_writes import RecordPayloads
 from app.graphql.core.context import Info, admin
 from app.graphql.core.errors import UserError
 from app.graphql.core.mutations import mutation, optional_idempotency_key
@@ -80,30 +80,30 @@ class PunchCardSettingsPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+_punch_cards = RecordPayloads("PunchCard", PunchCard.from_record, PunchCardPayload, "punch_card")
+
+
 @mutation(description="Admin only: a punch card of a program.")
 async def create_punch_card(info: Info, input: CreatePunchCardInput) -> PunchCardPayload:
-    record = await admin_write(
+    return await _punch_cards.created(
         info,
         input,
         punch_cards_service.CreatePunchCardInput,
         punch_cards_service.create_punch_card,
         ids={"reward_id": "Reward"},
     )
-    return PunchCardPayload(punch_card=PunchCard.from_record(record))
 
 
 @mutation(description="Admin only: change a punch card.")
 async def update_punch_card(info: Info, input: UpdatePunchCardInput) -> PunchCardPayload:
-    record = await admin_update(
+    return await _punch_cards.updated(
         info,
         input,
-        "PunchCard",
         punch_cards_service.UpdatePunchCardInput,
         punch_cards_service.update_punch_card,
         id_name="card_id",
         ids={"reward_id": "Reward"},
     )
-    return PunchCardPayload(punch_card=PunchCard.from_record(record))
 
 
 @mutation(
@@ -111,10 +111,7 @@ async def update_punch_card(info: Info, input: UpdatePunchCardInput) -> PunchCar
     " their cards and rewards, and refunds still take punches off."
 )
 async def retire_punch_card(info: Info, input: RetirePunchCardInput) -> PunchCardPayload:
-    record = await write_by_id(
-        admin(info), input.id, "PunchCard", punch_card_lifecycle.retire_punch_card
-    )
-    return PunchCardPayload(punch_card=PunchCard.from_record(record))
+    return await _punch_cards.by_id(admin(info), input.id, punch_card_lifecycle.retire_punch_card)
 
 
 @mutation(
@@ -122,13 +119,11 @@ async def retire_punch_card(info: Info, input: RetirePunchCardInput) -> PunchCar
     " (INVALID_VALUE); a resume beyond the program's limit of active cards is TOO_MANY."
 )
 async def set_punch_card_paused(info: Info, input: SetPunchCardPausedInput) -> PunchCardPayload:
-    record = await write_by_id(
+    return await _punch_cards.by_id(
         admin(info),
         input.id,
-        "PunchCard",
         lambda pk, scope: punch_card_lifecycle.set_punch_card_paused(pk, input.paused, scope),
     )
-    return PunchCardPayload(punch_card=PunchCard.from_record(record))
 
 
 @mutation(description="Admin only: what refunds do to rewards punches earned.")

@@ -10,7 +10,7 @@ from strawberry.utils.str_converters import to_camel_case
 
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.rewards import CodeSource, LimitPeriod
-from app.graphql.core.admin_writes import admin_id, admin_write, write_by_id
+from app.graphql.core.admin_writes import RecordPayloads, admin_id
 from app.graphql.core.context import Info, acting_for_member, admin, member_reader
 from app.graphql.core.errors import UserError
 from app.graphql.core.ids import decode_id
@@ -182,6 +182,10 @@ class RedemptionPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+_rewards = RecordPayloads("Reward", Reward.from_record, RewardPayload, "reward")
+_redemptions = RecordPayloads("Redemption", Redemption.from_record, RedemptionPayload, "redemption")
+
+
 @strawberry.input(description="Leave a field out to keep its value.")
 class UpdateRedemptionSettingsInput:
     program_slug: str
@@ -197,26 +201,22 @@ class UpdateRedemptionSettingsPayload:
 
 @mutation(description="Admin only.")
 async def create_reward(info: Info, input: CreateRewardInput) -> RewardPayload:
-    record = await admin_write(
+    return await _rewards.created(
         info, input, rewards_service.CreateRewardInput, rewards_service.create_reward
     )
-    return RewardPayload(reward=Reward.from_record(record))
 
 
 @mutation(description="Admin only: change a reward that is not retired.")
 async def update_reward(info: Info, input: UpdateRewardInput) -> RewardPayload:
-    record = await rewards_service.update_reward(
-        rewards_service.UpdateRewardInput(
-            reward_id=admin_id(info, input.id, "Reward"), changes=_changes(input)
-        )
+    changes = rewards_service.UpdateRewardInput(
+        reward_id=admin_id(info, input.id, "Reward"), changes=_changes(input)
     )
-    return RewardPayload(reward=Reward.from_record(record))
+    return _rewards.of(await rewards_service.update_reward(changes))
 
 
 @mutation(description="Admin only: no new redemptions; issued codes stay valid and history stays.")
 async def retire_reward(info: Info, input: RetireRewardInput) -> RewardPayload:
-    record = await rewards_service.retire_reward(admin_id(info, input.id, "Reward"))
-    return RewardPayload(reward=Reward.from_record(record))
+    return _rewards.of(await rewards_service.retire_reward(admin_id(info, input.id, "Reward")))
 
 
 @mutation(description="Admin only: add the store's codes to a POOL reward.")
@@ -256,10 +256,7 @@ async def mark_redemption_used(
     " points and stock, a given one is taken back. Cancelling again changes nothing."
 )
 async def cancel_redemption(info: Info, input: CancelRedemptionInput) -> RedemptionPayload:
-    record = await write_by_id(
-        member_reader(info), input.id, "Redemption", codes_service.cancel_redemption
-    )
-    return RedemptionPayload(redemption=Redemption.from_record(record))
+    return await _redemptions.by_id(member_reader(info), input.id, codes_service.cancel_redemption)
 
 
 @mutation(description="Admin only: a program's redemption settings.")

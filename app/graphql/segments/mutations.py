@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from app.graphql.core.admin_writes import write_by_id
+from app.graphql.core.admin_writes import RecordPayloads
 from app.graphql.core.context import Info, admin
 from app.graphql.core.errors import UserError
 from app.graphql.core.ids import decode_id
@@ -47,6 +47,9 @@ class SegmentIdInput:
 class SegmentPayload:
     segment: Segment | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+_segments = RecordPayloads("Segment", Segment.from_record, SegmentPayload, "segment")
 
 
 @strawberry.type
@@ -102,8 +105,7 @@ async def update_segment(info: Info, input: UpdateSegmentInput) -> SegmentPayloa
     " a reward targets it). Archiving again changes nothing."
 )
 async def archive_segment(info: Info, input: SegmentIdInput) -> SegmentPayload:
-    record = await write_by_id(admin(info), input.id, "Segment", segments_service.archive_segment)
-    return SegmentPayload(segment=Segment.from_record(record))
+    return await _segments.by_id(admin(info), input.id, segments_service.archive_segment)
 
 
 @mutation(description="Admin only: evaluate every member of the segment now.")

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import strawberry
 
-from app.graphql.core.admin_writes import admin_id
+from app.graphql.core.admin_writes import RecordPayloads, admin_id
 from app.graphql.core.context import Info, admin
 from app.graphql.core.errors import UserError
 from app.graphql.core.mutations import mutation, optional_idempotency_key
@@ -93,6 +93,14 @@ class RedeliverFailedWebhooksPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+_endpoints = RecordPayloads(
+    "WebhookEndpoint", WebhookEndpoint.from_record, WebhookEndpointPayload, "endpoint"
+)
+_deliveries = RecordPayloads(
+    "WebhookDelivery", WebhookDelivery.from_record, WebhookDeliveryPayload, "delivery"
+)
+
+
 def _endpoint_id(info: Info, value: strawberry.ID, field: str = "id") -> int:
     return admin_id(info, value, "WebhookEndpoint", field)
 
@@ -130,7 +138,7 @@ async def update_webhook_endpoint(
             enabled=input.enabled,
         )
     )
-    return WebhookEndpointPayload(endpoint=WebhookEndpoint.from_record(record))
+    return _endpoints.of(record)
 
 
 @mutation(description="Admin only: a new signing secret; the old one overlaps for a while.")
@@ -147,14 +155,14 @@ async def rotate_webhook_secret(
 async def delete_webhook_endpoint(
     info: Info, input: WebhookEndpointIdInput
 ) -> WebhookEndpointPayload:
-    record = await webhooks_service.delete_endpoint(_endpoint_id(info, input.id))
-    return WebhookEndpointPayload(endpoint=WebhookEndpoint.from_record(record))
+    return _endpoints.of(await webhooks_service.delete_endpoint(_endpoint_id(info, input.id)))
 
 
 @mutation(description="Admin only: send one delivery again now, with a fresh set of retries.")
 async def redeliver_webhook(info: Info, input: WebhookDeliveryIdInput) -> WebhookDeliveryPayload:
-    record = await webhooks_service.redeliver(admin_id(info, input.id, "WebhookDelivery"))
-    return WebhookDeliveryPayload(delivery=WebhookDelivery.from_record(record))
+    return _deliveries.of(
+        await webhooks_service.redeliver(admin_id(info, input.id, "WebhookDelivery"))
+    )
 
 
 @mutation(description="Admin only: send again every failed delivery of an endpoint since a time.")
@@ -169,5 +177,4 @@ async def redeliver_failed_webhooks(
 
 @mutation(description="Admin only: a webhook.test event, to this endpoint only.")
 async def send_test_webhook(info: Info, input: WebhookEndpointIdInput) -> WebhookDeliveryPayload:
-    record = await webhooks_service.send_test(_endpoint_id(info, input.id))
-    return WebhookDeliveryPayload(delivery=WebhookDelivery.from_record(record))
+    return _deliveries.of(await webhooks_service.send_test(_endpoint_id(info, input.id)))
