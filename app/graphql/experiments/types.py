@@ -10,6 +10,7 @@ from app.db import utc_now
 from app.domain.experiments import ExperimentStatus, Lift
 from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
+from app.graphql.core.records import from_record
 from app.services.experiments.service import (
     ExperimentRecord,
     ExperimentResults,
@@ -79,21 +80,8 @@ class Experiment(Node):
 
     @classmethod
     def from_record(cls, record: ExperimentRecord) -> Experiment:
-        return cls(
-            id=strawberry.ID(encode_id("Experiment", record.id)),
-            name=record.name,
-            description=record.description,
-            status=record.status,
-            starts_at=record.starts_at,
-            ends_at=record.ends_at,
-            started_at=record.started_at,
-            concluded_at=record.concluded_at,
-            winner_variant_key=record.winner_variant_key,
-            variants=[ExperimentVariant.from_record(variant) for variant in record.variants],
-            segment=record.segment,
-            created_at=record.created_at,
-            updated_at=record.updated_at,
-        )
+        variants = [ExperimentVariant.from_record(variant) for variant in record.variants]
+        return from_record(cls, record, variants=variants)
 
     @strawberry.field(description="RUNNING and inside its window now.")
     def live(self) -> bool:

@@ -9,8 +9,8 @@ from strawberry.scalars import JSON
 
 from app.domain.segments import SegmentField, SegmentOperator
 from app.graphql.core.context import Info
-from app.graphql.core.ids import encode_id
 from app.graphql.core.node import Node
+from app.graphql.core.records import from_record
 from app.services.segments import service as segments_service
 from app.services.segments.service import MemberSegment as MemberSegmentRecord
 from app.services.segments.service import SegmentRecord
@@ -99,20 +99,7 @@ class Segment(Node):
 
     @classmethod
     def from_record(cls, record: SegmentRecord) -> Segment:
-        return cls(
-            id=strawberry.ID(encode_id("Segment", record.id)),
-            key=record.key,
-            name=record.name,
-            description=record.description,
-            condition=JSON(record.definition),
-            version=record.version,
-            time_based=record.time_based,
-            archived_at=record.archived_at,
-            refreshed_at=record.refreshed_at,
-            created_at=record.created_at,
-            updated_at=record.updated_at,
-            segment_pk=record.id,
-        )
+        return from_record(cls, record, condition=JSON(record.definition), segment_pk=record.id)
 
     @strawberry.field(description="Members in the segment now (kept as they change).")
     async def member_count(self) -> int:
@@ -123,10 +110,7 @@ class Segment(Node):
     async def versions(self) -> list[SegmentVersion]:
         found = await segments_service.segment_versions(self.segment_pk)
         return [
-            SegmentVersion(
-                version=item.version, condition=JSON(item.definition), created_at=item.created_at
-            )
-            for item in found
+            from_record(SegmentVersion, item, condition=JSON(item.definition)) for item in found
         ]
 
 
