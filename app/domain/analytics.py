@@ -173,7 +173,7 @@ class OrderFigures:
     guest_refunded_minor: int = 0
 
     def plus(self, other: OrderFigures) -> OrderFigures:
-        return OrderFigures(*(getattr(self, name) + getattr(other, name) for name in _ORDER_FIELDS))
+        return OrderFigures(*(getattr(self, name) + getattr(other, name) for name in ORDER_FIELDS))
 
     @property
     def member_aov(self) -> float | None:
@@ -193,7 +193,8 @@ class OrderFigures:
         return ratio(self.member_orders, self.member_orders + self.guest_orders)
 
 
-_ORDER_FIELDS = (
+# OrderFigures' counts, in its order (the insights export's columns too).
+ORDER_FIELDS = (
     "member_orders",
     "guest_orders",
     "member_revenue_minor",
@@ -335,7 +336,7 @@ class PeriodFigures:
 
 
 def _order_figures(rows: list[RollupRow], channel: str | None) -> OrderFigures:
-    values = dict.fromkeys(_ORDER_FIELDS, 0)
+    values = dict.fromkeys(ORDER_FIELDS, 0)
     names = {ORDERS: "orders", REVENUE: "revenue_minor", REFUNDED: "refunded_minor"}
     for row in rows:
         if row.metric not in names:
