@@ -140,41 +140,6 @@ _INSERT = (
 )
 
 
-async def _insert_effect(
-    conn: BaseDBAsyncClient,
-    plan: ExperimentPlan,
-    *,
-    program_id: int,
-    member_id: int,
-    kind: EffectKind,
-    source: tuple[int | None, int | None],
-    points: int,
-    revenue_minor: int,
-    subject: bool,
-    now: datetime,
-) -> None:
-    """One effect of the plan's experiment on the member, under the member's variant; `source`
-    is the (order, redemption) that had it, one of them None."""
-    order_pk, redemption_pk = source
-    await execute(
-        conn,
-        _INSERT,
-        (
-            program_id,
-            plan.id,
-            plan.variant_of(member_id),
-            member_id,
-            kind.value,
-            order_pk,
-            redemption_pk,
-            points,
-            revenue_minor,
-            subject,
-            now,
-        ),
-    )
-
-
 async def record_order_effects(
     conn: BaseDBAsyncClient,
     plans: Sequence[ExperimentPlan],
@@ -205,17 +170,22 @@ async def record_order_effects(
             for line in earning.lines
             for component in line.components
         )
-        await _insert_effect(
+        await execute(
             conn,
-            plan,
-            program_id=program_id,
-            member_id=member_id,
-            kind=EffectKind.ORDER,
-            source=(order_pk, None),
-            points=points,
-            revenue_minor=revenue_minor,
-            subject=subject,
-            now=now,
+            _INSERT,
+            (
+                program_id,
+                plan.id,
+                plan.variant_of(member_id),
+                member_id,
+                EffectKind.ORDER.value,
+                order_pk,
+                None,
+                points,
+                revenue_minor,
+                subject,
+                now,
+            ),
         )
 
 
@@ -235,15 +205,20 @@ async def record_redemption_effects(
     for plan in plans:
         if not plan.records(now):
             continue
-        await _insert_effect(
+        await execute(
             conn,
-            plan,
-            program_id=program_id,
-            member_id=member_id,
-            kind=EffectKind.REDEMPTION,
-            source=(None, redemption_pk),
-            points=points_spent,
-            revenue_minor=0,
-            subject=reward_id in plan.rewards,
-            now=now,
+            _INSERT,
+            (
+                program_id,
+                plan.id,
+                plan.variant_of(member_id),
+                member_id,
+                EffectKind.REDEMPTION.value,
+                None,
+                redemption_pk,
+                points_spent,
+                0,
+                reward_id in plan.rewards,
+                now,
+            ),
         )
