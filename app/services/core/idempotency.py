@@ -30,7 +30,9 @@ class _Made(Protocol):
     def id(self) -> int: ...
 
 
-class _ProgramMember(Protocol):
+class InProgram(Protocol):
+    """A row of one program (a member, a rule...): its id and its program's."""
+
     @property
     def id(self) -> int: ...
 
@@ -126,7 +128,7 @@ class IdempotentRequest:
 
     @classmethod
     def for_member(
-        cls, member: _ProgramMember, *, key: str, operation: str, **payload: Any
+        cls, member: InProgram, *, key: str, operation: str, **payload: Any
     ) -> IdempotentRequest:
         """A write to one member, keyed in its program's namespace: a replay must name the
         same member (as `memberId`) and the same `payload`."""
