@@ -13,6 +13,7 @@ audit entries, which name a key).
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -149,105 +150,109 @@ def _print(record: Any) -> None:
     )
 
 
-@bulk_cli.command("adjust-points")
+def _operation_command(
+    name: str, kind: BulkKind, *, file: Any = File, from_segment: bool = True
+) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
+    """Declare `laurel bulk <name>` from a function of the command's own options that gives
+    the operation's parameters (its docstring is the command's help). Every such command also
+    takes --program, the FILE (or --segment, when `from_segment`), --dry-run and --key, in that
+    order around the command's own options, and queues and runs the operation."""
+
+    def declare(parameters_of: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+        own = list(inspect.signature(parameters_of, eval_str=True).parameters.values())
+        required = [p for p in own if p.default is inspect.Parameter.empty]
+        optional = [p for p in own if p.default is not inspect.Parameter.empty]
+        shared = [_option("file", file, None if from_segment else inspect.Parameter.empty)]
+        if from_segment:
+            shared.append(_option("segment", Segment, None))
+        signature = [
+            _option("program", Program),
+            *(p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in required),
+            *shared,
+            *(p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in optional),
+            _option("dry_run", DryRun, False),
+            _option("key", Key, None),
+        ]
+
+        def command(
+            *,
+            program: str,
+            file: Path | None,
+            dry_run: bool,
+            key: str | None,
+            segment: str | None = None,
+            **options: Any,
+        ) -> None:
+            parameters = parameters_of(**options)
+            _run_operation(kind, program, file, segment, parameters, dry_run=dry_run, key=key)
+
+        command.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]
+        command.__doc__ = parameters_of.__doc__
+        bulk_cli.command(name)(command)
+        return parameters_of
+
+    return declare
+
+
+def _option(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> Any:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default
+    )
+
+
+@_operation_command("adjust-points", BulkKind.ADJUST_POINTS)
 def adjust_points(
-    program: Program,
     reason: Annotated[str, typer.Option(help="Staff's note (kept with the operation).")],
-    file: File = None,
-    segment: Segment = None,
     points: Annotated[
         int | None, typer.Option(help="For every member (a file's points column wins).")
     ] = None,
     description: Annotated[
         str | None, typer.Option(help="What members read in their activity.")
     ] = None,
-    dry_run: DryRun = False,
-    key: Key = None,
-) -> None:
+) -> dict[str, Any]:
     """Credit or debit points for each member of FILE (customer_id[,points]) or a segment."""
-    _run_operation(
-        BulkKind.ADJUST_POINTS,
-        program,
-        file,
-        segment,
-        {"points": points, "reason": reason, "description": description},
-        dry_run=dry_run,
-        key=key,
-    )
+    return {"points": points, "reason": reason, "description": description}
 
 
-@bulk_cli.command("assign-tier")
+@_operation_command("assign-tier", BulkKind.ASSIGN_TIER)
 def assign_tier(
-    program: Program,
     tier: Annotated[str, typer.Option(help="The tier's name.")],
     reason: Annotated[str, typer.Option(help="Why (the members' tier history shows it).")],
-    file: File = None,
-    segment: Segment = None,
-    dry_run: DryRun = False,
-    key: Key = None,
-) -> None:
+) -> dict[str, Any]:
     """Assign a tier to each member of FILE (customer_id) or a segment."""
-    _run_operation(
-        BulkKind.ASSIGN_TIER,
-        program,
-        file,
-        segment,
-        {"tier_name": tier, "reason": reason},
-        dry_run=dry_run,
-        key=key,
-    )
+    return {"tier_name": tier, "reason": reason}
 
 
-@bulk_cli.command("enroll")
-def enroll(
-    program: Program,
-    file: Annotated[
+@_operation_command(
+    "enroll",
+    BulkKind.ENROLL_MEMBERS,
+    file=Annotated[
         Path, typer.Argument(help="CSV or JSON Lines: customer_id and/or email, name, locale.")
     ],
+    from_segment=False,
+)
+def enroll(
     marketing_consent: Annotated[
         bool, typer.Option("--marketing-consent", help="The list consented to marketing.")
     ] = False,
     consent_note: Annotated[
         str | None, typer.Option(help="How the consent was given (with --marketing-consent).")
     ] = None,
-    dry_run: DryRun = False,
-    key: Key = None,
-) -> None:
+) -> dict[str, Any]:
     """Enrol a mailing list; customers enrolled already are skipped."""
-    _run_operation(
-        BulkKind.ENROLL_MEMBERS,
-        program,
-        file,
-        None,
-        {"marketing_consent": marketing_consent, "consent_note": consent_note},
-        dry_run=dry_run,
-        key=key,
-    )
+    return {"marketing_consent": marketing_consent, "consent_note": consent_note}
 
 
-@bulk_cli.command("issue-reward")
+@_operation_command("issue-reward", BulkKind.ISSUE_REWARD)
 def issue_reward(
-    program: Program,
     reward: Annotated[str, typer.Option(help="The reward's id (as the API shows it).")],
-    file: File = None,
-    segment: Segment = None,
     reason: Annotated[str | None, typer.Option(help="Members read '<reason>: <reward>'.")] = None,
-    dry_run: DryRun = False,
-    key: Key = None,
-) -> None:
+) -> dict[str, Any]:
     """Give a catalogue reward to each member of FILE (customer_id) or a segment."""
     decoded = decode_any_id(reward)
     if decoded is None or decoded[0] != "Reward":
         raise typer.BadParameter(f"{reward!r} is not a reward's id")
-    _run_operation(
-        BulkKind.ISSUE_REWARD,
-        program,
-        file,
-        segment,
-        {"reward_id": decoded[1], "reason": reason},
-        dry_run=dry_run,
-        key=key,
-    )
+    return {"reward_id": decoded[1], "reason": reason}
 
 
 @bulk_cli.command("status")

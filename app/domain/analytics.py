@@ -42,9 +42,10 @@ import hashlib
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from typing import overload
 from zoneinfo import ZoneInfo
 
 from app.domain.ledger import Account, TransactionKind
@@ -149,6 +150,26 @@ def ratio(numerator: int, denominator: int) -> float | None:
     return None if denominator == 0 else numerator / denominator
 
 
+class Ratio:
+    """A figure's KPI that is one of its counts over another (`ratio`): declared on the class
+    as `name = Ratio("numerator", "denominator")`, read as a property."""
+
+    def __init__(self, numerator: str, denominator: str) -> None:
+        self.numerator = numerator
+        self.denominator = denominator
+
+    @overload
+    def __get__(self, figures: None, owner: type) -> Ratio: ...
+
+    @overload
+    def __get__(self, figures: object, owner: type | None = None) -> float | None: ...
+
+    def __get__(self, figures: object, owner: type | None = None) -> Ratio | float | None:
+        if figures is None:
+            return self
+        return ratio(getattr(figures, self.numerator), getattr(figures, self.denominator))
+
+
 # --- KPIs from rollup rows ----------------------------------------------------------------------
 
 _OUTSTANDING = frozenset({Account.MEMBER_AVAILABLE.value, Account.MEMBER_PENDING.value})
@@ -173,15 +194,10 @@ class OrderFigures:
     guest_refunded_minor: int = 0
 
     def plus(self, other: OrderFigures) -> OrderFigures:
-        return OrderFigures(*(getattr(self, name) + getattr(other, name) for name in _ORDER_FIELDS))
+        return OrderFigures(*(getattr(self, name) + getattr(other, name) for name in ORDER_FIELDS))
 
-    @property
-    def member_aov(self) -> float | None:
-        return ratio(self.member_revenue_minor, self.member_orders)
-
-    @property
-    def guest_aov(self) -> float | None:
-        return ratio(self.guest_revenue_minor, self.guest_orders)
+    member_aov = Ratio("member_revenue_minor", "member_orders")
+    guest_aov = Ratio("guest_revenue_minor", "guest_orders")
 
     @property
     def aov_lift(self) -> float | None:
@@ -193,7 +209,8 @@ class OrderFigures:
         return ratio(self.member_orders, self.member_orders + self.guest_orders)
 
 
-_ORDER_FIELDS = (
+# OrderFigures' counts, in its order (the insights export's columns too).
+ORDER_FIELDS = (
     "member_orders",
     "guest_orders",
     "member_revenue_minor",
@@ -204,8 +221,8 @@ _ORDER_FIELDS = (
 
 
 @dataclass(frozen=True)
-class PointFigures:
-    """Points moved in a period, and the balances at its end."""
+class PointMoves:
+    """Points moved in a period, by what moved them."""
 
     earned: int = 0
     reversed: int = 0
@@ -213,6 +230,12 @@ class PointFigures:
     expired: int = 0
     adjusted: int = 0
     pending_credited: int = 0
+
+
+@dataclass(frozen=True)
+class PointFigures(PointMoves):
+    """Points moved in a period, and the balances at its end."""
+
     # At the end of the period: members' available + pending, pending alone, and the points
     # earned and expired since the program began (the breakage rate's terms).
     outstanding_at_end: int = 0
@@ -221,13 +244,8 @@ class PointFigures:
     expired_to_end: int = 0
     spent_to_end: int = 0
 
-    @property
-    def redemption_rate(self) -> float | None:
-        return ratio(self.spent, self.earned)
-
-    @property
-    def breakage_rate(self) -> float | None:
-        return ratio(self.expired_to_end, self.earned_to_end)
+    redemption_rate = Ratio("spent", "earned")
+    breakage_rate = Ratio("expired_to_end", "earned_to_end")
 
     @property
     def settled_breakage_rate(self) -> float | None:
@@ -249,13 +267,7 @@ class PointFigures:
 
 
 @dataclass(frozen=True)
-class _Flows:
-    earned: int = 0
-    reversed: int = 0
-    spent: int = 0
-    expired: int = 0
-    adjusted: int = 0
-    pending_credited: int = 0
+class _Flows(PointMoves):
     outstanding: int = 0
     pending: int = 0
 
@@ -282,21 +294,7 @@ def _flows(dimension: str, amount: int) -> _Flows:
 
 
 def _sum_flows(items: list[_Flows]) -> _Flows:
-    return _Flows(
-        *(
-            sum(getattr(item, name) for item in items)
-            for name in (
-                "earned",
-                "reversed",
-                "spent",
-                "expired",
-                "adjusted",
-                "pending_credited",
-                "outstanding",
-                "pending",
-            )
-        )
-    )
+    return _Flows(*(sum(getattr(item, f.name) for item in items) for f in fields(_Flows)))
 
 
 @dataclass(frozen=True)
@@ -335,7 +333,7 @@ class PeriodFigures:
 
 
 def _order_figures(rows: list[RollupRow], channel: str | None) -> OrderFigures:
-    values = dict.fromkeys(_ORDER_FIELDS, 0)
+    values = dict.fromkeys(ORDER_FIELDS, 0)
     names = {ORDERS: "orders", REVENUE: "revenue_minor", REFUNDED: "refunded_minor"}
     for row in rows:
         if row.metric not in names:
@@ -387,12 +385,7 @@ def _period_figures(
         period=period,
         orders=_order_figures(rows, channel),
         points=PointFigures(
-            earned=flows.earned,
-            reversed=flows.reversed,
-            spent=flows.spent,
-            expired=flows.expired,
-            adjusted=flows.adjusted,
-            pending_credited=flows.pending_credited,
+            **{move.name: getattr(flows, move.name) for move in fields(PointMoves)},
             outstanding_at_end=to_end.outstanding,
             pending_at_end=to_end.pending,
             earned_to_end=to_end.earned,
@@ -505,17 +498,9 @@ class GroupFigures:
     churned: int = 0  # of S, not in E
     churned_revenue_minor: int = 0  # what the churned spent in the months that put them in S
 
-    @property
-    def purchase_frequency(self) -> float | None:
-        return ratio(self.orders, self.customers)
-
-    @property
-    def repeat_purchase_rate(self) -> float | None:
-        return ratio(self.repeat_customers, self.customers)
-
-    @property
-    def average_order_value(self) -> float | None:
-        return ratio(self.revenue_minor, self.orders)
+    purchase_frequency = Ratio("orders", "customers")
+    repeat_purchase_rate = Ratio("repeat_customers", "customers")
+    average_order_value = Ratio("revenue_minor", "orders")
 
     @property
     def retention_rate(self) -> float | None:
@@ -523,9 +508,7 @@ class GroupFigures:
         rate = ratio(self.at_end - self.new, self.at_start)
         return None if rate is None else rate * 100
 
-    @property
-    def churn_rate(self) -> float | None:
-        return ratio(self.churned, self.at_start)
+    churn_rate = Ratio("churned", "at_start")
 
     @property
     def expected_lifespan(self) -> float | None:
@@ -570,13 +553,8 @@ class CustomerFigures:
         lift = members.revenue_minor / members.customers - guests.revenue_minor / guests.customers
         return members.customers * lift
 
-    @property
-    def active_member_share(self) -> float | None:
-        return ratio(self.active_members, self.members_enrolled)
-
-    @property
-    def redeeming_member_share(self) -> float | None:
-        return ratio(self.redeeming_members, self.members_enrolled)
+    active_member_share = Ratio("active_members", "members_enrolled")
+    redeeming_member_share = Ratio("redeeming_members", "members_enrolled")
 
 
 def customer_figures(
@@ -698,9 +676,7 @@ class ReferralFigures:
     converted: int  # of them, those who ordered in the period
     revenue_minor: int  # orders' totals in the period of every friend referred by its end
 
-    @property
-    def conversion_rate(self) -> float | None:
-        return ratio(self.converted, self.referred)
+    conversion_rate = Ratio("converted", "referred")
 
 
 def day_start(day: date, zone: str) -> datetime:

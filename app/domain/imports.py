@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from app.domain.errors import ErrorCode
+from app.domain.member_profile import CONTACT_FIELDS
 from app.domain.money import MAX_AMOUNT_MINOR, MAX_POINTS_PER_MOVEMENT
 from app.domain.validation import EMAIL_MAX, EXTERNAL_ID_MAX, NAME_MAX, has_control_characters
 
@@ -132,16 +133,7 @@ class BalanceRow:
         return sum(lot.points for lot in self.lots)
 
 
-MEMBER_COLUMNS = (
-    "customer_id",
-    "email",
-    "name",
-    "birthday",
-    "phone",
-    "locale",
-    "marketing_consent",
-    "enrolled_at",
-)
+MEMBER_COLUMNS = ("customer_id", *CONTACT_FIELDS, "enrolled_at")
 ORDER_COLUMNS = (
     "order_id",
     "customer_id",

@@ -14,6 +14,8 @@ from typing import Any
 from app.domain.errors import ErrorCode
 from app.domain.validation import NAME_MAX, TEXT_MAX, Checker, has_control_characters
 
+# The member's contact details and consent, as the API's inputs and the import files name them.
+CONTACT_FIELDS = ("email", "name", "birthday", "phone", "locale", "marketing_consent")
 PHONE_MAX = 32
 LOCALE_MAX = 35
 CARD_NUMBER_MAX = 64

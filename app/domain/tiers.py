@@ -56,17 +56,44 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from app.domain.errors import ErrorCode
 from app.domain.expiry import add_months
+from app.domain.validation import Checker
 
 MAX_TIERS = 20
 MAX_GRACE_DAYS = 366
 MAX_TIER_MULTIPLIER = Decimal(10)
 MAX_REWARD_DISCOUNT_PERCENT = 90
 TIER_NAME_MAX = 64
+
+
+def checked_earn_multiplier(check: Checker, text: str | None, field: list[str]) -> Decimal | None:
+    """An earn multiplier as an admin writes it (a tier's, a membership plan's): above 1, at most
+    MAX_TIER_MULTIPLIER, with at most 2 decimals, else a problem of `field` + earnMultiplier
+    in `check`. None when none is given."""
+    if text is None:
+        return None
+    try:
+        multiplier = Decimal(text.strip())
+    except InvalidOperation:
+        multiplier = Decimal("NaN")
+    if (
+        not multiplier.is_finite()
+        or not Decimal(1) < multiplier <= MAX_TIER_MULTIPLIER
+        or multiplier != multiplier.quantize(Decimal("0.01"))
+    ):
+        check.add(
+            ErrorCode.INVALID_VALUE,
+            f"earnMultiplier must be in (1, {MAX_TIER_MULTIPLIER}] with at most 2 decimals",
+            [*field, "earnMultiplier"],
+        )
+    return multiplier
+
+
 NO_TIER = -1
 
 

@@ -47,6 +47,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+
 from app import clock
 from app.db import (
     as_optional_datetime,
@@ -198,20 +200,21 @@ async def run_due_work(
 ) -> None:
     """The scheduled work of `laurel jobs run` that changes points and tiers, in its order."""
     quiet = SilentProgress()
-    if "mature" in jobs:
-        await mature_due_points(now, progress=quiet)
-    if "referrals" in jobs:
-        await settle_referral_rewards(now, quiet)
-    if "memberships" in jobs:
-        await end_memberships(now, quiet)
-    if "recalculate" in jobs:
-        await recalculate_tiers(now, quiet)
-    if "tiers" in jobs:
-        await review_tiers(now, quiet)
-    if "expire" in jobs:
-        await expire_lots(now, quiet)
-    if "inactive" in jobs:
-        await expire_inactive(now, quiet)
+    for name, job in _DUE_WORK:
+        if name in jobs:
+            await job(now, quiet)
+
+
+# Each job of `run_due_work`, in the order `laurel jobs run` runs them.
+_DUE_WORK: tuple[tuple[str, Callable[[datetime, Progress], Awaitable[object]]], ...] = (
+    ("mature", lambda now, quiet: mature_due_points(now, progress=quiet)),
+    ("referrals", settle_referral_rewards),
+    ("memberships", end_memberships),
+    ("recalculate", recalculate_tiers),
+    ("tiers", review_tiers),
+    ("expire", expire_lots),
+    ("inactive", expire_inactive),
+)
 
 
 class Moments:
@@ -341,28 +344,25 @@ class MemberDueWork:
 
     async def _run(self, member_id: int, now: datetime, jobs: tuple[str, ...]) -> None:
         """What `run_due_work` does to this member: the same steps, on its rows only."""
-        conn = connection()
         if "mature" in jobs:
-            for lot in await fetch_all(
-                conn,
+            await _settle_each_due(
                 "SELECT id FROM point_lots WHERE member_id = ? AND pending_until IS NOT NULL"
                 " AND pending_until <= ? ORDER BY pending_until, id",
-                (member_id, now),
-            ):
-                async with in_transaction() as tx:
-                    await mature_lot(tx, int(lot["id"]), now)
+                member_id,
+                now,
+                mature_lot,
+            )
         if "referrals" in jobs:
-            for reward in await fetch_all(
-                conn,
+            await _settle_each_due(
                 "SELECT id FROM referral_rewards WHERE member_id = ? AND status = 'PENDING'"
                 " AND available_at <= ? ORDER BY id",
-                (member_id, now),
-            ):
-                async with in_transaction() as tx:
-                    await settle_reward(tx, int(reward["id"]), now)
+                member_id,
+                now,
+                settle_reward,
+            )
         if "memberships" in jobs:
             for membership in await fetch_all(
-                conn,
+                connection(),
                 "SELECT id FROM memberships WHERE member_id = ? AND ended_at IS NULL"
                 " AND ends_at <= ? ORDER BY id",
                 (member_id, now),
@@ -382,6 +382,19 @@ class MemberDueWork:
             (self.program.id, after_member, *(moment,) * 5, limit),
         )
         return [int(row["id"]) for row in rows]
+
+
+async def _settle_each_due(
+    select: str,
+    member_id: int,
+    now: datetime,
+    settle: Callable[[BaseDBAsyncClient, int, datetime], Awaitable[object]],
+) -> None:
+    """`settle` each row `select` finds due for the member at `now`, each in a transaction of
+    its own, as the global job does (`select`'s parameters: the member, then the moment)."""
+    for row in await fetch_all(connection(), select, (member_id, now)):
+        async with in_transaction() as tx:
+            await settle(tx, int(row["id"]), now)
 
 
 async def per_member_due_work() -> bool:

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.db import as_datetime, connection, fetch_all, fetch_one
-from app.domain.analytics import PeriodFigures
+from app.domain.analytics import ORDER_FIELDS, PeriodFigures
 from app.domain.ids import encode_id
 from app.domain.money import points_in_money
 from app.services.analytics import rollups
@@ -27,12 +27,7 @@ INSIGHTS_COLUMNS = (
     "start",
     "end",
     "enrolments",
-    "member_orders",
-    "guest_orders",
-    "member_revenue_minor",
-    "guest_revenue_minor",
-    "member_refunded_minor",
-    "guest_refunded_minor",
+    *ORDER_FIELDS,
     "member_aov_minor",
     "guest_aov_minor",
     "aov_lift_minor",
@@ -105,12 +100,7 @@ def _period_cells(period: PeriodFigures, cost: Decimal | None, channel: bool) ->
         period.period.start,
         period.period.end,
         None if channel else period.enrolments,
-        orders.member_orders,
-        orders.guest_orders,
-        orders.member_revenue_minor,
-        orders.guest_revenue_minor,
-        orders.member_refunded_minor,
-        orders.guest_refunded_minor,
+        *(getattr(orders, name) for name in ORDER_FIELDS),
         orders.member_aov,
         orders.guest_aov,
         orders.aov_lift,

@@ -37,7 +37,7 @@ from app.domain.roles import StaffRole, check_points_adjustment
 from app.services.audit import service as audit
 from app.services.bulk import repository
 from app.services.bulk.repository import BulkOperationRecord, Step
-from app.services.core.idempotency import IdempotentRequest, run_once
+from app.services.core.idempotency import IdempotentRequest, run_once_keeping
 from app.services.core.leases import Lease
 from app.services.ledger import adjustments
 from app.services.members.enrolment import EnrollMemberInput, enroll_member
@@ -249,11 +249,8 @@ async def _issue_reward(
     been given."""
     reward_id = int(operation.parameters["reward_id"])
     reason = operation.parameters.get("reason") or DEFAULT_REWARD_REASON
-    request = IdempotentRequest.of(
-        scope=str(operation.program_id),
-        key=_key(operation, member.id),
-        operation="bulkIssueReward",
-        payload={"memberId": member.id, "rewardId": reward_id},
+    request = IdempotentRequest.for_member(
+        member, key=_key(operation, member.id), operation="bulkIssueReward", rewardId=reward_id
     )
     now = utc_now()
 
@@ -277,17 +274,7 @@ async def _issue_reward(
                     raise _unavailable(given)
                 return given.redemption_id
 
-            async def replay(stored: dict[str, object]) -> int:
-                return int(str(stored["redemptionId"]))
-
-            await run_once(
-                conn,
-                request,
-                now=now,
-                perform=perform,
-                remember=lambda redemption_id: {"redemptionId": redemption_id},
-                replay=replay,
-            )
+            await run_once_keeping(conn, request, now=now, perform=perform, keep_as="redemptionId")
 
     async def used_up(conn: BaseDBAsyncClient) -> DomainError | None:
         # Read without locking: the reward row and its codes stay free for live gifts and

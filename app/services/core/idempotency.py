@@ -30,6 +30,16 @@ class _Made(Protocol):
     def id(self) -> int: ...
 
 
+class InProgram(Protocol):
+    """A row of one program (a member, a rule...): its id and its program's."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def program_id(self) -> int: ...
+
+
 MadeT = TypeVar("MadeT", bound=_Made)
 
 
@@ -116,6 +126,19 @@ class IdempotentRequest:
             fingerprint=request_fingerprint(operation, payload),
         )
 
+    @classmethod
+    def for_member(
+        cls, member: InProgram, *, key: str, operation: str, **payload: Any
+    ) -> IdempotentRequest:
+        """A write to one member, keyed in its program's namespace: a replay must name the
+        same member (as `memberId`) and the same `payload`."""
+        return cls.of(
+            scope=str(member.program_id),
+            key=key,
+            operation=operation,
+            payload={"memberId": member.id, **payload},
+        )
+
 
 @dataclass(frozen=True)
 class Outcome(Generic[ResultT]):
@@ -152,6 +175,30 @@ async def run_once(
     value = await perform()
     await store_response(conn, scope=request.scope, key=request.key, response=remember(value))
     return Outcome(value, replayed=False)
+
+
+async def run_once_keeping(
+    conn: BaseDBAsyncClient,
+    request: IdempotentRequest,
+    *,
+    now: datetime,
+    perform: Callable[[], Awaitable[int]],
+    keep_as: str,
+) -> Outcome[int]:
+    """`run_once` for a write whose answer is one number (a transaction's id, a count): the key
+    keeps it as `keep_as`, and a replay gives it back without reading anything."""
+
+    async def replay(stored: dict[str, Any]) -> int:
+        return int(stored[keep_as])
+
+    return await run_once(
+        conn,
+        request,
+        now=now,
+        perform=perform,
+        remember=lambda value: {keep_as: value},
+        replay=replay,
+    )
 
 
 def input_payload(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
@@ -20,7 +20,7 @@ from app.db import in_transaction, utc_now
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
 from app.services.core.events import append_event
-from app.services.core.idempotency import create_once_if_keyed
+from app.services.core.idempotency import InProgram, create_once_if_keyed
 
 
 async def read_row(
@@ -49,14 +49,7 @@ async def update_row(
     return await read_row(model, conn, columns, id=row_id)
 
 
-class _Rule(Protocol):
-    @property
-    def id(self) -> int: ...
-    @property
-    def program_id(self) -> int: ...
-
-
-RuleT = TypeVar("RuleT", bound=_Rule)
+RuleT = TypeVar("RuleT", bound=InProgram)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -366,32 +367,41 @@ async def update_challenge(data: UpdateChallengeInput, scope: ProgramScope) -> C
             )
         if new_segments is not None:
             await _require_segments(conn, challenge.program_id, new_segments)
-        row = await fetch_one(
+        return await _change_unarchived(
             conn,
-            "UPDATE challenges SET name = ?, description = ?, target = ?, starts_at = ?,"
-            " ends_at = ?, points = ?, badge_id = ?, eligible_segments = ?, updated_at = ?"
-            f" WHERE id = ? AND status <> ? RETURNING {challenge_row.columns}",
-            (
-                name or challenge.name,
-                challenge.description if data.description is None else (description or ""),
-                target,
-                starts_at,
-                ends_at,
-                points,
-                badge_id,
-                json.dumps(list(segments)),
-                now,
-                challenge.id,
-                ChallengeStatus.ARCHIVED.value,
-            ),
+            challenge.id,
+            "challenge.updated",
+            now,
+            name=name or challenge.name,
+            description=challenge.description if data.description is None else (description or ""),
+            target=target,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            points=points,
+            badge_id=badge_id,
+            eligible_segments=json.dumps(list(segments)),
         )
-        if row is None:
-            raise DomainError(
-                ErrorCode.CHALLENGE_ARCHIVED, "the challenge is archived", ["input", "id"]
-            )
-        updated = challenge_row(row)
-        await _announce(conn, updated, "challenge.updated", now)
-    return updated
+
+
+async def _change_unarchived(
+    conn: BaseDBAsyncClient, challenge_id: int, event_type: str, now: datetime, **columns: Any
+) -> ChallengeRecord:
+    """Set `columns` of a challenge that is not archived (the update itself checks, so a
+    concurrent archive wins) and announce the change; CHALLENGE_ARCHIVED when it is."""
+    assignments = "".join(f"{column} = ?, " for column in columns)
+    row = await fetch_one(
+        conn,
+        f"UPDATE challenges SET {assignments}updated_at = ?"
+        f" WHERE id = ? AND status <> ? RETURNING {challenge_row.columns}",
+        (*columns.values(), now, challenge_id, ChallengeStatus.ARCHIVED.value),
+    )
+    if row is None:
+        raise DomainError(
+            ErrorCode.CHALLENGE_ARCHIVED, "the challenge is archived", ["input", "id"]
+        )
+    changed = challenge_row(row)
+    await _announce(conn, changed, event_type, now)
+    return changed
 
 
 async def _set_status(
@@ -405,24 +415,14 @@ async def _set_status(
         return challenge
     now = utc_now()
     async with in_transaction() as conn:
-        row = await fetch_one(
+        changed = await _change_unarchived(
             conn,
-            "UPDATE challenges SET status = ?, archived_at = ?, updated_at = ?"
-            f" WHERE id = ? AND status <> ? RETURNING {challenge_row.columns}",
-            (
-                status.value,
-                now if status is ChallengeStatus.ARCHIVED else None,
-                now,
-                challenge.id,
-                ChallengeStatus.ARCHIVED.value,
-            ),
+            challenge.id,
+            event_type,
+            now,
+            status=status.value,
+            archived_at=now if status is ChallengeStatus.ARCHIVED else None,
         )
-        if row is None:
-            raise DomainError(
-                ErrorCode.CHALLENGE_ARCHIVED, "the challenge is archived", ["input", "id"]
-            )
-        changed = challenge_row(row)
-        await _announce(conn, changed, event_type, now)
     return changed
 
 

@@ -28,7 +28,7 @@ from app.domain.imports import (
 )
 from app.domain.ledger import Account, TransactionKind
 from app.domain.orders import OrderChannel
-from app.services.core.idempotency import IdempotentRequest, run_once
+from app.services.core.idempotency import IdempotentRequest, run_once_keeping
 from app.services.ledger.service import Movement, post_movement
 from app.services.members.enrolment import EnrollMemberInput, enroll_member
 from app.services.members.profile import ProfileChanges
@@ -256,18 +256,12 @@ async def import_balance(program: ProgramRecord, row: BalanceRow, *, dry_run: bo
     if dry_run:
         return ItemResult(Outcome.WOULD_IMPORT, row.points)
     lots = tuple((lot.points, lot.expires_at) for lot in row.lots)
-    request = IdempotentRequest.of(
-        scope=str(program.id),
+    request = IdempotentRequest.for_member(
+        member,
         key=f"import-balance:{member.customer_id}",
         operation=_BALANCE_OPERATION,
-        payload={
-            "memberId": member.id,
-            "lots": [[points, None if at is None else at.isoformat()] for points, at in lots],
-        },
+        lots=[[points, None if at is None else at.isoformat()] for points, at in lots],
     )
-
-    async def replay(stored: dict[str, object]) -> int:
-        return 0
 
     try:
         async with in_transaction() as conn:
@@ -289,13 +283,8 @@ async def import_balance(program: ProgramRecord, row: BalanceRow, *, dry_run: bo
                 )
                 return row.points
 
-            outcome = await run_once(
-                conn,
-                request,
-                now=now,
-                perform=perform,
-                remember=lambda points: {"points": points},
-                replay=replay,
+            outcome = await run_once_keeping(
+                conn, request, now=now, perform=perform, keep_as="points"
             )
     except DomainError as error:
         if error.code is ErrorCode.IDEMPOTENCY_KEY_REUSED:

@@ -7,14 +7,13 @@ activity (a neutral default when staff give none)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from app.db import in_transaction, utc_now
 from app.domain.errors import ErrorCode
 from app.domain.ledger import Account, TransactionKind
 from app.domain.money import MAX_POINTS_PER_MOVEMENT
 from app.domain.validation import REASON_MAX, Checker
-from app.services.core.idempotency import IdempotentRequest, run_once
+from app.services.core.idempotency import IdempotentRequest, run_once_keeping
 from app.services.ledger.service import Movement, post_movement
 from app.services.members.service import MemberRecord, require_member
 from app.services.programs.service import ProgramScope
@@ -57,16 +56,13 @@ async def adjust_points(data: AdjustPointsInput, scope: ProgramScope) -> Adjustm
     check.raise_if_any()
     assert reason is not None
     member = await require_member(data.member_id, scope)
-    request = IdempotentRequest.of(
-        scope=str(member.program_id),
+    request = IdempotentRequest.for_member(
+        member,
         key=data.idempotency_key,
         operation=_OPERATION,
-        payload={
-            "memberId": member.id,
-            "points": data.points,
-            "reason": reason,
-            "description": description,
-        },
+        points=data.points,
+        reason=reason,
+        description=description,
     )
     now = utc_now()
     async with in_transaction() as conn:
@@ -89,17 +85,8 @@ async def adjust_points(data: AdjustPointsInput, scope: ProgramScope) -> Adjustm
             )
             return posted.transaction_id
 
-        outcome = await run_once(
-            conn,
-            request,
-            now=now,
-            perform=perform,
-            remember=lambda transaction_id: {"transactionId": transaction_id},
-            replay=_stored_transaction_id,
+        outcome = await run_once_keeping(
+            conn, request, now=now, perform=perform, keep_as="transactionId"
         )
     refreshed = await require_member(member.id, scope)
     return Adjustment(member=refreshed, transaction_id=outcome.value, replayed=outcome.replayed)
-
-
-async def _stored_transaction_id(stored: dict[str, Any]) -> int:
-    return int(stored["transactionId"])

@@ -47,11 +47,8 @@ async def set_member_opt_out(data: SetMemberOptOutInput, scope: ProgramScope) ->
         if data.idempotency_key is None:
             await perform()
         else:
-            request = IdempotentRequest.of(
-                scope=str(member.program_id),
-                key=data.idempotency_key,
-                operation=_OPERATION,
-                payload={"memberId": member.id, "optedOut": data.opted_out},
+            request = IdempotentRequest.for_member(
+                member, key=data.idempotency_key, operation=_OPERATION, optedOut=data.opted_out
             )
             await run_once(
                 conn,

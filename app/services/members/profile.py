@@ -31,6 +31,7 @@ from app.db import (
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
 from app.domain.member_profile import (
+    CONTACT_FIELDS,
     AttributeDefinition,
     checked_attributes,
     checked_card_number,
@@ -105,17 +106,7 @@ async def get_profile(member_id: int) -> MemberProfile:
 
 
 # The profile fields a write may send, as the service and the API's inputs name them.
-PROFILE_FIELDS = (
-    "email",
-    "name",
-    "birthday",
-    "phone",
-    "locale",
-    "marketing_consent",
-    "tags",
-    "attributes",
-    "card_number",
-)
+PROFILE_FIELDS = (*CONTACT_FIELDS, "tags", "attributes", "card_number")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -49,7 +49,7 @@ from app.domain.memberships import (
 )
 from app.domain.money import MAX_AMOUNT_MINOR, is_known_currency
 from app.domain.rewards import RewardUnavailable
-from app.domain.tiers import MAX_TIER_MULTIPLIER, TIER_NAME_MAX, TierChangeReason
+from app.domain.tiers import TIER_NAME_MAX, TierChangeReason, checked_earn_multiplier
 from app.domain.validation import NAME_MAX, Checker
 from app.models import MembershipPlan, Tier
 from app.rows import RowMapper
@@ -157,22 +157,7 @@ async def upsert_plan(data: UpsertPlanInput) -> PlanRecord:
             f"graceDays must be in [0, {MAX_GRACE_DAYS}]",
             ["input", "graceDays"],
         )
-    multiplier = None
-    if data.earn_multiplier is not None:
-        try:
-            multiplier = Decimal(data.earn_multiplier.strip())
-        except InvalidOperation:
-            multiplier = Decimal("NaN")
-        if (
-            not multiplier.is_finite()
-            or not Decimal(1) < multiplier <= MAX_TIER_MULTIPLIER
-            or multiplier != multiplier.quantize(Decimal("0.01"))
-        ):
-            check.add(
-                ErrorCode.INVALID_VALUE,
-                f"earnMultiplier must be in (1, {MAX_TIER_MULTIPLIER}] with at most 2 decimals",
-                ["input", "earnMultiplier"],
-            )
+    multiplier = checked_earn_multiplier(check, data.earn_multiplier, ["input"])
     perks = check.text_list(["input", "perks"], data.perks, PERK_MAX, MAX_PERKS)
     conn = connection()
     tier_id = None

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
@@ -61,6 +61,7 @@ from app.models import Program
 from app.rows import RecordT, RowMapper
 from app.services.analytics.rollups import forget_zone
 from app.services.core.events import append_event
+from app.services.core.idempotency import InProgram
 from app.services.core.models import read_row, row_of, update_row
 from app.services.ledger.service import expiry_settings_of
 
@@ -238,14 +239,7 @@ async def read_in_scope(
     return mapper(rows[0])
 
 
-class _InProgram(Protocol):
-    @property
-    def id(self) -> int: ...
-    @property
-    def program_id(self) -> int: ...
-
-
-InProgramT = TypeVar("InProgramT", bound=_InProgram)
+InProgramT = TypeVar("InProgramT", bound=InProgram)
 
 
 async def read_many_in_scope(

@@ -294,16 +294,13 @@ async def issue_store_credit(data: IssueStoreCreditInput, scope: ProgramScope) -
     check.raise_if_any()
     assert reason is not None
     member = await require_member(data.member_id, scope)
-    request = IdempotentRequest.of(
-        scope=str(member.program_id),
+    request = IdempotentRequest.for_member(
+        member,
         key=data.idempotency_key,
         operation=_ISSUE,
-        payload={
-            "memberId": member.id,
-            "amountMinor": data.amount_minor,
-            "currency": data.currency.strip().upper(),
-            "reason": reason,
-        },
+        amountMinor=data.amount_minor,
+        currency=data.currency.strip().upper(),
+        reason=reason,
     )
     return await _run_movement_once(
         request,
@@ -349,16 +346,13 @@ async def spend_store_credit(data: SpendStoreCreditInput, scope: ProgramScope) -
     member = await require_member(data.member_id, scope)
     program_currency = await _program_currency(connection(), member.program_id)
     _check_currency(data.currency, program_currency)
-    request = IdempotentRequest.of(
-        scope=str(member.program_id),
+    request = IdempotentRequest.for_member(
+        member,
         key=data.idempotency_key,
         operation=_SPEND,
-        payload={
-            "memberId": member.id,
-            "amountMinor": data.amount_minor,
-            "currency": program_currency,
-            "orderId": order_id,
-        },
+        amountMinor=data.amount_minor,
+        currency=program_currency,
+        orderId=order_id,
     )
     return await _run_movement_once(
         request,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -20,12 +20,12 @@ from app.domain.money import MAX_POINTS_PER_MOVEMENT
 from app.domain.tiers import (
     MAX_GRACE_DAYS,
     MAX_REWARD_DISCOUNT_PERCENT,
-    MAX_TIER_MULTIPLIER,
     MAX_TIERS,
     TIER_NAME_MAX,
     DowngradePolicy,
     TierMetric,
     TierPeriod,
+    checked_earn_multiplier,
 )
 from app.domain.validation import Checker
 from app.services.core.events import append_event
@@ -72,15 +72,6 @@ class ConfigureTiersInput:
     grace_days: int = 0
 
 
-def _multiplier(text: str | None) -> Decimal | None:
-    if text is None:
-        return None
-    try:
-        return Decimal(text.strip())
-    except InvalidOperation:
-        return Decimal("NaN")
-
-
 def _check_tier(check: Checker, field: list[str], tier: TierInput) -> str | None:
     name = check.text([*field, "name"], tier.name, TIER_NAME_MAX)
     if not 0 <= tier.threshold <= MAX_THRESHOLD:
@@ -89,17 +80,7 @@ def _check_tier(check: Checker, field: list[str], tier: TierInput) -> str | None
             f"threshold must be in [0, {MAX_THRESHOLD}]",
             [*field, "threshold"],
         )
-    multiplier = _multiplier(tier.earn_multiplier)
-    if multiplier is not None and (
-        not multiplier.is_finite()
-        or not Decimal(1) < multiplier <= MAX_TIER_MULTIPLIER
-        or multiplier != multiplier.quantize(Decimal("0.01"))
-    ):
-        check.add(
-            ErrorCode.INVALID_VALUE,
-            f"earnMultiplier must be in (1, {MAX_TIER_MULTIPLIER}] with at most 2 decimals",
-            [*field, "earnMultiplier"],
-        )
+    checked_earn_multiplier(check, tier.earn_multiplier, field)
     if not 0 <= tier.reward_discount_percent <= MAX_REWARD_DISCOUNT_PERCENT:
         check.add(
             ErrorCode.INVALID_VALUE,
