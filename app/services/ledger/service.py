@@ -49,8 +49,12 @@ from app.domain.ledger import (
 )
 from app.domain.money import MAX_AMOUNT_MINOR, MAX_BALANCE, MAX_POINTS_PER_MOVEMENT
 from app.services.analytics import rollups
-from app.services.core.events import append_event
+from app.services.core.events import append_event, written_with_a_movement
+from app.services.core.outbox import written_by_another_statement
 from app.services.ledger.journal import (
+    Filled,
+    IdempotentResponse,
+    JournalEvent,
     JournalWrite,
     LotOpening,
     guarded_journal,
@@ -120,6 +124,12 @@ class Movement:
     # Other analytics rollup rows of the caller's write, added by the movement's own upsert
     # (an order's, app/services/orders/service.py): one statement for both.
     rollup: tuple[rollups.Row, ...] = ()
+    # Events about the member (type, payload) the caller would append right after the movement
+    # (an order's `order.recorded`): written by the movement's own statement after its event,
+    # or, when the credit leaves debt to recover, after that recovery's.
+    then_events: tuple[tuple[str, dict[str, Any]], ...] = ()
+    # The caller's idempotency record and its response, written by the movement's statement.
+    remembers: IdempotentResponse | None = None
 
 
 @dataclass(frozen=True)
@@ -252,6 +262,15 @@ async def post_movement(
     # member's own accounts and change nothing in total.
     net_points = 0 if movement.counter_account in _MEMBER_ACCOUNTS else points
     opens_lot = await _lot_of_credit(conn, movement, now)
+    replayed = written_by_another_statement()
+    # The movement's event, and the caller's next ones, written by the movement's statement.
+    own_event = JournalEvent(_event_type(movement), _event_payload(movement), replayed)
+    then_events = tuple(
+        JournalEvent(event_type, payload, replayed) for event_type, payload in movement.then_events
+    )
+    # A credit of available points to a member in debt is followed by the debt's recovery,
+    # whose event comes before the caller's next ones.
+    may_recover_debt = deltas.available > 0
     written = await guarded_journal(
         conn,
         _balance_update(movement, deltas, now),
@@ -268,6 +287,9 @@ async def post_movement(
             rollup=movement.rollup,
             opens_lot=opens_lot,
             pays_order=movement.pays_order,
+            events=(own_event,) + (() if may_recover_debt else then_events),
+            events_unless_in_debt=then_events if may_recover_debt else (),
+            remembers=movement.remembers,
         ),
         now,
     )
@@ -275,35 +297,15 @@ async def post_movement(
         raise _out_of_range(movement)
     balance, transaction_id = written
     assert balance is not None
+    await written_with_a_movement(
+        conn, program_id=movement.program_id, member_id=movement.member_id, now=now
+    )
     spent_lots_expire_at = (
         None if opens_lot is not None else await _move_lots(conn, movement, transaction_id, now)
     )
     available_after = int(balance["points_available"])
     pending_after = int(balance["points_pending"])
     debt_after = int(balance["points_debt"])
-    await append_event(
-        conn,
-        program_id=movement.program_id,
-        member_id=movement.member_id,
-        event_type=_event_type(movement),
-        payload={
-            "activityId": encode_id("Activity", transaction_id),
-            "memberId": encode_id("Member", movement.member_id),
-            "kind": movement.kind.value,
-            "points": points,
-            "availableAfter": available_after,
-            "pendingAfter": pending_after,
-            "description": movement.description,
-            **({"orderId": movement.order_ref} if movement.order_ref else {}),
-            **(
-                {"maturesAt": movement.pending_until.isoformat()}
-                if movement.pending_until is not None
-                else {}
-            ),
-            **movement.event_details,
-        },
-        now=now,
-    )
     posted = PostedTransaction(
         transaction_id=transaction_id,
         available_after=available_after,
@@ -311,9 +313,39 @@ async def post_movement(
         debt_after=debt_after,
         spent_lots_expire_at=spent_lots_expire_at,
     )
-    if deltas.available > 0 and debt_after > 0:
+    if may_recover_debt and debt_after > 0:
         await _recover_debt(conn, movement, posted, now)
+        # The statement left the caller's next events out (`events_unless_in_debt`).
+        for event_type, payload in movement.then_events:
+            await append_event(
+                conn,
+                program_id=movement.program_id,
+                member_id=movement.member_id,
+                event_type=event_type,
+                payload=payload,
+                now=now,
+            )
     return posted
+
+
+def _event_payload(movement: Movement) -> dict[str, Any]:
+    """The movement's event, with what its statement fills in (`Filled`)."""
+    return {
+        "activityId": Filled.ACTIVITY_ID,
+        "memberId": encode_id("Member", movement.member_id),
+        "kind": movement.kind.value,
+        "points": movement.points,
+        "availableAfter": Filled.AVAILABLE_AFTER,
+        "pendingAfter": Filled.PENDING_AFTER,
+        "description": movement.description,
+        **({"orderId": movement.order_ref} if movement.order_ref else {}),
+        **(
+            {"maturesAt": movement.pending_until.isoformat()}
+            if movement.pending_until is not None
+            else {}
+        ),
+        **movement.event_details,
+    }
 
 
 def _event_type(movement: Movement) -> str:
