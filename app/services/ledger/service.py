@@ -30,13 +30,14 @@ from typing import Any, Literal
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import (
+    StatementRunner,
     as_datetime,
     as_optional_datetime,
     execute,
     execute_many,
-    fetch_all,
     fetch_one,
     is_postgres,
+    run_together,
 )
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import ExpiryPolicy, ExpirySettings, LifetimeUnit, RoundTo
@@ -530,27 +531,59 @@ async def _expire_lots(conn: BaseDBAsyncClient, movement: Movement, transaction_
             raise RuntimeError(f"lot {lot_id} no longer holds the {left} points to expire")
 
 
+_SPENDABLE_LOTS = (
+    "SELECT id, remaining, expires_at FROM point_lots WHERE member_id = ? AND remaining > 0"
+    " AND pending_until IS NULL ORDER BY expires_at IS NULL, expires_at, id"
+)
+# PostgreSQL: `_consume_lots` as one statement. Each lot in spending order with what the lots
+# before it hold (`before`); every lot whose predecessors hold less than the points gives
+# what it has, or what is still owed.
+_CONSUME_LOTS_ON_POSTGRES = (
+    "WITH l AS (SELECT id, remaining, expires_at, ROW_NUMBER() OVER w AS n,"
+    " (SUM(remaining) OVER w - remaining)::bigint AS before FROM point_lots"
+    " WHERE member_id = ? AND remaining > 0 AND pending_until IS NULL"
+    " WINDOW w AS (ORDER BY expires_at IS NULL, expires_at, id"
+    " ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)),"
+    " u AS (UPDATE point_lots SET remaining = point_lots.remaining"
+    " - LEAST(l.remaining, ?::bigint - l.before) FROM l"
+    " WHERE point_lots.id = l.id AND l.before < ?::bigint"
+    " RETURNING LEAST(l.remaining, ?::bigint - l.before) AS taken)"
+    " SELECT (SELECT expires_at FROM l WHERE n = 1) AS earliest,"
+    " (SELECT COALESCE(SUM(taken), 0) FROM u)::bigint AS taken"
+)
+
+
 async def _consume_lots(conn: BaseDBAsyncClient, member_id: int, points: int) -> datetime | None:
     """Spend `points` from the available lots that expire first (never-expiring ones last);
-    the expiry of the first lot taken, which is the earliest (None: they never expire)."""
-    lots = await fetch_all(
-        conn,
-        "SELECT id, remaining, expires_at FROM point_lots WHERE member_id = ? AND remaining > 0"
-        " AND pending_until IS NULL ORDER BY expires_at IS NULL, expires_at, id",
-        (member_id,),
-    )
-    earliest = as_optional_datetime(lots[0]["expires_at"]) if lots else None
-    left = points
-    for lot in lots:
-        if left == 0:
-            break
-        taken = min(left, int(lot["remaining"]))
-        await execute(
-            conn,
-            "UPDATE point_lots SET remaining = remaining - ? WHERE id = ?",
-            (taken, lot["id"]),
+    the expiry of the first lot taken, which is the earliest (None: they never expire).
+
+    One statement on PostgreSQL, one hop on SQLite, however many lots it takes from (the
+    member's row is locked: no other writer changes these lots meanwhile)."""
+    if is_postgres(conn):
+        spent = await fetch_one(
+            conn, _CONSUME_LOTS_ON_POSTGRES, (member_id, points, points, points)
         )
-        left -= taken
+        assert spent is not None
+        earliest = as_optional_datetime(spent["earliest"])
+        left = points - int(spent["taken"])
+    else:
+
+        def consume(run: StatementRunner) -> tuple[datetime | None, int]:
+            lots = run(_SPENDABLE_LOTS, (member_id,))
+            first = as_optional_datetime(lots[0]["expires_at"]) if lots else None
+            left = points
+            for lot in lots:
+                if left == 0:
+                    break
+                taken = min(left, int(lot["remaining"]))
+                run(
+                    "UPDATE point_lots SET remaining = remaining - ? WHERE id = ?",
+                    (taken, lot["id"]),
+                )
+                left -= taken
+            return first, left
+
+        earliest, left = await run_together(conn, consume)
     if left:
         # The cached balance said yes but the lots disagree: the ledger is inconsistent, and
         # `laurel verify-ledger` will name the member. Refuse rather than spend phantom points.

@@ -255,3 +255,23 @@ async def test_an_order_to_a_member_in_debt_is_announced_after_the_debts_recover
     replayed = await record_order(order, None)
     assert replayed.already_recorded
     assert replayed.order.id == recorded.order.id
+
+
+async def test_a_spend_takes_from_lots_in_order_in_one_go_and_refuses_lots_that_fall_short(
+    db: None, backend: str
+) -> None:
+    program_id, member_id = await _member()
+    async with in_transaction() as conn:
+        for _ in range(3):
+            await post_movement(conn, _adjustment(program_id, member_id, 10), utc_now())
+        spent = await post_movement(conn, _adjustment(program_id, member_id, -25), utc_now())
+    assert spent.available_after == 5
+    assert spent.spent_lots_expire_at is None
+    assert [int(lot["remaining"]) for lot in await _lots(member_id)] == [0, 0, 5]
+    # The lots hold less than the cached balance says: the spend is refused, nothing taken.
+    async with in_transaction() as conn:
+        await execute(conn, "UPDATE point_lots SET remaining = 1 WHERE remaining = 5", ())
+    with pytest.raises(RuntimeError, match="short by 2 points"):
+        async with in_transaction() as conn:
+            await post_movement(conn, _adjustment(program_id, member_id, -3), utc_now())
+    assert [int(lot["remaining"]) for lot in await _lots(member_id)] == [0, 0, 1]
