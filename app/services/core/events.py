@@ -90,6 +90,15 @@ async def append_event(
         await member_changed(conn, program_id, member_id, now)
 
 
+async def written_with_a_movement(
+    conn: BaseDBAsyncClient, *, program_id: int, member_id: int, now: datetime
+) -> None:
+    """What `append_event` does beside writing the row, for the events a ledger movement's own
+    statement wrote (app/services/ledger/journal.py): segments learn that the member's facts
+    may have changed. (Their readers' wake-up is `outbox.written_by_another_statement`.)"""
+    await member_changed(conn, program_id, member_id, now)
+
+
 def _committed(select: str, conn: BaseDBAsyncClient) -> str:
     """`select` (which ends in a WHERE condition) showing only events no older transaction can
     come before. On PostgreSQL ids are taken at insert, not at commit: hide the events of every

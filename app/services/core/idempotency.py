@@ -154,13 +154,16 @@ async def run_once(
     perform: Callable[[], Awaitable[ResultT]],
     remember: Callable[[ResultT], dict[str, Any]],
     replay: Callable[[dict[str, Any]], Awaitable[ResultT]],
+    remembered_by_perform: Callable[[ResultT], bool] = lambda _: False,
 ) -> Outcome[ResultT]:
     """Run `perform` once per key, inside the caller's transaction `conn`.
 
     The claim is the transaction's first write. A key already used with the same input gives
     `replay(stored)` and runs nothing; with other input it raises IDEMPOTENCY_KEY_REUSED.
     `remember` turns the result into the small JSON document a later replay starts from (ids,
-    not whole objects, so a replay reads the current rows).
+    not whole objects, so a replay reads the current rows). When `remembered_by_perform` says
+    of the result that `perform` already stored that document in the record (in a statement
+    it ran anyway: an order's points' movement), it is not stored again.
     """
     stored = await claim(
         conn,
@@ -173,7 +176,8 @@ async def run_once(
     if stored is not None:
         return Outcome(await replay(stored), replayed=True)
     value = await perform()
-    await store_response(conn, scope=request.scope, key=request.key, response=remember(value))
+    if not remembered_by_perform(value):
+        await store_response(conn, scope=request.scope, key=request.key, response=remember(value))
     return Outcome(value, replayed=False)
 
 
@@ -281,11 +285,20 @@ async def run_once_by_id(
     perform: Callable[[], Awaitable[MadeT]],
     remember_id_as: str,
     read: Callable[[int], Awaitable[MadeT | None]],
+    remembered_by_perform: Callable[[MadeT], bool] = lambda _: False,
 ) -> Outcome[MadeT]:
     """`run_once` for a write whose result is one row: the key remembers the row's id (as
     `remember_id_as`), and a replay gives that row as `read` finds it now."""
     remember, replay = _remembered_by_id(remember_id_as, read)
-    return await run_once(conn, request, now=now, perform=perform, remember=remember, replay=replay)
+    return await run_once(
+        conn,
+        request,
+        now=now,
+        perform=perform,
+        remember=remember,
+        replay=replay,
+        remembered_by_perform=remembered_by_perform,
+    )
 
 
 def _remembered_by_id(

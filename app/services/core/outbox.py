@@ -22,10 +22,9 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from app.db import after_commit, execute, execute_many
 from app.services.core.outbox_signal import OUTBOX_SIGNAL
 
-_INSERT = (
-    "INSERT INTO outbox_events (program_id, member_id, type, payload, created_at, replayed)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
-)
+# The columns an event is written with, in this order (`event_row`).
+EVENT_COLUMNS = "program_id, member_id, type, payload, created_at, replayed"
+_INSERT = f"INSERT INTO outbox_events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
 _replaying: ContextVar[bool] = ContextVar("laurel_replaying", default=False)
 
 
@@ -45,6 +44,19 @@ def _signal() -> Callable[[], None]:
 
 def _payload(payload: dict[str, Any]) -> str:
     return json.dumps(payload, separators=(",", ":"))
+
+
+def event_payload(payload: dict[str, Any]) -> str:
+    """An event's payload as the outbox stores it."""
+    return _payload(payload)
+
+
+def written_by_another_statement() -> bool:
+    """For events a statement of another module writes into the outbox (a ledger movement's,
+    app/services/ledger/journal.py): its readers are woken when the transaction commits, as
+    `write_event` does. Whether they are replayed history, the row's `replayed` column."""
+    after_commit(_signal())
+    return _replaying.get()
 
 
 async def write_event(

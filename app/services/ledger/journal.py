@@ -4,16 +4,20 @@ balance, in as few round trips as each database allows."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import StatementRunner, fetch_one, is_postgres, run_together
 from app.domain.analytics import LEDGER, customer_activity, ledger_dimension
+from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
 from app.services.analytics import rollups
+from app.services.core.outbox import EVENT_COLUMNS, event_payload
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,38 @@ class LotOpening:
     points: int
     expires_at: datetime | None
     pending_until: datetime | None
+
+
+class Filled(Enum):
+    """A value of a journal event's payload that is known only once the guard and the journal
+    have run: filled in by the same hop or statement."""
+
+    # The transaction's id, as the API's Activity id (app/domain/ids.py `encode_id`).
+    ACTIVITY_ID = "activity"
+    # The member's balances after the guarded update.
+    AVAILABLE_AFTER = "available"
+    PENDING_AFTER = "pending"
+
+
+@dataclass(frozen=True)
+class JournalEvent:
+    """An outbox event (app/services/core/outbox.py) written with the journal, about the
+    journal's member; values of its payload may be `Filled`."""
+
+    type: str
+    payload: dict[str, Any]
+    # Replayed history (outbox.py `replaying`): kept, never sent as a webhook.
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class IdempotentResponse:
+    """The response an idempotency record remembers (app/services/core/idempotency.py), written
+    with the journal rather than in a statement of its own after it."""
+
+    scope: str
+    key: str
+    response: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -44,6 +80,14 @@ class JournalWrite:
     opens_lot: LotOpening | None = None
     # The order whose points this transaction is: its row is pointed at the transaction.
     pays_order: int | None = None
+    # Outbox events written after the journal, in this order (only with a guard).
+    events: tuple[JournalEvent, ...] = ()
+    # Written after `events` only when the guard's row shows no debt (`points_debt` 0): a
+    # credit that leaves debt is followed by its recovery, which the caller's next events
+    # must come after (app/services/ledger/service.py `post_movement`).
+    events_unless_in_debt: tuple[JournalEvent, ...] = ()
+    # The caller's idempotency record, given its response in the same hop or statement.
+    remembers: IdempotentResponse | None = None
 
 
 _INSERT_LOT = (
@@ -51,6 +95,28 @@ _INSERT_LOT = (
     " expires_at, pending_until, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _LINK_ORDER = "UPDATE orders SET transaction_id = ? WHERE id = ?"
+_REMEMBER = "UPDATE idempotency_records SET response = ? WHERE scope = ? AND key = ?"
+
+
+def _remembered(remembers: IdempotentResponse) -> tuple[str, str, str]:
+    # As idempotency.store_response writes it.
+    return (
+        json.dumps(remembers.response, separators=(",", ":")),
+        remembers.scope,
+        remembers.key.strip(),
+    )
+
+
+def _filled(event: JournalEvent, transaction_id: int, guarded: dict[str, Any]) -> dict[str, Any]:
+    values = {
+        Filled.ACTIVITY_ID: encode_id("Activity", transaction_id),
+        Filled.AVAILABLE_AFTER: int(guarded["points_available"]),
+        Filled.PENDING_AFTER: int(guarded["points_pending"]),
+    }
+    return {
+        name: values[value] if isinstance(value, Filled) else value
+        for name, value in event.payload.items()
+    }
 
 
 async def insert_journal_transaction(
@@ -72,9 +138,14 @@ async def guarded_journal(
     write `journal` with the day's rollup, its lot and its order's link: the guard's row and
     the transaction's id, or None when the guard refused (and nothing was written).
 
-    On PostgreSQL all of it is one statement (data-modifying CTEs) instead of up to four; on
-    SQLite one hop to the database thread (`run_together`) instead of up to six.
+    With a guard, the journal's `events` (and `events_unless_in_debt`) and the response its
+    idempotency record `remembers` are written in the same hop or statement, after it.
+
+    On PostgreSQL all of it is one statement (data-modifying CTEs) instead of up to seven; on
+    SQLite one hop to the database thread (`run_together`) instead of up to nine.
     """
+    if guard is None and (journal.events or journal.events_unless_in_debt):
+        raise ValueError("a journal's events are filled in from its guard's row")
     day = await rollups.day_of(conn, journal.program_id, now)
     rollup_rows = [
         (
@@ -165,6 +236,30 @@ async def guarded_journal(
             )
         if journal.pays_order is not None:
             run(_LINK_ORDER, (transaction_id, journal.pays_order))
+        if guarded is not None:
+            events = journal.events
+            if int(guarded["points_debt"]) == 0:
+                events += journal.events_unless_in_debt
+            if events:
+                # One statement: its rows take their ids in the order given.
+                run(
+                    f"INSERT INTO outbox_events ({EVENT_COLUMNS}) VALUES "
+                    + ", ".join("(?, ?, ?, ?, ?, ?)" for _ in events),
+                    [
+                        value
+                        for event in events
+                        for value in (
+                            journal.program_id,
+                            journal.member_id,
+                            event.type,
+                            event_payload(_filled(event, transaction_id, guarded)),
+                            now,
+                            event.replayed,
+                        )
+                    ],
+                )
+        if journal.remembers is not None:
+            run(_REMEMBER, _remembered(journal.remembers))
         return guarded, transaction_id
 
     return await run_together(conn, write)
@@ -235,6 +330,13 @@ async def _write_at_once_on_postgres(
             ", o AS (UPDATE orders SET transaction_id = t.id FROM t WHERE orders.id = ?::bigint)"
         )
         params.append(journal.pays_order)
+    if journal.events or journal.events_unless_in_debt:
+        events_sql, events_params = _events_on_postgres(journal, now)
+        statement += events_sql
+        params += events_params
+    if journal.remembers is not None:
+        statement += f", i AS ({_REMEMBER} AND EXISTS (SELECT 1 FROM t))"
+        params += _remembered(journal.remembers)
     statement += " SELECT t.id AS transaction_id" + (", g.* FROM t, g" if guard else " FROM t")
     row = await fetch_one(conn, statement, params)
     if row is None:
@@ -261,3 +363,56 @@ def _only_with_a_transaction(upsert: str, parameters: int) -> str:
         " AS v (program_id, day, metric, dimension, value)"
         f" WHERE EXISTS (SELECT 1 FROM t) {tail}"
     )
+
+
+# The SQL of a `Filled` value, from the transaction `t` and the guard's row `g`: the Activity id
+# as `encode_id` writes it (URL-safe base64 of "Activity:<id>", without its padding).
+_FILLED_ON_POSTGRES = {
+    Filled.ACTIVITY_ID: (
+        "rtrim(translate(encode(convert_to('Activity:' || t.id::text, 'UTF8'), 'base64'),"
+        " '+/', '-_'), '=')"
+    ),
+    Filled.AVAILABLE_AFTER: "g.points_available",
+    Filled.PENDING_AFTER: "g.points_pending",
+}
+
+
+def _events_on_postgres(journal: JournalWrite, now: datetime) -> tuple[str, list[object]]:
+    """The CTE writing the journal's events, in order, selected from `t` and `g` (so nothing
+    when the guard refuses); `events_unless_in_debt` only where `g` shows no debt. Each payload
+    is its known values with the `Filled` ones added from `t` and `g` (the column is jsonb: the
+    keys' order is the database's either way)."""
+    selects: list[str] = []
+    params: list[object] = [journal.program_id, journal.member_id, now]
+    ordered = [(event, False) for event in journal.events] + [
+        (event, True) for event in journal.events_unless_in_debt
+    ]
+    for position, (event, unless_in_debt) in enumerate(ordered):
+        known = {
+            name: value for name, value in event.payload.items() if not isinstance(value, Filled)
+        }
+        filled = [
+            (name, value) for name, value in event.payload.items() if isinstance(value, Filled)
+        ]
+        payload = "?::jsonb"
+        params += [event.type, event_payload(known)]
+        if filled:
+            payload += (
+                " || jsonb_build_object("
+                + ", ".join(f"?::text, {_FILLED_ON_POSTGRES[value]}" for _, value in filled)
+                + ")"
+            )
+            params += [name for name, _ in filled]
+        params.append(event.replayed)
+        selects.append(
+            f"SELECT {position} AS n, ?::text AS type, {payload} AS payload,"
+            " ?::boolean AS replayed FROM t, g"
+            + (" WHERE g.points_debt = 0" if unless_in_debt else "")
+        )
+    # One INSERT whose rows come sorted: their ids are taken in the order given.
+    return (
+        f", v AS (INSERT INTO outbox_events ({EVENT_COLUMNS}) SELECT ?::bigint, ?::bigint,"
+        " ev.type, ev.payload, ?::timestamptz, ev.replayed FROM ("
+        + " UNION ALL ".join(selects)
+        + ") AS ev ORDER BY ev.n)"
+    ), params

@@ -30,13 +30,14 @@ from typing import Any, Literal
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.db import (
+    StatementRunner,
     as_datetime,
     as_optional_datetime,
     execute,
     execute_many,
-    fetch_all,
     fetch_one,
     is_postgres,
+    run_together,
 )
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.expiry import ExpiryPolicy, ExpirySettings, LifetimeUnit, RoundTo
@@ -49,8 +50,12 @@ from app.domain.ledger import (
 )
 from app.domain.money import MAX_AMOUNT_MINOR, MAX_BALANCE, MAX_POINTS_PER_MOVEMENT
 from app.services.analytics import rollups
-from app.services.core.events import append_event
+from app.services.core.events import append_event, written_with_a_movement
+from app.services.core.outbox import written_by_another_statement
 from app.services.ledger.journal import (
+    Filled,
+    IdempotentResponse,
+    JournalEvent,
     JournalWrite,
     LotOpening,
     guarded_journal,
@@ -120,6 +125,12 @@ class Movement:
     # Other analytics rollup rows of the caller's write, added by the movement's own upsert
     # (an order's, app/services/orders/service.py): one statement for both.
     rollup: tuple[rollups.Row, ...] = ()
+    # Events about the member (type, payload) the caller would append right after the movement
+    # (an order's `order.recorded`): written by the movement's own statement after its event,
+    # or, when the credit leaves debt to recover, after that recovery's.
+    then_events: tuple[tuple[str, dict[str, Any]], ...] = ()
+    # The caller's idempotency record and its response, written by the movement's statement.
+    remembers: IdempotentResponse | None = None
 
 
 @dataclass(frozen=True)
@@ -252,6 +263,15 @@ async def post_movement(
     # member's own accounts and change nothing in total.
     net_points = 0 if movement.counter_account in _MEMBER_ACCOUNTS else points
     opens_lot = await _lot_of_credit(conn, movement, now)
+    replayed = written_by_another_statement()
+    # The movement's event, and the caller's next ones, written by the movement's statement.
+    own_event = JournalEvent(_event_type(movement), _event_payload(movement), replayed)
+    then_events = tuple(
+        JournalEvent(event_type, payload, replayed) for event_type, payload in movement.then_events
+    )
+    # A credit of available points to a member in debt is followed by the debt's recovery,
+    # whose event comes before the caller's next ones.
+    may_recover_debt = deltas.available > 0
     written = await guarded_journal(
         conn,
         _balance_update(movement, deltas, now),
@@ -268,6 +288,9 @@ async def post_movement(
             rollup=movement.rollup,
             opens_lot=opens_lot,
             pays_order=movement.pays_order,
+            events=(own_event,) + (() if may_recover_debt else then_events),
+            events_unless_in_debt=then_events if may_recover_debt else (),
+            remembers=movement.remembers,
         ),
         now,
     )
@@ -275,35 +298,15 @@ async def post_movement(
         raise _out_of_range(movement)
     balance, transaction_id = written
     assert balance is not None
+    await written_with_a_movement(
+        conn, program_id=movement.program_id, member_id=movement.member_id, now=now
+    )
     spent_lots_expire_at = (
         None if opens_lot is not None else await _move_lots(conn, movement, transaction_id, now)
     )
     available_after = int(balance["points_available"])
     pending_after = int(balance["points_pending"])
     debt_after = int(balance["points_debt"])
-    await append_event(
-        conn,
-        program_id=movement.program_id,
-        member_id=movement.member_id,
-        event_type=_event_type(movement),
-        payload={
-            "activityId": encode_id("Activity", transaction_id),
-            "memberId": encode_id("Member", movement.member_id),
-            "kind": movement.kind.value,
-            "points": points,
-            "availableAfter": available_after,
-            "pendingAfter": pending_after,
-            "description": movement.description,
-            **({"orderId": movement.order_ref} if movement.order_ref else {}),
-            **(
-                {"maturesAt": movement.pending_until.isoformat()}
-                if movement.pending_until is not None
-                else {}
-            ),
-            **movement.event_details,
-        },
-        now=now,
-    )
     posted = PostedTransaction(
         transaction_id=transaction_id,
         available_after=available_after,
@@ -311,9 +314,39 @@ async def post_movement(
         debt_after=debt_after,
         spent_lots_expire_at=spent_lots_expire_at,
     )
-    if deltas.available > 0 and debt_after > 0:
+    if may_recover_debt and debt_after > 0:
         await _recover_debt(conn, movement, posted, now)
+        # The statement left the caller's next events out (`events_unless_in_debt`).
+        for event_type, payload in movement.then_events:
+            await append_event(
+                conn,
+                program_id=movement.program_id,
+                member_id=movement.member_id,
+                event_type=event_type,
+                payload=payload,
+                now=now,
+            )
     return posted
+
+
+def _event_payload(movement: Movement) -> dict[str, Any]:
+    """The movement's event, with what its statement fills in (`Filled`)."""
+    return {
+        "activityId": Filled.ACTIVITY_ID,
+        "memberId": encode_id("Member", movement.member_id),
+        "kind": movement.kind.value,
+        "points": movement.points,
+        "availableAfter": Filled.AVAILABLE_AFTER,
+        "pendingAfter": Filled.PENDING_AFTER,
+        "description": movement.description,
+        **({"orderId": movement.order_ref} if movement.order_ref else {}),
+        **(
+            {"maturesAt": movement.pending_until.isoformat()}
+            if movement.pending_until is not None
+            else {}
+        ),
+        **movement.event_details,
+    }
 
 
 def _event_type(movement: Movement) -> str:
@@ -498,27 +531,59 @@ async def _expire_lots(conn: BaseDBAsyncClient, movement: Movement, transaction_
             raise RuntimeError(f"lot {lot_id} no longer holds the {left} points to expire")
 
 
+_SPENDABLE_LOTS = (
+    "SELECT id, remaining, expires_at FROM point_lots WHERE member_id = ? AND remaining > 0"
+    " AND pending_until IS NULL ORDER BY expires_at IS NULL, expires_at, id"
+)
+# PostgreSQL: `_consume_lots` as one statement. Each lot in spending order with what the lots
+# before it hold (`before`); every lot whose predecessors hold less than the points gives
+# what it has, or what is still owed.
+_CONSUME_LOTS_ON_POSTGRES = (
+    "WITH l AS (SELECT id, remaining, expires_at, ROW_NUMBER() OVER w AS n,"
+    " (SUM(remaining) OVER w - remaining)::bigint AS before FROM point_lots"
+    " WHERE member_id = ? AND remaining > 0 AND pending_until IS NULL"
+    " WINDOW w AS (ORDER BY expires_at IS NULL, expires_at, id"
+    " ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)),"
+    " u AS (UPDATE point_lots SET remaining = point_lots.remaining"
+    " - LEAST(l.remaining, ?::bigint - l.before) FROM l"
+    " WHERE point_lots.id = l.id AND l.before < ?::bigint"
+    " RETURNING LEAST(l.remaining, ?::bigint - l.before) AS taken)"
+    " SELECT (SELECT expires_at FROM l WHERE n = 1) AS earliest,"
+    " (SELECT COALESCE(SUM(taken), 0) FROM u)::bigint AS taken"
+)
+
+
 async def _consume_lots(conn: BaseDBAsyncClient, member_id: int, points: int) -> datetime | None:
     """Spend `points` from the available lots that expire first (never-expiring ones last);
-    the expiry of the first lot taken, which is the earliest (None: they never expire)."""
-    lots = await fetch_all(
-        conn,
-        "SELECT id, remaining, expires_at FROM point_lots WHERE member_id = ? AND remaining > 0"
-        " AND pending_until IS NULL ORDER BY expires_at IS NULL, expires_at, id",
-        (member_id,),
-    )
-    earliest = as_optional_datetime(lots[0]["expires_at"]) if lots else None
-    left = points
-    for lot in lots:
-        if left == 0:
-            break
-        taken = min(left, int(lot["remaining"]))
-        await execute(
-            conn,
-            "UPDATE point_lots SET remaining = remaining - ? WHERE id = ?",
-            (taken, lot["id"]),
+    the expiry of the first lot taken, which is the earliest (None: they never expire).
+
+    One statement on PostgreSQL, one hop on SQLite, however many lots it takes from (the
+    member's row is locked: no other writer changes these lots meanwhile)."""
+    if is_postgres(conn):
+        spent = await fetch_one(
+            conn, _CONSUME_LOTS_ON_POSTGRES, (member_id, points, points, points)
         )
-        left -= taken
+        assert spent is not None
+        earliest = as_optional_datetime(spent["earliest"])
+        left = points - int(spent["taken"])
+    else:
+
+        def consume(run: StatementRunner) -> tuple[datetime | None, int]:
+            lots = run(_SPENDABLE_LOTS, (member_id,))
+            first = as_optional_datetime(lots[0]["expires_at"]) if lots else None
+            left = points
+            for lot in lots:
+                if left == 0:
+                    break
+                taken = min(left, int(lot["remaining"]))
+                run(
+                    "UPDATE point_lots SET remaining = remaining - ? WHERE id = ?",
+                    (taken, lot["id"]),
+                )
+                left -= taken
+            return first, left
+
+        earliest, left = await run_together(conn, consume)
     if left:
         # The cached balance said yes but the lots disagree: the ledger is inconsistent, and
         # `laurel verify-ledger` will name the member. Refuse rather than spend phantom points.

@@ -56,6 +56,7 @@ from app.services.experiments.enforcement import (
     record_order_effects,
     rules_for_member,
 )
+from app.services.ledger.journal import IdempotentResponse
 from app.services.ledger.service import Movement, lock_member, post_movement
 from app.services.orders.cart import (
     OrderLineInput,
@@ -82,6 +83,8 @@ from app.services.segments.targeting import earning_member
 from app.services.tiers.service import on_member_activity as on_tier_activity
 
 _OPERATION = "recordOrder"
+# What an idempotency key of recordOrder remembers: the order's id, under this name.
+_REMEMBERED_AS = "orderPk"
 NO_POINTS_OPTED_OUT = "MEMBER_OPTED_OUT"
 NO_POINTS_NOT_A_MEMBER = "NOT_A_MEMBER"
 
@@ -336,6 +339,16 @@ async def _record_order(
     earning, stored_earning = await _order_earning(program, data, member, exchange_rate, plans)
     check_points_limit(earning.points)
     now = utc_now()
+    request = (
+        None
+        if data.idempotency_key is None
+        else IdempotentRequest(
+            scope=str(program.id),
+            key=data.idempotency_key,
+            operation=_OPERATION,
+            fingerprint=fingerprint,
+        )
+    )
     try:
         async with in_transaction() as conn:
 
@@ -362,8 +375,21 @@ async def _record_order(
                     if order.member_id is None:
                         return order
                 assert member is not None
+                # The order's event and the key's response are written by the movement's own
+                # statement when there is one (`order.transaction_id` then set).
                 order = await earn_order_points(
-                    conn, program, order, data.placed_at, now, rollup=counted
+                    conn,
+                    program,
+                    order,
+                    data.placed_at,
+                    now,
+                    rollup=counted,
+                    then_events=(_order_event(order, data),),
+                    remembers=None
+                    if request is None
+                    else IdempotentResponse(
+                        scope=request.scope, key=request.key, response=_remembered(order)
+                    ),
                 )
                 await record_order_effects(
                     conn,
@@ -379,21 +405,18 @@ async def _record_order(
                 await _announce_order(conn, program, order, data, exchange_rate, now)
                 return order
 
-            if data.idempotency_key is None:
+            if request is None:
                 return RecordedOrder(order=await perform(), already_recorded=False)
 
             outcome = await run_once_by_id(
                 conn,
-                IdempotentRequest(
-                    scope=str(program.id),
-                    key=data.idempotency_key,
-                    operation=_OPERATION,
-                    fingerprint=fingerprint,
-                ),
+                request,
                 now=now,
                 perform=perform,
-                remember_id_as="orderPk",
+                remember_id_as=_REMEMBERED_AS,
                 read=lambda order_pk: get_order(order_pk, scope),
+                # By the movement's statement (above), when the order earned points.
+                remembered_by_perform=lambda order: order.transaction_id is not None,
             )
     except _CustomerEnrolledError:
         # The customer enrolled since our first look: the order is the member's.
@@ -462,6 +485,11 @@ async def _order_earning(
         earning = without_points(earning)
         return earning, earning_json(earning, NO_POINTS_OPTED_OUT)
     return earning, earning_json(earning)
+
+
+def _remembered(order: OrderRecord) -> dict[str, Any]:
+    """The response a key of recordOrder remembers (as `run_once_by_id` remembers it)."""
+    return {_REMEMBERED_AS: order.id}
 
 
 def _revenue_in_program_currency(
@@ -550,9 +578,12 @@ async def earn_order_points(
     placed_at: datetime,
     now: datetime,
     rollup: tuple[rollups.Row, ...] = (),
+    then_events: tuple[tuple[str, dict[str, Any]], ...] = (),
+    remembers: IdempotentResponse | None = None,
 ) -> OrderRecord:
     """Post the order's points, pending until the return window closes (with the order's
-    `rollup` rows, counted by the movement's upsert)."""
+    `rollup` rows, counted by the movement's upsert, and the events and idempotency response
+    its statement writes: ledger/service.py `Movement`)."""
     if order.points_earned <= 0 or order.member_id is None:
         return order
     pending_until = placed_at + timedelta(days=program.pending_days)
@@ -573,10 +604,28 @@ async def earn_order_points(
             expiry=program.expiry,
             rollup=rollup,
             pays_order=order.id,
+            then_events=then_events,
+            remembers=remembers,
         ),
         now,
     )
     return replace(order, transaction_id=posted.transaction_id)
+
+
+def _order_event(order: OrderRecord, data: RecordOrderInput) -> tuple[str, dict[str, Any]]:
+    """The order's `order.recorded` event: its type and payload."""
+    member_id = order.member_id
+    assert member_id is not None
+    return "order.recorded", {
+        "orderPk": encode_id("Order", order.id),
+        "orderId": data.order_id,
+        "memberId": encode_id("Member", member_id),
+        "currency": data.currency,
+        "totalMinor": data.total_minor,
+        "pointsEarned": order.points_earned,
+        **({"channel": data.channel.value} if data.channel else {}),
+        **({"storeLocation": data.store_location} if data.store_location else {}),
+    }
 
 
 async def _announce_order(
@@ -587,27 +636,20 @@ async def _announce_order(
     exchange_rate: str | None,
     now: datetime,
 ) -> None:
-    """The order's event, and what else a recorded order moves: referrals, punch cards, tiers,
-    challenges and badges."""
+    """The order's event (unless its points' movement wrote it), and what else a recorded order
+    moves: referrals, punch cards, tiers, challenges and badges."""
     member_id = order.member_id
     assert member_id is not None
-    await append_event(
-        conn,
-        program_id=program.id,
-        member_id=member_id,
-        event_type="order.recorded",
-        payload={
-            "orderPk": encode_id("Order", order.id),
-            "orderId": data.order_id,
-            "memberId": encode_id("Member", member_id),
-            "currency": data.currency,
-            "totalMinor": data.total_minor,
-            "pointsEarned": order.points_earned,
-            **({"channel": data.channel.value} if data.channel else {}),
-            **({"storeLocation": data.store_location} if data.store_location else {}),
-        },
-        now=now,
-    )
+    if order.transaction_id is None:
+        event_type, payload = _order_event(order, data)
+        await append_event(
+            conn,
+            program_id=program.id,
+            member_id=member_id,
+            event_type=event_type,
+            payload=payload,
+            now=now,
+        )
     # A referred friend's order may earn referral rewards (the referrals service).
     await on_order_recorded(
         conn,

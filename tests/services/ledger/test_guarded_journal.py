@@ -5,14 +5,16 @@ and when it passes, everything is."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from app.db import execute, fetch_all, in_transaction, utc_now
+from app.db import execute, fetch_all, from_json, in_transaction, utc_now
 from app.domain.errors import DomainError, ErrorCode
+from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
 from app.domain.money import MAX_BALANCE
 from app.services.ledger.service import Movement, post_movement
@@ -163,3 +165,113 @@ async def test_an_order_points_at_the_transaction_of_its_points_and_its_lot(
     again = await record_order(replace(order), None)
     assert again.already_recorded
     assert len(await _lots(member_id)) == 1
+
+
+async def _events() -> list[dict[str, Any]]:
+    async with in_transaction() as conn:
+        return await fetch_all(
+            conn, "SELECT id, type, payload, replayed FROM outbox_events ORDER BY id", ()
+        )
+
+
+async def test_a_movements_event_is_written_by_its_statement_as_it_was_on_its_own(
+    db: None, backend: str
+) -> None:
+    program_id, member_id = await _member()
+    async with in_transaction() as conn:
+        posted = await post_movement(conn, _adjustment(program_id, member_id, 30), utc_now())
+        spent = await post_movement(conn, _adjustment(program_id, member_id, -12), utc_now())
+    events = [row for row in await _events() if row["type"] == "points.adjusted"]
+    expected = [
+        {
+            "activityId": encode_id("Activity", transaction_id),
+            "memberId": encode_id("Member", member_id),
+            "kind": "ADJUST",
+            "points": points,
+            "availableAfter": available,
+            "pendingAfter": 0,
+            "description": "test adjustment",
+        }
+        for transaction_id, points, available in (
+            (posted.transaction_id, 30, 30),
+            (spent.transaction_id, -12, 18),
+        )
+    ]
+    assert [from_json(row["payload"]) for row in events] == expected
+    assert not any(row["replayed"] for row in events)
+    if backend == "sqlite":
+        # The text is the one `append_event` wrote: the same keys in the same order.
+        assert [row["payload"] for row in events] == [
+            json.dumps(payload, separators=(",", ":")) for payload in expected
+        ]
+
+
+async def test_an_order_to_a_member_in_debt_is_announced_after_the_debts_recovery(
+    db: None, backend: str
+) -> None:
+    program_id, member_id = await _member()
+    async with in_transaction() as conn:
+        await post_movement(
+            conn,
+            Movement(
+                program_id=program_id,
+                member_id=member_id,
+                kind=TransactionKind.REFUND,
+                points=-5,
+                counter_account=Account.PROGRAM_ISSUED,
+                member_account=Account.MEMBER_DEBT,
+                description="owed",
+            ),
+            utc_now(),
+        )
+    order = RecordOrderInput(
+        program_slug="shop",
+        customer_id="customer-1",
+        order_id="order-1",
+        currency="EUR",
+        total_minor=2000,
+        lines=[OrderLineInput(sku="SKU-1", quantity=1, unit_price_minor=2000)],
+        placed_at=utc_now() - timedelta(hours=1),
+        idempotency_key="key-1",
+    )
+    recorded = await record_order(order, None)
+    assert [row["type"] for row in await _events()][-3:] == [
+        "points.earned",
+        "points.debt_recovered",
+        "order.recorded",
+    ]
+    # And without debt the order's event comes right after its points' (one statement).
+    second = await record_order(replace(order, order_id="order-2", idempotency_key="key-2"), None)
+    assert [row["type"] for row in await _events()][-2:] == ["points.earned", "order.recorded"]
+    # Each key remembers its order, whichever statement wrote the response.
+    async with in_transaction() as conn:
+        responses = await fetch_all(
+            conn, "SELECT key, response FROM idempotency_records ORDER BY key", ()
+        )
+    assert [(row["key"], from_json(row["response"])) for row in responses] == [
+        ("key-1", {"orderPk": recorded.order.id}),
+        ("key-2", {"orderPk": second.order.id}),
+    ]
+    replayed = await record_order(order, None)
+    assert replayed.already_recorded
+    assert replayed.order.id == recorded.order.id
+
+
+async def test_a_spend_takes_from_lots_in_order_in_one_go_and_refuses_lots_that_fall_short(
+    db: None, backend: str
+) -> None:
+    program_id, member_id = await _member()
+    async with in_transaction() as conn:
+        for _ in range(3):
+            await post_movement(conn, _adjustment(program_id, member_id, 10), utc_now())
+        spent = await post_movement(conn, _adjustment(program_id, member_id, -25), utc_now())
+    assert spent.available_after == 5
+    assert spent.spent_lots_expire_at is None
+    assert [int(lot["remaining"]) for lot in await _lots(member_id)] == [0, 0, 5]
+    # The lots hold less than the cached balance says: the spend is refused, nothing taken.
+    async with in_transaction() as conn:
+        await execute(conn, "UPDATE point_lots SET remaining = 1 WHERE remaining = 5", ())
+    with pytest.raises(RuntimeError, match="short by 2 points"):
+        async with in_transaction() as conn:
+            await post_movement(conn, _adjustment(program_id, member_id, -3), utc_now())
+    assert [int(lot["remaining"]) for lot in await _lots(member_id)] == [0, 0, 1]
