@@ -22,7 +22,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from app.db import after_commit, execute, execute_many
 from app.services.core.outbox_signal import OUTBOX_SIGNAL
 
-# The columns an event is written with, in this order (`event_row`).
+# The columns an event is written with, in this order (`write_event`, and the ledger's
+# movement statement, app/services/ledger/journal.py).
 EVENT_COLUMNS = "program_id, member_id, type, payload, created_at, replayed"
 _INSERT = f"INSERT INTO outbox_events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
 _replaying: ContextVar[bool] = ContextVar("laurel_replaying", default=False)
