@@ -625,7 +625,10 @@ def analytics_summarise_command(
 ) -> None:
     """Count the closed-period summaries programInsights and programCohorts read: those a late
     write made stale, and the last twelve settled months' (run it daily, after midnight)."""
-    from app.services.analytics import summaries
+    from app.services.analytics import open_snapshots, summaries
+
+    settings = Settings.from_env()
+    open_snapshots.configure(open_snapshots.policy_of(settings))
 
     async def work() -> list[str]:
         programs = await _one_or_every_program(program)
@@ -638,7 +641,7 @@ def analytics_summarise_command(
             )
         return lines
 
-    for line in _run(Settings.from_env(), work):
+    for line in _run(settings, work):
         typer.echo(line)
 
 
