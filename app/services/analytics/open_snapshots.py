@@ -5,7 +5,8 @@ The customer figures of a span that reaches a month not settled yet, and the coh
 such months, are counted from the activity rows of the open months' customers
 (app/services/analytics/summaries.py). In a large program that costs seconds, on every call.
 When such a count is made, its time and the customers it folded are stored beside its result
-(analytics_summaries, kind `live:<newest settled month>` or `live-cohorts:<...>`). A later read
+(analytics_summaries, kind `live:<newest settled month>` for spans, `cells:<...>` for
+cohort cells). A later read
 answers from the stored result instead of counting, but only when the last count was
 expensive (at least `budget_ms` AND at least `min_customers` folded: small programs, tests and
 anyone comparing figures with a recount get exact live answers) and the result is younger
@@ -38,7 +39,7 @@ logger = logging.getLogger("laurel.analytics")
 # Followed by the newest settled month: the customer counts of spans reaching past it, and
 # the cohort cells of the months after it.
 LIVE_PREFIX = "live:"
-LIVE_COHORTS_PREFIX = "live-cohorts:"
+LIVE_COHORTS_PREFIX = "cells:"
 
 K = TypeVar("K", bound=Hashable)
 
