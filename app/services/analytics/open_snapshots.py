@@ -30,7 +30,6 @@ from typing import Any, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.clock import process_now
 from app.config import Settings
 from app.db import as_date, as_datetime, execute, fetch_all
 
@@ -153,10 +152,10 @@ async def write(
     rows: Sequence[tuple[date, date, Any]],
     milliseconds: float,
     customers: int,
+    counted_at: datetime,
 ) -> None:
     """Insert or replace snapshots (first month, last month, value as JSON data), all counted
-    together at the cost given, as of now."""
-    now = process_now()
+    together at the cost given, from `counted_at` (when the count began)."""
     for start in range(0, len(rows), 200):
         chunk = rows[start : start + 200]
         params: list[object] = []
@@ -165,7 +164,7 @@ async def write(
                 {"value": value, "milliseconds": milliseconds, "customers": customers},
                 sort_keys=True,
             )
-            params += [program_id, kind, first, last, parameter, 0, figures, now]
+            params += [program_id, kind, first, last, parameter, 0, figures, counted_at]
         await execute(
             conn,
             "INSERT INTO analytics_summaries (program_id, kind, first_month, last_month,"

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime, timedelta
 from enum import Enum
@@ -35,7 +36,15 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.clock import process_now
-from app.db import as_date, connection, database_client, execute, fetch_all, is_postgres
+from app.db import (
+    as_date,
+    connection,
+    database_client,
+    execute,
+    fetch_all,
+    in_transaction,
+    is_postgres,
+)
 from app.domain.analytics import (
     CUSTOMER_ENROLLED,
     CUSTOMER_METRICS,
@@ -311,15 +320,13 @@ async def _open_span_counts(
             )
         )
     if stale:
-        # The process's client, not the reader's transaction (which ends with the request).
-        client = database_client()
         by_key: dict[tuple[object, ...], Period] = {
-            (id(client), program_id, kind, inactive_months, bounds[s]): s for s in stale
+            (id(database_client()), program_id, kind, inactive_months, bounds[s]): s for s in stale
         }
 
         async def refresh_spans(keys: list[tuple[object, ...]]) -> None:
             await _refresh_open_spans(
-                client, program_id, [by_key[key] for key in keys], inactive_months, newest
+                program_id, [by_key[key] for key in keys], inactive_months, newest
             )
 
         open_snapshots.refresh_in_background(list(by_key), refresh_spans)
@@ -336,7 +343,7 @@ async def _count_open_spans(
     previous: dict[tuple[date, date], Snapshot],
 ) -> dict[Period, CustomerCounts]:
     """`_open_counts`, timed; its results stored as snapshots when worth it."""
-    started = time.perf_counter()
+    counted_at, started = process_now(), time.perf_counter()
     counted, folded = await _open_counts(conn, program_id, spans, inactive_months, marks, newest)
     milliseconds = (time.perf_counter() - started) * 1000
     rules = open_snapshots.policy()
@@ -354,29 +361,42 @@ async def _count_open_spans(
             kept,
             milliseconds,
             folded,
+            counted_at,
         )
     return counted
 
 
+@asynccontextmanager
+async def _refresh_connection() -> AsyncIterator[BaseDBAsyncClient]:
+    """What a background refresh counts on. PostgreSQL: a transaction of its own, without the
+    server's statement time limit (the request's, which a large program's count can outlast).
+    SQLite: the process's client outside any transaction (one would hold the write lock for
+    the whole count)."""
+    client = database_client()
+    if not is_postgres(client) or connection() is not client:
+        yield client
+        return
+    async with in_transaction() as conn:
+        await execute(conn, "SET LOCAL statement_timeout = 0")
+        yield conn
+
+
 async def _refresh_open_spans(
-    conn: BaseDBAsyncClient,
-    program_id: int,
-    spans: Sequence[Period],
-    inactive_months: int,
-    newest: date,
+    program_id: int, spans: Sequence[Period], inactive_months: int, newest: date
 ) -> None:
     """Count the spans' open figures again and store them (a background refresh)."""
     firsts = [month_of(span.start) for span in spans]
-    marks = await _marks(conn, program_id, add_months(min(firsts), -inactive_months), newest)
-    previous = await open_snapshots.read(
-        conn,
-        program_id,
-        open_snapshots.live_kind(newest),
-        inactive_months,
-        min(firsts),
-        max(firsts),
-    )
-    await _count_open_spans(conn, program_id, spans, inactive_months, marks, newest, previous)
+    async with _refresh_connection() as conn:
+        marks = await _marks(conn, program_id, add_months(min(firsts), -inactive_months), newest)
+        previous = await open_snapshots.read(
+            conn,
+            program_id,
+            open_snapshots.live_kind(newest),
+            inactive_months,
+            min(firsts),
+            max(firsts),
+        )
+        await _count_open_spans(conn, program_id, spans, inactive_months, marks, newest, previous)
 
 
 def _add(*terms: tuple[int, CustomerCounts]) -> CustomerCounts:
@@ -779,18 +799,18 @@ async def _open_cohort_cells(
     if live:
         found.update(await _count_open_cohorts(conn, program_id, live, newest, snapshots))
     if stale:
-        # The process's client, not the reader's transaction (which ends with the request).
-        client = database_client()
         by_key: dict[tuple[object, ...], date] = {
-            (id(client), program_id, kind, cohort, ends[cohort]): cohort for cohort in stale
+            (id(database_client()), program_id, kind, cohort, ends[cohort]): cohort
+            for cohort in stale
         }
 
         async def refresh_cohorts(keys: list[tuple[object, ...]]) -> None:
             cohorts = {by_key[key]: ends[by_key[key]] for key in keys}
-            previous = await open_snapshots.read(
-                client, program_id, kind, 0, min(cohorts), max(cohorts)
-            )
-            await _count_open_cohorts(client, program_id, cohorts, newest, previous)
+            async with _refresh_connection() as client:
+                previous = await open_snapshots.read(
+                    client, program_id, kind, 0, min(cohorts), max(cohorts)
+                )
+                await _count_open_cohorts(client, program_id, cohorts, newest, previous)
 
         open_snapshots.refresh_in_background(list(by_key), refresh_cohorts)
     return found, as_of
@@ -806,7 +826,7 @@ async def _count_open_cohorts(
     """Each cohort's size and its cells from the month after `newest` to the one beside it,
     counted in one pass (`count_cohorts`), timed; stored as snapshots when worth it (the
     customers folded: the members of the cohorts read)."""
-    started = time.perf_counter()
+    counted_at, started = process_now(), time.perf_counter()
     sizes, cells = await count_cohorts(
         conn, program_id, min(ends), max(ends), add_months(newest, 1), max(ends.values())
     )
@@ -831,6 +851,7 @@ async def _count_open_cohorts(
             kept,
             milliseconds,
             folded,
+            counted_at,
         )
     return counted
 
