@@ -22,6 +22,7 @@ from app.domain.errors import CombinedInputError, DomainError
 from app.domain.roles import StaffRole
 from app.jobs.runner import JobName
 from app.logs import log_config
+from app.services.analytics import open_snapshots
 
 T = TypeVar("T")
 
@@ -37,10 +38,13 @@ DEMO_PUBLISHABLE_KEY_FILE = DEFAULT_DATA_DIR / "demo-publishable-key"
 
 def _run(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
     async def with_database() -> T:
+        open_snapshots.configure(open_snapshots.policy_of(settings))
         await init_db(settings)
         try:
             return await work()
         finally:
+            # A read may have started a refresh of analytics snapshots: not past the database.
+            await open_snapshots.stop_refreshes()
             await close_db()
 
     try:
@@ -625,10 +629,7 @@ def analytics_summarise_command(
 ) -> None:
     """Count the closed-period summaries programInsights and programCohorts read: those a late
     write made stale, and the last twelve settled months' (run it daily, after midnight)."""
-    from app.services.analytics import open_snapshots, summaries
-
-    settings = Settings.from_env()
-    open_snapshots.configure(open_snapshots.policy_of(settings))
+    from app.services.analytics import summaries
 
     async def work() -> list[str]:
         programs = await _one_or_every_program(program)
@@ -641,7 +642,7 @@ def analytics_summarise_command(
             )
         return lines
 
-    for line in _run(settings, work):
+    for line in _run(Settings.from_env(), work):
         typer.echo(line)
 
 
