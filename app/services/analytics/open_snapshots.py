@@ -6,13 +6,13 @@ such months, are counted from the activity rows of the open months' customers
 (app/services/analytics/summaries.py). In a large program that costs seconds, on every call.
 When such a count is made, its time and the customers it folded are stored beside its result
 (analytics_summaries, kind `live:<newest settled month>` for spans, `cells:<...>` for
-cohort cells). A later read
-answers from the stored result instead of counting, but only when the last count was
-expensive (at least `budget_ms` AND at least `min_customers` folded: small programs, tests and
-anyone comparing figures with a recount get exact live answers) and the result is younger
-than `max_lag_seconds`. Once it is older than `refresh_age_seconds` the read still answers
-from it and starts one background refresh per key in this process (stale-while-revalidate).
-The answer then says how old its open figures are (`openMonthsAsOf`).
+cohort cells). A later read answers from the stored result instead of counting, but only
+when the last count was expensive (at least `budget_ms` AND at least `min_customers` folded:
+small programs, tests and anyone comparing figures with a recount get exact live answers)
+and the result is younger than `max_lag_seconds`. Once it is older than
+`refresh_age_seconds` the read still answers from it and starts one background refresh per
+key in this process (stale-while-revalidate). The answer then says how old its open figures
+are (`openMonthsAsOf`).
 
 Counts that were cheap are not stored, so a small program's reads stay free of writes.
 """
