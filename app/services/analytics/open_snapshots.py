@@ -94,6 +94,9 @@ class Snapshot:
     milliseconds: float  # what counting them cost
     customers: int  # the customers the count folded
     computed_at: datetime
+    # The late-write marks of the settled months the count read (their summaries included):
+    # a late write to one of them since makes the snapshot miss it.
+    marks: int = 0
 
     def expensive(self, rules: SnapshotPolicy) -> bool:
         return is_expensive(self.milliseconds, self.customers, rules)
@@ -109,8 +112,9 @@ class Use(Enum):
     REFRESH = "refresh"  # answer from the snapshot and refresh it in the background
 
 
-def use_of(snapshot: Snapshot | None, now: datetime, rules: SnapshotPolicy) -> Use:
-    if snapshot is None or not snapshot.expensive(rules):
+def use_of(snapshot: Snapshot | None, marks: int, now: datetime, rules: SnapshotPolicy) -> Use:
+    """`marks`: the late-write marks of the settled months the snapshot depends on, now."""
+    if snapshot is None or not snapshot.expensive(rules) or snapshot.marks != marks:
         return Use.LIVE
     age = (now - snapshot.computed_at).total_seconds()
     if age >= rules.max_lag_seconds:
@@ -125,7 +129,7 @@ async def read(
     first..last."""
     rows = await fetch_all(
         conn,
-        "SELECT first_month, last_month, figures, computed_at FROM analytics_summaries"
+        "SELECT first_month, last_month, marks, figures, computed_at FROM analytics_summaries"
         " WHERE program_id = ? AND kind = ? AND parameter = ? AND first_month >= ?"
         " AND first_month <= ?",
         (program_id, kind, parameter, first, last),
@@ -140,6 +144,7 @@ async def read(
             milliseconds=float(data["milliseconds"]),
             customers=int(data["customers"]),
             computed_at=as_datetime(row["computed_at"]),
+            marks=int(row["marks"]),
         )
     return found
 
@@ -149,22 +154,23 @@ async def write(
     program_id: int,
     kind: str,
     parameter: int,
-    rows: Sequence[tuple[date, date, Any]],
+    rows: Sequence[tuple[date, date, int, Any]],
     milliseconds: float,
     customers: int,
     counted_at: datetime,
 ) -> None:
-    """Insert or replace snapshots (first month, last month, value as JSON data), all counted
-    together at the cost given, from `counted_at` (when the count began)."""
+    """Insert or replace snapshots (first month, last month, the late-write marks they depend
+    on, value as JSON data), all counted together at the cost given, from `counted_at` (when
+    the count began)."""
     for start in range(0, len(rows), 200):
         chunk = rows[start : start + 200]
         params: list[object] = []
-        for first, last, value in chunk:
+        for first, last, marks, value in chunk:
             figures = json.dumps(
                 {"value": value, "milliseconds": milliseconds, "customers": customers},
                 sort_keys=True,
             )
-            params += [program_id, kind, first, last, parameter, 0, figures, counted_at]
+            params += [program_id, kind, first, last, parameter, marks, figures, counted_at]
         await execute(
             conn,
             "INSERT INTO analytics_summaries (program_id, kind, first_month, last_month,"

@@ -304,7 +304,9 @@ async def _open_span_counts(
     stale: list[Period] = []
     for span, key in bounds.items():
         snapshot = snapshots.get(key)
-        use = open_snapshots.use_of(snapshot, now, rules)
+        use = open_snapshots.use_of(
+            snapshot, _settled_part_marks(marks, key[0], inactive_months, newest), now, rules
+        )
         if use is Use.LIVE or (refresh and use is Use.REFRESH):
             live.append(span)
             continue
@@ -351,7 +353,8 @@ async def _count_open_spans(
     for span in spans:
         key = (month_of(span.start), month_of(span.end))
         if open_snapshots.worth_storing(previous.get(key), milliseconds, folded, rules):
-            kept.append((*key, asdict(counted[span])))
+            marked = _settled_part_marks(marks, key[0], inactive_months, newest)
+            kept.append((*key, marked, asdict(counted[span])))
     if kept:
         await open_snapshots.write(
             conn,
@@ -364,6 +367,20 @@ async def _count_open_spans(
             counted_at,
         )
     return counted
+
+
+def _settled_part_marks(
+    marks: dict[date, int], first: date, inactive_months: int, newest: date
+) -> int:
+    """The late-write marks of the settled months an open span's count reads (its threshold's
+    months before it included), as its settled part's summary keeps them (`_open_counts`)."""
+    return _sum_marks(marks, add_months(first, -inactive_months), newest)
+
+
+def _cohort_marks(marks: dict[date, int], cohort: date, newest: date) -> int:
+    """The late-write marks the open cells of `cohort` depend on: its enrolment month's when
+    settled (who is in it); the open months' own rows are read as they are."""
+    return marks.get(cohort, 0) if cohort <= newest else 0
 
 
 @asynccontextmanager
@@ -724,7 +741,14 @@ async def cohort_cells(
     as_of: datetime | None = None
     if end >= following and open_cells is not OpenCells.SKIP:
         opened, as_of = await _open_cohort_cells(
-            conn, program_id, first, last, length, newest, refresh=open_cells is OpenCells.REFRESH
+            conn,
+            program_id,
+            first,
+            last,
+            length,
+            newest,
+            marks,
+            refresh=open_cells is OpenCells.REFRESH,
         )
         for cohort, (size, open_months) in opened.items():
             if cohort >= following:
@@ -762,6 +786,7 @@ async def _open_cohort_cells(
     last: date,
     length: int,
     newest: date,
+    marks: dict[date, int],
     *,
     refresh: bool,
 ) -> tuple[dict[date, OpenCohort], datetime | None]:
@@ -787,7 +812,7 @@ async def _open_cohort_cells(
     stale: list[date] = []
     for cohort, end in ends.items():
         snapshot = snapshots.get((cohort, end))
-        use = open_snapshots.use_of(snapshot, now, rules)
+        use = open_snapshots.use_of(snapshot, _cohort_marks(marks, cohort, newest), now, rules)
         if use is Use.LIVE or (refresh and use is Use.REFRESH):
             live[cohort] = end
             continue
@@ -797,7 +822,7 @@ async def _open_cohort_cells(
         if use is Use.REFRESH:
             stale.append(cohort)
     if live:
-        found.update(await _count_open_cohorts(conn, program_id, live, newest, snapshots))
+        found.update(await _count_open_cohorts(conn, program_id, live, newest, marks, snapshots))
     if stale:
         by_key: dict[tuple[object, ...], date] = {
             (id(database_client()), program_id, kind, cohort, ends[cohort]): cohort
@@ -807,10 +832,11 @@ async def _open_cohort_cells(
         async def refresh_cohorts(keys: list[tuple[object, ...]]) -> None:
             cohorts = {by_key[key]: ends[by_key[key]] for key in keys}
             async with _refresh_connection() as client:
+                marks_now = await _marks(client, program_id, min(cohorts), max(cohorts))
                 previous = await open_snapshots.read(
                     client, program_id, kind, 0, min(cohorts), max(cohorts)
                 )
-                await _count_open_cohorts(client, program_id, cohorts, newest, previous)
+                await _count_open_cohorts(client, program_id, cohorts, newest, marks_now, previous)
 
         open_snapshots.refresh_in_background(list(by_key), refresh_cohorts)
     return found, as_of
@@ -821,6 +847,7 @@ async def _count_open_cohorts(
     program_id: int,
     ends: dict[date, date],
     newest: date,
+    marks: dict[date, int],
     previous: dict[tuple[date, date], Snapshot],
 ) -> dict[date, OpenCohort]:
     """Each cohort's size and its cells from the month after `newest` to the one beside it,
@@ -838,7 +865,7 @@ async def _count_open_cohorts(
             counted[cohort][1][month] = cell
     rules = open_snapshots.policy()
     kept = [
-        (cohort, end, _open_cohort_data(counted[cohort]))
+        (cohort, end, _cohort_marks(marks, cohort, newest), _open_cohort_data(counted[cohort]))
         for cohort, end in ends.items()
         if open_snapshots.worth_storing(previous.get((cohort, end)), milliseconds, folded, rules)
     ]

@@ -354,3 +354,39 @@ async def test_stopping_cancels_the_refreshes_under_way() -> None:
     await asyncio.sleep(0)
     assert open_snapshots.refreshes_under_way() == 0
     assert calls == [["a", "b"]]
+
+
+async def test_a_late_write_to_a_settled_month_is_in_the_next_answer(
+    db: None, keep_every_count: SnapshotPolicy
+) -> None:
+    clock = ManualClock(OPENED)
+    with app_clock.using(clock):
+        await _program(clock)
+        first = await _insights()
+        march = first.series[2]
+        assert march.period.start == date(2026, 3, 1) and march.customers is not None
+        assert first.totals.customers is not None
+
+        # A guest order dated in the settled March: the year's snapshot read the March
+        # summary, so it is counted again rather than answered from.
+        await _order("guest-march", datetime(2026, 3, 10, 12, tzinfo=UTC), total=800)
+        clock.advance(timedelta(seconds=10))
+        second = await _insights()
+        late_march = second.series[2].customers
+        assert late_march is not None and second.totals.customers is not None
+        assert late_march.guests.customers == march.customers.guests.customers + 1
+        assert second.totals.customers.guests.customers == (
+            first.totals.customers.guests.customers + 1
+        )
+        # December alone does not read March: its snapshot still answers.
+        assert second.open_months_as_of == OPENED
+
+
+def test_a_snapshot_is_used_only_with_the_marks_it_was_counted_with() -> None:
+    snapshot = open_snapshots.Snapshot(
+        value={}, milliseconds=5000, customers=10**6, computed_at=OPENED, marks=3
+    )
+    rules = SnapshotPolicy()
+    later = OPENED + timedelta(seconds=1)
+    assert open_snapshots.use_of(snapshot, 3, later, rules) is open_snapshots.Use.SNAPSHOT
+    assert open_snapshots.use_of(snapshot, 4, later, rules) is open_snapshots.Use.LIVE
