@@ -117,7 +117,9 @@ def use_of(snapshot: Snapshot | None, marks: int, now: datetime, rules: Snapshot
     if snapshot is None or not snapshot.expensive(rules) or snapshot.marks != marks:
         return Use.LIVE
     age = (now - snapshot.computed_at).total_seconds()
-    if age >= rules.max_lag_seconds:
+    # Negative: stamped by a clock ahead of this one (a job run `--as-of` a later time, a host
+    # whose clock runs ahead); its age is unknown, so it would otherwise never be refreshed.
+    if age < 0 or age >= rules.max_lag_seconds:
         return Use.LIVE
     return Use.REFRESH if age >= rules.refresh_age_seconds else Use.SNAPSHOT
 

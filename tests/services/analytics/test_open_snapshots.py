@@ -382,6 +382,23 @@ async def test_a_late_write_to_a_settled_month_is_in_the_next_answer(
         assert second.open_months_as_of == OPENED
 
 
+async def test_a_snapshot_stamped_ahead_of_the_clock_is_counted_again(
+    db: None, keep_every_count: SnapshotPolicy
+) -> None:
+    clock = ManualClock(OPENED + timedelta(hours=1))
+    with app_clock.using(clock):
+        await _program(clock)
+        clock.set(OPENED + timedelta(hours=1))
+        await _insights()
+        await _cohorts()
+        # The clock goes back (a job run as of a later time, a host whose clock ran ahead).
+        clock.set(OPENED)
+        await _order("guest-after", clock.now(), total=250)
+        found = await _insights()
+        assert found.open_months_as_of is None
+        assert (await _cohorts()).open_months_as_of is None
+
+
 def test_a_snapshot_is_used_only_with_the_marks_it_was_counted_with() -> None:
     snapshot = open_snapshots.Snapshot(
         value={}, milliseconds=5000, customers=10**6, computed_at=OPENED, marks=3
@@ -390,3 +407,5 @@ def test_a_snapshot_is_used_only_with_the_marks_it_was_counted_with() -> None:
     later = OPENED + timedelta(seconds=1)
     assert open_snapshots.use_of(snapshot, 3, later, rules) is open_snapshots.Use.SNAPSHOT
     assert open_snapshots.use_of(snapshot, 4, later, rules) is open_snapshots.Use.LIVE
+    earlier = OPENED - timedelta(seconds=1)
+    assert open_snapshots.use_of(snapshot, 3, earlier, rules) is open_snapshots.Use.LIVE
