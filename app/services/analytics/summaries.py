@@ -385,8 +385,9 @@ def _cohort_marks(marks: dict[date, int], cohort: date, newest: date) -> int:
 
 @asynccontextmanager
 async def _refresh_connection() -> AsyncIterator[BaseDBAsyncClient]:
-    """What a background refresh counts on. PostgreSQL: a transaction of its own, without the
-    server's statement time limit (the request's, which a large program's count can outlast).
+    """What a background refresh, and the job's count of the open months, counts on.
+    PostgreSQL: a transaction of its own, without the server's statement time limit (the
+    request's, which a large program's count can outlast).
     SQLite: the process's client outside any transaction (one would hold the write lock for
     the whole count)."""
     client = database_client()
@@ -994,7 +995,12 @@ async def summarise(program_id: int, inactive_months: int = DEFAULT_INACTIVE_MON
         Period(add_months(current, 1 - COHORT_MONTHS), add_months(current, 1) - _ONE_DAY)
     )
     # Their snapshots too, where counting them is expensive: readers then never count them.
-    await customer_counts_as_of(conn, program_id, open_spans, inactive_months, refresh_open=True)
+    # Counted like a background refresh, without the statement time limit of a server's
+    # requests (the job also runs in the server's process).
+    async with _refresh_connection() as counting:
+        await customer_counts_as_of(
+            counting, program_id, open_spans, inactive_months, refresh_open=True
+        )
     cohorts = await fetch_all(
         conn,
         "SELECT DISTINCT first_month FROM analytics_summaries WHERE program_id = ? AND kind = ?",
@@ -1005,7 +1011,8 @@ async def summarise(program_id: int, inactive_months: int = DEFAULT_INACTIVE_MON
     for cohort in months:
         await cohort_cells(conn, program_id, cohort, cohort, COHORT_MONTHS, OpenCells.SKIP)
     # The cells of the open months, of every cohort above and the open ones, in one pass.
-    await cohort_cells(conn, program_id, oldest, current, COHORT_MONTHS, OpenCells.REFRESH)
+    async with _refresh_connection() as counting:
+        await cohort_cells(counting, program_id, oldest, current, COHORT_MONTHS, OpenCells.REFRESH)
     after_cells = await _stored(conn, program_id, COHORT, 0, date.min, date.max)
     recounted = [key for key, value in after_cells.items() if before_cells.get(key) != value]
     return Summarised(spans=counted, cohorts=len(recounted))

@@ -15,10 +15,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app import clock as app_clock
 from app.clock import ManualClock
-from app.db import connection, fetch_all
+from app.db import connection, database_client, fetch_all, is_postgres
 from app.domain.analytics import DEFAULT_INACTIVE_MONTHS, Granularity, Period
 from app.services.analytics import open_snapshots, summaries
 from app.services.analytics.insights import (
@@ -409,3 +410,33 @@ def test_a_snapshot_is_used_only_with_the_marks_it_was_counted_with() -> None:
     assert open_snapshots.use_of(snapshot, 4, later, rules) is open_snapshots.Use.LIVE
     earlier = OPENED - timedelta(seconds=1)
     assert open_snapshots.use_of(snapshot, 3, earlier, rules) is open_snapshots.Use.LIVE
+
+
+async def test_the_job_counts_the_open_months_without_the_statement_time_limit(
+    db: None, keep_every_count: SnapshotPolicy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job also runs in the server's process, whose connections stop a statement after
+    the request's time limit: its open counts run in a transaction of their own without it."""
+    limits: list[tuple[str, bool]] = []
+
+    def recording(name: str) -> None:
+        original = getattr(summaries, name)
+
+        async def counted(conn: BaseDBAsyncClient, *args: Any, **kwargs: Any) -> Any:
+            if is_postgres(conn):
+                rows = await fetch_all(conn, "SHOW statement_timeout", ())
+                limits.append((str(rows[0]["statement_timeout"]), conn is database_client()))
+            else:
+                limits.append(("0", False))
+            return await original(conn, *args, **kwargs)
+
+        monkeypatch.setattr(summaries, name, counted)
+
+    recording("_count_open_spans")
+    recording("_count_open_cohorts")
+    clock = ManualClock(OPENED)
+    with app_clock.using(clock):
+        program_id = await _program(clock)
+        await summaries.summarise(program_id)
+    assert len(limits) == 2
+    assert limits == [("0", False), ("0", False)]
