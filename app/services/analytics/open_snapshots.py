@@ -180,7 +180,9 @@ async def write(
             + ", ".join("(?, ?, ?, ?, ?, ?, ?, ?)" for _ in chunk)
             + " ON CONFLICT (program_id, kind, first_month, last_month, parameter) DO UPDATE"
             " SET marks = excluded.marks, figures = excluded.figures,"
-            " computed_at = excluded.computed_at",
+            " computed_at = excluded.computed_at"
+            # A count that began earlier (a slow refresh ending after a newer one) keeps away.
+            " WHERE analytics_summaries.computed_at <= excluded.computed_at",
             params,
         )
 
@@ -225,6 +227,10 @@ async def _refresh(keys: list[K], work: Callable[[list[K]], Awaitable[None]]) ->
         raise
     except Exception:
         logger.exception("refreshing the open months' analytics snapshots failed")
+
+
+def is_refreshing(key: Hashable) -> bool:
+    return key in _refreshing
 
 
 def refreshes_under_way() -> int:

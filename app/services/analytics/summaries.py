@@ -302,12 +302,19 @@ async def _open_span_counts(
     as_of: datetime | None = None
     live: list[Period] = []
     stale: list[Period] = []
+
+    def refresh_key(span: Period) -> tuple[object, ...]:
+        return (id(database_client()), program_id, kind, inactive_months, bounds[span])
+
     for span, key in bounds.items():
         snapshot = snapshots.get(key)
         use = open_snapshots.use_of(
             snapshot, _settled_part_marks(marks, key[0], inactive_months, newest), now, rules
         )
-        if use is Use.LIVE or (refresh and use is Use.REFRESH):
+        # The job leaves a key whose refresh is under way to it.
+        if use is Use.LIVE or (
+            refresh and use is Use.REFRESH and not open_snapshots.is_refreshing(refresh_key(span))
+        ):
             live.append(span)
             continue
         assert snapshot is not None
@@ -322,9 +329,7 @@ async def _open_span_counts(
             )
         )
     if stale:
-        by_key: dict[tuple[object, ...], Period] = {
-            (id(database_client()), program_id, kind, inactive_months, bounds[s]): s for s in stale
-        }
+        by_key: dict[tuple[object, ...], Period] = {refresh_key(span): span for span in stale}
 
         async def refresh_spans(keys: list[tuple[object, ...]]) -> None:
             await _refresh_open_spans(
@@ -811,10 +816,17 @@ async def _open_cohort_cells(
     as_of: datetime | None = None
     live: dict[date, date] = {}
     stale: list[date] = []
+
+    def refresh_key(cohort: date) -> tuple[object, ...]:
+        return (id(database_client()), program_id, kind, cohort, ends[cohort])
+
     for cohort, end in ends.items():
         snapshot = snapshots.get((cohort, end))
         use = open_snapshots.use_of(snapshot, _cohort_marks(marks, cohort, newest), now, rules)
-        if use is Use.LIVE or (refresh and use is Use.REFRESH):
+        # The job leaves a key whose refresh is under way to it.
+        if use is Use.LIVE or (
+            refresh and use is Use.REFRESH and not open_snapshots.is_refreshing(refresh_key(cohort))
+        ):
             live[cohort] = end
             continue
         assert snapshot is not None
@@ -825,10 +837,7 @@ async def _open_cohort_cells(
     if live:
         found.update(await _count_open_cohorts(conn, program_id, live, newest, marks, snapshots))
     if stale:
-        by_key: dict[tuple[object, ...], date] = {
-            (id(database_client()), program_id, kind, cohort, ends[cohort]): cohort
-            for cohort in stale
-        }
+        by_key: dict[tuple[object, ...], date] = {refresh_key(cohort): cohort for cohort in stale}
 
         async def refresh_cohorts(keys: list[tuple[object, ...]]) -> None:
             cohorts = {by_key[key]: ends[by_key[key]] for key in keys}

@@ -440,3 +440,45 @@ async def test_the_job_counts_the_open_months_without_the_statement_time_limit(
         await summaries.summarise(program_id)
     assert len(limits) == 2
     assert limits == [("0", False), ("0", False)]
+
+
+async def test_an_older_count_does_not_overwrite_a_newer_snapshot(db: None) -> None:
+    clock = ManualClock(OPENED)
+    with app_clock.using(clock):
+        program_id = await _program(clock)
+        kind, month = open_snapshots.live_kind(date(2026, 11, 1)), date(2026, 12, 1)
+        newer, older = OPENED, OPENED - timedelta(seconds=30)
+        for counted_at, value in ((newer, "newer"), (older, "older")):
+            await open_snapshots.write(
+                connection(), program_id, kind, 3, [(month, month, 0, value)], 5.0, 7, counted_at
+            )
+        found = await open_snapshots.read(connection(), program_id, kind, 3, month, month)
+        assert found[(month, month)].value == "newer"
+        assert found[(month, month)].computed_at == newer
+
+
+async def test_the_job_leaves_the_spans_being_refreshed_to_their_refresh(
+    db: None, keep_every_count: SnapshotPolicy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = asyncio.Event()
+    _counting_calls(monkeypatch, "_refresh_open_spans", gate)
+    original = summaries._count_open_spans
+    counted_spans: list[Period] = []
+
+    async def recording(conn: BaseDBAsyncClient, program_id: int, spans: Any, *args: Any) -> Any:
+        counted_spans.extend(spans)
+        return await original(conn, program_id, spans, *args)
+
+    monkeypatch.setattr(summaries, "_count_open_spans", recording)
+    clock = ManualClock(OPENED)
+    with app_clock.using(clock):
+        program_id = await _program(clock)
+        await _insights()
+        clock.advance(timedelta(seconds=keep_every_count.refresh_age_seconds))
+        await _insights()
+        assert open_snapshots.refreshes_under_way() == 1
+        counted_spans.clear()
+        await summaries.summarise(program_id)
+        assert YEAR not in counted_spans and DECEMBER not in counted_spans
+        gate.set()
+        await open_snapshots.wait_for_refreshes()
