@@ -480,17 +480,16 @@ async def _open_counts(
             base[span] = _decode_counts(summary[1])
         else:
             missing.append(span)
+    rows = []
     if missing:
         counted, _ = await _count(
             conn, program_id, [(span, newest) for span in missing], inactive_months
         )
-        rows = []
         for span, counts in zip(missing, counted, strict=True):
             base[span] = counts
             first, last = bounds[span]
             marked = _sum_marks(marks, add_months(first, -inactive_months), newest)
             rows.append((first, last, marked, _encode_counts(counts)))
-        await _store(conn, program_id, kind, inactive_months, rows)
     high = max(last for _, last in bounds.values())
     corrections, folded = await _count(
         conn,
@@ -499,6 +498,10 @@ async def _open_counts(
         inactive_months,
         since=(newest, high),
     )
+    # Stored after the correction's count: a refresh's transaction (PostgreSQL) then holds
+    # these rows locked only to its end, not for the whole count, from other readers' stores.
+    if rows:
+        await _store(conn, program_id, kind, inactive_months, rows)
     return {
         span: _add((1, base[span]), (1, correction))
         for span, correction in zip(spans, corrections, strict=True)

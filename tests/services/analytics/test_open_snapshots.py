@@ -482,3 +482,30 @@ async def test_the_job_leaves_the_spans_being_refreshed_to_their_refresh(
         assert YEAR not in counted_spans and DECEMBER not in counted_spans
         gate.set()
         await open_snapshots.wait_for_refreshes()
+
+
+async def test_an_open_count_stores_its_settled_part_after_counting_the_correction(
+    db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refresh's transaction then holds the settled part's rows locked only to its end."""
+    steps: list[str] = []
+    count, store = summaries._count, summaries._store
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        steps.append("correction" if kwargs.get("since") else "settled part")
+        return await count(*args, **kwargs)
+
+    async def storing(conn: BaseDBAsyncClient, program_id: int, kind: str, *args: Any) -> Any:
+        steps.append(f"store {kind.split(':')[0]}")
+        return await store(conn, program_id, kind, *args)
+
+    monkeypatch.setattr(summaries, "_count", counting)
+    monkeypatch.setattr(summaries, "_store", storing)
+    clock = ManualClock(OPENED)
+    with app_clock.using(clock):
+        program_id = await _program(clock)
+        steps.clear()
+        await summaries.customer_counts(
+            connection(), program_id, [DECEMBER], DEFAULT_INACTIVE_MONTHS
+        )
+    assert steps == ["settled part", "correction", "store open"]
