@@ -140,6 +140,20 @@ class Settings:
         synchronous = os.environ.get("LAUREL_SQLITE_SYNCHRONOUS", "FULL").upper()
         if synchronous not in {"FULL", "NORMAL", "EXTRA"}:
             raise SystemExit("LAUREL_SQLITE_SYNCHRONOUS must be FULL, EXTRA or NORMAL")
+        min_customers = _int_env("LAUREL_ANALYTICS_SNAPSHOT_MIN_CUSTOMERS", 20_000)
+        if min_customers < 0:
+            raise SystemExit(
+                f"LAUREL_ANALYTICS_SNAPSHOT_MIN_CUSTOMERS must be 0 or more, got {min_customers}"
+            )
+        refresh_seconds = _seconds_env("LAUREL_ANALYTICS_SNAPSHOT_REFRESH_SECONDS", 60)
+        max_lag_seconds = _seconds_env("LAUREL_ANALYTICS_SNAPSHOT_MAX_LAG_SECONDS", 300)
+        if refresh_seconds >= max_lag_seconds:
+            # A snapshot would be counted live again before any refresh could start.
+            raise SystemExit(
+                "LAUREL_ANALYTICS_SNAPSHOT_REFRESH_SECONDS must be less than"
+                f" LAUREL_ANALYTICS_SNAPSHOT_MAX_LAG_SECONDS, got {refresh_seconds:g}"
+                f" and {max_lag_seconds:g}"
+            )
         return cls(
             database_url=os.environ.get("DATABASE_URL") or default_database_url(),
             host=os.environ.get("LAUREL_HOST", "127.0.0.1"),
@@ -174,15 +188,9 @@ class Settings:
             webhooks_allow_private=_flag("LAUREL_WEBHOOKS_ALLOW_PRIVATE", default=False),
             webhook_timeout_seconds=float(os.environ.get("LAUREL_WEBHOOK_TIMEOUT_SECONDS", "10")),
             analytics_snapshot_budget_ms=_seconds_env("LAUREL_ANALYTICS_SNAPSHOT_BUDGET_MS", 1000),
-            analytics_snapshot_min_customers=max(
-                0, _int_env("LAUREL_ANALYTICS_SNAPSHOT_MIN_CUSTOMERS", 20_000)
-            ),
-            analytics_snapshot_refresh_seconds=_seconds_env(
-                "LAUREL_ANALYTICS_SNAPSHOT_REFRESH_SECONDS", 60
-            ),
-            analytics_snapshot_max_lag_seconds=_seconds_env(
-                "LAUREL_ANALYTICS_SNAPSHOT_MAX_LAG_SECONDS", 300
-            ),
+            analytics_snapshot_min_customers=min_customers,
+            analytics_snapshot_refresh_seconds=refresh_seconds,
+            analytics_snapshot_max_lag_seconds=max_lag_seconds,
         )
 
     @property

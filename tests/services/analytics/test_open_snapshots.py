@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -19,6 +19,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app import clock as app_clock
 from app.clock import ManualClock
+from app.config import Settings
 from app.db import connection, database_client, fetch_all, is_postgres
 from app.domain.analytics import DEFAULT_INACTIVE_MONTHS, Granularity, Period
 from app.services.analytics import open_snapshots, summaries
@@ -509,3 +510,49 @@ async def test_an_open_count_stores_its_settled_part_after_counting_the_correcti
             connection(), program_id, [DECEMBER], DEFAULT_INACTIVE_MONTHS
         )
     assert steps == ["settled part", "correction", "store open"]
+
+
+@pytest.mark.parametrize(
+    ("environment", "message"),
+    [
+        ({"LAUREL_ANALYTICS_SNAPSHOT_MIN_CUSTOMERS": "-1"}, "MIN_CUSTOMERS must be 0 or more"),
+        ({"LAUREL_ANALYTICS_SNAPSHOT_BUDGET_MS": "-5"}, "BUDGET_MS must be 0 or more"),
+        (
+            {
+                "LAUREL_ANALYTICS_SNAPSHOT_REFRESH_SECONDS": "300",
+                "LAUREL_ANALYTICS_SNAPSHOT_MAX_LAG_SECONDS": "300",
+            },
+            "REFRESH_SECONDS must be less than LAUREL_ANALYTICS_SNAPSHOT_MAX_LAG_SECONDS",
+        ),
+    ],
+)
+def test_snapshot_settings_out_of_range_are_refused(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], message: str
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit, match=message):
+        Settings.from_env()
+
+
+async def test_a_count_under_the_minimum_of_customers_is_not_kept(db: None) -> None:
+    """Budget AND minimum: a count past the budget (0 ms) but under the minimum stores
+    nothing."""
+    previous = open_snapshots.configure(SnapshotPolicy(budget_ms=0, min_customers=10**9))
+    try:
+        clock = ManualClock(OPENED)
+        with app_clock.using(clock):
+            program_id = await _program(clock)
+            await _insights()
+            await _cohorts()
+            await summaries.summarise(program_id)
+            assert await _snapshot_kinds(program_id) == []
+    finally:
+        open_snapshots.configure(previous)
+
+
+@pytest.fixture(autouse=True)
+async def _no_refresh_outlives_a_test() -> AsyncIterator[None]:
+    """A refresh a test left under way would count on the next test's database."""
+    yield
+    await open_snapshots.stop_refreshes()
