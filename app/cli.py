@@ -464,6 +464,10 @@ def run_jobs(
             idempotency_retention_days=settings.idempotency_retention_days,
             real_now=utc_now(),
         )
+        if moment is not None:
+            # A run as of another time keeps no analytics snapshots: stamped with that time,
+            # readers on the real clock would take them for older or newer than they are.
+            open_snapshots.configure(open_snapshots.SnapshotPolicy(budget_ms=float("inf")))
         with clock.using(clock.ManualClock(moment) if moment else clock.current()):
             for name in names:
                 progress = _ProgressBar(name.value)
