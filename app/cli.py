@@ -22,6 +22,7 @@ from app.domain.errors import CombinedInputError, DomainError
 from app.domain.roles import StaffRole
 from app.jobs.runner import JobName
 from app.logs import log_config
+from app.services.analytics import open_snapshots
 
 T = TypeVar("T")
 
@@ -37,10 +38,13 @@ DEMO_PUBLISHABLE_KEY_FILE = DEFAULT_DATA_DIR / "demo-publishable-key"
 
 def _run(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
     async def with_database() -> T:
+        open_snapshots.configure(open_snapshots.policy_of(settings))
         await init_db(settings)
         try:
             return await work()
         finally:
+            # A read may have started a refresh of analytics snapshots: not past the database.
+            await open_snapshots.stop_refreshes()
             await close_db()
 
     try:
@@ -460,6 +464,10 @@ def run_jobs(
             idempotency_retention_days=settings.idempotency_retention_days,
             real_now=utc_now(),
         )
+        if moment is not None:
+            # A run as of another time keeps no analytics snapshots: stamped with that time,
+            # readers on the real clock would take them for older or newer than they are.
+            open_snapshots.configure(open_snapshots.SnapshotPolicy(budget_ms=float("inf")))
         with clock.using(clock.ManualClock(moment) if moment else clock.current()):
             for name in names:
                 progress = _ProgressBar(name.value)

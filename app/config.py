@@ -43,6 +43,20 @@ def _int_env(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _seconds_env(name: str, default: float) -> float:
+    """A duration (seconds or milliseconds, as the name says): a number, 0 or more."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
+    if not value >= 0:
+        raise SystemExit(f"{name} must be 0 or more, got {raw!r}")
+    return value
+
+
 def _flag(name: str, *, default: bool) -> bool:
     raw = os.environ.get(name, "").strip().lower()
     if not raw:
@@ -112,12 +126,34 @@ class Settings:
     # network); refused by default so webhooks are no way into the operator's network.
     webhooks_allow_private: bool = False
     webhook_timeout_seconds: float = 10.0
+    # The customer figures of months not settled yet (programInsights, programCohorts) are
+    # answered from a lagged snapshot when counting them took at least this many milliseconds
+    # and folded at least this many customers; one older than the refresh age is refreshed in
+    # the background, one older than the maximum lag is not used (counted again at once).
+    analytics_snapshot_budget_ms: float = 1000.0
+    analytics_snapshot_min_customers: int = 20_000
+    analytics_snapshot_refresh_seconds: float = 60.0
+    analytics_snapshot_max_lag_seconds: float = 300.0
 
     @classmethod
     def from_env(cls) -> Settings:
         synchronous = os.environ.get("LAUREL_SQLITE_SYNCHRONOUS", "FULL").upper()
         if synchronous not in {"FULL", "NORMAL", "EXTRA"}:
             raise SystemExit("LAUREL_SQLITE_SYNCHRONOUS must be FULL, EXTRA or NORMAL")
+        min_customers = _int_env("LAUREL_ANALYTICS_SNAPSHOT_MIN_CUSTOMERS", 20_000)
+        if min_customers < 0:
+            raise SystemExit(
+                f"LAUREL_ANALYTICS_SNAPSHOT_MIN_CUSTOMERS must be 0 or more, got {min_customers}"
+            )
+        refresh_seconds = _seconds_env("LAUREL_ANALYTICS_SNAPSHOT_REFRESH_SECONDS", 60)
+        max_lag_seconds = _seconds_env("LAUREL_ANALYTICS_SNAPSHOT_MAX_LAG_SECONDS", 300)
+        if refresh_seconds >= max_lag_seconds:
+            # A snapshot would be counted live again before any refresh could start.
+            raise SystemExit(
+                "LAUREL_ANALYTICS_SNAPSHOT_REFRESH_SECONDS must be less than"
+                f" LAUREL_ANALYTICS_SNAPSHOT_MAX_LAG_SECONDS, got {refresh_seconds:g}"
+                f" and {max_lag_seconds:g}"
+            )
         return cls(
             database_url=os.environ.get("DATABASE_URL") or default_database_url(),
             host=os.environ.get("LAUREL_HOST", "127.0.0.1"),
@@ -151,6 +187,10 @@ class Settings:
             webhook_worker=_flag("LAUREL_WEBHOOK_WORKER", default=True),
             webhooks_allow_private=_flag("LAUREL_WEBHOOKS_ALLOW_PRIVATE", default=False),
             webhook_timeout_seconds=float(os.environ.get("LAUREL_WEBHOOK_TIMEOUT_SECONDS", "10")),
+            analytics_snapshot_budget_ms=_seconds_env("LAUREL_ANALYTICS_SNAPSHOT_BUDGET_MS", 1000),
+            analytics_snapshot_min_customers=min_customers,
+            analytics_snapshot_refresh_seconds=refresh_seconds,
+            analytics_snapshot_max_lag_seconds=max_lag_seconds,
         )
 
     @property

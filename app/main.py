@@ -33,6 +33,7 @@ from app.graphql.core.context import Context
 from app.graphql.encoding import encode_answer
 from app.graphql.plan_cache import PlanCache
 from app.graphql.schema import schema
+from app.services.analytics import open_snapshots
 from app.services.documents.service import DocumentStore
 from app.services.webhooks import service as webhooks_service
 from app.web.admission import Admission
@@ -144,6 +145,8 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
                 await stack.enter_async_context(
                     RegisterTortoise(app, config=tortoise_config(settings, serving_requests=True))
                 )
+            # Refreshes of the open months' analytics snapshots end before the database closes.
+            stack.push_async_callback(open_snapshots.stop_refreshes)
             if settings.jobs_interval_seconds > 0:
                 from app.jobs.runner import JobOptions, run_forever
 
@@ -186,6 +189,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             yield
 
     webhooks_service.allow_private_addresses(settings.webhooks_allow_private)
+    open_snapshots.configure(open_snapshots.policy_of(settings))
     graphql_app = LaurelGraphQL(
         schema,
         graphql_ide=None,

@@ -39,7 +39,9 @@ class AnalyticsSummary(Model):
     (app/services/analytics/summaries.py): `kind` 'customers' (a span of whole months, with
     `parameter` the inactivity threshold), 'cohort' (one enrolment month's cell of one later
     month, `parameter` 0) or 'open:YYYY-MM' (the rows up to that newest settled month of a span
-    that reaches past it, `parameter` the threshold)."""
+    that reaches past it, `parameter` the threshold). 'live:YYYY-MM' and 'cells:YYYY-MM' are
+    the lagged snapshots of the figures past that month (app/services/analytics/
+    open_snapshots.py): a span's, and a cohort's cells up to `last_month`."""
 
     id = fields.BigIntField(primary_key=True)
     program: fields.ForeignKeyRelation["Program"] = fields.ForeignKeyField(

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from app.clock import ManualClock
 from app.config import Settings
+from app.db import connection, fetch_all
 from app.jobs.runner import ALL_JOBS
 from app.services.ledger.verify import verify_ledger
 from tests.graphql.conftest import Api
@@ -68,3 +71,23 @@ async def test_jobs_run_refuses_an_unknown_job_or_a_bad_time(api: Api, settings:
     assert unknown.stdout == ""
     assert not_a_time.returncode == 2
     assert "is not an ISO 8601 date and time" in not_a_time.stderr
+
+
+async def test_a_run_as_of_a_time_keeps_no_analytics_snapshots(
+    api: Api, clock: ManualClock, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every open count would be kept on the real clock.
+    monkeypatch.setenv("LAUREL_ANALYTICS_SNAPSHOT_BUDGET_MS", "0")
+    monkeypatch.setenv("LAUREL_ANALYTICS_SNAPSHOT_MIN_CUSTOMERS", "0")
+    await create_program(api)
+    result = laurel(
+        settings, "jobs", "run", "analytics-summaries", "--as-of", clock.now().isoformat()
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = await fetch_all(
+        connection(),
+        "SELECT kind FROM analytics_summaries WHERE kind LIKE ? OR kind LIKE ?",
+        ("live:%", "cells:%"),
+    )
+    assert rows == []
+    assert await fetch_all(connection(), "SELECT kind FROM analytics_summaries", ()) != []

@@ -90,6 +90,7 @@ async def program_insights(
             InsightsPeriod.of(period, channel, found.cost_per_point) for period in found.series
         ],
         totals=InsightsPeriod.of(found.totals, channel, found.cost_per_point),
+        open_months_as_of=found.open_months_as_of,
     )
 
 
@@ -122,4 +123,5 @@ async def program_cohorts(
         currency=found.program.currency,
         time_zone=found.program.time_zone,
         cohorts=[CohortInsights.of(cohort) for cohort in found.cohorts],
+        open_months_as_of=found.open_months_as_of,
     )

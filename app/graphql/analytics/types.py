@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import strawberry
@@ -298,6 +298,12 @@ class ProgramInsights:
     channel: OrderChannel | None
     series: list[InsightsPeriod]
     totals: InsightsPeriod
+    open_months_as_of: datetime | None = strawberry.field(
+        description="Null when every figure is exact now. Else the time of the lagged snapshot"
+        " the customer figures of months not settled yet were read from: a large program's"
+        " figures of the open month are counted in the background, at most a few minutes old"
+        " (docs/capabilities/analytics.md)."
+    )
 
 
 @strawberry.type(description="A cohort's figures in one month after its enrolment month.")
@@ -343,3 +349,8 @@ class ProgramCohorts:
     currency: str
     time_zone: str
     cohorts: list[CohortInsights]
+    open_months_as_of: datetime | None = strawberry.field(
+        description="Null when every cell is exact now. Else the time of the lagged snapshot"
+        " the cells of months not settled yet were read from (a large program's; see"
+        " ProgramInsights.openMonthsAsOf)."
+    )

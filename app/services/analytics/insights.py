@@ -87,6 +87,9 @@ class Insights:
     input: InsightsInput
     series: list[PeriodFigures]
     totals: PeriodFigures
+    # When the customer figures of months not settled yet come from a lagged snapshot (a large
+    # program, app/services/analytics/open_snapshots.py): its time; None when all are exact now.
+    open_months_as_of: datetime | None = None
 
     @property
     def cost_per_point(self) -> Decimal | None:
@@ -145,6 +148,7 @@ async def program_insights(
     activity: ActivityByCustomer = {}
     # Kept path: each whole-month period's customer groups, counted in SQL.
     counted: dict[Period, summaries.CustomerCounts] = {}
+    as_of: datetime | None = None
     segment_id: int | None = None
     if data.segment is not None:
         segment = await get_segment_by_key(program.id, data.segment.strip())
@@ -166,7 +170,9 @@ async def program_insights(
     else:
         opening_rows, range_rows = await _kept_rows(conn, program.id, data)
         if months is not None:
-            counted = await summaries.customer_counts(conn, program.id, whole, data.inactive_months)
+            counted, as_of = await summaries.customer_counts_as_of(
+                conn, program.id, whole, data.inactive_months
+            )
     series, totals = figures(
         opening_rows,
         range_rows,
@@ -202,7 +208,9 @@ async def program_insights(
 
         series = [await with_customers(period) for period in series]
         totals = await with_customers(totals)
-    return Insights(program=program, input=data, series=series, totals=totals)
+    return Insights(
+        program=program, input=data, series=series, totals=totals, open_months_as_of=as_of
+    )
 
 
 async def _referral_figures(
@@ -340,6 +348,8 @@ class CohortsInput:
 class Cohorts:
     program: ProgramRecord
     cohorts: list[Cohort]
+    # As `Insights.open_months_as_of`, for the cells of months not settled yet.
+    open_months_as_of: datetime | None = None
 
 
 async def program_cohorts(
@@ -360,6 +370,6 @@ async def program_cohorts(
     program = await _readable_program(data.program_slug, scope, secret_key)
     if program is None:
         return None
-    sizes, cells = await summaries.cohort_cells(connection(), program.id, first, last, data.months)
-    table = cohorts(sizes, cells, first, last, data.months)
-    return Cohorts(program=program, cohorts=table)
+    found = await summaries.cohort_cells(connection(), program.id, first, last, data.months)
+    table = cohorts(found.sizes, found.cells, first, last, data.months)
+    return Cohorts(program=program, cohorts=table, open_months_as_of=found.open_months_as_of)

@@ -13,24 +13,38 @@ stale, never wrong.
 
 Summaries are filled by the readers (the spans they are asked for) and by
 `laurel analytics summarise` (each settled month, the last twelve, the cohort cells of the
-last `COHORT_MONTHS` enrolment months), which also recomputes the stale ones.
-Spans that reach an unsettled month read the summary of their settled part and correct it on
-every request from the rows of the customers active after the newest settled month
-(`_open_counts`): their cost grows with those customers only.
+last `COHORT_MONTHS` enrolment months, and the snapshots of the open months' figures), which
+also recomputes the stale ones.
+Spans that reach an unsettled month read the summary of their settled part and correct it
+from the rows of the customers active after the newest settled month (`_open_counts`): their
+cost grows with those customers only. Where that count is expensive, its result is kept as a
+lagged snapshot and read back instead, refreshed in the background (app/services/analytics/
+open_snapshots.py); the same holds for the cohort cells of unsettled months.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, fields
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from enum import Enum
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.clock import process_now
-from app.db import as_date, connection, execute, fetch_all, is_postgres
+from app.db import (
+    as_date,
+    connection,
+    database_client,
+    execute,
+    fetch_all,
+    in_transaction,
+    is_postgres,
+)
 from app.domain.analytics import (
     CUSTOMER_ENROLLED,
     CUSTOMER_METRICS,
@@ -44,6 +58,8 @@ from app.domain.analytics import (
     is_settled,
     month_of,
 )
+from app.services.analytics import open_snapshots
+from app.services.analytics.open_snapshots import Snapshot, Use
 
 CUSTOMERS = "customers"
 COHORT = "cohort"
@@ -153,7 +169,10 @@ def _encode_counts(counts: CustomerCounts) -> str:
 
 
 def _decode_counts(text: str) -> CustomerCounts:
-    data = json.loads(text)
+    return _counts_of(json.loads(text))
+
+
+def _counts_of(data: dict[str, Any]) -> CustomerCounts:
     return CustomerCounts(
         members=GroupFigures(**data["members"]),
         guests=GroupFigures(**data["guests"]),
@@ -165,12 +184,30 @@ def _decode_counts(text: str) -> CustomerCounts:
 async def customer_counts(
     conn: BaseDBAsyncClient, program_id: int, spans: Sequence[Period], inactive_months: int
 ) -> dict[Period, CustomerCounts]:
+    """The customer KPIs' counts of each span of whole months (`customer_counts_as_of`)."""
+    found, _ = await customer_counts_as_of(conn, program_id, spans, inactive_months)
+    return found
+
+
+async def customer_counts_as_of(
+    conn: BaseDBAsyncClient,
+    program_id: int,
+    spans: Sequence[Period],
+    inactive_months: int,
+    *,
+    refresh_open: bool = False,
+) -> tuple[dict[Period, CustomerCounts], datetime | None]:
     """The customer KPIs' counts of each span of whole months: from its summary when the span
     is settled and no late write touched its months since, else counted (and, when settled,
     stored). A span that reaches a month not settled yet is its settled part's summary
-    corrected by the customers of the unsettled months alone (`_open_counts`)."""
+    corrected by the customers of the unsettled months alone (`_open_counts`), or that count's
+    lagged snapshot where counting it is expensive (`_open_span_counts`).
+
+    Also returns the time of the oldest snapshot answered from, None when every count is
+    settled or counted now. `refresh_open` (the job): a snapshot due for a refresh is counted
+    again now rather than in the background."""
     if not spans:
-        return {}
+        return {}, None
     today = process_now().date()
     bounds = {span: (month_of(span.start), month_of(span.end)) for span in spans}
     low = min(add_months(first, -inactive_months) for first, _ in bounds.values())
@@ -178,16 +215,17 @@ async def customer_counts(
     # Marks first: see the module's docstring.
     marks = await _marks(conn, program_id, low, high)
     settled = [span for span, (_, last) in bounds.items() if is_settled(last, today)]
-    found = await _open_counts(
+    found, as_of = await _open_span_counts(
         conn,
         program_id,
         [span for span in spans if span not in settled],
         inactive_months,
         marks,
         _newest_settled(today),
+        refresh=refresh_open,
     )
     if not settled:
-        return found
+        return found, as_of
     stored = await _stored(
         conn,
         program_id,
@@ -224,13 +262,164 @@ async def customer_counts(
                 for first, last in [bounds[span]]
             ],
         )
-    return found
+    return found, as_of
 
 
 def open_kind(newest: date) -> str:
     """The kind of the summaries of spans' settled parts while `newest` is the newest settled
     month: a newer one settling makes them unused (and `summarise` deletes them)."""
     return f"{OPEN_PREFIX}{newest:%Y-%m}"
+
+
+async def _open_span_counts(
+    conn: BaseDBAsyncClient,
+    program_id: int,
+    spans: Sequence[Period],
+    inactive_months: int,
+    marks: dict[date, int],
+    newest: date,
+    *,
+    refresh: bool,
+) -> tuple[dict[Period, CustomerCounts], datetime | None]:
+    """Spans that reach a month after `newest`: each from its snapshot when the policy lets it
+    (open_snapshots.use_of), else counted now (`_open_counts`), all of those in one statement;
+    the time of the oldest snapshot used, if any. Snapshots due for a refresh start one in the
+    background, or with `refresh` are counted now."""
+    if not spans:
+        return {}, None
+    kind = open_snapshots.live_kind(newest)
+    bounds = {span: (month_of(span.start), month_of(span.end)) for span in spans}
+    snapshots = await open_snapshots.read(
+        conn,
+        program_id,
+        kind,
+        inactive_months,
+        min(first for first, _ in bounds.values()),
+        max(first for first, _ in bounds.values()),
+    )
+    rules, now = open_snapshots.policy(), process_now()
+    found: dict[Period, CustomerCounts] = {}
+    as_of: datetime | None = None
+    live: list[Period] = []
+    stale: list[Period] = []
+
+    def refresh_key(span: Period) -> tuple[object, ...]:
+        return (id(database_client()), program_id, kind, inactive_months, bounds[span])
+
+    for span, key in bounds.items():
+        snapshot = snapshots.get(key)
+        use = open_snapshots.use_of(
+            snapshot, _settled_part_marks(marks, key[0], inactive_months, newest), now, rules
+        )
+        # The job leaves a key whose refresh is under way to it.
+        if use is Use.LIVE or (
+            refresh and use is Use.REFRESH and not open_snapshots.is_refreshing(refresh_key(span))
+        ):
+            live.append(span)
+            continue
+        assert snapshot is not None
+        found[span] = _counts_of(snapshot.value)
+        as_of = snapshot.computed_at if as_of is None else min(as_of, snapshot.computed_at)
+        if use is Use.REFRESH:
+            stale.append(span)
+    if live:
+        found.update(
+            await _count_open_spans(
+                conn, program_id, live, inactive_months, marks, newest, snapshots
+            )
+        )
+    if stale:
+        by_key: dict[tuple[object, ...], Period] = {refresh_key(span): span for span in stale}
+
+        async def refresh_spans(keys: list[tuple[object, ...]]) -> None:
+            await _refresh_open_spans(
+                program_id, [by_key[key] for key in keys], inactive_months, newest
+            )
+
+        open_snapshots.refresh_in_background(list(by_key), refresh_spans)
+    return found, as_of
+
+
+async def _count_open_spans(
+    conn: BaseDBAsyncClient,
+    program_id: int,
+    spans: Sequence[Period],
+    inactive_months: int,
+    marks: dict[date, int],
+    newest: date,
+    previous: dict[tuple[date, date], Snapshot],
+) -> dict[Period, CustomerCounts]:
+    """`_open_counts`, timed; its results stored as snapshots when worth it."""
+    counted_at, started = process_now(), time.perf_counter()
+    counted, folded = await _open_counts(conn, program_id, spans, inactive_months, marks, newest)
+    milliseconds = (time.perf_counter() - started) * 1000
+    rules = open_snapshots.policy()
+    kept = []
+    for span in spans:
+        key = (month_of(span.start), month_of(span.end))
+        if open_snapshots.worth_storing(previous.get(key), milliseconds, folded, rules):
+            marked = _settled_part_marks(marks, key[0], inactive_months, newest)
+            kept.append((*key, marked, asdict(counted[span])))
+    if kept:
+        await open_snapshots.write(
+            conn,
+            program_id,
+            open_snapshots.live_kind(newest),
+            inactive_months,
+            kept,
+            milliseconds,
+            folded,
+            counted_at,
+        )
+    return counted
+
+
+def _settled_part_marks(
+    marks: dict[date, int], first: date, inactive_months: int, newest: date
+) -> int:
+    """The late-write marks of the settled months an open span's count reads (its threshold's
+    months before it included), as its settled part's summary keeps them (`_open_counts`)."""
+    return _sum_marks(marks, add_months(first, -inactive_months), newest)
+
+
+def _cohort_marks(marks: dict[date, int], cohort: date, newest: date) -> int:
+    """The late-write marks the open cells of `cohort` depend on: its enrolment month's when
+    settled (who is in it); the open months' own rows are read as they are."""
+    return marks.get(cohort, 0) if cohort <= newest else 0
+
+
+@asynccontextmanager
+async def _refresh_connection() -> AsyncIterator[BaseDBAsyncClient]:
+    """What a background refresh, and the job's count of the open months, counts on.
+    PostgreSQL: a transaction of its own, without the server's statement time limit (the
+    request's, which a large program's count can outlast).
+    SQLite: the process's client outside any transaction (one would hold the write lock for
+    the whole count)."""
+    client = database_client()
+    if not is_postgres(client) or connection() is not client:
+        yield client
+        return
+    async with in_transaction() as conn:
+        await execute(conn, "SET LOCAL statement_timeout = 0")
+        yield conn
+
+
+async def _refresh_open_spans(
+    program_id: int, spans: Sequence[Period], inactive_months: int, newest: date
+) -> None:
+    """Count the spans' open figures again and store them (a background refresh)."""
+    firsts = [month_of(span.start) for span in spans]
+    async with _refresh_connection() as conn:
+        marks = await _marks(conn, program_id, add_months(min(firsts), -inactive_months), newest)
+        previous = await open_snapshots.read(
+            conn,
+            program_id,
+            open_snapshots.live_kind(newest),
+            inactive_months,
+            min(firsts),
+            max(firsts),
+        )
+        await _count_open_spans(conn, program_id, spans, inactive_months, marks, newest, previous)
 
 
 def _add(*terms: tuple[int, CustomerCounts]) -> CustomerCounts:
@@ -261,16 +450,17 @@ async def _open_counts(
     inactive_months: int,
     marks: dict[date, int],
     newest: date,
-) -> dict[Period, CustomerCounts]:
+) -> tuple[dict[Period, CustomerCounts], int]:
     """Spans that reach a month after `newest` (the newest settled one). Every count is a sum
     over customers of a figure of the customer's own rows, so the span's counts are those of
     its rows up to `newest` (a summary, kept like the settled ones, with the late-write marks
     of those months) plus, for the customers with a row after `newest` only, their figure from
     all their rows minus their figure from their rows up to `newest`. Both are counted in one
     statement from those customers' rows: the cost follows the customers of the unsettled
-    months, not all of the span's."""
+    months, not all of the span's. Also returns the most customers the correction folded for
+    one span."""
     if not spans:
-        return {}
+        return {}, 0
     kind = open_kind(newest)
     bounds = {span: (month_of(span.start), month_of(span.end)) for span in spans}
     stored = await _stored(
@@ -290,29 +480,32 @@ async def _open_counts(
             base[span] = _decode_counts(summary[1])
         else:
             missing.append(span)
+    rows = []
     if missing:
-        counted = await _count(
+        counted, _ = await _count(
             conn, program_id, [(span, newest) for span in missing], inactive_months
         )
-        rows = []
         for span, counts in zip(missing, counted, strict=True):
             base[span] = counts
             first, last = bounds[span]
             marked = _sum_marks(marks, add_months(first, -inactive_months), newest)
             rows.append((first, last, marked, _encode_counts(counts)))
-        await _store(conn, program_id, kind, inactive_months, rows)
     high = max(last for _, last in bounds.values())
-    corrections = await _count(
+    corrections, folded = await _count(
         conn,
         program_id,
         [(span, bounds[span][1]) for span in spans],
         inactive_months,
         since=(newest, high),
     )
+    # Stored after the correction's count: a refresh's transaction (PostgreSQL) then holds
+    # these rows locked only to its end, not for the whole count, from other readers' stores.
+    if rows:
+        await _store(conn, program_id, kind, inactive_months, rows)
     return {
         span: _add((1, base[span]), (1, correction))
         for span, correction in zip(spans, corrections, strict=True)
-    }
+    }, folded
 
 
 async def count_customers(
@@ -320,7 +513,7 @@ async def count_customers(
 ) -> dict[Period, CustomerCounts]:
     """The customer KPIs' counts of each span of whole months, from the activity rows, in one
     statement (`_count`)."""
-    counted = await _count(
+    counted, _ = await _count(
         conn, program_id, [(span, month_of(span.end)) for span in spans], inactive_months
     )
     return dict(zip(spans, counted, strict=True))
@@ -332,7 +525,7 @@ async def _count(
     spans: Sequence[tuple[Period, date]],
     inactive_months: int,
     since: tuple[date, date] | None = None,
-) -> list[CustomerCounts]:
+) -> tuple[list[CustomerCounts], int]:
     """The customer KPIs' counts of each span of whole months from its activity rows of the
     months up to the date beside it, in one statement: the customer-activity rows of the
     months read (and the threshold's before) joined to the spans whose months (or threshold
@@ -342,9 +535,11 @@ async def _count(
     `since` (newest settled month, last month): only the customers with an activity row after
     the first up to the second, and the counts are the difference between their figures from
     all their rows and their figures from their rows up to the first (`_open_counts`), both
-    folded in the same pass over their rows."""
+    folded in the same pass over their rows.
+
+    Also returns the most customers folded for one span (what the count cost)."""
     if not spans:
-        return []
+        return [], 0
     cast = "CAST(? AS DATE)" if is_postgres(conn) else "?"
     windows: list[object] = []
     for index, (span, upto) in enumerate(spans):
@@ -427,7 +622,8 @@ async def _count(
         + "  FROM analytics_days d JOIN p ON d.day >= p.lo AND d.day <= p.p_last"
         f"  WHERE d.program_id = ? AND d.metric IN {_in(CUSTOMER_METRICS)}"
         f"  AND d.day >= ? AND d.day <= ?{restrict} GROUP BY p.idx, d.dimension"
-        f") SELECT idx, CASE WHEN customer LIKE 'm:%' THEN 1 ELSE 0 END AS member, {counts}"
+        f") SELECT idx, CASE WHEN customer LIKE 'm:%' THEN 1 ELSE 0 END AS member,"
+        f" COUNT(*) AS folded, {counts}"
         " FROM c GROUP BY idx, CASE WHEN customer LIKE 'm:%' THEN 1 ELSE 0 END",
         (
             *windows,
@@ -442,8 +638,12 @@ async def _count(
         (int(row["idx"]), bool(row["member"])): row for row in rows
     }
     counted = []
+    most_folded = 0
     for index in range(len(spans)):
         members, guests = sides.get((index, True)), sides.get((index, False))
+        most_folded = max(
+            most_folded, sum(int(side["folded"]) for side in (members, guests) if side is not None)
+        )
         counted.append(
             CustomerCounts(
                 members=_group(members),
@@ -452,7 +652,7 @@ async def _count(
                 redeeming_members=0 if members is None else int(members["redeeming"] or 0),
             )
         )
-    return counted
+    return counted, most_folded
 
 
 def _group(row: dict[str, Any] | None) -> GroupFigures:
@@ -481,14 +681,36 @@ def _newest_settled(today: date) -> date:
     return month
 
 
+class OpenCells(Enum):
+    """What `cohort_cells` does with the cells of months not settled yet."""
+
+    READ = "read"  # counted, or read from their snapshot (open_snapshots)
+    REFRESH = "refresh"  # the same, but a snapshot due for a refresh is counted now
+    SKIP = "skip"  # left out (the job, which counts them once for all its cohorts)
+
+
+@dataclass(frozen=True)
+class CohortTable:
+    sizes: dict[date, int]
+    cells: dict[tuple[date, date], tuple[int, int]]
+    # The time of the oldest snapshot of open cells answered from; None when none was.
+    open_months_as_of: datetime | None = None
+
+
 async def cohort_cells(
-    conn: BaseDBAsyncClient, program_id: int, first: date, last: date, length: int
-) -> tuple[dict[date, int], dict[tuple[date, date], tuple[int, int]]]:
+    conn: BaseDBAsyncClient,
+    program_id: int,
+    first: date,
+    last: date,
+    length: int,
+    open_cells: OpenCells = OpenCells.READ,
+) -> CohortTable:
     """The sizes of the enrolment months first..last and their (active members, revenue) of
     each month of the `length` from each. Settled cells come from their summaries when fresh
     (the marks of the cohort's month and of the cell's month have not moved); a cohort with a
     missing or stale one has its settled cells counted again and stored. The cells of months
-    not settled yet are counted from the activity rows of those months alone."""
+    not settled yet are counted from the activity rows of those months alone, or read from
+    that count's snapshot where counting it is expensive (`_open_cohort_cells`)."""
     newest = _newest_settled(process_now().date())
     end = add_months(last, length - 1)
     marks = await _marks(conn, program_id, first, end)
@@ -525,12 +747,153 @@ async def cohort_cells(
                 rows.append((cohort, month, marked, json.dumps(asdict(cell), sort_keys=True)))
         await _store(conn, program_id, COHORT, 0, rows)
     following = add_months(newest, 1)
-    if end >= following:
-        live_sizes, live = await count_cohorts(conn, program_id, first, last, following, end)
-        for cohort in _months(max(first, following), last):
-            sizes[cohort] = live_sizes.get(cohort, 0)
-        cells.update(live)
-    return sizes, cells
+    as_of: datetime | None = None
+    if end >= following and open_cells is not OpenCells.SKIP:
+        opened, as_of = await _open_cohort_cells(
+            conn,
+            program_id,
+            first,
+            last,
+            length,
+            newest,
+            marks,
+            refresh=open_cells is OpenCells.REFRESH,
+        )
+        for cohort, (size, open_months) in opened.items():
+            if cohort >= following:
+                sizes[cohort] = size
+            cells.update(((cohort, month), cell) for month, cell in open_months.items())
+    return CohortTable(sizes, cells, as_of)
+
+
+# A cohort's size and its (active members, revenue) by month of the months after the newest
+# settled one.
+OpenCohort = tuple[int, dict[date, tuple[int, int]]]
+
+
+def _open_cohort_data(cohort: OpenCohort) -> dict[str, Any]:
+    size, cells = cohort
+    return {
+        "members": size,
+        "cells": [
+            [month.isoformat(), active, revenue] for month, (active, revenue) in cells.items()
+        ],
+    }
+
+
+def _open_cohort_of(data: dict[str, Any]) -> OpenCohort:
+    return int(data["members"]), {
+        date.fromisoformat(month): (int(active), int(revenue))
+        for month, active, revenue in data["cells"]
+    }
+
+
+async def _open_cohort_cells(
+    conn: BaseDBAsyncClient,
+    program_id: int,
+    first: date,
+    last: date,
+    length: int,
+    newest: date,
+    marks: dict[date, int],
+    *,
+    refresh: bool,
+) -> tuple[dict[date, OpenCohort], datetime | None]:
+    """The cohorts of first..last with cells after `newest` (the newest settled month): each
+    one's size and those cells (up to its `length`-th month), from its snapshot (kept per
+    cohort and last month shown) when the policy lets it, else counted now for all of them in
+    one pass; the time of the oldest snapshot used, if any. Snapshots due for a refresh start
+    one in the background, or with `refresh` are counted now."""
+    following = add_months(newest, 1)
+    ends = {
+        cohort: add_months(cohort, length - 1)
+        for cohort in _months(first, last)
+        if add_months(cohort, length - 1) >= following
+    }
+    if not ends:
+        return {}, None
+    kind = open_snapshots.live_cohorts_kind(newest)
+    snapshots = await open_snapshots.read(conn, program_id, kind, 0, min(ends), max(ends))
+    rules, now = open_snapshots.policy(), process_now()
+    found: dict[date, OpenCohort] = {}
+    as_of: datetime | None = None
+    live: dict[date, date] = {}
+    stale: list[date] = []
+
+    def refresh_key(cohort: date) -> tuple[object, ...]:
+        return (id(database_client()), program_id, kind, cohort, ends[cohort])
+
+    for cohort, end in ends.items():
+        snapshot = snapshots.get((cohort, end))
+        use = open_snapshots.use_of(snapshot, _cohort_marks(marks, cohort, newest), now, rules)
+        # The job leaves a key whose refresh is under way to it.
+        if use is Use.LIVE or (
+            refresh and use is Use.REFRESH and not open_snapshots.is_refreshing(refresh_key(cohort))
+        ):
+            live[cohort] = end
+            continue
+        assert snapshot is not None
+        found[cohort] = _open_cohort_of(snapshot.value)
+        as_of = snapshot.computed_at if as_of is None else min(as_of, snapshot.computed_at)
+        if use is Use.REFRESH:
+            stale.append(cohort)
+    if live:
+        found.update(await _count_open_cohorts(conn, program_id, live, newest, marks, snapshots))
+    if stale:
+        by_key: dict[tuple[object, ...], date] = {refresh_key(cohort): cohort for cohort in stale}
+
+        async def refresh_cohorts(keys: list[tuple[object, ...]]) -> None:
+            cohorts = {by_key[key]: ends[by_key[key]] for key in keys}
+            async with _refresh_connection() as client:
+                marks_now = await _marks(client, program_id, min(cohorts), max(cohorts))
+                previous = await open_snapshots.read(
+                    client, program_id, kind, 0, min(cohorts), max(cohorts)
+                )
+                await _count_open_cohorts(client, program_id, cohorts, newest, marks_now, previous)
+
+        open_snapshots.refresh_in_background(list(by_key), refresh_cohorts)
+    return found, as_of
+
+
+async def _count_open_cohorts(
+    conn: BaseDBAsyncClient,
+    program_id: int,
+    ends: dict[date, date],
+    newest: date,
+    marks: dict[date, int],
+    previous: dict[tuple[date, date], Snapshot],
+) -> dict[date, OpenCohort]:
+    """Each cohort's size and its cells from the month after `newest` to the one beside it,
+    counted in one pass (`count_cohorts`), timed; stored as snapshots when worth it (the
+    customers folded: the members of the cohorts read)."""
+    counted_at, started = process_now(), time.perf_counter()
+    sizes, cells = await count_cohorts(
+        conn, program_id, min(ends), max(ends), add_months(newest, 1), max(ends.values())
+    )
+    milliseconds = (time.perf_counter() - started) * 1000
+    folded = sum(sizes.values())
+    counted: dict[date, OpenCohort] = {cohort: (sizes.get(cohort, 0), {}) for cohort in ends}
+    for (cohort, month), cell in cells.items():
+        if cohort in ends and month <= ends[cohort]:
+            counted[cohort][1][month] = cell
+    rules = open_snapshots.policy()
+    kept = [
+        (cohort, end, _cohort_marks(marks, cohort, newest), _open_cohort_data(counted[cohort]))
+        for cohort, end in ends.items()
+        if open_snapshots.worth_storing(previous.get((cohort, end)), milliseconds, folded, rules)
+    ]
+    if kept:
+        await open_snapshots.write(
+            conn,
+            program_id,
+            open_snapshots.live_cohorts_kind(newest),
+            0,
+            kept,
+            milliseconds,
+            folded,
+            counted_at,
+        )
+    return counted
 
 
 async def count_cohorts(
@@ -624,8 +987,17 @@ async def summarise(program_id: int, inactive_months: int = DEFAULT_INACTIVE_MON
     # the twelve months to today's; those of an older newest settled month are unused.
     await execute(
         conn,
-        "DELETE FROM analytics_summaries WHERE program_id = ? AND kind LIKE ? AND kind <> ?",
-        (program_id, OPEN_PREFIX + "%", open_kind(newest)),
+        "DELETE FROM analytics_summaries WHERE program_id = ?"
+        " AND (kind LIKE ? OR kind LIKE ? OR kind LIKE ?) AND kind NOT IN (?, ?, ?)",
+        (
+            program_id,
+            OPEN_PREFIX + "%",
+            open_snapshots.LIVE_PREFIX + "%",
+            open_snapshots.LIVE_COHORTS_PREFIX + "%",
+            open_kind(newest),
+            open_snapshots.live_kind(newest),
+            open_snapshots.live_cohorts_kind(newest),
+        ),
     )
     current = month_of(today)
     open_spans = [
@@ -634,7 +1006,13 @@ async def summarise(program_id: int, inactive_months: int = DEFAULT_INACTIVE_MON
     open_spans.append(
         Period(add_months(current, 1 - COHORT_MONTHS), add_months(current, 1) - _ONE_DAY)
     )
-    await customer_counts(conn, program_id, open_spans, inactive_months)
+    # Their snapshots too, where counting them is expensive: readers then never count them.
+    # Counted like a background refresh, without the statement time limit of a server's
+    # requests (the job also runs in the server's process).
+    async with _refresh_connection() as counting:
+        await customer_counts_as_of(
+            counting, program_id, open_spans, inactive_months, refresh_open=True
+        )
     cohorts = await fetch_all(
         conn,
         "SELECT DISTINCT first_month FROM analytics_summaries WHERE program_id = ? AND kind = ?",
@@ -643,7 +1021,10 @@ async def summarise(program_id: int, inactive_months: int = DEFAULT_INACTIVE_MON
     months = sorted({*_months(oldest, newest), *(_month(r["first_month"]) for r in cohorts)})
     before_cells = await _stored(conn, program_id, COHORT, 0, date.min, date.max)
     for cohort in months:
-        await cohort_cells(conn, program_id, cohort, cohort, COHORT_MONTHS)
+        await cohort_cells(conn, program_id, cohort, cohort, COHORT_MONTHS, OpenCells.SKIP)
+    # The cells of the open months, of every cohort above and the open ones, in one pass.
+    async with _refresh_connection() as counting:
+        await cohort_cells(counting, program_id, oldest, current, COHORT_MONTHS, OpenCells.REFRESH)
     after_cells = await _stored(conn, program_id, COHORT, 0, date.min, date.max)
     recounted = [key for key, value in after_cells.items() if before_cells.get(key) != value]
     return Summarised(spans=counted, cohorts=len(recounted))

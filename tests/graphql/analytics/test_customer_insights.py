@@ -4,13 +4,14 @@ threshold argument, a segment, the cohort table, refusals."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from app import clock as app_clock
 from app.auth.api_keys import KeyKind
 from app.clock import ManualClock
+from app.services.analytics import open_snapshots
 from tests.graphql.conftest import Api
 from tests.graphql.factories import (
     create_program,
@@ -298,3 +299,48 @@ async def test_customer_figures_are_read_only_when_the_document_asks_for_them(
     # document without them does not pay for them, and its figures are unchanged.
     assert orders_only[0] < with_customers[0], (orders_only, with_customers)
     assert answered["programInsights"]["totals"]["orders"] == {"memberOrders": 2, "guestOrders": 3}
+
+
+AS_OF = """
+query($slug: String!) {
+  programInsights(programSlug: $slug, from: "2026-11-01", to: "2026-11-30", granularity: MONTH) {
+    openMonthsAsOf
+    totals { customers { guests { customers } } }
+  }
+  programCohorts(programSlug: $slug, from: "2026-11-01", to: "2026-11-30", months: 2) {
+    openMonthsAsOf
+    cohorts { months { activeMembers revenueMinor } }
+  }
+}"""
+
+
+async def test_answers_say_when_their_open_months_figures_were_counted(
+    api: Api, clock: ManualClock
+) -> None:
+    # November is open on the 30th. A small program is counted on every read.
+    await history(api)
+    exact = await api.data(AS_OF, {"slug": "shop"})
+    assert exact["programInsights"]["openMonthsAsOf"] is None
+    assert exact["programCohorts"]["openMonthsAsOf"] is None
+
+    # Keeping every count (budget and minimum 0), the next read answers from this one's. A
+    # read now depends on the reads before it: no second app answering the same queries.
+    api.check_plans = False
+    previous = open_snapshots.configure(open_snapshots.SnapshotPolicy(budget_ms=0, min_customers=0))
+    try:
+        counted = await api.data(AS_OF, {"slug": "shop"})
+        assert counted["programInsights"]["openMonthsAsOf"] is None
+        clock.advance(timedelta(seconds=30))
+        await record_order(
+            api, order_id="g-4", customer_id="guest-3", placedAt=clock.now().isoformat()
+        )
+        await record_order(
+            api, order_id="m-3", customer_id="member-1", placedAt=clock.now().isoformat()
+        )
+        lagged = await api.data(AS_OF, {"slug": "shop"})
+    finally:
+        open_snapshots.configure(previous)
+    for query in ("programInsights", "programCohorts"):
+        assert datetime.fromisoformat(lagged[query]["openMonthsAsOf"]) == NOW
+        assert lagged[query] != exact[query]
+        assert {**lagged[query], "openMonthsAsOf": None} == exact[query]
