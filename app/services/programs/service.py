@@ -665,9 +665,10 @@ async def _redate_lots(
 
 async def _lock_lot_holders(conn: BaseDBAsyncClient, lots: str, program_id: int) -> None:
     """Lock the members whose `lots` are about to change, in id order, before their lots:
-    a spender locks the member and then the member's lots (in its debit's one statement), so an update taking
-    the lots alone, in the order it finds them, could hold one the spender wants while waiting
-    for another the spender holds (PostgreSQL; SQLite runs one writer at a time)."""
+    a spender locks the member and then the member's lots (in its debit's one statement), so
+    an update taking the lots alone, in the order it finds them, could hold one the spender
+    wants while waiting for another the spender holds (PostgreSQL; SQLite runs one writer at a
+    time)."""
     if is_postgres(conn):
         await fetch_all(
             conn,
