@@ -56,6 +56,7 @@ from app.domain.orders import OrderChannel
 from app.domain.referrals import ReferralState
 from app.domain.validation import Checker
 from app.services.analytics import summaries
+from app.services.analytics.cohorts import cohort_cells
 from app.services.analytics.rebuild import Rollup, compute
 from app.services.programs.service import ProgramRecord, ProgramScope, get_program_by_slug
 from app.services.segments.service import get_segment_by_key
@@ -370,6 +371,6 @@ async def program_cohorts(
     program = await _readable_program(data.program_slug, scope, secret_key)
     if program is None:
         return None
-    found = await summaries.cohort_cells(connection(), program.id, first, last, data.months)
+    found = await cohort_cells(connection(), program.id, first, last, data.months)
     table = cohorts(found.sizes, found.cells, first, last, data.months)
     return Cohorts(program=program, cohorts=table, open_months_as_of=found.open_months_as_of)

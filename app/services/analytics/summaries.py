@@ -26,32 +26,24 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
-from datetime import date, datetime, timedelta
-from enum import Enum
+from datetime import date, datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.clock import process_now
 from app.db import (
-    as_date,
     connection,
     database_client,
     execute,
     fetch_all,
-    in_transaction,
     is_postgres,
 )
 from app.domain.analytics import (
-    CUSTOMER_ENROLLED,
     CUSTOMER_METRICS,
-    CUSTOMER_ORDERS,
-    CUSTOMER_REVENUE,
     DEFAULT_INACTIVE_MONTHS,
-    LATE_WRITES,
     GroupFigures,
     Period,
     add_months,
@@ -59,15 +51,40 @@ from app.domain.analytics import (
     month_of,
 )
 from app.services.analytics import open_snapshots
+from app.services.analytics.cohorts import OpenCells, cohort_cells
 from app.services.analytics.open_snapshots import Snapshot, Use
+from app.services.analytics.summary_store import (
+    COHORT,
+    COHORT_MONTHS,
+    CUSTOMERS,
+    ONE_DAY,
+    OPEN_PREFIX,
+    as_month,
+    months_between,
+    newest_settled,
+    read_marks,
+    read_summaries,
+    refresh_connection,
+    store_summaries,
+    sum_marks,
+)
 
-CUSTOMERS = "customers"
-COHORT = "cohort"
-# Followed by the newest settled month: the settled part of a span that reaches past it.
-OPEN_PREFIX = "open:"
-# The enrolment months, and the months after each, that `summarise` keeps ready.
-COHORT_MONTHS = 12
-_ONE_DAY = timedelta(days=1)
+# Re-exported: the readers and tests name the summaries' kinds and the cohort table here.
+__all__ = [
+    "COHORT",
+    "COHORT_MONTHS",
+    "CUSTOMERS",
+    "OPEN_PREFIX",
+    "CustomerCounts",
+    "OpenCells",
+    "Summarised",
+    "cohort_cells",
+    "count_customers",
+    "customer_counts",
+    "customer_counts_as_of",
+    "open_kind",
+    "summarise",
+]
 
 
 @dataclass(frozen=True)
@@ -78,87 +95,8 @@ class CustomerCounts:
     redeeming_members: int
 
 
-@dataclass(frozen=True)
-class CohortCell:
-    members: int  # the cohort's size
-    active: int
-    revenue_minor: int
-
-
 def _in(values: Sequence[object]) -> str:
     return "(" + ", ".join("?" for _ in values) + ")"
-
-
-def _months(first: date, last: date) -> list[date]:
-    months = []
-    month = first
-    while month <= last and month != date.max:
-        months.append(month)
-        month = add_months(month, 1)
-    return months
-
-
-async def _marks(
-    conn: BaseDBAsyncClient, program_id: int, first: date, last: date
-) -> dict[date, int]:
-    """month -> its late-write marks (shards summed), for the months first..last."""
-    rows = await fetch_all(
-        conn,
-        "SELECT day, SUM(value) AS value FROM analytics_days WHERE program_id = ?"
-        " AND metric = ? AND day >= ? AND day <= ? GROUP BY day",
-        (program_id, LATE_WRITES, first, last),
-    )
-    return {_month(row["day"]): int(row["value"]) for row in rows}
-
-
-def _sum_marks(marks: dict[date, int], first: date, last: date) -> int:
-    return sum(value for month, value in marks.items() if first <= month <= last)
-
-
-async def _stored(
-    conn: BaseDBAsyncClient, program_id: int, kind: str, parameter: int, first: date, last: date
-) -> dict[tuple[date, date], tuple[int, str]]:
-    """(first month, last month) -> (marks, figures) of the stored summaries of `kind` whose
-    first month is within first..last."""
-    rows = await fetch_all(
-        conn,
-        "SELECT first_month, last_month, marks, figures FROM analytics_summaries"
-        " WHERE program_id = ? AND kind = ? AND parameter = ? AND first_month >= ?"
-        " AND first_month <= ?",
-        (program_id, kind, parameter, first, last),
-    )
-    found = {}
-    for row in rows:
-        first_month, last_month = as_date(row["first_month"]), as_date(row["last_month"])
-        assert first_month is not None and last_month is not None
-        found[(first_month, last_month)] = (int(row["marks"]), str(row["figures"]))
-    return found
-
-
-async def _store(
-    conn: BaseDBAsyncClient,
-    program_id: int,
-    kind: str,
-    parameter: int,
-    rows: Sequence[tuple[date, date, int, str]],
-) -> None:
-    """Insert or replace summaries: (first month, last month, marks, figures JSON)."""
-    now = process_now()
-    for start in range(0, len(rows), 200):
-        chunk = rows[start : start + 200]
-        params: list[object] = []
-        for first, last, marks, figures in chunk:
-            params += [program_id, kind, first, last, parameter, marks, figures, now]
-        await execute(
-            conn,
-            "INSERT INTO analytics_summaries (program_id, kind, first_month, last_month,"
-            " parameter, marks, figures, computed_at) VALUES "
-            + ", ".join("(?, ?, ?, ?, ?, ?, ?, ?)" for _ in chunk)
-            + " ON CONFLICT (program_id, kind, first_month, last_month, parameter) DO UPDATE"
-            " SET marks = excluded.marks, figures = excluded.figures,"
-            " computed_at = excluded.computed_at",
-            params,
-        )
 
 
 # --- Customer KPIs of spans of whole months ------------------------------------------------------
@@ -213,7 +151,7 @@ async def customer_counts_as_of(
     low = min(add_months(first, -inactive_months) for first, _ in bounds.values())
     high = max(last for _, last in bounds.values())
     # Marks first: see the module's docstring.
-    marks = await _marks(conn, program_id, low, high)
+    marks = await read_marks(conn, program_id, low, high)
     settled = [span for span, (_, last) in bounds.items() if is_settled(last, today)]
     found, as_of = await _open_span_counts(
         conn,
@@ -221,12 +159,12 @@ async def customer_counts_as_of(
         [span for span in spans if span not in settled],
         inactive_months,
         marks,
-        _newest_settled(today),
+        newest_settled(today),
         refresh=refresh_open,
     )
     if not settled:
         return found, as_of
-    stored = await _stored(
+    stored = await read_summaries(
         conn,
         program_id,
         CUSTOMERS,
@@ -238,7 +176,7 @@ async def customer_counts_as_of(
     for span in settled:
         first, last = bounds[span]
         summary = stored.get((first, last))
-        wanted = _sum_marks(marks, add_months(first, -inactive_months), last)
+        wanted = sum_marks(marks, add_months(first, -inactive_months), last)
         if summary is not None and summary[0] == wanted:
             found[span] = _decode_counts(summary[1])
         else:
@@ -246,7 +184,7 @@ async def customer_counts_as_of(
     if missing:
         counted = await count_customers(conn, program_id, missing, inactive_months)
         found.update(counted)
-        await _store(
+        await store_summaries(
             conn,
             program_id,
             CUSTOMERS,
@@ -255,7 +193,7 @@ async def customer_counts_as_of(
                 (
                     first,
                     last,
-                    _sum_marks(marks, add_months(first, -inactive_months), last),
+                    sum_marks(marks, add_months(first, -inactive_months), last),
                     _encode_counts(counted[span]),
                 )
                 for span in missing
@@ -379,29 +317,7 @@ def _settled_part_marks(
 ) -> int:
     """The late-write marks of the settled months an open span's count reads (its threshold's
     months before it included), as its settled part's summary keeps them (`_open_counts`)."""
-    return _sum_marks(marks, add_months(first, -inactive_months), newest)
-
-
-def _cohort_marks(marks: dict[date, int], cohort: date, newest: date) -> int:
-    """The late-write marks the open cells of `cohort` depend on: its enrolment month's when
-    settled (who is in it); the open months' own rows are read as they are."""
-    return marks.get(cohort, 0) if cohort <= newest else 0
-
-
-@asynccontextmanager
-async def _refresh_connection() -> AsyncIterator[BaseDBAsyncClient]:
-    """What a background refresh, and the job's count of the open months, counts on.
-    PostgreSQL: a transaction of its own, without the server's statement time limit (the
-    request's, which a large program's count can outlast).
-    SQLite: the process's client outside any transaction (one would hold the write lock for
-    the whole count)."""
-    client = database_client()
-    if not is_postgres(client) or connection() is not client:
-        yield client
-        return
-    async with in_transaction() as conn:
-        await execute(conn, "SET LOCAL statement_timeout = 0")
-        yield conn
+    return sum_marks(marks, add_months(first, -inactive_months), newest)
 
 
 async def _refresh_open_spans(
@@ -409,8 +325,10 @@ async def _refresh_open_spans(
 ) -> None:
     """Count the spans' open figures again and store them (a background refresh)."""
     firsts = [month_of(span.start) for span in spans]
-    async with _refresh_connection() as conn:
-        marks = await _marks(conn, program_id, add_months(min(firsts), -inactive_months), newest)
+    async with refresh_connection() as conn:
+        marks = await read_marks(
+            conn, program_id, add_months(min(firsts), -inactive_months), newest
+        )
         previous = await open_snapshots.read(
             conn,
             program_id,
@@ -463,7 +381,7 @@ async def _open_counts(
         return {}, 0
     kind = open_kind(newest)
     bounds = {span: (month_of(span.start), month_of(span.end)) for span in spans}
-    stored = await _stored(
+    stored = await read_summaries(
         conn,
         program_id,
         kind,
@@ -475,7 +393,7 @@ async def _open_counts(
     missing: list[Period] = []
     for span, (first, last) in bounds.items():
         summary = stored.get((first, last))
-        wanted = _sum_marks(marks, add_months(first, -inactive_months), newest)
+        wanted = sum_marks(marks, add_months(first, -inactive_months), newest)
         if summary is not None and summary[0] == wanted:
             base[span] = _decode_counts(summary[1])
         else:
@@ -488,7 +406,7 @@ async def _open_counts(
         for span, counts in zip(missing, counted, strict=True):
             base[span] = counts
             first, last = bounds[span]
-            marked = _sum_marks(marks, add_months(first, -inactive_months), newest)
+            marked = sum_marks(marks, add_months(first, -inactive_months), newest)
             rows.append((first, last, marked, _encode_counts(counts)))
     high = max(last for _, last in bounds.values())
     corrections, folded = await _count(
@@ -501,7 +419,7 @@ async def _open_counts(
     # Stored after the correction's count: a refresh's transaction (PostgreSQL) then holds
     # these rows locked only to its end, not for the whole count, from other readers' stores.
     if rows:
-        await _store(conn, program_id, kind, inactive_months, rows)
+        await store_summaries(conn, program_id, kind, inactive_months, rows)
     return {
         span: _add((1, base[span]), (1, correction))
         for span, correction in zip(spans, corrections, strict=True)
@@ -671,285 +589,6 @@ def _group(row: dict[str, Any] | None) -> GroupFigures:
     )
 
 
-# --- Cohort cells -------------------------------------------------------------------------------
-
-
-def _newest_settled(today: date) -> date:
-    month = month_of(today)
-    while not is_settled(month, today):
-        month = add_months(month, -1)
-    return month
-
-
-class OpenCells(Enum):
-    """What `cohort_cells` does with the cells of months not settled yet."""
-
-    READ = "read"  # counted, or read from their snapshot (open_snapshots)
-    REFRESH = "refresh"  # the same, but a snapshot due for a refresh is counted now
-    SKIP = "skip"  # left out (the job, which counts them once for all its cohorts)
-
-
-@dataclass(frozen=True)
-class CohortTable:
-    sizes: dict[date, int]
-    cells: dict[tuple[date, date], tuple[int, int]]
-    # The time of the oldest snapshot of open cells answered from; None when none was.
-    open_months_as_of: datetime | None = None
-
-
-async def cohort_cells(
-    conn: BaseDBAsyncClient,
-    program_id: int,
-    first: date,
-    last: date,
-    length: int,
-    open_cells: OpenCells = OpenCells.READ,
-) -> CohortTable:
-    """The sizes of the enrolment months first..last and their (active members, revenue) of
-    each month of the `length` from each. Settled cells come from their summaries when fresh
-    (the marks of the cohort's month and of the cell's month have not moved); a cohort with a
-    missing or stale one has its settled cells counted again and stored. The cells of months
-    not settled yet are counted from the activity rows of those months alone, or read from
-    that count's snapshot where counting it is expensive (`_open_cohort_cells`)."""
-    newest = _newest_settled(process_now().date())
-    end = add_months(last, length - 1)
-    marks = await _marks(conn, program_id, first, end)
-    stored = await _stored(conn, program_id, COHORT, 0, first, last)
-    sizes: dict[date, int] = {}
-    cells: dict[tuple[date, date], tuple[int, int]] = {}
-    recount: list[date] = []
-    for cohort in _months(first, min(last, newest)):
-        found: dict[date, CohortCell] = {}
-        for month in _months(cohort, min(add_months(cohort, length - 1), newest)):
-            summary = stored.get((cohort, month))
-            if summary is None or summary[0] != marks.get(cohort, 0) + marks.get(month, 0):
-                recount.append(cohort)
-                break
-            found[month] = CohortCell(**json.loads(summary[1]))
-        else:
-            sizes[cohort] = found[cohort].members
-            for month, cell in found.items():
-                cells[(cohort, month)] = (cell.active, cell.revenue_minor)
-    if recount:
-        low, high = recount[0], recount[-1]
-        counted_sizes, counted = await count_cohorts(
-            conn, program_id, low, high, low, min(add_months(high, length - 1), newest)
-        )
-        rows = []
-        for cohort in recount:
-            size = counted_sizes.get(cohort, 0)
-            sizes[cohort] = size
-            for month in _months(cohort, min(add_months(cohort, length - 1), newest)):
-                active, revenue = counted.get((cohort, month), (0, 0))
-                cells[(cohort, month)] = (active, revenue)
-                cell = CohortCell(members=size, active=active, revenue_minor=revenue)
-                marked = marks.get(cohort, 0) + marks.get(month, 0)
-                rows.append((cohort, month, marked, json.dumps(asdict(cell), sort_keys=True)))
-        await _store(conn, program_id, COHORT, 0, rows)
-    following = add_months(newest, 1)
-    as_of: datetime | None = None
-    if end >= following and open_cells is not OpenCells.SKIP:
-        opened, as_of = await _open_cohort_cells(
-            conn,
-            program_id,
-            first,
-            last,
-            length,
-            newest,
-            marks,
-            refresh=open_cells is OpenCells.REFRESH,
-        )
-        for cohort, (size, open_months) in opened.items():
-            if cohort >= following:
-                sizes[cohort] = size
-            cells.update(((cohort, month), cell) for month, cell in open_months.items())
-    return CohortTable(sizes, cells, as_of)
-
-
-# A cohort's size and its (active members, revenue) by month of the months after the newest
-# settled one.
-OpenCohort = tuple[int, dict[date, tuple[int, int]]]
-
-
-def _open_cohort_data(cohort: OpenCohort) -> dict[str, Any]:
-    size, cells = cohort
-    return {
-        "members": size,
-        "cells": [
-            [month.isoformat(), active, revenue] for month, (active, revenue) in cells.items()
-        ],
-    }
-
-
-def _open_cohort_of(data: dict[str, Any]) -> OpenCohort:
-    return int(data["members"]), {
-        date.fromisoformat(month): (int(active), int(revenue))
-        for month, active, revenue in data["cells"]
-    }
-
-
-async def _open_cohort_cells(
-    conn: BaseDBAsyncClient,
-    program_id: int,
-    first: date,
-    last: date,
-    length: int,
-    newest: date,
-    marks: dict[date, int],
-    *,
-    refresh: bool,
-) -> tuple[dict[date, OpenCohort], datetime | None]:
-    """The cohorts of first..last with cells after `newest` (the newest settled month): each
-    one's size and those cells (up to its `length`-th month), from its snapshot (kept per
-    cohort and last month shown) when the policy lets it, else counted now for all of them in
-    one pass; the time of the oldest snapshot used, if any. Snapshots due for a refresh start
-    one in the background, or with `refresh` are counted now."""
-    following = add_months(newest, 1)
-    ends = {
-        cohort: add_months(cohort, length - 1)
-        for cohort in _months(first, last)
-        if add_months(cohort, length - 1) >= following
-    }
-    if not ends:
-        return {}, None
-    kind = open_snapshots.live_cohorts_kind(newest)
-    snapshots = await open_snapshots.read(conn, program_id, kind, 0, min(ends), max(ends))
-    rules, now = open_snapshots.policy(), process_now()
-    found: dict[date, OpenCohort] = {}
-    as_of: datetime | None = None
-    live: dict[date, date] = {}
-    stale: list[date] = []
-
-    def refresh_key(cohort: date) -> tuple[object, ...]:
-        return (id(database_client()), program_id, kind, cohort, ends[cohort])
-
-    for cohort, end in ends.items():
-        snapshot = snapshots.get((cohort, end))
-        use = open_snapshots.use_of(snapshot, _cohort_marks(marks, cohort, newest), now, rules)
-        # The job leaves a key whose refresh is under way to it.
-        if use is Use.LIVE or (
-            refresh and use is Use.REFRESH and not open_snapshots.is_refreshing(refresh_key(cohort))
-        ):
-            live[cohort] = end
-            continue
-        assert snapshot is not None
-        found[cohort] = _open_cohort_of(snapshot.value)
-        as_of = snapshot.computed_at if as_of is None else min(as_of, snapshot.computed_at)
-        if use is Use.REFRESH:
-            stale.append(cohort)
-    if live:
-        found.update(await _count_open_cohorts(conn, program_id, live, newest, marks, snapshots))
-    if stale:
-        by_key: dict[tuple[object, ...], date] = {refresh_key(cohort): cohort for cohort in stale}
-
-        async def refresh_cohorts(keys: list[tuple[object, ...]]) -> None:
-            cohorts = {by_key[key]: ends[by_key[key]] for key in keys}
-            async with _refresh_connection() as client:
-                marks_now = await _marks(client, program_id, min(cohorts), max(cohorts))
-                previous = await open_snapshots.read(
-                    client, program_id, kind, 0, min(cohorts), max(cohorts)
-                )
-                await _count_open_cohorts(client, program_id, cohorts, newest, marks_now, previous)
-
-        open_snapshots.refresh_in_background(list(by_key), refresh_cohorts)
-    return found, as_of
-
-
-async def _count_open_cohorts(
-    conn: BaseDBAsyncClient,
-    program_id: int,
-    ends: dict[date, date],
-    newest: date,
-    marks: dict[date, int],
-    previous: dict[tuple[date, date], Snapshot],
-) -> dict[date, OpenCohort]:
-    """Each cohort's size and its cells from the month after `newest` to the one beside it,
-    counted in one pass (`count_cohorts`), timed; stored as snapshots when worth it (the
-    customers folded: the members of the cohorts read)."""
-    counted_at, started = process_now(), time.perf_counter()
-    sizes, cells = await count_cohorts(
-        conn, program_id, min(ends), max(ends), add_months(newest, 1), max(ends.values())
-    )
-    milliseconds = (time.perf_counter() - started) * 1000
-    folded = sum(sizes.values())
-    counted: dict[date, OpenCohort] = {cohort: (sizes.get(cohort, 0), {}) for cohort in ends}
-    for (cohort, month), cell in cells.items():
-        if cohort in ends and month <= ends[cohort]:
-            counted[cohort][1][month] = cell
-    rules = open_snapshots.policy()
-    kept = [
-        (cohort, end, _cohort_marks(marks, cohort, newest), _open_cohort_data(counted[cohort]))
-        for cohort, end in ends.items()
-        if open_snapshots.worth_storing(previous.get((cohort, end)), milliseconds, folded, rules)
-    ]
-    if kept:
-        await open_snapshots.write(
-            conn,
-            program_id,
-            open_snapshots.live_cohorts_kind(newest),
-            0,
-            kept,
-            milliseconds,
-            folded,
-            counted_at,
-        )
-    return counted
-
-
-async def count_cohorts(
-    conn: BaseDBAsyncClient, program_id: int, first: date, last: date, since: date, end: date
-) -> tuple[dict[date, int], dict[tuple[date, date], tuple[int, int]]]:
-    """From the activity rows (two aggregates in SQL): the sizes of the enrolment months
-    first..last and each cohort's (active members, revenue) of each month since..end."""
-    enrolled = (
-        "SELECT dimension, day FROM analytics_days WHERE program_id = ? AND metric = ?"
-        " AND day >= ? AND day <= ? GROUP BY dimension, day HAVING SUM(value) > 0"
-    )
-    sizes = await fetch_all(
-        conn,
-        f"SELECT day, COUNT(*) AS members FROM ({enrolled}) AS e GROUP BY day",
-        (program_id, CUSTOMER_ENROLLED, first, last),
-    )
-    cells = await fetch_all(
-        conn,
-        "SELECT e.day AS cohort, a.day AS month,"
-        " SUM(CASE WHEN a.orders > 0 THEN 1 ELSE 0 END) AS active, SUM(a.revenue) AS revenue"
-        f" FROM ({enrolled}) AS e JOIN ("
-        "   SELECT dimension, day, SUM(CASE WHEN metric = ? THEN value ELSE 0 END) AS orders,"
-        "   SUM(CASE WHEN metric = ? THEN value ELSE 0 END) AS revenue FROM analytics_days"
-        "   WHERE program_id = ? AND metric IN (?, ?) AND day >= ? AND day <= ?"
-        "   GROUP BY dimension, day"
-        " ) AS a ON a.dimension = e.dimension AND a.day >= e.day"
-        " GROUP BY e.day, a.day",
-        (
-            program_id,
-            CUSTOMER_ENROLLED,
-            first,
-            last,
-            CUSTOMER_ORDERS,
-            CUSTOMER_REVENUE,
-            program_id,
-            CUSTOMER_ORDERS,
-            CUSTOMER_REVENUE,
-            max(first, since),
-            end,
-        ),
-    )
-    return (
-        {_month(r["day"]): int(r["members"]) for r in sizes},
-        {
-            (_month(r["cohort"]), _month(r["month"])): (int(r["active"]), int(r["revenue"] or 0))
-            for r in cells
-        },
-    )
-
-
-def _month(value: object) -> date:
-    day = as_date(value)
-    assert day is not None
-    return day
-
-
 # --- The job ------------------------------------------------------------------------------------
 
 
@@ -965,10 +604,10 @@ async def summarise(program_id: int, inactive_months: int = DEFAULT_INACTIVE_MON
     cohort cells of their enrolment months. Reading them is what fills what is missing."""
     conn = connection()
     today = process_now().date()
-    newest = _newest_settled(today)
+    newest = newest_settled(today)
     oldest = add_months(newest, 1 - COHORT_MONTHS)
-    spans = {Period(m, add_months(m, 1) - _ONE_DAY) for m in _months(oldest, newest)}
-    spans.add(Period(oldest, add_months(newest, 1) - _ONE_DAY))
+    spans = {Period(m, add_months(m, 1) - ONE_DAY) for m in months_between(oldest, newest)}
+    spans.add(Period(oldest, add_months(newest, 1) - ONE_DAY))
     thresholds = await fetch_all(
         conn,
         "SELECT DISTINCT parameter FROM analytics_summaries WHERE program_id = ? AND kind = ?",
@@ -976,12 +615,12 @@ async def summarise(program_id: int, inactive_months: int = DEFAULT_INACTIVE_MON
     )
     counted = 0
     for parameter in sorted({inactive_months, *(int(r["parameter"]) for r in thresholds)}):
-        before = await _stored(conn, program_id, CUSTOMERS, parameter, date.min, date.max)
-        wanted = {Period(first, add_months(last, 1) - _ONE_DAY) for first, last in before}
+        before = await read_summaries(conn, program_id, CUSTOMERS, parameter, date.min, date.max)
+        wanted = {Period(first, add_months(last, 1) - ONE_DAY) for first, last in before}
         if parameter == inactive_months:
             wanted |= spans
         await customer_counts(conn, program_id, sorted(wanted, key=_span_key), parameter)
-        after = await _stored(conn, program_id, CUSTOMERS, parameter, date.min, date.max)
+        after = await read_summaries(conn, program_id, CUSTOMERS, parameter, date.min, date.max)
         counted += sum(1 for key, value in after.items() if before.get(key) != value)
     # The settled parts of the spans that reach the open months: each open month alone and
     # the twelve months to today's; those of an older newest settled month are unused.
@@ -1001,15 +640,16 @@ async def summarise(program_id: int, inactive_months: int = DEFAULT_INACTIVE_MON
     )
     current = month_of(today)
     open_spans = [
-        Period(m, add_months(m, 1) - _ONE_DAY) for m in _months(add_months(newest, 1), current)
+        Period(m, add_months(m, 1) - ONE_DAY)
+        for m in months_between(add_months(newest, 1), current)
     ]
     open_spans.append(
-        Period(add_months(current, 1 - COHORT_MONTHS), add_months(current, 1) - _ONE_DAY)
+        Period(add_months(current, 1 - COHORT_MONTHS), add_months(current, 1) - ONE_DAY)
     )
     # Their snapshots too, where counting them is expensive: readers then never count them.
     # Counted like a background refresh, without the statement time limit of a server's
     # requests (the job also runs in the server's process).
-    async with _refresh_connection() as counting:
+    async with refresh_connection() as counting:
         await customer_counts_as_of(
             counting, program_id, open_spans, inactive_months, refresh_open=True
         )
@@ -1018,14 +658,16 @@ async def summarise(program_id: int, inactive_months: int = DEFAULT_INACTIVE_MON
         "SELECT DISTINCT first_month FROM analytics_summaries WHERE program_id = ? AND kind = ?",
         (program_id, COHORT),
     )
-    months = sorted({*_months(oldest, newest), *(_month(r["first_month"]) for r in cohorts)})
-    before_cells = await _stored(conn, program_id, COHORT, 0, date.min, date.max)
+    months = sorted(
+        {*months_between(oldest, newest), *(as_month(r["first_month"]) for r in cohorts)}
+    )
+    before_cells = await read_summaries(conn, program_id, COHORT, 0, date.min, date.max)
     for cohort in months:
         await cohort_cells(conn, program_id, cohort, cohort, COHORT_MONTHS, OpenCells.SKIP)
     # The cells of the open months, of every cohort above and the open ones, in one pass.
-    async with _refresh_connection() as counting:
+    async with refresh_connection() as counting:
         await cohort_cells(counting, program_id, oldest, current, COHORT_MONTHS, OpenCells.REFRESH)
-    after_cells = await _stored(conn, program_id, COHORT, 0, date.min, date.max)
+    after_cells = await read_summaries(conn, program_id, COHORT, 0, date.min, date.max)
     recounted = [key for key, value in after_cells.items() if before_cells.get(key) != value]
     return Summarised(spans=counted, cohorts=len(recounted))
 

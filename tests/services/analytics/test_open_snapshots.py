@@ -12,6 +12,7 @@ import itertools
 import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from app.clock import ManualClock
 from app.config import Settings
 from app.db import connection, database_client, fetch_all, is_postgres
 from app.domain.analytics import DEFAULT_INACTIVE_MONTHS, Granularity, Period
-from app.services.analytics import open_snapshots, summaries
+from app.services.analytics import cohorts, open_snapshots, summaries, summary_store
 from app.services.analytics.insights import (
     Cohorts,
     CohortsInput,
@@ -72,10 +73,12 @@ async def _order(customer: str, placed_at: datetime, total: int = 1000) -> None:
     )
 
 
-def _counting_calls(monkeypatch: pytest.MonkeyPatch, name: str, gate: asyncio.Event) -> list[None]:
-    """Replace `summaries.<name>` by itself, counting its calls (one item each) and holding
+def _counting_calls(
+    monkeypatch: pytest.MonkeyPatch, name: str, gate: asyncio.Event, module: ModuleType = summaries
+) -> list[None]:
+    """Replace `module.<name>` by itself, counting its calls (one item each) and holding
     each one while `gate` is not set (so that a refresh cannot end while reads still run)."""
-    original = getattr(summaries, name)
+    original = getattr(module, name)
     calls: list[None] = []
 
     async def counted(*args: Any, **kwargs: Any) -> Any:
@@ -83,7 +86,7 @@ def _counting_calls(monkeypatch: pytest.MonkeyPatch, name: str, gate: asyncio.Ev
         await gate.wait()
         return await original(*args, **kwargs)
 
-    monkeypatch.setattr(summaries, name, counted)
+    monkeypatch.setattr(module, name, counted)
     return calls
 
 
@@ -224,7 +227,7 @@ async def test_open_cohort_cells_lag_like_the_customer_figures(
 ) -> None:
     gate = asyncio.Event()
     gate.set()
-    counts = _counting_calls(monkeypatch, "_count_open_cohorts", gate)
+    counts = _counting_calls(monkeypatch, "_count_open_cohorts", gate, cohorts)
     clock = ManualClock(OPENED)
     with app_clock.using(clock):
         await _program(clock)
@@ -420,8 +423,8 @@ async def test_the_job_counts_the_open_months_without_the_statement_time_limit(
     the request's time limit: its open counts run in a transaction of their own without it."""
     limits: list[tuple[str, bool]] = []
 
-    def recording(name: str) -> None:
-        original = getattr(summaries, name)
+    def recording(name: str, module: ModuleType = summaries) -> None:
+        original = getattr(module, name)
 
         async def counted(conn: BaseDBAsyncClient, *args: Any, **kwargs: Any) -> Any:
             if is_postgres(conn):
@@ -431,10 +434,10 @@ async def test_the_job_counts_the_open_months_without_the_statement_time_limit(
                 limits.append(("0", False))
             return await original(conn, *args, **kwargs)
 
-        monkeypatch.setattr(summaries, name, counted)
+        monkeypatch.setattr(module, name, counted)
 
     recording("_count_open_spans")
-    recording("_count_open_cohorts")
+    recording("_count_open_cohorts", cohorts)
     clock = ManualClock(OPENED)
     with app_clock.using(clock):
         program_id = await _program(clock)
@@ -490,7 +493,7 @@ async def test_an_open_count_stores_its_settled_part_after_counting_the_correcti
 ) -> None:
     """A refresh's transaction then holds the settled part's rows locked only to its end."""
     steps: list[str] = []
-    count, store = summaries._count, summaries._store
+    count, store = summaries._count, summary_store.store_summaries
 
     async def counting(*args: Any, **kwargs: Any) -> Any:
         steps.append("correction" if kwargs.get("since") else "settled part")
@@ -501,7 +504,7 @@ async def test_an_open_count_stores_its_settled_part_after_counting_the_correcti
         return await store(conn, program_id, kind, *args)
 
     monkeypatch.setattr(summaries, "_count", counting)
-    monkeypatch.setattr(summaries, "_store", storing)
+    monkeypatch.setattr(summaries, "store_summaries", storing)
     clock = ManualClock(OPENED)
     with app_clock.using(clock):
         program_id = await _program(clock)
