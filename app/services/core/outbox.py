@@ -52,12 +52,17 @@ def event_payload(payload: dict[str, Any]) -> str:
     return _payload(payload)
 
 
-def written_by_another_statement() -> bool:
-    """For events a statement of another module writes into the outbox (a ledger movement's,
-    app/services/ledger/journal.py): its readers are woken when the transaction commits, as
-    `write_event` does. Whether they are replayed history, the row's `replayed` column."""
-    after_commit(_signal())
+def is_replaying() -> bool:
+    """Whether events written now are replayed history: the rows' `replayed` column, for a
+    statement of another module that writes events (a ledger movement's,
+    app/services/ledger/journal.py)."""
     return _replaying.get()
+
+
+def written_by_another_statement() -> None:
+    """After such a statement wrote its events: their readers are woken when the transaction
+    commits, as `write_event` does (not before, so a refused statement wakes nobody)."""
+    after_commit(_signal())
 
 
 async def write_event(

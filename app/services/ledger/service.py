@@ -51,7 +51,7 @@ from app.domain.ledger import (
 from app.domain.money import MAX_AMOUNT_MINOR, MAX_BALANCE, MAX_POINTS_PER_MOVEMENT
 from app.services.analytics import rollups
 from app.services.core.events import append_event, written_with_a_movement
-from app.services.core.outbox import written_by_another_statement
+from app.services.core.outbox import is_replaying, written_by_another_statement
 from app.services.ledger.journal import (
     Filled,
     IdempotentResponse,
@@ -263,7 +263,7 @@ async def post_movement(
     # member's own accounts and change nothing in total.
     net_points = 0 if movement.counter_account in _MEMBER_ACCOUNTS else points
     opens_lot = await _lot_of_credit(conn, movement, now)
-    replayed = written_by_another_statement()
+    replayed = is_replaying()
     # The movement's event, and the caller's next ones, written by the movement's statement.
     own_event = JournalEvent(_event_type(movement), _event_payload(movement), replayed)
     then_events = tuple(
@@ -296,6 +296,7 @@ async def post_movement(
     )
     if written is None:
         raise _out_of_range(movement)
+    written_by_another_statement()
     balance, transaction_id = written
     assert balance is not None
     await written_with_a_movement(

@@ -17,6 +17,7 @@ from app.domain.errors import DomainError, ErrorCode
 from app.domain.ids import encode_id
 from app.domain.ledger import Account, TransactionKind
 from app.domain.money import MAX_BALANCE
+from app.services.core import outbox
 from app.services.ledger.service import Movement, post_movement
 from app.services.members.enrolment import EnrollMemberInput, enroll_member
 from app.services.orders.cart import OrderLineInput
@@ -94,6 +95,22 @@ async def test_a_refusal_outside_any_savepoint_leaves_nothing_either(
         with pytest.raises(DomainError):
             await post_movement(conn, _adjustment(program_id, member_id, -6), utc_now())
     assert await _written(member_id) == before
+
+
+async def test_only_a_movement_that_is_written_wakes_the_outbox_readers(
+    db: None, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The movement's events are written by its own statement: the readers' wake-up at commit
+    is asked for once that statement has passed its guard, so a refusal asks for none."""
+    program_id, member_id = await _member()
+    wake_ups: list[object] = []
+    monkeypatch.setattr(outbox, "after_commit", wake_ups.append)
+    async with in_transaction() as conn:
+        with pytest.raises(DomainError):
+            await post_movement(conn, _adjustment(program_id, member_id, -1), utc_now())
+        assert wake_ups == []
+        await post_movement(conn, _adjustment(program_id, member_id, 3), utc_now())
+        assert len(wake_ups) == 1
 
 
 async def _lots(member_id: int) -> list[dict[str, Any]]:
