@@ -31,7 +31,8 @@ from typing import Any, TypeVar
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.config import Settings
-from app.db import as_date, as_datetime, execute, fetch_all
+from app.db import as_datetime, execute
+from app.services.analytics.summary_store import summary_rows
 
 logger = logging.getLogger("laurel.analytics")
 
@@ -129,19 +130,11 @@ async def read(
 ) -> dict[tuple[date, date], Snapshot]:
     """(first month, last month) -> the snapshot of `kind`, for first months within
     first..last."""
-    rows = await fetch_all(
-        conn,
-        "SELECT first_month, last_month, marks, figures, computed_at FROM analytics_summaries"
-        " WHERE program_id = ? AND kind = ? AND parameter = ? AND first_month >= ?"
-        " AND first_month <= ?",
-        (program_id, kind, parameter, first, last),
-    )
+    rows = await summary_rows(conn, program_id, kind, parameter, first, last)
     found = {}
-    for row in rows:
-        first_month, last_month = as_date(row["first_month"]), as_date(row["last_month"])
-        assert first_month is not None and last_month is not None
+    for key, row in rows.items():
         data = json.loads(str(row["figures"]))
-        found[(first_month, last_month)] = Snapshot(
+        found[key] = Snapshot(
             value=data["value"],
             milliseconds=float(data["milliseconds"]),
             customers=int(data["customers"]),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, timedelta
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -57,14 +58,15 @@ def sum_marks(marks: dict[date, int], first: date, last: date) -> int:
     return sum(value for month, value in marks.items() if first <= month <= last)
 
 
-async def read_summaries(
+async def summary_rows(
     conn: BaseDBAsyncClient, program_id: int, kind: str, parameter: int, first: date, last: date
-) -> dict[tuple[date, date], tuple[int, str]]:
-    """(first month, last month) -> (marks, figures) of the stored summaries of `kind` whose
-    first month is within first..last."""
+) -> dict[tuple[date, date], dict[str, Any]]:
+    """(first month, last month) -> the row (marks, figures, computed_at) of each stored
+    summary of `kind` whose first month is within first..last: the summaries' and the open
+    months' snapshots' (open_snapshots.py) one read."""
     rows = await fetch_all(
         conn,
-        "SELECT first_month, last_month, marks, figures FROM analytics_summaries"
+        "SELECT first_month, last_month, marks, figures, computed_at FROM analytics_summaries"
         " WHERE program_id = ? AND kind = ? AND parameter = ? AND first_month >= ?"
         " AND first_month <= ?",
         (program_id, kind, parameter, first, last),
@@ -73,8 +75,17 @@ async def read_summaries(
     for row in rows:
         first_month, last_month = as_date(row["first_month"]), as_date(row["last_month"])
         assert first_month is not None and last_month is not None
-        found[(first_month, last_month)] = (int(row["marks"]), str(row["figures"]))
+        found[(first_month, last_month)] = row
     return found
+
+
+async def read_summaries(
+    conn: BaseDBAsyncClient, program_id: int, kind: str, parameter: int, first: date, last: date
+) -> dict[tuple[date, date], tuple[int, str]]:
+    """(first month, last month) -> (marks, figures) of the stored summaries of `kind` whose
+    first month is within first..last."""
+    rows = await summary_rows(conn, program_id, kind, parameter, first, last)
+    return {key: (int(row["marks"]), str(row["figures"])) for key, row in rows.items()}
 
 
 async def store_summaries(
